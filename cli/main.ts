@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+/**
+ * `outflow` — one CLI for both programs (SPEC §6). Subcommands load their code lazily so the extension
+ * never loads the fleet side's native modules (better-sqlite3) and start-up stays fast.
+ * Only this file and the two program mains translate errors into exit codes.
+ */
+import { Command, Option } from 'commander';
+import { OutflowError } from '../src/errors.js';
+import { VERSION } from '../src/version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('outflow')
+    .description('Data-egress detection for osquery/Fleet administrators')
+    .version(VERSION)
+    .showHelpAfterError();
+
+  program
+    .command('extension')
+    .description('run as an osquery extension (osqueryd autoload passes --socket --timeout --interval)')
+    .requiredOption('--socket <path>', 'osquery extension manager socket')
+    .option('--timeout <seconds>', 'seconds to wait for the manager socket', '3')
+    .option('--interval <seconds>', 'seconds between liveness pings', '3')
+    .option('--verbose', 'debug logging', false)
+    .option('--config <file>', 'Outflow YAML config')
+    .action(async (opts) => {
+      const { runExtension } = await import('../extension/main.js');
+      process.exitCode = await runExtension(opts);
+    });
+
+  program
+    .command('query')
+    .description('run Outflow tables locally without osquery (SQLite virtual tables over the same table code)')
+    .argument('<sql>', 'SQL; several statements separated by ;')
+    .option('--collect <seconds>', 'keep collecting this long after the first sample before answering', '0')
+    .option('--every <seconds>', 're-run the query on an interval, like a scheduled pack')
+    .option('--count <n>', 'with --every: number of runs', '1')
+    .option('--config <file>', 'Outflow YAML config')
+    .addOption(new Option('--format <format>', 'output format (default: table on a TTY, JSON lines otherwise)').choices(['table', 'json']))
+    .action(async (sql, opts) => {
+      const { runQuery } = await import('../extension/query-shell/run-query.js');
+      process.exitCode = await runQuery(sql, opts);
+    });
+
+  const packs = program.command('packs').description('scheduled query packs');
+  packs
+    .command('build')
+    .description('write the osquery pack JSON and Fleet GitOps YAML from packs/source')
+    .option('--out <dir>', 'output directory', 'packs')
+    .option('--check', 'exit 1 if the committed files are stale instead of writing them', false)
+    .action(async (opts) => {
+      const { runPacksBuild } = await import('../packs/build.js');
+      process.exitCode = await runPacksBuild(opts);
+    });
+
+  program
+    .command('doctor')
+    .description('check tools, permissions, the osquery socket, config and store')
+    .option('--json', 'JSON output', false)
+    .option('--socket <path>', 'osquery extension manager socket to probe')
+    .option('--config <file>', 'Outflow YAML config')
+    .action(async (opts) => {
+      const { runDoctor } = await import('./doctor.js');
+      process.exitCode = await runDoctor(opts);
+    });
+
+  const fleet = program.command('fleet').description('fleet aggregator: ingest result logs, prevalence, detections');
+  fleet.hook('preSubcommand', async () => {
+    // commands are registered below; nothing to do
+  });
+  registerFleetLazily(fleet);
+  return program;
+}
+
+function registerFleetLazily(fleet: Command): void {
+  // Subcommands are declared in fleet/cli/commands.ts; loading it pulls in the store drivers.
+  fleet.allowUnknownOption(true).allowExcessArguments(true);
+  fleet.argument('[args...]').action(async () => {
+    const { runFleetCli } = await import('../fleet/cli/commands.js');
+    const idx = process.argv.indexOf('fleet');
+    process.exitCode = await runFleetCli(process.argv.slice(idx + 1));
+  });
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof OutflowError) {
+      process.stderr.write(`outflow: ${err.toUserMessage()}\n`);
+      process.exitCode = err.code === 'CONFIG_INVALID' || err.code === 'INPUT_INVALID' ? 2 : 1;
+      return;
+    }
+    throw err;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,251 @@
+import type { Logger } from '../../src/log.js';
+import type { Clock } from '../../src/clock.js';
+import type { OutflowConfig } from '../../src/config/index.js';
+import type { HealthRegistry } from './health.js';
+import type { RingBuffer } from './ring-buffer.js';
+import type { Platform, ToolRunner } from './tools.js';
+
+/**
+ * The shared in-memory state of the extension. Collectors (I/O, background) write into it; tables
+ * (pure views) read from it. Every generate answers from here, whatever the collectors are doing.
+ */
+export interface ExtensionContext {
+  platform: Platform;
+  config: OutflowConfig;
+  log: Logger;
+  clock: Clock;
+  tools: ToolRunner;
+  health: HealthRegistry;
+  processes: ProcessModel;
+  flows: FlowStore;
+  signing: SigningService;
+  sensitiveEvents: RingBuffer<SensitiveFileEventRow>;
+  archiveEvents: RingBuffer<ArchiveEventRow>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Process model (extension/process-model/): keyed by process instance (pid, process_start), never pid alone.
+
+export interface ProcessObservation {
+  pid: number;
+  /** Unix seconds. */
+  processStart: number;
+  ppid?: number;
+  /** Original parent (ES `original_ppid`): survives reparenting to launchd. */
+  originalPpid?: number;
+  /** Responsible pid (ES `responsible_audit_token`): the app that owns an XPC helper or orphan. */
+  responsiblePid?: number;
+  uid?: number;
+  path?: string;
+  name?: string;
+  args?: string[];
+  /** Code identity as ES reports it (exec events). */
+  signingId?: string | null;
+  teamId?: string | null;
+  cdhash?: string | null;
+  platformBinary?: boolean;
+  /** Has a controlling terminal (ES `tty`, ps TTY). */
+  tty?: boolean;
+  source: 'ps' | 'proc' | 'eslogger';
+  /** When this observation was made (unix s). */
+  seenAt: number;
+}
+
+export interface ProcessRecord {
+  pid: number;
+  processStart: number;
+  ppid: number;
+  originalPpid: number | null;
+  responsiblePid: number | null;
+  uid: number;
+  path: string;
+  name: string;
+  args: string[] | null;
+  signingId: string | null;
+  teamId: string | null;
+  cdhash: string | null;
+  platformBinary: boolean | null;
+  tty: boolean | null;
+  firstSeen: number;
+  lastSeen: number;
+  /** Unix s when the process was seen exiting (or vanished from ps); null while running. */
+  exitedAt: number | null;
+}
+
+export interface LineageGroup {
+  root: ProcessRecord;
+  /** Why the root was chosen: launchd_job | gui_app | terminal_shell | top (no better ancestor). */
+  rootKind: 'launchd_job' | 'gui_app' | 'terminal_shell' | 'top';
+  /** From the process itself up to and including the root. */
+  chain: ProcessRecord[];
+}
+
+export interface ProcessModel {
+  /** Merge an observation into the instance (pid, processStart), creating it when new. */
+  observe(obs: ProcessObservation): ProcessRecord;
+  /** Mark an instance exited. Without processStart, the newest instance of pid. */
+  exited(pid: number, processStart: number | undefined, at: number): void;
+  /** The instance (pid, processStart); without processStart, the newest instance of pid. */
+  get(pid: number, processStart?: number): ProcessRecord | undefined;
+  /** The instance of pid that was alive at unix time `at` (pid reuse aware). */
+  getAt(pid: number, at: number): ProcessRecord | undefined;
+  /** Parent instance: original parent first, else ppid (alive at the child's start). */
+  parentOf(p: ProcessRecord): ProcessRecord | undefined;
+  /** The lineage group (SPEC §4) of a process. */
+  group(p: ProcessRecord): LineageGroup;
+  /** Every known instance, running and recently exited. */
+  all(): Iterable<ProcessRecord>;
+  /** Instances still running. */
+  running(): ProcessRecord[];
+  /** Drop exited instances older than the retention. */
+  sweep(now: number): void;
+  readonly size: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Flows (extension/tables/process_network_flows/): rows exactly as the table's columns.
+
+export interface FlowRow {
+  flow_id: string;
+  pid: number;
+  ppid: number;
+  uid: number;
+  process_start: number;
+  process_name: string;
+  path: string;
+  protocol: 'tcp' | 'udp';
+  family: 4 | 6;
+  local_address: string;
+  local_port: number;
+  remote_address: string;
+  remote_port: number;
+  remote_scope: 'public' | 'private' | 'loopback' | 'link_local' | 'multicast';
+  service: 'tls' | 'quic' | 'http' | 'ftp' | 'ssh' | 'dns' | 'other';
+  service_evidence: 'port' | 'handshake';
+  server_name: string;
+  state: string;
+  interface: string;
+  bytes_in: number;
+  bytes_out: number;
+  pcr: number;
+  first_seen: number;
+  last_seen: number;
+  duration: number;
+  closed: 0 | 1;
+}
+
+export interface FlowStore {
+  /** Open flows and closed flows within the retention. */
+  rows(): FlowRow[];
+  readonly size: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Code signing (extension/tables/code_signing/).
+
+export type SignatureClass =
+  | 'apple_platform'
+  | 'apple'
+  | 'app_store'
+  | 'developer_id'
+  | 'development'
+  | 'adhoc'
+  | 'unsigned'
+  | 'invalid'
+  | 'package'
+  | 'unknown';
+
+export interface SigningRow {
+  path: string;
+  signed: number;
+  valid: number;
+  signature_class: SignatureClass;
+  team_id: string;
+  signing_id: string;
+  authority: string;
+  cdhash: string;
+  notarized: number;
+  hardened_runtime: number;
+  identity: string;
+  checked_at: number;
+}
+
+export interface SigningService {
+  /** Cached result for a path, or undefined; never waits on a tool. A miss schedules a background check. */
+  lookup(path: string): SigningRow | undefined;
+  /** Like lookup, but returns an `unknown` row (checked_at 0) on a miss. */
+  lookupOrUnknown(path: string): SigningRow;
+  /** Queue background checks (e.g. for every running executable). */
+  request(paths: Iterable<string>): void;
+  /** Seed from eslogger process fields (used first when present, SPEC §2). */
+  seedFromEs(path: string, fields: { signingId: string | null; teamId: string | null; cdhash: string | null; platformBinary: boolean; codesigningFlags?: number; csValidationCategory?: number }): void;
+  /** Resolves when the queue is empty (tests, `outflow query` first sample). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// eslogger-fed buffers (extension/tables/sensitive_file_events/, archive_events/).
+
+export type SensitiveCategory =
+  | 'keychain'
+  | 'browser_secrets'
+  | 'dev_credentials'
+  | 'password_manager'
+  | 'crypto_wallet'
+  | 'messaging'
+  | 'personal_data'
+  | 'documents'
+  | 'removable_volume'
+  | 'shell_history';
+
+export interface SensitiveFileEventRow {
+  time: number;
+  pid: number;
+  ppid: number;
+  uid: number;
+  process_start: number;
+  path: string;
+  signing_id: string;
+  team_id: string;
+  platform_binary: number;
+  operation: 'open' | 'create' | 'write' | 'rename' | 'close_modified';
+  file_path: string;
+  category: SensitiveCategory;
+  tier: 1 | 2;
+}
+
+export type ArchiveTool = 'zip' | 'ditto' | 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd' | '7z' | 'rar' | 'aa' | 'hdiutil' | 'split' | 'openssl' | 'gpg' | 'other';
+
+export interface ArchiveEventRow {
+  time: number;
+  pid: number;
+  ppid: number;
+  uid: number;
+  process_start: number;
+  path: string;
+  tool: ArchiveTool;
+  operation: 'exec' | 'create';
+  archive_path: string;
+  args: string;
+  staging: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Collectors: background I/O into the context.
+
+export interface Collector {
+  readonly name: string;
+  /** Start background work. Must not throw for missing tools: report to health instead. */
+  start(): void;
+  /** Resolves after the first complete sample (or once the collector knows it cannot produce one). */
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** One entry of the collector registry: which platforms it runs on and how to build it. */
+export interface CollectorFactory {
+  name: string;
+  platforms: Platform[];
+  create(ctx: ExtensionContext): Collector;
+}

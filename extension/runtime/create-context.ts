@@ -1,0 +1,53 @@
+import type { Logger } from '../../src/log.js';
+import { systemClock, type Clock } from '../../src/clock.js';
+import type { OutflowConfig } from '../../src/config/index.js';
+import { VERSION } from '../../src/version.js';
+import { createProcessModel } from '../process-model/model.js';
+import { createFlowStore } from '../tables/process_network_flows/flow-store.js';
+import { createSigningService } from '../tables/code_signing/signing-service.js';
+import type { ArchiveEventRow, ExtensionContext, SensitiveFileEventRow } from './context.js';
+import { HealthRegistry } from './health.js';
+import { RingBuffer } from './ring-buffer.js';
+import { ToolRunner, type Platform } from './tools.js';
+
+export interface CreateContextOptions {
+  platform: Platform;
+  config: OutflowConfig;
+  log: Logger;
+  clock?: Clock;
+}
+
+/** Resolve the platform backend: OUTFLOW_PLATFORM forces one (tests run darwin on Linux). */
+export function resolvePlatform(env: NodeJS.ProcessEnv = process.env, nodePlatform: NodeJS.Platform = process.platform): Platform {
+  const forced = env.OUTFLOW_PLATFORM;
+  if (forced === 'darwin' || forced === 'linux') return forced;
+  if (forced) throw new Error(`OUTFLOW_PLATFORM must be darwin or linux, got ${forced}`);
+  return nodePlatform === 'darwin' ? 'darwin' : 'linux';
+}
+
+/** Build the shared state every collector writes and every table reads. Starts nothing. */
+export function createContext(opts: CreateContextOptions): ExtensionContext {
+  const clock = opts.clock ?? systemClock;
+  const { config, log, platform } = opts;
+  const health = new HealthRegistry(platform, VERSION, () => clock.unix());
+  const tools = new ToolRunner({
+    platform,
+    toolDir: config.tools.dir,
+    defaultTimeoutMs: config.tools.timeout_ms,
+    defaultMaxBytes: config.tools.max_output_bytes,
+  });
+  const eventTime = (e: { time: number }) => e.time;
+  return {
+    platform,
+    config,
+    log,
+    clock,
+    tools,
+    health,
+    processes: createProcessModel({ config, clock, log: log.child({ component: 'process-model' }) }),
+    flows: createFlowStore({ config, clock, health }),
+    signing: createSigningService({ platform, tools, config, clock, health, log: log.child({ component: 'signing' }) }),
+    sensitiveEvents: new RingBuffer<SensitiveFileEventRow>(config.events.max_events, config.events.retention, eventTime),
+    archiveEvents: new RingBuffer<ArchiveEventRow>(config.events.max_events, config.events.retention, eventTime),
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * Bounded event buffer with a count limit and an age limit. Overwrites the oldest entry when full and
+ * counts what it had to drop, so memory stays flat under a flood.
+ */
+export class RingBuffer<T> {
+  private readonly items: (T | undefined)[];
+  private head = 0; // index of the oldest item
+  private count = 0;
+  /** Items evicted because the buffer was full (not those that aged out). */
+  dropped = 0;
+
+  constructor(
+    readonly capacity: number,
+    readonly maxAgeSeconds: number,
+    private readonly timeOf: (item: T) => number,
+  ) {
+    if (!Number.isInteger(capacity) || capacity <= 0) throw new RangeError('capacity must be a positive integer');
+    this.items = new Array<T | undefined>(capacity);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  push(item: T): void {
+    if (this.count === this.capacity) {
+      this.items[this.head] = item;
+      this.head = (this.head + 1) % this.capacity;
+      this.dropped++;
+      return;
+    }
+    this.items[(this.head + this.count) % this.capacity] = item;
+    this.count++;
+  }
+
+  /** Forget items older than now − maxAge (items are assumed to arrive roughly in time order). */
+  prune(nowSeconds: number): number {
+    const cutoff = nowSeconds - this.maxAgeSeconds;
+    let removed = 0;
+    while (this.count > 0) {
+      const oldest = this.items[this.head] as T;
+      if (this.timeOf(oldest) >= cutoff) break;
+      this.items[this.head] = undefined;
+      this.head = (this.head + 1) % this.capacity;
+      this.count--;
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Oldest first. */
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = 0; i < this.count; i++) yield this.items[(this.head + i) % this.capacity] as T;
+  }
+
+  toArray(): T[] {
+    return [...this];
+  }
+}

@@ -1,0 +1,184 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { ToolError } from '../../src/errors.js';
+
+/**
+ * The only place the extension starts processes. Every tool is allowlisted with an absolute path per
+ * platform; no shell is ever involved; every run has a timeout and an output cap. With a tool dir
+ * (OUTFLOW_TOOL_DIR / config tools.dir) tools resolve from that directory instead — that is how the darwin
+ * backend is exercised on Linux with fake tools.
+ */
+export type Platform = 'darwin' | 'linux';
+
+export const TOOL_PATHS = {
+  darwin: {
+    nettop: '/usr/bin/nettop',
+    ps: '/bin/ps',
+    codesign: '/usr/bin/codesign',
+    spctl: '/usr/sbin/spctl',
+    eslogger: '/usr/bin/eslogger',
+  },
+  linux: {
+    ss: '/usr/bin/ss',
+    ps: '/usr/bin/ps',
+    'dpkg-query': '/usr/bin/dpkg-query',
+    rpm: '/usr/bin/rpm',
+  },
+} as const satisfies Record<Platform, Record<string, string>>;
+
+export type ToolName = keyof (typeof TOOL_PATHS)['darwin'] | keyof (typeof TOOL_PATHS)['linux'];
+
+export interface RunOptions {
+  timeoutMs?: number;
+  maxBytes?: number;
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Exit codes that are not failures (default [0]). */
+  okExitCodes?: number[];
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  durationMs: number;
+}
+
+export interface ToolRunnerOptions {
+  platform: Platform;
+  toolDir?: string;
+  defaultTimeoutMs?: number;
+  defaultMaxBytes?: number;
+}
+
+/** Minimal environment for tools: predictable output (C locale, UTC), nothing inherited that could change it. */
+const BASE_ENV: Record<string, string> = { LC_ALL: 'C', LANG: 'C', TZ: 'UTC', PATH: '/usr/bin:/bin:/usr/sbin:/sbin' };
+
+export class ToolRunner {
+  readonly platform: Platform;
+  readonly toolDir: string | undefined;
+  private readonly defaultTimeoutMs: number;
+  private readonly defaultMaxBytes: number;
+
+  constructor(opts: ToolRunnerOptions) {
+    this.platform = opts.platform;
+    this.toolDir = opts.toolDir ? path.resolve(opts.toolDir) : undefined;
+    this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 15_000;
+    this.defaultMaxBytes = opts.defaultMaxBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Absolute path of an allowlisted tool for this platform. Throws TOOL_NOT_ALLOWED for anything else. */
+  resolve(tool: ToolName): string {
+    const table = TOOL_PATHS[this.platform] as Record<string, string>;
+    const abs = table[tool];
+    if (!abs) throw new ToolError('TOOL_NOT_ALLOWED', `${tool} is not an allowed tool on ${this.platform}`, tool);
+    return this.toolDir ? path.join(this.toolDir, path.basename(abs)) : abs;
+  }
+
+  /** True when the tool exists and is executable (for health and doctor). */
+  available(tool: ToolName): boolean {
+    try {
+      accessSync(this.resolve(tool), fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Run to completion, capturing stdout/stderr up to maxBytes each. Rejects with ToolError. */
+  run(tool: ToolName, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    const file = this.resolve(tool);
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    const maxBytes = opts.maxBytes ?? this.defaultMaxBytes;
+    const okExit = opts.okExitCodes ?? [0];
+    const started = Date.now();
+    return new Promise<RunResult>((resolve, reject) => {
+      let child;
+      try {
+        child = spawn(file, args, {
+          shell: false,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...BASE_ENV, ...opts.env },
+          signal: opts.signal,
+        });
+      } catch (err) {
+        reject(notFoundOr(tool, file, err));
+        return;
+      }
+      const out: Buffer[] = [];
+      const errChunks: Buffer[] = [];
+      let outBytes = 0;
+      let errBytes = 0;
+      let settled = false;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        fn();
+      };
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        finish(() => reject(new ToolError('TOOL_TIMEOUT', `${tool} did not finish within ${timeoutMs} ms`, tool, {}, 'the tool is hung or the machine is overloaded; it will be retried')));
+      }, timeoutMs);
+      child.stdout.on('data', (chunk: Buffer) => {
+        outBytes += chunk.length;
+        if (outBytes > maxBytes) {
+          child.kill('SIGKILL');
+          finish(() => reject(new ToolError('TOOL_OUTPUT_LIMIT', `${tool} printed more than ${maxBytes} bytes`, tool, {}, 'raise tools.max_output_bytes if this host really has that much state')));
+          return;
+        }
+        out.push(chunk);
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        errBytes += chunk.length;
+        if (errBytes <= 1024 * 1024) errChunks.push(chunk);
+      });
+      child.on('error', (err) => finish(() => reject(notFoundOr(tool, file, err))));
+      child.on('close', (code, signal) => {
+        const stdout = Buffer.concat(out).toString('utf8');
+        const stderr = Buffer.concat(errChunks).toString('utf8');
+        const exitCode = code ?? -1;
+        if (!okExit.includes(exitCode)) {
+          finish(() =>
+            reject(
+              new ToolError('TOOL_FAILED', `${tool} exited with ${signal ? `signal ${signal}` : `code ${exitCode}`}`, tool, {
+                exitCode: code,
+                signal,
+                stderrHead: stderr.slice(0, 512),
+              }),
+            ),
+          );
+          return;
+        }
+        finish(() => resolve({ stdout, stderr, exitCode, durationMs: Date.now() - started }));
+      });
+    });
+  }
+
+  /**
+   * Start a long-running tool (eslogger, nettop -L 0) and hand back the child. The caller owns the stream
+   * (line-buffering, restart with backoff). stderr is piped so permission errors can be read.
+   */
+  spawnStream(tool: ToolName, args: readonly string[], opts: { env?: Record<string, string>; detached?: boolean } = {}): ChildProcessByStdio<null, Readable, Readable> {
+    const file = this.resolve(tool);
+    return spawn(file, args, {
+      shell: false,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...BASE_ENV, ...opts.env },
+      detached: opts.detached ?? false,
+    });
+  }
+}
+
+function notFoundOr(tool: string, file: string, err: unknown): ToolError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') {
+    return new ToolError('TOOL_NOT_FOUND', `${tool} not found at ${file}`, tool, {}, 'install the tool or set tools.dir; see `outflow doctor`', { cause: err });
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new ToolError('TOOL_PERMISSION', `${tool} at ${file} is not executable by this user`, tool, {}, 'run the extension as root (osqueryd does) or fix the file mode', { cause: err });
+  }
+  return new ToolError('TOOL_FAILED', `${tool} could not be started: ${(err as Error).message}`, tool, {}, undefined, { cause: err });
+}

@@ -1,0 +1,81 @@
+/**
+ * The `context` osquery sends with `action=generate` (a JSON string), parsed tolerantly:
+ * current cores send numeric `op` and a `list` array; very old cores send `op` as a string and `list` as "".
+ * Constraints are hints: SQLite re-filters every row, so returning a superset is always correct.
+ */
+export const Op = {
+  EQUALS: 2,
+  GREATER_THAN: 4,
+  LESS_THAN_OR_EQUALS: 8,
+  LESS_THAN: 16,
+  GREATER_THAN_OR_EQUALS: 32,
+  MATCH: 64,
+  LIKE: 65,
+  GLOB: 66,
+  REGEXP: 67,
+} as const;
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+const KNOWN_OPS = new Set<number>(Object.values(Op));
+
+export interface Constraint {
+  op: OpCode;
+  /** Always SQLite's text of the value, even for INTEGER columns. */
+  expr: string;
+}
+
+export interface QueryContext {
+  /** Column name → pushed constraints (absent or empty when nothing was pushed). */
+  constraints: Map<string, Constraint[]>;
+  /** Columns the query uses, when the core says so. */
+  colsUsed?: string[];
+}
+
+export function emptyQueryContext(): QueryContext {
+  return { constraints: new Map() };
+}
+
+/** Parse osquery's context JSON. Never throws: unknown shapes and unknown op codes are ignored. */
+export function parseQueryContext(json: string | undefined): QueryContext {
+  const ctx = emptyQueryContext();
+  if (!json) return ctx;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    return ctx;
+  }
+  if (!raw || typeof raw !== 'object') return ctx;
+  const obj = raw as { constraints?: unknown; colsUsed?: unknown };
+  if (Array.isArray(obj.colsUsed)) ctx.colsUsed = obj.colsUsed.filter((c): c is string => typeof c === 'string');
+  if (!Array.isArray(obj.constraints)) return ctx;
+  for (const entry of obj.constraints) {
+    if (!entry || typeof entry !== 'object') continue;
+    const { name, list } = entry as { name?: unknown; list?: unknown };
+    if (typeof name !== 'string' || !Array.isArray(list)) continue; // legacy `list: ""` = nothing pushed
+    const parsed: Constraint[] = [];
+    for (const item of list) {
+      if (!item || typeof item !== 'object') continue;
+      const { op, expr } = item as { op?: unknown; expr?: unknown };
+      const opNum = typeof op === 'number' ? op : typeof op === 'string' && /^\d+$/.test(op) ? Number(op) : NaN;
+      if (!KNOWN_OPS.has(opNum)) continue;
+      if (expr === undefined || expr === null) continue;
+      parsed.push({ op: opNum as OpCode, expr: String(expr) });
+    }
+    if (parsed.length) ctx.constraints.set(name, [...(ctx.constraints.get(name) ?? []), ...parsed]);
+  }
+  return ctx;
+}
+
+/**
+ * Values pushed with `=` (or IN) for a column, or undefined when the column is unconstrained.
+ * `allowed` rejects values before they can reach an argv; rejected values are skipped (SQLite re-filters,
+ * and a value that fails the pattern cannot match any row we would produce).
+ */
+export function constraintValues(ctx: QueryContext, column: string, opts: { allowed?: RegExp } = {}): string[] | undefined {
+  const list = ctx.constraints.get(column);
+  if (!list) return undefined;
+  const eq = list.filter((c) => c.op === Op.EQUALS);
+  if (!eq.length) return undefined;
+  return eq.map((c) => c.expr).filter((v) => !opts.allowed || opts.allowed.test(v));
+}

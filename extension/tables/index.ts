@@ -1,0 +1,5 @@
+import type { TableDefinition } from '../runtime/define-table.js';
+
+/** The table registry: one line per table. Adding a table = one folder + one line here. */
+export const TABLES: TableDefinition<any>[] = [
+];

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+/**
+ * Every analytic threshold (SPEC §4). One object, shared by the extension's endpoint stage and the
+ * fleet's finalization, so both sides always agree on what "upload-shaped" or "rare" means.
+ */
+export const AnalyticsConfigSchema = z
+  .object({
+    /** Precursor window: [flow start − precursor_window, flow end] (seconds). */
+    precursor_window: z.number().int().positive().default(900),
+    /** Gap (seconds) at or under which a precursor makes the detection high severity. */
+    precursor_high_gap: z.number().int().nonnegative().default(120),
+    upload_shaped: z
+      .object({ min_pcr: z.number().min(-1).max(1).default(0.8), min_bytes_out: z.number().int().nonnegative().default(MiB) })
+      .prefault({}),
+    no_return: z
+      .object({ min_pcr: z.number().min(-1).max(1).default(0.95), min_bytes_out: z.number().int().nonnegative().default(MiB) })
+      .prefault({}),
+    long_lived: z
+      .object({
+        min_duration: z.number().int().positive().default(3600),
+        min_bytes_out: z.number().int().nonnegative().default(10 * MiB),
+        /** Severity steps (seconds): each step passed raises the score. */
+        steps: z.array(z.number().int().positive()).default([4 * 3600, 8 * 3600, 12 * 3600]),
+      })
+      .prefault({}),
+    high_throughput: z
+      .object({
+        flow_bytes_out: z.number().int().positive().default(50 * MiB),
+        group_bytes_out: z.number().int().positive().default(100 * MiB),
+        group_window: z.number().int().positive().default(900),
+      })
+      .prefault({}),
+    /** AN1415 without a precursor: upload-shaped and at least this many bytes out. */
+    an1415_min_upload_bytes: z.number().int().nonnegative().default(10 * MiB),
+    /** Fleet side. */
+    prevalence_window_days: z.number().int().positive().default(30),
+    rare: z.object({ min_hosts: z.number().int().positive().default(3), fraction: z.number().min(0).max(1).default(0.01) }).prefault({}),
+    common: z.object({ min_hosts: z.number().int().positive().default(10), fraction: z.number().min(0).max(1).default(0.1) }).prefault({}),
+    upload_normal_min_hosts: z.number().int().positive().default(3),
+    unseen_app_days: z.number().int().positive().default(7),
+    seen_long_days: z.number().int().positive().default(30),
+    baseline_maturity_days: z.number().int().nonnegative().default(7),
+    suppression_hours: z.number().positive().default(24),
+    finalize_delay: z.number().int().nonnegative().default(120),
+    severity: z
+      .object({
+        low: z.number().default(21),
+        medium: z.number().default(47),
+        high: z.number().default(73),
+        critical: z.number().default(90),
+        modifier: z.number().default(15),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export type AnalyticsConfig = z.infer<typeof AnalyticsConfigSchema>;
+
+export function defaultAnalyticsConfig(): AnalyticsConfig {
+  return AnalyticsConfigSchema.parse({});
+}

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+const Cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR such as 10.0.0.0/8 or fd00::/8');
+
+/** Default port → service map (service_evidence = "port"). Overridable per key in config. */
+export const DEFAULT_PORT_MAP: Record<string, 'tls' | 'quic' | 'http' | 'ftp' | 'ssh' | 'dns'> = {
+  'tcp/443': 'tls',
+  'tcp/8443': 'tls',
+  'tcp/993': 'tls',
+  'tcp/995': 'tls',
+  'tcp/465': 'tls',
+  'tcp/853': 'tls',
+  'udp/443': 'quic',
+  'tcp/80': 'http',
+  'tcp/8080': 'http',
+  'tcp/8000': 'http',
+  'tcp/21': 'ftp',
+  'tcp/22': 'ssh',
+  'udp/53': 'dns',
+  'tcp/53': 'dns',
+};
+
+/** Top-level config keys used by the extension (`tools.dir`, `flows.retention`, …). */
+export const extensionConfigShape = {
+    tools: z
+      .object({
+        /** Resolve every tool from this directory instead of its absolute system path (tests, fake tools). */
+        dir: z.string().optional(),
+        timeout_ms: z.number().int().positive().default(15_000),
+        max_output_bytes: z.number().int().positive().default(64 * 1024 * 1024),
+      })
+      .prefault({}),
+    flows: z
+      .object({
+        sample_interval: z.number().positive().default(5),
+        retention: z.number().int().positive().default(900),
+        max_flows: z.number().int().positive().default(20_000),
+      })
+      .prefault({}),
+    processes: z
+      .object({
+        sample_interval: z.number().positive().default(5),
+        /** How long exited processes stay in the model (must cover the precursor window). */
+        exited_retention: z.number().int().positive().default(1800),
+        max_processes: z.number().int().positive().default(50_000),
+      })
+      .prefault({}),
+    signing: z
+      .object({
+        cache_size: z.number().int().positive().default(4096),
+        workers: z.number().int().positive().max(16).default(2),
+        timeout_ms: z.number().int().positive().default(10_000),
+      })
+      .prefault({}),
+    events: z
+      .object({
+        retention: z.number().int().positive().default(1800),
+        max_events: z.number().int().positive().default(50_000),
+      })
+      .prefault({}),
+    eslogger: z
+      .object({
+        enabled: z.boolean().default(true),
+        restart_backoff_max: z.number().positive().default(60),
+      })
+      .prefault({}),
+    network: z
+      .object({
+        /** Extra ranges treated as internal (never "external"), e.g. your corporate public blocks. */
+        internal_ranges: z.array(Cidr).default([]),
+        /** "proto/port" → service; merged over DEFAULT_PORT_MAP. */
+        port_map: z.record(z.string().regex(/^(tcp|udp)\/\d+$/), z.enum(['tls', 'quic', 'http', 'ftp', 'ssh', 'dns', 'other'])).default({}),
+      })
+      .prefault({}),
+    /** Generate timeout per call (ms). SPEC: every generate answers within 2 s. */
+    generate_timeout_ms: z.number().int().positive().default(1800),
+};

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { InputError, OutflowError, zodIssues } from '../errors.js';
+import { AnalyticsConfigSchema } from './analytics.js';
+import { classifyConfigShape } from './classify.js';
+import { extensionConfigShape } from './extension.js';
+import { FleetConfigSchema } from './fleet.js';
+
+export { DEFAULT_PORT_MAP } from './extension.js';
+export type { AnalyticsConfig } from './analytics.js';
+export type { AppMatcher, SensitiveRule } from './classify.js';
+export type { FleetConfig } from './fleet.js';
+
+/** The one YAML file both programs read. Unknown keys are errors (a typo must not silently keep a default). */
+export const OutflowConfigSchema = z
+  .object({
+    ...extensionConfigShape,
+    ...classifyConfigShape,
+    analytics: AnalyticsConfigSchema,
+    fleet: FleetConfigSchema,
+  })
+  .strict();
+
+export type OutflowConfig = z.infer<typeof OutflowConfigSchema>;
+
+/** Validate a config object; errors name the key and what is wrong with it. */
+export function parseConfig(raw: unknown, source = 'config'): OutflowConfig {
+  const result = OutflowConfigSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    throw new InputError(`invalid ${source}`, zodIssues(result.error.issues), 'fix the named keys (see docs/config.md for every key and its default)', 'CONFIG_INVALID');
+  }
+  return result.data;
+}
+
+export function defaultConfig(): OutflowConfig {
+  return parseConfig({});
+}
+
+/**
+ * Load the config file (YAML or JSON) if given, then apply environment overrides:
+ * OUTFLOW_TOOL_DIR → tools.dir.
+ */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): OutflowConfig {
+  let raw: unknown = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new OutflowError('CONFIG_NOT_FOUND', `cannot read config file ${file}`, 'check the --config path and its permissions', { cause: err });
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new InputError(`config file ${file} is not valid YAML`, [], (err as Error).message, 'CONFIG_INVALID');
+    }
+  }
+  const config = parseConfig(raw, file ?? 'config');
+  if (env.OUTFLOW_TOOL_DIR) config.tools.dir = env.OUTFLOW_TOOL_DIR;
+  return config;
+}

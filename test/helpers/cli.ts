@@ -1,0 +1,48 @@
+/**
+ * Run the real `outflow` CLI as a child process from the sources (tsx), the way users run it.
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI_ENTRY = path.join(REPO_ROOT, 'cli/main.ts');
+export const FAKE_TOOLS_DIR = path.join(REPO_ROOT, 'test/fake-tools/bin');
+
+export function cliArgs(args: string[]): string[] {
+  return ['--import', 'tsx', CLI_ENTRY, ...args];
+}
+
+/** Start `outflow …` without waiting. */
+export function spawnOutflow(args: string[], opts: SpawnOptions = {}): ChildProcess {
+  return spawn(process.execPath, cliArgs(args), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+
+export interface RunOutcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `outflow …` to completion (with a hard timeout so a hung child fails the test, not the suite). */
+export function runOutflow(args: string[], opts: SpawnOptions & { timeoutMs?: number; input?: string } = {}): Promise<RunOutcome> {
+  const { timeoutMs = 60_000, input, ...spawnOpts } = opts;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, cliArgs(args), { cwd: REPO_ROOT, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...spawnOpts });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stderr += d));
+    if (input !== undefined) child.stdin?.end(input);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`outflow ${args.join(' ')} timed out after ${timeoutMs} ms\nstderr: ${stderr.slice(-2000)}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
