@@ -62,6 +62,15 @@ export class ToolRunner {
   private readonly defaultTimeoutMs: number;
   private readonly defaultMaxBytes: number;
 
+  /** Fake tools (tests) read their scenario from OUTFLOW_FAKE_* variables; real tools never see them. */
+  private toolEnv(extra?: Record<string, string>): Record<string, string> {
+    const env: Record<string, string> = { ...BASE_ENV };
+    if (this.toolDir) {
+      for (const [k, v] of Object.entries(process.env)) if (k.startsWith('OUTFLOW_FAKE_') && v !== undefined) env[k] = v;
+    }
+    return { ...env, ...extra };
+  }
+
   constructor(opts: ToolRunnerOptions) {
     this.platform = opts.platform;
     this.toolDir = opts.toolDir ? path.resolve(opts.toolDir) : undefined;
@@ -100,7 +109,7 @@ export class ToolRunner {
         child = spawn(file, args, {
           shell: false,
           stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...BASE_ENV, ...opts.env },
+          env: this.toolEnv(opts.env),
           signal: opts.signal,
         });
       } catch (err) {
@@ -166,7 +175,7 @@ export class ToolRunner {
     return spawn(file, args, {
       shell: false,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...BASE_ENV, ...opts.env },
+      env: this.toolEnv(opts.env),
       detached: opts.detached ?? false,
     });
   }
