@@ -1,0 +1,86 @@
+import type { Logger } from '../../src/log.js';
+import { coerceError, ToolError } from '../../src/errors.js';
+import type { Collector } from './context.js';
+import type { ComponentHealth } from './health.js';
+
+export interface IntervalCollectorOptions {
+  name: string;
+  intervalMs: number;
+  /** One sample. Throwing marks the component degraded (or unavailable/permission_denied for tool errors). */
+  tick: (signal: AbortSignal) => Promise<void>;
+  health: ComponentHealth;
+  log: Logger;
+  /** Upper bound for the back-off after consecutive failures. */
+  maxBackoffMs?: number;
+}
+
+/**
+ * Runs `tick` every interval without overlap (a slow tick delays the next one instead of piling up),
+ * backs off exponentially while ticks fail, and reports state to health. ready() resolves after the
+ * first tick settles, successful or not, so `outflow query` never waits forever on a missing tool.
+ */
+export function createIntervalCollector(opts: IntervalCollectorOptions): Collector {
+  const { name, intervalMs, tick, health, log } = opts;
+  const maxBackoffMs = opts.maxBackoffMs ?? Math.max(intervalMs * 12, 60_000);
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let failures = 0;
+  let running: Promise<void> | undefined;
+  const abort = new AbortController();
+  let markReady!: () => void;
+  const readyPromise = new Promise<void>((r) => (markReady = r));
+
+  const schedule = (delay: number) => {
+    if (stopped) return;
+    timer = setTimeout(run, delay);
+    timer.unref?.();
+  };
+
+  const run = () => {
+    running = (async () => {
+      const started = Date.now();
+      try {
+        await tick(abort.signal);
+        if (failures > 0) log.info({ collector: name }, 'collector recovered');
+        failures = 0;
+        if (health.state !== 'running' || health.detail === 'starting') health.running();
+      } catch (err) {
+        failures++;
+        reportFailure(health, coerceError(err));
+        log.warn({ collector: name, err: coerceError(err), failures, duration_ms: Date.now() - started }, 'collector tick failed');
+      } finally {
+        markReady();
+      }
+    })();
+    void running.then(() => {
+      const delay = failures === 0 ? intervalMs : Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(failures, 10));
+      schedule(delay);
+    });
+  };
+
+  return {
+    name,
+    start() {
+      if (timer || running) return;
+      run();
+    },
+    ready: () => readyPromise,
+    async stop() {
+      stopped = true;
+      abort.abort();
+      if (timer) clearTimeout(timer);
+      await running?.catch(() => undefined);
+    },
+  };
+}
+
+/** Map an error to a health state with a detail that says what to do. */
+export function reportFailure(health: ComponentHealth, err: Error): void {
+  if (err instanceof ToolError) {
+    const detail = err.hint ? `${err.message}; ${err.hint}` : err.message;
+    if (err.code === 'TOOL_NOT_FOUND') return health.unavailable(detail);
+    if (err.code === 'TOOL_PERMISSION') return health.permissionDenied(detail);
+    return health.degraded(detail);
+  }
+  health.degraded(err.message);
+}
