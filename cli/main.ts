@@ -58,15 +58,13 @@ export function buildProgram(): Command {
     .option('--json', 'JSON output', false)
     .option('--socket <path>', 'osquery extension manager socket to probe')
     .option('--config <file>', 'Outflow YAML config')
+    .option('--store <url>', 'fleet store to probe (SQLite path or postgres://…)')
     .action(async (opts) => {
       const { runDoctor } = await import('./doctor.js');
       process.exitCode = await runDoctor(opts);
     });
 
   const fleet = program.command('fleet').description('fleet aggregator: ingest result logs, prevalence, detections');
-  fleet.hook('preSubcommand', async () => {
-    // commands are registered below; nothing to do
-  });
   registerFleetLazily(fleet);
   return program;
 }
@@ -94,4 +92,8 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-await main(process.argv);
+// No top-level await: the packaged build is a CommonJS bundle (dist/outflow/lib/outflow.cjs).
+main(process.argv).catch((err: unknown) => {
+  process.stderr.write(`outflow: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,209 @@
+/**
+ * `outflow doctor`: checks what Outflow needs on this machine and says how to fix what is missing.
+ * Exit 0 only when every required check passes; `--json` prints the results as one JSON document.
+ */
+import { existsSync } from 'node:fs';
+import { loadConfig, type OutflowConfig } from '../src/config/index.js';
+import { coerceError, OutflowError, ToolError } from '../src/errors.js';
+import { resolvePlatform } from '../extension/runtime/create-context.js';
+import { ToolRunner, type Platform, type ToolName } from '../extension/runtime/tools.js';
+
+export type CheckStatus = 'ok' | 'fail' | 'warn' | 'skip';
+
+export interface CheckResult {
+  name: string;
+  status: CheckStatus;
+  required: boolean;
+  detail: string;
+  fix?: string;
+}
+
+export interface DoctorOptions {
+  json?: boolean;
+  socket?: string;
+  config?: string;
+  store?: string;
+}
+
+interface ToolProbe {
+  tool: ToolName;
+  args: string[];
+  /** Exit codes that mean "present and runnable" (usage errors count: the binary ran). */
+  okExitCodes: number[];
+  required: boolean;
+  purpose: string;
+}
+
+const PROBES: Record<Platform, ToolProbe[]> = {
+  darwin: [
+    { tool: 'nettop', args: ['-L', '1', '-P', '-n', '-x', '-J', 'bytes_in'], okExitCodes: [0], required: true, purpose: 'process_network_flows' },
+    { tool: 'ps', args: ['-p', '1', '-o', 'pid='], okExitCodes: [0], required: true, purpose: 'process lineage' },
+    { tool: 'codesign', args: ['-h'], okExitCodes: [0, 1, 2], required: true, purpose: 'code_signing' },
+    { tool: 'spctl', args: ['--status'], okExitCodes: [0, 1], required: true, purpose: 'notarization in code_signing' },
+    { tool: 'eslogger', args: ['--list-events'], okExitCodes: [0], required: true, purpose: 'sensitive_file_events, archive_events' },
+  ],
+  linux: [
+    { tool: 'ss', args: ['-V'], okExitCodes: [0], required: true, purpose: 'process_network_flows' },
+    { tool: 'ps', args: ['-p', '1', '-o', 'pid='], okExitCodes: [0], required: true, purpose: 'process lineage' },
+    { tool: 'dpkg-query', args: ['--version'], okExitCodes: [0], required: false, purpose: 'package ownership in code_signing' },
+  ],
+};
+
+const MIN_NODE: [number, number] = [20, 19];
+
+export function checkNode(version = process.versions.node): CheckResult {
+  const [maj = 0, min = 0] = version.split('.').map(Number);
+  const ok = maj > MIN_NODE[0] || (maj === MIN_NODE[0] && min >= MIN_NODE[1]);
+  return ok
+    ? { name: 'node', status: 'ok', required: true, detail: `Node ${version}` }
+    : { name: 'node', status: 'fail', required: true, detail: `Node ${version} is too old`, fix: `install Node >= ${MIN_NODE.join('.')}` };
+}
+
+async function probeTool(tools: ToolRunner, p: ToolProbe): Promise<CheckResult> {
+  const name = `tool:${p.tool}`;
+  const file = tools.resolve(p.tool);
+  if (!tools.available(p.tool)) {
+    return {
+      name,
+      status: p.required ? 'fail' : 'warn',
+      required: p.required,
+      detail: `${file} is missing or not executable (needed for ${p.purpose})`,
+      fix: tools.platform === 'darwin' ? 'these tools ship with macOS; check tools.dir in the config' : `install the package that provides ${p.tool}`,
+    };
+  }
+  try {
+    await tools.run(p.tool, p.args, { timeoutMs: 10_000, okExitCodes: p.okExitCodes, maxBytes: 4 * 1024 * 1024 });
+    return { name, status: 'ok', required: p.required, detail: `${file} runs (${p.purpose})` };
+  } catch (err) {
+    const e = coerceError(err);
+    return { name, status: p.required ? 'fail' : 'warn', required: p.required, detail: `${file}: ${e.message}`, fix: e instanceof OutflowError ? e.hint : undefined };
+  }
+}
+
+/** eslogger needs root and Full Disk Access: a 1-second run shows which one is missing. */
+async function probeEsloggerPermission(tools: ToolRunner): Promise<CheckResult> {
+  const name = 'eslogger:permission';
+  if (!tools.available('eslogger')) return { name, status: 'skip', required: false, detail: 'eslogger not present' };
+  try {
+    await tools.run('eslogger', ['exec'], { timeoutMs: 1000, maxBytes: 1024 * 1024 });
+    return { name, status: 'ok', required: true, detail: 'eslogger started and exited cleanly' };
+  } catch (err) {
+    if (err instanceof ToolError && err.code === 'TOOL_TIMEOUT') {
+      return { name, status: 'ok', required: true, detail: 'eslogger ran for 1 s without a permission error' };
+    }
+    const stderr = err instanceof ToolError ? (err.details.stderrHead ?? '') : '';
+    if (stderr.includes('ERR_NOT_PERMITTED')) {
+      return {
+        name,
+        status: 'fail',
+        required: true,
+        detail: 'eslogger is not permitted (ES_NEW_CLIENT_RESULT_ERR_NOT_PERMITTED)',
+        fix: 'grant Full Disk Access (PPPC SystemPolicyAllFiles) to the process that runs osqueryd (see docs/deploy.md)',
+      };
+    }
+    if (stderr.includes('ERR_NOT_PRIVILEGED')) {
+      return { name, status: 'fail', required: true, detail: 'eslogger needs root (ES_NEW_CLIENT_RESULT_ERR_NOT_PRIVILEGED)', fix: 'run osqueryd (and so the extension) as root' };
+    }
+    return { name, status: 'fail', required: true, detail: `eslogger failed: ${coerceError(err).message} ${stderr.trim()}`.trim() };
+  }
+}
+
+function checkRoot(platform: Platform): CheckResult {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  return isRoot
+    ? { name: 'root', status: 'ok', required: false, detail: 'running as root' }
+    : {
+        name: 'root',
+        status: 'warn',
+        required: false,
+        detail: 'not running as root',
+        fix: platform === 'darwin' ? 'eslogger and per-process flows of other users need root; osqueryd runs extensions as root' : 'other users\' sockets and /proc/<pid>/exe need root',
+      };
+}
+
+const DEFAULT_SOCKETS = ['/var/osquery/osquery.em', '/opt/orbit/orbit-osquery.em'];
+
+async function checkSocket(explicit: string | undefined): Promise<CheckResult> {
+  const candidates = explicit ? [explicit] : DEFAULT_SOCKETS.filter((p) => existsSync(p));
+  const required = explicit !== undefined;
+  if (!candidates.length) {
+    return { name: 'osquery:socket', status: 'skip', required: false, detail: `no manager socket found (${DEFAULT_SOCKETS.join(', ')})`, fix: 'pass --socket PATH to probe a running osqueryd' };
+  }
+  const socket = candidates[0] as string;
+  try {
+    const { listExtensions } = await import('../extension/sdk/probe.js');
+    const exts = await listExtensions(socket, 3000);
+    const names = exts.map((e) => `${e.name}@${e.version} (uuid ${e.uuid})`);
+    const ours = exts.some((e) => e.name === 'outflow');
+    return {
+      name: 'osquery:socket',
+      status: ours || !required ? 'ok' : 'warn',
+      required,
+      detail: `${socket} reachable; extensions: ${names.join(', ') || 'none'}`,
+      fix: ours ? undefined : 'outflow is not registered: add outflow.ext to extensions.load (docs/deploy.md)',
+    };
+  } catch (err) {
+    return { name: 'osquery:socket', status: required ? 'fail' : 'warn', required, detail: `${socket}: ${coerceError(err).message}`, fix: 'is osqueryd running with extensions enabled? (--disable_extensions=false)' };
+  }
+}
+
+async function checkStore(config: OutflowConfig | undefined, explicit: string | undefined): Promise<CheckResult> {
+  const url = explicit ?? config?.fleet.store;
+  const required = explicit !== undefined;
+  if (!url) return { name: 'fleet:store', status: 'skip', required: false, detail: 'no store configured' };
+  try {
+    const { openStore } = await import('../fleet/store/open.js');
+    const store = await openStore(url, { migrate: false });
+    await store.close();
+    return { name: 'fleet:store', status: 'ok', required, detail: `${redactUrl(url)} reachable` };
+  } catch (err) {
+    return { name: 'fleet:store', status: required ? 'fail' : 'warn', required, detail: `${redactUrl(url)}: ${coerceError(err).message}`, fix: 'check fleet.store / --store; run `outflow fleet migrate`' };
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult[]> {
+  const results: CheckResult[] = [checkNode()];
+  let platform: Platform;
+  try {
+    platform = resolvePlatform(env);
+    results.push({ name: 'platform', status: 'ok', required: true, detail: `${platform} backend${env.OUTFLOW_PLATFORM ? ' (forced by OUTFLOW_PLATFORM)' : ''}` });
+  } catch (err) {
+    results.push({ name: 'platform', status: 'fail', required: true, detail: coerceError(err).message, fix: 'unset OUTFLOW_PLATFORM or set it to darwin|linux' });
+    return results;
+  }
+  let config: OutflowConfig | undefined;
+  try {
+    config = loadConfig(opts.config, env);
+    results.push({ name: 'config', status: 'ok', required: true, detail: opts.config ? `${opts.config} is valid` : 'defaults (no --config)' });
+  } catch (err) {
+    const e = coerceError(err);
+    results.push({ name: 'config', status: 'fail', required: true, detail: e.message, fix: e instanceof OutflowError ? e.hint : undefined });
+  }
+  const tools = new ToolRunner({ platform, toolDir: config?.tools.dir ?? env.OUTFLOW_TOOL_DIR });
+  for (const probe of PROBES[platform]) results.push(await probeTool(tools, probe));
+  if (platform === 'darwin') results.push(await probeEsloggerPermission(tools));
+  results.push(checkRoot(platform));
+  results.push(await checkSocket(opts.socket));
+  results.push(await checkStore(config, opts.store));
+  return results;
+}
+
+const MARK: Record<CheckStatus, string> = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', skip: 'skip' };
+
+export async function runDoctor(opts: DoctorOptions): Promise<number> {
+  const results = await runDoctorChecks(opts);
+  const failed = results.filter((r) => r.required && r.status === 'fail');
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks: results }, null, 2)}\n`);
+  } else {
+    for (const r of results) {
+      process.stdout.write(`${MARK[r.status]}  ${r.name.padEnd(20)} ${r.detail}${r.fix && r.status !== 'ok' ? `\n      fix: ${r.fix}` : ''}\n`);
+    }
+    process.stdout.write(failed.length ? `\n${failed.length} required check(s) failed\n` : '\nall required checks passed\n');
+  }
+  return failed.length ? 1 : 0;
+}
