@@ -1,0 +1,343 @@
+/**
+ * The aggregator's storage contract (SPEC §5). Two backends implement it — SQLite (embedded, default)
+ * and PostgreSQL (shared by several aggregator instances) — and both run the same contract suite
+ * (test/store/store.contract.ts). Nothing here is SQLite- or PostgreSQL-specific:
+ *
+ * - Every method is async and batch-oriented (arrays in, arrays/maps out) so a network backend pays
+ *   one round trip per batch, not per row.
+ * - All times are unix seconds of EVENT time (the result line's `unixTime`), never wall-clock time,
+ *   so replaying logs gives the same state as live operation. The only wall-clock field is
+ *   `QuarantineRow.receivedAt`.
+ * - "Observe" writes are idempotent merges (first_seen = min, last_seen = max, set union), so the
+ *   order in which lines arrive does not change the result.
+ * - Callers sort nothing; implementations that take row locks (PostgreSQL) sort keys themselves to
+ *   avoid deadlocks between concurrent ingest transactions.
+ *
+ * Writes that must be atomic together (an ingest batch's state AND its source checkpoint; a
+ * finalization's detections AND the candidates' status) go through `Store.transaction(fn)`; the
+ * repositories on `Store` itself run each call in its own implicit transaction.
+ */
+import type { EgressCandidate, AnalyticId } from '../../src/schemas/egress-candidate.js';
+import type { Detection } from '../../src/schemas/detection.js';
+
+export type { Detection };
+
+/** Inclusive event-time window [from, to] (unix s) used by every prevalence query. */
+export interface TimeWindow {
+  from: number;
+  to: number;
+}
+
+// ─── results (dedupe) ──────────────────────────────────────────────────────────────────────────
+
+/**
+ * One result row's identity: a digest of (host, query name, unixTime, counter, action, columns)
+ * computed by the ingest service (fleet/ingest/result-key.ts). Stored only to drop duplicates of
+ * at-least-once deliveries; `unixTime` lets retention expire old keys.
+ */
+export interface ResultKey {
+  digest: string;
+  unixTime: number;
+}
+
+export interface ResultsRepo {
+  /**
+   * Record keys; returns, aligned with the input, true for keys never seen before (the caller
+   * processes only those). A key repeated inside the same call is "new" only the first time.
+   */
+  markSeen(keys: readonly ResultKey[]): Promise<boolean[]>;
+  /** Drop keys with unixTime < before. Returns how many were removed. */
+  expire(before: number): Promise<number>;
+}
+
+// ─── hosts (activity, health) ──────────────────────────────────────────────────────────────────
+
+export interface HostSighting {
+  hostId: string;
+  /** decorations.hostname when present, else ''. The latest non-empty value wins. */
+  hostname: string;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface HostRecord {
+  hostId: string;
+  hostname: string;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** One `outflow_status` row as last reported by a host (the newest `time` wins per component). */
+export interface HostComponentStatus {
+  hostId: string;
+  component: string;
+  platform: string;
+  state: string;
+  detail: string;
+  version: string;
+  time: number;
+}
+
+export interface HostsRepo {
+  touch(rows: readonly HostSighting[]): Promise<void>;
+  /** Hosts with any line in `window` (last_seen ≥ from and first_seen ≤ to): SPEC's "active hosts". */
+  activeCount(window: TimeWindow): Promise<number>;
+  get(hostIds: readonly string[]): Promise<Map<string, HostRecord>>;
+  recordStatus(rows: readonly HostComponentStatus[]): Promise<void>;
+  /** Latest status rows, optionally for one host, ordered by host then component. */
+  listStatus(hostId?: string): Promise<HostComponentStatus[]>;
+  /** Forget hosts (and their status) last seen before `before`. */
+  expire(before: number): Promise<number>;
+}
+
+// ─── event clock ───────────────────────────────────────────────────────────────────────────────
+
+export interface EventClockState {
+  /** Earliest event time ever ingested (baseline start); null when nothing was ingested. */
+  earliest: number | null;
+  /** Newest event time ever ingested (finalization runs `finalize_delay` behind it). */
+  newest: number | null;
+}
+
+export interface EventClockRepo {
+  get(): Promise<EventClockState>;
+  /** Merge: earliest = min, newest = max. */
+  observe(earliest: number, newest: number): Promise<void>;
+}
+
+// ─── prevalence ────────────────────────────────────────────────────────────────────────────────
+
+/** A host contacted a destination key (from outflow_destinations or outflow_candidates rows). */
+export interface DestinationSighting {
+  key: string;
+  hostId: string;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** A host made an upload-shaped flow from app `identity` to destination `key`. */
+export interface PairSighting {
+  identity: string;
+  key: string;
+  hostId: string;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** A host ran code with `identity` (outflow_apps rows, and every identity of a candidate's chain). */
+export interface AppSighting {
+  identity: string;
+  hostId: string;
+  firstSeen: number;
+  lastSeen: number;
+  /** Descriptive attributes from outflow_apps (latest non-empty value wins); optional elsewhere. */
+  path?: string;
+  signatureClass?: string;
+  teamId?: string;
+  signingId?: string;
+  cdhash?: string;
+}
+
+/**
+ * Prevalence of one key in a window. `hosts` counts distinct hosts with first_seen ≤ window.to and
+ * last_seen ≥ window.from while the key is tracked exactly; once compacted (`saturated`), the host set
+ * was replaced by a counter and `hosts` is that counter — by construction at least the common
+ * threshold at compaction time (see docs/fleet.md, "bounded prevalence").
+ */
+export interface PrevalenceStats {
+  hosts: number;
+  /** Earliest sighting (fleet-wide), null when never seen. */
+  firstSeen: number | null;
+  lastSeen: number | null;
+  saturated: boolean;
+}
+
+export interface AppStats extends PrevalenceStats {
+  path: string;
+  signatureClass: string;
+  teamId: string;
+  signingId: string;
+  cdhash: string;
+}
+
+/** Per-host rows of an exactly tracked key (API detail views); empty once saturated. */
+export interface HostSpan {
+  hostId: string;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface CompactionResult {
+  destinations: number;
+  pairs: number;
+  apps: number;
+}
+
+export interface PrevalenceRepo {
+  observeDestinations(rows: readonly DestinationSighting[]): Promise<void>;
+  observePairs(rows: readonly PairSighting[]): Promise<void>;
+  observeApps(rows: readonly AppSighting[]): Promise<void>;
+
+  /** Stats for each requested key (missing keys map to hosts 0, firstSeen null). */
+  destinations(keys: readonly string[], window: TimeWindow): Promise<Map<string, PrevalenceStats>>;
+  /** Keyed by `pairKey(identity, key)`. */
+  pairs(pairs: readonly { identity: string; key: string }[], window: TimeWindow): Promise<Map<string, PrevalenceStats>>;
+  apps(identities: readonly string[], window: TimeWindow): Promise<Map<string, AppStats>>;
+
+  /** Detail for the API/CLI: the stats plus up to `limit` host rows (ordered by first_seen, host). */
+  destinationHosts(key: string, window: TimeWindow, limit: number): Promise<HostSpan[]>;
+  appHosts(identity: string, window: TimeWindow, limit: number): Promise<HostSpan[]>;
+
+  /**
+   * Bound state: every key whose exact host count (within `window`) reached `threshold` (the common
+   * threshold) drops its host rows and keeps a counter. Idempotent. Run by the rollup job.
+   */
+  compact(threshold: number, window: TimeWindow): Promise<CompactionResult>;
+  /** Sliding window: drop host rows last seen before `before`, then keys with no sighting left. */
+  expire(before: number): Promise<CompactionResult>;
+}
+
+export function pairKey(identity: string, key: string): string {
+  return `${identity}\u0000${key}`;
+}
+
+// ─── candidates ────────────────────────────────────────────────────────────────────────────────
+
+export type CandidateStatus = 'pending' | 'finalized';
+
+/** A parsed `outflow_candidates` row waiting for (or past) fleet finalization. */
+export interface CandidateInput {
+  hostId: string;
+  /** unixTime of the result line that carried it (finalization and windows use this). */
+  eventTime: number;
+  destinationKey: string;
+  candidate: EgressCandidate;
+}
+
+export interface StoredCandidate extends CandidateInput {
+  /** Stable id: host + flow_id + analytic (a flow's later versions replace the pending row). */
+  id: string;
+  status: CandidateStatus;
+  /** Detection this flow was last folded into, so a later version of the same flow updates bytes, not count. */
+  detectionId: string | null;
+  /** bytes already added to that detection for this flow. */
+  countedBytesOut: number;
+  countedBytesIn: number;
+}
+
+export interface CandidateOutcome {
+  id: string;
+  detectionId: string | null;
+  countedBytesOut: number;
+  countedBytesIn: number;
+  /** The verdict branch, kept for audit (`no_fire:…` when the fleet stage did not fire). */
+  branch: string;
+}
+
+export interface CandidatesRepo {
+  /**
+   * Upsert by (host, flow_id, analytic). A newer version (greater eventTime, or equal eventTime with
+   * more bytes) replaces the stored candidate and sets it back to pending; an older one is ignored.
+   * Returns how many rows became pending.
+   */
+  upsertPending(rows: readonly CandidateInput[]): Promise<number>;
+  /** Pending candidates with eventTime ≤ cutoff, ordered by (eventTime, id), at most `limit`. */
+  pendingUpTo(cutoff: number, limit: number): Promise<StoredCandidate[]>;
+  countPending(): Promise<number>;
+  markFinalized(outcomes: readonly CandidateOutcome[]): Promise<void>;
+  /** Drop finalized candidates with eventTime < before. */
+  expire(before: number): Promise<number>;
+}
+
+// ─── detections ────────────────────────────────────────────────────────────────────────────────
+
+export interface DetectionQuery {
+  /** last_seen ≥ since (event time, unix s). */
+  since?: number;
+  analytic?: AnalyticId;
+  hostId?: string;
+  /** Default 1000. */
+  limit?: number;
+}
+
+export interface DetectionsRepo {
+  /** For each suppression key: the newest detection with first_seen ≥ since (the open suppression window). */
+  openBySuppressionKey(keys: readonly string[], since: number): Promise<Map<string, Detection>>;
+  /** Insert or replace by `id`. */
+  upsert(rows: readonly Detection[]): Promise<void>;
+  get(id: string): Promise<Detection | null>;
+  /** Ordered by (last_seen, id). */
+  list(query?: DetectionQuery): Promise<Detection[]>;
+  countByAnalytic(): Promise<Record<string, number>>;
+  /** Retention: drop detections last seen before `before`. */
+  expire(before: number): Promise<number>;
+}
+
+// ─── quarantine ────────────────────────────────────────────────────────────────────────────────
+
+export interface QuarantineRow {
+  /** Wall-clock unix s when the line was rejected. */
+  receivedAt: number;
+  /** `${source.kind}:${source.id}`. */
+  source: string;
+  reason: string;
+  /** The raw line (or the offending row with its envelope), capped at 64 KiB. */
+  line: string;
+}
+
+export interface QuarantineRepo {
+  add(rows: readonly QuarantineRow[]): Promise<void>;
+  count(): Promise<number>;
+  /** Newest first. */
+  list(limit: number): Promise<QuarantineRow[]>;
+  expire(before: number): Promise<number>;
+}
+
+// ─── checkpoints ───────────────────────────────────────────────────────────────────────────────
+
+/** Opaque, JSON-serializable source position (files: {inode, offset, size}; NATS: {seq}). */
+export type Checkpoint = Readonly<Record<string, string | number | boolean | null>>;
+
+export interface CheckpointsRepo {
+  get(sourceId: string): Promise<Checkpoint | null>;
+  put(sourceId: string, checkpoint: Checkpoint): Promise<void>;
+  list(): Promise<{ sourceId: string; checkpoint: Checkpoint }[]>;
+}
+
+// ─── the store ─────────────────────────────────────────────────────────────────────────────────
+
+export interface StoreRepos {
+  readonly results: ResultsRepo;
+  readonly hosts: HostsRepo;
+  readonly clock: EventClockRepo;
+  readonly prevalence: PrevalenceRepo;
+  readonly candidates: CandidatesRepo;
+  readonly detections: DetectionsRepo;
+  readonly quarantine: QuarantineRepo;
+  readonly checkpoints: CheckpointsRepo;
+}
+
+export type JobLockResult<T> = { acquired: true; value: T } | { acquired: false };
+
+export interface Store extends StoreRepos {
+  readonly backend: 'sqlite' | 'postgres';
+  /** Human-readable location without secrets (file path, or postgres host/db). */
+  readonly location: string;
+  /** Apply pending numbered migrations; returns the ids applied (empty when up to date). */
+  migrate(): Promise<string[]>;
+  /**
+   * Run `fn` in one transaction: everything it writes through `tx` commits together or not at all
+   * (an ingest batch's state and its source checkpoint; finalization's detections and candidates).
+   * Transactions are serialized per store instance; do not call `transaction` inside `fn`.
+   * If `fn` throws, the transaction rolls back and the error propagates.
+   */
+  transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T>;
+  /**
+   * Run `fn` only if no other holder (this process or, on PostgreSQL, another instance) runs a job
+   * with the same name; otherwise resolve `{acquired:false}` at once, without waiting.
+   */
+  withJobLock<T>(name: string, fn: () => Promise<T>): Promise<JobLockResult<T>>;
+  /** Reachability probe for /healthz and doctor. Rejects with StoreError when unusable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
