@@ -1,0 +1,270 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../../../src/clock.js';
+import { createNetworkClassifier, pcr, type NetworkClassifier, type Protocol, type Service } from '../../../src/classify/network.js';
+import type { OutflowConfig } from '../../../src/config/index.js';
+import type { FlowRow, FlowStore } from '../../runtime/context.js';
+import type { HealthRegistry } from '../../runtime/health.js';
+
+/**
+ * In-memory flow table behind `process_network_flows`. Collectors feed it one complete sample at a time;
+ * the table reads rows(). Unknown process facts use -1 (ppid, uid, process_start) and '' (path).
+ */
+
+/** Process facts a collector resolved for an observation (from the process model). */
+export interface FlowProcessInfo {
+  processStart: number;
+  ppid: number;
+  uid: number;
+  path: string;
+  name: string;
+}
+
+export interface FlowObservation {
+  pid: number;
+  /** Name as the flow tool printed it (nettop truncates to 15 chars); used when the process is unknown. */
+  processName: string;
+  /** Undefined when the process model does not know the pid (row gets -1 / '' conventions). */
+  process?: FlowProcessInfo;
+  protocol: Protocol;
+  family: 4 | 6;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  state: string;
+  interface: string;
+  /** Cumulative or delta per FlowSampleOptions.counters; null = the OS has no counter (reported as -1). */
+  bytesIn: number | null;
+  bytesOut: number | null;
+  /** Service observed by the OS itself (nettop quic4/quic6) rather than guessed from a port. */
+  observedService?: Service;
+}
+
+export interface FlowSampleOptions {
+  /** Unix seconds of the sample (our own clock; tool timestamps are not trusted). */
+  at: number;
+  /**
+   * `cumulative`: counters are per-socket totals (ss, a nettop snapshot) — a value below the previous one
+   * means the socket was replaced or the counter reset, and the new value counts from zero.
+   * `delta`: counters are bytes since the previous sample (nettop -d); negatives are clamped to 0.
+   */
+  counters: 'cumulative' | 'delta';
+}
+
+export interface FlowSampleResult {
+  created: number;
+  updated: number;
+  closed: number;
+  /** New flows refused because the table was full of open flows. */
+  dropped: number;
+  /** Closed flows evicted before their retention ended, to make room. */
+  evicted: number;
+}
+
+export interface MutableFlowStore extends FlowStore {
+  /** Merge one complete sample: every open flow not in it is marked closed. */
+  applySample(observations: readonly FlowObservation[], opts: FlowSampleOptions): FlowSampleResult;
+  /** Drop closed flows past the retention (also done by applySample and rows()). */
+  sweep(now: number): void;
+  /** Open flows right now (tests, status). */
+  readonly openCount: number;
+}
+
+interface Entry {
+  row: FlowRow;
+  /** Last raw counter values seen (cumulative mode) to turn totals into increments. */
+  rawIn: number | null;
+  rawOut: number | null;
+  /** Sample sequence number when last seen. */
+  seenIn: number;
+}
+
+const UNKNOWN = -1;
+
+/** Stable for the flow's whole life: the inputs are fixed at creation (SPEC: hash of pid, start, protocol, endpoints, first_seen). */
+export function flowId(pid: number, processStart: number, protocol: string, local: string, localPort: number, remote: string, remotePort: number, firstSeen: number): string {
+  return createHash('sha1').update(`${pid}|${processStart}|${protocol}|${local}|${localPort}|${remote}|${remotePort}|${firstSeen}`).digest('hex').slice(0, 20);
+}
+
+function tupleKey(o: FlowObservation): string {
+  return `${o.protocol}|${o.localAddress}|${o.localPort}|${o.remoteAddress}|${o.remotePort}`;
+}
+
+/** Apply a counter sample to a running total. Cumulative: increments with reset detection. */
+function advance(total: number, lastRaw: number | null, raw: number | null, mode: FlowSampleOptions['counters']): { total: number; raw: number | null } {
+  if (raw === null || !Number.isFinite(raw)) return { total, raw: lastRaw };
+  const value = Math.max(0, raw);
+  const base = total < 0 ? 0 : total;
+  if (mode === 'delta') return { total: base + value, raw: null };
+  if (lastRaw === null) return { total: base + value, raw: value };
+  // A counter below its last value means a new socket reused the tuple or the kernel reset it: the new
+  // socket counts from zero, so its whole value is new traffic.
+  return { total: base + (value >= lastRaw ? value - lastRaw : value), raw: value };
+}
+
+/**
+ * A tool may list one socket twice in a sample (ss with a socket shared by several fds of one pid):
+ * sum those so the cumulative bookkeeping sees one counter per flow and per sample.
+ */
+function mergeDuplicates(observations: readonly FlowObservation[]): FlowObservation[] {
+  const byKey = new Map<string, FlowObservation>();
+  for (const o of observations) {
+    const key = `${o.pid}|${tupleKey(o)}`;
+    const seen = byKey.get(key);
+    if (!seen) {
+      byKey.set(key, o);
+      continue;
+    }
+    const sum = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : a + b);
+    byKey.set(key, { ...seen, bytesIn: sum(seen.bytesIn, o.bytesIn), bytesOut: sum(seen.bytesOut, o.bytesOut) });
+  }
+  return byKey.size === observations.length ? (observations as FlowObservation[]) : [...byKey.values()];
+}
+
+export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; health: HealthRegistry }): MutableFlowStore {
+  const { config, clock, health } = opts;
+  const classifier: NetworkClassifier = createNetworkClassifier(config.network);
+  const retention = config.flows.retention;
+  const maxFlows = config.flows.max_flows;
+  const component = health.component('flows');
+  component.running('no sample yet');
+
+  /** Open flows by `${pid}|${processStart}|tuple`. */
+  const open = new Map<string, Entry>();
+  /** Closed flows by flow_id, in order of closing (oldest first) — the eviction order. */
+  const closed = new Map<string, FlowRow>();
+  let sampleSeq = 0;
+
+  const size = () => open.size + closed.size;
+
+  const sweep = (now: number) => {
+    for (const [id, row] of closed) {
+      if (now - row.last_seen <= retention) break; // closing order ≈ last_seen order
+      closed.delete(id);
+    }
+  };
+
+  const makeRow = (o: FlowObservation, at: number): FlowRow => {
+    const p = o.process;
+    const processStart = p ? p.processStart : UNKNOWN;
+    const service = o.observedService ?? classifier.service(o.protocol, o.remotePort, o.localPort);
+    return {
+      flow_id: flowId(o.pid, processStart, o.protocol, o.localAddress, o.localPort, o.remoteAddress, o.remotePort, at),
+      pid: o.pid,
+      ppid: p ? p.ppid : UNKNOWN,
+      uid: p ? p.uid : UNKNOWN,
+      process_start: processStart,
+      process_name: p?.name || o.processName,
+      path: p?.path ?? '',
+      protocol: o.protocol,
+      family: o.family,
+      local_address: o.localAddress,
+      local_port: o.localPort,
+      remote_address: o.remoteAddress,
+      remote_port: o.remotePort,
+      remote_scope: classifier.scope(o.remoteAddress),
+      service,
+      service_evidence: o.observedService ? 'handshake' : 'port',
+      server_name: '',
+      state: o.state,
+      interface: o.interface,
+      bytes_in: o.bytesIn === null ? UNKNOWN : 0,
+      bytes_out: o.bytesOut === null ? UNKNOWN : 0,
+      pcr: 0,
+      first_seen: at,
+      last_seen: at,
+      duration: 0,
+      closed: 0,
+    };
+  };
+
+  const applySample = (observations: readonly FlowObservation[], sample: FlowSampleOptions): FlowSampleResult => {
+    const { at, counters } = sample;
+    const seq = ++sampleSeq;
+    const result: FlowSampleResult = { created: 0, updated: 0, closed: 0, dropped: 0, evicted: 0 };
+    sweep(at);
+    for (const o of mergeDuplicates(observations)) {
+      const tuple = tupleKey(o);
+      const start = o.process ? o.process.processStart : UNKNOWN;
+      const key = `${o.pid}|${start}|${tuple}`;
+      let entry = open.get(key);
+      if (!entry && start !== UNKNOWN) {
+        // The process became known after the flow was first seen: adopt the flow (same flow_id) rather
+        // than splitting one connection into two rows.
+        const unknownKey = `${o.pid}|${UNKNOWN}|${tuple}`;
+        const orphan = open.get(unknownKey);
+        if (orphan) {
+          open.delete(unknownKey);
+          open.set(key, orphan);
+          const p = o.process!;
+          Object.assign(orphan.row, { process_start: p.processStart, ppid: p.ppid, uid: p.uid, path: p.path, process_name: p.name || orphan.row.process_name });
+          entry = orphan;
+        }
+      }
+      if (!entry) {
+        if (size() >= maxFlows) {
+          const oldest = closed.keys().next();
+          if (!oldest.done) {
+            closed.delete(oldest.value);
+            result.evicted++;
+            component.drop(1);
+          } else {
+            result.dropped++;
+            component.drop(1);
+            continue;
+          }
+        }
+        entry = { row: makeRow(o, at), rawIn: null, rawOut: null, seenIn: seq };
+        open.set(key, entry);
+        result.created++;
+      } else {
+        result.updated++;
+      }
+      const r = entry.row;
+      entry.seenIn = seq;
+      const nextIn = advance(r.bytes_in, entry.rawIn, o.bytesIn, counters);
+      const nextOut = advance(r.bytes_out, entry.rawOut, o.bytesOut, counters);
+      r.bytes_in = nextIn.total;
+      entry.rawIn = nextIn.raw;
+      r.bytes_out = nextOut.total;
+      entry.rawOut = nextOut.raw;
+      r.pcr = pcr(r.bytes_in, r.bytes_out);
+      if (o.state) r.state = o.state;
+      if (o.interface) r.interface = o.interface;
+      r.last_seen = Math.max(r.last_seen, at);
+      r.duration = r.last_seen - r.first_seen;
+    }
+    for (const [key, entry] of open) {
+      if (entry.seenIn === seq) continue;
+      open.delete(key);
+      entry.row.closed = 1;
+      closed.set(entry.row.flow_id, entry.row);
+      result.closed++;
+    }
+    component.event(result.created + result.updated, at);
+    if (result.dropped > 0) {
+      component.degraded(`flow table full (flows.max_flows = ${maxFlows} open flows); ${component.dropped} flows dropped so far — raise flows.max_flows`);
+    } else {
+      component.running(`${open.size} open, ${closed.size} closed flows`);
+    }
+    return result;
+  };
+
+  return {
+    applySample,
+    sweep,
+    rows() {
+      sweep(clock.unix());
+      const out: FlowRow[] = [];
+      for (const e of open.values()) out.push({ ...e.row });
+      for (const r of closed.values()) out.push({ ...r });
+      return out;
+    },
+    get size() {
+      return size();
+    },
+    get openCount() {
+      return open.size;
+    },
+  };
+}
