@@ -1,0 +1,37 @@
+import type { AnalyticsConfig } from '../config/analytics.js';
+import { gateFailures, result } from './endpoint.js';
+import { NON_APPLE_CLASSES, highThroughput, longLived, longLivedSteps } from './predicates.js';
+import { baselineWarming, uploadNormalPair } from './prevalence.js';
+import { noFire, scoreCandidate } from './severity.js';
+import type { AnalyticDefinition, EndpointFacts } from './types.js';
+
+const BASE_SCORE = 45;
+/** Each long-lived step passed (4/8/12 h) adds a third of the standard modifier. */
+const STEP_DIVISOR = 3;
+
+export const AN0082: AnalyticDefinition = {
+  id: 'AN0082',
+  name: 'Long-lived or high-throughput egress by non-Apple code',
+  attack: {
+    technique: 'T1030',
+    tactic: 'TA0010 Exfiltration',
+    description:
+      'Long-lived or high-throughput connections by non-Apple-signed apps or processes not commonly associated with uploads; background processes using open sockets for data egress.',
+  },
+  endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
+    const why = gateFailures(f, { external: true, notSanctioned: true });
+    if (!longLived(f.flow, cfg) && !highThroughput(f.flow, f.groupBytesOut15m, cfg)) why.push('not_long_lived_or_high_throughput');
+    if (!NON_APPLE_CLASSES.has(f.signatureClass)) why.push(`signature_class_${f.signatureClass || 'unknown'}`);
+    return result(why, f, cfg);
+  },
+  finalize(c, f, cfg) {
+    // Not a rarity test: a pair that is not upload-normal fires even while the baseline warms.
+    const warming = baselineWarming(f, cfg);
+    if (uploadNormalPair(f, cfg)) return noFire('upload_normal_pair', warming);
+    const extra: { points: number; name: string }[] = [];
+    if (f.groupRootIsLaunchdJob) extra.push({ points: cfg.severity.modifier, name: 'background_launchd_job' });
+    const steps = longLivedSteps(c, cfg);
+    if (steps > 0) extra.push({ points: Math.round((cfg.severity.modifier / STEP_DIVISOR) * steps), name: `long_lived_steps_${steps}` });
+    return { fire: true, branch: 'not_upload_normal', baselineWarming: warming, ...scoreCandidate(c, f, cfg, { base: BASE_SCORE, extra }) };
+  },
+};

@@ -1,0 +1,28 @@
+import type { AnalyticsConfig } from '../config/analytics.js';
+import { finalizeRareOrAbnormal } from './an0990.js';
+import { gateFailures, hasSensitivePrecursor, result } from './endpoint.js';
+import { cleartext } from './predicates.js';
+import type { AnalyticDefinition, EndpointFacts } from './types.js';
+
+/** Cleartext egress of user data is scored like AN0990: the data is readable by anyone on path. */
+const BASE_SCORE = 60;
+
+export const AN0425: AnalyticDefinition = {
+  id: 'AN0425',
+  name: 'Sensitive data access followed by cleartext HTTP/FTP egress',
+  attack: {
+    technique: 'T1048.003',
+    tactic: 'TA0010 Exfiltration',
+    description:
+      'Local scripts or binaries outside normal browser activity open outbound HTTP/FTP connections after accessing local documents or user data (Exfiltration Over Unencrypted Non-C2 Protocol).',
+  },
+  endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
+    const why = gateFailures(f, { external: true, notBrowser: true, notSanctioned: true });
+    if (!cleartext(f.flow)) why.push('not_cleartext');
+    if (!hasSensitivePrecursor(f, cfg)) why.push('no_sensitive_precursor');
+    return result(why, f, cfg);
+  },
+  finalize(c, f, cfg) {
+    return finalizeRareOrAbnormal(c, f, cfg, BASE_SCORE);
+  },
+};

@@ -1,0 +1,79 @@
+/**
+ * Endpoint-stage building blocks shared by the five analytics: the gates every one of them applies
+ * (external, not browser, not sanctioned) and the evidence list that becomes the row's `reasons`.
+ */
+import type { AnalyticsConfig } from '../config/analytics.js';
+import {
+  cleartext,
+  encrypted,
+  highThroughputFlow,
+  highThroughputGroup,
+  longLived,
+  noReturn,
+  nonStandardPort,
+  precursorInWindow,
+  rawIp,
+  sensitivePrecursor,
+  uploadShaped,
+} from './predicates.js';
+import type { EndpointFacts, EndpointResult } from './types.js';
+
+export interface Gates {
+  external?: boolean;
+  notBrowser?: boolean;
+  notSanctioned?: boolean;
+}
+
+/** Why the common gates fail (empty when they pass). */
+export function gateFailures(f: EndpointFacts, gates: Gates): string[] {
+  const why: string[] = [];
+  if (gates.external && !f.external) why.push('not_external');
+  if (gates.notBrowser && f.browser) why.push('browser');
+  if (gates.notSanctioned && f.sanctioned) why.push('sanctioned');
+  return why;
+}
+
+/** The primary precursor is a tier-1/2 sensitive access inside the precursor window. */
+export function hasSensitivePrecursor(f: EndpointFacts, cfg: AnalyticsConfig): boolean {
+  return sensitivePrecursor(f.precursor) && precursorInWindow(f.precursor.time, f.flow, cfg);
+}
+
+/** Any precursor (sensitive access or archive) inside the window. */
+export function hasAnyPrecursor(f: EndpointFacts, cfg: AnalyticsConfig): boolean {
+  if (f.precursor.kind !== 'none' && precursorInWindow(f.precursor.time, f.flow, cfg)) return true;
+  return !!f.archive && precursorInWindow(f.archive.time, f.flow, cfg);
+}
+
+/**
+ * Everything true about the flow that an analyst wants to see, in a stable order. Only facts, never
+ * the analytic's verdict: the same flow gets the same evidence whichever analytic emitted it.
+ */
+export function evidence(f: EndpointFacts, cfg: AnalyticsConfig): string[] {
+  const r: string[] = [];
+  if (f.precursor.kind === 'sensitive_access' && precursorInWindow(f.precursor.time, f.flow, cfg)) {
+    if (f.precursor.tier === 1) r.push('tier1_precursor');
+    else if (f.precursor.tier === 2) r.push('tier2_precursor');
+  }
+  const archive = f.archive ?? (f.precursor.kind === 'archive' ? { time: f.precursor.time, gap: f.precursor.gap, staging: false } : null);
+  if (archive && precursorInWindow(archive.time, f.flow, cfg)) {
+    r.push('archive_precursor');
+    if (archive.staging) r.push('staging_path');
+  }
+  if (f.precursor.kind !== 'none' && f.precursor.gap <= cfg.precursor_high_gap && precursorInWindow(f.precursor.time, f.flow, cfg)) r.push('precursor_close');
+  if (uploadShaped(f.flow, cfg)) r.push('upload_shaped');
+  if (noReturn(f.flow, cfg)) r.push('no_return');
+  if (longLived(f.flow, cfg)) r.push('long_lived');
+  if (highThroughputFlow(f.flow, cfg)) r.push('high_throughput');
+  else if (highThroughputGroup(f.groupBytesOut15m, cfg)) r.push('group_high_throughput');
+  if (!f.browser) r.push('non_browser');
+  if (encrypted(f.flow)) r.push('encrypted');
+  if (cleartext(f.flow)) r.push('cleartext');
+  if (rawIp(f.flow)) r.push('raw_ip');
+  if (nonStandardPort(f.flow)) r.push('non_standard_port');
+  if (['adhoc', 'unsigned', 'invalid'].includes(f.signatureClass)) r.push(`signature_${f.signatureClass}`);
+  return r;
+}
+
+export function result(why: string[], f: EndpointFacts, cfg: AnalyticsConfig): EndpointResult {
+  return why.length ? { pass: false, reasons: why } : { pass: true, reasons: evidence(f, cfg) };
+}

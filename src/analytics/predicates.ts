@@ -1,0 +1,105 @@
+/**
+ * Shared definitions of SPEC §4, used by every analytic on both sides (extension endpoint stage,
+ * fleet finalization). Pure functions of flow facts and the analytics config.
+ */
+import { DEFAULT_PORT_MAP } from '../config/extension.js';
+import type { AnalyticsConfig } from '../config/analytics.js';
+import type { FlowFacts } from './types.js';
+
+const ENCRYPTED = new Set(['tls', 'quic', 'ssh']);
+const TLS_OR_QUIC = new Set(['tls', 'quic']);
+const CLEARTEXT = new Set(['http', 'ftp']);
+
+/** Signature classes AN0082 considers (third-party or unsigned code; never Apple or distro packages). */
+export const NON_APPLE_CLASSES: ReadonlySet<string> = new Set(['developer_id', 'app_store', 'adhoc', 'unsigned', 'invalid']);
+
+/** Public scope is decided by the flow collector; internal_ranges are applied by the caller (`inRanges`). */
+export function isPublicScope(flow: Pick<FlowFacts, 'remote_scope'>): boolean {
+  return flow.remote_scope === 'public';
+}
+
+export function encrypted(flow: Pick<FlowFacts, 'service'>): boolean {
+  return ENCRYPTED.has(flow.service);
+}
+
+export function tlsOrQuic(flow: Pick<FlowFacts, 'service'>): boolean {
+  return TLS_OR_QUIC.has(flow.service);
+}
+
+export function cleartext(flow: Pick<FlowFacts, 'service'>): boolean {
+  return CLEARTEXT.has(flow.service);
+}
+
+export function uploadShaped(flow: Pick<FlowFacts, 'pcr' | 'bytes_out'>, cfg: AnalyticsConfig): boolean {
+  return flow.pcr >= cfg.upload_shaped.min_pcr && flow.bytes_out >= cfg.upload_shaped.min_bytes_out;
+}
+
+export function noReturn(flow: Pick<FlowFacts, 'pcr' | 'bytes_out'>, cfg: AnalyticsConfig): boolean {
+  return flow.pcr >= cfg.no_return.min_pcr && flow.bytes_out >= cfg.no_return.min_bytes_out;
+}
+
+export function longLived(flow: Pick<FlowFacts, 'duration' | 'bytes_out'>, cfg: AnalyticsConfig): boolean {
+  return flow.duration >= cfg.long_lived.min_duration && flow.bytes_out >= cfg.long_lived.min_bytes_out;
+}
+
+/** How many long-lived severity steps (4/8/12 h by default) the flow has passed. */
+export function longLivedSteps(flow: Pick<FlowFacts, 'duration' | 'bytes_out'>, cfg: AnalyticsConfig): number {
+  if (!longLived(flow, cfg)) return 0;
+  return cfg.long_lived.steps.filter((s) => flow.duration >= s).length;
+}
+
+export function highThroughputFlow(flow: Pick<FlowFacts, 'bytes_out'>, cfg: AnalyticsConfig): boolean {
+  return flow.bytes_out >= cfg.high_throughput.flow_bytes_out;
+}
+
+export function highThroughputGroup(groupBytesOut: number, cfg: AnalyticsConfig): boolean {
+  return groupBytesOut >= cfg.high_throughput.group_bytes_out;
+}
+
+export function highThroughput(flow: Pick<FlowFacts, 'bytes_out'>, groupBytesOut: number, cfg: AnalyticsConfig): boolean {
+  return highThroughputFlow(flow, cfg) || highThroughputGroup(groupBytesOut, cfg);
+}
+
+/** Precursor window: [flow start − precursor_window, flow end] (inclusive at both ends). */
+export function precursorInWindow(time: number, flow: Pick<FlowFacts, 'first_seen' | 'last_seen'>, cfg: AnalyticsConfig): boolean {
+  return time >= flow.first_seen - cfg.precursor_window && time <= flow.last_seen;
+}
+
+/** A precursor this close before the flow (or during it) makes the detection high severity. */
+export function precursorHigh(gap: number, cfg: AnalyticsConfig): boolean {
+  return gap <= cfg.precursor_high_gap;
+}
+
+/** Sensitive access of tier 1 or 2 (an archive event is not a "tier-1/2 precursor"). */
+export function sensitivePrecursor(p: { kind: string; tier: number }): boolean {
+  return p.kind === 'sensitive_access' && (p.tier === 1 || p.tier === 2);
+}
+
+/** Raw IP destination: no SNI / Host / DNS name was seen. */
+export function rawIp(flow: Pick<FlowFacts, 'server_name'>): boolean {
+  return !flow.server_name;
+}
+
+/**
+ * A port is standard when the default port map names it for the flow's service (tcp/443 for tls,
+ * udp/443 for quic, tcp/80 for http …). Any port for `other`/`dns`-over-odd-ports is non-standard.
+ */
+export function nonStandardPort(flow: Pick<FlowFacts, 'service' | 'remote_port' | 'protocol'>): boolean {
+  const proto = flow.protocol ?? (flow.service === 'quic' ? 'udp' : 'tcp');
+  return DEFAULT_PORT_MAP[`${proto}/${flow.remote_port}`] !== flow.service;
+}
+
+const STAGING_PREFIXES = ['/tmp/', '/private/tmp/', '/var/tmp/', '/private/var/tmp/', '/Users/Shared/'];
+const VAR_FOLDERS_TMP = /^(\/private)?\/var\/folders\/[^/]+\/[^/]+\/T\//;
+
+/**
+ * Staging location for collected data (SPEC §2 archive_events.staging): /tmp, /private/tmp, /var/tmp,
+ * /Users/Shared, /var/folders/<xx>/<yyy>/T, or any hidden directory on the path.
+ */
+export function stagingPath(p: string): boolean {
+  if (!p) return false;
+  if (STAGING_PREFIXES.some((s) => p.startsWith(s))) return true;
+  if (VAR_FOLDERS_TMP.test(p)) return true;
+  const dirs = p.split('/').slice(0, -1);
+  return dirs.some((d) => d.length > 1 && d.startsWith('.') && d !== '..');
+}

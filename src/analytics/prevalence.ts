@@ -1,0 +1,59 @@
+/**
+ * Fleet-side prevalence definitions of SPEC §4 (pure; the aggregator supplies the counts).
+ */
+import type { AnalyticsConfig } from '../config/analytics.js';
+import type { ChainAppFacts, FleetFacts } from './types.js';
+
+const DAY = 86_400;
+
+/** Rare: seen by ≤ max(3, ⌈1% of active hosts⌉) hosts in the prevalence window. */
+export function rareThreshold(activeHosts: number, cfg: AnalyticsConfig): number {
+  return Math.max(cfg.rare.min_hosts, Math.ceil(Math.max(0, activeHosts) * cfg.rare.fraction));
+}
+
+/** Common: seen by ≥ max(10, ⌈10% of active hosts⌉) hosts. */
+export function commonThreshold(activeHosts: number, cfg: AnalyticsConfig): number {
+  return Math.max(cfg.common.min_hosts, Math.ceil(Math.max(0, activeHosts) * cfg.common.fraction));
+}
+
+export function rareDestination(f: Pick<FleetFacts, 'destinationHosts' | 'activeHosts'>, cfg: AnalyticsConfig): boolean {
+  return f.destinationHosts <= rareThreshold(f.activeHosts, cfg);
+}
+
+export function commonDestination(f: Pick<FleetFacts, 'destinationHosts' | 'activeHosts'>, cfg: AnalyticsConfig): boolean {
+  return f.destinationHosts >= commonThreshold(f.activeHosts, cfg);
+}
+
+/** (app identity, destination key) was upload-shaped on ≥ 3 hosts: that app normally uploads there. */
+export function uploadNormalPair(f: Pick<FleetFacts, 'pairUploadHosts'>, cfg: AnalyticsConfig): boolean {
+  return f.pairUploadHosts >= cfg.upload_normal_min_hosts;
+}
+
+/** Rarity cannot decide anything until the store holds baseline_maturity_days of events. */
+export function baselineWarming(f: Pick<FleetFacts, 'now' | 'baselineStart'>, cfg: AnalyticsConfig): boolean {
+  if (f.baselineStart === null) return cfg.baseline_maturity_days > 0;
+  return f.now - f.baselineStart < cfg.baseline_maturity_days * DAY;
+}
+
+/**
+ * Identity first seen fleet-wide ≤ unseen_app_days ago (null = not in the store yet, i.e. new) and on
+ * ≤ the rare threshold of hosts. Empty identities (unknown code) never count: unknown is not new.
+ */
+export function unseenApp(app: ChainAppFacts, f: Pick<FleetFacts, 'now' | 'activeHosts'>, cfg: AnalyticsConfig): boolean {
+  if (!app.identity) return false;
+  const recent = app.firstSeen === null || f.now - app.firstSeen <= cfg.unseen_app_days * DAY;
+  return recent && app.hosts <= rareThreshold(f.activeHosts, cfg);
+}
+
+/** The first link of the chain (flow process first, then ancestors) whose identity is previously unseen. */
+export function firstUnseenApp(f: Pick<FleetFacts, 'now' | 'activeHosts' | 'chainApps'>, cfg: AnalyticsConfig): ChainAppFacts | undefined {
+  return f.chainApps.find((a) => unseenApp(a, f, cfg));
+}
+
+/** Destination novelty for the severity modifier: +1 rare or first seen ≤ 7 d, −1 common or seen ≥ 30 d, else 0. */
+export function destinationNovelty(f: Pick<FleetFacts, 'now' | 'activeHosts' | 'destinationHosts' | 'destinationFirstSeen'>, cfg: AnalyticsConfig): 1 | 0 | -1 {
+  const age = f.destinationFirstSeen === null ? 0 : f.now - f.destinationFirstSeen;
+  if (rareDestination(f, cfg) || age <= cfg.unseen_app_days * DAY) return 1;
+  if (commonDestination(f, cfg) || age >= cfg.seen_long_days * DAY) return -1;
+  return 0;
+}

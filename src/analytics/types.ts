@@ -1,0 +1,106 @@
+import type { AnalyticsConfig } from '../config/analytics.js';
+import type { AnalyticId, EgressCandidate } from '../schemas/egress-candidate.js';
+
+export type { AnalyticId } from '../schemas/egress-candidate.js';
+export type { AnalyticsConfig } from '../config/analytics.js';
+
+/**
+ * The flow fields the analytics read: a subset of a `process_network_flows` row (and of an
+ * `egress_candidates` row), so both the extension and the fleet can supply them.
+ */
+export interface FlowFacts {
+  bytes_in: number;
+  bytes_out: number;
+  pcr: number;
+  duration: number;
+  service: string;
+  remote_scope: string;
+  remote_address: string;
+  remote_port: number;
+  first_seen: number;
+  last_seen: number;
+  protocol?: string;
+  server_name?: string;
+}
+
+export type PrecursorKind = 'sensitive_access' | 'archive' | 'none';
+
+export interface PrecursorFacts {
+  kind: PrecursorKind;
+  /** 1 credential stores, 2 user data; 0 for archive / none. */
+  tier: number;
+  /** Seconds from the precursor to the flow start (negative for reads during the flow). */
+  gap: number;
+  /** Unix s of the precursor event (0 for none). */
+  time: number;
+}
+
+/** Everything the endpoint stage needs about one flow, computed by the egress_candidates table. */
+export interface EndpointFacts {
+  flow: FlowFacts;
+  /** remote_scope public and outside network.internal_ranges. */
+  external: boolean;
+  browser: boolean;
+  sanctioned: boolean;
+  signatureClass: string;
+  /** The primary precursor of the lineage group: the strongest sensitive access, else an archive event. */
+  precursor: PrecursorFacts;
+  /** Bytes out by the whole lineage group in the high-throughput window ending at this flow's last_seen. */
+  groupBytesOut15m: number;
+  /**
+   * The nearest archive precursor even when the primary precursor is a sensitive access (an archive
+   * step strengthens the story: reason archive_precursor, and staging raises severity). Absent = none.
+   */
+  archive?: { time: number; gap: number; staging: boolean } | null;
+}
+
+export interface ChainAppFacts {
+  identity: string;
+  firstSeen: number | null;
+  hosts: number;
+}
+
+/** Fleet-wide prevalence at finalization time (the aggregator computes these from its store). */
+export interface FleetFacts {
+  /** Event time (unix s) the finalization runs at. */
+  now: number;
+  /** First event time in the store; null when the store is empty. */
+  baselineStart: number | null;
+  activeHosts: number;
+  destinationKey: string;
+  destinationHosts: number;
+  destinationFirstSeen: number | null;
+  /** Hosts where (identity, destinationKey) was upload-shaped in the prevalence window. */
+  pairUploadHosts: number;
+  /** The flow process, then its ancestors up to the group root. */
+  chainApps: ChainAppFacts[];
+  groupRootIsLaunchdJob: boolean;
+}
+
+export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
+
+export interface FleetVerdict {
+  fire: boolean;
+  /** 'rare_destination' | 'abnormal_ratio' | 'rare_and_upload' | 'unseen_app' | 'not_upload_normal' | 'baseline_warming' | 'no_fire:<why>' */
+  branch: string;
+  baselineWarming: boolean;
+  /** 0–100. */
+  score: number;
+  severity: Severity;
+  /** Severity modifiers applied, e.g. '+15:rare_destination', '-15:common_destination', '+15:raw_ip'. */
+  modifiers: string[];
+}
+
+export interface EndpointResult {
+  pass: boolean;
+  /** When pass: the evidence (comma-joined into the row's `reasons`). Otherwise: why not. */
+  reasons: string[];
+}
+
+export interface AnalyticDefinition {
+  id: AnalyticId;
+  name: string;
+  attack: { technique: string; tactic: string; description: string };
+  endpoint(f: EndpointFacts, cfg: AnalyticsConfig): EndpointResult;
+  finalize(c: EgressCandidate, f: FleetFacts, cfg: AnalyticsConfig): FleetVerdict;
+}
