@@ -1,0 +1,181 @@
+/**
+ * An osquery extension process: wait for the manager socket, register, serve `Extension` on
+ * `<socket>.<uuid>`, watch liveness, shut down cleanly. Mirrors osquery-go's ExtensionManagerServer.
+ */
+import { unlink } from 'node:fs/promises';
+import { ExtensionManagerClient, serveExtension, type ThriftServer } from './thrift-bridge.js';
+import { TableRouter, type TablePlugin } from './table-plugin.js';
+import { ExtensionCode, SdkError, nullLogger, type ExtensionStatus, type SdkLogger } from './types.js';
+
+export interface ExtensionOptions {
+  /** Manager socket (`--socket`). */
+  socket: string;
+  name: string;
+  version: string;
+  /** osquery core rejects < 1.7.7. */
+  sdkVersion: string;
+  minSdkVersion?: string;
+  tables: TablePlugin[];
+  /** Bound on the initial wait for the manager socket (`--timeout`, seconds → ms). */
+  startTimeoutMs: number;
+  /** Liveness period (`--interval`, seconds → ms). */
+  intervalMs: number;
+  generateTimeoutMs?: number;
+  log?: SdkLogger;
+}
+
+export type StopReason =
+  | { kind: 'shutdown_rpc' }
+  | { kind: 'signal'; signal: string }
+  | { kind: 'manager_unreachable'; detail: string }
+  | { kind: 'deregistered' }
+  | { kind: 'stopped' };
+
+/** Exit code osqueryd expects: 0 for an orderly stop, non-zero so it respawns us otherwise. */
+export function exitCodeFor(reason: StopReason): number {
+  return reason.kind === 'manager_unreachable' || reason.kind === 'deregistered' ? 1 : 0;
+}
+
+/** Parse an osquery duration flag: seconds as a string, fractions allowed ("3", "3.5"). */
+export function parseSecondsFlag(value: string | number | undefined, flag: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback * 1000;
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isFinite(n) || n <= 0) throw new SdkError('REGISTRATION_FAILED', `${flag} must be a positive number of seconds, got "${value}"`);
+  return Math.round(n * 1000);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class OsqueryExtension {
+  readonly manager: ExtensionManagerClient;
+  readonly router: TableRouter;
+  private readonly log: SdkLogger;
+  private server: ThriftServer | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+  private resolveStopped!: (r: StopReason) => void;
+  /** Resolves once the extension has stopped, with why. */
+  readonly stopped: Promise<StopReason>;
+  uuid = 0;
+
+  constructor(readonly opts: ExtensionOptions) {
+    this.log = opts.log ?? nullLogger;
+    this.manager = new ExtensionManagerClient(opts.socket, { timeoutMs: 10_000 });
+    this.router = new TableRouter(opts.tables, { generateTimeoutMs: opts.generateTimeoutMs, log: this.log });
+    this.stopped = new Promise<StopReason>((r) => (this.resolveStopped = r));
+  }
+
+  /** `<manager socket>.<uuid>` once registered. */
+  get extensionSocket(): string {
+    return `${this.opts.socket}.${this.uuid}`;
+  }
+
+  /** Wait for the manager, register and serve. Rejects (SdkError) when the manager never answers or refuses us. */
+  async start(): Promise<void> {
+    const deadline = Date.now() + this.opts.startTimeoutMs;
+    await this.waitForManager(deadline);
+    this.uuid = await this.register(deadline);
+    const path = this.extensionSocket;
+    // A previous instance that died without cleanup leaves its socket file behind; bind would fail.
+    await unlink(path).catch(() => undefined);
+    this.server = await serveExtension(
+      path,
+      {
+        ping: async () => ({ code: ExtensionCode.SUCCESS, message: 'OK', uuid: this.uuid }),
+        call: (registry, item, request) => this.router.call(registry, item, request),
+        shutdown: async () => {
+          this.log.info({ uuid: this.uuid }, 'shutdown requested by osquery');
+          // Reply first (shutdown is not oneway), then stop.
+          setImmediate(() => void this.stop({ kind: 'shutdown_rpc' }));
+        },
+      },
+      { onError: (err) => this.log.debug({ err }, 'extension connection error') },
+    );
+    this.log.info({ uuid: this.uuid, socket: path, tables: this.router.tableNames }, 'extension registered');
+    this.scheduleLiveness();
+  }
+
+  private async waitForManager(deadline: number): Promise<void> {
+    let lastError: unknown;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      try {
+        await this.manager.ping({ timeoutMs: Math.max(200, Math.min(left, 2000)) });
+        return;
+      } catch (err) {
+        lastError = err;
+      }
+      await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
+    }
+    const detail = lastError instanceof Error ? lastError.message : 'no answer';
+    throw new SdkError('MANAGER_UNREACHABLE', `osquery extension manager at ${this.opts.socket} did not answer within ${this.opts.startTimeoutMs} ms (${detail})`, { cause: lastError });
+  }
+
+  private async register(deadline: number): Promise<number> {
+    const info = { name: this.opts.name, version: this.opts.version, sdk_version: this.opts.sdkVersion, min_sdk_version: this.opts.minSdkVersion ?? '1.7.7' };
+    for (;;) {
+      let status: ExtensionStatus;
+      try {
+        status = await this.manager.registerExtension(info, this.router.registry());
+      } catch (err) {
+        throw new SdkError('REGISTRATION_FAILED', `registerExtension failed: ${(err as Error).message}`, { cause: err });
+      }
+      if (status.code === ExtensionCode.SUCCESS && status.uuid > 0) return status.uuid;
+      // After a fast restart core may still list our previous instance until its pings fail.
+      if (/duplicate/i.test(status.message) && Date.now() + 500 < deadline) {
+        this.log.warn({ message: status.message }, 'registration refused as duplicate; retrying');
+        await sleep(500);
+        continue;
+      }
+      throw new SdkError('REGISTRATION_FAILED', `osquery refused the extension: ${status.message || `code ${status.code}`}`);
+    }
+  }
+
+  private scheduleLiveness(failures = 0): void {
+    if (this.stopping) return;
+    this.livenessTimer = setTimeout(() => void this.checkLiveness(failures), this.opts.intervalMs);
+  }
+
+  private async checkLiveness(failures: number): Promise<void> {
+    const timeoutMs = Math.max(1000, Math.min(this.opts.intervalMs, 10_000));
+    try {
+      await this.manager.ping({ timeoutMs });
+      const registered = await this.manager.extensions({ timeoutMs });
+      if (this.stopping) return;
+      if (!registered.has(this.uuid)) {
+        this.log.error({ uuid: this.uuid }, 'osquery no longer lists this extension; exiting so it respawns us');
+        void this.stop({ kind: 'deregistered' });
+        return;
+      }
+      this.scheduleLiveness(0);
+    } catch (err) {
+      if (this.stopping) return;
+      const n = failures + 1;
+      this.log.warn({ err: (err as Error).message, failures: n }, 'manager liveness check failed');
+      if (n >= 2) {
+        void this.stop({ kind: 'manager_unreachable', detail: (err as Error).message });
+        return;
+      }
+      this.scheduleLiveness(n);
+    }
+  }
+
+  /**
+   * Stop serving and remove our socket. On an orderly stop (signal, explicit stop) we also deregister
+   * so a quick restart is not refused as a duplicate; after shutdown() the manager is going away anyway.
+   */
+  stop(reason: StopReason = { kind: 'stopped' }): Promise<void> {
+    this.stopping ??= (async () => {
+      clearTimeout(this.livenessTimer);
+      if (this.uuid && (reason.kind === 'signal' || reason.kind === 'stopped')) {
+        await this.manager.deregisterExtension(this.uuid, { timeoutMs: 500 }).catch((err: Error) => this.log.debug({ err: err.message }, 'deregister failed'));
+      }
+      await this.server?.close();
+      if (this.uuid) await unlink(this.extensionSocket).catch(() => undefined);
+      this.log.info({ reason: reason.kind }, 'extension stopped');
+      this.resolveStopped(reason);
+    })();
+    return this.stopping;
+  }
+}

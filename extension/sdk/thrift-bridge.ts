@@ -1,0 +1,295 @@
+/**
+ * The one place that touches the `thrift` runtime and the generated code (gen/, CommonJS). Everything
+ * else in the SDK works with the plain shapes in types.ts.
+ *
+ * Wire format (formats.md §1.1): TBinaryProtocol over an unframed TBufferedTransport on a Unix socket.
+ */
+import type net from 'node:net';
+import thrift from 'thrift';
+// CommonJS (gen/package.json): the default import is module.exports, in Node and in the esbuild bundle.
+import ExtensionGen from './gen/Extension.js';
+import ExtensionManagerGen from './gen/ExtensionManager.js';
+import { SdkError, type ExtensionHandler, type ExtensionInfo, type ExtensionManagerHandler, type ExtensionResponse, type ExtensionStatus, type OptionInfo, type PluginRow } from './types.js';
+
+interface Int64Like {
+  toNumber(allowImprecise?: boolean): number;
+  toString(radix?: number): string;
+  buffer: Buffer;
+}
+
+type Service = { Client: unknown; Processor: new (handler: object) => unknown };
+const ExtensionService = ExtensionGen as unknown as Service;
+const ExtensionManagerService = ExtensionManagerGen as unknown as Service;
+
+// @types/thrift predates createUDSConnection; this is the part of the runtime we rely on.
+interface ThriftConnection extends NodeJS.EventEmitter {
+  end(): void;
+  destroy(): void;
+}
+interface ThriftRuntime {
+  TBufferedTransport: unknown;
+  TBinaryProtocol: unknown;
+  createUDSConnection(path: string, options: object): ThriftConnection;
+  createClient(service: unknown, connection: ThriftConnection): unknown;
+  createServer(processor: unknown, handler: object, options: object): net.Server;
+}
+const runtime = thrift as unknown as ThriftRuntime;
+const WIRE = { transport: runtime.TBufferedTransport, protocol: runtime.TBinaryProtocol };
+
+// ---------------------------------------------------------------------------------------------------
+// Conversions between the generated classes and our plain shapes.
+
+function i64ToNumber(v: unknown): number {
+  if (v === null || v === undefined) return 0;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string') return Number(v);
+  return (v as Int64Like).toNumber(true);
+}
+
+function toStatus(raw: unknown): ExtensionStatus {
+  const s = (raw ?? {}) as { code?: number | null; message?: string | null; uuid?: unknown };
+  return { code: s.code ?? 0, message: s.message ?? '', uuid: i64ToNumber(s.uuid) };
+}
+
+function toResponse(raw: unknown): ExtensionResponse {
+  const r = (raw ?? {}) as { status?: unknown; response?: PluginRow[] | null };
+  return { status: toStatus(r.status), response: r.response ?? [] };
+}
+
+function toInfo(raw: unknown): ExtensionInfo {
+  const i = (raw ?? {}) as Partial<Record<keyof ExtensionInfo, string | null>>;
+  return { name: i.name ?? '', version: i.version ?? '', sdk_version: i.sdk_version ?? '', min_sdk_version: i.min_sdk_version ?? '' };
+}
+
+/** Thrift exceptions are not always Errors (the generated code rejects with strings too). */
+function rpcError(method: string, err: unknown): SdkError {
+  if (err instanceof SdkError) return err;
+  const message = err instanceof Error ? err.message : typeof err === 'object' && err && 'message' in err ? String((err as { message: unknown }).message) : String(err);
+  return new SdkError('RPC_FAILED', `${method}: ${message}`, { cause: err });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Client side: one connection per call, like osquery core does.
+
+export interface RpcOptions {
+  /** Bound on connect + request + reply. */
+  timeoutMs: number;
+}
+
+/**
+ * Open a fresh connection to `socketPath`, run one call on the generated client, close the connection.
+ * Rejects with SdkError on connect failure, timeout, a dropped connection or a Thrift exception.
+ */
+function rpc<T>(socketPath: string, service: Service, method: string, opts: RpcOptions, invoke: (client: any) => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const conn = runtime.createUDSConnection(socketPath, WIRE);
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      conn.destroy();
+      fn();
+    };
+    const timer = setTimeout(
+      () => settle(() => reject(new SdkError('RPC_TIMEOUT', `${method}: no reply from ${socketPath} within ${opts.timeoutMs} ms`))),
+      opts.timeoutMs,
+    );
+    conn.on('error', (err: NodeJS.ErrnoException) =>
+      settle(() => reject(new SdkError('RPC_FAILED', `${method}: cannot talk to ${socketPath}: ${err.code ?? err.message}`, { cause: err }))),
+    );
+    conn.on('close', () => settle(() => reject(new SdkError('RPC_FAILED', `${method}: ${socketPath} closed the connection before replying`))));
+    let pending: Promise<T>;
+    try {
+      pending = invoke(runtime.createClient(service, conn));
+    } catch (err) {
+      settle(() => reject(rpcError(method, err)));
+      return;
+    }
+    pending.then(
+      (value) => settle(() => resolve(value)),
+      (err: unknown) => settle(() => reject(rpcError(method, err))),
+    );
+  });
+}
+
+/** Calls on an Extension service (what core does to us; what the fake manager does in tests). */
+export class ExtensionClient {
+  constructor(
+    readonly socketPath: string,
+    readonly opts: RpcOptions = { timeoutMs: 10_000 },
+  ) {}
+
+  async ping(): Promise<ExtensionStatus> {
+    return toStatus(await rpc(this.socketPath, ExtensionService, 'ping', this.opts, (c) => c.ping()));
+  }
+
+  async call(registry: string, item: string, request: PluginRow): Promise<ExtensionResponse> {
+    return toResponse(await rpc(this.socketPath, ExtensionService, 'call', this.opts, (c) => c.call(registry, item, request)));
+  }
+
+  async shutdown(): Promise<void> {
+    await rpc(this.socketPath, ExtensionService, 'shutdown', this.opts, (c) => c.shutdown());
+  }
+}
+
+/** Calls on osquery's ExtensionManager (`--socket`). Each call uses its own short-lived connection. */
+export class ExtensionManagerClient {
+  constructor(
+    readonly socketPath: string,
+    readonly opts: RpcOptions = { timeoutMs: 10_000 },
+  ) {}
+
+  private call<T>(method: string, invoke: (client: any) => Promise<unknown>, convert: (raw: unknown) => T, opts?: Partial<RpcOptions>): Promise<T> {
+    return rpc(this.socketPath, ExtensionManagerService, method, { ...this.opts, ...opts }, invoke).then(convert);
+  }
+
+  ping(opts?: Partial<RpcOptions>): Promise<ExtensionStatus> {
+    return this.call('ping', (c) => c.ping(), toStatus, opts);
+  }
+
+  /** Registered extensions by uuid. */
+  extensions(opts?: Partial<RpcOptions>): Promise<Map<number, ExtensionInfo>> {
+    return this.call(
+      'extensions',
+      (c) => c.extensions(),
+      (raw) => {
+        const out = new Map<number, ExtensionInfo>();
+        // The generated reader keys the object by Int64#toString(), i.e. decimal.
+        for (const [k, v] of Object.entries((raw ?? {}) as Record<string, unknown>)) out.set(Number(k), toInfo(v));
+        return out;
+      },
+      opts,
+    );
+  }
+
+  options(opts?: Partial<RpcOptions>): Promise<Record<string, OptionInfo>> {
+    return this.call(
+      'options',
+      (c) => c.options(),
+      (raw) => {
+        const out: Record<string, OptionInfo> = {};
+        for (const [k, v] of Object.entries((raw ?? {}) as Record<string, Partial<OptionInfo>>)) {
+          out[k] = { value: v.value ?? '', default_value: v.default_value ?? '', type: v.type ?? '' };
+        }
+        return out;
+      },
+      opts,
+    );
+  }
+
+  registerExtension(info: ExtensionInfo, registry: Record<string, Record<string, PluginRow[]>>, opts?: Partial<RpcOptions>): Promise<ExtensionStatus> {
+    return this.call('registerExtension', (c) => c.registerExtension(info, registry), toStatus, opts);
+  }
+
+  deregisterExtension(uuid: number, opts?: Partial<RpcOptions>): Promise<ExtensionStatus> {
+    return this.call('deregisterExtension', (c) => c.deregisterExtension(uuid), toStatus, opts);
+  }
+
+  /** Run osquery SQL in the core (e.g. to join our data with core tables). */
+  query(sql: string, opts?: Partial<RpcOptions>): Promise<ExtensionResponse> {
+    return this.call('query', (c) => c.query(sql), toResponse, opts);
+  }
+
+  getQueryColumns(sql: string, opts?: Partial<RpcOptions>): Promise<ExtensionResponse> {
+    return this.call('getQueryColumns', (c) => c.getQueryColumns(sql), toResponse, opts);
+  }
+
+  /** Extension-registry call on the manager itself (core's own plugins). */
+  callPlugin(registry: string, item: string, request: PluginRow, opts?: Partial<RpcOptions>): Promise<ExtensionResponse> {
+    return this.call('call', (c) => c.call(registry, item, request), toResponse, opts);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Server side.
+
+/**
+ * Adapt our promise handler to the generated processor. The generated code picks promise mode by the
+ * handler method's arity, so every method here declares exactly the IDL's parameters.
+ */
+function extensionProcessorHandler(h: ExtensionHandler) {
+  return {
+    ping: () => h.ping(),
+    call: (registry: string, item: string, request: PluginRow | null) => h.call(registry ?? '', item ?? '', request ?? {}),
+    shutdown: () => h.shutdown(),
+  };
+}
+
+function managerProcessorHandler(h: ExtensionManagerHandler) {
+  return {
+    ...extensionProcessorHandler(h),
+    extensions: async () => {
+      const out: Record<string, ExtensionInfo> = {};
+      // The generated writer turns each object key into an Int64 with `new Int64(key)`, which parses a
+      // string as HEX. Keys are therefore written in hex so the wire carries the right uuid.
+      for (const [uuid, info] of await h.extensions()) out[uuid.toString(16)] = info;
+      return out;
+    },
+    options: () => h.options(),
+    registerExtension: (info: unknown, registry: Record<string, Record<string, PluginRow[]>> | null) => h.registerExtension(toInfo(info), registry ?? {}),
+    deregisterExtension: (uuid: unknown) => h.deregisterExtension(i64ToNumber(uuid)),
+    query: (sql: string | null) => h.query(sql ?? ''),
+    getQueryColumns: (sql: string | null) => h.getQueryColumns(sql ?? ''),
+  };
+}
+
+export interface ThriftServer {
+  readonly path: string;
+  /** Stop accepting, drop open connections, remove the socket file. */
+  close(): Promise<void>;
+  /** Open client connections (for tests and diagnostics). */
+  readonly connections: number;
+}
+
+export interface ServeOptions {
+  /** Transport-level problems (a peer resetting its connection); never fatal. */
+  onError?: (err: Error) => void;
+}
+
+function serve(path: string, service: Service, handler: object, opts: ServeOptions): Promise<ThriftServer> {
+  const server = runtime.createServer(service.Processor, handler, WIRE);
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return new Promise<ThriftServer>((resolve, reject) => {
+    const onListenError = (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new SdkError('SOCKET_IN_USE', `cannot listen on ${path}: in use`, { cause: err })
+          : new SdkError('RPC_FAILED', `cannot listen on ${path}: ${err.code ?? err.message}`, { cause: err }),
+      );
+    };
+    server.once('error', onListenError);
+    server.listen(path, () => {
+      server.off('error', onListenError);
+      // The thrift runtime re-emits per-connection errors on the server; without a listener they would crash us.
+      server.on('error', (err: Error) => opts.onError?.(err));
+      let closed: Promise<void> | undefined;
+      resolve({
+        path,
+        get connections() {
+          return sockets.size;
+        },
+        close() {
+          closed ??= new Promise<void>((done) => {
+            server.close(() => done());
+            for (const s of sockets) s.destroy();
+          });
+          return closed;
+        },
+      });
+    });
+  });
+}
+
+export function serveExtension(path: string, handler: ExtensionHandler, opts: ServeOptions = {}): Promise<ThriftServer> {
+  return serve(path, ExtensionService, extensionProcessorHandler(handler), opts);
+}
+
+export function serveExtensionManager(path: string, handler: ExtensionManagerHandler, opts: ServeOptions = {}): Promise<ThriftServer> {
+  return serve(path, ExtensionManagerService, managerProcessorHandler(handler), opts);
+}
