@@ -1,0 +1,378 @@
+/**
+ * NATS JetStream input (SPEC §5): Fleet's `nats` result destination publishes one raw osquery result line
+ * per message (optionally compressed). Every aggregator instance pulls from ONE durable pull consumer, so
+ * the server splits the messages between whoever is alive; a message is acknowledged only after the batch
+ * it arrived in has been committed to the store. A crash before the ack means redelivery (to any instance)
+ * after `ack_wait`; the batch handler makes that idempotent by recording stream sequences in the same
+ * transaction as the state they produced (see fleet/ingest/nats-ingest.ts).
+ */
+import { gunzipSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  connect,
+  nanos,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+} from 'nats';
+import type { NatsInputConfig } from '../../src/config/fleet-shared.js';
+import { OutflowError, coerceError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+
+/** One JetStream message after decoding. */
+export interface NatsMessageRecord {
+  /** Stream sequence: unique per stream, the idempotency key for redeliveries. */
+  seq: number;
+  subject: string;
+  /** Delivery count > 1: the message was handed out before (crash, nak or ack timeout). */
+  redelivered: boolean;
+  /** Result lines carried by the message (normally exactly one). */
+  lines: string[];
+  /** Why the payload could not be decoded; such messages carry no lines and go to quarantine. */
+  reject?: string;
+  /** Payload prefix for the quarantine record when rejected. */
+  rawHead?: string;
+}
+
+export interface NatsBatch {
+  /** `nats:<stream>/<durable>`: names this input in checkpoints and metrics. */
+  source: string;
+  stream: string;
+  messages: NatsMessageRecord[];
+}
+
+/** Commits a batch. Resolve only once it is durable: the messages are acknowledged right after. */
+export type NatsBatchHandler = (batch: NatsBatch) => Promise<void>;
+
+export interface NatsSourceStats {
+  batches: number;
+  messages: number;
+  lines: number;
+  rejected: number;
+  redelivered: number;
+  failedBatches: number;
+  lastError?: string;
+}
+
+export interface NatsSource {
+  readonly source: string;
+  stats(): NatsSourceStats;
+  /** Stops pulling, lets the in-flight batch commit and ack, closes the connection. */
+  stop(): Promise<void>;
+  /** Resolves when the pull loop ends (after stop(), or with the error that ended it). */
+  readonly done: Promise<void>;
+}
+
+export interface NatsSourceOptions {
+  config: NatsInputConfig;
+  handler: NatsBatchHandler;
+  log: Logger;
+  /** Overrides config.create_stream (the `--nats-create-stream` flag). */
+  createStream?: boolean;
+  /** Client name shown by `nats server report connections`. */
+  name?: string;
+}
+
+/**
+ * Fleet subject templates (`results.{log.decorations.hostname}`) → a JetStream filter. A token holding a
+ * template tag becomes `*`, or `>` when it is the last token, since the value may itself contain dots
+ * (hostnames do) and so spans several tokens.
+ */
+export function fleetSubjectToFilter(subject: string): string {
+  if (!subject.includes('{')) return subject;
+  // split on dots outside {…}: a tag expression may contain dots (log.decorations.hostname)
+  const tokens: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of subject) {
+    if (ch === '{') depth++;
+    if (ch === '}') depth = Math.max(0, depth - 1);
+    if (ch === '.' && depth === 0) {
+      tokens.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  tokens.push(cur);
+  return tokens.map((t, i) => (t.includes('{') ? (i === tokens.length - 1 ? '>' : '*') : t)).join('.');
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+const SNAPPY_FRAMED_MAGIC = [0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59];
+
+function startsWith(data: Uint8Array, magic: number[]): boolean {
+  return data.length >= magic.length && magic.every((b, i) => data[i] === b);
+}
+
+type ZstdZlib = { zstdDecompressSync?: (buf: Uint8Array) => Buffer };
+
+/** zstd is in node:zlib from Node 22.15 / 23.8; Node 20 has none. */
+export function zstdSupported(): boolean {
+  return typeof (zlib as unknown as ZstdZlib).zstdDecompressSync === 'function';
+}
+
+/**
+ * Decode one message payload into result lines. Compression is recognised by a `Content-Encoding` header
+ * when the publisher sets one, else by magic bytes. gzip always works; zstd only where node:zlib has it;
+ * snappy is not in the Node runtime, so such messages are rejected with a reason (never silently dropped).
+ */
+export function decodePayload(data: Uint8Array, contentEncoding?: string): { lines: string[] } | { reject: string } {
+  const enc = contentEncoding?.trim().toLowerCase();
+  let bytes: Uint8Array = data;
+  try {
+    if (enc === 'gzip' || (!enc && startsWith(data, GZIP_MAGIC))) {
+      bytes = gunzipSync(data);
+    } else if (enc === 'zstd' || (!enc && startsWith(data, ZSTD_MAGIC))) {
+      const z = zlib as unknown as ZstdZlib;
+      if (!z.zstdDecompressSync) return { reject: `zstd-compressed payload, but this Node.js (${process.version}) has no zstd; use gzip in Fleet's nats.compression or run Node >= 22.15` };
+      bytes = z.zstdDecompressSync(data);
+    } else if (enc === 'snappy' || enc === 's2' || (!enc && startsWith(data, SNAPPY_FRAMED_MAGIC))) {
+      return { reject: `snappy-compressed payload is not supported by the Node.js runtime; use gzip in Fleet's nats.compression` };
+    } else if (enc && enc !== 'identity' && enc !== 'none') {
+      return { reject: `unknown Content-Encoding "${contentEncoding}"` };
+    }
+  } catch (err) {
+    return { reject: `cannot decompress payload: ${coerceError(err).message}` };
+  }
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  // One line per message from Fleet; tolerate NDJSON from other publishers.
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+  if (lines.length === 0) return { reject: 'empty payload' };
+  return { lines };
+}
+
+function recordOf(msg: JsMsg): NatsMessageRecord {
+  const enc = msg.headers?.get('Content-Encoding') || undefined;
+  const decoded = decodePayload(msg.data, enc);
+  const base = { seq: msg.seq, subject: msg.subject, redelivered: msg.info.redeliveryCount > 1 };
+  if ('reject' in decoded) {
+    return { ...base, lines: [], reject: decoded.reject, rawHead: Buffer.from(msg.data.subarray(0, 512)).toString('base64') };
+  }
+  return { ...base, lines: decoded.lines };
+}
+
+/** Make sure the stream exists (creating or widening it when allowed) and return the filters to use. */
+export async function ensureStream(jsm: JetStreamManager, config: NatsInputConfig, create: boolean, log: Logger): Promise<string[]> {
+  const filters = [...new Set(config.subjects.map(fleetSubjectToFilter))];
+  let info;
+  try {
+    info = await jsm.streams.info(config.stream);
+  } catch (err) {
+    if (!/stream not found/i.test(coerceError(err).message)) throw err;
+  }
+  if (!info) {
+    if (!create) {
+      throw new OutflowError(
+        'CONFIG_INVALID',
+        `NATS stream ${config.stream} does not exist`,
+        `create it with --nats-create-stream (or fleet.nats.create_stream: true), or point fleet.nats.stream at the stream Fleet publishes to`,
+      );
+    }
+    try {
+      await jsm.streams.add({ name: config.stream, subjects: filters, storage: StorageType.File, retention: RetentionPolicy.Limits });
+      log.info({ stream: config.stream, subjects: filters }, 'nats stream created');
+    } catch (err) {
+      // another instance created it a moment ago
+      if (!/already in use|already exists/i.test(coerceError(err).message)) throw err;
+    }
+    return filters;
+  }
+  const missing = filters.filter((f) => !info.config.subjects?.includes(f));
+  if (missing.length && create) {
+    await jsm.streams.update(config.stream, { subjects: [...(info.config.subjects ?? []), ...missing] });
+    log.info({ stream: config.stream, added: missing }, 'nats stream subjects extended');
+  }
+  return filters;
+}
+
+function versionAtLeast(version: string, major: number, minor: number): boolean {
+  const [ma = 0, mi = 0] = version.split('.').map((n) => Number.parseInt(n, 10));
+  return ma > major || (ma === major && mi >= minor);
+}
+
+/** Create or align the shared durable pull consumer. Several instances racing here all end up on the same one. */
+export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, config: NatsInputConfig, filters: string[], log: Logger): Promise<void> {
+  const want: Partial<ConsumerConfig> = {
+    durable_name: config.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(config.ack_wait_s * 1000),
+    // several batches in flight per instance, never unbounded
+    max_ack_pending: Math.max(config.batch * 8, 1000),
+  };
+  const serverVersion = nc.info?.version ?? '0.0.0';
+  const streamInfo = await jsm.streams.info(config.stream);
+  const streamSubjects = streamInfo.config.subjects ?? [];
+  const wholeStream = filters.length === streamSubjects.length && filters.every((f) => streamSubjects.includes(f));
+  if (!wholeStream) {
+    if (filters.length === 1) want.filter_subject = filters[0];
+    else if (versionAtLeast(serverVersion, 2, 10)) want.filter_subjects = filters;
+    else {
+      throw new OutflowError(
+        'CONFIG_INVALID',
+        `nats-server ${serverVersion} cannot filter one consumer on several subjects (${filters.join(', ')})`,
+        'use one subject (a wildcard such as results.>), make the stream hold exactly these subjects, or upgrade nats-server to 2.10+',
+      );
+    }
+  }
+  let existing;
+  try {
+    existing = await jsm.consumers.info(config.stream, config.durable);
+  } catch (err) {
+    if (!/consumer not found/i.test(coerceError(err).message)) throw err;
+  }
+  if (!existing) {
+    try {
+      await jsm.consumers.add(config.stream, want);
+      log.info({ stream: config.stream, durable: config.durable, filters }, 'nats durable consumer created');
+      return;
+    } catch (err) {
+      if (!/already (in use|exists)/i.test(coerceError(err).message)) throw err;
+      existing = await jsm.consumers.info(config.stream, config.durable);
+    }
+  }
+  const c = existing.config;
+  const differs =
+    c.ack_wait !== want.ack_wait ||
+    c.max_ack_pending !== want.max_ack_pending ||
+    (c.filter_subject ?? '') !== (want.filter_subject ?? '') ||
+    JSON.stringify(c.filter_subjects ?? []) !== JSON.stringify(want.filter_subjects ?? []);
+  if (differs) {
+    await jsm.consumers.update(config.stream, config.durable, {
+      ack_wait: want.ack_wait,
+      max_ack_pending: want.max_ack_pending,
+      ...(want.filter_subject ? { filter_subject: want.filter_subject } : {}),
+      ...(want.filter_subjects ? { filter_subjects: want.filter_subjects } : {}),
+    });
+    log.info({ durable: config.durable }, 'nats durable consumer updated');
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Connect, ensure stream + consumer, then pull batches until stop(). A failing handler (store down) naks the
+ * batch with a delay and backs off, so nothing is lost and nothing is acked that was not committed.
+ */
+export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSource> {
+  const { config, handler } = opts;
+  const log = opts.log.child({ component: 'nats-source', stream: config.stream, durable: config.durable });
+  const source = `nats:${config.stream}/${config.durable}`;
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: config.servers,
+      name: opts.name ?? 'outflow-aggregator',
+      user: config.user,
+      pass: config.pass,
+      token: config.token,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      timeout: 5000,
+    });
+  } catch (err) {
+    throw new OutflowError('CONFIG_INVALID', `cannot connect to NATS at ${config.servers.join(', ')}`, 'check fleet.nats.servers and that nats-server runs with -js', {
+      cause: err,
+    });
+  }
+  const stats: NatsSourceStats = { batches: 0, messages: 0, lines: 0, rejected: 0, redelivered: 0, failedBatches: 0 };
+  let stopping = false;
+  let current: ConsumerMessages | undefined;
+  try {
+    const jsm = await nc.jetstreamManager();
+    const filters = await ensureStream(jsm, config, opts.createStream ?? config.create_stream, log);
+    await ensureConsumer(jsm, nc, config, filters, log);
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
+  const consumer = await nc.jetstream().consumers.get(config.stream, config.durable);
+  log.info({ servers: config.servers, batch: config.batch }, 'nats source started');
+
+  async function processBatch(msgs: JsMsg[]): Promise<void> {
+    const records = msgs.map(recordOf);
+    // Keep the server from redelivering while a slow commit (e.g. PostgreSQL restarting) is in progress.
+    const keepAlive = setInterval(() => msgs.forEach((m) => m.working()), Math.max(500, (config.ack_wait_s * 1000) / 3));
+    let failures = 0;
+    try {
+      for (;;) {
+        try {
+          await handler({ source, stream: config.stream, messages: records });
+          break;
+        } catch (err) {
+          failures++;
+          stats.failedBatches++;
+          stats.lastError = coerceError(err).message;
+          const delay = Math.min(5000, 200 * 2 ** Math.min(failures, 5));
+          log.warn({ err: coerceError(err), attempt: failures, retry_in_ms: delay, messages: msgs.length }, 'nats batch not committed; retrying');
+          if (stopping) {
+            // hand the batch back now instead of waiting for ack_wait
+            msgs.forEach((m) => m.nak());
+            return;
+          }
+          await sleep(delay);
+        }
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+    for (const m of msgs) m.ack();
+    stats.batches++;
+    stats.messages += msgs.length;
+    for (const r of records) {
+      stats.lines += r.lines.length;
+      if (r.reject) stats.rejected++;
+      if (r.redelivered) stats.redelivered++;
+    }
+  }
+
+  async function loop(): Promise<void> {
+    let errors = 0;
+    while (!stopping) {
+      const msgs: JsMsg[] = [];
+      try {
+        current = await consumer.fetch({ max_messages: config.batch, expires: Math.max(1000, config.fetch_wait_ms) });
+        for await (const m of current) {
+          msgs.push(m);
+          if (stopping) break;
+        }
+        errors = 0;
+      } catch (err) {
+        if (stopping) break;
+        errors++;
+        log.warn({ err: coerceError(err), attempt: errors }, 'nats fetch failed; retrying');
+        await sleep(Math.min(5000, 200 * 2 ** Math.min(errors, 5)));
+      } finally {
+        current = undefined;
+      }
+      if (msgs.length) await processBatch(msgs);
+    }
+  }
+
+  const done = loop().finally(async () => {
+    try {
+      await nc.flush();
+    } catch {
+      /* connection already gone: unacked messages are redelivered */
+    }
+    await nc.close().catch(() => undefined);
+    log.info({ ...stats }, 'nats source stopped');
+  });
+
+  return {
+    source,
+    stats: () => ({ ...stats }),
+    done,
+    async stop() {
+      stopping = true;
+      current?.stop();
+      await done;
+    },
+  };
+}

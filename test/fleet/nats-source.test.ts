@@ -1,0 +1,187 @@
+/**
+ * NATS JetStream input against the local nats-server: decoding, stream/consumer set-up, ack only after the
+ * handler committed, retries when the handler (the store) fails, work shared by two pullers on one durable.
+ */
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodePayload, fleetSubjectToFilter, startNatsSource, zstdSupported, type NatsBatch, type NatsSource } from '../../fleet/ingest/nats-source.js';
+import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
+import { silentLogger } from '../../src/log.js';
+import { NATS_TEST_URL, testStream, type TestStream } from '../helpers/nats.js';
+
+const log = silentLogger();
+
+function line(i: number): string {
+  return JSON.stringify({ name: 'pack/Global/outflow_destinations', hostIdentifier: `h${i % 7}`, unixTime: 1772531580 + i, counter: 1, action: 'added', columns: { i: String(i) } });
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('fleetSubjectToFilter', () => {
+  it.each([
+    ['osquery.result', 'osquery.result'],
+    ['results.{log.decorations.hostname}', 'results.>'],
+    ['results.{log.decorations.hostname}.x', 'results.*.x'],
+    ['fleet.{log.name}.results', 'fleet.*.results'],
+  ])('%s → %s', (input, want) => expect(fleetSubjectToFilter(input)).toBe(want));
+});
+
+describe('decodePayload', () => {
+  it('passes plain lines through and tolerates NDJSON', () => {
+    expect(decodePayload(Buffer.from(line(1)))).toEqual({ lines: [line(1)] });
+    expect(decodePayload(Buffer.from(`${line(1)}\r\n\n${line(2)}\n`))).toEqual({ lines: [line(1), line(2)] });
+  });
+  it('gunzips by magic bytes and by Content-Encoding', () => {
+    expect(decodePayload(gzipSync(line(3)))).toEqual({ lines: [line(3)] });
+    expect(decodePayload(gzipSync(line(3)), 'gzip')).toEqual({ lines: [line(3)] });
+  });
+  it('rejects, with a reason, what it cannot decode', () => {
+    const corrupt = Buffer.concat([gzipSync(line(4)).subarray(0, 12)]);
+    expect(decodePayload(corrupt)).toMatchObject({ reject: expect.stringMatching(/cannot decompress/) });
+    expect(decodePayload(Buffer.from(''))).toEqual({ reject: 'empty payload' });
+    expect(decodePayload(Buffer.from([0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59, 1, 2]))).toMatchObject({
+      reject: expect.stringMatching(/snappy.*not supported/),
+    });
+    expect(decodePayload(Buffer.from('x'), 'br')).toMatchObject({ reject: expect.stringMatching(/unknown Content-Encoding/) });
+  });
+  it('zstd: decoded where node:zlib has it, otherwise rejected naming the Node version', () => {
+    const zstdFrame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00]);
+    const out = decodePayload(zstdFrame);
+    if (zstdSupported()) expect(out).toMatchObject({ reject: expect.stringMatching(/cannot decompress/) });
+    else expect(out).toMatchObject({ reject: expect.stringMatching(/no zstd/) });
+  });
+});
+
+describe('JetStream pull source', () => {
+  let ts: TestStream | undefined;
+  const sources: NatsSource[] = [];
+  afterEach(async () => {
+    await Promise.all(sources.splice(0).map((s) => s.stop()));
+    await ts?.cleanup();
+    ts = undefined;
+  });
+
+  function config(extra: Record<string, unknown> = {}) {
+    return NatsInputConfigSchema.parse({
+      servers: NATS_TEST_URL,
+      stream: ts!.stream,
+      subjects: [`${ts!.prefix}.results.{log.decorations.hostname}`],
+      durable: 'agg',
+      batch: 50,
+      fetch_wait_ms: 1000,
+      ack_wait_s: 2,
+      ...extra,
+    });
+  }
+
+  it('refuses a missing stream unless asked to create it', async () => {
+    ts = await testStream('nsrc');
+    await expect(startNatsSource({ config: config(), handler: async () => undefined, log })).rejects.toMatchObject({
+      message: expect.stringMatching(/does not exist/),
+      hint: expect.stringMatching(/--nats-create-stream/),
+    });
+    const src = await startNatsSource({ config: config(), createStream: true, handler: async () => undefined, log });
+    sources.push(src);
+    const info = await ts.jsm.streams.info(ts.stream);
+    expect(info.config.subjects).toEqual([`${ts.prefix}.results.>`]);
+  });
+
+  it('delivers every line once (plain and gzip), acks only after the handler resolved', async () => {
+    ts = await testStream('nsrc');
+    const seen: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let first = true;
+    const src = await startNatsSource({
+      config: config(),
+      createStream: true,
+      log,
+      handler: async (b: NatsBatch) => {
+        if (first) {
+          first = false;
+          await gate; // hold the first batch: its messages must stay unacked meanwhile
+        }
+        for (const m of b.messages) seen.push(...m.lines);
+      },
+    });
+    sources.push(src);
+    const lines = Array.from({ length: 120 }, (_, i) => line(i));
+    await ts.publish(`${ts.prefix}.results.host-a.local`, lines.slice(0, 60));
+    await ts.publish(`${ts.prefix}.results.host-b.local`, lines.slice(60), { gzip: true });
+    await waitFor(async () => (await ts!.pending('agg')).ackPending > 0);
+    expect(seen).toHaveLength(0);
+    release();
+    await waitFor(() => seen.length >= 120);
+    await waitFor(async () => {
+      const p = await ts!.pending('agg');
+      return p.pending === 0 && p.ackPending === 0;
+    });
+    expect([...seen].sort()).toEqual([...lines].sort());
+    expect(src.stats()).toMatchObject({ lines: 120, messages: 120, rejected: 0 });
+  });
+
+  it('retries a batch the handler failed to commit, without acking it', async () => {
+    ts = await testStream('nsrc');
+    let calls = 0;
+    const committed: number[] = [];
+    const src = await startNatsSource({
+      config: config(),
+      createStream: true,
+      log,
+      handler: async (b) => {
+        calls++;
+        if (calls <= 2) throw new Error('store down');
+        committed.push(...b.messages.map((m) => m.seq));
+      },
+    });
+    sources.push(src);
+    await ts.publish(`${ts.prefix}.results.h`, [line(1), line(2), line(3)]);
+    await waitFor(() => committed.length >= 3);
+    expect(new Set(committed).size).toBe(3);
+    expect(src.stats().failedBatches).toBe(2);
+  });
+
+  it('passes undecodable messages on as rejects (for quarantine) and still acks them', async () => {
+    ts = await testStream('nsrc');
+    const rejects: string[] = [];
+    const src = await startNatsSource({
+      config: config(),
+      createStream: true,
+      log,
+      handler: async (b) => {
+        for (const m of b.messages) if (m.reject) rejects.push(m.reject);
+      },
+    });
+    sources.push(src);
+    await ts.publish(`${ts.prefix}.results.h`, ['\n'], {});
+    await ts.publish(`${ts.prefix}.results.h`, [line(5)], { header: { 'Content-Encoding': 'snappy' } });
+    await waitFor(() => rejects.length >= 2);
+    await waitFor(async () => (await ts!.pending('agg')).ackPending === 0);
+    expect(rejects).toEqual(expect.arrayContaining(['empty payload', expect.stringMatching(/snappy/)]));
+  });
+
+  it('two pullers on one durable share the work without overlap', async () => {
+    ts = await testStream('nsrc');
+    const byA: number[] = [];
+    const byB: number[] = [];
+    const slow = (out: number[]) => async (b: NatsBatch) => {
+      await new Promise((r) => setTimeout(r, 30));
+      out.push(...b.messages.map((m) => m.seq));
+    };
+    const a = await startNatsSource({ config: config({ batch: 10 }), createStream: true, log, name: 'a', handler: slow(byA) });
+    const b = await startNatsSource({ config: config({ batch: 10 }), log, name: 'b', handler: slow(byB) });
+    sources.push(a, b);
+    await ts.publish(`${ts.prefix}.results.h`, Array.from({ length: 200 }, (_, i) => line(i)));
+    await waitFor(() => byA.length + byB.length >= 200, 20_000);
+    expect(new Set([...byA, ...byB]).size).toBe(200);
+    expect(byA.filter((s) => byB.includes(s))).toEqual([]);
+    expect(byA.length).toBeGreaterThan(0);
+    expect(byB.length).toBeGreaterThan(0);
+  });
+});
