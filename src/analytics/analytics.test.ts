@@ -1,0 +1,275 @@
+import { describe, expect, it } from 'vitest';
+import { defaultAnalyticsConfig } from '../config/analytics.js';
+import { ANALYTIC_IDS } from '../schemas/egress-candidate.js';
+import { ANALYTICS, type EndpointFacts } from './index.js';
+import { DAY, MiB, T0, candidate, endpointFacts, fleetFacts } from './testing/facts.js';
+
+const cfg = defaultAnalyticsConfig();
+type Over = Parameters<typeof endpointFacts>[0];
+
+const noPrecursor = { kind: 'none', tier: 0, gap: 0, time: 0 } as const;
+const tier2 = { kind: 'sensitive_access', tier: 2, gap: 300, time: T0 - 300 } as const;
+const archiveOnly = { kind: 'archive', tier: 0, gap: 200, time: T0 - 200 } as const;
+
+function endpoint(id: keyof typeof ANALYTICS, over: Over): { pass: boolean; reasons: string[] } {
+  return ANALYTICS[id].endpoint(endpointFacts(over), cfg);
+}
+
+describe('registry', () => {
+  it('defines every analytic id once, with ATT&CK metadata', () => {
+    expect(Object.keys(ANALYTICS).sort()).toEqual([...ANALYTIC_IDS].sort());
+    for (const [id, a] of Object.entries(ANALYTICS)) {
+      expect(a.id).toBe(id);
+      expect(a.attack.technique).toMatch(/^T\d{4}(\.\d{3})?$/);
+      expect(a.attack.description.length).toBeGreaterThan(40);
+    }
+  });
+});
+
+describe('AN0990 endpoint: external, encrypted, not browser, not sanctioned, tier-1/2 precursor', () => {
+  it.each<[string, Over, boolean, string?]>([
+    ['tier-1 precursor, tls', {}, true, 'tier1_precursor'],
+    ['tier-2 precursor', { precursor: tier2 }, true, 'tier2_precursor'],
+    ['ssh counts as encrypted', { flow: { service: 'ssh', remote_port: 22 } }, true],
+    ['quic', { flow: { service: 'quic', protocol: 'udp' } }, true],
+    ['not external', { external: false }, false, 'not_external'],
+    ['browser', { browser: true }, false, 'browser'],
+    ['sanctioned uploader', { sanctioned: true }, false, 'sanctioned'],
+    ['cleartext http', { flow: { service: 'http', remote_port: 80 } }, false, 'not_encrypted'],
+    ['no precursor', { precursor: noPrecursor }, false, 'no_sensitive_precursor'],
+    ['archive precursor only', { precursor: archiveOnly }, false, 'no_sensitive_precursor'],
+    ['precursor exactly at start − 15 min', { precursor: { kind: 'sensitive_access', tier: 1, gap: 900, time: T0 - 900 } }, true],
+    ['precursor at start − 15 min − 1 s', { precursor: { kind: 'sensitive_access', tier: 1, gap: 901, time: T0 - 901 } }, false, 'no_sensitive_precursor'],
+    ['read during the flow (negative gap)', { precursor: { kind: 'sensitive_access', tier: 1, gap: -10, time: T0 + 10 } }, true],
+    ['precursor after the flow ended', { precursor: { kind: 'sensitive_access', tier: 1, gap: -31, time: T0 + 31 } }, false, 'no_sensitive_precursor'],
+    ['small download after keychain read still a candidate (fleet decides)', { flow: { bytes_out: 2000, bytes_in: 500_000, pcr: -0.99 } }, true],
+  ])('%s → pass %s', (_n, over, pass, reason) => {
+    const r = endpoint('AN0990', over);
+    expect(r.pass).toBe(pass);
+    if (reason) expect(r.reasons).toContain(reason);
+  });
+
+  it('evidence lists upload shape, archive staging and closeness', () => {
+    const r = endpoint('AN0990', { archive: { time: T0 - 100, gap: 100, staging: true } });
+    expect(r.reasons).toEqual(
+      expect.arrayContaining(['tier1_precursor', 'archive_precursor', 'staging_path', 'precursor_close', 'upload_shaped', 'no_return', 'non_browser', 'encrypted']),
+    );
+  });
+});
+
+describe('AN1415 endpoint: external tls/quic, not browser/sanctioned; precursor (incl. archive) OR upload-shaped ≥ 10 MiB', () => {
+  it.each<[string, Over, boolean, string?]>([
+    ['sensitive precursor', {}, true],
+    ['archive precursor only', { precursor: archiveOnly }, true, 'archive_precursor'],
+    ['archive side-precursor with no primary', { precursor: noPrecursor, archive: { time: T0 - 30, gap: 30, staging: true }, flow: { bytes_out: 2 * MiB } }, true, 'staging_path'],
+    ['no precursor, upload-shaped 10 MiB', { precursor: noPrecursor, flow: { bytes_out: 10 * MiB, pcr: 0.9 } }, true],
+    ['no precursor, upload-shaped 10 MiB − 1', { precursor: noPrecursor, flow: { bytes_out: 10 * MiB - 1, pcr: 0.9 } }, false, 'no_precursor_and_not_large_upload'],
+    ['no precursor, 20 MiB but pcr 0.79', { precursor: noPrecursor, flow: { bytes_out: 20 * MiB, pcr: 0.79 } }, false],
+    ['no precursor, 20 MiB pcr 0.8', { precursor: noPrecursor, flow: { bytes_out: 20 * MiB, pcr: 0.8 } }, true],
+    ['ssh is not tls/quic', { flow: { service: 'ssh', remote_port: 22 } }, false, 'not_tls_or_quic'],
+    ['browser', { browser: true }, false, 'browser'],
+    ['sanctioned', { sanctioned: true }, false, 'sanctioned'],
+    ['private destination', { external: false, flow: { remote_scope: 'private' } }, false, 'not_external'],
+  ])('%s → pass %s', (_n, over, pass, reason) => {
+    const r = endpoint('AN1415', over);
+    expect(r.pass).toBe(pass);
+    if (reason) expect(r.reasons).toContain(reason);
+  });
+});
+
+describe('AN0425 endpoint: external cleartext http/ftp, not browser/sanctioned, tier-1/2 precursor', () => {
+  it.each<[string, Over, boolean, string?]>([
+    ['http with tier-2 precursor', { flow: { service: 'http', remote_port: 80 }, precursor: tier2 }, true, 'cleartext'],
+    ['ftp', { flow: { service: 'ftp', remote_port: 21 } }, true],
+    ['tls', {}, false, 'not_cleartext'],
+    ['archive-only precursor', { flow: { service: 'http', remote_port: 80 }, precursor: archiveOnly }, false, 'no_sensitive_precursor'],
+    ['browser', { flow: { service: 'http', remote_port: 80 }, browser: true }, false, 'browser'],
+  ])('%s → pass %s', (_n, over, pass, reason) => {
+    const r = endpoint('AN0425', over);
+    expect(r.pass).toBe(pass);
+    if (reason) expect(r.reasons).toContain(reason);
+  });
+});
+
+describe('AN0032 endpoint: external, no return, not sanctioned', () => {
+  it.each<[string, Over, boolean, string?]>([
+    ['pcr 0.95, 1 MiB', { flow: { pcr: 0.95, bytes_out: MiB }, precursor: noPrecursor }, true, 'no_return'],
+    ['pcr 0.94', { flow: { pcr: 0.94, bytes_out: 5 * MiB } }, false, 'not_no_return'],
+    ['0.99 MiB', { flow: { pcr: 0.99, bytes_out: Math.floor(0.99 * MiB) } }, false, 'not_no_return'],
+    ['browsers are not exempt', { browser: true }, true],
+    ['sanctioned', { sanctioned: true }, false, 'sanctioned'],
+    ['internal range', { external: false }, false, 'not_external'],
+  ])('%s → pass %s', (_n, over, pass, reason) => {
+    const r = endpoint('AN0032', over);
+    expect(r.pass).toBe(pass);
+    if (reason) expect(r.reasons).toContain(reason);
+  });
+});
+
+describe('AN0082 endpoint: external, long-lived OR high-throughput, non-Apple signature class, not sanctioned', () => {
+  const long: Over = { flow: { duration: 3600, bytes_out: 10 * MiB, pcr: 0.5, last_seen: T0 + 3600 }, precursor: noPrecursor, groupBytesOut15m: 0 };
+  it.each<[string, Over, boolean, string?]>([
+    ['open long-lived flow, developer_id', { ...long, signatureClass: 'developer_id' }, true, 'long_lived'],
+    ['long-lived 3599 s', { ...long, flow: { ...long.flow, duration: 3599 }, signatureClass: 'developer_id' }, false, 'not_long_lived_or_high_throughput'],
+    ['high-throughput flow 50 MiB, adhoc', { flow: { bytes_out: 50 * MiB }, signatureClass: 'adhoc', groupBytesOut15m: 0 }, true, 'high_throughput'],
+    ['group 100 MiB in 15 min, unsigned', { flow: { bytes_out: 5 * MiB }, groupBytesOut15m: 100 * MiB }, true, 'group_high_throughput'],
+    ['group 100 MiB − 1', { flow: { bytes_out: 5 * MiB }, groupBytesOut15m: 100 * MiB - 1 }, false],
+    ['app_store', { ...long, signatureClass: 'app_store' }, true],
+    ['invalid signature', { ...long, signatureClass: 'invalid' }, true],
+    ['apple_platform', { ...long, signatureClass: 'apple_platform' }, false, 'signature_class_apple_platform'],
+    ['apple', { ...long, signatureClass: 'apple' }, false],
+    ['development', { ...long, signatureClass: 'development' }, false],
+    ['unknown (signing not checked yet)', { ...long, signatureClass: 'unknown' }, false],
+    ['sanctioned backup agent', { ...long, signatureClass: 'developer_id', sanctioned: true }, false, 'sanctioned'],
+  ])('%s → pass %s', (_n, over, pass, reason) => {
+    const r = endpoint('AN0082', over);
+    expect(r.pass).toBe(pass);
+    if (reason) expect(r.reasons).toContain(reason);
+  });
+});
+
+describe('fleet finalization', () => {
+  const mature = fleetFacts();
+  const warming = fleetFacts({ baselineStart: T0 - 3 * DAY });
+  const common = { destinationHosts: 200, destinationFirstSeen: T0 - 90 * DAY } as const;
+
+  describe.each(['AN0990', 'AN0425'] as const)('%s: rare destination OR abnormal ratio', (id) => {
+    it.each([
+      ['rare destination, mature baseline', {}, fleetFacts(), true, 'rare_destination'],
+      ['rare destination at exactly the threshold (5 of 500)', {}, fleetFacts({ destinationHosts: 5 }), true, 'rare_destination'],
+      ['6 of 500 hosts, pair upload-normal', {}, fleetFacts({ destinationHosts: 6, pairUploadHosts: 3 }), false, 'no_fire:upload_normal_pair'],
+      ['rare at 12 hosts: threshold 3', {}, fleetFacts({ activeHosts: 12, destinationHosts: 3, pairUploadHosts: 3 }), true, 'rare_destination'],
+      ['12 hosts: 4 is not rare', {}, fleetFacts({ activeHosts: 12, destinationHosts: 4, pairUploadHosts: 3 }), false, 'no_fire:upload_normal_pair'],
+      ['common destination, upload-shaped, pair not upload-normal', {}, fleetFacts({ ...common, pairUploadHosts: 2 }), true, 'abnormal_ratio'],
+      ['common destination, not upload-shaped', { pcr: -0.5, bytes_out: 5000 }, fleetFacts(common), false, 'no_fire:not_rare_not_upload_shaped'],
+      ['rare while warming, not upload-shaped', { pcr: 0.1 }, warming, false, 'baseline_warming'],
+      ['rare while warming but abnormal ratio', {}, warming, true, 'abnormal_ratio'],
+    ])('%s', (_n, cOver, f, fire, branch) => {
+      const v = ANALYTICS[id].finalize(candidate({ analytic: id, ...cOver }), f, cfg);
+      expect(v.fire).toBe(fire);
+      expect(v.branch).toBe(branch);
+      if (!fire) expect(v.severity).toBe('info');
+    });
+  });
+
+  it('warming verdicts say so', () => {
+    const v = ANALYTICS.AN0990.finalize(candidate({ pcr: 0.1 }), warming, cfg);
+    expect(v).toMatchObject({ fire: false, branch: 'baseline_warming', baselineWarming: true });
+    expect(ANALYTICS.AN0990.finalize(candidate(), warming, cfg).baselineWarming).toBe(true);
+    expect(ANALYTICS.AN0990.finalize(candidate(), mature, cfg).baselineWarming).toBe(false);
+  });
+
+  describe('AN1415', () => {
+    const noPre = { precursor_kind: 'none', precursor_time: 0, precursor_path: '', precursor_category: '', precursor_tier: 0, precursor_pid: 0, precursor_gap: 0 } as const;
+    it.each([
+      ['with precursor: rare', {}, mature, true, 'rare_destination'],
+      ['with precursor: abnormal ratio', {}, fleetFacts({ ...common, pairUploadHosts: 0 }), true, 'abnormal_ratio'],
+      ['without precursor: rare and 15 MiB upload', noPre, mature, true, 'rare_and_upload'],
+      ['without precursor: 9 MiB upload', { ...noPre, bytes_out: 9 * MiB }, mature, false, 'no_fire:no_precursor_and_not_large_upload'],
+      ['without precursor: not rare', noPre, fleetFacts({ destinationHosts: 6 }), false, 'no_fire:not_rare'],
+      ['without precursor: rarity alone while warming', noPre, warming, false, 'baseline_warming'],
+    ])('%s', (_n, cOver, f, fire, branch) => {
+      const v = ANALYTICS.AN1415.finalize(candidate({ analytic: 'AN1415', ...cOver }), f, cfg);
+      expect(v.fire).toBe(fire);
+      expect(v.branch).toBe(branch);
+    });
+
+    it('without precursor stays medium even with every modifier', () => {
+      const v = ANALYTICS.AN1415.finalize(candidate({ ...noPre, server_name: '', reasons: 'staging_path' }), mature, cfg);
+      expect(v.fire).toBe(true);
+      expect(v.severity).toBe('medium');
+    });
+  });
+
+  describe('AN0032: previously unseen identity in the chain', () => {
+    const old = { identity: 'team:APPLE/com.apple.curl', firstSeen: T0 - 300 * DAY, hosts: 500 };
+    it.each([
+      ['flow process new', [{ identity: 'cdhash:aa', firstSeen: T0 - DAY, hosts: 1 }], mature, true, 'unseen_app'],
+      ['Apple curl, unsigned parent first seen today', [old, { identity: 'cdhash:bb', firstSeen: T0, hosts: 1 }], mature, true, 'unseen_app'],
+      ['every link old', [old, { ...old, identity: 'team:ABC/com.x' }], mature, false, 'no_fire:every_chain_identity_known'],
+      ['new but already on 30 of 500 hosts', [{ identity: 'team:X/y', firstSeen: T0 - DAY, hosts: 30 }], mature, false, 'no_fire:every_chain_identity_known'],
+      ['unseen while warming', [{ identity: 'cdhash:aa', firstSeen: T0, hosts: 1 }], warming, false, 'baseline_warming'],
+    ])('%s', (_n, chainApps, base, fire, branch) => {
+      const v = ANALYTICS.AN0032.finalize(candidate({ analytic: 'AN0032' }), { ...base, chainApps }, cfg);
+      expect(v.fire).toBe(fire);
+      expect(v.branch).toBe(branch);
+    });
+  });
+
+  describe('AN0082: pair not upload-normal; launchd job raises severity', () => {
+    const c = candidate({ analytic: 'AN0082', precursor_kind: 'none', precursor_gap: 0, duration: 5 * 3600, bytes_out: 40 * MiB, pcr: 0.6, reasons: 'long_lived' });
+    it('fires when the pair is not upload-normal, even while warming', () => {
+      expect(ANALYTICS.AN0082.finalize(c, fleetFacts({ ...common, pairUploadHosts: 2 }), cfg)).toMatchObject({ fire: true, branch: 'not_upload_normal' });
+      expect(ANALYTICS.AN0082.finalize(c, { ...warming, ...common }, cfg)).toMatchObject({ fire: true, baselineWarming: true });
+    });
+    it('does not fire for an upload-normal pair', () => {
+      expect(ANALYTICS.AN0082.finalize(c, fleetFacts({ pairUploadHosts: 3 }), cfg)).toMatchObject({ fire: false, branch: 'no_fire:upload_normal_pair' });
+    });
+    it('a background launchd job scores higher than the same flow under a GUI app', () => {
+      const gui = ANALYTICS.AN0082.finalize(c, fleetFacts(common), cfg);
+      const job = ANALYTICS.AN0082.finalize(c, fleetFacts({ ...common, groupRootIsLaunchdJob: true }), cfg);
+      expect(job.score - gui.score).toBe(cfg.severity.modifier);
+      expect(job.modifiers).toContain('+15:background_launchd_job');
+      expect(gui.modifiers).toContain('+5:long_lived_steps_1');
+    });
+  });
+
+  describe('severity modifiers', () => {
+    const base = fleetFacts({ destinationHosts: 20, destinationFirstSeen: T0 - 10 * DAY, pairUploadHosts: 0 });
+    const far = { precursor_gap: 600 };
+    const score = (cOver: Parameters<typeof candidate>[0], f = base) => ANALYTICS.AN0990.finalize(candidate({ ...far, ...cOver }), f, cfg);
+
+    it('neutral destination, named host on 443: the base score', () => {
+      const v = score({});
+      expect(v).toMatchObject({ fire: true, branch: 'abnormal_ratio', score: 60, severity: 'medium', modifiers: [] });
+    });
+    it.each([
+      ['rare / first seen ≤ 7 d: +15', {}, fleetFacts({ destinationHosts: 2 }), 75, '+15:rare_or_new_destination'],
+      ['common / seen ≥ 30 d: −15', {}, fleetFacts({ destinationHosts: 100, destinationFirstSeen: T0 - 40 * DAY }), 45, '-15:common_or_established_destination'],
+      ['raw IP: +15', { server_name: '' }, base, 75, '+15:raw_ip'],
+      ['non-standard port: +15', { remote_port: 4443, service_evidence: 'handshake' }, base, 75, '+15:non_standard_port'],
+      ['staging path (archive precursor in /tmp): +15', { precursor_kind: 'archive', precursor_path: '/private/tmp/loot.zip' }, base, 75, '+15:staging_path'],
+      ['staging path (reason): +15', { reasons: 'tier1_precursor,archive_precursor,staging_path' }, base, 75, '+15:staging_path'],
+    ])('%s', (_n, cOver, f, want, mod) => {
+      const v = score(cOver as Parameters<typeof candidate>[0], f);
+      expect(v.score).toBe(want);
+      expect(v.modifiers).toContain(mod);
+    });
+    it('precursor gap ≤ 2 min lifts the score to high; 121 s does not', () => {
+      expect(score({ precursor_gap: 120 })).toMatchObject({ score: 73, severity: 'high' });
+      expect(score({ precursor_gap: -30 })).toMatchObject({ severity: 'high' });
+      expect(score({ precursor_gap: 121 })).toMatchObject({ score: 60, severity: 'medium' });
+    });
+    it('everything at once is critical and capped at 100', () => {
+      const v = score({ server_name: '', precursor_gap: 10, reasons: 'staging_path' }, fleetFacts({ destinationHosts: 1 }));
+      expect(v.score).toBe(100);
+      expect(v.severity).toBe('critical');
+    });
+  });
+
+  it('every analytic returns a well-formed verdict for every branch input', () => {
+    for (const a of Object.values(ANALYTICS)) {
+      for (const f of [mature, warming, fleetFacts({ ...common, pairUploadHosts: 10 })]) {
+        const v = a.finalize(candidate({ analytic: a.id }), f, cfg);
+        expect(v.score).toBeGreaterThanOrEqual(0);
+        expect(v.score).toBeLessThanOrEqual(100);
+        expect(['info', 'low', 'medium', 'high', 'critical']).toContain(v.severity);
+        expect(v.branch.length).toBeGreaterThan(0);
+      }
+    }
+  });
+});
+
+describe('config drives every threshold', () => {
+  it('a stricter upload shape changes AN1415 without precursor', () => {
+    const strict = { ...cfg, upload_shaped: { min_pcr: 0.99, min_bytes_out: cfg.upload_shaped.min_bytes_out } };
+    const f: EndpointFacts = endpointFacts({ precursor: noPrecursor, flow: { pcr: 0.98, bytes_out: 20 * MiB } });
+    expect(ANALYTICS.AN1415.endpoint(f, cfg).pass).toBe(true);
+    expect(ANALYTICS.AN1415.endpoint(f, strict).pass).toBe(false);
+  });
+  it('a wider precursor window admits an older precursor', () => {
+    const f = endpointFacts({ precursor: { kind: 'sensitive_access', tier: 1, gap: 1200, time: T0 - 1200 } });
+    expect(ANALYTICS.AN0990.endpoint(f, cfg).pass).toBe(false);
+    expect(ANALYTICS.AN0990.endpoint(f, { ...cfg, precursor_window: 1800 }).pass).toBe(true);
+  });
+});
