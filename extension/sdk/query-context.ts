@@ -79,3 +79,26 @@ export function constraintValues(ctx: QueryContext, column: string, opts: { allo
   if (!eq.length) return undefined;
   return eq.map((c) => c.expr).filter((v) => !opts.allowed || opts.allowed.test(v));
 }
+
+/** A constraint on a named column, for building contexts (fake manager, local query shell). */
+export interface NamedConstraint extends Constraint {
+  name: string;
+}
+
+/**
+ * The context JSON exactly as current osquery cores send it (formats.md §1.4): one entry per table column
+ * sorted by name, `list` empty when nothing was pushed, `affinity` = declared type, numeric `op`, string
+ * `expr`, plus `colsUsed` (sorted) and `colsUsedBitset` (bit i = column i).
+ */
+export function formatQueryContext(columns: ReadonlyArray<{ name: string; type: string }>, constraints: ReadonlyArray<NamedConstraint> = [], colsUsed?: readonly string[]): string {
+  const used = colsUsed ?? columns.map((c) => c.name);
+  const entries = columns
+    .map((c) => ({ name: c.name, list: constraints.filter((k) => k.name === c.name).map((k) => ({ op: k.op, expr: k.expr })), affinity: c.type }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let bitset = 0;
+  columns.forEach((c, i) => {
+    // osquery's bitset is 64-bit; JSON numbers stay exact up to 2^53, far beyond any table here.
+    if (used.includes(c.name) && i < 53) bitset += 2 ** i;
+  });
+  return JSON.stringify({ constraints: entries, colsUsed: [...used].sort(), colsUsedBitset: bitset });
+}

@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { unlink } from 'node:fs/promises';
+import { formatQueryContext, type NamedConstraint } from '../query-context.js';
 import { ExtensionClient, serveExtensionManager, type ThriftServer } from '../thrift-bridge.js';
 import { ExtensionCode, type ExtensionInfo, type ExtensionRegistry, type ExtensionResponse, type ExtensionStatus, type OptionInfo, type PluginRow } from '../types.js';
 
@@ -41,26 +42,10 @@ function sdkTooOld(version: string): boolean {
   return false;
 }
 
-/**
- * Build a generate `context` exactly as current cores do: one entry per table column sorted by name,
- * `list` empty when nothing was pushed, `affinity` = declared type, op as a number, expr as a string,
- * plus colsUsed / colsUsedBitset.
- */
+/** A generate `context` as core builds it, from the routes the extension registered. */
 export function osqueryContext(routes: PluginRow[], constraints: FakeConstraint[] = [], colsUsed?: string[]): string {
-  const columns = routes.filter((r) => r.id === 'column' && r.name && r.type);
-  const entries = columns
-    .map((c) => ({
-      name: c.name as string,
-      list: constraints.filter((k) => k.name === c.name).map((k) => ({ op: k.op, expr: k.expr })),
-      affinity: c.type as string,
-    }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const used = colsUsed ?? columns.map((c) => c.name as string);
-  let bitset = 0;
-  columns.forEach((c, i) => {
-    if (used.includes(c.name as string) && i < 31) bitset |= 1 << i;
-  });
-  return JSON.stringify({ constraints: entries, colsUsed: [...used].sort(), colsUsedBitset: bitset });
+  const columns = routes.filter((r) => r.id === 'column' && r.name && r.type).map((r) => ({ name: r.name as string, type: r.type as string }));
+  return formatQueryContext(columns, constraints as NamedConstraint[], colsUsed);
 }
 
 export class FakeManager extends EventEmitter {
