@@ -234,6 +234,11 @@ export interface CandidateOutcome {
   branch: string;
 }
 
+/** The stable candidate id every backend uses: one row per (host, analytic, flow). */
+export function candidateId(c: Pick<CandidateInput, 'hostId'> & { candidate: Pick<EgressCandidate, 'analytic' | 'flow_id'> }): string {
+  return `${c.hostId}|${c.candidate.analytic}|${c.candidate.flow_id}`;
+}
+
 export interface CandidatesRepo {
   /**
    * Upsert by (host, flow_id, analytic). A newer version (greater eventTime, or equal eventTime with
@@ -261,7 +266,7 @@ export interface DetectionQuery {
 }
 
 export interface DetectionsRepo {
-  /** For each suppression key: the newest detection with first_seen ≥ since (the open suppression window). */
+  /** For each suppression key: the newest detection with created_at ≥ since (the open suppression window). */
   openBySuppressionKey(keys: readonly string[], since: number): Promise<Map<string, Detection>>;
   /** Insert or replace by `id`. */
   upsert(rows: readonly Detection[]): Promise<void>;

@@ -1,0 +1,388 @@
+/**
+ * The one entry point every source calls (files, stdin, HTTP POST /v1/ingest, NATS): raw osquery
+ * result lines in, store state out (SPEC §5).
+ *
+ *   const ingest = createIngestService({ store, analytics: config.analytics, quarantineFile });
+ *   const r = await ingest.ingestLines(lines, { kind: 'http', id: req.ip });
+ *
+ * Policy (after Fleet's): a call resolves once every line is either applied or quarantined — then the
+ * source may acknowledge. It rejects (StoreError) only when the store cannot commit; nothing of that
+ * batch was applied, so the sender should retry. Malformed input never rejects.
+ *
+ * What each line does:
+ * - every new line: host activity (first/last seen, hostname) and the event clock (earliest/newest);
+ * - outflow_candidates: pending candidate (unless baseline), destination sighting, app sightings for the
+ *   flow process and each chain link, pair sighting when upload-shaped;
+ * - outflow_destinations: destination sighting, pair sighting when upload-shaped (pcr from bytes);
+ * - outflow_apps: app sighting (fleet and per host first-seen, attributes);
+ * - outflow_status: latest health per host and component;
+ * - other queries: host activity only (counted as `ignored` rows).
+ * Baseline rows (counter 0, snapshots) update state but never create pending candidates. `removed`
+ * rows change nothing but host activity. Duplicate rows (same host, name, unixTime, counter, action,
+ * columns) are skipped before anything else, so re-deliveries change nothing.
+ */
+import { appendFile } from 'node:fs/promises';
+import { hash } from 'node:crypto';
+import type { Logger } from '../../src/log.js';
+import { silentLogger } from '../../src/log.js';
+import { systemClock, type Clock } from '../../src/clock.js';
+import type { AnalyticsConfig } from '../../src/config/analytics.js';
+import { createDestinationKeyer } from '../../src/classify/destination.js';
+import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
+import { AppRowSchema, StatusRowSchema, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
+import { coerceError, StoreError } from '../../src/errors.js';
+import type {
+  AppSighting,
+  CandidateInput,
+  Checkpoint,
+  DestinationSighting,
+  HostComponentStatus,
+  HostSighting,
+  PairSighting,
+  QuarantineRow,
+  ResultKey,
+  Store,
+} from '../store/store.js';
+import { parseResultLine } from './parse-result-log.js';
+
+export interface IngestSource {
+  /** file | stdin | http | nats (free-form for new sources); used in quarantine rows and metrics. */
+  kind: string;
+  /** Stable id within the kind: file path, stream/consumer name, client address. */
+  id: string;
+  /** Position to store atomically with this batch's state (files: inode/offset; NATS: stream seq). */
+  checkpoint?: Checkpoint;
+}
+
+/** Counts for one call. Row counts are per result row (a batch/snapshot line carries many). */
+export interface IngestResult {
+  /** Input lines (blank lines excluded). */
+  lines: number;
+  /** Rows in parsed lines (an empty snapshot/batch line counts as one row). */
+  rows: number;
+  /** New rows applied to the state (includes baseline and ignored rows). */
+  accepted: number;
+  /** Rows already ingested before (at-least-once re-deliveries): skipped. */
+  duplicates: number;
+  /** Accepted rows from counter-0 or snapshot lines (state only, never new activity). */
+  baseline: number;
+  /** Lines (or single rows) rejected and written to the quarantine. */
+  quarantined: number;
+  /** Accepted rows of other queries, or `removed` rows: host activity only. */
+  ignored: number;
+  /** Candidates that became pending (awaiting finalization). */
+  candidates: number;
+  /** Newest unixTime among accepted lines (null when none). */
+  newestEventTime: number | null;
+}
+
+export interface IngestService {
+  /**
+   * Ingest a batch. `lines` are raw lines (strings; blank ones skipped) or already-decoded line
+   * objects (webhook `details[]`, Kafka-REST `records[].value`). One store transaction per call,
+   * including `source.checkpoint` when given. Batches of a few thousand lines are the sweet spot.
+   */
+  ingestLines(lines: readonly unknown[], source: IngestSource): Promise<IngestResult>;
+  /** Cumulative counts since this service was created (for /metrics). */
+  totals(): Readonly<IngestResult>;
+}
+
+export interface IngestServiceDeps {
+  store: Store;
+  analytics: AnalyticsConfig;
+  /** Append quarantined lines here (JSON lines). null/undefined: store only. */
+  quarantineFile?: string | null;
+  /** Longer lines are quarantined without parsing (default 4 MiB). */
+  maxLineBytes?: number;
+  /** Accept unixTime up to wall clock + this (seconds, default 1 day); later lines are quarantined. */
+  maxClockSkew?: number;
+  /** Extra shared cloud-storage suffixes for destination keys. */
+  sharedSuffixes?: readonly string[];
+  clock?: Clock;
+  log?: Logger;
+}
+
+const QUARANTINE_LINE_CAP = 64 * 1024;
+
+export function emptyIngestResult(): IngestResult {
+  return { lines: 0, rows: 0, accepted: 0, duplicates: 0, baseline: 0, quarantined: 0, ignored: 0, candidates: 0, newestEventTime: null };
+}
+
+/** Merge b into a (for totals and multi-batch summaries). */
+export function addIngestResults(a: IngestResult, b: IngestResult): IngestResult {
+  a.lines += b.lines;
+  a.rows += b.rows;
+  a.accepted += b.accepted;
+  a.duplicates += b.duplicates;
+  a.baseline += b.baseline;
+  a.quarantined += b.quarantined;
+  a.ignored += b.ignored;
+  a.candidates += b.candidates;
+  if (b.newestEventTime !== null && (a.newestEventTime === null || b.newestEventTime > a.newestEventTime)) a.newestEventTime = b.newestEventTime;
+  return a;
+}
+
+/** Column values as text, whatever --logger_numerics did, so both encodings dedupe alike. */
+function text(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  return typeof v === 'string' ? v : String(v);
+}
+
+function num(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v !== '') {
+    const n = Number(v);
+    return Number.isFinite(n) ? n : NaN;
+  }
+  return NaN;
+}
+
+/** Key-order independent rendering of one row's columns. */
+function canonicalColumns(columns: Record<string, unknown>): string {
+  const keys = Object.keys(columns).sort();
+  let s = '';
+  for (const k of keys) s += `${k}\u0001${text(columns[k])}\u0002`;
+  return s;
+}
+
+/** Dedupe digest of one result row (formats.md §6.5): host, name, unixTime, counter, action, columns. */
+export function resultDigest(line: Pick<ResultLogLine, 'hostId' | 'name' | 'unixTime' | 'counter'>, row: ResultRow | null): string {
+  // md5 is a fingerprint here, not a security boundary: a forged collision only drops the forger's own row.
+  return hash('md5', `${line.hostId}\n${line.name}\n${line.unixTime}\n${line.counter}\n${row ? row.action : ''}\n${row ? canonicalColumns(row.columns) : ''}`, 'base64url');
+}
+
+interface Span {
+  firstSeen: number;
+  lastSeen: number;
+}
+
+function widen<T extends Span>(map: Map<string, T>, key: string, time: number, make: () => T): T {
+  let s = map.get(key);
+  if (!s) {
+    s = make();
+    map.set(key, s);
+  } else {
+    if (time < s.firstSeen) s.firstSeen = time;
+    if (time > s.lastSeen) s.lastSeen = time;
+  }
+  return s;
+}
+
+function cap(line: string): string {
+  return line.length > QUARANTINE_LINE_CAP ? `${line.slice(0, QUARANTINE_LINE_CAP)}…[truncated]` : line;
+}
+
+function rawText(input: unknown): string {
+  if (typeof input === 'string') return input;
+  try {
+    return JSON.stringify(input) ?? String(input);
+  } catch {
+    return String(input);
+  }
+}
+
+function zodReason(query: string, issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): string {
+  return `${query} row invalid: ${issues
+    .slice(0, 5)
+    .map((i) => `${i.path.map(String).join('.') || '(row)'}: ${i.message}`)
+    .join('; ')}`;
+}
+
+export function createIngestService(deps: IngestServiceDeps): IngestService {
+  const { store, analytics } = deps;
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log ?? silentLogger();
+  const maxLineBytes = deps.maxLineBytes ?? 4 * 1024 * 1024;
+  const maxClockSkew = deps.maxClockSkew ?? 86_400;
+  const keyOf = createDestinationKeyer(deps.sharedSuffixes);
+  const uploadPcr = analytics.upload_shaped.min_pcr;
+  const uploadBytes = analytics.upload_shaped.min_bytes_out;
+  const totals = emptyIngestResult();
+  // Serialize quarantine-file appends so lines never interleave between concurrent batches.
+  let quarantineWrite: Promise<void> = Promise.resolve();
+
+  async function ingestLines(inputs: readonly unknown[], source: IngestSource): Promise<IngestResult> {
+    const result = emptyIngestResult();
+    const sourceName = `${source.kind}:${source.id}`;
+    const receivedAt = clock.unix();
+    const maxUnixTime = receivedAt + maxClockSkew;
+    const quarantine: QuarantineRow[] = [];
+    const parsed: ResultLogLine[] = [];
+
+    for (const input of inputs) {
+      if (typeof input === 'string') {
+        if (input.length === 0 || input.trim() === '') continue;
+        if (input.length > maxLineBytes) {
+          result.lines++;
+          quarantine.push({ receivedAt, source: sourceName, reason: `line longer than ${maxLineBytes} bytes`, line: cap(input) });
+          continue;
+        }
+      }
+      result.lines++;
+      const r = parseResultLine(input, { maxUnixTime });
+      if (r.ok) parsed.push(r.line);
+      else quarantine.push({ receivedAt, source: sourceName, reason: r.reason, line: cap(rawText(input)) });
+    }
+
+    // One key per row (a line without rows gets one key, so its re-delivery is a duplicate too).
+    const keys: ResultKey[] = [];
+    const keyLine: number[] = [];
+    const keyRow: (ResultRow | null)[] = [];
+    for (let i = 0; i < parsed.length; i++) {
+      const line = parsed[i]!;
+      if (line.rows.length === 0) {
+        keys.push({ digest: resultDigest(line, null), unixTime: line.unixTime });
+        keyLine.push(i);
+        keyRow.push(null);
+        continue;
+      }
+      for (const row of line.rows) {
+        keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime });
+        keyLine.push(i);
+        keyRow.push(row);
+      }
+    }
+    result.rows = keys.length;
+
+    try {
+      await store.transaction(async (tx) => {
+        const fresh = keys.length ? await tx.results.markSeen(keys) : [];
+        const hosts = new Map<string, HostSighting>();
+        const destinations = new Map<string, DestinationSighting>();
+        const pairs = new Map<string, PairSighting>();
+        const apps = new Map<string, AppSighting>();
+        const status = new Map<string, HostComponentStatus>();
+        const candidates: CandidateInput[] = [];
+        let earliest = Infinity;
+        let newest = -Infinity;
+
+        const sightDestination = (key: string, hostId: string, t: number) =>
+          widen(destinations, `${key}\u0000${hostId}`, t, () => ({ key, hostId, firstSeen: t, lastSeen: t }));
+        const sightPair = (identity: string, key: string, hostId: string, t: number) =>
+          widen(pairs, `${identity}\u0000${key}\u0000${hostId}`, t, () => ({ identity, key, hostId, firstSeen: t, lastSeen: t }));
+        const sightApp = (identity: string, hostId: string, t: number): AppSighting =>
+          widen(apps, `${identity}\u0000${hostId}`, t, () => ({ identity, hostId, firstSeen: t, lastSeen: t }));
+
+        for (let k = 0; k < keys.length; k++) {
+          if (!fresh[k]) {
+            result.duplicates++;
+            continue;
+          }
+          const line = parsed[keyLine[k]!]!;
+          const row = keyRow[k]!;
+          const t = line.unixTime;
+          result.accepted++;
+          if (line.baseline) result.baseline++;
+          if (t < earliest) earliest = t;
+          if (t > newest) newest = t;
+          const host = widen(hosts, line.hostId, t, () => ({ hostId: line.hostId, hostname: line.hostname, firstSeen: t, lastSeen: t }));
+          if (line.hostname && t >= host.lastSeen) host.hostname = line.hostname;
+
+          if (row === null || row.action === 'removed' || line.query === null) {
+            result.ignored++;
+            continue;
+          }
+          const c = row.columns;
+          switch (line.query) {
+            case 'outflow_destinations': {
+              const remote = text(c.remote_address);
+              if (!remote) {
+                quarantine.push({ receivedAt, source: sourceName, reason: 'outflow_destinations row invalid: remote_address: missing', line: cap(JSON.stringify({ name: line.name, hostIdentifier: line.hostId, unixTime: t, columns: c })) });
+                break;
+              }
+              const key = keyOf(text(c.server_name), remote);
+              sightDestination(key, line.hostId, t);
+              const identity = text(c.identity);
+              const out = num(c.bytes_out);
+              const inn = num(c.bytes_in);
+              if (identity && out >= uploadBytes) {
+                const total = out + (inn > 0 ? inn : 0);
+                const pcr = total > 0 ? (out - (inn > 0 ? inn : 0)) / total : 0;
+                if (pcr >= uploadPcr) sightPair(identity, key, line.hostId, t);
+              }
+              break;
+            }
+            case 'outflow_apps': {
+              const r = AppRowSchema.safeParse(c);
+              if (!r.success) {
+                quarantine.push({ receivedAt, source: sourceName, reason: zodReason('outflow_apps', r.error.issues), line: cap(JSON.stringify({ name: line.name, hostIdentifier: line.hostId, unixTime: t, columns: c })) });
+                break;
+              }
+              if (!r.data.identity) {
+                result.ignored++;
+                break;
+              }
+              const a = sightApp(r.data.identity, line.hostId, t);
+              if (r.data.path) a.path = r.data.path;
+              if (r.data.signature_class) a.signatureClass = r.data.signature_class;
+              if (r.data.team_id) a.teamId = r.data.team_id;
+              if (r.data.signing_id) a.signingId = r.data.signing_id;
+              if (r.data.cdhash) a.cdhash = r.data.cdhash;
+              break;
+            }
+            case 'outflow_status': {
+              const r = StatusRowSchema.safeParse(c);
+              if (!r.success) {
+                quarantine.push({ receivedAt, source: sourceName, reason: zodReason('outflow_status', r.error.issues), line: cap(JSON.stringify({ name: line.name, hostIdentifier: line.hostId, unixTime: t, columns: c })) });
+                break;
+              }
+              const s = r.data;
+              const key = `${line.hostId}\u0000${s.component}`;
+              const prev = status.get(key);
+              if (!prev || prev.time <= t) {
+                status.set(key, { hostId: line.hostId, component: s.component, platform: s.platform, state: s.state, detail: s.detail, version: s.version, time: t });
+              }
+              break;
+            }
+            case 'outflow_candidates': {
+              const r = EgressCandidateSchema.safeParse(c);
+              if (!r.success) {
+                quarantine.push({ receivedAt, source: sourceName, reason: zodReason('outflow_candidates', r.error.issues), line: cap(JSON.stringify({ name: line.name, hostIdentifier: line.hostId, unixTime: t, columns: c })) });
+                break;
+              }
+              const cand = r.data;
+              const key = keyOf(cand.server_name, cand.remote_address);
+              sightDestination(key, line.hostId, t);
+              if (cand.identity) sightApp(cand.identity, line.hostId, t);
+              for (const link of cand.process_chain) if (link.identity) sightApp(link.identity, line.hostId, t);
+              if (cand.group_root_identity) sightApp(cand.group_root_identity, line.hostId, t);
+              if (cand.identity && cand.bytes_out >= uploadBytes && cand.pcr >= uploadPcr) sightPair(cand.identity, key, line.hostId, t);
+              if (!line.baseline) candidates.push({ hostId: line.hostId, eventTime: t, destinationKey: key, candidate: cand });
+              break;
+            }
+          }
+        }
+
+        if (hosts.size) await tx.hosts.touch([...hosts.values()]);
+        if (newest >= earliest) {
+          await tx.clock.observe(earliest, newest);
+          result.newestEventTime = newest;
+        }
+        if (destinations.size) await tx.prevalence.observeDestinations([...destinations.values()]);
+        if (pairs.size) await tx.prevalence.observePairs([...pairs.values()]);
+        if (apps.size) await tx.prevalence.observeApps([...apps.values()]);
+        if (status.size) await tx.hosts.recordStatus([...status.values()]);
+        if (candidates.length) result.candidates = await tx.candidates.upsertPending(candidates);
+        if (quarantine.length) await tx.quarantine.add(quarantine);
+        if (source.checkpoint) await tx.checkpoints.put(sourceName, source.checkpoint);
+      });
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError('STORE_WRITE', `ingest batch from ${sourceName} not stored: ${coerceError(err).message}`, 'the sender should retry; check the store', { cause: err });
+    }
+
+    result.quarantined = quarantine.length;
+    if (quarantine.length && deps.quarantineFile) {
+      const file = deps.quarantineFile;
+      const body = quarantine.map((q) => JSON.stringify({ received_at: q.receivedAt, source: q.source, reason: q.reason, line: q.line })).join('\n') + '\n';
+      quarantineWrite = quarantineWrite.then(() =>
+        appendFile(file, body).catch((err: unknown) => log.warn({ err: coerceError(err), file }, 'quarantine file append failed (lines are in the store)')),
+      );
+      await quarantineWrite;
+    }
+    addIngestResults(totals, result);
+    return result;
+  }
+
+  return { ingestLines, totals: () => ({ ...totals }) };
+}

@@ -1,0 +1,159 @@
+/**
+ * Pure parser of osquery result-log lines (formats.md §6): event (`columns`+`action`), batch
+ * (`diffResults`) and snapshot (`snapshot[]`) shapes; numbers or strings for unixTime/epoch/counter;
+ * decorations (nested or `--decorations_top_level`). Never throws on bad input: a line is either a
+ * normalized ResultLogLine or a reject with the reason.
+ *
+ * Hand-written rather than zod: this runs for every line at 200k lines/s, and the envelope is small.
+ */
+import { OUTFLOW_QUERIES, type OutflowQuery, type ResultLogLine, type ResultRow, type RowAction } from '../../src/schemas/result-log.js';
+
+export type ParseLineResult = { ok: true; line: ResultLogLine } | { ok: false; reason: string };
+
+export interface ParseOptions {
+  /** Lines with unixTime above this are rejected (a host clock in the future would finalize everything early). */
+  maxUnixTime?: number;
+}
+
+const SUFFIXES = OUTFLOW_QUERIES.map((q) => [q, `/${q}`, `_${q}`] as const);
+
+/**
+ * Which Outflow query a logged `name` is: the name itself, or the suffix after the pack delimiter
+ * (`pack/Global/outflow_candidates`, `pack/team-7/…`, `pack_outflow_outflow_candidates`).
+ */
+export function matchQuery(name: string): OutflowQuery | null {
+  for (const [q, slash, underscore] of SUFFIXES) {
+    if (name === q || name.endsWith(slash) || name.endsWith(underscore)) return q;
+  }
+  return null;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** osquery writes these as numbers today and as decimal strings in old versions and the docs. */
+function toInt(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : undefined;
+  if (typeof v === 'string' && v !== '' && /^-?\d+$/.test(v)) {
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+function toBool(v: unknown): boolean {
+  return v === true || v === 'true' || v === 1 || v === '1';
+}
+
+function rowsFrom(list: unknown, action: RowAction, into: ResultRow[], what: string): string | null {
+  if (list === undefined || list === null) return null;
+  if (!Array.isArray(list)) return `${what} is not an array`;
+  for (let i = 0; i < list.length; i++) {
+    const columns = list[i];
+    if (!isPlainObject(columns)) return `${what}[${i}] is not an object`;
+    into.push({ action, columns });
+  }
+  return null;
+}
+
+export function parseResultLine(input: unknown, opts: ParseOptions = {}): ParseLineResult {
+  let obj: unknown = input;
+  if (typeof input === 'string') {
+    const text = input.trim();
+    if (text === '') return { ok: false, reason: 'empty line' };
+    try {
+      obj = JSON.parse(text);
+    } catch (err) {
+      return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+    }
+    // Wrappers may carry the line as a JSON string inside a string.
+    if (typeof obj === 'string') return parseResultLine(obj, opts);
+  }
+  if (!isPlainObject(obj)) return { ok: false, reason: 'not a JSON object' };
+
+  const name = obj.name;
+  if (typeof name !== 'string' || name === '') return { ok: false, reason: 'missing name' };
+
+  const decorations = isPlainObject(obj.decorations) ? obj.decorations : undefined;
+  const hostUuid = decorations?.host_uuid ?? obj.host_uuid;
+  const hostIdentifier = obj.hostIdentifier;
+  const hostId = typeof hostUuid === 'string' && hostUuid !== '' ? hostUuid : typeof hostIdentifier === 'string' ? hostIdentifier : '';
+  if (hostId === '') return { ok: false, reason: 'missing host identity (decorations.host_uuid or hostIdentifier)' };
+  const hostnameRaw = decorations?.hostname ?? obj.hostname;
+  const hostname = typeof hostnameRaw === 'string' ? hostnameRaw : '';
+
+  const unixTime = toInt(obj.unixTime);
+  if (unixTime === undefined || unixTime < 0) return { ok: false, reason: 'missing or invalid unixTime' };
+  if (opts.maxUnixTime !== undefined && unixTime > opts.maxUnixTime) return { ok: false, reason: `unixTime ${unixTime} is in the future` };
+  const epoch = obj.epoch === undefined ? 0 : toInt(obj.epoch);
+  if (epoch === undefined) return { ok: false, reason: 'invalid epoch' };
+  // A missing counter (very old osquery) is unknown, not 0: we cannot call it a baseline dump.
+  const counter = obj.counter === undefined ? -1 : toInt(obj.counter);
+  if (counter === undefined || counter < -1) return { ok: false, reason: 'invalid counter' };
+  const numerics = toBool(obj.numerics);
+
+  const rows: ResultRow[] = [];
+  let shape: ResultLogLine['shape'];
+  let problem: string | null = null;
+  if (obj.snapshot !== undefined) {
+    shape = 'snapshot';
+    if (!Array.isArray(obj.snapshot)) return { ok: false, reason: 'snapshot is not an array' };
+    problem = rowsFrom(obj.snapshot, 'snapshot', rows, 'snapshot');
+  } else if (obj.diffResults !== undefined) {
+    shape = 'batch';
+    const diff = obj.diffResults;
+    if (!isPlainObject(diff)) return { ok: false, reason: 'diffResults is not an object' };
+    // osquery logs removed rows before added ones; keep that order.
+    problem = rowsFrom(diff.removed, 'removed', rows, 'diffResults.removed') ?? rowsFrom(diff.added, 'added', rows, 'diffResults.added');
+  } else if (obj.columns !== undefined) {
+    shape = 'event';
+    const action = obj.action;
+    if (action !== 'added' && action !== 'removed' && action !== 'snapshot') return { ok: false, reason: `unknown action ${JSON.stringify(action)}` };
+    if (!isPlainObject(obj.columns)) return { ok: false, reason: 'columns is not an object' };
+    rows.push({ action, columns: obj.columns });
+    if (action === 'snapshot') shape = 'snapshot';
+  } else {
+    return { ok: false, reason: 'no columns, diffResults or snapshot' };
+  }
+  if (problem) return { ok: false, reason: problem };
+
+  return {
+    ok: true,
+    line: {
+      name,
+      query: matchQuery(name),
+      hostId,
+      hostname,
+      unixTime,
+      epoch,
+      counter: counter === -1 && shape === 'snapshot' ? 0 : counter,
+      numerics,
+      shape,
+      baseline: shape === 'snapshot' || counter === 0,
+      rows,
+    },
+  };
+}
+
+export interface ResultLogReject {
+  /** 1-based line number in the text. */
+  lineNumber: number;
+  raw: string;
+  reason: string;
+}
+
+/** Parse a whole log text (NDJSON). Blank lines are skipped, not rejected. */
+export function parseResultLog(text: string, opts: ParseOptions = {}): { lines: ResultLogLine[]; rejects: ResultLogReject[] } {
+  const lines: ResultLogLine[] = [];
+  const rejects: ResultLogReject[] = [];
+  const raw = text.split('\n');
+  for (let i = 0; i < raw.length; i++) {
+    const l = raw[i]!;
+    if (l.trim() === '') continue;
+    const r = parseResultLine(l, opts);
+    if (r.ok) lines.push(r.line);
+    else rejects.push({ lineNumber: i + 1, raw: l, reason: r.reason });
+  }
+  return { lines, rejects };
+}

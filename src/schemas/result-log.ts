@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * osquery result-log lines as the fleet aggregator reads them (formats.md §6): the normalized shape
+ * the parser (fleet/ingest/parse-result-log.ts) produces from event, batch and snapshot lines, and
+ * the row schemas of Outflow's own pack queries (SPEC §3).
+ */
+
+/** Outflow pack queries, matched by name suffix (`pack/Global/outflow_apps`, `pack_outflow_outflow_apps`). */
+export const OUTFLOW_QUERIES = ['outflow_candidates', 'outflow_destinations', 'outflow_apps', 'outflow_status'] as const;
+export type OutflowQuery = (typeof OUTFLOW_QUERIES)[number];
+
+export type ResultShape = 'event' | 'batch' | 'snapshot';
+export type RowAction = 'added' | 'removed' | 'snapshot';
+
+/** Column values: strings by default, numbers/booleans with --logger_numerics. */
+export type ResultColumns = Record<string, unknown>;
+
+export interface ResultRow {
+  action: RowAction;
+  columns: ResultColumns;
+}
+
+/** One result line, normalized: numbers are numbers, rows are flattened whatever the shape. */
+export interface ResultLogLine {
+  /** Full `name` as logged (`pack/Global/outflow_candidates`). */
+  name: string;
+  /** Which Outflow query it is, or null for other queries (they only count as host activity). */
+  query: OutflowQuery | null;
+  /** decorations.host_uuid if present, else hostIdentifier. */
+  hostId: string;
+  /** decorations.hostname ('' when absent). */
+  hostname: string;
+  unixTime: number;
+  epoch: number;
+  counter: number;
+  numerics: boolean;
+  shape: ResultShape;
+  /** counter 0 or a snapshot: a full dump of current rows, never new activity. */
+  baseline: boolean;
+  rows: ResultRow[];
+}
+
+const int = z.coerce.number().int();
+const str = z.coerce.string().default('');
+
+/** `outflow_destinations`: public flows grouped per app and destination (bytes = max over the group). */
+export const DestinationRowSchema = z.object({
+  remote_address: z.coerce.string().min(1),
+  remote_port: int.default(0),
+  protocol: str,
+  service: str,
+  server_name: str,
+  path: str,
+  identity: str,
+  bytes_out: int.default(0),
+  bytes_in: int.default(0),
+});
+export type DestinationRow = z.infer<typeof DestinationRowSchema>;
+
+/** `outflow_apps`: code_signing of running executables. */
+export const AppRowSchema = z.object({
+  path: str,
+  identity: str,
+  signature_class: str,
+  team_id: str,
+  signing_id: str,
+  cdhash: str,
+  notarized: int.default(-1),
+});
+export type AppRow = z.infer<typeof AppRowSchema>;
+
+/** `outflow_status`: one row per collector. */
+export const StatusRowSchema = z.object({
+  component: z.coerce.string().min(1),
+  platform: str,
+  state: str,
+  detail: str,
+  events: int.default(0),
+  dropped: int.default(0),
+  last_event: int.default(0),
+  version: str,
+});
+export type StatusRow = z.infer<typeof StatusRowSchema>;
