@@ -12,6 +12,8 @@ export interface NormalizedAddress {
   /** IPv4 dotted quad, or IPv6 lower-case without zone; IPv4-mapped IPv6 becomes IPv4. */
   address: string;
   family: 4 | 6;
+  /** False when the text is not an IP address at all (then address is the trimmed input). */
+  valid: boolean;
   /** IPv6 zone (`%en0`) when one was present. */
   zone?: string;
 }
@@ -113,14 +115,14 @@ export function normalizeAddress(raw: string): NormalizedAddress {
     zone = text.slice(zoneAt + 1);
     text = text.slice(0, zoneAt);
   }
-  if (ipv4ToInt(text) !== undefined) return { address: text, family: 4 };
+  if (ipv4ToInt(text) !== undefined) return { address: text, family: 4, valid: true };
   const v6 = ipv6ToBigInt(text);
-  if (v6 === undefined) return { address: text.toLowerCase(), family: text.includes(':') ? 6 : 4, ...(zone ? { zone } : {}) };
+  if (v6 === undefined) return { address: text.toLowerCase(), family: text.includes(':') ? 6 : 4, valid: false, ...(zone ? { zone } : {}) };
   if (v6 >> 32n === 0xffffn) {
     const v4 = Number(v6 & 0xffffffffn);
-    return { address: `${v4 >>> 24}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}`, family: 4 };
+    return { address: `${v4 >>> 24}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}`, family: 4, valid: true };
   }
-  return { address: bigIntToIpv6(v6), family: 6, ...(zone ? { zone } : {}) };
+  return { address: bigIntToIpv6(v6), family: 6, valid: true, ...(zone ? { zone } : {}) };
 }
 
 interface Range4 {

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ParseError } from '../../../src/errors.js';
+import { parseNettop, parseNettopEndpoint } from './parse-nettop.js';
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const brief = (r: ReturnType<typeof parseNettop>['rows'][number]) =>
+  `${r.sample} ${r.processName}.${r.pid} ${r.protocol}${r.quic ? '/quic' : ''} v${r.family} ${r.local.address}:${r.local.port} > ${r.remote.address}:${r.remote.port} ${r.interface} ${r.state} ${r.bytesIn}/${r.bytesOut}`;
+
+describe('parseNettop', () => {
+  it('parses a default-column sample: process rows own the following flow rows', () => {
+    const r = parseNettop(fixture('nettop-basic.txt'));
+    expect(r.samples).toBe(1);
+    expect(r.skipped).toBe(0);
+    expect(r.rows.map(brief)).toEqual([
+      '0 mDNSResponder.412 udp v4 *:5353 > *:0   18223/9120',
+      '0 rclone.60311 tcp v4 10.20.30.41:50712 > 198.51.100.23:443 en0 Established 3311/8126464',
+      '0 Backup Agent He.4471 udp v6 2001:db8:7::15:62011 > 2001:db8:ff::9:443 en0  512/1536',
+      '0 sshd.802 tcp v4 10.20.30.41:22 > 10.20.30.7:61022 en0 Established 90210/4410',
+      '0 sshd.802 tcp v6 *:22 > *:0  Listen 0/0',
+    ]);
+    expect(r.rows[0]!.remote.wildcard).toBe(true);
+    expect(r.processes.map((p) => `${p.processName}.${p.pid}`)).toEqual(['launchd.1', 'mDNSResponder.412', 'rclone.60311', 'Backup Agent He.4471', 'sshd.802']);
+  });
+
+  it('numbers samples: each header starts a new one; empty counters read as 0', () => {
+    const r = parseNettop(fixture('nettop-two-samples.txt'));
+    expect(r.samples).toBe(2);
+    expect(r.rows.map(brief)).toEqual([
+      '0 rclone.60311 tcp v4 10.20.30.41:50712 > 198.51.100.23:443 en0 Established 3311/8126464',
+      '0 curl.70001 tcp v4 10.20.30.41:50900 > 203.0.113.10:80 en0 Established 100/200',
+      '1 rclone.60311 tcp v4 10.20.30.41:50712 > 198.51.100.23:443 en0 Established 1200/4194304',
+      '1 curl.70001 tcp v4 10.20.30.41:50900 > 203.0.113.10:80 en0 FinWait2 0/0',
+    ]);
+  });
+
+  it('finds columns by name when -J drops time (header starts with a comma)', () => {
+    const r = parseNettop(fixture('nettop-select-columns.txt'));
+    expect(r.skipped).toBe(0);
+    expect(r.rows.map(brief)).toEqual([
+      '0 rclone.60311 tcp v4 10.20.30.41:50712 > 198.51.100.23:443 en0 Established 3311/8126464',
+      '0 Backup Agent He.4471 udp v6 2001:db8:7::15:62011 > 2001:db8:ff::9:443 en0  512/1536',
+    ]);
+  });
+
+  it('handles odd names, IPv6 scopes, quic, v4-mapped, unknown columns and skips what it cannot read', () => {
+    const r = parseNettop(fixture('nettop-tricky.txt'));
+    expect(r.rows.map(brief)).toEqual([
+      '0 com.apple.Web.8812 tcp v6 2001:db8::1:51515 > 2001:db8:ab::cd:443 en0 Established 700/900',
+      '0 Google Chrome H.19001 udp/quic v6 2001:db8::1:60001 > 2606:4700::6810:84e5:443 en0  5000/64000',
+      '0 node (v20.19.0).23456 tcp v4 10.0.0.5:50001 > 203.0.113.44:8443 en0 Established 30/4000',
+      '0 Dropbox Web Hel .3030 udp/quic v4 10.0.0.5:60002 > 142.250.1.1:443 en0  11/333',
+      '0 Dropbox Web Hel .3030 tcp v6 fe80::1c2a:3bff:fe4d:5e6f:8770 > fe80::aa:bbff:fecc:ddee:49152 awdl0 Established 44/55',
+      '0 a,b (x).4040 tcp v4 10.0.0.5:50003 > 192.0.2.9:21 en0 Established 5/6',
+      '0 a,b (x).4040 tcp v4 10.0.0.5:50005 > 192.0.2.9:9998 en0 Established 9/9',
+    ]);
+    // flow before any process row, icmp4, truncated "1.2 MiB" row, process label without pid, its orphaned
+    // flow, and the truncated last line
+    expect(r.skipped).toBe(6);
+  });
+
+  it('copes with CRLF and a missing trailing newline', () => {
+    const text = fixture('nettop-select-columns.txt').replace(/\n/g, '\r\n').trimEnd();
+    expect(parseNettop(text).rows).toHaveLength(2);
+  });
+
+  it.each([
+    ['usage text instead of CSV', fixture('nettop-usage.txt')],
+    ['empty output', ''],
+    ['rows without any header', fixture('nettop-basic.txt').split('\n').slice(1).join('\n')],
+  ])('throws ParseError on %s', (_name, text) => {
+    expect(() => parseNettop(text)).toThrow(ParseError);
+  });
+});
+
+describe('parseNettopEndpoint', () => {
+  it.each([
+    ['10.0.0.1:443', 4, '10.0.0.1', 443, false],
+    ['*:*', 4, '*', 0, true],
+    ['*:5353', 4, '*', 5353, true],
+    ['*.*', 6, '*', 0, true],
+    ['*.5353', 6, '*', 5353, true],
+    ['2001:db8::1.443', 6, '2001:db8::1', 443, false],
+    ['fe80::1%utun4.5000', 6, 'fe80::1', 5000, false],
+    ['::1.631', 6, '::1', 631, false],
+    ['10.0.0.1:443', 6, '10.0.0.1', 443, false],
+  ] as const)('%s', (text, fam, address, port, wildcard) => {
+    expect(parseNettopEndpoint(text, fam)).toMatchObject({ address, port, wildcard });
+  });
+
+  it.each(['10.0.0.1', 'host.example.com.https', '10.0.0.1:99999', ''])('rejects %j', (text) => {
+    expect(parseNettopEndpoint(text, 4)).toBeUndefined();
+  });
+});

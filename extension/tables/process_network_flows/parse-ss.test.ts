@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ParseError } from '../../../src/errors.js';
+import { parseSs, parseSsEndpoint } from './parse-ss.js';
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const brief = (s: ReturnType<typeof parseSs>['rows'][number]) =>
+  `${s.protocol} ${s.state} v${s.family} ${s.local.address}:${s.local.port} > ${s.remote.address}:${s.remote.port} [${s.owners.map((o) => `${o.name}/${o.pid}/${o.fd}`).join(' ')}] ${s.bytesIn}/${s.bytesOut}`;
+
+describe('parseSs', () => {
+  it('parses sockets, owners, counters and addresses from mixed output', () => {
+    const r = parseSs(fixture('ss-mixed.txt'));
+    expect(r.rows.map(brief)).toEqual([
+      'tcp ESTAB v4 10.0.8.14:41566 > 203.0.113.80:443 [rsync/30117/3] 2210/9437185',
+      'udp ESTAB v4 10.0.8.14:50090 > 192.0.2.53:53 [resolvectl/30188/7] null/null',
+      'tcp ESTAB v6 2001:db8:1::14:50412 > 2001:db8:ff::9:22 [ssh/30200/3] 77000/5001',
+      'tcp ESTAB v4 127.0.0.1:8080 > 127.0.0.1:51000 [Web Content/30300/21 Web Content/30301/21] 420/1',
+      'tcp ESTAB v6 fe80::a00:27ff:fe4e:66a1:22 > fe80::1:53100 [sshd: dana [priv]/30400/4] 0/0',
+      'tcp TIME-WAIT v4 10.0.8.14:41500 > 203.0.113.80:443 [] 200/100',
+      'tcp CLOSE-WAIT v4 10.0.8.14:41510 > 198.51.100.7:80 [curl (old)/30500/5] 1234/81',
+      'udp ESTAB v4 127.0.0.53:53 > 127.0.0.1:43210 [systemd-resolve/512/13] null/null',
+      'udp UNCONN v4 0.0.0.0:68 > 0.0.0.0:0 [dhclient/600/6] null/null',
+      'tcp SYN-SENT v4 10.0.8.14:41700 > 100.64.3.4:8443 [agent/30600/9] 0/0',
+      'tcp ESTAB v4 10.0.8.14:41800 > 203.0.113.81:443 [tail/30700/3] null/null',
+    ]);
+    expect(r.rows[0]!.bytesSent).toBe(9437211);
+    expect(r.rows[8]!.remote.wildcard).toBe(true);
+    // truncated socket line and the garbage line
+    expect(r.skipped).toBe(2);
+  });
+
+  it('accepts rows without the Netid column (single socket type selected)', () => {
+    const r = parseSs(fixture('ss-no-netid.txt'));
+    expect(r.rows.map(brief)).toEqual(['tcp ESTAB v4 127.0.0.1:4369 > 127.0.0.1:45218 [epmd/2883/5] 21/6']);
+  });
+
+  it('returns no rows for empty output (no connections is normal)', () => {
+    expect(parseSs('')).toEqual({ rows: [], skipped: 0 });
+  });
+
+  it('throws ParseError when nothing is recognisable', () => {
+    expect(() => parseSs(fixture('ss-usage.txt'))).toThrow(ParseError);
+  });
+});
+
+describe('parseSsEndpoint', () => {
+  it.each([
+    ['10.0.8.14:41566', '10.0.8.14', 41566, false, 4],
+    ['[::1]:631', '::1', 631, false, 6],
+    ['[::ffff:127.0.0.1]:80', '127.0.0.1', 80, false, 4],
+    ['[fe80::1]%eth0:22', 'fe80::1', 22, false, 6],
+    ['0.0.0.0:*', '0.0.0.0', 0, true, 4],
+    ['[::]:*', '::', 0, true, 6],
+    ['*:*', '*', 0, true, 4],
+  ] as const)('%s', (text, address, port, wildcard, family) => {
+    expect(parseSsEndpoint(text)).toEqual({ address, port, wildcard, family });
+  });
+
+  it.each(['10.0.0.1', 'x:y', ':80', '10.0.0.1:70000'])('rejects %j', (t) => {
+    expect(parseSsEndpoint(t)).toBeUndefined();
+  });
+});

@@ -1,0 +1,148 @@
+import { normalizeAddress } from '../../../src/classify/network.js';
+import { ParseError } from '../../../src/errors.js';
+
+/**
+ * Pure parser for `ss -tuinpH` (formats.md §3.3). One socket line (Netid optional, State, Recv-Q, Send-Q,
+ * Local, Peer, optional users:(…)), then for TCP an info line starting with whitespace whose byte counters
+ * are pulled out by regex (they are omitted when zero). UDP has no counters: bytes are null.
+ */
+
+export interface SsEndpoint {
+  /** Normalised: brackets and %zone stripped, IPv4-mapped IPv6 as IPv4; '*' for a wildcard. */
+  address: string;
+  port: number;
+  wildcard: boolean;
+  family: 4 | 6;
+}
+
+export interface SsOwner {
+  name: string;
+  pid: number;
+  fd: number;
+}
+
+export interface SsSocket {
+  protocol: 'tcp' | 'udp';
+  state: string;
+  local: SsEndpoint;
+  remote: SsEndpoint;
+  family: 4 | 6;
+  /** Empty when no process holds the socket (TIME-WAIT, not yet accepted, other users' sockets without root). */
+  owners: SsOwner[];
+  /** bytes_received; null for UDP and for a TCP socket whose info line is missing. */
+  bytesIn: number | null;
+  /** bytes_acked (bytes_sent counts retransmissions); null as above. */
+  bytesOut: number | null;
+  /** bytes_sent when printed (diagnostics). */
+  bytesSent: number | null;
+}
+
+export interface SsParseResult {
+  rows: SsSocket[];
+  skipped: number;
+}
+
+const SOCKET_LINE = /^(?:(tcp|udp)\s+)?([A-Z][A-Z0-9-]*)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)(?:\s+(.*?))?\s*$/;
+const OWNER = /\("(.*?)",pid=(\d+),fd=(\d+)\)/g;
+const BYTES_ACKED = /\bbytes_acked:(\d+)/;
+const BYTES_RECEIVED = /\bbytes_received:(\d+)/;
+const BYTES_SENT = /\bbytes_sent:(\d+)/;
+
+/** `a.b.c.d:p`, `[v6]:p`, `[fe80::1]%eth0:p`, `127.0.0.53%lo:53`, `0.0.0.0:*`, `[::]:*`, `*:*` — split at the last ':'. */
+export function parseSsEndpoint(text: string): SsEndpoint | undefined {
+  const colon = text.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const addr = text.slice(0, colon);
+  const port = text.slice(colon + 1);
+  if (port !== '*' && !/^\d{1,5}$/.test(port)) return undefined;
+  const portNum = port === '*' ? 0 : Number(port);
+  if (portNum > 65535) return undefined;
+  if (addr === '*') return { address: '*', port: portNum, wildcard: true, family: 4 };
+  const n = normalizeAddress(addr);
+  if (!n.valid) return undefined;
+  const unspecified = n.address === '0.0.0.0' || n.address === '::';
+  return { address: n.address, port: portNum, wildcard: unspecified && portNum === 0, family: n.family };
+}
+
+function counter(info: string, re: RegExp): number | null {
+  const m = re.exec(info);
+  return m ? Number(m[1]) : null;
+}
+
+export function parseSs(text: string, opts: { defaultProtocol?: 'tcp' | 'udp' } = {}): SsParseResult {
+  const rows: SsSocket[] = [];
+  let skipped = 0;
+  let nonEmpty = 0;
+  let firstLine = 0;
+  let last: SsSocket | undefined;
+  let lastHasInfo = false;
+  const lines = text.split('\n');
+
+  const finish = () => {
+    // A TCP socket always gets an info line with -i; without one its counters are unknown, not zero.
+    if (last && last.protocol === 'tcp' && !lastHasInfo) {
+      last.bytesIn = null;
+      last.bytesOut = null;
+    }
+  };
+
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i]!;
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.trim() === '') continue;
+    nonEmpty++;
+    if (!firstLine) firstLine = i + 1;
+
+    if (line[0] === '\t' || line[0] === ' ') {
+      if (!last || last.protocol !== 'tcp' || lastHasInfo) {
+        skipped++;
+        continue;
+      }
+      lastHasInfo = true;
+      last.bytesIn = counter(line, BYTES_RECEIVED) ?? 0;
+      last.bytesOut = counter(line, BYTES_ACKED) ?? 0;
+      last.bytesSent = counter(line, BYTES_SENT);
+      continue;
+    }
+
+    finish();
+    last = undefined;
+    lastHasInfo = false;
+    const m = SOCKET_LINE.exec(line);
+    if (!m) {
+      skipped++;
+      continue;
+    }
+    const protocol = (m[1] as 'tcp' | 'udp' | undefined) ?? opts.defaultProtocol ?? 'tcp';
+    const local = parseSsEndpoint(m[5]!);
+    const remote = parseSsEndpoint(m[6]!);
+    if (!local || !remote) {
+      skipped++;
+      continue;
+    }
+    const owners: SsOwner[] = [];
+    const rest = m[7] ?? '';
+    if (rest.startsWith('users:(')) {
+      for (const o of rest.matchAll(OWNER)) owners.push({ name: o[1]!, pid: Number(o[2]), fd: Number(o[3]) });
+    }
+    const socket: SsSocket = {
+      protocol,
+      state: m[2]!,
+      local,
+      remote,
+      family: remote.wildcard ? local.family : remote.family,
+      owners,
+      bytesIn: protocol === 'udp' ? null : 0,
+      bytesOut: protocol === 'udp' ? null : 0,
+      bytesSent: null,
+    };
+    rows.push(socket);
+    last = socket;
+  }
+  finish();
+
+  if (nonEmpty > 0 && rows.length === 0 && skipped === nonEmpty) {
+    throw new ParseError('no ss socket line recognised', firstLine, 'expected `ss -tuinpH` output (iproute2); check the ss version');
+  }
+  return { rows, skipped };
+}
