@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { fixedClock } from '../../../src/clock.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { HealthRegistry } from '../../runtime/health.js';
+import { createFlowStore, type FlowObservation } from './flow-store.js';
+
+const T0 = 1_772_531_000;
+
+function setup(flows: Record<string, unknown> = {}, network: Record<string, unknown> = {}) {
+  const clock = fixedClock(T0);
+  const health = new HealthRegistry('linux', 'test', () => clock.unix());
+  const store = createFlowStore({ config: parseConfig({ flows, network }), clock, health });
+  return { clock, health, store };
+}
+
+function obs(over: Partial<FlowObservation> = {}): FlowObservation {
+  return {
+    pid: 100,
+    processName: 'rclone',
+    process: { processStart: T0 - 60, ppid: 1, uid: 501, path: '/opt/homebrew/bin/rclone', name: 'rclone' },
+    protocol: 'tcp',
+    family: 4,
+    localAddress: '10.0.0.5',
+    localPort: 50000,
+    remoteAddress: '198.51.100.23',
+    remotePort: 443,
+    state: 'Established',
+    interface: 'en0',
+    bytesIn: 0,
+    bytesOut: 0,
+    ...over,
+  };
+}
+
+describe('flow store', () => {
+  it('accumulates cumulative counters, tracks first/last seen and closes vanished flows', () => {
+    const { store, clock } = setup();
+    store.applySample([obs({ bytesIn: 100, bytesOut: 1000 })], { at: T0, counters: 'cumulative' });
+    clock.advance(5);
+    store.applySample([obs({ bytesIn: 150, bytesOut: 5000 })], { at: T0 + 5, counters: 'cumulative' });
+    let [row] = store.rows();
+    expect(row).toMatchObject({
+      pid: 100,
+      process_start: T0 - 60,
+      path: '/opt/homebrew/bin/rclone',
+      ppid: 1,
+      uid: 501,
+      bytes_in: 150,
+      bytes_out: 5000,
+      first_seen: T0,
+      last_seen: T0 + 5,
+      duration: 5,
+      closed: 0,
+      remote_scope: 'public',
+      service: 'tls',
+      service_evidence: 'port',
+      server_name: '',
+    });
+    expect(row!.pcr).toBeCloseTo((5000 - 150) / 5150);
+    const id = row!.flow_id;
+    clock.advance(5);
+    store.applySample([], { at: T0 + 10, counters: 'cumulative' });
+    [row] = store.rows();
+    expect(row).toMatchObject({ flow_id: id, closed: 1, last_seen: T0 + 5, duration: 5, bytes_out: 5000 });
+  });
+
+  it('treats a counter going backwards as a reset: the new value counts from zero, nothing is lost', () => {
+    const { store } = setup();
+    store.applySample([obs({ bytesOut: 1000 })], { at: T0, counters: 'cumulative' });
+    store.applySample([obs({ bytesOut: 300 })], { at: T0 + 5, counters: 'cumulative' });
+    store.applySample([obs({ bytesOut: 500 })], { at: T0 + 10, counters: 'cumulative' });
+    expect(store.rows()[0]!.bytes_out).toBe(1000 + 300 + 200);
+  });
+
+  it('sums delta samples and clamps negative deltas', () => {
+    const { store } = setup();
+    store.applySample([obs({ bytesIn: 10, bytesOut: 100 })], { at: T0, counters: 'delta' });
+    store.applySample([obs({ bytesIn: -5, bytesOut: 50 })], { at: T0 + 5, counters: 'delta' });
+    expect(store.rows()[0]).toMatchObject({ bytes_in: 10, bytes_out: 150 });
+  });
+
+  it('keeps -1 for counters the OS does not have (Linux UDP)', () => {
+    const { store } = setup();
+    store.applySample([obs({ protocol: 'udp', remotePort: 53, bytesIn: null, bytesOut: null })], { at: T0, counters: 'cumulative' });
+    expect(store.rows()[0]).toMatchObject({ bytes_in: -1, bytes_out: -1, pcr: 0, service: 'dns' });
+  });
+
+  it('keys by process instance: a reused pid with a new start is a new flow', () => {
+    const { store } = setup();
+    store.applySample([obs({ bytesOut: 1000 })], { at: T0, counters: 'cumulative' });
+    const reused = obs({ bytesOut: 10, process: { processStart: T0 + 3, ppid: 1, uid: 0, path: '/usr/bin/curl', name: 'curl' } });
+    store.applySample([reused], { at: T0 + 5, counters: 'cumulative' });
+    const rows = store.rows().sort((a, b) => a.first_seen - b.first_seen);
+    expect(rows.map((r) => [r.process_start, r.closed, r.bytes_out])).toEqual([
+      [T0 - 60, 1, 1000],
+      [T0 + 3, 0, 10],
+    ]);
+    expect(rows[0]!.flow_id).not.toBe(rows[1]!.flow_id);
+  });
+
+  it('reports unknown processes with -1 / empty path and adopts the flow once the process is known', () => {
+    const { store } = setup();
+    store.applySample([obs({ process: undefined, processName: 'Backup Agent He', bytesOut: 10 })], { at: T0, counters: 'cumulative' });
+    const first = store.rows()[0]!;
+    expect(first).toMatchObject({ process_start: -1, ppid: -1, uid: -1, path: '', process_name: 'Backup Agent He' });
+    store.applySample([obs({ bytesOut: 40 })], { at: T0 + 5, counters: 'cumulative' });
+    const rows = store.rows();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ flow_id: first.flow_id, process_start: T0 - 60, path: '/opt/homebrew/bin/rclone', bytes_out: 40, duration: 5 });
+  });
+
+  it('flow_id is stable across samples and differs for the same tuple seen again after closing', () => {
+    const { store } = setup();
+    store.applySample([obs()], { at: T0, counters: 'cumulative' });
+    const id = store.rows()[0]!.flow_id;
+    store.applySample([obs()], { at: T0 + 5, counters: 'cumulative' });
+    expect(store.rows()[0]!.flow_id).toBe(id);
+    store.applySample([], { at: T0 + 10, counters: 'cumulative' });
+    store.applySample([obs()], { at: T0 + 15, counters: 'cumulative' });
+    const ids = store.rows().map((r) => r.flow_id);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+  });
+
+  it('merges a socket listed twice in one sample', () => {
+    const { store } = setup();
+    store.applySample([obs({ bytesOut: 100 }), obs({ bytesOut: 50 })], { at: T0, counters: 'cumulative' });
+    store.applySample([obs({ bytesOut: 120 }), obs({ bytesOut: 60 })], { at: T0 + 5, counters: 'cumulative' });
+    expect(store.rows()).toHaveLength(1);
+    expect(store.rows()[0]!.bytes_out).toBe(180);
+  });
+
+  it('drops closed flows after the retention', () => {
+    const { store, clock } = setup({ retention: 60 });
+    store.applySample([obs()], { at: T0, counters: 'cumulative' });
+    store.applySample([], { at: T0 + 5, counters: 'cumulative' });
+    clock.set(T0 + 60);
+    expect(store.rows()).toHaveLength(1);
+    clock.set(T0 + 66);
+    expect(store.rows()).toHaveLength(0);
+    expect(store.size).toBe(0);
+  });
+
+  it('caps tracked flows: evicts the oldest closed first, then refuses new flows and counts drops', () => {
+    const { store, health } = setup({ max_flows: 3 });
+    const port = (p: number) => obs({ localPort: p });
+    store.applySample([port(1), port(2)], { at: T0, counters: 'cumulative' });
+    store.applySample([port(3)], { at: T0 + 5, counters: 'cumulative' }); // 1, 2 closed; 3 open
+    const r = store.applySample([port(3), port(4), port(5)], { at: T0 + 10, counters: 'cumulative' });
+    expect(r.evicted).toBe(2);
+    expect(store.rows().map((x) => x.local_port).sort()).toEqual([3, 4, 5]);
+    const r2 = store.applySample([port(3), port(4), port(5), port(6)], { at: T0 + 15, counters: 'cumulative' });
+    expect(r2.dropped).toBe(1);
+    expect(store.size).toBe(3);
+    const flows = health.rows().find((h) => h.component === 'flows')!;
+    expect(flows.dropped).toBe(3);
+    expect(flows.state).toBe('degraded');
+    expect(flows.detail).toMatch(/flows\.max_flows/);
+  });
+
+  it('classifies scope with configured internal ranges and service from the merged port map', () => {
+    const { store } = setup({}, { internal_ranges: ['198.51.100.0/24'], port_map: { 'tcp/9000': 'http' } });
+    store.applySample(
+      [obs(), obs({ localPort: 2, remoteAddress: '203.0.113.9', remotePort: 9000 }), obs({ localPort: 3, protocol: 'udp', remotePort: 443, observedService: 'quic' })],
+      { at: T0, counters: 'cumulative' },
+    );
+    const byPort = new Map(store.rows().map((r) => [r.local_port, r]));
+    expect(byPort.get(50000)).toMatchObject({ remote_scope: 'private', service: 'tls' });
+    expect(byPort.get(2)).toMatchObject({ remote_scope: 'public', service: 'http', service_evidence: 'port' });
+    expect(byPort.get(3)).toMatchObject({ service: 'quic', service_evidence: 'handshake' });
+  });
+});
