@@ -1,0 +1,117 @@
+import type { LineageGroup, ProcessRecord } from '../runtime/context.js';
+
+/**
+ * Lineage (SPEC §4) as pure functions over a read-only view of the process model, so they can be
+ * unit-tested on hand-built trees.
+ *
+ * Parent rule: the original parent (ES `original_ppid`, or the ppid we saw before a reparent to launchd)
+ * when known, else ppid. When that parent is launchd (pid 1) or no longer known, the responsible pid
+ * owns the process (XPC helpers of an app, orphans whose parent is gone).
+ *
+ * Group root = nearest process, walking up from the process itself, that is
+ *  - a GUI app: main executable of an outermost `.app` bundle (`X.app/Contents/MacOS/X`); helper apps
+ *    nested inside another bundle (`Chrome.app/…/Helper.app/Contents/MacOS/…`) belong to their app;
+ *  - an interactive shell under a terminal app (the shell has no `-c` script, a tty when known, and a
+ *    terminal-app ancestor within a few hops, e.g. Terminal → login → zsh);
+ *  - a launchd job: its parent is launchd and no responsible process other than itself owns it
+ *    (a reparented orphan is not a job: it follows its original parent, or its responsible pid).
+ * If the walk runs out of known ancestors first, the topmost known process is the root (`top`).
+ */
+export interface ProcessLookup {
+  /** The instance of pid alive at unix time `at`. */
+  getAt(pid: number, at: number): ProcessRecord | undefined;
+}
+
+export interface LineageOptions {
+  /** True when this process is a terminal / IDE app whose interactive shells start a group. */
+  isTerminalApp(p: ProcessRecord): boolean;
+  /** Hops from a shell up to its terminal app (Terminal → login → zsh is 2). */
+  maxTerminalHops?: number;
+  /** Safety bound on the walk (pid reuse can produce cycles in stale data). */
+  maxDepth?: number;
+}
+
+export const LAUNCHD_PID = 1;
+
+const SHELLS = new Set(['sh', 'bash', 'zsh', 'fish', 'dash', 'ksh', 'mksh', 'tcsh', 'csh', 'nu', 'pwsh', 'xonsh', 'elvish', 'oksh', 'yash']);
+
+export type ParentLink =
+  | { kind: 'parent' | 'responsible'; parent: ProcessRecord }
+  | { kind: 'launchd' }
+  | { kind: 'unknown' };
+
+/** The lineage parent of p (see the module comment), or why there is none. */
+export function lineageParent(model: ProcessLookup, p: ProcessRecord): ParentLink {
+  const original = p.originalPpid !== null && p.originalPpid > 0 && p.originalPpid !== p.pid ? p.originalPpid : null;
+  const parentPid = original ?? p.ppid;
+  if (parentPid > LAUNCHD_PID && parentPid !== p.pid) {
+    const parent = model.getAt(parentPid, p.processStart);
+    if (parent && parent !== p) return { kind: 'parent', parent };
+  }
+  const parentIsLaunchd = parentPid === LAUNCHD_PID;
+  const orphaned = p.ppid === LAUNCHD_PID || parentIsLaunchd;
+  if (orphaned && p.responsiblePid !== null && p.responsiblePid > LAUNCHD_PID && p.responsiblePid !== p.pid) {
+    const owner = model.getAt(p.responsiblePid, p.processStart);
+    if (owner && owner !== p) return { kind: 'responsible', parent: owner };
+  }
+  if (parentIsLaunchd) return { kind: 'launchd' };
+  return { kind: 'unknown' };
+}
+
+/** Main executable of a bundle that is not nested inside another bundle. */
+export function isGuiAppPath(path: string): boolean {
+  const m = /\.app\/Contents\/MacOS\/[^/]+$/.exec(path);
+  if (!m) return false;
+  const bundlePrefix = path.slice(0, m.index);
+  return !bundlePrefix.includes('.app/');
+}
+
+export function isShell(p: ProcessRecord): boolean {
+  const base = (p.path ? p.path.slice(p.path.lastIndexOf('/') + 1) : p.name).replace(/^-/, '');
+  return SHELLS.has(base);
+}
+
+/** A shell that reads commands from a terminal rather than running a script. */
+export function isInteractiveShell(p: ProcessRecord): boolean {
+  if (!isShell(p)) return false;
+  if (p.tty === false) return false;
+  const args = p.args;
+  if (args && args.length > 1) {
+    const flags = args.slice(1).filter((a) => a.startsWith('-') && !a.startsWith('--'));
+    const runsScript = flags.some((f) => f.slice(1).includes('c')) || args.slice(1).some((a) => !a.startsWith('-'));
+    const forcedInteractive = flags.some((f) => f.slice(1).includes('i'));
+    if (runsScript && !forcedInteractive) return false;
+  }
+  return true;
+}
+
+function underTerminalApp(model: ProcessLookup, shell: ProcessRecord, opts: LineageOptions): boolean {
+  const hops = opts.maxTerminalHops ?? 4;
+  let cur = shell;
+  for (let i = 0; i < hops; i++) {
+    const link = lineageParent(model, cur);
+    if (link.kind !== 'parent' && link.kind !== 'responsible') return false;
+    if (opts.isTerminalApp(link.parent)) return true;
+    cur = link.parent;
+  }
+  return false;
+}
+
+export function groupOf(model: ProcessLookup, p: ProcessRecord, opts: LineageOptions): LineageGroup {
+  const maxDepth = opts.maxDepth ?? 64;
+  const chain: ProcessRecord[] = [p];
+  const seen = new Set<ProcessRecord>([p]);
+  let cur = p;
+  for (let depth = 0; depth < maxDepth; depth++) {
+    if (cur.pid === LAUNCHD_PID) return { root: cur, rootKind: 'top', chain };
+    if (cur.path && isGuiAppPath(cur.path)) return { root: cur, rootKind: 'gui_app', chain };
+    if (isInteractiveShell(cur) && underTerminalApp(model, cur, opts)) return { root: cur, rootKind: 'terminal_shell', chain };
+    const link = lineageParent(model, cur);
+    if (link.kind === 'launchd') return { root: cur, rootKind: 'launchd_job', chain };
+    if (link.kind === 'unknown' || seen.has(link.parent)) return { root: cur, rootKind: 'top', chain };
+    cur = link.parent;
+    seen.add(cur);
+    chain.push(cur);
+  }
+  return { root: cur, rootKind: 'top', chain };
+}

@@ -1,0 +1,231 @@
+import type { Clock } from '../../src/clock.js';
+import type { Logger } from '../../src/log.js';
+import type { OutflowConfig } from '../../src/config/index.js';
+import { resolveAllowlists, matchesResolved } from '../../src/classify/allowlists.js';
+import { teamKey } from '../../src/classify/app-match.js';
+import type { LineageGroup, ProcessModel, ProcessObservation, ProcessRecord } from '../runtime/context.js';
+import { groupOf, LAUNCHD_PID } from './lineage.js';
+
+export interface ProcessModelOptions {
+  config: OutflowConfig;
+  clock: Clock;
+  log: Logger;
+}
+
+/**
+ * ps/proc report start times with 1 s resolution and eslogger's µs times are truncated; /proc start times
+ * are derived from clock ticks. Observations within this many seconds of a known instance are that instance.
+ */
+const START_TOLERANCE_S = 1;
+
+/**
+ * The process table shared by every collector, keyed by instance (pid, processStart). A new start time
+ * for a known pid means the pid was reused: the older instance is marked exited, never overwritten.
+ * Exited instances stay for `processes.exited_retention` so precursors and flows of short-lived processes
+ * can still be attributed; the whole table is bounded by `processes.max_processes`.
+ */
+export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
+  const { config, clock, log } = opts;
+  const retention = config.processes.exited_retention;
+  const maxProcesses = config.processes.max_processes;
+  const allowlists = resolveAllowlists(config);
+  /** pid → instances ordered by processStart ascending. */
+  const byPid = new Map<number, ProcessRecord[]>();
+  /** Exited instances in the order they exited: the first to go when the table is full or aged. */
+  const exitedOrder = new Set<ProcessRecord>();
+  let count = 0;
+  let evictedRunning = 0;
+
+  const isTerminalApp = (p: ProcessRecord) => matchesResolved(allowlists.terminals, teamKey(p.teamId, p.platformBinary), p.signingId);
+  const lookup = { getAt };
+
+  function instances(pid: number): ProcessRecord[] | undefined {
+    return byPid.get(pid);
+  }
+
+  function find(pid: number, start: number): ProcessRecord | undefined {
+    const list = instances(pid);
+    if (!list) return undefined;
+    let best: ProcessRecord | undefined;
+    for (const r of list) {
+      const d = Math.abs(r.processStart - start);
+      if (d === 0) return r;
+      if (d <= START_TOLERANCE_S && (!best || d < Math.abs(best.processStart - start))) best = r;
+    }
+    return best;
+  }
+
+  function markExited(r: ProcessRecord, at: number): void {
+    if (r.exitedAt !== null) return;
+    r.exitedAt = Math.max(at, r.processStart);
+    exitedOrder.add(r);
+  }
+
+  function remove(r: ProcessRecord): void {
+    const list = byPid.get(r.pid);
+    if (!list) return;
+    const i = list.indexOf(r);
+    if (i < 0) return;
+    list.splice(i, 1);
+    if (!list.length) byPid.delete(r.pid);
+    exitedOrder.delete(r);
+    count--;
+  }
+
+  function makeRoom(now: number): void {
+    if (count < maxProcesses) return;
+    sweep(now);
+    for (const r of exitedOrder) {
+      if (count < maxProcesses) return;
+      remove(r);
+    }
+    if (count < maxProcesses) return;
+    // Only running instances left: drop the one seen longest ago (most likely gone unnoticed).
+    let oldest: ProcessRecord | undefined;
+    for (const list of byPid.values()) for (const r of list) if (!oldest || r.lastSeen < oldest.lastSeen) oldest = r;
+    if (oldest) {
+      remove(oldest);
+      evictedRunning++;
+      if (evictedRunning === 1 || evictedRunning % 1000 === 0) log.warn({ evicted_running: evictedRunning, max_processes: maxProcesses }, 'process table full; evicting running processes');
+    }
+  }
+
+  function observe(obs: ProcessObservation): ProcessRecord {
+    let r = find(obs.pid, obs.processStart);
+    if (!r) {
+      makeRoom(obs.seenAt);
+      const path = obs.path ?? '';
+      r = {
+        pid: obs.pid,
+        processStart: obs.processStart,
+        ppid: obs.ppid ?? 0,
+        originalPpid: obs.originalPpid ?? null,
+        responsiblePid: obs.responsiblePid ?? null,
+        uid: obs.uid ?? -1,
+        path,
+        name: obs.name ?? (path ? path.slice(path.lastIndexOf('/') + 1) : ''),
+        args: obs.args ?? null,
+        signingId: obs.signingId ?? null,
+        teamId: obs.teamId ?? null,
+        cdhash: obs.cdhash ? obs.cdhash.toLowerCase() : null,
+        platformBinary: obs.platformBinary ?? null,
+        tty: obs.tty ?? null,
+        firstSeen: obs.seenAt,
+        lastSeen: obs.seenAt,
+        exitedAt: null,
+      };
+      let list = byPid.get(obs.pid);
+      if (!list) byPid.set(obs.pid, (list = []));
+      // A newer instance of the pid means every older one has exited (pid reuse).
+      for (const older of list) if (older.processStart < r.processStart) markExited(older, r.processStart);
+      list.push(r);
+      list.sort((a, b) => a.processStart - b.processStart);
+      count++;
+      // An older instance showing up late (e.g. a delayed ES event) is already gone if a newer one exists.
+      const newer = list.find((x) => x.processStart > r!.processStart);
+      if (newer) markExited(r, newer.processStart);
+      return r;
+    }
+    merge(r, obs);
+    return r;
+  }
+
+  function merge(r: ProcessRecord, obs: ProcessObservation): void {
+    if (obs.ppid !== undefined && obs.ppid !== r.ppid) {
+      // Reparented to launchd after the parent died: remember who the parent was.
+      if (obs.ppid === LAUNCHD_PID && r.ppid > LAUNCHD_PID && r.originalPpid === null) r.originalPpid = r.ppid;
+      r.ppid = obs.ppid;
+    }
+    if (obs.originalPpid !== undefined) r.originalPpid = obs.originalPpid;
+    if (obs.responsiblePid !== undefined) r.responsiblePid = obs.responsiblePid;
+    if (obs.uid !== undefined) r.uid = obs.uid;
+    if (obs.path) {
+      r.path = obs.path;
+      if (obs.name === undefined) r.name = obs.path.slice(obs.path.lastIndexOf('/') + 1);
+    }
+    if (obs.name !== undefined && obs.name !== '') r.name = obs.name;
+    if (obs.args !== undefined) r.args = obs.args;
+    if (obs.signingId !== undefined) r.signingId = obs.signingId;
+    if (obs.teamId !== undefined) r.teamId = obs.teamId;
+    if (obs.cdhash !== undefined) r.cdhash = obs.cdhash ? obs.cdhash.toLowerCase() : null;
+    if (obs.platformBinary !== undefined) r.platformBinary = obs.platformBinary;
+    if (obs.tty !== undefined) r.tty = obs.tty;
+    if (obs.seenAt > r.lastSeen) r.lastSeen = obs.seenAt;
+    // A snapshot listing the instance proves it alive (an earlier exit mark came from a missed sample).
+    if (r.exitedAt !== null && (obs.source === 'ps' || obs.source === 'proc') && obs.seenAt > r.exitedAt + 2) {
+      const list = byPid.get(r.pid)!;
+      if (list[list.length - 1] === r) {
+        r.exitedAt = null;
+        exitedOrder.delete(r);
+      }
+    }
+  }
+
+  function exited(pid: number, processStart: number | undefined, at: number): void {
+    const r = processStart === undefined ? get(pid) : find(pid, processStart);
+    if (r) markExited(r, at);
+  }
+
+  function get(pid: number, processStart?: number): ProcessRecord | undefined {
+    if (processStart !== undefined) return find(pid, processStart);
+    const list = instances(pid);
+    return list ? list[list.length - 1] : undefined;
+  }
+
+  function getAt(pid: number, at: number): ProcessRecord | undefined {
+    const list = instances(pid);
+    if (!list) return undefined;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const r = list[i]!;
+      if (r.processStart > at + START_TOLERANCE_S) continue;
+      if (r.exitedAt !== null && r.exitedAt < at) return undefined;
+      return r;
+    }
+    return undefined;
+  }
+
+  function parentOf(p: ProcessRecord): ProcessRecord | undefined {
+    const original = p.originalPpid !== null && p.originalPpid > 0 && p.originalPpid !== p.pid ? p.originalPpid : null;
+    const parentPid = original ?? p.ppid;
+    if (parentPid <= 0 || parentPid === p.pid) return undefined;
+    const parent = getAt(parentPid, p.processStart);
+    return parent === p ? undefined : parent;
+  }
+
+  function group(p: ProcessRecord): LineageGroup {
+    return groupOf(lookup, p, { isTerminalApp });
+  }
+
+  function* all(): Iterable<ProcessRecord> {
+    for (const list of byPid.values()) yield* list;
+  }
+
+  function running(): ProcessRecord[] {
+    const out: ProcessRecord[] = [];
+    for (const list of byPid.values()) for (const r of list) if (r.exitedAt === null) out.push(r);
+    return out;
+  }
+
+  function sweep(now: number): void {
+    const cutoff = now - retention;
+    for (const r of exitedOrder) {
+      if ((r.exitedAt ?? now) >= cutoff) continue;
+      remove(r);
+    }
+  }
+
+  return {
+    observe,
+    exited,
+    get,
+    getAt,
+    parentOf,
+    group,
+    all,
+    running,
+    sweep: (now = clock.unix()) => sweep(now),
+    get size() {
+      return count;
+    },
+  };
+}

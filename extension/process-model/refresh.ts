@@ -1,0 +1,131 @@
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import type { ExtensionContext, ProcessObservation } from '../runtime/context.js';
+import { parseBtime, parseProcStat, parseProcStatusUid, parsePsArgs, parsePsProcesses } from './parse-ps.js';
+
+/**
+ * USER_HZ: the unit of /proc/<pid>/stat starttime. Fixed at 100 by the kernel ABI on every mainstream
+ * architecture (`getconf CLK_TCK`); Node has no sysconf and spawning getconf is not worth it.
+ */
+const CLK_TCK = 100;
+const PROC = '/proc';
+
+const inflight = new WeakMap<ExtensionContext, Promise<void>>();
+
+/**
+ * Take one process snapshot (darwin: `ps`; linux: /proc), observe every process into ctx.processes and
+ * mark instances that vanished since the previous snapshot as exited. Concurrent callers share one run.
+ */
+export function refreshProcessSnapshot(ctx: ExtensionContext): Promise<void> {
+  const running = inflight.get(ctx);
+  if (running) return running;
+  const p = (ctx.platform === 'darwin' ? snapshotDarwin(ctx) : snapshotLinux(ctx))
+    .then((observations) => apply(ctx, observations.list, observations.startedAt))
+    .finally(() => inflight.delete(ctx));
+  inflight.set(ctx, p);
+  return p;
+}
+
+function apply(ctx: ExtensionContext, list: ProcessObservation[], startedAt: number): void {
+  const seen = new Set<string>();
+  for (const obs of list) {
+    const r = ctx.processes.observe(obs);
+    seen.add(`${r.pid}:${r.processStart}`);
+  }
+  const now = ctx.clock.unix();
+  for (const r of ctx.processes.running()) {
+    if (seen.has(`${r.pid}:${r.processStart}`)) continue;
+    // A process that started after the snapshot began (eslogger saw it) is newer, not vanished.
+    if (r.processStart >= startedAt) continue;
+    ctx.processes.exited(r.pid, r.processStart, now);
+  }
+  ctx.processes.sweep(now);
+}
+
+async function snapshotDarwin(ctx: ExtensionContext): Promise<{ list: ProcessObservation[]; startedAt: number }> {
+  const startedAt = ctx.clock.unix();
+  const [procs, argv] = await Promise.all([
+    ctx.tools.run('ps', ['-axww', '-o', 'pid=,ppid=,uid=,lstart=,comm=']),
+    // args are a nicety (lineage: is a shell running a script?); their failure must not lose the snapshot.
+    ctx.tools.run('ps', ['-axww', '-o', 'pid=,args=']).catch(() => undefined),
+  ]);
+  const { rows, skipped } = parsePsProcesses(procs.stdout);
+  if (skipped) ctx.health.component('processes').drop(skipped);
+  const args = argv ? parsePsArgs(argv.stdout).args : new Map<number, string[]>();
+  const seenAt = ctx.clock.unix();
+  const list: ProcessObservation[] = rows.map((r) => {
+    const isPath = r.comm.startsWith('/');
+    return {
+      pid: r.pid,
+      processStart: r.start,
+      ppid: r.ppid,
+      uid: r.uid,
+      ...(isPath ? { path: r.comm } : { name: r.comm }),
+      ...(args.has(r.pid) ? { args: args.get(r.pid)! } : {}),
+      source: 'ps' as const,
+      seenAt,
+    };
+  });
+  return { list, startedAt };
+}
+
+let cachedBtime: number | undefined;
+
+async function bootTime(): Promise<number> {
+  if (cachedBtime === undefined) {
+    const bt = parseBtime(await readFile(`${PROC}/stat`, 'utf8'));
+    if (bt === undefined) throw new Error('/proc/stat has no btime line');
+    cachedBtime = bt;
+  }
+  return cachedBtime;
+}
+
+/**
+ * One process from /proc: stat (ppid, start), status (uid), exe (path; needs root for other users'
+ * processes — then only the task name is known), cmdline. Undefined when the process is gone.
+ */
+export async function readProcProcess(pid: number, seenAt = Math.floor(Date.now() / 1000)): Promise<ProcessObservation | undefined> {
+  const dir = `${PROC}/${pid}`;
+  let statText: string;
+  try {
+    statText = await readFile(`${dir}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const stat = parseProcStat(statText);
+  if (!stat) return undefined;
+  const btime = await bootTime();
+  const [status, exe, cmdline] = await Promise.all([
+    readFile(`${dir}/status`, 'utf8').catch(() => ''),
+    readlink(`${dir}/exe`).catch(() => ''),
+    readFile(`${dir}/cmdline`, 'utf8').catch(() => ''),
+  ]);
+  const uid = parseProcStatusUid(status);
+  const path = exe.replace(/ \(deleted\)$/, '');
+  const args = cmdline ? cmdline.replace(/\0$/, '').split('\0') : undefined;
+  return {
+    pid,
+    processStart: btime + Math.floor(stat.starttime / CLK_TCK),
+    ppid: stat.ppid,
+    ...(uid !== undefined ? { uid } : {}),
+    ...(path ? { path } : {}),
+    name: stat.comm,
+    ...(args && args[0] !== '' ? { args } : {}),
+    source: 'proc',
+    seenAt,
+  };
+}
+
+async function snapshotLinux(ctx: ExtensionContext): Promise<{ list: ProcessObservation[]; startedAt: number }> {
+  const startedAt = ctx.clock.unix();
+  const entries = await readdir(PROC);
+  const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number);
+  const seenAt = ctx.clock.unix();
+  const list: ProcessObservation[] = [];
+  // Bounded concurrency: thousands of parallel reads would spike file descriptors for nothing.
+  const CONCURRENCY = 32;
+  for (let i = 0; i < pids.length; i += CONCURRENCY) {
+    const chunk = await Promise.all(pids.slice(i, i + CONCURRENCY).map((pid) => readProcProcess(pid, seenAt)));
+    for (const obs of chunk) if (obs) list.push(obs);
+  }
+  return { list, startedAt };
+}

@@ -1,0 +1,76 @@
+/**
+ * Package ownership of files on Linux (`code_signing` signature_class `package`).
+ * Pure parsers for `dpkg-query -S PATH…` and `rpm -qf --queryformat '%{NAME}\n' PATH…`.
+ */
+
+export interface PackageOwners {
+  /** path → owning package names (architecture qualifier stripped), first owner first. */
+  owners: Map<string, string[]>;
+  skipped: number;
+}
+
+/**
+ * `dpkg-query -S` prints `pkg[:arch][, pkg2…]: /path` per owned path on stdout and
+ * `dpkg-query: no path found matching pattern /path` on stderr for the rest (exit 1 if any).
+ * `diversion by … from|to: /path` lines are not ownership.
+ */
+export function parseDpkgQueryS(stdout: string): PackageOwners {
+  const owners = new Map<string, string[]>();
+  let skipped = 0;
+  for (const raw of stdout.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    if (!line.trim()) continue;
+    const sep = line.indexOf(': /');
+    if (sep <= 0 || line.startsWith('diversion by ') || line.startsWith('dpkg-query:')) {
+      skipped++;
+      continue;
+    }
+    const path = line.slice(sep + 2);
+    const names = line
+      .slice(0, sep)
+      .split(',')
+      .map((n) => n.trim().replace(/:[a-z0-9_-]+$/i, ''))
+      .filter((n) => /^[a-z0-9][a-z0-9+.-]*$/i.test(n));
+    if (!names.length) {
+      skipped++;
+      continue;
+    }
+    const prev = owners.get(path) ?? [];
+    for (const n of names) if (!prev.includes(n)) prev.push(n);
+    owners.set(path, prev);
+  }
+  return { owners, skipped };
+}
+
+/**
+ * `rpm -qf --queryformat '%{NAME}\n' P1 P2…` prints one line per path on stdout, in argument order:
+ * the package name or `file P is not owned by any package`. Missing files print `error: file P: …` on
+ * stderr instead, which shifts the order — callers pass one path when they cannot trust the alignment.
+ */
+export function parseRpmQf(stdout: string, paths: readonly string[]): PackageOwners & { aligned: boolean } {
+  const lines = stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  const owners = new Map<string, string[]>();
+  if (lines.length !== paths.length) return { owners, skipped: lines.length, aligned: false };
+  let skipped = 0;
+  lines.forEach((line, i) => {
+    if (/ is not owned by any package$/.test(line) || line.startsWith('error:')) return;
+    if (!/^[A-Za-z0-9][A-Za-z0-9+._-]*$/.test(line)) {
+      skipped++;
+      return;
+    }
+    owners.set(paths[i]!, [line]);
+  });
+  return { owners, skipped, aligned: true };
+}
+
+/**
+ * usrmerge: /usr/bin/ps on disk is registered by its package as /bin/ps (and /usr/lib/… as /lib/…).
+ * The names under which a package database may know a path, most likely first.
+ */
+export function packageDbAliases(path: string): string[] {
+  const m = /^\/usr\/(bin|sbin|lib|lib32|lib64|libx32)\/(.*)$/.exec(path);
+  if (m) return [path, `/${m[1]}/${m[2]}`];
+  const n = /^\/(bin|sbin|lib|lib32|lib64|libx32)\/(.*)$/.exec(path);
+  if (n) return [path, `/usr/${n[1]}/${n[2]}`];
+  return [path];
+}

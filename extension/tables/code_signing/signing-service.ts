@@ -1,0 +1,415 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Clock } from '../../../src/clock.js';
+import type { OutflowConfig } from '../../../src/config/index.js';
+import { coerceError, ParseError, ToolError } from '../../../src/errors.js';
+import type { Logger } from '../../../src/log.js';
+import {
+  classifyCodesign,
+  classifyEs,
+  identityFor,
+  needsNotarizationCheck,
+  needsRequirementChecks,
+  REQUIREMENTS,
+  type CodesignInfo,
+  type RequirementChecks,
+  type SigningFields,
+  type SpctlInfo,
+} from '../../../src/classify/signing-class.js';
+import type { SigningRow, SigningService } from '../../runtime/context.js';
+import type { HealthRegistry } from '../../runtime/health.js';
+import type { Platform, ToolRunner } from '../../runtime/tools.js';
+import { parseCodesignDisplay, parseCodesignVerify } from './parse-codesign.js';
+import { packageDbAliases, parseDpkgQueryS, parseRpmQf } from './parse-packages.js';
+import { parseSpctlAssess } from './parse-spctl.js';
+
+export interface SigningServiceOptions {
+  platform: Platform;
+  tools: ToolRunner;
+  config: OutflowConfig;
+  clock: Clock;
+  health: HealthRegistry;
+  log: Logger;
+}
+
+/** Re-stat a cached path at most this often (seconds): a changed (inode, size, mtime) means a new check. */
+const REVALIDATE_AFTER_S = 60;
+/** After a tool failure (timeout, missing tool) the path is retried no sooner than this (seconds). */
+const RETRY_AFTER_FAILURE_S = 300;
+/** Paths per package-database query on Linux. */
+const PACKAGE_BATCH = 64;
+/** Unsigned files larger than this are not hashed for an identity. */
+const MAX_HASH_BYTES = 256 * 1024 * 1024;
+
+export const HEALTH_COMPONENT = 'code_signing';
+
+interface CacheEntry {
+  row: SigningRow;
+  /** (inode, size, mtime) when checked; 'missing' when stat failed; 'es' before the first stat of a seed. */
+  key: string;
+  validatedAt: number;
+  /** Set after a failed check: do not retry before this time. */
+  retryAt: number | null;
+  source: 'tool' | 'es';
+}
+
+/** The row for a path nobody could check (yet): every fact unknown. */
+export function unknownRow(path: string, checkedAt = 0): SigningRow {
+  return {
+    path,
+    signed: -1,
+    valid: -1,
+    signature_class: 'unknown',
+    team_id: '',
+    signing_id: '',
+    authority: '',
+    cdhash: '',
+    notarized: -1,
+    hardened_runtime: -1,
+    identity: '',
+    checked_at: checkedAt,
+  };
+}
+
+/** `X.app` bundle whose main executable (or the bundle itself) `path` is; undefined for bare binaries. */
+export function appBundleOf(path: string): string | undefined {
+  if (/\.app\/?$/.test(path)) return path.replace(/\/$/, '');
+  const m = /^(.*\.app)\/Contents\/MacOS\/[^/]+$/.exec(path);
+  return m ? m[1] : undefined;
+}
+
+async function statKey(path: string): Promise<string> {
+  try {
+    const s = await stat(path, { bigint: true });
+    return `${s.ino}:${s.size}:${s.mtimeNs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+async function hashFile(path: string, signal: AbortSignal): Promise<string> {
+  const s = await stat(path);
+  if (!s.isFile() || s.size > MAX_HASH_BYTES) return '';
+  const h = createHash('sha256');
+  await new Promise<void>((resolve, reject) => {
+    const stream = createReadStream(path, { signal });
+    stream.on('data', (c) => h.update(c));
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  return h.digest('hex');
+}
+
+/**
+ * Code-signing facts per executable path, served from a bounded LRU so lookups never wait on a tool.
+ * Misses queue a background check run by a small worker pool (config.signing.workers), each tool bounded
+ * by config.signing.timeout_ms. darwin: codesign/spctl (formats.md §4); linux: package ownership via
+ * dpkg-query (or rpm), batched.
+ */
+export function createSigningService(opts: SigningServiceOptions): SigningService {
+  const { platform, tools, config, clock, log } = opts;
+  const health = opts.health.component(HEALTH_COMPONENT);
+  const cacheSize = config.signing.cache_size;
+  const workers = config.signing.workers;
+  const timeoutMs = config.signing.timeout_ms;
+  const maxQueue = Math.max(cacheSize, 64);
+
+  const cache = new Map<string, CacheEntry>();
+  const queue: string[] = [];
+  const queued = new Set<string>();
+  const active = new Set<Promise<void>>();
+  const idleWaiters: (() => void)[] = [];
+  const abort = new AbortController();
+  /** Notarization by cdhash: spctl/codesign notarization checks can be slow or online. */
+  const notarizationByCdhash = new Map<string, number>();
+  let stopped = false;
+  let packageTool: 'dpkg-query' | 'rpm' | null | undefined;
+
+  function touch(path: string, entry: CacheEntry): void {
+    cache.delete(path);
+    cache.set(path, entry);
+  }
+
+  function store(path: string, entry: CacheEntry): void {
+    cache.delete(path);
+    cache.set(path, entry);
+    while (cache.size > cacheSize) {
+      const oldest = cache.keys().next().value as string;
+      cache.delete(oldest);
+    }
+  }
+
+  function enqueue(path: string): void {
+    if (stopped || queued.has(path)) return;
+    if (queue.length >= maxQueue) {
+      health.drop();
+      return;
+    }
+    queued.add(path);
+    queue.push(path);
+  }
+
+  function wantsCheck(path: string, now: number): boolean {
+    const e = cache.get(path);
+    if (!e) return true;
+    if (e.retryAt !== null) return now >= e.retryAt;
+    if (e.key === 'es') return true;
+    return now - e.validatedAt >= REVALIDATE_AFTER_S;
+  }
+
+  function pump(): void {
+    while (!stopped && active.size < workers && queue.length) {
+      const batch = queue.splice(0, platform === 'linux' ? PACKAGE_BATCH : 1);
+      const task: Promise<void> = (async () => {
+        try {
+          if (platform === 'darwin') await checkDarwin(batch[0]!);
+          else await checkLinux(batch);
+        } catch (err) {
+          // checkX handle tool errors themselves; anything reaching here is a bug worth a log line.
+          log.error({ err: coerceError(err) }, 'signing check crashed');
+        } finally {
+          for (const p of batch) queued.delete(p);
+        }
+      })();
+      active.add(task);
+      void task.finally(() => {
+        active.delete(task);
+        pump();
+        if (!active.size && !queue.length) for (const w of idleWaiters.splice(0)) w();
+      });
+    }
+  }
+
+  function failed(path: string, key: string, err: unknown): void {
+    const e = coerceError(err);
+    const now = clock.unix();
+    store(path, { row: unknownRow(path, now), key, validatedAt: now, retryAt: now + RETRY_AFTER_FAILURE_S, source: 'tool' });
+    if (e instanceof ToolError) {
+      const detail = e.hint ? `${e.message}; ${e.hint}` : e.message;
+      if (e.code === 'TOOL_NOT_FOUND') health.unavailable(detail);
+      else if (e.code === 'TOOL_PERMISSION') health.permissionDenied(detail);
+      else health.degraded(detail);
+    } else {
+      health.degraded(e.message);
+    }
+    log.warn({ err: e, path }, 'signing check failed');
+  }
+
+  async function run(tool: 'codesign' | 'spctl', args: string[], okExitCodes: number[]) {
+    return tools.run(tool, args, { timeoutMs, okExitCodes, signal: abort.signal, maxBytes: 1024 * 1024 });
+  }
+
+  async function requirementCheck(path: string, requirement: string): Promise<boolean | null> {
+    const r = await run('codesign', ['--verify', `-R=${requirement}`, path], [0, 1, 3]);
+    return r.exitCode === 0 ? true : r.exitCode === 3 ? false : null;
+  }
+
+  async function notarization(path: string, info: CodesignInfo): Promise<{ spctl: SpctlInfo | null; check: boolean | null }> {
+    const cached = info.cdhash ? notarizationByCdhash.get(info.cdhash) : undefined;
+    if (cached !== undefined) return { spctl: null, check: cached === 1 ? true : cached === 0 ? false : null };
+    const bundle = appBundleOf(path);
+    let result: { spctl: SpctlInfo | null; check: boolean | null };
+    if (bundle) {
+      // spctl rejects every bare CLI binary, so it only speaks for app bundles.
+      const r = await run('spctl', ['--assess', '--type', 'execute', '-vv', bundle], [0, 1, 3]);
+      let spctl: SpctlInfo | null = null;
+      try {
+        spctl = parseSpctlAssess(`${r.stderr}\n${r.stdout}`).info;
+      } catch (err) {
+        if (!(err instanceof ParseError)) throw err;
+      }
+      result = { spctl, check: null };
+    } else {
+      const r = await run('codesign', ['--verify', '--strict', '--check-notarization', '-R=notarized', path], [0, 1, 3]);
+      result = { spctl: null, check: r.exitCode === 0 ? true : r.exitCode === 3 ? false : null };
+    }
+    if (info.cdhash) {
+      const n = result.check === true || result.spctl?.source === 'Notarized Developer ID' ? 1 : result.check === false || result.spctl?.source === 'Unnotarized Developer ID' ? 0 : -1;
+      if (n !== -1) {
+        notarizationByCdhash.set(info.cdhash, n);
+        if (notarizationByCdhash.size > cacheSize) notarizationByCdhash.delete(notarizationByCdhash.keys().next().value as string);
+      }
+    }
+    return result;
+  }
+
+  async function classifyDarwin(path: string): Promise<SigningFields> {
+    const display = await run('codesign', ['-dvvv', '--verbose=4', path], [0, 1]);
+    const { info } = parseCodesignDisplay(`${display.stderr}\n${display.stdout}`);
+    if (info.notSigned) {
+      const fields = classifyCodesign(info, null);
+      const digest = await hashFile(path, abort.signal).catch(() => '');
+      // Unsigned code has no cdhash: the file's SHA-256 stands in so the identity survives renames.
+      return digest ? { ...fields, identity: identityFor('unsigned', '', '', digest) } : fields;
+    }
+    if (info.error && !info.identifier && !info.cdhash) return classifyCodesign(info, null);
+    const verifyRun = await run('codesign', ['--verify', '--strict', path], [0, 1]);
+    const verify = parseCodesignVerify(verifyRun.stderr, verifyRun.exitCode);
+    let fields = classifyCodesign(info, verify);
+    let spctl: SpctlInfo | null = null;
+    let requirements: RequirementChecks = {};
+    if (needsRequirementChecks(fields, info)) {
+      const bundle = appBundleOf(path);
+      if (bundle) spctl = (await notarization(path, info)).spctl;
+      fields = classifyCodesign(info, verify, { spctl });
+      if (fields.signature_class === 'unknown') {
+        requirements.developerId = await requirementCheck(path, REQUIREMENTS.developerId);
+        if (!requirements.developerId) requirements.appStore = await requirementCheck(path, REQUIREMENTS.appStore);
+        if (!requirements.developerId && !requirements.appStore) requirements.anchorApple = await requirementCheck(path, REQUIREMENTS.anchorApple);
+        fields = classifyCodesign(info, verify, { spctl, requirements });
+      }
+    }
+    if (needsNotarizationCheck(fields, info)) {
+      const n = spctl ? { spctl, check: null } : await notarization(path, info);
+      fields = classifyCodesign(info, verify, { spctl: n.spctl, requirements, notarizationCheck: n.check });
+    }
+    return fields;
+  }
+
+  async function checkDarwin(path: string): Promise<void> {
+    const key = await statKey(path);
+    const now = clock.unix();
+    const prev = cache.get(path);
+    if (prev && prev.key === key && prev.retryAt === null) {
+      prev.validatedAt = now;
+      return;
+    }
+    if (prev && prev.key === 'es' && prev.row.signature_class !== 'unknown' && !(prev.row.signature_class === 'developer_id' && prev.row.notarized === -1)) {
+      // ES already gave a definite answer for the running image; codesign would only repeat it.
+      store(path, { ...prev, key, validatedAt: now });
+      return;
+    }
+    try {
+      const fields = await classifyDarwin(path);
+      const checkedAt = clock.unix();
+      let row: SigningRow = { path, ...fields, checked_at: checkedAt };
+      if (prev?.source === 'es' && row.signature_class === 'unknown' && prev.row.signature_class !== 'unknown') row = { ...prev.row, checked_at: checkedAt };
+      store(path, { row, key, validatedAt: checkedAt, retryAt: null, source: 'tool' });
+      health.event(1, checkedAt);
+      if (health.state !== 'running' || health.detail === 'starting') health.running();
+    } catch (err) {
+      if (stopped) return;
+      failed(path, key, err);
+    }
+  }
+
+  function resolvePackageTool(): 'dpkg-query' | 'rpm' | null {
+    if (packageTool !== undefined) return packageTool;
+    packageTool = tools.available('dpkg-query') ? 'dpkg-query' : tools.available('rpm') ? 'rpm' : null;
+    if (!packageTool) health.unavailable('no package database tool (dpkg-query or rpm): code_signing reports unknown for every path');
+    return packageTool;
+  }
+
+  async function packageOwners(paths: string[]): Promise<Map<string, string[]>> {
+    const tool = resolvePackageTool();
+    if (!tool) return new Map();
+    const queries = [...new Set(paths.flatMap(packageDbAliases))];
+    if (tool === 'dpkg-query') {
+      // Exit 1 only means some paths are unowned.
+      const r = await tools.run('dpkg-query', ['-S', ...queries], { timeoutMs, okExitCodes: [0, 1], signal: abort.signal });
+      return parseDpkgQueryS(r.stdout).owners;
+    }
+    const out = new Map<string, string[]>();
+    const rpmQuery = async (batch: string[]) => {
+      const r = await tools.run('rpm', ['-qf', '--queryformat', '%{NAME}\\n', ...batch], { timeoutMs, okExitCodes: [0, 1], signal: abort.signal });
+      return parseRpmQf(r.stdout, batch);
+    };
+    const all = await rpmQuery(queries);
+    if (all.aligned) return all.owners;
+    for (const q of queries) for (const [k, v] of (await rpmQuery([q])).owners) out.set(k, v);
+    return out;
+  }
+
+  async function checkLinux(paths: string[]): Promise<void> {
+    const now = clock.unix();
+    const keys = new Map<string, string>();
+    const toCheck: string[] = [];
+    for (const p of paths) {
+      const key = await statKey(p);
+      keys.set(p, key);
+      const prev = cache.get(p);
+      if (prev && prev.key === key && prev.retryAt === null) prev.validatedAt = now;
+      else toCheck.push(p);
+    }
+    if (!toCheck.length) return;
+    let owners: Map<string, string[]>;
+    try {
+      owners = await packageOwners(toCheck);
+    } catch (err) {
+      if (stopped) return;
+      for (const p of toCheck) failed(p, keys.get(p)!, err);
+      return;
+    }
+    const checkedAt = clock.unix();
+    for (const p of toCheck) {
+      const key = keys.get(p)!;
+      const owner = packageDbAliases(p)
+        .map((a) => owners.get(a))
+        .find((o) => o && o.length)?.[0];
+      // A file the package database lists but that no longer exists is not that package's code.
+      const row: SigningRow =
+        owner && key !== 'missing'
+          ? { ...unknownRow(p, checkedAt), signature_class: 'package', signing_id: owner, identity: identityFor('package', '', owner, '') }
+          : unknownRow(p, checkedAt);
+      store(p, { row, key, validatedAt: checkedAt, retryAt: null, source: 'tool' });
+    }
+    health.event(toCheck.length, checkedAt);
+    if (packageTool && (health.state !== 'running' || health.detail === 'starting')) health.running();
+  }
+
+  const service: SigningService = {
+    lookup(path) {
+      const e = cache.get(path);
+      if (e) {
+        touch(path, e);
+        return e.row;
+      }
+      if (path.startsWith('/')) {
+        enqueue(path);
+        pump();
+      }
+      return undefined;
+    },
+    lookupOrUnknown(path) {
+      return service.lookup(path) ?? unknownRow(path);
+    },
+    request(paths) {
+      const now = clock.unix();
+      for (const p of paths) {
+        // Relative paths never reach codesign: one starting with a digit would be taken as a pid.
+        if (!p || !p.startsWith('/')) continue;
+        if (wantsCheck(p, now)) enqueue(p);
+      }
+      pump();
+    },
+    seedFromEs(path, fields) {
+      if (!path.startsWith('/')) return;
+      const now = clock.unix();
+      const row: SigningRow = { path, ...classifyEs(fields), checked_at: now };
+      const prev = cache.get(path);
+      if (prev && prev.source === 'tool' && prev.retryAt === null && prev.row.signature_class !== 'unknown') {
+        const sameImage = !row.cdhash || !prev.row.cdhash || row.cdhash === prev.row.cdhash;
+        if (sameImage) return;
+      }
+      store(path, { row, key: 'es', validatedAt: now, retryAt: null, source: 'es' });
+      if (row.signature_class === 'unknown' || (row.signature_class === 'developer_id' && row.notarized === -1)) {
+        enqueue(path);
+        pump();
+      }
+    },
+    idle() {
+      if (!active.size && !queue.length) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
+    async stop() {
+      stopped = true;
+      queue.length = 0;
+      queued.clear();
+      abort.abort();
+      await Promise.allSettled([...active]);
+      for (const w of idleWaiters.splice(0)) w();
+    },
+  };
+  return service;
+}
