@@ -7,7 +7,7 @@ import { coerceError } from '../../src/errors.js';
 import type { QueryContext } from '../sdk/query-context.js';
 import type { TablePlugin } from '../sdk/table-plugin.js';
 import type { Collector, CollectorFactory, ExtensionContext } from './context.js';
-import { columnOptions, type TableDefinition } from './define-table.js';
+import { columnOptions, type ColumnSpec, type TableDefinition } from './define-table.js';
 import type { Platform } from './tools.js';
 
 export function tablesFor<T extends { platforms: Platform[] }>(registry: readonly T[], platform: Platform): T[] {
@@ -18,7 +18,7 @@ export function tablesFor<T extends { platforms: Platform[] }>(registry: readonl
 export function toTablePlugin(def: TableDefinition<any>, ctx: ExtensionContext): TablePlugin {
   return {
     name: def.name,
-    columns: Object.entries(def.columns).map(([name, spec]) => ({ name, type: spec.type, options: columnOptions(spec) })),
+    columns: (Object.entries(def.columns) as [string, ColumnSpec][]).map(([name, spec]) => ({ name, type: spec.type, options: columnOptions(spec) })),
     generate: (query: QueryContext) => def.generate(ctx, query),
   };
 }

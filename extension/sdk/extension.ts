@@ -54,8 +54,11 @@ export class OsqueryExtension {
   private livenessTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private resolveStopped!: (r: StopReason) => void;
+  private resolveStopRequested!: (r: StopReason) => void;
   /** Resolves once the extension has stopped, with why. */
   readonly stopped: Promise<StopReason>;
+  /** Resolves as soon as a stop begins (hosts arm their exit deadline here). */
+  readonly stopRequested: Promise<StopReason>;
   uuid = 0;
 
   constructor(readonly opts: ExtensionOptions) {
@@ -63,6 +66,7 @@ export class OsqueryExtension {
     this.manager = new ExtensionManagerClient(opts.socket, { timeoutMs: 10_000 });
     this.router = new TableRouter(opts.tables, { generateTimeoutMs: opts.generateTimeoutMs, log: this.log });
     this.stopped = new Promise<StopReason>((r) => (this.resolveStopped = r));
+    this.stopRequested = new Promise<StopReason>((r) => (this.resolveStopRequested = r));
   }
 
   /** `<manager socket>.<uuid>` once registered. */
@@ -167,6 +171,7 @@ export class OsqueryExtension {
    */
   stop(reason: StopReason = { kind: 'stopped' }): Promise<void> {
     this.stopping ??= (async () => {
+      this.resolveStopRequested(reason);
       clearTimeout(this.livenessTimer);
       if (this.uuid && (reason.kind === 'signal' || reason.kind === 'stopped')) {
         await this.manager.deregisterExtension(this.uuid, { timeoutMs: 500 }).catch((err: Error) => this.log.debug({ err: err.message }, 'deregister failed'));

@@ -1,0 +1,94 @@
+/**
+ * `outflow extension`: the osqueryd-autoloaded process. Composition root: config → logger → context →
+ * collectors → tables → SDK. Logs are pino JSON on stderr only (osquery owns stdout).
+ */
+import { InputError, OutflowError } from '../src/errors.js';
+import { loadConfig } from '../src/config/index.js';
+import { createLogger } from '../src/log.js';
+import { SDK_VERSION, VERSION } from '../src/version.js';
+import { COLLECTORS } from './collectors/index.js';
+import { createContext, resolvePlatform } from './runtime/create-context.js';
+import { loadTestTables, startCollectors, stopAll, tablesFor, toTablePlugin } from './runtime/table-host.js';
+import { OsqueryExtension, SdkError, exitCodeFor, parseSecondsFlag, type StopReason } from './sdk/index.js';
+import { TABLES } from './tables/index.js';
+
+export interface ExtensionCliOptions {
+  socket: string;
+  timeout: string;
+  interval: string;
+  verbose?: boolean;
+  config?: string;
+}
+
+/** Collectors get this long to stop; the rest of osqueryd's 2 s budget is for deregistering and cleanup. */
+const COLLECTOR_STOP_BUDGET_MS = 1000;
+/** Hard bound on the whole exit path from the moment a stop begins. */
+const EXIT_DEADLINE_MS = 1800;
+
+function secondsFlag(value: string, flag: string, fallback: number): number {
+  try {
+    return parseSecondsFlag(value, flag, fallback);
+  } catch (err) {
+    throw new InputError(`invalid ${flag}`, [{ path: flag, message: (err as Error).message }], 'osqueryd passes seconds, e.g. --timeout 3 --interval 3');
+  }
+}
+
+export async function runExtension(opts: ExtensionCliOptions): Promise<number> {
+  const log = createLogger({ level: opts.verbose ? 'debug' : 'info', name: 'outflow-extension' });
+  const startTimeoutMs = secondsFlag(opts.timeout, '--timeout', 3);
+  const intervalMs = secondsFlag(opts.interval, '--interval', 3);
+  const config = loadConfig(opts.config);
+  const platform = resolvePlatform();
+  const ctx = createContext({ platform, config, log });
+
+  const definitions = [...tablesFor(TABLES, platform), ...(await loadTestTables())];
+  const ext = new OsqueryExtension({
+    socket: opts.socket,
+    name: 'outflow',
+    version: VERSION,
+    sdkVersion: SDK_VERSION,
+    tables: definitions.map((d) => toTablePlugin(d, ctx)),
+    startTimeoutMs,
+    intervalMs,
+    generateTimeoutMs: config.generate_timeout_ms,
+    log: log.child({ component: 'sdk' }),
+  });
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'signal received; stopping');
+    void ext.stop({ kind: 'signal', signal });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  // Collectors may hold child processes (eslogger, nettop -L 0) whose teardown we do not fully control:
+  // never let them keep us past osqueryd's deadline (exit within 2 s of shutdown()/SIGTERM).
+  void ext.stopRequested.then((r) => setTimeout(() => process.exit(exitCodeFor(r)), EXIT_DEADLINE_MS).unref());
+
+  const selfHealth = ctx.health.component('extension');
+  const collectors = startCollectors(COLLECTORS, ctx);
+  let reason: StopReason;
+  try {
+    await ext.start();
+    selfHealth.running(`registered with osquery as uuid ${ext.uuid}; serving ${ext.router.tableNames.length} tables`);
+    reason = await ext.stopped;
+  } catch (err) {
+    // A signal during start-up is an orderly stop, not a failure.
+    const stoppedBySignal = await Promise.race([ext.stopped, Promise.resolve(undefined)]);
+    if (stoppedBySignal) reason = stoppedBySignal;
+    else {
+      const message = err instanceof SdkError || err instanceof OutflowError ? err.message : String(err);
+      log.error({ err }, 'extension failed to start');
+      process.stderr.write(`outflow extension: ${message}\n`);
+      reason = { kind: 'manager_unreachable', detail: message };
+      await ext.stop(reason);
+    }
+  }
+
+  const code = exitCodeFor(reason);
+  await stopAll(collectors, ctx, COLLECTOR_STOP_BUDGET_MS);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  log.info({ reason: reason.kind, exit_code: code }, 'extension exiting');
+  return code;
+}

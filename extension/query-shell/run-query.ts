@@ -1,0 +1,140 @@
+/**
+ * `outflow query "SQL"` (SPEC §1): the same table definitions as the extension, served as SQLite virtual
+ * tables (better-sqlite3 `db.table()`), without osquery. Starts the collectors, waits for their first
+ * sample, keeps collecting `--collect` seconds, then answers each `;`-separated statement in order.
+ *
+ * better-sqlite3 calls virtual-table generators synchronously while our generates may be async, so
+ * before each statement the tables it names are generated up front (osquery-shaped context: every
+ * column, no pushed constraints — a superset, which SQLite then filters) and the statement reads that
+ * snapshot.
+ */
+import Database from 'better-sqlite3';
+import { InputError, coerceError } from '../../src/errors.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/log.js';
+import { COLLECTORS } from '../collectors/index.js';
+import type { ExtensionContext } from '../runtime/context.js';
+import { createContext, resolvePlatform } from '../runtime/create-context.js';
+import type { ColumnSpec, TableDefinition } from '../runtime/define-table.js';
+import { awaitCollectorsReady, loadTestTables, startCollectors, stopAll, tablesFor } from '../runtime/table-host.js';
+import { formatQueryContext, parseQueryContext } from '../sdk/query-context.js';
+import { TABLES } from '../tables/index.js';
+import { formatJsonLines, formatTable, type OutputFormat } from './format-output.js';
+import { splitStatements } from './split-statements.js';
+
+export interface QueryCliOptions {
+  collect?: string;
+  every?: string;
+  count?: string;
+  config?: string;
+  format?: OutputFormat;
+}
+
+/** Upper bound on waiting for collectors' first sample (a wedged tool must not hang the shell). */
+const READY_TIMEOUT_MS = 60_000;
+
+type SqlValue = string | number | bigint | null | Buffer;
+
+function numberFlag(value: string | undefined, flag: string, fallback: number, opts: { integer?: boolean; min: number }): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < opts.min || (opts.integer && !Number.isInteger(n))) {
+    throw new InputError(`invalid ${flag}`, [{ path: flag, message: `expected ${opts.integer ? 'an integer' : 'a number'} >= ${opts.min}, got "${value}"` }]);
+  }
+  return n;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function sqlValue(v: unknown): SqlValue {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'bigint' || Buffer.isBuffer(v)) return v;
+  return JSON.stringify(v);
+}
+
+/** The context osquery would send for `SELECT * FROM t` with nothing pushed. */
+function fullScanContext(def: TableDefinition<any>) {
+  const columns = (Object.entries(def.columns) as [string, ColumnSpec][]).map(([name, spec]) => ({ name, type: spec.type }));
+  return parseQueryContext(formatQueryContext(columns));
+}
+
+async function generateSnapshot(def: TableDefinition<any>, ctx: ExtensionContext, timeoutMs: number): Promise<SqlValue[][]> {
+  const columns = Object.keys(def.columns);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const rows = await Promise.race([
+      Promise.resolve().then(() => def.generate(ctx, fullScanContext(def))),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`table ${def.name}: generate did not finish within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return rows.map((r) => columns.map((c) => sqlValue((r as Record<string, unknown>)[c])));
+  } catch (err) {
+    const e = coerceError(err);
+    throw new Error(e.message.startsWith(`table ${def.name}`) ? e.message : `table ${def.name}: generate failed: ${e.message}`, { cause: err });
+  }
+}
+
+export async function runQuery(sql: string, opts: QueryCliOptions = {}): Promise<number> {
+  const collectSeconds = numberFlag(opts.collect, '--collect', 0, { min: 0 });
+  const everySeconds = numberFlag(opts.every, '--every', 0, { min: 0 });
+  const count = opts.every === undefined ? 1 : numberFlag(opts.count, '--count', 1, { integer: true, min: 1 });
+  const statements = splitStatements(sql);
+  if (!statements.length) throw new InputError('no SQL statement given', [], 'e.g. outflow query "SELECT * FROM outflow_status"');
+
+  const log = createLogger({ level: process.env.OUTFLOW_LOG_LEVEL === 'debug' ? 'debug' : 'warn', name: 'outflow-query' });
+  const config = loadConfig(opts.config);
+  const platform = resolvePlatform();
+  const ctx = createContext({ platform, config, log });
+  ctx.health.component('extension').running('local query shell (outflow query); not registered with osquery');
+  const definitions = [...tablesFor(TABLES, platform), ...(await loadTestTables())];
+  const format: OutputFormat = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
+
+  const db = new Database(':memory:');
+  const snapshots = new Map<string, SqlValue[][]>();
+  for (const def of definitions) {
+    db.table(def.name, {
+      columns: Object.keys(def.columns),
+      rows: function* () {
+        yield* snapshots.get(def.name) ?? [];
+      },
+    });
+  }
+  const referencedTables = (statement: string) => definitions.filter((d) => new RegExp(`\\b${d.name}\\b`, 'i').test(statement));
+
+  const collectors = startCollectors(COLLECTORS, ctx);
+  try {
+    const laggards = await awaitCollectorsReady(collectors, READY_TIMEOUT_MS);
+    if (laggards.length) log.warn({ collectors: laggards }, 'collectors produced no first sample in time; answering with what they have');
+    if (collectSeconds > 0) await sleep(collectSeconds * 1000);
+
+    for (let run = 0; run < count; run++) {
+      if (run > 0) await sleep(everySeconds * 1000);
+      for (const statement of statements) {
+        for (const def of referencedTables(statement)) snapshots.set(def.name, await generateSnapshot(def, ctx, config.generate_timeout_ms));
+        const prepared = db.prepare(statement);
+        if (!prepared.reader) {
+          prepared.run();
+          continue;
+        }
+        const columns = prepared.columns().map((c) => c.name);
+        const rows = prepared.all() as Record<string, unknown>[];
+        process.stdout.write(format === 'json' ? formatJsonLines(rows) : formatTable(columns, rows));
+        snapshots.clear();
+      }
+    }
+    return 0;
+  } catch (err) {
+    const e = coerceError(err);
+    let message = e.message;
+    if (/no such table/i.test(message)) {
+      message += ` (tables on ${platform}: ${definitions.map((d) => d.name).join(', ') || 'none'})`;
+    }
+    process.stderr.write(`outflow query: ${message}\n`);
+    return 1;
+  } finally {
+    await stopAll(collectors, ctx, 2000);
+    db.close();
+  }
+}
