@@ -50,7 +50,10 @@ export interface IngestSource {
   kind: string;
   /** Stable id within the kind: file path, stream/consumer name, client address. */
   id: string;
-  /** Position to store atomically with this batch's state (files: inode/offset; NATS: stream seq). */
+  /**
+   * Position to store atomically with this batch's state (files: inode/offset; NATS: stream seq),
+   * under checkpoint id `${kind}:${id}` (read it back with `store.checkpoints.get(\`${kind}:${id}\`)`).
+   */
   checkpoint?: Checkpoint;
 }
 

@@ -1,0 +1,33 @@
+/**
+ * Numbered SQL migrations per backend (fleet/store/migrations/<backend>/NNNN_name.sql), applied in
+ * order and recorded in `schema_migrations`. Each backend applies them in its own way; this module
+ * only finds and orders the files.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StoreError } from '../../src/errors.js';
+
+export interface Migration {
+  /** File name without .sql, e.g. `0001_init`. */
+  id: string;
+  sql: string;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** Sources keep the .sql next to this file; a compiled dist/ tree finds them in the checkout. */
+function migrationsDir(backend: 'sqlite' | 'postgres'): string {
+  const candidates = [path.join(here, 'migrations', backend), path.resolve(here, '../../../fleet/store/migrations', backend)];
+  const dir = candidates.find((d) => existsSync(d));
+  if (!dir) throw new StoreError('STORE_MIGRATE', `migrations for ${backend} not found (looked in ${candidates.join(', ')})`, 'reinstall Outflow; the .sql files ship with it');
+  return dir;
+}
+
+export function loadMigrations(backend: 'sqlite' | 'postgres'): Migration[] {
+  const dir = migrationsDir(backend);
+  return readdirSync(dir)
+    .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ id: f.slice(0, -4), sql: readFileSync(path.join(dir, f), 'utf8') }));
+}

@@ -1,0 +1,33 @@
+/**
+ * Open the store named by `--store` / `fleet.store`: `postgres://…` or `postgresql://…` → PostgreSQL
+ * (fleet/store/postgres/index.ts exports `openPostgresStore(url, opts)`), anything else → a SQLite file
+ * path (`sqlite:` / `file:` prefixes allowed, `:memory:` for tests). Drivers load lazily so SQLite
+ * users never load `pg` and vice versa.
+ */
+import { StoreError } from '../../src/errors.js';
+import type { Store } from './store.js';
+
+export interface OpenStoreOptions {
+  /** Apply pending migrations (default true). With false, an outdated schema is an error. */
+  migrate?: boolean;
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+export function sqlitePath(url: string): string {
+  return url.replace(/^sqlite:(\/\/)?/i, '').replace(/^file:(\/\/)?/i, '');
+}
+
+export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
+  if (!url) throw new StoreError('STORE_OPEN', 'no store configured', 'pass --store or set fleet.store');
+  if (isPostgresUrl(url)) {
+    // Specifier in a variable: the PostgreSQL backend is built in parallel (issue 8) and is optional here.
+    const postgresModule = './postgres/index.js';
+    const mod = (await import(postgresModule)) as { openPostgresStore(url: string, opts: OpenStoreOptions): Promise<Store> };
+    return mod.openPostgresStore(url, opts);
+  }
+  const { openSqliteStore } = await import('./sqlite/sqlite-store.js');
+  return openSqliteStore(sqlitePath(url), { migrate: opts.migrate ?? true });
+}

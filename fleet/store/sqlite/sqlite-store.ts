@@ -1,0 +1,686 @@
+/**
+ * SQLite backend of the Store (embedded default, `./outflow.db`): better-sqlite3, WAL, numbered
+ * migrations. better-sqlite3 is synchronous, so every repository call is a few prepared statements
+ * run to completion; the async surface exists for the interface's sake.
+ *
+ * Concurrency: one connection per store. `transaction(fn)` holds an in-process mutex from BEGIN to
+ * COMMIT across `fn`'s awaits; calls made directly on the store (outside a transaction) take the
+ * same mutex, so they never run inside someone else's open transaction. Other processes (the CLI
+ * reading while `fleet serve` writes) see committed data thanks to WAL.
+ */
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { StoreError, coerceError } from '../../../src/errors.js';
+import { DetectionSchema, type Detection } from '../../../src/schemas/detection.js';
+import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
+import { loadMigrations } from '../migrations.js';
+import {
+  candidateId,
+  pairKey,
+  type AppSighting,
+  type AppStats,
+  type CandidateInput,
+  type CandidateOutcome,
+  type CandidatesRepo,
+  type Checkpoint,
+  type CheckpointsRepo,
+  type CompactionResult,
+  type DestinationSighting,
+  type DetectionQuery,
+  type DetectionsRepo,
+  type EventClockRepo,
+  type EventClockState,
+  type HostComponentStatus,
+  type HostRecord,
+  type HostSighting,
+  type HostSpan,
+  type HostsRepo,
+  type JobLockResult,
+  type PairSighting,
+  type PrevalenceRepo,
+  type PrevalenceStats,
+  type QuarantineRepo,
+  type QuarantineRow,
+  type ResultKey,
+  type ResultsRepo,
+  type Store,
+  type StoreRepos,
+  type StoredCandidate,
+  type TimeWindow,
+} from '../store.js';
+
+export interface SqliteStoreOptions {
+  /** Apply pending migrations on open (default true). */
+  migrate?: boolean;
+  /** Open read-only (CLI queries against a running aggregator's file). */
+  readonly?: boolean;
+}
+
+type Row = Record<string, unknown>;
+
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  async run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const prev = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((r) => (release = r));
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+}
+
+function wrap<T>(what: string, code: 'STORE_READ' | 'STORE_WRITE', fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(code, `sqlite: ${what} failed: ${coerceError(err).message}`, 'check disk space and file permissions of the store', { cause: err });
+  }
+}
+
+/** Per-key prevalence tables share one shape: a key table and a key×host table. */
+interface PrevalenceTables {
+  keyTable: string;
+  hostTable: string;
+  keyCols: string[];
+}
+
+const DEST: PrevalenceTables = { keyTable: 'destinations', hostTable: 'destination_hosts', keyCols: ['key'] };
+const PAIR: PrevalenceTables = { keyTable: 'pairs', hostTable: 'pair_hosts', keyCols: ['identity', 'key'] };
+const APP: PrevalenceTables = { keyTable: 'apps', hostTable: 'app_hosts', keyCols: ['identity'] };
+
+class SqliteRepos implements StoreRepos {
+  readonly results: ResultsRepo;
+  readonly hosts: HostsRepo;
+  readonly clock: EventClockRepo;
+  readonly prevalence: PrevalenceRepo;
+  readonly candidates: CandidatesRepo;
+  readonly detections: DetectionsRepo;
+  readonly quarantine: QuarantineRepo;
+  readonly checkpoints: CheckpointsRepo;
+
+  private readonly stmts = new Map<string, Statement>();
+
+  constructor(private readonly db: Db) {
+    const self = this;
+    this.results = {
+      async markSeen(keys: readonly ResultKey[]) {
+        return wrap('results.markSeen', 'STORE_WRITE', () => {
+          const ins = self.st('INSERT OR IGNORE INTO results_seen (digest, unix_time) VALUES (?, ?)');
+          const out = new Array<boolean>(keys.length);
+          for (let i = 0; i < keys.length; i++) out[i] = ins.run(keys[i]!.digest, keys[i]!.unixTime).changes === 1;
+          return out;
+        });
+      },
+      async expire(before: number) {
+        return wrap('results.expire', 'STORE_WRITE', () => self.st('DELETE FROM results_seen WHERE unix_time < ?').run(before).changes);
+      },
+    };
+
+    this.hosts = {
+      async touch(rows: readonly HostSighting[]) {
+        wrap('hosts.touch', 'STORE_WRITE', () => {
+          const up = self.st(`INSERT INTO hosts (host_id, hostname, first_seen, last_seen) VALUES (?, ?, ?, ?)
+            ON CONFLICT (host_id) DO UPDATE SET
+              hostname = CASE WHEN excluded.hostname <> '' AND excluded.last_seen >= hosts.last_seen THEN excluded.hostname ELSE hosts.hostname END,
+              first_seen = min(hosts.first_seen, excluded.first_seen),
+              last_seen = max(hosts.last_seen, excluded.last_seen)`);
+          for (const r of rows) up.run(r.hostId, r.hostname, r.firstSeen, r.lastSeen);
+        });
+      },
+      async activeCount(window: TimeWindow) {
+        return wrap('hosts.activeCount', 'STORE_READ', () => {
+          const r = self.st('SELECT count(*) AS n FROM hosts WHERE last_seen >= ? AND first_seen <= ?').get(window.from, window.to) as { n: number };
+          return r.n;
+        });
+      },
+      async get(hostIds: readonly string[]) {
+        return wrap('hosts.get', 'STORE_READ', () => {
+          const q = self.st('SELECT host_id, hostname, first_seen, last_seen FROM hosts WHERE host_id = ?');
+          const out = new Map<string, HostRecord>();
+          for (const id of new Set(hostIds)) {
+            const r = q.get(id) as Row | undefined;
+            if (r) out.set(id, { hostId: id, hostname: r.hostname as string, firstSeen: r.first_seen as number, lastSeen: r.last_seen as number });
+          }
+          return out;
+        });
+      },
+      async recordStatus(rows: readonly HostComponentStatus[]) {
+        wrap('hosts.recordStatus', 'STORE_WRITE', () => {
+          const up = self.st(`INSERT INTO host_status (host_id, component, platform, state, detail, version, time) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (host_id, component) DO UPDATE SET platform = excluded.platform, state = excluded.state, detail = excluded.detail,
+              version = excluded.version, time = excluded.time
+            WHERE excluded.time >= host_status.time`);
+          for (const r of rows) up.run(r.hostId, r.component, r.platform, r.state, r.detail, r.version, r.time);
+        });
+      },
+      async listStatus(hostId?: string) {
+        return wrap('hosts.listStatus', 'STORE_READ', () => {
+          const rows = (
+            hostId === undefined
+              ? self.st('SELECT * FROM host_status ORDER BY host_id, component').all()
+              : self.st('SELECT * FROM host_status WHERE host_id = ? ORDER BY component').all(hostId)
+          ) as Row[];
+          return rows.map((r) => ({
+            hostId: r.host_id as string,
+            component: r.component as string,
+            platform: r.platform as string,
+            state: r.state as string,
+            detail: r.detail as string,
+            version: r.version as string,
+            time: r.time as number,
+          }));
+        });
+      },
+      async expire(before: number) {
+        return wrap('hosts.expire', 'STORE_WRITE', () => {
+          self.st('DELETE FROM host_status WHERE host_id IN (SELECT host_id FROM hosts WHERE last_seen < ?)').run(before);
+          return self.st('DELETE FROM hosts WHERE last_seen < ?').run(before).changes;
+        });
+      },
+    };
+
+    this.clock = {
+      async get(): Promise<EventClockState> {
+        return wrap('clock.get', 'STORE_READ', () => {
+          const r = self.st('SELECT earliest, newest FROM event_clock WHERE id = 1').get() as Row | undefined;
+          return r ? { earliest: r.earliest as number, newest: r.newest as number } : { earliest: null, newest: null };
+        });
+      },
+      async observe(earliest: number, newest: number) {
+        wrap('clock.observe', 'STORE_WRITE', () => {
+          self
+            .st(`INSERT INTO event_clock (id, earliest, newest) VALUES (1, ?, ?)
+              ON CONFLICT (id) DO UPDATE SET earliest = min(event_clock.earliest, excluded.earliest), newest = max(event_clock.newest, excluded.newest)`)
+            .run(earliest, newest);
+        });
+      },
+    };
+
+    this.prevalence = {
+      async observeDestinations(rows: readonly DestinationSighting[]) {
+        wrap('prevalence.observeDestinations', 'STORE_WRITE', () => self.observe(DEST, rows.map((r) => ({ keys: [r.key], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen }))));
+      },
+      async observePairs(rows: readonly PairSighting[]) {
+        wrap('prevalence.observePairs', 'STORE_WRITE', () =>
+          self.observe(PAIR, rows.map((r) => ({ keys: [r.identity, r.key], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen }))),
+        );
+      },
+      async observeApps(rows: readonly AppSighting[]) {
+        wrap('prevalence.observeApps', 'STORE_WRITE', () => {
+          self.observe(APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })));
+          const attrs = self.st(`UPDATE apps SET
+              path = CASE WHEN ? <> '' THEN ? ELSE path END,
+              signature_class = CASE WHEN ? <> '' THEN ? ELSE signature_class END,
+              team_id = CASE WHEN ? <> '' THEN ? ELSE team_id END,
+              signing_id = CASE WHEN ? <> '' THEN ? ELSE signing_id END,
+              cdhash = CASE WHEN ? <> '' THEN ? ELSE cdhash END
+            WHERE identity = ?`);
+          for (const r of rows) {
+            if (!r.path && !r.signatureClass && !r.teamId && !r.signingId && !r.cdhash) continue;
+            const p = r.path ?? '';
+            const s = r.signatureClass ?? '';
+            const t = r.teamId ?? '';
+            const g = r.signingId ?? '';
+            const c = r.cdhash ?? '';
+            attrs.run(p, p, s, s, t, t, g, g, c, c, r.identity);
+          }
+        });
+      },
+      async destinations(keys: readonly string[], window: TimeWindow) {
+        return wrap('prevalence.destinations', 'STORE_READ', () => {
+          const out = new Map<string, PrevalenceStats>();
+          for (const k of new Set(keys)) out.set(k, self.stats(DEST, [k], window));
+          return out;
+        });
+      },
+      async pairs(pairs: readonly { identity: string; key: string }[], window: TimeWindow) {
+        return wrap('prevalence.pairs', 'STORE_READ', () => {
+          const out = new Map<string, PrevalenceStats>();
+          for (const p of pairs) {
+            const k = pairKey(p.identity, p.key);
+            if (!out.has(k)) out.set(k, self.stats(PAIR, [p.identity, p.key], window));
+          }
+          return out;
+        });
+      },
+      async apps(identities: readonly string[], window: TimeWindow) {
+        return wrap('prevalence.apps', 'STORE_READ', () => {
+          const out = new Map<string, AppStats>();
+          const attrs = self.st('SELECT path, signature_class, team_id, signing_id, cdhash FROM apps WHERE identity = ?');
+          for (const id of new Set(identities)) {
+            const s = self.stats(APP, [id], window);
+            const a = attrs.get(id) as Row | undefined;
+            out.set(id, {
+              ...s,
+              path: (a?.path as string) ?? '',
+              signatureClass: (a?.signature_class as string) ?? '',
+              teamId: (a?.team_id as string) ?? '',
+              signingId: (a?.signing_id as string) ?? '',
+              cdhash: (a?.cdhash as string) ?? '',
+            });
+          }
+          return out;
+        });
+      },
+      async destinationHosts(key: string, window: TimeWindow, limit: number) {
+        return wrap('prevalence.destinationHosts', 'STORE_READ', () => self.hostSpans(DEST, [key], window, limit));
+      },
+      async appHosts(identity: string, window: TimeWindow, limit: number) {
+        return wrap('prevalence.appHosts', 'STORE_READ', () => self.hostSpans(APP, [identity], window, limit));
+      },
+      async compact(threshold: number, window: TimeWindow): Promise<CompactionResult> {
+        return wrap('prevalence.compact', 'STORE_WRITE', () => ({
+          destinations: self.compactTables(DEST, threshold, window),
+          pairs: self.compactTables(PAIR, threshold, window),
+          apps: self.compactTables(APP, threshold, window),
+        }));
+      },
+      async expire(before: number): Promise<CompactionResult> {
+        return wrap('prevalence.expire', 'STORE_WRITE', () => ({
+          destinations: self.expireTables(DEST, before),
+          pairs: self.expireTables(PAIR, before),
+          apps: self.expireTables(APP, before),
+        }));
+      },
+    };
+
+    this.candidates = {
+      async upsertPending(rows: readonly CandidateInput[]) {
+        return wrap('candidates.upsertPending', 'STORE_WRITE', () => {
+          // A flow's later version (newer line, or same line time with more bytes) replaces the
+          // stored one; ties break on the body text so arrival order never matters.
+          const up = self.st(`INSERT INTO candidates (id, host_id, event_time, analytic, destination_key, bytes_out, body, status)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
+            ON CONFLICT (id) DO UPDATE SET event_time = excluded.event_time, destination_key = excluded.destination_key,
+              bytes_out = excluded.bytes_out, body = excluded.body, status = 'pending'
+            WHERE excluded.event_time > candidates.event_time
+              OR (excluded.event_time = candidates.event_time AND excluded.bytes_out > candidates.bytes_out)
+              OR (excluded.event_time = candidates.event_time AND excluded.bytes_out = candidates.bytes_out AND excluded.body > candidates.body)`);
+          let n = 0;
+          for (const r of rows) {
+            n += up.run(candidateId(r), r.hostId, r.eventTime, r.candidate.analytic, r.destinationKey, r.candidate.bytes_out, JSON.stringify(r.candidate)).changes;
+          }
+          return n;
+        });
+      },
+      async pendingUpTo(cutoff: number, limit: number) {
+        return wrap('candidates.pendingUpTo', 'STORE_READ', () => {
+          const rows = self.st(`SELECT * FROM candidates WHERE status = 'pending' AND event_time <= ? ORDER BY event_time, id LIMIT ?`).all(cutoff, limit) as Row[];
+          return rows.map(
+            (r): StoredCandidate => ({
+              id: r.id as string,
+              hostId: r.host_id as string,
+              eventTime: r.event_time as number,
+              destinationKey: r.destination_key as string,
+              candidate: JSON.parse(r.body as string) as EgressCandidate,
+              status: r.status as 'pending',
+              detectionId: (r.detection_id as string | null) ?? null,
+              countedBytesOut: r.counted_bytes_out as number,
+              countedBytesIn: r.counted_bytes_in as number,
+            }),
+          );
+        });
+      },
+      async countPending() {
+        return wrap('candidates.countPending', 'STORE_READ', () => (self.st(`SELECT count(*) AS n FROM candidates WHERE status = 'pending'`).get() as { n: number }).n);
+      },
+      async markFinalized(outcomes: readonly CandidateOutcome[]) {
+        wrap('candidates.markFinalized', 'STORE_WRITE', () => {
+          const up = self.st(`UPDATE candidates SET status = 'finalized', detection_id = ?, counted_bytes_out = ?, counted_bytes_in = ?, branch = ? WHERE id = ?`);
+          for (const o of outcomes) up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
+        });
+      },
+      async expire(before: number) {
+        return wrap('candidates.expire', 'STORE_WRITE', () => self.st(`DELETE FROM candidates WHERE status = 'finalized' AND event_time < ?`).run(before).changes);
+      },
+    };
+
+    this.detections = {
+      async openBySuppressionKey(keys: readonly string[], since: number) {
+        return wrap('detections.openBySuppressionKey', 'STORE_READ', () => {
+          const q = self.st('SELECT body FROM detections WHERE suppression_key = ? AND created_at >= ? ORDER BY created_at DESC, id DESC LIMIT 1');
+          const out = new Map<string, Detection>();
+          for (const k of new Set(keys)) {
+            const r = q.get(k, since) as Row | undefined;
+            if (r) out.set(k, JSON.parse(r.body as string) as Detection);
+          }
+          return out;
+        });
+      },
+      async upsert(rows: readonly Detection[]) {
+        wrap('detections.upsert', 'STORE_WRITE', () => {
+          const up = self.st(`INSERT INTO detections (id, suppression_key, analytic, host_id, created_at, first_seen, last_seen, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET suppression_key = excluded.suppression_key, analytic = excluded.analytic, host_id = excluded.host_id,
+              created_at = excluded.created_at, first_seen = excluded.first_seen, last_seen = excluded.last_seen, body = excluded.body`);
+          for (const d of rows) {
+            const v = DetectionSchema.parse(d);
+            up.run(v.id, v.suppression_key, v.analytic, v.host_id, v.created_at, v.first_seen, v.last_seen, JSON.stringify(v));
+          }
+        });
+      },
+      async get(id: string) {
+        return wrap('detections.get', 'STORE_READ', () => {
+          const r = self.st('SELECT body FROM detections WHERE id = ?').get(id) as Row | undefined;
+          return r ? (JSON.parse(r.body as string) as Detection) : null;
+        });
+      },
+      async list(query: DetectionQuery = {}) {
+        return wrap('detections.list', 'STORE_READ', () => {
+          const where: string[] = ['last_seen >= ?'];
+          const args: unknown[] = [query.since ?? Number.MIN_SAFE_INTEGER];
+          if (query.analytic) {
+            where.push('analytic = ?');
+            args.push(query.analytic);
+          }
+          if (query.hostId) {
+            where.push('host_id = ?');
+            args.push(query.hostId);
+          }
+          args.push(query.limit ?? 1000);
+          const rows = self.st(`SELECT body FROM detections WHERE ${where.join(' AND ')} ORDER BY last_seen, id LIMIT ?`).all(...args) as Row[];
+          return rows.map((r) => JSON.parse(r.body as string) as Detection);
+        });
+      },
+      async countByAnalytic() {
+        return wrap('detections.countByAnalytic', 'STORE_READ', () => {
+          const rows = self.st('SELECT analytic, count(*) AS n FROM detections GROUP BY analytic ORDER BY analytic').all() as Row[];
+          return Object.fromEntries(rows.map((r) => [r.analytic as string, r.n as number]));
+        });
+      },
+      async expire(before: number) {
+        return wrap('detections.expire', 'STORE_WRITE', () => self.st('DELETE FROM detections WHERE last_seen < ?').run(before).changes);
+      },
+    };
+
+    this.quarantine = {
+      async add(rows: readonly QuarantineRow[]) {
+        wrap('quarantine.add', 'STORE_WRITE', () => {
+          const ins = self.st('INSERT INTO quarantine (received_at, source, reason, line) VALUES (?, ?, ?, ?)');
+          for (const r of rows) ins.run(r.receivedAt, r.source, r.reason, r.line);
+        });
+      },
+      async count() {
+        return wrap('quarantine.count', 'STORE_READ', () => (self.st('SELECT count(*) AS n FROM quarantine').get() as { n: number }).n);
+      },
+      async list(limit: number) {
+        return wrap('quarantine.list', 'STORE_READ', () =>
+          (self.st('SELECT received_at, source, reason, line FROM quarantine ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map((r) => ({
+            receivedAt: r.received_at as number,
+            source: r.source as string,
+            reason: r.reason as string,
+            line: r.line as string,
+          })),
+        );
+      },
+      async expire(before: number) {
+        return wrap('quarantine.expire', 'STORE_WRITE', () => self.st('DELETE FROM quarantine WHERE received_at < ?').run(before).changes);
+      },
+    };
+
+    this.checkpoints = {
+      async get(sourceId: string) {
+        return wrap('checkpoints.get', 'STORE_READ', () => {
+          const r = self.st('SELECT checkpoint FROM checkpoints WHERE source_id = ?').get(sourceId) as Row | undefined;
+          return r ? (JSON.parse(r.checkpoint as string) as Checkpoint) : null;
+        });
+      },
+      async put(sourceId: string, checkpoint: Checkpoint) {
+        wrap('checkpoints.put', 'STORE_WRITE', () => {
+          self
+            .st('INSERT INTO checkpoints (source_id, checkpoint) VALUES (?, ?) ON CONFLICT (source_id) DO UPDATE SET checkpoint = excluded.checkpoint')
+            .run(sourceId, JSON.stringify(checkpoint));
+        });
+      },
+      async list() {
+        return wrap('checkpoints.list', 'STORE_READ', () =>
+          (self.st('SELECT source_id, checkpoint FROM checkpoints ORDER BY source_id').all() as Row[]).map((r) => ({
+            sourceId: r.source_id as string,
+            checkpoint: JSON.parse(r.checkpoint as string) as Checkpoint,
+          })),
+        );
+      },
+    };
+  }
+
+  st(sql: string): Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  private keyWhere(t: PrevalenceTables): string {
+    return t.keyCols.map((c) => `${c} = ?`).join(' AND ');
+  }
+
+  /**
+   * Merge sightings: key rows first (min/max), then host rows only for keys not yet saturated.
+   * Sightings are aggregated per key first so a batch touches each key row once.
+   */
+  observe(t: PrevalenceTables, rows: readonly { keys: string[]; hostId: string; firstSeen: number; lastSeen: number }[]): void {
+    const perKey = new Map<string, { keys: string[]; firstSeen: number; lastSeen: number; saturated: boolean }>();
+    for (const r of rows) {
+      const k = r.keys.join('\u0000');
+      const cur = perKey.get(k);
+      if (!cur) perKey.set(k, { keys: r.keys, firstSeen: r.firstSeen, lastSeen: r.lastSeen, saturated: false });
+      else {
+        if (r.firstSeen < cur.firstSeen) cur.firstSeen = r.firstSeen;
+        if (r.lastSeen > cur.lastSeen) cur.lastSeen = r.lastSeen;
+      }
+    }
+    const cols = t.keyCols.join(', ');
+    const qs = t.keyCols.map(() => '?').join(', ');
+    const upKey = this.st(`INSERT INTO ${t.keyTable} (${cols}, first_seen, last_seen) VALUES (${qs}, ?, ?)
+      ON CONFLICT (${cols}) DO UPDATE SET first_seen = min(${t.keyTable}.first_seen, excluded.first_seen), last_seen = max(${t.keyTable}.last_seen, excluded.last_seen)
+      RETURNING saturated`);
+    for (const v of perKey.values()) {
+      const r = upKey.get(...v.keys, v.firstSeen, v.lastSeen) as { saturated: number };
+      v.saturated = r.saturated === 1;
+    }
+    const upHost = this.st(`INSERT INTO ${t.hostTable} (${cols}, host_id, first_seen, last_seen) VALUES (${qs}, ?, ?, ?)
+      ON CONFLICT (${cols}, host_id) DO UPDATE SET first_seen = min(${t.hostTable}.first_seen, excluded.first_seen), last_seen = max(${t.hostTable}.last_seen, excluded.last_seen)`);
+    for (const r of rows) {
+      if (perKey.get(r.keys.join('\u0000'))!.saturated) continue;
+      upHost.run(...r.keys, r.hostId, r.firstSeen, r.lastSeen);
+    }
+  }
+
+  stats(t: PrevalenceTables, keys: string[], window: TimeWindow): PrevalenceStats {
+    const k = this.st(`SELECT first_seen, last_seen, saturated, saturated_hosts FROM ${t.keyTable} WHERE ${this.keyWhere(t)}`).get(...keys) as Row | undefined;
+    if (!k || (k.first_seen as number) > window.to) return { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+    const firstSeen = k.first_seen as number;
+    if (k.saturated === 1) {
+      const live = (k.last_seen as number) >= window.from;
+      return { hosts: live ? (k.saturated_hosts as number) : 0, firstSeen, lastSeen: k.last_seen as number, saturated: true };
+    }
+    const c = this.st(
+      `SELECT count(*) AS n, max(last_seen) AS last FROM ${t.hostTable} WHERE ${this.keyWhere(t)} AND first_seen <= ? AND last_seen >= ?`,
+    ).get(...keys, window.to, window.from) as { n: number; last: number | null };
+    return { hosts: c.n, firstSeen, lastSeen: c.last ?? (k.last_seen as number), saturated: false };
+  }
+
+  hostSpans(t: PrevalenceTables, keys: string[], window: TimeWindow, limit: number): HostSpan[] {
+    const rows = this.st(
+      `SELECT host_id, first_seen, last_seen FROM ${t.hostTable} WHERE ${this.keyWhere(t)} AND first_seen <= ? AND last_seen >= ? ORDER BY first_seen, host_id LIMIT ?`,
+    ).all(...keys, window.to, window.from, limit) as Row[];
+    return rows.map((r) => ({ hostId: r.host_id as string, firstSeen: r.first_seen as number, lastSeen: r.last_seen as number }));
+  }
+
+  compactTables(t: PrevalenceTables, threshold: number, window: TimeWindow): number {
+    const cols = t.keyCols.join(', ');
+    const full = this.st(
+      `SELECT ${cols}, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${cols} HAVING count(*) >= ?`,
+    ).all(window.to, window.from, threshold) as Row[];
+    const mark = this.st(`UPDATE ${t.keyTable} SET saturated = 1, saturated_hosts = max(saturated_hosts, ?) WHERE ${this.keyWhere(t)}`);
+    const drop = this.st(`DELETE FROM ${t.hostTable} WHERE ${this.keyWhere(t)}`);
+    for (const r of full) {
+      const keys = t.keyCols.map((c) => r[c] as string);
+      mark.run(r.n as number, ...keys);
+      drop.run(...keys);
+    }
+    return full.length;
+  }
+
+  expireTables(t: PrevalenceTables, before: number): number {
+    this.st(`DELETE FROM ${t.hostTable} WHERE last_seen < ?`).run(before);
+    return this.st(`DELETE FROM ${t.keyTable} WHERE last_seen < ?`).run(before).changes;
+  }
+}
+
+/** Wraps every repository method so a call outside `transaction()` runs under the store mutex. */
+function guarded<T extends object>(repo: T, mutex: Mutex, closed: () => boolean): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(repo)) {
+    if (typeof fn !== 'function') continue;
+    out[name] = (...args: unknown[]) =>
+      mutex.run(() => {
+        if (closed()) throw new StoreError('STORE_READ', 'store is closed');
+        return (fn as (...a: unknown[]) => unknown).apply(repo, args);
+      });
+  }
+  return out as T;
+}
+
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite' as const;
+  readonly results: ResultsRepo;
+  readonly hosts: HostsRepo;
+  readonly clock: EventClockRepo;
+  readonly prevalence: PrevalenceRepo;
+  readonly candidates: CandidatesRepo;
+  readonly detections: DetectionsRepo;
+  readonly quarantine: QuarantineRepo;
+  readonly checkpoints: CheckpointsRepo;
+
+  private readonly repos: SqliteRepos;
+  private readonly mutex = new Mutex();
+  private readonly jobs = new Set<string>();
+  private closed = false;
+
+  private constructor(
+    private readonly db: Db,
+    readonly location: string,
+  ) {
+    this.repos = new SqliteRepos(db);
+    const isClosed = () => this.closed;
+    this.results = guarded(this.repos.results, this.mutex, isClosed);
+    this.hosts = guarded(this.repos.hosts, this.mutex, isClosed);
+    this.clock = guarded(this.repos.clock, this.mutex, isClosed);
+    this.prevalence = guarded(this.repos.prevalence, this.mutex, isClosed);
+    this.candidates = guarded(this.repos.candidates, this.mutex, isClosed);
+    this.detections = guarded(this.repos.detections, this.mutex, isClosed);
+    this.quarantine = guarded(this.repos.quarantine, this.mutex, isClosed);
+    this.checkpoints = guarded(this.repos.checkpoints, this.mutex, isClosed);
+  }
+
+  /** `file` is a path (created with its directory) or `:memory:`. */
+  static async open(file: string, opts: SqliteStoreOptions = {}): Promise<SqliteStore> {
+    let db: Db;
+    try {
+      if (file !== ':memory:' && !opts.readonly) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+      if (!opts.readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+      }
+      db.pragma('busy_timeout = 5000');
+      db.pragma('cache_size = -65536');
+      db.pragma('temp_store = MEMORY');
+    } catch (err) {
+      throw new StoreError('STORE_OPEN', `cannot open SQLite store ${file}: ${coerceError(err).message}`, 'check the path (--store / fleet.store) and its permissions', { cause: err });
+    }
+    const store = new SqliteStore(db, file);
+    if (opts.migrate ?? !opts.readonly) await store.migrate();
+    else store.assertMigrated();
+    return store;
+  }
+
+  private appliedMigrations(): Set<string> {
+    const has = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).get();
+    if (!has) return new Set();
+    return new Set((this.db.prepare('SELECT id FROM schema_migrations').all() as { id: string }[]).map((r) => r.id));
+  }
+
+  private assertMigrated(): void {
+    const pending = loadMigrations('sqlite').filter((m) => !this.appliedMigrations().has(m.id));
+    if (pending.length) {
+      throw new StoreError('STORE_MIGRATE', `store ${this.location} needs migrations ${pending.map((m) => m.id).join(', ')}`, 'run `outflow fleet migrate`');
+    }
+  }
+
+  async migrate(): Promise<string[]> {
+    return this.mutex.run(() => {
+      try {
+        this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
+        const applied = this.appliedMigrations();
+        const done: string[] = [];
+        for (const m of loadMigrations('sqlite')) {
+          if (applied.has(m.id)) continue;
+          this.db.transaction(() => {
+            this.db.exec(m.sql);
+            this.db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)').run(m.id, Math.floor(Date.now() / 1000));
+          })();
+          done.push(m.id);
+        }
+        return done;
+      } catch (err) {
+        if (err instanceof StoreError) throw err;
+        throw new StoreError('STORE_MIGRATE', `migrating ${this.location} failed: ${coerceError(err).message}`, 'restore the store from a backup or start a new one', { cause: err });
+      }
+    });
+  }
+
+  async transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T> {
+    return this.mutex.run(async () => {
+      if (this.closed) throw new StoreError('STORE_WRITE', 'store is closed');
+      wrap('BEGIN', 'STORE_WRITE', () => this.db.exec('BEGIN IMMEDIATE'));
+      let value: T;
+      try {
+        value = await fn(this.repos);
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+      wrap('COMMIT', 'STORE_WRITE', () => this.db.exec('COMMIT'));
+      return value;
+    });
+  }
+
+  async withJobLock<T>(name: string, fn: () => Promise<T>): Promise<JobLockResult<T>> {
+    if (this.jobs.has(name)) return { acquired: false };
+    this.jobs.add(name);
+    try {
+      return { acquired: true, value: await fn() };
+    } finally {
+      this.jobs.delete(name);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.mutex.run(() => {
+      if (this.closed) throw new StoreError('STORE_READ', 'store is closed');
+      wrap('ping', 'STORE_READ', () => this.db.prepare('SELECT 1').get());
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.mutex.run(() => {
+      if (this.closed) return;
+      this.closed = true;
+      this.db.close();
+    });
+  }
+}
+
+export function openSqliteStore(file: string, opts?: SqliteStoreOptions): Promise<SqliteStore> {
+  return SqliteStore.open(file, opts);
+}
