@@ -1,0 +1,61 @@
+import type { Collector, ExtensionContext } from '../../runtime/context.js';
+import { createIntervalCollector } from '../../runtime/interval-collector.js';
+import { mutableFlows, resolveProcesses, type Refresh } from './attribute.js';
+import type { FlowObservation } from './flow-store.js';
+import { parseSs, type SsSocket } from './parse-ss.js';
+
+/**
+ * linux: one `ss -tuinpH` per tick. TCP counters are per-socket totals (bytes_acked → bytes_out,
+ * bytes_received → bytes_in), fed to the store as cumulative; UDP has none (-1). A socket shared by
+ * several processes is attributed to the first owner ss lists, so its bytes are counted once.
+ */
+export const SS_ARGS = ['-tuinpH'] as const;
+
+export function toObservation(s: SsSocket): FlowObservation | undefined {
+  const owner = s.owners[0];
+  // No owner: TIME-WAIT, not yet accepted, or another user's socket when not root — nothing to attribute.
+  if (!owner || s.remote.wildcard || s.state === 'LISTEN') return undefined;
+  return {
+    pid: owner.pid,
+    processName: owner.name,
+    protocol: s.protocol,
+    family: s.family,
+    localAddress: s.local.address,
+    localPort: s.local.port,
+    remoteAddress: s.remote.address,
+    remotePort: s.remote.port,
+    state: s.state,
+    interface: '',
+    bytesIn: s.bytesIn,
+    bytesOut: s.bytesOut,
+  };
+}
+
+export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refresh } = {}): Collector {
+  const health = ctx.health.component('ss');
+  const store = mutableFlows(ctx);
+  return createIntervalCollector({
+    name: 'ss',
+    intervalMs: ctx.config.flows.sample_interval * 1000,
+    health,
+    log: ctx.log.child({ component: 'collector', table: 'process_network_flows', tool: 'ss' }),
+    async tick(signal) {
+      const res = await ctx.tools.run('ss', SS_ARGS, { timeoutMs: ctx.config.tools.timeout_ms, signal });
+      const parsed = parseSs(res.stdout);
+      const at = ctx.clock.unix();
+      const observations: FlowObservation[] = [];
+      for (const s of parsed.rows) {
+        const o = toObservation(s);
+        if (o) observations.push(o);
+      }
+      const processes = await resolveProcesses(ctx, observations.map((o) => o.pid), at, opts.refresh);
+      for (const o of observations) {
+        const p = processes.get(o.pid);
+        if (p) o.process = p;
+      }
+      store.applySample(observations, { at, counters: 'cumulative' });
+      health.event(observations.length, at);
+      if (parsed.skipped) health.drop(parsed.skipped);
+    },
+  });
+}
