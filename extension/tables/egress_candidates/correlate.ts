@@ -1,0 +1,431 @@
+/**
+ * The endpoint stage of SPEC §4: join flows × process lineage × code signing × the sensitive-access and
+ * archive buffers, then ask every analytic whether the flow is a candidate. Pure over the in-memory
+ * context (no tool is spawned, nothing waits), so a generate answers from whatever the collectors have.
+ *
+ * Precursors count only from the flow's lineage group, matched by process instance (pid, process_start),
+ * so a reused pid never lends its history to a new process.
+ */
+import { ANALYTICS, type EndpointFacts, type PrecursorFacts, precursorInWindow } from '../../../src/analytics/index.js';
+import { classifyApp } from '../../../src/classify/allowlists.js';
+import { teamKey } from '../../../src/classify/app-match.js';
+import type { AnalyticsConfig } from '../../../src/config/analytics.js';
+import type { OutflowConfig } from '../../../src/config/index.js';
+import { ANALYTIC_IDS, type AnalyticId, type EgressCandidate, type ProcessChainLink } from '../../../src/schemas/egress-candidate.js';
+import type {
+  ArchiveEventRow,
+  ExtensionContext,
+  FlowRow,
+  LineageGroup,
+  ProcessRecord,
+  SensitiveFileEventRow,
+  SigningRow,
+} from '../../runtime/context.js';
+
+/** The parts of the extension context the correlation reads. */
+export type CorrelationInputs = Pick<ExtensionContext, 'processes' | 'flows' | 'signing' | 'sensitiveEvents' | 'archiveEvents'> & {
+  config: Pick<OutflowConfig, 'analytics' | 'allowlists'>;
+};
+
+export interface CorrelationOptions {
+  /** Only flows of these pids (a pushed `pid =` constraint). */
+  pids?: ReadonlySet<number>;
+  /** Only these analytics (a pushed `analytic =` constraint). */
+  analytics?: readonly AnalyticId[];
+}
+
+export interface CorrelationStats {
+  flows: number;
+  /** Buffered events whose process could be placed in no lineage group (process never seen). */
+  unattributedEvents: number;
+}
+
+/** An egress_candidates row: EgressCandidate with process_chain as the JSON text osquery carries. */
+export type CandidateRow = Omit<EgressCandidate, 'process_chain'> & { process_chain: string };
+
+interface Identity {
+  signature_class: string;
+  team_id: string;
+  signing_id: string;
+  cdhash: string;
+  identity: string;
+  /** Team key for allowlists: team id, or "APPLE" for platform code. */
+  team: string;
+}
+
+interface GroupInfo {
+  key: string;
+  root: { pid: number; path: string };
+  rootIdentity: Identity;
+  chain: { pid: number; path: string; identity: Identity }[];
+  /** The process records of the chain (empty when the flow's process is unknown to the model). */
+  records: ProcessRecord[];
+  rootKind: LineageGroup['rootKind'] | 'unknown';
+}
+
+interface GroupEvents {
+  sensitive: SensitiveFileEventRow[];
+  archive: ArchiveEventRow[];
+}
+
+const instanceKey = (pid: number, start: number) => `${pid}:${start}`;
+
+const UNKNOWN_IDENTITY: Identity = { signature_class: 'unknown', team_id: '', signing_id: '', cdhash: '', identity: '', team: '' };
+
+/**
+ * Identity of an executable: the signing cache first, else what eslogger told the process model
+ * (signing id, team id, cdhash, platform flag) so a process is not anonymous while codesign is pending.
+ */
+function identityOf(signing: CorrelationInputs['signing'], path: string, rec: ProcessRecord | undefined, cache: Map<string, SigningRow | undefined>): Identity {
+  let row: SigningRow | undefined;
+  if (path) {
+    if (cache.has(path)) row = cache.get(path);
+    else {
+      row = signing.lookup(path);
+      cache.set(path, row);
+    }
+  }
+  if (row && row.signature_class !== 'unknown') {
+    return {
+      signature_class: row.signature_class,
+      team_id: row.team_id,
+      signing_id: row.signing_id,
+      cdhash: row.cdhash,
+      identity: row.identity,
+      team: teamKey(row.team_id, row.signature_class === 'apple_platform'),
+    };
+  }
+  if (rec && (rec.signingId || rec.cdhash)) {
+    const team = teamKey(rec.teamId, rec.platformBinary);
+    const signingId = rec.signingId ?? '';
+    const cdhash = rec.cdhash ?? '';
+    const identity = signingId && team ? `team:${team}/${signingId}` : cdhash ? `cdhash:${cdhash}` : '';
+    return {
+      signature_class: rec.platformBinary ? 'apple_platform' : 'unknown',
+      team_id: rec.teamId ?? '',
+      signing_id: signingId,
+      cdhash,
+      identity,
+      team,
+    };
+  }
+  if (row) return { ...UNKNOWN_IDENTITY, team_id: row.team_id, signing_id: row.signing_id, cdhash: row.cdhash, identity: row.identity, team: teamKey(row.team_id) };
+  return UNKNOWN_IDENTITY;
+}
+
+/** Best precursor: tier 1 over tier 2, then the one closest to the flow start. */
+function betterSensitive(a: SensitiveFileEventRow, b: SensitiveFileEventRow, start: number): boolean {
+  if (a.tier !== b.tier) return a.tier < b.tier;
+  const da = Math.abs(start - a.time);
+  const db = Math.abs(start - b.time);
+  return da !== db ? da < db : a.time < b.time;
+}
+
+function closer(a: { time: number }, b: { time: number }, start: number): boolean {
+  const da = Math.abs(start - a.time);
+  const db = Math.abs(start - b.time);
+  return da !== db ? da < db : a.time < b.time;
+}
+
+/** Events sorted by time: the first index with time ≥ t. */
+function lowerBound<T extends { time: number }>(list: readonly T[], t: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.time < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = {}): { rows: CandidateRow[]; stats: CorrelationStats } {
+  const cfg: AnalyticsConfig = inputs.config.analytics;
+  const { processes, signing } = inputs;
+  const signingCache = new Map<string, SigningRow | undefined>();
+  const rootKeyOf = new Map<ProcessRecord, string>();
+  const groupOfRecord = new Map<ProcessRecord, LineageGroup>();
+  const identityCache = new Map<ProcessRecord, Identity>();
+
+  const groupFor = (rec: ProcessRecord): LineageGroup => {
+    let g = groupOfRecord.get(rec);
+    if (!g) {
+      g = processes.group(rec);
+      groupOfRecord.set(rec, g);
+    }
+    return g;
+  };
+  const rootKey = (rec: ProcessRecord): string => {
+    let k = rootKeyOf.get(rec);
+    if (k === undefined) {
+      const root = groupFor(rec).root;
+      k = instanceKey(root.pid, root.processStart);
+      rootKeyOf.set(rec, k);
+    }
+    return k;
+  };
+  const recIdentity = (rec: ProcessRecord): Identity => {
+    let id = identityCache.get(rec);
+    if (!id) {
+      id = identityOf(signing, rec.path, rec, signingCache);
+      identityCache.set(rec, id);
+    }
+    return id;
+  };
+
+  /**
+   * The process instance that produced an event: exactly (pid, start) when the event carries a start
+   * time (never another instance of a reused pid), else the instance of pid alive at the event time.
+   */
+  const eventProcess = (pid: number, start: number, time: number): ProcessRecord | undefined =>
+    start > 0 ? processes.get(pid, start) : processes.getAt(pid, time);
+
+  // Bucket every buffered event by the lineage group of its process instance.
+  const byGroup = new Map<string, GroupEvents>();
+  let unattributed = 0;
+  const bucket = (key: string): GroupEvents => {
+    let b = byGroup.get(key);
+    if (!b) byGroup.set(key, (b = { sensitive: [], archive: [] }));
+    return b;
+  };
+  const eventGroupKey = (e: { pid: number; ppid: number; process_start: number; time: number }): string | undefined => {
+    const rec = eventProcess(e.pid, e.process_start, e.time);
+    if (rec) return rootKey(rec);
+    // The process came and went between samples: its parent's group is the best attribution we have.
+    const parent = e.ppid > 1 ? processes.getAt(e.ppid, e.time) : undefined;
+    if (parent) return rootKey(parent);
+    unattributed++;
+    return e.process_start > 0 ? instanceKey(e.pid, e.process_start) : undefined;
+  };
+  for (const e of inputs.sensitiveEvents) {
+    if (e.tier !== 1 && e.tier !== 2) continue;
+    const key = eventGroupKey(e);
+    if (key) bucket(key).sensitive.push(e);
+  }
+  for (const e of inputs.archiveEvents) {
+    const key = eventGroupKey(e);
+    if (key) bucket(key).archive.push(e);
+  }
+  for (const b of byGroup.values()) {
+    b.sensitive.sort((x, y) => x.time - y.time);
+    b.archive.sort((x, y) => x.time - y.time);
+  }
+
+  // Resolve each flow's process and group once.
+  const flows = inputs.flows.rows();
+  const resolved: { flow: FlowRow; rec: ProcessRecord | undefined; group: GroupInfo }[] = [];
+  const groupInfoCache = new Map<ProcessRecord, GroupInfo>();
+  for (const flow of flows) {
+    if (opts.pids && !opts.pids.has(flow.pid)) continue;
+    const rec = flow.process_start > 0 ? (processes.get(flow.pid, flow.process_start) ?? undefined) : processes.getAt(flow.pid, flow.first_seen);
+    let group: GroupInfo;
+    if (rec) {
+      let info = groupInfoCache.get(rec);
+      if (!info) {
+        const g = groupFor(rec);
+        info = {
+          key: rootKey(rec),
+          root: { pid: g.root.pid, path: g.root.path },
+          rootIdentity: recIdentity(g.root),
+          chain: g.chain.map((p) => ({ pid: p.pid, path: p.path, identity: recIdentity(p) })),
+          records: g.chain,
+          rootKind: g.rootKind,
+        };
+        groupInfoCache.set(rec, info);
+      }
+      group = info;
+    } else {
+      const id = identityOf(signing, flow.path, undefined, signingCache);
+      group = {
+        key: instanceKey(flow.pid, flow.process_start),
+        root: { pid: flow.pid, path: flow.path },
+        rootIdentity: id,
+        chain: [{ pid: flow.pid, path: flow.path, identity: id }],
+        records: [],
+        rootKind: 'unknown',
+      };
+    }
+    resolved.push({ flow, rec, group });
+  }
+
+  // Group egress volume: external bytes out of the group's flows active within group_window of this
+  // flow (symmetric, so every flow of a burst is marked, not only the one that crossed the line). Flow
+  // counters are cumulative, so a long open flow counts its whole volume: an upper bound, documented.
+  const externalByGroup = new Map<string, FlowRow[]>();
+  for (const flow of flows) {
+    if (flow.remote_scope !== 'public' || flow.bytes_out <= 0) continue;
+    const rec = flow.process_start > 0 ? processes.get(flow.pid, flow.process_start) : processes.getAt(flow.pid, flow.first_seen);
+    const key = rec ? rootKey(rec) : instanceKey(flow.pid, flow.process_start);
+    let list = externalByGroup.get(key);
+    if (!list) externalByGroup.set(key, (list = []));
+    list.push(flow);
+  }
+  const groupBytesOut = (key: string, flow: FlowRow): number => {
+    const list = externalByGroup.get(key);
+    if (!list) return Math.max(0, flow.bytes_out);
+    const from = flow.first_seen - cfg.high_throughput.group_window;
+    const to = flow.last_seen + cfg.high_throughput.group_window;
+    let sum = 0;
+    for (const f of list) if (f.last_seen >= from && f.first_seen <= to) sum += f.bytes_out;
+    return sum;
+  };
+
+  const wanted = opts.analytics ?? ANALYTIC_IDS;
+  const rows: CandidateRow[] = [];
+  for (const { flow, rec, group } of resolved) {
+    const identity = rec ? recIdentity(rec) : group.chain[0]!.identity;
+    const { browser, sanctioned } = appClass(inputs, rec, identity, group, processes, recIdentity);
+
+    const events = byGroup.get(group.key);
+    const from = flow.first_seen - cfg.precursor_window;
+    let sensitive: SensitiveFileEventRow | undefined;
+    let archive: ArchiveEventRow | undefined;
+    let staging = false;
+    if (events) {
+      for (let i = lowerBound(events.sensitive, from); i < events.sensitive.length; i++) {
+        const e = events.sensitive[i]!;
+        if (e.time > flow.last_seen) break;
+        if (!sensitive || betterSensitive(e, sensitive, flow.first_seen)) sensitive = e;
+      }
+      for (let i = lowerBound(events.archive, from); i < events.archive.length; i++) {
+        const e = events.archive[i]!;
+        if (e.time > flow.last_seen) break;
+        if (e.staging === 1) staging = true;
+        if (!archive || closer(e, archive, flow.first_seen)) archive = e;
+      }
+    }
+    const precursor: PrecursorFacts = sensitive
+      ? { kind: 'sensitive_access', tier: sensitive.tier, gap: flow.first_seen - sensitive.time, time: sensitive.time }
+      : archive
+        ? { kind: 'archive', tier: 0, gap: flow.first_seen - archive.time, time: archive.time }
+        : { kind: 'none', tier: 0, gap: 0, time: 0 };
+
+    const facts: EndpointFacts = {
+      flow,
+      external: flow.remote_scope === 'public',
+      browser,
+      sanctioned,
+      signatureClass: identity.signature_class,
+      precursor,
+      groupBytesOut15m: groupBytesOut(group.key, flow),
+      archive: archive ? { time: archive.time, gap: flow.first_seen - archive.time, staging } : null,
+    };
+
+    let base: CandidateRow | undefined;
+    for (const id of wanted) {
+      const verdict = ANALYTICS[id].endpoint(facts, cfg);
+      if (!verdict.pass) continue;
+      base ??= baseRow(flow, identity, group, browser, sanctioned, sensitive, archive, precursor);
+      rows.push({ ...base, analytic: id, reasons: verdict.reasons.join(',') });
+    }
+  }
+  return { rows, stats: { flows: resolved.length, unattributedEvents: unattributed } };
+}
+
+/**
+ * Browser / sanctioned by code identity only (team id + signing-id prefix). The flow process counts as
+ * its owner's app when:
+ *  - its responsible process (an XPC service launched on an app's behalf) is that app, or
+ *  - the group root is that app and the flow process is signed by the same (non-Apple) team — the
+ *    vendor's own helper under another signing id. Apple platform code shares one "team", so an Apple
+ *    tool (curl, ditto) under an allowlisted Apple app is never exempted this way.
+ */
+function appClass(
+  inputs: CorrelationInputs,
+  rec: ProcessRecord | undefined,
+  identity: Identity,
+  group: GroupInfo,
+  processes: CorrelationInputs['processes'],
+  recIdentity: (r: ProcessRecord) => Identity,
+): { browser: boolean; sanctioned: boolean } {
+  const cls = classifyApp(inputs.config, identity.team, identity.signing_id);
+  let browser = cls.browser;
+  let sanctioned = cls.sanctioned;
+  if (browser && sanctioned) return { browser, sanctioned };
+  if (rec && rec.responsiblePid !== null && rec.responsiblePid > 1 && rec.responsiblePid !== rec.pid) {
+    const owner = processes.getAt(rec.responsiblePid, rec.processStart);
+    if (owner && owner !== rec) {
+      const oid = recIdentity(owner);
+      const ocls = classifyApp(inputs.config, oid.team, oid.signing_id);
+      browser ||= ocls.browser;
+      sanctioned ||= ocls.sanctioned;
+    }
+  }
+  const root = group.records[group.records.length - 1];
+  if (root && root !== rec && identity.team && identity.team !== 'APPLE' && group.rootIdentity.team === identity.team) {
+    const rcls = classifyApp(inputs.config, group.rootIdentity.team, group.rootIdentity.signing_id);
+    browser ||= rcls.browser;
+    sanctioned ||= rcls.sanctioned;
+  }
+  return { browser, sanctioned };
+}
+
+function baseRow(
+  flow: FlowRow,
+  identity: Identity,
+  group: GroupInfo,
+  browser: boolean,
+  sanctioned: boolean,
+  sensitive: SensitiveFileEventRow | undefined,
+  archive: ArchiveEventRow | undefined,
+  precursor: PrecursorFacts,
+): CandidateRow {
+  const chain: ProcessChainLink[] = group.chain.map((l) => ({ pid: l.pid, path: l.path, identity: l.identity.identity, signature_class: l.identity.signature_class }));
+  const p =
+    precursor.kind === 'sensitive_access' && sensitive
+      ? { path: sensitive.file_path, category: sensitive.category, tier: sensitive.tier, pid: sensitive.pid }
+      : precursor.kind === 'archive' && archive
+        ? { path: archive.archive_path || archive.path, category: `archive:${archive.tool}`, tier: 0, pid: archive.pid }
+        : { path: '', category: '', tier: 0, pid: 0 };
+  return {
+    analytic: 'AN0990',
+    flow_id: flow.flow_id,
+    pid: flow.pid,
+    ppid: flow.ppid,
+    uid: flow.uid,
+    process_start: flow.process_start,
+    process_name: flow.process_name,
+    path: flow.path,
+    protocol: flow.protocol,
+    family: flow.family,
+    local_address: flow.local_address,
+    local_port: flow.local_port,
+    remote_address: flow.remote_address,
+    remote_port: flow.remote_port,
+    remote_scope: flow.remote_scope,
+    service: flow.service,
+    service_evidence: flow.service_evidence,
+    server_name: flow.server_name,
+    state: flow.state,
+    interface: flow.interface,
+    bytes_in: flow.bytes_in,
+    bytes_out: flow.bytes_out,
+    pcr: flow.pcr,
+    first_seen: flow.first_seen,
+    last_seen: flow.last_seen,
+    duration: flow.duration,
+    closed: flow.closed,
+    signature_class: identity.signature_class,
+    team_id: identity.team_id,
+    signing_id: identity.signing_id,
+    cdhash: identity.cdhash,
+    identity: identity.identity,
+    group_root_pid: group.root.pid,
+    group_root_path: group.root.path,
+    group_root_identity: group.rootIdentity.identity,
+    process_chain: JSON.stringify(chain),
+    browser: browser ? 1 : 0,
+    sanctioned: sanctioned ? 1 : 0,
+    precursor_kind: precursor.kind,
+    precursor_time: precursor.time,
+    precursor_path: p.path,
+    precursor_category: p.category,
+    precursor_tier: p.tier,
+    precursor_pid: p.pid,
+    precursor_gap: precursor.kind === 'none' ? 0 : precursor.gap,
+    reasons: '',
+  };
+}
+
+/** Exported for tests: the window test the table applies (same definition the analytics use). */
+export { precursorInWindow };
