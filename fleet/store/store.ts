@@ -46,7 +46,7 @@ export interface ResultsRepo {
    * processes only those). A key repeated inside the same call is "new" only the first time.
    */
   markSeen(keys: readonly ResultKey[]): Promise<boolean[]>;
-  /** Drop keys with unixTime < before. Returns how many were removed. */
+  /** Drop keys with unixTime < before (re-deliveries older than the dedupe horizon are no longer caught). */
   expire(before: number): Promise<number>;
 }
 
@@ -146,7 +146,7 @@ export interface AppSighting {
  */
 export interface PrevalenceStats {
   hosts: number;
-  /** Earliest sighting (fleet-wide), null when never seen. */
+  /** Earliest sighting fleet-wide (even outside the window); null when never seen up to window.to. */
   firstSeen: number | null;
   lastSeen: number | null;
   saturated: boolean;
@@ -178,11 +178,16 @@ export interface PrevalenceRepo {
   observePairs(rows: readonly PairSighting[]): Promise<void>;
   observeApps(rows: readonly AppSighting[]): Promise<void>;
 
-  /** Stats for each requested key (missing keys map to hosts 0, firstSeen null). */
-  destinations(keys: readonly string[], window: TimeWindow): Promise<Map<string, PrevalenceStats>>;
+  /**
+   * Stats for each requested key (missing keys map to hosts 0, firstSeen null). `countCap`: the caller
+   * only needs exact counts up to this value (the common threshold); implementations MAY stop counting
+   * there and report `hosts = countCap` — finalization of a candidate to a very common destination
+   * then costs O(cap), not O(fleet).
+   */
+  destinations(keys: readonly string[], window: TimeWindow, countCap?: number): Promise<Map<string, PrevalenceStats>>;
   /** Keyed by `pairKey(identity, key)`. */
-  pairs(pairs: readonly { identity: string; key: string }[], window: TimeWindow): Promise<Map<string, PrevalenceStats>>;
-  apps(identities: readonly string[], window: TimeWindow): Promise<Map<string, AppStats>>;
+  pairs(pairs: readonly { identity: string; key: string }[], window: TimeWindow, countCap?: number): Promise<Map<string, PrevalenceStats>>;
+  apps(identities: readonly string[], window: TimeWindow, countCap?: number): Promise<Map<string, AppStats>>;
 
   /** Detail for the API/CLI: the stats plus up to `limit` host rows (ordered by first_seen, host). */
   destinationHosts(key: string, window: TimeWindow, limit: number): Promise<HostSpan[]>;

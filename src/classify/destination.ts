@@ -55,6 +55,22 @@ export const SHARED_STORAGE_SUFFIXES: readonly string[] = [
   'ngrok-free.app',
   'ngrok.app',
   'loca.lt',
+  // Tenant hosting (kept in step with src/analytics/destination-key.ts): every AWS endpoint name,
+  // CDN distributions, PaaS apps and user pages are separate parties.
+  'amazonaws.com',
+  'cloudfront.net',
+  'azurewebsites.net',
+  'azureedge.net',
+  'firebaseio.com',
+  'web.app',
+  'run.app',
+  'herokuapp.com',
+  'netlify.app',
+  'vercel.app',
+  'github.io',
+  'githubusercontent.com',
+  'supabase.co',
+  'glitch.me',
 ];
 
 interface SuffixPattern {

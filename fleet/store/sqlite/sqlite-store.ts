@@ -233,29 +233,29 @@ class SqliteRepos implements StoreRepos {
           }
         });
       },
-      async destinations(keys: readonly string[], window: TimeWindow) {
+      async destinations(keys: readonly string[], window: TimeWindow, countCap?: number) {
         return wrap('prevalence.destinations', 'STORE_READ', () => {
           const out = new Map<string, PrevalenceStats>();
-          for (const k of new Set(keys)) out.set(k, self.stats(DEST, [k], window));
+          for (const k of new Set(keys)) out.set(k, self.stats(DEST, [k], window, countCap));
           return out;
         });
       },
-      async pairs(pairs: readonly { identity: string; key: string }[], window: TimeWindow) {
+      async pairs(pairs: readonly { identity: string; key: string }[], window: TimeWindow, countCap?: number) {
         return wrap('prevalence.pairs', 'STORE_READ', () => {
           const out = new Map<string, PrevalenceStats>();
           for (const p of pairs) {
             const k = pairKey(p.identity, p.key);
-            if (!out.has(k)) out.set(k, self.stats(PAIR, [p.identity, p.key], window));
+            if (!out.has(k)) out.set(k, self.stats(PAIR, [p.identity, p.key], window, countCap));
           }
           return out;
         });
       },
-      async apps(identities: readonly string[], window: TimeWindow) {
+      async apps(identities: readonly string[], window: TimeWindow, countCap?: number) {
         return wrap('prevalence.apps', 'STORE_READ', () => {
           const out = new Map<string, AppStats>();
           const attrs = self.st('SELECT path, signature_class, team_id, signing_id, cdhash FROM apps WHERE identity = ?');
           for (const id of new Set(identities)) {
-            const s = self.stats(APP, [id], window);
+            const s = self.stats(APP, [id], window, countCap);
             const a = attrs.get(id) as Row | undefined;
             out.set(id, {
               ...s,
@@ -494,7 +494,7 @@ class SqliteRepos implements StoreRepos {
     }
   }
 
-  stats(t: PrevalenceTables, keys: string[], window: TimeWindow): PrevalenceStats {
+  stats(t: PrevalenceTables, keys: string[], window: TimeWindow, countCap?: number): PrevalenceStats {
     const k = this.st(`SELECT first_seen, last_seen, saturated, saturated_hosts FROM ${t.keyTable} WHERE ${this.keyWhere(t)}`).get(...keys) as Row | undefined;
     if (!k || (k.first_seen as number) > window.to) return { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
     const firstSeen = k.first_seen as number;
@@ -503,8 +503,8 @@ class SqliteRepos implements StoreRepos {
       return { hosts: live ? (k.saturated_hosts as number) : 0, firstSeen, lastSeen: k.last_seen as number, saturated: true };
     }
     const c = this.st(
-      `SELECT count(*) AS n, max(last_seen) AS last FROM ${t.hostTable} WHERE ${this.keyWhere(t)} AND first_seen <= ? AND last_seen >= ?`,
-    ).get(...keys, window.to, window.from) as { n: number; last: number | null };
+      `SELECT count(*) AS n, max(last_seen) AS last FROM (SELECT last_seen FROM ${t.hostTable} WHERE ${this.keyWhere(t)} AND first_seen <= ? AND last_seen >= ? LIMIT ?)`,
+    ).get(...keys, window.to, window.from, countCap ?? -1) as { n: number; last: number | null };
     return { hosts: c.n, firstSeen, lastSeen: c.last ?? (k.last_seen as number), saturated: false };
   }
 
