@@ -1,0 +1,1025 @@
+/**
+ * PostgreSQL backend of the Store contract (fleet/store/store.ts): the shared truth of several aggregator
+ * instances. Same behaviour as the SQLite store (one contract suite runs against both); what differs is
+ * what concurrency needs:
+ *
+ * - Batches are multi-row upserts over `unnest($1::text[], …)`: one round trip per repository call,
+ *   whatever the batch size (chunked at `upsert_chunk` rows). Rows are merged per key in JS first
+ *   (ON CONFLICT cannot touch one row twice in a statement) and sorted, so concurrent transactions of
+ *   different instances lock rows in the same order and do not deadlock.
+ * - Idempotency across instances comes from primary keys: `results.markSeen` is
+ *   INSERT … ON CONFLICT DO NOTHING RETURNING, so of two instances ingesting the same (redelivered) row
+ *   exactly one sees it as new — the other waits for the first to commit and then sees a conflict.
+ * - The event clock is one row per writer slot, not one hot row that would serialize every commit.
+ * - Scheduler jobs: `withJobLock` holds a session advisory lock on a dedicated connection, so a job runs
+ *   on one instance at a time. Should two finalizations still overlap (a lock lost with its connection),
+ *   `pendingUpTo` inside a transaction takes the rows FOR UPDATE SKIP LOCKED (disjoint work) and
+ *   `openBySuppressionKey` inside a transaction takes a transaction advisory lock per suppression key
+ *   before reading, so the second finalizer sees the first one's detection instead of creating another.
+ */
+import { randomInt } from 'node:crypto';
+import pg from 'pg';
+import { StoreError, coerceError } from '../../../src/errors.js';
+import type { Logger } from '../../../src/log.js';
+import { silentLogger } from '../../../src/log.js';
+import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
+import { loadMigrations } from '../migrations.js';
+import {
+  candidateId,
+  pairKey,
+  type AppSighting,
+  type AppStats,
+  type CandidateInput,
+  type CandidateOutcome,
+  type CandidatesRepo,
+  type Checkpoint,
+  type CheckpointsRepo,
+  type CompactionResult,
+  type DestinationSighting,
+  type Detection,
+  type DetectionQuery,
+  type DetectionsRepo,
+  type EventClockRepo,
+  type EventClockState,
+  type HostComponentStatus,
+  type HostRecord,
+  type HostSighting,
+  type HostSpan,
+  type HostsRepo,
+  type JobLockResult,
+  type PairSighting,
+  type PrevalenceRepo,
+  type PrevalenceStats,
+  type QuarantineRepo,
+  type QuarantineRow,
+  type ResultKey,
+  type ResultsRepo,
+  type Store,
+  type StoreRepos,
+  type StoredCandidate,
+  type TimeWindow,
+} from '../store.js';
+
+export interface PostgresStoreOptions {
+  /** Connections in this instance's pool. */
+  poolSize?: number;
+  statementTimeoutMs?: number;
+  /** Rows per multi-row statement. */
+  upsertChunk?: number;
+  log?: Logger;
+  /** Name shown in pg_stat_activity. */
+  applicationName?: string;
+}
+
+/** Advisory-lock namespace ("outf") so our locks never collide with another application's. */
+const LOCK_NAMESPACE = 0x6f757466;
+/** Key of the migration lock inside that namespace (job locks hash their names). */
+const MIGRATION_LOCK_KEY = 1;
+
+/** BIGINT and COUNT(*) come back as numbers: every value we store fits in 2^53. */
+const PG_TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** Where repository calls run: the pool (each call atomic on its own) or one transaction's client. */
+interface Executor {
+  inTransaction: boolean;
+  q<R extends pg.QueryResultRow = pg.QueryResultRow>(kind: 'read' | 'write', text: string, values?: unknown[]): Promise<R[]>;
+  /** Several statements as one unit: the enclosing transaction, or a fresh one. */
+  atomic<T>(fn: (ex: Executor) => Promise<T>): Promise<T>;
+}
+
+function storeError(kind: 'read' | 'write', err: unknown): StoreError {
+  const e = coerceError(err);
+  return new StoreError(kind === 'read' ? 'STORE_READ' : 'STORE_WRITE', `postgres ${kind} failed: ${e.message}`, 'check that PostgreSQL is reachable; the operation can be retried', {
+    cause: err,
+  });
+}
+
+function executorFor(client: Queryable, inTransaction: boolean, begin?: () => Promise<Executor & { done(ok: boolean): Promise<void> }>): Executor {
+  const ex: Executor = {
+    inTransaction,
+    async q<R extends pg.QueryResultRow>(kind: 'read' | 'write', text: string, values?: unknown[]): Promise<R[]> {
+      try {
+        return (await client.query<R>(text, values)).rows;
+      } catch (err) {
+        throw storeError(kind, err);
+      }
+    },
+    async atomic(fn) {
+      if (inTransaction || !begin) return fn(ex);
+      const tx = await begin();
+      try {
+        const out = await fn(tx);
+        await tx.done(true);
+        return out;
+      } catch (err) {
+        await tx.done(false);
+        throw err;
+      }
+    },
+  };
+  return ex;
+}
+
+function chunks<T>(rows: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
+}
+
+/** Byte order, like SQLite's default BINARY collation, so both backends order text alike. */
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+interface SpanRow {
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** Merge rows with the same key: first_seen = min, last_seen = max (later fields via `merge`). */
+function mergeByKey<T extends SpanRow>(rows: readonly T[], keyOf: (r: T) => string, merge?: (into: T, r: T) => void): [string, T][] {
+  const map = new Map<string, T>();
+  for (const r of rows) {
+    const k = keyOf(r);
+    const cur = map.get(k);
+    if (!cur) {
+      map.set(k, { ...r });
+      continue;
+    }
+    merge?.(cur, r);
+    if (r.firstSeen < cur.firstSeen) cur.firstSeen = r.firstSeen;
+    if (r.lastSeen > cur.lastSeen) cur.lastSeen = r.lastSeen;
+  }
+  return [...map.entries()].sort((a, b) => byText(a[0], b[0]));
+}
+
+const EMPTY_STATS: PrevalenceStats = { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+
+class PgRepos implements StoreRepos {
+  readonly results: ResultsRepo;
+  readonly hosts: HostsRepo;
+  readonly clock: EventClockRepo;
+  readonly prevalence: PrevalenceRepo;
+  readonly candidates: CandidatesRepo;
+  readonly detections: DetectionsRepo;
+  readonly quarantine: QuarantineRepo;
+  readonly checkpoints: CheckpointsRepo;
+
+  constructor(ex: Executor, chunk: number, clockSlot: number) {
+    this.results = resultsRepo(ex, chunk);
+    this.hosts = hostsRepo(ex, chunk);
+    this.clock = clockRepo(ex, clockSlot);
+    this.prevalence = prevalenceRepo(ex, chunk);
+    this.candidates = candidatesRepo(ex, chunk);
+    this.detections = detectionsRepo(ex, chunk);
+    this.quarantine = quarantineRepo(ex, chunk);
+    this.checkpoints = checkpointsRepo(ex);
+  }
+}
+
+// ─── results ───────────────────────────────────────────────────────────────────────────────────
+
+function resultsRepo(ex: Executor, chunk: number): ResultsRepo {
+  return {
+    async markSeen(keys: readonly ResultKey[]) {
+      const first = new Map<string, number>();
+      keys.forEach((k, i) => {
+        if (!first.has(k.digest)) first.set(k.digest, i);
+      });
+      const unique = [...first.keys()].sort(byText);
+      const inserted = new Set<string>();
+      const times = new Map<string, number>();
+      for (const k of keys) if (!times.has(k.digest)) times.set(k.digest, k.unixTime);
+      for (const part of chunks(unique, chunk)) {
+        const rows = await ex.q<{ digest: string }>(
+          'write',
+          `INSERT INTO results_seen (digest, unix_time)
+           SELECT * FROM unnest($1::text[], $2::bigint[])
+           ON CONFLICT (digest) DO NOTHING RETURNING digest`,
+          [part, part.map((d) => times.get(d)!)],
+        );
+        for (const r of rows) inserted.add(r.digest);
+      }
+      return keys.map((k, i) => inserted.has(k.digest) && first.get(k.digest) === i);
+    },
+    async expire(before) {
+      const rows = await ex.q<{ n: number }>('write', `WITH d AS (DELETE FROM results_seen WHERE unix_time < $1 RETURNING 1) SELECT count(*) AS n FROM d`, [before]);
+      return rows[0]?.n ?? 0;
+    },
+  };
+}
+
+// ─── hosts ─────────────────────────────────────────────────────────────────────────────────────
+
+function hostsRepo(ex: Executor, chunk: number): HostsRepo {
+  return {
+    async touch(rows: readonly HostSighting[]) {
+      const merged = mergeByKey(
+        rows,
+        (r) => r.hostId,
+        (into, r) => {
+          if (r.hostname && (r.lastSeen >= into.lastSeen || !into.hostname)) into.hostname = r.hostname;
+        },
+      );
+      for (const part of chunks(merged, chunk)) {
+        await ex.q(
+          'write',
+          `INSERT INTO hosts AS h (host_id, hostname, first_seen, last_seen)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+           ON CONFLICT (host_id) DO UPDATE SET
+             hostname = CASE WHEN EXCLUDED.hostname <> '' AND (EXCLUDED.last_seen >= h.last_seen OR h.hostname = '')
+                             THEN EXCLUDED.hostname ELSE h.hostname END,
+             first_seen = LEAST(h.first_seen, EXCLUDED.first_seen),
+             last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen)
+           WHERE EXCLUDED.first_seen < h.first_seen OR EXCLUDED.last_seen > h.last_seen
+              OR (EXCLUDED.hostname <> '' AND EXCLUDED.hostname <> h.hostname AND (EXCLUDED.last_seen >= h.last_seen OR h.hostname = ''))`,
+          [part.map(([k]) => k), part.map(([, r]) => r.hostname), part.map(([, r]) => r.firstSeen), part.map(([, r]) => r.lastSeen)],
+        );
+      }
+    },
+    async activeCount(window: TimeWindow) {
+      const rows = await ex.q<{ n: number }>('read', `SELECT count(*) AS n FROM hosts WHERE last_seen >= $1 AND first_seen <= $2`, [window.from, window.to]);
+      return rows[0]?.n ?? 0;
+    },
+    async get(hostIds) {
+      const out = new Map<string, HostRecord>();
+      if (!hostIds.length) return out;
+      const rows = await ex.q<{ host_id: string; hostname: string; first_seen: number; last_seen: number }>(
+        'read',
+        `SELECT host_id, hostname, first_seen, last_seen FROM hosts WHERE host_id = ANY($1::text[])`,
+        [[...new Set(hostIds)]],
+      );
+      for (const r of rows) out.set(r.host_id, { hostId: r.host_id, hostname: r.hostname, firstSeen: r.first_seen, lastSeen: r.last_seen });
+      return out;
+    },
+    async recordStatus(rows: readonly HostComponentStatus[]) {
+      const latest = new Map<string, HostComponentStatus>();
+      for (const r of rows) {
+        const k = `${r.hostId}\u0000${r.component}`;
+        const cur = latest.get(k);
+        if (!cur || r.time >= cur.time) latest.set(k, r);
+      }
+      const sorted = [...latest.entries()].sort((a, b) => byText(a[0], b[0])).map(([, r]) => r);
+      for (const part of chunks(sorted, chunk)) {
+        await ex.q(
+          'write',
+          `INSERT INTO host_status AS s (host_id, component, platform, state, detail, version, time)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+           ON CONFLICT (host_id, component) DO UPDATE SET
+             platform = EXCLUDED.platform, state = EXCLUDED.state, detail = EXCLUDED.detail,
+             version = EXCLUDED.version, time = EXCLUDED.time
+           WHERE EXCLUDED.time >= s.time`,
+          [
+            part.map((r) => r.hostId),
+            part.map((r) => r.component),
+            part.map((r) => r.platform),
+            part.map((r) => r.state),
+            part.map((r) => r.detail),
+            part.map((r) => r.version),
+            part.map((r) => r.time),
+          ],
+        );
+      }
+    },
+    async listStatus(hostId?: string) {
+      const rows = await ex.q<{ host_id: string; component: string; platform: string; state: string; detail: string; version: string; time: number }>(
+        'read',
+        `SELECT host_id, component, platform, state, detail, version, time FROM host_status
+         WHERE ($1::text IS NULL OR host_id = $1) ORDER BY host_id COLLATE "C", component COLLATE "C"`,
+        [hostId ?? null],
+      );
+      return rows.map((r) => ({ hostId: r.host_id, component: r.component, platform: r.platform, state: r.state, detail: r.detail, version: r.version, time: r.time }));
+    },
+    async expire(before) {
+      return ex.atomic(async (t) => {
+        const rows = await t.q<{ host_id: string }>('write', `DELETE FROM hosts WHERE last_seen < $1 RETURNING host_id`, [before]);
+        if (rows.length) await t.q('write', `DELETE FROM host_status WHERE host_id = ANY($1::text[])`, [rows.map((r) => r.host_id)]);
+        return rows.length;
+      });
+    },
+  };
+}
+
+// ─── event clock ───────────────────────────────────────────────────────────────────────────────
+
+function clockRepo(ex: Executor, slot: number): EventClockRepo {
+  return {
+    async get(): Promise<EventClockState> {
+      const rows = await ex.q<{ earliest: number | null; newest: number | null }>('read', `SELECT min(earliest) AS earliest, max(newest) AS newest FROM event_clock`);
+      return { earliest: rows[0]?.earliest ?? null, newest: rows[0]?.newest ?? null };
+    },
+    async observe(earliest, newest) {
+      await ex.q(
+        'write',
+        `INSERT INTO event_clock AS c (slot, earliest, newest) VALUES ($1, $2, $3)
+         ON CONFLICT (slot) DO UPDATE SET earliest = LEAST(c.earliest, EXCLUDED.earliest), newest = GREATEST(c.newest, EXCLUDED.newest)
+         WHERE EXCLUDED.earliest < c.earliest OR EXCLUDED.newest > c.newest`,
+        [slot, earliest, newest],
+      );
+    },
+  };
+}
+
+// ─── prevalence ────────────────────────────────────────────────────────────────────────────────
+
+/** The three prevalence families differ only in their key columns. */
+interface Family {
+  keyTable: string;
+  hostTable: string;
+  /** Key columns, in primary-key order, with their SQL types. */
+  keyCols: string[];
+}
+
+const DEST: Family = { keyTable: 'destinations', hostTable: 'destination_hosts', keyCols: ['dest_key'] };
+const PAIR: Family = { keyTable: 'pairs', hostTable: 'pair_hosts', keyCols: ['dest_key', 'identity'] };
+const APP: Family = { keyTable: 'apps', hostTable: 'app_hosts', keyCols: ['identity'] };
+
+async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: string[]; hostId: string; firstSeen: number; lastSeen: number }[]): Promise<void> {
+  const n = f.keyCols.length;
+  const perHost = mergeByKey(rows, (r) => [...r.keys, r.hostId].join('\u0000'));
+  const perKey = mergeByKey(rows, (r) => r.keys.join('\u0000'));
+  const keyList = f.keyCols.join(', ');
+  const keyArrays = f.keyCols.map((_, i) => `$${i + 1}::text[]`).join(', ');
+  const keyJoin = f.keyCols.map((c) => `k.${c} = u.${c}`).join(' AND ');
+  for (const part of chunks(perKey, chunk)) {
+    const params: unknown[] = f.keyCols.map((_, i) => part.map(([, r]) => r.keys[i]));
+    params.push(
+      part.map(([, r]) => r.firstSeen),
+      part.map(([, r]) => r.lastSeen),
+    );
+    await ex.q(
+      'write',
+      `INSERT INTO ${f.keyTable} AS k (${keyList}, first_seen, last_seen)
+       SELECT * FROM unnest(${keyArrays}, $${n + 1}::bigint[], $${n + 2}::bigint[])
+       ON CONFLICT (${keyList}) DO UPDATE SET first_seen = LEAST(k.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(k.last_seen, EXCLUDED.last_seen)
+       WHERE EXCLUDED.first_seen < k.first_seen OR EXCLUDED.last_seen > k.last_seen`,
+      params,
+    );
+  }
+  for (const part of chunks(perHost, chunk)) {
+    const params: unknown[] = f.keyCols.map((_, i) => part.map(([, r]) => r.keys[i]));
+    params.push(
+      part.map(([, r]) => r.hostId),
+      part.map(([, r]) => r.firstSeen),
+      part.map(([, r]) => r.lastSeen),
+    );
+    const cols = f.keyCols.map((c) => `u.${c}`).join(', ');
+    // A saturated key keeps only its counter: no host rows come back for it.
+    await ex.q(
+      'write',
+      `INSERT INTO ${f.hostTable} AS h (${keyList}, host_id, first_seen, last_seen)
+       SELECT ${cols}, u.host_id, u.first_seen, u.last_seen
+       FROM unnest(${keyArrays}, $${n + 1}::text[], $${n + 2}::bigint[], $${n + 3}::bigint[]) AS u(${keyList}, host_id, first_seen, last_seen)
+       WHERE NOT EXISTS (SELECT 1 FROM ${f.keyTable} k WHERE ${keyJoin} AND k.saturated)
+       ON CONFLICT (${keyList}, host_id) DO UPDATE SET first_seen = LEAST(h.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen)
+       WHERE EXCLUDED.first_seen < h.first_seen OR EXCLUDED.last_seen > h.last_seen`,
+      params,
+    );
+  }
+}
+
+interface StatsRow {
+  first_seen: number;
+  last_seen: number;
+  saturated: boolean;
+  host_count: number;
+  exact: number;
+}
+
+function toStats(r: StatsRow | undefined): PrevalenceStats {
+  if (!r) return { ...EMPTY_STATS };
+  return { hosts: r.saturated ? r.host_count : r.exact, firstSeen: r.first_seen, lastSeen: r.last_seen, saturated: r.saturated };
+}
+
+async function stats<R extends StatsRow>(ex: Executor, f: Family, keys: string[][], window: TimeWindow, extraCols = ''): Promise<R[]> {
+  const n = f.keyCols.length;
+  const keyArrays = f.keyCols.map((_, i) => `$${i + 1}::text[]`).join(', ');
+  const keyList = f.keyCols.join(', ');
+  const hostJoin = f.keyCols.map((c) => `h.${c} = k.${c}`).join(' AND ');
+  const keyJoin = f.keyCols.map((c) => `k.${c} = w.${c}`).join(' AND ');
+  const params: unknown[] = f.keyCols.map((_, i) => keys.map((k) => k[i]));
+  params.push(window.from, window.to);
+  return ex.q<R>(
+    'read',
+    `SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')}, k.first_seen, k.last_seen, k.saturated, k.host_count ${extraCols},
+       (SELECT count(*) FROM ${f.hostTable} h WHERE ${hostJoin} AND h.first_seen <= $${n + 2} AND h.last_seen >= $${n + 1}) AS exact
+     FROM (SELECT DISTINCT * FROM unnest(${keyArrays}) AS w0(${keyList})) AS w
+     JOIN ${f.keyTable} k ON ${keyJoin}`,
+    params,
+  );
+}
+
+async function hostSpans(ex: Executor, f: Family, keys: string[], window: TimeWindow, limit: number): Promise<HostSpan[]> {
+  const n = f.keyCols.length;
+  const where = f.keyCols.map((c, i) => `${c} = $${i + 1}`).join(' AND ');
+  const rows = await ex.q<{ host_id: string; first_seen: number; last_seen: number }>(
+    'read',
+    `SELECT host_id, first_seen, last_seen FROM ${f.hostTable}
+     WHERE ${where} AND first_seen <= $${n + 2} AND last_seen >= $${n + 1}
+     ORDER BY first_seen, host_id COLLATE "C" LIMIT $${n + 3}`,
+    [...keys, window.from, window.to, limit],
+  );
+  return rows.map((r) => ({ hostId: r.host_id, firstSeen: r.first_seen, lastSeen: r.last_seen }));
+}
+
+async function compactFamily(ex: Executor, f: Family, threshold: number, window: TimeWindow): Promise<number> {
+  const keyList = f.keyCols.join(', ');
+  const joinC = f.keyCols.map((c) => `k.${c} = c.${c}`).join(' AND ');
+  const joinH = f.keyCols.map((c) => `h.${c} = s.${c}`).join(' AND ');
+  const rows = await ex.q<{ n: number }>(
+    'write',
+    `WITH counted AS (
+       SELECT ${keyList}, count(*) AS hosts FROM ${f.hostTable}
+       WHERE first_seen <= $2 AND last_seen >= $1 GROUP BY ${keyList} HAVING count(*) >= $3
+     ), saturated AS (
+       UPDATE ${f.keyTable} k SET saturated = TRUE, host_count = c.hosts FROM counted c
+       WHERE ${joinC} AND NOT k.saturated RETURNING ${f.keyCols.map((c) => `k.${c}`).join(', ')}
+     ), dropped AS (
+       DELETE FROM ${f.hostTable} h USING saturated s WHERE ${joinH} RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM saturated) AS n, (SELECT count(*) FROM dropped) AS dropped`,
+    [window.from, window.to, threshold],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+async function expireFamily(ex: Executor, f: Family, before: number): Promise<number> {
+  const joinK = f.keyCols.map((c) => `h.${c} = k.${c}`).join(' AND ');
+  await ex.q('write', `DELETE FROM ${f.hostTable} WHERE last_seen < $1`, [before]);
+  const rows = await ex.q<{ n: number }>(
+    'write',
+    `WITH d AS (
+       DELETE FROM ${f.keyTable} k
+       WHERE k.last_seen < $1 OR (NOT k.saturated AND NOT EXISTS (SELECT 1 FROM ${f.hostTable} h WHERE ${joinK}))
+       RETURNING 1
+     ) SELECT count(*) AS n FROM d`,
+    [before],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
+  return {
+    async observeDestinations(rows: readonly DestinationSighting[]) {
+      if (!rows.length) return;
+      await ex.atomic((t) => observe(t, chunk, DEST, rows.map((r) => ({ keys: [r.key], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen }))));
+    },
+    async observePairs(rows: readonly PairSighting[]) {
+      if (!rows.length) return;
+      await ex.atomic((t) => observe(t, chunk, PAIR, rows.map((r) => ({ keys: [r.key, r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen }))));
+    },
+    async observeApps(rows: readonly AppSighting[]) {
+      if (!rows.length) return;
+      await ex.atomic(async (t) => {
+        await observe(t, chunk, APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })));
+        // Attributes: per identity, the newest sighting (by last_seen) with each non-empty value wins.
+        const attrs = new Map<string, { time: number; path: string; signatureClass: string; teamId: string; signingId: string; cdhash: string }>();
+        for (const r of rows) {
+          const cur = attrs.get(r.identity) ?? { time: -1, path: '', signatureClass: '', teamId: '', signingId: '', cdhash: '' };
+          const newer = r.lastSeen >= cur.time;
+          const pick = (mine: string, theirs: string | undefined) => (theirs && (newer || !mine) ? theirs : mine);
+          const has = Boolean(r.path || r.signatureClass || r.teamId || r.signingId || r.cdhash);
+          if (!has) continue;
+          attrs.set(r.identity, {
+            time: newer ? r.lastSeen : cur.time,
+            path: pick(cur.path, r.path),
+            signatureClass: pick(cur.signatureClass, r.signatureClass),
+            teamId: pick(cur.teamId, r.teamId),
+            signingId: pick(cur.signingId, r.signingId),
+            cdhash: pick(cur.cdhash, r.cdhash),
+          });
+        }
+        const list = [...attrs.entries()].sort((a, b) => byText(a[0], b[0]));
+        for (const part of chunks(list, chunk)) {
+          await t.q(
+            'write',
+            `UPDATE apps a SET
+               path = CASE WHEN u.path <> '' AND (u.t >= a.attrs_time OR a.path = '') THEN u.path ELSE a.path END,
+               signature_class = CASE WHEN u.sc <> '' AND (u.t >= a.attrs_time OR a.signature_class = '') THEN u.sc ELSE a.signature_class END,
+               team_id = CASE WHEN u.team <> '' AND (u.t >= a.attrs_time OR a.team_id = '') THEN u.team ELSE a.team_id END,
+               signing_id = CASE WHEN u.sid <> '' AND (u.t >= a.attrs_time OR a.signing_id = '') THEN u.sid ELSE a.signing_id END,
+               cdhash = CASE WHEN u.cd <> '' AND (u.t >= a.attrs_time OR a.cdhash = '') THEN u.cd ELSE a.cdhash END,
+               attrs_time = GREATEST(a.attrs_time, u.t)
+             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(identity, t, path, sc, team, sid, cd)
+             WHERE a.identity = u.identity`,
+            [
+              part.map(([k]) => k),
+              part.map(([, a]) => a.time),
+              part.map(([, a]) => a.path),
+              part.map(([, a]) => a.signatureClass),
+              part.map(([, a]) => a.teamId),
+              part.map(([, a]) => a.signingId),
+              part.map(([, a]) => a.cdhash),
+            ],
+          );
+        }
+      });
+    },
+    async destinations(keys, window) {
+      const out = new Map<string, PrevalenceStats>();
+      if (!keys.length) return out;
+      const rows = await stats<StatsRow & { dest_key: string }>(ex, DEST, keys.map((k) => [k]), window);
+      const byKey = new Map(rows.map((r) => [r.dest_key, r]));
+      for (const k of keys) out.set(k, toStats(byKey.get(k)));
+      return out;
+    },
+    async pairs(pairs, window) {
+      const out = new Map<string, PrevalenceStats>();
+      if (!pairs.length) return out;
+      const rows = await stats<StatsRow & { dest_key: string; identity: string }>(ex, PAIR, pairs.map((p) => [p.key, p.identity]), window);
+      const byKey = new Map(rows.map((r) => [pairKey(r.identity, r.dest_key), r]));
+      for (const p of pairs) out.set(pairKey(p.identity, p.key), toStats(byKey.get(pairKey(p.identity, p.key))));
+      return out;
+    },
+    async apps(identities, window) {
+      const out = new Map<string, AppStats>();
+      if (!identities.length) return out;
+      type AppRow = StatsRow & { identity: string; path: string; signature_class: string; team_id: string; signing_id: string; cdhash: string };
+      const rows = await stats<AppRow>(ex, APP, identities.map((i) => [i]), window, ', k.path, k.signature_class, k.team_id, k.signing_id, k.cdhash');
+      const byKey = new Map(rows.map((r) => [r.identity, r]));
+      for (const id of identities) {
+        const r = byKey.get(id);
+        out.set(id, {
+          ...toStats(r),
+          path: r?.path ?? '',
+          signatureClass: r?.signature_class ?? '',
+          teamId: r?.team_id ?? '',
+          signingId: r?.signing_id ?? '',
+          cdhash: r?.cdhash ?? '',
+        });
+      }
+      return out;
+    },
+    destinationHosts: (key, window, limit) => hostSpans(ex, DEST, [key], window, limit),
+    appHosts: (identity, window, limit) => hostSpans(ex, APP, [identity], window, limit),
+    async compact(threshold, window): Promise<CompactionResult> {
+      return ex.atomic(async (t) => ({
+        destinations: await compactFamily(t, DEST, threshold, window),
+        pairs: await compactFamily(t, PAIR, threshold, window),
+        apps: await compactFamily(t, APP, threshold, window),
+      }));
+    },
+    async expire(before): Promise<CompactionResult> {
+      return ex.atomic(async (t) => ({
+        destinations: await expireFamily(t, DEST, before),
+        pairs: await expireFamily(t, PAIR, before),
+        apps: await expireFamily(t, APP, before),
+      }));
+    },
+  };
+}
+
+// ─── candidates ────────────────────────────────────────────────────────────────────────────────
+
+interface CandidateRow {
+  id: string;
+  host_id: string;
+  event_time: number;
+  destination_key: string;
+  candidate: EgressCandidate;
+  status: 'pending' | 'finalized';
+  detection_id: string | null;
+  counted_bytes_out: number;
+  counted_bytes_in: number;
+}
+
+function toStored(r: CandidateRow): StoredCandidate {
+  return {
+    id: r.id,
+    hostId: r.host_id,
+    eventTime: r.event_time,
+    destinationKey: r.destination_key,
+    candidate: r.candidate,
+    status: r.status,
+    detectionId: r.detection_id,
+    countedBytesOut: r.counted_bytes_out,
+    countedBytesIn: r.counted_bytes_in,
+  };
+}
+
+function candidatesRepo(ex: Executor, chunk: number): CandidatesRepo {
+  return {
+    async upsertPending(rows: readonly CandidateInput[]) {
+      // newest version per id: greater eventTime, or equal eventTime with more bytes out
+      const best = new Map<string, CandidateInput>();
+      for (const r of rows) {
+        const id = candidateId(r);
+        const cur = best.get(id);
+        if (!cur || r.eventTime > cur.eventTime || (r.eventTime === cur.eventTime && r.candidate.bytes_out > cur.candidate.bytes_out)) best.set(id, r);
+      }
+      const list = [...best.entries()].sort((a, b) => byText(a[0], b[0]));
+      let pending = 0;
+      for (const part of chunks(list, chunk)) {
+        const rowsOut = await ex.q(
+          'write',
+          `INSERT INTO candidates AS c (host_id, id, event_time, destination_key, bytes_total, candidate, status)
+           SELECT u.host_id, u.id, u.event_time, u.destination_key, u.bytes_out, u.body::jsonb, 'pending'
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS u(host_id, id, event_time, destination_key, bytes_out, body)
+           ON CONFLICT (host_id, id) DO UPDATE SET
+             event_time = EXCLUDED.event_time, destination_key = EXCLUDED.destination_key,
+             bytes_total = EXCLUDED.bytes_total, candidate = EXCLUDED.candidate, status = 'pending'
+           WHERE EXCLUDED.event_time > c.event_time OR (EXCLUDED.event_time = c.event_time AND EXCLUDED.bytes_total > c.bytes_total)
+           RETURNING 1`,
+          [
+            part.map(([, r]) => r.hostId),
+            part.map(([id]) => id),
+            part.map(([, r]) => r.eventTime),
+            part.map(([, r]) => r.destinationKey),
+            part.map(([, r]) => r.candidate.bytes_out),
+            part.map(([, r]) => JSON.stringify(r.candidate)),
+          ],
+        );
+        pending += rowsOut.length;
+      }
+      return pending;
+    },
+    async pendingUpTo(cutoff, limit) {
+      // Inside a transaction (finalization) the rows stay locked until commit; a racing finalizer on
+      // another instance skips them instead of finalizing the same flow twice.
+      const lock = ex.inTransaction ? 'FOR UPDATE SKIP LOCKED' : '';
+      const rows = await ex.q<CandidateRow>(
+        'read',
+        `SELECT id, host_id, event_time, destination_key, candidate, status, detection_id, counted_bytes_out, counted_bytes_in
+         FROM candidates WHERE status = 'pending' AND event_time <= $1
+         ORDER BY event_time, id COLLATE "C" LIMIT $2 ${lock}`,
+        [cutoff, limit],
+      );
+      return rows.map(toStored);
+    },
+    async countPending() {
+      const rows = await ex.q<{ n: number }>('read', `SELECT count(*) AS n FROM candidates WHERE status = 'pending'`);
+      return rows[0]?.n ?? 0;
+    },
+    async markFinalized(outcomes: readonly CandidateOutcome[]) {
+      const list = [...outcomes].sort((a, b) => byText(a.id, b.id));
+      for (const part of chunks(list, chunk)) {
+        await ex.q(
+          'write',
+          `UPDATE candidates c SET status = 'finalized', detection_id = u.detection_id,
+             counted_bytes_out = u.out, counted_bytes_in = u.inn, branch = u.branch
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) AS u(id, detection_id, out, inn, branch)
+           WHERE c.id = u.id`,
+          [part.map((o) => o.id), part.map((o) => o.detectionId), part.map((o) => o.countedBytesOut), part.map((o) => o.countedBytesIn), part.map((o) => o.branch)],
+        );
+      }
+    },
+    async expire(before) {
+      const rows = await ex.q<{ n: number }>('write', `WITH d AS (DELETE FROM candidates WHERE status = 'finalized' AND event_time < $1 RETURNING 1) SELECT count(*) AS n FROM d`, [before]);
+      return rows[0]?.n ?? 0;
+    },
+  };
+}
+
+// ─── detections ────────────────────────────────────────────────────────────────────────────────
+
+function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
+  return {
+    async openBySuppressionKey(keys, since) {
+      const out = new Map<string, Detection>();
+      if (!keys.length) return out;
+      const unique = [...new Set(keys)].sort(byText);
+      if (ex.inTransaction) {
+        // Serialize finalizers per suppression key until commit; taken in sorted order (no deadlock).
+        await ex.q('write', `SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(k)) FROM unnest($1::text[]) AS k ORDER BY k COLLATE "C"`, [unique]);
+      }
+      const rows = await ex.q<{ suppression_key: string; body: Detection }>(
+        'read',
+        `SELECT DISTINCT ON (suppression_key) suppression_key, body FROM detections
+         WHERE suppression_key = ANY($1::text[]) AND created_at >= $2
+         ORDER BY suppression_key, created_at DESC, id COLLATE "C" DESC`,
+        [unique, since],
+      );
+      for (const r of rows) out.set(r.suppression_key, r.body);
+      return out;
+    },
+    async upsert(rows: readonly Detection[]) {
+      const byId = new Map<string, Detection>();
+      for (const d of rows) byId.set(d.id, d);
+      const list = [...byId.values()].sort((a, b) => byText(a.id, b.id));
+      for (const part of chunks(list, chunk)) {
+        await ex.q(
+          'write',
+          `INSERT INTO detections AS d (host_id, id, suppression_key, analytic, created_at, first_seen, last_seen, body)
+           SELECT u.host_id, u.id, u.sk, u.analytic, u.created_at, u.first_seen, u.last_seen, u.body::jsonb
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
+             AS u(host_id, id, sk, analytic, created_at, first_seen, last_seen, body)
+           ON CONFLICT (host_id, id) DO UPDATE SET suppression_key = EXCLUDED.suppression_key, analytic = EXCLUDED.analytic,
+             created_at = EXCLUDED.created_at, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen, body = EXCLUDED.body`,
+          [
+            part.map((d) => d.host_id),
+            part.map((d) => d.id),
+            part.map((d) => d.suppression_key),
+            part.map((d) => d.analytic),
+            part.map((d) => d.created_at),
+            part.map((d) => d.first_seen),
+            part.map((d) => d.last_seen),
+            part.map((d) => JSON.stringify(d)),
+          ],
+        );
+      }
+    },
+    async get(id) {
+      const rows = await ex.q<{ body: Detection }>('read', `SELECT body FROM detections WHERE id = $1 LIMIT 1`, [id]);
+      return rows[0]?.body ?? null;
+    },
+    async list(query: DetectionQuery = {}) {
+      const rows = await ex.q<{ body: Detection }>(
+        'read',
+        `SELECT body FROM detections
+         WHERE ($1::bigint IS NULL OR last_seen >= $1) AND ($2::text IS NULL OR analytic = $2) AND ($3::text IS NULL OR host_id = $3)
+         ORDER BY last_seen, id COLLATE "C" LIMIT $4`,
+        [query.since ?? null, query.analytic ?? null, query.hostId ?? null, query.limit ?? 1000],
+      );
+      return rows.map((r) => r.body);
+    },
+    async countByAnalytic() {
+      const rows = await ex.q<{ analytic: string; n: number }>('read', `SELECT analytic, count(*) AS n FROM detections GROUP BY analytic ORDER BY analytic`);
+      return Object.fromEntries(rows.map((r) => [r.analytic, r.n]));
+    },
+    async expire(before) {
+      const rows = await ex.q<{ n: number }>('write', `WITH d AS (DELETE FROM detections WHERE last_seen < $1 RETURNING 1) SELECT count(*) AS n FROM d`, [before]);
+      return rows[0]?.n ?? 0;
+    },
+  };
+}
+
+// ─── quarantine, checkpoints ───────────────────────────────────────────────────────────────────
+
+function quarantineRepo(ex: Executor, chunk: number): QuarantineRepo {
+  return {
+    async add(rows: readonly QuarantineRow[]) {
+      for (const part of chunks(rows, chunk)) {
+        await ex.q(
+          'write',
+          `INSERT INTO quarantine (received_at, source, reason, line)
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])`,
+          // PostgreSQL text cannot hold NUL; keep the rest of the line readable.
+          [part.map((r) => r.receivedAt), part.map((r) => r.source.replace(/\0/g, '\\0')), part.map((r) => r.reason.replace(/\0/g, '\\0')), part.map((r) => r.line.replace(/\0/g, '\\0'))],
+        );
+      }
+    },
+    async count() {
+      const rows = await ex.q<{ n: number }>('read', `SELECT count(*) AS n FROM quarantine`);
+      return rows[0]?.n ?? 0;
+    },
+    async list(limit) {
+      const rows = await ex.q<{ received_at: number; source: string; reason: string; line: string }>(
+        'read',
+        `SELECT received_at, source, reason, line FROM quarantine ORDER BY received_at DESC, seq DESC LIMIT $1`,
+        [limit],
+      );
+      return rows.map((r) => ({ receivedAt: r.received_at, source: r.source, reason: r.reason, line: r.line }));
+    },
+    async expire(before) {
+      const rows = await ex.q<{ n: number }>('write', `WITH d AS (DELETE FROM quarantine WHERE received_at < $1 RETURNING 1) SELECT count(*) AS n FROM d`, [before]);
+      return rows[0]?.n ?? 0;
+    },
+  };
+}
+
+function checkpointsRepo(ex: Executor): CheckpointsRepo {
+  return {
+    async get(sourceId) {
+      const rows = await ex.q<{ checkpoint: Checkpoint }>('read', `SELECT checkpoint FROM checkpoints WHERE source_id = $1`, [sourceId]);
+      return rows[0]?.checkpoint ?? null;
+    },
+    async put(sourceId, checkpoint) {
+      await ex.q(
+        'write',
+        `INSERT INTO checkpoints (source_id, checkpoint, updated_at) VALUES ($1, $2::jsonb, now())
+         ON CONFLICT (source_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, updated_at = now()`,
+        [sourceId, JSON.stringify(checkpoint)],
+      );
+    },
+    async list() {
+      const rows = await ex.q<{ source_id: string; checkpoint: Checkpoint }>('read', `SELECT source_id, checkpoint FROM checkpoints ORDER BY source_id COLLATE "C"`);
+      return rows.map((r) => ({ sourceId: r.source_id, checkpoint: r.checkpoint }));
+    },
+  };
+}
+
+// ─── the store ─────────────────────────────────────────────────────────────────────────────────
+
+/** `postgres://user:secret@host:5432/db` → `postgres://host:5432/db` for logs and /healthz. */
+export function redactPostgresUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return 'postgres://(unparseable url)';
+  }
+}
+
+export function isPostgresUrl(s: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(s);
+}
+
+export class PostgresStore implements Store {
+  readonly backend = 'postgres' as const;
+  readonly location: string;
+  readonly results: ResultsRepo;
+  readonly hosts: HostsRepo;
+  readonly clock: EventClockRepo;
+  readonly prevalence: PrevalenceRepo;
+  readonly candidates: CandidatesRepo;
+  readonly detections: DetectionsRepo;
+  readonly quarantine: QuarantineRepo;
+  readonly checkpoints: CheckpointsRepo;
+
+  private readonly pool: pg.Pool;
+  private readonly chunk: number;
+  private readonly clockSlot = randomInt(0, 2 ** 31 - 1);
+  private readonly log: Logger;
+  private readonly localJobs = new Set<string>();
+  private txQueue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(url: string, opts: PostgresStoreOptions = {}) {
+    this.location = redactPostgresUrl(url);
+    this.log = (opts.log ?? silentLogger()).child({ component: 'pg-store' });
+    this.chunk = opts.upsertChunk ?? 2000;
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 6,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: opts.statementTimeoutMs || undefined,
+      application_name: opts.applicationName ?? 'outflow-aggregator',
+      types: PG_TYPES,
+    });
+    // An idle connection dropped by the server (restart, failover) must not crash the process; the
+    // pool replaces it and the next query reconnects.
+    this.pool.on('error', (err) => this.log.warn({ err }, 'idle postgres connection lost'));
+    const ex = executorFor(this.pool, false, () => this.begin());
+    const repos = new PgRepos(ex, this.chunk, this.clockSlot);
+    this.results = repos.results;
+    this.hosts = repos.hosts;
+    this.clock = repos.clock;
+    this.prevalence = repos.prevalence;
+    this.candidates = repos.candidates;
+    this.detections = repos.detections;
+    this.quarantine = repos.quarantine;
+    this.checkpoints = repos.checkpoints;
+  }
+
+  private async client(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw new StoreError('STORE_OPEN', `cannot connect to ${this.location}: ${coerceError(err).message}`, 'check that PostgreSQL is running and the URL is right', { cause: err });
+    }
+    // A checked-out client that loses its connection emits 'error' on itself; without a listener that
+    // would be an uncaught exception. The failing query rejects anyway.
+    const onError = (err: Error) => this.log.warn({ err }, 'postgres connection lost');
+    client.on('error', onError);
+    const release = client.release.bind(client);
+    client.release = (destroy?: boolean | Error) => {
+      client.off('error', onError);
+      return release(destroy);
+    };
+    return client;
+  }
+
+  /** A one-off transaction for multi-statement repository calls outside `transaction()`. */
+  private async begin(): Promise<Executor & { done(ok: boolean): Promise<void> }> {
+    const client = await this.client();
+    try {
+      await client.query('BEGIN');
+    } catch (err) {
+      client.release(true);
+      throw storeError('write', err);
+    }
+    const ex = executorFor(client, true);
+    return {
+      ...ex,
+      async done(ok) {
+        try {
+          await client.query(ok ? 'COMMIT' : 'ROLLBACK');
+          client.release();
+        } catch (err) {
+          client.release(true);
+          if (ok) throw storeError('write', err);
+        }
+      },
+    };
+  }
+
+  async migrate(): Promise<string[]> {
+    const migrations = loadMigrations('postgres');
+    const client = await this.client();
+    const applied: string[] = [];
+    try {
+      // Instances starting together: one migrates, the others wait and then find nothing to do.
+      await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK_KEY]);
+      try {
+        await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+        const done = new Set((await client.query<{ id: string }>('SELECT id FROM schema_migrations')).rows.map((r) => r.id));
+        for (const m of migrations) {
+          if (done.has(m.id)) continue;
+          await client.query('BEGIN');
+          try {
+            await client.query(m.sql);
+            await client.query('INSERT INTO schema_migrations (id) VALUES ($1)', [m.id]);
+            await client.query('COMMIT');
+          } catch (err) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            throw new StoreError('STORE_MIGRATE', `postgres migration ${m.id} failed: ${coerceError(err).message}`, 'fix the database (or restore a backup) and restart', { cause: err });
+          }
+          applied.push(m.id);
+          this.log.info({ migration: m.id }, 'postgres migration applied');
+        }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK_KEY]).catch(() => undefined);
+      }
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError('STORE_MIGRATE', `postgres migrations failed: ${coerceError(err).message}`, 'check the database permissions (CREATE on the schema)', { cause: err });
+    } finally {
+      client.release();
+    }
+    return applied;
+  }
+
+  transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const tx = await this.begin();
+      let out: T;
+      try {
+        out = await fn(new PgRepos(tx, this.chunk, this.clockSlot));
+      } catch (err) {
+        await tx.done(false);
+        throw err;
+      }
+      await tx.done(true);
+      return out;
+    };
+    const next = this.txQueue.then(run, run);
+    this.txQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  async withJobLock<T>(name: string, fn: () => Promise<T>): Promise<JobLockResult<T>> {
+    if (this.localJobs.has(name)) return { acquired: false };
+    this.localJobs.add(name);
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.client();
+      // Session-level lock on a dedicated connection: held for the whole job, across its transactions,
+      // and released by the server if this instance dies.
+      const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_NAMESPACE, `job:${name}`]);
+      if (!got.rows[0]?.ok) return { acquired: false };
+      try {
+        return { acquired: true, value: await fn() };
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_NAMESPACE, `job:${name}`]).catch((err: unknown) => {
+          // connection gone: the server already dropped the lock with the session
+          this.log.warn({ err: coerceError(err), job: name }, 'job lock release failed');
+          client?.release(true);
+          client = undefined;
+        });
+      }
+    } finally {
+      client?.release();
+      this.localJobs.delete(name);
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.pool.query('SELECT 1');
+    } catch (err) {
+      throw new StoreError('STORE_READ', `postgres at ${this.location} unreachable: ${coerceError(err).message}`, 'check that PostgreSQL is running', { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.txQueue.catch(() => undefined);
+    await this.pool.end();
+  }
+}
+
+/** Open (and by default migrate) a PostgreSQL store. */
+export async function openPostgresStore(url: string, opts: PostgresStoreOptions & { migrate?: boolean } = {}): Promise<PostgresStore> {
+  const store = new PostgresStore(url, opts);
+  try {
+    await store.ping();
+    if (opts.migrate !== false) await store.migrate();
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    if (err instanceof StoreError) throw new StoreError('STORE_OPEN', err.message, err.hint, { cause: err });
+    throw err;
+  }
+  return store;
+}
