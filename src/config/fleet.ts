@@ -79,6 +79,8 @@ export const FleetRetentionConfigSchema = z
     detections_days: z.number().int().positive().default(90),
     /** Quarantined lines older than this (wall clock) are deleted. */
     quarantine_days: z.number().int().positive().default(14),
+    /** Result-row digests kept to drop re-deliveries (event-time hours). */
+    dedupe_hours: z.number().int().positive().default(48),
   })
   .prefault({});
 

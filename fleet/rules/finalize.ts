@@ -1,0 +1,211 @@
+/**
+ * Finalization (SPEC §4 fleet stage, §5): every pending candidate whose event time is at least
+ * `finalize_delay` older than the newest event time seen is judged once by its analytic's fleet
+ * predicate (src/analytics) against prevalence AS OF its own event time, then either dropped
+ * (recorded with the branch that did not fire) or turned into a detection — or folded into the open
+ * detection of its suppression key.
+ *
+ * Determinism: candidates are processed in (event time, id) order, facts depend only on event times,
+ * and detection ids are hashes — so the same logs give the same detections whatever order files
+ * arrived in, as long as finalization runs after they are ingested (the CLI finalizes at the end).
+ *
+ *   const r = await finalizePending(store, { analytics: config.analytics });
+ *   await sinks.write([...r.created, ...r.updated]);
+ */
+import { ANALYTICS, commonThreshold, rareThreshold, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
+import type { AnalyticsConfig } from '../../src/config/analytics.js';
+import type { Detection } from '../../src/schemas/detection.js';
+import type { Logger } from '../../src/log.js';
+import { pairKey, type AppStats, type CandidateOutcome, type PrevalenceStats, type Store, type StoredCandidate, type TimeWindow } from '../store/store.js';
+import { buildDetection, chainIdentities, foldInto, groupRootIsLaunchdJob, suppressionKey, type EvidenceInput } from './evidence.js';
+
+const DAY = 86_400;
+const HOUR = 3600;
+
+export interface FinalizeOptions {
+  analytics: AnalyticsConfig;
+  /** Finalize everything pending up to the newest event time (ignore finalize_delay): end of a replay. */
+  flush?: boolean;
+  /** Candidates per store round trip (default 5000). */
+  batchSize?: number;
+  log?: Logger;
+}
+
+export interface FinalizeResult {
+  /** Event-time cutoff used (null: the store holds no events yet). */
+  cutoff: number | null;
+  /** Candidates judged. */
+  examined: number;
+  /** Verdicts that fired (new detections + folds). */
+  fired: number;
+  /** Verdicts held back only because the baseline is younger than baseline_maturity_days. */
+  warming: number;
+  /** Detections created in this run (final state). */
+  created: Detection[];
+  /** Existing detections changed by this run (count/bytes/last_seen), excluding `created`. */
+  updated: Detection[];
+  durationMs: number;
+}
+
+/** Facts for one candidate, as of its event time. */
+interface CandidateContext {
+  stored: StoredCandidate;
+  facts: FleetFacts;
+  destination: PrevalenceStats;
+  rare: number;
+  common: number;
+}
+
+const EMPTY_STATS: PrevalenceStats = { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+
+/**
+ * Gather FleetFacts for a batch. Windows end at event time + finalize_delay (what live finalization
+ * would have seen); active hosts are counted per hour of event time (they move slowly, and a count
+ * per candidate would cost O(fleet) each).
+ */
+async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: AnalyticsConfig, baselineStart: number | null): Promise<{ contexts: CandidateContext[]; apps: Map<string, Map<string, AppStats>>; hostnames: Map<string, string> }> {
+  const span = cfg.prevalence_window_days * DAY;
+  const activeByHour = new Map<number, number>();
+  for (const s of batch) {
+    const hour = Math.floor(s.eventTime / HOUR);
+    if (!activeByHour.has(hour)) {
+      const end = hour * HOUR + HOUR - 1;
+      activeByHour.set(hour, await store.hosts.activeCount({ from: end - span, to: end }));
+    }
+  }
+
+  // One prevalence read per distinct window (candidates of one result line share it).
+  const byWindow = new Map<string, { window: TimeWindow; cap: number; items: StoredCandidate[] }>();
+  for (const s of batch) {
+    const to = s.eventTime + cfg.finalize_delay;
+    const w = `${to}`;
+    let g = byWindow.get(w);
+    if (!g) {
+      const active = activeByHour.get(Math.floor(s.eventTime / HOUR))!;
+      g = { window: { from: s.eventTime - span, to }, cap: commonThreshold(active, cfg), items: [] };
+      byWindow.set(w, g);
+    }
+    g.items.push(s);
+  }
+
+  const contexts: CandidateContext[] = [];
+  const appsByCandidate = new Map<string, Map<string, AppStats>>();
+  for (const g of byWindow.values()) {
+    const dests = await store.prevalence.destinations([...new Set(g.items.map((s) => s.destinationKey))], g.window, g.cap);
+    const pairList = g.items.filter((s) => s.candidate.identity).map((s) => ({ identity: s.candidate.identity, key: s.destinationKey }));
+    const pairs = pairList.length ? await store.prevalence.pairs(pairList, g.window, g.cap) : new Map<string, PrevalenceStats>();
+    const identities = [...new Set(g.items.flatMap((s) => chainIdentities(s.candidate)))];
+    const apps = identities.length ? await store.prevalence.apps(identities, g.window, g.cap) : new Map<string, AppStats>();
+    for (const s of g.items) {
+      const active = activeByHour.get(Math.floor(s.eventTime / HOUR))!;
+      const dest = dests.get(s.destinationKey) ?? EMPTY_STATS;
+      const pair = s.candidate.identity ? pairs.get(pairKey(s.candidate.identity, s.destinationKey)) : undefined;
+      const facts: FleetFacts = {
+        now: s.eventTime,
+        baselineStart,
+        activeHosts: active,
+        destinationKey: s.destinationKey,
+        destinationHosts: dest.hosts,
+        destinationFirstSeen: dest.firstSeen,
+        pairUploadHosts: pair?.hosts ?? 0,
+        chainApps: chainIdentities(s.candidate).map((identity) => {
+          const a = apps.get(identity);
+          return { identity, firstSeen: a?.firstSeen ?? null, hosts: a?.hosts ?? 0 };
+        }),
+        groupRootIsLaunchdJob: groupRootIsLaunchdJob(s.candidate),
+      };
+      contexts.push({ stored: s, facts, destination: dest, rare: rareThreshold(active, cfg), common: commonThreshold(active, cfg) });
+      appsByCandidate.set(s.id, apps);
+    }
+  }
+  const hosts = await store.hosts.get([...new Set(batch.map((s) => s.hostId))]);
+  const hostnames = new Map([...hosts].map(([id, h]) => [id, h.hostname]));
+  // Back to (event time, id) order: folding order decides which flow opens a detection.
+  const order = new Map(batch.map((s, i) => [s.id, i]));
+  contexts.sort((a, b) => order.get(a.stored.id)! - order.get(b.stored.id)!);
+  return { contexts, apps: appsByCandidate, hostnames };
+}
+
+export async function finalizePending(store: Store, opts: FinalizeOptions): Promise<FinalizeResult> {
+  const started = performance.now();
+  const cfg = opts.analytics;
+  const batchSize = opts.batchSize ?? 5000;
+  const suppressionSpan = Math.round(cfg.suppression_hours * HOUR);
+  const clock = await store.clock.get();
+  const result: FinalizeResult = { cutoff: null, examined: 0, fired: 0, warming: 0, created: [], updated: [], durationMs: 0 };
+  if (clock.newest === null) {
+    result.durationMs = performance.now() - started;
+    return result;
+  }
+  const cutoff = opts.flush ? clock.newest : clock.newest - cfg.finalize_delay;
+  result.cutoff = cutoff;
+  const created = new Map<string, Detection>();
+  const updated = new Map<string, Detection>();
+
+  for (;;) {
+    const batch = await store.candidates.pendingUpTo(cutoff, batchSize);
+    if (batch.length === 0) break;
+    const { contexts, apps, hostnames } = await gatherFacts(store, batch, cfg, clock.earliest);
+
+    const verdicts = new Map<string, FleetVerdict>();
+    for (const ctx of contexts) {
+      const v = ANALYTICS[ctx.stored.candidate.analytic].finalize(ctx.stored.candidate, ctx.facts, cfg);
+      verdicts.set(ctx.stored.id, v);
+      if (!v.fire && v.baselineWarming && v.branch === 'baseline_warming') result.warming++;
+    }
+    const firingKeys = contexts.filter((c) => verdicts.get(c.stored.id)!.fire).map((c) => suppressionKey(c.stored.hostId, c.stored.candidate, c.stored.destinationKey));
+    const minTime = contexts.length ? contexts[0]!.stored.eventTime : cutoff;
+    const open = firingKeys.length ? await store.detections.openBySuppressionKey(firingKeys, minTime - suppressionSpan) : new Map<string, Detection>();
+    for (const d of created.values()) if (!open.has(d.suppression_key) || open.get(d.suppression_key)!.created_at <= d.created_at) open.set(d.suppression_key, d);
+    for (const d of updated.values()) if (!open.has(d.suppression_key) || open.get(d.suppression_key)!.created_at <= d.created_at) open.set(d.suppression_key, d);
+
+    const outcomes: CandidateOutcome[] = [];
+    const changed = new Map<string, Detection>();
+    for (const ctx of contexts) {
+      const s = ctx.stored;
+      const v = verdicts.get(s.id)!;
+      result.examined++;
+      if (!v.fire) {
+        outcomes.push({ id: s.id, detectionId: s.detectionId, countedBytesOut: s.countedBytesOut, countedBytesIn: s.countedBytesIn, branch: v.branch });
+        continue;
+      }
+      result.fired++;
+      const key = suppressionKey(s.hostId, s.candidate, s.destinationKey);
+      const input: EvidenceInput = {
+        stored: s,
+        verdict: v,
+        facts: ctx.facts,
+        analytic: ANALYTICS[s.candidate.analytic],
+        hostname: hostnames.get(s.hostId) ?? '',
+        destination: ctx.destination,
+        apps: apps.get(s.id) ?? new Map(),
+        rareThreshold: ctx.rare,
+        commonThreshold: ctx.common,
+      };
+      const existing = open.get(key);
+      if (existing && Math.abs(s.eventTime - existing.created_at) < suppressionSpan) {
+        const counted = foldInto(existing, input);
+        changed.set(existing.id, existing);
+        if (!created.has(existing.id)) updated.set(existing.id, existing);
+        outcomes.push({ id: s.id, detectionId: existing.id, ...counted, branch: v.branch });
+      } else {
+        const det = buildDetection(input);
+        open.set(key, det);
+        changed.set(det.id, det);
+        created.set(det.id, det);
+        outcomes.push({ id: s.id, detectionId: det.id, countedBytesOut: Math.max(0, s.candidate.bytes_out), countedBytesIn: Math.max(0, s.candidate.bytes_in), branch: v.branch });
+      }
+    }
+    await store.transaction(async (tx) => {
+      if (changed.size) await tx.detections.upsert([...changed.values()]);
+      await tx.candidates.markFinalized(outcomes);
+    });
+    if (batch.length < batchSize) break;
+  }
+
+  result.created = [...created.values()];
+  result.updated = [...updated.values()].filter((d) => !created.has(d.id));
+  result.durationMs = performance.now() - started;
+  opts.log?.info({ cutoff, examined: result.examined, fired: result.fired, created: result.created.length, updated: result.updated.length, duration_ms: Math.round(result.durationMs) }, 'finalize done');
+  return result;
+}

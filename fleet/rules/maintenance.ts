@@ -1,0 +1,73 @@
+/**
+ * The scheduler's other two jobs (SPEC §5), as plain functions of the store:
+ * - rollup (hourly): bound prevalence state (compact keys that reached the common threshold into
+ *   counters) and slide the 30-day window (expire older sightings, dedupe keys, idle hosts);
+ * - retention (daily): drop old detections, finalized candidates and quarantined lines.
+ * Windows use event time (the store's newest event), retention of quarantine uses wall-clock time.
+ */
+import { commonThreshold } from '../../src/analytics/index.js';
+import type { AnalyticsConfig } from '../../src/config/analytics.js';
+import type { Clock } from '../../src/clock.js';
+import { systemClock } from '../../src/clock.js';
+import type { CompactionResult, Store } from '../store/store.js';
+
+const DAY = 86_400;
+
+export interface RollupOptions {
+  analytics: AnalyticsConfig;
+  /** How long result-row digests are kept to catch re-deliveries (hours, default 48). */
+  dedupeHours?: number;
+}
+
+export interface RollupResult {
+  /** Newest event time the windows were computed from (null: empty store, nothing done). */
+  newest: number | null;
+  activeHosts: number;
+  commonThreshold: number;
+  compacted: CompactionResult;
+  expired: CompactionResult;
+  dedupeKeysExpired: number;
+  hostsExpired: number;
+}
+
+export async function rollup(store: Store, opts: RollupOptions): Promise<RollupResult> {
+  const cfg = opts.analytics;
+  const { newest } = await store.clock.get();
+  const none: CompactionResult = { destinations: 0, pairs: 0, apps: 0 };
+  if (newest === null) return { newest, activeHosts: 0, commonThreshold: 0, compacted: none, expired: none, dedupeKeysExpired: 0, hostsExpired: 0 };
+  const from = newest - cfg.prevalence_window_days * DAY;
+  const window = { from, to: newest };
+  return store.transaction(async (tx) => {
+    const activeHosts = await tx.hosts.activeCount(window);
+    const threshold = commonThreshold(activeHosts, cfg);
+    const expired = await tx.prevalence.expire(from);
+    const compacted = await tx.prevalence.compact(threshold, window);
+    const dedupeKeysExpired = await tx.results.expire(newest - (opts.dedupeHours ?? 48) * 3600);
+    const hostsExpired = await tx.hosts.expire(from);
+    return { newest, activeHosts, commonThreshold: threshold, compacted, expired, dedupeKeysExpired, hostsExpired };
+  });
+}
+
+export interface RetentionOptions {
+  analytics: AnalyticsConfig;
+  detectionsDays: number;
+  quarantineDays: number;
+  clock?: Clock;
+}
+
+export interface RetentionResult {
+  detections: number;
+  candidates: number;
+  quarantine: number;
+}
+
+export async function retention(store: Store, opts: RetentionOptions): Promise<RetentionResult> {
+  const { newest } = await store.clock.get();
+  const wall = (opts.clock ?? systemClock).unix();
+  return store.transaction(async (tx) => ({
+    detections: newest === null ? 0 : await tx.detections.expire(newest - opts.detectionsDays * DAY),
+    // Finalized candidates are needed only while a later version of their flow may still arrive.
+    candidates: newest === null ? 0 : await tx.candidates.expire(newest - opts.analytics.prevalence_window_days * DAY),
+    quarantine: await tx.quarantine.expire(wall - opts.quarantineDays * DAY),
+  }));
+}
