@@ -20,10 +20,11 @@ export interface ColumnSpec {
 }
 
 type ColumnOpts = Omit<ColumnSpec, 'type'>;
-export const text = (o: ColumnOpts = {}): ColumnSpec => ({ type: 'TEXT', ...o });
-export const integer = (o: ColumnOpts = {}): ColumnSpec => ({ type: 'INTEGER', ...o });
-export const bigint = (o: ColumnOpts = {}): ColumnSpec => ({ type: 'BIGINT', ...o });
-export const double = (o: ColumnOpts = {}): ColumnSpec => ({ type: 'DOUBLE', ...o });
+// The literal `type` is kept in each helper's return type so Row<C> knows TEXT columns hold strings.
+export const text = (o: ColumnOpts = {}): ColumnSpec & { type: 'TEXT' } => ({ type: 'TEXT', ...o });
+export const integer = (o: ColumnOpts = {}): ColumnSpec & { type: 'INTEGER' } => ({ type: 'INTEGER', ...o });
+export const bigint = (o: ColumnOpts = {}): ColumnSpec & { type: 'BIGINT' } => ({ type: 'BIGINT', ...o });
+export const double = (o: ColumnOpts = {}): ColumnSpec & { type: 'DOUBLE' } => ({ type: 'DOUBLE', ...o });
 
 export type Columns = Record<string, ColumnSpec>;
 
