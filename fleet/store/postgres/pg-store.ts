@@ -23,6 +23,7 @@ import { StoreError, coerceError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log.js';
 import { silentLogger } from '../../../src/log.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
+import { DetectionSchema } from '../../../src/schemas/detection.js';
 import { loadMigrations } from '../migrations.js';
 import {
   candidateId,
@@ -227,7 +228,7 @@ function hostsRepo(ex: Executor, chunk: number): HostsRepo {
         rows,
         (r) => r.hostId,
         (into, r) => {
-          if (r.hostname && (r.lastSeen >= into.lastSeen || !into.hostname)) into.hostname = r.hostname;
+          if (r.hostname && r.lastSeen >= into.lastSeen) into.hostname = r.hostname;
         },
       );
       for (const part of chunks(merged, chunk)) {
@@ -236,12 +237,11 @@ function hostsRepo(ex: Executor, chunk: number): HostsRepo {
           `INSERT INTO hosts AS h (host_id, hostname, first_seen, last_seen)
            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
            ON CONFLICT (host_id) DO UPDATE SET
-             hostname = CASE WHEN EXCLUDED.hostname <> '' AND (EXCLUDED.last_seen >= h.last_seen OR h.hostname = '')
-                             THEN EXCLUDED.hostname ELSE h.hostname END,
+             hostname = CASE WHEN EXCLUDED.hostname <> '' AND EXCLUDED.last_seen >= h.last_seen THEN EXCLUDED.hostname ELSE h.hostname END,
              first_seen = LEAST(h.first_seen, EXCLUDED.first_seen),
              last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen)
            WHERE EXCLUDED.first_seen < h.first_seen OR EXCLUDED.last_seen > h.last_seen
-              OR (EXCLUDED.hostname <> '' AND EXCLUDED.hostname <> h.hostname AND (EXCLUDED.last_seen >= h.last_seen OR h.hostname = ''))`,
+              OR (EXCLUDED.hostname <> '' AND EXCLUDED.hostname <> h.hostname AND EXCLUDED.last_seen >= h.last_seen)`,
           [part.map(([k]) => k), part.map(([, r]) => r.hostname), part.map(([, r]) => r.firstSeen), part.map(([, r]) => r.lastSeen)],
         );
       }
@@ -393,27 +393,41 @@ interface StatsRow {
   saturated: boolean;
   host_count: number;
   exact: number;
+  window_last: number | null;
 }
 
-function toStats(r: StatsRow | undefined): PrevalenceStats {
-  if (!r) return { ...EMPTY_STATS };
-  return { hosts: r.saturated ? r.host_count : r.exact, firstSeen: r.first_seen, lastSeen: r.last_seen, saturated: r.saturated };
+/**
+ * A key first seen after the window does not exist yet for it; a saturated key counts its compacted
+ * hosts while its last sighting is inside the window (same rules as the SQLite backend).
+ */
+function toStats(r: StatsRow | undefined, window: TimeWindow): PrevalenceStats {
+  if (!r || r.first_seen > window.to) return { ...EMPTY_STATS };
+  if (r.saturated) return { hosts: r.last_seen >= window.from ? r.host_count : 0, firstSeen: r.first_seen, lastSeen: r.last_seen, saturated: true };
+  return { hosts: r.exact, firstSeen: r.first_seen, lastSeen: r.window_last ?? r.last_seen, saturated: false };
 }
 
-async function stats<R extends StatsRow>(ex: Executor, f: Family, keys: string[][], window: TimeWindow, extraCols = ''): Promise<R[]> {
+async function stats<R extends StatsRow>(ex: Executor, f: Family, keys: string[][], window: TimeWindow, countCap: number | undefined, extraCols = ''): Promise<R[]> {
   const n = f.keyCols.length;
   const keyArrays = f.keyCols.map((_, i) => `$${i + 1}::text[]`).join(', ');
   const keyList = f.keyCols.join(', ');
   const hostJoin = f.keyCols.map((c) => `h.${c} = k.${c}`).join(' AND ');
   const keyJoin = f.keyCols.map((c) => `k.${c} = w.${c}`).join(' AND ');
   const params: unknown[] = f.keyCols.map((_, i) => keys.map((k) => k[i]));
-  params.push(window.from, window.to);
+  params.push(window.from, window.to, countCap ?? null);
+  // LIMIT NULL = no limit; with a cap a very common key costs O(cap) rows, not O(fleet)
   return ex.q<R>(
     'read',
     `SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')}, k.first_seen, k.last_seen, k.saturated, k.host_count ${extraCols},
-       (SELECT count(*) FROM ${f.hostTable} h WHERE ${hostJoin} AND h.first_seen <= $${n + 2} AND h.last_seen >= $${n + 1}) AS exact
+       c.n AS exact, c.last AS window_last
      FROM (SELECT DISTINCT * FROM unnest(${keyArrays}) AS w0(${keyList})) AS w
-     JOIN ${f.keyTable} k ON ${keyJoin}`,
+     JOIN ${f.keyTable} k ON ${keyJoin}
+     CROSS JOIN LATERAL (
+       SELECT count(*) AS n, max(x.last_seen) AS last FROM (
+         SELECT h.last_seen FROM ${f.hostTable} h
+         WHERE ${hostJoin} AND h.first_seen <= $${n + 2} AND h.last_seen >= $${n + 1} AND NOT k.saturated
+         LIMIT $${n + 3}
+       ) x
+     ) c`,
     params,
   );
 }
@@ -441,8 +455,8 @@ async function compactFamily(ex: Executor, f: Family, threshold: number, window:
        SELECT ${keyList}, count(*) AS hosts FROM ${f.hostTable}
        WHERE first_seen <= $2 AND last_seen >= $1 GROUP BY ${keyList} HAVING count(*) >= $3
      ), saturated AS (
-       UPDATE ${f.keyTable} k SET saturated = TRUE, host_count = c.hosts FROM counted c
-       WHERE ${joinC} AND NOT k.saturated RETURNING ${f.keyCols.map((c) => `k.${c}`).join(', ')}
+       UPDATE ${f.keyTable} k SET saturated = TRUE, host_count = GREATEST(k.host_count, c.hosts) FROM counted c
+       WHERE ${joinC} RETURNING ${f.keyCols.map((c) => `k.${c}`).join(', ')}
      ), dropped AS (
        DELETE FROM ${f.hostTable} h USING saturated s WHERE ${joinH} RETURNING 1
      )
@@ -453,17 +467,9 @@ async function compactFamily(ex: Executor, f: Family, threshold: number, window:
 }
 
 async function expireFamily(ex: Executor, f: Family, before: number): Promise<number> {
-  const joinK = f.keyCols.map((c) => `h.${c} = k.${c}`).join(' AND ');
   await ex.q('write', `DELETE FROM ${f.hostTable} WHERE last_seen < $1`, [before]);
-  const rows = await ex.q<{ n: number }>(
-    'write',
-    `WITH d AS (
-       DELETE FROM ${f.keyTable} k
-       WHERE k.last_seen < $1 OR (NOT k.saturated AND NOT EXISTS (SELECT 1 FROM ${f.hostTable} h WHERE ${joinK}))
-       RETURNING 1
-     ) SELECT count(*) AS n FROM d`,
-    [before],
-  );
+  // a key's last_seen is the max over its sightings, so no host row of a remaining key is older
+  const rows = await ex.q<{ n: number }>('write', `WITH d AS (DELETE FROM ${f.keyTable} WHERE last_seen < $1 RETURNING 1) SELECT count(*) AS n FROM d`, [before]);
   return rows[0]?.n ?? 0;
 }
 
@@ -524,32 +530,32 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
         }
       });
     },
-    async destinations(keys, window) {
+    async destinations(keys, window, countCap) {
       const out = new Map<string, PrevalenceStats>();
       if (!keys.length) return out;
-      const rows = await stats<StatsRow & { dest_key: string }>(ex, DEST, keys.map((k) => [k]), window);
+      const rows = await stats<StatsRow & { dest_key: string }>(ex, DEST, keys.map((k) => [k]), window, countCap);
       const byKey = new Map(rows.map((r) => [r.dest_key, r]));
-      for (const k of keys) out.set(k, toStats(byKey.get(k)));
+      for (const k of keys) out.set(k, toStats(byKey.get(k), window));
       return out;
     },
-    async pairs(pairs, window) {
+    async pairs(pairs, window, countCap) {
       const out = new Map<string, PrevalenceStats>();
       if (!pairs.length) return out;
-      const rows = await stats<StatsRow & { dest_key: string; identity: string }>(ex, PAIR, pairs.map((p) => [p.key, p.identity]), window);
+      const rows = await stats<StatsRow & { dest_key: string; identity: string }>(ex, PAIR, pairs.map((p) => [p.key, p.identity]), window, countCap);
       const byKey = new Map(rows.map((r) => [pairKey(r.identity, r.dest_key), r]));
-      for (const p of pairs) out.set(pairKey(p.identity, p.key), toStats(byKey.get(pairKey(p.identity, p.key))));
+      for (const p of pairs) out.set(pairKey(p.identity, p.key), toStats(byKey.get(pairKey(p.identity, p.key)), window));
       return out;
     },
-    async apps(identities, window) {
+    async apps(identities, window, countCap) {
       const out = new Map<string, AppStats>();
       if (!identities.length) return out;
       type AppRow = StatsRow & { identity: string; path: string; signature_class: string; team_id: string; signing_id: string; cdhash: string };
-      const rows = await stats<AppRow>(ex, APP, identities.map((i) => [i]), window, ', k.path, k.signature_class, k.team_id, k.signing_id, k.cdhash');
+      const rows = await stats<AppRow>(ex, APP, identities.map((i) => [i]), window, countCap, ', k.path, k.signature_class, k.team_id, k.signing_id, k.cdhash');
       const byKey = new Map(rows.map((r) => [r.identity, r]));
       for (const id of identities) {
         const r = byKey.get(id);
         out.set(id, {
-          ...toStats(r),
+          ...toStats(r, window),
           path: r?.path ?? '',
           signatureClass: r?.signature_class ?? '',
           teamId: r?.team_id ?? '',
@@ -585,7 +591,7 @@ interface CandidateRow {
   host_id: string;
   event_time: number;
   destination_key: string;
-  candidate: EgressCandidate;
+  body: string;
   status: 'pending' | 'finalized';
   detection_id: string | null;
   counted_bytes_out: number;
@@ -598,7 +604,7 @@ function toStored(r: CandidateRow): StoredCandidate {
     hostId: r.host_id,
     eventTime: r.event_time,
     destinationKey: r.destination_key,
-    candidate: r.candidate,
+    candidate: JSON.parse(r.body) as EgressCandidate,
     status: r.status,
     detectionId: r.detection_id,
     countedBytesOut: r.counted_bytes_out,
@@ -609,25 +615,37 @@ function toStored(r: CandidateRow): StoredCandidate {
 function candidatesRepo(ex: Executor, chunk: number): CandidatesRepo {
   return {
     async upsertPending(rows: readonly CandidateInput[]) {
-      // newest version per id: greater eventTime, or equal eventTime with more bytes out
-      const best = new Map<string, CandidateInput>();
+      // Newest version per id: greater eventTime, or equal eventTime with more bytes out; remaining ties
+      // break on the body text (as the SQL below does), so arrival order never matters.
+      const best = new Map<string, { r: CandidateInput; body: string }>();
       for (const r of rows) {
         const id = candidateId(r);
+        const body = JSON.stringify(r.candidate);
         const cur = best.get(id);
-        if (!cur || r.eventTime > cur.eventTime || (r.eventTime === cur.eventTime && r.candidate.bytes_out > cur.candidate.bytes_out)) best.set(id, r);
+        const c = cur?.r;
+        if (
+          !c ||
+          r.eventTime > c.eventTime ||
+          (r.eventTime === c.eventTime && r.candidate.bytes_out > c.candidate.bytes_out) ||
+          (r.eventTime === c.eventTime && r.candidate.bytes_out === c.candidate.bytes_out && byText(body, cur.body) > 0)
+        ) {
+          best.set(id, { r, body });
+        }
       }
-      const list = [...best.entries()].sort((a, b) => byText(a[0], b[0]));
+      const list = [...best.entries()].sort((a, b) => byText(a[0], b[0])).map(([id, v]) => [id, v.r, v.body] as const);
       let pending = 0;
       for (const part of chunks(list, chunk)) {
         const rowsOut = await ex.q(
           'write',
-          `INSERT INTO candidates AS c (host_id, id, event_time, destination_key, bytes_total, candidate, status)
-           SELECT u.host_id, u.id, u.event_time, u.destination_key, u.bytes_out, u.body::jsonb, 'pending'
+          `INSERT INTO candidates AS c (host_id, id, event_time, destination_key, bytes_out, body, status)
+           SELECT u.host_id, u.id, u.event_time, u.destination_key, u.bytes_out, u.body, 'pending'
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS u(host_id, id, event_time, destination_key, bytes_out, body)
            ON CONFLICT (host_id, id) DO UPDATE SET
              event_time = EXCLUDED.event_time, destination_key = EXCLUDED.destination_key,
-             bytes_total = EXCLUDED.bytes_total, candidate = EXCLUDED.candidate, status = 'pending'
-           WHERE EXCLUDED.event_time > c.event_time OR (EXCLUDED.event_time = c.event_time AND EXCLUDED.bytes_total > c.bytes_total)
+             bytes_out = EXCLUDED.bytes_out, body = EXCLUDED.body, status = 'pending'
+           WHERE EXCLUDED.event_time > c.event_time
+              OR (EXCLUDED.event_time = c.event_time AND EXCLUDED.bytes_out > c.bytes_out)
+              OR (EXCLUDED.event_time = c.event_time AND EXCLUDED.bytes_out = c.bytes_out AND EXCLUDED.body COLLATE "C" > c.body COLLATE "C")
            RETURNING 1`,
           [
             part.map(([, r]) => r.hostId),
@@ -635,7 +653,7 @@ function candidatesRepo(ex: Executor, chunk: number): CandidatesRepo {
             part.map(([, r]) => r.eventTime),
             part.map(([, r]) => r.destinationKey),
             part.map(([, r]) => r.candidate.bytes_out),
-            part.map(([, r]) => JSON.stringify(r.candidate)),
+            part.map(([, , body]) => body),
           ],
         );
         pending += rowsOut.length;
@@ -648,7 +666,7 @@ function candidatesRepo(ex: Executor, chunk: number): CandidatesRepo {
       const lock = ex.inTransaction ? 'FOR UPDATE SKIP LOCKED' : '';
       const rows = await ex.q<CandidateRow>(
         'read',
-        `SELECT id, host_id, event_time, destination_key, candidate, status, detection_id, counted_bytes_out, counted_bytes_in
+        `SELECT id, host_id, event_time, destination_key, body, status, detection_id, counted_bytes_out, counted_bytes_in
          FROM candidates WHERE status = 'pending' AND event_time <= $1
          ORDER BY event_time, id COLLATE "C" LIMIT $2 ${lock}`,
         [cutoff, limit],
@@ -691,25 +709,26 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
         // Serialize finalizers per suppression key until commit; taken in sorted order (no deadlock).
         await ex.q('write', `SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(k)) FROM unnest($1::text[]) AS k ORDER BY k COLLATE "C"`, [unique]);
       }
-      const rows = await ex.q<{ suppression_key: string; body: Detection }>(
+      const rows = await ex.q<{ suppression_key: string; body: string }>(
         'read',
         `SELECT DISTINCT ON (suppression_key) suppression_key, body FROM detections
          WHERE suppression_key = ANY($1::text[]) AND created_at >= $2
          ORDER BY suppression_key, created_at DESC, id COLLATE "C" DESC`,
         [unique, since],
       );
-      for (const r of rows) out.set(r.suppression_key, r.body);
+      for (const r of rows) out.set(r.suppression_key, JSON.parse(r.body) as Detection);
       return out;
     },
     async upsert(rows: readonly Detection[]) {
       const byId = new Map<string, Detection>();
-      for (const d of rows) byId.set(d.id, d);
+      // validated like the SQLite backend: a malformed detection is a bug, never stored
+      for (const d of rows) byId.set(d.id, DetectionSchema.parse(d));
       const list = [...byId.values()].sort((a, b) => byText(a.id, b.id));
       for (const part of chunks(list, chunk)) {
         await ex.q(
           'write',
           `INSERT INTO detections AS d (host_id, id, suppression_key, analytic, created_at, first_seen, last_seen, body)
-           SELECT u.host_id, u.id, u.sk, u.analytic, u.created_at, u.first_seen, u.last_seen, u.body::jsonb
+           SELECT u.host_id, u.id, u.sk, u.analytic, u.created_at, u.first_seen, u.last_seen, u.body
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
              AS u(host_id, id, sk, analytic, created_at, first_seen, last_seen, body)
            ON CONFLICT (host_id, id) DO UPDATE SET suppression_key = EXCLUDED.suppression_key, analytic = EXCLUDED.analytic,
@@ -728,18 +747,18 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       }
     },
     async get(id) {
-      const rows = await ex.q<{ body: Detection }>('read', `SELECT body FROM detections WHERE id = $1 LIMIT 1`, [id]);
-      return rows[0]?.body ?? null;
+      const rows = await ex.q<{ body: string }>('read', `SELECT body FROM detections WHERE id = $1 LIMIT 1`, [id]);
+      return rows[0] ? (JSON.parse(rows[0].body) as Detection) : null;
     },
     async list(query: DetectionQuery = {}) {
-      const rows = await ex.q<{ body: Detection }>(
+      const rows = await ex.q<{ body: string }>(
         'read',
         `SELECT body FROM detections
          WHERE ($1::bigint IS NULL OR last_seen >= $1) AND ($2::text IS NULL OR analytic = $2) AND ($3::text IS NULL OR host_id = $3)
          ORDER BY last_seen, id COLLATE "C" LIMIT $4`,
         [query.since ?? null, query.analytic ?? null, query.hostId ?? null, query.limit ?? 1000],
       );
-      return rows.map((r) => r.body);
+      return rows.map((r) => JSON.parse(r.body) as Detection);
     },
     async countByAnalytic() {
       const rows = await ex.q<{ analytic: string; n: number }>('read', `SELECT analytic, count(*) AS n FROM detections GROUP BY analytic ORDER BY analytic`);
@@ -774,7 +793,7 @@ function quarantineRepo(ex: Executor, chunk: number): QuarantineRepo {
     async list(limit) {
       const rows = await ex.q<{ received_at: number; source: string; reason: string; line: string }>(
         'read',
-        `SELECT received_at, source, reason, line FROM quarantine ORDER BY received_at DESC, seq DESC LIMIT $1`,
+        `SELECT received_at, source, reason, line FROM quarantine ORDER BY seq DESC LIMIT $1`,
         [limit],
       );
       return rows.map((r) => ({ receivedAt: r.received_at, source: r.source, reason: r.reason, line: r.line }));
@@ -789,20 +808,20 @@ function quarantineRepo(ex: Executor, chunk: number): QuarantineRepo {
 function checkpointsRepo(ex: Executor): CheckpointsRepo {
   return {
     async get(sourceId) {
-      const rows = await ex.q<{ checkpoint: Checkpoint }>('read', `SELECT checkpoint FROM checkpoints WHERE source_id = $1`, [sourceId]);
-      return rows[0]?.checkpoint ?? null;
+      const rows = await ex.q<{ checkpoint: string }>('read', `SELECT checkpoint FROM checkpoints WHERE source_id = $1`, [sourceId]);
+      return rows[0] ? (JSON.parse(rows[0].checkpoint) as Checkpoint) : null;
     },
     async put(sourceId, checkpoint) {
       await ex.q(
         'write',
-        `INSERT INTO checkpoints (source_id, checkpoint, updated_at) VALUES ($1, $2::jsonb, now())
+        `INSERT INTO checkpoints (source_id, checkpoint, updated_at) VALUES ($1, $2, now())
          ON CONFLICT (source_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, updated_at = now()`,
         [sourceId, JSON.stringify(checkpoint)],
       );
     },
     async list() {
-      const rows = await ex.q<{ source_id: string; checkpoint: Checkpoint }>('read', `SELECT source_id, checkpoint FROM checkpoints ORDER BY source_id COLLATE "C"`);
-      return rows.map((r) => ({ sourceId: r.source_id, checkpoint: r.checkpoint }));
+      const rows = await ex.q<{ source_id: string; checkpoint: string }>('read', `SELECT source_id, checkpoint FROM checkpoints ORDER BY source_id COLLATE "C"`);
+      return rows.map((r) => ({ sourceId: r.source_id, checkpoint: JSON.parse(r.checkpoint) as Checkpoint }));
     },
   };
 }

@@ -106,8 +106,10 @@ CREATE TABLE candidates (
   id                TEXT    NOT NULL,
   event_time        BIGINT  NOT NULL,
   destination_key   TEXT    NOT NULL,
-  bytes_total       BIGINT  NOT NULL,
-  candidate         JSONB   NOT NULL,
+  bytes_out         BIGINT  NOT NULL,
+  -- JSON text, not JSONB: byte-identical to what SQLite returns, and ties between two versions of a
+  -- flow break on this text (order-independent)
+  body              TEXT    NOT NULL,
   status            TEXT    NOT NULL CHECK (status IN ('pending', 'finalized')),
   detection_id      TEXT,
   counted_bytes_out BIGINT  NOT NULL DEFAULT 0,
@@ -127,7 +129,7 @@ CREATE TABLE detections (
   created_at      BIGINT NOT NULL,
   first_seen      BIGINT NOT NULL,
   last_seen       BIGINT NOT NULL,
-  body            JSONB  NOT NULL,
+  body            TEXT   NOT NULL,
   PRIMARY KEY (host_id, id)
 );
 CREATE INDEX detections_id ON detections (id);
@@ -145,6 +147,6 @@ CREATE INDEX quarantine_received ON quarantine (received_at);
 
 CREATE TABLE checkpoints (
   source_id  TEXT        NOT NULL PRIMARY KEY,
-  checkpoint JSONB       NOT NULL,
+  checkpoint TEXT        NOT NULL,
   updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
