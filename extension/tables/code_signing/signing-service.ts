@@ -244,7 +244,8 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       return digest ? { ...fields, identity: identityFor('unsigned', '', '', digest) } : fields;
     }
     if (info.error && !info.identifier && !info.cdhash) return classifyCodesign(info, null);
-    const verifyRun = await run('codesign', ['--verify', '--strict', path], [0, 1]);
+    // Exit 1 = broken signature; any other non-zero code is inconclusive (valid -1), not a failed check.
+    const verifyRun = await run('codesign', ['--verify', '--strict', path], [0, 1, 2, 3]);
     const verify = parseCodesignVerify(verifyRun.stderr, verifyRun.exitCode);
     let fields = classifyCodesign(info, verify);
     let spctl: SpctlInfo | null = null;

@@ -1,0 +1,77 @@
+import { refreshProcessSnapshot } from '../../process-model/refresh.js';
+import type { Collector, CollectorFactory, ExtensionContext, SigningRow } from '../../runtime/context.js';
+import { createIntervalCollector } from '../../runtime/interval-collector.js';
+import { HEALTH_COMPONENT } from './signing-service.js';
+import { runningExecutables } from './table.js';
+
+const SIGNED = new Set<SigningRow['signature_class']>(['apple_platform', 'apple', 'app_store', 'developer_id', 'development', 'adhoc']);
+
+/** How long the first sample waits for the signing queue before `outflow query` may answer (ms). */
+export function firstSampleWaitMs(timeoutMs: number): number {
+  return Math.min(5000, Math.max(1000, timeoutMs + 500));
+}
+
+/**
+ * Copy code identity from the signing cache into process records that have none (no eslogger): lineage
+ * needs it to recognise terminal apps, and egress candidates report it per chain link.
+ */
+export function enrichProcessIdentity(ctx: ExtensionContext): number {
+  let n = 0;
+  const seenAt = ctx.clock.unix();
+  for (const p of ctx.processes.running()) {
+    if (!p.path || p.signingId !== null || p.cdhash !== null) continue;
+    const row = ctx.signing.lookup(p.path);
+    if (!row || !SIGNED.has(row.signature_class)) continue;
+    ctx.processes.observe({
+      pid: p.pid,
+      processStart: p.processStart,
+      signingId: row.signing_id || null,
+      teamId: row.team_id || null,
+      cdhash: row.cdhash || null,
+      platformBinary: row.signature_class === 'apple_platform',
+      source: p.path ? 'ps' : 'proc',
+      seenAt,
+    });
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Warms the signing cache in the background: every interval, requests checks for every running
+ * executable (cached ones are only re-stat'ed) and copies identities into the process model.
+ */
+export function createSigningCollector(ctx: ExtensionContext): Collector {
+  let first = true;
+  const waitMs = firstSampleWaitMs(ctx.config.signing.timeout_ms);
+  return createIntervalCollector({
+    name: 'code_signing',
+    intervalMs: ctx.config.processes.sample_interval * 1000,
+    health: ctx.health.component(HEALTH_COMPONENT),
+    log: ctx.log.child({ collector: 'code_signing' }),
+    async tick(signal) {
+      if (ctx.processes.size === 0) await refreshProcessSnapshot(ctx);
+      ctx.signing.request(runningExecutables(ctx));
+      if (first) {
+        first = false;
+        // The first sample should carry real classes, but a hung codesign must not hold `outflow query`.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          ctx.signing.idle(),
+          new Promise<void>((r) => {
+            timer = setTimeout(r, waitMs);
+            signal.addEventListener('abort', () => r(), { once: true });
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+      enrichProcessIdentity(ctx);
+    },
+  });
+}
+
+export const signingCollector: CollectorFactory = {
+  name: 'code_signing',
+  platforms: ['darwin', 'linux'],
+  create: createSigningCollector,
+};

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ParseError } from '../../../src/errors.js';
+import { classifyCodesign, needsNotarizationCheck, needsRequirementChecks } from '../../../src/classify/signing-class.js';
+import { parseCodesignDisplay, parseCodesignVerify } from './parse-codesign.js';
+import { parseSpctlAssess } from './parse-spctl.js';
+
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const fixture = (name: string) => readFileSync(path.join(dir, name), 'utf8');
+const VALID = { valid: true, reason: null };
+
+describe('parseCodesignDisplay', () => {
+  it('reads every field by key, leaf authority first, cdhash lowercased', () => {
+    const { info, skipped } = parseCodesignDisplay(fixture('codesign-developer-id-stapled.txt'));
+    expect(skipped).toBe(0);
+    expect(info).toMatchObject({
+      notSigned: false,
+      error: null,
+      identifier: 'com.example.widget',
+      cdFlags: ['runtime'],
+      cdFlagsValue: 0x10000,
+      platformIdentifier: null,
+      cdhash: '3f9a0c17d2e44b6a91c058e7b2d1f0a6c4e8b953',
+      signatureAdhoc: false,
+      teamId: 'Q7R2K9W4ZD',
+      notarizationStapled: true,
+    });
+    expect(info.authorities).toEqual(['Developer ID Application: Example Widgets Ltd (Q7R2K9W4ZD)', 'Developer ID Certification Authority', 'Apple Root CA']);
+  });
+
+  it('parses the flag set with several names and `none`', () => {
+    expect(parseCodesignDisplay(fixture('codesign-linker-signed.txt')).info.cdFlags).toEqual(['adhoc', 'linker-signed']);
+    expect(parseCodesignDisplay(fixture('codesign-apple-platform.txt')).info.cdFlags).toEqual([]);
+  });
+
+  it('recognises unsigned code and missing files', () => {
+    expect(parseCodesignDisplay(fixture('codesign-unsigned.txt')).info.notSigned).toBe(true);
+    const missing = parseCodesignDisplay(fixture('codesign-missing.txt')).info;
+    expect(missing.error).toBe('No such file or directory');
+    expect(missing.identifier).toBeNull();
+  });
+
+  it('keeps going over truncated output (last partial line is just a value cut short)', () => {
+    const { info } = parseCodesignDisplay(fixture('codesign-truncated.txt'));
+    expect(info.identifier).toBe('com.example.widget');
+    expect(info.authorities).toEqual([]);
+    expect(info.cdhash).toBeNull();
+  });
+
+  it('throws ParseError on output with nothing codesign would print, and on empty output', () => {
+    expect(() => parseCodesignDisplay(fixture('codesign-garbage.txt'))).toThrow(ParseError);
+    expect(() => parseCodesignDisplay('')).toThrow(ParseError);
+  });
+
+  it('ignores unknown keys without counting them as skipped', () => {
+    const { info, skipped } = parseCodesignDisplay('Identifier=x.y\nSomeFutureKey=1\nthis line is noise\n');
+    expect(info.identifier).toBe('x.y');
+    expect(skipped).toBe(1);
+  });
+});
+
+describe('classification (formats.md §4.3, SPEC development class)', () => {
+  const cases: [string, string, Record<string, unknown>][] = [
+    ['codesign-apple-platform.txt', 'apple_platform', { team_id: '', signing_id: 'com.apple.ls', identity: 'team:APPLE/com.apple.ls', hardened_runtime: 0, authority: 'Software Signing' }],
+    ['codesign-apple.txt', 'apple', { team_id: '59GAB85EFG', identity: 'team:59GAB85EFG/com.apple.dt.xctrace', hardened_runtime: 1 }],
+    ['codesign-app-store.txt', 'app_store', { team_id: 'K3L5M7N9P2', identity: 'team:K3L5M7N9P2/com.example.notepadish' }],
+    ['codesign-developer-id.txt', 'developer_id', { team_id: 'Q7R2K9W4ZD', notarized: -1, hardened_runtime: 1, identity: 'team:Q7R2K9W4ZD/com.example.widget', authority: 'Developer ID Application: Example Widgets Ltd (Q7R2K9W4ZD)' }],
+    ['codesign-developer-id-stapled.txt', 'developer_id', { notarized: 1 }],
+    ['codesign-development.txt', 'development', { team_id: 'AB12CD34EF', identity: 'team:AB12CD34EF/com.example.tool' }],
+    ['codesign-adhoc.txt', 'adhoc', { team_id: '', identity: 'cdhash:c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00', signed: 1 }],
+    ['codesign-linker-signed.txt', 'adhoc', { identity: 'cdhash:deadbeefdeadbeefdeadbeefdeadbeefdeadbeef', cdhash: 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef' }],
+    ['codesign-unavailable-stapled.txt', 'developer_id', { notarized: 1, authority: '', team_id: 'Q7R2K9W4ZD' }],
+    ['codesign-missing.txt', 'unknown', { signed: -1, identity: '' }],
+  ];
+  it.each(cases)('%s → %s', (file, cls, fields) => {
+    const info = parseCodesignDisplay(fixture(file)).info;
+    const verify = info.notSigned || info.error ? null : VALID;
+    const out = classifyCodesign(info, verify);
+    expect(out.signature_class).toBe(cls);
+    expect(out).toMatchObject(fields);
+  });
+
+  it('unsigned: signed 0, no team, no identity without a file hash', () => {
+    const out = classifyCodesign(parseCodesignDisplay(fixture('codesign-unsigned.txt')).info, null);
+    expect(out).toMatchObject({ signature_class: 'unsigned', signed: 0, valid: 0, team_id: '', signing_id: '', identity: '' });
+  });
+
+  it('a signature that fails --verify is invalid and never borrows the claimed identity', () => {
+    const info = parseCodesignDisplay(fixture('codesign-developer-id.txt')).info;
+    const verify = parseCodesignVerify(fixture('verify-invalid.txt'), 1);
+    expect(verify).toEqual({ valid: false, reason: 'invalid signature (code or signature have been modified)' });
+    const out = classifyCodesign(info, verify);
+    expect(out).toMatchObject({ signature_class: 'invalid', signed: 1, valid: 0, identity: 'cdhash:3f9a0c17d2e44b6a91c058e7b2d1f0a6c4e8b953' });
+  });
+
+  it('Authority=(unavailable) without a ticket asks for requirement checks, then classifies from them', () => {
+    const info = parseCodesignDisplay(fixture('codesign-unavailable.txt')).info;
+    const first = classifyCodesign(info, VALID);
+    expect(first.signature_class).toBe('unknown');
+    expect(first.identity).toBe('team:Q7R2K9W4ZD/com.example.widgetctl');
+    expect(needsRequirementChecks(first, info)).toBe(true);
+    expect(classifyCodesign(info, VALID, { requirements: { developerId: true } }).signature_class).toBe('developer_id');
+    expect(classifyCodesign(info, VALID, { requirements: { developerId: false, appStore: true } }).signature_class).toBe('app_store');
+    expect(classifyCodesign(info, VALID, { requirements: { developerId: false, appStore: false, anchorApple: true } }).signature_class).toBe('apple');
+    expect(classifyCodesign(info, VALID, { requirements: { developerId: false, appStore: false, anchorApple: false } }).signature_class).toBe('unknown');
+  });
+
+  it('spctl source decides the class when the chain is unavailable', () => {
+    const info = parseCodesignDisplay(fixture('codesign-unavailable.txt')).info;
+    const spctl = parseSpctlAssess(fixture('spctl-notarized.txt')).info;
+    expect(classifyCodesign(info, VALID, { spctl })).toMatchObject({ signature_class: 'developer_id', notarized: 1 });
+    const store = parseSpctlAssess(fixture('spctl-app-store.txt')).info;
+    expect(classifyCodesign(info, VALID, { spctl: store }).signature_class).toBe('app_store');
+  });
+
+  it('notarization: check result, spctl source, -1 when nothing was checked', () => {
+    const info = parseCodesignDisplay(fixture('codesign-developer-id.txt')).info;
+    const base = classifyCodesign(info, VALID);
+    expect(needsNotarizationCheck(base, info)).toBe(true);
+    expect(classifyCodesign(info, VALID, { notarizationCheck: true }).notarized).toBe(1);
+    expect(classifyCodesign(info, VALID, { notarizationCheck: false }).notarized).toBe(0);
+    expect(classifyCodesign(info, VALID, { spctl: parseSpctlAssess(fixture('spctl-unnotarized.txt')).info }).notarized).toBe(0);
+  });
+
+  it('verify with an unexpected exit code is inconclusive (valid -1), not invalid', () => {
+    expect(parseCodesignVerify('codesign: invalid option\n', 2)).toBeNull();
+    expect(parseCodesignVerify(fixture('verify-unsigned.txt'), 1)).toBeNull();
+    const out = classifyCodesign(parseCodesignDisplay(fixture('codesign-developer-id.txt')).info, null);
+    expect(out).toMatchObject({ signature_class: 'developer_id', valid: -1 });
+  });
+});
+
+describe('parseSpctlAssess', () => {
+  it.each([
+    ['spctl-notarized.txt', { verdict: 'accepted', source: 'Notarized Developer ID', origin: 'Developer ID Application: Example Widgets Ltd (Q7R2K9W4ZD)', reason: null }],
+    ['spctl-unnotarized.txt', { verdict: 'rejected', source: 'Unnotarized Developer ID' }],
+    ['spctl-app-store.txt', { verdict: 'accepted', source: 'Mac App Store' }],
+    ['spctl-bare-binary.txt', { verdict: 'rejected', reason: 'the code is valid but does not seem to be an app', source: null }],
+  ])('%s', (file, expected) => {
+    expect(parseSpctlAssess(fixture(file)).info).toMatchObject(expected);
+  });
+
+  it('throws ParseError when there is no verdict or key line', () => {
+    expect(() => parseSpctlAssess(fixture('spctl-garbage.txt'))).toThrow(ParseError);
+    expect(() => parseSpctlAssess('')).toThrow(ParseError);
+  });
+});

@@ -1,0 +1,235 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fixedClock, systemClock } from '../../../src/clock.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { silentLogger } from '../../../src/log.js';
+import { FAKE_TOOLS_DIR } from '../../../test/helpers/cli.js';
+import type { SigningService } from '../../runtime/context.js';
+import { HealthRegistry } from '../../runtime/health.js';
+import { ToolRunner, type Platform } from '../../runtime/tools.js';
+import { appBundleOf, createSigningService, HEALTH_COMPONENT } from './signing-service.js';
+
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const fx = (name: string) => path.join(fixtures, name);
+
+const WIDGET = '/Applications/Widget.app/Contents/MacOS/Widget';
+const WIDGETCTL = '/usr/local/bin/widgetctl';
+const LS = '/bin/ls';
+const ADHOC = '/Users/dana/bin/helperd';
+const UNSIGNED = '/tmp/.cache/updater';
+const TAMPERED = '/Applications/Tampered.app/Contents/MacOS/Tampered';
+const HANGS = '/opt/slow/bin/hangs';
+const DEVTOOL = '/Users/dana/dev/Tool';
+
+const scenario = {
+  [WIDGET]: { display: { stderr_file: fx('codesign-developer-id.txt') } },
+  '/Applications/Widget.app': { spctl: { exit: 0, stderr_file: fx('spctl-notarized.txt') } },
+  [WIDGETCTL]: {
+    display: { stderr_file: fx('codesign-unavailable.txt') },
+    check_notarization: { exit: 3 },
+    requirements: { 'anchor apple generic and certificate 1[field.1.2.840.113635.100.6.2.6] exists and certificate leaf[field.1.2.840.113635.100.6.1.13] exists': { exit: 0 } },
+  },
+  [LS]: { display: { stderr_file: fx('codesign-apple-platform.txt') } },
+  [ADHOC]: { display: { stderr_file: fx('codesign-adhoc.txt') } },
+  [UNSIGNED]: { display: { exit: 1, stderr_file: fx('codesign-unsigned.txt') } },
+  [TAMPERED]: { display: { stderr_file: fx('codesign-developer-id.txt') }, verify: { exit: 1, stderr_file: fx('verify-invalid.txt') } },
+  [HANGS]: { hang: 'display' },
+  [DEVTOOL]: { display: { stderr_file: fx('codesign-development.txt') }, verify: { exit: 2, stderr: 'codesign: unrecognized option\n' } },
+};
+
+let dir: string;
+const services: SigningService[] = [];
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'outflow-signing-'));
+  writeFileSync(path.join(dir, 'signing.json'), JSON.stringify(scenario));
+  process.env.OUTFLOW_FAKE_SIGNING = path.join(dir, 'signing.json');
+  process.env.OUTFLOW_FAKE_CALLS = path.join(dir, 'calls.jsonl');
+});
+afterAll(() => {
+  delete process.env.OUTFLOW_FAKE_SIGNING;
+  delete process.env.OUTFLOW_FAKE_CALLS;
+  rmSync(dir, { recursive: true, force: true });
+});
+afterEach(async () => {
+  await Promise.all(services.splice(0).map((s) => s.stop()));
+});
+
+function make(platform: Platform, signing: Record<string, number> = {}, toolDir: string | null = FAKE_TOOLS_DIR) {
+  const config = parseConfig({ signing: { timeout_ms: 3000, ...signing } });
+  const health = new HealthRegistry(platform, 'test');
+  const tools = new ToolRunner({ platform, toolDir: toolDir ?? undefined });
+  const service = createSigningService({ platform, tools, config, clock: systemClock, health, log: silentLogger() });
+  services.push(service);
+  return { service, health };
+}
+
+const calls = () =>
+  readFileSync(process.env.OUTFLOW_FAKE_CALLS!, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { tool: string; args: string[] });
+
+describe('darwin signing service (fake codesign/spctl)', () => {
+  it('a miss returns undefined at once and the background check fills the cache', async () => {
+    const { service } = make('darwin');
+    expect(service.lookup(WIDGET)).toBeUndefined();
+    expect(service.lookupOrUnknown(WIDGET)).toMatchObject({ signature_class: 'unknown', checked_at: 0, signed: -1 });
+    await service.idle();
+    expect(service.lookup(WIDGET)).toMatchObject({
+      path: WIDGET,
+      signature_class: 'developer_id',
+      team_id: 'Q7R2K9W4ZD',
+      signing_id: 'com.example.widget',
+      notarized: 1,
+      hardened_runtime: 1,
+      valid: 1,
+      identity: 'team:Q7R2K9W4ZD/com.example.widget',
+    });
+    expect(service.lookup(WIDGET)!.checked_at).toBeGreaterThan(0);
+    // spctl ran on the bundle, not the bare executable.
+    expect(calls().some((c) => c.tool === 'spctl' && c.args.at(-1) === '/Applications/Widget.app')).toBe(true);
+  });
+
+  it('classifies every class through the tools', async () => {
+    const { service } = make('darwin', { workers: 3 });
+    service.request([LS, ADHOC, UNSIGNED, TAMPERED, WIDGETCTL, DEVTOOL]);
+    await service.idle();
+    expect(service.lookup(LS)).toMatchObject({ signature_class: 'apple_platform', identity: 'team:APPLE/com.apple.ls', notarized: -1 });
+    expect(service.lookup(ADHOC)).toMatchObject({ signature_class: 'adhoc', identity: 'cdhash:c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00' });
+    expect(service.lookup(UNSIGNED)).toMatchObject({ signature_class: 'unsigned', signed: 0 });
+    expect(service.lookup(TAMPERED)).toMatchObject({ signature_class: 'invalid', valid: 0 });
+    // Authority=(unavailable) on a bare binary: the Developer ID requirement decides; notarization via codesign.
+    expect(service.lookup(WIDGETCTL)).toMatchObject({ signature_class: 'developer_id', notarized: 0, team_id: 'Q7R2K9W4ZD' });
+    // Unexpected verify exit code (2): inconclusive, the class still comes from the display.
+    expect(service.lookup(DEVTOOL)).toMatchObject({ signature_class: 'development', valid: -1 });
+    const bare = calls().filter((c) => c.args.at(-1) === WIDGETCTL);
+    expect(bare.some((c) => c.tool === 'spctl')).toBe(false);
+    expect(bare.some((c) => c.args.includes('--check-notarization') && c.args.includes('-R=notarized'))).toBe(true);
+  });
+
+  it('never passes a relative path (a leading digit would be a pid to codesign)', async () => {
+    const { service } = make('darwin');
+    service.request(['123', 'relative/bin', '']);
+    expect(service.lookup('4471')).toBeUndefined();
+    await service.idle();
+    expect(calls().every((c) => c.args.at(-1)!.startsWith('/') || c.tool === 'ps')).toBe(true);
+    expect(service.lookupOrUnknown('123').signature_class).toBe('unknown');
+  });
+
+  it('a hanging codesign times out in the background; lookups stay instant and health says degraded', async () => {
+    const { service, health } = make('darwin', { timeout_ms: 300 });
+    const t0 = Date.now();
+    expect(service.lookup(HANGS)).toBeUndefined();
+    expect(Date.now() - t0).toBeLessThan(50);
+    await service.idle();
+    expect(service.lookup(HANGS)).toMatchObject({ signature_class: 'unknown' });
+    expect(service.lookup(HANGS)!.checked_at).toBeGreaterThan(0);
+    const h = health.rows().find((r) => r.component === HEALTH_COMPONENT)!;
+    expect(h.state).toBe('degraded');
+    expect(h.detail).toMatch(/did not finish within 300 ms/);
+    // Failed paths are not retried on every request.
+    const before = calls().filter((c) => c.args.at(-1) === HANGS).length;
+    service.request([HANGS]);
+    await service.idle();
+    expect(calls().filter((c) => c.args.at(-1) === HANGS).length).toBe(before);
+  });
+
+  it('a missing codesign is an unavailable health state, not a crash', async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'outflow-notools-'));
+    try {
+      const { service, health } = make('darwin', {}, empty);
+      service.request([WIDGET]);
+      await service.idle();
+      expect(service.lookup(WIDGET)!.signature_class).toBe('unknown');
+      expect(health.rows().find((r) => r.component === HEALTH_COMPONENT)!.state).toBe('unavailable');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('bounded LRU: the least recently used path is evicted', async () => {
+    const { service } = make('darwin', { cache_size: 2, workers: 1 });
+    service.request([LS, ADHOC]);
+    await service.idle();
+    service.lookup(LS); // LS becomes most recent
+    service.request([UNSIGNED]);
+    await service.idle();
+    expect(service.lookup(ADHOC)).toBeUndefined();
+    expect(service.lookup(LS)).toBeDefined();
+  });
+
+  it('re-checks a path when its (inode, size, mtime) changes', async () => {
+    const clock = fixedClock(1_800_000_000);
+    const local = mkdtempSync(path.join(tmpdir(), 'outflow-restat-'));
+    const bin = path.join(local, 'tool');
+    writeFileSync(bin, 'v1');
+    const scen = path.join(local, 'signing.json');
+    writeFileSync(scen, JSON.stringify({ [bin]: { display: { stderr_file: fx('codesign-adhoc.txt') } } }));
+    const prev = process.env.OUTFLOW_FAKE_SIGNING;
+    process.env.OUTFLOW_FAKE_SIGNING = scen;
+    try {
+      const config = parseConfig({});
+      const service = createSigningService({ platform: 'darwin', tools: new ToolRunner({ platform: 'darwin', toolDir: FAKE_TOOLS_DIR }), config, clock, health: new HealthRegistry('darwin', 't'), log: silentLogger() });
+      services.push(service);
+      service.request([bin]);
+      await service.idle();
+      expect(service.lookup(bin)!.signature_class).toBe('adhoc');
+      writeFileSync(scen, JSON.stringify({ [bin]: { display: { exit: 1, stderr_file: fx('codesign-unsigned.txt') } } }));
+      clock.advance(120);
+      service.request([bin]); // unchanged file: only re-stat'ed, class kept
+      await service.idle();
+      expect(service.lookup(bin)!.signature_class).toBe('adhoc');
+      writeFileSync(bin, 'v2 is longer');
+      clock.advance(120);
+      service.request([bin]);
+      await service.idle();
+      expect(service.lookup(bin)).toMatchObject({ signature_class: 'unsigned' });
+      // Unsigned code is identified by the file's SHA-256.
+      expect(service.lookup(bin)!.identity).toMatch(/^cdhash:[0-9a-f]{64}$/);
+    } finally {
+      process.env.OUTFLOW_FAKE_SIGNING = prev;
+      rmSync(local, { recursive: true, force: true });
+    }
+  });
+
+  it('seedFromEs answers from eslogger fields first', async () => {
+    const { service } = make('darwin');
+    service.seedFromEs('/Applications/Other.app/Contents/MacOS/Other', { signingId: 'com.example.other', teamId: 'Q7R2K9W4ZD', cdhash: 'AABBCCDDEEFF00112233445566778899AABBCCDD', platformBinary: false, codesigningFlags: 0x20010001, csValidationCategory: 4 });
+    expect(service.lookup('/Applications/Other.app/Contents/MacOS/Other')).toMatchObject({ signature_class: 'app_store', cdhash: 'aabbccddeeff00112233445566778899aabbccdd', identity: 'team:Q7R2K9W4ZD/com.example.other', hardened_runtime: 1 });
+    service.seedFromEs('/usr/bin/curl', { signingId: 'com.apple.curl', teamId: null, cdhash: null, platformBinary: true });
+    expect(service.lookup('/usr/bin/curl')).toMatchObject({ signature_class: 'apple_platform', identity: 'team:APPLE/com.apple.curl' });
+    await service.idle();
+  });
+
+  it('appBundleOf finds the bundle of a main executable only', () => {
+    expect(appBundleOf(WIDGET)).toBe('/Applications/Widget.app');
+    expect(appBundleOf('/Applications/Widget.app')).toBe('/Applications/Widget.app');
+    expect(appBundleOf('/Applications/Widget.app/Contents/Resources/tool')).toBeUndefined();
+    expect(appBundleOf(WIDGETCTL)).toBeUndefined();
+  });
+});
+
+describe('linux signing service (real dpkg-query on this machine)', () => {
+  it('a dpkg-owned binary is `package` with its package name; a copy in a temp dir is unknown', async () => {
+    const local = mkdtempSync(path.join(tmpdir(), 'outflow-pkg-'));
+    const copy = path.join(local, 'ssh');
+    copyFileSync('/usr/bin/ssh', copy);
+    try {
+      const { service, health } = make('linux', {}, null);
+      service.request(['/usr/bin/ssh', '/usr/bin/ps', copy]);
+      await service.idle();
+      expect(service.lookup('/usr/bin/ssh')).toMatchObject({ signature_class: 'package', signing_id: 'openssh-client', identity: 'package:openssh-client' });
+      // usrmerge: procps registers /bin/ps.
+      expect(service.lookup('/usr/bin/ps')).toMatchObject({ signature_class: 'package', signing_id: 'procps' });
+      expect(service.lookup(copy)).toMatchObject({ signature_class: 'unknown', signing_id: '' });
+      expect(service.lookup(copy)!.checked_at).toBeGreaterThan(0);
+      expect(health.rows().find((r) => r.component === HEALTH_COMPONENT)!.state).toBe('running');
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+    }
+  });
+});
