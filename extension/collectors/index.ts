@@ -1,8 +1,12 @@
 import type { CollectorFactory } from '../runtime/context.js';
+import { processCollector } from '../process-model/collector.js';
+import { signingCollector } from '../tables/code_signing/collector.js';
 import { nettopCollector, ssCollector } from '../tables/process_network_flows/collectors.js';
 
 /** The collector registry: one line per background collector (platforms come from each factory). */
 export const COLLECTORS: CollectorFactory[] = [
+  processCollector,
+  signingCollector,
   nettopCollector,
   ssCollector,
 ];
