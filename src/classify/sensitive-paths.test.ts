@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalPath, CATEGORY_TIER, DEFAULT_SENSITIVE_RULES, homeRelative, SensitivePathMatcher } from './sensitive-paths.js';
+
+const defaults = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
+
+describe('canonicalPath', () => {
+  it.each([
+    ['/private/tmp/docs.zip', '/tmp/docs.zip'],
+    ['/private/var/folders/x8/abc/T/a', '/var/folders/x8/abc/T/a'],
+    ['/private/etc/hosts', '/etc/hosts'],
+    ['/System/Volumes/Data/Users/dana/Documents/a.pdf', '/Users/dana/Documents/a.pdf'],
+    ['/private/variable/x', '/private/variable/x'],
+    ['/tmp/x', '/tmp/x'],
+    ['relative/x', 'relative/x'],
+  ])('%s → %s', (input, out) => expect(canonicalPath(input)).toBe(out));
+});
+
+describe('homeRelative', () => {
+  it.each([
+    ['/Users/dana/.ssh/id_rsa', '/.ssh/id_rsa'],
+    ['/var/root/.zsh_history', '/.zsh_history'],
+    ['/Users/Shared/Documents/x', undefined],
+    ['/Users/dana', undefined],
+    ['/Users//x', undefined],
+    ['/usr/lib/x', undefined],
+  ])('%s → %s', (input, out) => expect(homeRelative(input)).toBe(out));
+});
+
+describe('default taxonomy', () => {
+  it.each([
+    ['/Users/dana/Library/Keychains/login.keychain-db', 'keychain'],
+    ['/Users/dana/Library/Keychains/3F2A/keychain-2.db', 'keychain'],
+    ['/Library/Keychains/System.keychain', 'keychain'],
+    ['/var/root/Library/Keychains/login.keychain-db', 'keychain'],
+    ['/Users/dana/Library/Application Support/Google/Chrome/Default/Login Data', 'browser_secrets'],
+    ['/Users/dana/Library/Application Support/Google/Chrome/Profile 3/Login Data-journal', 'browser_secrets'],
+    ['/Users/dana/Library/Application Support/Google/Chrome/Default/Network/Cookies', 'browser_secrets'],
+    ['/Users/dana/Library/Application Support/Google/Chrome/Local State', 'browser_secrets'],
+    ['/Users/dana/Library/Application Support/Firefox/Profiles/abcd.default-release/key4.db', 'browser_secrets'],
+    ['/Users/dana/Library/Application Support/Firefox/Profiles/abcd.default-release/logins.json', 'browser_secrets'],
+    ['/Users/dana/Library/Application Support/BraveSoftware/Brave-Browser/Default/Cookies', 'browser_secrets'],
+    ['/Users/dana/Library/Application Support/Google/Chrome/Default/Local Extension Settings/nkbihfbeogaeaoehlefnkodbefgpgknn/000003.log', 'crypto_wallet'],
+    ['/Users/dana/Library/Application Support/Exodus/exodus.wallet/seed.seco', 'crypto_wallet'],
+    ['/Users/dana/.ssh/id_ed25519', 'dev_credentials'],
+    ['/Users/dana/.aws/credentials', 'dev_credentials'],
+    ['/Users/dana/.config/gcloud/application_default_credentials.json', 'dev_credentials'],
+    ['/Users/dana/.netrc', 'dev_credentials'],
+    ['/Users/dana/Library/Group Containers/2BUA8C4S2C.com.1password/Library/Application Support/1Password/Data/1password.sqlite', 'password_manager'],
+    ['/Volumes/USB/vault.kdbx', 'password_manager'],
+    ['/Users/dana/Library/Messages/chat.db', 'messaging'],
+    ['/Users/dana/Library/Application Support/Signal/sql/db.sqlite', 'messaging'],
+    ['/Users/dana/Library/Mail/V10/MailData/Envelope Index', 'personal_data'],
+    ['/Users/dana/Pictures/Photos Library.photoslibrary/database/Photos.sqlite', 'personal_data'],
+    ['/Users/dana/Library/Application Support/AddressBook/AddressBook-v22.abcddb', 'personal_data'],
+    ['/Users/dana/Documents/Q3 report.pdf', 'documents'],
+    ['/Users/dana/Desktop/todo.txt', 'documents'],
+    ['/Users/dana/Downloads/a/b/c.zip', 'documents'],
+    ['/Users/dana/Library/Mobile Documents/com~apple~CloudDocs/plan.key', 'documents'],
+    ['/Users/dana/Library/CloudStorage/OneDrive-Contoso/budget.xlsx', 'documents'],
+    ['/Volumes/KINGSTON/copy.pdf', 'removable_volume'],
+    ['/Users/dana/.zsh_history', 'shell_history'],
+    ['/Users/dana/.zsh_sessions/4F1C.history', 'shell_history'],
+  ])('%s is %s', (path, category) => {
+    const m = defaults.match(path);
+    expect(m?.category).toBe(category);
+    expect(m?.tier).toBe(CATEGORY_TIER[category as keyof typeof CATEGORY_TIER]);
+  });
+
+  it.each([
+    '/Users/dana/Documents', // the folder itself, not its content
+    '/Users/Shared/Documents/x.pdf', // /Users/Shared is not a home
+    '/Users/dana/src/widget/main.c',
+    '/Users/dana/Library/Caches/com.apple.Safari/Cache.db',
+    '/Users/dana/Library/Application Support/Google/Chrome/Default/History', // not a secret store
+    '/Users/dana/Library/Application Support/Code/User/settings.json',
+    '/Users/dana/.ssh/known_hosts',
+    '/Users/dana/.ssh/id_ed25519.pub',
+    '/usr/lib/libSystem.B.dylib',
+    '/System/Library/Frameworks/Foundation.framework/Foundation',
+    '/Volumes', // no volume named
+    '/tmp/docs.zip',
+  ])('%s is not sensitive', (path) => expect(defaults.match(path)).toBeUndefined());
+
+  it('tier 1 is exactly the six credential-store categories', () => {
+    const tier1 = Object.entries(CATEGORY_TIER)
+      .filter(([, t]) => t === 1)
+      .map(([c]) => c)
+      .sort();
+    expect(tier1).toEqual(['browser_secrets', 'crypto_wallet', 'dev_credentials', 'keychain', 'messaging', 'password_manager']);
+  });
+
+  it('every built-in rule compiles and matches an example of itself', () => {
+    // guards against a typo that makes a rule unreachable
+    for (const rule of DEFAULT_SENSITIVE_RULES) {
+      const example = rule.pattern
+        .replace(/^~/, '/Users/dana')
+        .replace(/^(?!\/)/, '/Volumes/X/')
+        .replace(/\{([^,}]+)[^}]*\}/g, '$1')
+        .replace(/\/\*\*$/, '/f')
+        .replace(/\*\*/g, 'a/b')
+        .replace(/\*/g, 'x')
+        .replace(/\?/g, 'q');
+      expect(defaults.match(example), `${rule.pattern} → ${example}`).toBeDefined();
+    }
+  });
+});
+
+describe('authorized readers', () => {
+  it('securityd (platform) may read keychains; an adhoc binary claiming its signing id may not', () => {
+    const m = defaults.match('/Users/dana/Library/Keychains/login.keychain-db')!;
+    expect(SensitivePathMatcher.isAuthorized(m, null, 'com.apple.securityd', true)).toBe(true);
+    expect(SensitivePathMatcher.isAuthorized(m, null, 'com.apple.securityd', false)).toBe(false);
+    expect(SensitivePathMatcher.isAuthorized(m, null, 'com.apple.sh', true)).toBe(false);
+  });
+  it('the owning browser may read its own secrets, not another browser', () => {
+    const chrome = defaults.match('/Users/dana/Library/Application Support/Google/Chrome/Default/Login Data')!;
+    expect(SensitivePathMatcher.isAuthorized(chrome, 'EQHXZ8M8AV', 'com.google.Chrome.helper', false)).toBe(true);
+    expect(SensitivePathMatcher.isAuthorized(chrome, 'EQHXZ8M8AV', 'com.google.Chromeevil', false)).toBe(false);
+    expect(SensitivePathMatcher.isAuthorized(chrome, '43AQ936H96', 'org.mozilla.firefox', false)).toBe(false);
+  });
+  it('mdworker and QuickLook may read documents', () => {
+    const docs = defaults.match('/Users/dana/Documents/a.pdf')!;
+    expect(SensitivePathMatcher.isAuthorized(docs, null, 'com.apple.mdworker_shared', true)).toBe(true);
+    expect(SensitivePathMatcher.isAuthorized(docs, null, 'com.apple.quicklook.ThumbnailsAgent', true)).toBe(true);
+    expect(SensitivePathMatcher.isAuthorized(docs, null, 'com.apple.ditto', true)).toBe(false);
+  });
+});
+
+describe('config taxonomy', () => {
+  it('additions come first and can re-categorise a built-in path', () => {
+    const m = SensitivePathMatcher.fromConfig({
+      replace_defaults: false,
+      add: [
+        { pattern: '~/Documents/Finance/**', category: 'personal_data' },
+        { pattern: '/opt/corp/secrets/*.json', category: 'dev_credentials', authorized: [{ team_id: 'ABCDE12345', signing_id_prefix: 'com.corp.agent' }] },
+      ],
+    });
+    expect(m.match('/Users/dana/Documents/Finance/2025/q1.xlsx')?.category).toBe('personal_data');
+    expect(m.match('/Users/dana/Documents/other.txt')?.category).toBe('documents');
+    const corp = m.match('/opt/corp/secrets/db.json')!;
+    expect(corp).toMatchObject({ category: 'dev_credentials', tier: 1 });
+    expect(SensitivePathMatcher.isAuthorized(corp, 'ABCDE12345', 'com.corp.agent', false)).toBe(true);
+  });
+  it('replace_defaults drops the built-ins', () => {
+    const m = SensitivePathMatcher.fromConfig({ replace_defaults: true, add: [{ pattern: '*.secret', category: 'dev_credentials' }] });
+    expect(m.match('/Users/dana/Library/Keychains/login.keychain-db')).toBeUndefined();
+    expect(m.match('/srv/a/b/x.secret')?.category).toBe('dev_credentials');
+  });
+  it('rejects a pattern with unbalanced braces', () => {
+    expect(() => new SensitivePathMatcher([{ pattern: '~/{a,b/x', category: 'documents' }])).toThrow(/unbalanced/);
+  });
+});

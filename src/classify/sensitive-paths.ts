@@ -1,0 +1,380 @@
+import type { AppMatcher, SensitiveRule } from '../config/classify.js';
+import { matchesApp, teamKey } from './app-match.js';
+
+/**
+ * The sensitive-path taxonomy (SPEC §2 `sensitive_file_events`) as data, plus a matcher that is cheap
+ * enough to run on every file path eslogger reports.
+ *
+ * Pattern language (also for `taxonomy.add` in config):
+ * - `~/…` is relative to every user home (`/Users/<name>` except `/Users/Shared`, and root's `/var/root`);
+ *   `/…` is absolute; anything else matches at any depth (`*.kdbx` = `/**\/*.kdbx`).
+ * - `*` matches within one path segment, `?` one character, `{a,b}` alternatives inside one segment,
+ *   `**` any number of segments (as the last segment: at least one, so `~/Documents/**` is what is inside
+ *   Documents, not the folder itself).
+ * - Matching is on the canonical path (see canonicalPath) and case-sensitive: ES reports on-disk names.
+ *
+ * Rules are tried in order, first match wins: config additions come first so they can re-categorise a
+ * path, then the built-ins from most to least specific.
+ */
+export type SensitiveCategory = SensitiveRule['category'];
+export type SensitiveTier = 1 | 2;
+
+/** Tier 1 = credential stores (SPEC §2: the first six categories); tier 2 = user data. */
+export const CATEGORY_TIER: Readonly<Record<SensitiveCategory, SensitiveTier>> = {
+  keychain: 1,
+  browser_secrets: 1,
+  dev_credentials: 1,
+  password_manager: 1,
+  crypto_wallet: 1,
+  messaging: 1,
+  personal_data: 2,
+  documents: 2,
+  removable_volume: 2,
+  shell_history: 2,
+};
+
+// --- authorized readers -------------------------------------------------------------------------------
+// Team ids are the vendors' Developer ID teams; Apple platform code is "APPLE" (no team id in ES).
+const apple = (...ids: string[]): AppMatcher[] => ids.map((signing_id_prefix) => ({ team_id: 'APPLE', signing_id_prefix }));
+const vendor = (team_id: string, ...ids: string[]): AppMatcher[] => ids.map((signing_id_prefix) => ({ team_id, signing_id_prefix }));
+
+/** Spotlight, QuickLook and Time Machine read everything the user owns as a matter of course. */
+const INDEXERS_AND_BACKUP = apple(
+  'com.apple.mdworker_shared',
+  'com.apple.mdworker',
+  'com.apple.mds',
+  'com.apple.mdimport',
+  'com.apple.quicklook',
+  'com.apple.QuickLookUIFramework',
+  'com.apple.QuickLookThumbnailing',
+  'com.apple.backupd',
+);
+const KEYCHAIN_DAEMONS = apple('com.apple.securityd', 'com.apple.secd', 'com.apple.trustd', 'com.apple.security.XPCKeychainSandboxCheck');
+const CHROME = vendor('EQHXZ8M8AV', 'com.google.Chrome');
+const EDGE = vendor('UBF8T346G9', 'com.microsoft.edgemac');
+const BRAVE = vendor('KL8N8XSYF4', 'com.brave.Browser');
+const ARC = vendor('S6N382Y83G', 'company.thebrowser.Browser');
+const VIVALDI = vendor('4XF3XNRN6Y', 'com.vivaldi.Vivaldi');
+const OPERA = vendor('A2P9LX4JPN', 'com.operasoftware.Opera');
+const FIREFOX = vendor('43AQ936H96', 'org.mozilla.firefox', 'org.mozilla.plugincontainer');
+const SAFARI = apple('com.apple.Safari', 'com.apple.WebKit', 'com.apple.SafariServices', 'com.apple.CookieSyncAgent', 'com.apple.nsurlsessiond');
+const ONE_PASSWORD = vendor('2BUA8C4S2C', 'com.1password', 'com.agilebits');
+const BITWARDEN = vendor('LTZ2PFU5D6', 'com.bitwarden.desktop');
+
+/** Chromium-family secret stores inside a profile folder (`Default`, `Profile 1`, …). */
+const CHROMIUM_SECRETS = '{Login Data,Login Data For Account,Cookies,Web Data,Network}*';
+
+function chromium(root: string, owner: AppMatcher[]): SensitiveRule[] {
+  return [
+    { pattern: `~/Library/Application Support/${root}/*/${CHROMIUM_SECRETS}`, category: 'browser_secrets', authorized: owner },
+    { pattern: `~/Library/Application Support/${root}/*/Network/Cookies*`, category: 'browser_secrets', authorized: owner },
+    { pattern: `~/Library/Application Support/${root}/Local State`, category: 'browser_secrets', authorized: owner },
+  ];
+}
+
+/** Wallet browser extensions (MetaMask, Phantom, Coinbase Wallet) keep their vaults in the profile. */
+const WALLET_EXTENSION_IDS = '{nkbihfbeogaeaoehlefnkodbefgpgknn,bfnaelmomeimhlpmgjnjophhpkkoljpa,hnfanknocfeofbddgcijnmhnfnkdnaad}';
+
+export const DEFAULT_SENSITIVE_RULES: readonly SensitiveRule[] = [
+  // tier 1 — credential stores
+  { pattern: '~/Library/Keychains/**', category: 'keychain', authorized: KEYCHAIN_DAEMONS },
+  { pattern: '/Library/Keychains/**', category: 'keychain', authorized: KEYCHAIN_DAEMONS },
+
+  { pattern: `~/Library/Application Support/*/*/Local Extension Settings/${WALLET_EXTENSION_IDS}/**`, category: 'crypto_wallet' },
+  { pattern: `~/Library/Application Support/*/*/*/Local Extension Settings/${WALLET_EXTENSION_IDS}/**`, category: 'crypto_wallet' },
+  { pattern: '~/Library/Application Support/Bitcoin/{wallets,wallet.dat}*', category: 'crypto_wallet' },
+  { pattern: '~/Library/Application Support/Bitcoin/wallets/**', category: 'crypto_wallet' },
+  { pattern: '~/Library/Application Support/Electrum/wallets/**', category: 'crypto_wallet' },
+  { pattern: '~/.electrum/wallets/**', category: 'crypto_wallet' },
+  { pattern: '~/Library/Application Support/Exodus/exodus.wallet/**', category: 'crypto_wallet' },
+  { pattern: '~/Library/Application Support/atomic/Local Storage/**', category: 'crypto_wallet' },
+  { pattern: '~/Library/Application Support/Ledger Live/**', category: 'crypto_wallet' },
+  { pattern: '~/Library/Ethereum/keystore/**', category: 'crypto_wallet' },
+  { pattern: '~/.ethereum/keystore/**', category: 'crypto_wallet' },
+  { pattern: '~/.config/solana/id.json', category: 'crypto_wallet' },
+
+  ...chromium('Google/Chrome', CHROME),
+  ...chromium('Google/Chrome Beta', CHROME),
+  ...chromium('Chromium', []),
+  ...chromium('Microsoft Edge', EDGE),
+  ...chromium('BraveSoftware/Brave-Browser', BRAVE),
+  ...chromium('Vivaldi', VIVALDI),
+  ...chromium('com.operasoftware.Opera', OPERA),
+  { pattern: `~/Library/Application Support/Arc/User Data/*/${CHROMIUM_SECRETS}`, category: 'browser_secrets', authorized: ARC },
+  { pattern: '~/Library/Application Support/Arc/User Data/Local State', category: 'browser_secrets', authorized: ARC },
+  { pattern: '~/Library/Application Support/Firefox/Profiles/*/{key4.db,key3.db,logins.json,logins-backup.json,cookies.sqlite,cert9.db}*', category: 'browser_secrets', authorized: FIREFOX },
+  { pattern: '~/Library/Cookies/*.binarycookies', category: 'browser_secrets', authorized: SAFARI },
+  { pattern: '~/Library/Containers/com.apple.Safari/Data/Library/Cookies/**', category: 'browser_secrets', authorized: SAFARI },
+  { pattern: '~/Library/Safari/{Form Values,LocalStorage,Databases}*', category: 'browser_secrets', authorized: SAFARI },
+
+  { pattern: '~/.ssh/{id_rsa,id_dsa,id_ecdsa,id_ed25519,id_ecdsa_sk,id_ed25519_sk,*.pem,*.key,*.p12,config}', category: 'dev_credentials', authorized: apple('com.apple.openssh', 'com.apple.ssh', 'com.apple.ssh-agent') },
+  { pattern: '~/.aws/{credentials,config}', category: 'dev_credentials' },
+  { pattern: '~/.aws/sso/cache/*', category: 'dev_credentials' },
+  { pattern: '~/.config/gcloud/**', category: 'dev_credentials' },
+  { pattern: '~/.azure/**', category: 'dev_credentials' },
+  { pattern: '~/.kube/config', category: 'dev_credentials' },
+  { pattern: '~/.docker/config.json', category: 'dev_credentials' },
+  { pattern: '~/.gnupg/{private-keys-v1.d,secring.gpg}*', category: 'dev_credentials' },
+  { pattern: '~/.gnupg/private-keys-v1.d/**', category: 'dev_credentials' },
+  { pattern: '~/{.netrc,.git-credentials,.npmrc,.pypirc,.pgpass,.my.cnf}', category: 'dev_credentials' },
+  { pattern: '~/.config/gh/hosts.yml', category: 'dev_credentials' },
+  { pattern: '~/.terraform.d/credentials.tfrc.json', category: 'dev_credentials' },
+  { pattern: '~/.vault-token', category: 'dev_credentials' },
+
+  { pattern: '~/Library/Group Containers/2BUA8C4S2C.com.1password/**', category: 'password_manager', authorized: ONE_PASSWORD },
+  { pattern: '~/Library/Containers/com.1password.1password/**', category: 'password_manager', authorized: ONE_PASSWORD },
+  { pattern: '~/Library/Application Support/1Password/**', category: 'password_manager', authorized: ONE_PASSWORD },
+  { pattern: '~/Library/Application Support/Bitwarden/**', category: 'password_manager', authorized: BITWARDEN },
+  { pattern: '~/Library/Containers/com.bitwarden.desktop/**', category: 'password_manager', authorized: BITWARDEN },
+  { pattern: '*.{kdbx,kdb,agilekeychain,opvault}', category: 'password_manager' },
+
+  { pattern: '~/Library/Messages/**', category: 'messaging', authorized: apple('com.apple.MobileSMS', 'com.apple.imagent', 'com.apple.imdpersistence', 'com.apple.IMDPersistenceAgent', 'com.apple.imtransferservices') },
+  { pattern: '~/Library/Application Support/Signal/**', category: 'messaging', authorized: vendor('U68MSDN6DR', 'org.whispersystems.signal-desktop') },
+  { pattern: '~/Library/Group Containers/6N38VWS5BX.ru.keepcoder.Telegram/**', category: 'messaging', authorized: vendor('6N38VWS5BX', 'ru.keepcoder.Telegram') },
+  { pattern: '~/Library/Application Support/Telegram Desktop/**', category: 'messaging' },
+  { pattern: '~/Library/Group Containers/group.net.whatsapp.WhatsApp.shared/**', category: 'messaging', authorized: vendor('57T9237FN3', 'net.whatsapp.WhatsApp') },
+  { pattern: '~/Library/Application Support/Slack/{Cookies,storage,Local Storage}*', category: 'messaging', authorized: vendor('BQR82RBBHL', 'com.tinyspeck.slackmacgap') },
+  { pattern: '~/Library/Containers/com.tinyspeck.slackmacgap/Data/Library/Application Support/Slack/{Cookies,storage,Local Storage}*', category: 'messaging', authorized: vendor('BQR82RBBHL', 'com.tinyspeck.slackmacgap') },
+  { pattern: '~/Library/Application Support/discord/{Local Storage,Cookies}*', category: 'messaging' },
+
+  // tier 2 — user data
+  { pattern: '~/Library/Mail/**', category: 'personal_data', authorized: [...apple('com.apple.mail', 'com.apple.MailServiceAgent', 'com.apple.email.maild'), ...INDEXERS_AND_BACKUP] },
+  { pattern: '~/Library/Containers/com.apple.mail/**', category: 'personal_data', authorized: [...apple('com.apple.mail'), ...INDEXERS_AND_BACKUP] },
+  { pattern: '~/Library/Group Containers/group.com.apple.notes/**', category: 'personal_data', authorized: [...apple('com.apple.Notes', 'com.apple.notes'), ...INDEXERS_AND_BACKUP] },
+  { pattern: '~/Library/Containers/com.apple.Notes/**', category: 'personal_data', authorized: [...apple('com.apple.Notes'), ...INDEXERS_AND_BACKUP] },
+  { pattern: '~/Library/Application Support/AddressBook/**', category: 'personal_data', authorized: [...apple('com.apple.AddressBook', 'com.apple.contactsd', 'com.apple.Contacts'), ...INDEXERS_AND_BACKUP] },
+  { pattern: '~/Library/Calendars/**', category: 'personal_data', authorized: [...apple('com.apple.CalendarAgent', 'com.apple.iCal', 'com.apple.remindd'), ...INDEXERS_AND_BACKUP] },
+  { pattern: '~/Library/Group Containers/group.com.apple.calendar/**', category: 'personal_data', authorized: [...apple('com.apple.CalendarAgent', 'com.apple.iCal'), ...INDEXERS_AND_BACKUP] },
+  { pattern: '~/Pictures/*.photoslibrary/**', category: 'personal_data', authorized: [...apple('com.apple.Photos', 'com.apple.photolibraryd', 'com.apple.photoanalysisd', 'com.apple.mediaanalysisd', 'com.apple.cloudphotod'), ...INDEXERS_AND_BACKUP] },
+
+  { pattern: '~/Library/Mobile Documents/**', category: 'documents', authorized: [...apple('com.apple.bird', 'com.apple.cloudd', 'com.apple.FileProvider', 'com.apple.fileproviderd'), ...INDEXERS_AND_BACKUP] },
+  { pattern: '~/Library/CloudStorage/**', category: 'documents', authorized: [...apple('com.apple.FileProvider', 'com.apple.fileproviderd'), ...INDEXERS_AND_BACKUP] },
+  { pattern: '~/{Documents,Desktop,Downloads}/**', category: 'documents', authorized: INDEXERS_AND_BACKUP },
+
+  { pattern: '/Volumes/*/**', category: 'removable_volume', authorized: INDEXERS_AND_BACKUP },
+
+  { pattern: '~/{.zsh_history,.bash_history,.sh_history,.history,.python_history,.node_repl_history,.psql_history,.mysql_history,.sqlite_history,.irb_history,.lesshst}', category: 'shell_history', authorized: apple('com.apple.zsh', 'com.apple.bash', 'com.apple.sh') },
+  { pattern: '~/.zsh_sessions/**', category: 'shell_history', authorized: apple('com.apple.zsh') },
+  { pattern: '~/.local/share/fish/fish_history', category: 'shell_history' },
+];
+
+// --- canonical paths -----------------------------------------------------------------------------------
+
+/**
+ * One spelling per file so prefixes match: `/private/{var,tmp,etc}` → `/{var,tmp,etc}` and the Data-volume
+ * firmlink `/System/Volumes/Data/…` → `/…` (formats.md §5.5).
+ */
+export function canonicalPath(p: string): string {
+  if (p.charCodeAt(0) !== 47 /* / */) return p;
+  if (p.startsWith('/private/')) {
+    if (p.startsWith('/private/var/') || p.startsWith('/private/tmp/') || p.startsWith('/private/etc/') || p === '/private/var' || p === '/private/tmp' || p === '/private/etc') {
+      return p.slice('/private'.length);
+    }
+  } else if (p.startsWith('/System/Volumes/Data/')) {
+    return p.slice('/System/Volumes/Data'.length);
+  }
+  return p;
+}
+
+// --- compiled matcher ----------------------------------------------------------------------------------
+
+export interface SensitiveMatch {
+  category: SensitiveCategory;
+  tier: SensitiveTier;
+  pattern: string;
+  /** Readers that never produce events for this rule. */
+  authorized: readonly AppMatcher[];
+}
+
+interface CompiledRule extends SensitiveMatch {
+  order: number;
+  regex: RegExp;
+}
+
+interface TrieNode {
+  children: Map<string, TrieNode>;
+  /** Rules whose literal prefix ends at this node (checked with their regex). */
+  rules: CompiledRule[];
+}
+
+const newNode = (): TrieNode => ({ children: new Map(), rules: [] });
+
+/** Anchoring of a pattern. */
+type Root = 'home' | 'abs' | 'anywhere';
+
+/**
+ * The literal names a segment stands for: itself, or each alternative of a wildcard-free `{a,b}` segment
+ * (so `~/{Documents,Desktop}/**` still gets trie branches); undefined for wildcards.
+ */
+function literalAlternatives(seg: string): string[] | undefined {
+  if (/[*?[\]]/.test(seg)) return undefined;
+  const open = seg.indexOf('{');
+  if (open === -1) return seg.includes('}') ? undefined : [seg];
+  const close = seg.indexOf('}', open);
+  if (close === -1 || seg.indexOf('{', open + 1) !== -1 || seg.indexOf('}', close + 1) !== -1) return undefined;
+  const head = seg.slice(0, open);
+  const tail = seg.slice(close + 1);
+  return seg
+    .slice(open + 1, close)
+    .split(',')
+    .map((alt) => head + alt + tail);
+}
+
+/** Add a rule under every literal-prefix branch of its pattern. */
+function insert(node: TrieNode, segments: string[], rule: CompiledRule): void {
+  const alts = segments.length ? literalAlternatives(segments[0]!) : undefined;
+  if (!alts) {
+    node.rules.push(rule);
+    return;
+  }
+  for (const name of alts) {
+    let next = node.children.get(name);
+    if (!next) node.children.set(name, (next = newNode()));
+    insert(next, segments.slice(1), rule);
+  }
+}
+
+function segmentRegex(seg: string): string {
+  let out = '';
+  let inBraces = false;
+  for (const ch of seg) {
+    if (ch === '*') out += '[^/]*';
+    else if (ch === '?') out += '[^/]';
+    else if (ch === '{' && !inBraces) {
+      out += '(?:';
+      inBraces = true;
+    } else if (ch === '}' && inBraces) {
+      out += ')';
+      inBraces = false;
+    } else if (ch === ',' && inBraces) out += '|';
+    else out += /[\\^$.|+()[\]{}]/.test(ch) ? `\\${ch}` : ch;
+  }
+  if (inBraces) throw new Error(`unbalanced { in pattern segment "${seg}"`);
+  return out;
+}
+
+/** Regex over the path relative to the root (home-relative paths keep their leading `/`). */
+function segmentsRegex(segments: string[]): RegExp {
+  let src = '^';
+  segments.forEach((seg, i) => {
+    if (seg === '**') src += i === segments.length - 1 ? '/.+' : '(?:/[^/]+)*';
+    else src += `/${segmentRegex(seg)}`;
+  });
+  return new RegExp(`${src}$`);
+}
+
+function splitPattern(pattern: string): { root: Root; segments: string[] } {
+  let rest: string;
+  let root: Root;
+  if (pattern === '~' || pattern.startsWith('~/')) {
+    root = 'home';
+    rest = pattern.slice(1);
+  } else if (pattern.startsWith('/')) {
+    root = 'abs';
+    rest = pattern;
+  } else {
+    root = 'anywhere';
+    rest = `/${pattern.replace(/^\*\*\//, '')}`;
+  }
+  const segments = rest.split('/').filter((s) => s.length > 0);
+  if (!segments.length) throw new Error(`pattern "${pattern}" names no file`);
+  return { root, segments };
+}
+
+export interface SensitiveTaxonomyConfig {
+  replace_defaults: boolean;
+  add: readonly SensitiveRule[];
+}
+
+/**
+ * Compiled taxonomy. Matching walks a trie of the literal leading segments (so a path under a folder no
+ * rule names costs a couple of Map lookups), then checks the few candidate rules with their regex.
+ */
+export class SensitivePathMatcher {
+  private readonly homeTrie = newNode();
+  private readonly absTrie = newNode();
+  /** Rules without a literal prefix (`*.kdbx`): tested against every path, so keep them few. */
+  private readonly anywhere: CompiledRule[] = [];
+  readonly rules: readonly CompiledRule[];
+
+  constructor(rules: readonly SensitiveRule[]) {
+    const compiled: CompiledRule[] = [];
+    rules.forEach((rule, order) => {
+      const { root, segments } = splitPattern(rule.pattern);
+      const c: CompiledRule = {
+        order,
+        category: rule.category,
+        tier: CATEGORY_TIER[rule.category],
+        pattern: rule.pattern,
+        authorized: rule.authorized ?? [],
+        regex: segmentsRegex(root === 'anywhere' ? ['**', ...segments] : segments),
+      };
+      compiled.push(c);
+      if (root === 'anywhere') {
+        this.anywhere.push(c);
+        return;
+      }
+      insert(root === 'home' ? this.homeTrie : this.absTrie, segments, c);
+    });
+    this.rules = compiled;
+  }
+
+  /** Built-ins plus config (`taxonomy.add` first, so additions can override a built-in category). */
+  static fromConfig(taxonomy: SensitiveTaxonomyConfig): SensitivePathMatcher {
+    return new SensitivePathMatcher(taxonomy.replace_defaults ? [...taxonomy.add] : [...taxonomy.add, ...DEFAULT_SENSITIVE_RULES]);
+  }
+
+  /** Classify a canonical absolute path (see canonicalPath); undefined when no rule matches. */
+  match(path: string): SensitiveMatch | undefined {
+    let best: CompiledRule | undefined;
+    const rel = homeRelative(path);
+    if (rel !== undefined) best = walk(this.homeTrie, rel, best);
+    best = walk(this.absTrie, path, best);
+    for (const r of this.anywhere) {
+      if (best && best.order < r.order) break;
+      if (r.regex.test(path)) {
+        best = r;
+        break;
+      }
+    }
+    return best;
+  }
+
+  /** True when the reader (by code identity) is authorized for the matched rule. */
+  static isAuthorized(match: SensitiveMatch, teamId: string | null, signingId: string | null, platformBinary: boolean): boolean {
+    if (!match.authorized.length || !signingId) return false;
+    return matchesApp(match.authorized, teamKey(teamId, platformBinary), signingId) !== undefined;
+  }
+}
+
+/**
+ * The part of a path under a user home, with its leading `/` (`/Users/dana/.ssh/id` → `/.ssh/id`), or
+ * undefined outside homes. `/Users/Shared` is not a home.
+ */
+export function homeRelative(path: string): string | undefined {
+  if (path.startsWith('/Users/')) {
+    const end = path.indexOf('/', 7);
+    if (end === -1) return undefined;
+    if (end === 7 || (end === 13 && path.startsWith('/Users/Shared/'))) return undefined;
+    return path.slice(end);
+  }
+  if (path.startsWith('/var/root/')) return path.slice('/var/root'.length);
+  return undefined;
+}
+
+/** Walk the literal-prefix trie along `path` (leading `/`), returning the best (lowest-order) matching rule. */
+function walk(root: TrieNode, path: string, best: CompiledRule | undefined): CompiledRule | undefined {
+  let node: TrieNode | undefined = root;
+  let pos = 1;
+  while (node) {
+    for (const r of node.rules) {
+      if ((!best || r.order < best.order) && r.regex.test(path)) best = r;
+    }
+    if (pos >= path.length) break;
+    let end = path.indexOf('/', pos);
+    if (end === -1) end = path.length;
+    node = node.children.get(path.slice(pos, end));
+    pos = end + 1;
+  }
+  return best;
+}
