@@ -1,0 +1,181 @@
+/**
+ * Files source: osquery's filesystem logger / Fleet's filesystem destination write one result line per
+ * `\n`. We read from the stored checkpoint, hand complete lines to the ingest service in chunks, and
+ * store the byte offset after the last complete line IN THE SAME TRANSACTION as the state those lines
+ * produced — a crash never loses or double-applies a line (and dedupe covers the rest).
+ *
+ * Following (`follow: true`, used by `fleet serve`): at EOF we poll the path. A different inode
+ * means the file was rotated (rename + new file): the old descriptor is drained to EOF first, then
+ * the new file is read from 0. A size below our offset on the same inode means truncation
+ * (copytruncate): we restart at 0. On start, a checkpoint whose inode no longer matches the path
+ * (rotated while we were down) restarts at 0 of the new file.
+ */
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { coerceError, OutflowError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import type { Checkpoint, Store } from '../store/store.js';
+import { addIngestResults, emptyIngestResult, type IngestResult, type IngestService } from './ingest-service.js';
+
+export interface FileSourceOptions {
+  ingest: IngestService;
+  store: Store;
+  /** Bytes read per batch (one store transaction per chunk of complete lines). Default 1 MiB. */
+  chunkBytes?: number;
+  /** Ignore the stored checkpoint and read from the start (dedupe still drops lines already ingested). */
+  fromStart?: boolean;
+  /** Keep tailing at EOF (rotation/truncation aware) until `signal` aborts. */
+  follow?: boolean;
+  pollIntervalMs?: number;
+  /** A line without `\n` longer than this is handed over as is (and quarantined as too long). */
+  maxLineBytes?: number;
+  signal?: AbortSignal;
+  log?: Logger;
+  /** After every batch: bytes consumed in the current file, its size, and the batch result. */
+  onBatch?: (progress: { file: string; offset: number; size: number; result: IngestResult }) => void;
+}
+
+interface FilePosition {
+  fh: FileHandle;
+  ino: number;
+  dev: number;
+  offset: number;
+}
+
+export function fileSourceId(file: string): string {
+  return path.resolve(file);
+}
+
+async function openAt(file: string, offset: number): Promise<FilePosition> {
+  const fh = await open(file, 'r');
+  const st = await fh.stat();
+  return { fh, ino: st.ino, dev: st.dev, offset };
+}
+
+/** Where to start: the checkpoint when it still describes this file, else 0. */
+async function startOffset(file: string, checkpoint: Checkpoint | null): Promise<{ offset: number; reason: string }> {
+  if (!checkpoint) return { offset: 0, reason: 'no checkpoint' };
+  const st = await stat(file);
+  const ino = Number(checkpoint.ino);
+  const offset = Number(checkpoint.offset);
+  if (!Number.isFinite(offset) || offset < 0) return { offset: 0, reason: 'invalid checkpoint' };
+  if (ino !== st.ino) return { offset: 0, reason: 'rotated (inode changed)' };
+  if (st.size < offset) return { offset: 0, reason: 'truncated' };
+  return { offset, reason: 'resumed' };
+}
+
+/**
+ * Ingest one file from its checkpoint to EOF (or follow it). Resolves with the totals; rejects only
+ * when the file cannot be opened or the store fails (lines already committed stay committed).
+ */
+export async function ingestFile(file: string, opts: FileSourceOptions): Promise<IngestResult> {
+  const id = fileSourceId(file);
+  const chunkBytes = opts.chunkBytes ?? 1024 * 1024;
+  const maxLineBytes = opts.maxLineBytes ?? 4 * 1024 * 1024;
+  const pollMs = opts.pollIntervalMs ?? 1000;
+  const totals = emptyIngestResult();
+  let checkpoint: Checkpoint | null = null;
+  if (!opts.fromStart) checkpoint = await opts.store.checkpoints.get(`file:${id}`);
+  let start: { offset: number; reason: string };
+  try {
+    start = await startOffset(file, checkpoint);
+  } catch (err) {
+    throw new OutflowError('INPUT_INVALID', `cannot read ${file}: ${coerceError(err).message}`, 'check the path and permissions', { cause: err });
+  }
+  opts.log?.info({ file: id, offset: start.offset, reason: start.reason }, 'file source start');
+  let pos: FilePosition;
+  try {
+    pos = await openAt(file, start.offset);
+  } catch (err) {
+    throw new OutflowError('INPUT_INVALID', `cannot open ${file}: ${coerceError(err).message}`, 'check the path and permissions', { cause: err });
+  }
+  const buf = Buffer.allocUnsafe(chunkBytes);
+  let leftover: Buffer = Buffer.alloc(0);
+
+  const send = async (lines: string[], offset: number) => {
+    const cp: Checkpoint = { ino: pos.ino, dev: pos.dev, offset };
+    const r = await opts.ingest.ingestLines(lines, { kind: 'file', id, checkpoint: cp });
+    addIngestResults(totals, r);
+    if (opts.onBatch) {
+      const size = (await pos.fh.stat()).size;
+      opts.onBatch({ file: id, offset, size, result: r });
+    }
+  };
+
+  /** Read to EOF; returns true when something was read. At final EOF, flushes a last unterminated line. */
+  const drain = async (final: boolean): Promise<boolean> => {
+    let any = false;
+    for (;;) {
+      if (opts.signal?.aborted) return any;
+      const { bytesRead } = await pos.fh.read(buf, 0, chunkBytes, pos.offset + leftover.length);
+      if (bytesRead === 0) break;
+      any = true;
+      const data = leftover.length ? Buffer.concat([leftover, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      const lastNl = data.lastIndexOf(0x0a);
+      if (lastNl < 0) {
+        if (data.length > maxLineBytes) {
+          // Hand the oversize fragment over (quarantined as too long) and skip to the next newline.
+          await send([data.toString('utf8')], pos.offset + data.length);
+          pos.offset += data.length;
+          leftover = Buffer.alloc(0);
+        } else {
+          leftover = Buffer.from(data);
+        }
+        continue;
+      }
+      const text = data.subarray(0, lastNl).toString('utf8');
+      const consumed = pos.offset + lastNl + 1;
+      leftover = Buffer.from(data.subarray(lastNl + 1));
+      const lines = text.split('\n');
+      for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
+      await send(lines, consumed);
+      pos.offset = consumed;
+    }
+    if (final && leftover.length) {
+      const end = pos.offset + leftover.length;
+      await send([leftover.toString('utf8')], end);
+      pos.offset = end;
+      leftover = Buffer.alloc(0);
+    }
+    return any;
+  };
+
+  try {
+    if (!opts.follow) {
+      await drain(true);
+      return totals;
+    }
+    while (!opts.signal?.aborted) {
+      await drain(false);
+      let st;
+      try {
+        st = await stat(file);
+      } catch {
+        st = null; // between rename and re-create: keep the old descriptor and look again
+      }
+      if (st && (st.ino !== pos.ino || st.dev !== pos.dev)) {
+        await drain(true);
+        await pos.fh.close();
+        opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');
+        pos = await openAt(file, 0);
+        leftover = Buffer.alloc(0);
+        continue;
+      }
+      if (st && st.size < pos.offset + leftover.length) {
+        opts.log?.warn({ file: id, offset: pos.offset, size: st.size }, 'file truncated; reading from the start');
+        pos.offset = 0;
+        leftover = Buffer.alloc(0);
+        continue;
+      }
+      try {
+        await sleep(pollMs, undefined, { signal: opts.signal });
+      } catch {
+        break;
+      }
+    }
+    return totals;
+  } finally {
+    await pos.fh.close().catch(() => undefined);
+  }
+}
