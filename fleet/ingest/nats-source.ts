@@ -376,3 +376,40 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
     },
   };
 }
+
+/** The part of the ingest service the NATS input needs (fleet/ingest/ingest-service.ts). */
+export interface NatsIngestTarget {
+  ingestLines(lines: readonly unknown[], source: { kind: string; id: string }): Promise<unknown>;
+}
+
+export interface NatsIngestOptions extends Omit<NatsSourceOptions, 'handler'> {
+  ingest: NatsIngestTarget;
+  /** Where undecodable payloads are quarantined (the store's quarantine repository). */
+  quarantine: { add(rows: { receivedAt: number; source: string; reason: string; line: string }[]): Promise<void> };
+}
+
+/**
+ * The NATS input wired to the ingest service: one `ingestLines` call (one store transaction) per fetched
+ * batch, acked after it resolves. Redelivered messages need no bookkeeping here: the ingest service
+ * drops rows whose dedupe key the store already holds, and on PostgreSQL that check is a primary key,
+ * so it holds across instances. No source checkpoint is written: JetStream's ack floor is the position,
+ * and one checkpoint row shared by every instance would serialize their commits.
+ */
+export function startNatsIngest(opts: NatsIngestOptions): Promise<NatsSource> {
+  const { ingest, quarantine, ...rest } = opts;
+  return startNatsSource({
+    ...rest,
+    async handler(batch) {
+      const lines: string[] = [];
+      for (const m of batch.messages) for (const l of m.lines) lines.push(l);
+      if (lines.length) await ingest.ingestLines(lines, { kind: 'nats', id: `${batch.stream}/${opts.config.durable}` });
+      const rejected = batch.messages.filter((m) => m.reject);
+      if (rejected.length) {
+        const receivedAt = Math.floor(Date.now() / 1000);
+        await quarantine.add(
+          rejected.map((m) => ({ receivedAt, source: batch.source, reason: `${m.reject} (subject ${m.subject}, seq ${m.seq})`, line: `base64:${m.rawHead ?? ''}` })),
+        );
+      }
+    },
+  });
+}
