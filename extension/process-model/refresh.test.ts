@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixedClock, systemClock, type Clock } from '../../src/clock.js';
+import { parseConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/log.js';
+import { FAKE_TOOLS_DIR } from '../../test/helpers/cli.js';
+import { createContext } from '../runtime/create-context.js';
+import type { ExtensionContext } from '../runtime/context.js';
+import { readProcProcess, refreshProcessSnapshot } from './refresh.js';
+
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const contexts: ExtensionContext[] = [];
+afterEach(async () => {
+  delete process.env.OUTFLOW_FAKE_PS;
+  delete process.env.OUTFLOW_FAKE_PS_ARGS;
+  await Promise.all(contexts.splice(0).map((c) => c.signing.stop()));
+});
+
+function ctxFor(platform: 'darwin' | 'linux', clock: Clock = systemClock): ExtensionContext {
+  const config = parseConfig(platform === 'darwin' ? { tools: { dir: FAKE_TOOLS_DIR } } : {});
+  const ctx = createContext({ platform, config, log: silentLogger(), clock });
+  contexts.push(ctx);
+  return ctx;
+}
+
+describe('refreshProcessSnapshot on darwin (fake ps)', () => {
+  it('observes every ps row with path, args and start time', async () => {
+    process.env.OUTFLOW_FAKE_PS = path.join(fixtures, 'ps-basic.txt');
+    process.env.OUTFLOW_FAKE_PS_ARGS = path.join(fixtures, 'ps-basic-args.txt');
+    const ctx = ctxFor('darwin', fixedClock(1_772_540_000));
+    await refreshProcessSnapshot(ctx);
+    expect(ctx.processes.size).toBe(8);
+    expect(ctx.processes.get(60311)).toMatchObject({ ppid: 4421, uid: 502, path: '/opt/homebrew/bin/rclone', processStart: 1772531292, args: ['/opt/homebrew/bin/rclone', 'copy', '/Users/dana/Documents', 'remote:bucket'] });
+    // comm that is not a path is a name, never a path handed to codesign.
+    expect(ctx.processes.get(777)).toMatchObject({ path: '', name: '(mdworker)' });
+    expect(ctx.processes.get(4421)!.args).toEqual(['-zsh']);
+  });
+
+  it('concurrent callers share one run, and vanished processes are marked exited', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'outflow-ps-'));
+    try {
+      const file = path.join(dir, 'ps.txt');
+      const calls = path.join(dir, 'calls.jsonl');
+      process.env.OUTFLOW_FAKE_PS = file;
+      process.env.OUTFLOW_FAKE_CALLS = calls;
+      writeFileSync(file, '    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  500     1   502 Tue Mar  3 09:00:00 2026 /usr/bin/old\n');
+      const clock = fixedClock(1_772_531_000);
+      const ctx = ctxFor('darwin', clock);
+      await Promise.all([refreshProcessSnapshot(ctx), refreshProcessSnapshot(ctx), refreshProcessSnapshot(ctx)]);
+      const { readFileSync } = await import('node:fs');
+      const psRuns = readFileSync(calls, 'utf8').trim().split('\n').filter((l) => l.includes('comm='));
+      expect(psRuns).toHaveLength(1);
+      writeFileSync(file, '    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  500     1   502 Tue Mar  3 09:30:00 2026 /usr/bin/new\n');
+      clock.advance(5);
+      await refreshProcessSnapshot(ctx);
+      const old = ctx.processes.get(500, 1772528400)!;
+      expect(old.exitedAt).not.toBeNull();
+      expect(ctx.processes.get(500)!.path).toBe('/usr/bin/new');
+      expect(ctx.processes.running().map((p) => p.pid).sort()).toEqual([1, 500]);
+    } finally {
+      delete process.env.OUTFLOW_FAKE_CALLS;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a failing ps rejects (the collector reports it) and leaves the model untouched', async () => {
+    process.env.OUTFLOW_FAKE_PS = '/nonexistent/ps.txt';
+    const ctx = ctxFor('darwin');
+    await expect(refreshProcessSnapshot(ctx)).rejects.toThrow(/ps exited with code 1/);
+    expect(ctx.processes.size).toBe(0);
+  });
+});
+
+describe('refreshProcessSnapshot on linux (real /proc)', () => {
+  it('sees a child we started, with its exe, argv and start time, and marks it exited after it ends', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'outflow-proc-'));
+    const sleeper = path.join(dir, 'sleepy');
+    copyFileSync('/usr/bin/sleep', sleeper);
+    const child = spawn(sleeper, ['30'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const ctx = ctxFor('linux');
+      await refreshProcessSnapshot(ctx);
+      const rec = ctx.processes.get(child.pid!)!;
+      expect(rec).toMatchObject({ path: sleeper, ppid: process.pid, args: [sleeper, '30'], uid: process.getuid!() });
+      expect(Math.abs(rec.processStart - Math.floor(Date.now() / 1000))).toBeLessThanOrEqual(3);
+      expect(ctx.processes.get(process.pid)).toBeDefined();
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      await new Promise((r) => setTimeout(r, 1100)); // next snapshot starts in a later second
+      await refreshProcessSnapshot(ctx);
+      expect(ctx.processes.get(child.pid!, rec.processStart)!.exitedAt).not.toBeNull();
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('readProcProcess returns undefined for a pid that does not exist', async () => {
+    expect(await readProcProcess(2 ** 22 + 17)).toBeUndefined();
+  });
+});
