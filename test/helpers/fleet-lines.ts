@@ -1,0 +1,158 @@
+/**
+ * Small deterministic osquery result-log generator for the multi-instance tests and the PostgreSQL bench:
+ * Fleet-style event lines (`pack/Global/<query>`) for `outflow_destinations`, `outflow_apps` and
+ * `outflow_candidates`, spread over several days of event time so prevalence windows and baseline
+ * maturity are exercised. Each line is unique (its dedupe key differs), so "every line counted exactly
+ * once" can be checked by counting accepted rows.
+ */
+
+/** mulberry32: tiny seeded PRNG, enough for test data. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface FleetLinesOptions {
+  lines: number;
+  hosts?: number;
+  days?: number;
+  seed?: number;
+  /** First event time (unix s). */
+  start?: number;
+}
+
+const MiB = 1024 * 1024;
+const APPS = Array.from({ length: 24 }, (_, i) => ({
+  identity: `team:TEAM${String(i).padStart(4, '0')}/com.vendor${i}.app`,
+  path: `/Applications/Vendor${i}.app/Contents/MacOS/Vendor${i}`,
+  team: `TEAM${String(i).padStart(4, '0')}`,
+  signing: `com.vendor${i}.app`,
+}));
+
+function envelope(query: string, host: string, unixTime: number, counter: number, columns: Record<string, string>): string {
+  return JSON.stringify({
+    name: `pack/Global/${query}`,
+    hostIdentifier: host,
+    calendarTime: new Date(unixTime * 1000).toUTCString(),
+    unixTime,
+    epoch: 0,
+    counter,
+    numerics: false,
+    decorations: { host_uuid: host, hostname: `${host.toLowerCase()}.local` },
+    columns,
+    action: 'added',
+  });
+}
+
+export function generateFleetLines(opts: FleetLinesOptions): string[] {
+  const rnd = prng(opts.seed ?? 42);
+  const hosts = Array.from({ length: opts.hosts ?? 40 }, (_, i) => `HOST-${String(i).padStart(5, '0')}`);
+  const days = opts.days ?? 10;
+  const start = opts.start ?? 1_772_000_000;
+  const step = Math.max(1, Math.floor((days * 86_400) / Math.max(1, opts.lines)));
+  // skewed destination popularity: a few very common keys, a long rare tail
+  const destination = () => {
+    const r = rnd();
+    const k = Math.floor(r * r * r * 400);
+    return { server: `api${k}.service${k % 97}.example.com`, ip: `203.0.113.${k % 250}` };
+  };
+  const out: string[] = [];
+  const counters = new Map<string, number>();
+  for (let i = 0; i < opts.lines; i++) {
+    const host = hosts[Math.floor(rnd() * hosts.length)]!;
+    const t = start + i * step;
+    const counter = (counters.get(host) ?? 0) + 1;
+    counters.set(host, counter);
+    const app = APPS[Math.floor(rnd() * rnd() * APPS.length)]!;
+    const pick = rnd();
+    if (pick < 0.7) {
+      const d = destination();
+      const up = rnd() < 0.1;
+      out.push(
+        envelope('outflow_destinations', host, t, counter, {
+          remote_address: d.ip,
+          remote_port: '443',
+          protocol: 'tcp',
+          service: 'tls',
+          server_name: d.server,
+          path: app.path,
+          identity: app.identity,
+          bytes_out: String(up ? 3 * MiB + i : 2048 + i),
+          bytes_in: String(up ? 1024 : 90_000),
+        }),
+      );
+    } else if (pick < 0.93) {
+      out.push(
+        envelope('outflow_apps', host, t, counter, {
+          path: app.path,
+          identity: app.identity,
+          signature_class: 'developer_id',
+          team_id: app.team,
+          signing_id: app.signing,
+          cdhash: (i * 2654435761).toString(16).padStart(8, '0').repeat(5).slice(0, 40),
+          notarized: '1',
+        }),
+      );
+    } else {
+      // a no-return upload by a tool seen on very few hosts: AN0032 (previously unseen app) material
+      const rare = rnd() < 0.5;
+      // a new tool every day (three variants): first seen recently, on a handful of hosts
+      const variant = Math.floor((t - start) / 86_400) * 3 + (i % 3);
+      const identity = rare ? `cdhash:${variant.toString(16).padStart(40, 'a')}` : app.identity;
+      const path = rare ? `/private/tmp/.x${variant}/sync` : app.path;
+      const d = rare ? { server: '', ip: `198.51.100.${i % 200}` } : destination();
+      const first = t - 120;
+      out.push(
+        envelope('outflow_candidates', host, t, counter, {
+          analytic: 'AN0032',
+          flow_id: `f-${host}-${i}`,
+          pid: String(4000 + (i % 500)),
+          ppid: '1',
+          uid: '501',
+          process_start: String(first - 30),
+          process_name: path.split('/').pop()!,
+          path,
+          protocol: 'tcp',
+          family: '4',
+          local_address: '10.0.0.5',
+          local_port: String(50_000 + (i % 10_000)),
+          remote_address: d.ip,
+          remote_port: '443',
+          remote_scope: 'public',
+          service: 'tls',
+          service_evidence: 'port',
+          server_name: d.server,
+          state: 'Established',
+          interface: 'en0',
+          bytes_in: '0',
+          bytes_out: String(4 * MiB + i),
+          pcr: '1',
+          first_seen: String(first),
+          last_seen: String(t),
+          duration: '120',
+          closed: '1',
+          signature_class: rare ? 'adhoc' : 'developer_id',
+          team_id: rare ? '' : app.team,
+          signing_id: rare ? 'sync' : app.signing,
+          cdhash: '',
+          identity,
+          group_root_pid: '1',
+          group_root_path: path,
+          group_root_identity: identity,
+          process_chain: JSON.stringify([{ pid: 4000 + (i % 500), path, identity, signature_class: rare ? 'adhoc' : 'developer_id' }]),
+          browser: '0',
+          sanctioned: '0',
+          precursor_kind: 'none',
+          reasons: 'no_return,upload_shaped,non_browser',
+        }),
+      );
+    }
+  }
+  return out;
+}
