@@ -248,8 +248,59 @@ export interface ServeOptions {
   onError?: (err: Error) => void;
 }
 
+const { Thrift } = thrift as unknown as {
+  Thrift: { Type: { STRUCT: number; STRING: number; I32: number }; MessageType: { EXCEPTION: number }; TApplicationExceptionType: { UNKNOWN_METHOD: number } };
+};
+
+interface ThriftProtocol {
+  readMessageBegin(): { fname: string | Buffer; mtype: number; rseqid: number };
+  readMessageEnd(): void;
+  skip(type: number): void;
+  writeMessageBegin(name: string, type: number, seqid: number): void;
+  writeMessageEnd(): void;
+  writeStructBegin(name: string): void;
+  writeStructEnd(): void;
+  writeFieldBegin(name: string, type: number, id: number): void;
+  writeFieldEnd(): void;
+  writeFieldStop(): void;
+  writeString(s: string): void;
+  writeI32(n: number): void;
+  flush(): void;
+}
+
+/**
+ * The generated processor plus a correct unknown-method reply: the runtime's TApplicationException
+ * writes `this.code` where it stores `this.type`, so its exception would lack field 2 (type).
+ */
+function processorFor(service: Service): new (handler: object) => unknown {
+  const Base = service.Processor as new (handler: object) => Record<string, unknown>;
+  return class extends Base {
+    process(input: ThriftProtocol, output: ThriftProtocol): unknown {
+      const header = input.readMessageBegin();
+      const name = String(header.fname);
+      const method = this[`process_${name}`];
+      if (typeof method === 'function') return method.call(this, header.rseqid, input, output);
+      input.skip(Thrift.Type.STRUCT);
+      input.readMessageEnd();
+      output.writeMessageBegin(name, Thrift.MessageType.EXCEPTION, header.rseqid);
+      output.writeStructBegin('TApplicationException');
+      output.writeFieldBegin('message', Thrift.Type.STRING, 1);
+      output.writeString(`Unknown function ${name}`);
+      output.writeFieldEnd();
+      output.writeFieldBegin('type', Thrift.Type.I32, 2);
+      output.writeI32(Thrift.TApplicationExceptionType.UNKNOWN_METHOD);
+      output.writeFieldEnd();
+      output.writeFieldStop();
+      output.writeStructEnd();
+      output.writeMessageEnd();
+      output.flush();
+      return undefined;
+    }
+  };
+}
+
 function serve(path: string, service: Service, handler: object, opts: ServeOptions): Promise<ThriftServer> {
-  const server = runtime.createServer(service.Processor, handler, WIRE);
+  const server = runtime.createServer(processorFor(service), handler, WIRE);
   const sockets = new Set<net.Socket>();
   server.on('connection', (s: net.Socket) => {
     sockets.add(s);

@@ -1,0 +1,186 @@
+import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ExtensionManagerClient, serveExtension, type ThriftServer } from './thrift-bridge.js';
+import { FakeManager } from './testing/fake-manager.js';
+import type { PluginRow } from './types.js';
+
+// Hand-encoded TBinaryProtocol (formats.md §1.1), to pin the wire format independently of the thrift runtime.
+const i32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+};
+const i16 = (n: number) => {
+  const b = Buffer.alloc(2);
+  b.writeInt16BE(n);
+  return b;
+};
+const i64 = (n: number) => {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(BigInt(n));
+  return b;
+};
+const str = (s: string) => Buffer.concat([i32(Buffer.byteLength(s)), Buffer.from(s)]);
+const byte = (n: number) => Buffer.from([n]);
+const STOP = byte(0);
+const strictHeader = (name: string, type: number, seqid: number) => Buffer.concat([i32((0x80010000 | type) >> 0), str(name), i32(seqid)]);
+const oldHeader = (name: string, type: number, seqid: number) => Buffer.concat([str(name), byte(type), i32(seqid)]);
+
+/** ExtensionStatus{code, message, uuid} as the generated writer emits it. */
+const statusStruct = (code: number, message: string, uuid: number) =>
+  Buffer.concat([byte(8), i16(1), i32(code), byte(11), i16(2), str(message), byte(10), i16(3), i64(uuid), STOP]);
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'sdk-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Send raw bytes on a fresh connection; resolve with what came back once `expectBytes` arrived (or the peer closed). */
+function exchange(socketPath: string, payload: Buffer, expectBytes: number, timeoutMs = 3000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const s = net.createConnection(socketPath, () => s.write(payload));
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(Buffer.concat(chunks));
+    };
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`only ${total}/${expectBytes} bytes within ${timeoutMs} ms: ${Buffer.concat(chunks).toString('hex')}`));
+    }, timeoutMs);
+    s.on('data', (d) => {
+      chunks.push(d);
+      total += d.length;
+      if (total >= expectBytes) done();
+    });
+    s.on('error', reject);
+    s.on('end', done);
+  });
+}
+
+describe('Extension service on the wire (binary protocol, unframed)', () => {
+  let server: ThriftServer;
+  const calls: [string, string, PluginRow][] = [];
+  const sock = () => path.join(dir, 'ext.em.7');
+
+  beforeAll(async () => {
+    server = await serveExtension(sock(), {
+      ping: async () => ({ code: 0, message: 'OK', uuid: 7 }),
+      call: async (registry, item, request) => {
+        calls.push([registry, item, request]);
+        return { status: { code: 0, message: 'OK', uuid: 0 }, response: [{ a: '1' }] };
+      },
+      shutdown: async () => undefined,
+    });
+  });
+  afterAll(() => server.close());
+
+  const pingReply = (seqid: number) => Buffer.concat([strictHeader('ping', 2, seqid), byte(12), i16(0), statusStruct(0, 'OK', 7), STOP]);
+
+  it('answers a strict-header ping byte for byte', async () => {
+    const expected = pingReply(9);
+    const got = await exchange(sock(), Buffer.concat([strictHeader('ping', 1, 9), STOP]), expected.length);
+    expect(got.toString('hex')).toBe(expected.toString('hex'));
+  });
+
+  it('accepts the old non-strict header and still replies strict', async () => {
+    const expected = pingReply(3);
+    const got = await exchange(sock(), Buffer.concat([oldHeader('ping', 1, 3), STOP]), expected.length);
+    expect(got.toString('hex')).toBe(expected.toString('hex'));
+  });
+
+  it('serves several calls on one connection until EOF', async () => {
+    const expected = Buffer.concat([pingReply(1), pingReply(2)]);
+    const got = await exchange(sock(), Buffer.concat([strictHeader('ping', 1, 1), STOP, strictHeader('ping', 1, 2), STOP]), expected.length);
+    expect(got.toString('hex')).toBe(expected.toString('hex'));
+  });
+
+  it('decodes call(registry, item, map) and encodes the ExtensionResponse', async () => {
+    const args = Buffer.concat([
+      byte(11), i16(1), str('table'),
+      byte(11), i16(2), str('things'),
+      byte(13), i16(3), byte(11), byte(11), i32(1), str('action'), str('columns'),
+      STOP,
+    ]);
+    const response = Buffer.concat([
+      byte(12), i16(1), statusStruct(0, 'OK', 0),
+      byte(15), i16(2), byte(13), i32(1), byte(11), byte(11), i32(1), str('a'), str('1'),
+      STOP,
+    ]);
+    const expected = Buffer.concat([strictHeader('call', 2, 5), byte(12), i16(0), response, STOP]);
+    const got = await exchange(sock(), Buffer.concat([strictHeader('call', 1, 5), args]), expected.length);
+    expect(got.toString('hex')).toBe(expected.toString('hex'));
+    expect(calls.at(-1)).toEqual(['table', 'things', { action: 'columns' }]);
+  });
+
+  it('replies to an unknown method with a TApplicationException (type 1 = UNKNOWN_METHOD)', async () => {
+    const expected = Buffer.concat([strictHeader('explode', 3, 4), byte(11), i16(1), str('Unknown function explode'), byte(8), i16(2), i32(1), STOP]);
+    const got = await exchange(sock(), Buffer.concat([strictHeader('explode', 1, 4), STOP]), expected.length);
+    expect(got.toString('hex')).toBe(expected.toString('hex'));
+  });
+
+  it('removes its socket file on close', async () => {
+    const p = path.join(dir, 'ext.em.8');
+    const s = await serveExtension(p, { ping: async () => ({ code: 0, message: '', uuid: 0 }), call: async () => ({ status: { code: 0, message: '', uuid: 0 }, response: [] }), shutdown: async () => undefined });
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(p)).toBe(true);
+    await s.close();
+    expect(existsSync(p)).toBe(false);
+  });
+});
+
+describe('ExtensionManagerClient against the fake manager', () => {
+  let manager: FakeManager;
+  afterEach(() => manager?.close());
+
+  it('round-trips extensions() uuids above 9 (hex-keyed map writer) and registration checks', async () => {
+    manager = await FakeManager.start(path.join(dir, 'm1.em'));
+    const client = new ExtensionManagerClient(manager.socketPath, { timeoutMs: 2000 });
+    const routes = { table: { t: [{ id: 'column', name: 'a', type: 'TEXT', op: '0' }] } };
+    const old = await client.registerExtension({ name: 'x', version: '1', sdk_version: '1.7.6', min_sdk_version: '' }, routes);
+    expect(old).toMatchObject({ code: 1, message: 'Incompatible extension SDK version' });
+    const ok = await client.registerExtension({ name: 'x', version: '1', sdk_version: '1.8.2', min_sdk_version: '1.7.7' }, routes);
+    expect(ok.code).toBe(0);
+    expect(ok.uuid).toBeGreaterThan(0);
+    const dup = await client.registerExtension({ name: 'x', version: '1', sdk_version: '1.8.2', min_sdk_version: '' }, routes);
+    expect(dup).toMatchObject({ code: 1, message: 'Duplicate extension registered' });
+    const listed = await client.extensions();
+    expect([...listed.keys()]).toEqual([ok.uuid]);
+    expect(listed.get(ok.uuid)).toEqual({ name: 'x', version: '1', sdk_version: '1.8.2', min_sdk_version: '1.7.7' });
+    expect(await client.deregisterExtension(ok.uuid)).toMatchObject({ code: 0 });
+    expect((await client.extensions()).size).toBe(0);
+    expect(manager.calls.map((c) => c.method)).toEqual(['registerExtension', 'registerExtension', 'registerExtension', 'extensions', 'deregisterExtension', 'extensions']);
+  });
+
+  it('runs query(), getQueryColumns() and options() through the manager', async () => {
+    manager = await FakeManager.start(path.join(dir, 'm2.em'));
+    manager.queryHandler = (sql) => ({ status: { code: 0, message: 'OK', uuid: 0 }, response: [{ sql, version: '5.12.1' }] });
+    const client = new ExtensionManagerClient(manager.socketPath, { timeoutMs: 2000 });
+    expect(await client.query('SELECT version FROM osquery_info')).toEqual({
+      status: { code: 0, message: 'OK', uuid: 0 },
+      response: [{ sql: 'SELECT version FROM osquery_info', version: '5.12.1' }],
+    });
+    expect((await client.getQueryColumns('SELECT 1')).response[0]?.sql).toBe('SELECT 1');
+    expect((await client.options()).extensions_interval).toEqual({ value: '3', default_value: '3', type: 'string' });
+  });
+
+  it('fails fast and clearly when nothing listens, and times out on a silent peer', async () => {
+    const missing = new ExtensionManagerClient(path.join(dir, 'nothing.em'), { timeoutMs: 2000 });
+    await expect(missing.ping()).rejects.toMatchObject({ code: 'RPC_FAILED', message: expect.stringMatching(/ENOENT/) });
+    const silentPath = path.join(dir, 'silent.em');
+    // Reads requests (so it sees our close) but never answers.
+    const silent = net.createServer((s) => s.resume());
+    await new Promise<void>((r) => silent.listen(silentPath, r));
+    try {
+      await expect(new ExtensionManagerClient(silentPath, { timeoutMs: 200 }).ping()).rejects.toMatchObject({ code: 'RPC_TIMEOUT' });
+    } finally {
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+});
