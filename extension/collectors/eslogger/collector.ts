@@ -1,0 +1,290 @@
+import type { ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { coerceError, ToolError } from '../../../src/errors.js';
+import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
+import type { Collector, CollectorFactory, ExtensionContext } from '../../runtime/context.js';
+import type { ComponentHealth } from '../../runtime/health.js';
+import { LineReader } from './line-reader.js';
+import { EsloggerPipeline, type PipelineStats } from './pipeline.js';
+
+/** Events we ask for (formats.md §5.1): process lifecycle for lineage, file events for the two tables. */
+export const WANTED_EVENTS = ['exec', 'fork', 'exit', 'open', 'create', 'write', 'rename', 'close'] as const;
+
+const FDA_DETAIL =
+  'eslogger is not permitted (ES_NEW_CLIENT_RESULT_ERR_NOT_PERMITTED): grant Full Disk Access to the responsible process ' +
+  '(MDM: a PPPC profile with SystemPolicyAllFiles for /usr/bin/eslogger and the process that launches osqueryd, e.g. orbit); it is retried automatically';
+const ROOT_DETAIL = 'eslogger needs root (ES_NEW_CLIENT_RESULT_ERR_NOT_PRIVILEGED): run the extension as root, as osqueryd/orbit do';
+const TOO_MANY_DETAIL = 'the system refused another Endpoint Security client (ES_NEW_CLIENT_RESULT_ERR_TOO_MANY_CLIENTS); retrying';
+const MISSING_DETAIL = 'needs macOS 13+ (Ventura), which ships /usr/bin/eslogger; without it sensitive_file_events and archive_events stay empty';
+
+export interface EsloggerCollectorOptions {
+  /** First restart delay; doubles per consecutive failure up to config eslogger.restart_backoff_max. */
+  initialBackoffMs?: number;
+  /** ready() resolves once output has paused this long after the first data (the first batch). */
+  readyQuietMs?: number;
+  /** …or after this long without a decision (a quiet host, a slow start). */
+  readyMaxMs?: number;
+  /** A run that lasted this long resets the backoff. */
+  stableRunMs?: number;
+}
+
+export interface EsloggerCollector extends Collector {
+  stats(): PipelineStats & { restarts: number; oversized: number };
+}
+
+/**
+ * The eslogger collector: supervises one long-running `eslogger` child, line-buffers its stdout into the
+ * pipeline (fast path → parse → process model / buffers) and reports its state to health "eslogger".
+ * Memory stays bounded under a flood: lines are handled synchronously as they arrive (a slow reader makes
+ * the pipe, not our heap, fill up; eslogger then drops and we count the seq gaps), buffers are rings, the
+ * dedupe map and stderr capture are capped.
+ */
+export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCollectorOptions = {}): EsloggerCollector {
+  const health = ctx.health.component('eslogger');
+  const log = ctx.log.child({ component: 'collector', collector: 'eslogger' });
+  const initialBackoffMs = opts.initialBackoffMs ?? 1000;
+  const maxBackoffMs = ctx.config.eslogger.restart_backoff_max * 1000;
+  const readyQuietMs = opts.readyQuietMs ?? 150;
+  const readyMaxMs = opts.readyMaxMs ?? 3000;
+  const stableRunMs = opts.stableRunMs ?? 60_000;
+
+  let pipeline: EsloggerPipeline | undefined;
+  let child: ChildProcessByStdio<null, Readable, Readable> | undefined;
+  let reader: LineReader | undefined;
+  let oversized = 0;
+  let restarts = 0;
+  let failures = 0;
+  let stopped = false;
+  let started = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let quietTimer: NodeJS.Timeout | undefined;
+  let maxTimer: NodeJS.Timeout | undefined;
+  let lastDetailMs = 0;
+  let childClosed: Promise<void> = Promise.resolve();
+
+  let markReady!: () => void;
+  let isReady = false;
+  const readyPromise = new Promise<void>((resolve) => {
+    markReady = () => {
+      if (isReady) return;
+      isReady = true;
+      if (quietTimer) clearTimeout(quietTimer);
+      if (maxTimer) clearTimeout(maxTimer);
+      resolve();
+    };
+  });
+
+  const statsSnapshot = () => ({ ...(pipeline?.stats ?? emptyStats()), restarts, oversized: oversized + (reader?.oversized ?? 0) });
+
+  /** dropped = every event we know we lost: eslogger's own drops, unreadable lines, buffer evictions. */
+  const syncHealthCounters = () => {
+    const s = statsSnapshot();
+    health.dropped = s.lost + s.malformed + s.oversized + s.evicted;
+  };
+
+  const refreshDetail = (force = false) => {
+    if (!pipeline) return;
+    const now = Date.now();
+    if (!force && now - lastDetailMs < 1000) return;
+    lastDetailMs = now;
+    syncHealthCounters();
+    if (health.state !== 'running' && health.state !== 'degraded') return;
+    const s = statsSnapshot();
+    const counts = `${s.lines} lines (${s.rejected} fast-rejected), ${s.sensitiveRows} sensitive and ${s.archiveRows} archive rows, ${s.authorized} authorized reads suppressed`;
+    const problems = [
+      s.lost ? `${s.lost} events lost by eslogger (global_seq_num gaps: the reader fell behind)` : '',
+      s.malformed ? `${s.malformed} malformed lines` : '',
+      s.oversized ? `${s.oversized} oversized lines` : '',
+      s.evicted ? `${s.evicted} rows evicted from full buffers (raise events.max_events)` : '',
+    ].filter(Boolean);
+    // Malformed output beyond noise means the format changed under us (eslogger is "NOT API").
+    if (s.lines >= 1000 && s.malformed * 100 > s.lines) health.degraded(`${problems.join('; ')}; ${counts}; eslogger's JSON format may have changed`);
+    else health.running(problems.length ? `${problems.join('; ')}; ${counts}` : `streaming: ${counts}`);
+  };
+
+  const scheduleRestart = () => {
+    if (stopped) return;
+    failures++;
+    const delay = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.min(failures - 1, 20));
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      restarts++;
+      void launch();
+    }, delay);
+    restartTimer.unref?.();
+    return delay;
+  };
+
+  const launch = async () => {
+    if (stopped) return;
+    let events: string[];
+    try {
+      const listed = await ctx.tools.run('eslogger', ['--list-events'], { timeoutMs: 10_000, maxBytes: 1024 * 1024 });
+      const available = new Set(listed.stdout.split(/\s+/).filter(Boolean));
+      events = WANTED_EVENTS.filter((e) => available.has(e));
+      if (!events.length) throw new ToolError('TOOL_FAILED', `eslogger --list-events names none of ${WANTED_EVENTS.join(' ')}`, 'eslogger', {}, 'unexpected eslogger version; see docs/eslogger.md');
+    } catch (err) {
+      const e = coerceError(err);
+      if (e instanceof ToolError && e.code === 'TOOL_NOT_FOUND') health.unavailable(`${e.message}: ${MISSING_DETAIL}`);
+      else if (e instanceof ToolError && e.code === 'TOOL_PERMISSION') health.permissionDenied(`${e.message}; ${e.hint ?? ''}`.trim());
+      else health.degraded(`eslogger --list-events failed: ${e.message}`);
+      const delay = scheduleRestart();
+      log.warn({ err: e, retry_ms: delay }, 'eslogger unavailable');
+      markReady();
+      return;
+    }
+    if (stopped) return;
+    const missing = WANTED_EVENTS.filter((e) => !events.includes(e));
+    if (missing.length) log.warn({ missing }, 'eslogger does not offer every event we want');
+    spawn(events);
+  };
+
+  const spawn = (events: string[]) => {
+    pipeline?.resetSequence();
+    const p = pipeline!;
+    const startedAt = Date.now();
+    let stderr = '';
+    let sawData = false;
+    let proc: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      proc = ctx.tools.spawnStream('eslogger', ['--format', 'json', ...events]);
+    } catch (err) {
+      health.degraded(`eslogger could not be started: ${coerceError(err).message}`);
+      scheduleRestart();
+      markReady();
+      return;
+    }
+    child = proc;
+    if (reader) oversized += reader.oversized;
+    const lineReader = new LineReader((line) => p.handleLine(line));
+    reader = lineReader;
+    if (!isReady) {
+      maxTimer = setTimeout(markReady, readyMaxMs);
+      maxTimer.unref?.();
+    }
+    let resolveClosed!: () => void;
+    childClosed = new Promise<void>((r) => (resolveClosed = r));
+
+    proc.stdout.on('data', (chunk: Buffer) => {
+      if (!sawData) {
+        sawData = true;
+        health.running('streaming');
+      }
+      lineReader.push(chunk);
+      refreshDetail();
+      if (!isReady) {
+        if (quietTimer) clearTimeout(quietTimer);
+        quietTimer = setTimeout(() => {
+          refreshDetail(true);
+          markReady();
+        }, readyQuietMs);
+        quietTimer.unref?.();
+      }
+    });
+    proc.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < 16 * 1024) stderr += chunk.toString('utf8');
+      // eslogger prints its ES client error and exits: report it as soon as it is known.
+      const denial = classifyStderr(stderr);
+      if (denial) applyDenial(health, denial);
+    });
+    proc.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') health.unavailable(`eslogger not found at ${ctx.tools.resolve('eslogger')}: ${MISSING_DETAIL}`);
+      else if (err.code === 'EACCES' || err.code === 'EPERM') health.permissionDenied(`eslogger at ${ctx.tools.resolve('eslogger')} is not executable by this user: run the extension as root`);
+      else health.degraded(`eslogger failed: ${err.message}`);
+    });
+    proc.on('close', (code, signal) => {
+      lineReader.end();
+      if (child === proc) child = undefined;
+      resolveClosed();
+      refreshDetail(true);
+      if (stopped) return;
+      const ranMs = Date.now() - startedAt;
+      if (ranMs >= stableRunMs) failures = 0;
+      const denial = classifyStderr(stderr);
+      if (denial) applyDenial(health, denial);
+      const delay = scheduleRestart();
+      if (!denial && health.state !== 'unavailable' && health.state !== 'permission_denied') {
+        const why = signal ? `signal ${signal}` : `code ${code}`;
+        const head = stderr.trim().split('\n').slice(0, 2).join(' ').slice(0, 300);
+        health.degraded(`eslogger exited (${why})${head ? `: ${head}` : ''}; restarting in ${Math.round((delay ?? 0) / 100) / 10} s`);
+      }
+      log.warn({ exit_code: code, signal, ran_ms: ranMs, retry_ms: delay, stderr_head: stderr.slice(0, 300) }, 'eslogger exited');
+      markReady();
+    });
+  };
+
+  return {
+    name: 'eslogger',
+    start() {
+      if (started) return;
+      started = true;
+      if (!ctx.config.eslogger.enabled) {
+        health.disabled('eslogger.enabled is false in the config: sensitive_file_events and archive_events stay empty');
+        markReady();
+        return;
+      }
+      let matcher: SensitivePathMatcher;
+      try {
+        matcher = SensitivePathMatcher.fromConfig(ctx.config.taxonomy);
+      } catch (err) {
+        health.degraded(`taxonomy in config is invalid: ${coerceError(err).message}`);
+        markReady();
+        return;
+      }
+      pipeline = new EsloggerPipeline({
+        matcher,
+        processes: ctx.processes,
+        signing: ctx.signing,
+        sensitiveEvents: ctx.sensitiveEvents,
+        archiveEvents: ctx.archiveEvents,
+        now: () => ctx.clock.unix(),
+      });
+      pipeline.onRow = (time) => health.event(1, time);
+      health.set('running', 'starting eslogger');
+      void launch();
+    },
+    ready: () => readyPromise,
+    async stop() {
+      stopped = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      if (quietTimer) clearTimeout(quietTimer);
+      if (maxTimer) clearTimeout(maxTimer);
+      const proc = child;
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const killTimer = setTimeout(() => proc.kill('SIGKILL'), 2000);
+        killTimer.unref?.();
+        await childClosed;
+        clearTimeout(killTimer);
+      }
+      refreshDetail(true);
+      markReady();
+    },
+    stats: statsSnapshot,
+  };
+}
+
+type Denial = 'not_permitted' | 'not_privileged' | 'too_many_clients';
+
+export function classifyStderr(stderr: string): Denial | undefined {
+  if (stderr.includes('ERR_NOT_PERMITTED')) return 'not_permitted';
+  if (stderr.includes('ERR_NOT_PRIVILEGED')) return 'not_privileged';
+  if (stderr.includes('ERR_TOO_MANY_CLIENTS')) return 'too_many_clients';
+  return undefined;
+}
+
+function applyDenial(health: ComponentHealth, denial: Denial): void {
+  if (denial === 'not_permitted') health.permissionDenied(FDA_DETAIL);
+  else if (denial === 'not_privileged') health.permissionDenied(ROOT_DETAIL);
+  else health.degraded(TOO_MANY_DETAIL);
+}
+
+function emptyStats(): PipelineStats {
+  return { lines: 0, rejected: 0, parsed: 0, malformed: 0, unsupported: 0, lost: 0, sensitiveRows: 0, archiveRows: 0, authorized: 0, deduplicated: 0, evicted: 0 };
+}
+
+export const esloggerCollector: CollectorFactory = {
+  name: 'eslogger',
+  platforms: ['darwin'],
+  create: (ctx) => createEsloggerCollector(ctx),
+};

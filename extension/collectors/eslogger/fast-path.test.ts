@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
+import { RingBuffer } from '../../runtime/ring-buffer.js';
+import type { ArchiveEventRow, SensitiveFileEventRow } from '../../runtime/context.js';
+import { FastPath, rawEventType, rawGlobalSeq, Verdict } from './fast-path.js';
+import { EsloggerPipeline } from './pipeline.js';
+import { recordingServices } from './testing/test-context.js';
+import { body, esLine, floodLines, keychainDittoScenario } from './testing/es-lines.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const fixtureLines = (name: string) => readFileSync(path.join(here, 'fixtures', name), 'utf8').split('\n').filter(Boolean);
+const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
+const fast = new FastPath(matcher);
+const T = Date.UTC(2026, 2, 3, 9, 0, 0);
+const proc = { pid: 100, ppid: 1, path: '/usr/local/bin/tool', startMs: T - 1000 };
+const line = (kind: string, b: object) => esLine({ kind, timeMs: T, gseq: 1, process: proc, body: b });
+
+describe('FastPath.verdict', () => {
+  it.each([
+    ['exec always passes', line('exec', body.exec(proc, ['tool'], '/', 10)), Verdict.Parse],
+    ['fork always passes', line('fork', body.fork({ ...proc, pid: 101 }, 10)), Verdict.Parse],
+    ['exit always passes', line('exit', body.exit(0)), Verdict.Parse],
+    ['open of a keychain (escaped slashes)', line('open', body.open('/Users/dana/Library/Keychains/login.keychain-db')), Verdict.Parse],
+    ['open via the Data firmlink', line('open', body.open('/System/Volumes/Data/Users/dana/.ssh/id_rsa')), Verdict.Parse],
+    ['open of a system library', line('open', body.open('/usr/lib/libSystem.B.dylib')), Verdict.Reject],
+    ['write into a build folder', line('write', body.write('/Users/dana/src/app/build/a.o')), Verdict.Reject],
+    ['write into Documents', line('write', body.write('/Users/dana/Documents/a.txt')), Verdict.Parse],
+    ['close without modification', line('close', body.close('/Users/dana/Documents/a.txt', false)), Verdict.Reject],
+    ['close-modified of an archive in /private/tmp', line('close', body.close('/private/tmp/x.zip', true)), Verdict.Parse],
+    ['close-modified of a plain temp file', line('close', body.close('/private/tmp/x.txt', true)), Verdict.Reject],
+    ['create of an archive', line('create', body.createExisting('/private/var/folders/x8/abc/T/d.tgz')), Verdict.Parse],
+    ['create with new_path is left to the parser', line('create', body.createNew('/usr/local/x', 'y')), Verdict.Parse],
+    ['rename into an archive name', line('rename', body.renameExisting('/tmp/a', '/tmp/a.7z')), Verdict.Parse],
+    ['rename of junk', line('rename', body.renameExisting('/tmp/a', '/tmp/b')), Verdict.Reject],
+    ['open of an archive is not an archive event', line('open', body.open('/tmp/x.zip')), Verdict.Reject],
+    ['an event type we did not ask for', line('unlink', { target: { path: '/tmp/x' } }).replace('"event_type":33', '"event_type":32'), Verdict.Unsupported],
+    ['a line without event_type goes to the parser', '{"event":{"open":{}}}', Verdict.Parse],
+    ['a truncated line goes to the parser (to be counted malformed)', line('open', body.open('/usr/lib/x')).slice(0, 1500), Verdict.Parse],
+  ])('%s', (_name, raw, want) => expect(fast.verdict(raw)).toBe(want));
+
+  it('decodes JSON escapes other than \\/ by passing the line on', () => {
+    expect(fast.verdict(line('open', body.open('/usr/lib/caf\u00e9\n.dylib')))).toBe(Verdict.Parse);
+  });
+
+  it('tolerates whitespace around keys', () => {
+    const spaced = line('open', body.open('/Users/dana/.aws/credentials')).replaceAll('"path":', '"path" : ').replace('"event_type":', '"event_type": ');
+    expect(rawEventType(spaced)).toBe(10);
+    expect(fast.verdict(spaced)).toBe(Verdict.Parse);
+    expect(fast.verdict(spaced.replace('.aws', 'src'))).toBe(Verdict.Reject);
+  });
+
+  it('reads global_seq_num without JSON.parse', () => {
+    expect(rawGlobalSeq(esLine({ kind: 'exit', timeMs: T, gseq: 987654321, process: proc, body: body.exit() }))).toBe(987654321);
+    expect(rawGlobalSeq('{}')).toBe(-1);
+  });
+});
+
+describe('the fast path never loses a row', () => {
+  const run = (lines: string[], parseEveryLine: boolean) => {
+    const { processes, signing, recorded } = recordingServices();
+    const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(1_000_000, 1e12, (e) => e.time);
+    const archiveEvents = new RingBuffer<ArchiveEventRow>(1_000_000, 1e12, (e) => e.time);
+    const p = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, now: () => T / 1000, parseEveryLine });
+    for (const l of lines) p.handleLine(l);
+    return { sensitive: sensitiveEvents.toArray(), archive: archiveEvents.toArray(), recorded, stats: p.stats };
+  };
+
+  it('gives the same rows and process-model input with and without the prefilter', () => {
+    const lines = [
+      ...fixtureLines('eslogger-events.jsonl'),
+      ...fixtureLines('eslogger-tricky.jsonl'),
+      ...keychainDittoScenario(T),
+      ...floodLines(5_000, { startMs: T, seed: 7 }),
+    ];
+    const filtered = run(lines, false);
+    const full = run(lines, true);
+    expect(filtered.sensitive).toEqual(full.sensitive);
+    expect(filtered.archive).toEqual(full.archive);
+    expect(filtered.recorded).toEqual(full.recorded);
+    expect(filtered.sensitive.length).toBeGreaterThan(30);
+    expect(filtered.archive.length).toBeGreaterThan(30);
+    // and it actually filters: most of the flood never reaches JSON.parse
+    expect(filtered.stats.rejected).toBeGreaterThan(lines.length * 0.8);
+    expect(filtered.stats.parsed).toBeLessThan(lines.length * 0.1);
+  });
+});

@@ -1,0 +1,142 @@
+import { hasArchiveExtension } from '../../../src/classify/archive.js';
+import { canonicalPath, type SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
+
+/**
+ * Decide from the raw line, before JSON.parse, whether an eslogger line can matter. Most of the stream is
+ * open/write/close of files nobody cares about (builds, caches); those are rejected with a handful of
+ * native string searches. Anything this cannot decide cheaply is passed on (the full parse decides), so
+ * the fast path only ever loses lines that cannot produce a row.
+ *
+ * Pitfalls handled (formats.md §5.5): `/` is escaped as `\/` inside JSON strings, so paths are extracted
+ * and unescaped instead of searching the raw line for `/Users/`; key order is not stable, so fields are
+ * found by name anywhere in the line.
+ */
+export const Verdict = {
+  /** Parse it: process-model event, or a path that may be sensitive / an archive. */
+  Parse: 0,
+  /** Cannot produce a row. */
+  Reject: 1,
+  /** An event type we did not subscribe to (counted, not parsed). */
+  Unsupported: 2,
+} as const;
+export type Verdict = (typeof Verdict)[keyof typeof Verdict];
+
+const EVENT_TYPE_KEY = '"event_type":';
+const PATH_KEY = '"path"';
+const SEQ_KEY = '"global_seq_num":';
+
+/** The `event_type` number, -1 when absent or not a number. */
+export function rawEventType(line: string): number {
+  const at = line.indexOf(EVENT_TYPE_KEY);
+  if (at === -1) return -1;
+  return readUint(line, at + EVENT_TYPE_KEY.length);
+}
+
+/** `global_seq_num` (drop detection), -1 when absent. Values stay exact up to 2^53, far beyond any real count. */
+export function rawGlobalSeq(line: string): number {
+  const at = line.indexOf(SEQ_KEY);
+  if (at === -1) return -1;
+  return readUint(line, at + SEQ_KEY.length);
+}
+
+function readUint(line: string, from: number): number {
+  let i = from;
+  while (line.charCodeAt(i) === 32) i++;
+  let v = -1;
+  for (;;) {
+    const c = line.charCodeAt(i) - 48;
+    if (!(c >= 0 && c <= 9)) break;
+    v = v < 0 ? c : v * 10 + c;
+    i++;
+  }
+  return v;
+}
+
+export class FastPath {
+  constructor(private readonly matcher: SensitivePathMatcher) {}
+
+  verdict(line: string): Verdict {
+    // A line cut short (eslogger killed mid-write, a pipe hiccup) must be counted as malformed, not
+    // silently rejected: every complete JSON object line ends with `}`.
+    let last = line.length - 1;
+    while (last > 0 && line.charCodeAt(last) <= 32) last--;
+    if (line.charCodeAt(last) !== 125 /* } */) return Verdict.Parse;
+    switch (rawEventType(line)) {
+      case 9: // exec
+      case 11: // fork
+      case 15: // exit
+        return Verdict.Parse;
+      case 10: // open
+      case 33: // write
+        return this.anyPath(line, false) ? Verdict.Parse : Verdict.Reject;
+      case 13: // create
+      case 25: // rename
+        // new_path splits the destination into dir + filename; rare enough to hand to the full parse.
+        if (line.includes('"new_path"')) return Verdict.Parse;
+        return this.anyPath(line, true) ? Verdict.Parse : Verdict.Reject;
+      case 12: // close: only close-after-modification produces a row
+        if (!/"modified"\s*:\s*true/.test(line)) return Verdict.Reject;
+        return this.anyPath(line, true) ? Verdict.Parse : Verdict.Reject;
+      case -1:
+        // No readable event_type: let the full parse classify it (malformed, or a format change).
+        return Verdict.Parse;
+      default:
+        return Verdict.Unsupported;
+    }
+  }
+
+  /**
+   * True when some `"path"` string in the line is sensitive (or, with `archives`, ends in an archive
+   * extension). The process executable's path is tested too; that costs a false positive only when a
+   * program runs from a sensitive folder, never a missed row.
+   */
+  private anyPath(line: string, archives: boolean): boolean {
+    let from = 0;
+    let found = false;
+    for (;;) {
+      const at = line.indexOf(PATH_KEY, from);
+      if (at === -1) break;
+      let i = at + PATH_KEY.length;
+      while (line.charCodeAt(i) === 32) i++;
+      if (line.charCodeAt(i) !== 58 /* : */) {
+        from = i;
+        continue;
+      }
+      i++;
+      while (line.charCodeAt(i) === 32) i++;
+      if (line.charCodeAt(i) !== 34 /* " */) {
+        from = i;
+        continue;
+      }
+      const start = i + 1;
+      const end = closingQuote(line, start);
+      if (end === -1) return true; // truncated line: let the parser count it
+      found = true;
+      from = end + 1;
+      let raw = line.slice(start, end);
+      if (raw.includes('\\')) {
+        raw = raw.replaceAll('\\/', '/');
+        // Other escapes (\n, \u00e9, \") need real JSON decoding: not worth doing here.
+        if (raw.includes('\\')) return true;
+      }
+      const path = canonicalPath(raw);
+      if (archives && hasArchiveExtension(path)) return true;
+      if (this.matcher.match(path)) return true;
+    }
+    // A line with a file event but no path key at all is not eslogger's shape: let the parser count it.
+    return !found;
+  }
+}
+
+/** Index of the quote closing a JSON string that starts at `start`, skipping escaped quotes. */
+function closingQuote(line: string, start: number): number {
+  let i = start;
+  for (;;) {
+    const q = line.indexOf('"', i);
+    if (q === -1) return -1;
+    let backslashes = 0;
+    for (let j = q - 1; j >= start && line.charCodeAt(j) === 92; j--) backslashes++;
+    if (backslashes % 2 === 0) return q;
+    i = q + 1;
+  }
+}

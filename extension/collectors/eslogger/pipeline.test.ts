@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
+import { RingBuffer } from '../../runtime/ring-buffer.js';
+import type { ArchiveEventRow, SensitiveFileEventRow } from '../../runtime/context.js';
+import { EsloggerPipeline } from './pipeline.js';
+import { recordingServices } from './testing/test-context.js';
+import { body, esLine, keychainDittoScenario } from './testing/es-lines.mjs';
+
+const T = Date.UTC(2026, 2, 3, 9, 51, 40, 284);
+const S = Math.floor(T / 1000);
+
+function setup(opts: { capacity?: number; retention?: number; now?: number } = {}) {
+  const { processes, signing, recorded } = recordingServices();
+  const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
+  const archiveEvents = new RingBuffer<ArchiveEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
+  const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
+  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, now: () => opts.now ?? S + 10 });
+  return { pipeline, sensitiveEvents, archiveEvents, recorded };
+}
+
+describe('EsloggerPipeline on the keychain + ditto scenario', () => {
+  const { pipeline, sensitiveEvents, archiveEvents, recorded } = setup();
+  for (const line of keychainDittoScenario(T)) pipeline.handleLine(line);
+
+  it('writes the sensitive reads of the script and of ditto, not those of authorized readers', () => {
+    expect(sensitiveEvents.toArray()).toEqual([
+      { time: S + 2, pid: 7001, ppid: 601, uid: 501, process_start: S + 1, path: '/bin/sh', signing_id: 'com.apple.sh', team_id: '', platform_binary: 1, operation: 'open', file_path: '/Users/dana/Library/Keychains/login.keychain-db', category: 'keychain', tier: 1 },
+      { time: S + 3, pid: 7003, ppid: 7001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', signing_id: 'com.apple.ditto', team_id: '', platform_binary: 1, operation: 'open', file_path: '/Users/dana/Documents/Q3 report.pdf', category: 'documents', tier: 2 },
+      { time: S + 4, pid: 7003, ppid: 7001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', signing_id: 'com.apple.ditto', team_id: '', platform_binary: 1, operation: 'open', file_path: '/Users/dana/Documents/résumé 2026.pages', category: 'documents', tier: 2 },
+    ]);
+    expect(pipeline.stats.authorized).toBe(2); // securityd on the keychain, mdworker on Documents
+    expect(pipeline.stats.deduplicated).toBeGreaterThanOrEqual(1); // the script's second open of the keychain
+  });
+
+  it('writes the ditto exec (argv, archive path from argv) and the archive file creation, staged in /tmp', () => {
+    expect(archiveEvents.toArray()).toEqual([
+      { time: S + 3, pid: 7003, ppid: 7001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', tool: 'ditto', operation: 'exec', archive_path: '/tmp/docs.zip', args: 'ditto -c -k --sequesterRsrc --keepParent /Users/dana/Documents /tmp/docs.zip', staging: 1 },
+      { time: S + 4, pid: 7003, ppid: 7001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', tool: 'ditto', operation: 'create', archive_path: '/tmp/docs.zip', args: '', staging: 1 },
+    ]);
+  });
+
+  it('feeds the process model with lineage fields from exec/fork/exit', () => {
+    const ditto = recorded.observed.find((o) => o.pid === 7003 && o.args);
+    expect(ditto).toMatchObject({
+      pid: 7003,
+      processStart: S + 3,
+      ppid: 7001,
+      originalPpid: 7001,
+      responsiblePid: 512,
+      uid: 501,
+      path: '/usr/bin/ditto',
+      name: 'ditto',
+      signingId: 'com.apple.ditto',
+      teamId: null,
+      cdhash: 'deadbeef00112233445566778899aabbccddeeff',
+      platformBinary: true,
+      tty: true,
+      source: 'eslogger',
+    });
+    expect(recorded.observed.some((o) => o.pid === 7001 && o.ppid === 601 && o.processStart === S + 1)).toBe(true); // fork child
+    expect(recorded.exited).toEqual([
+      { pid: 7003, processStart: S + 3, at: S + 4 },
+      { pid: 7001, processStart: S + 1, at: S + 4 },
+    ]);
+    expect(recorded.seeded.map((s) => s.path)).toEqual(['/bin/sh', '/usr/bin/ditto']);
+    expect(recorded.seeded[1]!.fields).toMatchObject({ signingId: 'com.apple.ditto', teamId: null, cdhash: 'deadbeef00112233445566778899aabbccddeeff', platformBinary: true, csValidationCategory: 1 });
+  });
+});
+
+describe('EsloggerPipeline accounting', () => {
+  const proc = { pid: 50, ppid: 1, path: '/usr/local/bin/exfil', signingId: null, teamId: null, startMs: T - 5000 };
+  const open = (gseq: number, file: string, ms = 0) => esLine({ kind: 'open', timeMs: T + ms, gseq, process: proc, body: body.open(file) });
+
+  it('counts global_seq_num gaps as lost events and restarts numbering on resetSequence', () => {
+    const { pipeline } = setup();
+    pipeline.handleLine(open(10, '/usr/lib/a'));
+    pipeline.handleLine(open(11, '/usr/lib/a'));
+    pipeline.handleLine(open(15, '/usr/lib/a')); // 12..14 lost
+    pipeline.resetSequence();
+    pipeline.handleLine(open(1, '/usr/lib/a'));
+    pipeline.handleLine(open(2, '/usr/lib/a'));
+    expect(pipeline.stats.lost).toBe(3);
+  });
+
+  it('counts malformed and unsupported lines and keeps going', () => {
+    const { pipeline, sensitiveEvents } = setup();
+    pipeline.handleLine('{"broken":');
+    pipeline.handleLine(open(1, '/Users/x/.ssh/id_rsa').replace('"event_type":10', '"event_type":32'));
+    pipeline.handleLine(open(2, '/Users/x/.ssh/id_rsa'));
+    expect(pipeline.stats).toMatchObject({ lines: 3, malformed: 1, unsupported: 1, sensitiveRows: 1 });
+    expect(sensitiveEvents.size).toBe(1);
+  });
+
+  it('folds repeats within the window but not after it', () => {
+    const { pipeline, sensitiveEvents } = setup();
+    pipeline.handleLine(open(1, '/Users/x/.ssh/id_rsa', 0));
+    pipeline.handleLine(open(2, '/Users/x/.ssh/id_rsa', 30_000));
+    pipeline.handleLine(open(3, '/Users/x/.ssh/id_rsa', 61_000));
+    expect(sensitiveEvents.toArray().map((r) => r.time)).toEqual([S, S + 61]);
+  });
+
+  it('bounds the buffers by count (evictions counted) and by age', () => {
+    const { pipeline, sensitiveEvents } = setup({ capacity: 3, retention: 100, now: S + 50 });
+    for (let i = 0; i < 5; i++) pipeline.handleLine(open(i, `/Users/x/Documents/f${i}.txt`));
+    expect(sensitiveEvents.size).toBe(3);
+    expect(pipeline.stats.evicted).toBe(2);
+    sensitiveEvents.prune(S + 101);
+    expect(sensitiveEvents.size).toBe(0);
+  });
+
+  it('reports a rename out of a sensitive place with the source path', () => {
+    const { pipeline, sensitiveEvents } = setup();
+    pipeline.handleLine(esLine({ kind: 'rename', timeMs: T, gseq: 1, process: proc, body: body.renameNew('/Users/x/Library/Keychains/login.keychain-db', '/private/tmp', 'k') }));
+    expect(sensitiveEvents.toArray()).toMatchObject([{ operation: 'rename', file_path: '/Users/x/Library/Keychains/login.keychain-db', category: 'keychain' }]);
+  });
+
+  it('treats a rename into an archive name and a new_path create as archive creations', () => {
+    const { pipeline, archiveEvents } = setup();
+    pipeline.handleLine(esLine({ kind: 'rename', timeMs: T, gseq: 1, process: proc, body: body.renameNew('/Users/x/.cache/t', '/Users/x/.cache', 'out.tar.gz') }));
+    pipeline.handleLine(esLine({ kind: 'create', timeMs: T, gseq: 2, process: proc, body: body.createNew('/Users/Shared', 'drop.7z') }));
+    expect(archiveEvents.toArray()).toMatchObject([
+      { tool: 'other', operation: 'create', archive_path: '/Users/x/.cache/out.tar.gz', staging: 1 },
+      { tool: 'other', operation: 'create', archive_path: '/Users/Shared/drop.7z', staging: 1 },
+    ]);
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * A real ExtensionContext for eslogger tests, except the process model and signing service (owned by
+ * other modules): these record what the collector feeds them, so tests can assert lineage input.
+ */
+import { pino } from 'pino';
+import { systemClock, type Clock } from '../../../../src/clock.js';
+import { parseConfig } from '../../../../src/config/index.js';
+import type { ArchiveEventRow, ExtensionContext, ProcessModel, ProcessObservation, SensitiveFileEventRow, SigningService } from '../../../runtime/context.js';
+import { HealthRegistry } from '../../../runtime/health.js';
+import { RingBuffer } from '../../../runtime/ring-buffer.js';
+import { ToolRunner } from '../../../runtime/tools.js';
+
+export interface Recorded {
+  observed: ProcessObservation[];
+  exited: { pid: number; processStart: number | undefined; at: number }[];
+  seeded: { path: string; fields: Parameters<SigningService['seedFromEs']>[1] }[];
+}
+
+export function recordingServices(): { processes: ProcessModel; signing: SigningService; recorded: Recorded } {
+  const recorded: Recorded = { observed: [], exited: [], seeded: [] };
+  const unused = (name: string) => () => {
+    throw new Error(`${name} is not used by the eslogger collector`);
+  };
+  const processes = {
+    observe: (obs: ProcessObservation) => {
+      recorded.observed.push(obs);
+      return undefined as never;
+    },
+    exited: (pid: number, processStart: number | undefined, at: number) => void recorded.exited.push({ pid, processStart, at }),
+    get: unused('get'),
+    getAt: unused('getAt'),
+    parentOf: unused('parentOf'),
+    group: unused('group'),
+    all: unused('all'),
+    running: unused('running'),
+    sweep: unused('sweep'),
+    size: 0,
+  } as unknown as ProcessModel;
+  const signing = {
+    seedFromEs: (path: string, fields: Parameters<SigningService['seedFromEs']>[1]) => void recorded.seeded.push({ path, fields }),
+    lookup: () => undefined,
+    lookupOrUnknown: unused('lookupOrUnknown'),
+    request: () => {},
+    idle: async () => {},
+    stop: async () => {},
+  } as unknown as SigningService;
+  return { processes, signing, recorded };
+}
+
+export function testContext(opts: { config?: unknown; toolDir?: string; clock?: Clock } = {}): { ctx: ExtensionContext; recorded: Recorded } {
+  const config = parseConfig(opts.config ?? {});
+  if (opts.toolDir) config.tools.dir = opts.toolDir;
+  const clock = opts.clock ?? systemClock;
+  const { processes, signing, recorded } = recordingServices();
+  const eventTime = (e: { time: number }) => e.time;
+  const ctx: ExtensionContext = {
+    platform: 'darwin',
+    config,
+    log: pino({ level: 'silent' }),
+    clock,
+    tools: new ToolRunner({ platform: 'darwin', toolDir: config.tools.dir, defaultTimeoutMs: 10_000 }),
+    health: new HealthRegistry('darwin', 'test', () => clock.unix()),
+    processes,
+    flows: { rows: () => [], size: 0 },
+    signing,
+    sensitiveEvents: new RingBuffer<SensitiveFileEventRow>(config.events.max_events, config.events.retention, eventTime),
+    archiveEvents: new RingBuffer<ArchiveEventRow>(config.events.max_events, config.events.retention, eventTime),
+  };
+  return { ctx, recorded };
+}
