@@ -1,14 +1,17 @@
 import { refreshProcessSnapshot } from '../../process-model/refresh.js';
 import type { Collector, CollectorFactory, ExtensionContext, SigningRow } from '../../runtime/context.js';
 import { createIntervalCollector } from '../../runtime/interval-collector.js';
-import { HEALTH_COMPONENT } from './signing-service.js';
 import { runningExecutables } from './table.js';
 
 const SIGNED = new Set<SigningRow['signature_class']>(['apple_platform', 'apple', 'app_store', 'developer_id', 'development', 'adhoc']);
 
-/** How long the first sample waits for the signing queue before `outflow query` may answer (ms). */
+/**
+ * How long the first sample waits for the signing queue before `outflow query` may answer (ms). Every
+ * check is bounded by signing.timeout_ms, so the queue always drains; this only caps a host with hundreds
+ * of running executables. Generates never wait on it.
+ */
 export function firstSampleWaitMs(timeoutMs: number): number {
-  return Math.min(5000, Math.max(1000, timeoutMs + 500));
+  return Math.min(15_000, Math.max(5_000, timeoutMs * 3));
 }
 
 /**
@@ -47,7 +50,7 @@ export function createSigningCollector(ctx: ExtensionContext): Collector {
   return createIntervalCollector({
     name: 'code_signing',
     intervalMs: ctx.config.processes.sample_interval * 1000,
-    health: ctx.health.component(HEALTH_COMPONENT),
+    health: ctx.health.component('code_signing'),
     log: ctx.log.child({ collector: 'code_signing' }),
     async tick(signal) {
       if (ctx.processes.size === 0) await refreshProcessSnapshot(ctx);

@@ -10,7 +10,7 @@ import { FAKE_TOOLS_DIR } from '../../../test/helpers/cli.js';
 import type { SigningService } from '../../runtime/context.js';
 import { HealthRegistry } from '../../runtime/health.js';
 import { ToolRunner, type Platform } from '../../runtime/tools.js';
-import { appBundleOf, createSigningService, HEALTH_COMPONENT } from './signing-service.js';
+import { appBundleOf, createSigningService, signingHealthComponent } from './signing-service.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const fx = (name: string) => path.join(fixtures, name);
@@ -128,7 +128,7 @@ describe('darwin signing service (fake codesign/spctl)', () => {
     await service.idle();
     expect(service.lookup(HANGS)).toMatchObject({ signature_class: 'unknown' });
     expect(service.lookup(HANGS)!.checked_at).toBeGreaterThan(0);
-    const h = health.rows().find((r) => r.component === HEALTH_COMPONENT)!;
+    const h = health.rows().find((r) => r.component === signingHealthComponent('darwin'))!;
     expect(h.state).toBe('degraded');
     expect(h.detail).toMatch(/did not finish within 300 ms/);
     // Failed paths are not retried on every request.
@@ -145,7 +145,7 @@ describe('darwin signing service (fake codesign/spctl)', () => {
       service.request([WIDGET]);
       await service.idle();
       expect(service.lookup(WIDGET)!.signature_class).toBe('unknown');
-      expect(health.rows().find((r) => r.component === HEALTH_COMPONENT)!.state).toBe('unavailable');
+      expect(health.rows().find((r) => r.component === signingHealthComponent('darwin'))!.state).toBe('unavailable');
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
@@ -227,7 +227,7 @@ describe('linux signing service (real dpkg-query on this machine)', () => {
       expect(service.lookup('/usr/bin/ps')).toMatchObject({ signature_class: 'package', signing_id: 'procps' });
       expect(service.lookup(copy)).toMatchObject({ signature_class: 'unknown', signing_id: '' });
       expect(service.lookup(copy)!.checked_at).toBeGreaterThan(0);
-      expect(health.rows().find((r) => r.component === HEALTH_COMPONENT)!.state).toBe('running');
+      expect(health.rows().find((r) => r.component === signingHealthComponent('linux'))!.state).toBe('running');
     } finally {
       rmSync(local, { recursive: true, force: true });
     }

@@ -42,7 +42,13 @@ const PACKAGE_BATCH = 64;
 /** Unsigned files larger than this are not hashed for an identity. */
 const MAX_HASH_BYTES = 256 * 1024 * 1024;
 
-export const HEALTH_COMPONENT = 'code_signing';
+/**
+ * Health of the signing tools (outflow_status component): `codesign` on darwin, `package_db` on linux.
+ * Separate from the `code_signing` collector row, whose ticks succeed even while every check times out.
+ */
+export function signingHealthComponent(platform: Platform): string {
+  return platform === 'darwin' ? 'codesign' : 'package_db';
+}
 
 interface CacheEntry {
   row: SigningRow;
@@ -109,7 +115,7 @@ async function hashFile(path: string, signal: AbortSignal): Promise<string> {
  */
 export function createSigningService(opts: SigningServiceOptions): SigningService {
   const { platform, tools, config, clock, log } = opts;
-  const health = opts.health.component(HEALTH_COMPONENT);
+  const health = opts.health.component(signingHealthComponent(platform));
   const cacheSize = config.signing.cache_size;
   const workers = config.signing.workers;
   const timeoutMs = config.signing.timeout_ms;

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAKE_TOOLS_DIR, runOutflow } from '../../../test/helpers/cli.js';
+
+/**
+ * darwin end to end on Linux: `outflow query` with fake ps/nettop/codesign/spctl under OUTFLOW_TOOL_DIR
+ * (SPEC §1), the shared scenario in fixtures/scenario-darwin.
+ */
+const scenario = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'scenario-darwin');
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'outflow-cs-e2e-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function config(name: string, timeoutMs: number): string {
+  const file = path.join(dir, name);
+  // Every fake is a node process: sample slowly enough that codesign is not starved on two cores.
+  writeFileSync(file, `flows:\n  sample_interval: 0.5\nprocesses:\n  sample_interval: 2\nsigning:\n  timeout_ms: ${timeoutMs}\n  workers: 4\neslogger:\n  enabled: false\n`);
+  return file;
+}
+
+function env(extra: Record<string, string> = {}) {
+  const state = mkdtempSync(path.join(dir, 'state-'));
+  return { ...process.env, OUTFLOW_PLATFORM: 'darwin', OUTFLOW_TOOL_DIR: FAKE_TOOLS_DIR, OUTFLOW_FAKE_SCENARIO: scenario, OUTFLOW_FAKE_STATE_DIR: state, ...extra };
+}
+
+const jsonLines = (s: string) =>
+  s
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('code_signing through `outflow query` (darwin, fake tools)', () => {
+  it('classifies running executables and joins with process_network_flows on path', async () => {
+    const r = await runOutflow(
+      ['query', '--config', config('ok.yaml', 3000), '--format', 'json', "SELECT path, signature_class, identity, notarized, team_id FROM code_signing ORDER BY path; SELECT f.pid, c.signature_class FROM process_network_flows f JOIN code_signing c USING (path) ORDER BY f.pid"],
+      { env: env(), timeoutMs: 60_000 },
+    );
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const rows = jsonLines(r.stdout);
+    const signing = rows.filter((x) => 'path' in x);
+    const joined = rows.filter((x) => 'pid' in x);
+    const cls = Object.fromEntries(signing.map((x) => [x.path, x.signature_class]));
+    expect(cls).toMatchObject({
+      '/Applications/Widget.app/Contents/MacOS/Widget': 'developer_id',
+      '/Users/dana/bin/helperd': 'adhoc',
+      '/bin/zsh': 'apple_platform',
+      '/usr/bin/curl': 'apple_platform',
+      '/tmp/.cache/updater': 'unsigned',
+      '/opt/slow/bin/hangs': 'unknown',
+    });
+    expect(signing.find((x) => x.path === '/Applications/Widget.app/Contents/MacOS/Widget')).toMatchObject({ identity: 'team:Q7R2K9W4ZD/com.example.widget', notarized: 1, team_id: 'Q7R2K9W4ZD' });
+    expect(joined).toEqual([
+      { pid: 4471, signature_class: 'developer_id' },
+      { pid: 60311, signature_class: 'adhoc' },
+      { pid: 70001, signature_class: 'apple_platform' },
+      { pid: 70002, signature_class: 'unsigned' },
+    ]);
+  });
+
+  it('a hanging codesign: the query still answers, every row unknown, status degraded', async () => {
+    const t0 = Date.now();
+    const r = await runOutflow(
+      ['query', '--config', config('hang.yaml', 1000), '--format', 'json', "SELECT path, signature_class, checked_at FROM code_signing; SELECT component, state, detail FROM outflow_status WHERE component = 'codesign'"],
+      { env: env({ OUTFLOW_FAKE_CODESIGN_HANG: '1' }), timeoutMs: 60_000 },
+    );
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const rows = jsonLines(r.stdout);
+    const signing = rows.filter((x) => 'signature_class' in x);
+    expect(signing.length).toBe(7);
+    expect(signing.every((x) => x.signature_class === 'unknown')).toBe(true);
+    expect(rows.find((x) => x.component === 'codesign')).toMatchObject({ state: 'degraded' });
+    // Bounded by the first-sample wait, not by the hung tool.
+    expect(Date.now() - t0).toBeLessThan(40_000);
+  });
+});
