@@ -2,6 +2,7 @@ import type { CollectorFactory } from '../runtime/context.js';
 import { processCollector } from '../process-model/collector.js';
 import { signingCollector } from '../tables/code_signing/collector.js';
 import { nettopCollector, ssCollector } from '../tables/process_network_flows/collectors.js';
+import { esloggerCollector } from './eslogger/collector.js';
 
 /** The collector registry: one line per background collector (platforms come from each factory). */
 export const COLLECTORS: CollectorFactory[] = [
@@ -9,4 +10,5 @@ export const COLLECTORS: CollectorFactory[] = [
   signingCollector,
   nettopCollector,
   ssCollector,
+  esloggerCollector,
 ];

@@ -268,8 +268,35 @@ export function* floodLines(count, opts = {}) {
     '/opt/homebrew/Cellar/python@3.12/3.12.4/lib/python3.12/os.py',
   ];
   const version = opts.version ?? 10;
+  // Noise lines are rendered once per (kind, process, path) and stamped with time and sequence numbers
+  // by string replacement: a flood of a million lines must not cost a million JSON.stringify calls.
+  const SEQ_MARK = '987654321987';
+  const TIME_MARK_MS = Date.UTC(2001, 0, 1);
+  const timeMark = esTime(TIME_MARK_MS, 305);
+  /** @type {Map<string, string[]>} pieces around the time and the two sequence numbers */
+  const templates = new Map();
+  let lastTimeMs = -1;
+  let lastTime = '';
+  /** @param {string} key @param {() => string} render @param {number} gseq @param {number} timeMs */
+  const stamp = (key, render, gseq, timeMs) => {
+    let t = templates.get(key);
+    if (t === undefined) {
+      const whole = render();
+      const [head = '', ...rest] = whole.split(SEQ_MARK);
+      templates.set(key, (t = [...head.split(timeMark), ...rest]));
+    }
+    if (timeMs !== lastTimeMs) {
+      lastTimeMs = timeMs;
+      lastTime = esTime(timeMs, 305);
+    }
+    const seq = String(gseq);
+    let out = `${t[0]}${lastTime}${t[1]}`;
+    for (let i = 2; i < t.length; i++) out += seq + t[i];
+    return out;
+  };
   for (let n = 0; n < count; n++) {
-    const p = /** @type {ProcSpec} */ (procs[n % procs.length]);
+    const pi = n % procs.length;
+    const p = /** @type {ProcSpec} */ (procs[pi]);
     const timeMs = startMs + Math.floor(n / 50);
     const gseq = 1_000_000 + n;
     const r = rand();
@@ -288,12 +315,17 @@ export function* floodLines(count, opts = {}) {
       }
       continue;
     }
-    const path = /** @type {string} */ (noisePaths[Math.floor(rand() * noisePaths.length)]);
+    const fi = Math.floor(rand() * noisePaths.length);
+    const path = /** @type {string} */ (noisePaths[fi]);
     const k = rand();
-    if (k < 0.6) yield esLine({ version, kind: 'open', timeMs, gseq, process: p, body: body.open(path) });
-    else if (k < 0.82) yield esLine({ version, kind: 'write', timeMs, gseq, process: p, body: body.write(path) });
-    else if (k < 0.95) yield esLine({ version, kind: 'close', timeMs, gseq, process: p, body: body.close(path, k > 0.93) });
-    else if (k < 0.98) yield esLine({ version, kind: 'create', timeMs, gseq, process: p, body: body.createExisting(`${path}.tmp`) });
-    else yield esLine({ version, kind: 'rename', timeMs, gseq, process: p, body: body.renameExisting(`${path}.tmp`, path) });
+    const kind = k < 0.6 ? 'open' : k < 0.82 ? 'write' : k < 0.95 ? 'close' : k < 0.98 ? 'create' : 'rename';
+    const modified = kind === 'close' && k > 0.93;
+    const b =
+      kind === 'open' ? () => body.open(path)
+      : kind === 'write' ? () => body.write(path)
+      : kind === 'close' ? () => body.close(path, modified)
+      : kind === 'create' ? () => body.createExisting(`${path}.tmp`)
+      : () => body.renameExisting(`${path}.tmp`, path);
+    yield stamp(`${kind}|${pi}|${fi}|${modified}`, () => esLine({ version, kind, timeMs: TIME_MARK_MS, gseq: Number(SEQ_MARK), process: p, body: b() }), gseq, timeMs);
   }
 }
