@@ -157,7 +157,12 @@ async function checkStore(config: OutflowConfig | undefined, explicit: string | 
     await store.close();
     return { name: 'fleet:store', status: 'ok', required, detail: `${redactUrl(url)} reachable` };
   } catch (err) {
-    return { name: 'fleet:store', status: required ? 'fail' : 'warn', required, detail: `${redactUrl(url)}: ${coerceError(err).message}`, fix: 'check fleet.store / --store; run `outflow fleet migrate`' };
+    const e = coerceError(err);
+    // Reachable but behind on migrations: the fix is one command, the store itself is fine.
+    if (e instanceof OutflowError && e.code === 'STORE_MIGRATE') {
+      return { name: 'fleet:store', status: 'warn', required, detail: `${redactUrl(url)} reachable; ${e.message}`, fix: e.hint ?? 'run `outflow fleet migrate`' };
+    }
+    return { name: 'fleet:store', status: required ? 'fail' : 'warn', required, detail: `${redactUrl(url)}: ${redactUrl(e.message)}`, fix: 'check fleet.store / --store and that the server is reachable' };
   }
 }
 

@@ -1,0 +1,101 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeManager } from '../../extension/sdk/testing/fake-manager.js';
+import { runOutflow } from '../helpers/cli.js';
+
+interface Check {
+  name: string;
+  status: 'ok' | 'fail' | 'warn' | 'skip';
+  required: boolean;
+  detail: string;
+  fix?: string;
+}
+
+async function doctor(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; ok: boolean; checks: Map<string, Check> }> {
+  const res = await runOutflow(['doctor', '--json', ...args], { env: { ...process.env, OUTFLOW_PLATFORM: 'linux', ...env }, timeoutMs: 60_000 });
+  let parsed: { ok: boolean; checks: Check[] };
+  try {
+    parsed = JSON.parse(res.stdout);
+  } catch {
+    throw new Error(`doctor printed no JSON (exit ${res.code}): ${res.stdout}\n${res.stderr}`);
+  }
+  return { code: res.code, ok: parsed.ok, checks: new Map(parsed.checks.map((c) => [c.name, c])) };
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'outflow-doctor-'));
+
+describe('outflow doctor', () => {
+  let manager: FakeManager;
+  const socket = path.join(dir, 'osquery.em');
+
+  beforeAll(async () => {
+    manager = await FakeManager.start(socket);
+  });
+  afterAll(async () => {
+    await manager.close();
+  });
+
+  it('passes on this Linux machine with the real ss and ps', async () => {
+    const r = await doctor([]);
+    expect(r.code).toBe(0);
+    expect(r.ok).toBe(true);
+    expect(r.checks.get('node')?.status).toBe('ok');
+    expect(r.checks.get('platform')?.detail).toContain('linux');
+    expect(r.checks.get('tool:ss')?.status).toBe('ok');
+    expect(r.checks.get('tool:ps')?.status).toBe('ok');
+  });
+
+  it('fails with a fix when the darwin tools are missing', async () => {
+    const empty = mkdtempSync(path.join(dir, 'tools-'));
+    const r = await doctor([], { OUTFLOW_PLATFORM: 'darwin', OUTFLOW_TOOL_DIR: empty });
+    expect(r.code).toBe(1);
+    expect(r.ok).toBe(false);
+    const nettop = r.checks.get('tool:nettop');
+    expect(nettop?.status).toBe('fail');
+    expect(nettop?.detail).toContain(path.join(empty, 'nettop'));
+    expect(nettop?.fix).toBeTruthy();
+    expect(r.checks.get('tool:eslogger')?.status).toBe('fail');
+  });
+
+  it('lists the extensions registered with a reachable osquery socket', async () => {
+    const r = await doctor(['--socket', socket]);
+    expect(r.code).toBe(0);
+    const s = r.checks.get('osquery:socket');
+    expect(s?.detail).toContain(socket);
+    expect(s?.detail).toContain('extensions:');
+  });
+
+  it('fails when the named osquery socket is unreachable', async () => {
+    const r = await doctor(['--socket', path.join(dir, 'missing.em')]);
+    expect(r.code).toBe(1);
+    expect(r.checks.get('osquery:socket')?.status).toBe('fail');
+  });
+
+  it('checks the fleet store: migrate advice for a new file, ok once migrated, fail when unreachable', async () => {
+    const db = path.join(dir, 'doctor.db');
+    const fresh = await doctor(['--store', db]);
+    expect(fresh.checks.get('fleet:store')?.status).toBe('warn');
+    expect(fresh.checks.get('fleet:store')?.fix).toContain('outflow fleet migrate');
+    const migrated = await runOutflow(['fleet', 'migrate', '--store', db], { timeoutMs: 60_000 });
+    expect(migrated.code, migrated.stderr).toBe(0);
+    const good = await doctor(['--store', db]);
+    expect(good.checks.get('fleet:store')?.status).toBe('ok');
+    expect(good.code).toBe(0);
+    const bad = await doctor(['--store', 'postgres://outflow:secret@127.0.0.1:1/nope']);
+    expect(bad.code).toBe(1);
+    const check = bad.checks.get('fleet:store');
+    expect(check?.status).toBe('fail');
+    expect(check?.detail).not.toContain('secret');
+  });
+
+  it('names the bad key of an invalid config', async () => {
+    const cfg = path.join(dir, 'bad.yml');
+    writeFileSync(cfg, 'flows:\n  sample_interval: -5\n');
+    const r = await doctor(['--config', cfg]);
+    expect(r.code).toBe(1);
+    expect(r.checks.get('config')?.status).toBe('fail');
+    expect(r.checks.get('config')?.detail).toContain('flows.sample_interval');
+  });
+});
