@@ -1,0 +1,202 @@
+/**
+ * `outflow fleet …` (SPEC §6). cli/main.ts forwards everything after `fleet` here; this module owns
+ * its own commander program and returns an exit code (0 ok, 1 failure, 2 bad input/config).
+ *
+ *   outflow fleet ingest FILE…|-      ingest result logs, then finalize (progress bar on a TTY)
+ *   outflow fleet detections          list detections (--since, --format json|ocsf|table)
+ *   outflow fleet prevalence destination KEY | app IDENTITY
+ *   outflow fleet finalize            finalize pending candidates now
+ *   outflow fleet migrate             apply store migrations
+ *   outflow fleet serve --config FILE run the aggregator (fleet/serve.ts)
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig, type OutflowConfig } from '../../src/config/index.js';
+import { OutflowError, coerceError, InputError } from '../../src/errors.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import { runIngestCommand } from './ingest-command.js';
+import { formatDetections, parseSince, type DetectionFormat } from './format.js';
+
+interface CommonOpts {
+  config?: string;
+  store?: string;
+  verbose?: boolean;
+}
+
+interface Context {
+  config: OutflowConfig;
+  log: Logger;
+  storeUrl: string;
+}
+
+function context(opts: CommonOpts): Context {
+  const config = loadConfig(opts.config);
+  const log = createLogger({ level: opts.verbose ? 'debug' : 'warn', name: 'outflow-fleet' });
+  return { config, log, storeUrl: opts.store ?? config.fleet.store };
+}
+
+async function withStore<T>(ctx: Context, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(ctx.storeUrl);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'Outflow YAML config')
+    .option('--store <url>', 'store: SQLite file path or postgres://… (default: fleet.store, ./outflow.db)')
+    .option('--verbose', 'debug logging on stderr', false);
+}
+
+function write(text: string): void {
+  process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+}
+
+export function buildFleetProgram(setCode: (code: number) => void): Command {
+  const program = new Command('outflow fleet').description('fleet aggregator: ingest result logs, prevalence, detections').exitOverride().showHelpAfterError();
+
+  common(
+    program
+      .command('ingest')
+      .description('ingest osquery result logs (files or - for stdin), then finalize candidates')
+      .argument('<files...>', 'result-log files (osqueryd.results.log, Fleet filesystem destination), or - for stdin')
+      .option('--no-finalize', 'only ingest; leave candidates pending')
+      .option('--flush', 'finalize every pending candidate, ignoring finalize_delay (end of a replay)', false)
+      .option('--from-start', 'ignore stored file offsets and read files from the beginning', false)
+      .option('--json', 'print the summary as JSON on stdout', false)
+      .addOption(new Option('--progress <mode>', 'progress bar').choices(['auto', 'always', 'never']).default('auto')),
+  ).action(async (files: string[], opts: CommonOpts & { finalize: boolean; flush: boolean; fromStart: boolean; json: boolean; progress: 'auto' | 'always' | 'never' }) => {
+    const ctx = context(opts);
+    setCode(await withStore(ctx, (store) => runIngestCommand(store, files, { ...opts, config: ctx.config, log: ctx.log })));
+  });
+
+  common(
+    program
+      .command('detections')
+      .description('list detections')
+      .option('--since <when>', 'last seen at or after: ISO time, unix seconds, or a duration (24h, 7d) back from the newest event')
+      .option('--analytic <id>', 'only this analytic (AN0990, AN1415, AN0425, AN0032, AN0082)')
+      .option('--host <id>', 'only this host id')
+      .option('--limit <n>', 'at most n detections', '1000')
+      .addOption(new Option('--format <format>', 'output format (default: table on a TTY, json otherwise)').choices(['json', 'ocsf', 'table'])),
+  ).action(async (opts: CommonOpts & { since?: string; analytic?: string; host?: string; limit: string; format?: DetectionFormat }) => {
+    const ctx = context(opts);
+    const limit = Number(opts.limit);
+    if (!Number.isInteger(limit) || limit <= 0) throw new InputError('--limit must be a positive integer');
+    const analytic = opts.analytic?.toUpperCase();
+    if (analytic && !/^AN\d{4}$/.test(analytic)) throw new InputError(`--analytic ${opts.analytic} is not an analytic id`, [], 'use AN0990, AN1415, AN0425, AN0032 or AN0082');
+    await withStore(ctx, async (store) => {
+      const { newest } = await store.clock.get();
+      const since = opts.since === undefined ? undefined : parseSince(opts.since, newest ?? Math.floor(Date.now() / 1000));
+      const rows = await store.detections.list({ since, analytic: analytic as never, hostId: opts.host, limit });
+      const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
+      write(await formatDetections(rows, format));
+    });
+    setCode(0);
+  });
+
+  const prevalence = program.command('prevalence').description('fleet prevalence of a destination key or an app identity');
+  common(
+    prevalence
+      .command('destination')
+      .argument('<key>', 'destination key (registrable domain, storage FQDN or IP)')
+      .option('--hosts <n>', 'list up to n hosts', '20'),
+  ).action(async (key: string, opts: CommonOpts & { hosts: string }) => {
+    const ctx = context(opts);
+    await withStore(ctx, async (store) => {
+      const { newest } = await store.clock.get();
+      const to = newest ?? 0;
+      const window = { from: to - ctx.config.analytics.prevalence_window_days * 86_400, to };
+      const stats = (await store.prevalence.destinations([key], window)).get(key)!;
+      const hosts = await store.prevalence.destinationHosts(key, window, Number(opts.hosts) || 20);
+      const activeHosts = await store.hosts.activeCount(window);
+      write(JSON.stringify({ key, window, active_hosts: activeHosts, ...stats, host_sample: hosts }, null, 2));
+    });
+    setCode(0);
+  });
+  common(
+    prevalence
+      .command('app')
+      .argument('<identity>', 'app identity, e.g. team:ABCDE12345/com.example.app or cdhash:…')
+      .option('--hosts <n>', 'list up to n hosts', '20'),
+  ).action(async (identity: string, opts: CommonOpts & { hosts: string }) => {
+    const ctx = context(opts);
+    await withStore(ctx, async (store) => {
+      const { newest } = await store.clock.get();
+      const to = newest ?? 0;
+      const window = { from: to - ctx.config.analytics.prevalence_window_days * 86_400, to };
+      const stats = (await store.prevalence.apps([identity], window)).get(identity)!;
+      const hosts = await store.prevalence.appHosts(identity, window, Number(opts.hosts) || 20);
+      const activeHosts = await store.hosts.activeCount(window);
+      write(JSON.stringify({ identity, window, active_hosts: activeHosts, ...stats, host_sample: hosts }, null, 2));
+    });
+    setCode(0);
+  });
+
+  common(program.command('finalize').description('finalize pending candidates now').option('--flush', 'ignore finalize_delay', false)).action(
+    async (opts: CommonOpts & { flush: boolean }) => {
+      const ctx = context(opts);
+      const { finalizePending } = await import('../rules/finalize.js');
+      await withStore(ctx, async (store) => {
+        const r = await finalizePending(store, { analytics: ctx.config.analytics, flush: opts.flush, log: ctx.log });
+        write(JSON.stringify({ cutoff: r.cutoff, examined: r.examined, fired: r.fired, created: r.created.length, updated: r.updated.length, duration_ms: Math.round(r.durationMs) }));
+      });
+      setCode(0);
+    },
+  );
+
+  common(program.command('migrate').description('apply pending store migrations')).action(async (opts: CommonOpts) => {
+    const ctx = context(opts);
+    const store = await openStore(ctx.storeUrl, { migrate: false }).catch(async (err: unknown) => {
+      // An outdated schema refuses to open without migrating: that is exactly what we are here to do.
+      if (err instanceof OutflowError && err.code === 'STORE_MIGRATE') return openStore(ctx.storeUrl, { migrate: true });
+      throw err;
+    });
+    try {
+      const applied = await store.migrate();
+      write(applied.length ? `applied ${applied.join(', ')} to ${store.location}` : `${store.location} is up to date`);
+    } finally {
+      await store.close();
+    }
+    setCode(0);
+  });
+
+  program
+    .command('serve')
+    .description('run the aggregator: sources, scheduler, sinks, HTTP API')
+    .requiredOption('--config <file>', 'Outflow YAML config')
+    .option('--store <url>', 'override fleet.store')
+    .option('--verbose', 'debug logging', false)
+    .action(async (opts: { config: string; store?: string; verbose?: boolean }) => {
+      // fleet/serve.ts is the serve composition root (HTTP API, scheduler, sinks).
+      const serveModule = '../serve.js';
+      const { runServe } = (await import(serveModule)) as { runServe(o: { config: string; store?: string; verbose?: boolean }): Promise<number> };
+      setCode(await runServe(opts));
+    });
+
+  return program;
+}
+
+/** Entry point from cli/main.ts: argv is everything after `outflow fleet`. */
+export async function runFleetCli(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildFleetProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof OutflowError) {
+      process.stderr.write(`outflow fleet: ${err.toUserMessage()}\n`);
+      return err.code === 'CONFIG_INVALID' || err.code === 'INPUT_INVALID' || err.code === 'CONFIG_NOT_FOUND' ? 2 : 1;
+    }
+    process.stderr.write(`outflow fleet: ${coerceError(err).stack ?? coerceError(err).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * `outflow fleet ingest FILE…|-`: every file from its checkpoint to EOF (or stdin), then one
+ * finalization pass. On a TTY a progress bar shows bytes and lines/s; otherwise a summary is printed.
+ */
+import { stat } from 'node:fs/promises';
+import { SingleBar, Presets } from 'cli-progress';
+import type { OutflowConfig } from '../../src/config/index.js';
+import type { Logger } from '../../src/log.js';
+import { ingestFile } from '../ingest/file-source.js';
+import { addIngestResults, createIngestService, emptyIngestResult } from '../ingest/ingest-service.js';
+import { ingestStream } from '../ingest/stream-source.js';
+import { finalizePending, type FinalizeResult } from '../rules/finalize.js';
+import type { Store } from '../store/store.js';
+
+export interface IngestCommandOptions {
+  config: OutflowConfig;
+  log: Logger;
+  finalize: boolean;
+  flush: boolean;
+  fromStart: boolean;
+  json: boolean;
+  progress: 'auto' | 'always' | 'never';
+}
+
+export async function runIngestCommand(store: Store, files: string[], opts: IngestCommandOptions): Promise<number> {
+  const fleet = opts.config.fleet;
+  const ingest = createIngestService({
+    store,
+    analytics: opts.config.analytics,
+    quarantineFile: fleet.ingest.quarantine_file || null,
+    maxLineBytes: fleet.ingest.max_line_bytes,
+    log: opts.log,
+  });
+  const showBar = opts.progress === 'always' || (opts.progress === 'auto' && Boolean(process.stderr.isTTY));
+  let totalBytes = 0;
+  for (const f of files) if (f !== '-') totalBytes += (await stat(f).catch(() => ({ size: 0 }))).size;
+  const bar = showBar
+    ? new SingleBar(
+        { format: 'ingest [{bar}] {percentage}% | {lines} lines | {rate} lines/s | {eta_formatted} left', stream: process.stderr, hideCursor: true, etaBuffer: 50 },
+        Presets.shades_classic,
+      )
+    : null;
+  const started = performance.now();
+  const totals = emptyIngestResult();
+  let doneBytes = 0;
+  const tick = () => {
+    if (!bar) return;
+    const secs = (performance.now() - started) / 1000;
+    bar.update(doneBytes, { lines: totals.lines, rate: secs > 0 ? Math.round(totals.lines / secs) : 0 });
+  };
+  bar?.start(Math.max(totalBytes, 1), 0, { lines: 0, rate: 0 });
+
+  let failed = 0;
+  try {
+    for (const f of files) {
+      if (f === '-') {
+        const r = await ingestStream(process.stdin, {
+          ingest,
+          batchLines: fleet.ingest.batch_lines,
+          onBatch: (b) => {
+            addIngestResults(totals, b);
+            tick();
+          },
+        });
+        void r;
+        continue;
+      }
+      let fileDone = 0;
+      try {
+        await ingestFile(f, {
+          ingest,
+          store,
+          fromStart: opts.fromStart,
+          log: opts.log,
+          maxLineBytes: fleet.ingest.max_line_bytes,
+          onBatch: ({ offset, result }) => {
+            addIngestResults(totals, result);
+            doneBytes += offset - fileDone;
+            fileDone = offset;
+            tick();
+          },
+        });
+      } catch (err) {
+        // One unreadable file does not stop the others; the exit code says something failed.
+        if ((err as { code?: string }).code !== 'INPUT_INVALID') throw err;
+        failed++;
+        bar?.stop();
+        process.stderr.write(`outflow fleet ingest: ${(err as Error).message}\n`);
+      }
+    }
+  } finally {
+    bar?.stop();
+  }
+  const ingestSeconds = (performance.now() - started) / 1000;
+
+  let fin: FinalizeResult | null = null;
+  if (opts.finalize) fin = await finalizePending(store, { analytics: opts.config.analytics, flush: opts.flush, log: opts.log });
+  const pending = await store.candidates.countPending();
+
+  const summary = {
+    files: files.length,
+    failed_files: failed,
+    ...totals,
+    seconds: Number(ingestSeconds.toFixed(3)),
+    lines_per_second: ingestSeconds > 0 ? Math.round(totals.lines / ingestSeconds) : totals.lines,
+    finalized: fin ? { cutoff: fin.cutoff, examined: fin.examined, fired: fin.fired, created: fin.created.length, updated: fin.updated.length, warming: fin.warming } : null,
+    pending,
+    store: store.location,
+  };
+  if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else {
+    const q = fleet.ingest.quarantine_file;
+    process.stderr.write(
+      [
+        `ingested ${totals.lines} lines (${totals.accepted} new rows, ${totals.duplicates} duplicates, ${totals.baseline} baseline, ${totals.quarantined} quarantined${totals.quarantined && q ? ` → ${q}` : ''}) in ${ingestSeconds.toFixed(1)} s, ${summary.lines_per_second} lines/s`,
+        fin
+          ? `finalized ${fin.examined} candidates: ${fin.created.length} new detections, ${fin.updated.length} updated${fin.warming ? `, ${fin.warming} held (baseline warming)` : ''}; ${pending} pending`
+          : `${pending} candidates pending (not finalized)`,
+      ].join('\n') + '\n',
+    );
+  }
+  return failed ? 1 : 0;
+}
