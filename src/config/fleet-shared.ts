@@ -30,7 +30,7 @@ export const NatsInputConfigSchema = z
     /** Create (or extend the subjects of) the stream at start-up; otherwise it must exist. */
     create_stream: z.boolean().default(false),
     /** Messages per fetch; one fetch = one store transaction. */
-    batch: z.number().int().positive().max(10_000).default(500),
+    batch: z.number().int().positive().max(10_000).default(1000),
     /** How long a fetch waits for a full batch before handing over what it has (ms). */
     fetch_wait_ms: z.number().int().positive().max(60_000).default(500),
     /** Seconds before an unacknowledged message is redelivered (to another instance if this one died). */

@@ -345,45 +345,46 @@ const APP: Family = { keyTable: 'apps', hostTable: 'app_hosts', keyCols: ['ident
 
 async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: string[]; hostId: string; firstSeen: number; lastSeen: number }[]): Promise<void> {
   const n = f.keyCols.length;
-  const perHost = mergeByKey(rows, (r) => [...r.keys, r.hostId].join('\u0000'));
   const perKey = mergeByKey(rows, (r) => r.keys.join('\u0000'));
+  const perHost = mergeByKey(rows, (r) => [...r.keys, r.hostId].join('\u0000'));
   const keyList = f.keyCols.join(', ');
-  const keyArrays = f.keyCols.map((_, i) => `$${i + 1}::text[]`).join(', ');
   const keyJoin = f.keyCols.map((c) => `k.${c} = u.${c}`).join(' AND ');
-  for (const part of chunks(perKey, chunk)) {
-    const params: unknown[] = f.keyCols.map((_, i) => part.map(([, r]) => r.keys[i]));
-    params.push(
-      part.map(([, r]) => r.firstSeen),
-      part.map(([, r]) => r.lastSeen),
-    );
-    await ex.q(
-      'write',
-      `INSERT INTO ${f.keyTable} AS k (${keyList}, first_seen, last_seen)
-       SELECT * FROM unnest(${keyArrays}, $${n + 1}::bigint[], $${n + 2}::bigint[])
+  const cols = f.keyCols.map((c) => `u.${c}`).join(', ');
+  // Key rows and host rows in ONE statement (one round trip): both CTEs see the snapshot taken before
+  // it, which is what the saturation check needs (a key saturated by compaction earlier keeps only its
+  // counter; a key created by this statement is not saturated).
+  const keyArrays = (offset: number) => f.keyCols.map((_, i) => `$${offset + i + 1}::text[]`).join(', ');
+  const hostOffset = n + 2;
+  const sql = `WITH keys AS (
+       INSERT INTO ${f.keyTable} AS k (${keyList}, first_seen, last_seen)
+       SELECT * FROM unnest(${keyArrays(0)}, $${n + 1}::bigint[], $${n + 2}::bigint[])
        ON CONFLICT (${keyList}) DO UPDATE SET first_seen = LEAST(k.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(k.last_seen, EXCLUDED.last_seen)
-       WHERE EXCLUDED.first_seen < k.first_seen OR EXCLUDED.last_seen > k.last_seen`,
-      params,
-    );
-  }
+       WHERE EXCLUDED.first_seen < k.first_seen OR EXCLUDED.last_seen > k.last_seen
+       RETURNING 1
+     )
+     INSERT INTO ${f.hostTable} AS h (${keyList}, host_id, first_seen, last_seen)
+     SELECT ${cols}, u.host_id, u.first_seen, u.last_seen
+     FROM unnest(${keyArrays(hostOffset)}, $${hostOffset + n + 1}::text[], $${hostOffset + n + 2}::bigint[], $${hostOffset + n + 3}::bigint[])
+       AS u(${keyList}, host_id, first_seen, last_seen)
+     WHERE NOT EXISTS (SELECT 1 FROM ${f.keyTable} k WHERE ${keyJoin} AND k.saturated)
+     ON CONFLICT (${keyList}, host_id) DO UPDATE SET first_seen = LEAST(h.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen)
+     WHERE EXCLUDED.first_seen < h.first_seen OR EXCLUDED.last_seen > h.last_seen`;
+  // Chunk by host rows (the larger set); each chunk carries the key rows its host rows belong to.
   for (const part of chunks(perHost, chunk)) {
-    const params: unknown[] = f.keyCols.map((_, i) => part.map(([, r]) => r.keys[i]));
+    const keySet = new Set(part.map(([, r]) => r.keys.join('\u0000')));
+    const keyPart = perKey.filter(([k]) => keySet.has(k));
+    const params: unknown[] = f.keyCols.map((_, i) => keyPart.map(([, r]) => r.keys[i]));
+    params.push(
+      keyPart.map(([, r]) => r.firstSeen),
+      keyPart.map(([, r]) => r.lastSeen),
+    );
+    for (let i = 0; i < n; i++) params.push(part.map(([, r]) => r.keys[i]));
     params.push(
       part.map(([, r]) => r.hostId),
       part.map(([, r]) => r.firstSeen),
       part.map(([, r]) => r.lastSeen),
     );
-    const cols = f.keyCols.map((c) => `u.${c}`).join(', ');
-    // A saturated key keeps only its counter: no host rows come back for it.
-    await ex.q(
-      'write',
-      `INSERT INTO ${f.hostTable} AS h (${keyList}, host_id, first_seen, last_seen)
-       SELECT ${cols}, u.host_id, u.first_seen, u.last_seen
-       FROM unnest(${keyArrays}, $${n + 1}::text[], $${n + 2}::bigint[], $${n + 3}::bigint[]) AS u(${keyList}, host_id, first_seen, last_seen)
-       WHERE NOT EXISTS (SELECT 1 FROM ${f.keyTable} k WHERE ${keyJoin} AND k.saturated)
-       ON CONFLICT (${keyList}, host_id) DO UPDATE SET first_seen = LEAST(h.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen)
-       WHERE EXCLUDED.first_seen < h.first_seen OR EXCLUDED.last_seen > h.last_seen`,
-      params,
-    );
+    await ex.q('write', sql, params);
   }
 }
 
