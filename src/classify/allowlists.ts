@@ -33,8 +33,11 @@ export const DEFAULT_BROWSERS: readonly DefaultAppMatcher[] = [
   { team_id: '43AQ936H96', signing_id_prefix: 'org.mozilla.plugincontainer', name: 'Firefox helpers', category: 'browser', verified: true },
   { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.edgemac', name: 'Microsoft Edge', category: 'browser', verified: true },
   { team_id: 'KL8N8XSYF4', signing_id_prefix: 'com.brave.Browser', name: 'Brave', category: 'browser', verified: true },
-  { team_id: 'S6N382Y83G', signing_id_prefix: 'company.thebrowser.Browser', name: 'Arc', category: 'browser', verified: false }, // unverified
-  { team_id: 'S6N382Y83G', signing_id_prefix: 'company.thebrowser.browser', name: 'Arc helpers', category: 'browser', verified: false }, // unverified
+  { team_id: 'S6N382Y83G', signing_id_prefix: 'company.thebrowser.Browser', name: 'Arc', category: 'browser', verified: true },
+  // Arc's helpers are signed `company.thebrowser.browser.helper` (lower case).
+  { team_id: 'S6N382Y83G', signing_id_prefix: 'company.thebrowser.browser', name: 'Arc helpers', category: 'browser', verified: true },
+  { team_id: '4XF3XNRN6Y', signing_id_prefix: 'com.vivaldi.Vivaldi', name: 'Vivaldi', category: 'browser', verified: true },
+  { team_id: 'A2P9LX4JPN', signing_id_prefix: 'com.operasoftware.Opera', name: 'Opera', category: 'browser', verified: true },
 ];
 
 export const DEFAULT_SANCTIONED: readonly DefaultAppMatcher[] = [
@@ -45,7 +48,7 @@ export const DEFAULT_SANCTIONED: readonly DefaultAppMatcher[] = [
   { team_id: GOOGLE, signing_id_prefix: 'com.google.GoogleDrive', name: 'Google Drive (Backup and Sync)', category: 'sync', verified: true },
   { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.OneDrive', name: 'OneDrive', category: 'sync', verified: true },
   { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.OneDriveStandaloneUpdater', name: 'OneDrive updater', category: 'sync', verified: true },
-  { team_id: 'M683GB7CPW', signing_id_prefix: 'com.box', name: 'Box Drive', category: 'sync', verified: false }, // unverified
+  { team_id: 'M683GB7CPW', signing_id_prefix: 'com.box', name: 'Box Drive', category: 'sync', verified: true },
   { team_id: APPLE, signing_id_prefix: 'com.apple.bird', name: 'iCloud Drive (bird)', category: 'sync', verified: true },
   { team_id: APPLE, signing_id_prefix: 'com.apple.cloudd', name: 'CloudKit (cloudd)', category: 'sync', verified: true },
   { team_id: APPLE, signing_id_prefix: 'com.apple.cloudphotod', name: 'iCloud Photos', category: 'sync', verified: true },
@@ -55,24 +58,30 @@ export const DEFAULT_SANCTIONED: readonly DefaultAppMatcher[] = [
   { team_id: APPLE, signing_id_prefix: 'com.apple.backupd', name: 'Time Machine', category: 'backup', verified: true },
   { team_id: APPLE, signing_id_prefix: 'com.apple.backupd-helper', name: 'Time Machine helper', category: 'backup', verified: true },
   { team_id: 'QH4P3Q5S9F', signing_id_prefix: 'com.backblaze', name: 'Backblaze', category: 'backup', verified: false }, // unverified
-  { team_id: '9YV9435DHD', signing_id_prefix: 'com.code42', name: 'CrashPlan', category: 'backup', verified: false }, // unverified
-  { team_id: '9YV9435DHD', signing_id_prefix: 'com.crashplan', name: 'CrashPlan', category: 'backup', verified: false }, // unverified
-  { team_id: '48ZCSDVL96', signing_id_prefix: 'com.haystacksoftware', name: 'Arq', category: 'backup', verified: false }, // unverified
+  { team_id: '9YV9435DHD', signing_id_prefix: 'com.backup42', name: 'CrashPlan (Code42)', category: 'backup', verified: true },
+  { team_id: '9YV9435DHD', signing_id_prefix: 'com.code42', name: 'CrashPlan (Code42)', category: 'backup', verified: true },
+  { team_id: '9YV9435DHD', signing_id_prefix: 'com.crashplan', name: 'CrashPlan', category: 'backup', verified: true },
+  { team_id: '48ZCSDVL96', signing_id_prefix: 'com.haystacksoftware', name: 'Arq', category: 'backup', verified: true },
   // conferencing
   { team_id: 'BJ4HAAB9B3', signing_id_prefix: 'us.zoom', name: 'Zoom', category: 'conferencing', verified: true },
   { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.teams', name: 'Microsoft Teams (classic)', category: 'conferencing', verified: true },
   { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.teams2', name: 'Microsoft Teams', category: 'conferencing', verified: true },
   { team_id: 'BQR82RBBHL', signing_id_prefix: 'com.tinyspeck.slackmacgap', name: 'Slack', category: 'conferencing', verified: true },
-  { team_id: 'DE8Y96K9QP', signing_id_prefix: 'Cisco-Systems.Spark', name: 'Webex', category: 'conferencing', verified: false }, // unverified
-  { team_id: 'DE8Y96K9QP', signing_id_prefix: 'com.webex', name: 'Webex Meetings', category: 'conferencing', verified: false }, // unverified
+  { team_id: 'DE8Y96K9QP', signing_id_prefix: 'Cisco-Systems.Spark', name: 'Webex', category: 'conferencing', verified: true },
+  { team_id: 'DE8Y96K9QP', signing_id_prefix: 'com.webex', name: 'Webex Meetings', category: 'conferencing', verified: true },
+  { team_id: 'DE8Y96K9QP', signing_id_prefix: 'com.cisco.webexmeetingsapp', name: 'Webex Meetings app', category: 'conferencing', verified: true },
   // MDM / EDR / fleet agents
   { team_id: '483DWKW443', signing_id_prefix: 'com.jamf', name: 'Jamf', category: 'mdm', verified: true },
   { team_id: '483DWKW443', signing_id_prefix: 'com.jamfsoftware', name: 'Jamf (jamf binary)', category: 'mdm', verified: true },
-  { team_id: 'P3FGV63VK7', signing_id_prefix: 'io.kandji', name: 'Kandji', category: 'mdm', verified: false }, // unverified
+  // Kandji's agent binaries use bare signing ids.
+  { team_id: 'P3FGV63VK7', signing_id_prefix: 'kandji-daemon', name: 'Kandji agent', category: 'mdm', verified: true },
+  { team_id: 'P3FGV63VK7', signing_id_prefix: 'kandji-library-manager', name: 'Kandji library manager', category: 'mdm', verified: true },
+  { team_id: 'P3FGV63VK7', signing_id_prefix: 'io.kandji', name: 'Kandji apps', category: 'mdm', verified: true },
   { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.intune', name: 'Intune', category: 'mdm', verified: true },
   { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.CompanyPortalMac', name: 'Intune Company Portal', category: 'mdm', verified: true },
   { team_id: 'X9E956P446', signing_id_prefix: 'com.crowdstrike', name: 'CrowdStrike Falcon', category: 'edr', verified: true },
   { team_id: '4AYE5J54KN', signing_id_prefix: 'com.sentinelone', name: 'SentinelOne', category: 'edr', verified: true },
+  { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.wdav', name: 'Microsoft Defender', category: 'edr', verified: true },
   { team_id: '3522FA9PXF', signing_id_prefix: 'io.osquery', name: 'osquery', category: 'edr', verified: true },
   { team_id: '8VBZ3948LU', signing_id_prefix: 'com.fleetdm', name: 'Fleet orbit', category: 'edr', verified: true },
   { team_id: '8VBZ3948LU', signing_id_prefix: 'io.osquery', name: 'osquery (fleetd build)', category: 'edr', verified: false }, // unverified
@@ -90,8 +99,8 @@ export const DEFAULT_TERMINALS: readonly DefaultAppMatcher[] = [
   { team_id: 'H7V7XYVQ7D', signing_id_prefix: 'com.googlecode.iterm2', name: 'iTerm2', category: 'terminal', verified: true },
   { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.VSCode', name: 'Visual Studio Code', category: 'terminal', verified: true },
   { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.VSCodeInsiders', name: 'Visual Studio Code Insiders', category: 'terminal', verified: true },
-  { team_id: '2BBY89MBSN', signing_id_prefix: 'dev.warp', name: 'Warp', category: 'terminal', verified: false }, // unverified
-  { team_id: '24VZTF6M5V', signing_id_prefix: 'com.mitchellh.ghostty', name: 'Ghostty', category: 'terminal', verified: false }, // unverified
+  { team_id: '2BBY89MBSN', signing_id_prefix: 'dev.warp', name: 'Warp', category: 'terminal', verified: true },
+  { team_id: '24VZTF6M5V', signing_id_prefix: 'com.mitchellh.ghostty', name: 'Ghostty', category: 'terminal', verified: true },
   { team_id: '2ZEFAR8TH3', signing_id_prefix: 'com.jetbrains', name: 'JetBrains IDEs', category: 'terminal', verified: true },
 ];
 
