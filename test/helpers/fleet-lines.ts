@@ -60,7 +60,7 @@ export function generateFleetLines(opts: FleetLinesOptions): string[] {
   const destination = () => {
     const r = rnd();
     const k = Math.floor(r * r * r * 400);
-    return { server: `api${k}.service${k % 97}.example.com`, ip: `203.0.113.${k % 250}` };
+    return { server: `api${k}.vendor${k % 97}.net`, ip: `203.0.113.${k % 250}` };
   };
   const out: string[] = [];
   const counters = new Map<string, number>();
