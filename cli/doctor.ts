@@ -147,10 +147,16 @@ async function checkSocket(explicit: string | undefined): Promise<CheckResult> {
   }
 }
 
-async function checkStore(config: OutflowConfig | undefined, explicit: string | undefined): Promise<CheckResult> {
-  const url = explicit ?? config?.fleet.store;
+async function checkStore(config: OutflowConfig | undefined, configured: boolean, explicit: string | undefined): Promise<CheckResult> {
+  // Only a store someone named (flag or config file) is probed; the built-in default is not.
+  const url = explicit ?? (configured ? config?.fleet.store : undefined);
   const required = explicit !== undefined;
   if (!url) return { name: 'fleet:store', status: 'skip', required: false, detail: 'no store configured' };
+  const { isPostgresUrl, sqlitePath } = await import('../fleet/store/open.js');
+  // Probing must not create the SQLite file as a side effect.
+  if (!isPostgresUrl(url) && !existsSync(sqlitePath(url))) {
+    return { name: 'fleet:store', status: 'warn', required, detail: `${url} does not exist yet`, fix: 'run `outflow fleet migrate` (or any fleet command) to create it' };
+  }
   try {
     const { openStore } = await import('../fleet/store/open.js');
     const store = await openStore(url, { migrate: false });
@@ -193,7 +199,7 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
   if (platform === 'darwin') results.push(await probeEsloggerPermission(tools));
   results.push(checkRoot(platform));
   results.push(await checkSocket(opts.socket));
-  results.push(await checkStore(config, opts.store));
+  results.push(await checkStore(config, opts.config !== undefined, opts.store));
   return results;
 }
 

@@ -48,6 +48,8 @@ export async function packageOutflow(opts: PackageOptions): Promise<{ dir: strin
     banner: { js: "const __outflow_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
     legalComments: 'linked',
     logLevel: 'warning',
+    // The generated Thrift code has duplicate `case 0:` labels (harmless, not ours to edit).
+    logOverride: { 'duplicate-case': 'silent' },
   });
 
   for (const pkg of NATIVE_RUNTIME) {
@@ -59,6 +61,9 @@ export async function packageOutflow(opts: PackageOptions): Promise<{ dir: strin
       filter: (f) => !/[\\/](src|deps|docs|test|\.github)([\\/]|$)/.test(path.relative(src, f)) && !/\.(md|gyp[i]?|cc|h|c)$/.test(f) && !f.includes(`${path.sep}obj.target`),
     });
   }
+
+  // The store finds its numbered SQL migrations next to the bundle (lib/migrations/<backend>).
+  cpSync(path.join(root, 'fleet/store/migrations'), path.join(dir, 'lib/migrations'), { recursive: true, filter: (f) => !f.endsWith('.ts') });
 
   const launcher = (argvInject: string) =>
     `#!${opts.node}\n` +

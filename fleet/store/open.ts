@@ -23,10 +23,9 @@ export function sqlitePath(url: string): string {
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
   if (!url) throw new StoreError('STORE_OPEN', 'no store configured', 'pass --store or set fleet.store');
   if (isPostgresUrl(url)) {
-    // Specifier in a variable: the PostgreSQL backend is built in parallel (issue 8) and is optional here.
-    const postgresModule = './postgres/index.js';
-    const mod = (await import(postgresModule)) as { openPostgresStore(url: string, opts: OpenStoreOptions): Promise<Store> };
-    return mod.openPostgresStore(url, opts);
+    // A literal specifier so the packaged bundle (esbuild) includes the backend; still loaded lazily.
+    const { openPostgresStore } = await import('./postgres/index.js');
+    return openPostgresStore(url, opts);
   }
   const { openSqliteStore } = await import('./sqlite/sqlite-store.js');
   return openSqliteStore(sqlitePath(url), { migrate: opts.migrate ?? true });

@@ -1,0 +1,136 @@
+/**
+ * The packaged artifact, checked the way osqueryd and an admin would: unpack the tarball, apply
+ * osqueryd's autoload permission rules (written here from formats.md §8.1), run the packaged outflow.ext
+ * under the manager double from a directory that has no access to the source tree or node_modules,
+ * and exercise install.sh's refusal of unsafe locations.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeManager } from '../../extension/sdk/testing/fake-manager.js';
+import { packageOutflow } from '../../scripts/package.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+
+/** osqueryd's safePermissions for an autoloaded extension, as a list of violations. */
+function autoloadViolations(file: string, runningUid: number): string[] {
+  const problems: string[] = [];
+  const st = statSync(file);
+  const dir = statSync(path.dirname(file));
+  if (!file.endsWith('.ext')) problems.push('name does not end in .ext');
+  if (!st.isFile()) problems.push('not a regular file');
+  if ((st.mode & 0o111) === 0) problems.push('not executable');
+  if (st.uid !== 0 && st.uid !== runningUid) problems.push(`owned by uid ${st.uid}, neither root nor the osqueryd user`);
+  if (st.mode & 0o002) problems.push('world-writable');
+  if (dir.mode & 0o1000) problems.push('parent directory has the sticky bit');
+  if (dir.mode & 0o002) problems.push('parent directory is world-writable');
+  return problems;
+}
+
+// Outside the repo (no node_modules above it) and not under a sticky-bit directory such as /tmp.
+const work = mkdtempSync(path.join(tmpdir(), 'outflow-pkg-'));
+const stageRoot = path.join('/root', `.outflow-pkg-test-${process.pid}`);
+
+describe('packaged outflow.ext', () => {
+  let tarball: string;
+  let unpacked: string;
+  let manager: FakeManager | undefined;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    const res = await packageOutflow({ node: process.execPath, out: path.join(work, 'dist') });
+    tarball = res.tarball;
+    mkdirSync(stageRoot, { recursive: true, mode: 0o755 });
+    execFileSync('tar', ['-xzf', tarball, '-C', stageRoot]);
+    unpacked = path.join(stageRoot, 'outflow');
+  }, 120_000);
+
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await manager?.close();
+    rmSync(stageRoot, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('has the tarball layout and an absolute Node interpreter on the first line', () => {
+    for (const f of ['outflow.ext', 'outflow', 'lib/outflow.cjs', 'install.sh', 'README.md', 'packs/outflow.conf', 'lib/migrations/sqlite/0001_init.sql']) {
+      expect(statSync(path.join(unpacked, f)).isFile(), f).toBe(true);
+    }
+    const first = readFileSync(path.join(unpacked, 'outflow.ext'), 'utf8').split('\n')[0] as string;
+    expect(first).toBe(`#!${process.execPath}`);
+    // The extension must not need the native SQLite module: it is shipped only for query/fleet.
+    const bundle = readFileSync(path.join(unpacked, 'lib/outflow.cjs'), 'utf8');
+    expect(bundle).not.toMatch(/require\(["']thrift["']\)/);
+  });
+
+  it('passes osqueryd autoload permission rules once unpacked as root', () => {
+    expect(autoloadViolations(path.join(unpacked, 'outflow.ext'), process.getuid?.() ?? 0)).toEqual([]);
+  });
+
+  it('the rule check itself rejects a file in a sticky-bit directory (/tmp)', () => {
+    const probe = path.join(work, 'probe.ext');
+    execFileSync('install', ['-m', '0755', path.join(unpacked, 'outflow.ext'), probe]);
+    const inTmp = path.join(tmpdir(), `outflow-probe-${process.pid}.ext`);
+    execFileSync('install', ['-m', '0755', probe, inTmp]);
+    try {
+      expect(autoloadViolations(inTmp, 0)).toContain('parent directory has the sticky bit');
+    } finally {
+      rmSync(inTmp, { force: true });
+    }
+  });
+
+  it('registers with the manager double and answers a generate with no source tree or node_modules', async () => {
+    const sockDir = mkdtempSync(path.join(work, 'sock-'));
+    const socket = path.join(sockDir, 'osquery.em');
+    manager = await FakeManager.start(socket);
+    const cwd = mkdtempSync(path.join(work, 'cwd-'));
+    child = spawn(path.join(unpacked, 'outflow.ext'), ['--socket', socket, '--timeout', '5', '--interval', '1'], {
+      cwd,
+      env: { PATH: '/usr/bin:/bin', OUTFLOW_PLATFORM: 'linux', HOME: cwd },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += d));
+    const reg = await manager.waitForRegistration(30_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n${stderr}`);
+    });
+    expect(reg.info.name).toBe('outflow');
+    expect(Object.keys(reg.registry.table ?? {})).toContain('outflow_status');
+    // Like osquery's own SDKs, the extension binds <socket>.<uuid> right after registering.
+    for (let i = 0; i < 100 && !existsSync(manager.extensionSocket(reg.uuid)); i++) await new Promise((r) => setTimeout(r, 50));
+    const res = await manager.generate(reg.uuid, 'outflow_status');
+    expect(res.status.code, res.status.message).toBe(0);
+    expect(res.response.map((r) => r.component)).toContain('extension');
+    const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    child = undefined;
+  }, 60_000);
+
+  it('install.sh refuses a sticky-bit location and installs root-owned 0755 into a safe one', () => {
+    const load = path.join(stageRoot, 'etc/extensions.load');
+    const refused = (() => {
+      try {
+        execFileSync('sh', [path.join(unpacked, 'install.sh'), '--prefix', path.join(tmpdir(), 'outflow-x'), '--extensions-load', load], { stdio: 'pipe' });
+        return '';
+      } catch (err) {
+        return String((err as { stderr?: Buffer }).stderr);
+      }
+    })();
+    expect(refused).toContain('sticky bit');
+
+    const prefix = path.join(stageRoot, 'usr/local/outflow');
+    execFileSync('sh', [path.join(unpacked, 'install.sh'), '--prefix', prefix, '--extensions-load', load], { stdio: 'pipe' });
+    execFileSync('sh', [path.join(unpacked, 'install.sh'), '--prefix', prefix, '--extensions-load', load], { stdio: 'pipe' });
+    const st = statSync(path.join(prefix, 'outflow.ext'));
+    expect(st.uid).toBe(0);
+    expect(st.mode & 0o777).toBe(0o755);
+    const lines = readFileSync(load, 'utf8').trim().split('\n');
+    expect(lines).toEqual([path.join(prefix, 'outflow.ext')]); // appended once, idempotent
+    expect(autoloadViolations(path.join(prefix, 'outflow.ext'), 0)).toEqual([]);
+  });
+});
+
+// Keep the import of REPO_ROOT honest: the package is built from this checkout.
+void REPO_ROOT;
