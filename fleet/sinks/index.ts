@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { SinkConfig } from '../../src/config/fleet-serve.js';
+import { OutflowError, coerceError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import type { FleetMetrics } from '../metrics.js';
+import { JsonlFileSink, JsonlStreamSink } from './jsonl.js';
+import { toOcsf } from './ocsf.js';
+import type { Detection, Sink, SinkFormat } from './sink.js';
+import { WebhookSink } from './webhook.js';
+
+export type { Sink, SinkFormat } from './sink.js';
+export { toOcsf } from './ocsf.js';
+
+export function renderer(format: SinkFormat): (d: Detection) => unknown {
+  return format === 'ocsf' ? toOcsf : (d) => d;
+}
+
+/** Read a secret from a file (first line, trimmed), naming the config key when it fails. */
+export function readSecretFile(file: string, key: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new OutflowError('CONFIG_INVALID', `cannot read ${key} ${file}`, 'check the path and that the service user can read it', { cause: err });
+  }
+  const secret = text.split(/\r?\n/)[0]?.trim() ?? '';
+  if (secret.length < 16) throw new OutflowError('CONFIG_INVALID', `${key} ${file} holds fewer than 16 characters`, 'put a long random secret on its first line');
+  return secret;
+}
+
+export interface CreateSinksOptions {
+  log: Logger;
+  metrics?: FleetMetrics;
+  /** Where `type: stdout` writes (tests pass a memory stream). */
+  stdout?: Writable;
+}
+
+/** Build the configured sinks (the config switch). */
+export function createSinks(configs: readonly SinkConfig[], opts: CreateSinksOptions): Sink[] {
+  return configs.map((c, i) => {
+    const render = renderer(c.format);
+    switch (c.type) {
+      case 'stdout':
+        return new JsonlStreamSink(opts.stdout ?? process.stdout, render, `stdout#${i}`);
+      case 'file':
+        return new JsonlFileSink(c.path, render, `file#${i}`);
+      case 'webhook':
+        return new WebhookSink({
+          name: `webhook#${i}`,
+          url: c.url,
+          secret: c.secret ?? readSecretFile(c.secret_file!, `fleet.sinks.${i}.secret_file`),
+          format: c.format,
+          spoolDir: c.spool_dir,
+          timeoutMs: c.timeout_ms,
+          backoff: { initialMs: c.backoff.initial_ms, maxMs: c.backoff.max_ms, factor: c.backoff.factor },
+          batchSize: c.batch_size,
+          maxSpoolBytes: c.max_spool_bytes,
+          headers: c.headers,
+          render,
+          log: opts.log.child({ component: 'sink', sink: `webhook#${i}` }),
+          metrics: opts.metrics,
+        });
+    }
+  });
+}
+
+/**
+ * Fans a batch out to every sink. One failing sink does not keep the others from receiving it;
+ * the failures are logged, counted and returned so the caller can report them.
+ */
+export class SinkSet {
+  constructor(
+    readonly sinks: readonly Sink[],
+    private readonly log: Logger,
+    private readonly metrics?: FleetMetrics,
+  ) {}
+
+  async write(detections: readonly Detection[]): Promise<{ sink: string; error: Error }[]> {
+    if (!detections.length || !this.sinks.length) return [];
+    const results = await Promise.allSettled(this.sinks.map((s) => s.write(detections)));
+    const failures: { sink: string; error: Error }[] = [];
+    results.forEach((r, i) => {
+      const sink = this.sinks[i]!.name;
+      if (r.status === 'rejected') {
+        const error = coerceError(r.reason);
+        failures.push({ sink, error });
+        this.metrics?.sinkDeliveries.inc({ sink, outcome: 'error' });
+        this.log.error({ sink, err: error, detections: detections.length }, 'sink write failed');
+      }
+    });
+    return failures;
+  }
+
+  async close(): Promise<void> {
+    const results = await Promise.allSettled(this.sinks.map((s) => s.close()));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') this.log.warn({ sink: this.sinks[i]!.name, err: coerceError(r.reason) }, 'sink close failed');
+    });
+  }
+}

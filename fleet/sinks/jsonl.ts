@@ -1,0 +1,71 @@
+import { mkdirSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { OutflowError } from '../../src/errors.js';
+import type { Detection, Sink } from './sink.js';
+
+type Render = (detection: Detection) => unknown;
+
+function toLines(detections: readonly Detection[], render: Render): string {
+  let out = '';
+  for (const d of detections) out += JSON.stringify(render(d)) + '\n';
+  return out;
+}
+
+/** JSON lines appended to a file (opened in append mode, so log shippers and logrotate copytruncate work). */
+export class JsonlFileSink implements Sink {
+  readonly name: string;
+  private handle: Promise<FileHandle> | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly render: Render,
+    name = `file:${file}`,
+  ) {
+    this.name = name;
+  }
+
+  async write(detections: readonly Detection[]): Promise<void> {
+    if (!detections.length) return;
+    try {
+      if (!this.handle) {
+        mkdirSync(path.dirname(this.file), { recursive: true });
+        this.handle = open(this.file, 'a');
+      }
+      const fh = await this.handle;
+      await fh.appendFile(toLines(detections, this.render));
+    } catch (err) {
+      this.handle = undefined;
+      throw new OutflowError('SINK_FAILED', `cannot append detections to ${this.file}`, 'check the sink path, free space and permissions', { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    if (h) await (await h).close();
+  }
+}
+
+/** JSON lines on a stream (stdout by default); resolves once the stream accepted the bytes. */
+export class JsonlStreamSink implements Sink {
+  constructor(
+    private readonly stream: Writable,
+    private readonly render: Render,
+    readonly name = 'stdout',
+  ) {}
+
+  write(detections: readonly Detection[]): Promise<void> {
+    if (!detections.length) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.stream.write(toLines(detections, this.render), (err) =>
+        err ? reject(new OutflowError('SINK_FAILED', `cannot write detections to ${this.name}`, undefined, { cause: err })) : resolve(),
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    // stdout belongs to the process; never end it here
+  }
+}

@@ -1,0 +1,286 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { OutflowError, coerceError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import { VERSION } from '../../src/version.js';
+import type { FleetMetrics } from '../metrics.js';
+import { DELIVERY_HEADER, SIGNATURE_HEADER, signBody } from './signature.js';
+import type { Detection, Sink, SinkFormat } from './sink.js';
+
+export interface WebhookBackoff {
+  /** First retry delay. Each failure multiplies it by `factor`, up to `maxMs`. */
+  initialMs: number;
+  maxMs: number;
+  factor: number;
+}
+
+export interface WebhookSinkOptions {
+  name: string;
+  url: string;
+  /** HMAC key for X-Outflow-Signature. */
+  secret: string;
+  format: SinkFormat;
+  /** One file per batch waiting for delivery; survives restarts. */
+  spoolDir: string;
+  /** Per request. */
+  timeoutMs: number;
+  backoff: WebhookBackoff;
+  /** Detections per POST; a larger batch is split into several spooled deliveries. */
+  batchSize: number;
+  /** New batches are refused (write rejects) once the spool holds this many bytes. */
+  maxSpoolBytes: number;
+  /** Extra request headers, e.g. the receiver's own Authorization. Never logged. */
+  headers: Record<string, string>;
+  render: (detection: Detection) => unknown;
+  log: Logger;
+  metrics?: FleetMetrics;
+}
+
+/** What the receiver gets (signed as raw bytes, see signature.ts). */
+export interface WebhookBody {
+  source: 'outflow';
+  version: string;
+  delivery_id: string;
+  created_at: string;
+  format: SinkFormat;
+  detections: unknown[];
+}
+
+type Attempt = { kind: 'delivered' } | { kind: 'retry'; reason: string; retryAfterMs?: number } | { kind: 'rejected'; reason: string };
+
+const SPOOL_FILE_RE = /^(\d{16})\.json$/;
+
+/**
+ * HTTP webhook with a write-ahead spool: every batch is first written to `spoolDir` and then delivered
+ * in spool order by one loop, one request at a time. A failed delivery (connection refused, timeout,
+ * 408/425/429/5xx) is retried with exponential back-off until the receiver recovers, so order holds and
+ * nothing is lost across receiver outages or our own restarts. A file is deleted only after a 2xx.
+ * Other 4xx answers mean the receiver will never accept that body: it moves to `spoolDir/dead/` so one
+ * poison batch cannot block the queue forever. Delivery is at-least-once (a crash between the
+ * receiver's 2xx and our unlink re-sends); `X-Outflow-Delivery` lets the receiver drop such repeats.
+ */
+export class WebhookSink implements Sink {
+  readonly name: string;
+  private readonly queue: number[] = [];
+  private nextSeq: number;
+  private spoolBytes = 0;
+  private draining: Promise<void> | undefined;
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private writeChain: Promise<void> = Promise.resolve();
+  private readonly deadDir: string;
+
+  constructor(private readonly opts: WebhookSinkOptions) {
+    this.name = opts.name;
+    this.deadDir = path.join(opts.spoolDir, 'dead');
+    mkdirSync(this.deadDir, { recursive: true });
+    const seqs: number[] = [];
+    for (const entry of readdirSync(opts.spoolDir)) {
+      const m = SPOOL_FILE_RE.exec(entry);
+      if (!m) continue;
+      seqs.push(Number(m[1]));
+      this.spoolBytes += statSync(path.join(opts.spoolDir, entry)).size;
+    }
+    seqs.sort((a, b) => a - b);
+    this.queue.push(...seqs);
+    this.nextSeq = (seqs.at(-1) ?? 0) + 1;
+    opts.metrics?.sinkSpoolDepth.set({ sink: this.name }, this.queue.length);
+    if (seqs.length) {
+      opts.log.info({ sink: this.name, spooled: seqs.length, spool_bytes: this.spoolBytes }, 'webhook spool has undelivered batches from a previous run');
+      this.kick();
+    }
+  }
+
+  /** Batches waiting in the spool (for health and tests). */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  async write(detections: readonly Detection[]): Promise<void> {
+    if (this.closed) throw new OutflowError('SINK_FAILED', `webhook sink ${this.name} is closed`);
+    for (let i = 0; i < detections.length; i += this.opts.batchSize) {
+      const chunk = detections.slice(i, i + this.opts.batchSize);
+      await this.enqueue(chunk.map((d) => this.opts.render(d)));
+    }
+  }
+
+  /**
+   * Spool one body of already-rendered records. Spool writes are chained so the queue order is the
+   * call order even when file writes finish out of order.
+   */
+  enqueue(records: unknown[]): Promise<void> {
+    const next = this.writeChain.then(() => this.spool(records));
+    this.writeChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async spool(records: unknown[]): Promise<void> {
+    const body: WebhookBody = {
+      source: 'outflow',
+      version: VERSION,
+      delivery_id: randomUUID(),
+      created_at: new Date().toISOString(),
+      format: this.opts.format,
+      detections: records,
+    };
+    const bytes = Buffer.from(JSON.stringify(body));
+    if (this.spoolBytes + bytes.length > this.opts.maxSpoolBytes) {
+      throw new OutflowError(
+        'SINK_FAILED',
+        `webhook spool ${this.opts.spoolDir} is full (${this.spoolBytes} bytes, ${this.queue.length} batches)`,
+        `the receiver ${this.opts.url} has been failing; fix it or raise max_spool_bytes`,
+      );
+    }
+    const seq = this.nextSeq++;
+    const final = this.spoolPath(seq);
+    const tmp = path.join(this.opts.spoolDir, `.${seq}.tmp`);
+    try {
+      await writeFile(tmp, bytes, { flush: true });
+      await rename(tmp, final);
+    } catch (err) {
+      throw new OutflowError('SINK_FAILED', `cannot write webhook spool file ${final}`, 'check free space and permissions of the spool directory', { cause: err });
+    }
+    this.spoolBytes += bytes.length;
+    this.queue.push(seq);
+    this.opts.metrics?.sinkSpoolDepth.set({ sink: this.name }, this.queue.length);
+    this.kick();
+  }
+
+  /** Resolves when the spool is empty (or the sink closes). For tests and orderly shutdown. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.writeChain;
+    this.wake?.();
+    await this.draining;
+  }
+
+  private spoolPath(seq: number): string {
+    return path.join(this.opts.spoolDir, `${String(seq).padStart(16, '0')}.json`);
+  }
+
+  private kick(): void {
+    if (this.draining || this.closed) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      // a batch enqueued while the loop was finishing must not wait for the next write
+      if (this.queue.length && !this.closed) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      const seq = this.queue[0];
+      if (seq === undefined) return;
+      const file = this.spoolPath(seq);
+      let body: Buffer;
+      try {
+        body = await readFile(file);
+      } catch (err) {
+        this.opts.log.error({ sink: this.name, file, err: coerceError(err) }, 'webhook spool file unreadable; skipping it');
+        this.dequeue(0);
+        continue;
+      }
+      const attempt = await this.post(body);
+      if (attempt.kind === 'delivered') {
+        failures = 0;
+        await unlink(file).catch(() => undefined);
+        this.dequeue(body.length);
+        this.opts.metrics?.sinkDeliveries.inc({ sink: this.name, outcome: 'ok' });
+        this.opts.log.debug({ sink: this.name, seq, bytes: body.length }, 'webhook batch delivered');
+        continue;
+      }
+      if (attempt.kind === 'rejected') {
+        failures = 0;
+        const dead = path.join(this.deadDir, path.basename(file));
+        await rename(file, dead).catch(() => undefined);
+        this.dequeue(body.length);
+        this.opts.metrics?.sinkDeliveries.inc({ sink: this.name, outcome: 'dead' });
+        this.opts.log.error({ sink: this.name, seq, reason: attempt.reason, dead_letter: dead }, 'webhook receiver rejected a batch; moved to dead letters');
+        continue;
+      }
+      failures += 1;
+      const { initialMs, maxMs, factor } = this.opts.backoff;
+      const base = Math.min(maxMs, initialMs * factor ** (failures - 1));
+      // equal jitter: keeps the exponential shape while spreading retries of several aggregators
+      let delay = base / 2 + Math.random() * (base / 2);
+      if (attempt.retryAfterMs !== undefined) delay = Math.min(maxMs, Math.max(delay, attempt.retryAfterMs));
+      this.opts.metrics?.sinkDeliveries.inc({ sink: this.name, outcome: 'retry' });
+      this.opts.log.warn(
+        { sink: this.name, seq, reason: attempt.reason, failures, retry_in_ms: Math.round(delay), spooled: this.queue.length },
+        'webhook delivery failed; will retry',
+      );
+      await this.sleep(delay);
+    }
+  }
+
+  private dequeue(bytes: number): void {
+    this.queue.shift();
+    this.spoolBytes = Math.max(0, this.spoolBytes - bytes);
+    this.opts.metrics?.sinkSpoolDepth.set({ sink: this.name }, this.queue.length);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+
+  private async post(body: Buffer): Promise<Attempt> {
+    let deliveryId = '';
+    try {
+      deliveryId = String((JSON.parse(body.toString('utf8')) as { delivery_id?: unknown }).delivery_id ?? '');
+    } catch {
+      return { kind: 'rejected', reason: 'spool file is not valid JSON' };
+    }
+    let res: Response;
+    try {
+      res = await fetch(this.opts.url, {
+        method: 'POST',
+        body,
+        headers: {
+          ...this.opts.headers,
+          'content-type': 'application/json',
+          'user-agent': `outflow/${VERSION}`,
+          [DELIVERY_HEADER]: deliveryId,
+          [SIGNATURE_HEADER]: signBody(this.opts.secret, body),
+        },
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+        redirect: 'error',
+      });
+    } catch (err) {
+      const e = coerceError(err);
+      const cause = (e as { cause?: { code?: string } }).cause?.code;
+      return { kind: 'retry', reason: e.name === 'TimeoutError' ? `timeout after ${this.opts.timeoutMs} ms` : (cause ?? e.message) };
+    }
+    // drain the body so the keep-alive connection can be reused
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status >= 200 && res.status < 300) return { kind: 'delivered' };
+    const reason = `HTTP ${res.status}`;
+    if (res.status === 408 || res.status === 425 || res.status === 429 || res.status >= 500) {
+      return { kind: 'retry', reason, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
+    }
+    return { kind: 'rejected', reason };
+  }
+}
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}

@@ -1,0 +1,106 @@
+import { z } from 'zod';
+
+/**
+ * `outflow fleet serve` settings: HTTP API, detection sinks and the job schedule (SPEC §5).
+ * Kept apart from fleet.ts (ingest, store, rules) so each part stays readable; all live under `fleet:`.
+ */
+
+const MiB = 1024 * 1024;
+
+const path = z.string().min(1);
+
+export const HttpConfigSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Bind address. Loopback by default: exposing the API is a deliberate choice. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** 0 picks a free port (logged at start-up). */
+    port: z.number().int().min(0).max(65535).default(8088),
+    /**
+     * Bearer token required on every route except /healthz. Prefer `token_file` (or the
+     * OUTFLOW_HTTP_TOKEN environment variable, which wins over both) to keep it out of the config.
+     */
+    token: z.string().min(16, 'use at least 16 characters').optional(),
+    token_file: path.optional(),
+    /** Largest accepted request body in bytes; larger bodies get 413 before they are read. */
+    body_limit: z.number().int().positive().default(16 * MiB),
+    /** /metrics needs the token too unless this is false (e.g. a scraper on a trusted network). */
+    metrics_require_token: z.boolean().default(true),
+    /** PEM files; both or neither. Without them the API speaks plain HTTP. */
+    tls: z.object({ cert: path, key: path }).strict().optional(),
+    /** Per-request time limit (ms) so a stalled client cannot hold a batch open. */
+    request_timeout_ms: z.number().int().positive().default(60_000),
+  })
+  .strict()
+  .prefault({});
+
+export type HttpConfig = z.infer<typeof HttpConfigSchema>;
+
+const SinkFormat = z.enum(['json', 'ocsf']).default('json');
+
+export const StdoutSinkConfigSchema = z.object({ type: z.literal('stdout'), format: SinkFormat }).strict();
+
+export const FileSinkConfigSchema = z.object({ type: z.literal('file'), path, format: SinkFormat }).strict();
+
+export const WebhookSinkConfigSchema = z
+  .object({
+    type: z.literal('webhook'),
+    url: z.url({ protocol: /^https?$/ }),
+    /** HMAC-SHA256 key for X-Outflow-Signature (or `secret_file`). */
+    secret: z.string().min(16, 'use at least 16 characters').optional(),
+    secret_file: path.optional(),
+    format: SinkFormat,
+    /** Undelivered batches wait here, one file each, across receiver outages and restarts. */
+    spool_dir: path.default('./outflow-spool'),
+    timeout_ms: z.number().int().positive().default(10_000),
+    backoff: z
+      .object({
+        initial_ms: z.number().int().positive().default(1000),
+        max_ms: z.number().int().positive().default(5 * 60_000),
+        factor: z.number().min(1).default(2),
+      })
+      .strict()
+      .prefault({}),
+    batch_size: z.number().int().positive().max(10_000).default(500),
+    max_spool_bytes: z.number().int().positive().default(256 * MiB),
+    /** Extra headers for the receiver (e.g. its own Authorization); never logged. */
+    headers: z.record(z.string(), z.string()).default({}),
+  })
+  .strict()
+  .refine((w) => Boolean(w.secret) !== Boolean(w.secret_file), { message: 'set exactly one of secret or secret_file', path: ['secret'] });
+
+export const SinkConfigSchema = z.discriminatedUnion('type', [StdoutSinkConfigSchema, FileSinkConfigSchema, WebhookSinkConfigSchema]);
+export type SinkConfig = z.infer<typeof SinkConfigSchema>;
+export type WebhookSinkConfig = z.infer<typeof WebhookSinkConfigSchema>;
+
+const job = (cron: string) =>
+  z
+    .object({
+      enabled: z.boolean().default(true),
+      /** node-cron expression; a sixth leading field is seconds. */
+      cron: z.string().min(1).default(cron),
+    })
+    .strict()
+    .prefault({});
+
+export const SchedulerConfigSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** IANA zone for cron fields (rollup/retention times of day). */
+    timezone: z.string().default('UTC'),
+    finalize: job('* * * * *'),
+    rollup: job('7 * * * *'),
+    retention: job('17 3 * * *'),
+  })
+  .strict()
+  .prefault({});
+
+export type SchedulerConfig = z.infer<typeof SchedulerConfigSchema>;
+
+/** The keys this file adds under `fleet:`. */
+export const fleetServeConfigShape = {
+  http: HttpConfigSchema,
+  /** Where finalized detections go. Default: JSON lines on stdout. */
+  sinks: z.array(SinkConfigSchema).default([{ type: 'stdout', format: 'json' }]),
+  scheduler: SchedulerConfigSchema,
+};

@@ -1,0 +1,194 @@
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger, silentLogger } from '../../src/log.js';
+import { createFleetMetrics } from '../../fleet/metrics.js';
+import { toOcsf } from '../../fleet/sinks/ocsf.js';
+import { signBody, verifySignature } from '../../fleet/sinks/signature.js';
+import { WebhookSink, type WebhookBody, type WebhookSinkOptions } from '../../fleet/sinks/webhook.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { MemoryStream, TestReceiver, freePort, sampleDetection, waitFor } from './serve-fixtures.js';
+
+const SECRET = 'test-webhook-secret-0123456789';
+
+let dir: string;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'webhook-'));
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function makeSink(url: string, over: Partial<WebhookSinkOptions> = {}): WebhookSink {
+  const sink = new WebhookSink({
+    name: 'webhook#0',
+    url,
+    secret: SECRET,
+    format: 'json',
+    spoolDir: path.join(dir, 'spool'),
+    timeoutMs: 2000,
+    backoff: { initialMs: 20, maxMs: 150, factor: 2 },
+    batchSize: 1,
+    maxSpoolBytes: 1 << 20,
+    headers: {},
+    render: (d) => d,
+    log: silentLogger(),
+    ...over,
+  });
+  cleanups.push(() => sink.close());
+  return sink;
+}
+
+function bodyOf(b: Buffer): WebhookBody {
+  return JSON.parse(b.toString('utf8')) as WebhookBody;
+}
+
+function deliveredIds(receiver: TestReceiver): string[] {
+  return receiver.delivered.flatMap((r) => bodyOf(r.body).detections.map((d) => (d as { id: string }).id));
+}
+
+function spoolFiles(): string[] {
+  return readdirSync(path.join(dir, 'spool')).filter((f) => f.endsWith('.json'));
+}
+
+describe('webhook sink against a real local receiver', () => {
+  it('retries through HTTP 500s and delivers every batch exactly once, in order, signed', async () => {
+    const receiver = new TestReceiver(({ index }) => (index < 4 ? 500 : 200));
+    await receiver.start();
+    cleanups.push(() => receiver.stop());
+    const metrics = createFleetMetrics();
+    const logs = new MemoryStream();
+    const sink = makeSink(receiver.url, { metrics, log: createLogger({ destination: logs, level: 'warn' }) });
+
+    await sink.write([sampleDetection({ id: 'd1' }), sampleDetection({ id: 'd2' }), sampleDetection({ id: 'd3' })]);
+    await waitFor(() => receiver.delivered.length === 3 && sink.pending === 0, '3 deliveries');
+
+    expect(deliveredIds(receiver)).toEqual(['d1', 'd2', 'd3']);
+    // the first batch was tried 5 times (4 failures), the others once each
+    expect(receiver.requests.map((r) => bodyOf(r.body).detections.length)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(receiver.requests.slice(0, 5).every((r) => r.body.equals(receiver.requests[0]!.body))).toBe(true);
+    for (const r of receiver.requests) {
+      expect(r.headers['x-outflow-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
+      expect(verifySignature(SECRET, r.body, r.headers['x-outflow-signature'] as string)).toBe(true);
+      expect(r.headers['x-outflow-delivery']).toBe(bodyOf(r.body).delivery_id);
+      expect(r.headers['content-type']).toBe('application/json');
+    }
+    expect(new Set(receiver.delivered.map((r) => bodyOf(r.body).delivery_id)).size).toBe(3);
+    expect(spoolFiles()).toEqual([]);
+    expect(metrics.sinkDeliveries.get({ sink: 'webhook#0', outcome: 'retry' })).toBe(4);
+    expect(metrics.sinkDeliveries.get({ sink: 'webhook#0', outcome: 'ok' })).toBe(3);
+    const warnings = logs.lines() as { msg: string; reason: string }[];
+    expect(warnings.filter((l) => l.msg === 'webhook delivery failed; will retry').map((l) => l.reason)).toEqual(['HTTP 500', 'HTTP 500', 'HTTP 500', 'HTTP 500']);
+  });
+
+  it('spools while connections are refused and drains in order once the receiver comes up', async () => {
+    const port = await freePort();
+    const metrics = createFleetMetrics();
+    const sink = makeSink(`http://127.0.0.1:${port}/hook`, { metrics });
+
+    await sink.write([sampleDetection({ id: 'a' }), sampleDetection({ id: 'b' })]);
+    await waitFor(() => metrics.sinkDeliveries.get({ sink: 'webhook#0', outcome: 'retry' }) >= 3, 'refused retries');
+    // written while the receiver is down: queued behind the earlier ones
+    await sink.write([sampleDetection({ id: 'c' })]);
+    expect(sink.pending).toBe(3);
+    expect(spoolFiles()).toHaveLength(3);
+
+    const receiver = new TestReceiver();
+    await receiver.start(port);
+    cleanups.push(() => receiver.stop());
+    await waitFor(() => sink.pending === 0, 'spool drained');
+    expect(deliveredIds(receiver)).toEqual(['a', 'b', 'c']);
+    expect(receiver.requests).toHaveLength(3);
+    expect(spoolFiles()).toEqual([]);
+  });
+
+  it('keeps the spool across a killed process and delivers it after restart before newer batches', async () => {
+    const port = await freePort();
+    const spoolDir = path.join(dir, 'spool');
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/fleet/sinks-spool-writer.ts'), spoolDir, `http://127.0.0.1:${port}/hook`, '3'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    await waitFor(() => out.includes('spooled 3') || child.exitCode !== null, 'child to spool', 20_000);
+    expect(out, err).toContain('spooled 3');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+    expect(spoolFiles()).toHaveLength(3);
+
+    const receiver = new TestReceiver();
+    await receiver.start(port);
+    cleanups.push(() => receiver.stop());
+    const sink = makeSink(receiver.url, { spoolDir });
+    await sink.write([sampleDetection({ id: 'after-restart' })]);
+    await waitFor(() => sink.pending === 0, 'spool drained after restart');
+    expect(deliveredIds(receiver)).toEqual(['before-restart-0', 'before-restart-1', 'before-restart-2', 'after-restart']);
+    // signed at send time with the running sink's secret, so a rotated secret applies to old spool files too
+    for (const r of receiver.requests) expect(verifySignature(SECRET, r.body, r.headers['x-outflow-signature'] as string)).toBe(true);
+  });
+
+  it('moves a batch the receiver rejects (4xx) to dead letters and keeps going', async () => {
+    const receiver = new TestReceiver(({ body }) => (bodyOf(body).detections.some((d) => (d as { id: string }).id === 'poison') ? 422 : 200));
+    await receiver.start();
+    cleanups.push(() => receiver.stop());
+    const metrics = createFleetMetrics();
+    const sink = makeSink(receiver.url, { metrics });
+    await sink.write([sampleDetection({ id: 'ok-1' }), sampleDetection({ id: 'poison' }), sampleDetection({ id: 'ok-2' })]);
+    await waitFor(() => sink.pending === 0, 'drained');
+    expect(deliveredIds(receiver)).toEqual(['ok-1', 'ok-2']);
+    expect(receiver.requests).toHaveLength(3);
+    const dead = readdirSync(path.join(dir, 'spool', 'dead'));
+    expect(dead).toHaveLength(1);
+    expect(metrics.sinkDeliveries.get({ sink: 'webhook#0', outcome: 'dead' })).toBe(1);
+  });
+
+  it('splits large writes into batch_size bodies and renders OCSF when asked', async () => {
+    const receiver = new TestReceiver();
+    await receiver.start();
+    cleanups.push(() => receiver.stop());
+    const sink = makeSink(receiver.url, { batchSize: 2, format: 'ocsf', render: toOcsf });
+    await sink.write(['x1', 'x2', 'x3', 'x4', 'x5'].map((id) => sampleDetection({ id })));
+    await waitFor(() => sink.pending === 0 && receiver.delivered.length === 3, 'drained');
+    const bodies = receiver.delivered.map((r) => bodyOf(r.body));
+    expect(bodies.map((b) => b.detections.length)).toEqual([2, 2, 1]);
+    expect(bodies.every((b) => b.format === 'ocsf' && b.source === 'outflow')).toBe(true);
+    const uids = bodies.flatMap((b) => b.detections.map((d) => (d as { class_uid: number; finding_info: { uid: string } }).finding_info.uid));
+    expect(uids).toEqual(['x1', 'x2', 'x3', 'x4', 'x5']);
+  });
+
+  it('refuses new batches once the spool is full instead of growing without bound', async () => {
+    const port = await freePort();
+    const oneBody = JSON.stringify(sampleDetection({ id: 'xx' })).length + 250;
+    const sink = makeSink(`http://127.0.0.1:${port}/hook`, { maxSpoolBytes: Math.floor(2.5 * oneBody), backoff: { initialMs: 60_000, maxMs: 60_000, factor: 2 } });
+    await sink.write([sampleDetection({ id: 'f1' })]);
+    await expect(sink.write([sampleDetection({ id: 'f2' }), sampleDetection({ id: 'f3' })])).rejects.toThrow(/spool .* is full/);
+    expect(spoolFiles()).toHaveLength(2);
+    expect(sink.pending).toBe(2);
+  });
+});
+
+describe('X-Outflow-Signature', () => {
+  it('is sha256=<hex HMAC-SHA256(secret, raw body)> and rejects any change to body or secret', () => {
+    const body = Buffer.from('{"delivery_id":"x","detections":[]}');
+    const header = signBody(SECRET, body);
+    // the documented recipe, spelled out with node:crypto by hand
+    expect(header).toBe(`sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`);
+    expect(verifySignature(SECRET, body, header)).toBe(true);
+    expect(verifySignature(SECRET, Buffer.from(body.toString().replace('x', 'y')), header)).toBe(false);
+    expect(verifySignature('another-secret-0123456789', body, header)).toBe(false);
+    expect(verifySignature(SECRET, body, undefined)).toBe(false);
+    expect(verifySignature(SECRET, body, 'sha256=00')).toBe(false);
+  });
+});

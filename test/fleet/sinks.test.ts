@@ -1,0 +1,144 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fleetServeConfigShape } from '../../src/config/fleet-serve.js';
+import { silentLogger } from '../../src/log.js';
+import { DetectionSchema } from '../../src/schemas/detection.js';
+import { createFleetMetrics } from '../../fleet/metrics.js';
+import { SinkSet, createSinks } from '../../fleet/sinks/index.js';
+import { JsonlFileSink } from '../../fleet/sinks/jsonl.js';
+import { OCSF_CLASS_UID, toOcsf } from '../../fleet/sinks/ocsf.js';
+import type { Sink } from '../../fleet/sinks/sink.js';
+import { WebhookSink } from '../../fleet/sinks/webhook.js';
+import { MemoryStream, sampleDetection } from './serve-fixtures.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'sinks-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+type Ocsf = ReturnType<typeof toOcsf> & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('OCSF Detection Finding mapping', () => {
+  it('maps a new detection to class 2004 with the required attributes', () => {
+    const d = sampleDetection();
+    const f = toOcsf(d) as Ocsf;
+    expect(f).toMatchObject({
+      class_uid: OCSF_CLASS_UID,
+      class_name: 'Detection Finding',
+      category_uid: 2,
+      category_name: 'Findings',
+      activity_id: 1,
+      activity_name: 'Create',
+      type_uid: 200401,
+      severity_id: 4,
+      severity: 'High',
+      status_id: 1,
+      risk_score: 82,
+      risk_level_id: 3,
+      time: d.updated_at * 1000,
+      start_time: d.first_seen * 1000,
+      end_time: d.last_seen * 1000,
+      count: 1,
+      metadata: { version: '1.3.0', product: { name: 'Outflow' }, uid: d.id, correlation_uid: d.suppression_key },
+      device: { uid: d.host_id, hostname: 'studio-14.local' },
+    });
+    expect(f.finding_info).toMatchObject({
+      uid: d.id,
+      types: ['AN0990', 'rare_destination'],
+      analytic: { uid: 'AN0990', name: d.analytic_name, type_id: 1, type: 'Rule' },
+      attacks: [{ technique: { uid: 'T1041', name: 'Exfiltration Over C2 Channel' }, tactic: { uid: 'TA0010', name: 'Exfiltration' } }],
+      first_seen_time: d.first_seen * 1000,
+      last_seen_time: d.last_seen * 1000,
+    });
+    const [flow, precursor] = f.evidences;
+    expect(flow.connection_info).toMatchObject({ protocol_name: 'tcp', protocol_num: 6, direction_id: 2, uid: 'flow-abc' });
+    expect(flow.dst_endpoint).toEqual({ ip: '198.51.100.23', port: 443, domain: 'example-upload.net', hostname: 'files.example-upload.net' });
+    expect(flow.data).toMatchObject({ bytes_out: 8_126_464, bytes_in: 8_192, pcr: 0.998 });
+    // the chain nests flow process → group root
+    expect(flow.process.pid).toBe(60311);
+    expect(flow.process.file.path).toBe(d.process.path);
+    expect(flow.process.file.signature).toMatchObject({ algorithm_id: 5, digest: { algorithm: 'cdhash', value: '3f1a9c' } });
+    expect(flow.process.parent_process.pid).toBe(60200);
+    expect(flow.process.parent_process.file.signature.developer_uid).toBe('ABCDE12345');
+    expect(flow.process.parent_process.parent_process).toBeUndefined();
+    expect(precursor.file.path).toBe('/Users/ana/Library/Keychains/login.keychain-db');
+    expect(precursor.data).toMatchObject({ kind: 'sensitive_access', category: 'keychain', tier: 1, gap_seconds: 60 });
+    expect(f.unmapped.outflow.fleet).toEqual(d.fleet);
+  });
+
+  it('marks suppressed repeats as Update, warming baselines as low confidence, raw IPs without a domain', () => {
+    const d = sampleDetection({ count: 3, updated_at: sampleDetection().created_at + 600, baseline_warming: true, severity: 'medium', destination_key: '198.51.100.23' });
+    const f = toOcsf(d) as Ocsf;
+    expect(f).toMatchObject({ activity_id: 2, activity_name: 'Update', type_uid: 200402, confidence_id: 1, severity_id: 3, count: 3 });
+    expect(f.evidences[0].dst_endpoint.domain).toBeUndefined();
+  });
+
+  it('is deterministic and JSON-serialisable', () => {
+    const d = sampleDetection();
+    expect(JSON.stringify(toOcsf(d))).toBe(JSON.stringify(toOcsf(structuredClone(d))));
+  });
+});
+
+describe('JSON lines sinks', () => {
+  it('append one detection per line to a file, across sink instances', async () => {
+    const file = path.join(dir, 'out', 'detections.jsonl');
+    const a = new JsonlFileSink(file, (d) => d);
+    await a.write([sampleDetection({ id: 'one' }), sampleDetection({ id: 'two' })]);
+    await a.close();
+    const b = new JsonlFileSink(file, toOcsf);
+    await b.write([sampleDetection({ id: 'three' })]);
+    await b.close();
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(3);
+    expect(DetectionSchema.parse(lines[0]).id).toBe('one');
+    expect(DetectionSchema.parse(lines[1]).id).toBe('two');
+    expect(lines[2]).toMatchObject({ class_uid: 2004, metadata: { uid: 'three' } });
+  });
+
+  it('report an unwritable path as SINK_FAILED', async () => {
+    const notADir = path.join(dir, 'plain-file');
+    writeFileSync(notADir, 'x');
+    const sink = new JsonlFileSink(path.join(notADir, 'sub', 'detections.jsonl'), (d) => d);
+    await expect(sink.write([sampleDetection()])).rejects.toMatchObject({ code: 'SINK_FAILED' });
+  });
+});
+
+describe('sink config switch', () => {
+  it('builds stdout, file and webhook sinks from validated config', async () => {
+    const sinks = fleetServeConfigShape.sinks.parse([
+      { type: 'stdout', format: 'ocsf' },
+      { type: 'file', path: path.join(dir, 'd.jsonl') },
+      { type: 'webhook', url: 'http://127.0.0.1:9/hook', secret: 'a-long-enough-secret', spool_dir: path.join(dir, 'spool') },
+    ]);
+    const stdout = new MemoryStream();
+    const built = createSinks(sinks, { log: silentLogger(), stdout });
+    expect(built.map((s) => s.constructor.name)).toEqual(['JsonlStreamSink', 'JsonlFileSink', 'WebhookSink']);
+    expect((built[2] as WebhookSink).pending).toBe(0);
+    await built[0]!.write([sampleDetection()]);
+    expect((stdout.lines()[0] as { class_uid: number }).class_uid).toBe(2004);
+    for (const s of built) await s.close();
+  });
+
+  it('defaults to JSON on stdout and rejects a webhook without exactly one secret source', () => {
+    expect(fleetServeConfigShape.sinks.parse(undefined)).toEqual([{ type: 'stdout', format: 'json' }]);
+    const r = fleetServeConfigShape.sinks.safeParse([{ type: 'webhook', url: 'http://127.0.0.1/x' }]);
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toContain('secret');
+    expect(fleetServeConfigShape.sinks.safeParse([{ type: 'webhook', url: 'ftp://x', secret: 'a-long-enough-secret' }]).success).toBe(false);
+    expect(fleetServeConfigShape.sinks.safeParse([{ type: 'kafka' }]).success).toBe(false);
+  });
+
+  it('fans out past a failing sink and reports it', async () => {
+    const good = new MemoryStream();
+    const failing: Sink = { name: 'broken', write: () => Promise.reject(new Error('disk full')), close: async () => undefined };
+    const metrics = createFleetMetrics();
+    const set = new SinkSet(createSinks([{ type: 'stdout', format: 'json' }], { log: silentLogger(), stdout: good }).concat(failing), silentLogger(), metrics);
+    const failures = await set.write([sampleDetection()]);
+    expect(failures.map((f) => [f.sink, f.error.message])).toEqual([['broken', 'disk full']]);
+    expect(good.lines()).toHaveLength(1);
+    expect(metrics.sinkDeliveries.get({ sink: 'broken', outcome: 'error' })).toBe(1);
+  });
+});
