@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fleetServeConfigShape } from './fleet-serve.js';
 
 /**
  * Fleet aggregator settings (SPEC §5), the `fleet:` key of the one YAML config.
@@ -44,6 +45,7 @@ export const FleetConfigSchema = z
     store: z.string().default('./outflow.db'),
     ingest: FleetIngestConfigSchema,
     retention: FleetRetentionConfigSchema,
+    ...fleetServeConfigShape,
     // http, sinks, scheduler: src/config/fleet-serve.ts; nats and PostgreSQL: src/config/fleet-shared.ts.
     // Their owners spread those shapes in here; until then passthrough keeps their keys.
   })
