@@ -60,10 +60,9 @@ function rowsFrom(list: unknown, action: RowAction, into: ResultRow[], what: str
 export function parseResultLine(input: unknown, opts: ParseOptions = {}): ParseLineResult {
   let obj: unknown = input;
   if (typeof input === 'string') {
-    const text = input.trim();
-    if (text === '') return { ok: false, reason: 'empty line' };
+    if (input.trim() === '') return { ok: false, reason: 'empty line' };
     try {
-      obj = JSON.parse(text);
+      obj = JSON.parse(input);
     } catch (err) {
       return { ok: false, reason: `not JSON: ${(err as Error).message}` };
     }

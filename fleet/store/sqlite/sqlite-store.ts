@@ -112,9 +112,26 @@ class SqliteRepos implements StoreRepos {
     this.results = {
       async markSeen(keys: readonly ResultKey[]) {
         return wrap('results.markSeen', 'STORE_WRITE', () => {
-          const ins = self.st('INSERT OR IGNORE INTO results_seen (digest, unix_time) VALUES (?, ?)');
+          // Multi-row INSERT … RETURNING: one native call per 256 keys instead of one per key
+          // (dedupe runs for every row ingested, so per-call overhead dominates).
+          const fresh = new Set<string>();
+          const CHUNK = 256;
+          for (let i = 0; i < keys.length; i += CHUNK) {
+            const n = Math.min(CHUNK, keys.length - i);
+            const st = self.st(`INSERT OR IGNORE INTO results_seen (digest, unix_time) VALUES ${'(?, ?), '.repeat(n - 1)}(?, ?) RETURNING digest`).raw(true);
+            const args = new Array<string | number>(n * 2);
+            for (let j = 0; j < n; j++) {
+              args[2 * j] = keys[i + j]!.digest;
+              args[2 * j + 1] = keys[i + j]!.unixTime;
+            }
+            for (const row of st.all(...args) as [string][]) fresh.add(row[0]);
+          }
+          // A digest repeated within the call is new only at its first occurrence.
           const out = new Array<boolean>(keys.length);
-          for (let i = 0; i < keys.length; i++) out[i] = ins.run(keys[i]!.digest, keys[i]!.unixTime).changes === 1;
+          for (let i = 0; i < keys.length; i++) {
+            const d = keys[i]!.digest;
+            out[i] = fresh.delete(d);
+          }
           return out;
         });
       },

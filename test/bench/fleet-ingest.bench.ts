@@ -1,0 +1,101 @@
+/**
+ * Fleet aggregator throughput (issue 7 point 11), SQLite store on disk, one process:
+ * - ingest: lines/s and peak RSS for 10 000 simulated hosts × 1 day (targets ≥ 200 000 lines/s, ≤ 500 MB);
+ * - finalize: latency for 10 000 pending candidates (target ≤ 2 s).
+ * The fleet is generated in slices of 500 hosts (distinct seeds → distinct hosts) so the generator's
+ * own memory stays small; only ingestLines/finalizePending calls are timed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { finalizePending } from '../../fleet/rules/finalize.js';
+import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
+import { APPS, candidateColumns, DEFAULT_START, eventLine, simulateFleet, type HostInfo } from '../../scripts/simulate-fleet.js';
+import type { BenchContext } from './run.js';
+
+const BATCH = 5000;
+const MiB = 1024 * 1024;
+
+function peakRssMb(): number {
+  // resourceUsage().maxRSS is in kilobytes: the process-wide high-water mark.
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+async function benchIngest(b: BenchContext, dir: string): Promise<void> {
+  const hostsTotal = b.quick ? 1000 : 10_000;
+  const slice = 500;
+  const store = await openSqliteStore(path.join(dir, 'ingest.db'));
+  const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+  let lines = 0;
+  let seconds = 0;
+  let accepted = 0;
+  for (let s = 0; s * slice < hostsTotal; s++) {
+    const fleet = simulateFleet({ hosts: Math.min(slice, hostsTotal - s * slice), days: 1, seed: 1000 + s, files: 1, duplicateRate: 0.01 });
+    const all = fleet.files[0]!;
+    const t0 = performance.now();
+    for (let i = 0; i < all.length; i += BATCH) {
+      const r = await ingest.ingestLines(all.slice(i, i + BATCH), { kind: 'bench', id: 'ingest' });
+      accepted += r.accepted;
+    }
+    seconds += (performance.now() - t0) / 1000;
+    lines += all.length;
+  }
+  await store.close();
+  b.report(`ingest ${hostsTotal} hosts × 1 day (SQLite)`, { lines, accepted_rows: accepted, seconds: Number(seconds.toFixed(2)), lines_per_s: Math.round(lines / seconds), peak_rss_mb: peakRssMb() });
+}
+
+async function benchFinalize(b: BenchContext, dir: string): Promise<void> {
+  const pending = b.quick ? 2000 : 10_000;
+  const store = await openSqliteStore(path.join(dir, 'finalize.db'));
+  const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+  const hosts: HostInfo[] = Array.from({ length: 2000 }, (_, i) => ({ uuid: `HOST-${String(i).padStart(6, '0')}`, hostname: `mac-${i}.local` }));
+  const start = DEFAULT_START;
+  const lines: string[] = [];
+  // 8 days of baseline activity so rarity decisions are not warming.
+  for (const [i, h] of hosts.entries()) lines.push(eventLine(h, 'outflow_apps', start + (i % 3600), 0, { path: APPS.curl.path, identity: APPS.curl.identity, signature_class: 'apple_platform', team_id: '', signing_id: 'com.apple.curl', cdhash: '' }));
+  const at = start + 8 * 86_400;
+  const apps = [APPS.curl, APPS.vscode, APPS.figma, APPS.rclone, APPS.syncAgent];
+  const analytics = ['AN0990', 'AN1415', 'AN0425', 'AN0032', 'AN0082'] as const;
+  for (let k = 0; k < pending; k++) {
+    const host = hosts[k % hosts.length]!;
+    // Mix of very common (every host), mid and unique destinations.
+    const dest = k % 3 === 0 ? 'www.figma.com' : k % 3 === 1 ? `mid-${k % 40}.example.org` : `rare-${k}.example.net`;
+    const t = at + k * 7;
+    lines.push(
+      eventLine(host, 'outflow_candidates', t, 1 + Math.floor(k / hosts.length), candidateColumns({
+        analytic: analytics[k % analytics.length]!,
+        host,
+        app: apps[k % apps.length]!,
+        pid: 1000 + k,
+        remote_address: `198.51.${(k >> 8) & 255}.${k & 255}`,
+        remote_port: 443,
+        server_name: dest,
+        service: k % 5 === 2 ? 'http' : 'tls',
+        bytes_out: (2 + (k % 40)) * MiB,
+        bytes_in: 10_000,
+        first_seen: t - 7200,
+        duration: k % 4 === 0 ? 5 * 3600 : 120,
+        precursor: k % 2 === 0 ? { kind: 'sensitive_access', time: t - 7300, path: '/Users/a/Documents/x.pdf', category: 'documents', tier: 2, pid: 1000 + k } : undefined,
+      })),
+    );
+  }
+  for (let i = 0; i < lines.length; i += BATCH) await ingest.ingestLines(lines.slice(i, i + BATCH), { kind: 'bench', id: 'finalize' });
+  const count = await store.candidates.countPending();
+  const t0 = performance.now();
+  const r = await finalizePending(store, { analytics: defaultAnalyticsConfig(), flush: true });
+  const seconds = (performance.now() - t0) / 1000;
+  await store.close();
+  b.report(`finalize ${count} pending candidates (SQLite)`, { examined: r.examined, fired: r.fired, detections: r.created.length, seconds: Number(seconds.toFixed(3)), candidates_per_s: Math.round(r.examined / seconds) });
+}
+
+export default async function (b: BenchContext): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'outflow-fleet-bench-'));
+  try {
+    await benchFinalize(b, dir);
+    await benchIngest(b, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
