@@ -19,7 +19,7 @@ import type { Detection, Store } from '../../fleet/store/store.js';
 import { cliArgs, REPO_ROOT, runOutflow } from '../helpers/cli.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
 import { NATS_TEST_URL, testStream, type TestStream } from '../helpers/nats.js';
-import { createTestDatabase, pgQuery, restartLocalCluster, waitForPostgres, type TestDatabase } from '../helpers/pg.js';
+import { createTestDatabase, pgQuery, takeServerExclusive, waitForPostgres, type TestDatabase } from '../helpers/pg.js';
 
 const LINES = generateFleetLines({ lines: 2400, hosts: 60, days: 10, seed: 8 });
 const root = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'multi-'));
@@ -228,6 +228,7 @@ describe('several aggregator instances: one JetStream stream, one PostgreSQL dat
   }, 60_000);
 
   it('PostgreSQL restarted mid-ingest: 0 lost after recovery', async () => {
+    const server = await takeServerExclusive();
     const db = await createTestDatabase('multirestart');
     const ts = await testStream('multirestart', { create: true });
     const cfg = writeConfig(db, ts, 'restart');
@@ -237,7 +238,7 @@ describe('several aggregator instances: one JetStream stream, one PostgreSQL dat
       await waitUntil('the durable consumer', async () => (await ts.jsm.consumers.info(ts.stream, 'aggregators').then(() => true, () => false)), 30_000);
       await publishAll(ts, LINES);
       await waitUntil('ingest to be under way', async () => (await rowsStored(db)) >= LINES.length * 0.2, 30_000);
-      await restartLocalCluster(30_000);
+      await server.restart();
       await waitUntil('the instances to recover and drain the stream', () => drained(ts, db), 40_000);
       for (const i of instances) expect(i.child.exitCode, i.stderr().slice(-2000)).toBeNull();
       expect(await rowsStored(db)).toBe(LINES.length);
@@ -247,6 +248,7 @@ describe('several aggregator instances: one JetStream stream, one PostgreSQL dat
     } finally {
       await stopAll(instances);
       await ts.cleanup();
+      await server.release();
       await waitForPostgres(30_000);
       await db.drop();
     }

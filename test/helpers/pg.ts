@@ -128,3 +128,57 @@ export async function waitForPostgres(timeoutMs = 30_000): Promise<void> {
   }
   throw new Error(`PostgreSQL did not come back within ${timeoutMs} ms: ${(last as Error)?.message}`);
 }
+
+/**
+ * The restart test restarts the whole local cluster; other test files using PostgreSQL in the same run hold
+ * this advisory lock SHARED for their duration, the restart takes it EXCLUSIVE first, so it never pulls the
+ * server from under them. (The restart itself ends the exclusive holder's session, releasing it.)
+ */
+const SERVER_LOCK = [0x6f757466, 0x7e57] as const;
+
+async function lockClient(): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+/** Hold the server lock shared until the returned function is called. Survives a restart in progress. */
+export async function holdServerShared(timeoutMs = 60_000): Promise<() => Promise<void>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let c: pg.Client | undefined;
+    try {
+      c = await lockClient();
+      await c.query('SELECT pg_advisory_lock_shared($1, $2)', [...SERVER_LOCK]);
+      const held = c;
+      return async () => {
+        await held.query('SELECT pg_advisory_unlock_shared($1, $2)', [...SERVER_LOCK]).catch(() => undefined);
+        await held.end().catch(() => undefined);
+      };
+    } catch (err) {
+      await c?.end().catch(() => undefined);
+      if (Date.now() > deadline) throw err;
+      await waitForPostgres(Math.max(1000, deadline - Date.now()));
+    }
+  }
+}
+
+/**
+ * Wait (bounded) until no other test file holds the server lock and take it; `restart()` then restarts the
+ * local cluster (which ends the lock's session, so nothing else needs releasing after it).
+ */
+export async function takeServerExclusive(lockWaitMs = 25_000): Promise<{ restart(): Promise<void>; release(): Promise<void> }> {
+  const c = await lockClient();
+  try {
+    await c.query(`SET statement_timeout = ${Math.round(lockWaitMs)}`);
+    await c.query('SELECT pg_advisory_lock($1, $2)', [...SERVER_LOCK]);
+  } catch (err) {
+    await c.end().catch(() => undefined);
+    throw new Error(`another test file kept PostgreSQL busy for ${lockWaitMs} ms; not restarting under it`, { cause: err });
+  }
+  return {
+    restart: () => restartLocalCluster(),
+    release: () => c.end().catch(() => undefined),
+  };
+}
