@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,5 +78,29 @@ describe('code_signing through `outflow query` (darwin, fake tools)', () => {
     expect(rows.find((x) => x.component === 'codesign')).toMatchObject({ state: 'degraded' });
     // Bounded by the first-sample wait, not by the hung tool.
     expect(Date.now() - t0).toBeLessThan(40_000);
+  });
+});
+
+describe('code_signing through `outflow query` (linux, real /proc and dpkg)', () => {
+  it('a running distro binary is `package`; the same binary copied to a temp dir is `unknown`', async () => {
+    const copy = path.join(dir, 'sleep-copy');
+    copyFileSync('/usr/bin/sleep', copy);
+    const procs = [spawn('/usr/bin/sleep', ['60'], { stdio: 'ignore' }), spawn(copy, ['60'], { stdio: 'ignore' })];
+    try {
+      const file = path.join(dir, 'linux.yaml');
+      writeFileSync(file, 'processes:\n  sample_interval: 2\nflows:\n  sample_interval: 1\neslogger:\n  enabled: false\n');
+      const r = await runOutflow(['query', '--config', file, '--format', 'json', `SELECT path, signature_class, signing_id, identity FROM code_signing WHERE path IN ('/usr/bin/sleep', '${copy}') ORDER BY path`], {
+        env: { ...process.env, OUTFLOW_PLATFORM: 'linux', OUTFLOW_TOOL_DIR: '' },
+        timeoutMs: 60_000,
+      });
+      expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      const rows = jsonLines(r.stdout);
+      expect(rows).toEqual([
+        { path: copy, signature_class: 'unknown', signing_id: '', identity: '' },
+        { path: '/usr/bin/sleep', signature_class: 'package', signing_id: 'coreutils', identity: 'package:coreutils' },
+      ].sort((a, b) => (a.path < b.path ? -1 : 1)));
+    } finally {
+      for (const p of procs) p.kill('SIGKILL');
+    }
   });
 });

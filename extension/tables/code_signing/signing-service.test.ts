@@ -23,6 +23,8 @@ const UNSIGNED = '/tmp/.cache/updater';
 const TAMPERED = '/Applications/Tampered.app/Contents/MacOS/Tampered';
 const HANGS = '/opt/slow/bin/hangs';
 const DEVTOOL = '/Users/dana/dev/Tool';
+const BADARGS = '/opt/odd/bin/badargs';
+const GARBLED = '/opt/odd/bin/garbled';
 
 const scenario = {
   [WIDGET]: { display: { stderr_file: fx('codesign-developer-id.txt') } },
@@ -37,6 +39,8 @@ const scenario = {
   [UNSIGNED]: { display: { exit: 1, stderr_file: fx('codesign-unsigned.txt') } },
   [TAMPERED]: { display: { stderr_file: fx('codesign-developer-id.txt') }, verify: { exit: 1, stderr_file: fx('verify-invalid.txt') } },
   [HANGS]: { hang: 'display' },
+  [BADARGS]: { display: { exit: 2, stderr: 'Usage: codesign -s identity [-fv*] path ...\n' } },
+  [GARBLED]: { display: { exit: 0, stderr_file: fx('codesign-garbage.txt') } },
   [DEVTOOL]: { display: { stderr_file: fx('codesign-development.txt') }, verify: { exit: 2, stderr: 'codesign: unrecognized option\n' } },
 };
 
@@ -109,6 +113,18 @@ describe('darwin signing service (fake codesign/spctl)', () => {
     const bare = calls().filter((c) => c.args.at(-1) === WIDGETCTL);
     expect(bare.some((c) => c.tool === 'spctl')).toBe(false);
     expect(bare.some((c) => c.args.includes('--check-notarization') && c.args.includes('-R=notarized'))).toBe(true);
+  });
+
+  it('an unexpected display exit code or unparseable output is an unknown row and a degraded health, not a crash', async () => {
+    const { service, health } = make('darwin');
+    service.request([BADARGS, GARBLED]);
+    await service.idle();
+    expect(service.lookup(BADARGS)).toMatchObject({ signature_class: 'unknown', signed: -1 });
+    expect(service.lookup(GARBLED)).toMatchObject({ signature_class: 'unknown', signed: -1 });
+    expect(service.lookup(BADARGS)!.checked_at).toBeGreaterThan(0);
+    const h = health.rows().find((r) => r.component === signingHealthComponent('darwin'))!;
+    expect(h.state).toBe('degraded');
+    expect(h.detail).toMatch(/codesign exited with code 2|no recognizable lines/);
   });
 
   it('never passes a relative path (a leading digit would be a pid to codesign)', async () => {
