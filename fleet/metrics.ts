@@ -189,8 +189,11 @@ export interface FleetMetrics {
   registry: MetricsRegistry;
   linesIngested: Counter;
   linesQuarantined: Counter;
+  rowsIngested: Counter;
   ingestRequests: Counter;
   detectionsEmitted: Counter;
+  detectionsStored: Gauge;
+  candidatesPending: Gauge;
   jobRuns: Counter;
   jobDuration: Histogram;
   jobLastDuration: Gauge;
@@ -202,14 +205,31 @@ export function createFleetMetrics(): FleetMetrics {
   const registry = new MetricsRegistry();
   return {
     registry,
-    linesIngested: registry.counter('outflow_lines_ingested_total', 'Result-log lines accepted into the store, by source', ['source']),
-    linesQuarantined: registry.counter('outflow_lines_quarantined_total', 'Result-log lines rejected and written to quarantine, by source', ['source']),
+    linesIngested: registry.counter('outflow_lines_ingested_total', 'Result-log lines processed (applied or quarantined), by source kind (file|stdin|http|nats)', ['source']),
+    linesQuarantined: registry.counter('outflow_lines_quarantined_total', 'Result-log lines (or rows) rejected and quarantined, by source kind', ['source']),
+    rowsIngested: registry.counter('outflow_rows_ingested_total', 'Result rows by source and outcome (accepted|duplicate|baseline)', ['source', 'outcome']),
     ingestRequests: registry.counter('outflow_http_ingest_requests_total', 'POST /v1/ingest requests by body shape and status code', ['shape', 'status']),
     detectionsEmitted: registry.counter('outflow_detections_total', 'Detections created or updated by finalization, by analytic and kind (new|update)', ['analytic', 'kind']),
+    detectionsStored: registry.gauge('outflow_detections_stored', 'Detections in the store by analytic (refreshed at scrape time)', ['analytic']),
+    candidatesPending: registry.gauge('outflow_candidates_pending', 'Candidates waiting for finalization (refreshed at scrape time)'),
     jobRuns: registry.counter('outflow_job_runs_total', 'Scheduler job runs by job and outcome (ok|error|skipped_overlap|skipped_locked)', ['job', 'outcome']),
     jobDuration: registry.histogram('outflow_job_duration_seconds', 'Scheduler job run duration', ['job'], [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]),
     jobLastDuration: registry.gauge('outflow_job_last_duration_seconds', 'Duration of the most recent run of each job', ['job']),
     sinkDeliveries: registry.counter('outflow_sink_deliveries_total', 'Sink deliveries by sink and outcome (ok|retry|dead|error)', ['sink', 'outcome']),
     sinkSpoolDepth: registry.gauge('outflow_sink_spool_batches', 'Batches waiting in a sink spool', ['sink']),
   };
+}
+
+/** Count one ingest call's outcome (every source goes through this, via the wrapped ingest service). */
+export function recordIngest(
+  metrics: FleetMetrics,
+  sourceKind: string,
+  r: { lines: number; quarantined: number; accepted: number; duplicates: number; baseline: number },
+): void {
+  const source = { source: sourceKind };
+  metrics.linesIngested.inc(source, r.lines);
+  if (r.quarantined) metrics.linesQuarantined.inc(source, r.quarantined);
+  if (r.accepted) metrics.rowsIngested.inc({ source: sourceKind, outcome: 'accepted' }, r.accepted);
+  if (r.duplicates) metrics.rowsIngested.inc({ source: sourceKind, outcome: 'duplicate' }, r.duplicates);
+  if (r.baseline) metrics.rowsIngested.inc({ source: sourceKind, outcome: 'baseline' }, r.baseline);
 }

@@ -1,0 +1,178 @@
+/**
+ * Runs the jobs of jobs.ts on their cron schedules. The only module that imports node-cron.
+ *
+ * Each run goes through, in order:
+ *  1. an in-process overlap guard: a tick that arrives while the same job is still running is skipped
+ *     (and counted), never queued, so a slow finalize cannot pile up behind itself;
+ *  2. the store's job lock (`withJobLock`): on a shared PostgreSQL store only one instance runs a job
+ *     at a time (an advisory lock); on SQLite it is process-local;
+ *  3. the job itself, timed; the duration is logged and exported to metrics. A failing job is logged
+ *     and counted and never stops the scheduler or the other jobs.
+ */
+import { EventEmitter } from 'node:events';
+import { createTask, validate, type Logger as CronLogger, type ScheduledTask } from 'node-cron';
+import { coerceError, InputError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import type { Clock } from '../../src/clock.js';
+import { systemClock } from '../../src/clock.js';
+import type { FleetMetrics } from '../metrics.js';
+
+export interface JobDefinition<Deps> {
+  name: string;
+  /** node-cron expression; six fields (with seconds) are allowed. */
+  cron: string;
+  description: string;
+  /** `now` is the tick's wall time; jobs that reason on event time read it from the store. */
+  run(deps: Deps, now: Date): Promise<Record<string, unknown> | void>;
+}
+
+/** A cross-instance mutual exclusion; resolves `{ acquired: false }` when another holder has it. */
+export type JobLock = <T>(name: string, fn: () => Promise<T>) => Promise<{ acquired: true; value: T } | { acquired: false }>;
+
+export type JobOutcome =
+  | { job: string; status: 'ok'; durationMs: number; result: Record<string, unknown> | void }
+  | { job: string; status: 'error'; durationMs: number; error: Error }
+  | { job: string; status: 'skipped_overlap' }
+  | { job: string; status: 'skipped_locked' };
+
+export interface SchedulerEvents {
+  'job:started': [{ job: string; reason: 'scheduled' | 'manual' }];
+  'job:finished': [JobOutcome];
+}
+
+export interface SchedulerOptions<Deps> {
+  jobs: readonly JobDefinition<Deps>[];
+  deps: Deps;
+  log: Logger;
+  lock: JobLock;
+  metrics?: FleetMetrics;
+  clock?: Clock;
+  timezone?: string;
+}
+
+export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
+  private readonly tasks: ScheduledTask[] = [];
+  private readonly running = new Map<string, Promise<JobOutcome>>();
+  private readonly byName = new Map<string, JobDefinition<Deps>>();
+  private stopped = false;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: SchedulerOptions<Deps>) {
+    super();
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log.child({ component: 'scheduler' });
+    const bad = opts.jobs.filter((j) => !validate(j.cron));
+    if (bad.length) {
+      throw new InputError(
+        'invalid scheduler cron expression',
+        bad.map((j) => ({ path: `fleet.scheduler.${j.name}.cron`, message: `"${j.cron}" is not a cron expression` })),
+        'use five fields (minute hour day month weekday) or six with seconds first',
+        'CONFIG_INVALID',
+      );
+    }
+    for (const j of opts.jobs) {
+      if (this.byName.has(j.name)) throw new Error(`job ${j.name} defined twice`);
+      this.byName.set(j.name, j);
+    }
+  }
+
+  get jobNames(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  start(): void {
+    if (this.tasks.length || this.stopped) return;
+    const cronLogger = this.cronLogger();
+    for (const job of this.opts.jobs) {
+      const task = createTask(
+        job.cron,
+        () => {
+          // our own guard, lock and error handling live in runJob; node-cron only supplies ticks
+          void this.runJob(job, 'scheduled');
+        },
+        { name: `outflow:${job.name}`, timezone: this.opts.timezone, logger: cronLogger },
+      );
+      void task.start();
+      this.tasks.push(task);
+      this.log.info({ job: job.name, cron: job.cron }, 'job scheduled');
+    }
+  }
+
+  /** Run a job now through the same guard and lock as a scheduled tick (CLI, tests, shutdown). */
+  runNow(name: string): Promise<JobOutcome> {
+    const job = this.byName.get(name);
+    if (!job) return Promise.reject(new Error(`unknown job ${name}; known: ${this.jobNames.join(', ')}`));
+    return this.runJob(job, 'manual');
+  }
+
+  isRunning(name: string): boolean {
+    return this.running.has(name);
+  }
+
+  /** Stop firing ticks and wait for the runs in progress to finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.tasks.splice(0)) await t.destroy();
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  private runJob(job: JobDefinition<Deps>, reason: 'scheduled' | 'manual'): Promise<JobOutcome> {
+    if (this.running.has(job.name)) {
+      const outcome: JobOutcome = { job: job.name, status: 'skipped_overlap' };
+      this.opts.metrics?.jobRuns.inc({ job: job.name, outcome: outcome.status });
+      this.log.warn({ job: job.name, reason }, 'job still running from the previous tick; skipped');
+      this.emit('job:finished', outcome);
+      return Promise.resolve(outcome);
+    }
+    const p = this.execute(job, reason).finally(() => this.running.delete(job.name));
+    this.running.set(job.name, p);
+    return p;
+  }
+
+  private async execute(job: JobDefinition<Deps>, reason: 'scheduled' | 'manual'): Promise<JobOutcome> {
+    this.emit('job:started', { job: job.name, reason });
+    const started = performance.now();
+    let outcome: JobOutcome;
+    try {
+      const locked = await this.opts.lock(job.name, () => job.run(this.opts.deps, this.clock.now()));
+      const durationMs = performance.now() - started;
+      if (!locked.acquired) {
+        outcome = { job: job.name, status: 'skipped_locked' };
+        this.log.debug({ job: job.name }, 'job lock held by another instance; skipped');
+      } else {
+        outcome = { job: job.name, status: 'ok', durationMs, result: locked.value };
+        this.log.info({ job: job.name, reason, duration_ms: round(durationMs), ...(locked.value ?? {}) }, 'job finished');
+      }
+    } catch (err) {
+      const durationMs = performance.now() - started;
+      outcome = { job: job.name, status: 'error', durationMs, error: coerceError(err) };
+      this.log.error({ job: job.name, reason, duration_ms: round(durationMs), err: outcome.error }, 'job failed');
+    }
+    this.opts.metrics?.jobRuns.inc({ job: job.name, outcome: outcome.status });
+    if (outcome.status === 'ok' || outcome.status === 'error') {
+      this.opts.metrics?.jobDuration.observe({ job: job.name }, outcome.durationMs / 1000);
+      this.opts.metrics?.jobLastDuration.set({ job: job.name }, outcome.durationMs / 1000);
+    }
+    this.emit('job:finished', outcome);
+    return outcome;
+  }
+
+  /** node-cron logs through console (stdout) by default; route it to our logger instead. */
+  private cronLogger(): CronLogger {
+    const log = this.log.child({ source: 'node-cron' });
+    return {
+      info: (m) => log.debug(m),
+      warn: (m) => log.warn(m),
+      error: (m, err) => log.error({ err: m instanceof Error ? m : err }, m instanceof Error ? m.message : m),
+      debug: (m) => log.debug(m instanceof Error ? m.message : m),
+    };
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+/** For stores without coordination needs (tests, a single SQLite process). */
+export const processLocalLock: JobLock = async (_name, fn) => ({ acquired: true, value: await fn() });
