@@ -219,6 +219,14 @@ describe('darwin signing service (fake codesign/spctl)', () => {
     service.seedFromEs('/usr/bin/curl', { signingId: 'com.apple.curl', teamId: null, cdhash: null, platformBinary: true });
     expect(service.lookup('/usr/bin/curl')).toMatchObject({ signature_class: 'apple_platform', identity: 'team:APPLE/com.apple.curl' });
     await service.idle();
+    // A definite ES answer is final: no codesign run for it.
+    expect(calls().some((c) => c.args.at(-1) === '/usr/bin/curl' || c.args.at(-1) === '/Applications/Other.app/Contents/MacOS/Other')).toBe(false);
+    // A new image at the same path (different cdhash) replaces the entry; the same image does not.
+    const before = service.lookup('/usr/bin/curl');
+    service.seedFromEs('/usr/bin/curl', { signingId: 'com.apple.curl', teamId: null, cdhash: null, platformBinary: true });
+    expect(service.lookup('/usr/bin/curl')).toBe(before);
+    service.seedFromEs('/Applications/Other.app/Contents/MacOS/Other', { signingId: 'a.out', teamId: null, cdhash: '11'.repeat(20), platformBinary: false, csValidationCategory: 7 });
+    expect(service.lookup('/Applications/Other.app/Contents/MacOS/Other')).toMatchObject({ signature_class: 'adhoc', identity: `cdhash:${'11'.repeat(20)}` });
   });
 
   it('appBundleOf finds the bundle of a main executable only', () => {

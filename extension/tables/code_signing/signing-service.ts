@@ -395,9 +395,10 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       const now = clock.unix();
       const row: SigningRow = { path, ...classifyEs(fields), checked_at: now };
       const prev = cache.get(path);
-      if (prev && prev.source === 'tool' && prev.retryAt === null && prev.row.signature_class !== 'unknown') {
+      if (prev && prev.retryAt === null && prev.row.signature_class !== 'unknown') {
         const sameImage = !row.cdhash || !prev.row.cdhash || row.cdhash === prev.row.cdhash;
-        if (sameImage) return;
+        // A shell exec'ed a hundred times a second must not rewrite (and re-stat) its entry every time.
+        if (sameImage && (prev.source === 'tool' || prev.row.signature_class === row.signature_class)) return;
       }
       store(path, { row, key: 'es', validatedAt: now, retryAt: null, source: 'es' });
       if (row.signature_class === 'unknown' || (row.signature_class === 'developer_id' && row.notarized === -1)) {
