@@ -4,11 +4,12 @@
  *
  * Wire format (formats.md §1.1): TBinaryProtocol over an unframed TBufferedTransport on a Unix socket.
  */
-import type net from 'node:net';
+import net from 'node:net';
 import thrift from 'thrift';
 // CommonJS (gen/package.json): the default import is module.exports, in Node and in the esbuild bundle.
 import ExtensionGen from './gen/Extension.js';
 import ExtensionManagerGen from './gen/ExtensionManager.js';
+import { encodeCallReply, encodeCallRequest, encodeSqlRequest, ExtensionResponseDecoder } from './fast-codec.js';
 import { SdkError, type ExtensionHandler, type ExtensionInfo, type ExtensionManagerHandler, type ExtensionResponse, type ExtensionStatus, type OptionInfo, type PluginRow } from './types.js';
 
 interface Int64Like {
@@ -50,11 +51,6 @@ function i64ToNumber(v: unknown): number {
 function toStatus(raw: unknown): ExtensionStatus {
   const s = (raw ?? {}) as { code?: number | null; message?: string | null; uuid?: unknown };
   return { code: s.code ?? 0, message: s.message ?? '', uuid: i64ToNumber(s.uuid) };
-}
-
-function toResponse(raw: unknown): ExtensionResponse {
-  const r = (raw ?? {}) as { status?: unknown; response?: PluginRow[] | null };
-  return { status: toStatus(r.status), response: r.response ?? [] };
 }
 
 function toInfo(raw: unknown): ExtensionInfo {
@@ -114,6 +110,39 @@ function rpc<T>(socketPath: string, service: Service, method: string, opts: RpcO
   });
 }
 
+/**
+ * Like rpc(), for the calls that return an ExtensionResponse (possibly many rows): the request is
+ * written by hand and the reply decoded as it streams in (fast-codec.ts).
+ */
+function responseRpc(socketPath: string, method: string, request: Buffer, opts: RpcOptions): Promise<ExtensionResponse> {
+  return new Promise<ExtensionResponse>((resolve, reject) => {
+    let settled = false;
+    const decoder = new ExtensionResponseDecoder(method);
+    const socket = net.createConnection(socketPath, () => socket.write(request));
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      fn();
+    };
+    const timer = setTimeout(
+      () => settle(() => reject(new SdkError('RPC_TIMEOUT', `${method}: no reply from ${socketPath} within ${opts.timeoutMs} ms`))),
+      opts.timeoutMs,
+    );
+    socket.on('data', (chunk: Buffer) => {
+      const r = decoder.feed(chunk);
+      if (!r.done) return;
+      if ('error' in r) settle(() => reject(new SdkError('RPC_FAILED', r.error.message, { cause: r.error })));
+      else settle(() => resolve(r.value));
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      settle(() => reject(new SdkError('RPC_FAILED', `${method}: cannot talk to ${socketPath}: ${err.code ?? err.message}`, { cause: err }))),
+    );
+    socket.on('close', () => settle(() => reject(new SdkError('RPC_FAILED', `${method}: ${socketPath} closed the connection before replying`))));
+  });
+}
+
 /** Calls on an Extension service (what core does to us; what the fake manager does in tests). */
 export class ExtensionClient {
   constructor(
@@ -125,8 +154,8 @@ export class ExtensionClient {
     return toStatus(await rpc(this.socketPath, ExtensionService, 'ping', this.opts, (c) => c.ping()));
   }
 
-  async call(registry: string, item: string, request: PluginRow): Promise<ExtensionResponse> {
-    return toResponse(await rpc(this.socketPath, ExtensionService, 'call', this.opts, (c) => c.call(registry, item, request)));
+  call(registry: string, item: string, request: PluginRow): Promise<ExtensionResponse> {
+    return responseRpc(this.socketPath, 'call', encodeCallRequest(1, registry, item, request), this.opts);
   }
 
   async shutdown(): Promise<void> {
@@ -189,16 +218,16 @@ export class ExtensionManagerClient {
 
   /** Run osquery SQL in the core (e.g. to join our data with core tables). */
   query(sql: string, opts?: Partial<RpcOptions>): Promise<ExtensionResponse> {
-    return this.call('query', (c) => c.query(sql), toResponse, opts);
+    return responseRpc(this.socketPath, 'query', encodeSqlRequest('query', 1, sql), { ...this.opts, ...opts });
   }
 
   getQueryColumns(sql: string, opts?: Partial<RpcOptions>): Promise<ExtensionResponse> {
-    return this.call('getQueryColumns', (c) => c.getQueryColumns(sql), toResponse, opts);
+    return responseRpc(this.socketPath, 'getQueryColumns', encodeSqlRequest('getQueryColumns', 1, sql), { ...this.opts, ...opts });
   }
 
   /** Extension-registry call on the manager itself (core's own plugins). */
   callPlugin(registry: string, item: string, request: PluginRow, opts?: Partial<RpcOptions>): Promise<ExtensionResponse> {
-    return this.call('call', (c) => c.call(registry, item, request), toResponse, opts);
+    return responseRpc(this.socketPath, 'call', encodeCallRequest(1, registry, item, request), { ...this.opts, ...opts });
   }
 }
 
@@ -249,13 +278,21 @@ export interface ServeOptions {
 }
 
 const { Thrift } = thrift as unknown as {
-  Thrift: { Type: { STRUCT: number; STRING: number; I32: number }; MessageType: { EXCEPTION: number }; TApplicationExceptionType: { UNKNOWN_METHOD: number } };
+  Thrift: { Type: { STOP: number; STRUCT: number; STRING: number; I32: number; MAP: number }; MessageType: { EXCEPTION: number }; TApplicationExceptionType: { UNKNOWN_METHOD: number } };
 };
 
 interface ThriftProtocol {
   readMessageBegin(): { fname: string | Buffer; mtype: number; rseqid: number };
   readMessageEnd(): void;
+  readStructBegin(): void;
+  readStructEnd(): void;
+  readFieldBegin(): { ftype: number; fid: number };
+  readFieldEnd(): void;
+  readMapBegin(): { ktype: number; vtype: number; size: number };
+  readMapEnd(): void;
+  readString(): string;
   skip(type: number): void;
+  trans: { write(buf: Buffer): void };
   writeMessageBegin(name: string, type: number, seqid: number): void;
   writeMessageEnd(): void;
   writeStructBegin(name: string): void;
@@ -268,16 +305,54 @@ interface ThriftProtocol {
   flush(): void;
 }
 
+/** Read Extension.call's arguments (1: registry, 2: item, 3: map<string,string> request) like the generated reader. */
+function readCallArgs(input: ThriftProtocol): { registry: string; item: string; request: PluginRow } {
+  let registry = '';
+  let item = '';
+  const request: PluginRow = {};
+  input.readStructBegin();
+  for (;;) {
+    const { ftype, fid } = input.readFieldBegin();
+    if (ftype === Thrift.Type.STOP) break;
+    if (fid === 1 && ftype === Thrift.Type.STRING) registry = input.readString();
+    else if (fid === 2 && ftype === Thrift.Type.STRING) item = input.readString();
+    else if (fid === 3 && ftype === Thrift.Type.MAP) {
+      const { size } = input.readMapBegin();
+      for (let i = 0; i < size; i++) {
+        const k = input.readString();
+        request[k] = input.readString();
+      }
+      input.readMapEnd();
+    } else input.skip(ftype);
+    input.readFieldEnd();
+  }
+  input.readStructEnd();
+  return { registry, item, request };
+}
+
+type CallFastPath = (registry: string, item: string, request: PluginRow) => Promise<ExtensionResponse>;
+
 /**
- * The generated processor plus a correct unknown-method reply: the runtime's TApplicationException
- * writes `this.code` where it stores `this.type`, so its exception would lack field 2 (type).
+ * The generated processor with two changes: a correct unknown-method reply (the runtime's
+ * TApplicationException writes `this.code` where it stores `this.type`, so field 2 would be missing),
+ * and, for Extension.call, a single-buffer reply encoder (fast-codec.ts) instead of the generated writer.
  */
-function processorFor(service: Service): new (handler: object) => unknown {
+function processorFor(service: Service, fastCall?: CallFastPath): new (handler: object) => unknown {
   const Base = service.Processor as new (handler: object) => Record<string, unknown>;
   return class extends Base {
     process(input: ThriftProtocol, output: ThriftProtocol): unknown {
       const header = input.readMessageBegin();
       const name = String(header.fname);
+      if (name === 'call' && fastCall) {
+        // Everything is read synchronously, so a partial message still rolls back cleanly (InputBufferUnderrunError).
+        const args = readCallArgs(input);
+        input.readMessageEnd();
+        void fastCall(args.registry, args.item, args.request).then((res) => {
+          output.trans.write(encodeCallReply(header.rseqid, res));
+          output.flush();
+        });
+        return undefined;
+      }
       const method = this[`process_${name}`];
       if (typeof method === 'function') return method.call(this, header.rseqid, input, output);
       input.skip(Thrift.Type.STRUCT);
@@ -299,8 +374,8 @@ function processorFor(service: Service): new (handler: object) => unknown {
   };
 }
 
-function serve(path: string, service: Service, handler: object, opts: ServeOptions): Promise<ThriftServer> {
-  const server = runtime.createServer(processorFor(service), handler, WIRE);
+function serve(path: string, service: Service, handler: object, opts: ServeOptions, fastCall?: CallFastPath): Promise<ThriftServer> {
+  const server = runtime.createServer(processorFor(service, fastCall), handler, WIRE);
   const sockets = new Set<net.Socket>();
   server.on('connection', (s: net.Socket) => {
     sockets.add(s);
@@ -338,7 +413,13 @@ function serve(path: string, service: Service, handler: object, opts: ServeOptio
 }
 
 export function serveExtension(path: string, handler: ExtensionHandler, opts: ServeOptions = {}): Promise<ThriftServer> {
-  return serve(path, ExtensionService, extensionProcessorHandler(handler), opts);
+  // call() must never reject: errors are statuses (the table router guarantees it; this is the backstop).
+  const fastCall: CallFastPath = (registry, item, request) =>
+    handler.call(registry, item, request).catch((err: unknown) => ({
+      status: { code: 1, message: `call failed: ${err instanceof Error ? err.message : String(err)}`, uuid: 0 },
+      response: [],
+    }));
+  return serve(path, ExtensionService, extensionProcessorHandler(handler), opts, fastCall);
 }
 
 export function serveExtensionManager(path: string, handler: ExtensionManagerHandler, opts: ServeOptions = {}): Promise<ThriftServer> {

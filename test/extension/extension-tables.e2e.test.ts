@@ -1,0 +1,163 @@
+/**
+ * The real `outflow extension` process, registered with the fake manager, answering table calls the way
+ * osqueryd makes them (a new connection per call, spec-shaped context JSON).
+ */
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeManager, type RegisteredExtension } from '../../extension/sdk/testing/fake-manager.js';
+import { Op } from '../../extension/sdk/query-context.js';
+import { VERSION } from '../../src/version.js';
+import { BARRIER } from './fixtures/test-tables.js';
+import { startExtension, tempDir, versionAtLeast, within, writeTestConfig, type ExtensionChild } from './harness.js';
+
+const STATUS_ROUTES = [
+  { id: 'column', name: 'component', type: 'TEXT', op: '1' },
+  { id: 'column', name: 'platform', type: 'TEXT', op: '0' },
+  { id: 'column', name: 'state', type: 'TEXT', op: '0' },
+  { id: 'column', name: 'detail', type: 'TEXT', op: '0' },
+  { id: 'column', name: 'events', type: 'BIGINT', op: '0' },
+  { id: 'column', name: 'dropped', type: 'BIGINT', op: '0' },
+  { id: 'column', name: 'last_event', type: 'BIGINT', op: '0' },
+  { id: 'column', name: 'version', type: 'TEXT', op: '0' },
+];
+const TEST_TABLE_NAMES = ['ext_test_echo', 'ext_test_throws', 'ext_test_hangs', 'ext_test_barrier', 'ext_test_big'];
+
+describe('outflow extension serving tables to a manager', () => {
+  let dir: string;
+  let manager: FakeManager;
+  let ext: ExtensionChild;
+  let reg: RegisteredExtension;
+
+  beforeAll(async () => {
+    dir = tempDir('ext');
+    manager = await FakeManager.start(path.join(dir, 'osquery.em'));
+    ext = startExtension({ socket: manager.socketPath, config: writeTestConfig(dir), timeout: '20', interval: '0.3' });
+    reg = await within(manager.waitForRegistration(40_000), 40_000, `registration (stderr: ${ext.stderr().slice(-500)})`);
+  }, 60_000);
+
+  afterAll(async () => {
+    ext?.kill();
+    await manager?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('registers as outflow with an acceptable SDK version and a route list per table', () => {
+    expect(reg.info.name).toBe('outflow');
+    expect(reg.info.version).toBe(VERSION);
+    expect(versionAtLeast(reg.info.sdk_version, '1.7.7')).toBe(true);
+    expect(Object.keys(reg.registry)).toEqual(['table']);
+    const tables = reg.registry.table ?? {};
+    expect(tables.outflow_status).toEqual(STATUS_ROUTES);
+    for (const name of TEST_TABLE_NAMES) expect(tables[name]?.length).toBeGreaterThan(0);
+    expect(tables.ext_test_echo?.[0]).toEqual({ id: 'column', name: 'name', type: 'TEXT', op: '1' });
+    for (const routes of Object.values(tables)) for (const r of routes) expect(Object.keys(r).sort()).toEqual(['id', 'name', 'op', 'type']);
+    expect(existsSync(manager.extensionSocket(reg.uuid))).toBe(true);
+  });
+
+  it('answers action=columns with exactly the registered routes, for every table', async () => {
+    for (const [name, routes] of Object.entries(reg.registry.table ?? {})) {
+      const res = await manager.columns(reg.uuid, name);
+      expect(res.status.code, name).toBe(0);
+      expect(res.response, name).toEqual(routes);
+    }
+  });
+
+  it('answers ping with our uuid', async () => {
+    expect(await manager.pingExtension(reg.uuid)).toMatchObject({ code: 0, uuid: reg.uuid });
+  });
+
+  it('serves outflow_status: one row per component, with the extension itself running', async () => {
+    const res = await manager.generate(reg.uuid, 'outflow_status');
+    expect(res.status.code).toBe(0);
+    const self = res.response.find((r) => r.component === 'extension');
+    expect(self).toMatchObject({ platform: 'linux', state: 'running', version: VERSION });
+    expect(self?.detail).toMatch(new RegExp(`uuid ${reg.uuid}`));
+    for (const row of res.response) {
+      expect(Object.keys(row).sort()).toEqual(STATUS_ROUTES.map((r) => r.name).sort());
+      expect(['running', 'degraded', 'unavailable', 'permission_denied', 'disabled']).toContain(row.state);
+      expect(row.events).toMatch(/^\d+$/);
+    }
+  });
+
+  it('passes = and LIKE constraints through to generate, values as strings, numbers as decimal text', async () => {
+    const res = await manager.generate(
+      reg.uuid,
+      'ext_test_echo',
+      [
+        { name: 'name', op: Op.EQUALS, expr: '/bin/zsh' },
+        { name: 'expr', op: Op.LIKE, expr: '%.zip' },
+        { name: 'op', op: Op.GREATER_THAN, expr: '900' },
+      ],
+      ['name', 'op'],
+    );
+    expect(res.status.code).toBe(0);
+    expect(res.response.map((r) => [r.name, r.op, r.expr])).toEqual([
+      ['expr', '65', '%.zip'],
+      ['name', '2', '/bin/zsh'],
+      ['op', '4', '900'],
+      ['(marker)', '0', ''],
+    ]);
+    expect(res.response[0]).toMatchObject({ cols_used: 'name,op', big: String(2 ** 40), ratio: '0.25', missing: '' });
+  });
+
+  it('accepts the legacy context (op as a string, list as "")', async () => {
+    const context = JSON.stringify({
+      constraints: [
+        { name: 'name', list: [{ op: '2', expr: '/usr/bin/ditto' }], affinity: 'TEXT' },
+        { name: 'op', list: '', affinity: 'INTEGER' },
+      ],
+    });
+    const res = await manager.callExtension(reg.uuid, 'table', 'ext_test_echo', { action: 'generate', context });
+    expect(res.status.code).toBe(0);
+    expect(res.response.map((r) => [r.name, r.op, r.expr])).toEqual([
+      ['name', '2', '/usr/bin/ditto'],
+      ['(marker)', '0', ''],
+    ]);
+  });
+
+  it.each([
+    ['table', 'no_such_table', { action: 'generate' }, /unknown table "no_such_table"/],
+    ['table', 'outflow_status', { action: 'frobnicate' }, /unsupported action "frobnicate"/],
+    ['logger', 'outflow_status', { action: 'generate' }, /unknown registry "logger"/],
+  ])('answers status 1 for %s/%s %j', async (registry, item, request, message) => {
+    const res = await manager.callExtension(reg.uuid, registry, item, request);
+    expect(res.status.code).toBe(1);
+    expect(res.status.message).toMatch(message);
+    expect(res.response).toEqual([]);
+  });
+
+  it('turns a throwing generate into status 1 with its message, and keeps serving', async () => {
+    const res = await manager.generate(reg.uuid, 'ext_test_throws');
+    expect(res.status).toMatchObject({ code: 1, message: 'table ext_test_throws: generate failed: boom: the test table failed on purpose' });
+    expect((await manager.generate(reg.uuid, 'outflow_status')).status.code).toBe(0);
+  });
+
+  it('answers a hanging generate with a timeout status 1 (generate_timeout_ms), and keeps serving', async () => {
+    const res = await manager.generate(reg.uuid, 'ext_test_hangs');
+    expect(res.status.code).toBe(1);
+    expect(res.status.message).toMatch(/ext_test_hangs: generate did not finish within 3000 ms/);
+    expect((await manager.pingExtension(reg.uuid)).code).toBe(0);
+  });
+
+  it(`serves ${BARRIER} concurrent calls, each on its own connection`, async () => {
+    const results = await Promise.all(Array.from({ length: BARRIER }, () => manager.generate(reg.uuid, 'ext_test_barrier')));
+    // The barrier table answers only once all calls are in flight together; a serial server would time out.
+    expect(results.map((r) => r.status.code)).toEqual(Array(BARRIER).fill(0));
+    expect(results.map((r) => Number(r.response[0]?.arrived)).sort((a, b) => a - b)).toEqual(Array.from({ length: BARRIER }, (_, i) => i + 1));
+  });
+
+  it('returns a 5 000-row table intact', async () => {
+    const res = await manager.generate(reg.uuid, 'ext_test_big');
+    expect(res.status.code).toBe(0);
+    expect(res.response).toHaveLength(5000);
+    expect(res.response[4999]).toMatchObject({ flow_id: 'f00001387', remote_port: '443', bytes_out: String(4999 * 1500), pcr: '0.66' });
+  });
+
+  it('keeps stdout empty and logs JSON to stderr', () => {
+    expect(ext.stdout()).toBe('');
+    const logs = ext.logs();
+    expect(logs.some((l) => l.msg === 'extension registered' && l.uuid === reg.uuid)).toBe(true);
+    expect(logs.some((l) => l.msg === 'generate failed' && l.table === 'ext_test_throws')).toBe(true);
+  });
+});
