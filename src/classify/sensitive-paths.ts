@@ -126,7 +126,8 @@ export const DEFAULT_SENSITIVE_RULES: readonly SensitiveRule[] = [
   { pattern: '~/Library/Application Support/1Password/**', category: 'password_manager', authorized: ONE_PASSWORD },
   { pattern: '~/Library/Application Support/Bitwarden/**', category: 'password_manager', authorized: BITWARDEN },
   { pattern: '~/Library/Containers/com.bitwarden.desktop/**', category: 'password_manager', authorized: BITWARDEN },
-  { pattern: '*.{kdbx,kdb,agilekeychain,opvault}', category: 'password_manager' },
+  { pattern: '~/**/*.{kdbx,kdb,agilekeychain,opvault}', category: 'password_manager' },
+  { pattern: '/Volumes/**/*.{kdbx,kdb,agilekeychain,opvault}', category: 'password_manager' },
 
   { pattern: '~/Library/Messages/**', category: 'messaging', authorized: apple('com.apple.MobileSMS', 'com.apple.imagent', 'com.apple.imdpersistence', 'com.apple.IMDPersistenceAgent', 'com.apple.imtransferservices') },
   { pattern: '~/Library/Application Support/Signal/**', category: 'messaging', authorized: vendor('U68MSDN6DR', 'org.whispersystems.signal-desktop') },
@@ -322,6 +323,18 @@ export class SensitivePathMatcher {
   /** Built-ins plus config (`taxonomy.add` first, so additions can override a built-in category). */
   static fromConfig(taxonomy: SensitiveTaxonomyConfig): SensitivePathMatcher {
     return new SensitivePathMatcher(taxonomy.replace_defaults ? [...taxonomy.add] : [...taxonomy.add, ...DEFAULT_SENSITIVE_RULES]);
+  }
+
+  /**
+   * The first path segments under which any rule can match (for prefilters that look at raw, not yet
+   * canonical paths: includes the alias roots `private` and `System`), or undefined when some rule
+   * matches anywhere and no such shortcut exists.
+   */
+  rootSegments(): ReadonlySet<string> | undefined {
+    if (this.anywhere.length || this.absTrie.rules.length) return undefined;
+    const roots = new Set(this.absTrie.children.keys());
+    if (this.homeTrie.rules.length || this.homeTrie.children.size) roots.add('Users').add('var');
+    return roots.add('private').add('System');
   }
 
   /** Classify a canonical absolute path (see canonicalPath); undefined when no rule matches. */

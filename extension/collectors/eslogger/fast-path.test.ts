@@ -41,8 +41,21 @@ describe('FastPath.verdict', () => {
     ['a truncated line goes to the parser (to be counted malformed)', line('open', body.open('/usr/lib/x')).slice(0, 1500), Verdict.Parse],
   ])('%s', (_name, raw, want) => expect(fast.verdict(raw)).toBe(want));
 
-  it('decodes JSON escapes other than \\/ by passing the line on', () => {
-    expect(fast.verdict(line('open', body.open('/usr/lib/caf\u00e9\n.dylib')))).toBe(Verdict.Parse);
+  it('leaves JSON escapes other than \\/ to the parser, unless the folder cannot be sensitive', () => {
+    expect(fast.verdict(line('open', body.open('/Users/dana/src/caf\u00e9\n.txt')))).toBe(Verdict.Parse);
+    expect(fast.verdict(line('open', body.open('/usr/lib/caf\u00e9\n.dylib')))).toBe(Verdict.Reject);
+  });
+
+  it('screens the executable path too: a program run from Downloads is a false positive the parse resolves', () => {
+    const fromDownloads = { ...proc, path: '/Users/dana/Downloads/tool' };
+    expect(fast.verdict(esLine({ kind: 'open', timeMs: T, gseq: 1, process: fromDownloads, body: body.open('/usr/lib/x.dylib') }))).toBe(Verdict.Parse);
+    expect(fast.verdict(esLine({ kind: 'open', timeMs: T, gseq: 1, process: proc, body: body.open('/usr/lib/x.dylib') }))).toBe(Verdict.Reject);
+  });
+
+  it('ignores keys that merely end in "path" (dyld_exec_path)', () => {
+    expect(rawEventType('{"xevent_type":10}')).toBe(-1);
+    const exec = line('exec', body.exec(proc, ['tool'], '/', 10));
+    expect(exec).toContain('"dyld_exec_path"');
   });
 
   it('tolerates whitespace around keys', () => {
@@ -75,6 +88,10 @@ describe('the fast path never loses a row', () => {
       ...keychainDittoScenario(T),
       ...floodLines(5_000, { startMs: T, seed: 7 }),
     ];
+    // Key order is not stable (formats.md §5.5): the same events with keys sorted (event before process).
+    const sorted = (o: unknown): unknown =>
+      Array.isArray(o) ? o.map(sorted) : o && typeof o === 'object' ? Object.fromEntries(Object.keys(o).sort().map((k) => [k, sorted((o as Record<string, unknown>)[k])])) : o;
+    lines.push(...keychainDittoScenario(T + 600_000).map((l) => JSON.stringify(sorted(JSON.parse(l))).replaceAll('/', '\\/')));
     const filtered = run(lines, false);
     const full = run(lines, true);
     expect(filtered.sensitive).toEqual(full.sensitive);
