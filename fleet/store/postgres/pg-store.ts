@@ -679,16 +679,31 @@ function candidatesRepo(ex: Executor, chunk: number): CandidatesRepo {
       return rows[0]?.n ?? 0;
     },
     async markFinalized(outcomes: readonly CandidateOutcome[]) {
-      const list = [...outcomes].sort((a, b) => byText(a.id, b.id));
+      const list = [...new Map(outcomes.map((o) => [o.id, o])).values()].sort((a, b) => byText(a.id, b.id));
       for (const part of chunks(list, chunk)) {
-        await ex.q(
+        // Inside a transaction (finalization: detections + outcomes) only still-pending rows are marked.
+        // If another instance finalized some of them meanwhile (two finalizers racing after a lost job
+        // lock), our detections were computed from stale candidates: fail so the whole transaction —
+        // detection upserts included — rolls back instead of folding the same flows in twice.
+        const rows = await ex.q<{ id: string }>(
           'write',
           `UPDATE candidates c SET status = 'finalized', detection_id = u.detection_id,
              counted_bytes_out = u.out, counted_bytes_in = u.inn, branch = u.branch
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) AS u(id, detection_id, out, inn, branch)
-           WHERE c.id = u.id`,
+           WHERE c.id = u.id ${ex.inTransaction ? `AND c.status = 'pending'` : ''}
+           RETURNING c.id`,
           [part.map((o) => o.id), part.map((o) => o.detectionId), part.map((o) => o.countedBytesOut), part.map((o) => o.countedBytesIn), part.map((o) => o.branch)],
         );
+        if (ex.inTransaction && rows.length < part.length) {
+          const exists = await ex.q<{ n: number }>('read', `SELECT count(*) AS n FROM candidates WHERE id = ANY($1::text[])`, [part.map((o) => o.id)]);
+          if ((exists[0]?.n ?? 0) > rows.length) {
+            throw new StoreError(
+              'STORE_WRITE',
+              `${(exists[0]?.n ?? 0) - rows.length} candidates were finalized concurrently by another instance; this finalization batch is rolled back`,
+              'harmless: the next finalize run continues from the committed state',
+            );
+          }
+        }
       }
     },
     async expire(before) {

@@ -1,0 +1,161 @@
+/**
+ * What only the shared PostgreSQL store has to guarantee (several aggregator processes, one database):
+ * job locks across instances, idempotent ingest when instances race on the same rows, finalization that
+ * stays correct when two instances run it at once, concurrent migrations, and recovery from a dropped
+ * connection. Each "instance" is its own PostgresStore (own pool), as separate processes would be.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { finalizePending } from '../../fleet/rules/finalize.js';
+import { openPostgresStore, type PostgresStore } from '../../fleet/store/postgres/index.js';
+import { openStore } from '../../fleet/store/open.js';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { generateFleetLines } from '../helpers/fleet-lines.js';
+import { createTestDatabase, holdServerShared, pgQuery, type TestDatabase } from '../helpers/pg.js';
+
+const analytics = defaultAnalyticsConfig();
+const LINES = generateFleetLines({ lines: 1500, hosts: 30, days: 10, seed: 3 });
+
+let releaseServer: () => Promise<void>;
+beforeAll(async () => {
+  releaseServer = await holdServerShared();
+});
+afterAll(async () => {
+  await releaseServer?.();
+});
+
+async function withDb<T>(label: string, fn: (db: TestDatabase) => Promise<T>): Promise<T> {
+  const db = await createTestDatabase(label);
+  try {
+    return await fn(db);
+  } finally {
+    await db.drop();
+  }
+}
+
+async function ingestAll(store: PostgresStore | Awaited<ReturnType<typeof openStore>>, lines: string[], batch = 250): Promise<number> {
+  const ingest = createIngestService({ store, analytics });
+  for (let i = 0; i < lines.length; i += batch) await ingest.ingestLines(lines.slice(i, i + batch), { kind: 'test', id: 'lines' });
+  return ingest.totals().accepted;
+}
+
+describe('postgres store across instances', () => {
+  it('migrations: instances starting together migrate once', async () => {
+    await withDb('migrate', async (db) => {
+      const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url, { migrate: false })));
+      try {
+        const applied = await Promise.all(stores.map((s) => s.migrate()));
+        expect(applied.flat().sort()).toEqual(['0001_init']);
+        const rows = await pgQuery<{ id: string }>(db.url, 'SELECT id FROM schema_migrations');
+        expect(rows.map((r) => r.id)).toEqual(['0001_init']);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+  });
+
+  it('withJobLock: a job runs on one instance at a time, and the lock is free again afterwards', async () => {
+    await withDb('joblock', async (db) => {
+      const a = await openPostgresStore(db.url);
+      const b = await openPostgresStore(db.url);
+      try {
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        const running = a.withJobLock('finalize', () => gate.then(() => 'a ran'));
+        // wait until A holds it
+        await expect
+          .poll(
+            async () =>
+              (await pgQuery<{ n: string }>(db.url, `SELECT count(*) AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1`, [db.name]))[0]!.n,
+            { timeout: 10_000 },
+          )
+          .toBe('1');
+        await expect(b.withJobLock('finalize', async () => 'b ran')).resolves.toEqual({ acquired: false });
+        await expect(b.withJobLock('rollup', async () => 'b rollup')).resolves.toEqual({ acquired: true, value: 'b rollup' });
+        release();
+        await expect(running).resolves.toEqual({ acquired: true, value: 'a ran' });
+        await expect(b.withJobLock('finalize', async () => 'b ran')).resolves.toEqual({ acquired: true, value: 'b ran' });
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  });
+
+  it('withJobLock: a failing job releases the lock', async () => {
+    await withDb('joblockfail', async (db) => {
+      const a = await openPostgresStore(db.url);
+      try {
+        await expect(a.withJobLock('retention', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+        await expect(a.withJobLock('retention', async () => 1)).resolves.toEqual({ acquired: true, value: 1 });
+      } finally {
+        await a.close();
+      }
+    });
+  });
+
+  it('two instances ingesting the same lines concurrently apply each row once', async () => {
+    await withDb('raceingest', async (db) => {
+      const a = await openPostgresStore(db.url);
+      const b = await openPostgresStore(db.url);
+      try {
+        // same lines, opposite orders: maximal overlap of in-flight rows between the two
+        const [accA, accB] = await Promise.all([ingestAll(a, LINES), ingestAll(b, [...LINES].reverse())]);
+        expect(accA + accB).toBe(LINES.length);
+        const seen = await pgQuery<{ n: string }>(db.url, 'SELECT count(*) AS n FROM results_seen');
+        expect(Number(seen[0]!.n)).toBe(LINES.length);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  });
+
+  it('finalization run by two instances at once (lock lost) gives the same detections as one run', async () => {
+    const reference = await withDb('finref', async (db) => {
+      const s = await openPostgresStore(db.url);
+      try {
+        await ingestAll(s, LINES);
+        await finalizePending(s, { analytics, flush: true, batchSize: 50 });
+        return await s.detections.list({ limit: 10_000 });
+      } finally {
+        await s.close();
+      }
+    });
+    expect(reference.length).toBeGreaterThan(0);
+    await withDb('finrace', async (db) => {
+      const a = await openPostgresStore(db.url);
+      const b = await openPostgresStore(db.url);
+      try {
+        await ingestAll(a, LINES);
+        // bypassing withJobLock on purpose: the race the lock normally prevents. The loser of a batch gets a
+        // store error and its whole batch rolls back; the next scheduled run picks up whatever is left.
+        const runs = await Promise.allSettled([finalizePending(a, { analytics, flush: true, batchSize: 50 }), finalizePending(b, { analytics, flush: true, batchSize: 50 })]);
+        for (const r of runs) if (r.status === 'rejected') expect(String(r.reason)).toMatch(/finalized concurrently/);
+        await finalizePending(a, { analytics, flush: true, batchSize: 50 });
+        expect(await a.candidates.countPending()).toBe(0);
+        const got = await a.detections.list({ limit: 10_000 });
+        expect(got).toEqual(reference);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  });
+
+  it('a connection killed by the server fails one call, and the store recovers', async () => {
+    await withDb('reconnect', async (db) => {
+      const s = await openPostgresStore(db.url, { poolSize: 2 });
+      try {
+        await s.ping();
+        await pgQuery(db.url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [db.name]);
+        // the pool notices dead idle clients; at worst one call fails, the next one reconnects
+        await s.ping().catch(() => undefined);
+        await s.ping();
+        expect(await ingestAll(s, LINES.slice(0, 100))).toBe(100);
+      } finally {
+        await s.close();
+      }
+    });
+  });
+});
