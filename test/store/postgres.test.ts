@@ -1,0 +1,31 @@
+/**
+ * The Store contract suite (test/store/store.contract.ts) against PostgreSQL, on a throwaway database of the
+ * local server (scripts/services.sh). One database per file; every test starts from empty tables
+ * (TRUNCATE is much cheaper than CREATE DATABASE on a shared 2-core machine).
+ */
+import { afterAll, beforeAll } from 'vitest';
+import { openPostgresStore } from '../../fleet/store/postgres/index.js';
+import { createTestDatabase, holdServerShared, pgQuery, type TestDatabase } from '../helpers/pg.js';
+import { storeContract } from './store.contract.js';
+
+let db: TestDatabase | undefined;
+let releaseServer: (() => Promise<void>) | undefined;
+
+beforeAll(async () => {
+  releaseServer = await holdServerShared();
+  db = await createTestDatabase('contract');
+  const first = await openPostgresStore(db.url);
+  await first.close();
+});
+
+afterAll(async () => {
+  await db?.drop();
+  await releaseServer?.();
+});
+
+storeContract('postgres', async () => {
+  if (!db) throw new Error('test database not created');
+  const tables = await pgQuery<{ tablename: string }>(db.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'`);
+  await pgQuery(db.url, `TRUNCATE ${tables.map((t) => `"${t.tablename}"`).join(', ')} RESTART IDENTITY`);
+  return openPostgresStore(db.url, { poolSize: 3 });
+});
