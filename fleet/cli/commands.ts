@@ -171,10 +171,13 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     .requiredOption('--config <file>', 'Outflow YAML config')
     .option('--store <url>', 'override fleet.store')
     .option('--verbose', 'debug logging', false)
-    .action(async (opts: { config: string; store?: string; verbose?: boolean }) => {
+    .option('--nats-create-stream', 'create the fleet.nats JetStream stream if it does not exist', false)
+    .action(async (opts: { config: string; store?: string; verbose?: boolean; natsCreateStream?: boolean }) => {
       // fleet/serve.ts is the serve composition root (HTTP API, scheduler, sinks).
       const serveModule = '../serve.js';
-      const { runServe } = (await import(serveModule)) as { runServe(o: { config: string; store?: string; verbose?: boolean }): Promise<number> };
+      const { runServe } = (await import(serveModule)) as {
+        runServe(o: { config: string; store?: string; verbose?: boolean; natsCreateStream?: boolean }): Promise<number>;
+      };
       setCode(await runServe(opts));
     });
 
