@@ -73,7 +73,7 @@ export interface NatsSourceOptions {
   config: NatsInputConfig;
   handler: NatsBatchHandler;
   log: Logger;
-  /** Overrides config.create_stream (the `--nats-create-stream` flag). */
+  /** The `--nats-create-stream` flag: true creates the stream even when config.create_stream is false. */
   createStream?: boolean;
   /** Client name shown by `nats server report connections`. */
   name?: string;
@@ -286,7 +286,7 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
   let current: ConsumerMessages | undefined;
   try {
     const jsm = await nc.jetstreamManager();
-    const filters = await ensureStream(jsm, config, opts.createStream ?? config.create_stream, log);
+    const filters = await ensureStream(jsm, config, Boolean(opts.createStream) || config.create_stream, log);
     await ensureConsumer(jsm, nc, config, filters, log);
   } catch (err) {
     await nc.close().catch(() => undefined);
