@@ -301,3 +301,24 @@ describe('egress_candidates: constraints and the table definition', () => {
     expect((world.signing as unknown as { requested: Set<string> }).requested).toEqual(new Set([CURL.path, STEALER.path]));
   });
 });
+
+describe('group volume index', () => {
+  it('equals the brute-force overlap sum on random flows', async () => {
+    const { groupVolume } = await import('./correlate.js');
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let round = 0; round < 20; round++) {
+      const flows = Array.from({ length: 1 + Math.floor(rand() * 40) }, () => {
+        const first_seen = Math.floor(rand() * 1000);
+        return { first_seen, last_seen: first_seen + Math.floor(rand() * 200), bytes_out: Math.floor(rand() * 1e6) } as never as import('../../runtime/context.js').FlowRow;
+      });
+      const v = groupVolume(flows);
+      for (let q = 0; q < 20; q++) {
+        const from = Math.floor(rand() * 1200) - 100;
+        const to = from + Math.floor(rand() * 300);
+        const brute = flows.filter((f) => f.last_seen >= from && f.first_seen <= to).reduce((a, f) => a + f.bytes_out, 0);
+        expect(v.activeBetween(from, to)).toBe(brute);
+      }
+    }
+  });
+});
