@@ -142,7 +142,9 @@ export class OsqueryExtension {
   }
 
   private async checkLiveness(failures: number): Promise<void> {
-    const timeoutMs = Math.max(1000, Math.min(this.opts.intervalMs, 10_000));
+    // A dead manager fails at connect, at once; the timeout only matters for a live but busy one, which
+    // must not get us killed: at least 3 s, at most core's own 10 s liveness client timeout.
+    const timeoutMs = Math.max(3000, Math.min(this.opts.intervalMs, 10_000));
     try {
       await this.manager.ping({ timeoutMs });
       const registered = await this.manager.extensions({ timeoutMs });

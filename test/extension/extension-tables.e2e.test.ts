@@ -33,7 +33,7 @@ describe('outflow extension serving tables to a manager', () => {
     dir = tempDir('ext');
     manager = await FakeManager.start(path.join(dir, 'osquery.em'));
     ext = startExtension({ socket: manager.socketPath, config: writeTestConfig(dir), timeout: '20', interval: '0.3' });
-    reg = await within(manager.waitForRegistration(40_000), 40_000, `registration (stderr: ${ext.stderr().slice(-500)})`);
+    reg = await within(manager.waitForExtension(40_000), 40_000, `registration (stderr: ${ext.stderr().slice(-500)})`);
   }, 60_000);
 
   afterAll(async () => {

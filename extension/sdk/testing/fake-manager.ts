@@ -155,6 +155,24 @@ export class FakeManager extends EventEmitter {
     });
   }
 
+  /**
+   * Registration plus a successful ping on `<socket>.<uuid>`: an extension binds its socket only after
+   * it learned its uuid, so a call right after registerExtension can legitimately find no socket yet.
+   */
+  async waitForExtension(timeoutMs = 10_000): Promise<RegisteredExtension> {
+    const deadline = Date.now() + timeoutMs;
+    const reg = await this.waitForRegistration(timeoutMs);
+    for (;;) {
+      try {
+        await new ExtensionClient(this.extensionSocket(reg.uuid), { timeoutMs: Math.max(100, deadline - Date.now()) }).ping();
+        return reg;
+      } catch (err) {
+        if (Date.now() >= deadline) throw new Error(`extension ${reg.uuid} registered but does not answer on ${this.extensionSocket(reg.uuid)}: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
   extensionSocket(uuid: number): string {
     return `${this.socketPath}.${uuid}`;
   }
