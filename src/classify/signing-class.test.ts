@@ -45,6 +45,13 @@ describe('classifyEs (eslogger process fields)', () => {
   });
 });
 
+describe("Apple's own App Store apps (SPEC: class apple)", () => {
+  it('category app_store with an Apple team id is apple', () => {
+    expect(classifyEs({ signingId: 'com.apple.dt.Xcode', teamId: '59GAB85EFG', cdhash: CDHASH, platformBinary: false, csValidationCategory: 4 })).toMatchObject({ signature_class: 'apple', identity: 'team:59GAB85EFG/com.apple.dt.Xcode' });
+    expect(classifyEs({ signingId: 'com.example.app', teamId: 'Q7R2K9W4ZD', cdhash: CDHASH, platformBinary: false, csValidationCategory: 4 }).signature_class).toBe('app_store');
+  });
+});
+
 describe('identityFor', () => {
   it('follows SPEC §2', () => {
     expect(identityFor('developer_id', 'Q7R2K9W4ZD', 'com.example.widget', 'ab')).toBe('team:Q7R2K9W4ZD/com.example.widget');

@@ -89,6 +89,12 @@ export const REQUIREMENTS = {
   appStore: 'anchor apple generic and certificate leaf[field.1.2.840.113635.100.6.1.9] exists',
 } as const;
 
+/**
+ * Team ids Apple itself ships App Store apps under (Xcode: 59GAB85EFG; Pages, Keynote, Apple
+ * Configurator: K36BKF7T3D). SPEC §2 puts Apple's own App Store apps in `apple`, not `app_store`.
+ */
+export const APPLE_TEAM_IDS: ReadonlySet<string> = new Set(['59GAB85EFG', 'K36BKF7T3D']);
+
 const SIGNED_CLASSES = new Set<SignatureClass>(['apple_platform', 'apple', 'app_store', 'developer_id', 'development']);
 const DEVELOPMENT_LEAVES = [/^Apple Development:/, /^Mac Developer:/, /^iPhone Developer:/, /^iPhone Distribution:/, /^Apple Distribution:/, /^TestFlight/];
 
@@ -153,26 +159,27 @@ export function classifyCodesign(
   } else {
     cls = classFromChain(info, leaf, teamId, extra.spctl ?? null, extra.requirements ?? {});
   }
-  const notarizedOut = cls === 'developer_id' ? notarized : notarized === 1 ? 1 : -1;
+  // Only Developer ID code is notarized; ad-hoc code never can be.
+  const notarizedOut = cls === 'developer_id' ? notarized : cls === 'adhoc' ? 0 : notarized === 1 ? 1 : -1;
   return { ...base, signed: 1, valid, signature_class: cls, notarized: notarizedOut, identity: identityFor(cls, cls === 'apple_platform' ? '' : teamId, signingId, cdhash) };
 }
 
 function classFromChain(info: CodesignInfo, leaf: string | null, teamId: string, spctl: SpctlInfo | null, req: RequirementChecks): SignatureClass {
   if (info.platformIdentifier !== null) return 'apple_platform';
   if (leaf === 'Software Signing') return teamId ? 'apple' : 'apple_platform';
-  if (leaf === 'Apple Mac OS Application Signing') return 'app_store';
+  if (leaf === 'Apple Mac OS Application Signing') return APPLE_TEAM_IDS.has(teamId) ? 'apple' : 'app_store';
   if (leaf?.startsWith('Developer ID Application:')) return 'developer_id';
   if (leaf && DEVELOPMENT_LEAVES.some((re) => re.test(leaf))) return 'development';
   if (leaf) return 'unknown';
   // No usable chain (`Authority=(unavailable)` or none printed): decide from other evidence.
   const source = spctl?.source ?? null;
   if (source === 'Apple System') return 'apple_platform';
-  if (source === 'Mac App Store') return 'app_store';
+  if (source === 'Mac App Store') return APPLE_TEAM_IDS.has(teamId) ? 'apple' : 'app_store';
   if (source === 'Notarized Developer ID' || source === 'Developer ID' || source === 'Unnotarized Developer ID') return 'developer_id';
   if (source === 'Apple') return teamId ? 'apple' : 'apple_platform';
   if (info.notarizationStapled && teamId) return 'developer_id';
   if (req.developerId === true) return 'developer_id';
-  if (req.appStore === true) return 'app_store';
+  if (req.appStore === true) return APPLE_TEAM_IDS.has(teamId) ? 'apple' : 'app_store';
   if (req.anchorApple === true) return teamId ? 'apple' : 'apple_platform';
   return 'unknown';
 }
@@ -243,6 +250,7 @@ export function classifyEs(f: EsSigningFields): SigningFields {
   } else if (cls === 'unknown' && f.platformBinary && !f.teamId) {
     cls = 'apple_platform';
   }
+  if (cls === 'app_store' && APPLE_TEAM_IDS.has(teamId)) cls = 'apple';
   if (cls === 'unsigned') signed = 0;
   else if (cls !== 'unknown' && signed === -1) signed = 1;
   if (cls !== 'unknown' && cls !== 'invalid' && cls !== 'unsigned' && valid === -1) valid = 1;

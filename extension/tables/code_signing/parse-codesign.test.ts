@@ -69,7 +69,7 @@ describe('classification (formats.md §4.3, SPEC development class)', () => {
     ['codesign-developer-id.txt', 'developer_id', { team_id: 'Q7R2K9W4ZD', notarized: -1, hardened_runtime: 1, identity: 'team:Q7R2K9W4ZD/com.example.widget', authority: 'Developer ID Application: Example Widgets Ltd (Q7R2K9W4ZD)' }],
     ['codesign-developer-id-stapled.txt', 'developer_id', { notarized: 1 }],
     ['codesign-development.txt', 'development', { team_id: 'AB12CD34EF', identity: 'team:AB12CD34EF/com.example.tool' }],
-    ['codesign-adhoc.txt', 'adhoc', { team_id: '', identity: 'cdhash:c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00', signed: 1 }],
+    ['codesign-adhoc.txt', 'adhoc', { team_id: '', identity: 'cdhash:c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00', signed: 1, notarized: 0 }],
     ['codesign-linker-signed.txt', 'adhoc', { identity: 'cdhash:deadbeefdeadbeefdeadbeefdeadbeefdeadbeef', cdhash: 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef' }],
     ['codesign-unavailable-stapled.txt', 'developer_id', { notarized: 1, authority: '', team_id: 'Q7R2K9W4ZD' }],
     ['codesign-missing.txt', 'unknown', { signed: -1, identity: '' }],
@@ -80,6 +80,11 @@ describe('classification (formats.md §4.3, SPEC development class)', () => {
     const out = classifyCodesign(info, verify);
     expect(out.signature_class).toBe(cls);
     expect(out).toMatchObject(fields);
+  });
+
+  it("Apple's own App Store apps are apple, not app_store", () => {
+    const text = readFileSync(path.join(dir, 'codesign-app-store.txt'), 'utf8').replace('TeamIdentifier=K3L5M7N9P2', 'TeamIdentifier=59GAB85EFG');
+    expect(classifyCodesign(parseCodesignDisplay(text).info, VALID)).toMatchObject({ signature_class: 'apple', identity: 'team:59GAB85EFG/com.example.notepadish' });
   });
 
   it('unsigned: signed 0, no team, no identity without a file hash', () => {
