@@ -23,6 +23,21 @@ describe('normalizeAddress', () => {
     expect(normalizeAddress('fe80::1%awdl0').zone).toBe('awdl0');
   });
 
+  it.each(['::', '1::', '::1', '1:2:3:4:5:6:7:8', 'FE80::A:b', '::ffff:0:1.2.3.4', '64:ff9b::192.0.2.33'])('accepts %s', (a) => {
+    expect(normalizeAddress(a).valid).toBe(true);
+  });
+
+  it.each([':::', '1:::2', '1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', ':1', '1:', '1.2.3', '256.1.1.1', '1.2.3.4.5', 'g::1', '::ffff:1.2.3.999'])('rejects %s', (a) => {
+    expect(normalizeAddress(a).valid).toBe(false);
+  });
+
+  it('formats per RFC 5952 (longest zero run, first on ties, no single-group compression)', () => {
+    expect(normalizeAddress('2001:db8:0:0:1:0:0:1').address).toBe('2001:db8::1:0:0:1');
+    expect(normalizeAddress('2001:db8:0:1:1:1:1:1').address).toBe('2001:db8:0:1:1:1:1:1');
+    expect(normalizeAddress('0:0:0:0:0:0:0:0').address).toBe('::');
+    expect(normalizeAddress('64:ff9b::192.0.2.33').address).toBe('64:ff9b::c000:221');
+  });
+
   it('does not crash on garbage', () => {
     expect(normalizeAddress('not-an-ip').address).toBe('not-an-ip');
   });

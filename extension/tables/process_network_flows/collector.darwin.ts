@@ -54,7 +54,8 @@ export function startNettopCollector(ctx: ExtensionContext, opts: { refresh?: Re
       const observations = flows.map((f) => {
         const o = toObservation(f);
         const p = processes.get(f.pid);
-        return p ? { ...o, process: p } : o;
+        if (p) o.process = p;
+        return o;
       });
       store.applySample(observations, { at, counters: 'cumulative' });
       health.event(observations.length, at);

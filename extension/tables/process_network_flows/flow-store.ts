@@ -103,10 +103,10 @@ function advance(total: number, lastRaw: number | null, raw: number | null, mode
 }
 
 /**
- * A tool may list one socket twice in a sample (ss with a socket shared by several fds of one pid):
- * sum those so the cumulative bookkeeping sees one counter per flow and per sample.
+ * Group a sample by `${pid}|tuple`. A tool may list one socket twice in a sample (ss with a socket shared
+ * by several fds of one pid): those are summed so the cumulative bookkeeping sees one counter per flow.
  */
-function mergeDuplicates(observations: readonly FlowObservation[]): FlowObservation[] {
+function groupSample(observations: readonly FlowObservation[]): Map<string, FlowObservation> {
   const byKey = new Map<string, FlowObservation>();
   for (const o of observations) {
     const key = `${o.pid}|${tupleKey(o)}`;
@@ -115,10 +115,10 @@ function mergeDuplicates(observations: readonly FlowObservation[]): FlowObservat
       byKey.set(key, o);
       continue;
     }
-    const sum = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : a + b);
+    const sum = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : x + y);
     byKey.set(key, { ...seen, bytesIn: sum(seen.bytesIn, o.bytesIn), bytesOut: sum(seen.bytesOut, o.bytesOut) });
   }
-  return byKey.size === observations.length ? (observations as FlowObservation[]) : [...byKey.values()];
+  return byKey;
 }
 
 export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; health: HealthRegistry }): MutableFlowStore {
@@ -129,7 +129,7 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
   const component = health.component('flows');
   component.running('no sample yet');
 
-  /** Open flows by `${pid}|${processStart}|tuple`. */
+  /** Open flows by `${processStart}|${pid}|tuple`. */
   const open = new Map<string, Entry>();
   /** Closed flows by flow_id, in order of closing (oldest first) — the eviction order. */
   const closed = new Map<string, FlowRow>();
@@ -183,15 +183,14 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
     const seq = ++sampleSeq;
     const result: FlowSampleResult = { created: 0, updated: 0, closed: 0, dropped: 0, evicted: 0 };
     sweep(at);
-    for (const o of mergeDuplicates(observations)) {
-      const tuple = tupleKey(o);
+    for (const [pidTuple, o] of groupSample(observations)) {
       const start = o.process ? o.process.processStart : UNKNOWN;
-      const key = `${o.pid}|${start}|${tuple}`;
+      const key = `${start}|${pidTuple}`;
       let entry = open.get(key);
       if (!entry && start !== UNKNOWN) {
         // The process became known after the flow was first seen: adopt the flow (same flow_id) rather
         // than splitting one connection into two rows.
-        const unknownKey = `${o.pid}|${UNKNOWN}|${tuple}`;
+        const unknownKey = `${UNKNOWN}|${pidTuple}`;
         const orphan = open.get(unknownKey);
         if (orphan) {
           open.delete(unknownKey);

@@ -1,4 +1,4 @@
-import { normalizeAddress } from '../../../src/classify/network.js';
+import { ipv4ToInt, normalizeAddress } from '../../../src/classify/network.js';
 import { ParseError } from '../../../src/errors.js';
 
 /**
@@ -63,7 +63,6 @@ interface Header {
 }
 
 const PROCESS_LABEL = /^(.*)\.(\d+)$/;
-const IPV4_ENDPOINT = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|\*):(\d+|\*)$/;
 
 function parseHeader(fields: string[]): Header | undefined {
   const index = (name: string) => fields.indexOf(name);
@@ -74,13 +73,22 @@ function parseHeader(fields: string[]): Header | undefined {
   return { width: fields.length, label, iface: index('interface'), state: index('state'), bytesIn, bytesOut };
 }
 
-/** Counter text → bytes: empty is 0 (formats.md §2.3); anything non-integer is undefined (e.g. "1.2 MiB" without -x). */
-function counter(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const t = text.trim();
-  if (t === '') return 0;
-  if (!/^\d+$/.test(t)) return undefined;
-  return Number(t);
+/**
+ * Counter field [start, end) of `line` → bytes without allocating: empty (or blanks) is 0 (formats.md §2.3);
+ * anything but digits is undefined (e.g. "1.2 MiB" when -x was not honoured).
+ */
+function counterAt(line: string, start: number, end: number): number | undefined {
+  while (start < end && line.charCodeAt(start) === 32) start++;
+  while (end > start && line.charCodeAt(end - 1) === 32) end--;
+  if (start === end) return 0;
+  if (end - start > 15) return undefined; // beyond 2^53: not a byte count we can represent
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = line.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 /**
@@ -88,26 +96,28 @@ function counter(text: string | undefined): number | undefined {
  * the last dot). The IPv4 form is tried first because tcp6 sockets can carry IPv4 peers.
  */
 export function parseNettopEndpoint(text: string, protoFamily: 4 | 6): NettopEndpoint | undefined {
-  let addr: string;
-  let port: string;
-  const v4 = IPV4_ENDPOINT.exec(text);
-  if (v4) {
-    addr = v4[1]!;
-    port = v4[2]!;
-  } else {
-    const dot = text.lastIndexOf('.');
-    if (dot <= 0) return undefined;
-    addr = text.slice(0, dot);
-    port = text.slice(dot + 1);
+  const colon = text.lastIndexOf(':');
+  // One colon: IPv4 `addr:port` (or `*:port`); otherwise IPv6 with the port after the last dot.
+  const v4Form = colon > 0 && text.indexOf(':') === colon;
+  const sep = v4Form ? colon : text.lastIndexOf('.');
+  if (sep <= 0) return undefined;
+  const addr = text.slice(0, sep);
+  let port = 0;
+  if (!(sep === text.length - 2 && text.charCodeAt(sep + 1) === 42)) {
+    const digits = text.length - sep - 1;
+    if (digits < 1 || digits > 5) return undefined;
+    for (let i = sep + 1; i < text.length; i++) {
+      const d = text.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return undefined;
+      port = port * 10 + d;
+    }
+    if (port > 65535) return undefined;
   }
-  if (port !== '*' && !/^\d{1,5}$/.test(port)) return undefined;
-  const portNum = port === '*' ? 0 : Number(port);
-  if (portNum > 65535) return undefined;
-  if (addr === '*') return { address: '*', port: portNum, wildcard: true, family: protoFamily };
+  if (addr === '*') return { address: '*', port, wildcard: true, family: protoFamily };
+  if (v4Form ? ipv4ToInt(addr) === undefined : !addr.includes(':')) return undefined;
   const norm = normalizeAddress(addr);
-  // The dot-split form is IPv6 only; "10.0.0.1" without a port must not become 10.0.0 port 1.
-  if (!norm.valid || (!v4 && !addr.includes(':'))) return undefined;
-  return { address: norm.address, port: portNum, wildcard: false, family: norm.family };
+  if (!norm.valid) return undefined;
+  return { address: norm.address, port, wildcard: false, family: norm.family };
 }
 
 const PROTOCOLS: Record<string, { protocol: 'tcp' | 'udp'; family: 4 | 6; quic: boolean }> = {
@@ -119,17 +129,52 @@ const PROTOCOLS: Record<string, { protocol: 'tcp' | 'udp'; family: 4 | 6; quic: 
   quic6: { protocol: 'udp', family: 6, quic: true },
 };
 
-/** Split one CSV line; nettop does not quote, so a label with commas is re-joined against the header width. */
-function splitRow(line: string, header: Header): string[] | undefined {
-  const fields = line.split(',');
-  if (fields.length > header.width) {
-    const extra = fields.length - header.width;
-    const label = fields.slice(header.label, header.label + extra + 1).join(',');
-    fields.splice(header.label, extra + 1, label);
+/**
+ * Field boundaries of one CSV row, mapped onto the header: nettop does not quote, so a label containing
+ * commas shows up as extra fields and is re-joined. Positions are kept in a reused array (no per-field
+ * strings: a sample can hold thousands of rows with twenty-odd columns each).
+ */
+class RowFields {
+  private readonly commas: number[] = [];
+  private line = '';
+  private extra = 0;
+  private labelIndex = 0;
+
+  /** False when the row has fewer fields than the header allows (cut off mid-row). */
+  load(line: string, header: Header): boolean {
+    const commas = this.commas;
+    commas.length = 0;
+    for (let i = line.indexOf(','); i >= 0; i = line.indexOf(',', i + 1)) commas.push(i);
+    const count = commas.length + 1;
+    // Only the trailing empty field may be missing; anything shorter was cut off.
+    if (count < header.width - 1) return false;
+    this.line = line;
+    this.extra = Math.max(0, count - header.width);
+    this.labelIndex = header.label;
+    return true;
   }
-  // Only the trailing empty field may be missing; anything shorter was cut off mid-row.
-  if (fields.length < header.width - 1) return undefined;
-  return fields;
+
+  private start(raw: number): number {
+    return raw === 0 ? 0 : this.commas[raw - 1]! + 1;
+  }
+  private end(raw: number): number {
+    return raw < this.commas.length ? this.commas[raw]! : this.line.length;
+  }
+  /** Raw field index where header field `index` starts / ends (the label may span several raw fields). */
+  private first(index: number): number {
+    return index <= this.labelIndex ? index : index + this.extra;
+  }
+  private last(index: number): number {
+    return index < this.labelIndex ? index : index + this.extra;
+  }
+
+  text(index: number): string {
+    if (index < 0) return '';
+    return this.line.slice(this.start(this.first(index)), this.end(this.last(index)));
+  }
+  counter(index: number): number | undefined {
+    return counterAt(this.line, this.start(this.first(index)), this.end(this.last(index)));
+  }
 }
 
 export function parseNettop(text: string): NettopParseResult {
@@ -141,6 +186,7 @@ export function parseNettop(text: string): NettopParseResult {
   let owner: { pid: number; name: string } | undefined;
   let lineNo = 0;
   let firstContentLine = 0;
+  const fields = new RowFields();
 
   let start = 0;
   while (start <= text.length) {
@@ -169,14 +215,13 @@ export function parseNettop(text: string): NettopParseResult {
       skipped++;
       continue;
     }
-    const fields = splitRow(line, header);
-    if (!fields) {
+    if (!fields.load(line, header)) {
       skipped++;
       continue;
     }
-    const label = fields[header.label] ?? '';
-    const bytesIn = counter(fields[header.bytesIn]);
-    const bytesOut = counter(fields[header.bytesOut]);
+    const label = fields.text(header.label);
+    const bytesIn = fields.counter(header.bytesIn);
+    const bytesOut = fields.counter(header.bytesOut);
     if (bytesIn === undefined || bytesOut === undefined) {
       skipped++;
       continue;
@@ -216,8 +261,8 @@ export function parseNettop(text: string): NettopParseResult {
       family: remote.wildcard ? local.wildcard ? proto.family : local.family : remote.family,
       local,
       remote,
-      interface: header.iface >= 0 ? (fields[header.iface] ?? '').trim() : '',
-      state: header.state >= 0 ? (fields[header.state] ?? '').trim() : '',
+      interface: fields.text(header.iface).trim(),
+      state: fields.text(header.state).trim(),
       bytesIn,
       bytesOut,
     });
