@@ -99,6 +99,17 @@ describe('eslogger collector (fake eslogger child process)', () => {
     expect(health().detail).toMatch(/macOS 13/);
   });
 
+  it('survives the binary vanishing between --list-events and the stream (unavailable, ready, retrying)', async () => {
+    const dir = tempDir();
+    const tool = path.join(dir, 'eslogger');
+    writeFileSync(tool, '#!/bin/sh\nif [ "$1" = "--list-events" ]; then printf "exec\\nopen\\n"; rm -f "$0"; exit 0; fi\nexit 1\n', { mode: 0o755 });
+    const { collector, health } = start({ toolDir: dir });
+    await collector.ready();
+    await until(() => health().state === 'unavailable');
+    expect(health().detail).toMatch(/macOS 13/);
+    await until(() => collector.stats().restarts >= 1);
+  });
+
   it('is disabled by config', async () => {
     const { collector, health } = start({ config: { eslogger: { enabled: false } } });
     await collector.ready();

@@ -187,12 +187,23 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       const denial = classifyStderr(stderr);
       if (denial) applyDenial(health, denial);
     });
+    let ended = false;
     proc.on('error', (err: NodeJS.ErrnoException) => {
+      if (proc.pid === undefined && !ended) {
+        // Never started: Node may not emit 'close' for a failed spawn.
+        ended = true;
+        if (child === proc) child = undefined;
+        resolveClosed();
+        if (!stopped) scheduleRestart();
+        markReady();
+      }
       if (err.code === 'ENOENT') health.unavailable(`eslogger not found at ${ctx.tools.resolve('eslogger')}: ${MISSING_DETAIL}`);
       else if (err.code === 'EACCES' || err.code === 'EPERM') health.permissionDenied(`eslogger at ${ctx.tools.resolve('eslogger')} is not executable by this user: run the extension as root`);
       else health.degraded(`eslogger failed: ${err.message}`);
     });
     proc.on('close', (code, signal) => {
+      if (ended) return;
+      ended = true;
       lineReader.end();
       if (child === proc) child = undefined;
       resolveClosed();
