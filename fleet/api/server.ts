@@ -1,0 +1,263 @@
+/**
+ * The aggregator's HTTP API (SPEC §5), on fastify. Thin: it authenticates, validates, calls the
+ * ingest service or the store, and translates errors into status codes:
+ *   400 invalid query/body (with the zod issues) · 401 missing/wrong bearer token · 404 unknown route
+ *   413 body over fleet.http.body_limit (refused before it is read) · 503 store unavailable (retry)
+ *
+ * Routes:
+ *   POST /v1/ingest                         NDJSON | Fleet webhook | Kafka REST (see ingest-body.ts)
+ *   GET  /v1/detections?since=&analytic=&host=&limit=&format=json|ocsf
+ *   GET  /v1/prevalence/destinations/:key?hosts=N
+ *   GET  /v1/prevalence/apps/:identity?hosts=N   (identity URL-encoded: team:ABC%2Fcom.example.app)
+ *   GET  /healthz                            no token: liveness and store reachability
+ *   GET  /metrics                            Prometheus text; token unless http.metrics_require_token is false
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { commonThreshold, rareThreshold } from '../../src/analytics/prevalence.js';
+import type { AnalyticsConfig } from '../../src/config/analytics.js';
+import type { HttpConfig } from '../../src/config/fleet-serve.js';
+import { InputError, OutflowError, StoreError, coerceError, zodIssues } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
+import { VERSION } from '../../src/version.js';
+import { parseSince } from '../cli/format.js';
+import type { IngestService } from '../ingest/ingest-service.js';
+import { PROMETHEUS_CONTENT_TYPE, type FleetMetrics } from '../metrics.js';
+import { toOcsf } from '../sinks/ocsf.js';
+import type { Store, TimeWindow } from '../store/store.js';
+import { bearerMatches } from './auth.js';
+import { decodeIngestBody } from './ingest-body.js';
+
+const DAY = 86_400;
+
+export interface ApiDeps {
+  store: Store;
+  ingest: IngestService;
+  analytics: AnalyticsConfig;
+  http: HttpConfig;
+  /** Resolved bearer token (auth.ts resolveApiToken). */
+  token: string;
+  metrics: FleetMetrics;
+  log: Logger;
+  /** Wall-clock unix seconds (for `since` when the store is empty). */
+  now?: () => number;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Reachable without the bearer token. */
+    public?: boolean;
+  }
+}
+
+const DetectionsQuerySchema = z
+  .object({
+    since: z.string().min(1).optional(),
+    analytic: z
+      .string()
+      .transform((s) => s.toUpperCase())
+      .pipe(z.enum(ANALYTIC_IDS))
+      .optional(),
+    host: z.string().min(1).max(256).optional(),
+    limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+    format: z.enum(['json', 'ocsf']).default('json'),
+  })
+  .strict();
+
+const PrevalenceQuerySchema = z.object({ hosts: z.coerce.number().int().min(0).max(1000).default(20) }).strict();
+const KeyParamsSchema = z.object({ key: z.string().min(1).max(1024) });
+const IdentityParamsSchema = z.object({ identity: z.string().min(1).max(1024) });
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
+  const r = schema.safeParse(value ?? {});
+  if (!r.success) throw new InputError(`invalid ${what}`, zodIssues(r.error.issues));
+  return r.data;
+}
+
+function errorBody(code: string, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { error: message, code, ...extra };
+}
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const { store, http, metrics } = deps;
+  const log = deps.log.child({ component: 'http' });
+  const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+
+  const app = Fastify({
+    loggerInstance: log,
+    disableRequestLogging: true,
+    bodyLimit: http.body_limit,
+    requestTimeout: http.request_timeout_ms,
+    // identities such as team:ABC/com.example carry a `/`: clients encode it, we must not re-split on it
+    routerOptions: { maxParamLength: 1024 },
+    ...(http.tls ? { https: { cert: readFileSync(http.tls.cert), key: readFileSync(http.tls.key) } } : {}),
+  }) as unknown as FastifyInstance;
+
+  // Ingest bodies come in several content types (application/json, application/x-ndjson, Kafka's
+  // vnd.kafka.json.v1+json, text/plain, none); all are read as bytes within bodyLimit and decoded here.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.routeOptions.config?.public) return;
+    if (req.routeOptions.url === '/metrics' && !http.metrics_require_token) return;
+    if (!bearerMatches(deps.token, req.headers.authorization)) {
+      void reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="outflow"')
+        .send(errorBody('AUTH_REQUIRED', req.headers.authorization ? 'invalid bearer token' : 'bearer token required'));
+      return reply;
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    log.debug({ method: req.method, url: req.routeOptions.url ?? req.url, status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (req.routeOptions.url === '/v1/ingest') metrics.ingestRequests.inc({ shape: 'unknown', status: String(statusFor(err)) });
+    const status = statusFor(err);
+    if (err instanceof InputError) return reply.code(400).send(errorBody(err.code, err.message, { issues: err.issues, hint: err.hint }));
+    if (status === 413) return reply.code(413).send(errorBody('BODY_TOO_LARGE', `request body exceeds ${http.body_limit} bytes`, { hint: 'split the batch or raise fleet.http.body_limit' }));
+    if (err instanceof StoreError) {
+      log.error({ err }, 'store unavailable');
+      return reply.code(503).header('retry-after', '5').send(errorBody(err.code, 'store unavailable; retry later'));
+    }
+    if (status >= 400 && status < 500) return reply.code(status).send(errorBody(err.code ?? 'BAD_REQUEST', err.message));
+    log.error({ err: coerceError(err), url: req.url }, 'request failed');
+    return reply.code(500).send(errorBody('INTERNAL', 'internal error'));
+  });
+
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
+
+  app.post('/v1/ingest', async (req, reply) => {
+    if (req.headers['content-encoding'] && req.headers['content-encoding'] !== 'identity') {
+      metrics.ingestRequests.inc({ shape: 'unknown', status: '415' });
+      return reply.code(415).send(errorBody('UNSUPPORTED_ENCODING', `content-encoding ${req.headers['content-encoding']} is not supported`, { hint: 'send the body uncompressed' }));
+    }
+    const decoded = decodeIngestBody(req.body as Buffer | undefined);
+    const result = await deps.ingest.ingestLines(decoded.lines, { kind: 'http', id: `${decoded.shape}@${req.ip}` });
+    metrics.ingestRequests.inc({ shape: decoded.shape, status: '200' });
+    return {
+      shape: decoded.shape,
+      lines: result.lines,
+      rows: result.rows,
+      accepted: result.accepted,
+      duplicates: result.duplicates,
+      baseline: result.baseline,
+      quarantined: result.quarantined,
+      candidates: result.candidates,
+    };
+  });
+
+  app.get('/v1/detections', async (req) => {
+    const q = parse(DetectionsQuerySchema, req.query, 'query');
+    let since: number | undefined;
+    if (q.since !== undefined) {
+      const { newest } = await store.clock.get();
+      try {
+        since = parseSince(q.since, newest ?? now());
+      } catch {
+        throw new InputError('invalid query', [{ path: 'since', message: `${q.since} is not a time: use ISO-8601, unix seconds or a duration such as 24h` }]);
+      }
+    }
+    const rows = await store.detections.list({ since, analytic: q.analytic, hostId: q.host, limit: q.limit });
+    return { count: rows.length, format: q.format, detections: q.format === 'ocsf' ? rows.map(toOcsf) : rows };
+  });
+
+  const windowNow = async (): Promise<{ window: TimeWindow; activeHosts: number }> => {
+    const { newest } = await store.clock.get();
+    const to = newest ?? 0;
+    const window = { from: to - deps.analytics.prevalence_window_days * DAY, to };
+    return { window, activeHosts: await store.hosts.activeCount(window) };
+  };
+
+  const thresholds = (activeHosts: number) => ({
+    rare_threshold: rareThreshold(activeHosts, deps.analytics),
+    common_threshold: commonThreshold(activeHosts, deps.analytics),
+  });
+
+  app.get('/v1/prevalence/destinations/:key', async (req) => {
+    const { key } = parse(KeyParamsSchema, req.params, 'path');
+    const q = parse(PrevalenceQuerySchema, req.query, 'query');
+    const { window, activeHosts } = await windowNow();
+    const stats = (await store.prevalence.destinations([key], window)).get(key) ?? { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+    const sample = q.hosts ? await store.prevalence.destinationHosts(key, window, q.hosts) : [];
+    const t = thresholds(activeHosts);
+    return {
+      key,
+      window,
+      active_hosts: activeHosts,
+      ...t,
+      hosts: stats.hosts,
+      first_seen: stats.firstSeen,
+      last_seen: stats.lastSeen,
+      saturated: stats.saturated,
+      rare: stats.hosts <= t.rare_threshold,
+      common: stats.hosts >= t.common_threshold,
+      host_sample: sample.map((h) => ({ host_id: h.hostId, first_seen: h.firstSeen, last_seen: h.lastSeen })),
+    };
+  });
+
+  app.get('/v1/prevalence/apps/:identity', async (req) => {
+    const { identity } = parse(IdentityParamsSchema, req.params, 'path');
+    const q = parse(PrevalenceQuerySchema, req.query, 'query');
+    const { window, activeHosts } = await windowNow();
+    const stats = (await store.prevalence.apps([identity], window)).get(identity);
+    const sample = q.hosts ? await store.prevalence.appHosts(identity, window, q.hosts) : [];
+    const t = thresholds(activeHosts);
+    const firstSeen = stats?.firstSeen ?? null;
+    return {
+      identity,
+      window,
+      active_hosts: activeHosts,
+      ...t,
+      hosts: stats?.hosts ?? 0,
+      first_seen: firstSeen,
+      last_seen: stats?.lastSeen ?? null,
+      saturated: stats?.saturated ?? false,
+      // SPEC §4 "previously unseen": first seen fleet-wide ≤ unseen_app_days ago and on ≤ the rare threshold
+      previously_unseen: firstSeen !== null && window.to - firstSeen <= deps.analytics.unseen_app_days * DAY && (stats?.hosts ?? 0) <= t.rare_threshold,
+      path: stats?.path ?? '',
+      signature_class: stats?.signatureClass ?? '',
+      team_id: stats?.teamId ?? '',
+      signing_id: stats?.signingId ?? '',
+      cdhash: stats?.cdhash ?? '',
+      host_sample: sample.map((h) => ({ host_id: h.hostId, first_seen: h.firstSeen, last_seen: h.lastSeen })),
+    };
+  });
+
+  app.get('/healthz', { config: { public: true } }, async (_req, reply) => {
+    try {
+      await store.ping();
+      return { status: 'ok', version: VERSION, store: store.backend };
+    } catch (err) {
+      log.warn({ err: coerceError(err) }, 'health check: store unreachable');
+      return reply.code(503).send({ status: 'unavailable', version: VERSION, store: store.backend, error: 'store unreachable' });
+    }
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    try {
+      const byAnalytic = await store.detections.countByAnalytic();
+      for (const id of ANALYTIC_IDS) metrics.detectionsStored.set({ analytic: id }, byAnalytic[id] ?? 0);
+      metrics.candidatesPending.set({}, await store.candidates.countPending());
+    } catch (err) {
+      // a scrape still reports the process counters when the store is down
+      log.warn({ err: coerceError(err) }, 'metrics: store gauges not refreshed');
+    }
+    return reply.header('content-type', PROMETHEUS_CONTENT_TYPE).send(metrics.registry.render());
+  });
+
+  return app;
+}
+
+function statusFor(err: Error & { statusCode?: number; code?: string }): number {
+  if (err instanceof InputError) return 400;
+  if (err instanceof StoreError) return 503;
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) return 413;
+  if (err instanceof OutflowError) return 500;
+  return typeof err.statusCode === 'number' ? err.statusCode : 500;
+}

@@ -1,0 +1,290 @@
+/**
+ * `outflow fleet serve --config FILE`: the aggregator's composition root.
+ *
+ *   config → logger → store → ingest service (+ metrics) → sinks → scheduler → sources → HTTP API
+ *
+ * Sources: tailed result-log files (fleet.ingest.files), stdin (fleet.ingest.stdin), NATS JetStream
+ * (fleet.nats) and HTTP POST /v1/ingest. Everything runs in one process until SIGTERM/SIGINT, then shuts
+ * down in the order that loses nothing:
+ *   1. the API stops accepting connections and finishes the requests in flight (each one's batch commits);
+ *   2. sources stop pulling and finish their current batch (file offsets and NATS acks commit with it);
+ *   3. cron stops and the job in progress finishes;
+ *   4. sinks close (the webhook finishes its current POST; undelivered batches stay in its spool);
+ *   5. the store closes.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PassThrough, type Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { systemClock, type Clock } from '../src/clock.js';
+import { loadConfig, type OutflowConfig } from '../src/config/index.js';
+import { InputError, OutflowError, coerceError, zodIssues } from '../src/errors.js';
+import { createLogger, type Logger } from '../src/log.js';
+import { resolveApiToken } from './api/auth.js';
+import { buildApi } from './api/server.js';
+import { ingestFile } from './ingest/file-source.js';
+import { createIngestService, type IngestService } from './ingest/ingest-service.js';
+import { ingestStream } from './ingest/stream-source.js';
+import { createFleetMetrics, recordIngest, type FleetMetrics } from './metrics.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { scheduledJobs, type JobDeps } from './scheduler/jobs.js';
+import { SinkSet, createSinks } from './sinks/index.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
+
+export interface ServeOptions {
+  config?: string;
+  /** Overrides fleet.store. */
+  store?: string;
+  verbose?: boolean;
+  /** Create the JetStream stream if missing (overrides fleet.nats.create_stream). */
+  natsCreateStream?: boolean;
+}
+
+export interface StartServeOptions extends ServeOptions {
+  /** Already-loaded config (tests); otherwise read from `config`. */
+  loaded?: OutflowConfig;
+  env?: NodeJS.ProcessEnv;
+  log?: Logger;
+  /** Where a `stdout` sink writes. */
+  stdout?: Writable;
+  clock?: Clock;
+}
+
+export interface RunningServe {
+  /** `http://127.0.0.1:PORT` (or https) when the API is enabled. */
+  url: string | null;
+  port: number | null;
+  store: Store;
+  metrics: FleetMetrics;
+  scheduler: Scheduler<JobDeps> | null;
+  /** Orderly shutdown (idempotent). */
+  stop(reason?: string): Promise<void>;
+}
+
+/** Every ingest call, whatever the source, updates the line/row counters. */
+function instrument(ingest: IngestService, metrics: FleetMetrics): IngestService {
+  return {
+    async ingestLines(lines, source) {
+      const r = await ingest.ingestLines(lines, source);
+      recordIngest(metrics, source.kind, r);
+      return r;
+    },
+    totals: () => ingest.totals(),
+  };
+}
+
+/** Keep a followed file source alive: a missing file or a failing store is retried with back-off. */
+async function superviseFile(file: string, ingest: IngestService, store: Store, config: OutflowConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      await ingestFile(file, {
+        ingest,
+        store,
+        follow: true,
+        pollIntervalMs: config.fleet.ingest.poll_interval_ms,
+        maxLineBytes: config.fleet.ingest.max_line_bytes,
+        signal,
+        log,
+      });
+      failures = 0;
+    } catch (err) {
+      failures += 1;
+      const delay = Math.min(30_000, config.fleet.ingest.poll_interval_ms * 2 ** Math.min(failures, 8));
+      log.error({ file, err: coerceError(err), retry_in_ms: delay }, 'file source failed; will retry');
+      try {
+        await sleep(delay, undefined, { signal });
+      } catch {
+        return;
+      }
+    }
+  }
+}
+
+async function startNats(config: OutflowConfig, opts: StartServeOptions, ingest: IngestService, store: Store, log: Logger): Promise<{ stop(): Promise<void> } | null> {
+  const raw = (config.fleet as Record<string, unknown>).nats;
+  if (raw === undefined || raw === null) return null;
+  const { NatsInputConfigSchema } = await import('../src/config/fleet-shared.js');
+  const parsed = NatsInputConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InputError('invalid fleet.nats', zodIssues(parsed.error.issues).map((i) => ({ ...i, path: `fleet.nats.${i.path}` })), undefined, 'CONFIG_INVALID');
+  }
+  const { startNatsIngest } = await import('./ingest/nats-source.js');
+  return startNatsIngest({
+    config: parsed.data,
+    ingest,
+    quarantine: store.quarantine,
+    log: log.child({ component: 'nats' }),
+    createStream: opts.natsCreateStream,
+    name: `outflow-aggregator-${process.pid}`,
+  });
+}
+
+/** Build and start everything; resolves once the API listens and the sources run. */
+export async function startServe(opts: StartServeOptions): Promise<RunningServe> {
+  const env = opts.env ?? process.env;
+  const config = opts.loaded ?? loadConfig(opts.config, env);
+  const fleet = config.fleet;
+  const log = opts.log ?? createLogger({ level: opts.verbose ? 'debug' : 'info', name: 'outflow-fleet' });
+  const clock = opts.clock ?? systemClock;
+  // fail on a missing token before touching the store: a config error should not leave a new db file behind
+  const token = fleet.http.enabled ? resolveApiToken(fleet.http, env) : '';
+
+  const store = await openStore(opts.store ?? fleet.store);
+  const cleanup: (() => Promise<void>)[] = [() => store.close()];
+  const unwind = async () => {
+    for (const c of cleanup.splice(0).reverse()) await c().catch((err: unknown) => log.warn({ err: coerceError(err) }, 'cleanup step failed'));
+  };
+
+  try {
+    const metrics = createFleetMetrics();
+    const ingest = instrument(
+      createIngestService({
+        store,
+        analytics: config.analytics,
+        quarantineFile: fleet.ingest.quarantine_file || null,
+        maxLineBytes: fleet.ingest.max_line_bytes,
+        clock,
+        log: log.child({ component: 'ingest' }),
+      }),
+      metrics,
+    );
+
+    const sinks = new SinkSet(createSinks(fleet.sinks, { log, metrics, stdout: opts.stdout }), log.child({ component: 'sinks' }), metrics);
+    cleanup.push(() => sinks.close());
+
+    let scheduler: Scheduler<JobDeps> | null = null;
+    if (fleet.scheduler.enabled) {
+      scheduler = new Scheduler<JobDeps>({
+        jobs: scheduledJobs(fleet.scheduler),
+        deps: { store, analytics: config.analytics, retention: fleet.retention, sinks, log: log.child({ component: 'jobs' }), clock, metrics },
+        lock: (name, fn) => store.withJobLock(name, fn),
+        metrics,
+        log,
+        clock,
+        timezone: fleet.scheduler.timezone,
+      });
+      const s = scheduler;
+      cleanup.push(() => s.stop());
+    }
+
+    // sources
+    const sourcesAbort = new AbortController();
+    const sourceRuns: Promise<unknown>[] = [];
+    cleanup.push(async () => {
+      sourcesAbort.abort();
+      await Promise.allSettled(sourceRuns);
+    });
+    for (const file of fleet.ingest.files) {
+      sourceRuns.push(superviseFile(file, ingest, store, config, log.child({ component: 'file-source' }), sourcesAbort.signal));
+    }
+    if (fleet.ingest.stdin) {
+      // Through a PassThrough so shutdown can end the stream: ingestStream then flushes its last
+      // partial batch instead of waiting for an EOF that a live pipe never sends.
+      const input = new PassThrough();
+      process.stdin.pipe(input);
+      sourcesAbort.signal.addEventListener('abort', () => {
+        process.stdin.unpipe(input);
+        process.stdin.pause();
+        input.end();
+      });
+      sourceRuns.push(
+        ingestStream(input, { ingest, batchLines: fleet.ingest.batch_lines }).then(
+          (r) => log.info({ lines: r.lines, accepted: r.accepted, quarantined: r.quarantined }, 'stdin ended'),
+          (err: unknown) => log.error({ err: coerceError(err) }, 'stdin source failed'),
+        ),
+      );
+    }
+    const nats = await startNats(config, opts, ingest, store, log);
+    if (nats) cleanup.push(() => nats.stop());
+
+    let app: FastifyInstance | null = null;
+    let url: string | null = null;
+    let port: number | null = null;
+    if (fleet.http.enabled) {
+      app = await buildApi({ store, ingest, analytics: config.analytics, http: fleet.http, token, metrics, log });
+      const a = app;
+      // closing the API comes first on shutdown (pushed last, unwound first)
+      cleanup.push(() => a.close());
+      try {
+        await app.listen({ host: fleet.http.host, port: fleet.http.port });
+      } catch (err) {
+        const e = coerceError(err) as Error & { code?: string };
+        throw new OutflowError(
+          'CONFIG_INVALID',
+          `cannot listen on ${fleet.http.host}:${fleet.http.port}: ${e.message}`,
+          e.code === 'EADDRINUSE' ? 'another process holds the port: change fleet.http.port' : 'check fleet.http.host and fleet.http.port',
+          { cause: err },
+        );
+      }
+      const addr = app.server.address();
+      port = typeof addr === 'object' && addr ? addr.port : fleet.http.port;
+      const host = fleet.http.host.includes(':') ? `[${fleet.http.host}]` : fleet.http.host;
+      url = `${fleet.http.tls ? 'https' : 'http'}://${host}:${port}`;
+    }
+
+    scheduler?.start();
+    log.info(
+      {
+        store: store.location,
+        backend: store.backend,
+        http: url,
+        files: fleet.ingest.files.length,
+        stdin: fleet.ingest.stdin,
+        nats: Boolean(nats),
+        sinks: sinks.sinks.map((s) => s.name),
+        jobs: scheduler?.jobNames ?? [],
+      },
+      'fleet aggregator started',
+    );
+
+    let stopping: Promise<void> | null = null;
+    return {
+      url,
+      port,
+      store,
+      metrics,
+      scheduler,
+      stop(reason = 'stop') {
+        stopping ??= (async () => {
+          const started = Date.now();
+          log.info({ reason }, 'shutting down: closing the API, finishing batches and jobs');
+          await unwind();
+          log.info({ duration_ms: Date.now() - started }, 'shutdown complete');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+/** Long-running entry for the CLI: runs until SIGTERM/SIGINT, then shuts down; 0 when clean. */
+export async function runServe(opts: ServeOptions): Promise<number> {
+  const running = await startServe(opts);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (s: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve(s);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  const SHUTDOWN_LIMIT_MS = 30_000;
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    running.stop(signal).then(
+      () => 0,
+      () => 1,
+    ),
+    new Promise<number>((resolve) => {
+      timer = setTimeout(() => resolve(1), SHUTDOWN_LIMIT_MS);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+  return outcome;
+}

@@ -1,0 +1,332 @@
+/**
+ * The HTTP API through real HTTP on 127.0.0.1 (ephemeral port), wired by startServe exactly as
+ * `outflow fleet serve` wires it, against a real SQLite store.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig, type OutflowConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/log.js';
+import { DetectionSchema, type Detection } from '../../src/schemas/detection.js';
+import { startServe, type RunningServe } from '../../fleet/serve.js';
+import { generateFleetLines } from '../helpers/fleet-lines.js';
+import { MemoryStream } from './serve-fixtures.js';
+
+const TOKEN = 'api-test-token-0123456789abcdef';
+const LIMIT = 256 * 1024;
+
+let dir: string;
+let server: RunningServe;
+let base: string;
+const sinkOut = new MemoryStream();
+
+function config(over: Record<string, unknown> = {}): OutflowConfig {
+  return parseConfig({
+    fleet: {
+      store: path.join(dir, 'api.db'),
+      ingest: { quarantine_file: path.join(dir, 'quarantine.ndjson') },
+      http: { host: '127.0.0.1', port: 0, token: TOKEN, body_limit: LIMIT },
+      sinks: [{ type: 'stdout', format: 'json' }],
+      // jobs run through runNow in these tests; the crons never fire during them
+      scheduler: { finalize: { cron: '0 0 1 1 *' }, rollup: { cron: '0 0 1 1 *' }, retention: { cron: '0 0 1 1 *' } },
+      ...over,
+    },
+  });
+}
+
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+async function post(body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${base}/v1/ingest`, { method: 'POST', body, headers: { ...auth, 'content-type': 'application/json', ...headers } });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+async function get(route: string, headers: Record<string, string> = auth): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${base}${route}`, { headers });
+  const text = await res.text();
+  return { status: res.status, json: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+}
+
+function hostLines(hostPrefix: string, n: number, seed: number): string[] {
+  // one generated fleet per shape, with host ids renamed so each shape's hosts are its own
+  return generateFleetLines({ lines: n, hosts: 4, days: 1, seed }).map((l) => l.replaceAll('HOST-', `${hostPrefix}-`));
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'api-'));
+  server = await startServe({ loaded: config(), log: silentLogger(), stdout: sinkOut });
+  base = server.url!;
+  expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+});
+
+afterAll(async () => {
+  await server?.stop('test');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('authentication', () => {
+  it.each([
+    ['POST', '/v1/ingest'],
+    ['GET', '/v1/detections'],
+    ['GET', '/v1/prevalence/destinations/example.com'],
+    ['GET', '/v1/prevalence/apps/team%3AABC%2Fcom.example'],
+    ['GET', '/metrics'],
+    ['GET', '/no/such/route'],
+  ])('%s %s answers 401 without a token and with a wrong one', async (method, route) => {
+    for (const headers of [{}, { authorization: `Bearer ${TOKEN.replace('0', '1')}` }, { authorization: 'Bearer short' }, { authorization: TOKEN }, { authorization: `Basic ${TOKEN}` }]) {
+      const res = await fetch(`${base}${route}`, { method, headers, ...(method === 'POST' ? { body: '{}' } : {}) });
+      expect(res.status, JSON.stringify(headers)).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="outflow"');
+      expect(((await res.json()) as { code: string }).code).toBe('AUTH_REQUIRED');
+    }
+  });
+
+  it('lets /healthz through without a token', async () => {
+    const r = await get('/healthz', {});
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ status: 'ok', store: 'sqlite' });
+  });
+
+  it('answers 401, not 413, to an oversized unauthenticated body (the body is never read)', async () => {
+    const res = await fetch(`${base}/v1/ingest`, { method: 'POST', body: 'x'.repeat(LIMIT * 2) });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('POST /v1/ingest', () => {
+  it('rejects a body over the cap with 413 and stores nothing of it', async () => {
+    const before = (await server.store.hosts.get(['BIG-00000'])).size;
+    const lines = hostLines('BIG', 2000, 5).join('\n');
+    expect(lines.length).toBeGreaterThan(LIMIT);
+    const r = await post(lines);
+    expect(r.status).toBe(413);
+    expect(r.json).toMatchObject({ code: 'BODY_TOO_LARGE' });
+    expect((await server.store.hosts.get(['BIG-00000'])).size).toBe(before);
+  });
+
+  it('rejects a chunked body (no content-length) that grows past the cap with 413', async () => {
+    const chunk = new TextEncoder().encode(`${hostLines('CHK', 1, 6)[0]}\n`);
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > LIMIT * 2) return controller.close();
+        sent += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    const res = await fetch(`${base}/v1/ingest`, { method: 'POST', body: stream, headers: auth, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(413);
+    expect((await server.store.hosts.get(['CHK-00000'])).size).toBe(0);
+  });
+
+  it('ingests NDJSON, quarantining a malformed line without failing the batch', async () => {
+    const lines = hostLines('ND', 40, 11);
+    const r = await post([...lines.slice(0, 20), '{"name":"pack/Global/outflow_apps", truncated', ...lines.slice(20)].join('\r\n') + '\n', { 'content-type': 'application/x-ndjson' });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ shape: 'ndjson', lines: 41, quarantined: 1, accepted: 40 });
+    const hosts = [...new Set(lines.map((l) => (JSON.parse(l) as { hostIdentifier: string }).hostIdentifier))];
+    expect([...(await server.store.hosts.get(hosts)).keys()].sort()).toEqual(hosts.sort());
+    const q = await server.store.quarantine.list(10);
+    expect(q.some((row) => row.source.startsWith('http:ndjson@') && row.line.includes('truncated'))).toBe(true);
+  });
+
+  it("ingests Fleet's webhook body, with lines as objects or as JSON strings", async () => {
+    const lines = hostLines('WH', 30, 12);
+    const details = lines.map((l, i) => (i % 2 ? JSON.parse(l) : l));
+    const r = await post(JSON.stringify({ timestamp: '2026-03-03T09:53:00Z', details }));
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ shape: 'webhook', lines: 30, accepted: 30, quarantined: 0 });
+    const hosts = [...new Set(lines.map((l) => (JSON.parse(l) as { hostIdentifier: string }).hostIdentifier))];
+    expect((await server.store.hosts.get(hosts)).size).toBe(hosts.length);
+  });
+
+  it('ingests a Kafka REST body and counts re-delivered lines as duplicates', async () => {
+    const lines = hostLines('KR', 30, 13);
+    const body = JSON.stringify({ records: lines.map((l) => ({ value: JSON.parse(l) })) });
+    const first = await post(body, { 'content-type': 'application/vnd.kafka.json.v1+json' });
+    expect(first.status).toBe(200);
+    expect(first.json).toMatchObject({ shape: 'kafka', lines: 30, accepted: 30, duplicates: 0 });
+    const again = await post(body, { 'content-type': 'application/vnd.kafka.json.v1+json' });
+    expect(again.json).toMatchObject({ shape: 'kafka', accepted: 0, duplicates: 30 });
+    const hosts = [...new Set(lines.map((l) => (JSON.parse(l) as { hostIdentifier: string }).hostIdentifier))];
+    expect((await server.store.hosts.get(hosts)).size).toBe(hosts.length);
+  });
+
+  it('answers 400 with issues for a wrapper of the wrong shape and for an empty body', async () => {
+    const bad = await post(JSON.stringify({ timestamp: 'x', details: 'not a list' }));
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ code: 'INPUT_INVALID' });
+    expect((bad.json.issues as { path: string }[])[0]!.path).toBe('details');
+    const badKafka = await post(JSON.stringify({ records: [1, 2] }));
+    expect(badKafka.status).toBe(400);
+    expect((badKafka.json.issues as { path: string }[])[0]!.path).toBe('records.0');
+    expect((await post('   \n')).status).toBe(400);
+    expect((await post('{}', { 'content-encoding': 'gzip' })).status).toBe(415);
+  });
+});
+
+describe('queries after a simulated fleet was ingested and finalized', () => {
+  let all: Detection[];
+  const FLEET = generateFleetLines({ lines: 1500, hosts: 30, days: 10, seed: 21 });
+
+  beforeAll(async () => {
+    for (let i = 0; i < FLEET.length; i += 150) {
+      const r = await post(FLEET.slice(i, i + 150).join('\n'));
+      expect(r.status).toBe(200);
+    }
+    const fin = await server.scheduler!.runNow('finalize');
+    expect(fin.status).toBe('ok');
+    all = await server.store.detections.list({ limit: 10_000 });
+    expect(all.length).toBeGreaterThan(0);
+  });
+
+  it('sent every new detection to the sinks once finalize committed them', () => {
+    const emitted = sinkOut.lines().map((l) => DetectionSchema.parse(l));
+    expect(new Set(emitted.map((d) => d.id))).toEqual(new Set(all.map((d) => d.id)));
+  });
+
+  it('GET /v1/detections lists them, filtered by analytic, host and since', async () => {
+    const r = await get('/v1/detections?limit=10000');
+    expect(r.status).toBe(200);
+    expect(r.json.count).toBe(all.length);
+    expect(r.json.detections.map((d: Detection) => d.id)).toEqual(all.map((d) => d.id));
+    for (const d of r.json.detections) DetectionSchema.parse(d);
+
+    const host = all[0]!.host_id;
+    const byHost = await get(`/v1/detections?host=${encodeURIComponent(host)}`);
+    expect(byHost.json.detections.length).toBe(all.filter((d) => d.host_id === host).length);
+    expect(byHost.json.detections.every((d: Detection) => d.host_id === host)).toBe(true);
+
+    const analytic = all[0]!.analytic;
+    const byAnalytic = await get(`/v1/detections?analytic=${analytic.toLowerCase()}`);
+    expect(byAnalytic.json.count).toBe(all.filter((d) => d.analytic === analytic).length);
+    const other = await get(`/v1/detections?analytic=${analytic === 'AN0990' ? 'AN0082' : 'AN0990'}`);
+    expect(other.json.count).toBe(all.filter((d) => d.analytic !== analytic && d.analytic === (analytic === 'AN0990' ? 'AN0082' : 'AN0990')).length);
+
+    const sorted = [...all].sort((a, b) => a.last_seen - b.last_seen);
+    const cut = sorted[Math.floor(sorted.length / 2)]!.last_seen;
+    const since = await get(`/v1/detections?since=${cut}&limit=10000`);
+    expect(since.json.count).toBe(all.filter((d) => d.last_seen >= cut).length);
+    expect(since.json.count).toBeLessThan(all.length);
+    const iso = await get(`/v1/detections?since=${new Date(cut * 1000).toISOString()}&limit=10000`);
+    expect(iso.json.count).toBe(since.json.count);
+
+    const limited = await get('/v1/detections?limit=2');
+    expect(limited.json.count).toBe(Math.min(2, all.length));
+  });
+
+  it('renders OCSF on request', async () => {
+    const r = await get('/v1/detections?format=ocsf&limit=3');
+    expect(r.json.format).toBe('ocsf');
+    expect(r.json.detections.every((f: { class_uid: number }) => f.class_uid === 2004)).toBe(true);
+  });
+
+  it('answers 400 with the offending parameter for bad queries', async () => {
+    for (const [q, p] of [
+      ['analytic=AN9999', 'analytic'],
+      ['since=yesterday-ish', 'since'],
+      ['limit=0', 'limit'],
+      ['limit=abc', 'limit'],
+      ['hostid=x', ''],
+      ['format=xml', 'format'],
+    ] as const) {
+      const r = await get(`/v1/detections?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(r.json.code).toBe('INPUT_INVALID');
+      expect(r.json.issues.map((i: { path: string }) => i.path), q).toContain(p);
+    }
+  });
+
+  it('GET /v1/prevalence/destinations/:key reports hosts, window and thresholds from the store', async () => {
+    const key = all[0]!.destination_key;
+    const r = await get(`/v1/prevalence/destinations/${encodeURIComponent(key)}?hosts=50`);
+    expect(r.status).toBe(200);
+    const { newest } = await server.store.clock.get();
+    const window = { from: newest! - 30 * 86_400, to: newest! };
+    const stats = (await server.store.prevalence.destinations([key], window)).get(key)!;
+    expect(r.json).toMatchObject({ key, window, hosts: stats.hosts, first_seen: stats.firstSeen, last_seen: stats.lastSeen, saturated: stats.saturated, rare_threshold: 3 });
+    expect(r.json.active_hosts).toBe(await server.store.hosts.activeCount(window));
+    expect(r.json.host_sample.length).toBe(Math.min(50, stats.hosts));
+    const unknown = await get('/v1/prevalence/destinations/never-seen.example');
+    expect(unknown.json).toMatchObject({ hosts: 0, first_seen: null, rare: true });
+  });
+
+  it('GET /v1/prevalence/apps/:identity takes an identity with an encoded slash', async () => {
+    const identity = 'team:TEAM0000/com.vendor0.app';
+    const r = await get(`/v1/prevalence/apps/${encodeURIComponent(identity)}`);
+    expect(r.status).toBe(200);
+    expect(r.json.identity).toBe(identity);
+    expect(r.json.hosts).toBeGreaterThan(1);
+    expect(r.json).toMatchObject({ signature_class: 'developer_id', team_id: 'TEAM0000', signing_id: 'com.vendor0.app' });
+    const rare = all.find((d) => d.process.identity.startsWith('cdhash:'));
+    if (rare) {
+      const rr = await get(`/v1/prevalence/apps/${encodeURIComponent(rare.process.identity)}`);
+      expect(rr.json.hosts).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('GET /metrics is Prometheus text with ingest, detection and job series', async () => {
+    const res = await fetch(`${base}/metrics`, { headers: auth });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    const text = await res.text();
+    const samples = new Map<string, number>();
+    const typed = new Set<string>();
+    for (const line of text.trimEnd().split('\n')) {
+      if (line.startsWith('# HELP ')) continue;
+      const t = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+      if (t) {
+        typed.add(t[1]!);
+        continue;
+      }
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.e+]+|NaN|\+Inf|-Inf)$/.exec(line);
+      expect(m, `unparseable metrics line: ${line}`).not.toBeNull();
+      const family = m![1]!.replace(/_(bucket|sum|count)$/, '');
+      expect(typed.has(m![1]!) || typed.has(family), `sample before its TYPE: ${line}`).toBe(true);
+      samples.set(`${m![1]}${m![2] ?? ''}`, Number(m![3]));
+    }
+    expect(samples.get('outflow_lines_ingested_total{source="http"}')).toBeGreaterThanOrEqual(FLEET.length + 41 + 30 + 60);
+    expect(samples.get('outflow_lines_quarantined_total{source="http"}')).toBeGreaterThanOrEqual(1);
+    const stored = all.filter((d) => d.analytic === all[0]!.analytic).length;
+    expect(samples.get(`outflow_detections_stored{analytic="${all[0]!.analytic}"}`)).toBe(stored);
+    expect(samples.get(`outflow_detections_total{analytic="${all[0]!.analytic}",kind="new"}`)).toBe(stored);
+    expect(samples.get('outflow_job_runs_total{job="finalize",outcome="ok"}')).toBe(1);
+    expect(samples.get('outflow_job_duration_seconds_count{job="finalize"}')).toBe(1);
+    expect(samples.get('outflow_http_ingest_requests_total{shape="webhook",status="200"}')).toBe(1);
+    expect(samples.get('outflow_http_ingest_requests_total{shape="unknown",status="413"}')).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('TLS and metrics without a token', () => {
+  it('serves HTTPS with the configured certificate and still requires the token', async () => {
+    const tlsDir = mkdtempSync(path.join(dir, 'tls-'));
+    const cert = path.join(tlsDir, 'cert.pem');
+    const key = path.join(tlsDir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const tlsServer = await startServe({
+      loaded: config({ store: path.join(tlsDir, 'tls.db'), http: { host: '127.0.0.1', port: 0, token: TOKEN, tls: { cert, key }, metrics_require_token: false }, sinks: [], scheduler: { enabled: false } }),
+      log: silentLogger(),
+    });
+    try {
+      expect(tlsServer.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const ca = (await import('node:fs')).readFileSync(cert);
+      const request = (route: string, headers: Record<string, string> = {}) =>
+        new Promise<number>((resolve, reject) => {
+          https.get(`${tlsServer.url}${route}`, { ca, headers }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          }).on('error', reject);
+        });
+      expect(await request('/healthz')).toBe(200);
+      expect(await request('/v1/detections')).toBe(401);
+      expect(await request('/v1/detections', auth)).toBe(200);
+      // metrics_require_token: false opens /metrics only
+      expect(await request('/metrics')).toBe(200);
+    } finally {
+      await tlsServer.stop();
+    }
+  });
+});
