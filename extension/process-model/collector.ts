@@ -12,7 +12,9 @@ export function createProcessCollector(ctx: ExtensionContext): Collector {
     log: ctx.log.child({ collector: 'processes' }),
     async tick() {
       await refreshProcessSnapshot(ctx);
-      health.event(ctx.processes.running().length);
+      const running = ctx.processes.running().length;
+      health.event(1);
+      health.running(`${running} running, ${ctx.processes.size} known (exited kept ${ctx.config.processes.exited_retention} s)`);
     },
   });
 }

@@ -47,14 +47,16 @@ export function enrichProcessIdentity(ctx: ExtensionContext): number {
 export function createSigningCollector(ctx: ExtensionContext): Collector {
   let first = true;
   const waitMs = firstSampleWaitMs(ctx.config.signing.timeout_ms);
+  const health = ctx.health.component('code_signing');
   return createIntervalCollector({
     name: 'code_signing',
     intervalMs: ctx.config.processes.sample_interval * 1000,
-    health: ctx.health.component('code_signing'),
+    health,
     log: ctx.log.child({ collector: 'code_signing' }),
     async tick(signal) {
       if (ctx.processes.size === 0) await refreshProcessSnapshot(ctx);
-      ctx.signing.request(runningExecutables(ctx));
+      const paths = runningExecutables(ctx);
+      ctx.signing.request(paths);
       if (first) {
         first = false;
         // The first sample should carry real classes, but a hung codesign must not hold `outflow query`.
@@ -69,6 +71,9 @@ export function createSigningCollector(ctx: ExtensionContext): Collector {
         clearTimeout(timer);
       }
       enrichProcessIdentity(ctx);
+      const checked = paths.filter((p) => (ctx.signing.lookup(p)?.checked_at ?? 0) > 0).length;
+      health.event(1);
+      health.running(`${checked} of ${paths.length} running executables checked`);
     },
   });
 }
