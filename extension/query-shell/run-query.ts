@@ -11,6 +11,7 @@
 import Database from 'better-sqlite3';
 import { InputError, coerceError } from '../../src/errors.js';
 import { loadConfig } from '../../src/config/index.js';
+import type { LevelWithSilent } from 'pino';
 import { createLogger } from '../../src/log.js';
 import { COLLECTORS } from '../collectors/index.js';
 import type { ExtensionContext } from '../runtime/context.js';
@@ -32,6 +33,7 @@ export interface QueryCliOptions {
 
 /** Upper bound on waiting for collectors' first sample (a wedged tool must not hang the shell). */
 const READY_TIMEOUT_MS = 60_000;
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 type SqlValue = string | number | bigint | null | Buffer;
 
@@ -83,7 +85,8 @@ export async function runQuery(sql: string, opts: QueryCliOptions = {}): Promise
   const statements = splitStatements(sql);
   if (!statements.length) throw new InputError('no SQL statement given', [], 'e.g. outflow query "SELECT * FROM outflow_status"');
 
-  const log = createLogger({ level: process.env.OUTFLOW_LOG_LEVEL === 'debug' ? 'debug' : 'warn', name: 'outflow-query' });
+  // Collector trouble shows in outflow_status; on an interactive shell only errors are worth a log line.
+  const log = createLogger({ level: LOG_LEVELS.has(process.env.OUTFLOW_LOG_LEVEL ?? '') ? (process.env.OUTFLOW_LOG_LEVEL as LevelWithSilent) : 'error', name: 'outflow-query' });
   const config = loadConfig(opts.config);
   const platform = resolvePlatform();
   const ctx = createContext({ platform, config, log });

@@ -1,0 +1,83 @@
+/**
+ * `outflow query` end to end: the real CLI, the same table definitions as the extension, served as
+ * SQLite virtual tables.
+ */
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runOutflow } from '../helpers/cli.js';
+import { TEST_TABLES, tempDir, writeTestConfig } from './harness.js';
+
+describe('outflow query', () => {
+  let dir: string;
+  let config: string;
+  const env = () => {
+    const e: NodeJS.ProcessEnv = { ...process.env, OUTFLOW_PLATFORM: 'linux', OUTFLOW_TEST_TABLES: TEST_TABLES };
+    delete e.OUTFLOW_TOOL_DIR;
+    return e;
+  };
+  const query = (args: string[]) => runOutflow(['query', '--config', config, ...args], { env: env(), timeoutMs: 60_000 });
+  /** Our own messages on stderr (collectors may add JSON log lines; those are not ours to pin). */
+  const shellErrors = (stderr: string) => stderr.split('\n').filter((l) => l && !l.startsWith('{'));
+  const jsonLines = (s: string) =>
+    s
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  beforeAll(() => {
+    dir = tempDir('query');
+    config = writeTestConfig(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('answers several statements in order as JSON lines when stdout is not a TTY', async () => {
+    const sql = [
+      'SELECT * FROM outflow_status',
+      "SELECT name, op FROM ext_test_echo WHERE name LIKE '(mark%'",
+      'SELECT count(*) AS n, sum(bytes_out) AS total FROM ext_test_big WHERE remote_port = 443',
+      'SELECT cols_used FROM ext_test_echo',
+    ].join('; ');
+    const r = await query(['--collect', '0.3', sql]);
+    expect(shellErrors(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    const lines = jsonLines(r.stdout);
+    const status = lines.filter((l) => 'component' in l);
+    expect(status.find((l) => l.component === 'extension')).toMatchObject({ platform: 'linux', state: 'running', version: expect.any(String) });
+    for (const row of status) expect(Object.keys(row)).toEqual(['component', 'platform', 'state', 'detail', 'events', 'dropped', 'last_event', 'version']);
+    const rest = lines.slice(status.length);
+    expect(rest).toEqual([
+      { name: '(marker)', op: 0 },
+      { n: 5000, total: (1500 * 4999 * 5000) / 2 },
+      // generate sees the osquery-shaped full-scan context: every column used, nothing pushed
+      { cols_used: 'big,cols_used,expr,missing,name,op,ratio' },
+    ]);
+  });
+
+  it('prints aligned tables with --format table and re-runs with --every/--count', async () => {
+    const r = await query(['--format', 'table', '--every', '0.2', '--count', '2', "SELECT component, state FROM outflow_status WHERE component = 'extension'"]);
+    expect(r.code).toBe(0);
+    const table = ['+-----------+---------+', '| component | state   |', '+-----------+---------+', '| extension | running |', '+-----------+---------+', ''].join('\n');
+    expect(r.stdout).toBe(table + table);
+  });
+
+  it('fails with exit 1 and names the available tables for an unknown table', async () => {
+    const r = await query(['SELECT * FROM no_such_table']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(shellErrors(r.stderr)).toEqual([expect.stringMatching(/^outflow query: no such table: no_such_table \(tables on linux: .*outflow_status.*\)$/)]);
+  });
+
+  it('fails with exit 1 on bad SQL', async () => {
+    const r = await query(['SELEKT 1']);
+    expect(r.code).toBe(1);
+    expect(shellErrors(r.stderr)).toEqual(['outflow query: near "SELEKT": syntax error']);
+  });
+
+  it('prints earlier results, then stops with exit 1 when a table fails', async () => {
+    const r = await query(["SELECT state FROM outflow_status WHERE component = 'extension'; SELECT * FROM ext_test_throws; SELECT 1"]);
+    expect(r.code).toBe(1);
+    expect(jsonLines(r.stdout)).toEqual([{ state: 'running' }]);
+    expect(shellErrors(r.stderr)).toEqual(['outflow query: table ext_test_throws: generate failed: boom: the test table failed on purpose']);
+  });
+});
