@@ -71,15 +71,28 @@ interface Instance {
   child: ChildProcess;
   stderr: () => string;
   exited: Promise<number | null>;
+  /** Resolves once the aggregator logged that it runs (store open, NATS consumer attached). */
+  ready: Promise<void>;
+  /** Messages this instance committed and acked, from its shutdown log (null if it never logged one). */
+  messagesAcked(): number | null;
 }
 
 function serve(configFile: string, extra: string[] = []): Instance {
   const child = spawn(process.execPath, cliArgs(['fleet', 'serve', '--config', configFile, ...extra]), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (d) => (err += d));
+  let onReady!: () => void;
+  const ready = new Promise<void>((r) => (onReady = r));
+  child.stderr!.on('data', (d) => {
+    err += d;
+    if (err.includes('fleet aggregator started')) onReady();
+  });
   child.stdout!.resume();
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, stderr: () => err, exited };
+  const exited = new Promise<number | null>((r) => child.on('exit', (code, signal) => r(code ?? (signal ? -1 : null))));
+  const messagesAcked = () => {
+    const line = err.split('\n').find((l) => l.includes('"nats source stopped"'));
+    return line ? (JSON.parse(line) as { messages: number }).messages : null;
+  };
+  return { child, stderr: () => err, exited, ready, messagesAcked };
 }
 
 function writeConfig(db: TestDatabase, ts: TestStream, name: string): string {
@@ -185,12 +198,18 @@ describe('several aggregator instances: one JetStream stream, one PostgreSQL dat
     const instances: Instance[] = [];
     try {
       instances.push(serve(cfg, ['--nats-create-stream']));
-      await waitUntil('the stream to be created', async () => (await ts.jsm.streams.info(ts.stream).then(() => true, () => false)), 30_000);
+      await instances[0]!.ready;
+      expect((await ts.jsm.streams.info(ts.stream)).config.subjects).toEqual([`${ts.prefix}.results.>`]);
       instances.push(serve(cfg));
+      await instances[1]!.ready;
       await publishAll(ts, LINES);
       await waitUntil('both instances to drain the stream', () => drained(ts, db), 45_000);
       await stopAll(instances);
-      for (const i of instances) expect(await i.exited, i.stderr().slice(-2000)).toBe(0);
+      for (const i of instances) expect(await i.exited, `exit of ${i.child.pid} (signal ${i.child.signalCode}): ${i.stderr().slice(-3000)}`).toBe(0);
+      // the work was shared, and (no crash, no redelivery) the messages add up exactly
+      const acked = instances.map((i) => i.messagesAcked() ?? 0);
+      expect(acked.every((n) => n > 0), `acked per instance: ${acked}`).toBe(true);
+      expect(acked[0]! + acked[1]!).toBe(LINES.length);
       expect(await rowsStored(db)).toBe(LINES.length);
       const got = await finalizeAndSnapshot(db);
       expect(got.detections).toEqual(expected.detections);
@@ -209,7 +228,7 @@ describe('several aggregator instances: one JetStream stream, one PostgreSQL dat
     const instances: Instance[] = [];
     try {
       instances.push(serve(cfg), serve(cfg));
-      await waitUntil('the durable consumer', async () => (await ts.jsm.consumers.info(ts.stream, 'aggregators').then(() => true, () => false)), 30_000);
+      await Promise.all(instances.map((i) => i.ready));
       await publishAll(ts, LINES);
       await waitUntil('ingest to be under way', async () => (await rowsStored(db)) >= LINES.length * 0.2, 30_000);
       instances[0]!.child.kill('SIGKILL');
@@ -235,7 +254,7 @@ describe('several aggregator instances: one JetStream stream, one PostgreSQL dat
     const instances: Instance[] = [];
     try {
       instances.push(serve(cfg), serve(cfg));
-      await waitUntil('the durable consumer', async () => (await ts.jsm.consumers.info(ts.stream, 'aggregators').then(() => true, () => false)), 30_000);
+      await Promise.all(instances.map((i) => i.ready));
       await publishAll(ts, LINES);
       await waitUntil('ingest to be under way', async () => (await rowsStored(db)) >= LINES.length * 0.2, 30_000);
       await server.restart();

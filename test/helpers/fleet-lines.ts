@@ -33,6 +33,8 @@ const APPS = Array.from({ length: 24 }, (_, i) => ({
   path: `/Applications/Vendor${i}.app/Contents/MacOS/Vendor${i}`,
   team: `TEAM${String(i).padStart(4, '0')}`,
   signing: `com.vendor${i}.app`,
+  // one build per app: the same binary reports the same cdhash on every host
+  cdhash: ((i + 1) * 2654435761).toString(16).padStart(8, '0').repeat(5).slice(0, 40),
 }));
 
 function envelope(query: string, host: string, unixTime: number, counter: number, columns: Record<string, string>): string {
@@ -95,7 +97,7 @@ export function generateFleetLines(opts: FleetLinesOptions): string[] {
           signature_class: 'developer_id',
           team_id: app.team,
           signing_id: app.signing,
-          cdhash: (i * 2654435761).toString(16).padStart(8, '0').repeat(5).slice(0, 40),
+          cdhash: app.cdhash,
           notarized: '1',
         }),
       );
