@@ -154,6 +154,14 @@ describe('darwin signing service (fake codesign/spctl)', () => {
     expect(calls().filter((c) => c.args.at(-1) === HANGS).length).toBe(before);
   });
 
+  it('a codesign failure after an ES seed keeps what eslogger said', async () => {
+    const { service } = make('darwin', { timeout_ms: 300 });
+    // developer_id without notarization info: ES seeds it and queues codesign, which hangs here.
+    service.seedFromEs(HANGS, { signingId: 'com.example.slow', teamId: 'Q7R2K9W4ZD', cdhash: null, platformBinary: false, csValidationCategory: 6 });
+    await service.idle();
+    expect(service.lookup(HANGS)).toMatchObject({ signature_class: 'developer_id', identity: 'team:Q7R2K9W4ZD/com.example.slow', notarized: -1 });
+  });
+
   it('a missing codesign is an unavailable health state, not a crash', async () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'outflow-notools-'));
     try {

@@ -190,7 +190,10 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
   function failed(path: string, key: string, err: unknown): void {
     const e = coerceError(err);
     const now = clock.unix();
-    store(path, { row: unknownRow(path, now), key, validatedAt: now, retryAt: now + RETRY_AFTER_FAILURE_S, source: 'tool' });
+    const prev = cache.get(path);
+    // What eslogger already said stays true when codesign cannot add to it.
+    const keep = prev && prev.source === 'es' && prev.row.signature_class !== 'unknown';
+    store(path, { row: keep ? prev.row : unknownRow(path, now), key, validatedAt: now, retryAt: now + RETRY_AFTER_FAILURE_S, source: keep ? 'es' : 'tool' });
     if (e instanceof ToolError) {
       const detail = e.hint ? `${e.message}; ${e.hint}` : e.message;
       if (e.code === 'TOOL_NOT_FOUND') health.unavailable(detail);
