@@ -98,7 +98,7 @@ describe.skipIf(process.platform !== 'linux')('ss collector (live)', () => {
     const sql = `SELECT pid, ppid, uid, path, process_start, protocol, family, remote_address, remote_port, remote_scope, bytes_out, bytes_in, closed FROM process_network_flows WHERE pid = ${child.pid}`;
     const out = await runOutflow(['query', '--config', config, '--format', 'json', sql], {
       env: { ...process.env, OUTFLOW_PLATFORM: 'linux', OUTFLOW_TOOL_DIR: '' },
-      timeoutMs: 45_000,
+      timeoutMs: 100_000,
     });
     expect(out.code, out.stderr).toBe(0);
     const rows = out.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as FlowRow);
@@ -118,7 +118,7 @@ describe.skipIf(process.platform !== 'linux')('ss collector (live)', () => {
     });
     expect(row!.bytes_in).toBe(0);
     expect(row!.process_start).toBeGreaterThan(0);
-  });
+  }, 120_000);
 
   it('a connection held across samples grows its duration and is closed once it ends', async () => {
     const server = await startServer();
@@ -150,7 +150,7 @@ describe.skipIf(process.platform !== 'linux')('ss collector (live)', () => {
     const frozen = closed.last_seen;
     await new Promise((r) => setTimeout(r, 1200));
     expect(mine()).toMatchObject({ closed: 1, last_seen: frozen });
-  });
+  }, 60_000);
 
   it('a missing ss is an `unavailable` health state, not a crash', async () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'outflow-notools-'));
