@@ -91,12 +91,15 @@ function identityOf(signing: CorrelationInputs['signing'], path: string, rec: Pr
     }
   }
   if (row && row.signature_class !== 'unknown') {
+    // codesign prints no CDHash for code that is not signed at all; the kernel (eslogger) still hashes
+    // what it ran, and that hash is the only stable identity such a binary has.
+    const esHash = !row.cdhash && rec?.cdhash && !/^0+$/.test(rec.cdhash) ? rec.cdhash : '';
     return {
       signature_class: row.signature_class,
       team_id: row.team_id,
       signing_id: row.signing_id,
-      cdhash: row.cdhash,
-      identity: row.identity,
+      cdhash: row.cdhash || esHash,
+      identity: row.identity || (esHash ? `cdhash:${esHash}` : ''),
       team: teamKey(row.team_id, row.signature_class === 'apple_platform'),
     };
   }

@@ -322,3 +322,17 @@ describe('group volume index', () => {
     }
   });
 });
+
+describe('identity of unsigned code', () => {
+  it('uses the cdhash eslogger reported when codesign has none', () => {
+    const world = buildWorld({
+      processes: [{ ...STEALER, cdhash: 'AB'.repeat(20) }, CURL],
+      signing: [{ path: STEALER.path, cls: 'unsigned', cdhash: '' }, SIGNING![1]!],
+      flows: [UPLOAD],
+    });
+    const r = correlate(world).rows;
+    expect(r[0]!.group_root_identity).toBe(`cdhash:${'ab'.repeat(20)}`);
+    const world2 = buildWorld({ processes: [STEALER, CURL], signing: [{ path: STEALER.path, cls: 'unsigned', cdhash: '' }, SIGNING![1]!], flows: [UPLOAD] });
+    expect(correlate(world2).rows[0]!.group_root_identity).toBe('');
+  });
+});

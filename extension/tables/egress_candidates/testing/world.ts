@@ -52,7 +52,7 @@ export function signingRow(s: SigningSpec): SigningRow {
   const cdhash = s.cdhash ?? `cd${s.path.length.toString(16)}${s.path.replace(/[^a-z0-9]/gi, '').slice(-8).toLowerCase()}`;
   const signed = s.cls === 'unsigned' ? 0 : 1;
   const identity =
-    s.cls === 'adhoc' || s.cls === 'unsigned' || s.cls === 'invalid' ? `cdhash:${cdhash}` : s.cls === 'unknown' ? '' : `team:${team || 'APPLE'}/${signingId}`;
+    s.cls === 'adhoc' || s.cls === 'unsigned' || s.cls === 'invalid' ? (cdhash ? `cdhash:${cdhash}` : '') : s.cls === 'unknown' ? '' : `team:${team || 'APPLE'}/${signingId}`;
   return {
     path: s.path,
     signed,

