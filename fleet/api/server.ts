@@ -13,7 +13,7 @@
  *   GET  /metrics                            Prometheus text; token unless http.metrics_require_token is false
  */
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { commonThreshold, rareThreshold } from '../../src/analytics/prevalence.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
@@ -87,7 +87,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   const app = Fastify({
     loggerInstance: log,
-    disableRequestLogging: true,
+    // per-request lines at info would flood the log at ingest rates; onResponse logs them at debug
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: http.body_limit,
     requestTimeout: http.request_timeout_ms,
     // identities such as team:ABC/com.example carry a `/`: clients encode it, we must not re-split on it

@@ -76,7 +76,7 @@ describe('authentication', () => {
     ['GET', '/metrics'],
     ['GET', '/no/such/route'],
   ])('%s %s answers 401 without a token and with a wrong one', async (method, route) => {
-    for (const headers of [{}, { authorization: `Bearer ${TOKEN.replace('0', '1')}` }, { authorization: 'Bearer short' }, { authorization: TOKEN }, { authorization: `Basic ${TOKEN}` }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${TOKEN.replace('0', '1')}` }, { authorization: 'Bearer short' }, { authorization: TOKEN }, { authorization: `Basic ${TOKEN}` }]) {
       const res = await fetch(`${base}${route}`, { method, headers, ...(method === 'POST' ? { body: '{}' } : {}) });
       expect(res.status, JSON.stringify(headers)).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="outflow"');
