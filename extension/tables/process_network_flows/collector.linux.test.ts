@@ -138,6 +138,7 @@ describe.skipIf(process.platform !== 'linux')('ss collector (live)', () => {
     expect(grown.first_seen).toBe(first.first_seen);
     expect(grown.last_seen).toBeGreaterThan(first.first_seen);
     expect(grown.bytes_out).toBeGreaterThanOrEqual(64 * 1024);
+    expect(ctx.health.rows().find((h) => h.component === 'ss')).toMatchObject({ state: 'running', detail: expect.stringMatching(/flows in the last sample/) });
 
     child.stdin!.write('close\n');
     const closed = await waitFor('closed to flip', () => {

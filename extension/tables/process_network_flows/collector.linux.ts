@@ -56,6 +56,13 @@ export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refres
       store.applySample(observations, { at, counters: 'cumulative' });
       health.event(observations.length, at);
       if (parsed.skipped) health.drop(parsed.skipped);
+      const unowned = parsed.rows.length - observations.length;
+      if (process.getuid?.() !== 0) {
+        // Without root, ss names the owner only of our own sockets: other users' flows are invisible.
+        health.running(`not root: only this user's sockets are attributed (${unowned} sockets without an owner); run the extension as root`);
+      } else {
+        health.running(`${observations.length} flows in the last sample`);
+      }
     },
   });
 }
