@@ -21,7 +21,7 @@ import { generateFleetLines } from '../helpers/fleet-lines.js';
 import { NATS_TEST_URL, testStream, type TestStream } from '../helpers/nats.js';
 import { createTestDatabase, pgQuery, takeServerExclusive, waitForPostgres, type TestDatabase } from '../helpers/pg.js';
 
-const LINES = generateFleetLines({ lines: 2400, hosts: 60, days: 10, seed: 8 });
+const LINES = generateFleetLines({ lines: 2000, hosts: 60, days: 10, seed: 8 });
 const root = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'multi-'));
 const logFile = path.join(root, 'results.log');
 writeFileSync(logFile, LINES.join('\n') + '\n');
@@ -109,7 +109,7 @@ function writeConfig(db: TestDatabase, ts: TestStream, name: string): string {
           // Fleet's templated subject, verbatim: becomes the filter <prefix>.results.>
           subjects: [`${ts.prefix}.results.{log.decorations.hostname}`],
           durable: 'aggregators',
-          batch: 200,
+          batch: 150,
           fetch_wait_ms: 1000,
           ack_wait_s: 3,
         },
@@ -237,6 +237,10 @@ describe('several aggregator instances: one JetStream stream, one PostgreSQL dat
       expect(instances[1]!.child.exitCode).toBeNull();
       expect(await rowsStored(db)).toBe(LINES.length);
       await stopAll(instances);
+      // the survivor got the dead instance's unacked batch again (JetStream redelivery after ack_wait)
+      const survivor = instances[1]!.stderr().split('\n').find((l) => l.includes('"nats source stopped"'));
+      expect(survivor, instances[1]!.stderr().slice(-2000)).toBeDefined();
+      expect((JSON.parse(survivor!) as { redelivered: number }).redelivered).toBeGreaterThan(0);
       const got = await finalizeAndSnapshot(db);
       expect(got).toEqual(expected);
     } finally {
