@@ -13,6 +13,8 @@ export interface FloodResult {
   cpu_s: number;
   lines_per_cpu_s: number;
   cpu_ms_per_1000_events: number;
+  /** CPU after the first 10% of lines (start-up and JIT warm-up excluded). */
+  steady_cpu_ms_per_1000_events: number;
   peak_rss_mb: number;
   heap_used_mb: number;
   sensitive_rows: number;
@@ -22,6 +24,8 @@ export interface FloodResult {
   parsed: number;
   malformed: number;
   lost: number;
+  /** Instances in the process model at the end. */
+  processes: number;
 }
 
 /** Bundle flood-harness.ts into one plain-node ESM file (what a packaged extension runs). */
