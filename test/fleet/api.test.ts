@@ -300,6 +300,16 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
   });
 });
 
+describe('maintenance jobs on the served store', () => {
+  it('rollup and retention run through the scheduler and report what they did', async () => {
+    const rollup = await server.scheduler!.runNow('rollup');
+    expect(rollup).toMatchObject({ status: 'ok', result: { active_hosts: expect.any(Number), common_threshold: expect.any(Number) } });
+    const retention = await server.scheduler!.runNow('retention');
+    expect(retention).toMatchObject({ status: 'ok', result: { detections_deleted: 0, candidates_deleted: expect.any(Number) } });
+    expect(server.metrics.jobDuration.count({ job: 'rollup' })).toBe(1);
+  });
+});
+
 describe('TLS and metrics without a token', () => {
   it('serves HTTPS with the configured certificate and still requires the token', async () => {
     const tlsDir = mkdtempSync(path.join(dir, 'tls-'));

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { SchedulerConfigSchema } from '../../src/config/fleet-serve.js';
 import { createFleetMetrics } from '../../fleet/metrics.js';
+import { openStore } from '../../fleet/store/open.js';
 import { FLEET_JOBS, scheduledJobs } from '../../fleet/scheduler/jobs.js';
 import { Scheduler, processLocalLock, type JobDefinition, type JobLock, type JobOutcome } from '../../fleet/scheduler/scheduler.js';
 import { MemoryStream, waitFor } from './serve-fixtures.js';
@@ -131,6 +132,37 @@ describe('scheduler', () => {
 
   it('rejects an invalid cron expression naming the config key', () => {
     expect(() => make([{ name: 'finalize', cron: 'every minute', description: 'x', run: async () => undefined }])).toThrow(/fleet\.scheduler\.finalize\.cron/);
+  });
+});
+
+describe('scheduler with the store job lock', () => {
+  it('two schedulers sharing one store never run the same job at once', async () => {
+    const store = await openStore(':memory:');
+    try {
+      const gate = deferred();
+      let runs = 0;
+      const job: JobDefinition<Deps> = {
+        name: 'finalize',
+        cron: '0 0 1 1 *',
+        description: 'x',
+        run: async () => {
+          runs += 1;
+          await gate.promise;
+        },
+      };
+      const lock: JobLock = (name, fn) => store.withJobLock(name, fn);
+      const a = make([job], lock);
+      const b = make([job], lock);
+      const first = a.scheduler.runNow('finalize');
+      expect((await b.scheduler.runNow('finalize')).status).toBe('skipped_locked');
+      gate.resolve();
+      expect((await first).status).toBe('ok');
+      expect(runs).toBe(1);
+      // released: the other instance gets it next time
+      expect((await b.scheduler.runNow('finalize')).status).toBe('ok');
+    } finally {
+      await store.close();
+    }
   });
 });
 

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { bearerMatches, resolveApiToken } from '../../fleet/api/auth.js';
+import { decodeIngestBody } from '../../fleet/api/ingest-body.js';
+import { HttpConfigSchema } from '../../src/config/fleet-serve.js';
+
+const line = { name: 'pack/Global/outflow_apps', hostIdentifier: 'H1', unixTime: 1772531580, counter: 1, columns: { identity: 'x' }, action: 'added' };
+
+describe('POST /v1/ingest body shapes', () => {
+  it.each([
+    ['NDJSON', `${JSON.stringify(line)}\n${JSON.stringify(line)}\n`, 'ndjson', 2],
+    ['NDJSON with CRLF and blank lines', `\r\n${JSON.stringify(line)}\r\n\r\n${JSON.stringify(line)}`, 'ndjson', 2],
+    ['a single line object', JSON.stringify(line), 'ndjson', 1],
+    ['Fleet webhook', JSON.stringify({ timestamp: '2026-03-03T09:53:00Z', details: [line, JSON.stringify(line), line] }), 'webhook', 3],
+    ['Fleet webhook without timestamp', JSON.stringify({ details: [] }), 'webhook', 0],
+    ['Kafka REST', JSON.stringify({ records: [{ value: line }, { value: JSON.stringify(line), key: 'k' }] }), 'kafka', 2],
+    ['a JSON array', JSON.stringify([line, line]), 'array', 2],
+    ['garbage lines (left for quarantine)', 'not json\nalso not', 'ndjson', 2],
+  ])('%s', (_name, body, shape, n) => {
+    const d = decodeIngestBody(Buffer.from(body));
+    expect(d.shape).toBe(shape);
+    expect(d.lines).toHaveLength(n);
+  });
+
+  it('keeps NDJSON lines as raw strings and wrapper lines as given', () => {
+    expect(decodeIngestBody(`${JSON.stringify(line)}\n{"broken`).lines).toEqual([JSON.stringify(line), '{"broken']);
+    expect(decodeIngestBody(JSON.stringify({ records: [{ value: line }] })).lines).toEqual([line]);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['whitespace', ' \n\t '],
+    ['details not a list', '{"details":{}}'],
+    ['records without value objects', '{"records":["x"]}'],
+    ['broken array', '[{"a":1},'],
+  ])('rejects %s with an InputError', (_name, body) => {
+    expect(() => decodeIngestBody(body)).toThrow(expect.objectContaining({ code: 'INPUT_INVALID', isClientError: true }));
+  });
+
+  it('treats an osquery line that happens to carry a details column as a line', () => {
+    const odd = { ...line, details: 'x' };
+    expect(decodeIngestBody(JSON.stringify(odd))).toEqual({ shape: 'ndjson', lines: [odd] });
+  });
+});
+
+describe('bearer token', () => {
+  const token = 'a-token-of-enough-length';
+  it.each([
+    [`Bearer ${token}`, true],
+    [`bearer ${token}`, true],
+    [`Bearer   ${token}  `, true],
+    [`Bearer ${token}x`, false],
+    [`Bearer ${token.slice(0, -1)}`, false],
+    ['Bearer ', false],
+    [token, false],
+    [`Basic ${token}`, false],
+    [undefined, false],
+  ])('%s → %s', (header, ok) => {
+    expect(bearerMatches(token, header)).toBe(ok);
+  });
+
+  it('comes from OUTFLOW_HTTP_TOKEN, token_file or token, and is required', () => {
+    const http = HttpConfigSchema.parse({ token: 'config-token-0123456789' });
+    expect(resolveApiToken(http, {})).toBe('config-token-0123456789');
+    expect(resolveApiToken(http, { OUTFLOW_HTTP_TOKEN: 'env-token-0123456789ab' })).toBe('env-token-0123456789ab');
+    expect(() => resolveApiToken(HttpConfigSchema.parse({}), {})).toThrow(/fleet.http.*token/);
+    expect(() => resolveApiToken(http, { OUTFLOW_HTTP_TOKEN: 'short' })).toThrow(/16 characters/);
+    expect(() => resolveApiToken(HttpConfigSchema.parse({ token_file: '/nonexistent/token' }), {})).toThrow(/token_file/);
+    expect(HttpConfigSchema.safeParse({ token: 'short' }).success).toBe(false);
+  });
+});
