@@ -45,5 +45,6 @@ export {
 } from './prevalence.js';
 export { severityBand, scoreCandidate, hasStagingEvidence } from './severity.js';
 export { evidence, gateFailures, hasAnyPrecursor, hasSensitivePrecursor } from './endpoint.js';
-export { destinationKey, isSharedStorageHost, SHARED_STORAGE_SUFFIXES } from './destination-key.js';
+/** One definition of the destination key, owned by src/classify (also used by the fleet's prevalence). */
+export { destinationKey, createDestinationKeyer, SHARED_STORAGE_SUFFIXES } from '../classify/destination.js';
 export { bigUpload } from './an1415.js';
