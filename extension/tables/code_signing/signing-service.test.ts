@@ -25,6 +25,7 @@ const HANGS = '/opt/slow/bin/hangs';
 const DEVTOOL = '/Users/dana/dev/Tool';
 const BADARGS = '/opt/odd/bin/badargs';
 const GARBLED = '/opt/odd/bin/garbled';
+const SLOWSPCTL = '/Applications/Slow.app/Contents/MacOS/Slow';
 
 const scenario = {
   [WIDGET]: { display: { stderr_file: fx('codesign-developer-id.txt') } },
@@ -40,6 +41,8 @@ const scenario = {
   [TAMPERED]: { display: { stderr_file: fx('codesign-developer-id.txt') }, verify: { exit: 1, stderr_file: fx('verify-invalid.txt') } },
   [HANGS]: { hang: 'display' },
   [BADARGS]: { display: { exit: 2, stderr: 'Usage: codesign -s identity [-fv*] path ...\n' } },
+  [SLOWSPCTL]: { display: { stderr_file: fx('codesign-developer-id.txt') } },
+  '/Applications/Slow.app': { hang: 'spctl' },
   [GARBLED]: { display: { exit: 0, stderr_file: fx('codesign-garbage.txt') } },
   [DEVTOOL]: { display: { stderr_file: fx('codesign-development.txt') }, verify: { exit: 2, stderr: 'codesign: unrecognized option\n' } },
 };
@@ -152,6 +155,14 @@ describe('darwin signing service (fake codesign/spctl)', () => {
     service.request([HANGS]);
     await service.idle();
     expect(calls().filter((c) => c.args.at(-1) === HANGS).length).toBe(before);
+  });
+
+  it('a hanging spctl leaves notarized unknown but keeps the class from codesign', async () => {
+    const { service, health } = make('darwin', { timeout_ms: 1500 });
+    service.request([SLOWSPCTL]);
+    await service.idle();
+    expect(service.lookup(SLOWSPCTL)).toMatchObject({ signature_class: 'developer_id', notarized: -1, team_id: 'Q7R2K9W4ZD' });
+    expect(health.rows().find((r) => r.component === signingHealthComponent('darwin'))!.detail).toMatch(/notarization check failed: spctl did not finish/);
   });
 
   it('a codesign failure after an ES seed keeps what eslogger said', async () => {

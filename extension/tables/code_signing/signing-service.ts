@@ -243,7 +243,23 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     return result;
   }
 
-  async function classifyDarwin(path: string): Promise<SigningFields> {
+  /**
+   * Notarization and requirement checks only refine a class codesign already gave: when one of them fails
+   * (spctl hangs offline, say) the row keeps what is known, and health says why the rest is missing.
+   */
+  async function optional<T>(what: string, path: string, issues: string[], fallback: T, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (stopped) throw err;
+      const e = coerceError(err);
+      issues.push(`${what} failed: ${e instanceof ToolError && e.hint ? `${e.message}; ${e.hint}` : e.message}`);
+      log.warn({ err: e, path }, `${what} failed`);
+      return fallback;
+    }
+  }
+
+  async function classifyDarwin(path: string, issues: string[]): Promise<SigningFields> {
     const display = await run('codesign', ['-dvvv', '--verbose=4', path], [0, 1]);
     const { info } = parseCodesignDisplay(`${display.stderr}\n${display.stdout}`);
     if (info.notSigned) {
@@ -258,20 +274,21 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     const verify = parseCodesignVerify(verifyRun.stderr, verifyRun.exitCode);
     let fields = classifyCodesign(info, verify);
     let spctl: SpctlInfo | null = null;
-    let requirements: RequirementChecks = {};
+    const requirements: RequirementChecks = {};
     if (needsRequirementChecks(fields, info)) {
       const bundle = appBundleOf(path);
-      if (bundle) spctl = (await notarization(path, info)).spctl;
+      if (bundle) spctl = (await optional('spctl assessment', path, issues, { spctl: null, check: null }, () => notarization(path, info))).spctl;
       fields = classifyCodesign(info, verify, { spctl });
       if (fields.signature_class === 'unknown') {
-        requirements.developerId = await requirementCheck(path, REQUIREMENTS.developerId);
-        if (!requirements.developerId) requirements.appStore = await requirementCheck(path, REQUIREMENTS.appStore);
-        if (!requirements.developerId && !requirements.appStore) requirements.anchorApple = await requirementCheck(path, REQUIREMENTS.anchorApple);
+        const check = (req: string) => optional('requirement check', path, issues, null, () => requirementCheck(path, req));
+        requirements.developerId = await check(REQUIREMENTS.developerId);
+        if (!requirements.developerId) requirements.appStore = await check(REQUIREMENTS.appStore);
+        if (!requirements.developerId && !requirements.appStore) requirements.anchorApple = await check(REQUIREMENTS.anchorApple);
         fields = classifyCodesign(info, verify, { spctl, requirements });
       }
     }
     if (needsNotarizationCheck(fields, info)) {
-      const n = spctl ? { spctl, check: null } : await notarization(path, info);
+      const n = spctl ? { spctl, check: null } : await optional('notarization check', path, issues, { spctl: null, check: null }, () => notarization(path, info));
       fields = classifyCodesign(info, verify, { spctl: n.spctl, requirements, notarizationCheck: n.check });
     }
     return fields;
@@ -291,13 +308,15 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       return;
     }
     try {
-      const fields = await classifyDarwin(path);
+      const issues: string[] = [];
+      const fields = await classifyDarwin(path, issues);
       const checkedAt = clock.unix();
       let row: SigningRow = { path, ...fields, checked_at: checkedAt };
       if (prev?.source === 'es' && row.signature_class === 'unknown' && prev.row.signature_class !== 'unknown') row = { ...prev.row, checked_at: checkedAt };
       store(path, { row, key, validatedAt: checkedAt, retryAt: null, source: 'tool' });
       health.event(1, checkedAt);
-      if (health.state !== 'running' || health.detail === 'starting') health.running();
+      if (issues.length) health.degraded(issues.join('; '));
+      else if (health.state !== 'running' || health.detail === 'starting') health.running();
     } catch (err) {
       if (stopped) return;
       failed(path, key, err);
