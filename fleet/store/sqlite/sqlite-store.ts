@@ -616,8 +616,13 @@ export class SqliteStore implements Store {
       throw new StoreError('STORE_OPEN', `cannot open SQLite store ${file}: ${coerceError(err).message}`, 'check the path (--store / fleet.store) and its permissions', { cause: err });
     }
     const store = new SqliteStore(db, file);
-    if (opts.migrate ?? !opts.readonly) await store.migrate();
-    else store.assertMigrated();
+    try {
+      if (opts.migrate ?? !opts.readonly) await store.migrate();
+      else store.assertMigrated();
+    } catch (err) {
+      db.close();
+      throw err;
+    }
     return store;
   }
 

@@ -1,0 +1,433 @@
+/**
+ * The Store contract (fleet/store/store.ts), run against every backend:
+ *   storeContract('sqlite', () => openSqliteStore(':memory:'))          // test/store/sqlite.test.ts
+ *   storeContract('postgres', () => openPostgresStore(url, …))           // test/store/postgres.test.ts
+ * `open` must return a fresh, migrated, EMPTY store each time; the suite closes it.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Detection } from '../../src/schemas/detection.js';
+import { EgressCandidateSchema, type EgressCandidate } from '../../src/schemas/egress-candidate.js';
+import { candidateId, pairKey, type CandidateInput, type Store } from '../../fleet/store/store.js';
+
+const T0 = 1_772_409_600; // 2026-03-02T00:00:00Z
+const DAY = 86_400;
+
+export function sampleCandidate(over: Partial<Record<keyof EgressCandidate, unknown>> = {}): EgressCandidate {
+  return EgressCandidateSchema.parse({
+    analytic: 'AN0990',
+    flow_id: 'flow-1',
+    pid: 100,
+    process_start: T0 - 60,
+    path: '/usr/bin/curl',
+    protocol: 'tcp',
+    remote_address: '203.0.113.9',
+    remote_port: 443,
+    service: 'tls',
+    server_name: 'drop.example.net',
+    bytes_in: 1000,
+    bytes_out: 5_000_000,
+    pcr: 0.9996,
+    first_seen: T0,
+    last_seen: T0 + 60,
+    duration: 60,
+    identity: 'team:APPLE/com.apple.curl',
+    group_root_identity: 'team:APPLE/com.apple.zsh',
+    group_root_path: '/bin/zsh',
+    ...over,
+  });
+}
+
+export function sampleDetection(over: Partial<Detection> = {}): Detection {
+  const base: Detection = {
+    id: 'det_1',
+    analytic: 'AN0990',
+    analytic_name: 'Sensitive data access followed by encrypted egress',
+    attack_technique: 'T1041',
+    attack_tactic: 'TA0010 Exfiltration',
+    host_id: 'H1',
+    hostname: 'mac-1.local',
+    branch: 'rare_destination',
+    baseline_warming: false,
+    score: 75,
+    severity: 'high',
+    modifiers: ['+15:rare_or_new_destination'],
+    suppression_key: 'H1|AN0990|team:APPLE/com.apple.zsh|example.net',
+    count: 1,
+    bytes_out_total: 5_000_000,
+    bytes_in_total: 1000,
+    first_seen: T0,
+    last_seen: T0 + 60,
+    created_at: T0 + 60,
+    updated_at: T0 + 60,
+    destination_key: 'example.net',
+    flow: {
+      flow_id: 'flow-1',
+      protocol: 'tcp',
+      family: 4,
+      local_address: '192.168.1.2',
+      local_port: 50000,
+      remote_address: '203.0.113.9',
+      remote_port: 443,
+      remote_scope: 'public',
+      service: 'tls',
+      service_evidence: 'handshake',
+      server_name: 'drop.example.net',
+      interface: 'en0',
+      state: 'Established',
+      bytes_in: 1000,
+      bytes_out: 5_000_000,
+      pcr: 0.9996,
+      first_seen: T0,
+      last_seen: T0 + 60,
+      duration: 60,
+      closed: 1,
+    },
+    flow_ids: ['flow-1'],
+    process: { pid: 100, path: '/usr/bin/curl', identity: 'team:APPLE/com.apple.curl', signature_class: 'apple_platform', team_id: 'APPLE', signing_id: 'com.apple.curl', cdhash: '', first_seen: T0 - DAY, hosts: 10 },
+    process_start: T0 - 60,
+    group_root: { pid: 90, path: '/bin/zsh', identity: 'team:APPLE/com.apple.zsh', launchd_job: false },
+    process_chain: [],
+    precursors: [],
+    reasons: ['tier1_precursor'],
+    browser: false,
+    sanctioned: false,
+    fleet: {
+      active_hosts: 12,
+      baseline_start: T0 - 10 * DAY,
+      destination_key: 'example.net',
+      destination_hosts: 1,
+      destination_first_seen: T0,
+      destination_saturated: false,
+      rare_threshold: 3,
+      common_threshold: 10,
+      pair_upload_hosts: 0,
+      app_first_seen: T0 - DAY,
+      app_hosts: 10,
+    },
+  };
+  return { ...base, ...over };
+}
+
+function input(hostId: string, eventTime: number, over: Partial<Record<keyof EgressCandidate, unknown>> = {}, destinationKey = 'example.net'): CandidateInput {
+  return { hostId, eventTime, destinationKey, candidate: sampleCandidate(over) };
+}
+
+const ALL = { from: 0, to: 4_000_000_000 };
+
+export function storeContract(name: string, open: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close().catch(() => undefined);
+    });
+
+    it('migrate is idempotent and ping answers', async () => {
+      expect(await store.migrate()).toEqual([]);
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    describe('results (dedupe)', () => {
+      it('reports new keys once, also within one call, and expires by unixTime', async () => {
+        expect(await store.results.markSeen([{ digest: 'a', unixTime: T0 }, { digest: 'b', unixTime: T0 + 10 }, { digest: 'a', unixTime: T0 }])).toEqual([true, true, false]);
+        expect(await store.results.markSeen([{ digest: 'a', unixTime: T0 }, { digest: 'c', unixTime: T0 }])).toEqual([false, true]);
+        expect(await store.results.expire(T0 + 5)).toBe(2);
+        expect(await store.results.markSeen([{ digest: 'a', unixTime: T0 }, { digest: 'b', unixTime: T0 + 10 }])).toEqual([true, false]);
+      });
+      it('handles large batches', async () => {
+        const keys = Array.from({ length: 1500 }, (_, i) => ({ digest: `k${i % 1000}`, unixTime: T0 }));
+        const r = await store.results.markSeen(keys);
+        expect(r.filter(Boolean)).toHaveLength(1000);
+        expect(r.slice(1000).some(Boolean)).toBe(false);
+      });
+    });
+
+    describe('hosts', () => {
+      it('merges first/last seen, keeps the newest hostname, counts active hosts in a window', async () => {
+        await store.hosts.touch([
+          { hostId: 'H1', hostname: 'old', firstSeen: T0, lastSeen: T0 + 10 },
+          { hostId: 'H2', hostname: '', firstSeen: T0 + 20 * DAY, lastSeen: T0 + 20 * DAY },
+        ]);
+        await store.hosts.touch([{ hostId: 'H1', hostname: 'new', firstSeen: T0 - 5, lastSeen: T0 + 100 }]);
+        await store.hosts.touch([{ hostId: 'H1', hostname: 'stale', firstSeen: T0 + 1, lastSeen: T0 + 2 }]);
+        const got = await store.hosts.get(['H1', 'H2', 'H3']);
+        expect(got.get('H1')).toEqual({ hostId: 'H1', hostname: 'new', firstSeen: T0 - 5, lastSeen: T0 + 100 });
+        expect(got.has('H3')).toBe(false);
+        expect(await store.hosts.activeCount({ from: T0, to: T0 + DAY })).toBe(1);
+        expect(await store.hosts.activeCount({ from: T0, to: T0 + 30 * DAY })).toBe(2);
+        expect(await store.hosts.activeCount({ from: T0 + DAY, to: T0 + 30 * DAY })).toBe(1);
+        expect(await store.hosts.expire(T0 + DAY)).toBe(1);
+        expect((await store.hosts.get(['H1'])).size).toBe(0);
+      });
+      it('keeps the newest status per host and component', async () => {
+        await store.hosts.recordStatus([{ hostId: 'H1', component: 'flows', platform: 'darwin', state: 'running', detail: '', version: '0.1.0', time: T0 + 10 }]);
+        await store.hosts.recordStatus([
+          { hostId: 'H1', component: 'flows', platform: 'darwin', state: 'degraded', detail: 'old', version: '0.1.0', time: T0 },
+          { hostId: 'H1', component: 'eslogger', platform: 'darwin', state: 'permission_denied', detail: 'grant FDA', version: '0.1.0', time: T0 },
+          { hostId: 'H2', component: 'flows', platform: 'linux', state: 'running', detail: '', version: '0.1.0', time: T0 },
+        ]);
+        const h1 = await store.hosts.listStatus('H1');
+        expect(h1.map((s) => [s.component, s.state])).toEqual([
+          ['eslogger', 'permission_denied'],
+          ['flows', 'running'],
+        ]);
+        expect((await store.hosts.listStatus()).map((s) => s.hostId)).toEqual(['H1', 'H1', 'H2']);
+      });
+    });
+
+    it('event clock merges min/max and starts empty', async () => {
+      expect(await store.clock.get()).toEqual({ earliest: null, newest: null });
+      await store.clock.observe(T0 + 10, T0 + 20);
+      await store.clock.observe(T0, T0 + 15);
+      await store.clock.observe(T0 + 12, T0 + 30);
+      expect(await store.clock.get()).toEqual({ earliest: T0, newest: T0 + 30 });
+    });
+
+    describe('prevalence', () => {
+      it('counts distinct hosts per destination as of the window end and within it', async () => {
+        await store.prevalence.observeDestinations([
+          { key: 'example.net', hostId: 'H1', firstSeen: T0, lastSeen: T0 + 10 },
+          { key: 'example.net', hostId: 'H2', firstSeen: T0 + 5 * DAY, lastSeen: T0 + 5 * DAY },
+          { key: 'other.org', hostId: 'H1', firstSeen: T0, lastSeen: T0 },
+        ]);
+        await store.prevalence.observeDestinations([{ key: 'example.net', hostId: 'H1', firstSeen: T0 + 1, lastSeen: T0 + 2 * DAY }]);
+        const at = await store.prevalence.destinations(['example.net', 'missing.io'], { from: T0 - 30 * DAY, to: T0 + DAY });
+        expect(at.get('example.net')).toMatchObject({ hosts: 1, firstSeen: T0, saturated: false });
+        expect(at.get('missing.io')).toEqual({ hosts: 0, firstSeen: null, lastSeen: null, saturated: false });
+        expect((await store.prevalence.destinations(['example.net'], { from: T0, to: T0 + 6 * DAY })).get('example.net')!.hosts).toBe(2);
+        // H1 last seen T0+2d: outside a window starting at T0+3d.
+        expect((await store.prevalence.destinations(['example.net'], { from: T0 + 3 * DAY, to: T0 + 6 * DAY })).get('example.net')!.hosts).toBe(1);
+        // Not seen at all up to window.to.
+        expect((await store.prevalence.destinations(['example.net'], { from: 0, to: T0 - 1 })).get('example.net')).toMatchObject({ hosts: 0, firstSeen: null });
+        const spans = await store.prevalence.destinationHosts('example.net', ALL, 10);
+        expect(spans).toEqual([
+          { hostId: 'H1', firstSeen: T0, lastSeen: T0 + 2 * DAY },
+          { hostId: 'H2', firstSeen: T0 + 5 * DAY, lastSeen: T0 + 5 * DAY },
+        ]);
+      });
+
+      it('honours countCap as a lower bound of the exact count', async () => {
+        await store.prevalence.observeDestinations(Array.from({ length: 30 }, (_, i) => ({ key: 'big.com', hostId: `H${i}`, firstSeen: T0, lastSeen: T0 })));
+        const capped = (await store.prevalence.destinations(['big.com'], ALL, 10)).get('big.com')!.hosts;
+        expect(capped).toBeGreaterThanOrEqual(10);
+        expect(capped).toBeLessThanOrEqual(30);
+        expect((await store.prevalence.destinations(['big.com'], ALL)).get('big.com')!.hosts).toBe(30);
+      });
+
+      it('compacts keys at the common threshold into a counter and stops tracking hosts', async () => {
+        await store.prevalence.observeDestinations(Array.from({ length: 12 }, (_, i) => ({ key: 'common.com', hostId: `H${i}`, firstSeen: T0, lastSeen: T0 + i })));
+        await store.prevalence.observeDestinations([{ key: 'small.com', hostId: 'H1', firstSeen: T0, lastSeen: T0 }]);
+        const r = await store.prevalence.compact(10, ALL);
+        expect(r.destinations).toBe(1);
+        expect(await store.prevalence.compact(10, ALL)).toEqual({ destinations: 0, pairs: 0, apps: 0 });
+        const s = (await store.prevalence.destinations(['common.com', 'small.com'], ALL));
+        expect(s.get('common.com')).toMatchObject({ hosts: 12, saturated: true, firstSeen: T0 });
+        expect(s.get('small.com')).toMatchObject({ hosts: 1, saturated: false });
+        expect(await store.prevalence.destinationHosts('common.com', ALL, 100)).toEqual([]);
+        await store.prevalence.observeDestinations([{ key: 'common.com', hostId: 'H99', firstSeen: T0 + DAY, lastSeen: T0 + DAY }]);
+        expect(await store.prevalence.destinationHosts('common.com', ALL, 100)).toEqual([]);
+        expect((await store.prevalence.destinations(['common.com'], ALL)).get('common.com')).toMatchObject({ saturated: true, lastSeen: T0 + DAY });
+      });
+
+      it('expires sightings and keys last seen before the window', async () => {
+        await store.prevalence.observeDestinations([
+          { key: 'a.com', hostId: 'H1', firstSeen: T0, lastSeen: T0 },
+          { key: 'a.com', hostId: 'H2', firstSeen: T0, lastSeen: T0 + 40 * DAY },
+          { key: 'b.com', hostId: 'H1', firstSeen: T0, lastSeen: T0 },
+        ]);
+        await store.prevalence.observeApps([{ identity: 'team:X/old', hostId: 'H1', firstSeen: T0, lastSeen: T0 }]);
+        const r = await store.prevalence.expire(T0 + 10 * DAY);
+        expect(r).toMatchObject({ destinations: 1, apps: 1 });
+        expect((await store.prevalence.destinations(['a.com', 'b.com'], ALL)).get('a.com')!.hosts).toBe(1);
+        expect((await store.prevalence.destinations(['b.com'], ALL)).get('b.com')!.firstSeen).toBeNull();
+        expect((await store.prevalence.apps(['team:X/old'], ALL)).get('team:X/old')!.firstSeen).toBeNull();
+      });
+
+      it('tracks upload-shaped pairs per (identity, key)', async () => {
+        await store.prevalence.observePairs([
+          { identity: 'team:A/app', key: 'x.com', hostId: 'H1', firstSeen: T0, lastSeen: T0 },
+          { identity: 'team:A/app', key: 'x.com', hostId: 'H2', firstSeen: T0, lastSeen: T0 },
+          { identity: 'team:A/app', key: 'y.com', hostId: 'H1', firstSeen: T0, lastSeen: T0 },
+          { identity: 'team:B/app', key: 'x.com', hostId: 'H3', firstSeen: T0, lastSeen: T0 },
+        ]);
+        const m = await store.prevalence.pairs([{ identity: 'team:A/app', key: 'x.com' }, { identity: 'team:A/app', key: 'z.com' }, { identity: 'team:B/app', key: 'x.com' }], ALL);
+        expect(m.get(pairKey('team:A/app', 'x.com'))!.hosts).toBe(2);
+        expect(m.get(pairKey('team:A/app', 'z.com'))!.hosts).toBe(0);
+        expect(m.get(pairKey('team:B/app', 'x.com'))!.hosts).toBe(1);
+      });
+
+      it('tracks app first-seen fleet-wide and per host, with attributes', async () => {
+        await store.prevalence.observeApps([
+          { identity: 'team:A/app', hostId: 'H1', firstSeen: T0 + 100, lastSeen: T0 + 100, path: '/Applications/A.app/Contents/MacOS/A', signatureClass: 'developer_id', teamId: 'A', signingId: 'app' },
+          { identity: 'team:A/app', hostId: 'H2', firstSeen: T0 + 50, lastSeen: T0 + 200 },
+          { identity: 'cdhash:abc', hostId: 'H1', firstSeen: T0, lastSeen: T0, cdhash: 'abc', signatureClass: 'adhoc' },
+        ]);
+        const apps = await store.prevalence.apps(['team:A/app', 'cdhash:abc', 'team:none/x'], ALL);
+        expect(apps.get('team:A/app')).toMatchObject({ hosts: 2, firstSeen: T0 + 50, path: '/Applications/A.app/Contents/MacOS/A', signatureClass: 'developer_id', teamId: 'A', signingId: 'app' });
+        expect(apps.get('cdhash:abc')).toMatchObject({ hosts: 1, cdhash: 'abc', signatureClass: 'adhoc' });
+        expect(apps.get('team:none/x')).toMatchObject({ hosts: 0, firstSeen: null });
+        expect(await store.prevalence.appHosts('team:A/app', ALL, 1)).toEqual([{ hostId: 'H2', firstSeen: T0 + 50, lastSeen: T0 + 200 }]);
+        expect((await store.prevalence.apps(['team:A/app'], { from: 0, to: T0 + 60 })).get('team:A/app')!.hosts).toBe(1);
+      });
+    });
+
+    describe('candidates', () => {
+      it('upserts by (host, analytic, flow): newer versions replace and re-pend, older ones are ignored', async () => {
+        expect(await store.candidates.upsertPending([input('H1', T0 + 100), input('H2', T0 + 50), input('H1', T0 + 100, { analytic: 'AN0032' })])).toBe(3);
+        expect(await store.candidates.countPending()).toBe(3);
+        const pending = await store.candidates.pendingUpTo(T0 + 100, 10);
+        expect(pending.map((p) => [p.hostId, p.eventTime, p.candidate.analytic])).toEqual([
+          ['H2', T0 + 50, 'AN0990'],
+          ['H1', T0 + 100, 'AN0032'],
+          ['H1', T0 + 100, 'AN0990'],
+        ]);
+        expect(pending[0]!.id).toBe(candidateId(input('H2', 0)));
+        expect(pending[0]!.candidate).toEqual(sampleCandidate());
+        expect(await store.candidates.pendingUpTo(T0 + 99, 10)).toHaveLength(1);
+        expect(await store.candidates.pendingUpTo(T0 + 100, 2)).toHaveLength(2);
+
+        await store.candidates.markFinalized(pending.map((p) => ({ id: p.id, detectionId: p.hostId === 'H1' ? 'det_x' : null, countedBytesOut: 5, countedBytesIn: 1, branch: 'x' })));
+        expect(await store.candidates.countPending()).toBe(0);
+        // Same or older version: ignored. Newer: pending again, keeping what was already counted.
+        expect(await store.candidates.upsertPending([input('H1', T0 + 100), input('H1', T0 + 90, { bytes_out: 9_000_000 })])).toBe(0);
+        expect(await store.candidates.upsertPending([input('H1', T0 + 100, { bytes_out: 6_000_000 })])).toBe(1);
+        const again = await store.candidates.pendingUpTo(T0 + 1000, 10);
+        expect(again).toHaveLength(1);
+        expect(again[0]).toMatchObject({ hostId: 'H1', detectionId: 'det_x', countedBytesOut: 5, countedBytesIn: 1, status: 'pending' });
+        expect(again[0]!.candidate.bytes_out).toBe(6_000_000);
+      });
+
+      it('breaks version ties deterministically whatever the arrival order', async () => {
+        const a = input('H1', T0, { bytes_in: 10 });
+        const b = input('H1', T0, { bytes_in: 20 });
+        await store.candidates.upsertPending([a]);
+        await store.candidates.upsertPending([b]);
+        const first = (await store.candidates.pendingUpTo(T0, 10))[0]!.candidate.bytes_in;
+        const other = await open();
+        try {
+          await other.candidates.upsertPending([b]);
+          await other.candidates.upsertPending([a]);
+          expect((await other.candidates.pendingUpTo(T0, 10))[0]!.candidate.bytes_in).toBe(first);
+        } finally {
+          await other.close();
+        }
+      });
+
+      it('expires only finalized candidates', async () => {
+        await store.candidates.upsertPending([input('H1', T0), input('H2', T0)]);
+        const [p] = await store.candidates.pendingUpTo(T0, 1);
+        await store.candidates.markFinalized([{ id: p!.id, detectionId: null, countedBytesOut: 0, countedBytesIn: 0, branch: 'no_fire:x' }]);
+        expect(await store.candidates.expire(T0 + 1)).toBe(1);
+        expect(await store.candidates.countPending()).toBe(1);
+      });
+    });
+
+    describe('detections', () => {
+      it('upserts by id, lists by last_seen with filters, counts by analytic, expires', async () => {
+        const d1 = sampleDetection();
+        const d2 = sampleDetection({ id: 'det_2', analytic: 'AN0032', host_id: 'H2', last_seen: T0 + 500, suppression_key: 'H2|AN0032|x|y' });
+        const d3 = sampleDetection({ id: 'det_3', last_seen: T0 + 300, suppression_key: 'H1|AN0990|r|other' });
+        await store.detections.upsert([d1, d2, d3]);
+        expect(await store.detections.get('det_2')).toEqual(d2);
+        expect(await store.detections.get('nope')).toBeNull();
+        expect((await store.detections.list()).map((d) => d.id)).toEqual(['det_1', 'det_3', 'det_2']);
+        expect((await store.detections.list({ since: T0 + 200 })).map((d) => d.id)).toEqual(['det_3', 'det_2']);
+        expect((await store.detections.list({ analytic: 'AN0990', hostId: 'H1', limit: 1 })).map((d) => d.id)).toEqual(['det_1']);
+        expect(await store.detections.countByAnalytic()).toEqual({ AN0032: 1, AN0990: 2 });
+        await store.detections.upsert([{ ...d1, count: 3, last_seen: T0 + 900 }]);
+        expect(await store.detections.get('det_1')).toMatchObject({ count: 3, last_seen: T0 + 900 });
+        expect(await store.detections.expire(T0 + 400)).toBe(1);
+        expect((await store.detections.list()).map((d) => d.id)).toEqual(['det_2', 'det_1']);
+      });
+
+      it('finds the open detection of a suppression key', async () => {
+        const k = 'H1|AN0990|root|example.net';
+        await store.detections.upsert([
+          sampleDetection({ id: 'old', suppression_key: k, created_at: T0 - 2 * DAY }),
+          sampleDetection({ id: 'new', suppression_key: k, created_at: T0 }),
+          sampleDetection({ id: 'other', suppression_key: 'else', created_at: T0 }),
+        ]);
+        const open = await store.detections.openBySuppressionKey([k, 'missing'], T0 - DAY);
+        expect([...open.keys()]).toEqual([k]);
+        expect(open.get(k)!.id).toBe('new');
+        expect((await store.detections.openBySuppressionKey([k], T0 + 1)).size).toBe(0);
+      });
+    });
+
+    it('quarantine stores lines with their reason, newest first', async () => {
+      await store.quarantine.add([
+        { receivedAt: 100, source: 'file:/a', reason: 'not JSON', line: 'garbage' },
+        { receivedAt: 200, source: 'http:1.2.3.4', reason: 'missing name', line: '{}' },
+      ]);
+      expect(await store.quarantine.count()).toBe(2);
+      expect((await store.quarantine.list(1))[0]).toEqual({ receivedAt: 200, source: 'http:1.2.3.4', reason: 'missing name', line: '{}' });
+      expect(await store.quarantine.expire(150)).toBe(1);
+      expect(await store.quarantine.count()).toBe(1);
+    });
+
+    it('checkpoints round-trip and overwrite', async () => {
+      expect(await store.checkpoints.get('file:/var/log/a')).toBeNull();
+      await store.checkpoints.put('file:/var/log/a', { ino: 5, offset: 100 });
+      await store.checkpoints.put('file:/var/log/a', { ino: 5, offset: 250 });
+      await store.checkpoints.put('nats:results', { seq: 9 });
+      expect(await store.checkpoints.get('file:/var/log/a')).toEqual({ ino: 5, offset: 250 });
+      expect(await store.checkpoints.list()).toEqual([
+        { sourceId: 'file:/var/log/a', checkpoint: { ino: 5, offset: 250 } },
+        { sourceId: 'nats:results', checkpoint: { seq: 9 } },
+      ]);
+    });
+
+    describe('transactions and job locks', () => {
+      it('commits state and checkpoint together, or neither', async () => {
+        await store.transaction(async (tx) => {
+          await tx.hosts.touch([{ hostId: 'H1', hostname: '', firstSeen: T0, lastSeen: T0 }]);
+          await tx.checkpoints.put('file:/x', { offset: 10 });
+        });
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.hosts.touch([{ hostId: 'H2', hostname: '', firstSeen: T0, lastSeen: T0 }]);
+            await tx.checkpoints.put('file:/x', { offset: 20 });
+            throw new Error('boom');
+          }),
+        ).rejects.toThrow('boom');
+        expect(await store.checkpoints.get('file:/x')).toEqual({ offset: 10 });
+        expect((await store.hosts.get(['H1', 'H2'])).size).toBe(1);
+      });
+
+      it('runs concurrent transactions without losing writes', async () => {
+        await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            store.transaction(async (tx) => {
+              await tx.prevalence.observeDestinations([{ key: 'c.com', hostId: `H${i}`, firstSeen: T0, lastSeen: T0 }]);
+              await tx.clock.observe(T0 + i, T0 + i);
+            }),
+          ),
+        );
+        expect((await store.prevalence.destinations(['c.com'], ALL)).get('c.com')!.hosts).toBe(8);
+        expect(await store.clock.get()).toEqual({ earliest: T0, newest: T0 + 7 });
+      });
+
+      it('withJobLock refuses a second holder of the same name at once', async () => {
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        const first = store.withJobLock('finalize', async () => {
+          await gate;
+          return 1;
+        });
+        await new Promise((r) => setTimeout(r, 20));
+        expect(await store.withJobLock('finalize', async () => 2)).toEqual({ acquired: false });
+        expect(await store.withJobLock('rollup', async () => 3)).toEqual({ acquired: true, value: 3 });
+        release();
+        expect(await first).toEqual({ acquired: true, value: 1 });
+        expect(await store.withJobLock('finalize', async () => 4)).toEqual({ acquired: true, value: 4 });
+      });
+
+      it('refuses work after close', async () => {
+        await store.close();
+        await expect(store.hosts.activeCount(ALL)).rejects.toThrow();
+      });
+    });
+  });
+}
