@@ -37,7 +37,7 @@ function context(opts: CommonOpts): Context {
 }
 
 async function withStore<T>(ctx: Context, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(ctx.storeUrl);
+  const store = await openStore(ctx.storeUrl, { postgres: ctx.config.fleet.postgres });
   try {
     return await fn(store);
   } finally {

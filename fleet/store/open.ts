@@ -10,6 +10,8 @@ import type { Store } from './store.js';
 export interface OpenStoreOptions {
   /** Apply pending migrations (default true). With false, an outdated schema is an error. */
   migrate?: boolean;
+  /** PostgreSQL pool and statement settings (`fleet.postgres`); ignored for SQLite. */
+  postgres?: { pool_size?: number; statement_timeout_ms?: number; upsert_chunk?: number };
 }
 
 export function isPostgresUrl(url: string): boolean {

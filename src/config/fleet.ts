@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { fleetServeConfigShape } from './fleet-serve.js';
+import { NatsInputConfigSchema, PostgresConfigSchema } from './fleet-shared.js';
 
 /**
  * Fleet aggregator settings (SPEC §5), the `fleet:` key of the one YAML config.
@@ -46,6 +47,10 @@ export const FleetConfigSchema = z
     ingest: FleetIngestConfigSchema,
     retention: FleetRetentionConfigSchema,
     ...fleetServeConfigShape,
+    /** JetStream input shared by several instances (src/config/fleet-shared.ts); absent = no NATS input. */
+    nats: NatsInputConfigSchema.optional(),
+    /** PostgreSQL pool/statement settings, used when `store` is a postgres:// URL. */
+    postgres: PostgresConfigSchema,
     // http, sinks, scheduler: src/config/fleet-serve.ts; nats and PostgreSQL: src/config/fleet-shared.ts.
     // Their owners spread those shapes in here; until then passthrough keeps their keys.
   })

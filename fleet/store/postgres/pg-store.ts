@@ -1045,9 +1045,20 @@ export class PostgresStore implements Store {
   }
 }
 
-/** Open (and by default migrate) a PostgreSQL store. */
-export async function openPostgresStore(url: string, opts: PostgresStoreOptions & { migrate?: boolean } = {}): Promise<PostgresStore> {
-  const store = new PostgresStore(url, opts);
+/**
+ * Open (and by default migrate) a PostgreSQL store. `postgres` carries the `fleet.postgres` config keys
+ * (what fleet/store/open.ts passes); explicit options win over them.
+ */
+export async function openPostgresStore(
+  url: string,
+  opts: PostgresStoreOptions & { migrate?: boolean; postgres?: { pool_size?: number; statement_timeout_ms?: number; upsert_chunk?: number } } = {},
+): Promise<PostgresStore> {
+  const store = new PostgresStore(url, {
+    poolSize: opts.postgres?.pool_size,
+    statementTimeoutMs: opts.postgres?.statement_timeout_ms,
+    upsertChunk: opts.postgres?.upsert_chunk,
+    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+  });
   try {
     await store.ping();
     if (opts.migrate !== false) await store.migrate();
