@@ -39,7 +39,7 @@ const jsonLines = (s: string) =>
 describe('code_signing through `outflow query` (darwin, fake tools)', () => {
   it('classifies running executables and joins with process_network_flows on path', async () => {
     const r = await runOutflow(
-      ['query', '--config', config('ok.yaml', 3000), '--format', 'json', "SELECT path, signature_class, identity, notarized, team_id FROM code_signing ORDER BY path; SELECT f.pid, c.signature_class FROM process_network_flows f JOIN code_signing c USING (path) ORDER BY f.pid"],
+      ['query', '--config', config('ok.yaml', 8000), '--format', 'json', "SELECT path, signature_class, identity, notarized, team_id FROM code_signing ORDER BY path; SELECT f.pid, c.signature_class FROM process_network_flows f JOIN code_signing c USING (path) ORDER BY f.pid"],
       { env: env(), timeoutMs: 60_000 },
     );
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
