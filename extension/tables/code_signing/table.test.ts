@@ -39,7 +39,7 @@ describe('code_signing table', () => {
     expect(first.every((r) => r.signature_class === 'unknown' && r.checked_at === 0)).toBe(true);
     // Re-running only fills from the background queue; the hanging path (no timeout hit yet) stays unknown.
     ctx.signing.request(first.map((r) => r.path!).filter((p) => p !== '/opt/slow/bin/hangs'));
-    await Promise.race([ctx.signing.idle(), new Promise((r) => setTimeout(r, 8000))]);
+    await Promise.race([ctx.signing.idle(), new Promise((r) => setTimeout(r, 20_000))]);
     const rows = await codeSigning.generate(ctx, emptyQueryContext());
     const byPath = new Map(rows.map((r) => [r.path, r]));
     expect(byPath.get(WIDGET)).toMatchObject({ signature_class: 'developer_id', notarized: 1, identity: 'team:Q7R2K9W4ZD/com.example.widget' });
