@@ -22,11 +22,11 @@ for (let p = 0; p < PROCS; p++) {
   ctx.processes.observe({ pid: 10_000 + p, processStart: NOW - 3600, ppid: 1, uid: 501, path: `/Applications/App${p}.app/Contents/MacOS/App${p}`, source: 'ps', seenAt: NOW });
 }
 const store = mutableFlows(ctx);
-const samples = Array.from({ length: 16 }, (_, g) => nettopSample(1000, g));
 for (let t = 0; t < ticks; t++) {
   clock.advance(5);
   const at = clock.unix();
-  const flows = parseNettop(samples[t % samples.length]!).rows.filter((r) => !r.remote.wildcard);
+  // A fresh string every tick, like nettop's stdout: retained flows must not pin old outputs.
+  const flows = parseNettop(nettopSample(1000, t % 16)).rows.filter((r) => !r.remote.wildcard);
   const procs = await resolveProcesses(ctx, flows.map((f) => f.pid), at, async () => undefined);
   store.applySample(
     flows.map((f) => {

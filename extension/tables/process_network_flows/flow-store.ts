@@ -121,6 +121,24 @@ function groupSample(observations: readonly FlowObservation[]): Map<string, Flow
   return byKey;
 }
 
+/**
+ * Strings cut out of a tool's stdout are V8 slices that keep the whole stdout alive; a flow retained for
+ * 15 minutes would pin the output of the tick that created it. Stored strings are copied once and shared
+ * (states, interfaces, addresses and names repeat across flows).
+ */
+function createStringPool(max = 50_000): (s: string) => string {
+  const pool = new Map<string, string>();
+  return (s) => {
+    if (s.length === 0) return '';
+    const known = pool.get(s);
+    if (known !== undefined) return known;
+    if (pool.size >= max) pool.clear();
+    const copy = Buffer.from(s, 'utf8').toString('utf8');
+    pool.set(copy, copy);
+    return copy;
+  };
+}
+
 export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; health: HealthRegistry }): MutableFlowStore {
   const { config, clock, health } = opts;
   const classifier: NetworkClassifier = createNetworkClassifier(config.network);
@@ -134,6 +152,7 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
   /** Closed flows by flow_id, in order of closing (oldest first) — the eviction order. */
   const closed = new Map<string, FlowRow>();
   let sampleSeq = 0;
+  const own = createStringPool();
 
   const size = () => open.size + closed.size;
 
@@ -154,20 +173,20 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
       ppid: p ? p.ppid : UNKNOWN,
       uid: p ? p.uid : UNKNOWN,
       process_start: processStart,
-      process_name: p?.name || o.processName,
-      path: p?.path ?? '',
+      process_name: own(p?.name || o.processName),
+      path: own(p?.path ?? ''),
       protocol: o.protocol,
       family: o.family,
-      local_address: o.localAddress,
+      local_address: own(o.localAddress),
       local_port: o.localPort,
-      remote_address: o.remoteAddress,
+      remote_address: own(o.remoteAddress),
       remote_port: o.remotePort,
       remote_scope: classifier.scope(o.remoteAddress),
       service,
       service_evidence: o.observedService ? 'handshake' : 'port',
       server_name: '',
-      state: o.state,
-      interface: o.interface,
+      state: own(o.state),
+      interface: own(o.interface),
       bytes_in: o.bytesIn === null ? UNKNOWN : 0,
       bytes_out: o.bytesOut === null ? UNKNOWN : 0,
       pcr: 0,
@@ -196,7 +215,7 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
           open.delete(unknownKey);
           open.set(key, orphan);
           const p = o.process!;
-          Object.assign(orphan.row, { process_start: p.processStart, ppid: p.ppid, uid: p.uid, path: p.path, process_name: p.name || orphan.row.process_name });
+          Object.assign(orphan.row, { process_start: p.processStart, ppid: p.ppid, uid: p.uid, path: own(p.path), process_name: own(p.name) || orphan.row.process_name });
           entry = orphan;
         }
       }
@@ -228,8 +247,8 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
       r.bytes_out = nextOut.total;
       entry.rawOut = nextOut.raw;
       r.pcr = pcr(r.bytes_in, r.bytes_out);
-      if (o.state) r.state = o.state;
-      if (o.interface) r.interface = o.interface;
+      if (o.state && o.state !== r.state) r.state = own(o.state);
+      if (o.interface && o.interface !== r.interface) r.interface = own(o.interface);
       r.last_seen = Math.max(r.last_seen, at);
       r.duration = r.last_seen - r.first_seen;
     }
