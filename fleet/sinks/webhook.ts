@@ -260,7 +260,8 @@ export class WebhookSink implements Sink {
           [SIGNATURE_HEADER]: signBody(this.opts.secret, body),
         },
         signal: AbortSignal.timeout(this.opts.timeoutMs),
-        redirect: 'error',
+        // a redirect means a wrong URL; following it would re-send signed detections somewhere unreviewed
+        redirect: 'manual',
       });
     } catch (err) {
       const e = coerceError(err);
@@ -270,7 +271,7 @@ export class WebhookSink implements Sink {
     // drain the body so the keep-alive connection can be reused
     await res.arrayBuffer().catch(() => undefined);
     if (res.status >= 200 && res.status < 300) return { kind: 'delivered' };
-    const reason = `HTTP ${res.status}`;
+    const reason = res.status >= 300 && res.status < 400 ? `HTTP ${res.status} redirect to ${res.headers.get('location') ?? '?'} (fix the sink url)` : `HTTP ${res.status}`;
     if (res.status === 408 || res.status === 425 || res.status === 429 || res.status >= 500) {
       return { kind: 'retry', reason, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
     }

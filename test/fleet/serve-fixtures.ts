@@ -134,7 +134,8 @@ export interface ReceivedRequest {
 
 /**
  * A real HTTP receiver on 127.0.0.1. `respond` decides each status code (in arrival order), so a
- * test can make it fail and then recover; `stop()`/`start(port)` make connections be refused.
+ * test can make it fail and then recover (status 0 = never answer); `stop()`/`start(port)` make
+ * connections be refused.
  */
 export class TestReceiver {
   readonly requests: ReceivedRequest[] = [];
@@ -155,6 +156,7 @@ export class TestReceiver {
         const body = Buffer.concat(chunks);
         const status = this.respond({ index: this.requests.length, body });
         this.requests.push({ headers: req.headers, body, status });
+        if (status === 0) return; // hang: never answer (the client must time out)
         res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'nope');
       });
     });

@@ -139,19 +139,38 @@ describe('webhook sink against a real local receiver', () => {
     for (const r of receiver.requests) expect(verifySignature(SECRET, r.body, r.headers['x-outflow-signature'] as string)).toBe(true);
   });
 
-  it('moves a batch the receiver rejects (4xx) to dead letters and keeps going', async () => {
-    const receiver = new TestReceiver(({ body }) => (bodyOf(body).detections.some((d) => (d as { id: string }).id === 'poison') ? 422 : 200));
+  it('times out a receiver that never answers and retries the same body', async () => {
+    const receiver = new TestReceiver(({ index }) => (index < 2 ? 0 : 200));
+    await receiver.start();
+    cleanups.push(() => receiver.stop());
+    const metrics = createFleetMetrics();
+    const logs = new MemoryStream();
+    const sink = makeSink(receiver.url, { timeoutMs: 200, metrics, log: createLogger({ destination: logs, level: 'warn' }) });
+    await sink.write([sampleDetection({ id: 'slow' })]);
+    await waitFor(() => sink.pending === 0, 'delivered after timeouts');
+    expect(receiver.requests).toHaveLength(3);
+    expect(receiver.requests.every((r) => r.body.equals(receiver.requests[0]!.body))).toBe(true);
+    expect(deliveredIds(receiver)).toEqual(['slow']);
+    expect((logs.lines() as { reason?: string }[]).filter((l) => l.reason === 'timeout after 200 ms')).toHaveLength(2);
+  });
+
+  it('moves a batch the receiver rejects (4xx, redirect) to dead letters and keeps going', async () => {
+    const receiver = new TestReceiver(({ body }) => {
+      const id = (bodyOf(body).detections[0] as { id: string }).id;
+      return id === 'poison' ? 422 : id === 'moved' ? 301 : 200;
+    });
     await receiver.start();
     cleanups.push(() => receiver.stop());
     const metrics = createFleetMetrics();
     const sink = makeSink(receiver.url, { metrics });
-    await sink.write([sampleDetection({ id: 'ok-1' }), sampleDetection({ id: 'poison' }), sampleDetection({ id: 'ok-2' })]);
+    await sink.write([sampleDetection({ id: 'ok-1' }), sampleDetection({ id: 'poison' }), sampleDetection({ id: 'moved' }), sampleDetection({ id: 'ok-2' })]);
     await waitFor(() => sink.pending === 0, 'drained');
     expect(deliveredIds(receiver)).toEqual(['ok-1', 'ok-2']);
-    expect(receiver.requests).toHaveLength(3);
+    // neither the 422 nor the redirect was retried (or followed)
+    expect(receiver.requests).toHaveLength(4);
     const dead = readdirSync(path.join(dir, 'spool', 'dead'));
-    expect(dead).toHaveLength(1);
-    expect(metrics.sinkDeliveries.get({ sink: 'webhook#0', outcome: 'dead' })).toBe(1);
+    expect(dead).toHaveLength(2);
+    expect(metrics.sinkDeliveries.get({ sink: 'webhook#0', outcome: 'dead' })).toBe(2);
   });
 
   it('splits large writes into batch_size bodies and renders OCSF when asked', async () => {
