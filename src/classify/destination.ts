@@ -83,10 +83,13 @@ function compile(suffixes: readonly string[]): SuffixPattern[] {
 
 const DEFAULT_PATTERNS = compile(SHARED_STORAGE_SUFFIXES);
 
-/** hostname strictly under (not equal to) a shared suffix: a tenant name. */
+/**
+ * hostname under a shared suffix (a tenant name), or the suffix itself (path-style access such as
+ * storage.googleapis.com/bucket: the provider endpoint, which must not merge into googleapis.com).
+ */
 function underSharedSuffix(reversedLabels: string[], patterns: readonly SuffixPattern[]): boolean {
   for (const p of patterns) {
-    if (reversedLabels.length <= p.labels.length) continue;
+    if (reversedLabels.length < p.labels.length) continue;
     let ok = true;
     for (let i = 0; i < p.labels.length; i++) {
       const want = p.labels[i]!;

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { createDestinationKeyer, destinationKey, normalizeIp } from './destination.js';
+
+describe('destinationKey (SPEC §4)', () => {
+  it.each([
+    ['uploads.example.com', '1.2.3.4', 'example.com'],
+    ['a.b.c.example.co.uk', '1.2.3.4', 'example.co.uk'],
+    ['WWW.Example.COM.', '1.2.3.4', 'example.com'],
+    ['api.example.com:8443', '1.2.3.4', 'example.com'],
+    ['my-bucket.s3.amazonaws.com', '52.1.1.1', 'my-bucket.s3.amazonaws.com'],
+    ['my-bucket.s3.us-west-2.amazonaws.com', '52.1.1.1', 'my-bucket.s3.us-west-2.amazonaws.com'],
+    ['acct.blob.core.windows.net', '20.1.1.1', 'acct.blob.core.windows.net'],
+    ['storage.googleapis.com', '142.1.1.1', 'storage.googleapis.com'],
+    ['bucket.storage.googleapis.com', '142.1.1.1', 'bucket.storage.googleapis.com'],
+    ['abc123.r2.cloudflarestorage.com', '104.1.1.1', 'abc123.r2.cloudflarestorage.com'],
+    ['bucket.eu.r2.cloudflarestorage.com', '104.1.1.1', 'bucket.eu.r2.cloudflarestorage.com'],
+    ['tunnel-1.ngrok-free.app', '3.1.1.1', 'tunnel-1.ngrok-free.app'],
+    ['localhost', '127.0.0.1', 'localhost'],
+    ['203.0.113.7', '203.0.113.7', '203.0.113.7'],
+    ['', '203.0.113.7', '203.0.113.7'],
+    ['', '2001:DB8::1', '2001:db8::1'],
+    ['', '::ffff:198.51.100.4', '198.51.100.4'],
+    ['[2001:db8::2]', '2001:db8::2', '2001:db8::2'],
+  ])('%s (%s) → %s', (name, ip, want) => {
+    expect(destinationKey(name, ip)).toBe(want);
+  });
+
+  it('accepts extra shared suffixes as data', () => {
+    expect(destinationKey('team-a.files.example.com', '1.1.1.1', ['files.example.com'])).toBe('team-a.files.example.com');
+    expect(destinationKey('team-a.files.example.com', '1.1.1.1')).toBe('example.com');
+  });
+
+  it('normalizes IPs and memoizes names', () => {
+    expect(normalizeIp('fe80::1%en0')).toBe('fe80::1');
+    const key = createDestinationKeyer(undefined, 2);
+    expect(key('a.example.com', '1.1.1.1')).toBe('example.com');
+    expect(key('a.example.com', '9.9.9.9')).toBe('example.com');
+    expect(key('b.example.org', '1.1.1.1')).toBe('example.org');
+    expect(key('c.example.net', '1.1.1.1')).toBe('example.net');
+    expect(key('', '10.0.0.1')).toBe('10.0.0.1');
+  });
+});
