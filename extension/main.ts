@@ -74,8 +74,7 @@ export async function runExtension(opts: ExtensionCliOptions): Promise<number> {
     reason = await ext.stopped;
   } catch (err) {
     // A signal during start-up is an orderly stop, not a failure.
-    const stoppedBySignal = await Promise.race([ext.stopped, Promise.resolve(undefined)]);
-    if (stoppedBySignal) reason = stoppedBySignal;
+    if (ext.isStopping) reason = await ext.stopped;
     else {
       const message = err instanceof SdkError || err instanceof OutflowError ? err.message : String(err);
       log.error({ err }, 'extension failed to start');

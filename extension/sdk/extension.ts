@@ -75,10 +75,22 @@ export class OsqueryExtension {
   }
 
   /** Wait for the manager, register and serve. Rejects (SdkError) when the manager never answers or refuses us. */
+  /** True once stop() was called (e.g. SIGTERM while still starting). */
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
   async start(): Promise<void> {
     const deadline = Date.now() + this.opts.startTimeoutMs;
     await this.waitForManager(deadline);
-    this.uuid = await this.register(deadline);
+    this.assertNotStopping();
+    const uuid = await this.register(deadline);
+    if (this.stopping) {
+      // Stopped while registering: do not leave a registration behind that nobody serves.
+      await this.manager.deregisterExtension(uuid, { timeoutMs: 500 }).catch(() => undefined);
+      this.assertNotStopping();
+    }
+    this.uuid = uuid;
     const path = this.extensionSocket;
     // A previous instance that died without cleanup leaves its socket file behind; bind would fail.
     await unlink(path).catch(() => undefined);
@@ -95,13 +107,23 @@ export class OsqueryExtension {
       },
       { onError: (err) => this.log.debug({ err }, 'extension connection error') },
     );
+    if (this.stopping) {
+      await this.server.close();
+      await unlink(path).catch(() => undefined);
+      this.assertNotStopping();
+    }
     this.log.info({ uuid: this.uuid, socket: path, tables: this.router.tableNames }, 'extension registered');
     this.scheduleLiveness();
+  }
+
+  private assertNotStopping(): void {
+    if (this.stopping) throw new SdkError('REGISTRATION_FAILED', 'stopped before registration completed');
   }
 
   private async waitForManager(deadline: number): Promise<void> {
     let lastError: unknown;
     for (;;) {
+      this.assertNotStopping();
       const left = deadline - Date.now();
       if (left <= 0) break;
       try {

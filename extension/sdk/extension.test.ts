@@ -1,0 +1,86 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { exitCodeFor, OsqueryExtension, parseSecondsFlag, type ExtensionOptions } from './extension.js';
+import { FakeManager } from './testing/fake-manager.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'sdkext-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const options = (socket: string, over: Partial<ExtensionOptions> = {}): ExtensionOptions => ({
+  socket,
+  name: 'outflow',
+  version: '0.1.0',
+  sdkVersion: '1.8.2',
+  tables: [{ name: 't', columns: [{ name: 'a', type: 'TEXT' }], generate: () => [{ a: 'x' }] }],
+  startTimeoutMs: 3000,
+  intervalMs: 60_000,
+  ...over,
+});
+
+describe('parseSecondsFlag', () => {
+  it.each([
+    ['3', 3000],
+    ['3.5', 3500],
+    [' 0.2 ', 200],
+    [undefined, 5000],
+    ['', 5000],
+  ])('%j → %i ms', (v, ms) => {
+    expect(parseSecondsFlag(v, '--timeout', 5)).toBe(ms);
+  });
+  it.each(['0', '-1', 'abc', '3s', 'NaN'])('rejects %j', (v) => {
+    expect(() => parseSecondsFlag(v, '--timeout', 3)).toThrow(/--timeout must be a positive number of seconds/);
+  });
+});
+
+describe('exitCodeFor', () => {
+  it('is 0 for orderly stops and 1 when osqueryd should respawn us', () => {
+    expect(exitCodeFor({ kind: 'shutdown_rpc' })).toBe(0);
+    expect(exitCodeFor({ kind: 'signal', signal: 'SIGTERM' })).toBe(0);
+    expect(exitCodeFor({ kind: 'manager_unreachable', detail: '' })).toBe(1);
+    expect(exitCodeFor({ kind: 'deregistered' })).toBe(1);
+  });
+});
+
+describe('OsqueryExtension (in process)', () => {
+  const managers: FakeManager[] = [];
+  const exts: OsqueryExtension[] = [];
+  afterEach(async () => {
+    for (const e of exts.splice(0)) await e.stop();
+    for (const m of managers.splice(0)) await m.close();
+  });
+
+  it('retries a duplicate registration until the old instance is gone', async () => {
+    const m = await FakeManager.start(path.join(dir, 'dup.em'));
+    managers.push(m);
+    m.registered.set(9, { uuid: 9, info: { name: 'outflow', version: 'old', sdk_version: '1.8.2', min_sdk_version: '' }, registry: {} });
+    setTimeout(() => m.silentlyDeregister(9), 700);
+    const ext = new OsqueryExtension(options(m.socketPath));
+    exts.push(ext);
+    await ext.start();
+    expect(ext.uuid).not.toBe(9);
+    const attempts = m.calls.filter((c) => c.method === 'registerExtension').length;
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(existsSync(ext.extensionSocket)).toBe(true);
+  });
+
+  it('fails clearly when osquery refuses the registration', async () => {
+    const m = await FakeManager.start(path.join(dir, 'old.em'));
+    managers.push(m);
+    const ext = new OsqueryExtension(options(m.socketPath, { sdkVersion: '1.7.6' }));
+    exts.push(ext);
+    await expect(ext.start()).rejects.toMatchObject({ code: 'REGISTRATION_FAILED', message: 'osquery refused the extension: Incompatible extension SDK version' });
+  });
+
+  it('a stop during the wait for the manager ends start() and resolves stopped with the reason', async () => {
+    const ext = new OsqueryExtension(options(path.join(dir, 'never.em'), { startTimeoutMs: 30_000 }));
+    const starting = ext.start();
+    setTimeout(() => void ext.stop({ kind: 'signal', signal: 'SIGTERM' }), 200);
+    await expect(starting).rejects.toMatchObject({ message: 'stopped before registration completed' });
+    expect(await ext.stopped).toEqual({ kind: 'signal', signal: 'SIGTERM' });
+  });
+});
