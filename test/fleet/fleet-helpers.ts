@@ -1,0 +1,66 @@
+/**
+ * Shared pieces for the fleet pipeline tests: a fresh store, line builders for hand-made fleets, and
+ * "ingest these files, finalize, return the detections".
+ */
+import { defaultAnalyticsConfig, type AnalyticsConfig } from '../../src/config/analytics.js';
+import type { Detection } from '../../src/schemas/detection.js';
+import { createIngestService, type IngestResult } from '../../fleet/ingest/ingest-service.js';
+import { finalizePending, type FinalizeResult } from '../../fleet/rules/finalize.js';
+import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
+import type { Store } from '../../fleet/store/store.js';
+import { APPS, appColumns, candidateColumns, destinationColumns, eventLine, snapshotLine, type AppDef, type CandidateSpec, type HostInfo } from '../../scripts/simulate-fleet.js';
+
+export const T0 = 1_772_409_600; // 2026-03-02T00:00:00Z
+export const DAY = 86_400;
+export const HOUR = 3600;
+export const MiB = 1024 * 1024;
+
+export function memoryStore(): Promise<Store> {
+  return openSqliteStore(':memory:');
+}
+
+export function hostsOf(n: number, prefix = 'H'): HostInfo[] {
+  return Array.from({ length: n }, (_, i) => ({ uuid: `${prefix}-${String(i).padStart(4, '0')}`, hostname: `${prefix.toLowerCase()}-${i}.local` }));
+}
+
+/** One status snapshot per host at t: makes every host active and sets the baseline start. */
+export function statusLines(hosts: HostInfo[], t: number): string[] {
+  return hosts.map((h) => snapshotLine(h, 'outflow_status', t, [{ component: 'flows', platform: 'darwin', state: 'running', detail: '', events: 1, dropped: 0, last_event: t, version: '0.1.0' }]));
+}
+
+export function destinationLine(host: HostInfo, t: number, serverName: string, app: AppDef = APPS.chrome, counter = 5, bytes = { out: 5000, in: 90_000 }): string {
+  return eventLine(host, 'outflow_destinations', t, counter, destinationColumns({ app, pid: 10, remote_address: '198.51.100.80', remote_port: 443, server_name: serverName, service: 'tls', bytes_out: bytes.out, bytes_in: bytes.in, first_seen: t - 60, duration: 50 }));
+}
+
+export function appLine(host: HostInfo, t: number, app: AppDef, counter = 3): string {
+  return eventLine(host, 'outflow_apps', t, counter, appColumns(app));
+}
+
+export function candidateLine(spec: Omit<CandidateSpec, 'pid' | 'remote_port' | 'service' | 'bytes_in' | 'duration'> & Partial<CandidateSpec>, t: number, counter = 7): string {
+  return eventLine(spec.host, 'outflow_candidates', t, counter, candidateColumns({ pid: 4242, remote_port: 443, service: 'tls', bytes_in: 20_000, duration: 120, ...spec }));
+}
+
+export interface PipelineRun {
+  ingested: IngestResult[];
+  finalized: FinalizeResult;
+  detections: Detection[];
+}
+
+/** Ingest each file (in the given order, batches of `batch` lines), then finalize once. */
+export async function runPipeline(store: Store, files: readonly (readonly string[])[], opts: { analytics?: AnalyticsConfig; flush?: boolean; batch?: number } = {}): Promise<PipelineRun> {
+  const analytics = opts.analytics ?? defaultAnalyticsConfig();
+  const ingest = createIngestService({ store, analytics, quarantineFile: null, clock: { now: () => new Date(), unix: () => 4_000_000_000, ms: () => Date.now() } });
+  const batch = opts.batch ?? 2000;
+  const ingested: IngestResult[] = [];
+  for (const [i, lines] of files.entries()) {
+    for (let k = 0; k < lines.length; k += batch) ingested.push(await ingest.ingestLines(lines.slice(k, k + batch), { kind: 'test', id: `file-${i}` }));
+  }
+  const finalized = await finalizePending(store, { analytics, flush: opts.flush ?? true });
+  const detections = await store.detections.list({ limit: 100_000 });
+  return { ingested, finalized, detections };
+}
+
+/** Detections in a canonical order, for equality across runs. */
+export function canonical(dets: readonly Detection[]): Detection[] {
+  return [...dets].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
