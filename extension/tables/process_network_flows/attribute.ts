@@ -16,6 +16,9 @@ function toInfo(r: ProcessRecord): FlowProcessInfo {
 
 export type Refresh = (ctx: ExtensionContext) => Promise<void>;
 
+/** Pids a snapshot already failed to find, per context: they do not trigger another snapshot next tick. */
+const stillUnknown = new WeakMap<ExtensionContext, Set<number>>();
+
 /**
  * Process facts for each pid of a sample, from the process model. When the model misses a pid (a
  * process younger than its last snapshot) one snapshot is taken for the whole tick, then the join is
@@ -29,7 +32,13 @@ export async function resolveProcesses(ctx: ExtensionContext, pids: Iterable<num
     if (r) out.set(pid, toInfo(r));
     else missing.push(pid);
   }
-  if (!missing.length) return out;
+  const tried = stillUnknown.get(ctx) ?? new Set<number>();
+  // A pid no snapshot can see (exited, another namespace) would otherwise cost a ps run every tick; the
+  // periodic process collector still picks it up if it ever becomes visible.
+  if (!missing.length || missing.every((pid) => tried.has(pid))) {
+    stillUnknown.set(ctx, new Set(missing));
+    return out;
+  }
   try {
     await refresh(ctx);
   } catch (err) {
@@ -37,9 +46,12 @@ export async function resolveProcesses(ctx: ExtensionContext, pids: Iterable<num
     ctx.log.debug({ err, missing: missing.length }, 'process snapshot for flow attribution failed');
     return out;
   }
+  const unresolved = new Set<number>();
   for (const pid of missing) {
     const r = ctx.processes.getAt(pid, at);
     if (r) out.set(pid, toInfo(r));
+    else unresolved.add(pid);
   }
+  stillUnknown.set(ctx, unresolved);
   return out;
 }
