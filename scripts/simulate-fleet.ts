@@ -195,6 +195,8 @@ export interface CandidateSpec extends FlowSpec {
   chain?: { pid: number; path: string; identity: string; signature_class: string }[];
   precursor?: { kind: 'sensitive_access' | 'archive'; time: number; path: string; category: string; tier: number; pid: number };
   reasons?: string[];
+  /** Default: derived from host, pid, start and remote endpoint. */
+  flow_id?: string;
 }
 
 export function pcrOf(out: number, inn: number): number {
@@ -211,7 +213,7 @@ export function candidateColumns(c: CandidateSpec): Columns {
   const p = c.precursor;
   return {
     analytic: c.analytic,
-    flow_id: `f${c.host.uuid.slice(0, 8)}-${c.pid}-${c.first_seen}-${c.remote_address}-${c.remote_port}`,
+    flow_id: c.flow_id ?? `f${c.host.uuid.slice(0, 8)}-${c.pid}-${c.first_seen}-${c.remote_address}-${c.remote_port}`,
     pid: c.pid,
     ppid: root.pid === c.pid ? 1 : root.pid,
     uid: 501,

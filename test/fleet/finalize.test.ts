@@ -1,0 +1,189 @@
+/**
+ * Targeted fleet-stage scenarios through ingest → finalize: the rare threshold at 12 and 500 hosts,
+ * the 30-day sliding window, an MDM roll-out that is not "previously unseen", baseline warming,
+ * finalize_delay, suppression with later flows, and duplicate / counter-0 lines.
+ */
+import { describe, expect, it } from 'vitest';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { finalizePending } from '../../fleet/rules/finalize.js';
+import { rollup } from '../../fleet/rules/maintenance.js';
+import { APPS } from '../../scripts/simulate-fleet.js';
+import { DAY, HOUR, MiB, T0, appLine, candidateLine, destinationLine, hostsOf, memoryStore, runPipeline, statusLines } from './fleet-helpers.js';
+
+/** AN1415 without precursor: fires only on a rare destination (rare_and_upload). */
+function bigUpload(host: ReturnType<typeof hostsOf>[number], t: number, serverName: string, extra: Record<string, unknown> = {}) {
+  return candidateLine({ analytic: 'AN1415', host, app: APPS.vscode, remote_address: '192.0.2.77', server_name: serverName, bytes_out: 30 * MiB, first_seen: t - 200, ...extra }, t);
+}
+
+describe('rare threshold = max(3, ⌈1% of active hosts⌉)', () => {
+  it.each([
+    [12, 3, true],
+    [12, 4, false],
+    [500, 5, true],
+    [500, 6, false],
+  ])('%i active hosts, destination on %i hosts → fires: %s', async (fleetSize, seenBy, fires) => {
+    const hosts = hostsOf(fleetSize);
+    const at = T0 + 10 * DAY;
+    const lines = [...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)];
+    // seenBy − 1 other hosts contacted it earlier; the candidate's host makes seenBy.
+    for (let i = 1; i < seenBy; i++) lines.push(destinationLine(hosts[i]!, at - 2 * DAY, 'cdn.edge-thing.com'));
+    lines.push(bigUpload(hosts[0]!, at, 'upload.edge-thing.com'));
+    const store = await memoryStore();
+    const run = await runPipeline(store, [lines]);
+    expect(run.finalized.examined).toBe(1);
+    expect(run.detections.length).toBe(fires ? 1 : 0);
+    if (fires) expect(run.detections[0]).toMatchObject({ branch: 'rare_and_upload', fleet: { destination_hosts: seenBy, active_hosts: fleetSize } });
+    await store.close();
+  }, 60_000);
+});
+
+describe('30-day sliding window', () => {
+  it('forgets hosts seen more than 30 days before the flow', async () => {
+    const hosts = hostsOf(12);
+    const lines = [...statusLines(hosts, T0)];
+    for (let i = 1; i < 11; i++) lines.push(destinationLine(hosts[i]!, T0 + HOUR, 'www.old-favourite.com'));
+    lines.push(...statusLines(hosts, T0 + 19 * DAY), ...statusLines(hosts, T0 + 34 * DAY));
+    // Day 20: ten hosts within 30 days → common → no detection. Day 35: all sightings expired → rare.
+    lines.push(bigUpload(hosts[0]!, T0 + 20 * DAY, 'a.old-favourite.com', { flow_id: 'day20' }));
+    lines.push(bigUpload(hosts[0]!, T0 + 35 * DAY, 'b.old-favourite.com', { flow_id: 'day35', remote_address: '192.0.2.78' }));
+    const store = await memoryStore();
+    const run = await runPipeline(store, [lines]);
+    expect(run.detections.map((d) => [d.flow.flow_id, d.fleet.destination_hosts])).toEqual([['day35', 1]]);
+
+    // The hourly rollup drops the expired sightings for good (bounded state).
+    const r = await rollup(store, { analytics: defaultAnalyticsConfig() });
+    expect(r.newest).toBe(T0 + 35 * DAY);
+    expect(r.activeHosts).toBe(12);
+    const window = { from: 0, to: 4_000_000_000 };
+    expect((await store.prevalence.destinationHosts('old-favourite.com', window, 100)).map((h) => h.hostId)).toEqual([hosts[0]!.uuid]);
+    await store.close();
+  }, 60_000);
+
+  it('compacts destinations that reached the common threshold into a counter', async () => {
+    const hosts = hostsOf(40);
+    const lines = [...statusLines(hosts, T0), ...hosts.map((h) => destinationLine(h, T0 + 60, 'www.everyone.com'))];
+    const store = await memoryStore();
+    await runPipeline(store, [lines]);
+    const r = await rollup(store, { analytics: defaultAnalyticsConfig() });
+    expect(r.commonThreshold).toBe(10);
+    expect(r.compacted.destinations).toBe(1);
+    const stats = (await store.prevalence.destinations(['everyone.com'], { from: 0, to: 4_000_000_000 })).get('everyone.com')!;
+    expect(stats).toMatchObject({ saturated: true, hosts: 40 });
+    await store.close();
+  }, 60_000);
+});
+
+describe('previously unseen applications (AN0032)', () => {
+  const noReturn = (host: ReturnType<typeof hostsOf>[number], t: number) =>
+    candidateLine({ analytic: 'AN0032', host, app: APPS.mdmAgent, remote_address: '192.0.2.90', server_name: 'inventory.example-mdm.com', bytes_out: 3 * MiB, bytes_in: 100, first_seen: t - 60 }, t);
+
+  it('an MDM roll-out of a new app to most of the fleet on day 1 is not previously unseen', async () => {
+    const hosts = hostsOf(40);
+    const day1 = T0 + 10 * DAY;
+    const lines = [...statusLines(hosts, T0), ...hosts.slice(0, 36).map((h, i) => appLine(h, day1 + 9 * HOUR + i * 30, APPS.mdmAgent))];
+    lines.push(noReturn(hosts[3]!, day1 + 11 * HOUR), noReturn(hosts[7]!, day1 + 11 * HOUR + 5));
+    const store = await memoryStore();
+    const run = await runPipeline(store, [lines]);
+    expect(run.finalized.examined).toBe(2);
+    expect(run.detections).toEqual([]);
+    await store.close();
+  }, 60_000);
+
+  it('the same app on a single host is', async () => {
+    const hosts = hostsOf(40);
+    const day1 = T0 + 10 * DAY;
+    const lines = [...statusLines(hosts, T0), appLine(hosts[3]!, day1 + 9 * HOUR, APPS.mdmAgent), noReturn(hosts[3]!, day1 + 11 * HOUR)];
+    const store = await memoryStore();
+    const run = await runPipeline(store, [lines]);
+    expect(run.detections.map((d) => [d.analytic, d.branch, d.process.identity])).toEqual([['AN0032', 'unseen_app', APPS.mdmAgent.identity]]);
+    expect(run.detections[0]!.modifiers).toContain(`unseen:${APPS.mdmAgent.identity}`);
+    await store.close();
+  }, 60_000);
+});
+
+describe('baseline maturity', () => {
+  it('holds rarity-only verdicts while warming, but AN0082 still fires (and says so)', async () => {
+    const hosts = hostsOf(12);
+    const at = T0 + 2 * DAY;
+    const lines = [...statusLines(hosts, T0), bigUpload(hosts[0]!, at, 'x.fresh-domain.com')];
+    lines.push(candidateLine({ analytic: 'AN0082', host: hosts[1]!, app: APPS.syncAgent, remote_address: '192.0.2.5', server_name: 'relay.fresh-domain.org', bytes_out: 200 * MiB, bytes_in: MiB, duration: 5 * HOUR, first_seen: at - 5 * HOUR }, at));
+    const store = await memoryStore();
+    const run = await runPipeline(store, [lines]);
+    expect(run.finalized.warming).toBe(1);
+    expect(run.detections.map((d) => [d.analytic, d.baseline_warming])).toEqual([['AN0082', true]]);
+    await store.close();
+  }, 60_000);
+});
+
+describe('finalize_delay and suppression', () => {
+  it('finalizes only candidates finalize_delay older than the newest event time', async () => {
+    const hosts = hostsOf(12);
+    const at = T0 + 10 * DAY;
+    const store = await memoryStore();
+    const analytics = defaultAnalyticsConfig();
+    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    await ingest.ingestLines([...statusLines(hosts, T0), bigUpload(hosts[0]!, at, 'x.lonely.com')], { kind: 'test', id: 'a' });
+    expect((await finalizePending(store, { analytics })).examined).toBe(0);
+    await ingest.ingestLines(statusLines(hosts.slice(0, 1), at + 119), { kind: 'test', id: 'a' });
+    expect((await finalizePending(store, { analytics })).examined).toBe(0);
+    await ingest.ingestLines(statusLines(hosts.slice(0, 1), at + 120), { kind: 'test', id: 'a' });
+    const r = await finalizePending(store, { analytics });
+    expect([r.examined, r.created.length, r.cutoff]).toEqual([1, 1, at]);
+    await store.close();
+  }, 60_000);
+
+  it('folds later flows of the same key into one detection per 24 h, and a later version of a flow updates bytes only', async () => {
+    const hosts = hostsOf(12);
+    const at = T0 + 10 * DAY;
+    const store = await memoryStore();
+    const analytics = defaultAnalyticsConfig();
+    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    const src = { kind: 'test', id: 'a' };
+    await ingest.ingestLines([...statusLines(hosts, T0), bigUpload(hosts[0]!, at, 'u.lonely.com', { flow_id: 'f1' })], src);
+    let r = await finalizePending(store, { analytics, flush: true });
+    expect(r.created).toHaveLength(1);
+    const id = r.created[0]!.id;
+
+    // Second flow 2 h later, and a grown version of f1: same detection, count 2, bytes replaced for f1.
+    await ingest.ingestLines([bigUpload(hosts[0]!, at + 2 * HOUR, 'u.lonely.com', { flow_id: 'f2', bytes_out: 20 * MiB }), bigUpload(hosts[0]!, at + 2 * HOUR, 'u.lonely.com', { flow_id: 'f1', bytes_out: 40 * MiB })], src);
+    r = await finalizePending(store, { analytics, flush: true });
+    expect(r.created).toHaveLength(0);
+    expect(r.updated.map((d) => d.id)).toEqual([id]);
+    let det = (await store.detections.get(id))!;
+    expect(det).toMatchObject({ count: 2, bytes_out_total: 60 * MiB, flow_ids: ['f1', 'f2'], updated_at: at + 2 * HOUR });
+
+    // 25 h after the first: a new suppression window, a new detection.
+    await ingest.ingestLines([bigUpload(hosts[0]!, at + 25 * HOUR, 'u.lonely.com', { flow_id: 'f3' })], src);
+    r = await finalizePending(store, { analytics, flush: true });
+    expect(r.created).toHaveLength(1);
+    expect(r.created[0]!.id).not.toBe(id);
+    det = (await store.detections.get(id))!;
+    expect(det.count).toBe(2);
+    // Another host or another destination is another key.
+    await ingest.ingestLines([bigUpload(hosts[1]!, at + 25 * HOUR, 'u.lonely.com', { flow_id: 'f4' }), bigUpload(hosts[0]!, at + 25 * HOUR, 'v.other-lonely.com', { flow_id: 'f5' })], src);
+    r = await finalizePending(store, { analytics, flush: true });
+    expect(r.created).toHaveLength(2);
+    await store.close();
+  }, 60_000);
+});
+
+describe('duplicates and counter-0 lines', () => {
+  it('a duplicate line is skipped and a counter-0 candidate never becomes pending', async () => {
+    const hosts = hostsOf(12);
+    const at = T0 + 10 * DAY;
+    const line = bigUpload(hosts[0]!, at, 'dup.lonely.com');
+    const store = await memoryStore();
+    const analytics = defaultAnalyticsConfig();
+    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    await ingest.ingestLines(statusLines(hosts, T0), { kind: 'test', id: 'a' });
+    const a = await ingest.ingestLines([line, line], { kind: 'test', id: 'a' });
+    expect(a).toMatchObject({ accepted: 1, duplicates: 1, candidates: 1 });
+    const b = await ingest.ingestLines([line], { kind: 'test', id: 'b' });
+    expect(b).toMatchObject({ accepted: 0, duplicates: 1, candidates: 0 });
+    const zero = await ingest.ingestLines([line.replace('"counter":7', '"counter":0').replace(`"unixTime":${at}`, `"unixTime":${at + 60}`)], { kind: 'test', id: 'a' });
+    expect(zero).toMatchObject({ accepted: 1, baseline: 1, candidates: 0 });
+    expect(await store.candidates.countPending()).toBe(1);
+    await store.close();
+  }, 60_000);
+});
