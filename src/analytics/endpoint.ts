@@ -74,6 +74,16 @@ export function evidence(f: EndpointFacts, cfg: AnalyticsConfig): string[] {
   return r;
 }
 
+/** Evidence depends only on the facts: computed once per flow however many analytics pass it. */
+const evidenceMemo = new WeakMap<EndpointFacts, { cfg: AnalyticsConfig; reasons: string[] }>();
+
 export function result(why: string[], f: EndpointFacts, cfg: AnalyticsConfig): EndpointResult {
-  return why.length ? { pass: false, reasons: why } : { pass: true, reasons: evidence(f, cfg) };
+  if (why.length) return { pass: false, reasons: why };
+  let m = evidenceMemo.get(f);
+  if (!m || m.cfg !== cfg) {
+    m = { cfg, reasons: evidence(f, cfg) };
+    evidenceMemo.set(f, m);
+  }
+  // Shared between the analytics that pass this flow: callers read it, never mutate it.
+  return { pass: true, reasons: m.reasons };
 }
