@@ -1,0 +1,162 @@
+/**
+ * Ingest sources and the ingest service's error policy: files (checkpointed offsets committed with
+ * the state, resume, rotation, truncation, unterminated last line), streams, quarantine file.
+ */
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { ingestFile, fileSourceId } from '../../fleet/ingest/file-source.js';
+import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { ingestStream } from '../../fleet/ingest/stream-source.js';
+import type { Store } from '../../fleet/store/store.js';
+import { APPS } from '../../scripts/simulate-fleet.js';
+import { T0, appLine, destinationLine, hostsOf, memoryStore } from './fleet-helpers.js';
+
+const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'fleet-sources-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const hosts = hostsOf(3);
+const lineAt = (i: number) => destinationLine(hosts[i % 3]!, T0 + i, `s${i}.example-${i}.com`);
+
+async function hostsSeen(store: Store): Promise<number> {
+  return store.hosts.activeCount({ from: 0, to: 4_000_000_000 });
+}
+
+describe('file source', () => {
+  it('reads complete lines, commits the offset with them, and resumes from it', async () => {
+    const file = path.join(dir, 'resume.log');
+    writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n`);
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const a = await ingestFile(file, { ingest, store, chunkBytes: 300 });
+    expect(a).toMatchObject({ lines: 2, accepted: 2 });
+    const cp = await store.checkpoints.get(`file:${fileSourceId(file)}`);
+    expect(cp).toMatchObject({ offset: readFileSync(file).length });
+    appendFileSync(file, `${lineAt(2)}\n`);
+    const b = await ingestFile(file, { ingest, store });
+    expect(b).toMatchObject({ lines: 1, accepted: 1, duplicates: 0 });
+    // --from-start re-reads everything; dedupe drops it.
+    const c = await ingestFile(file, { ingest, store, fromStart: true });
+    expect(c).toMatchObject({ lines: 3, accepted: 0, duplicates: 3 });
+    await store.close();
+  });
+
+  it('restarts at 0 when the checkpoint points into a rotated or truncated file', async () => {
+    const file = path.join(dir, 'rotate.log');
+    writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n${lineAt(2)}\n`);
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    await ingestFile(file, { ingest, store });
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(3)}\n`);
+    expect(await ingestFile(file, { ingest, store })).toMatchObject({ lines: 1, accepted: 1 });
+    appendFileSync(file, `${lineAt(5)}\n${lineAt(6)}\n`);
+    expect(await ingestFile(file, { ingest, store })).toMatchObject({ lines: 2, accepted: 2 });
+    // copytruncate while we were down: same inode, now shorter than the stored offset.
+    truncateSync(file, 0);
+    writeFileSync(file, `${lineAt(4)}\n`);
+    expect(await ingestFile(file, { ingest, store })).toMatchObject({ lines: 1, accepted: 1 });
+    await store.close();
+  });
+
+  it('follows a file through growth, rotation and truncation until aborted', async () => {
+    const file = path.join(dir, 'follow.log');
+    writeFileSync(file, `${lineAt(10)}\n`);
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const ac = new AbortController();
+    const accepted: number[] = [];
+    const waitFor = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (accepted.reduce((a, b) => a + b, 0) < n) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} rows, have ${accepted.join('+')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const done = ingestFile(file, { ingest, store, follow: true, pollIntervalMs: 20, signal: ac.signal, onBatch: ({ result }) => accepted.push(result.accepted) });
+    await waitFor(1);
+    // A line written in two parts is ingested once complete.
+    appendFileSync(file, lineAt(11).slice(0, 40));
+    await new Promise((r) => setTimeout(r, 100));
+    appendFileSync(file, `${lineAt(11).slice(40)}\n`);
+    await waitFor(2);
+    // Rotation: the rest of the old file is drained, then the new file is read from 0.
+    appendFileSync(file, `${lineAt(12)}\n`);
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(13)}\n`);
+    await waitFor(4);
+    // copytruncate: same inode, size drops below our offset.
+    truncateSync(file, 0);
+    await new Promise((r) => setTimeout(r, 100));
+    writeFileSync(file, `${lineAt(14)}\n`);
+    await waitFor(5);
+    ac.abort();
+    const totals = await done;
+    expect(totals).toMatchObject({ accepted: 5, quarantined: 0 });
+    expect(await hostsSeen(store)).toBe(3);
+    await store.close();
+  }, 30_000);
+
+  it('ingests an unterminated last line at EOF and quarantines garbage with its reason', async () => {
+    const file = path.join(dir, 'partial.log');
+    const quarantineFile = path.join(dir, 'quarantine.ndjson');
+    writeFileSync(file, `${lineAt(20)}\nnot json at all\n{"name":"pack/Global/outflow_apps"}\n${lineAt(21)}`);
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile });
+    const r = await ingestFile(file, { ingest, store });
+    expect(r).toMatchObject({ lines: 4, accepted: 2, quarantined: 2 });
+    const q = readFileSync(quarantineFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(q.map((x) => x.reason)).toEqual([expect.stringMatching(/not JSON/), 'missing host identity (decorations.host_uuid or hostIdentifier)']);
+    expect(q[0]).toMatchObject({ source: `file:${fileSourceId(file)}`, line: 'not json at all' });
+    expect(await store.quarantine.count()).toBe(2);
+    await store.close();
+  });
+
+  it('names an unreadable file as bad input', async () => {
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    await expect(ingestFile(path.join(dir, 'missing.log'), { ingest, store })).rejects.toMatchObject({ code: 'INPUT_INVALID' });
+    await store.close();
+  });
+});
+
+describe('stream source and ingest service', () => {
+  it('reads NDJSON from a stream in batches, CRLF tolerated', async () => {
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const text = [0, 1, 2, 3, 4].map((i) => lineAt(30 + i)).join('\r\n');
+    const batches: number[] = [];
+    const r = await ingestStream(Readable.from([text.slice(0, 100), text.slice(100)]), { ingest, batchLines: 2, onBatch: (b) => batches.push(b.lines) });
+    expect(r).toMatchObject({ lines: 5, accepted: 5, quarantined: 0 });
+    expect(batches).toEqual([2, 2, 1]);
+    await store.close();
+  });
+
+  it('accepts decoded line objects (webhook details, Kafka-REST values) and row-level garbage', async () => {
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const good = JSON.parse(appLine(hosts[0]!, T0, APPS.slack));
+    const badCandidate = { name: 'pack/Global/outflow_candidates', hostIdentifier: 'H', unixTime: T0, counter: 4, columns: { analytic: 'AN9999', flow_id: '' }, action: 'added' };
+    const badDestination = { name: 'pack/Global/outflow_destinations', hostIdentifier: 'H', unixTime: T0, counter: 4, columns: { server_name: 'x.com' }, action: 'added' };
+    const r = await ingestLines();
+    async function ingestLines() {
+      return ingest.ingestLines([good, badCandidate, badDestination, 'x'.repeat(10), ''], { kind: 'http', id: '127.0.0.1' });
+    }
+    expect(r).toMatchObject({ lines: 4, accepted: 3, quarantined: 3 });
+    const reasons = (await store.quarantine.list(10)).map((q) => q.reason);
+    expect(reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^outflow_candidates row invalid: analytic/), 'outflow_destinations row invalid: remote_address: missing', expect.stringMatching(/not JSON/)]));
+    expect(ingest.totals()).toMatchObject({ lines: 4, quarantined: 3 });
+    expect((await store.prevalence.apps([APPS.slack.identity], { from: 0, to: 4_000_000_000 })).get(APPS.slack.identity)!.hosts).toBe(1);
+    await store.close();
+  });
+
+  it('rejects with StoreError when the store cannot commit, applying nothing', async () => {
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    await store.close();
+    await expect(ingest.ingestLines([lineAt(40)], { kind: 'test', id: 'x' })).rejects.toMatchObject({ name: 'StoreError' });
+  });
+});
