@@ -68,9 +68,11 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       .option('--flush', 'finalize every pending candidate, ignoring finalize_delay (end of a replay)', false)
       .option('--from-start', 'ignore stored file offsets and read files from the beginning', false)
       .option('--json', 'print the summary as JSON on stdout', false)
+      .option('--quarantine <file>', 'append malformed lines here (default: fleet.ingest.quarantine_file)')
       .addOption(new Option('--progress <mode>', 'progress bar').choices(['auto', 'always', 'never']).default('auto')),
-  ).action(async (files: string[], opts: CommonOpts & { finalize: boolean; flush: boolean; fromStart: boolean; json: boolean; progress: 'auto' | 'always' | 'never' }) => {
+  ).action(async (files: string[], opts: CommonOpts & { finalize: boolean; flush: boolean; fromStart: boolean; json: boolean; quarantine?: string; progress: 'auto' | 'always' | 'never' }) => {
     const ctx = context(opts);
+    if (opts.quarantine) ctx.config.fleet.ingest.quarantine_file = opts.quarantine;
     setCode(await withStore(ctx, (store) => runIngestCommand(store, files, { ...opts, config: ctx.config, log: ctx.log })));
   });
 
