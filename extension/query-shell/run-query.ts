@@ -4,9 +4,9 @@
  * sample, keeps collecting `--collect` seconds, then answers each `;`-separated statement in order.
  *
  * better-sqlite3 calls virtual-table generators synchronously while our generates may be async, so
- * before each statement the tables it names are generated up front (osquery-shaped context: every
- * column, no pushed constraints — a superset, which SQLite then filters) and the statement reads that
- * snapshot.
+ * before each statement the tables it names are generated up front with an osquery-shaped context
+ * (every column; the constraints osquery would push, read from simple WHERE clauses by pushdown.ts, else
+ * none — a superset either way, which SQLite then filters) and the statement reads that snapshot.
  */
 import Database from 'better-sqlite3';
 import { InputError, coerceError } from '../../src/errors.js';
@@ -16,11 +16,12 @@ import { createLogger } from '../../src/log.js';
 import { COLLECTORS } from '../collectors/index.js';
 import type { ExtensionContext } from '../runtime/context.js';
 import { createContext, resolvePlatform } from '../runtime/create-context.js';
-import type { ColumnSpec, TableDefinition } from '../runtime/define-table.js';
+import { columnOptions, type ColumnSpec, type TableDefinition } from '../runtime/define-table.js';
 import { awaitCollectorsReady, loadTestTables, startCollectors, stopAll, tablesFor } from '../runtime/table-host.js';
 import { formatQueryContext, parseQueryContext } from '../sdk/query-context.js';
 import { TABLES } from '../tables/index.js';
 import { formatJsonLines, formatTable, type OutputFormat } from './format-output.js';
+import { extractConstraints } from './pushdown.js';
 import { splitStatements } from './split-statements.js';
 
 export interface QueryCliOptions {
@@ -55,18 +56,18 @@ function sqlValue(v: unknown): SqlValue {
   return JSON.stringify(v);
 }
 
-/** The context osquery would send for `SELECT * FROM t` with nothing pushed. */
-function fullScanContext(def: TableDefinition<any>) {
-  const columns = (Object.entries(def.columns) as [string, ColumnSpec][]).map(([name, spec]) => ({ name, type: spec.type }));
-  return parseQueryContext(formatQueryContext(columns));
+/** The context osquery would send for this statement: every column, the constraints it would push. */
+function contextFor(def: TableDefinition<any>, statement: string) {
+  const columns = (Object.entries(def.columns) as [string, ColumnSpec][]).map(([name, spec]) => ({ name, type: spec.type, options: columnOptions(spec) }));
+  return parseQueryContext(formatQueryContext(columns, extractConstraints(statement, def.name, columns)));
 }
 
-async function generateSnapshot(def: TableDefinition<any>, ctx: ExtensionContext, timeoutMs: number): Promise<SqlValue[][]> {
+async function generateSnapshot(def: TableDefinition<any>, statement: string, ctx: ExtensionContext, timeoutMs: number): Promise<SqlValue[][]> {
   const columns = Object.keys(def.columns);
   let timer: NodeJS.Timeout | undefined;
   try {
     const rows = await Promise.race([
-      Promise.resolve().then(() => def.generate(ctx, fullScanContext(def))),
+      Promise.resolve().then(() => def.generate(ctx, contextFor(def, statement))),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`table ${def.name}: generate did not finish within ${timeoutMs} ms`)), timeoutMs);
       }),
@@ -115,7 +116,7 @@ export async function runQuery(sql: string, opts: QueryCliOptions = {}): Promise
     for (let run = 0; run < count; run++) {
       if (run > 0) await sleep(everySeconds * 1000);
       for (const statement of statements) {
-        for (const def of referencedTables(statement)) snapshots.set(def.name, await generateSnapshot(def, ctx, config.generate_timeout_ms));
+        for (const def of referencedTables(statement)) snapshots.set(def.name, await generateSnapshot(def, statement, ctx, config.generate_timeout_ms));
         const prepared = db.prepare(statement);
         if (!prepared.reader) {
           prepared.run();

@@ -37,6 +37,8 @@ describe('outflow query', () => {
       "SELECT name, op FROM ext_test_echo WHERE name LIKE '(mark%'",
       'SELECT count(*) AS n, sum(bytes_out) AS total FROM ext_test_big WHERE remote_port = 443',
       'SELECT cols_used FROM ext_test_echo',
+      // the constraints osquery would push reach generate (the echo table returns them as rows)
+      "SELECT name, op, expr FROM ext_test_echo WHERE expr LIKE '%.zip' AND name = 'expr'",
     ].join('; ');
     const r = await query(['--collect', '0.3', sql]);
     expect(shellErrors(r.stderr)).toEqual([]);
@@ -49,8 +51,9 @@ describe('outflow query', () => {
     expect(rest).toEqual([
       { name: '(marker)', op: 0 },
       { n: 5000, total: (1500 * 4999 * 5000) / 2 },
-      // generate sees the osquery-shaped full-scan context: every column used, nothing pushed
+      // generate sees the osquery-shaped context: every column used
       { cols_used: 'big,cols_used,expr,missing,name,op,ratio' },
+      { name: 'expr', op: 65, expr: '%.zip' },
     ]);
   });
 
