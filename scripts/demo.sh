@@ -5,6 +5,7 @@
 #   OUTFLOW_DEMO_DIR=/some/dir npm run demo   keeps the logs and the store there
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup.sh   # npm ci on a fresh machine (better-sqlite3 compiles, ~70 s); no-op afterwards
 out="${OUTFLOW_DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/outflow-demo.XXXXXX")}"
 mkdir -p "$out"
 run() { node --import tsx "$@"; }

@@ -1,0 +1,51 @@
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultConfig, loadConfig, parseConfig } from '../../src/config/index.js';
+import { InputError, OutflowError } from '../../src/errors.js';
+import { CONFIG_DOC, renderConfigDoc } from '../../scripts/gen-config-doc.js';
+
+describe('config', () => {
+  it('has the spec defaults', () => {
+    const c = defaultConfig();
+    expect(c.flows.sample_interval).toBe(5);
+    expect(c.flows.retention).toBe(900);
+    expect(c.events.retention).toBe(1800);
+    expect(c.events.max_events).toBe(50_000);
+    expect(c.analytics.precursor_window).toBe(900);
+    expect(c.analytics.upload_shaped).toEqual({ min_pcr: 0.8, min_bytes_out: 1024 * 1024 });
+    expect(c.analytics.rare).toEqual({ min_hosts: 3, fraction: 0.01 });
+    expect(c.analytics.common).toEqual({ min_hosts: 10, fraction: 0.1 });
+    expect(c.fleet.store).toBe('./outflow.db');
+  });
+
+  it('rejects unknown keys and bad values, naming the key', () => {
+    expect(() => parseConfig({ flowz: {} })).toThrow(InputError);
+    try {
+      parseConfig({ flows: { sample_interval: 'fast' }, analytics: { rare: { fraction: 3 } } });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as InputError).code).toBe('CONFIG_INVALID');
+      expect((err as Error).message).toContain('flows.sample_interval');
+      expect((err as Error).message).toContain('analytics.rare.fraction');
+    }
+  });
+
+  it('loads YAML files, applies OUTFLOW_TOOL_DIR, and reports a missing file clearly', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'outflow-config-'));
+    const file = path.join(dir, 'c.yml');
+    writeFileSync(file, 'flows:\n  sample_interval: 0.5\nnetwork:\n  internal_ranges: ["198.51.100.0/24"]\n');
+    const c = loadConfig(file, { OUTFLOW_TOOL_DIR: '/opt/fake' });
+    expect(c.flows.sample_interval).toBe(0.5);
+    expect(c.network.internal_ranges).toEqual(['198.51.100.0/24']);
+    expect(c.tools.dir).toBe('/opt/fake');
+    expect(() => loadConfig(path.join(dir, 'missing.yml'), {})).toThrow(OutflowError);
+    writeFileSync(file, 'flows: [unclosed\n');
+    expect(() => loadConfig(file, {})).toThrow(/not valid YAML/);
+  });
+
+  it('docs/config.md matches the schema defaults (regenerate with scripts/gen-config-doc.ts)', () => {
+    expect(readFileSync(CONFIG_DOC, 'utf8')).toBe(renderConfigDoc());
+  });
+});
