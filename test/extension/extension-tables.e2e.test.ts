@@ -3,6 +3,7 @@
  * osqueryd makes them (a new connection per call, spec-shaped context JSON).
  */
 import { existsSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeManager, type RegisteredExtension } from '../../extension/sdk/testing/fake-manager.js';
@@ -152,6 +153,22 @@ describe('outflow extension serving tables to a manager', () => {
     expect(res.status.code).toBe(0);
     expect(res.response).toHaveLength(5000);
     expect(res.response[4999]).toMatchObject({ flow_id: 'f00001387', remote_port: '443', bytes_out: String(4999 * 1500), pcr: '0.66' });
+  });
+
+  it('survives garbage and half-sent messages on its socket', async () => {
+    const sock = manager.extensionSocket(reg.uuid);
+    const send = (bytes: Buffer) =>
+      new Promise<void>((resolve) => {
+        const s = net.createConnection(sock, () => s.end(bytes));
+        s.on('close', () => resolve());
+        s.on('error', () => resolve());
+        s.resume();
+      });
+    await send(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await send(Buffer.from([0x80, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04, 0x63, 0x61])); // truncated header
+    await send(Buffer.from([0x80, 0x01, 0x00, 0x01, 0x7f, 0xff, 0xff, 0xff])); // absurd name length
+    expect(await manager.pingExtension(reg.uuid)).toMatchObject({ code: 0 });
+    expect(ext.child.exitCode).toBeNull();
   });
 
   it('keeps stdout empty and logs JSON to stderr', () => {
