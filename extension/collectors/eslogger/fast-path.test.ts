@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import { RingBuffer } from '../../runtime/ring-buffer.js';
 import type { ArchiveEventRow, SensitiveFileEventRow } from '../../runtime/context.js';
-import { FastPath, rawEventType, rawGlobalSeq, Verdict } from './fast-path.js';
+import { FastPath, rawEventType, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
+import { parseEsLine } from './parse-eslogger.js';
 import { EsloggerPipeline } from './pipeline.js';
 import { recordingServices } from './testing/test-context.js';
 import { body, esLine, floodLines, keychainDittoScenario } from './testing/es-lines.mjs';
@@ -68,6 +69,21 @@ describe('FastPath.verdict', () => {
   it('reads global_seq_num without JSON.parse', () => {
     expect(rawGlobalSeq(esLine({ kind: 'exit', timeMs: T, gseq: 987654321, process: proc, body: body.exit() }))).toBe(987654321);
     expect(rawGlobalSeq('{}')).toBe(-1);
+  });
+});
+
+describe('rawExit', () => {
+  it.each([9, 10])('reads pid, start and time like the parser (message version %i)', (version) => {
+    const l = esLine({ version, kind: 'exit', timeMs: T + 1500, gseq: 5, process: { ...proc, pid: 4242 }, body: body.exit(0) });
+    const parsed = parseEsLine(l);
+    if (!parsed.ok) throw new Error(parsed.detail);
+    expect(rawExit(l)).toEqual({ pid: 4242, processStart: parsed.event.process.processStart, time: parsed.event.time });
+  });
+  it('gives up on shapes it does not expect', () => {
+    const exec = line('exec', body.exec(proc, ['tool'], '/', 10)); // two processes
+    expect(rawExit(exec)).toBeUndefined();
+    expect(rawExit('{"time":"2026-03-03T09:00:00Z","process":{"start_time":"2026-03-03T08:00:00Z","audit_token":"x"}}')).toBeUndefined();
+    expect(rawExit('{"event":{"exit":{}}}')).toBeUndefined();
   });
 });
 

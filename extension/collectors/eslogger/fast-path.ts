@@ -1,5 +1,6 @@
 import { hasArchiveExtension } from '../../../src/classify/archive.js';
 import { canonicalPath, type SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
+import { parseEsTime } from './parse-eslogger.js';
 
 /**
  * Decide from the raw line, before JSON.parse, whether an eslogger line can matter. Most of the stream is
@@ -68,6 +69,8 @@ function readUint(line: string, from: number): number {
 export class FastPath {
   /** First segments a sensitive path can start with (undefined: some rule matches anywhere). */
   private readonly roots: readonly string[] | undefined;
+  /** event_type of the line last judged (-1 when unreadable), so callers need not read it twice. */
+  lastEventType = -1;
 
   constructor(private readonly matcher: SensitivePathMatcher) {
     const roots = matcher.rootSegments();
@@ -90,12 +93,15 @@ export class FastPath {
   }
 
   verdict(line: string): Verdict {
+    this.lastEventType = -1;
     // A line cut short (eslogger killed mid-write, a pipe hiccup) must be counted as malformed, not
     // silently rejected: every complete JSON object line ends with `}`.
     let last = line.length - 1;
     while (last > 0 && line.charCodeAt(last) <= 32) last--;
     if (line.charCodeAt(last) !== 125 /* } */) return Verdict.Parse;
-    switch (rawEventType(line)) {
+    const type = rawEventType(line);
+    this.lastEventType = type;
+    switch (type) {
       case 9: // exec
       case 11: // fork
       case 15: // exit
@@ -156,6 +162,52 @@ export class FastPath {
     // A line with a file event but no path key at all is not eslogger's shape: let the parser count it.
     return !found;
   }
+}
+
+/**
+ * The three fields an exit event contributes (pid, start_time, time), read without JSON.parse: exit lines
+ * are a large share of the lines that must be handled, carry exactly one process, and need nothing else.
+ * undefined whenever the shape is not the expected one (the caller then parses the line properly).
+ */
+export function rawExit(line: string): { pid: number; processStart: number; time: number } | undefined {
+  const time = rawTimeField(line, TIME_KEY);
+  const start = rawTimeField(line, START_TIME_KEY);
+  if (time === undefined || start === undefined) return undefined;
+  // Exactly one process object: a second start_time means some other shape.
+  if (findKey(line, START_TIME_KEY, findKey(line, START_TIME_KEY, 1)) !== -1) return undefined;
+  let i = findKey(line, TOKEN_KEY, 1);
+  if (i === -1 || findKey(line, TOKEN_KEY, i) !== -1) return undefined;
+  while (line.charCodeAt(i) === 32) i++;
+  let pid = -1;
+  if (line.charCodeAt(i) === 91 /* [ */) {
+    // v10: [auid, euid, egid, ruid, rgid, pid, asid, pidversion]
+    for (let commas = 0; commas < 5; ) {
+      const c = line.charCodeAt(++i);
+      if (c === 44) commas++;
+      else if (!(c >= 48 && c <= 57) && c !== 32 && c !== 45) return undefined;
+    }
+    pid = readUint(line, i + 1);
+  } else if (line.charCodeAt(i) === 123 /* { */) {
+    const close = line.indexOf('}', i);
+    const at = findKey(line, PID_KEY, i);
+    if (at === -1 || close === -1 || at > close) return undefined;
+    pid = readUint(line, at);
+  }
+  return pid >= 0 ? { pid, processStart: start, time } : undefined;
+}
+
+const TIME_KEY = 'time"';
+const START_TIME_KEY = 'start_time"';
+const TOKEN_KEY = 'audit_token"';
+const PID_KEY = 'pid"';
+
+function rawTimeField(line: string, key: string): number | undefined {
+  let i = findKey(line, key, 1);
+  if (i === -1) return undefined;
+  while (line.charCodeAt(i) === 32) i++;
+  if (line.charCodeAt(i) !== 34) return undefined;
+  const end = line.indexOf('"', i + 1);
+  return end === -1 ? undefined : parseEsTime(line.slice(i + 1, end));
 }
 
 /** Index of the quote closing a JSON string that starts at `start`, skipping escaped quotes. */

@@ -2,7 +2,7 @@ import { capArgs, classifyArchiveExec, hasArchiveExtension, isStagingPath, toolF
 import { canonicalPath, SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningService } from '../../runtime/context.js';
 import type { RingBuffer } from '../../runtime/ring-buffer.js';
-import { FastPath, rawGlobalSeq, Verdict } from './fast-path.js';
+import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
 import { parseEsLine, type EsEvent, type EsFile, type EsProcess } from './parse-eslogger.js';
 
 export interface PipelineDeps {
@@ -97,6 +97,14 @@ export class EsloggerPipeline {
     if (verdict === Verdict.Unsupported) {
       this.stats.unsupported++;
       return;
+    }
+    if (!this.parseEveryLine && this.fast.lastEventType === 15) {
+      const exit = rawExit(line);
+      if (exit) {
+        this.stats.parsed++;
+        this.deps.processes.exited(exit.pid, exit.processStart, exit.time);
+        return;
+      }
     }
     const r = parseEsLine(line);
     if (!r.ok) {
