@@ -52,6 +52,27 @@ export function encodeCallReply(seqid: number, res: ExtensionResponse): Buffer {
     buf[o++] = n;
   };
   const str = (s: string) => {
+    const n = s.length;
+    // Short ASCII strings (nearly every cell) are cheaper to copy by hand than through buf.write().
+    if (n < 64) {
+      let ascii = true;
+      for (let i = 0; i < n; i++) {
+        if (s.charCodeAt(i) > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) {
+        buf[o] = n >>> 24;
+        buf[o + 1] = (n >>> 16) & 0xff;
+        buf[o + 2] = (n >>> 8) & 0xff;
+        buf[o + 3] = n & 0xff;
+        o += 4;
+        for (let i = 0; i < n; i++) buf[o + i] = s.charCodeAt(i);
+        o += n;
+        return;
+      }
+    }
     const at = o;
     o += 4;
     const len = buf.write(s, o, 'utf8');
