@@ -91,7 +91,8 @@ describe('refreshProcessSnapshot on linux (real /proc)', () => {
       expect(ctx.processes.get(process.pid)).toBeDefined();
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
-      await new Promise((r) => setTimeout(r, 1100)); // next snapshot starts in a later second
+      // The next snapshot must start after the (tick-derived, ±1 s) start second to call the process vanished.
+      await new Promise((r) => setTimeout(r, Math.max(0, (rec.processStart + 2) * 1000 - Date.now())));
       await refreshProcessSnapshot(ctx);
       expect(ctx.processes.get(child.pid!, rec.processStart)!.exitedAt).not.toBeNull();
     } finally {
