@@ -21,6 +21,7 @@ import { buildDetection, chainIdentities, foldInto, groupRootIsLaunchdJob, suppr
 
 const DAY = 86_400;
 const HOUR = 3600;
+const WINDOW_STEP = 300;
 
 export interface FinalizeOptions {
   analytics: AnalyticsConfig;
@@ -59,9 +60,9 @@ interface CandidateContext {
 const EMPTY_STATS: PrevalenceStats = { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
 
 /**
- * Gather FleetFacts for a batch. Windows end at event time + finalize_delay (what live finalization
- * would have seen); active hosts are counted per hour of event time (they move slowly, and a count
- * per candidate would cost O(fleet) each).
+ * Gather FleetFacts for a batch. Windows end just after event time + finalize_delay (what live
+ * finalization would have seen); active hosts are counted per hour of event time (they move slowly,
+ * and a count per candidate would cost O(fleet) each).
  */
 async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: AnalyticsConfig, baselineStart: number | null): Promise<{ contexts: CandidateContext[]; apps: Map<string, Map<string, AppStats>>; hostnames: Map<string, string> }> {
   const span = cfg.prevalence_window_days * DAY;
@@ -74,15 +75,17 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
     }
   }
 
-  // One prevalence read per distinct window (candidates of one result line share it).
+  // One prevalence read per 5-minute window end: 10 000 candidates of a day cost ≤ 288 reads, not
+  // 10 000. Windows end at the first 5-minute boundary ≥ event time + finalize_delay, so a candidate
+  // may see up to 5 more minutes of fleet data than live finalization did — deterministic either way.
   const byWindow = new Map<string, { window: TimeWindow; cap: number; items: StoredCandidate[] }>();
   for (const s of batch) {
-    const to = s.eventTime + cfg.finalize_delay;
+    const to = Math.ceil((s.eventTime + cfg.finalize_delay) / WINDOW_STEP) * WINDOW_STEP;
     const w = `${to}`;
     let g = byWindow.get(w);
     if (!g) {
       const active = activeByHour.get(Math.floor(s.eventTime / HOUR))!;
-      g = { window: { from: s.eventTime - span, to }, cap: commonThreshold(active, cfg), items: [] };
+      g = { window: { from: to - span, to }, cap: commonThreshold(active, cfg), items: [] };
       byWindow.set(w, g);
     }
     g.items.push(s);

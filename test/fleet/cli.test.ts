@@ -1,0 +1,64 @@
+/**
+ * `outflow fleet …` through the real CLI (child processes from the sources, as users run it).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simulateFleet, writeFleet, type SimulatedFleet } from '../../scripts/simulate-fleet.js';
+import { runOutflow } from '../helpers/cli.js';
+
+const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'fleet-cli-'));
+const store = path.join(dir, 'outflow.db');
+let fleet: SimulatedFleet;
+let files: string[];
+
+beforeAll(async () => {
+  fleet = simulateFleet({ hosts: 45, days: 9, seed: 5, files: 2 });
+  files = await writeFleet(fleet, path.join(dir, 'logs'));
+  writeFileSync(path.join(dir, 'logs', 'garbage.log'), 'not a result line\n');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('outflow fleet (CLI)', () => {
+  it('ingest FILE… prints a JSON summary, quarantines garbage, finalizes; detections lists them in every format', async () => {
+    const quarantine = path.join(dir, 'q.ndjson');
+    const r = await runOutflow(['fleet', 'ingest', '--store', store, '--quarantine', quarantine, '--flush', '--json', ...files, path.join(dir, 'logs', 'garbage.log')], { timeoutMs: 170_000 });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ files: 3, failed_files: 0, lines: fleet.lineCount + 1, quarantined: 1, pending: 0 });
+    expect(summary.finalized.created).toBe(fleet.scenarios.filter((s) => s.fires).length);
+    expect(JSON.parse(readFileSync(quarantine, 'utf8').trim())).toMatchObject({ reason: expect.stringMatching(/not JSON/), line: 'not a result line' });
+
+    const json = await runOutflow(['fleet', 'detections', '--store', store, '--format', 'json', '--analytic', 'an0990'], { timeoutMs: 60_000 });
+    expect(json.code).toBe(0);
+    const dets = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(dets.map((d) => [d.analytic, d.destination_key])).toEqual([['AN0990', 'quiet-harbor.io']]);
+
+    const table = await runOutflow(['fleet', 'detections', '--store', store, '--format', 'table', '--since', '3d'], { timeoutMs: 60_000 });
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^last_seen\s+severity\s+score\s+analytic/);
+    expect(table.stdout).toMatch(/AN0082\s+not_upload_normal/);
+    expect(table.stdout.trim().endsWith(`${fleet.scenarios.filter((s) => s.fires).length} detections`)).toBe(true);
+  }, 300_000);
+
+  it('prevalence destination / app print the fleet counts', async () => {
+    const d = await runOutflow(['fleet', 'prevalence', 'destination', 'quiet-harbor.io', '--store', store], { timeoutMs: 60_000 });
+    expect(d.code).toBe(0);
+    expect(JSON.parse(d.stdout)).toMatchObject({ key: 'quiet-harbor.io', hosts: 1, active_hosts: 45, saturated: false, host_sample: [expect.objectContaining({ hostId: expect.any(String) })] });
+    const a = await runOutflow(['fleet', 'prevalence', 'app', 'team:APPLE/com.apple.zsh', '--store', store, '--hosts', '2'], { timeoutMs: 60_000 });
+    expect(a.code).toBe(0);
+    const app = JSON.parse(a.stdout);
+    expect(app.hosts).toBeGreaterThan(30);
+    expect(app.host_sample).toHaveLength(2);
+  }, 120_000);
+
+  it('migrate reports an up-to-date store; bad input exits 2 with a message', async () => {
+    const m = await runOutflow(['fleet', 'migrate', '--store', store], { timeoutMs: 60_000 });
+    expect([m.code, m.stdout.trim()]).toEqual([0, `${store} is up to date`]);
+    const bad = await runOutflow(['fleet', 'detections', '--store', store, '--since', 'yesterday-ish'], { timeoutMs: 60_000 });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--since yesterday-ish is not a time/);
+  }, 120_000);
+});
