@@ -21,7 +21,7 @@ import { generateFleetLines } from '../helpers/fleet-lines.js';
 import { NATS_TEST_URL, testStream, type TestStream } from '../helpers/nats.js';
 import { createTestDatabase, pgQuery, takeServerExclusive, waitForPostgres, type TestDatabase } from '../helpers/pg.js';
 
-const LINES = generateFleetLines({ lines: 2000, hosts: 60, days: 10, seed: 8 });
+const LINES = generateFleetLines({ lines: 1600, hosts: 50, days: 10, seed: 8 });
 const root = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'multi-'));
 const logFile = path.join(root, 'results.log');
 writeFileSync(logFile, LINES.join('\n') + '\n');
@@ -197,11 +197,10 @@ describe('several aggregator instances: one JetStream stream, one PostgreSQL dat
     const cfg = writeConfig(db, ts, 'two');
     const instances: Instance[] = [];
     try {
-      instances.push(serve(cfg, ['--nats-create-stream']));
-      await instances[0]!.ready;
+      // both start at once and both may create the stream: the loser of that race must just use it
+      instances.push(serve(cfg, ['--nats-create-stream']), serve(cfg, ['--nats-create-stream']));
+      await Promise.all(instances.map((i) => i.ready));
       expect((await ts.jsm.streams.info(ts.stream)).config.subjects).toEqual([`${ts.prefix}.results.>`]);
-      instances.push(serve(cfg));
-      await instances[1]!.ready;
       await publishAll(ts, LINES);
       await waitUntil('both instances to drain the stream', () => drained(ts, db), 45_000);
       await stopAll(instances);

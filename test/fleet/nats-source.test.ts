@@ -8,6 +8,7 @@ import { decodePayload, fleetSubjectToFilter, startNatsSource, zstdSupported, ty
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { silentLogger } from '../../src/log.js';
 import { NATS_TEST_URL, testStream, type TestStream } from '../helpers/nats.js';
+import { generateFleetLines } from '../helpers/fleet-lines.js';
 
 const log = silentLogger();
 
@@ -183,5 +184,40 @@ describe('JetStream pull source', () => {
     expect(byA.filter((s) => byB.includes(s))).toEqual([]);
     expect(byA.length).toBeGreaterThan(0);
     expect(byB.length).toBeGreaterThan(0);
+  });
+});
+
+describe('startNatsIngest (JetStream → ingest service → store)', () => {
+  it('stores good lines once, drops re-published duplicates, quarantines what it cannot decode or parse', async () => {
+    const { openSqliteStore } = await import('../../fleet/store/sqlite/sqlite-store.js');
+    const { createIngestService } = await import('../../fleet/ingest/ingest-service.js');
+    const { startNatsIngest } = await import('../../fleet/ingest/nats-source.js');
+    const { defaultAnalyticsConfig } = await import('../../src/config/analytics.js');
+    const ts = await testStream('ningest', { create: true });
+    const store = await openSqliteStore(':memory:');
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig() });
+    const src = await startNatsIngest({
+      config: NatsInputConfigSchema.parse({ servers: NATS_TEST_URL, stream: ts.stream, subjects: [`${ts.prefix}.>`], durable: 'agg', batch: 10, ack_wait_s: 2 }),
+      ingest,
+      quarantine: store.quarantine,
+      log,
+    });
+    try {
+      const [a, b, c, d] = generateFleetLines({ lines: 4, hosts: 2, days: 1 });
+      await ts.publish(`${ts.prefix}.r`, [a!, b!], { gzip: true });
+      await ts.publish(`${ts.prefix}.r`, [a!, '{"name": truncated', c!]); // Fleet re-sent line a
+      await ts.publish(`${ts.prefix}.r`, [d!], { header: { 'Content-Encoding': 'snappy' } });
+      await waitFor(async () => (await store.quarantine.count()) >= 2 && ingest.totals().lines >= 5);
+      await waitFor(async () => (await ts.pending('agg')).ackPending === 0);
+      expect(ingest.totals()).toMatchObject({ lines: 5, accepted: 3, duplicates: 1, quarantined: 1 });
+      expect(await store.quarantine.count()).toBe(2);
+      const q = await store.quarantine.list(10);
+      expect(q.map((r) => r.source)).toEqual(expect.arrayContaining([`nats:${ts.stream}/agg`]));
+      expect(q.some((r) => /snappy/.test(r.reason))).toBe(true);
+    } finally {
+      await src.stop();
+      await store.close();
+      await ts.cleanup();
+    }
   });
 });
