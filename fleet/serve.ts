@@ -17,12 +17,13 @@ import { PassThrough, type Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from '../src/clock.js';
 import { loadConfig, type OutflowConfig } from '../src/config/index.js';
-import { InputError, OutflowError, coerceError, zodIssues } from '../src/errors.js';
+import { OutflowError, coerceError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { resolveApiToken } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import { ingestFile } from './ingest/file-source.js';
 import { createIngestService, type IngestService } from './ingest/ingest-service.js';
+import type { NatsSource } from './ingest/nats-source.js';
 import { ingestStream } from './ingest/stream-source.js';
 import { createFleetMetrics, recordIngest, type FleetMetrics } from './metrics.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -101,17 +102,12 @@ async function superviseFile(file: string, ingest: IngestService, store: Store, 
   }
 }
 
-async function startNats(config: OutflowConfig, opts: StartServeOptions, ingest: IngestService, store: Store, log: Logger): Promise<{ stop(): Promise<void> } | null> {
-  const raw = (config.fleet as Record<string, unknown>).nats;
-  if (raw === undefined || raw === null) return null;
-  const { NatsInputConfigSchema } = await import('../src/config/fleet-shared.js');
-  const parsed = NatsInputConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new InputError('invalid fleet.nats', zodIssues(parsed.error.issues).map((i) => ({ ...i, path: `fleet.nats.${i.path}` })), undefined, 'CONFIG_INVALID');
-  }
+async function startNats(config: OutflowConfig, opts: StartServeOptions, ingest: IngestService, store: Store, log: Logger): Promise<NatsSource | null> {
+  const nats = config.fleet.nats;
+  if (!nats) return null;
   const { startNatsIngest } = await import('./ingest/nats-source.js');
   return startNatsIngest({
-    config: parsed.data,
+    config: nats,
     ingest,
     quarantine: store.quarantine,
     log: log.child({ component: 'nats' }),
@@ -196,7 +192,22 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
       );
     }
     const nats = await startNats(config, opts, ingest, store, log);
-    if (nats) cleanup.push(() => nats.stop());
+    if (nats) {
+      let natsStopping = false;
+      // the pull loop retries on its own; ending outside shutdown means this instance stopped consuming
+      nats.done.then(
+        () => {
+          if (!natsStopping) log.error({ source: nats.source, last_error: nats.stats().lastError }, 'NATS input ended; this instance no longer consumes');
+        },
+        (err: unknown) => {
+          if (!natsStopping) log.error({ source: nats.source, err: coerceError(err) }, 'NATS input failed; this instance no longer consumes');
+        },
+      );
+      cleanup.push(() => {
+        natsStopping = true;
+        return nats.stop();
+      });
+    }
 
     let app: FastifyInstance | null = null;
     let url: string | null = null;
