@@ -1,12 +1,18 @@
 /**
  * `npm run bench -- extension`: generate of a 5 000-row table in the real `outflow extension` process,
  * called through the fake manager the way osqueryd calls it (new connection per call). Reports rows/s and
- * per-call p50/p95, sequential and with 4 calls in flight.
+ * per-call p50/p95, sequential and with 4 calls in flight, plus the extension's own share measured in
+ * process (generate, string conversion and reply encoding; osqueryd's decoding is C++, the double's is JS).
  */
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { FakeManager } from '../../extension/sdk/testing/fake-manager.js';
 import { startExtension, tempDir, writeTestConfig } from '../extension/harness.js';
+import { encodeCallReply } from '../../extension/sdk/fast-codec.js';
+import { TableRouter } from '../../extension/sdk/table-plugin.js';
+import type { ExtensionContext } from '../../extension/runtime/context.js';
+import { toTablePlugin } from '../../extension/runtime/table-host.js';
+import { TABLES as TEST_TABLE_DEFS } from '../extension/fixtures/test-tables.js';
 import type { BenchContext } from './run.js';
 
 const ROWS = 5000;
@@ -56,6 +62,28 @@ export default async function (b: BenchContext): Promise<void> {
       rows_per_s: Math.round((parallel.length * ROWS) / pWall),
       p50_ms: percentile(parallel, 50),
       p95_ms: percentile(parallel, 95),
+    });
+
+    // The extension's own share of a call, in process: generate + string conversion + reply encoding.
+    const bigTable = TEST_TABLE_DEFS.find((t) => t.name === 'ext_test_big');
+    if (!bigTable) throw new Error('ext_test_big missing from the test tables');
+    const router = new TableRouter([toTablePlugin(bigTable, {} as ExtensionContext)]);
+    const serverSide: number[] = [];
+    const m = b.quick ? 10 : 40;
+    const sStarted = performance.now();
+    for (let i = 0; i < m; i++) {
+      const t = performance.now();
+      const res = await router.call('table', 'ext_test_big', { action: 'generate', context: '{}' });
+      encodeCallReply(i, res);
+      serverSide.push(performance.now() - t);
+    }
+    const sWall = (performance.now() - sStarted) / 1000;
+    serverSide.sort((x, y) => x - y);
+    b.report('server side only: generate + encode 5000 rows', {
+      calls: m,
+      rows_per_s: Math.round((m * ROWS) / sWall),
+      p50_ms: percentile(serverSide, 50),
+      p95_ms: percentile(serverSide, 95),
     });
   } finally {
     ext.child.kill('SIGTERM');
