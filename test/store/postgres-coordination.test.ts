@@ -9,6 +9,8 @@ import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
 import { openPostgresStore, type PostgresStore } from '../../fleet/store/postgres/index.js';
 import { openStore } from '../../fleet/store/open.js';
+import { Scheduler } from '../../fleet/scheduler/scheduler.js';
+import { silentLogger } from '../../src/log.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
 import { createTestDatabase, holdServerShared, pgQuery, type TestDatabase } from '../helpers/pg.js';
@@ -75,6 +77,41 @@ describe('postgres store across instances', () => {
         release();
         await expect(running).resolves.toEqual({ acquired: true, value: 'a ran' });
         await expect(b.withJobLock('finalize', async () => 'b ran')).resolves.toEqual({ acquired: true, value: 'b ran' });
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  });
+
+  it('the scheduler on two instances: the same job runs on one of them at a time', async () => {
+    await withDb('scheduler', async (db) => {
+      const a = await openPostgresStore(db.url);
+      const b = await openPostgresStore(db.url);
+      try {
+        let running = 0;
+        let maxRunning = 0;
+        let runs = 0;
+        const job = {
+          name: 'finalize',
+          cron: '0 0 1 1 *',
+          description: 'test job that takes a while',
+          async run() {
+            running++;
+            maxRunning = Math.max(maxRunning, running);
+            await new Promise((r) => setTimeout(r, 300));
+            running--;
+            runs++;
+          },
+        };
+        const schedulers = [a, b].map((store) => new Scheduler({ jobs: [job], deps: {}, log: silentLogger(), lock: (name, fn) => store.withJobLock(name, fn) }));
+        const outcomes = await Promise.all([schedulers[0]!.runNow('finalize'), schedulers[1]!.runNow('finalize')]);
+        expect(outcomes.map((o) => o.status).sort()).toEqual(['ok', 'skipped_locked']);
+        expect(maxRunning).toBe(1);
+        expect(runs).toBe(1);
+        // once finished, the next tick on the other instance gets it
+        expect((await schedulers[1]!.runNow('finalize')).status).toBe('ok');
+        await Promise.all(schedulers.map((s) => s.stop()));
       } finally {
         await a.close();
         await b.close();
