@@ -2,10 +2,11 @@
  * The aggregator's HTTP API (SPEC §5), on fastify. Thin: it authenticates, validates, calls the
  * ingest service or the store, and translates errors into status codes:
  *   400 invalid query/body (with the zod issues) · 401 missing/wrong bearer token · 404 unknown route
- *   413 body over fleet.http.body_limit (refused before it is read) · 503 store unavailable (retry)
+ *   413 body over fleet.http.body_limit (refused before it is read; for gzip bodies, also once inflated)
+ *   415 content-encoding other than identity/gzip · 503 store unavailable (retry)
  *
  * Routes:
- *   POST /v1/ingest                         NDJSON | Fleet webhook | Kafka REST (see ingest-body.ts)
+ *   POST /v1/ingest                         NDJSON | Fleet webhook | Kafka REST (see ingest-body.ts), plain or gzip
  *   GET  /v1/detections?since=&analytic=&host=&limit=&format=json|ocsf
  *   GET  /v1/prevalence/destinations/:key?hosts=N
  *   GET  /v1/prevalence/apps/:identity?hosts=N   (identity URL-encoded: team:ABC%2Fcom.example.app)
@@ -13,6 +14,7 @@
  *   GET  /metrics                            Prometheus text; token unless http.metrics_require_token is false
  */
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { commonThreshold, rareThreshold } from '../../src/analytics/prevalence.js';
@@ -134,11 +136,22 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
 
   app.post('/v1/ingest', async (req, reply) => {
-    if (req.headers['content-encoding'] && req.headers['content-encoding'] !== 'identity') {
+    const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    let body = req.body as Buffer | undefined;
+    if (encoding === 'gzip' || encoding === 'x-gzip') {
+      try {
+        // the cap applies to the inflated size too, so a small bomb cannot expand past it
+        body = gunzipSync(body ?? Buffer.alloc(0), { maxOutputLength: http.body_limit });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'ERR_BUFFER_TOO_LARGE') throw Object.assign(new Error('inflated body too large'), { statusCode: 413 });
+        throw new InputError('body is not valid gzip', [{ path: '', message: coerceError(err).message }]);
+      }
+    } else if (encoding !== 'identity') {
       metrics.ingestRequests.inc({ shape: 'unknown', status: '415' });
-      return reply.code(415).send(errorBody('UNSUPPORTED_ENCODING', `content-encoding ${req.headers['content-encoding']} is not supported`, { hint: 'send the body uncompressed' }));
+      return reply.code(415).send(errorBody('UNSUPPORTED_ENCODING', `content-encoding ${encoding} is not supported`, { hint: 'send the body uncompressed or gzip-compressed' }));
     }
-    const decoded = decodeIngestBody(req.body as Buffer | undefined);
+    const decoded = decodeIngestBody(body);
     const result = await deps.ingest.ingestLines(decoded.lines, { kind: 'http', id: `${decoded.shape}@${req.ip}` });
     metrics.ingestRequests.inc({ shape: decoded.shape, status: '200' });
     return {

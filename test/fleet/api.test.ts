@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type OutflowConfig } from '../../src/config/index.js';
@@ -155,6 +156,18 @@ describe('POST /v1/ingest', () => {
     expect((await server.store.hosts.get(hosts)).size).toBe(hosts.length);
   });
 
+  it('accepts a gzip body and caps its inflated size (413 for a decompression bomb)', async () => {
+    const lines = hostLines('GZ', 20, 14);
+    const r = await post(gzipSync(lines.join('\n')), { 'content-encoding': 'gzip' });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ shape: 'ndjson', lines: 20, accepted: 20 });
+    const bomb = gzipSync(Buffer.alloc(LIMIT * 4, 0x20));
+    expect(bomb.length).toBeLessThan(LIMIT);
+    const b = await post(bomb, { 'content-encoding': 'gzip' });
+    expect(b.status).toBe(413);
+    expect(b.json).toMatchObject({ code: 'BODY_TOO_LARGE' });
+  });
+
   it('answers 400 with issues for a wrapper of the wrong shape and for an empty body', async () => {
     const bad = await post(JSON.stringify({ timestamp: 'x', details: 'not a list' }));
     expect(bad.status).toBe(400);
@@ -164,7 +177,8 @@ describe('POST /v1/ingest', () => {
     expect(badKafka.status).toBe(400);
     expect((badKafka.json.issues as { path: string }[])[0]!.path).toBe('records.0');
     expect((await post('   \n')).status).toBe(400);
-    expect((await post('{}', { 'content-encoding': 'gzip' })).status).toBe(415);
+    expect((await post('{}', { 'content-encoding': 'br' })).status).toBe(415);
+    expect((await post('not gzip at all', { 'content-encoding': 'gzip' })).status).toBe(400);
   });
 });
 
