@@ -2,6 +2,7 @@
  * `outflow extension`: the osqueryd-autoloaded process. Composition root: config → logger → context →
  * collectors → tables → SDK. Logs are pino JSON on stderr only (osquery owns stdout).
  */
+import { rmSync } from 'node:fs';
 import { InputError, OutflowError } from '../src/errors.js';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log.js';
@@ -21,9 +22,9 @@ export interface ExtensionCliOptions {
 }
 
 /** Collectors get this long to stop; the rest of osqueryd's 2 s budget is for deregistering and cleanup. */
-const COLLECTOR_STOP_BUDGET_MS = 1000;
+const COLLECTOR_STOP_BUDGET_MS = 800;
 /** Hard bound on the whole exit path from the moment a stop begins. */
-const EXIT_DEADLINE_MS = 1800;
+const EXIT_DEADLINE_MS = 1500;
 
 function secondsFlag(value: string, flag: string, fallback: number): number {
   try {
@@ -64,6 +65,11 @@ export async function runExtension(opts: ExtensionCliOptions): Promise<number> {
   // Collectors may hold child processes (eslogger, nettop -L 0) whose teardown we do not fully control:
   // never let them keep us past osqueryd's deadline (exit within 2 s of shutdown()/SIGTERM).
   void ext.stopRequested.then((r) => setTimeout(() => process.exit(exitCodeFor(r)), EXIT_DEADLINE_MS).unref());
+  // Last resort for the forced exit above: never leave `<socket>.<uuid>` behind.
+  const removeSocket = () => {
+    if (ext.uuid) rmSync(ext.extensionSocket, { force: true });
+  };
+  process.once('exit', removeSocket);
 
   const selfHealth = ctx.health.component('extension');
   const collectors = startCollectors(COLLECTORS, ctx);
@@ -88,6 +94,7 @@ export async function runExtension(opts: ExtensionCliOptions): Promise<number> {
   await stopAll(collectors, ctx, COLLECTOR_STOP_BUDGET_MS);
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
+  process.off('exit', removeSocket);
   log.info({ reason: reason.kind, exit_code: code }, 'extension exiting');
   return code;
 }

@@ -197,11 +197,12 @@ export class OsqueryExtension {
     this.stopping ??= (async () => {
       this.resolveStopRequested(reason);
       clearTimeout(this.livenessTimer);
+      // Socket first: it is what osqueryd checks, and it must be gone even if the manager never answers.
+      await this.server?.close();
+      if (this.uuid) await unlink(this.extensionSocket).catch(() => undefined);
       if (this.uuid && (reason.kind === 'signal' || reason.kind === 'stopped')) {
         await this.manager.deregisterExtension(this.uuid, { timeoutMs: 500 }).catch((err: Error) => this.log.debug({ err: err.message }, 'deregister failed'));
       }
-      await this.server?.close();
-      if (this.uuid) await unlink(this.extensionSocket).catch(() => undefined);
       this.log.info({ reason: reason.kind }, 'extension stopped');
       this.resolveStopped(reason);
     })();

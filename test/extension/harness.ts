@@ -24,7 +24,7 @@ export function writeTestConfig(dir: string, extra = ''): string {
   const file = path.join(dir, 'outflow.yaml');
   writeFileSync(
     file,
-    [`generate_timeout_ms: 3000`, `tools:`, `  dir: ${toolDir}`, `flows:`, `  sample_interval: 0.2`, `processes:`, `  sample_interval: 0.2`, extra].join('\n') + '\n',
+    [`generate_timeout_ms: 5000`, `tools:`, `  dir: ${toolDir}`, `flows:`, `  sample_interval: 0.2`, `processes:`, `  sample_interval: 0.2`, extra].join('\n') + '\n',
   );
   return file;
 }
