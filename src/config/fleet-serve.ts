@@ -87,7 +87,20 @@ export const SchedulerConfigSchema = z
   .object({
     enabled: z.boolean().default(true),
     /** IANA zone for cron fields (rollup/retention times of day). */
-    timezone: z.string().default('UTC'),
+    timezone: z
+      .string()
+      .refine(
+        (tz) => {
+          try {
+            new Intl.DateTimeFormat('en-US', { timeZone: tz });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'not an IANA time zone (e.g. UTC, Europe/Paris)' },
+      )
+      .default('UTC'),
     finalize: job('* * * * *'),
     rollup: job('7 * * * *'),
     retention: job('17 3 * * *'),

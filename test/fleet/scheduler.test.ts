@@ -177,6 +177,13 @@ describe('fleet jobs as data', () => {
     expect(FLEET_JOBS.every((j) => j.description.length > 10)).toBe(true);
   });
 
+  it('reject an unknown time zone in config', () => {
+    const r = SchedulerConfigSchema.safeParse({ timezone: 'Mars/Olympus' });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['timezone']);
+    expect(SchedulerConfigSchema.parse({ timezone: 'Europe/Paris' }).timezone).toBe('Europe/Paris');
+  });
+
   it('honour per-job enabled and cron overrides', () => {
     const jobs = scheduledJobs(SchedulerConfigSchema.parse({ finalize: { cron: '*/10 * * * * *' }, retention: { enabled: false } }));
     expect(jobs.map((j) => [j.name, j.cron])).toEqual([
