@@ -153,9 +153,10 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
 
   common(program.command('migrate').description('apply pending store migrations')).action(async (opts: CommonOpts) => {
     const ctx = context(opts);
-    const store = await openStore(ctx.storeUrl, { migrate: false }).catch(async (err: unknown) => {
+    const postgres = ctx.config.fleet.postgres;
+    const store = await openStore(ctx.storeUrl, { migrate: false, postgres }).catch(async (err: unknown) => {
       // An outdated schema refuses to open without migrating: that is exactly what we are here to do.
-      if (err instanceof OutflowError && err.code === 'STORE_MIGRATE') return openStore(ctx.storeUrl, { migrate: true });
+      if (err instanceof OutflowError && err.code === 'STORE_MIGRATE') return openStore(ctx.storeUrl, { migrate: true, postgres });
       throw err;
     });
     try {
@@ -175,11 +176,9 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     .option('--verbose', 'debug logging', false)
     .option('--nats-create-stream', 'create the fleet.nats JetStream stream if it does not exist', false)
     .action(async (opts: { config: string; store?: string; verbose?: boolean; natsCreateStream?: boolean }) => {
-      // fleet/serve.ts is the serve composition root (HTTP API, scheduler, sinks).
-      const serveModule = '../serve.js';
-      const { runServe } = (await import(serveModule)) as {
-        runServe(o: { config: string; store?: string; verbose?: boolean; natsCreateStream?: boolean }): Promise<number>;
-      };
+      // fleet/serve.ts is the serve composition root (HTTP API, scheduler, sinks, sources). A literal
+      // specifier so bundles include it; still loaded only for this command.
+      const { runServe } = await import('../serve.js');
       setCode(await runServe(opts));
     });
 
