@@ -8,7 +8,7 @@ import { createEsloggerCollector, type EsloggerCollector } from './collector.js'
 import { testContext } from './testing/test-context.js';
 import { keychainDittoScenario } from './testing/es-lines.mjs';
 
-const FAKE_ENV = ['OUTFLOW_FAKE_ESLOGGER', 'OUTFLOW_FAKE_ESLOGGER_DENY', 'OUTFLOW_FAKE_ESLOGGER_EXIT', 'OUTFLOW_FAKE_ESLOGGER_FLOOD', 'OUTFLOW_FAKE_ESLOGGER_LIST', 'OUTFLOW_FAKE_CALLS'];
+const FAKE_ENV = ['OUTFLOW_FAKE_ESLOGGER', 'OUTFLOW_FAKE_ESLOGGER_IDLE', 'OUTFLOW_FAKE_ESLOGGER_DENY', 'OUTFLOW_FAKE_ESLOGGER_EXIT', 'OUTFLOW_FAKE_ESLOGGER_FLOOD', 'OUTFLOW_FAKE_ESLOGGER_LIST', 'OUTFLOW_FAKE_CALLS'];
 const running: Collector[] = [];
 
 afterEach(async () => {
@@ -73,6 +73,28 @@ describe('eslogger collector (fake eslogger child process)', () => {
     await until(() => readFileSync(calls, 'utf8').trim().split('\n').length >= 2);
     const second = JSON.parse(readFileSync(calls, 'utf8').trim().split('\n')[1]!).args;
     expect(second).toEqual(['--format', 'json', 'exec', 'fork', 'exit', 'open', 'close']);
+  });
+
+  it('on a quiet host, resolves ready after readyMaxMs and stays running', async () => {
+    for (const [k, v] of Object.entries({ OUTFLOW_FAKE_ESLOGGER_IDLE: '1' })) process.env[k] = v;
+    const { ctx } = testContext({ toolDir: FAKE_TOOLS_DIR });
+    const collector = createEsloggerCollector(ctx, { readyMaxMs: 800 });
+    running.push(collector);
+    const t0 = Date.now();
+    collector.start();
+    await collector.ready();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+    const h = ctx.health.rows().find((r) => r.component === 'eslogger')!;
+    expect(h.state).toBe('running');
+    expect(h.detail).toMatch(/waiting for events/);
+    expect(collector.stats().restarts).toBe(0);
+  });
+
+  it('a fake without scenario fails fast: ready at once, degraded, retrying', async () => {
+    const { collector, health } = start();
+    await collector.ready();
+    await until(() => health().state === 'degraded');
+    expect(health().detail).toMatch(/no scenario/);
   });
 
   it('reports missing Full Disk Access as permission_denied with what to grant, and keeps retrying', async () => {

@@ -155,6 +155,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       return;
     }
     child = proc;
+    if (health.state === 'running') health.running(`eslogger started (${events.join(' ')}), waiting for events`);
     if (reader) oversized += reader.oversized;
     const lineReader = new LineReader((line) => p.handleLine(line));
     reader = lineReader;
