@@ -36,7 +36,15 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   for (const f of files) if (f !== '-') totalBytes += (await stat(f).catch(() => ({ size: 0 }))).size;
   const bar = showBar
     ? new SingleBar(
-        { format: 'ingest [{bar}] {percentage}% | {lines} lines | {rate} lines/s | {eta_formatted} left', stream: process.stderr, hideCursor: true, etaBuffer: 50 },
+        {
+          format: 'ingest [{bar}] {percentage}% | {lines} lines | {rate} lines/s | {eta_formatted} left',
+          stream: process.stderr,
+          hideCursor: true,
+          etaBuffer: 50,
+          // --progress always: draw even when stderr is not a terminal (logs, CI).
+          noTTYOutput: opts.progress === 'always',
+          notTTYSchedule: 500,
+        },
         Presets.shades_classic,
       )
     : null;

@@ -54,6 +54,15 @@ describe('outflow fleet (CLI)', () => {
     expect(app.host_sample).toHaveLength(2);
   }, 120_000);
 
+  it('ingest - reads stdin; --progress always draws the bar with lines/s', async () => {
+    const lines = fleet.files[0]!.slice(0, 300).join('\n');
+    const r = await runOutflow(['fleet', 'ingest', '-', '--store', path.join(dir, 'stdin.db'), '--no-finalize', '--progress', 'always'], { input: lines, timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/lines\/s/);
+    expect(r.stderr).toMatch(/ingested 300 lines/);
+    expect(r.stderr).toMatch(/candidates pending \(not finalized\)/);
+  }, 120_000);
+
   it('migrate reports an up-to-date store; bad input exits 2 with a message', async () => {
     const m = await runOutflow(['fleet', 'migrate', '--store', store], { timeoutMs: 60_000 });
     expect([m.code, m.stdout.trim()]).toEqual([0, `${store} is up to date`]);
