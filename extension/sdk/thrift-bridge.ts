@@ -6,9 +6,9 @@
  */
 import net from 'node:net';
 import thrift from 'thrift';
-// CommonJS (gen/package.json): the default import is module.exports, in Node and in the esbuild bundle.
-import ExtensionGen from './gen/Extension.js';
-import ExtensionManagerGen from './gen/ExtensionManager.js';
+// CommonJS (.cjs): the default import is module.exports, in Node, in tsc's dist/ and in the esbuild bundle.
+import ExtensionGen from './gen/Extension.cjs';
+import ExtensionManagerGen from './gen/ExtensionManager.cjs';
 import { encodeCallReply, encodeCallRequest, encodeSqlRequest, ExtensionResponseDecoder } from './fast-codec.js';
 import { SdkError, type ExtensionHandler, type ExtensionInfo, type ExtensionManagerHandler, type ExtensionResponse, type ExtensionStatus, type OptionInfo, type PluginRow } from './types.js';
 

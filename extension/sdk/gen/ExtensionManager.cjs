@@ -10,10 +10,10 @@ const Thrift = thrift.Thrift;
 const Int64 = require('node-int64');
 
 
-const Extension = require('./Extension');
+const Extension = require('./Extension.cjs');
 const ExtensionClient = Extension.Client;
 const ExtensionProcessor = Extension.Processor;
-const ttypes = require('./osquery_types');
+const ttypes = require('./osquery_types.cjs');
 //HELPER FUNCTIONS AND STRUCTURES
 
 const ExtensionManager_extensions_args = class {

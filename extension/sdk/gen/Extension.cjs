@@ -10,7 +10,7 @@ const Thrift = thrift.Thrift;
 const Int64 = require('node-int64');
 
 
-const ttypes = require('./osquery_types');
+const ttypes = require('./osquery_types.cjs');
 //HELPER FUNCTIONS AND STRUCTURES
 
 const Extension_ping_args = class {
