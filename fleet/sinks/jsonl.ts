@@ -28,15 +28,19 @@ export class JsonlFileSink implements Sink {
 
   async write(detections: readonly Detection[]): Promise<void> {
     if (!detections.length) return;
+    let handle = this.handle;
     try {
-      if (!this.handle) {
+      if (!handle) {
         mkdirSync(path.dirname(this.file), { recursive: true });
-        this.handle = open(this.file, 'a');
+        handle = this.handle = open(this.file, 'a');
       }
-      const fh = await this.handle;
+      const fh = await handle;
       await fh.appendFile(toLines(detections, this.render));
     } catch (err) {
-      this.handle = undefined;
+      // the next write reopens (the path may be fixed by then): close this descriptor so a sink that
+      // keeps failing (disk full) does not leak one per attempt
+      if (this.handle === handle) this.handle = undefined;
+      await handle?.then((fh) => fh.close()).catch(() => undefined);
       throw new OutflowError('SINK_FAILED', `cannot append detections to ${this.file}`, 'check the sink path, free space and permissions', { cause: err });
     }
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -103,6 +103,18 @@ describe('JSON lines sinks', () => {
     writeFileSync(notADir, 'x');
     const sink = new JsonlFileSink(path.join(notADir, 'sub', 'detections.jsonl'), (d) => d);
     await expect(sink.write([sampleDetection()])).rejects.toMatchObject({ code: 'SINK_FAILED' });
+  });
+
+  it.skipIf(process.platform !== 'linux')('close the file after a failed append instead of leaking a descriptor per retry', async () => {
+    // /dev/full opens fine and fails every write with ENOSPC: the disk-full case of a long-running serve.
+    const sink = new JsonlFileSink('/dev/full', (d) => d);
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    await expect(sink.write([sampleDetection()])).rejects.toMatchObject({ code: 'SINK_FAILED' });
+    const before = openFds();
+    for (let i = 0; i < 20; i++) await expect(sink.write([sampleDetection()])).rejects.toMatchObject({ code: 'SINK_FAILED' });
+    // a little slack for descriptors the test runner itself may open meanwhile; a leak adds 20
+    expect(openFds()).toBeLessThan(before + 5);
+    await sink.close();
   });
 });
 
