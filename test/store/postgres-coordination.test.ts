@@ -20,8 +20,8 @@ const LINES = generateFleetLines({ lines: 1500, hosts: 30, days: 10, seed: 3 });
 
 let releaseServer: () => Promise<void>;
 beforeAll(async () => {
-  releaseServer = await holdServerShared();
-});
+  releaseServer = await holdServerShared(85_000);
+}, 90_000);
 afterAll(async () => {
   await releaseServer?.();
 });

@@ -12,11 +12,11 @@ let db: TestDatabase | undefined;
 let releaseServer: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  releaseServer = await holdServerShared();
+  releaseServer = await holdServerShared(85_000);
   db = await createTestDatabase('contract');
   const first = await openPostgresStore(db.url);
   await first.close();
-});
+}, 90_000);
 
 afterAll(async () => {
   await db?.drop();
