@@ -2,9 +2,12 @@
 -- Prevalence tables keep exact host sets (…_hosts) only while a key is below the common threshold;
 -- compaction then sets saturated = 1, records saturated_hosts and drops the host rows.
 
+-- Keyed by time first: new digests land at the right edge of the B-tree (few dirty pages per batch,
+-- unlike random digests), and expiry is a range delete on the key prefix.
 CREATE TABLE results_seen (
-  digest TEXT PRIMARY KEY,
-  unix_time INTEGER NOT NULL
+  unix_time INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (unix_time, digest)
 ) WITHOUT ROWID;
 
 CREATE TABLE hosts (
