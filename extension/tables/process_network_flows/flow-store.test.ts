@@ -109,6 +109,18 @@ describe('flow store', () => {
     expect(rows[0]).toMatchObject({ flow_id: first.flow_id, process_start: T0 - 60, path: '/opt/homebrew/bin/rclone', bytes_out: 40, duration: 5 });
   });
 
+  it('keeps one flow when its process drops out of the process model mid-flow (no split, bytes continue)', () => {
+    const { store } = setup();
+    store.applySample([obs({ bytesOut: 1000 })], { at: T0, counters: 'cumulative' });
+    const first = store.rows()[0]!;
+    // The model lost the instance (evicted, or a ps run that missed it): the socket is still the same one.
+    store.applySample([obs({ process: undefined, bytesOut: 3000 })], { at: T0 + 5, counters: 'cumulative' });
+    store.applySample([obs({ bytesOut: 4000 })], { at: T0 + 10, counters: 'cumulative' });
+    const rows = store.rows();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ flow_id: first.flow_id, closed: 0, process_start: T0 - 60, path: '/opt/homebrew/bin/rclone', bytes_out: 4000, duration: 10 });
+  });
+
   it('flow_id is stable across samples and differs for the same tuple seen again after closing', () => {
     const { store } = setup();
     store.applySample([obs()], { at: T0, counters: 'cumulative' });

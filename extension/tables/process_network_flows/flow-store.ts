@@ -149,6 +149,8 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
 
   /** Open flows by `${processStart}|${pid}|tuple`. */
   const open = new Map<string, Entry>();
+  /** The open key of each `${pid}|tuple` (a socket belongs to one process instance at a time). */
+  const openKeyOf = new Map<string, string>();
   /** Closed flows by flow_id, in order of closing (oldest first) — the eviction order. */
   const closed = new Map<string, FlowRow>();
   let sampleSeq = 0;
@@ -206,6 +208,12 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
       const start = o.process ? o.process.processStart : UNKNOWN;
       const key = `${start}|${pidTuple}`;
       let entry = open.get(key);
+      if (!entry && start === UNKNOWN) {
+        // The process model lost the instance mid-flow (evicted, a snapshot that missed it): the socket is
+        // still the same one, so it keeps its row, flow_id and counters instead of closing and reopening.
+        const knownKey = openKeyOf.get(pidTuple);
+        if (knownKey !== undefined) entry = open.get(knownKey);
+      }
       if (!entry && start !== UNKNOWN) {
         // The process became known after the flow was first seen: adopt the flow (same flow_id) rather
         // than splitting one connection into two rows.
@@ -214,6 +222,7 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
         if (orphan) {
           open.delete(unknownKey);
           open.set(key, orphan);
+          openKeyOf.set(pidTuple, key);
           const p = o.process!;
           Object.assign(orphan.row, { process_start: p.processStart, ppid: p.ppid, uid: p.uid, path: own(p.path), process_name: own(p.name) || orphan.row.process_name });
           entry = orphan;
@@ -234,6 +243,7 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
         }
         entry = { row: makeRow(o, at), rawIn: null, rawOut: null, seenIn: seq };
         open.set(key, entry);
+        openKeyOf.set(pidTuple, key);
         result.created++;
       } else {
         result.updated++;
@@ -255,6 +265,8 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
     for (const [key, entry] of open) {
       if (entry.seenIn === seq) continue;
       open.delete(key);
+      const pidTuple = key.slice(key.indexOf('|') + 1);
+      if (openKeyOf.get(pidTuple) === key) openKeyOf.delete(pidTuple);
       entry.row.closed = 1;
       closed.set(entry.row.flow_id, entry.row);
       result.closed++;
