@@ -4,6 +4,7 @@
  * ≤ 100 MB; plus generate latency of a 5 000-flow table through the fake osquery manager (Thrift, real socket).
  */
 import { spawnSync } from 'node:child_process';
+import { EXTENSION_NODE_FLAG } from '../../extension/runtime/node-flags.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -165,7 +166,7 @@ export default async function (b: BenchContext): Promise<void> {
     });
     const file = path.join(bundleDir, 'steady.mjs');
     writeFileSync(file, out.outputFiles[0]!.contents);
-    const r = spawnSync(process.execPath, ['--expose-gc', file, String(b.quick ? 100 : 400)], { encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, ['--expose-gc', EXTENSION_NODE_FLAG, file, String(b.quick ? 100 : 400)], { encoding: 'utf8', timeout: 300_000 });
     if (r.status !== 0) throw new Error(`steady-state driver failed: ${r.stderr.slice(-2000)}`);
     const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { rss: number; heapUsed: number; baseline: number; tracked: number };
     b.report('steady-state RSS, plain node bundle (1 000 open flows, churn)', { rss_mb: m.rss / 2 ** 20, baseline_rss_mb: m.baseline / 2 ** 20, heap_used_mb: m.heapUsed / 2 ** 20, flows_tracked: m.tracked });

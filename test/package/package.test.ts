@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeManager } from '../../extension/sdk/testing/fake-manager.js';
-import { packageOutflow } from '../../scripts/package.js';
+import { EXTENSION_NODE_FLAG, packageOutflow } from '../../scripts/package.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 /** osqueryd's safePermissions for an autoloaded extension, as a list of violations. */
@@ -58,7 +58,7 @@ describe('packaged outflow.ext', () => {
       expect(statSync(path.join(unpacked, f)).isFile(), f).toBe(true);
     }
     const first = readFileSync(path.join(unpacked, 'outflow.ext'), 'utf8').split('\n')[0] as string;
-    expect(first).toBe(`#!${process.execPath}`);
+    expect(first).toBe(`#!${process.execPath} ${EXTENSION_NODE_FLAG}`);
     // The extension must not need the native SQLite module: it is shipped only for query/fleet.
     const bundle = readFileSync(path.join(unpacked, 'lib/outflow.cjs'), 'utf8');
     expect(bundle).not.toMatch(/require\(["']thrift["']\)/);

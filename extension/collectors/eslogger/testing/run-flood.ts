@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { EXTENSION_NODE_FLAG } from '../../../runtime/node-flags.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -49,7 +50,7 @@ export async function bundleFloodHarness(outDir = mkdtempSync(path.join(process.
 export function runFlood(bundle: string, toolDir: string, lines: number, opts: { relevantPct?: number; maxEvents?: number; timeoutMs?: number } = {}): Promise<FloodResult> {
   const args = [bundle, toolDir, String(lines), String(opts.relevantPct ?? 5), String(opts.maxEvents ?? 50_000)];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOOD_TIMEOUT_MS: String(opts.timeoutMs ?? 600_000) } });
+    const child = spawn(process.execPath, [EXTENSION_NODE_FLAG, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOOD_TIMEOUT_MS: String(opts.timeoutMs ?? 600_000) } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
