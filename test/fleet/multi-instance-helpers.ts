@@ -12,11 +12,20 @@ import { openStore } from '../../fleet/store/open.js';
 import { createDestinationKeyer } from '../../src/classify/destination.js';
 import type { Detection, Store } from '../../fleet/store/store.js';
 import { cliArgs, REPO_ROOT, runOutflow } from '../helpers/cli.js';
-import { generateFleetLines } from '../helpers/fleet-lines.js';
+import Database from 'better-sqlite3';
+import { simulateFleet } from '../../scripts/simulate-fleet.js';
 import { NATS_TEST_URL, type TestStream } from '../helpers/nats.js';
 import { pgQuery, type TestDatabase } from '../helpers/pg.js';
 
-export const LINES = generateFleetLines({ lines: 1600, hosts: 50, days: 10, seed: 8 });
+/**
+ * The project's fleet simulator, small: 10 Macs over 9 days with one injected attack per analytic, sanctioned
+ * uploads, hard negatives and ~1 % duplicate deliveries. Duplicates and multi-row snapshot lines mean rows
+ * ≠ lines: "exactly once" is checked on stored row keys against the SQLite reference run.
+ */
+const FLEET = simulateFleet({ hosts: 10, days: 9, seed: 11, files: 1 });
+export const LINES = FLEET.files.flat();
+/** Distinct result rows the reference run stored (set by referenceRun). */
+let expectedRows = -1;
 export const root = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'multi-'));
 export const logFile = path.join(root, 'results.log');
 writeFileSync(logFile, LINES.join('\n') + '\n');
@@ -117,6 +126,10 @@ export function writeConfig(db: TestDatabase, ts: TestStream, name: string): str
   return file;
 }
 
+export function referenceRows(): number {
+  return expectedRows;
+}
+
 export async function rowsStored(db: TestDatabase): Promise<number> {
   const r = await pgQuery<{ n: string }>(db.url, 'SELECT count(*) AS n FROM results_seen').catch(() => [{ n: '-1' }]);
   return Number(r[0]?.n ?? -1);
@@ -132,7 +145,7 @@ export async function waitUntil(what: string, cond: () => Promise<boolean>, ms: 
 
 export async function drained(ts: TestStream, db: TestDatabase): Promise<boolean> {
   const p = await ts.pending('aggregators').catch(() => null);
-  return p !== null && p.pending === 0 && p.ackPending === 0 && (await rowsStored(db)) === LINES.length;
+  return p !== null && p.pending === 0 && p.ackPending === 0 && (await rowsStored(db)) === expectedRows;
 }
 
 export async function stopAll(instances: Instance[]): Promise<void> {
@@ -159,20 +172,32 @@ export async function referenceRun(): Promise<Snapshot> {
   const dbFile = path.join(root, 'single.db');
   const r = await runOutflow(['fleet', 'ingest', logFile, '--store', dbFile, '--flush', '--json', '--progress', 'never'], { timeoutMs: 90_000 });
   expect(r.code, r.stderr).toBe(0);
+  const sqlite = new Database(dbFile, { readonly: true });
+  expectedRows = (sqlite.prepare('SELECT count(*) AS n FROM results_seen').get() as { n: number }).n;
+  sqlite.close();
   const store = await openStore(dbFile);
   try {
-    const hosts = [...new Set(LINES.map((l) => (JSON.parse(l) as { hostIdentifier: string }).hostIdentifier))];
+    const hosts = [
+      ...new Set(LINES.map((l) => (JSON.parse(l) as { hostIdentifier: string; decorations?: { host_uuid?: string } })).map((l) => l.decorations?.host_uuid ?? l.hostIdentifier)),
+    ];
     // every destination key and identity the lines name, keyed the way the ingest service keys them
     const keyOf = createDestinationKeyer();
     const all = await store.detections.list({ limit: 100_000 });
     const dest = new Set<string>(all.map((d) => d.destination_key));
     const apps = new Set<string>();
     for (const l of LINES) {
-      const c = (JSON.parse(l) as { columns: Record<string, string> }).columns;
+      const c = (JSON.parse(l) as { columns?: Record<string, string> }).columns ?? {};
       if (c.identity) apps.add(c.identity);
       if (c.remote_address) dest.add(keyOf(c.server_name, c.remote_address));
     }
     keys = { dest: [...dest].sort(), apps: [...apps].sort(), hosts: hosts.sort() };
+    // the reference itself must be worth comparing against: every injected attack fired
+    for (const sc of FLEET.scenarios.filter((x) => x.fires)) {
+      expect(
+        all.some((d) => d.analytic === sc.analytic && d.hostname === sc.hostname && d.destination_key === sc.destination_key),
+        `reference run misses ${sc.name}`,
+      ).toBe(true);
+    }
     return await snapshot(store, keys);
   } finally {
     await store.close();

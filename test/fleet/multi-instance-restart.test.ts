@@ -12,6 +12,7 @@ import {
   drained,
   finalizeAndSnapshot,
   publishAll,
+  referenceRows,
   referenceRun,
   rowsStored,
   serve,
@@ -51,11 +52,11 @@ describe('PostgreSQL restart under several aggregator instances', () => {
       instances.push(serve(cfg), serve(cfg));
       await Promise.all(instances.map((i) => i.ready));
       await publishAll(ts, LINES);
-      await waitUntil('ingest to be under way', async () => (await rowsStored(db)) >= LINES.length * 0.2, 30_000);
+      await waitUntil('ingest to be under way', async () => (await rowsStored(db)) >= referenceRows() * 0.2, 30_000);
       await server.restart();
       await waitUntil('the instances to recover and drain the stream', () => drained(ts, db), 40_000);
       for (const i of instances) expect(i.child.exitCode, i.stderr().slice(-2000)).toBeNull();
-      expect(await rowsStored(db)).toBe(LINES.length);
+      expect(await rowsStored(db)).toBe(referenceRows());
       await stopAll(instances);
       const got = await finalizeAndSnapshot(db);
       expect(got).toEqual(expected);
