@@ -8,6 +8,7 @@ import { defaultConfig, type OutflowConfig } from '../../../../src/config/index.
 import { silentLogger } from '../../../../src/log.js';
 import { createProcessModel } from '../../../process-model/model.js';
 import { createFlowStore, type FlowObservation } from '../../process_network_flows/flow-store.js';
+import { unknownRow } from '../../code_signing/signing-service.js';
 import type {
   ArchiveEventRow,
   ProcessModel,
@@ -72,20 +73,6 @@ export function signingRow(s: SigningSpec): SigningRow {
 export function staticSigning(specs: readonly SigningSpec[]): SigningService & { requested: Set<string> } {
   const rows = new Map(specs.map((s) => [s.path, signingRow(s)]));
   const requested = new Set<string>();
-  const unknown = (path: string): SigningRow => ({
-    path,
-    signed: -1,
-    valid: -1,
-    signature_class: 'unknown',
-    team_id: '',
-    signing_id: '',
-    authority: '',
-    cdhash: '',
-    notarized: -1,
-    hardened_runtime: -1,
-    identity: '',
-    checked_at: 0,
-  });
   return {
     requested,
     lookup(path) {
@@ -94,7 +81,7 @@ export function staticSigning(specs: readonly SigningSpec[]): SigningService & {
       return r;
     },
     lookupOrUnknown(path) {
-      return this.lookup(path) ?? unknown(path);
+      return this.lookup(path) ?? unknownRow(path);
     },
     request(paths) {
       for (const p of paths) requested.add(p);
