@@ -262,7 +262,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  */
 export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSource> {
   const { config, handler } = opts;
-  const log = opts.log.child({ component: 'nats-source', stream: config.stream, durable: config.durable });
+  const log = opts.log.child({ input: 'nats-jetstream', stream: config.stream, durable: config.durable });
   const source = `nats:${config.stream}/${config.durable}`;
   let nc: NatsConnection;
   try {
