@@ -13,6 +13,7 @@ import { Scheduler } from '../../fleet/scheduler/scheduler.js';
 import { silentLogger } from '../../src/log.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
+import { sampleCandidate } from './store.contract.js';
 import { createTestDatabase, holdServerShared, pgQuery, type TestDatabase } from '../helpers/pg.js';
 
 const analytics = defaultAnalyticsConfig();
@@ -173,6 +174,31 @@ describe('postgres store across instances', () => {
         expect(await a.candidates.countPending()).toBe(0);
         const got = await a.detections.list({ limit: 10_000 });
         expect(got).toEqual(reference);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  });
+
+  it('a newer version ingested by another instance between judging and marking is not finalized in its place', async () => {
+    await withDb('version', async (db) => {
+      const a = await openPostgresStore(db.url);
+      const b = await openPostgresStore(db.url);
+      try {
+        const v1 = { hostId: 'H1', eventTime: 1000, destinationKey: 'example.net', candidate: sampleCandidate({ bytes_out: 5_000_000 }) };
+        const v2 = { ...v1, eventTime: 1060, candidate: sampleCandidate({ bytes_out: 9_000_000, last_seen: 1060 }) };
+        await a.candidates.upsertPending([v1]);
+        const [judged] = await a.candidates.pendingUpTo(2000, 10);
+        expect(judged!.eventTime).toBe(1000);
+        await b.candidates.upsertPending([v2]); // instance B ingests the flow's next version meanwhile
+        const outcome = { id: judged!.id, detectionId: null, countedBytesOut: 0, countedBytesIn: 0, branch: 'no_fire:test' };
+        await expect(a.transaction((tx) => tx.candidates.markFinalized([outcome]))).rejects.toThrow(/changed since they were judged/);
+        const [still] = await a.candidates.pendingUpTo(2000, 10);
+        expect(still).toMatchObject({ id: judged!.id, eventTime: 1060, status: 'pending' });
+        // judged afresh, it finalizes normally
+        await a.transaction((tx) => tx.candidates.markFinalized([outcome]));
+        expect(await a.candidates.countPending()).toBe(0);
       } finally {
         await a.close();
         await b.close();

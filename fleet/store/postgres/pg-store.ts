@@ -17,7 +17,7 @@
  *   `openBySuppressionKey` inside a transaction takes a transaction advisory lock per suppression key
  *   before reading, so the second finalizer sees the first one's detection instead of creating another.
  */
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import pg from 'pg';
 import { StoreError, coerceError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log.js';
@@ -175,12 +175,12 @@ class PgRepos implements StoreRepos {
   readonly quarantine: QuarantineRepo;
   readonly checkpoints: CheckpointsRepo;
 
-  constructor(ex: Executor, chunk: number, clockSlot: number) {
+  constructor(ex: Executor, chunk: number, clockSlot: number, judged: JudgedVersions) {
     this.results = resultsRepo(ex, chunk);
     this.hosts = hostsRepo(ex, chunk);
     this.clock = clockRepo(ex, clockSlot);
     this.prevalence = prevalenceRepo(ex, chunk);
-    this.candidates = candidatesRepo(ex, chunk);
+    this.candidates = candidatesRepo(ex, chunk, judged);
     this.detections = detectionsRepo(ex, chunk);
     this.quarantine = quarantineRepo(ex, chunk);
     this.checkpoints = checkpointsRepo(ex);
@@ -591,6 +591,7 @@ interface CandidateRow {
   id: string;
   host_id: string;
   event_time: number;
+  bytes_out: number;
   destination_key: string;
   body: string;
   status: 'pending' | 'finalized';
@@ -613,7 +614,20 @@ function toStored(r: CandidateRow): StoredCandidate {
   };
 }
 
-function candidatesRepo(ex: Executor, chunk: number): CandidatesRepo {
+/**
+ * Which version of each candidate this store instance handed out through `pendingUpTo` (event time, bytes
+ * out, body digest). Finalization reads candidates, judges them, then marks them in a transaction; if the
+ * row changed in between (a newer version ingested by another instance, or another finalizer), marking
+ * would finalize a version nobody judged. Bounded: entries leave when marked, and the map is capped.
+ */
+type JudgedVersions = Map<string, { eventTime: number; bytesOut: number; digest: string }>;
+const JUDGED_CAP = 200_000;
+
+function bodyDigest(body: string): string {
+  return createHash('md5').update(body, 'utf8').digest('hex');
+}
+
+function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): CandidatesRepo {
   return {
     async upsertPending(rows: readonly CandidateInput[]) {
       // Newest version per id: greater eventTime, or equal eventTime with more bytes out; remaining ties
@@ -667,11 +681,13 @@ function candidatesRepo(ex: Executor, chunk: number): CandidatesRepo {
       const lock = ex.inTransaction ? 'FOR UPDATE SKIP LOCKED' : '';
       const rows = await ex.q<CandidateRow>(
         'read',
-        `SELECT id, host_id, event_time, destination_key, body, status, detection_id, counted_bytes_out, counted_bytes_in
+        `SELECT id, host_id, event_time, destination_key, bytes_out, body, status, detection_id, counted_bytes_out, counted_bytes_in
          FROM candidates WHERE status = 'pending' AND event_time <= $1
          ORDER BY event_time, id COLLATE "C" LIMIT $2 ${lock}`,
         [cutoff, limit],
       );
+      if (judged.size + rows.length > JUDGED_CAP) judged.clear();
+      for (const r of rows) judged.set(r.id, { eventTime: r.event_time, bytesOut: r.bytes_out, digest: bodyDigest(r.body) });
       return rows.map(toStored);
     },
     async countPending() {
@@ -681,29 +697,46 @@ function candidatesRepo(ex: Executor, chunk: number): CandidatesRepo {
     async markFinalized(outcomes: readonly CandidateOutcome[]) {
       const list = [...new Map(outcomes.map((o) => [o.id, o])).values()].sort((a, b) => byText(a.id, b.id));
       for (const part of chunks(list, chunk)) {
-        // Inside a transaction (finalization: detections + outcomes) only still-pending rows are marked.
-        // If another instance finalized some of them meanwhile (two finalizers racing after a lost job
-        // lock), our detections were computed from stale candidates: fail so the whole transaction —
-        // detection upserts included — rolls back instead of folding the same flows in twice.
+        const versions = part.map((o) => judged.get(o.id));
+        // Inside a transaction (finalization: detections + outcomes) only rows still pending AND still the
+        // version that was judged are marked. Otherwise another instance changed them meanwhile (a second
+        // finalizer after a lost job lock, or a newer version ingested): our detections were computed from
+        // stale candidates, so fail and let the whole transaction — detection upserts included — roll back
+        // instead of folding flows in twice or finalizing a version nobody judged.
+        const guard = ex.inTransaction
+          ? `AND c.status = 'pending' AND (u.et IS NULL OR (c.event_time = u.et AND c.bytes_out = u.bo AND md5(c.body) = u.digest))`
+          : '';
         const rows = await ex.q<{ id: string }>(
           'write',
           `UPDATE candidates c SET status = 'finalized', detection_id = u.detection_id,
              counted_bytes_out = u.out, counted_bytes_in = u.inn, branch = u.branch
-           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) AS u(id, detection_id, out, inn, branch)
-           WHERE c.id = u.id ${ex.inTransaction ? `AND c.status = 'pending'` : ''}
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::text[])
+             AS u(id, detection_id, out, inn, branch, et, bo, digest)
+           WHERE c.id = u.id ${guard}
            RETURNING c.id`,
-          [part.map((o) => o.id), part.map((o) => o.detectionId), part.map((o) => o.countedBytesOut), part.map((o) => o.countedBytesIn), part.map((o) => o.branch)],
+          [
+            part.map((o) => o.id),
+            part.map((o) => o.detectionId),
+            part.map((o) => o.countedBytesOut),
+            part.map((o) => o.countedBytesIn),
+            part.map((o) => o.branch),
+            versions.map((v) => v?.eventTime ?? null),
+            versions.map((v) => v?.bytesOut ?? null),
+            versions.map((v) => v?.digest ?? null),
+          ],
         );
         if (ex.inTransaction && rows.length < part.length) {
           const exists = await ex.q<{ n: number }>('read', `SELECT count(*) AS n FROM candidates WHERE id = ANY($1::text[])`, [part.map((o) => o.id)]);
           if ((exists[0]?.n ?? 0) > rows.length) {
             throw new StoreError(
               'STORE_WRITE',
-              `${(exists[0]?.n ?? 0) - rows.length} candidates were finalized concurrently by another instance; this finalization batch is rolled back`,
+              `${(exists[0]?.n ?? 0) - rows.length} candidates were finalized concurrently or changed since they were judged; this finalization batch is rolled back`,
               'harmless: the next finalize run continues from the committed state',
             );
           }
         }
+        // forget what was marked (a rolled-back batch is simply re-read, and re-recorded, next time)
+        for (const o of part) judged.delete(o.id);
       }
     },
     async expire(before) {
@@ -873,6 +906,7 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly chunk: number;
   private readonly clockSlot = randomInt(0, 2 ** 31 - 1);
+  private readonly judged: JudgedVersions = new Map();
   private readonly log: Logger;
   private readonly localJobs = new Set<string>();
   private txQueue: Promise<unknown> = Promise.resolve();
@@ -895,7 +929,7 @@ export class PostgresStore implements Store {
     // pool replaces it and the next query reconnects.
     this.pool.on('error', (err) => this.log.warn({ err }, 'idle postgres connection lost'));
     const ex = executorFor(this.pool, false, () => this.begin());
-    const repos = new PgRepos(ex, this.chunk, this.clockSlot);
+    const repos = new PgRepos(ex, this.chunk, this.clockSlot, this.judged);
     this.results = repos.results;
     this.hosts = repos.hosts;
     this.clock = repos.clock;
@@ -990,7 +1024,7 @@ export class PostgresStore implements Store {
       const tx = await this.begin();
       let out: T;
       try {
-        out = await fn(new PgRepos(tx, this.chunk, this.clockSlot));
+        out = await fn(new PgRepos(tx, this.chunk, this.clockSlot, this.judged));
       } catch (err) {
         await tx.done(false);
         throw err;
