@@ -78,6 +78,13 @@ const instanceKey = (pid: number, start: number) => `${pid}:${start}`;
 const UNKNOWN_IDENTITY: Identity = { signature_class: 'unknown', team_id: '', signing_id: '', cdhash: '', identity: '', team: '' };
 
 /**
+ * Classes whose team id an Apple certificate chain vouches for. Anywhere else the TeamIdentifier is just
+ * text the file carries (a tampered vendor binary keeps it; a self-signed certificate or an ad-hoc code
+ * directory can claim any), so it must not open a browser/sanctioned exemption.
+ */
+const TEAM_VOUCHED: ReadonlySet<string> = new Set(['apple_platform', 'apple', 'app_store', 'developer_id', 'development']);
+
+/**
  * Identity of an executable: the signing cache first, else what eslogger told the process model
  * (signing id, team id, cdhash, platform flag) so a process is not anonymous while codesign is pending.
  */
@@ -100,11 +107,14 @@ function identityOf(signing: CorrelationInputs['signing'], path: string, rec: Pr
       signing_id: row.signing_id,
       cdhash: row.cdhash || esHash,
       identity: row.identity || (esHash ? `cdhash:${esHash}` : ''),
-      team: teamKey(row.team_id, row.signature_class === 'apple_platform'),
+      team: TEAM_VOUCHED.has(row.signature_class) ? teamKey(row.team_id, row.signature_class === 'apple_platform') : '',
     };
   }
   if (rec && (rec.signingId || rec.cdhash)) {
-    const team = teamKey(rec.teamId, rec.platformBinary);
+    // codesign read a certificate chain and it is not Apple's: the team id eslogger repeats is that
+    // certificate's own claim. Before any verdict (or when the chain was unreadable) eslogger is all there is.
+    const chainNotApple = row !== undefined && row.signed === 1 && row.authority !== '';
+    const team = chainNotApple ? '' : teamKey(rec.teamId, rec.platformBinary);
     const signingId = rec.signingId ?? '';
     const cdhash = rec.cdhash ?? '';
     const identity = signingId && team ? `team:${team}/${signingId}` : cdhash ? `cdhash:${cdhash}` : '';
@@ -117,7 +127,7 @@ function identityOf(signing: CorrelationInputs['signing'], path: string, rec: Pr
       team,
     };
   }
-  if (row) return { ...UNKNOWN_IDENTITY, team_id: row.team_id, signing_id: row.signing_id, cdhash: row.cdhash, identity: row.identity, team: teamKey(row.team_id) };
+  if (row) return { ...UNKNOWN_IDENTITY, team_id: row.team_id, signing_id: row.signing_id, cdhash: row.cdhash, identity: row.identity };
   return UNKNOWN_IDENTITY;
 }
 

@@ -203,6 +203,34 @@ describe('egress_candidates: browsers and sanctioned uploaders', () => {
     expect(r[0]).toMatchObject({ sanctioned: 0, group_root_pid: 1000, group_root_identity: 'team:G7HH3F8CAK/com.getdropbox.dropbox' });
   });
 
+  // A tampered copy of a vendor's binary keeps its Identifier and TeamIdentifier lines, and a self-signed
+  // certificate can carry any OU as "team id": neither is the vendor's, so neither may borrow its exemption.
+  it.each([
+    ['a broken signature (invalid)', 'invalid'],
+    ['a signature from a non-Apple certificate (unknown class)', 'unknown'],
+    ['an ad-hoc signature', 'adhoc'],
+  ] as const)('a binary claiming the sanctioned team with %s is not sanctioned', (_what, cls) => {
+    const fake = { pid: 1030, processStart: NOW - 100, ppid: 1, path: '/Users/alice/Library/dbx/Dropbox' };
+    const r = rows({
+      processes: [fake],
+      signing: [{ path: fake.path, cls, teamId: 'G7HH3F8CAK', signingId: 'com.getdropbox.dropbox', cdhash: 'ee55' }],
+      flows: [{ ...UPLOAD, pid: 1030, processStart: fake.processStart, bytesOut: 200 * MiB }],
+    });
+    expect(analytics(r)).toEqual(expect.arrayContaining(['AN0032', 'AN1415']));
+    expect(r.every((x) => x.sanctioned === 0 && x.browser === 0)).toBe(true);
+  });
+
+  it('eslogger\'s team id does not exempt a binary whose certificate codesign found is not Apple-issued', () => {
+    const fake = { pid: 1040, processStart: NOW - 100, ppid: 1, path: '/Users/alice/Library/dbx/Dropbox', teamId: 'G7HH3F8CAK', signingId: 'com.getdropbox.dropbox', cdhash: 'ee66' };
+    const upload = { ...UPLOAD, pid: 1040, processStart: fake.processStart, bytesOut: 200 * MiB };
+    const selfSigned = { path: fake.path, cls: 'unknown', teamId: 'G7HH3F8CAK', signingId: 'com.getdropbox.dropbox', authority: 'Dropbox, Inc. (G7HH3F8CAK)' } as const;
+    const r = rows({ processes: [fake], signing: [selfSigned], flows: [upload] });
+    expect(analytics(r)).toEqual(expect.arrayContaining(['AN0032', 'AN1415']));
+    expect(r.every((x) => x.sanctioned === 0)).toBe(true);
+    // Control: before codesign has a verdict, eslogger's identity is what there is, and it is trusted.
+    expect(rows({ processes: [fake], signing: [], flows: [upload] })).toEqual([]);
+  });
+
   it('the sanctioned app itself uploading is never a candidate', () => {
     const r = rows({ processes: [dropbox], signing: dbxSigning, flows: [{ ...UPLOAD, pid: 1000, processStart: dropbox.processStart, bytesOut: 200 * MiB }] });
     expect(r).toEqual([]);

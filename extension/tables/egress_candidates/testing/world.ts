@@ -45,6 +45,8 @@ export interface SigningSpec {
   teamId?: string;
   signingId?: string;
   cdhash?: string;
+  /** Leaf certificate name codesign printed (empty by default). */
+  authority?: string;
 }
 
 export function signingRow(s: SigningSpec): SigningRow {
@@ -61,7 +63,7 @@ export function signingRow(s: SigningSpec): SigningRow {
     signature_class: s.cls,
     team_id: team,
     signing_id: signingId,
-    authority: '',
+    authority: s.authority ?? '',
     cdhash,
     notarized: -1,
     hardened_runtime: -1,
