@@ -104,6 +104,14 @@ export function teamFromAuthority(authority: string | undefined): string | null 
   return m ? m[1]! : null;
 }
 
+/**
+ * The printed chain ends at an Apple root. Leaf names are only text in a certificate: a self-signed one can
+ * be called "Developer ID Application: <vendor> (<TEAM>)", so a leaf counts only under Apple's root.
+ */
+export function appleAnchoredChain(info: Pick<CodesignInfo, 'authorities'>): boolean {
+  return info.authorities.some((a) => /^Apple Root CA\b/.test(a));
+}
+
 export function leafAuthority(info: Pick<CodesignInfo, 'authorities'>): string | null {
   const leaf = info.authorities[0];
   if (!leaf || leaf === '(unavailable)') return null;
@@ -161,10 +169,15 @@ export function classifyCodesign(
   }
   // Only Developer ID code is notarized; ad-hoc code never can be.
   const notarizedOut = cls === 'developer_id' ? notarized : cls === 'adhoc' ? 0 : notarized === 1 ? 1 : -1;
-  return { ...base, signed: 1, valid, signature_class: cls, notarized: notarizedOut, identity: identityFor(cls, cls === 'apple_platform' ? '' : teamId, signingId, cdhash) };
+  // A chain that is not Apple's vouches for no team: like invalid code, it must not borrow an app's identity.
+  const foreignChain = cls === 'unknown' && leaf !== null && !appleAnchoredChain(info);
+  const identity = foreignChain ? identityFor('invalid', '', '', cdhash) : identityFor(cls, cls === 'apple_platform' ? '' : teamId, signingId, cdhash);
+  return { ...base, signed: 1, valid, signature_class: cls, notarized: notarizedOut, identity };
 }
 
 function classFromChain(info: CodesignInfo, leaf: string | null, teamId: string, spctl: SpctlInfo | null, req: RequirementChecks): SignatureClass {
+  // First: a CodeDirectory can claim a platform identifier too; only Apple's chain makes it Apple's.
+  if (leaf && !appleAnchoredChain(info)) return 'unknown';
   if (info.platformIdentifier !== null) return 'apple_platform';
   if (leaf === 'Software Signing') return teamId ? 'apple' : 'apple_platform';
   if (leaf === 'Apple Mac OS Application Signing') return APPLE_TEAM_IDS.has(teamId) ? 'apple' : 'app_store';

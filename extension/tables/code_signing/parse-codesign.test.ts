@@ -100,6 +100,26 @@ describe('classification (formats.md §4.3, SPEC development class)', () => {
     expect(out).toMatchObject({ signature_class: 'invalid', signed: 1, valid: 0, identity: 'cdhash:3f9a0c17d2e44b6a91c058e7b2d1f0a6c4e8b953' });
   });
 
+  it('a certificate chain that does not end at Apple Root CA never lends its claimed team to the identity', () => {
+    // Self-signed certificate whose subject copies a real vendor's name and team: codesign prints it as a
+    // leaf with no Apple intermediate or root, and TeamIdentifier repeats the certificate's OU.
+    const selfSigned = fixture('codesign-developer-id.txt')
+      .replace(/^Authority=.*\n/gm, '')
+      .replace('Signature size=8986\n', 'Signature size=1652\nAuthority=Developer ID Application: Example Widgets Ltd (Q7R2K9W4ZD)\n');
+    const info = parseCodesignDisplay(selfSigned).info;
+    expect(info.authorities).toEqual(['Developer ID Application: Example Widgets Ltd (Q7R2K9W4ZD)']);
+    const out = classifyCodesign(info, VALID);
+    expect(out.signature_class).toBe('unknown');
+    expect(out.identity).toBe('cdhash:3f9a0c17d2e44b6a91c058e7b2d1f0a6c4e8b953');
+    // Nor does a platform identifier the code directory claims under that chain.
+    expect(classifyCodesign(parseCodesignDisplay(selfSigned.replace('Hash type=', 'Platform identifier=15\nHash type=')).info, VALID)).toMatchObject({
+      signature_class: 'unknown',
+      identity: 'cdhash:3f9a0c17d2e44b6a91c058e7b2d1f0a6c4e8b953',
+    });
+    // Control: the genuine chain names the team.
+    expect(classifyCodesign(parseCodesignDisplay(fixture('codesign-developer-id.txt')).info, VALID).identity).toBe('team:Q7R2K9W4ZD/com.example.widget');
+  });
+
   it('Authority=(unavailable) without a ticket asks for requirement checks, then classifies from them', () => {
     const info = parseCodesignDisplay(fixture('codesign-unavailable.txt')).info;
     const first = classifyCodesign(info, VALID);

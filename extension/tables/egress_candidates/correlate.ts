@@ -111,9 +111,10 @@ function identityOf(signing: CorrelationInputs['signing'], path: string, rec: Pr
     };
   }
   if (rec && (rec.signingId || rec.cdhash)) {
-    // codesign read a certificate chain and it is not Apple's: the team id eslogger repeats is that
-    // certificate's own claim. Before any verdict (or when the chain was unreadable) eslogger is all there is.
-    const chainNotApple = row !== undefined && row.signed === 1 && row.authority !== '';
+    // codesign found a certificate chain that is not Apple's (classifyCodesign then names the code by
+    // cdhash): the team id eslogger repeats is that certificate's own claim. Before any verdict, or when
+    // the chain was unreadable, eslogger is all there is.
+    const chainNotApple = row !== undefined && row.identity.startsWith('cdhash:');
     const team = chainNotApple ? '' : teamKey(rec.teamId, rec.platformBinary);
     const signingId = rec.signingId ?? '';
     const cdhash = rec.cdhash ?? '';

@@ -223,7 +223,7 @@ describe('egress_candidates: browsers and sanctioned uploaders', () => {
   it('eslogger\'s team id does not exempt a binary whose certificate codesign found is not Apple-issued', () => {
     const fake = { pid: 1040, processStart: NOW - 100, ppid: 1, path: '/Users/alice/Library/dbx/Dropbox', teamId: 'G7HH3F8CAK', signingId: 'com.getdropbox.dropbox', cdhash: 'ee66' };
     const upload = { ...UPLOAD, pid: 1040, processStart: fake.processStart, bytesOut: 200 * MiB };
-    const selfSigned = { path: fake.path, cls: 'unknown', teamId: 'G7HH3F8CAK', signingId: 'com.getdropbox.dropbox', authority: 'Dropbox, Inc. (G7HH3F8CAK)' } as const;
+    const selfSigned = { path: fake.path, cls: 'unknown', teamId: 'G7HH3F8CAK', signingId: 'com.getdropbox.dropbox', authority: 'Dropbox, Inc. (G7HH3F8CAK)', identity: 'cdhash:ee66' } as const;
     const r = rows({ processes: [fake], signing: [selfSigned], flows: [upload] });
     expect(analytics(r)).toEqual(expect.arrayContaining(['AN0032', 'AN1415']));
     expect(r.every((x) => x.sanctioned === 0)).toBe(true);

@@ -47,6 +47,8 @@ export interface SigningSpec {
   cdhash?: string;
   /** Leaf certificate name codesign printed (empty by default). */
   authority?: string;
+  /** Overrides the identity derived from the class. */
+  identity?: string;
 }
 
 export function signingRow(s: SigningSpec): SigningRow {
@@ -67,7 +69,7 @@ export function signingRow(s: SigningSpec): SigningRow {
     cdhash,
     notarized: -1,
     hardened_runtime: -1,
-    identity,
+    identity: s.identity ?? identity,
     checked_at: NOW,
   };
 }
