@@ -1,4 +1,5 @@
 import type { Logger } from '../../src/log.js';
+import type { SignatureClass } from '../../src/classify/signing-class.js';
 import type { Clock } from '../../src/clock.js';
 import type { OutflowConfig } from '../../src/config/index.js';
 import type { HealthRegistry } from './health.js';
@@ -143,17 +144,8 @@ export interface FlowStore {
 // ---------------------------------------------------------------------------------------------------
 // Code signing (extension/tables/code_signing/).
 
-export type SignatureClass =
-  | 'apple_platform'
-  | 'apple'
-  | 'app_store'
-  | 'developer_id'
-  | 'development'
-  | 'adhoc'
-  | 'unsigned'
-  | 'invalid'
-  | 'package'
-  | 'unknown';
+/** Defined once, next to the classification rules that produce it. */
+export type { SignatureClass };
 
 export interface SigningRow {
   path: string;
