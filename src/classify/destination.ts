@@ -55,7 +55,7 @@ export const SHARED_STORAGE_SUFFIXES: readonly string[] = [
   'ngrok-free.app',
   'ngrok.app',
   'loca.lt',
-  // Tenant hosting (kept in step with src/analytics/destination-key.ts): every AWS endpoint name,
+  // Tenant hosting: every AWS endpoint name,
   // CDN distributions, PaaS apps and user pages are separate parties.
   'amazonaws.com',
   'cloudfront.net',
