@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { commonThreshold, rareThreshold } from '../../src/analytics/prevalence.js';
+import { commonThreshold, rareThreshold, unseenApp } from '../../src/analytics/prevalence.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { HttpConfig } from '../../src/config/fleet-serve.js';
 import { InputError, OutflowError, StoreError, coerceError, zodIssues } from '../../src/errors.js';
@@ -232,8 +232,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       first_seen: firstSeen,
       last_seen: stats?.lastSeen ?? null,
       saturated: stats?.saturated ?? false,
-      // SPEC §4 "previously unseen": first seen fleet-wide ≤ unseen_app_days ago and on ≤ the rare threshold
-      previously_unseen: firstSeen !== null && window.to - firstSeen <= deps.analytics.unseen_app_days * DAY && (stats?.hosts ?? 0) <= t.rare_threshold,
+      // SPEC §4 "previously unseen", decided exactly as AN0032 decides it (an identity not in the store is new)
+      previously_unseen: unseenApp({ identity, firstSeen, hosts: stats?.hosts ?? 0 }, { now: window.to, activeHosts }, deps.analytics),
       path: stats?.path ?? '',
       signature_class: stats?.signatureClass ?? '',
       team_id: stats?.teamId ?? '',
