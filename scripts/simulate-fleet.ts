@@ -97,10 +97,10 @@ export function calendarTime(t: number): string {
   return `${days[d.getUTCDay()]} ${months[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ${d.getUTCFullYear()} UTC`;
 }
 
-/** Column values as osquery logs them without --logger_numerics: strings. */
+/** Column values as osquery logs them without --logger_numerics: strings, keys sorted (a std::map). */
 export function stringify(columns: Columns): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(columns)) out[k] = String(v);
+  for (const k of Object.keys(columns).sort()) out[k] = String(columns[k]);
   return out;
 }
 

@@ -142,7 +142,14 @@ function num(v: unknown): number {
 
 /** Key-order independent rendering of one row's columns. */
 function canonicalColumns(columns: Record<string, unknown>): string {
-  const keys = Object.keys(columns).sort();
+  const keys = Object.keys(columns);
+  // osquery (std::map) and Fleet (Go maps) both write keys sorted: sort only when they are not.
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      keys.sort();
+      break;
+    }
+  }
   let s = '';
   for (const k of keys) s += `${k}\u0001${text(columns[k])}\u0002`;
   return s;

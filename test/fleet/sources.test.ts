@@ -153,6 +153,15 @@ describe('stream source and ingest service', () => {
     await store.close();
   });
 
+  it('dedupes on content: column key order and string/number encoding do not matter', async () => {
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const line = JSON.parse(lineAt(50));
+    const reordered = { ...line, unixTime: String(line.unixTime), columns: Object.fromEntries(Object.entries(line.columns as Record<string, string>).reverse().map(([k, v]) => [k, /^\d+$/.test(v) ? Number(v) : v])) };
+    expect(await ingest.ingestLines([line, reordered], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 1, duplicates: 1 });
+    await store.close();
+  });
+
   it('rejects with StoreError when the store cannot commit, applying nothing', async () => {
     const store = await memoryStore();
     const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
