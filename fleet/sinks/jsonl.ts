@@ -52,13 +52,23 @@ export class JsonlFileSink implements Sink {
   }
 }
 
+/** Streams that already have our 'error' listener (one per stream, however many sinks share it). */
+const guarded = new WeakSet<Writable>();
+
 /** JSON lines on a stream (stdout by default); resolves once the stream accepted the bytes. */
 export class JsonlStreamSink implements Sink {
   constructor(
     private readonly stream: Writable,
     private readonly render: Render,
     readonly name = 'stdout',
-  ) {}
+  ) {
+    // A reader that goes away (EPIPE) makes the stream emit 'error'; unheard, that kills the aggregator.
+    // The write callbacks already carry the error, so the failing batch is reported (and counted) there.
+    if (!guarded.has(stream)) {
+      guarded.add(stream);
+      stream.on('error', () => undefined);
+    }
+  }
 
   write(detections: readonly Detection[]): Promise<void> {
     if (!detections.length) return Promise.resolve();

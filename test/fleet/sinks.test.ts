@@ -1,13 +1,14 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fleetServeConfigShape } from '../../src/config/fleet-serve.js';
 import { silentLogger } from '../../src/log.js';
 import { DetectionSchema } from '../../src/schemas/detection.js';
 import { createFleetMetrics } from '../../fleet/metrics.js';
 import { SinkSet, createSinks } from '../../fleet/sinks/index.js';
-import { JsonlFileSink } from '../../fleet/sinks/jsonl.js';
+import { JsonlFileSink, JsonlStreamSink } from '../../fleet/sinks/jsonl.js';
 import { OCSF_CLASS_UID, toOcsf } from '../../fleet/sinks/ocsf.js';
 import type { Sink } from '../../fleet/sinks/sink.js';
 import { WebhookSink } from '../../fleet/sinks/webhook.js';
@@ -103,6 +104,27 @@ describe('JSON lines sinks', () => {
     writeFileSync(notADir, 'x');
     const sink = new JsonlFileSink(path.join(notADir, 'sub', 'detections.jsonl'), (d) => d);
     await expect(sink.write([sampleDetection()])).rejects.toMatchObject({ code: 'SINK_FAILED' });
+  });
+
+  it('report a broken stdout pipe (EPIPE) as SINK_FAILED instead of crashing the process', async () => {
+    const broken = new Writable({
+      write(_chunk, _enc, cb) {
+        cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      },
+    });
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const sink = new JsonlStreamSink(broken, (d) => d);
+      await expect(sink.write([sampleDetection()])).rejects.toMatchObject({ code: 'SINK_FAILED' });
+      // the stream is destroyed now; later batches fail the same way
+      await expect(sink.write([sampleDetection()])).rejects.toMatchObject({ code: 'SINK_FAILED' });
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
   });
 
   it.skipIf(process.platform !== 'linux')('close the file after a failed append instead of leaking a descriptor per retry', async () => {
