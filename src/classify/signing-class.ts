@@ -96,6 +96,15 @@ export const REQUIREMENTS = {
 export const APPLE_TEAM_IDS: ReadonlySet<string> = new Set(['59GAB85EFG', 'K36BKF7T3D']);
 
 const SIGNED_CLASSES = new Set<SignatureClass>(['apple_platform', 'apple', 'app_store', 'developer_id', 'development']);
+
+/**
+ * An Apple certificate chain vouches for the team id of code of this class. Anywhere else the team id is
+ * text the file carries (a tampered vendor binary keeps it; ad-hoc code directories and self-signed
+ * certificates can claim any), so it must never match an allowlist or mark a terminal app.
+ */
+export function teamVouched(cls: string): boolean {
+  return SIGNED_CLASSES.has(cls as SignatureClass);
+}
 const DEVELOPMENT_LEAVES = [/^Apple Development:/, /^Mac Developer:/, /^iPhone Developer:/, /^iPhone Distribution:/, /^Apple Distribution:/, /^TestFlight/];
 
 /** Team id in a leaf like `Developer ID Application: Example Ltd (Q7R2K9W4ZD)`. */

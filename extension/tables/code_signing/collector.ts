@@ -1,3 +1,4 @@
+import { teamVouched } from '../../../src/classify/signing-class.js';
 import { refreshProcessSnapshot } from '../../process-model/refresh.js';
 import type { Collector, CollectorFactory, ExtensionContext, SigningRow } from '../../runtime/context.js';
 import { createIntervalCollector } from '../../runtime/interval-collector.js';
@@ -29,7 +30,7 @@ export function enrichProcessIdentity(ctx: ExtensionContext): number {
       pid: p.pid,
       processStart: p.processStart,
       signingId: row.signing_id || null,
-      teamId: row.team_id || null,
+      teamId: (teamVouched(row.signature_class) && row.team_id) || null,
       cdhash: row.cdhash || null,
       platformBinary: row.signature_class === 'apple_platform',
       source: p.path ? 'ps' : 'proc',

@@ -9,6 +9,9 @@ import type { ExtensionContext } from '../../runtime/context.js';
 import { createContext } from '../../runtime/create-context.js';
 import { emptyQueryContext, parseQueryContext } from '../../sdk/query-context.js';
 import { enrichProcessIdentity } from './collector.js';
+import { createProcessModel } from '../../process-model/model.js';
+import { NOW, staticSigning } from '../egress_candidates/testing/world.js';
+import { fixedClock } from '../../../src/clock.js';
 import { codeSigning } from './table.js';
 
 const scenario = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'scenario-darwin');
@@ -79,4 +82,23 @@ describe('code_signing table', () => {
     expect(ctx.processes.get(60311)!.cdhash).toBe('c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00');
     expect(enrichProcessIdentity(ctx)).toBe(0);
   });
+
+  it('copies a team id only where an Apple certificate vouches for it (an ad-hoc one is any text)', () => {
+    const config = parseConfig({});
+    const clock = fixedClock(NOW);
+    const processes = createProcessModel({ config, clock, log: silentLogger() });
+    const fake = '/Users/dana/bin/term';
+    processes.observe({ pid: 500, processStart: NOW - 10, ppid: 1, path: fake, source: 'ps', seenAt: NOW });
+    processes.observe({ pid: 501, processStart: NOW - 10, ppid: 1, path: WIDGET, source: 'ps', seenAt: NOW });
+    const signing = staticSigning([
+      // rcodesign and friends write any team id into an ad-hoc code directory
+      { path: fake, cls: 'adhoc', teamId: 'H7V7XYVQ7D', signingId: 'com.googlecode.iterm2', cdhash: 'ad0c' },
+      { path: WIDGET, cls: 'developer_id', teamId: 'Q7R2K9W4ZD', signingId: 'com.example.widget' },
+    ]);
+    const ctx = { processes, signing, clock } as unknown as ExtensionContext;
+    expect(enrichProcessIdentity(ctx)).toBe(2);
+    expect(processes.get(500)).toMatchObject({ signingId: 'com.googlecode.iterm2', teamId: null, cdhash: 'ad0c' });
+    expect(processes.get(501)).toMatchObject({ teamId: 'Q7R2K9W4ZD' });
+  });
 });
+

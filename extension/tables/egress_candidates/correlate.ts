@@ -9,6 +9,7 @@
 import { ANALYTICS, type EndpointFacts, type PrecursorFacts, precursorInWindow } from '../../../src/analytics/index.js';
 import { classifyApp } from '../../../src/classify/allowlists.js';
 import { teamKey } from '../../../src/classify/app-match.js';
+import { teamVouched } from '../../../src/classify/signing-class.js';
 import type { AnalyticsConfig } from '../../../src/config/analytics.js';
 import type { OutflowConfig } from '../../../src/config/index.js';
 import { ANALYTIC_IDS, type AnalyticId, type EgressCandidate, type ProcessChainLink } from '../../../src/schemas/egress-candidate.js';
@@ -78,13 +79,6 @@ const instanceKey = (pid: number, start: number) => `${pid}:${start}`;
 const UNKNOWN_IDENTITY: Identity = { signature_class: 'unknown', team_id: '', signing_id: '', cdhash: '', identity: '', team: '' };
 
 /**
- * Classes whose team id an Apple certificate chain vouches for. Anywhere else the TeamIdentifier is just
- * text the file carries (a tampered vendor binary keeps it; a self-signed certificate or an ad-hoc code
- * directory can claim any), so it must not open a browser/sanctioned exemption.
- */
-const TEAM_VOUCHED: ReadonlySet<string> = new Set(['apple_platform', 'apple', 'app_store', 'developer_id', 'development']);
-
-/**
  * Identity of an executable: the signing cache first, else what eslogger told the process model
  * (signing id, team id, cdhash, platform flag) so a process is not anonymous while codesign is pending.
  */
@@ -107,7 +101,7 @@ function identityOf(signing: CorrelationInputs['signing'], path: string, rec: Pr
       signing_id: row.signing_id,
       cdhash: row.cdhash || esHash,
       identity: row.identity || (esHash ? `cdhash:${esHash}` : ''),
-      team: TEAM_VOUCHED.has(row.signature_class) ? teamKey(row.team_id, row.signature_class === 'apple_platform') : '',
+      team: teamVouched(row.signature_class) ? teamKey(row.team_id, row.signature_class === 'apple_platform') : '',
     };
   }
   if (rec && (rec.signingId || rec.cdhash)) {
