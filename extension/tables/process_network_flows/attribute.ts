@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { refreshProcessSnapshot } from '../../process-model/refresh.js';
 import type { ExtensionContext, ProcessRecord } from '../../runtime/context.js';
-import type { FlowProcessInfo, MutableFlowStore } from './flow-store.js';
+import type { FlowObservation, FlowProcessInfo, FlowSampleResult, MutableFlowStore } from './flow-store.js';
 
 /** The collectors need the store's update API; ctx.flows is typed as the read-only view. */
 export function mutableFlows(ctx: ExtensionContext): MutableFlowStore {
@@ -54,4 +54,23 @@ export async function resolveProcesses(ctx: ExtensionContext, pids: Iterable<num
   }
   stillUnknown.set(ctx, unresolved);
   return out;
+}
+
+/**
+ * One complete sample of per-socket totals (nettop snapshot, ss), as both collectors feed it: attach the
+ * process facts of every pid, then merge it into the flow store.
+ */
+export async function applyAttributedSample(
+  ctx: ExtensionContext,
+  store: MutableFlowStore,
+  observations: FlowObservation[],
+  at: number,
+  refresh?: Refresh,
+): Promise<FlowSampleResult> {
+  const processes = await resolveProcesses(ctx, observations.map((o) => o.pid), at, refresh);
+  for (const o of observations) {
+    const p = processes.get(o.pid);
+    if (p) o.process = p;
+  }
+  return store.applySample(observations, { at, counters: 'cumulative' });
 }

@@ -1,6 +1,6 @@
 import type { Collector, ExtensionContext } from '../../runtime/context.js';
 import { createIntervalCollector } from '../../runtime/interval-collector.js';
-import { mutableFlows, resolveProcesses, type Refresh } from './attribute.js';
+import { applyAttributedSample, mutableFlows, type Refresh } from './attribute.js';
 import type { FlowObservation } from './flow-store.js';
 import { parseNettop, type NettopFlow } from './parse-nettop.js';
 
@@ -50,14 +50,8 @@ export function startNettopCollector(ctx: ExtensionContext, opts: { refresh?: Re
       const last = parsed.samples - 1;
       // Listeners and unconnected sockets have no remote end: nothing left the host through them.
       const flows = parsed.rows.filter((r) => r.sample === last && !r.remote.wildcard);
-      const processes = await resolveProcesses(ctx, flows.map((f) => f.pid), at, opts.refresh);
-      const observations = flows.map((f) => {
-        const o = toObservation(f);
-        const p = processes.get(f.pid);
-        if (p) o.process = p;
-        return o;
-      });
-      store.applySample(observations, { at, counters: 'cumulative' });
+      const observations = flows.map((f) => toObservation(f));
+      await applyAttributedSample(ctx, store, observations, at, opts.refresh);
       health.event(observations.length, at);
       if (parsed.skipped) health.drop(parsed.skipped);
     },

@@ -1,6 +1,6 @@
 import type { Collector, ExtensionContext } from '../../runtime/context.js';
 import { createIntervalCollector } from '../../runtime/interval-collector.js';
-import { mutableFlows, resolveProcesses, type Refresh } from './attribute.js';
+import { applyAttributedSample, mutableFlows, type Refresh } from './attribute.js';
 import type { FlowObservation } from './flow-store.js';
 import { parseSs, type SsSocket } from './parse-ss.js';
 
@@ -48,12 +48,7 @@ export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refres
         const o = toObservation(s);
         if (o) observations.push(o);
       }
-      const processes = await resolveProcesses(ctx, observations.map((o) => o.pid), at, opts.refresh);
-      for (const o of observations) {
-        const p = processes.get(o.pid);
-        if (p) o.process = p;
-      }
-      store.applySample(observations, { at, counters: 'cumulative' });
+      await applyAttributedSample(ctx, store, observations, at, opts.refresh);
       health.event(observations.length, at);
       if (parsed.skipped) health.drop(parsed.skipped);
       const unowned = parsed.rows.length - observations.length;
