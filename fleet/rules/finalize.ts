@@ -169,7 +169,7 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
       const v = verdicts.get(s.id)!;
       result.examined++;
       if (!v.fire) {
-        outcomes.push({ id: s.id, detectionId: s.detectionId, countedBytesOut: s.countedBytesOut, countedBytesIn: s.countedBytesIn, branch: v.branch });
+        outcomes.push({ id: s.id, detectionId: s.detectionId, countedBytesOut: s.countedBytesOut, countedBytesIn: s.countedBytesIn, branch: v.branch, version: s.version });
         continue;
       }
       result.fired++;
@@ -190,15 +190,18 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
         const counted = foldInto(existing, input);
         changed.set(existing.id, existing);
         if (!created.has(existing.id)) updated.set(existing.id, existing);
-        outcomes.push({ id: s.id, detectionId: existing.id, ...counted, branch: v.branch });
+        outcomes.push({ id: s.id, detectionId: existing.id, ...counted, branch: v.branch, version: s.version });
       } else {
         const det = buildDetection(input);
         open.set(key, det);
         changed.set(det.id, det);
         created.set(det.id, det);
-        outcomes.push({ id: s.id, detectionId: det.id, countedBytesOut: Math.max(0, s.candidate.bytes_out), countedBytesIn: Math.max(0, s.candidate.bytes_in), branch: v.branch });
+        outcomes.push({ id: s.id, detectionId: det.id, countedBytesOut: Math.max(0, s.candidate.bytes_out), countedBytesIn: Math.max(0, s.candidate.bytes_in), branch: v.branch, version: s.version });
       }
     }
+    // Candidates were read outside this transaction, so a newer version of a flow may have been ingested
+    // since: each outcome names the version judged, and the store finalizes only that version (the newer
+    // one stays pending for the next run).
     await store.transaction(async (tx) => {
       if (changed.size) await tx.detections.upsert([...changed.values()]);
       await tx.candidates.markFinalized(outcomes);

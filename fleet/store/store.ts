@@ -17,6 +17,7 @@
  * finalization's detections AND the candidates' status) go through `Store.transaction(fn)`; the
  * repositories on `Store` itself run each call in its own implicit transaction.
  */
+import { createHash } from 'node:crypto';
 import type { EgressCandidate, AnalyticId } from '../../src/schemas/egress-candidate.js';
 import type { Detection } from '../../src/schemas/detection.js';
 
@@ -130,7 +131,11 @@ export interface AppSighting {
   hostId: string;
   firstSeen: number;
   lastSeen: number;
-  /** Descriptive attributes from outflow_apps (latest non-empty value wins); optional elsewhere. */
+  /**
+   * Descriptive attributes from outflow_apps; optional elsewhere. Per attribute, the non-empty value of the
+   * sighting with the newest `lastSeen` (event time) wins, equal times going to the greater value (byte
+   * order), so arrival order never changes the result.
+   */
   path?: string;
   signatureClass?: string;
   teamId?: string;
@@ -219,6 +224,22 @@ export interface CandidateInput {
   candidate: EgressCandidate;
 }
 
+/**
+ * Which stored version of a candidate was read (and so judged): the fields `upsertPending` orders versions
+ * by. `digest` is `candidateBodyDigest` of the stored body text. Finalization hands it back in its outcome
+ * so the store marks only that version: a newer one ingested meanwhile stays pending and is judged later.
+ */
+export interface CandidateVersion {
+  eventTime: number;
+  bytesOut: number;
+  digest: string;
+}
+
+/** md5 hex of a candidate's stored JSON body: PostgreSQL can compute the same digest in SQL (`md5(body)`). */
+export function candidateBodyDigest(body: string): string {
+  return createHash('md5').update(body, 'utf8').digest('hex');
+}
+
 export interface StoredCandidate extends CandidateInput {
   /** Stable id: host + flow_id + analytic (a flow's later versions replace the pending row). */
   id: string;
@@ -228,6 +249,8 @@ export interface StoredCandidate extends CandidateInput {
   /** bytes already added to that detection for this flow. */
   countedBytesOut: number;
   countedBytesIn: number;
+  /** The version this row was read at (set by `pendingUpTo`). */
+  version?: CandidateVersion;
 }
 
 export interface CandidateOutcome {
@@ -237,6 +260,12 @@ export interface CandidateOutcome {
   countedBytesIn: number;
   /** The verdict branch, kept for audit (`no_fire:…` when the fleet stage did not fire). */
   branch: string;
+  /**
+   * The version that was judged (`StoredCandidate.version`). When given, only that version is marked
+   * finalized; a row that has since been replaced by a newer version is not (see `markFinalized`).
+   * Without it the row is marked whatever its version (callers that judged nothing, e.g. tests).
+   */
+  version?: CandidateVersion;
 }
 
 /** The stable candidate id every backend uses: one row per (host, analytic, flow). */
@@ -254,6 +283,14 @@ export interface CandidatesRepo {
   /** Pending candidates with eventTime ≤ cutoff, ordered by (eventTime, id), at most `limit`. */
   pendingUpTo(cutoff: number, limit: number): Promise<StoredCandidate[]>;
   countPending(): Promise<number>;
+  /**
+   * Record outcomes. An outcome carrying a `version` marks its row finalized only while the row is still
+   * that version: a newer version ingested after `pendingUpTo` read the row stays pending (it was never
+   * judged) and is judged by the next finalization. Inside a transaction, a backend either keeps the
+   * batch and records the fold on the still-pending row (detection id and counted bytes, so the newer
+   * version later adds only its delta: SQLite), or rejects the whole transaction (PostgreSQL, where
+   * another instance may also have finalized the row).
+   */
   markFinalized(outcomes: readonly CandidateOutcome[]): Promise<void>;
   /** Drop finalized candidates with eventTime < before. */
   expire(before: number): Promise<number>;

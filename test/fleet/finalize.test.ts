@@ -9,6 +9,7 @@ import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
 import { rollup } from '../../fleet/rules/maintenance.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
+import type { Store } from '../../fleet/store/store.js';
 import { DAY, HOUR, MiB, T0, appLine, candidateLine, destinationLine, hostsOf, memoryStore, runPipeline, statusLines } from './fleet-helpers.js';
 
 /** AN1415 without precursor: fires only on a rare destination (rare_and_upload). */
@@ -164,6 +165,53 @@ describe('finalize_delay and suppression', () => {
     await ingest.ingestLines([bigUpload(hosts[1]!, at + 25 * HOUR, 'u.lonely.com', { flow_id: 'f4' }), bigUpload(hosts[0]!, at + 25 * HOUR, 'v.other-lonely.com', { flow_id: 'f5' })], src);
     r = await finalizePending(store, { analytics, flush: true });
     expect(r.created).toHaveLength(2);
+    await store.close();
+  }, 60_000);
+});
+
+describe('ingest racing finalization', () => {
+  it('a newer version of a flow ingested between the read and the commit stays pending, then adds only its bytes', async () => {
+    const hosts = hostsOf(12);
+    const at = T0 + 10 * DAY;
+    const store = await memoryStore();
+    const analytics = defaultAnalyticsConfig();
+    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    const src = { kind: 'test', id: 'a' };
+    await ingest.ingestLines([...statusLines(hosts, T0), bigUpload(hosts[0]!, at, 'r.lonely.com', { flow_id: 'f1' })], src);
+
+    // The first read of pending candidates lets a grown version of f1 in before finalization commits.
+    let raced = 0;
+    const candidates: Store['candidates'] = {
+      upsertPending: (rows) => store.candidates.upsertPending(rows),
+      countPending: () => store.candidates.countPending(),
+      markFinalized: (outcomes) => store.candidates.markFinalized(outcomes),
+      expire: (before) => store.candidates.expire(before),
+      pendingUpTo: async (cutoff, limit) => {
+        const rows = await store.candidates.pendingUpTo(cutoff, limit);
+        if (raced++ === 0) await ingest.ingestLines([bigUpload(hosts[0]!, at + 60, 'r.lonely.com', { flow_id: 'f1', bytes_out: 40 * MiB })], src);
+        return rows;
+      },
+    };
+    const racing = new Proxy(store, {
+      get: (target, prop) => {
+        if (prop === 'candidates') return candidates;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+
+    let r = await finalizePending(racing, { analytics, flush: true });
+    expect(raced).toBe(1);
+    expect([r.examined, r.created.length]).toEqual([1, 1]);
+    const id = r.created[0]!.id;
+    expect((await store.detections.get(id))!.bytes_out_total).toBe(30 * MiB);
+    // the 40 MiB version was never judged: still pending
+    expect(await store.candidates.countPending()).toBe(1);
+
+    r = await finalizePending(store, { analytics, flush: true });
+    expect([r.examined, r.created.length, r.updated.map((d) => d.id)]).toEqual([1, 0, [id]]);
+    expect(await store.detections.get(id)).toMatchObject({ count: 1, bytes_out_total: 40 * MiB, flow_ids: ['f1'] });
+    expect(await store.candidates.countPending()).toBe(0);
     await store.close();
   }, 60_000);
 });

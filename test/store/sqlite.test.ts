@@ -20,7 +20,7 @@ describe('SQLite store specifics', () => {
     await s.close();
     const db = new Database(file, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect((db.prepare('SELECT id FROM schema_migrations').all() as { id: string }[]).map((r) => r.id)).toEqual(['0001_init']);
+    expect((db.prepare('SELECT id FROM schema_migrations').all() as { id: string }[]).map((r) => r.id)).toEqual(['0001_init', '0002_app_attrs_time']);
     db.close();
     const again = await openStore(`sqlite:${file}`, { migrate: false });
     expect(await again.clock.get()).toEqual({ earliest: 1, newest: 2 });

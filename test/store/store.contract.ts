@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Detection } from '../../src/schemas/detection.js';
 import { EgressCandidateSchema, type EgressCandidate } from '../../src/schemas/egress-candidate.js';
-import { candidateId, pairKey, type CandidateInput, type Store } from '../../fleet/store/store.js';
+import { candidateId, pairKey, type AppSighting, type CandidateInput, type Store } from '../../fleet/store/store.js';
 
 const T0 = 1_772_409_600; // 2026-03-02T00:00:00Z
 const DAY = 86_400;
@@ -271,6 +271,36 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.prevalence.appHosts('team:A/app', ALL, 1)).toEqual([{ hostId: 'H2', firstSeen: T0 + 50, lastSeen: T0 + 200 }]);
         expect((await store.prevalence.apps(['team:A/app'], { from: 0, to: T0 + 60 })).get('team:A/app')!.hosts).toBe(1);
       });
+      it('takes app attributes from the newest sighting by event time, whatever the arrival order', async () => {
+        const id = 'team:A/app';
+        const sighting = (hostId: string, t: number, over: Partial<AppSighting> = {}): AppSighting => ({ identity: id, hostId, firstSeen: t, lastSeen: t, ...over });
+        const rows: AppSighting[] = [
+          sighting('H1', T0 + 100, { path: '/old/A', signatureClass: 'adhoc', teamId: 'A', signingId: 'app', cdhash: 'c1' }),
+          sighting('H2', T0 + 300, { path: '/new/A', signatureClass: 'developer_id', teamId: 'A', signingId: 'app', cdhash: 'c3' }),
+          sighting('H3', T0 + 200, { path: '/mid/A', signatureClass: 'developer_id', teamId: 'A', signingId: 'app', cdhash: 'c2' }),
+          // as new as H2's: per attribute the greater value wins, on every backend and in any order
+          sighting('H4', T0 + 300, { path: '/new/B', signatureClass: 'developer_id', teamId: 'A', signingId: 'app', cdhash: 'c0' }),
+          // newest, but carries no attributes (a candidate's chain identity): changes none
+          sighting('H5', T0 + 400),
+        ];
+        const expected = { hosts: 5, firstSeen: T0 + 100, path: '/new/B', signatureClass: 'developer_id', teamId: 'A', signingId: 'app', cdhash: 'c3' };
+        const attrsAfter = async (s: Store, batches: AppSighting[][]) => {
+          for (const b of batches) await s.prevalence.observeApps(b);
+          const a = (await s.prevalence.apps([id], ALL)).get(id)!;
+          return { hosts: a.hosts, firstSeen: a.firstSeen, path: a.path, signatureClass: a.signatureClass, teamId: a.teamId, signingId: a.signingId, cdhash: a.cdhash };
+        };
+        // One row per call in arrival order, then (on fresh stores) reversed, and as one reversed batch.
+        // Each store is read before the next is opened: a backend's `open` may reset shared tables.
+        expect(await attrsAfter(store, rows.map((r) => [r]))).toEqual(expected);
+        for (const batches of [[...rows].reverse().map((r) => [r]), [[...rows].reverse()], [[rows[3]!, rows[0]!], [rows[4]!, rows[1]!, rows[2]!]]]) {
+          const other = await open();
+          try {
+            expect(await attrsAfter(other, batches)).toEqual(expected);
+          } finally {
+            await other.close();
+          }
+        }
+      });
     });
 
     describe('candidates', () => {
@@ -313,6 +343,47 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         } finally {
           await other.close();
         }
+      });
+
+      it('finalizes only the judged version: a newer version ingested after the read stays pending', async () => {
+        await store.candidates.upsertPending([input('H1', T0)]);
+        const [judged] = await store.candidates.pendingUpTo(T0 + 1000, 10);
+        expect(judged!.version).toMatchObject({ eventTime: T0, bytesOut: 5_000_000 });
+        // ingest runs between finalization's read and its commit
+        expect(await store.candidates.upsertPending([input('H1', T0 + 50, { bytes_out: 7_000_000 })])).toBe(1);
+
+        const committed = await store
+          .transaction(async (tx) => {
+            await tx.detections.upsert([sampleDetection({ id: 'det_old' })]);
+            await tx.candidates.markFinalized([{ id: judged!.id, detectionId: 'det_old', countedBytesOut: 5_000_000, countedBytesIn: 1000, branch: 'rare_destination', version: judged!.version }]);
+          })
+          .then(
+            () => true,
+            (err: unknown) => {
+              // a backend may reject the whole batch instead (PostgreSQL); it must say why
+              expect(err).toMatchObject({ code: 'STORE_WRITE' });
+              return false;
+            },
+          );
+
+        expect(await store.candidates.countPending()).toBe(1);
+        const [newer] = await store.candidates.pendingUpTo(T0 + 1000, 10);
+        expect(newer).toMatchObject({ id: judged!.id, eventTime: T0 + 50, status: 'pending' });
+        expect(newer!.candidate.bytes_out).toBe(7_000_000);
+        expect(newer!.version).toMatchObject({ eventTime: T0 + 50, bytesOut: 7_000_000 });
+        // Either the batch committed and the newer version carries the fold (it adds only its delta when
+        // judged), or nothing of the batch exists.
+        if (committed) {
+          expect(newer).toMatchObject({ detectionId: 'det_old', countedBytesOut: 5_000_000, countedBytesIn: 1000 });
+          expect(await store.detections.get('det_old')).not.toBeNull();
+        } else {
+          expect(newer).toMatchObject({ detectionId: null, countedBytesOut: 0, countedBytesIn: 0 });
+          expect(await store.detections.get('det_old')).toBeNull();
+        }
+
+        // The next run judges the newer version and finalizes it.
+        await store.transaction((tx) => tx.candidates.markFinalized([{ id: newer!.id, detectionId: 'det_old', countedBytesOut: 7_000_000, countedBytesIn: 1000, branch: 'rare_destination', version: newer!.version }]));
+        expect(await store.candidates.countPending()).toBe(0);
       });
 
       it('expires only finalized candidates', async () => {

@@ -492,12 +492,13 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
         const attrs = new Map<string, { time: number; path: string; signatureClass: string; teamId: string; signingId: string; cdhash: string }>();
         for (const r of rows) {
           const cur = attrs.get(r.identity) ?? { time: -1, path: '', signatureClass: '', teamId: '', signingId: '', cdhash: '' };
-          const newer = r.lastSeen >= cur.time;
-          const pick = (mine: string, theirs: string | undefined) => (theirs && (newer || !mine) ? theirs : mine);
+          // Equal event times: the greater value wins (as in the SQL below), so arrival order never matters.
+          const pick = (mine: string, theirs: string | undefined) =>
+            theirs && (r.lastSeen > cur.time || (r.lastSeen === cur.time && byText(theirs, mine) > 0) || !mine) ? theirs : mine;
           const has = Boolean(r.path || r.signatureClass || r.teamId || r.signingId || r.cdhash);
           if (!has) continue;
           attrs.set(r.identity, {
-            time: newer ? r.lastSeen : cur.time,
+            time: Math.max(r.lastSeen, cur.time),
             path: pick(cur.path, r.path),
             signatureClass: pick(cur.signatureClass, r.signatureClass),
             teamId: pick(cur.teamId, r.teamId),
@@ -510,11 +511,11 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
           await t.q(
             'write',
             `UPDATE apps a SET
-               path = CASE WHEN u.path <> '' AND (u.t >= a.attrs_time OR a.path = '') THEN u.path ELSE a.path END,
-               signature_class = CASE WHEN u.sc <> '' AND (u.t >= a.attrs_time OR a.signature_class = '') THEN u.sc ELSE a.signature_class END,
-               team_id = CASE WHEN u.team <> '' AND (u.t >= a.attrs_time OR a.team_id = '') THEN u.team ELSE a.team_id END,
-               signing_id = CASE WHEN u.sid <> '' AND (u.t >= a.attrs_time OR a.signing_id = '') THEN u.sid ELSE a.signing_id END,
-               cdhash = CASE WHEN u.cd <> '' AND (u.t >= a.attrs_time OR a.cdhash = '') THEN u.cd ELSE a.cdhash END,
+               path = CASE WHEN u.path <> '' AND (u.t > a.attrs_time OR (u.t = a.attrs_time AND u.path COLLATE "C" > a.path COLLATE "C") OR a.path = '') THEN u.path ELSE a.path END,
+               signature_class = CASE WHEN u.sc <> '' AND (u.t > a.attrs_time OR (u.t = a.attrs_time AND u.sc COLLATE "C" > a.signature_class COLLATE "C") OR a.signature_class = '') THEN u.sc ELSE a.signature_class END,
+               team_id = CASE WHEN u.team <> '' AND (u.t > a.attrs_time OR (u.t = a.attrs_time AND u.team COLLATE "C" > a.team_id COLLATE "C") OR a.team_id = '') THEN u.team ELSE a.team_id END,
+               signing_id = CASE WHEN u.sid <> '' AND (u.t > a.attrs_time OR (u.t = a.attrs_time AND u.sid COLLATE "C" > a.signing_id COLLATE "C") OR a.signing_id = '') THEN u.sid ELSE a.signing_id END,
+               cdhash = CASE WHEN u.cd <> '' AND (u.t > a.attrs_time OR (u.t = a.attrs_time AND u.cd COLLATE "C" > a.cdhash COLLATE "C") OR a.cdhash = '') THEN u.cd ELSE a.cdhash END,
                attrs_time = GREATEST(a.attrs_time, u.t)
              FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(identity, t, path, sc, team, sid, cd)
              WHERE a.identity = u.identity`,
@@ -611,6 +612,7 @@ function toStored(r: CandidateRow): StoredCandidate {
     detectionId: r.detection_id,
     countedBytesOut: r.counted_bytes_out,
     countedBytesIn: r.counted_bytes_in,
+    version: { eventTime: r.event_time, bytesOut: r.bytes_out, digest: bodyDigest(r.body) },
   };
 }
 
@@ -697,7 +699,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
     async markFinalized(outcomes: readonly CandidateOutcome[]) {
       const list = [...new Map(outcomes.map((o) => [o.id, o])).values()].sort((a, b) => byText(a.id, b.id));
       for (const part of chunks(list, chunk)) {
-        const versions = part.map((o) => judged.get(o.id));
+        const versions = part.map((o) => o.version ?? judged.get(o.id));
         // Inside a transaction (finalization: detections + outcomes) only rows still pending AND still the
         // version that was judged are marked. Otherwise another instance changed them meanwhile (a second
         // finalizer after a lost job lock, or a newer version ingested): our detections were computed from

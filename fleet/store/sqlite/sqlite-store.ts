@@ -17,6 +17,7 @@ import { DetectionSchema, type Detection } from '../../../src/schemas/detection.
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { loadMigrations } from '../migrations.js';
 import {
+  candidateBodyDigest,
   candidateId,
   pairKey,
   type AppSighting,
@@ -232,21 +233,18 @@ class SqliteRepos implements StoreRepos {
       async observeApps(rows: readonly AppSighting[]) {
         wrap('prevalence.observeApps', 'STORE_WRITE', () => {
           self.observe(APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })));
+          // Attributes follow event time, not arrival: a non-empty value replaces the stored one when its
+          // sighting is newer than the one that set the attributes, or equally new with a greater value
+          // (byte order; a deterministic tie-break shared with PostgreSQL), or when nothing is stored.
+          const pick = (col: string, param: string) =>
+            `${col} = CASE WHEN @${param} <> '' AND (@t > attrs_time OR (@t = attrs_time AND @${param} > ${col}) OR ${col} = '') THEN @${param} ELSE ${col} END`;
           const attrs = self.st(`UPDATE apps SET
-              path = CASE WHEN ? <> '' THEN ? ELSE path END,
-              signature_class = CASE WHEN ? <> '' THEN ? ELSE signature_class END,
-              team_id = CASE WHEN ? <> '' THEN ? ELSE team_id END,
-              signing_id = CASE WHEN ? <> '' THEN ? ELSE signing_id END,
-              cdhash = CASE WHEN ? <> '' THEN ? ELSE cdhash END
-            WHERE identity = ?`);
+              ${pick('path', 'path')}, ${pick('signature_class', 'sc')}, ${pick('team_id', 'team')}, ${pick('signing_id', 'sid')}, ${pick('cdhash', 'cd')},
+              attrs_time = max(attrs_time, @t)
+            WHERE identity = @identity`);
           for (const r of rows) {
             if (!r.path && !r.signatureClass && !r.teamId && !r.signingId && !r.cdhash) continue;
-            const p = r.path ?? '';
-            const s = r.signatureClass ?? '';
-            const t = r.teamId ?? '';
-            const g = r.signingId ?? '';
-            const c = r.cdhash ?? '';
-            attrs.run(p, p, s, s, t, t, g, g, c, c, r.identity);
+            attrs.run({ t: r.lastSeen, path: r.path ?? '', sc: r.signatureClass ?? '', team: r.teamId ?? '', sid: r.signingId ?? '', cd: r.cdhash ?? '', identity: r.identity });
           }
         });
       },
@@ -341,6 +339,7 @@ class SqliteRepos implements StoreRepos {
               detectionId: (r.detection_id as string | null) ?? null,
               countedBytesOut: r.counted_bytes_out as number,
               countedBytesIn: r.counted_bytes_in as number,
+              version: { eventTime: r.event_time as number, bytesOut: r.bytes_out as number, digest: candidateBodyDigest(r.body as string) },
             }),
           );
         });
@@ -351,7 +350,22 @@ class SqliteRepos implements StoreRepos {
       async markFinalized(outcomes: readonly CandidateOutcome[]) {
         wrap('candidates.markFinalized', 'STORE_WRITE', () => {
           const up = self.st(`UPDATE candidates SET status = 'finalized', detection_id = ?, counted_bytes_out = ?, counted_bytes_in = ?, branch = ? WHERE id = ?`);
-          for (const o of outcomes) up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
+          const current = self.st(`SELECT event_time, bytes_out, body, status FROM candidates WHERE id = ?`);
+          // A newer version ingested after the judged one was read stays pending (nobody judged it), but
+          // takes over where the judged version was folded: the detection this batch commits already holds
+          // the judged version's bytes, so the newer version must add only its delta, not count again.
+          const fold = self.st(`UPDATE candidates SET detection_id = ?, counted_bytes_out = ?, counted_bytes_in = ? WHERE id = ? AND status = 'pending'`);
+          for (const o of outcomes) {
+            if (!o.version) {
+              up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
+              continue;
+            }
+            const row = current.get(o.id) as { event_time: number; bytes_out: number; body: string; status: string } | undefined;
+            if (!row) continue;
+            const judged = row.event_time === o.version.eventTime && row.bytes_out === o.version.bytesOut && candidateBodyDigest(row.body) === o.version.digest;
+            if (judged) up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
+            else fold.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.id);
+          }
         });
       },
       async expire(before: number) {
