@@ -71,7 +71,8 @@ export function buildProgram(): Command {
 
 function registerFleetLazily(fleet: Command): void {
   // Subcommands are declared in fleet/cli/commands.ts; loading it pulls in the store drivers.
-  fleet.allowUnknownOption(true).allowExcessArguments(true);
+  // --help too belongs to the fleet CLI, which knows the subcommands.
+  fleet.allowUnknownOption(true).allowExcessArguments(true).helpOption(false);
   fleet.argument('[args...]').action(async () => {
     const { runFleetCli } = await import('../fleet/cli/commands.js');
     const idx = process.argv.indexOf('fleet');
