@@ -93,12 +93,20 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
 
   const contexts: CandidateContext[] = [];
   const appsByCandidate = new Map<string, Map<string, AppStats>>();
-  for (const g of byWindow.values()) {
-    const dests = await store.prevalence.destinations([...new Set(g.items.map((s) => s.destinationKey))], g.window, g.cap);
-    const pairList = g.items.filter((s) => s.candidate.identity).map((s) => ({ identity: s.candidate.identity, key: s.destinationKey }));
-    const pairs = pairList.length ? await store.prevalence.pairs(pairList, g.window, g.cap) : new Map<string, PrevalenceStats>();
-    const identities = [...new Set(g.items.flatMap((s) => chainIdentities(s.candidate)))];
-    const apps = identities.length ? await store.prevalence.apps(identities, g.window, g.cap) : new Map<string, AppStats>();
+  const groups = [...byWindow.values()];
+  const chains = new Map(batch.map((s) => [s.id, chainIdentities(s.candidate)]));
+  // All windows in one store call: the backend reads each key once, not once per window.
+  const answers = await store.prevalence.statsMany(
+    groups.map((g) => ({
+      window: g.window,
+      countCap: g.cap,
+      destinations: [...new Set(g.items.map((s) => s.destinationKey))],
+      pairs: g.items.filter((s) => s.candidate.identity).map((s) => ({ identity: s.candidate.identity, key: s.destinationKey })),
+      apps: [...new Set(g.items.flatMap((s) => chains.get(s.id)!))],
+    })),
+  );
+  for (const [gi, g] of groups.entries()) {
+    const { destinations: dests, pairs, apps } = answers[gi]!;
     for (const s of g.items) {
       const active = activeByHour.get(Math.floor(s.eventTime / HOUR))!;
       const dest = dests.get(s.destinationKey) ?? EMPTY_STATS;
@@ -111,7 +119,7 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
         destinationHosts: dest.hosts,
         destinationFirstSeen: dest.firstSeen,
         pairUploadHosts: pair?.hosts ?? 0,
-        chainApps: chainIdentities(s.candidate).map((identity) => {
+        chainApps: chains.get(s.id)!.map((identity) => {
           const a = apps.get(identity);
           return { identity, firstSeen: a?.firstSeen ?? null, hosts: a?.hosts ?? 0 };
         }),

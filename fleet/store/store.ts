@@ -194,6 +194,13 @@ export interface PrevalenceRepo {
   pairs(pairs: readonly { identity: string; key: string }[], window: TimeWindow, countCap?: number): Promise<Map<string, PrevalenceStats>>;
   apps(identities: readonly string[], window: TimeWindow, countCap?: number): Promise<Map<string, AppStats>>;
 
+  /**
+   * Many windows in one call (finalization reads one window per 5 minutes of event time): answer i is
+   * exactly what destinations/pairs/apps return for request i. A backend can then read each key once
+   * per call instead of once per window.
+   */
+  statsMany(requests: readonly PrevalenceRequest[]): Promise<PrevalenceAnswer[]>;
+
   /** Detail for the API/CLI: the stats plus up to `limit` host rows (ordered by first_seen, host). */
   destinationHosts(key: string, window: TimeWindow, limit: number): Promise<HostSpan[]>;
   appHosts(identity: string, window: TimeWindow, limit: number): Promise<HostSpan[]>;
@@ -205,6 +212,22 @@ export interface PrevalenceRepo {
   compact(threshold: number, window: TimeWindow): Promise<CompactionResult>;
   /** Sliding window: drop host rows last seen before `before`, then keys with no sighting left. */
   expire(before: number): Promise<CompactionResult>;
+}
+
+/** One window's reads for `PrevalenceRepo.statsMany`. */
+export interface PrevalenceRequest {
+  window: TimeWindow;
+  countCap?: number;
+  destinations: readonly string[];
+  pairs: readonly { identity: string; key: string }[];
+  apps: readonly string[];
+}
+
+export interface PrevalenceAnswer {
+  destinations: Map<string, PrevalenceStats>;
+  /** Keyed by `pairKey(identity, key)`. */
+  pairs: Map<string, PrevalenceStats>;
+  apps: Map<string, AppStats>;
 }
 
 export function pairKey(identity: string, key: string): string {

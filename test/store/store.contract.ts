@@ -271,6 +271,45 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.prevalence.appHosts('team:A/app', ALL, 1)).toEqual([{ hostId: 'H2', firstSeen: T0 + 50, lastSeen: T0 + 200 }]);
         expect((await store.prevalence.apps(['team:A/app'], { from: 0, to: T0 + 60 })).get('team:A/app')!.hosts).toBe(1);
       });
+      it('statsMany answers every window exactly as the per-window reads do', async () => {
+        // Hosts spread over time so windows see different subsets; `big.com` crosses the cap, `sat.com` is compacted.
+        await store.prevalence.observeDestinations(Array.from({ length: 12 }, (_, i) => ({ key: 'sat.com', hostId: `H${i}`, firstSeen: T0, lastSeen: T0 + i })));
+        await store.prevalence.compact(10, ALL);
+        await store.prevalence.observeDestinations([
+          ...Array.from({ length: 30 }, (_, i) => ({ key: 'big.com', hostId: `H${String(i).padStart(2, '0')}`, firstSeen: T0 + i * 3600, lastSeen: T0 + i * 3600 + 600 })),
+          { key: 'one.com', hostId: 'H1', firstSeen: T0 + DAY, lastSeen: T0 + DAY },
+        ]);
+        await store.prevalence.observePairs([
+          { identity: 'team:A/app', key: 'big.com', hostId: 'H1', firstSeen: T0, lastSeen: T0 + 2 * DAY },
+          { identity: 'team:A/app', key: 'big.com', hostId: 'H2', firstSeen: T0 + DAY, lastSeen: T0 + DAY },
+        ]);
+        await store.prevalence.observeApps([
+          { identity: 'team:A/app', hostId: 'H1', firstSeen: T0 + 100, lastSeen: T0 + 100, path: '/A', signatureClass: 'developer_id', teamId: 'A', signingId: 'app' },
+          { identity: 'team:A/app', hostId: 'H3', firstSeen: T0 + DAY, lastSeen: T0 + DAY },
+        ]);
+        const destinations = ['big.com', 'one.com', 'sat.com', 'missing.io', 'big.com'];
+        const pairs = [{ identity: 'team:A/app', key: 'big.com' }, { identity: 'team:B/app', key: 'big.com' }];
+        const apps = ['team:A/app', 'team:none/x'];
+        const requests = [
+          { window: ALL, destinations, pairs, apps },
+          { window: ALL, countCap: 10, destinations, pairs, apps },
+          { window: { from: T0 + 5 * 3600, to: T0 + 12 * 3600 }, countCap: 5, destinations, pairs, apps },
+          { window: { from: T0 + 5 * 3600, to: T0 + 12 * 3600 }, destinations, pairs, apps },
+          { window: { from: T0 + DAY, to: T0 + 3 * DAY }, countCap: 3, destinations, pairs, apps },
+          { window: { from: 0, to: T0 - 1 }, destinations, pairs, apps },
+          { window: ALL, destinations: [], pairs: [], apps: [] },
+        ];
+        const many = await store.prevalence.statsMany(requests);
+        expect(many).toHaveLength(requests.length);
+        for (const [i, r] of requests.entries()) {
+          expect(many[i]!.destinations).toEqual(await store.prevalence.destinations(r.destinations, r.window, r.countCap));
+          expect(many[i]!.pairs).toEqual(r.pairs.length ? await store.prevalence.pairs(r.pairs, r.window, r.countCap) : new Map());
+          expect(many[i]!.apps).toEqual(r.apps.length ? await store.prevalence.apps(r.apps, r.window, r.countCap) : new Map());
+        }
+        expect(many[2]!.destinations.get('big.com')!.hosts).toBe(5);
+        expect(many[3]!.destinations.get('big.com')!.hosts).toBe(8);
+        expect(many[0]!.destinations.get('sat.com')!.saturated).toBe(true);
+      });
       it('takes app attributes from the newest sighting by event time, whatever the arrival order', async () => {
         const id = 'team:A/app';
         const sighting = (hostId: string, t: number, over: Partial<AppSighting> = {}): AppSighting => ({ identity: id, hostId, firstSeen: t, lastSeen: t, ...over });

@@ -49,6 +49,7 @@ import {
   type HostsRepo,
   type JobLockResult,
   type PairSighting,
+  type PrevalenceAnswer,
   type PrevalenceRepo,
   type PrevalenceStats,
   type QuarantineRepo,
@@ -475,7 +476,7 @@ async function expireFamily(ex: Executor, f: Family, before: number): Promise<nu
 }
 
 function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
-  return {
+  const repo: PrevalenceRepo = {
     async observeDestinations(rows: readonly DestinationSighting[]) {
       if (!rows.length) return;
       await ex.atomic((t) => observe(t, chunk, DEST, rows.map((r) => ({ keys: [r.key], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen }))));
@@ -567,6 +568,18 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
       }
       return out;
     },
+    async statsMany(requests) {
+      // Each window is one set-based query per family already; no per-key round trips to save.
+      const out: PrevalenceAnswer[] = [];
+      for (const r of requests) {
+        out.push({
+          destinations: await repo.destinations(r.destinations, r.window, r.countCap),
+          pairs: await repo.pairs(r.pairs, r.window, r.countCap),
+          apps: await repo.apps(r.apps, r.window, r.countCap),
+        });
+      }
+      return out;
+    },
     destinationHosts: (key, window, limit) => hostSpans(ex, DEST, [key], window, limit),
     appHosts: (identity, window, limit) => hostSpans(ex, APP, [identity], window, limit),
     async compact(threshold, window): Promise<CompactionResult> {
@@ -584,6 +597,7 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
       }));
     },
   };
+  return repo;
 }
 
 // ─── candidates ────────────────────────────────────────────────────────────────────────────────

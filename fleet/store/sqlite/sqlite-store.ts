@@ -40,7 +40,9 @@ import {
   type HostsRepo,
   type JobLockResult,
   type PairSighting,
+  type PrevalenceAnswer,
   type PrevalenceRepo,
+  type PrevalenceRequest,
   type PrevalenceStats,
   type QuarantineRepo,
   type QuarantineRow,
@@ -282,6 +284,42 @@ class SqliteRepos implements StoreRepos {
             });
           }
           return out;
+        });
+      },
+      async statsMany(requests: readonly PrevalenceRequest[]) {
+        return wrap('prevalence.statsMany', 'STORE_READ', () => {
+          // Each key's row and host spans are read once for the whole call; every window is then judged
+          // in memory with the same rules as stats(). Finalizing a day of candidates asks ~288 windows of
+          // the same few hot keys, which cost one scan of their host rows per window before.
+          const dest = new KeySpans(self, DEST);
+          const pair = new KeySpans(self, PAIR);
+          const app = new KeySpans(self, APP);
+          const attrs = self.st('SELECT path, signature_class, team_id, signing_id, cdhash FROM apps WHERE identity = ?');
+          const attrCache = new Map<string, Row | undefined>();
+          return requests.map((r): PrevalenceAnswer => {
+            const destinations = new Map<string, PrevalenceStats>();
+            for (const k of r.destinations) if (!destinations.has(k)) destinations.set(k, dest.stats([k], r.window, r.countCap));
+            const pairs = new Map<string, PrevalenceStats>();
+            for (const p of r.pairs) {
+              const k = pairKey(p.identity, p.key);
+              if (!pairs.has(k)) pairs.set(k, pair.stats([p.identity, p.key], r.window, r.countCap));
+            }
+            const apps = new Map<string, AppStats>();
+            for (const id of r.apps) {
+              if (apps.has(id)) continue;
+              if (!attrCache.has(id)) attrCache.set(id, attrs.get(id) as Row | undefined);
+              const a = attrCache.get(id);
+              apps.set(id, {
+                ...app.stats([id], r.window, r.countCap),
+                path: (a?.path as string) ?? '',
+                signatureClass: (a?.signature_class as string) ?? '',
+                teamId: (a?.team_id as string) ?? '',
+                signingId: (a?.signing_id as string) ?? '',
+                cdhash: (a?.cdhash as string) ?? '',
+              });
+            }
+            return { destinations, pairs, apps };
+          });
         });
       },
       async destinationHosts(key: string, window: TimeWindow, limit: number) {
@@ -564,6 +602,70 @@ class SqliteRepos implements StoreRepos {
   expireTables(t: PrevalenceTables, before: number): number {
     this.st(`DELETE FROM ${t.hostTable} WHERE last_seen < ?`).run(before);
     return this.st(`DELETE FROM ${t.keyTable} WHERE last_seen < ?`).run(before).changes;
+  }
+}
+
+/**
+ * One prevalence family's key rows and host spans, loaded lazily per key and kept for one statsMany
+ * call. `stats` gives the same answer as SqliteRepos.stats: host rows are kept in primary-key order
+ * (host_id), the order SQLite's capped count visits them, so a count stopped at `countCap` sees the
+ * same rows and the same max(last_seen).
+ */
+class KeySpans {
+  private readonly keyRows = new Map<string, { firstSeen: number; lastSeen: number; saturated: boolean; saturatedHosts: number } | null>();
+  private readonly spans = new Map<string, { firstSeen: Float64Array; lastSeen: Float64Array }>();
+
+  constructor(
+    private readonly repos: SqliteRepos,
+    private readonly t: PrevalenceTables,
+  ) {}
+
+  private keyRow(keys: string[], id: string) {
+    let k = this.keyRows.get(id);
+    if (k === undefined) {
+      const where = this.t.keyCols.map((c) => `${c} = ?`).join(' AND ');
+      const r = this.repos.st(`SELECT first_seen, last_seen, saturated, saturated_hosts FROM ${this.t.keyTable} WHERE ${where}`).get(...keys) as Row | undefined;
+      k = r ? { firstSeen: r.first_seen as number, lastSeen: r.last_seen as number, saturated: r.saturated === 1, saturatedHosts: r.saturated_hosts as number } : null;
+      this.keyRows.set(id, k);
+    }
+    return k;
+  }
+
+  private hostRows(keys: string[], id: string) {
+    let h = this.spans.get(id);
+    if (!h) {
+      const where = this.t.keyCols.map((c) => `${c} = ?`).join(' AND ');
+      const rows = this.repos.st(`SELECT first_seen, last_seen FROM ${this.t.hostTable} WHERE ${where} ORDER BY host_id`).raw(true).all(...keys) as [number, number][];
+      h = { firstSeen: new Float64Array(rows.length), lastSeen: new Float64Array(rows.length) };
+      for (let i = 0; i < rows.length; i++) {
+        h.firstSeen[i] = rows[i]![0];
+        h.lastSeen[i] = rows[i]![1];
+      }
+      this.spans.set(id, h);
+    }
+    return h;
+  }
+
+  stats(keys: string[], window: TimeWindow, countCap?: number): PrevalenceStats {
+    const id = keys.join('\u0000');
+    const k = this.keyRow(keys, id);
+    if (!k || k.firstSeen > window.to) return { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+    if (k.saturated) {
+      const live = k.lastSeen >= window.from;
+      return { hosts: live ? k.saturatedHosts : 0, firstSeen: k.firstSeen, lastSeen: k.lastSeen, saturated: true };
+    }
+    const h = this.hostRows(keys, id);
+    // SQLite's LIMIT: a negative value means no limit.
+    const cap = countCap === undefined || countCap < 0 ? Infinity : countCap;
+    let n = 0;
+    let last = -Infinity;
+    for (let i = 0; i < h.firstSeen.length && n < cap; i++) {
+      if (h.firstSeen[i]! <= window.to && h.lastSeen[i]! >= window.from) {
+        n++;
+        if (h.lastSeen[i]! > last) last = h.lastSeen[i]!;
+      }
+    }
+    return { hosts: n, firstSeen: k.firstSeen, lastSeen: n > 0 ? last : k.lastSeen, saturated: false };
   }
 }
 
