@@ -2,6 +2,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { ToolError } from '../../src/errors.js';
 
 /**
@@ -116,8 +117,13 @@ export class ToolRunner {
         reject(notFoundOr(tool, file, err));
         return;
       }
-      const out: Buffer[] = [];
-      const errChunks: Buffer[] = [];
+      // Output is decoded as it arrives (a multi-byte character split across chunks is held by the
+      // decoder): keeping the Buffer chunks until exit and concatenating them held the output three times
+      // over at the end (chunks, the concatenated copy, the string), outside the V8 heap.
+      const outDecoder = new StringDecoder('utf8');
+      const errDecoder = new StringDecoder('utf8');
+      const outParts: string[] = [];
+      const errParts: string[] = [];
       let outBytes = 0;
       let errBytes = 0;
       let settled = false;
@@ -138,16 +144,21 @@ export class ToolRunner {
           finish(() => reject(new ToolError('TOOL_OUTPUT_LIMIT', `${tool} printed more than ${maxBytes} bytes`, tool, {}, 'raise tools.max_output_bytes if this host really has that much state')));
           return;
         }
-        out.push(chunk);
+        outParts.push(outDecoder.write(chunk));
       });
       child.stderr.on('data', (chunk: Buffer) => {
         errBytes += chunk.length;
-        if (errBytes <= 1024 * 1024) errChunks.push(chunk);
+        if (errBytes <= 1024 * 1024) errParts.push(errDecoder.write(chunk));
       });
       child.on('error', (err) => finish(() => reject(notFoundOr(tool, file, err))));
       child.on('close', (code, signal) => {
-        const stdout = Buffer.concat(out).toString('utf8');
-        const stderr = Buffer.concat(errChunks).toString('utf8');
+        if (settled) return;
+        outParts.push(outDecoder.end());
+        errParts.push(errDecoder.end());
+        const stdout = outParts.join('');
+        const stderr = errParts.join('');
+        outParts.length = 0;
+        errParts.length = 0;
         const exitCode = code ?? -1;
         if (!okExit.includes(exitCode)) {
           finish(() =>

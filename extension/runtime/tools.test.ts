@@ -1,0 +1,63 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ToolError } from '../../src/errors.js';
+import { ToolRunner } from './tools.js';
+
+/** A fake `ps` in a tool dir whose behaviour is the given node program. */
+function fakeTool(dir: string, name: string, program: string): void {
+  const file = path.join(dir, name);
+  writeFileSync(file, `#!/usr/bin/env node\n${program}\n`);
+  chmodSync(file, 0o755);
+}
+
+describe('ToolRunner.run output capture', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'outflow-tools-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('decodes a UTF-8 character split across two stdout chunks, and stderr', async () => {
+    // "é" is C3 A9 and "€" is E2 82 AC: each write ends inside a character; the pause makes them separate reads.
+    fakeTool(dir, 'ps', `
+      const w = (b) => new Promise((r) => process.stdout.write(Buffer.from(b), r));
+      (async () => {
+        await w([0x63, 0x61, 0x66, 0xc3]);
+        await new Promise((r) => setTimeout(r, 80));
+        await w([0xa9, 0x20, 0xe2, 0x82]);
+        await new Promise((r) => setTimeout(r, 80));
+        await w([0xac, 0x0a]);
+        process.stderr.write(Buffer.from([0x6e, 0xc3]));
+        setTimeout(() => process.stderr.write(Buffer.from([0xa9])), 80);
+      })();`);
+    const runner = new ToolRunner({ platform: 'linux', toolDir: dir });
+    const res = await runner.run('ps', []);
+    expect(res.stdout).toBe('café €\n');
+    expect(res.stderr).toBe('né');
+    expect(res.exitCode).toBe(0);
+  });
+
+  it('returns large output whole', async () => {
+    fakeTool(dir, 'ss', `process.stdout.write('x,'.repeat(300_000) + '\\n');`);
+    const res = await new ToolRunner({ platform: 'linux', toolDir: dir }).run('ss', []);
+    expect(res.stdout.length).toBe(600_001);
+    expect(res.stdout.endsWith(',\n')).toBe(true);
+  });
+
+  it('rejects output over the cap with TOOL_OUTPUT_LIMIT', async () => {
+    fakeTool(dir, 'rpm', `process.stdout.write('y'.repeat(200_000));`);
+    const run = new ToolRunner({ platform: 'linux', toolDir: dir }).run('rpm', [], { maxBytes: 10_000 });
+    await expect(run).rejects.toMatchObject({ code: 'TOOL_OUTPUT_LIMIT' });
+    await expect(run).rejects.toBeInstanceOf(ToolError);
+  });
+
+  it('rejects a failing exit with the head of stderr', async () => {
+    fakeTool(dir, 'dpkg-query', `process.stderr.write('dpkg-query: no packages found\\n'); process.exitCode = 1;`);
+    const run = new ToolRunner({ platform: 'linux', toolDir: dir }).run('dpkg-query', []);
+    await expect(run).rejects.toMatchObject({ code: 'TOOL_FAILED' });
+    const err = (await run.catch((e: unknown) => e)) as ToolError;
+    expect(err.details.stderrHead).toContain('no packages found');
+  });
+});
