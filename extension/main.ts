@@ -9,6 +9,7 @@ import { createLogger } from '../src/log.js';
 import { SDK_VERSION, VERSION } from '../src/version.js';
 import { COLLECTORS } from './collectors/index.js';
 import { createContext, resolvePlatform } from './runtime/create-context.js';
+import { applyExtensionHeapTuning } from './runtime/node-flags.js';
 import { loadTestTables, startCollectors, stopAll, tablesFor, toTablePlugin } from './runtime/table-host.js';
 import { OsqueryExtension, SdkError, exitCodeFor, parseSecondsFlag, type StopReason } from './sdk/index.js';
 import { TABLES } from './tables/index.js';
@@ -35,6 +36,7 @@ function secondsFlag(value: string, flag: string, fallback: number): number {
 }
 
 export async function runExtension(opts: ExtensionCliOptions): Promise<number> {
+  applyExtensionHeapTuning();
   const log = createLogger({ level: opts.verbose ? 'debug' : 'info', name: 'outflow-extension' });
   const startTimeoutMs = secondsFlag(opts.timeout, '--timeout', 3);
   const intervalMs = secondsFlag(opts.interval, '--interval', 3);

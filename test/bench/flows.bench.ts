@@ -166,10 +166,28 @@ export default async function (b: BenchContext): Promise<void> {
     });
     const file = path.join(bundleDir, 'steady.mjs');
     writeFileSync(file, out.outputFiles[0]!.contents);
-    const r = spawnSync(process.execPath, ['--expose-gc', EXTENSION_NODE_FLAG, file, String(b.quick ? 100 : 400)], { encoding: 'utf8', timeout: 300_000 });
-    if (r.status !== 0) throw new Error(`steady-state driver failed: ${r.stderr.slice(-2000)}`);
-    const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { rss: number; heapUsed: number; baseline: number; tracked: number };
-    b.report('steady-state RSS, plain node bundle (1 000 open flows, churn)', { rss_mb: m.rss / 2 ** 20, baseline_rss_mb: m.baseline / 2 ** 20, heap_used_mb: m.heapUsed / 2 ** 20, flows_tracked: m.tracked });
+    const mb = (x: number) => (x < 0 ? -1 : x / 2 ** 20);
+    // Tuned = as outflow.ext runs (semi-space flag + runtime heap flags); untuned = semi-space flag only.
+    for (const variant of ['tuned', 'untuned'] as const) {
+      const r = spawnSync(process.execPath, ['--expose-gc', EXTENSION_NODE_FLAG, file, String(b.quick ? 100 : 400), variant], { encoding: 'utf8', timeout: 300_000 });
+      if (r.status !== 0) throw new Error(`steady-state driver failed: ${r.stderr.slice(-2000)}`);
+      const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
+      b.report(`steady-state RSS, plain node bundle (1 000 open flows, churn, ${variant})`, {
+        rss_mb: mb(m.rss!),
+        loop_rss_max_mb: mb(m.loopRss!),
+        peak_rss_mb: mb(m.peakRss!),
+        baseline_rss_mb: mb(m.baseline!),
+        heap_total_mb: mb(m.heapTotal!),
+        loop_heap_total_max_mb: mb(m.loopHeapTotal!),
+        heap_used_mb: mb(m.heapUsed!),
+        old_space_mb: mb(m.oldSpaceSize!),
+        old_space_used_mb: mb(m.oldSpaceUsed!),
+        external_mb: mb(m.external!),
+        array_buffers_mb: mb(m.arrayBuffers!),
+        tick_cpu_ms: m.tickCpuMs!,
+        flows_tracked: m.tracked!,
+      });
+    }
   } finally {
     rmSync(bundleDir, { recursive: true, force: true });
   }
