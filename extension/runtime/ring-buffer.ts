@@ -53,6 +53,11 @@ export class RingBuffer<T> {
     for (let i = 0; i < this.count; i++) yield this.items[(this.head + i) % this.capacity] as T;
   }
 
+  /** Oldest first, without an iterator object per item (for per-query scans of a full buffer). */
+  forEach(fn: (item: T) => void): void {
+    for (let i = 0; i < this.count; i++) fn(this.items[(this.head + i) % this.capacity] as T);
+  }
+
   toArray(): T[] {
     return [...this];
   }

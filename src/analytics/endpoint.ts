@@ -44,6 +44,8 @@ export function hasAnyPrecursor(f: EndpointFacts, cfg: AnalyticsConfig): boolean
   return !!f.archive && precursorInWindow(f.archive.time, f.flow, cfg);
 }
 
+const SIGNATURE_REASONS: ReadonlyMap<string, string> = new Map(['adhoc', 'unsigned', 'invalid'].map((c) => [c, `signature_${c}`]));
+
 /**
  * Everything true about the flow that an analyst wants to see, in a stable order. Only facts, never
  * the analytic's verdict: the same flow gets the same evidence whichever analytic emitted it.
@@ -70,20 +72,27 @@ export function evidence(f: EndpointFacts, cfg: AnalyticsConfig): string[] {
   if (cleartext(f.flow)) r.push('cleartext');
   if (rawIp(f.flow)) r.push('raw_ip');
   if (nonStandardPort(f.flow)) r.push('non_standard_port');
-  if (['adhoc', 'unsigned', 'invalid'].includes(f.signatureClass)) r.push(`signature_${f.signatureClass}`);
+  const signatureReason = SIGNATURE_REASONS.get(f.signatureClass);
+  if (signatureReason) r.push(signatureReason);
   return r;
 }
 
-/** Evidence depends only on the facts: computed once per flow however many analytics pass it. */
-const evidenceMemo = new WeakMap<EndpointFacts, { cfg: AnalyticsConfig; reasons: string[] }>();
+/**
+ * Evidence depends only on the facts: computed once per flow however many analytics pass it. The
+ * analytics of one flow are asked one after another, so remembering the last facts object is enough
+ * (a WeakMap entry per flow cost more than the evidence itself, mostly in GC).
+ */
+let memoFacts: EndpointFacts | undefined;
+let memoCfg: AnalyticsConfig | undefined;
+let memoPass: EndpointResult = { pass: true, reasons: [] };
 
 export function result(why: string[], f: EndpointFacts, cfg: AnalyticsConfig): EndpointResult {
   if (why.length) return { pass: false, reasons: why };
-  let m = evidenceMemo.get(f);
-  if (!m || m.cfg !== cfg) {
-    m = { cfg, reasons: evidence(f, cfg) };
-    evidenceMemo.set(f, m);
+  if (memoFacts !== f || memoCfg !== cfg) {
+    memoPass = { pass: true, reasons: evidence(f, cfg) };
+    memoFacts = f;
+    memoCfg = cfg;
   }
   // Shared between the analytics that pass this flow: callers read it, never mutate it.
-  return { pass: true, reasons: m.reasons };
+  return memoPass;
 }

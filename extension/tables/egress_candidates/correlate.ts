@@ -72,6 +72,22 @@ interface GroupEvents {
   archive: ArchiveEventRow[];
   /** Archive events written to a staging location (a subset of `archive`). */
   staging: ArchiveEventRow[];
+  /** The event times of each list once sorted: binary searches read these, not the rows. */
+  tier1Times: Float64Array;
+  tier2Times: Float64Array;
+  archiveTimes: Float64Array;
+  stagingTimes: Float64Array;
+}
+
+const NO_TIMES = new Float64Array(0);
+
+/** Per-process-instance attribution of buffered events (resolved once per generate). */
+interface InstanceHit {
+  start: number;
+  bucket: GroupEvents | undefined;
+  unattributed: boolean;
+  /** Another instance of the same pid (pid reuse), if any. */
+  next: InstanceHit | undefined;
 }
 
 const instanceKey = (pid: number, start: number) => `${pid}:${start}`;
@@ -127,32 +143,31 @@ function identityOf(signing: CorrelationInputs['signing'], path: string, rec: Pr
 }
 
 /**
- * The event of a time-sorted list inside [from, to] closest to `start` (ties: the earlier one), found by
- * binary search: the candidates are the last event at or before `start` and the first one after it.
+ * Index of the event of a time-sorted list inside [from, to] closest to `start` (ties: the earlier
+ * one), −1 when none, found by binary search: the candidates are the last event at or before `start`
+ * and the first one after it.
  */
-function closestInWindow<T extends { time: number }>(list: readonly T[], from: number, to: number, start: number): T | undefined {
-  const i = lowerBound(list, start + 1); // first event after start
-  const before = i > 0 ? list[i - 1] : undefined;
-  const after = i < list.length ? list[i] : undefined;
-  const b = before && before.time >= from && before.time <= to ? before : undefined;
-  const a = after && after.time <= to && after.time >= from ? after : undefined;
-  if (!b) return a;
-  if (!a) return b;
-  return a.time - start < start - b.time ? a : b;
+function closestInWindow(times: Float64Array, from: number, to: number, start: number): number {
+  const i = lowerBound(times, start + 1); // first event after start
+  const b = i > 0 && times[i - 1]! >= from && times[i - 1]! <= to ? i - 1 : -1;
+  const a = i < times.length && times[i]! <= to && times[i]! >= from ? i : -1;
+  if (b < 0) return a;
+  if (a < 0) return b;
+  return times[a]! - start < start - times[b]! ? a : b;
 }
 
-function anyInWindow(list: readonly { time: number }[], from: number, to: number): boolean {
-  const i = lowerBound(list, from);
-  return i < list.length && list[i]!.time <= to;
+function anyInWindow(times: Float64Array, from: number, to: number): boolean {
+  const i = lowerBound(times, from);
+  return i < times.length && times[i]! <= to;
 }
 
-/** Events sorted by time: the first index with time ≥ t. */
-function lowerBound<T extends { time: number }>(list: readonly T[], t: number): number {
+/** Sorted times: the first index with time ≥ t. */
+function lowerBound(times: Float64Array, t: number): number {
   let lo = 0;
-  let hi = list.length;
+  let hi = times.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (list[mid]!.time < t) lo = mid + 1;
+    if (times[mid]! < t) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -169,17 +184,34 @@ interface GroupVolume {
  * Σ(first_seen ≤ to) − Σ(last_seen < from), each a prefix sum over a sorted array.
  */
 export function groupVolume(flows: readonly FlowRow[]): GroupVolume {
-  const sortedBy = (k: 'first_seen' | 'last_seen') => {
-    const xs = [...flows].sort((a, b) => a[k] - b[k]);
-    const times = xs.map((f) => f[k]);
-    const prefix = [0];
-    for (const f of xs) prefix.push(prefix[prefix.length - 1]! + f.bytes_out);
+  const n = flows.length;
+  const bytes = new Float64Array(n);
+  for (let i = 0; i < n; i++) bytes[i] = flows[i]!.bytes_out;
+  // Times and prefix sums in plain typed arrays: an index sort by a numeric key, no row copies. Ties
+  // need no order (a prefix is only ever read at the end of a run of equal times).
+  const sortedBy = (key: Float64Array) => {
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => key[a]! - key[b]!);
+    const times = new Float64Array(n);
+    const prefix = new Float64Array(n + 1);
+    for (let i = 0; i < n; i++) {
+      const j = order[i]!;
+      times[i] = key[j]!;
+      prefix[i + 1] = prefix[i]! + bytes[j]!;
+    }
     return { times, prefix };
   };
-  const first = sortedBy('first_seen');
-  const last = sortedBy('last_seen');
+  const firstSeen = new Float64Array(n);
+  const lastSeen = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    firstSeen[i] = flows[i]!.first_seen;
+    lastSeen[i] = flows[i]!.last_seen;
+  }
+  const first = sortedBy(firstSeen);
+  const last = sortedBy(lastSeen);
   /** Number of times ≤ t (upper bound). */
-  const countAtMost = (times: number[], t: number) => {
+  const countAtMost = (times: Float64Array, t: number) => {
     let lo = 0;
     let hi = times.length;
     while (lo < hi) {
@@ -196,13 +228,24 @@ export function groupVolume(flows: readonly FlowRow[]): GroupVolume {
   };
 }
 
-function sortByTime(list: { time: number }[]): void {
-  for (let i = 1; i < list.length; i++) {
-    if (list[i]!.time < list[i - 1]!.time) {
-      list.sort((x, y) => x.time - y.time);
-      return;
+/** Sorts the list by time (stable; buffers are nearly in order already) and returns its times. */
+function sortedTimes(list: { time: number }[]): Float64Array {
+  if (list.length === 0) return NO_TIMES;
+  const times = new Float64Array(list.length);
+  let sorted = true;
+  for (let i = 0; i < list.length; i++) {
+    const t = list[i]!.time;
+    if (i > 0 && t < times[i - 1]!) {
+      sorted = false;
+      break;
     }
+    times[i] = t;
   }
+  if (!sorted) {
+    list.sort((x, y) => x.time - y.time);
+    for (let i = 0; i < list.length; i++) times[i] = list[i]!.time;
+  }
+  return times;
 }
 
 export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = {}): { rows: CandidateRow[]; stats: CorrelationStats } {
@@ -251,7 +294,7 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
   let unattributed = 0;
   const bucket = (key: string): GroupEvents => {
     let b = byGroup.get(key);
-    if (!b) byGroup.set(key, (b = { tier1: [], tier2: [], archive: [], staging: [] }));
+    if (!b) byGroup.set(key, (b = { tier1: [], tier2: [], archive: [], staging: [], tier1Times: NO_TIMES, tier2Times: NO_TIMES, archiveTimes: NO_TIMES, stagingTimes: NO_TIMES }));
     return b;
   };
   const eventGroupKey = (e: { pid: number; ppid: number; process_start: number; time: number }): string | undefined => {
@@ -263,53 +306,67 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
     unattributed++;
     return e.process_start > 0 ? instanceKey(e.pid, e.process_start) : undefined;
   };
-  // Many events share a process instance: resolve each (pid, start) once. pid < 2^22 (Linux pid_max)
-  // and start < 2^31 keep the numeric key exact.
-  const perInstance = new Map<number, { bucket: GroupEvents | undefined; unattributed: boolean }>();
+  // Many events share a process instance: resolve each (pid, start) once. Keyed by pid (a small
+  // integer key), then a short chain of the instances that pid has had.
+  const perPid = new Map<number, InstanceHit>();
   const bucketFor = (e: { pid: number; ppid: number; process_start: number; time: number }): GroupEvents | undefined => {
-    if (e.process_start <= 0) {
+    const start = e.process_start;
+    if (start <= 0) {
       const key = eventGroupKey(e);
       return key ? bucket(key) : undefined;
     }
-    const ik = e.process_start * 4_194_304 + e.pid;
-    let hit = perInstance.get(ik);
-    if (!hit) {
+    const first = perPid.get(e.pid);
+    let hit = first;
+    while (hit !== undefined && hit.start !== start) hit = hit.next;
+    if (hit === undefined) {
       const before = unattributed;
       const key = eventGroupKey(e);
-      hit = { bucket: key ? bucket(key) : undefined, unattributed: unattributed !== before };
-      perInstance.set(ik, hit);
+      hit = { start, bucket: key ? bucket(key) : undefined, unattributed: unattributed !== before, next: first };
+      perPid.set(e.pid, hit);
     } else if (hit.unattributed) unattributed++;
     return hit.bucket;
   };
-  for (const e of inputs.sensitiveEvents) {
-    if (e.tier !== 1 && e.tier !== 2) continue;
+  inputs.sensitiveEvents.forEach((e) => {
+    if (e.tier !== 1 && e.tier !== 2) return;
     const b = bucketFor(e);
     if (b) (e.tier === 1 ? b.tier1 : b.tier2).push(e);
-  }
-  for (const e of inputs.archiveEvents) {
+  });
+  inputs.archiveEvents.forEach((e) => {
     const b = bucketFor(e);
-    if (!b) continue;
+    if (!b) return;
     b.archive.push(e);
     if (e.staging === 1) b.staging.push(e);
-  }
+  });
   // Buffers arrive nearly in time order; the sort makes binary search exact when they do not.
   for (const b of byGroup.values()) {
-    sortByTime(b.tier1);
-    sortByTime(b.tier2);
-    sortByTime(b.archive);
-    sortByTime(b.staging);
+    b.tier1Times = sortedTimes(b.tier1);
+    b.tier2Times = sortedTimes(b.tier2);
+    b.archiveTimes = sortedTimes(b.archive);
+    b.stagingTimes = sortedTimes(b.staging);
   }
 
-  // Resolve each flow's process and group once.
+  // Resolve each flow's process and group once. Group egress volume: external bytes out of the group's
+  // flows active within group_window of this flow (symmetric, so every flow of a burst is marked, not
+  // only the one that crossed the line). Flow counters are cumulative, so a long open flow counts its
+  // whole volume: an upper bound, documented.
   const flows = inputs.flows.rows();
   const resolved: { flow: FlowRow; rec: ProcessRecord | undefined; group: GroupInfo }[] = [];
   const groupInfoCache = new Map<ProcessRecord, GroupInfo>();
+  const externalByGroup = new Map<string, FlowRow[]>();
   for (const flow of flows) {
-    if (opts.pids && !opts.pids.has(flow.pid)) continue;
     // Every analytic's first gate is "external"; the flow store already maps network.internal_ranges
     // to `private`, so non-public flows can never be candidates and are not worth resolving.
     if (flow.remote_scope !== 'public') continue;
+    const wantedFlow = !opts.pids || opts.pids.has(flow.pid);
+    if (!wantedFlow && flow.bytes_out <= 0) continue;
     const rec = flow.process_start > 0 ? (processes.get(flow.pid, flow.process_start) ?? undefined) : processes.getAt(flow.pid, flow.first_seen);
+    if (flow.bytes_out > 0) {
+      const key = rec ? rootKey(rec) : instanceKey(flow.pid, flow.process_start);
+      let list = externalByGroup.get(key);
+      if (!list) externalByGroup.set(key, (list = []));
+      list.push(flow);
+    }
+    if (!wantedFlow) continue;
     let group: GroupInfo;
     if (rec) {
       let info = groupInfoCache.get(rec);
@@ -340,18 +397,6 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
     resolved.push({ flow, rec, group });
   }
 
-  // Group egress volume: external bytes out of the group's flows active within group_window of this
-  // flow (symmetric, so every flow of a burst is marked, not only the one that crossed the line). Flow
-  // counters are cumulative, so a long open flow counts its whole volume: an upper bound, documented.
-  const externalByGroup = new Map<string, FlowRow[]>();
-  for (const flow of flows) {
-    if (flow.remote_scope !== 'public' || flow.bytes_out <= 0) continue;
-    const rec = flow.process_start > 0 ? processes.get(flow.pid, flow.process_start) : processes.getAt(flow.pid, flow.first_seen);
-    const key = rec ? rootKey(rec) : instanceKey(flow.pid, flow.process_start);
-    let list = externalByGroup.get(key);
-    if (!list) externalByGroup.set(key, (list = []));
-    list.push(flow);
-  }
   const volumes = new Map<string, GroupVolume>();
   const groupBytesOut = (key: string, flow: FlowRow): number => {
     const list = externalByGroup.get(key);
@@ -380,9 +425,15 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
     let staging = false;
     if (events) {
       // Tier 1 beats tier 2; within a tier the read closest to the flow start is the precursor.
-      sensitive = closestInWindow(events.tier1, from, flow.last_seen, flow.first_seen) ?? closestInWindow(events.tier2, from, flow.last_seen, flow.first_seen);
-      archive = closestInWindow(events.archive, from, flow.last_seen, flow.first_seen);
-      staging = archive !== undefined && anyInWindow(events.staging, from, flow.last_seen);
+      const t1 = closestInWindow(events.tier1Times, from, flow.last_seen, flow.first_seen);
+      if (t1 >= 0) sensitive = events.tier1[t1];
+      else {
+        const t2 = closestInWindow(events.tier2Times, from, flow.last_seen, flow.first_seen);
+        if (t2 >= 0) sensitive = events.tier2[t2];
+      }
+      const a = closestInWindow(events.archiveTimes, from, flow.last_seen, flow.first_seen);
+      if (a >= 0) archive = events.archive[a];
+      staging = archive !== undefined && anyInWindow(events.stagingTimes, from, flow.last_seen);
     }
     const precursor: PrecursorFacts = sensitive
       ? { kind: 'sensitive_access', tier: sensitive.tier, gap: flow.first_seen - sensitive.time, time: sensitive.time }
@@ -401,11 +452,18 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
       archive: archive ? { time: archive.time, gap: flow.first_seen - archive.time, staging } : null,
     };
 
+    // The analytics that pass a flow share one evidence list (endpoint.ts): join it once.
+    let reasonsOf: readonly string[] | undefined;
+    let reasons = '';
     for (const id of wanted) {
       const verdict = ANALYTICS[id].endpoint(facts, cfg);
       if (!verdict.pass) continue;
+      if (verdict.reasons !== reasonsOf) {
+        reasonsOf = verdict.reasons;
+        reasons = reasonsOf.join(',');
+      }
       // A fresh literal per row: spreading a 46-field object is several times slower in V8.
-      rows.push(candidateRow(id, verdict.reasons.join(','), flow, identity, group, browser, sanctioned, sensitive, archive, precursor));
+      rows.push(candidateRow(id, reasons, flow, identity, group, browser, sanctioned, sensitive, archive, precursor));
     }
   }
   return { rows, stats: { flows: resolved.length, unattributedEvents: unattributed } };
@@ -465,12 +523,20 @@ function candidateRow(
     const chain: ProcessChainLink[] = group.chain.map((l) => ({ pid: l.pid, path: l.path, identity: l.identity.identity, signature_class: l.identity.signature_class }));
     group.chainJson = JSON.stringify(chain);
   }
-  const p =
-    precursor.kind === 'sensitive_access' && sensitive
-      ? { path: sensitive.file_path, category: sensitive.category, tier: sensitive.tier, pid: sensitive.pid }
-      : precursor.kind === 'archive' && archive
-        ? { path: archive.archive_path || archive.path, category: `archive:${archive.tool}`, tier: 0, pid: archive.pid }
-        : { path: '', category: '', tier: 0, pid: 0 };
+  let precursorPath = '';
+  let precursorCategory = '';
+  let precursorTier = 0;
+  let precursorPid = 0;
+  if (precursor.kind === 'sensitive_access' && sensitive) {
+    precursorPath = sensitive.file_path;
+    precursorCategory = sensitive.category;
+    precursorTier = sensitive.tier;
+    precursorPid = sensitive.pid;
+  } else if (precursor.kind === 'archive' && archive) {
+    precursorPath = archive.archive_path || archive.path;
+    precursorCategory = `archive:${archive.tool}`;
+    precursorPid = archive.pid;
+  }
   return {
     analytic,
     flow_id: flow.flow_id,
@@ -512,10 +578,10 @@ function candidateRow(
     sanctioned: sanctioned ? 1 : 0,
     precursor_kind: precursor.kind,
     precursor_time: precursor.time,
-    precursor_path: p.path,
-    precursor_category: p.category,
-    precursor_tier: p.tier,
-    precursor_pid: p.pid,
+    precursor_path: precursorPath,
+    precursor_category: precursorCategory,
+    precursor_tier: precursorTier,
+    precursor_pid: precursorPid,
     precursor_gap: precursor.kind === 'none' ? 0 : precursor.gap,
     reasons,
   };
