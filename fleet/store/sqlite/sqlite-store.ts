@@ -109,6 +109,11 @@ class SqliteRepos implements StoreRepos {
   readonly checkpoints: CheckpointsRepo;
 
   private readonly stmts = new Map<string, Statement>();
+  /**
+   * Bodies handed out by the last pendingUpTo with their digests: markFinalized re-reads each row to
+   * check it is still the judged version, and an identical string needs no second md5.
+   */
+  private readonly servedBodies = new Map<string, { body: string; digest: string }>();
 
   constructor(private readonly db: Db) {
     const self = this;
@@ -366,8 +371,11 @@ class SqliteRepos implements StoreRepos {
       async pendingUpTo(cutoff: number, limit: number) {
         return wrap('candidates.pendingUpTo', 'STORE_READ', () => {
           const rows = self.st(`SELECT * FROM candidates WHERE status = 'pending' AND event_time <= ? ORDER BY event_time, id LIMIT ?`).all(cutoff, limit) as Row[];
-          return rows.map(
-            (r): StoredCandidate => ({
+          self.servedBodies.clear();
+          return rows.map((r): StoredCandidate => {
+            const digest = candidateBodyDigest(r.body as string);
+            self.servedBodies.set(r.id as string, { body: r.body as string, digest });
+            return {
               id: r.id as string,
               hostId: r.host_id as string,
               eventTime: r.event_time as number,
@@ -377,9 +385,9 @@ class SqliteRepos implements StoreRepos {
               detectionId: (r.detection_id as string | null) ?? null,
               countedBytesOut: r.counted_bytes_out as number,
               countedBytesIn: r.counted_bytes_in as number,
-              version: { eventTime: r.event_time as number, bytesOut: r.bytes_out as number, digest: candidateBodyDigest(r.body as string) },
-            }),
-          );
+              version: { eventTime: r.event_time as number, bytesOut: r.bytes_out as number, digest },
+            };
+          });
         });
       },
       async countPending() {
@@ -400,7 +408,10 @@ class SqliteRepos implements StoreRepos {
             }
             const row = current.get(o.id) as { event_time: number; bytes_out: number; body: string; status: string } | undefined;
             if (!row) continue;
-            const judged = row.event_time === o.version.eventTime && row.bytes_out === o.version.bytesOut && candidateBodyDigest(row.body) === o.version.digest;
+            const served = self.servedBodies.get(o.id);
+            self.servedBodies.delete(o.id);
+            const digest = served && served.body === row.body ? served.digest : candidateBodyDigest(row.body);
+            const judged = row.event_time === o.version.eventTime && row.bytes_out === o.version.bytesOut && digest === o.version.digest;
             if (judged) up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
             else fold.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.id);
           }
