@@ -146,6 +146,23 @@ describe('config taxonomy', () => {
     expect(m.match('/Users/dana/Library/Keychains/login.keychain-db')).toBeUndefined();
     expect(m.match('/srv/a/b/x.secret')?.category).toBe('dev_credentials');
   });
+  it('the literal-ending pre-check agrees with the pattern (suffix sets, empty alternatives, no suffix)', () => {
+    const m = new SensitivePathMatcher([
+      { pattern: '~/**/*.{kdbx,kdb}', category: 'password_manager' },
+      { pattern: '~/notes/*{.md,}', category: 'documents' },
+      { pattern: '/srv/**/key*', category: 'dev_credentials' },
+      { pattern: '*x.pem', category: 'dev_credentials' },
+    ]);
+    expect(m.match('/Users/dana/a/b/vault.kdbx')?.category).toBe('password_manager');
+    expect(m.match('/Users/dana/a/b/vault.kdb')?.category).toBe('password_manager');
+    expect(m.match('/Users/dana/a/b/vault.kdbx.bak')).toBeUndefined();
+    expect(m.match('/Users/dana/a/b/kdb')).toBeUndefined();
+    expect(m.match('/Users/dana/notes/plain')?.category).toBe('documents'); // empty alternative: no required ending
+    expect(m.match('/Users/dana/notes/a.md')?.category).toBe('documents');
+    expect(m.match('/srv/a/keyring')?.category).toBe('dev_credentials');
+    expect(m.match('/opt/boxx.pem')?.category).toBe('dev_credentials');
+    expect(m.match('/opt/bo.pem')).toBeUndefined();
+  });
   it('rejects a pattern with unbalanced braces', () => {
     expect(() => new SensitivePathMatcher([{ pattern: '~/{a,b/x', category: 'documents' }])).toThrow(/unbalanced/);
   });

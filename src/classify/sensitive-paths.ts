@@ -190,6 +190,8 @@ export interface SensitiveMatch {
 interface CompiledRule extends SensitiveMatch {
   order: number;
   regex: RegExp;
+  /** The path must end with one of these for the regex to match (cheap pre-check); undefined: no such literal. */
+  suffixes: readonly string[] | undefined;
 }
 
 interface TrieNode {
@@ -254,6 +256,25 @@ function segmentRegex(seg: string): string {
   return out;
 }
 
+/**
+ * Literal endings a path must have to match a last segment like `*.kdbx` or `*.{kdbx,kdb}`. The home-root
+ * rule for password databases (any depth, `*.{kdbx,…}`) is tried on every path under a home (build
+ * trees, caches): an endsWith check turns almost all of those regex runs into a few character compares.
+ */
+function requiredSuffixes(last: string): string[] | undefined {
+  const m = /^\*([^*?{}]*)(?:\{([^*?{}]*)\})?$/.exec(last);
+  if (!m) return undefined;
+  const suffixes = m[2] === undefined ? [m[1]!] : m[2].split(',').map((alt) => m[1]! + alt);
+  return suffixes.some((x) => x === '') ? undefined : suffixes;
+}
+
+function passesSuffix(rule: CompiledRule, path: string): boolean {
+  const suffixes = rule.suffixes;
+  if (!suffixes) return true;
+  for (let i = 0; i < suffixes.length; i++) if (path.endsWith(suffixes[i]!)) return true;
+  return false;
+}
+
 /** Regex over the path relative to the root (home-relative paths keep their leading `/`). */
 function segmentsRegex(segments: string[]): RegExp {
   let src = '^';
@@ -309,6 +330,7 @@ export class SensitivePathMatcher {
         pattern: rule.pattern,
         authorized: rule.authorized ?? [],
         regex: segmentsRegex(root === 'anywhere' ? ['**', ...segments] : segments),
+        suffixes: requiredSuffixes(segments[segments.length - 1]!),
       };
       compiled.push(c);
       if (root === 'anywhere') {
@@ -345,7 +367,7 @@ export class SensitivePathMatcher {
     best = walk(this.absTrie, path, best);
     for (const r of this.anywhere) {
       if (best && best.order < r.order) break;
-      if (r.regex.test(path)) {
+      if (passesSuffix(r, path) && r.regex.test(path)) {
         best = r;
         break;
       }
@@ -381,7 +403,7 @@ function walk(root: TrieNode, path: string, best: CompiledRule | undefined): Com
   let pos = 1;
   while (node) {
     for (const r of node.rules) {
-      if ((!best || r.order < best.order) && r.regex.test(path)) best = r;
+      if ((!best || r.order < best.order) && passesSuffix(r, path) && r.regex.test(path)) best = r;
     }
     if (pos >= path.length) break;
     let end = path.indexOf('/', pos);

@@ -47,10 +47,29 @@ describe('FastPath.verdict', () => {
     expect(fast.verdict(line('open', body.open('/usr/lib/caf\u00e9\n.dylib')))).toBe(Verdict.Reject);
   });
 
-  it('screens the executable path too: a program run from Downloads is a false positive the parse resolves', () => {
+  it('screens only the event body: the executable of a file event cannot make a row', () => {
     const fromDownloads = { ...proc, path: '/Users/dana/Downloads/tool' };
-    expect(fast.verdict(esLine({ kind: 'open', timeMs: T, gseq: 1, process: fromDownloads, body: body.open('/usr/lib/x.dylib') }))).toBe(Verdict.Parse);
-    expect(fast.verdict(esLine({ kind: 'open', timeMs: T, gseq: 1, process: proc, body: body.open('/usr/lib/x.dylib') }))).toBe(Verdict.Reject);
+    const open = (p: typeof proc, file: string) => esLine({ kind: 'open', timeMs: T, gseq: 1, process: p, body: body.open(file) });
+    expect(fast.verdict(open(fromDownloads, '/usr/lib/x.dylib'))).toBe(Verdict.Reject);
+    expect(fast.verdict(open(fromDownloads, '/Users/dana/.ssh/id_rsa'))).toBe(Verdict.Parse);
+    // event before process (key order is not stable): the body is still found, the executable after it is screened too
+    const eventFirst = (l: string) => {
+      const o = JSON.parse(l) as Record<string, unknown>;
+      const { event, ...rest } = o;
+      return JSON.stringify({ event, ...rest }).replaceAll('/', '\\/');
+    };
+    expect(fast.verdict(eventFirst(open(proc, '/Users/dana/.ssh/id_rsa')))).toBe(Verdict.Parse);
+    expect(fast.verdict(eventFirst(open(proc, '/usr/lib/x.dylib')))).toBe(Verdict.Reject);
+    // no recognisable event body: every path in the line is screened, as a false positive the parse resolves
+    const noKind = open(fromDownloads, '/usr/lib/x.dylib').replace('{"open":', '{"opened":');
+    expect(fast.verdict(noKind)).toBe(Verdict.Parse);
+  });
+
+  it('reads the close flag from the event body', () => {
+    const close = (modified: boolean, file: string) => line('close', body.close(file, modified));
+    expect(fast.verdict(close(true, '/Users/dana/Documents/a.txt'))).toBe(Verdict.Parse);
+    expect(fast.verdict(close(false, '/Users/dana/Documents/a.txt'))).toBe(Verdict.Reject);
+    expect(fast.verdict(close(true, '/Users/dana/Documents/a.txt').replace('"modified":true', '"modified" : true'))).toBe(Verdict.Parse);
   });
 
   it('ignores keys that merely end in "path" (dyld_exec_path)', () => {

@@ -27,6 +27,37 @@ export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 const EVENT_TYPE_KEY = 'event_type"';
 const PATH_KEY = 'path"';
 const SEQ_KEY = 'global_seq_num"';
+const MODIFIED_KEY = 'modified"';
+// `v` is rare in these lines (unlike `"` and `e`), so V8's first-character scan skips most of the line.
+const EVENT_KEY_TAIL = 'vent"';
+
+/**
+ * Index inside the top-level event object, just before the key naming its kind (`"event":{"open":…`), or 1
+ * (the whole line) when that shape is not found. The file events' bodies hold every path and flag the fast
+ * path needs, and eslogger usually prints `event` after the ~1 KB process object, so scanning only from
+ * here skips the process executable (which cannot produce a row for a file event) and its stat block.
+ * A quote inside a JSON string is always escaped, so `"event"` followed by `:` cannot come from a path;
+ * requiring `{"<kind>"` right after it rules out any other object that might carry an `event` key.
+ */
+function eventBody(line: string, kind: string): number {
+  let from = 1;
+  for (;;) {
+    const at = line.indexOf(EVENT_KEY_TAIL, from);
+    if (at === -1) return 1;
+    from = at + EVENT_KEY_TAIL.length;
+    if (line.charCodeAt(at - 1) !== 101 /* e */ || line.charCodeAt(at - 2) !== 34 /* " */) continue;
+    let i = from;
+    while (line.charCodeAt(i) === 32) i++;
+    if (line.charCodeAt(i) !== 58 /* : */) continue;
+    i++;
+    while (line.charCodeAt(i) === 32) i++;
+    if (line.charCodeAt(i) !== 123 /* { */) continue;
+    const body = i + 1;
+    i = body;
+    while (line.charCodeAt(i) === 32) i++;
+    if (line.charCodeAt(i) === 34 && line.startsWith(kind, i + 1) && line.charCodeAt(i + 1 + kind.length) === 34) return body;
+  }
+}
 
 /** Index just after `"key"` followed by optional spaces and a colon, searching from `from`; -1 if absent. */
 function findKey(line: string, key: string, from: number): number {
@@ -107,16 +138,26 @@ export class FastPath {
       case 15: // exit
         return Verdict.Parse;
       case 10: // open
+        return this.anyPath(line, false, eventBody(line, 'open'), 1) ? Verdict.Parse : Verdict.Reject;
       case 33: // write
-        return this.anyPath(line, false) ? Verdict.Parse : Verdict.Reject;
+        return this.anyPath(line, false, eventBody(line, 'write'), 1) ? Verdict.Parse : Verdict.Reject;
       case 13: // create
-      case 25: // rename
+      case 25: {
+        // rename
+        const from = eventBody(line, type === 13 ? 'create' : 'rename');
         // new_path splits the destination into dir + filename; rare enough to hand to the full parse.
-        if (line.includes('"new_path"')) return Verdict.Parse;
-        return this.anyPath(line, true) ? Verdict.Parse : Verdict.Reject;
-      case 12: // close: only close-after-modification produces a row
-        if (!/"modified"\s*:\s*true/.test(line)) return Verdict.Reject;
-        return this.anyPath(line, true) ? Verdict.Parse : Verdict.Reject;
+        if (line.indexOf('"new_path"', from) !== -1) return Verdict.Parse;
+        return this.anyPath(line, true, from, type === 13 ? 1 : 2) ? Verdict.Parse : Verdict.Reject;
+      }
+      case 12: {
+        // close: only close-after-modification produces a row
+        const from = eventBody(line, 'close');
+        let i = findKey(line, MODIFIED_KEY, from);
+        if (i === -1) return Verdict.Reject; // no flag: the parser would reject the line too
+        while (line.charCodeAt(i) === 32) i++;
+        if (!line.startsWith('true', i)) return Verdict.Reject;
+        return this.anyPath(line, true, from, 1) ? Verdict.Parse : Verdict.Reject;
+      }
       case -1:
         // No readable event_type: let the full parse classify it (malformed, or a format change).
         return Verdict.Parse;
@@ -126,16 +167,18 @@ export class FastPath {
   }
 
   /**
-   * True when some `"path"` string in the line is sensitive (or, with `archives`, ends in an archive
+   * True when some `"path"` string at or after `from` is sensitive (or, with `archives`, ends in an archive
    * extension). Paths are first screened by their first segment (no allocation for /usr, /System,
-   * /Applications…), then unescaped, canonicalised and matched exactly. The process executable is
-   * screened too (key order is not stable, so the event body cannot be located cheaply): a program
-   * running from a sensitive folder costs a full parse, never a missed row.
+   * /Applications…), then unescaped, canonicalised and matched exactly. `from` is the start of the event
+   * body when it could be located (the process executable before it cannot produce a row for a file
+   * event), else 1: every path in the line, which only costs a false positive the parse resolves.
    */
-  private anyPath(line: string, archives: boolean): boolean {
-    let from = 1;
+  private anyPath(line: string, archives: boolean, from: number, bodyPaths: number): boolean {
+    // Inside a located body the kind fixes how many file paths there are (open/write/close/create: one,
+    // rename: source and destination; stat blocks hold none): the rest of the line need not be scanned.
+    let left = from > 1 ? bodyPaths : Infinity;
     let found = false;
-    for (;;) {
+    while (left > 0) {
       let i = findKey(line, PATH_KEY, from);
       if (i === -1) break;
       while (line.charCodeAt(i) === 32) i++;
@@ -148,6 +191,7 @@ export class FastPath {
       if (end === -1) return true; // truncated line: let the parser count it
       found = true;
       from = end + 1;
+      left--;
       if (this.roots && !this.underRoot(line, start, end) && !(archives && hasArchiveExtension(line.slice(start, end)))) continue;
       let raw = line.slice(start, end);
       if (raw.includes('\\')) {
