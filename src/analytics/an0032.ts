@@ -1,9 +1,11 @@
 import type { AnalyticsConfig } from '../config/analytics.js';
-import { gateFailures, result } from './endpoint.js';
+import { type Gates, checkGates, result } from './endpoint.js';
 import { noReturn } from './predicates.js';
 import { baselineWarming, firstUnseenApp } from './prevalence.js';
 import { noFire, scoreCandidate, warmingVerdict } from './severity.js';
 import type { AnalyticDefinition, EndpointFacts } from './types.js';
+
+const GATES: Gates = { external: true, notSanctioned: true };
 
 const BASE_SCORE = 50;
 
@@ -17,7 +19,7 @@ export const AN0032: AnalyticDefinition = {
       'Previously unseen applications generating outbound connections with atypical data flow, such as large volumes sent with almost nothing received.',
   },
   endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
-    const why = gateFailures(f, { external: true, notSanctioned: true });
+    const why = checkGates(f, GATES);
     if (!noReturn(f.flow, cfg)) why.push('not_no_return');
     return result(why, f, cfg);
   },

@@ -1,9 +1,19 @@
 import type { AnalyticsConfig } from '../config/analytics.js';
-import { gateFailures, result } from './endpoint.js';
+import { type Gates, checkGates, result } from './endpoint.js';
 import { NON_APPLE_CLASSES, highThroughput, longLived, longLivedSteps } from './predicates.js';
 import { baselineWarming, uploadNormalPair } from './prevalence.js';
 import { noFire, scoreCandidate } from './severity.js';
 import type { AnalyticDefinition, EndpointFacts } from './types.js';
+
+const GATES: Gates = { external: true, notSanctioned: true };
+
+/** One string per signature class (the reason is built for most flows a generate sees). */
+const signatureClassReasons = new Map<string, string>();
+function signatureClassReason(signatureClass: string): string {
+  let reason = signatureClassReasons.get(signatureClass);
+  if (reason === undefined) signatureClassReasons.set(signatureClass, (reason = `signature_class_${signatureClass || 'unknown'}`));
+  return reason;
+}
 
 const BASE_SCORE = 45;
 /** Each long-lived step passed (4/8/12 h) adds a third of the standard modifier. */
@@ -19,9 +29,9 @@ export const AN0082: AnalyticDefinition = {
       'Long-lived or high-throughput connections by non-Apple-signed apps or processes not commonly associated with uploads; background processes using open sockets for data egress.',
   },
   endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
-    const why = gateFailures(f, { external: true, notSanctioned: true });
+    const why = checkGates(f, GATES);
     if (!longLived(f.flow, cfg) && !highThroughput(f.flow, f.groupBytesOut15m, cfg)) why.push('not_long_lived_or_high_throughput');
-    if (!NON_APPLE_CLASSES.has(f.signatureClass)) why.push(`signature_class_${f.signatureClass || 'unknown'}`);
+    if (!NON_APPLE_CLASSES.has(f.signatureClass)) why.push(signatureClassReason(f.signatureClass));
     return result(why, f, cfg);
   },
   finalize(c, f, cfg) {

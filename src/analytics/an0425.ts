@@ -1,8 +1,10 @@
 import type { AnalyticsConfig } from '../config/analytics.js';
 import { finalizeRareOrAbnormal } from './an0990.js';
-import { gateFailures, hasSensitivePrecursor, result } from './endpoint.js';
+import { type Gates, checkGates, hasSensitivePrecursor, result } from './endpoint.js';
 import { cleartext } from './predicates.js';
 import type { AnalyticDefinition, EndpointFacts } from './types.js';
+
+const GATES: Gates = { external: true, notBrowser: true, notSanctioned: true };
 
 /** Cleartext egress of user data is scored like AN0990: the data is readable by anyone on path. */
 const BASE_SCORE = 60;
@@ -17,7 +19,7 @@ export const AN0425: AnalyticDefinition = {
       'Local scripts or binaries outside normal browser activity open outbound HTTP/FTP connections after accessing local documents or user data (Exfiltration Over Unencrypted Non-C2 Protocol).',
   },
   endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
-    const why = gateFailures(f, { external: true, notBrowser: true, notSanctioned: true });
+    const why = checkGates(f, GATES);
     if (!cleartext(f.flow)) why.push('not_cleartext');
     if (!hasSensitivePrecursor(f, cfg)) why.push('no_sensitive_precursor');
     return result(why, f, cfg);

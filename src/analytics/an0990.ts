@@ -1,10 +1,12 @@
 import type { AnalyticsConfig } from '../config/analytics.js';
 import type { EgressCandidate } from '../schemas/egress-candidate.js';
-import { gateFailures, hasSensitivePrecursor, result } from './endpoint.js';
+import { type Gates, checkGates, hasSensitivePrecursor, result } from './endpoint.js';
 import { encrypted, uploadShaped } from './predicates.js';
 import { baselineWarming, rareDestination, uploadNormalPair } from './prevalence.js';
 import { noFire, scoreCandidate, warmingVerdict } from './severity.js';
 import type { AnalyticDefinition, EndpointFacts, FleetFacts, FleetVerdict } from './types.js';
+
+const GATES: Gates = { external: true, notBrowser: true, notSanctioned: true };
 
 const BASE_SCORE = 60;
 
@@ -34,7 +36,7 @@ export const AN0990: AnalyticDefinition = {
       'Unauthorized applications or scripts access sensitive data and then open encrypted outbound communication to rare external destinations or with abnormal byte ratios (ATT&CK DET0348, Exfiltration Over C2 Channel).',
   },
   endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
-    const why = gateFailures(f, { external: true, notBrowser: true, notSanctioned: true });
+    const why = checkGates(f, GATES);
     if (!encrypted(f.flow)) why.push('not_encrypted');
     if (!hasSensitivePrecursor(f, cfg)) why.push('no_sensitive_precursor');
     return result(why, f, cfg);

@@ -1,10 +1,12 @@
 import type { AnalyticsConfig } from '../config/analytics.js';
 import { finalizeRareOrAbnormal } from './an0990.js';
-import { gateFailures, hasAnyPrecursor, result } from './endpoint.js';
+import { type Gates, checkGates, hasAnyPrecursor, result } from './endpoint.js';
 import { tlsOrQuic, uploadShaped } from './predicates.js';
 import { baselineWarming, rareDestination } from './prevalence.js';
 import { hasPrecursor, noFire, scoreCandidate, warmingVerdict } from './severity.js';
 import type { AnalyticDefinition, EndpointFacts } from './types.js';
+
+const GATES: Gates = { external: true, notBrowser: true, notSanctioned: true };
 
 const BASE_WITH_PRECURSOR = 55;
 /** Without a precursor the story is weaker: SPEC §4 makes it medium, so the score is capped below high. */
@@ -25,7 +27,7 @@ export const AN1415: AnalyticDefinition = {
       'Abnormal encrypted connections (TLS/HTTPS, QUIC) initiated by non-browser binaries, particularly after sensitive file access or compression events.',
   },
   endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
-    const why = gateFailures(f, { external: true, notBrowser: true, notSanctioned: true });
+    const why = checkGates(f, GATES);
     if (!tlsOrQuic(f.flow)) why.push('not_tls_or_quic');
     if (!hasAnyPrecursor(f, cfg) && !bigUpload(f.flow, cfg)) why.push('no_precursor_and_not_large_upload');
     return result(why, f, cfg);

@@ -273,3 +273,26 @@ describe('config drives every threshold', () => {
     expect(ANALYTICS.AN0990.endpoint(f, { ...cfg, precursor_window: 1800 }).pass).toBe(true);
   });
 });
+
+describe('verdicts are not disturbed by later checks (reasons are collected in a reused list)', () => {
+  it('a failed verdict keeps its own reasons after other failing and passing checks', () => {
+    const browserNoPrecursor = endpoint('AN0990', { browser: true, precursor: noPrecursor });
+    const sanctioned = endpoint('AN0990', { sanctioned: true });
+    const passing = endpoint('AN0990', {});
+    const unencrypted = endpoint('AN0990', { flow: { service: 'http', remote_port: 80 } });
+    expect(browserNoPrecursor).toEqual({ pass: false, reasons: ['browser', 'no_sensitive_precursor'] });
+    expect(sanctioned).toEqual({ pass: false, reasons: ['sanctioned'] });
+    expect(passing.pass).toBe(true);
+    expect(passing.reasons).toContain('tier1_precursor');
+    expect(unencrypted).toEqual({ pass: false, reasons: ['not_encrypted'] });
+  });
+  it('evidence follows the facts object, also when the same flow is asked again after another', () => {
+    const a = endpointFacts({});
+    const b = endpointFacts({ browser: false, precursor: archiveOnly });
+    const first = ANALYTICS.AN1415.endpoint(a, cfg).reasons;
+    const other = ANALYTICS.AN1415.endpoint(b, cfg).reasons;
+    expect(ANALYTICS.AN1415.endpoint(a, cfg).reasons).toEqual(first);
+    expect(other).toContain('archive_precursor');
+    expect(first).not.toContain('archive_precursor');
+  });
+});

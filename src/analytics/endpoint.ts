@@ -33,6 +33,62 @@ export function gateFailures(f: EndpointFacts, gates: Gates): string[] {
   return why;
 }
 
+/**
+ * The endpoint checks run for every (flow, analytic) pair and most fail: their reasons collect in one
+ * reused list, which result() turns into a shared failed verdict (no allocation per check). Use as
+ * `const why = checkGates(f, GATES); if (...) why.push(...); return result(why, f, cfg);` and never keep `why`.
+ */
+class ReasonList {
+  /** Slots are overwritten, never cleared: emptying a JS array (length = 0) frees its backing store. */
+  private readonly slots: string[] = ['', '', '', '', '', '', '', ''];
+  length = 0;
+
+  reset(): this {
+    this.length = 0;
+    return this;
+  }
+
+  push(reason: string): void {
+    this.slots[this.length++] = reason;
+  }
+
+  /**
+   * The failed verdict for these reasons. Reasons come from a small fixed vocabulary, so each distinct
+   * list gets one shared (read-only) result instead of two fresh objects per failing check.
+   */
+  failure(): EndpointResult {
+    let node = failures;
+    for (let i = 0; i < this.length; i++) {
+      const reason = this.slots[i]!;
+      let next = node.next.get(reason);
+      if (!next) node.next.set(reason, (next = { next: new Map() }));
+      node = next;
+    }
+    return (node.result ??= { pass: false, reasons: this.slots.slice(0, this.length) });
+  }
+}
+
+interface FailureNode {
+  result?: EndpointResult;
+  next: Map<string, FailureNode>;
+}
+
+const failures: FailureNode = { next: new Map() };
+
+const scratchWhy = new ReasonList();
+
+/** The reasons an endpoint check collects before result() (a reused list: never keep it). */
+export type Why = Pick<ReasonList, 'push' | 'length'>;
+
+/** gateFailures() into the reused list (see scratchWhy). */
+export function checkGates(f: EndpointFacts, gates: Gates): Why {
+  const why = scratchWhy.reset();
+  if (gates.external && !f.external) why.push('not_external');
+  if (gates.notBrowser && f.browser) why.push('browser');
+  if (gates.notSanctioned && f.sanctioned) why.push('sanctioned');
+  return why;
+}
+
 /** The primary precursor is a tier-1/2 sensitive access inside the precursor window. */
 export function hasSensitivePrecursor(f: EndpointFacts, cfg: AnalyticsConfig): boolean {
   return sensitivePrecursor(f.precursor) && precursorInWindow(f.precursor.time, f.flow, cfg);
@@ -86,8 +142,8 @@ let memoFacts: EndpointFacts | undefined;
 let memoCfg: AnalyticsConfig | undefined;
 let memoPass: EndpointResult = { pass: true, reasons: [] };
 
-export function result(why: string[], f: EndpointFacts, cfg: AnalyticsConfig): EndpointResult {
-  if (why.length) return { pass: false, reasons: why };
+export function result(why: string[] | Why, f: EndpointFacts, cfg: AnalyticsConfig): EndpointResult {
+  if (why.length) return why instanceof ReasonList ? why.failure() : { pass: false, reasons: why as string[] };
   if (memoFacts !== f || memoCfg !== cfg) {
     memoPass = { pass: true, reasons: evidence(f, cfg) };
     memoFacts = f;
