@@ -86,7 +86,18 @@ export function rawIp(flow: Pick<FlowFacts, 'server_name'>): boolean {
  */
 export function nonStandardPort(flow: Pick<FlowFacts, 'service' | 'remote_port' | 'protocol'>): boolean {
   const proto = flow.protocol ?? (flow.service === 'quic' ? 'udp' : 'tcp');
-  return DEFAULT_PORT_MAP[`${proto}/${flow.remote_port}`] !== flow.service;
+  return standardService(proto, flow.remote_port) !== flow.service;
+}
+
+/** DEFAULT_PORT_MAP by protocol and port number: asked for every candidate flow, so no key string each time. */
+const standardServices = new Map<string, Map<number, string | undefined>>();
+function standardService(proto: string, port: number): string | undefined {
+  let byPort = standardServices.get(proto);
+  if (!byPort) standardServices.set(proto, (byPort = new Map()));
+  if (byPort.has(port)) return byPort.get(port);
+  const service = DEFAULT_PORT_MAP[`${proto}/${port}`];
+  byPort.set(port, service);
+  return service;
 }
 
 const STAGING_PREFIXES = ['/tmp/', '/private/tmp/', '/var/tmp/', '/private/var/tmp/', '/Users/Shared/'];
