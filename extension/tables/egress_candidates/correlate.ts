@@ -77,6 +77,12 @@ interface GroupEvents {
   tier2Times: Float64Array;
   archiveTimes: Float64Array;
   stagingTimes: Float64Array;
+  /** Position in the bucket list, and each list's length once counted (lists are allocated exactly). */
+  index: number;
+  tier1Count: number;
+  tier2Count: number;
+  archiveCount: number;
+  stagingCount: number;
 }
 
 const NO_TIMES = new Float64Array(0);
@@ -292,9 +298,28 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
   // Bucket every buffered event by the lineage group of its process instance.
   const byGroup = new Map<string, GroupEvents>();
   let unattributed = 0;
+  const buckets: GroupEvents[] = [];
   const bucket = (key: string): GroupEvents => {
     let b = byGroup.get(key);
-    if (!b) byGroup.set(key, (b = { tier1: [], tier2: [], archive: [], staging: [], tier1Times: NO_TIMES, tier2Times: NO_TIMES, archiveTimes: NO_TIMES, stagingTimes: NO_TIMES }));
+    if (!b) {
+      b = {
+        tier1: [],
+        tier2: [],
+        archive: [],
+        staging: [],
+        tier1Times: NO_TIMES,
+        tier2Times: NO_TIMES,
+        archiveTimes: NO_TIMES,
+        stagingTimes: NO_TIMES,
+        index: buckets.length,
+        tier1Count: 0,
+        tier2Count: 0,
+        archiveCount: 0,
+        stagingCount: 0,
+      };
+      byGroup.set(key, b);
+      buckets.push(b);
+    }
     return b;
   };
   const eventGroupKey = (e: { pid: number; ppid: number; process_start: number; time: number }): string | undefined => {
@@ -326,16 +351,51 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
     } else if (hit.unattributed) unattributed++;
     return hit.bucket;
   };
+  // Two passes over the buffers: attribute and count, then fill lists allocated at their final size
+  // (growing 100 lists by push to 50 000 events was most of the bucketing garbage).
+  const sensitiveBucket = new Int32Array(inputs.sensitiveEvents.size).fill(-1);
+  const archiveBucket = new Int32Array(inputs.archiveEvents.size).fill(-1);
+  let at = 0;
   inputs.sensitiveEvents.forEach((e) => {
+    const i = at++;
     if (e.tier !== 1 && e.tier !== 2) return;
     const b = bucketFor(e);
-    if (b) (e.tier === 1 ? b.tier1 : b.tier2).push(e);
+    if (!b) return;
+    sensitiveBucket[i] = b.index;
+    if (e.tier === 1) b.tier1Count++;
+    else b.tier2Count++;
   });
+  at = 0;
   inputs.archiveEvents.forEach((e) => {
+    const i = at++;
     const b = bucketFor(e);
     if (!b) return;
-    b.archive.push(e);
-    if (e.staging === 1) b.staging.push(e);
+    archiveBucket[i] = b.index;
+    b.archiveCount++;
+    if (e.staging === 1) b.stagingCount++;
+  });
+  for (const b of buckets) {
+    b.tier1 = new Array<SensitiveFileEventRow>(b.tier1Count);
+    b.tier2 = new Array<SensitiveFileEventRow>(b.tier2Count);
+    b.archive = new Array<ArchiveEventRow>(b.archiveCount);
+    b.staging = new Array<ArchiveEventRow>(b.stagingCount);
+    b.tier1Count = b.tier2Count = b.archiveCount = b.stagingCount = 0;
+  }
+  at = 0;
+  inputs.sensitiveEvents.forEach((e) => {
+    const bi = sensitiveBucket[at++]!;
+    if (bi < 0) return;
+    const b = buckets[bi]!;
+    if (e.tier === 1) b.tier1[b.tier1Count++] = e;
+    else b.tier2[b.tier2Count++] = e;
+  });
+  at = 0;
+  inputs.archiveEvents.forEach((e) => {
+    const bi = archiveBucket[at++]!;
+    if (bi < 0) return;
+    const b = buckets[bi]!;
+    b.archive[b.archiveCount++] = e;
+    if (e.staging === 1) b.staging[b.stagingCount++] = e;
   });
   // Buffers arrive nearly in time order; the sort makes binary search exact when they do not.
   for (const b of byGroup.values()) {
