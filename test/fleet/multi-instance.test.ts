@@ -88,10 +88,11 @@ describe('several aggregator instances: one JetStream stream, one PostgreSQL dat
       expect(instances[1]!.child.exitCode).toBeNull();
       expect(await rowsStored(db)).toBe(referenceRows());
       await stopAll(instances);
-      // the survivor got the dead instance's unacked batch again (JetStream redelivery after ack_wait)
+      // The survivor stopped cleanly. Whether it also got a redelivered batch depends on where the kill
+      // landed (mid-batch or between batches; on an idle machine often between), so exactly-once is
+      // asserted by the stored rows above and the identical state below, not by a redelivery count.
       const survivor = instances[1]!.stderr().split('\n').find((l) => l.includes('"nats source stopped"'));
       expect(survivor, instances[1]!.stderr().slice(-2000)).toBeDefined();
-      expect((JSON.parse(survivor!) as { redelivered: number }).redelivered).toBeGreaterThan(0);
       const got = await finalizeAndSnapshot(db);
       expect(got).toEqual(expected);
     } finally {
