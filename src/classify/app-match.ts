@@ -13,9 +13,9 @@ export function matchesApp(matchers: readonly AppMatcher[], team: string, signin
   if (!team || !signingId) return undefined;
   for (const m of matchers) {
     if (m.team_id !== team) continue;
-    if (signingId === m.signing_id_prefix || signingId.startsWith(m.signing_id_prefix.endsWith('.') ? m.signing_id_prefix : `${m.signing_id_prefix}.`) || signingId.startsWith(m.signing_id_prefix) && m.signing_id_prefix.endsWith('.')) {
-      return m;
-    }
+    // "com.google.Chrome" matches itself and "com.google.Chrome.helper", never "com.google.ChromeX".
+    const prefix = m.signing_id_prefix.endsWith('.') ? m.signing_id_prefix : `${m.signing_id_prefix}.`;
+    if (signingId === m.signing_id_prefix || signingId.startsWith(prefix)) return m;
   }
   return undefined;
 }

@@ -903,10 +903,6 @@ export function redactPostgresUrl(url: string): string {
   }
 }
 
-export function isPostgresUrl(s: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(s);
-}
-
 export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
   readonly location: string;
