@@ -106,6 +106,9 @@ export interface IngestServiceDeps {
 }
 
 const QUARANTINE_LINE_CAP = 64 * 1024;
+/** Item flags (ingestLines). */
+const ITEM_IGNORED = 1;
+const ITEM_BASELINE = 2;
 
 export function emptyIngestResult(): IngestResult {
   return { lines: 0, rows: 0, accepted: 0, duplicates: 0, baseline: 0, quarantined: 0, ignored: 0, candidates: 0, newestEventTime: null };
@@ -166,16 +169,39 @@ interface Span {
   lastSeen: number;
 }
 
-function widen<T extends Span>(map: Map<string, T>, key: string, time: number, make: () => T): T {
-  let s = map.get(key);
-  if (!s) {
-    s = make();
-    map.set(key, s);
-  } else {
-    if (time < s.firstSeen) s.firstSeen = time;
-    if (time > s.lastSeen) s.lastSeen = time;
+function widenSpan(s: Span, time: number): void {
+  if (time < s.firstSeen) s.firstSeen = time;
+  if (time > s.lastSeen) s.lastSeen = time;
+}
+
+/**
+ * Sightings by (outer key, host): nested maps rather than concatenated keys, since a fresh concatenation
+ * per row has to be flattened and hashed again on every lookup (a tenth of ingest time when measured).
+ */
+class SightingsByHost<T extends Span> {
+  private readonly byKey = new Map<string, Map<string, T>>();
+  size = 0;
+
+  get(key: string, hostId: string): T | undefined {
+    return this.byKey.get(key)?.get(hostId);
   }
-  return s;
+
+  add(key: string, hostId: string, sighting: T): T {
+    let hosts = this.byKey.get(key);
+    if (!hosts) {
+      hosts = new Map();
+      this.byKey.set(key, hosts);
+    }
+    hosts.set(hostId, sighting);
+    this.size++;
+    return sighting;
+  }
+
+  values(): T[] {
+    const out: T[] = [];
+    for (const hosts of this.byKey.values()) for (const s of hosts.values()) out.push(s);
+    return out;
+  }
 }
 
 function cap(line: string): string {
@@ -217,7 +243,146 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     const receivedAt = clock.unix();
     const maxUnixTime = receivedAt + maxClockSkew;
     const quarantine: QuarantineRow[] = [];
-    const parsed: ResultLogLine[] = [];
+
+    // One pass: parse, digest and apply each row's effects to this batch's aggregates right away, so a
+    // parsed line dies young instead of surviving the batch (most of a batch's GC cost otherwise).
+    // Every state effect is an idempotent merge (min/max spans, set union, newest-wins status and
+    // attributes), so applying a row that turns out to be a re-delivery changes nothing; what the
+    // dedupe answer decides afterwards is only what must not repeat: the counts, quarantine rows and
+    // pending candidates, which wait here with their row's key index.
+    // Differential rows get a dedupe key; snapshot rows do not: they are a full restatement of current
+    // state (and hourly status snapshots are most of a fleet's lines).
+    const keys: ResultKey[] = [];
+    /** Per item (a row, or a line without rows): dedupe key index or -1, event time, ITEM_* flags. */
+    const itemKey: number[] = [];
+    const itemTime: number[] = [];
+    const itemFlags: number[] = [];
+    const heldQuarantine: { key: number; row: QuarantineRow }[] = [];
+    const heldCandidates: { key: number; input: CandidateInput }[] = [];
+    const hosts = new Map<string, HostSighting>();
+    const destinations = new SightingsByHost<DestinationSighting>();
+    const pairs = new Map<string, PairSighting>();
+    const apps = new SightingsByHost<AppSighting>();
+    const status = new Map<string, HostComponentStatus>();
+    const appAttrsTime = new Map<AppSighting, number>();
+    let earliest = Infinity;
+    let newest = -Infinity;
+
+    const sightDestination = (key: string, hostId: string, t: number): void => {
+      const s = destinations.get(key, hostId);
+      if (s) widenSpan(s, t);
+      else destinations.add(key, hostId, { key, hostId, firstSeen: t, lastSeen: t });
+    };
+    const sightPair = (identity: string, key: string, hostId: string, t: number): void => {
+      // Rare (upload-shaped rows only): a concatenated key is fine here.
+      const k = `${identity}\u0000${key}\u0000${hostId}`;
+      const s = pairs.get(k);
+      if (s) widenSpan(s, t);
+      else pairs.set(k, { identity, key, hostId, firstSeen: t, lastSeen: t });
+    };
+    const sightApp = (identity: string, hostId: string, t: number): AppSighting => {
+      const s = apps.get(identity, hostId);
+      if (s) {
+        widenSpan(s, t);
+        return s;
+      }
+      return apps.add(identity, hostId, { identity, hostId, firstSeen: t, lastSeen: t });
+    };
+    const rejectRow = (key: number, line: ResultLogLine, reason: string, c: Record<string, unknown>) =>
+      heldQuarantine.push({ key, row: { receivedAt, source: sourceName, reason, line: cap(JSON.stringify({ name: line.name, hostIdentifier: line.hostId, unixTime: line.unixTime, columns: c })) } });
+
+    /** Apply one row's effects; returns ITEM_IGNORED when it only counts as host activity. */
+    const applyRow = (line: ResultLogLine, row: ResultRow | null, key: number): number => {
+      const t = line.unixTime;
+      if (t < earliest) earliest = t;
+      if (t > newest) newest = t;
+      const host = hosts.get(line.hostId);
+      if (!host) hosts.set(line.hostId, { hostId: line.hostId, hostname: line.hostname, firstSeen: t, lastSeen: t });
+      else {
+        widenSpan(host, t);
+        if (line.hostname && t >= host.lastSeen) host.hostname = line.hostname;
+      }
+      if (row === null || row.action === 'removed' || line.query === null) return ITEM_IGNORED;
+      const c = row.columns;
+      switch (line.query) {
+        case 'outflow_destinations': {
+          const remote = text(c.remote_address);
+          if (!remote) {
+            rejectRow(key, line, 'outflow_destinations row invalid: remote_address: missing', c);
+            return 0;
+          }
+          const dest = keyOf(text(c.server_name), remote);
+          sightDestination(dest, line.hostId, t);
+          const identity = text(c.identity);
+          const out = num(c.bytes_out);
+          const inn = num(c.bytes_in);
+          if (identity && out >= uploadBytes) {
+            const total = out + (inn > 0 ? inn : 0);
+            const pcr = total > 0 ? (out - (inn > 0 ? inn : 0)) / total : 0;
+            if (pcr >= uploadPcr) sightPair(identity, dest, line.hostId, t);
+          }
+          return 0;
+        }
+        case 'outflow_apps': {
+          const r = AppRowSchema.safeParse(c);
+          if (!r.success) {
+            rejectRow(key, line, zodReason('outflow_apps', r.error.issues), c);
+            return 0;
+          }
+          if (!r.data.identity) return ITEM_IGNORED;
+          const a = sightApp(r.data.identity, line.hostId, t);
+          // Per attribute, the newest outflow_apps row's non-empty value wins (equal times: the greater
+          // value; an empty attribute takes any value): the store's rule, so arrival order never matters.
+          const at = appAttrsTime.get(a);
+          const pick = (mine: string | undefined, theirs: string) =>
+            theirs && (at === undefined || t > at || (t === at && theirs > (mine ?? '')) || !mine) ? theirs : mine;
+          a.path = pick(a.path, r.data.path);
+          a.signatureClass = pick(a.signatureClass, r.data.signature_class);
+          a.teamId = pick(a.teamId, r.data.team_id);
+          a.signingId = pick(a.signingId, r.data.signing_id);
+          a.cdhash = pick(a.cdhash, r.data.cdhash);
+          if (at === undefined || t > at) appAttrsTime.set(a, t);
+          return 0;
+        }
+        case 'outflow_status': {
+          // Hand-checked rather than zod: status snapshots are the bulk of a fleet's rows.
+          const component = text(c.component);
+          if (!component) {
+            rejectRow(key, line, 'outflow_status row invalid: component: missing', c);
+            return 0;
+          }
+          const k = `${line.hostId}\u0000${component}`;
+          const prev = status.get(k);
+          if (!prev || prev.time <= t) {
+            status.set(k, { hostId: line.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: t });
+          }
+          return 0;
+        }
+        case 'outflow_candidates': {
+          const r = EgressCandidateSchema.safeParse(c);
+          if (!r.success) {
+            rejectRow(key, line, zodReason('outflow_candidates', r.error.issues), c);
+            return 0;
+          }
+          const cand = r.data;
+          const dest = keyOf(cand.server_name, cand.remote_address);
+          sightDestination(dest, line.hostId, t);
+          if (cand.identity) sightApp(cand.identity, line.hostId, t);
+          for (const link of cand.process_chain) if (link.identity) sightApp(link.identity, line.hostId, t);
+          if (cand.group_root_identity) sightApp(cand.group_root_identity, line.hostId, t);
+          if (cand.identity && cand.bytes_out >= uploadBytes && cand.pcr >= uploadPcr) sightPair(cand.identity, dest, line.hostId, t);
+          if (!line.baseline) heldCandidates.push({ key, input: { hostId: line.hostId, eventTime: t, destinationKey: dest, candidate: cand } });
+          return 0;
+        }
+      }
+    };
+
+    const addItem = (line: ResultLogLine, row: ResultRow | null) => {
+      const key = line.shape !== 'snapshot' ? keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1 : -1;
+      itemKey.push(key);
+      itemTime.push(line.unixTime);
+      itemFlags.push(applyRow(line, row, key) | (line.baseline ? ITEM_BASELINE : 0));
+    };
 
     for (const input of inputs) {
       if (typeof input === 'string') {
@@ -230,154 +395,42 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       }
       result.lines++;
       const r = parseResultLine(input, { maxUnixTime });
-      if (r.ok) parsed.push(r.line);
-      else quarantine.push({ receivedAt, source: sourceName, reason: r.reason, line: cap(rawText(input)) });
-    }
-
-    // One item per row (a line without rows is one item, so its host activity counts). Differential
-    // rows get a dedupe key; snapshot rows do not: they are a full restatement of current state and
-    // every effect they have is an idempotent merge, so a re-delivered snapshot changes nothing anyway
-    // (and hourly status snapshots are most of a fleet's lines).
-    const keys: ResultKey[] = [];
-    const itemLine: number[] = [];
-    const itemRow: (ResultRow | null)[] = [];
-    const itemKey: number[] = [];
-    for (let i = 0; i < parsed.length; i++) {
-      const line = parsed[i]!;
-      const dedupe = line.shape !== 'snapshot';
-      if (line.rows.length === 0) {
-        itemLine.push(i);
-        itemRow.push(null);
-        itemKey.push(dedupe ? keys.push({ digest: resultDigest(line, null), unixTime: line.unixTime }) - 1 : -1);
+      if (!r.ok) {
+        quarantine.push({ receivedAt, source: sourceName, reason: r.reason, line: cap(rawText(input)) });
         continue;
       }
-      for (const row of line.rows) {
-        itemLine.push(i);
-        itemRow.push(row);
-        itemKey.push(dedupe ? keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1 : -1);
-      }
+      // A line without rows is one item, so its host activity counts.
+      if (r.line.rows.length === 0) addItem(r.line, null);
+      else for (const row of r.line.rows) addItem(r.line, row);
     }
-    result.rows = itemLine.length;
+    result.rows = itemKey.length;
 
     try {
       await store.transaction(async (tx) => {
         const fresh = keys.length ? await tx.results.markSeen(keys) : [];
-        const hosts = new Map<string, HostSighting>();
-        const destinations = new Map<string, DestinationSighting>();
-        const pairs = new Map<string, PairSighting>();
-        const apps = new Map<string, AppSighting>();
-        const status = new Map<string, HostComponentStatus>();
-        const candidates: CandidateInput[] = [];
-        let earliest = Infinity;
-        let newest = -Infinity;
-
-        const sightDestination = (key: string, hostId: string, t: number) =>
-          widen(destinations, `${key}\u0000${hostId}`, t, () => ({ key, hostId, firstSeen: t, lastSeen: t }));
-        const sightPair = (identity: string, key: string, hostId: string, t: number) =>
-          widen(pairs, `${identity}\u0000${key}\u0000${hostId}`, t, () => ({ identity, key, hostId, firstSeen: t, lastSeen: t }));
-        const sightApp = (identity: string, hostId: string, t: number): AppSighting =>
-          widen(apps, `${identity}\u0000${hostId}`, t, () => ({ identity, hostId, firstSeen: t, lastSeen: t }));
-
-        for (let k = 0; k < itemLine.length; k++) {
-          const key = itemKey[k]!;
-          if (key >= 0 && !fresh[key]) {
+        const isFresh = (key: number) => key < 0 || fresh[key] === true;
+        let newestAccepted = -Infinity;
+        for (let k = 0; k < itemKey.length; k++) {
+          if (!isFresh(itemKey[k]!)) {
             result.duplicates++;
             continue;
           }
-          const line = parsed[itemLine[k]!]!;
-          const row = itemRow[k]!;
-          const t = line.unixTime;
           result.accepted++;
-          if (line.baseline) result.baseline++;
-          if (t < earliest) earliest = t;
-          if (t > newest) newest = t;
-          const host = widen(hosts, line.hostId, t, () => ({ hostId: line.hostId, hostname: line.hostname, firstSeen: t, lastSeen: t }));
-          if (line.hostname && t >= host.lastSeen) host.hostname = line.hostname;
-
-          if (row === null || row.action === 'removed' || line.query === null) {
-            result.ignored++;
-            continue;
-          }
-          const c = row.columns;
-          switch (line.query) {
-            case 'outflow_destinations': {
-              const remote = text(c.remote_address);
-              if (!remote) {
-                quarantine.push({ receivedAt, source: sourceName, reason: 'outflow_destinations row invalid: remote_address: missing', line: cap(JSON.stringify({ name: line.name, hostIdentifier: line.hostId, unixTime: t, columns: c })) });
-                break;
-              }
-              const key = keyOf(text(c.server_name), remote);
-              sightDestination(key, line.hostId, t);
-              const identity = text(c.identity);
-              const out = num(c.bytes_out);
-              const inn = num(c.bytes_in);
-              if (identity && out >= uploadBytes) {
-                const total = out + (inn > 0 ? inn : 0);
-                const pcr = total > 0 ? (out - (inn > 0 ? inn : 0)) / total : 0;
-                if (pcr >= uploadPcr) sightPair(identity, key, line.hostId, t);
-              }
-              break;
-            }
-            case 'outflow_apps': {
-              const r = AppRowSchema.safeParse(c);
-              if (!r.success) {
-                quarantine.push({ receivedAt, source: sourceName, reason: zodReason('outflow_apps', r.error.issues), line: cap(JSON.stringify({ name: line.name, hostIdentifier: line.hostId, unixTime: t, columns: c })) });
-                break;
-              }
-              if (!r.data.identity) {
-                result.ignored++;
-                break;
-              }
-              const a = sightApp(r.data.identity, line.hostId, t);
-              if (r.data.path) a.path = r.data.path;
-              if (r.data.signature_class) a.signatureClass = r.data.signature_class;
-              if (r.data.team_id) a.teamId = r.data.team_id;
-              if (r.data.signing_id) a.signingId = r.data.signing_id;
-              if (r.data.cdhash) a.cdhash = r.data.cdhash;
-              break;
-            }
-            case 'outflow_status': {
-              // Hand-checked rather than zod: status snapshots are the bulk of a fleet's rows.
-              const component = text(c.component);
-              if (!component) {
-                quarantine.push({ receivedAt, source: sourceName, reason: 'outflow_status row invalid: component: missing', line: cap(JSON.stringify({ name: line.name, hostIdentifier: line.hostId, unixTime: t, columns: c })) });
-                break;
-              }
-              const s = { component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version) };
-              const key = `${line.hostId}\u0000${s.component}`;
-              const prev = status.get(key);
-              if (!prev || prev.time <= t) {
-                status.set(key, { hostId: line.hostId, component: s.component, platform: s.platform, state: s.state, detail: s.detail, version: s.version, time: t });
-              }
-              break;
-            }
-            case 'outflow_candidates': {
-              const r = EgressCandidateSchema.safeParse(c);
-              if (!r.success) {
-                quarantine.push({ receivedAt, source: sourceName, reason: zodReason('outflow_candidates', r.error.issues), line: cap(JSON.stringify({ name: line.name, hostIdentifier: line.hostId, unixTime: t, columns: c })) });
-                break;
-              }
-              const cand = r.data;
-              const key = keyOf(cand.server_name, cand.remote_address);
-              sightDestination(key, line.hostId, t);
-              if (cand.identity) sightApp(cand.identity, line.hostId, t);
-              for (const link of cand.process_chain) if (link.identity) sightApp(link.identity, line.hostId, t);
-              if (cand.group_root_identity) sightApp(cand.group_root_identity, line.hostId, t);
-              if (cand.identity && cand.bytes_out >= uploadBytes && cand.pcr >= uploadPcr) sightPair(cand.identity, key, line.hostId, t);
-              if (!line.baseline) candidates.push({ hostId: line.hostId, eventTime: t, destinationKey: key, candidate: cand });
-              break;
-            }
-          }
+          const flags = itemFlags[k]!;
+          if (flags & ITEM_BASELINE) result.baseline++;
+          if (flags & ITEM_IGNORED) result.ignored++;
+          if (itemTime[k]! > newestAccepted) newestAccepted = itemTime[k]!;
         }
+        for (const q of heldQuarantine) if (isFresh(q.key)) quarantine.push(q.row);
+        const candidates: CandidateInput[] = [];
+        for (const c of heldCandidates) if (isFresh(c.key)) candidates.push(c.input);
 
         if (hosts.size) await tx.hosts.touch([...hosts.values()]);
-        if (newest >= earliest) {
-          await tx.clock.observe(earliest, newest);
-          result.newestEventTime = newest;
-        }
-        if (destinations.size) await tx.prevalence.observeDestinations([...destinations.values()]);
+        if (newest >= earliest) await tx.clock.observe(earliest, newest);
+        if (newestAccepted > -Infinity) result.newestEventTime = newestAccepted;
+        if (destinations.size) await tx.prevalence.observeDestinations(destinations.values());
         if (pairs.size) await tx.prevalence.observePairs([...pairs.values()]);
-        if (apps.size) await tx.prevalence.observeApps([...apps.values()]);
+        if (apps.size) await tx.prevalence.observeApps(apps.values());
         if (status.size) await tx.hosts.recordStatus([...status.values()]);
         if (candidates.length) result.candidates = await tx.candidates.upsertPending(candidates);
         if (quarantine.length) await tx.quarantine.add(quarantine);

@@ -230,6 +230,44 @@ export interface PrevalenceAnswer {
   apps: Map<string, AppStats>;
 }
 
+/** One identity's attributes as a batch would apply them (`mergeAppAttributes`). */
+export interface MergedAppAttributes {
+  /** Newest lastSeen among the identity's sightings that carried any attribute. */
+  time: number;
+  path: string;
+  signatureClass: string;
+  teamId: string;
+  signingId: string;
+  cdhash: string;
+}
+
+/**
+ * Fold a batch's app sightings into one attribute update per identity, with the rule both backends apply
+ * in SQL (a non-empty value wins when its sighting is newer, or equally new with a greater value in byte
+ * order, or when nothing is set). A fleet reports each app once per host, so a batch holds many identical
+ * sightings of the same identity; the store then writes each apps row once instead of once per host.
+ */
+export function mergeAppAttributes(rows: readonly AppSighting[]): Map<string, MergedAppAttributes> {
+  const out = new Map<string, MergedAppAttributes>();
+  for (const r of rows) {
+    if (!r.path && !r.signatureClass && !r.teamId && !r.signingId && !r.cdhash) continue;
+    const cur = out.get(r.identity);
+    if (!cur) {
+      out.set(r.identity, { time: r.lastSeen, path: r.path ?? '', signatureClass: r.signatureClass ?? '', teamId: r.teamId ?? '', signingId: r.signingId ?? '', cdhash: r.cdhash ?? '' });
+      continue;
+    }
+    const t = r.lastSeen;
+    const pick = (mine: string, theirs: string | undefined) => (theirs && (t > cur.time || (t === cur.time && theirs > mine) || !mine) ? theirs : mine);
+    cur.path = pick(cur.path, r.path);
+    cur.signatureClass = pick(cur.signatureClass, r.signatureClass);
+    cur.teamId = pick(cur.teamId, r.teamId);
+    cur.signingId = pick(cur.signingId, r.signingId);
+    cur.cdhash = pick(cur.cdhash, r.cdhash);
+    if (t > cur.time) cur.time = t;
+  }
+  return out;
+}
+
 export function pairKey(identity: string, key: string): string {
   return `${identity}\u0000${key}`;
 }

@@ -27,6 +27,7 @@ import { DetectionSchema } from '../../../src/schemas/detection.js';
 import { loadMigrations } from '../migrations.js';
 import {
   candidateId,
+  mergeAppAttributes,
   pairKey,
   type AppSighting,
   type AppStats,
@@ -490,23 +491,7 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
       await ex.atomic(async (t) => {
         await observe(t, chunk, APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })));
         // Attributes: per identity, the newest sighting (by last_seen) with each non-empty value wins.
-        const attrs = new Map<string, { time: number; path: string; signatureClass: string; teamId: string; signingId: string; cdhash: string }>();
-        for (const r of rows) {
-          const cur = attrs.get(r.identity) ?? { time: -1, path: '', signatureClass: '', teamId: '', signingId: '', cdhash: '' };
-          // Equal event times: the greater value wins (as in the SQL below), so arrival order never matters.
-          const pick = (mine: string, theirs: string | undefined) =>
-            theirs && (r.lastSeen > cur.time || (r.lastSeen === cur.time && byText(theirs, mine) > 0) || !mine) ? theirs : mine;
-          const has = Boolean(r.path || r.signatureClass || r.teamId || r.signingId || r.cdhash);
-          if (!has) continue;
-          attrs.set(r.identity, {
-            time: Math.max(r.lastSeen, cur.time),
-            path: pick(cur.path, r.path),
-            signatureClass: pick(cur.signatureClass, r.signatureClass),
-            teamId: pick(cur.teamId, r.teamId),
-            signingId: pick(cur.signingId, r.signingId),
-            cdhash: pick(cur.cdhash, r.cdhash),
-          });
-        }
+        const attrs = mergeAppAttributes(rows);
         const list = [...attrs.entries()].sort((a, b) => byText(a[0], b[0]));
         for (const part of chunks(list, chunk)) {
           await t.q(

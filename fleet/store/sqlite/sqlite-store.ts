@@ -19,6 +19,7 @@ import { loadMigrations } from '../migrations.js';
 import {
   candidateBodyDigest,
   candidateId,
+  mergeAppAttributes,
   pairKey,
   type AppSighting,
   type AppStats,
@@ -94,6 +95,9 @@ interface PrevalenceTables {
   keyCols: string[];
 }
 
+/** Rows per multi-row INSERT … ON CONFLICT statement (≤ 6 parameters each, far below SQLite's 32 766). */
+const UPSERT_CHUNK = 128;
+
 const DEST: PrevalenceTables = { keyTable: 'destinations', hostTable: 'destination_hosts', keyCols: ['key'] };
 const PAIR: PrevalenceTables = { keyTable: 'pairs', hostTable: 'pair_hosts', keyCols: ['identity', 'key'] };
 const APP: PrevalenceTables = { keyTable: 'apps', hostTable: 'app_hosts', keyCols: ['identity'] };
@@ -151,12 +155,17 @@ class SqliteRepos implements StoreRepos {
     this.hosts = {
       async touch(rows: readonly HostSighting[]) {
         wrap('hosts.touch', 'STORE_WRITE', () => {
-          const up = self.st(`INSERT INTO hosts (host_id, hostname, first_seen, last_seen) VALUES (?, ?, ?, ?)
-            ON CONFLICT (host_id) DO UPDATE SET
-              hostname = CASE WHEN excluded.hostname <> '' AND excluded.last_seen >= hosts.last_seen THEN excluded.hostname ELSE hosts.hostname END,
-              first_seen = min(hosts.first_seen, excluded.first_seen),
-              last_seen = max(hosts.last_seen, excluded.last_seen)`);
-          for (const r of rows) up.run(r.hostId, r.hostname, r.firstSeen, r.lastSeen);
+          for (let i = 0; i < rows.length; i += UPSERT_CHUNK) {
+            const n = Math.min(UPSERT_CHUNK, rows.length - i);
+            const up = self.st(`INSERT INTO hosts (host_id, hostname, first_seen, last_seen) VALUES ${'(?, ?, ?, ?), '.repeat(n - 1)}(?, ?, ?, ?)
+              ON CONFLICT (host_id) DO UPDATE SET
+                hostname = CASE WHEN excluded.hostname <> '' AND excluded.last_seen >= hosts.last_seen THEN excluded.hostname ELSE hosts.hostname END,
+                first_seen = min(hosts.first_seen, excluded.first_seen),
+                last_seen = max(hosts.last_seen, excluded.last_seen)`);
+            const args: (string | number)[] = [];
+            for (let j = i; j < i + n; j++) args.push(rows[j]!.hostId, rows[j]!.hostname, rows[j]!.firstSeen, rows[j]!.lastSeen);
+            up.run(...args);
+          }
         });
       },
       async activeCount(window: TimeWindow) {
@@ -178,11 +187,19 @@ class SqliteRepos implements StoreRepos {
       },
       async recordStatus(rows: readonly HostComponentStatus[]) {
         wrap('hosts.recordStatus', 'STORE_WRITE', () => {
-          const up = self.st(`INSERT INTO host_status (host_id, component, platform, state, detail, version, time) VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (host_id, component) DO UPDATE SET platform = excluded.platform, state = excluded.state, detail = excluded.detail,
-              version = excluded.version, time = excluded.time
-            WHERE excluded.time >= host_status.time`);
-          for (const r of rows) up.run(r.hostId, r.component, r.platform, r.state, r.detail, r.version, r.time);
+          for (let i = 0; i < rows.length; i += UPSERT_CHUNK) {
+            const n = Math.min(UPSERT_CHUNK, rows.length - i);
+            const up = self.st(`INSERT INTO host_status (host_id, component, platform, state, detail, version, time) VALUES ${'(?, ?, ?, ?, ?, ?, ?), '.repeat(n - 1)}(?, ?, ?, ?, ?, ?, ?)
+              ON CONFLICT (host_id, component) DO UPDATE SET platform = excluded.platform, state = excluded.state, detail = excluded.detail,
+                version = excluded.version, time = excluded.time
+              WHERE excluded.time >= host_status.time`);
+            const args: (string | number)[] = [];
+            for (let j = i; j < i + n; j++) {
+              const r = rows[j]!;
+              args.push(r.hostId, r.component, r.platform, r.state, r.detail, r.version, r.time);
+            }
+            up.run(...args);
+          }
         });
       },
       async listStatus(hostId?: string) {
@@ -249,9 +266,8 @@ class SqliteRepos implements StoreRepos {
               ${pick('path', 'path')}, ${pick('signature_class', 'sc')}, ${pick('team_id', 'team')}, ${pick('signing_id', 'sid')}, ${pick('cdhash', 'cd')},
               attrs_time = max(attrs_time, @t)
             WHERE identity = @identity`);
-          for (const r of rows) {
-            if (!r.path && !r.signatureClass && !r.teamId && !r.signingId && !r.cdhash) continue;
-            attrs.run({ t: r.lastSeen, path: r.path ?? '', sc: r.signatureClass ?? '', team: r.teamId ?? '', sid: r.signingId ?? '', cd: r.cdhash ?? '', identity: r.identity });
+          for (const [identity, a] of mergeAppAttributes(rows)) {
+            attrs.run({ t: a.time, path: a.path, sc: a.signatureClass, team: a.teamId, sid: a.signingId, cd: a.cdhash, identity });
           }
         });
       },
@@ -558,19 +574,30 @@ class SqliteRepos implements StoreRepos {
       }
     }
     const cols = t.keyCols.join(', ');
-    const qs = t.keyCols.map(() => '?').join(', ');
-    const upKey = this.st(`INSERT INTO ${t.keyTable} (${cols}, first_seen, last_seen) VALUES (${qs}, ?, ?)
-      ON CONFLICT (${cols}) DO UPDATE SET first_seen = min(${t.keyTable}.first_seen, excluded.first_seen), last_seen = max(${t.keyTable}.last_seen, excluded.last_seen)
-      RETURNING saturated`);
-    for (const v of perKey.values()) {
-      const r = upKey.get(...v.keys, v.firstSeen, v.lastSeen) as { saturated: number };
-      v.saturated = r.saturated === 1;
+    const width = t.keyCols.length;
+    const tuple = (n: number) => `(${'?, '.repeat(n - 1)}?)`;
+    // Multi-row upserts: one native call per UPSERT_CHUNK rows (per-call overhead dominated at one row each).
+    const keyed = [...perKey.values()];
+    for (let i = 0; i < keyed.length; i += UPSERT_CHUNK) {
+      const n = Math.min(UPSERT_CHUNK, keyed.length - i);
+      const upKey = this.st(`INSERT INTO ${t.keyTable} (${cols}, first_seen, last_seen) VALUES ${`${tuple(width + 2)}, `.repeat(n - 1)}${tuple(width + 2)}
+        ON CONFLICT (${cols}) DO UPDATE SET first_seen = min(${t.keyTable}.first_seen, excluded.first_seen), last_seen = max(${t.keyTable}.last_seen, excluded.last_seen)
+        RETURNING ${cols}, saturated`).raw(true);
+      const args: (string | number)[] = [];
+      for (let j = i; j < i + n; j++) args.push(...keyed[j]!.keys, keyed[j]!.firstSeen, keyed[j]!.lastSeen);
+      // RETURNING order is not guaranteed: map rows back by their key columns.
+      for (const row of upKey.all(...args) as (string | number)[][]) {
+        if (row[width] === 1) perKey.get(row.slice(0, width).join('\u0000'))!.saturated = true;
+      }
     }
-    const upHost = this.st(`INSERT INTO ${t.hostTable} (${cols}, host_id, first_seen, last_seen) VALUES (${qs}, ?, ?, ?)
-      ON CONFLICT (${cols}, host_id) DO UPDATE SET first_seen = min(${t.hostTable}.first_seen, excluded.first_seen), last_seen = max(${t.hostTable}.last_seen, excluded.last_seen)`);
-    for (const r of rows) {
-      if (perKey.get(r.keys.join('\u0000'))!.saturated) continue;
-      upHost.run(...r.keys, r.hostId, r.firstSeen, r.lastSeen);
+    const hostRows = rows.filter((r) => !perKey.get(r.keys.join('\u0000'))!.saturated);
+    for (let i = 0; i < hostRows.length; i += UPSERT_CHUNK) {
+      const n = Math.min(UPSERT_CHUNK, hostRows.length - i);
+      const upHost = this.st(`INSERT INTO ${t.hostTable} (${cols}, host_id, first_seen, last_seen) VALUES ${`${tuple(width + 3)}, `.repeat(n - 1)}${tuple(width + 3)}
+        ON CONFLICT (${cols}, host_id) DO UPDATE SET first_seen = min(${t.hostTable}.first_seen, excluded.first_seen), last_seen = max(${t.hostTable}.last_seen, excluded.last_seen)`);
+      const args: (string | number)[] = [];
+      for (let j = i; j < i + n; j++) args.push(...hostRows[j]!.keys, hostRows[j]!.hostId, hostRows[j]!.firstSeen, hostRows[j]!.lastSeen);
+      upHost.run(...args);
     }
   }
 
