@@ -21,7 +21,11 @@ import { addIngestResults, emptyIngestResult, type IngestResult, type IngestServ
 export interface FileSourceOptions {
   ingest: IngestService;
   store: Store;
-  /** Bytes read per batch (one store transaction per chunk of complete lines). Default 1 MiB. */
+  /**
+   * Bytes read per batch (one store transaction per chunk of complete lines). Default 4 MiB (~7 000 lines of
+   * ~600 bytes): a batch merges each host's repeated sightings before writing, so store rows per line fall
+   * from 1.34 at 1 MiB to ~0.75 at 4 MiB on the simulated fleet (measured with 500 hosts × 1 day).
+   */
   chunkBytes?: number;
   /** Ignore the stored checkpoint and read from the start (dedupe still drops lines already ingested). */
   fromStart?: boolean;
@@ -71,7 +75,7 @@ async function startOffset(file: string, checkpoint: Checkpoint | null): Promise
  */
 export async function ingestFile(file: string, opts: FileSourceOptions): Promise<IngestResult> {
   const id = fileSourceId(file);
-  const chunkBytes = opts.chunkBytes ?? 1024 * 1024;
+  const chunkBytes = opts.chunkBytes ?? 4 * 1024 * 1024;
   const maxLineBytes = opts.maxLineBytes ?? 4 * 1024 * 1024;
   const pollMs = opts.pollIntervalMs ?? 1000;
   const totals = emptyIngestResult();
