@@ -229,9 +229,14 @@ describe('duplicates and counter-0 lines', () => {
     expect(a).toMatchObject({ accepted: 1, duplicates: 1, candidates: 1 });
     const b = await ingest.ingestLines([line], { kind: 'test', id: 'b' });
     expect(b).toMatchObject({ accepted: 0, duplicates: 1, candidates: 0 });
+    // Finalized, then re-delivered (at-least-once): it must not become pending again.
+    await finalizePending(store, { analytics, flush: true });
+    expect(await store.candidates.countPending()).toBe(0);
+    expect(await ingest.ingestLines([line], { kind: 'test', id: 'c' })).toMatchObject({ accepted: 0, duplicates: 1, candidates: 0 });
+    expect(await store.candidates.countPending()).toBe(0);
     const zero = await ingest.ingestLines([line.replace('"counter":7', '"counter":0').replace(`"unixTime":${at}`, `"unixTime":${at + 60}`)], { kind: 'test', id: 'a' });
     expect(zero).toMatchObject({ accepted: 1, baseline: 1, candidates: 0 });
-    expect(await store.candidates.countPending()).toBe(1);
+    expect(await store.candidates.countPending()).toBe(0);
     await store.close();
   }, 60_000);
 });

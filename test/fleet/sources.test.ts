@@ -162,6 +162,36 @@ describe('stream source and ingest service', () => {
     await store.close();
   });
 
+  it('a re-delivered invalid row is counted as a duplicate, not quarantined again', async () => {
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const bad = JSON.stringify({ name: 'pack/Global/outflow_destinations', hostIdentifier: 'H', unixTime: T0, counter: 4, columns: { server_name: 'x.com' }, action: 'added' });
+    expect(await ingest.ingestLines([bad, bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 1, duplicates: 1, quarantined: 1 });
+    expect(await ingest.ingestLines([bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 0, duplicates: 1, quarantined: 0 });
+    expect(await store.quarantine.list(10)).toHaveLength(1);
+    await store.close();
+  });
+
+  it('app attributes of one batch do not depend on row order (newest wins, equal times: greater value)', async () => {
+    // The older row carries the greater values: it must lose on time, not win a tie by arrival order.
+    const older = { ...APPS.slack, path: '/Applications/Slack.app/Contents/MacOS/Slack~old', cdhash: 'zz' };
+    const newer = { ...APPS.slack, path: '/Applications/Slack.app/Contents/MacOS/Slack', cdhash: 'aa' };
+    const tie = { ...APPS.slack, path: '/Applications/Slack.app/Contents/MacOS/Slack', cdhash: 'bb' };
+    const lines = [appLine(hosts[0]!, T0, older), appLine(hosts[1]!, T0 + 60, newer), appLine(hosts[2]!, T0 + 60, tie), appLine(hosts[0]!, T0 + 60, newer, 4)];
+    const results = [];
+    for (const order of [lines, [...lines].reverse(), [lines[2]!, lines[0]!, lines[3]!, lines[1]!]]) {
+      const store = await memoryStore();
+      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+      await ingest.ingestLines(order, { kind: 'test', id: 'x' });
+      const app = (await store.prevalence.apps([APPS.slack.identity], { from: 0, to: 4_000_000_000 })).get(APPS.slack.identity)!;
+      results.push({ path: app.path, cdhash: app.cdhash, hosts: app.hosts });
+      await store.close();
+    }
+    expect(results[0]).toEqual({ path: newer.path, cdhash: 'bb', hosts: 3 });
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
+  });
+
   it('rejects with StoreError when the store cannot commit, applying nothing', async () => {
     const store = await memoryStore();
     const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
