@@ -136,8 +136,13 @@ export interface FlowRow {
 }
 
 export interface FlowStore {
-  /** Open flows and closed flows within the retention. */
+  /** Open flows and closed flows within the retention (copies: the caller may keep or change them). */
   rows(): FlowRow[];
+  /**
+   * The same rows in the same order, in place (no copy per flow): for a synchronous reader that neither
+   * keeps a row past the call nor changes one (a sample applied later updates open rows in place).
+   */
+  forEachRow(fn: (row: Readonly<FlowRow>) => void): void;
   readonly size: number;
 }
 

@@ -58,6 +58,15 @@ export class RingBuffer<T> {
     for (let i = 0; i < this.count; i++) fn(this.items[(this.head + i) % this.capacity] as T);
   }
 
+  /**
+   * The item at position `i`, oldest first (0 is the oldest), or undefined outside [0, size). Lets a
+   * reader remember positions from a forEach scan instead of holding the items in arrays of its own.
+   */
+  at(i: number): T | undefined {
+    if (!(i >= 0 && i < this.count)) return undefined;
+    return this.items[(this.head + i) % this.capacity];
+  }
+
   toArray(): T[] {
     return [...this];
   }

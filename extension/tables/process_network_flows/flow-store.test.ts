@@ -153,6 +153,22 @@ describe('flow store', () => {
     expect(store.size).toBe(0);
   });
 
+  it('forEachRow visits the rows rows() copies, in the same order, and drops expired closed flows first', () => {
+    const { store, clock } = setup({ retention: 60 });
+    const port = (p: number) => obs({ localPort: p, bytesOut: p });
+    store.applySample([port(1), port(2), port(3)], { at: T0, counters: 'cumulative' });
+    store.applySample([port(2), port(3), port(4)], { at: T0 + 5, counters: 'cumulative' }); // 1 closed
+    store.applySample([port(3), port(4)], { at: T0 + 30, counters: 'cumulative' }); // 2 closed
+    const seen: unknown[] = [];
+    store.forEachRow((r) => seen.push({ ...r }));
+    expect(seen).toEqual(store.rows());
+    expect(seen.map((r) => (r as { local_port: number }).local_port)).toEqual([3, 4, 1, 2]);
+    clock.set(T0 + 62); // flow 1 (last seen T0) is past the 60 s retention, flow 2 (last seen T0 + 5) is not
+    const ports: number[] = [];
+    store.forEachRow((r) => ports.push(r.local_port));
+    expect(ports).toEqual([3, 4, 2]);
+  });
+
   it('caps tracked flows: evicts the oldest closed first, then refuses new flows and counts drops', () => {
     const { store, health } = setup({ max_flows: 3 });
     const port = (p: number) => obs({ localPort: p });

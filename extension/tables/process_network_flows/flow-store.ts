@@ -290,6 +290,11 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
       for (const r of closed.values()) out.push({ ...r });
       return out;
     },
+    forEachRow(fn) {
+      sweep(clock.unix());
+      for (const e of open.values()) fn(e.row);
+      for (const r of closed.values()) fn(r);
+    },
     get size() {
       return size();
     },

@@ -61,7 +61,7 @@ export function testContext(opts: { config?: unknown; toolDir?: string; clock?: 
     tools: new ToolRunner({ platform: 'darwin', toolDir: config.tools.dir, defaultTimeoutMs: 10_000 }),
     health: new HealthRegistry('darwin', 'test', () => clock.unix()),
     processes,
-    flows: { rows: () => [], size: 0 },
+    flows: { rows: () => [], forEachRow: () => {}, size: 0 },
     signing,
     sensitiveEvents: new RingBuffer<SensitiveFileEventRow>(config.events.max_events, config.events.retention, eventTime),
     archiveEvents: new RingBuffer<ArchiveEventRow>(config.events.max_events, config.events.retention, eventTime),
