@@ -57,25 +57,45 @@ class ReasonList {
    * list gets one shared (read-only) result instead of two fresh objects per failing check.
    */
   failure(): EndpointResult {
-    let node = failures;
+    return this.intern(failures, false);
+  }
+
+  /**
+   * The passed verdict with these reasons as its evidence, shared the same way: a generate meets a few
+   * dozen distinct evidence lists over thousands of flows, and its caller can key the `reasons` text
+   * on the list.
+   */
+  success(): EndpointResult {
+    return this.intern(successes, true);
+  }
+
+  toArray(): string[] {
+    return this.slots.slice(0, this.length);
+  }
+
+  private intern(root: ResultNode, pass: boolean): EndpointResult {
+    let node = root;
     for (let i = 0; i < this.length; i++) {
       const reason = this.slots[i]!;
       let next = node.next.get(reason);
       if (!next) node.next.set(reason, (next = { next: new Map() }));
       node = next;
     }
-    return (node.result ??= { pass: false, reasons: this.slots.slice(0, this.length) });
+    return (node.result ??= { pass, reasons: this.toArray() });
   }
 }
 
-interface FailureNode {
+interface ResultNode {
   result?: EndpointResult;
-  next: Map<string, FailureNode>;
+  next: Map<string, ResultNode>;
 }
 
-const failures: FailureNode = { next: new Map() };
+const failures: ResultNode = { next: new Map() };
+const successes: ResultNode = { next: new Map() };
 
 const scratchWhy = new ReasonList();
+/** Where evidence() collects (a list of its own: result() computes evidence while `why` is in use). */
+const scratchEvidence = new ReasonList();
 
 /** The reasons an endpoint check collects before result() (a reused list: never keep it). */
 export type Why = Pick<ReasonList, 'push' | 'length'>;
@@ -107,7 +127,10 @@ const SIGNATURE_REASONS: ReadonlyMap<string, string> = new Map(['adhoc', 'unsign
  * the analytic's verdict: the same flow gets the same evidence whichever analytic emitted it.
  */
 export function evidence(f: EndpointFacts, cfg: AnalyticsConfig): string[] {
-  const r: string[] = [];
+  return collectEvidence(scratchEvidence.reset(), f, cfg).toArray();
+}
+
+function collectEvidence(r: ReasonList, f: EndpointFacts, cfg: AnalyticsConfig): ReasonList {
   if (f.precursor.kind === 'sensitive_access' && precursorInWindow(f.precursor.time, f.flow, cfg)) {
     if (f.precursor.tier === 1) r.push('tier1_precursor');
     else if (f.precursor.tier === 2) r.push('tier2_precursor');
@@ -145,10 +168,11 @@ let memoPass: EndpointResult = { pass: true, reasons: [] };
 export function result(why: string[] | Why, f: EndpointFacts, cfg: AnalyticsConfig): EndpointResult {
   if (why.length) return why instanceof ReasonList ? why.failure() : { pass: false, reasons: why as string[] };
   if (memoFacts !== f || memoCfg !== cfg) {
-    memoPass = { pass: true, reasons: evidence(f, cfg) };
+    memoPass = collectEvidence(scratchEvidence.reset(), f, cfg).success();
     memoFacts = f;
     memoCfg = cfg;
   }
-  // Shared between the analytics that pass this flow: callers read it, never mutate it.
+  // Shared between the analytics that pass this flow, and with every flow of the same evidence:
+  // callers read it, never mutate it.
   return memoPass;
 }

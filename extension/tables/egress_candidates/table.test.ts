@@ -134,6 +134,32 @@ describe('egress_candidates: the stealer shape', () => {
     expect(r[0]!.reasons).toContain('tier1_precursor');
   });
 
+  it('buffers out of time order: the read closest to the flow start still wins; ties go to the earlier time, then to the read buffered last', () => {
+    const read = (time: number, name: string) => ({ ...KEYCHAIN_READ, time, file_path: `${HOME}/Library/Keychains/${name}` });
+    // The flow runs from NOW − 60 to NOW − 30: NOW − 80 and NOW − 40 are both 20 s from its start.
+    const sensitive = [read(NOW - 80, 'a'), read(NOW - 300, 'b'), read(NOW - 40, 'd'), read(NOW - 80, 'c'), read(NOW - 900, 'e')];
+    const r = only(rows({ ...spec, sensitive }), 'AN0990');
+    expect(r[0]).toMatchObject({ precursor_path: `${HOME}/Library/Keychains/c`, precursor_time: NOW - 80, precursor_gap: 20 });
+    const during = only(rows({ ...spec, sensitive: [read(NOW - 40, 'd'), read(NOW - 300, 'b'), read(NOW - 20, 'after the flow')] }), 'AN0990');
+    expect(during[0]).toMatchObject({ precursor_path: `${HOME}/Library/Keychains/d`, precursor_gap: -20 });
+  });
+
+  it('archive precursor: the closest archive event, and staging_path when any staging archive of the group is in the window', () => {
+    const small = { ...UPLOAD, bytesOut: 2 * MiB, bytesIn: 4000 };
+    const archive = (time: number, path: string, staging: 0 | 1) => ({ pid: 740, ppid: 700, process_start: NOW - 1200, time, path: '/usr/bin/zip', tool: 'zip' as const, archive_path: path, staging });
+    const zipAt = (time: number) => archive(time, `${HOME}/out-${NOW - time}.zip`, 0);
+    const run = (events: ReturnType<typeof archive>[]) => only(rows({ processes: [STEALER, CURL], flows: [small], archive: events }), 'AN1415')[0]!;
+    // Pushed out of order; the staging write is older than the closest archive event but in the window.
+    const withStaging = run([zipAt(NOW - 100), archive(NOW - 400, '/private/tmp/stage.zip', 1), zipAt(NOW - 700)]);
+    expect(withStaging).toMatchObject({ precursor_kind: 'archive', precursor_path: `${HOME}/out-100.zip`, precursor_category: 'archive:zip', precursor_gap: 40 });
+    expect(withStaging.reasons.split(',')).toEqual(expect.arrayContaining(['archive_precursor', 'staging_path']));
+    // The staging write before the window does not count.
+    const outside = run([zipAt(NOW - 100), archive(NOW - 1000, '/private/tmp/stage.zip', 1)]);
+    expect(outside).toMatchObject({ precursor_path: `${HOME}/out-100.zip` });
+    expect(outside.reasons.split(',')).toContain('archive_precursor');
+    expect(outside.reasons.split(',')).not.toContain('staging_path');
+  });
+
   it('ditto into /tmp by the group: archive precursor with staging; AN1415 fires on a small upload', () => {
     const small = { ...UPLOAD, bytesOut: 2 * MiB, bytesIn: 4000 };
     const ditto = { pid: 740, ppid: 700, process_start: NOW - 150, time: NOW - 150, path: '/usr/bin/ditto', archive_path: '/private/tmp/out.zip', staging: 1 };
