@@ -194,6 +194,12 @@ interface CompiledRule extends SensitiveMatch {
   suffixes: readonly string[] | undefined;
 }
 
+/** Read-only view of a trie node (SensitivePathMatcher.prefixTries). */
+export interface PrefixNode {
+  readonly children: ReadonlyMap<string, PrefixNode>;
+  readonly rules: readonly { readonly suffixes: readonly string[] | undefined }[];
+}
+
 interface TrieNode {
   children: Map<string, TrieNode>;
   /** Rules whose literal prefix ends at this node (checked with their regex). */
@@ -348,15 +354,14 @@ export class SensitivePathMatcher {
   }
 
   /**
-   * The first path segments under which any rule can match (for prefilters that look at raw, not yet
-   * canonical paths: includes the alias roots `private` and `System`), or undefined when some rule
-   * matches anywhere and no such shortcut exists.
+   * The literal-prefix tries `match` walks (home-relative and absolute), read-only, for prefilters that
+   * screen raw paths without allocating: a path can only match at a node its segments reach whose rules
+   * accept it (a rule with `suffixes` needs one of those endings). undefined when some rule matches
+   * anywhere (no prefix to screen by).
    */
-  rootSegments(): ReadonlySet<string> | undefined {
-    if (this.anywhere.length || this.absTrie.rules.length) return undefined;
-    const roots = new Set(this.absTrie.children.keys());
-    if (this.homeTrie.rules.length || this.homeTrie.children.size) roots.add('Users').add('var');
-    return roots.add('private').add('System');
+  prefixTries(): { home: PrefixNode; abs: PrefixNode } | undefined {
+    if (this.anywhere.length) return undefined;
+    return { home: this.homeTrie, abs: this.absTrie };
   }
 
   /** Classify a canonical absolute path (see canonicalPath); undefined when no rule matches. */

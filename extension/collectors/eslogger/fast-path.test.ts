@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
+import { canonicalPath, DEFAULT_SENSITIVE_RULES, SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import { RingBuffer } from '../../runtime/ring-buffer.js';
 import type { ArchiveEventRow, SensitiveFileEventRow } from '../../runtime/context.js';
 import { FastPath, rawEventType, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
@@ -88,6 +88,65 @@ describe('FastPath.verdict', () => {
   it('reads global_seq_num without JSON.parse', () => {
     expect(rawGlobalSeq(esLine({ kind: 'exit', timeMs: T, gseq: 987654321, process: proc, body: body.exit() }))).toBe(987654321);
     expect(rawGlobalSeq('{}')).toBe(-1);
+  });
+});
+
+describe('raw-path screen', () => {
+  // Segments of the taxonomy's own patterns ({a,b} expanded, wildcards filled in), plus aliases and noise.
+  const ruleSegments = [
+    ...new Set(
+      DEFAULT_SENSITIVE_RULES.flatMap((r) =>
+        r.pattern
+          .split('/')
+          .flatMap((seg) => {
+            const m = /^(.*)\{([^}]*)\}(.*)$/.exec(seg);
+            return m ? m[2]!.split(',').map((alt) => m[1]! + alt + m[3]!) : [seg];
+          })
+          .map((seg) => seg.replaceAll('**', 'deep').replaceAll('*', 'x').replaceAll('?', 'q'))
+          .filter((seg) => seg && seg !== '~'),
+      ),
+    ),
+  ];
+  const heads = ['/Users/dana', '/Users/Shared', '/Users', '/Users/', '/var/root', '/private/var/root', '/System/Volumes/Data/Users/dana', '/System/Volumes/Data', '/System/Library', '/private/tmp', '/private/var', '/private', '/tmp', '/var/db', '/Library', '/Volumes/USB', '/usr/lib', '/opt', ''];
+  const noise = ['src', 'build', 'Caches', 'node_modules', 'a.txt', 'Library', 'x.kdbx', 'b.kdb', ''];
+
+  it('never rejects a path the matcher classifies (raw escapes, aliases, homes, endings)', () => {
+    let s = 99;
+    const rand = () => {
+      s = (s * 1103515245 + 12345) & 0x7fffffff;
+      return s / 0x80000000;
+    };
+    const pick = <X,>(xs: readonly X[]): X => xs[Math.floor(rand() * xs.length)]!;
+    let sensitive = 0;
+    let rejected = 0;
+    for (let n = 0; n < 6000; n++) {
+      const depth = Math.floor(rand() * 6);
+      let p = rand() < 0.5 ? pick(['/Users/dana', '/private/var/root', '/System/Volumes/Data/Users/dana']) : pick(heads);
+      for (let d = 0; d < depth; d++) p += `/${rand() < 0.75 ? pick(ruleSegments) : pick(noise)}`;
+      if (rand() < 0.1) p += '/';
+      const truth = SensitivePathMatcher.prototype.match.call(matcher, canonicalPath(p)) !== undefined;
+      // JSON allows other spellings of the same path: unescaped slashes, \u escapes of any character
+      const style = rand();
+      const u = style < 0.35 ? Math.floor(rand() * p.length) : -1;
+      let enc = '';
+      for (let i = 0; i < p.length; i++) {
+        const ch = p[i]!;
+        if (i === u) enc += `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+        else if (ch === '/') enc += style > 0.85 ? '/' : '\\/';
+        else enc += JSON.stringify(ch).slice(1, -1);
+      }
+      const raw = line('open', body.open('@PATH@')).replace('@PATH@', enc);
+      const parsed = parseEsLine(raw);
+      expect(parsed.ok && parsed.event.kind === 'open' && parsed.event.file.path, raw).toBe(p);
+      const v = fast.verdict(raw);
+      if (truth) {
+        sensitive++;
+        expect(v, p).toBe(Verdict.Parse);
+      } else if (v === Verdict.Reject) rejected++;
+    }
+    // the test exercises both sides: many sensitive paths, and most others screened out
+    expect(sensitive).toBeGreaterThan(400);
+    expect(rejected).toBeGreaterThan(3000);
   });
 });
 

@@ -1,5 +1,5 @@
 import { hasArchiveExtension } from '../../../src/classify/archive.js';
-import { canonicalPath, type SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
+import { canonicalPath, type PrefixNode, type SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import { parseEsTime } from './parse-eslogger.js';
 
 /**
@@ -97,30 +97,160 @@ function readUint(line: string, from: number): number {
   return v;
 }
 
+/** A matcher trie node prepared for raw-string lookups: children grouped by name length, endings to check. */
+interface ScreenNode {
+  /** Some rule here has no literal ending to pre-check: any path reaching this node may match. */
+  open: boolean;
+  /** Endings required by the rules here (when not open); empty when the node has no rules. */
+  suffixes: string[];
+  /** Children by segment length (compared with startsWith, no slicing). */
+  children: Map<number, { name: string; node: ScreenNode }[]>;
+}
+
+function screenNode(n: PrefixNode): ScreenNode {
+  const out: ScreenNode = { open: false, suffixes: [], children: new Map() };
+  for (const r of n.rules) {
+    // An ending that JSON would escape cannot be compared on the raw line: treat the rule as open.
+    if (!r.suffixes || r.suffixes.some((x) => /["\\/\x00-\x1f]/.test(x))) out.open = true;
+    else out.suffixes.push(...r.suffixes);
+  }
+  for (const [name, child] of n.children) {
+    let list = out.children.get(name.length);
+    if (!list) out.children.set(name.length, (list = []));
+    list.push({ name, node: screenNode(child) });
+  }
+  return out;
+}
+
 export class FastPath {
-  /** First segments a sensitive path can start with (undefined: some rule matches anywhere). */
-  private readonly roots: readonly string[] | undefined;
+  /** The matcher's tries for the raw-path screen (undefined: some rule matches anywhere, no screen). */
+  private readonly home: ScreenNode | undefined;
+  private readonly abs: ScreenNode | undefined;
   /** event_type of the line last judged (-1 when unreadable), so callers need not read it twice. */
   lastEventType = -1;
+  // segment cursor of nextSegment(): end of the segment, start of the next one (> end of path: none)
+  private segEnd = 0;
+  private segNext = 0;
+  private segEscaped = false;
+  /** Whether the last segment of the path being screened holds an escape (-1: not looked at yet). */
+  private lastEscaped = -1;
 
   constructor(private readonly matcher: SensitivePathMatcher) {
-    const roots = matcher.rootSegments();
-    this.roots = roots ? [...roots] : undefined;
+    const tries = matcher.prefixTries();
+    this.home = tries && screenNode(tries.home);
+    this.abs = tries && screenNode(tries.abs);
   }
 
-  /** Does the raw JSON path string at [start, end) begin with one of the root segments? Allocation-free. */
-  private underRoot(line: string, start: number, end: number): boolean {
-    let i = start;
-    if (line.charCodeAt(i) === 92 /* \ */) i++;
-    if (line.charCodeAt(i) !== 47 /* / */) return false;
-    i++;
-    for (const root of this.roots!) {
-      if (!line.startsWith(root, i)) continue;
-      const after = i + root.length;
-      const c = line.charCodeAt(after);
-      if (after === end || c === 47 || c === 92) return true;
+  /**
+   * The raw segment starting at `pos` of a path ending at `end`: sets segEnd, segNext (> end when it is the
+   * last) and segEscaped (it holds an escape: its raw text is not its name). Separators are `/` or `\/`.
+   */
+  private nextSegment(line: string, pos: number, end: number): void {
+    const sep = line.indexOf('/', pos);
+    if (sep === -1 || sep >= end) {
+      this.segEnd = end;
+      this.segNext = end + 1;
+    } else {
+      this.segEnd = line.charCodeAt(sep - 1) === 92 /* \ */ ? sep - 1 : sep;
+      this.segNext = sep + 1;
     }
-    return false;
+    const b = line.indexOf('\\', pos);
+    this.segEscaped = b !== -1 && b < this.segEnd;
+  }
+
+  private segmentIs(line: string, pos: number, name: string): boolean {
+    return this.segEnd - pos === name.length && line.startsWith(name, pos);
+  }
+
+  /**
+   * Can the JSON path string at [start, end) match some rule? Mirrors `canonicalPath` + `matcher.match` on
+   * the raw characters without allocating: the canonical aliases are skipped, the home (`/Users/<name>`,
+   * `/var/root`) and absolute tries are walked segment by segment, and a node answers yes when one of its
+   * rules could accept the path (an open rule, or a required ending the path has). No means that no rule
+   * can match; yes only sends the path to the exact check. Any segment this has to read that holds an
+   * escape other than the `\/` separators (`\u00e9`, `\n`) is a yes.
+   */
+  private mayBeSensitive(line: string, start: number, end: number): boolean {
+    let pos = start;
+    if (line.charCodeAt(pos) === 92) pos++;
+    if (line.charCodeAt(pos) !== 47) return true; // not absolute: leave it to the exact check
+    pos++;
+    this.lastEscaped = -1;
+    // canonicalPath: /private/{var,tmp,etc}[/…] → /{var,tmp,etc}[/…]; /System/Volumes/Data/… → /…
+    this.nextSegment(line, pos, end);
+    if (this.segEscaped) return true;
+    if (this.segmentIs(line, pos, 'private') && this.segNext <= end) {
+      const p1 = this.segNext;
+      this.nextSegment(line, p1, end);
+      if (this.segEscaped) return true;
+      if (this.segmentIs(line, p1, 'var') || this.segmentIs(line, p1, 'tmp') || this.segmentIs(line, p1, 'etc')) pos = p1;
+    } else if (this.segmentIs(line, pos, 'System') && this.segNext <= end) {
+      const p1 = this.segNext;
+      this.nextSegment(line, p1, end);
+      if (this.segEscaped) return true;
+      if (this.segmentIs(line, p1, 'Volumes') && this.segNext <= end) {
+        const p2 = this.segNext;
+        this.nextSegment(line, p2, end);
+        if (this.segEscaped) return true;
+        if (this.segmentIs(line, p2, 'Data') && this.segNext <= end) pos = this.segNext;
+      }
+    }
+    // homeRelative: /Users/<name>/… (not empty, not Shared) or /var/root/…
+    this.nextSegment(line, pos, end);
+    if (this.segEscaped) return true;
+    let rel = -1;
+    if (this.segNext <= end) {
+      if (this.segmentIs(line, pos, 'Users')) {
+        const name = this.segNext;
+        this.nextSegment(line, name, end);
+        if (this.segEscaped) return true;
+        if (this.segNext <= end && this.segEnd > name && !this.segmentIs(line, name, 'Shared')) rel = this.segNext;
+      } else if (this.segmentIs(line, pos, 'var')) {
+        const p1 = this.segNext;
+        this.nextSegment(line, p1, end);
+        if (this.segEscaped) return true;
+        if (this.segmentIs(line, p1, 'root') && this.segNext <= end) rel = this.segNext;
+      }
+    }
+    if (rel !== -1 && this.walk(this.home!, line, rel, end)) return true;
+    return this.walk(this.abs!, line, pos, end);
+  }
+
+  /** The matcher's trie walk over raw segments from `pos`: true when a visited node may accept the path. */
+  private walk(node: ScreenNode, line: string, pos: number, end: number): boolean {
+    for (;;) {
+      if (node.open) return true;
+      const suffixes = node.suffixes;
+      if (suffixes.length) {
+        // endings are compared on the raw last segment, so it must hold no escape
+        if (this.lastEscaped === -1) {
+          const b = line.indexOf('\\', line.lastIndexOf('/', end - 1) + 1);
+          this.lastEscaped = b !== -1 && b < end ? 1 : 0;
+        }
+        if (this.lastEscaped === 1) return true;
+        for (let i = 0; i < suffixes.length; i++) {
+          const x = suffixes[i]!;
+          if (line.startsWith(x, end - x.length)) return true;
+        }
+      }
+      if (pos >= end) return false;
+      this.nextSegment(line, pos, end);
+      const list = node.children.get(this.segEnd - pos);
+      if (list === undefined) {
+        if (this.segEscaped) return true;
+        return false;
+      }
+      let child: ScreenNode | undefined;
+      for (let i = 0; i < list.length; i++) {
+        if (line.startsWith(list[i]!.name, pos)) {
+          child = list[i]!.node;
+          break;
+        }
+      }
+      if (child === undefined) return this.segEscaped;
+      node = child;
+      pos = this.segNext;
+    }
   }
 
   verdict(line: string): Verdict {
@@ -192,7 +322,7 @@ export class FastPath {
       found = true;
       from = end + 1;
       left--;
-      if (this.roots && !this.underRoot(line, start, end) && !(archives && hasArchiveExtension(line.slice(start, end)))) continue;
+      if (this.home && !this.mayBeSensitive(line, start, end) && !(archives && hasArchiveExtension(line.slice(start, end)))) continue;
       let raw = line.slice(start, end);
       if (raw.includes('\\')) {
         raw = raw.replaceAll('\\/', '/');
