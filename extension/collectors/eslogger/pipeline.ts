@@ -4,6 +4,7 @@ import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningServi
 import type { RingBuffer } from '../../runtime/ring-buffer.js';
 import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
 import { parseEsLine, type EsEvent, type EsFile, type EsProcess } from './parse-eslogger.js';
+import { readEsLine } from './read-eslogger.js';
 
 export interface PipelineDeps {
   matcher: SensitivePathMatcher;
@@ -98,11 +99,20 @@ export class EsloggerPipeline {
       this.stats.unsupported++;
       return;
     }
-    if (!this.parseEveryLine && this.fast.lastEventType === 15) {
-      const exit = rawExit(line);
-      if (exit) {
+    if (!this.parseEveryLine) {
+      if (this.fast.lastEventType === 15) {
+        const exit = rawExit(line);
+        if (exit) {
+          this.stats.parsed++;
+          this.deps.processes.exited(exit.pid, exit.processStart, exit.time);
+          return;
+        }
+      }
+      // eslogger's plain shape is read by hand; anything else gets the full parse (which counts it).
+      const event = readEsLine(line);
+      if (event !== undefined) {
         this.stats.parsed++;
-        this.deps.processes.exited(exit.pid, exit.processStart, exit.time);
+        this.handleEvent(event);
         return;
       }
     }
