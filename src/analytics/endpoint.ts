@@ -165,6 +165,16 @@ let memoFacts: EndpointFacts | undefined;
 let memoCfg: AnalyticsConfig | undefined;
 let memoPass: EndpointResult = { pass: true, reasons: [] };
 
+/**
+ * Forget the remembered evidence. For a caller that asks about flow after flow with one facts object
+ * it rewrites in place (egress_candidates: no three objects per flow), which the identity check in
+ * result() cannot notice: call it before asking about the next flow.
+ */
+export function forgetEvidence(): void {
+  memoFacts = undefined;
+  memoCfg = undefined;
+}
+
 export function result(why: string[] | Why, f: EndpointFacts, cfg: AnalyticsConfig): EndpointResult {
   if (why.length) return why instanceof ReasonList ? why.failure() : { pass: false, reasons: why as string[] };
   if (memoFacts !== f || memoCfg !== cfg) {

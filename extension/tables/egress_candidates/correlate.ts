@@ -6,7 +6,7 @@
  * Precursors count only from the flow's lineage group, matched by process instance (pid, process_start),
  * so a reused pid never lends its history to a new process.
  */
-import { ANALYTICS, type EndpointFacts, type PrecursorFacts, precursorInWindow } from '../../../src/analytics/index.js';
+import { ANALYTICS, type EndpointFacts, type PrecursorFacts, forgetEvidence, precursorInWindow } from '../../../src/analytics/index.js';
 import { classifyApp } from '../../../src/classify/allowlists.js';
 import { teamKey } from '../../../src/classify/app-match.js';
 import { teamVouched } from '../../../src/classify/signing-class.js';
@@ -186,47 +186,41 @@ interface GroupVolume {
  * or ends before `from`, and (from ≤ to, first_seen ≤ last_seen) no flow does both, so the answer is
  * Σ(first_seen ≤ to) − Σ(last_seen < from), each a prefix sum over a sorted array.
  */
-export function groupVolume(flows: readonly FlowRow[]): GroupVolume {
+const byFirstSeen = (x: Readonly<FlowRow>, y: Readonly<FlowRow>) => x.first_seen - y.first_seen;
+const byLastSeen = (x: Readonly<FlowRow>, y: Readonly<FlowRow>) => x.last_seen - y.last_seen;
+
+export function groupVolume(flows: readonly Readonly<FlowRow>[]): GroupVolume {
   const n = flows.length;
-  const bytes = new Float64Array(n);
-  for (let i = 0; i < n; i++) bytes[i] = flows[i]!.bytes_out;
-  // Times and prefix sums in plain typed arrays: an index sort by a numeric key, no row copies. Ties
-  // need no order (a prefix is only ever read at the end of a run of equal times).
-  const sortedBy = (key: Float64Array) => {
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort((a, b) => key[a]! - key[b]!);
-    const times = new Float64Array(n);
-    const prefix = new Float64Array(n + 1);
+  // One array of the flows, sorted by first_seen, then by last_seen, and one Float64Array: times by
+  // first_seen [0, n), their prefix sums of bytes_out [n, 2n], the same by last_seen [2n+1, 3n+1) and
+  // [3n+1, 4n+1]. Ties need no order (a prefix is only ever read at the end of a run of equal times).
+  const sorted = flows.slice();
+  const data = new Float64Array(4 * n + 2);
+  const fill = (at: number, byFirst: boolean) => {
+    sorted.sort(byFirst ? byFirstSeen : byLastSeen);
     for (let i = 0; i < n; i++) {
-      const j = order[i]!;
-      times[i] = key[j]!;
-      prefix[i + 1] = prefix[i]! + bytes[j]!;
+      const f = sorted[i]!;
+      data[at + i] = byFirst ? f.first_seen : f.last_seen;
+      data[at + n + i + 1] = data[at + n + i]! + f.bytes_out;
     }
-    return { times, prefix };
   };
-  const firstSeen = new Float64Array(n);
-  const lastSeen = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    firstSeen[i] = flows[i]!.first_seen;
-    lastSeen[i] = flows[i]!.last_seen;
-  }
-  const first = sortedBy(firstSeen);
-  const last = sortedBy(lastSeen);
-  /** Number of times ≤ t (upper bound). */
-  const countAtMost = (times: Float64Array, t: number) => {
-    let lo = 0;
-    let hi = times.length;
+  fill(0, true);
+  const last = 2 * n + 1;
+  fill(last, false);
+  /** Number of times ≤ t in data[at, at + n) (upper bound). */
+  const countAtMost = (at: number, t: number) => {
+    let lo = at;
+    let hi = at + n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (times[mid]! <= t) lo = mid + 1;
+      if (data[mid]! <= t) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    return lo - at;
   };
   return {
     activeBetween(from, to) {
-      return first.prefix[countAtMost(first.times, to)]! - last.prefix[countAtMost(last.times, from - 1)]!;
+      return data[n + countAtMost(0, to)]! - data[last + n + countAtMost(last, from - 1)]!;
     },
   };
 }
@@ -387,9 +381,11 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
   // only the one that crossed the line). Flow counters are cumulative, so a long open flow counts its
   // whole volume: an upper bound, documented. The store's rows are read in place (this pass keeps
   // references only until correlate returns and never writes to them).
-  const resolvedFlows: Readonly<FlowRow>[] = [];
-  const resolvedRecs: (ProcessRecord | undefined)[] = [];
-  const resolvedGroups: GroupInfo[] = [];
+  // Sized for every flow up front (no growth garbage), truncated after the pass.
+  const resolvedFlows = new Array<Readonly<FlowRow>>(inputs.flows.size);
+  const resolvedRecs = new Array<ProcessRecord | undefined>(inputs.flows.size);
+  const resolvedGroups = new Array<GroupInfo>(inputs.flows.size);
+  let resolvedCount = 0;
   const groupInfoCache = new Map<ProcessRecord, GroupInfo>();
   const externalByGroup = new Map<string, Readonly<FlowRow>[]>();
   inputs.flows.forEachRow((flow) => {
@@ -433,10 +429,11 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
         rootKind: 'unknown',
       };
     }
-    resolvedFlows.push(flow);
-    resolvedRecs.push(rec);
-    resolvedGroups.push(group);
+    resolvedFlows[resolvedCount] = flow;
+    resolvedRecs[resolvedCount] = rec;
+    resolvedGroups[resolvedCount++] = group;
   });
+  resolvedFlows.length = resolvedRecs.length = resolvedGroups.length = resolvedCount;
 
   const volumes = new Map<string, GroupVolume>();
   const groupBytesOut = (key: string, flow: Readonly<FlowRow>): number => {
@@ -447,13 +444,31 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
     return v.activeBetween(flow.first_seen - cfg.high_throughput.group_window, flow.last_seen + cfg.high_throughput.group_window);
   };
 
+  // Two passes. The first asks the analytics about every flow and records each passing (flow, analytic)
+  // in typed arrays; the second builds all rows at once. Every row lives until the generate returns, so
+  // rows built while the first pass still allocated its per-flow facts would sit through more scavenges
+  // and, with the extension's 4 MB semi-space, be promoted to the old generation (~2 MB of old-space
+  // garbage per generate, and a full GC every few generates). Built in one burst of ~2.5 MB at the end,
+  // they are copied by at most one scavenge and die young.
   const classOfRecord = new Map<ProcessRecord, { browser: boolean; sanctioned: boolean }>();
   const wanted = opts.analytics ?? ANALYTIC_IDS;
-  /** The `reasons` text of each evidence list (lists are shared between flows: endpoint.ts). */
-  const reasonsText = new Map<readonly string[], string>();
+  /** The `reasons` texts, and the text of each evidence list (lists are shared between flows: endpoint.ts). */
+  const texts: string[] = [];
+  const textOf = new Map<readonly string[], number>();
   const { offsets: eventOffsets, times: eventTimes, positions: eventPositions } = events;
-  const rows: CandidateRow[] = [];
-  for (let r = 0; r < resolvedFlows.length; r++) {
+  const flowCount = resolvedFlows.length;
+  /** Per resolved flow: identity, browser/sanctioned bits, precursor event positions (−1: none). */
+  const flowIdentity = new Array<Identity>(flowCount);
+  const flowClass = new Uint8Array(flowCount);
+  const flowSensitive = new Int32Array(flowCount).fill(-1);
+  const flowArchive = new Int32Array(flowCount).fill(-1);
+  /** Per row: its flow, the analytic (index into `wanted`) and the reasons text (index into `texts`). */
+  const rowFlow = new Int32Array(flowCount * wanted.length);
+  const rowAnalytic = new Uint8Array(flowCount * wanted.length);
+  const rowText = new Int32Array(flowCount * wanted.length);
+  let rowCount = 0;
+  const facts = new FlowFacts();
+  for (let r = 0; r < flowCount; r++) {
     const flow = resolvedFlows[r]!;
     const rec = resolvedRecs[r];
     const group = resolvedGroups[r]!;
@@ -464,6 +479,8 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
       if (rec) classOfRecord.set(rec, cls);
     }
     const { browser, sanctioned } = cls;
+    flowIdentity[r] = identity;
+    flowClass[r] = (browser ? BROWSER : 0) | (sanctioned ? SANCTIONED : 0);
 
     const b = bucketOfKey.get(group.key);
     const from = flow.first_seen - cfg.precursor_window;
@@ -473,49 +490,123 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
     if (b !== undefined) {
       // Tier 1 beats tier 2; within a tier the read closest to the flow start is the precursor.
       const s = b * LISTS;
-      const t1 = closestInWindow(eventTimes, eventOffsets[s + TIER1]!, eventOffsets[s + TIER1 + 1]!, from, flow.last_seen, flow.first_seen);
-      if (t1 >= 0) sensitive = sensitiveEvents.at(eventPositions[t1]!);
-      else {
-        const t2 = closestInWindow(eventTimes, eventOffsets[s + TIER2]!, eventOffsets[s + TIER2 + 1]!, from, flow.last_seen, flow.first_seen);
-        if (t2 >= 0) sensitive = sensitiveEvents.at(eventPositions[t2]!);
+      let t = closestInWindow(eventTimes, eventOffsets[s + TIER1]!, eventOffsets[s + TIER1 + 1]!, from, flow.last_seen, flow.first_seen);
+      if (t < 0) t = closestInWindow(eventTimes, eventOffsets[s + TIER2]!, eventOffsets[s + TIER2 + 1]!, from, flow.last_seen, flow.first_seen);
+      if (t >= 0) {
+        flowSensitive[r] = eventPositions[t]!;
+        sensitive = sensitiveEvents.at(eventPositions[t]!);
       }
       const a = closestInWindow(eventTimes, eventOffsets[s + ARCHIVE]!, eventOffsets[s + ARCHIVE + 1]!, from, flow.last_seen, flow.first_seen);
-      if (a >= 0) archive = archiveEvents.at(eventPositions[a]!);
+      if (a >= 0) {
+        flowArchive[r] = eventPositions[a]!;
+        archive = archiveEvents.at(eventPositions[a]!);
+      }
       staging = archive !== undefined && anyInWindow(eventTimes, eventOffsets[s + STAGING]!, eventOffsets[s + STAGING + 1]!, from, flow.last_seen);
     }
-    const precursor: PrecursorFacts = sensitive
-      ? { kind: 'sensitive_access', tier: sensitive.tier, gap: flow.first_seen - sensitive.time, time: sensitive.time }
-      : archive
-        ? { kind: 'archive', tier: 0, gap: flow.first_seen - archive.time, time: archive.time }
-        : { kind: 'none', tier: 0, gap: 0, time: 0 };
-
-    const facts: EndpointFacts = {
-      flow,
-      external: flow.remote_scope === 'public',
-      browser,
-      sanctioned,
-      signatureClass: identity.signature_class,
-      precursor,
-      groupBytesOut15m: groupBytesOut(group.key, flow),
-      archive: archive ? { time: archive.time, gap: flow.first_seen - archive.time, staging } : null,
-    };
+    facts.set(flow, browser, sanctioned, identity.signature_class, sensitive, archive, staging, groupBytesOut(group.key, flow));
+    forgetEvidence();
 
     // The analytics that pass a flow share one evidence list (endpoint.ts): look its text up once.
     let reasonsOf: readonly string[] | undefined;
-    let reasons = '';
-    for (const id of wanted) {
-      const verdict = ANALYTICS[id].endpoint(facts, cfg);
+    let text = -1;
+    for (let w = 0; w < wanted.length; w++) {
+      const verdict = ANALYTICS[wanted[w]!].endpoint(facts, cfg);
       if (!verdict.pass) continue;
       if (verdict.reasons !== reasonsOf) {
         reasonsOf = verdict.reasons;
-        let text = reasonsText.get(reasonsOf);
-        if (text === undefined) reasonsText.set(reasonsOf, (text = reasonsOf.join(',')));
-        reasons = text;
+        let known = textOf.get(reasonsOf);
+        if (known === undefined) {
+          known = texts.push(reasonsOf.join(',')) - 1;
+          textOf.set(reasonsOf, known);
+        }
+        text = known;
       }
-      rows.push(new CandidateRecord(id, reasons, flow, identity, group, browser, sanctioned, sensitive, archive, precursor));
+      rowFlow[rowCount] = r;
+      rowAnalytic[rowCount] = w;
+      rowText[rowCount++] = text;
     }
   }
-  return { rows, stats: { flows: resolvedFlows.length, unattributedEvents: unattributed } };
+
+  const rows = new Array<CandidateRow>(rowCount);
+  for (let i = 0; i < rowCount; i++) {
+    const r = rowFlow[i]!;
+    const sensitive = flowSensitive[r]! >= 0 ? sensitiveEvents.at(flowSensitive[r]!) : undefined;
+    const archive = flowArchive[r]! >= 0 ? archiveEvents.at(flowArchive[r]!) : undefined;
+    const cls = flowClass[r]!;
+    rows[i] = new CandidateRecord(
+      wanted[rowAnalytic[i]!]!,
+      texts[rowText[i]!]!,
+      resolvedFlows[r]!,
+      flowIdentity[r]!,
+      resolvedGroups[r]!,
+      (cls & BROWSER) !== 0,
+      (cls & SANCTIONED) !== 0,
+      sensitive,
+      archive,
+    );
+  }
+  return { rows, stats: { flows: flowCount, unattributedEvents: unattributed } };
+}
+
+const BROWSER = 1;
+const SANCTIONED = 2;
+
+/**
+ * The EndpointFacts of one flow after another, rewritten in place: three objects per flow were a fifth
+ * of a generate's garbage. The analytics only read facts while they are asked (endpoint.ts keeps
+ * verdicts, never facts), and correlate calls forgetEvidence() before each flow.
+ */
+class FlowFacts implements EndpointFacts {
+  flow!: Readonly<FlowRow>;
+  external = false;
+  browser = false;
+  sanctioned = false;
+  signatureClass = '';
+  groupBytesOut15m = 0;
+  archive: { time: number; gap: number; staging: boolean } | null = null;
+  /** The primary precursor: the sensitive read if any, else the archive event. */
+  readonly precursor: PrecursorFacts = { kind: 'none', tier: 0, gap: 0, time: 0 };
+  private readonly archiveFacts = { time: 0, gap: 0, staging: false };
+
+  set(
+    flow: Readonly<FlowRow>,
+    browser: boolean,
+    sanctioned: boolean,
+    signatureClass: string,
+    sensitive: SensitiveFileEventRow | undefined,
+    archive: ArchiveEventRow | undefined,
+    staging: boolean,
+    groupBytesOut15m: number,
+  ): void {
+    this.flow = flow;
+    this.external = flow.remote_scope === 'public';
+    this.browser = browser;
+    this.sanctioned = sanctioned;
+    this.signatureClass = signatureClass;
+    this.groupBytesOut15m = groupBytesOut15m;
+    const p = this.precursor;
+    if (sensitive) {
+      p.kind = 'sensitive_access';
+      p.tier = sensitive.tier;
+      p.gap = flow.first_seen - sensitive.time;
+      p.time = sensitive.time;
+    } else if (archive) {
+      p.kind = 'archive';
+      p.tier = 0;
+      p.gap = flow.first_seen - archive.time;
+      p.time = archive.time;
+    } else {
+      p.kind = 'none';
+      p.tier = p.gap = p.time = 0;
+    }
+    if (archive) {
+      const a = this.archiveFacts;
+      a.time = archive.time;
+      a.gap = flow.first_seen - archive.time;
+      a.staging = staging;
+      this.archive = a;
+    } else this.archive = null;
+  }
 }
 
 /**
@@ -623,22 +714,28 @@ class CandidateRecord implements CandidateRow {
     sanctioned: boolean,
     sensitive: SensitiveFileEventRow | undefined,
     archive: ArchiveEventRow | undefined,
-    precursor: PrecursorFacts,
   ) {
     if (group.chainJson === undefined) {
       const chain: ProcessChainLink[] = group.chain.map((l) => ({ pid: l.pid, path: l.path, identity: l.identity.identity, signature_class: l.identity.signature_class }));
       group.chainJson = JSON.stringify(chain);
     }
+    // The primary precursor (precursorFacts): the sensitive read if any, else the archive event.
+    let precursorKind: PrecursorFacts['kind'] = 'none';
+    let precursorTime = 0;
     let precursorPath = '';
     let precursorCategory = '';
     let precursorTier = 0;
     let precursorPid = 0;
-    if (precursor.kind === 'sensitive_access' && sensitive) {
+    if (sensitive) {
+      precursorKind = 'sensitive_access';
+      precursorTime = sensitive.time;
       precursorPath = sensitive.file_path;
       precursorCategory = sensitive.category;
       precursorTier = sensitive.tier;
       precursorPid = sensitive.pid;
-    } else if (precursor.kind === 'archive' && archive) {
+    } else if (archive) {
+      precursorKind = 'archive';
+      precursorTime = archive.time;
       precursorPath = archive.archive_path || archive.path;
       precursorCategory = `archive:${archive.tool}`;
       precursorPid = archive.pid;
@@ -681,13 +778,13 @@ class CandidateRecord implements CandidateRow {
     this.process_chain = group.chainJson;
     this.browser = browser ? 1 : 0;
     this.sanctioned = sanctioned ? 1 : 0;
-    this.precursor_kind = precursor.kind;
-    this.precursor_time = precursor.time;
+    this.precursor_kind = precursorKind;
+    this.precursor_time = precursorTime;
     this.precursor_path = precursorPath;
     this.precursor_category = precursorCategory;
     this.precursor_tier = precursorTier;
     this.precursor_pid = precursorPid;
-    this.precursor_gap = precursor.kind === 'none' ? 0 : precursor.gap;
+    this.precursor_gap = precursorKind === 'none' ? 0 : flow.first_seen - precursorTime;
     this.reasons = reasons;
   }
 }
