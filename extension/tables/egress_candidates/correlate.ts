@@ -244,6 +244,49 @@ function sortRange(positions: Int32Array, times: Float64Array, lo: number, hi: n
 }
 
 export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = {}): { rows: CandidateRow[]; stats: CorrelationStats } {
+  // evaluate() returns only what the rows need: its maps, caches and indexes are garbage before the
+  // first row is built, so a scavenge during the rows copies rows, not the whole working set.
+  const v = evaluate(inputs, opts);
+  const rows = new Array<CandidateRow>(v.rowCount);
+  for (let i = 0; i < v.rowCount; i++) {
+    const r = v.rowFlow[i]!;
+    const cls = v.flowClass[r]!;
+    rows[i] = new CandidateRecord(
+      v.wanted[v.rowAnalytic[i]!]!,
+      v.texts[v.rowText[i]!]!,
+      v.flows[r]!,
+      v.flowIdentity[r]!,
+      v.groups[r]!,
+      (cls & BROWSER) !== 0,
+      (cls & SANCTIONED) !== 0,
+      v.flowSensitive[r]! >= 0 ? inputs.sensitiveEvents.at(v.flowSensitive[r]!) : undefined,
+      v.flowArchive[r]! >= 0 ? inputs.archiveEvents.at(v.flowArchive[r]!) : undefined,
+    );
+  }
+  return { rows, stats: v.stats };
+}
+
+/** The passing (flow, analytic) pairs of a generate, and per flow what its rows are built from. */
+interface Verdicts {
+  flows: Readonly<FlowRow>[];
+  groups: GroupInfo[];
+  flowIdentity: Identity[];
+  /** BROWSER | SANCTIONED bits. */
+  flowClass: Uint8Array;
+  /** Position of the precursor event in its buffer, −1 for none. */
+  flowSensitive: Int32Array;
+  flowArchive: Int32Array;
+  wanted: readonly AnalyticId[];
+  texts: string[];
+  /** Per row: index into flows, into wanted, into texts. */
+  rowFlow: Int32Array;
+  rowAnalytic: Uint8Array;
+  rowText: Int32Array;
+  rowCount: number;
+  stats: CorrelationStats;
+}
+
+function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts {
   const cfg: AnalyticsConfig = inputs.config.analytics;
   const { processes, signing } = inputs;
   const signingCache = new Map<string, SigningRow | undefined>();
@@ -444,12 +487,12 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
     return v.activeBetween(flow.first_seen - cfg.high_throughput.group_window, flow.last_seen + cfg.high_throughput.group_window);
   };
 
-  // Two passes. The first asks the analytics about every flow and records each passing (flow, analytic)
-  // in typed arrays; the second builds all rows at once. Every row lives until the generate returns, so
-  // rows built while the first pass still allocated its per-flow facts would sit through more scavenges
-  // and, with the extension's 4 MB semi-space, be promoted to the old generation (~2 MB of old-space
-  // garbage per generate, and a full GC every few generates). Built in one burst of ~2.5 MB at the end,
-  // they are copied by at most one scavenge and die young.
+  // Two passes. This one asks the analytics about every flow and records each passing (flow, analytic)
+  // in typed arrays; correlate() then builds all rows at once. Every row lives until the generate
+  // returns: rows built while this pass still allocated would sit through more scavenges and, with the
+  // extension's 4 MB semi-space, be promoted to the old generation (~2 MB of old-space garbage per
+  // generate, a full GC every few generates). Built in one burst of ~2.5 MB at the end, they are mostly
+  // copied by one scavenge at most and die young.
   const classOfRecord = new Map<ProcessRecord, { browser: boolean; sanctioned: boolean }>();
   const wanted = opts.analytics ?? ANALYTIC_IDS;
   /** The `reasons` texts, and the text of each evidence list (lists are shared between flows: endpoint.ts). */
@@ -527,25 +570,21 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
     }
   }
 
-  const rows = new Array<CandidateRow>(rowCount);
-  for (let i = 0; i < rowCount; i++) {
-    const r = rowFlow[i]!;
-    const sensitive = flowSensitive[r]! >= 0 ? sensitiveEvents.at(flowSensitive[r]!) : undefined;
-    const archive = flowArchive[r]! >= 0 ? archiveEvents.at(flowArchive[r]!) : undefined;
-    const cls = flowClass[r]!;
-    rows[i] = new CandidateRecord(
-      wanted[rowAnalytic[i]!]!,
-      texts[rowText[i]!]!,
-      resolvedFlows[r]!,
-      flowIdentity[r]!,
-      resolvedGroups[r]!,
-      (cls & BROWSER) !== 0,
-      (cls & SANCTIONED) !== 0,
-      sensitive,
-      archive,
-    );
-  }
-  return { rows, stats: { flows: flowCount, unattributedEvents: unattributed } };
+  return {
+    flows: resolvedFlows,
+    groups: resolvedGroups,
+    flowIdentity,
+    flowClass,
+    flowSensitive,
+    flowArchive,
+    wanted,
+    texts,
+    rowFlow,
+    rowAnalytic,
+    rowText,
+    rowCount,
+    stats: { flows: flowCount, unattributedEvents: unattributed },
+  };
 }
 
 const BROWSER = 1;
