@@ -18,7 +18,7 @@ import { ES_EVENT_TYPES, parseEsTime, type EsEvent, type EsEventKind, type EsFil
  * event (`read-eslogger.test.ts` checks it over the fixtures and generated and mutated lines). Why it holds:
  * - JSON validity: every string, read or skipped, must match STR (no control character, no escape but
  *   `\/`); the walk checks every structural character of the objects it reads; a member it does not read
- *   must match SKIP_MEMBER, which accepts exactly a compact JSON member of depth ≤ 4 built of such strings;
+ *   must match SKIP_MEMBER, which accepts exactly a compact JSON member of depth ≤ 3 built of such strings;
  *   the line must end right after the top-level object.
  * - Same values: a key is read only when its raw text is the name (then it holds no escape), unknown keys
  *   are checked by SKIP_MEMBER, a key read twice bails (JSON.parse would keep the last), and each field is
@@ -38,11 +38,12 @@ export function readEsLine(line: string): EsEvent | undefined {
 const BAIL = { bail: true };
 
 // A JSON string without control characters whose only escape is `\/`; any compact JSON value of nesting
-// depth ≤ 4 made of such strings; a member (`"key":value`) of an object being walked.
+// depth ≤ 3 made of such strings (eslogger's deepest skipped value, `action`, is 3); a member (`"key":value`)
+// of an object being walked. (Each level multiplies the regex's compiled code by ~4: depth 4 is ~1.3 MB.)
 const STR = String.raw`"[^"\\\x00-\x1f]*(?:\\/[^"\\\x00-\x1f]*)*"`;
 const NUM = String.raw`-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?`;
 const PRIM = `${NUM}|${STR}|true|false|null`;
-const VALUE = [1, 2, 3, 4].reduce((v) => `(?:${PRIM}|\\{(?:${STR}:${v}(?:,${STR}:${v})*)?\\}|\\[(?:${v}(?:,${v})*)?\\])`, `(?:${PRIM})`);
+const VALUE = [1, 2, 3].reduce((v) => `(?:${PRIM}|\\{(?:${STR}:${v}(?:,${STR}:${v})*)?\\}|\\[(?:${v}(?:,${v})*)?\\])`, `(?:${PRIM})`);
 const SKIP_MEMBER = new RegExp(`${STR}:${VALUE}`, 'y');
 const SKIP_VALUE = new RegExp(VALUE, 'y');
 const STRING = new RegExp(STR, 'y');
@@ -144,16 +145,18 @@ function optInt(s: string, i: number): number {
 
 /**
  * A string into vStr (`\/` unescaped; no other escape passes STRING). The value is always a string of its
- * own: a slice of 13 or more characters would be a view that keeps the whole line — and the reader's chunk
- * it was cut from — alive for as long as a row or the process model holds the value (JSON.parse copies).
+ * own: a slice of 13 or more characters (or a replaceAll result, built of such slices) would keep the whole
+ * line — and the reader's 64 KB chunk it was cut from — alive for as long as a row or the process model
+ * holds the value (JSON.parse copies).
  */
 function str(s: string, i: number): number {
   STRING.lastIndex = i;
   if (!STRING.test(s)) throw BAIL;
   const e = STRING.lastIndex;
   const raw = s.slice(i + 1, e - 1);
-  if (raw.includes('\\')) vStr = raw.replaceAll('\\/', '/');
-  else vStr = raw.length < 13 ? raw : (' ' + raw).slice(1); // the concatenation is flattened into a copy
+  // Copies: the concatenation is flattened into a new string. (replaceAll alone builds a tree of slices.)
+  if (raw.includes('\\')) vStr = (' ' + raw.replaceAll('\\/', '/')).slice(1);
+  else vStr = raw.length < 13 ? raw : (' ' + raw).slice(1);
   return e;
 }
 
