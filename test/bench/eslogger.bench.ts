@@ -1,8 +1,10 @@
 /**
  * eslogger throughput and memory (issue 5):
  * - fast path: raw-line verdicts per CPU second on a realistic mix (≤ 5% of lines relevant);
- * - full parse: JSON.parse + hand-checked shape for every line (what we would pay without the fast path);
- * - pipeline: fast path + parse of the relevant lines + rows/process-model effects (target ≥ 300k lines/s/core);
+ * - full parse: JSON.parse + hand-checked shape for every line (what we would pay without the fast path), and
+ *   the hand reader (read-eslogger.ts, what the pipeline uses for the lines that pass) on every line;
+ * - pipeline: fast path + reading of the relevant lines + rows/process-model effects, on the generated mix
+ *   (5.8 % pass) and on the same lines at exactly 5.0 % (target: median ≥ 300k lines/s/core);
  * - flood: 1 000 000 generated lines through the fake eslogger into a bundled collector process —
  *   steady-state CPU per 1 000 events and peak RSS (bound: 150 MB).
  * Rates are per CPU second of this process (process.cpuUsage), so a busy machine skews them less than
@@ -13,6 +15,7 @@ import type { BenchContext } from './run.js';
 import { SensitivePathMatcher } from '../../src/classify/sensitive-paths.js';
 import { FastPath } from '../../extension/collectors/eslogger/fast-path.js';
 import { parseEsLine } from '../../extension/collectors/eslogger/parse-eslogger.js';
+import { readEsLine } from '../../extension/collectors/eslogger/read-eslogger.js';
 import { EsloggerPipeline } from '../../extension/collectors/eslogger/pipeline.js';
 import { RingBuffer } from '../../extension/runtime/ring-buffer.js';
 import type { ArchiveEventRow, SensitiveFileEventRow } from '../../extension/runtime/context.js';
@@ -48,6 +51,24 @@ function rate(lines: string[], rounds: number, run: (l: string) => unknown): num
   return rates(lines, rounds, run).best;
 }
 
+/**
+ * The same lines with passing lines (evenly spread) replaced by the nearest rejected line before them, so
+ * that exactly `pct` % pass the fast path.
+ */
+function atPassRate(lines: string[], fast: FastPath, pct: number): { lines: string[]; pct: number } {
+  const passing = lines.flatMap((l, i) => (fast.verdict(l) === 0 ? [i] : []));
+  const drop = passing.length - Math.round((lines.length * pct) / 100);
+  const out = [...lines];
+  for (let k = 0; k < drop; k++) {
+    const i = passing[Math.floor((k * passing.length) / drop)]!;
+    let j = i - 1;
+    while (j > 0 && fast.verdict(lines[j]!) === 0) j--;
+    out[i] = lines[j]!;
+  }
+  const passed = out.reduce((n, l) => n + (fast.verdict(l) === 0 ? 1 : 0), 0);
+  return { lines: out, pct: Math.round((passed / out.length) * 1000) / 10 };
+}
+
 export default async function (b: BenchContext): Promise<void> {
   const n = b.quick ? 20_000 : 200_000;
   const lines = [...floodLines(n, { startMs: Date.now() - 60_000, seed: 11 })];
@@ -63,8 +84,10 @@ export default async function (b: BenchContext): Promise<void> {
   const parseRate = rate(lines, 2, (l) => parseEsLine(l));
   // JSON.parse throughput on these lines says how fast this machine is (normalises numbers across hosts).
   b.report('full parse (every line)', { lines_per_cpu_s: parseRate, json_mb_per_cpu_s: Math.round((parseRate * avgBytes) / 1e5) / 10, avg_line_bytes: avgBytes, load_avg_1m: Math.round(loadavg()[0]! * 10) / 10 });
+  const handRate = rate(lines, 2, (l) => readEsLine(l));
+  b.report('hand reader (every line)', { lines_per_cpu_s: handRate, vs_full_parse: Math.round((handRate / parseRate) * 100) / 100 });
 
-  const pipelineRate = (parseEveryLine: boolean) => {
+  const pipelineRate = (lines: string[], parseEveryLine: boolean) => {
     const { processes, signing } = recordingServices();
     // The recording model would keep every observation; the real one is bounded. Count instead.
     let observed = 0;
@@ -80,9 +103,14 @@ export default async function (b: BenchContext): Promise<void> {
     });
     return rates(lines, parseEveryLine ? 2 : 5, (l) => p.handleLine(l));
   };
-  const withFast = pipelineRate(false);
-  b.report('pipeline: fast path + parse relevant + rows', { lines_per_cpu_s: withFast.best, median: withFast.median, target: 300_000, meets_target: withFast.best >= 300_000 ? 'yes' : 'no' });
-  b.report('pipeline without fast path (parse all)', { lines_per_cpu_s: pipelineRate(true).best });
+  const withFast = pipelineRate(lines, false);
+  b.report('pipeline: fast path + parse relevant + rows', { lines_per_cpu_s: withFast.best, median: withFast.median, relevant_pct: relevantPct, target: 300_000, meets_target: withFast.median >= 300_000 ? 'yes' : 'no' });
+  // The issue's mix is "≤ 5 % relevant"; the generator's draws give 5.8 % here, so the same lines are also
+  // run with passing lines swapped for rejected ones down to exactly 5.0 %.
+  const five = atPassRate(lines, fast, 5);
+  const withFast5 = pipelineRate(five.lines, false);
+  b.report('pipeline at 5.0 % relevant', { lines_per_cpu_s: withFast5.best, median: withFast5.median, relevant_pct: five.pct, target: 300_000, meets_target: withFast5.median >= 300_000 ? 'yes' : 'no' });
+  b.report('pipeline without fast path (parse all)', { lines_per_cpu_s: pipelineRate(lines, true).best });
 
   const floodN = b.quick ? 100_000 : 1_000_000;
   const bundle = await bundleFloodHarness();
