@@ -44,26 +44,50 @@ export interface CorrelationStats {
 /** An egress_candidates row: EgressCandidate with process_chain as the JSON text osquery carries. */
 export type CandidateRow = Omit<EgressCandidate, 'process_chain'> & { process_chain: string };
 
-interface Identity {
-  signature_class: string;
-  team_id: string;
-  signing_id: string;
-  cdhash: string;
-  identity: string;
-  /** Team key for allowlists: team id, or "APPLE" for platform code. */
-  team: string;
+/*
+ * The objects below live for a whole generate and are built by constructors, like the rows
+ * (CandidateRecord): V8 pretenured their object literals, and a tenured object keeps the young objects
+ * it points to (strings, arrays) alive through scavenges until the next full GC, which then promotes
+ * them. With the extension's heap that was two thirds of what a generate still promoted.
+ */
+
+class Identity {
+  constructor(
+    readonly signature_class: string,
+    readonly team_id: string,
+    readonly signing_id: string,
+    readonly cdhash: string,
+    readonly identity: string,
+    /** Team key for allowlists: team id, or "APPLE" for platform code. */
+    readonly team: string,
+  ) {}
 }
 
-interface GroupInfo {
-  key: string;
-  root: { pid: number; path: string };
-  rootIdentity: Identity;
-  chain: { pid: number; path: string; identity: Identity }[];
+/** A process of a chain (the root is the last one). */
+class ChainLink {
+  constructor(
+    readonly pid: number,
+    readonly path: string,
+    readonly identity: Identity,
+  ) {}
+}
+
+class GroupInfo {
   /** process_chain column text, built once per group. */
-  chainJson?: string;
-  /** The process records of the chain (empty when the flow's process is unknown to the model). */
-  records: ProcessRecord[];
-  rootKind: LineageGroup['rootKind'] | 'unknown';
+  chainJson: string | undefined = undefined;
+
+  constructor(
+    readonly key: string,
+    readonly root: ChainLink,
+    readonly chain: ChainLink[],
+    /** The process records of the chain (empty when the flow's process is unknown to the model). */
+    readonly records: ProcessRecord[],
+    readonly rootKind: LineageGroup['rootKind'] | 'unknown',
+  ) {}
+
+  get rootIdentity(): Identity {
+    return this.root.identity;
+  }
 }
 
 /**
@@ -86,18 +110,20 @@ const STAGING = 3;
 const LISTS = 4;
 
 /** Per-process-instance attribution of buffered events (resolved once per generate). */
-interface InstanceHit {
-  start: number;
-  /** The group's bucket number, −1 for none. */
-  bucket: number;
-  unattributed: boolean;
-  /** Another instance of the same pid (pid reuse), if any. */
-  next: InstanceHit | undefined;
+class InstanceHit {
+  constructor(
+    readonly start: number,
+    /** The group's bucket number, −1 for none. */
+    readonly bucket: number,
+    readonly unattributed: boolean,
+    /** Another instance of the same pid (pid reuse), if any. */
+    readonly next: InstanceHit | undefined,
+  ) {}
 }
 
 const instanceKey = (pid: number, start: number) => `${pid}:${start}`;
 
-const UNKNOWN_IDENTITY: Identity = { signature_class: 'unknown', team_id: '', signing_id: '', cdhash: '', identity: '', team: '' };
+const UNKNOWN_IDENTITY = new Identity('unknown', '', '', '', '', '');
 
 /**
  * Identity of an executable: the signing cache first, else what eslogger told the process model
@@ -116,14 +142,14 @@ function identityOf(signing: CorrelationInputs['signing'], path: string, rec: Pr
     // codesign prints no CDHash for code that is not signed at all; the kernel (eslogger) still hashes
     // what it ran, and that hash is the only stable identity such a binary has.
     const esHash = !row.cdhash && rec?.cdhash && !/^0+$/.test(rec.cdhash) ? rec.cdhash : '';
-    return {
-      signature_class: row.signature_class,
-      team_id: row.team_id,
-      signing_id: row.signing_id,
-      cdhash: row.cdhash || esHash,
-      identity: row.identity || (esHash ? `cdhash:${esHash}` : ''),
-      team: teamVouched(row.signature_class) ? teamKey(row.team_id, row.signature_class === 'apple_platform') : '',
-    };
+    return new Identity(
+      row.signature_class,
+      row.team_id,
+      row.signing_id,
+      row.cdhash || esHash,
+      row.identity || (esHash ? `cdhash:${esHash}` : ''),
+      teamVouched(row.signature_class) ? teamKey(row.team_id, row.signature_class === 'apple_platform') : '',
+    );
   }
   if (rec && (rec.signingId || rec.cdhash)) {
     // codesign found a certificate chain that is not Apple's (classifyCodesign then names the code by
@@ -134,16 +160,9 @@ function identityOf(signing: CorrelationInputs['signing'], path: string, rec: Pr
     const signingId = rec.signingId ?? '';
     const cdhash = rec.cdhash ?? '';
     const identity = signingId && team ? `team:${team}/${signingId}` : cdhash ? `cdhash:${cdhash}` : '';
-    return {
-      signature_class: rec.platformBinary ? 'apple_platform' : 'unknown',
-      team_id: rec.teamId ?? '',
-      signing_id: signingId,
-      cdhash,
-      identity,
-      team,
-    };
+    return new Identity(rec.platformBinary ? 'apple_platform' : 'unknown', rec.teamId ?? '', signingId, cdhash, identity, team);
   }
-  if (row) return { ...UNKNOWN_IDENTITY, team_id: row.team_id, signing_id: row.signing_id, cdhash: row.cdhash, identity: row.identity };
+  if (row) return new Identity('unknown', row.team_id, row.signing_id, row.cdhash, row.identity, '');
   return UNKNOWN_IDENTITY;
 }
 
@@ -365,7 +384,7 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
     if (hit === undefined) {
       const before = unattributed;
       const key = eventGroupKey(e);
-      hit = { start, bucket: key ? bucket(key) : -1, unattributed: unattributed !== before, next: first };
+      hit = new InstanceHit(start, key ? bucket(key) : -1, unattributed !== before, first);
       perPid.set(e.pid, hit);
     } else if (hit.unattributed) unattributed++;
     return hit.bucket;
@@ -450,27 +469,15 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       let info = groupInfoCache.get(rec);
       if (!info) {
         const g = groupFor(rec);
-        info = {
-          key: rootKey(rec),
-          root: { pid: g.root.pid, path: g.root.path },
-          rootIdentity: recIdentity(g.root),
-          chain: g.chain.map((p) => ({ pid: p.pid, path: p.path, identity: recIdentity(p) })),
-          records: g.chain,
-          rootKind: g.rootKind,
-        };
+        const chain = g.chain.map((p) => new ChainLink(p.pid, p.path, recIdentity(p)));
+        info = new GroupInfo(rootKey(rec), new ChainLink(g.root.pid, g.root.path, recIdentity(g.root)), chain, g.chain, g.rootKind);
         groupInfoCache.set(rec, info);
       }
       group = info;
     } else {
       const id = identityOf(signing, flow.path, undefined, signingCache);
-      group = {
-        key: instanceKey(flow.pid, flow.process_start),
-        root: { pid: flow.pid, path: flow.path },
-        rootIdentity: id,
-        chain: [{ pid: flow.pid, path: flow.path, identity: id }],
-        records: [],
-        rootKind: 'unknown',
-      };
+      const link = new ChainLink(flow.pid, flow.path, id);
+      group = new GroupInfo(instanceKey(flow.pid, flow.process_start), link, [link], [], 'unknown');
     }
     resolvedFlows[resolvedCount] = flow;
     resolvedRecs[resolvedCount] = rec;
@@ -493,7 +500,8 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
   // extension's 4 MB semi-space, be promoted to the old generation (~2 MB of old-space garbage per
   // generate, a full GC every few generates). Built in one burst of ~2.5 MB at the end, they are mostly
   // copied by one scavenge at most and die young.
-  const classOfRecord = new Map<ProcessRecord, { browser: boolean; sanctioned: boolean }>();
+  /** BROWSER | SANCTIONED bits of each flow process. */
+  const classOfRecord = new Map<ProcessRecord, number>();
   const wanted = opts.analytics ?? ANALYTIC_IDS;
   /** The `reasons` texts, and the text of each evidence list (lists are shared between flows: endpoint.ts). */
   const texts: string[] = [];
@@ -517,13 +525,14 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
     const group = resolvedGroups[r]!;
     const identity = rec ? recIdentity(rec) : group.chain[0]!.identity;
     let cls = rec ? classOfRecord.get(rec) : undefined;
-    if (!cls) {
+    if (cls === undefined) {
       cls = appClass(inputs, rec, identity, group, processes, recIdentity);
       if (rec) classOfRecord.set(rec, cls);
     }
-    const { browser, sanctioned } = cls;
+    const browser = (cls & BROWSER) !== 0;
+    const sanctioned = (cls & SANCTIONED) !== 0;
     flowIdentity[r] = identity;
-    flowClass[r] = (browser ? BROWSER : 0) | (sanctioned ? SANCTIONED : 0);
+    flowClass[r] = cls;
 
     const b = bucketOfKey.get(group.key);
     const from = flow.first_seen - cfg.precursor_window;
@@ -663,11 +672,11 @@ function appClass(
   group: GroupInfo,
   processes: CorrelationInputs['processes'],
   recIdentity: (r: ProcessRecord) => Identity,
-): { browser: boolean; sanctioned: boolean } {
+): number {
   const cls = classifyApp(inputs.config, identity.team, identity.signing_id);
   let browser = cls.browser;
   let sanctioned = cls.sanctioned;
-  if (browser && sanctioned) return { browser, sanctioned };
+  if (browser && sanctioned) return BROWSER | SANCTIONED;
   if (rec && rec.responsiblePid !== null && rec.responsiblePid > 1 && rec.responsiblePid !== rec.pid) {
     const owner = processes.getAt(rec.responsiblePid, rec.processStart);
     if (owner && owner !== rec) {
@@ -683,7 +692,7 @@ function appClass(
     browser ||= rcls.browser;
     sanctioned ||= rcls.sanctioned;
   }
-  return { browser, sanctioned };
+  return (browser ? BROWSER : 0) | (sanctioned ? SANCTIONED : 0);
 }
 
 /**
