@@ -298,8 +298,9 @@ export class FastPath {
 
   /**
    * True when some `"path"` string at or after `from` is sensitive (or, with `archives`, ends in an archive
-   * extension). Paths are first screened by their first segment (no allocation for /usr, /System,
-   * /Applications…), then unescaped, canonicalised and matched exactly. `from` is the start of the event
+   * extension). Paths are first screened on the raw characters by the matcher's prefix tries
+   * (mayBeSensitive, no allocation), and only those that may match are unescaped, canonicalised and
+   * matched exactly. `from` is the start of the event
    * body when it could be located (the process executable before it cannot produce a row for a file
    * event), else 1: every path in the line, which only costs a false positive the parse resolves.
    */
