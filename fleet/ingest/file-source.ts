@@ -22,9 +22,12 @@ export interface FileSourceOptions {
   ingest: IngestService;
   store: Store;
   /**
-   * Bytes read per batch (one store transaction per chunk of complete lines). Default 4 MiB (~7 000 lines of
-   * ~600 bytes): a batch merges each host's repeated sightings before writing, so store rows per line fall
-   * from 1.34 at 1 MiB to ~0.75 at 4 MiB on the simulated fleet (measured with 500 hosts × 1 day).
+   * Bytes read per batch (one store transaction per chunk of complete lines). Default 8 MiB (~14 000 lines
+   * of ~600 bytes). Larger batches are cheaper per line: a batch merges each host's repeated sightings before
+   * writing (store rows per line 1.34 at 1 MiB, ~0.6 at 8 MiB on the simulated fleet), and a COMMIT writes
+   * every page the batch dirtied to the WAL, which on a store of thousands of hosts is much of the prevalence
+   * tables whatever the batch size (4 000 hosts × 1 day in time order: COMMITs took 1.15 s, 0.47 s, 0.26 s in
+   * all with 5 000, 20 000, 50 000-line batches). Each MiB here costs ~3 MiB of peak RSS (buffer, text, copy).
    */
   chunkBytes?: number;
   /** Ignore the stored checkpoint and read from the start (dedupe still drops lines already ingested). */
@@ -75,7 +78,7 @@ async function startOffset(file: string, checkpoint: Checkpoint | null): Promise
  */
 export async function ingestFile(file: string, opts: FileSourceOptions): Promise<IngestResult> {
   const id = fileSourceId(file);
-  const chunkBytes = opts.chunkBytes ?? 4 * 1024 * 1024;
+  const chunkBytes = opts.chunkBytes ?? 8 * 1024 * 1024;
   const maxLineBytes = opts.maxLineBytes ?? 4 * 1024 * 1024;
   const pollMs = opts.pollIntervalMs ?? 1000;
   const totals = emptyIngestResult();

@@ -3,12 +3,14 @@
  * - ingest: lines/s and peak RSS for 10 000 simulated hosts × 1 day (targets ≥ 200 000 lines/s, ≤ 500 MB);
  * - finalize: latency for 10 000 pending candidates (target ≤ 2 s).
  * The fleet is generated in slices of 500 hosts (distinct seeds → distinct hosts) so the generator's
- * own memory stays small; only ingestLines/finalizePending calls are timed.
+ * own memory stays small; each slice is written to a result-log file and ingested with ingestFile, the
+ * path of `outflow fleet ingest FILE…`. Only ingestFile/finalizePending calls are timed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { ingestFile } from '../../fleet/ingest/file-source.js';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
@@ -39,21 +41,23 @@ async function benchIngest(b: BenchContext, dir: string): Promise<void> {
   let cpu = 0;
   let accepted = 0;
   for (let s = 0; s * slice < hostsTotal; s++) {
+    // Each slice is one result-log file (what `outflow fleet ingest FILE…` reads), written untimed.
     const fleet = simulateFleet({ hosts: Math.min(slice, hostsTotal - s * slice), days: 1, seed: 1000 + s, files: 1, duplicateRate: 0.01 });
-    const all = fleet.files[0]!;
+    const file = path.join(dir, `slice-${s}.log`);
+    writeFileSync(file, `${fleet.files[0]!.join('\n')}\n`);
+    lines += fleet.files[0]!.length;
     const t0 = performance.now();
     const c0 = cpuSeconds();
-    for (let i = 0; i < all.length; i += BATCH) {
-      const r = await ingest.ingestLines(all.slice(i, i + BATCH), { kind: 'bench', id: 'ingest' });
-      accepted += r.accepted;
-    }
+    // The production file path: default chunk size, one transaction per chunk with its checkpoint.
+    const r = await ingestFile(file, { ingest, store });
     seconds += (performance.now() - t0) / 1000;
     cpu += cpuSeconds() - c0;
-    lines += all.length;
+    accepted += r.accepted;
+    rmSync(file);
   }
   await store.close();
   // Wall-clock rates depend on how busy the machine is; lines per CPU-second is the one-core rate.
-  b.report(`ingest ${hostsTotal} hosts × 1 day (SQLite)`, {
+  b.report(`ingest ${hostsTotal} hosts × 1 day (SQLite, fleet ingest FILE path)`, {
     lines,
     accepted_rows: accepted,
     seconds: Number(seconds.toFixed(2)),
