@@ -189,6 +189,14 @@ describe('readEsLine', () => {
     expect(rejected).toBeGreaterThan(500);
   });
 
+  it('reads strings dense with \\/ escapes like the parser (a long argv of slashes anyone can exec)', () => {
+    const args = ['tool', '/'.repeat(1 << 16), 'a/b/'.repeat(4096), '/x/'];
+    const exec = esLine({ kind: 'exec', timeMs: T, gseq: 1, process: proc, body: body.exec(platform, args, '/Users/dana', 10) });
+    expect(exec).toContain('\\/\\/\\/');
+    expect(same(exec)).toBe(true);
+    expect(readEsLine(exec)).toMatchObject({ kind: 'exec', args });
+  });
+
   it('leaves whitespace-formatted JSON to the parser', () => {
     const l = esLine({ kind: 'open', timeMs: T, gseq: 1, process: proc, body: body.open('/Users/dana/a.txt') });
     expect(readEsLine(JSON.stringify(JSON.parse(l), null, 1))).toBeUndefined();

@@ -154,8 +154,10 @@ function str(s: string, i: number): number {
   if (!STRING.test(s)) throw BAIL;
   const e = STRING.lastIndex;
   const raw = s.slice(i + 1, e - 1);
-  // Copies: the concatenation is flattened into a new string. (replaceAll alone builds a tree of slices.)
-  if (raw.includes('\\')) vStr = (' ' + raw.replaceAll('\\/', '/')).slice(1);
+  // JSON.parse decodes the `\/` escapes into a new flat string (a copy). Not replaceAll: it costs ~0.4 µs
+  // per escape, so an argv of a million `/` (an exec anyone can make) took ~30× the JSON.parse of the line.
+  if (raw.includes('\\')) vStr = JSON.parse(`"${raw}"`) as string;
+  // Copies: the concatenation is flattened into a new string.
   else vStr = raw.length < 13 ? raw : (' ' + raw).slice(1);
   return e;
 }
