@@ -49,6 +49,14 @@ describe('AN0990 endpoint: external, encrypted, not browser, not sanctioned, tie
     if (reason) expect(r.reasons).toContain(reason);
   });
 
+  it('interned verdicts are shared between flows and frozen, so no consumer can change another flow\'s reasons', () => {
+    const a = endpoint('AN0990', {});
+    const b = endpoint('AN0990', {});
+    expect(b).toBe(a);
+    expect(Object.isFrozen(a) && Object.isFrozen(a.reasons)).toBe(true);
+    expect(() => a.reasons.push('x')).toThrow(TypeError);
+  });
+
   it('evidence lists upload shape, archive staging and closeness', () => {
     const r = endpoint('AN0990', { archive: { time: T0 - 100, gap: 100, staging: true } });
     expect(r.reasons).toEqual(

@@ -81,7 +81,9 @@ class ReasonList {
       if (!next) node.next.set(reason, (next = { next: new Map() }));
       node = next;
     }
-    return (node.result ??= { pass, reasons: this.toArray() });
+    // Interned results are shared by every flow (and generate) with the same verdict: frozen so that no
+    // consumer can change another flow's reasons.
+    return (node.result ??= Object.freeze({ pass, reasons: Object.freeze(this.toArray()) as string[] }));
   }
 }
 

@@ -47,6 +47,16 @@ describe('FastPath.verdict', () => {
     expect(fast.verdict(line('open', body.open('/usr/lib/caf\u00e9\n.dylib')))).toBe(Verdict.Reject);
   });
 
+  it('passes an archive name spelled with \\u escapes (another encoder than eslogger)', () => {
+    const closed = (p: string) => line('close', body.close(p, true));
+    // JSON.stringify leaves ASCII alone, so write the escape into the raw line ourselves.
+    expect(fast.verdict(closed('/Users/dana/Data.zip').replace('.zip', '.z\\u0069p'))).toBe(Verdict.Parse);
+    expect(fast.verdict(closed('/private/var/tmp/x.zip').replace('.zip', '.\\u007aip'))).toBe(Verdict.Parse);
+    // Without a \\u escape the same folders are still screened on their characters.
+    expect(fast.verdict(closed('/Users/dana/src/x.txt'))).toBe(Verdict.Reject);
+    expect(fast.verdict(closed('/private/var/tmp/x.txt'))).toBe(Verdict.Reject);
+  });
+
   it('screens only the event body: the executable of a file event cannot make a row', () => {
     const fromDownloads = { ...proc, path: '/Users/dana/Downloads/tool' };
     const open = (p: typeof proc, file: string) => esLine({ kind: 'open', timeMs: T, gseq: 1, process: p, body: body.open(file) });

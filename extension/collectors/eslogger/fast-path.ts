@@ -323,7 +323,9 @@ export class FastPath {
       found = true;
       from = end + 1;
       left--;
-      if (this.home && !this.mayBeSensitive(line, start, end) && !(archives && hasArchiveExtension(line.slice(start, end)))) continue;
+      // A \u escape can spell the extension's letters (eslogger never writes one for ASCII, another encoder
+      // might): such a path is not judged on its raw characters.
+      if (this.home && !this.mayBeSensitive(line, start, end) && !(archives && (hasArchiveExtension(line.slice(start, end)) || hasUnicodeEscape(line, start, end)))) continue;
       let raw = line.slice(start, end);
       if (raw.includes('\\')) {
         raw = raw.replaceAll('\\/', '/');
@@ -396,4 +398,14 @@ function closingQuote(line: string, start: number): number {
     if (backslashes % 2 === 0) return q;
     i = q + 1;
   }
+}
+
+/** Whether the JSON string body line[start, end) holds a `\u` escape. */
+function hasUnicodeEscape(line: string, start: number, end: number): boolean {
+  // Escapes are a backslash and the character after it, so stepping past both keeps `\\u` (an escaped
+  // backslash, then u) from counting. Searching for the backslash stops at the path's next `\/`.
+  for (let i = line.indexOf('\\', start); i !== -1 && i < end; i = line.indexOf('\\', i + 2)) {
+    if (line.charCodeAt(i + 1) === 117 /* u */) return true;
+  }
+  return false;
 }

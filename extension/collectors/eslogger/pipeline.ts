@@ -183,7 +183,8 @@ export class EsloggerPipeline {
     this.observe(
       t,
       e.time,
-      e.args.slice(0, MAX_MODEL_ARGS).map((a) => (a.length > MAX_MODEL_ARG_CHARS ? a.slice(0, MAX_MODEL_ARG_CHARS) : a)),
+      // A copy, not a slice: V8 slices keep the whole argument (up to MiBs) alive in the process model.
+      e.args.slice(0, MAX_MODEL_ARGS).map((a) => (a.length > MAX_MODEL_ARG_CHARS ? detachedPrefix(a, MAX_MODEL_ARG_CHARS) : a)),
     );
     if (!t.executable.truncated) {
       this.deps.signing.seedFromEs(t.executable.path, {
@@ -290,4 +291,10 @@ export class EsloggerPipeline {
 function basename(p: string): string {
   const i = p.lastIndexOf('/');
   return i === -1 ? p : p.slice(i + 1);
+}
+
+/** The first `n` characters of `s` as a string of their own (a plain slice would keep `s` alive). */
+function detachedPrefix(s: string, n: number): string {
+  // Concatenation then slice: the slice's parent is the small flattened concatenation, not `s`.
+  return ` ${s.slice(0, n)}`.slice(1);
 }
