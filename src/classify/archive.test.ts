@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capArgs, classifyArchiveExec, hasArchiveExtension, isStagingPath } from './archive.js';
+import { capArgs, classifyArchiveExec, hasArchiveExtension, isStagingPath, MAX_ARG_CHARS } from './archive.js';
 
 describe('classifyArchiveExec', () => {
   it.each([
@@ -46,6 +46,14 @@ describe('classifyArchiveExec', () => {
     ['/usr/bin/aa', ['aa', 'extract', '-i', 'a.aar']],
     ['/bin/ls', ['ls', '-la']],
   ])('%s %j is not archiving', (exe, argv) => expect(classifyArchiveExec(exe, argv, '/Users/dana')).toBeUndefined());
+
+  it('reads an over-long argument only up to MAX_ARG_CHARS (argv is attacker-controlled; no path exceeds PATH_MAX)', () => {
+    const huge = `${'a/'.repeat(1_000_000)}x.zip`;
+    const r = classifyArchiveExec('/usr/bin/zip', ['zip', '-r', huge, 'dir'], '/tmp');
+    expect(r?.tool).toBe('zip');
+    expect(r!.archivePath.startsWith('/tmp/a/a/')).toBe(true);
+    expect(r!.archivePath.length).toBeLessThanOrEqual('/tmp/'.length + MAX_ARG_CHARS);
+  });
 });
 
 describe('hasArchiveExtension', () => {

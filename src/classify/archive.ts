@@ -125,6 +125,9 @@ function tarArchive(args: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** Longest argument read by classifyArchiveExec (4× macOS PATH_MAX). */
+export const MAX_ARG_CHARS = 4096;
+
 const decompressing = (args: readonly string[]) => has(args, '-d', '--decompress', '--uncompress', '-t', '--test', '-l', '--list') || args.some((a) => /^-[a-zA-Z0-9]*d[a-zA-Z0-9]*$/.test(a));
 
 /**
@@ -135,7 +138,10 @@ const decompressing = (args: readonly string[]) => has(args, '-d', '--decompress
 export function classifyArchiveExec(execPath: string, argv: readonly string[], cwd: string): ArchiveExec | undefined {
   const tool = toolForExecutable(execPath);
   if (!tool) return undefined;
-  const args = argv.slice(1);
+  // argv is attacker-controlled and eslogger passes MiB-long arguments through: resolving a 2 MiB path of
+  // a million segments cost ~300 ms. No file path is longer than PATH_MAX (1 024 on macOS), so an argument
+  // is only read up to MAX_ARG_CHARS; the event is still reported, with the path's first characters.
+  const args = argv.slice(1).map((a) => (a.length > MAX_ARG_CHARS ? a.slice(0, MAX_ARG_CHARS) : a));
   const abs = (p: string | undefined) => (p && p !== '-' ? posix.resolve(cwd || '/', p) : '');
   switch (tool) {
     case 'zip': {
