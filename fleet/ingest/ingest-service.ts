@@ -31,6 +31,7 @@ import { createDestinationKeyer } from '../../src/classify/destination.js';
 import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
 import { AppRowSchema, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
+import { foldAppAttributes } from '../store/store.js';
 import type {
   AppSighting,
   CandidateInput,
@@ -38,6 +39,7 @@ import type {
   DestinationSighting,
   HostComponentStatus,
   HostSighting,
+  MergedAppAttributes,
   PairSighting,
   QuarantineRow,
   ResultKey,
@@ -264,7 +266,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     const pairs = new Map<string, PairSighting>();
     const apps = new SightingsByHost<AppSighting>();
     const status = new Map<string, HostComponentStatus>();
-    const appAttrsTime = new Map<AppSighting, number>();
+    const appAttrs = new Map<AppSighting, MergedAppAttributes>();
     let earliest = Infinity;
     let newest = -Infinity;
 
@@ -331,17 +333,16 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           }
           if (!r.data.identity) return ITEM_IGNORED;
           const a = sightApp(r.data.identity, line.hostId, t);
-          // Per attribute, the newest outflow_apps row's non-empty value wins (equal times: the greater
-          // value; an empty attribute takes any value): the store's rule, so arrival order never matters.
-          const at = appAttrsTime.get(a);
-          const pick = (mine: string | undefined, theirs: string) =>
-            theirs && (at === undefined || t > at || (t === at && theirs > (mine ?? '')) || !mine) ? theirs : mine;
-          a.path = pick(a.path, r.data.path);
-          a.signatureClass = pick(a.signatureClass, r.data.signature_class);
-          a.teamId = pick(a.teamId, r.data.team_id);
-          a.signingId = pick(a.signingId, r.data.signing_id);
-          a.cdhash = pick(a.cdhash, r.data.cdhash);
-          if (at === undefined || t > at) appAttrsTime.set(a, t);
+          // Attributes are folded by outflow_apps row time (the store's rule, so arrival order never matters),
+          // not by the sighting's span, which candidate rows widen too.
+          const merged = foldAppAttributes(appAttrs.get(a), t, {
+            path: r.data.path,
+            signatureClass: r.data.signature_class,
+            teamId: r.data.team_id,
+            signingId: r.data.signing_id,
+            cdhash: r.data.cdhash,
+          });
+          if (merged) appAttrs.set(a, merged);
           return 0;
         }
         case 'outflow_status': {
@@ -404,6 +405,13 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       else for (const row of r.line.rows) addItem(r.line, row);
     }
     result.rows = itemKey.length;
+    for (const [a, m] of appAttrs) {
+      a.path = m.path;
+      a.signatureClass = m.signatureClass;
+      a.teamId = m.teamId;
+      a.signingId = m.signingId;
+      a.cdhash = m.cdhash;
+    }
 
     try {
       await store.transaction(async (tx) => {

@@ -241,29 +241,38 @@ export interface MergedAppAttributes {
   cdhash: string;
 }
 
+/** The descriptive attributes an app sighting may carry. */
+export type AppAttributes = Pick<AppSighting, 'path' | 'signatureClass' | 'teamId' | 'signingId' | 'cdhash'>;
+
 /**
- * Fold a batch's app sightings into one attribute update per identity, with the rule both backends apply
- * in SQL (a non-empty value wins when its sighting is newer, or equally new with a greater value in byte
- * order, or when nothing is set). A fleet reports each app once per host, so a batch holds many identical
- * sightings of the same identity; the store then writes each apps row once instead of once per host.
+ * Fold one sighting's attributes (seen at `time`) into `cur`, with the rule both backends apply in SQL: a
+ * non-empty value wins when its sighting is newer, or equally new with a greater value in byte order, or
+ * when nothing is set. A sighting without any attribute changes nothing. Returns the merged value (`cur`
+ * itself once it exists), undefined while nothing carried an attribute.
+ */
+export function foldAppAttributes(cur: MergedAppAttributes | undefined, time: number, r: AppAttributes): MergedAppAttributes | undefined {
+  if (!r.path && !r.signatureClass && !r.teamId && !r.signingId && !r.cdhash) return cur;
+  if (!cur) return { time, path: r.path ?? '', signatureClass: r.signatureClass ?? '', teamId: r.teamId ?? '', signingId: r.signingId ?? '', cdhash: r.cdhash ?? '' };
+  const pick = (mine: string, theirs: string | undefined) => (theirs && (time > cur.time || (time === cur.time && theirs > mine) || !mine) ? theirs : mine);
+  cur.path = pick(cur.path, r.path);
+  cur.signatureClass = pick(cur.signatureClass, r.signatureClass);
+  cur.teamId = pick(cur.teamId, r.teamId);
+  cur.signingId = pick(cur.signingId, r.signingId);
+  cur.cdhash = pick(cur.cdhash, r.cdhash);
+  if (time > cur.time) cur.time = time;
+  return cur;
+}
+
+/**
+ * Fold a batch's app sightings into one attribute update per identity (foldAppAttributes, each sighting at
+ * its lastSeen). A fleet reports each app once per host, so a batch holds many identical sightings of the
+ * same identity; the store then writes each apps row once instead of once per host.
  */
 export function mergeAppAttributes(rows: readonly AppSighting[]): Map<string, MergedAppAttributes> {
   const out = new Map<string, MergedAppAttributes>();
   for (const r of rows) {
-    if (!r.path && !r.signatureClass && !r.teamId && !r.signingId && !r.cdhash) continue;
-    const cur = out.get(r.identity);
-    if (!cur) {
-      out.set(r.identity, { time: r.lastSeen, path: r.path ?? '', signatureClass: r.signatureClass ?? '', teamId: r.teamId ?? '', signingId: r.signingId ?? '', cdhash: r.cdhash ?? '' });
-      continue;
-    }
-    const t = r.lastSeen;
-    const pick = (mine: string, theirs: string | undefined) => (theirs && (t > cur.time || (t === cur.time && theirs > mine) || !mine) ? theirs : mine);
-    cur.path = pick(cur.path, r.path);
-    cur.signatureClass = pick(cur.signatureClass, r.signatureClass);
-    cur.teamId = pick(cur.teamId, r.teamId);
-    cur.signingId = pick(cur.signingId, r.signingId);
-    cur.cdhash = pick(cur.cdhash, r.cdhash);
-    if (t > cur.time) cur.time = t;
+    const merged = foldAppAttributes(out.get(r.identity), r.lastSeen, r);
+    if (merged) out.set(r.identity, merged);
   }
   return out;
 }
