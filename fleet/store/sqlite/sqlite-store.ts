@@ -95,7 +95,7 @@ interface PrevalenceTables {
   keyCols: string[];
 }
 
-/** Rows per multi-row INSERT … ON CONFLICT statement (≤ 6 parameters each, far below SQLite's 32 766). */
+/** Rows per multi-row statement (at most 7 parameters a row here: far below SQLite's 32 766 per statement). */
 const UPSERT_CHUNK = 128;
 
 const DEST: PrevalenceTables = { keyTable: 'destinations', hostTable: 'destination_hosts', keyCols: ['key'] };
@@ -124,20 +124,18 @@ class SqliteRepos implements StoreRepos {
     this.results = {
       async markSeen(keys: readonly ResultKey[]) {
         return wrap('results.markSeen', 'STORE_WRITE', () => {
-          // Multi-row INSERT … RETURNING: one native call per 256 keys instead of one per key
-          // (dedupe runs for every row ingested, so per-call overhead dominates).
+          // Dedupe runs for every row ingested: multi-row INSERT … RETURNING, 256 keys a statement.
           const fresh = new Set<string>();
-          const CHUNK = 256;
-          for (let i = 0; i < keys.length; i += CHUNK) {
-            const n = Math.min(CHUNK, keys.length - i);
-            const st = self.st(`INSERT OR IGNORE INTO results_seen (digest, unix_time) VALUES ${'(?, ?), '.repeat(n - 1)}(?, ?) RETURNING digest`).raw(true);
-            const args = new Array<string | number>(n * 2);
-            for (let j = 0; j < n; j++) {
-              args[2 * j] = keys[i + j]!.digest;
-              args[2 * j + 1] = keys[i + j]!.unixTime;
-            }
-            for (const row of st.all(...args) as [string][]) fresh.add(row[0]);
-          }
+          self.chunked(
+            keys,
+            2,
+            (values) => `INSERT OR IGNORE INTO results_seen (digest, unix_time) VALUES ${values} RETURNING digest`,
+            (k, args) => void args.push(k.digest, k.unixTime),
+            (st, args) => {
+              for (const row of st.raw(true).all(...args) as [string][]) fresh.add(row[0]);
+            },
+            256,
+          );
           // A digest repeated within the call is new only at its first occurrence.
           const out = new Array<boolean>(keys.length);
           for (let i = 0; i < keys.length; i++) {
@@ -155,17 +153,16 @@ class SqliteRepos implements StoreRepos {
     this.hosts = {
       async touch(rows: readonly HostSighting[]) {
         wrap('hosts.touch', 'STORE_WRITE', () => {
-          for (let i = 0; i < rows.length; i += UPSERT_CHUNK) {
-            const n = Math.min(UPSERT_CHUNK, rows.length - i);
-            const up = self.st(`INSERT INTO hosts (host_id, hostname, first_seen, last_seen) VALUES ${'(?, ?, ?, ?), '.repeat(n - 1)}(?, ?, ?, ?)
+          self.chunked(
+            rows,
+            4,
+            (values) => `INSERT INTO hosts (host_id, hostname, first_seen, last_seen) VALUES ${values}
               ON CONFLICT (host_id) DO UPDATE SET
                 hostname = CASE WHEN excluded.hostname <> '' AND excluded.last_seen >= hosts.last_seen THEN excluded.hostname ELSE hosts.hostname END,
                 first_seen = min(hosts.first_seen, excluded.first_seen),
-                last_seen = max(hosts.last_seen, excluded.last_seen)`);
-            const args: (string | number)[] = [];
-            for (let j = i; j < i + n; j++) args.push(rows[j]!.hostId, rows[j]!.hostname, rows[j]!.firstSeen, rows[j]!.lastSeen);
-            up.run(...args);
-          }
+                last_seen = max(hosts.last_seen, excluded.last_seen)`,
+            (r, args) => void args.push(r.hostId, r.hostname, r.firstSeen, r.lastSeen),
+          );
         });
       },
       async activeCount(window: TimeWindow) {
@@ -187,19 +184,15 @@ class SqliteRepos implements StoreRepos {
       },
       async recordStatus(rows: readonly HostComponentStatus[]) {
         wrap('hosts.recordStatus', 'STORE_WRITE', () => {
-          for (let i = 0; i < rows.length; i += UPSERT_CHUNK) {
-            const n = Math.min(UPSERT_CHUNK, rows.length - i);
-            const up = self.st(`INSERT INTO host_status (host_id, component, platform, state, detail, version, time) VALUES ${'(?, ?, ?, ?, ?, ?, ?), '.repeat(n - 1)}(?, ?, ?, ?, ?, ?, ?)
+          self.chunked(
+            rows,
+            7,
+            (values) => `INSERT INTO host_status (host_id, component, platform, state, detail, version, time) VALUES ${values}
               ON CONFLICT (host_id, component) DO UPDATE SET platform = excluded.platform, state = excluded.state, detail = excluded.detail,
                 version = excluded.version, time = excluded.time
-              WHERE excluded.time >= host_status.time`);
-            const args: (string | number)[] = [];
-            for (let j = i; j < i + n; j++) {
-              const r = rows[j]!;
-              args.push(r.hostId, r.component, r.platform, r.state, r.detail, r.version, r.time);
-            }
-            up.run(...args);
-          }
+              WHERE excluded.time >= host_status.time`,
+            (r, args) => void args.push(r.hostId, r.component, r.platform, r.state, r.detail, r.version, r.time),
+          );
         });
       },
       async listStatus(hostId?: string) {
@@ -554,6 +547,28 @@ class SqliteRepos implements StoreRepos {
     return s;
   }
 
+  /**
+   * One multi-row statement per `chunk` rows (per-call overhead dominates one row per statement):
+   * `sql(values)` receives the chunk's VALUES list (`width` parameters a row), `bind` appends a row's
+   * parameters, `exec` runs the prepared statement (by default `run`).
+   */
+  chunked<T>(
+    rows: readonly T[],
+    width: number,
+    sql: (values: string) => string,
+    bind: (row: T, args: (string | number)[]) => void,
+    exec: (st: Statement, args: (string | number)[]) => void = (st, args) => void st.run(...args),
+    chunk = UPSERT_CHUNK,
+  ): void {
+    const tuple = `(${'?, '.repeat(width - 1)}?)`;
+    for (let i = 0; i < rows.length; i += chunk) {
+      const n = Math.min(chunk, rows.length - i);
+      const args: (string | number)[] = [];
+      for (let j = i; j < i + n; j++) bind(rows[j]!, args);
+      exec(this.st(sql(`${`${tuple}, `.repeat(n - 1)}${tuple}`)), args);
+    }
+  }
+
   private keyWhere(t: PrevalenceTables): string {
     return t.keyCols.map((c) => `${c} = ?`).join(' AND ');
   }
@@ -563,42 +578,43 @@ class SqliteRepos implements StoreRepos {
    * Sightings are aggregated per key first so a batch touches each key row once.
    */
   observe(t: PrevalenceTables, rows: readonly { keys: string[]; hostId: string; firstSeen: number; lastSeen: number }[]): void {
-    const perKey = new Map<string, { keys: string[]; firstSeen: number; lastSeen: number; saturated: boolean }>();
+    type KeyRow = { keys: string[]; firstSeen: number; lastSeen: number; saturated: boolean };
+    const perKey = new Map<string, KeyRow>();
+    /** Each sighting's key row, aligned with `rows` (the key is joined once per sighting). */
+    const rowKey: KeyRow[] = [];
     for (const r of rows) {
       const k = r.keys.join('\u0000');
-      const cur = perKey.get(k);
-      if (!cur) perKey.set(k, { keys: r.keys, firstSeen: r.firstSeen, lastSeen: r.lastSeen, saturated: false });
+      let cur = perKey.get(k);
+      if (!cur) perKey.set(k, (cur = { keys: r.keys, firstSeen: r.firstSeen, lastSeen: r.lastSeen, saturated: false }));
       else {
         if (r.firstSeen < cur.firstSeen) cur.firstSeen = r.firstSeen;
         if (r.lastSeen > cur.lastSeen) cur.lastSeen = r.lastSeen;
       }
+      rowKey.push(cur);
     }
     const cols = t.keyCols.join(', ');
     const width = t.keyCols.length;
-    const tuple = (n: number) => `(${'?, '.repeat(n - 1)}?)`;
-    // Multi-row upserts: one native call per UPSERT_CHUNK rows (per-call overhead dominated at one row each).
-    const keyed = [...perKey.values()];
-    for (let i = 0; i < keyed.length; i += UPSERT_CHUNK) {
-      const n = Math.min(UPSERT_CHUNK, keyed.length - i);
-      const upKey = this.st(`INSERT INTO ${t.keyTable} (${cols}, first_seen, last_seen) VALUES ${`${tuple(width + 2)}, `.repeat(n - 1)}${tuple(width + 2)}
+    this.chunked(
+      [...perKey.values()],
+      width + 2,
+      (values) => `INSERT INTO ${t.keyTable} (${cols}, first_seen, last_seen) VALUES ${values}
         ON CONFLICT (${cols}) DO UPDATE SET first_seen = min(${t.keyTable}.first_seen, excluded.first_seen), last_seen = max(${t.keyTable}.last_seen, excluded.last_seen)
-        RETURNING ${cols}, saturated`).raw(true);
-      const args: (string | number)[] = [];
-      for (let j = i; j < i + n; j++) args.push(...keyed[j]!.keys, keyed[j]!.firstSeen, keyed[j]!.lastSeen);
-      // RETURNING order is not guaranteed: map rows back by their key columns.
-      for (const row of upKey.all(...args) as (string | number)[][]) {
-        if (row[width] === 1) perKey.get(row.slice(0, width).join('\u0000'))!.saturated = true;
-      }
-    }
-    const hostRows = rows.filter((r) => !perKey.get(r.keys.join('\u0000'))!.saturated);
-    for (let i = 0; i < hostRows.length; i += UPSERT_CHUNK) {
-      const n = Math.min(UPSERT_CHUNK, hostRows.length - i);
-      const upHost = this.st(`INSERT INTO ${t.hostTable} (${cols}, host_id, first_seen, last_seen) VALUES ${`${tuple(width + 3)}, `.repeat(n - 1)}${tuple(width + 3)}
-        ON CONFLICT (${cols}, host_id) DO UPDATE SET first_seen = min(${t.hostTable}.first_seen, excluded.first_seen), last_seen = max(${t.hostTable}.last_seen, excluded.last_seen)`);
-      const args: (string | number)[] = [];
-      for (let j = i; j < i + n; j++) args.push(...hostRows[j]!.keys, hostRows[j]!.hostId, hostRows[j]!.firstSeen, hostRows[j]!.lastSeen);
-      upHost.run(...args);
-    }
+        RETURNING ${cols}, saturated`,
+      (k, args) => void args.push(...k.keys, k.firstSeen, k.lastSeen),
+      (st, args) => {
+        // RETURNING order is not guaranteed: map rows back by their key columns.
+        for (const row of st.raw(true).all(...args) as (string | number)[][]) {
+          if (row[width] === 1) perKey.get(row.slice(0, width).join('\u0000'))!.saturated = true;
+        }
+      },
+    );
+    this.chunked(
+      rows.filter((_, i) => !rowKey[i]!.saturated),
+      width + 3,
+      (values) => `INSERT INTO ${t.hostTable} (${cols}, host_id, first_seen, last_seen) VALUES ${values}
+        ON CONFLICT (${cols}, host_id) DO UPDATE SET first_seen = min(${t.hostTable}.first_seen, excluded.first_seen), last_seen = max(${t.hostTable}.last_seen, excluded.last_seen)`,
+      (r, args) => void args.push(...r.keys, r.hostId, r.firstSeen, r.lastSeen),
+    );
   }
 
   stats(t: PrevalenceTables, keys: string[], window: TimeWindow, countCap?: number): PrevalenceStats {
