@@ -4,7 +4,7 @@ import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningServi
 import type { RingBuffer } from '../../runtime/ring-buffer.js';
 import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
 import { parseEsLine, type EsEvent, type EsFile, type EsProcess } from './parse-eslogger.js';
-import { readEsLine } from './read-eslogger.js';
+import { detached, readEsLine } from './read-eslogger.js';
 
 export interface PipelineDeps {
   matcher: SensitivePathMatcher;
@@ -184,7 +184,7 @@ export class EsloggerPipeline {
       t,
       e.time,
       // A copy, not a slice: V8 slices keep the whole argument (up to MiBs) alive in the process model.
-      e.args.slice(0, MAX_MODEL_ARGS).map((a) => (a.length > MAX_MODEL_ARG_CHARS ? detachedPrefix(a, MAX_MODEL_ARG_CHARS) : a)),
+      e.args.slice(0, MAX_MODEL_ARGS).map((a) => (a.length > MAX_MODEL_ARG_CHARS ? detached(a.slice(0, MAX_MODEL_ARG_CHARS)) : a)),
     );
     if (!t.executable.truncated) {
       this.deps.signing.seedFromEs(t.executable.path, {
@@ -291,10 +291,4 @@ export class EsloggerPipeline {
 function basename(p: string): string {
   const i = p.lastIndexOf('/');
   return i === -1 ? p : p.slice(i + 1);
-}
-
-/** The first `n` characters of `s` as a string of their own (a plain slice would keep `s` alive). */
-function detachedPrefix(s: string, n: number): string {
-  // Concatenation then slice: the slice's parent is the small flattened concatenation, not `s`.
-  return ` ${s.slice(0, n)}`.slice(1);
 }

@@ -157,9 +157,17 @@ function str(s: string, i: number): number {
   // JSON.parse decodes the `\/` escapes into a new flat string (a copy). Not replaceAll: it costs ~0.4 µs
   // per escape, so an argv of a million `/` (an exec anyone can make) took ~30× the JSON.parse of the line.
   if (raw.includes('\\')) vStr = JSON.parse(`"${raw}"`) as string;
-  // Copies: the concatenation is flattened into a new string.
-  else vStr = raw.length < 13 ? raw : (' ' + raw).slice(1);
+  else vStr = detached(raw);
   return e;
+}
+
+/**
+ * `s` as a string of its own. A V8 slice (13 characters or more) keeps its whole parent alive, so a short
+ * string kept from a long line (or a prefix kept from a MiB-long argument) would pin it; the concatenation
+ * is flattened into a new string, and the slice of that holds only the copy.
+ */
+export function detached(s: string): string {
+  return s.length < 13 ? s : ` ${s}`.slice(1);
 }
 
 /** optStr: a string into vStr, any other value gives null (vStr = '' and false returned via vInt = 0). */
