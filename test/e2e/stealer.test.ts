@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
-import { FAKE_TOOLS_DIR, runOutflow } from '../helpers/cli.js';
+import { fakeDarwinEnv, runOutflow } from '../helpers/cli.js';
 import { CURL, DROPBOX, EXFIL, KEYCHAIN, STEALER, writeStealerScenario } from './stealer-scenario.js';
 
 /**
@@ -40,13 +40,7 @@ describe('stealer vs Dropbox through `outflow query` (darwin, fake tools)', () =
         'SELECT * FROM egress_candidates; SELECT pid, path, bytes_out, remote_scope, service FROM process_network_flows; SELECT path, signature_class, team_id FROM code_signing',
       ],
       {
-        env: {
-          ...process.env,
-          OUTFLOW_PLATFORM: 'darwin',
-          OUTFLOW_TOOL_DIR: FAKE_TOOLS_DIR,
-          OUTFLOW_FAKE_SCENARIO: scenario.dir,
-          OUTFLOW_FAKE_STATE_DIR: path.join(root, 'state'),
-        },
+        env: fakeDarwinEnv(scenario.dir, path.join(root, 'state')),
         timeoutMs: 110_000,
       },
     );

@@ -9,6 +9,14 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const CLI_ENTRY = path.join(REPO_ROOT, 'cli/main.ts');
 export const FAKE_TOOLS_DIR = path.join(REPO_ROOT, 'test/fake-tools/bin');
 
+/**
+ * Environment of a child `outflow` forced onto the darwin backend with the fake macOS tools, playing the
+ * scenario in `scenarioDir` (test/fake-tools/README.md) and keeping the fakes' state in `stateDir`.
+ */
+export function fakeDarwinEnv(scenarioDir: string, stateDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, OUTFLOW_PLATFORM: 'darwin', OUTFLOW_TOOL_DIR: FAKE_TOOLS_DIR, OUTFLOW_FAKE_SCENARIO: scenarioDir, OUTFLOW_FAKE_STATE_DIR: stateDir, ...extra };
+}
+
 export function cliArgs(args: string[]): string[] {
   return ['--import', 'tsx', CLI_ENTRY, ...args];
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TABLES } from '../../extension/tables/index.js';
 import { EGRESS_CANDIDATE_COLUMNS } from '../../src/schemas/egress-candidate.js';
-import { FAKE_TOOLS_DIR, REPO_ROOT, runOutflow } from '../helpers/cli.js';
+import { fakeDarwinEnv, REPO_ROOT, runOutflow } from '../helpers/cli.js';
 import { writeStealerScenario } from '../e2e/stealer-scenario.js';
 
 /**
@@ -55,13 +55,7 @@ describe('pack queries', () => {
     // One shell run for all statements (two cores): rows are told apart by their column sets.
     const sql = names.map((n) => pack.queries[n]!.query).join('\n');
     const r = await runOutflow(['query', '--config', config, '--collect', '1', '--format', 'json', sql], {
-      env: {
-        ...process.env,
-        OUTFLOW_PLATFORM: 'darwin',
-        OUTFLOW_TOOL_DIR: FAKE_TOOLS_DIR,
-        OUTFLOW_FAKE_SCENARIO: scenario.dir,
-        OUTFLOW_FAKE_STATE_DIR: path.join(root, 'state'),
-      },
+      env: fakeDarwinEnv(scenario.dir, path.join(root, 'state')),
       timeoutMs: 110_000,
     });
     expect(r.code, r.stderr.slice(-3000)).toBe(0);

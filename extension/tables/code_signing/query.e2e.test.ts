@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAKE_TOOLS_DIR, runOutflow } from '../../../test/helpers/cli.js';
+import { fakeDarwinEnv, runOutflow } from '../../../test/helpers/cli.js';
 
 /**
  * darwin end to end on Linux: `outflow query` with fake ps/nettop/codesign/spctl under OUTFLOW_TOOL_DIR
@@ -27,7 +27,7 @@ function config(name: string, timeoutMs: number): string {
 
 function env(extra: Record<string, string> = {}) {
   const state = mkdtempSync(path.join(dir, 'state-'));
-  return { ...process.env, OUTFLOW_PLATFORM: 'darwin', OUTFLOW_TOOL_DIR: FAKE_TOOLS_DIR, OUTFLOW_FAKE_SCENARIO: scenario, OUTFLOW_FAKE_STATE_DIR: state, ...extra };
+  return fakeDarwinEnv(scenario, state, extra);
 }
 
 const jsonLines = (s: string) =>
