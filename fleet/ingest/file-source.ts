@@ -10,6 +10,7 @@
  * (copytruncate): we restart at 0. On start, a checkpoint whose inode no longer matches the path
  * (rotated while we were down) restarts at 0 of the new file.
  */
+import { isAscii } from 'node:buffer';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,6 +49,15 @@ interface FilePosition {
   ino: number;
   dev: number;
   offset: number;
+}
+
+/**
+ * Result logs are almost always ASCII (osquery escapes nothing, but paths and names rarely leave ASCII):
+ * for ASCII bytes latin1 decoding gives the same string and is a plain copy, ~5x cheaper than UTF-8
+ * decoding (measured 8 MiB: ~5 ms vs ~25 ms), which was a tenth of ingest time.
+ */
+function decodeText(bytes: Buffer): string {
+  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
 }
 
 export function fileSourceId(file: string): string {
@@ -97,8 +107,11 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   } catch (err) {
     throw new OutflowError('INPUT_INVALID', `cannot open ${file}: ${coerceError(err).message}`, 'check the path and permissions', { cause: err });
   }
-  const buf = Buffer.allocUnsafe(chunkBytes);
-  let leftover: Buffer = Buffer.alloc(0);
+  // The unterminated tail of one read stays at the front of `buf` and the next read lands right after it
+  // (no concatenation copy). A tail is at most max(chunkBytes, maxLineBytes): a longer one without a
+  // newline is handed over as oversize, and a tail after a newline lies within the last read.
+  const buf = Buffer.allocUnsafe(chunkBytes + Math.max(chunkBytes, maxLineBytes));
+  let tail = 0;
 
   const send = async (lines: string[], offset: number) => {
     const cp: Checkpoint = { ino: pos.ino, dev: pos.dev, offset };
@@ -115,35 +128,37 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     let any = false;
     for (;;) {
       if (opts.signal?.aborted) return any;
-      const { bytesRead } = await pos.fh.read(buf, 0, chunkBytes, pos.offset + leftover.length);
+      const { bytesRead } = await pos.fh.read(buf, tail, chunkBytes, pos.offset + tail);
       if (bytesRead === 0) break;
       any = true;
-      const data = leftover.length ? Buffer.concat([leftover, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      const data = buf.subarray(0, tail + bytesRead);
       const lastNl = data.lastIndexOf(0x0a);
       if (lastNl < 0) {
         if (data.length > maxLineBytes) {
-          // Hand the oversize fragment over (quarantined as too long) and skip to the next newline.
-          await send([data.toString('utf8')], pos.offset + data.length);
+          // Hand the oversize fragment over (quarantined as too long); the rest of that line, up to its newline,
+          // arrives as the next line and is quarantined as not JSON, so every byte stays in the quarantine.
+          await send([decodeText(data)], pos.offset + data.length);
           pos.offset += data.length;
-          leftover = Buffer.alloc(0);
+          tail = 0;
         } else {
-          leftover = Buffer.from(data);
+          tail = data.length;
         }
         continue;
       }
-      const text = data.subarray(0, lastNl).toString('utf8');
+      const text = decodeText(data.subarray(0, lastNl));
       const consumed = pos.offset + lastNl + 1;
-      leftover = Buffer.from(data.subarray(lastNl + 1));
+      tail = data.length - (lastNl + 1);
+      buf.copyWithin(0, lastNl + 1, data.length);
       const lines = text.split('\n');
       for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
       await send(lines, consumed);
       pos.offset = consumed;
     }
-    if (final && leftover.length) {
-      const end = pos.offset + leftover.length;
-      await send([leftover.toString('utf8')], end);
+    if (final && tail) {
+      const end = pos.offset + tail;
+      await send([decodeText(buf.subarray(0, tail))], end);
       pos.offset = end;
-      leftover = Buffer.alloc(0);
+      tail = 0;
     }
     return any;
   };
@@ -166,13 +181,13 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         await pos.fh.close();
         opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');
         pos = await openAt(file, 0);
-        leftover = Buffer.alloc(0);
+        tail = 0;
         continue;
       }
-      if (st && st.size < pos.offset + leftover.length) {
+      if (st && st.size < pos.offset + tail) {
         opts.log?.warn({ file: id, offset: pos.offset, size: st.size }, 'file truncated; reading from the start');
         pos.offset = 0;
-        leftover = Buffer.alloc(0);
+        tail = 0;
         continue;
       }
       try {

@@ -115,6 +115,28 @@ describe('file source', () => {
     await store.close();
   });
 
+  it('reassembles lines split across small chunks (UTF-8 and ASCII chunks alike) and hands an oversize line over', async () => {
+    const file = path.join(dir, 'chunks.log');
+    // Multibyte names make some chunks non-ASCII (decoded as UTF-8) and split characters across reads.
+    const lines = Array.from({ length: 12 }, (_, i) => destinationLine(hosts[i % 3]!, T0 + 100 + i, i % 4 === 0 ? `s${i}.bücher-ü${'é'.repeat(i)}.de` : `s${i}.example.com`));
+    const oversize = `{"name":"${'x'.repeat(5000)}"}`;
+    writeFileSync(file, `${lines.slice(0, 6).join('\n')}\n${oversize}\n${lines.slice(6).join('\n')}\n`);
+    const quarantineFile = path.join(dir, 'chunks-quarantine.ndjson');
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile, maxLineBytes: 4096 });
+    const r = await ingestFile(file, { ingest, store, chunkBytes: 97, maxLineBytes: 4096 });
+    // The oversize line is quarantined in two pieces: its first chunks (too long), then the rest (not JSON).
+    expect(r).toMatchObject({ accepted: 12, quarantined: 2, duplicates: 0 });
+    const q = readFileSync(quarantineFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(q.map((x) => x.reason)).toEqual([expect.stringMatching(/longer than 4096 bytes/), expect.stringMatching(/not JSON/)]);
+    expect(q[0].line.length + q[1].line.length).toBe(oversize.length);
+    // Every multibyte destination arrived intact: the same bytes again are all duplicates.
+    const again = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    expect(await again.ingestLines(lines, { kind: 'test', id: 'again' })).toMatchObject({ accepted: 0, duplicates: 12 });
+    expect(await store.checkpoints.get(`file:${fileSourceId(file)}`)).toMatchObject({ offset: readFileSync(file).length });
+    await store.close();
+  });
+
   it('names an unreadable file as bad input', async () => {
     const store = await memoryStore();
     const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
