@@ -173,7 +173,8 @@ export async function referenceRun(): Promise<Snapshot> {
   const r = await runOutflow(['fleet', 'ingest', logFile, '--store', dbFile, '--flush', '--json', '--progress', 'never'], { timeoutMs: 90_000 });
   expect(r.code, r.stderr).toBe(0);
   const sqlite = new Database(dbFile, { readonly: true });
-  expectedRows = (sqlite.prepare('SELECT count(*) AS n FROM results_seen').get() as { n: number }).n;
+  // SQLite keeps dedupe keys as 16-byte records in result_key_log blobs (one blob per batch).
+  expectedRows = (sqlite.prepare('SELECT coalesce(sum(length(keys)), 0) / 16 AS n FROM result_key_log').get() as { n: number }).n;
   sqlite.close();
   const store = await openStore(dbFile);
   try {

@@ -506,6 +506,17 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.hosts.get(['H1', 'H2'])).size).toBe(1);
       });
 
+      it('forgets dedupe keys of a rolled-back transaction (their rows are new when re-sent)', async () => {
+        await expect(
+          store.transaction(async (tx) => {
+            expect(await tx.results.markSeen([{ digest: 'rb1', unixTime: T0 }, { digest: 'rb2', unixTime: T0 }])).toEqual([true, true]);
+            throw new Error('boom');
+          }),
+        ).rejects.toThrow('boom');
+        expect(await store.results.markSeen([{ digest: 'rb1', unixTime: T0 }, { digest: 'rb3', unixTime: T0 }])).toEqual([true, true]);
+        expect(await store.transaction((tx) => tx.results.markSeen([{ digest: 'rb1', unixTime: T0 }, { digest: 'rb2', unixTime: T0 }]))).toEqual([false, true]);
+      });
+
       it('runs concurrent transactions without losing writes', async () => {
         await Promise.all(
           Array.from({ length: 8 }, (_, i) =>

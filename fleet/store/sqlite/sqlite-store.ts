@@ -16,6 +16,7 @@ import { StoreError, coerceError } from '../../../src/errors.js';
 import { DetectionSchema, type Detection } from '../../../src/schemas/detection.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { loadMigrations } from '../migrations.js';
+import { encodeKeyRecord, fingerprint, forEachKeyRecord, KEY_RECORD_BYTES, SeenKeys, type Fingerprint } from './seen-keys.js';
 import {
   candidateBodyDigest,
   candidateId,
@@ -118,35 +119,52 @@ class SqliteRepos implements StoreRepos {
    * check it is still the judged version, and an identical string needs no second md5.
    */
   private readonly servedBodies = new Map<string, { body: string; digest: string }>();
+  /** Dedupe set (null: rebuild from result_key_log on next use) and the last log row it holds. */
+  private seen: SeenKeys | null = null;
+  private seenLogId = 0;
+  /** The open transaction appended dedupe keys to `seen` (undone by rebuilding on rollback). */
+  private seenUncommitted = false;
+  private readonly fp: Fingerprint = { hi: 0, lo: 0 };
 
   constructor(private readonly db: Db) {
     const self = this;
     this.results = {
       async markSeen(keys: readonly ResultKey[]) {
         return wrap('results.markSeen', 'STORE_WRITE', () => {
-          // Dedupe runs for every row ingested: multi-row INSERT … RETURNING, 256 keys a statement.
-          const fresh = new Set<string>();
-          self.chunked(
-            keys,
-            2,
-            (values) => `INSERT OR IGNORE INTO results_seen (digest, unix_time) VALUES ${values} RETURNING digest`,
-            (k, args) => void args.push(k.digest, k.unixTime),
-            (st, args) => {
-              for (const row of st.raw(true).all(...args) as [string][]) fresh.add(row[0]);
-            },
-            256,
-          );
-          // A digest repeated within the call is new only at its first occurrence.
-          const out = new Array<boolean>(keys.length);
-          for (let i = 0; i < keys.length; i++) {
-            const d = keys[i]!.digest;
-            out[i] = fresh.delete(d);
+          // Inside Store.transaction the write lock is already held; a direct call takes it here, so no
+          // other process can append to the log between reading its tail and appending this batch.
+          if (self.db.inTransaction) return self.markSeen(keys);
+          try {
+            return self.db.transaction(() => self.markSeen(keys)).immediate();
+          } catch (err) {
+            self.discardUncommitted();
+            throw err;
           }
-          return out;
         });
       },
       async expire(before: number) {
-        return wrap('results.expire', 'STORE_WRITE', () => self.st('DELETE FROM results_seen WHERE unix_time < ?').run(before).changes);
+        return wrap('results.expire', 'STORE_WRITE', () => {
+          const expired = self.st('SELECT coalesce(sum(length(keys)), 0) / ? AS n FROM result_key_log WHERE max_time < ?').get(KEY_RECORD_BYTES, before) as { n: number };
+          self.st('DELETE FROM result_key_log WHERE max_time < ?').run(before);
+          // Batches straddling the horizon keep only their keys at or after it.
+          let trimmed = 0;
+          const rewrite = self.st('UPDATE result_key_log SET min_time = ?, keys = ? WHERE id = ?');
+          for (const [id, blob] of self.st('SELECT id, keys FROM result_key_log WHERE min_time < ?').raw(true).all(before) as [number, Buffer][]) {
+            const kept = Buffer.allocUnsafe(blob.length);
+            let n = 0;
+            let min = Infinity;
+            forEachKeyRecord(blob, (hi, lo, t) => {
+              if (t < before) return;
+              encodeKeyRecord(kept, n++, hi, lo, t);
+              if (t < min) min = t;
+            });
+            trimmed += Math.floor(blob.length / KEY_RECORD_BYTES) - n;
+            rewrite.run(min, kept.subarray(0, n * KEY_RECORD_BYTES), id);
+          }
+          // Rebuilt from the log on next use, without the expired keys.
+          self.seen = null;
+          return expired.n + trimmed;
+        });
       },
     };
 
@@ -538,6 +556,79 @@ class SqliteRepos implements StoreRepos {
     };
   }
 
+  /** The dedupe set, first brought up to date with log rows appended since (by any process). */
+  private syncSeen(): SeenKeys {
+    let seen = this.seen;
+    if (!seen) {
+      const total = this.st('SELECT coalesce(sum(length(keys)), 0) / ? AS n FROM result_key_log').get(KEY_RECORD_BYTES) as { n: number };
+      seen = this.seen = new SeenKeys(total.n);
+      this.seenLogId = 0;
+    }
+    const into = seen;
+    for (const [id, blob] of this.st('SELECT id, keys FROM result_key_log WHERE id > ? ORDER BY id').raw(true).iterate(this.seenLogId) as IterableIterator<[number, Buffer]>) {
+      forEachKeyRecord(blob, (hi, lo) => void into.add(hi, lo));
+      this.seenLogId = id;
+    }
+    return seen;
+  }
+
+  /** ResultsRepo.markSeen under the write lock: check against the set, append the new keys as one log row. */
+  markSeen(keys: readonly ResultKey[]): boolean[] {
+    const seen = this.syncSeen();
+    const out = new Array<boolean>(keys.length);
+    const blob = Buffer.allocUnsafe(keys.length * KEY_RECORD_BYTES);
+    const fp = this.fp;
+    let n = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      fingerprint(k.digest, fp);
+      // add() is false for a key seen before, including earlier in this call.
+      const fresh = seen.add(fp.hi, fp.lo);
+      out[i] = fresh;
+      if (!fresh) continue;
+      encodeKeyRecord(blob, n++, fp.hi, fp.lo, k.unixTime);
+      if (k.unixTime < min) min = k.unixTime;
+      if (k.unixTime > max) max = k.unixTime;
+    }
+    if (n > 0) {
+      this.seenUncommitted = true;
+      const r = this.st('INSERT INTO result_key_log (min_time, max_time, keys) VALUES (?, ?, ?)').run(min, max, blob.subarray(0, n * KEY_RECORD_BYTES));
+      // Every earlier row is in the set already: the write lock was held since syncSeen read the tail.
+      this.seenLogId = Number(r.lastInsertRowid);
+    }
+    return out;
+  }
+
+  /** The transaction committed: what markSeen added to the set is durable. */
+  committed(): void {
+    this.seenUncommitted = false;
+  }
+
+  /** The transaction rolled back: forget keys it added (the set is rebuilt from the log). */
+  discardUncommitted(): void {
+    if (this.seenUncommitted) this.seen = null;
+    this.seenUncommitted = false;
+  }
+
+  /**
+   * Stores created before migration 0004 kept md5 digests in results_seen (renamed results_seen_legacy):
+   * fingerprint them into the log once, then drop the table.
+   */
+  convertLegacyDedupe(): number {
+    const has = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'results_seen_legacy'`).get();
+    if (!has) return 0;
+    const rows = this.db.prepare('SELECT digest, unix_time FROM results_seen_legacy').raw(true).all() as [string, number][];
+    this.db.transaction(() => {
+      const CHUNK = 65_536;
+      for (let i = 0; i < rows.length; i += CHUNK) this.markSeen(rows.slice(i, i + CHUNK).map(([digest, unixTime]) => ({ digest, unixTime })));
+      this.db.exec('DROP TABLE results_seen_legacy');
+    }).immediate();
+    this.committed();
+    return rows.length;
+  }
+
   st(sql: string): Statement {
     let s = this.stmts.get(sql);
     if (!s) {
@@ -826,6 +917,7 @@ export class SqliteStore implements Store {
           })();
           done.push(m.id);
         }
+        this.repos.convertLegacyDedupe();
         return done;
       } catch (err) {
         if (err instanceof StoreError) throw err;
@@ -841,11 +933,13 @@ export class SqliteStore implements Store {
       let value: T;
       try {
         value = await fn(this.repos);
+        wrap('COMMIT', 'STORE_WRITE', () => this.db.exec('COMMIT'));
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.repos.discardUncommitted();
         throw err;
       }
-      wrap('COMMIT', 'STORE_WRITE', () => this.db.exec('COMMIT'));
+      this.repos.committed();
       return value;
     });
   }
