@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
+import { pairKey } from '../../fleet/store/store.js';
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
 import { storeContract } from './store.contract.js';
@@ -81,6 +82,102 @@ describe('SQLite store specifics', () => {
     const check = new Database(file, { readonly: true });
     expect(check.prepare(`SELECT name FROM sqlite_master WHERE name LIKE 'results_seen%'`).all()).toEqual([]);
     check.close();
+  });
+
+  it('0005 carries prevalence over to id-keyed host rows with the same answers', async () => {
+    const file = path.join(dir, 'pre-0005.db');
+    const db = new Database(file);
+    db.exec('CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    for (const m of loadMigrations('sqlite').filter((m) => m.id < '0005')) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, 0)').run(m.id);
+    }
+    db.exec(`
+      INSERT INTO destinations (key, first_seen, last_seen) VALUES ('a.com', 100, 400), ('b.com', 50, 60);
+      INSERT INTO destinations (key, first_seen, last_seen, saturated, saturated_hosts) VALUES ('big.com', 10, 500, 1, 900);
+      INSERT INTO destination_hosts (key, host_id, first_seen, last_seen) VALUES ('a.com', 'H2', 100, 200), ('a.com', 'H1', 150, 400), ('b.com', 'H3', 50, 60);
+      INSERT INTO pairs (identity, key, first_seen, last_seen) VALUES ('team:X/app', 'a.com', 100, 200);
+      INSERT INTO pair_hosts (identity, key, host_id, first_seen, last_seen) VALUES ('team:X/app', 'a.com', 'H2', 100, 200);
+      INSERT INTO apps (identity, first_seen, last_seen, path, team_id, attrs_time) VALUES ('team:X/app', 90, 300, '/Applications/X.app', 'X', 300);
+      INSERT INTO app_hosts (identity, host_id, first_seen, last_seen) VALUES ('team:X/app', 'H1', 90, 300), ('team:X/app', 'H4', 95, 100);
+    `);
+    db.close();
+    const s = await openSqliteStore(file);
+    try {
+      const all = { from: 0, to: 1000 };
+      const d = await s.prevalence.destinations(['a.com', 'b.com', 'big.com', 'none.com'], all);
+      expect(Object.fromEntries([...d].map(([k, v]) => [k, v]))).toEqual({
+        'a.com': { hosts: 2, firstSeen: 100, lastSeen: 400, saturated: false },
+        'b.com': { hosts: 1, firstSeen: 50, lastSeen: 60, saturated: false },
+        'big.com': { hosts: 900, firstSeen: 10, lastSeen: 500, saturated: true },
+        'none.com': { hosts: 0, firstSeen: null, lastSeen: null, saturated: false },
+      });
+      expect((await s.prevalence.destinations(['a.com'], { from: 300, to: 1000 })).get('a.com')!.hosts).toBe(1);
+      expect(await s.prevalence.destinationHosts('a.com', all, 10)).toEqual([
+        { hostId: 'H2', firstSeen: 100, lastSeen: 200 },
+        { hostId: 'H1', firstSeen: 150, lastSeen: 400 },
+      ]);
+      expect((await s.prevalence.pairs([{ identity: 'team:X/app', key: 'a.com' }], all)).get(pairKey('team:X/app', 'a.com'))!.hosts).toBe(1);
+      const app = (await s.prevalence.apps(['team:X/app'], all)).get('team:X/app')!;
+      expect(app).toMatchObject({ hosts: 2, firstSeen: 90, lastSeen: 300, path: '/Applications/X.app', teamId: 'X' });
+      // New sightings merge into the carried-over rows (same host: one row; new host: a new ref).
+      await s.prevalence.observeDestinations([
+        { key: 'a.com', hostId: 'H1', firstSeen: 120, lastSeen: 600 },
+        { key: 'a.com', hostId: 'H9', firstSeen: 700, lastSeen: 700 },
+      ]);
+      expect(await s.prevalence.destinationHosts('a.com', all, 10)).toEqual([
+        { hostId: 'H2', firstSeen: 100, lastSeen: 200 },
+        { hostId: 'H1', firstSeen: 120, lastSeen: 600 },
+        { hostId: 'H9', firstSeen: 700, lastSeen: 700 },
+      ]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a host ref cached by one process stays right when another process expires that host', async () => {
+    const file = path.join(dir, 'host-refs.db');
+    const a = await openSqliteStore(file);
+    const b = await openSqliteStore(file);
+    try {
+      await a.transaction(async (tx) => {
+        await tx.hosts.touch([{ hostId: 'H1', hostname: '', firstSeen: 100, lastSeen: 100 }]);
+        await tx.prevalence.observeDestinations([{ key: 'old.com', hostId: 'H1', firstSeen: 100, lastSeen: 100 }]);
+      });
+      // b expires everything before 200: H1's prevalence rows, its host row, then its ref.
+      await b.prevalence.expire(200);
+      await b.hosts.expire(200);
+      await b.prevalence.expire(200);
+      // b hands the next ref to another host; a must not reuse its cached ref for H1.
+      await b.prevalence.observeDestinations([{ key: 'x.com', hostId: 'H2', firstSeen: 300, lastSeen: 300 }]);
+      await a.prevalence.observeDestinations([{ key: 'new.com', hostId: 'H1', firstSeen: 300, lastSeen: 300 }]);
+      const all = { from: 0, to: 1000 };
+      expect(await b.prevalence.destinationHosts('new.com', all, 10)).toEqual([{ hostId: 'H1', firstSeen: 300, lastSeen: 300 }]);
+      expect(await b.prevalence.destinationHosts('x.com', all, 10)).toEqual([{ hostId: 'H2', firstSeen: 300, lastSeen: 300 }]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('refs created in a rolled-back transaction are not reused from the cache', async () => {
+    const s = await openSqliteStore(':memory:');
+    try {
+      await expect(
+        s.transaction(async (tx) => {
+          await tx.prevalence.observeApps([{ identity: 'team:X/app', hostId: 'H7', firstSeen: 1, lastSeen: 1 }]);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      await s.prevalence.observeApps([{ identity: 'team:X/app', hostId: 'H8', firstSeen: 2, lastSeen: 2 }]);
+      await s.prevalence.observeApps([{ identity: 'team:X/app', hostId: 'H7', firstSeen: 3, lastSeen: 3 }]);
+      expect(await s.prevalence.appHosts('team:X/app', { from: 0, to: 10 }, 10)).toEqual([
+        { hostId: 'H8', firstSeen: 2, lastSeen: 2 },
+        { hostId: 'H7', firstSeen: 3, lastSeen: 3 },
+      ]);
+    } finally {
+      await s.close();
+    }
   });
 
   it('0003 keeps every candidate (pending and finalized) of a store made before it', async () => {

@@ -89,19 +89,23 @@ function wrap<T>(what: string, code: 'STORE_READ' | 'STORE_WRITE', fn: () => T):
   }
 }
 
-/** Per-key prevalence tables share one shape: a key table and a key×host table. */
+/**
+ * Per-key prevalence tables share one shape: a key table (integer `id`, the key's text columns UNIQUE) and
+ * a host table keyed by (`idCol`, host_ref), host_ref being the host's row in host_refs (migration 0005).
+ */
 interface PrevalenceTables {
   keyTable: string;
   hostTable: string;
   keyCols: string[];
+  idCol: string;
 }
 
 /** Rows per multi-row statement (at most 7 parameters a row here: far below SQLite's 32 766 per statement). */
 const UPSERT_CHUNK = 128;
 
-const DEST: PrevalenceTables = { keyTable: 'destinations', hostTable: 'destination_hosts', keyCols: ['key'] };
-const PAIR: PrevalenceTables = { keyTable: 'pairs', hostTable: 'pair_hosts', keyCols: ['identity', 'key'] };
-const APP: PrevalenceTables = { keyTable: 'apps', hostTable: 'app_hosts', keyCols: ['identity'] };
+const DEST: PrevalenceTables = { keyTable: 'destinations', hostTable: 'destination_hosts', keyCols: ['key'], idCol: 'dest_id' };
+const PAIR: PrevalenceTables = { keyTable: 'pairs', hostTable: 'pair_hosts', keyCols: ['identity', 'key'], idCol: 'pair_id' };
+const APP: PrevalenceTables = { keyTable: 'apps', hostTable: 'app_hosts', keyCols: ['identity'], idCol: 'app_id' };
 
 class SqliteRepos implements StoreRepos {
   readonly results: ResultsRepo;
@@ -125,6 +129,11 @@ class SqliteRepos implements StoreRepos {
   /** The open transaction appended dedupe keys to `seen` (undone by rebuilding on rollback). */
   private seenUncommitted = false;
   private readonly fp: Fingerprint = { hi: 0, lo: 0 };
+  /** host_id → host_refs.ref, valid while store_meta.host_refs_generation equals refGeneration. */
+  private readonly refCache = new Map<string, number>();
+  private refGeneration = -1;
+  /** The open transaction put refs into refCache that a rollback would undo. */
+  private refsUncommitted = false;
 
   constructor(private readonly db: Db) {
     const self = this;
@@ -368,11 +377,11 @@ class SqliteRepos implements StoreRepos {
         }));
       },
       async expire(before: number): Promise<CompactionResult> {
-        return wrap('prevalence.expire', 'STORE_WRITE', () => ({
-          destinations: self.expireTables(DEST, before),
-          pairs: self.expireTables(PAIR, before),
-          apps: self.expireTables(APP, before),
-        }));
+        return wrap('prevalence.expire', 'STORE_WRITE', () => {
+          const r = { destinations: self.expireTables(DEST, before), pairs: self.expireTables(PAIR, before), apps: self.expireTables(APP, before) };
+          self.expireHostRefs();
+          return r;
+        });
       },
     };
 
@@ -604,12 +613,15 @@ class SqliteRepos implements StoreRepos {
   /** The transaction committed: what markSeen added to the set is durable. */
   committed(): void {
     this.seenUncommitted = false;
+    this.refsUncommitted = false;
   }
 
   /** The transaction rolled back: forget keys it added (the set is rebuilt from the log). */
   discardUncommitted(): void {
     if (this.seenUncommitted) this.seen = null;
+    if (this.refsUncommitted) this.refCache.clear();
     this.seenUncommitted = false;
+    this.refsUncommitted = false;
   }
 
   /**
@@ -666,17 +678,18 @@ class SqliteRepos implements StoreRepos {
 
   /**
    * Merge sightings: key rows first (min/max), then host rows only for keys not yet saturated.
-   * Sightings are aggregated per key first so a batch touches each key row once.
+   * Sightings are aggregated per key first so a batch touches each key row once; host rows are written in
+   * (id, host_ref) order so consecutive rows of a statement land on the same B-tree pages.
    */
   observe(t: PrevalenceTables, rows: readonly { keys: string[]; hostId: string; firstSeen: number; lastSeen: number }[]): void {
-    type KeyRow = { keys: string[]; firstSeen: number; lastSeen: number; saturated: boolean };
+    type KeyRow = { keys: string[]; firstSeen: number; lastSeen: number; id: number; saturated: boolean };
     const perKey = new Map<string, KeyRow>();
     /** Each sighting's key row, aligned with `rows` (the key is joined once per sighting). */
     const rowKey: KeyRow[] = [];
     for (const r of rows) {
-      const k = r.keys.join('\u0000');
+      const k = r.keys.length === 1 ? r.keys[0]! : r.keys.join('\u0000');
       let cur = perKey.get(k);
-      if (!cur) perKey.set(k, (cur = { keys: r.keys, firstSeen: r.firstSeen, lastSeen: r.lastSeen, saturated: false }));
+      if (!cur) perKey.set(k, (cur = { keys: r.keys, firstSeen: r.firstSeen, lastSeen: r.lastSeen, id: 0, saturated: false }));
       else {
         if (r.firstSeen < cur.firstSeen) cur.firstSeen = r.firstSeen;
         if (r.lastSeen > cur.lastSeen) cur.lastSeen = r.lastSeen;
@@ -690,26 +703,64 @@ class SqliteRepos implements StoreRepos {
       width + 2,
       (values) => `INSERT INTO ${t.keyTable} (${cols}, first_seen, last_seen) VALUES ${values}
         ON CONFLICT (${cols}) DO UPDATE SET first_seen = min(${t.keyTable}.first_seen, excluded.first_seen), last_seen = max(${t.keyTable}.last_seen, excluded.last_seen)
-        RETURNING ${cols}, saturated`,
+        RETURNING id, saturated, ${cols}`,
       (k, args) => void args.push(...k.keys, k.firstSeen, k.lastSeen),
       (st, args) => {
         // RETURNING order is not guaranteed: map rows back by their key columns.
         for (const row of st.raw(true).all(...args) as (string | number)[][]) {
-          if (row[width] === 1) perKey.get(row.slice(0, width).join('\u0000'))!.saturated = true;
+          const key = perKey.get(width === 1 ? (row[2] as string) : row.slice(2).join('\u0000'))!;
+          key.id = row[0] as number;
+          key.saturated = row[1] === 1;
         }
       },
     );
+    const hostRows: { id: number; ref: number; firstSeen: number; lastSeen: number }[] = [];
+    const live: number[] = [];
+    for (let i = 0; i < rows.length; i++) if (!rowKey[i]!.saturated) live.push(i);
+    if (live.length === 0) return;
+    const refs = this.hostRefs(live.map((i) => rows[i]!.hostId));
+    for (const i of live) hostRows.push({ id: rowKey[i]!.id, ref: refs.get(rows[i]!.hostId)!, firstSeen: rows[i]!.firstSeen, lastSeen: rows[i]!.lastSeen });
+    hostRows.sort((a, b) => a.id - b.id || a.ref - b.ref);
     this.chunked(
-      rows.filter((_, i) => !rowKey[i]!.saturated),
-      width + 3,
-      (values) => `INSERT INTO ${t.hostTable} (${cols}, host_id, first_seen, last_seen) VALUES ${values}
-        ON CONFLICT (${cols}, host_id) DO UPDATE SET first_seen = min(${t.hostTable}.first_seen, excluded.first_seen), last_seen = max(${t.hostTable}.last_seen, excluded.last_seen)`,
-      (r, args) => void args.push(...r.keys, r.hostId, r.firstSeen, r.lastSeen),
+      hostRows,
+      4,
+      (values) => `INSERT INTO ${t.hostTable} (${t.idCol}, host_ref, first_seen, last_seen) VALUES ${values}
+        ON CONFLICT (${t.idCol}, host_ref) DO UPDATE SET first_seen = min(${t.hostTable}.first_seen, excluded.first_seen), last_seen = max(${t.hostTable}.last_seen, excluded.last_seen)
+        WHERE excluded.first_seen < ${t.hostTable}.first_seen OR excluded.last_seen > ${t.hostTable}.last_seen`,
+      (r, args) => void args.push(r.id, r.ref, r.firstSeen, r.lastSeen),
     );
   }
 
+  /**
+   * host_refs rows for these hosts, created on first sight. Refs are cached across transactions: a ref
+   * never changes while its row exists, and deleting rows (prevalence.expire) bumps host_refs_generation,
+   * which every transaction compares before trusting the cache (another process may have deleted).
+   */
+  hostRefs(hostIds: readonly string[]): Map<string, number> {
+    const gen = (this.st(`SELECT value FROM store_meta WHERE name = 'host_refs_generation'`).get() as { value: number } | undefined)?.value ?? 0;
+    if (gen !== this.refGeneration) {
+      this.refCache.clear();
+      this.refGeneration = gen;
+    }
+    const missing = new Set<string>();
+    for (const h of hostIds) if (!this.refCache.has(h)) missing.add(h);
+    if (missing.size) {
+      const list = [...missing];
+      this.chunked(list, 1, (values) => `INSERT INTO host_refs (host_id) VALUES ${values} ON CONFLICT (host_id) DO NOTHING`, (h, args) => void args.push(h), undefined, 512);
+      for (let i = 0; i < list.length; i += 512) {
+        const part = list.slice(i, i + 512);
+        const st = this.st(`SELECT ref, host_id FROM host_refs WHERE host_id IN (${'?, '.repeat(part.length - 1)}?)`);
+        for (const [ref, host] of st.raw(true).all(...part) as [number, string][]) this.refCache.set(host, ref);
+      }
+      // A rolled-back transaction may have created refs that no longer exist: only committed ones are kept
+      // (see committed/discardUncommitted).
+      this.refsUncommitted = true;
+    }
+    return this.refCache;
+  }
+
   stats(t: PrevalenceTables, keys: string[], window: TimeWindow, countCap?: number): PrevalenceStats {
-    const k = this.st(`SELECT first_seen, last_seen, saturated, saturated_hosts FROM ${t.keyTable} WHERE ${this.keyWhere(t)}`).get(...keys) as Row | undefined;
+    const k = this.st(`SELECT id, first_seen, last_seen, saturated, saturated_hosts FROM ${t.keyTable} WHERE ${this.keyWhere(t)}`).get(...keys) as Row | undefined;
     if (!k || (k.first_seen as number) > window.to) return { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
     const firstSeen = k.first_seen as number;
     if (k.saturated === 1) {
@@ -717,29 +768,28 @@ class SqliteRepos implements StoreRepos {
       return { hosts: live ? (k.saturated_hosts as number) : 0, firstSeen, lastSeen: k.last_seen as number, saturated: true };
     }
     const c = this.st(
-      `SELECT count(*) AS n, max(last_seen) AS last FROM (SELECT last_seen FROM ${t.hostTable} WHERE ${this.keyWhere(t)} AND first_seen <= ? AND last_seen >= ? LIMIT ?)`,
-    ).get(...keys, window.to, window.from, countCap ?? -1) as { n: number; last: number | null };
+      `SELECT count(*) AS n, max(last_seen) AS last FROM (SELECT last_seen FROM ${t.hostTable} WHERE ${t.idCol} = ? AND first_seen <= ? AND last_seen >= ? LIMIT ?)`,
+    ).get(k.id, window.to, window.from, countCap ?? -1) as { n: number; last: number | null };
     return { hosts: c.n, firstSeen, lastSeen: c.last ?? (k.last_seen as number), saturated: false };
   }
 
   hostSpans(t: PrevalenceTables, keys: string[], window: TimeWindow, limit: number): HostSpan[] {
     const rows = this.st(
-      `SELECT host_id, first_seen, last_seen FROM ${t.hostTable} WHERE ${this.keyWhere(t)} AND first_seen <= ? AND last_seen >= ? ORDER BY first_seen, host_id LIMIT ?`,
+      `SELECT r.host_id, h.first_seen, h.last_seen FROM ${t.keyTable} k JOIN ${t.hostTable} h ON h.${t.idCol} = k.id JOIN host_refs r ON r.ref = h.host_ref
+        WHERE ${t.keyCols.map((c) => `k.${c} = ?`).join(' AND ')} AND h.first_seen <= ? AND h.last_seen >= ? ORDER BY h.first_seen, r.host_id LIMIT ?`,
     ).all(...keys, window.to, window.from, limit) as Row[];
     return rows.map((r) => ({ hostId: r.host_id as string, firstSeen: r.first_seen as number, lastSeen: r.last_seen as number }));
   }
 
   compactTables(t: PrevalenceTables, threshold: number, window: TimeWindow): number {
-    const cols = t.keyCols.join(', ');
     const full = this.st(
-      `SELECT ${cols}, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${cols} HAVING count(*) >= ?`,
+      `SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${t.idCol} HAVING count(*) >= ?`,
     ).all(window.to, window.from, threshold) as Row[];
-    const mark = this.st(`UPDATE ${t.keyTable} SET saturated = 1, saturated_hosts = max(saturated_hosts, ?) WHERE ${this.keyWhere(t)}`);
-    const drop = this.st(`DELETE FROM ${t.hostTable} WHERE ${this.keyWhere(t)}`);
+    const mark = this.st(`UPDATE ${t.keyTable} SET saturated = 1, saturated_hosts = max(saturated_hosts, ?) WHERE id = ?`);
+    const drop = this.st(`DELETE FROM ${t.hostTable} WHERE ${t.idCol} = ?`);
     for (const r of full) {
-      const keys = t.keyCols.map((c) => r[c] as string);
-      mark.run(r.n as number, ...keys);
-      drop.run(...keys);
+      mark.run(r.n as number, r.id as number);
+      drop.run(r.id as number);
     }
     return full.length;
   }
@@ -748,16 +798,27 @@ class SqliteRepos implements StoreRepos {
     this.st(`DELETE FROM ${t.hostTable} WHERE last_seen < ?`).run(before);
     return this.st(`DELETE FROM ${t.keyTable} WHERE last_seen < ?`).run(before).changes;
   }
+
+  /** Forget refs of hosts no prevalence row and no host row names any more; tell other processes' caches. */
+  expireHostRefs(): number {
+    const n = this.st(`DELETE FROM host_refs WHERE ref NOT IN (SELECT host_ref FROM destination_hosts UNION SELECT host_ref FROM app_hosts UNION SELECT host_ref FROM pair_hosts)
+      AND host_id NOT IN (SELECT host_id FROM hosts)`).run().changes;
+    if (n > 0) {
+      this.st(`UPDATE store_meta SET value = value + 1 WHERE name = 'host_refs_generation'`).run();
+      this.refCache.clear();
+    }
+    return n;
+  }
 }
 
 /**
  * One prevalence family's key rows and host spans, loaded lazily per key and kept for one statsMany
  * call. `stats` gives the same answer as SqliteRepos.stats: host rows are kept in primary-key order
- * (host_id), the order SQLite's capped count visits them, so a count stopped at `countCap` sees the
+ * (host_ref), the order SQLite's capped count visits them, so a count stopped at `countCap` sees the
  * same rows and the same max(last_seen).
  */
 class KeySpans {
-  private readonly keyRows = new Map<string, { firstSeen: number; lastSeen: number; saturated: boolean; saturatedHosts: number } | null>();
+  private readonly keyRows = new Map<string, { id: number; firstSeen: number; lastSeen: number; saturated: boolean; saturatedHosts: number } | null>();
   private readonly spans = new Map<string, { firstSeen: Float64Array; lastSeen: Float64Array }>();
 
   constructor(
@@ -769,18 +830,17 @@ class KeySpans {
     let k = this.keyRows.get(id);
     if (k === undefined) {
       const where = this.t.keyCols.map((c) => `${c} = ?`).join(' AND ');
-      const r = this.repos.st(`SELECT first_seen, last_seen, saturated, saturated_hosts FROM ${this.t.keyTable} WHERE ${where}`).get(...keys) as Row | undefined;
-      k = r ? { firstSeen: r.first_seen as number, lastSeen: r.last_seen as number, saturated: r.saturated === 1, saturatedHosts: r.saturated_hosts as number } : null;
+      const r = this.repos.st(`SELECT id, first_seen, last_seen, saturated, saturated_hosts FROM ${this.t.keyTable} WHERE ${where}`).get(...keys) as Row | undefined;
+      k = r ? { id: r.id as number, firstSeen: r.first_seen as number, lastSeen: r.last_seen as number, saturated: r.saturated === 1, saturatedHosts: r.saturated_hosts as number } : null;
       this.keyRows.set(id, k);
     }
     return k;
   }
 
-  private hostRows(keys: string[], id: string) {
+  private hostRows(keyId: number, id: string) {
     let h = this.spans.get(id);
     if (!h) {
-      const where = this.t.keyCols.map((c) => `${c} = ?`).join(' AND ');
-      const rows = this.repos.st(`SELECT first_seen, last_seen FROM ${this.t.hostTable} WHERE ${where} ORDER BY host_id`).raw(true).all(...keys) as [number, number][];
+      const rows = this.repos.st(`SELECT first_seen, last_seen FROM ${this.t.hostTable} WHERE ${this.t.idCol} = ? ORDER BY host_ref`).raw(true).all(keyId) as [number, number][];
       h = { firstSeen: new Float64Array(rows.length), lastSeen: new Float64Array(rows.length) };
       for (let i = 0; i < rows.length; i++) {
         h.firstSeen[i] = rows[i]![0];
@@ -799,7 +859,7 @@ class KeySpans {
       const live = k.lastSeen >= window.from;
       return { hosts: live ? k.saturatedHosts : 0, firstSeen: k.firstSeen, lastSeen: k.lastSeen, saturated: true };
     }
-    const h = this.hostRows(keys, id);
+    const h = this.hostRows(k.id, id);
     // SQLite's LIMIT: a negative value means no limit.
     const cap = countCap === undefined || countCap < 0 ? Infinity : countCap;
     let n = 0;
