@@ -265,7 +265,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     const destinations = new SightingsByHost<DestinationSighting>();
     const pairs = new Map<string, PairSighting>();
     const apps = new SightingsByHost<AppSighting>();
-    const status = new Map<string, HostComponentStatus>();
+    /** Latest status by host, then component (nested for the reason SightingsByHost is). */
+    const status = new Map<string, Map<string, HostComponentStatus>>();
+    let statusRows = 0;
     const appAttrs = new Map<AppSighting, MergedAppAttributes>();
     let earliest = Infinity;
     let newest = -Infinity;
@@ -352,10 +354,12 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
             rejectRow(key, line, 'outflow_status row invalid: component: missing', c);
             return 0;
           }
-          const k = `${line.hostId}\u0000${component}`;
-          const prev = status.get(k);
+          let byComponent = status.get(line.hostId);
+          if (!byComponent) status.set(line.hostId, (byComponent = new Map()));
+          const prev = byComponent.get(component);
+          if (!prev) statusRows++;
           if (!prev || prev.time <= t) {
-            status.set(k, { hostId: line.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: t });
+            byComponent.set(component, { hostId: line.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: t });
           }
           return 0;
         }
@@ -439,7 +443,11 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         if (destinations.size) await tx.prevalence.observeDestinations(destinations.values());
         if (pairs.size) await tx.prevalence.observePairs([...pairs.values()]);
         if (apps.size) await tx.prevalence.observeApps(apps.values());
-        if (status.size) await tx.hosts.recordStatus([...status.values()]);
+        if (statusRows) {
+          const rows: HostComponentStatus[] = [];
+          for (const byComponent of status.values()) for (const r of byComponent.values()) rows.push(r);
+          await tx.hosts.recordStatus(rows);
+        }
         if (candidates.length) result.candidates = await tx.candidates.upsertPending(candidates);
         if (quarantine.length) await tx.quarantine.add(quarantine);
         if (source.checkpoint) await tx.checkpoints.put(sourceName, source.checkpoint);
