@@ -29,7 +29,7 @@ import { systemClock, type Clock } from '../../src/clock.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { createDestinationKeyer } from '../../src/classify/destination.js';
 import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
-import { AppRowSchema, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
+import { AppRowSchema, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
 import { foldAppAttributes } from '../store/store.js';
 import type {
@@ -206,6 +206,33 @@ class SightingsByHost<T extends Span> {
   }
 }
 
+const INTEGER_TEXT = /^-?\d+$/;
+
+function optText(v: unknown): string | undefined {
+  return v === undefined ? '' : typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * AppRowSchema's result for the common row, without zod: string or absent text columns, and `notarized`
+ * absent, a safe integer, or integer text. undefined for anything else (the caller then asks the schema).
+ */
+export function plainAppRow(c: Record<string, unknown>): AppRow | undefined {
+  const path = optText(c.path);
+  const identity = optText(c.identity);
+  const signatureClass = optText(c.signature_class);
+  const teamId = optText(c.team_id);
+  const signingId = optText(c.signing_id);
+  const cdhash = optText(c.cdhash);
+  if (path === undefined || identity === undefined || signatureClass === undefined || teamId === undefined || signingId === undefined || cdhash === undefined) return undefined;
+  const n = c.notarized;
+  let notarized: number;
+  if (n === undefined) notarized = -1;
+  else if (typeof n === 'number' && Number.isSafeInteger(n)) notarized = n;
+  else if (typeof n === 'string' && n.length <= 15 && INTEGER_TEXT.test(n)) notarized = Number(n);
+  else return undefined;
+  return { path, identity, signature_class: signatureClass, team_id: teamId, signing_id: signingId, cdhash, notarized };
+}
+
 function cap(line: string): string {
   return line.length > QUARANTINE_LINE_CAP ? `${line.slice(0, QUARANTINE_LINE_CAP)}…[truncated]` : line;
 }
@@ -328,21 +355,27 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           return 0;
         }
         case 'outflow_apps': {
-          const r = AppRowSchema.safeParse(c);
-          if (!r.success) {
-            rejectRow(key, line, zodReason('outflow_apps', r.error.issues), c);
-            return 0;
+          // The plain row (every column a string or absent, notarized an integer) is read directly, as zod
+          // would coerce it; anything else goes through the schema, which decides and names the problem.
+          let app: AppRow | undefined = plainAppRow(c);
+          if (!app) {
+            const r = AppRowSchema.safeParse(c);
+            if (!r.success) {
+              rejectRow(key, line, zodReason('outflow_apps', r.error.issues), c);
+              return 0;
+            }
+            app = r.data;
           }
-          if (!r.data.identity) return ITEM_IGNORED;
-          const a = sightApp(r.data.identity, line.hostId, t);
+          if (!app.identity) return ITEM_IGNORED;
+          const a = sightApp(app.identity, line.hostId, t);
           // Attributes are folded by outflow_apps row time (the store's rule, so arrival order never matters),
           // not by the sighting's span, which candidate rows widen too.
           const merged = foldAppAttributes(appAttrs.get(a), t, {
-            path: r.data.path,
-            signatureClass: r.data.signature_class,
-            teamId: r.data.team_id,
-            signingId: r.data.signing_id,
-            cdhash: r.data.cdhash,
+            path: app.path,
+            signatureClass: app.signature_class,
+            teamId: app.team_id,
+            signingId: app.signing_id,
+            cdhash: app.cdhash,
           });
           if (merged) appAttrs.set(a, merged);
           return 0;
