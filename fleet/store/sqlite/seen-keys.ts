@@ -7,6 +7,8 @@
  * A fingerprint is two independent 32-bit FNV-1a lanes over the digest's UTF-16 code units. Two distinct
  * digests sharing one is a 2^-64 event per pair: with the 48-hour dedupe horizon of a 10 000-host fleet
  * (~800 000 keys) the chance of any such pair is ~2·10^-8, and its cost is one row taken for a re-delivery.
+ * Not a security boundary, and it need not be: a crafted collision needs the other row's exact content in
+ * advance, so a host can only use one to drop rows of its own, which it could simply not send.
  */
 export interface Fingerprint {
   hi: number;
