@@ -1,0 +1,234 @@
+import type { OutflowQuery, ResultLogLine, ResultRow, RowAction } from '../../src/schemas/result-log.js';
+import { matchQuery, type ParseLineResult, type ParseOptions } from './parse-result-log.js';
+
+/**
+ * The same result as `parseResultLine` for a string line in osquery's own layout, without JSON.parse of the
+ * whole line (other inputs, wrapper objects included, return undefined).
+ *
+ * JSON.parse of a result line builds the whole envelope — the top-level object, calendarTime, the
+ * decorations object, every key and string — to read a dozen scalars. Here one sticky regex (OSQUERY)
+ * checks and reads the envelope as osquery writes it, in native code: name, hostIdentifier, calendarTime,
+ * unixTime, epoch, counter (numbers, or strings as osquery < 3 wrote them; epoch and counter optional),
+ * numerics (optional), decorations as an object of strings (optional) and/or decorations at the top level
+ * (`--decorations_top_level`), then the one member holding rows (`columns`, `snapshot` or `diffResults`).
+ * The rows value runs to the line's known end (`,"action":"…"}` or the closing brace) and is handed to
+ * JSON.parse alone, which builds the row objects the caller reads. Those are most of a line's cost (see
+ * test/bench/fleet-parse.bench.ts), so what this saves is the envelope's share.
+ *
+ * Any other line returns undefined — members in another order, whitespace between envelope tokens, an
+ * escape or null in the envelope, a reserved member among top-level decorations, a repeated host_uuid or
+ * hostname, a rows member followed by other members — and so does every line the parser rejects: the caller
+ * then parses it with `parseResultLine`, which decides (and words the reject) as before. This never returns
+ * `{ ok: false }`. (A walker taking members in any order was measured: in JS it cost 1.6× JSON.parse of the
+ * line, so those lines are better left to the parser.)
+ *
+ * Contract: when this returns a result, `parseResultLine(line, opts)` returns a strictly equal one (same
+ * values, same property order; `read-result-line.test.ts` checks it over the fixtures, simulated fleets,
+ * every shape and a seeded fuzz of mutated lines). Why it holds:
+ * - The line is JSON exactly when JSON.parse takes it: OSQUERY admits only JSON text (strings without
+ *   control character or backslash, integers without leading zero), the rows value is JSON.parse'd on its
+ *   own, and what follows it is a literal suffix. Splitting there is sound: an object or array is never a
+ *   prefix of a longer JSON value, so a rows text JSON.parse takes is that value's whole text.
+ * - Same values: the rows value is JSON.parse of its own text — the very objects JSON.parse builds for it
+ *   inside the line (keys, order, numbers, escapes, `__proto__` as an own property). The envelope members
+ *   are each present once (OSQUERY spells each name once; host_uuid and hostname are looked up in
+ *   decorations and among top-level decorations and must be unique there; a top-level decoration named like
+ *   a member the parser reads returns undefined), so JSON.parse's last-wins never applies. Their strings hold
+ *   no escape, so the text is the value; integers of ≤ 15 digits are exact as Number(text), which is also
+ *   the parser's rule for integer strings. Each field then goes through the parser's rule (toBool, `??`
+ *   between decorations and the top level, an empty host_uuid falling to hostIdentifier, the shape from the
+ *   rows member, isPlainObject on rows), and the result is built in the parser's property order.
+ */
+export function readResultLine(input: unknown, opts: ParseOptions = {}): ParseLineResult | undefined {
+  if (typeof input !== 'string') return undefined;
+  const s = input;
+  OSQUERY.lastIndex = 0;
+  const m = OSQUERY.exec(s);
+  if (m === null) return undefined;
+  const v = OSQUERY.lastIndex;
+
+  // where the rows value ends: before the action member of event lines, else at the closing brace
+  let end = s.length - 1;
+  const kind = m[14]!;
+  let action: RowAction | undefined;
+  if (kind === 'columns') {
+    if (s.endsWith(ACTION_ADDED)) action = 'added';
+    else if (s.endsWith(ACTION_REMOVED)) action = 'removed';
+    else if (s.endsWith(ACTION_SNAPSHOT)) action = 'snapshot';
+    else return undefined;
+    end = s.length - (action.length + 13);
+  } else if (kind === 'snapshot' && s.endsWith(ACTION_SNAPSHOT)) {
+    // the parser does not read a snapshot line's action, but only this one is taken here
+    end = s.length - ACTION_SNAPSHOT.length;
+  }
+  if (end <= v || s.charCodeAt(s.length - 1) !== RBRACE) return undefined;
+
+  const name = m[1]!;
+  if (name === '') return undefined;
+  // decorations?.host_uuid ?? obj.host_uuid (values here are strings, never null)
+  let decoUuid = m[10];
+  let decoHostname = m[11];
+  const deco = m[12];
+  if (deco !== undefined) {
+    decoUuid = member(deco, HOST_UUID);
+    decoHostname = member(deco, HOSTNAME);
+  }
+  const top = m[13]!;
+  let uuid = decoUuid;
+  let hostname = decoHostname;
+  if (top !== '') {
+    if (RESERVED.test(top)) return undefined;
+    uuid ??= member(top, HOST_UUID);
+    hostname ??= member(top, HOSTNAME);
+  }
+  hostname ??= '';
+  if (uuid === DUPLICATE || hostname === DUPLICATE) return undefined;
+  const hostId = uuid !== undefined && uuid !== '' ? uuid : m[2]!;
+  if (hostId === '') return undefined;
+
+  const unixTime = int(m[3], m[4], NaN);
+  const epoch = int(m[5], m[6], 0);
+  // a missing counter (very old osquery) is unknown, -1, as in the parser
+  const counter = int(m[7], m[8], -1);
+  if (!(unixTime >= 0) || (opts.maxUnixTime !== undefined && unixTime > opts.maxUnixTime) || counter < -1) return undefined;
+
+  let value: unknown;
+  try {
+    value = JSON.parse(s.slice(v, end)) as unknown;
+  } catch {
+    // not one JSON value: invalid, or other members follow it
+    return undefined;
+  }
+  const rows: ResultRow[] = [];
+  let shape: ResultLogLine['shape'];
+  if (kind === 'snapshot') {
+    shape = 'snapshot';
+    if (!Array.isArray(value) || !pushRows(value, 'snapshot', rows)) return undefined;
+  } else if (kind === 'diffResults') {
+    shape = 'batch';
+    // osquery logs removed rows before added ones; the parser keeps that order
+    if (!isPlainObject(value) || !pushRows(value.removed, 'removed', rows) || !pushRows(value.added, 'added', rows)) return undefined;
+  } else {
+    if (!isPlainObject(value)) return undefined;
+    rows.push({ action: action!, columns: value });
+    shape = action === 'snapshot' ? 'snapshot' : 'event';
+  }
+
+  const own = cachedName(name);
+  return {
+    ok: true,
+    line: {
+      name: own,
+      query: cachedQuery,
+      hostId: detached(hostId),
+      hostname: detached(hostname),
+      unixTime,
+      epoch,
+      counter: counter === -1 && shape === 'snapshot' ? 0 : counter,
+      numerics: m[9] === 'true',
+      shape,
+      baseline: shape === 'snapshot' || counter === 0,
+      rows,
+    },
+  };
+}
+
+// A JSON string body with no control character and no backslash; a string member of such strings; an
+// integer as osquery writes it: a number of ≤ 15 digits, or (osquery < 3) a string of ≤ 15 digits.
+const BODY = String.raw`[^"\\\x00-\x1f]*`;
+const PAIR = `"${BODY}":"${BODY}"`;
+const INT = String.raw`(?:(0|[1-9]\d{0,14})|"(-?\d{1,15})")`;
+/**
+ * osquery's envelope up to the rows member's value (formats.md §6.1), anchored at 0 (sticky, lastIndex 0).
+ * Groups: 1 name, 2 hostIdentifier, 3-4 unixTime, 5-6 epoch, 7-8 counter (number, string), 9 numerics,
+ * 10-11 host_uuid and hostname of Fleet's decorations, 12 any other decorations object, 13 top-level
+ * decorations (`"k":"v",` each), 14 the rows member.
+ */
+const OSQUERY = new RegExp(
+  String.raw`\{"name":"(${BODY})","hostIdentifier":"(${BODY})","calendarTime":"${BODY}","unixTime":${INT},(?:"epoch":${INT},)?(?:"counter":${INT},)?` +
+    String.raw`(?:"numerics":(true|false),)?(?:"decorations":(?:\{"host_uuid":"(${BODY})","hostname":"(${BODY})"\}|(\{(?:${PAIR}(?:,${PAIR})*)?\})),)?` +
+    String.raw`((?:${PAIR},)*)"(columns|snapshot|diffResults)":`,
+  'y',
+);
+/** A top-level decoration named like a member the parser reads would be read by JSON.parse instead (last wins). */
+const RESERVED = /"(?:name|hostIdentifier|unixTime|epoch|counter|numerics|decorations|snapshot|diffResults|columns|action)":/;
+
+const ACTION_ADDED = ',"action":"added"}';
+const ACTION_REMOVED = ',"action":"removed"}';
+const ACTION_SNAPSHOT = ',"action":"snapshot"}';
+const RBRACE = 125;
+
+const HOST_UUID = '"host_uuid":"';
+const HOSTNAME = '"hostname":"';
+/** member() of a key present twice (no value here can be it: they hold no control character). */
+const DUPLICATE = '\u0000duplicate';
+
+/**
+ * The string value of `key` (`"name":"` spelled out) in `text`, a run of `"k":"v"` members of escape-free
+ * strings: there a quote followed by the key's text and `":"` can only open that key. Undefined when
+ * absent, DUPLICATE when present twice.
+ */
+function member(text: string, key: string): string | undefined {
+  const at = text.indexOf(key);
+  if (at === -1) return undefined;
+  const start = at + key.length;
+  const end = text.indexOf('"', start);
+  if (text.indexOf(key, end) !== -1) return DUPLICATE;
+  return text.slice(start, end);
+}
+
+/** An integer field from its number or string group; `absent` when the member is missing. */
+function int(num: string | undefined, str: string | undefined, absent: number): number {
+  // Number(text) is exact for ≤ 15 digits, and is the parser's rule for strings ('007' is 7, '-0' is -0)
+  if (num !== undefined) return +num;
+  if (str !== undefined) return +str;
+  return absent;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The parser's rowsFrom: undefined or null adds nothing; false when not an array of objects (a reject). */
+function pushRows(list: unknown, action: RowAction, into: ResultRow[]): boolean {
+  if (list === undefined || list === null) return true;
+  if (!Array.isArray(list)) return false;
+  for (const columns of list) {
+    if (!isPlainObject(columns)) return false;
+    into.push({ action, columns });
+  }
+  return true;
+}
+
+/**
+ * `s` as a string of its own. A V8 slice (13 characters or more) keeps its parent alive, and a line here is
+ * itself a slice of the file source's whole chunk, so a kept host id (the store caches them) would pin the
+ * chunk; JSON.parse copies. The concatenation is flattened into a new string, and the slice of that holds
+ * only it.
+ */
+function detached(s: string): string {
+  return s.length < 13 ? s : ` ${s}`.slice(1);
+}
+
+/** Names seen recently with their query: the name string is shared, and matchQuery runs once per name. */
+const NAME_CACHE_SIZE = 16;
+const cachedNames: string[] = [];
+const cachedQueries: (OutflowQuery | null)[] = [];
+let nameCursor = 0;
+let cachedQuery: OutflowQuery | null = null;
+
+/** `name` as a string of its own, shared with earlier lines; its query in cachedQuery. */
+function cachedName(name: string): string {
+  for (let k = 0; k < cachedNames.length; k++) {
+    if (cachedNames[k] === name) {
+      cachedQuery = cachedQueries[k]!;
+      return cachedNames[k]!;
+    }
+  }
+  const own = detached(name);
+  cachedQuery = matchQuery(own);
+  cachedNames[nameCursor] = own;
+  cachedQueries[nameCursor] = cachedQuery;
+  nameCursor = (nameCursor + 1) % NAME_CACHE_SIZE;
+  return own;
+}
