@@ -46,6 +46,7 @@ import type {
   Store,
 } from '../store/store.js';
 import { parseResultLine } from './parse-result-log.js';
+import { readResultLine } from './read-result-line.js';
 
 export interface IngestSource {
   /** file | stdin | http | nats (free-form for new sources); used in quarantine rows and metrics. */
@@ -437,7 +438,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         }
       }
       result.lines++;
-      const r = parseResultLine(input, { maxUnixTime });
+      const r = readResultLine(input, { maxUnixTime }) ?? parseResultLine(input, { maxUnixTime });
       if (!r.ok) {
         quarantine.push({ receivedAt, source: sourceName, reason: r.reason, line: cap(rawText(input)) });
         continue;
