@@ -87,8 +87,10 @@ export interface IngestService {
    * Ingest a batch. `lines` are raw lines (strings; blank ones skipped) or already-decoded line
    * objects (webhook `details[]`, Kafka-REST `records[].value`). One store transaction per call,
    * including `source.checkpoint` when given. Batches of a few thousand lines are the sweet spot.
+   * `lines` is iterated once, synchronously, before the call first awaits (the file source decodes each
+   * line from its read buffer as it is reached).
    */
-  ingestLines(lines: readonly unknown[], source: IngestSource): Promise<IngestResult>;
+  ingestLines(lines: Iterable<unknown>, source: IngestSource): Promise<IngestResult>;
   /** Cumulative counts since this service was created (for /metrics). */
   totals(): Readonly<IngestResult>;
 }
@@ -272,7 +274,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
   // Serialize quarantine-file appends so lines never interleave between concurrent batches.
   let quarantineWrite: Promise<void> = Promise.resolve();
 
-  async function ingestLines(inputs: readonly unknown[], source: IngestSource): Promise<IngestResult> {
+  async function ingestLines(inputs: Iterable<unknown>, source: IngestSource): Promise<IngestResult> {
     const result = emptyIngestResult();
     const sourceName = `${source.kind}:${source.id}`;
     const receivedAt = clock.unix();

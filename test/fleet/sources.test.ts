@@ -120,7 +120,8 @@ describe('file source', () => {
     // Multibyte names make some chunks non-ASCII (decoded as UTF-8) and split characters across reads.
     const lines = Array.from({ length: 12 }, (_, i) => destinationLine(hosts[i % 3]!, T0 + 100 + i, i % 4 === 0 ? `s${i}.bücher-ü${'é'.repeat(i)}.de` : `s${i}.example.com`));
     const oversize = `{"name":"${'x'.repeat(5000)}"}`;
-    writeFileSync(file, `${lines.slice(0, 6).join('\n')}\n${oversize}\n${lines.slice(6).join('\n')}\n`);
+    // CRLF endings and blank lines on the way, as a Windows-edited or concatenated log has them.
+    writeFileSync(file, `${lines.slice(0, 6).join('\r\n')}\n\n${oversize}\n${lines.slice(6).join('\n\r\n')}\n`);
     const quarantineFile = path.join(dir, 'chunks-quarantine.ndjson');
     const store = await memoryStore();
     const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile, maxLineBytes: 4096 });
