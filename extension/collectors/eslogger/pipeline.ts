@@ -4,7 +4,8 @@ import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningServi
 import type { RingBuffer } from '../../runtime/ring-buffer.js';
 import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
 import { parseEsLine, type EsEvent, type EsFile, type EsProcess } from './parse-eslogger.js';
-import { detached, readEsLine } from './read-eslogger.js';
+import { detached } from '../../../src/strings.js';
+import { readEsLine } from './read-eslogger.js';
 
 export interface PipelineDeps {
   matcher: SensitivePathMatcher;

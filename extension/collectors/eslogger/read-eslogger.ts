@@ -1,3 +1,4 @@
+import { detached } from '../../../src/strings.js';
 import { ES_EVENT_TYPES, parseEsTime, type EsEvent, type EsEventKind, type EsFile, type EsProcess } from './parse-eslogger.js';
 
 /**
@@ -159,15 +160,6 @@ function str(s: string, i: number): number {
   if (raw.includes('\\')) vStr = JSON.parse(`"${raw}"`) as string;
   else vStr = detached(raw);
   return e;
-}
-
-/**
- * `s` as a string of its own. A V8 slice (13 characters or more) keeps its whole parent alive, so a short
- * string kept from a long line (or a prefix kept from a MiB-long argument) would pin it; the concatenation
- * is flattened into a new string, and the slice of that holds only the copy.
- */
-export function detached(s: string): string {
-  return s.length < 13 ? s : ` ${s}`.slice(1);
 }
 
 /** optStr: a string into vStr, any other value gives null (vStr = '' and false returned via vInt = 0). */
