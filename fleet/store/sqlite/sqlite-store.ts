@@ -143,12 +143,15 @@ class SqliteRepos implements StoreRepos {
           // Inside Store.transaction the write lock is already held; a direct call takes it here, so no
           // other process can append to the log between reading its tail and appending this batch.
           if (self.db.inTransaction) return self.markSeen(keys);
+          let out: boolean[];
           try {
-            return self.db.transaction(() => self.markSeen(keys)).immediate();
+            out = self.db.transaction(() => self.markSeen(keys)).immediate();
           } catch (err) {
             self.discardUncommitted();
             throw err;
           }
+          self.committed();
+          return out;
         });
       },
       async expire(before: number) {
@@ -624,23 +627,6 @@ class SqliteRepos implements StoreRepos {
     this.refsUncommitted = false;
   }
 
-  /**
-   * Stores created before migration 0004 kept md5 digests in results_seen (renamed results_seen_legacy):
-   * fingerprint them into the log once, then drop the table.
-   */
-  convertLegacyDedupe(): number {
-    const has = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'results_seen_legacy'`).get();
-    if (!has) return 0;
-    const rows = this.db.prepare('SELECT digest, unix_time FROM results_seen_legacy').raw(true).all() as [string, number][];
-    this.db.transaction(() => {
-      const CHUNK = 65_536;
-      for (let i = 0; i < rows.length; i += CHUNK) this.markSeen(rows.slice(i, i + CHUNK).map(([digest, unixTime]) => ({ digest, unixTime })));
-      this.db.exec('DROP TABLE results_seen_legacy');
-    }).immediate();
-    this.committed();
-    return rows.length;
-  }
-
   st(sql: string): Statement {
     let s = this.stmts.get(sql);
     if (!s) {
@@ -977,7 +963,6 @@ export class SqliteStore implements Store {
           })();
           done.push(m.id);
         }
-        this.repos.convertLegacyDedupe();
         return done;
       } catch (err) {
         if (err instanceof StoreError) throw err;

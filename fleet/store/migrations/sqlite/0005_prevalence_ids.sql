@@ -3,8 +3,11 @@
 -- last_seen), ~15 bytes. Host refs are handed out in order of first sighting, so a batch of new hosts
 -- appends at the end of each key's range instead of dirtying pages all over the table, and every
 -- COMMIT (and checkpoint) writes far fewer pages. Key tables keep their text key as a UNIQUE column.
+-- Ids are AUTOINCREMENT, never reused after a delete: a process holding an id (a cached host ref, or a
+-- key row read just before another process expired it) can then only miss rows, never read or write
+-- another key's or host's.
 CREATE TABLE host_refs (
-  ref INTEGER PRIMARY KEY,
+  ref INTEGER PRIMARY KEY AUTOINCREMENT,
   host_id TEXT NOT NULL UNIQUE
 );
 INSERT INTO host_refs (host_id)
@@ -18,7 +21,7 @@ CREATE TABLE store_meta (
 INSERT INTO store_meta (name, value) VALUES ('host_refs_generation', 0);
 
 CREATE TABLE destinations_v5 (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   key TEXT NOT NULL UNIQUE,
   first_seen INTEGER NOT NULL,
   last_seen INTEGER NOT NULL,
@@ -42,7 +45,7 @@ ALTER TABLE destinations_v5 RENAME TO destinations;
 ALTER TABLE destination_hosts_v5 RENAME TO destination_hosts;
 
 CREATE TABLE pairs_v5 (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   identity TEXT NOT NULL,
   key TEXT NOT NULL,
   first_seen INTEGER NOT NULL,
@@ -68,7 +71,7 @@ ALTER TABLE pairs_v5 RENAME TO pairs;
 ALTER TABLE pair_hosts_v5 RENAME TO pair_hosts;
 
 CREATE TABLE apps_v5 (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   identity TEXT NOT NULL UNIQUE,
   first_seen INTEGER NOT NULL,
   last_seen INTEGER NOT NULL,
