@@ -28,7 +28,8 @@ export interface FileSourceOptions {
    * writing (store rows per line 1.34 at 1 MiB, ~0.6 at 8 MiB on the simulated fleet), and a COMMIT writes
    * every page the batch dirtied to the WAL, which on a store of thousands of hosts is much of the prevalence
    * tables whatever the batch size (4 000 hosts × 1 day in time order: COMMITs took 1.15 s, 0.47 s, 0.26 s in
-   * all with 5 000, 20 000, 50 000-line batches). Each MiB here costs ~3 MiB of peak RSS (buffer, text, copy).
+   * all with 5 000, 20 000, 50 000-line batches). The read buffer is chunkBytes + max(chunkBytes, maxLineBytes);
+   * 16 and 32 MiB batches measured no faster than 8 (2026-11-27).
    */
   chunkBytes?: number;
   /** Ignore the stored checkpoint and read from the start (dedupe still drops lines already ingested). */
@@ -67,10 +68,17 @@ function decodeText(bytes: Buffer): string {
  * batch, and V8 gave every such string fresh pages (their faults were most of the decoding cost).
  */
 class LinesOf implements Iterable<string> {
+  private valid = true;
+
   constructor(
     private readonly bytes: Buffer,
     private readonly encoding: 'latin1' | 'utf8',
   ) {}
+
+  /** The read buffer is about to be reused: reading lines after this is a bug, not stale bytes. */
+  invalidate(): void {
+    this.valid = false;
+  }
 
   [Symbol.iterator](): Iterator<string> {
     const { bytes, encoding } = this;
@@ -78,6 +86,7 @@ class LinesOf implements Iterable<string> {
     let pos = 0;
     return {
       next: (): IteratorResult<string> => {
+        if (!this.valid) throw new Error('file source: lines iterated after their batch was handed over (ingestLines must read them before it awaits)');
         if (pos > end) return { done: true, value: undefined };
         let nl = bytes.indexOf(0x0a, pos);
         if (nl < 0) nl = end;
@@ -178,7 +187,12 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       const complete = data.subarray(0, lastNl);
       const consumed = pos.offset + lastNl + 1;
       // Decoded lazily from `buf`, so the tail moves to the front only once the batch is ingested.
-      await send(new LinesOf(complete, isAscii(complete) ? 'latin1' : 'utf8'), consumed);
+      const lines = new LinesOf(complete, isAscii(complete) ? 'latin1' : 'utf8');
+      try {
+        await send(lines, consumed);
+      } finally {
+        lines.invalidate();
+      }
       tail = data.length - (lastNl + 1);
       buf.copyWithin(0, lastNl + 1, data.length);
       pos.offset = consumed;

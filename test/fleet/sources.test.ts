@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { ingestFile, fileSourceId } from '../../fleet/ingest/file-source.js';
-import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { createIngestService, emptyIngestResult, type IngestService } from '../../fleet/ingest/ingest-service.js';
 import { ingestStream } from '../../fleet/ingest/stream-source.js';
 import type { Store } from '../../fleet/store/store.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
@@ -135,6 +135,23 @@ describe('file source', () => {
     const again = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
     expect(await again.ingestLines(lines, { kind: 'test', id: 'again' })).toMatchObject({ accepted: 0, duplicates: 12 });
     expect(await store.checkpoints.get(`file:${fileSourceId(file)}`)).toMatchObject({ offset: readFileSync(file).length });
+    await store.close();
+  });
+
+  it('refuses lines read after their batch was handed over (the read buffer is reused by then)', async () => {
+    const file = path.join(dir, 'late-read.log');
+    writeFileSync(file, `${lineAt(30)}\n${lineAt(31)}\n`);
+    const store = await memoryStore();
+    let kept: Iterable<unknown> | undefined;
+    const lazy: IngestService = {
+      async ingestLines(lines) {
+        kept = lines;
+        return emptyIngestResult();
+      },
+      totals: () => emptyIngestResult(),
+    };
+    await ingestFile(file, { ingest: lazy, store });
+    expect(() => [...kept!]).toThrow(/iterated after their batch was handed over/);
     await store.close();
   });
 
