@@ -3,13 +3,36 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import { pairKey } from '../../fleet/store/store.js';
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
 import { storeContract } from './store.contract.js';
 
 storeContract('sqlite (:memory:)', () => openSqliteStore(':memory:'));
+
+/** A store file as a release before migration `id` left it (every earlier migration applied), still open. */
+function storeBefore(file: string, id: string): Database.Database {
+  const db = new Database(file);
+  db.exec('CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  for (const m of loadMigrations('sqlite').filter((m) => m.id < id)) {
+    db.exec(m.sql);
+    db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, 0)').run(m.id);
+  }
+  return db;
+}
+
+/** Two stores on one file, as two processes (`fleet serve` and a CLI run) would have them. */
+async function withTwoProcesses(file: string, fn: (a: SqliteStore, b: SqliteStore) => Promise<void>): Promise<void> {
+  const a = await openSqliteStore(file);
+  const b = await openSqliteStore(file);
+  try {
+    await fn(a, b);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
 
 describe('SQLite store specifics', () => {
   const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'sqlite-store-'));
@@ -32,9 +55,7 @@ describe('SQLite store specifics', () => {
 
   it('dedupe keys one process appends are seen by another open on the same file, and survive a reopen', async () => {
     const file = path.join(dir, 'dedupe-shared.db');
-    const a = await openSqliteStore(file);
-    const b = await openSqliteStore(file);
-    try {
+    await withTwoProcesses(file, async (a, b) => {
       expect(await a.results.markSeen([{ digest: 'k1', unixTime: 100 }, { digest: 'k2', unixTime: 200 }])).toEqual([true, true]);
       // b built its set before a appended: it must read the log's tail, not trust its memory.
       expect(await b.results.markSeen([{ digest: 'k0', unixTime: 50 }])).toEqual([true]);
@@ -45,10 +66,7 @@ describe('SQLite store specifics', () => {
       // expiring process forgets them and keeps the rest.
       expect(await b.results.expire(250)).toBe(3);
       expect(await b.results.markSeen([{ digest: 'k1', unixTime: 100 }, { digest: 'k3', unixTime: 300 }])).toEqual([true, false]);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
     const c = await openSqliteStore(file);
     try {
       expect(await c.results.markSeen([{ digest: 'k1', unixTime: 100 }, { digest: 'k2', unixTime: 200 }, { digest: 'k4', unixTime: 400 }])).toEqual([false, true, false]);
@@ -59,12 +77,7 @@ describe('SQLite store specifics', () => {
 
   it('0004 drops the md5 dedupe digests of a store made before it (no SHA-256 digest can match them)', async () => {
     const file = path.join(dir, 'pre-0004.db');
-    const db = new Database(file);
-    db.exec('CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
-    for (const m of loadMigrations('sqlite').filter((m) => m.id < '0004')) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, 0)').run(m.id);
-    }
+    const db = storeBefore(file, '0004');
     db.prepare('INSERT INTO results_seen (unix_time, digest) VALUES (?, ?)').run(1000, 'bWQ1LWRpZ2VzdC1vZi1hLXJvdw');
     db.close();
     const s = await openSqliteStore(file);
@@ -80,9 +93,7 @@ describe('SQLite store specifics', () => {
 
   it('a dedupe log id is never handed out twice, so a process reading the log tail sees every batch', async () => {
     const file = path.join(dir, 'dedupe-id-reuse.db');
-    const c = await openSqliteStore(file);
-    const d = await openSqliteStore(file);
-    try {
+    await withTwoProcesses(file, async (c, d) => {
       await c.results.markSeen([{ digest: 'live', unixTime: 5000 }]);
       // The newest log row holds only a key older than the horizon: expiry deletes it.
       await c.results.markSeen([{ digest: 'late', unixTime: 100 }]);
@@ -91,20 +102,12 @@ describe('SQLite store specifics', () => {
       expect(await c.results.markSeen([{ digest: 'x1', unixTime: 6000 }])).toEqual([true]);
       // d has read up to the deleted row's id; the next row must come after it, or d would never read it.
       expect(await d.results.markSeen([{ digest: 'x1', unixTime: 6000 }])).toEqual([false]);
-    } finally {
-      await c.close();
-      await d.close();
-    }
+    });
   });
 
   it('0005 carries prevalence over to id-keyed host rows with the same answers', async () => {
     const file = path.join(dir, 'pre-0005.db');
-    const db = new Database(file);
-    db.exec('CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
-    for (const m of loadMigrations('sqlite').filter((m) => m.id < '0005')) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, 0)').run(m.id);
-    }
+    const db = storeBefore(file, '0005');
     db.exec(`
       INSERT INTO destinations (key, first_seen, last_seen) VALUES ('a.com', 100, 400), ('b.com', 50, 60);
       INSERT INTO destinations (key, first_seen, last_seen, saturated, saturated_hosts) VALUES ('big.com', 10, 500, 1, 900);
@@ -150,9 +153,7 @@ describe('SQLite store specifics', () => {
 
   it('a host ref cached by one process stays right when another process expires that host', async () => {
     const file = path.join(dir, 'host-refs.db');
-    const a = await openSqliteStore(file);
-    const b = await openSqliteStore(file);
-    try {
+    await withTwoProcesses(file, async (a, b) => {
       await a.transaction(async (tx) => {
         await tx.hosts.touch([{ hostId: 'H1', hostname: '', firstSeen: 100, lastSeen: 100 }]);
         await tx.prevalence.observeDestinations([{ key: 'old.com', hostId: 'H1', firstSeen: 100, lastSeen: 100 }]);
@@ -167,10 +168,7 @@ describe('SQLite store specifics', () => {
       const all = { from: 0, to: 1000 };
       expect(await b.prevalence.destinationHosts('new.com', all, 10)).toEqual([{ hostId: 'H1', firstSeen: 300, lastSeen: 300 }]);
       expect(await b.prevalence.destinationHosts('x.com', all, 10)).toEqual([{ hostId: 'H2', firstSeen: 300, lastSeen: 300 }]);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('refs created in a rolled-back transaction are not reused from the cache', async () => {
@@ -195,12 +193,7 @@ describe('SQLite store specifics', () => {
 
   it('0003 keeps every candidate (pending and finalized) of a store made before it', async () => {
     const file = path.join(dir, 'pre-0003.db');
-    const db = new Database(file);
-    db.exec('CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
-    for (const m of loadMigrations('sqlite').filter((m) => m.id < '0003')) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, 0)').run(m.id);
-    }
+    const db = storeBefore(file, '0003');
     const ins = db.prepare(`INSERT INTO candidates (id, host_id, event_time, analytic, destination_key, bytes_out, body, status, detection_id, counted_bytes_out, counted_bytes_in, branch)
       VALUES (?, 'H1', ?, 'AN0990', 'example.net', 10, ?, ?, ?, ?, 0, ?)`);
     ins.run('c2', 200, JSON.stringify({ analytic: 'AN0990', pad: 'x'.repeat(1500) }), 'pending', null, 0, '');
