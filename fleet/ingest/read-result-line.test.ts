@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { outflowStatus } from '../../extension/tables/outflow_status/table.js';
 import { APPS, appColumns, batchLine, candidateColumns, destinationColumns, eventLine, mulberry32, simulateFleet, snapshotLine, type HostInfo } from '../../scripts/simulate-fleet.js';
 import { parseResultLine, type ParseOptions } from './parse-result-log.js';
-import { readResultLine } from './read-result-line.js';
+import { OUTFLOW_ROW_COLUMNS, readResultLine } from './read-result-line.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const packsSource = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../packs/source');
 const fixtureLines = (f: string) => readFileSync(path.join(fixtures, f), 'utf8').split('\n');
 const NOW = 1_772_600_000;
 const OPTS: ParseOptions = { maxUnixTime: NOW };
@@ -280,6 +283,78 @@ describe('readResultLine', () => {
     expect(Object.keys(proto.line.rows[0]!.columns)).toContain('__proto__');
     const negZero = readResultLine(lines[1]!, OPTS) as { line: { rows: { columns: Obj }[] } };
     expect(Object.is(negZero.line.rows[0]!.columns.bytes_out, -0)).toBe(true);
+  });
+
+  it('builds Outflow\'s own rows (plain layout) without JSON.parse, equal to the parser, and every other layout with it', () => {
+    const dest = destinationColumns(flow) as Record<string, string>;
+    const layoutLines = [
+      eventLine(host, 'outflow_destinations', T, 3, dest),
+      eventLine(host, 'outflow_apps', T, 0, appColumns(APPS.chrome)),
+      eventLine(host, 'outflow_apps', T, 4, appColumns(APPS.rclone), 'removed'),
+      snapshotLine(host, 'outflow_status', T, [status('flows'), status('eslogger'), status('signing')]),
+      snapshotLine(host, 'outflow_status', T, [status('flows')]),
+      snapshotLine(host, 'outflow_status', T, []),
+      eventLine(host, 'outflow_status', T, 0, status('flows')),
+    ].map((l) => l.replace(/"numerics":true/, '"numerics":false'));
+    const text = (cols: Record<string, string | number>) => Object.fromEntries(Object.entries(cols).map(([k, v]) => [k, String(v)]));
+    const otherLines = [
+      // numerics true: numbers
+      eventLine(host, 'outflow_destinations', T, 3, dest).replace(`"bytes_out":"${dest.bytes_out}"`, `"bytes_out":${dest.bytes_out}`),
+      // an escape, a control character escaped, a surrogate pair, a lone surrogate in one value
+      eventLine(host, 'outflow_destinations', T, 3, { ...dest, path: '/Applications/My "App".app' }),
+      eventLine(host, 'outflow_destinations', T, 3, { ...dest, path: '/tmp/a\nb' }),
+      eventLine(host, 'outflow_destinations', T, 3, { ...dest, path: '/Users/a/😀.app' }),
+      eventLine(host, 'outflow_destinations', T, 3, { ...dest, path: '/Users/a/\ud800.app' }),
+      // a column more, a column less, another order (a newer pack, a re-serializer)
+      eventLine(host, 'outflow_destinations', T, 3, { ...dest, zzz_new: 'x' }),
+      eventLine(host, 'outflow_destinations', T, 3, Object.fromEntries(Object.entries(dest).slice(1))),
+      eventLine(host, 'outflow_destinations', T, 3, dest).replace(/"columns":\{[^}]*\}/, `"columns":${JSON.stringify(Object.fromEntries(Object.entries(text(dest)).reverse()))}`),
+      // a status snapshot with one row off-layout, a status row holding numbers
+      snapshotLine(host, 'outflow_status', T, [text(status('flows')), { ...text(status('x')), extra: '1' }]),
+      snapshotLine(host, 'outflow_status', T, [status('flows')]).replace('"dropped":"0"', '"dropped":0'),
+      // another query named like a layout key set
+      eventLine(host, 'Other Report', T, 1, text(status('flows'))),
+    ].map((l) => l.replace(/"numerics":true/, '"numerics":false'));
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      for (const l of layoutLines) {
+        parse.mockClear();
+        expect(same(l.replace(/"snapshot":\[(.*)\]/, (_m, rows: string) => `"snapshot":[${rows}]`))).toBe(true);
+        // same() parses with parseResultLine (one JSON.parse); the reader must not have called it
+        expect(parse.mock.calls.length, l).toBe(1);
+      }
+      for (const l of otherLines) {
+        parse.mockClear();
+        expect(same(l), l).toBe(true);
+        expect(parse.mock.calls.length, l).toBe(2);
+      }
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('lays out exactly the columns Outflow\'s packs log (sorted, as osquery writes them)', () => {
+    const selected = (query: string) => {
+      const list = /SELECT\s+([\s\S]*?)\s+FROM\s/i.exec(query)![1]!;
+      const items: string[] = [];
+      let depth = 0;
+      let cur = '';
+      for (const ch of list) {
+        if (ch === '(') depth++;
+        if (ch === ')') depth--;
+        if (ch === ',' && depth === 0) {
+          items.push(cur);
+          cur = '';
+        } else cur += ch;
+      }
+      items.push(cur);
+      return items.map((i) => (/\bAS\s+(\w+)\s*$/i.exec(i) ?? /(\w+)\s*$/.exec(i))![1]!).sort();
+    };
+    const pack = (name: string) => (parseYaml(readFileSync(path.join(packsSource, `${name}.yaml`), 'utf8')) as { query: string }).query;
+    expect(OUTFLOW_ROW_COLUMNS.outflow_destinations).toEqual(selected(pack('outflow_destinations')));
+    expect(OUTFLOW_ROW_COLUMNS.outflow_apps).toEqual(selected(pack('outflow_apps')));
+    expect(pack('outflow_status')).toMatch(/^SELECT \* FROM outflow_status$/);
+    expect(OUTFLOW_ROW_COLUMNS.outflow_status).toEqual(Object.keys(outflowStatus.columns).sort());
   });
 
   it('takes rows members with the parser\'s precedence and checks', () => {

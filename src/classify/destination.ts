@@ -5,6 +5,7 @@
  *   (`bucket-a.s3.amazonaws.com` vs `bucket-b.…`): there the full FQDN is the key.
  * - no server_name → the remote IP (normalized), so raw-IP flows are counted per address.
  */
+import { detached } from '../strings.js';
 import { isIP } from 'node:net';
 import { parse as parseDomain } from 'tldts';
 
@@ -145,7 +146,10 @@ export function createDestinationKeyer(extraSharedSuffixes?: readonly string[], 
     if (key === undefined) {
       key = destinationKey(serverName, remoteAddress, extraSharedSuffixes);
       if (memo.size >= maxEntries) memo.clear();
-      memo.set(serverName, key);
+      // Kept for the process's life: a slice of a result line (or a key sliced from it) would keep the
+      // whole line alive.
+      const own = detached(serverName);
+      memo.set(own, key === serverName ? own : detached(key));
     }
     return key;
   };
