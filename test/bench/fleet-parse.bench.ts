@@ -1,7 +1,7 @@
 /**
  * Result-line parsing cost (issue 7: ingest at ≥ 200 000 lines/s on one core): CPU µs per line of
  * `parseResultLine` (JSON.parse + hand checks) and of `readResultLine` (read-result-line.ts, what ingest
- * calls first), on simulated fleet lines handed over as the file source does (slices of one text).
+ * calls first), on simulated fleet lines handed over as the file source does (each decoded on its own).
  * - osquery order: the lines as osquery writes them (what the reader reads), all of them and by shape;
  * - JSON.parse alone, of the line and of its rows member only: what any reader that builds the row objects
  *   as JSON.parse does pays at least;
@@ -66,9 +66,11 @@ function measure(lines: string[], variants: Record<string, (l: string) => unknow
 
 export default async function (b: BenchContext): Promise<void> {
   const fleet = simulateFleet({ hosts: b.quick ? 100 : 520, days: 1, seed: 1000, files: 1, duplicateRate: 0.01 });
-  // the file source splits a decoded chunk: every line is a slice of one string
-  const lines = fleet.files[0]!.join('\n').split('\n');
-  const sorted = lines.map((l) => JSON.stringify(sortedKeys(JSON.parse(l)))).join('\n').split('\n');
+  // as the file source hands them over: each line decoded from the file's bytes on its own (a one-byte
+  // string when it is ASCII), not a slice of one big string
+  const decoded = (l: string) => Buffer.from(l, 'utf8').toString('utf8');
+  const lines = fleet.files[0]!.map(decoded);
+  const sorted = lines.map((l) => decoded(JSON.stringify(sortedKeys(JSON.parse(l)))));
   const avgBytes = Math.round(lines.reduce((n, l) => n + l.length, 0) / lines.length);
   let read = 0;
   for (const l of lines) if (readResultLine(l, OPTS) !== undefined) read++;
