@@ -116,12 +116,30 @@ export function parseResultLine(input: unknown, opts: ParseOptions = {}): ParseL
     return { ok: false, reason: 'no columns, diffResults or snapshot' };
   }
   if (problem) return { ok: false, reason: problem };
+  return parsedLine(name, matchQuery(name), hostId, hostname, unixTime, epoch, counter, numerics, shape, rows);
+}
 
+/**
+ * A parsed line, built in one place for this parser and read-result-line.ts (same property order, same
+ * rules): a snapshot without a counter is a baseline dump (counter 0), and so is any counter-0 line.
+ */
+export function parsedLine(
+  name: string,
+  query: OutflowQuery | null,
+  hostId: string,
+  hostname: string,
+  unixTime: number,
+  epoch: number,
+  counter: number,
+  numerics: boolean,
+  shape: ResultLogLine['shape'],
+  rows: ResultRow[],
+): ParseLineResult {
   return {
     ok: true,
     line: {
       name,
-      query: matchQuery(name),
+      query,
       hostId,
       hostname,
       unixTime,

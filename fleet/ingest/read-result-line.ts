@@ -1,6 +1,6 @@
 import type { OutflowQuery, ResultLogLine, ResultRow, RowAction } from '../../src/schemas/result-log.js';
 import { detached } from '../../src/strings.js';
-import { matchQuery, type ParseLineResult, type ParseOptions } from './parse-result-log.js';
+import { matchQuery, parsedLine, type ParseLineResult, type ParseOptions } from './parse-result-log.js';
 
 /**
  * The same result as `parseResultLine` for a string line in osquery's own layout, without JSON.parse of the
@@ -107,11 +107,11 @@ export function readResultLine(input: unknown, opts: ParseOptions = {}): ParseLi
     const row = readRow(layout, s, v, end);
     if (row !== undefined) {
       rows.push({ action: action!, columns: row });
-      return lineResult(own, hostId, hostname, unixTime, epoch, counter, m[9] === 'true', action === 'snapshot' ? 'snapshot' : 'event', rows);
+      return parsedLine(own, cachedQuery, hostId, hostname, unixTime, epoch, counter, m[9] === 'true', action === 'snapshot' ? 'snapshot' : 'event', rows);
     }
   }
   if (layout !== undefined && kind === 'snapshot' && readRows(layout, s, v, end, rows)) {
-    return lineResult(own, hostId, hostname, unixTime, epoch, counter, m[9] === 'true', 'snapshot', rows);
+    return parsedLine(own, cachedQuery, hostId, hostname, unixTime, epoch, counter, m[9] === 'true', 'snapshot', rows);
   }
   rows.length = 0;
 
@@ -135,37 +135,7 @@ export function readResultLine(input: unknown, opts: ParseOptions = {}): ParseLi
     shape = action === 'snapshot' ? 'snapshot' : 'event';
   }
 
-  return lineResult(own, hostId, hostname, unixTime, epoch, counter, m[9] === 'true', shape, rows);
-}
-
-/** The parser's ResultLogLine, built in its property order. */
-function lineResult(
-  name: string,
-  hostId: string,
-  hostname: string,
-  unixTime: number,
-  epoch: number,
-  counter: number,
-  numerics: boolean,
-  shape: ResultLogLine['shape'],
-  rows: ResultRow[],
-): ParseLineResult {
-  return {
-    ok: true,
-    line: {
-      name,
-      query: cachedQuery,
-      hostId,
-      hostname,
-      unixTime,
-      epoch,
-      counter: counter === -1 && shape === 'snapshot' ? 0 : counter,
-      numerics,
-      shape,
-      baseline: shape === 'snapshot' || counter === 0,
-      rows,
-    },
-  };
+  return parsedLine(own, cachedQuery, hostId, hostname, unixTime, epoch, counter, m[9] === 'true', shape, rows);
 }
 
 /**
