@@ -171,6 +171,25 @@ describe('SQLite store specifics', () => {
     });
   });
 
+  it('hands out one ref per host across batches of any size (statements padded to a few shapes)', async () => {
+    const s = await openSqliteStore(':memory:');
+    try {
+      const all = { from: 0, to: 10_000 };
+      for (const n of [1300, 7, 513]) {
+        const rows = Array.from({ length: n }, (_, i) => ({ key: `k${n}.com`, hostId: `H${i}`, firstSeen: i, lastSeen: i }));
+        await s.prevalence.observeDestinations(rows);
+        const spans = await s.prevalence.destinationHosts(`k${n}.com`, all, 5000);
+        expect(new Set(spans.map((h) => h.hostId)).size).toBe(n);
+        expect((await s.prevalence.destinations([`k${n}.com`], all)).get(`k${n}.com`)!.hosts).toBe(n);
+      }
+      // the same hosts again under another key: no new refs, no double rows
+      await s.prevalence.observeDestinations(Array.from({ length: 1300 }, (_, i) => ({ key: 'again.com', hostId: `H${i % 650}`, firstSeen: i, lastSeen: i })));
+      expect((await s.prevalence.destinations(['again.com'], all)).get('again.com')!.hosts).toBe(650);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refs created in a rolled-back transaction are not reused from the cache', async () => {
     const s = await openSqliteStore(':memory:');
     try {

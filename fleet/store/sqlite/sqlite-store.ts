@@ -732,10 +732,15 @@ class SqliteRepos implements StoreRepos {
     for (const h of hostIds) if (!this.refCache.has(h)) missing.add(h);
     if (missing.size) {
       const list = [...missing];
-      this.chunked(list, 1, (values) => `INSERT INTO host_refs (host_id) VALUES ${values} ON CONFLICT (host_id) DO NOTHING`, (h, args) => void args.push(h), undefined, 512);
       for (let i = 0; i < list.length; i += 512) {
+        // Padded to a power of two with repeats of the last id (harmless in both statements), so a few
+        // prepared statements serve every batch size instead of one per size.
         const part = list.slice(i, i + 512);
-        const st = this.st(`SELECT ref, host_id FROM host_refs WHERE host_id IN (${'?, '.repeat(part.length - 1)}?)`);
+        let size = 8;
+        while (size < part.length) size *= 2;
+        while (part.length < size) part.push(part[part.length - 1]!);
+        this.st(`INSERT INTO host_refs (host_id) VALUES ${'(?), '.repeat(size - 1)}(?) ON CONFLICT (host_id) DO NOTHING`).run(...part);
+        const st = this.st(`SELECT ref, host_id FROM host_refs WHERE host_id IN (${'?, '.repeat(size - 1)}?)`);
         for (const [ref, host] of st.raw(true).all(...part) as [number, string][]) this.refCache.set(host, ref);
       }
       // A rolled-back transaction may have created refs that no longer exist: only committed ones are kept
