@@ -132,8 +132,6 @@ class SqliteRepos implements StoreRepos {
   /** host_id → host_refs.ref, valid while store_meta.host_refs_generation equals refGeneration. */
   private readonly refCache = new Map<string, number>();
   private refGeneration = -1;
-  /** The open transaction put refs into refCache that a rollback would undo. */
-  private refsUncommitted = false;
 
   constructor(private readonly db: Db) {
     const self = this;
@@ -246,7 +244,11 @@ class SqliteRepos implements StoreRepos {
       async expire(before: number) {
         return wrap('hosts.expire', 'STORE_WRITE', () => {
           self.st('DELETE FROM host_status WHERE host_id IN (SELECT host_id FROM hosts WHERE last_seen < ?)').run(before);
-          return self.st('DELETE FROM hosts WHERE last_seen < ?').run(before).changes;
+          const n = self.st('DELETE FROM hosts WHERE last_seen < ?').run(before).changes;
+          // Here rather than in prevalence.expire: rollup expires prevalence first, then hosts, so only now
+          // are the refs of this rollup's expired hosts free.
+          self.expireHostRefs();
+          return n;
         });
       },
     };
@@ -380,11 +382,11 @@ class SqliteRepos implements StoreRepos {
         }));
       },
       async expire(before: number): Promise<CompactionResult> {
-        return wrap('prevalence.expire', 'STORE_WRITE', () => {
-          const r = { destinations: self.expireTables(DEST, before), pairs: self.expireTables(PAIR, before), apps: self.expireTables(APP, before) };
-          self.expireHostRefs();
-          return r;
-        });
+        return wrap('prevalence.expire', 'STORE_WRITE', () => ({
+          destinations: self.expireTables(DEST, before),
+          pairs: self.expireTables(PAIR, before),
+          apps: self.expireTables(APP, before),
+        }));
       },
     };
 
@@ -616,15 +618,14 @@ class SqliteRepos implements StoreRepos {
   /** The transaction committed: what markSeen added to the set is durable. */
   committed(): void {
     this.seenUncommitted = false;
-    this.refsUncommitted = false;
   }
 
   /** The transaction rolled back: forget keys it added (the set is rebuilt from the log). */
   discardUncommitted(): void {
     if (this.seenUncommitted) this.seen = null;
-    if (this.refsUncommitted) this.refCache.clear();
     this.seenUncommitted = false;
-    this.refsUncommitted = false;
+    // Refs the transaction created are gone; rollbacks are rare, so the whole cache goes rather than tracking them.
+    this.refCache.clear();
   }
 
   st(sql: string): Statement {
@@ -639,7 +640,10 @@ class SqliteRepos implements StoreRepos {
   /**
    * One multi-row statement per `chunk` rows (per-call overhead dominates one row per statement):
    * `sql(values)` receives the chunk's VALUES list (`width` parameters a row), `bind` appends a row's
-   * parameters, `exec` runs the prepared statement (by default `run`).
+   * parameters, `exec` runs the prepared statement (by default `run`). The last chunk is padded to a power
+   * of two (at least 8) by repeating its last row, so a few prepared statements serve every batch size
+   * instead of one per size: every statement given here must treat a repeated row as a no-op (upserts with
+   * min/max/newest-wins merges, INSERT … DO NOTHING, IN lists).
    */
   chunked<T>(
     rows: readonly T[],
@@ -652,9 +656,13 @@ class SqliteRepos implements StoreRepos {
     const tuple = `(${'?, '.repeat(width - 1)}?)`;
     for (let i = 0; i < rows.length; i += chunk) {
       const n = Math.min(chunk, rows.length - i);
+      let size = 8;
+      while (size < n) size *= 2;
+      if (size > chunk) size = chunk;
       const args: (string | number)[] = [];
       for (let j = i; j < i + n; j++) bind(rows[j]!, args);
-      exec(this.st(sql(`${`${tuple}, `.repeat(n - 1)}${tuple}`)), args);
+      for (let j = n; j < size; j++) bind(rows[i + n - 1]!, args);
+      exec(this.st(sql(`${`${tuple}, `.repeat(size - 1)}${tuple}`)), args);
     }
   }
 
@@ -732,20 +740,18 @@ class SqliteRepos implements StoreRepos {
     for (const h of hostIds) if (!this.refCache.has(h)) missing.add(h);
     if (missing.size) {
       const list = [...missing];
-      for (let i = 0; i < list.length; i += 512) {
-        // Padded to a power of two with repeats of the last id (harmless in both statements), so a few
-        // prepared statements serve every batch size instead of one per size.
-        const part = list.slice(i, i + 512);
-        let size = 8;
-        while (size < part.length) size *= 2;
-        while (part.length < size) part.push(part[part.length - 1]!);
-        this.st(`INSERT INTO host_refs (host_id) VALUES ${'(?), '.repeat(size - 1)}(?) ON CONFLICT (host_id) DO NOTHING`).run(...part);
-        const st = this.st(`SELECT ref, host_id FROM host_refs WHERE host_id IN (${'?, '.repeat(size - 1)}?)`);
-        for (const [ref, host] of st.raw(true).all(...part) as [number, string][]) this.refCache.set(host, ref);
-      }
-      // A rolled-back transaction may have created refs that no longer exist: only committed ones are kept
-      // (see committed/discardUncommitted).
-      this.refsUncommitted = true;
+      const bindId = (h: string, args: (string | number)[]) => void args.push(h);
+      this.chunked(list, 1, (values) => `INSERT INTO host_refs (host_id) VALUES ${values} ON CONFLICT (host_id) DO NOTHING`, bindId, undefined, 512);
+      this.chunked(
+        list,
+        1,
+        (values) => `SELECT ref, host_id FROM host_refs WHERE host_id IN (${values})`,
+        bindId,
+        (st, args) => {
+          for (const [ref, host] of st.raw(true).all(...args) as [number, string][]) this.refCache.set(host, ref);
+        },
+        512,
+      );
     }
     return this.refCache;
   }
@@ -791,14 +797,11 @@ class SqliteRepos implements StoreRepos {
   }
 
   /** Forget refs of hosts no prevalence row and no host row names any more; tell other processes' caches. */
-  expireHostRefs(): number {
+  expireHostRefs(): void {
     const n = this.st(`DELETE FROM host_refs WHERE ref NOT IN (SELECT host_ref FROM destination_hosts UNION SELECT host_ref FROM app_hosts UNION SELECT host_ref FROM pair_hosts)
       AND host_id NOT IN (SELECT host_id FROM hosts)`).run().changes;
-    if (n > 0) {
-      this.st(`UPDATE store_meta SET value = value + 1 WHERE name = 'host_refs_generation'`).run();
-      this.refCache.clear();
-    }
-    return n;
+    // This process's cache goes too: its next hostRefs sees the new generation.
+    if (n > 0) this.st(`UPDATE store_meta SET value = value + 1 WHERE name = 'host_refs_generation'`).run();
   }
 }
 
