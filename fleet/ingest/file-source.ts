@@ -57,8 +57,12 @@ interface FilePosition {
  * for ASCII bytes latin1 decoding gives the same string and is a plain copy, ~5x cheaper than UTF-8
  * decoding (measured 8 MiB: ~5 ms vs ~25 ms), which was a tenth of ingest time.
  */
+function textEncoding(bytes: Buffer): 'latin1' | 'utf8' {
+  return isAscii(bytes) ? 'latin1' : 'utf8';
+}
+
 function decodeText(bytes: Buffer): string {
-  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+  return bytes.toString(textEncoding(bytes));
 }
 
 /**
@@ -187,7 +191,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       const complete = data.subarray(0, lastNl);
       const consumed = pos.offset + lastNl + 1;
       // Decoded lazily from `buf`, so the tail moves to the front only once the batch is ingested.
-      const lines = new LinesOf(complete, isAscii(complete) ? 'latin1' : 'utf8');
+      const lines = new LinesOf(complete, textEncoding(complete));
       try {
         await send(lines, consumed);
       } finally {

@@ -28,7 +28,7 @@ export function matchQuery(name: string): OutflowQuery | null {
   return null;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -46,7 +46,8 @@ function toBool(v: unknown): boolean {
   return v === true || v === 'true' || v === 1 || v === '1';
 }
 
-function rowsFrom(list: unknown, action: RowAction, into: ResultRow[], what: string): string | null {
+/** Rows of a snapshot/diffResults list into `into`: null, or the reason the list is not an array of objects. */
+export function rowsFrom(list: unknown, action: RowAction, into: ResultRow[], what: string): string | null {
   if (list === undefined || list === null) return null;
   if (!Array.isArray(list)) return `${what} is not an array`;
   for (let i = 0; i < list.length; i++) {

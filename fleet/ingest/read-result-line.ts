@@ -1,6 +1,6 @@
 import type { OutflowQuery, ResultLogLine, ResultRow, RowAction } from '../../src/schemas/result-log.js';
 import { detached } from '../../src/strings.js';
-import { matchQuery, parsedLine, type ParseLineResult, type ParseOptions } from './parse-result-log.js';
+import { isPlainObject, matchQuery, parsedLine, rowsFrom, type ParseLineResult, type ParseOptions } from './parse-result-log.js';
 
 /**
  * The same result as `parseResultLine` for a string line in osquery's own layout, without JSON.parse of the
@@ -124,11 +124,11 @@ export function readResultLine(input: unknown, opts: ParseOptions = {}): ParseLi
   }
   if (kind === 'snapshot') {
     shape = 'snapshot';
-    if (!Array.isArray(value) || !pushRows(value, 'snapshot', rows)) return undefined;
+    if (!Array.isArray(value) || rowsFrom(value, 'snapshot', rows, 'snapshot') !== null) return undefined;
   } else if (kind === 'diffResults') {
     shape = 'batch';
     // osquery logs removed rows before added ones; the parser keeps that order
-    if (!isPlainObject(value) || !pushRows(value.removed, 'removed', rows) || !pushRows(value.added, 'added', rows)) return undefined;
+    if (!isPlainObject(value) || rowsFrom(value.removed, 'removed', rows, 'diffResults.removed') !== null || rowsFrom(value.added, 'added', rows, 'diffResults.added') !== null) return undefined;
   } else {
     if (!isPlainObject(value)) return undefined;
     rows.push({ action: action!, columns: value });
@@ -258,21 +258,6 @@ function int(num: string | undefined, str: string | undefined, absent: number): 
   if (num !== undefined) return +num;
   if (str !== undefined) return +str;
   return absent;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The parser's rowsFrom: undefined or null adds nothing; false when not an array of objects (a reject). */
-function pushRows(list: unknown, action: RowAction, into: ResultRow[]): boolean {
-  if (list === undefined || list === null) return true;
-  if (!Array.isArray(list)) return false;
-  for (const columns of list) {
-    if (!isPlainObject(columns)) return false;
-    into.push({ action, columns });
-  }
-  return true;
 }
 
 /** Names seen recently with their query: the name string is shared, and matchQuery runs once per name. */
