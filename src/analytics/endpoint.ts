@@ -96,7 +96,7 @@ const failures: ResultNode = { next: new Map() };
 const successes: ResultNode = { next: new Map() };
 
 const scratchWhy = new ReasonList();
-/** Where evidence() collects (a list of its own: result() computes evidence while `why` is in use). */
+/** Where result() collects evidence (a list of its own: it does so while `why` is in use). */
 const scratchEvidence = new ReasonList();
 
 /** The reasons an endpoint check collects before result() (a reused list: never keep it). */
@@ -128,10 +128,6 @@ const SIGNATURE_REASONS: ReadonlyMap<string, string> = new Map(['adhoc', 'unsign
  * Everything true about the flow that an analyst wants to see, in a stable order. Only facts, never
  * the analytic's verdict: the same flow gets the same evidence whichever analytic emitted it.
  */
-export function evidence(f: EndpointFacts, cfg: AnalyticsConfig): string[] {
-  return collectEvidence(scratchEvidence.reset(), f, cfg).toArray();
-}
-
 function collectEvidence(r: ReasonList, f: EndpointFacts, cfg: AnalyticsConfig): ReasonList {
   if (f.precursor.kind === 'sensitive_access' && precursorInWindow(f.precursor.time, f.flow, cfg)) {
     if (f.precursor.tier === 1) r.push('tier1_precursor');
@@ -160,28 +156,22 @@ function collectEvidence(r: ReasonList, f: EndpointFacts, cfg: AnalyticsConfig):
 
 /**
  * Evidence depends only on the facts: computed once per flow however many analytics pass it. The
- * analytics of one flow are asked one after another, so remembering the last facts object is enough
- * (a WeakMap entry per flow cost more than the evidence itself, mostly in GC).
+ * analytics of one flow are asked one after another, so remembering the last facts is enough (a WeakMap
+ * entry per flow cost more than the evidence itself, mostly in GC). The flow is part of the key because a
+ * caller may rewrite one facts object in place from flow to flow (egress_candidates does: no three
+ * objects per flow).
  */
 let memoFacts: EndpointFacts | undefined;
+let memoFlow: EndpointFacts['flow'] | undefined;
 let memoCfg: AnalyticsConfig | undefined;
 let memoPass: EndpointResult = { pass: true, reasons: [] };
 
-/**
- * Forget the remembered evidence. For a caller that asks about flow after flow with one facts object
- * it rewrites in place (egress_candidates: no three objects per flow), which the identity check in
- * result() cannot notice: call it before asking about the next flow.
- */
-export function forgetEvidence(): void {
-  memoFacts = undefined;
-  memoCfg = undefined;
-}
-
 export function result(why: string[] | Why, f: EndpointFacts, cfg: AnalyticsConfig): EndpointResult {
   if (why.length) return why instanceof ReasonList ? why.failure() : { pass: false, reasons: why as string[] };
-  if (memoFacts !== f || memoCfg !== cfg) {
+  if (memoFacts !== f || memoFlow !== f.flow || memoCfg !== cfg) {
     memoPass = collectEvidence(scratchEvidence.reset(), f, cfg).success();
     memoFacts = f;
+    memoFlow = f.flow;
     memoCfg = cfg;
   }
   // Shared between the analytics that pass this flow, and with every flow of the same evidence:

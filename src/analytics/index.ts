@@ -44,7 +44,7 @@ export {
   destinationNovelty,
 } from './prevalence.js';
 export { severityBand, scoreCandidate, hasStagingEvidence } from './severity.js';
-export { evidence, forgetEvidence, gateFailures, hasAnyPrecursor, hasSensitivePrecursor } from './endpoint.js';
+export { gateFailures, hasAnyPrecursor, hasSensitivePrecursor } from './endpoint.js';
 /** One definition of the destination key, owned by src/classify (also used by the fleet's prevalence). */
 export { destinationKey, createDestinationKeyer, SHARED_STORAGE_SUFFIXES } from '../classify/destination.js';
 export { bigUpload } from './an1415.js';

@@ -6,7 +6,7 @@
  * Precursors count only from the flow's lineage group, matched by process instance (pid, process_start),
  * so a reused pid never lends its history to a new process.
  */
-import { ANALYTICS, type EndpointFacts, type PrecursorFacts, forgetEvidence, precursorInWindow } from '../../../src/analytics/index.js';
+import { ANALYTICS, type EndpointFacts, type PrecursorFacts, precursorInWindow } from '../../../src/analytics/index.js';
 import { classifyApp } from '../../../src/classify/allowlists.js';
 import { teamKey } from '../../../src/classify/app-match.js';
 import { teamVouched } from '../../../src/classify/signing-class.js';
@@ -556,7 +556,6 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       staging = archive !== undefined && anyInWindow(eventTimes, eventOffsets[s + STAGING]!, eventOffsets[s + STAGING + 1]!, from, flow.last_seen);
     }
     facts.set(flow, browser, sanctioned, identity.signature_class, sensitive, archive, staging, groupBytesOut(group.key, flow));
-    forgetEvidence();
 
     // The analytics that pass a flow share one evidence list (endpoint.ts): look its text up once.
     let reasonsOf: readonly string[] | undefined;
@@ -602,7 +601,7 @@ const SANCTIONED = 2;
 /**
  * The EndpointFacts of one flow after another, rewritten in place: three objects per flow were a fifth
  * of a generate's garbage. The analytics only read facts while they are asked (endpoint.ts keeps
- * verdicts, never facts), and correlate calls forgetEvidence() before each flow.
+ * verdicts keyed by facts and flow, never facts).
  */
 class FlowFacts implements EndpointFacts {
   flow!: Readonly<FlowRow>;
