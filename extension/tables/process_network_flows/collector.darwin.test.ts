@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FAKE_TOOLS_DIR, runOutflow } from '../../../test/helpers/cli.js';
+import { FAKE_TOOLS_DIR, fakeDarwinEnv, runOutflow } from '../../../test/helpers/cli.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { silentLogger } from '../../../src/log.js';
 import type { ExtensionContext, FlowRow } from '../../runtime/context.js';
@@ -32,15 +32,7 @@ async function darwinQuery(sql: string, extraArgs: string[], env: Record<string,
   // ps runs on demand when nettop shows an unknown pid; a slow periodic refresh keeps the shared box calm.
   writeFileSync(config, 'flows:\n  sample_interval: 0.5\nprocesses:\n  sample_interval: 5\n');
   const out = await runOutflow(['query', '--config', config, '--format', 'json', ...extraArgs, sql], {
-    env: {
-      ...process.env,
-      OUTFLOW_PLATFORM: 'darwin',
-      OUTFLOW_TOOL_DIR: FAKE_TOOLS_DIR,
-      OUTFLOW_FAKE_SCENARIO: SCENARIO,
-      OUTFLOW_FAKE_STATE_DIR: state,
-      OUTFLOW_FAKE_CALLS: path.join(state, 'calls.jsonl'),
-      ...env,
-    },
+    env: fakeDarwinEnv(SCENARIO, state, { OUTFLOW_FAKE_CALLS: path.join(state, 'calls.jsonl'), ...env }),
     timeoutMs: 100_000,
   });
   const callsFile = path.join(state, 'calls.jsonl');

@@ -1,3 +1,4 @@
+import { detached } from '../../../src/strings.js';
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../../src/clock.js';
 import { createNetworkClassifier, pcr, type NetworkClassifier, type Protocol, type Service } from '../../../src/classify/network.js';
@@ -133,7 +134,7 @@ function createStringPool(max = 50_000): (s: string) => string {
     const known = pool.get(s);
     if (known !== undefined) return known;
     if (pool.size >= max) pool.clear();
-    const copy = Buffer.from(s, 'utf8').toString('utf8');
+    const copy = detached(s);
     pool.set(copy, copy);
     return copy;
   };
