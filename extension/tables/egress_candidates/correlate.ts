@@ -78,12 +78,15 @@ class GroupInfo {
 
   constructor(
     readonly key: string,
-    readonly root: ChainLink,
+    /** From the flow's process up to and including the group root (lineage's groupOf order). */
     readonly chain: ChainLink[],
     /** The process records of the chain (empty when the flow's process is unknown to the model). */
     readonly records: ProcessRecord[],
-    readonly rootKind: LineageGroup['rootKind'] | 'unknown',
   ) {}
+
+  get root(): ChainLink {
+    return this.chain[this.chain.length - 1]!;
+  }
 
   get rootIdentity(): Identity {
     return this.root.identity;
@@ -274,7 +277,7 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
       v.wanted[v.rowAnalytic[i]!]!,
       v.texts[v.rowText[i]!]!,
       v.flows[r]!,
-      v.flowIdentity[r]!,
+      v.groups[r]!.chain[0]!.identity,
       v.groups[r]!,
       (cls & BROWSER) !== 0,
       (cls & SANCTIONED) !== 0,
@@ -289,7 +292,6 @@ export function correlate(inputs: CorrelationInputs, opts: CorrelationOptions = 
 interface Verdicts {
   flows: Readonly<FlowRow>[];
   groups: GroupInfo[];
-  flowIdentity: Identity[];
   /** BROWSER | SANCTIONED bits. */
   flowClass: Uint8Array;
   /** Position of the precursor event in its buffer, −1 for none. */
@@ -470,14 +472,14 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       if (!info) {
         const g = groupFor(rec);
         const chain = g.chain.map((p) => new ChainLink(p.pid, p.path, recIdentity(p)));
-        info = new GroupInfo(rootKey(rec), new ChainLink(g.root.pid, g.root.path, recIdentity(g.root)), chain, g.chain, g.rootKind);
+        info = new GroupInfo(rootKey(rec), chain, g.chain);
         groupInfoCache.set(rec, info);
       }
       group = info;
     } else {
       const id = identityOf(signing, flow.path, undefined, signingCache);
       const link = new ChainLink(flow.pid, flow.path, id);
-      group = new GroupInfo(instanceKey(flow.pid, flow.process_start), link, [link], [], 'unknown');
+      group = new GroupInfo(instanceKey(flow.pid, flow.process_start), [link], []);
     }
     resolvedFlows[resolvedCount] = flow;
     resolvedRecs[resolvedCount] = rec;
@@ -509,7 +511,6 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
   const { offsets: eventOffsets, times: eventTimes, positions: eventPositions } = events;
   const flowCount = resolvedFlows.length;
   /** Per resolved flow: identity, browser/sanctioned bits, precursor event positions (−1: none). */
-  const flowIdentity = new Array<Identity>(flowCount);
   const flowClass = new Uint8Array(flowCount);
   const flowSensitive = new Int32Array(flowCount).fill(-1);
   const flowArchive = new Int32Array(flowCount).fill(-1);
@@ -523,7 +524,8 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
     const flow = resolvedFlows[r]!;
     const rec = resolvedRecs[r];
     const group = resolvedGroups[r]!;
-    const identity = rec ? recIdentity(rec) : group.chain[0]!.identity;
+    // The chain starts with the flow's own process (its record's identity, or the unknown process's).
+    const identity = group.chain[0]!.identity;
     let cls = rec ? classOfRecord.get(rec) : undefined;
     if (cls === undefined) {
       cls = appClass(inputs, rec, identity, group, processes, recIdentity);
@@ -531,7 +533,6 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
     }
     const browser = (cls & BROWSER) !== 0;
     const sanctioned = (cls & SANCTIONED) !== 0;
-    flowIdentity[r] = identity;
     flowClass[r] = cls;
 
     const b = bucketOfKey.get(group.key);
@@ -581,7 +582,6 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
   return {
     flows: resolvedFlows,
     groups: resolvedGroups,
-    flowIdentity,
     flowClass,
     flowSensitive,
     flowArchive,
