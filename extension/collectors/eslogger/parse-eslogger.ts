@@ -132,6 +132,16 @@ function token(v: unknown): { pid: number; euid: number; pidversion: number } | 
 
 const ZERO_CDHASH = /^0+$/;
 
+/** An ES cdhash as we keep it: lower-case hex, or null when absent, empty or all zeros (unsigned). */
+export function normalCdhash(raw: string | null | undefined): string | null {
+  return raw && !ZERO_CDHASH.test(raw) ? raw.toLowerCase() : null;
+}
+
+/** A `new_path{dir, filename}` destination as one file. */
+export function joinNewPath(dir: EsFile, name: string): EsFile {
+  return { path: dir.path.endsWith('/') ? dir.path + name : `${dir.path}/${name}`, truncated: dir.truncated };
+}
+
 function processOf(v: unknown, where: string): EsProcess {
   if (!isObj(v)) return fail(`${where}: expected process object`);
   const tok = token(v.audit_token);
@@ -150,7 +160,7 @@ function processOf(v: unknown, where: string): EsProcess {
     executable: file(v.executable, `${where}.executable`),
     signingId: optStr(v, 'signing_id') || null,
     teamId: optStr(v, 'team_id') || null,
-    cdhash: cdhashRaw && !ZERO_CDHASH.test(cdhashRaw) ? cdhashRaw.toLowerCase() : null,
+    cdhash: normalCdhash(cdhashRaw),
     platformBinary: v.is_platform_binary === true,
     codesigningFlags: optInt(v, 'codesigning_flags') ?? undefined,
     csValidationCategory: optInt(v, 'cs_validation_category') ?? undefined,
@@ -168,7 +178,7 @@ function destination(body: Json, where: string): EsFile {
     const dir = file(np.dir, `${where}.destination.new_path.dir`);
     const name = np.filename;
     if (typeof name !== 'string') return fail(`${where}.destination.new_path.filename: expected string`);
-    return { path: dir.path.endsWith('/') ? dir.path + name : `${dir.path}/${name}`, truncated: dir.truncated };
+    return joinNewPath(dir, name);
   }
   return fail(`${where}.destination: expected existing_file or new_path`);
 }

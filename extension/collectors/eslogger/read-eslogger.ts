@@ -1,5 +1,5 @@
 import { detached } from '../../../src/strings.js';
-import { ES_EVENT_TYPES, parseEsTime, type EsEvent, type EsEventKind, type EsFile, type EsProcess } from './parse-eslogger.js';
+import { ES_EVENT_TYPES, joinNewPath, normalCdhash, parseEsTime, type EsEvent, type EsEventKind, type EsFile, type EsProcess } from './parse-eslogger.js';
 
 /**
  * The same events as `parseEsLine`, read from the raw line without JSON.parse.
@@ -289,8 +289,6 @@ function token(s: string, i: number): number {
   return skip(s, i);
 }
 
-const ZERO_CDHASH = /^0+$/;
-
 /** A process object into vProc, as `processOf` in the parser. */
 function processObj(s: string, i: number): number {
   if (s.charCodeAt(i) !== LBRACE || s.charCodeAt(i + 1) === RBRACE) throw BAIL;
@@ -381,7 +379,7 @@ function processObj(s: string, i: number): number {
         if (len === 6 && s.startsWith('cdhash', k)) {
           bit = 512;
           i = optStr(s, v);
-          cdhash = vInt && vStr && !ZERO_CDHASH.test(vStr) ? vStr.toLowerCase() : null;
+          cdhash = vInt ? normalCdhash(vStr) : null;
         } else if (len === 17 && s.startsWith('codesigning_flags', k)) {
           bit = 1024;
           i = optInt(s, v);
@@ -485,7 +483,7 @@ function destination(s: string, i: number): number {
   const end = next;
   if (existing !== undefined) vFile = existing;
   else if (dir !== undefined && filename !== undefined) {
-    vFile = { path: dir.path.endsWith('/') ? dir.path + filename : `${dir.path}/${filename}`, truncated: dir.truncated };
+    vFile = joinNewPath(dir, filename);
   } else throw BAIL;
   return end;
 }
