@@ -154,8 +154,10 @@ class SqliteRepos implements StoreRepos {
       },
       async expire(before: number) {
         return wrap('results.expire', 'STORE_WRITE', () => {
-          const expired = self.st('SELECT coalesce(sum(length(keys)), 0) / ? AS n FROM result_key_log WHERE max_time < ?').get(KEY_RECORD_BYTES, before) as { n: number };
-          self.st('DELETE FROM result_key_log WHERE max_time < ?').run(before);
+          let expired = 0;
+          for (const [bytes] of self.st('DELETE FROM result_key_log WHERE max_time < ? RETURNING length(keys)').raw(true).all(before) as [number][]) {
+            expired += Math.floor(bytes / KEY_RECORD_BYTES);
+          }
           // Batches straddling the horizon keep only their keys at or after it.
           let trimmed = 0;
           const rewrite = self.st('UPDATE result_key_log SET min_time = ?, keys = ? WHERE id = ?');
@@ -173,7 +175,7 @@ class SqliteRepos implements StoreRepos {
           }
           // Rebuilt from the log on next use, without the expired keys.
           self.seen = null;
-          return expired.n + trimmed;
+          return expired + trimmed;
         });
       },
     };
