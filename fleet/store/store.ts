@@ -389,6 +389,22 @@ export interface DetectionsRepo {
   countByAnalytic(): Promise<Record<string, number>>;
   /** Retention: drop detections last seen before `before`. */
   expire(before: number): Promise<number>;
+  /**
+   * The sinks' outbox: detections inserted or updated after position `after` ('' = the beginning), in change
+   * order, at most `limit`. Every upsert moves its rows past every change committed before it, so a reader
+   * that stores the cursor of the last change it handled sees every later change exactly once more, as the
+   * detection's latest version, even across restarts and deletions. Only changes no still-running
+   * transaction can precede are returned (a change committed later never lands behind a cursor).
+   */
+  changedSince(after: string, limit: number): Promise<DetectionChange[]>;
+  /** The position after the newest change returned by changedSince now ('' when there is none). */
+  changeCursor(): Promise<string>;
+}
+
+export interface DetectionChange {
+  detection: Detection;
+  /** Opaque position of this change (backend-specific text); pass it to changedSince to read what follows. */
+  cursor: string;
 }
 
 // ─── quarantine ────────────────────────────────────────────────────────────────────────────────

@@ -9,11 +9,12 @@ import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
 import { openPostgresStore, type PostgresStore } from '../../fleet/store/postgres/index.js';
 import { openStore } from '../../fleet/store/open.js';
+import { loadMigrations } from '../../fleet/store/migrations.js';
 import { Scheduler } from '../../fleet/scheduler/scheduler.js';
 import { silentLogger } from '../../src/log.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
-import { sampleCandidate } from './store.contract.js';
+import { sampleCandidate, sampleDetection } from './store.contract.js';
 import { createTestDatabase, holdServerShared, pgQuery, type TestDatabase } from '../helpers/pg.js';
 
 const analytics = defaultAnalyticsConfig();
@@ -48,11 +49,74 @@ describe('postgres store across instances', () => {
       const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url, { migrate: false })));
       try {
         const applied = await Promise.all(stores.map((s) => s.migrate()));
-        expect(applied.flat().sort()).toEqual(['0001_init']);
-        const rows = await pgQuery<{ id: string }>(db.url, 'SELECT id FROM schema_migrations');
-        expect(rows.map((r) => r.id)).toEqual(['0001_init']);
+        expect(applied.flat().sort()).toEqual(['0001_init', '0002_detection_changes']);
+        const rows = await pgQuery<{ id: string }>(db.url, 'SELECT id FROM schema_migrations ORDER BY id');
+        expect(rows.map((r) => r.id)).toEqual(['0001_init', '0002_detection_changes']);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+  });
+
+  it('detection changes: one committed behind another instance\'s still-open transaction waits for it, so no cursor passes it', async () => {
+    await withDb('outbox', async (db) => {
+      const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url)));
+      const [a, b, reader] = stores as [PostgresStore, PostgresStore, PostgresStore];
+      let release: (() => void) | undefined;
+      try {
+        const gate = new Promise<void>((r) => (release = r));
+        let written!: () => void;
+        const wrote = new Promise<void>((r) => (written = r));
+        // a takes its sequence number and transaction id first, then stays open while b commits
+        const slow = a.transaction(async (tx) => {
+          await tx.detections.upsert([sampleDetection({ id: 'slow', suppression_key: 'k-slow' })]);
+          written();
+          await gate;
+        });
+        await wrote;
+        await b.detections.upsert([sampleDetection({ id: 'fast', suppression_key: 'k-fast' })]);
+        // b's change is committed, but a reader must not move its cursor past a's open transaction
+        expect(await reader.detections.changedSince('', 10)).toEqual([]);
+        expect(await reader.detections.changeCursor()).toBe('');
+        release!();
+        await slow;
+        const changes = await reader.detections.changedSince('', 10);
+        expect(changes.map((c) => c.detection.id)).toEqual(['slow', 'fast']);
+        expect(await reader.detections.changeCursor()).toBe(changes[1]!.cursor);
+      } finally {
+        release?.();
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+  });
+
+  it('0002 numbers stored detections in (last_seen, id) order, and later changes follow them', async () => {
+    await withDb('migrate-0002', async (db) => {
+      const [init] = loadMigrations('postgres');
+      await pgQuery(db.url, init!.sql);
+      await pgQuery(db.url, `CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); INSERT INTO schema_migrations (id) VALUES ('0001_init')`);
+      for (const [id, lastSeen] of [['late', 300], ['early', 100], ['b-mid', 200], ['a-mid', 200]] as const) {
+        const d = sampleDetection({ id, suppression_key: `k-${id}`, last_seen: lastSeen });
+        await pgQuery(db.url, 'INSERT INTO detections (host_id, id, suppression_key, analytic, created_at, first_seen, last_seen, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+          d.host_id,
+          d.id,
+          d.suppression_key,
+          d.analytic,
+          d.created_at,
+          d.first_seen,
+          d.last_seen,
+          JSON.stringify(d),
+        ]);
+      }
+      const s = await openPostgresStore(db.url);
+      try {
+        const carried = await s.detections.changedSince('', 10);
+        expect(carried.map((c) => c.detection.id)).toEqual(['early', 'a-mid', 'b-mid', 'late']);
+        expect(await s.detections.changeCursor()).toBe(carried[3]!.cursor);
+        await s.detections.upsert([sampleDetection({ id: 'early', suppression_key: 'k-early', count: 2 })]);
+        expect((await s.detections.changedSince(carried[3]!.cursor, 10)).map((c) => `${c.detection.id}:${c.detection.count}`)).toEqual(['early:2']);
+      } finally {
+        await s.close();
       }
     });
   });

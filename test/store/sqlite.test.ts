@@ -7,7 +7,7 @@ import { openSqliteStore, type SqliteStore } from '../../fleet/store/sqlite/sqli
 import { pairKey } from '../../fleet/store/store.js';
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
-import { storeContract } from './store.contract.js';
+import { sampleDetection, storeContract } from './store.contract.js';
 
 storeContract('sqlite (:memory:)', () => openSqliteStore(':memory:'));
 
@@ -146,6 +146,27 @@ describe('SQLite store specifics', () => {
         { hostId: 'H1', firstSeen: 120, lastSeen: 600 },
         { hostId: 'H9', firstSeen: 700, lastSeen: 700 },
       ]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('0006 numbers stored detections in (last_seen, id) order and later changes follow them', async () => {
+    const file = path.join(dir, 'pre-0006.db');
+    const db = storeBefore(file, '0006');
+    const ins = db.prepare('INSERT INTO detections (id, suppression_key, analytic, host_id, created_at, first_seen, last_seen, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const [id, lastSeen] of [['late', 300], ['early', 100], ['b-mid', 200], ['a-mid', 200]] as const) {
+      const d = sampleDetection({ id, suppression_key: `k-${id}`, last_seen: lastSeen });
+      ins.run(d.id, d.suppression_key, d.analytic, d.host_id, d.created_at, d.first_seen, d.last_seen, JSON.stringify(d));
+    }
+    db.close();
+    const s = await openSqliteStore(file);
+    try {
+      const carried = await s.detections.changedSince('', 10);
+      expect(carried.map((c) => c.detection.id)).toEqual(['early', 'a-mid', 'b-mid', 'late']);
+      expect(await s.detections.changeCursor()).toBe(carried[3]!.cursor);
+      await s.detections.upsert([sampleDetection({ id: 'early', suppression_key: 'k-early', count: 2 })]);
+      expect((await s.detections.changedSince(carried[3]!.cursor, 10)).map((c) => c.detection.id)).toEqual(['early']);
     } finally {
       await s.close();
     }

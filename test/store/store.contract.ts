@@ -464,6 +464,44 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(open.get(k)!.id).toBe('new');
         expect((await store.detections.openBySuppressionKey([k], T0 + 1)).size).toBe(0);
       });
+
+      it('hands out every change once, in change order, as the latest version (the sinks outbox)', async () => {
+        const ids = (changes: { detection: Detection }[]) => changes.map((c) => `${c.detection.id}:${c.detection.count}`);
+        expect(await store.detections.changeCursor()).toBe('');
+        expect(await store.detections.changedSince('', 10)).toEqual([]);
+        for (const id of ['a', 'b', 'c']) await store.detections.upsert([sampleDetection({ id, suppression_key: `k-${id}` })]);
+        const all = await store.detections.changedSince('', 10);
+        expect(ids(all)).toEqual(['a:1', 'b:1', 'c:1']);
+        expect(all[0]!.detection).toEqual(sampleDetection({ id: 'a', suppression_key: 'k-a' }));
+        expect(await store.detections.changeCursor()).toBe(all[2]!.cursor);
+        const page = await store.detections.changedSince('', 2);
+        expect(ids(page)).toEqual(['a:1', 'b:1']);
+        expect(ids(await store.detections.changedSince(page[1]!.cursor, 10))).toEqual(['c:1']);
+        expect(await store.detections.changedSince(all[2]!.cursor, 10)).toEqual([]);
+
+        // an update moves the detection past every cursor, as its new version, once
+        await store.detections.upsert([sampleDetection({ id: 'a', suppression_key: 'k-a', count: 2 })]);
+        const updated = await store.detections.changedSince(all[2]!.cursor, 10);
+        expect(ids(updated)).toEqual(['a:2']);
+        expect(ids(await store.detections.changedSince('', 10))).toEqual(['b:1', 'c:1', 'a:2']);
+
+        // retention deleting the newest change does not hand its place to a later detection
+        expect(await store.detections.expire(T0 + 10 * DAY)).toBe(3);
+        expect(await store.detections.changedSince('', 10)).toEqual([]);
+        await store.detections.upsert([sampleDetection({ id: 'd', suppression_key: 'k-d' })]);
+        expect(ids(await store.detections.changedSince(updated[0]!.cursor, 10))).toEqual(['d:1']);
+
+        // a rolled-back upsert never shows
+        const before = await store.detections.changeCursor();
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.detections.upsert([sampleDetection({ id: 'e', suppression_key: 'k-e' })]);
+            throw new Error('roll back');
+          }),
+        ).rejects.toThrow('roll back');
+        expect(await store.detections.changedSince(before, 10)).toEqual([]);
+        await expect(store.detections.changedSince('not a cursor', 1)).rejects.toThrow(/change cursor/);
+      });
     });
 
     it('quarantine stores lines with their reason, newest first', async () => {

@@ -777,12 +777,13 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       for (const part of chunks(list, chunk)) {
         await ex.q(
           'write',
-          `INSERT INTO detections AS d (host_id, id, suppression_key, analytic, created_at, first_seen, last_seen, body)
-           SELECT u.host_id, u.id, u.sk, u.analytic, u.created_at, u.first_seen, u.last_seen, u.body
+          `INSERT INTO detections AS d (host_id, id, suppression_key, analytic, created_at, first_seen, last_seen, body, change_seq, change_xid)
+           SELECT u.host_id, u.id, u.sk, u.analytic, u.created_at, u.first_seen, u.last_seen, u.body, nextval('detection_change_seq'), pg_current_xact_id()
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
              AS u(host_id, id, sk, analytic, created_at, first_seen, last_seen, body)
            ON CONFLICT (host_id, id) DO UPDATE SET suppression_key = EXCLUDED.suppression_key, analytic = EXCLUDED.analytic,
-             created_at = EXCLUDED.created_at, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen, body = EXCLUDED.body`,
+             created_at = EXCLUDED.created_at, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen, body = EXCLUDED.body,
+             change_seq = EXCLUDED.change_seq, change_xid = EXCLUDED.change_xid`,
           [
             part.map((d) => d.host_id),
             part.map((d) => d.id),
@@ -818,7 +819,34 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       const rows = await ex.q<{ n: number }>('write', `WITH d AS (DELETE FROM detections WHERE last_seen < $1 RETURNING 1) SELECT count(*) AS n FROM d`, [before]);
       return rows[0]?.n ?? 0;
     },
+    async changedSince(after, limit) {
+      const [xid, seq] = changeCursorParts(after);
+      const rows = await ex.q<{ change_xid: string; change_seq: string; body: string }>(
+        'read',
+        `SELECT change_xid::text AS change_xid, change_seq::text AS change_seq, body FROM detections
+         WHERE (change_xid, change_seq) > ($1::xid8, $2::bigint) AND change_xid < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY change_xid, change_seq LIMIT $3`,
+        [xid, seq, limit],
+      );
+      return rows.map((r) => ({ cursor: `${r.change_xid}:${r.change_seq}`, detection: JSON.parse(r.body) as Detection }));
+    },
+    async changeCursor() {
+      const rows = await ex.q<{ change_xid: string; change_seq: string }>(
+        'read',
+        `SELECT change_xid::text AS change_xid, change_seq::text AS change_seq FROM detections
+         WHERE change_xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY change_xid DESC, change_seq DESC LIMIT 1`,
+      );
+      return rows[0] ? `${rows[0].change_xid}:${rows[0].change_seq}` : '';
+    },
   };
+}
+
+/** A PostgreSQL change cursor ('' or `xid:seq`, both decimal) as query parameters; a malformed one is a caller bug. */
+function changeCursorParts(cursor: string): [string, string] {
+  if (cursor === '') return ['0', '0'];
+  const m = /^(\d{1,20}):(\d{1,19})$/.exec(cursor);
+  if (!m) throw new StoreError('STORE_READ', `postgres: change cursor ${JSON.stringify(cursor)} is not one this store hands out`, 'reset the sink cursor (its checkpoint row) to start from the newest change');
+  return [m[1]!, m[2]!];
 }
 
 // ─── quarantine, checkpoints ───────────────────────────────────────────────────────────────────

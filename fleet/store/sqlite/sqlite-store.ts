@@ -80,6 +80,14 @@ class Mutex {
   }
 }
 
+/** A SQLite change cursor ('' or a change number) as a number; a malformed one is a caller bug. */
+function seqCursor(cursor: string): number {
+  if (cursor === '') return 0;
+  const n = Number(cursor);
+  if (!Number.isSafeInteger(n) || n < 0) throw new StoreError('STORE_READ', `sqlite: change cursor ${JSON.stringify(cursor)} is not one this store hands out`, 'reset the sink cursor (its checkpoint row) to start from the newest change');
+  return n;
+}
+
 function wrap<T>(what: string, code: 'STORE_READ' | 'STORE_WRITE', fn: () => T): T {
   try {
     return fn();
@@ -479,13 +487,32 @@ class SqliteRepos implements StoreRepos {
       },
       async upsert(rows: readonly Detection[]) {
         wrap('detections.upsert', 'STORE_WRITE', () => {
-          const up = self.st(`INSERT INTO detections (id, suppression_key, analytic, host_id, created_at, first_seen, last_seen, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+          if (!rows.length) return;
+          const valid = rows.map((d) => DetectionSchema.parse(d));
+          const up = self.st(`INSERT INTO detections (id, suppression_key, analytic, host_id, created_at, first_seen, last_seen, body, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET suppression_key = excluded.suppression_key, analytic = excluded.analytic, host_id = excluded.host_id,
-              created_at = excluded.created_at, first_seen = excluded.first_seen, last_seen = excluded.last_seen, body = excluded.body`);
-          for (const d of rows) {
-            const v = DetectionSchema.parse(d);
-            up.run(v.id, v.suppression_key, v.analytic, v.host_id, v.created_at, v.first_seen, v.last_seen, JSON.stringify(v));
-          }
+              created_at = excluded.created_at, first_seen = excluded.first_seen, last_seen = excluded.last_seen, body = excluded.body,
+              change_seq = excluded.change_seq`);
+          // One write statement for the counter and the rows: a direct call (no open transaction) stays atomic.
+          self.db.transaction(() => {
+            const { value: last } = self
+              .st(`UPDATE store_meta SET value = value + ? WHERE name = 'detection_change_seq' RETURNING value`)
+              .get(valid.length) as { value: number };
+            let seq = last - valid.length;
+            for (const v of valid) up.run(v.id, v.suppression_key, v.analytic, v.host_id, v.created_at, v.first_seen, v.last_seen, JSON.stringify(v), ++seq);
+          })();
+        });
+      },
+      async changedSince(after: string, limit: number) {
+        return wrap('detections.changedSince', 'STORE_READ', () => {
+          const rows = self.st('SELECT change_seq, body FROM detections WHERE change_seq > ? ORDER BY change_seq LIMIT ?').raw(true).all(seqCursor(after), limit) as [number, string][];
+          return rows.map(([seq, body]) => ({ cursor: String(seq), detection: JSON.parse(body) as Detection }));
+        });
+      },
+      async changeCursor() {
+        return wrap('detections.changeCursor', 'STORE_READ', () => {
+          const r = self.st(`SELECT value FROM store_meta WHERE name = 'detection_change_seq'`).get() as { value: number } | undefined;
+          return r && r.value > 0 ? String(r.value) : '';
         });
       },
       async get(id: string) {
