@@ -146,7 +146,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
       metrics,
     );
 
-    const sinks = new SinkSet(createSinks(fleet.sinks, { log, metrics, stdout: opts.stdout }), log.child({ component: 'sinks' }), metrics);
+    const sinks = new SinkSet(createSinks(fleet.sinks, { log, metrics, stdout: opts.stdout }), log.child({ component: 'sinks' }));
     cleanup.push(() => sinks.close());
 
     let scheduler: Scheduler<JobDeps> | null = null;

@@ -10,6 +10,7 @@ import type { FleetMetrics } from '../metrics.js';
 import { finalizePending } from '../rules/finalize.js';
 import { retention, rollup } from '../rules/maintenance.js';
 import type { SinkSet } from '../sinks/index.js';
+import { deliverDetections, prepareSinkCursors } from '../sinks/outbox.js';
 import type { Detection, Store } from '../store/store.js';
 import type { JobDefinition } from './scheduler.js';
 
@@ -25,22 +26,33 @@ export interface JobDeps {
 
 export type JobName = 'finalize' | 'rollup' | 'retention';
 
-/** Hand new and changed detections to the sinks (after they are committed) and count them. */
-export async function emitDetections(deps: Pick<JobDeps, 'sinks' | 'metrics'>, created: readonly Detection[], updated: readonly Detection[]): Promise<number> {
-  for (const d of created) deps.metrics?.detectionsEmitted.inc({ analytic: d.analytic, kind: 'new' });
-  for (const d of updated) deps.metrics?.detectionsEmitted.inc({ analytic: d.analytic, kind: 'update' });
-  const failures = await deps.sinks.write([...created, ...updated]);
-  return failures.length;
+/** Count new and changed detections by analytic (what the sinks are then handed, from the store). */
+function countDetections(metrics: FleetMetrics | undefined, created: readonly Detection[], updated: readonly Detection[]): void {
+  for (const d of created) metrics?.detectionsEmitted.inc({ analytic: d.analytic, kind: 'new' });
+  for (const d of updated) metrics?.detectionsEmitted.inc({ analytic: d.analytic, kind: 'update' });
 }
 
 export const FLEET_JOBS: readonly (Omit<JobDefinition<JobDeps>, 'cron'> & { name: JobName })[] = [
   {
     name: 'finalize',
-    description: 'judge candidates older than finalize_delay (event time) and emit detections',
+    description: 'judge candidates older than finalize_delay (event time), then deliver new and changed detections to the sinks',
     async run(deps) {
+      // Cursors first, so a sink configured just now still receives what this run finalizes.
+      await prepareSinkCursors(deps.store, deps.sinks);
       const r = await finalizePending(deps.store, { analytics: deps.analytics, log: deps.log });
-      const sinkFailures = await emitDetections(deps, r.created, r.updated);
-      return { cutoff: r.cutoff, examined: r.examined, fired: r.fired, warming: r.warming, created: r.created.length, updated: r.updated.length, sink_failures: sinkFailures };
+      countDetections(deps.metrics, r.created, r.updated);
+      const d = await deliverDetections(deps.store, deps.sinks, { log: deps.log, metrics: deps.metrics });
+      return {
+        cutoff: r.cutoff,
+        examined: r.examined,
+        fired: r.fired,
+        warming: r.warming,
+        created: r.created.length,
+        updated: r.updated.length,
+        delivered: Object.values(d.delivered).reduce((a, b) => a + b, 0),
+        sink_failures: d.failures.length,
+        ...(d.behind.length ? { sinks_behind: d.behind } : {}),
+      };
     },
   },
   {

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SinkConfig } from '../../src/config/fleet-serve.js';
 import { OutflowError, coerceError } from '../../src/errors.js';
@@ -36,11 +38,37 @@ export interface CreateSinksOptions {
   stdout?: Writable;
 }
 
+/**
+ * A sink's delivery id (Sink.deliveryId): type, format and target. A webhook URL appears only as a hash,
+ * because checkpoint ids are stored and logged and a URL may carry credentials.
+ */
+export function sinkDeliveryId(c: SinkConfig): string {
+  switch (c.type) {
+    case 'stdout':
+      return `stdout:${c.format}`;
+    case 'file':
+      return `file:${c.format}:${path.resolve(c.path)}`;
+    case 'webhook':
+      return `webhook:${c.format}:${createHash('sha256').update(c.url).digest('hex').slice(0, 16)}`;
+  }
+}
+
 /** Build the configured sinks (the config switch). */
 export function createSinks(configs: readonly SinkConfig[], opts: CreateSinksOptions): Sink[] {
+  const ids = new Map<string, number>();
   return configs.map((c, i) => {
     const render = renderer(c.format);
-    switch (c.type) {
+    // Two sinks of the same target and format each keep their own cursor.
+    const base = sinkDeliveryId(c);
+    const n = (ids.get(base) ?? 0) + 1;
+    ids.set(base, n);
+    const deliveryId = n === 1 ? base : `${base}#${n}`;
+    return Object.assign(createSink(c, i, render, opts), { deliveryId });
+  });
+}
+
+function createSink(c: SinkConfig, i: number, render: (d: Detection) => unknown, opts: CreateSinksOptions): Sink {
+  switch (c.type) {
       case 'stdout':
         return new JsonlStreamSink(opts.stdout ?? process.stdout, render, `stdout#${i}`);
       case 'file':
@@ -61,36 +89,18 @@ export function createSinks(configs: readonly SinkConfig[], opts: CreateSinksOpt
           log: opts.log.child({ component: 'sink', sink: `webhook#${i}` }),
           metrics: opts.metrics,
         });
-    }
-  });
+  }
 }
 
 /**
- * Fans a batch out to every sink. One failing sink does not keep the others from receiving it;
- * the failures are logged, counted and returned so the caller can report them.
+ * The configured sinks. Detections reach them through outbox.ts (each sink from its own cursor in the
+ * store's change feed); this closes them all, one failing close not keeping the others open.
  */
 export class SinkSet {
   constructor(
     readonly sinks: readonly Sink[],
     private readonly log: Logger,
-    private readonly metrics?: FleetMetrics,
   ) {}
-
-  async write(detections: readonly Detection[]): Promise<{ sink: string; error: Error }[]> {
-    if (!detections.length || !this.sinks.length) return [];
-    const results = await Promise.allSettled(this.sinks.map((s) => s.write(detections)));
-    const failures: { sink: string; error: Error }[] = [];
-    results.forEach((r, i) => {
-      const sink = this.sinks[i]!.name;
-      if (r.status === 'rejected') {
-        const error = coerceError(r.reason);
-        failures.push({ sink, error });
-        this.metrics?.sinkDeliveries.inc({ sink, outcome: 'error' });
-        this.log.error({ sink, err: error, detections: detections.length }, 'sink write failed');
-      }
-    });
-    return failures;
-  }
 
   async close(): Promise<void> {
     const results = await Promise.allSettled(this.sinks.map((s) => s.close()));

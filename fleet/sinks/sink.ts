@@ -1,3 +1,4 @@
+import { OutflowError, coerceError } from '../../src/errors.js';
 import type { Detection } from '../../src/schemas/detection.js';
 
 export type { Detection };
@@ -8,11 +9,31 @@ export type SinkFormat = 'json' | 'ocsf';
 /**
  * Where finalized detections go. `write` resolves once the batch is durable on the sink's side
  * (written to the file, queued in the webhook spool); it rejects only when the batch could not be
- * accepted at all, so the caller can log it and count it.
+ * accepted at all, so the caller can log it and count it (and, through outbox.ts, offer it again).
  */
 export interface Sink {
   readonly name: string;
+  /**
+   * What the sink delivers to, stable across restarts and config reordering (type, format and target; a
+   * webhook URL only as a hash): names the sink's cursor in the store's change feed (outbox.ts). Default:
+   * `name`.
+   */
+  readonly deliveryId?: string;
   write(detections: readonly Detection[]): Promise<void>;
   /** Flush what can be flushed and release resources. Undelivered spooled batches stay on disk. */
   close(): Promise<void>;
+}
+
+/**
+ * A write that took only the first `accepted` detections of its batch before failing (a webhook whose spool
+ * filled up part-way): the outbox moves the sink's cursor past those, so they are not offered again.
+ */
+export class PartialWriteError extends OutflowError {
+  constructor(
+    readonly accepted: number,
+    cause: unknown,
+  ) {
+    const e = coerceError(cause);
+    super(e instanceof OutflowError ? e.code : 'SINK_FAILED', e.message, e instanceof OutflowError ? e.hint : undefined, { cause: e });
+  }
 }

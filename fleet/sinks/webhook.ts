@@ -7,7 +7,7 @@ import type { Logger } from '../../src/log.js';
 import { VERSION } from '../../src/version.js';
 import type { FleetMetrics } from '../metrics.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signBody } from './signature.js';
-import type { Detection, Sink, SinkFormat } from './sink.js';
+import { PartialWriteError, type Detection, type Sink, type SinkFormat } from './sink.js';
 
 export interface WebhookBackoff {
   /** First retry delay. Each failure multiplies it by `factor`, up to `maxMs`. */
@@ -102,7 +102,12 @@ export class WebhookSink implements Sink {
     if (this.closed) throw new OutflowError('SINK_FAILED', `webhook sink ${this.name} is closed`);
     for (let i = 0; i < detections.length; i += this.opts.batchSize) {
       const chunk = detections.slice(i, i + this.opts.batchSize);
-      await this.enqueue(chunk.map((d) => this.opts.render(d)));
+      try {
+        await this.enqueue(chunk.map((d) => this.opts.render(d)));
+      } catch (err) {
+        // The chunks before this one are spooled and will be delivered: say so, so they are not offered again.
+        throw i > 0 ? new PartialWriteError(i, err) : err;
+      }
     }
   }
 

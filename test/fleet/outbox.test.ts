@@ -1,0 +1,216 @@
+/**
+ * Sinks fed from the store's change feed (fleet/sinks/outbox.ts): every committed detection reaches every
+ * sink even when the process dies between COMMIT and the write, or a sink refuses a batch, and none is
+ * handed over twice in normal operation.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { simulateFleet } from '../../scripts/simulate-fleet.js';
+import { createFleetMetrics } from '../../fleet/metrics.js';
+import { FLEET_JOBS, type JobDeps } from '../../fleet/scheduler/jobs.js';
+import { SinkSet, createSinks, sinkDeliveryId, type Sink } from '../../fleet/sinks/index.js';
+import { fleetServeConfigShape } from '../../src/config/fleet-serve.js';
+import { deliverDetections, prepareSinkCursors, sinkCursorId } from '../../fleet/sinks/outbox.js';
+import { WebhookSink } from '../../fleet/sinks/webhook.js';
+import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
+import type { Detection, Store } from '../../fleet/store/store.js';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { silentLogger } from '../../src/log.js';
+import { systemClock } from '../../src/clock.js';
+import { memoryStore, runPipeline } from './fleet-helpers.js';
+import { MemoryStream, TestReceiver, freePort, sampleDetection, waitFor } from './serve-fixtures.js';
+
+/** A sink that keeps what it was given, and fails the writes the test tells it to. */
+class RecordingSink implements Sink {
+  readonly written: Detection[] = [];
+  failNext = 0;
+  constructor(readonly name: string) {}
+  async write(detections: readonly Detection[]): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error(`${this.name} is down`);
+    }
+    this.written.push(...detections);
+  }
+  async close(): Promise<void> {}
+  ids(): string[] {
+    return this.written.map((d) => `${d.id}:${d.count}`);
+  }
+}
+
+function group(...sinks: Sink[]) {
+  return { sinks };
+}
+
+let dir: string;
+const cleanups: (() => Promise<void> | void)[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'outbox-'));
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function upsert(store: Store, id: string, count = 1): Promise<void> {
+  await store.detections.upsert([sampleDetection({ id, suppression_key: `k-${id}`, count })]);
+}
+
+describe('sink outbox', () => {
+  it('starts a new sink at the newest change, then hands it each change once, latest version', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    await upsert(store, 'history');
+    const sink = new RecordingSink('rec');
+    await prepareSinkCursors(store, group(sink));
+    await prepareSinkCursors(store, group(sink)); // idempotent: the cursor stays where it was
+    await upsert(store, 'a');
+    await upsert(store, 'b');
+    expect((await deliverDetections(store, group(sink))).delivered).toEqual({ rec: 2 });
+    expect(sink.ids()).toEqual(['a:1', 'b:1']);
+    expect((await deliverDetections(store, group(sink))).delivered).toEqual({ rec: 0 });
+    await upsert(store, 'a', 4);
+    await deliverDetections(store, group(sink));
+    expect(sink.ids()).toEqual(['a:1', 'b:1', 'a:4']);
+    expect(await store.checkpoints.get(sinkCursorId(sink))).toEqual({ cursor: await store.detections.changeCursor() });
+  });
+
+  it('offers a refused batch again on the next run, without holding up the other sinks', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    const flaky = new RecordingSink('flaky');
+    const steady = new RecordingSink('steady');
+    const metrics = createFleetMetrics();
+    await prepareSinkCursors(store, group(flaky, steady));
+    for (const id of ['a', 'b', 'c']) await upsert(store, id);
+    flaky.failNext = 2;
+    const first = await deliverDetections(store, group(flaky, steady), { metrics });
+    expect(first.failures.map((f) => [f.sink, f.error.message])).toEqual([['flaky', 'flaky is down']]);
+    expect(first.delivered).toEqual({ flaky: 0, steady: 3 });
+    expect(metrics.sinkDeliveries.get({ sink: 'flaky', outcome: 'error' })).toBe(1);
+    expect((await deliverDetections(store, group(flaky, steady))).failures).toHaveLength(1);
+    await upsert(store, 'd');
+    const third = await deliverDetections(store, group(flaky, steady));
+    expect(third.failures).toEqual([]);
+    expect(flaky.ids()).toEqual(['a:1', 'b:1', 'c:1', 'd:1']);
+    expect(steady.ids()).toEqual(['a:1', 'b:1', 'c:1', 'd:1']);
+  });
+
+  it('pages through a backlog and stops at maxPerCall, reporting the sink as behind', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    const sink = new RecordingSink('rec');
+    await prepareSinkCursors(store, group(sink));
+    for (let i = 0; i < 7; i++) await upsert(store, `d${i}`);
+    const first = await deliverDetections(store, group(sink), { batchSize: 3, maxPerCall: 5 });
+    expect(first).toMatchObject({ delivered: { rec: 5 }, behind: ['rec'] });
+    const second = await deliverDetections(store, group(sink), { batchSize: 3, maxPerCall: 5 });
+    expect(second).toMatchObject({ delivered: { rec: 2 }, behind: [] });
+    expect(sink.ids()).toEqual(['d0:1', 'd1:1', 'd2:1', 'd3:1', 'd4:1', 'd5:1', 'd6:1']);
+  });
+
+  it('delivers detections committed just before a crash, from the reopened store, on the next finalize run', async () => {
+    const file = path.join(dir, 'outflow.db');
+    const stdout = new MemoryStream();
+    const sinks = () => new SinkSet(createSinks([{ type: 'stdout', format: 'json' }], { log: silentLogger(), stdout }), silentLogger());
+    const jobDeps = (store: Store): JobDeps => ({
+      store,
+      analytics: defaultAnalyticsConfig(),
+      retention: { detections_days: 90, quarantine_days: 14, dedupe_hours: 48 },
+      sinks: sinks(),
+      log: silentLogger(),
+      clock: systemClock,
+    });
+    const finalize = FLEET_JOBS.find((j) => j.name === 'finalize')!;
+
+    // the running aggregator: one finalize run (nothing yet) put the sink's cursor in place
+    const before = await openSqliteStore(file);
+    await finalize.run(jobDeps(before), new Date());
+    // then a finalizer commits detections, and the process dies before any sink sees them
+    const fleet = simulateFleet({ hosts: 30, days: 9, seed: 5, files: 1 });
+    const run = await runPipeline(before, fleet.files);
+    expect(run.detections.length).toBeGreaterThan(0);
+    await before.close();
+    expect(stdout.lines()).toEqual([]);
+
+    const after = await openSqliteStore(file);
+    cleanups.push(() => after.close());
+    const r = await finalize.run(jobDeps(after), new Date());
+    expect(r).toMatchObject({ delivered: run.detections.length, sink_failures: 0 });
+    const delivered = stdout.lines() as Detection[];
+    expect(delivered.map((d) => d.id).sort()).toEqual(run.detections.map((d) => d.id).sort());
+    // and only once
+    expect(await finalize.run(jobDeps(after), new Date())).toMatchObject({ delivered: 0 });
+    expect(stdout.lines()).toHaveLength(run.detections.length);
+  });
+
+  it('a webhook whose spool was full gets the refused detections once its receiver recovers', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    const receiver = new TestReceiver(() => 200);
+    const port = await freePort();
+    const oneBody = JSON.stringify(sampleDetection({ id: 'xx' })).length + 250;
+    const webhook = new WebhookSink({
+      name: 'webhook#0',
+      url: `http://127.0.0.1:${port}/hook`,
+      secret: 'test-webhook-secret-0123456789',
+      format: 'json',
+      spoolDir: path.join(dir, 'spool'),
+      timeoutMs: 2000,
+      backoff: { initialMs: 20, maxMs: 100, factor: 2 },
+      batchSize: 1,
+      maxSpoolBytes: Math.floor(2.5 * oneBody),
+      headers: {},
+      render: (d) => d,
+      log: silentLogger(),
+    });
+    cleanups.push(() => webhook.close());
+    cleanups.push(() => receiver.stop());
+    await prepareSinkCursors(store, group(webhook));
+    for (const id of ['w1', 'w2', 'w3', 'w4']) await upsert(store, id);
+
+    // receiver down: two batches fit in the spool, the rest is refused and stays behind the cursor
+    const refused = await deliverDetections(store, group(webhook));
+    expect(refused.failures.map((f) => f.error.message)).toEqual([expect.stringMatching(/spool .* is full/)]);
+
+    expect(refused.delivered).toEqual({ 'webhook#0': 2 });
+    expect(webhook.pending).toBe(2);
+
+    await receiver.start(port);
+    await waitFor(() => webhook.pending === 0, 'the spool to drain');
+    const retried = await deliverDetections(store, group(webhook));
+    expect(retried).toMatchObject({ delivered: { 'webhook#0': 2 }, failures: [] });
+    await waitFor(() => webhook.pending === 0, 'the retried batches to be delivered');
+    const ids = receiver.delivered.flatMap((r) => (JSON.parse(r.body.toString('utf8')) as { detections: { id: string }[] }).detections.map((d) => d.id));
+    // the two spooled before the refusal were not offered again
+    expect(ids).toEqual(['w1', 'w2', 'w3', 'w4']);
+  });
+});
+
+describe('sink delivery ids', () => {
+  it('name the target and format, hide webhook URLs, and tell identical sinks apart', () => {
+    const sinks = createSinks(
+      [
+        { type: 'stdout', format: 'json' },
+        { type: 'file', path: 'out/detections.jsonl', format: 'ocsf' },
+        { type: 'stdout', format: 'json' },
+      ],
+      { log: silentLogger(), stdout: new MemoryStream() },
+    );
+    expect(sinks.map((s) => s.deliveryId)).toEqual(['stdout:json', `file:ocsf:${path.resolve('out/detections.jsonl')}`, 'stdout:json#2']);
+    expect(sinks.map(sinkCursorId)).toEqual(['sink:stdout:json', `sink:file:ocsf:${path.resolve('out/detections.jsonl')}`, 'sink:stdout:json#2']);
+  });
+
+  it('hash a webhook URL (it may carry credentials) and follow it when it changes', () => {
+    const url = 'https://user:hunter2@siem.example.com/hook?token=abc';
+    const config = (u: string) => fleetServeConfigShape.sinks.parse([{ type: 'webhook', url: u, secret: 'a-long-enough-secret', spool_dir: path.join(dir, 'spool') }]);
+    const [sink] = createSinks(config(url), { log: silentLogger() });
+    cleanups.push(() => sink!.close());
+    expect(sink!.deliveryId).toMatch(/^webhook:json:[0-9a-f]{16}$/);
+    expect(sink!.deliveryId).not.toContain('hunter2');
+    expect(sinkDeliveryId(config(url)[0]!)).toBe(sink!.deliveryId);
+    expect(sinkDeliveryId(config('https://siem.example.com/other')[0]!)).not.toBe(sink!.deliveryId);
+  });
+});
