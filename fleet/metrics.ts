@@ -199,6 +199,7 @@ export interface FleetMetrics {
   jobLastDuration: Gauge;
   sinkDeliveries: Counter;
   sinkSpoolDepth: Gauge;
+  sinkPending: Gauge;
 }
 
 export function createFleetMetrics(): FleetMetrics {
@@ -217,6 +218,7 @@ export function createFleetMetrics(): FleetMetrics {
     jobLastDuration: registry.gauge('outflow_job_last_duration_seconds', 'Duration of the most recent run of each job', ['job']),
     sinkDeliveries: registry.counter('outflow_sink_deliveries_total', 'Sink deliveries by sink and outcome (ok|retry|dead|error)', ['sink', 'outcome']),
     sinkSpoolDepth: registry.gauge('outflow_sink_spool_batches', 'Batches waiting in a sink spool', ['sink']),
+    sinkPending: registry.gauge('outflow_sink_pending_detections', 'Detection changes not yet taken by a sink (its backlog after the last finalize run)', ['sink']),
   };
 }
 

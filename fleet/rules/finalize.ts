@@ -10,7 +10,7 @@
  * arrived in, as long as finalization runs after they are ingested (the CLI finalizes at the end).
  *
  *   const r = await finalizePending(store, { analytics: config.analytics });
- *   await sinks.write([...r.created, ...r.updated]);
+ *   // committed: the sinks take them from the store's change feed (fleet/sinks/outbox.ts)
  */
 import { ANALYTICS, commonThreshold, rareThreshold, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';

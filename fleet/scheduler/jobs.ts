@@ -38,7 +38,7 @@ export const FLEET_JOBS: readonly (Omit<JobDefinition<JobDeps>, 'cron'> & { name
     description: 'judge candidates older than finalize_delay (event time), then deliver new and changed detections to the sinks',
     async run(deps) {
       // Cursors first, so a sink configured just now still receives what this run finalizes.
-      await prepareSinkCursors(deps.store, deps.sinks);
+      await prepareSinkCursors(deps.store, deps.sinks, deps.log);
       const r = await finalizePending(deps.store, { analytics: deps.analytics, log: deps.log });
       countDetections(deps.metrics, r.created, r.updated);
       const d = await deliverDetections(deps.store, deps.sinks, { log: deps.log, metrics: deps.metrics });

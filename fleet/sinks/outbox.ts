@@ -18,7 +18,7 @@
 import { coerceError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { FleetMetrics } from '../metrics.js';
-import type { Store } from '../store/store.js';
+import { ChangeCursorError, type Store } from '../store/store.js';
 import { PartialWriteError, type Sink } from './sink.js';
 
 export interface SinkGroup {
@@ -37,6 +37,8 @@ export interface DeliveryOptions {
 export interface DeliveryReport {
   /** Detections written per sink name. */
   delivered: Record<string, number>;
+  /** Changes still waiting per sink name after this call (the sink's backlog). */
+  pending: Record<string, number>;
   /** Sinks whose write failed; they get the same detections again next time. */
   failures: { sink: string; error: Error }[];
   /** Sinks that stopped at maxPerCall with more waiting. */
@@ -48,14 +50,24 @@ export function sinkCursorId(sink: Sink): string {
   return `sink:${sink.deliveryId ?? sink.name}`;
 }
 
-/** Give every sink without a cursor one at the newest change (idempotent). */
-export async function prepareSinkCursors(store: Store, group: SinkGroup): Promise<void> {
+/** The sink's saved cursor, or null when it has none (or the row is not one we wrote). */
+async function savedCursor(store: Store, sink: Sink): Promise<string | null> {
+  const saved = await store.checkpoints.get(sinkCursorId(sink));
+  return typeof saved?.cursor === 'string' ? saved.cursor : null;
+}
+
+/** Give every sink without a usable cursor one at the newest change (idempotent); a store error is logged. */
+export async function prepareSinkCursors(store: Store, group: SinkGroup, log?: Logger): Promise<void> {
   let newest: string | undefined;
   for (const sink of group.sinks) {
-    const id = sinkCursorId(sink);
-    if ((await store.checkpoints.get(id)) !== null) continue;
-    newest ??= await store.detections.changeCursor();
-    await store.checkpoints.put(id, { cursor: newest });
+    try {
+      if ((await savedCursor(store, sink)) !== null) continue;
+      newest ??= await store.detections.changeCursor();
+      await store.checkpoints.put(sinkCursorId(sink), { cursor: newest });
+    } catch (err) {
+      // deliverDetections tries again for this sink
+      log?.error({ sink: sink.name, err: coerceError(err) }, 'sink cursor could not be set up');
+    }
   }
 }
 
@@ -63,16 +75,35 @@ export async function prepareSinkCursors(store: Store, group: SinkGroup): Promis
 export async function deliverDetections(store: Store, group: SinkGroup, opts: DeliveryOptions = {}): Promise<DeliveryReport> {
   const batchSize = opts.batchSize ?? 500;
   const maxPerCall = opts.maxPerCall ?? 20_000;
-  const report: DeliveryReport = { delivered: {}, failures: [], behind: [] };
+  const report: DeliveryReport = { delivered: {}, pending: {}, failures: [], behind: [] };
+  const fail = (sink: Sink, error: Error, fields: Record<string, unknown>, msg: string) => {
+    report.failures.push({ sink: sink.name, error });
+    opts.metrics?.sinkDeliveries.inc({ sink: sink.name, outcome: 'error' });
+    opts.log?.error({ sink: sink.name, err: error, ...fields }, msg);
+  };
+
+  /** Where this sink starts: its cursor, else (never prepared, or not valid for this store) the newest change, saved. */
+  const startOf = async (sink: Sink): Promise<string> => {
+    const saved = await savedCursor(store, sink);
+    if (saved !== null) {
+      try {
+        await store.detections.countChangedSince(saved);
+        return saved;
+      } catch (err) {
+        if (!(err instanceof ChangeCursorError)) throw err;
+        opts.log?.warn({ sink: sink.name, err }, 'sink cursor does not belong to this store (store re-created or replaced?); the sink starts at the newest change');
+      }
+    }
+    const newest = await store.detections.changeCursor();
+    await store.checkpoints.put(sinkCursorId(sink), { cursor: newest });
+    return newest;
+  };
 
   const deliverTo = async (sink: Sink): Promise<void> => {
-    const id = sinkCursorId(sink);
-    const saved = await store.checkpoints.get(id);
-    // A sink without a cursor was never prepared: start it at the newest change rather than replay everything.
-    let cursor = typeof saved?.cursor === 'string' ? saved.cursor : await store.detections.changeCursor();
-    let delivered = 0;
-    while (delivered < maxPerCall) {
-      const changes = await store.detections.changedSince(cursor, Math.min(batchSize, maxPerCall - delivered));
+    let cursor = await startOf(sink);
+    report.delivered[sink.name] = 0;
+    while (report.delivered[sink.name]! < maxPerCall) {
+      const changes = await store.detections.changedSince(cursor, Math.min(batchSize, maxPerCall - report.delivered[sink.name]!));
       if (!changes.length) break;
       let accepted = changes.length;
       let failure: Error | undefined;
@@ -83,32 +114,25 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
         accepted = err instanceof PartialWriteError ? Math.min(err.accepted, changes.length) : 0;
       }
       if (accepted > 0) {
+        report.delivered[sink.name]! += accepted;
         cursor = changes[accepted - 1]!.cursor;
-        await store.checkpoints.put(id, { cursor });
-        delivered += accepted;
+        await store.checkpoints.put(sinkCursorId(sink), { cursor });
       }
       if (failure) {
-        report.failures.push({ sink: sink.name, error: failure });
-        opts.metrics?.sinkDeliveries.inc({ sink: sink.name, outcome: 'error' });
-        opts.log?.error(
-          { sink: sink.name, err: failure, accepted, refused: changes.length - accepted },
-          'sink write failed; the refused detections are offered again on the next run',
-        );
+        fail(sink, failure, { accepted, refused: changes.length - accepted }, 'sink write failed; the refused detections are offered again on the next run');
         break;
       }
     }
-    report.delivered[sink.name] = delivered;
-    if (delivered >= maxPerCall) report.behind.push(sink.name);
+    const pending = await store.detections.countChangedSince(cursor);
+    report.pending[sink.name] = pending;
+    opts.metrics?.sinkPending.set({ sink: sink.name }, pending);
+    if (pending > 0 && report.delivered[sink.name]! >= maxPerCall) report.behind.push(sink.name);
   };
 
   await Promise.all(
     group.sinks.map((s) =>
-      deliverTo(s).catch((err: unknown) => {
-        // the store failed (reading changes or saving the cursor): the next run starts from the saved cursor
-        const error = coerceError(err);
-        report.failures.push({ sink: s.name, error });
-        opts.log?.error({ sink: s.name, err: error }, 'sink delivery stopped');
-      }),
+      // the store failed (reading changes, or saving the cursor after a write): the next run starts from the saved cursor
+      deliverTo(s).catch((err: unknown) => fail(s, coerceError(err), {}, 'sink delivery stopped by a store error; it resumes from the saved cursor next run')),
     ),
   );
   return report;

@@ -19,6 +19,7 @@
  */
 import { hash } from 'node:crypto';
 import type { EgressCandidate, AnalyticId } from '../../src/schemas/egress-candidate.js';
+import { StoreError } from '../../src/errors.js';
 import type { Detection } from '../../src/schemas/detection.js';
 
 export type { Detection };
@@ -393,12 +394,33 @@ export interface DetectionsRepo {
    * The sinks' outbox: detections inserted or updated after position `after` ('' = the beginning), in change
    * order, at most `limit`. Every upsert moves its rows past every change committed before it, so a reader
    * that stores the cursor of the last change it handled sees every later change exactly once more, as the
-   * detection's latest version, even across restarts and deletions. Only changes no still-running
-   * transaction can precede are returned (a change committed later never lands behind a cursor).
+   * detection's latest version, even across restarts and deletions. Changes commit in cursor order (a
+   * change committed later never lands behind a cursor). Rejects with ChangeCursorError for a cursor this
+   * store cannot have handed out (malformed, or beyond its newest change).
    */
   changedSince(after: string, limit: number): Promise<DetectionChange[]>;
   /** The position after the newest change returned by changedSince now ('' when there is none). */
   changeCursor(): Promise<string>;
+  /** Changes after `after` (a sink's backlog: it grows while the sink refuses). Same errors as changedSince. */
+  countChangedSince(after: string): Promise<number>;
+}
+
+/**
+ * Both backends' change cursors are change numbers in decimal ('' = before the first): the number as text
+ * ('0' for ''), or ChangeCursorError.
+ */
+export function parseChangeSeq(backend: string, cursor: string): string {
+  if (cursor === '') return '0';
+  if (!/^(?:0|[1-9]\d{0,17})$/.test(cursor)) throw new ChangeCursorError(backend, cursor, 'is not a change number');
+  return cursor;
+}
+
+/** A change cursor that does not belong to this store (see DetectionsRepo.changedSince). */
+export class ChangeCursorError extends StoreError {
+  override name = 'ChangeCursorError';
+  constructor(backend: string, cursor: string, why: string) {
+    super('STORE_READ', `${backend}: change cursor ${JSON.stringify(cursor)} ${why}`, 'the sink starts again at the newest change (outbox.ts does this by itself)');
+  }
 }
 
 export interface DetectionChange {

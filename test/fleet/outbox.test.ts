@@ -105,10 +105,48 @@ describe('sink outbox', () => {
     await prepareSinkCursors(store, group(sink));
     for (let i = 0; i < 7; i++) await upsert(store, `d${i}`);
     const first = await deliverDetections(store, group(sink), { batchSize: 3, maxPerCall: 5 });
-    expect(first).toMatchObject({ delivered: { rec: 5 }, behind: ['rec'] });
+    expect(first).toMatchObject({ delivered: { rec: 5 }, pending: { rec: 2 }, behind: ['rec'] });
     const second = await deliverDetections(store, group(sink), { batchSize: 3, maxPerCall: 5 });
-    expect(second).toMatchObject({ delivered: { rec: 2 }, behind: [] });
+    expect(second).toMatchObject({ delivered: { rec: 2 }, pending: { rec: 0 }, behind: [] });
     expect(sink.ids()).toEqual(['d0:1', 'd1:1', 'd2:1', 'd3:1', 'd4:1', 'd5:1', 'd6:1']);
+    // exactly maxPerCall waiting: all taken, nothing behind
+    for (let i = 7; i < 12; i++) await upsert(store, `d${i}`);
+    expect(await deliverDetections(store, group(sink), { batchSize: 3, maxPerCall: 5 })).toMatchObject({ delivered: { rec: 5 }, pending: { rec: 0 }, behind: [] });
+  });
+
+  it('shows a refusing sink\'s backlog in outflow_sink_pending_detections', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    const sink = new RecordingSink('rec');
+    const metrics = createFleetMetrics();
+    await prepareSinkCursors(store, group(sink));
+    for (const id of ['a', 'b', 'c']) await upsert(store, id);
+    sink.failNext = 1;
+    expect(await deliverDetections(store, group(sink), { metrics })).toMatchObject({ delivered: { rec: 0 }, pending: { rec: 3 } });
+    expect(metrics.sinkPending.get({ sink: 'rec' })).toBe(3);
+    await deliverDetections(store, group(sink), { metrics });
+    expect(metrics.sinkPending.get({ sink: 'rec' })).toBe(0);
+  });
+
+  it('repairs a cursor row it did not write, and restarts a cursor from another store at the newest change', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    const sink = new RecordingSink('rec');
+    await upsert(store, 'old');
+    // a hand-edited row: not a string cursor → replaced by the newest change, and later changes still arrive
+    await store.checkpoints.put(sinkCursorId(sink), { cursor: 0 });
+    await prepareSinkCursors(store, group(sink));
+    expect(await store.checkpoints.get(sinkCursorId(sink))).toEqual({ cursor: await store.detections.changeCursor() });
+    await upsert(store, 'a');
+    await deliverDetections(store, group(sink));
+    expect(sink.ids()).toEqual(['a:1']);
+    // a cursor beyond this store's newest change (the database was re-created): start again at the newest
+    await store.checkpoints.put(sinkCursorId(sink), { cursor: '9999' });
+    const r = await deliverDetections(store, group(sink));
+    expect(r).toMatchObject({ delivered: { rec: 0 }, failures: [] });
+    await upsert(store, 'b');
+    await deliverDetections(store, group(sink));
+    expect(sink.ids()).toEqual(['a:1', 'b:1']);
   });
 
   it('delivers detections committed just before a crash, from the reopened store, on the next finalize run', async () => {

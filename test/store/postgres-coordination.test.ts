@@ -10,6 +10,7 @@ import { finalizePending } from '../../fleet/rules/finalize.js';
 import { openPostgresStore, type PostgresStore } from '../../fleet/store/postgres/index.js';
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
+import { ChangeCursorError } from '../../fleet/store/store.js';
 import { Scheduler } from '../../fleet/scheduler/scheduler.js';
 import { silentLogger } from '../../src/log.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
@@ -58,7 +59,7 @@ describe('postgres store across instances', () => {
     });
   });
 
-  it('detection changes: one committed behind another instance\'s still-open transaction waits for it, so no cursor passes it', async () => {
+  it('detection changes: a writer waits for another instance\'s open detection transaction, so changes commit in cursor order', async () => {
     await withDb('outbox', async (db) => {
       const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url)));
       const [a, b, reader] = stores as [PostgresStore, PostgresStore, PostgresStore];
@@ -67,21 +68,26 @@ describe('postgres store across instances', () => {
         const gate = new Promise<void>((r) => (release = r));
         let written!: () => void;
         const wrote = new Promise<void>((r) => (written = r));
-        // a takes its sequence number and transaction id first, then stays open while b commits
+        // a draws its change number first, then stays open
         const slow = a.transaction(async (tx) => {
           await tx.detections.upsert([sampleDetection({ id: 'slow', suppression_key: 'k-slow' })]);
           written();
           await gate;
         });
         await wrote;
-        await b.detections.upsert([sampleDetection({ id: 'fast', suppression_key: 'k-fast' })]);
-        // b's change is committed, but a reader must not move its cursor past a's open transaction
+        let fastDone = false;
+        const fast = b.detections.upsert([sampleDetection({ id: 'fast', suppression_key: 'k-fast' })]).then(() => void (fastDone = true));
+        await new Promise((r) => setTimeout(r, 300));
+        // b may not draw a number (and commit) behind a's until a has committed
+        expect(fastDone).toBe(false);
         expect(await reader.detections.changedSince('', 10)).toEqual([]);
-        expect(await reader.detections.changeCursor()).toBe('');
+        expect(await reader.detections.countChangedSince('')).toBe(0);
         release!();
         await slow;
+        await fast;
         const changes = await reader.detections.changedSince('', 10);
         expect(changes.map((c) => c.detection.id)).toEqual(['slow', 'fast']);
+        expect(Number(changes[0]!.cursor)).toBeLessThan(Number(changes[1]!.cursor));
         expect(await reader.detections.changeCursor()).toBe(changes[1]!.cursor);
       } finally {
         release?.();
@@ -115,6 +121,10 @@ describe('postgres store across instances', () => {
         expect(await s.detections.changeCursor()).toBe(carried[3]!.cursor);
         await s.detections.upsert([sampleDetection({ id: 'early', suppression_key: 'k-early', count: 2 })]);
         expect((await s.detections.changedSince(carried[3]!.cursor, 10)).map((c) => `${c.detection.id}:${c.detection.count}`)).toEqual(['early:2']);
+        // a cursor beyond the numbers handed out comes from another database (the store was re-created, say)
+        const foreign = String(Number(await s.detections.changeCursor()) + 1000);
+        await expect(s.detections.changedSince(foreign, 10)).rejects.toBeInstanceOf(ChangeCursorError);
+        await expect(s.detections.countChangedSince(foreign)).rejects.toBeInstanceOf(ChangeCursorError);
       } finally {
         await s.close();
       }

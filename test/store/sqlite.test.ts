@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { openSqliteStore, type SqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
-import { pairKey } from '../../fleet/store/store.js';
+import { ChangeCursorError, pairKey } from '../../fleet/store/store.js';
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
 import { sampleDetection, storeContract } from './store.contract.js';
@@ -167,6 +167,10 @@ describe('SQLite store specifics', () => {
       expect(await s.detections.changeCursor()).toBe(carried[3]!.cursor);
       await s.detections.upsert([sampleDetection({ id: 'early', suppression_key: 'k-early', count: 2 })]);
       expect((await s.detections.changedSince(carried[3]!.cursor, 10)).map((c) => c.detection.id)).toEqual(['early']);
+      // a cursor beyond the counter was not handed out by this store (another file's, say)
+      await expect(s.detections.changedSince('6', 10)).rejects.toBeInstanceOf(ChangeCursorError);
+      await expect(s.detections.countChangedSince('6')).rejects.toBeInstanceOf(ChangeCursorError);
+      expect(await s.detections.countChangedSince('5')).toBe(0);
     } finally {
       await s.close();
     }

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Detection } from '../../src/schemas/detection.js';
 import { EgressCandidateSchema, type EgressCandidate } from '../../src/schemas/egress-candidate.js';
-import { candidateId, pairKey, type AppSighting, type CandidateInput, type Store } from '../../fleet/store/store.js';
+import { ChangeCursorError, candidateId, pairKey, type AppSighting, type CandidateInput, type Store } from '../../fleet/store/store.js';
 
 const T0 = 1_772_409_600; // 2026-03-02T00:00:00Z
 const DAY = 86_400;
@@ -500,7 +500,29 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           }),
         ).rejects.toThrow('roll back');
         expect(await store.detections.changedSince(before, 10)).toEqual([]);
-        await expect(store.detections.changedSince('not a cursor', 1)).rejects.toThrow(/change cursor/);
+        await expect(store.detections.changedSince('not a cursor', 1)).rejects.toBeInstanceOf(ChangeCursorError);
+        await expect(store.detections.countChangedSince('not a cursor')).rejects.toBeInstanceOf(ChangeCursorError);
+      });
+
+      it('pages through many changes of one upsert in order, each once, and counts the backlog', async () => {
+        const many = Array.from({ length: 25 }, (_, i) => sampleDetection({ id: `m${String(i).padStart(2, '0')}`, suppression_key: `k-${i}` }));
+        await store.detections.upsert(many);
+        expect(await store.detections.countChangedSince('')).toBe(25);
+        const seen: string[] = [];
+        let cursor = '';
+        for (let page = 0; page < 20; page++) {
+          const changes = await store.detections.changedSince(cursor, 4);
+          if (!changes.length) break;
+          seen.push(...changes.map((c) => c.detection.id));
+          cursor = changes[changes.length - 1]!.cursor;
+          expect(await store.detections.countChangedSince(cursor)).toBe(25 - seen.length);
+        }
+        expect(seen.length).toBe(25);
+        expect([...seen].sort()).toEqual(many.map((d) => d.id));
+        expect(cursor).toBe(await store.detections.changeCursor());
+        // the next upsert follows, whatever the counters' digit count
+        await store.detections.upsert([sampleDetection({ id: 'z-last', suppression_key: 'k-last' })]);
+        expect((await store.detections.changedSince(cursor, 4)).map((c) => c.detection.id)).toEqual(['z-last']);
       });
     });
 

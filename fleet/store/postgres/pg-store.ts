@@ -26,7 +26,9 @@ import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { DetectionSchema } from '../../../src/schemas/detection.js';
 import { loadMigrations } from '../migrations.js';
 import {
+  ChangeCursorError,
   candidateId,
+  parseChangeSeq,
   mergeAppAttributes,
   pairKey,
   type AppSighting,
@@ -76,6 +78,9 @@ export interface PostgresStoreOptions {
 
 /** Advisory-lock namespace ("outf") so our locks never collide with another application's. */
 const LOCK_NAMESPACE = 0x6f757466;
+/** The detection change lock (0002_detection_changes.sql): its own namespace, so no hashed job or key lock can collide with it. */
+const CHANGE_LOCK_NAMESPACE = 0x6f757467;
+const CHANGE_LOCK_KEY = 0;
 /** Key of the migration lock inside that namespace (job locks hash their names). */
 const MIGRATION_LOCK_KEY = 1;
 
@@ -773,29 +778,34 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       const byId = new Map<string, Detection>();
       // validated like the SQLite backend: a malformed detection is a bug, never stored
       for (const d of rows) byId.set(d.id, DetectionSchema.parse(d));
+      if (!byId.size) return;
       const list = [...byId.values()].sort((a, b) => byText(a.id, b.id));
-      for (const part of chunks(list, chunk)) {
-        await ex.q(
-          'write',
-          `INSERT INTO detections AS d (host_id, id, suppression_key, analytic, created_at, first_seen, last_seen, body, change_seq, change_xid)
-           SELECT u.host_id, u.id, u.sk, u.analytic, u.created_at, u.first_seen, u.last_seen, u.body, nextval('detection_change_seq'), pg_current_xact_id()
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
-             AS u(host_id, id, sk, analytic, created_at, first_seen, last_seen, body)
-           ON CONFLICT (host_id, id) DO UPDATE SET suppression_key = EXCLUDED.suppression_key, analytic = EXCLUDED.analytic,
-             created_at = EXCLUDED.created_at, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen, body = EXCLUDED.body,
-             change_seq = EXCLUDED.change_seq, change_xid = EXCLUDED.change_xid`,
-          [
-            part.map((d) => d.host_id),
-            part.map((d) => d.id),
-            part.map((d) => d.suppression_key),
-            part.map((d) => d.analytic),
-            part.map((d) => d.created_at),
-            part.map((d) => d.first_seen),
-            part.map((d) => d.last_seen),
-            part.map((d) => JSON.stringify(d)),
-          ],
-        );
-      }
+      await ex.atomic(async (tx) => {
+        // Change numbers are drawn under this lock, held to COMMIT: numbers commit in order (0002_detection_changes.sql).
+        await tx.q('write', `SELECT pg_advisory_xact_lock(${CHANGE_LOCK_NAMESPACE}, ${CHANGE_LOCK_KEY})`);
+        for (const part of chunks(list, chunk)) {
+          await tx.q(
+            'write',
+            `INSERT INTO detections AS d (host_id, id, suppression_key, analytic, created_at, first_seen, last_seen, body, change_seq)
+             SELECT u.host_id, u.id, u.sk, u.analytic, u.created_at, u.first_seen, u.last_seen, u.body, nextval('detection_change_seq')
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
+               AS u(host_id, id, sk, analytic, created_at, first_seen, last_seen, body)
+             ON CONFLICT (host_id, id) DO UPDATE SET suppression_key = EXCLUDED.suppression_key, analytic = EXCLUDED.analytic,
+               created_at = EXCLUDED.created_at, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen, body = EXCLUDED.body,
+               change_seq = EXCLUDED.change_seq`,
+            [
+              part.map((d) => d.host_id),
+              part.map((d) => d.id),
+              part.map((d) => d.suppression_key),
+              part.map((d) => d.analytic),
+              part.map((d) => d.created_at),
+              part.map((d) => d.first_seen),
+              part.map((d) => d.last_seen),
+              part.map((d) => JSON.stringify(d)),
+            ],
+          );
+        }
+      });
     },
     async get(id) {
       const rows = await ex.q<{ body: string }>('read', `SELECT body FROM detections WHERE id = $1 LIMIT 1`, [id]);
@@ -820,33 +830,37 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       return rows[0]?.n ?? 0;
     },
     async changedSince(after, limit) {
-      const [xid, seq] = changeCursorParts(after);
-      const rows = await ex.q<{ change_xid: string; change_seq: string; body: string }>(
+      const from = await changeSeq(ex, after);
+      const rows = await ex.q<{ seq: string; body: string }>(
         'read',
-        `SELECT change_xid::text AS change_xid, change_seq::text AS change_seq, body FROM detections
-         WHERE (change_xid, change_seq) > ($1::xid8, $2::bigint) AND change_xid < pg_snapshot_xmin(pg_current_snapshot())
-         ORDER BY change_xid, change_seq LIMIT $3`,
-        [xid, seq, limit],
+        `SELECT d.change_seq::text AS seq, d.body FROM detections d WHERE d.change_seq > $1 ORDER BY d.change_seq LIMIT $2`,
+        [from, limit],
       );
-      return rows.map((r) => ({ cursor: `${r.change_xid}:${r.change_seq}`, detection: JSON.parse(r.body) as Detection }));
+      return rows.map((r) => ({ cursor: r.seq, detection: JSON.parse(r.body) as Detection }));
     },
     async changeCursor() {
-      const rows = await ex.q<{ change_xid: string; change_seq: string }>(
-        'read',
-        `SELECT change_xid::text AS change_xid, change_seq::text AS change_seq FROM detections
-         WHERE change_xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY change_xid DESC, change_seq DESC LIMIT 1`,
-      );
-      return rows[0] ? `${rows[0].change_xid}:${rows[0].change_seq}` : '';
+      const rows = await ex.q<{ seq: string | null }>('read', `SELECT max(change_seq)::text AS seq FROM detections`);
+      return rows[0]?.seq ?? '';
+    },
+    async countChangedSince(after) {
+      const from = await changeSeq(ex, after);
+      const rows = await ex.q<{ n: string }>('read', `SELECT count(*)::text AS n FROM detections WHERE change_seq > $1`, [from]);
+      return Number(rows[0]?.n ?? 0);
     },
   };
 }
 
-/** A PostgreSQL change cursor ('' or `xid:seq`, both decimal) as query parameters; a malformed one is a caller bug. */
-function changeCursorParts(cursor: string): [string, string] {
-  if (cursor === '') return ['0', '0'];
-  const m = /^(\d{1,20}):(\d{1,19})$/.exec(cursor);
-  if (!m) throw new StoreError('STORE_READ', `postgres: change cursor ${JSON.stringify(cursor)} is not one this store hands out`, 'reset the sink cursor (its checkpoint row) to start from the newest change');
-  return [m[1]!, m[2]!];
+/**
+ * A change cursor as a number (text, for bigint). One beyond the numbers the sequence has handed out comes
+ * from another database (say the store was re-created): reading from it would deliver nothing for a long time.
+ */
+async function changeSeq(ex: Executor, cursor: string): Promise<string> {
+  const seq = parseChangeSeq('postgres', cursor);
+  if (seq === '0') return seq;
+  const rows = await ex.q<{ last: string }>('read', `SELECT (CASE WHEN is_called THEN last_value ELSE last_value - 1 END)::text AS last FROM detection_change_seq`);
+  const last = rows[0]?.last ?? '0';
+  if (BigInt(seq) > BigInt(last)) throw new ChangeCursorError('postgres', cursor, `is beyond the newest change (${last}): not from this store`);
+  return seq;
 }
 
 // ─── quarantine, checkpoints ───────────────────────────────────────────────────────────────────

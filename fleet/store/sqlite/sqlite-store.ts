@@ -18,6 +18,8 @@ import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { loadMigrations } from '../migrations.js';
 import { encodeKeyRecord, fingerprint, forEachKeyRecord, KEY_RECORD_BYTES, SeenKeys, type Fingerprint } from './seen-keys.js';
 import {
+  ChangeCursorError,
+  parseChangeSeq,
   candidateBodyDigest,
   candidateId,
   mergeAppAttributes,
@@ -80,12 +82,9 @@ class Mutex {
   }
 }
 
-/** A SQLite change cursor ('' or a change number) as a number; a malformed one is a caller bug. */
+/** A change cursor as a number (SQLite integers are exact to 2^53 here, far beyond any change count). */
 function seqCursor(cursor: string): number {
-  if (cursor === '') return 0;
-  const n = Number(cursor);
-  if (!Number.isSafeInteger(n) || n < 0) throw new StoreError('STORE_READ', `sqlite: change cursor ${JSON.stringify(cursor)} is not one this store hands out`, 'reset the sink cursor (its checkpoint row) to start from the newest change');
-  return n;
+  return Number(parseChangeSeq('sqlite', cursor));
 }
 
 function wrap<T>(what: string, code: 'STORE_READ' | 'STORE_WRITE', fn: () => T): T {
@@ -505,7 +504,10 @@ class SqliteRepos implements StoreRepos {
       },
       async changedSince(after: string, limit: number) {
         return wrap('detections.changedSince', 'STORE_READ', () => {
-          const rows = self.st('SELECT change_seq, body FROM detections WHERE change_seq > ? ORDER BY change_seq LIMIT ?').raw(true).all(seqCursor(after), limit) as [number, string][];
+          const from = seqCursor(after);
+          const last = (self.st(`SELECT value FROM store_meta WHERE name = 'detection_change_seq'`).get() as { value: number } | undefined)?.value ?? 0;
+          if (from > last) throw new ChangeCursorError('sqlite', after, `is beyond the newest change (${last}): not from this store`);
+          const rows = self.st('SELECT change_seq, body FROM detections WHERE change_seq > ? ORDER BY change_seq LIMIT ?').raw(true).all(from, limit) as [number, string][];
           return rows.map(([seq, body]) => ({ cursor: String(seq), detection: JSON.parse(body) as Detection }));
         });
       },
@@ -513,6 +515,15 @@ class SqliteRepos implements StoreRepos {
         return wrap('detections.changeCursor', 'STORE_READ', () => {
           const r = self.st(`SELECT value FROM store_meta WHERE name = 'detection_change_seq'`).get() as { value: number } | undefined;
           return r && r.value > 0 ? String(r.value) : '';
+        });
+      },
+      async countChangedSince(after: string) {
+        return wrap('detections.countChangedSince', 'STORE_READ', () => {
+          const from = seqCursor(after);
+          const last = (self.st(`SELECT value FROM store_meta WHERE name = 'detection_change_seq'`).get() as { value: number } | undefined)?.value ?? 0;
+          // the counter never goes back, so a cursor beyond it was not handed out by this store
+          if (from > last) throw new ChangeCursorError('sqlite', after, `is beyond the newest change (${last}): not from this store`);
+          return (self.st('SELECT count(*) AS n FROM detections WHERE change_seq > ?').get(from) as { n: number }).n;
         });
       },
       async get(id: string) {

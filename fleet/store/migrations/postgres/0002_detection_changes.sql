@@ -1,16 +1,13 @@
--- The sinks' outbox (DetectionsRepo.changedSince). Several instances may upsert detections at once, and a
--- transaction that drew a smaller sequence number can commit after one that drew a larger, so sequence
--- order is not commit order. Changes are therefore ordered by the writing transaction's id first
--- (change_xid, then change_seq within it), and a reader returns only changes of transactions older than
--- its snapshot's xmin: those have all finished, and every later write gets a larger transaction id, so
--- nothing can ever be committed behind a cursor. (Single server; a Citus cluster's transaction ids are
--- per node: unverified there, see docs/postgres-nats.md.)
+-- The sinks' outbox (DetectionsRepo.changedSince). Every upsert of detections holds a transaction-level
+-- advisory lock from before it draws its first number until COMMIT, so detection writers take numbers one
+-- transaction at a time and commit in number order: a reader that has seen change n has seen every change
+-- before it, and nothing can later commit behind its cursor. (A sequence alone would not do: a transaction
+-- that drew 10 could commit after one that drew 11 had been read.) Advisory locks are per database, so
+-- other databases on the server do not hold the feed back.
 CREATE SEQUENCE detection_change_seq;
-ALTER TABLE detections
-  ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0,
-  ADD COLUMN change_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+ALTER TABLE detections ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
 -- Detections stored before this migration are numbered in (last_seen, id) order; sinks start after them.
 WITH numbered AS (SELECT host_id, id, row_number() OVER (ORDER BY last_seen, id COLLATE "C") AS seq FROM detections)
 UPDATE detections d SET change_seq = numbered.seq FROM numbered WHERE d.host_id = numbered.host_id AND d.id = numbered.id;
 SELECT setval('detection_change_seq', coalesce((SELECT max(change_seq) FROM detections), 0) + 1, false);
-CREATE INDEX detections_change ON detections (change_xid, change_seq);
+CREATE INDEX detections_change ON detections (change_seq);
