@@ -50,22 +50,39 @@ export function sinkCursorId(sink: Sink): string {
   return `sink:${sink.deliveryId ?? sink.name}`;
 }
 
-/** The sink's saved cursor, or null when it has none (or the row is not one we wrote). */
-async function savedCursor(store: Store, sink: Sink): Promise<string | null> {
-  const saved = await store.checkpoints.get(sinkCursorId(sink));
-  return typeof saved?.cursor === 'string' ? saved.cursor : null;
+/**
+ * The sink's cursor: the saved one when this store handed it out, else (none yet, a row we did not write,
+ * a cursor of another store) the newest change, saved. Validating costs one indexed read.
+ */
+async function cursorFor(store: Store, sink: Sink, log?: Logger): Promise<string> {
+  const id = sinkCursorId(sink);
+  const saved = await store.checkpoints.get(id);
+  if (typeof saved?.cursor === 'string') {
+    try {
+      await store.detections.changedSince(saved.cursor, 1);
+      return saved.cursor;
+    } catch (err) {
+      if (!(err instanceof ChangeCursorError)) throw err;
+      log?.warn({ sink: sink.name, err }, 'sink cursor is not one this store handed out; the sink starts at the newest change');
+    }
+  } else if (saved !== null) {
+    log?.warn({ sink: sink.name, checkpoint: id }, 'sink cursor row is not a cursor; the sink starts at the newest change');
+  }
+  const newest = await store.detections.changeCursor();
+  await store.checkpoints.put(id, { cursor: newest });
+  return newest;
 }
 
-/** Give every sink without a usable cursor one at the newest change (idempotent); a store error is logged. */
+/**
+ * Give every sink a usable cursor (idempotent). Run before finalizing, so a sink set up now, or one whose
+ * cursor had to be reset, still receives what that run finalizes. A store error is logged; deliverDetections
+ * tries again for that sink.
+ */
 export async function prepareSinkCursors(store: Store, group: SinkGroup, log?: Logger): Promise<void> {
-  let newest: string | undefined;
   for (const sink of group.sinks) {
     try {
-      if ((await savedCursor(store, sink)) !== null) continue;
-      newest ??= await store.detections.changeCursor();
-      await store.checkpoints.put(sinkCursorId(sink), { cursor: newest });
+      await cursorFor(store, sink, log);
     } catch (err) {
-      // deliverDetections tries again for this sink
       log?.error({ sink: sink.name, err: coerceError(err) }, 'sink cursor could not be set up');
     }
   }
@@ -82,25 +99,8 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
     opts.log?.error({ sink: sink.name, err: error, ...fields }, msg);
   };
 
-  /** Where this sink starts: its cursor, else (never prepared, or not valid for this store) the newest change, saved. */
-  const startOf = async (sink: Sink): Promise<string> => {
-    const saved = await savedCursor(store, sink);
-    if (saved !== null) {
-      try {
-        await store.detections.countChangedSince(saved);
-        return saved;
-      } catch (err) {
-        if (!(err instanceof ChangeCursorError)) throw err;
-        opts.log?.warn({ sink: sink.name, err }, 'sink cursor does not belong to this store (store re-created or replaced?); the sink starts at the newest change');
-      }
-    }
-    const newest = await store.detections.changeCursor();
-    await store.checkpoints.put(sinkCursorId(sink), { cursor: newest });
-    return newest;
-  };
-
   const deliverTo = async (sink: Sink): Promise<void> => {
-    let cursor = await startOf(sink);
+    let cursor = await cursorFor(store, sink, opts.log);
     report.delivered[sink.name] = 0;
     while (report.delivered[sink.name]! < maxPerCall) {
       const changes = await store.detections.changedSince(cursor, Math.min(batchSize, maxPerCall - report.delivered[sink.name]!));
@@ -123,7 +123,14 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
         break;
       }
     }
-    const pending = await store.detections.countChangedSince(cursor);
+    let pending: number;
+    try {
+      pending = await store.detections.countChangedSince(cursor);
+    } catch (err) {
+      // what was delivered stays delivered; only the backlog is unknown this time
+      opts.log?.warn({ sink: sink.name, err: coerceError(err) }, 'sink backlog could not be counted');
+      return;
+    }
     report.pending[sink.name] = pending;
     opts.metrics?.sinkPending.set({ sink: sink.name }, pending);
     if (pending > 0 && report.delivered[sink.name]! >= maxPerCall) report.behind.push(sink.name);

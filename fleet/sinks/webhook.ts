@@ -131,7 +131,8 @@ export class WebhookSink implements Sink {
       detections: records,
     };
     const bytes = Buffer.from(JSON.stringify(body));
-    if (this.spoolBytes + bytes.length > this.opts.maxSpoolBytes) {
+    // An empty spool takes any one body, so a batch larger than max_spool_bytes is delayed, never refused forever.
+    if (this.spoolBytes > 0 && this.spoolBytes + bytes.length > this.opts.maxSpoolBytes) {
       throw new OutflowError(
         'SINK_FAILED',
         `webhook spool ${this.opts.spoolDir} is full (${this.spoolBytes} bytes, ${this.queue.length} batches)`,

@@ -147,6 +147,12 @@ describe('sink outbox', () => {
     await upsert(store, 'b');
     await deliverDetections(store, group(sink));
     expect(sink.ids()).toEqual(['a:1', 'b:1']);
+    // a malformed cursor string is repaired by prepare, before the run's finalize, so that run's detections arrive
+    await store.checkpoints.put(sinkCursorId(sink), { cursor: '812:45' });
+    await prepareSinkCursors(store, group(sink));
+    await upsert(store, 'c');
+    await deliverDetections(store, group(sink));
+    expect(sink.ids()).toEqual(['a:1', 'b:1', 'c:1']);
   });
 
   it('delivers detections committed just before a crash, from the reopened store, on the next finalize run', async () => {
@@ -182,6 +188,34 @@ describe('sink outbox', () => {
     // and only once
     expect(await finalize.run(jobDeps(after), new Date())).toMatchObject({ delivered: 0 });
     expect(stdout.lines()).toHaveLength(run.detections.length);
+  });
+
+  it('a webhook spool takes a batch larger than max_spool_bytes when it is empty, so such a batch is delayed, not refused forever', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    const receiver = new TestReceiver(() => 200);
+    await receiver.start();
+    cleanups.push(() => receiver.stop());
+    const webhook = new WebhookSink({
+      name: 'webhook#0',
+      url: receiver.url,
+      secret: 'test-webhook-secret-0123456789',
+      format: 'json',
+      spoolDir: path.join(dir, 'spool'),
+      timeoutMs: 2000,
+      backoff: { initialMs: 20, maxMs: 100, factor: 2 },
+      batchSize: 100,
+      maxSpoolBytes: 1000,
+      headers: {},
+      render: (d) => d,
+      log: silentLogger(),
+    });
+    cleanups.push(() => webhook.close());
+    await prepareSinkCursors(store, group(webhook));
+    for (const id of ['big1', 'big2', 'big3']) await upsert(store, id);
+    expect(await deliverDetections(store, group(webhook))).toMatchObject({ delivered: { 'webhook#0': 3 }, failures: [] });
+    await waitFor(() => webhook.pending === 0, 'the oversized batch to be delivered');
+    expect(receiver.delivered).toHaveLength(1);
   });
 
   it('a webhook whose spool was full gets the refused detections once its receiver recovers', async () => {

@@ -25,7 +25,8 @@ afterAll(async () => {
 
 storeContract('postgres', async () => {
   if (!db) throw new Error('test database not created');
-  const tables = await pgQuery<{ tablename: string }>(db.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'`);
-  await pgQuery(db.url, `TRUNCATE ${tables.map((t) => `"${t.tablename}"`).join(', ')} RESTART IDENTITY`);
+  // schema_migrations and store_meta hold what the migrations wrote: kept, the counters in store_meta reset
+  const tables = await pgQuery<{ tablename: string }>(db.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'store_meta')`);
+  await pgQuery(db.url, `TRUNCATE ${tables.map((t) => `"${t.tablename}"`).join(', ')} RESTART IDENTITY; UPDATE store_meta SET value = 0`);
   return openPostgresStore(db.url, { poolSize: 3 });
 });

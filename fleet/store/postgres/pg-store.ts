@@ -78,9 +78,8 @@ export interface PostgresStoreOptions {
 
 /** Advisory-lock namespace ("outf") so our locks never collide with another application's. */
 const LOCK_NAMESPACE = 0x6f757466;
-/** The detection change lock (0002_detection_changes.sql): its own namespace, so no hashed job or key lock can collide with it. */
-const CHANGE_LOCK_NAMESPACE = 0x6f757467;
-const CHANGE_LOCK_KEY = 0;
+/** store_meta row numbering detection changes (0002_detection_changes.sql). */
+const CHANGE_COUNTER = 'detection_change_seq';
 /** Key of the migration lock inside that namespace (job locks hash their names). */
 const MIGRATION_LOCK_KEY = 1;
 
@@ -774,6 +773,11 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       for (const r of rows) out.set(r.suppression_key, JSON.parse(r.body) as Detection);
       return out;
     },
+    /**
+     * Takes the detection change counter's row lock to COMMIT (0002_detection_changes.sql): detection writers
+     * go one transaction at a time. In a transaction, call it before taking other locks (it waits for the
+     * counter while holding them).
+     */
     async upsert(rows: readonly Detection[]) {
       const byId = new Map<string, Detection>();
       // validated like the SQLite backend: a malformed detection is a bug, never stored
@@ -781,15 +785,16 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       if (!byId.size) return;
       const list = [...byId.values()].sort((a, b) => byText(a.id, b.id));
       await ex.atomic(async (tx) => {
-        // Change numbers are drawn under this lock, held to COMMIT: numbers commit in order (0002_detection_changes.sql).
-        await tx.q('write', `SELECT pg_advisory_xact_lock(${CHANGE_LOCK_NAMESPACE}, ${CHANGE_LOCK_KEY})`);
+        const counted = await tx.q<{ last: string }>('write', `UPDATE store_meta SET value = value + $1 WHERE name = '${CHANGE_COUNTER}' RETURNING value::text AS last`, [list.length]);
+        if (!counted[0]) throw new StoreError('STORE_WRITE', 'postgres: the detection change counter is missing from store_meta', 'run the migrations (outflow fleet migrate) on this database');
+        let next = BigInt(counted[0].last) - BigInt(list.length);
         for (const part of chunks(list, chunk)) {
           await tx.q(
             'write',
             `INSERT INTO detections AS d (host_id, id, suppression_key, analytic, created_at, first_seen, last_seen, body, change_seq)
-             SELECT u.host_id, u.id, u.sk, u.analytic, u.created_at, u.first_seen, u.last_seen, u.body, nextval('detection_change_seq')
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
-               AS u(host_id, id, sk, analytic, created_at, first_seen, last_seen, body)
+             SELECT u.host_id, u.id, u.sk, u.analytic, u.created_at, u.first_seen, u.last_seen, u.body, u.seq
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::bigint[])
+               AS u(host_id, id, sk, analytic, created_at, first_seen, last_seen, body, seq)
              ON CONFLICT (host_id, id) DO UPDATE SET suppression_key = EXCLUDED.suppression_key, analytic = EXCLUDED.analytic,
                created_at = EXCLUDED.created_at, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen, body = EXCLUDED.body,
                change_seq = EXCLUDED.change_seq`,
@@ -802,6 +807,7 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
               part.map((d) => d.first_seen),
               part.map((d) => d.last_seen),
               part.map((d) => JSON.stringify(d)),
+              part.map(() => String(++next)),
             ],
           );
         }
@@ -839,8 +845,8 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       return rows.map((r) => ({ cursor: r.seq, detection: JSON.parse(r.body) as Detection }));
     },
     async changeCursor() {
-      const rows = await ex.q<{ seq: string | null }>('read', `SELECT max(change_seq)::text AS seq FROM detections`);
-      return rows[0]?.seq ?? '';
+      const last = await changeCounter(ex);
+      return last === '0' ? '' : last;
     },
     async countChangedSince(after) {
       const from = await changeSeq(ex, after);
@@ -850,15 +856,17 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
   };
 }
 
-/**
- * A change cursor as a number (text, for bigint). One beyond the numbers the sequence has handed out comes
- * from another database (say the store was re-created): reading from it would deliver nothing for a long time.
- */
+/** The newest change number handed out (committed), as text. */
+async function changeCounter(ex: Executor): Promise<string> {
+  const rows = await ex.q<{ last: string }>('read', `SELECT value::text AS last FROM store_meta WHERE name = '${CHANGE_COUNTER}'`);
+  return rows[0]?.last ?? '0';
+}
+
+/** A change cursor as a number (text, for bigint); one beyond the counter comes from another store. */
 async function changeSeq(ex: Executor, cursor: string): Promise<string> {
   const seq = parseChangeSeq('postgres', cursor);
   if (seq === '0') return seq;
-  const rows = await ex.q<{ last: string }>('read', `SELECT (CASE WHEN is_called THEN last_value ELSE last_value - 1 END)::text AS last FROM detection_change_seq`);
-  const last = rows[0]?.last ?? '0';
+  const last = await changeCounter(ex);
   if (BigInt(seq) > BigInt(last)) throw new ChangeCursorError('postgres', cursor, `is beyond the newest change (${last}): not from this store`);
   return seq;
 }
