@@ -31,3 +31,19 @@ export function loadMigrations(backend: 'sqlite' | 'postgres'): Migration[] {
     .sort()
     .map((f) => ({ id: f.slice(0, -4), sql: readFileSync(path.join(dir, f), 'utf8') }));
 }
+
+/**
+ * Refuse a store migrated by a newer Outflow: its schema may mean things this version does not do (an older
+ * binary writing detections without change numbers would hide them from every sink, for one).
+ */
+export function assertNoUnknownMigrations(backend: 'sqlite' | 'postgres', location: string, applied: Iterable<string>): void {
+  const known = new Set(loadMigrations(backend).map((m) => m.id));
+  const unknown = [...applied].filter((id) => !known.has(id)).sort();
+  if (unknown.length) {
+    throw new StoreError(
+      'STORE_MIGRATE',
+      `store ${location} was migrated by a newer Outflow (migrations ${unknown.join(', ')} are unknown to this version)`,
+      'run the newer Outflow against it, or point this one at another store',
+    );
+  }
+}

@@ -96,6 +96,14 @@ describe('postgres store across instances', () => {
     });
   });
 
+  it('refuses a database migrated by a newer Outflow', async () => {
+    await withDb('newer', async (db) => {
+      await (await openPostgresStore(db.url)).close();
+      await pgQuery(db.url, `INSERT INTO schema_migrations (id) VALUES ('9999_from_the_future')`);
+      await expect(openPostgresStore(db.url)).rejects.toThrow(/migrated by a newer Outflow \(migrations 9999_from_the_future/);
+    });
+  });
+
   it('0002 numbers stored detections in (last_seen, id) order, and later changes follow them', async () => {
     await withDb('migrate-0002', async (db) => {
       const [init] = loadMigrations('postgres');

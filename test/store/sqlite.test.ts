@@ -151,6 +151,16 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  it('refuses a store migrated by a newer Outflow, for writing and for reading', async () => {
+    const file = path.join(dir, 'newer.db');
+    (await openSqliteStore(file)).close();
+    const db = new Database(file);
+    db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, 0)').run('9999_from_the_future');
+    db.close();
+    await expect(openSqliteStore(file)).rejects.toThrow(/migrated by a newer Outflow \(migrations 9999_from_the_future/);
+    await expect(openSqliteStore(file, { readonly: true })).rejects.toThrow(/newer Outflow/);
+  });
+
   it('0006 numbers stored detections in (last_seen, id) order and later changes follow them', async () => {
     const file = path.join(dir, 'pre-0006.db');
     const db = storeBefore(file, '0006');

@@ -24,7 +24,7 @@ import type { Logger } from '../../../src/log.js';
 import { silentLogger } from '../../../src/log.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { DetectionSchema } from '../../../src/schemas/detection.js';
-import { loadMigrations } from '../migrations.js';
+import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import {
   ChangeCursorError,
   candidateId,
@@ -1040,6 +1040,7 @@ export class PostgresStore implements Store {
       try {
         await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
         const done = new Set((await client.query<{ id: string }>('SELECT id FROM schema_migrations')).rows.map((r) => r.id));
+        assertNoUnknownMigrations('postgres', 'on this PostgreSQL database', done);
         for (const m of migrations) {
           if (done.has(m.id)) continue;
           await client.query('BEGIN');

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { StoreError, coerceError } from '../../../src/errors.js';
 import { DetectionSchema, type Detection } from '../../../src/schemas/detection.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
-import { loadMigrations } from '../migrations.js';
+import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import { encodeKeyRecord, fingerprint, forEachKeyRecord, KEY_RECORD_BYTES, SeenKeys, type Fingerprint } from './seen-keys.js';
 import {
   ChangeCursorError,
@@ -991,6 +991,7 @@ export class SqliteStore implements Store {
   }
 
   private assertMigrated(): void {
+    assertNoUnknownMigrations('sqlite', this.location, this.appliedMigrations());
     const pending = loadMigrations('sqlite').filter((m) => !this.appliedMigrations().has(m.id));
     if (pending.length) {
       throw new StoreError('STORE_MIGRATE', `store ${this.location} needs migrations ${pending.map((m) => m.id).join(', ')}`, 'run `outflow fleet migrate`');
@@ -1002,6 +1003,7 @@ export class SqliteStore implements Store {
       try {
         this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
         const applied = this.appliedMigrations();
+        assertNoUnknownMigrations('sqlite', this.location, applied);
         const done: string[] = [];
         for (const m of loadMigrations('sqlite')) {
           if (applied.has(m.id)) continue;
