@@ -13,7 +13,10 @@ function toLines(detections: readonly Detection[], render: Render): string {
   return out;
 }
 
-/** JSON lines appended to a file (opened in append mode, so log shippers and logrotate copytruncate work). */
+/**
+ * JSON lines appended to a file (opened in append mode, so log shippers and logrotate copytruncate work),
+ * synced to disk before a write resolves.
+ */
 export class JsonlFileSink implements Sink {
   readonly name: string;
   private handle: Promise<FileHandle> | undefined;
@@ -36,6 +39,11 @@ export class JsonlFileSink implements Sink {
       }
       const fh = await handle;
       await fh.appendFile(toLines(detections, this.render));
+      // Resolving moves the sink's cursor past these detections (outbox.ts): they must survive a power cut.
+      await fh.datasync().catch((err: NodeJS.ErrnoException) => {
+        // a FIFO or character device (a log shipper's pipe) has nothing to sync
+        if (err.code !== 'EINVAL' && err.code !== 'ENOTSUP' && err.code !== 'EROFS') throw err;
+      });
     } catch (err) {
       // the next write reopens (the path may be fixed by then): close this descriptor so a sink that
       // keeps failing (disk full) does not leak one per attempt

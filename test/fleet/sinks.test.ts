@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -95,6 +96,22 @@ describe('JSON lines sinks', () => {
     expect(DetectionSchema.parse(lines[0]).id).toBe('one');
     expect(DetectionSchema.parse(lines[1]).id).toBe('two');
     expect(lines[2]).toMatchObject({ class_uid: 2004, metadata: { uid: 'three' } });
+  });
+
+  it('write to a named pipe (a log shipper\'s), which has nothing to sync to disk', async () => {
+    const fifo = path.join(dir, 'shipper.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const received = new Promise<string>((resolve, reject) => {
+      let text = '';
+      createReadStream(fifo, 'utf8')
+        .on('data', (c) => (text += c))
+        .on('end', () => resolve(text))
+        .on('error', reject);
+    });
+    const sink = new JsonlFileSink(fifo, (d) => d);
+    await sink.write([sampleDetection({ id: 'piped' })]);
+    await sink.close();
+    expect(JSON.parse((await received).trim())).toMatchObject({ id: 'piped' });
   });
 
   it('report an unwritable path as SINK_FAILED', async () => {
