@@ -16,7 +16,7 @@ export const AN0425: AnalyticDefinition = {
     technique: 'T1048.003',
     tactic: 'TA0010 Exfiltration',
     description:
-      'Local scripts or binaries outside normal browser activity open outbound HTTP/FTP connections after accessing local documents or user data (Exfiltration Over Unencrypted Non-C2 Protocol).',
+      'Local scripts or binaries outside normal browser activity open outbound HTTP/FTP connections after accessing local documents or user data (ATT&CK DET0149, Exfiltration Over Unencrypted Non-C2 Protocol).',
   },
   endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
     const why = checkGates(f, GATES);
