@@ -133,10 +133,25 @@ export function addIngestResults(a: IngestResult, b: IngestResult): IngestResult
   return a;
 }
 
+/**
+ * JSON text of any value a line can hold, never throwing: a line is attacker-controlled, and an object whose
+ * own `toString` is not a function, or an array nested 100 000 deep, must be quarantined, not stop ingest.
+ */
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return '[value not serializable]';
+  }
+}
+
 /** Column values as text, whatever --logger_numerics did, so both encodings dedupe alike. */
 function text(v: unknown): string {
   if (v === null || v === undefined) return '';
-  return typeof v === 'string' ? v : String(v);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  // objects and arrays (invalid as a column value; their text only has to be stable for the digest)
+  return safeJson(v);
 }
 
 function num(v: unknown): number {
@@ -246,17 +261,32 @@ export function plainAppRow(c: Record<string, unknown>): AppRow | undefined {
   return { path, identity, signature_class: signatureClass, team_id: teamId, signing_id: signingId, cdhash, notarized };
 }
 
+/** The first column holding an object or array (osquery writes strings, or numbers with --logger_numerics). */
+function nonScalarColumn(c: Record<string, unknown>): string | undefined {
+  for (const k in c) {
+    const v = c[k];
+    if (v !== null && typeof v === 'object') return k;
+  }
+  return undefined;
+}
+
+const hasNul = (v: unknown): boolean => typeof v === 'string' && v.includes('\u0000');
+
+/** A NUL in a string the store may keep: envelope text, column names and values. */
+function holdsNul(line: ResultLogLine): boolean {
+  if (hasNul(line.hostId) || hasNul(line.hostname) || hasNul(line.name)) return true;
+  for (const row of line.rows) {
+    for (const [k, v] of Object.entries(row.columns)) if (hasNul(k) || hasNul(v)) return true;
+  }
+  return false;
+}
+
 function cap(line: string): string {
   return line.length > QUARANTINE_LINE_CAP ? `${line.slice(0, QUARANTINE_LINE_CAP)}…[truncated]` : line;
 }
 
 function rawText(input: unknown): string {
-  if (typeof input === 'string') return input;
-  try {
-    return JSON.stringify(input) ?? String(input);
-  } catch {
-    return String(input);
-  }
+  return typeof input === 'string' ? input : safeJson(input);
 }
 
 function zodReason(query: string, issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): string {
@@ -316,7 +346,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       else pairs.set(k, { identity, key, hostId, firstSeen: t, lastSeen: t });
     };
     const rejectRow = (key: number, line: ResultLogLine, reason: string, c: Record<string, unknown>) =>
-      heldQuarantine.push({ key, row: { receivedAt, source: sourceName, reason, line: cap(JSON.stringify({ name: line.name, hostIdentifier: line.hostId, unixTime: line.unixTime, columns: c })) } });
+      heldQuarantine.push({ key, row: { receivedAt, source: sourceName, reason, line: cap(safeJson({ name: line.name, hostIdentifier: line.hostId, unixTime: line.unixTime, columns: c })) } });
 
     /** A line's host activity (every line counts, whatever its rows); the host's batch state. */
     const hostOf = (line: ResultLogLine): HostBatch => {
@@ -339,6 +369,11 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       const c = row.columns;
       switch (line.query) {
         case 'outflow_destinations': {
+          const odd = nonScalarColumn(c);
+          if (odd !== undefined) {
+            rejectRow(key, line, `outflow_destinations row invalid: ${odd}: not a string or number`, c);
+            return 0;
+          }
           const remote = text(c.remote_address);
           if (!remote) {
             rejectRow(key, line, 'outflow_destinations row invalid: remote_address: missing', c);
@@ -384,6 +419,11 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         }
         case 'outflow_status': {
           // Hand-checked rather than zod: status snapshots are the bulk of a fleet's rows.
+          const odd = nonScalarColumn(c);
+          if (odd !== undefined) {
+            rejectRow(key, line, `outflow_status row invalid: ${odd}: not a string or number`, c);
+            return 0;
+          }
           const component = text(c.component);
           if (!component) {
             rejectRow(key, line, 'outflow_status row invalid: component: missing', c);
@@ -431,15 +471,29 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         }
       }
       result.lines++;
-      const r = readResultLine(input, parseOptions) ?? parseResultLine(input, parseOptions);
-      if (!r.ok) {
-        quarantine.push({ receivedAt, source: sourceName, reason: r.reason, line: cap(rawText(input)) });
-        continue;
+      try {
+        const r = readResultLine(input, parseOptions) ?? parseResultLine(input, parseOptions);
+        if (!r.ok) {
+          quarantine.push({ receivedAt, source: sourceName, reason: r.reason, line: cap(rawText(input)) });
+          continue;
+        }
+        // JSON may spell a NUL (\u0000) that PostgreSQL text cannot hold: the whole batch would fail on every retry.
+        if ((typeof input !== 'string' || input.includes('\\u0000')) && holdsNul(r.line)) {
+          quarantine.push({ receivedAt, source: sourceName, reason: 'a string holds a NUL character (\\u0000), which the stores cannot keep', line: cap(rawText(input)) });
+          continue;
+        }
+        const host = hostOf(r.line);
+        // A line without rows is one item, so its host activity counts.
+        if (r.line.rows.length === 0) addItem(r.line, host, null);
+        else for (const row of r.line.rows) addItem(r.line, host, row);
+      } catch (err) {
+        // A bug, not bad input (every input problem above has a reason): one line must never stop a source
+        // (a file would stop at its checkpoint, a NATS batch be redelivered forever). Rows of this line handled
+        // before the error stay applied.
+        const e = coerceError(err);
+        log.error({ err: e, source: sourceName }, 'result line could not be processed; quarantined');
+        quarantine.push({ receivedAt, source: sourceName, reason: `line could not be processed: ${e.message}`, line: cap(rawText(input)) });
       }
-      const host = hostOf(r.line);
-      // A line without rows is one item, so its host activity counts.
-      if (r.line.rows.length === 0) addItem(r.line, host, null);
-      else for (const row of r.line.rows) addItem(r.line, host, row);
     }
     result.rows = itemKey.length;
     for (const [a, m] of appAttrs) {

@@ -110,7 +110,7 @@ function startsWith(data: Uint8Array, magic: number[]): boolean {
   return data.length >= magic.length && magic.every((b, i) => data[i] === b);
 }
 
-type ZstdZlib = { zstdDecompressSync?: (buf: Uint8Array) => Buffer };
+type ZstdZlib = { zstdDecompressSync?: (buf: Uint8Array, opts?: { maxOutputLength?: number }) => Buffer };
 
 /** zstd is in node:zlib from Node 22.15 / 23.8; Node 20 has none. */
 export function zstdSupported(): boolean {
@@ -122,16 +122,18 @@ export function zstdSupported(): boolean {
  * when the publisher sets one, else by magic bytes. gzip always works; zstd only where node:zlib has it;
  * snappy is not in the Node runtime, so such messages are rejected with a reason (never silently dropped).
  */
-export function decodePayload(data: Uint8Array, contentEncoding?: string): { lines: string[] } | { reject: string } {
+export function decodePayload(data: Uint8Array, contentEncoding?: string, limits: PayloadLimits = DEFAULT_PAYLOAD_LIMITS): { lines: string[] } | { reject: string } {
   const enc = contentEncoding?.trim().toLowerCase();
   let bytes: Uint8Array = data;
+  // A few hundred KB of gzip can inflate to gigabytes: inflate at most maxBytes (zlib stops there and throws).
+  const inflate = { maxOutputLength: limits.maxBytes };
   try {
     if (enc === 'gzip' || (!enc && startsWith(data, GZIP_MAGIC))) {
-      bytes = gunzipSync(data);
+      bytes = gunzipSync(data, inflate);
     } else if (enc === 'zstd' || (!enc && startsWith(data, ZSTD_MAGIC))) {
       const z = zlib as unknown as ZstdZlib;
       if (!z.zstdDecompressSync) return { reject: `zstd-compressed payload, but this Node.js (${process.version}) has no zstd; use gzip in Fleet's nats.compression or run Node >= 22.15` };
-      bytes = z.zstdDecompressSync(data);
+      bytes = z.zstdDecompressSync(data, inflate);
     } else if (enc === 'snappy' || enc === 's2' || (!enc && startsWith(data, SNAPPY_FRAMED_MAGIC))) {
       return { reject: `snappy-compressed payload is not supported by the Node.js runtime; use gzip in Fleet's nats.compression` };
     } else if (enc && enc !== 'identity' && enc !== 'none') {
@@ -140,12 +142,31 @@ export function decodePayload(data: Uint8Array, contentEncoding?: string): { lin
   } catch (err) {
     return { reject: `cannot decompress payload: ${coerceError(err).message}` };
   }
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  // One line per message from Fleet; tolerate NDJSON from other publishers.
-  const lines = text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+  if (bytes.byteLength > limits.maxBytes) return { reject: `payload of ${bytes.byteLength} bytes is larger than ${limits.maxBytes}` };
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // One line per message from Fleet; tolerate NDJSON from other publishers, within reason (each line is an object).
+  let newlines = 0;
+  for (let at = buf.indexOf(0x0a); at !== -1; at = buf.indexOf(0x0a, at + 1)) {
+    if (++newlines >= limits.maxLines) return { reject: `payload holds more than ${limits.maxLines} lines` };
+  }
+  const lines = buf
+    .toString('utf8')
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '');
   if (lines.length === 0) return { reject: 'empty payload' };
   return { lines };
 }
+
+export interface PayloadLimits {
+  /** Largest payload after decompression (bytes). */
+  maxBytes: number;
+  /** Most lines in one message. */
+  maxLines: number;
+}
+
+/** Fleet publishes one line per message; 16 MiB holds four of the largest lines ingest accepts. */
+export const DEFAULT_PAYLOAD_LIMITS: PayloadLimits = { maxBytes: 16 * 1024 * 1024, maxLines: 10_000 };
 
 function recordOf(msg: JsMsg): NatsMessageRecord {
   const enc = msg.headers?.get('Content-Encoding') || undefined;

@@ -51,6 +51,17 @@ describe('decodePayload', () => {
     });
     expect(decodePayload(Buffer.from('x'), 'br')).toMatchObject({ reject: expect.stringMatching(/unknown Content-Encoding/) });
   });
+  it('rejects a decompression bomb and a flood of lines instead of inflating them', () => {
+    // 64 MiB of zeros gzip to ~64 KB: inflating stops at the 16 MiB limit
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
+    expect(bomb.length).toBeLessThan(128 * 1024);
+    expect(decodePayload(bomb)).toMatchObject({ reject: expect.stringMatching(/cannot decompress payload/) });
+    expect(decodePayload(gzipSync(Buffer.alloc(2048, 0x61)), undefined, { maxBytes: 1024, maxLines: 10 })).toMatchObject({ reject: expect.stringMatching(/cannot decompress/) });
+    expect(decodePayload(Buffer.alloc(2048, 0x61), undefined, { maxBytes: 1024, maxLines: 10 })).toEqual({ reject: 'payload of 2048 bytes is larger than 1024' });
+    // 10 000 newlines (Fleet sends one line per message)
+    expect(decodePayload(gzipSync('a\n'.repeat(10_000)))).toEqual({ reject: 'payload holds more than 10000 lines' });
+    expect((decodePayload(Buffer.from(`${line(1)}\n`.repeat(9_999))) as { lines: string[] }).lines).toHaveLength(9_999);
+  });
   it('zstd: decoded where node:zlib has it, otherwise rejected naming the Node version', () => {
     const zstdFrame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00]);
     const out = decodePayload(zstdFrame);

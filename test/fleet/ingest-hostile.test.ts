@@ -1,0 +1,88 @@
+/**
+ * Lines a compromised host (or anyone who can write to a result-log transport) can send: each must be
+ * quarantined or ignored on its own, and the good lines of the same batch applied, on both stores. One
+ * line that made ingestLines throw would stop a file source at its checkpoint, redeliver a NATS batch
+ * forever, and lose every line of an HTTP request.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { openPostgresStore } from '../../fleet/store/postgres/index.js';
+import type { Store } from '../../fleet/store/store.js';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { createTestDatabase, holdServerShared, type TestDatabase } from '../helpers/pg.js';
+import { memoryStore } from './fleet-helpers.js';
+
+const T = 1_772_409_600;
+const clock = { now: () => new Date((T + 3600) * 1000), unix: () => T + 3600, ms: () => (T + 3600) * 1000 };
+
+function line(host: string, i: number, over: Record<string, unknown> = {}): string {
+  return JSON.stringify({ name: 'pack/Global/some_query', hostIdentifier: host, unixTime: T + i, counter: 1, columns: { i: String(i) }, action: 'added', ...over });
+}
+
+const destination = (host: string, columns: Record<string, unknown>) =>
+  line(host, 7, {
+    name: 'pack/Global/outflow_destinations',
+    columns: { bytes_in: '1', bytes_out: '2', identity: 'team:X/app', path: '/x', protocol: 'tcp', remote_address: '203.0.113.9', remote_port: '443', server_name: '', service: 'tls', ...columns },
+  });
+
+const HOSTILE: [string, string][] = [
+  ['a column whose own toString is not a function', line('evil', 1, { columns: { x: { toString: 0 } } })],
+  ['an array nested 100 000 deep', `{"name":"q","hostIdentifier":"evil","unixTime":${T + 2},"counter":1,"columns":{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}},"action":"added"}`],
+  ['an object as an Outflow column', destination('evil', { remote_address: { toString: 0 } })],
+  ['a NUL in the hostname', line('evil', 3, { decorations: { host_uuid: 'evil', hostname: 'a\u0000b' } })],
+  ['a NUL in an Outflow column', destination('evil', { server_name: 'x\u0000.example.com' })],
+];
+
+let db: TestDatabase | undefined;
+let release: (() => Promise<void>) | undefined;
+beforeAll(async () => {
+  release = await holdServerShared(85_000);
+  db = await createTestDatabase('hostile');
+}, 90_000);
+afterAll(async () => {
+  await db?.drop();
+  await release?.();
+});
+
+const backends: [string, () => Promise<Store>][] = [
+  ['sqlite', memoryStore],
+  ['postgres', () => openPostgresStore(db!.url)],
+];
+
+describe.each(backends)('hostile result lines (%s)', (_name, open) => {
+  it('are quarantined or ignored one by one, and the good lines of the batch are applied', async () => {
+    const store = await open();
+    try {
+      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), clock });
+      const batch = [line('victim-1', 1), ...HOSTILE.map(([, l]) => l), line('victim-2', 2)];
+      const r = await ingest.ingestLines(batch, { kind: 'test', id: 'hostile' });
+      expect(r.lines).toBe(batch.length);
+      expect([...(await store.hosts.get(['victim-1', 'victim-2'])).keys()].sort()).toEqual(['victim-1', 'victim-2']);
+      const reasons = (await store.quarantine.list(10)).map((q) => q.reason).sort();
+      expect(reasons).toEqual([
+        'a string holds a NUL character (\\u0000), which the stores cannot keep',
+        'a string holds a NUL character (\\u0000), which the stores cannot keep',
+        'outflow_destinations row invalid: remote_address: not a string or number',
+      ]);
+      // the two odd values of another query are that query's business: accepted as host activity only
+      expect(r).toMatchObject({ quarantined: 3, ignored: 4 });
+      // the same batch again: nothing new, nothing quarantined twice
+      const again = await ingest.ingestLines(batch, { kind: 'test', id: 'hostile' });
+      expect(again).toMatchObject({ accepted: 0, quarantined: 2 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keep an escaped backslash before "u0000", which is text, not a NUL', async () => {
+    const store = await open();
+    try {
+      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), clock });
+      const r = await ingest.ingestLines([line('h', 1, { decorations: { host_uuid: 'h', hostname: 'odd\\u0000name' } })], { kind: 'test', id: 'x' });
+      expect(r).toMatchObject({ quarantined: 0, accepted: 1 });
+      expect((await store.hosts.get(['h'])).get('h')!.hostname).toBe('odd\\u0000name');
+    } finally {
+      await store.close();
+    }
+  });
+});
