@@ -140,6 +140,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
         analytics: config.analytics,
         quarantineFile: fleet.ingest.quarantine_file || null,
         maxLineBytes: fleet.ingest.max_line_bytes,
+        maxQuarantinePerBatch: fleet.ingest.max_quarantine_per_batch,
         clock,
         log: log.child({ component: 'ingest' }),
       }),

@@ -29,6 +29,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
     analytics: opts.config.analytics,
     quarantineFile: fleet.ingest.quarantine_file || null,
     maxLineBytes: fleet.ingest.max_line_bytes,
+    maxQuarantinePerBatch: fleet.ingest.max_quarantine_per_batch,
     log: opts.log,
   });
   const showBar = opts.progress === 'always' || (opts.progress === 'auto' && Boolean(process.stderr.isTTY));

@@ -102,6 +102,11 @@ export interface IngestServiceDeps {
   quarantineFile?: string | null;
   /** Longer lines are quarantined without parsing (default 4 MiB). */
   maxLineBytes?: number;
+  /**
+   * Quarantine rows stored per call (default 10 000): beyond, rejects are counted (`quarantined`) and summed
+   * up in one more row naming how many and their most common reason.
+   */
+  maxQuarantinePerBatch?: number;
   /** Accept unixTime up to wall clock + this (seconds, default 1 day); later lines are quarantined. */
   maxClockSkew?: number;
   /** Extra shared cloud-storage suffixes for destination keys. */
@@ -281,6 +286,19 @@ function holdsNul(line: ResultLogLine): boolean {
   return false;
 }
 
+/** One row standing for the rejects past the batch's quarantine limit. */
+function omittedSummary(omitted: readonly QuarantineRow[], limit: number): QuarantineRow {
+  const byReason = new Map<string, number>();
+  for (const q of omitted) byReason.set(q.reason, (byReason.get(q.reason) ?? 0) + 1);
+  const [reason, n] = [...byReason].sort((a, b) => b[1] - a[1])[0]!;
+  return {
+    receivedAt: omitted[0]!.receivedAt,
+    source: omitted[0]!.source,
+    reason: `${omitted.length} more lines or rows of this batch were rejected and not stored (fleet.ingest.max_quarantine_per_batch = ${limit}); most common reason (${n}): ${reason}`,
+    line: omitted[0]!.line,
+  };
+}
+
 function cap(line: string): string {
   return line.length > QUARANTINE_LINE_CAP ? `${line.slice(0, QUARANTINE_LINE_CAP)}…[truncated]` : line;
 }
@@ -302,6 +320,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
   const log = deps.log ?? silentLogger();
   const maxLineBytes = deps.maxLineBytes ?? 4 * 1024 * 1024;
   const maxClockSkew = deps.maxClockSkew ?? 86_400;
+  const maxQuarantine = deps.maxQuarantinePerBatch ?? 10_000;
   const keyOf = createDestinationKeyer(deps.sharedSuffixes);
   const uploadPcr = analytics.upload_shaped.min_pcr;
   const uploadBytes = analytics.upload_shaped.min_bytes_out;
@@ -532,6 +551,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           if (itemTime[k]! > newestAccepted) newestAccepted = itemTime[k]!;
         }
         for (const q of heldQuarantine) if (isFresh(q.key)) quarantine.push(q.row);
+        result.quarantined = quarantine.length;
+        if (quarantine.length > maxQuarantine) quarantine.splice(maxQuarantine, Infinity, omittedSummary(quarantine.slice(maxQuarantine), maxQuarantine));
         const candidates: CandidateInput[] = [];
         for (const c of heldCandidates) if (isFresh(c.key)) candidates.push(c.input);
 
@@ -551,7 +572,6 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       throw new StoreError('STORE_WRITE', `ingest batch from ${sourceName} not stored: ${coerceError(err).message}`, 'the sender should retry; check the store', { cause: err });
     }
 
-    result.quarantined = quarantine.length;
     if (quarantine.length && deps.quarantineFile) {
       const file = deps.quarantineFile;
       const body = quarantine.map((q) => JSON.stringify({ received_at: q.receivedAt, source: q.source, reason: q.reason, line: q.line })).join('\n') + '\n';

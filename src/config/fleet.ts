@@ -25,6 +25,11 @@ export const FleetIngestConfigSchema = z
     poll_interval_ms: z.number().int().positive().default(1000),
     /** Longest accepted line (bytes); longer lines are quarantined. */
     max_line_bytes: z.number().int().positive().default(4 * MiB),
+    /**
+     * Quarantine rows kept per ingest batch; beyond, rejects are counted and summed up in one more row (a
+     * few KB of crafted input can otherwise write gigabytes of quarantine).
+     */
+    max_quarantine_per_batch: z.number().int().positive().default(10_000),
   })
   .prefault({});
 export type FleetIngestConfig = z.infer<typeof FleetIngestConfigSchema>;

@@ -74,6 +74,22 @@ describe.each(backends)('hostile result lines (%s)', (_name, open) => {
     }
   });
 
+  it('fill at most max_quarantine_per_batch quarantine rows per batch, and sum up the rest in one more', async () => {
+    const store = await open();
+    try {
+      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), clock, maxQuarantinePerBatch: 10 });
+      const before = await store.quarantine.count();
+      const junk = Array.from({ length: 30 }, (_, i) => (i % 3 === 0 ? `{"not":"a result line ${i}"}` : `garbage ${i}`));
+      const r = await ingest.ingestLines([line('good', 1), ...junk], { kind: 'test', id: 'flood' });
+      expect(r).toMatchObject({ lines: 31, quarantined: 30, accepted: 1 });
+      expect((await store.quarantine.count()) - before).toBe(11);
+      const [summary] = await store.quarantine.list(1);
+      expect(summary!.reason).toMatch(/^20 more lines or rows of this batch were rejected and not stored \(fleet\.ingest\.max_quarantine_per_batch = 10\); most common reason \(6\): missing name$/);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keep an escaped backslash before "u0000", which is text, not a NUL', async () => {
     const store = await open();
     try {
