@@ -2,7 +2,8 @@
  * `outflow doctor`: checks what Outflow needs on this machine and says how to fix what is missing.
  * Exit 0 only when every required check passes; `--json` prints the results as one JSON document.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync } from 'node:fs';
+import path from 'node:path';
 import { loadConfig, type OutflowConfig } from '../src/config/index.js';
 import { coerceError, OutflowError, ToolError } from '../src/errors.js';
 import { resolvePlatform } from '../extension/runtime/create-context.js';
@@ -108,6 +109,48 @@ async function probeEsloggerPermission(tools: ToolRunner): Promise<CheckResult> 
   }
 }
 
+/**
+ * The Node running Outflow is what osqueryd runs as root (outflow.ext's first line names it): the file and
+ * every directory above it must be writable by root only. Symlinks are followed.
+ */
+export function checkInterpreter(execPath = process.execPath): CheckResult {
+  const name = 'node interpreter';
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  for (const start of [execPath, safeRealpath(execPath)]) {
+    for (let p = start; p !== path.dirname(p); p = path.dirname(p)) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      let st;
+      try {
+        st = lstatSync(p);
+      } catch {
+        continue;
+      }
+      if (st.uid !== 0) problems.push(`${p} is owned by uid ${st.uid}`);
+      else if (st.mode & 0o002 && !st.isSymbolicLink()) problems.push(`${p} is world-writable`);
+      else if (st.mode & 0o020 && st.gid !== 0 && !st.isSymbolicLink()) problems.push(`${p} is writable by group ${st.gid}`);
+    }
+  }
+  return problems.length === 0
+    ? { name, status: 'ok', required: false, detail: `${execPath}: root-owned, writable by root only` }
+    : {
+        name,
+        status: 'warn',
+        required: false,
+        detail: `${execPath} runs as root under osqueryd, but ${problems.join('; ')}`,
+        fix: 'package outflow.ext with --node naming a root-owned Node in root-only directories (docs/deploy.md §1)',
+      };
+}
+
+function safeRealpath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
 function checkRoot(platform: Platform): CheckResult {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   return isRoot
@@ -198,6 +241,7 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
   for (const probe of PROBES[platform]) results.push(await probeTool(tools, probe));
   if (platform === 'darwin') results.push(await probeEsloggerPermission(tools));
   results.push(checkRoot(platform));
+  results.push(checkInterpreter());
   results.push(await checkSocket(opts.socket));
   results.push(await checkStore(config, opts.config !== undefined, opts.store));
   return results;

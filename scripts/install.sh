@@ -41,6 +41,30 @@ check_dir "$(dirname "$load")"
 
 src=$(cd "$(dirname "$0")" && pwd)
 [ -f "$src/outflow.ext" ] || die "outflow.ext not found next to install.sh"
+
+# osqueryd runs outflow.ext as root, and outflow.ext runs the Node interpreter named on its first line: that
+# file, and every directory above it, must be writable by root only, or whoever can write there becomes root
+# (a Homebrew node under /opt/homebrew belongs to the user who installed Homebrew).
+root_only() {
+  p=$1
+  while [ -n "$p" ] && [ "$p" != "/" ]; do
+    [ -e "$p" ] || die "$p does not exist (the Node interpreter named in outflow.ext)"
+    owner=$(stat -c %u "$p" 2>/dev/null || stat -f %u "$p")
+    group=$(stat -c %g "$p" 2>/dev/null || stat -f %g "$p")
+    perms=$(stat -c %A "$p" 2>/dev/null || stat -f %Sp "$p")
+    [ "$owner" = 0 ] || die "$p is owned by uid $owner, not root: the Node interpreter $interp would run as root from a path another user can change; repackage with --node pointing at a root-owned Node (see docs/deploy.md)"
+    case "$perms" in
+      ????????w?) die "$p is world-writable: the Node interpreter $interp would run as root from a path anyone can change" ;;
+      ?????w????) [ "$group" = 0 ] || die "$p is writable by group $group: the Node interpreter $interp would run as root from a path that group can change" ;;
+    esac
+    p=$(dirname "$p")
+  done
+}
+interp=$(sed -n '1s/^#!\([^ ]*\).*/\1/p' "$src/outflow.ext")
+[ -n "$interp" ] || die "outflow.ext has no interpreter line"
+root_only "$interp"
+resolved=$(realpath "$interp" 2>/dev/null || readlink -f "$interp" 2>/dev/null || echo "$interp")
+[ "$resolved" = "$interp" ] || root_only "$resolved"
 if [ "$src" != "$prefix" ]; then
   mkdir -p "$prefix"
   cp -R "$src/." "$prefix/"

@@ -112,6 +112,21 @@ describe('process instances (pid, process_start)', () => {
   });
 });
 
+describe('arguments (set by any process, kept 30 minutes after exit)', () => {
+  it('keep at most 64 arguments of 256 characters, copied, from every source', () => {
+    const { obs } = setup();
+    const huge = 'A'.repeat(1024 * 1024);
+    const args = Array.from({ length: 100 }, (_, i) => (i === 1 ? huge : `arg${i}`));
+    const fromPs = obs({ pid: 500, processStart: T0 - 10, path: '/tmp/x', args });
+    expect(fromPs.args).toHaveLength(64);
+    expect(fromPs.args![1]).toBe('A'.repeat(256));
+    expect(fromPs.args!.slice(2, 4)).toEqual(['arg2', 'arg3']);
+    // a later snapshot (ps, /proc or eslogger) replaces them under the same bound
+    const again = obs({ pid: 500, processStart: T0 - 10, args: [huge, huge] });
+    expect(again.args).toEqual(['A'.repeat(256), 'A'.repeat(256)]);
+  });
+});
+
 describe('lineage groups (SPEC §4)', () => {
   it('launchd job: parent is launchd and nothing owns it; its children join its group', () => {
     const { model, obs } = setup();

@@ -4,7 +4,24 @@ import type { OutflowConfig } from '../../src/config/index.js';
 import { resolveAllowlists, matchesResolved } from '../../src/classify/allowlists.js';
 import { teamKey } from '../../src/classify/app-match.js';
 import type { LineageGroup, ProcessModel, ProcessObservation, ProcessRecord } from '../runtime/context.js';
+import { detached } from '../../src/strings.js';
 import { groupOf, LAUNCHD_PID } from './lineage.js';
+
+/**
+ * Args kept per process: enough to recognise a command, bounded in memory. Every source goes through this
+ * (ps, /proc, eslogger): argv is set by any unprivileged process, and a snapshot of a few processes with MiBs
+ * of arguments, kept 30 minutes after exit, would otherwise exhaust the extension's heap.
+ */
+export const MAX_MODEL_ARGS = 64;
+export const MAX_MODEL_ARG_CHARS = 256;
+
+export function boundedArgs(args: readonly string[]): string[] {
+  const n = Math.min(args.length, MAX_MODEL_ARGS);
+  const out = new Array<string>(n);
+  // a copy, not a slice: V8 slices keep the whole argument (up to MiBs) alive
+  for (let i = 0; i < n; i++) out[i] = args[i]!.length > MAX_MODEL_ARG_CHARS ? detached(args[i]!.slice(0, MAX_MODEL_ARG_CHARS)) : args[i]!;
+  return out;
+}
 
 export interface ProcessModelOptions {
   config: OutflowConfig;
@@ -104,7 +121,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
         uid: obs.uid ?? -1,
         path,
         name: obs.name ?? (path ? path.slice(path.lastIndexOf('/') + 1) : ''),
-        args: obs.args ?? null,
+        args: obs.args ? boundedArgs(obs.args) : null,
         signingId: obs.signingId ?? null,
         teamId: obs.teamId ?? null,
         cdhash: obs.cdhash ? obs.cdhash.toLowerCase() : null,
@@ -144,7 +161,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
       if (obs.name === undefined) r.name = obs.path.slice(obs.path.lastIndexOf('/') + 1);
     }
     if (obs.name !== undefined && obs.name !== '') r.name = obs.name;
-    if (obs.args !== undefined) r.args = obs.args;
+    if (obs.args !== undefined) r.args = boundedArgs(obs.args);
     if (obs.signingId !== undefined) r.signingId = obs.signingId;
     if (obs.teamId !== undefined) r.teamId = obs.teamId;
     if (obs.cdhash !== undefined) r.cdhash = obs.cdhash ? obs.cdhash.toLowerCase() : null;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ExtensionManagerClient, serveExtension, type ThriftServer } from './thrift-bridge.js';
+import { ExtensionManagerClient, MAX_SERVER_CONNECTIONS, serveExtension, type ThriftServer } from './thrift-bridge.js';
 import { FakeManager } from './testing/fake-manager.js';
 import type { PluginRow } from './types.js';
 
@@ -123,6 +123,28 @@ describe('Extension service on the wire (binary protocol, unframed)', () => {
     const expected = Buffer.concat([strictHeader('explode', 3, 4), byte(11), i16(1), str('Unknown function explode'), byte(8), i16(2), i32(1), STOP]);
     const got = await exchange(sock(), Buffer.concat([strictHeader('explode', 1, 4), STOP]), expected.length);
     expect(got.toString('hex')).toBe(expected.toString('hex'));
+  });
+
+  it('creates its socket 0600 whatever the umask, and refuses connections past MAX_SERVER_CONNECTIONS', async () => {
+    const p = path.join(dir, 'ext.em.9');
+    const old = process.umask(0o000);
+    let s: Awaited<ReturnType<typeof serveExtension>>;
+    try {
+      s = await serveExtension(p, { ping: async () => ({ code: 0, message: '', uuid: 0 }), call: async () => ({ status: { code: 0, message: '', uuid: 0 }, response: [] }), shutdown: async () => undefined });
+    } finally {
+      process.umask(old);
+    }
+    try {
+      const { statSync } = await import('node:fs');
+      expect(statSync(p).mode & 0o777).toBe(0o600);
+      const net = await import('node:net');
+      const clients = Array.from({ length: MAX_SERVER_CONNECTIONS + 4 }, () => net.createConnection(p));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(s.connections).toBe(MAX_SERVER_CONNECTIONS);
+      for (const c of clients) c.destroy();
+    } finally {
+      await s.close();
+    }
   });
 
   it('removes its socket file on close', async () => {

@@ -374,8 +374,12 @@ function processorFor(service: Service, fastCall?: CallFastPath): new (handler: 
   };
 }
 
+/** osqueryd opens a connection per call (a few at once); past this many, more are refused so no local process can pile up buffers. */
+export const MAX_SERVER_CONNECTIONS = 64;
+
 function serve(path: string, service: Service, handler: object, opts: ServeOptions, fastCall?: CallFastPath): Promise<ThriftServer> {
   const server = runtime.createServer(processorFor(service, fastCall), handler, WIRE);
+  server.maxConnections = MAX_SERVER_CONNECTIONS;
   const sockets = new Set<net.Socket>();
   server.on('connection', (s: net.Socket) => {
     sockets.add(s);
@@ -390,7 +394,15 @@ function serve(path: string, service: Service, handler: object, opts: ServeOptio
       );
     };
     server.once('error', onListenError);
-    server.listen(path, () => {
+    // The socket file is created by bind(2) inside listen(), with the process umask: 0o177 makes it 0600, so
+    // only our user (root, like osqueryd) can connect, whatever umask we inherited.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, onListening);
+    } finally {
+      process.umask(umask);
+    }
+    function onListening() {
       server.off('error', onListenError);
       // The thrift runtime re-emits per-connection errors on the server; without a listener they would crash us.
       server.on('error', (err: Error) => opts.onError?.(err));
@@ -408,7 +420,7 @@ function serve(path: string, service: Service, handler: object, opts: ServeOptio
           return closed;
         },
       });
-    });
+    }
   });
 }
 

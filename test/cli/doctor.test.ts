@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeManager } from '../../extension/sdk/testing/fake-manager.js';
 import { runOutflow } from '../helpers/cli.js';
+import { checkInterpreter } from '../../cli/doctor.js';
 
 interface Check {
   name: string;
@@ -45,6 +46,29 @@ describe('outflow doctor', () => {
     expect(r.checks.get('platform')?.detail).toContain('linux');
     expect(r.checks.get('tool:ss')?.status).toBe('ok');
     expect(r.checks.get('tool:ps')?.status).toBe('ok');
+    expect(r.checks.get('node interpreter')?.status).toBe('ok');
+  });
+
+  it('warns when the Node osqueryd would run as root sits where another user can replace it', () => {
+    const home = mkdtempSync(path.join(dir, 'home-'));
+    const bin = path.join(home, 'bin');
+    mkdirSync(bin);
+    const node = path.join(bin, 'node');
+    writeFileSync(node, '');
+    chownSync(home, 65534, 65534);
+    const r = checkInterpreter(node);
+    expect(r).toMatchObject({ status: 'warn', fix: expect.stringContaining('--node') });
+    expect(r.detail).toContain(`${home} is owned by uid 65534`);
+    chownSync(home, 0, 0);
+    chmodSync(bin, 0o777);
+    expect(checkInterpreter(node).detail).toContain(`${bin} is world-writable`);
+    chmodSync(bin, 0o755);
+    // a symlink is followed to what it names
+    const link = path.join(dir, 'node-link');
+    symlinkSync(node, link);
+    chownSync(home, 65534, 65534);
+    expect(checkInterpreter(link).detail).toContain(`${home} is owned by uid 65534`);
+    chownSync(home, 0, 0);
   });
 
   it('fails with a fix when the darwin tools are missing', async () => {

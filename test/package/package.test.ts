@@ -5,7 +5,7 @@
  * and exercise install.sh's refusal of unsafe locations.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,6 +129,36 @@ describe('packaged outflow.ext', () => {
     const lines = readFileSync(load, 'utf8').trim().split('\n');
     expect(lines).toEqual([path.join(prefix, 'outflow.ext')]); // appended once, idempotent
     expect(autoloadViolations(path.join(prefix, 'outflow.ext'), 0)).toEqual([]);
+  });
+
+  it('install.sh refuses an interpreter another user can replace (it would run as root under osqueryd)', () => {
+    // a copy of the package whose outflow.ext names a "node" in a directory owned by nobody (uid 65534)
+    const copy = path.join(stageRoot, 'copy');
+    execFileSync('cp', ['-R', unpacked, copy]);
+    const userDir = path.join(stageRoot, 'home-of-nobody/bin');
+    mkdirSync(userDir, { recursive: true });
+    const fakeNode = path.join(userDir, 'node');
+    writeFileSync(fakeNode, '#!/bin/sh\n', { mode: 0o755 });
+    const ext = path.join(copy, 'outflow.ext');
+    const install = () => {
+      try {
+        execFileSync('sh', [path.join(copy, 'install.sh'), '--prefix', path.join(stageRoot, 'usr/local/outflow-2'), '--extensions-load', path.join(stageRoot, 'etc/x.load')], { stdio: 'pipe' });
+        return '';
+      } catch (err) {
+        return String((err as { stderr?: Buffer }).stderr);
+      }
+    };
+    writeFileSync(ext, readFileSync(ext, 'utf8').replace(/^#!\S+/, `#!${fakeNode}`));
+    chownSync(path.dirname(userDir), 65534, 65534);
+    expect(install()).toMatch(/home-of-nobody is owned by uid 65534, not root/);
+    chownSync(path.dirname(userDir), 0, 0);
+    chmodSync(userDir, 0o775);
+    chownSync(userDir, 0, 1234);
+    expect(install()).toMatch(/bin is writable by group 1234/);
+    chmodSync(userDir, 0o755);
+    // and the real interpreter passes
+    writeFileSync(ext, readFileSync(ext, 'utf8').replace(/^#!\S+/, `#!${process.execPath}`));
+    expect(install()).toBe('');
   });
 });
 

@@ -30,6 +30,17 @@ describe('LineReader', () => {
     expect(lines).toEqual(['one', 'two']);
   });
 
+  it('keeps the largest exec event eslogger can print (1 MiB of argv and env, 6 JSON characters a byte)', () => {
+    const lines: string[] = [];
+    const reader = new LineReader((l) => lines.push(l));
+    const padded = `{"event":{"exec":{"env":["${'\\u0001'.repeat(1024 * 1024)}"]}}}`;
+    for (let i = 0; i < padded.length; i += 65_536) reader.push(Buffer.from(padded.slice(i, i + 65_536)));
+    reader.push(Buffer.from('\n'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.length).toBe(padded.length);
+    expect(reader.oversized).toBe(0);
+  });
+
   it('drops and counts oversized lines without buffering them', () => {
     const { lines, reader } = collect(10);
     reader.push(Buffer.from('short\n' + 'x'.repeat(8)));

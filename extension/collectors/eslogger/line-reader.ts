@@ -14,7 +14,10 @@ export class LineReader {
 
   constructor(
     private readonly onLine: (line: string) => void,
-    private readonly maxLineChars = 4 * 1024 * 1024,
+    // An exec event carries argv and env: at most ARG_MAX (1 MiB on macOS) of bytes, which JSON writes as up to
+    // 6 characters each (\u00XX for control bytes). 8 Mi characters hold the largest such line, so a process
+    // cannot hide its exec (say, a zip of ~/Documents) behind a padded environment.
+    private readonly maxLineChars = 8 * 1024 * 1024,
   ) {}
 
   push(chunk: Buffer): void {

@@ -4,7 +4,6 @@ import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningServi
 import type { RingBuffer } from '../../runtime/ring-buffer.js';
 import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
 import { parseEsLine, type EsEvent, type EsFile, type EsProcess } from './parse-eslogger.js';
-import { detached } from '../../../src/strings.js';
 import { readEsLine } from './read-eslogger.js';
 
 export interface PipelineDeps {
@@ -41,9 +40,6 @@ export interface PipelineStats {
   evicted: number;
 }
 
-/** Args kept per process in the shared model: enough to recognise a command, bounded in memory. */
-const MAX_MODEL_ARGS = 64;
-const MAX_MODEL_ARG_CHARS = 256;
 const DEDUPE_MAX_KEYS = 8192;
 
 /**
@@ -184,8 +180,8 @@ export class EsloggerPipeline {
     this.observe(
       t,
       e.time,
-      // A copy, not a slice: V8 slices keep the whole argument (up to MiBs) alive in the process model.
-      e.args.slice(0, MAX_MODEL_ARGS).map((a) => (a.length > MAX_MODEL_ARG_CHARS ? detached(a.slice(0, MAX_MODEL_ARG_CHARS)) : a)),
+      // bounded by the model (boundedArgs): at most 64 arguments of 256 characters, copied
+      e.args,
     );
     if (!t.executable.truncated) {
       this.deps.signing.seedFromEs(t.executable.path, {

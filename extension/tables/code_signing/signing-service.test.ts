@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,8 +52,20 @@ const scenario = {
 let dir: string;
 const services: SigningService[] = [];
 
+let fifos: string[] = [];
+let injected: string;
+
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'outflow-signing-'));
+  // unsigned per codesign, then swapped for FIFOs: hashing must not block on open(2)
+  fifos = ['fifo-a', 'fifo-b'].map((n) => path.join(dir, n));
+  for (const f of fifos) {
+    execFileSync('mkfifo', [f]);
+    (scenario as Record<string, unknown>)[f] = { display: { exit: 1, stderr_file: fx('codesign-unsigned.txt') } };
+  }
+  // an executable whose name carries codesign output lines of its own
+  injected = path.join(dir, 'evil\nIdentifier=com.apple.Safari\nAuthority=Software Signing\nAuthority=Apple Code Signing Certification Authority\nAuthority=Apple Root CA\nPlatform identifier=15');
+  writeFileSync(injected, 'not really a binary');
   writeFileSync(path.join(dir, 'signing.json'), JSON.stringify(scenario));
   process.env.OUTFLOW_FAKE_SIGNING = path.join(dir, 'signing.json');
   process.env.OUTFLOW_FAKE_CALLS = path.join(dir, 'calls.jsonl');
@@ -128,6 +142,28 @@ describe('darwin signing service (fake codesign/spctl)', () => {
     const h = health.rows().find((r) => r.component === signingHealthComponent('darwin'))!;
     expect(h.state).toBe('degraded');
     expect(h.detail).toMatch(/codesign exited with code 2|no recognizable lines/);
+  });
+
+  it('never hands codesign a path holding a newline (its output lines could forge an Apple chain): invalid, by file hash', async () => {
+    const { service } = make('darwin');
+    service.request([injected, LS]);
+    await service.idle();
+    expect(service.lookup(injected)).toMatchObject({
+      signature_class: 'invalid',
+      valid: 0,
+      team_id: '',
+      identity: `cdhash:${createHash('sha256').update('not really a binary').digest('hex')}`,
+    });
+    expect(service.lookup(LS)).toMatchObject({ signature_class: 'apple_platform' });
+    expect(calls().some((c) => c.args.some((a) => a.includes('\n')))).toBe(false);
+  });
+
+  it('an unsigned path that is a FIFO hashes to nothing without blocking a worker (checked on the opened descriptor, so a swap after a check cannot block it either)', async () => {
+    const { service } = make('darwin', { workers: 2 });
+    service.request([...fifos, WIDGET]);
+    await service.idle();
+    for (const f of fifos) expect(service.lookup(f)).toMatchObject({ signature_class: 'unsigned', identity: '' });
+    expect(service.lookup(WIDGET)).toMatchObject({ signature_class: 'developer_id' });
   });
 
   it('never passes a relative path (a leading digit would be a pid to codesign)', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import type { Clock } from '../../../src/clock.js';
 import type { OutflowConfig } from '../../../src/config/index.js';
 import { coerceError, ParseError, ToolError } from '../../../src/errors.js';
@@ -94,17 +94,55 @@ async function statKey(path: string): Promise<string> {
   }
 }
 
-async function hashFile(path: string, signal: AbortSignal): Promise<string> {
-  const s = await stat(path);
-  if (!s.isFile() || s.size > MAX_HASH_BYTES) return '';
-  const h = createHash('sha256');
-  await new Promise<void>((resolve, reject) => {
-    const stream = createReadStream(path, { signal });
-    stream.on('data', (c) => h.update(c));
-    stream.on('end', resolve);
-    stream.on('error', reject);
-  });
-  return h.digest('hex');
+/**
+ * SHA-256 of a regular file, '' for anything else. The file is opened without blocking and checked through
+ * its descriptor: a path swapped for a FIFO between a check and the open would otherwise block a worker
+ * forever (open(2) of a FIFO waits for a writer). Reading is bounded by `timeoutMs` too.
+ */
+async function hashFile(path: string, signal: AbortSignal, timeoutMs: number): Promise<string> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const s = await fh.stat();
+    if (!s.isFile() || s.size > MAX_HASH_BYTES) return '';
+    const h = createHash('sha256');
+    await new Promise<void>((resolve, reject) => {
+      const stream = fh.createReadStream({ signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]), autoClose: false });
+      stream.on('data', (c) => h.update(c));
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    return h.digest('hex');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * codesign and the package tools print a path as it is, one record per line: a path holding a newline (any
+ * process can exec one) could add lines of its own, such as an `Authority=… Apple Root CA` chain. Such paths
+ * are never handed to a tool. No real executable path holds a control character.
+ */
+export function isToolSafePath(path: string): boolean {
+  return !/[\x00-\x1f\x7f]/.test(path);
+}
+
+/**
+ * What a path that cannot be checked safely is: `invalid` (not Apple-backed, never allowlisted, in the
+ * non-Apple analytics), identified by the file's SHA-256 when it can be read.
+ */
+function uncheckable(digest: string): SigningFields {
+  return {
+    signed: -1,
+    valid: 0,
+    signature_class: 'invalid',
+    team_id: '',
+    signing_id: '',
+    authority: '',
+    cdhash: '',
+    notarized: -1,
+    hardened_runtime: -1,
+    identity: identityFor('invalid', '', '', digest),
+  };
 }
 
 /**
@@ -260,11 +298,15 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
   }
 
   async function classifyDarwin(path: string, issues: string[]): Promise<SigningFields> {
+    if (!isToolSafePath(path)) {
+      log.warn({ path }, 'executable path holds a control character: not handed to codesign; classified invalid');
+      return uncheckable(await hashFile(path, abort.signal, timeoutMs).catch(() => ''));
+    }
     const display = await run('codesign', ['-dvvv', '--verbose=4', path], [0, 1]);
     const { info } = parseCodesignDisplay(`${display.stderr}\n${display.stdout}`);
     if (info.notSigned) {
       const fields = classifyCodesign(info, null);
-      const digest = await hashFile(path, abort.signal).catch(() => '');
+      const digest = await hashFile(path, abort.signal, timeoutMs).catch(() => '');
       // Unsigned code has no cdhash: the file's SHA-256 stands in so the identity survives renames.
       return digest ? { ...fields, identity: identityFor('unsigned', '', '', digest) } : fields;
     }
@@ -364,7 +406,8 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     if (!toCheck.length) return;
     let owners: Map<string, string[]>;
     try {
-      owners = await packageOwners(toCheck);
+      // A path with a newline would shift the tool's answers onto other paths (rpm -qf answers by position).
+      owners = await packageOwners(toCheck.filter(isToolSafePath));
     } catch (err) {
       if (stopped) return;
       for (const p of toCheck) failed(p, keys.get(p)!, err);
