@@ -27,6 +27,18 @@ describe('parsePsProcesses (darwin ps, formats.md §3.1)', () => {
     expect(parsePsProcesses('')).toEqual({ rows: [], skipped: 0 });
   });
 
+  it('believes no row of a pid listed twice (an executable name with a newline can forge a row)', () => {
+    const forged = [
+      '  501     1   501 Mon Mar  2 09:00:00 2026     /tmp/evil',
+      '  777     1   501 Mon Mar  2 09:00:00 2026     /Applications/Safari.app/Contents/MacOS/Safari',
+      '  777     1   501 Mon Mar  2 09:05:00 2026     /Users/a/evil2',
+      '  888     1   501 Mon Mar  2 09:00:00 2026     /usr/bin/curl',
+    ].join('\n');
+    const { rows, skipped } = parsePsProcesses(forged);
+    expect(rows.map((r) => r.pid)).toEqual([501, 888]);
+    expect(skipped).toBe(2);
+  });
+
   it('parseLstart rejects what is not `Www Mmm dd HH:MM:SS YYYY`', () => {
     expect(parseLstart(['Tue', 'Mar', '3', '07:00:00', '2026'])).toBe(Date.UTC(2026, 2, 3, 7) / 1000);
     expect(parseLstart(['Tue', 'Mär', '3', '07:00:00', '2026'])).toBeNaN();

@@ -52,7 +52,14 @@ export function parsePsProcesses(text: string): { rows: PsRow[]; skipped: number
     rows.push({ pid: Number(m[1]), ppid: Number(m[2]), uid: Number(m[3]), start, comm });
   }
   if (!rows.length && skipped) throw new ParseError('ps output has no process rows', firstBad);
-  return { rows, skipped };
+  // ps prints comm as it is: an executable named with a newline could add a row of its own, claiming any
+  // pid (its own, or another process's, attributed to, say, Safari's path). A pid listed twice is ambiguous,
+  // so none of its rows is believed (eslogger and the next snapshot still know the real one).
+  const seen = new Map<number, number>();
+  for (const r of rows) seen.set(r.pid, (seen.get(r.pid) ?? 0) + 1);
+  if (seen.size === rows.length) return { rows, skipped };
+  const unique = rows.filter((r) => seen.get(r.pid) === 1);
+  return { rows: unique, skipped: skipped + rows.length - unique.length };
 }
 
 /**

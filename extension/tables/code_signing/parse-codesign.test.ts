@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../../src/errors.js';
 import { classifyCodesign, needsNotarizationCheck, needsRequirementChecks } from '../../../src/classify/signing-class.js';
-import { parseCodesignDisplay, parseCodesignVerify } from './parse-codesign.js';
+import { errorMessage, parseCodesignDisplay, parseCodesignVerify } from './parse-codesign.js';
 import { parseSpctlAssess } from './parse-spctl.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -58,6 +58,46 @@ describe('parseCodesignDisplay', () => {
     const { info, skipped } = parseCodesignDisplay('Identifier=x.y\nSomeFutureKey=1\nthis line is noise\n');
     expect(info.identifier).toBe('x.y');
     expect(skipped).toBe(1);
+  });
+});
+
+describe('codesign error lines', () => {
+  // the single regex this replaced (quadratic on long lines): the reference for what a line means
+  const REFERENCE = /: (No such file or directory|Permission denied|bundle format unrecognized.*|bundle format is ambiguous.*|unsupported format.*|the sealed resource directory is invalid|.*not a valid code object.*)$/i;
+
+  it('reads the same message as the former regex, paths with ": " and any case included', () => {
+    const paths = ['/bin/x', '/Volumes/a: b/x', 'rel: x: y', ':', ''];
+    const messages = [
+      'No such file or directory',
+      'no such file or directory',
+      'Permission denied',
+      'bundle format unrecognized, invalid, or unsuitable',
+      'BUNDLE FORMAT IS AMBIGUOUS (could be app or framework)',
+      'unsupported format for signature',
+      'the sealed resource directory is invalid',
+      'main executable failed strict validation: not a valid code object',
+      'code object is not signed at all',
+      'No such file or directory (really)',
+      'something else',
+      '',
+    ];
+    let compared = 0;
+    for (const p of paths) {
+      for (const m of messages) {
+        for (const line of [`${p}: ${m}`, `${p}:${m}`, `${m}: ${p}`]) {
+          const ref = REFERENCE.exec(line);
+          expect(errorMessage(line), line).toBe(ref ? ref[1] : undefined);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBe(180);
+  });
+
+  it('reads a 64 KB adversarial line (a path full of ": ")', () => {
+    const line = `${': a'.repeat(20_000)}: not a valid code object`;
+    expect(errorMessage(line)).toBe(line.slice(2));
+    expect(errorMessage(': a'.repeat(20_000))).toBeUndefined();
   });
 });
 

@@ -8,8 +8,27 @@ export interface ParsedCodesign {
 }
 
 const NOT_SIGNED = /code object is not signed at all/;
-/** Per-path error lines codesign prints instead of a signature (`PATH: No such file or directory`). */
-const ERROR_LINE = /: (No such file or directory|Permission denied|bundle format unrecognized.*|bundle format is ambiguous.*|unsupported format.*|the sealed resource directory is invalid|.*not a valid code object.*)$/i;
+/** Messages codesign prints after `PATH: ` instead of a signature: whole messages, then message prefixes. */
+const ERROR_WHOLE = /(?:no such file or directory|permission denied|the sealed resource directory is invalid)$/y;
+const ERROR_PREFIX = /(?:bundle format unrecognized|bundle format is ambiguous|unsupported format)/y;
+const NOT_VALID_CODE = 'not a valid code object';
+
+/**
+ * The message of a per-path error line (`PATH: No such file or directory`), or undefined: the text after the
+ * first `: ` at which a known message starts (a path may itself hold `: `). Linear in the line, where one
+ * regex with `.*` alternatives after `: ` backtracked quadratically (64 KB took seconds).
+ */
+export function errorMessage(line: string): string | undefined {
+  const lower = line.toLowerCase();
+  const notValidAt = lower.lastIndexOf(NOT_VALID_CODE);
+  for (let i = lower.indexOf(': '); i !== -1; i = lower.indexOf(': ', i + 1)) {
+    const at = i + 2;
+    ERROR_WHOLE.lastIndex = at;
+    ERROR_PREFIX.lastIndex = at;
+    if (ERROR_WHOLE.test(lower) || ERROR_PREFIX.test(lower) || notValidAt >= at) return line.slice(at);
+  }
+  return undefined;
+}
 
 /**
  * `codesign -dvvv --verbose=4 PATH` (stderr) → fields located by key (formats.md §4.1). Unknown keys are
@@ -43,9 +62,9 @@ export function parseCodesignDisplay(text: string): ParsedCodesign {
     }
     const kv = /^([A-Za-z][A-Za-z0-9 .]*?)=(.*)$/.exec(line);
     if (!kv) {
-      const err = ERROR_LINE.exec(line);
-      if (err) {
-        info.error = err[1]!;
+      const err = errorMessage(line);
+      if (err !== undefined) {
+        info.error = err;
         recognized++;
       } else skipped++;
       continue;
@@ -110,7 +129,7 @@ export function parseCodesignVerify(stderr: string, exitCode: number): VerifyRes
   if (exitCode !== 1) return null;
   const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   if (lines.some((l) => NOT_SIGNED.test(l))) return null;
-  if (lines.some((l) => ERROR_LINE.test(l) && /No such file|Permission denied/i.test(l))) return null;
+  if (lines.some((l) => errorMessage(l) !== undefined && /No such file|Permission denied/i.test(l))) return null;
   const reasonLine = lines.find((l) => /: /.test(l)) ?? lines[0] ?? 'verification failed';
   return { valid: false, reason: reasonLine.slice(reasonLine.lastIndexOf(': ') + 2) || reasonLine };
 }
