@@ -131,18 +131,8 @@ export function isToolSafePath(path: string): boolean {
  * non-Apple analytics), identified by the file's SHA-256 when it can be read.
  */
 function uncheckable(digest: string): SigningFields {
-  return {
-    signed: -1,
-    valid: 0,
-    signature_class: 'invalid',
-    team_id: '',
-    signing_id: '',
-    authority: '',
-    cdhash: '',
-    notarized: -1,
-    hardened_runtime: -1,
-    identity: identityFor('invalid', '', '', digest),
-  };
+  const { path: _path, checked_at: _checkedAt, ...unknown } = unknownRow('');
+  return { ...unknown, valid: 0, signature_class: 'invalid', identity: identityFor('invalid', '', '', digest) };
 }
 
 /**
