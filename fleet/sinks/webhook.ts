@@ -66,6 +66,8 @@ export class WebhookSink implements Sink {
   private readonly queue: number[] = [];
   private nextSeq: number;
   private spoolBytes = 0;
+  /** Bytes in spool/dead/: they count toward max_spool_bytes until an operator moves them away. */
+  private deadBytes = 0;
   private draining: Promise<void> | undefined;
   private closed = false;
   private wake: (() => void) | undefined;
@@ -83,6 +85,7 @@ export class WebhookSink implements Sink {
       seqs.push(Number(m[1]));
       this.spoolBytes += statSync(path.join(opts.spoolDir, entry)).size;
     }
+    this.deadBytes = this.deadLetterBytes();
     seqs.sort((a, b) => a - b);
     this.queue.push(...seqs);
     this.nextSeq = (seqs.at(-1) ?? 0) + 1;
@@ -91,6 +94,24 @@ export class WebhookSink implements Sink {
       opts.log.info({ sink: this.name, spooled: seqs.length, spool_bytes: this.spoolBytes }, 'webhook spool has undelivered batches from a previous run');
       this.kick();
     }
+  }
+
+  /** Bytes of the dead letters in spool/dead/ (0 when the directory is gone). */
+  private deadLetterBytes(): number {
+    let n = 0;
+    try {
+      for (const entry of readdirSync(this.deadDir)) {
+        if (!SPOOL_FILE_RE.test(entry)) continue;
+        try {
+          n += statSync(path.join(this.deadDir, entry)).size;
+        } catch {
+          // moved away between the listing and the stat
+        }
+      }
+    } catch {
+      return 0;
+    }
+    return n;
   }
 
   /** Batches waiting in the spool (for health and tests). */
@@ -132,11 +153,18 @@ export class WebhookSink implements Sink {
     };
     const bytes = Buffer.from(JSON.stringify(body));
     // An empty spool takes any one body, so a batch larger than max_spool_bytes is delayed, never refused forever.
-    if (this.spoolBytes > 0 && this.spoolBytes + bytes.length > this.opts.maxSpoolBytes) {
+    // Dead letters count too: a receiver refusing every body fills dead/ up to the limit, not the disk (the
+    // detections then wait in the store, behind the sink's cursor).
+    // Before refusing, count dead/ again: an operator may have moved dead letters away since.
+    if (this.deadBytes > 0 && this.spoolBytes + this.deadBytes + bytes.length > this.opts.maxSpoolBytes) this.deadBytes = this.deadLetterBytes();
+    const used = this.spoolBytes + this.deadBytes;
+    if (used > 0 && used + bytes.length > this.opts.maxSpoolBytes) {
       throw new OutflowError(
         'SINK_FAILED',
-        `webhook spool ${this.opts.spoolDir} is full (${this.spoolBytes} bytes, ${this.queue.length} batches)`,
-        `the receiver ${this.opts.url} has been failing; fix it or raise max_spool_bytes`,
+        `webhook spool ${this.opts.spoolDir} is full (${this.spoolBytes} bytes in ${this.queue.length} batches waiting, ${this.deadBytes} bytes of dead letters)`,
+        this.deadBytes > 0
+          ? `the receiver ${this.opts.url} refused batches: see why in the log, then move the files out of ${this.deadDir} (or raise max_spool_bytes)`
+          : `the receiver ${this.opts.url} has been failing; fix it or raise max_spool_bytes`,
       );
     }
     const seq = this.nextSeq++;
@@ -205,8 +233,12 @@ export class WebhookSink implements Sink {
       if (attempt.kind === 'rejected') {
         failures = 0;
         const dead = path.join(this.deadDir, path.basename(file));
-        await rename(file, dead).catch(() => undefined);
+        const moved = await rename(file, dead).then(
+          () => true,
+          () => false,
+        );
         this.dequeue(body.length);
+        if (moved) this.deadBytes += body.length;
         this.opts.metrics?.sinkDeliveries.inc({ sink: this.name, outcome: 'dead' });
         this.opts.log.error({ sink: this.name, seq, reason: attempt.reason, dead_letter: dead }, 'webhook receiver rejected a batch; moved to dead letters');
         continue;

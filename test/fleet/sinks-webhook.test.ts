@@ -173,6 +173,24 @@ describe('webhook sink against a real local receiver', () => {
     expect(metrics.sinkDeliveries.get({ sink: 'webhook#0', outcome: 'dead' })).toBe(2);
   });
 
+  it('counts dead letters toward max_spool_bytes (a receiver refusing everything fills dead/ to the limit, not the disk), until they are moved away', async () => {
+    const receiver = new TestReceiver(() => 400);
+    await receiver.start();
+    cleanups.push(() => receiver.stop());
+    const oneBody = JSON.stringify(sampleDetection({ id: 'xx' })).length + 250;
+    const sink = makeSink(receiver.url, { maxSpoolBytes: Math.floor(2.5 * oneBody) });
+    await sink.write([sampleDetection({ id: 'r1' }), sampleDetection({ id: 'r2' })]);
+    await waitFor(() => sink.pending === 0, 'both refused');
+    expect(readdirSync(path.join(dir, 'spool', 'dead'))).toHaveLength(2);
+    await expect(sink.write([sampleDetection({ id: 'r3' })])).rejects.toThrow(/bytes of dead letters/);
+    // a restarted sink counts them too
+    const again = makeSink(receiver.url, { maxSpoolBytes: Math.floor(2.5 * oneBody) });
+    await expect(again.write([sampleDetection({ id: 'r3' })])).rejects.toMatchObject({ message: expect.stringMatching(/bytes of dead letters/), hint: expect.stringMatching(/move the files out of/) });
+    // the operator moves them away: room again, without a restart
+    rmSync(path.join(dir, 'spool', 'dead'), { recursive: true });
+    await again.write([sampleDetection({ id: 'r3' })]);
+  });
+
   it('splits large writes into batch_size bodies and renders OCSF when asked', async () => {
     const receiver = new TestReceiver();
     await receiver.start();
