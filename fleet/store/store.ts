@@ -406,13 +406,16 @@ export interface DetectionsRepo {
 }
 
 /**
- * Both backends' change cursors are change numbers in decimal ('' = before the first): the number as text
- * ('0' for ''), or ChangeCursorError.
+ * A change cursor ('' = before the first change) as its change number, checked against `newest`, the counter
+ * of the store reading it. Both backends' cursors are decimal change numbers; a malformed one, or one beyond
+ * the counter (which never goes back, so another store handed it out), is a ChangeCursorError.
  */
-export function parseChangeSeq(backend: string, cursor: string): string {
-  if (cursor === '') return '0';
+export function changeSeqWithin(backend: string, cursor: string, newest: bigint): bigint {
+  if (cursor === '') return 0n;
   if (!/^(?:0|[1-9]\d{0,17})$/.test(cursor)) throw new ChangeCursorError(backend, cursor, 'is not a change number');
-  return cursor;
+  const seq = BigInt(cursor);
+  if (seq > newest) throw new ChangeCursorError(backend, cursor, `is beyond the newest change (${newest}): not from this store`);
+  return seq;
 }
 
 /** A change cursor that does not belong to this store (see DetectionsRepo.changedSince). */

@@ -26,9 +26,8 @@ import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { DetectionSchema } from '../../../src/schemas/detection.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import {
-  ChangeCursorError,
   candidateId,
-  parseChangeSeq,
+  changeSeqWithin,
   mergeAppAttributes,
   pairKey,
   type AppSighting,
@@ -862,13 +861,10 @@ async function changeCounter(ex: Executor): Promise<string> {
   return rows[0]?.last ?? '0';
 }
 
-/** A change cursor as a number (text, for bigint); one beyond the counter comes from another store. */
+/** A change cursor of this store as a number (text, for bigint). */
 async function changeSeq(ex: Executor, cursor: string): Promise<string> {
-  const seq = parseChangeSeq('postgres', cursor);
-  if (seq === '0') return seq;
-  const last = await changeCounter(ex);
-  if (BigInt(seq) > BigInt(last)) throw new ChangeCursorError('postgres', cursor, `is beyond the newest change (${last}): not from this store`);
-  return seq;
+  if (cursor === '') return '0';
+  return String(changeSeqWithin('postgres', cursor, BigInt(await changeCounter(ex))));
 }
 
 // ─── quarantine, checkpoints ───────────────────────────────────────────────────────────────────

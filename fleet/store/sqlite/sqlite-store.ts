@@ -18,8 +18,7 @@ import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import { encodeKeyRecord, fingerprint, forEachKeyRecord, KEY_RECORD_BYTES, SeenKeys, type Fingerprint } from './seen-keys.js';
 import {
-  ChangeCursorError,
-  parseChangeSeq,
+  changeSeqWithin,
   candidateBodyDigest,
   candidateId,
   mergeAppAttributes,
@@ -80,11 +79,6 @@ class Mutex {
       release();
     }
   }
-}
-
-/** A change cursor as a number (SQLite integers are exact to 2^53 here, far beyond any change count). */
-function seqCursor(cursor: string): number {
-  return Number(parseChangeSeq('sqlite', cursor));
 }
 
 function wrap<T>(what: string, code: 'STORE_READ' | 'STORE_WRITE', fn: () => T): T {
@@ -504,26 +498,20 @@ class SqliteRepos implements StoreRepos {
       },
       async changedSince(after: string, limit: number) {
         return wrap('detections.changedSince', 'STORE_READ', () => {
-          const from = seqCursor(after);
-          const last = (self.st(`SELECT value FROM store_meta WHERE name = 'detection_change_seq'`).get() as { value: number } | undefined)?.value ?? 0;
-          if (from > last) throw new ChangeCursorError('sqlite', after, `is beyond the newest change (${last}): not from this store`);
+          const from = self.changeFrom(after);
           const rows = self.st('SELECT change_seq, body FROM detections WHERE change_seq > ? ORDER BY change_seq LIMIT ?').raw(true).all(from, limit) as [number, string][];
           return rows.map(([seq, body]) => ({ cursor: String(seq), detection: JSON.parse(body) as Detection }));
         });
       },
       async changeCursor() {
         return wrap('detections.changeCursor', 'STORE_READ', () => {
-          const r = self.st(`SELECT value FROM store_meta WHERE name = 'detection_change_seq'`).get() as { value: number } | undefined;
-          return r && r.value > 0 ? String(r.value) : '';
+          const newest = self.changeCounter();
+          return newest > 0 ? String(newest) : '';
         });
       },
       async countChangedSince(after: string) {
         return wrap('detections.countChangedSince', 'STORE_READ', () => {
-          const from = seqCursor(after);
-          const last = (self.st(`SELECT value FROM store_meta WHERE name = 'detection_change_seq'`).get() as { value: number } | undefined)?.value ?? 0;
-          // the counter never goes back, so a cursor beyond it was not handed out by this store
-          if (from > last) throw new ChangeCursorError('sqlite', after, `is beyond the newest change (${last}): not from this store`);
-          return (self.st('SELECT count(*) AS n FROM detections WHERE change_seq > ?').get(from) as { n: number }).n;
+          return (self.st('SELECT count(*) AS n FROM detections WHERE change_seq > ?').get(self.changeFrom(after)) as { n: number }).n;
         });
       },
       async get(id: string) {
@@ -770,6 +758,16 @@ class SqliteRepos implements StoreRepos {
    * never changes while its row exists, and deleting rows (prevalence.expire) bumps host_refs_generation,
    * which every transaction compares before trusting the cache (another process may have deleted).
    */
+  /** The newest detection change number handed out (migration 0006's counter). */
+  changeCounter(): number {
+    return (this.st(`SELECT value FROM store_meta WHERE name = 'detection_change_seq'`).get() as { value: number } | undefined)?.value ?? 0;
+  }
+
+  /** A change cursor of this store as a number (exact: change counts stay far below 2^53). */
+  changeFrom(cursor: string): number {
+    return Number(changeSeqWithin('sqlite', cursor, BigInt(this.changeCounter())));
+  }
+
   hostRefs(hostIds: readonly string[]): Map<string, number> {
     const gen = (this.st(`SELECT value FROM store_meta WHERE name = 'host_refs_generation'`).get() as { value: number } | undefined)?.value ?? 0;
     if (gen !== this.refGeneration) {
