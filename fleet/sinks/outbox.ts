@@ -18,7 +18,7 @@
 import { coerceError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { FleetMetrics } from '../metrics.js';
-import { ChangeCursorError, type Store } from '../store/store.js';
+import { ChangeCursorError, type DetectionChange, type Store } from '../store/store.js';
 import { PartialWriteError, type Sink } from './sink.js';
 
 export interface SinkGroup {
@@ -50,27 +50,32 @@ export function sinkCursorId(sink: Sink): string {
   return `sink:${sink.deliveryId ?? sink.name}`;
 }
 
+/** Start the sink at the newest change (its cursor was missing, or not one this store handed out). */
+async function resetCursor(store: Store, sink: Sink): Promise<string> {
+  const newest = await store.detections.changeCursor();
+  await store.checkpoints.put(sinkCursorId(sink), { cursor: newest });
+  return newest;
+}
+
 /**
- * The sink's cursor: the saved one when this store handed it out, else (none yet, a row we did not write,
- * a cursor of another store) the newest change, saved. Validating costs one indexed read.
+ * The first page of changes after the sink's cursor, and that cursor: the saved one when this store handed it
+ * out, else (none yet, a row we did not write, a cursor of another store) the newest change, saved. The page
+ * read is what checks the cursor, so checking costs nothing extra.
  */
-async function cursorFor(store: Store, sink: Sink, log?: Logger): Promise<string> {
-  const id = sinkCursorId(sink);
-  const saved = await store.checkpoints.get(id);
+async function firstPage(store: Store, sink: Sink, limit: number, log?: Logger): Promise<{ cursor: string; changes: DetectionChange[] }> {
+  const saved = await store.checkpoints.get(sinkCursorId(sink));
   if (typeof saved?.cursor === 'string') {
     try {
-      await store.detections.changedSince(saved.cursor, 1);
-      return saved.cursor;
+      return { cursor: saved.cursor, changes: await store.detections.changedSince(saved.cursor, limit) };
     } catch (err) {
       if (!(err instanceof ChangeCursorError)) throw err;
       log?.warn({ sink: sink.name, err }, 'sink cursor is not one this store handed out; the sink starts at the newest change');
     }
   } else if (saved !== null) {
-    log?.warn({ sink: sink.name, checkpoint: id }, 'sink cursor row is not a cursor; the sink starts at the newest change');
+    log?.warn({ sink: sink.name, checkpoint: sinkCursorId(sink) }, 'sink cursor row is not a cursor; the sink starts at the newest change');
   }
-  const newest = await store.detections.changeCursor();
-  await store.checkpoints.put(id, { cursor: newest });
-  return newest;
+  // nothing comes after the newest change yet
+  return { cursor: await resetCursor(store, sink), changes: [] };
 }
 
 /**
@@ -81,7 +86,7 @@ async function cursorFor(store: Store, sink: Sink, log?: Logger): Promise<string
 export async function prepareSinkCursors(store: Store, group: SinkGroup, log?: Logger): Promise<void> {
   for (const sink of group.sinks) {
     try {
-      await cursorFor(store, sink, log);
+      await firstPage(store, sink, 1, log);
     } catch (err) {
       log?.error({ sink: sink.name, err: coerceError(err) }, 'sink cursor could not be set up');
     }
@@ -100,11 +105,11 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
   };
 
   const deliverTo = async (sink: Sink): Promise<void> => {
-    let cursor = await cursorFor(store, sink, opts.log);
+    const first = await firstPage(store, sink, Math.min(batchSize, maxPerCall), opts.log);
+    let { cursor } = first;
+    let changes = first.changes;
     report.delivered[sink.name] = 0;
-    while (report.delivered[sink.name]! < maxPerCall) {
-      const changes = await store.detections.changedSince(cursor, Math.min(batchSize, maxPerCall - report.delivered[sink.name]!));
-      if (!changes.length) break;
+    while (changes.length) {
       let accepted = changes.length;
       let failure: Error | undefined;
       try {
@@ -122,6 +127,8 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
         fail(sink, failure, { accepted, refused: changes.length - accepted }, 'sink write failed; the refused detections are offered again on the next run');
         break;
       }
+      if (report.delivered[sink.name]! >= maxPerCall) break;
+      changes = await store.detections.changedSince(cursor, Math.min(batchSize, maxPerCall - report.delivered[sink.name]!));
     }
     let pending: number;
     try {
