@@ -24,14 +24,16 @@ case "$prefix" in /*) ;; *) die "--prefix must be an absolute path" ;; esac
 [ -n "$load" ] || die "--extensions-load FILE is required (osqueryd default: /etc/osquery/extensions.load)"
 case "$load" in /*) ;; *) die "--extensions-load must be an absolute path" ;; esac
 
+# stat FORMAT_GNU FORMAT_BSD PATH: GNU stat (Linux) or BSD stat (macOS).
+stat_of() { stat -c "$1" "$3" 2>/dev/null || stat -f "$2" "$3"; }
+
 # Walk every ancestor of the prefix that exists: no sticky bit, not world-writable.
 check_dir() {
   d=$1
   while [ -n "$d" ] && [ "$d" != "/" ]; do
     if [ -e "$d" ]; then
       [ -k "$d" ] && die "$d has the sticky bit; osqueryd refuses extensions there (choose e.g. /usr/local/outflow)"
-      perms=$(stat -c %A "$d" 2>/dev/null || stat -f %Sp "$d")
-      case "$perms" in ????????w?) die "$d is world-writable; osqueryd refuses extensions there" ;; esac
+      case "$(stat_of %A %Sp "$d")" in ????????w?) die "$d is world-writable; osqueryd refuses extensions there" ;; esac
     fi
     d=$(dirname "$d")
   done
@@ -49,9 +51,9 @@ root_only() {
   p=$1
   while [ -n "$p" ] && [ "$p" != "/" ]; do
     [ -e "$p" ] || die "$p does not exist (the Node interpreter named in outflow.ext)"
-    owner=$(stat -c %u "$p" 2>/dev/null || stat -f %u "$p")
-    group=$(stat -c %g "$p" 2>/dev/null || stat -f %g "$p")
-    perms=$(stat -c %A "$p" 2>/dev/null || stat -f %Sp "$p")
+    owner=$(stat_of %u %u "$p")
+    group=$(stat_of %g %g "$p")
+    perms=$(stat_of %A %Sp "$p")
     [ "$owner" = 0 ] || die "$p is owned by uid $owner, not root: the Node interpreter $interp would run as root from a path another user can change; repackage with --node pointing at a root-owned Node (see docs/deploy.md)"
     case "$perms" in
       ????????w?) die "$p is world-writable: the Node interpreter $interp would run as root from a path anyone can change" ;;
