@@ -18,8 +18,15 @@
  * - outflow_status: latest health per host and component;
  * - other queries: host activity only (counted as `ignored` rows).
  * Baseline rows (counter 0, snapshots) update state but never create pending candidates. `removed`
- * rows change nothing but host activity. Duplicate rows (same host, name, unixTime, counter, action,
- * columns) are skipped before anything else, so re-deliveries change nothing.
+ * rows change nothing but host activity.
+ *
+ * Duplicates (same host, name, unixTime, counter, action, columns) change nothing, two ways. Every state
+ * effect above except a pending candidate is an idempotent merge (min/max spans, set union, newest-wins
+ * status and attributes, tie-broken by value), so a re-delivered row is simply applied again. Only rows
+ * whose repetition would show are recognized by a dedupe key: differential `outflow_candidates` rows (a
+ * candidate must be pending once) and rejected rows (quarantined once). Keying every row instead cost
+ * ~30 % of ingest time and a key per row for `retention.dedupe_hours` (~800 000 for 10 000 hosts × 48 h
+ * against ~11 000 now); `duplicates` therefore counts re-delivered candidate and rejected rows only.
  */
 import { appendFile } from 'node:fs/promises';
 import { hash } from 'node:crypto';
@@ -66,9 +73,12 @@ export interface IngestResult {
   lines: number;
   /** Rows in parsed lines (an empty snapshot/batch line counts as one row). */
   rows: number;
-  /** New rows applied to the state (includes baseline and ignored rows). */
+  /**
+   * Rows applied to the state (includes baseline and ignored rows). A re-delivered row of a query other than
+   * outflow_candidates counts here again: its effects are idempotent merges, so applying it changes nothing.
+   */
   accepted: number;
-  /** Rows already ingested before (at-least-once re-deliveries): skipped. */
+  /** Re-delivered candidate and rejected rows (the rows a dedupe key tracks): skipped. */
   duplicates: number;
   /** Accepted rows from counter-0 or snapshot lines (state only, never new activity). */
   baseline: number;
@@ -341,8 +351,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     // attributes), so applying a row that turns out to be a re-delivery changes nothing; what the
     // dedupe answer decides afterwards is only what must not repeat: the counts, quarantine rows and
     // pending candidates, which wait here with their row's key index.
-    // Differential rows get a dedupe key; snapshot rows do not: they are a full restatement of current
-    // state (and hourly status snapshots are most of a fleet's lines).
+    // Differential candidate rows and rejected rows get a dedupe key (see the header); snapshot rows never
+    // do: they are a full restatement of current state.
     const keys: ResultKey[] = [];
     /** Per item (a row, or a line without rows): dedupe key index or -1, event time, ITEM_* flags. */
     const itemKey: number[] = [];
@@ -364,8 +374,17 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       if (s) widenSpan(s, t);
       else pairs.set(k, { identity, key, hostId, firstSeen: t, lastSeen: t });
     };
-    const rejectRow = (key: number, line: ResultLogLine, reason: string, c: Record<string, unknown>) =>
-      heldQuarantine.push({ key, row: { receivedAt, source: sourceName, reason, line: cap(safeJson({ name: line.name, hostIdentifier: line.hostId, unixTime: line.unixTime, columns: c })) } });
+    /** Dedupe key index of the row being applied (-1: none), set by addItem, taken by a rejected row. */
+    let rowKey = -1;
+    const newKey = (line: ResultLogLine, row: ResultRow | null): number => keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1;
+    const rejectRow = (line: ResultLogLine, row: ResultRow, reason: string) => {
+      // A re-delivered reject must not be quarantined twice: rejects are keyed whatever their query.
+      if (rowKey < 0 && line.shape !== 'snapshot') rowKey = newKey(line, row);
+      heldQuarantine.push({
+        key: rowKey,
+        row: { receivedAt, source: sourceName, reason, line: cap(safeJson({ name: line.name, hostIdentifier: line.hostId, unixTime: line.unixTime, columns: row.columns })) },
+      });
+    };
 
     /** A line's host activity (every line counts, whatever its rows); the host's batch state. */
     const hostOf = (line: ResultLogLine): HostBatch => {
@@ -390,12 +409,12 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         case 'outflow_destinations': {
           const odd = nonScalarColumn(c);
           if (odd !== undefined) {
-            rejectRow(key, line, `outflow_destinations row invalid: ${odd}: not a string or number`, c);
+            rejectRow(line, row, `outflow_destinations row invalid: ${odd}: not a string or number`);
             return 0;
           }
           const remote = text(c.remote_address);
           if (!remote) {
-            rejectRow(key, line, 'outflow_destinations row invalid: remote_address: missing', c);
+            rejectRow(line, row, 'outflow_destinations row invalid: remote_address: missing');
             return 0;
           }
           const dest = keyOf(text(c.server_name), remote);
@@ -417,7 +436,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           if (!app) {
             const r = AppRowSchema.safeParse(c);
             if (!r.success) {
-              rejectRow(key, line, zodReason('outflow_apps', r.error.issues), c);
+              rejectRow(line, row, zodReason('outflow_apps', r.error.issues));
               return 0;
             }
             app = r.data;
@@ -440,12 +459,12 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           // Hand-checked rather than zod: status snapshots are the bulk of a fleet's rows.
           const odd = nonScalarColumn(c);
           if (odd !== undefined) {
-            rejectRow(key, line, `outflow_status row invalid: ${odd}: not a string or number`, c);
+            rejectRow(line, row, `outflow_status row invalid: ${odd}: not a string or number`);
             return 0;
           }
           const component = text(c.component);
           if (!component) {
-            rejectRow(key, line, 'outflow_status row invalid: component: missing', c);
+            rejectRow(line, row, 'outflow_status row invalid: component: missing');
             return 0;
           }
           const prev = host.status.get(component);
@@ -457,7 +476,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         case 'outflow_candidates': {
           const r = EgressCandidateSchema.safeParse(c);
           if (!r.success) {
-            rejectRow(key, line, zodReason('outflow_candidates', r.error.issues), c);
+            rejectRow(line, row, zodReason('outflow_candidates', r.error.issues));
             return 0;
           }
           const cand = r.data;
@@ -474,10 +493,13 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     };
 
     const addItem = (line: ResultLogLine, host: HostBatch, row: ResultRow | null) => {
-      const key = line.shape !== 'snapshot' ? keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1 : -1;
-      itemKey.push(key);
+      // Only differential candidate rows are keyed up front: a re-delivered candidate would be pending twice.
+      // Every other row's effect is an idempotent merge, re-applied harmlessly (no digest, no key to keep).
+      rowKey = line.shape !== 'snapshot' && line.query === 'outflow_candidates' ? newKey(line, row) : -1;
+      const flags = applyRow(line, host, row, rowKey) | (line.baseline ? ITEM_BASELINE : 0);
+      itemKey.push(rowKey);
       itemTime.push(line.unixTime);
-      itemFlags.push(applyRow(line, host, row, key) | (line.baseline ? ITEM_BASELINE : 0));
+      itemFlags.push(flags);
     };
 
     for (const input of inputs) {

@@ -2,6 +2,7 @@
  * Shared pieces for the fleet pipeline tests: a fresh store, line builders for hand-made fleets, and
  * "ingest these files, finalize, return the detections".
  */
+import Database from 'better-sqlite3';
 import { defaultAnalyticsConfig, type AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import { createIngestService, type IngestResult } from '../../fleet/ingest/ingest-service.js';
@@ -17,6 +18,26 @@ export const MiB = 1024 * 1024;
 
 export function memoryStore(): Promise<Store> {
   return openSqliteStore(':memory:');
+}
+
+/**
+ * Every row of an SQLite store file's state tables, as sorted JSON per table: what ingest and finalize
+ * built. Bookkeeping that a re-delivery may legitimately touch is left out: source checkpoints, the
+ * quarantine, dedupe keys and migration records.
+ */
+export function sqliteStateDump(file: string): Record<string, string[]> {
+  const bookkeeping = new Set(['checkpoints', 'quarantine', 'result_key_log', 'results_seen', 'schema_migrations', 'sqlite_sequence']);
+  const db = new Database(file, { readonly: true });
+  try {
+    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string }[])
+      .map((t) => t.name)
+      .filter((t) => !bookkeeping.has(t));
+    const out: Record<string, string[]> = {};
+    for (const t of tables) out[t] = (db.prepare(`SELECT * FROM "${t}"`).all() as unknown[]).map((r) => JSON.stringify(r)).sort();
+    return out;
+  } finally {
+    db.close();
+  }
 }
 
 export function hostsOf(n: number, prefix = 'H'): HostInfo[] {

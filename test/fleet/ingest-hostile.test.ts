@@ -66,9 +66,12 @@ describe.each(backends)('hostile result lines (%s)', (_name, open) => {
       ]);
       // the two odd values of another query are that query's business: accepted as host activity only
       expect(r).toMatchObject({ quarantined: 3, ignored: 4 });
-      // the same batch again: nothing new, nothing quarantined twice
+      // the same batch again: the rejected row is recognized and not quarantined twice; the NUL lines are
+      // rejected before any row is read, so again
       const again = await ingest.ingestLines(batch, { kind: 'test', id: 'hostile' });
-      expect(again).toMatchObject({ accepted: 0, quarantined: 2 });
+      expect(again).toMatchObject({ quarantined: 2, duplicates: 1 });
+      const reasonsAfter = (await store.quarantine.list(10)).map((q) => q.reason);
+      expect(reasonsAfter.filter((q) => q.startsWith('outflow_destinations row invalid'))).toHaveLength(1);
     } finally {
       await store.close();
     }

@@ -214,7 +214,11 @@ describe('startNatsIngest (JetStream → ingest service → store)', () => {
       log,
     });
     try {
-      const [a, b, c, d] = generateFleetLines({ lines: 4, hosts: 2, days: 1 });
+      // Line a (re-sent) is a candidate row: the rows a dedupe key tracks.
+      const generated = generateFleetLines({ lines: 60, hosts: 2, days: 1 });
+      const a = generated.find((l) => l.includes('outflow_candidates'));
+      const [b, c, d] = generated.filter((l) => l !== a);
+      expect(a).toBeDefined();
       await ts.publish(`${ts.prefix}.r`, [a!, b!], { gzip: true });
       await ts.publish(`${ts.prefix}.r`, [a!, '{"name": truncated', c!]); // Fleet re-sent line a
       await ts.publish(`${ts.prefix}.r`, [d!], { header: { 'Content-Encoding': 'snappy' } });

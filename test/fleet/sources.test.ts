@@ -13,7 +13,8 @@ import { createIngestService, emptyIngestResult, type IngestService } from '../.
 import { ingestStream } from '../../fleet/ingest/stream-source.js';
 import type { Store } from '../../fleet/store/store.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
-import { T0, appLine, destinationLine, hostsOf, memoryStore } from './fleet-helpers.js';
+import { createDestinationKeyer } from '../../src/classify/destination.js';
+import { MiB, T0, appLine, candidateLine, destinationLine, hostsOf, memoryStore } from './fleet-helpers.js';
 
 const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'fleet-sources-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,9 +39,14 @@ describe('file source', () => {
     appendFileSync(file, `${lineAt(2)}\n`);
     const b = await ingestFile(file, { ingest, store });
     expect(b).toMatchObject({ lines: 1, accepted: 1, duplicates: 0 });
-    // --from-start re-reads everything; dedupe drops it.
+    // --from-start re-reads everything; destination rows applied again change nothing.
     const c = await ingestFile(file, { ingest, store, fromStart: true });
-    expect(c).toMatchObject({ lines: 3, accepted: 0, duplicates: 3 });
+    expect(c).toMatchObject({ lines: 3, accepted: 3, candidates: 0 });
+    const seen = await store.prevalence.destinations(['example-0.com', 'example-2.com'], { from: 0, to: 4_000_000_000 });
+    expect([...seen.values()].map((d) => [d.hosts, d.firstSeen, d.lastSeen])).toEqual([
+      [1, T0, T0],
+      [1, T0 + 2, T0 + 2],
+    ]);
     await store.close();
   });
 
@@ -131,9 +137,17 @@ describe('file source', () => {
     const q = readFileSync(quarantineFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(q.map((x) => x.reason)).toEqual([expect.stringMatching(/longer than 4096 bytes/), expect.stringMatching(/not JSON/)]);
     expect(q[0].line.length + q[1].line.length).toBe(oversize.length);
-    // Every multibyte destination arrived intact: the same bytes again are all duplicates.
-    const again = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
-    expect(await again.ingestLines(lines, { kind: 'test', id: 'again' })).toMatchObject({ accepted: 0, duplicates: 12 });
+    // Every multibyte destination arrived intact: its exact key is known to the store.
+    const keyOf = createDestinationKeyer();
+    const hostsByKey = new Map<string, Set<string>>();
+    for (const l of lines) {
+      const { columns: c, hostIdentifier } = JSON.parse(l) as { columns: Record<string, string>; hostIdentifier: string };
+      const key = keyOf(c.server_name!, c.remote_address!);
+      hostsByKey.set(key, (hostsByKey.get(key) ?? new Set()).add(hostIdentifier));
+    }
+    expect([...hostsByKey.keys()].filter((k) => /ü/.test(k))).toHaveLength(3);
+    const stats = await store.prevalence.destinations([...hostsByKey.keys()], { from: 0, to: 4_000_000_000 });
+    expect(new Map([...stats].map(([k, v]) => [k, v.hosts]))).toEqual(new Map([...hostsByKey].map(([k, h]) => [k, h.size])));
     expect(await store.checkpoints.get(`file:${fileSourceId(file)}`)).toMatchObject({ offset: readFileSync(file).length });
     await store.close();
   });
@@ -196,9 +210,10 @@ describe('stream source and ingest service', () => {
   it('dedupes on content: column key order and string/number encoding do not matter', async () => {
     const store = await memoryStore();
     const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
-    const line = JSON.parse(lineAt(50));
+    // A candidate row: the rows a dedupe key tracks (other rows are idempotent merges, applied again).
+    const line = JSON.parse(candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.example.org', bytes_out: 30 * MiB, first_seen: T0 }, T0 + 50));
     const reordered = { ...line, unixTime: String(line.unixTime), columns: Object.fromEntries(Object.entries(line.columns as Record<string, string>).reverse().map(([k, v]) => [k, /^\d+$/.test(v) ? Number(v) : v])) };
-    expect(await ingest.ingestLines([line, reordered], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 1, duplicates: 1 });
+    expect(await ingest.ingestLines([line, reordered], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 1, duplicates: 1, candidates: 1 });
     await store.close();
   });
 
