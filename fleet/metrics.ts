@@ -208,7 +208,7 @@ export function createFleetMetrics(): FleetMetrics {
     registry,
     linesIngested: registry.counter('outflow_lines_ingested_total', 'Result-log lines processed (applied or quarantined), by source kind (file|stdin|http|nats)', ['source']),
     linesQuarantined: registry.counter('outflow_lines_quarantined_total', 'Result-log lines (or rows) rejected and quarantined, by source kind', ['source']),
-    rowsIngested: registry.counter('outflow_rows_ingested_total', 'Result rows by source and outcome (accepted|duplicate|baseline)', ['source', 'outcome']),
+    rowsIngested: registry.counter('outflow_rows_ingested_total', 'Result rows by source and outcome (accepted|duplicate|baseline); duplicate: a re-delivered candidate or rejected row (other re-delivered rows are applied again, which changes nothing, and count as accepted)', ['source', 'outcome']),
     ingestRequests: registry.counter('outflow_http_ingest_requests_total', 'POST /v1/ingest requests by body shape and status code', ['shape', 'status']),
     detectionsEmitted: registry.counter('outflow_detections_total', 'Detections created or updated by finalization, by analytic and kind (new|update)', ['analytic', 'kind']),
     detectionsStored: registry.gauge('outflow_detections_stored', 'Detections in the store by analytic (refreshed at scrape time)', ['analytic']),

@@ -34,8 +34,9 @@ export interface TimeWindow {
 
 /**
  * One result row's identity: a digest of (host, query name, unixTime, counter, action, columns)
- * computed by the ingest service (fleet/ingest/result-key.ts). Stored only to drop duplicates of
- * at-least-once deliveries; `unixTime` lets retention expire old keys.
+ * computed by the ingest service (`resultDigest` in fleet/ingest/ingest-service.ts) for the rows whose
+ * repetition would show (candidate and rejected rows). Stored only to drop duplicates of at-least-once
+ * deliveries; `unixTime` lets retention expire old keys.
  */
 export interface ResultKey {
   digest: string;

@@ -5,7 +5,7 @@
  * connection. Each "instance" is its own PostgresStore (own pool), as separate processes would be.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { createIngestService, type IngestResult } from '../../fleet/ingest/ingest-service.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
 import { openPostgresStore, type PostgresStore } from '../../fleet/store/postgres/index.js';
 import { openStore } from '../../fleet/store/open.js';
@@ -38,10 +38,14 @@ async function withDb<T>(label: string, fn: (db: TestDatabase) => Promise<T>): P
   }
 }
 
-async function ingestAll(store: PostgresStore | Awaited<ReturnType<typeof openStore>>, lines: string[], batch = 250): Promise<number> {
+async function ingestTotals(store: PostgresStore | Awaited<ReturnType<typeof openStore>>, lines: string[], batch = 250): Promise<IngestResult> {
   const ingest = createIngestService({ store, analytics });
   for (let i = 0; i < lines.length; i += batch) await ingest.ingestLines(lines.slice(i, i + batch), { kind: 'test', id: 'lines' });
-  return ingest.totals().accepted;
+  return ingest.totals();
+}
+
+async function ingestAll(store: PostgresStore | Awaited<ReturnType<typeof openStore>>, lines: string[], batch = 250): Promise<number> {
+  return (await ingestTotals(store, lines, batch)).accepted;
 }
 
 describe('postgres store across instances', () => {
@@ -214,16 +218,22 @@ describe('postgres store across instances', () => {
     });
   });
 
-  it('two instances ingesting the same lines concurrently apply each row once', async () => {
+  it('two instances ingesting the same lines concurrently take each candidate row once', async () => {
     await withDb('raceingest', async (db) => {
       const a = await openPostgresStore(db.url);
       const b = await openPostgresStore(db.url);
       try {
+        const candidateRows = LINES.filter((l) => l.includes('outflow_candidates')).length;
+        expect(candidateRows).toBeGreaterThan(10);
         // same lines, opposite orders: maximal overlap of in-flight rows between the two
-        const [accA, accB] = await Promise.all([ingestAll(a, LINES), ingestAll(b, [...LINES].reverse())]);
-        expect(accA + accB).toBe(LINES.length);
+        const [ta, tb] = await Promise.all([ingestTotals(a, LINES), ingestTotals(b, [...LINES].reverse())]);
+        // each candidate row is new to exactly one instance; every other row is applied by both (idempotent merges)
+        expect(ta.duplicates + tb.duplicates).toBe(candidateRows);
+        expect(ta.accepted + tb.accepted).toBe(2 * LINES.length - candidateRows);
+        expect(ta.candidates + tb.candidates).toBeGreaterThan(0);
+        expect(await a.candidates.countPending()).toBe(ta.candidates + tb.candidates);
         const seen = await pgQuery<{ n: string }>(db.url, 'SELECT count(*) AS n FROM results_seen');
-        expect(Number(seen[0]!.n)).toBe(LINES.length);
+        expect(Number(seen[0]!.n)).toBe(candidateRows);
       } finally {
         await a.close();
         await b.close();
