@@ -182,3 +182,17 @@ export async function takeServerExclusive(lockWaitMs = 25_000): Promise<{ restar
     release: () => c.end().catch(() => undefined),
   };
 }
+
+/**
+ * Every row of the store's state tables in a PostgreSQL database, as sorted JSON per table (the
+ * counterpart of fleet-helpers' sqliteStateDump). Bookkeeping a re-delivery may touch is left out.
+ */
+export async function pgStateDump(url: string): Promise<Record<string, string[]>> {
+  const bookkeeping = new Set(['checkpoints', 'quarantine', 'results_seen', 'schema_migrations']);
+  const tables = (await pgQuery<{ tablename: string }>(url, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`))
+    .map((t) => t.tablename)
+    .filter((t) => !bookkeeping.has(t));
+  const out: Record<string, string[]> = {};
+  for (const t of tables) out[t] = (await pgQuery(url, `SELECT * FROM "${t}"`)).map((r) => JSON.stringify(r)).sort();
+  return out;
+}
