@@ -126,7 +126,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
   // fail on a missing token before touching the store: a config error should not leave a new db file behind
   const token = fleet.http.enabled ? resolveApiToken(fleet.http, env) : '';
 
-  const store = await openStore(opts.store ?? fleet.store, { postgres: fleet.postgres });
+  const store = await openStore(opts.store ?? fleet.store, { postgres: fleet.postgres, log });
   const cleanup: (() => Promise<void>)[] = [() => store.close()];
   const unwind = async () => {
     for (const c of cleanup.splice(0).reverse()) await c().catch((err: unknown) => log.warn({ err: coerceError(err) }, 'cleanup step failed'));

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'STORE_WRITE'
   | 'STORE_READ'
   | 'STORE_MIGRATE'
+  | 'JOB_BUSY'
   | 'SINK_FAILED'
   | 'AUTH_REQUIRED'
   | 'BODY_TOO_LARGE'

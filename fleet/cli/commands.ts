@@ -14,7 +14,7 @@ import { loadConfig, type OutflowConfig } from '../../src/config/index.js';
 import { OutflowError, coerceError, InputError } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { openStore } from '../store/open.js';
-import type { Store } from '../store/store.js';
+import { withJobLockWaiting, type Store } from '../store/store.js';
 import { runIngestCommand } from './ingest-command.js';
 import { formatDetections, parseSince, type DetectionFormat } from './format.js';
 
@@ -37,7 +37,7 @@ function context(opts: CommonOpts): Context {
 }
 
 async function withStore<T>(ctx: Context, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(ctx.storeUrl, { postgres: ctx.config.fleet.postgres });
+  const store = await openStore(ctx.storeUrl, { postgres: ctx.config.fleet.postgres, log: ctx.log });
   try {
     return await fn(store);
   } finally {
@@ -144,7 +144,10 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       const ctx = context(opts);
       const { finalizePending } = await import('../rules/finalize.js');
       await withStore(ctx, async (store) => {
-        const r = await finalizePending(store, { analytics: ctx.config.analytics, flush: opts.flush, log: ctx.log });
+        // Not while a fleet serve on this store finalizes (see withJobLockWaiting).
+        const r = await withJobLockWaiting(store, 'finalize', () => finalizePending(store, { analytics: ctx.config.analytics, flush: opts.flush, log: ctx.log }), {
+          onWait: () => process.stderr.write('outflow fleet finalize: another process (fleet serve?) is finalizing this store; waiting for it\n'),
+        });
         write(JSON.stringify({ cutoff: r.cutoff, examined: r.examined, fired: r.fired, created: r.created.length, updated: r.updated.length, duration_ms: Math.round(r.durationMs) }));
       });
       setCode(0);

@@ -10,7 +10,7 @@ import { ingestFile } from '../ingest/file-source.js';
 import { addIngestResults, createIngestService, emptyIngestResult } from '../ingest/ingest-service.js';
 import { ingestStream } from '../ingest/stream-source.js';
 import { finalizePending, type FinalizeResult } from '../rules/finalize.js';
-import type { Store } from '../store/store.js';
+import { withJobLockWaiting, type Store } from '../store/store.js';
 
 export interface IngestCommandOptions {
   config: OutflowConfig;
@@ -103,7 +103,12 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   const ingestSeconds = (performance.now() - started) / 1000;
 
   let fin: FinalizeResult | null = null;
-  if (opts.finalize) fin = await finalizePending(store, { analytics: opts.config.analytics, flush: opts.flush, log: opts.log });
+  if (opts.finalize) {
+    // Not while a fleet serve on this store finalizes: detection upserts are last-writer-wins (see withJobLockWaiting).
+    fin = await withJobLockWaiting(store, 'finalize', () => finalizePending(store, { analytics: opts.config.analytics, flush: opts.flush, log: opts.log }), {
+      onWait: () => process.stderr.write('outflow fleet ingest: another process (fleet serve?) is finalizing this store; waiting for it\n'),
+    });
+  }
   const pending = await store.candidates.countPending();
 
   const summary = {

@@ -5,6 +5,7 @@
  * users never load `pg` and vice versa.
  */
 import { StoreError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
 import type { Store } from './store.js';
 
 export interface OpenStoreOptions {
@@ -12,6 +13,8 @@ export interface OpenStoreOptions {
   migrate?: boolean;
   /** PostgreSQL pool and statement settings (`fleet.postgres`); ignored for SQLite. */
   postgres?: { pool_size?: number; statement_timeout_ms?: number; upsert_chunk?: number };
+  /** Store warnings (lost connections, job locks); silent by default. */
+  log?: Logger;
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -30,5 +33,5 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
     return openPostgresStore(url, opts);
   }
   const { openSqliteStore } = await import('./sqlite/sqlite-store.js');
-  return openSqliteStore(sqlitePath(url), { migrate: opts.migrate ?? true });
+  return openSqliteStore(sqlitePath(url), { migrate: opts.migrate ?? true, ...(opts.log ? { log: opts.log } : {}) });
 }

@@ -18,8 +18,9 @@
  * repositories on `Store` itself run each call in its own implicit transaction.
  */
 import { hash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EgressCandidate, AnalyticId } from '../../src/schemas/egress-candidate.js';
-import { StoreError } from '../../src/errors.js';
+import { OutflowError, StoreError } from '../../src/errors.js';
 import type { Detection } from '../../src/schemas/detection.js';
 
 export type { Detection };
@@ -478,6 +479,27 @@ export interface StoreRepos {
 }
 
 export type JobLockResult<T> = { acquired: true; value: T } | { acquired: false };
+
+/**
+ * `store.withJobLock`, waiting up to `waitMs` (default 60 s) for another holder to finish: for the CLI, whose
+ * `fleet finalize` / `fleet ingest` must not finalize while a `fleet serve` on the same store does (both would
+ * judge overlapping pending candidates, and detection upserts are last-writer-wins, so one process's fold into
+ * an open detection could overwrite the other's). Serve's jobs do not wait: the next tick runs them.
+ */
+export async function withJobLockWaiting<T>(store: Store, name: string, fn: () => Promise<T>, opts: { waitMs?: number; pollMs?: number; onWait?: () => void } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.waitMs ?? 60_000);
+  let waiting = false;
+  for (;;) {
+    const r = await store.withJobLock(name, fn);
+    if (r.acquired) return r.value;
+    if (Date.now() >= deadline) {
+      throw new OutflowError('JOB_BUSY', `another process holds the ${name} job lock of ${store.location}`, `a fleet serve (or another CLI) is running ${name}; try again later, or leave it to serve's next run`);
+    }
+    if (!waiting) opts.onWait?.();
+    waiting = true;
+    await sleep(opts.pollMs ?? 250);
+  }
+}
 
 export interface Store extends StoreRepos {
   readonly backend: 'sqlite' | 'postgres';

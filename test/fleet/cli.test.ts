@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateFleet, writeFleet, type SimulatedFleet } from '../../scripts/simulate-fleet.js';
-import { runOutflow } from '../helpers/cli.js';
+import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
+import { runOutflow, spawnOutflow } from '../helpers/cli.js';
 
 const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'fleet-cli-'));
 const store = path.join(dir, 'outflow.db');
@@ -62,6 +63,37 @@ describe('outflow fleet (CLI)', () => {
     expect(r.stderr).toMatch(/ingested 300 lines/);
     expect(r.stderr).toMatch(/candidates pending \(not finalized\)/);
   }, 120_000);
+
+  it('finalize waits while another process (a fleet serve) is finalizing the same store, then runs', async () => {
+    const file = path.join(dir, 'busy.db');
+    const ingested = await runOutflow(['fleet', 'ingest', '-', '--store', file, '--no-finalize', '--json'], { input: fleet.files.flat().join('\n'), timeoutMs: 120_000 });
+    expect(ingested.code).toBe(0);
+    expect(JSON.parse(ingested.stdout).pending).toBeGreaterThan(0);
+    const serve = await openSqliteStore(file);
+    let release!: () => void;
+    const held = serve.withJobLock('finalize', () => new Promise<void>((r) => (release = r)));
+    try {
+      const child = spawnOutflow(['fleet', 'finalize', '--store', file, '--flush']);
+      let stderr = '';
+      let stdout = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const deadline = Date.now() + 60_000;
+      while (!/waiting for it/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(stderr).toMatch(/another process \(fleet serve\?\) is finalizing this store; waiting for it/);
+      expect(child.exitCode).toBeNull();
+      expect(await serve.candidates.countPending()).toBeGreaterThan(0);
+      release();
+      expect(await held).toEqual({ acquired: true, value: undefined });
+      expect(await exited).toBe(0);
+      expect(JSON.parse(stdout)).toMatchObject({ examined: expect.any(Number), created: fleet.scenarios.filter((s) => s.fires).length });
+      expect(await serve.candidates.countPending()).toBe(0);
+    } finally {
+      release?.();
+      await serve.close();
+    }
+  }, 180_000);
 
   it('migrate reports an up-to-date store; bad input exits 2 with a message', async () => {
     const m = await runOutflow(['fleet', 'migrate', '--store', store], { timeoutMs: 60_000 });

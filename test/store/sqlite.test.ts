@@ -269,6 +269,59 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  it('a job lock held by one process is refused to another on the same file until released; a dead holder\'s lease expires', async () => {
+    const file = path.join(dir, 'job-lock.db');
+    await withTwoProcesses(file, async (a, b) => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const running = a.withJobLock('finalize', () => gate.then(() => 'a ran'));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await b.withJobLock('finalize', async () => 'b ran')).toEqual({ acquired: false });
+      expect(await b.withJobLock('rollup', async () => 'b rollup')).toEqual({ acquired: true, value: 'b rollup' });
+      release();
+      expect(await running).toEqual({ acquired: true, value: 'a ran' });
+      expect(await b.withJobLock('finalize', async () => 'b ran')).toEqual({ acquired: true, value: 'b ran' });
+      // a throwing job releases its lease too
+      await expect(a.withJobLock('finalize', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+      expect(await b.withJobLock('finalize', async () => 'b again')).toEqual({ acquired: true, value: 'b again' });
+    });
+    // A process killed mid-job leaves its lease: refused while it lasts, taken over once it has expired.
+    const raw = new Database(file);
+    raw.prepare(`INSERT INTO job_leases (name, owner, expires_at) VALUES ('finalize', 'dead-host:1:x', ?)`).run(Date.now() + 60_000);
+    const c = await openSqliteStore(file);
+    try {
+      expect(await c.withJobLock('finalize', async () => 1)).toEqual({ acquired: false });
+      raw.prepare(`UPDATE job_leases SET expires_at = ? WHERE name = 'finalize'`).run(Date.now() - 1);
+      expect(await c.withJobLock('finalize', async () => 2)).toEqual({ acquired: true, value: 2 });
+      expect(raw.prepare(`SELECT count(*) AS n FROM job_leases`).get()).toEqual({ n: 0 });
+    } finally {
+      await c.close();
+      raw.close();
+    }
+  });
+
+  it('a job longer than its lease keeps it by renewing', async () => {
+    const file = path.join(dir, 'job-renew.db');
+    const a = await openSqliteStore(file, { jobLeaseMs: 1200 });
+    const b = await openSqliteStore(file, { jobLeaseMs: 1200 });
+    try {
+      const refused: boolean[] = [];
+      // The job runs for three lease lengths; meanwhile the other process keeps asking.
+      const running = a.withJobLock('finalize', async () => {
+        for (let i = 0; i < 12; i++) {
+          await new Promise((r) => setTimeout(r, 300));
+          refused.push((await b.withJobLock('finalize', async () => 'b ran')).acquired === false);
+        }
+        return 'a ran';
+      });
+      expect(await running).toEqual({ acquired: true, value: 'a ran' });
+      expect(refused).toEqual(Array(12).fill(true));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('refuses to open an unmigrated store without migrating, naming the fix', async () => {
     const file = path.join(dir, 'empty.db');
     new Database(file).close();

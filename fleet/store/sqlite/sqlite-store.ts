@@ -6,13 +6,17 @@
  * Concurrency: one connection per store. `transaction(fn)` holds an in-process mutex from BEGIN to
  * COMMIT across `fn`'s awaits; calls made directly on the store (outside a transaction) take the
  * same mutex, so they never run inside someone else's open transaction. Other processes (the CLI
- * reading while `fleet serve` writes) see committed data thanks to WAL.
+ * reading while `fleet serve` writes) see committed data thanks to WAL. Scheduler jobs exclude each other
+ * across processes through lease rows (`withJobLock`, migration 0007).
  */
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { StoreError, coerceError } from '../../../src/errors.js';
+import { silentLogger, type Logger } from '../../../src/log.js';
 import { DetectionSchema, type Detection } from '../../../src/schemas/detection.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
@@ -62,7 +66,14 @@ export interface SqliteStoreOptions {
   migrate?: boolean;
   /** Open read-only (CLI queries against a running aggregator's file). */
   readonly?: boolean;
+  /** Store warnings (job leases); silent by default. */
+  log?: Logger;
+  /** How long a job lease lasts unless renewed (default JOB_LEASE_MS). */
+  jobLeaseMs?: number;
 }
+
+/** A job lease lasts this long unless renewed (withJobLock renews it every quarter while the job runs). */
+export const JOB_LEASE_MS = 60_000;
 
 type Row = Record<string, unknown>;
 
@@ -934,11 +945,15 @@ export class SqliteStore implements Store {
   private readonly repos: SqliteRepos;
   private readonly mutex = new Mutex();
   private readonly jobs = new Set<string>();
+  /** This store's name in job_leases: unique per open store, even for two stores of one process. */
+  private readonly leaseOwner = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
   private closed = false;
 
   private constructor(
     private readonly db: Db,
     readonly location: string,
+    private readonly log: Logger,
+    private readonly jobLeaseMs: number,
   ) {
     this.repos = new SqliteRepos(db);
     const isClosed = () => this.closed;
@@ -971,7 +986,7 @@ export class SqliteStore implements Store {
     } catch (err) {
       throw new StoreError('STORE_OPEN', `cannot open SQLite store ${file}: ${coerceError(err).message}`, 'check the path (--store / fleet.store) and its permissions', { cause: err });
     }
-    const store = new SqliteStore(db, file);
+    const store = new SqliteStore(db, file, (opts.log ?? silentLogger()).child({ component: 'sqlite-store' }), opts.jobLeaseMs ?? JOB_LEASE_MS);
     try {
       if (opts.migrate ?? !opts.readonly) await store.migrate();
       else store.assertMigrated();
@@ -1037,14 +1052,56 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * The job runs while this store holds a lease row in `job_leases` (migration 0007), so no other process on
+   * the same file runs it meanwhile. The lease is renewed every quarter of its length while `fn` runs and deleted
+   * after it; a holder that dies leaves a lease that others may take over once it expires.
+   */
   async withJobLock<T>(name: string, fn: () => Promise<T>): Promise<JobLockResult<T>> {
     if (this.jobs.has(name)) return { acquired: false };
     this.jobs.add(name);
     try {
-      return { acquired: true, value: await fn() };
+      if (!(await this.takeLease(name))) return { acquired: false };
+      const renew = setInterval(() => {
+        this.renewLease(name).catch((err: unknown) => this.log.warn({ err: coerceError(err), job: name }, 'job lease renewal failed'));
+      }, this.jobLeaseMs / 4);
+      renew.unref();
+      try {
+        return { acquired: true, value: await fn() };
+      } finally {
+        clearInterval(renew);
+        await this.leaseWrite('release', () => this.repos.st(`DELETE FROM job_leases WHERE name = ? AND owner = ?`).run(name, this.leaseOwner)).catch((err: unknown) =>
+          this.log.warn({ err: coerceError(err), job: name }, 'job lease release failed; it expires on its own'),
+        );
+      }
     } finally {
       this.jobs.delete(name);
     }
+  }
+
+  /** The lease for `name`, unless another owner holds one that has not expired. */
+  private takeLease(name: string): Promise<boolean> {
+    return this.leaseWrite('take', () => {
+      const now = Date.now();
+      const r = this.repos.st(
+        `INSERT INTO job_leases (name, owner, expires_at) VALUES (?, ?, ?)
+          ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+          WHERE job_leases.owner = excluded.owner OR job_leases.expires_at < ?`,
+      ).run(name, this.leaseOwner, now + this.jobLeaseMs, now);
+      return r.changes === 1;
+    });
+  }
+
+  private async renewLease(name: string): Promise<void> {
+    const kept = await this.leaseWrite('renew', () => this.repos.st(`UPDATE job_leases SET expires_at = ? WHERE name = ? AND owner = ?`).run(Date.now() + this.jobLeaseMs, name, this.leaseOwner).changes === 1);
+    if (!kept) this.log.warn({ job: name }, 'job lease lost (expired while the job ran and another process took it): that process may run this job concurrently');
+  }
+
+  private leaseWrite<T>(what: string, fn: () => T): Promise<T> {
+    return this.mutex.run(() => {
+      if (this.closed) throw new StoreError('STORE_WRITE', 'store is closed');
+      return wrap(`jobLease.${what}`, 'STORE_WRITE', fn);
+    });
   }
 
   async ping(): Promise<void> {
