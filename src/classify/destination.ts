@@ -149,7 +149,8 @@ export function createDestinationKeyer(extraSharedSuffixes?: readonly string[], 
       // Kept for the process's life: a slice of a result line (or a key sliced from it) would keep the
       // whole line alive.
       const own = detached(serverName);
-      memo.set(own, key === serverName ? own : detached(key));
+      key = key === serverName ? own : detached(key);
+      memo.set(own, key);
     }
     return key;
   };
