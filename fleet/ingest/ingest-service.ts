@@ -538,6 +538,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     }
     result.rows = itemKey.length;
     for (const [a, m] of appAttrs) {
+      a.attrsTime = m.time;
       a.path = m.path;
       a.signatureClass = m.signatureClass;
       a.teamId = m.teamId;

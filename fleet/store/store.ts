@@ -136,14 +136,20 @@ export interface AppSighting {
   lastSeen: number;
   /**
    * Descriptive attributes from outflow_apps; optional elsewhere. Per attribute, the non-empty value of the
-   * sighting with the newest `lastSeen` (event time) wins, equal times going to the greater value (byte
-   * order), so arrival order never changes the result.
+   * sighting with the newest `attrsTime` wins, equal times going to the greater value (byte order), so
+   * arrival order never changes the result.
    */
   path?: string;
   signatureClass?: string;
   teamId?: string;
   signingId?: string;
   cdhash?: string;
+  /**
+   * Event time of the outflow_apps row that set the attributes (default `lastSeen`). Not `lastSeen` itself:
+   * candidate rows widen a sighting's span without carrying attributes, and an older attribute value must
+   * not be dated by them.
+   */
+  attrsTime?: number;
 }
 
 /**
@@ -235,7 +241,7 @@ export interface PrevalenceAnswer {
 
 /** One identity's attributes as a batch would apply them (`mergeAppAttributes`). */
 export interface MergedAppAttributes {
-  /** Newest lastSeen among the identity's sightings that carried any attribute. */
+  /** Newest attribute time (attrsTime, else lastSeen) among the identity's sightings that carried any attribute. */
   time: number;
   path: string;
   signatureClass: string;
@@ -268,13 +274,13 @@ export function foldAppAttributes(cur: MergedAppAttributes | undefined, time: nu
 
 /**
  * Fold a batch's app sightings into one attribute update per identity (foldAppAttributes, each sighting at
- * its lastSeen). A fleet reports each app once per host, so a batch holds many identical sightings of the
+ * its attrsTime, else lastSeen). A fleet reports each app once per host, so a batch holds many identical sightings of the
  * same identity; the store then writes each apps row once instead of once per host.
  */
 export function mergeAppAttributes(rows: readonly AppSighting[]): Map<string, MergedAppAttributes> {
   const out = new Map<string, MergedAppAttributes>();
   for (const r of rows) {
-    const merged = foldAppAttributes(out.get(r.identity), r.lastSeen, r);
+    const merged = foldAppAttributes(out.get(r.identity), r.attrsTime ?? r.lastSeen, r);
     if (merged) out.set(r.identity, merged);
   }
   return out;

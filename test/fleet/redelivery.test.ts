@@ -14,7 +14,10 @@ import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import type { Store } from '../../fleet/store/store.js';
 import { simulateFleet } from '../../scripts/simulate-fleet.js';
 import { createTestDatabase, holdServerShared, pgStateDump, type TestDatabase } from '../helpers/pg.js';
-import { canonical, runPipeline, sqliteStateDump } from './fleet-helpers.js';
+import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { APPS } from '../../scripts/simulate-fleet.js';
+import { DAY, MiB, T0, appLine, candidateLine, canonical, hostsOf, runPipeline, sqliteStateDump } from './fleet-helpers.js';
 
 const fleet = simulateFleet({ hosts: 30, days: 9, seed: 23, files: 3, duplicateRate: 0.02 });
 const allLines = fleet.files.flat();
@@ -74,4 +77,46 @@ describe.each(backends)('re-delivery of a whole fleet (%s)', (_name, backend) =>
       await store.close();
     }
   }, 180_000);
+});
+
+const freshStores: [string, (label: string) => Promise<{ store: Store; drop: () => Promise<void> }>][] = [
+  ['sqlite', async (label) => ({ store: await openSqliteStore(path.join(dir, `${label}.db`)), drop: async () => undefined })],
+  [
+    'postgres',
+    async (label) => {
+      const fresh = await createTestDatabase(label);
+      return { store: await openPostgresStore(fresh.url), drop: () => fresh.drop() };
+    },
+  ],
+];
+
+describe.each(freshStores)('app attributes (%s)', (_name, fresh) => {
+  it('are dated by their outflow_apps row, not by candidate rows that widen the sighting: any batching gives the newest row\'s values', async () => {
+    const [h1, h2] = hostsOf(2, 'ATTR');
+    const older = { ...APPS.vscode, path: '/Applications/Old Code.app/Contents/MacOS/Electron', cdhash: 'aa'.repeat(20) };
+    const newer = { ...APPS.vscode, cdhash: 'bb'.repeat(20) };
+    const at = T0 + 3 * DAY;
+    const a = appLine(h1!, at + 1000, older);
+    const b = appLine(h2!, at + 2000, newer);
+    // The same app on h1 later, through a candidate row (it carries no attributes).
+    const c = candidateLine({ analytic: 'AN1415', host: h1!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.example.org', bytes_out: 30 * MiB, first_seen: at }, at + 3000);
+    const deliveries: string[][][] = [
+      [[a], [b], [c]],
+      [[a, c], [b]],
+      [[b], [a, c]],
+      [[a], [b], [c], [a, c]], // the last batch re-delivers a and c together
+    ];
+    for (const [i, batches] of deliveries.entries()) {
+      const { store, drop } = await fresh(`appattrs${i}`);
+      try {
+        const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+        for (const batch of batches) await ingest.ingestLines(batch, { kind: 'test', id: 'attrs' });
+        const stats = (await store.prevalence.apps([APPS.vscode.identity], { from: 0, to: 4_000_000_000 })).get(APPS.vscode.identity)!;
+        expect([i, stats.path, stats.cdhash]).toEqual([i, newer.path, newer.cdhash]);
+      } finally {
+        await store.close();
+        await drop();
+      }
+    }
+  }, 120_000);
 });
