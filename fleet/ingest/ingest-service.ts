@@ -38,7 +38,7 @@ import { createDestinationKeyer } from '../../src/classify/destination.js';
 import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
 import { AppRowSchema, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
-import { foldAppAttributes } from '../store/store.js';
+import { foldAppAttributes, statusReplaces } from '../store/store.js';
 import type {
   AppSighting,
   CandidateInput,
@@ -469,7 +469,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           }
           const prev = host.status.get(component);
           if (!prev || prev.time <= t) {
-            host.status.set(component, { hostId: line.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: t });
+            const next = { hostId: line.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: t };
+            if (!prev || statusReplaces(next, prev)) host.status.set(component, next);
           }
           return 0;
         }

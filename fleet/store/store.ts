@@ -82,6 +82,17 @@ export interface HostComponentStatus {
   time: number;
 }
 
+/**
+ * Whether status `a` replaces `b` (same host and component): the newer one wins, and at equal time the greater
+ * (state, detail, platform, version) in byte order, so the stored status never depends on arrival order. Both
+ * stores apply the same rule in SQL (recordStatus).
+ */
+export function statusReplaces(a: HostComponentStatus, b: HostComponentStatus): boolean {
+  if (a.time !== b.time) return a.time > b.time;
+  for (const k of ['state', 'detail', 'platform', 'version'] as const) if (a[k] !== b[k]) return a[k] > b[k];
+  return false;
+}
+
 export interface HostsRepo {
   touch(rows: readonly HostSighting[]): Promise<void>;
   /** Hosts with any line in `window` (last_seen ≥ from and first_seen ≤ to): SPEC's "active hosts". */

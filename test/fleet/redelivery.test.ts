@@ -16,7 +16,7 @@ import { simulateFleet } from '../../scripts/simulate-fleet.js';
 import { createTestDatabase, holdServerShared, pgStateDump, type TestDatabase } from '../helpers/pg.js';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
-import { APPS } from '../../scripts/simulate-fleet.js';
+import { APPS, snapshotLine } from '../../scripts/simulate-fleet.js';
 import { DAY, MiB, T0, appLine, candidateLine, canonical, hostsOf, runPipeline, sqliteStateDump } from './fleet-helpers.js';
 
 const fleet = simulateFleet({ hosts: 30, days: 9, seed: 23, files: 3, duplicateRate: 0.02 });
@@ -113,6 +113,30 @@ describe.each(freshStores)('app attributes (%s)', (_name, fresh) => {
         for (const batch of batches) await ingest.ingestLines(batch, { kind: 'test', id: 'attrs' });
         const stats = (await store.prevalence.apps([APPS.vscode.identity], { from: 0, to: 4_000_000_000 })).get(APPS.vscode.identity)!;
         expect([i, stats.path, stats.cdhash]).toEqual([i, newer.path, newer.cdhash]);
+      } finally {
+        await store.close();
+        await drop();
+      }
+    }
+  }, 120_000);
+});
+
+describe.each(freshStores)('host status (%s)', (_name, fresh) => {
+  it('two snapshots of one component at the same time: the same one is kept whatever the order and batching', async () => {
+    const [h] = hostsOf(1, 'STAT');
+    const at = T0 + DAY;
+    const row = (state: string, detail: string) => ({ component: 'eslogger', platform: 'darwin', state, detail, events: 5, dropped: 0, last_event: at, version: '0.1.0' });
+    const degraded = snapshotLine(h!, 'outflow_status', at, [row('degraded', 'eslogger restarted')]);
+    const running = snapshotLine(h!, 'outflow_status', at, [row('running', '')]);
+    const deliveries: string[][][] = [[[degraded], [running]], [[running], [degraded]], [[degraded, running]], [[running, degraded]], [[running], [degraded], [running, degraded]]];
+    for (const [i, batches] of deliveries.entries()) {
+      const { store, drop } = await fresh(`status${i}`);
+      try {
+        const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+        for (const batch of batches) await ingest.ingestLines(batch, { kind: 'test', id: 'status' });
+        const status = await store.hosts.listStatus(h!.uuid);
+        // 'running' > 'degraded' in byte order: the tie-break, not the arrival, decides
+        expect([i, status.map((s) => [s.component, s.state, s.time])]).toEqual([i, [['eslogger', 'running', at]]]);
       } finally {
         await store.close();
         await drop();

@@ -29,6 +29,7 @@ import {
   candidateId,
   changeSeqWithin,
   mergeAppAttributes,
+  statusReplaces,
   pairKey,
   type AppSighting,
   type AppStats,
@@ -271,7 +272,7 @@ function hostsRepo(ex: Executor, chunk: number): HostsRepo {
       for (const r of rows) {
         const k = `${r.hostId}\u0000${r.component}`;
         const cur = latest.get(k);
-        if (!cur || r.time >= cur.time) latest.set(k, r);
+        if (!cur || statusReplaces(r, cur)) latest.set(k, r);
       }
       const sorted = [...latest.entries()].sort((a, b) => byText(a[0], b[0])).map(([, r]) => r);
       for (const part of chunks(sorted, chunk)) {
@@ -282,7 +283,9 @@ function hostsRepo(ex: Executor, chunk: number): HostsRepo {
            ON CONFLICT (host_id, component) DO UPDATE SET
              platform = EXCLUDED.platform, state = EXCLUDED.state, detail = EXCLUDED.detail,
              version = EXCLUDED.version, time = EXCLUDED.time
-           WHERE EXCLUDED.time >= s.time`,
+           WHERE EXCLUDED.time > s.time OR (EXCLUDED.time = s.time
+             AND (EXCLUDED.state COLLATE "C", EXCLUDED.detail COLLATE "C", EXCLUDED.platform COLLATE "C", EXCLUDED.version COLLATE "C")
+               > (s.state COLLATE "C", s.detail COLLATE "C", s.platform COLLATE "C", s.version COLLATE "C"))`,
           [
             part.map((r) => r.hostId),
             part.map((r) => r.component),
@@ -493,7 +496,7 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
       if (!rows.length) return;
       await ex.atomic(async (t) => {
         await observe(t, chunk, APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })));
-        // Attributes: per identity, the newest sighting (by last_seen) with each non-empty value wins.
+        // Attributes: per identity, the newest sighting (by attrsTime, else last_seen) with each non-empty value wins.
         const attrs = mergeAppAttributes(rows);
         const list = [...attrs.entries()].sort((a, b) => byText(a[0], b[0]));
         for (const part of chunks(list, chunk)) {
