@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'STORE_READ'
   | 'STORE_MIGRATE'
   | 'JOB_BUSY'
+  | 'JOB_LOCK_LOST'
   | 'SINK_FAILED'
   | 'AUTH_REQUIRED'
   | 'BODY_TOO_LARGE'

@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises';
 import { SingleBar, Presets } from 'cli-progress';
 import type { OutflowConfig } from '../../src/config/index.js';
 import type { Logger } from '../../src/log.js';
+import { OutflowError } from '../../src/errors.js';
 import { ingestFile } from '../ingest/file-source.js';
 import { addIngestResults, createIngestService, emptyIngestResult } from '../ingest/ingest-service.js';
 import { ingestStream } from '../ingest/stream-source.js';
@@ -20,6 +21,8 @@ export interface IngestCommandOptions {
   fromStart: boolean;
   json: boolean;
   progress: 'auto' | 'always' | 'never';
+  /** How long to wait for another process's finalize (default 60 s); then the candidates are left pending. */
+  finalizeWaitMs?: number;
 }
 
 export async function runIngestCommand(store: Store, files: string[], opts: IngestCommandOptions): Promise<number> {
@@ -103,11 +106,19 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   const ingestSeconds = (performance.now() - started) / 1000;
 
   let fin: FinalizeResult | null = null;
+  let finalizeSkipped: string | null = null;
   if (opts.finalize) {
     // Not while a fleet serve on this store finalizes: detection upserts are last-writer-wins (see withJobLockWaiting).
-    fin = await withJobLockWaiting(store, 'finalize', () => finalizePending(store, { analytics: opts.config.analytics, flush: opts.flush, log: opts.log }), {
-      onWait: () => process.stderr.write('outflow fleet ingest: another process (fleet serve?) is finalizing this store; waiting for it\n'),
-    });
+    try {
+      fin = await withJobLockWaiting(store, 'finalize', () => finalizePending(store, { analytics: opts.config.analytics, flush: opts.flush, log: opts.log }), {
+        onWait: () => process.stderr.write('outflow fleet ingest: another process (fleet serve?) is finalizing this store; waiting for it\n'),
+        ...(opts.finalizeWaitMs !== undefined ? { waitMs: opts.finalizeWaitMs } : {}),
+      });
+    } catch (err) {
+      // The lines are committed: report them, and leave the candidates to the process that holds the lock.
+      if (!(err instanceof OutflowError && err.code === 'JOB_BUSY')) throw err;
+      finalizeSkipped = err.toUserMessage();
+    }
   }
   const pending = await store.candidates.countPending();
 
@@ -118,6 +129,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
     seconds: Number(ingestSeconds.toFixed(3)),
     lines_per_second: ingestSeconds > 0 ? Math.round(totals.lines / ingestSeconds) : totals.lines,
     finalized: fin ? { cutoff: fin.cutoff, examined: fin.examined, fired: fin.fired, created: fin.created.length, updated: fin.updated.length, warming: fin.warming } : null,
+    ...(finalizeSkipped ? { finalize_skipped: finalizeSkipped } : {}),
     pending,
     store: store.location,
   };
@@ -129,7 +141,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
         `ingested ${totals.lines} lines (${totals.accepted} rows applied, ${totals.duplicates} duplicate candidate/rejected rows skipped, ${totals.baseline} baseline, ${totals.quarantined} quarantined${totals.quarantined && q ? ` → ${q}` : ''}) in ${ingestSeconds.toFixed(1)} s, ${summary.lines_per_second} lines/s`,
         fin
           ? `finalized ${fin.examined} candidates: ${fin.created.length} new detections, ${fin.updated.length} updated${fin.warming ? `, ${fin.warming} held (baseline warming)` : ''}; ${pending} pending`
-          : `${pending} candidates pending (not finalized)`,
+          : `${pending} candidates pending (not finalized${finalizeSkipped ? `: ${finalizeSkipped}` : ''})`,
       ].join('\n') + '\n',
     );
   }

@@ -4,8 +4,8 @@
  * Each run goes through, in order:
  *  1. an in-process overlap guard: a tick that arrives while the same job is still running is skipped
  *     (and counted), never queued, so a slow finalize cannot pile up behind itself;
- *  2. the store's job lock (`withJobLock`): on a shared PostgreSQL store only one instance runs a job
- *     at a time (an advisory lock); on SQLite it is process-local;
+ *  2. the store's job lock (`withJobLock`): only one process on the store runs a job at a time (PostgreSQL:
+ *     a session advisory lock; SQLite: a lease row that fences the job's write transactions);
  *  3. the job itself, timed; the duration is logged and exported to metrics. A failing job is logged
  *     and counted and never stops the scheduler or the other jobs.
  */

@@ -4,7 +4,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runIngestCommand } from '../../fleet/cli/ingest-command.js';
+import { parseConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/log.js';
 import { simulateFleet, writeFleet, type SimulatedFleet } from '../../scripts/simulate-fleet.js';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import { runOutflow, spawnOutflow } from '../helpers/cli.js';
@@ -94,6 +97,36 @@ describe('outflow fleet (CLI)', () => {
       await serve.close();
     }
   }, 180_000);
+
+  it('ingest commits and reports its lines when the finalize lock stays busy, leaving the candidates pending', async () => {
+    const file = path.join(dir, 'busy-ingest.db');
+    const serve = await openSqliteStore(file);
+    const ingestStore = await openSqliteStore(file);
+    let release!: () => void;
+    const held = serve.withJobLock('finalize', () => new Promise<void>((r) => (release = r)));
+    const logFile = path.join(dir, 'busy-ingest.log');
+    writeFileSync(logFile, `${fleet.files[0]!.join('\n')}\n`);
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+    const errWrite = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const config = parseConfig({ fleet: { ingest: { quarantine_file: '' } } });
+      const code = await runIngestCommand(ingestStore, [logFile], { config, log: silentLogger(), finalize: true, flush: true, fromStart: false, json: true, progress: 'never', finalizeWaitMs: 400 });
+      write.mockRestore();
+      errWrite.mockRestore();
+      expect(code).toBe(0);
+      const summary = JSON.parse(out.join(''));
+      expect(summary).toMatchObject({ lines: fleet.files[0]!.length, finalized: null, finalize_skipped: expect.stringMatching(/another process holds the finalize job lock/) });
+      expect(summary.pending).toBeGreaterThan(0);
+    } finally {
+      write.mockRestore();
+      errWrite.mockRestore();
+      release?.();
+      await held;
+      await ingestStore.close();
+      await serve.close();
+    }
+  }, 120_000);
 
   it('migrate reports an up-to-date store; bad input exits 2 with a message', async () => {
     const m = await runOutflow(['fleet', 'migrate', '--store', store], { timeoutMs: 60_000 });

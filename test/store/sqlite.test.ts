@@ -300,6 +300,31 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  it('a job that lost its lease to another process cannot commit: its write transactions are fenced', async () => {
+    const file = path.join(dir, 'job-fence.db');
+    await withTwoProcesses(file, async (a, b) => {
+      const host = (id: string) => [{ hostId: id, hostname: `${id}.local`, firstSeen: 1, lastSeen: 2 }];
+      const outcome = await a.withJobLock('finalize', async () => {
+        await a.transaction((tx) => tx.hosts.touch(host('while-held'))); // still ours: commits
+        // A stalls past its lease and B takes it over (what a blocked event loop for a minute amounts to)
+        const raw = new Database(file);
+        raw.prepare(`UPDATE job_leases SET expires_at = ? WHERE name = 'finalize'`).run(Date.now() - 1);
+        raw.close();
+        expect(await b.withJobLock('finalize', async () => 'b ran')).toEqual({ acquired: true, value: 'b ran' });
+        const raw2 = new Database(file);
+        raw2.prepare(`INSERT INTO job_leases (name, owner, expires_at) VALUES ('finalize', 'b-still-running', ?)`).run(Date.now() + 60_000);
+        raw2.close();
+        await expect(a.transaction((tx) => tx.hosts.touch(host('after-loss')))).rejects.toMatchObject({ code: 'JOB_LOCK_LOST' });
+        return 'a finished';
+      });
+      expect(outcome).toEqual({ acquired: true, value: 'a finished' });
+      expect([...(await b.hosts.get(['while-held', 'after-loss'])).keys()]).toEqual(['while-held']);
+      // outside any job, A's transactions are not fenced; the other holder's lease was left alone
+      await a.transaction((tx) => tx.hosts.touch(host('no-job')));
+      expect(await a.withJobLock('finalize', async () => 1)).toEqual({ acquired: false });
+    });
+  });
+
   it('a job longer than its lease keeps it by renewing', async () => {
     const file = path.join(dir, 'job-renew.db');
     const a = await openSqliteStore(file, { jobLeaseMs: 1200 });

@@ -11,11 +11,12 @@
  */
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { StoreError, coerceError } from '../../../src/errors.js';
+import { OutflowError, StoreError, coerceError } from '../../../src/errors.js';
 import { silentLogger, type Logger } from '../../../src/log.js';
 import { DetectionSchema, type Detection } from '../../../src/schemas/detection.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
@@ -946,6 +947,8 @@ export class SqliteStore implements Store {
   private readonly repos: SqliteRepos;
   private readonly mutex = new Mutex();
   private readonly jobs = new Set<string>();
+  /** The job (name) a piece of async work runs for: its write transactions are fenced by the job's lease. */
+  private readonly jobContext = new AsyncLocalStorage<string>();
   /** This store's name in job_leases: unique per open store, even for two stores of one process. */
   private readonly leaseOwner = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
   private closed = false;
@@ -1041,6 +1044,7 @@ export class SqliteStore implements Store {
       wrap('BEGIN', 'STORE_WRITE', () => this.db.exec('BEGIN IMMEDIATE'));
       let value: T;
       try {
+        this.fenceJob();
         value = await fn(this.repos);
         wrap('COMMIT', 'STORE_WRITE', () => this.db.exec('COMMIT'));
       } catch (err) {
@@ -1068,7 +1072,7 @@ export class SqliteStore implements Store {
       }, this.jobLeaseMs / 4);
       renew.unref();
       try {
-        return { acquired: true, value: await fn() };
+        return { acquired: true, value: await this.jobContext.run(name, fn) };
       } finally {
         clearInterval(renew);
         await this.leaseWrite('release', () => this.repos.st(`DELETE FROM job_leases WHERE name = ? AND owner = ?`).run(name, this.leaseOwner)).catch((err: unknown) =>
@@ -1077,6 +1081,25 @@ export class SqliteStore implements Store {
       }
     } finally {
       this.jobs.delete(name);
+    }
+  }
+
+  /**
+   * Inside a write transaction started by a job (withJobLock's async context): the job's lease must still be
+   * ours, else another process took it over (this one stalled past its expiry) and may be running the same
+   * job, so this transaction must not commit. Checked and extended under the write lock the transaction
+   * holds, which a takeover needs too: the lease cannot change hands between this check and the COMMIT.
+   */
+  private fenceJob(): void {
+    const job = this.jobContext.getStore();
+    if (job === undefined || !this.jobs.has(job)) return;
+    const kept = this.repos.st(`UPDATE job_leases SET expires_at = ? WHERE name = ? AND owner = ?`).run(Date.now() + this.jobLeaseMs, job, this.leaseOwner).changes === 1;
+    if (!kept) {
+      throw new OutflowError(
+        'JOB_LOCK_LOST',
+        `the ${job} job's lease on ${this.location} expired while the job ran and another process took it over; this transaction was rolled back and the job stops`,
+        'the other process carries on with the job; a holder stalls past the lease when its event loop or the machine is blocked for a minute',
+      );
     }
   }
 
