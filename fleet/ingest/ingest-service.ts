@@ -38,7 +38,7 @@ import { createDestinationKeyer } from '../../src/classify/destination.js';
 import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
 import { AppRowSchema, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
-import { foldAppAttributes, statusReplaces } from '../store/store.js';
+import { foldAppAttributes, hostnameReplaces, statusReplaces } from '../store/store.js';
 import type {
   AppSighting,
   CandidateInput,
@@ -222,6 +222,8 @@ function widenSpan(s: Span, time: number): void {
 class HostBatch implements Span {
   firstSeen: number;
   lastSeen: number;
+  /** Time of the line that carried `hostname` (-1 while no line named the host). */
+  hostnameTime: number;
   readonly destinations = new Map<string, DestinationSighting>();
   readonly apps = new Map<string, AppSighting>();
   readonly status = new Map<string, HostComponentStatus>();
@@ -233,6 +235,7 @@ class HostBatch implements Span {
   ) {
     this.firstSeen = time;
     this.lastSeen = time;
+    this.hostnameTime = hostname ? time : -1;
   }
 
   sightDestination(key: string, t: number): void {
@@ -395,7 +398,10 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       if (!host) hosts.set(line.hostId, (host = new HostBatch(line.hostId, line.hostname, t)));
       else {
         widenSpan(host, t);
-        if (line.hostname && t >= host.lastSeen) host.hostname = line.hostname;
+        if (hostnameReplaces(line.hostname, t, host.hostname, host.hostnameTime)) {
+          host.hostname = line.hostname;
+          host.hostnameTime = t;
+        }
       }
       return host;
     };
@@ -552,7 +558,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     const apps: AppSighting[] = [];
     const status: HostComponentStatus[] = [];
     for (const h of hosts.values()) {
-      hostRows.push({ hostId: h.hostId, hostname: h.hostname, firstSeen: h.firstSeen, lastSeen: h.lastSeen });
+      hostRows.push({ hostId: h.hostId, hostname: h.hostname, hostnameTime: h.hostnameTime, firstSeen: h.firstSeen, lastSeen: h.lastSeen });
       for (const d of h.destinations.values()) destinations.push(d);
       for (const a of h.apps.values()) apps.push(a);
       for (const st of h.status.values()) status.push(st);

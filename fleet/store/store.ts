@@ -58,10 +58,23 @@ export interface ResultsRepo {
 
 export interface HostSighting {
   hostId: string;
-  /** decorations.hostname when present, else ''. The latest non-empty value wins. */
+  /** decorations.hostname when present, else ''. The non-empty value of the newest line wins (hostnameReplaces). */
   hostname: string;
+  /** Event time of the line that carried `hostname` (default lastSeen). */
+  hostnameTime?: number;
   firstSeen: number;
   lastSeen: number;
+}
+
+/**
+ * Whether hostname `name` seen at `time` replaces `current` seen at `currentTime`: a non-empty name replaces an
+ * empty one or an older one, and at equal time the greater in byte order, so arrival order never decides. Both
+ * stores apply the same rule in SQL (hosts.touch).
+ */
+export function hostnameReplaces(name: string, time: number, current: string, currentTime: number): boolean {
+  if (name === '') return false;
+  if (current === '' || time > currentTime) return true;
+  return time === currentTime && name > current;
 }
 
 export interface HostRecord {

@@ -144,3 +144,37 @@ describe.each(freshStores)('host status (%s)', (_name, fresh) => {
     }
   }, 120_000);
 });
+
+describe.each(freshStores)('hostname (%s)', (_name, fresh) => {
+  const line = (t: number, hostname?: string) =>
+    JSON.stringify({ name: 'pack/Global/osquery_info', hostIdentifier: 'NAMED-1', unixTime: t, counter: 1, decorations: { host_uuid: 'NAMED-1', ...(hostname ? { hostname } : {}) }, columns: { version: '5.19.0' }, action: 'added' });
+
+  it('is the newest named line\'s, whatever lines without a name come later in a batch, and the greater one at equal time', async () => {
+    const at = T0 + DAY;
+    const old = line(at + 50, 'old.local');
+    const renamed = line(at + 80, 'new.local');
+    const unnamed = line(at + 100);
+    const alpha = line(at + 200, 'alpha.local');
+    const beta = line(at + 200, 'beta.local');
+    const cases: [string[][], string][] = [
+      [[[old], [renamed], [unnamed]], 'new.local'],
+      [[[old], [renamed], [unnamed], [old, unnamed]], 'new.local'], // re-delivered old name beside a newer unnamed line
+      [[[unnamed, old], [renamed]], 'new.local'],
+      [[[alpha], [beta]], 'beta.local'],
+      [[[beta], [alpha]], 'beta.local'],
+      [[[alpha, beta]], 'beta.local'],
+      [[[beta], [alpha], [old, renamed]], 'beta.local'],
+    ];
+    for (const [i, [batches, expected]] of cases.entries()) {
+      const { store, drop } = await fresh(`hostname${i}`);
+      try {
+        const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+        for (const batch of batches) await ingest.ingestLines(batch, { kind: 'test', id: 'names' });
+        expect([i, (await store.hosts.get(['NAMED-1'])).get('NAMED-1')?.hostname]).toEqual([i, expected]);
+      } finally {
+        await store.close();
+        await drop();
+      }
+    }
+  }, 120_000);
+});

@@ -54,9 +54,9 @@ describe('postgres store across instances', () => {
       const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url, { migrate: false })));
       try {
         const applied = await Promise.all(stores.map((s) => s.migrate()));
-        expect(applied.flat().sort()).toEqual(['0001_init', '0002_detection_changes']);
+        expect(applied.flat().sort()).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time']);
         const rows = await pgQuery<{ id: string }>(db.url, 'SELECT id FROM schema_migrations ORDER BY id');
-        expect(rows.map((r) => r.id)).toEqual(['0001_init', '0002_detection_changes']);
+        expect(rows.map((r) => r.id)).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time']);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
       }

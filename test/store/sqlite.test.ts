@@ -269,6 +269,27 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  it('0008 dates stored hostnames by their host\'s last_seen, so an older name arriving later does not replace them', async () => {
+    const file = path.join(dir, 'before-0008.db');
+    const db = storeBefore(file, '0008');
+    db.prepare(`INSERT INTO hosts (host_id, hostname, first_seen, last_seen) VALUES ('H1', 'kept.local', 10, 100), ('H2', '', 10, 100)`).run();
+    db.close();
+    const store = await openSqliteStore(file);
+    try {
+      await store.hosts.touch([
+        { hostId: 'H1', hostname: 'older.local', hostnameTime: 90, firstSeen: 90, lastSeen: 90 },
+        { hostId: 'H2', hostname: 'first-name.local', hostnameTime: 50, firstSeen: 50, lastSeen: 50 },
+      ]);
+      let hosts = await store.hosts.get(['H1', 'H2']);
+      expect([hosts.get('H1')?.hostname, hosts.get('H2')?.hostname]).toEqual(['kept.local', 'first-name.local']);
+      await store.hosts.touch([{ hostId: 'H1', hostname: 'newer.local', hostnameTime: 150, firstSeen: 150, lastSeen: 150 }]);
+      hosts = await store.hosts.get(['H1']);
+      expect(hosts.get('H1')).toMatchObject({ hostname: 'newer.local', firstSeen: 10, lastSeen: 150 });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a job lock held by one process is refused to another on the same file until released; a dead holder\'s lease expires', async () => {
     const file = path.join(dir, 'job-lock.db');
     await withTwoProcesses(file, async (a, b) => {

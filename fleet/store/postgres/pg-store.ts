@@ -28,6 +28,7 @@ import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import {
   candidateId,
   changeSeqWithin,
+  hostnameReplaces,
   mergeAppAttributes,
   statusReplaces,
   pairKey,
@@ -230,25 +231,38 @@ function resultsRepo(ex: Executor, chunk: number): ResultsRepo {
 function hostsRepo(ex: Executor, chunk: number): HostsRepo {
   return {
     async touch(rows: readonly HostSighting[]) {
+      const nameTime = (r: HostSighting) => (r.hostname ? (r.hostnameTime ?? r.lastSeen) : 0);
       const merged = mergeByKey(
-        rows,
+        rows.map((r) => ({ ...r, hostnameTime: nameTime(r) })),
         (r) => r.hostId,
         (into, r) => {
-          if (r.hostname && r.lastSeen >= into.lastSeen) into.hostname = r.hostname;
+          if (hostnameReplaces(r.hostname, r.hostnameTime, into.hostname, into.hostnameTime)) {
+            into.hostname = r.hostname;
+            into.hostnameTime = r.hostnameTime;
+          }
         },
       );
+      // hostnameReplaces, in SQL (SET expressions read the row as it was)
+      const newer = `EXCLUDED.hostname <> '' AND (h.hostname = '' OR EXCLUDED.hostname_time > h.hostname_time
+        OR (EXCLUDED.hostname_time = h.hostname_time AND EXCLUDED.hostname COLLATE "C" > h.hostname COLLATE "C"))`;
       for (const part of chunks(merged, chunk)) {
         await ex.q(
           'write',
-          `INSERT INTO hosts AS h (host_id, hostname, first_seen, last_seen)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+          `INSERT INTO hosts AS h (host_id, hostname, hostname_time, first_seen, last_seen)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
            ON CONFLICT (host_id) DO UPDATE SET
-             hostname = CASE WHEN EXCLUDED.hostname <> '' AND EXCLUDED.last_seen >= h.last_seen THEN EXCLUDED.hostname ELSE h.hostname END,
+             hostname = CASE WHEN ${newer} THEN EXCLUDED.hostname ELSE h.hostname END,
+             hostname_time = CASE WHEN ${newer} THEN EXCLUDED.hostname_time ELSE h.hostname_time END,
              first_seen = LEAST(h.first_seen, EXCLUDED.first_seen),
              last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen)
-           WHERE EXCLUDED.first_seen < h.first_seen OR EXCLUDED.last_seen > h.last_seen
-              OR (EXCLUDED.hostname <> '' AND EXCLUDED.hostname <> h.hostname AND EXCLUDED.last_seen >= h.last_seen)`,
-          [part.map(([k]) => k), part.map(([, r]) => r.hostname), part.map(([, r]) => r.firstSeen), part.map(([, r]) => r.lastSeen)],
+           WHERE EXCLUDED.first_seen < h.first_seen OR EXCLUDED.last_seen > h.last_seen OR (${newer})`,
+          [
+            part.map(([k]) => k),
+            part.map(([, r]) => r.hostname),
+            part.map(([, r]) => r.hostnameTime),
+            part.map(([, r]) => r.firstSeen),
+            part.map(([, r]) => r.lastSeen),
+          ],
         );
       }
     },

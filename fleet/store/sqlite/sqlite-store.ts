@@ -196,15 +196,19 @@ class SqliteRepos implements StoreRepos {
     this.hosts = {
       async touch(rows: readonly HostSighting[]) {
         wrap('hosts.touch', 'STORE_WRITE', () => {
+          // hostnameReplaces, in SQL (SET expressions read the row as it was)
+          const newer = `excluded.hostname <> '' AND (hosts.hostname = '' OR excluded.hostname_time > hosts.hostname_time
+            OR (excluded.hostname_time = hosts.hostname_time AND excluded.hostname > hosts.hostname))`;
           self.chunked(
             rows,
-            4,
-            (values) => `INSERT INTO hosts (host_id, hostname, first_seen, last_seen) VALUES ${values}
+            5,
+            (values) => `INSERT INTO hosts (host_id, hostname, hostname_time, first_seen, last_seen) VALUES ${values}
               ON CONFLICT (host_id) DO UPDATE SET
-                hostname = CASE WHEN excluded.hostname <> '' AND excluded.last_seen >= hosts.last_seen THEN excluded.hostname ELSE hosts.hostname END,
+                hostname = CASE WHEN ${newer} THEN excluded.hostname ELSE hosts.hostname END,
+                hostname_time = CASE WHEN ${newer} THEN excluded.hostname_time ELSE hosts.hostname_time END,
                 first_seen = min(hosts.first_seen, excluded.first_seen),
                 last_seen = max(hosts.last_seen, excluded.last_seen)`,
-            (r, args) => void args.push(r.hostId, r.hostname, r.firstSeen, r.lastSeen),
+            (r, args) => void args.push(r.hostId, r.hostname, r.hostname ? (r.hostnameTime ?? r.lastSeen) : 0, r.firstSeen, r.lastSeen),
           );
         });
       },
