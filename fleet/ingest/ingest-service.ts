@@ -21,11 +21,13 @@
  * rows change nothing but host activity.
  *
  * Duplicates (same host, name, unixTime, counter, action, columns) change nothing, two ways. Every state
- * effect above except a pending candidate is an idempotent merge (min/max spans, set union, newest-wins
- * status and attributes, tie-broken by value), so a re-delivered row is simply applied again. Only rows
+ * effect above except a pending candidate is an idempotent merge: min/max spans, set union, and newest-wins
+ * hostname, status and app attributes, each dated by the row that carried it and tie-broken by value
+ * (test/fleet/redelivery.test.ts), so a re-delivered row is simply applied again. (One exception: a row older
+ * than the prevalence window, re-delivered after a rollup expired what it names, brings that back.) Only rows
  * whose repetition would show are recognized by a dedupe key: differential `outflow_candidates` rows (a
- * candidate must be pending once) and rejected rows (quarantined once). Keying every row instead cost
- * ~30 % of ingest time and a key per row for `retention.dedupe_hours` (~800 000 for 10 000 hosts × 48 h
+ * candidate must be pending once) and differential rejected rows (quarantined once; a rejected row of a
+ * snapshot line is quarantined again on each delivery). Keying every row instead cost ~25 % of ingest CPU and a key per row for `retention.dedupe_hours` (~800 000 for 10 000 hosts × 48 h
  * against ~11 000 now); `duplicates` therefore counts re-delivered candidate and rejected rows only.
  */
 import { appendFile } from 'node:fs/promises';
@@ -74,8 +76,9 @@ export interface IngestResult {
   /** Rows in parsed lines (an empty snapshot/batch line counts as one row). */
   rows: number;
   /**
-   * Rows applied to the state (includes baseline and ignored rows). A re-delivered row of a query other than
-   * outflow_candidates counts here again: its effects are idempotent merges, so applying it changes nothing.
+   * Rows taken (includes baseline, ignored and rejected rows: a rejected row counts here and in `quarantined`).
+   * A re-delivered row of a query other than outflow_candidates counts here again: its effects are idempotent
+   * merges, so applying it changes nothing.
    */
   accepted: number;
   /** Re-delivered candidate and rejected rows (the rows a dedupe key tracks): skipped. */
@@ -381,7 +384,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     let rowKey = -1;
     const newKey = (line: ResultLogLine, row: ResultRow | null): number => keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1;
     const rejectRow = (line: ResultLogLine, row: ResultRow, reason: string) => {
-      // A re-delivered reject must not be quarantined twice: rejects are keyed whatever their query.
+      // A re-delivered reject must not be quarantined twice: differential rejects are keyed whatever their query.
       if (rowKey < 0 && line.shape !== 'snapshot') rowKey = newKey(line, row);
       heldQuarantine.push({
         key: rowKey,
