@@ -65,8 +65,13 @@ async function viaNats(instances: number, lines: string[]): Promise<{ linesPerS:
       if (Date.now() > deadline) throw new Error('bench did not drain in 300 s');
     }
     const seconds = (performance.now() - t0) / 1000;
+    // Every line was taken: each candidate row's dedupe key, and every host, is stored.
+    const candidateRows = lines.filter((l) => l.includes('outflow_candidates')).length;
     const n = (await pgQuery<{ n: string }>(db.url, 'SELECT count(*) AS n FROM results_seen'))[0]?.n;
-    if (Number(n) !== lines.length) throw new Error(`stored ${n} of ${lines.length} rows`);
+    if (Number(n) !== candidateRows) throw new Error(`stored ${n} of ${candidateRows} candidate row keys`);
+    const hosts = new Set(lines.map((l) => (JSON.parse(l) as { hostIdentifier: string }).hostIdentifier)).size;
+    const h = (await pgQuery<{ n: string }>(db.url, 'SELECT count(*) AS n FROM hosts'))[0]?.n;
+    if (Number(h) !== hosts) throw new Error(`stored ${h} of ${hosts} hosts`);
     return { linesPerS: lines.length / seconds, seconds };
   } finally {
     for (const w of workers) w.kill('SIGTERM');
