@@ -346,6 +346,27 @@ describe('SQLite store specifics', () => {
     });
   });
 
+  it('a job lock is not granted while another writer holds the file, nor on a read-only store', async () => {
+    const file = path.join(dir, 'job-busy.db');
+    const a = await openSqliteStore(file);
+    const ro = await openSqliteStore(file, { readonly: true });
+    const raw = new Database(file);
+    raw.pragma('busy_timeout = 0');
+    try {
+      raw.exec('BEGIN IMMEDIATE');
+      // busy_timeout is 5 s: the lease write waits that long, then the lock counts as held
+      expect(await a.withJobLock('finalize', async () => 1)).toEqual({ acquired: false });
+      raw.exec('COMMIT');
+      expect(await a.withJobLock('finalize', async () => 2)).toEqual({ acquired: true, value: 2 });
+      await expect(ro.withJobLock('finalize', async () => 3)).rejects.toMatchObject({ code: 'STORE_WRITE', message: expect.stringMatching(/read-only/) });
+    } finally {
+      if (raw.inTransaction) raw.exec('ROLLBACK');
+      raw.close();
+      await ro.close();
+      await a.close();
+    }
+  }, 30_000);
+
   it('a job longer than its lease keeps it by renewing', async () => {
     const file = path.join(dir, 'job-renew.db');
     const a = await openSqliteStore(file, { jobLeaseMs: 1200 });

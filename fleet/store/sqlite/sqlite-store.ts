@@ -1067,10 +1067,19 @@ export class SqliteStore implements Store {
    * after it; a holder that dies leaves a lease that others may take over once it expires.
    */
   async withJobLock<T>(name: string, fn: () => Promise<T>): Promise<JobLockResult<T>> {
+    if (this.db.readonly) throw new StoreError('STORE_WRITE', `cannot run the ${name} job on ${this.location}: the store is open read-only`, 'open the store for writing');
     if (this.jobs.has(name)) return { acquired: false };
     this.jobs.add(name);
     try {
-      if (!(await this.takeLease(name))) return { acquired: false };
+      let taken: boolean;
+      try {
+        taken = await this.takeLease(name);
+      } catch (err) {
+        // another writer held the file past busy_timeout: as good as a held lock (a waiting caller asks again)
+        if ((err instanceof StoreError ? (err.cause as { code?: unknown } | undefined)?.code : undefined) !== 'SQLITE_BUSY') throw err;
+        taken = false;
+      }
+      if (!taken) return { acquired: false };
       const renew = setInterval(() => {
         this.renewLease(name).catch((err: unknown) => this.log.warn({ err: coerceError(err), job: name }, 'job lease renewal failed'));
       }, this.jobLeaseMs / 4);
