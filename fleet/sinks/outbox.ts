@@ -50,10 +50,18 @@ export function sinkCursorId(sink: Sink): string {
   return `sink:${sink.deliveryId ?? sink.name}`;
 }
 
+/**
+ * Store a sink's cursor in a transaction of its own: inside the finalize job that is what fences it (a
+ * process that lost the job's lock while it stalled must not move a cursor the new holder now owns).
+ */
+async function putCursor(store: Store, sink: Sink, cursor: string): Promise<void> {
+  await store.transaction((tx) => tx.checkpoints.put(sinkCursorId(sink), { cursor }));
+}
+
 /** Start the sink at the newest change (its cursor was missing, or not one this store handed out). */
 async function resetCursor(store: Store, sink: Sink): Promise<string> {
   const newest = await store.detections.changeCursor();
-  await store.checkpoints.put(sinkCursorId(sink), { cursor: newest });
+  await putCursor(store, sink, newest);
   return newest;
 }
 
@@ -121,7 +129,7 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
       if (accepted > 0) {
         report.delivered[sink.name]! += accepted;
         cursor = changes[accepted - 1]!.cursor;
-        await store.checkpoints.put(sinkCursorId(sink), { cursor });
+        await putCursor(store, sink, cursor);
       }
       if (failure) {
         fail(sink, failure, { accepted, refused: changes.length - accepted }, 'sink write failed; the refused detections are offered again on the next run');

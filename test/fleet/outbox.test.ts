@@ -3,6 +3,7 @@
  * sink even when the process dies between COMMIT and the write, or a sink refuses a batch, and none is
  * handed over twice in normal operation.
  */
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -75,6 +76,28 @@ describe('sink outbox', () => {
     await deliverDetections(store, group(sink));
     expect(sink.ids()).toEqual(['a:1', 'b:1', 'a:4']);
     expect(await store.checkpoints.get(sinkCursorId(sink))).toEqual({ cursor: await store.detections.changeCursor() });
+  });
+
+  it('does not move a cursor from a finalize job that lost its lock to another process (SQLite lease fence)', async () => {
+    const file = path.join(dir, 'fence.db');
+    const store = await openSqliteStore(file);
+    cleanups.push(() => store.close());
+    const sink = new RecordingSink('rec');
+    await prepareSinkCursors(store, group(sink));
+    const before = await store.checkpoints.get(sinkCursorId(sink));
+    await upsert(store, 'late');
+    const r = await store.withJobLock('finalize', async () => {
+      // this process stalled past its lease and another one took the job over
+      const raw = new Database(file);
+      raw.prepare(`UPDATE job_leases SET owner = 'other-process', expires_at = ? WHERE name = 'finalize'`).run(Date.now() + 60_000);
+      raw.close();
+      const report = await deliverDetections(store, group(sink));
+      expect(report.failures.map((f) => (f.error as { code?: string }).code)).toEqual(['JOB_LOCK_LOST']);
+    });
+    expect(r.acquired).toBe(true);
+    // handed over at most once more (at-least-once), but the cursor is the new holder's to move
+    expect(sink.ids()).toEqual(['late:1']);
+    expect(await store.checkpoints.get(sinkCursorId(sink))).toEqual(before);
   });
 
   it('offers a refused batch again on the next run, without holding up the other sinks', async () => {
