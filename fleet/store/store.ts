@@ -74,7 +74,7 @@ export interface HostSighting {
 export function hostnameReplaces(name: string, time: number, current: string, currentTime: number): boolean {
   if (name === '') return false;
   if (current === '' || time > currentTime) return true;
-  return time === currentTime && name > current;
+  return time === currentTime && compareText(name, current) > 0;
 }
 
 export interface HostRecord {
@@ -96,13 +96,34 @@ export interface HostComponentStatus {
 }
 
 /**
+ * Order of `a` and `b` as the stores compare text (SQLite BINARY, PostgreSQL COLLATE "C"): by UTF-8 bytes,
+ * which is code point order. JS's `<` compares UTF-16 code units, which differs when a character above
+ * U+FFFF (a surrogate pair) meets one in U+E000..U+FFFF; every tie-break the stores also apply in SQL uses this.
+ */
+export function compareText(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      // surrogates (D800..DFFF) encode code points above every unit of E000..FFFF
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/**
  * Whether status `a` replaces `b` (same host and component): the newer one wins, and at equal time the greater
  * (state, detail, platform, version) in byte order, so the stored status never depends on arrival order. Both
  * stores apply the same rule in SQL (recordStatus).
  */
 export function statusReplaces(a: HostComponentStatus, b: HostComponentStatus): boolean {
   if (a.time !== b.time) return a.time > b.time;
-  for (const k of ['state', 'detail', 'platform', 'version'] as const) if (a[k] !== b[k]) return a[k] > b[k];
+  for (const k of ['state', 'detail', 'platform', 'version'] as const) if (a[k] !== b[k]) return compareText(a[k], b[k]) > 0;
   return false;
 }
 
@@ -286,7 +307,7 @@ export type AppAttributes = Pick<AppSighting, 'path' | 'signatureClass' | 'teamI
 export function foldAppAttributes(cur: MergedAppAttributes | undefined, time: number, r: AppAttributes): MergedAppAttributes | undefined {
   if (!r.path && !r.signatureClass && !r.teamId && !r.signingId && !r.cdhash) return cur;
   if (!cur) return { time, path: r.path ?? '', signatureClass: r.signatureClass ?? '', teamId: r.teamId ?? '', signingId: r.signingId ?? '', cdhash: r.cdhash ?? '' };
-  const pick = (mine: string, theirs: string | undefined) => (theirs && (time > cur.time || (time === cur.time && theirs > mine) || !mine) ? theirs : mine);
+  const pick = (mine: string, theirs: string | undefined) => (theirs && (time > cur.time || (time === cur.time && compareText(theirs, mine) > 0) || !mine) ? theirs : mine);
   cur.path = pick(cur.path, r.path);
   cur.signatureClass = pick(cur.signatureClass, r.signatureClass);
   cur.teamId = pick(cur.teamId, r.teamId);

@@ -164,6 +164,9 @@ describe.each(freshStores)('hostname (%s)', (_name, fresh) => {
       [[[beta], [alpha]], 'beta.local'],
       [[[alpha, beta]], 'beta.local'],
       [[[beta], [alpha], [old, renamed]], 'beta.local'],
+      // the stores order text by UTF-8 bytes: U+1F600 sorts after U+FFFD there, though not as JS UTF-16 units
+      [[[line(at + 300, 'h\uFFFD.local'), line(at + 300, 'h😀.local')]], 'h😀.local'],
+      [[[line(at + 300, 'h😀.local')], [line(at + 300, 'h\uFFFD.local')]], 'h😀.local'],
     ];
     for (const [i, [batches, expected]] of cases.entries()) {
       const { store, drop } = await fresh(`hostname${i}`);

@@ -28,6 +28,7 @@ import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import {
   candidateId,
   changeSeqWithin,
+  compareText,
   hostnameReplaces,
   mergeAppAttributes,
   statusReplaces,
@@ -144,9 +145,7 @@ function chunks<T>(rows: readonly T[], size: number): T[][] {
 }
 
 /** Byte order, like SQLite's default BINARY collation, so both backends order text alike. */
-function byText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+const byText = compareText;
 
 interface SpanRow {
   firstSeen: number;

@@ -1077,6 +1077,7 @@ export class SqliteStore implements Store {
       } catch (err) {
         // another writer held the file past busy_timeout: as good as a held lock (a waiting caller asks again)
         if ((err instanceof StoreError ? (err.cause as { code?: unknown } | undefined)?.code : undefined) !== 'SQLITE_BUSY') throw err;
+        this.log.warn({ job: name, store: this.location }, 'store busy (another writer held it past busy_timeout): job not run this time');
         taken = false;
       }
       if (!taken) return { acquired: false };
