@@ -24,12 +24,20 @@ function migrationsDir(backend: 'sqlite' | 'postgres'): string {
   return dir;
 }
 
-export function loadMigrations(backend: 'sqlite' | 'postgres'): Migration[] {
-  const dir = migrationsDir(backend);
-  return readdirSync(dir)
-    .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
-    .sort()
-    .map((f) => ({ id: f.slice(0, -4), sql: readFileSync(path.join(dir, f), 'utf8') }));
+const loaded = new Map<'sqlite' | 'postgres', readonly Migration[]>();
+
+/** The backend's migrations in order, read from disk once per process (they ship with this version). */
+export function loadMigrations(backend: 'sqlite' | 'postgres'): readonly Migration[] {
+  let migrations = loaded.get(backend);
+  if (!migrations) {
+    const dir = migrationsDir(backend);
+    migrations = readdirSync(dir)
+      .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
+      .sort()
+      .map((f) => ({ id: f.slice(0, -4), sql: readFileSync(path.join(dir, f), 'utf8') }));
+    loaded.set(backend, migrations);
+  }
+  return migrations;
 }
 
 /**

@@ -1012,8 +1012,9 @@ export class SqliteStore implements Store {
   }
 
   private assertMigrated(): void {
-    assertNoUnknownMigrations('sqlite', this.location, this.appliedMigrations());
-    const pending = loadMigrations('sqlite').filter((m) => !this.appliedMigrations().has(m.id));
+    const applied = this.appliedMigrations();
+    assertNoUnknownMigrations('sqlite', this.location, applied);
+    const pending = loadMigrations('sqlite').filter((m) => !applied.has(m.id));
     if (pending.length) {
       throw new StoreError('STORE_MIGRATE', `store ${this.location} needs migrations ${pending.map((m) => m.id).join(', ')}`, 'run `outflow fleet migrate`');
     }
