@@ -770,11 +770,6 @@ class SqliteRepos implements StoreRepos {
     );
   }
 
-  /**
-   * host_refs rows for these hosts, created on first sight. Refs are cached across transactions: a ref
-   * never changes while its row exists, and deleting rows (prevalence.expire) bumps host_refs_generation,
-   * which every transaction compares before trusting the cache (another process may have deleted).
-   */
   /** The newest detection change number handed out (migration 0006's counter). */
   changeCounter(): number {
     return (this.st(`SELECT value FROM store_meta WHERE name = 'detection_change_seq'`).get() as { value: number } | undefined)?.value ?? 0;
@@ -785,6 +780,11 @@ class SqliteRepos implements StoreRepos {
     return Number(changeSeqWithin('sqlite', cursor, BigInt(this.changeCounter())));
   }
 
+  /**
+   * host_refs rows for these hosts, created on first sight. Refs are cached across transactions: a ref
+   * never changes while its row exists, and deleting rows (prevalence.expire) bumps host_refs_generation,
+   * which every transaction compares before trusting the cache (another process may have deleted).
+   */
   hostRefs(hostIds: readonly string[]): Map<string, number> {
     const gen = (this.st(`SELECT value FROM store_meta WHERE name = 'host_refs_generation'`).get() as { value: number } | undefined)?.value ?? 0;
     if (gen !== this.refGeneration) {
@@ -1108,8 +1108,7 @@ export class SqliteStore implements Store {
   private fenceJob(): void {
     const job = this.jobContext.getStore();
     if (job === undefined || !this.jobs.has(job)) return;
-    const kept = this.repos.st(`UPDATE job_leases SET expires_at = ? WHERE name = ? AND owner = ?`).run(Date.now() + this.jobLeaseMs, job, this.leaseOwner).changes === 1;
-    if (!kept) {
+    if (!this.extendLease(job)) {
       throw new OutflowError(
         'JOB_LOCK_LOST',
         `the ${job} job's lease on ${this.location} expired while the job ran and another process took it over; this transaction was rolled back and the job stops`,
@@ -1131,8 +1130,13 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Push our lease for `name` out by a lease length; false when it is no longer ours. Caller holds the mutex. */
+  private extendLease(name: string): boolean {
+    return this.repos.st(`UPDATE job_leases SET expires_at = ? WHERE name = ? AND owner = ?`).run(Date.now() + this.jobLeaseMs, name, this.leaseOwner).changes === 1;
+  }
+
   private async renewLease(name: string): Promise<void> {
-    const kept = await this.leaseWrite('renew', () => this.repos.st(`UPDATE job_leases SET expires_at = ? WHERE name = ? AND owner = ?`).run(Date.now() + this.jobLeaseMs, name, this.leaseOwner).changes === 1);
+    const kept = await this.leaseWrite('renew', () => this.extendLease(name));
     if (!kept) this.log.warn({ job: name }, 'job lease lost (expired while the job ran and another process took it): that process may run this job concurrently');
   }
 
