@@ -66,6 +66,11 @@ export interface HostSighting {
   lastSeen: number;
 }
 
+/** The time a sighting's hostname is dated by, as both stores keep it (0 for an unnamed sighting). */
+export function hostnameTimeOf(r: HostSighting): number {
+  return r.hostname ? (r.hostnameTime ?? r.lastSeen) : 0;
+}
+
 /**
  * Whether hostname `name` seen at `time` replaces `current` seen at `currentTime`: a non-empty name replaces an
  * empty one or an older one, and at equal time the greater in byte order, so arrival order never decides. Both

@@ -30,6 +30,7 @@ import {
   changeSeqWithin,
   compareText,
   hostnameReplaces,
+  hostnameTimeOf,
   mergeAppAttributes,
   statusReplaces,
   pairKey,
@@ -144,9 +145,6 @@ function chunks<T>(rows: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** Byte order, like SQLite's default BINARY collation, so both backends order text alike. */
-const byText = compareText;
-
 interface SpanRow {
   firstSeen: number;
   lastSeen: number;
@@ -166,7 +164,7 @@ function mergeByKey<T extends SpanRow>(rows: readonly T[], keyOf: (r: T) => stri
     if (r.firstSeen < cur.firstSeen) cur.firstSeen = r.firstSeen;
     if (r.lastSeen > cur.lastSeen) cur.lastSeen = r.lastSeen;
   }
-  return [...map.entries()].sort((a, b) => byText(a[0], b[0]));
+  return [...map.entries()].sort((a, b) => compareText(a[0], b[0]));
 }
 
 const EMPTY_STATS: PrevalenceStats = { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
@@ -202,7 +200,7 @@ function resultsRepo(ex: Executor, chunk: number): ResultsRepo {
       keys.forEach((k, i) => {
         if (!first.has(k.digest)) first.set(k.digest, i);
       });
-      const unique = [...first.keys()].sort(byText);
+      const unique = [...first.keys()].sort(compareText);
       const inserted = new Set<string>();
       const times = new Map<string, number>();
       for (const k of keys) if (!times.has(k.digest)) times.set(k.digest, k.unixTime);
@@ -230,9 +228,8 @@ function resultsRepo(ex: Executor, chunk: number): ResultsRepo {
 function hostsRepo(ex: Executor, chunk: number): HostsRepo {
   return {
     async touch(rows: readonly HostSighting[]) {
-      const nameTime = (r: HostSighting) => (r.hostname ? (r.hostnameTime ?? r.lastSeen) : 0);
       const merged = mergeByKey(
-        rows.map((r) => ({ ...r, hostnameTime: nameTime(r) })),
+        rows.map((r) => ({ ...r, hostnameTime: hostnameTimeOf(r) })),
         (r) => r.hostId,
         (into, r) => {
           if (hostnameReplaces(r.hostname, r.hostnameTime, into.hostname, into.hostnameTime)) {
@@ -287,7 +284,7 @@ function hostsRepo(ex: Executor, chunk: number): HostsRepo {
         const cur = latest.get(k);
         if (!cur || statusReplaces(r, cur)) latest.set(k, r);
       }
-      const sorted = [...latest.entries()].sort((a, b) => byText(a[0], b[0])).map(([, r]) => r);
+      const sorted = [...latest.entries()].sort((a, b) => compareText(a[0], b[0])).map(([, r]) => r);
       for (const part of chunks(sorted, chunk)) {
         await ex.q(
           'write',
@@ -511,7 +508,7 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
         await observe(t, chunk, APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })));
         // Attributes: per identity, the newest sighting (by attrsTime, else last_seen) with each non-empty value wins.
         const attrs = mergeAppAttributes(rows);
-        const list = [...attrs.entries()].sort((a, b) => byText(a[0], b[0]));
+        const list = [...attrs.entries()].sort((a, b) => compareText(a[0], b[0]));
         for (const part of chunks(list, chunk)) {
           await t.q(
             'write',
@@ -662,12 +659,12 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
           !c ||
           r.eventTime > c.eventTime ||
           (r.eventTime === c.eventTime && r.candidate.bytes_out > c.candidate.bytes_out) ||
-          (r.eventTime === c.eventTime && r.candidate.bytes_out === c.candidate.bytes_out && byText(body, cur.body) > 0)
+          (r.eventTime === c.eventTime && r.candidate.bytes_out === c.candidate.bytes_out && compareText(body, cur.body) > 0)
         ) {
           best.set(id, { r, body });
         }
       }
-      const list = [...best.entries()].sort((a, b) => byText(a[0], b[0])).map(([id, v]) => [id, v.r, v.body] as const);
+      const list = [...best.entries()].sort((a, b) => compareText(a[0], b[0])).map(([id, v]) => [id, v.r, v.body] as const);
       let pending = 0;
       for (const part of chunks(list, chunk)) {
         const rowsOut = await ex.q(
@@ -715,7 +712,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       return rows[0]?.n ?? 0;
     },
     async markFinalized(outcomes: readonly CandidateOutcome[]) {
-      const list = [...new Map(outcomes.map((o) => [o.id, o])).values()].sort((a, b) => byText(a.id, b.id));
+      const list = [...new Map(outcomes.map((o) => [o.id, o])).values()].sort((a, b) => compareText(a.id, b.id));
       for (const part of chunks(list, chunk)) {
         const versions = part.map((o) => o.version ?? judged.get(o.id));
         // Inside a transaction (finalization: detections + outcomes) only rows still pending AND still the
@@ -773,7 +770,7 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
     async openBySuppressionKey(keys, since) {
       const out = new Map<string, Detection>();
       if (!keys.length) return out;
-      const unique = [...new Set(keys)].sort(byText);
+      const unique = [...new Set(keys)].sort(compareText);
       if (ex.inTransaction) {
         // Serialize finalizers per suppression key until commit; taken in sorted order (no deadlock).
         await ex.q('write', `SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(k)) FROM unnest($1::text[]) AS k ORDER BY k COLLATE "C"`, [unique]);
@@ -798,7 +795,7 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       // validated like the SQLite backend: a malformed detection is a bug, never stored
       for (const d of rows) byId.set(d.id, DetectionSchema.parse(d));
       if (!byId.size) return;
-      const list = [...byId.values()].sort((a, b) => byText(a.id, b.id));
+      const list = [...byId.values()].sort((a, b) => compareText(a.id, b.id));
       await ex.atomic(async (tx) => {
         const counted = await tx.q<{ last: string }>('write', `UPDATE store_meta SET value = value + $1 WHERE name = '${CHANGE_COUNTER}' RETURNING value::text AS last`, [list.length]);
         if (!counted[0]) throw new StoreError('STORE_WRITE', 'postgres: the detection change counter is missing from store_meta', 'run the migrations (outflow fleet migrate) on this database');

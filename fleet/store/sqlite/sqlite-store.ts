@@ -26,6 +26,7 @@ import {
   changeSeqWithin,
   candidateBodyDigest,
   candidateId,
+  hostnameTimeOf,
   mergeAppAttributes,
   pairKey,
   type AppSighting,
@@ -208,7 +209,7 @@ class SqliteRepos implements StoreRepos {
                 hostname_time = CASE WHEN ${newer} THEN excluded.hostname_time ELSE hosts.hostname_time END,
                 first_seen = min(hosts.first_seen, excluded.first_seen),
                 last_seen = max(hosts.last_seen, excluded.last_seen)`,
-            (r, args) => void args.push(r.hostId, r.hostname, r.hostname ? (r.hostnameTime ?? r.lastSeen) : 0, r.firstSeen, r.lastSeen),
+            (r, args) => void args.push(r.hostId, r.hostname, hostnameTimeOf(r), r.firstSeen, r.lastSeen),
           );
         });
       },
