@@ -24,12 +24,13 @@
  * effect above except a pending candidate is an idempotent merge: min/max spans, set union, and newest-wins
  * hostname, status and app attributes, each dated by the row that carried it and tie-broken by value
  * (test/fleet/redelivery.test.ts), so a re-delivered row is simply applied again. (App attributes share one
- * time per app: rows that differ in which attributes are empty can still depend on order. One exception: a row older
- * than the prevalence window, re-delivered after a rollup expired what it names, brings that back.) Only rows
- * whose repetition would show are recognized by a dedupe key: differential `outflow_candidates` rows (a
- * candidate must be pending once) and differential rejected rows (quarantined once; a rejected row of a
- * snapshot line is quarantined again on each delivery). Keying every row instead cost ~25 % of ingest CPU and a key per row for `retention.dedupe_hours` (~800 000 for 10 000 hosts × 48 h
- * against ~11 000 now); `duplicates` therefore counts re-delivered candidate and rejected rows only.
+ * time per app: rows that differ in which attributes are empty can still depend on order. And a row older
+ * than the prevalence window, re-delivered after a rollup expired what it names, brings that back.) Only
+ * rows whose repetition would show are recognized by a dedupe key: differential `outflow_candidates` rows
+ * (a candidate must be pending once) and differential rejected rows (quarantined once; a rejected row of a
+ * snapshot line is quarantined again on each delivery). Keying every row instead cost ~25 % of ingest CPU
+ * and a key per row for `retention.dedupe_hours` (~800 000 for 10 000 hosts × 48 h against ~11 000 now);
+ * `duplicates` therefore counts re-delivered candidate and rejected rows only.
  */
 import { appendFile } from 'node:fs/promises';
 import { hash } from 'node:crypto';
@@ -200,8 +201,8 @@ function canonicalColumns(columns: Record<string, unknown>): string {
 /**
  * Dedupe digest of one result row (formats.md §6.5): host, name, unixTime, counter, action, columns; 128 bits
  * of SHA-256 in base64url (22 characters). SHA-256 rather than md5 because CPUs with SHA extensions hash a
- * row in ~0.5 µs against md5's ~0.9 µs (measured on the 2-core bench machine), and this runs for every
- * differential row. Digests changed with it (2026-11-27): a row delivered once before and once after an
+ * row in ~0.5 µs against md5's ~0.9 µs (measured on the 2-core bench machine); it runs for every
+ * differential candidate and rejected row. Digests changed with it (2026-11-27): a row delivered once before and once after an
  * upgrade across that change is not recognized as a duplicate.
  */
 export function resultDigest(line: Pick<ResultLogLine, 'hostId' | 'name' | 'unixTime' | 'counter'>, row: ResultRow | null): string {
@@ -411,7 +412,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     };
 
     /** Apply one row's effects; returns ITEM_IGNORED when it only counts as host activity. */
-    const applyRow = (line: ResultLogLine, host: HostBatch, row: ResultRow | null, key: number): number => {
+    const applyRow = (line: ResultLogLine, host: HostBatch, row: ResultRow | null): number => {
       const t = line.unixTime;
       if (row === null || row.action === 'removed' || line.query === null) return ITEM_IGNORED;
       const c = row.columns;
@@ -497,7 +498,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           for (const link of cand.process_chain) if (link.identity) host.sightApp(link.identity, t);
           if (cand.group_root_identity) host.sightApp(cand.group_root_identity, t);
           if (cand.identity && cand.bytes_out >= uploadBytes && cand.pcr >= uploadPcr) sightPair(cand.identity, dest, line.hostId, t);
-          if (!line.baseline) heldCandidates.push({ key, input: { hostId: line.hostId, eventTime: t, destinationKey: dest, candidate: cand } });
+          if (!line.baseline) heldCandidates.push({ key: rowKey, input: { hostId: line.hostId, eventTime: t, destinationKey: dest, candidate: cand } });
           return 0;
         }
       }
@@ -507,7 +508,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       // Only differential candidate rows are keyed up front: a re-delivered candidate would be pending twice.
       // Every other row's effect is an idempotent merge, re-applied harmlessly (no digest, no key to keep).
       rowKey = line.shape !== 'snapshot' && line.query === 'outflow_candidates' ? newKey(line, row) : -1;
-      const flags = applyRow(line, host, row, rowKey) | (line.baseline ? ITEM_BASELINE : 0);
+      const flags = applyRow(line, host, row) | (line.baseline ? ITEM_BASELINE : 0);
       itemKey.push(rowKey);
       itemTime.push(line.unixTime);
       itemFlags.push(flags);
