@@ -69,26 +69,26 @@ export function createSinks(configs: readonly SinkConfig[], opts: CreateSinksOpt
 
 function createSink(c: SinkConfig, i: number, render: (d: Detection) => unknown, opts: CreateSinksOptions): Sink {
   switch (c.type) {
-      case 'stdout':
-        return new JsonlStreamSink(opts.stdout ?? process.stdout, render, `stdout#${i}`);
-      case 'file':
-        return new JsonlFileSink(c.path, render, `file#${i}`);
-      case 'webhook':
-        return new WebhookSink({
-          name: `webhook#${i}`,
-          url: c.url,
-          secret: c.secret ?? readSecretFile(c.secret_file!, `fleet.sinks.${i}.secret_file`),
-          format: c.format,
-          spoolDir: c.spool_dir,
-          timeoutMs: c.timeout_ms,
-          backoff: { initialMs: c.backoff.initial_ms, maxMs: c.backoff.max_ms, factor: c.backoff.factor },
-          batchSize: c.batch_size,
-          maxSpoolBytes: c.max_spool_bytes,
-          headers: c.headers,
-          render,
-          log: opts.log.child({ component: 'sink', sink: `webhook#${i}` }),
-          metrics: opts.metrics,
-        });
+    case 'stdout':
+      return new JsonlStreamSink(opts.stdout ?? process.stdout, render, `stdout#${i}`);
+    case 'file':
+      return new JsonlFileSink(c.path, render, `file#${i}`);
+    case 'webhook':
+      return new WebhookSink({
+        name: `webhook#${i}`,
+        url: c.url,
+        secret: c.secret ?? readSecretFile(c.secret_file!, `fleet.sinks.${i}.secret_file`),
+        format: c.format,
+        spoolDir: c.spool_dir,
+        timeoutMs: c.timeout_ms,
+        backoff: { initialMs: c.backoff.initial_ms, maxMs: c.backoff.max_ms, factor: c.backoff.factor },
+        batchSize: c.batch_size,
+        maxSpoolBytes: c.max_spool_bytes,
+        headers: c.headers,
+        render,
+        log: opts.log.child({ component: 'sink', sink: `webhook#${i}` }),
+        metrics: opts.metrics,
+      });
   }
 }
 

@@ -287,16 +287,19 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     }
   }
 
+  /** The file's SHA-256 for an identity, '' when it cannot be read (in time). */
+  const fileDigest = (path: string): Promise<string> => hashFile(path, abort.signal, timeoutMs).catch(() => '');
+
   async function classifyDarwin(path: string, issues: string[]): Promise<SigningFields> {
     if (!isToolSafePath(path)) {
       log.warn({ path }, 'executable path holds a control character: not handed to codesign; classified invalid');
-      return uncheckable(await hashFile(path, abort.signal, timeoutMs).catch(() => ''));
+      return uncheckable(await fileDigest(path));
     }
     const display = await run('codesign', ['-dvvv', '--verbose=4', path], [0, 1]);
     const { info } = parseCodesignDisplay(`${display.stderr}\n${display.stdout}`);
     if (info.notSigned) {
       const fields = classifyCodesign(info, null);
-      const digest = await hashFile(path, abort.signal, timeoutMs).catch(() => '');
+      const digest = await fileDigest(path);
       // Unsigned code has no cdhash: the file's SHA-256 stands in so the identity survives renames.
       return digest ? { ...fields, identity: identityFor('unsigned', '', '', digest) } : fields;
     }
