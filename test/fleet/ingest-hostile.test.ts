@@ -104,4 +104,16 @@ describe.each(backends)('hostile result lines (%s)', (_name, open) => {
       await store.close();
     }
   });
+
+  it('skip blank lines of any JS whitespace, and quarantine a line that only starts or ends with it', async () => {
+    const store = await open();
+    try {
+      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), clock });
+      const blank = ['', ' ', '\t\r', '\u00a0', '\u2028\u3000', '\ufeff', ' \ufeff\t'];
+      const r = await ingest.ingestLines([...blank, ' x', 'x\u00a0', `\ufeff${line('h', 1)}`, line('h', 2)], { kind: 'test', id: 'blank' });
+      expect(r).toMatchObject({ lines: 4, quarantined: 3, accepted: 1 });
+    } finally {
+      await store.close();
+    }
+  });
 });
