@@ -54,9 +54,9 @@ describe('postgres store across instances', () => {
       const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url, { migrate: false })));
       try {
         const applied = await Promise.all(stores.map((s) => s.migrate()));
-        expect(applied.flat().sort()).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time']);
+        expect(applied.flat().sort()).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences']);
         const rows = await pgQuery<{ id: string }>(db.url, 'SELECT id FROM schema_migrations ORDER BY id');
-        expect(rows.map((r) => r.id)).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time']);
+        expect(rows.map((r) => r.id)).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences']);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
       }
@@ -199,6 +199,73 @@ describe('postgres store across instances', () => {
         // once finished, the next tick on the other instance gets it
         expect((await schedulers[1]!.runNow('finalize')).status).toBe('ok');
         await Promise.all(schedulers.map((s) => s.stop()));
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  });
+
+  it('withJobLock: a job whose lock went with its connection cannot commit once another instance took the job over', async () => {
+    await withDb('joblockfence', async (db) => {
+      const a = await openPostgresStore(db.url);
+      const b = await openPostgresStore(db.url);
+      const lockHolder = async () =>
+        (
+          await pgQuery<{ pid: number }>(
+            db.url,
+            `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1`,
+            [db.name],
+          )
+        ).map((r) => r.pid);
+      const put = (s: PostgresStore, offset: number) => s.transaction((tx) => tx.checkpoints.put('file:fence', { ino: 1, dev: 1, offset }));
+      try {
+        let killed!: () => void;
+        const lockKilled = new Promise<void>((r) => (killed = r));
+        let inside!: () => void;
+        const insideTx = new Promise<void>((r) => (inside = r));
+        let finishTx!: () => void;
+        const txMayFinish = new Promise<void>((r) => (finishTx = r));
+        let takenOver!: () => void;
+        const bTookOver = new Promise<void>((r) => (takenOver = r));
+        const jobA = a.withJobLock('finalize', async () => {
+          await put(a, 1); // the lock is ours: commits
+          await lockKilled;
+          // Past its fence check before B takes over: B's token bump waits for this transaction to end.
+          await a.transaction(async (tx) => {
+            inside();
+            await txMayFinish;
+            await tx.checkpoints.put('file:fence', { ino: 1, dev: 1, offset: 2 });
+          });
+          await bTookOver;
+          await put(a, 3); // after the takeover: must not commit
+          return 'a finished';
+        });
+        await expect.poll(lockHolder, { timeout: 10_000 }).toHaveLength(1);
+        const [pid] = await lockHolder();
+        await pgQuery(db.url, 'SELECT pg_terminate_backend($1)', [pid]);
+        await expect.poll(lockHolder, { timeout: 10_000 }).toHaveLength(0);
+        killed();
+        await insideTx;
+        let bStarted = false;
+        const jobB = b.withJobLock('finalize', async () => {
+          bStarted = true;
+          expect(Number((await b.checkpoints.get('file:fence'))!.offset)).toBe(2);
+          await put(b, 10);
+          return 'b ran';
+        });
+        await new Promise((r) => setTimeout(r, 300));
+        expect(bStarted).toBe(false); // waiting for A's transaction, already past its check
+        finishTx();
+        await expect(jobB).resolves.toEqual({ acquired: true, value: 'b ran' });
+        takenOver();
+        await expect(jobA).rejects.toMatchObject({ code: 'JOB_LOCK_LOST' });
+        expect(Number((await a.checkpoints.get('file:fence'))!.offset)).toBe(10);
+        // the lock is free again, and A may take the job the next time
+        await expect(a.withJobLock('finalize', async () => put(a, 11).then(() => 'a again'))).resolves.toEqual({ acquired: true, value: 'a again' });
+        // transactions outside a job are not fenced
+        await put(a, 12);
+        expect(Number((await b.checkpoints.get('file:fence'))!.offset)).toBe(12);
       } finally {
         await a.close();
         await b.close();

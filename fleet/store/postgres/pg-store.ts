@@ -12,14 +12,17 @@
  *   exactly one sees it as new — the other waits for the first to commit and then sees a conflict.
  * - The event clock is one row per writer slot, not one hot row that would serialize every commit.
  * - Scheduler jobs: `withJobLock` holds a session advisory lock on a dedicated connection, so a job runs
- *   on one instance at a time. Should two finalizations still overlap (a lock lost with its connection),
+ *   on one instance at a time, and bumps the job's fencing token (`job_fences`), which every transaction of
+ *   the job checks: a job whose lock was lost with its connection cannot commit once another instance took
+ *   the job over. Should two finalizations still overlap (writes made outside `transaction()`),
  *   `pendingUpTo` inside a transaction takes the rows FOR UPDATE SKIP LOCKED (disjoint work) and
  *   `openBySuppressionKey` inside a transaction takes a transaction advisory lock per suppression key
  *   before reading, so the second finalizer sees the first one's detection instead of creating another.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomInt } from 'node:crypto';
 import pg from 'pg';
-import { StoreError, coerceError } from '../../../src/errors.js';
+import { OutflowError, StoreError, coerceError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log.js';
 import { silentLogger } from '../../../src/log.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
@@ -965,6 +968,8 @@ export class PostgresStore implements Store {
   private readonly judged: JudgedVersions = new Map();
   private readonly log: Logger;
   private readonly localJobs = new Set<string>();
+  /** The job (and its fencing token) whose code is running, for transaction() to check. */
+  private readonly jobContext = new AsyncLocalStorage<{ name: string; token: string }>();
   private txQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -1081,6 +1086,7 @@ export class PostgresStore implements Store {
       const tx = await this.begin();
       let out: T;
       try {
+        await this.fenceJob(tx);
         out = await fn(new PgRepos(tx, this.chunk, this.clockSlot, this.judged));
       } catch (err) {
         await tx.done(false);
@@ -1105,7 +1111,13 @@ export class PostgresStore implements Store {
       const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_NAMESPACE, `job:${name}`]);
       if (!got.rows[0]?.ok) return { acquired: false };
       try {
-        return { acquired: true, value: await fn() };
+        // Autocommit: waits for a transaction of a previous holder that is already past its fence check.
+        const fence = await client.query<{ token: string }>(
+          `INSERT INTO job_fences (job, token) VALUES ($1, 1) ON CONFLICT (job) DO UPDATE SET token = job_fences.token + 1 RETURNING token::text AS token`,
+          [name],
+        );
+        const token = fence.rows[0]!.token;
+        return { acquired: true, value: await this.jobContext.run({ name, token }, fn) };
       } finally {
         await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_NAMESPACE, `job:${name}`]).catch((err: unknown) => {
           // connection gone: the server already dropped the lock with the session
@@ -1117,6 +1129,25 @@ export class PostgresStore implements Store {
     } finally {
       client?.release();
       this.localJobs.delete(name);
+    }
+  }
+
+  /**
+   * Inside a transaction started by a job of this store (withJobLock's async context): the job's fencing token
+   * must still be the one this holder got, else the lock went with its connection and another instance took the
+   * job over. Read FOR SHARE, so a new holder's bump waits until this transaction ends: the token cannot change
+   * between this check and the COMMIT.
+   */
+  private async fenceJob(tx: Executor): Promise<void> {
+    const job = this.jobContext.getStore();
+    if (job === undefined || !this.localJobs.has(job.name)) return;
+    const rows = await tx.q<{ token: string }>('write', 'SELECT token::text AS token FROM job_fences WHERE job = $1 FOR SHARE', [job.name]);
+    if (rows[0]?.token !== job.token) {
+      throw new OutflowError(
+        'JOB_LOCK_LOST',
+        `the ${job.name} job's lock on ${this.location} was lost with its connection while the job ran, and another instance took the job over; this transaction was rolled back and the job stops`,
+        'the other instance carries on with the job; check the network between this instance and PostgreSQL',
+      );
     }
   }
 
