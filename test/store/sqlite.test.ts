@@ -321,6 +321,25 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  it('closing a store while one of its jobs runs frees the job\'s lease at once', async () => {
+    const file = path.join(dir, 'job-close.db');
+    await withTwoProcesses(file, async (a, b) => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const running = a.withJobLock('finalize', async () => {
+        await gate;
+        await a.transaction((tx) => tx.hosts.touch([{ hostId: 'late', hostname: '', firstSeen: 1, lastSeen: 1 }]));
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await b.withJobLock('finalize', async () => 'b ran')).toEqual({ acquired: false });
+      await a.close();
+      expect(await b.withJobLock('finalize', async () => 'b ran')).toEqual({ acquired: true, value: 'b ran' });
+      release();
+      await expect(running).rejects.toThrow('store is closed');
+      expect((await b.hosts.get(['late'])).size).toBe(0);
+    });
+  });
+
   it('a job that lost its lease to another process cannot commit: its write transactions are fenced', async () => {
     const file = path.join(dir, 'job-fence.db');
     await withTwoProcesses(file, async (a, b) => {

@@ -1159,6 +1159,14 @@ export class SqliteStore implements Store {
     await this.mutex.run(() => {
       if (this.closed) return;
       this.closed = true;
+      // A job still running cannot write any more: free its lease now rather than in a lease length.
+      if (this.jobs.size > 0 && !this.db.readonly) {
+        try {
+          this.repos.st('DELETE FROM job_leases WHERE owner = ?').run(this.leaseOwner);
+        } catch (err) {
+          this.log.warn({ err: coerceError(err), jobs: [...this.jobs] }, 'job leases not released on close; they expire on their own');
+        }
+      }
       this.db.close();
     });
   }
