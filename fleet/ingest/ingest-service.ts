@@ -27,8 +27,7 @@
  * time per app: rows that differ in which attributes are empty can still depend on order. And a row older
  * than the prevalence window, re-delivered after a rollup expired what it names, brings that back.) Only
  * rows whose repetition would show are recognized by a dedupe key: differential `outflow_candidates` rows
- * (a candidate must be pending once) and differential rejected rows (quarantined once; a rejected row of a
- * snapshot line is quarantined again on each delivery). Keying every row instead cost ~25 % of ingest CPU
+ * (a candidate must be pending once) and rejected rows of any line (quarantined once). Keying every row instead cost ~25 % of ingest CPU
  * and a key per row for `retention.dedupe_hours` (~800 000 for 10 000 hosts × 48 h against ~11 000 now);
  * `duplicates` therefore counts re-delivered candidate and rejected rows only.
  */
@@ -428,7 +427,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     // attributes), so applying a row that turns out to be a re-delivery changes nothing; what the
     // dedupe answer decides afterwards is only what must not repeat: the counts, quarantine rows and
     // pending candidates, which wait here with their row's key index.
-    // Differential candidate rows and rejected rows get a dedupe key (see the header); snapshot rows never
+    // Differential candidate rows and rejected rows get a dedupe key (see the header); other snapshot rows never
     // do: they are a full restatement of current state.
     const keys: ResultKey[] = [];
     /** Per item (a row, or a line without rows): dedupe key index or -1, event time, ITEM_* flags. */
@@ -455,8 +454,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     let rowKey = -1;
     const newKey = (line: ResultLogLine, row: ResultRow | null): number => keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1;
     const rejectRow = (line: ResultLogLine, row: ResultRow, reason: string) => {
-      // A re-delivered reject must not be quarantined twice: differential rejects are keyed whatever their query.
-      if (rowKey < 0 && line.shape !== 'snapshot') rowKey = newKey(line, row);
+      // A re-delivered reject must not be quarantined twice: rejects are keyed whatever their query and shape.
+      if (rowKey < 0) rowKey = newKey(line, row);
       heldQuarantine.push({
         key: rowKey,
         row: { receivedAt, source: sourceName, reason, line: cap(safeJson({ name: line.name, hostIdentifier: line.hostId, unixTime: line.unixTime, columns: row.columns })) },

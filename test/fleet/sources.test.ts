@@ -227,6 +227,18 @@ describe('stream source and ingest service', () => {
     await store.close();
   });
 
+  it('a re-delivered snapshot line with an invalid row quarantines that row once; its valid rows apply again', async () => {
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const status = (component: string) => ({ component, detail: '', dropped: '0', events: '1', last_event: String(T0), platform: 'darwin', state: 'running', version: '0.1.0' });
+    const snap = JSON.stringify({ name: 'pack/Global/outflow_status', hostIdentifier: 'H', unixTime: T0, counter: 0, snapshot: [status('flows'), status(''), status('eslogger')], action: 'snapshot' });
+    expect(await ingest.ingestLines([snap], { kind: 'test', id: 'x' })).toMatchObject({ rows: 3, accepted: 3, duplicates: 0, quarantined: 1 });
+    expect(await ingest.ingestLines([snap, snap], { kind: 'test', id: 'x' })).toMatchObject({ rows: 6, accepted: 4, duplicates: 2, quarantined: 0 });
+    expect(await store.quarantine.list(10)).toHaveLength(1);
+    expect((await store.hosts.listStatus('H')).map((r) => r.component)).toEqual(['eslogger', 'flows']);
+    await store.close();
+  });
+
   it('app attributes of one batch do not depend on row order (newest wins, equal times: greater value)', async () => {
     // The older row carries the greater values: it must lose on time, not win a tie by arrival order.
     const older = { ...APPS.slack, path: '/Applications/Slack.app/Contents/MacOS/Slack~old', cdhash: 'zz' };
