@@ -23,6 +23,13 @@ describe('compareText (the stores\' text order: UTF-8 bytes)', () => {
     const status = (state: string) => ({ hostId: 'H', component: 'c', platform: 'darwin', state, detail: '', version: '1', time: 5 });
     expect(statusReplaces(status('v😀'), status('v\uFFFD'))).toBe(true);
     expect(statusReplaces(status('v\uFFFD'), status('v😀'))).toBe(false);
+    // at equal time the worse state first, whatever its spelling; unknown states rank above known ones
+    const order = ['running', 'disabled', 'degraded', 'unavailable', 'permission_denied', 'a_newer_state'];
+    for (const [i, worse] of order.entries()) {
+      for (const better of order.slice(0, i)) {
+        expect([worse, better, statusReplaces(status(worse), status(better)), statusReplaces(status(better), status(worse))]).toEqual([worse, better, true, false]);
+      }
+    }
     expect(hostnameReplaces('h😀', 5, 'h\uFFFD', 5)).toBe(true);
     expect(hostnameReplaces('h\uFFFD', 5, 'h😀', 5)).toBe(false);
   });

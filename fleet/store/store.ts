@@ -122,12 +122,34 @@ export function compareText(a: string, b: string): number {
 }
 
 /**
- * Whether status `a` replaces `b` (same host and component): the newer one wins, and at equal time the greater
+ * outflow_status states (SPEC §3) by how much they need an operator; a state this version does not know
+ * (a newer extension's) ranks above them all, so it is not hidden either.
+ */
+const STATUS_STATE_RANK: Readonly<Record<string, number>> = { running: 0, disabled: 1, degraded: 2, unavailable: 3, permission_denied: 4 };
+const UNKNOWN_STATE_RANK = 5;
+
+export function statusStateRank(state: string): number {
+  return Object.hasOwn(STATUS_STATE_RANK, state) ? STATUS_STATE_RANK[state]! : UNKNOWN_STATE_RANK;
+}
+
+/** statusStateRank as an SQL expression over the text column `col` (the same in SQLite and PostgreSQL). */
+export function statusStateRankSql(col: string): string {
+  return `(CASE ${col} ${Object.entries(STATUS_STATE_RANK)
+    .map(([state, rank]) => `WHEN '${state}' THEN ${rank}`)
+    .join(' ')} ELSE ${UNKNOWN_STATE_RANK} END)`;
+}
+
+/**
+ * Whether status `a` replaces `b` (same host and component): the newer one wins. At equal time the worse state
+ * wins (statusStateRank: a healthy report must not hide a problem reported in the same second), then the greater
  * (state, detail, platform, version) in byte order, so the stored status never depends on arrival order. Both
  * stores apply the same rule in SQL (recordStatus).
  */
 export function statusReplaces(a: HostComponentStatus, b: HostComponentStatus): boolean {
   if (a.time !== b.time) return a.time > b.time;
+  const ra = statusStateRank(a.state);
+  const rb = statusStateRank(b.state);
+  if (ra !== rb) return ra > rb;
   for (const k of ['state', 'detail', 'platform', 'version'] as const) if (a[k] !== b[k]) return compareText(a[k], b[k]) > 0;
   return false;
 }

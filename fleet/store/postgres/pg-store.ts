@@ -36,6 +36,7 @@ import {
   hostnameTimeOf,
   mergeAppAttributes,
   statusReplaces,
+  statusStateRankSql,
   pairKey,
   type AppSighting,
   type AppStats,
@@ -297,8 +298,8 @@ function hostsRepo(ex: Executor, chunk: number): HostsRepo {
              platform = EXCLUDED.platform, state = EXCLUDED.state, detail = EXCLUDED.detail,
              version = EXCLUDED.version, time = EXCLUDED.time
            WHERE EXCLUDED.time > s.time OR (EXCLUDED.time = s.time
-             AND (EXCLUDED.state COLLATE "C", EXCLUDED.detail COLLATE "C", EXCLUDED.platform COLLATE "C", EXCLUDED.version COLLATE "C")
-               > (s.state COLLATE "C", s.detail COLLATE "C", s.platform COLLATE "C", s.version COLLATE "C"))`,
+             AND (${statusStateRankSql('EXCLUDED.state')}, EXCLUDED.state COLLATE "C", EXCLUDED.detail COLLATE "C", EXCLUDED.platform COLLATE "C", EXCLUDED.version COLLATE "C")
+               > (${statusStateRankSql('s.state')}, s.state COLLATE "C", s.detail COLLATE "C", s.platform COLLATE "C", s.version COLLATE "C"))`,
           [
             part.map((r) => r.hostId),
             part.map((r) => r.component),

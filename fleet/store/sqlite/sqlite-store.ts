@@ -29,6 +29,7 @@ import {
   hostnameTimeOf,
   mergeAppAttributes,
   pairKey,
+  statusStateRankSql,
   type AppSighting,
   type AppStats,
   type CandidateInput,
@@ -239,7 +240,8 @@ class SqliteRepos implements StoreRepos {
               ON CONFLICT (host_id, component) DO UPDATE SET platform = excluded.platform, state = excluded.state, detail = excluded.detail,
                 version = excluded.version, time = excluded.time
               WHERE excluded.time > host_status.time OR (excluded.time = host_status.time
-                AND (excluded.state, excluded.detail, excluded.platform, excluded.version) > (host_status.state, host_status.detail, host_status.platform, host_status.version))`,
+                AND (${statusStateRankSql('excluded.state')}, excluded.state, excluded.detail, excluded.platform, excluded.version)
+                  > (${statusStateRankSql('host_status.state')}, host_status.state, host_status.detail, host_status.platform, host_status.version))`,
             (r, args) => void args.push(r.hostId, r.component, r.platform, r.state, r.detail, r.version, r.time),
           );
         });
