@@ -78,9 +78,9 @@ export interface IngestResult {
   /** Rows in parsed lines (an empty snapshot/batch line counts as one row). */
   rows: number;
   /**
-   * Rows taken (includes baseline, ignored and rejected rows: a rejected row counts here and in `quarantined`).
-   * A re-delivered row of a query other than outflow_candidates counts here again: its effects are idempotent
-   * merges, so applying it changes nothing.
+   * Rows applied (includes baseline and ignored rows). A re-delivered row of a query other than
+   * outflow_candidates counts here again: its effects are idempotent merges, so applying it changes nothing.
+   * `rows` = accepted + duplicates + the rows counted in `quarantined`.
    */
   accepted: number;
   /** Re-delivered candidate and rejected rows (the rows a dedupe key tracks): skipped. */
@@ -134,6 +134,8 @@ const QUARANTINE_LINE_CAP = 64 * 1024;
 /** Item flags (ingestLines). */
 const ITEM_IGNORED = 1;
 const ITEM_BASELINE = 2;
+/** The row was rejected (quarantined): neither accepted nor baseline nor ignored. */
+const ITEM_REJECTED = 4;
 
 export function emptyIngestResult(): IngestResult {
   return { lines: 0, rows: 0, accepted: 0, duplicates: 0, baseline: 0, quarantined: 0, ignored: 0, candidates: 0, newestEventTime: null };
@@ -366,8 +368,9 @@ function settleItems(b: BatchWrites, fresh: readonly boolean[], maxQuarantine: n
       result.duplicates++;
       continue;
     }
-    result.accepted++;
     const flags = itemFlags[k]!;
+    if (flags & ITEM_REJECTED) continue; // counted with the quarantine below
+    result.accepted++;
     if (flags & ITEM_BASELINE) result.baseline++;
     if (flags & ITEM_IGNORED) result.ignored++;
     if (itemTime[k]! > newestAccepted) newestAccepted = itemTime[k]!;
@@ -452,10 +455,13 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     };
     /** Dedupe key index of the row being applied (-1: none), set by addItem, taken by a rejected row. */
     let rowKey = -1;
+    /** Whether the row being applied was rejected (set by rejectRow, taken by addItem). */
+    let rowRejected = false;
     const newKey = (line: ResultLogLine, row: ResultRow | null): number => keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1;
     const rejectRow = (line: ResultLogLine, row: ResultRow, reason: string) => {
       // A re-delivered reject must not be quarantined twice: rejects are keyed whatever their query and shape.
       if (rowKey < 0) rowKey = newKey(line, row);
+      rowRejected = true;
       heldQuarantine.push({
         key: rowKey,
         row: { receivedAt, source: sourceName, reason, line: cap(safeJson({ name: line.name, hostIdentifier: line.hostId, unixTime: line.unixTime, columns: row.columns })) },
@@ -576,7 +582,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       // Only differential candidate rows are keyed up front: a re-delivered candidate would be pending twice.
       // Every other row's effect is an idempotent merge, re-applied harmlessly (no digest, no key to keep).
       rowKey = line.shape !== 'snapshot' && line.query === 'outflow_candidates' ? newKey(line, row) : -1;
-      const flags = applyRow(line, host, row) | (line.baseline ? ITEM_BASELINE : 0);
+      rowRejected = false;
+      let flags = applyRow(line, host, row);
+      flags = rowRejected ? ITEM_REJECTED : flags | (line.baseline ? ITEM_BASELINE : 0);
       itemKey.push(rowKey);
       itemTime.push(line.unixTime);
       itemFlags.push(flags);

@@ -199,7 +199,8 @@ describe('stream source and ingest service', () => {
     async function ingestLines() {
       return ingest.ingestLines([good, badCandidate, badDestination, 'x'.repeat(10), ''], { kind: 'http', id: '127.0.0.1' });
     }
-    expect(r).toMatchObject({ lines: 4, accepted: 3, quarantined: 3 });
+    // the two garbage rows are quarantined, not applied: rows = accepted + duplicates + quarantined rows
+    expect(r).toMatchObject({ lines: 4, rows: 3, accepted: 1, duplicates: 0, quarantined: 3 });
     const reasons = (await store.quarantine.list(10)).map((q) => q.reason);
     expect(reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^outflow_candidates row invalid: analytic/), 'outflow_destinations row invalid: remote_address: missing', expect.stringMatching(/not JSON/)]));
     expect(ingest.totals()).toMatchObject({ lines: 4, quarantined: 3 });
@@ -221,7 +222,7 @@ describe('stream source and ingest service', () => {
     const store = await memoryStore();
     const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
     const bad = JSON.stringify({ name: 'pack/Global/outflow_destinations', hostIdentifier: 'H', unixTime: T0, counter: 4, columns: { server_name: 'x.com' }, action: 'added' });
-    expect(await ingest.ingestLines([bad, bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 1, duplicates: 1, quarantined: 1 });
+    expect(await ingest.ingestLines([bad, bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 0, duplicates: 1, quarantined: 1 });
     expect(await ingest.ingestLines([bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 0, duplicates: 1, quarantined: 0 });
     expect(await store.quarantine.list(10)).toHaveLength(1);
     await store.close();
@@ -232,7 +233,7 @@ describe('stream source and ingest service', () => {
     const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
     const status = (component: string) => ({ component, detail: '', dropped: '0', events: '1', last_event: String(T0), platform: 'darwin', state: 'running', version: '0.1.0' });
     const snap = JSON.stringify({ name: 'pack/Global/outflow_status', hostIdentifier: 'H', unixTime: T0, counter: 0, snapshot: [status('flows'), status(''), status('eslogger')], action: 'snapshot' });
-    expect(await ingest.ingestLines([snap], { kind: 'test', id: 'x' })).toMatchObject({ rows: 3, accepted: 3, duplicates: 0, quarantined: 1 });
+    expect(await ingest.ingestLines([snap], { kind: 'test', id: 'x' })).toMatchObject({ rows: 3, accepted: 2, baseline: 2, duplicates: 0, quarantined: 1 });
     expect(await ingest.ingestLines([snap, snap], { kind: 'test', id: 'x' })).toMatchObject({ rows: 6, accepted: 4, duplicates: 2, quarantined: 0 });
     expect(await store.quarantine.list(10)).toHaveLength(1);
     expect((await store.hosts.listStatus('H')).map((r) => r.component)).toEqual(['eslogger', 'flows']);
