@@ -15,7 +15,7 @@
  *   const r = await finalizePending(store, …);
  *   const d = await deliverDetections(store, sinks);
  */
-import { coerceError } from '../../src/errors.js';
+import { coerceError, OutflowError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { FleetMetrics } from '../metrics.js';
 import { ChangeCursorError, type DetectionChange, type Store } from '../store/store.js';
@@ -43,6 +43,14 @@ export interface DeliveryReport {
   failures: { sink: string; error: Error }[];
   /** Sinks that stopped at maxPerCall with more waiting. */
   behind: string[];
+}
+
+/**
+ * The job this delivery runs in lost its lock to another process (a fenced cursor write said so): the job must
+ * stop, not carry on as if one sink had failed, while the new holder delivers from the saved cursors.
+ */
+function isJobLockLost(err: unknown): err is OutflowError {
+  return err instanceof OutflowError && err.code === 'JOB_LOCK_LOST';
 }
 
 /** The checkpoint id of a sink's cursor. */
@@ -96,6 +104,7 @@ export async function prepareSinkCursors(store: Store, group: SinkGroup, log?: L
     try {
       await firstPage(store, sink, 1, log);
     } catch (err) {
+      if (isJobLockLost(err)) throw err;
       log?.error({ sink: sink.name, err: coerceError(err) }, 'sink cursor could not be set up');
     }
   }
@@ -151,11 +160,20 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
     if (pending > 0 && report.delivered[sink.name]! >= maxPerCall) report.behind.push(sink.name);
   };
 
+  let lockLost: OutflowError | undefined;
   await Promise.all(
     group.sinks.map((s) =>
-      // the store failed (reading changes, or saving the cursor after a write): the next run starts from the saved cursor
-      deliverTo(s).catch((err: unknown) => fail(s, coerceError(err), {}, 'sink delivery stopped by a store error; it resumes from the saved cursor next run')),
+      deliverTo(s).catch((err: unknown) => {
+        if (isJobLockLost(err)) {
+          lockLost = err;
+          return;
+        }
+        // the store failed (reading changes, or saving the cursor after a write): the next run starts from the saved cursor
+        fail(s, coerceError(err), {}, 'sink delivery stopped by a store error; it resumes from the saved cursor next run');
+      }),
     ),
   );
+  // Every sink has stopped by now (each one's next cursor write fails the same way).
+  if (lockLost) throw lockLost;
   return report;
 }

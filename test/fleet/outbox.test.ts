@@ -86,18 +86,31 @@ describe('sink outbox', () => {
     await prepareSinkCursors(store, group(sink));
     const before = await store.checkpoints.get(sinkCursorId(sink));
     await upsert(store, 'late');
-    const r = await store.withJobLock('finalize', async () => {
+    const second = new RecordingSink('second');
+    await prepareSinkCursors(store, group(second));
+    const job = store.withJobLock('finalize', async () => {
       // this process stalled past its lease and another one took the job over
       const raw = new Database(file);
       raw.prepare(`UPDATE job_leases SET owner = 'other-process', expires_at = ? WHERE name = 'finalize'`).run(Date.now() + 60_000);
       raw.close();
-      const report = await deliverDetections(store, group(sink));
-      expect(report.failures.map((f) => (f.error as { code?: string }).code)).toEqual(['JOB_LOCK_LOST']);
+      await deliverDetections(store, group(sink, second));
+      return 'carried on';
     });
-    expect(r.acquired).toBe(true);
-    // handed over at most once more (at-least-once), but the cursor is the new holder's to move
+    // the job stops with the lock's loss (not a sink failure it could carry on after)
+    await expect(job).rejects.toMatchObject({ code: 'JOB_LOCK_LOST' });
+    // handed over at most once more (at-least-once), but the cursors are the new holder's to move
     expect(sink.ids()).toEqual(['late:1']);
     expect(await store.checkpoints.get(sinkCursorId(sink))).toEqual(before);
+    // and setting up a cursor inside a job that lost its lease stops the job too
+    const raw = new Database(file);
+    raw.prepare(`UPDATE job_leases SET expires_at = ? WHERE name = 'finalize'`).run(Date.now() - 1);
+    const setUp = store.withJobLock('finalize', async () => {
+      raw.prepare(`UPDATE job_leases SET owner = 'other-process', expires_at = ? WHERE name = 'finalize'`).run(Date.now() + 60_000);
+      await prepareSinkCursors(store, group(new RecordingSink('new-sink')));
+      return 'carried on';
+    });
+    await expect(setUp).rejects.toMatchObject({ code: 'JOB_LOCK_LOST' });
+    raw.close();
   });
 
   it('offers a refused batch again on the next run, without holding up the other sinks', async () => {
