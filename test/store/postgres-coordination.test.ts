@@ -273,6 +273,45 @@ describe('postgres store across instances', () => {
     });
   });
 
+  it('withJobLock: a new holder waits jobFenceWaitMs for the previous holder\'s transaction, then skips the job and frees the lock', async () => {
+    await withDb('joblockfencewait', async (db) => {
+      const a = await openPostgresStore(db.url);
+      const b = await openPostgresStore(db.url, { jobFenceWaitMs: 300 });
+      const lockHolder = async () =>
+        (await pgQuery<{ pid: number }>(db.url, `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1`, [db.name])).map(
+          (r) => r.pid,
+        );
+      try {
+        let inside!: () => void;
+        const insideTx = new Promise<void>((r) => (inside = r));
+        let finishTx!: () => void;
+        const txMayFinish = new Promise<void>((r) => (finishTx = r));
+        const jobA = a.withJobLock('rollup', async () => {
+          const [pid] = await lockHolder();
+          await pgQuery(db.url, 'SELECT pg_terminate_backend($1)', [pid]);
+          await expect.poll(lockHolder, { timeout: 10_000 }).toHaveLength(0);
+          await a.transaction(async (tx) => {
+            inside();
+            await txMayFinish;
+            await tx.checkpoints.put('file:wait', { ino: 1, dev: 1, offset: 1 });
+          });
+          return 'a';
+        });
+        await insideTx;
+        const t0 = Date.now();
+        await expect(b.withJobLock('rollup', async () => 'b')).resolves.toEqual({ acquired: false });
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+        expect(await lockHolder()).toHaveLength(0);
+        finishTx();
+        await expect(jobA).resolves.toEqual({ acquired: true, value: 'a' });
+        await expect(b.withJobLock('rollup', async () => 'b')).resolves.toEqual({ acquired: true, value: 'b' });
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  });
+
   it('withJobLock: a failing job releases the lock', async () => {
     await withDb('joblockfail', async (db) => {
       const a = await openPostgresStore(db.url);

@@ -81,6 +81,11 @@ export interface PostgresStoreOptions {
   log?: Logger;
   /** Name shown in pg_stat_activity. */
   applicationName?: string;
+  /**
+   * How long a new job holder waits for a transaction of the job's previous holder (one whose lock went with its
+   * connection) to end before its fencing token bump gives up and the job is skipped this time (default 30 s).
+   */
+  jobFenceWaitMs?: number;
 }
 
 /** Advisory-lock namespace ("outf") so our locks never collide with another application's. */
@@ -969,6 +974,7 @@ export class PostgresStore implements Store {
   private readonly judged: JudgedVersions = new Map();
   private readonly log: Logger;
   private readonly localJobs = new Set<string>();
+  private readonly jobFenceWaitMs: number;
   /** The job (and its fencing token) whose code is running, for transaction() to check. */
   private readonly jobContext = new AsyncLocalStorage<{ name: string; token: string }>();
   private txQueue: Promise<unknown> = Promise.resolve();
@@ -978,6 +984,7 @@ export class PostgresStore implements Store {
     this.location = redactPostgresUrl(url);
     this.log = (opts.log ?? silentLogger()).child({ component: 'pg-store' });
     this.chunk = opts.upsertChunk ?? 2000;
+    this.jobFenceWaitMs = opts.jobFenceWaitMs ?? 30_000;
     this.pool = new pg.Pool({
       connectionString: url,
       max: opts.poolSize ?? 6,
@@ -1112,12 +1119,8 @@ export class PostgresStore implements Store {
       const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_NAMESPACE, `job:${name}`]);
       if (!got.rows[0]?.ok) return { acquired: false };
       try {
-        // Autocommit: waits for a transaction of a previous holder that is already past its fence check.
-        const fence = await client.query<{ token: string }>(
-          `INSERT INTO job_fences (job, token) VALUES ($1, 1) ON CONFLICT (job) DO UPDATE SET token = job_fences.token + 1 RETURNING token::text AS token`,
-          [name],
-        );
-        const token = fence.rows[0]!.token;
+        const token = await this.bumpFence(client, name);
+        if (token === null) return { acquired: false };
         return { acquired: true, value: await this.jobContext.run({ name, token }, fn) };
       } finally {
         await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_NAMESPACE, `job:${name}`]).catch((err: unknown) => {
@@ -1130,6 +1133,33 @@ export class PostgresStore implements Store {
     } finally {
       client?.release();
       this.localJobs.delete(name);
+    }
+  }
+
+  /**
+   * A new fencing token for job `name`, taken on the lock connection. The row update waits for a transaction of
+   * the previous holder that is already past its fence check (it holds the row FOR SHARE); after jobFenceWaitMs
+   * it gives up (null: the job is skipped this time, as when the lock is held).
+   */
+  private async bumpFence(client: pg.PoolClient, name: string): Promise<string | null> {
+    await client.query('BEGIN');
+    try {
+      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.round(this.jobFenceWaitMs))}ms`]);
+      const r = await client.query<{ token: string }>(
+        `INSERT INTO job_fences (job, token) VALUES ($1, 1) ON CONFLICT (job) DO UPDATE SET token = job_fences.token + 1 RETURNING token::text AS token`,
+        [name],
+      );
+      await client.query('COMMIT');
+      return r.rows[0]!.token;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      const code = (err as { code?: unknown }).code;
+      // lock_not_available (lock_timeout) or query_canceled (statement_timeout)
+      if (code === '55P03' || code === '57014') {
+        this.log.warn({ job: name, waitedMs: this.jobFenceWaitMs }, "job not run this time: a transaction of the job's previous holder is still running");
+        return null;
+      }
+      throw storeError('write', err);
     }
   }
 
