@@ -7,6 +7,7 @@ import { openSqliteStore, type SqliteStore } from '../../fleet/store/sqlite/sqli
 import { ChangeCursorError, pairKey } from '../../fleet/store/store.js';
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
+import { createLogger } from '../../src/log.js';
 import { sampleDetection, storeContract } from './store.contract.js';
 
 storeContract('sqlite (:memory:)', () => openSqliteStore(':memory:'));
@@ -323,7 +324,12 @@ describe('SQLite store specifics', () => {
 
   it('closing a store while one of its jobs runs frees the job\'s lease at once', async () => {
     const file = path.join(dir, 'job-close.db');
-    await withTwoProcesses(file, async (a, b) => {
+    const logged: { level: number; msg: string }[] = [];
+    const log = createLogger({ level: 'debug', destination: { write: (l: string) => void logged.push(JSON.parse(l) as { level: number; msg: string }) } });
+    // a short lease, so renewals fall due while the closed store's job still runs
+    const a = await openSqliteStore(file, { jobLeaseMs: 200, log });
+    const b = await openSqliteStore(file);
+    try {
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
       const running = a.withJobLock('finalize', async () => {
@@ -334,10 +340,16 @@ describe('SQLite store specifics', () => {
       expect(await b.withJobLock('finalize', async () => 'b ran')).toEqual({ acquired: false });
       await a.close();
       expect(await b.withJobLock('finalize', async () => 'b ran')).toEqual({ acquired: true, value: 'b ran' });
+      await new Promise((r) => setTimeout(r, 250));
       release();
       await expect(running).rejects.toThrow('store is closed');
       expect((await b.hosts.get(['late'])).size).toBe(0);
-    });
+      // no renewal or release warnings about a lease close() already freed
+      expect(logged.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   it('a job that lost its lease to another process cannot commit: its write transactions are fenced', async () => {

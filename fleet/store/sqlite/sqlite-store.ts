@@ -1086,6 +1086,8 @@ export class SqliteStore implements Store {
       }
       if (!taken) return { acquired: false };
       const renew = setInterval(() => {
+        // closed: close() freed the lease already
+        if (this.closed) return;
         this.renewLease(name).catch((err: unknown) => this.log.warn({ err: coerceError(err), job: name }, 'job lease renewal failed'));
       }, this.jobLeaseMs / 4);
       renew.unref();
@@ -1093,9 +1095,12 @@ export class SqliteStore implements Store {
         return { acquired: true, value: await this.jobContext.run(name, fn) };
       } finally {
         clearInterval(renew);
-        await this.leaseWrite('release', () => this.repos.st(`DELETE FROM job_leases WHERE name = ? AND owner = ?`).run(name, this.leaseOwner)).catch((err: unknown) =>
-          this.log.warn({ err: coerceError(err), job: name }, 'job lease release failed; it expires on its own'),
-        );
+        if (!this.closed) {
+          await this.leaseWrite('release', () => this.repos.st(`DELETE FROM job_leases WHERE name = ? AND owner = ?`).run(name, this.leaseOwner)).catch((err: unknown) =>
+            // closed meanwhile: close() freed the lease
+            this.closed ? undefined : this.log.warn({ err: coerceError(err), job: name }, 'job lease release failed; it expires on its own'),
+          );
+        }
       }
     } finally {
       this.jobs.delete(name);
