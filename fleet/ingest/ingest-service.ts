@@ -469,11 +469,13 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     };
 
     /** A line's host activity (every line counts, whatever its rows); the host's batch state. */
+    let lastHost: HostBatch | undefined;
     const hostOf = (line: ResultLogLine): HostBatch => {
       const t = line.unixTime;
       if (t < earliest) earliest = t;
       if (t > newest) newest = t;
-      let host = hosts.get(line.hostId);
+      // A host's lines tend to come together (one query run's rows): the last host is checked first.
+      let host = line.hostId === lastHost?.hostId ? lastHost : hosts.get(line.hostId);
       if (!host) hosts.set(line.hostId, (host = new HostBatch(line.hostId, line.hostname, t)));
       else {
         widenSpan(host, t);
@@ -482,6 +484,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           host.hostnameTime = t;
         }
       }
+      lastHost = host;
       return host;
     };
 
