@@ -29,6 +29,7 @@ import { createFleetMetrics, recordIngest, type FleetMetrics } from './metrics.j
 import { Scheduler } from './scheduler/scheduler.js';
 import { scheduledJobs, type JobDeps } from './scheduler/jobs.js';
 import { SinkSet, createSinks } from './sinks/index.js';
+import { prepareSinkCursors } from './sinks/outbox.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 
@@ -149,6 +150,9 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
 
     const sinks = new SinkSet(createSinks(fleet.sinks, { log, metrics, stdout: opts.stdout }), log.child({ component: 'sinks' }));
     cleanup.push(() => sinks.close());
+    // A new sink starts at the newest change as of now, not of its first finalize run: detections another
+    // process (`outflow fleet ingest` beside this serve) finalizes in between are delivered too.
+    await prepareSinkCursors(store, sinks, log.child({ component: 'sinks' }));
 
     let scheduler: Scheduler<JobDeps> | null = null;
     if (fleet.scheduler.enabled) {

@@ -3,7 +3,7 @@
  * `outflow fleet serve` wires it, against a real SQLite store.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
@@ -14,7 +14,8 @@ import { silentLogger } from '../../src/log.js';
 import { DetectionSchema, type Detection } from '../../src/schemas/detection.js';
 import { startServe, type RunningServe } from '../../fleet/serve.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
-import { MemoryStream } from './serve-fixtures.js';
+import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
+import { MemoryStream, sampleDetection } from './serve-fixtures.js';
 
 const TOKEN = 'api-test-token-0123456789abcdef';
 const LIMIT = 256 * 1024;
@@ -357,6 +358,39 @@ describe('TLS and metrics without a token', () => {
       expect(await request('/metrics')).toBe(200);
     } finally {
       await tlsServer.stop();
+    }
+  });
+});
+
+describe('sink cursors at serve start', () => {
+  it('a new sink gets the detections another process finalizes before serve\'s first finalize run', async () => {
+    const own = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'serve-sinks-'));
+    const file = path.join(own, 'serve.db');
+    const out = path.join(own, 'detections.jsonl');
+    const never = { cron: '0 0 1 1 *' };
+    const serve = await startServe({
+      loaded: parseConfig({
+        fleet: {
+          store: file,
+          ingest: { quarantine_file: '' },
+          http: { enabled: false },
+          sinks: [{ type: 'file', path: out, format: 'json' }],
+          scheduler: { finalize: never, rollup: never, retention: never },
+        },
+      }),
+      log: silentLogger(),
+    });
+    try {
+      // `outflow fleet ingest` on the same store, between serve's start and its first finalize tick
+      const cli = await openSqliteStore(file);
+      await cli.detections.upsert([sampleDetection({ id: 'det-from-cli', suppression_key: 'k-cli' })]);
+      await cli.close();
+      const run = await serve.scheduler!.runNow('finalize');
+      expect(run.status).toBe('ok');
+      expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['det-from-cli']);
+    } finally {
+      await serve.stop('test');
+      rmSync(own, { recursive: true, force: true });
     }
   });
 });
