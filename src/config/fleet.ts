@@ -57,9 +57,8 @@ export const FleetConfigSchema = z
     /** PostgreSQL pool/statement settings, used when `store` is a postgres:// URL. */
     postgres: PostgresConfigSchema,
     // http, sinks, scheduler: src/config/fleet-serve.ts; nats and PostgreSQL: src/config/fleet-shared.ts.
-    // Their owners spread those shapes in here; until then passthrough keeps their keys.
   })
-  .passthrough()
+  .strict()
   .prefault({});
 
 export type FleetConfig = z.infer<typeof FleetConfigSchema>;

@@ -24,11 +24,38 @@ export const OutflowConfigSchema = z
 
 export type OutflowConfig = z.infer<typeof OutflowConfigSchema>;
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Keys of `raw` that the parsed config does not have, at any depth: the keys the schema's objects stripped as
+ * unknown. (Every object schema of the config strips what it does not know and fills in defaults, so a key
+ * given and then missing from the result was a key no schema knows: a typo that would silently keep a default.)
+ */
+function strippedKeys(raw: unknown, parsed: unknown, at: string[] = [], into: string[][] = []): string[][] {
+  if (isPlainObject(raw) && isPlainObject(parsed)) {
+    for (const key of Object.keys(raw)) {
+      if (!Object.hasOwn(parsed, key)) into.push([...at, key]);
+      else strippedKeys(raw[key], parsed[key], [...at, key], into);
+    }
+  } else if (Array.isArray(raw) && Array.isArray(parsed) && raw.length === parsed.length) {
+    raw.forEach((item, i) => strippedKeys(item, parsed[i], [...at, String(i)], into));
+  }
+  return into;
+}
+
 /** Validate a config object; errors name the key and what is wrong with it. */
 export function parseConfig(raw: unknown, source = 'config'): OutflowConfig {
+  const hint = 'fix the named keys (see docs/config.md for every key and its default)';
   const result = OutflowConfigSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    throw new InputError(`invalid ${source}`, zodIssues(result.error.issues), 'fix the named keys (see docs/config.md for every key and its default)', 'CONFIG_INVALID');
+  if (!result.success) throw new InputError(`invalid ${source}`, zodIssues(result.error.issues), hint, 'CONFIG_INVALID');
+  const unknown = strippedKeys(raw ?? {}, result.data);
+  if (unknown.length) {
+    throw new InputError(
+      `invalid ${source}`,
+      unknown.map((p) => ({ path: p.slice(0, -1).join('.'), message: `Unrecognized key: "${p.at(-1)}"` })),
+      hint,
+      'CONFIG_INVALID',
+    );
   }
   return result.data;
 }

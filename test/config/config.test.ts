@@ -32,6 +32,24 @@ describe('config', () => {
     }
   });
 
+  it('rejects an unknown key at any depth, naming it, whatever section it is in', () => {
+    const typos: [Record<string, unknown>, string][] = [
+      [{ fleet: { stroe: '/tmp/x.db' } }, 'fleet: Unrecognized key: "stroe"'],
+      [{ fleet: { htttp: { port: 1 } } }, 'fleet: Unrecognized key: "htttp"'],
+      [{ fleet: { ingest: { filez: ['a.log'] } } }, 'fleet.ingest: Unrecognized key: "filez"'],
+      [{ fleet: { retention: { detection_days: 1 } } }, 'fleet.retention: Unrecognized key: "detection_days"'],
+      [{ analytics: { suppresion_hours: 1 } }, 'analytics: Unrecognized key: "suppresion_hours"'],
+      [{ analytics: { rare: { min_host: 3 } } }, 'analytics.rare: Unrecognized key: "min_host"'],
+      [{ tools: { dri: '/x' } }, 'tools: Unrecognized key: "dri"'],
+      [{ taxonomy: { add: [{ pattern: '~/x/**', category: 'documents', authorized: [{ team_id: 'T', signing_id_prefix: 'com.x', nmae: 'x' }] }] } }, 'taxonomy.add.0.authorized.0: Unrecognized key: "nmae"'],
+    ];
+    for (const [raw, message] of typos) {
+      expect(() => parseConfig(raw), JSON.stringify(raw)).toThrow(message);
+    }
+    // keys of maps (records) are data, not schema keys
+    expect(parseConfig({ network: { port_map: { 'tcp/9999': 'tls' } } }).network.port_map).toEqual({ 'tcp/9999': 'tls' });
+  });
+
   it('loads YAML files, applies OUTFLOW_TOOL_DIR, and reports a missing file clearly', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'outflow-config-'));
     const file = path.join(dir, 'c.yml');
