@@ -7,7 +7,7 @@
  *
  * Routes:
  *   POST /v1/ingest                         NDJSON | Fleet webhook | Kafka REST (see ingest-body.ts), plain or gzip
- *   GET  /v1/detections?since=&analytic=&host=&limit=&format=json|ocsf
+ *   GET  /v1/detections?since=&analytic=&host=&limit=&format=json|ocsf (the newest `limit`, oldest first)
  *   GET  /v1/prevalence/destinations/:key?hosts=N
  *   GET  /v1/prevalence/apps/:identity?hosts=N   (identity URL-encoded: team:ABC%2Fcom.example.app)
  *   GET  /healthz                            no token: liveness and store reachability
@@ -177,8 +177,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         throw new InputError('invalid query', [{ path: 'since', message: `${q.since} is not a time: use ISO-8601, unix seconds or a duration such as 24h` }]);
       }
     }
-    const rows = await store.detections.list({ since, analytic: q.analytic, hostId: q.host, limit: q.limit });
-    return { count: rows.length, format: q.format, detections: q.format === 'ocsf' ? rows.map(toOcsf) : rows };
+    // one more than asked tells whether older matches were left out
+    const rows = await store.detections.list({ since, analytic: q.analytic, hostId: q.host, limit: q.limit + 1 });
+    const truncated = rows.length > q.limit;
+    if (truncated) rows.shift();
+    return { count: rows.length, truncated, format: q.format, detections: q.format === 'ocsf' ? rows.map(toOcsf) : rows };
   });
 
   const windowNow = async (): Promise<{ window: TimeWindow; activeHosts: number }> => {

@@ -455,7 +455,7 @@ export interface DetectionQuery {
   since?: number;
   analytic?: AnalyticId;
   hostId?: string;
-  /** Default 1000. */
+  /** The newest `limit` matching detections (by last_seen, then id), returned oldest first. Default 1000. */
   limit?: number;
 }
 

@@ -234,6 +234,11 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
 
     const limited = await get('/v1/detections?limit=2');
     expect(limited.json.count).toBe(Math.min(2, all.length));
+    // the newest two (by last_seen, then id), oldest first, and a flag saying older ones were left out
+    const newest = [...all].sort((a, b) => a.last_seen - b.last_seen || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(-2);
+    expect(limited.json.detections.map((d: Detection) => d.id)).toEqual(newest.map((d) => d.id));
+    expect(limited.json.truncated).toBe(all.length > 2);
+    expect(r.json.truncated).toBe(false);
   });
 
   it('renders OCSF on request', async () => {

@@ -45,6 +45,13 @@ describe('outflow fleet (CLI)', () => {
     expect(table.stdout).toMatch(/^last_seen\s+severity\s+score\s+analytic/);
     expect(table.stdout).toMatch(/AN0082\s+not_upload_normal/);
     expect(table.stdout.trim().endsWith(`${fleet.scenarios.filter((s) => s.fires).length} detections`)).toBe(true);
+
+    // --limit keeps the newest, oldest first, and says on stderr that older ones were left out
+    const all = (await runOutflow(['fleet', 'detections', '--store', store, '--format', 'json'], { timeoutMs: 60_000 })).stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string });
+    const two = await runOutflow(['fleet', 'detections', '--store', store, '--format', 'json', '--limit', '2'], { timeoutMs: 60_000 });
+    expect(two.code).toBe(0);
+    expect(two.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(all.slice(-2).map((d) => d.id));
+    expect(two.stderr).toMatch(/showing the newest 2 matching detections; older ones match too/);
   }, 300_000);
 
   it('prevalence destination / app print the fleet counts', async () => {

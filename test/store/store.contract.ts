@@ -444,7 +444,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.detections.get('nope')).toBeNull();
         expect((await store.detections.list()).map((d) => d.id)).toEqual(['det_1', 'det_3', 'det_2']);
         expect((await store.detections.list({ since: T0 + 200 })).map((d) => d.id)).toEqual(['det_3', 'det_2']);
-        expect((await store.detections.list({ analytic: 'AN0990', hostId: 'H1', limit: 1 })).map((d) => d.id)).toEqual(['det_1']);
+        expect((await store.detections.list({ analytic: 'AN0990', hostId: 'H1', limit: 1 })).map((d) => d.id)).toEqual(['det_3']);
+        // a limit keeps the newest, listed oldest first
+        expect((await store.detections.list({ limit: 2 })).map((d) => d.id)).toEqual(['det_3', 'det_2']);
         expect(await store.detections.countByAnalytic()).toEqual({ AN0032: 1, AN0990: 2 });
         await store.detections.upsert([{ ...d1, count: 3, last_seen: T0 + 900 }]);
         expect(await store.detections.get('det_1')).toMatchObject({ count: 3, last_seen: T0 + 900 });

@@ -553,7 +553,10 @@ class SqliteRepos implements StoreRepos {
             args.push(query.hostId);
           }
           args.push(query.limit ?? 1000);
-          const rows = self.st(`SELECT body FROM detections WHERE ${where.join(' AND ')} ORDER BY last_seen, id LIMIT ?`).all(...args) as Row[];
+          // the newest `limit`, oldest first
+          const rows = self
+            .st(`SELECT body FROM (SELECT body, last_seen, id FROM detections WHERE ${where.join(' AND ')} ORDER BY last_seen DESC, id DESC LIMIT ?) ORDER BY last_seen, id`)
+            .all(...args) as Row[];
           return rows.map((r) => JSON.parse(r.body as string) as Detection);
         });
       },
