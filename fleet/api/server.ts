@@ -17,7 +17,6 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { commonThreshold, rareThreshold, unseenApp } from '../../src/analytics/prevalence.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { HttpConfig } from '../../src/config/fleet-serve.js';
 import { InputError, OutflowError, StoreError, coerceError, zodIssues } from '../../src/errors.js';
@@ -28,9 +27,10 @@ import { parseSince } from '../cli/format.js';
 import type { IngestService } from '../ingest/ingest-service.js';
 import { PROMETHEUS_CONTENT_TYPE, type FleetMetrics } from '../metrics.js';
 import { toOcsf } from '../sinks/ocsf.js';
-import type { Store, TimeWindow } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { bearerMatches } from './auth.js';
 import { decodeIngestBody } from './ingest-body.js';
+import { appPrevalence, destinationPrevalence } from './prevalence.js';
 
 const DAY = 86_400;
 
@@ -184,66 +184,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return { count: rows.length, truncated, format: q.format, detections: q.format === 'ocsf' ? rows.map(toOcsf) : rows };
   });
 
-  const windowNow = async (): Promise<{ window: TimeWindow; activeHosts: number }> => {
-    const { newest } = await store.clock.get();
-    const to = newest ?? 0;
-    const window = { from: to - deps.analytics.prevalence_window_days * DAY, to };
-    return { window, activeHosts: await store.hosts.activeCount(window) };
-  };
-
-  const thresholds = (activeHosts: number) => ({
-    rare_threshold: rareThreshold(activeHosts, deps.analytics),
-    common_threshold: commonThreshold(activeHosts, deps.analytics),
-  });
-
   app.get('/v1/prevalence/destinations/:key', async (req) => {
     const { key } = parse(KeyParamsSchema, req.params, 'path');
     const q = parse(PrevalenceQuerySchema, req.query, 'query');
-    const { window, activeHosts } = await windowNow();
-    const stats = (await store.prevalence.destinations([key], window)).get(key) ?? { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
-    const sample = q.hosts ? await store.prevalence.destinationHosts(key, window, q.hosts) : [];
-    const t = thresholds(activeHosts);
-    return {
-      key,
-      window,
-      active_hosts: activeHosts,
-      ...t,
-      hosts: stats.hosts,
-      first_seen: stats.firstSeen,
-      last_seen: stats.lastSeen,
-      saturated: stats.saturated,
-      rare: stats.hosts <= t.rare_threshold,
-      common: stats.hosts >= t.common_threshold,
-      host_sample: sample.map((h) => ({ host_id: h.hostId, first_seen: h.firstSeen, last_seen: h.lastSeen })),
-    };
+    return destinationPrevalence(store, deps.analytics, key, q.hosts);
   });
 
   app.get('/v1/prevalence/apps/:identity', async (req) => {
     const { identity } = parse(IdentityParamsSchema, req.params, 'path');
     const q = parse(PrevalenceQuerySchema, req.query, 'query');
-    const { window, activeHosts } = await windowNow();
-    const stats = (await store.prevalence.apps([identity], window)).get(identity);
-    const sample = q.hosts ? await store.prevalence.appHosts(identity, window, q.hosts) : [];
-    const t = thresholds(activeHosts);
-    const firstSeen = stats?.firstSeen ?? null;
-    return {
-      identity,
-      window,
-      active_hosts: activeHosts,
-      ...t,
-      hosts: stats?.hosts ?? 0,
-      first_seen: firstSeen,
-      last_seen: stats?.lastSeen ?? null,
-      saturated: stats?.saturated ?? false,
-      // SPEC §4 "previously unseen", decided exactly as AN0032 decides it (an identity not in the store is new)
-      previously_unseen: unseenApp({ identity, firstSeen, hosts: stats?.hosts ?? 0 }, { now: window.to, activeHosts }, deps.analytics),
-      path: stats?.path ?? '',
-      signature_class: stats?.signatureClass ?? '',
-      team_id: stats?.teamId ?? '',
-      signing_id: stats?.signingId ?? '',
-      cdhash: stats?.cdhash ?? '',
-      host_sample: sample.map((h) => ({ host_id: h.hostId, first_seen: h.firstSeen, last_seen: h.lastSeen })),
-    };
+    return appPrevalence(store, deps.analytics, identity, q.hosts);
   });
 
   app.get('/healthz', { config: { public: true } }, async (_req, reply) => {

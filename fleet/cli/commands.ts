@@ -9,11 +9,14 @@
  *   outflow fleet migrate             apply store migrations
  *   outflow fleet serve --config FILE run the aggregator (fleet/serve.ts)
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type OutflowConfig } from '../../src/config/index.js';
-import { OutflowError, coerceError, InputError } from '../../src/errors.js';
+import { OutflowError, StoreError, coerceError, InputError } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
-import { openStore } from '../store/open.js';
+import { appPrevalence, destinationPrevalence } from '../api/prevalence.js';
+import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
 import { withJobLockWaiting, type Store } from '../store/store.js';
 import { runIngestCommand } from './ingest-command.js';
 import { formatDetections, parseSince, type DetectionFormat } from './format.js';
@@ -36,13 +39,31 @@ function context(opts: CommonOpts): Context {
   return { config, log, storeUrl: opts.store ?? config.fleet.store };
 }
 
-async function withStore<T>(ctx: Context, fn: (store: Store) => Promise<T>): Promise<T> {
+/**
+ * Open the store for `fn`. `mustExist` (commands that only read): a SQLite file that is not there is an error,
+ * rather than a new empty store that answers "0 detections" (a mistyped --store, or the default ./outflow.db
+ * where no store was ever made).
+ */
+async function withStore<T>(ctx: Context, fn: (store: Store) => Promise<T>, opts: { mustExist?: boolean } = {}): Promise<T> {
+  if (opts.mustExist && !isPostgresUrl(ctx.storeUrl)) {
+    const file = sqlitePath(ctx.storeUrl);
+    if (file !== ':memory:' && !existsSync(file)) {
+      throw new StoreError('STORE_OPEN', `no store at ${path.resolve(file)}`, 'pass --store (or fleet.store) naming the store that `fleet serve` or `fleet ingest` wrote; `bash scripts/demo.sh` prints its store');
+    }
+  }
   const store = await openStore(ctx.storeUrl, { postgres: ctx.config.fleet.postgres, log: ctx.log });
   try {
     return await fn(store);
   } finally {
     await store.close();
   }
+}
+
+/** --hosts of the prevalence commands: the API's bounds (0–1000). */
+function hostSampleSize(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 1000) throw new InputError(`--hosts ${text} is not a number from 0 to 1000`);
+  return n;
 }
 
 function common(cmd: Command): Command {
@@ -102,7 +123,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       }
       const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
       write(await formatDetections(rows, format));
-    });
+    }, { mustExist: true });
     setCode(0);
   });
 
@@ -110,37 +131,23 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
   common(
     prevalence
       .command('destination')
-      .argument('<key>', 'destination key (registrable domain, storage FQDN or IP)')
-      .option('--hosts <n>', 'list up to n hosts', '20'),
+      .argument('<key>', 'destination key (registrable domain, storage FQDN or IP), or a server name it is derived from')
+      .option('--hosts <n>', 'list up to n hosts (0–1000)', '20'),
   ).action(async (key: string, opts: CommonOpts & { hosts: string }) => {
     const ctx = context(opts);
-    await withStore(ctx, async (store) => {
-      const { newest } = await store.clock.get();
-      const to = newest ?? 0;
-      const window = { from: to - ctx.config.analytics.prevalence_window_days * 86_400, to };
-      const stats = (await store.prevalence.destinations([key], window)).get(key)!;
-      const hosts = await store.prevalence.destinationHosts(key, window, Number(opts.hosts) || 20);
-      const activeHosts = await store.hosts.activeCount(window);
-      write(JSON.stringify({ key, window, active_hosts: activeHosts, ...stats, host_sample: hosts }, null, 2));
-    });
+    const hosts = hostSampleSize(opts.hosts);
+    await withStore(ctx, async (store) => write(JSON.stringify(await destinationPrevalence(store, ctx.config.analytics, key, hosts), null, 2)), { mustExist: true });
     setCode(0);
   });
   common(
     prevalence
       .command('app')
       .argument('<identity>', 'app identity, e.g. team:ABCDE12345/com.example.app or cdhash:…')
-      .option('--hosts <n>', 'list up to n hosts', '20'),
+      .option('--hosts <n>', 'list up to n hosts (0–1000)', '20'),
   ).action(async (identity: string, opts: CommonOpts & { hosts: string }) => {
     const ctx = context(opts);
-    await withStore(ctx, async (store) => {
-      const { newest } = await store.clock.get();
-      const to = newest ?? 0;
-      const window = { from: to - ctx.config.analytics.prevalence_window_days * 86_400, to };
-      const stats = (await store.prevalence.apps([identity], window)).get(identity)!;
-      const hosts = await store.prevalence.appHosts(identity, window, Number(opts.hosts) || 20);
-      const activeHosts = await store.hosts.activeCount(window);
-      write(JSON.stringify({ identity, window, active_hosts: activeHosts, ...stats, host_sample: hosts }, null, 2));
-    });
+    const hosts = hostSampleSize(opts.hosts);
+    await withStore(ctx, async (store) => write(JSON.stringify(await appPrevalence(store, ctx.config.analytics, identity, hosts), null, 2)), { mustExist: true });
     setCode(0);
   });
 

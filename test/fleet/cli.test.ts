@@ -1,7 +1,7 @@
 /**
  * `outflow fleet …` through the real CLI (child processes from the sources, as users run it).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -57,7 +57,17 @@ describe('outflow fleet (CLI)', () => {
   it('prevalence destination / app print the fleet counts', async () => {
     const d = await runOutflow(['fleet', 'prevalence', 'destination', 'quiet-harbor.io', '--store', store], { timeoutMs: 60_000 });
     expect(d.code).toBe(0);
-    expect(JSON.parse(d.stdout)).toMatchObject({ key: 'quiet-harbor.io', hosts: 1, active_hosts: 45, saturated: false, host_sample: [expect.objectContaining({ hostId: expect.any(String) })] });
+    expect(JSON.parse(d.stdout)).toMatchObject({ key: 'quiet-harbor.io', hosts: 1, active_hosts: 45, saturated: false, rare: true, host_sample: [expect.objectContaining({ host_id: expect.any(String) })] });
+    // the same answer as GET /v1/prevalence/destinations/:key, and a server name is looked up by its key
+    const byName = await runOutflow(['fleet', 'prevalence', 'destination', 'Files.Quiet-Harbor.io.', '--store', store], { timeoutMs: 60_000 });
+    expect(JSON.parse(byName.stdout)).toEqual({ ...JSON.parse(d.stdout), normalized_from: 'Files.Quiet-Harbor.io.' });
+    // a store that is not there is an error, not an empty answer
+    const missing = await runOutflow(['fleet', 'prevalence', 'destination', 'quiet-harbor.io', '--store', path.join(dir, 'no-such.db')], { timeoutMs: 60_000 });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/no store at .*no-such\.db/);
+    expect(existsSync(path.join(dir, 'no-such.db'))).toBe(false);
+    const noDetections = await runOutflow(['fleet', 'detections', '--store', path.join(dir, 'no-such.db')], { timeoutMs: 60_000 });
+    expect(noDetections.stderr).toMatch(/no store at/);
     const a = await runOutflow(['fleet', 'prevalence', 'app', 'team:APPLE/com.apple.zsh', '--store', store, '--hosts', '2'], { timeoutMs: 60_000 });
     expect(a.code).toBe(0);
     const app = JSON.parse(a.stdout);
