@@ -208,7 +208,7 @@ export function createFleetMetrics(): FleetMetrics {
     registry,
     linesIngested: registry.counter('outflow_lines_ingested_total', 'Result-log lines processed (applied or quarantined), by source kind (file|stdin|http|nats)', ['source']),
     linesQuarantined: registry.counter('outflow_lines_quarantined_total', 'Result-log lines (or rows) rejected and quarantined, by source kind', ['source']),
-    rowsIngested: registry.counter('outflow_rows_ingested_total', 'Result rows by source and outcome (accepted|duplicate|baseline); duplicate: a re-delivered candidate or rejected row (other re-delivered rows are applied again, which changes nothing, and count as accepted)', ['source', 'outcome']),
+    rowsIngested: registry.counter('outflow_rows_ingested_total', 'Result rows by source and outcome, each row under one outcome: accepted (applied, new activity), baseline (applied, from a counter-0 or snapshot line: state only), duplicate (a re-delivered candidate or rejected row; other re-delivered rows are applied again, which changes nothing, and count as accepted or baseline); rejected rows are in outflow_lines_quarantined_total', ['source', 'outcome']),
     ingestRequests: registry.counter('outflow_http_ingest_requests_total', 'POST /v1/ingest requests by body shape and status code', ['shape', 'status']),
     detectionsEmitted: registry.counter('outflow_detections_total', 'Detections created or updated by finalization, by analytic and kind (new|update)', ['analytic', 'kind']),
     detectionsStored: registry.gauge('outflow_detections_stored', 'Detections in the store by analytic (refreshed at scrape time)', ['analytic']),
@@ -231,7 +231,8 @@ export function recordIngest(
   const source = { source: sourceKind };
   metrics.linesIngested.inc(source, r.lines);
   if (r.quarantined) metrics.linesQuarantined.inc(source, r.quarantined);
-  if (r.accepted) metrics.rowsIngested.inc({ source: sourceKind, outcome: 'accepted' }, r.accepted);
+  // outcomes are disjoint (a sum over them counts each row once): IngestResult.baseline is part of .accepted
+  if (r.accepted > r.baseline) metrics.rowsIngested.inc({ source: sourceKind, outcome: 'accepted' }, r.accepted - r.baseline);
   if (r.duplicates) metrics.rowsIngested.inc({ source: sourceKind, outcome: 'duplicate' }, r.duplicates);
   if (r.baseline) metrics.rowsIngested.inc({ source: sourceKind, outcome: 'baseline' }, r.baseline);
 }

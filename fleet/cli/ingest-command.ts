@@ -138,7 +138,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
     const q = fleet.ingest.quarantine_file;
     process.stderr.write(
       [
-        `ingested ${totals.lines} lines (${totals.accepted} rows applied, ${totals.duplicates} duplicate candidate/rejected rows skipped, ${totals.baseline} baseline, ${totals.quarantined} quarantined${totals.quarantined && q ? ` → ${q}` : ''}) in ${ingestSeconds.toFixed(1)} s, ${summary.lines_per_second} lines/s`,
+        `ingested ${totals.lines} lines (${totals.accepted} rows applied, ${totals.baseline} of them baseline, ${totals.duplicates} duplicate candidate/rejected rows skipped, ${totals.quarantined} quarantined${totals.quarantined && q ? ` → ${q}` : ''}) in ${ingestSeconds.toFixed(1)} s, ${summary.lines_per_second} lines/s`,
         fin
           ? `finalized ${fin.examined} candidates: ${fin.created.length} new detections, ${fin.updated.length} updated${fin.warming ? `, ${fin.warming} held (baseline warming)` : ''}; ${pending} pending`
           : `${pending} candidates pending (not finalized${finalizeSkipped ? `: ${finalizeSkipped}` : ''})`,
