@@ -79,6 +79,9 @@ export async function packageOutflow(opts: PackageOptions): Promise<{ dir: strin
   writeFileSync(path.join(dir, 'outflow'), launcher(''), { mode: 0o755 });
   chmodSync(path.join(dir, 'outflow.ext'), 0o755);
   chmodSync(path.join(dir, 'outflow'), 0o755);
+  // The launchers are CommonJS without an extension: Node would take them for ES modules below any directory
+  // whose package.json says "type": "module" (this repository's dist/, for one).
+  writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ name: 'outflow-package', private: true, type: 'commonjs' }, null, 2)}\n`);
 
   const packsSrc = path.join(root, 'packs');
   mkdirSync(path.join(dir, 'packs'), { recursive: true });

@@ -64,6 +64,15 @@ describe('packaged outflow.ext', () => {
     expect(bundle).not.toMatch(/require\(["']thrift["']\)/);
   });
 
+  it('runs where it was built too, below a package.json that says "type": "module" (the repository\'s dist/)', () => {
+    const moduleRoot = path.join(work, 'esm-root');
+    mkdirSync(moduleRoot, { recursive: true });
+    writeFileSync(path.join(moduleRoot, 'package.json'), '{"type":"module"}\n');
+    execFileSync('tar', ['-xzf', tarball, '-C', moduleRoot]);
+    const out = execFileSync(path.join(moduleRoot, 'outflow', 'outflow'), ['--version'], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.trim()).toMatch(/\d+\.\d+\.\d+/);
+  });
+
   it('passes osqueryd autoload permission rules once unpacked as root', () => {
     expect(autoloadViolations(path.join(unpacked, 'outflow.ext'), process.getuid?.() ?? 0)).toEqual([]);
   });
