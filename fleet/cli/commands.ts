@@ -15,6 +15,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type OutflowConfig } from '../../src/config/index.js';
 import { OutflowError, StoreError, coerceError, InputError } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
+import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
 import { appPrevalence, destinationPrevalence } from '../api/prevalence.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
 import { withJobLockWaiting, type Store } from '../store/store.js';
@@ -111,7 +112,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     const limit = Number(opts.limit);
     if (!Number.isInteger(limit) || limit <= 0) throw new InputError('--limit must be a positive integer');
     const analytic = opts.analytic?.toUpperCase();
-    if (analytic && !/^AN\d{4}$/.test(analytic)) throw new InputError(`--analytic ${opts.analytic} is not an analytic id`, [], 'use AN0990, AN1415, AN0425, AN0032 or AN0082');
+    if (analytic && !(ANALYTIC_IDS as readonly string[]).includes(analytic)) throw new InputError(`--analytic ${opts.analytic} is not one of Outflow's analytics`, [], `use ${ANALYTIC_IDS.join(', ')}`);
     await withStore(ctx, async (store) => {
       const { newest } = await store.clock.get();
       const since = opts.since === undefined ? undefined : parseSince(opts.since, newest ?? Math.floor(Date.now() / 1000));

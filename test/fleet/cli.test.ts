@@ -151,5 +151,11 @@ describe('outflow fleet (CLI)', () => {
     const bad = await runOutflow(['fleet', 'detections', '--store', store, '--since', 'yesterday-ish'], { timeoutMs: 60_000 });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--since yesterday-ish is not a time/);
+    const unknownAnalytic = await runOutflow(['fleet', 'detections', '--store', store, '--analytic', 'AN9999'], { timeoutMs: 60_000 });
+    expect(unknownAnalytic.code).toBe(2);
+    expect(unknownAnalytic.stderr).toMatch(/--analytic AN9999 is not one of Outflow's analytics/);
+    const hosts = await runOutflow(['fleet', 'prevalence', 'app', 'team:APPLE/com.apple.zsh', '--store', store, '--hosts', 'abc'], { timeoutMs: 60_000 });
+    expect(hosts.code).toBe(2);
+    expect(hosts.stderr).toMatch(/--hosts abc is not a number from 0 to 1000/);
   }, 120_000);
 });
