@@ -22,4 +22,4 @@ run cli/main.ts fleet detections --store "$out/outflow.db" --format table
 
 echo
 echo "injected scenarios: $out/logs/manifest.json"
-echo "more: npm run outflow -- fleet detections --store $out/outflow.db --format json | ocsf"
+echo "more: npm run outflow -- fleet detections --store $out/outflow.db --format json   (or --format ocsf, table)"
