@@ -2,8 +2,10 @@
  * `outflow doctor`: checks what Outflow needs on this machine and says how to fix what is missing.
  * Exit 0 only when every required check passes; `--json` prints the results as one JSON document.
  */
-import { existsSync, lstatSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { resolveApiToken } from '../fleet/api/auth.js';
 import { loadConfig, type OutflowConfig } from '../src/config/index.js';
 import { coerceError, OutflowError, ToolError } from '../src/errors.js';
 import { resolvePlatform } from '../extension/runtime/create-context.js';
@@ -244,6 +246,46 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
   results.push(checkInterpreter());
   results.push(await checkSocket(opts.socket));
   results.push(await checkStore(config, opts.config !== undefined, opts.store));
+  if (config && opts.config) results.push(...checkFleetServe(config, opts.config, env));
+  return results;
+}
+
+/**
+ * What `fleet serve` checks at start beyond the schema: the API token (present, 16+ characters, its file
+ * readable), the TLS files, and the tailed files. Required when the config file has a `fleet:` section (an
+ * extension-only config is not meant for serve).
+ */
+function checkFleetServe(config: OutflowConfig, file: string, env: NodeJS.ProcessEnv): CheckResult[] {
+  let forServe = false;
+  try {
+    const raw = parseYaml(readFileSync(file, 'utf8')) as unknown;
+    forServe = typeof raw === 'object' && raw !== null && 'fleet' in raw;
+  } catch {
+    // loadConfig read and parsed it a moment ago
+  }
+  const results: CheckResult[] = [];
+  const http = config.fleet.http;
+  if (!http.enabled) {
+    results.push({ name: 'fleet:http', status: 'skip', required: false, detail: 'fleet.http.enabled is false' });
+  } else {
+    try {
+      resolveApiToken(http, env);
+      const tls = http.tls;
+      if (tls) for (const f of [tls.cert, tls.key]) readFileSync(f);
+      results.push({ name: 'fleet:http', status: 'ok', required: forServe, detail: `API token set${tls ? ', TLS files readable' : ''}; serve listens on ${http.host}:${http.port}` });
+    } catch (err) {
+      const e = coerceError(err);
+      results.push({ name: 'fleet:http', status: 'fail', required: forServe, detail: e.message, fix: e instanceof OutflowError ? e.hint : 'check fleet.http.tls.cert and .key and that the service user can read them' });
+    }
+  }
+  const missing = config.fleet.ingest.files.filter((f) => !existsSync(f));
+  if (config.fleet.ingest.files.length) {
+    results.push(
+      missing.length
+        ? { name: 'fleet:files', status: 'warn', required: false, detail: `not there yet: ${missing.join(', ')}`, fix: 'serve waits for them to appear (osquery creates its result log on its first result)' }
+        : { name: 'fleet:files', status: 'ok', required: false, detail: `${config.fleet.ingest.files.length} file(s) to tail` },
+    );
+  }
   return results;
 }
 

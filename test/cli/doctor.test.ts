@@ -122,4 +122,31 @@ describe('outflow doctor', () => {
     expect(r.checks.get('config')?.status).toBe('fail');
     expect(r.checks.get('config')?.detail).toContain('flows.sample_interval');
   });
+
+  it('checks what fleet serve checks at start: the API token, its file, the TLS files, the tailed files', async () => {
+    const db = path.join(dir, 'serve.db');
+    const cfg = (name: string, http: string) => {
+      const file = path.join(dir, name);
+      writeFileSync(file, `fleet:\n  store: ${db}\n  ingest:\n    files: [${path.join(dir, 'not-yet.log')}]\n  http:\n${http}`);
+      return file;
+    };
+    const env = { OUTFLOW_HTTP_TOKEN: '' };
+    const noToken = await doctor(['--config', cfg('no-token.yml', '    port: 0\n')], env);
+    expect(noToken.code).toBe(1);
+    expect(noToken.checks.get('fleet:http')).toMatchObject({ status: 'fail', required: true, detail: expect.stringContaining('no API token is configured') });
+    const badFile = await doctor(['--config', cfg('bad-file.yml', `    token_file: ${path.join(dir, 'missing.token')}\n`)], env);
+    expect(badFile.checks.get('fleet:http')).toMatchObject({ status: 'fail', detail: expect.stringContaining('cannot read fleet.http.token_file') });
+    const tokenFile = path.join(dir, 'good.token');
+    writeFileSync(tokenFile, 'a-long-random-token-0123456789\n');
+    const good = await doctor(['--config', cfg('good.yml', `    token_file: ${tokenFile}\n`)], env);
+    expect(good.checks.get('fleet:http')).toMatchObject({ status: 'ok', required: true });
+    expect(good.checks.get('fleet:files')).toMatchObject({ status: 'warn', required: false, detail: expect.stringContaining('not-yet.log') });
+    expect(good.code).toBe(0);
+    const tls = await doctor(['--config', cfg('tls.yml', `    token_file: ${tokenFile}\n    tls: {cert: ${path.join(dir, 'no.crt')}, key: ${path.join(dir, 'no.key')}}\n`)], env);
+    expect(tls.checks.get('fleet:http')).toMatchObject({ status: 'fail', detail: expect.stringContaining('no.crt') });
+    // an extension-only config (no fleet section) is not failed for serve's token
+    const extOnly = path.join(dir, 'ext.yml');
+    writeFileSync(extOnly, 'flows:\n  sample_interval: 5\n');
+    expect((await doctor(['--config', extOnly], env)).checks.get('fleet:http')).toMatchObject({ status: 'fail', required: false });
+  });
 });
