@@ -12,6 +12,7 @@
  *   4. sinks close (the webhook finishes its current POST; undelivered batches stay in its spool);
  *   5. the store closes.
  */
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -78,7 +79,21 @@ function instrument(ingest: IngestService, metrics: FleetMetrics): IngestService
 /** Keep a followed file source alive: a missing file or a failing store is retried with back-off. */
 async function superviseFile(file: string, ingest: IngestService, store: Store, config: OutflowConfig, log: Logger, signal: AbortSignal): Promise<void> {
   let failures = 0;
+  let waiting = false;
   while (!signal.aborted) {
+    // osquery creates its result log with its first result: a file not there yet is waited for, not an error
+    if (!existsSync(file)) {
+      if (!waiting) log.warn({ file }, 'tailed file is not there yet; waiting for it to appear');
+      waiting = true;
+      try {
+        await sleep(config.fleet.ingest.poll_interval_ms, undefined, { signal });
+      } catch {
+        return;
+      }
+      continue;
+    }
+    if (waiting) log.info({ file }, 'tailed file appeared');
+    waiting = false;
     try {
       await ingestFile(file, {
         ingest,

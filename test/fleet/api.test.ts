@@ -3,14 +3,14 @@
  * `outflow fleet serve` wires it, against a real SQLite store.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type OutflowConfig } from '../../src/config/index.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { DetectionSchema, type Detection } from '../../src/schemas/detection.js';
 import { startServe, type RunningServe } from '../../fleet/serve.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
@@ -393,6 +393,37 @@ describe('sink cursors at serve start', () => {
       const run = await serve.scheduler!.runNow('finalize');
       expect(run.status).toBe('ok');
       expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['det-from-cli']);
+    } finally {
+      await serve.stop('test');
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a tailed file that is not there yet', () => {
+  it('is waited for with one warning (no error, no stack), then read once osquery creates it', async () => {
+    const own = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'serve-wait-'));
+    const logFile = path.join(own, 'osqueryd.results.log');
+    const logged: { level: number; msg: string }[] = [];
+    const never = { cron: '0 0 1 1 *' };
+    const serve = await startServe({
+      loaded: parseConfig({
+        fleet: {
+          store: path.join(own, 'serve.db'),
+          ingest: { quarantine_file: '', files: [logFile], poll_interval_ms: 20 },
+          http: { enabled: false },
+          sinks: [],
+          scheduler: { finalize: never, rollup: never, retention: never },
+        },
+      }),
+      log: createLogger({ level: 'debug', destination: { write: (l: string) => void logged.push(JSON.parse(l) as { level: number; msg: string }) } }),
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      writeFileSync(logFile, `${generateFleetLines({ lines: 5, hosts: 2, days: 1, seed: 9 }).join('\n')}\n`);
+      await expect.poll(async () => (await serve.store.hosts.activeCount({ from: 0, to: 4_000_000_000 })) > 0, { timeout: 10_000 }).toBe(true);
+      expect(logged.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual(['tailed file is not there yet; waiting for it to appear']);
+      expect(logged.some((l) => l.msg === 'tailed file appeared')).toBe(true);
     } finally {
       await serve.stop('test');
       rmSync(own, { recursive: true, force: true });
