@@ -404,6 +404,17 @@ describe('postgres store across instances', () => {
     });
   });
 
+  it('a database that does not exist, or a refused login, is named with what to do', async () => {
+    await withDb('hints', async (db) => {
+      const missing = new URL(db.url);
+      missing.pathname = '/outflow_no_such_database';
+      await expect(openPostgresStore(missing.toString())).rejects.toMatchObject({ code: 'STORE_OPEN', hint: expect.stringContaining('createdb') });
+      const refused = new URL(db.url);
+      refused.port = '1';
+      await expect(openPostgresStore(refused.toString())).rejects.toMatchObject({ code: 'STORE_OPEN', hint: expect.stringContaining('host and port') });
+    });
+  });
+
   it('a connection killed by the server fails one call, and the store recovers', async () => {
     await withDb('reconnect', async (db) => {
       const s = await openPostgresStore(db.url, { poolSize: 2 });

@@ -115,6 +115,17 @@ interface Executor {
   atomic<T>(fn: (ex: Executor) => Promise<T>): Promise<T>;
 }
 
+/** What to do about a failed connection, by PostgreSQL's error code when the server answered. */
+export function connectHint(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  const message = coerceError(err).message;
+  if (code === '3D000') return 'the server runs but has no such database: create it (createdb NAME) or fix the database in the URL';
+  if (code === '28P01' || code === '28000') return 'the server refused the login: check the user and password in the URL (and pg_hba.conf)';
+  if (/no PostgreSQL user name specified/i.test(message)) return 'put a user in the URL: postgres://USER[:PASSWORD]@HOST/DATABASE';
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH') return 'check that PostgreSQL is running and that the host and port in the URL are right';
+  return 'check that PostgreSQL is running and the URL is right';
+}
+
 function storeError(kind: 'read' | 'write', err: unknown): StoreError {
   const e = coerceError(err);
   return new StoreError(kind === 'read' ? 'STORE_READ' : 'STORE_WRITE', `postgres ${kind} failed: ${e.message}`, 'check that PostgreSQL is reachable; the operation can be retried', {
@@ -1015,7 +1026,7 @@ export class PostgresStore implements Store {
     try {
       client = await this.pool.connect();
     } catch (err) {
-      throw new StoreError('STORE_OPEN', `cannot connect to ${this.location}: ${coerceError(err).message}`, 'check that PostgreSQL is running and the URL is right', { cause: err });
+      throw new StoreError('STORE_OPEN', `cannot connect to ${this.location}: ${coerceError(err).message}`, connectHint(err), { cause: err });
     }
     // A checked-out client that loses its connection emits 'error' on itself; without a listener that
     // would be an uncaught exception. The failing query rejects anyway.
@@ -1187,7 +1198,7 @@ export class PostgresStore implements Store {
     try {
       await this.pool.query('SELECT 1');
     } catch (err) {
-      throw new StoreError('STORE_READ', `postgres at ${this.location} unreachable: ${coerceError(err).message}`, 'check that PostgreSQL is running', { cause: err });
+      throw new StoreError('STORE_READ', `postgres at ${this.location} unreachable: ${coerceError(err).message}`, connectHint(err), { cause: err });
     }
   }
 
