@@ -178,7 +178,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }
     }
     // one more than asked tells whether older matches were left out
-    const rows = await store.detections.list({ since, analytic: q.analytic, hostId: q.host, limit: q.limit + 1 });
+    const rows = await store.detections.list({ since, analytic: q.analytic, host: q.host, limit: q.limit + 1 });
     const truncated = rows.length > q.limit;
     if (truncated) rows.shift();
     return { count: rows.length, truncated, format: q.format, detections: q.format === 'ocsf' ? rows.map(toOcsf) : rows };

@@ -104,7 +104,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       .description('list detections')
       .option('--since <when>', 'last seen at or after: ISO time, unix seconds, or a duration (24h, 7d) back from the newest event')
       .option('--analytic <id>', 'only this analytic (AN0990, AN1415, AN0425, AN0032, AN0082)')
-      .option('--host <id>', 'only this host id')
+      .option('--host <id|name>', 'only this host: its id or its hostname (case-insensitive)')
       .option('--limit <n>', 'the newest n matching detections (listed oldest first)', '1000')
       .addOption(new Option('--format <format>', 'output format (default: table on a TTY, json otherwise)').choices(['json', 'ocsf', 'table'])),
   ).action(async (opts: CommonOpts & { since?: string; analytic?: string; host?: string; limit: string; format?: DetectionFormat }) => {
@@ -117,7 +117,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       const { newest } = await store.clock.get();
       const since = opts.since === undefined ? undefined : parseSince(opts.since, newest ?? Math.floor(Date.now() / 1000));
       // one more than asked tells whether older matches were left out
-      const rows = await store.detections.list({ since, analytic: analytic as never, hostId: opts.host, limit: limit + 1 });
+      const rows = await store.detections.list({ since, analytic: analytic as never, host: opts.host, limit: limit + 1 });
       if (rows.length > limit) {
         rows.shift();
         process.stderr.write(`outflow fleet: showing the newest ${limit} matching detections; older ones match too (narrow with --since, or raise --limit)\n`);

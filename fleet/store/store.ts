@@ -454,7 +454,8 @@ export interface DetectionQuery {
   /** last_seen ≥ since (event time, unix s). */
   since?: number;
   analytic?: AnalyticId;
-  hostId?: string;
+  /** A host id or the hostname the detection names, either case-insensitive (what an admin copies from a table). */
+  host?: string;
   /** The newest `limit` matching detections (by last_seen, then id), returned oldest first. Default 1000. */
   limit?: number;
 }

@@ -444,7 +444,11 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.detections.get('nope')).toBeNull();
         expect((await store.detections.list()).map((d) => d.id)).toEqual(['det_1', 'det_3', 'det_2']);
         expect((await store.detections.list({ since: T0 + 200 })).map((d) => d.id)).toEqual(['det_3', 'det_2']);
-        expect((await store.detections.list({ analytic: 'AN0990', hostId: 'H1', limit: 1 })).map((d) => d.id)).toEqual(['det_3']);
+        expect((await store.detections.list({ analytic: 'AN0990', host: 'H1', limit: 1 })).map((d) => d.id)).toEqual(['det_3']);
+        // a host by its id or its hostname, either case-insensitive
+        expect((await store.detections.list({ host: 'h1' })).map((d) => d.id)).toEqual(['det_1', 'det_3']);
+        expect((await store.detections.list({ host: 'MAC-1.local' })).map((d) => d.id)).toEqual(['det_1', 'det_3', 'det_2']);
+        expect(await store.detections.list({ host: 'mac-9.local' })).toEqual([]);
         // a limit keeps the newest, listed oldest first
         expect((await store.detections.list({ limit: 2 })).map((d) => d.id)).toEqual(['det_3', 'det_2']);
         expect(await store.detections.countByAnalytic()).toEqual({ AN0032: 1, AN0990: 2 });

@@ -853,10 +853,11 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       const rows = await ex.q<{ body: string }>(
         'read',
         `SELECT body FROM (SELECT body, last_seen, id FROM detections
-           WHERE ($1::bigint IS NULL OR last_seen >= $1) AND ($2::text IS NULL OR analytic = $2) AND ($3::text IS NULL OR host_id = $3)
+           WHERE ($1::bigint IS NULL OR last_seen >= $1) AND ($2::text IS NULL OR analytic = $2)
+             AND ($3::text IS NULL OR lower(host_id) = lower($3) OR lower(body::jsonb->>'hostname') = lower($3))
            ORDER BY last_seen DESC, id COLLATE "C" DESC LIMIT $4) newest
          ORDER BY last_seen, id COLLATE "C"`,
-        [query.since ?? null, query.analytic ?? null, query.hostId ?? null, query.limit ?? 1000],
+        [query.since ?? null, query.analytic ?? null, query.host ?? null, query.limit ?? 1000],
       );
       return rows.map((r) => JSON.parse(r.body) as Detection);
     },

@@ -548,9 +548,10 @@ class SqliteRepos implements StoreRepos {
             where.push('analytic = ?');
             args.push(query.analytic);
           }
-          if (query.hostId) {
-            where.push('host_id = ?');
-            args.push(query.hostId);
+          if (query.host) {
+            // ASCII case folding on both sides, as PostgreSQL's lower() below does for ASCII
+            where.push(`(lower(host_id) = lower(?) OR lower(json_extract(body, '$.hostname')) = lower(?))`);
+            args.push(query.host, query.host);
           }
           args.push(query.limit ?? 1000);
           // the newest `limit`, oldest first
