@@ -20,7 +20,7 @@ import { systemClock, type Clock } from '../src/clock.js';
 import { loadConfig, type OutflowConfig } from '../src/config/index.js';
 import { OutflowError, coerceError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log.js';
-import { resolveApiToken } from './api/auth.js';
+import { apiTokenSource, resolveApiToken } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import { ingestFile } from './ingest/file-source.js';
 import { createIngestService, type IngestService } from './ingest/ingest-service.js';
@@ -141,6 +141,10 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
   const clock = opts.clock ?? systemClock;
   // fail on a missing token before touching the store: a config error should not leave a new db file behind
   const token = fleet.http.enabled ? resolveApiToken(fleet.http, env) : '';
+  const tokenFrom = fleet.http.enabled ? apiTokenSource(fleet.http, env) : null;
+  if (tokenFrom === 'OUTFLOW_HTTP_TOKEN' && (fleet.http.token_file || fleet.http.token)) {
+    log.warn({ ignored: fleet.http.token_file ? 'fleet.http.token_file' : 'fleet.http.token' }, 'the API token comes from OUTFLOW_HTTP_TOKEN; the configured one is ignored');
+  }
 
   const store = await openStore(opts.store ?? fleet.store, { postgres: fleet.postgres, log });
   const cleanup: (() => Promise<void>)[] = [() => store.close()];
@@ -260,6 +264,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
         store: store.location,
         backend: store.backend,
         http: url,
+        api_token_from: tokenFrom,
         files: fleet.ingest.files.length,
         stdin: fleet.ingest.stdin,
         nats: Boolean(nats),

@@ -18,6 +18,13 @@ export function bearerMatches(expectedToken: string, authorization: string | und
   return same && given.length > 0;
 }
 
+/** Where resolveApiToken takes the token from (the same order), for the start-up log. */
+export function apiTokenSource(http: HttpConfig, env: NodeJS.ProcessEnv = process.env): 'OUTFLOW_HTTP_TOKEN' | 'fleet.http.token_file' | 'fleet.http.token' | null {
+  if (env.OUTFLOW_HTTP_TOKEN?.trim()) return 'OUTFLOW_HTTP_TOKEN';
+  if (http.token_file) return 'fleet.http.token_file';
+  return http.token ? 'fleet.http.token' : null;
+}
+
 /** OUTFLOW_HTTP_TOKEN wins over `token_file`, which wins over `token`; none at all is a config error. */
 export function resolveApiToken(http: HttpConfig, env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.OUTFLOW_HTTP_TOKEN?.trim();

@@ -179,6 +179,7 @@ function recordOf(msg: JsMsg): NatsMessageRecord {
 }
 
 /** Make sure the stream exists (creating or widening it when allowed) and return the filters to use. */
+/** `log` carries the stream and durable names (startNatsSource's child logger). */
 export async function ensureStream(jsm: JetStreamManager, config: NatsInputConfig, create: boolean, log: Logger): Promise<string[]> {
   const filters = [...new Set(config.subjects.map(fleetSubjectToFilter))];
   let info;
@@ -197,7 +198,7 @@ export async function ensureStream(jsm: JetStreamManager, config: NatsInputConfi
     }
     try {
       await jsm.streams.add({ name: config.stream, subjects: filters, storage: StorageType.File, retention: RetentionPolicy.Limits });
-      log.info({ stream: config.stream, subjects: filters }, 'nats stream created');
+      log.info({ subjects: filters }, 'nats stream created');
     } catch (err) {
       // another instance created it a moment ago
       if (!/already in use|already exists/i.test(coerceError(err).message)) throw err;
@@ -207,7 +208,7 @@ export async function ensureStream(jsm: JetStreamManager, config: NatsInputConfi
   const missing = filters.filter((f) => !info.config.subjects?.includes(f));
   if (missing.length && create) {
     await jsm.streams.update(config.stream, { subjects: [...(info.config.subjects ?? []), ...missing] });
-    log.info({ stream: config.stream, added: missing }, 'nats stream subjects extended');
+    log.info({ added: missing }, 'nats stream subjects extended');
   }
   return filters;
 }
@@ -251,7 +252,7 @@ export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, 
   if (!existing) {
     try {
       await jsm.consumers.add(config.stream, want);
-      log.info({ stream: config.stream, durable: config.durable, filters }, 'nats durable consumer created');
+      log.info({ filters }, 'nats durable consumer created');
       return;
     } catch (err) {
       if (!/already (in use|exists)/i.test(coerceError(err).message)) throw err;
@@ -271,7 +272,7 @@ export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, 
       ...(want.filter_subject ? { filter_subject: want.filter_subject } : {}),
       ...(want.filter_subjects ? { filter_subjects: want.filter_subjects } : {}),
     });
-    log.info({ durable: config.durable }, 'nats durable consumer updated');
+    log.info('nats durable consumer updated');
   }
 }
 

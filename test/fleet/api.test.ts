@@ -430,3 +430,26 @@ describe('a tailed file that is not there yet', () => {
     }
   });
 });
+
+describe('the API token source', () => {
+  it('is named at start, with a warning when OUTFLOW_HTTP_TOKEN overrides a configured token file', async () => {
+    const own = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'serve-token-'));
+    const tokenFile = path.join(own, 'api.token');
+    writeFileSync(tokenFile, 'file-token-0123456789abcdef\n');
+    const logged: { level: number; msg: string; api_token_from?: string }[] = [];
+    const serve = await startServe({
+      loaded: parseConfig({ fleet: { store: path.join(own, 'serve.db'), ingest: { quarantine_file: '' }, http: { host: '127.0.0.1', port: 0, token_file: tokenFile }, sinks: [], scheduler: { enabled: false } } }),
+      env: { OUTFLOW_HTTP_TOKEN: TOKEN },
+      log: createLogger({ level: 'info', destination: { write: (l: string) => void logged.push(JSON.parse(l) as { level: number; msg: string }) } }),
+    });
+    try {
+      expect(logged.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(['the API token comes from OUTFLOW_HTTP_TOKEN; the configured one is ignored']);
+      expect(logged.find((l) => l.msg === 'fleet aggregator started')?.api_token_from).toBe('OUTFLOW_HTTP_TOKEN');
+      expect((await fetch(`${serve.url}/v1/detections`, { headers: { authorization: 'Bearer file-token-0123456789abcdef' } })).status).toBe(401);
+      expect((await fetch(`${serve.url}/v1/detections`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    } finally {
+      await serve.stop('test');
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+});
