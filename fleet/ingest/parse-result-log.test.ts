@@ -78,6 +78,14 @@ describe('parseResultLine: malformed input is a reject with a reason, never a th
     expect(rejects.find((r) => r.lineNumber === lineNumber)!.reason).toMatch(reason);
   });
 
+  it('says so when a line holds several result lines (newlines stripped on the way, as curl -d does)', () => {
+    const one = JSON.stringify({ name: 'pack/Global/outflow_apps', hostIdentifier: 'H', unixTime: 5, counter: 2, columns: { identity: 'x' }, action: 'added' });
+    const r = parseResultLine(`${one}${one}`);
+    expect(r).toMatchObject({ ok: false, reason: expect.stringMatching(/^not JSON: .*several result lines on one line: .*--data-binary/) });
+    // other broken JSON gets no such hint
+    expect(parseResultLine(`${one}x`)).toMatchObject({ ok: false, reason: expect.not.stringContaining('several result lines') });
+  });
+
   it('accepts wrapper values: objects and JSON strings inside strings', () => {
     const obj = { name: 'pack/Global/outflow_apps', hostIdentifier: 'H', unixTime: 5, counter: 2, columns: { identity: 'x' }, action: 'added' };
     expect(parseResultLine(obj)).toMatchObject({ ok: true, line: { hostId: 'H', counter: 2 } });

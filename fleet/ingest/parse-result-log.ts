@@ -58,6 +58,10 @@ export function rowsFrom(list: unknown, action: RowAction, into: ResultRow[], wh
   return null;
 }
 
+/** Two result lines run together: the newlines between them were lost on the way (curl -d strips them). */
+const SEVERAL_VALUES = /\}\s*\{"name":/;
+const SEVERAL_VALUES_HINT = ' (several result lines on one line: were its newlines stripped? send NDJSON with curl --data-binary, not -d)';
+
 export function parseResultLine(input: unknown, opts: ParseOptions = {}): ParseLineResult {
   let obj: unknown = input;
   if (typeof input === 'string') {
@@ -65,7 +69,7 @@ export function parseResultLine(input: unknown, opts: ParseOptions = {}): ParseL
     try {
       obj = JSON.parse(input);
     } catch (err) {
-      return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+      return { ok: false, reason: `not JSON: ${(err as Error).message}${SEVERAL_VALUES.test(input) ? SEVERAL_VALUES_HINT : ''}` };
     }
     // Wrappers may carry the line as a JSON string inside a string.
     if (typeof obj === 'string') return parseResultLine(obj, opts);
