@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type OutflowConfig } from '../../src/config/index.js';
-import { createLogger, silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import { DetectionSchema, type Detection } from '../../src/schemas/detection.js';
 import { startServe, type RunningServe } from '../../fleet/serve.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
@@ -367,89 +367,93 @@ describe('TLS and metrics without a token', () => {
   });
 });
 
+/** A serve of its own: a new directory and store, no API unless asked, no sinks, jobs only through runNow. */
+async function ownServe(label: string, fleet: (dir: string) => Record<string, unknown>, opts: { log?: Logger; env?: NodeJS.ProcessEnv } = {}) {
+  const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), `${label}-`));
+  const never = { cron: '0 0 1 1 *' };
+  const serve = await startServe({
+    loaded: parseConfig({
+      fleet: {
+        store: path.join(dir, 'serve.db'),
+        ingest: { quarantine_file: '' },
+        http: { enabled: false },
+        sinks: [],
+        scheduler: { finalize: never, rollup: never, retention: never },
+        ...fleet(dir),
+      },
+    }),
+    log: opts.log ?? silentLogger(),
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  return {
+    serve,
+    dir,
+    async stop() {
+      await serve.stop('test');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A logger whose JSON lines land in `into`. */
+function capturingLogger(into: { level: number; msg: string; [k: string]: unknown }[]): Logger {
+  return createLogger({ level: 'debug', destination: { write: (l: string) => void into.push(JSON.parse(l) as { level: number; msg: string }) } });
+}
+
 describe('sink cursors at serve start', () => {
   it('a new sink gets the detections another process finalizes before serve\'s first finalize run', async () => {
-    const own = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'serve-sinks-'));
-    const file = path.join(own, 'serve.db');
-    const out = path.join(own, 'detections.jsonl');
-    const never = { cron: '0 0 1 1 *' };
-    const serve = await startServe({
-      loaded: parseConfig({
-        fleet: {
-          store: file,
-          ingest: { quarantine_file: '' },
-          http: { enabled: false },
-          sinks: [{ type: 'file', path: out, format: 'json' }],
-          scheduler: { finalize: never, rollup: never, retention: never },
-        },
-      }),
-      log: silentLogger(),
-    });
+    const own = await ownServe('serve-sinks', (dir) => ({ sinks: [{ type: 'file', path: path.join(dir, 'detections.jsonl'), format: 'json' }] }));
     try {
       // `outflow fleet ingest` on the same store, between serve's start and its first finalize tick
-      const cli = await openSqliteStore(file);
+      const cli = await openSqliteStore(path.join(own.dir, 'serve.db'));
       await cli.detections.upsert([sampleDetection({ id: 'det-from-cli', suppression_key: 'k-cli' })]);
       await cli.close();
-      const run = await serve.scheduler!.runNow('finalize');
+      const run = await own.serve.scheduler!.runNow('finalize');
       expect(run.status).toBe('ok');
-      expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['det-from-cli']);
+      const written = readFileSync(path.join(own.dir, 'detections.jsonl'), 'utf8').trim().split('\n');
+      expect(written.map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['det-from-cli']);
     } finally {
-      await serve.stop('test');
-      rmSync(own, { recursive: true, force: true });
+      await own.stop();
     }
   });
 });
 
 describe('a tailed file that is not there yet', () => {
   it('is waited for with one warning (no error, no stack), then read once osquery creates it', async () => {
-    const own = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'serve-wait-'));
-    const logFile = path.join(own, 'osqueryd.results.log');
     const logged: { level: number; msg: string }[] = [];
-    const never = { cron: '0 0 1 1 *' };
-    const serve = await startServe({
-      loaded: parseConfig({
-        fleet: {
-          store: path.join(own, 'serve.db'),
-          ingest: { quarantine_file: '', files: [logFile], poll_interval_ms: 20 },
-          http: { enabled: false },
-          sinks: [],
-          scheduler: { finalize: never, rollup: never, retention: never },
-        },
-      }),
-      log: createLogger({ level: 'debug', destination: { write: (l: string) => void logged.push(JSON.parse(l) as { level: number; msg: string }) } }),
+    const own = await ownServe('serve-wait', (dir) => ({ ingest: { quarantine_file: '', files: [path.join(dir, 'osqueryd.results.log')], poll_interval_ms: 20 } }), {
+      log: capturingLogger(logged),
     });
     try {
       await new Promise((r) => setTimeout(r, 200));
-      writeFileSync(logFile, `${generateFleetLines({ lines: 5, hosts: 2, days: 1, seed: 9 }).join('\n')}\n`);
-      await expect.poll(async () => (await serve.store.hosts.activeCount({ from: 0, to: 4_000_000_000 })) > 0, { timeout: 10_000 }).toBe(true);
+      writeFileSync(path.join(own.dir, 'osqueryd.results.log'), `${generateFleetLines({ lines: 5, hosts: 2, days: 1, seed: 9 }).join('\n')}\n`);
+      await expect.poll(async () => (await own.serve.store.hosts.activeCount({ from: 0, to: 4_000_000_000 })) > 0, { timeout: 10_000 }).toBe(true);
       expect(logged.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual(['tailed file is not there yet; waiting for it to appear']);
       expect(logged.some((l) => l.msg === 'tailed file appeared')).toBe(true);
     } finally {
-      await serve.stop('test');
-      rmSync(own, { recursive: true, force: true });
+      await own.stop();
     }
   });
 });
 
 describe('the API token source', () => {
   it('is named at start, with a warning when OUTFLOW_HTTP_TOKEN overrides a configured token file', async () => {
-    const own = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'serve-token-'));
-    const tokenFile = path.join(own, 'api.token');
-    writeFileSync(tokenFile, 'file-token-0123456789abcdef\n');
-    const logged: { level: number; msg: string; api_token_from?: string }[] = [];
-    const serve = await startServe({
-      loaded: parseConfig({ fleet: { store: path.join(own, 'serve.db'), ingest: { quarantine_file: '' }, http: { host: '127.0.0.1', port: 0, token_file: tokenFile }, sinks: [], scheduler: { enabled: false } } }),
-      env: { OUTFLOW_HTTP_TOKEN: TOKEN },
-      log: createLogger({ level: 'info', destination: { write: (l: string) => void logged.push(JSON.parse(l) as { level: number; msg: string }) } }),
-    });
+    const logged: { level: number; msg: string; api_token_from?: unknown }[] = [];
+    const own = await ownServe(
+      'serve-token',
+      (dir) => {
+        writeFileSync(path.join(dir, 'api.token'), 'file-token-0123456789abcdef\n');
+        return { http: { host: '127.0.0.1', port: 0, token_file: path.join(dir, 'api.token') } };
+      },
+      { log: capturingLogger(logged), env: { OUTFLOW_HTTP_TOKEN: TOKEN } },
+    );
     try {
       expect(logged.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(['the API token comes from OUTFLOW_HTTP_TOKEN; the configured one is ignored']);
       expect(logged.find((l) => l.msg === 'fleet aggregator started')?.api_token_from).toBe('OUTFLOW_HTTP_TOKEN');
-      expect((await fetch(`${serve.url}/v1/detections`, { headers: { authorization: 'Bearer file-token-0123456789abcdef' } })).status).toBe(401);
-      expect((await fetch(`${serve.url}/v1/detections`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+      expect((await fetch(`${own.serve.url}/v1/detections`, { headers: { authorization: 'Bearer file-token-0123456789abcdef' } })).status).toBe(401);
+      expect((await fetch(`${own.serve.url}/v1/detections`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
     } finally {
-      await serve.stop('test');
-      rmSync(own, { recursive: true, force: true });
+      await own.stop();
     }
   });
 });

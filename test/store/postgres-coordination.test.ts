@@ -38,6 +38,16 @@ async function withDb<T>(label: string, fn: (db: TestDatabase) => Promise<T>): P
   }
 }
 
+/** Backend pids holding a granted advisory lock in `db` (job locks). */
+async function advisoryLockHolders(db: TestDatabase): Promise<number[]> {
+  const rows = await pgQuery<{ pid: number }>(
+    db.url,
+    `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1`,
+    [db.name],
+  );
+  return rows.map((r) => r.pid);
+}
+
 async function ingestTotals(store: PostgresStore | Awaited<ReturnType<typeof openStore>>, lines: string[], batch = 250): Promise<IngestResult> {
   const ingest = createIngestService({ store, analytics });
   for (let i = 0; i < lines.length; i += batch) await ingest.ingestLines(lines.slice(i, i + batch), { kind: 'test', id: 'lines' });
@@ -152,13 +162,7 @@ describe('postgres store across instances', () => {
         const gate = new Promise<void>((r) => (release = r));
         const running = a.withJobLock('finalize', () => gate.then(() => 'a ran'));
         // wait until A holds it
-        await expect
-          .poll(
-            async () =>
-              (await pgQuery<{ n: string }>(db.url, `SELECT count(*) AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1`, [db.name]))[0]!.n,
-            { timeout: 10_000 },
-          )
-          .toBe('1');
+        await expect.poll(() => advisoryLockHolders(db), { timeout: 10_000 }).toHaveLength(1);
         await expect(b.withJobLock('finalize', async () => 'b ran')).resolves.toEqual({ acquired: false });
         await expect(b.withJobLock('rollup', async () => 'b rollup')).resolves.toEqual({ acquired: true, value: 'b rollup' });
         release();
@@ -210,14 +214,7 @@ describe('postgres store across instances', () => {
     await withDb('joblockfence', async (db) => {
       const a = await openPostgresStore(db.url);
       const b = await openPostgresStore(db.url);
-      const lockHolder = async () =>
-        (
-          await pgQuery<{ pid: number }>(
-            db.url,
-            `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1`,
-            [db.name],
-          )
-        ).map((r) => r.pid);
+      const lockHolder = () => advisoryLockHolders(db);
       const put = (s: PostgresStore, offset: number) => s.transaction((tx) => tx.checkpoints.put('file:fence', { ino: 1, dev: 1, offset }));
       try {
         let killed!: () => void;
@@ -277,10 +274,7 @@ describe('postgres store across instances', () => {
     await withDb('joblockfencewait', async (db) => {
       const a = await openPostgresStore(db.url);
       const b = await openPostgresStore(db.url, { jobFenceWaitMs: 300 });
-      const lockHolder = async () =>
-        (await pgQuery<{ pid: number }>(db.url, `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1`, [db.name])).map(
-          (r) => r.pid,
-        );
+      const lockHolder = () => advisoryLockHolders(db);
       try {
         let inside!: () => void;
         const insideTx = new Promise<void>((r) => (inside = r));
