@@ -104,7 +104,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       .description('list detections')
       .option('--since <when>', 'last seen at or after: ISO time, unix seconds, or a duration (24h, 7d) back from the newest event')
       .option('--analytic <id>', 'only this analytic (AN0990, AN1415, AN0425, AN0032, AN0082)')
-      .option('--host <id|name>', 'only this host: its id or its hostname (case-insensitive)')
+      .option('--host <id|name>', 'only this host: its id or its current hostname (ASCII case aside)')
       .option('--limit <n>', 'the newest n matching detections (listed oldest first)', '1000')
       .addOption(new Option('--format <format>', 'output format (default: table on a TTY, json otherwise)').choices(['json', 'ocsf', 'table'])),
   ).action(async (opts: CommonOpts & { since?: string; analytic?: string; host?: string; limit: string; format?: DetectionFormat }) => {

@@ -454,7 +454,10 @@ export interface DetectionQuery {
   /** last_seen ≥ since (event time, unix s). */
   since?: number;
   analytic?: AnalyticId;
-  /** A host id or the hostname the detection names, either case-insensitive (what an admin copies from a table). */
+  /**
+   * A host id or the host's current hostname (what the detections table shows), either matched without regard to
+   * ASCII case (both stores fold ASCII only, so they agree on every name).
+   */
   host?: string;
   /** The newest `limit` matching detections (by last_seen, then id), returned oldest first. Default 1000. */
   limit?: number;

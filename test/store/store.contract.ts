@@ -445,9 +445,15 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.detections.list()).map((d) => d.id)).toEqual(['det_1', 'det_3', 'det_2']);
         expect((await store.detections.list({ since: T0 + 200 })).map((d) => d.id)).toEqual(['det_3', 'det_2']);
         expect((await store.detections.list({ analytic: 'AN0990', host: 'H1', limit: 1 })).map((d) => d.id)).toEqual(['det_3']);
-        // a host by its id or its hostname, either case-insensitive
+        // a host by its id or its current hostname, ASCII case aside (non-ASCII letters must match exactly, in both stores)
+        await store.hosts.touch([
+          { hostId: 'H1', hostname: 'mac-1.local', firstSeen: T0, lastSeen: T0 },
+          { hostId: 'H2', hostname: 'JÜRGEN-MBP.local', firstSeen: T0, lastSeen: T0 },
+        ]);
         expect((await store.detections.list({ host: 'h1' })).map((d) => d.id)).toEqual(['det_1', 'det_3']);
-        expect((await store.detections.list({ host: 'MAC-1.local' })).map((d) => d.id)).toEqual(['det_1', 'det_3', 'det_2']);
+        expect((await store.detections.list({ host: 'MAC-1.local' })).map((d) => d.id)).toEqual(['det_1', 'det_3']);
+        expect((await store.detections.list({ host: 'jÜrgen-mbp.LOCAL' })).map((d) => d.id)).toEqual(['det_2']);
+        expect(await store.detections.list({ host: 'jürgen-mbp.local' })).toEqual([]);
         expect(await store.detections.list({ host: 'mac-9.local' })).toEqual([]);
         // a limit keeps the newest, listed oldest first
         expect((await store.detections.list({ limit: 2 })).map((d) => d.id)).toEqual(['det_3', 'det_2']);

@@ -854,7 +854,8 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
         'read',
         `SELECT body FROM (SELECT body, last_seen, id FROM detections
            WHERE ($1::bigint IS NULL OR last_seen >= $1) AND ($2::text IS NULL OR analytic = $2)
-             AND ($3::text IS NULL OR lower(host_id) = lower($3) OR lower(body::jsonb->>'hostname') = lower($3))
+             AND ($3::text IS NULL OR lower(host_id COLLATE "C") = lower($3 COLLATE "C")
+               OR host_id IN (SELECT h.host_id FROM hosts h WHERE lower(h.hostname COLLATE "C") = lower($3 COLLATE "C")))
            ORDER BY last_seen DESC, id COLLATE "C" DESC LIMIT $4) newest
          ORDER BY last_seen, id COLLATE "C"`,
         [query.since ?? null, query.analytic ?? null, query.host ?? null, query.limit ?? 1000],

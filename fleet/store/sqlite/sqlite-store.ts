@@ -549,8 +549,8 @@ class SqliteRepos implements StoreRepos {
             args.push(query.analytic);
           }
           if (query.host) {
-            // ASCII case folding on both sides, as PostgreSQL's lower() below does for ASCII
-            where.push(`(lower(host_id) = lower(?) OR lower(json_extract(body, '$.hostname')) = lower(?))`);
+            // lower() folds ASCII only, as PostgreSQL's lower(… COLLATE "C") does
+            where.push(`(lower(host_id) = lower(?) OR host_id IN (SELECT host_id FROM hosts WHERE lower(hostname) = lower(?)))`);
             args.push(query.host, query.host);
           }
           args.push(query.limit ?? 1000);
