@@ -2,7 +2,7 @@
  * `outflow doctor`: checks what Outflow needs on this machine and says how to fix what is missing.
  * Exit 0 only when every required check passes; `--json` prints the results as one JSON document.
  */
-import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { resolveApiToken } from '../fleet/api/auth.js';
@@ -200,7 +200,7 @@ async function checkStore(config: OutflowConfig | undefined, configured: boolean
   const { isPostgresUrl, sqlitePath } = await import('../fleet/store/open.js');
   // Probing must not create the SQLite file as a side effect.
   if (!isPostgresUrl(url) && !existsSync(sqlitePath(url))) {
-    return { name: 'fleet:store', status: 'warn', required, detail: `${url} does not exist yet`, fix: 'run `outflow fleet migrate` (or any fleet command) to create it' };
+    return { name: 'fleet:store', status: 'warn', required, detail: `${url} does not exist yet`, fix: 'run `outflow fleet migrate`, `fleet ingest` or `fleet serve` to create it' };
   }
   try {
     const { openStore } = await import('../fleet/store/open.js');
@@ -251,40 +251,69 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
 }
 
 /**
- * What `fleet serve` checks at start beyond the schema: the API token (present, 16+ characters, its file
- * readable), the TLS files, and the tailed files. Required when the config file has a `fleet:` section (an
- * extension-only config is not meant for serve).
+ * What `fleet serve` checks at start beyond the schema: the API token (its file readable, 16+ characters), the
+ * TLS files, and the tailed files. Required when the config file has a `fleet.http` section (a config meant for
+ * serve's API); otherwise reported without failing doctor. A token only in the service's environment
+ * (OUTFLOW_HTTP_TOKEN) is out of doctor's sight: that is a warning, not a pass or a failure.
  */
 function checkFleetServe(config: OutflowConfig, file: string, env: NodeJS.ProcessEnv): CheckResult[] {
-  let forServe = false;
+  let raw: unknown;
   try {
-    const raw = parseYaml(readFileSync(file, 'utf8')) as unknown;
-    forServe = typeof raw === 'object' && raw !== null && 'fleet' in raw;
+    raw = parseYaml(readFileSync(file, 'utf8')) as unknown;
   } catch {
     // loadConfig read and parsed it a moment ago
   }
+  const fleetRaw = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).fleet : undefined;
+  if (typeof fleetRaw !== 'object' || fleetRaw === null) return [{ name: 'fleet:http', status: 'skip', required: false, detail: 'no fleet section in the config' }];
+  const forServe = 'http' in fleetRaw;
   const results: CheckResult[] = [];
   const http = config.fleet.http;
   if (!http.enabled) {
     results.push({ name: 'fleet:http', status: 'skip', required: false, detail: 'fleet.http.enabled is false' });
   } else {
     try {
-      resolveApiToken(http, env);
       const tls = http.tls;
       if (tls) for (const f of [tls.cert, tls.key]) readFileSync(f);
-      results.push({ name: 'fleet:http', status: 'ok', required: forServe, detail: `API token set${tls ? ', TLS files readable' : ''}; serve listens on ${http.host}:${http.port}` });
+      const listens = `${tls ? 'TLS files readable; ' : ''}serve listens on ${http.host}:${http.port}`;
+      if (http.token_file || http.token) {
+        // the configured token as serve would read it (OUTFLOW_HTTP_TOKEN aside, which only the service's environment has)
+        resolveApiToken(http, {});
+        const shadowed = env.OUTFLOW_HTTP_TOKEN?.trim() ? ' (this shell sets OUTFLOW_HTTP_TOKEN, which would override it)' : '';
+        results.push({ name: 'fleet:http', status: 'ok', required: forServe, detail: `API token from ${http.token_file ? 'fleet.http.token_file' : 'fleet.http.token'}${shadowed}; ${listens}` });
+      } else {
+        results.push({
+          name: 'fleet:http',
+          status: 'warn',
+          required: false,
+          detail: `no API token in the config: serve starts only with OUTFLOW_HTTP_TOKEN in its environment; ${listens}`,
+          fix: 'set fleet.http.token_file (or make sure the service environment sets OUTFLOW_HTTP_TOKEN), or fleet.http.enabled: false',
+        });
+      }
     } catch (err) {
       const e = coerceError(err);
       results.push({ name: 'fleet:http', status: 'fail', required: forServe, detail: e.message, fix: e instanceof OutflowError ? e.hint : 'check fleet.http.tls.cert and .key and that the service user can read them' });
     }
   }
-  const missing = config.fleet.ingest.files.filter((f) => !existsSync(f));
-  if (config.fleet.ingest.files.length) {
-    results.push(
-      missing.length
-        ? { name: 'fleet:files', status: 'warn', required: false, detail: `not there yet: ${missing.join(', ')}`, fix: 'serve waits for them to appear (osquery creates its result log on its first result)' }
-        : { name: 'fleet:files', status: 'ok', required: false, detail: `${config.fleet.ingest.files.length} file(s) to tail` },
-    );
+  const files = config.fleet.ingest.files;
+  if (files.length) {
+    const notYet: string[] = [];
+    const unreachable: string[] = [];
+    for (const f of files) {
+      try {
+        statSync(f);
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (code === 'ENOENT') notYet.push(f);
+        else unreachable.push(`${f} (${String(code)})`);
+      }
+    }
+    if (unreachable.length) {
+      results.push({ name: 'fleet:files', status: 'fail', required: forServe, detail: `cannot reach: ${unreachable.join(', ')}`, fix: 'let the service user read the files and search their directories' });
+    } else if (notYet.length) {
+      results.push({ name: 'fleet:files', status: 'warn', required: false, detail: `not there yet: ${notYet.join(', ')}`, fix: 'serve waits for them to appear (osquery creates its result log on its first result)' });
+    } else {
+      results.push({ name: 'fleet:files', status: 'ok', required: false, detail: `${files.length} file(s) to tail` });
+    }
   }
   return results;
 }

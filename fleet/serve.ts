@@ -12,7 +12,7 @@
  *   4. sinks close (the webhook finishes its current POST; undelivered batches stay in its spool);
  *   5. the store closes.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -77,12 +77,23 @@ function instrument(ingest: IngestService, metrics: FleetMetrics): IngestService
 }
 
 /** Keep a followed file source alive: a missing file or a failing store is retried with back-off. */
+/** Whether `file` does not exist (ENOENT), as opposed to existing or not being reachable for another reason. */
+function missing(file: string): boolean {
+  try {
+    statSync(file);
+    return false;
+  } catch (err) {
+    return (err as { code?: unknown }).code === 'ENOENT';
+  }
+}
+
 async function superviseFile(file: string, ingest: IngestService, store: Store, config: OutflowConfig, log: Logger, signal: AbortSignal): Promise<void> {
   let failures = 0;
   let waiting = false;
   while (!signal.aborted) {
     // osquery creates its result log with its first result: a file not there yet is waited for, not an error
-    if (!existsSync(file)) {
+    // (any other stat error, such as EACCES on its directory, goes on to ingestFile, which reports it)
+    if (missing(file)) {
       if (!waiting) log.warn({ file }, 'tailed file is not there yet; waiting for it to appear');
       waiting = true;
       try {

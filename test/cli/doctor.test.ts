@@ -125,28 +125,42 @@ describe('outflow doctor', () => {
 
   it('checks what fleet serve checks at start: the API token, its file, the TLS files, the tailed files', async () => {
     const db = path.join(dir, 'serve.db');
-    const cfg = (name: string, http: string) => {
+    const cfg = (name: string, http: string, files = [path.join(dir, 'not-yet.log')]) => {
       const file = path.join(dir, name);
-      writeFileSync(file, `fleet:\n  store: ${db}\n  ingest:\n    files: [${path.join(dir, 'not-yet.log')}]\n  http:\n${http}`);
+      writeFileSync(file, `fleet:\n  store: ${db}\n  ingest:\n    files: [${files.join(', ')}]\n  http:\n${http}`);
       return file;
     };
     const env = { OUTFLOW_HTTP_TOKEN: '' };
-    const noToken = await doctor(['--config', cfg('no-token.yml', '    port: 0\n')], env);
-    expect(noToken.code).toBe(1);
-    expect(noToken.checks.get('fleet:http')).toMatchObject({ status: 'fail', required: true, detail: expect.stringContaining('no API token is configured') });
     const badFile = await doctor(['--config', cfg('bad-file.yml', `    token_file: ${path.join(dir, 'missing.token')}\n`)], env);
-    expect(badFile.checks.get('fleet:http')).toMatchObject({ status: 'fail', detail: expect.stringContaining('cannot read fleet.http.token_file') });
+    expect(badFile.code).toBe(1);
+    expect(badFile.checks.get('fleet:http')).toMatchObject({ status: 'fail', required: true, detail: expect.stringContaining('cannot read fleet.http.token_file') });
+    // a token file that this shell's OUTFLOW_HTTP_TOKEN would shadow is still checked: the service may not set it
+    const shadowed = await doctor(['--config', cfg('bad-file-env.yml', `    token_file: ${path.join(dir, 'missing.token')}\n`)], { OUTFLOW_HTTP_TOKEN: 'shell-token-0123456789abcdef' });
+    expect(shadowed.checks.get('fleet:http')).toMatchObject({ status: 'fail' });
     const tokenFile = path.join(dir, 'good.token');
     writeFileSync(tokenFile, 'a-long-random-token-0123456789\n');
     const good = await doctor(['--config', cfg('good.yml', `    token_file: ${tokenFile}\n`)], env);
     expect(good.checks.get('fleet:http')).toMatchObject({ status: 'ok', required: true });
     expect(good.checks.get('fleet:files')).toMatchObject({ status: 'warn', required: false, detail: expect.stringContaining('not-yet.log') });
     expect(good.code).toBe(0);
+    // no token in the config: serve needs it from its environment, which doctor cannot see
+    const envOnly = await doctor(['--config', cfg('env-only.yml', '    port: 0\n')], env);
+    expect(envOnly.checks.get('fleet:http')).toMatchObject({ status: 'warn', required: false, detail: expect.stringContaining('OUTFLOW_HTTP_TOKEN in its environment') });
+    expect(envOnly.code).toBe(0);
     const tls = await doctor(['--config', cfg('tls.yml', `    token_file: ${tokenFile}\n    tls: {cert: ${path.join(dir, 'no.crt')}, key: ${path.join(dir, 'no.key')}}\n`)], env);
     expect(tls.checks.get('fleet:http')).toMatchObject({ status: 'fail', detail: expect.stringContaining('no.crt') });
-    // an extension-only config (no fleet section) is not failed for serve's token
+    // a tailed path that cannot be reached (here under a regular file: ENOTDIR; EACCES alike) is a failure, not "not there yet"
+    writeFileSync(path.join(dir, 'plain-file'), '');
+    const unreachable = await doctor(['--config', cfg('unreachable.yml', `    token_file: ${tokenFile}\n`, [path.join(dir, 'plain-file', 'x.log')])], env);
+    expect(unreachable.checks.get('fleet:files')).toMatchObject({ status: 'fail', required: true, detail: expect.stringContaining('ENOTDIR') });
+    // a fleet section without http (CLI use) and an extension-only config are not failed for serve's token
+    const cliOnly = path.join(dir, 'cli.yml');
+    writeFileSync(cliOnly, `fleet:\n  store: ${db}\n`);
+    const cli = await doctor(['--config', cliOnly], env);
+    expect(cli.checks.get('fleet:http')).toMatchObject({ status: 'warn', required: false });
+    expect(cli.code).toBe(0);
     const extOnly = path.join(dir, 'ext.yml');
     writeFileSync(extOnly, 'flows:\n  sample_interval: 5\n');
-    expect((await doctor(['--config', extOnly], env)).checks.get('fleet:http')).toMatchObject({ status: 'fail', required: false });
+    expect((await doctor(['--config', extOnly], env)).checks.get('fleet:http')).toMatchObject({ status: 'skip', required: false });
   });
 });

@@ -436,6 +436,27 @@ describe('a tailed file that is not there yet', () => {
   });
 });
 
+describe('a tailed file that cannot be reached', () => {
+  it('is reported with the cause (here ENOTDIR; EACCES alike), not waited for as if osquery had not created it yet', async () => {
+    const logged: { level: number; msg: string; err?: { message?: string } }[] = [];
+    const own = await ownServe(
+      'serve-unreachable',
+      (dir) => {
+        writeFileSync(path.join(dir, 'plain-file'), '');
+        return { ingest: { quarantine_file: '', files: [path.join(dir, 'plain-file', 'osqueryd.results.log')], poll_interval_ms: 20 } };
+      },
+      { log: capturingLogger(logged) },
+    );
+    try {
+      await expect.poll(() => logged.some((l) => l.msg === 'file source failed; will retry'), { timeout: 10_000 }).toBe(true);
+      expect(logged.find((l) => l.msg === 'file source failed; will retry')?.err?.message).toMatch(/ENOTDIR/);
+      expect(logged.some((l) => l.msg.startsWith('tailed file is not there yet'))).toBe(false);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe('the API token source', () => {
   it('is named at start, with a warning when OUTFLOW_HTTP_TOKEN overrides a configured token file', async () => {
     const logged: { level: number; msg: string; api_token_from?: unknown }[] = [];
