@@ -26,7 +26,8 @@ const sampleOut = (sample: readonly { hostId: string; firstSeen: number; lastSee
 
 /**
  * Prevalence of a destination. `asked` may be a key or what a key is made from: a server name (`files.example.com`,
- * any case, a trailing dot) or an IP in any spelling; it is turned into the key ingest would have stored
+ * any case, a trailing dot) or an IP (brackets, zone, case and an IPv4-mapped prefix dropped, as ingest does); it is
+ * turned into the key ingest would have stored
  * (`normalized_from` then names what was asked).
  */
 export async function destinationPrevalence(store: Store, analytics: AnalyticsConfig, asked: string, hostSample: number) {
