@@ -27,8 +27,9 @@
  * time per app: rows that differ in which attributes are empty can still depend on order. And a row older
  * than the prevalence window, re-delivered after a rollup expired what it names, brings that back.) Only
  * rows whose repetition would show are recognized by a dedupe key: differential `outflow_candidates` rows
- * (a candidate must be pending once) and rejected rows of any line (quarantined once). Keying every row instead cost ~25 % of ingest CPU
- * and a key per row for `retention.dedupe_hours` (~800 000 for 10 000 hosts × 48 h against ~11 000 now);
+ * (a candidate must be pending once) and rejected rows of any line (quarantined once). Keying every row
+ * instead cost ~25 % of ingest CPU and a key per row for `retention.dedupe_hours` (~800 000 for 10 000
+ * hosts × 48 h against ~11 000 now);
  * `duplicates` therefore counts re-delivered candidate and rejected rows only.
  */
 import { appendFile } from 'node:fs/promises';
@@ -430,8 +431,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     // attributes), so applying a row that turns out to be a re-delivery changes nothing; what the
     // dedupe answer decides afterwards is only what must not repeat: the counts, quarantine rows and
     // pending candidates, which wait here with their row's key index.
-    // Differential candidate rows and rejected rows get a dedupe key (see the header); other snapshot rows never
-    // do: they are a full restatement of current state.
+    // Differential candidate rows and rejected rows get a dedupe key (see the header); other rows of snapshot
+    // lines never do: they are a full restatement of current state.
     const keys: ResultKey[] = [];
     /** Per item (a row, or a line without rows): dedupe key index or -1, event time, ITEM_* flags. */
     const itemKey: number[] = [];
