@@ -29,8 +29,7 @@
  * rows whose repetition would show are recognized by a dedupe key: differential `outflow_candidates` rows
  * (a candidate must be pending once) and rejected rows of any line (quarantined once). Keying every row
  * instead cost ~25 % of ingest CPU and a key per row for `retention.dedupe_hours` (~800 000 for 10 000
- * hosts × 48 h against ~11 000 now);
- * `duplicates` therefore counts re-delivered candidate and rejected rows only.
+ * hosts × 48 h against ~11 000 now); `duplicates` therefore counts re-delivered candidate and rejected rows only.
  */
 import { appendFile } from 'node:fs/promises';
 import { hash } from 'node:crypto';
@@ -205,8 +204,8 @@ function canonicalColumns(columns: Record<string, unknown>): string {
  * Dedupe digest of one result row (formats.md §6.5): host, name, unixTime, counter, action, columns; 128 bits
  * of SHA-256 in base64url (22 characters). SHA-256 rather than md5 because CPUs with SHA extensions hash a
  * row in ~0.5 µs against md5's ~0.9 µs (measured on the 2-core bench machine); it runs for every
- * differential candidate and rejected row. Digests changed with it (2026-11-27): a row delivered once before and once after an
- * upgrade across that change is not recognized as a duplicate.
+ * differential candidate and rejected row. Digests changed with it (2026-11-27): a row delivered once before
+ * and once after an upgrade across that change is not recognized as a duplicate.
  */
 export function resultDigest(line: Pick<ResultLogLine, 'hostId' | 'name' | 'unixTime' | 'counter'>, row: ResultRow | null): string {
   return hash('sha256', `${line.hostId}\n${line.name}\n${line.unixTime}\n${line.counter}\n${row ? row.action : ''}\n${row ? canonicalColumns(row.columns) : ''}`, 'base64url').slice(0, 22);
@@ -456,17 +455,16 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     };
     /** Dedupe key index of the row being applied (-1: none), set by addItem, taken by a rejected row. */
     let rowKey = -1;
-    /** Whether the row being applied was rejected (set by rejectRow, taken by addItem). */
-    let rowRejected = false;
     const newKey = (line: ResultLogLine, row: ResultRow | null): number => keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1;
-    const rejectRow = (line: ResultLogLine, row: ResultRow, reason: string) => {
+    /** Hold the row for the quarantine; returns ITEM_REJECTED, applyRow's answer for it. */
+    const rejectRow = (line: ResultLogLine, row: ResultRow, reason: string): number => {
       // A re-delivered reject must not be quarantined twice: rejects are keyed whatever their query and shape.
       if (rowKey < 0) rowKey = newKey(line, row);
-      rowRejected = true;
       heldQuarantine.push({
         key: rowKey,
         row: { receivedAt, source: sourceName, reason, line: cap(safeJson({ name: line.name, hostIdentifier: line.hostId, unixTime: line.unixTime, columns: row.columns })) },
       });
+      return ITEM_REJECTED;
     };
 
     /** A line's host activity (every line counts, whatever its rows); the host's batch state. */
@@ -489,7 +487,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       return host;
     };
 
-    /** Apply one row's effects; returns ITEM_IGNORED when it only counts as host activity. */
+    /** Apply one row's effects; returns ITEM_IGNORED when it only counts as host activity, ITEM_REJECTED when quarantined. */
     const applyRow = (line: ResultLogLine, host: HostBatch, row: ResultRow | null): number => {
       const t = line.unixTime;
       if (row === null || row.action === 'removed' || line.query === null) return ITEM_IGNORED;
@@ -498,13 +496,11 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         case 'outflow_destinations': {
           const odd = nonScalarColumn(c);
           if (odd !== undefined) {
-            rejectRow(line, row, `outflow_destinations row invalid: ${odd}: not a string or number`);
-            return 0;
+            return rejectRow(line, row, `outflow_destinations row invalid: ${odd}: not a string or number`);
           }
           const remote = text(c.remote_address);
           if (!remote) {
-            rejectRow(line, row, 'outflow_destinations row invalid: remote_address: missing');
-            return 0;
+            return rejectRow(line, row, 'outflow_destinations row invalid: remote_address: missing');
           }
           const dest = keyOf(text(c.server_name), remote);
           host.sightDestination(dest, t);
@@ -525,8 +521,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           if (!app) {
             const r = AppRowSchema.safeParse(c);
             if (!r.success) {
-              rejectRow(line, row, zodReason('outflow_apps', r.error.issues));
-              return 0;
+              return rejectRow(line, row, zodReason('outflow_apps', r.error.issues));
             }
             app = r.data;
           }
@@ -548,13 +543,11 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           // Hand-checked rather than zod: status snapshots are the bulk of a fleet's rows.
           const odd = nonScalarColumn(c);
           if (odd !== undefined) {
-            rejectRow(line, row, `outflow_status row invalid: ${odd}: not a string or number`);
-            return 0;
+            return rejectRow(line, row, `outflow_status row invalid: ${odd}: not a string or number`);
           }
           const component = text(c.component);
           if (!component) {
-            rejectRow(line, row, 'outflow_status row invalid: component: missing');
-            return 0;
+            return rejectRow(line, row, 'outflow_status row invalid: component: missing');
           }
           const prev = host.status.get(component);
           if (!prev || prev.time <= t) {
@@ -566,8 +559,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         case 'outflow_candidates': {
           const r = EgressCandidateSchema.safeParse(c);
           if (!r.success) {
-            rejectRow(line, row, zodReason('outflow_candidates', r.error.issues));
-            return 0;
+            return rejectRow(line, row, zodReason('outflow_candidates', r.error.issues));
           }
           const cand = r.data;
           const dest = keyOf(cand.server_name, cand.remote_address);
@@ -586,9 +578,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       // Only differential candidate rows are keyed up front: a re-delivered candidate would be pending twice.
       // Every other row's effect is an idempotent merge, re-applied harmlessly (no digest, no key to keep).
       rowKey = line.shape !== 'snapshot' && line.query === 'outflow_candidates' ? newKey(line, row) : -1;
-      rowRejected = false;
       let flags = applyRow(line, host, row);
-      flags = rowRejected ? ITEM_REJECTED : flags | (line.baseline ? ITEM_BASELINE : 0);
+      if (flags !== ITEM_REJECTED && line.baseline) flags |= ITEM_BASELINE;
       itemKey.push(rowKey);
       itemTime.push(line.unixTime);
       itemFlags.push(flags);
