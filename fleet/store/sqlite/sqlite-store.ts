@@ -1099,12 +1099,10 @@ export class SqliteStore implements Store {
         return { acquired: true, value: await this.jobContext.run(name, fn) };
       } finally {
         clearInterval(renew);
-        if (!this.closed) {
-          await this.leaseWrite('release', () => this.repos.st(`DELETE FROM job_leases WHERE name = ? AND owner = ?`).run(name, this.leaseOwner)).catch((err: unknown) =>
-            // closed meanwhile: close() freed the lease
-            this.closed ? undefined : this.log.warn({ err: coerceError(err), job: name }, 'job lease release failed; it expires on its own'),
-          );
-        }
+        await this.leaseWrite('release', () => this.repos.st(`DELETE FROM job_leases WHERE name = ? AND owner = ?`).run(name, this.leaseOwner)).catch((err: unknown) =>
+          // closed: close() freed the lease (leaseWrite refuses a closed store)
+          this.closed ? undefined : this.log.warn({ err: coerceError(err), job: name }, 'job lease release failed; it expires on its own'),
+        );
       }
     } finally {
       this.jobs.delete(name);
