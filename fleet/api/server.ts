@@ -27,12 +27,11 @@ import { parseSince } from '../cli/format.js';
 import type { IngestService } from '../ingest/ingest-service.js';
 import { PROMETHEUS_CONTENT_TYPE, type FleetMetrics } from '../metrics.js';
 import { toOcsf } from '../sinks/ocsf.js';
-import type { Store } from '../store/store.js';
+import { listNewestDetections, type Store } from '../store/store.js';
 import { bearerMatches } from './auth.js';
 import { decodeIngestBody } from './ingest-body.js';
 import { appPrevalence, destinationPrevalence } from './prevalence.js';
 
-const DAY = 86_400;
 
 export interface ApiDeps {
   store: Store;
@@ -177,10 +176,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         throw new InputError('invalid query', [{ path: 'since', message: `${q.since} is not a time: use ISO-8601, unix seconds or a duration such as 24h` }]);
       }
     }
-    // one more than asked tells whether older matches were left out
-    const rows = await store.detections.list({ since, analytic: q.analytic, host: q.host, limit: q.limit + 1 });
-    const truncated = rows.length > q.limit;
-    if (truncated) rows.shift();
+    const { detections: rows, truncated } = await listNewestDetections(store.detections, { since, analytic: q.analytic, host: q.host, limit: q.limit });
     return { count: rows.length, truncated, format: q.format, detections: q.format === 'ocsf' ? rows.map(toOcsf) : rows };
   });
 

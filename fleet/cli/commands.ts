@@ -18,7 +18,7 @@ import { createLogger, type Logger } from '../../src/log.js';
 import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
 import { appPrevalence, destinationPrevalence } from '../api/prevalence.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
-import { withJobLockWaiting, type Store } from '../store/store.js';
+import { listNewestDetections, withJobLockWaiting, type Store } from '../store/store.js';
 import { runIngestCommand } from './ingest-command.js';
 import { formatDetections, parseSince, type DetectionFormat } from './format.js';
 
@@ -116,12 +116,8 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     await withStore(ctx, async (store) => {
       const { newest } = await store.clock.get();
       const since = opts.since === undefined ? undefined : parseSince(opts.since, newest ?? Math.floor(Date.now() / 1000));
-      // one more than asked tells whether older matches were left out
-      const rows = await store.detections.list({ since, analytic: analytic as never, host: opts.host, limit: limit + 1 });
-      if (rows.length > limit) {
-        rows.shift();
-        process.stderr.write(`outflow fleet: showing the newest ${limit} matching detections; older ones match too (narrow with --since, or raise --limit)\n`);
-      }
+      const { detections: rows, truncated } = await listNewestDetections(store.detections, { since, analytic: analytic as never, host: opts.host, limit });
+      if (truncated) process.stderr.write(`outflow fleet: showing the newest ${limit} matching detections; older ones match too (narrow with --since, or raise --limit)\n`);
       const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
       write(await formatDetections(rows, format));
     }, { mustExist: true });

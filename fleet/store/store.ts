@@ -128,7 +128,7 @@ export function compareText(a: string, b: string): number {
 const STATUS_STATE_RANK: Readonly<Record<string, number>> = { running: 0, disabled: 1, degraded: 2, unavailable: 3, permission_denied: 4 };
 const UNKNOWN_STATE_RANK = 5;
 
-export function statusStateRank(state: string): number {
+function statusStateRank(state: string): number {
   return Object.hasOwn(STATUS_STATE_RANK, state) ? STATUS_STATE_RANK[state]! : UNKNOWN_STATE_RANK;
 }
 
@@ -461,6 +461,17 @@ export interface DetectionQuery {
   host?: string;
   /** The newest `limit` matching detections (by last_seen, then id), returned oldest first. Default 1000. */
   limit?: number;
+}
+
+/**
+ * `detections.list` for a reader who should be told when the limit cut the list: the newest `limit` matching
+ * detections, oldest first, and whether older ones match too (it asks the store for one more).
+ */
+export async function listNewestDetections(repo: DetectionsRepo, query: DetectionQuery & { limit: number }): Promise<{ detections: Detection[]; truncated: boolean }> {
+  const detections = await repo.list({ ...query, limit: query.limit + 1 });
+  const truncated = detections.length > query.limit;
+  if (truncated) detections.shift();
+  return { detections, truncated };
 }
 
 export interface DetectionsRepo {
