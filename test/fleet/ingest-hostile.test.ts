@@ -4,12 +4,12 @@
  * line that made ingestLines throw would stop a file source at its checkpoint, redeliver a NATS batch
  * forever, and lose every line of an HTTP request.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { openPostgresStore } from '../../fleet/store/postgres/index.js';
 import type { Store } from '../../fleet/store/store.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
-import { createTestDatabase, holdServerShared, type TestDatabase } from '../helpers/pg.js';
+import { useTestDatabase } from '../helpers/pg.js';
 import { memoryStore } from './fleet-helpers.js';
 
 const T = 1_772_409_600;
@@ -33,20 +33,11 @@ const HOSTILE: [string, string][] = [
   ['a NUL in an Outflow column', destination('evil', { server_name: 'x\u0000.example.com' })],
 ];
 
-let db: TestDatabase | undefined;
-let release: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  release = await holdServerShared(85_000);
-  db = await createTestDatabase('hostile');
-}, 90_000);
-afterAll(async () => {
-  await db?.drop();
-  await release?.();
-});
+const db = useTestDatabase('hostile');
 
 const backends: [string, () => Promise<Store>][] = [
   ['sqlite', memoryStore],
-  ['postgres', () => openPostgresStore(db!.url)],
+  ['postgres', () => openPostgresStore(db().url)],
 ];
 
 describe.each(backends)('hostile result lines (%s)', (_name, open) => {

@@ -8,12 +8,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../../fleet/store/postgres/index.js';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import type { Store } from '../../fleet/store/store.js';
 import { simulateFleet } from '../../scripts/simulate-fleet.js';
-import { createTestDatabase, holdServerShared, pgStateDump, type TestDatabase } from '../helpers/pg.js';
+import { createTestDatabase, pgStateDump, useTestDatabase } from '../helpers/pg.js';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { APPS, snapshotLine } from '../../scripts/simulate-fleet.js';
@@ -24,17 +24,8 @@ const allLines = fleet.files.flat();
 const candidateRows = allLines.filter((l) => l.includes('outflow_candidates')).length;
 
 const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'redelivery-'));
-let db: TestDatabase | undefined;
-let release: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  release = await holdServerShared(85_000);
-  db = await createTestDatabase('redelivery');
-}, 90_000);
-afterAll(async () => {
-  await db?.drop();
-  await release?.();
-  rmSync(dir, { recursive: true, force: true });
-});
+const db = useTestDatabase('redelivery');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Backend {
   open(): Promise<Store>;
@@ -49,7 +40,7 @@ const backends: [string, () => Backend][] = [
       return { open: () => openSqliteStore(file), dump: async () => sqliteStateDump(file) };
     },
   ],
-  ['postgres', () => ({ open: () => openPostgresStore(db!.url), dump: () => pgStateDump(db!.url) })],
+  ['postgres', () => ({ open: () => openPostgresStore(db().url), dump: () => pgStateDump(db().url) })],
 ];
 
 describe.each(backends)('re-delivery of a whole fleet (%s)', (_name, backend) => {

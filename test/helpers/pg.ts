@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 /** Admin connection (any database but the one under test). Override for a remote test server. */
 export const PG_ADMIN_URL = process.env.OUTFLOW_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -141,6 +142,28 @@ async function lockClient(): Promise<pg.Client> {
   c.on('error', () => undefined);
   await c.connect();
   return c;
+}
+
+/**
+ * A database of the calling test file's own, on the server held shared for the file (a restart test cannot
+ * take the server away meanwhile): registers the file's beforeAll (hold, create) and afterAll (drop, release).
+ * The returned function gives the database inside tests.
+ */
+export function useTestDatabase(label: string): () => TestDatabase {
+  let db: TestDatabase | undefined;
+  let release: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    release = await holdServerShared(85_000);
+    db = await createTestDatabase(label);
+  }, 90_000);
+  afterAll(async () => {
+    await db?.drop();
+    await release?.();
+  });
+  return () => {
+    if (!db) throw new Error(`test database ${label} is used before its beforeAll ran`);
+    return db;
+  };
 }
 
 /** Hold the server lock shared until the returned function is called. Survives a restart in progress. */
