@@ -2,11 +2,11 @@
  * `outflow doctor`: checks what Outflow needs on this machine and says how to fix what is missing.
  * Exit 0 only when every required check passes; `--json` prints the results as one JSON document.
  */
-import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { resolveApiToken } from '../fleet/api/auth.js';
-import { loadConfig, type OutflowConfig } from '../src/config/index.js';
+import { apiTokenSource, resolveApiToken } from '../fleet/api/auth.js';
+import { statErrorCode } from '../fleet/ingest/file-source.js';
+import { configFrom, readConfigFile, type OutflowConfig } from '../src/config/index.js';
 import { coerceError, OutflowError, ToolError } from '../src/errors.js';
 import { resolvePlatform } from '../extension/runtime/create-context.js';
 import { ToolRunner, type Platform, type ToolName } from '../extension/runtime/tools.js';
@@ -232,8 +232,10 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
     return results;
   }
   let config: OutflowConfig | undefined;
+  let raw: unknown = {};
   try {
-    config = loadConfig(opts.config, env);
+    if (opts.config) raw = readConfigFile(opts.config);
+    config = configFrom(raw, opts.config, env);
     results.push({ name: 'config', status: 'ok', required: true, detail: opts.config ? `${opts.config} is valid` : 'defaults (no --config)' });
   } catch (err) {
     const e = coerceError(err);
@@ -246,7 +248,7 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
   results.push(checkInterpreter());
   results.push(await checkSocket(opts.socket));
   results.push(await checkStore(config, opts.config !== undefined, opts.store));
-  if (config && opts.config) results.push(...checkFleetServe(config, opts.config, env));
+  if (config && opts.config) results.push(...checkFleetServe(config, raw, env));
   return results;
 }
 
@@ -256,13 +258,7 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
  * serve's API); otherwise reported without failing doctor. A token only in the service's environment
  * (OUTFLOW_HTTP_TOKEN) is out of doctor's sight: that is a warning, not a pass or a failure.
  */
-function checkFleetServe(config: OutflowConfig, file: string, env: NodeJS.ProcessEnv): CheckResult[] {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8')) as unknown;
-  } catch {
-    // loadConfig read and parsed it a moment ago
-  }
+function checkFleetServe(config: OutflowConfig, raw: unknown, env: NodeJS.ProcessEnv): CheckResult[] {
   const fleetRaw = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).fleet : undefined;
   if (typeof fleetRaw !== 'object' || fleetRaw === null) return [{ name: 'fleet:http', status: 'skip', required: false, detail: 'no fleet section in the config' }];
   const forServe = 'http' in fleetRaw;
@@ -275,11 +271,12 @@ function checkFleetServe(config: OutflowConfig, file: string, env: NodeJS.Proces
       const tls = http.tls;
       if (tls) for (const f of [tls.cert, tls.key]) readFileSync(f);
       const listens = `${tls ? 'TLS files readable; ' : ''}serve listens on ${http.host}:${http.port}`;
-      if (http.token_file || http.token) {
-        // the configured token as serve would read it (OUTFLOW_HTTP_TOKEN aside, which only the service's environment has)
+      // the configured token as serve would read it (OUTFLOW_HTTP_TOKEN aside, which only the service's environment has)
+      const configured = apiTokenSource(http, {});
+      if (configured) {
         resolveApiToken(http, {});
         const shadowed = env.OUTFLOW_HTTP_TOKEN?.trim() ? ' (this shell sets OUTFLOW_HTTP_TOKEN, which would override it)' : '';
-        results.push({ name: 'fleet:http', status: 'ok', required: forServe, detail: `API token from ${http.token_file ? 'fleet.http.token_file' : 'fleet.http.token'}${shadowed}; ${listens}` });
+        results.push({ name: 'fleet:http', status: 'ok', required: forServe, detail: `API token from ${configured}${shadowed}; ${listens}` });
       } else {
         results.push({
           name: 'fleet:http',
@@ -299,13 +296,9 @@ function checkFleetServe(config: OutflowConfig, file: string, env: NodeJS.Proces
     const notYet: string[] = [];
     const unreachable: string[] = [];
     for (const f of files) {
-      try {
-        statSync(f);
-      } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (code === 'ENOENT') notYet.push(f);
-        else unreachable.push(`${f} (${String(code)})`);
-      }
+      const code = statErrorCode(f);
+      if (code === 'ENOENT') notYet.push(f);
+      else if (code !== null) unreachable.push(`${f} (${code})`);
     }
     if (unreachable.length) {
       results.push({ name: 'fleet:files', status: 'fail', required: forServe, detail: `cannot reach: ${unreachable.join(', ')}`, fix: 'let the service user read the files and search their directories' });

@@ -12,7 +12,6 @@
  *   4. sinks close (the webhook finishes its current POST; undelivered batches stay in its spool);
  *   5. the store closes.
  */
-import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, type Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -22,7 +21,7 @@ import { OutflowError, coerceError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { apiTokenSource, resolveApiToken } from './api/auth.js';
 import { buildApi } from './api/server.js';
-import { ingestFile } from './ingest/file-source.js';
+import { ingestFile, statErrorCode } from './ingest/file-source.js';
 import { createIngestService, type IngestService } from './ingest/ingest-service.js';
 import type { NatsSource } from './ingest/nats-source.js';
 import { ingestStream } from './ingest/stream-source.js';
@@ -77,23 +76,13 @@ function instrument(ingest: IngestService, metrics: FleetMetrics): IngestService
 }
 
 /** Keep a followed file source alive: a missing file or a failing store is retried with back-off. */
-/** Whether `file` does not exist (ENOENT), as opposed to existing or not being reachable for another reason. */
-function missing(file: string): boolean {
-  try {
-    statSync(file);
-    return false;
-  } catch (err) {
-    return (err as { code?: unknown }).code === 'ENOENT';
-  }
-}
-
 async function superviseFile(file: string, ingest: IngestService, store: Store, config: OutflowConfig, log: Logger, signal: AbortSignal): Promise<void> {
   let failures = 0;
   let waiting = false;
   while (!signal.aborted) {
     // osquery creates its result log with its first result: a file not there yet is waited for, not an error
     // (any other stat error, such as EACCES on its directory, goes on to ingestFile, which reports it)
-    if (missing(file)) {
+    if (statErrorCode(file) === 'ENOENT') {
       if (!waiting) log.warn({ file }, 'tailed file is not there yet; waiting for it to appear');
       waiting = true;
       try {
@@ -153,8 +142,9 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
   // fail on a missing token before touching the store: a config error should not leave a new db file behind
   const token = fleet.http.enabled ? resolveApiToken(fleet.http, env) : '';
   const tokenFrom = fleet.http.enabled ? apiTokenSource(fleet.http, env) : null;
-  if (tokenFrom === 'OUTFLOW_HTTP_TOKEN' && (fleet.http.token_file || fleet.http.token)) {
-    log.warn({ ignored: fleet.http.token_file ? 'fleet.http.token_file' : 'fleet.http.token' }, 'the API token comes from OUTFLOW_HTTP_TOKEN; the configured one is ignored');
+  const configured = apiTokenSource(fleet.http, {});
+  if (tokenFrom === 'OUTFLOW_HTTP_TOKEN' && configured) {
+    log.warn({ ignored: configured }, 'the API token comes from OUTFLOW_HTTP_TOKEN; the configured one is ignored');
   }
 
   const store = await openStore(opts.store ?? fleet.store, { postgres: fleet.postgres, log });

@@ -18,32 +18,37 @@ export function bearerMatches(expectedToken: string, authorization: string | und
   return same && given.length > 0;
 }
 
-/** Where resolveApiToken takes the token from (the same order), for the start-up log. */
+/** Where the API token comes from: OUTFLOW_HTTP_TOKEN wins over `token_file`, which wins over `token`. */
 export function apiTokenSource(http: HttpConfig, env: NodeJS.ProcessEnv = process.env): 'OUTFLOW_HTTP_TOKEN' | 'fleet.http.token_file' | 'fleet.http.token' | null {
   if (env.OUTFLOW_HTTP_TOKEN?.trim()) return 'OUTFLOW_HTTP_TOKEN';
   if (http.token_file) return 'fleet.http.token_file';
   return http.token ? 'fleet.http.token' : null;
 }
 
-/** OUTFLOW_HTTP_TOKEN wins over `token_file`, which wins over `token`; none at all is a config error. */
+/** The API token from apiTokenSource's source; none at all is a config error. */
 export function resolveApiToken(http: HttpConfig, env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env.OUTFLOW_HTTP_TOKEN?.trim();
-  if (fromEnv) {
-    if (fromEnv.length < 16) throw new OutflowError('CONFIG_INVALID', 'OUTFLOW_HTTP_TOKEN is shorter than 16 characters', 'use a long random token (openssl rand -hex 32)');
-    return fromEnv;
-  }
-  if (http.token_file) {
-    let text: string;
-    try {
-      text = readFileSync(http.token_file, 'utf8');
-    } catch (err) {
-      throw new OutflowError('CONFIG_INVALID', `cannot read fleet.http.token_file ${http.token_file}`, 'check the path and that the service user can read it', { cause: err });
+  switch (apiTokenSource(http, env)) {
+    case 'OUTFLOW_HTTP_TOKEN': {
+      const fromEnv = env.OUTFLOW_HTTP_TOKEN!.trim();
+      if (fromEnv.length < 16) throw new OutflowError('CONFIG_INVALID', 'OUTFLOW_HTTP_TOKEN is shorter than 16 characters', 'use a long random token (openssl rand -hex 32)');
+      return fromEnv;
     }
-    const token = text.split(/\r?\n/)[0]?.trim() ?? '';
-    if (token.length < 16) throw new OutflowError('CONFIG_INVALID', `fleet.http.token_file ${http.token_file} holds fewer than 16 characters`, 'put a long random token on its first line (openssl rand -hex 32)');
-    return token;
+    case 'fleet.http.token_file': {
+      let text: string;
+      try {
+        text = readFileSync(http.token_file!, 'utf8');
+      } catch (err) {
+        throw new OutflowError('CONFIG_INVALID', `cannot read fleet.http.token_file ${http.token_file}`, 'check the path and that the service user can read it', { cause: err });
+      }
+      const token = text.split(/\r?\n/)[0]?.trim() ?? '';
+      if (token.length < 16) throw new OutflowError('CONFIG_INVALID', `fleet.http.token_file ${http.token_file} holds fewer than 16 characters`, 'put a long random token on its first line (openssl rand -hex 32)');
+      return token;
+    }
+    case 'fleet.http.token':
+      return http.token!;
+    case null:
+      break;
   }
-  if (http.token) return http.token;
   throw new OutflowError(
     'CONFIG_INVALID',
     'fleet.http is enabled but no API token is configured',

@@ -11,6 +11,7 @@
  * (rotated while we were down) restarts at 0 of the new file.
  */
 import { isAscii } from 'node:buffer';
+import { statSync } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -100,6 +101,19 @@ class LinesOf implements Iterable<string> {
         return { done: false, value: line };
       },
     };
+  }
+}
+
+/**
+ * Why `file` cannot be stat'ed (its error code: ENOENT when it is not there yet, EACCES when its directory is
+ * closed to us, …), or null when it can. `fleet serve` waits for ENOENT and reports the rest; doctor says so ahead.
+ */
+export function statErrorCode(file: string): string | null {
+  try {
+    statSync(file);
+    return null;
+  } catch (err) {
+    return String((err as { code?: unknown }).code ?? 'EUNKNOWN');
   }
 }
 

@@ -57,8 +57,8 @@ export const FleetConfigSchema = z
     /** PostgreSQL pool/statement settings, used when `store` is a postgres:// URL. */
     postgres: PostgresConfigSchema,
     // http, sinks, scheduler: src/config/fleet-serve.ts; nats and PostgreSQL: src/config/fleet-shared.ts.
+    // Unknown keys: parseConfig (src/config/index.ts) rejects them at any depth.
   })
-  .strict()
   .prefault({});
 
 export type FleetConfig = z.infer<typeof FleetConfigSchema>;

@@ -64,25 +64,31 @@ export function defaultConfig(): OutflowConfig {
   return parseConfig({});
 }
 
+/** The YAML of a config file as a plain value, before validation (what `loadConfig` validates). */
+export function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new OutflowError('CONFIG_NOT_FOUND', `cannot read config file ${file}`, 'check the --config path and its permissions', { cause: err });
+  }
+  try {
+    return parseYaml(text) ?? {};
+  } catch (err) {
+    throw new InputError(`config file ${file} is not valid YAML`, [], (err as Error).message, 'CONFIG_INVALID');
+  }
+}
+
 /**
  * Load the config file (YAML or JSON) if given, then apply environment overrides:
  * OUTFLOW_TOOL_DIR → tools.dir.
  */
 export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): OutflowConfig {
-  let raw: unknown = {};
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new OutflowError('CONFIG_NOT_FOUND', `cannot read config file ${file}`, 'check the --config path and its permissions', { cause: err });
-    }
-    try {
-      raw = parseYaml(text) ?? {};
-    } catch (err) {
-      throw new InputError(`config file ${file} is not valid YAML`, [], (err as Error).message, 'CONFIG_INVALID');
-    }
-  }
+  return configFrom(file ? readConfigFile(file) : {}, file, env);
+}
+
+/** `raw` (readConfigFile's value) validated, with the environment's overrides applied. */
+export function configFrom(raw: unknown, file?: string, env: NodeJS.ProcessEnv = process.env): OutflowConfig {
   const config = parseConfig(raw, file ?? 'config');
   if (env.OUTFLOW_TOOL_DIR) config.tools.dir = env.OUTFLOW_TOOL_DIR;
   return config;
