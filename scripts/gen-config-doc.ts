@@ -20,7 +20,7 @@ interface SchemaDef {
 }
 
 /** Dotted paths of the object keys that have no default (absent from defaultConfig()): optional settings. */
-export function keysWithoutDefault(def: SchemaDef, defaults: unknown, at: string[] = [], out: string[] = []): string[] {
+function keysWithoutDefault(def: SchemaDef, defaults: unknown, at: string[] = [], out: string[] = []): string[] {
   while (['optional', 'default', 'prefault', 'nullable', 'pipe'].includes(def.type)) def = (def.innerType ?? def.in)!._zod.def;
   if (def.type !== 'object' || !def.shape) return out;
   for (const [key, schema] of Object.entries(def.shape)) {

@@ -12,10 +12,10 @@ import { groupOf, LAUNCHD_PID } from './lineage.js';
  * (ps, /proc, eslogger): argv is set by any unprivileged process, and a snapshot of a few processes with MiBs
  * of arguments, kept 30 minutes after exit, would otherwise exhaust the extension's heap.
  */
-export const MAX_MODEL_ARGS = 64;
-export const MAX_MODEL_ARG_CHARS = 256;
+const MAX_MODEL_ARGS = 64;
+const MAX_MODEL_ARG_CHARS = 256;
 
-export function boundedArgs(args: readonly string[]): string[] {
+function boundedArgs(args: readonly string[]): string[] {
   const n = Math.min(args.length, MAX_MODEL_ARGS);
   const out = new Array<string>(n);
   // a copy, not a slice: V8 slices keep the whole argument (up to MiBs) alive

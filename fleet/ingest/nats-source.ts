@@ -166,7 +166,7 @@ export interface PayloadLimits {
 }
 
 /** Fleet publishes one line per message; 16 MiB holds four of the largest lines ingest accepts. */
-export const DEFAULT_PAYLOAD_LIMITS: PayloadLimits = { maxBytes: 16 * 1024 * 1024, maxLines: 10_000 };
+const DEFAULT_PAYLOAD_LIMITS: PayloadLimits = { maxBytes: 16 * 1024 * 1024, maxLines: 10_000 };
 
 function recordOf(msg: JsMsg): NatsMessageRecord {
   const enc = msg.headers?.get('Content-Encoding') || undefined;
@@ -178,8 +178,10 @@ function recordOf(msg: JsMsg): NatsMessageRecord {
   return { ...base, lines: decoded.lines };
 }
 
-/** Make sure the stream exists (creating or widening it when allowed) and return the filters to use. */
-/** `log` carries the stream and durable names (startNatsSource's child logger). */
+/**
+ * Make sure the stream exists (creating or widening it when allowed) and return the filters to use. `log` carries
+ * the stream and durable names (startNatsSource's child logger).
+ */
 export async function ensureStream(jsm: JetStreamManager, config: NatsInputConfig, create: boolean, log: Logger): Promise<string[]> {
   const filters = [...new Set(config.subjects.map(fleetSubjectToFilter))];
   let info;

@@ -33,5 +33,5 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
     return openPostgresStore(url, opts);
   }
   const { openSqliteStore } = await import('./sqlite/sqlite-store.js');
-  return openSqliteStore(sqlitePath(url), { migrate: opts.migrate ?? true, ...(opts.log ? { log: opts.log } : {}) });
+  return openSqliteStore(sqlitePath(url), { migrate: opts.migrate ?? true, log: opts.log });
 }

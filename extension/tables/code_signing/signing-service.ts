@@ -122,7 +122,7 @@ async function hashFile(path: string, signal: AbortSignal, timeoutMs: number): P
  * process can exec one) could add lines of its own, such as an `Authority=… Apple Root CA` chain. Such paths
  * are never handed to a tool. No real executable path holds a control character.
  */
-export function isToolSafePath(path: string): boolean {
+function isToolSafePath(path: string): boolean {
   return !/[\x00-\x1f\x7f]/.test(path);
 }
 
