@@ -22,9 +22,8 @@
  *
  * Duplicates (same host, name, unixTime, counter, action, columns) change nothing, two ways. Every state
  * effect above except a pending candidate is an idempotent merge: min/max spans, set union, and newest-wins
- * hostname, status and app attributes, each dated by the row that carried it and tie-broken by value
- * (test/fleet/redelivery.test.ts), so a re-delivered row is simply applied again. (App attributes share one
- * time per app: rows that differ in which attributes are empty can still depend on order. And a row older
+ * hostname, status and each app attribute, each dated by the row that carried it and tie-broken by value
+ * (test/fleet/redelivery.test.ts), so a re-delivered row is simply applied again. (One exception: a row older
  * than the prevalence window, re-delivered after a rollup expired what it names, brings that back.) Only
  * rows whose repetition would show are recognized by a dedupe key: differential `outflow_candidates` rows
  * (a candidate must be pending once) and rejected rows of any line (quarantined once). Keying every row
@@ -625,7 +624,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     }
     result.rows = itemKey.length;
     for (const [a, m] of appAttrs) {
-      a.attrsTime = m.time;
+      a.attributeTimes = m.times;
       a.path = m.path;
       a.signatureClass = m.signatureClass;
       a.teamId = m.teamId;

@@ -208,8 +208,8 @@ export interface AppSighting {
   lastSeen: number;
   /**
    * Descriptive attributes from outflow_apps; optional elsewhere. Per attribute, the non-empty value of the
-   * sighting with the newest `attrsTime` wins, equal times going to the greater value (byte order), so
-   * arrival order never changes the result.
+   * newest row wins, equal times going to the greater value (byte order), so arrival order never changes the
+   * result (foldAppAttributes).
    */
   path?: string;
   signatureClass?: string;
@@ -222,6 +222,8 @@ export interface AppSighting {
    * not be dated by them.
    */
   attrsTime?: number;
+  /** Per attribute, the event time of its value, when the attributes were merged from rows of different times (overrides attrsTime). */
+  attributeTimes?: AppAttributeTimes;
 }
 
 /**
@@ -311,48 +313,50 @@ export interface PrevalenceAnswer {
   apps: Map<string, AppStats>;
 }
 
-/** One identity's attributes as a batch would apply them (`mergeAppAttributes`). */
-export interface MergedAppAttributes {
-  /** Newest attribute time (attrsTime, else lastSeen) among the identity's sightings that carried any attribute. */
-  time: number;
-  path: string;
-  signatureClass: string;
-  teamId: string;
-  signingId: string;
-  cdhash: string;
-}
+/** The descriptive attributes of an app, each merged on its own. */
+export const APP_ATTRIBUTES = ['path', 'signatureClass', 'teamId', 'signingId', 'cdhash'] as const;
+export type AppAttributeName = (typeof APP_ATTRIBUTES)[number];
+/** Per attribute, the event time of the row its value came from (-1: no value yet). */
+export type AppAttributeTimes = Record<AppAttributeName, number>;
+
+/** One identity's attributes as a batch would apply them (`mergeAppAttributes`): each value with its own time. */
+export type MergedAppAttributes = Record<AppAttributeName, string> & { times: AppAttributeTimes };
 
 /** The descriptive attributes an app sighting may carry. */
-export type AppAttributes = Pick<AppSighting, 'path' | 'signatureClass' | 'teamId' | 'signingId' | 'cdhash'>;
+export type AppAttributes = Pick<AppSighting, AppAttributeName>;
 
 /**
- * Fold one sighting's attributes (seen at `time`) into `cur`, with the rule both backends apply in SQL: a
- * non-empty value wins when its sighting is newer, or equally new with a greater value in byte order, or
- * when nothing is set. A sighting without any attribute changes nothing. Returns the merged value (`cur`
- * itself once it exists), undefined while nothing carried an attribute.
+ * Fold one sighting's attributes into `cur`, with the rule both backends apply in SQL, per attribute on its
+ * own: a non-empty value wins when its row is newer than the one that set the current value, or equally new
+ * with a greater value in byte order. `time` dates every attribute of the sighting, or each one apart. This is
+ * a per-attribute maximum of (time, value), so any order and any grouping of the same rows give the same
+ * result. An empty value changes nothing. Returns the merged value (`cur` itself once it exists), undefined
+ * while nothing carried an attribute.
  */
-export function foldAppAttributes(cur: MergedAppAttributes | undefined, time: number, r: AppAttributes): MergedAppAttributes | undefined {
-  if (!r.path && !r.signatureClass && !r.teamId && !r.signingId && !r.cdhash) return cur;
-  if (!cur) return { time, path: r.path ?? '', signatureClass: r.signatureClass ?? '', teamId: r.teamId ?? '', signingId: r.signingId ?? '', cdhash: r.cdhash ?? '' };
-  const pick = (mine: string, theirs: string | undefined) => (theirs && (time > cur.time || (time === cur.time && compareText(theirs, mine) > 0) || !mine) ? theirs : mine);
-  cur.path = pick(cur.path, r.path);
-  cur.signatureClass = pick(cur.signatureClass, r.signatureClass);
-  cur.teamId = pick(cur.teamId, r.teamId);
-  cur.signingId = pick(cur.signingId, r.signingId);
-  cur.cdhash = pick(cur.cdhash, r.cdhash);
-  if (time > cur.time) cur.time = time;
+export function foldAppAttributes(cur: MergedAppAttributes | undefined, time: number | AppAttributeTimes, r: AppAttributes): MergedAppAttributes | undefined {
+  for (const k of APP_ATTRIBUTES) {
+    const value = r[k];
+    if (!value) continue;
+    const t = typeof time === 'number' ? time : time[k];
+    cur ??= { path: '', signatureClass: '', teamId: '', signingId: '', cdhash: '', times: { path: -1, signatureClass: -1, teamId: -1, signingId: -1, cdhash: -1 } };
+    const curTime = cur.times[k];
+    if (t > curTime || (t === curTime && compareText(value, cur[k]) > 0)) {
+      cur[k] = value;
+      cur.times[k] = t;
+    }
+  }
   return cur;
 }
 
 /**
  * Fold a batch's app sightings into one attribute update per identity (foldAppAttributes, each sighting at
- * its attrsTime, else lastSeen). A fleet reports each app once per host, so a batch holds many identical sightings of the
+ * its attributeTimes, else attrsTime, else lastSeen). A fleet reports each app once per host, so a batch holds many identical sightings of the
  * same identity; the store then writes each apps row once instead of once per host.
  */
 export function mergeAppAttributes(rows: readonly AppSighting[]): Map<string, MergedAppAttributes> {
   const out = new Map<string, MergedAppAttributes>();
   for (const r of rows) {
-    const merged = foldAppAttributes(out.get(r.identity), r.attrsTime ?? r.lastSeen, r);
+    const merged = foldAppAttributes(out.get(r.identity), r.attributeTimes ?? r.attrsTime ?? r.lastSeen, r);
     if (merged) out.set(r.identity, merged);
   }
   return out;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { openSqliteStore, type SqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
-import { ChangeCursorError, pairKey } from '../../fleet/store/store.js';
+import { ChangeCursorError, pairKey, type AppSighting } from '../../fleet/store/store.js';
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
 import { createLogger } from '../../src/log.js';
@@ -286,6 +286,24 @@ describe('SQLite store specifics', () => {
       await store.hosts.touch([{ hostId: 'H1', hostname: 'newer.local', hostnameTime: 150, firstSeen: 150, lastSeen: 150 }]);
       hosts = await store.hosts.get(['H1']);
       expect(hosts.get('H1')).toMatchObject({ hostname: 'newer.local', firstSeen: 10, lastSeen: 150 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('0009 dates each stored app attribute by the app\'s attrs_time, and an empty one by nothing', async () => {
+    const file = path.join(dir, 'before-0009.db');
+    const db = storeBefore(file, '0009');
+    db.prepare(`INSERT INTO apps (identity, first_seen, last_seen, path, team_id, attrs_time) VALUES ('team:A/app', 10, 100, '/A', '', 100)`).run();
+    db.close();
+    const store = await openSqliteStore(file);
+    try {
+      const sighting = (t: number, over: Partial<AppSighting>): AppSighting => ({ identity: 'team:A/app', hostId: 'H1', firstSeen: t, lastSeen: t, ...over });
+      // older than the stored path: loses to it; the empty team id takes any value, and then the newer one
+      await store.prevalence.observeApps([sighting(90, { path: '/older', teamId: 'T90' })]);
+      await store.prevalence.observeApps([sighting(95, { teamId: 'T95' })]);
+      const a = (await store.prevalence.apps(['team:A/app'], { from: 0, to: 1000 })).get('team:A/app')!;
+      expect([a.path, a.teamId]).toEqual(['/A', 'T95']);
     } finally {
       await store.close();
     }

@@ -340,6 +340,30 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           }
         }
       });
+      it('dates each app attribute on its own: rows that leave different attributes empty merge alike in any order', async () => {
+        const id = 'team:B/app';
+        const sighting = (hostId: string, t: number, over: Partial<AppSighting>): AppSighting => ({ identity: id, hostId, firstSeen: t, lastSeen: t, ...over });
+        // The newest row carries no team id; of the two older ones that do, the newer must win in every order.
+        // (With one time per app, the oldest filled the empty team id first in some orders and then held it.)
+        const rows = [
+          sighting('H1', T0 + 300, { path: '/Applications/B.app/Contents/MacOS/B', signatureClass: 'developer_id' }),
+          sighting('H2', T0 + 100, { teamId: 'OLDTEAM', cdhash: 'c-old' }),
+          sighting('H3', T0 + 200, { teamId: 'NEWTEAM' }),
+        ];
+        const expected = { path: '/Applications/B.app/Contents/MacOS/B', signatureClass: 'developer_id', teamId: 'NEWTEAM', signingId: '', cdhash: 'c-old' };
+        const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        const groupings = [...orders.map((o) => o.map((i) => [rows[i]!])), [[rows[1]!, rows[0]!], [rows[2]!]], [[rows[0]!], [rows[2]!, rows[1]!]], [[...rows]]];
+        for (const [n, batches] of groupings.entries()) {
+          const s = n === 0 ? store : await open();
+          try {
+            for (const b of batches) await s.prevalence.observeApps(b);
+            const a = (await s.prevalence.apps([id], ALL)).get(id)!;
+            expect({ path: a.path, signatureClass: a.signatureClass, teamId: a.teamId, signingId: a.signingId, cdhash: a.cdhash }, `grouping ${n}`).toEqual(expected);
+          } finally {
+            if (s !== store) await s.close();
+          }
+        }
+      });
     });
 
     describe('candidates', () => {

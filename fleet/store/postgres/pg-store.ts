@@ -526,29 +526,34 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
       if (!rows.length) return;
       await ex.atomic(async (t) => {
         await observe(t, chunk, APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })));
-        // Attributes: per identity, the newest sighting (by attrsTime, else last_seen) with each non-empty value wins.
+        // Attributes: per identity and per attribute, the newest non-empty value wins (foldAppAttributes; SET sees
+        // the row as it was, so a value and its time are decided by the same comparison).
         const attrs = mergeAppAttributes(rows);
         const list = [...attrs.entries()].sort((a, b) => compareText(a[0], b[0]));
+        const wins = (col: string, u: string) => `(u.${u} <> '' AND (u.${u}_t > a.${col}_time OR (u.${u}_t = a.${col}_time AND u.${u} COLLATE "C" > a.${col} COLLATE "C")))`;
+        const pick = (col: string, u: string) =>
+          `${col} = CASE WHEN ${wins(col, u)} THEN u.${u} ELSE a.${col} END, ${col}_time = CASE WHEN ${wins(col, u)} THEN u.${u}_t ELSE a.${col}_time END`;
         for (const part of chunks(list, chunk)) {
           await t.q(
             'write',
             `UPDATE apps a SET
-               path = CASE WHEN u.path <> '' AND (u.t > a.attrs_time OR (u.t = a.attrs_time AND u.path COLLATE "C" > a.path COLLATE "C") OR a.path = '') THEN u.path ELSE a.path END,
-               signature_class = CASE WHEN u.sc <> '' AND (u.t > a.attrs_time OR (u.t = a.attrs_time AND u.sc COLLATE "C" > a.signature_class COLLATE "C") OR a.signature_class = '') THEN u.sc ELSE a.signature_class END,
-               team_id = CASE WHEN u.team <> '' AND (u.t > a.attrs_time OR (u.t = a.attrs_time AND u.team COLLATE "C" > a.team_id COLLATE "C") OR a.team_id = '') THEN u.team ELSE a.team_id END,
-               signing_id = CASE WHEN u.sid <> '' AND (u.t > a.attrs_time OR (u.t = a.attrs_time AND u.sid COLLATE "C" > a.signing_id COLLATE "C") OR a.signing_id = '') THEN u.sid ELSE a.signing_id END,
-               cdhash = CASE WHEN u.cd <> '' AND (u.t > a.attrs_time OR (u.t = a.attrs_time AND u.cd COLLATE "C" > a.cdhash COLLATE "C") OR a.cdhash = '') THEN u.cd ELSE a.cdhash END,
-               attrs_time = GREATEST(a.attrs_time, u.t)
-             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(identity, t, path, sc, team, sid, cd)
+               ${pick('path', 'path')}, ${pick('signature_class', 'sc')}, ${pick('team_id', 'team')}, ${pick('signing_id', 'sid')}, ${pick('cdhash', 'cd')},
+               attrs_time = GREATEST(a.attrs_time, u.path_t, u.sc_t, u.team_t, u.sid_t, u.cd_t)
+             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::text[], $9::bigint[], $10::text[], $11::bigint[])
+               AS u(identity, path, path_t, sc, sc_t, team, team_t, sid, sid_t, cd, cd_t)
              WHERE a.identity = u.identity`,
             [
               part.map(([k]) => k),
-              part.map(([, a]) => a.time),
               part.map(([, a]) => a.path),
+              part.map(([, a]) => a.times.path),
               part.map(([, a]) => a.signatureClass),
+              part.map(([, a]) => a.times.signatureClass),
               part.map(([, a]) => a.teamId),
+              part.map(([, a]) => a.times.teamId),
               part.map(([, a]) => a.signingId),
+              part.map(([, a]) => a.times.signingId),
               part.map(([, a]) => a.cdhash),
+              part.map(([, a]) => a.times.cdhash),
             ],
           );
         }

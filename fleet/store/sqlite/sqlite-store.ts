@@ -305,17 +305,23 @@ class SqliteRepos implements StoreRepos {
       async observeApps(rows: readonly AppSighting[]) {
         wrap('prevalence.observeApps', 'STORE_WRITE', () => {
           self.observe(APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })));
-          // Attributes follow event time, not arrival: a non-empty value replaces the stored one when its
-          // sighting is newer than the one that set the attributes, or equally new with a greater value
-          // (byte order; a deterministic tie-break shared with PostgreSQL), or when nothing is stored.
+          // Attributes follow event time, not arrival, each on its own (foldAppAttributes): a non-empty value
+          // replaces the stored one when its row is newer than the one that set it, or equally new with a greater
+          // value (byte order; a deterministic tie-break shared with PostgreSQL). SET sees the row as it was, so a
+          // value and its time are decided by the same comparison.
+          const wins = (col: string, param: string) => `(@${param} <> '' AND (@${param}_t > ${col}_time OR (@${param}_t = ${col}_time AND @${param} > ${col})))`;
           const pick = (col: string, param: string) =>
-            `${col} = CASE WHEN @${param} <> '' AND (@t > attrs_time OR (@t = attrs_time AND @${param} > ${col}) OR ${col} = '') THEN @${param} ELSE ${col} END`;
+            `${col} = CASE WHEN ${wins(col, param)} THEN @${param} ELSE ${col} END, ${col}_time = CASE WHEN ${wins(col, param)} THEN @${param}_t ELSE ${col}_time END`;
           const attrs = self.st(`UPDATE apps SET
               ${pick('path', 'path')}, ${pick('signature_class', 'sc')}, ${pick('team_id', 'team')}, ${pick('signing_id', 'sid')}, ${pick('cdhash', 'cd')},
-              attrs_time = max(attrs_time, @t)
+              attrs_time = max(attrs_time, @path_t, @sc_t, @team_t, @sid_t, @cd_t)
             WHERE identity = @identity`);
           for (const [identity, a] of mergeAppAttributes(rows)) {
-            attrs.run({ t: a.time, path: a.path, sc: a.signatureClass, team: a.teamId, sid: a.signingId, cd: a.cdhash, identity });
+            const t = a.times;
+            attrs.run({
+              path: a.path, path_t: t.path, sc: a.signatureClass, sc_t: t.signatureClass, team: a.teamId, team_t: t.teamId,
+              sid: a.signingId, sid_t: t.signingId, cd: a.cdhash, cd_t: t.cdhash, identity,
+            });
           }
         });
       },
