@@ -2,12 +2,13 @@
  * `outflow doctor`: checks what Outflow needs on this machine and says how to fix what is missing.
  * Exit 0 only when every required check passes; `--json` prints the results as one JSON document.
  */
-import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { apiTokenSource, resolveApiToken } from '../fleet/api/auth.js';
 import { statErrorCode } from '../fleet/ingest/file-source.js';
 import { configFrom, readConfigFile, type OutflowConfig } from '../src/config/index.js';
 import { coerceError, OutflowError, ToolError } from '../src/errors.js';
+import { rootOnlyPathProblems } from '../src/root-only-path.js';
 import { resolvePlatform } from '../extension/runtime/create-context.js';
 import { ToolRunner, type Platform, type ToolName } from '../extension/runtime/tools.js';
 
@@ -117,23 +118,7 @@ async function probeEsloggerPermission(tools: ToolRunner): Promise<CheckResult> 
  */
 export function checkInterpreter(execPath = process.execPath): CheckResult {
   const name = 'node interpreter';
-  const seen = new Set<string>();
-  const problems: string[] = [];
-  for (const start of [execPath, safeRealpath(execPath)]) {
-    for (let p = start; p !== path.dirname(p); p = path.dirname(p)) {
-      if (seen.has(p)) continue;
-      seen.add(p);
-      let st;
-      try {
-        st = lstatSync(p);
-      } catch {
-        continue;
-      }
-      if (st.uid !== 0) problems.push(`${p} is owned by uid ${st.uid}`);
-      else if (st.mode & 0o002 && !st.isSymbolicLink()) problems.push(`${p} is world-writable`);
-      else if (st.mode & 0o020 && st.gid !== 0 && !st.isSymbolicLink()) problems.push(`${p} is writable by group ${st.gid}`);
-    }
-  }
+  const problems = rootOnlyPathProblems(execPath);
   return problems.length === 0
     ? { name, status: 'ok', required: false, detail: `${execPath}: root-owned, writable by root only` }
     : {
@@ -145,13 +130,6 @@ export function checkInterpreter(execPath = process.execPath): CheckResult {
       };
 }
 
-function safeRealpath(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
-  }
-}
 
 function checkRoot(platform: Platform): CheckResult {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

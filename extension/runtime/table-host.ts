@@ -3,7 +3,9 @@
  * (`outflow extension`) and the local SQLite shell (`outflow query`).
  */
 import { pathToFileURL } from 'node:url';
+import path from 'node:path';
 import { coerceError } from '../../src/errors.js';
+import { rootOnlyPathProblems, runningAsRoot } from '../../src/root-only-path.js';
 import type { QueryContext } from '../sdk/query-context.js';
 import type { TablePlugin } from '../sdk/table-plugin.js';
 import type { Collector, CollectorFactory, ExtensionContext } from './context.js';
@@ -26,13 +28,19 @@ export function toTablePlugin(def: TableDefinition<any>, ctx: ExtensionContext):
 /**
  * Tables loaded from the modules named in OUTFLOW_TEST_TABLES (comma-separated absolute paths, each
  * exporting `TABLES: TableDefinition[]`). Only tests set it: it lets the end-to-end suite register a
- * throwing or hanging table in the real `outflow extension` process without shipping such tables.
+ * throwing or hanging table in the real `outflow extension` process without shipping such tables. As root
+ * (under osqueryd) a module is loaded only from a path that is root's alone: it runs as root.
  */
 export async function loadTestTables(env: NodeJS.ProcessEnv = process.env): Promise<TableDefinition<any>[]> {
   const spec = env.OUTFLOW_TEST_TABLES;
   if (!spec) return [];
   const out: TableDefinition<any>[] = [];
   for (const file of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!path.isAbsolute(file)) throw new Error(`OUTFLOW_TEST_TABLES names ${file}, not an absolute path`);
+    if (runningAsRoot()) {
+      const problems = rootOnlyPathProblems(file);
+      if (problems.length) throw new Error(`refusing to load OUTFLOW_TEST_TABLES module ${file} as root: ${problems.join('; ')}`);
+    }
     const mod = (await import(pathToFileURL(file).href)) as { TABLES?: TableDefinition<any>[] };
     if (!Array.isArray(mod.TABLES)) throw new Error(`OUTFLOW_TEST_TABLES module ${file} does not export TABLES`);
     out.push(...mod.TABLES);

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,5 +59,33 @@ describe('ToolRunner.run output capture', () => {
     await expect(run).rejects.toMatchObject({ code: 'TOOL_FAILED' });
     const err = (await run.catch((e: unknown) => e)) as ToolError;
     expect(err.details.stderrHead).toContain('no packages found');
+  });
+});
+
+// Only root can hand a directory to another user; as root is also when the check applies (osqueryd runs us so).
+describe.skipIf(process.getuid?.() !== 0)('ToolRunner as root: a tool dir that is not root\'s alone', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'outflow-tools-unsafe-'));
+    fakeTool(dir, 'ss', `process.stdout.write('ran\\n');`);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs nothing from a directory another user owns or every user can write, and says why (permission_denied in health)', async () => {
+    chownSync(dir, 65534, 65534);
+    const runner = new ToolRunner({ platform: 'linux', toolDir: dir });
+    const err = (await runner.run('ss', []).catch((e: unknown) => e)) as ToolError;
+    expect(err).toBeInstanceOf(ToolError);
+    expect(err.code).toBe('TOOL_PERMISSION');
+    expect(err.message).toBe(`refusing to run ss as root from tools.dir ${dir}: ${dir} is owned by uid 65534, not root`);
+    expect(runner.available('ss')).toBe(false);
+    expect(() => runner.spawnStream('ss', [])).toThrow(/refusing to run ss as root/);
+
+    chownSync(dir, 0, 0);
+    chmodSync(dir, 0o777);
+    await expect(new ToolRunner({ platform: 'linux', toolDir: dir }).run('ss', [])).rejects.toThrow(`${dir} is writable by every user`);
+
+    chmodSync(dir, 0o755);
+    expect((await new ToolRunner({ platform: 'linux', toolDir: dir }).run('ss', [])).stdout).toBe('ran\n');
   });
 });

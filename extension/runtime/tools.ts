@@ -4,12 +4,14 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { ToolError } from '../../src/errors.js';
+import { rootOnlyPathProblems, runningAsRoot } from '../../src/root-only-path.js';
 
 /**
  * The only place the extension starts processes. Every tool is allowlisted with an absolute path per
  * platform; no shell is ever involved; every run has a timeout and an output cap. With a tool dir
  * (OUTFLOW_TOOL_DIR / config tools.dir) tools resolve from that directory instead — that is how the darwin
- * backend is exercised on Linux with fake tools.
+ * backend is exercised on Linux with fake tools. Running as root (under osqueryd), tools run from such a
+ * directory only when it is root's alone (rootOnlyPathProblems): whoever could write there would be root.
  */
 export type Platform = 'darwin' | 'linux';
 
@@ -60,6 +62,8 @@ const BASE_ENV: Record<string, string> = { LC_ALL: 'C', LANG: 'C', TZ: 'UTC', PA
 export class ToolRunner {
   readonly platform: Platform;
   readonly toolDir: string | undefined;
+  /** Why no tool runs from toolDir: it is not root's alone and this process is root. */
+  readonly toolDirProblem: string | undefined;
   private readonly defaultTimeoutMs: number;
   private readonly defaultMaxBytes: number;
 
@@ -75,16 +79,33 @@ export class ToolRunner {
   constructor(opts: ToolRunnerOptions) {
     this.platform = opts.platform;
     this.toolDir = opts.toolDir ? path.resolve(opts.toolDir) : undefined;
+    if (this.toolDir && runningAsRoot()) {
+      const problems = rootOnlyPathProblems(this.toolDir);
+      if (problems.length) this.toolDirProblem = problems.join('; ');
+    }
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 15_000;
     this.defaultMaxBytes = opts.defaultMaxBytes ?? 64 * 1024 * 1024;
   }
 
-  /** Absolute path of an allowlisted tool for this platform. Throws TOOL_NOT_ALLOWED for anything else. */
+  /**
+   * Absolute path of an allowlisted tool for this platform. Throws TOOL_NOT_ALLOWED for anything else, and
+   * TOOL_PERMISSION (health: permission_denied) for every tool while the tool dir is unsafe.
+   */
   resolve(tool: ToolName): string {
     const table = TOOL_PATHS[this.platform] as Record<string, string>;
     const abs = table[tool];
     if (!abs) throw new ToolError('TOOL_NOT_ALLOWED', `${tool} is not an allowed tool on ${this.platform}`, tool);
-    return this.toolDir ? path.join(this.toolDir, path.basename(abs)) : abs;
+    if (!this.toolDir) return abs;
+    if (this.toolDirProblem) {
+      throw new ToolError(
+        'TOOL_PERMISSION',
+        `refusing to run ${tool} as root from tools.dir ${this.toolDir}: ${this.toolDirProblem}`,
+        tool,
+        {},
+        'tools.dir (OUTFLOW_TOOL_DIR) is meant for tests: unset it, or make that directory and every directory above it owned by root and writable by root only',
+      );
+    }
+    return path.join(this.toolDir, path.basename(abs));
   }
 
   /** True when the tool exists and is executable (for health and doctor). */
@@ -99,7 +120,12 @@ export class ToolRunner {
 
   /** Run to completion, capturing stdout/stderr up to maxBytes each. Rejects with ToolError. */
   run(tool: ToolName, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-    const file = this.resolve(tool);
+    let file: string;
+    try {
+      file = this.resolve(tool);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     const maxBytes = opts.maxBytes ?? this.defaultMaxBytes;
     const okExit = opts.okExitCodes ?? [0];

@@ -61,7 +61,7 @@ describe('outflow doctor', () => {
     expect(r.detail).toContain(`${home} is owned by uid 65534`);
     chownSync(home, 0, 0);
     chmodSync(bin, 0o777);
-    expect(checkInterpreter(node).detail).toContain(`${bin} is world-writable`);
+    expect(checkInterpreter(node).detail).toContain(`${bin} is writable by every user`);
     chmodSync(bin, 0o755);
     // a symlink is followed to what it names
     const link = path.join(dir, 'node-link');
