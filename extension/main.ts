@@ -2,9 +2,10 @@
  * `outflow extension`: the osqueryd-autoloaded process. Composition root: config → logger → context →
  * collectors → tables → SDK. Logs are pino JSON on stderr only (osquery owns stdout).
  */
-import { rmSync } from 'node:fs';
-import { InputError, OutflowError } from '../src/errors.js';
-import { loadConfig } from '../src/config/index.js';
+import { existsSync, rmSync } from 'node:fs';
+import { coerceError, InputError, OutflowError } from '../src/errors.js';
+import { loadConfig, type OutflowConfig } from '../src/config/index.js';
+import { rootOnlyPathProblems, runningAsRoot } from '../src/root-only-path.js';
 import { createLogger } from '../src/log.js';
 import { SDK_VERSION, VERSION } from '../src/version.js';
 import { COLLECTORS } from './collectors/index.js';
@@ -35,12 +36,38 @@ function secondsFlag(value: string, flag: string, fallback: number): number {
   }
 }
 
+/**
+ * The extension's config: the --config file (the packaged outflow.ext passes the outflow.yaml beside it), else
+ * the defaults. Under osqueryd nobody sees a failed start, so a config the extension cannot use does not stop
+ * it: it runs on the defaults and its outflow_status row says why (`problem`), on every Mac the file reached.
+ * That covers a file root cannot trust (anyone who can change it steers a root process) and an invalid one.
+ * A --config naming no file at all is still an error: that is a typo on a command line, not a deployed file.
+ */
+export function extensionConfig(file: string | undefined): { config: OutflowConfig; problem?: string } {
+  if (!file || !existsSync(file)) return { config: loadConfig(file) };
+  if (runningAsRoot()) {
+    const problems = rootOnlyPathProblems(file);
+    if (problems.length) {
+      return { config: loadConfig(), problem: `config ${file} ignored, running on the defaults: root cannot trust it (${problems.join('; ')}); make it and every directory above it owned by root and writable by root only` };
+    }
+  }
+  try {
+    return { config: loadConfig(file) };
+  } catch (err) {
+    const e = coerceError(err);
+    const hint = err instanceof OutflowError && err.hint ? `; ${err.hint}` : '';
+    return { config: loadConfig(), problem: `config ${file} ignored, running on the defaults: ${e.message}${hint}` };
+  }
+}
+
 export async function runExtension(opts: ExtensionCliOptions): Promise<number> {
   applyExtensionHeapTuning();
   const log = createLogger({ level: opts.verbose ? 'debug' : 'info', name: 'outflow-extension' });
   const startTimeoutMs = secondsFlag(opts.timeout, '--timeout', 3);
   const intervalMs = secondsFlag(opts.interval, '--interval', 3);
-  const config = loadConfig(opts.config);
+  const { config, problem: configProblem } = extensionConfig(opts.config);
+  if (configProblem) log.error({ config: opts.config }, configProblem);
+  else log.info({ config: opts.config ?? null }, opts.config ? 'config loaded' : 'no config file: running on the defaults');
   const platform = resolvePlatform();
   const ctx = createContext({ platform, config, log });
 
@@ -78,7 +105,9 @@ export async function runExtension(opts: ExtensionCliOptions): Promise<number> {
   let reason: StopReason;
   try {
     await ext.start();
-    selfHealth.running(`registered with osquery as uuid ${ext.uuid}; serving ${ext.router.tableNames.length} tables`);
+    const registered = `registered with osquery as uuid ${ext.uuid}; serving ${ext.router.tableNames.length} tables`;
+    if (configProblem) selfHealth.degraded(`${registered}; ${configProblem}`);
+    else selfHealth.running(`${registered}; config ${opts.config ?? 'none (defaults)'}`);
     reason = await ext.stopped;
   } catch (err) {
     // A signal during start-up is an orderly stop, not a failure.

@@ -1,18 +1,23 @@
 #!/bin/sh
 # Install Outflow for osquery autoload.
-#   sudo ./install.sh [--prefix /usr/local/outflow] --extensions-load /etc/osquery/extensions.load
-# Copies this directory to PREFIX owned by root with mode 0755, then appends PREFIX/outflow.ext to the
-# extensions.load file (once). Refuses locations osqueryd would reject: a world-writable directory or one
-# with the sticky bit anywhere on the path (e.g. /tmp), because osqueryd will not load from there.
+#   sudo ./install.sh [--prefix /usr/local/outflow] [--config outflow.yaml] --extensions-load FILE
+# Copies this directory to PREFIX owned by root with mode 0755, installs the extension's config (when given) as
+# PREFIX/outflow.yaml (root-owned, 0644; outflow.ext reads it there), then appends PREFIX/outflow.ext to the
+# extensions.load FILE (once): the file osqueryd's --extensions_autoload names, by default
+# /var/osquery/extensions.load on macOS and /etc/osquery/extensions.load on Linux.
+# Refuses a PREFIX that someone other than root could change (osqueryd would run their code as root), and a
+# world-writable or sticky-bit location (e.g. /tmp), where osqueryd does not load extensions.
 set -eu
 
 prefix=/usr/local/outflow
 load=""
+config=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix=$2; shift 2 ;;
     --extensions-load) load=$2; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    --config) config=$2; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -21,7 +26,8 @@ die() { echo "install.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (osqueryd loads only root-owned extensions)"
 case "$prefix" in /*) ;; *) die "--prefix must be an absolute path" ;; esac
-[ -n "$load" ] || die "--extensions-load FILE is required (osqueryd default: /etc/osquery/extensions.load)"
+[ -n "$load" ] || die "--extensions-load FILE is required (osqueryd's default: /var/osquery/extensions.load on macOS, /etc/osquery/extensions.load on Linux, unless --extensions_autoload names another)"
+if [ -n "$config" ]; then [ -f "$config" ] || die "--config $config is not a file"; fi
 case "$load" in /*) ;; *) die "--extensions-load must be an absolute path" ;; esac
 
 # stat FORMAT_GNU FORMAT_BSD PATH: GNU stat (Linux) or BSD stat (macOS).
@@ -44,40 +50,51 @@ check_dir "$(dirname "$load")"
 src=$(cd "$(dirname "$0")" && pwd)
 [ -f "$src/outflow.ext" ] || die "outflow.ext not found next to install.sh"
 
-# osqueryd runs outflow.ext as root, and outflow.ext runs the Node interpreter named on its first line: that
-# file, and every directory above it, must be writable by root only, or whoever can write there becomes root
-# (a Homebrew node under /opt/homebrew belongs to the user who installed Homebrew).
+# osqueryd runs outflow.ext as root; outflow.ext runs the Node interpreter named on its first line and then the
+# code and config beside itself. Each of these, and every directory above it, must be writable by root only, or
+# whoever can write there becomes root (a Homebrew node under /opt/homebrew belongs to the user who installed
+# Homebrew; a prefix under a user's folder can be swapped for their own lib/ next to a link to outflow.ext).
+# root_only PATH WHAT: directories that do not exist yet are skipped (mkdir -p creates them root-owned).
 root_only() {
   p=$1
   while [ -n "$p" ] && [ "$p" != "/" ]; do
-    [ -e "$p" ] || die "$p does not exist (the Node interpreter named in outflow.ext)"
-    owner=$(stat_of %u %u "$p")
-    group=$(stat_of %g %g "$p")
-    perms=$(stat_of %A %Sp "$p")
-    [ "$owner" = 0 ] || die "$p is owned by uid $owner, not root: the Node interpreter $interp would run as root from a path another user can change; repackage with --node pointing at a root-owned Node (see docs/deploy.md)"
-    case "$perms" in
-      ????????w?) die "$p is world-writable: the Node interpreter $interp would run as root from a path anyone can change" ;;
-      ?????w????) [ "$group" = 0 ] || die "$p is writable by group $group: the Node interpreter $interp would run as root from a path that group can change" ;;
-    esac
+    if [ -e "$p" ]; then
+      owner=$(stat_of %u %u "$p")
+      group=$(stat_of %g %g "$p")
+      perms=$(stat_of %A %Sp "$p")
+      [ "$owner" = 0 ] || die "$p is owned by uid $owner, not root: $2 would run as root from a path another user can change"
+      case "$perms" in
+        ????????w?) die "$p is world-writable: $2 would run as root from a path anyone can change" ;;
+        ?????w????) [ "$group" = 0 ] || die "$p is writable by group $group: $2 would run as root from a path that group can change" ;;
+      esac
+    fi
     p=$(dirname "$p")
   done
 }
+root_only "$prefix" "Outflow installed in $prefix"
 interp=$(sed -n '1s/^#!\([^ ]*\).*/\1/p' "$src/outflow.ext")
 [ -n "$interp" ] || die "outflow.ext has no interpreter line"
-root_only "$interp"
+[ -e "$interp" ] || die "$interp does not exist (the Node interpreter named in outflow.ext)"
+root_only "$interp" "the Node interpreter $interp (repackage with --node pointing at a root-owned Node, see docs/deploy.md)"
 resolved=$(realpath "$interp" 2>/dev/null || readlink -f "$interp" 2>/dev/null || echo "$interp")
-[ "$resolved" = "$interp" ] || root_only "$resolved"
+[ "$resolved" = "$interp" ] || root_only "$resolved" "the Node interpreter $interp (repackage with --node pointing at a root-owned Node, see docs/deploy.md)"
 if [ "$src" != "$prefix" ]; then
   mkdir -p "$prefix"
   cp -R "$src/." "$prefix/"
 fi
+if [ -n "$config" ]; then
+  cp "$config" "$prefix/outflow.yaml.new"
+  mv "$prefix/outflow.yaml.new" "$prefix/outflow.yaml"
+fi
 chown -R 0:0 "$prefix"
 chmod -R go-w "$prefix"
 chmod 0755 "$prefix" "$prefix/outflow.ext" "$prefix/outflow"
+if [ -f "$prefix/outflow.yaml" ]; then chmod 0644 "$prefix/outflow.yaml"; fi
 
 mkdir -p "$(dirname "$load")"
 touch "$load"
 if ! grep -qxF "$prefix/outflow.ext" "$load"; then
   echo "$prefix/outflow.ext" >> "$load"
 fi
-echo "installed $prefix/outflow.ext and listed it in $load; restart osqueryd to load it"
+if [ -f "$prefix/outflow.yaml" ]; then cfg="config $prefix/outflow.yaml"; else cfg="no config (defaults; see --config)"; fi
+echo "installed $prefix/outflow.ext ($cfg) and listed it in $load; restart osqueryd to load it"

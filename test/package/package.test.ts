@@ -169,6 +169,69 @@ describe('packaged outflow.ext', () => {
     writeFileSync(ext, readFileSync(ext, 'utf8').replace(/^#!\S+/, `#!${process.execPath}`));
     expect(install()).toBe('');
   });
+
+  it('install.sh refuses a prefix another user could swap out, and installs --config as the root-owned outflow.yaml', () => {
+    const install = (prefix: string, extra: string[] = []) => {
+      try {
+        return execFileSync('sh', [path.join(unpacked, 'install.sh'), '--prefix', prefix, '--extensions-load', path.join(stageRoot, 'etc/y.load'), ...extra], { stdio: 'pipe' }).toString();
+      } catch (err) {
+        return String((err as { stderr?: Buffer }).stderr);
+      }
+    };
+    // under a folder of uid 65534: they could rename the prefix and put their own lib/ beside a link to outflow.ext
+    const userHome = path.join(stageRoot, 'Users/someone');
+    mkdirSync(userHome, { recursive: true });
+    chownSync(userHome, 65534, 65534);
+    expect(install(path.join(userHome, 'outflow'))).toContain(`${userHome} is owned by uid 65534, not root: Outflow installed in ${path.join(userHome, 'outflow')} would run as root`);
+    expect(existsSync(path.join(userHome, 'outflow'))).toBe(false);
+
+    const config = path.join(work, 'endpoint.yaml');
+    writeFileSync(config, 'flows:\n  sample_interval: 7\n');
+    chownSync(config, 65534, 65534);
+    const prefix = path.join(stageRoot, 'usr/local/outflow-3');
+    expect(install(prefix, ['--config', config])).toContain(`(config ${prefix}/outflow.yaml)`);
+    const st = statSync(path.join(prefix, 'outflow.yaml'));
+    expect([st.uid, st.gid, st.mode & 0o777]).toEqual([0, 0, 0o644]);
+    expect(readFileSync(path.join(prefix, 'outflow.yaml'), 'utf8')).toBe('flows:\n  sample_interval: 7\n');
+    // an upgrade without --config keeps it
+    expect(install(prefix)).toContain(`(config ${prefix}/outflow.yaml)`);
+  });
+
+  it('ships only what runs: no sources, build tree or tests of the native module', () => {
+    const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter((f) => f.includes('lib/node_modules/') && !f.endsWith('/') && !f.endsWith('/LICENSE.md'));
+    expect(files.some((f) => f.endsWith('build/Release/better_sqlite3.node'))).toBe(true);
+    expect(files.filter((f) => /\.(a|cpp|c|h|gyp|mk|md)$|Makefile|test_extension|\/test\/|\/deps\/|\/src\//.test(f))).toEqual([]);
+  });
+
+  it('outflow.ext runs on the outflow.yaml beside it (osqueryd passes no --config), without a deprecation warning', async () => {
+    const sockDir = mkdtempSync(path.join(work, 'sock2-'));
+    const socket = path.join(sockDir, 'osquery.em');
+    const mgr = await FakeManager.start(socket);
+    const copy = path.join(stageRoot, 'with-config');
+    execFileSync('cp', ['-R', unpacked, copy]);
+    writeFileSync(path.join(copy, 'outflow.yaml'), 'flows:\n  sample_interval: 5\n');
+    const proc = spawn(path.join(copy, 'outflow.ext'), ['--socket', socket, '--timeout', '5', '--interval', '1'], {
+      cwd: sockDir,
+      env: { PATH: '/usr/bin:/bin', OUTFLOW_PLATFORM: 'linux', HOME: sockDir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr?.on('data', (d) => (stderr += d));
+    try {
+      const reg = await mgr.waitForRegistration(30_000).catch((e: Error) => {
+        throw new Error(`${e.message}\n${stderr}`);
+      });
+      for (let i = 0; i < 100 && !existsSync(mgr.extensionSocket(reg.uuid)); i++) await new Promise((r) => setTimeout(r, 50));
+      const res = await mgr.generate(reg.uuid, 'outflow_status');
+      const self = res.response.find((r) => r.component === 'extension');
+      expect(self?.state).toBe('running');
+      expect(self?.detail).toContain(`; config ${path.join(copy, 'outflow.yaml')}`);
+      expect(stderr).not.toContain('DeprecationWarning');
+    } finally {
+      proc.kill('SIGKILL');
+      await mgr.close();
+    }
+  }, 60_000);
 });
 
 // Keep the import of REPO_ROOT honest: the package is built from this checkout.
