@@ -28,6 +28,13 @@ export const PackQuerySchema = z
     interval: z.number().int().positive().max(MAX_INTERVAL),
     platform: z.array(z.enum(PLATFORMS)).min(1),
     logging: z.enum(LOGGING),
+    /**
+     * Fleet only: the labels that scope this report (Fleet's `labels_include_any`). Default: the pack's
+     * fleet_label, so a report runs only where the extension is registered. An override replaces the
+     * default (list the pack's label again to keep it); the labels must exist in Fleet. The osquery pack
+     * ignores it (it scopes by `discovery`).
+     */
+    labels_include_any: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict();
 export type PackQuery = z.infer<typeof PackQuerySchema>;
@@ -113,7 +120,11 @@ export function renderOsqueryPack(src: PackSource): string {
   return `${JSON.stringify(pack, null, 2)}\n`;
 }
 
-/** Fleet GitOps `reports:` items (include from a fleet file with `- path: ../lib/outflow-reports.yml`). */
+/**
+ * Fleet GitOps `reports:` items (include from a fleet file with `- path: ../lib/outflow-reports.yml`). Each
+ * report is scoped with `labels_include_any` (default: the pack's fleet label), because Fleet has no pack
+ * discovery and would otherwise schedule the reports on hosts without the extension.
+ */
 export function renderFleetReports(src: PackSource): string {
   const items = src.queries.map((q) => ({
     name: q.name,
@@ -124,6 +135,7 @@ export function renderFleetReports(src: PackSource): string {
     logging: q.logging,
     automations_enabled: true,
     discard_data: true,
+    labels_include_any: q.labels_include_any ?? [src.meta.fleet_label.name],
   }));
   return `# ${GENERATED}\n${yamlStringify(items, { lineWidth: 0 })}`;
 }

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../../src/errors.js';
 import { loadPackSource, planPacksBuild, runPacksBuild } from '../../packs/build.js';
-import { parsePackSource } from '../../packs/pack-source.js';
+import { parsePackSource, renderFleetReports, renderOsqueryPack } from '../../packs/pack-source.js';
 import { REPO_ROOT, runOutflow } from '../helpers/cli.js';
 
 const PACKS = path.join(REPO_ROOT, 'packs');
@@ -76,7 +76,7 @@ describe('Fleet GitOps reports (SPEC §3)', () => {
     const reports = parseYaml(text) as Record<string, unknown>[];
     expect(reports.map((r) => r.name)).toEqual(['outflow_apps', 'outflow_candidates', 'outflow_destinations', 'outflow_status']);
     for (const r of reports) {
-      expect(Object.keys(r)).toEqual(['name', 'query', 'description', 'interval', 'platform', 'logging', 'automations_enabled', 'discard_data']);
+      expect(Object.keys(r)).toEqual(['name', 'query', 'description', 'interval', 'platform', 'logging', 'automations_enabled', 'discard_data', 'labels_include_any']);
       expect(r).toMatchObject({ automations_enabled: true, discard_data: true });
     }
     const byName = Object.fromEntries(reports.map((r) => [r.name, r]));
@@ -84,6 +84,13 @@ describe('Fleet GitOps reports (SPEC §3)', () => {
     expect(byName.outflow_destinations).toMatchObject({ interval: 300, logging: 'differential_ignore_removals' });
     expect(byName.outflow_apps).toMatchObject({ interval: 600, logging: 'differential_ignore_removals' });
     expect(byName.outflow_status).toMatchObject({ interval: 3600, logging: 'snapshot' });
+  });
+
+  it('every report is scoped to the label that the label file defines (Fleet has no pack discovery)', async () => {
+    const reports = parseYaml(await readFile(path.join(PACKS, 'fleet/outflow-reports.yml'), 'utf8')) as Record<string, unknown>[];
+    const labels = parseYaml(await readFile(path.join(PACKS, 'fleet/outflow-labels.yml'), 'utf8')) as { name: string }[];
+    expect(labels.map((l) => l.name)).toEqual(['Outflow extension']);
+    for (const r of reports) expect(r.labels_include_any, String(r.name)).toEqual([labels[0]!.name]);
   });
 
   it('the label file carries the discovery query as a dynamic label', async () => {
@@ -100,6 +107,20 @@ describe('pack source validation', () => {
   it('accepts a minimal source and strips a trailing semicolon', () => {
     expect(parsePackSource([meta, { file: 'outflow_x.yaml', data: q }]).queries[0]!.query).toBe('SELECT 1');
   });
+  it('scopes a Fleet report to the pack label by default and to its own labels_include_any when set', () => {
+    const src = parsePackSource([
+      meta,
+      { file: 'outflow_x.yaml', data: q },
+      { file: 'outflow_y.yaml', data: { ...q, name: 'outflow_y', labels_include_any: ['L', 'Canary Macs'] } },
+    ]);
+    const reports = parseYaml(renderFleetReports(src)) as { name: string; labels_include_any: string[] }[];
+    expect(reports.map((r) => [r.name, r.labels_include_any])).toEqual([
+      ['outflow_x', ['L']],
+      ['outflow_y', ['L', 'Canary Macs']],
+    ]);
+    // the osquery pack scopes by discovery: the Fleet-only key never reaches its JSON
+    expect(renderOsqueryPack(src)).not.toContain('labels_include_any');
+  });
   it.each([
     ['unknown logging', { ...q, logging: 'stream' }, 'logging'],
     ['interval above osquery\'s 604800 s', { ...q, interval: 700_000 }, 'interval'],
@@ -107,6 +128,8 @@ describe('pack source validation', () => {
     ['windows platform', { ...q, platform: ['windows'] }, 'platform'],
     ['two statements', { ...q, query: 'SELECT 1; SELECT 2' }, 'query'],
     ['unknown key (typo)', { ...q, intervall: 5 }, 'intervall'],
+    ['empty labels_include_any (would unscope the report)', { ...q, labels_include_any: [] }, 'labels_include_any'],
+    ['labels_include_any as a string', { ...q, labels_include_any: 'L' }, 'labels_include_any'],
     ['file not named after the query', { ...q, name: 'outflow_y' }, 'outflow_y.yaml'],
   ])('rejects %s, naming the file and key', (_n, data, needle) => {
     let err: unknown;
