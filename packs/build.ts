@@ -14,14 +14,17 @@ import { parsePackSource, renderAll, type PackSource } from './pack-source.js';
 export interface PacksBuildOptions {
   out: string;
   check: boolean;
-  /** Source directory; default: OUTFLOW_PACKS_SOURCE, else packs/source next to this module, else ./packs/source. */
+  /**
+   * Source directory; default: OUTFLOW_PACKS_SOURCE, else source/ next to this module (the repository), else
+   * packs/source beside the bundle's lib/ (the package), else ./packs/source.
+   */
   source?: string;
 }
 
 export function defaultSourceDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.OUTFLOW_PACKS_SOURCE) return env.OUTFLOW_PACKS_SOURCE;
-  const here = path.join(path.dirname(fileURLToPath(import.meta.url)), 'source');
-  if (existsSync(here)) return here;
+  const moduleDir = path.dirname(fileURLToPath(import.meta.url));
+  for (const dir of [path.join(moduleDir, 'source'), path.join(moduleDir, '..', 'packs', 'source')]) if (existsSync(dir)) return dir;
   return path.resolve('packs/source');
 }
 

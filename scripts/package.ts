@@ -103,7 +103,8 @@ export async function packageOutflow(opts: PackageOptions): Promise<{ dir: strin
 
   const packsSrc = path.join(root, 'packs');
   mkdirSync(path.join(dir, 'packs'), { recursive: true });
-  for (const f of ['outflow.conf', 'fleet']) {
+  // source/ too: an admin can change an interval there and rebuild with the packaged `outflow packs build`.
+  for (const f of ['outflow.conf', 'fleet', 'source']) {
     const p = path.join(packsSrc, f);
     if (existsSync(p)) cpSync(p, path.join(dir, 'packs', f), { recursive: true });
   }

@@ -197,6 +197,11 @@ describe('packaged outflow.ext', () => {
     expect(install(prefix)).toContain(`(config ${prefix}/outflow.yaml)`);
   });
 
+  it('the packaged outflow rebuilds the packs it ships from the pack source it ships', () => {
+    const out = execFileSync(path.join(unpacked, 'outflow'), ['packs', 'build', '--check', '--out', path.join(unpacked, 'packs')], { encoding: 'utf8', cwd: work, timeout: 60_000 });
+    expect(out).toContain('packs are current');
+  });
+
   it('ships only what runs: no sources, build tree or tests of the native module', () => {
     const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter((f) => f.includes('lib/node_modules/') && !f.endsWith('/') && !f.endsWith('/LICENSE.md'));
     expect(files.some((f) => f.endsWith('build/Release/better_sqlite3.node'))).toBe(true);
