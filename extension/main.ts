@@ -11,7 +11,7 @@ import { SDK_VERSION, VERSION } from '../src/version.js';
 import { COLLECTORS } from './collectors/index.js';
 import { createContext, resolvePlatform } from './runtime/create-context.js';
 import { applyExtensionHeapTuning } from './runtime/node-flags.js';
-import { loadTestTables, startCollectors, stopAll, tablesFor, toTablePlugin } from './runtime/table-host.js';
+import { loadTestTables, reapToolsOnExit, startCollectors, stopAll, tablesFor, toTablePlugin } from './runtime/table-host.js';
 import { OsqueryExtension, SdkError, exitCodeFor, parseSecondsFlag, type StopReason } from './sdk/index.js';
 import { TABLES } from './tables/index.js';
 
@@ -88,8 +88,8 @@ export async function runExtension(opts: ExtensionCliOptions): Promise<number> {
     log.info({ signal }, 'signal received; stopping');
     void ext.stop({ kind: 'signal', signal });
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // Every terminating signal stops in order (SIGHUP and SIGQUIT used to end us with the socket and tools left).
+  const removeSignalHandlers = reapToolsOnExit(ctx, ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'], onSignal);
 
   // Collectors may hold child processes (eslogger, nettop -L 0) whose teardown we do not fully control:
   // never let them keep us past osqueryd's deadline (exit within 2 s of shutdown()/SIGTERM).
@@ -123,8 +123,7 @@ export async function runExtension(opts: ExtensionCliOptions): Promise<number> {
 
   const code = exitCodeFor(reason);
   await stopAll(collectors, ctx, COLLECTOR_STOP_BUDGET_MS);
-  process.off('SIGTERM', onSignal);
-  process.off('SIGINT', onSignal);
+  removeSignalHandlers();
   process.off('exit', removeSocket);
   log.info({ reason: reason.kind, exit_code: code }, 'extension exiting');
   return code;

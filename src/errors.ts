@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'TOOL_OUTPUT_LIMIT'
   | 'TOOL_FAILED'
   | 'TOOL_PERMISSION'
+  | 'TOOL_ABORTED'
   | 'TABLE_UNKNOWN'
   | 'TABLE_TIMEOUT'
   | 'TABLE_FAILED'

@@ -8,6 +8,7 @@
  * (every column; the constraints osquery would push, read from simple WHERE clauses by pushdown.ts, else
  * none — a superset either way, which SQLite then filters) and the statement reads that snapshot.
  */
+import { constants as osConstants } from 'node:os';
 import Database from 'better-sqlite3';
 import { InputError, coerceError } from '../../src/errors.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -17,7 +18,7 @@ import { COLLECTORS } from '../collectors/index.js';
 import type { ExtensionContext } from '../runtime/context.js';
 import { createContext, resolvePlatform } from '../runtime/create-context.js';
 import { columnOptions, type ColumnSpec, type TableDefinition } from '../runtime/define-table.js';
-import { awaitCollectorsReady, loadTestTables, startCollectors, stopAll, tablesFor } from '../runtime/table-host.js';
+import { awaitCollectorsReady, loadTestTables, reapToolsOnExit, startCollectors, stopAll, tablesFor } from '../runtime/table-host.js';
 import { formatQueryContext, parseQueryContext } from '../sdk/query-context.js';
 import { TABLES } from '../tables/index.js';
 import { formatJsonLines, formatTable, type OutputFormat } from './format-output.js';
@@ -108,6 +109,11 @@ export async function runQuery(sql: string, opts: QueryCliOptions = {}): Promise
   const referencedTables = (statement: string) => definitions.filter((d) => new RegExp(`\\b${d.name}\\b`, 'i').test(statement));
 
   const collectors = startCollectors(COLLECTORS, ctx);
+  // Ctrl-C (or a kill) ends the shell as before, but without leaving its tools running in their own process groups.
+  const removeReaper = reapToolsOnExit(ctx, ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'], (signal) => {
+    ctx.tools.killAll();
+    process.exit(128 + (osConstants.signals[signal] ?? 0));
+  });
   try {
     const laggards = await awaitCollectorsReady(collectors, READY_TIMEOUT_MS);
     if (laggards.length) log.warn({ collectors: laggards }, 'collectors produced no first sample in time; answering with what they have');
@@ -139,6 +145,7 @@ export async function runQuery(sql: string, opts: QueryCliOptions = {}): Promise
     return 1;
   } finally {
     await stopAll(collectors, ctx, 2000);
+    removeReaper();
     db.close();
   }
 }

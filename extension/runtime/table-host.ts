@@ -95,4 +95,24 @@ export async function stopAll(collectors: readonly Collector[], ctx: ExtensionCo
     }),
   ]);
   clearTimeout(timer);
+  // A tool a collector did not wait for (a ps run in flight, an eslogger deaf to SIGTERM) must not outlive us.
+  const killed = ctx.tools.killAll();
+  if (killed) ctx.log.warn({ tools: killed }, 'tools still running at stop were killed');
+}
+
+/**
+ * Kill the tools still running when the process goes away without stopAll: on its forced exit (`exit` runs
+ * synchronous code only, which killAll is) and on a terminal's signals (osqueryd sends SIGTERM, which the
+ * caller handles; SIGINT, SIGHUP and SIGQUIT would otherwise end the process with its tools left running in
+ * their own process groups). `onSignal` replaces the default exit for those it is given. Returns a function
+ * that removes the handlers.
+ */
+export function reapToolsOnExit(ctx: ExtensionContext, signals: readonly NodeJS.Signals[], onSignal: (signal: NodeJS.Signals) => void): () => void {
+  const reap = () => void ctx.tools.killAll();
+  process.once('exit', reap);
+  for (const s of signals) process.on(s, onSignal);
+  return () => {
+    process.off('exit', reap);
+    for (const s of signals) process.off(s, onSignal);
+  };
 }

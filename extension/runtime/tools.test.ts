@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,84 @@ describe('ToolRunner.run output capture', () => {
     await expect(run).rejects.toMatchObject({ code: 'TOOL_FAILED' });
     const err = (await run.catch((e: unknown) => e)) as ToolError;
     expect(err.details.stderrHead).toContain('no packages found');
+  });
+});
+
+describe('ToolRunner: no tool outlives its run or the runner', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'outflow-tools-kill-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** Running, not merely a zombie waiting for its parent (or a container's init) to reap it. */
+  const alive = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  const gone = async (pid: number) => {
+    for (let i = 0; i < 40 && alive(pid); i++) await new Promise((r) => setTimeout(r, 25));
+    return !alive(pid);
+  };
+  /** A tool that starts a child of its own (a wrapper), records both pids, and hangs. */
+  const wrapper = (name: string, pidFile: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, `#!/bin/sh\nsleep 30 &\necho "$$ $!" > ${pidFile}\ntrap '' TERM\nwait\n`);
+    chmodSync(file, 0o755);
+  };
+  const pidsIn = async (file: string) => {
+    for (let i = 0; i < 100; i++) {
+      try {
+        const pids = readFileSync(file, 'utf8').trim().split(' ').map(Number);
+        if (pids.length === 2 && pids.every((p) => p > 0)) return pids;
+      } catch {
+        // not written yet
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`${file} never written`);
+  };
+
+  it('a timeout kills the tool with everything it started (its process group)', async () => {
+    const pidFile = path.join(dir, 'ss.pids');
+    wrapper('ss', pidFile);
+    const runner = new ToolRunner({ platform: 'linux', toolDir: dir });
+    const run = runner.run('ss', [], { timeoutMs: 400 });
+    const pids = await pidsIn(pidFile);
+    await expect(run).rejects.toMatchObject({ code: 'TOOL_TIMEOUT' });
+    for (const p of pids) expect(await gone(p), `pid ${p}`).toBe(true);
+    // the run settles at the timeout; the tool leaves the runner's list when its exit is seen
+    await expect.poll(() => runner.running, { timeout: 2000 }).toBe(0);
+  });
+
+  it('an abort kills the group at once (SIGKILL: a tool deaf to SIGTERM too) and rejects as TOOL_ABORTED', async () => {
+    const pidFile = path.join(dir, 'rpm.pids');
+    wrapper('rpm', pidFile);
+    const abort = new AbortController();
+    const run = new ToolRunner({ platform: 'linux', toolDir: dir }).run('rpm', [], { timeoutMs: 30_000, signal: abort.signal });
+    const pids = await pidsIn(pidFile);
+    abort.abort();
+    const err = (await run.catch((e: unknown) => e)) as ToolError;
+    expect([err.code, err.message]).toEqual(['TOOL_ABORTED', 'rpm was stopped before it finished (the extension is stopping)']);
+    for (const p of pids) expect(await gone(p), `pid ${p}`).toBe(true);
+    await expect(new ToolRunner({ platform: 'linux', toolDir: dir }).run('rpm', [], { signal: abort.signal })).rejects.toMatchObject({ code: 'TOOL_ABORTED' });
+  });
+
+  it('killAll kills every run and stream still going, synchronously, and says how many', async () => {
+    const pidFile = path.join(dir, 'dpkg.pids');
+    wrapper('dpkg-query', pidFile);
+    const runner = new ToolRunner({ platform: 'linux', toolDir: dir, defaultTimeoutMs: 30_000 });
+    const run = runner.run('dpkg-query', []);
+    const pids = await pidsIn(pidFile);
+    writeFileSync(path.join(dir, 'ps'), '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+    const stream = runner.spawnStream('ps', []);
+    expect(runner.running).toBe(2);
+    expect(runner.killAll()).toBe(2);
+    expect(runner.running).toBe(0);
+    await expect(run).rejects.toMatchObject({ code: 'TOOL_FAILED', message: 'dpkg-query exited with signal SIGKILL' });
+    for (const p of [...pids, stream.pid!]) expect(await gone(p), `pid ${p}`).toBe(true);
   });
 });
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,6 +12,11 @@ import { rootOnlyPathProblems, runningAsRoot } from '../../src/root-only-path.js
  * (OUTFLOW_TOOL_DIR / config tools.dir) tools resolve from that directory instead — that is how the darwin
  * backend is exercised on Linux with fake tools. Running as root (under osqueryd), tools run from such a
  * directory only when it is root's alone (rootOnlyPathProblems): whoever could write there would be root.
+ *
+ * Every tool runs in a process group of its own, and the runner knows which are alive: a timeout, an output
+ * cap or an abort kills the tool's whole group (a wrapper's children too), and killAll() reaps whatever still
+ * runs when the extension stops. Without it a hung ps or eslogger outlived the extension, reparented to
+ * launchd, since its timeout timer died with us, and piled up with every restart.
  */
 export type Platform = 'darwin' | 'linux';
 
@@ -64,6 +69,8 @@ export class ToolRunner {
   readonly toolDir: string | undefined;
   /** Why no tool runs from toolDir: it is not root's alone and this process is root. */
   readonly toolDirProblem: string | undefined;
+  /** Tools started and not yet exited. */
+  private readonly live = new Set<ChildProcess>();
   private readonly defaultTimeoutMs: number;
   private readonly defaultMaxBytes: number;
 
@@ -131,14 +138,13 @@ export class ToolRunner {
     const okExit = opts.okExitCodes ?? [0];
     const started = Date.now();
     return new Promise<RunResult>((resolve, reject) => {
-      let child;
+      if (opts.signal?.aborted) {
+        reject(aborted(tool));
+        return;
+      }
+      let child: ChildProcessByStdio<null, Readable, Readable>;
       try {
-        child = spawn(file, args, {
-          shell: false,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: this.toolEnv(opts.env),
-          signal: opts.signal,
-        });
+        child = this.track(spawn(file, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], env: this.toolEnv(opts.env), detached: true }));
       } catch (err) {
         reject(notFoundOr(tool, file, err));
         return;
@@ -153,20 +159,26 @@ export class ToolRunner {
       let outBytes = 0;
       let errBytes = 0;
       let settled = false;
+      const onAbort = () => {
+        killGroup(child, 'SIGKILL');
+        finish(() => reject(aborted(tool)));
+      };
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
         fn();
       };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => {
-        child.kill('SIGKILL');
+        killGroup(child, 'SIGKILL');
         finish(() => reject(new ToolError('TOOL_TIMEOUT', `${tool} did not finish within ${timeoutMs} ms`, tool, {}, 'the tool is hung or the machine is overloaded; it will be retried')));
       }, timeoutMs);
       child.stdout.on('data', (chunk: Buffer) => {
         outBytes += chunk.length;
         if (outBytes > maxBytes) {
-          child.kill('SIGKILL');
+          killGroup(child, 'SIGKILL');
           finish(() => reject(new ToolError('TOOL_OUTPUT_LIMIT', `${tool} printed more than ${maxBytes} bytes`, tool, {}, 'raise tools.max_output_bytes if this host really has that much state')));
           return;
         }
@@ -207,15 +219,54 @@ export class ToolRunner {
    * Start a long-running tool (eslogger, nettop -L 0) and hand back the child. The caller owns the stream
    * (line-buffering, restart with backoff). stderr is piped so permission errors can be read.
    */
-  spawnStream(tool: ToolName, args: readonly string[], opts: { env?: Record<string, string>; detached?: boolean } = {}): ChildProcessByStdio<null, Readable, Readable> {
+  spawnStream(tool: ToolName, args: readonly string[], opts: { env?: Record<string, string> } = {}): ChildProcessByStdio<null, Readable, Readable> {
     const file = this.resolve(tool);
-    return spawn(file, args, {
-      shell: false,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: this.toolEnv(opts.env),
-      detached: opts.detached ?? false,
-    });
+    return this.track(spawn(file, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], env: this.toolEnv(opts.env), detached: true }));
   }
+
+  /** How many tools are running now. */
+  get running(): number {
+    return this.live.size;
+  }
+
+  /**
+   * SIGKILL every tool still running, with its process group. Synchronous, so it also works in an `exit`
+   * handler (the extension's forced exit). Returns how many were running.
+   */
+  killAll(): number {
+    const n = this.live.size;
+    for (const child of this.live) killGroup(child, 'SIGKILL');
+    this.live.clear();
+    return n;
+  }
+
+  private track<T extends ChildProcess>(child: T): T {
+    if (child.pid === undefined) return child; // failed to start: its 'error' event says why
+    this.live.add(child);
+    child.once('exit', () => this.live.delete(child));
+    return child;
+  }
+}
+
+/**
+ * Signal a tool's whole process group (it leads one: spawned detached), so what a wrapper started goes too;
+ * the tool alone when the group is gone already.
+ */
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function aborted(tool: string): ToolError {
+  return new ToolError('TOOL_ABORTED', `${tool} was stopped before it finished (the extension is stopping)`, tool);
 }
 
 function notFoundOr(tool: string, file: string, err: unknown): ToolError {

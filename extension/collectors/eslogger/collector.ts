@@ -4,6 +4,7 @@ import { coerceError, ToolError } from '../../../src/errors.js';
 import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../runtime/context.js';
 import type { ComponentHealth } from '../../runtime/health.js';
+import { killGroup } from '../../runtime/tools.js';
 import { LineReader } from './line-reader.js';
 import { EsloggerPipeline, type PipelineStats } from './pipeline.js';
 
@@ -15,6 +16,8 @@ const FDA_DETAIL =
   '(MDM: a PPPC profile with SystemPolicyAllFiles for /usr/bin/eslogger and the process that launches osqueryd, e.g. orbit); it is retried automatically';
 const ROOT_DETAIL = 'eslogger needs root (ES_NEW_CLIENT_RESULT_ERR_NOT_PRIVILEGED): run the extension as root, as osqueryd/orbit do';
 const TOO_MANY_DETAIL = 'the system refused another Endpoint Security client (ES_NEW_CLIENT_RESULT_ERR_TOO_MANY_CLIENTS); retrying';
+/** SIGKILL after SIGTERM at stop: inside the extension's 0.8 s collector stop budget. */
+const ESLOGGER_KILL_AFTER_MS = 500;
 const MISSING_DETAIL = 'needs macOS 13+ (Ventura), which ships /usr/bin/eslogger; without it sensitive_file_events and archive_events stay empty';
 
 export interface EsloggerCollectorOptions {
@@ -263,8 +266,10 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       if (maxTimer) clearTimeout(maxTimer);
       const proc = child;
       if (proc && proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        const killTimer = setTimeout(() => proc.kill('SIGKILL'), 2000);
+        killGroup(proc, 'SIGTERM');
+        // Within the extension's stop budget (0.8 s): an eslogger deaf to SIGTERM must not outlive us holding
+        // an Endpoint Security client slot (the next start would then fail with ERR_TOO_MANY_CLIENTS).
+        const killTimer = setTimeout(() => killGroup(proc, 'SIGKILL'), ESLOGGER_KILL_AFTER_MS);
         killTimer.unref?.();
         await childClosed;
         clearTimeout(killTimer);
