@@ -10,13 +10,14 @@ import { silentLogger } from '../../src/log.js';
 import { FAKE_TOOLS_DIR } from '../../test/helpers/cli.js';
 import { createContext } from '../runtime/create-context.js';
 import type { ExtensionContext } from '../runtime/context.js';
-import { readProcProcess, refreshProcessSnapshot } from './refresh.js';
+import { psSuspicion, readProcProcess, refreshProcessSnapshot } from './refresh.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const contexts: ExtensionContext[] = [];
 afterEach(async () => {
   delete process.env.OUTFLOW_FAKE_PS;
   delete process.env.OUTFLOW_FAKE_PS_ARGS;
+  delete process.env.OUTFLOW_FAKE_PS_IDS;
   await Promise.all(contexts.splice(0).map((c) => c.signing.stop()));
 });
 
@@ -65,6 +66,34 @@ describe('refreshProcessSnapshot on darwin (fake ps)', () => {
       delete process.env.OUTFLOW_FAKE_CALLS;
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  // fixtures/ps-forged*.txt: see parse-ps.test.ts (60400 and 60401 print lines of their own).
+  const forged = () => {
+    process.env.OUTFLOW_FAKE_PS = path.join(fixtures, 'ps-forged.txt');
+    process.env.OUTFLOW_FAKE_PS_IDS = path.join(fixtures, 'ps-forged-ids.txt');
+    process.env.OUTFLOW_FAKE_PS_ARGS = path.join(fixtures, 'ps-forged-args.txt');
+  };
+
+  it('forged ps lines neither hide, invent nor rename a process; what was known is kept', async () => {
+    process.env.OUTFLOW_FAKE_PS = path.join(fixtures, 'ps-basic.txt');
+    process.env.OUTFLOW_FAKE_PS_ARGS = path.join(fixtures, 'ps-basic-args.txt');
+    const clock = fixedClock(1_772_540_000);
+    const ctx = ctxFor('darwin', clock);
+    await refreshProcessSnapshot(ctx);
+    expect(psSuspicion(ctx)).toEqual({ lastForged: 0, forged: 0, withheld: 0 });
+    forged();
+    clock.advance(5);
+    await refreshProcessSnapshot(ctx);
+    expect(ctx.processes.get(60311)).toMatchObject({ path: '/opt/homebrew/bin/rclone', uid: 502, exitedAt: null });
+    expect(ctx.processes.get(4421)).toMatchObject({ path: '/bin/zsh', args: ['-zsh'], exitedAt: null });
+    expect(ctx.processes.get(31337)).toBeUndefined();
+    // the forgers are there, without the paths they were cut to
+    expect(ctx.processes.get(60400)).toMatchObject({ path: '', name: '', ppid: 4421, uid: 502 });
+    expect(ctx.processes.get(60401)).toMatchObject({ path: '', args: ['y'] });
+    expect(ctx.processes.running().map((p) => p.pid).sort((a, b) => a - b)).toEqual([1, 412, 777, 4419, 4420, 4421, 4471, 60311, 60400, 60401]);
+    expect(psSuspicion(ctx)).toEqual({ lastForged: 2, forged: 2, withheld: 6 });
+    expect(ctx.health.component('processes').dropped).toBe(1);
   });
 
   it('a failing ps rejects (the collector reports it) and leaves the model untouched', async () => {

@@ -1,6 +1,6 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import type { ExtensionContext, ProcessObservation } from '../runtime/context.js';
-import { parseBtime, parseProcStat, parseProcStatusUid, parsePsArgs, parsePsProcesses } from './parse-ps.js';
+import { mergePsListings, parseBtime, parseProcStat, parseProcStatusUid, parsePsArgs, parsePsIds, parsePsProcesses } from './parse-ps.js';
 
 /**
  * USER_HZ: the unit of /proc/<pid>/stat starttime. Fixed at 100 by the kernel ABI on every mainstream
@@ -41,26 +41,52 @@ function apply(ctx: ExtensionContext, list: ProcessObservation[], startedAt: num
   ctx.processes.sweep(now);
 }
 
+/** What the darwin snapshots of a context saw that only a forged ps line explains (parse-ps.ts). */
+export interface PsSuspicion {
+  /** Forged-looking lines in the latest snapshot (0: it was clean). */
+  lastForged: number;
+  /** Totals since start. */
+  forged: number;
+  withheld: number;
+}
+
+const suspicion = new WeakMap<ExtensionContext, PsSuspicion>();
+
+/** Forged-looking ps output seen by this context's snapshots (all zero on Linux and before the first one). */
+export function psSuspicion(ctx: ExtensionContext): PsSuspicion {
+  return suspicion.get(ctx) ?? { lastForged: 0, forged: 0, withheld: 0 };
+}
+
 async function snapshotDarwin(ctx: ExtensionContext): Promise<{ list: ProcessObservation[]; startedAt: number }> {
   const startedAt = ctx.clock.unix();
-  const [procs, argv] = await Promise.all([
+  const [ids, procs, argv] = await Promise.all([
+    // No column a process chooses: the authority on which processes exist (a forged line in the other
+    // two listings can neither hide a process nor invent one). One more spawn per snapshot is the price.
+    ctx.tools.run('ps', ['-axww', '-o', 'pid=,ppid=,uid=,lstart=']),
     ctx.tools.run('ps', ['-axww', '-o', 'pid=,ppid=,uid=,lstart=,comm=']),
     // args are a nicety (lineage: is a shell running a script?); their failure must not lose the snapshot.
     ctx.tools.run('ps', ['-axww', '-o', 'pid=,args=']).catch(() => undefined),
   ]);
-  const { rows, skipped } = parsePsProcesses(procs.stdout);
+  const idRows = parsePsIds(ids.stdout);
+  const snap = mergePsListings(idRows.rows, parsePsProcesses(procs.stdout), argv ? parsePsArgs(argv.stdout) : undefined);
+  const skipped = idRows.skipped + snap.skipped;
   if (skipped) ctx.health.component('processes').drop(skipped);
-  const args = argv ? parsePsArgs(argv.stdout).args : new Map<number, string[]>();
+  const prev = psSuspicion(ctx);
+  if (snap.forged && !prev.lastForged) {
+    ctx.log.warn({ forged_lines: snap.forged, withheld: snap.withheld }, 'ps printed lines only a process name or argument holding a newline explains; their paths/args are withheld');
+  }
+  suspicion.set(ctx, { lastForged: snap.forged, forged: prev.forged + snap.forged, withheld: prev.withheld + snap.withheld });
   const seenAt = ctx.clock.unix();
-  const list: ProcessObservation[] = rows.map((r) => {
-    const isPath = r.comm.startsWith('/');
+  const list: ProcessObservation[] = snap.processes.map((r) => {
+    // No comm: the process exists but its path is not believed this time (a path learnt before is kept).
+    const isPath = r.comm?.startsWith('/') ?? false;
     return {
       pid: r.pid,
       processStart: r.start,
       ppid: r.ppid,
       uid: r.uid,
-      ...(isPath ? { path: r.comm } : { name: r.comm }),
-      ...(args.has(r.pid) ? { args: args.get(r.pid)! } : {}),
+      ...(r.comm === undefined ? {} : isPath ? { path: r.comm } : { name: r.comm }),
+      ...(r.args ? { args: r.args } : {}),
       source: 'ps' as const,
       seenAt,
     };
