@@ -1,6 +1,6 @@
 import type { Collector, CollectorFactory, ExtensionContext } from '../runtime/context.js';
 import { createIntervalCollector } from '../runtime/interval-collector.js';
-import { refreshProcessSnapshot } from './refresh.js';
+import { psSuspicion, refreshProcessSnapshot } from './refresh.js';
 
 /** Keeps the process model current: one snapshot (ps / /proc) every `processes.sample_interval`. */
 export function createProcessCollector(ctx: ExtensionContext): Collector {
@@ -14,7 +14,14 @@ export function createProcessCollector(ctx: ExtensionContext): Collector {
       await refreshProcessSnapshot(ctx);
       const running = ctx.processes.running().length;
       health.event(1);
-      health.running(`${running} running, ${ctx.processes.size} known (exited kept ${ctx.config.processes.exited_retention} s)`);
+      const status = `${running} running, ${ctx.processes.size} known (exited kept ${ctx.config.processes.exited_retention} s)`;
+      // A warning in the detail (the state stays running: the snapshot itself is complete). Totals, so that
+      // an attempt stays visible after it stops; the log has a line each time one starts.
+      const s = psSuspicion(ctx);
+      const warning = s.forged
+        ? `; warning: ps printed ${s.forged} line(s) so far that only a process name or argument holding a newline explains${s.lastForged ? ' (the latest snapshot too)' : ''}; paths/args withheld ${s.withheld} time(s); look for that process (log: 'ps printed lines')`
+        : '';
+      health.running(status + warning);
     },
   });
 }

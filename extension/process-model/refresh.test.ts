@@ -10,6 +10,7 @@ import { silentLogger } from '../../src/log.js';
 import { FAKE_TOOLS_DIR } from '../../test/helpers/cli.js';
 import { createContext } from '../runtime/create-context.js';
 import type { ExtensionContext } from '../runtime/context.js';
+import { createProcessCollector } from './collector.js';
 import { psSuspicion, readProcProcess, refreshProcessSnapshot } from './refresh.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -94,6 +95,18 @@ describe('refreshProcessSnapshot on darwin (fake ps)', () => {
     expect(ctx.processes.running().map((p) => p.pid).sort((a, b) => a - b)).toEqual([1, 412, 777, 4419, 4420, 4421, 4471, 60311, 60400, 60401]);
     expect(psSuspicion(ctx)).toEqual({ lastForged: 2, forged: 2, withheld: 6 });
     expect(ctx.health.component('processes').dropped).toBe(1);
+  });
+
+  it('the collector puts forged-looking ps output in its health detail as a warning', async () => {
+    forged();
+    const ctx = ctxFor('darwin', fixedClock(1_772_540_000));
+    const collector = createProcessCollector(ctx);
+    collector.start();
+    await collector.ready();
+    await collector.stop();
+    const row = ctx.health.rows().find((r) => r.component === 'processes')!;
+    expect(row).toMatchObject({ state: 'running', dropped: 1 });
+    expect(row.detail).toMatch(/^10 running, 10 known .*; warning: ps printed 2 line\(s\) .*newline.*latest snapshot.*withheld 6/);
   });
 
   it('a failing ps rejects (the collector reports it) and leaves the model untouched', async () => {
