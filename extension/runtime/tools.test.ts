@@ -53,6 +53,13 @@ describe('ToolRunner.run output capture', () => {
     await expect(run).rejects.toBeInstanceOf(ToolError);
   });
 
+  it('stops a tool flooding stderr past the cap, keeping the head of what it said', async () => {
+    fakeTool(dir, 'ps', `process.stderr.write('ps: something is wrong\\n'); setInterval(() => process.stderr.write('e'.repeat(65536)), 1);`);
+    const err = (await new ToolRunner({ platform: 'linux', toolDir: dir }).run('ps', [], { maxBytes: 1_000_000, timeoutMs: 20_000 }).catch((e: unknown) => e)) as ToolError;
+    expect([err.code, err.message]).toEqual(['TOOL_OUTPUT_LIMIT', 'ps printed more than 1000000 bytes of errors']);
+    expect(err.details.stderrHead?.startsWith('ps: something is wrong\n')).toBe(true);
+  });
+
   it('rejects a failing exit with the head of stderr', async () => {
     fakeTool(dir, 'dpkg-query', `process.stderr.write('dpkg-query: no packages found\\n'); process.exitCode = 1;`);
     const run = new ToolRunner({ platform: 'linux', toolDir: dir }).run('dpkg-query', []);

@@ -186,6 +186,13 @@ export class ToolRunner {
       });
       child.stderr.on('data', (chunk: Buffer) => {
         errBytes += chunk.length;
+        // Only the head is kept (errors are read from it); a tool still writing past the output cap is stuck in
+        // a loop, not reporting: stop it rather than drain it until the timeout.
+        if (errBytes > maxBytes) {
+          killGroup(child, 'SIGKILL');
+          finish(() => reject(new ToolError('TOOL_OUTPUT_LIMIT', `${tool} printed more than ${maxBytes} bytes of errors`, tool, { stderrHead: errParts.join('').slice(0, 512) })));
+          return;
+        }
         if (errBytes <= 1024 * 1024) errParts.push(errDecoder.write(chunk));
       });
       child.on('error', (err) => finish(() => reject(notFoundOr(tool, file, err))));
