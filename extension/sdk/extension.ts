@@ -105,7 +105,13 @@ export class OsqueryExtension {
           setImmediate(() => void this.stop({ kind: 'shutdown_rpc' }));
         },
       },
-      { onError: (err) => this.log.debug({ err }, 'extension connection error') },
+      {
+        onError: (err) => {
+          // A local process speaking garbage or oversized requests to us is worth a warning; resets are routine.
+          if (err instanceof SdkError && err.code === 'PEER_REJECTED') this.log.warn({ err }, 'extension connection rejected');
+          else this.log.debug({ err }, 'extension connection error');
+        },
+      },
     );
     if (this.stopping) {
       await this.server.close();

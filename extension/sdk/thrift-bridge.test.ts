@@ -206,3 +206,150 @@ describe('ExtensionManagerClient against the fake manager', () => {
     }
   });
 });
+
+describe('hostile peers on the server socket', () => {
+  let server: ThriftServer;
+  const errors: Error[] = [];
+  const calls: PluginRow[] = [];
+  let hold: Promise<void> | undefined;
+  const sock = () => path.join(dir, 'hostile.em');
+  const pingReply = Buffer.concat([strictHeader('ping', 2, 1), byte(12), i16(0), statusStruct(0, 'OK', 3), STOP]);
+  const ping = () => exchange(sock(), Buffer.concat([strictHeader('ping', 1, 1), STOP]), pingReply.length);
+  const rejections = () => errors.filter((e) => (e as { code?: string }).code === 'PEER_REJECTED');
+
+  beforeAll(async () => {
+    server = await serveExtension(
+      sock(),
+      {
+        ping: async () => ({ code: 0, message: 'OK', uuid: 3 }),
+        call: async (_registry, _item, request) => {
+          calls.push(request);
+          await hold;
+          return { status: { code: 0, message: 'OK', uuid: 3 }, response: [{ n: String(Object.keys(request).length) }] };
+        },
+        shutdown: async () => undefined,
+      },
+      { onError: (err) => errors.push(err), limits: { maxRequestBytes: 64 * 1024 } },
+    );
+  });
+  afterAll(() => server.close());
+
+  /** Connect, write `head`, then keep writing `filler` until the server closes or `maxBytes` are written. */
+  function flood(head: Buffer, filler: Buffer, maxBytes: number): Promise<{ closed: boolean; written: number; ms: number }> {
+    return new Promise((resolve) => {
+      const t0 = Date.now();
+      let written = 0;
+      let closed = false;
+      const s = net.createConnection(sock(), async () => {
+        s.write(head);
+        while (!closed && written < maxBytes) {
+          written += filler.length;
+          if (!s.write(filler)) await Promise.race([new Promise((r) => s.once('drain', r)), new Promise((r) => s.once('close', r))]);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        s.destroy();
+        resolve({ closed, written, ms: Date.now() - t0 });
+      });
+      s.on('error', () => undefined);
+      s.on('close', () => (closed = true));
+    });
+  }
+
+  it('closes a connection declaring a string longer than the cap as soon as the length arrives, and logs it once', async () => {
+    errors.length = 0;
+    const closed = new Promise<number>((resolve) => {
+      const t0 = Date.now();
+      const s = net.createConnection(sock(), () => s.write(Buffer.concat([strictHeader('call', 1, 1), byte(11), i16(1), i32(0x7fffffff)])));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(Date.now() - t0));
+    });
+    expect(await closed).toBeLessThan(1000);
+    expect(rejections()).toHaveLength(1);
+    expect(rejections()[0]?.message).toMatch(/declared string length 2147483647 exceeds the 65536-byte message cap/);
+    expect((await ping()).toString('hex')).toBe(pingReply.toString('hex'));
+  });
+
+  it('closes a connection whose request grows past the cap, without buffering the rest', async () => {
+    errors.length = 0;
+    // 8 000 string→string entries could fit in 64 KiB; these are longer than the minimum, so they cannot.
+    const head = Buffer.concat([strictHeader('call', 1, 1), byte(13), i16(3), byte(11), byte(11), i32(8000)]);
+    const entry = Buffer.concat([str('key'), str('value')]);
+    const r = await flood(head, Buffer.concat(Array(100).fill(entry)), 64 * 1024 * 1024);
+    expect(r.closed).toBe(true);
+    // What the kernel's socket buffers absorb, not the 64 MB offered.
+    expect(r.written).toBeLessThan(8 * 1024 * 1024);
+    expect(rejections()).toHaveLength(1);
+    expect(rejections()[0]?.message).toMatch(/exceeds (the )?65536/);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('closes a connection that sends something other than a binary-protocol message', async () => {
+    errors.length = 0;
+    const r = await flood(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), Buffer.alloc(64 * 1024, 0xff), 64 * 1024 * 1024);
+    expect(r.closed).toBe(true);
+    expect(r.written).toBeLessThan(8 * 1024 * 1024);
+    expect(rejections()[0]?.message).toMatch(/declared method name length 1195725856/);
+    expect((await ping()).toString('hex')).toBe(pingReply.toString('hex'));
+  });
+
+  it('decodes a request of many small map entries arriving in small chunks without re-reading it per chunk', async () => {
+    const big = await serveExtension(path.join(dir, 'big.em'), {
+      ping: async () => ({ code: 0, message: 'OK', uuid: 0 }),
+      call: async (_r, _i, request) => ({ status: { code: 0, message: 'OK', uuid: 0 }, response: [{ n: String(Object.keys(request).length) }] }),
+      shutdown: async () => undefined,
+    });
+    try {
+      const n = 320_000;
+      const entries: Buffer[] = [strictHeader('call', 1, 1), byte(11), i16(1), str('table'), byte(11), i16(2), str('t'), byte(13), i16(3), byte(11), byte(11), i32(n)];
+      for (let i = 0; i < n; i++) entries.push(str(`k${i}`), str('v'));
+      entries.push(STOP);
+      const all = Buffer.concat(entries); // ~4.8 MB in ~300 chunks
+      const t0 = Date.now();
+      const reply = await new Promise<Buffer>((resolve, reject) => {
+        const got: Buffer[] = [];
+        const s = net.createConnection(big.path, async () => {
+          for (let o = 0; o < all.length; o += 16_384) {
+            s.write(all.subarray(o, o + 16_384));
+            await new Promise((r) => setImmediate(r));
+          }
+        });
+        s.on('data', (d) => {
+          got.push(d);
+          if (Buffer.concat(got).includes(Buffer.from(String(n)))) {
+            s.destroy();
+            resolve(Buffer.concat(got));
+          }
+        });
+        s.on('error', reject);
+      });
+      expect(reply.includes(Buffer.from(String(n)))).toBe(true);
+      // Re-decoding from the first byte per chunk took ~12 s here; one pass takes well under a second.
+      expect(Date.now() - t0).toBeLessThan(3000);
+    } finally {
+      await big.close();
+    }
+  }, 60_000);
+
+  it('answers requests pipelined on one connection one at a time, in order', async () => {
+    calls.length = 0;
+    let release!: () => void;
+    hold = new Promise((r) => (release = r));
+    const request = (seqid: number, k: string) =>
+      Buffer.concat([strictHeader('call', 1, seqid), byte(11), i16(1), str('table'), byte(11), i16(2), str('t'), byte(13), i16(3), byte(11), byte(11), i32(1), str(k), str('v'), STOP]);
+    const got: Buffer[] = [];
+    const s = net.createConnection(sock(), () => s.write(Buffer.concat([request(1, 'a'), request(2, 'b')])));
+    s.on('data', (d) => got.push(d));
+    await new Promise((r) => setTimeout(r, 200));
+    // The second request waits, unread, until the first is answered.
+    expect(calls).toEqual([{ a: 'v' }]);
+    release();
+    hold = undefined;
+    await new Promise((r) => setTimeout(r, 200));
+    s.destroy();
+    expect(calls).toEqual([{ a: 'v' }, { b: 'v' }]);
+    const replies = Buffer.concat(got);
+    const second = replies.indexOf(strictHeader('call', 2, 2));
+    expect(replies.indexOf(strictHeader('call', 2, 1))).toBe(0);
+    expect(second).toBeGreaterThan(0);
+  });
+});

@@ -9,7 +9,7 @@ import thrift from 'thrift';
 // CommonJS (.cjs): the default import is module.exports, in Node, in tsc's dist/ and in the esbuild bundle.
 import ExtensionGen from './gen/Extension.cjs';
 import ExtensionManagerGen from './gen/ExtensionManager.cjs';
-import { encodeCallReply, encodeCallRequest, encodeSqlRequest, ExtensionResponseDecoder } from './fast-codec.js';
+import { encodeCallReply, encodeCallRequest, encodeSqlRequest, ExtensionResponseDecoder, MessageRejected, MessageScanner } from './fast-codec.js';
 import { SdkError, type ExtensionHandler, type ExtensionInfo, type ExtensionManagerHandler, type ExtensionResponse, type ExtensionStatus, type OptionInfo, type PluginRow } from './types.js';
 
 interface Int64Like {
@@ -27,12 +27,16 @@ interface ThriftConnection extends NodeJS.EventEmitter {
   end(): void;
   destroy(): void;
 }
+interface BufferedTransportClass {
+  new (buffer: undefined, onFlush: (message: Buffer) => void): unknown;
+  /** Feeds `data` into a fresh read transport and calls back with it, synchronously. */
+  receiver(callback: (transport: unknown) => void): (data: Buffer) => void;
+}
 interface ThriftRuntime {
-  TBufferedTransport: unknown;
-  TBinaryProtocol: unknown;
+  TBufferedTransport: BufferedTransportClass;
+  TBinaryProtocol: new (transport: unknown) => ThriftProtocol;
   createUDSConnection(path: string, options: object): ThriftConnection;
   createClient(service: unknown, connection: ThriftConnection): unknown;
-  createServer(processor: unknown, handler: object, options: object): net.Server;
 }
 const runtime = thrift as unknown as ThriftRuntime;
 const WIRE = { transport: runtime.TBufferedTransport, protocol: runtime.TBinaryProtocol };
@@ -273,9 +277,28 @@ export interface ThriftServer {
 }
 
 export interface ServeOptions {
-  /** Transport-level problems (a peer resetting its connection); never fatal. */
+  /**
+   * Transport-level problems (a peer resetting its connection), and peers whose connection we closed for
+   * breaking the protocol or a limit (SdkError PEER_REJECTED, once per connection); never fatal.
+   */
   onError?: (err: Error) => void;
+  /** Per-connection limits; the defaults suit osquery (tests shorten them). */
+  limits?: Partial<ConnectionLimits>;
 }
+
+export interface ConnectionLimits {
+  /** Largest request accepted, header included. */
+  maxRequestBytes: number;
+}
+
+/**
+ * osquery's requests are small: a generate's context with a large IN list still arrives as one JSON
+ * string, and registerExtension's route lists are tens of KB. The thrift runtime's default allows 100 MB
+ * per connection, times MAX_SERVER_CONNECTIONS.
+ */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  maxRequestBytes: 8 * 1024 * 1024,
+};
 
 const { Thrift } = thrift as unknown as {
   Thrift: { Type: { STOP: number; STRUCT: number; STRING: number; I32: number; MAP: number }; MessageType: { EXCEPTION: number }; TApplicationExceptionType: { UNKNOWN_METHOD: number } };
@@ -344,13 +367,16 @@ function processorFor(service: Service, fastCall?: CallFastPath): new (handler: 
       const header = input.readMessageBegin();
       const name = String(header.fname);
       if (name === 'call' && fastCall) {
-        // Everything is read synchronously, so a partial message still rolls back cleanly (InputBufferUnderrunError).
         const args = readCallArgs(input);
         input.readMessageEnd();
-        void fastCall(args.registry, args.item, args.request).then((res) => {
+        const reply = (res: ExtensionResponse) => {
           output.trans.write(encodeCallReply(header.rseqid, res));
           output.flush();
-        });
+        };
+        // The connection reads nothing more until this request is answered, so it must always be.
+        void fastCall(args.registry, args.item, args.request)
+          .then(reply)
+          .catch((err: unknown) => reply({ status: { code: 1, message: `call failed: cannot encode the reply: ${err instanceof Error ? err.message : String(err)}`, uuid: 0 }, response: [] }));
         return undefined;
       }
       const method = this[`process_${name}`];
@@ -377,8 +403,95 @@ function processorFor(service: Service, fastCall?: CallFastPath): new (handler: 
 /** osqueryd opens a connection per call (a few at once); past this many, more are refused so no local process can pile up buffers. */
 export const MAX_SERVER_CONNECTIONS = 64;
 
+interface Processor {
+  process(input: ThriftProtocol, output: ThriftProtocol): unknown;
+}
+
+/**
+ * One client connection. Replaces the thrift runtime's server loop, which re-decodes a partial request
+ * from its first byte on every chunk and buffers whatever length a peer declares up to 100 MB: here a
+ * request is only decoded once MessageScanner has seen all of it, and a peer breaking the protocol or the
+ * size cap is cut off at once.
+ */
+function serveConnection(path: string, socket: net.Socket, processor: Processor, limits: ConnectionLimits, report: (err: Error) => void): void {
+  const scanner = new MessageScanner(limits.maxRequestBytes);
+  // The request being received (and, rarely, the start of the next one).
+  let buf = Buffer.alloc(0);
+  let end = 0;
+  // osquery sends one request and waits for its reply. While one is being answered we stop reading (past
+  // the stream's own small buffer), so a peer that pipelines requests without reading the replies gets
+  // backpressure instead of our memory and a handler call per request.
+  let busy = false;
+  let pumping = false;
+  let rejected = false;
+
+  const reject = (why: string) => {
+    if (rejected) return;
+    rejected = true;
+    report(new SdkError('PEER_REJECTED', `closed a connection to ${path}: ${why}`));
+    socket.destroy();
+  };
+
+  const replied = (message: Buffer) => {
+    if (socket.writable) socket.write(message);
+    busy = false;
+    if (!socket.destroyed) socket.resume();
+    pump();
+  };
+
+  const dispatch = (message: Buffer) => {
+    busy = true;
+    socket.pause();
+    const output = new runtime.TBinaryProtocol(new runtime.TBufferedTransport(undefined, replied));
+    runtime.TBufferedTransport.receiver((transport) => {
+      processor.process(new runtime.TBinaryProtocol(transport) as ThriftProtocol, output as ThriftProtocol);
+    })(message);
+  };
+
+  function pump(): void {
+    // A reply flushed synchronously (unknown method) re-enters through replied(); the loop below picks up.
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (!busy && !rejected && !socket.destroyed && end > 0) {
+        const length = scanner.scan(buf, end);
+        if (length === 0) break;
+        scanner.reset();
+        const rest = end - length;
+        dispatch(buf.subarray(0, length));
+        if (rest > 0) buf.copyWithin(0, length, end);
+        else if (buf.length > 64 * 1024) buf = Buffer.alloc(0);
+        end = rest;
+      }
+    } catch (err) {
+      reject(err instanceof MessageRejected ? err.message : `cannot process a request: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      pumping = false;
+    }
+  }
+
+  socket.on('data', (chunk: Buffer) => {
+    if (rejected) return;
+    if (end + chunk.length > buf.length) {
+      let size = Math.max(buf.length, 1024);
+      while (size < end + chunk.length) size *= 2;
+      const next = Buffer.allocUnsafe(size);
+      buf.copy(next, 0, 0, end);
+      buf = next;
+    }
+    chunk.copy(buf, end);
+    end += chunk.length;
+    pump();
+  });
+  socket.on('error', (err) => report(err));
+}
+
 function serve(path: string, service: Service, handler: object, opts: ServeOptions, fastCall?: CallFastPath): Promise<ThriftServer> {
-  const server = runtime.createServer(processorFor(service, fastCall), handler, WIRE);
+  const Processor = processorFor(service, fastCall);
+  const processor = new Processor(handler) as Processor;
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.limits };
+  const report = (err: Error) => opts.onError?.(err);
+  const server = net.createServer((s) => serveConnection(path, s, processor, limits, report));
   server.maxConnections = MAX_SERVER_CONNECTIONS;
   const sockets = new Set<net.Socket>();
   server.on('connection', (s: net.Socket) => {
@@ -404,8 +517,7 @@ function serve(path: string, service: Service, handler: object, opts: ServeOptio
     }
     function onListening() {
       server.off('error', onListenError);
-      // The thrift runtime re-emits per-connection errors on the server; without a listener they would crash us.
-      server.on('error', (err: Error) => opts.onError?.(err));
+      server.on('error', report);
       let closed: Promise<void> | undefined;
       resolve({
         path,
