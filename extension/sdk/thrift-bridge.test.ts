@@ -353,3 +353,95 @@ describe('hostile peers on the server socket', () => {
     expect(second).toBeGreaterThan(0);
   });
 });
+
+describe('connection timeouts', () => {
+  let server: ThriftServer;
+  const errors: Error[] = [];
+  let hold: Promise<void> | undefined;
+  const sock = () => path.join(dir, 'timeouts.em');
+  const pingRequest = (seqid: number) => Buffer.concat([strictHeader('ping', 1, seqid), STOP]);
+  const pingReply = (seqid: number) => Buffer.concat([strictHeader('ping', 2, seqid), byte(12), i16(0), statusStruct(0, 'OK', 4), STOP]);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const rejections = () => errors.filter((e) => (e as { code?: string }).code === 'PEER_REJECTED');
+
+  beforeAll(async () => {
+    server = await serveExtension(
+      sock(),
+      {
+        ping: async () => {
+          await hold;
+          return { code: 0, message: 'OK', uuid: 4 };
+        },
+        call: async () => ({ status: { code: 0, message: 'OK', uuid: 4 }, response: [] }),
+        shutdown: async () => undefined,
+      },
+      { onError: (err) => errors.push(err), limits: { partialRequestTimeoutMs: 300, idleTimeoutMs: 600 } },
+    );
+  });
+  afterAll(() => server.close());
+
+  /** A connection that records what it receives and when it is closed. */
+  function connect() {
+    const c = { got: Buffer.alloc(0), closedAfter: undefined as number | undefined, s: undefined as unknown as net.Socket };
+    const t0 = Date.now();
+    c.s = net.createConnection(sock());
+    c.s.on('data', (d) => (c.got = Buffer.concat([c.got, d])));
+    c.s.on('error', () => undefined);
+    c.s.on('close', () => (c.closedAfter = Date.now() - t0));
+    return c;
+  }
+
+  it('closes a connection left idle, quietly', async () => {
+    errors.length = 0;
+    const c = connect();
+    await sleep(1200);
+    expect(c.closedAfter).toBeGreaterThanOrEqual(500);
+    expect(c.closedAfter).toBeLessThan(1200);
+    expect(errors).toEqual([]);
+  });
+
+  it('keeps a long-lived connection that pings more often than the idle timeout', async () => {
+    errors.length = 0;
+    const c = connect();
+    const expected: Buffer[] = [];
+    for (let i = 1; i <= 8; i++) {
+      c.s.write(pingRequest(i));
+      expected.push(pingReply(i));
+      await sleep(250);
+    }
+    // 2 s open, more than three idle timeouts.
+    expect(c.closedAfter).toBeUndefined();
+    expect(c.got.toString('hex')).toBe(Buffer.concat(expected).toString('hex'));
+    c.s.destroy();
+    expect(errors).toEqual([]);
+  });
+
+  it('closes a connection whose request is still incomplete after the partial timeout, even while bytes trickle in', async () => {
+    errors.length = 0;
+    const c = connect();
+    const request = Buffer.concat([strictHeader('call', 1, 1), byte(11), i16(1), str('x'.repeat(40))]);
+    for (let i = 0; i < request.length && c.closedAfter === undefined; i++) {
+      c.s.write(request.subarray(i, i + 1));
+      await sleep(50);
+    }
+    expect(c.closedAfter).toBeGreaterThanOrEqual(250);
+    expect(c.closedAfter).toBeLessThan(1000);
+    expect(rejections().map((e) => e.message)).toEqual([expect.stringMatching(/request incomplete after 300 ms/)]);
+  });
+
+  it('does not time out while a request is being answered', async () => {
+    errors.length = 0;
+    let release!: () => void;
+    hold = new Promise((r) => (release = r));
+    const c = connect();
+    c.s.write(pingRequest(1));
+    await sleep(1000);
+    release();
+    hold = undefined;
+    await sleep(100);
+    expect(c.got.toString('hex')).toBe(pingReply(1).toString('hex'));
+    expect(c.closedAfter).toBeUndefined();
+    c.s.destroy();
+    expect(errors).toEqual([]);
+  });
+});

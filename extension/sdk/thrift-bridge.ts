@@ -289,6 +289,10 @@ export interface ServeOptions {
 export interface ConnectionLimits {
   /** Largest request accepted, header included. */
   maxRequestBytes: number;
+  /** From a request's first byte to its last; past it the connection is closed (and reported). */
+  partialRequestTimeoutMs: number;
+  /** With no request pending or being answered; past it the connection is closed quietly. */
+  idleTimeoutMs: number;
 }
 
 /**
@@ -298,6 +302,15 @@ export interface ConnectionLimits {
  */
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   maxRequestBytes: 8 * 1024 * 1024,
+  // A request is written in one go on a local socket; one trickling in for this long is a stuck or
+  // hostile writer holding a buffer and a connection slot.
+  partialRequestTimeoutMs: 30_000,
+  // osqueryd connects once per call and closes after the reply (formats.md §1.1), so it never leaves a
+  // connection idle; the timeout only reclaims slots from abandoned ones. Twice the partial timeout and
+  // far above --extensions_interval (3 s), so even a client that kept one connection for its pings
+  // would not be cut off. Nothing is timed while a request is being answered: the peer waits on us,
+  // and the table router bounds a generate itself.
+  idleTimeoutMs: 60_000,
 };
 
 const { Thrift } = thrift as unknown as {
@@ -424,12 +437,24 @@ function serveConnection(path: string, socket: net.Socket, processor: Processor,
   let busy = false;
   let pumping = false;
   let rejected = false;
+  let timer: NodeJS.Timeout | undefined;
+  let timing: 'idle' | 'partial' | undefined;
 
   const reject = (why: string) => {
     if (rejected) return;
     rejected = true;
     report(new SdkError('PEER_REJECTED', `closed a connection to ${path}: ${why}`));
     socket.destroy();
+  };
+
+  // A request's deadline runs from its first byte: bytes trickling in do not extend it.
+  const arm = () => {
+    const want = busy || rejected || socket.destroyed ? undefined : end > 0 ? 'partial' : 'idle';
+    if (want === timing) return;
+    clearTimeout(timer);
+    timing = want;
+    if (want === 'partial') timer = setTimeout(() => reject(`request incomplete after ${limits.partialRequestTimeoutMs} ms`), limits.partialRequestTimeoutMs);
+    else if (want === 'idle') timer = setTimeout(() => socket.destroy(), limits.idleTimeoutMs);
   };
 
   const replied = (message: Buffer) => {
@@ -468,6 +493,7 @@ function serveConnection(path: string, socket: net.Socket, processor: Processor,
     } finally {
       pumping = false;
     }
+    arm();
   }
 
   socket.on('data', (chunk: Buffer) => {
@@ -484,6 +510,8 @@ function serveConnection(path: string, socket: net.Socket, processor: Processor,
     pump();
   });
   socket.on('error', (err) => report(err));
+  socket.on('close', () => clearTimeout(timer));
+  arm();
 }
 
 function serve(path: string, service: Service, handler: object, opts: ServeOptions, fastCall?: CallFastPath): Promise<ThriftServer> {
