@@ -171,6 +171,48 @@ describe('outflow extension serving tables to a manager', () => {
     expect(ext.child.exitCode).toBeNull();
   });
 
+  it('cuts off a peer declaring an oversized string or map before buffering it, warns once per connection, and keeps answering', async () => {
+    const sock = manager.extensionSocket(reg.uuid);
+    const rejectedLogs = () => ext.logs().filter((l) => l.msg === 'extension connection rejected');
+    const before = rejectedLogs().length;
+    const callHeader = Buffer.from([0x80, 0x01, 0x00, 0x01, 0, 0, 0, 4, ...Buffer.from('call'), 0, 0, 0, 1]);
+    /** Write `head`, then offer 64 MB more; report how much the extension took before closing. */
+    const flood = (head: Buffer) =>
+      new Promise<{ closed: boolean; written: number; ms: number }>((resolve) => {
+        const t0 = Date.now();
+        const chunk = Buffer.alloc(1 << 20, 0x41);
+        let written = 0;
+        let closed = false;
+        const s = net.createConnection(sock, async () => {
+          s.write(head);
+          while (!closed && written < 64 << 20 && Date.now() - t0 < 10_000) {
+            written += chunk.length;
+            if (!s.write(chunk)) await Promise.race([new Promise((r) => s.once('drain', r)), new Promise((r) => s.once('close', r))]);
+          }
+          s.destroy();
+          resolve({ closed, written, ms: Date.now() - t0 });
+        });
+        s.on('error', () => undefined);
+        s.on('close', () => (closed = true));
+      });
+    // Before: buffered to the runtime's 100 MB cap (the string) or until the peer gave up (the map).
+    const str = await flood(Buffer.concat([callHeader, Buffer.from([11, 0, 1, 0x7f, 0xff, 0xff, 0xff])]));
+    const map = await flood(Buffer.concat([callHeader, Buffer.from([13, 0, 3, 11, 11, 0x10, 0, 0, 0])]));
+    for (const r of [str, map]) {
+      expect(r.closed).toBe(true);
+      expect(r.written).toBeLessThan(16 << 20);
+      expect(r.ms).toBeLessThan(5000);
+    }
+    expect(await manager.pingExtension(reg.uuid)).toMatchObject({ code: 0 });
+    await new Promise((r) => setTimeout(r, 100));
+    const logged = rejectedLogs().slice(before);
+    expect(logged.map((l) => (l.err as { message?: string } | undefined)?.message)).toEqual([
+      expect.stringMatching(/declared string length 2147483647 exceeds the 8388608-byte message cap/),
+      expect.stringMatching(/declared container size 268435456 exceeds the 8388608-byte message cap/),
+    ]);
+    expect(ext.child.exitCode).toBeNull();
+  }, 30_000);
+
   it('keeps stdout empty and logs JSON to stderr', () => {
     expect(ext.stdout()).toBe('');
     const logs = ext.logs();
