@@ -8,7 +8,7 @@ import { apiTokenSource, resolveApiToken } from '../fleet/api/auth.js';
 import { statErrorCode } from '../fleet/ingest/file-source.js';
 import { configFrom, readConfigFile, type OutflowConfig } from '../src/config/index.js';
 import { coerceError, OutflowError, ToolError } from '../src/errors.js';
-import { rootOnlyPathProblems } from '../src/root-only-path.js';
+import { rootOnlyPathProblems, runningAsRoot } from '../src/root-only-path.js';
 import { resolvePlatform } from '../extension/runtime/create-context.js';
 import { ToolRunner, type Platform, type ToolName } from '../extension/runtime/tools.js';
 
@@ -110,6 +110,20 @@ async function probeEsloggerPermission(tools: ToolRunner): Promise<CheckResult> 
     }
     return { name, status: 'fail', required: true, detail: `eslogger failed: ${coerceError(err).message} ${stderr.trim()}`.trim() };
   }
+}
+
+/** As root, the extension ignores a config file that is not root's alone (see extensionConfig): say so ahead. */
+function checkConfigTrust(file: string): CheckResult {
+  const problems = rootOnlyPathProblems(file);
+  return problems.length === 0
+    ? { name: 'config:trust', status: 'ok', required: false, detail: `${file}: root-owned, writable by root only` }
+    : {
+        name: 'config:trust',
+        status: 'warn',
+        required: false,
+        detail: `the extension, running as root, would ignore ${file} and run on the defaults: ${problems.join('; ')}`,
+        fix: 'make the file and every directory above it owned by root and writable by root only (install.sh --config does)',
+      };
 }
 
 /**
@@ -215,12 +229,23 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
     if (opts.config) raw = readConfigFile(opts.config);
     config = configFrom(raw, opts.config, env);
     results.push({ name: 'config', status: 'ok', required: true, detail: opts.config ? `${opts.config} is valid` : 'defaults (no --config)' });
+    if (opts.config && runningAsRoot()) results.push(checkConfigTrust(opts.config));
   } catch (err) {
     const e = coerceError(err);
     results.push({ name: 'config', status: 'fail', required: true, detail: e.message, fix: e instanceof OutflowError ? e.hint : undefined });
   }
   const tools = new ToolRunner({ platform, toolDir: config?.tools.dir ?? env.OUTFLOW_TOOL_DIR });
-  for (const probe of PROBES[platform]) results.push(await probeTool(tools, probe));
+  if (tools.toolDirProblem) {
+    results.push({
+      name: 'tools.dir',
+      status: 'fail',
+      required: true,
+      detail: `the extension runs no tool from ${tools.toolDir} as root: ${tools.toolDirProblem}`,
+      fix: 'tools.dir (OUTFLOW_TOOL_DIR) is for tests: unset it, or make it and every directory above it owned by root and writable by root only',
+    });
+  } else {
+    for (const probe of PROBES[platform]) results.push(await probeTool(tools, probe));
+  }
   if (platform === 'darwin') results.push(await probeEsloggerPermission(tools));
   results.push(checkRoot(platform));
   results.push(checkInterpreter());

@@ -83,6 +83,19 @@ describe('outflow doctor', () => {
     expect(r.checks.get('tool:eslogger')?.status).toBe('fail');
   });
 
+  it.skipIf(process.getuid?.() !== 0)('as root, fails on a tools.dir that is not root\'s alone and warns about a config the extension would ignore', async () => {
+    const tools = mkdtempSync(path.join(dir, 'tools-theirs-'));
+    chownSync(tools, 65534, 65534);
+    const config = path.join(mkdtempSync(path.join(dir, 'cfg-')), 'outflow.yaml');
+    writeFileSync(config, `tools:\n  dir: ${tools}\n`);
+    chownSync(config, 65534, 65534);
+    const r = await doctor(['--config', config], { OUTFLOW_PLATFORM: 'darwin' });
+    expect(r.code).toBe(1);
+    expect(r.checks.get('tools.dir')).toMatchObject({ status: 'fail', required: true, detail: `the extension runs no tool from ${tools} as root: ${tools} is owned by uid 65534, not root` });
+    expect(r.checks.get('tool:nettop')).toBeUndefined();
+    expect(r.checks.get('config:trust')).toMatchObject({ status: 'warn', detail: `the extension, running as root, would ignore ${config} and run on the defaults: ${config} is owned by uid 65534, not root` });
+  });
+
   it('lists the extensions registered with a reachable osquery socket', async () => {
     const r = await doctor(['--socket', socket]);
     expect(r.code).toBe(0);
