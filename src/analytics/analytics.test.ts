@@ -63,6 +63,19 @@ describe('AN0990 endpoint: external, encrypted, not browser, not sanctioned, tie
       expect.arrayContaining(['tier1_precursor', 'archive_precursor', 'staging_path', 'precursor_close', 'upload_shaped', 'no_return', 'non_browser', 'encrypted']),
     );
   });
+
+  it('is close when any precursor in the window is: a far tier-1 read does not hide a close archive (more evidence never lowers severity)', () => {
+    const farRead = { kind: 'sensitive_access' as const, tier: 1, gap: 600, time: T0 - 600 };
+    expect(endpoint('AN0990', { precursor: farRead }).reasons).not.toContain('precursor_close');
+    expect(endpoint('AN0990', { precursor: farRead, archive: { time: T0 - 30, gap: 30, staging: false } }).reasons).toContain('precursor_close');
+    expect(endpoint('AN0990', { precursor: farRead, archive: { time: T0 - 200, gap: 200, staging: false } }).reasons).not.toContain('precursor_close');
+  });
+
+  it('claims raw_ip only when the flow source could have seen a server name (nettop and ss cannot)', () => {
+    expect(endpoint('AN0990', { flow: { server_name: '' } }).reasons).not.toContain('raw_ip');
+    expect(endpoint('AN0990', { flow: { server_name: '' }, serverNameObservable: true }).reasons).toContain('raw_ip');
+    expect(endpoint('AN0990', { flow: { server_name: 'files.example.com' }, serverNameObservable: true }).reasons).not.toContain('raw_ip');
+  });
 });
 
 describe('AN1415 endpoint: external tls/quic, not browser/sanctioned; precursor (incl. archive) OR upload-shaped ≥ 10 MiB', () => {
@@ -234,7 +247,7 @@ describe('fleet finalization', () => {
     it.each([
       ['rare / first seen ≤ 7 d: +15', {}, fleetFacts({ destinationHosts: 2 }), 75, '+15:rare_or_new_destination'],
       ['common / seen ≥ 30 d: −15', {}, fleetFacts({ destinationHosts: 100, destinationFirstSeen: T0 - 40 * DAY }), 45, '-15:common_or_established_destination'],
-      ['raw IP: +15', { server_name: '' }, base, 75, '+15:raw_ip'],
+      ['raw IP (the endpoint says so): +15', { server_name: '', reasons: 'raw_ip' }, base, 75, '+15:raw_ip'],
       ['non-standard port: +15', { remote_port: 4443, service_evidence: 'handshake' }, base, 75, '+15:non_standard_port'],
       ['staging path (archive precursor in /tmp): +15', { precursor_kind: 'archive', precursor_path: '/private/tmp/loot.zip' }, base, 75, '+15:staging_path'],
       ['staging path (reason): +15', { reasons: 'tier1_precursor,archive_precursor,staging_path' }, base, 75, '+15:staging_path'],
@@ -243,13 +256,19 @@ describe('fleet finalization', () => {
       expect(v.score).toBe(want);
       expect(v.modifiers).toContain(mod);
     });
+    it('no server name from a source that cannot see names is not a raw IP: no modifier', () => {
+      expect(score({ server_name: '', reasons: 'tier1_precursor,upload_shaped' })).toMatchObject({ score: 60, modifiers: [] });
+    });
+    it('a close precursor other than the reported one (reason precursor_close) lifts the score to high too', () => {
+      expect(score({ precursor_gap: 600, reasons: 'tier1_precursor,archive_precursor,precursor_close' })).toMatchObject({ score: 73, severity: 'high' });
+    });
     it('precursor gap ≤ 2 min lifts the score to high; 121 s does not', () => {
       expect(score({ precursor_gap: 120 })).toMatchObject({ score: 73, severity: 'high' });
       expect(score({ precursor_gap: -30 })).toMatchObject({ severity: 'high' });
       expect(score({ precursor_gap: 121 })).toMatchObject({ score: 60, severity: 'medium' });
     });
     it('everything at once is critical and capped at 100', () => {
-      const v = score({ server_name: '', precursor_gap: 10, reasons: 'staging_path' }, fleetFacts({ destinationHosts: 1 }));
+      const v = score({ server_name: '', precursor_gap: 10, reasons: 'staging_path,raw_ip' }, fleetFacts({ destinationHosts: 1 }));
       expect(v.score).toBe(100);
       expect(v.severity).toBe('critical');
     });

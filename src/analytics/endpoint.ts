@@ -138,7 +138,10 @@ function collectEvidence(r: ReasonList, f: EndpointFacts, cfg: AnalyticsConfig):
     r.push('archive_precursor');
     if (archive.staging) r.push('staging_path');
   }
-  if (f.precursor.kind !== 'none' && f.precursor.gap <= cfg.precursor_high_gap && precursorInWindow(f.precursor.time, f.flow, cfg)) r.push('precursor_close');
+  // Close when any precursor in the window is (the primary one is the strongest, not the nearest): more
+  // evidence must never lower severity, and the fleet's high floor follows this reason.
+  const primaryClose = f.precursor.kind !== 'none' && f.precursor.gap <= cfg.precursor_high_gap && precursorInWindow(f.precursor.time, f.flow, cfg);
+  if (primaryClose || (archive && archive.gap <= cfg.precursor_high_gap && precursorInWindow(archive.time, f.flow, cfg))) r.push('precursor_close');
   if (uploadShaped(f.flow, cfg)) r.push('upload_shaped');
   if (noReturn(f.flow, cfg)) r.push('no_return');
   if (longLived(f.flow, cfg)) r.push('long_lived');
@@ -147,7 +150,7 @@ function collectEvidence(r: ReasonList, f: EndpointFacts, cfg: AnalyticsConfig):
   if (!f.browser) r.push('non_browser');
   if (encrypted(f.flow)) r.push('encrypted');
   if (cleartext(f.flow)) r.push('cleartext');
-  if (rawIp(f.flow)) r.push('raw_ip');
+  if (f.serverNameObservable && rawIp(f.flow)) r.push('raw_ip');
   if (nonStandardPort(f.flow)) r.push('non_standard_port');
   const signatureReason = SIGNATURE_REASONS.get(f.signatureClass);
   if (signatureReason) r.push(signatureReason);

@@ -1,11 +1,13 @@
 /**
  * Risk score and severity (SPEC §4): each analytic starts from a base score for the branch that fired,
  * then the shared modifiers apply (±15 destination novelty, +15 raw IP or non-standard port, +15 staging
- * path); a precursor within precursor_high_gap lifts the score to at least the high band.
+ * path); a precursor within precursor_high_gap lifts the score to at least the high band. Raw IP and a close
+ * precursor are taken from the endpoint's reasons: it alone knows whether names were observable and every
+ * precursor in the window (a candidate row carries one).
  */
 import type { AnalyticsConfig } from '../config/analytics.js';
 import type { EgressCandidate } from '../schemas/egress-candidate.js';
-import { nonStandardPort, precursorHigh, rawIp, stagingPath } from './predicates.js';
+import { nonStandardPort, precursorHigh, stagingPath } from './predicates.js';
 import { destinationNovelty } from './prevalence.js';
 import type { FleetFacts, FleetVerdict, Severity } from './types.js';
 
@@ -22,9 +24,14 @@ export function clampScore(score: number): number {
   return Math.max(0, Math.min(100, Math.round(score)));
 }
 
+/** The endpoint listed `reason` among the candidate's reasons. */
+export function hasReason(c: Pick<EgressCandidate, 'reasons'>, reason: string): boolean {
+  return c.reasons.split(',').includes(reason);
+}
+
 /** Staging evidence: an archive precursor written to a staging location (reason or path). */
 export function hasStagingEvidence(c: Pick<EgressCandidate, 'reasons' | 'precursor_kind' | 'precursor_path'>): boolean {
-  if (c.reasons.split(',').includes('staging_path')) return true;
+  if (hasReason(c, 'staging_path')) return true;
   return c.precursor_kind === 'archive' && stagingPath(c.precursor_path);
 }
 
@@ -52,11 +59,13 @@ export function scoreCandidate(c: EgressCandidate, f: FleetFacts, cfg: Analytics
   const novelty = destinationNovelty(f, cfg);
   if (novelty === 1) add(m, 'rare_or_new_destination');
   else if (novelty === -1) add(-m, 'common_or_established_destination');
-  if (rawIp(c)) add(m, 'raw_ip');
+  // raw IP as the endpoint saw it: only a flow source that reports server names can tell (EndpointFacts.serverNameObservable)
+  if (hasReason(c, 'raw_ip')) add(m, 'raw_ip');
   else if (nonStandardPort(c)) add(m, 'non_standard_port');
   if (hasStagingEvidence(c)) add(m, 'staging_path');
   for (const e of input.extra ?? []) add(e.points, e.name);
-  if (hasPrecursor(c) && precursorHigh(c.precursor_gap, cfg) && score < cfg.severity.high) {
+  // the reported precursor's gap, or precursor_close: another precursor in the window was that close
+  if (hasPrecursor(c) && (precursorHigh(c.precursor_gap, cfg) || hasReason(c, 'precursor_close')) && score < cfg.severity.high) {
     modifiers.push(`floor:${cfg.severity.high}:precursor_gap_le_${cfg.precursor_high_gap}s`);
     score = cfg.severity.high;
   }

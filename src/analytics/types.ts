@@ -52,6 +52,12 @@ export interface EndpointFacts {
    * step strengthens the story: reason archive_precursor, and staging raises severity). Absent = none.
    */
   archive?: { time: number; gap: number; staging: boolean } | null;
+  /**
+   * The flow source can report a server name (SNI, HTTP Host, DNS). Only then is an empty server_name a
+   * connection to a bare IP (reason raw_ip, +15). nettop and ss report none, so on them every server_name is
+   * empty and says nothing about the connection. Absent = false.
+   */
+  serverNameObservable?: boolean;
 }
 
 export interface ChainAppFacts {

@@ -22,6 +22,7 @@ import type {
   SensitiveFileEventRow,
   SigningRow,
 } from '../../runtime/context.js';
+import { SERVER_NAMES_OBSERVED } from '../process_network_flows/flow-store.js';
 
 /** The parts of the extension context the correlation reads. */
 export type CorrelationInputs = Pick<ExtensionContext, 'processes' | 'flows' | 'signing' | 'sensitiveEvents' | 'archiveEvents'> & {
@@ -610,6 +611,7 @@ class FlowFacts implements EndpointFacts {
   sanctioned = false;
   signatureClass = '';
   groupBytesOut15m = 0;
+  readonly serverNameObservable = SERVER_NAMES_OBSERVED;
   archive: { time: number; gap: number; staging: boolean } | null = null;
   /** The primary precursor: the sensitive read if any, else the archive event. */
   readonly precursor: PrecursorFacts = { kind: 'none', tier: 0, gap: 0, time: 0 };

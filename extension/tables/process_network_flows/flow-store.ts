@@ -7,6 +7,13 @@ import type { FlowRow, FlowStore } from '../../runtime/context.js';
 import type { HealthRegistry } from '../../runtime/health.js';
 
 /**
+ * Whether flows carry the server name (SNI, HTTP Host, DNS) they went to. Neither nettop nor ss prints one, and
+ * there is no handshake inspection yet, so server_name is always empty: an empty one is not evidence of a
+ * connection to a bare IP (the raw_ip reason waits for a source that can tell).
+ */
+export const SERVER_NAMES_OBSERVED = false;
+
+/**
  * In-memory flow table behind `process_network_flows`. Collectors feed it one complete sample at a time;
  * the table reads rows(). Unknown process facts use -1 (ppid, uid, process_start) and '' (path).
  */
@@ -187,7 +194,7 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
       remote_scope: classifier.scope(o.remoteAddress),
       service,
       service_evidence: o.observedService ? 'handshake' : 'port',
-      server_name: '',
+      server_name: '', // see SERVER_NAMES_OBSERVED
       state: own(o.state),
       interface: own(o.interface),
       bytes_in: o.bytesIn === null ? UNKNOWN : 0,
