@@ -56,8 +56,13 @@ export function highThroughputGroup(groupBytesOut: number, cfg: AnalyticsConfig)
   return groupBytesOut >= cfg.high_throughput.group_bytes_out;
 }
 
+/**
+ * High-throughput flow, or a material flow (≥ upload_shaped.min_bytes_out) of a high-throughput group. The
+ * group rule qualifies the group's egress, not every flow it made: without the floor each 2 KB API call of a
+ * group that uploaded 100 MiB became a detection of its own (one per destination key).
+ */
 export function highThroughput(flow: Pick<FlowFacts, 'bytes_out'>, groupBytesOut: number, cfg: AnalyticsConfig): boolean {
-  return highThroughputFlow(flow, cfg) || highThroughputGroup(groupBytesOut, cfg);
+  return highThroughputFlow(flow, cfg) || (flow.bytes_out >= cfg.upload_shaped.min_bytes_out && highThroughputGroup(groupBytesOut, cfg));
 }
 
 /** Precursor window: [flow start − precursor_window, flow end] (inclusive at both ends). */
