@@ -251,6 +251,10 @@ describe('fleet finalization', () => {
     it.each([
       ['rare / first seen ≤ 7 d: +15', {}, fleetFacts({ destinationHosts: 2 }), 75, '+15:rare_or_new_destination'],
       ['common / seen ≥ 30 d: −15', {}, fleetFacts({ destinationHosts: 100, destinationFirstSeen: T0 - 40 * DAY }), 45, '-15:common_or_established_destination'],
+      // prevalence before age: a roll-out to most of the fleet this week is common, not new
+      ['common but first seen 3 d ago: −15', {}, fleetFacts({ destinationHosts: 100, destinationFirstSeen: T0 - 3 * DAY }), 45, '-15:common_or_established_destination'],
+      ['neither rare nor common, first seen 3 d ago: +15', {}, fleetFacts({ destinationHosts: 20, destinationFirstSeen: T0 - 3 * DAY }), 75, '+15:rare_or_new_destination'],
+      ['rare however old: +15', {}, fleetFacts({ destinationHosts: 2, destinationFirstSeen: T0 - 40 * DAY }), 75, '+15:rare_or_new_destination'],
       ['raw IP (the endpoint says so): +15', { server_name: '', reasons: 'raw_ip' }, base, 75, '+15:raw_ip'],
       ['non-standard port: +15', { remote_port: 4443, service_evidence: 'handshake' }, base, 75, '+15:non_standard_port'],
       ['staging path (archive precursor in /tmp): +15', { precursor_kind: 'archive', precursor_path: '/private/tmp/loot.zip' }, base, 75, '+15:staging_path'],
