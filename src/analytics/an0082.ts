@@ -5,7 +5,11 @@ import { baselineWarming, uploadNormalPair } from './prevalence.js';
 import { noFire, scoreCandidate } from './severity.js';
 import type { AnalyticDefinition, EndpointFacts } from './types.js';
 
-const GATES: Gates = { external: true, notSanctioned: true };
+// Not browsers (SPEC §4's row omits this gate: a deliberate deviation, see docs/analytics.md). ATT&CK's wording is
+// "apps not commonly associated with network uploads", and the pair test cannot say so for a browser's calls: a
+// video call is symmetric (never upload-shaped), so its pair never becomes upload-normal, and every hour-long
+// Meet call on every host was a detection.
+const GATES: Gates = { external: true, notBrowser: true, notSanctioned: true };
 
 /** One string per signature class (the reason is built for most flows a generate sees). */
 const signatureClassReasons = new Map<string, string>();

@@ -127,7 +127,7 @@ describe('AN0032 endpoint: external, no return, not sanctioned', () => {
   });
 });
 
-describe('AN0082 endpoint: external, long-lived OR high-throughput, non-Apple signature class, not sanctioned', () => {
+describe('AN0082 endpoint: external, long-lived OR high-throughput, non-Apple signature class, not browser, not sanctioned', () => {
   const long: Over = { flow: { duration: 3600, bytes_out: 10 * MiB, pcr: 0.5, last_seen: T0 + 3600 }, precursor: noPrecursor, groupBytesOut15m: 0 };
   it.each<[string, Over, boolean, string?]>([
     ['open long-lived flow, developer_id', { ...long, signatureClass: 'developer_id' }, true, 'long_lived'],
@@ -146,6 +146,8 @@ describe('AN0082 endpoint: external, long-lived OR high-throughput, non-Apple si
     ['development', { ...long, signatureClass: 'development' }, false],
     ['unknown (signing not checked yet)', { ...long, signatureClass: 'unknown' }, false],
     ['sanctioned backup agent', { ...long, signatureClass: 'developer_id', sanctioned: true }, false, 'sanctioned'],
+    // an hour-long browser video call (symmetric, so its pair never becomes upload-normal)
+    ['browser (a long call in Chrome)', { ...long, flow: { ...long.flow, pcr: -0.1, bytes_out: 300 * MiB, bytes_in: 400 * MiB }, signatureClass: 'developer_id', browser: true }, false, 'browser'],
   ])('%s → pass %s', (_n, over, pass, reason) => {
     const r = endpoint('AN0082', over);
     expect(r.pass).toBe(pass);
