@@ -192,11 +192,22 @@ export interface CandidateSpec extends FlowSpec {
   analytic: 'AN0990' | 'AN0032' | 'AN0082' | 'AN1415' | 'AN0425';
   host: HostInfo;
   root?: { pid: number; path: string; identity: string; signature_class: string };
+  /** The root's lineage kind (group_root_kind); default from its path (simulatedRootKind). */
+  root_kind?: 'launchd_job' | 'gui_app' | 'terminal_shell' | 'top';
   chain?: { pid: number; path: string; identity: string; signature_class: string }[];
   precursor?: { kind: 'sensitive_access' | 'archive'; time: number; path: string; category: string; tier: number; pid: number };
   reasons?: string[];
+  /** The archive step in the window when a sensitive read is the precursor (default: the archive precursor, if any). */
+  archive?: { time: number; path: string; tool: string; pid: number };
   /** Default: derived from host, pid, start and remote endpoint. */
   flow_id?: string;
+}
+
+/** The lineage's root kind for a simulated root: an app bundle's executable, a shell, or else a launchd job. */
+function simulatedRootKind(rootPath: string): string {
+  if (rootPath.includes('.app/Contents/MacOS/')) return 'gui_app';
+  if (/\/(ba|z|k|c|tc|fi)?sh$/.test(rootPath)) return 'terminal_shell';
+  return 'launchd_job';
 }
 
 export function pcrOf(out: number, inn: number): number {
@@ -211,6 +222,7 @@ export function candidateColumns(c: CandidateSpec): Columns {
   const chain = c.chain ?? (c.root && c.root.pid !== c.pid ? [self, c.root] : [self]);
   const root = c.root ?? self;
   const p = c.precursor;
+  const archive = c.archive ?? (p?.kind === 'archive' ? { time: p.time, path: p.path, tool: p.category.startsWith('archive:') ? p.category.slice('archive:'.length) : '', pid: p.pid } : undefined);
   return {
     analytic: c.analytic,
     flow_id: c.flow_id ?? `f${c.host.uuid.slice(0, 8)}-${c.pid}-${c.first_seen}-${c.remote_address}-${c.remote_port}`,
@@ -247,6 +259,7 @@ export function candidateColumns(c: CandidateSpec): Columns {
     group_root_pid: root.pid,
     group_root_path: root.path,
     group_root_identity: root.identity,
+    group_root_kind: c.root_kind ?? simulatedRootKind(root.path),
     process_chain: JSON.stringify(chain),
     browser: 0,
     sanctioned: 0,
@@ -257,6 +270,10 @@ export function candidateColumns(c: CandidateSpec): Columns {
     precursor_tier: p ? p.tier : 0,
     precursor_pid: p ? p.pid : 0,
     precursor_gap: p ? c.first_seen - p.time : 0,
+    archive_time: archive?.time ?? 0,
+    archive_path: archive?.path ?? '',
+    archive_tool: archive?.tool ?? '',
+    archive_pid: archive?.pid ?? 0,
     reasons: (c.reasons ?? []).join(','),
   };
 }

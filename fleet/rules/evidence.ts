@@ -28,10 +28,13 @@ export function detectionId(suppression: string, createdAt: number, flowId: stri
 }
 
 /**
- * Group roots are launchd jobs, GUI apps or interactive shells (SPEC §4). The candidate carries the
- * root's path: a root outside an app bundle that is not a shell was started by launchd.
+ * Group roots are launchd jobs, GUI apps or interactive shells (SPEC §4). The endpoint says which
+ * (group_root_kind, from its lineage: a LaunchAgent running a shell script is a launchd job, a tool whose
+ * parent was never seen is not). Candidates of older extensions carry only the root's path: there a root
+ * outside an app bundle that is not a shell is taken for a launchd job.
  */
-export function groupRootIsLaunchdJob(c: Pick<EgressCandidate, 'group_root_path'>): boolean {
+export function groupRootIsLaunchdJob(c: Pick<EgressCandidate, 'group_root_path' | 'group_root_kind'>): boolean {
+  if (c.group_root_kind) return c.group_root_kind === 'launchd_job';
   const p = c.group_root_path;
   if (!p) return false;
   if (p.includes('.app/')) return false;
@@ -90,9 +93,13 @@ export function processChain(c: EgressCandidate, apps: ReadonlyMap<string, AppSt
   return links.map((l, i) => processLink(l, apps, i === 0 && l.pid === c.pid ? c : undefined));
 }
 
+/**
+ * The reported precursor, then the archive step when a sensitive read was reported (the candidate's archive_*
+ * columns): the evidence names what was staged either way (SPEC §4, "archive output").
+ */
 export function precursors(c: EgressCandidate): DetectionPrecursor[] {
   if (c.precursor_kind === 'none') return [];
-  return [
+  const out: DetectionPrecursor[] = [
     {
       kind: c.precursor_kind,
       time: c.precursor_time,
@@ -104,6 +111,19 @@ export function precursors(c: EgressCandidate): DetectionPrecursor[] {
       archive_output: c.precursor_kind === 'archive' ? c.precursor_path : '',
     },
   ];
+  if (c.precursor_kind === 'sensitive_access' && c.archive_time > 0) {
+    out.push({
+      kind: 'archive',
+      time: c.archive_time,
+      path: c.archive_path,
+      category: c.archive_tool ? `archive:${c.archive_tool}` : 'archive',
+      tier: 0,
+      pid: c.archive_pid,
+      gap: c.first_seen - c.archive_time,
+      archive_output: c.archive_path,
+    });
+  }
+  return out;
 }
 
 export interface EvidenceInput {

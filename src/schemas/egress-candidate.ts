@@ -72,6 +72,9 @@ export const EgressCandidateSchema = z.object({
   group_root_pid: int.default(0),
   group_root_path: str,
   group_root_identity: str,
+  // Beyond SPEC §2 (additive; '' from older extensions, where the fleet falls back to the root's path):
+  // what the lineage made the root, launchd_job | gui_app | terminal_shell | top.
+  group_root_kind: str,
   process_chain: ProcessChainField.default([]),
   browser: int.default(0),
   sanctioned: int.default(0),
@@ -83,6 +86,12 @@ export const EgressCandidateSchema = z.object({
   precursor_tier: int.default(0),
   precursor_pid: int.default(0),
   precursor_gap: int.default(0),
+  // Beyond SPEC §2 (additive): the archive step in the window even when a sensitive read is the reported
+  // precursor, so the evidence always names what was staged (SPEC §4: "archive output"). 0/'' when none.
+  archive_time: int.default(0),
+  archive_path: str,
+  archive_tool: str,
+  archive_pid: int.default(0),
   reasons: str,
 });
 

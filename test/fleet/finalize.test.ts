@@ -240,3 +240,71 @@ describe('duplicates and counter-0 lines', () => {
     await store.close();
   }, 60_000);
 });
+
+describe('evidence the endpoint alone knows (egress_candidates columns beyond SPEC §2)', () => {
+  const hosts = hostsOf(12);
+  const at = T0 + 10 * DAY;
+  const base = () => [...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)];
+
+  it('names the archive step even when a keychain read is the reported precursor', async () => {
+    const lines = base();
+    lines.push(
+      candidateLine(
+        {
+          analytic: 'AN0990',
+          host: hosts[0]!,
+          app: APPS.curl,
+          remote_address: '192.0.2.90',
+          server_name: '',
+          bytes_out: 4 * MiB,
+          first_seen: at - 100,
+          precursor: { kind: 'sensitive_access', time: at - 400, path: '/Users/a/Library/Keychains/login.keychain-db', category: 'keychain', tier: 1, pid: 4100 },
+          archive: { time: at - 130, path: '/private/tmp/loot.zip', tool: 'ditto', pid: 4150 },
+          reasons: ['tier1_precursor', 'archive_precursor', 'staging_path', 'precursor_close', 'upload_shaped', 'non_browser', 'encrypted'],
+        },
+        at,
+      ),
+    );
+    const store = await memoryStore();
+    const run = await runPipeline(store, [lines]);
+    expect(run.detections).toHaveLength(1);
+    expect(run.detections[0]!.precursors).toEqual([
+      expect.objectContaining({ kind: 'sensitive_access', gap: 300, archive_output: '' }),
+      { kind: 'archive', time: at - 130, path: '/private/tmp/loot.zip', category: 'archive:ditto', tier: 0, pid: 4150, gap: 30, archive_output: '/private/tmp/loot.zip' },
+    ]);
+    await store.close();
+  });
+
+  it.each([
+    // a LaunchAgent running a shell script: a shell path, but the lineage says launchd job
+    ['launchd_job', '/bin/bash', true],
+    // a tool whose parent was never seen: outside any app bundle, but not a launchd job
+    ['top', '/usr/bin/python3', false],
+  ] as const)('background launchd job from the lineage (group_root_kind %s, root %s): +15 %s', async (kind, rootPath, launchd) => {
+    const lines = base();
+    lines.push(
+      candidateLine(
+        {
+          analytic: 'AN0082',
+          host: hosts[1]!,
+          app: APPS.syncAgent,
+          root: { pid: 4000, path: rootPath, identity: `cdhash:${kind}`, signature_class: 'apple_platform' },
+          root_kind: kind,
+          remote_address: '192.0.2.5',
+          server_name: 'relay.fresh-domain.org',
+          bytes_out: 200 * MiB,
+          bytes_in: MiB,
+          duration: 5 * HOUR,
+          first_seen: at - 5 * HOUR,
+        },
+        at,
+      ),
+    );
+    const store = await memoryStore();
+    const run = await runPipeline(store, [lines]);
+    expect(run.detections).toHaveLength(1);
+    expect(run.detections[0]!.group_root.launchd_job).toBe(launchd);
+    expect(run.detections[0]!.modifiers.includes('+15:background_launchd_job')).toBe(launchd);
+    await store.close();
+  });
+});

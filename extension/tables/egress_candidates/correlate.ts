@@ -83,6 +83,8 @@ class GroupInfo {
     readonly chain: ChainLink[],
     /** The process records of the chain (empty when the flow's process is unknown to the model). */
     readonly records: ProcessRecord[],
+    /** What made the root a root (lineage's groupOf); '' when the flow's process is unknown. */
+    readonly rootKind: string,
   ) {}
 
   get root(): ChainLink {
@@ -473,14 +475,14 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       if (!info) {
         const g = groupFor(rec);
         const chain = g.chain.map((p) => new ChainLink(p.pid, p.path, recIdentity(p)));
-        info = new GroupInfo(rootKey(rec), chain, g.chain);
+        info = new GroupInfo(rootKey(rec), chain, g.chain, g.rootKind);
         groupInfoCache.set(rec, info);
       }
       group = info;
     } else {
       const id = identityOf(signing, flow.path, undefined, signingCache);
       const link = new ChainLink(flow.pid, flow.path, id);
-      group = new GroupInfo(instanceKey(flow.pid, flow.process_start), [link], []);
+      group = new GroupInfo(instanceKey(flow.pid, flow.process_start), [link], [], '');
     }
     resolvedFlows[resolvedCount] = flow;
     resolvedRecs[resolvedCount] = rec;
@@ -741,6 +743,7 @@ class CandidateRecord implements CandidateRow {
   declare group_root_pid: CandidateRow['group_root_pid'];
   declare group_root_path: CandidateRow['group_root_path'];
   declare group_root_identity: CandidateRow['group_root_identity'];
+  declare group_root_kind: CandidateRow['group_root_kind'];
   declare process_chain: CandidateRow['process_chain'];
   declare browser: CandidateRow['browser'];
   declare sanctioned: CandidateRow['sanctioned'];
@@ -751,6 +754,10 @@ class CandidateRecord implements CandidateRow {
   declare precursor_tier: CandidateRow['precursor_tier'];
   declare precursor_pid: CandidateRow['precursor_pid'];
   declare precursor_gap: CandidateRow['precursor_gap'];
+  declare archive_time: CandidateRow['archive_time'];
+  declare archive_path: CandidateRow['archive_path'];
+  declare archive_tool: CandidateRow['archive_tool'];
+  declare archive_pid: CandidateRow['archive_pid'];
   declare reasons: CandidateRow['reasons'];
 
   constructor(
@@ -824,6 +831,7 @@ class CandidateRecord implements CandidateRow {
     this.group_root_pid = group.root.pid;
     this.group_root_path = group.root.path;
     this.group_root_identity = group.rootIdentity.identity;
+    this.group_root_kind = group.rootKind;
     this.process_chain = group.chainJson;
     this.browser = browser ? 1 : 0;
     this.sanctioned = sanctioned ? 1 : 0;
@@ -834,6 +842,10 @@ class CandidateRecord implements CandidateRow {
     this.precursor_tier = precursorTier;
     this.precursor_pid = precursorPid;
     this.precursor_gap = precursorKind === 'none' ? 0 : flow.first_seen - precursorTime;
+    this.archive_time = archive ? archive.time : 0;
+    this.archive_path = archive ? archive.archive_path || archive.path : '';
+    this.archive_tool = archive ? archive.tool : '';
+    this.archive_pid = archive ? archive.pid : 0;
     this.reasons = reasons;
   }
 }

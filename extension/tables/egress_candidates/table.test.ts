@@ -160,6 +160,18 @@ describe('egress_candidates: the stealer shape', () => {
     expect(outside.reasons.split(',')).not.toContain('staging_path');
   });
 
+  it('a keychain read reported as the precursor still names the archive step (archive_*), and the root kind from the lineage', () => {
+    const ditto = { pid: 740, ppid: 700, process_start: NOW - 150, time: NOW - 90, path: '/usr/bin/ditto', archive_path: '/private/tmp/loot.zip', staging: 1 };
+    const r = only(rows({ processes: [STEALER, CURL], flows: [UPLOAD], sensitive: [{ ...KEYCHAIN_READ, time: NOW - 300 }], archive: [ditto] }), 'AN0990')[0]!;
+    expect(r).toMatchObject({ precursor_kind: 'sensitive_access', precursor_gap: 240, archive_time: NOW - 90, archive_path: '/private/tmp/loot.zip', archive_tool: 'ditto', archive_pid: 740 });
+    // the stealer (ppid 1, not an app bundle) was started by launchd
+    expect(r.group_root_kind).toBe('launchd_job');
+    // the archive step is 30 s before the flow: close, though the reported read is 240 s before
+    expect(r.reasons.split(',')).toEqual(expect.arrayContaining(['tier1_precursor', 'archive_precursor', 'staging_path', 'precursor_close']));
+    const none = only(rows({ processes: [STEALER, CURL], flows: [UPLOAD], sensitive: [{ ...KEYCHAIN_READ, time: NOW - 300 }] }), 'AN0990')[0]!;
+    expect(none).toMatchObject({ archive_time: 0, archive_path: '', archive_tool: '', archive_pid: 0 });
+  });
+
   it('ditto into /tmp by the group: archive precursor with staging; AN1415 fires on a small upload', () => {
     const small = { ...UPLOAD, bytesOut: 2 * MiB, bytesIn: 4000 };
     const ditto = { pid: 740, ppid: 700, process_start: NOW - 150, time: NOW - 150, path: '/usr/bin/ditto', archive_path: '/private/tmp/out.zip', staging: 1 };

@@ -40,6 +40,7 @@ export const egressCandidateColumns = {
   group_root_pid: integer(),
   group_root_path: text(),
   group_root_identity: text(),
+  group_root_kind: text({ description: 'what made the process the group root: launchd_job, gui_app, terminal_shell or top (beyond SPEC §2)' }),
   process_chain: text({ description: 'JSON [{"pid","path","identity","signature_class"}] from the flow process up to the group root' }),
   browser: integer(),
   sanctioned: integer(),
@@ -50,6 +51,10 @@ export const egressCandidateColumns = {
   precursor_tier: integer(),
   precursor_pid: integer(),
   precursor_gap: integer({ description: 'seconds from the precursor to the flow start (negative: during the flow)' }),
+  archive_time: bigint({ description: 'the archive step in the window, also when a sensitive read is the precursor (0: none; beyond SPEC §2)' }),
+  archive_path: text({ description: 'what the archive step wrote (or the tool path when it is not known)' }),
+  archive_tool: text(),
+  archive_pid: integer(),
   reasons: text(),
 };
 

@@ -79,6 +79,7 @@ export function candidate(over: Partial<EgressCandidate> = {}): EgressCandidate 
     group_root_pid: 4100,
     group_root_path: '/Users/u/Downloads/stealer',
     group_root_identity: 'cdhash:ff00',
+    group_root_kind: '',
     process_chain: [],
     browser: 0,
     sanctioned: 0,
@@ -89,6 +90,10 @@ export function candidate(over: Partial<EgressCandidate> = {}): EgressCandidate 
     precursor_tier: 1,
     precursor_pid: 4100,
     precursor_gap: 600,
+    archive_time: 0,
+    archive_path: '',
+    archive_tool: '',
+    archive_pid: 0,
     reasons: 'tier1_precursor,upload_shaped,no_return,non_browser,encrypted',
     ...over,
   };
