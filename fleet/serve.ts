@@ -162,6 +162,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
         quarantineFile: fleet.ingest.quarantine_file || null,
         maxLineBytes: fleet.ingest.max_line_bytes,
         maxQuarantinePerBatch: fleet.ingest.max_quarantine_per_batch,
+        maxQuarantineBytesPerBatch: fleet.ingest.max_quarantine_bytes_per_batch,
         clock,
         log: log.child({ component: 'ingest' }),
       }),

@@ -121,6 +121,8 @@ export interface IngestServiceDeps {
    * up in one more row naming how many and their most common reason.
    */
   maxQuarantinePerBatch?: number;
+  /** Quarantine `line` bytes stored per call (default 16 MiB); beyond, as past maxQuarantinePerBatch. */
+  maxQuarantineBytesPerBatch?: number;
   /** Accept unixTime up to wall clock + this (seconds, default 1 day); later lines are quarantined. */
   maxClockSkew?: number;
   /** Extra shared cloud-storage suffixes for destination keys. */
@@ -305,15 +307,15 @@ function holdsNul(line: ResultLogLine): boolean {
   return false;
 }
 
-/** One row standing for the rejects past the batch's quarantine limit. */
-function omittedSummary(omitted: readonly QuarantineRow[], limit: number): QuarantineRow {
+/** One row standing for the rejects past the batch's quarantine limits. */
+function omittedSummary(omitted: readonly QuarantineRow[], limits: QuarantineLimits): QuarantineRow {
   const byReason = new Map<string, number>();
   for (const q of omitted) byReason.set(q.reason, (byReason.get(q.reason) ?? 0) + 1);
   const [reason, n] = [...byReason].sort((a, b) => b[1] - a[1])[0]!;
   return {
     receivedAt: omitted[0]!.receivedAt,
     source: omitted[0]!.source,
-    reason: `${omitted.length} more lines or rows of this batch were rejected and not stored (fleet.ingest.max_quarantine_per_batch = ${limit}); most common reason (${n}): ${reason}`,
+    reason: `${omitted.length} more lines or rows of this batch were rejected and not stored (fleet.ingest.max_quarantine_per_batch = ${limits.rows}, max_quarantine_bytes_per_batch = ${limits.bytes}); most common reason (${n}): ${reason}`,
     line: omitted[0]!.line,
   };
 }
@@ -358,7 +360,23 @@ interface BatchWrites {
  * The counts, quarantine and pending candidates of the rows the dedupe answer says are new (`fresh`).
  * A function of its own, like commitBatch: see there.
  */
-function settleItems(b: BatchWrites, fresh: readonly boolean[], maxQuarantine: number): CandidateInput[] {
+interface QuarantineLimits {
+  rows: number;
+  bytes: number;
+}
+
+/** How many of `rows` fit the batch's quarantine limits (row count, and bytes of their lines). */
+function quarantineFit(rows: readonly QuarantineRow[], limits: QuarantineLimits): number {
+  let bytes = 0;
+  const n = Math.min(rows.length, limits.rows);
+  for (let i = 0; i < n; i++) {
+    bytes += rows[i]!.line.length + rows[i]!.reason.length;
+    if (bytes > limits.bytes) return i;
+  }
+  return n;
+}
+
+function settleItems(b: BatchWrites, fresh: readonly boolean[], maxQuarantine: QuarantineLimits): CandidateInput[] {
   const { result, itemKey, itemFlags, itemTime, quarantine } = b;
   let newestAccepted = -Infinity;
   for (let k = 0; k < itemKey.length; k++) {
@@ -377,7 +395,8 @@ function settleItems(b: BatchWrites, fresh: readonly boolean[], maxQuarantine: n
   if (newestAccepted > -Infinity) result.newestEventTime = newestAccepted;
   for (const q of b.heldQuarantine) if (q.key < 0 || fresh[q.key] === true) quarantine.push(q.row);
   result.quarantined = quarantine.length;
-  if (quarantine.length > maxQuarantine) quarantine.splice(maxQuarantine, Infinity, omittedSummary(quarantine.slice(maxQuarantine), maxQuarantine));
+  const kept = quarantineFit(quarantine, maxQuarantine);
+  if (kept < quarantine.length) quarantine.splice(kept, Infinity, omittedSummary(quarantine.slice(kept), maxQuarantine));
   const candidates: CandidateInput[] = [];
   for (const c of b.heldCandidates) if (c.key < 0 || fresh[c.key] === true) candidates.push(c.input);
   return candidates;
@@ -388,7 +407,7 @@ function settleItems(b: BatchWrites, fresh: readonly boolean[], maxQuarantine: n
  * optimized a per-batch async closure afresh for every batch (about 30 ms of compiler time each, and the
  * batch's loops ran unoptimized meanwhile; seen with --trace-opt on the fleet-ingest bench).
  */
-async function commitBatch(tx: StoreRepos, b: BatchWrites, maxQuarantine: number): Promise<void> {
+async function commitBatch(tx: StoreRepos, b: BatchWrites, maxQuarantine: QuarantineLimits): Promise<void> {
   const fresh = b.keys.length ? await tx.results.markSeen(b.keys) : [];
   const candidates = settleItems(b, fresh, maxQuarantine);
   if (b.hostRows.length) await tx.hosts.touch(b.hostRows);
@@ -408,7 +427,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
   const log = deps.log ?? silentLogger();
   const maxLineBytes = deps.maxLineBytes ?? 4 * 1024 * 1024;
   const maxClockSkew = deps.maxClockSkew ?? 86_400;
-  const maxQuarantine = deps.maxQuarantinePerBatch ?? 10_000;
+  const maxQuarantine: QuarantineLimits = { rows: deps.maxQuarantinePerBatch ?? 10_000, bytes: deps.maxQuarantineBytesPerBatch ?? 16 * 1024 * 1024 };
   const keyOf = createDestinationKeyer(deps.sharedSuffixes);
   const uploadPcr = analytics.upload_shaped.min_pcr;
   const uploadBytes = analytics.upload_shaped.min_bytes_out;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { matchQuery, parseResultLine, parseResultLog } from './parse-result-log.js';
+import { readResultLine } from './read-result-line.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const read = (f: string) => readFileSync(path.join(fixtures, f), 'utf8');
@@ -84,6 +85,19 @@ describe('parseResultLine: malformed input is a reject with a reason, never a th
     expect(r).toMatchObject({ ok: false, reason: expect.stringMatching(/^not JSON: .*several result lines on one line: .*--data-binary/) });
     // other broken JSON gets no such hint
     expect(parseResultLine(`${one}x`)).toMatchObject({ ok: false, reason: expect.not.stringContaining('several result lines') });
+  });
+
+  it('refuses a name, host identity or hostname longer than 512 characters (each is copied into every row the line makes)', () => {
+    const at = (over: Record<string, unknown>) => JSON.stringify({ name: 'pack/Global/outflow_status', hostIdentifier: 'H', unixTime: 1772409600, snapshot: [], ...over });
+    const long = 'x'.repeat(513);
+    expect(parseResultLine(at({ hostIdentifier: long }))).toEqual({ ok: false, reason: 'host identity longer than 512 characters' });
+    expect(parseResultLine(at({ decorations: { host_uuid: long, hostname: 'h' } }))).toEqual({ ok: false, reason: 'host identity longer than 512 characters' });
+    expect(parseResultLine(at({ decorations: { host_uuid: 'H', hostname: long } }))).toEqual({ ok: false, reason: 'hostname longer than 512 characters' });
+    expect(parseResultLine(at({ name: `pack/Global/${long}` }))).toEqual({ ok: false, reason: 'name longer than 512 characters' });
+    // the fast reader leaves them to the parser
+    expect(readResultLine(at({ decorations: { host_uuid: long, hostname: 'h' } }))).toBeUndefined();
+    const limit = 'y'.repeat(512);
+    expect(parseResultLine(at({ hostIdentifier: limit, decorations: { host_uuid: limit, hostname: limit } }))).toMatchObject({ ok: true, line: { hostId: limit, hostname: limit } });
   });
 
   it('accepts wrapper values: objects and JSON strings inside strings', () => {

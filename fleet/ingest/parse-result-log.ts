@@ -8,6 +8,13 @@
  */
 import { OUTFLOW_QUERIES, type OutflowQuery, type ResultLogLine, type ResultRow, type RowAction } from '../../src/schemas/result-log.js';
 
+/**
+ * Longest query name, host identity and hostname accepted (characters). Real ones are tens of characters (a
+ * UUID is 36); these strings are copied into every host row, dedupe key and quarantine row of the line, so a
+ * 60 KB host id multiplied a line's rejected rows into gigabytes.
+ */
+export const MAX_ENVELOPE_TEXT = 512;
+
 export type ParseLineResult = { ok: true; line: ResultLogLine } | { ok: false; reason: string };
 
 export interface ParseOptions {
@@ -78,14 +85,17 @@ export function parseResultLine(input: unknown, opts: ParseOptions = {}): ParseL
 
   const name = obj.name;
   if (typeof name !== 'string' || name === '') return { ok: false, reason: 'missing name' };
+  if (name.length > MAX_ENVELOPE_TEXT) return { ok: false, reason: `name longer than ${MAX_ENVELOPE_TEXT} characters` };
 
   const decorations = isPlainObject(obj.decorations) ? obj.decorations : undefined;
   const hostUuid = decorations?.host_uuid ?? obj.host_uuid;
   const hostIdentifier = obj.hostIdentifier;
   const hostId = typeof hostUuid === 'string' && hostUuid !== '' ? hostUuid : typeof hostIdentifier === 'string' ? hostIdentifier : '';
   if (hostId === '') return { ok: false, reason: 'missing host identity (decorations.host_uuid or hostIdentifier)' };
+  if (hostId.length > MAX_ENVELOPE_TEXT) return { ok: false, reason: `host identity longer than ${MAX_ENVELOPE_TEXT} characters` };
   const hostnameRaw = decorations?.hostname ?? obj.hostname;
   const hostname = typeof hostnameRaw === 'string' ? hostnameRaw : '';
+  if (hostname.length > MAX_ENVELOPE_TEXT) return { ok: false, reason: `hostname longer than ${MAX_ENVELOPE_TEXT} characters` };
 
   const unixTime = toInt(obj.unixTime);
   if (unixTime === undefined || unixTime < 0) return { ok: false, reason: 'missing or invalid unixTime' };

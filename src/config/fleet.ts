@@ -30,6 +30,11 @@ export const FleetIngestConfigSchema = z
      * few KB of crafted input can otherwise write gigabytes of quarantine).
      */
     max_quarantine_per_batch: z.number().int().positive().default(10_000),
+    /**
+     * Quarantine bytes kept per ingest batch (the `line` texts, each already capped at 64 KiB); beyond, as past
+     * max_quarantine_per_batch. A line of invalid rows each carrying a large column otherwise wrote ~600 MB.
+     */
+    max_quarantine_bytes_per_batch: z.number().int().positive().default(16 * MiB),
   })
   .prefault({});
 export type FleetIngestConfig = z.infer<typeof FleetIngestConfigSchema>;

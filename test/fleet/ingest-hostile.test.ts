@@ -78,7 +78,30 @@ describe.each(backends)('hostile result lines (%s)', (_name, open) => {
       expect(r).toMatchObject({ lines: 31, quarantined: 30, accepted: 1 });
       expect((await store.quarantine.count()) - before).toBe(11);
       const [summary] = await store.quarantine.list(1);
-      expect(summary!.reason).toMatch(/^20 more lines or rows of this batch were rejected and not stored \(fleet\.ingest\.max_quarantine_per_batch = 10\); most common reason \(6\): missing name$/);
+      expect(summary!.reason).toMatch(/^20 more lines or rows of this batch were rejected and not stored \(fleet\.ingest\.max_quarantine_per_batch = 10, max_quarantine_bytes_per_batch = 16777216\); most common reason \(6\): missing name$/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('cannot turn one line into gigabytes: a long host id is refused, and quarantine bytes per batch are capped', async () => {
+    const store = await open();
+    try {
+      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), clock, maxQuarantineBytesPerBatch: 200_000 });
+      // a 60 KB host id that every rejected row's quarantine text would copy
+      const longId = line('h'.repeat(60_000), 1);
+      // one snapshot line of 2 000 distinct invalid status rows (no component), each carrying 1 KB
+      const rows = Array.from({ length: 2000 }, (_, i) => ({ detail: `${i}`.padEnd(1000, 'x') }));
+      const snapshot = JSON.stringify({ name: 'pack/Global/outflow_status', hostIdentifier: 'evil', unixTime: T + 5, counter: 0, snapshot: rows });
+      const r = await ingest.ingestLines([longId, snapshot, line('good', 2)], { kind: 'test', id: 'amplify' });
+      expect(r).toMatchObject({ lines: 3, quarantined: 2001, accepted: 1 });
+      const stored = await store.quarantine.list(1000);
+      expect(stored.find((q) => q.reason === 'host identity longer than 512 characters')).toBeTruthy();
+      // ~190 rows of ~1 KB fit in 200 000 bytes; the rest are summed up in one row
+      const bytes = stored.reduce((n, q) => n + q.line.length + q.reason.length, 0);
+      expect(bytes).toBeLessThan(200_000 + 70_000);
+      expect(stored.length).toBeLessThan(250);
+      expect(stored.some((q) => /^\d+ more lines or rows of this batch were rejected and not stored/.test(q.reason))).toBe(true);
     } finally {
       await store.close();
     }
