@@ -32,16 +32,36 @@ function fail(message: string, issues: { path: string; message: string }[] = [])
   throw new InputError(message, issues, 'send NDJSON result lines, a Fleet webhook body {"timestamp","details":[…]} or a Kafka REST body {"records":[{"value":…}]}');
 }
 
-function splitLines(text: string): string[] {
+/** More lines than a request may carry (fleet.http.max_lines): 413, nothing ingested. */
+export class TooManyLinesError extends Error {
+  readonly statusCode = 413;
+  constructor(readonly maxLines: number) {
+    super(`request holds more than ${maxLines} result lines`);
+  }
+}
+
+/** The non-blank lines of `text`; stops counting (and throws) past maxLines rather than splitting it all. */
+function splitLines(text: string, maxLines: number): string[] {
   const out: string[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (line.trim() !== '') out.push(line);
+  for (let at = 0; at <= text.length; ) {
+    let nl = text.indexOf('\n', at);
+    if (nl < 0) nl = text.length;
+    const line = text.slice(at, nl > at && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl);
+    at = nl + 1;
+    if (line.trim() === '') continue;
+    if (out.length === maxLines) throw new TooManyLinesError(maxLines);
+    out.push(line);
   }
   return out;
 }
 
-export function decodeIngestBody(body: Buffer | string | undefined): DecodedIngestBody {
+function bounded<T>(lines: T[], maxLines: number): T[] {
+  if (lines.length > maxLines) throw new TooManyLinesError(maxLines);
+  return lines;
+}
+
+/** Throws InputError for a body that is none of the shapes, TooManyLinesError past `maxLines` lines. */
+export function decodeIngestBody(body: Buffer | string | undefined, maxLines = Infinity): DecodedIngestBody {
   const text = typeof body === 'string' ? body : (body?.toString('utf8') ?? '');
   const start = text.search(/\S/);
   if (start < 0) fail('empty body');
@@ -54,7 +74,7 @@ export function decodeIngestBody(body: Buffer | string | undefined): DecodedInge
     } catch (err) {
       fail(`body starts with [ but is not a JSON array: ${(err as Error).message}`);
     }
-    return { shape: 'array', lines: parsed as unknown[] };
+    return { shape: 'array', lines: bounded(parsed as unknown[], maxLines) };
   }
 
   if (first === '{') {
@@ -63,23 +83,23 @@ export function decodeIngestBody(body: Buffer | string | undefined): DecodedInge
       parsed = JSON.parse(text);
     } catch {
       // several objects, one per line: NDJSON (each line is judged on its own by the ingest service)
-      return { shape: 'ndjson', lines: splitLines(text) };
+      return { shape: 'ndjson', lines: splitLines(text, maxLines) };
     }
     const obj = parsed as Record<string, unknown>;
     if ('details' in obj && !('name' in obj)) {
       const r = WebhookBodySchema.safeParse(obj);
       if (!r.success) fail('invalid Fleet webhook body', zodIssues(r.error.issues));
-      return { shape: 'webhook', lines: r.data.details };
+      return { shape: 'webhook', lines: bounded(r.data.details, maxLines) };
     }
     if ('records' in obj && !('name' in obj)) {
       const r = KafkaRestBodySchema.safeParse(obj);
       if (!r.success) fail('invalid Kafka REST body', zodIssues(r.error.issues));
-      return { shape: 'kafka', lines: r.data.records.map((rec) => rec.value) };
+      return { shape: 'kafka', lines: bounded(r.data.records, maxLines).map((rec) => rec.value) };
     }
     // a single result line
     return { shape: 'ndjson', lines: [obj] };
   }
 
   // not JSON at all at the start: still NDJSON, whose bad lines the ingest service quarantines
-  return { shape: 'ndjson', lines: splitLines(text) };
+  return { shape: 'ndjson', lines: splitLines(text, maxLines) };
 }

@@ -29,7 +29,7 @@ import { PROMETHEUS_CONTENT_TYPE, type FleetMetrics } from '../metrics.js';
 import { toOcsf } from '../sinks/ocsf.js';
 import { listNewestDetections, type Store } from '../store/store.js';
 import { bearerMatches } from './auth.js';
-import { decodeIngestBody } from './ingest-body.js';
+import { decodeIngestBody, TooManyLinesError } from './ingest-body.js';
 import { appPrevalence, destinationPrevalence } from './prevalence.js';
 
 
@@ -122,6 +122,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (req.routeOptions.url === '/v1/ingest') metrics.ingestRequests.inc({ shape: 'unknown', status: String(statusFor(err)) });
     const status = statusFor(err);
     if (err instanceof InputError) return reply.code(400).send(errorBody(err.code, err.message, { issues: err.issues, hint: err.hint }));
+    if (err instanceof TooManyLinesError) {
+      return reply.code(413).send(errorBody('TOO_MANY_LINES', err.message, { hint: 'split the batch (nothing of it was ingested) or raise fleet.http.max_lines' }));
+    }
     if (status === 413) return reply.code(413).send(errorBody('BODY_TOO_LARGE', `request body exceeds ${http.body_limit} bytes`, { hint: 'split the batch or raise fleet.http.body_limit' }));
     if (err instanceof StoreError) {
       log.error({ err }, 'store unavailable');
@@ -150,7 +153,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       metrics.ingestRequests.inc({ shape: 'unknown', status: '415' });
       return reply.code(415).send(errorBody('UNSUPPORTED_ENCODING', `content-encoding ${encoding} is not supported`, { hint: 'send the body uncompressed or gzip-compressed' }));
     }
-    const decoded = decodeIngestBody(body);
+    const decoded = decodeIngestBody(body, http.max_lines);
     const result = await deps.ingest.ingestLines(decoded.lines, { kind: 'http', id: `${decoded.shape}@${req.ip}` });
     metrics.ingestRequests.inc({ shape: decoded.shape, status: '200' });
     return {

@@ -24,6 +24,12 @@ export const HttpConfigSchema = z
     token_file: path.optional(),
     /** Largest accepted request body in bytes; larger bodies get 413 before they are read. */
     body_limit: z.number().int().positive().default(16 * MiB),
+    /**
+     * Most result lines per request (NDJSON lines, webhook details, Kafka records); more get 413 before any is
+     * ingested. A request is ingested in one go, so a body of millions of tiny lines held the process for
+     * minutes; 100 000 is several times what a body_limit of real ~600-byte lines holds.
+     */
+    max_lines: z.number().int().positive().default(100_000),
     /** /metrics needs the token too unless this is false (e.g. a scraper on a trusted network). */
     metrics_require_token: z.boolean().default(true),
     /** PEM files; both or neither. Without them the API speaks plain HTTP. */

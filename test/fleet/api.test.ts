@@ -19,6 +19,7 @@ import { MemoryStream, sampleDetection } from './serve-fixtures.js';
 
 const TOKEN = 'api-test-token-0123456789abcdef';
 const LIMIT = 256 * 1024;
+const MAX_LINES = 1000;
 
 let dir: string;
 let server: RunningServe;
@@ -30,7 +31,7 @@ function config(over: Record<string, unknown> = {}): OutflowConfig {
     fleet: {
       store: path.join(dir, 'api.db'),
       ingest: { quarantine_file: path.join(dir, 'quarantine.ndjson') },
-      http: { host: '127.0.0.1', port: 0, token: TOKEN, body_limit: LIMIT },
+      http: { host: '127.0.0.1', port: 0, token: TOKEN, body_limit: LIMIT, max_lines: MAX_LINES },
       sinks: [{ type: 'stdout', format: 'json' }],
       // jobs run through runNow in these tests; the crons never fire during them
       scheduler: { finalize: { cron: '0 0 1 1 *' }, rollup: { cron: '0 0 1 1 *' }, retention: { cron: '0 0 1 1 *' } },
@@ -107,6 +108,22 @@ describe('POST /v1/ingest', () => {
     expect(r.status).toBe(413);
     expect(r.json).toMatchObject({ code: 'BODY_TOO_LARGE' });
     expect((await server.store.hosts.get(['BIG-00000'])).size).toBe(before);
+  });
+
+  it('rejects more than max_lines result lines per request with 413, in every shape, and ingests none of them', async () => {
+    const n = MAX_LINES + 1;
+    const lines = Array.from({ length: n }, () => 'x');
+    for (const body of [lines.join('\n'), JSON.stringify(lines), JSON.stringify({ details: lines }), JSON.stringify({ records: lines.map((value) => ({ value })) })]) {
+      const before = await server.store.quarantine.count();
+      const r = await post(body);
+      expect(r.status, body.slice(0, 20)).toBe(413);
+      expect(r.json).toMatchObject({ code: 'TOO_MANY_LINES', error: `request holds more than ${MAX_LINES} result lines` });
+      expect(await server.store.quarantine.count()).toBe(before);
+    }
+    // blank lines do not count, and max_lines lines pass
+    const ok = await post([...Array.from({ length: MAX_LINES }, () => 'x'), '', ' ', ''].join('\r\n'));
+    expect(ok.status).toBe(200);
+    expect(ok.json).toMatchObject({ lines: MAX_LINES, quarantined: MAX_LINES });
   });
 
   it('rejects a chunked body (no content-length) that grows past the cap with 413', async () => {
