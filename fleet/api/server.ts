@@ -53,6 +53,9 @@ declare module 'fastify' {
   }
 }
 
+/** No stored host, key or identity holds a NUL (ingest refuses them), and PostgreSQL text cannot: a 400, not a store error. */
+const noNul = z.string().min(1).refine((v) => !v.includes('\u0000'), { message: 'must not contain a NUL character' });
+
 const DetectionsQuerySchema = z
   .object({
     since: z.string().min(1).optional(),
@@ -61,15 +64,15 @@ const DetectionsQuerySchema = z
       .transform((s) => s.toUpperCase())
       .pipe(z.enum(ANALYTIC_IDS))
       .optional(),
-    host: z.string().min(1).max(256).optional(),
+    host: noNul.max(256).optional(),
     limit: z.coerce.number().int().min(1).max(10_000).default(1000),
     format: z.enum(['json', 'ocsf']).default('json'),
   })
   .strict();
 
 const PrevalenceQuerySchema = z.object({ hosts: z.coerce.number().int().min(0).max(1000).default(20) }).strict();
-const KeyParamsSchema = z.object({ key: z.string().min(1).max(1024) });
-const IdentityParamsSchema = z.object({ identity: z.string().min(1).max(1024) });
+const KeyParamsSchema = z.object({ key: noNul.max(1024) });
+const IdentityParamsSchema = z.object({ identity: noNul.max(1024) });
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
   const r = schema.safeParse(value ?? {});

@@ -51,7 +51,10 @@ export const FileSinkConfigSchema = z.object({ type: z.literal('file'), path, fo
 export const WebhookSinkConfigSchema = z
   .object({
     type: z.literal('webhook'),
-    url: z.url({ protocol: /^https?$/ }),
+    // fetch refuses a URL with credentials (every delivery then failed, retried forever, logging the password)
+    url: z.url({ protocol: /^https?$/ }).refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), {
+      message: 'a webhook URL cannot carry credentials (user:password@); send them as a header, e.g. headers: {Authorization: "Basic …"}',
+    }),
     /** HMAC-SHA256 key for X-Outflow-Signature (or `secret_file`). */
     secret: z.string().min(16, 'use at least 16 characters').optional(),
     secret_file: path.optional(),

@@ -280,6 +280,14 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
     }
   });
 
+  it('answers 400, not a store error, to a NUL in a host, key or identity (PostgreSQL text cannot hold one)', async () => {
+    for (const route of ['/v1/detections?host=a%00b', '/v1/prevalence/destinations/a%00b', '/v1/prevalence/apps/a%00b']) {
+      const r = await get(route);
+      expect(r.status, route).toBe(400);
+      expect(JSON.stringify(r.json.issues), route).toContain('must not contain a NUL character');
+    }
+  });
+
   it('GET /v1/prevalence/destinations/:key reports hosts, window and thresholds from the store', async () => {
     const key = all[0]!.destination_key;
     const r = await get(`/v1/prevalence/destinations/${encodeURIComponent(key)}?hosts=50`);

@@ -177,6 +177,11 @@ describe('sink config switch', () => {
     expect(r.success).toBe(false);
     expect(JSON.stringify(r.error?.issues)).toContain('secret');
     expect(fleetServeConfigShape.sinks.safeParse([{ type: 'webhook', url: 'ftp://x', secret: 'a-long-enough-secret' }]).success).toBe(false);
+    // fetch refuses credentials in a URL: every delivery would fail and be retried forever, logging the password
+    const creds = fleetServeConfigShape.sinks.safeParse([{ type: 'webhook', url: 'https://user:pa55@siem.example.com/hook', secret: 'a-long-enough-secret' }]);
+    expect(creds.success).toBe(false);
+    expect(JSON.stringify(creds.error?.issues)).toContain('a webhook URL cannot carry credentials');
+    expect(fleetServeConfigShape.sinks.safeParse([{ type: 'webhook', url: 'https://siem.example.com/hook?tenant=a@b', secret: 'a-long-enough-secret' }]).success).toBe(true);
     expect(fleetServeConfigShape.sinks.safeParse([{ type: 'kafka' }]).success).toBe(false);
   });
 });
