@@ -40,6 +40,7 @@ import { createDestinationKeyer } from '../../src/classify/destination.js';
 import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
 import { AppRowSchema, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
+import { PRIVATE_FILE_MODE } from '../../src/root-only-path.js';
 import { foldAppAttributes, hostnameReplaces, statusReplaces } from '../store/store.js';
 import type {
   AppSighting,
@@ -677,7 +678,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       const file = deps.quarantineFile;
       const body = quarantine.map((q) => JSON.stringify({ received_at: q.receivedAt, source: q.source, reason: q.reason, line: q.line })).join('\n') + '\n';
       quarantineWrite = quarantineWrite.then(() =>
-        appendFile(file, body).catch((err: unknown) => log.warn({ err: coerceError(err), file }, 'quarantine file append failed (lines are in the store)')),
+        appendFile(file, body, { mode: PRIVATE_FILE_MODE }).catch((err: unknown) => log.warn({ err: coerceError(err), file }, 'quarantine file append failed (lines are in the store)')),
       );
       await quarantineWrite;
     }

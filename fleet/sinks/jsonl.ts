@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { OutflowError } from '../../src/errors.js';
 import type { Detection, Sink } from './sink.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../src/root-only-path.js';
 
 type Render = (detection: Detection) => unknown;
 
@@ -34,8 +35,8 @@ export class JsonlFileSink implements Sink {
     let handle = this.handle;
     try {
       if (!handle) {
-        mkdirSync(path.dirname(this.file), { recursive: true });
-        handle = this.handle = open(this.file, 'a');
+        mkdirSync(path.dirname(this.file), { recursive: true, mode: PRIVATE_DIR_MODE });
+        handle = this.handle = open(this.file, 'a', PRIVATE_FILE_MODE);
       }
       const fh = await handle;
       await fh.appendFile(toLines(detections, this.render));

@@ -8,6 +8,7 @@ import { VERSION } from '../../src/version.js';
 import type { FleetMetrics } from '../metrics.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signBody } from './signature.js';
 import { PartialWriteError, type Detection, type Sink, type SinkFormat } from './sink.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../src/root-only-path.js';
 
 export interface WebhookBackoff {
   /** First retry delay. Each failure multiplies it by `factor`, up to `maxMs`. */
@@ -77,7 +78,7 @@ export class WebhookSink implements Sink {
   constructor(private readonly opts: WebhookSinkOptions) {
     this.name = opts.name;
     this.deadDir = path.join(opts.spoolDir, 'dead');
-    mkdirSync(this.deadDir, { recursive: true });
+    mkdirSync(this.deadDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const seqs: number[] = [];
     for (const entry of readdirSync(opts.spoolDir)) {
       const m = SPOOL_FILE_RE.exec(entry);
@@ -171,7 +172,7 @@ export class WebhookSink implements Sink {
     const final = this.spoolPath(seq);
     const tmp = path.join(this.opts.spoolDir, `.${seq}.tmp`);
     try {
-      await writeFile(tmp, bytes, { flush: true });
+      await writeFile(tmp, bytes, { flush: true, mode: PRIVATE_FILE_MODE });
       await rename(tmp, final);
     } catch (err) {
       throw new OutflowError('SINK_FAILED', `cannot write webhook spool file ${final}`, 'check free space and permissions of the spool directory', { cause: err });
@@ -265,6 +266,8 @@ export class WebhookSink implements Sink {
   }
 
   private sleep(ms: number): Promise<void> {
+    // close() may have woken us before this backoff began (a delivery was in flight): do not start one
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {

@@ -108,6 +108,16 @@ describe('webhook sink against a real local receiver', () => {
     expect(spoolFiles()).toEqual([]);
   });
 
+  it('closes at once when a delivery fails while closing, instead of sleeping through its backoff', async () => {
+    const port = await freePort();
+    // every delivery is refused; the first retry would wait a minute
+    const sink = makeSink(`http://127.0.0.1:${port}/hook`, { backoff: { initialMs: 60_000, maxMs: 60_000, factor: 2 } });
+    await sink.write([sampleDetection({ id: 'a' })]);
+    // close() while that first delivery is still in flight: it used to wake nothing and then wait the full minute
+    await sink.close();
+    expect(spoolFiles()).toHaveLength(1); // kept for the next start
+  }, 10_000);
+
   it('keeps the spool across a killed process and delivers it after restart before newer batches', async () => {
     const port = await freePort();
     const spoolDir = path.join(dir, 'spool');

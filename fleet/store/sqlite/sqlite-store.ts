@@ -13,13 +13,14 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { OutflowError, StoreError, coerceError } from '../../../src/errors.js';
 import { silentLogger, type Logger } from '../../../src/log.js';
 import { DetectionSchema, type Detection } from '../../../src/schemas/detection.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../../src/root-only-path.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import { encodeKeyRecord, fingerprint, forEachKeyRecord, KEY_RECORD_BYTES, SeenKeys, type Fingerprint } from './seen-keys.js';
 import {
@@ -992,7 +993,11 @@ export class SqliteStore implements Store {
   static async open(file: string, opts: SqliteStoreOptions = {}): Promise<SqliteStore> {
     let db: Db;
     try {
-      if (file !== ':memory:' && !opts.readonly) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      if (file !== ':memory:' && !opts.readonly) {
+        mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: PRIVATE_DIR_MODE });
+        // created here, not by SQLite, for its mode (the -wal and -shm files take the database file's)
+        closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+      }
       db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
       if (!opts.readonly) {
         db.pragma('journal_mode = WAL');
