@@ -194,6 +194,7 @@ export interface FleetMetrics {
   detectionsEmitted: Counter;
   detectionsStored: Gauge;
   candidatesPending: Gauge;
+  activeHosts: Gauge;
   jobRuns: Counter;
   jobDuration: Histogram;
   jobLastDuration: Gauge;
@@ -213,6 +214,11 @@ export function createFleetMetrics(): FleetMetrics {
     detectionsEmitted: registry.counter('outflow_detections_total', 'Detections created or updated by finalization, by analytic and kind (new|update)', ['analytic', 'kind']),
     detectionsStored: registry.gauge('outflow_detections_stored', 'Detections in the store by analytic (refreshed at scrape time)', ['analytic']),
     candidatesPending: registry.gauge('outflow_candidates_pending', 'Candidates waiting for finalization (refreshed at scrape time)'),
+    activeHosts: registry.gauge(
+      'outflow_active_hosts',
+      'Hosts with a result line in the window ending at the newest event time: window="prevalence" is the count the rare and common thresholds use, window="1h" shows a jump (made-up host ids) at once (refreshed at scrape time)',
+      ['window'],
+    ),
     jobRuns: registry.counter('outflow_job_runs_total', 'Scheduler job runs by job and outcome (ok|error|skipped_overlap|skipped_locked)', ['job', 'outcome']),
     jobDuration: registry.histogram('outflow_job_duration_seconds', 'Scheduler job run duration', ['job'], [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]),
     jobLastDuration: registry.gauge('outflow_job_last_duration_seconds', 'Duration of the most recent run of each job', ['job']),

@@ -213,6 +213,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       const byAnalytic = await store.detections.countByAnalytic();
       for (const id of ANALYTIC_IDS) metrics.detectionsStored.set({ analytic: id }, byAnalytic[id] ?? 0);
       metrics.candidatesPending.set({}, await store.candidates.countPending());
+      const { newest } = await store.clock.get();
+      if (newest !== null) {
+        metrics.activeHosts.set({ window: 'prevalence' }, await store.hosts.activeCount({ from: newest - deps.analytics.prevalence_window_days * 86_400, to: newest }));
+        metrics.activeHosts.set({ window: '1h' }, await store.hosts.activeCount({ from: newest - 3600, to: newest }));
+      }
     } catch (err) {
       // a scrape still reports the process counters when the store is down
       log.warn({ err: coerceError(err) }, 'metrics: store gauges not refreshed');

@@ -348,6 +348,11 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
     expect(samples.get('outflow_job_duration_seconds_count{job="finalize"}')).toBe(1);
     expect(samples.get('outflow_http_ingest_requests_total{shape="webhook",status="200"}')).toBe(1);
     expect(samples.get('outflow_http_ingest_requests_total{shape="unknown",status="413"}')).toBeGreaterThanOrEqual(2);
+    // the host counts the thresholds use, and the last hour's, for spotting made-up host ids
+    const { newest } = await server.store.clock.get();
+    expect(samples.get('outflow_active_hosts{window="prevalence"}')).toBe(await server.store.hosts.activeCount({ from: newest! - 30 * 86_400, to: newest! }));
+    expect(samples.get('outflow_active_hosts{window="prevalence"}')).toBeGreaterThan(0);
+    expect(samples.get('outflow_active_hosts{window="1h"}')).toBe(await server.store.hosts.activeCount({ from: newest! - 3600, to: newest! }));
   });
 });
 
