@@ -109,9 +109,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (req.routeOptions.config?.public) return;
     if (req.routeOptions.url === '/metrics' && !http.metrics_require_token) return;
     if (!bearerMatches(deps.token, req.headers.authorization)) {
+      // connection: close, so a client without the token cannot keep the socket by trickling the body it declared
       void reply
         .code(401)
         .header('www-authenticate', 'Bearer realm="outflow"')
+        .header('connection', 'close')
         .send(errorBody('AUTH_REQUIRED', req.headers.authorization ? 'invalid bearer token' : 'bearer token required'));
       return reply;
     }
@@ -125,6 +127,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (req.routeOptions.url === '/v1/ingest') metrics.ingestRequests.inc({ shape: 'unknown', status: String(statusFor(err)) });
     const status = statusFor(err);
     if (err instanceof InputError) return reply.code(400).send(errorBody(err.code, err.message, { issues: err.issues, hint: err.hint }));
+    if (status === 413) void reply.header('connection', 'close');
     if (err instanceof TooManyLinesError) {
       return reply.code(413).send(errorBody('TOO_MANY_LINES', err.message, { hint: 'split the batch (nothing of it was ingested) or raise fleet.http.max_lines' }));
     }

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type OutflowConfig } from '../../src/config/index.js';
@@ -97,6 +98,24 @@ describe('authentication', () => {
     const res = await fetch(`${base}/v1/ingest`, { method: 'POST', body: 'x'.repeat(LIMIT * 2) });
     expect(res.status).toBe(401);
   });
+
+  it('closes the connection after a 401, so a client without the token cannot hold it by trickling the body it declared', async () => {
+    const { port, hostname } = new URL(base);
+    const socket = net.connect(Number(port), hostname);
+    let answer = '';
+    socket.on('data', (d) => (answer += d));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('POST /v1/ingest HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n{"name"');
+    // a byte now and then, as a slow-loris client would send; the server must not wait for the rest
+    const drip = setInterval(() => socket.writable && socket.write('x'), 200);
+    try {
+      await closed;
+    } finally {
+      clearInterval(drip);
+    }
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+  }, 10_000);
 });
 
 describe('POST /v1/ingest', () => {
