@@ -213,6 +213,16 @@ export function resultDigest(line: Pick<ResultLogLine, 'hostId' | 'name' | 'unix
   return hash('sha256', `${line.hostId}\n${line.name}\n${line.unixTime}\n${line.counter}\n${row ? row.action : ''}\n${row ? canonicalColumns(row.columns) : ''}`, 'base64url').slice(0, 22);
 }
 
+/**
+ * The time a hostname or status row is dated by for "newest wins": its event time, but never later than when it
+ * was received. Lines up to max_clock_skew ahead are accepted, and one forged line dated a day ahead otherwise
+ * renamed its victim and hid its health for that day: the host's real reports, received later, could not
+ * outrank it. Normal lines (event time ≤ receipt) keep their event time, so re-delivery still changes nothing.
+ */
+function newestWinsTime(eventTime: number, receivedAt: number): number {
+  return eventTime <= receivedAt ? eventTime : receivedAt;
+}
+
 interface Span {
   firstSeen: number;
   lastSeen: number;
@@ -241,10 +251,11 @@ class HostBatch implements Span {
     readonly hostId: string,
     public hostname: string,
     time: number,
+    nameTime: number,
   ) {
     this.firstSeen = time;
     this.lastSeen = time;
-    this.hostnameTime = hostname ? time : -1;
+    this.hostnameTime = hostname ? nameTime : -1;
   }
 
   sightDestination(key: string, t: number): void {
@@ -494,12 +505,13 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       if (t > newest) newest = t;
       // A host's lines tend to come together (one query run's rows): the last host is checked first.
       let host = line.hostId === lastHost?.hostId ? lastHost : hosts.get(line.hostId);
-      if (!host) hosts.set(line.hostId, (host = new HostBatch(line.hostId, line.hostname, t)));
+      const nameTime = newestWinsTime(t, receivedAt);
+      if (!host) hosts.set(line.hostId, (host = new HostBatch(line.hostId, line.hostname, t, nameTime)));
       else {
         widenSpan(host, t);
-        if (hostnameReplaces(line.hostname, t, host.hostname, host.hostnameTime)) {
+        if (hostnameReplaces(line.hostname, nameTime, host.hostname, host.hostnameTime)) {
           host.hostname = line.hostname;
-          host.hostnameTime = t;
+          host.hostnameTime = nameTime;
         }
       }
       lastHost = host;
@@ -569,8 +581,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
             return rejectRow(line, row, 'outflow_status row invalid: component: missing');
           }
           const prev = host.status.get(component);
-          if (!prev || prev.time <= t) {
-            const next = { hostId: line.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: t };
+          const st = newestWinsTime(t, receivedAt);
+          if (!prev || prev.time <= st) {
+            const next = { hostId: line.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: st };
             if (!prev || statusReplaces(next, prev)) host.status.set(component, next);
           }
           return 0;

@@ -107,6 +107,33 @@ describe.each(backends)('hostile result lines (%s)', (_name, open) => {
     }
   });
 
+  it('a line dated ahead of its receipt cannot outrank the host\'s later reports for hostname and health', async () => {
+    const store = await open();
+    try {
+      let wall = T + 3600;
+      const moving = { now: () => new Date(wall * 1000), unix: () => wall, ms: () => wall * 1000 };
+      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), clock: moving });
+      const status = (state: string, hostname: string, t: number) =>
+        JSON.stringify({
+          name: 'pack/Global/outflow_status',
+          hostIdentifier: 'VICTIM',
+          unixTime: t,
+          counter: 0,
+          decorations: { host_uuid: 'VICTIM', hostname },
+          snapshot: [{ component: 'flows', detail: '', dropped: '0', events: '0', last_event: '0', platform: 'darwin', state, version: '0.1.0' }],
+        });
+      await ingest.ingestLines([status('permission_denied', 'victim.local', wall - 60)], { kind: 'test', id: 'victim' });
+      // forged: the victim's id, dated a day ahead (still inside max_clock_skew, so accepted)
+      await ingest.ingestLines([status('running', 'attacker-chosen', wall + 86_399)], { kind: 'test', id: 'forger' });
+      wall += 600;
+      await ingest.ingestLines([status('permission_denied', 'victim.local', wall - 5)], { kind: 'test', id: 'victim' });
+      expect((await store.hosts.get(['VICTIM'])).get('VICTIM')!.hostname).toBe('victim.local');
+      expect((await store.hosts.listStatus('VICTIM')).map((r) => [r.component, r.state])).toEqual([['flows', 'permission_denied']]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keep an escaped backslash before "u0000", which is text, not a NUL', async () => {
     const store = await open();
     try {
