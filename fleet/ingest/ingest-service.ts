@@ -214,8 +214,8 @@ export function resultDigest(line: Pick<ResultLogLine, 'hostId' | 'name' | 'unix
 }
 
 /**
- * The time a hostname or status row is dated by for "newest wins": its event time, but never later than when it
- * was received. Lines up to max_clock_skew ahead are accepted, and one forged line dated a day ahead otherwise
+ * The time a hostname, status or app-attribute row is dated by for "newest wins": its event time, but never later
+ * than when it was received. Lines up to max_clock_skew ahead are accepted, and one forged line dated a day ahead otherwise
  * renamed its victim and hid its health for that day: the host's real reports, received later, could not
  * outrank it. Normal lines (event time ≤ receipt) keep their event time, so re-delivery still changes nothing.
  */
@@ -560,7 +560,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           const a = host.sightApp(app.identity, t);
           // Attributes are folded by outflow_apps row time (the store's rule, so arrival order never matters),
           // not by the sighting's span, which candidate rows widen too.
-          const merged = foldAppAttributes(appAttrs.get(a), t, {
+          const merged = foldAppAttributes(appAttrs.get(a), newestWinsTime(t, receivedAt), {
             path: app.path,
             signatureClass: app.signature_class,
             teamId: app.team_id,

@@ -107,7 +107,7 @@ describe.each(backends)('hostile result lines (%s)', (_name, open) => {
     }
   });
 
-  it('a line dated ahead of its receipt cannot outrank the host\'s later reports for hostname and health', async () => {
+  it('a line dated ahead of its receipt cannot outrank later reports for hostname, health and app attributes', async () => {
     const store = await open();
     try {
       let wall = T + 3600;
@@ -129,6 +129,22 @@ describe.each(backends)('hostile result lines (%s)', (_name, open) => {
       await ingest.ingestLines([status('permission_denied', 'victim.local', wall - 5)], { kind: 'test', id: 'victim' });
       expect((await store.hosts.get(['VICTIM'])).get('VICTIM')!.hostname).toBe('victim.local');
       expect((await store.hosts.listStatus('VICTIM')).map((r) => [r.component, r.state])).toEqual([['flows', 'permission_denied']]);
+      // app attributes (the evidence of every host's detections falls back to them) likewise
+      const app = (host: string, p: string, t: number) =>
+        JSON.stringify({
+          name: 'pack/Global/outflow_apps',
+          hostIdentifier: host,
+          unixTime: t,
+          counter: 1,
+          columns: { cdhash: '', identity: 'team:ABC/com.example.app', notarized: '1', path: p, signature_class: 'developer_id', signing_id: 'com.example.app', team_id: 'ABC' },
+          action: 'added',
+        });
+      await ingest.ingestLines([app('VICTIM', '/Applications/Example.app/Contents/MacOS/Example', wall - 30)], { kind: 'test', id: 'victim' });
+      await ingest.ingestLines([app('FORGER', '/Users/Shared/evil', wall + 86_399)], { kind: 'test', id: 'forger' });
+      wall += 600;
+      await ingest.ingestLines([app('VICTIM', '/Applications/Example.app/Contents/MacOS/Example', wall - 5)], { kind: 'test', id: 'victim' });
+      const attrs = (await store.prevalence.apps(['team:ABC/com.example.app'], { from: 0, to: wall + 86_400 })).get('team:ABC/com.example.app')!;
+      expect(attrs.path).toBe('/Applications/Example.app/Contents/MacOS/Example');
     } finally {
       await store.close();
     }
