@@ -45,7 +45,11 @@ export interface EndpointFacts {
   signatureClass: string;
   /** The primary precursor of the lineage group: the strongest sensitive access, else an archive event. */
   precursor: PrecursorFacts;
-  /** Bytes out by the whole lineage group in the high-throughput window ending at this flow's last_seen. */
+  /**
+   * Bytes out by the whole lineage group's external flows active within group_window (15 min) of this flow,
+   * before its start or after its end: symmetric, so every flow of a burst is marked, and with cumulative
+   * counters an upper bound of a sliding 15-minute sum (docs/analytics.md).
+   */
   groupBytesOut15m: number;
   /**
    * The nearest archive precursor even when the primary precursor is a sensitive access (an archive
