@@ -2,7 +2,7 @@
  * `outflow extension`: the osqueryd-autoloaded process. Composition root: config → logger → context →
  * collectors → tables → SDK. Logs are pino JSON on stderr only (osquery owns stdout).
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, realpathSync, rmSync } from 'node:fs';
 import { coerceError, InputError, OutflowError } from '../src/errors.js';
 import { loadConfig, type OutflowConfig } from '../src/config/index.js';
 import { rootOnlyPathProblems, runningAsRoot } from '../src/root-only-path.js';
@@ -45,14 +45,17 @@ function secondsFlag(value: string, flag: string, fallback: number): number {
  */
 export function extensionConfig(file: string | undefined): { config: OutflowConfig; problem?: string } {
   if (!file || !existsSync(file)) return { config: loadConfig(file) };
+  let read = file;
   if (runningAsRoot()) {
     const problems = rootOnlyPathProblems(file);
     if (problems.length) {
       return { config: loadConfig(), problem: `config ${file} ignored, running on the defaults: root cannot trust it (${problems.join('; ')}); make it and every directory above it owned by root and writable by root only` };
     }
+    // the file as checked: a link on the given path replaced since changes nothing
+    read = realpathSync(file);
   }
   try {
-    return { config: loadConfig(file) };
+    return { config: loadConfig(read) };
   } catch (err) {
     const e = coerceError(err);
     const hint = err instanceof OutflowError && err.hint ? `; ${err.hint}` : '';

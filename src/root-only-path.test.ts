@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,15 @@ describe.skipIf(!runningAsRoot())('rootOnlyPathProblems', () => {
     expect(rootOnlyPathProblems(d)).toEqual([`${d} is writable by every user`]);
     writeFileSync(path.join(d, 'nettop'), '#!/bin/sh\n', { mode: 0o755 });
     expect(rootOnlyPathProblems(path.join(d, 'nettop'))).toEqual([]);
+  });
+
+  it('names a symbolic link another user owns: its owner may replace it even in a sticky directory', () => {
+    const d = fresh();
+    const link = path.join(base, `theirs-${n++}`); // base is a 0700 dir in sticky /tmp; the case is the link's owner
+    symlinkSync(d, link);
+    expect(rootOnlyPathProblems(link)).toEqual([]);
+    lchownSync(link, 501, 501);
+    expect(rootOnlyPathProblems(link)).toEqual([`${link} is a symbolic link owned by uid 501, not root`]);
   });
 
   it('follows symbolic links: the real path is checked too', () => {

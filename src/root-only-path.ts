@@ -13,8 +13,10 @@ import path from 'node:path';
  * - none is writable by others, or by a group other than root's (gid 0);
  * - except a directory above the target with the sticky bit (/tmp): others may write there, but cannot rename
  *   or remove the root-owned entry below it.
- * Symbolic links themselves are skipped: a link cannot be changed, only replaced by someone who can write to
- * its directory, which is checked. A path that does not exist is reported as such.
+ * - a symbolic link on the way is owned by root too: its owner can replace it even in a sticky directory such as
+ *   /tmp (its mode bits mean nothing).
+ * A path that does not exist is reported as such. Callers then use the real path they checked (realpathSync),
+ * so a link on the given path swapped afterwards changes nothing.
  */
 export function rootOnlyPathProblems(target: string): string[] {
   const problems: string[] = [];
@@ -36,7 +38,9 @@ export function rootOnlyPathProblems(target: string): string[] {
         } catch (err) {
           problems.push(`${p} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
         }
-        if (st && !st.isSymbolicLink()) {
+        if (st?.isSymbolicLink()) {
+          if (st.uid !== 0) problems.push(`${p} is a symbolic link owned by uid ${st.uid}, not root`);
+        } else if (st) {
           const stickyAbove = below !== undefined && (st.mode & 0o1000) !== 0;
           if (st.uid !== 0) problems.push(`${p} is owned by uid ${st.uid}, not root`);
           else if (st.mode & 0o002 && !stickyAbove) problems.push(`${p} is writable by every user`);

@@ -3,6 +3,7 @@
  * (`outflow extension`) and the local SQLite shell (`outflow query`).
  */
 import { pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { coerceError } from '../../src/errors.js';
 import { rootOnlyPathProblems, runningAsRoot } from '../../src/root-only-path.js';
@@ -37,11 +38,13 @@ export async function loadTestTables(env: NodeJS.ProcessEnv = process.env): Prom
   const out: TableDefinition<any>[] = [];
   for (const file of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     if (!path.isAbsolute(file)) throw new Error(`OUTFLOW_TEST_TABLES names ${file}, not an absolute path`);
+    let load = file;
     if (runningAsRoot()) {
       const problems = rootOnlyPathProblems(file);
       if (problems.length) throw new Error(`refusing to load OUTFLOW_TEST_TABLES module ${file} as root: ${problems.join('; ')}`);
+      load = realpathSync(file); // as checked
     }
-    const mod = (await import(pathToFileURL(file).href)) as { TABLES?: TableDefinition<any>[] };
+    const mod = (await import(pathToFileURL(load).href)) as { TABLES?: TableDefinition<any>[] };
     if (!Array.isArray(mod.TABLES)) throw new Error(`OUTFLOW_TEST_TABLES module ${file} does not export TABLES`);
     out.push(...mod.TABLES);
   }

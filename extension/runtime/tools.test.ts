@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -172,5 +172,24 @@ describe.skipIf(process.getuid?.() !== 0)('ToolRunner as root: a tool dir that i
 
     chmodSync(dir, 0o755);
     expect((await new ToolRunner({ platform: 'linux', toolDir: dir }).run('ss', [])).stdout).toBe('ran\n');
+  });
+
+  it('runs no tool file another user owns or can write, even in a root-owned directory, and keeps the directory it checked', async () => {
+    const own = mkdtempSync(path.join(tmpdir(), 'outflow-tools-files-'));
+    try {
+      fakeTool(own, 'ss', `process.stdout.write('ss ran\\n');`);
+      fakeTool(own, 'ps', `process.stdout.write('ps ran\\n');`);
+      chownSync(path.join(own, 'ps'), 501, 501);
+      const runner = new ToolRunner({ platform: 'linux', toolDir: own });
+      expect((await runner.run('ss', [])).stdout).toBe('ss ran\n');
+      await expect(runner.run('ps', [])).rejects.toMatchObject({ code: 'TOOL_PERMISSION', message: `refusing to run ps as root from ${path.join(own, 'ps')}: ${path.join(own, 'ps')} is owned by uid 501, not root` });
+      // a link to the directory, swapped for another one after the check, changes nothing
+      const link = path.join(own, 'via-link');
+      symlinkSync(own, link);
+      const viaLink = new ToolRunner({ platform: 'linux', toolDir: link });
+      expect(viaLink.toolDir).toBe(realpathSync(own));
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 });

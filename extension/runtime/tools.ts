@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, existsSync, realpathSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -71,6 +71,9 @@ export class ToolRunner {
   readonly toolDirProblem: string | undefined;
   /** Tools started and not yet exited. */
   private readonly live = new Set<ChildProcess>();
+  private readonly asRoot: boolean;
+  /** Tool files in toolDir already found root's alone (as root, each is checked before its first run). */
+  private readonly trustedTools = new Set<string>();
   private readonly defaultTimeoutMs: number;
   private readonly defaultMaxBytes: number;
 
@@ -86,9 +89,12 @@ export class ToolRunner {
   constructor(opts: ToolRunnerOptions) {
     this.platform = opts.platform;
     this.toolDir = opts.toolDir ? path.resolve(opts.toolDir) : undefined;
-    if (this.toolDir && runningAsRoot()) {
+    this.asRoot = runningAsRoot();
+    if (this.toolDir && this.asRoot) {
       const problems = rootOnlyPathProblems(this.toolDir);
       if (problems.length) this.toolDirProblem = problems.join('; ');
+      // the directory as checked: a link on the given path replaced later changes nothing
+      else this.toolDir = realpathSync(this.toolDir);
     }
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 15_000;
     this.defaultMaxBytes = opts.defaultMaxBytes ?? 64 * 1024 * 1024;
@@ -112,7 +118,15 @@ export class ToolRunner {
         'tools.dir (OUTFLOW_TOOL_DIR) is meant for tests: unset it, or make that directory and every directory above it owned by root and writable by root only',
       );
     }
-    return path.join(this.toolDir, path.basename(abs));
+    const file = path.join(this.toolDir, path.basename(abs));
+    if (this.asRoot && !this.trustedTools.has(file) && existsSync(file)) {
+      const problems = rootOnlyPathProblems(file);
+      if (problems.length) {
+        throw new ToolError('TOOL_PERMISSION', `refusing to run ${tool} as root from ${file}: ${problems.join('; ')}`, tool, {}, 'make the tool file root-owned and writable by root only, or unset tools.dir (OUTFLOW_TOOL_DIR), which is meant for tests');
+      }
+      this.trustedTools.add(file);
+    }
+    return file;
   }
 
   /** True when the tool exists and is executable (for health and doctor). */
