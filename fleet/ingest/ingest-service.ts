@@ -213,14 +213,20 @@ export function resultDigest(line: Pick<ResultLogLine, 'hostId' | 'name' | 'unix
   return hash('sha256', `${line.hostId}\n${line.name}\n${line.unixTime}\n${line.counter}\n${row ? row.action : ''}\n${row ? canonicalColumns(row.columns) : ''}`, 'base64url').slice(0, 22);
 }
 
+/** How far ahead of its receipt a line may be dated and still keep its event time for "newest wins" (s). */
+const NEWEST_WINS_SKEW = 300;
+
 /**
- * The time a hostname, status or app-attribute row is dated by for "newest wins": its event time, but never later
- * than when it was received. Lines up to max_clock_skew ahead are accepted, and one forged line dated a day ahead otherwise
- * renamed its victim and hid its health for that day: the host's real reports, received later, could not
- * outrank it. Normal lines (event time ≤ receipt) keep their event time, so re-delivery still changes nothing.
+ * The time a hostname, status or app-attribute row is dated by for "newest wins": its event time, but never more
+ * than NEWEST_WINS_SKEW after it was received. Lines up to max_clock_skew (a day) ahead are accepted, and one
+ * forged line dated a day ahead renamed its victim and hid its health for that day: the host's real reports,
+ * received later, could not outrank it. A host clock a few minutes ahead keeps its event times, so its lines
+ * are still ordered by them and a re-delivered line changes nothing; only lines further ahead are dated by
+ * receipt (+ the skew), and only those can depend on when they arrive.
  */
 function newestWinsTime(eventTime: number, receivedAt: number): number {
-  return eventTime <= receivedAt ? eventTime : receivedAt;
+  const latest = receivedAt + NEWEST_WINS_SKEW;
+  return eventTime <= latest ? eventTime : latest;
 }
 
 interface Span {

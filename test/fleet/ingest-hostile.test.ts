@@ -150,6 +150,36 @@ describe.each(backends)('hostile result lines (%s)', (_name, open) => {
     }
   });
 
+  it('a host clock a few minutes ahead keeps its event times: its lines are ordered by them, and a re-delivered one changes nothing', async () => {
+    const store = await open();
+    try {
+      let wall = T + 3600;
+      const moving = { now: () => new Date(wall * 1000), unix: () => wall, ms: () => wall * 1000 };
+      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), clock: moving });
+      const status = (hostname: string, t: number, state: string) =>
+        JSON.stringify({
+          name: 'pack/Global/outflow_status',
+          hostIdentifier: 'AHEAD',
+          unixTime: t,
+          counter: 0,
+          decorations: { host_uuid: 'AHEAD', hostname },
+          snapshot: [{ component: 'flows', detail: '', dropped: '0', events: '0', last_event: '0', platform: 'darwin', state, version: '0.1.0' }],
+        });
+      const older = status('zz-old-name', wall + 30, 'permission_denied');
+      // one batch, both ahead of the aggregator's clock: the newer wins, not the greater name
+      await ingest.ingestLines([older, status('aa-new-name', wall + 60, 'running')], { kind: 'test', id: 'a' });
+      expect((await store.hosts.get(['AHEAD'])).get('AHEAD')!.hostname).toBe('aa-new-name');
+      expect((await store.hosts.listStatus('AHEAD')).map((r) => r.state)).toEqual(['running']);
+      // the older line again, received later
+      wall += 600;
+      await ingest.ingestLines([older], { kind: 'test', id: 'a' });
+      expect((await store.hosts.get(['AHEAD'])).get('AHEAD')!.hostname).toBe('aa-new-name');
+      expect((await store.hosts.listStatus('AHEAD')).map((r) => r.state)).toEqual(['running']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keep an escaped backslash before "u0000", which is text, not a NUL', async () => {
     const store = await open();
     try {
