@@ -135,9 +135,9 @@ describe('AN0082 endpoint: external, long-lived OR high-throughput, non-Apple si
     ['high-throughput flow 50 MiB, adhoc', { flow: { bytes_out: 50 * MiB }, signatureClass: 'adhoc', groupBytesOut15m: 0 }, true, 'high_throughput'],
     ['group 100 MiB in 15 min, unsigned', { flow: { bytes_out: 5 * MiB }, groupBytesOut15m: 100 * MiB }, true, 'group_high_throughput'],
     ['group 100 MiB − 1', { flow: { bytes_out: 5 * MiB }, groupBytesOut15m: 100 * MiB - 1 }, false],
-    // the group rule qualifies material flows only: a 2 KB API call of that group is not its egress
-    ['group 100 MiB, this flow 1 MiB', { flow: { bytes_out: MiB }, groupBytesOut15m: 100 * MiB }, true, 'group_high_throughput'],
-    ['group 100 MiB, this flow 1 MiB − 1', { flow: { bytes_out: MiB - 1 }, groupBytesOut15m: 100 * MiB }, false, 'not_long_lived_or_high_throughput'],
+    // the group rule qualifies the flows that carry its egress: a 2 KB API call of that group is not, a 64 KiB chunk is
+    ['group 100 MiB, this flow 64 KiB (a chunked upload)', { flow: { bytes_out: 64 * 1024 }, groupBytesOut15m: 100 * MiB }, true, 'group_high_throughput'],
+    ['group 100 MiB, this flow 64 KiB − 1', { flow: { bytes_out: 64 * 1024 - 1 }, groupBytesOut15m: 100 * MiB }, false, 'not_long_lived_or_high_throughput'],
     ['group 100 MiB, a 2 KB call', { flow: { bytes_out: 2000, pcr: 0 }, groupBytesOut15m: 100 * MiB }, false, 'not_long_lived_or_high_throughput'],
     ['app_store', { ...long, signatureClass: 'app_store' }, true],
     ['invalid signature', { ...long, signatureClass: 'invalid' }, true],

@@ -31,6 +31,11 @@ export const AnalyticsConfigSchema = z
         flow_bytes_out: z.number().int().positive().default(50 * MiB),
         group_bytes_out: z.number().int().positive().default(100 * MiB),
         group_window: z.number().int().positive().default(900),
+        /**
+         * Bytes out a flow needs to qualify through the group rule: a group's 2 KB API calls are not its egress
+         * (each was an AN0082 detection of its own), while chunked uploads (many flows of ≥ 64 KiB) still are.
+         */
+        group_min_flow_bytes_out: z.number().int().nonnegative().default(64 * 1024),
       })
       .prefault({}),
     /** AN1415 without a precursor: upload-shaped and at least this many bytes out. */
