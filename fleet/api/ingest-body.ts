@@ -87,11 +87,14 @@ export function decodeIngestBody(body: Buffer | string | undefined, maxLines = I
     }
     const obj = parsed as Record<string, unknown>;
     if ('details' in obj && !('name' in obj)) {
+      // counted before the schema walks every element
+      if (Array.isArray(obj.details)) bounded(obj.details, maxLines);
       const r = WebhookBodySchema.safeParse(obj);
       if (!r.success) fail('invalid Fleet webhook body', zodIssues(r.error.issues));
       return { shape: 'webhook', lines: bounded(r.data.details, maxLines) };
     }
     if ('records' in obj && !('name' in obj)) {
+      if (Array.isArray(obj.records)) bounded(obj.records, maxLines);
       const r = KafkaRestBodySchema.safeParse(obj);
       if (!r.success) fail('invalid Kafka REST body', zodIssues(r.error.issues));
       return { shape: 'kafka', lines: bounded(r.data.records, maxLines).map((rec) => rec.value) };

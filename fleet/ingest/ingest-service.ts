@@ -388,7 +388,7 @@ function quarantineFit(rows: readonly QuarantineRow[], limits: QuarantineLimits)
   let bytes = 0;
   const n = Math.min(rows.length, limits.rows);
   for (let i = 0; i < n; i++) {
-    bytes += rows[i]!.line.length + rows[i]!.reason.length;
+    bytes += Buffer.byteLength(rows[i]!.line) + Buffer.byteLength(rows[i]!.reason);
     if (bytes > limits.bytes) return i;
   }
   return n;
