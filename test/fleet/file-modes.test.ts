@@ -2,7 +2,7 @@
  * What the aggregator writes holds every Mac's process paths, hostnames and destinations: created readable by
  * its owner and group (a log shipper), never by every local user, whatever the umask lets through.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,15 @@ describe('files and directories the aggregator creates', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('a store an earlier version left readable by everyone is no longer', async () => {
+    const file = path.join(dir, 'old.db');
+    writeFileSync(file, '');
+    chmodSync(file, 0o644);
+    const store = await openSqliteStore(file);
+    await store.close();
+    expect(mode(file)).toBe(0o640);
   });
 
   it('the detections file and the webhook spool', async () => {

@@ -152,7 +152,9 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
     try {
       proc = ctx.tools.spawnStream('eslogger', ['--format', 'json', ...events]);
     } catch (err) {
-      health.degraded(`eslogger could not be started: ${coerceError(err).message}`);
+      const e = coerceError(err);
+      if (e instanceof ToolError && e.code === 'TOOL_PERMISSION') health.permissionDenied(`${e.message}; ${e.hint ?? ''}`.trim());
+      else health.degraded(`eslogger could not be started: ${e.message}`);
       scheduleRestart();
       markReady();
       return;

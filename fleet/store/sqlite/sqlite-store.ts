@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { OutflowError, StoreError, coerceError } from '../../../src/errors.js';
@@ -995,8 +995,17 @@ export class SqliteStore implements Store {
     try {
       if (file !== ':memory:' && !opts.readonly) {
         mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: PRIVATE_DIR_MODE });
-        // created here, not by SQLite, for its mode (the -wal and -shm files take the database file's)
+        // created here, not by SQLite, for its mode (the -wal and -shm files take the database file's); a store
+        // an earlier version left readable by everyone loses that (best effort: the owner may be someone else)
         closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+        const mode = statSync(file).mode & 0o777;
+        if (mode & 0o007) {
+          try {
+            chmodSync(file, mode & ~0o007);
+          } catch {
+            // not ours to change
+          }
+        }
       }
       db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
       if (!opts.readonly) {
