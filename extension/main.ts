@@ -2,10 +2,10 @@
  * `outflow extension`: the osqueryd-autoloaded process. Composition root: config → logger → context →
  * collectors → tables → SDK. Logs are pino JSON on stderr only (osquery owns stdout).
  */
-import { existsSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { coerceError, InputError, OutflowError } from '../src/errors.js';
 import { loadConfig, type OutflowConfig } from '../src/config/index.js';
-import { rootOnlyPathProblems, runningAsRoot } from '../src/root-only-path.js';
+import { checkRootOnlyPath, runningAsRoot } from '../src/root-only-path.js';
 import { createLogger } from '../src/log.js';
 import { SDK_VERSION, VERSION } from '../src/version.js';
 import { COLLECTORS } from './collectors/index.js';
@@ -44,15 +44,19 @@ function secondsFlag(value: string, flag: string, fallback: number): number {
  * A --config naming no file at all is still an error: that is a typo on a command line, not a deployed file.
  */
 export function extensionConfig(file: string | undefined): { config: OutflowConfig; problem?: string } {
-  if (!file || !existsSync(file)) return { config: loadConfig(file) };
+  if (!file) return { config: loadConfig() };
   let read = file;
   if (runningAsRoot()) {
-    const problems = rootOnlyPathProblems(file);
-    if (problems.length) {
-      return { config: loadConfig(), problem: `config ${file} ignored, running on the defaults: root cannot trust it (${problems.join('; ')}); make it and every directory above it owned by root and writable by root only` };
+    const checked = checkRootOnlyPath(file);
+    // not there: the same error as a missing --config always gave, without reading a file that appeared since
+    if (checked.real === undefined && !existsSync(file)) throw new OutflowError('CONFIG_NOT_FOUND', `cannot read config file ${file}`, 'check the --config path and its permissions');
+    if (checked.problems.length || checked.real === undefined) {
+      return { config: loadConfig(), problem: `config ${file} ignored, running on the defaults: root cannot trust it (${checked.problems.join('; ')}); make it and every directory above it owned by root and writable by root only` };
     }
-    // the file as checked: a link on the given path replaced since changes nothing
-    read = realpathSync(file);
+    // the file as the check resolved it: a link on the given path replaced since changes nothing
+    read = checked.real;
+  } else if (!existsSync(file)) {
+    return { config: loadConfig(file) };
   }
   try {
     return { config: loadConfig(read) };

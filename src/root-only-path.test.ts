@@ -2,7 +2,7 @@ import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, rmSync, symli
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { rootOnlyPathProblems, runningAsRoot } from './root-only-path.js';
+import { checkRootOnlyPath, rootOnlyPathProblems, runningAsRoot } from './root-only-path.js';
 
 // Ownership can only be handed to another user by root: the checks that need it run as root (CI does).
 describe.skipIf(!runningAsRoot())('rootOnlyPathProblems', () => {
@@ -58,6 +58,26 @@ describe.skipIf(!runningAsRoot())('rootOnlyPathProblems', () => {
     expect(rootOnlyPathProblems(link)).toEqual([]);
     lchownSync(link, 501, 501);
     expect(rootOnlyPathProblems(link)).toEqual([`${link} is a symbolic link owned by uid 501, not root`]);
+  });
+
+  it('checks every link of a chain, not only the first and the last, and returns the path it walked', () => {
+    const d = fresh();
+    writeFileSync(path.join(d, 'ps'), '#!/bin/sh\n', { mode: 0o755 });
+    // root's link → another user's link in the sticky base → root's file: the middle one can be re-pointed
+    const hop = path.join(base, `hop-${n++}`);
+    symlinkSync(path.join(d, 'ps'), hop);
+    lchownSync(hop, 501, 501);
+    const entry = path.join(fresh(), 'ps');
+    symlinkSync(hop, entry);
+    expect(checkRootOnlyPath(entry)).toEqual({ real: path.join(d, 'ps'), problems: [`${hop} is a symbolic link owned by uid 501, not root`] });
+    lchownSync(hop, 0, 0);
+    expect(checkRootOnlyPath(entry)).toEqual({ real: path.join(d, 'ps'), problems: [] });
+    // `..` after a link goes to the parent of what the link names, as the kernel does
+    const sub = path.join(d, 'sub');
+    mkdirSync(sub, { mode: 0o755 });
+    const toSub = path.join(fresh(), 'to-sub');
+    symlinkSync(sub, toSub);
+    expect(checkRootOnlyPath(`${toSub}/../ps`).real).toBe(path.join(d, 'ps'));
   });
 
   it('follows symbolic links: the real path is checked too', () => {

@@ -1,57 +1,91 @@
 /**
  * Whether a path that a root process trusts (the Node interpreter osqueryd runs, the extension's config file,
- * the directory it runs tools from) can be changed by anyone but root. Whoever can write to the file, or to any
- * directory above it, can make root run or read what they like.
+ * the directory it runs tools from, each tool in it) can be changed by anyone but root. Whoever can write to the
+ * file, or to any directory above it, or can re-point a symbolic link on the way, can make root run or read what
+ * they like.
  */
-import { lstatSync, realpathSync, type Stats } from 'node:fs';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
 
+/** Symbolic links followed before giving up (the kernel's own limit is 40 on Linux, 32 on macOS). */
+const MAX_LINKS = 40;
+
+export interface RootOnlyPath {
+  /**
+   * The path as resolved by this walk (every link followed): use it, not the given path, so a link replaced
+   * after the check changes nothing. Undefined when it could not be resolved.
+   */
+  real: string | undefined;
+  /** What lets a non-root user change it, as readable sentences; empty when only root can. */
+  problems: string[];
+}
+
 /**
- * What lets a non-root user change `target`, as readable sentences; empty when only root can. Checked on the
- * path as given and on its real path (symlinks resolved):
- * - every entry on the way (the target and each directory above it) is owned by root;
- * - none is writable by others, or by a group other than root's (gid 0);
- * - except a directory above the target with the sticky bit (/tmp): others may write there, but cannot rename
- *   or remove the root-owned entry below it.
- * - a symbolic link on the way is owned by root too: its owner can replace it even in a sticky directory such as
- *   /tmp (its mode bits mean nothing).
- * A path that does not exist is reported as such. Callers then use the real path they checked (realpathSync),
- * so a link on the given path swapped afterwards changes nothing.
+ * Resolves `target` one component at a time, as the kernel would, and checks every entry it meets:
+ * - each directory on the way and the target itself is owned by root;
+ * - none is writable by others, or by a group other than root's (gid 0); a directory above the target may be
+ *   world-writable only with the sticky bit (/tmp): others may write there but cannot rename or remove the
+ *   root-owned entry below it;
+ * - each symbolic link met, anywhere in a chain of links, is owned by root: its owner can re-point it even in
+ *   a sticky directory (its mode bits mean nothing).
+ * A path that does not exist, or cannot be read, is a problem too. ACLs are not read: a directory that grants
+ * another user write through an ACL passes (on macOS ACLs do not show in the mode bits).
  */
-export function rootOnlyPathProblems(target: string): string[] {
+export function checkRootOnlyPath(target: string): RootOnlyPath {
   const problems: string[] = [];
-  const seen = new Set<string>();
-  let real: string;
+  const checked = new Set<string>();
+  let links = 0;
+  /** Check one entry (not a link); `aboveTarget`: a directory on the way, which may be sticky world-writable. */
+  const checkEntry = (p: string, st: Stats, aboveTarget: boolean) => {
+    if (checked.has(p)) return;
+    checked.add(p);
+    const stickyAllowed = aboveTarget && (st.mode & 0o1000) !== 0;
+    if (st.uid !== 0) problems.push(`${p} is owned by uid ${st.uid}, not root`);
+    else if (st.mode & 0o002 && !stickyAllowed) problems.push(`${p} is writable by every user`);
+    else if (st.mode & 0o020 && st.gid !== 0 && !stickyAllowed) problems.push(`${p} is writable by group ${st.gid}`);
+  };
+
+  // Components still to walk, and the directory reached so far (already checked). Not path.resolve: it would
+  // fold `link/..` by text, where the kernel goes to the parent of what the link names.
+  const absolute = path.isAbsolute(target) ? target : `${process.cwd()}${path.sep}${target}`;
+  const pending = absolute.split(path.sep).filter(Boolean);
+  let at = path.parse(absolute).root;
   try {
-    real = realpathSync(target);
-  } catch (err) {
-    return [`${target} cannot be resolved (${(err as NodeJS.ErrnoException).code ?? String(err)})`];
-  }
-  for (const start of [path.resolve(target), real]) {
-    let below: string | undefined;
-    for (let p = start; ; p = path.dirname(p)) {
-      if (!seen.has(p)) {
-        seen.add(p);
-        let st: Stats | undefined;
-        try {
-          st = lstatSync(p);
-        } catch (err) {
-          problems.push(`${p} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-        }
-        if (st?.isSymbolicLink()) {
-          if (st.uid !== 0) problems.push(`${p} is a symbolic link owned by uid ${st.uid}, not root`);
-        } else if (st) {
-          const stickyAbove = below !== undefined && (st.mode & 0o1000) !== 0;
-          if (st.uid !== 0) problems.push(`${p} is owned by uid ${st.uid}, not root`);
-          else if (st.mode & 0o002 && !stickyAbove) problems.push(`${p} is writable by every user`);
-          else if (st.mode & 0o020 && st.gid !== 0 && !stickyAbove) problems.push(`${p} is writable by group ${st.gid}`);
-        }
+    checkEntry(at, lstatSync(at), pending.length > 0);
+    while (pending.length) {
+      const name = pending.shift()!;
+      if (name === '.') continue;
+      if (name === '..') {
+        at = path.dirname(at);
+        continue;
       }
-      if (p === path.dirname(p)) break;
-      below = p;
+      const next = path.join(at, name);
+      const st = lstatSync(next);
+      if (st.isSymbolicLink()) {
+        if (st.uid !== 0) problems.push(`${next} is a symbolic link owned by uid ${st.uid}, not root`);
+        if (++links > MAX_LINKS) return { real: undefined, problems: [...problems, `${target} has more than ${MAX_LINKS} symbolic links on its way`] };
+        const to = readlinkSync(next);
+        // the link's target replaces it; an absolute one starts again from the root
+        pending.unshift(...to.split(path.sep).filter(Boolean));
+        if (path.isAbsolute(to)) {
+          at = path.parse(to).root;
+          checkEntry(at, lstatSync(at), pending.length > 0);
+        }
+        continue;
+      }
+      checkEntry(next, st, pending.length > 0);
+      at = next;
     }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    return { real: undefined, problems: [...problems, `${target} cannot be resolved (${code})`] };
   }
-  return problems;
+  return { real: at, problems };
+}
+
+/** checkRootOnlyPath's problems only (for callers that only report). */
+export function rootOnlyPathProblems(target: string): string[] {
+  return checkRootOnlyPath(target).problems;
 }
 
 /** True when the process runs as root (always false where there are no uids). */

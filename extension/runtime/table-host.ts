@@ -3,10 +3,9 @@
  * (`outflow extension`) and the local SQLite shell (`outflow query`).
  */
 import { pathToFileURL } from 'node:url';
-import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { coerceError } from '../../src/errors.js';
-import { rootOnlyPathProblems, runningAsRoot } from '../../src/root-only-path.js';
+import { checkRootOnlyPath, runningAsRoot } from '../../src/root-only-path.js';
 import type { QueryContext } from '../sdk/query-context.js';
 import type { TablePlugin } from '../sdk/table-plugin.js';
 import type { Collector, CollectorFactory, ExtensionContext } from './context.js';
@@ -40,9 +39,9 @@ export async function loadTestTables(env: NodeJS.ProcessEnv = process.env): Prom
     if (!path.isAbsolute(file)) throw new Error(`OUTFLOW_TEST_TABLES names ${file}, not an absolute path`);
     let load = file;
     if (runningAsRoot()) {
-      const problems = rootOnlyPathProblems(file);
-      if (problems.length) throw new Error(`refusing to load OUTFLOW_TEST_TABLES module ${file} as root: ${problems.join('; ')}`);
-      load = realpathSync(file); // as checked
+      const checked = checkRootOnlyPath(file);
+      if (checked.problems.length || checked.real === undefined) throw new Error(`refusing to load OUTFLOW_TEST_TABLES module ${file} as root: ${checked.problems.join('; ')}`);
+      load = checked.real; // as checked
     }
     const mod = (await import(pathToFileURL(load).href)) as { TABLES?: TableDefinition<any>[] };
     if (!Array.isArray(mod.TABLES)) throw new Error(`OUTFLOW_TEST_TABLES module ${file} does not export TABLES`);

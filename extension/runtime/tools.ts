@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
-import { accessSync, existsSync, realpathSync, constants as fsConstants } from 'node:fs';
+import { accessSync, lstatSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { ToolError } from '../../src/errors.js';
-import { rootOnlyPathProblems, runningAsRoot } from '../../src/root-only-path.js';
+import { checkRootOnlyPath, runningAsRoot } from '../../src/root-only-path.js';
 
 /**
  * The only place the extension starts processes. Every tool is allowlisted with an absolute path per
@@ -72,8 +72,8 @@ export class ToolRunner {
   /** Tools started and not yet exited. */
   private readonly live = new Set<ChildProcess>();
   private readonly asRoot: boolean;
-  /** Tool files in toolDir already found root's alone (as root, each is checked before its first run). */
-  private readonly trustedTools = new Set<string>();
+  /** Tool files in toolDir found root's alone, and the real path each is run from (as root, checked before its first run). */
+  private readonly trustedTools = new Map<string, string>();
   private readonly defaultTimeoutMs: number;
   private readonly defaultMaxBytes: number;
 
@@ -91,10 +91,10 @@ export class ToolRunner {
     this.toolDir = opts.toolDir ? path.resolve(opts.toolDir) : undefined;
     this.asRoot = runningAsRoot();
     if (this.toolDir && this.asRoot) {
-      const problems = rootOnlyPathProblems(this.toolDir);
-      if (problems.length) this.toolDirProblem = problems.join('; ');
-      // the directory as checked: a link on the given path replaced later changes nothing
-      else this.toolDir = realpathSync(this.toolDir);
+      const checked = checkRootOnlyPath(this.toolDir);
+      if (checked.problems.length) this.toolDirProblem = checked.problems.join('; ');
+      // the directory as the check resolved it: a link on the given path replaced later changes nothing
+      else this.toolDir = checked.real;
     }
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 15_000;
     this.defaultMaxBytes = opts.defaultMaxBytes ?? 64 * 1024 * 1024;
@@ -119,14 +119,19 @@ export class ToolRunner {
       );
     }
     const file = path.join(this.toolDir, path.basename(abs));
-    if (this.asRoot && !this.trustedTools.has(file) && existsSync(file)) {
-      const problems = rootOnlyPathProblems(file);
-      if (problems.length) {
-        throw new ToolError('TOOL_PERMISSION', `refusing to run ${tool} as root from ${file}: ${problems.join('; ')}`, tool, {}, 'make the tool file root-owned and writable by root only, or unset tools.dir (OUTFLOW_TOOL_DIR), which is meant for tests');
-      }
-      this.trustedTools.add(file);
+    if (!this.asRoot) return file;
+    const trusted = this.trustedTools.get(file);
+    if (trusted) return trusted;
+    // Nothing there at all (not even a dangling link): only root can put it in this root-only directory; the run
+    // then fails as not found, and the next resolve checks what root put there.
+    if (!lexists(file)) return file;
+    const checked = checkRootOnlyPath(file);
+    if (checked.problems.length || checked.real === undefined) {
+      throw new ToolError('TOOL_PERMISSION', `refusing to run ${tool} as root from ${file}: ${checked.problems.join('; ')}`, tool, {}, 'make the tool file root-owned and writable by root only, or unset tools.dir (OUTFLOW_TOOL_DIR), which is meant for tests');
     }
-    return file;
+    // run from the path as checked, so a link on the way replaced later changes nothing
+    this.trustedTools.set(file, checked.real);
+    return checked.real;
   }
 
   /** True when the tool exists and is executable (for health and doctor). */
@@ -283,6 +288,15 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     } catch {
       // already gone
     }
+  }
+}
+
+function lexists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
   }
 }
 
