@@ -80,6 +80,31 @@ describe.skipIf(!runningAsRoot())('rootOnlyPathProblems', () => {
     expect(checkRootOnlyPath(`${toSub}/../ps`).real).toBe(path.join(d, 'ps'));
   });
 
+  it('a sticky world-writable directory is never accepted as the target, however the walk ends on it', () => {
+    const sticky = fresh();
+    chmodSync(sticky, 0o1777);
+    const sub = path.join(sticky, 'sub');
+    mkdirSync(sub, { mode: 0o755 });
+    const self = path.join(sticky, 'self');
+    symlinkSync(sticky, self);
+    const viaLink = path.join(fresh(), 'tools');
+    symlinkSync(`${sticky}/.`, viaLink);
+    for (const p of [sticky, `${sticky}/.`, `${sub}/..`, self, viaLink]) {
+      expect(checkRootOnlyPath(p)).toEqual({ real: sticky, problems: [`${sticky} is writable by every user`] });
+    }
+  });
+
+  it('a file followed by `/`, `.` or `..` does not resolve (ENOTDIR), as the kernel says', () => {
+    const d = fresh();
+    const f = path.join(d, 'ps');
+    writeFileSync(f, '#!/bin/sh\n', { mode: 0o755 });
+    const link = path.join(d, 'to-ps');
+    symlinkSync(f, link);
+    for (const p of [`${f}/`, `${f}/.`, `${f}/..`, `${link}/`, `${link}/..`]) {
+      expect(checkRootOnlyPath(p)).toEqual({ real: undefined, problems: [`${p} cannot be resolved (ENOTDIR)`] });
+    }
+  });
+
   it('follows symbolic links: the real path is checked too', () => {
     const d = fresh();
     const userDir = fresh();

@@ -33,22 +33,34 @@ export interface RootOnlyPath {
  */
 export function checkRootOnlyPath(target: string): RootOnlyPath {
   const problems: string[] = [];
-  const checked = new Set<string>();
+  if (!target) return { real: undefined, problems: ['an empty path cannot be resolved (ENOENT)'] };
+  /** Entries checked, and whether without the sticky allowance (a directory met on the way may later be the target). */
+  const checked = new Map<string, boolean>();
   let links = 0;
+  const problem = (text: string) => {
+    if (!problems.includes(text)) problems.push(text);
+  };
   /** Check one entry (not a link); `aboveTarget`: a directory on the way, which may be sticky world-writable. */
   const checkEntry = (p: string, st: Stats, aboveTarget: boolean) => {
-    if (checked.has(p)) return;
-    checked.add(p);
+    if (checked.get(p) === true || (checked.has(p) && aboveTarget)) return;
+    checked.set(p, !aboveTarget);
     const stickyAllowed = aboveTarget && (st.mode & 0o1000) !== 0;
-    if (st.uid !== 0) problems.push(`${p} is owned by uid ${st.uid}, not root`);
-    else if (st.mode & 0o002 && !stickyAllowed) problems.push(`${p} is writable by every user`);
-    else if (st.mode & 0o020 && st.gid !== 0 && !stickyAllowed) problems.push(`${p} is writable by group ${st.gid}`);
+    if (st.uid !== 0) problem(`${p} is owned by uid ${st.uid}, not root`);
+    else if (st.mode & 0o002 && !stickyAllowed) problem(`${p} is writable by every user`);
+    else if (st.mode & 0o020 && st.gid !== 0 && !stickyAllowed) problem(`${p} is writable by group ${st.gid}`);
+  };
+  const notDir = (p: string) => Object.assign(new Error(`${p} is not a directory`), { code: 'ENOTDIR' });
+  /** Components of a path; a trailing separator becomes '.', so what precedes it must be a directory. */
+  const components = (p: string) => {
+    const parts = p.split(path.sep).filter(Boolean);
+    if (p.endsWith(path.sep) && parts.length) parts.push('.');
+    return parts;
   };
 
   // Components still to walk, and the directory reached so far (already checked). Not path.resolve: it would
   // fold `link/..` by text, where the kernel goes to the parent of what the link names.
   const absolute = path.isAbsolute(target) ? target : `${process.cwd()}${path.sep}${target}`;
-  const pending = absolute.split(path.sep).filter(Boolean);
+  const pending = components(absolute);
   let at = path.parse(absolute).root;
   try {
     checkEntry(at, lstatSync(at), pending.length > 0);
@@ -66,16 +78,21 @@ export function checkRootOnlyPath(target: string): RootOnlyPath {
         if (++links > MAX_LINKS) return { real: undefined, problems: [...problems, `${target} has more than ${MAX_LINKS} symbolic links on its way`] };
         const to = readlinkSync(next);
         // the link's target replaces it; an absolute one starts again from the root
-        pending.unshift(...to.split(path.sep).filter(Boolean));
+        pending.unshift(...components(to));
         if (path.isAbsolute(to)) {
           at = path.parse(to).root;
           checkEntry(at, lstatSync(at), pending.length > 0);
         }
         continue;
       }
+      // anything after it ('.', '..' and a trailing separator too) needs a directory, as the kernel says
+      if (pending.length && !st.isDirectory()) throw notDir(next);
       checkEntry(next, st, pending.length > 0);
       at = next;
     }
+    // what the walk ends on is the target, however it was reached (`dir/.`, `dir/sub/..`, a link to a directory
+    // already met on the way): no sticky allowance for it
+    checkEntry(at, lstatSync(at), false);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     return { real: undefined, problems: [...problems, `${target} cannot be resolved (${code})`] };
