@@ -6,6 +6,7 @@
 import { chownSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { extensionConfig } from '../../extension/main.js';
 import { FakeManager } from '../../extension/sdk/testing/fake-manager.js';
 import { startExtension, tempDir, within, writeTestConfig, type ExtensionChild } from './harness.js';
 
@@ -27,6 +28,12 @@ async function extensionRow(configFor: (dir: string) => string): Promise<{ row: 
 }
 
 describe('outflow extension --config', () => {
+  it('a --config naming no file is an error (CONFIG_NOT_FOUND), not a config read later', () => {
+    const missing = path.join(tempDir('ext-config-missing'), 'nope.yaml');
+    expect(() => extensionConfig(missing)).toThrow(expect.objectContaining({ code: 'CONFIG_NOT_FOUND', message: `cannot read config file ${missing}` }));
+    expect(extensionConfig(undefined).problem).toBeUndefined();
+  });
+
   it('names the config it runs on in its status row', async () => {
     const { row, config } = await extensionRow((dir) => writeTestConfig(dir));
     expect(row).toMatchObject({ state: 'running' });
