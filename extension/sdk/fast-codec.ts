@@ -463,22 +463,7 @@ export class ExtensionResponseDecoder {
 const T_UUID = 16;
 const MAX_NESTING = 64;
 
-/** Smallest encoding of a value of each type; a container of n elements needs at least n times this. */
-const MIN_VALUE_BYTES: Partial<Record<number, number>> = {
-  [T_BOOL]: 1,
-  [T_BYTE]: 1,
-  [T_I16]: 2,
-  [T_I32]: 4,
-  [T_I64]: 8,
-  [T_DOUBLE]: 8,
-  [T_STRING]: 4,
-  [T_STRUCT]: 1,
-  [T_MAP]: 6,
-  [T_SET]: 5,
-  [T_LIST]: 5,
-  [T_UUID]: 16,
-};
-
+/** Encoded size of each fixed-size type. */
 const FIXED_VALUE_BYTES: Partial<Record<number, number>> = {
   [T_BOOL]: 1,
   [T_BYTE]: 1,
@@ -487,6 +472,17 @@ const FIXED_VALUE_BYTES: Partial<Record<number, number>> = {
   [T_I64]: 8,
   [T_DOUBLE]: 8,
   [T_UUID]: 16,
+};
+
+/** Smallest encoding of a value of each type; a container of n elements needs at least n times this. */
+const MIN_VALUE_BYTES: Partial<Record<number, number>> = {
+  ...FIXED_VALUE_BYTES,
+  // length prefix; stop byte; key and value types + count; element type + count
+  [T_STRING]: 4,
+  [T_STRUCT]: 1,
+  [T_MAP]: 6,
+  [T_SET]: 5,
+  [T_LIST]: 5,
 };
 
 /** The bytes on a connection are not a message we could accept; the connection should be closed. */
