@@ -144,10 +144,8 @@ export function checkInterpreter(execPath = process.execPath): CheckResult {
       };
 }
 
-
 function checkRoot(platform: Platform): CheckResult {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  return isRoot
+  return runningAsRoot()
     ? { name: 'root', status: 'ok', required: false, detail: 'running as root' }
     : {
         name: 'root',

@@ -1,3 +1,4 @@
+import { runningAsRoot } from '../../../src/root-only-path.js';
 import type { Collector, ExtensionContext } from '../../runtime/context.js';
 import { createIntervalCollector } from '../../runtime/interval-collector.js';
 import { applyAttributedSample, mutableFlows, type Refresh } from './attribute.js';
@@ -52,7 +53,7 @@ export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refres
       health.event(observations.length, at);
       if (parsed.skipped) health.drop(parsed.skipped);
       const unowned = parsed.rows.length - observations.length;
-      if (process.getuid?.() !== 0) {
+      if (!runningAsRoot()) {
         // Without root, ss names the owner only of our own sockets: other users' flows are invisible.
         health.running(`not root: only this user's sockets are attributed (${unowned} sockets without an owner); run the extension as root`);
       } else {
