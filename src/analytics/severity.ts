@@ -24,14 +24,9 @@ export function clampScore(score: number): number {
   return Math.max(0, Math.min(100, Math.round(score)));
 }
 
-/** The endpoint listed `reason` among the candidate's reasons. */
-export function hasReason(c: Pick<EgressCandidate, 'reasons'>, reason: string): boolean {
-  return c.reasons.split(',').includes(reason);
-}
-
 /** Staging evidence: an archive precursor written to a staging location (reason or path). */
-export function hasStagingEvidence(c: Pick<EgressCandidate, 'reasons' | 'precursor_kind' | 'precursor_path'>): boolean {
-  if (hasReason(c, 'staging_path')) return true;
+export function hasStagingEvidence(c: Pick<EgressCandidate, 'reasons' | 'precursor_kind' | 'precursor_path'>, reasons = c.reasons.split(',')): boolean {
+  if (reasons.includes('staging_path')) return true;
   return c.precursor_kind === 'archive' && stagingPath(c.precursor_path);
 }
 
@@ -60,12 +55,13 @@ export function scoreCandidate(c: EgressCandidate, f: FleetFacts, cfg: Analytics
   if (novelty === 1) add(m, 'rare_or_new_destination');
   else if (novelty === -1) add(-m, 'common_or_established_destination');
   // raw IP as the endpoint saw it: only a flow source that reports server names can tell (EndpointFacts.serverNameObservable)
-  if (hasReason(c, 'raw_ip')) add(m, 'raw_ip');
+  const reasons = c.reasons.split(',');
+  if (reasons.includes('raw_ip')) add(m, 'raw_ip');
   else if (nonStandardPort(c)) add(m, 'non_standard_port');
-  if (hasStagingEvidence(c)) add(m, 'staging_path');
+  if (hasStagingEvidence(c, reasons)) add(m, 'staging_path');
   for (const e of input.extra ?? []) add(e.points, e.name);
   // the reported precursor's gap, or precursor_close: another precursor in the window was that close
-  if (hasPrecursor(c) && (precursorHigh(c.precursor_gap, cfg) || hasReason(c, 'precursor_close')) && score < cfg.severity.high) {
+  if (hasPrecursor(c) && (precursorHigh(c.precursor_gap, cfg) || reasons.includes('precursor_close')) && score < cfg.severity.high) {
     modifiers.push(`floor:${cfg.severity.high}:precursor_gap_le_${cfg.precursor_high_gap}s`);
     score = cfg.severity.high;
   }
