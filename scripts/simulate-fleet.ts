@@ -26,6 +26,7 @@ import { mkdirSync, writeFileSync, createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { once } from 'node:events';
+import { rootKindFromPath } from '../fleet/rules/evidence.js';
 
 const MiB = 1024 * 1024;
 const DAY = 86_400;
@@ -192,7 +193,7 @@ export interface CandidateSpec extends FlowSpec {
   analytic: 'AN0990' | 'AN0032' | 'AN0082' | 'AN1415' | 'AN0425';
   host: HostInfo;
   root?: { pid: number; path: string; identity: string; signature_class: string };
-  /** The root's lineage kind (group_root_kind); default from its path (simulatedRootKind). */
+  /** The root's lineage kind (group_root_kind); default guessed from its path as the fleet does for older rows. */
   root_kind?: 'launchd_job' | 'gui_app' | 'terminal_shell' | 'top';
   chain?: { pid: number; path: string; identity: string; signature_class: string }[];
   precursor?: { kind: 'sensitive_access' | 'archive'; time: number; path: string; category: string; tier: number; pid: number };
@@ -201,13 +202,6 @@ export interface CandidateSpec extends FlowSpec {
   archive?: { time: number; path: string; tool: string; pid: number };
   /** Default: derived from host, pid, start and remote endpoint. */
   flow_id?: string;
-}
-
-/** The lineage's root kind for a simulated root: an app bundle's executable, a shell, or else a launchd job. */
-function simulatedRootKind(rootPath: string): string {
-  if (rootPath.includes('.app/Contents/MacOS/')) return 'gui_app';
-  if (/\/(ba|z|k|c|tc|fi)?sh$/.test(rootPath)) return 'terminal_shell';
-  return 'launchd_job';
 }
 
 export function pcrOf(out: number, inn: number): number {
@@ -259,7 +253,7 @@ export function candidateColumns(c: CandidateSpec): Columns {
     group_root_pid: root.pid,
     group_root_path: root.path,
     group_root_identity: root.identity,
-    group_root_kind: c.root_kind ?? simulatedRootKind(root.path),
+    group_root_kind: c.root_kind ?? rootKindFromPath(root.path),
     process_chain: JSON.stringify(chain),
     browser: 0,
     sanctioned: 0,

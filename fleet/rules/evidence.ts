@@ -28,17 +28,22 @@ export function detectionId(suppression: string, createdAt: number, flowId: stri
 }
 
 /**
+ * A group root's kind guessed from its path alone, for candidates of extensions older than group_root_kind: in an
+ * app bundle a GUI app, a shell a terminal shell, anything else a launchd job ('' without a path).
+ */
+export function rootKindFromPath(rootPath: string): 'gui_app' | 'terminal_shell' | 'launchd_job' | '' {
+  if (!rootPath) return '';
+  if (rootPath.includes('.app/')) return 'gui_app';
+  return SHELLS.has(path.posix.basename(rootPath)) ? 'terminal_shell' : 'launchd_job';
+}
+
+/**
  * Group roots are launchd jobs, GUI apps or interactive shells (SPEC §4). The endpoint says which
  * (group_root_kind, from its lineage: a LaunchAgent running a shell script is a launchd job, a tool whose
- * parent was never seen is not). Candidates of older extensions carry only the root's path: there a root
- * outside an app bundle that is not a shell is taken for a launchd job.
+ * parent was never seen is not); older candidates are guessed from the root's path (rootKindFromPath).
  */
 export function groupRootIsLaunchdJob(c: Pick<EgressCandidate, 'group_root_path' | 'group_root_kind'>): boolean {
-  if (c.group_root_kind) return c.group_root_kind === 'launchd_job';
-  const p = c.group_root_path;
-  if (!p) return false;
-  if (p.includes('.app/')) return false;
-  return !SHELLS.has(path.posix.basename(p));
+  return (c.group_root_kind || rootKindFromPath(c.group_root_path)) === 'launchd_job';
 }
 
 /** Identities of the chain, flow process first, then ancestors up to the root (deduped, non-empty). */
