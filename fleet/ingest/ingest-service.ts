@@ -40,7 +40,7 @@ import { createDestinationKeyer } from '../../src/classify/destination.js';
 import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
 import { AppRowSchema, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
-import { PRIVATE_FILE_MODE } from '../../src/root-only-path.js';
+import { PRIVATE_FILE_MODE } from '../file-modes.js';
 import { foldAppAttributes, hostnameReplaces, statusReplaces } from '../store/store.js';
 import type {
   AppSighting,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { OutflowError } from '../../src/errors.js';
 import type { Detection, Sink } from './sink.js';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../src/root-only-path.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../file-modes.js';
 
 type Render = (detection: Detection) => unknown;
 

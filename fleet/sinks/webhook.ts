@@ -8,7 +8,7 @@ import { VERSION } from '../../src/version.js';
 import type { FleetMetrics } from '../metrics.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signBody } from './signature.js';
 import { PartialWriteError, type Detection, type Sink, type SinkFormat } from './sink.js';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../src/root-only-path.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../file-modes.js';
 
 export interface WebhookBackoff {
   /** First retry delay. Each failure multiplies it by `factor`, up to `maxMs`. */

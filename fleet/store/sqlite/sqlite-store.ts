@@ -20,7 +20,7 @@ import { OutflowError, StoreError, coerceError } from '../../../src/errors.js';
 import { silentLogger, type Logger } from '../../../src/log.js';
 import { DetectionSchema, type Detection } from '../../../src/schemas/detection.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../../src/root-only-path.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../file-modes.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import { encodeKeyRecord, fingerprint, forEachKeyRecord, KEY_RECORD_BYTES, SeenKeys, type Fingerprint } from './seen-keys.js';
 import {
