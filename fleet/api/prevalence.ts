@@ -2,18 +2,15 @@
  * The prevalence answers of `GET /v1/prevalence/…` and `outflow fleet prevalence …`: one shape for both (snake
  * case, the rare/common thresholds of the current window, and for apps SPEC §4's "previously unseen").
  */
-import { commonThreshold, rareThreshold, unseenApp } from '../../src/analytics/prevalence.js';
+import { commonThreshold, prevalenceWindow, rareThreshold, unseenApp } from '../../src/analytics/prevalence.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { destinationKey } from '../../src/classify/destination.js';
 import type { Store, TimeWindow } from '../store/store.js';
 
-const DAY = 86_400;
-
 /** The prevalence window ending at the newest event time in the store, and its active hosts. */
 async function windowNow(store: Store, analytics: AnalyticsConfig): Promise<{ window: TimeWindow; activeHosts: number }> {
   const { newest } = await store.clock.get();
-  const to = newest ?? 0;
-  const window = { from: to - analytics.prevalence_window_days * DAY, to };
+  const window = prevalenceWindow(newest ?? 0, analytics);
   return { window, activeHosts: await store.hosts.activeCount(window) };
 }
 

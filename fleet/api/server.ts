@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { prevalenceWindow } from '../../src/analytics/prevalence.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { HttpConfig } from '../../src/config/fleet-serve.js';
 import { InputError, OutflowError, StoreError, coerceError, zodIssues } from '../../src/errors.js';
@@ -218,7 +219,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       metrics.candidatesPending.set({}, await store.candidates.countPending());
       const { newest } = await store.clock.get();
       if (newest !== null) {
-        metrics.activeHosts.set({ window: 'prevalence' }, await store.hosts.activeCount({ from: newest - deps.analytics.prevalence_window_days * 86_400, to: newest }));
+        metrics.activeHosts.set({ window: 'prevalence' }, await store.hosts.activeCount(prevalenceWindow(newest, deps.analytics)));
         metrics.activeHosts.set({ window: '1h' }, await store.hosts.activeCount({ from: newest - 3600, to: newest }));
       }
     } catch (err) {

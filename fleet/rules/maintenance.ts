@@ -5,7 +5,7 @@
  * - retention (daily): drop old detections, finalized candidates and quarantined lines.
  * Windows use event time (the store's newest event), retention of quarantine uses wall-clock time.
  */
-import { commonThreshold } from '../../src/analytics/index.js';
+import { commonThreshold, prevalenceWindow } from '../../src/analytics/index.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Clock } from '../../src/clock.js';
 import { systemClock } from '../../src/clock.js';
@@ -35,8 +35,8 @@ export async function rollup(store: Store, opts: RollupOptions): Promise<RollupR
   const { newest } = await store.clock.get();
   const none: CompactionResult = { destinations: 0, pairs: 0, apps: 0 };
   if (newest === null) return { newest, activeHosts: 0, commonThreshold: 0, compacted: none, expired: none, dedupeKeysExpired: 0, hostsExpired: 0 };
-  const from = newest - cfg.prevalence_window_days * DAY;
-  const window = { from, to: newest };
+  const window = prevalenceWindow(newest, cfg);
+  const { from } = window;
   return store.transaction(async (tx) => {
     const activeHosts = await tx.hosts.activeCount(window);
     const threshold = commonThreshold(activeHosts, cfg);

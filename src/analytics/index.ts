@@ -42,6 +42,7 @@ export {
   unseenApp,
   firstUnseenApp,
   destinationNovelty,
+  prevalenceWindow,
 } from './prevalence.js';
 export { severityBand, scoreCandidate, hasStagingEvidence } from './severity.js';
 export { gateFailures, hasAnyPrecursor, hasSensitivePrecursor } from './endpoint.js';

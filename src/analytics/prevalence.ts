@@ -6,6 +6,11 @@ import type { ChainAppFacts, FleetFacts } from './types.js';
 
 const DAY = 86_400;
 
+/** The prevalence window (prevalence_window_days, 30) ending at `end` (event time, unix s). */
+export function prevalenceWindow(end: number, cfg: AnalyticsConfig): { from: number; to: number } {
+  return { from: end - cfg.prevalence_window_days * DAY, to: end };
+}
+
 /** Rare: seen by ≤ max(3, ⌈1% of active hosts⌉) hosts in the prevalence window. */
 export function rareThreshold(activeHosts: number, cfg: AnalyticsConfig): number {
   return Math.max(cfg.rare.min_hosts, Math.ceil(Math.max(0, activeHosts) * cfg.rare.fraction));
