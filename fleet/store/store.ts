@@ -229,8 +229,8 @@ export interface AppSighting {
 /**
  * Prevalence of one key in a window. `hosts` counts distinct hosts with first_seen ≤ window.to and
  * last_seen ≥ window.from while the key is tracked exactly; once compacted (`saturated`), the host set
- * was replaced by a counter and `hosts` is that counter — by construction at least the common
- * threshold at compaction time (see docs/fleet.md, "bounded prevalence").
+ * was replaced by day sketches and `hosts` is their estimate for the days the window overlaps
+ * (fleet/store/host-sketch.ts; docs/fleet.md, "Prevalence (bounded)").
  */
 export interface PrevalenceStats {
   hosts: number;
@@ -290,10 +290,11 @@ export interface PrevalenceRepo {
 
   /**
    * Bound state: every key whose exact host count (within `window`) reached `threshold` (the common
-   * threshold) drops its host rows and keeps a counter. Idempotent. Run by the rollup job.
+   * threshold) is saturated: its host rows are folded into its day sketches and dropped, and later sightings
+   * go to the sketches. Returns the keys saturated by this call. Idempotent. Run by the rollup job.
    */
   compact(threshold: number, window: TimeWindow): Promise<CompactionResult>;
-  /** Sliding window: drop host rows last seen before `before`, then keys with no sighting left. */
+  /** Sliding window: drop host rows last seen before `before` and day sketches of days before it, then keys with no sighting left. */
   expire(before: number): Promise<CompactionResult>;
 }
 

@@ -61,7 +61,24 @@ describe('30-day sliding window', () => {
     await store.close();
   }, 60_000);
 
-  it('compacts destinations that reached the common threshold into a counter', async () => {
+  it('a destination compacted as common is rare again once only one host still uses it within 30 days', async () => {
+    const hosts = hostsOf(40);
+    const store = await memoryStore();
+    // Day 0: all 40 hosts use it; the rollup compacts it as common.
+    await runPipeline(store, [[...statusLines(hosts, T0), ...hosts.map((h) => destinationLine(h, T0 + 60, 'www.once-popular.com'))]]);
+    expect((await rollup(store, { analytics: defaultAnalyticsConfig() })).compacted.destinations).toBe(1);
+    // Only host 0 keeps using it (days 10, 20, 30); everyone stays active.
+    const later: string[] = [];
+    for (const d of [10, 20, 30]) later.push(...statusLines(hosts, T0 + d * DAY), destinationLine(hosts[0]!, T0 + d * DAY + 60, 'www.once-popular.com'));
+    // Day 20: the window still holds day 0 → common → no detection. Day 35: host 0 alone → rare → fires.
+    later.push(bigUpload(hosts[0]!, T0 + 20 * DAY + HOUR, 'up.once-popular.com', { flow_id: 'day20' }));
+    later.push(...statusLines(hosts, T0 + 34 * DAY), bigUpload(hosts[0]!, T0 + 35 * DAY, 'up.once-popular.com', { flow_id: 'day35', remote_address: '192.0.2.78' }));
+    const run = await runPipeline(store, [later]);
+    expect(run.detections.map((d) => [d.flow.flow_id, d.fleet.destination_hosts, d.fleet.destination_saturated])).toEqual([['day35', 1, true]]);
+    await store.close();
+  }, 60_000);
+
+  it('compacts destinations that reached the common threshold into day sketches', async () => {
     const hosts = hostsOf(40);
     const lines = [...statusLines(hosts, T0), ...hosts.map((h) => destinationLine(h, T0 + 60, 'www.everyone.com'))];
     const store = await memoryStore();

@@ -11,6 +11,7 @@ import { openPostgresStore, type PostgresStore } from '../../fleet/store/postgre
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
 import { ChangeCursorError } from '../../fleet/store/store.js';
+import { addPoints, emptySketch, estimateHosts, hostPoint } from '../../fleet/store/host-sketch.js';
 import { Scheduler } from '../../fleet/scheduler/scheduler.js';
 import { silentLogger } from '../../src/log.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
@@ -19,6 +20,7 @@ import { sampleCandidate, sampleDetection } from './store.contract.js';
 import { createTestDatabase, holdServerShared, pgQuery, type TestDatabase } from '../helpers/pg.js';
 
 const analytics = defaultAnalyticsConfig();
+const DAY_S = 86_400;
 const LINES = generateFleetLines({ lines: 1500, hosts: 30, days: 10, seed: 3 });
 
 let releaseServer: () => Promise<void>;
@@ -59,14 +61,46 @@ async function ingestAll(store: PostgresStore | Awaited<ReturnType<typeof openSt
 }
 
 describe('postgres store across instances', () => {
+  it('day sketches: instances sighting the same compacted keys at once lose no host and do not deadlock', async () => {
+    await withDb('sketches', async (db) => {
+      const [a, b, reader] = (await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url, { poolSize: 3 })))) as [PostgresStore, PostgresStore, PostgresStore];
+      try {
+        const T = 1_772_409_600;
+        const keys = ['k1.com', 'k2.com', 'k3.com'];
+        await a.prevalence.observeDestinations(keys.flatMap((key) => Array.from({ length: 12 }, (_, i) => ({ key, hostId: `seed-${i}`, firstSeen: T, lastSeen: T }))));
+        expect((await a.prevalence.compact(10, { from: 0, to: T })).destinations).toBe(3);
+        // Each instance sights every key (in opposite key orders) with hosts of its own, in many concurrent batches.
+        const rounds = 12;
+        const batch = (store: PostgresStore, tag: string, order: string[], r: number) =>
+          store.transaction((tx) => tx.prevalence.observeDestinations(order.flatMap((key) => Array.from({ length: 5 }, (_, i) => ({ key, hostId: `${tag}-${r}-${i}`, firstSeen: T + 60, lastSeen: T + 60 })))));
+        await Promise.all(Array.from({ length: rounds }, (_, r) => [batch(a, 'a', keys, r), batch(b, 'b', [...keys].reverse(), r)]).flat());
+        // Every key's registers are exactly those of its 12 seed hosts + 2 instances × 12 rounds × 5 hosts.
+        const hosts = [
+          ...Array.from({ length: 12 }, (_, i) => `seed-${i}`),
+          ...['a', 'b'].flatMap((tag) => Array.from({ length: rounds }, (_, r) => Array.from({ length: 5 }, (_, i) => `${tag}-${r}-${i}`)).flat()),
+        ];
+        const expected = emptySketch();
+        addPoints(expected, hosts.map(hostPoint));
+        const rows = await pgQuery<{ dest_key: string; registers: Buffer }>(db.url, 'SELECT dest_key, registers FROM destination_sketches ORDER BY dest_key');
+        expect(rows.map((r) => r.dest_key)).toEqual(keys);
+        for (const r of rows) expect(Buffer.compare(r.registers, Buffer.from(expected))).toBe(0);
+        const stats = await reader.prevalence.destinations(keys, { from: 0, to: T + DAY_S });
+        for (const key of keys) expect(stats.get(key)).toMatchObject({ hosts: estimateHosts(expected), saturated: true });
+        expect(Math.abs(estimateHosts(expected) - hosts.length)).toBeLessThanOrEqual(3);
+      } finally {
+        await Promise.all([a, b, reader].map((s) => s.close()));
+      }
+    });
+  }, 60_000);
+
   it('migrations: instances starting together migrate once', async () => {
     await withDb('migrate', async (db) => {
       const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url, { migrate: false })));
       try {
         const applied = await Promise.all(stores.map((s) => s.migrate()));
-        expect(applied.flat().sort()).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times']);
+        expect(applied.flat().sort()).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times', '0006_host_sketches']);
         const rows = await pgQuery<{ id: string }>(db.url, 'SELECT id FROM schema_migrations ORDER BY id');
-        expect(rows.map((r) => r.id)).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times']);
+        expect(rows.map((r) => r.id)).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times', '0006_host_sketches']);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
       }

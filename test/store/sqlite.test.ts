@@ -106,6 +106,35 @@ describe('SQLite store specifics', () => {
     });
   });
 
+  it('0010: a key compacted before day sketches keeps its count for windows reaching before the upgrade, then slides', async () => {
+    const file = path.join(dir, 'pre-0010.db');
+    const db = storeBefore(file, '0010');
+    const day = 86_400;
+    const t0 = 20_000 * day;
+    db.exec(`
+      INSERT INTO event_clock (id, earliest, newest) VALUES (1, ${t0}, ${t0 + 2 * day});
+      INSERT INTO destinations (key, first_seen, last_seen, saturated, saturated_hosts) VALUES ('big.com', ${t0}, ${t0 + day}, 1, 900);
+      INSERT INTO apps (identity, first_seen, last_seen, saturated, saturated_hosts) VALUES ('team:X/app', ${t0}, ${t0 + day}, 1, 700);
+    `);
+    db.close();
+    const s = await openSqliteStore(file);
+    try {
+      const late = t0 + 40 * day;
+      await s.prevalence.observeDestinations([{ key: 'big.com', hostId: 'H1', firstSeen: late, lastSeen: late }]);
+      await s.prevalence.observeApps([{ identity: 'team:X/app', hostId: 'H1', firstSeen: t0 + 3 * day, lastSeen: t0 + 3 * day }]);
+      // windows starting before the upgrade (newest event time then: t0 + 2 d) count the compaction count
+      expect((await s.prevalence.destinations(['big.com'], { from: t0, to: late })).get('big.com')).toMatchObject({ hosts: 900, saturated: true });
+      expect((await s.prevalence.apps(['team:X/app'], { from: t0, to: t0 + 4 * day })).get('team:X/app')).toMatchObject({ hosts: 700, saturated: true });
+      // windows wholly after it count the sketches
+      expect((await s.prevalence.destinations(['big.com'], { from: late - 30 * day, to: late })).get('big.com')).toMatchObject({ hosts: 1, saturated: true });
+      const [many] = await s.prevalence.statsMany([{ window: { from: t0 + 2 * day, to: t0 + 4 * day }, destinations: ['big.com'], pairs: [], apps: ['team:X/app'] }]);
+      expect(many!.destinations.get('big.com')!.hosts).toBe(0);
+      expect(many!.apps.get('team:X/app')!.hosts).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('0005 carries prevalence over to id-keyed host rows with the same answers', async () => {
     const file = path.join(dir, 'pre-0005.db');
     const db = storeBefore(file, '0005');

@@ -216,7 +216,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.prevalence.destinations(['big.com'], ALL)).get('big.com')!.hosts).toBe(30);
       });
 
-      it('compacts keys at the common threshold into a counter and stops tracking hosts', async () => {
+      it('compacts keys at the common threshold into day sketches and stops tracking hosts', async () => {
         await store.prevalence.observeDestinations(Array.from({ length: 12 }, (_, i) => ({ key: 'common.com', hostId: `H${i}`, firstSeen: T0, lastSeen: T0 + i })));
         await store.prevalence.observeDestinations([{ key: 'small.com', hostId: 'H1', firstSeen: T0, lastSeen: T0 }]);
         const r = await store.prevalence.compact(10, ALL);
@@ -226,9 +226,42 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(s.get('common.com')).toMatchObject({ hosts: 12, saturated: true, firstSeen: T0 });
         expect(s.get('small.com')).toMatchObject({ hosts: 1, saturated: false });
         expect(await store.prevalence.destinationHosts('common.com', ALL, 100)).toEqual([]);
-        await store.prevalence.observeDestinations([{ key: 'common.com', hostId: 'H99', firstSeen: T0 + DAY, lastSeen: T0 + DAY }]);
+        await store.prevalence.observeDestinations([
+          { key: 'common.com', hostId: 'H99', firstSeen: T0 + DAY, lastSeen: T0 + DAY },
+          { key: 'common.com', hostId: 'H3', firstSeen: T0 + DAY, lastSeen: T0 + DAY },
+        ]);
         expect(await store.prevalence.destinationHosts('common.com', ALL, 100)).toEqual([]);
-        expect((await store.prevalence.destinations(['common.com'], ALL)).get('common.com')).toMatchObject({ saturated: true, lastSeen: T0 + DAY });
+        // a new host counts, a known one does not count twice
+        expect((await store.prevalence.destinations(['common.com'], ALL)).get('common.com')).toMatchObject({ hosts: 13, saturated: true, lastSeen: T0 + DAY });
+        expect((await store.prevalence.destinations(['common.com'], { from: T0 + DAY, to: T0 + 2 * DAY })).get('common.com')).toMatchObject({ hosts: 2, saturated: true });
+      });
+
+      it("a compacted key's host count slides with the window: common once, rare again when few hosts still see it", async () => {
+        // 40 hosts on day 0 make the key common and compacted; on day 35 one host still sights it.
+        await store.prevalence.observeDestinations(Array.from({ length: 40 }, (_, i) => ({ key: 'once-common.io', hostId: `H${i}`, firstSeen: T0 + i, lastSeen: T0 + 3600 })));
+        await store.prevalence.observeApps(Array.from({ length: 40 }, (_, i) => ({ identity: 'team:A/app', hostId: `H${i}`, firstSeen: T0, lastSeen: T0 })));
+        await store.prevalence.observePairs(Array.from({ length: 40 }, (_, i) => ({ identity: 'team:A/app', key: 'once-common.io', hostId: `H${i}`, firstSeen: T0, lastSeen: T0 })));
+        expect(await store.prevalence.compact(10, ALL)).toEqual({ destinations: 1, pairs: 1, apps: 1 });
+        const late = T0 + 35 * DAY;
+        await store.prevalence.observeDestinations([{ key: 'once-common.io', hostId: 'H7', firstSeen: late, lastSeen: late }]);
+        await store.prevalence.observeApps([{ identity: 'team:A/app', hostId: 'H7', firstSeen: late, lastSeen: late }]);
+        await store.prevalence.observePairs([{ identity: 'team:A/app', key: 'once-common.io', hostId: 'H7', firstSeen: late, lastSeen: late }]);
+        const window = { from: late - 30 * DAY, to: late };
+        expect((await store.prevalence.destinations(['once-common.io'], window)).get('once-common.io')).toMatchObject({ hosts: 1, saturated: true, firstSeen: T0, lastSeen: late });
+        expect((await store.prevalence.apps(['team:A/app'], window)).get('team:A/app')).toMatchObject({ hosts: 1, saturated: true });
+        expect((await store.prevalence.pairs([{ identity: 'team:A/app', key: 'once-common.io' }], window)).get(pairKey('team:A/app', 'once-common.io'))).toMatchObject({ hosts: 1, saturated: true });
+        // the window that holds day 0 still counts everyone, also through statsMany
+        expect((await store.prevalence.destinations(['once-common.io'], { from: T0, to: late })).get('once-common.io')!.hosts).toBe(40);
+        const [many] = await store.prevalence.statsMany([{ window, destinations: ['once-common.io'], pairs: [], apps: ['team:A/app'] }]);
+        expect(many!.destinations.get('once-common.io')!.hosts).toBe(1);
+        expect(many!.apps.get('team:A/app')!.hosts).toBe(1);
+        // expiry drops the days before the window: every window then counts the one host
+        await store.prevalence.expire(late - 30 * DAY);
+        expect((await store.prevalence.destinations(['once-common.io'], ALL)).get('once-common.io')).toMatchObject({ hosts: 1, saturated: true });
+        // a key whose last sighting expires goes with its sketches: seen again, it starts over, exact
+        await store.prevalence.expire(late + 1);
+        await store.prevalence.observeDestinations([{ key: 'once-common.io', hostId: 'H1', firstSeen: late + 2, lastSeen: late + 2 }]);
+        expect((await store.prevalence.destinations(['once-common.io'], ALL)).get('once-common.io')).toMatchObject({ hosts: 1, saturated: false, firstSeen: late + 2 });
       });
 
       it('expires sightings and keys last seen before the window', async () => {

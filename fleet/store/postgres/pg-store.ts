@@ -27,6 +27,7 @@ import type { Logger } from '../../../src/log.js';
 import { silentLogger } from '../../../src/log.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { DetectionSchema } from '../../../src/schemas/detection.js';
+import { DaySketches, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchFromBlob } from '../host-sketch.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import {
   candidateId,
@@ -373,13 +374,18 @@ function clockRepo(ex: Executor, slot: number): EventClockRepo {
 interface Family {
   keyTable: string;
   hostTable: string;
+  /** Day sketches of saturated keys: key columns, day, registers. */
+  sketchTable: string;
   /** Key columns, in primary-key order, with their SQL types. */
   keyCols: string[];
 }
 
-const DEST: Family = { keyTable: 'destinations', hostTable: 'destination_hosts', keyCols: ['dest_key'] };
-const PAIR: Family = { keyTable: 'pairs', hostTable: 'pair_hosts', keyCols: ['dest_key', 'identity'] };
-const APP: Family = { keyTable: 'apps', hostTable: 'app_hosts', keyCols: ['identity'] };
+const DEST: Family = { keyTable: 'destinations', hostTable: 'destination_hosts', sketchTable: 'destination_sketches', keyCols: ['dest_key'] };
+const PAIR: Family = { keyTable: 'pairs', hostTable: 'pair_hosts', sketchTable: 'pair_sketches', keyCols: ['dest_key', 'identity'] };
+const APP: Family = { keyTable: 'apps', hostTable: 'app_hosts', sketchTable: 'app_sketches', keyCols: ['identity'] };
+
+/** A key's columns joined into one map key (as mergeByKey joins them). */
+const joinKey = (keys: readonly string[]): string => keys.join('\u0000');
 
 async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: string[]; hostId: string; firstSeen: number; lastSeen: number }[]): Promise<void> {
   const n = f.keyCols.length;
@@ -424,6 +430,97 @@ async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: str
     );
     await ex.q('write', sql, params);
   }
+  // Saturated keys took no host rows: their sightings go to the day sketches.
+  const saturated = new Set<string>();
+  for (const part of chunks(perKey, chunk)) {
+    const rows = await ex.q<Record<string, string>>(
+      'read',
+      `SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')} FROM unnest(${keyArrays(0)}) AS w(${keyList}) JOIN ${f.keyTable} k ON ${f.keyCols.map((c) => `k.${c} = w.${c}`).join(' AND ')} WHERE k.saturated`,
+      f.keyCols.map((_, i) => part.map(([, r]) => r.keys[i])),
+    );
+    for (const r of rows) saturated.add(joinKey(f.keyCols.map((c) => r[c]!)));
+  }
+  if (!saturated.size) return;
+  const updates = new SketchUpdates<string>();
+  for (const [, r] of perHost) {
+    const k = joinKey(r.keys);
+    if (saturated.has(k)) updates.addSighting(k, r.hostId, r.firstSeen, r.lastSeen);
+  }
+  await mergeSketches(ex, chunk, f, updates);
+}
+
+/**
+ * Raise stored day sketches by the updates. Read-modify-write under row locks, taken in (key, day) order by
+ * every writer so concurrent instances queue instead of deadlocking: the rows are created first (a row another
+ * transaction is creating is waited for), then locked and read, merged here and written back where changed.
+ * (Ingest also holds its key rows' locks from the key upsert; the rollup's fold of leftover host rows does not,
+ * and needs these.)
+ */
+async function mergeSketches(ex: Executor, chunk: number, f: Family, updates: SketchUpdates<string>): Promise<void> {
+  const entries = [...updates.entries()].sort((a, b) => compareText(a.key, b.key) || a.day - b.day);
+  const n = f.keyCols.length;
+  const keyList = f.keyCols.join(', ');
+  const arrays = f.keyCols.map((_, i) => `$${i + 1}::text[]`).join(', ');
+  const match = f.keyCols.map((c) => `s.${c} = u.${c}`).join(' AND ');
+  for (const part of chunks(entries, chunk)) {
+    const params: unknown[] = f.keyCols.map((_, i) => part.map((e) => e.key.split('\u0000')[i]));
+    params.push(part.map((e) => e.day));
+    await ex.q(
+      'write',
+      `INSERT INTO ${f.sketchTable} (${keyList}, day, registers)
+       SELECT *, decode(repeat('00', ${emptySketch().length}), 'hex') FROM unnest(${arrays}, $${n + 1}::int[])
+       ON CONFLICT DO NOTHING`,
+      params,
+    );
+    const rows = await ex.q<Record<string, unknown> & { day: number; registers: Buffer }>(
+      'write',
+      `SELECT ${f.keyCols.map((c) => `s.${c}`).join(', ')}, s.day, s.registers FROM ${f.sketchTable} s
+       JOIN unnest(${arrays}, $${n + 1}::int[]) AS u(${keyList}, day) ON ${match} AND s.day = u.day
+       ORDER BY ${f.keyCols.map((c) => `s.${c} COLLATE "C"`).join(', ')}, s.day FOR UPDATE OF s`,
+      params,
+    );
+    const stored = new Map(rows.map((r) => [`${joinKey(f.keyCols.map((c) => r[c] as string))}\u0001${r.day}`, r.registers]));
+    const changed: { key: string; day: number; registers: Uint8Array }[] = [];
+    for (const e of part) {
+      const blob = stored.get(`${e.key}\u0001${e.day}`);
+      const registers = blob ? Uint8Array.from(sketchFromBlob(blob, `${f.keyTable} ${e.key} day ${e.day}`)) : emptySketch();
+      if (addPoints(registers, e.points)) changed.push({ key: e.key, day: e.day, registers });
+    }
+    if (!changed.length) continue;
+    const writeParams: unknown[] = f.keyCols.map((_, i) => changed.map((c) => c.key.split('\u0000')[i]));
+    writeParams.push(
+      changed.map((c) => c.day),
+      changed.map((c) => Buffer.from(c.registers.buffer, c.registers.byteOffset, c.registers.byteLength)),
+    );
+    await ex.q(
+      'write',
+      `UPDATE ${f.sketchTable} s SET registers = u.registers FROM unnest(${arrays}, $${n + 1}::int[], $${n + 2}::bytea[]) AS u(${keyList}, day, registers)
+       WHERE ${match} AND s.day = u.day`,
+      writeParams,
+    );
+  }
+}
+
+/** Day sketches of saturated keys (all their days), per joined key; `cache` keeps them across windows. */
+async function loadSketches(ex: Executor, f: Family, keys: string[][], cache?: Map<string, DaySketches>): Promise<Map<string, DaySketches>> {
+  const out = cache ?? new Map<string, DaySketches>();
+  const missing = keys.filter((k) => !out.has(joinKey(k)));
+  if (!missing.length) return out;
+  const keyList = f.keyCols.join(', ');
+  const rows = await ex.q<Record<string, unknown> & { day: number; registers: Buffer }>(
+    'read',
+    `SELECT ${f.keyCols.map((c) => `s.${c}`).join(', ')}, s.day, s.registers FROM ${f.sketchTable} s
+     JOIN (SELECT DISTINCT * FROM unnest(${f.keyCols.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS w0(${keyList})) w ON ${f.keyCols.map((c) => `s.${c} = w.${c}`).join(' AND ')}
+     ORDER BY s.day`,
+    f.keyCols.map((_, i) => missing.map((k) => k[i])),
+  );
+  const days = new Map<string, { day: number; registers: Uint8Array }[]>(missing.map((k) => [joinKey(k), []]));
+  for (const r of rows) {
+    const k = joinKey(f.keyCols.map((c) => r[c] as string));
+    days.get(k)?.push({ day: r.day, registers: sketchFromBlob(r.registers, `${f.keyTable} ${k} day ${r.day}`) });
+  }
+  for (const [k, d] of days) out.set(k, new DaySketches(d));
+  return out;
 }
 
 interface StatsRow {
@@ -431,18 +528,39 @@ interface StatsRow {
   last_seen: number;
   saturated: boolean;
   host_count: number;
+  sketch_from: number;
   exact: number;
   window_last: number | null;
 }
 
 /**
- * A key first seen after the window does not exist yet for it; a saturated key counts its compacted
- * hosts while its last sighting is inside the window (same rules as the SQLite backend).
+ * A key first seen after the window does not exist yet for it; a saturated key counts the hosts of its day
+ * sketches in the window (same rules as the SQLite backend).
  */
-function toStats(r: StatsRow | undefined, window: TimeWindow): PrevalenceStats {
+function toStats(r: StatsRow | undefined, window: TimeWindow, sketches: DaySketches | undefined): PrevalenceStats {
   if (!r || r.first_seen > window.to) return { ...EMPTY_STATS };
-  if (r.saturated) return { hosts: r.last_seen >= window.from ? r.host_count : 0, firstSeen: r.first_seen, lastSeen: r.last_seen, saturated: true };
+  if (r.saturated) {
+    const hosts = saturatedHostCount({ lastSeen: r.last_seen, compactedHosts: r.host_count, sketchFrom: r.sketch_from }, window, sketches?.hostsIn(window) ?? 0);
+    return { hosts, firstSeen: r.first_seen, lastSeen: r.last_seen, saturated: true };
+  }
   return { hosts: r.exact, firstSeen: r.first_seen, lastSeen: r.window_last ?? r.last_seen, saturated: false };
+}
+
+/** Stats rows of `keys` with the day sketches of the saturated ones loaded (through `cache` when given). */
+async function statsWithSketches<R extends StatsRow>(
+  ex: Executor,
+  f: Family,
+  keys: string[][],
+  window: TimeWindow,
+  countCap: number | undefined,
+  keyOf: (r: R) => string[],
+  cache?: Map<string, DaySketches>,
+  extraCols = '',
+): Promise<{ rows: Map<string, R>; sketches: Map<string, DaySketches> }> {
+  const list = await stats<R>(ex, f, keys, window, countCap, extraCols);
+  const rows = new Map(list.map((r) => [joinKey(keyOf(r)), r]));
+  const sketches = await loadSketches(ex, f, list.filter((r) => r.saturated).map(keyOf), cache);
+  return { rows, sketches };
 }
 
 async function stats<R extends StatsRow>(ex: Executor, f: Family, keys: string[][], window: TimeWindow, countCap: number | undefined, extraCols = ''): Promise<R[]> {
@@ -456,7 +574,7 @@ async function stats<R extends StatsRow>(ex: Executor, f: Family, keys: string[]
   // LIMIT NULL = no limit; with a cap a very common key costs O(cap) rows, not O(fleet)
   return ex.q<R>(
     'read',
-    `SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')}, k.first_seen, k.last_seen, k.saturated, k.host_count ${extraCols},
+    `SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')}, k.first_seen, k.last_seen, k.saturated, k.host_count, k.sketch_from ${extraCols},
        c.n AS exact, c.last AS window_last
      FROM (SELECT DISTINCT * FROM unnest(${keyArrays}) AS w0(${keyList})) AS w
      JOIN ${f.keyTable} k ON ${keyJoin}
@@ -484,10 +602,14 @@ async function hostSpans(ex: Executor, f: Family, keys: string[], window: TimeWi
   return rows.map((r) => ({ hostId: r.host_id, firstSeen: r.first_seen, lastSeen: r.last_seen }));
 }
 
-async function compactFamily(ex: Executor, f: Family, threshold: number, window: TimeWindow): Promise<number> {
+/**
+ * Saturate every key whose host count in the window reached the threshold, then fold the host rows of every
+ * saturated key into its day sketches and drop them (rows an instance wrote for a key another had just
+ * saturated included, so no sighting is lost).
+ */
+async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: number, window: TimeWindow): Promise<number> {
   const keyList = f.keyCols.join(', ');
   const joinC = f.keyCols.map((c) => `k.${c} = c.${c}`).join(' AND ');
-  const joinH = f.keyCols.map((c) => `h.${c} = s.${c}`).join(' AND ');
   const rows = await ex.q<{ n: number }>(
     'write',
     `WITH counted AS (
@@ -495,24 +617,76 @@ async function compactFamily(ex: Executor, f: Family, threshold: number, window:
        WHERE first_seen <= $2 AND last_seen >= $1 GROUP BY ${keyList} HAVING count(*) >= $3
      ), saturated AS (
        UPDATE ${f.keyTable} k SET saturated = TRUE, host_count = GREATEST(k.host_count, c.hosts) FROM counted c
-       WHERE ${joinC} RETURNING ${f.keyCols.map((c) => `k.${c}`).join(', ')}
-     ), dropped AS (
-       DELETE FROM ${f.hostTable} h USING saturated s WHERE ${joinH} RETURNING 1
+       WHERE ${joinC} AND NOT k.saturated RETURNING 1
      )
-     SELECT (SELECT count(*) FROM saturated) AS n, (SELECT count(*) FROM dropped) AS dropped`,
+     SELECT count(*)::int AS n FROM saturated`,
     [window.from, window.to, threshold],
   );
+  const dropped = await ex.q<Record<string, unknown> & { host_id: string; first_seen: number; last_seen: number }>(
+    'write',
+    `DELETE FROM ${f.hostTable} h USING ${f.keyTable} k WHERE ${f.keyCols.map((c) => `h.${c} = k.${c}`).join(' AND ')} AND k.saturated
+     RETURNING ${f.keyCols.map((c) => `h.${c}`).join(', ')}, h.host_id, h.first_seen, h.last_seen`,
+  );
+  if (dropped.length) {
+    const updates = new SketchUpdates<string>();
+    for (const r of dropped) updates.addSighting(joinKey(f.keyCols.map((c) => r[c] as string)), r.host_id, r.first_seen, r.last_seen);
+    await mergeSketches(ex, chunk, f, updates);
+  }
   return rows[0]?.n ?? 0;
 }
 
 async function expireFamily(ex: Executor, f: Family, before: number): Promise<number> {
   await ex.q('write', `DELETE FROM ${f.hostTable} WHERE last_seen < $1`, [before]);
+  // whole days before the window, then every sketch of a key about to go (its last day may be the current one)
+  await ex.q('write', `DELETE FROM ${f.sketchTable} WHERE day < $1`, [sketchDay(before)]);
+  await ex.q(
+    'write',
+    `DELETE FROM ${f.sketchTable} s USING ${f.keyTable} k WHERE ${f.keyCols.map((c) => `s.${c} = k.${c}`).join(' AND ')} AND k.last_seen < $1`,
+    [before],
+  );
   // a key's last_seen is the max over its sightings, so no host row of a remaining key is older
   const rows = await ex.q<{ n: number }>('write', `WITH d AS (DELETE FROM ${f.keyTable} WHERE last_seen < $1 RETURNING 1) SELECT count(*) AS n FROM d`, [before]);
   return rows[0]?.n ?? 0;
 }
 
 function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
+  async function destinationStats(keys: readonly string[], window: TimeWindow, countCap?: number, cache?: Map<string, DaySketches>) {
+    const out = new Map<string, PrevalenceStats>();
+    if (!keys.length) return out;
+    const { rows, sketches } = await statsWithSketches<StatsRow & { dest_key: string }>(ex, DEST, keys.map((k) => [k]), window, countCap, (r) => [r.dest_key], cache);
+    for (const k of keys) out.set(k, toStats(rows.get(k), window, sketches.get(k)));
+    return out;
+  }
+  async function pairStats(pairs: readonly { identity: string; key: string }[], window: TimeWindow, countCap?: number, cache?: Map<string, DaySketches>) {
+    const out = new Map<string, PrevalenceStats>();
+    if (!pairs.length) return out;
+    type PairRow = StatsRow & { dest_key: string; identity: string };
+    const { rows, sketches } = await statsWithSketches<PairRow>(ex, PAIR, pairs.map((p) => [p.key, p.identity]), window, countCap, (r) => [r.dest_key, r.identity], cache);
+    for (const p of pairs) {
+      const k = joinKey([p.key, p.identity]);
+      out.set(pairKey(p.identity, p.key), toStats(rows.get(k), window, sketches.get(k)));
+    }
+    return out;
+  }
+  async function appStats(identities: readonly string[], window: TimeWindow, countCap?: number, cache?: Map<string, DaySketches>) {
+    const out = new Map<string, AppStats>();
+    if (!identities.length) return out;
+    type AppRow = StatsRow & { identity: string; path: string; signature_class: string; team_id: string; signing_id: string; cdhash: string };
+    const extra = ', k.path, k.signature_class, k.team_id, k.signing_id, k.cdhash';
+    const { rows, sketches } = await statsWithSketches<AppRow>(ex, APP, identities.map((i) => [i]), window, countCap, (r) => [r.identity], cache, extra);
+    for (const id of identities) {
+      const r = rows.get(id);
+      out.set(id, {
+        ...toStats(r, window, sketches.get(id)),
+        path: r?.path ?? '',
+        signatureClass: r?.signature_class ?? '',
+        teamId: r?.team_id ?? '',
+        signingId: r?.signing_id ?? '',
+        cdhash: r?.cdhash ?? '',
+      });
+    }
+    return out;
+  }
   const repo: PrevalenceRepo = {
     async observeDestinations(rows: readonly DestinationSighting[]) {
       if (!rows.length) return;
@@ -559,49 +733,19 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
         }
       });
     },
-    async destinations(keys, window, countCap) {
-      const out = new Map<string, PrevalenceStats>();
-      if (!keys.length) return out;
-      const rows = await stats<StatsRow & { dest_key: string }>(ex, DEST, keys.map((k) => [k]), window, countCap);
-      const byKey = new Map(rows.map((r) => [r.dest_key, r]));
-      for (const k of keys) out.set(k, toStats(byKey.get(k), window));
-      return out;
-    },
-    async pairs(pairs, window, countCap) {
-      const out = new Map<string, PrevalenceStats>();
-      if (!pairs.length) return out;
-      const rows = await stats<StatsRow & { dest_key: string; identity: string }>(ex, PAIR, pairs.map((p) => [p.key, p.identity]), window, countCap);
-      const byKey = new Map(rows.map((r) => [pairKey(r.identity, r.dest_key), r]));
-      for (const p of pairs) out.set(pairKey(p.identity, p.key), toStats(byKey.get(pairKey(p.identity, p.key)), window));
-      return out;
-    },
-    async apps(identities, window, countCap) {
-      const out = new Map<string, AppStats>();
-      if (!identities.length) return out;
-      type AppRow = StatsRow & { identity: string; path: string; signature_class: string; team_id: string; signing_id: string; cdhash: string };
-      const rows = await stats<AppRow>(ex, APP, identities.map((i) => [i]), window, countCap, ', k.path, k.signature_class, k.team_id, k.signing_id, k.cdhash');
-      const byKey = new Map(rows.map((r) => [r.identity, r]));
-      for (const id of identities) {
-        const r = byKey.get(id);
-        out.set(id, {
-          ...toStats(r, window),
-          path: r?.path ?? '',
-          signatureClass: r?.signature_class ?? '',
-          teamId: r?.team_id ?? '',
-          signingId: r?.signing_id ?? '',
-          cdhash: r?.cdhash ?? '',
-        });
-      }
-      return out;
-    },
+    destinations: (keys, window, countCap) => destinationStats(keys, window, countCap),
+    pairs: (pairs, window, countCap) => pairStats(pairs, window, countCap),
+    apps: (identities, window, countCap) => appStats(identities, window, countCap),
     async statsMany(requests) {
-      // Each window is one set-based query per family already; no per-key round trips to save.
+      // Each window is one set-based query per family; the day sketches of saturated keys are read once for
+      // the whole call (finalization asks many windows of the same hot keys).
+      const cache = { dest: new Map<string, DaySketches>(), pair: new Map<string, DaySketches>(), app: new Map<string, DaySketches>() };
       const out: PrevalenceAnswer[] = [];
       for (const r of requests) {
         out.push({
-          destinations: await repo.destinations(r.destinations, r.window, r.countCap),
-          pairs: await repo.pairs(r.pairs, r.window, r.countCap),
-          apps: await repo.apps(r.apps, r.window, r.countCap),
+          destinations: await destinationStats(r.destinations, r.window, r.countCap, cache.dest),
+          pairs: await pairStats(r.pairs, r.window, r.countCap, cache.pair),
+          apps: await appStats(r.apps, r.window, r.countCap, cache.app),
         });
       }
       return out;
@@ -610,9 +754,9 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
     appHosts: (identity, window, limit) => hostSpans(ex, APP, [identity], window, limit),
     async compact(threshold, window): Promise<CompactionResult> {
       return ex.atomic(async (t) => ({
-        destinations: await compactFamily(t, DEST, threshold, window),
-        pairs: await compactFamily(t, PAIR, threshold, window),
-        apps: await compactFamily(t, APP, threshold, window),
+        destinations: await compactFamily(t, chunk, DEST, threshold, window),
+        pairs: await compactFamily(t, chunk, PAIR, threshold, window),
+        apps: await compactFamily(t, chunk, APP, threshold, window),
       }));
     },
     async expire(before): Promise<CompactionResult> {

@@ -21,6 +21,7 @@ import { silentLogger, type Logger } from '../../../src/log.js';
 import { DetectionSchema, type Detection } from '../../../src/schemas/detection.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../file-modes.js';
+import { DaySketches, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchDays, sketchFromBlob } from '../host-sketch.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import { encodeKeyRecord, fingerprint, forEachKeyRecord, KEY_RECORD_BYTES, SeenKeys, type Fingerprint } from './seen-keys.js';
 import {
@@ -106,12 +107,14 @@ function wrap<T>(what: string, code: 'STORE_READ' | 'STORE_WRITE', fn: () => T):
 }
 
 /**
- * Per-key prevalence tables share one shape: a key table (integer `id`, the key's text columns UNIQUE) and
- * a host table keyed by (`idCol`, host_ref), host_ref being the host's row in host_refs (migration 0005).
+ * Per-key prevalence tables share one shape: a key table (integer `id`, the key's text columns UNIQUE), a
+ * host table keyed by (`idCol`, host_ref), host_ref being the host's row in host_refs (migration 0005), and
+ * the day sketches of saturated keys keyed by (`idCol`, day) (migration 0010).
  */
 interface PrevalenceTables {
   keyTable: string;
   hostTable: string;
+  sketchTable: string;
   keyCols: string[];
   idCol: string;
 }
@@ -119,9 +122,9 @@ interface PrevalenceTables {
 /** Rows per multi-row statement (at most 7 parameters a row here: far below SQLite's 32 766 per statement). */
 const UPSERT_CHUNK = 128;
 
-const DEST: PrevalenceTables = { keyTable: 'destinations', hostTable: 'destination_hosts', keyCols: ['key'], idCol: 'dest_id' };
-const PAIR: PrevalenceTables = { keyTable: 'pairs', hostTable: 'pair_hosts', keyCols: ['identity', 'key'], idCol: 'pair_id' };
-const APP: PrevalenceTables = { keyTable: 'apps', hostTable: 'app_hosts', keyCols: ['identity'], idCol: 'app_id' };
+const DEST: PrevalenceTables = { keyTable: 'destinations', hostTable: 'destination_hosts', sketchTable: 'destination_sketches', keyCols: ['key'], idCol: 'dest_id' };
+const PAIR: PrevalenceTables = { keyTable: 'pairs', hostTable: 'pair_hosts', sketchTable: 'pair_sketches', keyCols: ['identity', 'key'], idCol: 'pair_id' };
+const APP: PrevalenceTables = { keyTable: 'apps', hostTable: 'app_hosts', sketchTable: 'app_sketches', keyCols: ['identity'], idCol: 'app_id' };
 
 class SqliteRepos implements StoreRepos {
   readonly results: ResultsRepo;
@@ -730,7 +733,8 @@ class SqliteRepos implements StoreRepos {
   }
 
   /**
-   * Merge sightings: key rows first (min/max), then host rows only for keys not yet saturated.
+   * Merge sightings: key rows first (min/max), then host rows for keys not yet saturated and day sketches for
+   * saturated ones.
    * Sightings are aggregated per key first so a batch touches each key row once; host rows are written in
    * (id, host_ref) order so consecutive rows of a statement land on the same B-tree pages.
    */
@@ -769,7 +773,13 @@ class SqliteRepos implements StoreRepos {
     );
     const hostRows: { id: number; ref: number; firstSeen: number; lastSeen: number }[] = [];
     const live: number[] = [];
-    for (let i = 0; i < rows.length; i++) if (!rowKey[i]!.saturated) live.push(i);
+    let sketched: SketchUpdates<number> | undefined;
+    for (let i = 0; i < rows.length; i++) {
+      const key = rowKey[i]!;
+      if (!key.saturated) live.push(i);
+      else (sketched ??= new SketchUpdates()).addSighting(key.id, rows[i]!.hostId, rows[i]!.firstSeen, rows[i]!.lastSeen);
+    }
+    if (sketched) this.mergeSketches(t, sketched);
     if (live.length === 0) return;
     const refs = this.hostRefs(live.map((i) => rows[i]!.hostId));
     for (const i of live) hostRows.push({ id: rowKey[i]!.id, ref: refs.get(rows[i]!.hostId)!, firstSeen: rows[i]!.firstSeen, lastSeen: rows[i]!.lastSeen });
@@ -826,17 +836,37 @@ class SqliteRepos implements StoreRepos {
   }
 
   stats(t: PrevalenceTables, keys: string[], window: TimeWindow, countCap?: number): PrevalenceStats {
-    const k = this.st(`SELECT id, first_seen, last_seen, saturated, saturated_hosts FROM ${t.keyTable} WHERE ${this.keyWhere(t)}`).get(...keys) as Row | undefined;
+    const k = this.st(`SELECT id, first_seen, last_seen, saturated, saturated_hosts, sketch_from FROM ${t.keyTable} WHERE ${this.keyWhere(t)}`).get(...keys) as Row | undefined;
     if (!k || (k.first_seen as number) > window.to) return { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
     const firstSeen = k.first_seen as number;
     if (k.saturated === 1) {
-      const live = (k.last_seen as number) >= window.from;
-      return { hosts: live ? (k.saturated_hosts as number) : 0, firstSeen, lastSeen: k.last_seen as number, saturated: true };
+      const { first, last } = sketchDays(window);
+      const days = this.sketchRows(t, k.id as number, first, last);
+      const hosts = saturatedHostCount({ lastSeen: k.last_seen as number, compactedHosts: k.saturated_hosts as number, sketchFrom: k.sketch_from as number }, window, new DaySketches(days).hostsIn(window));
+      return { hosts, firstSeen, lastSeen: k.last_seen as number, saturated: true };
     }
     const c = this.st(
       `SELECT count(*) AS n, max(last_seen) AS last FROM (SELECT last_seen FROM ${t.hostTable} WHERE ${t.idCol} = ? AND first_seen <= ? AND last_seen >= ? LIMIT ?)`,
     ).get(k.id, window.to, window.from, countCap ?? -1) as { n: number; last: number | null };
     return { hosts: c.n, firstSeen, lastSeen: c.last ?? (k.last_seen as number), saturated: false };
+  }
+
+  /** A saturated key's day sketches from day `first` to `last`, ascending. */
+  sketchRows(t: PrevalenceTables, id: number, first: number, last: number): { day: number; registers: Uint8Array }[] {
+    const rows = this.st(`SELECT day, registers FROM ${t.sketchTable} WHERE ${t.idCol} = ? AND day BETWEEN ? AND ? ORDER BY day`).raw(true).all(id, first, last) as [number, Buffer][];
+    return rows.map(([day, blob]) => ({ day, registers: sketchFromBlob(blob, `${t.keyTable} ${id} day ${day}`) }));
+  }
+
+  /** Raise stored day sketches by the updates (read, merge, write back only what changed). */
+  mergeSketches(t: PrevalenceTables, updates: SketchUpdates<number>): void {
+    const read = this.st(`SELECT registers FROM ${t.sketchTable} WHERE ${t.idCol} = ? AND day = ?`).pluck();
+    const write = this.st(`INSERT INTO ${t.sketchTable} (${t.idCol}, day, registers) VALUES (?, ?, ?) ON CONFLICT (${t.idCol}, day) DO UPDATE SET registers = excluded.registers`);
+    for (const { key, day, points } of updates.entries()) {
+      const blob = read.get(key, day) as Buffer | undefined;
+      // a copy: better-sqlite3 hands out a fresh Buffer, but the registers must not alias anything cached
+      const registers = blob ? Uint8Array.from(sketchFromBlob(blob, `${t.keyTable} ${key} day ${day}`)) : emptySketch();
+      if (addPoints(registers, points) || !blob) write.run(key, day, registers);
+    }
   }
 
   hostSpans(t: PrevalenceTables, keys: string[], window: TimeWindow, limit: number): HostSpan[] {
@@ -847,21 +877,36 @@ class SqliteRepos implements StoreRepos {
     return rows.map((r) => ({ hostId: r.host_id as string, firstSeen: r.first_seen as number, lastSeen: r.last_seen as number }));
   }
 
+  /**
+   * Saturate every key whose host count in the window reached the threshold: its host rows are folded into its
+   * day sketches and dropped. Host rows of keys saturated earlier (written by a process that read the key
+   * before another saturated it) are folded the same way, so no sighting is lost.
+   */
   compactTables(t: PrevalenceTables, threshold: number, window: TimeWindow): number {
     const full = this.st(
       `SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${t.idCol} HAVING count(*) >= ?`,
     ).all(window.to, window.from, threshold) as Row[];
-    const mark = this.st(`UPDATE ${t.keyTable} SET saturated = 1, saturated_hosts = max(saturated_hosts, ?) WHERE id = ?`);
-    const drop = this.st(`DELETE FROM ${t.hostTable} WHERE ${t.idCol} = ?`);
-    for (const r of full) {
-      mark.run(r.n as number, r.id as number);
-      drop.run(r.id as number);
+    const mark = this.st(`UPDATE ${t.keyTable} SET saturated = 1, saturated_hosts = max(saturated_hosts, ?) WHERE id = ? AND saturated = 0`);
+    let compacted = 0;
+    for (const r of full) compacted += mark.run(r.n as number, r.id as number).changes;
+    const rows = this.st(
+      `SELECT h.${t.idCol}, r.host_id, h.first_seen, h.last_seen FROM ${t.hostTable} h JOIN ${t.keyTable} k ON k.id = h.${t.idCol} JOIN host_refs r ON r.ref = h.host_ref
+        WHERE k.saturated = 1`,
+    ).raw(true).all() as [number, string, number, number][];
+    if (rows.length) {
+      const updates = new SketchUpdates<number>();
+      for (const [id, hostId, firstSeen, lastSeen] of rows) updates.addSighting(id, hostId, firstSeen, lastSeen);
+      this.mergeSketches(t, updates);
+      this.st(`DELETE FROM ${t.hostTable} WHERE ${t.idCol} IN (SELECT id FROM ${t.keyTable} WHERE saturated = 1)`).run();
     }
-    return full.length;
+    return compacted;
   }
 
   expireTables(t: PrevalenceTables, before: number): number {
     this.st(`DELETE FROM ${t.hostTable} WHERE last_seen < ?`).run(before);
+    // whole days before the window, then every sketch of a key about to go (its last day may be the current one)
+    this.st(`DELETE FROM ${t.sketchTable} WHERE day < ?`).run(sketchDay(before));
+    this.st(`DELETE FROM ${t.sketchTable} WHERE ${t.idCol} IN (SELECT id FROM ${t.keyTable} WHERE last_seen < ?)`).run(before);
     return this.st(`DELETE FROM ${t.keyTable} WHERE last_seen < ?`).run(before).changes;
   }
 
@@ -881,8 +926,9 @@ class SqliteRepos implements StoreRepos {
  * same rows and the same max(last_seen).
  */
 class KeySpans {
-  private readonly keyRows = new Map<string, { id: number; firstSeen: number; lastSeen: number; saturated: boolean; saturatedHosts: number } | null>();
+  private readonly keyRows = new Map<string, { id: number; firstSeen: number; lastSeen: number; saturated: boolean; compactedHosts: number; sketchFrom: number } | null>();
   private readonly spans = new Map<string, { firstSeen: Float64Array; lastSeen: Float64Array }>();
+  private readonly sketches = new Map<string, DaySketches>();
 
   constructor(
     private readonly repos: SqliteRepos,
@@ -893,8 +939,10 @@ class KeySpans {
     let k = this.keyRows.get(id);
     if (k === undefined) {
       const where = this.t.keyCols.map((c) => `${c} = ?`).join(' AND ');
-      const r = this.repos.st(`SELECT id, first_seen, last_seen, saturated, saturated_hosts FROM ${this.t.keyTable} WHERE ${where}`).get(...keys) as Row | undefined;
-      k = r ? { id: r.id as number, firstSeen: r.first_seen as number, lastSeen: r.last_seen as number, saturated: r.saturated === 1, saturatedHosts: r.saturated_hosts as number } : null;
+      const r = this.repos.st(`SELECT id, first_seen, last_seen, saturated, saturated_hosts, sketch_from FROM ${this.t.keyTable} WHERE ${where}`).get(...keys) as Row | undefined;
+      k = r
+        ? { id: r.id as number, firstSeen: r.first_seen as number, lastSeen: r.last_seen as number, saturated: r.saturated === 1, compactedHosts: r.saturated_hosts as number, sketchFrom: r.sketch_from as number }
+        : null;
       this.keyRows.set(id, k);
     }
     return k;
@@ -914,13 +962,19 @@ class KeySpans {
     return h;
   }
 
+  private daySketches(keyId: number, id: string): DaySketches {
+    let d = this.sketches.get(id);
+    if (!d) this.sketches.set(id, (d = new DaySketches(this.repos.sketchRows(this.t, keyId, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER))));
+    return d;
+  }
+
   stats(keys: string[], window: TimeWindow, countCap?: number): PrevalenceStats {
     const id = keys.join('\u0000');
     const k = this.keyRow(keys, id);
     if (!k || k.firstSeen > window.to) return { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
     if (k.saturated) {
-      const live = k.lastSeen >= window.from;
-      return { hosts: live ? k.saturatedHosts : 0, firstSeen: k.firstSeen, lastSeen: k.lastSeen, saturated: true };
+      const hosts = saturatedHostCount(k, window, this.daySketches(k.id, id).hostsIn(window));
+      return { hosts, firstSeen: k.firstSeen, lastSeen: k.lastSeen, saturated: true };
     }
     const h = this.hostRows(k.id, id);
     // SQLite's LIMIT: a negative value means no limit.

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DaySketches,
+  SKETCH_REGISTERS,
+  SketchUpdates,
+  addPoints,
+  emptySketch,
+  estimateHosts,
+  hostPoint,
+  saturatedHostCount,
+  sketchDay,
+  sketchFromBlob,
+  unionInto,
+} from './host-sketch.js';
+
+const DAY = 86_400;
+
+function sketchOf(ids: Iterable<string>): Uint8Array {
+  const r = emptySketch();
+  addPoints(r, [...ids].map(hostPoint));
+  return r;
+}
+
+const uuid = (i: number) => {
+  const h = (i * 2654435761) >>> 0;
+  return `${h.toString(16).toUpperCase().padStart(8, '0')}-F298-0A12-1B1C-${String(i).padStart(12, '0')}`;
+};
+
+describe('host sketch (HyperLogLog, precision 12)', () => {
+  it('counts small host sets exactly and an empty one as 0', () => {
+    expect(estimateHosts(emptySketch())).toBe(0);
+    for (const n of [1, 2, 3, 12, 50, 100]) expect(estimateHosts(sketchOf(Array.from({ length: n }, (_, i) => `HOST-${String(i).padStart(6, '0')}`)))).toBe(n);
+  });
+
+  it('stays within 5 % for fleet-sized counts, for sequential and UUID host ids', () => {
+    for (const n of [1_000, 5_000, 10_000, 50_000]) {
+      for (const name of [(i: number) => `HOST-${String(i).padStart(6, '0')}`, uuid]) {
+        const est = estimateHosts(sketchOf(Array.from({ length: n }, (_, i) => name(i))));
+        expect(Math.abs(est - n) / n, `n=${n} est=${est}`).toBeLessThan(0.05);
+      }
+    }
+  });
+
+  it('counts a host once however often it is added, and a union is the distinct count', () => {
+    const a = sketchOf(Array.from({ length: 600 }, (_, i) => uuid(i)));
+    const b = sketchOf(Array.from({ length: 600 }, (_, i) => uuid(i + 300)));
+    expect(addPoints(a, Array.from({ length: 600 }, (_, i) => hostPoint(uuid(i))))).toBe(false);
+    const u = emptySketch();
+    unionInto(u, a);
+    unionInto(u, b);
+    expect(Math.abs(estimateHosts(u) - 900)).toBeLessThanOrEqual(18);
+  });
+
+  it('day sketches answer a window with the days it overlaps', () => {
+    const t0 = 20_000 * DAY;
+    const updates = new SketchUpdates<string>();
+    for (let i = 0; i < 40; i++) updates.addSighting('k', `H${i}`, t0 + 10, t0 + 10);
+    // H0 again on day 5, and H100 spanning day 5 to day 9 (counted on both ends' days)
+    updates.addSighting('k', 'H0', t0 + 5 * DAY, t0 + 5 * DAY);
+    updates.addSighting('k', 'H100', t0 + 5 * DAY + 1, t0 + 9 * DAY + 1);
+    const days = [...updates.entries()].map(({ day, points }) => {
+      const registers = emptySketch();
+      addPoints(registers, points);
+      return { day, registers };
+    });
+    expect(days.map((d) => d.day)).toEqual([sketchDay(t0), sketchDay(t0) + 5, sketchDay(t0) + 9]);
+    const s = new DaySketches(days);
+    expect(s.hostsIn({ from: t0 - 30 * DAY, to: t0 + DAY })).toBe(40);
+    expect(s.hostsIn({ from: t0, to: t0 + 30 * DAY })).toBe(41);
+    expect(s.hostsIn({ from: t0 + DAY, to: t0 + 30 * DAY })).toBe(2);
+    expect(s.hostsIn({ from: t0 + 6 * DAY, to: t0 + 30 * DAY })).toBe(1);
+    expect(s.hostsIn({ from: t0 + 10 * DAY, to: t0 + 40 * DAY })).toBe(0);
+    // a window ending before day 5 does not see it
+    expect(s.hostsIn({ from: t0 + DAY, to: t0 + 4 * DAY })).toBe(0);
+  });
+
+  it('a key compacted before sketches existed keeps its compaction count only for windows reaching before them', () => {
+    const key = { lastSeen: 1_000, compactedHosts: 900, sketchFrom: 500 };
+    expect(saturatedHostCount(key, { from: 100, to: 1_000 }, 3)).toBe(900);
+    expect(saturatedHostCount(key, { from: 600, to: 1_000 }, 3)).toBe(3);
+    // not sighted in the window: the old rule gave 0 too
+    expect(saturatedHostCount({ ...key, lastSeen: 50 }, { from: 100, to: 1_000 }, 0)).toBe(0);
+    expect(saturatedHostCount({ ...key, sketchFrom: 0 }, { from: 100, to: 1_000 }, 3)).toBe(3);
+  });
+
+  it('refuses a stored blob of another size', () => {
+    expect(() => sketchFromBlob(new Uint8Array(10), 'destinations 1 day 2')).toThrow(/10 bytes, not 4096/);
+    expect(sketchFromBlob(new Uint8Array(SKETCH_REGISTERS), 'x')).toHaveLength(SKETCH_REGISTERS);
+  });
+});

@@ -1,0 +1,191 @@
+/**
+ * Day sketches of the hosts that sighted a compacted (saturated) prevalence key: one HyperLogLog per key and
+ * UTC day of event time, so such a key's host count still slides with the 30-day window.
+ *
+ * Why: a key at the common threshold drops its per-host rows to bound state (docs/fleet.md, "Prevalence").
+ * With a plain counter in their place, a key once common stayed common for as long as any one host kept
+ * sighting it — a destination 1 000 hosts used last month, or one made "common" with forged host ids, could
+ * never be rare again (SPEC §4 counts hosts *in 30 days*). A window's count is the union of the day sketches
+ * it overlaps, which is what a sliding distinct count needs and a counter cannot give.
+ *
+ * Both stores keep the registers as one 4 096-byte blob per (key, day) and merge with this module, so they
+ * agree to the bit. Precision 12: standard error ≈ 1.04/√4096 = 1.6 % for large counts; below a few hundred
+ * hosts linear counting applies and the count is exact but for hash collisions (rare at these sizes).
+ * Days: a window [from, to] reads the days from floor(from/DAY) to floor(to/DAY), so a host seen up to a day
+ * before the window's start may still count — the granularity of this approximation.
+ */
+import { StoreError } from '../../src/errors.js';
+
+export const SKETCH_PRECISION = 12;
+export const SKETCH_REGISTERS = 1 << SKETCH_PRECISION;
+const DAY = 86_400;
+/** Bits of the hash left after the register index; a rank is 1 + their leading zeros (1 … 21). */
+const RANK_BITS = 32 - SKETCH_PRECISION;
+
+/** The UTC day (days since the epoch) an event time falls in. */
+export function sketchDay(time: number): number {
+  return Math.floor(time / DAY);
+}
+
+/** The day range [first, last] a window reads. */
+export function sketchDays(window: { from: number; to: number }): { first: number; last: number } {
+  return { first: sketchDay(window.from), last: sketchDay(window.to) };
+}
+
+/**
+ * A host id's 32-bit hash: FNV-1a over its UTF-16 code units, then murmur3's finalizer so that ids differing
+ * only in their last characters (HOST-000001, HOST-000002 …) spread over all registers.
+ */
+export function hostHash(hostId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < hostId.length; i++) {
+    h ^= hostId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** A host's register update, as `index << 5 | rank` (one number, so updates fit in plain maps and arrays). */
+export function hostPoint(hostId: string): number {
+  const h = hostHash(hostId);
+  const rest = (h << SKETCH_PRECISION) >>> 0;
+  const rank = rest === 0 ? RANK_BITS + 1 : Math.clz32(rest) + 1;
+  return ((h >>> RANK_BITS) << 5) | rank;
+}
+
+export function emptySketch(): Uint8Array {
+  return new Uint8Array(SKETCH_REGISTERS);
+}
+
+/** Raise `registers` by the points; true when a register changed (the blob then needs writing). */
+export function addPoints(registers: Uint8Array, points: Iterable<number>): boolean {
+  let changed = false;
+  for (const p of points) {
+    const index = p >>> 5;
+    const rank = p & 31;
+    if (registers[index]! < rank) {
+      registers[index] = rank;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** `into` becomes the union of itself and `other` (register-wise max). */
+export function unionInto(into: Uint8Array, other: Uint8Array): void {
+  for (let i = 0; i < SKETCH_REGISTERS; i++) if (other[i]! > into[i]!) into[i] = other[i]!;
+}
+
+/** Distinct hosts the registers stand for, rounded (HyperLogLog with linear counting for small counts). */
+export function estimateHosts(registers: Uint8Array): number {
+  const m = SKETCH_REGISTERS;
+  let sum = 0;
+  let zeros = 0;
+  for (let i = 0; i < m; i++) {
+    const r = registers[i]!;
+    if (r === 0) zeros++;
+    sum += 2 ** -r;
+  }
+  if (zeros === m) return 0;
+  const alpha = 0.7213 / (1 + 1.079 / m);
+  const raw = (alpha * m * m) / sum;
+  if (raw <= 2.5 * m && zeros > 0) return Math.round(m * Math.log(m / zeros));
+  return Math.round(raw);
+}
+
+/** A stored blob as registers; a blob of another size is not a sketch this version wrote. */
+export function sketchFromBlob(blob: Uint8Array, where: string): Uint8Array {
+  if (blob.byteLength !== SKETCH_REGISTERS) {
+    throw new StoreError('STORE_READ', `host sketch of ${where} has ${blob.byteLength} bytes, not ${SKETCH_REGISTERS}`, 'the store was written by an incompatible Outflow; restore it or let the rollup expire the key');
+  }
+  return new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength);
+}
+
+/**
+ * Register updates waiting to be merged into stored sketches: per (key, day), the highest rank per register.
+ * A sighting spanning [firstSeen, lastSeen] adds its host to the day of each end (the two times the host was
+ * certainly seen).
+ */
+export class SketchUpdates<K> {
+  /** key → day → register index → rank */
+  readonly byKey = new Map<K, Map<number, Map<number, number>>>();
+  private readonly points = new Map<string, number>();
+
+  addSighting(key: K, hostId: string, firstSeen: number, lastSeen: number): void {
+    let point = this.points.get(hostId);
+    if (point === undefined) this.points.set(hostId, (point = hostPoint(hostId)));
+    this.addPoint(key, sketchDay(firstSeen), point);
+    const last = sketchDay(lastSeen);
+    if (last !== sketchDay(firstSeen)) this.addPoint(key, last, point);
+  }
+
+  private addPoint(key: K, day: number, point: number): void {
+    let days = this.byKey.get(key);
+    if (!days) this.byKey.set(key, (days = new Map()));
+    let regs = days.get(day);
+    if (!regs) days.set(day, (regs = new Map()));
+    const index = point >>> 5;
+    const rank = point & 31;
+    if ((regs.get(index) ?? 0) < rank) regs.set(index, rank);
+  }
+
+  /** Every (key, day) with its points, days in ascending order per key. */
+  *entries(): Generator<{ key: K; day: number; points: number[] }> {
+    for (const [key, days] of this.byKey) {
+      for (const day of [...days.keys()].sort((a, b) => a - b)) {
+        const points: number[] = [];
+        for (const [index, rank] of days.get(day)!) points.push((index << 5) | rank);
+        yield { key, day, points };
+      }
+    }
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
+/**
+ * A key's stored day sketches, read once, answering many windows: windows of one finalization run mostly
+ * share their day range, so each distinct range is merged once.
+ */
+export class DaySketches {
+  private readonly cache = new Map<string, number>();
+
+  /** `days` ascending, each with its registers. */
+  constructor(private readonly days: readonly { day: number; registers: Uint8Array }[]) {}
+
+  hostsIn(window: { from: number; to: number }): number {
+    const { first, last } = sketchDays(window);
+    const id = `${first}:${last}`;
+    let n = this.cache.get(id);
+    if (n === undefined) {
+      const acc = emptySketch();
+      let any = false;
+      for (const d of this.days) {
+        if (d.day < first || d.day > last) continue;
+        unionInto(acc, d.registers);
+        any = true;
+      }
+      n = any ? estimateHosts(acc) : 0;
+      this.cache.set(id, n);
+    }
+    return n;
+  }
+}
+
+/**
+ * Hosts of a saturated key in a window: its sketches' count. A key compacted before sketches existed (store
+ * migrated from an older Outflow) has sketches only from `sketchFrom` on; a window reaching further back also
+ * counts the host count recorded at compaction while the key was sighted in the window, as before — so an
+ * upgrade does not make every common key look rare until the sketches have filled a window.
+ */
+export function saturatedHostCount(key: { lastSeen: number; compactedHosts: number; sketchFrom: number }, window: { from: number; to: number }, sketchHosts: number): number {
+  if (window.from < key.sketchFrom && key.lastSeen >= window.from) return Math.max(sketchHosts, key.compactedHosts);
+  return sketchHosts;
+}
