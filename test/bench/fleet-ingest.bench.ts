@@ -6,6 +6,7 @@
  * own memory stays small; each slice is written to a result-log file and ingested with ingestFile, the
  * path of `outflow fleet ingest FILE…`. Only ingestFile/finalizePending calls are timed.
  */
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { ingestFile } from '../../fleet/ingest/file-source.js';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
+import { rollup } from '../../fleet/rules/maintenance.js';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import { APPS, candidateColumns, DEFAULT_START, eventLine, simulateFleet, type HostInfo } from '../../scripts/simulate-fleet.js';
 import type { BenchContext } from './run.js';
@@ -31,15 +33,21 @@ function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
 
-async function benchIngest(b: BenchContext, dir: string): Promise<void> {
+/**
+ * `withRollup`: run the rollup after each slice, untimed, as the hourly job would between batches, so keys
+ * common in the fleet are compacted and later slices' sightings of them go to day sketches instead of host rows.
+ */
+async function benchIngest(b: BenchContext, dir: string, withRollup: boolean): Promise<void> {
   const hostsTotal = b.quick ? 1000 : 10_000;
   const slice = 500;
-  const store = await openSqliteStore(path.join(dir, 'ingest.db'));
+  const store = await openSqliteStore(path.join(dir, withRollup ? 'ingest-rollup.db' : 'ingest.db'));
   const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
   let lines = 0;
   let seconds = 0;
   let cpu = 0;
   let accepted = 0;
+  let rollupMax = 0;
+  let compacted = 0;
   for (let s = 0; s * slice < hostsTotal; s++) {
     // Each slice is one result-log file (what `outflow fleet ingest FILE…` reads), written untimed.
     const fleet = simulateFleet({ hosts: Math.min(slice, hostsTotal - s * slice), days: 1, seed: 1000 + s, files: 1, duplicateRate: 0.01 });
@@ -54,10 +62,23 @@ async function benchIngest(b: BenchContext, dir: string): Promise<void> {
     cpu += cpuSeconds() - c0;
     accepted += r.accepted;
     rmSync(file);
+    if (withRollup) {
+      const t1 = performance.now();
+      const rolled = await rollup(store, { analytics: defaultAnalyticsConfig() });
+      rollupMax = Math.max(rollupMax, (performance.now() - t1) / 1000);
+      compacted += rolled.compacted.destinations + rolled.compacted.pairs + rolled.compacted.apps;
+    }
   }
   await store.close();
+  let sketchRows = 0;
+  if (withRollup) {
+    const db = new Database(path.join(dir, 'ingest-rollup.db'), { readonly: true });
+    for (const t of ['destination_sketches', 'pair_sketches', 'app_sketches']) sketchRows += (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+    db.close();
+  }
   // Wall-clock rates depend on how busy the machine is; lines per CPU-second is the one-core rate.
-  b.report(`ingest ${hostsTotal} hosts × 1 day (SQLite, fleet ingest FILE path)`, {
+  const extra: Record<string, number> = withRollup ? { keys_compacted: compacted, sketch_rows: sketchRows, rollup_max_s: Number(rollupMax.toFixed(2)) } : {};
+  b.report(`ingest ${hostsTotal} hosts × 1 day (SQLite, fleet ingest FILE path${withRollup ? ', rollup after each slice' : ''})`, {
     lines,
     accepted_rows: accepted,
     seconds: Number(seconds.toFixed(2)),
@@ -65,12 +86,14 @@ async function benchIngest(b: BenchContext, dir: string): Promise<void> {
     cpu_seconds: Number(cpu.toFixed(2)),
     lines_per_cpu_s: Math.round(lines / cpu),
     peak_rss_mb: peakRssMb(),
+    ...extra,
   });
 }
 
-async function benchFinalize(b: BenchContext, dir: string): Promise<void> {
+/** `compacted`: the rollup has run first, so the common keys are read from their day sketches. */
+async function benchFinalize(b: BenchContext, dir: string, compacted: boolean): Promise<void> {
   const pending = b.quick ? 2000 : 10_000;
-  const store = await openSqliteStore(path.join(dir, 'finalize.db'));
+  const store = await openSqliteStore(path.join(dir, compacted ? 'finalize-compacted.db' : 'finalize.db'));
   const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
   const hosts: HostInfo[] = Array.from({ length: 2000 }, (_, i) => ({ uuid: `HOST-${String(i).padStart(6, '0')}`, hostname: `mac-${i}.local` }));
   const start = DEFAULT_START;
@@ -104,6 +127,7 @@ async function benchFinalize(b: BenchContext, dir: string): Promise<void> {
     );
   }
   for (let i = 0; i < lines.length; i += BATCH) await ingest.ingestLines(lines.slice(i, i + BATCH), { kind: 'bench', id: 'finalize' });
+  const rolled = compacted ? await rollup(store, { analytics: defaultAnalyticsConfig() }) : undefined;
   const count = await store.candidates.countPending();
   const t0 = performance.now();
   const c0 = cpuSeconds();
@@ -111,14 +135,17 @@ async function benchFinalize(b: BenchContext, dir: string): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds() - c0;
   await store.close();
-  b.report(`finalize ${count} pending candidates (SQLite)`, { examined: r.examined, fired: r.fired, detections: r.created.length, seconds: Number(seconds.toFixed(3)), cpu_seconds: Number(cpu.toFixed(3)) });
+  const keys: Record<string, number> = rolled ? { keys_compacted: rolled.compacted.destinations + rolled.compacted.pairs + rolled.compacted.apps } : {};
+  b.report(`finalize ${count} pending candidates (SQLite${compacted ? ', common keys compacted' : ''})`, { ...keys, examined: r.examined, fired: r.fired, detections: r.created.length, seconds: Number(seconds.toFixed(3)), cpu_seconds: Number(cpu.toFixed(3)) });
 }
 
 export default async function (b: BenchContext): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'outflow-fleet-bench-'));
   try {
-    await benchFinalize(b, dir);
-    await benchIngest(b, dir);
+    await benchFinalize(b, dir, false);
+    await benchFinalize(b, dir, true);
+    await benchIngest(b, dir, false);
+    await benchIngest(b, dir, true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
