@@ -172,7 +172,13 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
     const sinks = new SinkSet(createSinks(fleet.sinks, { log, metrics, stdout: opts.stdout }), log.child({ component: 'sinks' }));
     cleanup.push(() => sinks.close());
     // A new sink starts at the newest change as of now, not of its first finalize run: detections another
-    // process (`outflow fleet ingest` beside this serve) finalizes in between are delivered too.
+    // process (`outflow fleet ingest` beside this serve) finalizes in between are delivered too — also when
+    // the store is too busy to save the cursor now (a read still works; the first finalize run saves it).
+    try {
+      sinks.startCursor = await store.detections.changeCursor();
+    } catch (err) {
+      log.warn({ err: coerceError(err) }, 'could not read the newest detection change; new sinks start at their first finalize run');
+    }
     await prepareSinkCursors(store, sinks, log.child({ component: 'sinks' }));
 
     let scheduler: Scheduler<JobDeps> | null = null;

@@ -97,6 +97,9 @@ function createSink(c: SinkConfig, i: number, render: (d: Detection) => unknown,
  * store's change feed); this closes them all, one failing close not keeping the others open.
  */
 export class SinkSet {
+  /** See SinkGroup.startCursor; set by `fleet serve` before it first sets the cursors up. */
+  startCursor?: string;
+
   constructor(
     readonly sinks: readonly Sink[],
     private readonly log: Logger,

@@ -23,6 +23,12 @@ import { PartialWriteError, type Sink } from './sink.js';
 
 export interface SinkGroup {
   readonly sinks: readonly Sink[];
+  /**
+   * The newest change when the group was set up (`fleet serve` reads it at start): a sink with no cursor yet
+   * starts there rather than at the newest change when its cursor is finally saved, so detections another
+   * process finalizes in between still reach it when the first attempt failed (a busy store at start).
+   */
+  readonly startCursor?: string;
 }
 
 export interface DeliveryOptions {
@@ -75,11 +81,22 @@ async function resetCursor(store: Store, sink: Sink): Promise<string> {
 
 /**
  * The first page of changes after the sink's cursor, and that cursor: the saved one when this store handed it
- * out, else (none yet, a row we did not write, a cursor of another store) the newest change, saved. The page
- * read is what checks the cursor, so checking costs nothing extra.
+ * out; none yet, the group's start cursor (saved); else (a row we did not write, a cursor of another store,
+ * no start cursor) the newest change, saved. The page read is what checks the cursor, so checking costs
+ * nothing extra.
  */
-async function firstPage(store: Store, sink: Sink, limit: number, log?: Logger): Promise<{ cursor: string; changes: DetectionChange[] }> {
+async function firstPage(store: Store, group: SinkGroup, sink: Sink, limit: number, log?: Logger): Promise<{ cursor: string; changes: DetectionChange[] }> {
   const saved = await store.checkpoints.get(sinkCursorId(sink));
+  if (saved === null && group.startCursor !== undefined) {
+    try {
+      const changes = await store.detections.changedSince(group.startCursor, limit);
+      await putCursor(store, sink, group.startCursor);
+      return { cursor: group.startCursor, changes };
+    } catch (err) {
+      if (!(err instanceof ChangeCursorError)) throw err;
+      log?.warn({ sink: sink.name, err }, 'start cursor is not one this store handed out; the sink starts at the newest change');
+    }
+  }
   if (typeof saved?.cursor === 'string') {
     try {
       return { cursor: saved.cursor, changes: await store.detections.changedSince(saved.cursor, limit) };
@@ -102,7 +119,7 @@ async function firstPage(store: Store, sink: Sink, limit: number, log?: Logger):
 export async function prepareSinkCursors(store: Store, group: SinkGroup, log?: Logger): Promise<void> {
   for (const sink of group.sinks) {
     try {
-      await firstPage(store, sink, 1, log);
+      await firstPage(store, group, sink, 1, log);
     } catch (err) {
       if (isJobLockLost(err)) throw err;
       log?.error({ sink: sink.name, err: coerceError(err) }, 'sink cursor could not be set up');
@@ -122,7 +139,7 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
   };
 
   const deliverTo = async (sink: Sink): Promise<void> => {
-    const first = await firstPage(store, sink, Math.min(batchSize, maxPerCall), opts.log);
+    const first = await firstPage(store, group, sink, Math.min(batchSize, maxPerCall), opts.log);
     let { cursor } = first;
     let changes = first.changes;
     report.delivered[sink.name] = 0;

@@ -20,6 +20,7 @@ import type { Detection, Store } from '../../fleet/store/store.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { silentLogger } from '../../src/log.js';
 import { systemClock } from '../../src/clock.js';
+import { StoreError } from '../../src/errors.js';
 import { memoryStore, runPipeline } from './fleet-helpers.js';
 import { MemoryStream, TestReceiver, freePort, sampleDetection, waitFor } from './serve-fixtures.js';
 
@@ -76,6 +77,34 @@ describe('sink outbox', () => {
     await deliverDetections(store, group(sink));
     expect(sink.ids()).toEqual(['a:1', 'b:1', 'a:4']);
     expect(await store.checkpoints.get(sinkCursorId(sink))).toEqual({ cursor: await store.detections.changeCursor() });
+  });
+
+  it('a new sink whose cursor could not be saved at start (busy store) starts at the start, not at its first finalize run', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    await upsert(store, 'history');
+    const sink = new RecordingSink('rec');
+    // serve's start: the newest change is read, but saving the cursor fails (the store is busy)
+    const sinks = { sinks: [sink] as const, startCursor: await store.detections.changeCursor() };
+    let busy = true;
+    const busyStore = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'transaction' && busy) return async () => Promise.reject(new StoreError('STORE_WRITE', 'sqlite: transaction failed: database is locked'));
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    await prepareSinkCursors(busyStore, sinks);
+    expect(await store.checkpoints.get(sinkCursorId(sink))).toBeNull();
+    busy = false;
+    // another process (`fleet ingest` beside serve) finalizes a detection before serve's first finalize run
+    await upsert(store, 'between');
+    await prepareSinkCursors(store, sinks);
+    expect((await deliverDetections(store, sinks)).delivered).toEqual({ rec: 1 });
+    expect(sink.ids()).toEqual(['between:1']);
+    // a start cursor this store did not hand out: the newest change, as without one
+    const other = new RecordingSink('other');
+    await prepareSinkCursors(store, { sinks: [other], startCursor: 'sqlite:99999' });
+    expect(await store.checkpoints.get(sinkCursorId(other))).toEqual({ cursor: await store.detections.changeCursor() });
   });
 
   it('does not move a cursor from a finalize job that lost its lock to another process (SQLite lease fence)', async () => {
