@@ -394,9 +394,10 @@ async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: str
   const keyList = f.keyCols.join(', ');
   const keyJoin = f.keyCols.map((c) => `k.${c} = u.${c}`).join(' AND ');
   const cols = f.keyCols.map((c) => `u.${c}`).join(', ');
-  // Key rows and host rows in ONE statement (one round trip): both CTEs see the snapshot taken before
-  // it, which is what the saturation check needs (a key saturated by compaction earlier keeps only its
-  // counter; a key created by this statement is not saturated).
+  // Key rows, host rows and the saturated keys in ONE statement (one round trip): every part sees the snapshot
+  // taken before it, which is what the saturation check needs (a key saturated by compaction earlier takes no
+  // host rows and is named in the answer, its sightings then go to its day sketches; a key created by this
+  // statement is not saturated). The answer names exactly the keys whose host rows were skipped.
   const keyArrays = (offset: number) => f.keyCols.map((_, i) => `$${offset + i + 1}::text[]`).join(', ');
   const hostOffset = n + 2;
   const sql = `WITH keys AS (
@@ -405,14 +406,19 @@ async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: str
        ON CONFLICT (${keyList}) DO UPDATE SET first_seen = LEAST(k.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(k.last_seen, EXCLUDED.last_seen)
        WHERE EXCLUDED.first_seen < k.first_seen OR EXCLUDED.last_seen > k.last_seen
        RETURNING 1
+     ), host_rows AS (
+       INSERT INTO ${f.hostTable} AS h (${keyList}, host_id, first_seen, last_seen)
+       SELECT ${cols}, u.host_id, u.first_seen, u.last_seen
+       FROM unnest(${keyArrays(hostOffset)}, $${hostOffset + n + 1}::text[], $${hostOffset + n + 2}::bigint[], $${hostOffset + n + 3}::bigint[])
+         AS u(${keyList}, host_id, first_seen, last_seen)
+       WHERE NOT EXISTS (SELECT 1 FROM ${f.keyTable} k WHERE ${keyJoin} AND k.saturated)
+       ON CONFLICT (${keyList}, host_id) DO UPDATE SET first_seen = LEAST(h.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen)
+       WHERE EXCLUDED.first_seen < h.first_seen OR EXCLUDED.last_seen > h.last_seen
+       RETURNING 1
      )
-     INSERT INTO ${f.hostTable} AS h (${keyList}, host_id, first_seen, last_seen)
-     SELECT ${cols}, u.host_id, u.first_seen, u.last_seen
-     FROM unnest(${keyArrays(hostOffset)}, $${hostOffset + n + 1}::text[], $${hostOffset + n + 2}::bigint[], $${hostOffset + n + 3}::bigint[])
-       AS u(${keyList}, host_id, first_seen, last_seen)
-     WHERE NOT EXISTS (SELECT 1 FROM ${f.keyTable} k WHERE ${keyJoin} AND k.saturated)
-     ON CONFLICT (${keyList}, host_id) DO UPDATE SET first_seen = LEAST(h.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen)
-     WHERE EXCLUDED.first_seen < h.first_seen OR EXCLUDED.last_seen > h.last_seen`;
+     SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')} FROM unnest(${keyArrays(0)}) AS w(${keyList})
+       JOIN ${f.keyTable} k ON ${f.keyCols.map((c) => `k.${c} = w.${c}`).join(' AND ')} WHERE k.saturated`;
+  const saturated = new Set<string>();
   // Chunk by host rows (the larger set); each chunk carries the key rows its host rows belong to.
   for (const part of chunks(perHost, chunk)) {
     const keySet = new Set(part.map(([, r]) => r.keys.join('\u0000')));
@@ -428,17 +434,7 @@ async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: str
       part.map(([, r]) => r.firstSeen),
       part.map(([, r]) => r.lastSeen),
     );
-    await ex.q('write', sql, params);
-  }
-  // Saturated keys took no host rows: their sightings go to the day sketches.
-  const saturated = new Set<string>();
-  for (const part of chunks(perKey, chunk)) {
-    const rows = await ex.q<Record<string, string>>(
-      'read',
-      `SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')} FROM unnest(${keyArrays(0)}) AS w(${keyList}) JOIN ${f.keyTable} k ON ${f.keyCols.map((c) => `k.${c} = w.${c}`).join(' AND ')} WHERE k.saturated`,
-      f.keyCols.map((_, i) => part.map(([, r]) => r.keys[i])),
-    );
-    for (const r of rows) saturated.add(joinKey(f.keyCols.map((c) => r[c]!)));
+    for (const r of await ex.q<Record<string, string>>('write', sql, params)) saturated.add(joinKey(f.keyCols.map((c) => r[c]!)));
   }
   if (!saturated.size) return;
   const updates = new SketchUpdates<string>();
