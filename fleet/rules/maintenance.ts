@@ -1,7 +1,8 @@
 /**
  * The scheduler's other two jobs (SPEC §5), as plain functions of the store:
- * - rollup (hourly): bound prevalence state (compact keys that reached the common threshold into
- *   counters) and slide the 30-day window (expire older sightings, dedupe keys, idle hosts);
+ * - rollup (hourly): bound prevalence state (compact keys that reached the common threshold into day
+ *   sketches) and slide the 30-day window (expire older sightings, dedupe keys, idle hosts); it runs as an
+ *   exclusive transaction (TransactionOptions.exclusive), so it never deadlocks with an ingest batch;
  * - retention (daily): drop old detections, finalized candidates and quarantined lines.
  * Windows use event time (the store's newest event), retention of quarantine uses wall-clock time.
  */
@@ -45,7 +46,7 @@ export async function rollup(store: Store, opts: RollupOptions): Promise<RollupR
     const dedupeKeysExpired = await tx.results.expire(newest - (opts.dedupeHours ?? 48) * 3600);
     const hostsExpired = await tx.hosts.expire(from);
     return { newest, activeHosts, commonThreshold: threshold, compacted, expired, dedupeKeysExpired, hostsExpired };
-  });
+  }, { exclusive: true });
 }
 
 export interface RetentionOptions {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DaySketches,
   SKETCH_REGISTERS,
+  SPAN_FILL_DAYS,
   SketchUpdates,
   addPoints,
   emptySketch,
@@ -55,7 +56,7 @@ describe('host sketch (HyperLogLog, precision 12)', () => {
     const t0 = 20_000 * DAY;
     const updates = new SketchUpdates<string>();
     for (let i = 0; i < 40; i++) updates.addSighting('k', `H${i}`, t0 + 10, t0 + 10);
-    // H0 again on day 5, and H100 spanning day 5 to day 9 (counted on both ends' days)
+    // H0 again on day 5, and H100 spanning day 5 to day 9 (on every day of its span, as a host row counts)
     updates.addSighting('k', 'H0', t0 + 5 * DAY, t0 + 5 * DAY);
     updates.addSighting('k', 'H100', t0 + 5 * DAY + 1, t0 + 9 * DAY + 1);
     const days = [...updates.entries()].map(({ day, points }) => {
@@ -63,15 +64,27 @@ describe('host sketch (HyperLogLog, precision 12)', () => {
       addPoints(registers, points);
       return { day, registers };
     });
-    expect(days.map((d) => d.day)).toEqual([sketchDay(t0), sketchDay(t0) + 5, sketchDay(t0) + 9]);
+    expect(days.map((d) => d.day - sketchDay(t0))).toEqual([0, 5, 6, 7, 8, 9]);
     const s = new DaySketches(days);
     expect(s.hostsIn({ from: t0 - 30 * DAY, to: t0 + DAY })).toBe(40);
     expect(s.hostsIn({ from: t0, to: t0 + 30 * DAY })).toBe(41);
     expect(s.hostsIn({ from: t0 + DAY, to: t0 + 30 * DAY })).toBe(2);
     expect(s.hostsIn({ from: t0 + 6 * DAY, to: t0 + 30 * DAY })).toBe(1);
+    expect(s.hostsIn({ from: t0 + 7 * DAY, to: t0 + 7 * DAY + 60 })).toBe(1);
     expect(s.hostsIn({ from: t0 + 10 * DAY, to: t0 + 40 * DAY })).toBe(0);
     // a window ending before day 5 does not see it
     expect(s.hostsIn({ from: t0 + DAY, to: t0 + 4 * DAY })).toBe(0);
+  });
+
+  it('a span fills at most SPAN_FILL_DAYS days before its last day, or none before the floor', () => {
+    const t0 = 20_000 * DAY;
+    const open = new SketchUpdates<string>();
+    // one line dated 1970 and now: not 20 000 days of sketches
+    open.addSighting('k', 'H1', 0, t0);
+    expect([...open.entries()].map((e) => e.day)).toEqual(Array.from({ length: SPAN_FILL_DAYS + 1 }, (_, i) => sketchDay(t0) - SPAN_FILL_DAYS + i));
+    const floored = new SketchUpdates<string>(t0 - 3 * DAY);
+    floored.addSighting('k', 'H1', t0 - 40 * DAY, t0);
+    expect([...floored.entries()].map((e) => e.day - sketchDay(t0))).toEqual([-3, -2, -1, 0]);
   });
 
   it('a key compacted before sketches existed keeps its compaction count only for windows reaching before them', () => {

@@ -107,21 +107,31 @@ export function sketchFromBlob(blob: Uint8Array, where: string): Uint8Array {
 }
 
 /**
+ * How many days before a sighting's last day its span fills when no floor is given: a default 30-day window
+ * reads 31 days. Bounds what one line can write (a row dated 1970 and now would otherwise fill 20 000 days).
+ */
+export const SPAN_FILL_DAYS = 31;
+
+/**
  * Register updates waiting to be merged into stored sketches: per (key, day), the highest rank per register.
- * A sighting spanning [firstSeen, lastSeen] adds its host to the day of each end (the two times the host was
- * certainly seen).
+ * A sighting spanning [firstSeen, lastSeen] adds its host to every day of the span, as an exact host row
+ * [first, last] counts in every window it overlaps — but no day before `floorTime` (compaction: the window's
+ * start; nothing older is read before it expires), and without a floor no more than SPAN_FILL_DAYS days
+ * before its last day. Callers pass one sighting per (key, host): the span of its rows, merged.
  */
 export class SketchUpdates<K> {
   /** key → day → register index → rank */
   readonly byKey = new Map<K, Map<number, Map<number, number>>>();
   private readonly points = new Map<string, number>();
 
+  constructor(private readonly floorTime?: number) {}
+
   addSighting(key: K, hostId: string, firstSeen: number, lastSeen: number): void {
     let point = this.points.get(hostId);
     if (point === undefined) this.points.set(hostId, (point = hostPoint(hostId)));
-    this.addPoint(key, sketchDay(firstSeen), point);
     const last = sketchDay(lastSeen);
-    if (last !== sketchDay(firstSeen)) this.addPoint(key, last, point);
+    const floor = this.floorTime === undefined ? last - SPAN_FILL_DAYS : sketchDay(this.floorTime);
+    for (let day = Math.max(sketchDay(firstSeen), floor); day <= last; day++) this.addPoint(key, day, point);
   }
 
   private addPoint(key: K, day: number, point: number): void {

@@ -599,6 +599,17 @@ export async function withJobLockWaiting<T>(store: Store, name: string, fn: () =
   }
 }
 
+export interface TransactionOptions {
+  /**
+   * Run alone: no other transaction of this store, in any process or instance, runs alongside. For the rollup,
+   * which deletes and compacts rows that ingest also locks, in an order no single lock order can serve for both:
+   * taking one lock first on both sides (shared for every other transaction) rules out deadlocks between them.
+   * Waits for running transactions to end; new ones wait for it. (SQLite: every write transaction already runs
+   * alone.)
+   */
+  exclusive?: boolean;
+}
+
 export interface Store extends StoreRepos {
   readonly backend: 'sqlite' | 'postgres';
   /** Human-readable location without secrets (file path, or postgres host/db). */
@@ -611,7 +622,7 @@ export interface Store extends StoreRepos {
    * Transactions are serialized per store instance; do not call `transaction` inside `fn`.
    * If `fn` throws, the transaction rolls back and the error propagates.
    */
-  transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: StoreRepos) => Promise<T>, opts?: TransactionOptions): Promise<T>;
   /**
    * Run `fn` only if no other holder (this process or, on PostgreSQL, another instance) runs a job
    * with the same name; otherwise resolve `{acquired:false}` at once, without waiting.

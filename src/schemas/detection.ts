@@ -75,7 +75,7 @@ export const DetectionFleetFactsSchema = z.object({
   destination_key: z.string(),
   destination_hosts: int,
   destination_first_seen: int.nullable(),
-  /** True when the destination's host set was compacted into a counter (always common). */
+  /** True when the destination reached the common threshold and its hosts are counted in day sketches (docs/fleet.md, "Prevalence (bounded)"). */
   destination_saturated: z.boolean(),
   rare_threshold: int,
   common_threshold: int,

@@ -78,6 +78,30 @@ describe('30-day sliding window', () => {
     await store.close();
   }, 60_000);
 
+  it('a destination compacted between a candidate and its finalization keeps the hosts that used it every day', async () => {
+    // 9 of 12 hosts use cdn.slow-grow.com every day for 40 days (below the common threshold, 10); host 0 uploads
+    // 30 MiB to it at day 39, 23:50 (AN1415 fires only on a rare destination); just after midnight a 10th host
+    // makes it common, and the rollup compacts it before the upload is finalized (a backlog).
+    const run = async (withRollup: boolean) => {
+      const hosts = hostsOf(12);
+      const lines: string[] = [];
+      for (let d = 0; d < 40; d++) lines.push(...statusLines(hosts, T0 + d * DAY), ...hosts.slice(1, 10).map((h) => destinationLine(h, T0 + d * DAY + 12 * HOUR, 'cdn.slow-grow.com')));
+      lines.push(bigUpload(hosts[0]!, T0 + 39 * DAY + 85_800, 'up.slow-grow.com'));
+      lines.push(...hosts.slice(1, 11).map((h) => destinationLine(h, T0 + 40 * DAY + 600, 'cdn.slow-grow.com')));
+      const store = await memoryStore();
+      const analytics = defaultAnalyticsConfig();
+      const ingest = createIngestService({ store, analytics, quarantineFile: null, clock: { now: () => new Date(), unix: () => 4_000_000_000, ms: () => Date.now() } });
+      for (let i = 0; i < lines.length; i += 500) await ingest.ingestLines(lines.slice(i, i + 500), { kind: 'test', id: 'backlog' });
+      const compacted = withRollup ? (await rollup(store, { analytics })).compacted.destinations : 0;
+      const fin = await finalizePending(store, { analytics });
+      const detections = await store.detections.list({ limit: 100 });
+      await store.close();
+      return { compacted, examined: fin.examined, detections: detections.length };
+    };
+    expect(await run(false)).toEqual({ compacted: 0, examined: 1, detections: 0 });
+    expect(await run(true)).toEqual({ compacted: 1, examined: 1, detections: 0 });
+  }, 60_000);
+
   it('compacts destinations that reached the common threshold into day sketches', async () => {
     const hosts = hostsOf(40);
     const lines = [...statusLines(hosts, T0), ...hosts.map((h) => destinationLine(h, T0 + 60, 'www.everyone.com'))];

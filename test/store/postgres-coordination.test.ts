@@ -40,11 +40,12 @@ async function withDb<T>(label: string, fn: (db: TestDatabase) => Promise<T>): P
   }
 }
 
-/** Backend pids holding a granted advisory lock in `db` (job locks). */
+/** Backend pids holding a granted advisory lock in `db` (job locks; not the maintenance lock every transaction holds). */
 async function advisoryLockHolders(db: TestDatabase): Promise<number[]> {
   const rows = await pgQuery<{ pid: number }>(
     db.url,
-    `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1`,
+    `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1
+       AND l.objid::bigint <> (hashtext('store:maintenance')::bigint + 4294967296) % 4294967296`,
     [db.name],
   );
   return rows.map((r) => r.pid);
@@ -89,6 +90,52 @@ describe('postgres store across instances', () => {
         expect(Math.abs(estimateHosts(expected) - hosts.length)).toBeLessThanOrEqual(3);
       } finally {
         await Promise.all([a, b, reader].map((s) => s.close()));
+      }
+    });
+  }, 60_000);
+
+  it('the rollup (exclusive) and an ingest batch with late sightings do not deadlock: the rollup waits for the batch', async () => {
+    await withDb('rollup-deadlock', async (db) => {
+      const [a, b] = (await Promise.all([1, 2].map(() => openPostgresStore(db.url, { poolSize: 2 })))) as [PostgresStore, PostgresStore];
+      try {
+        const T0 = 1_772_409_600;
+        const now = T0 + 40 * DAY_S;
+        await a.prevalence.observeDestinations(Array.from({ length: 12 }, (_, i) => ({ key: 'old.example', hostId: `O${i}`, firstSeen: T0 + 5 * DAY_S, lastSeen: T0 + 5 * DAY_S })));
+        await a.prevalence.compact(10, { from: T0 - 25 * DAY_S, to: T0 + 5 * DAY_S });
+        await a.prevalence.observeDestinations([{ key: 'old.example', hostId: 'O0', firstSeen: now - DAY_S, lastSeen: now - DAY_S }]);
+        await a.prevalence.observeDestinations(Array.from({ length: 12 }, (_, i) => ({ key: 'grow.example', hostId: `G${i}`, firstSeen: now - 3600, lastSeen: now - 3600 })));
+        const outcome: Record<string, string> = {};
+        // A batch holding grow.example, then (a laptop's backlog) sighting old.example on a day the rollup expires.
+        const ingest = a
+          .transaction(async (tx) => {
+            await tx.prevalence.observeDestinations([{ key: 'grow.example', hostId: 'G99', firstSeen: now, lastSeen: now }]);
+            await new Promise((r) => setTimeout(r, 500));
+            await tx.prevalence.observeDestinations([{ key: 'old.example', hostId: 'LATE', firstSeen: T0 + 5 * DAY_S + 60, lastSeen: T0 + 5 * DAY_S + 60 }]);
+          })
+          .then(
+            () => (outcome.ingest = 'ok'),
+            (e: Error) => (outcome.ingest = e.message),
+          );
+        await new Promise((r) => setTimeout(r, 150));
+        // the rollup's order: expire (old sketch days), then compact (grow.example's key row)
+        const roll = b
+          .transaction(
+            async (tx) => {
+              await tx.prevalence.expire(now - 30 * DAY_S);
+              await tx.prevalence.compact(10, { from: now - 30 * DAY_S, to: now });
+            },
+            { exclusive: true },
+          )
+          .then(
+            () => (outcome.rollup = 'ok'),
+            (e: Error) => (outcome.rollup = e.message),
+          );
+        await Promise.all([ingest, roll]);
+        expect(outcome).toEqual({ ingest: 'ok', rollup: 'ok' });
+        // the rollup ran after the batch: grow.example has its 13 hosts, compacted
+        expect((await b.prevalence.destinations(['grow.example'], { from: now - 30 * DAY_S, to: now })).get('grow.example')).toMatchObject({ hosts: 13, saturated: true });
+      } finally {
+        await Promise.all([a.close(), b.close()]);
       }
     });
   }, 60_000);

@@ -264,6 +264,34 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.prevalence.destinations(['once-common.io'], ALL)).get('once-common.io')).toMatchObject({ hosts: 1, saturated: false, firstSeen: late + 2 });
       });
 
+      it('compaction keeps a long host row on every day of its span: windows ending before the compaction day still count the host', async () => {
+        // A slowly growing destination: 9 hosts use it every day from day 0 to day 40, below the common threshold
+        // 10; a 10th host joins at day 40 00:30 and the rollup compacts the key.
+        const hosts = Array.from({ length: 9 }, (_, i) => `H${i}`);
+        for (let d = 0; d <= 40; d++) {
+          const t = T0 + d * DAY + (d === 40 ? 600 : 12 * 3600);
+          await store.prevalence.observeDestinations(hosts.map((hostId) => ({ key: 'slow.example', hostId, firstSeen: t, lastSeen: t })));
+        }
+        await store.prevalence.observeDestinations([{ key: 'slow.example', hostId: 'H-new', firstSeen: T0 + 40 * DAY + 1800, lastSeen: T0 + 40 * DAY + 1800 }]);
+        // the window of a candidate from day 39, 23:50, finalized after the rollup
+        const w39 = { from: T0 + 39 * DAY + 86_100 - 30 * DAY, to: T0 + 39 * DAY + 86_100 };
+        expect((await store.prevalence.destinations(['slow.example'], w39)).get('slow.example')!.hosts).toBe(9);
+        const newest = T0 + 40 * DAY + 1800;
+        expect((await store.prevalence.compact(10, { from: newest - 30 * DAY, to: newest })).destinations).toBe(1);
+        expect((await store.prevalence.destinations(['slow.example'], w39)).get('slow.example')).toMatchObject({ hosts: 9, saturated: true });
+        const [many] = await store.prevalence.statsMany([{ window: w39, destinations: ['slow.example'], pairs: [], apps: [] }]);
+        expect(many!.destinations.get('slow.example')!.hosts).toBe(9);
+        expect((await store.prevalence.destinations(['slow.example'], { from: newest - 30 * DAY, to: newest })).get('slow.example')!.hosts).toBe(10);
+      });
+
+      it('several sightings of one (compacted key, host) in one call count like one host row: every day of their span', async () => {
+        await store.prevalence.observeDestinations(Array.from({ length: 12 }, (_, i) => ({ key: 'k.example', hostId: `S${i}`, firstSeen: T0, lastSeen: T0 })));
+        await store.prevalence.compact(10, { from: T0 - 30 * DAY, to: T0 });
+        await store.prevalence.observeDestinations([1, 3].map((d) => ({ key: 'k.example', hostId: 'X', firstSeen: T0 + d * DAY, lastSeen: T0 + d * DAY })));
+        for (const d of [1, 2, 3]) expect((await store.prevalence.destinations(['k.example'], { from: T0 + d * DAY, to: T0 + d * DAY + 3600 })).get('k.example')!.hosts).toBe(1);
+        expect((await store.prevalence.destinations(['k.example'], { from: T0 + 4 * DAY, to: T0 + 5 * DAY })).get('k.example')!.hosts).toBe(0);
+      });
+
       it('expires sightings and keys last seen before the window', async () => {
         await store.prevalence.observeDestinations([
           { key: 'a.com', hostId: 'H1', firstSeen: T0, lastSeen: T0 },

@@ -69,6 +69,7 @@ import {
   type ResultsRepo,
   type Store,
   type StoreRepos,
+  type TransactionOptions,
   type StoredCandidate,
   type TimeWindow,
 } from '../store.js';
@@ -449,8 +450,8 @@ async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: str
  * Raise stored day sketches by the updates. Read-modify-write under row locks, taken in (key, day) order by
  * every writer so concurrent instances queue instead of deadlocking: the rows are created first (a row another
  * transaction is creating is waited for), then locked and read, merged here and written back where changed.
- * (Ingest also holds its key rows' locks from the key upsert; the rollup's fold of leftover host rows does not,
- * and needs these.)
+ * (Ingest also holds its key rows' locks from the key upsert, and the rollup runs alone; these make the merge
+ * safe by construction for any caller.)
  */
 async function mergeSketches(ex: Executor, chunk: number, f: Family, updates: SketchUpdates<string>): Promise<void> {
   const entries = [...updates.entries()].sort((a, b) => compareText(a.key, b.key) || a.day - b.day);
@@ -624,7 +625,7 @@ async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: 
      RETURNING ${f.keyCols.map((c) => `h.${c}`).join(', ')}, h.host_id, h.first_seen, h.last_seen`,
   );
   if (dropped.length) {
-    const updates = new SketchUpdates<string>();
+    const updates = new SketchUpdates<string>(window.from);
     for (const r of dropped) updates.addSighting(joinKey(f.keyCols.map((c) => r[c] as string)), r.host_id, r.first_seen, r.last_seen);
     await mergeSketches(ex, chunk, f, updates);
   }
@@ -1187,11 +1188,15 @@ export class PostgresStore implements Store {
     return client;
   }
 
-  /** A one-off transaction for multi-statement repository calls outside `transaction()`. */
-  private async begin(): Promise<Executor & { done(ok: boolean): Promise<void> }> {
+  /**
+   * A transaction: `transaction()`'s, or a one-off for multi-statement repository calls outside it. Every one
+   * holds the maintenance lock shared, taken before any row lock, except an exclusive transaction (the rollup),
+   * which holds it alone (TransactionOptions.exclusive); one round trip with the BEGIN.
+   */
+  private async begin(exclusive = false): Promise<Executor & { done(ok: boolean): Promise<void> }> {
     const client = await this.client();
     try {
-      await client.query('BEGIN');
+      await client.query(`BEGIN; SELECT ${exclusive ? 'pg_advisory_xact_lock' : 'pg_advisory_xact_lock_shared'}(${LOCK_NAMESPACE}, hashtext('store:maintenance'))`);
     } catch (err) {
       client.release(true);
       throw storeError('write', err);
@@ -1248,9 +1253,9 @@ export class PostgresStore implements Store {
     return applied;
   }
 
-  transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: StoreRepos) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
     const run = async (): Promise<T> => {
-      const tx = await this.begin();
+      const tx = await this.begin(opts.exclusive === true);
       let out: T;
       try {
         await this.fenceJob(tx);

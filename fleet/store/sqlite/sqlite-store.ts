@@ -62,6 +62,7 @@ import {
   type ResultsRepo,
   type Store,
   type StoreRepos,
+  type TransactionOptions,
   type StoredCandidate,
   type TimeWindow,
 } from '../store.js';
@@ -773,13 +774,29 @@ class SqliteRepos implements StoreRepos {
     );
     const hostRows: { id: number; ref: number; firstSeen: number; lastSeen: number }[] = [];
     const live: number[] = [];
-    let sketched: SketchUpdates<number> | undefined;
+    /** Sightings of saturated keys, one span per (key, host) as a host row would merge them. */
+    let sketched: Map<string, { id: number; hostId: string; firstSeen: number; lastSeen: number }> | undefined;
     for (let i = 0; i < rows.length; i++) {
       const key = rowKey[i]!;
-      if (!key.saturated) live.push(i);
-      else (sketched ??= new SketchUpdates()).addSighting(key.id, rows[i]!.hostId, rows[i]!.firstSeen, rows[i]!.lastSeen);
+      const r = rows[i]!;
+      if (!key.saturated) {
+        live.push(i);
+        continue;
+      }
+      sketched ??= new Map();
+      const id = `${key.id}\u0000${r.hostId}`;
+      const cur = sketched.get(id);
+      if (!cur) sketched.set(id, { id: key.id, hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen });
+      else {
+        if (r.firstSeen < cur.firstSeen) cur.firstSeen = r.firstSeen;
+        if (r.lastSeen > cur.lastSeen) cur.lastSeen = r.lastSeen;
+      }
     }
-    if (sketched) this.mergeSketches(t, sketched);
+    if (sketched) {
+      const updates = new SketchUpdates<number>();
+      for (const v of sketched.values()) updates.addSighting(v.id, v.hostId, v.firstSeen, v.lastSeen);
+      this.mergeSketches(t, updates);
+    }
     if (live.length === 0) return;
     const refs = this.hostRefs(live.map((i) => rows[i]!.hostId));
     for (const i of live) hostRows.push({ id: rowKey[i]!.id, ref: refs.get(rows[i]!.hostId)!, firstSeen: rows[i]!.firstSeen, lastSeen: rows[i]!.lastSeen });
@@ -879,26 +896,26 @@ class SqliteRepos implements StoreRepos {
 
   /**
    * Saturate every key whose host count in the window reached the threshold: its host rows are folded into its
-   * day sketches and dropped. Host rows of keys saturated earlier (written by a process that read the key
-   * before another saturated it) are folded the same way, so no sighting is lost.
+   * day sketches (each row on every day of its span within the window) and dropped. (A saturated key never
+   * has host rows here: observe reads the flag in the same write transaction.)
    */
   compactTables(t: PrevalenceTables, threshold: number, window: TimeWindow): number {
     const full = this.st(
       `SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${t.idCol} HAVING count(*) >= ?`,
     ).all(window.to, window.from, threshold) as Row[];
     const mark = this.st(`UPDATE ${t.keyTable} SET saturated = 1, saturated_hosts = max(saturated_hosts, ?) WHERE id = ? AND saturated = 0`);
+    const hostRows = this.st(`SELECT r.host_id, h.first_seen, h.last_seen FROM ${t.hostTable} h JOIN host_refs r ON r.ref = h.host_ref WHERE h.${t.idCol} = ?`).raw(true);
+    const drop = this.st(`DELETE FROM ${t.hostTable} WHERE ${t.idCol} = ?`);
+    const updates = new SketchUpdates<number>(window.from);
     let compacted = 0;
-    for (const r of full) compacted += mark.run(r.n as number, r.id as number).changes;
-    const rows = this.st(
-      `SELECT h.${t.idCol}, r.host_id, h.first_seen, h.last_seen FROM ${t.hostTable} h JOIN ${t.keyTable} k ON k.id = h.${t.idCol} JOIN host_refs r ON r.ref = h.host_ref
-        WHERE k.saturated = 1`,
-    ).raw(true).all() as [number, string, number, number][];
-    if (rows.length) {
-      const updates = new SketchUpdates<number>();
-      for (const [id, hostId, firstSeen, lastSeen] of rows) updates.addSighting(id, hostId, firstSeen, lastSeen);
-      this.mergeSketches(t, updates);
-      this.st(`DELETE FROM ${t.hostTable} WHERE ${t.idCol} IN (SELECT id FROM ${t.keyTable} WHERE saturated = 1)`).run();
+    for (const r of full) {
+      const id = r.id as number;
+      if (mark.run(r.n as number, id).changes === 0) continue;
+      compacted++;
+      for (const [hostId, firstSeen, lastSeen] of hostRows.all(id) as [string, number, number][]) updates.addSighting(id, hostId, firstSeen, lastSeen);
+      drop.run(id);
     }
+    if (updates.size) this.mergeSketches(t, updates);
     return compacted;
   }
 
@@ -1124,7 +1141,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  async transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T> {
+  // opts.exclusive: every SQLite write transaction already runs alone (one writer per file).
+  async transaction<T>(fn: (tx: StoreRepos) => Promise<T>, _opts?: TransactionOptions): Promise<T> {
     return this.mutex.run(async () => {
       if (this.closed) throw new StoreError('STORE_WRITE', 'store is closed');
       wrap('BEGIN', 'STORE_WRITE', () => this.db.exec('BEGIN IMMEDIATE'));
