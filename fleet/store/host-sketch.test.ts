@@ -52,39 +52,67 @@ describe('host sketch (HyperLogLog, precision 12)', () => {
     expect(Math.abs(estimateHosts(u) - 900)).toBeLessThanOrEqual(18);
   });
 
-  it('day sketches answer a window with the days it overlaps', () => {
-    const t0 = 20_000 * DAY;
-    const updates = new SketchUpdates<string>();
-    for (let i = 0; i < 40; i++) updates.addSighting('k', `H${i}`, t0 + 10, t0 + 10);
-    // H0 again on day 5, and H100 spanning day 5 to day 9 (on every day of its span, as a host row counts)
-    updates.addSighting('k', 'H0', t0 + 5 * DAY, t0 + 5 * DAY);
-    updates.addSighting('k', 'H100', t0 + 5 * DAY + 1, t0 + 9 * DAY + 1);
-    const days = [...updates.entries()].map(({ day, points }) => {
+  const toDays = (updates: SketchUpdates<string>) =>
+    [...updates.entries()].map(({ day, points }) => {
       const registers = emptySketch();
       addPoints(registers, points);
       return { day, registers };
     });
-    expect(days.map((d) => d.day - sketchDay(t0))).toEqual([0, 5, 6, 7, 8, 9]);
+
+  it('day sketches answer a window with the days it overlaps', () => {
+    const t0 = 20_000 * DAY;
+    const updates = new SketchUpdates<string>();
+    for (let i = 0; i < 40; i++) updates.addSighting('k', `H${i}`, t0 + 10, t0 + 10);
+    // H0 again on day 5, and H100 spanning day 5 to day 9: a span of less than the stride takes its two ends
+    updates.addSighting('k', 'H0', t0 + 5 * DAY, t0 + 5 * DAY);
+    updates.addSighting('k', 'H100', t0 + 5 * DAY + 1, t0 + 9 * DAY + 1);
+    const days = toDays(updates);
+    expect(days.map((d) => d.day - sketchDay(t0))).toEqual([0, 5, 9]);
     const s = new DaySketches(days);
     expect(s.hostsIn({ from: t0 - 30 * DAY, to: t0 + DAY })).toBe(40);
     expect(s.hostsIn({ from: t0, to: t0 + 30 * DAY })).toBe(41);
     expect(s.hostsIn({ from: t0 + DAY, to: t0 + 30 * DAY })).toBe(2);
     expect(s.hostsIn({ from: t0 + 6 * DAY, to: t0 + 30 * DAY })).toBe(1);
-    expect(s.hostsIn({ from: t0 + 7 * DAY, to: t0 + 7 * DAY + 60 })).toBe(1);
     expect(s.hostsIn({ from: t0 + 10 * DAY, to: t0 + 40 * DAY })).toBe(0);
     // a window ending before day 5 does not see it
     expect(s.hostsIn({ from: t0 + DAY, to: t0 + 4 * DAY })).toBe(0);
   });
 
-  it('a span fills at most SPAN_FILL_DAYS days before its last day, or none before the floor', () => {
+  it("a long span counts its host in every window of the stride's length that overlaps it, as a host row would", () => {
+    const t0 = 20_000 * DAY;
+    for (const stride of [30, 7, 1]) {
+      for (const spanDays of [0, 1, 29, 30, 31, 45, 61, 95]) {
+        const first = t0 + 3600;
+        const last = first + spanDays * DAY + 7200;
+        const updates = new SketchUpdates<string>({ floorTime: 0, strideDays: stride });
+        updates.addSighting('k', 'H', first, last);
+        const days = toDays(updates);
+        // at most one point per stride, plus the two ends
+        expect(days.length).toBeLessThanOrEqual(Math.ceil((spanDays + 1) / stride) + 1);
+        const s = new DaySketches(days);
+        for (let end = first - 3 * DAY; end <= last + (stride + 3) * DAY; end += 3 * 3600) {
+          const window = { from: end - stride * DAY, to: end };
+          const exact = first <= window.to && last >= window.from ? 1 : 0;
+          // day granularity may also count a window that ends on the span's first day or starts on its last
+          if (exact === 1) expect(s.hostsIn(window), `stride ${stride} span ${spanDays} end ${(end - t0) / DAY}`).toBe(1);
+          else if (sketchDay(window.to) < sketchDay(first) || sketchDay(window.from) > sketchDay(last)) expect(s.hostsIn(window)).toBe(0);
+        }
+      }
+    }
+  });
+
+  it('a span reaches at most SPAN_FILL_DAYS days before its last day, or none before the floor', () => {
     const t0 = 20_000 * DAY;
     const open = new SketchUpdates<string>();
-    // one line dated 1970 and now: not 20 000 days of sketches
+    // one line dated 1970 and now: not 20 000 days of sketches, and a point per stride only
     open.addSighting('k', 'H1', 0, t0);
-    expect([...open.entries()].map((e) => e.day)).toEqual(Array.from({ length: SPAN_FILL_DAYS + 1 }, (_, i) => sketchDay(t0) - SPAN_FILL_DAYS + i));
-    const floored = new SketchUpdates<string>(t0 - 3 * DAY);
+    expect([...open.entries()].map((e) => e.day - sketchDay(t0))).toEqual([-SPAN_FILL_DAYS, -30, 0]);
+    const floored = new SketchUpdates<string>({ floorTime: t0 - 3 * DAY });
     floored.addSighting('k', 'H1', t0 - 40 * DAY, t0);
-    expect([...floored.entries()].map((e) => e.day - sketchDay(t0))).toEqual([-3, -2, -1, 0]);
+    expect([...floored.entries()].map((e) => e.day - sketchDay(t0))).toEqual([-3, 0]);
+    // a span ending before the floor leaves nothing
+    floored.addSighting('k2', 'H1', t0 - 40 * DAY, t0 - 10 * DAY);
+    expect([...floored.entries()].filter((e) => e.key === 'k2')).toEqual([]);
   });
 
   it('a key compacted before sketches existed keeps its compaction count only for windows reaching before them', () => {

@@ -107,31 +107,56 @@ export function sketchFromBlob(blob: Uint8Array, where: string): Uint8Array {
 }
 
 /**
- * How many days before a sighting's last day its span fills when no floor is given: a default 30-day window
- * reads 31 days. Bounds what one line can write (a row dated 1970 and now would otherwise fill 20 000 days).
+ * How many days before a sighting's last day its span reaches when no floor is given: a default 30-day window
+ * reads 31 days. Bounds what one line can write (a row dated 1970 and now would otherwise reach 20 000 days).
  */
 export const SPAN_FILL_DAYS = 31;
+/** Stride of the points along a span when the caller does not know the window: the default window's length. */
+export const DEFAULT_STRIDE_DAYS = 30;
+
+export interface SketchUpdatesOptions {
+  /** No point before this time's day (compaction: the window's start; nothing older is read before it expires). */
+  floorTime?: number;
+  /**
+   * Days between the points along a span: the length in days of the windows that will be read (compaction: its
+   * window's). Default DEFAULT_STRIDE_DAYS.
+   */
+  strideDays?: number;
+}
 
 /**
  * Register updates waiting to be merged into stored sketches: per (key, day), the highest rank per register.
- * A sighting spanning [firstSeen, lastSeen] adds its host to every day of the span, as an exact host row
- * [first, last] counts in every window it overlaps — but no day before `floorTime` (compaction: the window's
- * start; nothing older is read before it expires), and without a floor no more than SPAN_FILL_DAYS days
- * before its last day. Callers pass one sighting per (key, host): the span of its rows, merged.
+ *
+ * A sighting spanning [firstSeen, lastSeen] counts, like an exact host row [first, last], in every window that
+ * overlaps it. Its host goes on the span's last day, then every `strideDays` days back, and on its first day:
+ * a window of W = strideDays days reads W + 1 consecutive days, so one that overlaps the span holds its last
+ * day (it reaches past it), or its first day (it starts before it), or one of the points between, which are W
+ * days apart. A span of at most W days thus costs two points, a month-long host row folded at compaction three.
+ * (Every production read uses the prevalence window; a narrower window may miss a host between points.) The
+ * first day is no earlier than the floor, or, without one, SPAN_FILL_DAYS before the last. Callers pass one
+ * sighting per (key, host): the span of its rows, merged.
  */
 export class SketchUpdates<K> {
   /** key → day → register index → rank */
   readonly byKey = new Map<K, Map<number, Map<number, number>>>();
   private readonly points = new Map<string, number>();
+  private readonly floorTime: number | undefined;
+  private readonly stride: number;
 
-  constructor(private readonly floorTime?: number) {}
+  constructor(opts: SketchUpdatesOptions = {}) {
+    this.floorTime = opts.floorTime;
+    this.stride = Math.max(1, Math.floor(opts.strideDays ?? DEFAULT_STRIDE_DAYS));
+  }
 
   addSighting(key: K, hostId: string, firstSeen: number, lastSeen: number): void {
     let point = this.points.get(hostId);
     if (point === undefined) this.points.set(hostId, (point = hostPoint(hostId)));
     const last = sketchDay(lastSeen);
     const floor = this.floorTime === undefined ? last - SPAN_FILL_DAYS : sketchDay(this.floorTime);
-    for (let day = Math.max(sketchDay(firstSeen), floor); day <= last; day++) this.addPoint(key, day, point);
+    const first = Math.max(sketchDay(firstSeen), floor);
+    if (first > last) return;
+    for (let day = last; day > first; day -= this.stride) this.addPoint(key, day, point);
+    this.addPoint(key, first, point);
   }
 
   private addPoint(key: K, day: number, point: number): void {

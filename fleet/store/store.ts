@@ -601,7 +601,8 @@ export async function withJobLockWaiting<T>(store: Store, name: string, fn: () =
 
 export interface TransactionOptions {
   /**
-   * Run alone: no other transaction of this store, in any process or instance, runs alongside. For the rollup,
+   * Run alone: no other transaction of this store, in any process or instance, runs alongside (single
+   * statements outside any transaction are not held back). For the rollup,
    * which deletes and compacts rows that ingest also locks, in an order no single lock order can serve for both:
    * taking one lock first on both sides (shared for every other transaction) rules out deadlocks between them.
    * Waits for running transactions to end; new ones wait for it. (SQLite: every write transaction already runs
@@ -619,7 +620,8 @@ export interface Store extends StoreRepos {
   /**
    * Run `fn` in one transaction: everything it writes through `tx` commits together or not at all
    * (an ingest batch's state and its source checkpoint; finalization's detections and candidates).
-   * Transactions are serialized per store instance; do not call `transaction` inside `fn`.
+   * Transactions are serialized per store instance; inside `fn` use only `tx`: calling the store itself
+   * (`transaction`, or a repository of the store rather than of `tx`) may wait for this very transaction.
    * If `fn` throws, the transaction rolls back and the error propagates.
    */
   transaction<T>(fn: (tx: StoreRepos) => Promise<T>, opts?: TransactionOptions): Promise<T>;

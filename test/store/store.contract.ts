@@ -284,12 +284,15 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.prevalence.destinations(['slow.example'], { from: newest - 30 * DAY, to: newest })).get('slow.example')!.hosts).toBe(10);
       });
 
-      it('several sightings of one (compacted key, host) in one call count like one host row: every day of their span', async () => {
+      it('several sightings of one (compacted key, host) in one call count like one host row: in every 30-day window their span overlaps', async () => {
         await store.prevalence.observeDestinations(Array.from({ length: 12 }, (_, i) => ({ key: 'k.example', hostId: `S${i}`, firstSeen: T0, lastSeen: T0 })));
         await store.prevalence.compact(10, { from: T0 - 30 * DAY, to: T0 });
-        await store.prevalence.observeDestinations([1, 3].map((d) => ({ key: 'k.example', hostId: 'X', firstSeen: T0 + d * DAY, lastSeen: T0 + d * DAY })));
-        for (const d of [1, 2, 3]) expect((await store.prevalence.destinations(['k.example'], { from: T0 + d * DAY, to: T0 + d * DAY + 3600 })).get('k.example')!.hosts).toBe(1);
-        expect((await store.prevalence.destinations(['k.example'], { from: T0 + 4 * DAY, to: T0 + 5 * DAY })).get('k.example')!.hosts).toBe(0);
+        // one call, host X on days 1, 20 and 31: one span [1, 31]
+        await store.prevalence.observeDestinations([1, 20, 31].map((d) => ({ key: 'k.example', hostId: 'X', firstSeen: T0 + d * DAY + 60, lastSeen: T0 + d * DAY + 60 })));
+        const hostsEnding = async (day: number) => (await store.prevalence.destinations(['k.example'], { from: T0 + (day - 30) * DAY + 120, to: T0 + day * DAY + 120 })).get('k.example')!.hosts;
+        // windows ending on days 31 … 61 overlap the span (and no longer hold day 0's 12 hosts)
+        for (const day of [31, 32, 45, 61]) expect(await hostsEnding(day), `window ending day ${day}`).toBe(1);
+        expect(await hostsEnding(62)).toBe(0);
       });
 
       it('expires sightings and keys last seen before the window', async () => {

@@ -600,36 +600,38 @@ async function hostSpans(ex: Executor, f: Family, keys: string[], window: TimeWi
 }
 
 /**
- * Saturate every key whose host count in the window reached the threshold, then fold the host rows of every
- * saturated key into its day sketches and drop them (rows an instance wrote for a key another had just
- * saturated included, so no sighting is lost).
+ * Saturate every key whose host count in the window reached the threshold, then fold their host rows into their
+ * day sketches and drop them. (Host rows of a key saturated earlier cannot appear: observe skips them in the
+ * statement that reads the flag, and the rollup runs alone. Any that an instance not yet upgraded wrote are
+ * ignored by the reads and expire with the window.)
  */
 async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: number, window: TimeWindow): Promise<number> {
   const keyList = f.keyCols.join(', ');
   const joinC = f.keyCols.map((c) => `k.${c} = c.${c}`).join(' AND ');
-  const rows = await ex.q<{ n: number }>(
+  const saturated = await ex.q<Record<string, string>>(
     'write',
     `WITH counted AS (
        SELECT ${keyList}, count(*) AS hosts FROM ${f.hostTable}
        WHERE first_seen <= $2 AND last_seen >= $1 GROUP BY ${keyList} HAVING count(*) >= $3
-     ), saturated AS (
-       UPDATE ${f.keyTable} k SET saturated = TRUE, host_count = GREATEST(k.host_count, c.hosts) FROM counted c
-       WHERE ${joinC} AND NOT k.saturated RETURNING 1
      )
-     SELECT count(*)::int AS n FROM saturated`,
+     UPDATE ${f.keyTable} k SET saturated = TRUE, host_count = GREATEST(k.host_count, c.hosts) FROM counted c
+     WHERE ${joinC} AND NOT k.saturated RETURNING ${f.keyCols.map((c) => `k.${c}`).join(', ')}`,
     [window.from, window.to, threshold],
   );
-  const dropped = await ex.q<Record<string, unknown> & { host_id: string; first_seen: number; last_seen: number }>(
-    'write',
-    `DELETE FROM ${f.hostTable} h USING ${f.keyTable} k WHERE ${f.keyCols.map((c) => `h.${c} = k.${c}`).join(' AND ')} AND k.saturated
-     RETURNING ${f.keyCols.map((c) => `h.${c}`).join(', ')}, h.host_id, h.first_seen, h.last_seen`,
-  );
-  if (dropped.length) {
-    const updates = new SketchUpdates<string>(window.from);
+  if (!saturated.length) return 0;
+  const updates = new SketchUpdates<string>({ floorTime: window.from, strideDays: (window.to - window.from) / 86_400 });
+  for (const part of chunks(saturated, chunk)) {
+    const dropped = await ex.q<Record<string, unknown> & { host_id: string; first_seen: number; last_seen: number }>(
+      'write',
+      `DELETE FROM ${f.hostTable} h USING unnest(${f.keyCols.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS s(${keyList})
+       WHERE ${f.keyCols.map((c) => `h.${c} = s.${c}`).join(' AND ')}
+       RETURNING ${f.keyCols.map((c) => `h.${c}`).join(', ')}, h.host_id, h.first_seen, h.last_seen`,
+      f.keyCols.map((c) => part.map((r) => r[c])),
+    );
     for (const r of dropped) updates.addSighting(joinKey(f.keyCols.map((c) => r[c] as string)), r.host_id, r.first_seen, r.last_seen);
-    await mergeSketches(ex, chunk, f, updates);
   }
-  return rows[0]?.n ?? 0;
+  if (updates.size) await mergeSketches(ex, chunk, f, updates);
+  return saturated.length;
 }
 
 async function expireFamily(ex: Executor, f: Family, before: number): Promise<number> {

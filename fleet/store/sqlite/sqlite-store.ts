@@ -906,7 +906,7 @@ class SqliteRepos implements StoreRepos {
     const mark = this.st(`UPDATE ${t.keyTable} SET saturated = 1, saturated_hosts = max(saturated_hosts, ?) WHERE id = ? AND saturated = 0`);
     const hostRows = this.st(`SELECT r.host_id, h.first_seen, h.last_seen FROM ${t.hostTable} h JOIN host_refs r ON r.ref = h.host_ref WHERE h.${t.idCol} = ?`).raw(true);
     const drop = this.st(`DELETE FROM ${t.hostTable} WHERE ${t.idCol} = ?`);
-    const updates = new SketchUpdates<number>(window.from);
+    const updates = new SketchUpdates<number>({ floorTime: window.from, strideDays: (window.to - window.from) / 86_400 });
     let compacted = 0;
     for (const r of full) {
       const id = r.id as number;
