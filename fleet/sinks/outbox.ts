@@ -81,22 +81,12 @@ async function resetCursor(store: Store, sink: Sink): Promise<string> {
 
 /**
  * The first page of changes after the sink's cursor, and that cursor: the saved one when this store handed it
- * out; none yet, the group's start cursor (saved); else (a row we did not write, a cursor of another store,
- * no start cursor) the newest change, saved. The page read is what checks the cursor, so checking costs
- * nothing extra.
+ * out; none yet (a new sink), the group's start cursor, or the newest change without one — saved, or if another
+ * process saved one meanwhile (instances starting together), the older of the two; else (a row we did not write,
+ * a cursor of another store) the newest change, saved. The page read is what checks a cursor.
  */
 async function firstPage(store: Store, group: SinkGroup, sink: Sink, limit: number, log?: Logger): Promise<{ cursor: string; changes: DetectionChange[] }> {
   const saved = await store.checkpoints.get(sinkCursorId(sink));
-  if (saved === null && group.startCursor !== undefined) {
-    try {
-      const changes = await store.detections.changedSince(group.startCursor, limit);
-      await putCursor(store, sink, group.startCursor);
-      return { cursor: group.startCursor, changes };
-    } catch (err) {
-      if (!(err instanceof ChangeCursorError)) throw err;
-      log?.warn({ sink: sink.name, err }, 'start cursor is not one this store handed out; the sink starts at the newest change');
-    }
-  }
   if (typeof saved?.cursor === 'string') {
     try {
       return { cursor: saved.cursor, changes: await store.detections.changedSince(saved.cursor, limit) };
@@ -106,6 +96,25 @@ async function firstPage(store: Store, group: SinkGroup, sink: Sink, limit: numb
     }
   } else if (saved !== null) {
     log?.warn({ sink: sink.name, checkpoint: sinkCursorId(sink) }, 'sink cursor row is not a cursor; the sink starts at the newest change');
+  } else {
+    try {
+      const start = group.startCursor ?? (await store.detections.changeCursor());
+      // checks the start cursor before it is saved
+      let changes = await store.detections.changedSince(start, limit);
+      const kept = (await store.transaction((tx) => tx.checkpoints.putIfAbsent(sinkCursorId(sink), { cursor: start }))).cursor;
+      if (kept === start) return { cursor: start, changes };
+      // Another process set this new sink up at the same moment (instances starting together). The older cursor
+      // wins: the newer one would skip what was finalized between the two starts; the older can only hand a sink
+      // some detections twice, which at-least-once delivery allows.
+      if (typeof kept === 'string' && /^\d*$/.test(kept) && BigInt(kept || '0') <= BigInt(start || '0')) {
+        return { cursor: kept, changes: await store.detections.changedSince(kept, limit) };
+      }
+      await putCursor(store, sink, start);
+      return { cursor: start, changes };
+    } catch (err) {
+      if (!(err instanceof ChangeCursorError)) throw err;
+      log?.warn({ sink: sink.name, err }, 'start cursor is not one this store handed out; the sink starts at the newest change');
+    }
   }
   // nothing comes after the newest change yet
   return { cursor: await resetCursor(store, sink), changes: [] };

@@ -560,6 +560,11 @@ export type Checkpoint = Readonly<Record<string, string | number | boolean | nul
 export interface CheckpointsRepo {
   get(sourceId: string): Promise<Checkpoint | null>;
   put(sourceId: string, checkpoint: Checkpoint): Promise<void>;
+  /**
+   * Save `checkpoint` unless one is saved already (another process may be setting the same one up); returns the
+   * checkpoint saved now: this one, or the one that was there first.
+   */
+  putIfAbsent(sourceId: string, checkpoint: Checkpoint): Promise<Checkpoint>;
   list(): Promise<{ sourceId: string; checkpoint: Checkpoint }[]>;
 }
 

@@ -107,6 +107,53 @@ describe('sink outbox', () => {
     expect(await store.checkpoints.get(sinkCursorId(other))).toEqual({ cursor: await store.detections.changeCursor() });
   });
 
+  it('two instances setting up a new sink at once: the older start cursor wins, whichever saves first, so nothing is skipped', async () => {
+    /** The store, with its first `transaction` held until the returned release() (a slow cursor save). */
+    const slowSave = (store: Store) => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let held = false;
+      const proxy = new Proxy(store, {
+        get(target, prop, receiver) {
+          if (prop === 'transaction' && !held) {
+            held = true;
+            return async (...args: Parameters<Store['transaction']>) => {
+              await gate;
+              return target.transaction(...args);
+            };
+          }
+          return Reflect.get(target, prop, receiver) as unknown;
+        },
+      });
+      return { proxy, release };
+    };
+    for (const olderSavesFirst of [true, false]) {
+      const file = path.join(dir, `two-instances-${olderSavesFirst}.db`);
+      const a = await openSqliteStore(file);
+      const b = await openSqliteStore(file);
+      cleanups.push(() => a.close(), () => b.close());
+      await upsert(a, 'history');
+      // A starts (the older start cursor); detections are finalized; B starts (a newer one); both find no cursor
+      const sinkA = new RecordingSink('rec');
+      const groupA = { sinks: [sinkA], startCursor: await a.detections.changeCursor() };
+      await upsert(a, 'after-a-1');
+      await upsert(a, 'after-a-2');
+      const sinkB = new RecordingSink('rec');
+      const groupB = { sinks: [sinkB], startCursor: await b.detections.changeCursor() };
+      const slow = slowSave(olderSavesFirst ? b : a);
+      const first = olderSavesFirst ? prepareSinkCursors(a, groupA) : prepareSinkCursors(b, groupB);
+      const second = olderSavesFirst ? prepareSinkCursors(slow.proxy, groupB) : prepareSinkCursors(slow.proxy, groupA);
+      await first;
+      slow.release();
+      await second;
+      // one cursor, A's older start; whichever instance delivers skips nothing after it
+      expect(await a.checkpoints.get(sinkCursorId(sinkA)), `older saves first: ${olderSavesFirst}`).toEqual({ cursor: groupA.startCursor });
+      await upsert(a, 'later');
+      await deliverDetections(b, groupB);
+      expect(sinkB.ids()).toEqual(['after-a-1:1', 'after-a-2:1', 'later:1']);
+    }
+  });
+
   it('does not move a cursor from a finalize job that lost its lock to another process (SQLite lease fence)', async () => {
     const file = path.join(dir, 'fence.db');
     const store = await openSqliteStore(file);

@@ -637,6 +637,13 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await store.quarantine.count()).toBe(1);
     });
 
+    it('checkpoints.putIfAbsent keeps the first one saved and answers with it', async () => {
+      expect(await store.checkpoints.putIfAbsent('sink:a', { cursor: 'c1' })).toEqual({ cursor: 'c1' });
+      expect(await store.checkpoints.putIfAbsent('sink:a', { cursor: 'c2' })).toEqual({ cursor: 'c1' });
+      expect(await store.checkpoints.get('sink:a')).toEqual({ cursor: 'c1' });
+      expect(await store.transaction((tx) => tx.checkpoints.putIfAbsent('sink:b', { cursor: 'c3' }))).toEqual({ cursor: 'c3' });
+    });
+
     it('checkpoints round-trip and overwrite', async () => {
       expect(await store.checkpoints.get('file:/var/log/a')).toBeNull();
       await store.checkpoints.put('file:/var/log/a', { ino: 5, offset: 100 });

@@ -1099,6 +1099,17 @@ function checkpointsRepo(ex: Executor): CheckpointsRepo {
         [sourceId, JSON.stringify(checkpoint)],
       );
     },
+    async putIfAbsent(sourceId, checkpoint) {
+      // ON CONFLICT DO NOTHING waits for a concurrent insert of the same id to commit; the SELECT then reads it
+      const inserted = await ex.q<{ checkpoint: string }>(
+        'write',
+        `INSERT INTO checkpoints (source_id, checkpoint, updated_at) VALUES ($1, $2, now()) ON CONFLICT (source_id) DO NOTHING RETURNING checkpoint`,
+        [sourceId, JSON.stringify(checkpoint)],
+      );
+      if (inserted[0]) return JSON.parse(inserted[0].checkpoint) as Checkpoint;
+      const rows = await ex.q<{ checkpoint: string }>('read', `SELECT checkpoint FROM checkpoints WHERE source_id = $1`, [sourceId]);
+      return JSON.parse(rows[0]!.checkpoint) as Checkpoint;
+    },
     async list() {
       const rows = await ex.q<{ source_id: string; checkpoint: string }>('read', `SELECT source_id, checkpoint FROM checkpoints ORDER BY source_id COLLATE "C"`);
       return rows.map((r) => ({ sourceId: r.source_id, checkpoint: JSON.parse(r.checkpoint) as Checkpoint }));

@@ -622,6 +622,13 @@ class SqliteRepos implements StoreRepos {
             .run(sourceId, JSON.stringify(checkpoint));
         });
       },
+      async putIfAbsent(sourceId: string, checkpoint: Checkpoint) {
+        return wrap('checkpoints.putIfAbsent', 'STORE_WRITE', () => {
+          self.st('INSERT INTO checkpoints (source_id, checkpoint) VALUES (?, ?) ON CONFLICT (source_id) DO NOTHING').run(sourceId, JSON.stringify(checkpoint));
+          const r = self.st('SELECT checkpoint FROM checkpoints WHERE source_id = ?').get(sourceId) as Row;
+          return JSON.parse(r.checkpoint as string) as Checkpoint;
+        });
+      },
       async list() {
         return wrap('checkpoints.list', 'STORE_READ', () =>
           (self.st('SELECT source_id, checkpoint FROM checkpoints ORDER BY source_id').all() as Row[]).map((r) => ({
