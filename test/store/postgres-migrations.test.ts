@@ -2,10 +2,11 @@
  * Upgrades of a PostgreSQL store written by an older Outflow: the data an older schema holds must answer as
  * it did (test/store/sqlite.test.ts has the SQLite side).
  */
-import { expect, it } from 'vitest';
+import { it } from 'vitest';
 import { openPostgresStore } from '../../fleet/store/postgres/index.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
 import { pgQuery, useTestDatabase } from '../helpers/pg.js';
+import { expectLegacyCompactionUpgrade } from './store.contract.js';
 
 const testDb = useTestDatabase('migrations');
 
@@ -31,15 +32,7 @@ it('0006: a key compacted before day sketches keeps its count for windows reachi
   );
   const s = await openPostgresStore(url, { poolSize: 2 });
   try {
-    const late = t0 + 40 * day;
-    await s.prevalence.observeDestinations([{ key: 'big.com', hostId: 'H1', firstSeen: late, lastSeen: late }]);
-    await s.prevalence.observeApps([{ identity: 'team:X/app', hostId: 'H1', firstSeen: t0 + 3 * day, lastSeen: t0 + 3 * day }]);
-    expect((await s.prevalence.destinations(['big.com'], { from: t0, to: late })).get('big.com')).toMatchObject({ hosts: 900, saturated: true });
-    expect((await s.prevalence.apps(['team:X/app'], { from: t0, to: t0 + 4 * day })).get('team:X/app')).toMatchObject({ hosts: 700, saturated: true });
-    expect((await s.prevalence.destinations(['big.com'], { from: late - 30 * day, to: late })).get('big.com')).toMatchObject({ hosts: 1, saturated: true });
-    const [many] = await s.prevalence.statsMany([{ window: { from: t0 + 2 * day, to: t0 + 4 * day }, destinations: ['big.com'], pairs: [], apps: ['team:X/app'] }]);
-    expect(many!.destinations.get('big.com')!.hosts).toBe(0);
-    expect(many!.apps.get('team:X/app')!.hosts).toBe(1);
+    await expectLegacyCompactionUpgrade(s, t0);
   } finally {
     await s.close();
   }

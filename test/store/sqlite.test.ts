@@ -8,7 +8,7 @@ import { ChangeCursorError, pairKey, type AppSighting } from '../../fleet/store/
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
 import { createLogger } from '../../src/log.js';
-import { sampleDetection, storeContract } from './store.contract.js';
+import { expectLegacyCompactionUpgrade, sampleDetection, storeContract } from './store.contract.js';
 
 storeContract('sqlite (:memory:)', () => openSqliteStore(':memory:'));
 
@@ -119,17 +119,7 @@ describe('SQLite store specifics', () => {
     db.close();
     const s = await openSqliteStore(file);
     try {
-      const late = t0 + 40 * day;
-      await s.prevalence.observeDestinations([{ key: 'big.com', hostId: 'H1', firstSeen: late, lastSeen: late }]);
-      await s.prevalence.observeApps([{ identity: 'team:X/app', hostId: 'H1', firstSeen: t0 + 3 * day, lastSeen: t0 + 3 * day }]);
-      // windows starting before the upgrade (newest event time then: t0 + 2 d) count the compaction count
-      expect((await s.prevalence.destinations(['big.com'], { from: t0, to: late })).get('big.com')).toMatchObject({ hosts: 900, saturated: true });
-      expect((await s.prevalence.apps(['team:X/app'], { from: t0, to: t0 + 4 * day })).get('team:X/app')).toMatchObject({ hosts: 700, saturated: true });
-      // windows wholly after it count the sketches
-      expect((await s.prevalence.destinations(['big.com'], { from: late - 30 * day, to: late })).get('big.com')).toMatchObject({ hosts: 1, saturated: true });
-      const [many] = await s.prevalence.statsMany([{ window: { from: t0 + 2 * day, to: t0 + 4 * day }, destinations: ['big.com'], pairs: [], apps: ['team:X/app'] }]);
-      expect(many!.destinations.get('big.com')!.hosts).toBe(0);
-      expect(many!.apps.get('team:X/app')!.hosts).toBe(1);
+      await expectLegacyCompactionUpgrade(s, t0);
     } finally {
       await s.close();
     }

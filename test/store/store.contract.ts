@@ -114,6 +114,25 @@ function input(hostId: string, eventTime: number, over: Partial<Record<keyof Egr
 
 const ALL = { from: 0, to: 4_000_000_000 };
 
+/**
+ * The upgrade of a store compacted before day sketches (SQLite 0010, PostgreSQL 0006), after the caller wrote,
+ * in the old schema: event clock newest t0 + 2 d; `big.com` and `team:X/app` compacted with 900 and 700 hosts,
+ * first seen t0, last seen t0 + 1 d. Old counts hold for windows reaching before the upgrade, then sketches.
+ */
+export async function expectLegacyCompactionUpgrade(s: Store, t0: number): Promise<void> {
+  const late = t0 + 40 * DAY;
+  await s.prevalence.observeDestinations([{ key: 'big.com', hostId: 'H1', firstSeen: late, lastSeen: late }]);
+  await s.prevalence.observeApps([{ identity: 'team:X/app', hostId: 'H1', firstSeen: t0 + 3 * DAY, lastSeen: t0 + 3 * DAY }]);
+  // windows starting before the upgrade (newest event time then: t0 + 2 d) count the compaction count
+  expect((await s.prevalence.destinations(['big.com'], { from: t0, to: late })).get('big.com')).toMatchObject({ hosts: 900, saturated: true });
+  expect((await s.prevalence.apps(['team:X/app'], { from: t0, to: t0 + 4 * DAY })).get('team:X/app')).toMatchObject({ hosts: 700, saturated: true });
+  // windows wholly after it count the sketches
+  expect((await s.prevalence.destinations(['big.com'], { from: late - 30 * DAY, to: late })).get('big.com')).toMatchObject({ hosts: 1, saturated: true });
+  const [many] = await s.prevalence.statsMany([{ window: { from: t0 + 2 * DAY, to: t0 + 4 * DAY }, destinations: ['big.com'], pairs: [], apps: ['team:X/app'] }]);
+  expect(many!.destinations.get('big.com')!.hosts).toBe(0);
+  expect(many!.apps.get('team:X/app')!.hosts).toBe(1);
+}
+
 export function storeContract(name: string, open: () => Promise<Store>): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
