@@ -106,7 +106,7 @@ describe('host sketch (HyperLogLog, precision 12)', () => {
     const open = new SketchUpdates<string>();
     // one line dated 1970 and now: not 20 000 days of sketches, and a point per stride only
     open.addSighting('k', 'H1', 0, t0);
-    expect([...open.entries()].map((e) => e.day - sketchDay(t0))).toEqual([-SPAN_FILL_DAYS, -30, 0]);
+    expect([...open.entries()].map((e) => e.day - sketchDay(t0))).toEqual([-SPAN_FILL_DAYS, -28, -21, -14, -7, 0]);
     const floored = new SketchUpdates<string>({ floorTime: t0 - 3 * DAY });
     floored.addSighting('k', 'H1', t0 - 40 * DAY, t0);
     expect([...floored.entries()].map((e) => e.day - sketchDay(t0))).toEqual([-3, 0]);

@@ -111,8 +111,12 @@ export function sketchFromBlob(blob: Uint8Array, where: string): Uint8Array {
  * reads 31 days. Bounds what one line can write (a row dated 1970 and now would otherwise reach 20 000 days).
  */
 export const SPAN_FILL_DAYS = 31;
-/** Stride of the points along a span when the caller does not know the window: the default window's length. */
-export const DEFAULT_STRIDE_DAYS = 30;
+/**
+ * Stride of the points along a span when the caller does not know the window (ingest): short enough for any
+ * window of a week or more (a week is the baseline's maturity; the default window is 30 days). Spans longer than
+ * a stride come only from a backlog batch.
+ */
+export const DEFAULT_STRIDE_DAYS = 7;
 
 export interface SketchUpdatesOptions {
   /** No point before this time's day (compaction: the window's start; nothing older is read before it expires). */
