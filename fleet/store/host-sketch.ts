@@ -136,7 +136,8 @@ export interface SketchUpdatesOptions {
  * a window of W = strideDays days reads W + 1 consecutive days, so one that overlaps the span holds its last
  * day (it reaches past it), or its first day (it starts before it), or one of the points between, which are W
  * days apart. A span of at most W days thus costs two points, a month-long host row folded at compaction three.
- * (Every production read uses the prevalence window; a narrower window may miss a host between points.) The
+ * (A window narrower than W may miss a host between points: compaction's W is the prevalence window every read
+ * uses, ingest's a week.) The
  * first day is no earlier than the floor, or, without one, SPAN_FILL_DAYS before the last. Callers pass one
  * sighting per (key, host): the span of its rows, merged.
  */
