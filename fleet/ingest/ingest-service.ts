@@ -50,6 +50,7 @@ import type {
   HostComponentStatus,
   HostSighting,
   MergedAppAttributes,
+  ObserveOptions,
   PairSighting,
   QuarantineRow,
   ResultKey,
@@ -372,6 +373,8 @@ interface BatchWrites {
   status: HostComponentStatus[];
   earliest: number;
   newest: number;
+  /** How compacted keys' sightings go into their day sketches (the prevalence window). */
+  observe: ObserveOptions;
 }
 
 /**
@@ -430,9 +433,9 @@ async function commitBatch(tx: StoreRepos, b: BatchWrites, maxQuarantine: Quaran
   const candidates = settleItems(b, fresh, maxQuarantine);
   if (b.hostRows.length) await tx.hosts.touch(b.hostRows);
   if (b.newest >= b.earliest) await tx.clock.observe(b.earliest, b.newest);
-  if (b.destinations.length) await tx.prevalence.observeDestinations(b.destinations);
-  if (b.pairs.length) await tx.prevalence.observePairs(b.pairs);
-  if (b.apps.length) await tx.prevalence.observeApps(b.apps);
+  if (b.destinations.length) await tx.prevalence.observeDestinations(b.destinations, b.observe);
+  if (b.pairs.length) await tx.prevalence.observePairs(b.pairs, b.observe);
+  if (b.apps.length) await tx.prevalence.observeApps(b.apps, b.observe);
   if (b.status.length) await tx.hosts.recordStatus(b.status);
   if (candidates.length) b.result.candidates = await tx.candidates.upsertPending(candidates);
   if (b.quarantine.length) await tx.quarantine.add(b.quarantine);
@@ -449,6 +452,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
   const keyOf = createDestinationKeyer(deps.sharedSuffixes);
   const uploadPcr = analytics.upload_shaped.min_pcr;
   const uploadBytes = analytics.upload_shaped.min_bytes_out;
+  const observe: ObserveOptions = { windowDays: analytics.prevalence_window_days };
   const totals = emptyIngestResult();
   // Serialize quarantine-file appends so lines never interleave between concurrent batches.
   let quarantineWrite: Promise<void> = Promise.resolve();
@@ -684,7 +688,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
 
     const batch: BatchWrites = {
       result, sourceName, source, keys, itemKey, itemTime, itemFlags, heldQuarantine, heldCandidates, quarantine,
-      hostRows, destinations, pairs: [...pairs.values()], apps, status, earliest, newest,
+      hostRows, destinations, pairs: [...pairs.values()], apps, status, earliest, newest, observe,
     };
     try {
       await store.transaction((tx) => commitBatch(tx, batch, maxQuarantine));

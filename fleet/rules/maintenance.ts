@@ -41,7 +41,8 @@ export async function rollup(store: Store, opts: RollupOptions): Promise<RollupR
   return store.transaction(async (tx) => {
     const activeHosts = await tx.hosts.activeCount(window);
     const threshold = commonThreshold(activeHosts, cfg);
-    const expired = await tx.prevalence.expire(from);
+    // day sketches one window longer: a late candidate's window may need a span's point from before `from`
+    const expired = await tx.prevalence.expire(from, { sketchesBefore: from - cfg.prevalence_window_days * DAY });
     const compacted = await tx.prevalence.compact(threshold, window);
     const dedupeKeysExpired = await tx.results.expire(newest - (opts.dedupeHours ?? 48) * 3600);
     const hostsExpired = await tx.hosts.expire(from);

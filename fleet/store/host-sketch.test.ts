@@ -101,6 +101,17 @@ describe('host sketch (HyperLogLog, precision 12)', () => {
     }
   });
 
+  it('ingest with a known window: stride and reach are the window (forIngest)', () => {
+    const t0 = 20_000 * DAY;
+    const u = new SketchUpdates<string>(SketchUpdates.forIngest(7));
+    u.addSighting('k', 'H', t0 - 20 * DAY, t0);
+    expect([...u.entries()].map((e) => e.day - sketchDay(t0))).toEqual([-20, -14, -7, 0]);
+    const ninety = new SketchUpdates<string>(SketchUpdates.forIngest(90));
+    ninety.addSighting('k', 'H', 0, t0);
+    expect([...ninety.entries()].map((e) => e.day - sketchDay(t0))).toEqual([-181, -180, -90, 0]);
+    expect(SketchUpdates.forIngest(undefined)).toEqual({});
+  });
+
   it('a span reaches at most SPAN_FILL_DAYS days before its last day, or none before the floor', () => {
     const t0 = 20_000 * DAY;
     const open = new SketchUpdates<string>();

@@ -112,9 +112,8 @@ export function sketchFromBlob(blob: Uint8Array, where: string): Uint8Array {
  */
 export const SPAN_FILL_DAYS = 31;
 /**
- * Stride of the points along a span when the caller does not know the window (ingest): short enough for any
- * window of a week or more (a week is the baseline's maturity; the default window is 30 days). Spans longer than
- * a stride come only from a backlog batch.
+ * Stride of the points along a span when the caller names no window (ingest passes the prevalence window, see
+ * forIngest): short enough for any window of a week or more.
  */
 export const DEFAULT_STRIDE_DAYS = 7;
 
@@ -126,6 +125,8 @@ export interface SketchUpdatesOptions {
    * window's). Default DEFAULT_STRIDE_DAYS.
    */
   strideDays?: number;
+  /** Without a floor, how many days before its last day a span reaches at most. Default SPAN_FILL_DAYS. */
+  capDays?: number;
 }
 
 /**
@@ -136,8 +137,7 @@ export interface SketchUpdatesOptions {
  * a window of W = strideDays days reads W + 1 consecutive days, so one that overlaps the span holds its last
  * day (it reaches past it), or its first day (it starts before it), or one of the points between, which are W
  * days apart. A span of at most W days thus costs two points, a month-long host row folded at compaction three.
- * (A window narrower than W may miss a host between points: compaction's W is the prevalence window every read
- * uses, ingest's a week.) The
+ * (A window narrower than W may miss a host between points: W is the prevalence window every read uses.) The
  * first day is no earlier than the floor, or, without one, SPAN_FILL_DAYS before the last. Callers pass one
  * sighting per (key, host): the span of its rows, merged.
  */
@@ -147,17 +147,28 @@ export class SketchUpdates<K> {
   private readonly points = new Map<string, number>();
   private readonly floorTime: number | undefined;
   private readonly stride: number;
+  private readonly cap: number;
 
   constructor(opts: SketchUpdatesOptions = {}) {
     this.floorTime = opts.floorTime;
     this.stride = Math.max(1, Math.floor(opts.strideDays ?? DEFAULT_STRIDE_DAYS));
+    this.cap = Math.max(0, Math.ceil(opts.capDays ?? SPAN_FILL_DAYS));
+  }
+
+  /**
+   * The options observe uses for a prevalence window of `windowDays` (ObserveOptions): a point per window, reaching
+   * two windows back at least (a backlog's candidates have windows ending anywhere in its span; the rollup keeps
+   * sketches that long), and SPAN_FILL_DAYS for short windows.
+   */
+  static forIngest(windowDays: number | undefined): SketchUpdatesOptions {
+    return windowDays === undefined ? {} : { strideDays: windowDays, capDays: Math.max(SPAN_FILL_DAYS, 2 * windowDays + 1) };
   }
 
   addSighting(key: K, hostId: string, firstSeen: number, lastSeen: number): void {
     let point = this.points.get(hostId);
     if (point === undefined) this.points.set(hostId, (point = hostPoint(hostId)));
     const last = sketchDay(lastSeen);
-    const floor = this.floorTime === undefined ? last - SPAN_FILL_DAYS : sketchDay(this.floorTime);
+    const floor = this.floorTime === undefined ? last - this.cap : sketchDay(this.floorTime);
     const first = Math.max(sketchDay(firstSeen), floor);
     if (first > last) return;
     for (let day = last; day > first; day -= this.stride) this.addPoint(key, day, point);

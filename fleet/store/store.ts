@@ -262,9 +262,9 @@ export interface CompactionResult {
 }
 
 export interface PrevalenceRepo {
-  observeDestinations(rows: readonly DestinationSighting[]): Promise<void>;
-  observePairs(rows: readonly PairSighting[]): Promise<void>;
-  observeApps(rows: readonly AppSighting[]): Promise<void>;
+  observeDestinations(rows: readonly DestinationSighting[], opts?: ObserveOptions): Promise<void>;
+  observePairs(rows: readonly PairSighting[], opts?: ObserveOptions): Promise<void>;
+  observeApps(rows: readonly AppSighting[], opts?: ObserveOptions): Promise<void>;
 
   /**
    * Stats for each requested key (missing keys map to hosts 0, firstSeen null). `countCap`: the caller
@@ -294,8 +294,21 @@ export interface PrevalenceRepo {
    * go to the sketches. Returns the keys saturated by this call. Idempotent. Run by the rollup job.
    */
   compact(threshold: number, window: TimeWindow): Promise<CompactionResult>;
-  /** Sliding window: drop host rows last seen before `before` and day sketches of days before it, then keys with no sighting left. */
-  expire(before: number): Promise<CompactionResult>;
+  /**
+   * Sliding window: drop host rows last seen before `before`, then keys with no sighting left, and day sketches
+   * of days before `opts.sketchesBefore` (default `before`). The rollup keeps one more window of days: a span's
+   * points are a window apart, so a late candidate's window, which ends before the newest event, may need one.
+   */
+  expire(before: number, opts?: { sketchesBefore?: number }): Promise<CompactionResult>;
+}
+
+/** How the sightings of compacted keys go into their day sketches (host-sketch.ts SketchUpdatesOptions). */
+export interface ObserveOptions {
+  /**
+   * The prevalence window in days (analytics.prevalence_window_days): a sighting's span puts a point every this
+   * many days, and reaches this many days + 1 back at most. Default: a week, and 31 days back.
+   */
+  windowDays?: number;
 }
 
 /** One window's reads for `PrevalenceRepo.statsMany`. */

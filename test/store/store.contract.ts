@@ -314,6 +314,33 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await hostsEnding(62)).toBe(0);
       });
 
+      it("a 3-day prevalence window: a backlog call's sightings of a compacted key count in every 3-day window they overlap", async () => {
+        await store.prevalence.observeDestinations(Array.from({ length: 12 }, (_, i) => ({ key: 'short.example', hostId: `S${i}`, firstSeen: T0, lastSeen: T0 })));
+        await store.prevalence.compact(10, { from: T0 - 3 * DAY, to: T0 });
+        // a backlog batch: 12 other hosts on days 1 … 10, merged by ingest into one span per host
+        await store.prevalence.observeDestinations(
+          Array.from({ length: 12 }, (_, i) => ({ key: 'short.example', hostId: `B${i}`, firstSeen: T0 + DAY + 60, lastSeen: T0 + 10 * DAY + 60 })),
+          { windowDays: 3 },
+        );
+        for (const day of [5, 6, 7, 8, 9, 10, 12]) {
+          const hosts = (await store.prevalence.destinations(['short.example'], { from: T0 + (day - 3) * DAY + 120, to: T0 + day * DAY + 120 })).get('short.example')!.hosts;
+          expect(hosts, `3-day window ending day ${day}`).toBe(12);
+        }
+      });
+
+      it("the rollup keeps a window more of day sketches: a late candidate's window still finds a span's earlier point", async () => {
+        // 12 hosts use the key from day 0 to day 40; compaction at day 40 folds each row to points on days 40 and 10
+        await store.prevalence.observeDestinations(
+          Array.from({ length: 12 }, (_, i) => ({ key: 'late.example', hostId: `H${i}`, firstSeen: T0 + 60, lastSeen: T0 + 40 * DAY + 60 })),
+        );
+        await store.prevalence.compact(10, { from: T0 + 10 * DAY + 120, to: T0 + 40 * DAY + 120 });
+        // the next day's rollup slides the window to day 11 and keeps sketches from 30 days earlier
+        const from = T0 + 11 * DAY + 120;
+        await store.prevalence.expire(from, { sketchesBefore: from - 30 * DAY });
+        // a candidate from day 38, finalized late
+        expect((await store.prevalence.destinations(['late.example'], { from: T0 + 8 * DAY + 120, to: T0 + 38 * DAY + 120 })).get('late.example')!.hosts).toBe(12);
+      });
+
       it('expires sightings and keys last seen before the window', async () => {
         await store.prevalence.observeDestinations([
           { key: 'a.com', hostId: 'H1', firstSeen: T0, lastSeen: T0 },

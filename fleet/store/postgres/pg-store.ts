@@ -68,6 +68,7 @@ import {
   type ResultKey,
   type ResultsRepo,
   type Store,
+  type ObserveOptions,
   type StoreRepos,
   type TransactionOptions,
   type StoredCandidate,
@@ -388,7 +389,7 @@ const APP: Family = { keyTable: 'apps', hostTable: 'app_hosts', sketchTable: 'ap
 /** A key's columns joined into one map key (as mergeByKey joins them). */
 const joinKey = (keys: readonly string[]): string => keys.join('\u0000');
 
-async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: string[]; hostId: string; firstSeen: number; lastSeen: number }[]): Promise<void> {
+async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: string[]; hostId: string; firstSeen: number; lastSeen: number }[], opts?: ObserveOptions): Promise<void> {
   const n = f.keyCols.length;
   const perKey = mergeByKey(rows, (r) => r.keys.join('\u0000'));
   const perHost = mergeByKey(rows, (r) => [...r.keys, r.hostId].join('\u0000'));
@@ -438,7 +439,7 @@ async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: str
     for (const r of await ex.q<Record<string, string>>('write', sql, params)) saturated.add(joinKey(f.keyCols.map((c) => r[c]!)));
   }
   if (!saturated.size) return;
-  const updates = new SketchUpdates<string>();
+  const updates = new SketchUpdates<string>(SketchUpdates.forIngest(opts?.windowDays));
   for (const [, r] of perHost) {
     const k = joinKey(r.keys);
     if (saturated.has(k)) updates.addSighting(k, r.hostId, r.firstSeen, r.lastSeen);
@@ -634,10 +635,10 @@ async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: 
   return saturated.length;
 }
 
-async function expireFamily(ex: Executor, f: Family, before: number): Promise<number> {
+async function expireFamily(ex: Executor, f: Family, before: number, sketchesBefore: number): Promise<number> {
   await ex.q('write', `DELETE FROM ${f.hostTable} WHERE last_seen < $1`, [before]);
-  // whole days before the window, then every sketch of a key about to go (its last day may be the current one)
-  await ex.q('write', `DELETE FROM ${f.sketchTable} WHERE day < $1`, [sketchDay(before)]);
+  // whole days before the sketches' horizon, then every sketch of a key about to go (its last day may be today)
+  await ex.q('write', `DELETE FROM ${f.sketchTable} WHERE day < $1`, [sketchDay(sketchesBefore)]);
   await ex.q(
     'write',
     `DELETE FROM ${f.sketchTable} s USING ${f.keyTable} k WHERE ${f.keyCols.map((c) => `s.${c} = k.${c}`).join(' AND ')} AND k.last_seen < $1`,
@@ -687,18 +688,18 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
     return out;
   }
   const repo: PrevalenceRepo = {
-    async observeDestinations(rows: readonly DestinationSighting[]) {
+    async observeDestinations(rows: readonly DestinationSighting[], opts?: ObserveOptions) {
       if (!rows.length) return;
-      await ex.atomic((t) => observe(t, chunk, DEST, rows.map((r) => ({ keys: [r.key], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen }))));
+      await ex.atomic((t) => observe(t, chunk, DEST, rows.map((r) => ({ keys: [r.key], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })), opts));
     },
-    async observePairs(rows: readonly PairSighting[]) {
+    async observePairs(rows: readonly PairSighting[], opts?: ObserveOptions) {
       if (!rows.length) return;
-      await ex.atomic((t) => observe(t, chunk, PAIR, rows.map((r) => ({ keys: [r.key, r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen }))));
+      await ex.atomic((t) => observe(t, chunk, PAIR, rows.map((r) => ({ keys: [r.key, r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })), opts));
     },
-    async observeApps(rows: readonly AppSighting[]) {
+    async observeApps(rows: readonly AppSighting[], opts?: ObserveOptions) {
       if (!rows.length) return;
       await ex.atomic(async (t) => {
-        await observe(t, chunk, APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })));
+        await observe(t, chunk, APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })), opts);
         // Attributes: per identity and per attribute, the newest non-empty value wins (foldAppAttributes; SET sees
         // the row as it was, so a value and its time are decided by the same comparison).
         const attrs = mergeAppAttributes(rows);
@@ -758,11 +759,12 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
         apps: await compactFamily(t, chunk, APP, threshold, window),
       }));
     },
-    async expire(before): Promise<CompactionResult> {
+    async expire(before, opts): Promise<CompactionResult> {
+      const sketchesBefore = opts?.sketchesBefore ?? before;
       return ex.atomic(async (t) => ({
-        destinations: await expireFamily(t, DEST, before),
-        pairs: await expireFamily(t, PAIR, before),
-        apps: await expireFamily(t, APP, before),
+        destinations: await expireFamily(t, DEST, before, sketchesBefore),
+        pairs: await expireFamily(t, PAIR, before, sketchesBefore),
+        apps: await expireFamily(t, APP, before, sketchesBefore),
       }));
     },
   };

@@ -61,6 +61,7 @@ import {
   type ResultKey,
   type ResultsRepo,
   type Store,
+  type ObserveOptions,
   type StoreRepos,
   type TransactionOptions,
   type StoredCandidate,
@@ -299,17 +300,17 @@ class SqliteRepos implements StoreRepos {
     };
 
     this.prevalence = {
-      async observeDestinations(rows: readonly DestinationSighting[]) {
-        wrap('prevalence.observeDestinations', 'STORE_WRITE', () => self.observe(DEST, rows.map((r) => ({ keys: [r.key], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen }))));
+      async observeDestinations(rows: readonly DestinationSighting[], opts?: ObserveOptions) {
+        wrap('prevalence.observeDestinations', 'STORE_WRITE', () => self.observe(DEST, rows.map((r) => ({ keys: [r.key], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })), opts));
       },
-      async observePairs(rows: readonly PairSighting[]) {
+      async observePairs(rows: readonly PairSighting[], opts?: ObserveOptions) {
         wrap('prevalence.observePairs', 'STORE_WRITE', () =>
-          self.observe(PAIR, rows.map((r) => ({ keys: [r.identity, r.key], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen }))),
+          self.observe(PAIR, rows.map((r) => ({ keys: [r.identity, r.key], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })), opts),
         );
       },
-      async observeApps(rows: readonly AppSighting[]) {
+      async observeApps(rows: readonly AppSighting[], opts?: ObserveOptions) {
         wrap('prevalence.observeApps', 'STORE_WRITE', () => {
-          self.observe(APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })));
+          self.observe(APP, rows.map((r) => ({ keys: [r.identity], hostId: r.hostId, firstSeen: r.firstSeen, lastSeen: r.lastSeen })), opts);
           // Attributes follow event time, not arrival, each on its own (foldAppAttributes): a non-empty value
           // replaces the stored one when its row is newer than the one that set it, or equally new with a greater
           // value (byte order; a deterministic tie-break shared with PostgreSQL). SET sees the row as it was, so a
@@ -415,11 +416,12 @@ class SqliteRepos implements StoreRepos {
           apps: self.compactTables(APP, threshold, window),
         }));
       },
-      async expire(before: number): Promise<CompactionResult> {
+      async expire(before: number, opts?: { sketchesBefore?: number }): Promise<CompactionResult> {
+        const sketchesBefore = opts?.sketchesBefore ?? before;
         return wrap('prevalence.expire', 'STORE_WRITE', () => ({
-          destinations: self.expireTables(DEST, before),
-          pairs: self.expireTables(PAIR, before),
-          apps: self.expireTables(APP, before),
+          destinations: self.expireTables(DEST, before, sketchesBefore),
+          pairs: self.expireTables(PAIR, before, sketchesBefore),
+          apps: self.expireTables(APP, before, sketchesBefore),
         }));
       },
     };
@@ -746,7 +748,7 @@ class SqliteRepos implements StoreRepos {
    * Sightings are aggregated per key first so a batch touches each key row once; host rows are written in
    * (id, host_ref) order so consecutive rows of a statement land on the same B-tree pages.
    */
-  observe(t: PrevalenceTables, rows: readonly { keys: string[]; hostId: string; firstSeen: number; lastSeen: number }[]): void {
+  observe(t: PrevalenceTables, rows: readonly { keys: string[]; hostId: string; firstSeen: number; lastSeen: number }[], opts?: ObserveOptions): void {
     type KeyRow = { keys: string[]; firstSeen: number; lastSeen: number; id: number; saturated: boolean };
     const perKey = new Map<string, KeyRow>();
     /** Each sighting's key row, aligned with `rows` (the key is joined once per sighting). */
@@ -800,7 +802,7 @@ class SqliteRepos implements StoreRepos {
       }
     }
     if (sketched) {
-      const updates = new SketchUpdates<number>();
+      const updates = new SketchUpdates<number>(SketchUpdates.forIngest(opts?.windowDays));
       for (const v of sketched.values()) updates.addSighting(v.id, v.hostId, v.firstSeen, v.lastSeen);
       this.mergeSketches(t, updates);
     }
@@ -926,10 +928,10 @@ class SqliteRepos implements StoreRepos {
     return compacted;
   }
 
-  expireTables(t: PrevalenceTables, before: number): number {
+  expireTables(t: PrevalenceTables, before: number, sketchesBefore: number): number {
     this.st(`DELETE FROM ${t.hostTable} WHERE last_seen < ?`).run(before);
-    // whole days before the window, then every sketch of a key about to go (its last day may be the current one)
-    this.st(`DELETE FROM ${t.sketchTable} WHERE day < ?`).run(sketchDay(before));
+    // whole days before the sketches' horizon, then every sketch of a key about to go (its last day may be today)
+    this.st(`DELETE FROM ${t.sketchTable} WHERE day < ?`).run(sketchDay(sketchesBefore));
     this.st(`DELETE FROM ${t.sketchTable} WHERE ${t.idCol} IN (SELECT id FROM ${t.keyTable} WHERE last_seen < ?)`).run(before);
     return this.st(`DELETE FROM ${t.keyTable} WHERE last_seen < ?`).run(before).changes;
   }
