@@ -306,7 +306,7 @@ export interface PrevalenceRepo {
 export interface ObserveOptions {
   /**
    * The prevalence window in days (analytics.prevalence_window_days): a sighting's span puts a point every this
-   * many days, and reaches this many days + 1 back at most. Default: a week, and 31 days back.
+   * many days, and reaches two windows + 1 day (at least 31 days) back at most. Default: a week, and 31 days back.
    */
   windowDays?: number;
 }
