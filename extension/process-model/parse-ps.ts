@@ -144,17 +144,12 @@ export function parsePsIds(text: string): { rows: PsIdRow[]; skipped: number } {
  * fifth lstart token, spaces included. Whether a row is believed is for mergePsListings to judge.
  */
 export function parsePsProcesses(text: string): PsTextListing<PsRow> {
-  const { lines, complete, blank } = splitLines(text);
-  return {
-    complete,
-    blank,
-    lines: lines.map((line) => {
-      const m = PROCS_LINE.exec(line);
-      const row = m ? idRow(m) : undefined;
-      const comm = m?.[9]!.trim();
-      return row && comm ? { ...row, comm } : null;
-    }),
-  };
+  return textListing(text, (line) => {
+    const m = PROCS_LINE.exec(line);
+    const row = m ? idRow(m) : undefined;
+    const comm = m?.[9]!.trim();
+    return row && comm ? { ...row, comm } : null;
+  });
 }
 
 /**
@@ -162,15 +157,16 @@ export function parsePsProcesses(text: string): PsTextListing<PsRow> {
  * spaces cannot be recovered; splitting on whitespace is the best available approximation.
  */
 export function parsePsArgs(text: string): PsTextListing<PsArgsRow> {
+  return textListing(text, (line) => {
+    const m = /^\s*(\d+)\s(.*)$/.exec(line);
+    return m ? { pid: Number(m[1]), args: m[2]!.trim().split(/\s+/).filter(Boolean) } : null;
+  });
+}
+
+/** A text listing's lines, each parsed on its own (null: a line that does not parse). */
+function textListing<T>(text: string, parseLine: (line: string) => T | null): PsTextListing<T> {
   const { lines, complete, blank } = splitLines(text);
-  return {
-    complete,
-    blank,
-    lines: lines.map((line) => {
-      const m = /^\s*(\d+)\s(.*)$/.exec(line);
-      return m ? { pid: Number(m[1]), args: m[2]!.trim().split(/\s+/).filter(Boolean) } : null;
-    }),
-  };
+  return { complete, blank, lines: lines.map(parseLine) };
 }
 
 /**
