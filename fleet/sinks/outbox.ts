@@ -18,7 +18,7 @@
 import { coerceError, OutflowError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { FleetMetrics } from '../metrics.js';
-import { ChangeCursorError, type DetectionChange, type Store } from '../store/store.js';
+import { ChangeCursorError, changeSeq, type DetectionChange, type Store } from '../store/store.js';
 import { PartialWriteError, type Sink } from './sink.js';
 
 export interface SinkGroup {
@@ -106,7 +106,8 @@ async function firstPage(store: Store, group: SinkGroup, sink: Sink, limit: numb
       // Another process set this new sink up at the same moment (instances starting together). The older cursor
       // wins: the newer one would skip what was finalized between the two starts; the older can only hand a sink
       // some detections twice, which at-least-once delivery allows.
-      if (typeof kept === 'string' && /^\d*$/.test(kept) && BigInt(kept || '0') <= BigInt(start || '0')) {
+      const keptSeq = typeof kept === 'string' ? changeSeq(kept) : null;
+      if (typeof kept === 'string' && keptSeq !== null && keptSeq <= changeSeq(start)!) {
         return { cursor: kept, changes: await store.detections.changedSince(kept, limit) };
       }
       await putCursor(store, sink, start);

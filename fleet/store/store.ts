@@ -524,11 +524,16 @@ export interface DetectionsRepo {
  * the counter (which never goes back, so another store handed it out), is a ChangeCursorError.
  */
 export function changeSeqWithin(backend: string, cursor: string, newest: bigint): bigint {
-  if (cursor === '') return 0n;
-  if (!/^(?:0|[1-9]\d{0,17})$/.test(cursor)) throw new ChangeCursorError(backend, cursor, 'is not a change number');
-  const seq = BigInt(cursor);
+  const seq = changeSeq(cursor);
+  if (seq === null) throw new ChangeCursorError(backend, cursor, 'is not a change number');
   if (seq > newest) throw new ChangeCursorError(backend, cursor, `is beyond the newest change (${newest}): not from this store`);
   return seq;
+}
+
+/** A change cursor ('' = before the first change) as its change number; null when it is not one. */
+export function changeSeq(cursor: string): bigint | null {
+  if (cursor === '') return 0n;
+  return /^(?:0|[1-9]\d{0,17})$/.test(cursor) ? BigInt(cursor) : null;
 }
 
 /** A change cursor that does not belong to this store (see DetectionsRepo.changedSince). */
