@@ -32,6 +32,18 @@ export function sketchDays(window: { from: number; to: number }): { first: numbe
   return { first: sketchDay(window.from), last: sketchDay(window.to) };
 }
 
+/** The day range [first, last] a set of windows reads (statsMany: the days worth loading). */
+export function sketchDaysOf(windows: Iterable<{ from: number; to: number }>): { first: number; last: number } {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const w of windows) {
+    const d = sketchDays(w);
+    if (d.first < first) first = d.first;
+    if (d.last > last) last = d.last;
+  }
+  return { first, last };
+}
+
 /**
  * A host id's 32-bit hash: FNV-1a over its UTF-16 code units, then murmur3's finalizer so that ids differing
  * only in their last characters (HOST-000001, HOST-000002 …) spread over all registers.

@@ -27,7 +27,7 @@ import type { Logger } from '../../../src/log.js';
 import { silentLogger } from '../../../src/log.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { DetectionSchema } from '../../../src/schemas/detection.js';
-import { DaySketches, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchFromBlob } from '../host-sketch.js';
+import { DaySketches, SKETCH_REGISTERS, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchDays, sketchDaysOf, sketchFromBlob } from '../host-sketch.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import {
   candidateId,
@@ -466,7 +466,7 @@ async function mergeSketches(ex: Executor, chunk: number, f: Family, updates: Sk
     await ex.q(
       'write',
       `INSERT INTO ${f.sketchTable} (${keyList}, day, registers)
-       SELECT *, decode(repeat('00', ${emptySketch().length}), 'hex') FROM unnest(${arrays}, $${n + 1}::int[])
+       SELECT *, decode(repeat('00', ${SKETCH_REGISTERS}), 'hex') FROM unnest(${arrays}, $${n + 1}::int[])
        ON CONFLICT DO NOTHING`,
       params,
     );
@@ -499,18 +499,26 @@ async function mergeSketches(ex: Executor, chunk: number, f: Family, updates: Sk
   }
 }
 
-/** Day sketches of saturated keys (all their days), per joined key; `cache` keeps them across windows. */
-async function loadSketches(ex: Executor, f: Family, keys: string[][], cache?: Map<string, DaySketches>): Promise<Map<string, DaySketches>> {
-  const out = cache ?? new Map<string, DaySketches>();
+/** Day sketches of saturated keys read for some windows: the days they read, and each key's sketches of those days. */
+interface SketchCache {
+  days: { first: number; last: number };
+  byKey: Map<string, DaySketches>;
+}
+
+/** The day sketches of saturated keys within `cache.days`, per joined key, read once per key into the cache. */
+async function loadSketches(ex: Executor, f: Family, keys: string[][], cache: SketchCache): Promise<Map<string, DaySketches>> {
+  const out = cache.byKey;
   const missing = keys.filter((k) => !out.has(joinKey(k)));
   if (!missing.length) return out;
+  const n = f.keyCols.length;
   const keyList = f.keyCols.join(', ');
   const rows = await ex.q<Record<string, unknown> & { day: number; registers: Buffer }>(
     'read',
     `SELECT ${f.keyCols.map((c) => `s.${c}`).join(', ')}, s.day, s.registers FROM ${f.sketchTable} s
      JOIN (SELECT DISTINCT * FROM unnest(${f.keyCols.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS w0(${keyList})) w ON ${f.keyCols.map((c) => `s.${c} = w.${c}`).join(' AND ')}
+     WHERE s.day BETWEEN $${n + 1} AND $${n + 2}
      ORDER BY s.day`,
-    f.keyCols.map((_, i) => missing.map((k) => k[i])),
+    [...f.keyCols.map((_, i) => missing.map((k) => k[i])), cache.days.first, cache.days.last],
   );
   const days = new Map<string, { day: number; registers: Uint8Array }[]>(missing.map((k) => [joinKey(k), []]));
   for (const r of rows) {
@@ -544,7 +552,7 @@ function toStats(r: StatsRow | undefined, window: TimeWindow, sketches: DaySketc
   return { hosts: r.exact, firstSeen: r.first_seen, lastSeen: r.window_last ?? r.last_seen, saturated: false };
 }
 
-/** Stats rows of `keys` with the day sketches of the saturated ones loaded (through `cache` when given). */
+/** Stats rows of `keys` with the day sketches of the saturated ones loaded (through `cache` when given, else for this window). */
 async function statsWithSketches<R extends StatsRow>(
   ex: Executor,
   f: Family,
@@ -552,12 +560,12 @@ async function statsWithSketches<R extends StatsRow>(
   window: TimeWindow,
   countCap: number | undefined,
   keyOf: (r: R) => string[],
-  cache?: Map<string, DaySketches>,
+  cache?: SketchCache,
   extraCols = '',
 ): Promise<{ rows: Map<string, R>; sketches: Map<string, DaySketches> }> {
   const list = await stats<R>(ex, f, keys, window, countCap, extraCols);
   const rows = new Map(list.map((r) => [joinKey(keyOf(r)), r]));
-  const sketches = await loadSketches(ex, f, list.filter((r) => r.saturated).map(keyOf), cache);
+  const sketches = await loadSketches(ex, f, list.filter((r) => r.saturated).map(keyOf), cache ?? { days: sketchDays(window), byKey: new Map() });
   return { rows, sketches };
 }
 
@@ -650,14 +658,14 @@ async function expireFamily(ex: Executor, f: Family, before: number, sketchesBef
 }
 
 function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
-  async function destinationStats(keys: readonly string[], window: TimeWindow, countCap?: number, cache?: Map<string, DaySketches>) {
+  async function destinationStats(keys: readonly string[], window: TimeWindow, countCap?: number, cache?: SketchCache) {
     const out = new Map<string, PrevalenceStats>();
     if (!keys.length) return out;
     const { rows, sketches } = await statsWithSketches<StatsRow & { dest_key: string }>(ex, DEST, keys.map((k) => [k]), window, countCap, (r) => [r.dest_key], cache);
     for (const k of keys) out.set(k, toStats(rows.get(k), window, sketches.get(k)));
     return out;
   }
-  async function pairStats(pairs: readonly { identity: string; key: string }[], window: TimeWindow, countCap?: number, cache?: Map<string, DaySketches>) {
+  async function pairStats(pairs: readonly { identity: string; key: string }[], window: TimeWindow, countCap?: number, cache?: SketchCache) {
     const out = new Map<string, PrevalenceStats>();
     if (!pairs.length) return out;
     type PairRow = StatsRow & { dest_key: string; identity: string };
@@ -668,7 +676,7 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
     }
     return out;
   }
-  async function appStats(identities: readonly string[], window: TimeWindow, countCap?: number, cache?: Map<string, DaySketches>) {
+  async function appStats(identities: readonly string[], window: TimeWindow, countCap?: number, cache?: SketchCache) {
     const out = new Map<string, AppStats>();
     if (!identities.length) return out;
     type AppRow = StatsRow & { identity: string; path: string; signature_class: string; team_id: string; signing_id: string; cdhash: string };
@@ -739,7 +747,8 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
     async statsMany(requests) {
       // Each window is one set-based query per family; the day sketches of saturated keys are read once for
       // the whole call (finalization asks many windows of the same hot keys).
-      const cache = { dest: new Map<string, DaySketches>(), pair: new Map<string, DaySketches>(), app: new Map<string, DaySketches>() };
+      const days = sketchDaysOf(requests.map((r) => r.window));
+      const cache = { dest: { days, byKey: new Map() }, pair: { days, byKey: new Map() }, app: { days, byKey: new Map() } } satisfies Record<string, SketchCache>;
       const out: PrevalenceAnswer[] = [];
       for (const r of requests) {
         out.push({

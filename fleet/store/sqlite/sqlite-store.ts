@@ -21,7 +21,7 @@ import { silentLogger, type Logger } from '../../../src/log.js';
 import { DetectionSchema, type Detection } from '../../../src/schemas/detection.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../file-modes.js';
-import { DaySketches, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchDays, sketchFromBlob } from '../host-sketch.js';
+import { DaySketches, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchDays, sketchDaysOf, sketchFromBlob } from '../host-sketch.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import { encodeKeyRecord, fingerprint, forEachKeyRecord, KEY_RECORD_BYTES, SeenKeys, type Fingerprint } from './seen-keys.js';
 import {
@@ -372,9 +372,10 @@ class SqliteRepos implements StoreRepos {
           // Each key's row and host spans are read once for the whole call; every window is then judged
           // in memory with the same rules as stats(). Finalizing a day of candidates asks ~288 windows of
           // the same few hot keys, which cost one scan of their host rows per window before.
-          const dest = new KeySpans(self, DEST);
-          const pair = new KeySpans(self, PAIR);
-          const app = new KeySpans(self, APP);
+          const days = sketchDaysOf(requests.map((r) => r.window));
+          const dest = new KeySpans(self, DEST, days);
+          const pair = new KeySpans(self, PAIR, days);
+          const app = new KeySpans(self, APP, days);
           const attrs = self.st('SELECT path, signature_class, team_id, signing_id, cdhash FROM apps WHERE identity = ?');
           const attrCache = new Map<string, Row | undefined>();
           return requests.map((r): PrevalenceAnswer => {
@@ -959,6 +960,8 @@ class KeySpans {
   constructor(
     private readonly repos: SqliteRepos,
     private readonly t: PrevalenceTables,
+    /** The days the call's windows read: the only sketch days worth loading. */
+    private readonly days: { first: number; last: number },
   ) {}
 
   private keyRow(keys: string[], id: string) {
@@ -990,7 +993,7 @@ class KeySpans {
 
   private daySketches(keyId: number, id: string): DaySketches {
     let d = this.sketches.get(id);
-    if (!d) this.sketches.set(id, (d = new DaySketches(this.repos.sketchRows(this.t, keyId, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER))));
+    if (!d) this.sketches.set(id, (d = new DaySketches(this.repos.sketchRows(this.t, keyId, this.days.first, this.days.last))));
     return d;
   }
 
