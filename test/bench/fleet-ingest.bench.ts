@@ -6,7 +6,6 @@
  * own memory stays small; each slice is written to a result-log file and ingested with ingestFile, the
  * path of `outflow fleet ingest FILE…`. Only ingestFile/finalizePending calls are timed.
  */
-import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import { rollup } from '../../fleet/rules/maintenance.js';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import { APPS, candidateColumns, DEFAULT_START, eventLine, simulateFleet, type HostInfo } from '../../scripts/simulate-fleet.js';
 import type { BenchContext } from './run.js';
+import { rowCounts } from './sqlite-store-size.js';
 
 const BATCH = 5000;
 const MiB = 1024 * 1024;
@@ -70,12 +70,7 @@ async function benchIngest(b: BenchContext, dir: string, withRollup: boolean): P
     }
   }
   await store.close();
-  let sketchRows = 0;
-  if (withRollup) {
-    const db = new Database(path.join(dir, 'ingest-rollup.db'), { readonly: true });
-    for (const t of ['destination_sketches', 'pair_sketches', 'app_sketches']) sketchRows += (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
-    db.close();
-  }
+  const sketchRows = withRollup ? rowCounts(path.join(dir, 'ingest-rollup.db')).sketch_rows! : 0;
   // Wall-clock rates depend on how busy the machine is; lines per CPU-second is the one-core rate.
   const extra: Record<string, number> = withRollup ? { keys_compacted: compacted, sketch_rows: sketchRows, rollup_max_s: Number(rollupMax.toFixed(2)) } : {};
   b.report(`ingest ${hostsTotal} hosts × 1 day (SQLite, fleet ingest FILE path${withRollup ? ', rollup after each slice' : ''})`, {

@@ -7,8 +7,7 @@
  *
  * The same hosts report every day (one simulated day per 500-host slice, shifted by a day each time).
  */
-import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
@@ -20,37 +19,10 @@ import { retention, rollup } from '../../fleet/rules/maintenance.js';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import { DEFAULT_START, simulateFleet } from '../../scripts/simulate-fleet.js';
 import type { BenchContext } from './run.js';
+import { fileMb, rowCounts } from './sqlite-store-size.js';
 
 const DAY = 86_400;
 const SLICE = 500;
-
-/** The store file and its WAL, in MiB. */
-function fileMb(file: string): { db_mb: number; wal_mb: number } {
-  const mb = (f: string) => {
-    try {
-      return Number((statSync(f).size / 1024 / 1024).toFixed(1));
-    } catch {
-      return 0; // no WAL right after a checkpoint
-    }
-  };
-  return { db_mb: mb(file), wal_mb: mb(`${file}-wal`) };
-}
-
-function rowCounts(file: string): Record<string, number> {
-  const db = new Database(file, { readonly: true });
-  try {
-    const count = (t: string) => (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
-    const saturated = (t: string) => (db.prepare(`SELECT count(*) AS n FROM ${t} WHERE saturated = 1`).get() as { n: number }).n;
-    return {
-      keys: count('destinations') + count('pairs') + count('apps'),
-      saturated_keys: saturated('destinations') + saturated('pairs') + saturated('apps'),
-      host_rows: count('destination_hosts') + count('pair_hosts') + count('app_hosts'),
-      sketch_rows: count('destination_sketches') + count('pair_sketches') + count('app_sketches'),
-    };
-  } finally {
-    db.close();
-  }
-}
 
 export default async function (b: BenchContext): Promise<void> {
   const hosts = b.quick ? 500 : 2000;
