@@ -210,6 +210,7 @@ export function buildDetection(e: EvidenceInput): Detection {
     fleet: {
       active_hosts: facts.activeHosts,
       baseline_start: facts.baselineStart,
+      prevalence_kept_from: facts.prevalenceKeptFrom,
       destination_key: stored.destinationKey,
       destination_hosts: facts.destinationHosts,
       destination_first_seen: facts.destinationFirstSeen,

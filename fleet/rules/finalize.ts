@@ -105,6 +105,9 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
       apps: [...new Set(g.items.flatMap((s) => chains.get(s.id)!))],
     })),
   );
+  // Read after the counts: it only grows, in the transaction that expires, so a rollup that expired anything the
+  // counts above miss has already raised it.
+  const prevalenceKeptFrom = await store.prevalence.keptFrom();
   for (const [gi, g] of groups.entries()) {
     const { destinations: dests, pairs, apps } = answers[gi]!;
     for (const s of g.items) {
@@ -114,6 +117,7 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
       const facts: FleetFacts = {
         now: s.eventTime,
         baselineStart,
+        prevalenceKeptFrom,
         activeHosts: active,
         destinationKey: s.destinationKey,
         destinationHosts: dest.hosts,

@@ -300,7 +300,16 @@ export interface PrevalenceRepo {
    * points are a window apart, so a late candidate's window, which ends before the newest event, may need one.
    */
   expire(before: number, opts?: { sketchesBefore?: number }): Promise<CompactionResult>;
+  /**
+   * The largest `before` expire() was called with, or null before the first call: host rows last seen earlier
+   * are gone, so a window that starts before it counts too few hosts (finalization holds rarity verdicts of
+   * such late candidates, see src/analytics/prevalence.ts `prevalenceExpired`).
+   */
+  keptFrom(): Promise<number | null>;
 }
+
+/** store_meta row (both backends) holding PrevalenceRepo.keptFrom. */
+export const KEPT_FROM_META = 'prevalence_kept_from';
 
 /** How the sightings of compacted keys go into their day sketches (host-sketch.ts SketchUpdatesOptions). */
 export interface ObserveOptions {

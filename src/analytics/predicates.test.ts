@@ -16,7 +16,7 @@ import {
   stagingPath,
   uploadShaped,
 } from './index.js';
-import { baselineWarming, destinationNovelty, unseenApp } from './prevalence.js';
+import { baselineWarming, destinationNovelty, prevalenceExpired, unseenApp } from './prevalence.js';
 import { DAY, MiB, T0, flowFacts } from './testing/facts.js';
 
 const cfg = defaultAnalyticsConfig();
@@ -114,10 +114,23 @@ describe('prevalence thresholds', () => {
   });
 
   it('baseline warms for baseline_maturity_days of event time', () => {
-    expect(baselineWarming({ now: T0, baselineStart: null }, cfg)).toBe(true);
-    expect(baselineWarming({ now: T0 + 7 * DAY - 1, baselineStart: T0 }, cfg)).toBe(true);
-    expect(baselineWarming({ now: T0 + 7 * DAY, baselineStart: T0 }, cfg)).toBe(false);
-    expect(baselineWarming({ now: T0, baselineStart: null }, { ...cfg, baseline_maturity_days: 0 })).toBe(false);
+    const kept = { prevalenceKeptFrom: null };
+    expect(baselineWarming({ now: T0, baselineStart: null, ...kept }, cfg)).toBe(true);
+    expect(baselineWarming({ now: T0 + 7 * DAY - 1, baselineStart: T0, ...kept }, cfg)).toBe(true);
+    expect(baselineWarming({ now: T0 + 7 * DAY, baselineStart: T0, ...kept }, cfg)).toBe(false);
+    expect(baselineWarming({ now: T0, baselineStart: null, ...kept }, { ...cfg, baseline_maturity_days: 0 })).toBe(false);
+  });
+
+  it('a candidate whose window starts more than a day before the data kept is held like a warming baseline', () => {
+    // the rollup expired everything last seen before day 40; windows are 30 days
+    const facts = (now: number) => ({ now, baselineStart: T0, prevalenceKeptFrom: T0 + 40 * DAY });
+    expect(prevalenceExpired(facts(T0 + 69 * DAY - 1), cfg)).toBe(true);
+    expect(prevalenceExpired(facts(T0 + 69 * DAY), cfg)).toBe(false);
+    expect(baselineWarming(facts(T0 + 50 * DAY), cfg)).toBe(true);
+    expect(baselineWarming(facts(T0 + 70 * DAY), cfg)).toBe(false);
+    // whatever baseline_maturity_days says: the counts are incomplete, not merely young
+    expect(baselineWarming(facts(T0 + 50 * DAY), { ...cfg, baseline_maturity_days: 0 })).toBe(true);
+    expect(prevalenceExpired({ now: T0, prevalenceKeptFrom: null }, cfg)).toBe(false);
   });
 
   it.each([

@@ -34,8 +34,29 @@ export function uploadNormalPair(f: Pick<FleetFacts, 'pairUploadHosts'>, cfg: An
   return f.pairUploadHosts >= cfg.upload_normal_min_hosts;
 }
 
-/** Rarity cannot decide anything until the store holds baseline_maturity_days of events. */
-export function baselineWarming(f: Pick<FleetFacts, 'now' | 'baselineStart'>, cfg: AnalyticsConfig): boolean {
+/**
+ * How far a candidate's prevalence window may reach into expired data and still be judged on it. The hosts it
+ * misses are those whose last sighting fell in that stretch at the window's start: for a day, a few at most, while
+ * finalization at its usual pace (every minute, finalize_delay behind the newest event) stays well inside it.
+ */
+export const EXPIRED_WINDOW_TOLERANCE = DAY;
+
+/**
+ * The candidate's prevalence window starts more than EXPIRED_WINDOW_TOLERANCE before the oldest data the store
+ * keeps (`prevalenceKeptFrom`, where the rollup last expired): a late candidate, say a laptop's backlog delivered
+ * weeks later. Its counts would miss every host that used the destination or app only in the expired part, so
+ * rarity would be judged on too few hosts.
+ */
+export function prevalenceExpired(f: Pick<FleetFacts, 'now' | 'prevalenceKeptFrom'>, cfg: AnalyticsConfig): boolean {
+  return f.prevalenceKeptFrom !== null && f.now - cfg.prevalence_window_days * DAY < f.prevalenceKeptFrom - EXPIRED_WINDOW_TOLERANCE;
+}
+
+/**
+ * Rarity cannot decide anything until the store holds baseline_maturity_days of events, nor for a candidate whose
+ * window the store no longer holds (prevalenceExpired: held whatever baseline_maturity_days says).
+ */
+export function baselineWarming(f: Pick<FleetFacts, 'now' | 'baselineStart' | 'prevalenceKeptFrom'>, cfg: AnalyticsConfig): boolean {
+  if (prevalenceExpired(f, cfg)) return true;
   if (f.baselineStart === null) return cfg.baseline_maturity_days > 0;
   return f.now - f.baselineStart < cfg.baseline_maturity_days * DAY;
 }

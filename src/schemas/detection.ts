@@ -72,6 +72,12 @@ export type DetectionPrecursor = z.infer<typeof DetectionPrecursorSchema>;
 export const DetectionFleetFactsSchema = z.object({
   active_hosts: int,
   baseline_start: int.nullable(),
+  /**
+   * Oldest event time whose prevalence data the store kept when this was judged (null: nothing expired yet). A
+   * window starting more than a day earlier is held like a warming baseline (docs/fleet.md). Absent from
+   * detections stored before it existed.
+   */
+  prevalence_kept_from: int.nullable().default(null),
   destination_key: z.string(),
   destination_hosts: int,
   destination_first_seen: int.nullable(),

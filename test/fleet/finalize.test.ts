@@ -116,6 +116,48 @@ describe('30-day sliding window', () => {
   }, 60_000);
 });
 
+describe('late candidates (a backlog delivered after the rollup expired its window)', () => {
+  it('hold rarity verdicts whose window the store no longer keeps, and say so; candidates of the kept window still fire', async () => {
+    const hosts = hostsOf(12);
+    const store = await memoryStore();
+    // Day 5: ten hosts use the destination. Everyone keeps reporting until day 45; host 0 was offline meanwhile.
+    const fleet = [...statusLines(hosts, T0), ...hosts.slice(1, 11).map((h) => destinationLine(h, T0 + 5 * DAY, 'www.team-share.com'))];
+    for (const d of [19, 34, 45]) fleet.push(...statusLines(hosts, T0 + d * DAY));
+    await runPipeline(store, [fleet]);
+    // The hourly rollup slides the window to days 15–45: the day-5 sightings are gone.
+    expect((await rollup(store, { analytics: defaultAnalyticsConfig() })).expired.destinations).toBe(1);
+    expect(await store.prevalence.keptFrom()).toBe(T0 + 15 * DAY);
+
+    // Host 0's backlog: an upload on day 8, when ten other hosts used the destination (common: no detection),
+    // and a fresh upload to a destination nobody else uses (rare: fires).
+    const run = await runPipeline(store, [
+      [
+        bigUpload(hosts[0]!, T0 + 8 * DAY, 'up.team-share.com', { flow_id: 'late' }),
+        bigUpload(hosts[0]!, T0 + 45 * DAY + 60, 'up.nobody-else.com', { flow_id: 'fresh', remote_address: '192.0.2.78' }),
+      ],
+    ]);
+    expect(run.finalized.examined).toBe(2);
+    expect(run.finalized.warming).toBe(1);
+    expect(run.detections.map((d) => [d.flow.flow_id, d.branch, d.fleet.prevalence_kept_from])).toEqual([['fresh', 'rare_and_upload', T0 + 15 * DAY]]);
+    await store.close();
+  }, 60_000);
+
+  it('a late candidate that fires on a branch without rarity says its baseline was not usable', async () => {
+    const hosts = hostsOf(12);
+    const store = await memoryStore();
+    const fleet = [...statusLines(hosts, T0)];
+    for (const d of [19, 34, 45]) fleet.push(...statusLines(hosts, T0 + d * DAY));
+    await runPipeline(store, [fleet]);
+    await rollup(store, { analytics: defaultAnalyticsConfig() });
+    // A long, large upload by an app that never uploads there (AN0082 fires while warming too, as above).
+    const at = T0 + 8 * DAY;
+    const late = candidateLine({ analytic: 'AN0082', host: hosts[1]!, app: APPS.syncAgent, remote_address: '192.0.2.5', server_name: 'relay.fresh-domain.org', bytes_out: 200 * MiB, bytes_in: MiB, duration: 5 * HOUR, first_seen: at - 5 * HOUR }, at);
+    const run = await runPipeline(store, [[late]]);
+    expect(run.detections.map((d) => [d.analytic, d.baseline_warming, d.fleet.prevalence_kept_from])).toEqual([['AN0082', true, T0 + 15 * DAY]]);
+    await store.close();
+  }, 60_000);
+});
+
 describe('previously unseen applications (AN0032)', () => {
   const noReturn = (host: ReturnType<typeof hostsOf>[number], t: number) =>
     candidateLine({ analytic: 'AN0032', host, app: APPS.mdmAgent, remote_address: '192.0.2.90', server_name: 'inventory.example-mdm.com', bytes_out: 3 * MiB, bytes_in: 100, first_seen: t - 60 }, t);

@@ -11,15 +11,19 @@ import { storeContract } from './store.contract.js';
 const testDb = useTestDatabase('contract');
 
 // migrate once: every test then only truncates
+/** store_meta rows the migrations create (counters); rows written later (prevalence.keptFrom) go with the data. */
+let migratedMeta: string[] = [];
 beforeAll(async () => {
   const first = await openPostgresStore(testDb().url);
   await first.close();
+  migratedMeta = (await pgQuery<{ name: string }>(testDb().url, 'SELECT name FROM store_meta')).map((r) => r.name);
 }, 90_000);
 
 storeContract('postgres', async () => {
   const db = testDb();
   // schema_migrations and store_meta hold what the migrations wrote: kept, the counters in store_meta reset
   const tables = await pgQuery<{ tablename: string }>(db.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'store_meta')`);
-  await pgQuery(db.url, `TRUNCATE ${tables.map((t) => `"${t.tablename}"`).join(', ')} RESTART IDENTITY; UPDATE store_meta SET value = 0`);
+  const seeded = migratedMeta.map((n) => `'${n}'`).join(', ');
+  await pgQuery(db.url, `TRUNCATE ${tables.map((t) => `"${t.tablename}"`).join(', ')} RESTART IDENTITY; DELETE FROM store_meta WHERE name NOT IN (${seeded}); UPDATE store_meta SET value = 0`);
   return openPostgresStore(db.url, { poolSize: 3 });
 });

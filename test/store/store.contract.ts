@@ -94,6 +94,7 @@ export function sampleDetection(over: Partial<Detection> = {}): Detection {
     fleet: {
       active_hosts: 12,
       baseline_start: T0 - 10 * DAY,
+      prevalence_kept_from: null,
       destination_key: 'example.net',
       destination_hosts: 1,
       destination_first_seen: T0,
@@ -355,6 +356,24 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.prevalence.apps(['team:X/old'], ALL)).get('team:X/old')!.firstSeen).toBeNull();
       });
 
+      it('keeps the largest bound it expired before (keptFrom), null until the first expiry, in the caller\'s transaction', async () => {
+        expect(await store.prevalence.keptFrom()).toBeNull();
+        await store.prevalence.expire(T0 + 10 * DAY);
+        expect(await store.prevalence.keptFrom()).toBe(T0 + 10 * DAY);
+        // an older bound (a rollup of a store whose clock was rewound, say) cannot bring expired rows back
+        await store.prevalence.expire(T0 + 5 * DAY);
+        expect(await store.prevalence.keptFrom()).toBe(T0 + 10 * DAY);
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.prevalence.expire(T0 + 20 * DAY);
+            throw new Error('rolled back');
+          }),
+        ).rejects.toThrow('rolled back');
+        expect(await store.prevalence.keptFrom()).toBe(T0 + 10 * DAY);
+        await store.prevalence.expire(T0 + 20 * DAY);
+        expect(await store.prevalence.keptFrom()).toBe(T0 + 20 * DAY);
+      });
+
       it('tracks upload-shaped pairs per (identity, key)', async () => {
         await store.prevalence.observePairs([
           { identity: 'team:A/app', key: 'x.com', hostId: 'H1', firstSeen: T0, lastSeen: T0 },
@@ -596,6 +615,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.detections.get('det_1')).toMatchObject({ count: 3, last_seen: T0 + 900 });
         expect(await store.detections.expire(T0 + 400)).toBe(1);
         expect((await store.detections.list()).map((d) => d.id)).toEqual(['det_2', 'det_1']);
+      });
+
+      it('takes a detection stored before fleet.prevalence_kept_from existed (a later flow updating it) as null there', async () => {
+        const { prevalence_kept_from: _, ...olderFleet } = sampleDetection().fleet;
+        await store.detections.upsert([{ ...sampleDetection(), fleet: olderFleet } as Detection]);
+        expect((await store.detections.get('det_1'))!.fleet.prevalence_kept_from).toBeNull();
       });
 
       it('finds the open detection of a suppression key', async () => {

@@ -30,6 +30,7 @@ import { DetectionSchema } from '../../../src/schemas/detection.js';
 import { DaySketches, SKETCH_REGISTERS, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchDays, sketchDaysOf, sketchFromBlob } from '../host-sketch.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import {
+  KEPT_FROM_META,
   candidateId,
   changeSeqWithin,
   compareText,
@@ -770,11 +771,18 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
     },
     async expire(before, opts): Promise<CompactionResult> {
       const sketchesBefore = opts?.sketchesBefore ?? before;
-      return ex.atomic(async (t) => ({
-        destinations: await expireFamily(t, DEST, before, sketchesBefore),
-        pairs: await expireFamily(t, PAIR, before, sketchesBefore),
-        apps: await expireFamily(t, APP, before, sketchesBefore),
-      }));
+      return ex.atomic(async (t) => {
+        await t.q('write', `INSERT INTO store_meta (name, value) VALUES ('${KEPT_FROM_META}', $1) ON CONFLICT (name) DO UPDATE SET value = greatest(store_meta.value, excluded.value)`, [before]);
+        return {
+          destinations: await expireFamily(t, DEST, before, sketchesBefore),
+          pairs: await expireFamily(t, PAIR, before, sketchesBefore),
+          apps: await expireFamily(t, APP, before, sketchesBefore),
+        };
+      });
+    },
+    async keptFrom() {
+      const rows = await ex.q<{ value: string }>('read', `SELECT value::text AS value FROM store_meta WHERE name = '${KEPT_FROM_META}'`);
+      return rows[0] ? Number(rows[0].value) : null;
     },
   };
   return repo;

@@ -25,6 +25,7 @@ import { DaySketches, SketchUpdates, addPoints, emptySketch, saturatedHostCount,
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import { encodeKeyRecord, fingerprint, forEachKeyRecord, KEY_RECORD_BYTES, SeenKeys, type Fingerprint } from './seen-keys.js';
 import {
+  KEPT_FROM_META,
   changeSeqWithin,
   candidateBodyDigest,
   candidateId,
@@ -419,11 +420,19 @@ class SqliteRepos implements StoreRepos {
       },
       async expire(before: number, opts?: { sketchesBefore?: number }): Promise<CompactionResult> {
         const sketchesBefore = opts?.sketchesBefore ?? before;
-        return wrap('prevalence.expire', 'STORE_WRITE', () => ({
-          destinations: self.expireTables(DEST, before, sketchesBefore),
-          pairs: self.expireTables(PAIR, before, sketchesBefore),
-          apps: self.expireTables(APP, before, sketchesBefore),
-        }));
+        return wrap('prevalence.expire', 'STORE_WRITE', () => {
+          self
+            .st(`INSERT INTO store_meta (name, value) VALUES ('${KEPT_FROM_META}', ?) ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`)
+            .run(before);
+          return {
+            destinations: self.expireTables(DEST, before, sketchesBefore),
+            pairs: self.expireTables(PAIR, before, sketchesBefore),
+            apps: self.expireTables(APP, before, sketchesBefore),
+          };
+        });
+      },
+      async keptFrom() {
+        return wrap('prevalence.keptFrom', 'STORE_READ', () => (self.st(`SELECT value FROM store_meta WHERE name = '${KEPT_FROM_META}'`).pluck().get() as number | undefined) ?? null);
       },
     };
 

@@ -104,6 +104,7 @@ export function fleetFacts(over: Partial<FleetFacts> = {}): FleetFacts {
   return {
     now: T0 + 120,
     baselineStart: T0 - 60 * DAY,
+    prevalenceKeptFrom: null,
     activeHosts: 500,
     destinationKey: 'example.net',
     destinationHosts: 1,
