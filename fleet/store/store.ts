@@ -302,8 +302,8 @@ export interface PrevalenceRepo {
   expire(before: number, opts?: { sketchesBefore?: number }): Promise<CompactionResult>;
   /**
    * The largest `before` expire() was called with, or null before the first call: host rows last seen earlier
-   * are gone, so a window that starts before it counts too few hosts (finalization holds rarity verdicts of
-   * such late candidates, see src/analytics/prevalence.ts `prevalenceExpired`).
+   * are gone, so a window that starts before it counts too few hosts (finalization starts such a late
+   * candidate's baseline there, see src/analytics/prevalence.ts `baselineStartFor`).
    */
   keptFrom(): Promise<number | null>;
 }
@@ -383,6 +383,18 @@ export function mergeAppAttributes(rows: readonly AppSighting[]): Map<string, Me
     if (merged) out.set(r.identity, merged);
   }
   return out;
+}
+
+/**
+ * A stored detection body as a Detection. Bodies are validated when written (detections.upsert) and read back
+ * without the schema (finalization and the outbox read many); only fields added since an older version may have
+ * written the body are filled in here, with the schema's defaults.
+ */
+export function detectionFromBody(body: string): Detection {
+  const d = JSON.parse(body) as Detection;
+  // fleet.prevalence_kept_from: added 2026-11 (late candidates); absent from bodies written before
+  d.fleet.prevalence_kept_from ??= null;
+  return d;
 }
 
 export function pairKey(identity: string, key: string): string {

@@ -16,7 +16,7 @@ import {
   stagingPath,
   uploadShaped,
 } from './index.js';
-import { baselineWarming, destinationNovelty, prevalenceExpired, unseenApp } from './prevalence.js';
+import { baselineStartFor, baselineWarming, destinationNovelty, unseenApp } from './prevalence.js';
 import { DAY, MiB, T0, flowFacts } from './testing/facts.js';
 
 const cfg = defaultAnalyticsConfig();
@@ -121,16 +121,21 @@ describe('prevalence thresholds', () => {
     expect(baselineWarming({ now: T0, baselineStart: null, ...kept }, { ...cfg, baseline_maturity_days: 0 })).toBe(false);
   });
 
-  it('a candidate whose window starts more than a day before the data kept is held like a warming baseline', () => {
-    // the rollup expired everything last seen before day 40; windows are 30 days
+  it('a late candidate whose window reaches before the data kept has its baseline start there', () => {
+    // the store's first event was T0; the rollup expired everything last seen before day 40; windows are 30 days
     const facts = (now: number) => ({ now, baselineStart: T0, prevalenceKeptFrom: T0 + 40 * DAY });
-    expect(prevalenceExpired(facts(T0 + 69 * DAY - 1), cfg)).toBe(true);
-    expect(prevalenceExpired(facts(T0 + 69 * DAY), cfg)).toBe(false);
-    expect(baselineWarming(facts(T0 + 50 * DAY), cfg)).toBe(true);
-    expect(baselineWarming(facts(T0 + 70 * DAY), cfg)).toBe(false);
-    // whatever baseline_maturity_days says: the counts are incomplete, not merely young
-    expect(baselineWarming(facts(T0 + 50 * DAY), { ...cfg, baseline_maturity_days: 0 })).toBe(true);
-    expect(prevalenceExpired({ now: T0, prevalenceKeptFrom: null }, cfg)).toBe(false);
+    expect(baselineStartFor(facts(T0 + 45 * DAY), cfg)).toBe(T0 + 40 * DAY);
+    expect(baselineStartFor(facts(T0 + 70 * DAY - 1), cfg)).toBe(T0 + 40 * DAY);
+    // a window within the data kept is judged on it all
+    expect(baselineStartFor(facts(T0 + 70 * DAY), cfg)).toBe(T0);
+    // warming until 7 days of the window are kept; a window wholly expired keeps nothing
+    expect(baselineWarming(facts(T0 + 20 * DAY), cfg)).toBe(true);
+    expect(baselineWarming(facts(T0 + 47 * DAY - 1), cfg)).toBe(true);
+    expect(baselineWarming(facts(T0 + 47 * DAY), cfg)).toBe(false);
+    // a store younger than its window: the rollup's bound is before the first event and changes nothing
+    expect(baselineStartFor({ now: T0 + 10 * DAY, baselineStart: T0, prevalenceKeptFrom: T0 - 20 * DAY }, cfg)).toBe(T0);
+    // baseline_maturity_days 0 judges on whatever is kept, as it does a young store
+    expect(baselineWarming(facts(T0 + 20 * DAY), { ...cfg, baseline_maturity_days: 0 })).toBe(false);
   });
 
   it.each([

@@ -35,30 +35,25 @@ export function uploadNormalPair(f: Pick<FleetFacts, 'pairUploadHosts'>, cfg: An
 }
 
 /**
- * How far a candidate's prevalence window may reach into expired data and still be judged on it. The hosts it
- * misses are those whose last sighting fell in that stretch at the window's start: for a day, a few at most, while
- * finalization at its usual pace (every minute, finalize_delay behind the newest event) stays well inside it.
+ * Where the data a candidate is judged on starts: the store's first event, unless the candidate's window reaches
+ * back before the oldest prevalence data the store keeps (`prevalenceKeptFrom`, where the rollup last expired), as
+ * a laptop's backlog delivered weeks late does. Then its counts miss every host seen only in the expired part, as a
+ * young store misses the hosts of before its first event, so its baseline starts at `prevalenceKeptFrom`.
  */
-export const EXPIRED_WINDOW_TOLERANCE = DAY;
-
-/**
- * The candidate's prevalence window starts more than EXPIRED_WINDOW_TOLERANCE before the oldest data the store
- * keeps (`prevalenceKeptFrom`, where the rollup last expired): a late candidate, say a laptop's backlog delivered
- * weeks later. Its counts would miss every host that used the destination or app only in the expired part, so
- * rarity would be judged on too few hosts.
- */
-export function prevalenceExpired(f: Pick<FleetFacts, 'now' | 'prevalenceKeptFrom'>, cfg: AnalyticsConfig): boolean {
-  return f.prevalenceKeptFrom !== null && f.now - cfg.prevalence_window_days * DAY < f.prevalenceKeptFrom - EXPIRED_WINDOW_TOLERANCE;
+export function baselineStartFor(f: Pick<FleetFacts, 'now' | 'baselineStart' | 'prevalenceKeptFrom'>, cfg: AnalyticsConfig): number | null {
+  if (f.baselineStart === null || f.prevalenceKeptFrom === null) return f.baselineStart;
+  return f.now - cfg.prevalence_window_days * DAY < f.prevalenceKeptFrom ? Math.max(f.baselineStart, f.prevalenceKeptFrom) : f.baselineStart;
 }
 
 /**
- * Rarity cannot decide anything until the store holds baseline_maturity_days of events, nor for a candidate whose
- * window the store no longer holds (prevalenceExpired: held whatever baseline_maturity_days says).
+ * Rarity cannot decide anything until the candidate's baseline (baselineStartFor) holds baseline_maturity_days of
+ * events: a young store, or a candidate so late that little of its window is still kept.
  */
 export function baselineWarming(f: Pick<FleetFacts, 'now' | 'baselineStart' | 'prevalenceKeptFrom'>, cfg: AnalyticsConfig): boolean {
-  if (prevalenceExpired(f, cfg)) return true;
-  if (f.baselineStart === null) return cfg.baseline_maturity_days > 0;
-  return f.now - f.baselineStart < cfg.baseline_maturity_days * DAY;
+  const start = baselineStartFor(f, cfg);
+  if (cfg.baseline_maturity_days <= 0) return false;
+  // a candidate older than the data kept has a baseline of negative age: warming too
+  return start === null || f.now - start < cfg.baseline_maturity_days * DAY;
 }
 
 /**

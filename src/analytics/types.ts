@@ -76,7 +76,7 @@ export interface FleetFacts {
   now: number;
   /** First event time in the store; null when the store is empty. */
   baselineStart: number | null;
-  /** Oldest event time the store still holds prevalence data from (Store prevalence.keptFrom); null when nothing has expired. */
+  /** Oldest event time the store still holds prevalence data from (Store prevalence.keptFrom); null before the first rollup. */
   prevalenceKeptFrom: number | null;
   activeHosts: number;
   destinationKey: string;

@@ -73,9 +73,9 @@ export const DetectionFleetFactsSchema = z.object({
   active_hosts: int,
   baseline_start: int.nullable(),
   /**
-   * Oldest event time whose prevalence data the store kept when this was judged (null: nothing expired yet). A
-   * window starting more than a day earlier is held like a warming baseline (docs/fleet.md). Absent from
-   * detections stored before it existed.
+   * Oldest event time whose prevalence data the store kept when this was judged (null before the first rollup). A
+   * candidate whose window reaches back before it has its baseline start there (docs/fleet.md, Finalization).
+   * Bodies stored before it existed read back with null (detectionFromBody).
    */
   prevalence_kept_from: int.nullable().default(null),
   destination_key: z.string(),

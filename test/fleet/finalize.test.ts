@@ -142,6 +142,56 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     await store.close();
   }, 60_000);
 
+  /** 12 hosts reporting on days 0–45, then the hourly rollup (30-day window: data kept from day 15). */
+  async function storeAtDay45(extra: string[] = []): Promise<Store> {
+    const hosts = hostsOf(12);
+    const store = await memoryStore();
+    const fleet: string[] = [];
+    for (const d of [0, 10, 20, 30, 40, 45]) fleet.push(...statusLines(hosts, T0 + d * DAY));
+    await runPipeline(store, [[...fleet, ...extra]]);
+    await rollup(store, { analytics: defaultAnalyticsConfig() });
+    return store;
+  }
+
+  it('a source a few days behind is judged on the 25+ days of its window still kept, not held', async () => {
+    const store = await storeAtDay45();
+    expect(await store.prevalence.keptFrom()).toBe(T0 + 15 * DAY);
+    // day 40 and day 22 (7 days of its window kept): rare verdicts; day 21 (6 days kept): held
+    const hosts = hostsOf(12);
+    const run = await runPipeline(store, [
+      [
+        bigUpload(hosts[0]!, T0 + 40 * DAY, 'up.nobody-else.com', { flow_id: 'day40' }),
+        bigUpload(hosts[1]!, T0 + 22 * DAY + HOUR, 'up.nobody-else.com', { flow_id: 'day22' }),
+        bigUpload(hosts[2]!, T0 + 21 * DAY, 'up.nobody-else.com', { flow_id: 'day21' }),
+      ],
+    ]);
+    expect(run.finalized.warming).toBe(1);
+    expect(run.detections.map((d) => [d.flow.flow_id, d.branch]).sort()).toEqual([
+      ['day22', 'rare_and_upload'],
+      ['day40', 'rare_and_upload'],
+    ]);
+    await store.close();
+  }, 60_000);
+
+  it('one host with its clock a day ahead (ingest accepts it) does not make an hour-late candidate late', async () => {
+    const hosts = hostsOf(12);
+    const store = await storeAtDay45(statusLines([hosts[11]!], T0 + 45 * DAY + 23 * HOUR));
+    const run = await runPipeline(store, [[bigUpload(hosts[0]!, T0 + 45 * DAY - 2 * HOUR, 'up.nobody-else.com')]]);
+    expect(run.detections.map((d) => d.branch)).toEqual(['rare_and_upload']);
+    await store.close();
+  }, 60_000);
+
+  it('raising prevalence_window_days does not hold live candidates', async () => {
+    const store = await storeAtDay45();
+    const cfg60 = { ...defaultAnalyticsConfig(), prevalence_window_days: 60 };
+    await rollup(store, { analytics: cfg60 });
+    const hosts = hostsOf(12);
+    const run = await runPipeline(store, [[...statusLines(hosts, T0 + 45 * DAY + 30), bigUpload(hosts[0]!, T0 + 45 * DAY + 60, 'up.nobody-else.com')]], { analytics: cfg60 });
+    expect(run.finalized.warming).toBe(0);
+    expect(run.detections.map((d) => d.branch)).toEqual(['rare_and_upload']);
+    await store.close();
+  }, 60_000);
+
   it('a late candidate that fires on a branch without rarity says its baseline was not usable', async () => {
     const hosts = hostsOf(12);
     const store = await memoryStore();

@@ -39,6 +39,30 @@ describe('SQLite store specifics', () => {
   const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'sqlite-store-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('a detection body stored before fleet.prevalence_kept_from existed reads back with it null', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'outflow-old-body-'));
+    try {
+      const file = path.join(dir, 's.db');
+      let store = await openSqliteStore(file);
+      await store.detections.upsert([sampleDetection()]);
+      await store.close();
+      // the body as the previous version wrote it
+      const db = new Database(file);
+      const body = JSON.parse(db.prepare('SELECT body FROM detections').pluck().get() as string);
+      delete body.fleet.prevalence_kept_from;
+      db.prepare('UPDATE detections SET body = ?').run(JSON.stringify(body));
+      db.close();
+      store = await openSqliteStore(file);
+      expect((await store.detections.get('det_1'))!.fleet.prevalence_kept_from).toBeNull();
+      expect((await store.detections.list())[0]!.fleet.prevalence_kept_from).toBeNull();
+      expect((await store.detections.changedSince('', 10))[0]!.detection.fleet.prevalence_kept_from).toBeNull();
+      expect((await store.detections.openBySuppressionKey([sampleDetection().suppression_key], 0)).get(sampleDetection().suppression_key)!.fleet.prevalence_kept_from).toBeNull();
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('creates the file in WAL mode, records migrations, and reopens without re-applying them', async () => {
     const file = path.join(dir, 'nested', 'outflow.db');
     const s = await openStore(file);

@@ -31,6 +31,7 @@ import { DaySketches, SKETCH_REGISTERS, SketchUpdates, addPoints, emptySketch, s
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import {
   KEPT_FROM_META,
+  detectionFromBody,
   candidateId,
   changeSeqWithin,
   compareText,
@@ -969,7 +970,7 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
          ORDER BY suppression_key, created_at DESC, id COLLATE "C" DESC`,
         [unique, since],
       );
-      for (const r of rows) out.set(r.suppression_key, JSON.parse(r.body) as Detection);
+      for (const r of rows) out.set(r.suppression_key, detectionFromBody(r.body));
       return out;
     },
     /**
@@ -1014,7 +1015,7 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
     },
     async get(id) {
       const rows = await ex.q<{ body: string }>('read', `SELECT body FROM detections WHERE id = $1 LIMIT 1`, [id]);
-      return rows[0] ? (JSON.parse(rows[0].body) as Detection) : null;
+      return rows[0] ? detectionFromBody(rows[0].body) : null;
     },
     async list(query: DetectionQuery = {}) {
       const rows = await ex.q<{ body: string }>(
@@ -1027,7 +1028,7 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
          ORDER BY last_seen, id COLLATE "C"`,
         [query.since ?? null, query.analytic ?? null, query.host ?? null, query.limit ?? 1000],
       );
-      return rows.map((r) => JSON.parse(r.body) as Detection);
+      return rows.map((r) => detectionFromBody(r.body));
     },
     async countByAnalytic() {
       const rows = await ex.q<{ analytic: string; n: number }>('read', `SELECT analytic, count(*) AS n FROM detections GROUP BY analytic ORDER BY analytic`);
@@ -1044,7 +1045,7 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
         `SELECT d.change_seq::text AS seq, d.body FROM detections d WHERE d.change_seq > $1 ORDER BY d.change_seq LIMIT $2`,
         [from, limit],
       );
-      return rows.map((r) => ({ cursor: r.seq, detection: JSON.parse(r.body) as Detection }));
+      return rows.map((r) => ({ cursor: r.seq, detection: detectionFromBody(r.body) }));
     },
     async changeCursor() {
       const last = await changeCounter(ex);

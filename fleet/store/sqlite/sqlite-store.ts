@@ -26,6 +26,7 @@ import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import { encodeKeyRecord, fingerprint, forEachKeyRecord, KEY_RECORD_BYTES, SeenKeys, type Fingerprint } from './seen-keys.js';
 import {
   KEPT_FROM_META,
+  detectionFromBody,
   changeSeqWithin,
   candidateBodyDigest,
   candidateId,
@@ -516,7 +517,7 @@ class SqliteRepos implements StoreRepos {
           const out = new Map<string, Detection>();
           for (const k of new Set(keys)) {
             const r = q.get(k, since) as Row | undefined;
-            if (r) out.set(k, JSON.parse(r.body as string) as Detection);
+            if (r) out.set(k, detectionFromBody(r.body as string));
           }
           return out;
         });
@@ -543,7 +544,7 @@ class SqliteRepos implements StoreRepos {
         return wrap('detections.changedSince', 'STORE_READ', () => {
           const from = self.changeFrom(after);
           const rows = self.st('SELECT change_seq, body FROM detections WHERE change_seq > ? ORDER BY change_seq LIMIT ?').raw(true).all(from, limit) as [number, string][];
-          return rows.map(([seq, body]) => ({ cursor: String(seq), detection: JSON.parse(body) as Detection }));
+          return rows.map(([seq, body]) => ({ cursor: String(seq), detection: detectionFromBody(body) }));
         });
       },
       async changeCursor() {
@@ -560,7 +561,7 @@ class SqliteRepos implements StoreRepos {
       async get(id: string) {
         return wrap('detections.get', 'STORE_READ', () => {
           const r = self.st('SELECT body FROM detections WHERE id = ?').get(id) as Row | undefined;
-          return r ? (JSON.parse(r.body as string) as Detection) : null;
+          return r ? (detectionFromBody(r.body as string)) : null;
         });
       },
       async list(query: DetectionQuery = {}) {
@@ -581,7 +582,7 @@ class SqliteRepos implements StoreRepos {
           const rows = self
             .st(`SELECT body FROM (SELECT body, last_seen, id FROM detections WHERE ${where.join(' AND ')} ORDER BY last_seen DESC, id DESC LIMIT ?) ORDER BY last_seen, id`)
             .all(...args) as Row[];
-          return rows.map((r) => JSON.parse(r.body as string) as Detection);
+          return rows.map((r) => detectionFromBody(r.body as string));
         });
       },
       async countByAnalytic() {
