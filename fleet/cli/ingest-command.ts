@@ -129,7 +129,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
     ...totals,
     seconds: Number(ingestSeconds.toFixed(3)),
     lines_per_second: ingestSeconds > 0 ? Math.round(totals.lines / ingestSeconds) : totals.lines,
-    finalized: fin ? { cutoff: fin.cutoff, examined: fin.examined, fired: fin.fired, created: fin.created.length, updated: fin.updated.length, warming: fin.warming } : null,
+    finalized: fin ? { cutoff: fin.cutoff, examined: fin.examined, fired: fin.fired, created: fin.created.length, updated: fin.updated.length, warming: fin.warming, late: fin.late } : null,
     ...(finalizeSkipped ? { finalize_skipped: finalizeSkipped } : {}),
     pending,
     store: store.location,
@@ -141,7 +141,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
       [
         `ingested ${totals.lines} lines (${totals.accepted} rows applied, ${totals.baseline} of them baseline, ${totals.duplicates} duplicate candidate/rejected rows skipped, ${totals.quarantined} quarantined${totals.quarantined && q ? ` → ${q}` : ''}) in ${ingestSeconds.toFixed(1)} s, ${summary.lines_per_second} lines/s`,
         fin
-          ? `finalized ${fin.examined} candidates: ${fin.created.length} new detections, ${fin.updated.length} updated${fin.warming ? `, ${fin.warming} held (baseline warming)` : ''}; ${pending} pending`
+          ? `finalized ${fin.examined} candidates: ${fin.created.length} new detections, ${fin.updated.length} updated${fin.warming ? `, ${fin.warming} held (baseline warming${fin.late ? `; ${fin.late} of them late: their window reaches back before the data this store keeps, replay old logs into a new store to judge them` : ''})` : ''}; ${pending} pending`
           : `${pending} candidates pending (not finalized${finalizeSkipped ? `: ${finalizeSkipped}` : ''})`,
       ].join('\n') + '\n',
     );

@@ -12,7 +12,7 @@
  *   const r = await finalizePending(store, { analytics: config.analytics });
  *   // committed: the sinks take them from the store's change feed (fleet/sinks/outbox.ts)
  */
-import { ANALYTICS, commonThreshold, rareThreshold, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
+import { ANALYTICS, commonThreshold, lateBaselineStart, rareThreshold, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import type { Logger } from '../../src/log.js';
@@ -41,6 +41,8 @@ export interface FinalizeResult {
   fired: number;
   /** Verdicts held back only because the baseline is younger than baseline_maturity_days. */
   warming: number;
+  /** Of `warming`, candidates held because their window reaches back before the data the store keeps (late). */
+  late: number;
   /** Detections created in this run (final state). */
   created: Detection[];
   /** Existing detections changed by this run (count/bytes/last_seen), excluding `created`. */
@@ -118,6 +120,7 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
         now: s.eventTime,
         baselineStart,
         prevalenceKeptFrom,
+        windowFrom: g.window.from,
         activeHosts: active,
         destinationKey: s.destinationKey,
         destinationHosts: dest.hosts,
@@ -147,7 +150,7 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
   const batchSize = opts.batchSize ?? 5000;
   const suppressionSpan = Math.round(cfg.suppression_hours * HOUR);
   const clock = await store.clock.get();
-  const result: FinalizeResult = { cutoff: null, examined: 0, fired: 0, warming: 0, created: [], updated: [], durationMs: 0 };
+  const result: FinalizeResult = { cutoff: null, examined: 0, fired: 0, warming: 0, late: 0, created: [], updated: [], durationMs: 0 };
   if (clock.newest === null) {
     result.durationMs = performance.now() - started;
     return result;
@@ -166,7 +169,10 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
     for (const ctx of contexts) {
       const v = ANALYTICS[ctx.stored.candidate.analytic].finalize(ctx.stored.candidate, ctx.facts, cfg);
       verdicts.set(ctx.stored.id, v);
-      if (!v.fire && v.baselineWarming && v.branch === 'baseline_warming') result.warming++;
+      if (!v.fire && v.baselineWarming && v.branch === 'baseline_warming') {
+        result.warming++;
+        if (lateBaselineStart(ctx.facts) !== null) result.late++;
+      }
     }
     const firingKeys = contexts.filter((c) => verdicts.get(c.stored.id)!.fire).map((c) => suppressionKey(c.stored.hostId, c.stored.candidate, c.stored.destinationKey));
     const minTime = contexts.length ? contexts[0]!.stored.eventTime : cutoff;

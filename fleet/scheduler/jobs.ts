@@ -47,6 +47,7 @@ export const FLEET_JOBS: readonly (Omit<JobDefinition<JobDeps>, 'cron'> & { name
         examined: r.examined,
         fired: r.fired,
         warming: r.warming,
+        late: r.late,
         created: r.created.length,
         updated: r.updated.length,
         delivered: Object.values(d.delivered).reduce((a, b) => a + b, 0),

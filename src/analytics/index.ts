@@ -39,6 +39,7 @@ export {
   commonDestination,
   uploadNormalPair,
   baselineWarming,
+  lateBaselineStart,
   unseenApp,
   firstUnseenApp,
   destinationNovelty,

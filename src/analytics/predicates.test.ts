@@ -16,7 +16,7 @@ import {
   stagingPath,
   uploadShaped,
 } from './index.js';
-import { baselineStartFor, baselineWarming, destinationNovelty, unseenApp } from './prevalence.js';
+import { baselineWarming, destinationNovelty, lateBaselineStart, unseenApp } from './prevalence.js';
 import { DAY, MiB, T0, flowFacts } from './testing/facts.js';
 
 const cfg = defaultAnalyticsConfig();
@@ -114,28 +114,38 @@ describe('prevalence thresholds', () => {
   });
 
   it('baseline warms for baseline_maturity_days of event time', () => {
-    const kept = { prevalenceKeptFrom: null };
-    expect(baselineWarming({ now: T0, baselineStart: null, ...kept }, cfg)).toBe(true);
-    expect(baselineWarming({ now: T0 + 7 * DAY - 1, baselineStart: T0, ...kept }, cfg)).toBe(true);
-    expect(baselineWarming({ now: T0 + 7 * DAY, baselineStart: T0, ...kept }, cfg)).toBe(false);
-    expect(baselineWarming({ now: T0, baselineStart: null, ...kept }, { ...cfg, baseline_maturity_days: 0 })).toBe(false);
+    const at = (now: number, baselineStart: number | null) => ({ now, windowFrom: now - 30 * DAY, baselineStart, prevalenceKeptFrom: null });
+    expect(baselineWarming(at(T0, null), cfg)).toBe(true);
+    expect(baselineWarming(at(T0 + 7 * DAY - 1, T0), cfg)).toBe(true);
+    expect(baselineWarming(at(T0 + 7 * DAY, T0), cfg)).toBe(false);
+    expect(baselineWarming(at(T0, null), { ...cfg, baseline_maturity_days: 0 })).toBe(false);
   });
 
-  it('a late candidate whose window reaches before the data kept has its baseline start there', () => {
+  it('a late candidate (window reaching back before the data kept) has its baseline start there', () => {
     // the store's first event was T0; the rollup expired everything last seen before day 40; windows are 30 days
-    const facts = (now: number) => ({ now, baselineStart: T0, prevalenceKeptFrom: T0 + 40 * DAY });
-    expect(baselineStartFor(facts(T0 + 45 * DAY), cfg)).toBe(T0 + 40 * DAY);
-    expect(baselineStartFor(facts(T0 + 70 * DAY - 1), cfg)).toBe(T0 + 40 * DAY);
-    // a window within the data kept is judged on it all
-    expect(baselineStartFor(facts(T0 + 70 * DAY), cfg)).toBe(T0);
+    const facts = (now: number, windowFrom = now - 30 * DAY) => ({ now, windowFrom, baselineStart: T0, prevalenceKeptFrom: T0 + 40 * DAY });
+    expect(lateBaselineStart(facts(T0 + 45 * DAY))).toBe(T0 + 40 * DAY);
+    expect(lateBaselineStart(facts(T0 + 70 * DAY - 1))).toBe(T0 + 40 * DAY);
+    // a window within the data kept is not late: judged from the store's first event
+    expect(lateBaselineStart(facts(T0 + 70 * DAY))).toBeNull();
+    // the window finalization read decides, not event time − 30 days (its end is rounded up past finalize_delay)
+    expect(lateBaselineStart(facts(T0 + 70 * DAY - 60, T0 + 40 * DAY + 300))).toBeNull();
     // warming until 7 days of the window are kept; a window wholly expired keeps nothing
     expect(baselineWarming(facts(T0 + 20 * DAY), cfg)).toBe(true);
     expect(baselineWarming(facts(T0 + 47 * DAY - 1), cfg)).toBe(true);
     expect(baselineWarming(facts(T0 + 47 * DAY), cfg)).toBe(false);
-    // a store younger than its window: the rollup's bound is before the first event and changes nothing
-    expect(baselineStartFor({ now: T0 + 10 * DAY, baselineStart: T0, prevalenceKeptFrom: T0 - 20 * DAY }, cfg)).toBe(T0);
+    // a store younger than the window: the rollup's bound is before its first event, nothing is late
+    expect(lateBaselineStart({ windowFrom: T0 - 20 * DAY, baselineStart: T0, prevalenceKeptFrom: T0 - 20 * DAY - 1 })).toBeNull();
     // baseline_maturity_days 0 judges on whatever is kept, as it does a young store
     expect(baselineWarming(facts(T0 + 20 * DAY), { ...cfg, baseline_maturity_days: 0 })).toBe(false);
+  });
+
+  it('a late candidate needs all but a day of a window no longer than the maturity, not more than it can hold', () => {
+    const short = { ...cfg, prevalence_window_days: 5 };
+    // 5-day windows, data kept from day 40: a candidate of day 44 has 4 days of its window kept
+    const facts = (now: number) => ({ now, windowFrom: now - 5 * DAY, baselineStart: T0, prevalenceKeptFrom: T0 + 40 * DAY });
+    expect(baselineWarming(facts(T0 + 44 * DAY), short)).toBe(false);
+    expect(baselineWarming(facts(T0 + 44 * DAY - 1), short)).toBe(true);
   });
 
   it.each([

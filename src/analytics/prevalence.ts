@@ -35,25 +35,30 @@ export function uploadNormalPair(f: Pick<FleetFacts, 'pairUploadHosts'>, cfg: An
 }
 
 /**
- * Where the data a candidate is judged on starts: the store's first event, unless the candidate's window reaches
- * back before the oldest prevalence data the store keeps (`prevalenceKeptFrom`, where the rollup last expired), as
- * a laptop's backlog delivered weeks late does. Then its counts miss every host seen only in the expired part, as a
- * young store misses the hosts of before its first event, so its baseline starts at `prevalenceKeptFrom`.
+ * A late candidate's baseline start, or null for any other. A candidate is late when its prevalence window
+ * (`windowFrom`) reaches back before the oldest data the store keeps (`prevalenceKeptFrom`, where the rollup last
+ * expired) and the store held data there: a laptop's backlog delivered weeks later, say. Its counts then miss every
+ * host seen only in the expired part, as a young store misses the hosts of before its first event, so its
+ * baseline starts at `prevalenceKeptFrom`.
  */
-export function baselineStartFor(f: Pick<FleetFacts, 'now' | 'baselineStart' | 'prevalenceKeptFrom'>, cfg: AnalyticsConfig): number | null {
-  if (f.baselineStart === null || f.prevalenceKeptFrom === null) return f.baselineStart;
-  return f.now - cfg.prevalence_window_days * DAY < f.prevalenceKeptFrom ? Math.max(f.baselineStart, f.prevalenceKeptFrom) : f.baselineStart;
+export function lateBaselineStart(f: Pick<FleetFacts, 'windowFrom' | 'baselineStart' | 'prevalenceKeptFrom'>): number | null {
+  const kept = f.prevalenceKeptFrom;
+  if (kept === null || f.baselineStart === null || kept <= f.baselineStart || f.windowFrom >= kept) return null;
+  return kept;
 }
 
 /**
- * Rarity cannot decide anything until the candidate's baseline (baselineStartFor) holds baseline_maturity_days of
- * events: a young store, or a candidate so late that little of its window is still kept.
+ * Rarity cannot decide anything until the candidate's baseline holds baseline_maturity_days of events: a young
+ * store's, or a late candidate's (lateBaselineStart; an event older than the data kept has a baseline of negative
+ * age). What is kept of a late candidate's window is always shorter than the window, so with a window no longer
+ * than the maturity it needs all of the window but a day.
  */
-export function baselineWarming(f: Pick<FleetFacts, 'now' | 'baselineStart' | 'prevalenceKeptFrom'>, cfg: AnalyticsConfig): boolean {
-  const start = baselineStartFor(f, cfg);
+export function baselineWarming(f: Pick<FleetFacts, 'now' | 'windowFrom' | 'baselineStart' | 'prevalenceKeptFrom'>, cfg: AnalyticsConfig): boolean {
   if (cfg.baseline_maturity_days <= 0) return false;
-  // a candidate older than the data kept has a baseline of negative age: warming too
-  return start === null || f.now - start < cfg.baseline_maturity_days * DAY;
+  if (f.baselineStart === null) return true;
+  const late = lateBaselineStart(f);
+  if (late === null) return f.now - f.baselineStart < cfg.baseline_maturity_days * DAY;
+  return f.now - late < Math.min(cfg.baseline_maturity_days, cfg.prevalence_window_days - 1) * DAY;
 }
 
 /**

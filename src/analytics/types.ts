@@ -78,6 +78,8 @@ export interface FleetFacts {
   baselineStart: number | null;
   /** Oldest event time the store still holds prevalence data from (Store prevalence.keptFrom); null before the first rollup. */
   prevalenceKeptFrom: number | null;
+  /** Start of the prevalence window the counts below were read for (prevalence_window_days before its end). */
+  windowFrom: number;
   activeHosts: number;
   destinationKey: string;
   destinationHosts: number;

@@ -73,11 +73,12 @@ export const DetectionFleetFactsSchema = z.object({
   active_hosts: int,
   baseline_start: int.nullable(),
   /**
-   * Oldest event time whose prevalence data the store kept when this was judged (null before the first rollup). A
-   * candidate whose window reaches back before it has its baseline start there (docs/fleet.md, Finalization).
-   * Bodies stored before it existed read back with null (detectionFromBody).
+   * Null unless the candidate was late: its prevalence window reached back before the oldest data the store kept
+   * (where the rollup last expired). Then its baseline started there, not at baseline_start, and baseline_warming
+   * says whether that left it baseline_maturity_days of data (docs/fleet.md, Finalization). Bodies stored before
+   * the field existed read back with null (detectionFromBody).
    */
-  prevalence_kept_from: int.nullable().default(null),
+  late_baseline_start: int.nullable().default(null),
   destination_key: z.string(),
   destination_hosts: int,
   destination_first_seen: int.nullable(),

@@ -8,9 +8,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runIngestCommand } from '../../fleet/cli/ingest-command.js';
 import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log.js';
-import { simulateFleet, writeFleet, type SimulatedFleet } from '../../scripts/simulate-fleet.js';
+import { APPS, simulateFleet, writeFleet, type SimulatedFleet } from '../../scripts/simulate-fleet.js';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import { runOutflow, spawnOutflow } from '../helpers/cli.js';
+import { rollup } from '../../fleet/rules/maintenance.js';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { DAY, MiB, T0, candidateLine, hostsOf, runPipeline, statusLines } from './fleet-helpers.js';
 
 const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'fleet-cli-'));
 const store = path.join(dir, 'outflow.db');
@@ -142,6 +145,32 @@ describe('outflow fleet (CLI)', () => {
       await held;
       await ingestStore.close();
       await serve.close();
+    }
+  }, 120_000);
+
+  it('ingest says when candidates were held as late: old logs replayed into a store that holds newer ones', async () => {
+    const file = path.join(dir, 'late-replay.db');
+    const live = await openSqliteStore(file);
+    const hosts = hostsOf(12);
+    const newer: string[] = [];
+    for (let d = 60; d <= 100; d += 10) newer.push(...statusLines(hosts, T0 + d * DAY));
+    await runPipeline(live, [newer]);
+    await rollup(live, { analytics: defaultAnalyticsConfig() });
+    const logFile = path.join(dir, 'old.log');
+    const old = [...statusLines(hosts, T0 + 10 * DAY), ...statusLines(hosts, T0 + 15 * DAY)];
+    old.push(candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.nobody-else.com', bytes_out: 30 * MiB, first_seen: T0 + 15 * DAY - 200 }, T0 + 15 * DAY));
+    writeFileSync(logFile, `${old.join('\n')}\n`);
+    const err: string[] = [];
+    const errWrite = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
+    try {
+      const config = parseConfig({ fleet: { ingest: { quarantine_file: '' } } });
+      const code = await runIngestCommand(live, [logFile], { config, log: silentLogger(), finalize: true, flush: true, fromStart: false, json: false, progress: 'never' });
+      errWrite.mockRestore();
+      expect(code).toBe(0);
+      expect(err.join('')).toMatch(/finalized 1 candidates: 0 new detections, 0 updated, 1 held \(baseline warming; 1 of them late: their window reaches back before the data this store keeps, replay old logs into a new store to judge them\); 0 pending/);
+    } finally {
+      errWrite.mockRestore();
+      await live.close();
     }
   }, 120_000);
 

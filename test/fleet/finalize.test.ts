@@ -136,9 +136,8 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
         bigUpload(hosts[0]!, T0 + 45 * DAY + 60, 'up.nobody-else.com', { flow_id: 'fresh', remote_address: '192.0.2.78' }),
       ],
     ]);
-    expect(run.finalized.examined).toBe(2);
-    expect(run.finalized.warming).toBe(1);
-    expect(run.detections.map((d) => [d.flow.flow_id, d.branch, d.fleet.prevalence_kept_from])).toEqual([['fresh', 'rare_and_upload', T0 + 15 * DAY]]);
+    expect(run.finalized).toMatchObject({ examined: 2, warming: 1, late: 1 });
+    expect(run.detections.map((d) => [d.flow.flow_id, d.branch, d.fleet.late_baseline_start])).toEqual([['fresh', 'rare_and_upload', null]]);
     await store.close();
   }, 60_000);
 
@@ -181,6 +180,25 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     await store.close();
   }, 60_000);
 
+  it('with a window no longer than the maturity, a candidate still pending at the hourly rollup is judged', async () => {
+    // 7-day windows with the default 7-day maturity; the store is 20 days old
+    const cfg = { ...defaultAnalyticsConfig(), prevalence_window_days: 7 };
+    const hosts = hostsOf(12);
+    const store = await memoryStore();
+    const fleet: string[] = [];
+    for (let d = 0; d < 20; d++) fleet.push(...statusLines(hosts, T0 + d * DAY));
+    // the upload is still within finalize_delay of the newest line when the rollup runs
+    fleet.push(bigUpload(hosts[0]!, T0 + 20 * DAY, 'up.nobody-else.com'), ...statusLines(hosts, T0 + 20 * DAY + 60));
+    await runPipeline(store, [fleet], { analytics: cfg, flush: false });
+    await rollup(store, { analytics: cfg });
+    expect(await store.prevalence.keptFrom()).toBe(T0 + 13 * DAY + 60);
+    // its window as finalization reads it starts after the bound (its end is rounded up past finalize_delay)
+    const run = await runPipeline(store, [statusLines(hosts, T0 + 20 * DAY + 600)], { analytics: cfg, flush: false });
+    expect(run.finalized).toMatchObject({ warming: 0, late: 0 });
+    expect(run.detections.map((d) => [d.branch, d.fleet.late_baseline_start])).toEqual([['rare_and_upload', null]]);
+    await store.close();
+  }, 60_000);
+
   it('raising prevalence_window_days does not hold live candidates', async () => {
     const store = await storeAtDay45();
     const cfg60 = { ...defaultAnalyticsConfig(), prevalence_window_days: 60 };
@@ -203,7 +221,8 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     const at = T0 + 8 * DAY;
     const late = candidateLine({ analytic: 'AN0082', host: hosts[1]!, app: APPS.syncAgent, remote_address: '192.0.2.5', server_name: 'relay.fresh-domain.org', bytes_out: 200 * MiB, bytes_in: MiB, duration: 5 * HOUR, first_seen: at - 5 * HOUR }, at);
     const run = await runPipeline(store, [[late]]);
-    expect(run.detections.map((d) => [d.analytic, d.baseline_warming, d.fleet.prevalence_kept_from])).toEqual([['AN0082', true, T0 + 15 * DAY]]);
+    // baseline_start (day 0) is 8 days before it, but its baseline started at late_baseline_start (day 15)
+    expect(run.detections.map((d) => [d.analytic, d.baseline_warming, d.fleet.baseline_start, d.fleet.late_baseline_start])).toEqual([['AN0082', true, T0, T0 + 15 * DAY]]);
     await store.close();
   }, 60_000);
 });

@@ -101,8 +101,11 @@ export function candidate(over: Partial<EgressCandidate> = {}): EgressCandidate 
 
 /** A mature baseline (60 days), 500 active hosts, a destination seen by 1 host, a pair never uploaded to. */
 export function fleetFacts(over: Partial<FleetFacts> = {}): FleetFacts {
+  const now = over.now ?? T0 + 120;
   return {
-    now: T0 + 120,
+    now,
+    // the default 30-day window ending at `now`
+    windowFrom: now - 30 * DAY,
     baselineStart: T0 - 60 * DAY,
     prevalenceKeptFrom: null,
     activeHosts: 500,
