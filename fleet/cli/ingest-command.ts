@@ -141,7 +141,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
       [
         `ingested ${totals.lines} lines (${totals.accepted} rows applied, ${totals.baseline} of them baseline, ${totals.duplicates} duplicate candidate/rejected rows skipped, ${totals.quarantined} quarantined${totals.quarantined && q ? ` → ${q}` : ''}) in ${ingestSeconds.toFixed(1)} s, ${summary.lines_per_second} lines/s`,
         fin
-          ? `finalized ${fin.examined} candidates: ${fin.created.length} new detections, ${fin.updated.length} updated${fin.warming ? `, ${fin.warming} held (baseline warming${fin.late ? `; ${fin.late} of them late: their window reaches back before the data this store keeps, replay old logs into a new store to judge them` : ''})` : ''}; ${pending} pending`
+          ? `finalized ${fin.examined} candidates: ${fin.created.length} new detections, ${fin.updated.length} updated${fin.warming ? `, ${fin.warming} held (baseline warming${fin.late ? `; ${fin.late} of them late: their window reaches back before the data this store keeps; replaying the whole fleet's logs of that time into a new store judges them, one host's logs alone cannot` : ''})` : ''}; ${pending} pending`
           : `${pending} candidates pending (not finalized${finalizeSkipped ? `: ${finalizeSkipped}` : ''})`,
       ].join('\n') + '\n',
     );

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { lateBaselineStart, type AnalyticDefinition, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
+import { windowKeptFrom, type AnalyticDefinition, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
 import type { Detection, DetectionPrecursor, DetectionProcess } from '../../src/schemas/detection.js';
 import type { EgressCandidate } from '../../src/schemas/egress-candidate.js';
 import type { AppStats, PrevalenceStats, StoredCandidate } from '../store/store.js';
@@ -210,7 +210,7 @@ export function buildDetection(e: EvidenceInput): Detection {
     fleet: {
       active_hosts: facts.activeHosts,
       baseline_start: facts.baselineStart,
-      late_baseline_start: lateBaselineStart(facts),
+      window_kept_from: windowKeptFrom(facts),
       destination_key: stored.destinationKey,
       destination_hosts: facts.destinationHosts,
       destination_first_seen: facts.destinationFirstSeen,

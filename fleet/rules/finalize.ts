@@ -12,7 +12,7 @@
  *   const r = await finalizePending(store, { analytics: config.analytics });
  *   // committed: the sinks take them from the store's change feed (fleet/sinks/outbox.ts)
  */
-import { ANALYTICS, commonThreshold, lateBaselineStart, rareThreshold, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
+import { ANALYTICS, commonThreshold, cutWindowWarming, rareThreshold, youngBaseline, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import type { Logger } from '../../src/log.js';
@@ -41,7 +41,10 @@ export interface FinalizeResult {
   fired: number;
   /** Verdicts held back only because the baseline is younger than baseline_maturity_days. */
   warming: number;
-  /** Of `warming`, candidates held because their window reaches back before the data the store keeps (late). */
+  /**
+   * Of `warming`, candidates held only because too little of their window is kept (late: a backlog delivered after
+   * the rollup expired the start of its window); a store as young as its data would judge them.
+   */
   late: number;
   /** Detections created in this run (final state). */
   created: Detection[];
@@ -171,7 +174,7 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
       verdicts.set(ctx.stored.id, v);
       if (!v.fire && v.baselineWarming && v.branch === 'baseline_warming') {
         result.warming++;
-        if (lateBaselineStart(ctx.facts) !== null) result.late++;
+        if (cutWindowWarming(ctx.facts, cfg) && !youngBaseline(ctx.facts, cfg)) result.late++;
       }
     }
     const firingKeys = contexts.filter((c) => verdicts.get(c.stored.id)!.fire).map((c) => suppressionKey(c.stored.hostId, c.stored.candidate, c.stored.destinationKey));

@@ -303,7 +303,7 @@ export interface PrevalenceRepo {
   /**
    * The largest `before` expire() was called with, or null before the first call: host rows last seen earlier
    * are gone, so a window that starts before it counts too few hosts (finalization starts such a late
-   * candidate's baseline there, see src/analytics/prevalence.ts `lateBaselineStart`).
+   * candidate's baseline there, see src/analytics/prevalence.ts `windowKeptFrom`).
    */
   keptFrom(): Promise<number | null>;
 }
@@ -392,8 +392,8 @@ export function mergeAppAttributes(rows: readonly AppSighting[]): Map<string, Me
  */
 export function detectionFromBody(body: string): Detection {
   const d = JSON.parse(body) as Detection;
-  // fleet.late_baseline_start: added 2026-11 (late candidates); absent from bodies written before
-  d.fleet.late_baseline_start ??= null;
+  // fleet.window_kept_from: added 2026-11 (late candidates); absent from bodies written before
+  d.fleet.window_kept_from ??= null;
   return d;
 }
 

@@ -16,7 +16,7 @@ import {
   stagingPath,
   uploadShaped,
 } from './index.js';
-import { baselineWarming, destinationNovelty, lateBaselineStart, unseenApp } from './prevalence.js';
+import { baselineWarming, destinationNovelty, unseenApp, windowKeptFrom } from './prevalence.js';
 import { DAY, MiB, T0, flowFacts } from './testing/facts.js';
 
 const cfg = defaultAnalyticsConfig();
@@ -124,18 +124,18 @@ describe('prevalence thresholds', () => {
   it('a late candidate (window reaching back before the data kept) has its baseline start there', () => {
     // the store's first event was T0; the rollup expired everything last seen before day 40; windows are 30 days
     const facts = (now: number, windowFrom = now - 30 * DAY) => ({ now, windowFrom, baselineStart: T0, prevalenceKeptFrom: T0 + 40 * DAY });
-    expect(lateBaselineStart(facts(T0 + 45 * DAY))).toBe(T0 + 40 * DAY);
-    expect(lateBaselineStart(facts(T0 + 70 * DAY - 1))).toBe(T0 + 40 * DAY);
+    expect(windowKeptFrom(facts(T0 + 45 * DAY))).toBe(T0 + 40 * DAY);
+    expect(windowKeptFrom(facts(T0 + 70 * DAY - 1))).toBe(T0 + 40 * DAY);
     // a window within the data kept is not late: judged from the store's first event
-    expect(lateBaselineStart(facts(T0 + 70 * DAY))).toBeNull();
+    expect(windowKeptFrom(facts(T0 + 70 * DAY))).toBeNull();
     // the window finalization read decides, not event time − 30 days (its end is rounded up past finalize_delay)
-    expect(lateBaselineStart(facts(T0 + 70 * DAY - 60, T0 + 40 * DAY + 300))).toBeNull();
+    expect(windowKeptFrom(facts(T0 + 70 * DAY - 60, T0 + 40 * DAY + 300))).toBeNull();
     // warming until 7 days of the window are kept; a window wholly expired keeps nothing
     expect(baselineWarming(facts(T0 + 20 * DAY), cfg)).toBe(true);
     expect(baselineWarming(facts(T0 + 47 * DAY - 1), cfg)).toBe(true);
     expect(baselineWarming(facts(T0 + 47 * DAY), cfg)).toBe(false);
     // a store younger than the window: the rollup's bound is before its first event, nothing is late
-    expect(lateBaselineStart({ windowFrom: T0 - 20 * DAY, baselineStart: T0, prevalenceKeptFrom: T0 - 20 * DAY - 1 })).toBeNull();
+    expect(windowKeptFrom({ windowFrom: T0 - 20 * DAY, baselineStart: T0, prevalenceKeptFrom: T0 - 20 * DAY - 1 })).toBeNull();
     // baseline_maturity_days 0 judges on whatever is kept, as it does a young store
     expect(baselineWarming(facts(T0 + 20 * DAY), { ...cfg, baseline_maturity_days: 0 })).toBe(false);
   });

@@ -35,30 +35,39 @@ export function uploadNormalPair(f: Pick<FleetFacts, 'pairUploadHosts'>, cfg: An
 }
 
 /**
- * A late candidate's baseline start, or null for any other. A candidate is late when its prevalence window
- * (`windowFrom`) reaches back before the oldest data the store keeps (`prevalenceKeptFrom`, where the rollup last
- * expired) and the store held data there: a laptop's backlog delivered weeks later, say. Its counts then miss every
- * host seen only in the expired part, as a young store misses the hosts of before its first event, so its
- * baseline starts at `prevalenceKeptFrom`.
+ * Where a candidate's counts start when its prevalence window (`windowFrom`) reaches back before the oldest data
+ * the store keeps (`prevalenceKeptFrom`, where the rollup last expired) and the store held data there; null when
+ * its whole window is kept. A laptop's backlog delivered weeks later is the case that matters: its counts miss
+ * every host seen only in the expired part, as a young store misses the hosts of before its first event, so its
+ * baseline starts here. (A candidate finalized just after a rollup has a few minutes of its window cut, and a
+ * raised prevalence_window_days cuts every window for a while: their baselines start here too, with plenty kept.)
  */
-export function lateBaselineStart(f: Pick<FleetFacts, 'windowFrom' | 'baselineStart' | 'prevalenceKeptFrom'>): number | null {
+export function windowKeptFrom(f: Pick<FleetFacts, 'windowFrom' | 'baselineStart' | 'prevalenceKeptFrom'>): number | null {
   const kept = f.prevalenceKeptFrom;
   if (kept === null || f.baselineStart === null || kept <= f.baselineStart || f.windowFrom >= kept) return null;
   return kept;
 }
 
-/**
- * Rarity cannot decide anything until the candidate's baseline holds baseline_maturity_days of events: a young
- * store's, or a late candidate's (lateBaselineStart; an event older than the data kept has a baseline of negative
- * age). What is kept of a late candidate's window is always shorter than the window, so with a window no longer
- * than the maturity it needs all of the window but a day.
- */
-export function baselineWarming(f: Pick<FleetFacts, 'now' | 'windowFrom' | 'baselineStart' | 'prevalenceKeptFrom'>, cfg: AnalyticsConfig): boolean {
+/** Warming for the store's age: it holds less than baseline_maturity_days of events. */
+export function youngBaseline(f: Pick<FleetFacts, 'now' | 'baselineStart'>, cfg: AnalyticsConfig): boolean {
   if (cfg.baseline_maturity_days <= 0) return false;
-  if (f.baselineStart === null) return true;
-  const late = lateBaselineStart(f);
-  if (late === null) return f.now - f.baselineStart < cfg.baseline_maturity_days * DAY;
-  return f.now - late < Math.min(cfg.baseline_maturity_days, cfg.prevalence_window_days - 1) * DAY;
+  return f.baselineStart === null || f.now - f.baselineStart < cfg.baseline_maturity_days * DAY;
+}
+
+/**
+ * Warming for what is kept of the candidate's window (windowKeptFrom): less than baseline_maturity_days, or for an
+ * event older than the data kept, nothing. What is kept of a cut window is always shorter than the window, so with a
+ * window no longer than the maturity it needs all of the window but a day.
+ */
+export function cutWindowWarming(f: Pick<FleetFacts, 'now' | 'windowFrom' | 'baselineStart' | 'prevalenceKeptFrom'>, cfg: AnalyticsConfig): boolean {
+  const kept = windowKeptFrom(f);
+  if (cfg.baseline_maturity_days <= 0 || kept === null) return false;
+  return f.now - kept < Math.min(cfg.baseline_maturity_days, cfg.prevalence_window_days - 1) * DAY;
+}
+
+/** Rarity cannot decide anything until the candidate's baseline holds baseline_maturity_days of events. */
+export function baselineWarming(f: Pick<FleetFacts, 'now' | 'windowFrom' | 'baselineStart' | 'prevalenceKeptFrom'>, cfg: AnalyticsConfig): boolean {
+  return youngBaseline(f, cfg) || cutWindowWarming(f, cfg);
 }
 
 /**

@@ -73,12 +73,14 @@ export const DetectionFleetFactsSchema = z.object({
   active_hosts: int,
   baseline_start: int.nullable(),
   /**
-   * Null unless the candidate was late: its prevalence window reached back before the oldest data the store kept
-   * (where the rollup last expired). Then its baseline started there, not at baseline_start, and baseline_warming
-   * says whether that left it baseline_maturity_days of data (docs/fleet.md, Finalization). Bodies stored before
-   * the field existed read back with null (detectionFromBody).
+   * Null when the candidate's whole prevalence window was kept. Otherwise the window reached back before the oldest
+   * data the store kept (where the rollup last expired) and its counts start here: its baseline started here, not
+   * at baseline_start, and baseline_warming says whether that left it baseline_maturity_days of data. Set for a
+   * backlog delivered weeks late, and also, with most of the window kept, for a candidate finalized just after a
+   * rollup or after prevalence_window_days was raised (docs/fleet.md, Finalization). Bodies stored before the field
+   * existed read back with null (detectionFromBody).
    */
-  late_baseline_start: int.nullable().default(null),
+  window_kept_from: int.nullable().default(null),
   destination_key: z.string(),
   destination_hosts: int,
   destination_first_seen: int.nullable(),

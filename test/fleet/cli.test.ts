@@ -157,8 +157,9 @@ describe('outflow fleet (CLI)', () => {
     await runPipeline(live, [newer]);
     await rollup(live, { analytics: defaultAnalyticsConfig() });
     const logFile = path.join(dir, 'old.log');
-    const old = [...statusLines(hosts, T0 + 10 * DAY), ...statusLines(hosts, T0 + 15 * DAY)];
-    old.push(candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.nobody-else.com', bytes_out: 30 * MiB, first_seen: T0 + 15 * DAY - 200 }, T0 + 15 * DAY));
+    // two weeks of old logs (a store of their own would be past warming by their last day)
+    const old = [...statusLines(hosts, T0 + 10 * DAY), ...statusLines(hosts, T0 + 25 * DAY)];
+    old.push(candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.nobody-else.com', bytes_out: 30 * MiB, first_seen: T0 + 25 * DAY - 200 }, T0 + 25 * DAY));
     writeFileSync(logFile, `${old.join('\n')}\n`);
     const err: string[] = [];
     const errWrite = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
@@ -167,7 +168,7 @@ describe('outflow fleet (CLI)', () => {
       const code = await runIngestCommand(live, [logFile], { config, log: silentLogger(), finalize: true, flush: true, fromStart: false, json: false, progress: 'never' });
       errWrite.mockRestore();
       expect(code).toBe(0);
-      expect(err.join('')).toMatch(/finalized 1 candidates: 0 new detections, 0 updated, 1 held \(baseline warming; 1 of them late: their window reaches back before the data this store keeps, replay old logs into a new store to judge them\); 0 pending/);
+      expect(err.join('')).toMatch(/finalized 1 candidates: 0 new detections, 0 updated, 1 held \(baseline warming; 1 of them late: their window reaches back before the data this store keeps; replaying the whole fleet's logs of that time into a new store judges them, one host's logs alone cannot\); 0 pending/);
     } finally {
       errWrite.mockRestore();
       await live.close();

@@ -137,7 +137,7 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
       ],
     ]);
     expect(run.finalized).toMatchObject({ examined: 2, warming: 1, late: 1 });
-    expect(run.detections.map((d) => [d.flow.flow_id, d.branch, d.fleet.late_baseline_start])).toEqual([['fresh', 'rare_and_upload', null]]);
+    expect(run.detections.map((d) => [d.flow.flow_id, d.branch, d.fleet.window_kept_from])).toEqual([['fresh', 'rare_and_upload', null]]);
     await store.close();
   }, 60_000);
 
@@ -195,7 +195,21 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     // its window as finalization reads it starts after the bound (its end is rounded up past finalize_delay)
     const run = await runPipeline(store, [statusLines(hosts, T0 + 20 * DAY + 600)], { analytics: cfg, flush: false });
     expect(run.finalized).toMatchObject({ warming: 0, late: 0 });
-    expect(run.detections.map((d) => [d.branch, d.fleet.late_baseline_start])).toEqual([['rare_and_upload', null]]);
+    expect(run.detections.map((d) => [d.branch, d.fleet.window_kept_from])).toEqual([['rare_and_upload', null]]);
+    await store.close();
+  }, 60_000);
+
+  it('counts as late only holds a store as young as the candidate\'s data would not make (the fleet\'s first week replayed)', async () => {
+    const hosts = hostsOf(12);
+    const firstWeek: string[] = [];
+    for (let d = 0; d <= 3; d++) firstWeek.push(...statusLines(hosts, T0 + d * DAY));
+    firstWeek.push(bigUpload(hosts[0]!, T0 + 3 * DAY, 'up.nobody-else.com'));
+    const young = await memoryStore();
+    expect((await runPipeline(young, [firstWeek])).finalized).toMatchObject({ warming: 1, late: 0 });
+    await young.close();
+    // the same logs replayed into a store that holds days 0–45 and ran its rollup: held too, but not for being late
+    const store = await storeAtDay45();
+    expect((await runPipeline(store, [firstWeek])).finalized).toMatchObject({ warming: 1, late: 0 });
     await store.close();
   }, 60_000);
 
@@ -205,8 +219,9 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     await rollup(store, { analytics: cfg60 });
     const hosts = hostsOf(12);
     const run = await runPipeline(store, [[...statusLines(hosts, T0 + 45 * DAY + 30), bigUpload(hosts[0]!, T0 + 45 * DAY + 60, 'up.nobody-else.com')]], { analytics: cfg60 });
-    expect(run.finalized.warming).toBe(0);
-    expect(run.detections.map((d) => d.branch)).toEqual(['rare_and_upload']);
+    expect(run.finalized).toMatchObject({ warming: 0, late: 0 });
+    // its 60-day window is cut at the old 30-day bound: judged on the 30 days kept, and says so
+    expect(run.detections.map((d) => [d.branch, d.fleet.window_kept_from])).toEqual([['rare_and_upload', T0 + 15 * DAY]]);
     await store.close();
   }, 60_000);
 
@@ -221,8 +236,8 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     const at = T0 + 8 * DAY;
     const late = candidateLine({ analytic: 'AN0082', host: hosts[1]!, app: APPS.syncAgent, remote_address: '192.0.2.5', server_name: 'relay.fresh-domain.org', bytes_out: 200 * MiB, bytes_in: MiB, duration: 5 * HOUR, first_seen: at - 5 * HOUR }, at);
     const run = await runPipeline(store, [[late]]);
-    // baseline_start (day 0) is 8 days before it, but its baseline started at late_baseline_start (day 15)
-    expect(run.detections.map((d) => [d.analytic, d.baseline_warming, d.fleet.baseline_start, d.fleet.late_baseline_start])).toEqual([['AN0082', true, T0, T0 + 15 * DAY]]);
+    // baseline_start (day 0) is 8 days before it, but its baseline started at window_kept_from (day 15)
+    expect(run.detections.map((d) => [d.analytic, d.baseline_warming, d.fleet.baseline_start, d.fleet.window_kept_from])).toEqual([['AN0082', true, T0, T0 + 15 * DAY]]);
     await store.close();
   }, 60_000);
 });

@@ -111,7 +111,7 @@ export function sampleDetection(over: Partial<Detection> = {}): Detection {
     fleet: {
       active_hosts: 240,
       baseline_start: T0 - 20 * 86_400,
-      late_baseline_start: null,
+      window_kept_from: null,
       destination_key: 'example-upload.net',
       destination_hosts: 1,
       destination_first_seen: T0 - 30,

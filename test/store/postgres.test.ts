@@ -32,15 +32,15 @@ async function freshStore() {
 storeContract('postgres', freshStore);
 
 describe('postgres detections', () => {
-  it('a detection body stored before fleet.late_baseline_start existed reads back with it null', async () => {
+  it('a detection body stored before fleet.window_kept_from existed reads back with it null', async () => {
     const store = await freshStore();
     try {
       await store.detections.upsert([sampleDetection()]);
-      await pgQuery(testDb().url, `UPDATE detections SET body = (body::jsonb #- '{fleet,late_baseline_start}')::text`);
-      expect(JSON.parse((await pgQuery<{ body: string }>(testDb().url, 'SELECT body FROM detections'))[0]!.body).fleet).not.toHaveProperty('late_baseline_start');
-      expect((await store.detections.get('det_1'))!.fleet.late_baseline_start).toBeNull();
-      expect((await store.detections.list())[0]!.fleet.late_baseline_start).toBeNull();
-      expect((await store.detections.changedSince('', 10))[0]!.detection.fleet.late_baseline_start).toBeNull();
+      await pgQuery(testDb().url, `UPDATE detections SET body = (body::jsonb #- '{fleet,window_kept_from}')::text`);
+      expect(JSON.parse((await pgQuery<{ body: string }>(testDb().url, 'SELECT body FROM detections'))[0]!.body).fleet).not.toHaveProperty('window_kept_from');
+      expect((await store.detections.get('det_1'))!.fleet.window_kept_from).toBeNull();
+      expect((await store.detections.list())[0]!.fleet.window_kept_from).toBeNull();
+      expect((await store.detections.changedSince('', 10))[0]!.detection.fleet.window_kept_from).toBeNull();
     } finally {
       await store.close();
     }

@@ -39,7 +39,7 @@ describe('SQLite store specifics', () => {
   const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'sqlite-store-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('a detection body stored before fleet.late_baseline_start existed reads back with it null', async () => {
+  it('a detection body stored before fleet.window_kept_from existed reads back with it null', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'outflow-old-body-'));
     try {
       const file = path.join(dir, 's.db');
@@ -49,14 +49,14 @@ describe('SQLite store specifics', () => {
       // the body as the previous version wrote it
       const db = new Database(file);
       const body = JSON.parse(db.prepare('SELECT body FROM detections').pluck().get() as string);
-      delete body.fleet.late_baseline_start;
+      delete body.fleet.window_kept_from;
       db.prepare('UPDATE detections SET body = ?').run(JSON.stringify(body));
       db.close();
       store = await openSqliteStore(file);
-      expect((await store.detections.get('det_1'))!.fleet.late_baseline_start).toBeNull();
-      expect((await store.detections.list())[0]!.fleet.late_baseline_start).toBeNull();
-      expect((await store.detections.changedSince('', 10))[0]!.detection.fleet.late_baseline_start).toBeNull();
-      expect((await store.detections.openBySuppressionKey([sampleDetection().suppression_key], 0)).get(sampleDetection().suppression_key)!.fleet.late_baseline_start).toBeNull();
+      expect((await store.detections.get('det_1'))!.fleet.window_kept_from).toBeNull();
+      expect((await store.detections.list())[0]!.fleet.window_kept_from).toBeNull();
+      expect((await store.detections.changedSince('', 10))[0]!.detection.fleet.window_kept_from).toBeNull();
+      expect((await store.detections.openBySuppressionKey([sampleDetection().suppression_key], 0)).get(sampleDetection().suppression_key)!.fleet.window_kept_from).toBeNull();
       await store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

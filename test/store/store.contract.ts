@@ -94,7 +94,7 @@ export function sampleDetection(over: Partial<Detection> = {}): Detection {
     fleet: {
       active_hosts: 12,
       baseline_start: T0 - 10 * DAY,
-      late_baseline_start: null,
+      window_kept_from: null,
       destination_key: 'example.net',
       destination_hosts: 1,
       destination_first_seen: T0,
@@ -617,10 +617,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.detections.list()).map((d) => d.id)).toEqual(['det_2', 'det_1']);
       });
 
-      it('takes a detection stored before fleet.late_baseline_start existed (a later flow updating it) as null there', async () => {
-        const { late_baseline_start: _, ...olderFleet } = sampleDetection().fleet;
+      it('takes a detection stored before fleet.window_kept_from existed (a later flow updating it) as null there', async () => {
+        const { window_kept_from: _, ...olderFleet } = sampleDetection().fleet;
         await store.detections.upsert([{ ...sampleDetection(), fleet: olderFleet } as Detection]);
-        expect((await store.detections.get('det_1'))!.fleet.late_baseline_start).toBeNull();
+        expect((await store.detections.get('det_1'))!.fleet.window_kept_from).toBeNull();
       });
 
       it('finds the open detection of a suppression key', async () => {
