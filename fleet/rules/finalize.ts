@@ -39,7 +39,7 @@ export interface FinalizeResult {
   examined: number;
   /** Verdicts that fired (new detections + folds). */
   fired: number;
-  /** Verdicts held back only because the baseline is younger than baseline_maturity_days. */
+  /** Verdicts held back only because the candidate's baseline (the store's, or a cut window's) is younger than baseline_maturity_days. */
   warming: number;
   /**
    * Of `warming`, candidates held only because too little of their window is kept (late: a backlog delivered after

@@ -561,7 +561,7 @@ class SqliteRepos implements StoreRepos {
       async get(id: string) {
         return wrap('detections.get', 'STORE_READ', () => {
           const r = self.st('SELECT body FROM detections WHERE id = ?').get(id) as Row | undefined;
-          return r ? (detectionFromBody(r.body as string)) : null;
+          return r ? detectionFromBody(r.body as string) : null;
         });
       },
       async list(query: DetectionQuery = {}) {
