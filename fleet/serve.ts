@@ -20,7 +20,7 @@ import { loadConfig, type OutflowConfig } from '../src/config/index.js';
 import { OutflowError, coerceError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { apiTokenSource, resolveApiToken } from './api/auth.js';
-import { buildApi } from './api/server.js';
+import { buildApi, readTls } from './api/server.js';
 import { ingestFile, statErrorCode } from './ingest/file-source.js';
 import { createIngestService, type IngestService } from './ingest/ingest-service.js';
 import type { NatsSource } from './ingest/nats-source.js';
@@ -141,6 +141,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
   const clock = opts.clock ?? systemClock;
   // fail on a missing token before touching the store: a config error should not leave a new db file behind
   const token = fleet.http.enabled ? resolveApiToken(fleet.http, env) : '';
+  const tls = fleet.http.enabled ? readTls(fleet.http) : null;
   const tokenFrom = fleet.http.enabled ? apiTokenSource(fleet.http, env) : null;
   const configured = apiTokenSource(fleet.http, {});
   if (tokenFrom === 'OUTFLOW_HTTP_TOKEN' && configured) {
@@ -245,7 +246,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
     let url: string | null = null;
     let port: number | null = null;
     if (fleet.http.enabled) {
-      app = await buildApi({ store, ingest, analytics: config.analytics, http: fleet.http, token, metrics, log });
+      app = await buildApi({ store, ingest, analytics: config.analytics, http: fleet.http, token, tls, metrics, log });
       const a = app;
       // closing the API comes first on shutdown (pushed last, unwound first)
       cleanup.push(() => a.close());

@@ -45,6 +45,27 @@ export interface ApiDeps {
   log: Logger;
   /** Wall-clock unix seconds (for `since` when the store is empty). */
   now?: () => number;
+  /** fleet.http.tls already read (readTls); read here when absent. */
+  tls?: TlsFiles | null;
+}
+
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** fleet.http.tls's PEM files, or null without TLS; a file that cannot be read is a config error naming its key. */
+export function readTls(http: HttpConfig): TlsFiles | null {
+  if (!http.tls) return null;
+  const read = (key: 'cert' | 'key') => {
+    const file = http.tls![key];
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new OutflowError('CONFIG_INVALID', `cannot read fleet.http.tls.${key} ${file}`, 'check the path and that the service user can read it', { cause: err });
+    }
+  };
+  return { cert: read('cert'), key: read('key') };
 }
 
 declare module 'fastify' {
@@ -89,6 +110,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const { store, http, metrics } = deps;
   const log = deps.log.child({ component: 'http' });
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+  const tls = deps.tls === undefined ? readTls(http) : deps.tls;
 
   const app = Fastify({
     loggerInstance: log,
@@ -98,7 +120,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     requestTimeout: http.request_timeout_ms,
     // identities such as team:ABC/com.example carry a `/`: clients encode it, we must not re-split on it
     routerOptions: { maxParamLength: 1024 },
-    ...(http.tls ? { https: { cert: readFileSync(http.tls.cert), key: readFileSync(http.tls.key) } } : {}),
+    ...(tls ? { https: tls } : {}),
   }) as unknown as FastifyInstance;
 
   // Ingest bodies come in several content types (application/json, application/x-ndjson, Kafka's

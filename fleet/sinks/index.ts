@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SinkConfig } from '../../src/config/fleet-serve.js';
@@ -72,6 +72,10 @@ function createSink(c: SinkConfig, i: number, render: (d: Detection) => unknown,
     case 'stdout':
       return new JsonlStreamSink(opts.stdout ?? process.stdout, render, `stdout#${i}`);
     case 'file':
+      // found now rather than at the first detection (every finalize run would then fail to deliver)
+      if (statSync(c.path, { throwIfNoEntry: false })?.isDirectory()) {
+        throw new OutflowError('CONFIG_INVALID', `fleet.sinks.${i}.path ${c.path} is a directory`, 'give the file sink the path of a file: it appends one JSON line per detection');
+      }
       return new JsonlFileSink(c.path, render, `file#${i}`);
     case 'webhook':
       return new WebhookSink({
@@ -86,7 +90,7 @@ function createSink(c: SinkConfig, i: number, render: (d: Detection) => unknown,
         maxSpoolBytes: c.max_spool_bytes,
         headers: c.headers,
         render,
-        log: opts.log.child({ component: 'sink', sink: `webhook#${i}` }),
+        log: opts.log.child({ component: 'sink' }),
         metrics: opts.metrics,
       });
   }

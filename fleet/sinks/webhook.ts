@@ -9,6 +9,7 @@ import type { FleetMetrics } from '../metrics.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signBody } from './signature.js';
 import { PartialWriteError, type Detection, type Sink, type SinkFormat } from './sink.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../file-modes.js';
+import { claimSpool } from './spool-owner.js';
 
 export interface WebhookBackoff {
   /** First retry delay. Each failure multiplies it by `factor`, up to `maxMs`. */
@@ -65,7 +66,7 @@ const SPOOL_FILE_RE = /^(\d{16})\.json$/;
 export class WebhookSink implements Sink {
   readonly name: string;
   private readonly queue: number[] = [];
-  private nextSeq: number;
+  private nextSeq = 1;
   private spoolBytes = 0;
   /** Bytes in spool/dead/: they count toward max_spool_bytes until an operator moves them away. */
   private deadBytes = 0;
@@ -74,11 +75,28 @@ export class WebhookSink implements Sink {
   private wake: (() => void) | undefined;
   private writeChain: Promise<void> = Promise.resolve();
   private readonly deadDir: string;
+  /** Gives up the spool directory (spool-owner.ts). */
+  private readonly releaseSpool: () => void;
+  /** opts.log with this sink's name bound (callers bind the component, not the name: a key twice breaks some log pipelines). */
+  private readonly log: Logger;
 
   constructor(private readonly opts: WebhookSinkOptions) {
     this.name = opts.name;
+    this.log = opts.log.child({ sink: opts.name });
     this.deadDir = path.join(opts.spoolDir, 'dead');
     mkdirSync(this.deadDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    this.releaseSpool = claimSpool(opts.spoolDir);
+    try {
+      this.takeSpool();
+    } catch (err) {
+      this.releaseSpool();
+      throw err;
+    }
+  }
+
+  /** Batches a previous run left in the spool go first. */
+  private takeSpool(): void {
+    const { opts } = this;
     const seqs: number[] = [];
     for (const entry of readdirSync(opts.spoolDir)) {
       const m = SPOOL_FILE_RE.exec(entry);
@@ -92,7 +110,7 @@ export class WebhookSink implements Sink {
     this.nextSeq = (seqs.at(-1) ?? 0) + 1;
     opts.metrics?.sinkSpoolDepth.set({ sink: this.name }, this.queue.length);
     if (seqs.length) {
-      opts.log.info({ sink: this.name, spooled: seqs.length, spool_bytes: this.spoolBytes }, 'webhook spool has undelivered batches from a previous run');
+      this.log.info({ spooled: seqs.length, spool_bytes: this.spoolBytes }, 'webhook spool has undelivered batches from a previous run');
       this.kick();
     }
   }
@@ -193,6 +211,7 @@ export class WebhookSink implements Sink {
     await this.writeChain;
     this.wake?.();
     await this.draining;
+    this.releaseSpool();
   }
 
   private spoolPath(seq: number): string {
@@ -218,7 +237,7 @@ export class WebhookSink implements Sink {
       try {
         body = await readFile(file);
       } catch (err) {
-        this.opts.log.error({ sink: this.name, file, err: coerceError(err) }, 'webhook spool file unreadable; skipping it');
+        this.log.error({ file, err: coerceError(err) }, 'webhook spool file unreadable; skipping it');
         this.dequeue(0);
         continue;
       }
@@ -228,7 +247,7 @@ export class WebhookSink implements Sink {
         await unlink(file).catch(() => undefined);
         this.dequeue(body.length);
         this.opts.metrics?.sinkDeliveries.inc({ sink: this.name, outcome: 'ok' });
-        this.opts.log.debug({ sink: this.name, seq, bytes: body.length }, 'webhook batch delivered');
+        this.log.debug({ seq, bytes: body.length }, 'webhook batch delivered');
         continue;
       }
       if (attempt.kind === 'rejected') {
@@ -241,7 +260,7 @@ export class WebhookSink implements Sink {
         this.dequeue(body.length);
         if (moved) this.deadBytes += body.length;
         this.opts.metrics?.sinkDeliveries.inc({ sink: this.name, outcome: 'dead' });
-        this.opts.log.error({ sink: this.name, seq, reason: attempt.reason, dead_letter: dead }, 'webhook receiver rejected a batch; moved to dead letters');
+        this.log.error({ seq, reason: attempt.reason, dead_letter: dead }, 'webhook receiver rejected a batch; moved to dead letters');
         continue;
       }
       failures += 1;
@@ -251,8 +270,8 @@ export class WebhookSink implements Sink {
       let delay = base / 2 + Math.random() * (base / 2);
       if (attempt.retryAfterMs !== undefined) delay = Math.min(maxMs, Math.max(delay, attempt.retryAfterMs));
       this.opts.metrics?.sinkDeliveries.inc({ sink: this.name, outcome: 'retry' });
-      this.opts.log.warn(
-        { sink: this.name, seq, reason: attempt.reason, failures, retry_in_ms: Math.round(delay), spooled: this.queue.length },
+      this.log.warn(
+        { seq, reason: attempt.reason, failures, retry_in_ms: Math.round(delay), spooled: this.queue.length },
         'webhook delivery failed; will retry',
       );
       await this.sleep(delay);

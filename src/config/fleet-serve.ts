@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -123,6 +124,25 @@ export type SchedulerConfig = z.infer<typeof SchedulerConfigSchema>;
 export const fleetServeConfigShape = {
   http: HttpConfigSchema,
   /** Where finalized detections go. Default: JSON lines on stdout. */
-  sinks: z.array(SinkConfigSchema).default([{ type: 'stdout', format: 'json' }]),
+  sinks: z
+    .array(SinkConfigSchema)
+    .default([{ type: 'stdout', format: 'json' }])
+    .superRefine((sinks, ctx) => {
+      // A spool holds one file per undelivered batch, numbered from 1 by its sink: two sinks in one directory
+      // would send each other's batches (to the other receiver, signed with their own secret) and lose their own.
+      const owner = new Map<string, number>();
+      sinks.forEach((s, i) => {
+        if (s.type !== 'webhook') return;
+        const dir = resolvePath(s.spool_dir);
+        const first = owner.get(dir);
+        if (first === undefined) owner.set(dir, i);
+        else
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'spool_dir'],
+            message: `webhook sinks ${first} and ${i} share the spool directory ${dir} (the default is ./outflow-spool); set a spool_dir of its own for each webhook sink`,
+          });
+      });
+    }),
   scheduler: SchedulerConfigSchema,
 };

@@ -32,6 +32,19 @@ describe('config', () => {
     }
   });
 
+  it('refuses two webhook sinks sharing a spool directory (each would send the other\'s batches), naming both', () => {
+    const hook = (over: Record<string, unknown> = {}) => ({ type: 'webhook', url: 'https://siem.example/hook', secret: 'x'.repeat(16), ...over });
+    // both on the default ./outflow-spool
+    expect(() => parseConfig({ fleet: { sinks: [hook(), { type: 'stdout' }, hook({ url: 'https://other.example/in', format: 'ocsf' })] } })).toThrow(
+      `fleet.sinks.2.spool_dir: webhook sinks 0 and 2 share the spool directory ${path.resolve('outflow-spool')} (the default is ./outflow-spool); set a spool_dir of its own for each webhook sink`,
+    );
+    // the same directory spelled two ways
+    expect(() => parseConfig({ fleet: { sinks: [hook({ spool_dir: 'spool/a' }), hook({ spool_dir: `${process.cwd()}/spool/./a/` })] } })).toThrow('webhook sinks 0 and 1 share the spool directory');
+    // one directory each: fine
+    const sinks = parseConfig({ fleet: { sinks: [hook(), hook({ spool_dir: '/var/spool/outflow-ocsf' })] } }).fleet.sinks;
+    expect(sinks.map((s) => (s.type === 'webhook' ? s.spool_dir : ''))).toEqual(['./outflow-spool', '/var/spool/outflow-ocsf']);
+  });
+
   it('rejects an unknown key at any depth, naming it, whatever section it is in', () => {
     const typos: [Record<string, unknown>, string][] = [
       [{ fleet: { stroe: '/tmp/x.db' } }, 'fleet: Unrecognized key: "stroe"'],

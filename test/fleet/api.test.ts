@@ -3,7 +3,7 @@
  * `outflow fleet serve` wires it, against a real SQLite store.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
@@ -413,6 +413,19 @@ describe('TLS and metrics without a token', () => {
     } finally {
       await tlsServer.stop();
     }
+  });
+});
+
+describe('TLS files that cannot be read', () => {
+  it('refuse to start with a config error naming the key, before the store or any source is opened', async () => {
+    const tlsDir = mkdtempSync(path.join(dir, 'tls-missing-'));
+    const store = path.join(tlsDir, 'never.db');
+    const start = startServe({
+      loaded: config({ store, http: { host: '127.0.0.1', port: 0, token: TOKEN, tls: { cert: path.join(tlsDir, 'cert.pem'), key: path.join(tlsDir, 'key.pem') } }, sinks: [], scheduler: { enabled: false } }),
+      log: silentLogger(),
+    });
+    await expect(start).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: `cannot read fleet.http.tls.cert ${path.join(tlsDir, 'cert.pem')}`, hint: expect.stringMatching(/check the path/) });
+    expect(existsSync(store)).toBe(false);
   });
 });
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -118,6 +118,34 @@ describe('webhook sink against a real local receiver', () => {
     expect(spoolFiles()).toHaveLength(1); // kept for the next start
   }, 10_000);
 
+  it('one webhook sink per spool directory in a process; the next may take it once the first closed', async () => {
+    const receiver = new TestReceiver();
+    await receiver.start();
+    cleanups.push(() => receiver.stop());
+    const first = makeSink(receiver.url);
+    expect(() => makeSink(receiver.url)).toThrow(/is in use by process \d+ \(another webhook sink of this process\)/);
+    await first.close();
+    expect(existsSync(path.join(dir, 'spool', '.owner'))).toBe(false);
+    const next = makeSink(receiver.url);
+    await next.write([sampleDetection({ id: 'n1' })]);
+    await waitFor(() => next.pending === 0, 'delivered');
+    expect(deliveredIds(receiver)).toEqual(['n1']);
+  });
+
+  it('takes over a spool whose owner file names a process that is gone, or this pid from before a restart', async () => {
+    const receiver = new TestReceiver();
+    await receiver.start();
+    cleanups.push(() => receiver.stop());
+    const spoolDir = path.join(dir, 'spool');
+    mkdirSync(spoolDir, { recursive: true });
+    for (const stale of [2 ** 22 + 12345, process.pid]) {
+      writeFileSync(path.join(spoolDir, '.owner'), `${stale}\n`);
+      const sink = makeSink(receiver.url, { spoolDir });
+      expect(readFileSync(path.join(spoolDir, '.owner'), 'utf8')).toBe(`${process.pid}\n`);
+      await sink.close();
+    }
+  });
+
   it('keeps the spool across a killed process and delivers it after restart before newer batches', async () => {
     const port = await freePort();
     const spoolDir = path.join(dir, 'spool');
@@ -134,6 +162,8 @@ describe('webhook sink against a real local receiver', () => {
     child.stderr.on('data', (d) => (err += d));
     await waitFor(() => out.includes('spooled 3') || child.exitCode !== null, 'child to spool', 20_000);
     expect(out, err).toContain('spooled 3');
+    // while it runs, the spool is its own: a second fleet serve on this host with the same config is refused
+    expect(() => makeSink(`http://127.0.0.1:${port}/hook`, { spoolDir })).toThrow(`webhook spool ${spoolDir} is in use by process ${child.pid}`);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('close', r));
     expect(spoolFiles()).toHaveLength(3);
@@ -194,6 +224,7 @@ describe('webhook sink against a real local receiver', () => {
     expect(readdirSync(path.join(dir, 'spool', 'dead'))).toHaveLength(2);
     await expect(sink.write([sampleDetection({ id: 'r3' })])).rejects.toThrow(/bytes of dead letters/);
     // a restarted sink counts them too
+    await sink.close();
     const again = makeSink(receiver.url, { maxSpoolBytes: Math.floor(2.5 * oneBody) });
     await expect(again.write([sampleDetection({ id: 'r3' })])).rejects.toMatchObject({ message: expect.stringMatching(/bytes of dead letters/), hint: expect.stringMatching(/move the files out of/) });
     // the operator moves them away: room again, without a restart

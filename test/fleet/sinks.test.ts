@@ -5,13 +5,13 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fleetServeConfigShape } from '../../src/config/fleet-serve.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { DetectionSchema } from '../../src/schemas/detection.js';
 import { createSinks } from '../../fleet/sinks/index.js';
 import { JsonlFileSink, JsonlStreamSink } from '../../fleet/sinks/jsonl.js';
 import { OCSF_CLASS_UID, toOcsf } from '../../fleet/sinks/ocsf.js';
 import { WebhookSink } from '../../fleet/sinks/webhook.js';
-import { MemoryStream, sampleDetection } from './serve-fixtures.js';
+import { MemoryStream, freePort, sampleDetection, waitFor } from './serve-fixtures.js';
 
 let dir: string;
 beforeEach(() => {
@@ -169,6 +169,26 @@ describe('sink config switch', () => {
     await built[0]!.write([sampleDetection()]);
     expect((stdout.lines()[0] as { class_uid: number }).class_uid).toBe(2004);
     for (const s of built) await s.close();
+  });
+
+  it('a webhook built from config logs its name once per line (a key twice breaks some log pipelines)', async () => {
+    const port = await freePort();
+    const sinks = fleetServeConfigShape.sinks.parse([
+      { type: 'webhook', url: `http://127.0.0.1:${port}/hook`, secret: 'a-long-enough-secret', spool_dir: path.join(dir, 'spool-log'), backoff: { initial_ms: 20, max_ms: 20 } },
+    ]);
+    const logs = new MemoryStream();
+    const [webhook] = createSinks(sinks, { log: createLogger({ destination: logs, level: 'warn' }) });
+    await webhook!.write([sampleDetection()]);
+    await waitFor(() => logs.text.includes('retry'), 'a retry line');
+    await webhook!.close();
+    const line = logs.text.split('\n').find((l) => l.includes('retry'))!;
+    expect(line.match(/"sink":/g)).toHaveLength(1);
+    expect(JSON.parse(line)).toMatchObject({ component: 'sink', sink: 'webhook#0', seq: 1 });
+  });
+
+  it('refuses a file sink whose path is a directory at start, not at its first detection', () => {
+    const sinks = fleetServeConfigShape.sinks.parse([{ type: 'stdout' }, { type: 'file', path: dir }]);
+    expect(() => createSinks(sinks, { log: silentLogger() })).toThrow(`fleet.sinks.1.path ${dir} is a directory`);
   });
 
   it('defaults to JSON on stdout and rejects a webhook without exactly one secret source', () => {
