@@ -63,6 +63,9 @@ root_only() {
       group=$(stat_of %g %g "$p")
       perms=$(stat_of %A %Sp "$p")
       [ "$owner" = 0 ] || die "$p is owned by uid $owner, not root: $2 would run as root from a path another user can change"
+      # a link's own mode bits mean nothing (Linux shows lrwxrwxrwx): replacing it takes its directory, checked
+      # next, and its target is checked on its own
+      [ -L "$p" ] && perms=----------
       case "$perms" in
         ????????w?) die "$p is world-writable: $2 would run as root from a path anyone can change" ;;
         ?????w????) [ "$group" = 0 ] || die "$p is writable by group $group: $2 would run as root from a path that group can change" ;;
@@ -93,6 +96,16 @@ if [ -f "$prefix/outflow.yaml" ]; then chmod 0644 "$prefix/outflow.yaml"; fi
 
 mkdir -p "$(dirname "$load")"
 touch "$load"
+# osqueryd can load one Outflow (a second registers the same tables, is refused and restarted for ever): an
+# install at another prefix replaces the line of the earlier one
+others=$(grep '/outflow\.ext$' "$load" | grep -vxF "$prefix/outflow.ext" || true)
+if [ -n "$others" ]; then
+  kept=$(grep -v '/outflow\.ext$' "$load" || true)
+  { [ -z "$kept" ] || printf '%s\n' "$kept"; } > "$load.new"
+  cat "$load.new" > "$load"
+  rm -f "$load.new"
+  printf 'removed from %s (osqueryd loads one Outflow): %s\n' "$load" "$others"
+fi
 if ! grep -qxF "$prefix/outflow.ext" "$load"; then
   echo "$prefix/outflow.ext" >> "$load"
 fi

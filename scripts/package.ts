@@ -94,7 +94,11 @@ export async function packageOutflow(opts: PackageOptions): Promise<{ dir: strin
     `// The bundled thrift runtime calls the deprecated Buffer(): a warning in osqueryd's log at every start, for nobody to act on.\n` +
     `process.noDeprecation = true;\n`;
   writeFileSync(path.join(dir, 'outflow.ext'), launcher(extensionPrelude, EXTENSION_NODE_FLAG), { mode: 0o755 });
-  writeFileSync(path.join(dir, 'outflow'), launcher(''), { mode: 0o755 });
+  // doctor and query check and show what the extension runs: the same outflow.yaml, unless --config says otherwise
+  const cliPrelude =
+    `const config = path.join(__dirname, '${ENDPOINT_CONFIG}');\n` +
+    `if (['doctor', 'query'].includes(process.argv[2]) && !process.argv.some((a) => a === '--config' || a.startsWith('--config=')) && require('node:fs').existsSync(config)) process.argv.push('--config', config);\n`;
+  writeFileSync(path.join(dir, 'outflow'), launcher(cliPrelude), { mode: 0o755 });
   chmodSync(path.join(dir, 'outflow.ext'), 0o755);
   chmodSync(path.join(dir, 'outflow'), 0o755);
   // The launchers are CommonJS without an extension: Node would take them for ES modules below any directory

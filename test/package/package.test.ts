@@ -4,8 +4,8 @@
  * under the manager double from a directory that has no access to the source tree or node_modules,
  * and exercise install.sh's refusal of unsafe locations.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +138,12 @@ describe('packaged outflow.ext', () => {
     const lines = readFileSync(load, 'utf8').trim().split('\n');
     expect(lines).toEqual([path.join(prefix, 'outflow.ext')]); // appended once, idempotent
     expect(autoloadViolations(path.join(prefix, 'outflow.ext'), 0)).toEqual([]);
+    // another extension's line stays; moving Outflow to a new prefix replaces its line (osqueryd loads one Outflow)
+    writeFileSync(load, `/opt/other/other.ext\n${path.join(prefix, 'outflow.ext')}\n`);
+    const moved = path.join(stageRoot, 'opt/outflow');
+    const said = execFileSync('sh', [path.join(unpacked, 'install.sh'), '--prefix', moved, '--extensions-load', load], { encoding: 'utf8' });
+    expect(said).toContain(`removed from ${load} (osqueryd loads one Outflow): ${path.join(prefix, 'outflow.ext')}`);
+    expect(readFileSync(load, 'utf8')).toBe(`/opt/other/other.ext\n${path.join(moved, 'outflow.ext')}\n`);
   });
 
   it('install.sh refuses an interpreter another user can replace (it would run as root under osqueryd)', () => {
@@ -168,6 +174,20 @@ describe('packaged outflow.ext', () => {
     // and the real interpreter passes
     writeFileSync(ext, readFileSync(ext, 'utf8').replace(/^#!\S+/, `#!${process.execPath}`));
     expect(install()).toBe('');
+    // so does a root-owned link to it (a link's own mode bits mean nothing; its directory and its target are checked)
+    const link = path.join(stageRoot, 'opt-bin/node');
+    mkdirSync(path.dirname(link), { recursive: true, mode: 0o755 });
+    symlinkSync(process.execPath, link);
+    writeFileSync(ext, readFileSync(ext, 'utf8').replace(/^#!\S+/, `#!${link}`));
+    expect(install()).toBe('');
+    // but not a link someone else owns, nor one whose target another user can replace
+    lchownSync(link, 65534, 65534);
+    expect(install()).toMatch(/opt-bin\/node is owned by uid 65534, not root/);
+    rmSync(link);
+    symlinkSync(fakeNode, link);
+    chownSync(path.dirname(userDir), 65534, 65534);
+    expect(install()).toMatch(/home-of-nobody is owned by uid 65534, not root/);
+    chownSync(path.dirname(userDir), 0, 0);
   });
 
   it('install.sh refuses a prefix another user could swap out, and installs --config as the root-owned outflow.yaml', () => {
@@ -207,6 +227,24 @@ describe('packaged outflow.ext', () => {
     expect(files.some((f) => f.endsWith('build/Release/better_sqlite3.node'))).toBe(true);
     expect(files.filter((f) => /\.(a|cpp|c|h|gyp|mk|md)$|Makefile|test_extension|\/test\/|\/deps\/|\/src\//.test(f))).toEqual([]);
   });
+
+  it('the packaged outflow doctor and query use the outflow.yaml beside them, as outflow.ext does', () => {
+    const copy = path.join(stageRoot, 'cli-config');
+    execFileSync('cp', ['-R', unpacked, copy]);
+    const run = (args: string[]) => {
+      const r = spawnSync(path.join(copy, 'outflow'), args, { cwd: copy, env: { PATH: '/usr/bin:/bin', OUTFLOW_PLATFORM: 'linux', HOME: copy }, encoding: 'utf8', timeout: 60_000 });
+      return `${r.stdout}${r.stderr}`;
+    };
+    expect(run(['doctor'])).toMatch(/config\s+defaults \(no --config\)/);
+    // a config the extension would refuse: doctor must say so, and query must not run on the defaults
+    writeFileSync(path.join(copy, 'outflow.yaml'), 'flows:\n  sample_interval: fast\n');
+    expect(run(['doctor'])).toMatch(/FAIL\s+config\s+.*flows\.sample_interval/);
+    expect(run(['query', 'SELECT component FROM outflow_status'])).toContain('flows.sample_interval');
+    writeFileSync(path.join(copy, 'outflow.yaml'), 'flows:\n  sample_interval: 5\n');
+    expect(run(['doctor'])).toContain(`${path.join(copy, 'outflow.yaml')} is valid`);
+    // an explicit --config still wins
+    expect(run(['doctor', '--config', path.join(copy, 'missing.yaml')])).toContain('missing.yaml');
+  }, 120_000);
 
   it('outflow.ext runs on the outflow.yaml beside it (osqueryd passes no --config), without a deprecation warning', async () => {
     const sockDir = mkdtempSync(path.join(work, 'sock2-'));
