@@ -68,6 +68,18 @@ describe('OsqueryExtension (in process)', () => {
     expect(existsSync(ext.extensionSocket)).toBe(true);
   });
 
+  it('says why a duplicate registration that never clears is refused (two Outflows on one osqueryd)', async () => {
+    const m = await FakeManager.start(path.join(dir, 'dup.em'));
+    managers.push(m);
+    m.registered.set(9, { uuid: 9, info: { name: 'outflow', version: 'other', sdk_version: '1.8.2', min_sdk_version: '' }, registry: {} });
+    const ext = new OsqueryExtension(options(m.socketPath, { startTimeoutMs: 1500 }));
+    exts.push(ext);
+    await expect(ext.start()).rejects.toMatchObject({
+      code: 'REGISTRATION_FAILED',
+      message: 'osquery refused the extension: Duplicate extension registered (another outflow is registered with this osqueryd: listed twice in extensions.load, or started by hand?)',
+    });
+  });
+
   it('fails clearly when osquery refuses the registration', async () => {
     const m = await FakeManager.start(path.join(dir, 'old.em'));
     managers.push(m);

@@ -137,6 +137,11 @@ export class OsqueryExtension {
         return;
       } catch (err) {
         lastError = err;
+        // osqueryd's socket is root's (0600): waiting will not change who we are
+        const code = (err as { cause?: { code?: unknown } }).cause?.code;
+        if (code === 'EACCES' || code === 'EPERM') {
+          throw new SdkError('MANAGER_UNREACHABLE', `osquery extension manager at ${this.opts.socket} refused us (${String(code)}): run the extension as the user osqueryd runs as (root)`, { cause: err });
+        }
       }
       await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
     }
@@ -160,7 +165,8 @@ export class OsqueryExtension {
         await sleep(500);
         continue;
       }
-      throw new SdkError('REGISTRATION_FAILED', `osquery refused the extension: ${status.message || `code ${status.code}`}`);
+      const hint = /duplicate/i.test(status.message) ? ` (another ${this.opts.name} is registered with this osqueryd: listed twice in extensions.load, or started by hand?)` : '';
+      throw new SdkError('REGISTRATION_FAILED', `osquery refused the extension: ${status.message || `code ${status.code}`}${hint}`);
     }
   }
 

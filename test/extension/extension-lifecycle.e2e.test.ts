@@ -3,11 +3,14 @@
  * timeout, exit 0 on shutdown()/SIGTERM within 2 s, non-zero exit on manager death and silent
  * deregistration — our socket removed every time.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeManager, type RegisteredExtension } from '../../extension/sdk/testing/fake-manager.js';
 import { startExtension, tempDir, within, writeTestConfig, type ExtensionChild } from './harness.js';
+import { REPO_ROOT } from '../helpers/cli.js';
 
 const REGISTER_WITHIN_MS = 40_000;
 
@@ -100,6 +103,31 @@ describe('outflow extension lifecycle', () => {
     expect(exit.code).toBe(1);
     expect(ext.stderr()).toMatch(/absent\.em did not answer within 500 ms/);
     expect(ext.stdout()).toBe('');
+  });
+
+  it('gives up at once, saying whom to run as, when the manager socket is not ours to open (not after --timeout)', async () => {
+    const dir = tempDir('life');
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    // a root-owned socket nobody may write (osqueryd's is 0600), and the extension as uid 65534
+    const socket = path.join(dir, 'root.em');
+    const server = net.createServer().listen(socket);
+    await new Promise((r) => server.once('listening', r));
+    cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+    chmodSync(dir, 0o755);
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'cli/main.ts'), 'extension', '--socket', socket, '--timeout', '30'], {
+      cwd: REPO_ROOT,
+      uid: 65534,
+      gid: 65534,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, OUTFLOW_PLATFORM: 'linux' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const started = Date.now();
+    const code = await within(new Promise<number | null>((r) => child.once('exit', r)), 25_000, 'exit on EACCES');
+    expect(code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(25_000);
+    expect(stderr).toContain(`osquery extension manager at ${socket} refused us (EACCES): run the extension as the user osqueryd runs as (root)`);
   });
 
   it('rejects a malformed --interval with a clear message', async () => {
