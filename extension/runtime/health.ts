@@ -21,6 +21,8 @@ export class ComponentHealth {
   events = 0;
   dropped = 0;
   lastEvent = 0;
+  /** How many times the state was set (a collector tells whether its tick reported one). */
+  sets = 0;
 
   constructor(
     readonly component: string,
@@ -30,6 +32,7 @@ export class ComponentHealth {
   set(state: HealthState, detail: string): void {
     this.state = state;
     this.detail = detail;
+    this.sets++;
   }
   running(detail = 'ok'): void {
     this.set('running', detail);

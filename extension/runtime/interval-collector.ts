@@ -39,11 +39,13 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Collect
   const run = () => {
     running = (async () => {
       const started = Date.now();
+      const setsBefore = health.sets;
       try {
         await tick(abort.signal);
         if (failures > 0) log.info({ collector: name }, 'collector recovered');
         failures = 0;
-        if (health.state !== 'running' || health.detail === 'starting') health.running();
+        // a tick that said how it went (degraded: not root, say) keeps its word; otherwise success clears a failure
+        if (health.sets === setsBefore && (health.state !== 'running' || health.detail === 'starting')) health.running();
       } catch (err) {
         failures++;
         reportFailure(health, coerceError(err));

@@ -2,9 +2,10 @@
  * `outflow query` end to end: the real CLI, the same table definitions as the extension, served as
  * SQLite virtual tables.
  */
-import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runOutflow } from '../helpers/cli.js';
+import { CLI_ENTRY, REPO_ROOT, runOutflow } from '../helpers/cli.js';
 import { TEST_TABLES, tempDir, writeTestConfig } from './harness.js';
 
 describe('outflow query', () => {
@@ -55,6 +56,26 @@ describe('outflow query', () => {
       { cols_used: 'big,cols_used,expr,missing,name,op,ratio' },
       { name: 'expr', op: 65, expr: '%.zip' },
     ]);
+  });
+
+  it('says ss is degraded when not root (other users\' sockets have no owner), and keeps saying it', () => {
+    // the real ss and /proc, as uid 65534: its sockets are attributed, nobody else's
+    const home = tempDir('query-nobody');
+    chmodSync(home, 0o777);
+    try {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'query', '--collect', '2.5', "SELECT state, detail FROM outflow_status WHERE component = 'ss'"], {
+        cwd: REPO_ROOT,
+        uid: 65534,
+        gid: 65534,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, OUTFLOW_PLATFORM: 'linux' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(jsonLines(r.stdout)).toEqual([{ state: 'degraded', detail: expect.stringMatching(/^not root: only this user's sockets are attributed \(\d+ sockets without an owner\); run the extension as root$/) }]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('prints aligned tables with --format table and re-runs with --every/--count', async () => {

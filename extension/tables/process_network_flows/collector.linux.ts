@@ -55,7 +55,7 @@ export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refres
       const unowned = parsed.rows.length - observations.length;
       if (!runningAsRoot()) {
         // Without root, ss names the owner only of our own sockets: other users' flows are invisible.
-        health.running(`not root: only this user's sockets are attributed (${unowned} sockets without an owner); run the extension as root`);
+        health.degraded(`not root: only this user's sockets are attributed (${unowned} sockets without an owner); run the extension as root`);
       } else {
         health.running(`${observations.length} flows in the last sample`);
       }
