@@ -32,7 +32,8 @@ function secondsFlag(value: string, flag: string, fallback: number): number {
   try {
     return parseSecondsFlag(value, flag, fallback);
   } catch (err) {
-    throw new InputError(`invalid ${flag}`, [{ path: flag, message: (err as Error).message }], 'osqueryd passes seconds, e.g. --timeout 3 --interval 3');
+    // the SDK's message names the flag and the value already
+    throw new InputError((err as Error).message, [], 'osqueryd passes seconds, e.g. --timeout 3 --interval 3');
   }
 }
 

@@ -97,7 +97,9 @@ export async function packageOutflow(opts: PackageOptions): Promise<{ dir: strin
   // doctor and query check and show what the extension runs: the same outflow.yaml, unless --config says otherwise
   const cliPrelude =
     `const config = path.join(__dirname, '${ENDPOINT_CONFIG}');\n` +
-    `if (['doctor', 'query'].includes(process.argv[2]) && !process.argv.some((a) => a === '--config' || a.startsWith('--config=')) && require('node:fs').existsSync(config)) process.argv.push('--config', config);\n`;
+    `if (['doctor', 'query'].includes(process.argv[2]) && !process.argv.some((a) => a === '--config' || a.startsWith('--config=')) && require('node:fs').existsSync(config)) process.argv.push('--config', config);\n` +
+    `// the bundled thrift runtime's Buffer() warning is for nobody to act on (doctor --socket talks to osqueryd)\n` +
+    `process.noDeprecation = true;\n`;
   writeFileSync(path.join(dir, 'outflow'), launcher(cliPrelude), { mode: 0o755 });
   chmodSync(path.join(dir, 'outflow.ext'), 0o755);
   chmodSync(path.join(dir, 'outflow'), 0o755);

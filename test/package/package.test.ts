@@ -246,6 +246,23 @@ describe('packaged outflow.ext', () => {
     expect(run(['doctor', '--config', path.join(copy, 'missing.yaml')])).toContain('missing.yaml');
   }, 120_000);
 
+  it('the packaged outflow doctor talks to osqueryd without a deprecation warning for the admin', async () => {
+    const sockDir = mkdtempSync(path.join(work, 'sock3-'));
+    const mgr = await FakeManager.start(path.join(sockDir, 'osquery.em'));
+    try {
+      const r = spawn(path.join(unpacked, 'outflow'), ['doctor', '--socket', mgr.socketPath], { cwd: sockDir, env: { PATH: '/usr/bin:/bin', OUTFLOW_PLATFORM: 'linux', HOME: sockDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      r.stdout.on('data', (d) => (out += d));
+      r.stderr.on('data', (d) => (out += d));
+      await new Promise((resolve) => r.once('close', resolve));
+      expect(out).toContain('osquery:socket');
+      expect(out).toContain('reachable');
+      expect(out).not.toContain('DeprecationWarning');
+    } finally {
+      await mgr.close();
+    }
+  }, 60_000);
+
   it('outflow.ext runs on the outflow.yaml beside it (osqueryd passes no --config), without a deprecation warning', async () => {
     const sockDir = mkdtempSync(path.join(work, 'sock2-'));
     const socket = path.join(sockDir, 'osquery.em');
