@@ -45,7 +45,7 @@ export function buildProgram(): Command {
   packs
     .command('build')
     .description('write the osquery pack JSON and Fleet GitOps YAML from packs/source')
-    .option('--out <dir>', 'output directory', 'packs')
+    .option('--out <dir>', 'output directory (default: beside packs/source, the packs osquery reads)')
     .option('--check', 'exit 1 if the committed files are stale instead of writing them', false)
     .action(async (opts) => {
       const { runPacksBuild } = await import('../packs/build.js');

@@ -12,7 +12,8 @@ import { InputError, OutflowError } from '../src/errors.js';
 import { parsePackSource, renderAll, type PackSource } from './pack-source.js';
 
 export interface PacksBuildOptions {
-  out: string;
+  /** Output directory; default: the directory holding the source (packs/ of the repository or of the package). */
+  out?: string;
   check: boolean;
   /**
    * Source directory; default: OUTFLOW_PACKS_SOURCE, else source/ next to this module (the repository), else
@@ -48,11 +49,17 @@ export async function loadPackSource(dir: string): Promise<PackSource> {
 }
 
 /** Generated files with their target paths under `out`, and whether each matches what is on disk. */
+/** Where the packs go: --out, else beside their source, so the packaged `outflow packs build` updates the installed packs wherever it runs. */
+export function packsOutDir(opts: Pick<PacksBuildOptions, 'out' | 'source'>): string {
+  return opts.out ?? path.dirname(path.resolve(opts.source ?? defaultSourceDir()));
+}
+
 export async function planPacksBuild(opts: PacksBuildOptions): Promise<{ file: string; content: string; current: boolean }[]> {
   const src = await loadPackSource(opts.source ?? defaultSourceDir());
+  const out = packsOutDir(opts);
   const plan = [];
   for (const [rel, content] of renderAll(src)) {
-    const file = path.join(opts.out, rel);
+    const file = path.join(out, rel);
     const onDisk = await readFile(file, 'utf8').catch(() => undefined);
     plan.push({ file, content, current: onDisk === content });
   }
@@ -63,7 +70,7 @@ export async function runPacksBuild(opts: PacksBuildOptions): Promise<number> {
   const plan = await planPacksBuild(opts);
   if (opts.check) {
     const stale = plan.filter((p) => !p.current);
-    for (const p of stale) process.stderr.write(`stale: ${p.file} (run \`outflow packs build --out ${opts.out}\`)\n`);
+    for (const p of stale) process.stderr.write(`stale: ${p.file} (run \`outflow packs build --out ${packsOutDir(opts)}\`)\n`);
     if (!stale.length) process.stdout.write(`packs are current (${plan.length} files)\n`);
     return stale.length ? 1 : 0;
   }

@@ -217,9 +217,19 @@ describe('packaged outflow.ext', () => {
     expect(install(prefix)).toContain(`(config ${prefix}/outflow.yaml)`);
   });
 
-  it('the packaged outflow rebuilds the packs it ships from the pack source it ships', () => {
+  it('the packaged outflow rebuilds the packs it ships from the pack source it ships, in place wherever it runs', () => {
     const out = execFileSync(path.join(unpacked, 'outflow'), ['packs', 'build', '--check', '--out', path.join(unpacked, 'packs')], { encoding: 'utf8', cwd: work, timeout: 60_000 });
     expect(out).toContain('packs are current');
+    // an admin changes an interval in the installed source and rebuilds from another directory
+    const copy = path.join(stageRoot, 'packs-edit');
+    execFileSync('cp', ['-R', unpacked, copy]);
+    const source = path.join(copy, 'packs/source');
+    const file = path.join(source, 'outflow_apps.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^interval: \d+$/m, 'interval: 7200'));
+    const wrote = execFileSync(path.join(copy, 'outflow'), ['packs', 'build'], { encoding: 'utf8', cwd: work, timeout: 60_000 });
+    expect(wrote).toContain(`wrote ${path.join(copy, 'packs', 'outflow.conf')}`);
+    expect(JSON.parse(readFileSync(path.join(copy, 'packs', 'outflow.conf'), 'utf8')).queries.outflow_apps.interval).toBe(7200);
+    expect(existsSync(path.join(work, 'packs'))).toBe(false);
   });
 
   it('ships only what runs: no sources, build tree or tests of the native module', () => {
