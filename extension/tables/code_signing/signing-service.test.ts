@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -290,6 +290,26 @@ describe('darwin signing service (fake codesign/spctl)', () => {
     expect(appBundleOf('/Applications/Widget.app')).toBe('/Applications/Widget.app');
     expect(appBundleOf('/Applications/Widget.app/Contents/Resources/tool')).toBeUndefined();
     expect(appBundleOf(WIDGETCTL)).toBeUndefined();
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)('linux signing service with a tools.dir root will not run from', () => {
+  it('says permission_denied with the fix, not that no package tool exists', async () => {
+    const unsafe = mkdtempSync(path.join(tmpdir(), 'outflow-pkgtools-'));
+    copyFileSync('/usr/bin/dpkg-query', path.join(unsafe, 'dpkg-query'));
+    chmodSync(unsafe, 0o777);
+    try {
+      const { service, health } = make('linux', {}, unsafe);
+      service.request(['/usr/bin/ssh']);
+      await service.idle();
+      expect(service.lookup('/usr/bin/ssh')).toMatchObject({ signature_class: 'unknown' });
+      expect(health.rows().find((r) => r.component === signingHealthComponent('linux'))).toMatchObject({
+        state: 'permission_denied',
+        detail: expect.stringMatching(new RegExp(`^refusing to run dpkg-query as root from tools.dir ${unsafe}: .*writable.*; tools.dir \\(OUTFLOW_TOOL_DIR\\) is meant for tests`)),
+      });
+    } finally {
+      rmSync(unsafe, { recursive: true, force: true });
+    }
   });
 });
 

@@ -19,6 +19,7 @@ import {
 } from '../../../src/classify/signing-class.js';
 import type { SigningRow, SigningService } from '../../runtime/context.js';
 import type { HealthRegistry } from '../../runtime/health.js';
+import { reportFailure } from '../../runtime/interval-collector.js';
 import type { Platform, ToolRunner } from '../../runtime/tools.js';
 import { parseCodesignDisplay, parseCodesignVerify } from './parse-codesign.js';
 import { packageDbAliases, parseDpkgQueryS, parseRpmQf } from './parse-packages.js';
@@ -358,10 +359,25 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     }
   }
 
+  /** The refusal of a tool the runner will not run (TOOL_PERMISSION), or null. */
+  function refusal(tool: 'dpkg-query' | 'rpm'): ToolError | null {
+    try {
+      tools.resolve(tool);
+      return null;
+    } catch (err) {
+      return err instanceof ToolError && err.code === 'TOOL_PERMISSION' ? err : null;
+    }
+  }
+
   function resolvePackageTool(): 'dpkg-query' | 'rpm' | null {
     if (packageTool !== undefined) return packageTool;
     packageTool = tools.available('dpkg-query') ? 'dpkg-query' : tools.available('rpm') ? 'rpm' : null;
-    if (!packageTool) health.unavailable('no package database tool (dpkg-query or rpm): code_signing reports unknown for every path');
+    if (!packageTool) {
+      // a tool that is there but refused (tools.dir not root's alone) is permission_denied with its fix, not missing
+      const refused = refusal('dpkg-query') ?? refusal('rpm');
+      if (refused) reportFailure(health, refused);
+      else health.unavailable('no package database tool (dpkg-query or rpm): code_signing reports unknown for every path');
+    }
     return packageTool;
   }
 
