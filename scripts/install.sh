@@ -64,7 +64,7 @@ root_only() {
       perms=$(stat_of %A %Sp "$p")
       [ "$owner" = 0 ] || die "$p is owned by uid $owner, not root: $2 would run as root from a path another user can change"
       # a link's own mode bits mean nothing (Linux shows lrwxrwxrwx): replacing it takes its directory, checked
-      # next, and its target is checked on its own
+      # next; check_interpreter follows it
       [ -L "$p" ] && perms=----------
       case "$perms" in
         ????????w?) die "$p is world-writable: $2 would run as root from a path anyone can change" ;;
@@ -74,13 +74,39 @@ root_only() {
     p=$(dirname "$p")
   done
 }
+# check_interpreter PATH WHAT: the file the kernel runs for PATH, as it reaches it. Each link on the way is checked
+# like a file of its own, where it is written and where it physically lives (a directory link on the way could
+# lead into another user's folder, where they could re-point it), and so is the file at the end. Plain readlink
+# and cd -P only: realpath and readlink -f are missing on macOS before 12.3.
+check_interpreter() {
+  link=$1
+  hops=0
+  while :; do
+    root_only "$link" "$2"
+    [ -e "$link" ] || [ -L "$link" ] || die "$1 leads to $link, which does not exist"
+    physical_dir=$(cd -P "$(dirname "$link")" && pwd -P) || die "cannot resolve the directory of $link"
+    case "$physical_dir" in
+      /) physical=/$(basename "$link") ;;
+      *) physical=$physical_dir/$(basename "$link") ;;
+    esac
+    [ "$physical" = "$link" ] || root_only "$physical" "$2"
+    [ -L "$physical" ] || break
+    hops=$((hops + 1))
+    [ "$hops" -le 40 ] || die "$1: more than 40 links on the way to the file"
+    target=$(readlink "$physical") || die "cannot read the link $physical"
+    # a relative target is relative to the directory the link physically lives in
+    case "$target" in
+      /*) link=$target ;;
+      *) link=$physical_dir/$target ;;
+    esac
+  done
+  [ -f "$physical" ] || die "$1 leads to $physical, which is not a file"
+}
 root_only "$prefix" "Outflow installed in $prefix"
 interp=$(sed -n '1s/^#!\([^ ]*\).*/\1/p' "$src/outflow.ext")
 [ -n "$interp" ] || die "outflow.ext has no interpreter line"
 [ -e "$interp" ] || die "$interp does not exist (the Node interpreter named in outflow.ext)"
-root_only "$interp" "the Node interpreter $interp (repackage with --node pointing at a root-owned Node, see docs/deploy.md)"
-resolved=$(realpath "$interp" 2>/dev/null || readlink -f "$interp" 2>/dev/null || echo "$interp")
-[ "$resolved" = "$interp" ] || root_only "$resolved" "the Node interpreter $interp (repackage with --node pointing at a root-owned Node, see docs/deploy.md)"
+check_interpreter "$interp" "the Node interpreter $interp (repackage with --node pointing at a root-owned Node, see docs/deploy.md)"
 if [ "$src" != "$prefix" ]; then
   mkdir -p "$prefix"
   cp -R "$src/." "$prefix/"
@@ -96,18 +122,16 @@ if [ -f "$prefix/outflow.yaml" ]; then chmod 0644 "$prefix/outflow.yaml"; fi
 
 mkdir -p "$(dirname "$load")"
 touch "$load"
-# osqueryd can load one Outflow (a second registers the same tables, is refused and restarted for ever): an
-# install at another prefix replaces the line of the earlier one
-others=$(grep '/outflow\.ext$' "$load" | grep -vxF "$prefix/outflow.ext" || true)
+# osqueryd can load one Outflow (a second registers the same tables, is refused and restarted for ever), and it
+# reads each line trimmed, skipping comments (# or ;): every Outflow line goes, then this install's is appended
+outflow_line='{ l = $0; sub(/\r$/, "", l); gsub(/^[ \t]+|[ \t]+$/, "", l) } l !~ /^[#;]/ && l ~ /\/outflow\.ext$/'
+others=$(awk -v mine="$prefix/outflow.ext" "$outflow_line"' && l != mine { print l }' "$load")
+awk "$outflow_line"' { next } { print }' "$load" > "$load.new"
+echo "$prefix/outflow.ext" >> "$load.new"
+cat "$load.new" > "$load"
+rm -f "$load.new"
 if [ -n "$others" ]; then
-  kept=$(grep -v '/outflow\.ext$' "$load" || true)
-  { [ -z "$kept" ] || printf '%s\n' "$kept"; } > "$load.new"
-  cat "$load.new" > "$load"
-  rm -f "$load.new"
   printf 'removed from %s (osqueryd loads one Outflow): %s\n' "$load" "$others"
-fi
-if ! grep -qxF "$prefix/outflow.ext" "$load"; then
-  echo "$prefix/outflow.ext" >> "$load"
 fi
 if [ -f "$prefix/outflow.yaml" ]; then cfg="config $prefix/outflow.yaml"; else cfg="no config (defaults; see --config)"; fi
 echo "installed $prefix/outflow.ext ($cfg) and listed it in $load; restart osqueryd to load it"

@@ -144,6 +144,11 @@ describe('packaged outflow.ext', () => {
     const said = execFileSync('sh', [path.join(unpacked, 'install.sh'), '--prefix', moved, '--extensions-load', load], { encoding: 'utf8' });
     expect(said).toContain(`removed from ${load} (osqueryd loads one Outflow): ${path.join(prefix, 'outflow.ext')}`);
     expect(readFileSync(load, 'utf8')).toBe(`/opt/other/other.ext\n${path.join(moved, 'outflow.ext')}\n`);
+    // osqueryd trims lines and skips comments: an old line with blanks or CRLF goes too, a comment stays
+    writeFileSync(load, `# ${path.join(prefix, 'outflow.ext')}\n  ${path.join(prefix, 'outflow.ext')} \r\n/opt/other/other.ext\n${path.join(moved, 'outflow.ext')}\t\n`);
+    const again = execFileSync('sh', [path.join(unpacked, 'install.sh'), '--prefix', moved, '--extensions-load', load], { encoding: 'utf8' });
+    expect(again).toContain(`removed from ${load} (osqueryd loads one Outflow): ${path.join(prefix, 'outflow.ext')}\n`);
+    expect(readFileSync(load, 'utf8')).toBe(`# ${path.join(prefix, 'outflow.ext')}\n/opt/other/other.ext\n${path.join(moved, 'outflow.ext')}\n`);
   });
 
   it('install.sh refuses an interpreter another user can replace (it would run as root under osqueryd)', () => {
@@ -188,6 +193,27 @@ describe('packaged outflow.ext', () => {
     chownSync(path.dirname(userDir), 65534, 65534);
     expect(install()).toMatch(/home-of-nobody is owned by uid 65534, not root/);
     chownSync(path.dirname(userDir), 0, 0);
+    // nor a chain through a link another user owns: root's link → their link → the real Node
+    const theirs = path.join(stageRoot, 'home-of-nobody/node-link');
+    symlinkSync(process.execPath, theirs);
+    lchownSync(theirs, 65534, 65534);
+    rmSync(link);
+    symlinkSync(theirs, link);
+    expect(install()).toMatch(/home-of-nobody\/node-link is owned by uid 65534, not root/);
+    // nor a root-owned link that lives, through a directory link, in a folder another user owns (they could re-point it)
+    const nobodyBin = path.join(stageRoot, 'home-of-nobody/bin2');
+    mkdirSync(nobodyBin);
+    symlinkSync(process.execPath, path.join(nobodyBin, 'node'));
+    chownSync(nobodyBin, 65534, 65534);
+    const dirLink = path.join(stageRoot, 'opt-node-bin');
+    symlinkSync(nobodyBin, dirLink);
+    writeFileSync(ext, readFileSync(ext, 'utf8').replace(/^#!\S+/, `#!${path.join(dirLink, 'node')}`));
+    expect(install()).toMatch(/home-of-nobody\/bin2 is owned by uid 65534, not root/);
+    // a relative link target is followed from where the link physically lives
+    chownSync(nobodyBin, 0, 0);
+    rmSync(path.join(nobodyBin, 'node'));
+    symlinkSync(path.relative(nobodyBin, process.execPath), path.join(nobodyBin, 'node'));
+    expect(install()).toBe('');
   });
 
   it('install.sh refuses a prefix another user could swap out, and installs --config as the root-owned outflow.yaml', () => {
