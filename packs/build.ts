@@ -48,12 +48,12 @@ export async function loadPackSource(dir: string): Promise<PackSource> {
   return parsePackSource(files);
 }
 
-/** Generated files with their target paths under `out`, and whether each matches what is on disk. */
 /** Where the packs go: --out, else beside their source, so the packaged `outflow packs build` updates the installed packs wherever it runs. */
 export function packsOutDir(opts: Pick<PacksBuildOptions, 'out' | 'source'>): string {
   return opts.out ?? path.dirname(path.resolve(opts.source ?? defaultSourceDir()));
 }
 
+/** Generated files with their target paths under the output directory, and whether each matches what is on disk. */
 export async function planPacksBuild(opts: PacksBuildOptions): Promise<{ file: string; content: string; current: boolean }[]> {
   const src = await loadPackSource(opts.source ?? defaultSourceDir());
   const out = packsOutDir(opts);

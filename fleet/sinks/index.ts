@@ -55,16 +55,30 @@ export function sinkDeliveryId(c: SinkConfig): string {
 
 /** Build the configured sinks (the config switch). */
 export function createSinks(configs: readonly SinkConfig[], opts: CreateSinksOptions): Sink[] {
-  const ids = new Map<string, number>();
-  return configs.map((c, i) => {
-    const render = renderer(c.format);
-    // Two sinks of the same target and format each keep their own cursor.
-    const base = sinkDeliveryId(c);
-    const n = (ids.get(base) ?? 0) + 1;
-    ids.set(base, n);
-    const deliveryId = n === 1 ? base : `${base}#${n}`;
-    return Object.assign(createSink(c, i, render, opts), { deliveryId });
+  // Checked before any sink is built: a webhook sink starts delivering its spool as it is built.
+  configs.forEach((c, i) => {
+    if (c.type === 'file' && statSync(c.path, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new OutflowError('CONFIG_INVALID', `fleet.sinks.${i}.path ${c.path} is a directory`, 'give the file sink the path of a file: it appends one JSON line per detection');
+    }
   });
+  const ids = new Map<string, number>();
+  const built: Sink[] = [];
+  try {
+    configs.forEach((c, i) => {
+      const render = renderer(c.format);
+      // Two sinks of the same target and format each keep their own cursor.
+      const base = sinkDeliveryId(c);
+      const n = (ids.get(base) ?? 0) + 1;
+      ids.set(base, n);
+      const deliveryId = n === 1 ? base : `${base}#${n}`;
+      built.push(Object.assign(createSink(c, i, render, opts), { deliveryId }));
+    });
+  } catch (err) {
+    // a later sink was refused (a webhook spool in use): the ones built stop delivering and give their spools back
+    for (const s of built) void s.close().catch(() => undefined);
+    throw err;
+  }
+  return built;
 }
 
 function createSink(c: SinkConfig, i: number, render: (d: Detection) => unknown, opts: CreateSinksOptions): Sink {
@@ -72,10 +86,6 @@ function createSink(c: SinkConfig, i: number, render: (d: Detection) => unknown,
     case 'stdout':
       return new JsonlStreamSink(opts.stdout ?? process.stdout, render, `stdout#${i}`);
     case 'file':
-      // found now rather than at the first detection (every finalize run would then fail to deliver)
-      if (statSync(c.path, { throwIfNoEntry: false })?.isDirectory()) {
-        throw new OutflowError('CONFIG_INVALID', `fleet.sinks.${i}.path ${c.path} is a directory`, 'give the file sink the path of a file: it appends one JSON line per detection');
-      }
       return new JsonlFileSink(c.path, render, `file#${i}`);
     case 'webhook':
       return new WebhookSink({

@@ -4,18 +4,18 @@
  * sinks of one config, which the config refuses, or two `fleet serve` processes with the same config on one host)
  * would send each other's batches, to the other's receiver, and overwrite each other's files.
  *
- * The owner is recorded in `<spool>/.owner` (its pid), created exclusively. A file whose process is gone is
- * stale and taken over; so is one naming this process's pid that no sink of this process holds (a container
- * restart can hand the new process the old one's pid).
+ * The owner holds an exclusive lock on `<spool>/.owner.lock`, a SQLite file used only for its lock: the kernel's
+ * file lock, taken atomically and released when the process ends however it ends, so a crashed owner never
+ * blocks its successor and two processes starting at once cannot both win. SQLite also refuses the lock to a
+ * second connection of the same process. `<spool>/.owner` names the owner's pid, for the message only.
  */
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { OutflowError } from '../../src/errors.js';
 import { PRIVATE_FILE_MODE } from '../file-modes.js';
 
-/** Spool directories (resolved) held by sinks of this process. */
-const heldHere = new Set<string>();
-
+const LOCK_FILE = '.owner.lock';
 const OWNER_FILE = '.owner';
 
 function ownerPid(file: string): number | null {
@@ -27,54 +27,47 @@ function ownerPid(file: string): number | null {
   }
 }
 
-function running(pid: number, dir: string): boolean {
-  if (pid === process.pid) return heldHere.has(dir);
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to another user
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Make this process the owner of `spoolDir` (which exists); returns the release. Throws when another owner runs. */
+/** Make this process the owner of `spoolDir` (which exists); returns the release. Throws when another owner holds it. */
 export function claimSpool(spoolDir: string): () => void {
-  const dir = path.resolve(spoolDir);
-  const file = path.join(dir, OWNER_FILE);
-  const inUse = (pid: number) =>
-    new OutflowError(
+  // the directory itself, however it is reached: a link to a spool is that spool
+  const dir = realpathSync.native(spoolDir);
+  const lockFile = path.join(dir, LOCK_FILE);
+  const ownerFile = path.join(dir, OWNER_FILE);
+  let lock: Database.Database;
+  try {
+    lock = new Database(lockFile, { timeout: 0 });
+    chmodSync(lockFile, PRIVATE_FILE_MODE);
+  } catch (err) {
+    throw new OutflowError('SINK_FAILED', `cannot open ${lockFile}`, 'check permissions of the webhook spool directory', { cause: err });
+  }
+  try {
+    lock.exec('BEGIN EXCLUSIVE');
+  } catch (err) {
+    lock.close();
+    if ((err as { code?: unknown }).code !== 'SQLITE_BUSY') {
+      throw new OutflowError('SINK_FAILED', `cannot lock ${lockFile}`, 'check permissions of the webhook spool directory', { cause: err });
+    }
+    const pid = ownerPid(ownerFile);
+    const who = pid === null ? 'another process' : pid === process.pid ? `process ${pid} (another webhook sink of this process)` : `process ${pid}`;
+    throw new OutflowError(
       'CONFIG_INVALID',
-      `webhook spool ${dir} is in use by process ${pid}${pid === process.pid ? ' (another webhook sink of this process)' : ''}`,
-      `give each webhook sink, and each fleet serve instance on this host, a spool_dir of its own; if process ${pid} is not an Outflow process, delete ${file}`,
+      `webhook spool ${dir} is in use by ${who}`,
+      'give each webhook sink, and each fleet serve instance on this host, a spool_dir of its own',
+      { cause: err },
     );
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: PRIVATE_FILE_MODE });
-      heldHere.add(dir);
-      return () => release(dir, file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new OutflowError('SINK_FAILED', `cannot write ${file}`, 'check permissions of the webhook spool directory', { cause: err });
+  }
+  writeFileSync(ownerFile, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE });
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    if (ownerPid(ownerFile) === process.pid) {
+      try {
+        unlinkSync(ownerFile);
+      } catch {
+        // already gone
       }
     }
-    const pid = ownerPid(file);
-    if (pid !== null && running(pid, dir)) throw inUse(pid);
-    try {
-      unlinkSync(file);
-    } catch {
-      // another process took it over first: the next attempt sees its pid
-    }
-  }
-  throw inUse(ownerPid(file) ?? 0);
-}
-
-function release(dir: string, file: string): void {
-  if (!heldHere.delete(dir)) return;
-  if (ownerPid(file) !== process.pid) return;
-  try {
-    unlinkSync(file);
-  } catch {
-    // already gone
-  }
+    lock.close();
+  };
 }

@@ -1,4 +1,5 @@
-import { resolve as resolvePath } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -9,6 +10,17 @@ import { z } from 'zod';
 const MiB = 1024 * 1024;
 
 const path = z.string().min(1);
+
+/** `p` with every link on the way resolved, as far as it exists (the rest as written): one directory, one name. */
+function canonicalPath(p: string): string {
+  const abs = resolvePath(p);
+  try {
+    return realpathSync.native(abs);
+  } catch {
+    const parent = dirname(abs);
+    return parent === abs ? abs : join(canonicalPath(parent), basename(abs));
+  }
+}
 
 export const HttpConfigSchema = z
   .object({
@@ -133,7 +145,7 @@ export const fleetServeConfigShape = {
       const owner = new Map<string, number>();
       sinks.forEach((s, i) => {
         if (s.type !== 'webhook') return;
-        const dir = resolvePath(s.spool_dir);
+        const dir = canonicalPath(s.spool_dir);
         const first = owner.get(dir);
         if (first === undefined) owner.set(dir, i);
         else

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, rmSync, symlinkSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,6 +40,18 @@ describe('config', () => {
     );
     // the same directory spelled two ways
     expect(() => parseConfig({ fleet: { sinks: [hook({ spool_dir: 'spool/a' }), hook({ spool_dir: `${process.cwd()}/spool/./a/` })] } })).toThrow('webhook sinks 0 and 1 share the spool directory');
+    // the same directory through a link
+    const real = mkdtempSync(path.join(tmpdir(), 'outflow-spool-'));
+    const link = `${real}-link`;
+    symlinkSync(real, link);
+    try {
+      expect(() => parseConfig({ fleet: { sinks: [hook({ spool_dir: real }), hook({ spool_dir: path.join(link, '.') })] } })).toThrow('webhook sinks 0 and 1 share the spool directory');
+      // through a link to its parent, before the spool itself exists
+      expect(() => parseConfig({ fleet: { sinks: [hook({ spool_dir: path.join(real, 'siem') }), hook({ spool_dir: path.join(link, 'siem') })] } })).toThrow('webhook sinks 0 and 1 share the spool directory');
+    } finally {
+      rmSync(link);
+      rmSync(real, { recursive: true });
+    }
     // one directory each: fine
     const sinks = parseConfig({ fleet: { sinks: [hook(), hook({ spool_dir: '/var/spool/outflow-ocsf' })] } }).fleet.sinks;
     expect(sinks.map((s) => (s.type === 'webhook' ? s.spool_dir : ''))).toEqual(['./outflow-spool', '/var/spool/outflow-ocsf']);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -131,6 +131,47 @@ describe('webhook sink against a real local receiver', () => {
     await waitFor(() => next.pending === 0, 'delivered');
     expect(deliveredIds(receiver)).toEqual(['n1']);
   });
+
+  it('a spool reached through a link is the same spool', async () => {
+    const receiver = new TestReceiver();
+    await receiver.start();
+    cleanups.push(() => receiver.stop());
+    makeSink(receiver.url);
+    const link = path.join(dir, 'spool-link');
+    symlinkSync(path.join(dir, 'spool'), link);
+    expect(() => makeSink(receiver.url, { spoolDir: link })).toThrow(`webhook spool ${realpathSync(path.join(dir, 'spool'))} is in use by process ${process.pid} (another webhook sink of this process)`);
+  });
+
+  it('processes starting at once: exactly one owns the spool each time', async () => {
+    const spoolDir = path.join(dir, 'spool');
+    mkdirSync(spoolDir, { recursive: true });
+    for (let round = 0; round < 3; round++) {
+      // a stale owner file, as a crashed owner leaves it, and 6 racers released at one instant
+      writeFileSync(path.join(spoolDir, '.owner'), '4206649\n');
+      const startAt = Date.now() + 2500;
+      const racers = Array.from({ length: 6 }, () =>
+        spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/fleet/spool-claim-child.ts'), spoolDir, String(startAt)], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] }),
+      );
+      cleanups.push(() => racers.forEach((c) => c.kill('SIGKILL')));
+      // every racer says how it went while any claimer still holds the spool; then they all let go
+      const said = await Promise.all(
+        racers.map(
+          (c) =>
+            new Promise<string>((resolve) => {
+              let out = '';
+              c.stdout.on('data', (d) => {
+                out += d;
+                if (out.includes('\n')) resolve(out.trim());
+              });
+              c.once('close', () => resolve(out.trim()));
+            }),
+        ),
+      );
+      await Promise.all(racers.map((c) => new Promise((r) => (c.stdin.end(), c.once('close', r)))));
+      expect(said.filter((s) => s === 'claimed'), said.join(',')).toHaveLength(1);
+      expect(said.filter((s) => s === 'refused')).toHaveLength(5);
+    }
+  }, 60_000);
 
   it('takes over a spool whose owner file names a process that is gone, or this pid from before a restart', async () => {
     const receiver = new TestReceiver();

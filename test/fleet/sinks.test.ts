@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,6 +10,7 @@ import { DetectionSchema } from '../../src/schemas/detection.js';
 import { createSinks } from '../../fleet/sinks/index.js';
 import { JsonlFileSink, JsonlStreamSink } from '../../fleet/sinks/jsonl.js';
 import { OCSF_CLASS_UID, toOcsf } from '../../fleet/sinks/ocsf.js';
+import { claimSpool } from '../../fleet/sinks/spool-owner.js';
 import { WebhookSink } from '../../fleet/sinks/webhook.js';
 import { MemoryStream, freePort, sampleDetection, waitFor } from './serve-fixtures.js';
 
@@ -186,9 +187,42 @@ describe('sink config switch', () => {
     expect(JSON.parse(line)).toMatchObject({ component: 'sink', sink: 'webhook#0', seq: 1 });
   });
 
-  it('refuses a file sink whose path is a directory at start, not at its first detection', () => {
-    const sinks = fleetServeConfigShape.sinks.parse([{ type: 'stdout' }, { type: 'file', path: dir }]);
+  it('refuses a file sink whose path is a directory at start, before any webhook sink starts delivering', () => {
+    const spool = path.join(dir, 'spool-first');
+    const sinks = fleetServeConfigShape.sinks.parse([
+      { type: 'webhook', url: 'http://127.0.0.1:9/hook', secret: 'a-long-enough-secret', spool_dir: spool },
+      { type: 'file', path: dir },
+    ]);
     expect(() => createSinks(sinks, { log: silentLogger() })).toThrow(`fleet.sinks.1.path ${dir} is a directory`);
+    // the webhook was never built: its spool is free
+    expect(existsSync(spool)).toBe(false);
+  });
+
+  it('a webhook sink refused (its spool in use) stops the sinks built before it, which give their spools back', async () => {
+    const [a, b] = [path.join(dir, 'spool-a'), path.join(dir, 'spool-b')];
+    mkdirSync(b);
+    // a batch left from an earlier run: sink a starts delivering it (to nothing) as it is built
+    mkdirSync(a);
+    writeFileSync(path.join(a, '0000000000000001.json'), JSON.stringify({ source: 'outflow', detections: [] }));
+    const holder = claimSpool(b); // another fleet serve on this host
+    try {
+      const sinks = fleetServeConfigShape.sinks.parse([
+        { type: 'webhook', url: 'http://127.0.0.1:9/a', secret: 'a-long-enough-secret', spool_dir: a },
+        { type: 'webhook', url: 'http://127.0.0.1:9/b', secret: 'a-long-enough-secret', spool_dir: b },
+      ]);
+      expect(() => createSinks(sinks, { log: silentLogger() })).toThrow(/webhook spool .*spool-b is in use by process/);
+      // the first sink closes and releases spool-a: a corrected restart can take it
+      await waitFor(() => {
+        try {
+          claimSpool(a)();
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'spool-a released');
+    } finally {
+      holder();
+    }
   });
 
   it('defaults to JSON on stdout and rejects a webhook without exactly one secret source', () => {
