@@ -55,52 +55,57 @@ src=$(cd "$(dirname "$0")" && pwd)
 # whoever can write there becomes root (a Homebrew node under /opt/homebrew belongs to the user who installed
 # Homebrew; a prefix under a user's folder can be swapped for their own lib/ next to a link to outflow.ext).
 # root_only PATH WHAT: directories that do not exist yet are skipped (mkdir -p creates them root-owned).
+# owned_by_root PATH WHAT: PATH itself (not its directories) is root's and only root (or group 0) can write it.
+owned_by_root() {
+  owner=$(stat_of %u %u "$1")
+  group=$(stat_of %g %g "$1")
+  perms=$(stat_of %A %Sp "$1")
+  [ "$owner" = 0 ] || die "$1 is owned by uid $owner, not root: $2 would run as root from a path another user can change"
+  # a link's own mode bits mean nothing (Linux shows lrwxrwxrwx): replacing it takes its directory, checked too
+  [ -L "$1" ] && perms=----------
+  case "$perms" in
+    ????????w?) die "$1 is world-writable: $2 would run as root from a path anyone can change" ;;
+    ?????w????) [ "$group" = 0 ] || die "$1 is writable by group $group: $2 would run as root from a path that group can change" ;;
+  esac
+}
 root_only() {
   p=$1
   while [ -n "$p" ] && [ "$p" != "/" ]; do
-    if [ -e "$p" ]; then
-      owner=$(stat_of %u %u "$p")
-      group=$(stat_of %g %g "$p")
-      perms=$(stat_of %A %Sp "$p")
-      [ "$owner" = 0 ] || die "$p is owned by uid $owner, not root: $2 would run as root from a path another user can change"
-      # a link's own mode bits mean nothing (Linux shows lrwxrwxrwx): replacing it takes its directory, checked
-      # next; check_interpreter follows it
-      [ -L "$p" ] && perms=----------
-      case "$perms" in
-        ????????w?) die "$p is world-writable: $2 would run as root from a path anyone can change" ;;
-        ?????w????) [ "$group" = 0 ] || die "$p is writable by group $group: $2 would run as root from a path that group can change" ;;
-      esac
-    fi
+    if [ -e "$p" ]; then owned_by_root "$p" "$2"; fi
     p=$(dirname "$p")
   done
 }
-# check_interpreter PATH WHAT: the file the kernel runs for PATH, as it reaches it. Each link on the way is checked
-# like a file of its own, where it is written and where it physically lives (a directory link on the way could
-# lead into another user's folder, where they could re-point it), and so is the file at the end. Plain readlink
-# and cd -P only: realpath and readlink -f are missing on macOS before 12.3.
+# check_interpreter PATH WHAT: resolves PATH one name at a time, as the kernel does, and checks every directory,
+# link (file or directory, however deep in a target) and the file at the end where it physically lives. Plain
+# readlink only: realpath and readlink -f are missing on macOS before 12.3.
 check_interpreter() {
-  link=$1
+  rest=$1
+  cur=
   hops=0
-  while :; do
-    root_only "$link" "$2"
-    [ -e "$link" ] || [ -L "$link" ] || die "$1 leads to $link, which does not exist"
-    physical_dir=$(cd -P "$(dirname "$link")" && pwd -P) || die "cannot resolve the directory of $link"
-    case "$physical_dir" in
-      /) physical=/$(basename "$link") ;;
-      *) physical=$physical_dir/$(basename "$link") ;;
+  while [ -n "$rest" ]; do
+    case "$rest" in
+      /*) rest=${rest#/}; continue ;;
+      */*) name=${rest%%/*}; rest=${rest#*/} ;;
+      *) name=$rest; rest= ;;
     esac
-    [ "$physical" = "$link" ] || root_only "$physical" "$2"
-    [ -L "$physical" ] || break
-    hops=$((hops + 1))
-    [ "$hops" -le 40 ] || die "$1: more than 40 links on the way to the file"
-    target=$(readlink "$physical") || die "cannot read the link $physical"
-    # a relative target is relative to the directory the link physically lives in
-    case "$target" in
-      /*) link=$target ;;
-      *) link=$physical_dir/$target ;;
+    case "$name" in
+      .) continue ;;
+      ..) cur=$(dirname "${cur:-/}"); [ "$cur" != / ] || cur=; continue ;;
     esac
+    entry=$cur/$name
+    [ -e "$entry" ] || [ -L "$entry" ] || die "$1 leads to $entry, which does not exist"
+    owned_by_root "$entry" "$2"
+    if [ -L "$entry" ]; then
+      hops=$((hops + 1))
+      [ "$hops" -le 40 ] || die "$1: more than 40 links on the way to the file"
+      target=$(readlink "$entry") || die "cannot read the link $entry"
+      case "$target" in /*) cur= ;; esac
+      rest=$target${rest:+/$rest}
+    else
+      cur=$entry
+    fi
   done
-  [ -f "$physical" ] || die "$1 leads to $physical, which is not a file"
+  [ -f "$cur" ] || die "$1 leads to ${cur:-/}, which is not a file"
 }
 root_only "$prefix" "Outflow installed in $prefix"
 interp=$(sed -n '1s/^#!\([^ ]*\).*/\1/p' "$src/outflow.ext")

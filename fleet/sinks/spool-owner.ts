@@ -36,11 +36,18 @@ export function claimSpool(spoolDir: string): () => void {
   let lock: Database.Database;
   try {
     lock = new Database(lockFile, { timeout: 0 });
-    chmodSync(lockFile, PRIVATE_FILE_MODE);
   } catch (err) {
     throw new OutflowError('SINK_FAILED', `cannot open ${lockFile}`, 'check permissions of the webhook spool directory', { cause: err });
   }
   try {
+    chmodSync(lockFile, PRIVATE_FILE_MODE);
+  } catch (err) {
+    lock.close();
+    throw new OutflowError('SINK_FAILED', `cannot open ${lockFile}`, 'check permissions of the webhook spool directory', { cause: err });
+  }
+  try {
+    // the rollback journal in memory: BEGIN EXCLUSIVE then writes nothing to the spool's file system
+    lock.pragma('journal_mode = MEMORY');
     lock.exec('BEGIN EXCLUSIVE');
   } catch (err) {
     lock.close();
@@ -56,7 +63,12 @@ export function claimSpool(spoolDir: string): () => void {
       { cause: err },
     );
   }
-  writeFileSync(ownerFile, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE });
+  try {
+    writeFileSync(ownerFile, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE });
+  } catch (err) {
+    lock.close();
+    throw new OutflowError('SINK_FAILED', `cannot write ${ownerFile}`, 'check permissions of the webhook spool directory', { cause: err });
+  }
   let held = true;
   return () => {
     if (!held) return;

@@ -10,6 +10,7 @@ import { toOcsf } from '../../fleet/sinks/ocsf.js';
 import { signBody, verifySignature } from '../../fleet/sinks/signature.js';
 import { WebhookSink, type WebhookBody, type WebhookSinkOptions } from '../../fleet/sinks/webhook.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { claimSpool } from '../../fleet/sinks/spool-owner.js';
 import { MemoryStream, TestReceiver, freePort, sampleDetection, waitFor } from './serve-fixtures.js';
 
 const SECRET = 'test-webhook-secret-0123456789';
@@ -130,6 +131,18 @@ describe('webhook sink against a real local receiver', () => {
     await next.write([sampleDetection({ id: 'n1' })]);
     await waitFor(() => next.pending === 0, 'delivered');
     expect(deliveredIds(receiver)).toEqual(['n1']);
+  });
+
+  it('a claim that fails after taking the lock gives it back, with an error that says what to check', () => {
+    const spoolDir = path.join(dir, 'spool');
+    mkdirSync(path.join(spoolDir, '.owner'), { recursive: true }); // .owner cannot be written
+    expect(() => claimSpool(spoolDir)).toThrow(expect.objectContaining({ code: 'SINK_FAILED', message: `cannot write ${path.join(realpathSync(spoolDir), '.owner')}`, hint: expect.stringMatching(/permissions/) }));
+    rmSync(path.join(spoolDir, '.owner'), { recursive: true });
+    claimSpool(spoolDir)();
+    // the lock's journal stays in memory: nothing but the lock file and .owner in the spool
+    const release = claimSpool(spoolDir);
+    expect(readdirSync(spoolDir).sort()).toEqual(['.owner', '.owner.lock']);
+    release();
   });
 
   it('a spool reached through a link is the same spool', async () => {

@@ -209,8 +209,23 @@ describe('packaged outflow.ext', () => {
     symlinkSync(nobodyBin, dirLink);
     writeFileSync(ext, readFileSync(ext, 'utf8').replace(/^#!\S+/, `#!${path.join(dirLink, 'node')}`));
     expect(install()).toMatch(/home-of-nobody\/bin2 is owned by uid 65534, not root/);
-    // a relative link target is followed from where the link physically lives
+    // nor a root-owned directory link whose target passes through another user's link (they re-point it)
     chownSync(nobodyBin, 0, 0);
+    const theirLink = path.join(stageRoot, 'home-of-nobody/lnk');
+    symlinkSync(path.dirname(process.execPath), theirLink);
+    lchownSync(theirLink, 65534, 65534);
+    const viaTheirs = path.join(stageRoot, 'opt-node-bin-2');
+    symlinkSync(theirLink, viaTheirs);
+    writeFileSync(ext, readFileSync(ext, 'utf8').replace(/^#!\S+/, `#!${path.join(viaTheirs, path.basename(process.execPath))}`));
+    expect(install()).toMatch(/home-of-nobody\/lnk is owned by uid 65534, not root/);
+    // a link loop is refused
+    const loop = path.join(stageRoot, 'loop-a');
+    symlinkSync(path.join(stageRoot, 'loop-b'), loop);
+    symlinkSync(loop, path.join(stageRoot, 'loop-b'));
+    writeFileSync(ext, readFileSync(ext, 'utf8').replace(/^#!\S+/, `#!${loop}`));
+    expect(install()).toMatch(/loop-a does not exist \(the Node interpreter named in outflow.ext\)/);
+    // a relative link target is followed from where the link physically lives
+    writeFileSync(ext, readFileSync(ext, 'utf8').replace(/^#!\S+/, `#!${path.join(dirLink, 'node')}`));
     rmSync(path.join(nobodyBin, 'node'));
     symlinkSync(path.relative(nobodyBin, process.execPath), path.join(nobodyBin, 'node'));
     expect(install()).toBe('');
