@@ -75,10 +75,10 @@ root_only() {
     p=$(dirname "$p")
   done
 }
-# check_interpreter PATH WHAT: resolves PATH one name at a time, as the kernel does, and checks every directory,
+# check_resolved PATH WHAT file|dir (check_interpreter PATH WHAT: a file): resolves PATH one name at a time, as the kernel does, and checks every directory,
 # link (file or directory, however deep in a target) and the file at the end where it physically lives. Plain
 # readlink only: realpath and readlink -f are missing on macOS before 12.3.
-check_interpreter() {
+check_resolved() {
   rest=$1
   cur=
   hops=0
@@ -93,7 +93,11 @@ check_interpreter() {
       ..) cur=$(dirname "${cur:-/}"); [ "$cur" != / ] || cur=; continue ;;
     esac
     entry=$cur/$name
-    [ -e "$entry" ] || [ -L "$entry" ] || die "$1 leads to $entry, which does not exist"
+    if [ ! -e "$entry" ] && [ ! -L "$entry" ]; then
+      # a prefix's missing rest is created by mkdir -p, root-owned
+      [ "$3" = dir ] && return 0
+      die "$1 leads to $entry, which does not exist"
+    fi
     owned_by_root "$entry" "$2"
     if [ -L "$entry" ]; then
       hops=$((hops + 1))
@@ -105,9 +109,14 @@ check_interpreter() {
       cur=$entry
     fi
   done
-  [ -f "$cur" ] || die "$1 leads to ${cur:-/}, which is not a file"
+  case "$3" in
+    file) [ -f "$cur" ] || die "$1 leads to ${cur:-/}, which is not a file" ;;
+    *) [ -d "${cur:-/}" ] || die "$1 leads to ${cur:-/}, which is not a directory" ;;
+  esac
 }
-root_only "$prefix" "Outflow installed in $prefix"
+check_interpreter() { check_resolved "$1" "$2" file; }
+# the prefix as the kernel reaches it: a directory link on the way could lead into another user's folder
+check_resolved "$prefix" "Outflow installed in $prefix" dir
 interp=$(sed -n '1s/^#!\([^ ]*\).*/\1/p' "$src/outflow.ext")
 [ -n "$interp" ] || die "outflow.ext has no interpreter line"
 [ -e "$interp" ] || die "$interp does not exist (the Node interpreter named in outflow.ext)"

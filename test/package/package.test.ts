@@ -245,6 +245,12 @@ describe('packaged outflow.ext', () => {
     chownSync(userHome, 65534, 65534);
     expect(install(path.join(userHome, 'outflow'))).toContain(`${userHome} is owned by uid 65534, not root: Outflow installed in ${path.join(userHome, 'outflow')} would run as root`);
     expect(existsSync(path.join(userHome, 'outflow'))).toBe(false);
+    // nor through a root-owned directory link that leads into that folder (on Linux the link's lrwxrwxrwx already
+    // fails osqueryd's world-writable rule; on macOS, where a link shows lrwxr-xr-x, the folder's owner does)
+    const optLink = path.join(stageRoot, 'opt-link');
+    symlinkSync(userHome, optLink);
+    expect(install(path.join(optLink, 'outflow'))).toMatch(new RegExp(`${optLink} is world-writable|${userHome} is owned by uid 65534, not root`));
+    expect(existsSync(path.join(userHome, 'outflow'))).toBe(false);
 
     const config = path.join(work, 'endpoint.yaml');
     writeFileSync(config, 'flows:\n  sample_interval: 7\n');
