@@ -54,7 +54,6 @@ src=$(cd "$(dirname "$0")" && pwd)
 # code and config beside itself. Each of these, and every directory above it, must be writable by root only, or
 # whoever can write there becomes root (a Homebrew node under /opt/homebrew belongs to the user who installed
 # Homebrew; a prefix under a user's folder can be swapped for their own lib/ next to a link to outflow.ext).
-# root_only PATH WHAT: directories that do not exist yet are skipped (mkdir -p creates them root-owned).
 # owned_by_root PATH WHAT: PATH itself (not its directories) is root's and only root (or group 0) can write it.
 owned_by_root() {
   owner=$(stat_of %u %u "$1")
@@ -68,16 +67,10 @@ owned_by_root() {
     ?????w????) [ "$group" = 0 ] || die "$1 is writable by group $group: $2 would run as root from a path that group can change" ;;
   esac
 }
-root_only() {
-  p=$1
-  while [ -n "$p" ] && [ "$p" != "/" ]; do
-    if [ -e "$p" ]; then owned_by_root "$p" "$2"; fi
-    p=$(dirname "$p")
-  done
-}
-# check_resolved PATH WHAT file|dir (check_interpreter PATH WHAT: a file): resolves PATH one name at a time, as the kernel does, and checks every directory,
-# link (file or directory, however deep in a target) and the file at the end where it physically lives. Plain
-# readlink only: realpath and readlink -f are missing on macOS before 12.3.
+# check_resolved PATH WHAT file|dir: resolves PATH one name at a time, as the kernel does, and checks every
+# directory, link (file or directory, however deep in a target) and the file at the end with owned_by_root. A dir
+# PATH's missing rest is skipped (mkdir -p creates it root-owned). Plain readlink only: realpath and readlink -f
+# are missing on macOS before 12.3.
 check_resolved() {
   rest=$1
   cur=
@@ -114,13 +107,12 @@ check_resolved() {
     *) [ -d "${cur:-/}" ] || die "$1 leads to ${cur:-/}, which is not a directory" ;;
   esac
 }
-check_interpreter() { check_resolved "$1" "$2" file; }
 # the prefix as the kernel reaches it: a directory link on the way could lead into another user's folder
 check_resolved "$prefix" "Outflow installed in $prefix" dir
 interp=$(sed -n '1s/^#!\([^ ]*\).*/\1/p' "$src/outflow.ext")
 [ -n "$interp" ] || die "outflow.ext has no interpreter line"
 [ -e "$interp" ] || die "$interp does not exist (the Node interpreter named in outflow.ext)"
-check_interpreter "$interp" "the Node interpreter $interp (repackage with --node pointing at a root-owned Node, see docs/deploy.md)"
+check_resolved "$interp" "the Node interpreter $interp (repackage with --node pointing at a root-owned Node, see docs/deploy.md)" file
 if [ "$src" != "$prefix" ]; then
   mkdir -p "$prefix"
   cp -R "$src/." "$prefix/"
