@@ -33,41 +33,30 @@ export function claimSpool(spoolDir: string): () => void {
   const dir = realpathSync.native(spoolDir);
   const lockFile = path.join(dir, LOCK_FILE);
   const ownerFile = path.join(dir, OWNER_FILE);
+  const failed = (what: string, err: unknown) => new OutflowError('SINK_FAILED', what, 'check permissions of the webhook spool directory', { cause: err });
   let lock: Database.Database;
   try {
     lock = new Database(lockFile, { timeout: 0 });
   } catch (err) {
-    throw new OutflowError('SINK_FAILED', `cannot open ${lockFile}`, 'check permissions of the webhook spool directory', { cause: err });
+    throw failed(`cannot open ${lockFile}`, err);
   }
   try {
     chmodSync(lockFile, PRIVATE_FILE_MODE);
-  } catch (err) {
-    lock.close();
-    throw new OutflowError('SINK_FAILED', `cannot open ${lockFile}`, 'check permissions of the webhook spool directory', { cause: err });
-  }
-  try {
     // the rollback journal in memory: BEGIN EXCLUSIVE then writes nothing to the spool's file system
     lock.pragma('journal_mode = MEMORY');
     lock.exec('BEGIN EXCLUSIVE');
   } catch (err) {
     lock.close();
-    if ((err as { code?: unknown }).code !== 'SQLITE_BUSY') {
-      throw new OutflowError('SINK_FAILED', `cannot lock ${lockFile}`, 'check permissions of the webhook spool directory', { cause: err });
-    }
+    if ((err as { code?: unknown }).code !== 'SQLITE_BUSY') throw failed(`cannot lock ${lockFile}`, err);
     const pid = ownerPid(ownerFile);
     const who = pid === null ? 'another process' : pid === process.pid ? `process ${pid} (another webhook sink of this process)` : `process ${pid}`;
-    throw new OutflowError(
-      'CONFIG_INVALID',
-      `webhook spool ${dir} is in use by ${who}`,
-      'give each webhook sink, and each fleet serve instance on this host, a spool_dir of its own',
-      { cause: err },
-    );
+    throw new OutflowError('CONFIG_INVALID', `webhook spool ${dir} is in use by ${who}`, 'give each webhook sink, and each fleet serve instance on this host, a spool_dir of its own', { cause: err });
   }
   try {
     writeFileSync(ownerFile, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE });
   } catch (err) {
     lock.close();
-    throw new OutflowError('SINK_FAILED', `cannot write ${ownerFile}`, 'check permissions of the webhook spool directory', { cause: err });
+    throw failed(`cannot write ${ownerFile}`, err);
   }
   let held = true;
   return () => {
