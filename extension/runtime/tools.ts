@@ -136,11 +136,25 @@ export class ToolRunner {
 
   /** True when the tool exists and is executable (for health and doctor). */
   available(tool: ToolName): boolean {
+    return this.unavailable(tool) === null;
+  }
+
+  /**
+   * Why the tool cannot be run, or null when it can: resolve's refusal (TOOL_PERMISSION for an unsafe tools.dir,
+   * TOOL_NOT_ALLOWED), else TOOL_NOT_FOUND when no executable file is there.
+   */
+  unavailable(tool: ToolName): ToolError | null {
+    let file: string;
     try {
-      accessSync(this.resolve(tool), fsConstants.X_OK);
-      return true;
-    } catch {
-      return false;
+      file = this.resolve(tool);
+    } catch (err) {
+      return err as ToolError;
+    }
+    try {
+      accessSync(file, fsConstants.X_OK);
+      return null;
+    } catch (err) {
+      return new ToolError('TOOL_NOT_FOUND', `${tool} not found or not executable at ${file}`, tool, {}, 'install the tool or set tools.dir; see `outflow doctor`', { cause: err });
     }
   }
 

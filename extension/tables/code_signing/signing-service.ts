@@ -359,22 +359,13 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     }
   }
 
-  /** The refusal of a tool the runner will not run (TOOL_PERMISSION), or null. */
-  function refusal(tool: 'dpkg-query' | 'rpm'): ToolError | null {
-    try {
-      tools.resolve(tool);
-      return null;
-    } catch (err) {
-      return err instanceof ToolError && err.code === 'TOOL_PERMISSION' ? err : null;
-    }
-  }
-
   function resolvePackageTool(): 'dpkg-query' | 'rpm' | null {
     if (packageTool !== undefined) return packageTool;
-    packageTool = tools.available('dpkg-query') ? 'dpkg-query' : tools.available('rpm') ? 'rpm' : null;
+    const why = { dpkg: tools.unavailable('dpkg-query'), rpm: tools.unavailable('rpm') };
+    packageTool = !why.dpkg ? 'dpkg-query' : !why.rpm ? 'rpm' : null;
     if (!packageTool) {
       // a tool that is there but refused (tools.dir not root's alone) is permission_denied with its fix, not missing
-      const refused = refusal('dpkg-query') ?? refusal('rpm');
+      const refused = [why.dpkg, why.rpm].find((e) => e?.code === 'TOOL_PERMISSION');
       if (refused) reportFailure(health, refused);
       else health.unavailable('no package database tool (dpkg-query or rpm): code_signing reports unknown for every path');
     }
