@@ -7,7 +7,7 @@ import path from 'node:path';
 import { apiTokenSource, resolveApiToken } from '../fleet/api/auth.js';
 import { statErrorCode } from '../fleet/ingest/file-source.js';
 import { configFrom, readConfigFile, type OutflowConfig } from '../src/config/index.js';
-import { coerceError, OutflowError, ToolError } from '../src/errors.js';
+import { causeCode, coerceError, OutflowError, ToolError } from '../src/errors.js';
 import { rootOnlyPathProblems, runningAsRoot } from '../src/root-only-path.js';
 import { resolvePlatform } from '../extension/runtime/create-context.js';
 import { ToolRunner, type Platform, type ToolName } from '../extension/runtime/tools.js';
@@ -160,8 +160,7 @@ const DEFAULT_SOCKETS = ['/var/osquery/osquery.em', '/opt/orbit/orbit-osquery.em
 
 /** What to do about a manager socket that did not answer, by why. */
 export function socketFix(socket: string, err: unknown): string {
-  const code = ((err as { cause?: { code?: unknown } }).cause?.code ?? (err as { code?: unknown }).code) as string | undefined;
-  switch (code) {
+  switch (causeCode(err)) {
     case 'ENOENT':
       return `no socket at ${socket}: pass the path osqueryd's --extensions_socket names (--socket PATH)`;
     case 'EACCES':

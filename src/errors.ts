@@ -103,6 +103,12 @@ export function coerceError(value: unknown): Error {
   }
 }
 
+/** The system error code (ENOENT, EACCES, ECONNREFUSED, …) carried as `cause` by an error that wraps it. */
+export function causeCode(err: unknown): string | undefined {
+  const code = (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /** zod issues → our InputIssue list (path joined with dots). */
 export function zodIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): InputIssue[] {
   return issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OutflowError, coerceError } from '../../src/errors.js';
+import { OutflowError, causeCode, coerceError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { VERSION } from '../../src/version.js';
 import type { FleetMetrics } from '../metrics.js';
@@ -325,8 +325,7 @@ export class WebhookSink implements Sink {
       });
     } catch (err) {
       const e = coerceError(err);
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
-      return { kind: 'retry', reason: e.name === 'TimeoutError' ? `timeout after ${this.opts.timeoutMs} ms` : (cause ?? e.message) };
+      return { kind: 'retry', reason: e.name === 'TimeoutError' ? `timeout after ${this.opts.timeoutMs} ms` : (causeCode(e) ?? e.message) };
     }
     // drain the body so the keep-alive connection can be reused
     await res.arrayBuffer().catch(() => undefined);
