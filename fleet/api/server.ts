@@ -45,8 +45,8 @@ export interface ApiDeps {
   log: Logger;
   /** Wall-clock unix seconds (for `since` when the store is empty). */
   now?: () => number;
-  /** fleet.http.tls already read (readTls); read here when absent. */
-  tls?: TlsFiles | null;
+  /** fleet.http.tls as readTls read it at start-up (before the store opened), or null without TLS. */
+  tls: TlsFiles | null;
 }
 
 export interface TlsFiles {
@@ -110,7 +110,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const { store, http, metrics } = deps;
   const log = deps.log.child({ component: 'http' });
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
-  const tls = deps.tls === undefined ? readTls(http) : deps.tls;
 
   const app = Fastify({
     loggerInstance: log,
@@ -120,7 +119,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     requestTimeout: http.request_timeout_ms,
     // identities such as team:ABC/com.example carry a `/`: clients encode it, we must not re-split on it
     routerOptions: { maxParamLength: 1024 },
-    ...(tls ? { https: tls } : {}),
+    ...(deps.tls ? { https: deps.tls } : {}),
   }) as unknown as FastifyInstance;
 
   // Ingest bodies come in several content types (application/json, application/x-ndjson, Kafka's
