@@ -49,14 +49,15 @@ export async function loadPackSource(dir: string): Promise<PackSource> {
 }
 
 /** Where the packs go: --out, else beside their source, so the packaged `outflow packs build` updates the installed packs wherever it runs. */
-export function packsOutDir(opts: Pick<PacksBuildOptions, 'out' | 'source'>): string {
-  return opts.out ?? path.dirname(path.resolve(opts.source ?? defaultSourceDir()));
+export function packsOutDir(opts: Pick<PacksBuildOptions, 'out' | 'source'>, sourceDir = opts.source ?? defaultSourceDir()): string {
+  return opts.out ?? path.dirname(path.resolve(sourceDir));
 }
 
 /** Generated files with their target paths under the output directory, and whether each matches what is on disk. */
 export async function planPacksBuild(opts: PacksBuildOptions): Promise<{ file: string; content: string; current: boolean }[]> {
-  const src = await loadPackSource(opts.source ?? defaultSourceDir());
-  const out = packsOutDir(opts);
+  const sourceDir = opts.source ?? defaultSourceDir();
+  const src = await loadPackSource(sourceDir);
+  const out = packsOutDir(opts, sourceDir);
   const plan = [];
   for (const [rel, content] of renderAll(src)) {
     const file = path.join(out, rel);

@@ -159,13 +159,14 @@ export class OsqueryExtension {
         throw new SdkError('REGISTRATION_FAILED', `registerExtension failed: ${(err as Error).message}`, { cause: err });
       }
       if (status.code === ExtensionCode.SUCCESS && status.uuid > 0) return status.uuid;
+      const duplicate = /duplicate/i.test(status.message);
       // After a fast restart core may still list our previous instance until its pings fail.
-      if (/duplicate/i.test(status.message) && Date.now() + 500 < deadline) {
+      if (duplicate && Date.now() + 500 < deadline) {
         this.log.warn({ message: status.message }, 'registration refused as duplicate; retrying');
         await sleep(500);
         continue;
       }
-      const hint = /duplicate/i.test(status.message) ? ` (another ${this.opts.name} is registered with this osqueryd: listed twice in extensions.load, or started by hand?)` : '';
+      const hint = duplicate ? ` (another ${this.opts.name} is registered with this osqueryd: listed twice in extensions.load, or started by hand?)` : '';
       throw new SdkError('REGISTRATION_FAILED', `osquery refused the extension: ${status.message || `code ${status.code}`}${hint}`);
     }
   }
