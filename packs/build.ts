@@ -49,7 +49,7 @@ export async function loadPackSource(dir: string): Promise<PackSource> {
 }
 
 /** Where the packs go: --out, else beside their source, so the packaged `outflow packs build` updates the installed packs wherever it runs. */
-export function packsOutDir(opts: Pick<PacksBuildOptions, 'out' | 'source'>, sourceDir = opts.source ?? defaultSourceDir()): string {
+function packsOutDir(opts: Pick<PacksBuildOptions, 'out' | 'source'>, sourceDir = opts.source ?? defaultSourceDir()): string {
   return opts.out ?? path.dirname(path.resolve(sourceDir));
 }
 

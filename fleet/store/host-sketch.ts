@@ -16,7 +16,7 @@
  */
 import { StoreError } from '../../src/errors.js';
 
-export const SKETCH_PRECISION = 12;
+const SKETCH_PRECISION = 12;
 export const SKETCH_REGISTERS = 1 << SKETCH_PRECISION;
 const DAY = 86_400;
 /** Bits of the hash left after the register index; a rank is 1 + their leading zeros (1 … 21). */
@@ -48,7 +48,7 @@ export function sketchDaysOf(windows: Iterable<{ from: number; to: number }>): {
  * A host id's 32-bit hash: FNV-1a over its UTF-16 code units, then murmur3's finalizer so that ids differing
  * only in their last characters (HOST-000001, HOST-000002 …) spread over all registers.
  */
-export function hostHash(hostId: string): number {
+function hostHash(hostId: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < hostId.length; i++) {
     h ^= hostId.charCodeAt(i);
@@ -127,7 +127,7 @@ export const SPAN_FILL_DAYS = 31;
  * Stride of the points along a span when the caller names no window (ingest passes the prevalence window, see
  * forIngest): short enough for any window of a week or more.
  */
-export const DEFAULT_STRIDE_DAYS = 7;
+const DEFAULT_STRIDE_DAYS = 7;
 
 export interface SketchUpdatesOptions {
   /** No point before this time's day (compaction: the window's start; nothing older is read before it expires). */
