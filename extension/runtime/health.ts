@@ -23,6 +23,12 @@ export class ComponentHealth {
   lastEvent = 0;
   /** How many times the state was set (a collector tells whether its tick reported one). */
   sets = 0;
+  /**
+   * The component this one's first data comes from (the flow store waits on nettop or ss). Until this
+   * component sets a state of its own, its row shows the source's failure instead of a "running" that
+   * will never get data: an admin filtering `state != 'running'` sees the flows row too.
+   */
+  private source: ComponentHealth | undefined;
 
   constructor(
     readonly component: string,
@@ -33,6 +39,17 @@ export class ComponentHealth {
     this.state = state;
     this.detail = detail;
     this.sets++;
+    this.source = undefined;
+  }
+  /** Report `source`'s failure as this component's own until this component next sets a state. */
+  awaitFirstDataFrom(source: ComponentHealth): void {
+    this.source = source;
+  }
+  /** The state and detail the health table shows. */
+  reported(): { state: HealthState; detail: string } {
+    const src = this.source;
+    if (src === undefined || src.state === 'running') return { state: this.state, detail: this.detail };
+    return { state: src.state, detail: `no data yet: its source ${src.component} is ${src.state.replace('_', ' ')} (${src.detail})` };
   }
   running(detail = 'ok'): void {
     this.set('running', detail);
@@ -82,8 +99,7 @@ export class HealthRegistry {
     return [...this.components.values()].map((c) => ({
       component: c.component,
       platform: this.platform,
-      state: c.state,
-      detail: c.detail,
+      ...c.reported(),
       events: c.events,
       dropped: c.dropped,
       last_event: c.lastEvent,

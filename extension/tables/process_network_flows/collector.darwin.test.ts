@@ -134,6 +134,7 @@ describe('process_network_flows on darwin (fake nettop + ps)', () => {
     expect(nettop.state).toBe('degraded');
     expect(nettop.detail).toMatch(/nettop exited with code 1/);
     expect(ctx.flows.rows()).toEqual([]);
+    expect(ctx.health.rows().find((r) => r.component === 'flows')).toMatchObject({ state: 'degraded', detail: expect.stringMatching(/^no data yet: its source nettop is degraded \(nettop exited with code 1/) });
   });
 
   it('a missing nettop is `unavailable`', async () => {
@@ -143,6 +144,7 @@ describe('process_network_flows on darwin (fake nettop + ps)', () => {
     await c.ready();
     await c.stop();
     expect(ctx.health.rows().find((r) => r.component === 'nettop')).toMatchObject({ state: 'unavailable' });
+    expect(ctx.health.rows().find((r) => r.component === 'flows')).toMatchObject({ state: 'unavailable' });
   });
 
   it('usage text instead of CSV (bad flags on another macOS) is a parse error in health', async () => {

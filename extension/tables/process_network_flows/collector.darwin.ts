@@ -38,6 +38,7 @@ export function toObservation(f: NettopFlow): FlowObservation {
 export function startNettopCollector(ctx: ExtensionContext, opts: { refresh?: Refresh } = {}): Collector {
   const health = ctx.health.component('nettop');
   const store = mutableFlows(ctx);
+  store.fedBy(health);
   return createIntervalCollector({
     name: 'nettop',
     intervalMs: ctx.config.flows.sample_interval * 1000,

@@ -163,6 +163,10 @@ describe.skipIf(process.platform !== 'linux')('ss collector (live)', () => {
     expect(ss.state).toBe('unavailable');
     expect(ss.detail).toMatch(/ss not found/);
     expect(ctx.flows.rows()).toEqual([]);
+    // the flows row would otherwise say "running, no sample yet" for ever: `state != 'running'` must catch it
+    const flows = ctx.health.rows().find((h) => h.component === 'flows')!;
+    expect(flows.state).toBe('unavailable');
+    expect(flows.detail).toMatch(/^no data yet: its source ss is unavailable \(.*ss not found/);
   });
 
   it('an ss we may not execute is `permission_denied`', async () => {
@@ -176,6 +180,7 @@ describe.skipIf(process.platform !== 'linux')('ss collector (live)', () => {
     const ss = ctx.health.rows().find((h) => h.component === 'ss')!;
     // root may execute a 0644 file only when some x bit is set: spawn fails with EACCES either way
     expect(ss.state).toBe('permission_denied');
+    expect(ctx.health.rows().find((h) => h.component === 'flows')).toMatchObject({ state: 'permission_denied', detail: expect.stringMatching(/source ss is permission denied/) });
   });
 
   it('unrecognisable ss output degrades health with the parse error', async () => {

@@ -35,6 +35,7 @@ export function toObservation(s: SsSocket): FlowObservation | undefined {
 export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refresh } = {}): Collector {
   const health = ctx.health.component('ss');
   const store = mutableFlows(ctx);
+  store.fedBy(health);
   return createIntervalCollector({
     name: 'ss',
     intervalMs: ctx.config.flows.sample_interval * 1000,

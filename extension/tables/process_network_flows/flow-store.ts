@@ -4,7 +4,7 @@ import type { Clock } from '../../../src/clock.js';
 import { createNetworkClassifier, pcr, type NetworkClassifier, type Protocol, type Service } from '../../../src/classify/network.js';
 import type { OutflowConfig } from '../../../src/config/index.js';
 import type { FlowRow, FlowStore } from '../../runtime/context.js';
-import type { HealthRegistry } from '../../runtime/health.js';
+import type { ComponentHealth, HealthRegistry } from '../../runtime/health.js';
 
 /**
  * Whether flows carry the server name (SNI, HTTP Host, DNS) they went to. Neither nettop nor ss prints one, and
@@ -76,6 +76,8 @@ export interface MutableFlowStore extends FlowStore {
   sweep(now: number): void;
   /** Open flows right now (tests, status). */
   readonly openCount: number;
+  /** The collector feeding this store: until its first sample, the flows health row shows that collector's failure. */
+  fedBy(source: ComponentHealth): void;
 }
 
 interface Entry {
@@ -291,6 +293,7 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
   return {
     applySample,
     sweep,
+    fedBy: (source) => component.awaitFirstDataFrom(source),
     rows() {
       sweep(clock.unix());
       const out: FlowRow[] = [];
