@@ -170,7 +170,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
       metrics,
     );
 
-    const sinks = new SinkSet(createSinks(fleet.sinks, { log, metrics, stdout: opts.stdout }), log.child({ component: 'sinks' }));
+    const sinks = new SinkSet(await createSinks(fleet.sinks, { log, metrics, stdout: opts.stdout }), log.child({ component: 'sinks' }));
     cleanup.push(() => sinks.close());
     // A new sink starts at the newest change as of now, not of its first finalize run: detections another
     // process (`outflow fleet ingest` beside this serve) finalizes in between are delivered too — also when

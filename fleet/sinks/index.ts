@@ -53,8 +53,11 @@ export function sinkDeliveryId(c: SinkConfig): string {
   }
 }
 
-/** Build the configured sinks (the config switch). */
-export function createSinks(configs: readonly SinkConfig[], opts: CreateSinksOptions): Sink[] {
+/**
+ * Build the configured sinks (the config switch). When one is refused, the ones already built are closed
+ * (their spools given back) before the error is returned, so a caller may retry at once.
+ */
+export async function createSinks(configs: readonly SinkConfig[], opts: CreateSinksOptions): Promise<Sink[]> {
   // Checked before any sink is built: a webhook sink starts delivering its spool as it is built.
   configs.forEach((c, i) => {
     if (c.type === 'file' && statSync(c.path, { throwIfNoEntry: false })?.isDirectory()) {
@@ -75,7 +78,7 @@ export function createSinks(configs: readonly SinkConfig[], opts: CreateSinksOpt
     });
   } catch (err) {
     // a later sink was refused (a webhook spool in use): the ones built stop delivering and give their spools back
-    for (const s of built) void s.close().catch(() => undefined);
+    await Promise.allSettled(built.map((s) => s.close()));
     throw err;
   }
   return built;

@@ -241,6 +241,8 @@ export class WebhookSink implements Sink {
         this.dequeue(0);
         continue;
       }
+      // close() came while the file was read: it waits for this loop, so do not start a request now
+      if (this.closed) return;
       const attempt = await this.post(body);
       if (attempt.kind === 'delivered') {
         failures = 0;

@@ -270,12 +270,12 @@ describe('sink outbox', () => {
   it('delivers detections committed just before a crash, from the reopened store, on the next finalize run', async () => {
     const file = path.join(dir, 'outflow.db');
     const stdout = new MemoryStream();
-    const sinks = () => new SinkSet(createSinks([{ type: 'stdout', format: 'json' }], { log: silentLogger(), stdout }), silentLogger());
-    const jobDeps = (store: Store): JobDeps => ({
+    const sinks = async () => new SinkSet(await createSinks([{ type: 'stdout', format: 'json' }], { log: silentLogger(), stdout }), silentLogger());
+    const jobDeps = async (store: Store): Promise<JobDeps> => ({
       store,
       analytics: defaultAnalyticsConfig(),
       retention: { detections_days: 90, quarantine_days: 14, dedupe_hours: 48 },
-      sinks: sinks(),
+      sinks: await sinks(),
       log: silentLogger(),
       clock: systemClock,
     });
@@ -283,7 +283,7 @@ describe('sink outbox', () => {
 
     // the running aggregator: one finalize run (nothing yet) put the sink's cursor in place
     const before = await openSqliteStore(file);
-    await finalize.run(jobDeps(before), new Date());
+    await finalize.run(await jobDeps(before), new Date());
     // then a finalizer commits detections, and the process dies before any sink sees them
     const fleet = simulateFleet({ hosts: 30, days: 9, seed: 5, files: 1 });
     const run = await runPipeline(before, fleet.files);
@@ -293,12 +293,12 @@ describe('sink outbox', () => {
 
     const after = await openSqliteStore(file);
     cleanups.push(() => after.close());
-    const r = await finalize.run(jobDeps(after), new Date());
+    const r = await finalize.run(await jobDeps(after), new Date());
     expect(r).toMatchObject({ delivered: run.detections.length, sink_failures: 0 });
     const delivered = stdout.lines() as Detection[];
     expect(delivered.map((d) => d.id).sort()).toEqual(run.detections.map((d) => d.id).sort());
     // and only once
-    expect(await finalize.run(jobDeps(after), new Date())).toMatchObject({ delivered: 0 });
+    expect(await finalize.run(await jobDeps(after), new Date())).toMatchObject({ delivered: 0 });
     expect(stdout.lines()).toHaveLength(run.detections.length);
   });
 
@@ -374,8 +374,8 @@ describe('sink outbox', () => {
 });
 
 describe('sink delivery ids', () => {
-  it('name the target and format, hide webhook URLs, and tell identical sinks apart', () => {
-    const sinks = createSinks(
+  it('name the target and format, hide webhook URLs, and tell identical sinks apart', async () => {
+    const sinks = await createSinks(
       [
         { type: 'stdout', format: 'json' },
         { type: 'file', path: 'out/detections.jsonl', format: 'ocsf' },
@@ -387,10 +387,10 @@ describe('sink delivery ids', () => {
     expect(sinks.map(sinkCursorId)).toEqual(['sink:stdout:json', `sink:file:ocsf:${path.resolve('out/detections.jsonl')}`, 'sink:stdout:json#2']);
   });
 
-  it('hash a webhook URL (it may carry a token) and follow it when it changes', () => {
+  it('hash a webhook URL (it may carry a token) and follow it when it changes', async () => {
     const url = 'https://siem.example.com/hook?token=hunter2';
     const config = (u: string) => fleetServeConfigShape.sinks.parse([{ type: 'webhook', url: u, secret: 'a-long-enough-secret', spool_dir: path.join(dir, 'spool') }]);
-    const [sink] = createSinks(config(url), { log: silentLogger() });
+    const [sink] = await createSinks(config(url), { log: silentLogger() });
     cleanups.push(() => sink!.close());
     expect(sink!.deliveryId).toMatch(/^webhook:json:[0-9a-f]{16}$/);
     expect(sink!.deliveryId).not.toContain('hunter2');

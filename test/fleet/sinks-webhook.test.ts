@@ -119,6 +119,21 @@ describe('webhook sink against a real local receiver', () => {
     expect(spoolFiles()).toHaveLength(1); // kept for the next start
   }, 10_000);
 
+  it('closed while reading a spooled batch, it sends nothing: close() stops delivery, it does not start one', async () => {
+    const receiver = new TestReceiver();
+    await receiver.start();
+    cleanups.push(() => receiver.stop());
+    const spoolDir = path.join(dir, 'spool');
+    mkdirSync(spoolDir);
+    writeFileSync(path.join(spoolDir, '0000000000000001.json'), JSON.stringify({ source: 'outflow', delivery_id: 'left-over', detections: [] }));
+    // the sink starts draining the left-over batch as it is built (its first step reads the file)
+    const sink = makeSink(receiver.url, { spoolDir });
+    await sink.close();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(receiver.requests).toHaveLength(0);
+    expect(spoolFiles()).toEqual(['0000000000000001.json']); // kept for the next start
+  });
+
   it('one webhook sink per spool directory in a process; the next may take it once the first closed', async () => {
     const receiver = new TestReceiver();
     await receiver.start();

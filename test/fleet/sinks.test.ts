@@ -164,7 +164,7 @@ describe('sink config switch', () => {
       { type: 'webhook', url: 'http://127.0.0.1:9/hook', secret: 'a-long-enough-secret', spool_dir: path.join(dir, 'spool') },
     ]);
     const stdout = new MemoryStream();
-    const built = createSinks(sinks, { log: silentLogger(), stdout });
+    const built = await createSinks(sinks, { log: silentLogger(), stdout });
     expect(built.map((s) => s.constructor.name)).toEqual(['JsonlStreamSink', 'JsonlFileSink', 'WebhookSink']);
     expect((built[2] as WebhookSink).pending).toBe(0);
     await built[0]!.write([sampleDetection()]);
@@ -178,7 +178,7 @@ describe('sink config switch', () => {
       { type: 'webhook', url: `http://127.0.0.1:${port}/hook`, secret: 'a-long-enough-secret', spool_dir: path.join(dir, 'spool-log'), backoff: { initial_ms: 20, max_ms: 20 } },
     ]);
     const logs = new MemoryStream();
-    const [webhook] = createSinks(sinks, { log: createLogger({ destination: logs, level: 'warn' }) });
+    const [webhook] = await createSinks(sinks, { log: createLogger({ destination: logs, level: 'warn' }) });
     await webhook!.write([sampleDetection()]);
     await waitFor(() => logs.text.includes('retry'), 'a retry line');
     await webhook!.close();
@@ -187,13 +187,13 @@ describe('sink config switch', () => {
     expect(JSON.parse(line)).toMatchObject({ component: 'sink', sink: 'webhook#0', seq: 1 });
   });
 
-  it('refuses a file sink whose path is a directory at start, before any webhook sink starts delivering', () => {
+  it('refuses a file sink whose path is a directory at start, before any webhook sink starts delivering', async () => {
     const spool = path.join(dir, 'spool-first');
     const sinks = fleetServeConfigShape.sinks.parse([
       { type: 'webhook', url: 'http://127.0.0.1:9/hook', secret: 'a-long-enough-secret', spool_dir: spool },
       { type: 'file', path: dir },
     ]);
-    expect(() => createSinks(sinks, { log: silentLogger() })).toThrow(`fleet.sinks.1.path ${dir} is a directory`);
+    await expect(createSinks(sinks, { log: silentLogger() })).rejects.toThrow(`fleet.sinks.1.path ${dir} is a directory`);
     // the webhook was never built: its spool is free
     expect(existsSync(spool)).toBe(false);
   });
@@ -210,16 +210,9 @@ describe('sink config switch', () => {
         { type: 'webhook', url: 'http://127.0.0.1:9/a', secret: 'a-long-enough-secret', spool_dir: a },
         { type: 'webhook', url: 'http://127.0.0.1:9/b', secret: 'a-long-enough-secret', spool_dir: b },
       ]);
-      expect(() => createSinks(sinks, { log: silentLogger() })).toThrow(/webhook spool .*spool-b is in use by process/);
-      // the first sink closes and releases spool-a: a corrected restart can take it
-      await waitFor(() => {
-        try {
-          claimSpool(a)();
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'spool-a released');
+      await expect(createSinks(sinks, { log: silentLogger() })).rejects.toThrow(/webhook spool .*spool-b is in use by process/);
+      // the first sink is closed by then and gave spool-a back: a corrected retry can take it at once
+      claimSpool(a)();
     } finally {
       holder();
     }
