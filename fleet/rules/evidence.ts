@@ -227,6 +227,12 @@ export function buildDetection(e: EvidenceInput): Detection {
 /**
  * Fold a later flow of the same suppression key into an open detection. A later version of a flow
  * already counted (same candidate) replaces its byte contribution instead of adding a flow.
+ *
+ * The evidence that explains the score is one unit: the flow, its reasons, process chain, fleet facts,
+ * branch and modifiers all come from the flow that set the score (the highest-scoring one; a newer version
+ * of that same flow replaces it at an equal or higher score). An analyst can then check every modifier
+ * against the flow shown beside it. What sums or spans all flows is kept apart: count, byte totals,
+ * first_seen/last_seen, flow_ids and precursors (those of every flow folded in).
  * Returns the bytes now counted for this candidate.
  */
 export function foldInto(det: Detection, e: EvidenceInput): { countedBytesOut: number; countedBytesIn: number } {
@@ -244,16 +250,25 @@ export function foldInto(det: Detection, e: EvidenceInput): { countedBytesOut: n
     if (!det.flow_ids.includes(c.flow_id) && det.flow_ids.length < MAX_FLOW_IDS) det.flow_ids.push(c.flow_id);
   }
   if (c.first_seen < det.first_seen) det.first_seen = c.first_seen;
-  if (c.last_seen >= det.last_seen) {
-    det.last_seen = c.last_seen;
-    det.flow = flowOf(c);
-  }
+  if (c.last_seen > det.last_seen) det.last_seen = c.last_seen;
   if (stored.eventTime > det.updated_at) det.updated_at = stored.eventTime;
-  if (verdict.score > det.score) {
-    det.score = verdict.score;
-    det.severity = verdict.severity;
-    det.modifiers = verdict.modifiers;
-    det.branch = verdict.branch;
+  const scoredFlow = det.flow.flow_id === c.flow_id;
+  if (verdict.score > det.score || (scoredFlow && verdict.score === det.score)) {
+    const unit = buildDetection(e);
+    det.branch = unit.branch;
+    det.baseline_warming = unit.baseline_warming;
+    det.score = unit.score;
+    det.severity = unit.severity;
+    det.modifiers = unit.modifiers;
+    det.flow = unit.flow;
+    det.process = unit.process;
+    det.process_start = unit.process_start;
+    det.group_root = unit.group_root;
+    det.process_chain = unit.process_chain;
+    det.reasons = unit.reasons;
+    det.browser = unit.browser;
+    det.sanctioned = unit.sanctioned;
+    det.fleet = unit.fleet;
   }
   const newPrecursors = precursors(c).filter((p) => !det.precursors.some((q) => q.path === p.path && q.time === p.time));
   if (newPrecursors.length && det.precursors.length < 20) det.precursors.push(...newPrecursors);

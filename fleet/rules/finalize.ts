@@ -60,6 +60,8 @@ interface CandidateContext {
   destination: PrevalenceStats;
   rare: number;
   common: number;
+  /** The prevalence window the facts were read over. */
+  window: TimeWindow;
 }
 
 const EMPTY_STATS: PrevalenceStats = { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
@@ -135,7 +137,7 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
         }),
         groupRootIsLaunchdJob: groupRootIsLaunchdJob(s.candidate),
       };
-      contexts.push({ stored: s, facts, destination: dest, rare: rareThreshold(active, cfg), common: commonThreshold(active, cfg) });
+      contexts.push({ stored: s, facts, destination: dest, rare: rareThreshold(active, cfg), common: commonThreshold(active, cfg), window: g.window });
       appsByCandidate.set(s.id, apps);
     }
   }
@@ -145,6 +147,51 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
   const order = new Map(batch.map((s, i) => [s.id, i]));
   contexts.sort((a, b) => order.get(a.stored.id)! - order.get(b.stored.id)!);
   return { contexts, apps: appsByCandidate, hostnames };
+}
+
+/**
+ * The verdicts need host counts only up to the common threshold, and gatherFacts reads them capped there. A
+ * detection's evidence is read by people, who take "10 hosts" at its word: so the candidates that fire get their
+ * counts read again without the cap (the destination, the pair and every app of the chain), over the same
+ * windows. Detections are few, so this costs little; the verdicts already made do not change (a capped count
+ * is already at or past the threshold it was compared with).
+ */
+async function exactCounts(store: Store, fired: CandidateContext[], apps: Map<string, Map<string, AppStats>>): Promise<void> {
+  const byWindow = new Map<string, { window: TimeWindow; items: CandidateContext[] }>();
+  for (const ctx of fired) {
+    const w = `${ctx.window.from}|${ctx.window.to}`;
+    let g = byWindow.get(w);
+    if (!g) byWindow.set(w, (g = { window: ctx.window, items: [] }));
+    g.items.push(ctx);
+  }
+  const groups = [...byWindow.values()];
+  const answers = await store.prevalence.statsMany(
+    groups.map((g) => ({
+      window: g.window,
+      destinations: [...new Set(g.items.map((c) => c.stored.destinationKey))],
+      pairs: g.items.filter((c) => c.stored.candidate.identity).map((c) => ({ identity: c.stored.candidate.identity, key: c.stored.destinationKey })),
+      apps: [...new Set(g.items.flatMap((c) => c.facts.chainApps.map((a) => a.identity)))],
+    })),
+  );
+  for (const [gi, g] of groups.entries()) {
+    const answer = answers[gi]!;
+    for (const ctx of g.items) {
+      const s = ctx.stored;
+      ctx.destination = answer.destinations.get(s.destinationKey) ?? EMPTY_STATS;
+      const pair = s.candidate.identity ? answer.pairs.get(pairKey(s.candidate.identity, s.destinationKey)) : undefined;
+      ctx.facts = {
+        ...ctx.facts,
+        destinationHosts: ctx.destination.hosts,
+        destinationFirstSeen: ctx.destination.firstSeen,
+        pairUploadHosts: pair?.hosts ?? 0,
+        chainApps: ctx.facts.chainApps.map((a) => {
+          const exact = answer.apps.get(a.identity);
+          return { identity: a.identity, firstSeen: exact?.firstSeen ?? null, hosts: exact?.hosts ?? 0 };
+        }),
+      };
+      apps.set(s.id, new Map([...(apps.get(s.id) ?? new Map<string, AppStats>())].map(([identity, a]) => [identity, answer.apps.get(identity) ?? a])));
+    }
+  }
 }
 
 export async function finalizePending(store: Store, opts: FinalizeOptions): Promise<FinalizeResult> {
@@ -177,7 +224,9 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
         if (cutWindowWarming(ctx.facts, cfg) && !youngBaseline(ctx.facts, cfg)) result.late++;
       }
     }
-    const firingKeys = contexts.filter((c) => verdicts.get(c.stored.id)!.fire).map((c) => suppressionKey(c.stored.hostId, c.stored.candidate, c.stored.destinationKey));
+    const fired = contexts.filter((c) => verdicts.get(c.stored.id)!.fire);
+    if (fired.length) await exactCounts(store, fired, apps);
+    const firingKeys = fired.map((c) => suppressionKey(c.stored.hostId, c.stored.candidate, c.stored.destinationKey));
     const minTime = contexts.length ? contexts[0]!.stored.eventTime : cutoff;
     const open = firingKeys.length ? await store.detections.openBySuppressionKey(firingKeys, minTime - suppressionSpan) : new Map<string, Detection>();
     for (const d of created.values()) if (!open.has(d.suppression_key) || open.get(d.suppression_key)!.created_at <= d.created_at) open.set(d.suppression_key, d);

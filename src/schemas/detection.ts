@@ -124,7 +124,10 @@ export const DetectionSchema = z.object({
   created_at: int,
   updated_at: int,
   destination_key: z.string(),
-  /** The newest flow folded in (full tuple). */
+  /**
+   * The flow that set the score (full tuple): branch, modifiers, reasons, process chain and fleet facts all
+   * describe this flow. count, byte totals, first/last_seen and flow_ids span every flow folded in.
+   */
   flow: DetectionFlowSchema,
   /** Flow ids folded in (first 100). */
   flow_ids: z.array(z.string()),

@@ -336,6 +336,71 @@ describe('finalize_delay and suppression', () => {
   }, 60_000);
 });
 
+describe('evidence an analyst can check', () => {
+  it('a folded detection keeps the evidence of the flow that set its score together (a lower-scoring later flow adds count and bytes only)', async () => {
+    const hosts = hostsOf(12);
+    const at = T0 + 10 * DAY;
+    const store = await memoryStore();
+    const analytics = defaultAnalyticsConfig();
+    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    const src = { kind: 'test', id: 'a' };
+    // AN1415 to a rare destination on a non-standard port (9443): scored +15 for it
+    const f1 = candidateLine(
+      { analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', remote_port: 9443, server_name: 'u.lonely.com', bytes_out: 30 * MiB, first_seen: at - 200, flow_id: 'f1', reasons: ['upload_shaped', 'non_browser', 'encrypted', 'non_standard_port'] },
+      at,
+    );
+    await ingest.ingestLines([...statusLines(hosts, T0), f1], src);
+    let r = await finalizePending(store, { analytics, flush: true });
+    const id = r.created[0]!.id;
+    const scored = (await store.detections.get(id))!;
+    expect(scored.modifiers).toContain('+15:non_standard_port');
+    // 2 h later, the same key on 443: a lower score
+    const f2 = candidateLine(
+      { analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', remote_port: 443, server_name: 'u.lonely.com', bytes_out: 20 * MiB, first_seen: at + 2 * HOUR - 200, flow_id: 'f2', reasons: ['upload_shaped', 'non_browser', 'encrypted'] },
+      at + 2 * HOUR,
+    );
+    await ingest.ingestLines([f2], src);
+    r = await finalizePending(store, { analytics, flush: true });
+    expect(r.updated.map((d) => d.id)).toEqual([id]);
+    const det = (await store.detections.get(id))!;
+    // every modifier can be checked against the flow beside it: still f1's flow, reasons and fleet facts
+    expect({ flow: det.flow.flow_id, port: det.flow.remote_port, reasons: det.reasons, modifiers: det.modifiers, fleet: det.fleet, score: det.score }).toEqual({
+      flow: 'f1',
+      port: 9443,
+      reasons: scored.reasons,
+      modifiers: scored.modifiers,
+      fleet: scored.fleet,
+      score: scored.score,
+    });
+    // what spans the flows moves on
+    expect(det).toMatchObject({ count: 2, bytes_out_total: 50 * MiB, flow_ids: ['f1', 'f2'] });
+    expect(det.last_seen).toBeGreaterThan(scored.last_seen);
+    await store.close();
+  }, 60_000);
+
+  it('host counts in a detection are the real ones, not the verdict\'s count capped at the common threshold', async () => {
+    const hosts = hostsOf(40);
+    const at = T0 + 10 * DAY;
+    const store = await memoryStore();
+    const analytics = defaultAnalyticsConfig();
+    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    // VS Code runs on all 40 hosts; one of them uploads 30 MiB to a rare destination
+    const lines = [...statusLines(hosts, T0), ...hosts.map((h) => appLine(h, T0 + HOUR, APPS.vscode))];
+    lines.push(
+      candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'u.lonely.com', bytes_out: 30 * MiB, first_seen: at - 200, flow_id: 'f1', reasons: ['upload_shaped', 'non_browser', 'encrypted'] }, at),
+    );
+    await ingest.ingestLines(lines, { kind: 'test', id: 'a' });
+    const r = await finalizePending(store, { analytics, flush: true });
+    expect(r.created).toHaveLength(1);
+    const det = r.created[0]!;
+    const truth = (await store.prevalence.apps([APPS.vscode.identity], { from: at - 30 * DAY, to: at + DAY })).get(APPS.vscode.identity)!.hosts;
+    expect(truth).toBe(40);
+    expect(det.fleet.common_threshold).toBeLessThan(40);
+    expect([det.fleet.app_hosts, det.process.hosts]).toEqual([40, 40]);
+    await store.close();
+  }, 60_000);
+});
+
 describe('ingest racing finalization', () => {
   it('a newer version of a flow ingested between the read and the commit stays pending, then adds only its bytes', async () => {
     const hosts = hostsOf(12);

@@ -59,8 +59,8 @@ describe('simulated fleet, 45 hosts × 9 days', () => {
     const an0990 = first.detections.find((d) => d.analytic === 'AN0990')!;
     expect(an0990.precursors).toEqual([expect.objectContaining({ kind: 'sensitive_access', category: 'keychain', tier: 1 })]);
     expect(an0990.process_chain.map((p) => p.path)).toEqual(['/usr/bin/curl', '/bin/zsh']);
-    // zsh runs everywhere: counting stops at the common threshold (evidence says "at least this many").
-    expect(an0990.process_chain[1]!.hosts).toBe(an0990.fleet.common_threshold);
+    // zsh runs everywhere: the verdict counted it only up to the common threshold, the evidence counts it all
+    expect(an0990.process_chain[1]!.hosts).toBeGreaterThan(an0990.fleet.common_threshold);
     const an1415 = first.detections.find((d) => d.analytic === 'AN1415' && d.branch === 'rare_destination')!;
     expect(an1415.precursors[0]).toMatchObject({ kind: 'archive', archive_output: '/private/tmp/docs.zip' });
     expect(an1415.modifiers).toContain('+15:staging_path');
