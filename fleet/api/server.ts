@@ -208,7 +208,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }
     }
     const { detections: rows, truncated } = await listNewestDetections(store.detections, { since, analytic: q.analytic, host: q.host, limit: q.limit });
-    return { count: rows.length, truncated, format: q.format, detections: q.format === 'ocsf' ? rows.map(toOcsf) : rows };
+    return { count: rows.length, truncated, format: q.format, detections: q.format === 'ocsf' ? rows.map((d) => toOcsf(d)) : rows };
   });
 
   app.get('/v1/prevalence/destinations/:key', async (req) => {

@@ -119,7 +119,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       const { detections: rows, truncated } = await listNewestDetections(store.detections, { since, analytic: analytic as never, host: opts.host, limit });
       if (truncated) process.stderr.write(`outflow fleet: showing the newest ${limit} matching detections; older ones match too (narrow with --since, or raise --limit)\n`);
       const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
-      write(await formatDetections(rows, format));
+      write(await formatDetections(rows, format, { maxWidth: process.stdout.isTTY ? process.stdout.columns : undefined }));
     }, { mustExist: true });
     setCode(0);
   });

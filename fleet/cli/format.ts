@@ -24,8 +24,9 @@ export function parseSince(value: string, newest: number): number {
   throw new InputError(`--since ${value} is not a time`, [], 'use an ISO time (2026-03-01T00:00:00Z), unix seconds, or a duration such as 24h or 7d');
 }
 
-function iso(t: number): string {
-  return new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+/** `MM-DD HH:MMZ`: the year and seconds are in the JSON; a triage table needs the day and time. */
+function shortTime(t: number): string {
+  return new Date(t * 1000).toISOString().slice(5, 16).replace('T', ' ') + 'Z';
 }
 
 function bytes(n: number): string {
@@ -35,27 +36,61 @@ function bytes(n: number): string {
   return `${n}`;
 }
 
-export function detectionsTable(rows: readonly Detection[]): string {
-  const header = ['last_seen', 'severity', 'score', 'analytic', 'branch', 'host', 'process', 'destination', 'bytes_out', 'count'];
+/** An app bundle's name (`Visual Studio Code` rather than the `Electron` binary inside it), else the file name. */
+function processName(d: Detection): string {
+  const p = d.process.path;
+  const bundle = /\/([^/]+)\.app\/Contents\/MacOS\/[^/]+$/.exec(p);
+  return bundle?.[1] ?? (path.posix.basename(p) || d.process.identity);
+}
+
+/** Cut a cell to `w` characters: a destination on the left (its domain and port are at the end), others on the right. */
+function cut(c: string, w: number, fromLeft: boolean): string {
+  if (c.length <= w) return c;
+  return fromLeft ? `…${c.slice(c.length - (w - 1))}` : `${c.slice(0, w - 1)}…`;
+}
+
+const COLUMNS = ['last_seen', 'severity', 'analytic', 'host', 'process', 'destination', 'bytes_out', 'count'] as const;
+/** The columns that give up width when the table is too wide for the terminal, widest first. */
+const SHRINKABLE = new Set(['destination', 'process', 'host', 'analytic']);
+const MIN_WIDTH = 12;
+
+/**
+ * A table for people. `maxWidth` (the terminal's columns) narrows the widest of destination, process, host and
+ * analytic until a row fits; without it (a pipe) every cell is shown up to 48 characters.
+ */
+export function detectionsTable(rows: readonly Detection[], maxWidth?: number): string {
   const data = rows.map((d) => [
-    iso(d.last_seen),
-    d.severity + (d.baseline_warming ? '*' : ''),
-    String(d.score),
-    d.analytic,
-    d.branch,
+    shortTime(d.last_seen),
+    `${d.severity} ${d.score}${d.baseline_warming ? '*' : ''}`,
+    `${d.analytic} ${d.branch}`,
     d.hostname || d.host_id,
-    path.posix.basename(d.process.path) || d.process.identity,
+    processName(d),
     `${d.destination_key}:${d.flow.remote_port}`,
     bytes(d.bytes_out_total),
     String(d.count),
   ]);
-  const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...data.map((r) => r[i]!.length))));
-  const line = (r: string[]) => r.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(header), ...data.map(line), `${rows.length} detection${rows.length === 1 ? '' : 's'}`].join('\n');
+  const widths = COLUMNS.map((h, i) => Math.min(48, Math.max(h.length, ...data.map((r) => r[i]!.length))));
+  if (maxWidth !== undefined) {
+    const total = () => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
+    while (total() > maxWidth) {
+      let widest = -1;
+      for (const [i, h] of COLUMNS.entries()) if (SHRINKABLE.has(h) && widths[i]! > MIN_WIDTH && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
+      if (widest < 0) break;
+      widths[widest]! -= 1;
+    }
+  }
+  const dest = COLUMNS.indexOf('destination');
+  const line = (r: readonly string[]) => r.map((c, i) => cut(c, widths[i]!, i === dest).padEnd(widths[i]!)).join('  ').trimEnd();
+  const warming = rows.some((d) => d.baseline_warming);
+  return [
+    line(COLUMNS),
+    ...data.map(line),
+    `${rows.length} detection${rows.length === 1 ? '' : 's'}${warming ? ' (* baseline warming: judged on less than baseline_maturity_days of fleet data)' : ''}`,
+  ].join('\n');
 }
 
-export async function formatDetections(rows: readonly Detection[], format: DetectionFormat): Promise<string> {
-  if (format === 'table') return detectionsTable(rows);
+export async function formatDetections(rows: readonly Detection[], format: DetectionFormat, opts: { maxWidth?: number } = {}): Promise<string> {
+  if (format === 'table') return detectionsTable(rows, opts.maxWidth);
   if (format === 'ocsf') {
     const { toOcsf } = await import('../sinks/ocsf.js');
     return rows.map((d) => JSON.stringify(toOcsf(d))).join('\n');

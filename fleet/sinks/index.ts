@@ -8,13 +8,13 @@ import type { Logger } from '../../src/log.js';
 import type { FleetMetrics } from '../metrics.js';
 import { JsonlFileSink, JsonlStreamSink } from './jsonl.js';
 import { toOcsf } from './ocsf.js';
-import type { Detection, Sink, SinkFormat } from './sink.js';
+import type { Detection, Render, Sink, SinkFormat } from './sink.js';
 import { WebhookSink } from './webhook.js';
 
 export type { Sink, SinkFormat } from './sink.js';
 export { toOcsf } from './ocsf.js';
 
-export function renderer(format: SinkFormat): (d: Detection) => unknown {
+export function renderer(format: SinkFormat): Render {
   return format === 'ocsf' ? toOcsf : (d) => d;
 }
 
@@ -84,7 +84,7 @@ export async function createSinks(configs: readonly SinkConfig[], opts: CreateSi
   return built;
 }
 
-function createSink(c: SinkConfig, i: number, render: (d: Detection) => unknown, opts: CreateSinksOptions): Sink {
+function createSink(c: SinkConfig, i: number, render: Render, opts: CreateSinksOptions): Sink {
   switch (c.type) {
     case 'stdout':
       return new JsonlStreamSink(opts.stdout ?? process.stdout, render, `stdout#${i}`);

@@ -3,14 +3,12 @@ import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { OutflowError } from '../../src/errors.js';
-import type { Detection, Sink } from './sink.js';
+import { renderAll, type Detection, type Render, type Sink, type WriteContext } from './sink.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../file-modes.js';
 
-type Render = (detection: Detection) => unknown;
-
-function toLines(detections: readonly Detection[], render: Render): string {
+function toLines(detections: readonly Detection[], render: Render, context?: WriteContext): string {
   let out = '';
-  for (const d of detections) out += JSON.stringify(render(d)) + '\n';
+  for (const r of renderAll(detections, render, context)) out += JSON.stringify(r) + '\n';
   return out;
 }
 
@@ -30,7 +28,7 @@ export class JsonlFileSink implements Sink {
     this.name = name;
   }
 
-  async write(detections: readonly Detection[]): Promise<void> {
+  async write(detections: readonly Detection[], context?: WriteContext): Promise<void> {
     if (!detections.length) return;
     let handle = this.handle;
     try {
@@ -39,7 +37,7 @@ export class JsonlFileSink implements Sink {
         handle = this.handle = open(this.file, 'a', PRIVATE_FILE_MODE);
       }
       const fh = await handle;
-      await fh.appendFile(toLines(detections, this.render));
+      await fh.appendFile(toLines(detections, this.render, context));
       // Resolving moves the sink's cursor past these detections (outbox.ts): they must survive a power cut.
       await fh.datasync().catch((err: NodeJS.ErrnoException) => {
         // a FIFO or character device (a log shipper's pipe) has nothing to sync
@@ -79,10 +77,10 @@ export class JsonlStreamSink implements Sink {
     }
   }
 
-  write(detections: readonly Detection[]): Promise<void> {
+  write(detections: readonly Detection[], context?: WriteContext): Promise<void> {
     if (!detections.length) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.stream.write(toLines(detections, this.render), (err) =>
+      this.stream.write(toLines(detections, this.render, context), (err) =>
         err ? reject(new OutflowError('SINK_FAILED', `cannot write detections to ${this.name}`, undefined, { cause: err })) : resolve(),
       );
     });

@@ -7,6 +7,7 @@
  * Fields without an OCSF home (fleet prevalence facts, suppression key, reasons) go under
  * `unmapped.outflow` rather than being dropped, as the schema recommends.
  */
+import { createHash } from 'node:crypto';
 import { VERSION } from '../../src/version.js';
 import type { Detection, DetectionProcess } from '../../src/schemas/detection.js';
 
@@ -63,8 +64,9 @@ function basename(p: string): string {
 function signatureOf(p: DetectionProcess): Record<string, unknown> | undefined {
   if (!p.signature_class || p.signature_class === 'unsigned' || p.signature_class === 'unknown') return undefined;
   return {
-    algorithm_id: 5,
-    algorithm: 'Code Signing',
+    // 99 Other: the 1.3.0 enum names DSA, RSA, ECDSA and Authenticode only (a code-signing id came later)
+    algorithm_id: 99,
+    algorithm: 'Apple Code Signing',
     ...(p.team_id ? { developer_uid: p.team_id } : {}),
     ...(p.cdhash ? { digest: { algorithm_id: 99, algorithm: 'cdhash', value: p.cdhash } } : {}),
     ...(p.signature_class === 'invalid' ? { state_id: 9, state: 'Bad' } : {}),
@@ -98,12 +100,47 @@ function processTree(chain: readonly DetectionProcess[], startTime: number): Rec
   return parent;
 }
 
-export function ocsfActivity(d: Detection): { id: 1 | 2; name: 'Create' | 'Update' } {
-  return d.count > 1 || d.updated_at > d.created_at ? { id: 2, name: 'Update' } : { id: 1, name: 'Create' };
+/**
+ * base_event.observables (recommended): the pivots a SIEM indexes. type_id from the OCSF dictionary's observable
+ * numbers: 1 Hostname, 2 IP Address, 7 File Name, 8 Hash, 9 Process Name.
+ */
+function observablesOf(d: Detection, destination: string, isIp: boolean): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const add = (name: string, type_id: number, type: string, value: string) => {
+    if (value) out.push({ name, type_id, type, value });
+  };
+  add('device.hostname', 1, 'Hostname', d.hostname);
+  add('evidences[0].dst_endpoint.ip', 2, 'IP Address', d.flow.remote_address);
+  if (!isIp) add('evidences[0].dst_endpoint.domain', 1, 'Hostname', destination);
+  add('evidences[0].dst_endpoint.hostname', 1, 'Hostname', d.flow.server_name);
+  add('evidences[0].process.name', 9, 'Process Name', basename(d.process.path));
+  add('evidences[0].process.file.signature.digest.value', 8, 'Hash', d.process.cdhash);
+  d.precursors.forEach((p, i) => add(`evidences[${i + 1}].file.name`, 7, 'File Name', basename(p.path)));
+  return out;
 }
 
-export function toOcsf(d: Detection): Record<string, unknown> {
-  const activity = ocsfActivity(d);
+/**
+ * Create the first time a receiver is offered the finding, Update after that. The outbox knows which
+ * (`firstOffered`): a detection that folded several flows before its first delivery is still a Create there.
+ * Without it (an export), the detection's own count and times decide.
+ */
+export function ocsfActivity(d: Detection, firstOffered?: boolean): { id: 1 | 2; name: 'Create' | 'Update' } {
+  const create = firstOffered ?? (d.count === 1 && d.updated_at <= d.created_at);
+  return create ? { id: 1, name: 'Create' } : { id: 2, name: 'Update' };
+}
+
+/**
+ * The uid of this event instance (OCSF metadata.uid: "the logging system-assigned unique identifier of an event
+ * instance"): one per version of the detection, so a receiver that dedupes on it keeps every Update. Deterministic
+ * (replays and re-deliveries of the same version give the same uid); finding_info.uid stays the detection id.
+ */
+export function ocsfEventUid(d: Detection): string {
+  const version = `${d.id}\n${d.count}\n${d.updated_at}\n${d.bytes_out_total}\n${d.bytes_in_total}\n${d.score}`;
+  return `${d.id}.${createHash('sha256').update(version).digest('base64url').slice(0, 12)}`;
+}
+
+export function toOcsf(d: Detection, firstOffered?: boolean): Record<string, unknown> {
+  const activity = ocsfActivity(d, firstOffered);
   const severity = SEVERITY_ID[d.severity];
   const risk = RISK_LEVEL_ID[d.severity];
   const flow = d.flow;
@@ -128,21 +165,20 @@ export function toOcsf(d: Detection): Record<string, unknown> {
     count: d.count,
     severity_id: severity.id,
     severity: severity.name,
-    status_id: 1,
-    status: 'New',
-    is_alert: true,
+    // status is the consumer's from then on (an analyst's "In Progress"): only the Create sets it
+    ...(activity.id === 1 ? { status_id: 1, status: 'New' } : {}),
     confidence_id: d.baseline_warming ? 1 : 3,
     confidence: d.baseline_warming ? 'Low' : 'High',
     risk_score: Math.round(d.score),
     risk_level_id: risk.id,
     risk_level: risk.name,
     message: title,
+    observables: observablesOf(d, destination, isIp),
     metadata: {
       version: OCSF_VERSION,
       product: { name: 'Outflow', vendor_name: 'Outflow', version: VERSION, feature: { name: 'fleet aggregator' } },
-      uid: d.id,
+      uid: ocsfEventUid(d),
       correlation_uid: d.suppression_key,
-      original_time: String(d.first_seen),
       logged_time: ms(d.created_at),
       modified_time: ms(d.updated_at),
       labels: d.modifiers,
@@ -169,7 +205,6 @@ export function toOcsf(d: Detection): Record<string, unknown> {
     },
     evidences: [
       {
-        name: 'flow',
         connection_info: {
           protocol_name: flow.protocol,
           ...(PROTOCOL_NUM[flow.protocol] !== undefined ? { protocol_num: PROTOCOL_NUM[flow.protocol] } : {}),
@@ -192,7 +227,8 @@ export function toOcsf(d: Detection): Record<string, unknown> {
         },
         ...(processObj ? { process: processObj } : {}),
         data: {
-          bytes_out: flow.bytes_out,
+          kind: 'flow',
+        bytes_out: flow.bytes_out,
           bytes_in: flow.bytes_in,
           pcr: flow.pcr,
           duration: flow.duration,
@@ -204,7 +240,6 @@ export function toOcsf(d: Detection): Record<string, unknown> {
         },
       },
       ...d.precursors.map((p) => ({
-        name: p.kind,
         file: { name: basename(p.path), path: p.path, type_id: 1, type: 'Regular File' },
         data: { kind: p.kind, category: p.category, tier: p.tier, pid: p.pid, time: ms(p.time), gap_seconds: p.gap, archive_output: p.archive_output || undefined },
       })),

@@ -157,7 +157,12 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
       let accepted = changes.length;
       let failure: Error | undefined;
       try {
-        await sink.write(changes.map((c) => c.detection));
+        const from = changeSeq(cursor) ?? 0n;
+        const firstOffered = new Set(changes.filter((c) => (changeSeq(c.firstCursor) ?? 0n) > from).map((c) => c.detection.id));
+        await sink.write(
+          changes.map((c) => c.detection),
+          { firstOffered },
+        );
       } catch (err) {
         failure = coerceError(err);
         accepted = err instanceof PartialWriteError ? Math.min(err.accepted, changes.length) : 0;

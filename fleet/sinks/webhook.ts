@@ -7,7 +7,7 @@ import type { Logger } from '../../src/log.js';
 import { VERSION } from '../../src/version.js';
 import type { FleetMetrics } from '../metrics.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signBody } from './signature.js';
-import { PartialWriteError, type Detection, type Sink, type SinkFormat } from './sink.js';
+import { PartialWriteError, renderAll, type Detection, type Render, type Sink, type SinkFormat, type WriteContext } from './sink.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../file-modes.js';
 import { claimSpool } from './spool-owner.js';
 
@@ -35,7 +35,7 @@ export interface WebhookSinkOptions {
   maxSpoolBytes: number;
   /** Extra request headers, e.g. the receiver's own Authorization. Never logged. */
   headers: Record<string, string>;
-  render: (detection: Detection) => unknown;
+  render: Render;
   log: Logger;
   metrics?: FleetMetrics;
 }
@@ -138,12 +138,12 @@ export class WebhookSink implements Sink {
     return this.queue.length;
   }
 
-  async write(detections: readonly Detection[]): Promise<void> {
+  async write(detections: readonly Detection[], context?: WriteContext): Promise<void> {
     if (this.closed) throw new OutflowError('SINK_FAILED', `webhook sink ${this.name} is closed`);
     for (let i = 0; i < detections.length; i += this.opts.batchSize) {
       const chunk = detections.slice(i, i + this.opts.batchSize);
       try {
-        await this.enqueue(chunk.map((d) => this.opts.render(d)));
+        await this.enqueue(renderAll(chunk, this.opts.render, context));
       } catch (err) {
         // The chunks before this one are spooled and will be delivered: say so, so they are not offered again.
         throw i > 0 ? new PartialWriteError(i, err) : err;

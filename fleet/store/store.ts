@@ -569,6 +569,11 @@ export interface DetectionChange {
   detection: Detection;
   /** Opaque position of this change (backend-specific text); pass it to changedSince to read what follows. */
   cursor: string;
+  /**
+   * The position of the detection's first change (its insert). A reader whose cursor is before it has never been
+   * offered any version of this detection: the outbox tells the sink, and OCSF renders a Create.
+   */
+  firstCursor: string;
 }
 
 // ─── quarantine ────────────────────────────────────────────────────────────────────────────────

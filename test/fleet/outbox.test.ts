@@ -373,6 +373,32 @@ describe('sink outbox', () => {
   });
 });
 
+describe('OCSF lifecycle through the outbox', () => {
+  it('the first version a sink is offered is a Create, even with flows folded in before it; later ones are Updates', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    const stdout = new MemoryStream();
+    const [ocsf] = await createSinks([{ type: 'stdout', format: 'ocsf' }], { log: silentLogger(), stdout });
+    const sinks = group(ocsf!);
+    await prepareSinkCursors(store, sinks);
+    // two flows folded before the first delivery (a backlog, or both in one finalize run)
+    await upsert(store, 'folded', 2);
+    await deliverDetections(store, sinks);
+    await upsert(store, 'folded', 3);
+    await deliverDetections(store, sinks);
+    const events = stdout.lines() as { activity_id: number; status_id?: number; count: number; finding_info: { uid: string } }[];
+    // only the Create sets the status: after it, the status is the analyst's
+    expect(events.map((e) => [e.finding_info.uid, e.activity_id, e.status_id])).toEqual([
+      ['folded', 1, 1],
+      ['folded', 2, undefined],
+    ]);
+    // a redelivery of the first version (a crash before the cursor moved) is the same Create again
+    await store.transaction((tx) => tx.checkpoints.put(sinkCursorId(ocsf!), { cursor: '' }));
+    await deliverDetections(store, sinks);
+    expect((stdout.lines().at(-1) as { activity_id: number }).activity_id).toBe(1);
+  });
+});
+
 describe('sink delivery ids', () => {
   it('name the target and format, hide webhook URLs, and tell identical sinks apart', async () => {
     const sinks = await createSinks(

@@ -7,9 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fleetServeConfigShape } from '../../src/config/fleet-serve.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { DetectionSchema } from '../../src/schemas/detection.js';
+import { detectionsTable } from '../../fleet/cli/format.js';
 import { createSinks } from '../../fleet/sinks/index.js';
 import { JsonlFileSink, JsonlStreamSink } from '../../fleet/sinks/jsonl.js';
-import { OCSF_CLASS_UID, toOcsf } from '../../fleet/sinks/ocsf.js';
+import { OCSF_CLASS_UID, ocsfEventUid, toOcsf } from '../../fleet/sinks/ocsf.js';
 import { claimSpool } from '../../fleet/sinks/spool-owner.js';
 import { WebhookSink } from '../../fleet/sinks/webhook.js';
 import { MemoryStream, freePort, sampleDetection, waitFor } from './serve-fixtures.js';
@@ -43,7 +44,7 @@ describe('OCSF Detection Finding mapping', () => {
       start_time: d.first_seen * 1000,
       end_time: d.last_seen * 1000,
       count: 1,
-      metadata: { version: '1.3.0', product: { name: 'Outflow' }, uid: d.id, correlation_uid: d.suppression_key },
+      metadata: { version: '1.3.0', product: { name: 'Outflow' }, uid: ocsfEventUid(d), correlation_uid: d.suppression_key },
       device: { uid: d.host_id, hostname: 'studio-14.local' },
     });
     expect(f.finding_info).toMatchObject({
@@ -61,7 +62,7 @@ describe('OCSF Detection Finding mapping', () => {
     // the chain nests flow process → group root
     expect(flow.process.pid).toBe(60311);
     expect(flow.process.file.path).toBe(d.process.path);
-    expect(flow.process.file.signature).toMatchObject({ algorithm_id: 5, digest: { algorithm: 'cdhash', value: '3f1a9c' } });
+    expect(flow.process.file.signature).toMatchObject({ algorithm_id: 99, algorithm: 'Apple Code Signing', digest: { algorithm: 'cdhash', value: '3f1a9c' } });
     expect(flow.process.parent_process.pid).toBe(60200);
     expect(flow.process.parent_process.file.signature.developer_uid).toBe('ABCDE12345');
     expect(flow.process.parent_process.parent_process).toBeUndefined();
@@ -77,9 +78,65 @@ describe('OCSF Detection Finding mapping', () => {
     expect(f.evidences[0].dst_endpoint.domain).toBeUndefined();
   });
 
+  it('gives each version its own metadata.uid (an event instance), while finding_info.uid names the detection', () => {
+    const created = sampleDetection();
+    const updated = sampleDetection({ count: 2, updated_at: created.created_at + 600, last_seen: created.last_seen + 600 });
+    const [a, b] = [toOcsf(created) as Ocsf, toOcsf(updated) as Ocsf];
+    expect(a.finding_info.uid).toBe(b.finding_info.uid);
+    expect(a.metadata.uid).not.toBe(b.metadata.uid);
+    // a re-delivery of one version is the same event
+    expect((toOcsf(structuredClone(updated)) as Ocsf).metadata.uid).toBe(b.metadata.uid);
+    // the status is set by the Create only: an Update must not reset an analyst's "In Progress"
+    expect([a.status_id, b.status_id]).toEqual([1, undefined]);
+  });
+
+  it('uses only attributes OCSF 1.3.0 defines (is_alert and evidences[].name came in 1.4; no code-signing algorithm id)', () => {
+    const f = toOcsf(sampleDetection()) as Ocsf;
+    expect(f.metadata.version).toBe('1.3.0');
+    expect('is_alert' in f).toBe(false);
+    expect(f.evidences.every((e: Ocsf) => !('name' in e))).toBe(true);
+    expect(f.evidences[0].process.file.signature.algorithm_id).toBe(99);
+    expect('original_time' in f.metadata).toBe(false);
+  });
+
+  it('lists the pivots a SIEM indexes as observables', () => {
+    const d = sampleDetection();
+    const f = toOcsf(d) as Ocsf;
+    expect(f.observables).toEqual(
+      expect.arrayContaining([
+        { name: 'device.hostname', type_id: 1, type: 'Hostname', value: d.hostname },
+        { name: 'evidences[0].dst_endpoint.ip', type_id: 2, type: 'IP Address', value: d.flow.remote_address },
+      ]),
+    );
+  });
+
   it('is deterministic and JSON-serialisable', () => {
     const d = sampleDetection();
     expect(JSON.stringify(toOcsf(d))).toBe(JSON.stringify(toOcsf(structuredClone(d))));
+  });
+});
+
+describe('detections table', () => {
+  it('keeps a long destination\'s registrable domain and port, and names app bundles rather than their binaries', () => {
+    const d = sampleDetection({ destination_key: 'acme-finance-q3-exports-2026-archive.s3.us-west-2.amazonaws.com' });
+    d.process.path = '/Applications/Visual Studio Code.app/Contents/MacOS/Electron';
+    const row = detectionsTable([d]).split('\n')[1]!;
+    expect(row).toContain('amazonaws.com:443');
+    expect(row).toContain('Visual Studio Code');
+    expect(row).not.toContain('Electron');
+  });
+
+  it('fits the terminal it is given by narrowing destination, process, host and analytic; a pipe gets whole cells', () => {
+    const d = sampleDetection({ destination_key: 'acme-finance-q3-exports-2026-archive.s3.us-west-2.amazonaws.com', baseline_warming: true });
+    for (const width of [100, 120]) {
+      const lines = detectionsTable([d], width).split('\n');
+      expect(Math.max(...lines.slice(0, -1).map((l) => l.length))).toBeLessThanOrEqual(width);
+    }
+    const wide = detectionsTable([d]).split('\n');
+    expect(wide[1]).toContain('.s3.us-west-2.amazonaws.com:443');
+    // a warming baseline is marked, and the mark is explained
+    expect(wide[1]).toMatch(/ \d+\*/);
+    expect(wide.at(-1)).toMatch(/^1 detection \(\* baseline warming/);
   });
 });
 
@@ -96,7 +153,7 @@ describe('JSON lines sinks', () => {
     expect(lines).toHaveLength(3);
     expect(DetectionSchema.parse(lines[0]).id).toBe('one');
     expect(DetectionSchema.parse(lines[1]).id).toBe('two');
-    expect(lines[2]).toMatchObject({ class_uid: 2004, metadata: { uid: 'three' } });
+    expect(lines[2]).toMatchObject({ class_uid: 2004, finding_info: { uid: 'three' } });
   });
 
   it('write to a named pipe (a log shipper\'s), which has nothing to sync to disk', async () => {

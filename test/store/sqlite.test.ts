@@ -230,6 +230,30 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  it('0011 takes a stored detection\'s current change as its first: offered already, it is an Update from its next change', async () => {
+    const file = path.join(dir, 'pre-0011.db');
+    const db = storeBefore(file, '0011');
+    const ins = db.prepare('INSERT INTO detections (id, suppression_key, analytic, host_id, created_at, first_seen, last_seen, body, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const [id, seq] of [['a', 1], ['b', 2]] as const) {
+      const d = sampleDetection({ id, suppression_key: `k-${id}` });
+      ins.run(d.id, d.suppression_key, d.analytic, d.host_id, d.created_at, d.first_seen, d.last_seen, JSON.stringify(d), seq);
+    }
+    db.prepare("UPDATE store_meta SET value = 2 WHERE name = 'detection_change_seq'").run();
+    db.close();
+    const s = await openSqliteStore(file);
+    try {
+      const carried = await s.detections.changedSince('', 10);
+      expect(carried.map((c) => [c.detection.id, c.cursor, c.firstCursor])).toEqual([
+        ['a', '1', '1'],
+        ['b', '2', '2'],
+      ]);
+      await s.detections.upsert([sampleDetection({ id: 'a', suppression_key: 'k-a', count: 2 })]);
+      expect((await s.detections.changedSince('2', 10)).map((c) => [c.detection.id, c.cursor, c.firstCursor])).toEqual([['a', '3', '1']]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a host ref cached by one process stays right when another process expires that host', async () => {
     const file = path.join(dir, 'host-refs.db');
     await withTwoProcesses(file, async (a, b) => {

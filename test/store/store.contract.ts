@@ -655,6 +655,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         const updated = await store.detections.changedSince(all[2]!.cursor, 10);
         expect(ids(updated)).toEqual(['a:2']);
         expect(ids(await store.detections.changedSince('', 10))).toEqual(['b:1', 'c:1', 'a:2']);
+        // each change names the detection's first change (its insert): before it, a reader was never offered it
+        expect(all.map((c) => c.firstCursor)).toEqual(all.map((c) => c.cursor));
+        expect(updated[0]!.firstCursor).toBe(all[0]!.cursor);
+        expect(updated[0]!.cursor).not.toBe(all[0]!.cursor);
 
         // retention deleting the newest change does not hand its place to a later detection
         expect(await store.detections.expire(T0 + 10 * DAY)).toBe(3);

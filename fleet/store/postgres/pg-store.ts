@@ -991,8 +991,8 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
         for (const part of chunks(list, chunk)) {
           await tx.q(
             'write',
-            `INSERT INTO detections AS d (host_id, id, suppression_key, analytic, created_at, first_seen, last_seen, body, change_seq)
-             SELECT u.host_id, u.id, u.sk, u.analytic, u.created_at, u.first_seen, u.last_seen, u.body, u.seq
+            `INSERT INTO detections AS d (host_id, id, suppression_key, analytic, created_at, first_seen, last_seen, body, change_seq, first_change_seq)
+             SELECT u.host_id, u.id, u.sk, u.analytic, u.created_at, u.first_seen, u.last_seen, u.body, u.seq, u.seq
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::bigint[])
                AS u(host_id, id, sk, analytic, created_at, first_seen, last_seen, body, seq)
              ON CONFLICT (host_id, id) DO UPDATE SET suppression_key = EXCLUDED.suppression_key, analytic = EXCLUDED.analytic,
@@ -1040,12 +1040,12 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
     },
     async changedSince(after, limit) {
       const from = await changeSeq(ex, after);
-      const rows = await ex.q<{ seq: string; body: string }>(
+      const rows = await ex.q<{ seq: string; first: string | null; body: string }>(
         'read',
-        `SELECT d.change_seq::text AS seq, d.body FROM detections d WHERE d.change_seq > $1 ORDER BY d.change_seq LIMIT $2`,
+        `SELECT d.change_seq::text AS seq, d.first_change_seq::text AS first, d.body FROM detections d WHERE d.change_seq > $1 ORDER BY d.change_seq LIMIT $2`,
         [from, limit],
       );
-      return rows.map((r) => ({ cursor: r.seq, detection: detectionFromBody(r.body) }));
+      return rows.map((r) => ({ cursor: r.seq, firstCursor: r.first ?? r.seq, detection: detectionFromBody(r.body) }));
     },
     async changeCursor() {
       const last = await changeCounter(ex);

@@ -526,7 +526,7 @@ class SqliteRepos implements StoreRepos {
         wrap('detections.upsert', 'STORE_WRITE', () => {
           if (!rows.length) return;
           const valid = rows.map((d) => DetectionSchema.parse(d));
-          const up = self.st(`INSERT INTO detections (id, suppression_key, analytic, host_id, created_at, first_seen, last_seen, body, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+          const up = self.st(`INSERT INTO detections (id, suppression_key, analytic, host_id, created_at, first_seen, last_seen, body, change_seq, first_change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET suppression_key = excluded.suppression_key, analytic = excluded.analytic, host_id = excluded.host_id,
               created_at = excluded.created_at, first_seen = excluded.first_seen, last_seen = excluded.last_seen, body = excluded.body,
               change_seq = excluded.change_seq`);
@@ -536,15 +536,18 @@ class SqliteRepos implements StoreRepos {
               .st(`UPDATE store_meta SET value = value + ? WHERE name = 'detection_change_seq' RETURNING value`)
               .get(valid.length) as { value: number };
             let seq = last - valid.length;
-            for (const v of valid) up.run(v.id, v.suppression_key, v.analytic, v.host_id, v.created_at, v.first_seen, v.last_seen, JSON.stringify(v), ++seq);
+            for (const v of valid) {
+              ++seq;
+              up.run(v.id, v.suppression_key, v.analytic, v.host_id, v.created_at, v.first_seen, v.last_seen, JSON.stringify(v), seq, seq);
+            }
           })();
         });
       },
       async changedSince(after: string, limit: number) {
         return wrap('detections.changedSince', 'STORE_READ', () => {
           const from = self.changeFrom(after);
-          const rows = self.st('SELECT change_seq, body FROM detections WHERE change_seq > ? ORDER BY change_seq LIMIT ?').raw(true).all(from, limit) as [number, string][];
-          return rows.map(([seq, body]) => ({ cursor: String(seq), detection: detectionFromBody(body) }));
+          const rows = self.st('SELECT change_seq, first_change_seq, body FROM detections WHERE change_seq > ? ORDER BY change_seq LIMIT ?').raw(true).all(from, limit) as [number, number | null, string][];
+          return rows.map(([seq, first, body]) => ({ cursor: String(seq), firstCursor: String(first ?? seq), detection: detectionFromBody(body) }));
         });
       },
       async changeCursor() {
