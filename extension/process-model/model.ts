@@ -15,7 +15,7 @@ import { groupOf, LAUNCHD_PID } from './lineage.js';
 const MAX_MODEL_ARGS = 64;
 const MAX_MODEL_ARG_CHARS = 256;
 
-function boundedArgs(args: readonly string[]): string[] {
+export function boundedArgs(args: readonly string[]): string[] {
   const n = Math.min(args.length, MAX_MODEL_ARGS);
   const out = new Array<string>(n);
   // a copy, not a slice: V8 slices keep the whole argument (up to MiBs) alive
@@ -52,6 +52,11 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   const exitedOrder = new Set<ProcessRecord>();
   let count = 0;
   let evictedRunning = 0;
+  /**
+   * Instances whose path eslogger reported (the kernel's executable path). On macOS ps's comm column is
+   * argv[0], which the process chooses: it must never replace that path.
+   */
+  const kernelPath = new WeakSet<ProcessRecord>();
 
   const isTerminalApp = (p: ProcessRecord) => matchesResolved(allowlists.terminals, teamKey(p.teamId, p.platformBinary), p.signingId);
   const lookup = { getAt };
@@ -135,6 +140,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
       if (!list) byPid.set(obs.pid, (list = []));
       // A newer instance of the pid means every older one has exited (pid reuse).
       for (const older of list) if (older.processStart < r.processStart) markExited(older, r.processStart);
+      if (obs.source === 'eslogger' && obs.path) kernelPath.add(r);
       list.push(r);
       list.sort((a, b) => a.processStart - b.processStart);
       count++;
@@ -156,7 +162,8 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     if (obs.originalPpid !== undefined) r.originalPpid = obs.originalPpid;
     if (obs.responsiblePid !== undefined) r.responsiblePid = obs.responsiblePid;
     if (obs.uid !== undefined) r.uid = obs.uid;
-    if (obs.path) {
+    if (obs.path && (obs.source !== 'ps' || !kernelPath.has(r))) {
+      if (obs.source === 'eslogger') kernelPath.add(r);
       r.path = obs.path;
       if (obs.name === undefined) r.name = obs.path.slice(obs.path.lastIndexOf('/') + 1);
     }

@@ -109,6 +109,48 @@ describe('refreshProcessSnapshot on darwin (fake ps)', () => {
     expect(row.detail).toMatch(/^10 running, 10 known .*; warning: ps printed 2 line\(s\) .*newline.*latest snapshot.*withheld 6/);
   });
 
+  // macOS ps prints argv[0] as comm (adv_cmds: just_command skips the kernel's exec path), which each process
+  // chooses: `exec -a /Applications/Safari.app/Contents/MacOS/Safari ./rclone` claims Safari's path.
+  it('a comm path never replaces the executable path eslogger reported for the same instance', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'outflow-ps-'));
+    try {
+      const ps = path.join(dir, 'ps.txt');
+      writeFileSync(ps, '    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  700     1   502 Tue Mar  3 09:00:00 2026 /Applications/Safari.app/Contents/MacOS/Safari\n');
+      process.env.OUTFLOW_FAKE_PS = ps;
+      const ctx = ctxFor('darwin', fixedClock(1_772_528_410));
+      ctx.processes.observe({ pid: 700, processStart: 1_772_528_400, ppid: 1, uid: 502, path: '/Users/eve/.cache/rclone', cdhash: 'ab'.repeat(20), source: 'eslogger', seenAt: 1_772_528_400 });
+      await refreshProcessSnapshot(ctx);
+      expect(ctx.processes.get(700)!.path).toBe('/Users/eve/.cache/rclone');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a comm longer than MAXPATHLEN is not taken as a path, and one too long for the output cap costs only the paths', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'outflow-ps-'));
+    try {
+      const ps = path.join(dir, 'ps.txt');
+      writeFileSync(ps, `    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  701     1   502 Tue Mar  3 09:00:00 2026 /tmp/${'A'.repeat(1024 * 1024)}\n`);
+      process.env.OUTFLOW_FAKE_PS = ps;
+      let ctx = ctxFor('darwin', fixedClock(1_772_528_410));
+      await refreshProcessSnapshot(ctx);
+      expect(ctx.processes.get(701)!.path.length).toBeLessThanOrEqual(1024);
+
+      // argv[0] of ~1 MiB each: a few dozen push the comm listing past tools.max_output_bytes (scaled down here)
+      const ids = path.join(dir, 'ids.txt');
+      writeFileSync(ps, `    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  702     1   502 Tue Mar  3 09:00:00 2026 /tmp/${'A'.repeat(3 * 1024 * 1024)}\n`);
+      writeFileSync(ids, '    1     0     0 Tue Mar  3 07:00:00 2026\n  702     1   502 Tue Mar  3 09:00:00 2026\n');
+      process.env.OUTFLOW_FAKE_PS_IDS = ids;
+      ctx = createContext({ platform: 'darwin', config: parseConfig({ tools: { dir: FAKE_TOOLS_DIR, max_output_bytes: 2 * 1024 * 1024 } }), log: silentLogger(), clock: fixedClock(1_772_528_410) });
+      contexts.push(ctx);
+      await refreshProcessSnapshot(ctx);
+      expect(ctx.processes.get(1)).toBeDefined();
+      expect(ctx.processes.get(702)).toBeDefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a failing ps rejects (the collector reports it) and leaves the model untouched', async () => {
     process.env.OUTFLOW_FAKE_PS = '/nonexistent/ps.txt';
     const ctx = ctxFor('darwin');
@@ -140,6 +182,20 @@ describe('refreshProcessSnapshot on linux (real /proc)', () => {
     } finally {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('readProcProcess bounds argv as it reads it (a snapshot holds every process at once; any process pads its argv)', async () => {
+    const args = Array.from({ length: 16 }, () => 'B'.repeat(100 * 1024));
+    const child = spawn('/bin/sh', ['-c', 'sleep 30; :', 'sh', ...args], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const obs = await readProcProcess(child.pid!);
+      expect(obs?.args?.length).toBeGreaterThan(0);
+      // the model keeps 64 arguments of 256 characters: reading 1.6 MB per process first was the cost
+      expect((obs?.args ?? []).reduce((n, a) => n + a.length, 0)).toBeLessThanOrEqual(64 * 256);
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 

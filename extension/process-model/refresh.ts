@@ -1,5 +1,6 @@
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { open, readdir, readFile, readlink } from 'node:fs/promises';
 import type { ExtensionContext, ProcessObservation } from '../runtime/context.js';
+import { boundedArgs } from './model.js';
 import { mergePsListings, parseBtime, parseProcStat, parseProcStatusUid, parsePsArgs, parsePsIds, parsePsProcesses } from './parse-ps.js';
 
 /**
@@ -8,6 +9,30 @@ import { mergePsListings, parseBtime, parseProcStat, parseProcStatusUid, parsePs
  */
 const CLK_TCK = 100;
 const PROC = '/proc';
+/**
+ * Bytes of /proc/<pid>/cmdline read per process. argv is chosen by any process (up to 6 MiB on Linux): a
+ * snapshot holds every observation at once, so reading it whole let a few processes with padded argv cost
+ * hundreds of MB of heap per snapshot. The model keeps 64 arguments of 256 characters anyway.
+ */
+const MAX_CMDLINE_BYTES = 64 * 1024;
+/** MAXPATHLEN on macOS: a "path" longer than this is not an executable path. */
+export const MAX_EXEC_PATH = 1024;
+
+async function readHead(file: string, max: number): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(max);
+    let n = 0;
+    while (n < max) {
+      const { bytesRead } = await fh.read(buf, n, max - n, null);
+      if (!bytesRead) break;
+      n += bytesRead;
+    }
+    return buf.toString('utf8', 0, n);
+  } finally {
+    await fh.close();
+  }
+}
 
 const inflight = new WeakMap<ExtensionContext, Promise<void>>();
 
@@ -63,12 +88,17 @@ async function snapshotDarwin(ctx: ExtensionContext): Promise<{ list: ProcessObs
     // No column a process chooses: the authority on which processes exist (a forged line in the other
     // two listings can neither hide a process nor invent one). One more spawn per snapshot is the price.
     ctx.tools.run('ps', ['-axww', '-o', 'pid=,ppid=,uid=,lstart=']),
-    ctx.tools.run('ps', ['-axww', '-o', 'pid=,ppid=,uid=,lstart=,comm=']),
+    // comm is argv[0], chosen by each process: a few ~1 MiB ones push this listing past tools.max_output_bytes.
+    // Its failure costs the paths of this snapshot, never the snapshot (ids decides which processes exist).
+    ctx.tools.run('ps', ['-axww', '-o', 'pid=,ppid=,uid=,lstart=,comm=']).catch((err: unknown) => {
+      ctx.log.warn({ err }, 'ps comm listing failed: this snapshot has no paths');
+      return undefined;
+    }),
     // args are a nicety (lineage: is a shell running a script?); their failure must not lose the snapshot.
     ctx.tools.run('ps', ['-axww', '-o', 'pid=,args=']).catch(() => undefined),
   ]);
   const idRows = parsePsIds(ids.stdout);
-  const snap = mergePsListings(idRows.rows, parsePsProcesses(procs.stdout), argv ? parsePsArgs(argv.stdout) : undefined);
+  const snap = mergePsListings(idRows.rows, procs ? parsePsProcesses(procs.stdout) : { lines: [], complete: true, blank: 0 }, argv ? parsePsArgs(argv.stdout) : undefined);
   const skipped = idRows.skipped + snap.skipped;
   if (skipped) ctx.health.component('processes').drop(skipped);
   const prev = psSuspicion(ctx);
@@ -78,14 +108,17 @@ async function snapshotDarwin(ctx: ExtensionContext): Promise<{ list: ProcessObs
   suspicion.set(ctx, { lastForged: snap.forged, forged: prev.forged + snap.forged, withheld: prev.withheld + snap.withheld });
   const seenAt = ctx.clock.unix();
   const list: ProcessObservation[] = snap.processes.map((r) => {
+    // comm is argv[0] on macOS (ps skips the kernel's exec_path): up to ~1 MiB of text the process chose.
+    // Longer than MAXPATHLEN is no executable path: not believed (a path learnt before is kept).
+    const comm = r.comm !== undefined && r.comm.length <= MAX_EXEC_PATH ? r.comm : undefined;
     // No comm: the process exists but its path is not believed this time (a path learnt before is kept).
-    const isPath = r.comm?.startsWith('/') ?? false;
+    const isPath = comm?.startsWith('/') ?? false;
     return {
       pid: r.pid,
       processStart: r.start,
       ppid: r.ppid,
       uid: r.uid,
-      ...(r.comm === undefined ? {} : isPath ? { path: r.comm } : { name: r.comm }),
+      ...(comm === undefined ? {} : isPath ? { path: comm } : { name: comm }),
       ...(r.args ? { args: r.args } : {}),
       source: 'ps' as const,
       seenAt,
@@ -123,11 +156,11 @@ export async function readProcProcess(pid: number, seenAt = Math.floor(Date.now(
   const [status, exe, cmdline] = await Promise.all([
     readFile(`${dir}/status`, 'utf8').catch(() => ''),
     readlink(`${dir}/exe`).catch(() => ''),
-    readFile(`${dir}/cmdline`, 'utf8').catch(() => ''),
+    readHead(`${dir}/cmdline`, MAX_CMDLINE_BYTES).catch(() => ''),
   ]);
   const uid = parseProcStatusUid(status);
   const path = exe.replace(/ \(deleted\)$/, '');
-  const args = cmdline ? cmdline.replace(/\0$/, '').split('\0') : undefined;
+  const args = cmdline ? boundedArgs(cmdline.replace(/\0$/, '').split('\0')) : undefined;
   return {
     pid,
     processStart: btime + Math.floor(stat.starttime / CLK_TCK),

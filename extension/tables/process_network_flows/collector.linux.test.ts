@@ -18,6 +18,8 @@ import { startSsCollector } from './collector.linux.js';
 const UPLOADER = `
 const net = require('node:net');
 const [port, n] = process.argv.slice(1).map(Number);
+// any process may rename itself (its task name, which ss prints unescaped)
+if (process.env.OUTFLOW_TEST_COMM) require('node:fs').writeFileSync('/proc/self/comm', process.env.OUTFLOW_TEST_COMM);
 const s = net.connect(port, '127.0.0.1', () => s.write(Buffer.alloc(n, 120), () => process.stdout.write('sent\\n')));
 s.on('error', () => process.exit(2));
 process.stdin.on('data', () => s.end());
@@ -50,8 +52,9 @@ async function startServer(): Promise<{ port: number; received: () => number }> 
   return { port: (server.address() as net.AddressInfo).port, received: () => received };
 }
 
-function startUploader(port: number, bytes: number): { child: ChildProcess; sent: Promise<void> } {
-  const child = spawn(process.execPath, ['-e', UPLOADER, String(port), String(bytes)], { stdio: ['pipe', 'pipe', 'inherit'] });
+function startUploader(port: number, bytes: number, comm?: string): { child: ChildProcess; sent: Promise<void> } {
+  const env = comm === undefined ? process.env : { ...process.env, OUTFLOW_TEST_COMM: comm };
+  const child = spawn(process.execPath, ['-e', UPLOADER, String(port), String(bytes)], { stdio: ['pipe', 'pipe', 'inherit'], env });
   cleanups.push(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -152,6 +155,16 @@ describe.skipIf(process.platform !== 'linux')('ss collector (live)', () => {
     await new Promise((r) => setTimeout(r, 1200));
     expect(mine()).toMatchObject({ closed: 1, last_seen: frozen });
   }, 60_000);
+
+  it('a process that puts a newline in its own task name is still attributed its upload', async () => {
+    const server = await startServer();
+    const { child, sent } = startUploader(server.port, 256 * 1024, 'x\n');
+    await sent;
+    const ctx = linuxContext();
+    startCollector(ctx);
+    const row = await waitFor('the renamed uploader\'s flow', () => ctx.flows.rows().find((r) => r.remote_port === server.port && r.pid === child.pid));
+    expect(row.bytes_out).toBeGreaterThan(0);
+  }, 30_000);
 
   it('a missing ss is an `unavailable` health state, not a crash', async () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'outflow-notools-'));

@@ -92,3 +92,21 @@ describe('parseNettopEndpoint', () => {
     expect(parseNettopEndpoint(text, 4)).toBeUndefined();
   });
 });
+
+describe('a process whose file name looks like a flow (p_comm is the executable file name: any user picks it)', () => {
+  const HEADER = 'time,,interface,state,bytes_in,bytes_out,rx_dupe,rx_ooo,re-tx,rtt_avg,rcvsize,tx_win,tc_class,tc_mgt,cc_algo,P,C,R,W,arch,';
+  const SAFARI = ['09:51:40.285101,Safari.501,,,10,10,0,0,0,,,,,,,,,,,,', '09:51:40.285109,tcp4 10.0.0.2:50000<->17.1.1.1:443,en0,Established,10,10,0,0,0,1.0 ms,131072,262144,BE,-,cubic,-,-,-,-,so,'];
+  const EXFIL = '09:51:40.285209,tcp4 10.0.0.2:50001<->203.0.113.9:443,en0,Established,5,900000000,0,0,0,1.0 ms,131072,262144,BE,-,cubic,-,-,-,-,so,';
+
+  it.each([
+    ['x<->y', 'a name with an arrow'],
+    ['tcp6 *.*<->::1', 'a 14-character name that parses as a loopback flow'],
+  ])('%s (%s) keeps its own flows instead of handing them to the process listed before it', (name) => {
+    const out = [HEADER, ...SAFARI, `09:51:40.285201,${name}.4242,,,5,900000000,0,0,0,,,,,,,,,,,,`, EXFIL, ''].join('\n');
+    const r = parseNettop(out);
+    const exfil = r.rows.find((f) => f.remote.address === '203.0.113.9');
+    expect(exfil).toMatchObject({ pid: 4242, processName: name });
+    expect(r.rows.find((f) => f.remote.address === '17.1.1.1')?.pid).toBe(501);
+  });
+});
+

@@ -227,7 +227,14 @@ export function parseNettop(text: string): NettopParseResult {
       continue;
     }
 
-    const arrow = label.indexOf('<->');
+    let arrow = label.indexOf('<->');
+    if (arrow >= 0) {
+      // A process row is `NAME.PID` with NAME at most MAXCOMLEN (16) characters and no interface; a name may be
+      // shaped like a flow (`tcp6 *.*<->::1` is a valid file name). No real flow with a remote end fits in 16
+      // characters before its port, and flows name their interface.
+      const m = PROCESS_LABEL.exec(label);
+      if (m && m[1]!.length <= 16 && fields.text(header.iface).trim() === '') arrow = -1;
+    }
     if (arrow < 0) {
       const m = PROCESS_LABEL.exec(label);
       if (!m) {

@@ -60,3 +60,22 @@ describe('parseSsEndpoint', () => {
     expect(parseSsEndpoint(t)).toBeUndefined();
   });
 });
+
+describe('a task name holding a newline (any process may rename itself via /proc/self/comm)', () => {
+  it('keeps the owner of a socket whose users:(…) list spans lines, as iproute2 6.1 prints it', () => {
+    const out =
+      'tcp ESTAB 0      0      127.0.0.1:58612 203.0.113.9:443 users:(("x\n",pid=15562,fd=4))\n' +
+      '\t bbr wscale:10,10 rto:208 bytes_sent:134518 bytes_acked:100001 segs_out:6\n';
+    const r = parseSs(out);
+    expect(r.rows).toHaveLength(1);
+    expect(r.rows[0]!.owners).toEqual([{ name: 'x\n', pid: 15562, fd: 4 }]);
+    expect(r.rows[0]!.bytesOut).toBe(100001);
+    expect(r.skipped).toBe(0);
+  });
+
+  it('a list that never closes is not joined past its own line', () => {
+    const out = 'tcp ESTAB 0 0 127.0.0.1:58612 203.0.113.9:443 users:(("x\ntcp ESTAB 0 0 127.0.0.1:58613 203.0.113.9:443 users:(("curl",pid=7,fd=3))\n';
+    const r = parseSs(out);
+    expect(r.rows.map((x) => x.owners.map((o) => o.pid))).toEqual([[], [7]]);
+  });
+});

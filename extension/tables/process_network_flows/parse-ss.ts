@@ -43,7 +43,28 @@ export interface SsParseResult {
 }
 
 const SOCKET_LINE = /^(?:(tcp|udp)\s+)?([A-Z][A-Z0-9-]*)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)(?:\s+(.*?))?\s*$/;
-const OWNER = /\("(.*?)",pid=(\d+),fd=(\d+)\)/g;
+/**
+ * ss prints the task name as /proc/<pid>/stat holds it, unescaped and read up to the first ')': a name can hold
+ * quotes, commas and newlines (any process sets its own via /proc/self/comm or prctl), never ')'.
+ */
+const OWNER = /\("([\s\S]*?)",pid=(\d+),fd=(\d+)\)/g;
+/** The end of a users:(…) list: a name cannot hold ')', so only ss itself prints this. */
+const USERS_END = /\)\)\s*$/;
+/** A task name is at most 15 bytes (TASK_COMM_LEN 16 with its NUL). */
+const MAX_TASK_NAME = 15;
+/** A users list spans at most this many lines (several owners, each name with newlines). */
+const MAX_USERS_LINES = 64;
+
+/**
+ * Whether `line` can continue a users list cut by a newline in a task name: the rest of that name (at most 15
+ * characters, with no `",pid=` before it) then `",pid=`, or a whole line of name. A socket line never fits, so
+ * an unclosed list is never joined to the next socket's line.
+ */
+function continuesUsersList(line: string): boolean {
+  const end = line.indexOf('",pid=');
+  return end >= 0 ? end <= MAX_TASK_NAME : line.length <= MAX_TASK_NAME;
+}
+
 const BYTES_ACKED = /\bbytes_acked:(\d+)/;
 const BYTES_RECEIVED = /\bbytes_received:(\d+)/;
 const BYTES_SENT = /\bbytes_sent:(\d+)/;
@@ -121,7 +142,20 @@ export function parseSs(text: string, opts: { defaultProtocol?: 'tcp' | 'udp' } 
       continue;
     }
     const owners: SsOwner[] = [];
-    const rest = m[7] ?? '';
+    let rest = m[7] ?? '';
+    if (rest.startsWith('users:(') && !USERS_END.test(rest)) {
+      // a newline in a task name split the list: the lines up to its real end belong to it
+      let j = i + 1;
+      while (j < lines.length && j - i <= MAX_USERS_LINES) {
+        const next = lines[j]!.replace(/\r$/, '');
+        if (!continuesUsersList(next)) break;
+        rest += `\n${next}`;
+        if (USERS_END.test(rest)) break;
+        j++;
+      }
+      if (USERS_END.test(rest)) i = j;
+      else rest = m[7]!;
+    }
     if (rest.startsWith('users:(')) {
       for (const o of rest.matchAll(OWNER)) owners.push({ name: o[1]!, pid: Number(o[2]), fd: Number(o[3]) });
     }
