@@ -223,7 +223,8 @@ export function candidateColumns(c: CandidateSpec): Columns {
     pid: c.pid,
     ppid: root.pid === c.pid ? 1 : root.pid,
     uid: 501,
-    process_start: c.first_seen - 30,
+    // started before anything it did: its own precursor (a file read by the same pid) included
+    process_start: p && p.pid === c.pid ? Math.min(c.first_seen - 30, p.time - 30) : c.first_seen - 30,
     process_name: path.posix.basename(c.app.path),
     path: c.app.path,
     protocol: c.protocol ?? 'tcp',

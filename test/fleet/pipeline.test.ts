@@ -55,6 +55,8 @@ describe('simulated fleet, 45 hosts × 9 days', () => {
       expect(d.suppression_key.startsWith(`${d.host_id}|${d.analytic}|`)).toBe(true);
       expect(d.attack_technique).toMatch(/^T\d{4}/);
       expect(d.hostname).toMatch(/\.local$/);
+      // a process's own precursors come after it started (the demo is what a newcomer reads first)
+      for (const p of d.precursors) if (p.pid === d.process.pid) expect(p.time).toBeGreaterThanOrEqual(d.process_start);
     }
     const an0990 = first.detections.find((d) => d.analytic === 'AN0990')!;
     expect(an0990.precursors).toEqual([expect.objectContaining({ kind: 'sensitive_access', category: 'keychain', tier: 1 })]);
