@@ -13,6 +13,13 @@ import type { Store } from '../../fleet/store/store.js';
 import { DAY, HOUR, MiB, T0, appLine, candidateLine, destinationLine, hostsOf, memoryStore, runPipeline, statusLines } from './fleet-helpers.js';
 
 /** AN1415 without precursor: fires only on a rare destination (rare_and_upload). */
+/** A fleet of `n` hosts with its store and ingest service, and a time 10 days in (a mature baseline). */
+async function matureFleet(n: number) {
+  const store = await memoryStore();
+  const analytics = defaultAnalyticsConfig();
+  return { hosts: hostsOf(n), at: T0 + 10 * DAY, store, analytics, ingest: createIngestService({ store, analytics, quarantineFile: null }) };
+}
+
 function bigUpload(host: ReturnType<typeof hostsOf>[number], t: number, serverName: string, extra: Record<string, unknown> = {}) {
   return candidateLine({ analytic: 'AN1415', host, app: APPS.vscode, remote_address: '192.0.2.77', server_name: serverName, bytes_out: 30 * MiB, first_seen: t - 200, ...extra }, t);
 }
@@ -286,11 +293,7 @@ describe('baseline maturity', () => {
 
 describe('finalize_delay and suppression', () => {
   it('finalizes only candidates finalize_delay older than the newest event time', async () => {
-    const hosts = hostsOf(12);
-    const at = T0 + 10 * DAY;
-    const store = await memoryStore();
-    const analytics = defaultAnalyticsConfig();
-    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    const { hosts, at, store, analytics, ingest } = await matureFleet(12);
     await ingest.ingestLines([...statusLines(hosts, T0), bigUpload(hosts[0]!, at, 'x.lonely.com')], { kind: 'test', id: 'a' });
     expect((await finalizePending(store, { analytics })).examined).toBe(0);
     await ingest.ingestLines(statusLines(hosts.slice(0, 1), at + 119), { kind: 'test', id: 'a' });
@@ -302,11 +305,7 @@ describe('finalize_delay and suppression', () => {
   }, 60_000);
 
   it('folds later flows of the same key into one detection per 24 h, and a later version of a flow updates bytes only', async () => {
-    const hosts = hostsOf(12);
-    const at = T0 + 10 * DAY;
-    const store = await memoryStore();
-    const analytics = defaultAnalyticsConfig();
-    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    const { hosts, at, store, analytics, ingest } = await matureFleet(12);
     const src = { kind: 'test', id: 'a' };
     await ingest.ingestLines([...statusLines(hosts, T0), bigUpload(hosts[0]!, at, 'u.lonely.com', { flow_id: 'f1' })], src);
     let r = await finalizePending(store, { analytics, flush: true });
@@ -338,11 +337,7 @@ describe('finalize_delay and suppression', () => {
 
 describe('evidence an analyst can check', () => {
   it('a folded detection keeps the evidence of the flow that set its score together (a lower-scoring later flow adds count and bytes only)', async () => {
-    const hosts = hostsOf(12);
-    const at = T0 + 10 * DAY;
-    const store = await memoryStore();
-    const analytics = defaultAnalyticsConfig();
-    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    const { hosts, at, store, analytics, ingest } = await matureFleet(12);
     const src = { kind: 'test', id: 'a' };
     // AN1415 to a rare destination on a non-standard port (9443): scored +15 for it
     const f1 = candidateLine(
@@ -379,11 +374,7 @@ describe('evidence an analyst can check', () => {
   }, 60_000);
 
   it('host counts in a detection are the real ones, not the verdict\'s count capped at the common threshold', async () => {
-    const hosts = hostsOf(40);
-    const at = T0 + 10 * DAY;
-    const store = await memoryStore();
-    const analytics = defaultAnalyticsConfig();
-    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    const { hosts, at, store, analytics, ingest } = await matureFleet(40);
     // VS Code runs on all 40 hosts; one of them uploads 30 MiB to a rare destination
     const lines = [...statusLines(hosts, T0), ...hosts.map((h) => appLine(h, T0 + HOUR, APPS.vscode))];
     lines.push(
@@ -403,11 +394,7 @@ describe('evidence an analyst can check', () => {
 
 describe('ingest racing finalization', () => {
   it('a newer version of a flow ingested between the read and the commit stays pending, then adds only its bytes', async () => {
-    const hosts = hostsOf(12);
-    const at = T0 + 10 * DAY;
-    const store = await memoryStore();
-    const analytics = defaultAnalyticsConfig();
-    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    const { hosts, at, store, analytics, ingest } = await matureFleet(12);
     const src = { kind: 'test', id: 'a' };
     await ingest.ingestLines([...statusLines(hosts, T0), bigUpload(hosts[0]!, at, 'r.lonely.com', { flow_id: 'f1' })], src);
 
