@@ -44,8 +44,12 @@ export function resolveApiToken(http: HttpConfig, env: NodeJS.ProcessEnv = proce
       if (token.length < 16) throw new OutflowError('CONFIG_INVALID', `fleet.http.token_file ${http.token_file} holds fewer than 16 characters`, 'put a long random token on its first line (openssl rand -hex 32)');
       return token;
     }
-    case 'fleet.http.token':
-      return http.token!;
+    case 'fleet.http.token': {
+      // as the other sources: a YAML block scalar or a stray space would otherwise never match a presented token
+      const token = http.token!.trim();
+      if (token.length < 16) throw new OutflowError('CONFIG_INVALID', 'fleet.http.token is shorter than 16 characters (surrounding spaces aside)', 'use a long random token (openssl rand -hex 32)');
+      return token;
+    }
     case null:
       break;
   }

@@ -119,6 +119,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     requestTimeout: http.request_timeout_ms,
     // identities such as team:ABC/com.example carry a `/`: clients encode it, we must not re-split on it
     routerOptions: { maxParamLength: 1024 },
+    // a malformed URL (bad percent-encoding, a parameter over maxParamLength) answers in our error shape, not echoed
+    frameworkErrors: (err, _req, reply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      void (reply as unknown as FastifyReply).code(status).send(errorBody(err.code ?? 'BAD_REQUEST', status === 414 ? 'path parameter too long' : 'malformed URL'));
+    },
     ...(deps.tls ? { https: deps.tls } : {}),
   }) as unknown as FastifyInstance;
 
@@ -126,6 +131,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // vnd.kafka.json.v1+json, text/plain, none); all are read as bytes within bodyLimit and decoded here.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  /** Body bytes of in-flight POST /v1/ingest requests (fleet.http.max_ingest_bytes_in_flight): from the headers to the answer. */
+  let ingestInFlight = 0;
+  const ingestSlots = new WeakMap<FastifyRequest, { inHandler: boolean; release: () => void }>();
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.routeOptions.config?.public) return;
@@ -139,6 +148,35 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         .send(errorBody('AUTH_REQUIRED', req.headers.authorization ? 'invalid bearer token' : 'bearer token required'));
       return reply;
     }
+    if (req.method !== 'POST' || req.routeOptions.url !== '/v1/ingest') return;
+    const declared = Number(req.headers['content-length']);
+    const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, http.body_limit) : http.body_limit;
+    if (ingestInFlight > 0 && ingestInFlight + bytes > http.max_ingest_bytes_in_flight) {
+      // before the body is read: a stalled store makes senders wait and retry, not this process hold every body
+      metrics.ingestRequests.inc({ shape: 'unknown', status: '503' });
+      void reply
+        .code(503)
+        .header('retry-after', '1')
+        .header('connection', 'close')
+        .send(errorBody('BUSY', `${ingestInFlight} bytes of ingest requests are in progress (fleet.http.max_ingest_bytes_in_flight); retry later`));
+      return reply;
+    }
+    ingestInFlight += bytes;
+    let released = false;
+    const slot = {
+      inHandler: false,
+      release: () => {
+        if (!released) {
+          released = true;
+          ingestInFlight -= bytes;
+        }
+      },
+    };
+    ingestSlots.set(req, slot);
+    // answered (or abandoned) before the handler took it over: 413, 400, an aborted upload
+    reply.raw.once('close', () => {
+      if (!slot.inHandler) slot.release();
+    });
   });
 
   app.addHook('onResponse', async (req, reply) => {
@@ -166,6 +204,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
 
   app.post('/v1/ingest', async (req, reply) => {
+    const slot = ingestSlots.get(req);
+    if (slot) slot.inHandler = true;
+    try {
+      return await ingest(req, reply);
+    } finally {
+      slot?.release();
+    }
+  });
+
+  async function ingest(req: FastifyRequest, reply: FastifyReply) {
     const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     let body = req.body as Buffer | undefined;
     if (encoding === 'gzip' || encoding === 'x-gzip') {
@@ -194,7 +242,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       quarantined: result.quarantined,
       candidates: result.candidates,
     };
-  });
+  }
 
   app.get('/v1/detections', async (req) => {
     const q = parse(DetectionsQuerySchema, req.query, 'query');

@@ -168,6 +168,9 @@ export interface PayloadLimits {
 /** Fleet publishes one line per message; 16 MiB holds four of the largest lines ingest accepts. */
 const DEFAULT_PAYLOAD_LIMITS: PayloadLimits = { maxBytes: 16 * 1024 * 1024, maxLines: 10_000 };
 
+/** Decoded line bytes handed to the store in one ingest call (a fetch larger than this is committed in parts). */
+const MAX_DECODED_BATCH_BYTES = 64 * 1024 * 1024;
+
 function recordOf(msg: JsMsg): NatsMessageRecord {
   const enc = msg.headers?.get('Content-Encoding') || undefined;
   const decoded = decodePayload(msg.data, enc);
@@ -319,32 +322,22 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
   const consumer = await nc.jetstream().consumers.get(config.stream, config.durable);
   log.info({ servers: config.servers, batch: config.batch }, 'nats source started');
 
-  async function processBatch(msgs: JsMsg[]): Promise<void> {
-    const records = msgs.map(recordOf);
-    // Keep the server from redelivering while a slow commit (e.g. PostgreSQL restarting) is in progress.
-    const keepAlive = setInterval(() => msgs.forEach((m) => m.working()), Math.max(500, (config.ack_wait_s * 1000) / 3));
+  /** Commit one chunk (retrying while the store fails), then ack it; false when stopping handed it back instead. */
+  async function commitChunk(msgs: JsMsg[], records: NatsMessageRecord[]): Promise<boolean> {
     let failures = 0;
-    try {
-      for (;;) {
-        try {
-          await handler({ source, stream: config.stream, messages: records });
-          break;
-        } catch (err) {
-          failures++;
-          stats.failedBatches++;
-          stats.lastError = coerceError(err).message;
-          const delay = Math.min(5000, 200 * 2 ** Math.min(failures, 5));
-          log.warn({ err: coerceError(err), attempt: failures, retry_in_ms: delay, messages: msgs.length }, 'nats batch not committed; retrying');
-          if (stopping) {
-            // hand the batch back now instead of waiting for ack_wait
-            msgs.forEach((m) => m.nak());
-            return;
-          }
-          await sleep(delay);
-        }
+    for (;;) {
+      try {
+        await handler({ source, stream: config.stream, messages: records });
+        break;
+      } catch (err) {
+        failures++;
+        stats.failedBatches++;
+        stats.lastError = coerceError(err).message;
+        const delay = Math.min(5000, 200 * 2 ** Math.min(failures, 5));
+        log.warn({ err: coerceError(err), attempt: failures, retry_in_ms: delay, messages: msgs.length }, 'nats batch not committed; retrying');
+        if (stopping) return false;
+        await sleep(delay);
       }
-    } finally {
-      clearInterval(keepAlive);
     }
     for (const m of msgs) m.ack();
     stats.batches++;
@@ -353,6 +346,42 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
       stats.lines += r.lines.length;
       if (r.reject) stats.rejected++;
       if (r.redelivered) stats.redelivered++;
+    }
+    return true;
+  }
+
+  /**
+   * A fetch is decoded and committed in chunks of at most MAX_DECODED_BATCH_BYTES of lines: each message may
+   * inflate to 16 MiB, so decoding a whole fetch (up to `batch` messages) at once could hold gigabytes.
+   */
+  async function processBatch(msgs: JsMsg[]): Promise<void> {
+    // Keep the server from redelivering while a slow commit (e.g. PostgreSQL restarting) is in progress.
+    const keepAlive = setInterval(() => msgs.forEach((m) => m.working()), Math.max(500, (config.ack_wait_s * 1000) / 3));
+    try {
+      let chunk: JsMsg[] = [];
+      let records: NatsMessageRecord[] = [];
+      let bytes = 0;
+      for (let i = 0; i < msgs.length; i++) {
+        const record = recordOf(msgs[i]!);
+        let size = 0;
+        for (const l of record.lines) size += l.length;
+        if (chunk.length > 0 && bytes + size > MAX_DECODED_BATCH_BYTES) {
+          if (!(await commitChunk(chunk, records))) {
+            // hand the rest back now instead of waiting for ack_wait
+            msgs.slice(i - chunk.length).forEach((m) => m.nak());
+            return;
+          }
+          chunk = [];
+          records = [];
+          bytes = 0;
+        }
+        chunk.push(msgs[i]!);
+        records.push(record);
+        bytes += size;
+      }
+      if (chunk.length && !(await commitChunk(chunk, records))) chunk.forEach((m) => m.nak());
+    } finally {
+      clearInterval(keepAlive);
     }
   }
 

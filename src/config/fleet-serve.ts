@@ -43,6 +43,15 @@ export const HttpConfigSchema = z
      * minutes; 100 000 is several times what a body_limit of real ~600-byte lines holds.
      */
     max_lines: z.number().int().positive().default(100_000),
+    /**
+     * Bytes of POST /v1/ingest bodies being read or ingested at once (each counted by its Content-Length, or as
+     * body_limit without one). A request that would go past it gets 503 + Retry-After before its body is read;
+     * one request is always let in when none is in flight. Each in-flight body is held with its parsed batch
+     * (~3× its size) until the store commits it, so a stalled store costs at most ~3× this, not unbounded memory.
+     * Counted in bytes, not requests: Fleet's webhook sends one small request per osquery batch, many at once,
+     * and does not retry a refused one.
+     */
+    max_ingest_bytes_in_flight: z.number().int().positive().default(64 * 1024 * 1024),
     /** /metrics needs the token too unless this is false (e.g. a scraper on a trusted network). */
     metrics_require_token: z.boolean().default(true),
     /** PEM files; both or neither. Without them the API speaks plain HTTP. */

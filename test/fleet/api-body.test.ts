@@ -67,4 +67,11 @@ describe('bearer token', () => {
     expect(() => resolveApiToken(HttpConfigSchema.parse({ token_file: '/nonexistent/token' }), {})).toThrow(/token_file/);
     expect(HttpConfigSchema.safeParse({ token: 'short' }).success).toBe(false);
   });
+
+  it('trims a configured token as it trims the others (a YAML block scalar ends in a newline)', () => {
+    const token = resolveApiToken(HttpConfigSchema.parse({ token: ' config-token-0123456789\n' }), {});
+    expect(token).toBe('config-token-0123456789');
+    expect(bearerMatches(token, 'Bearer config-token-0123456789')).toBe(true);
+    expect(() => resolveApiToken(HttpConfigSchema.parse({ token: '   short-token    ' }), {})).toThrow(/shorter than 16 characters/);
+  });
 });

@@ -16,6 +16,8 @@ import { DetectionSchema, type Detection } from '../../src/schemas/detection.js'
 import { startServe, type RunningServe } from '../../fleet/serve.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
+import pg from 'pg';
+import { createTestDatabase } from '../helpers/pg.js';
 import { MemoryStream, sampleDetection } from './serve-fixtures.js';
 
 const TOKEN = 'api-test-token-0123456789abcdef';
@@ -222,6 +224,50 @@ describe('POST /v1/ingest', () => {
   });
 });
 
+describe('ingest requests in flight', () => {
+  it('past max_ingest_bytes_in_flight, a stalled store gets 503 BUSY before the body is read; many small requests fit', async () => {
+    // PostgreSQL: a stalled store waits without blocking the event loop (SQLite's busy wait is synchronous)
+    const db = await createTestDatabase('api_stall');
+    const stalled = await startServe({
+      loaded: config({ store: db.url, http: { host: '127.0.0.1', port: 0, token: TOKEN, body_limit: LIMIT, max_lines: MAX_LINES, max_ingest_bytes_in_flight: 512 * 1024 } }),
+      log: silentLogger(),
+      stdout: new MemoryStream(),
+    });
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    try {
+      const body = hostLines('STALL', 300, 41).join('\n');
+      expect(body.length).toBeGreaterThan(150_000);
+      expect(body.length).toBeLessThan(250_000);
+      const send = (b: string) => fetch(`${stalled.url}/v1/ingest`, { method: 'POST', body: b, headers: auth });
+      // "a forgotten psql transaction": every admitted body waits for the store
+      await locker.query('BEGIN; LOCK TABLE hosts IN SHARE MODE');
+      const answered: { status: number; code?: string; retryAfter: string | null }[] = [];
+      const posts = Array.from({ length: 8 }, () =>
+        send(body).then(async (r) => {
+          answered.push({ status: r.status, code: ((await r.json()) as { code?: string }).code, retryAfter: r.headers.get('retry-after') });
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 3000));
+      // two bodies fit in 512 KiB; the other six were refused at once, without waiting for the store
+      expect(answered.map((a) => [a.status, a.code, a.retryAfter])).toEqual(Array.from({ length: 6 }, () => [503, 'BUSY', '1']));
+      await locker.query('ROLLBACK');
+      await Promise.all(posts);
+      expect(answered.filter((a) => a.status === 200)).toHaveLength(2);
+
+      // Fleet's webhook sends one small request per osquery batch, many at once (and does not retry a refused one)
+      const small = hostLines('SMALL', 40, 42);
+      const statuses = await Promise.all(small.map((l) => send(l).then((r) => r.status)));
+      expect(statuses.every((st) => st === 200)).toBe(true);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+      await stalled.stop('test');
+      await db.drop();
+    }
+  }, 60_000);
+});
+
 describe('queries after a simulated fleet was ingested and finalized', () => {
   let all: Detection[];
   const FLEET = generateFleetLines({ lines: 1500, hosts: 30, days: 10, seed: 21 });
@@ -296,6 +342,15 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
       expect(r.status, q).toBe(400);
       expect(r.json.code).toBe('INPUT_INVALID');
       expect(r.json.issues.map((i: { path: string }) => i.path), q).toContain(p);
+    }
+  });
+
+  it('answers a malformed URL and an over-long path parameter in the documented error shape, without echoing the URL', async () => {
+    for (const route of ['/v1/prevalence/destinations/%ZZ', `/v1/prevalence/destinations/${'a'.repeat(2000)}`]) {
+      const r = await get(route);
+      expect([400, 414]).toContain(r.status);
+      expect(Object.keys(r.json).sort()).toEqual(['code', 'error']);
+      expect(String(r.json.error).length).toBeLessThan(100);
     }
   });
 

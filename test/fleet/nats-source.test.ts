@@ -178,6 +178,32 @@ describe('JetStream pull source', () => {
     expect(rejects).toEqual(expect.arrayContaining(['empty payload', expect.stringMatching(/snappy/)]));
   });
 
+  it('decodes and commits a fetch in parts, so a fetch of gzip bombs never holds more than 64 MiB of lines', async () => {
+    ts = await testStream('nbomb', { create: true });
+    // each message 16 KB on the wire, 16 MiB inflated (the per-message cap): a default fetch of 1000 is 16 GiB
+    const bomb = gzipSync(Buffer.alloc(16 * 1024 * 1024 - 64, 'a'), { level: 9 });
+    const js = ts.nc.jetstream();
+    for (let i = 0; i < 24; i++) await js.publish(`${ts.prefix}.results.h${i}`, bomb);
+    let biggest = 0;
+    let messages = 0;
+    const src = await startNatsSource({
+      config: config({ subjects: [`${ts.prefix}.results.>`] }),
+      log,
+      async handler(batch) {
+        let bytes = 0;
+        for (const m of batch.messages) for (const l of m.lines) bytes += l.length;
+        biggest = Math.max(biggest, bytes);
+        messages += batch.messages.length;
+      },
+    });
+    sources.push(src);
+    const deadline = Date.now() + 60_000;
+    while (messages < 24 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(messages).toBe(24);
+    expect(biggest).toBeGreaterThan(0);
+    expect(biggest).toBeLessThanOrEqual(64 * 1024 * 1024);
+  }, 120_000);
+
   it('two pullers on one durable share the work without overlap', async () => {
     ts = await testStream('nsrc');
     const byA: number[] = [];
