@@ -167,7 +167,8 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
       r.path = obs.path;
       if (obs.name === undefined) r.name = obs.path.slice(obs.path.lastIndexOf('/') + 1);
     }
-    if (obs.name !== undefined && obs.name !== '') r.name = obs.name;
+    // a bare ps comm is argv[0] too: it names the instance only while eslogger has not
+    if (obs.name !== undefined && obs.name !== '' && (obs.source !== 'ps' || !kernelPath.has(r))) r.name = obs.name;
     if (obs.args !== undefined) r.args = boundedArgs(obs.args);
     if (obs.signingId !== undefined) r.signingId = obs.signingId;
     if (obs.teamId !== undefined) r.teamId = obs.teamId;

@@ -151,6 +151,21 @@ describe('refreshProcessSnapshot on darwin (fake ps)', () => {
     }
   });
 
+  it('a comm that is a bare name (argv[0] again) does not rename an instance whose path eslogger reported', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'outflow-ps-'));
+    try {
+      const ps = path.join(dir, 'ps.txt');
+      writeFileSync(ps, '    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  700     1   502 Tue Mar  3 09:00:00 2026 Safari\n');
+      process.env.OUTFLOW_FAKE_PS = ps;
+      const ctx = ctxFor('darwin', fixedClock(1_772_528_410));
+      ctx.processes.observe({ pid: 700, processStart: 1_772_528_400, ppid: 1, uid: 502, path: '/Users/eve/.cache/rclone', name: 'rclone', source: 'eslogger', seenAt: 1_772_528_400 });
+      await refreshProcessSnapshot(ctx);
+      expect(ctx.processes.get(700)).toMatchObject({ path: '/Users/eve/.cache/rclone', name: 'rclone' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a failing ps rejects (the collector reports it) and leaves the model untouched', async () => {
     process.env.OUTFLOW_FAKE_PS = '/nonexistent/ps.txt';
     const ctx = ctxFor('darwin');

@@ -91,10 +91,11 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
     const w = `${to}`;
     let g = byWindow.get(w);
     if (!g) {
-      const active = activeByHour.get(Math.floor(s.eventTime / HOUR))!;
-      g = { window: { from: to - span, to }, cap: commonThreshold(active, cfg), items: [] };
+      g = { window: { from: to - span, to }, cap: 0, items: [] };
       byWindow.set(w, g);
     }
+    // a window may hold candidates of two hours with different active-host counts: count up to the larger threshold
+    g.cap = Math.max(g.cap, commonThreshold(activeByHour.get(Math.floor(s.eventTime / HOUR))!, cfg));
     g.items.push(s);
   }
 

@@ -135,8 +135,18 @@ export function ocsfActivity(d: Detection, firstOffered?: boolean): { id: 1 | 2;
  * (replays and re-deliveries of the same version give the same uid); finding_info.uid stays the detection id.
  */
 export function ocsfEventUid(d: Detection): string {
-  const version = `${d.id}\n${d.count}\n${d.updated_at}\n${d.bytes_out_total}\n${d.bytes_in_total}\n${d.score}`;
-  return `${d.id}.${createHash('sha256').update(version).digest('base64url').slice(0, 12)}`;
+  // every field of the version: a fold may change last_seen, precursors or the evidence unit and nothing else
+  return `${d.id}.${createHash('sha256').update(canonicalJson(d)).digest('base64url').slice(0, 12)}`;
+}
+
+/** JSON with object keys sorted: a detection read back from the store and one built in memory hash alike. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
 }
 
 export function toOcsf(d: Detection, firstOffered?: boolean): Record<string, unknown> {

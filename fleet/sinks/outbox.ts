@@ -65,18 +65,47 @@ export function sinkCursorId(sink: Sink): string {
 }
 
 /**
+ * What a sink's checkpoint holds beside its cursor, so a receiver gets a Create the first time it is offered a
+ * finding (OCSF): `origin` is the cursor the sink started at (set up, or reset). A detection whose first change
+ * is at or before it was created before the sink existed, so it was never offered unless it is in `offered`:
+ * those the sink has been offered since. Such a detection changes only within its suppression window, so the
+ * list stays short; it is capped anyway.
+ */
+interface SinkOrigin {
+  origin: string | null;
+  offered: string[];
+}
+const MAX_OFFERED_BEFORE_ORIGIN = 10_000;
+const NO_ORIGIN: SinkOrigin = { origin: null, offered: [] };
+
+function originOf(saved: Readonly<Record<string, unknown>> | null): SinkOrigin {
+  if (typeof saved?.origin !== 'string' || changeSeq(saved.origin) === null) return NO_ORIGIN;
+  let offered: string[] = [];
+  try {
+    const list: unknown = typeof saved.offered === 'string' ? JSON.parse(saved.offered) : [];
+    if (Array.isArray(list)) offered = list.filter((x): x is string => typeof x === 'string');
+  } catch {
+    // a damaged list: those detections may get a second Create, never a missing one
+  }
+  return { origin: saved.origin, offered };
+}
+
+/**
  * Store a sink's cursor in a transaction of its own: inside the finalize job that is what fences it (a
  * process that lost the job's lock while it stalled must not move a cursor the new holder now owns).
  */
-async function putCursor(store: Store, sink: Sink, cursor: string): Promise<void> {
-  await store.transaction((tx) => tx.checkpoints.put(sinkCursorId(sink), { cursor }));
+async function putCursor(store: Store, sink: Sink, cursor: string, origin: SinkOrigin): Promise<void> {
+  // checkpoint values are scalars: the list is stored as JSON text
+  const value: Record<string, string> = origin.origin === null ? { cursor } : { cursor, origin: origin.origin, offered: JSON.stringify(origin.offered) };
+  await store.transaction((tx) => tx.checkpoints.put(sinkCursorId(sink), value));
 }
 
 /** Start the sink at the newest change (its cursor was missing, or not one this store handed out). */
-async function resetCursor(store: Store, sink: Sink): Promise<string> {
+async function resetCursor(store: Store, sink: Sink): Promise<{ cursor: string; origin: SinkOrigin }> {
   const newest = await store.detections.changeCursor();
-  await putCursor(store, sink, newest);
-  return newest;
+  const origin = { origin: newest, offered: [] };
+  await putCursor(store, sink, newest, origin);
+  return { cursor: newest, origin };
 }
 
 /**
@@ -85,11 +114,11 @@ async function resetCursor(store: Store, sink: Sink): Promise<string> {
  * process saved one meanwhile (instances starting together), the older of the two; else (a row we did not write,
  * a cursor of another store) the newest change, saved. The page read is what checks a cursor.
  */
-async function firstPage(store: Store, group: SinkGroup, sink: Sink, limit: number, log?: Logger): Promise<{ cursor: string; changes: DetectionChange[] }> {
+async function firstPage(store: Store, group: SinkGroup, sink: Sink, limit: number, log?: Logger): Promise<{ cursor: string; changes: DetectionChange[]; origin: SinkOrigin }> {
   const saved = await store.checkpoints.get(sinkCursorId(sink));
   if (typeof saved?.cursor === 'string') {
     try {
-      return { cursor: saved.cursor, changes: await store.detections.changedSince(saved.cursor, limit) };
+      return { cursor: saved.cursor, changes: await store.detections.changedSince(saved.cursor, limit), origin: originOf(saved) };
     } catch (err) {
       if (!(err instanceof ChangeCursorError)) throw err;
       log?.warn({ sink: sink.name, err }, 'sink cursor is not one this store handed out; the sink starts at the newest change');
@@ -101,24 +130,26 @@ async function firstPage(store: Store, group: SinkGroup, sink: Sink, limit: numb
       const start = group.startCursor ?? (await store.detections.changeCursor());
       // checks the start cursor before it is saved
       let changes = await store.detections.changedSince(start, limit);
-      const kept = (await store.transaction((tx) => tx.checkpoints.putIfAbsent(sinkCursorId(sink), { cursor: start }))).cursor;
-      if (kept === start) return { cursor: start, changes };
+      const keptRow = await store.transaction((tx) => tx.checkpoints.putIfAbsent(sinkCursorId(sink), { cursor: start, origin: start, offered: '[]' }));
+      const kept = keptRow.cursor;
+      if (kept === start) return { cursor: start, changes, origin: originOf(keptRow) };
       // Another process set this new sink up at the same moment (instances starting together). The older cursor
       // wins: the newer one would skip what was finalized between the two starts; the older can only hand a sink
       // some detections twice, which at-least-once delivery allows.
       const keptSeq = typeof kept === 'string' ? changeSeq(kept) : null;
       if (typeof kept === 'string' && keptSeq !== null && keptSeq <= changeSeq(start)!) {
-        return { cursor: kept, changes: await store.detections.changedSince(kept, limit) };
+        return { cursor: kept, changes: await store.detections.changedSince(kept, limit), origin: originOf(keptRow) };
       }
-      await putCursor(store, sink, start);
-      return { cursor: start, changes };
+      const origin = { origin: start, offered: [] };
+      await putCursor(store, sink, start, origin);
+      return { cursor: start, changes, origin };
     } catch (err) {
       if (!(err instanceof ChangeCursorError)) throw err;
       log?.warn({ sink: sink.name, err }, 'start cursor is not one this store handed out; the sink starts at the newest change');
     }
   }
   // nothing comes after the newest change yet
-  return { cursor: await resetCursor(store, sink), changes: [] };
+  return { ...(await resetCursor(store, sink)), changes: [] };
 }
 
 /**
@@ -152,13 +183,23 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
     const first = await firstPage(store, group, sink, Math.min(batchSize, maxPerCall), opts.log);
     let { cursor } = first;
     let changes = first.changes;
+    // Offered before this call: changes up to its starting cursor (not the page's: a detection updated past a page
+    // boundary before it was read was not offered by that page), and what `origin` lists.
+    const callFrom = changeSeq(cursor) ?? 0n;
+    const origin = first.origin;
+    const originSeq = origin.origin === null ? null : changeSeq(origin.origin)!;
+    const offeredBefore = new Set(origin.offered);
+    const isFirstOffer = (c: DetectionChange): boolean => {
+      const firstSeq = changeSeq(c.firstCursor) ?? 0n;
+      if (originSeq !== null && firstSeq <= originSeq) return !offeredBefore.has(c.detection.id);
+      return firstSeq > callFrom;
+    };
     report.delivered[sink.name] = 0;
     while (changes.length) {
       let accepted = changes.length;
       let failure: Error | undefined;
       try {
-        const from = changeSeq(cursor) ?? 0n;
-        const firstOffered = new Set(changes.filter((c) => (changeSeq(c.firstCursor) ?? 0n) > from).map((c) => c.detection.id));
+        const firstOffered = new Set(changes.filter(isFirstOffer).map((c) => c.detection.id));
         await sink.write(
           changes.map((c) => c.detection),
           { firstOffered },
@@ -170,7 +211,16 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
       if (accepted > 0) {
         report.delivered[sink.name]! += accepted;
         cursor = changes[accepted - 1]!.cursor;
-        await putCursor(store, sink, cursor);
+        if (originSeq !== null) {
+          for (const c of changes.slice(0, accepted)) {
+            if ((changeSeq(c.firstCursor) ?? 0n) <= originSeq && !offeredBefore.has(c.detection.id)) {
+              offeredBefore.add(c.detection.id);
+              origin.offered.push(c.detection.id);
+            }
+          }
+          if (origin.offered.length > MAX_OFFERED_BEFORE_ORIGIN) origin.offered.splice(0, origin.offered.length - MAX_OFFERED_BEFORE_ORIGIN);
+        }
+        await putCursor(store, sink, cursor, origin);
       }
       if (failure) {
         fail(sink, failure, { accepted, refused: changes.length - accepted }, 'sink write failed; the refused detections are offered again on the next run');

@@ -373,21 +373,69 @@ describe('evidence an analyst can check', () => {
     await store.close();
   }, 60_000);
 
+  it('a later, higher-scoring flow brings its whole unit; a newer version of the scoring flow at an equal score replaces it', async () => {
+    const { hosts, at, store, analytics, ingest } = await matureFleet(12);
+    const line = (flow_id: string, t: number, port: number, bytes = 30 * MiB) =>
+      candidateLine(
+        { analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', remote_port: port, server_name: 'u.lonely.com', bytes_out: bytes, first_seen: at - 200, flow_id, reasons: ['upload_shaped', 'non_browser', 'encrypted', ...(port === 443 ? [] : ['non_standard_port'])] },
+        t,
+      );
+    await ingest.ingestLines([...statusLines(hosts, T0), line('f1', at, 443)], { kind: 'test', id: 'a' });
+    const first = (await finalizePending(store, { analytics, flush: true })).created[0]!;
+    await ingest.ingestLines([line('f2', at + HOUR, 9443)], { kind: 'test', id: 'a' });
+    await finalizePending(store, { analytics, flush: true });
+    let det = (await store.detections.get(first.id))!;
+    expect(det.score).toBeGreaterThan(first.score);
+    expect({ flow: det.flow.flow_id, port: det.flow.remote_port }).toEqual({ flow: 'f2', port: 9443 });
+    expect(det.reasons).toContain('non_standard_port');
+    expect(det.modifiers).toContain('+15:non_standard_port');
+    // f2 grows: same score, the newer version of the scoring flow is shown
+    await ingest.ingestLines([line('f2', at + HOUR + 600, 9443, 40 * MiB)], { kind: 'test', id: 'a' });
+    await finalizePending(store, { analytics, flush: true });
+    det = (await store.detections.get(first.id))!;
+    expect([det.flow.flow_id, det.flow.bytes_out, det.bytes_out_total]).toEqual(['f2', 40 * MiB, 70 * MiB]);
+    await store.close();
+  }, 60_000);
+
   it('host counts in a detection are the real ones, not the verdict\'s count capped at the common threshold', async () => {
     const { hosts, at, store, analytics, ingest } = await matureFleet(40);
-    // VS Code runs on all 40 hosts; one of them uploads 30 MiB to a rare destination
-    const lines = [...statusLines(hosts, T0), ...hosts.map((h) => appLine(h, T0 + HOUR, APPS.vscode))];
+    // VS Code runs on all 40 hosts; one of them uploads 30 MiB to a rare destination. Every host also talks to a
+    // shared relay, where one host's sync agent then makes a long upload (AN0082: a common destination)
+    const lines = [...statusLines(hosts, T0), ...hosts.map((h) => appLine(h, T0 + HOUR, APPS.vscode)), ...hosts.map((h) => destinationLine(h, T0 + 2 * HOUR, 'relay.shared-corp.com'))];
     lines.push(
       candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'u.lonely.com', bytes_out: 30 * MiB, first_seen: at - 200, flow_id: 'f1', reasons: ['upload_shaped', 'non_browser', 'encrypted'] }, at),
+      candidateLine({ analytic: 'AN0082', host: hosts[1]!, app: APPS.syncAgent, remote_address: '192.0.2.5', server_name: 'relay.shared-corp.com', bytes_out: 200 * MiB, bytes_in: MiB, duration: 5 * HOUR, first_seen: at - 5 * HOUR, flow_id: 'f2' }, at),
     );
     await ingest.ingestLines(lines, { kind: 'test', id: 'a' });
     const r = await finalizePending(store, { analytics, flush: true });
-    expect(r.created).toHaveLength(1);
-    const det = r.created[0]!;
-    const truth = (await store.prevalence.apps([APPS.vscode.identity], { from: at - 30 * DAY, to: at + DAY })).get(APPS.vscode.identity)!.hosts;
-    expect(truth).toBe(40);
-    expect(det.fleet.common_threshold).toBeLessThan(40);
-    expect([det.fleet.app_hosts, det.process.hosts]).toEqual([40, 40]);
+    const window = { from: at - 30 * DAY, to: at + DAY };
+    const an1415 = r.created.find((d) => d.analytic === 'AN1415')!;
+    expect((await store.prevalence.apps([APPS.vscode.identity], window)).get(APPS.vscode.identity)!.hosts).toBe(40);
+    expect(an1415.fleet.common_threshold).toBeLessThan(40);
+    expect([an1415.fleet.app_hosts, an1415.process.hosts]).toEqual([40, 40]);
+    const an0082 = r.created.find((d) => d.analytic === 'AN0082')!;
+    expect((await store.prevalence.destinations([an0082.destination_key], window)).get(an0082.destination_key)!.hosts).toBe(40);
+    expect(an0082.fleet.destination_hosts).toBe(40);
+    await store.close();
+  }, 60_000);
+});
+
+describe('prevalence windows shared by candidates of two hours', () => {
+  it('count up to the larger common threshold: a candidate after a fleet grew is not judged on the previous hour\'s cap', async () => {
+    const { hosts, store, analytics, ingest } = await matureFleet(100);
+    const joined = hostsOf(50, 'J');
+    const hour = T0 + 10 * DAY; // an hour boundary: 100 hosts active before it, 150 after (common threshold 10, then 15)
+    const lines = [...statusLines(hosts, T0), ...hosts.slice(0, 20).map((h) => destinationLine(h, T0 + 2 * HOUR, 'relay.shared-corp.com')), ...statusLines(joined, hour + 10)];
+    const upload = (host: number, t: number, serverName: string, flow_id: string) =>
+      candidateLine({ analytic: 'AN0082', host: hosts[host]!, app: APPS.syncAgent, remote_address: '192.0.2.5', server_name: serverName, bytes_out: 200 * MiB, bytes_in: MiB, duration: 5 * HOUR, first_seen: t - 5 * HOUR, flow_id }, t);
+    // both windows end at hour + 300: one group, whose first candidate is of the hour before
+    lines.push(upload(50, hour - 90, 'elsewhere.example.org', 'before'), upload(51, hour + 30, 'relay.shared-corp.com', 'after'));
+    await ingest.ingestLines(lines, { kind: 'test', id: 'a' });
+    const r = await finalizePending(store, { analytics, flush: true });
+    const after = r.created.find((d) => d.flow.flow_id === 'after')!;
+    expect([after.fleet.active_hosts, after.fleet.common_threshold, after.fleet.destination_hosts]).toEqual([150, 15, 21]); // 20 + its own host
+    // 21 hosts of 150 is common: counted only to the first candidate's threshold (10), it read as "not common"
+    expect(after.modifiers).toContain('-15:common_or_established_destination');
     await store.close();
   }, 60_000);
 });

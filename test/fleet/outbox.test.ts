@@ -76,7 +76,7 @@ describe('sink outbox', () => {
     await upsert(store, 'a', 4);
     await deliverDetections(store, group(sink));
     expect(sink.ids()).toEqual(['a:1', 'b:1', 'a:4']);
-    expect(await store.checkpoints.get(sinkCursorId(sink))).toEqual({ cursor: await store.detections.changeCursor() });
+    expect(await store.checkpoints.get(sinkCursorId(sink))).toMatchObject({ cursor: await store.detections.changeCursor() });
   });
 
   it('a new sink whose cursor could not be saved at start (busy store) starts at the start, not at its first finalize run', async () => {
@@ -104,7 +104,7 @@ describe('sink outbox', () => {
     // a start cursor this store did not hand out: the newest change, as without one
     const other = new RecordingSink('other');
     await prepareSinkCursors(store, { sinks: [other], startCursor: 'sqlite:99999' });
-    expect(await store.checkpoints.get(sinkCursorId(other))).toEqual({ cursor: await store.detections.changeCursor() });
+    expect(await store.checkpoints.get(sinkCursorId(other))).toMatchObject({ cursor: await store.detections.changeCursor() });
   });
 
   it('two instances setting up a new sink at once: the older start cursor wins, whichever saves first, so nothing is skipped', async () => {
@@ -147,7 +147,7 @@ describe('sink outbox', () => {
       slow.release();
       await second;
       // one cursor, A's older start; whichever instance delivers skips nothing after it
-      expect(await a.checkpoints.get(sinkCursorId(sinkA)), `older saves first: ${olderSavesFirst}`).toEqual({ cursor: groupA.startCursor });
+      expect(await a.checkpoints.get(sinkCursorId(sinkA)), `older saves first: ${olderSavesFirst}`).toMatchObject({ cursor: groupA.startCursor });
       await upsert(a, 'later');
       await deliverDetections(b, groupB);
       expect(sinkB.ids()).toEqual(['after-a-1:1', 'after-a-2:1', 'later:1']);
@@ -248,7 +248,7 @@ describe('sink outbox', () => {
     // a hand-edited row: not a string cursor → replaced by the newest change, and later changes still arrive
     await store.checkpoints.put(sinkCursorId(sink), { cursor: 0 });
     await prepareSinkCursors(store, group(sink));
-    expect(await store.checkpoints.get(sinkCursorId(sink))).toEqual({ cursor: await store.detections.changeCursor() });
+    expect(await store.checkpoints.get(sinkCursorId(sink))).toMatchObject({ cursor: await store.detections.changeCursor() });
     await upsert(store, 'a');
     await deliverDetections(store, group(sink));
     expect(sink.ids()).toEqual(['a:1']);
@@ -392,10 +392,71 @@ describe('OCSF lifecycle through the outbox', () => {
       ['folded', 1, 1],
       ['folded', 2, undefined],
     ]);
-    // a redelivery of the first version (a crash before the cursor moved) is the same Create again
-    await store.transaction((tx) => tx.checkpoints.put(sinkCursorId(ocsf!), { cursor: '' }));
+    // a crash before the cursor moved: the same version is offered again, as the same event
+    const saved = (await store.checkpoints.get(sinkCursorId(ocsf!)))!;
+    await upsert(store, 'later', 1);
+    await store.transaction((tx) => tx.checkpoints.put(sinkCursorId(ocsf!), saved));
+    const before = stdout.lines().length;
     await deliverDetections(store, sinks);
-    expect((stdout.lines().at(-1) as { activity_id: number }).activity_id).toBe(1);
+    await store.transaction((tx) => tx.checkpoints.put(sinkCursorId(ocsf!), saved));
+    await deliverDetections(store, sinks);
+    const again = (stdout.lines() as { activity_id: number; metadata: { uid: string }; finding_info: { uid: string } }[]).slice(before);
+    expect(again.map((e) => [e.finding_info.uid, e.activity_id])).toEqual([
+      ['later', 1],
+      ['later', 1],
+    ]);
+    expect(again[0]!.metadata.uid).toBe(again[1]!.metadata.uid);
+  });
+
+  async function ocsfSink(store: Store) {
+    const stdout = new MemoryStream();
+    const [ocsf] = await createSinks([{ type: 'stdout', format: 'ocsf' }], { log: silentLogger(), stdout });
+    const events = () => (stdout.lines() as { activity_id: number; status_id?: number; finding_info: { uid: string } }[]).map((e) => [e.finding_info.uid, e.activity_id, e.status_id]);
+    return { sink: ocsf!, group: group(ocsf!), events };
+  }
+
+  it('a sink set up after a detection was created gets a Create the first time it is offered it, then Updates', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    await upsert(store, 'old'); // delivered to the sinks of the day
+    const { group: g, events } = await ocsfSink(store);
+    await prepareSinkCursors(store, g); // a new SIEM sink starts at the newest change
+    await upsert(store, 'old', 2); // a flow folds into the open detection
+    await deliverDetections(store, g);
+    await upsert(store, 'old', 3);
+    await deliverDetections(store, g);
+    expect(events()).toEqual([
+      ['old', 1, 1],
+      ['old', 2, undefined],
+    ]);
+  });
+
+  it('a sink whose cursor had to be reset gets a Create for a finding it was never offered', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    const { sink, group: g, events } = await ocsfSink(store);
+    await upsert(store, 'x');
+    // the cursor row names another store's position (a restored backup): reset to the newest change
+    await store.transaction((tx) => tx.checkpoints.put(sinkCursorId(sink), { cursor: '999999' }));
+    await prepareSinkCursors(store, g);
+    await upsert(store, 'x', 2);
+    await deliverDetections(store, g);
+    expect(events()).toEqual([['x', 1, 1]]);
+  });
+
+  it('a detection updated past a page boundary before its page was read is still a Create', async () => {
+    const store = await memoryStore();
+    cleanups.push(() => store.close());
+    const { group: g, events } = await ocsfSink(store);
+    await prepareSinkCursors(store, g);
+    await upsert(store, 'moved'); // change 1
+    await upsert(store, 'other'); // change 2
+    await upsert(store, 'moved', 2); // change 3: its row moved past 'other' before any delivery
+    await deliverDetections(store, g, { batchSize: 1 }); // pages of one: 'other', then 'moved'
+    expect(events()).toEqual([
+      ['other', 1, 1],
+      ['moved', 1, 1],
+    ]);
   });
 });
 

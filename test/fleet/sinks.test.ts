@@ -86,6 +86,8 @@ describe('OCSF Detection Finding mapping', () => {
     expect(a.metadata.uid).not.toBe(b.metadata.uid);
     // a re-delivery of one version is the same event
     expect((toOcsf(structuredClone(updated)) as Ocsf).metadata.uid).toBe(b.metadata.uid);
+    // a fold that moved only last_seen (a late line of a counted flow) is another version, another event
+    expect((toOcsf({ ...updated, last_seen: updated.last_seen + 120 }) as Ocsf).metadata.uid).not.toBe(b.metadata.uid);
     // the status is set by the Create only: an Update must not reset an analyst's "In Progress"
     expect([a.status_id, b.status_id]).toEqual([1, undefined]);
   });

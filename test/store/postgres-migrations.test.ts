@@ -2,11 +2,11 @@
  * Upgrades of a PostgreSQL store written by an older Outflow: the data an older schema holds must answer as
  * it did (test/store/sqlite.test.ts has the SQLite side).
  */
-import { it } from 'vitest';
+import { expect, it } from 'vitest';
 import { openPostgresStore } from '../../fleet/store/postgres/index.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
-import { pgQuery, useTestDatabase } from '../helpers/pg.js';
-import { expectLegacyCompactionUpgrade } from './store.contract.js';
+import { createTestDatabase, pgQuery, useTestDatabase } from '../helpers/pg.js';
+import { expectLegacyCompactionUpgrade, sampleDetection } from './store.contract.js';
 
 const testDb = useTestDatabase('migrations');
 
@@ -37,3 +37,37 @@ it('0006: a key compacted before day sketches keeps its count for windows reachi
     await s.close();
   }
 });
+
+it('0007 takes a stored detection\'s current change as its first, and a row the previous release writes later gets it on its next update', async () => {
+  // a database of its own: the file's shared one is already past 0007
+  const db = await createTestDatabase('migrations_0007');
+  const url = db.url;
+  await storeBefore(url, '0007');
+  const insertOld = async (id: string) => {
+    const d = sampleDetection({ id, suppression_key: `k-${id}` });
+    await pgQuery(
+      url,
+      `WITH c AS (UPDATE store_meta SET value = value + 1 WHERE name = 'detection_change_seq' RETURNING value)
+       INSERT INTO detections (host_id, id, suppression_key, analytic, created_at, first_seen, last_seen, body, change_seq)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, c.value FROM c`,
+      [d.host_id, d.id, d.suppression_key, d.analytic, d.created_at, d.first_seen, d.last_seen, JSON.stringify(d)],
+    );
+  };
+  await insertOld('before');
+  const s = await openPostgresStore(url);
+  try {
+    // written by the previous release after the migration (a rolling upgrade)
+    await insertOld('after');
+    const carried = await s.detections.changedSince('', 10);
+    expect(carried.map((c) => [c.detection.id, c.cursor, c.firstCursor])).toEqual([
+      ['before', '1', '1'],
+      ['after', '2', '2'],
+    ]);
+    await s.detections.upsert([sampleDetection({ id: 'after', suppression_key: 'k-after', count: 2 })]);
+    expect((await s.detections.changedSince('2', 10)).map((c) => [c.detection.id, c.cursor, c.firstCursor])).toEqual([['after', '3', '2']]);
+  } finally {
+    await s.close();
+    await db.drop();
+  }
+}, 60_000);
+

@@ -254,6 +254,29 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  it('a detection the previous release inserted after 0011 (a rolling upgrade) gets its first change on its next update', async () => {
+    const file = path.join(dir, 'rolling-0011.db');
+    const s = await openSqliteStore(file);
+    try {
+      // the previous release's upsert, on its own connection: no first_change_seq
+      const old = new Database(file);
+      const d = sampleDetection({ id: 'a', suppression_key: 'k-a' });
+      const { value } = old.prepare(`UPDATE store_meta SET value = value + 1 WHERE name = 'detection_change_seq' RETURNING value`).get() as { value: number };
+      old
+        .prepare('INSERT INTO detections (id, suppression_key, analytic, host_id, created_at, first_seen, last_seen, body, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(d.id, d.suppression_key, d.analytic, d.host_id, d.created_at, d.first_seen, d.last_seen, JSON.stringify(d), value);
+      old.close();
+      const [first] = await s.detections.changedSince('', 10);
+      expect(first!.firstCursor).toBe(first!.cursor);
+      await s.detections.upsert([sampleDetection({ id: 'a', suppression_key: 'k-a', count: 2 })]);
+      const [next] = await s.detections.changedSince(first!.cursor, 10);
+      // a sink at first.cursor was offered it already: not a Create again
+      expect(next!.firstCursor).toBe(first!.cursor);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a host ref cached by one process stays right when another process expires that host', async () => {
     const file = path.join(dir, 'host-refs.db');
     await withTwoProcesses(file, async (a, b) => {

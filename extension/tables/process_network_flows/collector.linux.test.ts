@@ -2,7 +2,7 @@
  * Live tests of the Linux backend: real `ss`, real sockets, real child processes (run as root in CI so ss
  * can see every owner). The uploading process is a child, so the row must be attributed to its pid.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -163,6 +163,26 @@ describe.skipIf(process.platform !== 'linux')('ss collector (live)', () => {
     const ctx = linuxContext();
     startCollector(ctx);
     const row = await waitFor('the renamed uploader\'s flow', () => ctx.flows.rows().find((r) => r.remote_port === server.port && r.pid === child.pid));
+    expect(row.bytes_out).toBeGreaterThan(0);
+  }, 30_000);
+
+  it.skipIf(spawnSync('python3', ['-c', '1']).status !== 0)('…and one holding its socket through 5 fds under 15 newlines (a 75-line users list)', async () => {
+    const server = await startServer();
+    const py = [
+      'import socket, os, sys, time',
+      "c = socket.create_connection(('127.0.0.1', int(sys.argv[1])))",
+      'fds = [os.dup(c.fileno()) for _ in range(4)]',
+      "open('/proc/self/comm', 'w').write('\\n' * 15)",
+      "c.sendall(b'x' * 200000)",
+      "print('sent', flush=True)",
+      'time.sleep(30)',
+    ].join('\n');
+    const child = spawn('python3', ['-c', py, String(server.port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanups.push(() => void child.kill('SIGKILL'));
+    await new Promise<void>((r) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('sent') && r()));
+    const ctx = linuxContext();
+    startCollector(ctx);
+    const row = await waitFor('the many-fd uploader\'s flow', () => ctx.flows.rows().find((r) => r.remote_port === server.port && r.pid === child.pid));
     expect(row.bytes_out).toBeGreaterThan(0);
   }, 30_000);
 

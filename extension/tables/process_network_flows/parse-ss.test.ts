@@ -79,3 +79,19 @@ describe('a task name holding a newline (any process may rename itself via /proc
     expect(r.rows.map((x) => x.owners.map((o) => o.pid))).toEqual([[], [7]]);
   });
 });
+
+describe('a users list of any length (a process holds its socket through many fds, each named with newlines)', () => {
+  const ssLine = (fds: number[], name: string, pid: number) =>
+    `tcp ESTAB 0      72027  127.0.0.1:46464 203.0.113.9:443 users:(${fds.map((fd) => `("${name}",pid=${pid},fd=${fd})`).join(',')})\n\t cubic wscale:7,7 rto:204 bytes_sent:200000 bytes_acked:127973 segs_out:40\n`;
+
+  it('keeps the owner and counters of a socket held through 5 fds by a process named with 15 newlines (75 lines)', () => {
+    const out = ssLine([3, 4, 5, 6, 7], '\n'.repeat(15), 12032) + 'tcp ESTAB 0 0 127.0.0.1:5 198.51.100.1:443 users:(("curl",pid=7,fd=3))\n\t cubic bytes_acked:10 bytes_received:5\n';
+    const r = parseSs(out);
+    const upload = r.rows.find((x) => x.remote.address === '203.0.113.9')!;
+    expect(upload.owners.map((o) => o.pid)).toEqual([12032, 12032, 12032, 12032, 12032]);
+    expect(upload.bytesOut).toBe(127973);
+    // the next socket is its own
+    expect(r.rows.find((x) => x.remote.address === '198.51.100.1')!.owners).toEqual([{ name: 'curl', pid: 7, fd: 3 }]);
+  });
+});
+

@@ -52,8 +52,6 @@ const OWNER = /\("([\s\S]*?)",pid=(\d+),fd=(\d+)\)/g;
 const USERS_END = /\)\)\s*$/;
 /** A task name is at most 15 bytes (TASK_COMM_LEN 16 with its NUL). */
 const MAX_TASK_NAME = 15;
-/** A users list spans at most this many lines (several owners, each name with newlines). */
-const MAX_USERS_LINES = 64;
 
 /**
  * Whether `line` can continue a users list cut by a newline in a task name: the rest of that name (at most 15
@@ -144,17 +142,27 @@ export function parseSs(text: string, opts: { defaultProtocol?: 'tcp' | 'udp' } 
     const owners: SsOwner[] = [];
     let rest = m[7] ?? '';
     if (rest.startsWith('users:(') && !USERS_END.test(rest)) {
-      // a newline in a task name split the list: the lines up to its real end belong to it
+      // A newline in a task name split the list: the lines up to its real end belong to it. No line budget: a
+      // process holding its socket through many fds makes the list as long as it likes, and a socket line never
+      // continues a list (continuesUsersList), so the join cannot swallow another socket. Only the new line is
+      // tested for the end (testing the joined text would cost O(lines²)).
+      const parts = [rest];
       let j = i + 1;
-      while (j < lines.length && j - i <= MAX_USERS_LINES) {
+      let closed = false;
+      while (j < lines.length) {
         const next = lines[j]!.replace(/\r$/, '');
         if (!continuesUsersList(next)) break;
-        rest += `\n${next}`;
-        if (USERS_END.test(rest)) break;
+        parts.push(next);
+        if (USERS_END.test(next)) {
+          closed = true;
+          break;
+        }
         j++;
       }
-      if (USERS_END.test(rest)) i = j;
-      else rest = m[7]!;
+      if (closed) {
+        rest = parts.join('\n');
+        i = j;
+      }
     }
     if (rest.startsWith('users:(')) {
       for (const o of rest.matchAll(OWNER)) owners.push({ name: o[1]!, pid: Number(o[2]), fd: Number(o[3]) });

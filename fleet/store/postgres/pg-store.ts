@@ -997,7 +997,7 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
                AS u(host_id, id, sk, analytic, created_at, first_seen, last_seen, body, seq)
              ON CONFLICT (host_id, id) DO UPDATE SET suppression_key = EXCLUDED.suppression_key, analytic = EXCLUDED.analytic,
                created_at = EXCLUDED.created_at, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen, body = EXCLUDED.body,
-               change_seq = EXCLUDED.change_seq`,
+               change_seq = EXCLUDED.change_seq, first_change_seq = COALESCE(d.first_change_seq, d.change_seq)`,
             [
               part.map((d) => d.host_id),
               part.map((d) => d.id),

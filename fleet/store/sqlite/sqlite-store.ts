@@ -529,7 +529,9 @@ class SqliteRepos implements StoreRepos {
           const up = self.st(`INSERT INTO detections (id, suppression_key, analytic, host_id, created_at, first_seen, last_seen, body, change_seq, first_change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET suppression_key = excluded.suppression_key, analytic = excluded.analytic, host_id = excluded.host_id,
               created_at = excluded.created_at, first_seen = excluded.first_seen, last_seen = excluded.last_seen, body = excluded.body,
-              change_seq = excluded.change_seq`);
+              change_seq = excluded.change_seq,
+              -- a row the previous release wrote (rolling upgrade) has none: its stored change is the best bound, as in 0011
+              first_change_seq = coalesce(detections.first_change_seq, detections.change_seq)`);
           // One write statement for the counter and the rows: a direct call (no open transaction) stays atomic.
           self.db.transaction(() => {
             const { value: last } = self
