@@ -101,12 +101,29 @@ describe('a process whose file name looks like a flow (p_comm is the executable 
   it.each([
     ['x<->y', 'a name with an arrow'],
     ['tcp6 *.*<->::1', 'a 14-character name that parses as a loopback flow'],
+    ['tcp4 a<->b.uploader', 'a 19-character name (p_name holds 32)'],
+    ['tcp6 ::1.5<->2001:db8::1', 'a 24-character name that parses as a flow of its own'],
   ])('%s (%s) keeps its own flows instead of handing them to the process listed before it', (name) => {
     const out = [HEADER, ...SAFARI, `09:51:40.285201,${name}.4242,,,5,900000000,0,0,0,,,,,,,,,,,,`, EXFIL, ''].join('\n');
     const r = parseNettop(out);
     const exfil = r.rows.find((f) => f.remote.address === '203.0.113.9');
     expect(exfil).toMatchObject({ pid: 4242, processName: name });
     expect(r.rows.find((f) => f.remote.address === '17.1.1.1')?.pid).toBe(501);
+  });
+});
+
+describe('a row that is neither a flow nor a process row', () => {
+  it('ends the previous process\'s rows: the flows after it are not credited to that process', () => {
+    const out = [
+      'time,,interface,state,bytes_in,bytes_out,rx_dupe,rx_ooo,re-tx,rtt_avg,rcvsize,tx_win,tc_class,tc_mgt,cc_algo,P,C,R,W,arch,',
+      '09:51:40.285101,Safari.501,,,10,10,0,0,0,,,,,,,,,,,,',
+      '09:51:40.285201,a name of more than thirty-two chars<->x.4242,,,5,900000000,0,0,0,,,,,,,,,,,,',
+      '09:51:40.285209,tcp4 10.0.0.2:50001<->203.0.113.9:443,en0,Established,5,900000000,0,0,0,1.0 ms,131072,262144,BE,-,cubic,-,-,-,-,so,',
+      '',
+    ].join('\n');
+    const r = parseNettop(out);
+    expect(r.rows.find((f) => f.remote.address === '203.0.113.9')).toBeUndefined();
+    expect(r.skipped).toBe(2);
   });
 });
 

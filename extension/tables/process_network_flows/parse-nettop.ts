@@ -177,6 +177,9 @@ class RowFields {
   }
 }
 
+/** The longest process name nettop may print before `.PID` (p_name, 2 × MAXCOMLEN). */
+const MAX_PROCESS_NAME = 32;
+
 export function parseNettop(text: string): NettopParseResult {
   const rows: NettopFlow[] = [];
   const processes: NettopProcessRow[] = [];
@@ -229,11 +232,12 @@ export function parseNettop(text: string): NettopParseResult {
 
     let arrow = label.indexOf('<->');
     if (arrow >= 0) {
-      // A process row is `NAME.PID` with NAME at most MAXCOMLEN (16) characters and no interface; a name may be
-      // shaped like a flow (`tcp6 *.*<->::1` is a valid file name). No real flow with a remote end fits in 16
-      // characters before its port, and flows name their interface.
+      // A process row is `NAME.PID` with no interface, NAME the executable's file name: at most 32 characters
+      // (p_name; p_comm is 16, which one nettop prints is not verified). A name may be shaped like a flow
+      // (`tcp6 *.*<->::1` is a valid file name). Flows name their interface, and a flow label short enough to
+      // pass for a name is a loopback one, on lo0.
       const m = PROCESS_LABEL.exec(label);
-      if (m && m[1]!.length <= 16 && fields.text(header.iface).trim() === '') arrow = -1;
+      if (m && m[1]!.length <= MAX_PROCESS_NAME && fields.text(header.iface).trim() === '') arrow = -1;
     }
     if (arrow < 0) {
       const m = PROCESS_LABEL.exec(label);
@@ -249,14 +253,21 @@ export function parseNettop(text: string): NettopParseResult {
 
     const space = label.indexOf(' ');
     const proto = space > 0 && space < arrow ? PROTOCOLS[label.slice(0, space)] : undefined;
-    if (!proto || !owner) {
+    // A row without an interface that is no flow we can read may be a process row of its own (a name too long to
+    // pass for one): its flows are not the previous process's. A flow we cannot read (icmp) names its interface.
+    const noInterface = fields.text(header.iface).trim() === '';
+    const unreadable = () => {
       skipped++;
+      if (noInterface) owner = undefined;
+    };
+    if (!proto || !owner) {
+      unreadable();
       continue;
     }
     const local = parseNettopEndpoint(label.slice(space + 1, arrow).trim(), proto.family);
     const remote = parseNettopEndpoint(label.slice(arrow + 3).trim(), proto.family);
     if (!local || !remote) {
-      skipped++;
+      unreadable();
       continue;
     }
     rows.push({
