@@ -75,6 +75,9 @@ declare module 'fastify' {
   }
 }
 
+/** Bytes of detections one GET /v1/detections answer holds at most; older matches beyond it make `truncated` true. */
+export const MAX_DETECTIONS_ANSWER_BYTES = 32 * 1024 * 1024;
+
 /** No stored host, key or identity holds a NUL (ingest refuses them), and PostgreSQL text cannot: a 400, not a store error. */
 const noNul = z.string().min(1).refine((v) => !v.includes('\u0000'), { message: 'must not contain a NUL character' });
 
@@ -255,8 +258,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         throw new InputError('invalid query', [{ path: 'since', message: `${q.since} is not a time: use ISO-8601, unix seconds or a duration such as 24h` }]);
       }
     }
-    const { detections: rows, truncated } = await listNewestDetections(store.detections, { since, analytic: q.analytic, host: q.host, limit: q.limit });
-    return { count: rows.length, truncated, format: q.format, detections: q.format === 'ocsf' ? rows.map((d) => toOcsf(d)) : rows };
+    const listed = await listNewestDetections(store.detections, { since, analytic: q.analytic, host: q.host, limit: q.limit });
+    const rendered: unknown[] = q.format === 'ocsf' ? listed.detections.map((d) => toOcsf(d)) : listed.detections;
+    // `limit` bounds rows, not bytes: keep the newest that fit MAX_DETECTIONS_ANSWER_BYTES (at least one)
+    let bytes = 0;
+    let from = rendered.length;
+    while (from > 0) {
+      bytes += JSON.stringify(rendered[from - 1]).length + 1;
+      if (bytes > MAX_DETECTIONS_ANSWER_BYTES && from < rendered.length) break;
+      from--;
+    }
+    const detections = from === 0 ? rendered : rendered.slice(from);
+    return { count: detections.length, truncated: listed.truncated || from > 0, format: q.format, detections };
   });
 
   app.get('/v1/prevalence/destinations/:key', async (req) => {

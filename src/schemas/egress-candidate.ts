@@ -7,25 +7,42 @@ import { z } from 'zod';
  */
 const int = z.coerce.number().int();
 const num = z.coerce.number();
-const str = z.string().default('');
+
+/**
+ * Text a host sends is cut to a bound, with a trailing `…`: a detection copies a candidate's paths into several
+ * fields (OCSF about ten times), so one 1 MB column made every detection built from it megabytes, in the API,
+ * the sinks and the store. Cut, not refused: a row refused for one long column would let a process hide its
+ * upload behind a long name. Real values fit: macOS paths are at most 1024 bytes, Linux's 4096.
+ */
+export const MAX_PATH_TEXT = 4096;
+export const MAX_SHORT_TEXT = 512;
+export const MAX_CHAIN_LINKS = 32;
+export function cutText(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+const text = (max: number) => z.string().transform((s) => cutText(s, max));
+const str = text(MAX_SHORT_TEXT).default('');
+const pathText = text(MAX_PATH_TEXT).default('');
 
 export const ANALYTIC_IDS = ['AN0990', 'AN0032', 'AN0082', 'AN1415', 'AN0425'] as const;
 export type AnalyticId = (typeof ANALYTIC_IDS)[number];
 
 export const ProcessChainLinkSchema = z.object({
   pid: int,
-  path: z.string(),
-  identity: z.string().default(''),
-  signature_class: z.string().default('unknown'),
+  path: text(MAX_PATH_TEXT),
+  identity: str,
+  signature_class: text(MAX_SHORT_TEXT).default('unknown'),
 });
 export type ProcessChainLink = z.infer<typeof ProcessChainLinkSchema>;
 
 /** process_chain arrives as a JSON string; a bad one is an input error, not a crash. */
+// a lineage deeper than MAX_CHAIN_LINKS keeps its first links (the flow's process and its nearest ancestors)
+const ChainArray = z.array(ProcessChainLinkSchema).transform((links) => links.slice(0, MAX_CHAIN_LINKS));
 const ProcessChainField = z.union([
-  z.array(ProcessChainLinkSchema),
+  ChainArray,
   z.string().transform((s, ctx) => {
     try {
-      return z.array(ProcessChainLinkSchema).parse(s === '' ? [] : JSON.parse(s));
+      return ChainArray.parse(s === '' ? [] : JSON.parse(s));
     } catch {
       ctx.addIssue({ code: 'custom', message: 'process_chain is not a JSON array of {pid,path,identity,signature_class}' });
       return z.NEVER;
@@ -36,22 +53,22 @@ const ProcessChainField = z.union([
 export const EgressCandidateSchema = z.object({
   analytic: z.enum(ANALYTIC_IDS),
   // process_network_flows columns
-  flow_id: z.string().min(1),
+  flow_id: text(MAX_SHORT_TEXT).pipe(z.string().min(1)),
   pid: int,
   ppid: int.default(0),
   uid: int.default(-1),
   process_start: int,
   process_name: str,
-  path: str,
+  path: pathText,
   protocol: z.enum(['tcp', 'udp']),
   family: int.default(4),
   local_address: str,
   local_port: int.default(0),
-  remote_address: z.string().min(1),
+  remote_address: text(MAX_SHORT_TEXT).pipe(z.string().min(1)),
   remote_port: int,
-  remote_scope: z.string().default('public'),
-  service: z.string().default('other'),
-  service_evidence: z.string().default('port'),
+  remote_scope: text(MAX_SHORT_TEXT).default('public'),
+  service: text(MAX_SHORT_TEXT).default('other'),
+  service_evidence: text(MAX_SHORT_TEXT).default('port'),
   server_name: str,
   state: str,
   interface: str,
@@ -63,14 +80,14 @@ export const EgressCandidateSchema = z.object({
   duration: int,
   closed: int.default(0),
   // identity
-  signature_class: z.string().default('unknown'),
+  signature_class: text(MAX_SHORT_TEXT).default('unknown'),
   team_id: str,
   signing_id: str,
   cdhash: str,
   identity: str,
   // lineage
   group_root_pid: int.default(0),
-  group_root_path: str,
+  group_root_path: pathText,
   group_root_identity: str,
   // Beyond SPEC §2 (additive; '' from older extensions, where the fleet falls back to the root's path):
   // what the lineage made the root, launchd_job | gui_app | terminal_shell | top.
@@ -81,7 +98,7 @@ export const EgressCandidateSchema = z.object({
   // precursor
   precursor_kind: z.enum(['sensitive_access', 'archive', 'none']).default('none'),
   precursor_time: int.default(0),
-  precursor_path: str,
+  precursor_path: pathText,
   precursor_category: str,
   precursor_tier: int.default(0),
   precursor_pid: int.default(0),
@@ -89,10 +106,10 @@ export const EgressCandidateSchema = z.object({
   // Beyond SPEC §2 (additive): the archive step in the window even when a sensitive read is the reported
   // precursor, so the evidence always names what was staged (SPEC §4: "archive output"). 0/'' when none.
   archive_time: int.default(0),
-  archive_path: str,
+  archive_path: pathText,
   archive_tool: str,
   archive_pid: int.default(0),
-  reasons: str,
+  reasons: text(MAX_PATH_TEXT).default(''),
 });
 
 export type EgressCandidate = z.infer<typeof EgressCandidateSchema>;

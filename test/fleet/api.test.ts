@@ -268,6 +268,60 @@ describe('ingest requests in flight', () => {
   }, 60_000);
 });
 
+describe('the size of what a host can make a detection carry', () => {
+  it('cuts long candidate text at ingest (paths, chains), so detections stay small in JSON and OCSF', async () => {
+    const own = await startServe({ loaded: config({ store: path.join(dir, 'fat.db'), http: { host: '127.0.0.1', port: 0, token: TOKEN, body_limit: 64 * 1024 * 1024 } }), log: silentLogger(), stdout: new MemoryStream() });
+    try {
+      const pad = 'A'.repeat(200_000);
+      const lines = generateFleetLines({ lines: 1500, hosts: 30, days: 10, seed: 21 }).map((l) => {
+        const o = JSON.parse(l) as { name: string; columns: Record<string, string> };
+        if (!o.name.endsWith('outflow_candidates')) return l;
+        const p = `${o.columns.path}/${pad}`;
+        o.columns.path = p;
+        o.columns.group_root_path = p;
+        const chain = (JSON.parse(o.columns.process_chain!) as object[]).map((k) => ({ ...k, path: p }));
+        o.columns.process_chain = JSON.stringify([...chain, ...Array.from({ length: 100 }, (_, i) => ({ pid: 9000 + i, path: '/bin/sh', identity: '', signature_class: 'apple_platform' }))]);
+        return JSON.stringify(o);
+      });
+      const r = await fetch(`${own.url}/v1/ingest`, { method: 'POST', body: lines.join('\n'), headers: auth });
+      expect(r.status).toBe(200);
+      // cut, not refused: every candidate is still judged
+      expect(((await r.json()) as { quarantined: number }).quarantined).toBe(0);
+      expect((await own.scheduler!.runNow('finalize')).status).toBe('ok');
+      for (const format of ['json', 'ocsf']) {
+        const { detections } = (await (await fetch(`${own.url}/v1/detections?format=${format}`, { headers: auth })).json()) as { detections: Detection[] };
+        expect(detections.length).toBeGreaterThan(0);
+        expect(Math.max(...detections.map((d) => JSON.stringify(d).length))).toBeLessThan(1024 * 1024);
+      }
+      const { detections } = (await (await fetch(`${own.url}/v1/detections`, { headers: auth })).json()) as { detections: Detection[] };
+      expect(detections[0]!.process.path).toHaveLength(4096);
+      expect(detections[0]!.process.path.endsWith('…')).toBe(true);
+      expect(detections[0]!.process_chain.length).toBeLessThanOrEqual(33); // 32 links, and the group root the chain was cut from
+    } finally {
+      await own.stop('test');
+    }
+  }, 120_000);
+
+  it('answers at most 32 MiB of detections, the newest, and says the rest was left out', async () => {
+    const file = path.join(dir, 'big-answers.db');
+    const store = await openSqliteStore(file);
+    // detections stored by an older version, before text was cut: 1 MB each
+    const big = (i: number) => sampleDetection({ id: `big-${String(i).padStart(2, '0')}`, suppression_key: `k-${i}`, last_seen: sampleDetection().last_seen + i });
+    await store.detections.upsert(Array.from({ length: 40 }, (_, i) => ({ ...big(i), process: { ...big(i).process, path: `/x/${'B'.repeat(1_000_000)}` } })));
+    await store.close();
+    const own = await startServe({ loaded: config({ store: file }), log: silentLogger(), stdout: new MemoryStream() });
+    try {
+      const answer = (await (await fetch(`${own.url}/v1/detections?limit=100`, { headers: auth })).json()) as { count: number; truncated: boolean; detections: Detection[] };
+      expect(answer.truncated).toBe(true);
+      expect(answer.count).toBeGreaterThan(20);
+      expect(answer.count).toBeLessThan(40);
+      expect(answer.detections.at(-1)!.id).toBe('big-39');
+    } finally {
+      await own.stop('test');
+    }
+  }, 120_000);
+});
+
 describe('queries after a simulated fleet was ingested and finalized', () => {
   let all: Detection[];
   const FLEET = generateFleetLines({ lines: 1500, hosts: 30, days: 10, seed: 21 });
