@@ -231,13 +231,15 @@ export function parseNettop(text: string): NettopParseResult {
     }
 
     let arrow = label.indexOf('<->');
-    if (arrow >= 0) {
+    const iface = fields.text(header.iface).trim();
+    const noInterface = iface === '';
+    if (arrow >= 0 && noInterface) {
       // A process row is `NAME.PID` with no interface, NAME the executable's file name: at most 32 characters
       // (p_name; p_comm is 16, which one nettop prints is not verified). A name may be shaped like a flow
       // (`tcp6 *.*<->::1` is a valid file name). Flows name their interface, and a flow label short enough to
       // pass for a name is a loopback one, on lo0.
       const m = PROCESS_LABEL.exec(label);
-      if (m && m[1]!.length <= MAX_PROCESS_NAME && fields.text(header.iface).trim() === '') arrow = -1;
+      if (m && m[1]!.length <= MAX_PROCESS_NAME) arrow = -1;
     }
     if (arrow < 0) {
       const m = PROCESS_LABEL.exec(label);
@@ -255,19 +257,16 @@ export function parseNettop(text: string): NettopParseResult {
     const proto = space > 0 && space < arrow ? PROTOCOLS[label.slice(0, space)] : undefined;
     // A row without an interface that is no flow we can read may be a process row of its own (a name too long to
     // pass for one): its flows are not the previous process's. A flow we cannot read (icmp) names its interface.
-    const noInterface = fields.text(header.iface).trim() === '';
-    const unreadable = () => {
+    if (!proto || !owner) {
       skipped++;
       if (noInterface) owner = undefined;
-    };
-    if (!proto || !owner) {
-      unreadable();
       continue;
     }
     const local = parseNettopEndpoint(label.slice(space + 1, arrow).trim(), proto.family);
     const remote = parseNettopEndpoint(label.slice(arrow + 3).trim(), proto.family);
     if (!local || !remote) {
-      unreadable();
+      skipped++;
+      if (noInterface) owner = undefined;
       continue;
     }
     rows.push({
@@ -279,7 +278,7 @@ export function parseNettop(text: string): NettopParseResult {
       family: remote.wildcard ? local.wildcard ? proto.family : local.family : remote.family,
       local,
       remote,
-      interface: fields.text(header.iface).trim(),
+      interface: iface,
       state: fields.text(header.state).trim(),
       bytesIn,
       bytesOut,
