@@ -137,7 +137,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   /** Body bytes of in-flight POST /v1/ingest requests (fleet.http.max_ingest_bytes_in_flight): from the headers to the answer. */
   let ingestInFlight = 0;
-  const ingestSlots = new WeakMap<FastifyRequest, { inHandler: boolean; release: () => void }>();
+  const ingestSlots = new WeakMap<FastifyRequest, { inHandler: boolean; release: () => void; grow: (to: number) => boolean }>();
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.routeOptions.config?.public) return;
@@ -166,13 +166,23 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
     ingestInFlight += bytes;
     let released = false;
+    let held = bytes;
     const slot = {
       inHandler: false,
       release: () => {
         if (!released) {
           released = true;
-          ingestInFlight -= bytes;
+          ingestInFlight -= held;
         }
+      },
+      /** Count the body by what it inflated to; false (nothing changed) when that does not fit beside the others. */
+      grow: (to: number): boolean => {
+        if (released || to <= held) return true;
+        const others = ingestInFlight - held;
+        if (others > 0 && others + to > http.max_ingest_bytes_in_flight) return false;
+        ingestInFlight += to - held;
+        held = to;
+        return true;
       },
     };
     ingestSlots.set(req, slot);
@@ -227,6 +237,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         const code = (err as { code?: string }).code;
         if (code === 'ERR_BUFFER_TOO_LARGE') throw Object.assign(new Error('inflated body too large'), { statusCode: 413 });
         throw new InputError('body is not valid gzip', [{ path: '', message: coerceError(err).message }]);
+      }
+      // what is held until the store commits is the inflated body (and its parsed batch), not what was sent
+      const slot = ingestSlots.get(req);
+      if (slot && !slot.grow(body.length)) {
+        metrics.ingestRequests.inc({ shape: 'unknown', status: '503' });
+        return reply
+          .code(503)
+          .header('retry-after', '1')
+          .send(errorBody('BUSY', `${ingestInFlight} bytes of ingest requests are in progress (fleet.http.max_ingest_bytes_in_flight); retry later`));
       }
     } else if (encoding !== 'identity') {
       metrics.ingestRequests.inc({ shape: 'unknown', status: '415' });

@@ -74,20 +74,33 @@ export function sinkCursorId(sink: Sink): string {
 interface SinkOrigin {
   origin: string | null;
   offered: string[];
+  /**
+   * Every detection whose first change is at or before `settled` (and after `origin`) has been offered: the
+   * cursor of the last call that read the feed to its end. A call that stops mid-backlog (maxPerCall, a refused
+   * page, a partial write) leaves it where it was, and `since` lists those offered after it. null: the
+   * checkpoint predates it (the call's starting cursor stands in, as before).
+   */
+  settled: string | null;
+  since: string[];
 }
 const MAX_OFFERED_BEFORE_ORIGIN = 10_000;
-const NO_ORIGIN: SinkOrigin = { origin: null, offered: [] };
+const NO_ORIGIN: SinkOrigin = { origin: null, offered: [], settled: null, since: [] };
 
-function originOf(saved: Readonly<Record<string, unknown>> | null): SinkOrigin {
-  if (typeof saved?.origin !== 'string' || changeSeq(saved.origin) === null) return NO_ORIGIN;
-  let offered: string[] = [];
+function idList(v: unknown): string[] {
   try {
-    const list: unknown = typeof saved.offered === 'string' ? JSON.parse(saved.offered) : [];
-    if (Array.isArray(list)) offered = list.filter((x): x is string => typeof x === 'string');
+    const list: unknown = typeof v === 'string' ? JSON.parse(v) : [];
+    if (Array.isArray(list)) return list.filter((x): x is string => typeof x === 'string');
   } catch {
     // a damaged list: those detections may get a second Create, never a missing one
   }
-  return { origin: saved.origin, offered };
+  return [];
+}
+
+function originOf(saved: Readonly<Record<string, unknown>> | null): SinkOrigin {
+  const settled = typeof saved?.settled === 'string' && changeSeq(saved.settled) !== null ? saved.settled : null;
+  const since = settled === null ? [] : idList(saved!.since);
+  if (typeof saved?.origin !== 'string' || changeSeq(saved.origin) === null) return { ...NO_ORIGIN, offered: [], settled, since };
+  return { origin: saved.origin, offered: idList(saved.offered), settled, since };
 }
 
 /**
@@ -97,13 +110,14 @@ function originOf(saved: Readonly<Record<string, unknown>> | null): SinkOrigin {
 async function putCursor(store: Store, sink: Sink, cursor: string, origin: SinkOrigin): Promise<void> {
   // checkpoint values are scalars: the list is stored as JSON text
   const value: Record<string, string> = origin.origin === null ? { cursor } : { cursor, origin: origin.origin, offered: JSON.stringify(origin.offered) };
+  if (origin.settled !== null) Object.assign(value, { settled: origin.settled, since: JSON.stringify(origin.since) });
   await store.transaction((tx) => tx.checkpoints.put(sinkCursorId(sink), value));
 }
 
 /** Start the sink at the newest change (its cursor was missing, or not one this store handed out). */
 async function resetCursor(store: Store, sink: Sink): Promise<{ cursor: string; origin: SinkOrigin }> {
   const newest = await store.detections.changeCursor();
-  const origin = { origin: newest, offered: [] };
+  const origin = { origin: newest, offered: [], settled: newest, since: [] };
   await putCursor(store, sink, newest, origin);
   return { cursor: newest, origin };
 }
@@ -130,7 +144,7 @@ async function firstPage(store: Store, group: SinkGroup, sink: Sink, limit: numb
       const start = group.startCursor ?? (await store.detections.changeCursor());
       // checks the start cursor before it is saved
       let changes = await store.detections.changedSince(start, limit);
-      const keptRow = await store.transaction((tx) => tx.checkpoints.putIfAbsent(sinkCursorId(sink), { cursor: start, origin: start, offered: '[]' }));
+      const keptRow = await store.transaction((tx) => tx.checkpoints.putIfAbsent(sinkCursorId(sink), { cursor: start, origin: start, offered: '[]', settled: start, since: '[]' }));
       const kept = keptRow.cursor;
       if (kept === start) return { cursor: start, changes, origin: originOf(keptRow) };
       // Another process set this new sink up at the same moment (instances starting together). The older cursor
@@ -140,7 +154,7 @@ async function firstPage(store: Store, group: SinkGroup, sink: Sink, limit: numb
       if (typeof kept === 'string' && keptSeq !== null && keptSeq <= changeSeq(start)!) {
         return { cursor: kept, changes: await store.detections.changedSince(kept, limit), origin: originOf(keptRow) };
       }
-      const origin = { origin: start, offered: [] };
+      const origin = { origin: start, offered: [], settled: start, since: [] };
       await putCursor(store, sink, start, origin);
       return { cursor: start, changes, origin };
     } catch (err) {
@@ -185,17 +199,25 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
     let changes = first.changes;
     // Offered before this call: changes up to its starting cursor (not the page's: a detection updated past a page
     // boundary before it was read was not offered by that page), and what `origin` lists.
-    const callFrom = changeSeq(cursor) ?? 0n;
     const origin = first.origin;
+    if (origin.settled === null) origin.settled = cursor; // a checkpoint of an older release
+    const settledSeq = changeSeq(origin.settled) ?? 0n;
     const originSeq = origin.origin === null ? null : changeSeq(origin.origin)!;
     const offeredBefore = new Set(origin.offered);
+    const offeredSince = new Set(origin.since);
+    const beforeOrigin = (firstSeq: bigint) => originSeq !== null && firstSeq <= originSeq;
     const isFirstOffer = (c: DetectionChange): boolean => {
       const firstSeq = changeSeq(c.firstCursor) ?? 0n;
-      if (originSeq !== null && firstSeq <= originSeq) return !offeredBefore.has(c.detection.id);
-      return firstSeq > callFrom;
+      if (beforeOrigin(firstSeq)) return !offeredBefore.has(c.detection.id);
+      return firstSeq > settledSeq && !offeredSince.has(c.detection.id);
     };
+    let caughtUp = false;
     report.delivered[sink.name] = 0;
-    while (changes.length) {
+    for (;;) {
+      if (!changes.length) {
+        caughtUp = true;
+        break;
+      }
       let accepted = changes.length;
       let failure: Error | undefined;
       try {
@@ -211,15 +233,20 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
       if (accepted > 0) {
         report.delivered[sink.name]! += accepted;
         cursor = changes[accepted - 1]!.cursor;
-        if (originSeq !== null) {
-          for (const c of changes.slice(0, accepted)) {
-            if ((changeSeq(c.firstCursor) ?? 0n) <= originSeq && !offeredBefore.has(c.detection.id)) {
+        for (const c of changes.slice(0, accepted)) {
+          const firstSeq = changeSeq(c.firstCursor) ?? 0n;
+          if (beforeOrigin(firstSeq)) {
+            if (!offeredBefore.has(c.detection.id)) {
               offeredBefore.add(c.detection.id);
               origin.offered.push(c.detection.id);
             }
+          } else if (firstSeq > settledSeq && !offeredSince.has(c.detection.id)) {
+            offeredSince.add(c.detection.id);
+            origin.since.push(c.detection.id);
           }
-          if (origin.offered.length > MAX_OFFERED_BEFORE_ORIGIN) origin.offered.splice(0, origin.offered.length - MAX_OFFERED_BEFORE_ORIGIN);
         }
+        if (origin.offered.length > MAX_OFFERED_BEFORE_ORIGIN) origin.offered.splice(0, origin.offered.length - MAX_OFFERED_BEFORE_ORIGIN);
+        if (origin.since.length > MAX_OFFERED_BEFORE_ORIGIN) origin.since.splice(0, origin.since.length - MAX_OFFERED_BEFORE_ORIGIN);
         await putCursor(store, sink, cursor, origin);
       }
       if (failure) {
@@ -228,6 +255,12 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
       }
       if (report.delivered[sink.name]! >= maxPerCall) break;
       changes = await store.detections.changedSince(cursor, Math.min(batchSize, maxPerCall - report.delivered[sink.name]!));
+    }
+    // read to the end: every detection first changed up to here has been offered
+    if (caughtUp && (origin.settled !== cursor || origin.since.length)) {
+      origin.settled = cursor;
+      origin.since = [];
+      await putCursor(store, sink, cursor, origin);
     }
     let pending: number;
     try {

@@ -20,6 +20,10 @@ export const MAX_CHAIN_LINKS = 32;
 export function cutText(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
+/** A host name keeps its end, where the registrable domain (the destination key) is. */
+export function cutHostName(s: string, max: number): string {
+  return s.length > max ? `…${s.slice(s.length - (max - 1))}` : s;
+}
 const text = (max: number) => z.string().transform((s) => cutText(s, max));
 const str = text(MAX_SHORT_TEXT).default('');
 const pathText = text(MAX_PATH_TEXT).default('');
@@ -69,7 +73,7 @@ export const EgressCandidateSchema = z.object({
   remote_scope: text(MAX_SHORT_TEXT).default('public'),
   service: text(MAX_SHORT_TEXT).default('other'),
   service_evidence: text(MAX_SHORT_TEXT).default('port'),
-  server_name: str,
+  server_name: z.string().transform((s) => cutHostName(s, MAX_SHORT_TEXT)).default(''),
   state: str,
   interface: str,
   bytes_in: int,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_PATH_TEXT, MAX_SHORT_TEXT, cutText } from './egress-candidate.js';
 
 /**
  * osquery result-log lines as the fleet aggregator reads them (formats.md §6): the normalized shape
@@ -48,13 +49,14 @@ const str = z.coerce.string().default('');
 // they are most of a fleet's rows, and a schema parse per row costs more than the rest of ingest.
 
 /** `outflow_apps`: code_signing of running executables. */
+const cut = (max: number) => z.coerce.string().transform((s) => cutText(s, max)).default('');
 export const AppRowSchema = z.object({
-  path: str,
-  identity: str,
-  signature_class: str,
-  team_id: str,
-  signing_id: str,
-  cdhash: str,
+  path: cut(MAX_PATH_TEXT),
+  identity: cut(MAX_SHORT_TEXT),
+  signature_class: cut(MAX_SHORT_TEXT),
+  team_id: cut(MAX_SHORT_TEXT),
+  signing_id: cut(MAX_SHORT_TEXT),
+  cdhash: cut(MAX_SHORT_TEXT),
   notarized: int.default(-1),
 });
 export type AppRow = z.infer<typeof AppRowSchema>;

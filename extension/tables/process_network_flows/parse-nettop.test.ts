@@ -127,3 +127,37 @@ describe('a row that is neither a flow nor a process row', () => {
   });
 });
 
+const FLOW_SHAPED_HEADER = 'time,,interface,state,bytes_in,bytes_out,rx_dupe,rx_ooo,re-tx,rtt_avg,rcvsize,tx_win,tc_class,tc_mgt,cc_algo,P,C,R,W,arch,';
+
+describe('a flow row without an interface shaped like NAME.PID (its arch column says flow)', () => {
+  it.each([
+    ['udp6 2001:db8:7::15.62011<->::5.1', 'connected UDP6, nothing sent yet: 31 characters before ".1"'],
+    ['udp6 ::1.62011<->::1.4471', 'loopback UDP6 connected to port 4471 (the pid of a sanctioned backup agent)'],
+  ])('%s (%s) does not take over the uploader\'s next flows', (decoy) => {
+    const out = [
+      FLOW_SHAPED_HEADER,
+      '09:51:40.285101,uploader.666,,,10,900000000,0,0,0,,,,,,,,,,,,',
+      `09:51:40.285105,${decoy},,,0,0,0,0,0,,,,,,,,,,,so,`,
+      '09:51:40.285109,tcp4 10.20.30.41:50712<->198.51.100.23:443,en0,Established,3311,900000000,0,0,1448,21.03 ms,131072,262144,BE,-,cubic,-,-,-,-,so,',
+      '',
+    ].join('\n');
+    const r = parseNettop(out);
+    const upload = r.rows.find((f) => f.remote.address === '198.51.100.23');
+    expect(upload?.pid).toBe(666);
+  });
+});
+
+describe('an unreadable flow row without an interface (its arch column says flow)', () => {
+  it('does not hide the flows its own process lists after it', () => {
+    const out = [
+      FLOW_SHAPED_HEADER,
+      '09:51:40.285101,uploader.666,,,10,900000000,0,0,0,,,,,,,,,,,,',
+      // an ICMP socket (unprivileged SOCK_DGRAM on macOS) that has sent nothing: no interface yet (unverified)
+      '09:51:40.285105,icmp4 *:*<->203.0.113.1:*,,,0,0,0,0,0,,,,,,,,,,,so,',
+      '09:51:40.285109,tcp4 10.20.30.41:50712<->198.51.100.23:443,en0,Established,3311,900000000,0,0,1448,21.03 ms,131072,262144,BE,-,cubic,-,-,-,-,so,',
+      '',
+    ].join('\n');
+    const upload = parseNettop(out).rows.find((f) => f.remote.address === '198.51.100.23');
+    expect(upload?.pid).toBe(666);
+  });
+});

@@ -58,6 +58,8 @@ interface Header {
   label: number;
   iface: number;
   state: number;
+  /** `so` on every flow row, empty on process rows (formats.md §2.3; its meaning is not known); -1 when absent. */
+  arch: number;
   bytesIn: number;
   bytesOut: number;
 }
@@ -70,7 +72,7 @@ function parseHeader(fields: string[]): Header | undefined {
   const bytesOut = index('bytes_out');
   const label = fields.indexOf('');
   if (bytesIn < 0 || bytesOut < 0 || label < 0 || label === fields.length - 1) return undefined;
-  return { width: fields.length, label, iface: index('interface'), state: index('state'), bytesIn, bytesOut };
+  return { width: fields.length, label, iface: index('interface'), state: index('state'), arch: index('arch'), bytesIn, bytesOut };
 }
 
 /**
@@ -232,12 +234,14 @@ export function parseNettop(text: string): NettopParseResult {
 
     let arrow = label.indexOf('<->');
     const iface = fields.text(header.iface).trim();
-    const noInterface = iface === '';
-    if (arrow >= 0 && noInterface) {
-      // A process row is `NAME.PID` with no interface, NAME the executable's file name: at most 32 characters
-      // (p_name; p_comm is 16, which one nettop prints is not verified). A name may be shaped like a flow
-      // (`tcp6 *.*<->::1` is a valid file name). Flows name their interface, and a flow label short enough to
-      // pass for a name is a loopback one, on lo0.
+    // What the process cannot choose tells its own row from a flow's: a process row has no interface and, where
+    // nettop prints the arch column, an empty one (flows print `so`). A flow without an interface (a UDP socket
+    // that has sent nothing) may have a label of NAME.PID's shape, with its remote port as the "pid".
+    const processShaped = iface === '' && (header.arch < 0 || fields.text(header.arch).trim() === '');
+    if (arrow >= 0 && processShaped) {
+      // A process row is `NAME.PID`, NAME the executable's file name: at most 32 characters (p_name; p_comm is
+      // 16, which one nettop prints is not verified). A name may be shaped like a flow (`tcp6 *.*<->::1` is a
+      // valid file name).
       const m = PROCESS_LABEL.exec(label);
       if (m && m[1]!.length <= MAX_PROCESS_NAME) arrow = -1;
     }
@@ -255,18 +259,18 @@ export function parseNettop(text: string): NettopParseResult {
 
     const space = label.indexOf(' ');
     const proto = space > 0 && space < arrow ? PROTOCOLS[label.slice(0, space)] : undefined;
-    // A row without an interface that is no flow we can read may be a process row of its own (a name too long to
-    // pass for one): its flows are not the previous process's. A flow we cannot read (icmp) names its interface.
+    // A process-shaped row that is no flow we can read may be a process row of its own (a name too long to pass
+    // for one): its flows are not the previous process's. A flow we cannot read (icmp) prints its arch or interface.
     if (!proto || !owner) {
       skipped++;
-      if (noInterface) owner = undefined;
+      if (processShaped) owner = undefined;
       continue;
     }
     const local = parseNettopEndpoint(label.slice(space + 1, arrow).trim(), proto.family);
     const remote = parseNettopEndpoint(label.slice(arrow + 3).trim(), proto.family);
     if (!local || !remote) {
       skipped++;
-      if (noInterface) owner = undefined;
+      if (processShaped) owner = undefined;
       continue;
     }
     rows.push({

@@ -1,0 +1,51 @@
+/**
+ * Text a host sends is cut at ingest (src/schemas/egress-candidate.ts, result-log.ts): what a host can make a
+ * detection carry, through candidates or through the outflow_apps rows that fill a chain's empty links, stays
+ * bounded, and the cut keeps what keys are made of.
+ */
+import { describe, expect, it } from 'vitest';
+import { simulateFleet } from '../../scripts/simulate-fleet.js';
+import { destinationKey } from '../../src/classify/destination.js';
+import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
+import { memoryStore, runPipeline } from './fleet-helpers.js';
+import { toOcsf } from '../../fleet/sinks/ocsf.js';
+
+describe('host text reaching a detection through outflow_apps', () => {
+  it('a detection stays small when an outflow_apps row carries a huge path', async () => {
+    const fleet = simulateFleet({ hosts: 12, days: 9, seed: 11, files: 1, duplicateRate: 0 });
+    const pad = 'A'.repeat(3_000_000);
+    const extra: string[] = [];
+    const files = fleet.files.map((lines) =>
+      lines.map((l) => {
+        const o = JSON.parse(l) as { name: string; unixTime: number; hostIdentifier: string; columns?: Record<string, string> };
+        if (!o.name.endsWith('outflow_candidates') || !o.columns) return l;
+        const chain = (JSON.parse(o.columns.process_chain!) as { pid: number; path: string; identity: string; signature_class: string }[]).map((k) => ({ ...k, path: '', signature_class: '' }));
+        o.columns.process_chain = JSON.stringify([...chain, ...Array.from({ length: 30 }, (_, i) => ({ ...chain[0]!, pid: 9000 + i }))]);
+        o.columns.path = '';
+        // the same host reports the identity's attributes with a 3 MB path (within the 4 MiB line limit)
+        extra.push(JSON.stringify({ ...o, name: o.name.replace('outflow_candidates', 'outflow_apps'), columns: { path: `/x/${pad}`, identity: o.columns.identity, signature_class: 'developer_id', team_id: 'T', signing_id: 's', cdhash: '' } }));
+        return JSON.stringify(o);
+      }),
+    );
+    const store = await memoryStore();
+    try {
+      const run = await runPipeline(store, [[...extra.slice(0, 40), ...files[0]!]]);
+      expect(run.detections.length).toBeGreaterThan(0);
+      const biggest = Math.max(...run.detections.map((d) => JSON.stringify(d).length));
+      const biggestOcsf = Math.max(...run.detections.map((d) => JSON.stringify(toOcsf(d)).length));
+      expect(biggest).toBeLessThan(1024 * 1024);
+      expect(biggestOcsf).toBeLessThan(1024 * 1024);
+    } finally {
+      await store.close();
+    }
+  }, 180_000);
+});
+
+describe('cutting host names', () => {
+  it('a candidate with a long SNI keeps the destination key outflow_destinations gives the same flow', () => {
+    const sni = `${'a.'.repeat(300)}evil.com`; // 608 characters, a valid-looking TLS server name
+    const columns = { analytic: 'AN0990', flow_id: 'f1', pid: 1, process_start: 1, protocol: 'tcp', remote_address: '203.0.113.9', remote_port: 443, server_name: sni, bytes_in: 1, bytes_out: 1, pcr: 0, first_seen: 1, last_seen: 1, duration: 1 };
+    const c = EgressCandidateSchema.parse(columns);
+    expect(destinationKey(c.server_name, c.remote_address)).toBe(destinationKey(sni, '203.0.113.9'));
+  });
+});
