@@ -283,7 +283,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     let bytes = 0;
     let from = rendered.length;
     while (from > 0) {
-      bytes += JSON.stringify(rendered[from - 1]).length + 1;
+      bytes += Buffer.byteLength(JSON.stringify(rendered[from - 1])) + 1;
       if (bytes > MAX_DETECTIONS_ANSWER_BYTES && from < rendered.length) break;
       from--;
     }

@@ -302,16 +302,22 @@ describe('the size of what a host can make a detection carry', () => {
     }
   }, 120_000);
 
-  it('answers at most 32 MiB of detections, the newest, and says the rest was left out', async () => {
-    const file = path.join(dir, 'big-answers.db');
+  it.each([
+    ['ASCII', 'B'.repeat(1_000_000)],
+    ['3-byte characters (bytes, not characters, are counted)', '€'.repeat(400_000)],
+  ])('answers at most 32 MiB of detections, the newest, and says the rest was left out (%s)', async (kind, pad) => {
+    const file = path.join(dir, `big-answers-${kind.length}.db`);
     const store = await openSqliteStore(file);
-    // detections stored by an older version, before text was cut: 1 MB each
+    // detections stored by an older version, before text was cut: 1–1.2 MB each
     const big = (i: number) => sampleDetection({ id: `big-${String(i).padStart(2, '0')}`, suppression_key: `k-${i}`, last_seen: sampleDetection().last_seen + i });
-    await store.detections.upsert(Array.from({ length: 40 }, (_, i) => ({ ...big(i), process: { ...big(i).process, path: `/x/${'B'.repeat(1_000_000)}` } })));
+    await store.detections.upsert(Array.from({ length: 40 }, (_, i) => ({ ...big(i), process: { ...big(i).process, path: `/x/${pad}` } })));
     await store.close();
     const own = await startServe({ loaded: config({ store: file }), log: silentLogger(), stdout: new MemoryStream() });
     try {
-      const answer = (await (await fetch(`${own.url}/v1/detections?limit=100`, { headers: auth })).json()) as { count: number; truncated: boolean; detections: Detection[] };
+      const res = await fetch(`${own.url}/v1/detections?limit=100`, { headers: auth });
+      const body = Buffer.from(await res.arrayBuffer());
+      expect(body.length).toBeLessThan(32 * 1024 * 1024 + 64 * 1024);
+      const answer = JSON.parse(body.toString('utf8')) as { count: number; truncated: boolean; detections: Detection[] };
       expect(answer.truncated).toBe(true);
       expect(answer.count).toBeGreaterThan(20);
       expect(answer.count).toBeLessThan(40);

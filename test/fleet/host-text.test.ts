@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { simulateFleet } from '../../scripts/simulate-fleet.js';
 import { destinationKey } from '../../src/classify/destination.js';
-import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
+import { cutHostName, cutText, EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
 import { memoryStore, runPipeline } from './fleet-helpers.js';
 import { toOcsf } from '../../fleet/sinks/ocsf.js';
 
@@ -49,3 +49,18 @@ describe('cutting host names', () => {
     expect(destinationKey(c.server_name, c.remote_address)).toBe(destinationKey(sni, '203.0.113.9'));
   });
 });
+
+describe('cutting never splits a character', () => {
+  it('a surrogate pair at the cut stays whole or goes whole', () => {
+    const emoji = '😀'; // two UTF-16 units
+    for (let n = 5; n < 12; n++) {
+      const s = 'x'.repeat(n) + emoji.repeat(20);
+      for (const cut of [cutText(s, 16), cutHostName(emoji.repeat(20) + 'y'.repeat(n), 16)]) {
+        expect(cut.length).toBeLessThanOrEqual(16);
+        // a lone surrogate does not survive a UTF-8 round trip
+        expect(Buffer.from(cut, 'utf8').toString('utf8')).toBe(cut);
+      }
+    }
+  });
+});
+
