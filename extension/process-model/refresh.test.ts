@@ -29,6 +29,19 @@ function ctxFor(platform: 'darwin' | 'linux', clock: Clock = systemClock): Exten
   return ctx;
 }
 
+/** Run `fn` with the fake ps printing `listing` as its comm listing, in a directory removed afterwards. */
+async function withFakePs(listing: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'outflow-ps-'));
+  try {
+    const ps = path.join(dir, 'ps.txt');
+    writeFileSync(ps, listing);
+    process.env.OUTFLOW_FAKE_PS = ps;
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('refreshProcessSnapshot on darwin (fake ps)', () => {
   it('observes every ps row with path, args and start time', async () => {
     process.env.OUTFLOW_FAKE_PS = path.join(fixtures, 'ps-basic.txt');
@@ -112,58 +125,40 @@ describe('refreshProcessSnapshot on darwin (fake ps)', () => {
   // macOS ps prints argv[0] as comm (adv_cmds: just_command skips the kernel's exec path), which each process
   // chooses: `exec -a /Applications/Safari.app/Contents/MacOS/Safari ./rclone` claims Safari's path.
   it('a comm path never replaces the executable path eslogger reported for the same instance', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'outflow-ps-'));
-    try {
-      const ps = path.join(dir, 'ps.txt');
-      writeFileSync(ps, '    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  700     1   502 Tue Mar  3 09:00:00 2026 /Applications/Safari.app/Contents/MacOS/Safari\n');
-      process.env.OUTFLOW_FAKE_PS = ps;
+    await withFakePs('    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  700     1   502 Tue Mar  3 09:00:00 2026 /Applications/Safari.app/Contents/MacOS/Safari\n', async () => {
       const ctx = ctxFor('darwin', fixedClock(1_772_528_410));
       ctx.processes.observe({ pid: 700, processStart: 1_772_528_400, ppid: 1, uid: 502, path: '/Users/eve/.cache/rclone', cdhash: 'ab'.repeat(20), source: 'eslogger', seenAt: 1_772_528_400 });
       await refreshProcessSnapshot(ctx);
       expect(ctx.processes.get(700)!.path).toBe('/Users/eve/.cache/rclone');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a comm longer than MAXPATHLEN is not taken as a path, and one too long for the output cap costs only the paths', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'outflow-ps-'));
-    try {
-      const ps = path.join(dir, 'ps.txt');
-      writeFileSync(ps, `    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  701     1   502 Tue Mar  3 09:00:00 2026 /tmp/${'A'.repeat(1024 * 1024)}\n`);
-      process.env.OUTFLOW_FAKE_PS = ps;
-      let ctx = ctxFor('darwin', fixedClock(1_772_528_410));
+    await withFakePs(`    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  701     1   502 Tue Mar  3 09:00:00 2026 /tmp/${'A'.repeat(1024 * 1024)}\n`, async () => {
+      const ctx = ctxFor('darwin', fixedClock(1_772_528_410));
       await refreshProcessSnapshot(ctx);
       expect(ctx.processes.get(701)!.path.length).toBeLessThanOrEqual(1024);
-
-      // argv[0] of ~1 MiB each: a few dozen push the comm listing past tools.max_output_bytes (scaled down here)
+    });
+    // argv[0] of ~1 MiB each: a few dozen push the comm listing past tools.max_output_bytes (scaled down here)
+    await withFakePs(`    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  702     1   502 Tue Mar  3 09:00:00 2026 /tmp/${'A'.repeat(3 * 1024 * 1024)}\n`, async (dir) => {
       const ids = path.join(dir, 'ids.txt');
-      writeFileSync(ps, `    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  702     1   502 Tue Mar  3 09:00:00 2026 /tmp/${'A'.repeat(3 * 1024 * 1024)}\n`);
       writeFileSync(ids, '    1     0     0 Tue Mar  3 07:00:00 2026\n  702     1   502 Tue Mar  3 09:00:00 2026\n');
       process.env.OUTFLOW_FAKE_PS_IDS = ids;
-      ctx = createContext({ platform: 'darwin', config: parseConfig({ tools: { dir: FAKE_TOOLS_DIR, max_output_bytes: 2 * 1024 * 1024 } }), log: silentLogger(), clock: fixedClock(1_772_528_410) });
+      const ctx = createContext({ platform: 'darwin', config: parseConfig({ tools: { dir: FAKE_TOOLS_DIR, max_output_bytes: 2 * 1024 * 1024 } }), log: silentLogger(), clock: fixedClock(1_772_528_410) });
       contexts.push(ctx);
       await refreshProcessSnapshot(ctx);
       expect(ctx.processes.get(1)).toBeDefined();
       expect(ctx.processes.get(702)).toBeDefined();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a comm that is a bare name (argv[0] again) does not rename an instance whose path eslogger reported', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'outflow-ps-'));
-    try {
-      const ps = path.join(dir, 'ps.txt');
-      writeFileSync(ps, '    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  700     1   502 Tue Mar  3 09:00:00 2026 Safari\n');
-      process.env.OUTFLOW_FAKE_PS = ps;
+    await withFakePs('    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  700     1   502 Tue Mar  3 09:00:00 2026 Safari\n', async () => {
       const ctx = ctxFor('darwin', fixedClock(1_772_528_410));
       ctx.processes.observe({ pid: 700, processStart: 1_772_528_400, ppid: 1, uid: 502, path: '/Users/eve/.cache/rclone', name: 'rclone', source: 'eslogger', seenAt: 1_772_528_400 });
       await refreshProcessSnapshot(ctx);
       expect(ctx.processes.get(700)).toMatchObject({ path: '/Users/eve/.cache/rclone', name: 'rclone' });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a failing ps rejects (the collector reports it) and leaves the model untouched', async () => {

@@ -32,6 +32,12 @@ async function upsert(store: Store, id: string, count = 1): Promise<void> {
   await store.detections.upsert([sampleDetection({ id, suppression_key: `k-${id}`, count })]);
 }
 
+/** Each detection is offered once, and each time as a first offer (a Create). */
+const BOTH_FIRST_OFFERS = [
+  ['other', true],
+  ['moved', true],
+];
+
 /** moved: change 1, other: change 2, moved again: change 3 (its row is now after other's). */
 async function setup() {
   const store = await memoryStore();
@@ -49,10 +55,7 @@ describe('first offer across call boundaries', () => {
     const { store, sink, g } = await setup();
     await deliverDetections(store, g, { batchSize: 1, maxPerCall: 1 }); // delivers 'other', stops (behind)
     await deliverDetections(store, g, { batchSize: 1, maxPerCall: 1 }); // delivers 'moved'
-    expect(sink.offers).toEqual([
-      ['other', true],
-      ['moved', true],
-    ]);
+    expect(sink.offers).toEqual(BOTH_FIRST_OFFERS);
     await store.close();
   });
 
@@ -66,10 +69,7 @@ describe('first offer across call boundaries', () => {
     };
     await deliverDetections(store, g, { batchSize: 1 }); // 'other' accepted, 'moved' refused
     await deliverDetections(store, g, { batchSize: 1 });
-    expect(sink.offers).toEqual([
-      ['other', true],
-      ['moved', true],
-    ]);
+    expect(sink.offers).toEqual(BOTH_FIRST_OFFERS);
     await store.close();
   });
 
@@ -78,10 +78,7 @@ describe('first offer across call boundaries', () => {
     sink.acceptOnly = 1; // page ['other', 'moved']: only 'other' taken
     await deliverDetections(store, g);
     await deliverDetections(store, g);
-    expect(sink.offers).toEqual([
-      ['other', true],
-      ['moved', true],
-    ]);
+    expect(sink.offers).toEqual(BOTH_FIRST_OFFERS);
     await store.close();
   });
 });
