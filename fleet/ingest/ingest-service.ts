@@ -37,7 +37,7 @@ import { silentLogger } from '../../src/log.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { createDestinationKeyer } from '../../src/classify/destination.js';
-import { EgressCandidateSchema, MAX_PATH_TEXT, MAX_SHORT_TEXT, cutText } from '../../src/schemas/egress-candidate.js';
+import { EgressCandidateSchema, MAX_KEY_TEXT, MAX_PATH_TEXT, MAX_SHORT_TEXT, cutHostName, cutText } from '../../src/schemas/egress-candidate.js';
 import { AppRowSchema, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
 import { PRIVATE_FILE_MODE } from '../file-modes.js';
@@ -306,7 +306,7 @@ export function plainAppRow(c: Record<string, unknown>): AppRow | undefined {
   // cut as candidate text is (egress-candidate.ts): these attributes fill every chain link of a detection naming the identity
   return {
     path: cutText(path, MAX_PATH_TEXT),
-    identity: cutText(identity, MAX_SHORT_TEXT),
+    identity: cutText(identity, MAX_KEY_TEXT),
     signature_class: cutText(signatureClass, MAX_SHORT_TEXT),
     team_id: cutText(teamId, MAX_SHORT_TEXT),
     signing_id: cutText(signingId, MAX_SHORT_TEXT),
@@ -548,13 +548,14 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           if (odd !== undefined) {
             return rejectRow(line, row, `outflow_destinations row invalid: ${odd}: not a string or number`);
           }
-          const remote = text(c.remote_address);
+          // cut as the candidate path cuts (EgressCandidateSchema): the same flow must give the same key and pair
+          const remote = cutText(text(c.remote_address), MAX_KEY_TEXT);
           if (!remote) {
             return rejectRow(line, row, 'outflow_destinations row invalid: remote_address: missing');
           }
-          const dest = keyOf(text(c.server_name), remote);
+          const dest = keyOf(cutHostName(text(c.server_name), MAX_KEY_TEXT), remote);
           host.sightDestination(dest, t);
-          const identity = text(c.identity);
+          const identity = cutText(text(c.identity), MAX_KEY_TEXT);
           const out = num(c.bytes_out);
           const inn = num(c.bytes_in);
           if (identity && out >= uploadBytes) {

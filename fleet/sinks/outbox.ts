@@ -83,7 +83,8 @@ interface SinkOrigin {
   settled: string | null;
   since: string[];
 }
-const MAX_OFFERED_BEFORE_ORIGIN = 10_000;
+/** As many as one delivery call hands a sink by default (DeliveryOptions.maxPerCall): past it, a duplicate Create. */
+const MAX_OFFERED_BEFORE_ORIGIN = 20_000;
 const NO_ORIGIN: SinkOrigin = { origin: null, offered: [], settled: null, since: [] };
 
 function idList(v: unknown): string[] {

@@ -16,6 +16,12 @@ const num = z.coerce.number();
  */
 export const MAX_PATH_TEXT = 4096;
 export const MAX_SHORT_TEXT = 512;
+/**
+ * Text that keys prevalence (identities, server names, addresses): shorter, so two of them of 3-byte characters
+ * stay within a PostgreSQL index entry (2704 bytes) together. Every path that reads them cuts them alike, so the
+ * same flow keys the same way from candidates, outflow_destinations and outflow_apps.
+ */
+export const MAX_KEY_TEXT = 256;
 export const MAX_CHAIN_LINKS = 32;
 export function cutText(s: string, max: number): string {
   if (s.length <= max) return s;
@@ -38,6 +44,7 @@ export function cutHostName(s: string, max: number): string {
 const text = (max: number) => z.string().transform((s) => cutText(s, max));
 const str = text(MAX_SHORT_TEXT).default('');
 const pathText = text(MAX_PATH_TEXT).default('');
+const keyText = text(MAX_KEY_TEXT).default('');
 
 export const ANALYTIC_IDS = ['AN0990', 'AN0032', 'AN0082', 'AN1415', 'AN0425'] as const;
 export type AnalyticId = (typeof ANALYTIC_IDS)[number];
@@ -45,7 +52,7 @@ export type AnalyticId = (typeof ANALYTIC_IDS)[number];
 export const ProcessChainLinkSchema = z.object({
   pid: int,
   path: text(MAX_PATH_TEXT),
-  identity: str,
+  identity: keyText,
   signature_class: text(MAX_SHORT_TEXT).default('unknown'),
 });
 export type ProcessChainLink = z.infer<typeof ProcessChainLinkSchema>;
@@ -79,12 +86,12 @@ export const EgressCandidateSchema = z.object({
   family: int.default(4),
   local_address: str,
   local_port: int.default(0),
-  remote_address: text(MAX_SHORT_TEXT).pipe(z.string().min(1)),
+  remote_address: text(MAX_KEY_TEXT).pipe(z.string().min(1)),
   remote_port: int,
   remote_scope: text(MAX_SHORT_TEXT).default('public'),
   service: text(MAX_SHORT_TEXT).default('other'),
   service_evidence: text(MAX_SHORT_TEXT).default('port'),
-  server_name: z.string().transform((s) => cutHostName(s, MAX_SHORT_TEXT)).default(''),
+  server_name: z.string().transform((s) => cutHostName(s, MAX_KEY_TEXT)).default(''),
   state: str,
   interface: str,
   bytes_in: int,
@@ -99,11 +106,11 @@ export const EgressCandidateSchema = z.object({
   team_id: str,
   signing_id: str,
   cdhash: str,
-  identity: str,
+  identity: keyText,
   // lineage
   group_root_pid: int.default(0),
   group_root_path: pathText,
-  group_root_identity: str,
+  group_root_identity: keyText,
   // Beyond SPEC §2 (additive; '' from older extensions, where the fleet falls back to the root's path):
   // what the lineage made the root, launchd_job | gui_app | terminal_shell | top.
   group_root_kind: str,

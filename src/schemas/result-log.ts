@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_PATH_TEXT, MAX_SHORT_TEXT, cutText } from './egress-candidate.js';
+import { MAX_KEY_TEXT, MAX_PATH_TEXT, MAX_SHORT_TEXT, cutText } from './egress-candidate.js';
 
 /**
  * osquery result-log lines as the fleet aggregator reads them (formats.md §6): the normalized shape
@@ -52,7 +52,7 @@ const str = z.coerce.string().default('');
 const cut = (max: number) => z.coerce.string().transform((s) => cutText(s, max)).default('');
 export const AppRowSchema = z.object({
   path: cut(MAX_PATH_TEXT),
-  identity: cut(MAX_SHORT_TEXT),
+  identity: cut(MAX_KEY_TEXT),
   signature_class: cut(MAX_SHORT_TEXT),
   team_id: cut(MAX_SHORT_TEXT),
   signing_id: cut(MAX_SHORT_TEXT),

@@ -6,8 +6,15 @@
 import { describe, expect, it } from 'vitest';
 import { simulateFleet } from '../../scripts/simulate-fleet.js';
 import { destinationKey } from '../../src/classify/destination.js';
-import { cutHostName, cutText, EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
-import { memoryStore, runPipeline } from './fleet-helpers.js';
+import { randomBytes } from 'node:crypto';
+import { cutHostName, cutText, EgressCandidateSchema, MAX_KEY_TEXT } from '../../src/schemas/egress-candidate.js';
+import { createDestinationKeyer } from '../../src/classify/destination.js';
+import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { openPostgresStore } from '../../fleet/store/postgres/index.js';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { APPS } from '../../scripts/simulate-fleet.js';
+import { createTestDatabase } from '../helpers/pg.js';
+import { candidateLine, DAY, destinationLine, hostsOf, memoryStore, runPipeline, statusLines, T0 } from './fleet-helpers.js';
 import { toOcsf } from '../../fleet/sinks/ocsf.js';
 
 describe('host text reaching a detection through outflow_apps', () => {
@@ -62,5 +69,56 @@ describe('cutting never splits a character', () => {
       }
     }
   });
+});
+
+describe('the same flow through outflow_destinations and outflow_candidates, with key text past the cut', () => {
+  const SNI = `${'b'.repeat(600)}.s3.amazonaws.com`; // a tenant under a shared suffix: the whole name is the key
+  const APP = { ...APPS.chrome, identity: `team:EQHXZ8M8AV/${'s'.repeat(600)}` };
+
+  it('counts both hosts under one destination key and one (identity, key) pair', async () => {
+    const [a, b] = hostsOf(2);
+    const t = T0 + 10 * DAY;
+    const store = await memoryStore();
+    try {
+      await runPipeline(store, [
+        [
+          ...statusLines([a!, b!], T0),
+          destinationLine(a!, t, SNI, APP, 5, { out: 50 * 1024 * 1024, in: 1000 }),
+          candidateLine({ analytic: 'AN0990', host: b!, app: APP, remote_address: '198.51.100.80', server_name: SNI, bytes_out: 50 * 1024 * 1024, first_seen: t - 200 }, t),
+        ],
+      ]);
+      const key = createDestinationKeyer()(cutHostName(SNI, MAX_KEY_TEXT), '198.51.100.80');
+      const window = { from: 0, to: t + DAY };
+      expect((await store.prevalence.destinations([key], window)).get(key)?.hosts).toBe(2);
+      const pairs = await store.prevalence.pairs([{ identity: cutText(APP.identity, MAX_KEY_TEXT), key }], window);
+      expect([...pairs.values()][0]?.hosts).toBe(2);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('on PostgreSQL, key text of 3-byte characters past the cut does not fail the batch (index entries are capped at 2704 bytes)', async () => {
+    const db = await createTestDatabase('host_text');
+    const store = await openPostgresStore(db.url);
+    try {
+      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+      const cjk = (n: number) => Array.from({ length: n }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 0x5000))).join('');
+      const app = { ...APPS.chrome, identity: `team:X/${cjk(600)}` };
+      const [h] = hostsOf(1);
+      const sni = `${cjk(600)}.s3.amazonaws.com`;
+      const ascii = { ...APPS.chrome, identity: `team:X/${randomBytes(2400).toString('base64')}` };
+      const lines = [
+        candidateLine({ analytic: 'AN0990', host: h!, app, remote_address: '198.51.100.80', server_name: sni, bytes_out: 50 * 1024 * 1024, first_seen: T0 - 200 }, T0),
+        destinationLine(h!, T0, sni, app, 5, { out: 50 * 1024 * 1024, in: 1000 }),
+        destinationLine(h!, T0, 'example.com', ascii, 6, { out: 50 * 1024 * 1024, in: 1000 }),
+        destinationLine(h!, T0, `${'c'.repeat(3000)}.s3.amazonaws.com`, APPS.chrome, 7),
+      ];
+      const r = await ingest.ingestLines(lines, { kind: 'test', id: 'x' });
+      expect(r.quarantined).toBe(0);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  }, 60_000);
 });
 

@@ -161,3 +161,28 @@ describe('an unreadable flow row without an interface (its arch column says flow
     expect(upload?.pid).toBe(666);
   });
 });
+
+const HEADER_LINE = 'time,,interface,state,bytes_in,bytes_out,rx_dupe,rx_ooo,re-tx,rtt_avg,rcvsize,tx_win,tc_class,tc_mgt,cc_algo,P,C,R,W,arch,';
+const SAFARI_ROWS = ['09:51:40.285101,Safari.501,,,10,10,0,0,0,,,,,,,,,,,,', '09:51:40.285109,tcp4 10.0.0.2:50000<->17.1.1.1:443,en0,Established,10,10,0,0,0,1.0 ms,131072,262144,BE,-,cubic,-,-,-,-,so,'];
+const EXFIL_ROW = '09:51:40.285209,tcp4 10.0.0.2:50001<->203.0.113.9:443,en0,Established,5,900000000,0,0,0,1.0 ms,131072,262144,BE,-,cubic,-,-,-,-,so,';
+const LATER = ['09:51:40.285301,Mail.777,,,1,1,0,0,0,,,,,,,,,,,,', '09:51:40.285309,tcp4 10.0.0.2:50002<->17.2.2.2:993,en0,Established,1,1,0,0,0,1.0 ms,131072,262144,BE,-,cubic,-,-,-,-,so,'];
+
+describe('a process name that reads as a header line', () => {
+  it('a 19-character name "bytes_in,bytes_out," does not hide its own flows (and every row after it)', () => {
+    const name = 'bytes_in,bytes_out,'; // a valid file name; 19 characters, within the parser's 32-character assumption
+    const out = [HEADER_LINE, ...SAFARI_ROWS, `09:51:40.285201,${name}.4242,,,5,900000000,0,0,0,,,,,,,,,,,,`, EXFIL_ROW, ...LATER, ''].join('\n');
+    const r = parseNettop(out);
+    expect(r.samples).toBe(1);
+    expect(r.rows.find((f) => f.remote.address === '203.0.113.9')?.pid).toBe(4242);
+    expect(r.rows.find((f) => f.remote.address === '17.2.2.2')?.pid).toBe(777);
+  });
+});
+
+describe('a row with no interface and an empty arch is no flow, whatever its name length', () => {
+  it('a 40-character flow-shaped name does not become a flow of the process above and keep the owner', () => {
+    const name = 'tcp6 2001:db8::1:2:3.50001<->::ffff:1.2.3.4'; // > 32: only if nettop prints more than p_name (unverified)
+    const out = [HEADER_LINE, ...SAFARI_ROWS, `09:51:40.285201,${name}.4242,,,5,900000000,0,0,0,,,,,,,,,,,,`, EXFIL_ROW, ''].join('\n');
+    const r = parseNettop(out);
+    expect(r.rows.find((f) => f.remote.address === '203.0.113.9')?.pid).not.toBe(501);
+  });
+});

@@ -65,6 +65,8 @@ interface Header {
 }
 
 const PROCESS_LABEL = /^(.*)\.(\d+)$/;
+/** A field no header prints: a number, or a process label's `.PID` end. */
+const HEADER_NOT_NAME = /^\d+$|\.\d+$/;
 
 function parseHeader(fields: string[]): Header | undefined {
   const index = (name: string) => fields.indexOf(name);
@@ -72,6 +74,9 @@ function parseHeader(fields: string[]): Header | undefined {
   const bytesOut = index('bytes_out');
   const label = fields.indexOf('');
   if (bytesIn < 0 || bytesOut < 0 || label < 0 || label === fields.length - 1) return undefined;
+  // A process row whose name holds `bytes_in,bytes_out,` has both words as fields too; it also has its
+  // `.PID` and its counters, which no column name is.
+  if (fields.some((f) => HEADER_NOT_NAME.test(f))) return undefined;
   return { width: fields.length, label, iface: index('interface'), state: index('state'), arch: index('arch'), bytesIn, bytesOut };
 }
 
@@ -244,6 +249,12 @@ export function parseNettop(text: string): NettopParseResult {
       // valid file name).
       const m = PROCESS_LABEL.exec(label);
       if (m && m[1]!.length <= MAX_PROCESS_NAME) arrow = -1;
+      else if (header.arch >= 0) {
+        // an empty arch is no flow's: not a flow of the previous process, whatever the label parses as
+        skipped++;
+        owner = undefined;
+        continue;
+      }
     }
     if (arrow < 0) {
       const m = PROCESS_LABEL.exec(label);
