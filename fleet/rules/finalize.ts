@@ -16,7 +16,7 @@ import { ANALYTICS, commonThreshold, cutWindowWarming, rareThreshold, youngBasel
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import type { Logger } from '../../src/log.js';
-import { pairKey, type AppStats, type CandidateOutcome, type PrevalenceStats, type Store, type StoredCandidate, type TimeWindow } from '../store/store.js';
+import { pairKey, type AppStats, type CandidateOutcome, type PrevalenceAnswer, type PrevalenceRequest, type PrevalenceStats, type Store, type StoredCandidate, type TimeWindow } from '../store/store.js';
 import { buildDetection, chainIdentities, foldInto, groupRootIsLaunchdJob, suppressionKey, type EvidenceInput } from './evidence.js';
 
 const DAY = 86_400;
@@ -66,6 +66,35 @@ interface CandidateContext {
 
 const EMPTY_STATS: PrevalenceStats = { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
 
+/** The store read for one window's candidates: their destinations, (identity, destination) pairs and chain apps. */
+function prevalenceRequest(window: TimeWindow, items: readonly StoredCandidate[], chainApps: readonly string[], countCap?: number): PrevalenceRequest {
+  return {
+    window,
+    ...(countCap === undefined ? {} : { countCap }),
+    destinations: [...new Set(items.map((s) => s.destinationKey))],
+    pairs: items.filter((s) => s.candidate.identity).map((s) => ({ identity: s.candidate.identity, key: s.destinationKey })),
+    apps: [...new Set(chainApps)],
+  };
+}
+
+/** A candidate's counts in its window's answer. */
+function countsOf(s: StoredCandidate, chain: readonly string[], answer: PrevalenceAnswer): { destination: PrevalenceStats; counts: Pick<FleetFacts, 'destinationHosts' | 'destinationFirstSeen' | 'pairUploadHosts' | 'chainApps'> } {
+  const destination = answer.destinations.get(s.destinationKey) ?? EMPTY_STATS;
+  const pair = s.candidate.identity ? answer.pairs.get(pairKey(s.candidate.identity, s.destinationKey)) : undefined;
+  return {
+    destination,
+    counts: {
+      destinationHosts: destination.hosts,
+      destinationFirstSeen: destination.firstSeen,
+      pairUploadHosts: pair?.hosts ?? 0,
+      chainApps: chain.map((identity) => {
+        const a = answer.apps.get(identity);
+        return { identity, firstSeen: a?.firstSeen ?? null, hosts: a?.hosts ?? 0 };
+      }),
+    },
+  };
+}
+
 /**
  * Gather FleetFacts for a batch. Windows end just after event time + finalize_delay (what live
  * finalization would have seen); active hosts are counted per hour of event time (they move slowly,
@@ -104,24 +133,16 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
   const groups = [...byWindow.values()];
   const chains = new Map(batch.map((s) => [s.id, chainIdentities(s.candidate)]));
   // All windows in one store call: the backend reads each key once, not once per window.
-  const answers = await store.prevalence.statsMany(
-    groups.map((g) => ({
-      window: g.window,
-      countCap: g.cap,
-      destinations: [...new Set(g.items.map((s) => s.destinationKey))],
-      pairs: g.items.filter((s) => s.candidate.identity).map((s) => ({ identity: s.candidate.identity, key: s.destinationKey })),
-      apps: [...new Set(g.items.flatMap((s) => chains.get(s.id)!))],
-    })),
-  );
+  const chainOf = (s: StoredCandidate) => chains.get(s.id)!;
+  const answers = await store.prevalence.statsMany(groups.map((g) => prevalenceRequest(g.window, g.items, g.items.flatMap(chainOf), g.cap)));
   // Read after the counts: it only grows, in the transaction that expires, so a rollup that expired anything the
   // counts above miss has already raised it.
   const prevalenceKeptFrom = await store.prevalence.keptFrom();
   for (const [gi, g] of groups.entries()) {
-    const { destinations: dests, pairs, apps } = answers[gi]!;
+    const answer = answers[gi]!;
     for (const s of g.items) {
       const active = activeByHour.get(Math.floor(s.eventTime / HOUR))!;
-      const dest = dests.get(s.destinationKey) ?? EMPTY_STATS;
-      const pair = s.candidate.identity ? pairs.get(pairKey(s.candidate.identity, s.destinationKey)) : undefined;
+      const { destination, counts } = countsOf(s, chainOf(s), answer);
       const facts: FleetFacts = {
         now: s.eventTime,
         baselineStart,
@@ -129,17 +150,11 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
         windowFrom: g.window.from,
         activeHosts: active,
         destinationKey: s.destinationKey,
-        destinationHosts: dest.hosts,
-        destinationFirstSeen: dest.firstSeen,
-        pairUploadHosts: pair?.hosts ?? 0,
-        chainApps: chains.get(s.id)!.map((identity) => {
-          const a = apps.get(identity);
-          return { identity, firstSeen: a?.firstSeen ?? null, hosts: a?.hosts ?? 0 };
-        }),
+        ...counts,
         groupRootIsLaunchdJob: groupRootIsLaunchdJob(s.candidate),
       };
-      contexts.push({ stored: s, facts, destination: dest, rare: rareThreshold(active, cfg), common: commonThreshold(active, cfg), window: g.window });
-      appsByCandidate.set(s.id, apps);
+      contexts.push({ stored: s, facts, destination, rare: rareThreshold(active, cfg), common: commonThreshold(active, cfg), window: g.window });
+      appsByCandidate.set(s.id, answer.apps);
     }
   }
   const hosts = await store.hosts.get([...new Set(batch.map((s) => s.hostId))]);
@@ -158,39 +173,23 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
  * is already at or past the threshold it was compared with).
  */
 async function exactCounts(store: Store, fired: CandidateContext[], apps: Map<string, Map<string, AppStats>>): Promise<void> {
-  const byWindow = new Map<string, { window: TimeWindow; items: CandidateContext[] }>();
+  // gatherFacts gives the candidates of one window the same window object
+  const byWindow = new Map<TimeWindow, CandidateContext[]>();
   for (const ctx of fired) {
-    const w = `${ctx.window.from}|${ctx.window.to}`;
-    let g = byWindow.get(w);
-    if (!g) byWindow.set(w, (g = { window: ctx.window, items: [] }));
-    g.items.push(ctx);
+    const items = byWindow.get(ctx.window);
+    if (items) items.push(ctx);
+    else byWindow.set(ctx.window, [ctx]);
   }
-  const groups = [...byWindow.values()];
-  const answers = await store.prevalence.statsMany(
-    groups.map((g) => ({
-      window: g.window,
-      destinations: [...new Set(g.items.map((c) => c.stored.destinationKey))],
-      pairs: g.items.filter((c) => c.stored.candidate.identity).map((c) => ({ identity: c.stored.candidate.identity, key: c.stored.destinationKey })),
-      apps: [...new Set(g.items.flatMap((c) => c.facts.chainApps.map((a) => a.identity)))],
-    })),
-  );
-  for (const [gi, g] of groups.entries()) {
+  const groups = [...byWindow];
+  const chainOf = (ctx: CandidateContext) => ctx.facts.chainApps.map((a) => a.identity);
+  const answers = await store.prevalence.statsMany(groups.map(([window, items]) => prevalenceRequest(window, items.map((c) => c.stored), items.flatMap(chainOf))));
+  for (const [gi, [, items]] of groups.entries()) {
     const answer = answers[gi]!;
-    for (const ctx of g.items) {
-      const s = ctx.stored;
-      ctx.destination = answer.destinations.get(s.destinationKey) ?? EMPTY_STATS;
-      const pair = s.candidate.identity ? answer.pairs.get(pairKey(s.candidate.identity, s.destinationKey)) : undefined;
-      ctx.facts = {
-        ...ctx.facts,
-        destinationHosts: ctx.destination.hosts,
-        destinationFirstSeen: ctx.destination.firstSeen,
-        pairUploadHosts: pair?.hosts ?? 0,
-        chainApps: ctx.facts.chainApps.map((a) => {
-          const exact = answer.apps.get(a.identity);
-          return { identity: a.identity, firstSeen: exact?.firstSeen ?? null, hosts: exact?.hosts ?? 0 };
-        }),
-      };
-      apps.set(s.id, new Map([...(apps.get(s.id) ?? new Map<string, AppStats>())].map(([identity, a]) => [identity, answer.apps.get(identity) ?? a])));
+    for (const ctx of items) {
+      const { destination, counts } = countsOf(ctx.stored, chainOf(ctx), answer);
+      ctx.destination = destination;
+      ctx.facts = { ...ctx.facts, ...counts };
+      apps.set(ctx.stored.id, answer.apps);
     }
   }
 }
