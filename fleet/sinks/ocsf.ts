@@ -238,7 +238,7 @@ export function toOcsf(d: Detection, firstOffered?: boolean): Record<string, unk
         ...(processObj ? { process: processObj } : {}),
         data: {
           kind: 'flow',
-        bytes_out: flow.bytes_out,
+          bytes_out: flow.bytes_out,
           bytes_in: flow.bytes_in,
           pcr: flow.pcr,
           duration: flow.duration,

@@ -84,8 +84,7 @@ interface SinkOrigin {
   since: string[];
 }
 /** As many as one delivery call hands a sink by default (DeliveryOptions.maxPerCall): past it, a duplicate Create. */
-const MAX_OFFERED_BEFORE_ORIGIN = 20_000;
-const NO_ORIGIN: SinkOrigin = { origin: null, offered: [], settled: null, since: [] };
+const MAX_OFFERED_IDS = 20_000;
 
 function idList(v: unknown): string[] {
   try {
@@ -100,8 +99,20 @@ function idList(v: unknown): string[] {
 function originOf(saved: Readonly<Record<string, unknown>> | null): SinkOrigin {
   const settled = typeof saved?.settled === 'string' && changeSeq(saved.settled) !== null ? saved.settled : null;
   const since = settled === null ? [] : idList(saved!.since);
-  if (typeof saved?.origin !== 'string' || changeSeq(saved.origin) === null) return { ...NO_ORIGIN, offered: [], settled, since };
+  if (typeof saved?.origin !== 'string' || changeSeq(saved.origin) === null) return { origin: null, offered: [], settled, since };
   return { origin: saved.origin, offered: idList(saved.offered), settled, since };
+}
+
+/** A sink starting at `cursor`: nothing before it was offered, everything after it will be. */
+function freshOrigin(cursor: string): SinkOrigin {
+  return { origin: cursor, offered: [], settled: cursor, since: [] };
+}
+
+/** The checkpoint row of a sink: its values are scalars, so the lists are stored as JSON text. */
+function checkpointOf(cursor: string, origin: SinkOrigin): Record<string, string> {
+  const value: Record<string, string> = origin.origin === null ? { cursor } : { cursor, origin: origin.origin, offered: JSON.stringify(origin.offered) };
+  if (origin.settled !== null) Object.assign(value, { settled: origin.settled, since: JSON.stringify(origin.since) });
+  return value;
 }
 
 /**
@@ -109,18 +120,67 @@ function originOf(saved: Readonly<Record<string, unknown>> | null): SinkOrigin {
  * process that lost the job's lock while it stalled must not move a cursor the new holder now owns).
  */
 async function putCursor(store: Store, sink: Sink, cursor: string, origin: SinkOrigin): Promise<void> {
-  // checkpoint values are scalars: the list is stored as JSON text
-  const value: Record<string, string> = origin.origin === null ? { cursor } : { cursor, origin: origin.origin, offered: JSON.stringify(origin.offered) };
-  if (origin.settled !== null) Object.assign(value, { settled: origin.settled, since: JSON.stringify(origin.since) });
-  await store.transaction((tx) => tx.checkpoints.put(sinkCursorId(sink), value));
+  await store.transaction((tx) => tx.checkpoints.put(sinkCursorId(sink), checkpointOf(cursor, origin)));
 }
 
 /** Start the sink at the newest change (its cursor was missing, or not one this store handed out). */
 async function resetCursor(store: Store, sink: Sink): Promise<{ cursor: string; origin: SinkOrigin }> {
   const newest = await store.detections.changeCursor();
-  const origin = { origin: newest, offered: [], settled: newest, since: [] };
+  const origin = freshOrigin(newest);
   await putCursor(store, sink, newest, origin);
   return { cursor: newest, origin };
+}
+
+/**
+ * Which changes a sink is offered for the first time, and what the sink's checkpoint must remember of those it
+ * takes (SinkOrigin). `callFrom` is the cursor the delivery call starts at; it stands in for `settled` in a
+ * checkpoint of an older release.
+ */
+class OfferLedger {
+  private readonly originSeq: bigint | null;
+  private readonly settledSeq: bigint;
+  private readonly offeredBefore: Set<string>;
+  private readonly offeredSince: Set<string>;
+
+  constructor(
+    readonly state: SinkOrigin,
+    callFrom: string,
+  ) {
+    if (state.settled === null) state.settled = callFrom;
+    this.settledSeq = changeSeq(state.settled) ?? 0n;
+    this.originSeq = state.origin === null ? null : changeSeq(state.origin)!;
+    this.offeredBefore = new Set(state.offered);
+    this.offeredSince = new Set(state.since);
+  }
+
+  /** The ids list a change of this first change belongs to: before the sink's origin, or after `settled`; null for neither. */
+  private listOf(c: DetectionChange): { ids: Set<string>; list: string[] } | null {
+    const firstSeq = changeSeq(c.firstCursor) ?? 0n;
+    if (this.originSeq !== null && firstSeq <= this.originSeq) return { ids: this.offeredBefore, list: this.state.offered };
+    return firstSeq > this.settledSeq ? { ids: this.offeredSince, list: this.state.since } : null;
+  }
+
+  isFirstOffer(c: DetectionChange): boolean {
+    const at = this.listOf(c);
+    return at !== null && !at.ids.has(c.detection.id);
+  }
+
+  /** The sink took this change. */
+  offered(c: DetectionChange): void {
+    const at = this.listOf(c);
+    if (at === null || at.ids.has(c.detection.id)) return;
+    at.ids.add(c.detection.id);
+    at.list.push(c.detection.id);
+    if (at.list.length > MAX_OFFERED_IDS) at.list.splice(0, at.list.length - MAX_OFFERED_IDS);
+  }
+
+  /** The sink read the feed to its end at `cursor`; false when the checkpoint already says so. */
+  settle(cursor: string): boolean {
+    if (this.state.settled === cursor && this.state.since.length === 0) return false;
+    this.state.settled = cursor;
+    this.state.since = [];
+    return true;
+  }
 }
 
 /**
@@ -145,7 +205,7 @@ async function firstPage(store: Store, group: SinkGroup, sink: Sink, limit: numb
       const start = group.startCursor ?? (await store.detections.changeCursor());
       // checks the start cursor before it is saved
       let changes = await store.detections.changedSince(start, limit);
-      const keptRow = await store.transaction((tx) => tx.checkpoints.putIfAbsent(sinkCursorId(sink), { cursor: start, origin: start, offered: '[]', settled: start, since: '[]' }));
+      const keptRow = await store.transaction((tx) => tx.checkpoints.putIfAbsent(sinkCursorId(sink), checkpointOf(start, freshOrigin(start))));
       const kept = keptRow.cursor;
       if (kept === start) return { cursor: start, changes, origin: originOf(keptRow) };
       // Another process set this new sink up at the same moment (instances starting together). The older cursor
@@ -155,7 +215,7 @@ async function firstPage(store: Store, group: SinkGroup, sink: Sink, limit: numb
       if (typeof kept === 'string' && keptSeq !== null && keptSeq <= changeSeq(start)!) {
         return { cursor: kept, changes: await store.detections.changedSince(kept, limit), origin: originOf(keptRow) };
       }
-      const origin = { origin: start, offered: [], settled: start, since: [] };
+      const origin = freshOrigin(start);
       await putCursor(store, sink, start, origin);
       return { cursor: start, changes, origin };
     } catch (err) {
@@ -198,35 +258,16 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
     const first = await firstPage(store, group, sink, Math.min(batchSize, maxPerCall), opts.log);
     let { cursor } = first;
     let changes = first.changes;
-    // Offered before this call: changes up to its starting cursor (not the page's: a detection updated past a page
-    // boundary before it was read was not offered by that page), and what `origin` lists.
-    const origin = first.origin;
-    if (origin.settled === null) origin.settled = cursor; // a checkpoint of an older release
-    const settledSeq = changeSeq(origin.settled) ?? 0n;
-    const originSeq = origin.origin === null ? null : changeSeq(origin.origin)!;
-    const offeredBefore = new Set(origin.offered);
-    const offeredSince = new Set(origin.since);
-    const beforeOrigin = (firstSeq: bigint) => originSeq !== null && firstSeq <= originSeq;
-    const isFirstOffer = (c: DetectionChange): boolean => {
-      const firstSeq = changeSeq(c.firstCursor) ?? 0n;
-      if (beforeOrigin(firstSeq)) return !offeredBefore.has(c.detection.id);
-      return firstSeq > settledSeq && !offeredSince.has(c.detection.id);
-    };
-    let caughtUp = false;
+    // first offers are judged from the call's starting cursor, not each page's: a detection updated past a page
+    // boundary before it was read was not offered by that page
+    const ledger = new OfferLedger(first.origin, cursor);
     report.delivered[sink.name] = 0;
-    for (;;) {
-      if (!changes.length) {
-        caughtUp = true;
-        break;
-      }
+    while (changes.length) {
       let accepted = changes.length;
       let failure: Error | undefined;
       try {
-        const firstOffered = new Set(changes.filter(isFirstOffer).map((c) => c.detection.id));
-        await sink.write(
-          changes.map((c) => c.detection),
-          { firstOffered },
-        );
+        const firstOffered = new Set(changes.filter((c) => ledger.isFirstOffer(c)).map((c) => c.detection.id));
+        await sink.write(changes.map((c) => c.detection), { firstOffered });
       } catch (err) {
         failure = coerceError(err);
         accepted = err instanceof PartialWriteError ? Math.min(err.accepted, changes.length) : 0;
@@ -234,21 +275,8 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
       if (accepted > 0) {
         report.delivered[sink.name]! += accepted;
         cursor = changes[accepted - 1]!.cursor;
-        for (const c of changes.slice(0, accepted)) {
-          const firstSeq = changeSeq(c.firstCursor) ?? 0n;
-          if (beforeOrigin(firstSeq)) {
-            if (!offeredBefore.has(c.detection.id)) {
-              offeredBefore.add(c.detection.id);
-              origin.offered.push(c.detection.id);
-            }
-          } else if (firstSeq > settledSeq && !offeredSince.has(c.detection.id)) {
-            offeredSince.add(c.detection.id);
-            origin.since.push(c.detection.id);
-          }
-        }
-        if (origin.offered.length > MAX_OFFERED_BEFORE_ORIGIN) origin.offered.splice(0, origin.offered.length - MAX_OFFERED_BEFORE_ORIGIN);
-        if (origin.since.length > MAX_OFFERED_BEFORE_ORIGIN) origin.since.splice(0, origin.since.length - MAX_OFFERED_BEFORE_ORIGIN);
-        await putCursor(store, sink, cursor, origin);
+        for (const c of changes.slice(0, accepted)) ledger.offered(c);
+        await putCursor(store, sink, cursor, ledger.state);
       }
       if (failure) {
         fail(sink, failure, { accepted, refused: changes.length - accepted }, 'sink write failed; the refused detections are offered again on the next run');
@@ -257,12 +285,8 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
       if (report.delivered[sink.name]! >= maxPerCall) break;
       changes = await store.detections.changedSince(cursor, Math.min(batchSize, maxPerCall - report.delivered[sink.name]!));
     }
-    // read to the end: every detection first changed up to here has been offered
-    if (caughtUp && (origin.settled !== cursor || origin.since.length)) {
-      origin.settled = cursor;
-      origin.since = [];
-      await putCursor(store, sink, cursor, origin);
-    }
+    // read to the end (no break above): every detection first changed up to here has been offered
+    if (changes.length === 0 && ledger.settle(cursor)) await putCursor(store, sink, cursor, ledger.state);
     let pending: number;
     try {
       pending = await store.detections.countChangedSince(cursor);
