@@ -75,6 +75,15 @@ declare module 'fastify' {
   }
 }
 
+/** An ingest request's share of fleet.http.max_ingest_bytes_in_flight, from its headers to its answer. */
+interface IngestSlot {
+  /** The handler took the request over: it releases the slot when it is done. */
+  inHandler: boolean;
+  release: () => void;
+  /** Count the body by what it inflated to; false (nothing changed) when that does not fit beside the others. */
+  grow: (to: number) => boolean;
+}
+
 /** Bytes of detections one GET /v1/detections answer holds at most; older matches beyond it make `truncated` true. */
 export const MAX_DETECTIONS_ANSWER_BYTES = 32 * 1024 * 1024;
 
@@ -137,7 +146,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   /** Body bytes of in-flight POST /v1/ingest requests (fleet.http.max_ingest_bytes_in_flight): from the headers to the answer. */
   let ingestInFlight = 0;
-  const ingestSlots = new WeakMap<FastifyRequest, { inHandler: boolean; release: () => void; grow: (to: number) => boolean }>();
+  const ingestSlots = new WeakMap<FastifyRequest, IngestSlot>();
+  /** Past the in-flight bound: the sender waits and retries, this process does not hold another body. */
+  const busy = (reply: FastifyReply) => {
+    metrics.ingestRequests.inc({ shape: 'unknown', status: '503' });
+    return reply
+      .code(503)
+      .header('retry-after', '1')
+      .send(errorBody('BUSY', `${ingestInFlight} bytes of ingest requests are in progress (fleet.http.max_ingest_bytes_in_flight); retry later`));
+  };
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.routeOptions.config?.public) return;
@@ -155,19 +172,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const declared = Number(req.headers['content-length']);
     const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, http.body_limit) : http.body_limit;
     if (ingestInFlight > 0 && ingestInFlight + bytes > http.max_ingest_bytes_in_flight) {
-      // before the body is read: a stalled store makes senders wait and retry, not this process hold every body
-      metrics.ingestRequests.inc({ shape: 'unknown', status: '503' });
-      void reply
-        .code(503)
-        .header('retry-after', '1')
-        .header('connection', 'close')
-        .send(errorBody('BUSY', `${ingestInFlight} bytes of ingest requests are in progress (fleet.http.max_ingest_bytes_in_flight); retry later`));
+      // before the body is read, so the connection cannot be reused
+      void busy(reply.header('connection', 'close'));
       return reply;
     }
     ingestInFlight += bytes;
     let released = false;
     let held = bytes;
-    const slot = {
+    const slot: IngestSlot = {
       inHandler: false,
       release: () => {
         if (!released) {
@@ -175,7 +187,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           ingestInFlight -= held;
         }
       },
-      /** Count the body by what it inflated to; false (nothing changed) when that does not fit beside the others. */
       grow: (to: number): boolean => {
         if (released || to <= held) return true;
         const others = ingestInFlight - held;
@@ -240,13 +251,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }
       // what is held until the store commits is the inflated body (and its parsed batch), not what was sent
       const slot = ingestSlots.get(req);
-      if (slot && !slot.grow(body.length)) {
-        metrics.ingestRequests.inc({ shape: 'unknown', status: '503' });
-        return reply
-          .code(503)
-          .header('retry-after', '1')
-          .send(errorBody('BUSY', `${ingestInFlight} bytes of ingest requests are in progress (fleet.http.max_ingest_bytes_in_flight); retry later`));
-      }
+      if (slot && !slot.grow(body.length)) return busy(reply);
     } else if (encoding !== 'identity') {
       metrics.ingestRequests.inc({ shape: 'unknown', status: '415' });
       return reply.code(415).send(errorBody('UNSUPPORTED_ENCODING', `content-encoding ${encoding} is not supported`, { hint: 'send the body uncompressed or gzip-compressed' }));
