@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { InputError } from '../../src/errors.js';
 import type { Detection } from '../../src/schemas/detection.js';
+import { cutHostName, cutText } from '../../src/strings.js';
 
 export type DetectionFormat = 'json' | 'ocsf' | 'table';
 
@@ -43,12 +44,6 @@ function processName(d: Detection): string {
   return bundle?.[1] ?? (path.posix.basename(p) || d.process.identity);
 }
 
-/** Cut a cell to `w` characters: a destination on the left (its domain and port are at the end), others on the right. */
-function cut(c: string, w: number, fromLeft: boolean): string {
-  if (c.length <= w) return c;
-  return fromLeft ? `…${c.slice(c.length - (w - 1))}` : `${c.slice(0, w - 1)}…`;
-}
-
 const COLUMNS = ['last_seen', 'severity', 'analytic', 'host', 'process', 'destination', 'bytes_out', 'count'] as const;
 /** The columns that give up width when the table is too wide for the terminal, widest first. */
 const SHRINKABLE = new Set(['destination', 'process', 'host', 'analytic']);
@@ -80,7 +75,8 @@ export function detectionsTable(rows: readonly Detection[], maxWidth?: number): 
     }
   }
   const dest = COLUMNS.indexOf('destination');
-  const line = (r: readonly string[]) => r.map((c, i) => cut(c, widths[i]!, i === dest).padEnd(widths[i]!)).join('  ').trimEnd();
+  // a destination's meaning is at its end (registrable domain, port)
+  const line = (r: readonly string[]) => r.map((c, i) => (i === dest ? cutHostName(c, widths[i]!) : cutText(c, widths[i]!)).padEnd(widths[i]!)).join('  ').trimEnd();
   const warming = rows.some((d) => d.baseline_warming);
   return [
     line(COLUMNS),

@@ -37,8 +37,9 @@ import { silentLogger } from '../../src/log.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { createDestinationKeyer } from '../../src/classify/destination.js';
-import { EgressCandidateSchema, MAX_KEY_TEXT, MAX_PATH_TEXT, MAX_SHORT_TEXT, cutHostName, cutText } from '../../src/schemas/egress-candidate.js';
-import { AppRowSchema, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
+import { EgressCandidateSchema, MAX_KEY_TEXT } from '../../src/schemas/egress-candidate.js';
+import { cutHostName, cutText } from '../../src/strings.js';
+import { AppRowSchema, cutAppRow, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
 import { PRIVATE_FILE_MODE } from '../file-modes.js';
 import { foldAppAttributes, hostnameReplaces, statusReplaces } from '../store/store.js';
@@ -303,16 +304,7 @@ export function plainAppRow(c: Record<string, unknown>): AppRow | undefined {
   else if (typeof n === 'number' && Number.isSafeInteger(n)) notarized = n;
   else if (typeof n === 'string' && n.length <= 15 && INTEGER_TEXT.test(n)) notarized = Number(n);
   else return undefined;
-  // cut as candidate text is (egress-candidate.ts): these attributes fill every chain link of a detection naming the identity
-  return {
-    path: cutText(path, MAX_PATH_TEXT),
-    identity: cutText(identity, MAX_KEY_TEXT),
-    signature_class: cutText(signatureClass, MAX_SHORT_TEXT),
-    team_id: cutText(teamId, MAX_SHORT_TEXT),
-    signing_id: cutText(signingId, MAX_SHORT_TEXT),
-    cdhash: cutText(cdhash, MAX_SHORT_TEXT),
-    notarized,
-  };
+  return cutAppRow({ path, identity, signature_class: signatureClass, team_id: teamId, signing_id: signingId, cdhash, notarized });
 }
 
 /** The first column holding an object or array (osquery writes strings, or numbers with --logger_numerics). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cutHostName, cutText } from '../strings.js';
 
 /**
  * One `egress_candidates` row (SPEC §2) as it crosses the wire: the extension produces it, osquery logs
@@ -23,24 +24,6 @@ export const MAX_SHORT_TEXT = 512;
  */
 export const MAX_KEY_TEXT = 256;
 export const MAX_CHAIN_LINKS = 32;
-export function cutText(s: string, max: number): string {
-  if (s.length <= max) return s;
-  // never half a surrogate pair: PostgreSQL would store U+FFFD, and the stored detection would differ from the built one
-  const end = isHighSurrogate(s.charCodeAt(max - 2)) ? max - 2 : max - 1;
-  return `${s.slice(0, end)}…`;
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
-}
-/** A host name keeps its end, where the registrable domain (the destination key) is. */
-export function cutHostName(s: string, max: number): string {
-  if (s.length <= max) return s;
-  let start = s.length - (max - 1);
-  // never half a surrogate pair (a low surrogate first)
-  if (isHighSurrogate(s.charCodeAt(start - 1))) start++;
-  return `…${s.slice(start)}`;
-}
 const text = (max: number) => z.string().transform((s) => cutText(s, max));
 const str = text(MAX_SHORT_TEXT).default('');
 const pathText = text(MAX_PATH_TEXT).default('');

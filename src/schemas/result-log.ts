@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { MAX_KEY_TEXT, MAX_PATH_TEXT, MAX_SHORT_TEXT, cutText } from './egress-candidate.js';
+import { cutText } from '../strings.js';
+import { MAX_KEY_TEXT, MAX_PATH_TEXT, MAX_SHORT_TEXT } from './egress-candidate.js';
 
 /**
  * osquery result-log lines as the fleet aggregator reads them (formats.md §6): the normalized shape
@@ -49,14 +50,30 @@ const str = z.coerce.string().default('');
 // they are most of a fleet's rows, and a schema parse per row costs more than the rest of ingest.
 
 /** `outflow_apps`: code_signing of running executables. */
-const cut = (max: number) => z.coerce.string().transform((s) => cutText(s, max)).default('');
-export const AppRowSchema = z.object({
-  path: cut(MAX_PATH_TEXT),
-  identity: cut(MAX_KEY_TEXT),
-  signature_class: cut(MAX_SHORT_TEXT),
-  team_id: cut(MAX_SHORT_TEXT),
-  signing_id: cut(MAX_SHORT_TEXT),
-  cdhash: cut(MAX_SHORT_TEXT),
+const AppRowShape = z.object({
+  path: str,
+  identity: str,
+  signature_class: str,
+  team_id: str,
+  signing_id: str,
+  cdhash: str,
   notarized: int.default(-1),
 });
-export type AppRow = z.infer<typeof AppRowSchema>;
+export type AppRow = z.infer<typeof AppRowShape>;
+export const AppRowSchema = AppRowShape.transform(cutAppRow);
+
+/**
+ * An apps row's text cut as candidate text is (egress-candidate.ts): these attributes fill every chain link of a
+ * detection naming the identity, and the identity keys app prevalence alike on every path.
+ */
+export function cutAppRow(row: AppRow): AppRow {
+  return {
+    path: cutText(row.path, MAX_PATH_TEXT),
+    identity: cutText(row.identity, MAX_KEY_TEXT),
+    signature_class: cutText(row.signature_class, MAX_SHORT_TEXT),
+    team_id: cutText(row.team_id, MAX_SHORT_TEXT),
+    signing_id: cutText(row.signing_id, MAX_SHORT_TEXT),
+    cdhash: cutText(row.cdhash, MAX_SHORT_TEXT),
+    notarized: row.notarized,
+  };
+}
