@@ -162,13 +162,14 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     if (obs.originalPpid !== undefined) r.originalPpid = obs.originalPpid;
     if (obs.responsiblePid !== undefined) r.responsiblePid = obs.responsiblePid;
     if (obs.uid !== undefined) r.uid = obs.uid;
-    if (obs.path && (obs.source !== 'ps' || !kernelPath.has(r))) {
+    // a ps comm (a path or a bare name) is argv[0]: it names the instance only while eslogger has not
+    const argv0Only = obs.source === 'ps' && kernelPath.has(r);
+    if (obs.path && !argv0Only) {
       if (obs.source === 'eslogger') kernelPath.add(r);
       r.path = obs.path;
       if (obs.name === undefined) r.name = obs.path.slice(obs.path.lastIndexOf('/') + 1);
     }
-    // a bare ps comm is argv[0] too: it names the instance only while eslogger has not
-    if (obs.name !== undefined && obs.name !== '' && (obs.source !== 'ps' || !kernelPath.has(r))) r.name = obs.name;
+    if (obs.name !== undefined && obs.name !== '' && !argv0Only) r.name = obs.name;
     if (obs.args !== undefined) r.args = boundedArgs(obs.args);
     if (obs.signingId !== undefined) r.signingId = obs.signingId;
     if (obs.teamId !== undefined) r.teamId = obs.teamId;

@@ -98,7 +98,7 @@ async function snapshotDarwin(ctx: ExtensionContext): Promise<{ list: ProcessObs
     ctx.tools.run('ps', ['-axww', '-o', 'pid=,args=']).catch(() => undefined),
   ]);
   const idRows = parsePsIds(ids.stdout);
-  const snap = mergePsListings(idRows.rows, procs ? parsePsProcesses(procs.stdout) : { lines: [], complete: true, blank: 0 }, argv ? parsePsArgs(argv.stdout) : undefined);
+  const snap = mergePsListings(idRows.rows, parsePsProcesses(procs?.stdout ?? ''), argv ? parsePsArgs(argv.stdout) : undefined);
   const skipped = idRows.skipped + snap.skipped;
   if (skipped) ctx.health.component('processes').drop(skipped);
   const prev = psSuspicion(ctx);
