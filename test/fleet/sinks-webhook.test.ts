@@ -46,6 +46,14 @@ function makeSink(url: string, over: Partial<WebhookSinkOptions> = {}): WebhookS
   return sink;
 }
 
+/** A real receiver on 127.0.0.1 (TestReceiver), stopped after the test. */
+async function startReceiver(respond?: ConstructorParameters<typeof TestReceiver>[0], port?: number): Promise<TestReceiver> {
+  const receiver = new TestReceiver(respond);
+  await receiver.start(port);
+  cleanups.push(() => receiver.stop());
+  return receiver;
+}
+
 function bodyOf(b: Buffer): WebhookBody {
   return JSON.parse(b.toString('utf8')) as WebhookBody;
 }
@@ -60,9 +68,7 @@ function spoolFiles(): string[] {
 
 describe('webhook sink against a real local receiver', () => {
   it('retries through HTTP 500s and delivers every batch exactly once, in order, signed', async () => {
-    const receiver = new TestReceiver(({ index }) => (index < 4 ? 500 : 200));
-    await receiver.start();
-    cleanups.push(() => receiver.stop());
+    const receiver = await startReceiver(({ index }) => (index < 4 ? 500 : 200));
     const metrics = createFleetMetrics();
     const logs = new MemoryStream();
     const sink = makeSink(receiver.url, { metrics, log: createLogger({ destination: logs, level: 'warn' }) });
@@ -100,9 +106,7 @@ describe('webhook sink against a real local receiver', () => {
     expect(sink.pending).toBe(3);
     expect(spoolFiles()).toHaveLength(3);
 
-    const receiver = new TestReceiver();
-    await receiver.start(port);
-    cleanups.push(() => receiver.stop());
+    const receiver = await startReceiver(undefined, port);
     await waitFor(() => sink.pending === 0, 'spool drained');
     expect(deliveredIds(receiver)).toEqual(['a', 'b', 'c']);
     expect(receiver.requests).toHaveLength(3);
@@ -120,9 +124,7 @@ describe('webhook sink against a real local receiver', () => {
   }, 10_000);
 
   it('closed while reading a spooled batch, it sends nothing: close() stops delivery, it does not start one', async () => {
-    const receiver = new TestReceiver();
-    await receiver.start();
-    cleanups.push(() => receiver.stop());
+    const receiver = await startReceiver();
     const spoolDir = path.join(dir, 'spool');
     mkdirSync(spoolDir);
     writeFileSync(path.join(spoolDir, '0000000000000001.json'), JSON.stringify({ source: 'outflow', delivery_id: 'left-over', detections: [] }));
@@ -135,9 +137,7 @@ describe('webhook sink against a real local receiver', () => {
   });
 
   it('one webhook sink per spool directory in a process; the next may take it once the first closed', async () => {
-    const receiver = new TestReceiver();
-    await receiver.start();
-    cleanups.push(() => receiver.stop());
+    const receiver = await startReceiver();
     const first = makeSink(receiver.url);
     expect(() => makeSink(receiver.url)).toThrow(/is in use by process \d+ \(another webhook sink of this process\)/);
     await first.close();
@@ -161,9 +161,7 @@ describe('webhook sink against a real local receiver', () => {
   });
 
   it('a spool reached through a link is the same spool', async () => {
-    const receiver = new TestReceiver();
-    await receiver.start();
-    cleanups.push(() => receiver.stop());
+    const receiver = await startReceiver();
     makeSink(receiver.url);
     const link = path.join(dir, 'spool-link');
     symlinkSync(path.join(dir, 'spool'), link);
@@ -202,9 +200,7 @@ describe('webhook sink against a real local receiver', () => {
   }, 60_000);
 
   it('takes over a spool whose owner file names a process that is gone, or this pid from before a restart', async () => {
-    const receiver = new TestReceiver();
-    await receiver.start();
-    cleanups.push(() => receiver.stop());
+    const receiver = await startReceiver();
     const spoolDir = path.join(dir, 'spool');
     mkdirSync(spoolDir, { recursive: true });
     for (const stale of [2 ** 22 + 12345, process.pid]) {
@@ -237,9 +233,7 @@ describe('webhook sink against a real local receiver', () => {
     await new Promise((r) => child.once('close', r));
     expect(spoolFiles()).toHaveLength(3);
 
-    const receiver = new TestReceiver();
-    await receiver.start(port);
-    cleanups.push(() => receiver.stop());
+    const receiver = await startReceiver(undefined, port);
     const sink = makeSink(receiver.url, { spoolDir });
     await sink.write([sampleDetection({ id: 'after-restart' })]);
     await waitFor(() => sink.pending === 0, 'spool drained after restart');
@@ -249,9 +243,7 @@ describe('webhook sink against a real local receiver', () => {
   });
 
   it('times out a receiver that never answers and retries the same body', async () => {
-    const receiver = new TestReceiver(({ index }) => (index < 2 ? 0 : 200));
-    await receiver.start();
-    cleanups.push(() => receiver.stop());
+    const receiver = await startReceiver(({ index }) => (index < 2 ? 0 : 200));
     const metrics = createFleetMetrics();
     const logs = new MemoryStream();
     const sink = makeSink(receiver.url, { timeoutMs: 200, metrics, log: createLogger({ destination: logs, level: 'warn' }) });
@@ -264,12 +256,10 @@ describe('webhook sink against a real local receiver', () => {
   });
 
   it('moves a batch the receiver rejects (4xx, redirect) to dead letters and keeps going', async () => {
-    const receiver = new TestReceiver(({ body }) => {
+    const receiver = await startReceiver(({ body }) => {
       const id = (bodyOf(body).detections[0] as { id: string }).id;
       return id === 'poison' ? 422 : id === 'moved' ? 301 : 200;
     });
-    await receiver.start();
-    cleanups.push(() => receiver.stop());
     const metrics = createFleetMetrics();
     const sink = makeSink(receiver.url, { metrics });
     await sink.write([sampleDetection({ id: 'ok-1' }), sampleDetection({ id: 'poison' }), sampleDetection({ id: 'moved' }), sampleDetection({ id: 'ok-2' })]);
@@ -283,9 +273,7 @@ describe('webhook sink against a real local receiver', () => {
   });
 
   it('counts dead letters toward max_spool_bytes (a receiver refusing everything fills dead/ to the limit, not the disk), until they are moved away', async () => {
-    const receiver = new TestReceiver(() => 400);
-    await receiver.start();
-    cleanups.push(() => receiver.stop());
+    const receiver = await startReceiver(() => 400);
     const oneBody = JSON.stringify(sampleDetection({ id: 'xx' })).length + 250;
     const sink = makeSink(receiver.url, { maxSpoolBytes: Math.floor(2.5 * oneBody) });
     await sink.write([sampleDetection({ id: 'r1' }), sampleDetection({ id: 'r2' })]);
@@ -302,9 +290,7 @@ describe('webhook sink against a real local receiver', () => {
   });
 
   it('splits large writes into batch_size bodies and renders OCSF when asked', async () => {
-    const receiver = new TestReceiver();
-    await receiver.start();
-    cleanups.push(() => receiver.stop());
+    const receiver = await startReceiver();
     const sink = makeSink(receiver.url, { batchSize: 2, format: 'ocsf', render: toOcsf });
     await sink.write(['x1', 'x2', 'x3', 'x4', 'x5'].map((id) => sampleDetection({ id })));
     await waitFor(() => sink.pending === 0 && receiver.delivered.length === 3, 'drained');
