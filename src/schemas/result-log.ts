@@ -67,6 +67,8 @@ export const AppRowSchema = AppRowShape.transform(cutAppRow);
  * detection naming the identity, and the identity keys app prevalence alike on every path.
  */
 export function cutAppRow(row: AppRow): AppRow {
+  // the common case, on ingest's hot path: nothing to cut, no new object
+  if (row.path.length <= MAX_PATH_TEXT && row.identity.length <= MAX_KEY_TEXT && row.signature_class.length <= MAX_SHORT_TEXT && row.team_id.length <= MAX_SHORT_TEXT && row.signing_id.length <= MAX_SHORT_TEXT && row.cdhash.length <= MAX_SHORT_TEXT) return row;
   return {
     path: cutText(row.path, MAX_PATH_TEXT),
     identity: cutText(row.identity, MAX_KEY_TEXT),
