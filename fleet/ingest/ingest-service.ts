@@ -236,8 +236,23 @@ interface Span {
   lastSeen: number;
 }
 
-function widenSpan(s: Span, time: number): void {
-  if (time < s.firstSeen) s.firstSeen = time;
+/**
+ * How far before its line a candidate's flow start may date the sightings it carries (s). A flow's
+ * `first_seen` is when the extension first saw it, so the destination and apps were in use by then; stamping
+ * them with the line's time alone made "first seen" follow the flow it explains. Bounded, because the start is
+ * the host's word like its lines' times, and a day covers all but the longest flows (those keep a day).
+ */
+export const FLOW_START_BACKDATE = 86_400;
+
+/** The time a candidate's sightings start: its flow's first_seen, within FLOW_START_BACKDATE of its line. */
+function flowStartTime(flowFirstSeen: number, lineTime: number): number {
+  if (!(flowFirstSeen < lineTime)) return lineTime;
+  return flowFirstSeen >= lineTime - FLOW_START_BACKDATE ? flowFirstSeen : lineTime - FLOW_START_BACKDATE;
+}
+
+/** Widen a span to hold `time`, or [from, time] (from ≤ time). */
+function widenSpan(s: Span, time: number, from = time): void {
+  if (from < s.firstSeen) s.firstSeen = from;
   if (time > s.lastSeen) s.lastSeen = time;
 }
 
@@ -266,16 +281,17 @@ class HostBatch implements Span {
     this.hostnameTime = hostname ? nameTime : -1;
   }
 
-  sightDestination(key: string, t: number): void {
+  /** A sighting at `t`, or over [from, t] when the row says the use began earlier (`from` ≤ t). */
+  sightDestination(key: string, t: number, from = t): void {
     const s = this.destinations.get(key);
-    if (s) widenSpan(s, t);
-    else this.destinations.set(key, { key, hostId: this.hostId, firstSeen: t, lastSeen: t });
+    if (s) widenSpan(s, t, from);
+    else this.destinations.set(key, { key, hostId: this.hostId, firstSeen: from, lastSeen: t });
   }
 
-  sightApp(identity: string, t: number): AppSighting {
+  sightApp(identity: string, t: number, from = t): AppSighting {
     let s = this.apps.get(identity);
-    if (s) widenSpan(s, t);
-    else this.apps.set(identity, (s = { identity, hostId: this.hostId, firstSeen: t, lastSeen: t }));
+    if (s) widenSpan(s, t, from);
+    else this.apps.set(identity, (s = { identity, hostId: this.hostId, firstSeen: from, lastSeen: t }));
     return s;
   }
 }
@@ -487,12 +503,12 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     let newest = -Infinity;
     const parseOptions = { maxUnixTime };
 
-    const sightPair = (identity: string, key: string, hostId: string, t: number): void => {
+    const sightPair = (identity: string, key: string, hostId: string, t: number, from = t): void => {
       // Rare (upload-shaped rows only): a concatenated key is fine here.
       const k = `${identity}\u0000${key}\u0000${hostId}`;
       const s = pairs.get(k);
-      if (s) widenSpan(s, t);
-      else pairs.set(k, { identity, key, hostId, firstSeen: t, lastSeen: t });
+      if (s) widenSpan(s, t, from);
+      else pairs.set(k, { identity, key, hostId, firstSeen: from, lastSeen: t });
     };
     /** Dedupe key index of the row being applied (-1: none), set by addItem, taken by a rejected row. */
     let rowKey = -1;
@@ -607,11 +623,13 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           }
           const cand = r.data;
           const dest = keyOf(cand.server_name, cand.remote_address);
-          host.sightDestination(dest, t);
-          if (cand.identity) host.sightApp(cand.identity, t);
-          for (const link of cand.process_chain) if (link.identity) host.sightApp(link.identity, t);
-          if (cand.group_root_identity) host.sightApp(cand.group_root_identity, t);
-          if (cand.identity && cand.bytes_out >= uploadBytes && cand.pcr >= uploadPcr) sightPair(cand.identity, dest, line.hostId, t);
+          // Sighted over the flow's span up to its line: from the flow's start, so first-seen never follows it.
+          const start = flowStartTime(cand.first_seen, t);
+          host.sightDestination(dest, t, start);
+          if (cand.identity) host.sightApp(cand.identity, t, start);
+          for (const link of cand.process_chain) if (link.identity) host.sightApp(link.identity, t, start);
+          if (cand.group_root_identity) host.sightApp(cand.group_root_identity, t, start);
+          if (cand.identity && cand.bytes_out >= uploadBytes && cand.pcr >= uploadPcr) sightPair(cand.identity, dest, line.hostId, t, start);
           if (!line.baseline) heldCandidates.push({ key: rowKey, input: { hostId: line.hostId, eventTime: t, destinationKey: dest, candidate: cand } });
           return 0;
         }

@@ -420,6 +420,27 @@ describe('evidence an analyst can check', () => {
   }, 60_000);
 });
 
+describe("first seen: a candidate dates its destination and apps from its flow's start", () => {
+  it.each([
+    ['10 minutes before its line', 600, 600],
+    ['3 days before its line: a day back at most (the start is the host\'s word)', 3 * DAY, DAY],
+    ['after its line (a bad host clock): the line', -50, 0],
+  ])('flow started %s', async (_, startedBefore, datedBefore) => {
+    const { hosts, at, store } = await matureFleet(12);
+    const lines = [...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)];
+    // Nothing else reports the app or the destination: the candidate is their first sighting.
+    lines.push(bigUpload(hosts[0]!, at, 'upload.brand-new.net', { first_seen: at - startedBefore }));
+    const run = await runPipeline(store, [lines]);
+    expect(run.detections).toHaveLength(1);
+    const d = run.detections[0]!;
+    expect([d.fleet.destination_first_seen, d.fleet.app_first_seen, d.process_chain[0]!.first_seen]).toEqual([at - datedBefore, at - datedBefore, at - datedBefore]);
+    // the last sighting is still the line's time
+    const window = { from: at - 30 * DAY, to: at };
+    expect((await store.prevalence.destinations([d.destination_key], window)).get(d.destination_key)).toMatchObject({ firstSeen: at - datedBefore, lastSeen: at });
+    await store.close();
+  }, 60_000);
+});
+
 describe('prevalence windows shared by candidates of two hours', () => {
   it('count up to the larger common threshold: a candidate after a fleet grew is not judged on the previous hour\'s cap', async () => {
     const { hosts, store, analytics, ingest } = await matureFleet(100);
