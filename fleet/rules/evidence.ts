@@ -186,6 +186,7 @@ export function buildDetection(e: EvidenceInput): Detection {
     branch: verdict.branch,
     baseline_warming: verdict.baselineWarming,
     score: verdict.score,
+    base_score: verdict.baseScore,
     severity: verdict.severity,
     modifiers: verdict.modifiers,
     suppression_key: key,
@@ -258,6 +259,7 @@ export function foldInto(det: Detection, e: EvidenceInput): { countedBytesOut: n
     det.branch = unit.branch;
     det.baseline_warming = unit.baseline_warming;
     det.score = unit.score;
+    det.base_score = unit.base_score;
     det.severity = unit.severity;
     det.modifiers = unit.modifiers;
     det.flow = unit.flow;

@@ -259,6 +259,7 @@ export function toOcsf(d: Detection, firstOffered?: boolean): Record<string, unk
         branch: d.branch,
         baseline_warming: d.baseline_warming,
         score: d.score,
+        base_score: d.base_score,
         modifiers: d.modifiers,
         suppression_key: d.suppression_key,
         destination_key: d.destination_key,

@@ -43,7 +43,7 @@ export interface ScoreInput {
 }
 
 /** Base score + shared modifiers → score, severity band, modifier list. */
-export function scoreCandidate(c: EgressCandidate, f: FleetFacts, cfg: AnalyticsConfig, input: ScoreInput): Pick<FleetVerdict, 'score' | 'severity' | 'modifiers'> {
+export function scoreCandidate(c: EgressCandidate, f: FleetFacts, cfg: AnalyticsConfig, input: ScoreInput): Pick<FleetVerdict, 'score' | 'baseScore' | 'severity' | 'modifiers'> {
   const m = cfg.severity.modifier;
   const modifiers: string[] = [];
   let score = input.base;
@@ -70,15 +70,15 @@ export function scoreCandidate(c: EgressCandidate, f: FleetFacts, cfg: Analytics
     score = input.max;
   }
   const clamped = clampScore(score);
-  return { score: clamped, severity: severityBand(clamped, cfg), modifiers };
+  return { score: clamped, baseScore: input.base, severity: severityBand(clamped, cfg), modifiers };
 }
 
 /** A verdict that does not fire (score 0, info). */
 export function noFire(why: string, baselineWarming: boolean): FleetVerdict {
-  return { fire: false, branch: `no_fire:${why}`, baselineWarming, score: 0, severity: 'info', modifiers: [] };
+  return { fire: false, branch: `no_fire:${why}`, baselineWarming, score: 0, baseScore: 0, severity: 'info', modifiers: [] };
 }
 
 /** Rarity alone decided, but the baseline is still warming: record it, do not fire. */
 export function warmingVerdict(): FleetVerdict {
-  return { fire: false, branch: 'baseline_warming', baselineWarming: true, score: 0, severity: 'info', modifiers: [] };
+  return { fire: false, branch: 'baseline_warming', baselineWarming: true, score: 0, baseScore: 0, severity: 'info', modifiers: [] };
 }

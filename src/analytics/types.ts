@@ -100,6 +100,8 @@ export interface FleetVerdict {
   baselineWarming: boolean;
   /** 0–100. */
   score: number;
+  /** The fired branch's base score, before the modifiers (score = base + modifiers, then any floor or cap). */
+  baseScore: number;
   severity: Severity;
   /** Severity modifiers applied, e.g. '+15:rare_destination', '-15:common_destination', '+15:raw_ip'. */
   modifiers: string[];

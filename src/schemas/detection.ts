@@ -109,6 +109,11 @@ export const DetectionSchema = z.object({
   branch: z.string(),
   baseline_warming: z.boolean(),
   score: z.number().min(0).max(100),
+  /**
+   * The branch's base score: `score` is this plus the signed `modifiers`, then any `floor:`/`cap:` they list.
+   * Absent only in detections stored by a release before it.
+   */
+  base_score: z.number().min(0).max(100).optional(),
   severity: z.enum(SEVERITIES),
   modifiers: z.array(z.string()),
   /** host|analytic|group_root_identity|destination_key */

@@ -57,7 +57,18 @@ describe('simulated fleet, 45 hosts × 9 days', () => {
       expect(d.hostname).toMatch(/\.local$/);
       // a process's own precursors come after it started (the demo is what a newcomer reads first)
       for (const p of d.precursors) if (p.pid === d.process.pid) expect(p.time).toBeGreaterThanOrEqual(d.process_start);
+      // the score can be checked by hand: the base plus the signed modifiers, then a floor or cap they name
+      let score = d.base_score!;
+      for (const m of d.modifiers) {
+        const [what, points] = m.split(':');
+        if (what === 'floor') score = Math.max(score, Number(points));
+        else if (what === 'cap') score = Math.min(score, Number(points));
+        else if (/^[+-]\d+$/.test(what!)) score += Number(what);
+      }
+      expect(Math.max(0, Math.min(100, score)), `${d.analytic} ${d.modifiers.join(' ')}`).toBe(d.score);
     }
+    // more than the bare base: some detections carry modifiers
+    expect(first.detections.some((d) => d.modifiers.some((m) => /^[+-]\d+:/.test(m)) && d.score !== d.base_score)).toBe(true);
     const an0990 = first.detections.find((d) => d.analytic === 'AN0990')!;
     expect(an0990.precursors).toEqual([expect.objectContaining({ kind: 'sensitive_access', category: 'keychain', tier: 1 })]);
     expect(an0990.process_chain.map((p) => p.path)).toEqual(['/usr/bin/curl', '/bin/zsh']);
