@@ -37,7 +37,7 @@ import { silentLogger } from '../../src/log.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { createDestinationKeyer } from '../../src/classify/destination.js';
-import { EgressCandidateSchema, MAX_KEY_TEXT } from '../../src/schemas/egress-candidate.js';
+import { EgressCandidateSchema, MAX_KEY_TEXT, MAX_SHORT_TEXT } from '../../src/schemas/egress-candidate.js';
 import { cutHostName, cutText } from '../../src/strings.js';
 import { AppRowSchema, cutAppRow, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
@@ -604,14 +604,23 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           if (odd !== undefined) {
             return rejectRow(line, row, `outflow_status row invalid: ${odd}: not a string or number`);
           }
-          const component = text(c.component);
+          // cut like candidate text: stored once per host and component, and shown by GET /v1/status and metrics
+          const component = cutText(text(c.component), MAX_KEY_TEXT);
           if (!component) {
             return rejectRow(line, row, 'outflow_status row invalid: component: missing');
           }
           const prev = host.status.get(component);
           const st = newestWinsTime(t, receivedAt);
           if (!prev || prev.time <= st) {
-            const next = { hostId: line.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: st };
+            const next = {
+              hostId: line.hostId,
+              component,
+              platform: cutText(text(c.platform), MAX_KEY_TEXT),
+              state: cutText(text(c.state), MAX_KEY_TEXT),
+              detail: cutText(text(c.detail), MAX_SHORT_TEXT),
+              version: cutText(text(c.version), MAX_KEY_TEXT),
+              time: st,
+            };
             if (!prev || statusReplaces(next, prev)) host.status.set(component, next);
           }
           return 0;

@@ -7,13 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { simulateFleet } from '../../scripts/simulate-fleet.js';
 import { destinationKey } from '../../src/classify/destination.js';
 import { randomBytes } from 'node:crypto';
-import { EgressCandidateSchema, MAX_KEY_TEXT } from '../../src/schemas/egress-candidate.js';
+import { EgressCandidateSchema, MAX_KEY_TEXT, MAX_SHORT_TEXT } from '../../src/schemas/egress-candidate.js';
 import { cutHostName, cutText } from '../../src/strings.js';
 import { createDestinationKeyer } from '../../src/classify/destination.js';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { openPostgresStore } from '../../fleet/store/postgres/index.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
-import { APPS } from '../../scripts/simulate-fleet.js';
+import { APPS, snapshotLine } from '../../scripts/simulate-fleet.js';
 import { createTestDatabase } from '../helpers/pg.js';
 import { candidateLine, DAY, destinationLine, hostsOf, memoryStore, runPipeline, statusLines, T0 } from './fleet-helpers.js';
 import { toOcsf } from '../../fleet/sinks/ocsf.js';
@@ -113,9 +113,13 @@ describe('the same flow through outflow_destinations and outflow_candidates, wit
         destinationLine(h!, T0, sni, app, 5, { out: 50 * 1024 * 1024, in: 1000 }),
         destinationLine(h!, T0, 'example.com', ascii, 6, { out: 50 * 1024 * 1024, in: 1000 }),
         destinationLine(h!, T0, `${'c'.repeat(3000)}.s3.amazonaws.com`, APPS.chrome, 7),
+        // outflow_status: the component is part of the row's key; detail is free text (an error message)
+        snapshotLine(h!, 'outflow_status', T0, [{ component: cjk(1000), platform: cjk(1000), state: 'degraded', detail: cjk(100_000), events: 1, dropped: 0, last_event: T0, version: cjk(1000) }]),
       ];
       const r = await ingest.ingestLines(lines, { kind: 'test', id: 'x' });
       expect(r.quarantined).toBe(0);
+      const [status] = await store.hosts.listStatus(h!.uuid);
+      expect(status).toMatchObject({ component: cutText(cjk(1000), MAX_KEY_TEXT), platform: cutText(cjk(1000), MAX_KEY_TEXT), detail: cutText(cjk(100_000), MAX_SHORT_TEXT), version: cutText(cjk(1000), MAX_KEY_TEXT) });
     } finally {
       await store.close();
       await db.drop();
