@@ -37,6 +37,7 @@ import { silentLogger } from '../../src/log.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { createDestinationKeyer } from '../../src/classify/destination.js';
+import { candidateStart } from '../../src/analytics/index.js';
 import { EgressCandidateSchema, MAX_KEY_TEXT, MAX_SHORT_TEXT } from '../../src/schemas/egress-candidate.js';
 import { cutHostName, cutText } from '../../src/strings.js';
 import { AppRowSchema, cutAppRow, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
@@ -234,20 +235,6 @@ function newestWinsTime(eventTime: number, receivedAt: number): number {
 interface Span {
   firstSeen: number;
   lastSeen: number;
-}
-
-/**
- * How far before its line a candidate's flow start may date the sightings it carries (s). A flow's
- * `first_seen` is when the extension first saw it, so the destination and apps were in use by then; stamping
- * them with the line's time alone made "first seen" follow the flow it explains. Bounded, because the start is
- * the host's word like its lines' times, and a day covers all but the longest flows (those keep a day).
- */
-export const FLOW_START_BACKDATE = 86_400;
-
-/** The time a candidate's sightings start: its flow's first_seen, within FLOW_START_BACKDATE of its line. */
-function flowStartTime(flowFirstSeen: number, lineTime: number): number {
-  if (!(flowFirstSeen < lineTime)) return lineTime;
-  return flowFirstSeen >= lineTime - FLOW_START_BACKDATE ? flowFirstSeen : lineTime - FLOW_START_BACKDATE;
 }
 
 /** Widen a span to hold `time`, or [from, time] (from ≤ time). */
@@ -633,7 +620,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           const cand = r.data;
           const dest = keyOf(cand.server_name, cand.remote_address);
           // Sighted over the flow's span up to its line: from the flow's start, so first-seen never follows it.
-          const start = flowStartTime(cand.first_seen, t);
+          const start = candidateStart(cand.first_seen, t);
           host.sightDestination(dest, t, start);
           if (cand.identity) host.sightApp(cand.identity, t, start);
           for (const link of cand.process_chain) if (link.identity) host.sightApp(link.identity, t, start);

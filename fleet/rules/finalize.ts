@@ -12,7 +12,7 @@
  *   const r = await finalizePending(store, { analytics: config.analytics });
  *   // committed: the sinks take them from the store's change feed (fleet/sinks/outbox.ts)
  */
-import { ANALYTICS, commonThreshold, cutWindowWarming, rareThreshold, youngBaseline, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
+import { ANALYTICS, candidateStart, commonThreshold, cutWindowWarming, rareThreshold, youngBaseline, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import type { Logger } from '../../src/log.js';
@@ -21,7 +21,6 @@ import { buildDetection, chainIdentities, foldInto, groupRootIsLaunchdJob, suppr
 
 const DAY = 86_400;
 const HOUR = 3600;
-const WINDOW_STEP = 300;
 
 export interface FinalizeOptions {
   analytics: AnalyticsConfig;
@@ -96,9 +95,13 @@ function countsOf(s: StoredCandidate, chain: readonly string[], answer: Prevalen
 }
 
 /**
- * Gather FleetFacts for a batch. Windows end just after event time + finalize_delay (what live
- * finalization would have seen); active hosts are counted per hour of event time (they move slowly,
- * and a count per candidate would cost O(fleet) each).
+ * Gather FleetFacts for a batch. A candidate is judged on the fleet as it was when its flow started
+ * (candidateStart): its window ends there, so hosts that began using the destination or app after it do not
+ * count. A campaign's hosts, hit minutes apart, each see only those hit before them; had the window ended
+ * after the flow (as live finalization, finalize_delay later, could), a wave of infections would make its own
+ * destination non-rare, its upload pair normal and its dropper "seen", and none of them would fire. The
+ * candidate's own sightings start there too, so its host counts. Active hosts are counted per hour of event
+ * time (they move slowly, and a count per candidate would cost O(fleet) each).
  */
 async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: AnalyticsConfig, baselineStart: number | null): Promise<{ contexts: CandidateContext[]; apps: Map<string, Map<string, AppStats>>; hostnames: Map<string, string> }> {
   const span = cfg.prevalence_window_days * DAY;
@@ -111,12 +114,10 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
     }
   }
 
-  // One prevalence read per 5-minute window end: 10 000 candidates of a day cost ≤ 288 reads, not
-  // 10 000. Windows end at the first 5-minute boundary ≥ event time + finalize_delay, so a candidate
-  // may see up to 5 more minutes of fleet data than live finalization did — deterministic either way.
+  // Candidates whose flows started in the same second share a window (and its reads).
   const byWindow = new Map<string, { window: TimeWindow; cap: number; items: StoredCandidate[] }>();
   for (const s of batch) {
-    const to = Math.ceil((s.eventTime + cfg.finalize_delay) / WINDOW_STEP) * WINDOW_STEP;
+    const to = candidateStart(s.candidate.first_seen, s.eventTime);
     const w = `${to}`;
     let g = byWindow.get(w);
     if (!g) {

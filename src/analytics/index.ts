@@ -46,6 +46,8 @@ export {
   firstUnseenApp,
   destinationNovelty,
   prevalenceWindow,
+  candidateStart,
+  FLOW_START_BACKDATE,
 } from './prevalence.js';
 export { severityBand, scoreCandidate, hasStagingEvidence } from './severity.js';
 export { gateFailures, hasAnyPrecursor, hasSensitivePrecursor } from './endpoint.js';

@@ -11,6 +11,22 @@ export function prevalenceWindow(end: number, cfg: AnalyticsConfig): { from: num
   return { from: end - cfg.prevalence_window_days * DAY, to: end };
 }
 
+/**
+ * How far before its line a candidate's flow start may date it (s). The start is the host's word like its lines'
+ * times; a day covers all but the longest flows (those keep a day).
+ */
+export const FLOW_START_BACKDATE = DAY;
+
+/**
+ * When a candidate's host began using what it names: its flow's first_seen, at most FLOW_START_BACKDATE before its
+ * line and never after it. Ingest dates the candidate's destination, pair and app sightings from here (so their
+ * first seen never follows the flow), and finalization judges the candidate on the fleet as it was here.
+ */
+export function candidateStart(flowFirstSeen: number, eventTime: number): number {
+  if (!(flowFirstSeen < eventTime)) return eventTime;
+  return flowFirstSeen >= eventTime - FLOW_START_BACKDATE ? flowFirstSeen : eventTime - FLOW_START_BACKDATE;
+}
+
 /** Rare: seen by ≤ max(3, ⌈1% of active hosts⌉) hosts in the prevalence window. */
 export function rareThreshold(activeHosts: number, cfg: AnalyticsConfig): number {
   return Math.max(cfg.rare.min_hosts, Math.ceil(Math.max(0, activeHosts) * cfg.rare.fraction));

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { FLOW_START_BACKDATE } from '../../src/analytics/index.js';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
 import { rollup } from '../../fleet/rules/maintenance.js';
@@ -124,6 +125,9 @@ describe('30-day sliding window', () => {
 });
 
 describe('late candidates (a backlog delivered after the rollup expired its window)', () => {
+  /** The rollup keeps sightings this much longer than the window: a pending candidate is judged as of its flow's start. */
+  const KEPT_MARGIN = FLOW_START_BACKDATE + defaultAnalyticsConfig().finalize_delay;
+
   it('hold rarity verdicts whose window the store no longer keeps, and say so; candidates of the kept window still fire', async () => {
     const hosts = hostsOf(12);
     const store = await memoryStore();
@@ -131,9 +135,9 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     const fleet = [...statusLines(hosts, T0), ...hosts.slice(1, 11).map((h) => destinationLine(h, T0 + 5 * DAY, 'www.team-share.com'))];
     for (const d of [19, 34, 45]) fleet.push(...statusLines(hosts, T0 + d * DAY));
     await runPipeline(store, [fleet]);
-    // The hourly rollup slides the window to days 15–45: the day-5 sightings are gone.
+    // The hourly rollup slides the window to days 15–45 (kept a day and finalize_delay longer): the day-5 sightings are gone.
     expect((await rollup(store, { analytics: defaultAnalyticsConfig() })).expired.destinations).toBe(1);
-    expect(await store.prevalence.keptFrom()).toBe(T0 + 15 * DAY);
+    expect(await store.prevalence.keptFrom()).toBe(T0 + 15 * DAY - KEPT_MARGIN);
 
     // Host 0's backlog: an upload on day 8, when ten other hosts used the destination (common: no detection),
     // and a fresh upload to a destination nobody else uses (rare: fires).
@@ -161,19 +165,19 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
 
   it('a source a few days behind is judged on the 25+ days of its window still kept, not held', async () => {
     const store = await storeAtDay45();
-    expect(await store.prevalence.keptFrom()).toBe(T0 + 15 * DAY);
-    // day 40 and day 22 (7 days of its window kept): rare verdicts; day 21 (6 days kept): held
+    expect(await store.prevalence.keptFrom()).toBe(T0 + 15 * DAY - KEPT_MARGIN);
+    // kept from day 14 less finalize_delay: day 40 and day 21 (7 days of its window kept): rare verdicts; day 20 (6 days kept): held
     const hosts = hostsOf(12);
     const run = await runPipeline(store, [
       [
         bigUpload(hosts[0]!, T0 + 40 * DAY, 'up.nobody-else.com', { flow_id: 'day40' }),
-        bigUpload(hosts[1]!, T0 + 22 * DAY + HOUR, 'up.nobody-else.com', { flow_id: 'day22' }),
-        bigUpload(hosts[2]!, T0 + 21 * DAY, 'up.nobody-else.com', { flow_id: 'day21' }),
+        bigUpload(hosts[1]!, T0 + 21 * DAY + HOUR, 'up.nobody-else.com', { flow_id: 'day21' }),
+        bigUpload(hosts[2]!, T0 + 20 * DAY, 'up.nobody-else.com', { flow_id: 'day20' }),
       ],
     ]);
     expect(run.finalized.warming).toBe(1);
     expect(run.detections.map((d) => [d.flow.flow_id, d.branch]).sort()).toEqual([
-      ['day22', 'rare_and_upload'],
+      ['day21', 'rare_and_upload'],
       ['day40', 'rare_and_upload'],
     ]);
     await store.close();
@@ -198,8 +202,8 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     fleet.push(bigUpload(hosts[0]!, T0 + 20 * DAY, 'up.nobody-else.com'), ...statusLines(hosts, T0 + 20 * DAY + 60));
     await runPipeline(store, [fleet], { analytics: cfg, flush: false });
     await rollup(store, { analytics: cfg });
-    expect(await store.prevalence.keptFrom()).toBe(T0 + 13 * DAY + 60);
-    // its window as finalization reads it starts after the bound (its end is rounded up past finalize_delay)
+    expect(await store.prevalence.keptFrom()).toBe(T0 + 13 * DAY + 60 - KEPT_MARGIN);
+    // its window (before its flow started) starts after the bound: the rollup keeps a day and finalize_delay more
     const run = await runPipeline(store, [statusLines(hosts, T0 + 20 * DAY + 600)], { analytics: cfg, flush: false });
     expect(run.finalized).toMatchObject({ warming: 0, late: 0 });
     expect(run.detections.map((d) => [d.branch, d.fleet.window_kept_from])).toEqual([['rare_and_upload', null]]);
@@ -228,7 +232,7 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     const run = await runPipeline(store, [[...statusLines(hosts, T0 + 45 * DAY + 30), bigUpload(hosts[0]!, T0 + 45 * DAY + 60, 'up.nobody-else.com')]], { analytics: cfg60 });
     expect(run.finalized).toMatchObject({ warming: 0, late: 0 });
     // its 60-day window is cut at the old 30-day bound: judged on the 30 days kept, and says so
-    expect(run.detections.map((d) => [d.branch, d.fleet.window_kept_from])).toEqual([['rare_and_upload', T0 + 15 * DAY]]);
+    expect(run.detections.map((d) => [d.branch, d.fleet.window_kept_from])).toEqual([['rare_and_upload', T0 + 15 * DAY - KEPT_MARGIN]]);
     await store.close();
   }, 60_000);
 
@@ -243,8 +247,8 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     const at = T0 + 8 * DAY;
     const late = candidateLine({ analytic: 'AN0082', host: hosts[1]!, app: APPS.syncAgent, remote_address: '192.0.2.5', server_name: 'relay.fresh-domain.org', bytes_out: 200 * MiB, bytes_in: MiB, duration: 5 * HOUR, first_seen: at - 5 * HOUR }, at);
     const run = await runPipeline(store, [[late]]);
-    // baseline_start (day 0) is 8 days before it, but its baseline started at window_kept_from (day 15)
-    expect(run.detections.map((d) => [d.analytic, d.baseline_warming, d.fleet.baseline_start, d.fleet.window_kept_from])).toEqual([['AN0082', true, T0, T0 + 15 * DAY]]);
+    // baseline_start (day 0) is 8 days before it, but its baseline started at window_kept_from (day 15, less the margin)
+    expect(run.detections.map((d) => [d.analytic, d.baseline_warming, d.fleet.baseline_start, d.fleet.window_kept_from])).toEqual([['AN0082', true, T0, T0 + 15 * DAY - KEPT_MARGIN]]);
     await store.close();
   }, 60_000);
 });
@@ -416,6 +420,53 @@ describe('evidence an analyst can check', () => {
     const an0082 = r.created.find((d) => d.analytic === 'AN0082')!;
     expect((await store.prevalence.destinations([an0082.destination_key], window)).get(an0082.destination_key)!.hosts).toBe(40);
     expect(an0082.fleet.destination_hosts).toBe(40);
+    await store.close();
+  }, 60_000);
+});
+
+describe('a campaign: each host is judged on the fleet as it was when its flow started', () => {
+  const KEYCHAIN = '/Users/a/Library/Keychains/login.keychain-db';
+  /** The stealer on one host: the unsigned dropper reads the keychain, its child curl uploads 5 MiB to a new IP. */
+  const stealer = (host: ReturnType<typeof hostsOf>[number], at: number) =>
+    (['AN0990', 'AN1415', 'AN0032'] as const).map((analytic) =>
+      candidateLine(
+        {
+          analytic,
+          host,
+          app: APPS.curl,
+          pid: 4200,
+          root: { pid: 4100, path: APPS.dropper.path, identity: APPS.dropper.identity, signature_class: APPS.dropper.signature_class },
+          root_kind: 'launchd_job',
+          remote_address: '192.0.2.68',
+          server_name: '',
+          bytes_out: 5 * MiB,
+          bytes_in: 6000,
+          first_seen: at - 100,
+          precursor: { kind: 'sensitive_access', time: at - 160, path: KEYCHAIN, category: 'keychain', tier: 1, pid: 4100 },
+          reasons: ['tier1_precursor', 'precursor_close', 'upload_shaped', 'no_return', 'non_browser', 'encrypted'],
+        },
+        at,
+      ),
+    );
+
+  // Before, windows ended after the flow (event time + finalize_delay): the wave's own sightings made its
+  // destination non-rare, its upload pair normal and its dropper "seen", and no host fired at all.
+  it.each([
+    [12, 4, 3],
+    [500, 6, 5],
+  ])('%i hosts, %i hit 5 s apart: the first %i (up to the rare threshold) fire every analytic', async (fleetSize, hit, fire) => {
+    const hosts = hostsOf(fleetSize);
+    const at = T0 + 10 * DAY;
+    const lines = [...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)];
+    for (let i = 0; i < hit; i++) lines.push(...stealer(hosts[i]!, at + i * 5));
+    const store = await memoryStore();
+    const run = await runPipeline(store, [lines]);
+    expect(run.finalized.examined).toBe(3 * hit);
+    const byHost = (analytic: string) => run.detections.filter((d) => d.analytic === analytic).map((d) => d.host_id).sort();
+    const first = hosts.slice(0, fire).map((h) => h.uuid).sort();
+    expect([byHost('AN0990'), byHost('AN1415'), byHost('AN0032')]).toEqual([first, first, first]);
+    // each counts the hosts hit before it and itself
+    expect(run.detections.filter((d) => d.analytic === 'AN0990').map((d) => d.fleet.destination_hosts).sort()).toEqual(Array.from({ length: fire }, (_, i) => i + 1));
     await store.close();
   }, 60_000);
 });
