@@ -121,7 +121,10 @@ export async function packageOutflow(opts: PackageOptions): Promise<{ dir: strin
 
   const tarball = path.join(outRoot, `outflow-${version}.tar.gz`);
   // Owner/group 0 inside the archive so an install as root yields root-owned files.
-  execFileSync('tar', ['--owner=0', '--group=0', '--numeric-owner', '-czf', tarball, '-C', outRoot, 'outflow'], { stdio: 'inherit' });
+  // GNU tar spells it --owner/--group; bsdtar (macOS's /usr/bin/tar, libarchive < 3.7.5) only knows --uid/--gid.
+  const gnu = /GNU tar/.test(execFileSync('tar', ['--version'], { encoding: 'utf8' }));
+  const owner = gnu ? ['--owner=0', '--group=0'] : ['--uid', '0', '--gid', '0'];
+  execFileSync('tar', [...owner, '--numeric-owner', '-czf', tarball, '-C', outRoot, 'outflow'], { stdio: 'inherit' });
   return { dir, tarball };
 }
 

@@ -264,6 +264,40 @@ describe('packaged outflow.ext', () => {
     expect(install(prefix)).toContain(`(config ${prefix}/outflow.yaml)`);
   });
 
+  it('install.sh refuses a shared prefix that holds other software (it makes everything under --prefix root\'s)', () => {
+    // /usr/local on an Intel Mac with Homebrew: user-owned content under a root-owned directory
+    const prefix = path.join(stageRoot, 'shared/usr-local');
+    mkdirSync(path.join(prefix, 'Cellar/foo'), { recursive: true });
+    writeFileSync(path.join(prefix, 'Cellar/foo/tool'), 'x');
+    chownSync(path.join(prefix, 'Cellar/foo/tool'), 501, 20);
+    const r = spawnSync('sh', [path.join(unpacked, 'install.sh'), '--prefix', prefix, '--extensions-load', path.join(stageRoot, 'etc/shared.load')], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`${prefix} is not empty and holds no earlier Outflow install`);
+    expect(statSync(path.join(prefix, 'Cellar/foo/tool')).uid).toBe(501);
+    expect(existsSync(path.join(prefix, 'outflow.ext'))).toBe(false);
+    // an earlier Outflow install there is upgraded as before
+    const own = path.join(stageRoot, 'shared/outflow');
+    const install = () => spawnSync('sh', [path.join(unpacked, 'install.sh'), '--prefix', own, '--extensions-load', path.join(stageRoot, 'etc/shared.load')], { encoding: 'utf8' });
+    expect(install().status).toBe(0);
+    expect(install().status).toBe(0);
+  });
+
+  // macOS's /usr/bin/tar is bsdtar, which has no --owner/--group (the Mac package is built on a Mac)
+  it.skipIf(!existsSync('/usr/bin/bsdtar'))('packages with a BSD tar too, root-owned inside the archive', async () => {
+    const bin = path.join(work, 'bsdbin');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync('/usr/bin/bsdtar', path.join(bin, 'tar'));
+    const oldPath = process.env.PATH;
+    process.env.PATH = `${bin}:${oldPath}`;
+    try {
+      const res = await packageOutflow({ node: process.execPath, out: path.join(work, 'dist-bsd') });
+      const owners = execFileSync('/usr/bin/bsdtar', ['-tvzf', res.tarball], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(/\s+/).slice(2, 4).join(' '));
+      expect(new Set(owners)).toEqual(new Set(['0 0']));
+    } finally {
+      process.env.PATH = oldPath;
+    }
+  }, 120_000);
+
   it('the packaged outflow rebuilds the packs it ships from the pack source it ships, in place wherever it runs', () => {
     const out = execFileSync(path.join(unpacked, 'outflow'), ['packs', 'build', '--check', '--out', path.join(unpacked, 'packs')], { encoding: 'utf8', cwd: work, timeout: 60_000 });
     expect(out).toContain('packs are current');
