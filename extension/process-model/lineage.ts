@@ -104,9 +104,11 @@ export function groupOf(model: ProcessLookup, p: ProcessRecord, opts: LineageOpt
   let cur = p;
   for (let depth = 0; depth < maxDepth; depth++) {
     if (cur.pid === LAUNCHD_PID) return { root: cur, rootKind: 'top', chain };
-    if (cur.path && isGuiAppPath(cur.path)) return { root: cur, rootKind: 'gui_app', chain };
-    if (isInteractiveShell(cur) && underTerminalApp(model, cur, opts)) return { root: cur, rootKind: 'terminal_shell', chain };
     const link = lineageParent(model, cur);
+    // A bundle's main executable is a GUI app (a root) when launchd / LaunchServices started it, not when a
+    // known process exec'd it (a CLI copied into X.app/Contents/MacOS would otherwise escape its parent's group).
+    if (cur.path && isGuiAppPath(cur.path) && link.kind !== 'parent') return { root: cur, rootKind: 'gui_app', chain };
+    if (isInteractiveShell(cur) && underTerminalApp(model, cur, opts)) return { root: cur, rootKind: 'terminal_shell', chain };
     if (link.kind === 'launchd') return { root: cur, rootKind: 'launchd_job', chain };
     if (link.kind === 'unknown' || seen.has(link.parent)) return { root: cur, rootKind: 'top', chain };
     cur = link.parent;

@@ -158,6 +158,31 @@ describe('lineage groups (SPEC §4)', () => {
     expect(isGuiAppPath(CHROME_HELPER)).toBe(false);
   });
 
+  it('a binary run by a known parent from a folder shaped like an app bundle joins its parent\'s group (a copied curl in /tmp/.x/U.app/Contents/MacOS is no GUI app)', () => {
+    const { model, obs } = setup();
+    const dropper = obs({ pid: 700, processStart: T0 - 3600, ppid: 1, path: '/Users/dana/Downloads/update' });
+    const fake = obs({ pid: 710, processStart: T0 - 120, ppid: 700, path: '/private/tmp/.x/U.app/Contents/MacOS/u' });
+    const g = model.group(fake);
+    expect(g.root).toBe(dropper);
+    expect(g.rootKind).toBe('launchd_job');
+    expect(g.chain).toEqual([fake, dropper]);
+    // reparented to launchd after a double fork: its original parent still holds it
+    const mid = obs({ pid: 720, processStart: T0 - 60, ppid: 700, path: '/bin/sh' });
+    const orphan = obs({ pid: 721, processStart: T0 - 59, ppid: 720, path: '/private/tmp/.y/V.app/Contents/MacOS/v' });
+    model.exited(720, undefined, T0 - 50);
+    obs({ pid: 721, processStart: T0 - 59, ppid: 1, originalPpid: 720, source: 'eslogger' });
+    expect(model.group(orphan).root).toBe(dropper);
+  });
+
+  it('an app bundle started by launchd (Finder, Dock, `open`) is its own GUI root; started by another process, it joins that process\'s group', () => {
+    const { model, obs } = setup();
+    const notes = obs({ pid: 900, processStart: T0 - 900, ppid: 1, path: '/Applications/Notes.app/Contents/MacOS/Notes' });
+    expect(model.group(notes)).toMatchObject({ root: notes, rootKind: 'gui_app' });
+    const job = obs({ pid: 300, processStart: T0 - 900, ppid: 1, path: '/Users/dana/Library/.hidden/agent' });
+    const direct = obs({ pid: 910, processStart: T0 - 100, ppid: 300, path: '/Applications/Notes.app/Contents/MacOS/Notes' });
+    expect(model.group(direct)).toMatchObject({ root: job, rootKind: 'launchd_job' });
+  });
+
   it('an orphan whose original parent is gone follows its responsible pid', () => {
     const { model, obs } = setup();
     const app = obs({ pid: 900, processStart: T0 - 900, ppid: 1, path: '/Applications/Notes.app/Contents/MacOS/Notes' });
