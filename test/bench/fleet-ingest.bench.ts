@@ -18,6 +18,7 @@ import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import { APPS, candidateColumns, DEFAULT_START, eventLine, simulateFleet, type HostInfo } from '../../scripts/simulate-fleet.js';
 import type { BenchContext } from './run.js';
 import { rowCounts } from './sqlite-store-size.js';
+import { pendingCandidateLines } from '../helpers/fleet-lines.js';
 
 const BATCH = 5000;
 const MiB = 1024 * 1024;
@@ -94,37 +95,7 @@ async function benchFinalize(b: BenchContext, dir: string, compacted: boolean): 
   const pending = b.quick ? 2000 : 10_000;
   const store = await openSqliteStore(path.join(dir, compacted ? 'finalize-compacted.db' : 'finalize.db'));
   const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
-  const hosts: HostInfo[] = Array.from({ length: 2000 }, (_, i) => ({ uuid: `HOST-${String(i).padStart(6, '0')}`, hostname: `mac-${i}.local` }));
-  const start = DEFAULT_START;
-  const lines: string[] = [];
-  // 8 days of baseline activity so rarity decisions are not warming.
-  for (const [i, h] of hosts.entries()) lines.push(eventLine(h, 'outflow_apps', start + (i % 3600), 0, { path: APPS.curl.path, identity: APPS.curl.identity, signature_class: 'apple_platform', team_id: '', signing_id: 'com.apple.curl', cdhash: '' }));
-  const at = start + 8 * 86_400;
-  const apps = [APPS.curl, APPS.vscode, APPS.figma, APPS.rclone, APPS.syncAgent];
-  const analytics = ['AN0990', 'AN1415', 'AN0425', 'AN0032', 'AN0082'] as const;
-  for (let k = 0; k < pending; k++) {
-    const host = hosts[k % hosts.length]!;
-    // Mix of very common (every host), mid and unique destinations.
-    const dest = k % 3 === 0 ? 'www.figma.com' : k % 3 === 1 ? `mid-${k % 40}.example.org` : `rare-${k}.example.net`;
-    const t = at + k * 7;
-    lines.push(
-      eventLine(host, 'outflow_candidates', t, 1 + Math.floor(k / hosts.length), candidateColumns({
-        analytic: analytics[k % analytics.length]!,
-        host,
-        app: apps[k % apps.length]!,
-        pid: 1000 + k,
-        remote_address: `198.51.${(k >> 8) & 255}.${k & 255}`,
-        remote_port: 443,
-        server_name: dest,
-        service: k % 5 === 2 ? 'http' : 'tls',
-        bytes_out: (2 + (k % 40)) * MiB,
-        bytes_in: 10_000,
-        first_seen: t - 7200,
-        duration: k % 4 === 0 ? 5 * 3600 : 120,
-        precursor: k % 2 === 0 ? { kind: 'sensitive_access', time: t - 7300, path: '/Users/a/Documents/x.pdf', category: 'documents', tier: 2, pid: 1000 + k } : undefined,
-      })),
-    );
-  }
+  const lines = pendingCandidateLines(pending);
   for (let i = 0; i < lines.length; i += BATCH) await ingest.ingestLines(lines.slice(i, i + BATCH), { kind: 'bench', id: 'finalize' });
   const rolled = compacted ? await rollup(store, { analytics: defaultAnalyticsConfig() }) : undefined;
   const count = await store.candidates.countPending();

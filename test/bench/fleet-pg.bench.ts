@@ -2,7 +2,8 @@
  * PostgreSQL store throughput (issue 8, point 6):
  *  - SQLite vs PostgreSQL, single instance, in-process ingest (batches of 500 lines, one transaction each);
  *  - 1 vs 2 aggregator instances (child processes) pulling one JetStream stream into one PostgreSQL
- *    database through the shared durable consumer, timed from "go" until the consumer has nothing pending.
+ *    database through the shared durable consumer, timed from "go" until the consumer has nothing pending;
+ *  - finalize 10 000 pending candidates on PostgreSQL (the SQLite figure is in fleet-ingest), one window each.
  * The machine has 2 cores shared with PostgreSQL and nats-server, so the 2-instance ratio is bounded by CPU,
  * not by the design; the numbers are reported as measured.
  */
@@ -16,7 +17,8 @@ import { openStore } from '../../fleet/store/open.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { createTestDatabase, pgQuery } from '../helpers/pg.js';
 import { NATS_TEST_URL, testStream } from '../helpers/nats.js';
-import { generateFleetLines } from '../helpers/fleet-lines.js';
+import { generateFleetLines, pendingCandidateLines } from '../helpers/fleet-lines.js';
+import { finalizePending } from '../../fleet/rules/finalize.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FAR_FUTURE = { now: () => new Date(4e12), unix: () => 4e9, ms: () => 4e12 };
@@ -81,7 +83,27 @@ async function viaNats(instances: number, lines: string[]): Promise<{ linesPerS:
   }
 }
 
+async function finalizeOnPostgres(b: BenchContext, pending: number): Promise<void> {
+  const db = await createTestDatabase('benchfin');
+  try {
+    const store = await openStore(db.url);
+    const analytics = defaultAnalyticsConfig();
+    const ingest = createIngestService({ store, analytics, quarantineFile: null });
+    const lines = pendingCandidateLines(pending);
+    for (let i = 0; i < lines.length; i += 5000) await ingest.ingestLines(lines.slice(i, i + 5000), { kind: 'bench', id: 'finalize' });
+    const t0 = performance.now();
+    const r = await finalizePending(store, { analytics, flush: true });
+    const seconds = (performance.now() - t0) / 1000;
+    await store.close();
+    b.report(`finalize ${pending} pending candidates (PostgreSQL)`, { examined: r.examined, fired: r.fired, detections: r.created.length, seconds: Number(seconds.toFixed(3)) });
+  } finally {
+    await db.drop();
+  }
+}
+
 export default async function (b: BenchContext): Promise<void> {
+  await finalizeOnPostgres(b, b.quick ? 2000 : 10_000);
+
   const n = b.quick ? 4000 : 30_000;
   const lines = generateFleetLines({ lines: n, hosts: 400, days: 10 });
 

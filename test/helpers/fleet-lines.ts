@@ -3,8 +3,9 @@
  * Fleet-style event lines (`pack/Global/<query>`) for `outflow_destinations`, `outflow_apps` and
  * `outflow_candidates`, spread over several days of event time so prevalence windows and baseline
  * maturity are exercised. Each line is unique (its dedupe key differs), so "every line counted exactly
- * once" can be checked by counting accepted rows.
+ * once" can be checked by counting accepted rows. Also the finalize benches' pending candidates.
  */
+import { APPS as SIM_APPS, candidateColumns, DEFAULT_START, eventLine, type HostInfo } from '../../scripts/simulate-fleet.js';
 
 /** mulberry32: tiny seeded PRNG, enough for test data. */
 function prng(seed: number): () => number {
@@ -157,4 +158,44 @@ export function generateFleetLines(opts: FleetLinesOptions): string[] {
     }
   }
   return out;
+}
+
+/**
+ * The finalize benches' workload: 2000 hosts with 8 days of baseline (every host runs curl), then `pending`
+ * candidates 7 s apart, a third to a destination every host uses, a third to 40 mid destinations, a third
+ * to destinations of their own, each flow started two hours before its line (one window per candidate).
+ */
+export function pendingCandidateLines(pending: number): string[] {
+  const hosts: HostInfo[] = Array.from({ length: 2000 }, (_, i) => ({ uuid: `HOST-${String(i).padStart(6, '0')}`, hostname: `mac-${i}.local` }));
+  const start = DEFAULT_START;
+  const lines: string[] = [];
+  // 8 days of baseline activity so rarity decisions are not warming.
+  for (const [i, h] of hosts.entries()) lines.push(eventLine(h, 'outflow_apps', start + (i % 3600), 0, { path: SIM_APPS.curl.path, identity: SIM_APPS.curl.identity, signature_class: 'apple_platform', team_id: '', signing_id: 'com.apple.curl', cdhash: '' }));
+  const at = start + 8 * 86_400;
+  const apps = [SIM_APPS.curl, SIM_APPS.vscode, SIM_APPS.figma, SIM_APPS.rclone, SIM_APPS.syncAgent];
+  const analytics = ['AN0990', 'AN1415', 'AN0425', 'AN0032', 'AN0082'] as const;
+  for (let k = 0; k < pending; k++) {
+    const host = hosts[k % hosts.length]!;
+    // Mix of very common (every host), mid and unique destinations.
+    const dest = k % 3 === 0 ? 'www.figma.com' : k % 3 === 1 ? `mid-${k % 40}.example.org` : `rare-${k}.example.net`;
+    const t = at + k * 7;
+    lines.push(
+      eventLine(host, 'outflow_candidates', t, 1 + Math.floor(k / hosts.length), candidateColumns({
+        analytic: analytics[k % analytics.length]!,
+        host,
+        app: apps[k % apps.length]!,
+        pid: 1000 + k,
+        remote_address: `198.51.${(k >> 8) & 255}.${k & 255}`,
+        remote_port: 443,
+        server_name: dest,
+        service: k % 5 === 2 ? 'http' : 'tls',
+        bytes_out: (2 + (k % 40)) * MiB,
+        bytes_in: 10_000,
+        first_seen: t - 7200,
+        duration: k % 4 === 0 ? 5 * 3600 : 120,
+        precursor: k % 2 === 0 ? { kind: 'sensitive_access', time: t - 7300, path: '/Users/a/Documents/x.pdf', category: 'documents', tier: 2, pid: 1000 + k } : undefined,
+      })),
+    );
+  }
+  return lines;
 }

@@ -27,7 +27,7 @@ import type { Logger } from '../../../src/log.js';
 import { silentLogger } from '../../../src/log.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { DetectionSchema } from '../../../src/schemas/detection.js';
-import { DaySketches, SKETCH_REGISTERS, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchDays, sketchDaysOf, sketchFromBlob } from '../host-sketch.js';
+import { DaySketches, SKETCH_REGISTERS, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchDaysOf, sketchFromBlob } from '../host-sketch.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import {
   KEPT_FROM_META,
@@ -554,43 +554,70 @@ function toStats(r: StatsRow | undefined, window: TimeWindow, sketches: DaySketc
   return { hosts: r.exact, firstSeen: r.first_seen, lastSeen: r.window_last ?? r.last_seen, saturated: false };
 }
 
-/** Stats rows of `keys` with the day sketches of the saturated ones loaded (through `cache` when given, else for this window). */
+/** One window's keys in a stats read; `cap` limits each exact count (undefined: none). */
+interface StatsAsk {
+  keys: string[][];
+  window: TimeWindow;
+  cap: number | undefined;
+}
+
+/** (window, key) pairs per statement: each is one index probe, and the arrays stay a few MB. */
+const STATS_CHUNK = 5000;
+
+/**
+ * Stats rows for several windows at once, with the day sketches of the saturated keys loaded (through `cache`,
+ * which must cover every window's days). Answer `i` maps joined keys to rows of `asks[i]`. All windows of a
+ * family go in one statement per STATS_CHUNK (window, key) pairs: finalization asks a window per candidate start,
+ * which cost three round trips each as one statement per window.
+ */
 async function statsWithSketches<R extends StatsRow>(
   ex: Executor,
   f: Family,
-  keys: string[][],
-  window: TimeWindow,
-  countCap: number | undefined,
+  asks: readonly StatsAsk[],
   keyOf: (r: R) => string[],
-  cache?: SketchCache,
+  cache: SketchCache,
   extraCols = '',
-): Promise<{ rows: Map<string, R>; sketches: Map<string, DaySketches> }> {
-  const list = await stats<R>(ex, f, keys, window, countCap, extraCols);
-  const rows = new Map(list.map((r) => [joinKey(keyOf(r)), r]));
-  const sketches = await loadSketches(ex, f, list.filter((r) => r.saturated).map(keyOf), cache ?? { days: sketchDays(window), byKey: new Map() });
+): Promise<{ rows: Map<string, R>[]; sketches: Map<string, DaySketches> }> {
+  const flat: { at: number; keys: string[]; window: TimeWindow; cap: number | undefined }[] = [];
+  for (const [at, a] of asks.entries()) for (const keys of a.keys) flat.push({ at, keys, window: a.window, cap: a.cap });
+  const rows = asks.map(() => new Map<string, R>());
+  const saturated = new Map<string, string[]>();
+  for (let i = 0; i < flat.length; i += STATS_CHUNK) {
+    for (const r of await stats<R>(ex, f, flat.slice(i, i + STATS_CHUNK), extraCols)) {
+      const keys = keyOf(r);
+      const k = joinKey(keys);
+      rows[r.at]!.set(k, r);
+      if (r.saturated) saturated.set(k, keys);
+    }
+  }
+  const sketches = await loadSketches(ex, f, [...saturated.values()], cache);
   return { rows, sketches };
 }
 
-async function stats<R extends StatsRow>(ex: Executor, f: Family, keys: string[][], window: TimeWindow, countCap: number | undefined, extraCols = ''): Promise<R[]> {
+async function stats<R extends StatsRow>(ex: Executor, f: Family, asks: readonly { at: number; keys: string[]; window: TimeWindow; cap: number | undefined }[], extraCols = ''): Promise<(R & { at: number })[]> {
   const n = f.keyCols.length;
-  const keyArrays = f.keyCols.map((_, i) => `$${i + 1}::text[]`).join(', ');
+  const keyArrays = f.keyCols.map((_, i) => `$${i + 2}::text[]`).join(', ');
   const keyList = f.keyCols.join(', ');
   const hostJoin = f.keyCols.map((c) => `h.${c} = k.${c}`).join(' AND ');
   const keyJoin = f.keyCols.map((c) => `k.${c} = w.${c}`).join(' AND ');
-  const params: unknown[] = f.keyCols.map((_, i) => keys.map((k) => k[i]));
-  params.push(window.from, window.to, countCap ?? null);
+  const params: unknown[] = [asks.map((a) => a.at), ...f.keyCols.map((_, i) => asks.map((a) => a.keys[i]))];
+  params.push(
+    asks.map((a) => a.window.from),
+    asks.map((a) => a.window.to),
+    asks.map((a) => a.cap ?? null),
+  );
   // LIMIT NULL = no limit; with a cap a very common key costs O(cap) rows, not O(fleet)
-  return ex.q<R>(
+  return ex.q<R & { at: number }>(
     'read',
-    `SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')}, k.first_seen, k.last_seen, k.saturated, k.host_count, k.sketch_from ${extraCols},
+    `SELECT w.at, ${f.keyCols.map((c) => `k.${c}`).join(', ')}, k.first_seen, k.last_seen, k.saturated, k.host_count, k.sketch_from ${extraCols},
        c.n AS exact, c.last AS window_last
-     FROM (SELECT DISTINCT * FROM unnest(${keyArrays}) AS w0(${keyList})) AS w
+     FROM (SELECT DISTINCT * FROM unnest($1::int[], ${keyArrays}, $${n + 2}::bigint[], $${n + 3}::bigint[], $${n + 4}::int[]) AS w0(at, ${keyList}, wfrom, wto, cap)) AS w
      JOIN ${f.keyTable} k ON ${keyJoin}
      CROSS JOIN LATERAL (
        SELECT count(*) AS n, max(x.last_seen) AS last FROM (
          SELECT h.last_seen FROM ${f.hostTable} h
-         WHERE ${hostJoin} AND h.first_seen <= $${n + 2} AND h.last_seen >= $${n + 1} AND NOT k.saturated
-         LIMIT $${n + 3}
+         WHERE ${hostJoin} AND h.first_seen <= w.wto AND h.last_seen >= w.wfrom AND NOT k.saturated
+         LIMIT w.cap
        ) x
      ) c`,
     params,
@@ -660,42 +687,45 @@ async function expireFamily(ex: Executor, f: Family, before: number, sketchesBef
 }
 
 function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
-  async function destinationStats(keys: readonly string[], window: TimeWindow, countCap?: number, cache?: SketchCache) {
-    const out = new Map<string, PrevalenceStats>();
-    if (!keys.length) return out;
-    const { rows, sketches } = await statsWithSketches<StatsRow & { dest_key: string }>(ex, DEST, keys.map((k) => [k]), window, countCap, (r) => [r.dest_key], cache);
-    for (const k of keys) out.set(k, toStats(rows.get(k), window, sketches.get(k)));
-    return out;
+  /** One window's question: the keys of a family, the window, the cap of each count. */
+  type Ask<K> = { keys: readonly K[]; window: TimeWindow; countCap?: number };
+  const cacheFor = (asks: readonly { window: TimeWindow }[]): SketchCache => ({ days: sketchDaysOf(asks.map((a) => a.window)), byKey: new Map() });
+
+  async function destinationStats(asks: readonly Ask<string>[], cache = cacheFor(asks)): Promise<Map<string, PrevalenceStats>[]> {
+    const { rows, sketches } = await statsWithSketches<StatsRow & { dest_key: string }>(ex, DEST, asks.map((a) => ({ keys: a.keys.map((k) => [k]), window: a.window, cap: a.countCap })), (r) => [r.dest_key], cache);
+    return asks.map((a, i) => new Map(a.keys.map((k) => [k, toStats(rows[i]!.get(k), a.window, sketches.get(k))])));
   }
-  async function pairStats(pairs: readonly { identity: string; key: string }[], window: TimeWindow, countCap?: number, cache?: SketchCache) {
-    const out = new Map<string, PrevalenceStats>();
-    if (!pairs.length) return out;
+  async function pairStats(asks: readonly Ask<{ identity: string; key: string }>[], cache = cacheFor(asks)): Promise<Map<string, PrevalenceStats>[]> {
     type PairRow = StatsRow & { dest_key: string; identity: string };
-    const { rows, sketches } = await statsWithSketches<PairRow>(ex, PAIR, pairs.map((p) => [p.key, p.identity]), window, countCap, (r) => [r.dest_key, r.identity], cache);
-    for (const p of pairs) {
-      const k = joinKey([p.key, p.identity]);
-      out.set(pairKey(p.identity, p.key), toStats(rows.get(k), window, sketches.get(k)));
-    }
-    return out;
+    const { rows, sketches } = await statsWithSketches<PairRow>(ex, PAIR, asks.map((a) => ({ keys: a.keys.map((p) => [p.key, p.identity]), window: a.window, cap: a.countCap })), (r) => [r.dest_key, r.identity], cache);
+    return asks.map((a, i) => {
+      const out = new Map<string, PrevalenceStats>();
+      for (const p of a.keys) {
+        const k = joinKey([p.key, p.identity]);
+        out.set(pairKey(p.identity, p.key), toStats(rows[i]!.get(k), a.window, sketches.get(k)));
+      }
+      return out;
+    });
   }
-  async function appStats(identities: readonly string[], window: TimeWindow, countCap?: number, cache?: SketchCache) {
-    const out = new Map<string, AppStats>();
-    if (!identities.length) return out;
+  async function appStats(asks: readonly Ask<string>[], cache = cacheFor(asks)): Promise<Map<string, AppStats>[]> {
     type AppRow = StatsRow & { identity: string; path: string; signature_class: string; team_id: string; signing_id: string; cdhash: string };
     const extra = ', k.path, k.signature_class, k.team_id, k.signing_id, k.cdhash';
-    const { rows, sketches } = await statsWithSketches<AppRow>(ex, APP, identities.map((i) => [i]), window, countCap, (r) => [r.identity], cache, extra);
-    for (const id of identities) {
-      const r = rows.get(id);
-      out.set(id, {
-        ...toStats(r, window, sketches.get(id)),
-        path: r?.path ?? '',
-        signatureClass: r?.signature_class ?? '',
-        teamId: r?.team_id ?? '',
-        signingId: r?.signing_id ?? '',
-        cdhash: r?.cdhash ?? '',
-      });
-    }
-    return out;
+    const { rows, sketches } = await statsWithSketches<AppRow>(ex, APP, asks.map((a) => ({ keys: a.keys.map((i) => [i]), window: a.window, cap: a.countCap })), (r) => [r.identity], cache, extra);
+    return asks.map((a, i) => {
+      const out = new Map<string, AppStats>();
+      for (const id of a.keys) {
+        const r = rows[i]!.get(id);
+        out.set(id, {
+          ...toStats(r, a.window, sketches.get(id)),
+          path: r?.path ?? '',
+          signatureClass: r?.signature_class ?? '',
+          teamId: r?.team_id ?? '',
+          signingId: r?.signing_id ?? '',
+          cdhash: r?.cdhash ?? '',
+        });
+      }
+      return out;
+    });
   }
   const repo: PrevalenceRepo = {
     async observeDestinations(rows: readonly DestinationSighting[], opts?: ObserveOptions) {
@@ -743,23 +773,16 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
         }
       });
     },
-    destinations: (keys, window, countCap) => destinationStats(keys, window, countCap),
-    pairs: (pairs, window, countCap) => pairStats(pairs, window, countCap),
-    apps: (identities, window, countCap) => appStats(identities, window, countCap),
+    destinations: async (keys, window, countCap) => (await destinationStats([{ keys, window, countCap }]))[0]!,
+    pairs: async (pairs, window, countCap) => (await pairStats([{ keys: pairs, window, countCap }]))[0]!,
+    apps: async (identities, window, countCap) => (await appStats([{ keys: identities, window, countCap }]))[0]!,
     async statsMany(requests) {
-      // Each window is one set-based query per family; the day sketches of saturated keys are read once for
-      // the whole call (finalization asks many windows of the same hot keys).
-      const days = sketchDaysOf(requests.map((r) => r.window));
-      const cache = { dest: { days, byKey: new Map() }, pair: { days, byKey: new Map() }, app: { days, byKey: new Map() } } satisfies Record<string, SketchCache>;
-      const out: PrevalenceAnswer[] = [];
-      for (const r of requests) {
-        out.push({
-          destinations: await destinationStats(r.destinations, r.window, r.countCap, cache.dest),
-          pairs: await pairStats(r.pairs, r.window, r.countCap, cache.pair),
-          apps: await appStats(r.apps, r.window, r.countCap, cache.app),
-        });
-      }
-      return out;
+      // Every window of a family in one set-based statement (per STATS_CHUNK pairs); the day sketches of
+      // saturated keys are read once for the whole call (finalization asks many windows of the same hot keys).
+      const destinations = await destinationStats(requests.map((r) => ({ keys: r.destinations, window: r.window, countCap: r.countCap })));
+      const pairs = await pairStats(requests.map((r) => ({ keys: r.pairs, window: r.window, countCap: r.countCap })));
+      const apps = await appStats(requests.map((r) => ({ keys: r.apps, window: r.window, countCap: r.countCap })));
+      return requests.map((_, i): PrevalenceAnswer => ({ destinations: destinations[i]!, pairs: pairs[i]!, apps: apps[i]! }));
     },
     destinationHosts: (key, window, limit) => hostSpans(ex, DEST, [key], window, limit),
     appHosts: (identity, window, limit) => hostSpans(ex, APP, [identity], window, limit),
