@@ -34,7 +34,7 @@ export const AN0082: AnalyticDefinition = {
   },
   endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
     const why = checkGates(f, GATES);
-    if (!longLived(f.flow, cfg) && !highThroughput(f.flow, f.groupBytesOut15m, cfg)) why.push('not_long_lived_or_high_throughput');
+    if (!longLived(f.flow, cfg) && !highThroughput(f.flow, f.groupBytesOut15m, cfg, f.groupTop)) why.push('not_long_lived_or_high_throughput');
     if (!NON_APPLE_CLASSES.has(f.signatureClass)) why.push(signatureClassReason(f.signatureClass));
     return result(why, f, cfg);
   },

@@ -139,6 +139,9 @@ describe('AN0082 endpoint: external, long-lived OR high-throughput, non-Apple si
     ['group 100 MiB, this flow 64 KiB (a chunked upload)', { flow: { bytes_out: 64 * 1024 }, groupBytesOut15m: 100 * MiB }, true, 'group_high_throughput'],
     ['group 100 MiB, this flow 64 KiB − 1', { flow: { bytes_out: 64 * 1024 - 1 }, groupBytesOut15m: 100 * MiB }, false, 'not_long_lived_or_high_throughput'],
     ['group 100 MiB, a 2 KB call', { flow: { bytes_out: 2000, pcr: 0 }, groupBytesOut15m: 100 * MiB }, false, 'not_long_lived_or_high_throughput'],
+    // the group's largest flow always carries the group rule: 100 MiB split just under the floor still counts once
+    ['group 100 MiB, its largest flow (64 KiB − 1)', { flow: { bytes_out: 64 * 1024 - 1 }, groupBytesOut15m: 100 * MiB, groupTop: true }, true, 'group_high_throughput'],
+    ['group 100 MiB − 1, its largest flow', { flow: { bytes_out: 64 * 1024 - 1 }, groupBytesOut15m: 100 * MiB - 1, groupTop: true }, false, 'not_long_lived_or_high_throughput'],
     ['app_store', { ...long, signatureClass: 'app_store' }, true],
     ['invalid signature', { ...long, signatureClass: 'invalid' }, true],
     ['apple_platform', { ...long, signatureClass: 'apple_platform' }, false, 'signature_class_apple_platform'],

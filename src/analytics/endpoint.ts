@@ -146,7 +146,7 @@ function collectEvidence(r: ReasonList, f: EndpointFacts, cfg: AnalyticsConfig):
   if (noReturn(f.flow, cfg)) r.push('no_return');
   if (longLived(f.flow, cfg)) r.push('long_lived');
   if (highThroughputFlow(f.flow, cfg)) r.push('high_throughput');
-  else if (groupHighThroughput(f.flow, f.groupBytesOut15m, cfg)) r.push('group_high_throughput');
+  else if (groupHighThroughput(f.flow, f.groupBytesOut15m, cfg, f.groupTop)) r.push('group_high_throughput');
   if (!f.browser) r.push('non_browser');
   if (encrypted(f.flow)) r.push('encrypted');
   if (cleartext(f.flow)) r.push('cleartext');

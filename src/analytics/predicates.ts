@@ -54,16 +54,17 @@ export function highThroughputFlow(flow: Pick<FlowFacts, 'bytes_out'>, cfg: Anal
 
 /**
  * A flow of a high-throughput group that carries part of its egress (≥ high_throughput.group_min_flow_bytes_out,
- * 64 KiB). The group rule qualifies the group's egress, not every flow it made: without the floor each 2 KB API
- * call of a group that uploaded 100 MiB became a detection of its own (one per destination key). The floor is
- * low so that an upload split into many small connections still counts.
+ * 64 KiB), or the group's largest flow whatever its size (`groupTop`). The group rule qualifies the group's
+ * egress, not every flow it made: without the floor each 2 KB API call of a group that uploaded 100 MiB became a
+ * detection of its own (one per destination key). The largest flow always counts, so 100 MiB split into
+ * connections just under the floor still gives a candidate.
  */
-export function groupHighThroughput(flow: Pick<FlowFacts, 'bytes_out'>, groupBytesOut: number, cfg: AnalyticsConfig): boolean {
-  return flow.bytes_out >= cfg.high_throughput.group_min_flow_bytes_out && groupBytesOut >= cfg.high_throughput.group_bytes_out;
+export function groupHighThroughput(flow: Pick<FlowFacts, 'bytes_out'>, groupBytesOut: number, cfg: AnalyticsConfig, groupTop = false): boolean {
+  return (groupTop || flow.bytes_out >= cfg.high_throughput.group_min_flow_bytes_out) && groupBytesOut >= cfg.high_throughput.group_bytes_out;
 }
 
-export function highThroughput(flow: Pick<FlowFacts, 'bytes_out'>, groupBytesOut: number, cfg: AnalyticsConfig): boolean {
-  return highThroughputFlow(flow, cfg) || groupHighThroughput(flow, groupBytesOut, cfg);
+export function highThroughput(flow: Pick<FlowFacts, 'bytes_out'>, groupBytesOut: number, cfg: AnalyticsConfig, groupTop = false): boolean {
+  return highThroughputFlow(flow, cfg) || groupHighThroughput(flow, groupBytesOut, cfg, groupTop);
 }
 
 /** Precursor window: [flow start − precursor_window, flow end] (inclusive at both ends). */

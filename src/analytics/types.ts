@@ -51,6 +51,8 @@ export interface EndpointFacts {
    * counters an upper bound of a sliding 15-minute sum (docs/analytics.md).
    */
   groupBytesOut15m: number;
+  /** This flow is its lineage group's largest external flow (bytes out; ties: the smallest flow id). */
+  groupTop?: boolean;
   /**
    * The nearest archive precursor even when the primary precursor is a sensitive access (an archive
    * step strengthens the story: reason archive_precursor, and staging raises severity). Absent = none.

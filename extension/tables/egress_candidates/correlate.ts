@@ -498,6 +498,19 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
     if (!v) volumes.set(key, (v = groupVolume(list)));
     return v.activeBetween(flow.first_seen - cfg.high_throughput.group_window, flow.last_seen + cfg.high_throughput.group_window);
   };
+  /** Each group's largest external flow (bytes out, then the smallest flow id): it always carries the group rule. */
+  const tops = new Map<string, Readonly<FlowRow>>();
+  const groupTop = (key: string, flow: Readonly<FlowRow>): boolean => {
+    let top = tops.get(key);
+    if (top === undefined) {
+      const list = externalByGroup.get(key);
+      if (!list) return true;
+      top = list[0]!;
+      for (const f of list) if (f.bytes_out > top.bytes_out || (f.bytes_out === top.bytes_out && f.flow_id < top.flow_id)) top = f;
+      tops.set(key, top);
+    }
+    return top === flow;
+  };
 
   // Two passes. This one asks the analytics about every flow and records each passing (flow, analytic)
   // in typed arrays; correlate() then builds all rows at once. Every row lives until the generate
@@ -559,7 +572,7 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       }
       staging = archive !== undefined && anyInWindow(eventTimes, eventOffsets[s + STAGING]!, eventOffsets[s + STAGING + 1]!, from, flow.last_seen);
     }
-    facts.set(flow, browser, sanctioned, identity.signature_class, sensitive, archive, staging, groupBytesOut(group.key, flow));
+    facts.set(flow, browser, sanctioned, identity.signature_class, sensitive, archive, staging, groupBytesOut(group.key, flow), groupTop(group.key, flow));
 
     // The analytics that pass a flow share one evidence list (endpoint.ts): look its text up once.
     let reasonsOf: readonly string[] | undefined;
@@ -613,6 +626,7 @@ class FlowFacts implements EndpointFacts {
   sanctioned = false;
   signatureClass = '';
   groupBytesOut15m = 0;
+  groupTop = false;
   readonly serverNameObservable = SERVER_NAMES_OBSERVED;
   archive: { time: number; gap: number; staging: boolean } | null = null;
   /** The primary precursor: the sensitive read if any, else the archive event. */
@@ -628,6 +642,7 @@ class FlowFacts implements EndpointFacts {
     archive: ArchiveEventRow | undefined,
     staging: boolean,
     groupBytesOut15m: number,
+    groupTop: boolean,
   ): void {
     this.flow = flow;
     this.external = flow.remote_scope === 'public';
@@ -635,6 +650,7 @@ class FlowFacts implements EndpointFacts {
     this.sanctioned = sanctioned;
     this.signatureClass = signatureClass;
     this.groupBytesOut15m = groupBytesOut15m;
+    this.groupTop = groupTop;
     const p = this.precursor;
     if (sensitive) {
       p.kind = 'sensitive_access';

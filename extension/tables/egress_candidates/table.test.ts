@@ -317,6 +317,24 @@ describe('egress_candidates: flow-shape edges', () => {
     expect(rows({ processes: [app], signing, flows: flows.slice(0, 2) })).toEqual([]);
   });
 
+  it('group throughput split into connections under the 64 KiB floor: the group\'s largest flow is one AN0082 candidate', () => {
+    // 1 700 connections of 63 KiB (≈ 105 MiB) from one group's 17 processes within 15 min; one of them 1 byte larger
+    const workers = Array.from({ length: 17 }, (_, w) => ({ ...app, pid: 1000 + w, ppid: app.pid, processStart: NOW - 900 }));
+    const flows = Array.from({ length: 1700 }, (_, i) => ({
+      ...flow({ bytesOut: 63 * 1024 + (i === 777 ? 1 : 0), bytesIn: 2000 }),
+      pid: 1000 + Math.floor(i / 100),
+      processStart: NOW - 900,
+      remote: `203.0.113.${(i % 100) + 1}`,
+      firstSeen: NOW - 850 + Math.floor(i / 2),
+      lastSeen: NOW - 845 + Math.floor(i / 2),
+    }));
+    const r = only(rows({ processes: [app, ...workers], signing, flows }), 'AN0082');
+    expect(r.map((x) => [x.pid, x.remote_address, x.bytes_out])).toEqual([[1007, '203.0.113.78', 63 * 1024 + 1]]);
+    expect(r[0]!.reasons).toContain('group_high_throughput');
+    // under 100 MiB in all: none
+    expect(only(rows({ processes: [app, ...workers], signing, flows: flows.slice(0, 1600) }), 'AN0082')).toEqual([]);
+  });
+
   it('Apple platform code is outside AN0082 however long it runs', () => {
     const r = rows({ processes: [CURL], flows: [{ ...UPLOAD, firstSeen: NOW - 4000, bytesIn: 20 * MiB, bytesOut: 20 * MiB, open: true }] });
     expect(r).toEqual([]);
