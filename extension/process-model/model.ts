@@ -14,12 +14,21 @@ import { groupOf, LAUNCHD_PID } from './lineage.js';
  */
 const MAX_MODEL_ARGS = 64;
 const MAX_MODEL_ARG_CHARS = 256;
+/**
+ * Characters of argv kept per process, all arguments together. Only lineage reads args (is a shell running a
+ * script or `-c`?), from the first arguments; 64 × 256 per instance made the table ~8 KB a record, ~400 MB at
+ * max_processes under a build.
+ */
+const MAX_MODEL_ARGS_TOTAL = 1024;
 
 export function boundedArgs(args: readonly string[]): string[] {
-  const n = Math.min(args.length, MAX_MODEL_ARGS);
+  let n = 0;
+  for (let budget = MAX_MODEL_ARGS_TOTAL; n < Math.min(args.length, MAX_MODEL_ARGS) && budget > 0; n++) budget -= Math.min(args[n]!.length, MAX_MODEL_ARG_CHARS);
   const out = new Array<string>(n);
   // a copy, not a slice: V8 slices keep the whole argument (up to MiBs) alive
-  for (let i = 0; i < n; i++) out[i] = args[i]!.length > MAX_MODEL_ARG_CHARS ? detached(args[i]!.slice(0, MAX_MODEL_ARG_CHARS)) : args[i]!;
+  // always a copy: an argument cut out of a ps listing (or an eslogger line) is a V8 slice that pins the whole
+  // listing for as long as the record lives (30 min after exit)
+  for (let i = 0; i < n; i++) out[i] = detached(args[i]!.length > MAX_MODEL_ARG_CHARS ? args[i]!.slice(0, MAX_MODEL_ARG_CHARS) : args[i]!);
   return out;
 }
 
@@ -116,7 +125,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     let r = find(obs.pid, obs.processStart);
     if (!r) {
       makeRoom(obs.seenAt);
-      const path = obs.path ?? '';
+      const path = detached(obs.path ?? '');
       r = {
         pid: obs.pid,
         processStart: obs.processStart,
@@ -125,7 +134,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
         responsiblePid: obs.responsiblePid ?? null,
         uid: obs.uid ?? -1,
         path,
-        name: obs.name ?? (path ? path.slice(path.lastIndexOf('/') + 1) : ''),
+        name: detached(obs.name ?? (path ? path.slice(path.lastIndexOf('/') + 1) : '')),
         args: obs.args ? boundedArgs(obs.args) : null,
         signingId: obs.signingId ?? null,
         teamId: obs.teamId ?? null,
@@ -166,10 +175,10 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     const argv0Only = obs.source === 'ps' && kernelPath.has(r);
     if (obs.path && !argv0Only) {
       if (obs.source === 'eslogger') kernelPath.add(r);
-      r.path = obs.path;
-      if (obs.name === undefined) r.name = obs.path.slice(obs.path.lastIndexOf('/') + 1);
+      if (obs.path !== r.path) r.path = detached(obs.path);
+      if (obs.name === undefined) r.name = detached(obs.path.slice(obs.path.lastIndexOf('/') + 1));
     }
-    if (obs.name !== undefined && obs.name !== '' && !argv0Only) r.name = obs.name;
+    if (obs.name !== undefined && obs.name !== '' && !argv0Only && obs.name !== r.name) r.name = detached(obs.name);
     if (obs.args !== undefined) r.args = boundedArgs(obs.args);
     if (obs.signingId !== undefined) r.signingId = obs.signingId;
     if (obs.teamId !== undefined) r.teamId = obs.teamId;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OutflowError, causeCode, coerceError } from '../../src/errors.js';
@@ -53,6 +53,7 @@ export interface WebhookBody {
 type Attempt = { kind: 'delivered' } | { kind: 'retry'; reason: string; retryAfterMs?: number } | { kind: 'rejected'; reason: string };
 
 const SPOOL_FILE_RE = /^(\d{16})\.json$/;
+const SPOOL_TMP_RE = /^\.\d+\.tmp$/;
 
 /**
  * HTTP webhook with a write-ahead spool: every batch is first written to `spoolDir` and then delivered
@@ -99,6 +100,11 @@ export class WebhookSink implements Sink {
     const { opts } = this;
     const seqs: number[] = [];
     for (const entry of readdirSync(opts.spoolDir)) {
+      // a batch a crash interrupted before its rename was never acknowledged to the outbox: it is offered again
+      if (SPOOL_TMP_RE.test(entry)) {
+        rmSync(path.join(opts.spoolDir, entry), { force: true });
+        continue;
+      }
       const m = SPOOL_FILE_RE.exec(entry);
       if (!m) continue;
       seqs.push(Number(m[1]));
@@ -193,6 +199,8 @@ export class WebhookSink implements Sink {
       await writeFile(tmp, bytes, { flush: true, mode: PRIVATE_FILE_MODE });
       await rename(tmp, final);
     } catch (err) {
+      // a partial body (disk full) must not stay behind: nothing counts or removes it later
+      await unlink(tmp).catch(() => undefined);
       throw new OutflowError('SINK_FAILED', `cannot write webhook spool file ${final}`, 'check free space and permissions of the spool directory', { cause: err });
     }
     this.spoolBytes += bytes.length;

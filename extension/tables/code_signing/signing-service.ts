@@ -4,6 +4,7 @@ import { open, stat } from 'node:fs/promises';
 import type { Clock } from '../../../src/clock.js';
 import type { OutflowConfig } from '../../../src/config/index.js';
 import { coerceError, ParseError, ToolError } from '../../../src/errors.js';
+import { detached } from '../../../src/strings.js';
 import type { Logger } from '../../../src/log.js';
 import {
   classifyCodesign,
@@ -168,7 +169,8 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
 
   function store(path: string, entry: CacheEntry): void {
     cache.delete(path);
-    cache.set(path, entry);
+    // its own copy: a path cut from a tool's output would pin that whole output for the cache's life
+    cache.set(detached(path), entry);
     while (cache.size > cacheSize) {
       const oldest = cache.keys().next().value as string;
       cache.delete(oldest);
