@@ -3,7 +3,7 @@ import type { SignatureClass } from '../../src/classify/signing-class.js';
 import type { Clock } from '../../src/clock.js';
 import type { OutflowConfig } from '../../src/config/index.js';
 import type { HealthRegistry } from './health.js';
-import type { RingBuffer } from './ring-buffer.js';
+import type { EventRing, RingBuffer } from './ring-buffer.js';
 import type { Platform, ToolRunner } from './tools.js';
 
 /**
@@ -20,7 +20,8 @@ export interface ExtensionContext {
   processes: ProcessModel;
   flows: FlowStore;
   signing: SigningService;
-  sensitiveEvents: RingBuffer<SensitiveFileEventRow>;
+  /** Tier-1 reads first, then tier-2 (each oldest first): createSensitiveEventRing. */
+  sensitiveEvents: EventRing<SensitiveFileEventRow>;
   archiveEvents: RingBuffer<ArchiveEventRow>;
 }
 

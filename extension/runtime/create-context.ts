@@ -5,9 +5,10 @@ import { VERSION } from '../../src/version.js';
 import { createProcessModel } from '../process-model/model.js';
 import { createFlowStore } from '../tables/process_network_flows/flow-store.js';
 import { createSigningService } from '../tables/code_signing/signing-service.js';
-import type { ArchiveEventRow, ExtensionContext, SensitiveFileEventRow } from './context.js';
+import type { ArchiveEventRow, ExtensionContext } from './context.js';
 import { HealthRegistry } from './health.js';
 import { RingBuffer } from './ring-buffer.js';
+import { createSensitiveEventRing } from '../tables/sensitive_file_events/buffer.js';
 import { ToolRunner, type Platform } from './tools.js';
 
 export interface CreateContextOptions {
@@ -47,7 +48,7 @@ export function createContext(opts: CreateContextOptions): ExtensionContext {
     processes: createProcessModel({ config, clock, log: log.child({ component: 'process-model' }) }),
     flows: createFlowStore({ config, clock, health }),
     signing: createSigningService({ platform, tools, config, clock, health, log: log.child({ component: 'signing' }) }),
-    sensitiveEvents: new RingBuffer<SensitiveFileEventRow>(config.events.max_events, config.events.retention, eventTime),
+    sensitiveEvents: createSensitiveEventRing(config),
     archiveEvents: new RingBuffer<ArchiveEventRow>(config.events.max_events, config.events.retention, eventTime),
   };
 }

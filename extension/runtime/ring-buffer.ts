@@ -71,3 +71,72 @@ export class RingBuffer<T> {
     return [...this];
   }
 }
+
+/** What readers and writers of an event buffer use: a RingBuffer, or a ReservedRing of two. */
+export interface EventRing<T> {
+  readonly size: number;
+  /** Items evicted because a ring was full (not those that aged out). */
+  readonly dropped: number;
+  push(item: T): void;
+  prune(nowSeconds: number): number;
+  forEach(fn: (item: T) => void): void;
+  /** The item at position `i` of forEach's order. */
+  at(i: number): T | undefined;
+  [Symbol.iterator](): IterableIterator<T>;
+  toArray(): T[];
+}
+
+/**
+ * Two rings behind one buffer: the items `reserved` picks (rare and valuable: a read of a credential store) have a
+ * ring of their own, with its own capacity and age limit, so a flood of the others can never evict them, and
+ * they can be kept longer. forEach, at and iteration give the reserved ring's items first, then the others', each
+ * oldest first (not one time order across the two).
+ */
+export class ReservedRing<T> implements EventRing<T> {
+  private readonly kept: RingBuffer<T>;
+  private readonly rest: RingBuffer<T>;
+
+  constructor(
+    rest: { capacity: number; maxAgeSeconds: number },
+    kept: { capacity: number; maxAgeSeconds: number },
+    timeOf: (item: T) => number,
+    private readonly reserved: (item: T) => boolean,
+  ) {
+    this.rest = new RingBuffer(rest.capacity, rest.maxAgeSeconds, timeOf);
+    this.kept = new RingBuffer(kept.capacity, kept.maxAgeSeconds, timeOf);
+  }
+
+  get size(): number {
+    return this.kept.size + this.rest.size;
+  }
+
+  get dropped(): number {
+    return this.kept.dropped + this.rest.dropped;
+  }
+
+  push(item: T): void {
+    (this.reserved(item) ? this.kept : this.rest).push(item);
+  }
+
+  prune(nowSeconds: number): number {
+    return this.kept.prune(nowSeconds) + this.rest.prune(nowSeconds);
+  }
+
+  forEach(fn: (item: T) => void): void {
+    this.kept.forEach(fn);
+    this.rest.forEach(fn);
+  }
+
+  at(i: number): T | undefined {
+    return i < this.kept.size ? this.kept.at(i) : this.rest.at(i - this.kept.size);
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    yield* this.kept;
+    yield* this.rest;
+  }
+
+  toArray(): T[] {
+    return [...this];
+  }
+}

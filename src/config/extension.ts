@@ -54,8 +54,16 @@ export const extensionConfigShape = {
       .prefault({}),
     events: z
       .object({
+        /** What sensitive_file_events and archive_events show (s), and how long tier-2 reads and archives are kept. */
         retention: z.number().int().positive().default(1800),
         max_events: z.number().int().positive().default(50_000),
+        /**
+         * Tier-1 reads (credential stores) have a ring of their own: a flood of tier-2 reads cannot evict them, and
+         * they are kept this long (s; at least `retention`) for correlation, since a read during a flow counts
+         * however long the flow has been open (SPEC §4: the precursor window runs to the flow's end).
+         */
+        tier1_retention: z.number().int().positive().default(43_200),
+        tier1_max_events: z.number().int().positive().default(10_000),
       })
       .prefault({}),
     eslogger: z

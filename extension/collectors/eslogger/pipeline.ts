@@ -1,7 +1,7 @@
 import { capArgs, classifyArchiveExec, hasArchiveExtension, isStagingPath, toolForExecutable } from '../../../src/classify/archive.js';
 import { canonicalPath, SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningService } from '../../runtime/context.js';
-import type { RingBuffer } from '../../runtime/ring-buffer.js';
+import type { EventRing, RingBuffer } from '../../runtime/ring-buffer.js';
 import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
 import { parseEsLine, type EsEvent, type EsFile, type EsProcess } from './parse-eslogger.js';
 import { readEsLine } from './read-eslogger.js';
@@ -10,7 +10,7 @@ export interface PipelineDeps {
   matcher: SensitivePathMatcher;
   processes: Pick<ProcessModel, 'observe' | 'exited'>;
   signing: Pick<SigningService, 'seedFromEs'>;
-  sensitiveEvents: RingBuffer<SensitiveFileEventRow>;
+  sensitiveEvents: EventRing<SensitiveFileEventRow>;
   archiveEvents: RingBuffer<ArchiveEventRow>;
   /** Unix seconds, for pruning the buffers by age. */
   now: () => number;

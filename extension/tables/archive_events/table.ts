@@ -23,5 +23,5 @@ export const archiveEvents = defineTable({
     args: text({ description: 'argv, capped at 1 KiB (exec only)' }),
     staging: integer({ description: '1 when the archive is under a temp, shared or hidden location' }),
   },
-  generate: (ctx, query) => filterByPid(ctx.archiveEvents, ctx.clock.unix(), query),
+  generate: (ctx, query) => filterByPid(ctx.archiveEvents, ctx.clock.unix(), query, ctx.config.events.retention),
 });

@@ -420,3 +420,22 @@ describe('identity of unsigned code', () => {
     expect(correlate(world2).rows[0]!.group_root_identity).toBe('');
   });
 });
+
+describe('precursors kept for the flows they explain', () => {
+  it('a flood of 50 000 document reads by another group does not push the keychain read out before the upload', () => {
+    const flooder = { pid: 900, processStart: NOW - 3000, ppid: 1, path: `${HOME}/Library/Application Support/idx/indexer`, tty: false };
+    const flood = Array.from({ length: 50_000 }, (_, i) => ({
+      pid: 900, ppid: 1, process_start: flooder.processStart, path: flooder.path, file_path: `${HOME}/Documents/junk/${i}.txt`, category: 'documents' as const, tier: 2 as const, time: NOW - 250 + Math.floor(i / 1000),
+    }));
+    const r = only(rows({ processes: [STEALER, CURL, flooder], signing: [{ path: flooder.path, cls: 'unsigned', cdhash: 'ff66' }], flows: [UPLOAD], sensitive: [{ ...KEYCHAIN_READ, time: NOW - 300 }, ...flood] }), 'AN0990');
+    expect(r.map((x) => [x.precursor_category, x.precursor_tier])).toEqual([['keychain', 1]]);
+  });
+
+  it('a keychain read during a flow still counts when the flow sends 31 minutes later (the buffer prunes to events.retention for tier 2 only)', () => {
+    const flow = { pid: 700, processStart: STEALER.processStart, remote: '203.0.113.80', bytesOut: 20 * MiB, bytesIn: 30_000, firstSeen: NOW - 1920, open: true };
+    const world = buildWorld({ processes: [STEALER], signing: SIGNING, flows: [flow], sensitive: [{ ...KEYCHAIN_READ, time: NOW - 1860 }] });
+    world.sensitiveEvents.prune(NOW);
+    const r = correlate(world, correlationOptions(parseQueryContext(''))).rows.filter((x) => x.analytic === 'AN0990');
+    expect(r.map((x) => [x.precursor_category, x.precursor_gap])).toEqual([['keychain', -60]]);
+  });
+});

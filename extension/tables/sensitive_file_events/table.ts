@@ -1,6 +1,6 @@
 import { constraintValues } from '../../sdk/query-context.js';
 import { bigint, defineTable, integer, text } from '../../runtime/define-table.js';
-import type { RingBuffer } from '../../runtime/ring-buffer.js';
+import type { EventRing } from '../../runtime/ring-buffer.js';
 
 /**
  * sensitive_file_events (SPEC §2): recent access to sensitive paths, from the eslogger collector's ring
@@ -25,16 +25,17 @@ export const sensitiveFileEvents = defineTable({
     category: text(),
     tier: integer({ description: '1 credential stores, 2 user data' }),
   },
-  generate: (ctx, query) => filterByPid(ctx.sensitiveEvents, ctx.clock.unix(), query),
+  generate: (ctx, query) => filterByPid(ctx.sensitiveEvents, ctx.clock.unix(), query, ctx.config.events.retention),
 });
 
 /** Rows of a ring buffer after pruning, narrowed by a pushed `pid =` constraint (SQLite re-filters anyway). */
-export function filterByPid<T extends { pid: number }>(buffer: RingBuffer<T>, now: number, query: Parameters<typeof constraintValues>[0]): T[] {
+export function filterByPid<T extends { pid: number; time: number }>(buffer: EventRing<T>, now: number, query: Parameters<typeof constraintValues>[0], maxAgeSeconds: number): T[] {
   buffer.prune(now);
+  // the table shows `events.retention`; tier-1 reads are kept longer for correlation only
+  const since = now - maxAgeSeconds;
   const pids = constraintValues(query, 'pid', { allowed: /^\d+$/ });
-  if (!pids) return buffer.toArray();
-  const wanted = new Set(pids.map(Number));
+  const wanted = pids ? new Set(pids.map(Number)) : null;
   const out: T[] = [];
-  for (const row of buffer) if (wanted.has(row.pid)) out.push(row);
+  for (const row of buffer) if (row.time >= since && (!wanted || wanted.has(row.pid))) out.push(row);
   return out;
 }

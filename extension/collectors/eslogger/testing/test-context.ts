@@ -5,9 +5,10 @@
 import { pino } from 'pino';
 import { systemClock, type Clock } from '../../../../src/clock.js';
 import { parseConfig } from '../../../../src/config/index.js';
-import type { ArchiveEventRow, ExtensionContext, ProcessModel, ProcessObservation, SensitiveFileEventRow, SigningService } from '../../../runtime/context.js';
+import type { ArchiveEventRow, ExtensionContext, ProcessModel, ProcessObservation, SigningService } from '../../../runtime/context.js';
 import { HealthRegistry } from '../../../runtime/health.js';
 import { RingBuffer } from '../../../runtime/ring-buffer.js';
+import { createSensitiveEventRing } from '../../../tables/sensitive_file_events/buffer.js';
 import { ToolRunner } from '../../../runtime/tools.js';
 
 export interface Recorded {
@@ -63,7 +64,7 @@ export function testContext(opts: { config?: unknown; toolDir?: string; clock?: 
     processes,
     flows: { rows: () => [], forEachRow: () => {}, size: 0 },
     signing,
-    sensitiveEvents: new RingBuffer<SensitiveFileEventRow>(config.events.max_events, config.events.retention, eventTime),
+    sensitiveEvents: createSensitiveEventRing(config),
     archiveEvents: new RingBuffer<ArchiveEventRow>(config.events.max_events, config.events.retention, eventTime),
   };
   return { ctx, recorded };

@@ -19,7 +19,8 @@ import type {
   SigningService,
 } from '../../../runtime/context.js';
 import { HealthRegistry } from '../../../runtime/health.js';
-import { RingBuffer } from '../../../runtime/ring-buffer.js';
+import { RingBuffer, type EventRing } from '../../../runtime/ring-buffer.js';
+import { createSensitiveEventRing } from '../../sensitive_file_events/buffer.js';
 import type { CorrelationInputs } from '../correlate.js';
 
 export const MiB = 1024 * 1024;
@@ -99,7 +100,7 @@ export function staticSigning(specs: readonly SigningSpec[]): SigningService & {
 export interface World extends CorrelationInputs {
   config: OutflowConfig;
   processes: ProcessModel;
-  sensitiveEvents: RingBuffer<SensitiveFileEventRow>;
+  sensitiveEvents: EventRing<SensitiveFileEventRow>;
   archiveEvents: RingBuffer<ArchiveEventRow>;
 }
 
@@ -160,7 +161,7 @@ export function buildWorld(spec: WorldSpec): World {
   }
   flows.applySample(specFlows.filter((f) => f.open).map(observation), { at: now, counters: 'cumulative' });
 
-  const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(config.events.max_events, config.events.retention, (e) => e.time);
+  const sensitiveEvents = createSensitiveEventRing(config);
   for (const e of spec.sensitive ?? []) {
     sensitiveEvents.push({
       time: now - 60,

@@ -1,0 +1,19 @@
+import type { OutflowConfig } from '../../../src/config/index.js';
+import { ReservedRing, type EventRing } from '../../runtime/ring-buffer.js';
+import type { SensitiveFileEventRow } from '../../runtime/context.js';
+
+/**
+ * The eslogger collector's buffer of sensitive reads: tier-2 reads in a ring of `events.max_events` kept for
+ * `events.retention`, tier-1 reads in a ring of their own (`events.tier1_max_events`, `events.tier1_retention`),
+ * so a flood of document reads cannot push a keychain read out before the upload it explains, nor can a long
+ * flow outlast it.
+ */
+export function createSensitiveEventRing(config: OutflowConfig): EventRing<SensitiveFileEventRow> {
+  const { retention, max_events, tier1_retention, tier1_max_events } = config.events;
+  return new ReservedRing<SensitiveFileEventRow>(
+    { capacity: max_events, maxAgeSeconds: retention },
+    { capacity: tier1_max_events, maxAgeSeconds: Math.max(retention, tier1_retention) },
+    (e) => e.time,
+    (e) => e.tier === 1,
+  );
+}
