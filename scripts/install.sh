@@ -145,3 +145,9 @@ if [ -n "$others" ]; then
 fi
 if [ -f "$prefix/outflow.yaml" ]; then cfg="config $prefix/outflow.yaml"; else cfg="no config (defaults; see --config)"; fi
 echo "installed $prefix/outflow.ext ($cfg) and listed it in $load; restart osqueryd to load it"
+# fleetd: with any extension in the agent options, orbit passes --extensions_autoload for its own file after the
+# flagfile, and osqueryd reads only that one (docs/deploy.md §3)
+orbit_load=${OUTFLOW_ORBIT_EXTENSIONS_LOAD:-/opt/orbit/extensions.load}
+if [ "$load" != "$orbit_load" ] && [ -s "$orbit_load" ]; then
+  echo "install.sh: warning: $orbit_load is in use (fleetd agent options list extensions): osqueryd under fleetd reads that file, not $load, and Outflow will not start; see docs/deploy.md §3" >&2
+fi

@@ -109,6 +109,8 @@ export async function packageOutflow(opts: PackageOptions): Promise<{ dir: strin
     const p = path.join(packsSrc, f);
     if (existsSync(p)) cpSync(p, path.join(dir, 'packs', f), { recursive: true });
   }
+  // the aggregator's systemd unit and example config (docs/deploy.md §6)
+  cpSync(path.join(root, 'deploy'), path.join(dir, 'deploy'), { recursive: true });
   cpSync(path.join(root, 'scripts/install.sh'), path.join(dir, 'install.sh'));
   chmodSync(path.join(dir, 'install.sh'), 0o755);
   const deployDoc = path.join(root, 'docs/deploy.md');

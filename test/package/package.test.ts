@@ -298,6 +298,22 @@ describe('packaged outflow.ext', () => {
     }
   }, 120_000);
 
+  it('install.sh warns when fleetd\'s own extensions.load is in use (osqueryd under fleetd would never read the file named)', () => {
+    const orbitLoad = path.join(stageRoot, 'opt-orbit/extensions.load');
+    mkdirSync(path.dirname(orbitLoad), { recursive: true });
+    const run = () => spawnSync('sh', [path.join(unpacked, 'install.sh'), '--prefix', path.join(stageRoot, 'orbit-test/outflow'), '--extensions-load', path.join(stageRoot, 'etc/orbit-test.load')], { encoding: 'utf8', env: { ...process.env, OUTFLOW_ORBIT_EXTENSIONS_LOAD: orbitLoad } });
+    writeFileSync(orbitLoad, '');
+    expect(run().stderr).not.toContain('warning');
+    writeFileSync(orbitLoad, '/opt/orbit/bin/extensions/macadmins/macos/stable/macadmins.ext\n');
+    const r = run();
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`warning: ${orbitLoad} is in use (fleetd agent options list extensions)`);
+  });
+
+  it('ships the aggregator\'s systemd unit and example config (docs/deploy.md §6)', () => {
+    for (const f of ['deploy/outflow-fleet.service', 'deploy/fleet.example.yml']) expect(statSync(path.join(unpacked, f)).isFile(), f).toBe(true);
+  });
+
   it('the packaged outflow rebuilds the packs it ships from the pack source it ships, in place wherever it runs', () => {
     const out = execFileSync(path.join(unpacked, 'outflow'), ['packs', 'build', '--check', '--out', path.join(unpacked, 'packs')], { encoding: 'utf8', cwd: work, timeout: 60_000 });
     expect(out).toContain('packs are current');
