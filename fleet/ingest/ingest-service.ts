@@ -620,7 +620,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           const cand = r.data;
           const dest = keyOf(cand.server_name, cand.remote_address);
           // Sighted over the flow's span up to its line: from the flow's start, so first-seen never follows it.
-          const start = candidateStart(cand.first_seen, t);
+          const start = candidateStart(cand.first_seen, t, analytics);
           host.sightDestination(dest, t, start);
           if (cand.identity) host.sightApp(cand.identity, t, start);
           for (const link of cand.process_chain) if (link.identity) host.sightApp(link.identity, t, start);

@@ -1,13 +1,14 @@
 /**
  * Finalization (SPEC §4 fleet stage, §5): every pending candidate whose event time is at least
  * `finalize_delay` older than the newest event time seen is judged once by its analytic's fleet
- * predicate (src/analytics) against prevalence AS OF its own event time, then either dropped
+ * predicate (src/analytics) against prevalence as of its flow's start (gatherFacts), then either dropped
  * (recorded with the branch that did not fire) or turned into a detection — or folded into the open
  * detection of its suppression key.
  *
- * Determinism: candidates are processed in (event time, id) order, facts depend only on event times,
- * and detection ids are hashes — so the same logs give the same detections whatever order files
- * arrived in, as long as finalization runs after they are ingested (the CLI finalizes at the end).
+ * Determinism: candidates are processed in (event time, id) order, facts depend only on event times
+ * (windows end at most finalize_delay after the line, and no sighting is dated more than finalize_delay
+ * before its own line), and detection ids are hashes — so the same logs give the same detections whatever
+ * order files arrived in, and live operation gives what a replay gives.
  *
  *   const r = await finalizePending(store, { analytics: config.analytics });
  *   // committed: the sinks take them from the store's change feed (fleet/sinks/outbox.ts)
@@ -52,18 +53,22 @@ export interface FinalizeResult {
   durationMs: number;
 }
 
-/** Facts for one candidate, as of its event time. */
+/** Facts for one candidate, as of its flow's start (see gatherFacts). */
 interface CandidateContext {
   stored: StoredCandidate;
   facts: FleetFacts;
   destination: PrevalenceStats;
   rare: number;
   common: number;
-  /** The prevalence window the facts were read over. */
+  /** The prevalence window the facts were read over: it ends when the candidate's flow started. */
   window: TimeWindow;
+  /** The window live finalization could see (ending finalize_delay after the line): roll-outs are told apart there. */
+  ahead: TimeWindow;
 }
 
 const EMPTY_STATS: PrevalenceStats = { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+/** Look-ahead windows end on 5-minute steps: one store request per step, not per candidate. */
+const AHEAD_STEP = 300;
 
 /** The store read for one window's candidates: their destinations, (identity, destination) pairs and chain apps. */
 function prevalenceRequest(window: TimeWindow, items: readonly StoredCandidate[], chainApps: readonly string[], countCap?: number): PrevalenceRequest {
@@ -76,7 +81,36 @@ function prevalenceRequest(window: TimeWindow, items: readonly StoredCandidate[]
   };
 }
 
-/** A candidate's counts in its window's answer. */
+/** One candidate's question to the store: its keys over `window`, counted up to `cap` (undefined: exactly). */
+interface WindowAsk {
+  stored: StoredCandidate;
+  window: TimeWindow;
+  cap?: number;
+}
+
+/**
+ * Every ask's answer in one store call: asks of the same window share a request (the backend reads each key once
+ * for the whole call). A window's cap is the largest of its asks' (a window may hold candidates of two hours with
+ * different common thresholds).
+ */
+async function readWindows(store: Store, asks: readonly WindowAsk[], chainOf: (s: StoredCandidate) => readonly string[]): Promise<PrevalenceAnswer[]> {
+  const groups = new Map<string, { window: TimeWindow; cap: number | undefined; items: StoredCandidate[]; asks: number[] }>();
+  for (const [i, a] of asks.entries()) {
+    const id = `${a.window.from}:${a.window.to}`;
+    let g = groups.get(id);
+    if (!g) groups.set(id, (g = { window: a.window, cap: a.cap, items: [], asks: [] }));
+    else g.cap = g.cap === undefined || a.cap === undefined ? undefined : Math.max(g.cap, a.cap);
+    g.items.push(a.stored);
+    g.asks.push(i);
+  }
+  const list = [...groups.values()];
+  const answers = await store.prevalence.statsMany(list.map((g) => prevalenceRequest(g.window, g.items, g.items.flatMap(chainOf), g.cap)));
+  const out = new Array<PrevalenceAnswer>(asks.length);
+  for (const [gi, g] of list.entries()) for (const i of g.asks) out[i] = answers[gi]!;
+  return out;
+}
+
+/** A candidate's counts in one window's answer. */
 function countsOf(s: StoredCandidate, chain: readonly string[], answer: PrevalenceAnswer): { destination: PrevalenceStats; counts: Pick<FleetFacts, 'destinationHosts' | 'destinationFirstSeen' | 'pairUploadHosts' | 'chainApps'> } {
   const destination = answer.destinations.get(s.destinationKey) ?? EMPTY_STATS;
   const pair = s.candidate.identity ? answer.pairs.get(pairKey(s.candidate.identity, s.destinationKey)) : undefined;
@@ -95,13 +129,49 @@ function countsOf(s: StoredCandidate, chain: readonly string[], answer: Prevalen
 }
 
 /**
+ * A candidate's counts as of its flow's start, except for a key the fleet had adopted at scale (the common threshold)
+ * by the end of the look-ahead window: that one is a roll-out, and is counted there. The app map (chain evidence)
+ * follows the same choice per identity.
+ */
+function rolloutAwareCounts(s: StoredCandidate, chain: readonly string[], start: PrevalenceAnswer, ahead: PrevalenceAnswer, common: number) {
+  const a = countsOf(s, chain, start);
+  const b = countsOf(s, chain, ahead);
+  const adopted = (hosts: number) => hosts >= common;
+  const destination = adopted(b.destination.hosts) ? b.destination : a.destination;
+  let apps = start.apps;
+  const chainApps = a.counts.chainApps.map((x, i) => {
+    const y = b.counts.chainApps[i]!;
+    if (!adopted(y.hosts)) return x;
+    if (apps === start.apps) apps = new Map(start.apps);
+    const stats = ahead.apps.get(y.identity);
+    if (stats) apps.set(y.identity, stats);
+    return y;
+  });
+  return {
+    destination,
+    apps,
+    counts: {
+      destinationHosts: destination.hosts,
+      destinationFirstSeen: destination.firstSeen,
+      pairUploadHosts: adopted(b.counts.pairUploadHosts) ? b.counts.pairUploadHosts : a.counts.pairUploadHosts,
+      chainApps,
+    },
+  };
+}
+
+/**
  * Gather FleetFacts for a batch. A candidate is judged on the fleet as it was when its flow started
  * (candidateStart): its window ends there, so hosts that began using the destination or app after it do not
  * count. A campaign's hosts, hit minutes apart, each see only those hit before them; had the window ended
  * after the flow (as live finalization, finalize_delay later, could), a wave of infections would make its own
  * destination non-rare, its upload pair normal and its dropper "seen", and none of them would fire. The
- * candidate's own sightings start there too, so its host counts. Active hosts are counted per hour of event
- * time (they move slowly, and a count per candidate would cost O(fleet) each).
+ * candidate's own sightings start there too, so its host counts.
+ *
+ * One exception, for roll-outs: a key (destination, pair, app) that reached the common threshold in the window
+ * live finalization could see (ending at event time + finalize_delay, rounded up to 5 minutes) is counted there.
+ * An MDM push or a SaaS roll-out reaching a tenth of the fleet within minutes is then judged as a roll-out, not as
+ * rare on its first hosts; a campaign below the common threshold still is. Active hosts are counted per hour of
+ * event time (they move slowly, and a count per candidate would cost O(fleet) each).
  */
 async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: AnalyticsConfig, baselineStart: number | null): Promise<{ contexts: CandidateContext[]; apps: Map<string, Map<string, AppStats>>; hostnames: Map<string, string> }> {
   const span = cfg.prevalence_window_days * DAY;
@@ -113,56 +183,53 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
       activeByHour.set(hour, await store.hosts.activeCount({ from: end - span, to: end }));
     }
   }
+  const activeOf = (s: StoredCandidate) => activeByHour.get(Math.floor(s.eventTime / HOUR))!;
 
-  // Candidates whose flows started in the same second share a window (and its reads).
-  const byWindow = new Map<string, { window: TimeWindow; cap: number; items: StoredCandidate[] }>();
+  // Two asks per candidate, all in one store call: as of its flow's start, and the look-ahead window. Window
+  // objects are shared between candidates of the same window (exactCounts groups by them).
+  const windows = new Map<string, TimeWindow>();
+  const windowOf = (to: number): TimeWindow => {
+    const id = `${to}`;
+    let w = windows.get(id);
+    if (!w) windows.set(id, (w = { from: to - span, to }));
+    return w;
+  };
+  const asks: WindowAsk[] = [];
   for (const s of batch) {
-    const to = candidateStart(s.candidate.first_seen, s.eventTime);
-    const w = `${to}`;
-    let g = byWindow.get(w);
-    if (!g) {
-      g = { window: { from: to - span, to }, cap: 0, items: [] };
-      byWindow.set(w, g);
-    }
-    // a window may hold candidates of two hours with different active-host counts: count up to the larger threshold
-    g.cap = Math.max(g.cap, commonThreshold(activeByHour.get(Math.floor(s.eventTime / HOUR))!, cfg));
-    g.items.push(s);
+    const cap = commonThreshold(activeOf(s), cfg);
+    asks.push({ stored: s, window: windowOf(candidateStart(s.candidate.first_seen, s.eventTime, cfg)), cap });
+    asks.push({ stored: s, window: windowOf(Math.ceil((s.eventTime + cfg.finalize_delay) / AHEAD_STEP) * AHEAD_STEP), cap });
   }
-
-  const contexts: CandidateContext[] = [];
-  const appsByCandidate = new Map<string, Map<string, AppStats>>();
-  const groups = [...byWindow.values()];
   const chains = new Map(batch.map((s) => [s.id, chainIdentities(s.candidate)]));
-  // All windows in one store call: the backend reads each key once, not once per window.
   const chainOf = (s: StoredCandidate) => chains.get(s.id)!;
-  const answers = await store.prevalence.statsMany(groups.map((g) => prevalenceRequest(g.window, g.items, g.items.flatMap(chainOf), g.cap)));
+  const answers = await readWindows(store, asks, chainOf);
   // Read after the counts: it only grows, in the transaction that expires, so a rollup that expired anything the
   // counts above miss has already raised it.
   const prevalenceKeptFrom = await store.prevalence.keptFrom();
-  for (const [gi, g] of groups.entries()) {
-    const answer = answers[gi]!;
-    for (const s of g.items) {
-      const active = activeByHour.get(Math.floor(s.eventTime / HOUR))!;
-      const { destination, counts } = countsOf(s, chainOf(s), answer);
-      const facts: FleetFacts = {
-        now: s.eventTime,
-        baselineStart,
-        prevalenceKeptFrom,
-        windowFrom: g.window.from,
-        activeHosts: active,
-        destinationKey: s.destinationKey,
-        ...counts,
-        groupRootIsLaunchdJob: groupRootIsLaunchdJob(s.candidate),
-      };
-      contexts.push({ stored: s, facts, destination, rare: rareThreshold(active, cfg), common: commonThreshold(active, cfg), window: g.window });
-      appsByCandidate.set(s.id, answer.apps);
-    }
+
+  const contexts: CandidateContext[] = [];
+  const appsByCandidate = new Map<string, Map<string, AppStats>>();
+  for (const [i, s] of batch.entries()) {
+    const active = activeOf(s);
+    const common = commonThreshold(active, cfg);
+    const window = asks[2 * i]!.window;
+    const { destination, counts, apps } = rolloutAwareCounts(s, chainOf(s), answers[2 * i]!, answers[2 * i + 1]!, common);
+    const facts: FleetFacts = {
+      // as of the flow's start, like the counts: the age of what it names, and of the baseline
+      now: window.to,
+      baselineStart,
+      prevalenceKeptFrom,
+      windowFrom: window.from,
+      activeHosts: active,
+      destinationKey: s.destinationKey,
+      ...counts,
+      groupRootIsLaunchdJob: groupRootIsLaunchdJob(s.candidate),
+    };
+    contexts.push({ stored: s, facts, destination, rare: rareThreshold(active, cfg), common, window, ahead: asks[2 * i + 1]!.window });
+    appsByCandidate.set(s.id, apps);
   }
   const hosts = await store.hosts.get([...new Set(batch.map((s) => s.hostId))]);
   const hostnames = new Map([...hosts].map(([id, h]) => [id, h.hostname]));
-  // Back to (event time, id) order: folding order decides which flow opens a detection.
-  const order = new Map(batch.map((s, i) => [s.id, i]));
-  contexts.sort((a, b) => order.get(a.stored.id)! - order.get(b.stored.id)!);
   return { contexts, apps: appsByCandidate, hostnames };
 }
 
@@ -170,28 +237,21 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
  * The verdicts need host counts only up to the common threshold, and gatherFacts reads them capped there. A
  * detection's evidence is read by people, who take "10 hosts" at its word: so the candidates that fire get their
  * counts read again without the cap (the destination, the pair and every app of the chain), over the same
- * windows. Detections are few, so this costs little; the verdicts already made do not change (a capped count
- * is already at or past the threshold it was compared with).
+ * windows and with the same roll-out choice. Detections are few, so this costs little; the verdicts already made
+ * do not change (a capped count is already at or past the threshold it was compared with).
  */
 async function exactCounts(store: Store, fired: CandidateContext[], apps: Map<string, Map<string, AppStats>>): Promise<void> {
-  // gatherFacts gives the candidates of one window the same window object
-  const byWindow = new Map<TimeWindow, CandidateContext[]>();
-  for (const ctx of fired) {
-    const items = byWindow.get(ctx.window);
-    if (items) items.push(ctx);
-    else byWindow.set(ctx.window, [ctx]);
-  }
-  const groups = [...byWindow];
-  const chainOf = (ctx: CandidateContext) => ctx.facts.chainApps.map((a) => a.identity);
-  const answers = await store.prevalence.statsMany(groups.map(([window, items]) => prevalenceRequest(window, items.map((c) => c.stored), items.flatMap(chainOf))));
-  for (const [gi, [, items]] of groups.entries()) {
-    const answer = answers[gi]!;
-    for (const ctx of items) {
-      const { destination, counts } = countsOf(ctx.stored, chainOf(ctx), answer);
-      ctx.destination = destination;
-      ctx.facts = { ...ctx.facts, ...counts };
-      apps.set(ctx.stored.id, answer.apps);
-    }
+  const asks = fired.flatMap((ctx): WindowAsk[] => [
+    { stored: ctx.stored, window: ctx.window },
+    { stored: ctx.stored, window: ctx.ahead },
+  ]);
+  const chainOf = (s: StoredCandidate) => chainIdentities(s.candidate);
+  const answers = await readWindows(store, asks, chainOf);
+  for (const [i, ctx] of fired.entries()) {
+    const { destination, counts, apps: chainApps } = rolloutAwareCounts(ctx.stored, ctx.facts.chainApps.map((a) => a.identity), answers[2 * i]!, answers[2 * i + 1]!, ctx.common);
+    ctx.destination = destination;
+    ctx.facts = { ...ctx.facts, ...counts };
+    apps.set(ctx.stored.id, chainApps);
   }
 }
 

@@ -6,7 +6,7 @@
  * - retention (daily): drop old detections, finalized candidates and quarantined lines.
  * Windows use event time (the store's newest event), retention of quarantine uses wall-clock time.
  */
-import { commonThreshold, FLOW_START_BACKDATE, prevalenceWindow } from '../../src/analytics/index.js';
+import { commonThreshold, prevalenceWindow } from '../../src/analytics/index.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Clock } from '../../src/clock.js';
 import { systemClock } from '../../src/clock.js';
@@ -41,12 +41,13 @@ export async function rollup(store: Store, opts: RollupOptions): Promise<RollupR
   return store.transaction(async (tx) => {
     const activeHosts = await tx.hosts.activeCount(window);
     const threshold = commonThreshold(activeHosts, cfg);
-    // A pending candidate is judged on the window before its flow started (candidateStart: up to a day before its
-    // line, which is at most finalize_delay behind `newest`): sightings are kept that much longer, so its window is
-    // whole. Day sketches one window longer: a late candidate's window may need a span's point from before it.
-    const keepFrom = from - FLOW_START_BACKDATE - cfg.finalize_delay;
+    // A pending candidate is judged on the window that ends when its flow started (candidateStart: up to
+    // finalize_delay before its line, which is up to finalize_delay behind `newest`): sightings are kept that much
+    // longer, and compaction folds them into sketches from there, so its window is whole. Day sketches one window
+    // longer: a late candidate's window may need a span's point from before it.
+    const keepFrom = from - 2 * cfg.finalize_delay;
     const expired = await tx.prevalence.expire(keepFrom, { sketchesBefore: keepFrom - cfg.prevalence_window_days * DAY });
-    const compacted = await tx.prevalence.compact(threshold, window);
+    const compacted = await tx.prevalence.compact(threshold, window, { keptFrom: keepFrom });
     const dedupeKeysExpired = await tx.results.expire(newest - (opts.dedupeHours ?? 48) * 3600);
     const hostsExpired = await tx.hosts.expire(from);
     return { newest, activeHosts, commonThreshold: threshold, compacted, expired, dedupeKeysExpired, hostsExpired };

@@ -278,7 +278,7 @@ export interface PrevalenceRepo {
   apps(identities: readonly string[], window: TimeWindow, countCap?: number): Promise<Map<string, AppStats>>;
 
   /**
-   * Many windows in one call (finalization reads one window per 5 minutes of event time): answer i is
+   * Many windows in one call (finalization reads two per candidate: as of its flow's start, and a look-ahead window per 5 minutes of event time): answer i is
    * exactly what destinations/pairs/apps return for request i. A backend can then read each key once
    * per call instead of once per window.
    */
@@ -292,8 +292,11 @@ export interface PrevalenceRepo {
    * Bound state: every key whose exact host count (within `window`) reached `threshold` (the common
    * threshold) is saturated: its host rows are folded into its day sketches and dropped, and later sightings
    * go to the sketches. Returns the keys saturated by this call. Idempotent. Run by the rollup job.
+   * `opts.keptFrom`: the folded rows' points reach back to this time (default `window.from`); the rollup passes
+   * what expire keeps, so windows that end before `window.to` (a candidate judged as of its flow start) still
+   * count the hosts they counted before compaction.
    */
-  compact(threshold: number, window: TimeWindow): Promise<CompactionResult>;
+  compact(threshold: number, window: TimeWindow, opts?: { keptFrom?: number }): Promise<CompactionResult>;
   /**
    * Sliding window: drop host rows last seen before `before`, then keys with no sighting left, and day sketches
    * of days before `opts.sketchesBefore` (default `before`). The rollup keeps one more window of days: a span's

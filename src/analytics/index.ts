@@ -47,7 +47,6 @@ export {
   destinationNovelty,
   prevalenceWindow,
   candidateStart,
-  FLOW_START_BACKDATE,
 } from './prevalence.js';
 export { severityBand, scoreCandidate, hasStagingEvidence } from './severity.js';
 export { gateFailures, hasAnyPrecursor, hasSensitivePrecursor } from './endpoint.js';

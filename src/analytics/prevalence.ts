@@ -12,19 +12,19 @@ export function prevalenceWindow(end: number, cfg: AnalyticsConfig): { from: num
 }
 
 /**
- * How far before its line a candidate's flow start may date it (s). The start is the host's word like its lines'
- * times; a day covers all but the longest flows (those keep a day).
+ * When a candidate's host began using what it names: its flow's first_seen, but never after its line and at most
+ * `finalize_delay` before it. Ingest dates the candidate's destination, pair and app sightings from here, and
+ * finalization judges the candidate on the fleet as it was here (its window ends here).
+ *
+ * Why no further back: live finalization judges a candidate once the newest line is finalize_delay past it, so it
+ * has seen every line dated up to then; a sighting dated at most finalize_delay before its own line is therefore
+ * in the store, live, for every window it falls in. Dated further back, a later line could add a host to a window
+ * already judged, and replaying the logs would count what live operation did not (SPEC §5: replay = live).
  */
-export const FLOW_START_BACKDATE = DAY;
-
-/**
- * When a candidate's host began using what it names: its flow's first_seen, at most FLOW_START_BACKDATE before its
- * line and never after it. Ingest dates the candidate's destination, pair and app sightings from here (so their
- * first seen never follows the flow), and finalization judges the candidate on the fleet as it was here.
- */
-export function candidateStart(flowFirstSeen: number, eventTime: number): number {
+export function candidateStart(flowFirstSeen: number, eventTime: number, cfg: Pick<AnalyticsConfig, 'finalize_delay'>): number {
   if (!(flowFirstSeen < eventTime)) return eventTime;
-  return flowFirstSeen >= eventTime - FLOW_START_BACKDATE ? flowFirstSeen : eventTime - FLOW_START_BACKDATE;
+  const earliest = eventTime - cfg.finalize_delay;
+  return flowFirstSeen >= earliest ? flowFirstSeen : earliest;
 }
 
 /** Rare: seen by ≤ max(3, ⌈1% of active hosts⌉) hosts in the prevalence window. */

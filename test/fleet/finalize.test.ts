@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
-import { FLOW_START_BACKDATE } from '../../src/analytics/index.js';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
 import { rollup } from '../../fleet/rules/maintenance.js';
@@ -126,7 +125,7 @@ describe('30-day sliding window', () => {
 
 describe('late candidates (a backlog delivered after the rollup expired its window)', () => {
   /** The rollup keeps sightings this much longer than the window: a pending candidate is judged as of its flow's start. */
-  const KEPT_MARGIN = FLOW_START_BACKDATE + defaultAnalyticsConfig().finalize_delay;
+  const KEPT_MARGIN = 2 * defaultAnalyticsConfig().finalize_delay;
 
   it('hold rarity verdicts whose window the store no longer keeps, and say so; candidates of the kept window still fire', async () => {
     const hosts = hostsOf(12);
@@ -135,7 +134,7 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     const fleet = [...statusLines(hosts, T0), ...hosts.slice(1, 11).map((h) => destinationLine(h, T0 + 5 * DAY, 'www.team-share.com'))];
     for (const d of [19, 34, 45]) fleet.push(...statusLines(hosts, T0 + d * DAY));
     await runPipeline(store, [fleet]);
-    // The hourly rollup slides the window to days 15–45 (kept a day and finalize_delay longer): the day-5 sightings are gone.
+    // The hourly rollup slides the window to days 15–45 (kept 2 × finalize_delay longer): the day-5 sightings are gone.
     expect((await rollup(store, { analytics: defaultAnalyticsConfig() })).expired.destinations).toBe(1);
     expect(await store.prevalence.keptFrom()).toBe(T0 + 15 * DAY - KEPT_MARGIN);
 
@@ -166,18 +165,18 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
   it('a source a few days behind is judged on the 25+ days of its window still kept, not held', async () => {
     const store = await storeAtDay45();
     expect(await store.prevalence.keptFrom()).toBe(T0 + 15 * DAY - KEPT_MARGIN);
-    // kept from day 14 less finalize_delay: day 40 and day 21 (7 days of its window kept): rare verdicts; day 20 (6 days kept): held
+    // day 40 and day 22 (7 days of its window kept): rare verdicts; day 21 (6 days kept): held
     const hosts = hostsOf(12);
     const run = await runPipeline(store, [
       [
         bigUpload(hosts[0]!, T0 + 40 * DAY, 'up.nobody-else.com', { flow_id: 'day40' }),
-        bigUpload(hosts[1]!, T0 + 21 * DAY + HOUR, 'up.nobody-else.com', { flow_id: 'day21' }),
-        bigUpload(hosts[2]!, T0 + 20 * DAY, 'up.nobody-else.com', { flow_id: 'day20' }),
+        bigUpload(hosts[1]!, T0 + 22 * DAY + HOUR, 'up.nobody-else.com', { flow_id: 'day22' }),
+        bigUpload(hosts[2]!, T0 + 21 * DAY, 'up.nobody-else.com', { flow_id: 'day21' }),
       ],
     ]);
     expect(run.finalized.warming).toBe(1);
     expect(run.detections.map((d) => [d.flow.flow_id, d.branch]).sort()).toEqual([
-      ['day21', 'rare_and_upload'],
+      ['day22', 'rare_and_upload'],
       ['day40', 'rare_and_upload'],
     ]);
     await store.close();
@@ -203,7 +202,7 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     await runPipeline(store, [fleet], { analytics: cfg, flush: false });
     await rollup(store, { analytics: cfg });
     expect(await store.prevalence.keptFrom()).toBe(T0 + 13 * DAY + 60 - KEPT_MARGIN);
-    // its window (before its flow started) starts after the bound: the rollup keeps a day and finalize_delay more
+    // its window (before its flow started) starts after the bound: the rollup keeps 2 × finalize_delay more
     const run = await runPipeline(store, [statusLines(hosts, T0 + 20 * DAY + 600)], { analytics: cfg, flush: false });
     expect(run.finalized).toMatchObject({ warming: 0, late: 0 });
     expect(run.detections.map((d) => [d.branch, d.fleet.window_kept_from])).toEqual([['rare_and_upload', null]]);
@@ -471,10 +470,65 @@ describe('a campaign: each host is judged on the fleet as it was when its flow s
   }, 60_000);
 });
 
-describe("first seen: a candidate dates its destination and apps from its flow's start", () => {
+describe('roll-outs and replays, with windows that end when the flow started', () => {
+  const farClock = { now: () => new Date(), unix: () => 4_000_000_000, ms: () => Date.now() };
+
+  // (second review, R2) A new MDM agent pushed within two minutes: each agent uploads its inventory (AN0032: no
+  // return) 10 s after install, its line 60 s after; outflow_apps reports it 5 min after. Counted as of each flow's
+  // start, its first hosts would be "previously unseen"; the fleet adopted it at scale within the look-ahead window.
   it.each([
-    ['10 minutes before its line', 600, 600],
-    ['3 days before its line: a day back at most (the start is the host\'s word)', 3 * DAY, DAY],
+    [40, 36],
+    [500, 450],
+  ])('an MDM push to %i hosts (%i pushed within 2 minutes) fires on no host', async (fleet, pushed) => {
+    const hosts = hostsOf(fleet);
+    const day1 = T0 + 10 * DAY;
+    const lines = [...statusLines(hosts, T0), ...statusLines(hosts, day1)];
+    for (let i = 0; i < pushed; i++) {
+      const install = day1 + 9 * HOUR + Math.floor((i * 108) / pushed);
+      lines.push(appLine(hosts[i]!, install + 300, APPS.mdmAgent));
+      lines.push(candidateLine({ analytic: 'AN0032', host: hosts[i]!, app: APPS.mdmAgent, remote_address: '192.0.2.90', server_name: 'inventory.example-mdm.com', bytes_out: 3 * MiB, bytes_in: 100, first_seen: install + 10, duration: 50 }, install + 60));
+    }
+    const store = await memoryStore();
+    const run = await runPipeline(store, [lines]);
+    expect(run.finalized.examined).toBe(pushed);
+    expect(run.detections.map((d) => [d.host_id, d.branch])).toEqual([]);
+    await store.close();
+  }, 60_000);
+
+  // (second review, R3) Hosts 1-3 upload to the destination from 08:50, reported at 12:00. Live, host 0 (09:00) is
+  // judged at ~09:03, before those lines exist. A replay must not count them either: a candidate's sightings are
+  // dated back at most finalize_delay.
+  it('a host judged live before later reports of earlier flows fires in a replay too', async () => {
+    const hosts = hostsOf(12);
+    const at = T0 + 10 * DAY + 9 * HOUR;
+    const early = [...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)];
+    early.push(candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.newthing.io', bytes_out: 30 * MiB, first_seen: at, duration: 60 }, at + 60));
+    early.push(...statusLines(hosts, at + 300));
+    const late = hosts.slice(1, 4).map((h) =>
+      candidateLine({ analytic: 'AN0082', host: h, app: APPS.syncAgent, remote_address: '192.0.2.78', server_name: 'up.newthing.io', bytes_out: 10 * MiB, first_seen: at - 600, duration: 3 * HOUR + 600 }, at + 3 * HOUR),
+    );
+    late.push(...statusLines(hosts, at + 3 * HOUR + 300));
+    const analytics = defaultAnalyticsConfig();
+    const liveStore = await memoryStore();
+    const ingest = createIngestService({ store: liveStore, analytics, quarantineFile: null, clock: farClock });
+    await ingest.ingestLines(early, { kind: 'test', id: 'a' });
+    await finalizePending(liveStore, { analytics });
+    await ingest.ingestLines(late, { kind: 'test', id: 'b' });
+    await finalizePending(liveStore, { analytics, flush: true });
+    const live = (await liveStore.detections.list({ limit: 100 })).filter((d) => d.analytic === 'AN1415').map((d) => d.host_id);
+    await liveStore.close();
+    const replayStore = await memoryStore();
+    const replay = (await runPipeline(replayStore, [[...early, ...late]])).detections.filter((d) => d.analytic === 'AN1415').map((d) => d.host_id);
+    await replayStore.close();
+    expect(live).toEqual([hosts[0]!.uuid]);
+    expect(replay).toEqual(live);
+  }, 60_000);
+});
+
+describe("first seen: a candidate dates its destination and apps from its flow's start, at most finalize_delay back", () => {
+  it.each([
+    ['a minute before its line', 60, 60],
+    ['10 minutes before its line: finalize_delay (120 s) back at most, so replay counts what live finalization did', 600, 120],
     ['after its line (a bad host clock): the line', -50, 0],
   ])('flow started %s', async (_, startedBefore, datedBefore) => {
     const { hosts, at, store } = await matureFleet(12);

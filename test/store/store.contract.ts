@@ -304,6 +304,19 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.prevalence.destinations(['slow.example'], { from: newest - 30 * DAY, to: newest })).get('slow.example')!.hosts).toBe(10);
       });
 
+      it('compaction with keptFrom folds host rows last seen before its window (but kept by expiry) into sketches: earlier windows still count them', async () => {
+        // 3 hosts seen only on day 0, 23:58 (kept by the rollup's margin); 10 others make the key common on day 30
+        const rollupFrom = T0 + DAY + 60; // the rollup's window starts on day 1; expiry keeps from day 0, 23:56
+        await store.prevalence.observeDestinations(['A', 'B', 'C'].map((hostId) => ({ key: 'margin.example', hostId, firstSeen: T0 + DAY - 120, lastSeen: T0 + DAY - 120 })));
+        await store.prevalence.observeDestinations(Array.from({ length: 10 }, (_, i) => ({ key: 'margin.example', hostId: `N${i}`, firstSeen: T0 + 30 * DAY, lastSeen: T0 + 30 * DAY })));
+        // a candidate whose flow started on day 30 just before the newcomers: its window ends then
+        const w = { from: T0 - 1, to: T0 + 30 * DAY - 1 };
+        const before = (await store.prevalence.destinations(['margin.example'], w)).get('margin.example')!.hosts;
+        expect(before).toBe(3);
+        expect((await store.prevalence.compact(10, { from: rollupFrom, to: rollupFrom + 30 * DAY }, { keptFrom: T0 + DAY - 240 })).destinations).toBe(1);
+        expect((await store.prevalence.destinations(['margin.example'], w)).get('margin.example')).toMatchObject({ hosts: 3, saturated: true });
+      });
+
       it('several sightings of one (compacted key, host) in one call count like one host row: in every 30-day window their span overlaps', async () => {
         await store.prevalence.observeDestinations(Array.from({ length: 12 }, (_, i) => ({ key: 'k.example', hostId: `S${i}`, firstSeen: T0, lastSeen: T0 })));
         await store.prevalence.compact(10, { from: T0 - 30 * DAY, to: T0 });

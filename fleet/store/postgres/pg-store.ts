@@ -643,7 +643,7 @@ async function hostSpans(ex: Executor, f: Family, keys: string[], window: TimeWi
  * statement that reads the flag, and the rollup runs alone. Any that an instance not yet upgraded wrote are
  * ignored by the reads and expire with the window.)
  */
-async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: number, window: TimeWindow): Promise<number> {
+async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: number, window: TimeWindow, floor = window.from): Promise<number> {
   const keyList = f.keyCols.join(', ');
   const joinC = f.keyCols.map((c) => `k.${c} = c.${c}`).join(' AND ');
   const saturated = await ex.q<Record<string, string>>(
@@ -657,7 +657,7 @@ async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: 
     [window.from, window.to, threshold],
   );
   if (!saturated.length) return 0;
-  const updates = new SketchUpdates<string>({ floorTime: window.from, strideDays: (window.to - window.from) / 86_400 });
+  const updates = new SketchUpdates<string>({ floorTime: floor, strideDays: (window.to - window.from) / 86_400 });
   for (const part of chunks(saturated, chunk)) {
     const dropped = await ex.q<Record<string, unknown> & { host_id: string; first_seen: number; last_seen: number }>(
       'write',
@@ -786,11 +786,12 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
     },
     destinationHosts: (key, window, limit) => hostSpans(ex, DEST, [key], window, limit),
     appHosts: (identity, window, limit) => hostSpans(ex, APP, [identity], window, limit),
-    async compact(threshold, window): Promise<CompactionResult> {
+    async compact(threshold, window, opts): Promise<CompactionResult> {
+      const floor = Math.min(window.from, opts?.keptFrom ?? window.from);
       return ex.atomic(async (t) => ({
-        destinations: await compactFamily(t, chunk, DEST, threshold, window),
-        pairs: await compactFamily(t, chunk, PAIR, threshold, window),
-        apps: await compactFamily(t, chunk, APP, threshold, window),
+        destinations: await compactFamily(t, chunk, DEST, threshold, window, floor),
+        pairs: await compactFamily(t, chunk, PAIR, threshold, window, floor),
+        apps: await compactFamily(t, chunk, APP, threshold, window, floor),
       }));
     },
     async expire(before, opts): Promise<CompactionResult> {

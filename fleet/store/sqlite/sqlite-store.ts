@@ -412,11 +412,12 @@ class SqliteRepos implements StoreRepos {
       async appHosts(identity: string, window: TimeWindow, limit: number) {
         return wrap('prevalence.appHosts', 'STORE_READ', () => self.hostSpans(APP, [identity], window, limit));
       },
-      async compact(threshold: number, window: TimeWindow): Promise<CompactionResult> {
+      async compact(threshold: number, window: TimeWindow, opts?: { keptFrom?: number }): Promise<CompactionResult> {
+        const floor = Math.min(window.from, opts?.keptFrom ?? window.from);
         return wrap('prevalence.compact', 'STORE_WRITE', () => ({
-          destinations: self.compactTables(DEST, threshold, window),
-          pairs: self.compactTables(PAIR, threshold, window),
-          apps: self.compactTables(APP, threshold, window),
+          destinations: self.compactTables(DEST, threshold, window, floor),
+          pairs: self.compactTables(PAIR, threshold, window, floor),
+          apps: self.compactTables(APP, threshold, window, floor),
         }));
       },
       async expire(before: number, opts?: { sketchesBefore?: number }): Promise<CompactionResult> {
@@ -924,14 +925,14 @@ class SqliteRepos implements StoreRepos {
    * day sketches (each row on every day of its span within the window) and dropped. (A saturated key never
    * has host rows here: observe reads the flag in the same write transaction.)
    */
-  compactTables(t: PrevalenceTables, threshold: number, window: TimeWindow): number {
+  compactTables(t: PrevalenceTables, threshold: number, window: TimeWindow, floor = window.from): number {
     const full = this.st(
       `SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${t.idCol} HAVING count(*) >= ?`,
     ).all(window.to, window.from, threshold) as Row[];
     const mark = this.st(`UPDATE ${t.keyTable} SET saturated = 1, saturated_hosts = max(saturated_hosts, ?) WHERE id = ? AND saturated = 0`);
     const hostRows = this.st(`SELECT r.host_id, h.first_seen, h.last_seen FROM ${t.hostTable} h JOIN host_refs r ON r.ref = h.host_ref WHERE h.${t.idCol} = ?`).raw(true);
     const drop = this.st(`DELETE FROM ${t.hostTable} WHERE ${t.idCol} = ?`);
-    const updates = new SketchUpdates<number>({ floorTime: window.from, strideDays: (window.to - window.from) / 86_400 });
+    const updates = new SketchUpdates<number>({ floorTime: floor, strideDays: (window.to - window.from) / 86_400 });
     let compacted = 0;
     for (const r of full) {
       const id = r.id as number;
