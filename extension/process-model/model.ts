@@ -241,10 +241,33 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     return out;
   }
 
+  /** Exited ancestors of running instances (a few hops up): lineage still walks through them. */
+  function ancestorsOfRunning(): Set<ProcessRecord> {
+    const out = new Set<ProcessRecord>();
+    for (const list of byPid.values()) {
+      for (const r of list) {
+        if (r.exitedAt !== null) continue;
+        let cur: ProcessRecord | undefined = r;
+        for (let hop = 0; hop < 8 && cur; hop++) {
+          const parent = parentOf(cur);
+          if (!parent || out.has(parent)) break;
+          if (parent.exitedAt !== null) out.add(parent);
+          cur = parent;
+        }
+      }
+    }
+    return out;
+  }
+
   function sweep(now: number): void {
     const cutoff = now - retention;
+    let pinned: Set<ProcessRecord> | undefined;
     for (const r of exitedOrder) {
       if ((r.exitedAt ?? now) >= cutoff) continue;
+      // an exited launcher stays while a process it started runs: otherwise that process's group root changes
+      // (its own bundle, or `top`) in the middle of its flows once the launcher ages out
+      pinned ??= ancestorsOfRunning();
+      if (pinned.has(r)) continue;
       remove(r);
     }
   }

@@ -48,6 +48,16 @@ export class RingBuffer<T> {
     return removed;
   }
 
+  /** Remove and return the oldest item. */
+  shift(): T | undefined {
+    if (this.count === 0) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head] = undefined;
+    this.head = (this.head + 1) % this.capacity;
+    this.count--;
+    return item;
+  }
+
   /** Oldest first. */
   *[Symbol.iterator](): IterableIterator<T> {
     for (let i = 0; i < this.count; i++) yield this.items[(this.head + i) % this.capacity] as T;
@@ -115,7 +125,15 @@ export class ReservedRing<T> implements EventRing<T> {
   }
 
   push(item: T): void {
-    (this.reserved(item) ? this.kept : this.rest).push(item);
+    if (!this.reserved(item)) {
+      this.rest.push(item);
+      return;
+    }
+    // A full reserved ring hands its oldest item to the shared ring instead of dropping it, so a reserved item
+    // is never evicted sooner than it would have been with one shared ring.
+    const overflow = this.kept.size === this.kept.capacity ? this.kept.shift() : undefined;
+    this.kept.push(item);
+    if (overflow !== undefined) this.rest.push(overflow);
   }
 
   prune(nowSeconds: number): number {

@@ -499,14 +499,20 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
     return v.activeBetween(flow.first_seen - cfg.high_throughput.group_window, flow.last_seen + cfg.high_throughput.group_window);
   };
   /** Each group's largest external flow (bytes out, then the smallest flow id): it always carries the group rule. */
-  const tops = new Map<string, Readonly<FlowRow>>();
+  const tops = new Map<string, Readonly<FlowRow> | null>();
   const groupTop = (key: string, flow: Readonly<FlowRow>): boolean => {
     let top = tops.get(key);
     if (top === undefined) {
       const list = externalByGroup.get(key);
       if (!list) return true;
-      top = list[0]!;
-      for (const f of list) if (f.bytes_out > top.bytes_out || (f.bytes_out === top.bytes_out && f.flow_id < top.flow_id)) top = f;
+      // the largest flow among those whose own window reaches the group threshold: the group's largest flow
+      // overall may lie outside every such window (flows.retention > group_window)
+      top = null;
+      for (const f of list) {
+        if (top !== null && (f.bytes_out < top.bytes_out || (f.bytes_out === top.bytes_out && f.flow_id > top.flow_id))) continue;
+        if (groupBytesOut(key, f) < cfg.high_throughput.group_bytes_out) continue;
+        top = f;
+      }
       tops.set(key, top);
     }
     return top === flow;
@@ -705,11 +711,16 @@ function appClass(
       sanctioned ||= ocls.sanctioned;
     }
   }
-  const root = group.records[group.records.length - 1];
-  if (root && root !== rec && identity.team && identity.team !== 'APPLE' && group.rootIdentity.team === identity.team) {
-    const rcls = classifyApp(inputs.config, group.rootIdentity.team, group.rootIdentity.signing_id);
-    browser ||= rcls.browser;
-    sanctioned ||= rcls.sanctioned;
+  // The vendor's own app anywhere between the process and its group root (the root, or an app that a known
+  // process started and that therefore is no root of its own: Dropbox started from Terminal).
+  if (identity.team && identity.team !== 'APPLE') {
+    for (let i = 1; i < group.chain.length && !(browser && sanctioned); i++) {
+      const a = group.chain[i]!.identity;
+      if (a.team !== identity.team) continue;
+      const acls = classifyApp(inputs.config, a.team, a.signing_id);
+      browser ||= acls.browser;
+      sanctioned ||= acls.sanctioned;
+    }
   }
   return (browser ? BROWSER : 0) | (sanctioned ? SANCTIONED : 0);
 }

@@ -1,0 +1,107 @@
+/**
+ * Grouping, the group-throughput top flow and the tier-1 ring, as a second review of them found them wanting: each
+ * case failed before its fix (lineage, correlate's appClass and groupTop, ReservedRing's spill to the shared ring).
+ */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/index.js';
+import { parseQueryContext } from '../../sdk/query-context.js';
+import { correlate, type CandidateRow } from './correlate.js';
+import { correlationOptions } from './table.js';
+import { MiB, NOW, buildWorld, type WorldSpec } from './testing/world.js';
+
+const HOME = '/Users/alice';
+const KEYCHAIN = `${HOME}/Library/Keychains/login.keychain-db`;
+const gen = (spec: WorldSpec) => correlate(buildWorld(spec), correlationOptions(parseQueryContext(''))).rows;
+const only = (r: CandidateRow[], id: string) => r.filter((x) => x.analytic === id);
+
+const TERMINAL = { pid: 600, processStart: NOW - 9000, ppid: 1, responsiblePid: 600, path: '/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal', signingId: 'com.apple.Terminal', platformBinary: true };
+const LOGIN = { pid: 601, processStart: NOW - 8999, ppid: 600, responsiblePid: 600, path: '/usr/bin/login', platformBinary: true };
+const ZSH = { pid: 602, processStart: NOW - 8998, ppid: 601, responsiblePid: 600, path: '/bin/zsh', name: '-zsh', args: ['-zsh'], tty: true, platformBinary: true };
+const TERM_SIGNING: WorldSpec['signing'] = [
+  { path: TERMINAL.path, cls: 'apple_platform', signingId: 'com.apple.Terminal' },
+  { path: LOGIN.path, cls: 'apple_platform', signingId: 'com.apple.login' },
+  { path: ZSH.path, cls: 'apple_platform', signingId: 'com.apple.zsh' },
+];
+
+describe('lineage: sanctioned apps started by a known parent', () => {
+  // Same world as table.test.ts "sanctioned uploader as group root", but Dropbox was started from Terminal
+  // (`/Applications/Dropbox.app/Contents/MacOS/Dropbox &`): its responsible process is Terminal.
+  const dropbox = { pid: 1000, processStart: NOW - 7000, ppid: ZSH.pid, responsiblePid: TERMINAL.pid, path: '/Applications/Dropbox.app/Contents/MacOS/Dropbox' };
+  const helper = { pid: 1010, processStart: NOW - 600, ppid: 1000, responsiblePid: TERMINAL.pid, path: '/Applications/Dropbox.app/Contents/Resources/dbxsync' };
+  const signing: WorldSpec['signing'] = [
+    ...TERM_SIGNING,
+    { path: dropbox.path, cls: 'developer_id', teamId: 'G7HH3F8CAK', signingId: 'com.getdropbox.dropbox' },
+    { path: helper.path, cls: 'developer_id', teamId: 'G7HH3F8CAK', signingId: 'dbxsync' },
+  ];
+  it('Dropbox started from Terminal: its own-team helper syncing 60 MiB after reading a document produces nothing', () => {
+    const r = gen({
+      processes: [TERMINAL, LOGIN, ZSH, dropbox, helper],
+      signing,
+      flows: [{ pid: 1010, processStart: helper.processStart, remote: '162.125.1.1', bytesOut: 60 * MiB, bytesIn: 8000, firstSeen: NOW - 60, lastSeen: NOW - 30 }],
+      sensitive: [{ pid: 1010, ppid: 1000, process_start: helper.processStart, path: helper.path, file_path: `${HOME}/Documents/a.pdf`, category: 'documents', tier: 2, time: NOW - 90 }],
+    });
+    expect(r.map((x) => [x.analytic, x.group_root_kind, x.sanctioned])).toEqual([]);
+  });
+});
+
+describe('lineage: a running app keeps its group root when its launcher\'s exited record ages out', () => {
+  const launcher = { pid: 300, processStart: NOW - 2000, ppid: 1, responsiblePid: 300, path: '/Library/Application Support/Vendor/launcher', exitedAt: NOW - 1750 };
+  const app = { pid: 310, processStart: NOW - 1995, ppid: 1, originalPpid: 300, responsiblePid: 300, path: '/Applications/Vendor.app/Contents/MacOS/Vendor' };
+  const signing: WorldSpec['signing'] = [
+    { path: launcher.path, cls: 'developer_id', teamId: 'VENDOR1234', signingId: 'com.vendor.launcher' },
+    { path: app.path, cls: 'developer_id', teamId: 'VENDOR1234', signingId: 'com.vendor.app' },
+  ];
+  it('one open 60 MiB upload keeps one AN0082 group root across two pack runs a minute apart', () => {
+    const world = buildWorld({ processes: [launcher, app], signing, flows: [{ pid: 310, processStart: app.processStart, remote: '198.51.100.7', bytesOut: 60 * MiB, bytesIn: MiB, firstSeen: NOW - 600, open: true }] });
+    const run = () => only(correlate(world, correlationOptions(parseQueryContext(''))).rows, 'AN0082').map((x) => [x.group_root_kind, x.group_root_identity]);
+    world.processes.sweep(NOW);
+    const first = run();
+    world.processes.sweep(NOW + 60); // the launcher exited NOW − 1750: its record goes at NOW + 50
+    const second = run();
+    // fleet suppression key = host | analytic | group root identity | destination: two keys → two detections
+    expect(second).toEqual(first);
+  });
+});
+
+describe('group throughput: the top flow is taken among the flows whose window reaches 100 MiB', () => {
+  const app = { pid: 1100, processStart: NOW - 7200, ppid: 1, path: '/Applications/Sync.app/Contents/MacOS/Sync' };
+  const workers = Array.from({ length: 17 }, (_, w) => ({ ...app, pid: 1200 + w, ppid: app.pid, processStart: NOW - 900 }));
+  const signing: WorldSpec['signing'] = [{ path: app.path, cls: 'developer_id', teamId: 'ABCDE12345', signingId: 'com.example.sync' }];
+  // 1 700 × 62 KiB (≈ 103 MiB) in the last 15 min, all under the 64 KiB floor
+  const burst = Array.from({ length: 1700 }, (_, i) => ({
+    pid: 1200 + Math.floor(i / 100), processStart: NOW - 900, remote: `203.0.113.${(i % 100) + 1}`, bytesOut: 62 * 1024, bytesIn: 2000,
+    firstSeen: NOW - 850 + Math.floor(i / 2), lastSeen: NOW - 845 + Math.floor(i / 2),
+  }));
+  // one earlier 63 KiB call of the same group, 50 min ago (still kept with flows.retention 3600)
+  const early = { pid: 1100, processStart: app.processStart, remote: '198.51.100.9', bytesOut: 63 * 1024, bytesIn: 5000, firstSeen: NOW - 3000, lastSeen: NOW - 2990 };
+  it('flows.retention 3600: still one AN0082 candidate', () => {
+    const config = parseConfig({ flows: { retention: 3600 } });
+    const r = only(gen({ config, processes: [app, ...workers], signing, flows: [early, ...burst] }), 'AN0082');
+    expect(r).toHaveLength(1);
+  });
+  it('default flows.retention (900 = group_window): one candidate (sound)', () => {
+    const r = only(gen({ processes: [app, ...workers], signing, flows: burst }), 'AN0082');
+    expect(r).toHaveLength(1);
+  });
+});
+
+describe('the tier-1 ring', () => {
+  const STEALER = { pid: 700, processStart: NOW - 3600, ppid: 1, path: `${HOME}/Downloads/update`, tty: false };
+  const CURL = { pid: 710, processStart: NOW - 120, ppid: 700, path: '/usr/bin/curl', platformBinary: true, signingId: 'com.apple.curl', tty: false };
+  const SIGNING: WorldSpec['signing'] = [
+    { path: STEALER.path, cls: 'unsigned', cdhash: 'aa11' },
+    { path: CURL.path, cls: 'apple_platform', signingId: 'com.apple.curl', cdhash: 'cc22' },
+  ];
+  const UPLOAD = { pid: 710, processStart: CURL.processStart, remote: '203.0.113.50', bytesOut: 15 * MiB, bytesIn: 8_000, firstSeen: NOW - 60, lastSeen: NOW - 30 };
+  const KEYCHAIN_READ = { pid: 700, ppid: 1, process_start: STEALER.processStart, path: STEALER.path, file_path: KEYCHAIN, category: 'keychain', tier: 1 } as const;
+
+  it('10 000 tier-1 reads by another group (a backup of ~/Library/Messages) do not evict the keychain read (they did not with the shared 50 000 ring)', () => {
+    const backup = { pid: 900, processStart: NOW - 3000, ppid: 1, path: '/Library/Application Support/Acme Backup/acmebackupd', tty: false };
+    const flood = Array.from({ length: 10_000 }, (_, i) => ({
+      pid: 900, ppid: 1, process_start: backup.processStart, path: backup.path,
+      file_path: `${HOME}/Library/Messages/Attachments/${i % 100}/${i}/IMG_${i}.heic`, category: 'messaging' as const, tier: 1 as const, time: NOW - 250 + Math.floor(i / 100),
+    }));
+    const r = only(gen({ processes: [STEALER, CURL, backup], signing: [...SIGNING, { path: backup.path, cls: 'developer_id', teamId: 'ACME123456', signingId: 'com.acme.backupd' }], flows: [UPLOAD], sensitive: [{ ...KEYCHAIN_READ, time: NOW - 300 }, ...flood] }), 'AN0990');
+    expect(r.map((x) => x.precursor_category)).toEqual(['keychain']);
+  });
+});
