@@ -70,6 +70,9 @@ export const StdoutSinkConfigSchema = z.object({ type: z.literal('stdout'), form
 
 export const FileSinkConfigSchema = z.object({ type: z.literal('file'), path, format: SinkFormat }).strict();
 
+/** Headers the webhook sink sets itself (fleet/sinks/webhook.ts): a configured one would be overridden. */
+const OUTFLOW_WEBHOOK_HEADERS = new Set(['content-type', 'user-agent', 'x-outflow-delivery', 'x-outflow-signature']);
+
 export const WebhookSinkConfigSchema = z
   .object({
     type: z.literal('webhook'),
@@ -94,8 +97,17 @@ export const WebhookSinkConfigSchema = z
       .prefault({}),
     batch_size: z.number().int().positive().max(10_000).default(500),
     max_spool_bytes: z.number().int().positive().default(256 * MiB),
-    /** Extra headers for the receiver (e.g. its own Authorization); never logged. */
-    headers: z.record(z.string(), z.string()).default({}),
+    /**
+     * Extra headers for the receiver (e.g. its own Authorization); never logged. Checked here: a value HTTP cannot
+     * carry (a non-Latin-1 character, CR/LF) failed every delivery of the batch, which was retried for ever.
+     */
+    headers: z
+      .record(
+        z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name'),
+        z.string().refine((v) => /^[\t\x20-\x7e\x80-\xff]*$/.test(v), 'an HTTP header value must be Latin-1 text without control characters (no CR/LF, no "…")'),
+      )
+      .refine((h) => !Object.keys(h).some((k) => OUTFLOW_WEBHOOK_HEADERS.has(k.toLowerCase())), `${[...OUTFLOW_WEBHOOK_HEADERS].join(', ')} are set by Outflow`)
+      .default({}),
   })
   .strict()
   .refine((w) => Boolean(w.secret) !== Boolean(w.secret_file), { message: 'set exactly one of secret or secret_file', path: ['secret'] });

@@ -20,6 +20,18 @@ describe('config', () => {
     expect(c.fleet.store).toBe('./outflow.db');
   });
 
+  it('refuses webhook headers HTTP cannot send, naming the header (the sink had retried such a batch for ever)', () => {
+    const sink = (headers: Record<string, string>) => ({ fleet: { sinks: [{ type: 'webhook', url: 'http://127.0.0.1:9000/hook', secret: '0123456789abcdef0123', headers }] } });
+    const bad: Record<string, string>[] = [{ Authorization: 'Splunk 0000-…' }, { Authorization: 'Bearer abc\r\nX-Injected: 1' }, { 'Bad Name': 'x' }, { 'X-Outflow-Signature': 'sha256=0' }];
+    for (const headers of bad) {
+      expect(() => parseConfig(sink(headers)), JSON.stringify(headers)).toThrow(/fleet\.sinks\.0\.headers/);
+    }
+    const ok = parseConfig(sink({ Authorization: 'Splunk 6f2c1a4e-0000-4000-8000-000000000000', 'X-Tenant': 'café' }));
+    expect(ok.fleet.sinks[0]).toMatchObject({ headers: { Authorization: 'Splunk 6f2c1a4e-0000-4000-8000-000000000000' } });
+    // what the check stands for: fetch refuses the first two
+    expect(() => new Headers({ Authorization: 'Splunk 0000-…' })).toThrow();
+  });
+
   it('rejects unknown keys and bad values, naming the key', () => {
     expect(() => parseConfig({ flowz: {} })).toThrow(InputError);
     try {
