@@ -1,3 +1,4 @@
+import { InputError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import type { OutflowConfig } from '../../src/config/index.js';
@@ -22,7 +23,7 @@ export interface CreateContextOptions {
 export function resolvePlatform(env: NodeJS.ProcessEnv = process.env, nodePlatform: NodeJS.Platform = process.platform): Platform {
   const forced = env.OUTFLOW_PLATFORM;
   if (forced === 'darwin' || forced === 'linux') return forced;
-  if (forced) throw new Error(`OUTFLOW_PLATFORM must be darwin or linux, got ${forced}`);
+  if (forced) throw new InputError(`OUTFLOW_PLATFORM must be darwin or linux, got ${forced}`, [], 'unset OUTFLOW_PLATFORM or set it to darwin or linux');
   return nodePlatform === 'darwin' ? 'darwin' : 'linux';
 }
 

@@ -92,6 +92,12 @@ describe('outflow query', () => {
     expect(shellErrors(r.stderr)).toEqual([expect.stringMatching(/^outflow query: no such table: no_such_table \(tables on linux: .*outflow_status.*\)$/)]);
   });
 
+  it('a bad OUTFLOW_PLATFORM is one line naming the fix and exit 2, not a stack trace', async () => {
+    const r = await runOutflow(['query', 'SELECT 1'], { env: { ...process.env, OUTFLOW_PLATFORM: 'windows' }, timeoutMs: 30_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('outflow: OUTFLOW_PLATFORM must be darwin or linux, got windows (unset OUTFLOW_PLATFORM or set it to darwin or linux)');
+  });
+
   it('fails with exit 1 on bad SQL', async () => {
     const r = await query(['SELEKT 1']);
     expect(r.code).toBe(1);
