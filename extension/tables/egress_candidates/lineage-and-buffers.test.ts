@@ -1,6 +1,6 @@
 /**
- * Grouping, the group-throughput top flow and the tier-1 ring, as a second review of them found them wanting: each
- * case failed before its fix (lineage, correlate's appClass and groupTop, ReservedRing's spill to the shared ring).
+ * Grouping and the group-throughput top flow, as a second review of them found them wanting: each
+ * case failed before its fix (lineage, correlate's appClass and groupTop; the tier-1 ring's case is in table.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/index.js';
@@ -10,7 +10,6 @@ import { correlationOptions } from './table.js';
 import { MiB, NOW, buildWorld, type WorldSpec } from './testing/world.js';
 
 const HOME = '/Users/alice';
-const KEYCHAIN = `${HOME}/Library/Keychains/login.keychain-db`;
 const gen = (spec: WorldSpec) => correlate(buildWorld(spec), correlationOptions(parseQueryContext(''))).rows;
 const only = (r: CandidateRow[], id: string) => r.filter((x) => x.analytic === id);
 
@@ -82,26 +81,5 @@ describe('group throughput: the top flow is taken among the flows whose window r
   it('default flows.retention (900 = group_window): one candidate (sound)', () => {
     const r = only(gen({ processes: [app, ...workers], signing, flows: burst }), 'AN0082');
     expect(r).toHaveLength(1);
-  });
-});
-
-describe('the tier-1 ring', () => {
-  const STEALER = { pid: 700, processStart: NOW - 3600, ppid: 1, path: `${HOME}/Downloads/update`, tty: false };
-  const CURL = { pid: 710, processStart: NOW - 120, ppid: 700, path: '/usr/bin/curl', platformBinary: true, signingId: 'com.apple.curl', tty: false };
-  const SIGNING: WorldSpec['signing'] = [
-    { path: STEALER.path, cls: 'unsigned', cdhash: 'aa11' },
-    { path: CURL.path, cls: 'apple_platform', signingId: 'com.apple.curl', cdhash: 'cc22' },
-  ];
-  const UPLOAD = { pid: 710, processStart: CURL.processStart, remote: '203.0.113.50', bytesOut: 15 * MiB, bytesIn: 8_000, firstSeen: NOW - 60, lastSeen: NOW - 30 };
-  const KEYCHAIN_READ = { pid: 700, ppid: 1, process_start: STEALER.processStart, path: STEALER.path, file_path: KEYCHAIN, category: 'keychain', tier: 1 } as const;
-
-  it('10 000 tier-1 reads by another group (a backup of ~/Library/Messages) do not evict the keychain read (they did not with the shared 50 000 ring)', () => {
-    const backup = { pid: 900, processStart: NOW - 3000, ppid: 1, path: '/Library/Application Support/Acme Backup/acmebackupd', tty: false };
-    const flood = Array.from({ length: 10_000 }, (_, i) => ({
-      pid: 900, ppid: 1, process_start: backup.processStart, path: backup.path,
-      file_path: `${HOME}/Library/Messages/Attachments/${i % 100}/${i}/IMG_${i}.heic`, category: 'messaging' as const, tier: 1 as const, time: NOW - 250 + Math.floor(i / 100),
-    }));
-    const r = only(gen({ processes: [STEALER, CURL, backup], signing: [...SIGNING, { path: backup.path, cls: 'developer_id', teamId: 'ACME123456', signingId: 'com.acme.backupd' }], flows: [UPLOAD], sensitive: [{ ...KEYCHAIN_READ, time: NOW - 300 }, ...flood] }), 'AN0990');
-    expect(r.map((x) => x.precursor_category)).toEqual(['keychain']);
   });
 });

@@ -431,6 +431,16 @@ describe('precursors kept for the flows they explain', () => {
     expect(r.map((x) => [x.precursor_category, x.precursor_tier])).toEqual([['keychain', 1]]);
   });
 
+  it('10 000 tier-1 reads by another group (a backup of ~/Library/Messages) do not evict the keychain read (they did not with the shared 50 000 ring)', () => {
+    const backup = { pid: 900, processStart: NOW - 3000, ppid: 1, path: '/Library/Application Support/Acme Backup/acmebackupd', tty: false };
+    const flood = Array.from({ length: 10_000 }, (_, i) => ({
+      pid: 900, ppid: 1, process_start: backup.processStart, path: backup.path,
+      file_path: `${HOME}/Library/Messages/Attachments/${i % 100}/${i}/IMG_${i}.heic`, category: 'messaging' as const, tier: 1 as const, time: NOW - 250 + Math.floor(i / 100),
+    }));
+    const r = only(rows({ processes: [STEALER, CURL, backup], signing: [...SIGNING, { path: backup.path, cls: 'developer_id', teamId: 'ACME123456', signingId: 'com.acme.backupd' }], flows: [UPLOAD], sensitive: [{ ...KEYCHAIN_READ, time: NOW - 300 }, ...flood] }), 'AN0990');
+    expect(r.map((x) => x.precursor_category)).toEqual(['keychain']);
+  });
+
   it('a keychain read during a flow still counts when the flow sends 31 minutes later (the buffer prunes to events.retention for tier 2 only)', () => {
     const flow = { pid: 700, processStart: STEALER.processStart, remote: '203.0.113.80', bytesOut: 20 * MiB, bytesIn: 30_000, firstSeen: NOW - 1920, open: true };
     const world = buildWorld({ processes: [STEALER], signing: SIGNING, flows: [flow], sensitive: [{ ...KEYCHAIN_READ, time: NOW - 1860 }] });
