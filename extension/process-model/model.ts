@@ -50,6 +50,9 @@ const START_TOLERANCE_S = 1;
  * Exited instances stay for `processes.exited_retention` so precursors and flows of short-lived processes
  * can still be attributed; the whole table is bounded by `processes.max_processes`.
  */
+/** makeRoom sweeps at most this often (s); the refresh loop sweeps every 5 s anyway. */
+const SWEEP_MIN_INTERVAL_S = 5;
+
 export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   const { config, clock, log } = opts;
   const retention = config.processes.exited_retention;
@@ -103,9 +106,12 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     count--;
   }
 
+  /** When sweep last ran (a full table would otherwise run one, and its O(table) ancestor walk, per new process). */
+  let lastSweep = -Infinity;
+
   function makeRoom(now: number): void {
     if (count < maxProcesses) return;
-    sweep(now);
+    if (!(now - lastSweep < SWEEP_MIN_INTERVAL_S && now >= lastSweep)) sweep(now);
     for (const r of exitedOrder) {
       if (count < maxProcesses) return;
       remove(r);
@@ -260,6 +266,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   }
 
   function sweep(now: number): void {
+    lastSweep = now;
     const cutoff = now - retention;
     let pinned: Set<ProcessRecord> | undefined;
     for (const r of exitedOrder) {

@@ -62,13 +62,11 @@ interface CandidateContext {
   common: number;
   /** The prevalence window the facts were read over: it ends when the candidate's flow started. */
   window: TimeWindow;
-  /** The window live finalization could see (ending finalize_delay after the line): roll-outs are told apart there. */
+  /** The window ending at the candidate's line: roll-outs are told apart there. */
   ahead: TimeWindow;
 }
 
 const EMPTY_STATS: PrevalenceStats = { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
-/** Look-ahead windows end on 5-minute steps: one store request per step, not per candidate. */
-const AHEAD_STEP = 300;
 
 /** The store read for one window's candidates: their destinations, (identity, destination) pairs and chain apps. */
 function prevalenceRequest(window: TimeWindow, items: readonly StoredCandidate[], chainApps: readonly string[], countCap?: number): PrevalenceRequest {
@@ -129,15 +127,19 @@ function countsOf(s: StoredCandidate, chain: readonly string[], answer: Prevalen
 }
 
 /**
- * A candidate's counts as of its flow's start, except for a key the fleet had adopted at scale (the common threshold)
- * by the end of the look-ahead window: that one is a roll-out, and is counted there. The app map (chain evidence)
+ * A candidate's counts as of its flow's start, except where the fleet had adopted the same thing at scale (the
+ * common threshold) by the candidate's line: a roll-out, counted there. The destination and the pair count as
+ * adopted when the pair is, i.e. when this same app uploads there from that many hosts (an MDM agent's inventory),
+ * not when other apps merely contact the destination (colleagues' browsers loading a phishing mail's images would
+ * otherwise hide an upload); an app of the chain when it runs on that many hosts. The app map (chain evidence)
  * follows the same choice per identity.
  */
 function rolloutAwareCounts(s: StoredCandidate, chain: readonly string[], start: PrevalenceAnswer, ahead: PrevalenceAnswer, common: number) {
   const a = countsOf(s, chain, start);
   const b = countsOf(s, chain, ahead);
   const adopted = (hosts: number) => hosts >= common;
-  const destination = adopted(b.destination.hosts) ? b.destination : a.destination;
+  const pairAdopted = adopted(b.counts.pairUploadHosts);
+  const destination = pairAdopted ? b.destination : a.destination;
   let apps = start.apps;
   const chainApps = a.counts.chainApps.map((x, i) => {
     const y = b.counts.chainApps[i]!;
@@ -153,7 +155,7 @@ function rolloutAwareCounts(s: StoredCandidate, chain: readonly string[], start:
     counts: {
       destinationHosts: destination.hosts,
       destinationFirstSeen: destination.firstSeen,
-      pairUploadHosts: adopted(b.counts.pairUploadHosts) ? b.counts.pairUploadHosts : a.counts.pairUploadHosts,
+      pairUploadHosts: pairAdopted ? b.counts.pairUploadHosts : a.counts.pairUploadHosts,
       chainApps,
     },
   };
@@ -167,11 +169,13 @@ function rolloutAwareCounts(s: StoredCandidate, chain: readonly string[], start:
  * destination non-rare, its upload pair normal and its dropper "seen", and none of them would fire. The
  * candidate's own sightings start there too, so its host counts.
  *
- * One exception, for roll-outs: a key (destination, pair, app) that reached the common threshold in the window
- * live finalization could see (ending at event time + finalize_delay, rounded up to 5 minutes) is counted there.
- * An MDM push or a SaaS roll-out reaching a tenth of the fleet within minutes is then judged as a roll-out, not as
- * rare on its first hosts; a campaign below the common threshold still is. Active hosts are counted per hour of
- * event time (they move slowly, and a count per candidate would cost O(fleet) each).
+ * One exception, for roll-outs: counts are also read over the window ending at the candidate's line, and what the
+ * fleet had adopted at scale there is counted there (rolloutAwareCounts). An MDM push reaching a tenth of the fleet
+ * within a minute or two is then judged as a roll-out, not as rare on its first hosts; a campaign below the common
+ * threshold still is. That window ends at the line, not later: live finalization has every line up to line time +
+ * finalize_delay, and a sighting is dated at most finalize_delay before its own line, so a replay counts there
+ * exactly what live finalization did. Active hosts are counted per hour of event time (they move slowly, and a
+ * count per candidate would cost O(fleet) each).
  */
 async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: AnalyticsConfig, baselineStart: number | null): Promise<{ contexts: CandidateContext[]; apps: Map<string, Map<string, AppStats>>; hostnames: Map<string, string> }> {
   const span = cfg.prevalence_window_days * DAY;
@@ -185,7 +189,7 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
   }
   const activeOf = (s: StoredCandidate) => activeByHour.get(Math.floor(s.eventTime / HOUR))!;
 
-  // Two asks per candidate, all in one store call: as of its flow's start, and the look-ahead window. Window
+  // Two asks per candidate, all in one store call: as of its flow's start, and as of its line. Window
   // objects are shared between candidates of the same window (exactCounts groups by them).
   const windows = new Map<string, TimeWindow>();
   const windowOf = (to: number): TimeWindow => {
@@ -198,7 +202,7 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
   for (const s of batch) {
     const cap = commonThreshold(activeOf(s), cfg);
     asks.push({ stored: s, window: windowOf(candidateStart(s.candidate.first_seen, s.eventTime, cfg)), cap });
-    asks.push({ stored: s, window: windowOf(Math.ceil((s.eventTime + cfg.finalize_delay) / AHEAD_STEP) * AHEAD_STEP), cap });
+    asks.push({ stored: s, window: windowOf(s.eventTime), cap });
   }
   const chains = new Map(batch.map((s) => [s.id, chainIdentities(s.candidate)]));
   const chainOf = (s: StoredCandidate) => chains.get(s.id)!;

@@ -72,6 +72,8 @@ export const FileSinkConfigSchema = z.object({ type: z.literal('file'), path, fo
 
 /** Headers the webhook sink sets itself (fleet/sinks/webhook.ts): a configured one would be overridden. */
 const OUTFLOW_WEBHOOK_HEADERS = new Set(['content-type', 'user-agent', 'x-outflow-delivery', 'x-outflow-signature']);
+/** Headers Node's fetch (undici) refuses on every request, or that would contradict the body it frames itself. */
+const TRANSPORT_HEADERS = new Set(['connection', 'content-length', 'expect', 'keep-alive', 'transfer-encoding', 'upgrade']);
 
 export const WebhookSinkConfigSchema = z
   .object({
@@ -107,6 +109,7 @@ export const WebhookSinkConfigSchema = z
         z.string().refine((v) => /^[\t\x20-\x7e\x80-\xff]*$/.test(v), 'an HTTP header value must be Latin-1 text without control characters (no CR/LF, no "…")'),
       )
       .refine((h) => !Object.keys(h).some((k) => OUTFLOW_WEBHOOK_HEADERS.has(k.toLowerCase())), `${[...OUTFLOW_WEBHOOK_HEADERS].join(', ')} are set by Outflow`)
+      .refine((h) => !Object.keys(h).some((k) => TRANSPORT_HEADERS.has(k.toLowerCase())), `${[...TRANSPORT_HEADERS].join(', ')} are set by the HTTP client (fetch refuses them)`)
       .default({}),
   })
   .strict()

@@ -22,7 +22,7 @@ describe('config', () => {
 
   it('refuses webhook headers HTTP cannot send, naming the header (the sink had retried such a batch for ever)', () => {
     const sink = (headers: Record<string, string>) => ({ fleet: { sinks: [{ type: 'webhook', url: 'http://127.0.0.1:9000/hook', secret: '0123456789abcdef0123', headers }] } });
-    const bad: Record<string, string>[] = [{ Authorization: 'Splunk 0000-…' }, { Authorization: 'Bearer abc\r\nX-Injected: 1' }, { 'Bad Name': 'x' }, { 'X-Outflow-Signature': 'sha256=0' }];
+    const bad: Record<string, string>[] = [{ Authorization: 'Splunk 0000-…' }, { Authorization: 'Bearer abc\r\nX-Injected: 1' }, { 'Bad Name': 'x' }, { 'X-Outflow-Signature': 'sha256=0' }, { 'Transfer-Encoding': 'chunked' }, { Connection: 'close' }, { Expect: '100-continue' }];
     for (const headers of bad) {
       expect(() => parseConfig(sink(headers)), JSON.stringify(headers)).toThrow(/fleet\.sinks\.0\.headers/);
     }

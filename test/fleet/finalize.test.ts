@@ -495,6 +495,57 @@ describe('roll-outs and replays, with windows that end when the flow started', (
     await store.close();
   }, 60_000);
 
+  // (third review) The roll-out window ends at the line: hosts that contact the destination after live finalization
+  // judged the candidate (later lines, or a later candidate dated back finalize_delay) count in a replay no more than
+  // live; and other apps merely contacting the destination are no roll-out of this upload.
+  describe('the roll-out window', () => {
+    const liveThenReplay = async (early: string[], late: string[]) => {
+      const analytics = defaultAnalyticsConfig();
+      const liveStore = await memoryStore();
+      const ingest = createIngestService({ store: liveStore, analytics, quarantineFile: null, clock: farClock });
+      await ingest.ingestLines(early, { kind: 'test', id: 'a' });
+      await finalizePending(liveStore, { analytics });
+      await ingest.ingestLines(late, { kind: 'test', id: 'b' });
+      await finalizePending(liveStore, { analytics, flush: true });
+      const live = (await liveStore.detections.list({ limit: 100 })).filter((d) => d.analytic === 'AN1415').map((d) => d.host_id);
+      await liveStore.close();
+      const replayStore = await memoryStore();
+      const replay = (await runPipeline(replayStore, [[...early, ...late]])).detections.filter((d) => d.analytic === 'AN1415').map((d) => d.host_id);
+      await replayStore.close();
+      return { live, replay };
+    };
+    const upload = (host: ReturnType<typeof hostsOf>[number], at: number) =>
+      candidateLine({ analytic: 'AN1415', host, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.gap-rollout.com', bytes_out: 30 * MiB, first_seen: at - 30, duration: 30 }, at);
+
+    it.each([
+      ['10 hosts report uploads there by the same app 3-6 min later (a window rounded up to 5 min would have reached them)', (h: ReturnType<typeof hostsOf>[number], i: number, at: number) =>
+        destinationLine(h, at + 200 + 20 * i, 'cdn.gap-rollout.com', APPS.vscode, 5, { out: 30 * MiB, in: 1000 })],
+      ['10 later candidates started 60 s after it, reported at +230 s (dated back 120 s: +110 s)', (h: ReturnType<typeof hostsOf>[number], i: number, at: number) =>
+        candidateLine({ analytic: 'AN1415', host: h, app: APPS.vscode, remote_address: '192.0.2.78', server_name: 'x.gap-rollout.com', bytes_out: 30 * MiB, first_seen: at + 60, duration: 50, flow_id: `late-${i}` }, at + 230)],
+    ])('live and replay agree: %s', async (_, later) => {
+      const hosts = hostsOf(40);
+      const at = T0 + 10 * DAY + 9 * HOUR + 181; // (at + 120) % 300 === 1
+      const early = [...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR), upload(hosts[0]!, at), ...statusLines(hosts.slice(20), at + 120)];
+      const late = hosts.slice(1, 11).map((h, i) => later(h, i, at));
+      const { live, replay } = await liveThenReplay(early, late);
+      expect(live).toEqual([hosts[0]!.uuid]);
+      expect(replay).toEqual(live);
+    }, 60_000);
+
+    it('an upload at a 100-host fleet is not hidden by 9 other hosts contacting the destination with another app a minute later', async () => {
+      const hosts = hostsOf(100);
+      const at = T0 + 10 * DAY + 9 * HOUR;
+      const lines = [...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)];
+      lines.push(candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.attacker-drop.com', bytes_out: 30 * MiB, first_seen: at - 130, duration: 30 }, at));
+      // e.g. a phishing mail's images loaded by 9 colleagues' browsers, before the line
+      for (let i = 1; i < 10; i++) lines.push(destinationLine(hosts[i]!, at - 60 + i, 'img.attacker-drop.com'));
+      const store = await memoryStore();
+      const run = await runPipeline(store, [lines]);
+      await store.close();
+      expect(run.detections.map((d) => [d.host_id, d.fleet.destination_hosts])).toEqual([[hosts[0]!.uuid, 1]]);
+    }, 60_000);
+  });
+
   // (second review, R3) Hosts 1-3 upload to the destination from 08:50, reported at 12:00. Live, host 0 (09:00) is
   // judged at ~09:03, before those lines exist. A replay must not count them either: a candidate's sightings are
   // dated back at most finalize_delay.
