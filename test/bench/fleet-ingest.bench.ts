@@ -112,10 +112,11 @@ async function benchFinalize(b: BenchContext, dir: string, compacted: boolean): 
 export default async function (b: BenchContext): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'outflow-fleet-bench-'));
   try {
-    await benchFinalize(b, dir, false);
-    await benchFinalize(b, dir, true);
+    // ingest first: peak_rss_mb is the process's high-water mark, and the target is ingest's
     await benchIngest(b, dir, false);
     await benchIngest(b, dir, true);
+    await benchFinalize(b, dir, false);
+    await benchFinalize(b, dir, true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
