@@ -237,9 +237,8 @@ interface Span {
   lastSeen: number;
 }
 
-/** Widen a span to hold `time`, or [from, time] (from ≤ time). */
-function widenSpan(s: Span, time: number, from = time): void {
-  if (from < s.firstSeen) s.firstSeen = from;
+function widenSpan(s: Span, time: number): void {
+  if (time < s.firstSeen) s.firstSeen = time;
   if (time > s.lastSeen) s.lastSeen = time;
 }
 
@@ -268,19 +267,26 @@ class HostBatch implements Span {
     this.hostnameTime = hostname ? nameTime : -1;
   }
 
-  /** A sighting at `t`, or over [from, t] when the row says the use began earlier (`from` ≤ t). */
-  sightDestination(key: string, t: number, from = t): void {
+  sightDestination(key: string, t: number): void {
     const s = this.destinations.get(key);
-    if (s) widenSpan(s, t, from);
-    else this.destinations.set(key, { key, hostId: this.hostId, firstSeen: from, lastSeen: t });
+    if (s) widenSpan(s, t);
+    else this.destinations.set(key, { key, hostId: this.hostId, firstSeen: t, lastSeen: t });
   }
 
-  sightApp(identity: string, t: number, from = t): AppSighting {
+  sightApp(identity: string, t: number): AppSighting {
     let s = this.apps.get(identity);
-    if (s) widenSpan(s, t, from);
-    else this.apps.set(identity, (s = { identity, hostId: this.hostId, firstSeen: from, lastSeen: t }));
+    if (s) widenSpan(s, t);
+    else this.apps.set(identity, (s = { identity, hostId: this.hostId, firstSeen: t, lastSeen: t }));
     return s;
   }
+}
+
+/** A status row's text cut like candidate text; only rows with a field past its limit come here. */
+function cutStatusText(st: HostComponentStatus): void {
+  st.platform = cutText(st.platform, MAX_KEY_TEXT);
+  st.state = cutText(st.state, MAX_KEY_TEXT);
+  st.detail = cutText(st.detail, MAX_SHORT_TEXT);
+  st.version = cutText(st.version, MAX_KEY_TEXT);
 }
 
 const INTEGER_TEXT = /^-?\d+$/;
@@ -490,12 +496,12 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     let newest = -Infinity;
     const parseOptions = { maxUnixTime };
 
-    const sightPair = (identity: string, key: string, hostId: string, t: number, from = t): void => {
+    const sightPair = (identity: string, key: string, hostId: string, t: number): void => {
       // Rare (upload-shaped rows only): a concatenated key is fine here.
       const k = `${identity}\u0000${key}\u0000${hostId}`;
       const s = pairs.get(k);
-      if (s) widenSpan(s, t, from);
-      else pairs.set(k, { identity, key, hostId, firstSeen: from, lastSeen: t });
+      if (s) widenSpan(s, t);
+      else pairs.set(k, { identity, key, hostId, firstSeen: t, lastSeen: t });
     };
     /** Dedupe key index of the row being applied (-1: none), set by addItem, taken by a rejected row. */
     let rowKey = -1;
@@ -591,7 +597,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           if (odd !== undefined) {
             return rejectRow(line, row, `outflow_status row invalid: ${odd}: not a string or number`);
           }
-          // cut like candidate text: stored once per host and component, and shown by GET /v1/status and metrics
+          // cut like candidate text (cutStatusText): stored once per host and component, key text within an index entry
           const component = cutText(text(c.component), MAX_KEY_TEXT);
           if (!component) {
             return rejectRow(line, row, 'outflow_status row invalid: component: missing');
@@ -599,15 +605,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           const prev = host.status.get(component);
           const st = newestWinsTime(t, receivedAt);
           if (!prev || prev.time <= st) {
-            const next = {
-              hostId: line.hostId,
-              component,
-              platform: cutText(text(c.platform), MAX_KEY_TEXT),
-              state: cutText(text(c.state), MAX_KEY_TEXT),
-              detail: cutText(text(c.detail), MAX_SHORT_TEXT),
-              version: cutText(text(c.version), MAX_KEY_TEXT),
-              time: st,
-            };
+            const next = { hostId: line.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: st };
+            if (next.platform.length > MAX_KEY_TEXT || next.state.length > MAX_KEY_TEXT || next.detail.length > MAX_SHORT_TEXT || next.version.length > MAX_KEY_TEXT) cutStatusText(next);
             if (!prev || statusReplaces(next, prev)) host.status.set(component, next);
           }
           return 0;
@@ -621,11 +620,14 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           const dest = keyOf(cand.server_name, cand.remote_address);
           // Sighted over the flow's span up to its line: from the flow's start, so first-seen never follows it.
           const start = candidateStart(cand.first_seen, t, analytics);
-          host.sightDestination(dest, t, start);
-          if (cand.identity) host.sightApp(cand.identity, t, start);
-          for (const link of cand.process_chain) if (link.identity) host.sightApp(link.identity, t, start);
-          if (cand.group_root_identity) host.sightApp(cand.group_root_identity, t, start);
-          if (cand.identity && cand.bytes_out >= uploadBytes && cand.pcr >= uploadPcr) sightPair(cand.identity, dest, line.hostId, t, start);
+          // (each sighted at both ends: the hot paths above keep their two-argument form)
+          for (const at of [start, t]) {
+            host.sightDestination(dest, at);
+            if (cand.identity) host.sightApp(cand.identity, at);
+            for (const link of cand.process_chain) if (link.identity) host.sightApp(link.identity, at);
+            if (cand.group_root_identity) host.sightApp(cand.group_root_identity, at);
+            if (cand.identity && cand.bytes_out >= uploadBytes && cand.pcr >= uploadPcr) sightPair(cand.identity, dest, line.hostId, at);
+          }
           if (!line.baseline) heldCandidates.push({ key: rowKey, input: { hostId: line.hostId, eventTime: t, destinationKey: dest, candidate: cand } });
           return 0;
         }
