@@ -183,7 +183,8 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
   for (const s of batch) {
     const hour = Math.floor(s.eventTime / HOUR);
     if (!activeByHour.has(hour)) {
-      const end = hour * HOUR + HOUR - 1;
+      // ends before the candidate's hour: live finalization (newest ≥ line + finalize_delay) has every line of then
+      const end = hour * HOUR - 1;
       activeByHour.set(hour, await store.hosts.activeCount({ from: end - span, to: end }));
     }
   }
@@ -270,7 +271,9 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
     result.durationMs = performance.now() - started;
     return result;
   }
-  const cutoff = opts.flush ? clock.newest : clock.newest - cfg.finalize_delay;
+  // Strictly before newest − finalize_delay (unless flushing): more lines of the newest second may still arrive, and a
+  // candidate among them dates its sightings finalize_delay back.
+  const cutoff = opts.flush ? clock.newest : clock.newest - cfg.finalize_delay - 1;
   result.cutoff = cutoff;
   const created = new Map<string, Detection>();
   const updated = new Map<string, Detection>();

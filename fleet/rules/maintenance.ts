@@ -42,14 +42,16 @@ export async function rollup(store: Store, opts: RollupOptions): Promise<RollupR
     const activeHosts = await tx.hosts.activeCount(window);
     const threshold = commonThreshold(activeHosts, cfg);
     // A pending candidate is judged on the window that ends when its flow started (candidateStart: up to
-    // finalize_delay before its line, which is up to finalize_delay behind `newest`): sightings are kept that much
-    // longer, and compaction folds them into sketches from there, so its window is whole. Day sketches one window
-    // longer: a late candidate's window may need a span's point from before it.
-    const keepFrom = from - 2 * cfg.finalize_delay;
+    // finalize_delay before its line, which is up to finalize_delay behind `newest`), and a due one may wait for the
+    // next finalize run while this runs (the jobs are independent): sightings are kept that much and an hour longer,
+    // compaction folds them into sketches from there, and hosts (active-host counts end at the start of a
+    // candidate's hour) an hour more. Day sketches one window longer: a late candidate's window may need a span's
+    // point from before it.
+    const keepFrom = from - 2 * cfg.finalize_delay - 3600;
     const expired = await tx.prevalence.expire(keepFrom, { sketchesBefore: keepFrom - cfg.prevalence_window_days * DAY });
     const compacted = await tx.prevalence.compact(threshold, window, { keptFrom: keepFrom });
     const dedupeKeysExpired = await tx.results.expire(newest - (opts.dedupeHours ?? 48) * 3600);
-    const hostsExpired = await tx.hosts.expire(from);
+    const hostsExpired = await tx.hosts.expire(keepFrom - 3600);
     return { newest, activeHosts, commonThreshold: threshold, compacted, expired, dedupeKeysExpired, hostsExpired };
   }, { exclusive: true });
 }

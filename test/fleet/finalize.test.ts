@@ -125,7 +125,7 @@ describe('30-day sliding window', () => {
 
 describe('late candidates (a backlog delivered after the rollup expired its window)', () => {
   /** The rollup keeps sightings this much longer than the window: a pending candidate is judged as of its flow's start. */
-  const KEPT_MARGIN = 2 * defaultAnalyticsConfig().finalize_delay;
+  const KEPT_MARGIN = 2 * defaultAnalyticsConfig().finalize_delay + 3600;
 
   it('hold rarity verdicts whose window the store no longer keeps, and say so; candidates of the kept window still fire', async () => {
     const hosts = hostsOf(12);
@@ -299,9 +299,11 @@ describe('finalize_delay and suppression', () => {
     const { hosts, at, store, analytics, ingest } = await matureFleet(12);
     await ingest.ingestLines([...statusLines(hosts, T0), bigUpload(hosts[0]!, at, 'x.lonely.com')], { kind: 'test', id: 'a' });
     expect((await finalizePending(store, { analytics })).examined).toBe(0);
-    await ingest.ingestLines(statusLines(hosts.slice(0, 1), at + 119), { kind: 'test', id: 'a' });
-    expect((await finalizePending(store, { analytics })).examined).toBe(0);
+    // strictly older: lines of the newest second may still arrive, and a candidate among them dates its sightings
+    // finalize_delay back, into the window of one judged now
     await ingest.ingestLines(statusLines(hosts.slice(0, 1), at + 120), { kind: 'test', id: 'a' });
+    expect((await finalizePending(store, { analytics })).examined).toBe(0);
+    await ingest.ingestLines(statusLines(hosts.slice(0, 1), at + 121), { kind: 'test', id: 'a' });
     const r = await finalizePending(store, { analytics });
     expect([r.examined, r.created.length, r.cutoff]).toEqual([1, 1, at]);
     await store.close();
@@ -601,8 +603,10 @@ describe('prevalence windows shared by candidates of two hours', () => {
   it('count up to the larger common threshold: a candidate after a fleet grew is not judged on the previous hour\'s cap', async () => {
     const { hosts, store, analytics, ingest } = await matureFleet(100);
     const joined = hostsOf(50, 'J');
-    const hour = T0 + 10 * DAY; // an hour boundary: 100 hosts active before it, 150 after (common threshold 10, then 15)
-    const lines = [...statusLines(hosts, T0), ...hosts.slice(0, 20).map((h) => destinationLine(h, T0 + 2 * HOUR, 'relay.shared-corp.com')), ...statusLines(joined, hour + 10)];
+    // an hour boundary: 100 hosts active in the hours before it, 150 counted for the hour after it (50 joined 10 s
+    // before it; active hosts are counted up to the start of a candidate's hour); common threshold 10, then 15
+    const hour = T0 + 10 * DAY;
+    const lines = [...statusLines(hosts, T0), ...hosts.slice(0, 20).map((h) => destinationLine(h, T0 + 2 * HOUR, 'relay.shared-corp.com')), ...statusLines(joined, hour - 10)];
     const upload = (host: number, t: number, serverName: string, flow_id: string) =>
       candidateLine({ analytic: 'AN0082', host: hosts[host]!, app: APPS.syncAgent, remote_address: '192.0.2.5', server_name: serverName, bytes_out: 200 * MiB, bytes_in: MiB, duration: 5 * HOUR, first_seen: t - 5 * HOUR, flow_id }, t);
     // both windows end at hour + 300: one group, whose first candidate is of the hour before
@@ -751,4 +755,95 @@ describe('evidence the endpoint alone knows (egress_candidates columns beyond SP
     expect(run.detections[0]!.modifiers.includes('+15:background_launchd_job')).toBe(launchd);
     await store.close();
   });
+});
+
+/** Edge cases of live finalization (ingest in unixTime order, finalize whenever due) against a replay of the same lines. */
+const edgeClock = { now: () => new Date(), unix: () => 4_000_000_000, ms: () => Date.now() };
+type Host = ReturnType<typeof hostsOf>[number];
+const upload = (host: Host, at: number, serverName: string, firstSeen = at - 200, flowId = 'f-0') =>
+  candidateLine({ analytic: 'AN1415', host, app: APPS.vscode, remote_address: '192.0.2.77', server_name: serverName, bytes_out: 30 * MiB, first_seen: firstSeen, duration: 30, flow_id: flowId }, at);
+
+/**
+ * Live: each step ingests its lines in order, then finalizes (not flushing), or runs the hourly rollup; a final
+ * flush. Replay: every line into a new store, finalized once. Returns the hosts of AN1415 detections of `host`.
+ */
+type LiveStep = string[] | { ingestOnly: string[] } | 'rollup';
+const linesOf = (s: LiveStep): string[] => (s === 'rollup' ? [] : Array.isArray(s) ? s : s.ingestOnly);
+
+async function liveAndReplay(steps: LiveStep[], host: Host) {
+  const analytics = defaultAnalyticsConfig();
+  const liveStore = await memoryStore();
+  const ingest = createIngestService({ store: liveStore, analytics, quarantineFile: null, clock: edgeClock });
+  for (const [i, s] of steps.entries()) {
+    if (s === 'rollup') await rollup(liveStore, { analytics });
+    else {
+      await ingest.ingestLines(linesOf(s), { kind: 'test', id: `step-${i}` });
+      if (Array.isArray(s)) await finalizePending(liveStore, { analytics });
+    }
+  }
+  await finalizePending(liveStore, { analytics, flush: true });
+  const pick = (ds: { analytic: string; host_id: string; fleet: { destination_hosts: number; active_hosts: number } }[]) =>
+    ds.filter((d) => d.analytic === 'AN1415' && d.host_id === host.uuid).map((d) => [d.fleet.destination_hosts, d.fleet.active_hosts]);
+  const live = pick(await liveStore.detections.list({ limit: 100 }));
+  await liveStore.close();
+  const replayStore = await memoryStore();
+  const replay = pick((await runPipeline(replayStore, [steps.flatMap(linesOf)])).detections);
+  await replayStore.close();
+  return { live, replay };
+}
+
+describe('replay = live at the edges (final review)', () => {
+  it('F1 active hosts: a Mac enrolling later in the candidate\'s hour raises the rare threshold in a replay only', async () => {
+    const hosts = hostsOf(300); // rare threshold 3 at 300 active hosts, 4 at 301
+    const at = T0 + 10 * DAY + 9 * HOUR + 600;
+    const early = [...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)];
+    for (let i = 1; i <= 3; i++) early.push(destinationLine(hosts[i]!, at - 2 * DAY, 'cdn.edge300.com'));
+    early.push(upload(hosts[0]!, at, 'up.edge300.com'));
+    early.push(...statusLines(hosts.slice(100), at + 120)); // live finalization runs here: 4 hosts of 300 → not rare
+    const late = statusLines(hostsOf(1, 'N'), at + 1200); // a new Mac, 20 minutes later, same hour
+    const { live, replay } = await liveAndReplay([early, late], hosts[0]!);
+    expect(live).toEqual([]);
+    expect(replay).toEqual(live); // active hosts were counted to the end of the candidate's hour: the replay saw 301
+  }, 60_000);
+
+  it('F1b active hosts: the rollup expires hosts (no margin) that the window of a candidate late in its hour still counts', async () => {
+    const hosts = hostsOf(300);
+    const at = T0 + 40 * DAY + 9 * HOUR + 3500; // its active-host window ends at the end of its hour, at + 99
+    const early = [...statusLines(hosts, T0), ...statusLines(hosts, T0 + 20 * DAY), ...statusLines(hosts, at - HOUR)];
+    early.push(...statusLines(hostsOf(1, 'X'), at + 99 - 30 * DAY + 30)); // a 301st Mac, last seen just inside that window
+    for (let i = 1; i <= 3; i++) early.push(destinationLine(hosts[i]!, at - 2 * DAY, 'cdn.edge301.com'));
+    early.push(upload(hosts[0]!, at, 'up.edge301.com'));
+    const a = [...early, ...statusLines(hosts.slice(100, 110), at + 100)]; // finalize: not due yet
+    const b = statusLines(hosts.slice(110, 120), at + 180); // then the hourly rollup (hosts.expire(at + 180 − 30 d)), then finalize
+    const { live, replay } = await liveAndReplay([a, { ingestOnly: b }, 'rollup', []], hosts[0]!);
+    // the rollup expired hosts without a margin: live lost the 301st Mac the replay counted
+    expect(replay).toEqual(live);
+  }, 60_000);
+
+  it('F3 rollup: a finalizable candidate still pending at the hourly rollup loses hosts the replay counts', async () => {
+    const hosts = hostsOf(12);
+    const at = T0 + 40 * DAY + 9 * HOUR;
+    const lines = [...statusLines(hosts, T0), ...statusLines(hosts, T0 + 20 * DAY), ...statusLines(hosts, at - HOUR)];
+    // window of the candidate: [at − 120 − 30 d, at − 120] (its flow started 600 s before the line: clamped)
+    for (let i = 1; i <= 3; i++) lines.push(destinationLine(hosts[i]!, at - 30 * DAY - 100, 'cdn.slice-cut.com'));
+    lines.push(upload(hosts[0]!, at, 'up.slice-cut.com', at - 600));
+    const a = [...lines, ...statusLines(hosts.slice(4, 8), at + 100)]; // finalize runs: not due yet (cutoff at − 20)
+    const b = statusLines(hosts.slice(8), at + 180); // the next minute's lines; the hourly rollup runs before finalize
+    const { live, replay } = await liveAndReplay([a, { ingestOnly: b }, 'rollup', []], hosts[0]!);
+    expect(replay).toEqual([]); // 4 hosts in the window: not rare
+    expect(live).toEqual(replay); // the rollup keeps an hour more, so a due candidate it runs before keeps hosts 1-3
+  }, 60_000);
+
+  it('F4 same second: a line dated `newest` that arrives after a finalization run counts in a replay only', async () => {
+    const hosts = hostsOf(12);
+    const at = T0 + 10 * DAY + 9 * HOUR;
+    const early = [...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)];
+    early.push(upload(hosts[0]!, at, 'up.same-second.com', at)); // its flow started at its line: window ends at `at`
+    early.push(...statusLines(hosts.slice(4), at + 120)); // newest = at + 120 → live finalizes it
+    // three more lines of that same second (unixTime order kept), candidates whose flows started earlier: dated back to `at`
+    const late = hosts.slice(1, 4).map((h, i) => upload(h, at + 120, 'x.same-second.com', at - 500, `late-${i}`));
+    const { live, replay } = await liveAndReplay([early, late], hosts[0]!);
+    // judged only strictly before newest − finalize_delay: the same second's later lines are in first
+    expect(replay).toEqual(live);
+  }, 60_000);
 });
