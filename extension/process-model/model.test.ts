@@ -112,6 +112,30 @@ describe('process instances (pid, process_start)', () => {
   });
 });
 
+describe('a full table', () => {
+  it('sweeps at most every 5 s of observations: a sweep walks every running process up its lineage', () => {
+    const { model } = setup({ max_processes: 50, exited_retention: 60 });
+    // `seenAt` drives the table's clock; 50 processes that exited long ago (due for a sweep) fill it
+    let pid = 1000;
+    const fill = (at: number) => {
+      while (model.size < 50) {
+        const p = pid++;
+        model.observe({ pid: p, processStart: at - 1000, ppid: 1, path: '/usr/bin/true', source: 'ps', seenAt: at - 1000 });
+        model.exited(p, at - 1000, at - 900);
+      }
+    };
+    const arrive = (at: number) => model.observe({ pid: pid++, processStart: at, ppid: 1, path: '/usr/bin/clang', source: 'ps', seenAt: at });
+    fill(T0);
+    arrive(T0);
+    expect(model.size).toBe(1); // the sweep removed every due record
+    fill(T0 + 1);
+    arrive(T0 + 1);
+    expect(model.size).toBe(50); // within 5 s: no sweep, only the oldest exited record made room
+    arrive(T0 + 6);
+    expect(model.size).toBe(3); // 5 s later a new process sweeps again: the three clang runs are left
+  });
+});
+
 describe('arguments (set by any process, kept 30 minutes after exit)', () => {
   it('keep at most 64 arguments of 256 characters, copied, from every source', () => {
     const { obs } = setup();
