@@ -1,14 +1,14 @@
 /**
- * Finalization (SPEC §4 fleet stage, §5): every pending candidate whose event time is at least
+ * Finalization (SPEC §4 fleet stage, §5): every pending candidate whose event time is more than
  * `finalize_delay` older than the newest event time seen is judged once by its analytic's fleet
  * predicate (src/analytics) against prevalence as of its flow's start (gatherFacts), then either dropped
  * (recorded with the branch that did not fire) or turned into a detection — or folded into the open
  * detection of its suppression key.
  *
  * Determinism: candidates are processed in (event time, id) order, facts depend only on event times
- * (windows end at most finalize_delay after the line, and no sighting is dated more than finalize_delay
- * before its own line), and detection ids are hashes — so the same logs give the same detections whatever
- * order files arrived in, and live operation gives what a replay gives.
+ * (windows end at the line at the latest, and no sighting is dated more than finalize_delay before its own
+ * line), and detection ids are hashes — so the same logs give the same detections whatever order files
+ * arrived in, and live operation gives what a replay gives.
  *
  *   const r = await finalizePending(store, { analytics: config.analytics });
  *   // committed: the sinks take them from the store's change feed (fleet/sinks/outbox.ts)
@@ -190,15 +190,9 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
   }
   const activeOf = (s: StoredCandidate) => activeByHour.get(Math.floor(s.eventTime / HOUR))!;
 
-  // Two asks per candidate, all in one store call: as of its flow's start, and as of its line. Window
-  // objects are shared between candidates of the same window (exactCounts groups by them).
-  const windows = new Map<string, TimeWindow>();
-  const windowOf = (to: number): TimeWindow => {
-    const id = `${to}`;
-    let w = windows.get(id);
-    if (!w) windows.set(id, (w = { from: to - span, to }));
-    return w;
-  };
+  // Two asks per candidate, all in one store call (readWindows shares a request between equal windows): as of its
+  // flow's start, and as of its line.
+  const windowOf = (to: number): TimeWindow => ({ from: to - span, to });
   const asks: WindowAsk[] = [];
   for (const s of batch) {
     const cap = commonThreshold(activeOf(s), cfg);
@@ -250,10 +244,10 @@ async function exactCounts(store: Store, fired: CandidateContext[], apps: Map<st
     { stored: ctx.stored, window: ctx.window },
     { stored: ctx.stored, window: ctx.ahead },
   ]);
-  const chainOf = (s: StoredCandidate) => chainIdentities(s.candidate);
-  const answers = await readWindows(store, asks, chainOf);
+  const chains = new Map(fired.map((ctx) => [ctx.stored, ctx.facts.chainApps.map((a) => a.identity)]));
+  const answers = await readWindows(store, asks, (s) => chains.get(s)!);
   for (const [i, ctx] of fired.entries()) {
-    const { destination, counts, apps: chainApps } = rolloutAwareCounts(ctx.stored, ctx.facts.chainApps.map((a) => a.identity), answers[2 * i]!, answers[2 * i + 1]!, ctx.common);
+    const { destination, counts, apps: chainApps } = rolloutAwareCounts(ctx.stored, chains.get(ctx.stored)!, answers[2 * i]!, answers[2 * i + 1]!, ctx.common);
     ctx.destination = destination;
     ctx.facts = { ...ctx.facts, ...counts };
     apps.set(ctx.stored.id, chainApps);

@@ -278,7 +278,7 @@ export interface PrevalenceRepo {
   apps(identities: readonly string[], window: TimeWindow, countCap?: number): Promise<Map<string, AppStats>>;
 
   /**
-   * Many windows in one call (finalization reads two per candidate: as of its flow's start, and a look-ahead window per 5 minutes of event time): answer i is
+   * Many windows in one call (finalization reads two per candidate: as of its flow's start and as of its line): answer i is
    * exactly what destinations/pairs/apps return for request i. A backend can then read each key once
    * per call instead of once per window.
    */
@@ -398,6 +398,11 @@ export function detectionFromBody(body: string): Detection {
   // fleet.window_kept_from: added 2026-11 (late candidates); absent from bodies written before
   d.fleet.window_kept_from ??= null;
   return d;
+}
+
+/** Where compaction's sketch points start: the window's start, or earlier where the caller keeps sightings from (compact's `keptFrom`). */
+export function compactionFloor(window: TimeWindow, opts?: { keptFrom?: number }): number {
+  return Math.min(window.from, opts?.keptFrom ?? window.from);
 }
 
 export function pairKey(identity: string, key: string): string {

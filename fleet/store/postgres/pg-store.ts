@@ -75,6 +75,7 @@ import {
   type TransactionOptions,
   type StoredCandidate,
   type TimeWindow,
+  compactionFloor,
 } from '../store.js';
 
 export interface PostgresStoreOptions {
@@ -561,6 +562,14 @@ interface StatsAsk {
   cap: number | undefined;
 }
 
+/** One (window, key) pair of a stats statement; `at` is the index of the window's ask. */
+interface StatsPair {
+  at: number;
+  keys: string[];
+  window: TimeWindow;
+  cap: number | undefined;
+}
+
 /** (window, key) pairs per statement: each is one index probe, and the arrays stay a few MB. */
 const STATS_CHUNK = 5000;
 
@@ -578,7 +587,7 @@ async function statsWithSketches<R extends StatsRow>(
   cache: SketchCache,
   extraCols = '',
 ): Promise<{ rows: Map<string, R>[]; sketches: Map<string, DaySketches> }> {
-  const flat: { at: number; keys: string[]; window: TimeWindow; cap: number | undefined }[] = [];
+  const flat: StatsPair[] = [];
   for (const [at, a] of asks.entries()) for (const keys of a.keys) flat.push({ at, keys, window: a.window, cap: a.cap });
   const rows = asks.map(() => new Map<string, R>());
   const saturated = new Map<string, string[]>();
@@ -594,7 +603,7 @@ async function statsWithSketches<R extends StatsRow>(
   return { rows, sketches };
 }
 
-async function stats<R extends StatsRow>(ex: Executor, f: Family, asks: readonly { at: number; keys: string[]; window: TimeWindow; cap: number | undefined }[], extraCols = ''): Promise<(R & { at: number })[]> {
+async function stats<R extends StatsRow>(ex: Executor, f: Family, asks: readonly StatsPair[], extraCols = ''): Promise<(R & { at: number })[]> {
   const n = f.keyCols.length;
   const keyArrays = f.keyCols.map((_, i) => `$${i + 2}::text[]`).join(', ');
   const keyList = f.keyCols.join(', ');
@@ -691,13 +700,13 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
   type Ask<K> = { keys: readonly K[]; window: TimeWindow; countCap?: number };
   const cacheFor = (asks: readonly { window: TimeWindow }[]): SketchCache => ({ days: sketchDaysOf(asks.map((a) => a.window)), byKey: new Map() });
 
-  async function destinationStats(asks: readonly Ask<string>[], cache = cacheFor(asks)): Promise<Map<string, PrevalenceStats>[]> {
-    const { rows, sketches } = await statsWithSketches<StatsRow & { dest_key: string }>(ex, DEST, asks.map((a) => ({ keys: a.keys.map((k) => [k]), window: a.window, cap: a.countCap })), (r) => [r.dest_key], cache);
+  async function destinationStats(asks: readonly Ask<string>[]): Promise<Map<string, PrevalenceStats>[]> {
+    const { rows, sketches } = await statsWithSketches<StatsRow & { dest_key: string }>(ex, DEST, asks.map((a) => ({ keys: a.keys.map((k) => [k]), window: a.window, cap: a.countCap })), (r) => [r.dest_key], cacheFor(asks));
     return asks.map((a, i) => new Map(a.keys.map((k) => [k, toStats(rows[i]!.get(k), a.window, sketches.get(k))])));
   }
-  async function pairStats(asks: readonly Ask<{ identity: string; key: string }>[], cache = cacheFor(asks)): Promise<Map<string, PrevalenceStats>[]> {
+  async function pairStats(asks: readonly Ask<{ identity: string; key: string }>[]): Promise<Map<string, PrevalenceStats>[]> {
     type PairRow = StatsRow & { dest_key: string; identity: string };
-    const { rows, sketches } = await statsWithSketches<PairRow>(ex, PAIR, asks.map((a) => ({ keys: a.keys.map((p) => [p.key, p.identity]), window: a.window, cap: a.countCap })), (r) => [r.dest_key, r.identity], cache);
+    const { rows, sketches } = await statsWithSketches<PairRow>(ex, PAIR, asks.map((a) => ({ keys: a.keys.map((p) => [p.key, p.identity]), window: a.window, cap: a.countCap })), (r) => [r.dest_key, r.identity], cacheFor(asks));
     return asks.map((a, i) => {
       const out = new Map<string, PrevalenceStats>();
       for (const p of a.keys) {
@@ -707,10 +716,10 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
       return out;
     });
   }
-  async function appStats(asks: readonly Ask<string>[], cache = cacheFor(asks)): Promise<Map<string, AppStats>[]> {
+  async function appStats(asks: readonly Ask<string>[]): Promise<Map<string, AppStats>[]> {
     type AppRow = StatsRow & { identity: string; path: string; signature_class: string; team_id: string; signing_id: string; cdhash: string };
     const extra = ', k.path, k.signature_class, k.team_id, k.signing_id, k.cdhash';
-    const { rows, sketches } = await statsWithSketches<AppRow>(ex, APP, asks.map((a) => ({ keys: a.keys.map((i) => [i]), window: a.window, cap: a.countCap })), (r) => [r.identity], cache, extra);
+    const { rows, sketches } = await statsWithSketches<AppRow>(ex, APP, asks.map((a) => ({ keys: a.keys.map((i) => [i]), window: a.window, cap: a.countCap })), (r) => [r.identity], cacheFor(asks), extra);
     return asks.map((a, i) => {
       const out = new Map<string, AppStats>();
       for (const id of a.keys) {
@@ -787,7 +796,7 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
     destinationHosts: (key, window, limit) => hostSpans(ex, DEST, [key], window, limit),
     appHosts: (identity, window, limit) => hostSpans(ex, APP, [identity], window, limit),
     async compact(threshold, window, opts): Promise<CompactionResult> {
-      const floor = Math.min(window.from, opts?.keptFrom ?? window.from);
+      const floor = compactionFloor(window, opts);
       return ex.atomic(async (t) => ({
         destinations: await compactFamily(t, chunk, DEST, threshold, window, floor),
         pairs: await compactFamily(t, chunk, PAIR, threshold, window, floor),

@@ -68,6 +68,7 @@ import {
   type TransactionOptions,
   type StoredCandidate,
   type TimeWindow,
+  compactionFloor,
 } from '../store.js';
 
 export interface SqliteStoreOptions {
@@ -413,7 +414,7 @@ class SqliteRepos implements StoreRepos {
         return wrap('prevalence.appHosts', 'STORE_READ', () => self.hostSpans(APP, [identity], window, limit));
       },
       async compact(threshold: number, window: TimeWindow, opts?: { keptFrom?: number }): Promise<CompactionResult> {
-        const floor = Math.min(window.from, opts?.keptFrom ?? window.from);
+        const floor = compactionFloor(window, opts);
         return wrap('prevalence.compact', 'STORE_WRITE', () => ({
           destinations: self.compactTables(DEST, threshold, window, floor),
           pairs: self.compactTables(PAIR, threshold, window, floor),
