@@ -111,7 +111,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
 
   function makeRoom(now: number): void {
     if (count < maxProcesses) return;
-    if (!(now - lastSweep < SWEEP_MIN_INTERVAL_S && now >= lastSweep)) sweep(now);
+    if (now < lastSweep || now - lastSweep >= SWEEP_MIN_INTERVAL_S) sweep(now);
     for (const r of exitedOrder) {
       if (count < maxProcesses) return;
       remove(r);

@@ -621,7 +621,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           // Sighted over the flow's span up to its line: from the flow's start, so first-seen never follows it.
           const start = candidateStart(cand.first_seen, t, analytics);
           // (each sighted at both ends: the hot paths above keep their two-argument form)
-          for (const at of [start, t]) {
+          for (const at of start < t ? [start, t] : [t]) {
             host.sightDestination(dest, at);
             if (cand.identity) host.sightApp(cand.identity, at);
             for (const link of cand.process_chain) if (link.identity) host.sightApp(link.identity, at);

@@ -13,6 +13,10 @@ import { systemClock } from '../../src/clock.js';
 import type { CompactionResult, Store } from '../store/store.js';
 
 const DAY = 86_400;
+/** How long a due candidate may wait for the next finalize run while the hourly rollup runs (s). */
+const DUE_CANDIDATE_WAIT = 3600;
+/** Active hosts are counted up to the start of a candidate's hour: up to this much before its line (s). */
+const ACTIVE_HOURS_BACK = 3600;
 
 export interface RollupOptions {
   analytics: AnalyticsConfig;
@@ -47,11 +51,11 @@ export async function rollup(store: Store, opts: RollupOptions): Promise<RollupR
     // compaction folds them into sketches from there, and hosts (active-host counts end at the start of a
     // candidate's hour) an hour more. Day sketches one window longer: a late candidate's window may need a span's
     // point from before it.
-    const keepFrom = from - 2 * cfg.finalize_delay - 3600;
+    const keepFrom = from - 2 * cfg.finalize_delay - DUE_CANDIDATE_WAIT;
     const expired = await tx.prevalence.expire(keepFrom, { sketchesBefore: keepFrom - cfg.prevalence_window_days * DAY });
     const compacted = await tx.prevalence.compact(threshold, window, { keptFrom: keepFrom });
     const dedupeKeysExpired = await tx.results.expire(newest - (opts.dedupeHours ?? 48) * 3600);
-    const hostsExpired = await tx.hosts.expire(keepFrom - 3600);
+    const hostsExpired = await tx.hosts.expire(keepFrom - ACTIVE_HOURS_BACK);
     return { newest, activeHosts, commonThreshold: threshold, compacted, expired, dedupeKeysExpired, hostsExpired };
   }, { exclusive: true });
 }
