@@ -12,7 +12,7 @@ import { COLLECTORS } from './collectors/index.js';
 import { createContext, resolvePlatform } from './runtime/create-context.js';
 import { applyExtensionHeapTuning } from './runtime/node-flags.js';
 import { loadTestTables, reapToolsOnExit, startCollectors, stopAll, tablesFor, toTablePlugin } from './runtime/table-host.js';
-import { OsqueryExtension, SdkError, exitCodeFor, parseSecondsFlag, type StopReason } from './sdk/index.js';
+import { OsqueryExtension, SdkError, coreQuery, exitCodeFor, parseSecondsFlag, type StopReason } from './sdk/index.js';
 import { TABLES } from './tables/index.js';
 
 export interface ExtensionCliOptions {
@@ -25,6 +25,8 @@ export interface ExtensionCliOptions {
 
 /** Collectors get this long to stop; the rest of osqueryd's 2 s budget is for deregistering and cleanup. */
 const COLLECTOR_STOP_BUDGET_MS = 800;
+/** A process snapshot waits for core's answer before it runs ps: a busy core costs a snapshot at most this. */
+const CORE_QUERY_TIMEOUT_MS = 5000;
 /** Hard bound on the whole exit path from the moment a stop begins. */
 const EXIT_DEADLINE_MS = 1500;
 
@@ -77,7 +79,10 @@ export async function runExtension(opts: ExtensionCliOptions): Promise<number> {
   if (configProblem) log.error({ config: opts.config }, configProblem);
   else log.info({ config: opts.config ?? null }, opts.config ? 'config loaded' : 'no config file: running on the defaults');
   const platform = resolvePlatform();
-  const ctx = createContext({ platform, config, log });
+  // On macOS the process snapshot takes executable paths from core's processes table (proc_pidpath): ps only
+  // has argv[0], which a process chooses. Bounded like any tool's output.
+  const core = coreQuery(opts.socket, { timeoutMs: Math.min(config.tools.timeout_ms, CORE_QUERY_TIMEOUT_MS), maxReplyBytes: config.tools.max_output_bytes });
+  const ctx = createContext({ platform, config, log, core });
 
   const definitions = [...tablesFor(TABLES, platform), ...(await loadTestTables())];
   const ext = new OsqueryExtension({

@@ -1,6 +1,6 @@
 import type { Collector, CollectorFactory, ExtensionContext } from '../runtime/context.js';
 import { createIntervalCollector } from '../runtime/interval-collector.js';
-import { psSuspicion, refreshProcessSnapshot } from './refresh.js';
+import { kernelPathSource, psSuspicion, refreshProcessSnapshot, type KernelPathSource } from './refresh.js';
 
 /** Keeps the process model current: one snapshot (ps / /proc) every `processes.sample_interval`. */
 export function createProcessCollector(ctx: ExtensionContext): Collector {
@@ -21,9 +21,23 @@ export function createProcessCollector(ctx: ExtensionContext): Collector {
       const warning = s.forged
         ? `; warning: ps printed ${s.forged} line(s) so far that only a process name or argument holding a newline explains${s.lastForged ? ' (the latest snapshot too)' : ''}; paths/args withheld ${s.withheld} time(s); look for that process (log: 'ps printed lines')`
         : '';
-      health.running(status + warning);
+      const paths = kernelPathSource(ctx);
+      if (paths?.kind === 'core-failed') health.degraded(`${status}; ${pathsDetail(paths)}${warning}`);
+      else health.running(status + (paths ? `; ${pathsDetail(paths)}` : '') + warning);
     },
   });
+}
+
+/** Where darwin process paths come from: an admin reads from this whether a path can be a process's own claim. */
+function pathsDetail(paths: KernelPathSource): string {
+  switch (paths.kind) {
+    case 'core':
+      return `paths: ${paths.paths} from osquery core (kernel)${paths.rejected ? `, ${paths.rejected} row(s) rejected` : ''}`;
+    case 'no-core':
+      return "paths: ps's argv[0] claims (not running under osqueryd)";
+    case 'core-failed':
+      return `paths: ps's argv[0] claims, for processes eslogger did not see start: osquery core's processes table did not answer (${paths.error}); check that osqueryd does not disable the processes table`;
+  }
 }
 
 export const processCollector: CollectorFactory = {

@@ -65,11 +65,12 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   let count = 0;
   let evictedRunning = 0;
   /**
-   * Instances whose path eslogger reported (the kernel's executable path). On macOS ps's comm column is
-   * argv[0], which the process chooses: it must never replace that path.
+   * Instances whose path came from the kernel (eslogger's exec events, osquery core's proc_pidpath). On macOS
+   * ps's comm column is argv[0], which the process chooses: it must never replace that path.
    */
   const kernelPath = new WeakSet<ProcessRecord>();
 
+  const fromKernel = (obs: ProcessObservation) => obs.source === 'eslogger' || obs.source === 'osquery';
   const isTerminalApp = (p: ProcessRecord) => matchesResolved(allowlists.terminals, teamKey(p.teamId, p.platformBinary), p.signingId);
   const lookup = { getAt };
 
@@ -155,7 +156,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
       if (!list) byPid.set(obs.pid, (list = []));
       // A newer instance of the pid means every older one has exited (pid reuse).
       for (const older of list) if (older.processStart < r.processStart) markExited(older, r.processStart);
-      if (obs.source === 'eslogger' && obs.path) kernelPath.add(r);
+      if (fromKernel(obs) && obs.path) kernelPath.add(r);
       list.push(r);
       list.sort((a, b) => a.processStart - b.processStart);
       count++;
@@ -180,7 +181,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     // a ps comm (a path or a bare name) is argv[0]: it names the instance only while eslogger has not
     const argv0Only = obs.source === 'ps' && kernelPath.has(r);
     if (obs.path && !argv0Only) {
-      if (obs.source === 'eslogger') kernelPath.add(r);
+      if (fromKernel(obs)) kernelPath.add(r);
       if (obs.path !== r.path) r.path = detached(obs.path);
       if (obs.name === undefined) r.name = detached(obs.path.slice(obs.path.lastIndexOf('/') + 1));
     }

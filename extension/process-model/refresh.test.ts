@@ -9,9 +9,9 @@ import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log.js';
 import { FAKE_TOOLS_DIR } from '../../test/helpers/cli.js';
 import { createContext } from '../runtime/create-context.js';
-import type { ExtensionContext } from '../runtime/context.js';
+import type { ExtensionContext, OsqueryCore } from '../runtime/context.js';
 import { createProcessCollector } from './collector.js';
-import { psSuspicion, readProcProcess, refreshProcessSnapshot } from './refresh.js';
+import { kernelPathSource, psSuspicion, readProcProcess, refreshProcessSnapshot } from './refresh.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const contexts: ExtensionContext[] = [];
@@ -22,9 +22,9 @@ afterEach(async () => {
   await Promise.all(contexts.splice(0).map((c) => c.signing.stop()));
 });
 
-function ctxFor(platform: 'darwin' | 'linux', clock: Clock = systemClock): ExtensionContext {
+function ctxFor(platform: 'darwin' | 'linux', clock: Clock = systemClock, core?: OsqueryCore): ExtensionContext {
   const config = parseConfig(platform === 'darwin' ? { tools: { dir: FAKE_TOOLS_DIR } } : {});
-  const ctx = createContext({ platform, config, log: silentLogger(), clock });
+  const ctx = createContext({ platform, config, log: silentLogger(), clock, ...(core ? { core } : {}) });
   contexts.push(ctx);
   return ctx;
 }
@@ -158,6 +158,99 @@ describe('refreshProcessSnapshot on darwin (fake ps)', () => {
       ctx.processes.observe({ pid: 700, processStart: 1_772_528_400, ppid: 1, uid: 502, path: '/Users/eve/.cache/rclone', name: 'rclone', source: 'eslogger', seenAt: 1_772_528_400 });
       await refreshProcessSnapshot(ctx);
       expect(ctx.processes.get(700)).toMatchObject({ path: '/Users/eve/.cache/rclone', name: 'rclone' });
+    });
+  });
+
+  describe("kernel paths from osquery core's processes table", () => {
+    const SAFARI = '/Applications/Safari.app/Contents/MacOS/Safari';
+    const RCLONE = '/Users/eve/.cache/rclone';
+    // pid 700 started 09:00:00 (1772528400) and runs rclone under Safari's name (exec -a).
+    const spoofing = `    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  700     1   502 Tue Mar  3 09:00:00 2026 ${SAFARI}\n`;
+    /** A core that answers `rows()` and records each SQL it was asked, or fails with `failure`. */
+    function stubCore(rows: () => Record<string, string>[], failure?: string): OsqueryCore & { asked: string[] } {
+      const asked: string[] = [];
+      return {
+        asked,
+        async query(sql) {
+          asked.push(sql);
+          if (failure) throw new Error(failure);
+          return rows();
+        },
+      };
+    }
+
+    it("the kernel's path replaces argv[0]'s claim, and a ps comm never puts the claim back", async () => {
+      await withFakePs(spoofing, async () => {
+        const core = stubCore(() => [{ pid: '0', path: '' }, { pid: '1', path: '/sbin/launchd' }, { pid: '700', path: RCLONE }]);
+        const clock = fixedClock(1_772_528_410);
+        const ctx = ctxFor('darwin', clock, core);
+        await refreshProcessSnapshot(ctx);
+        expect(ctx.processes.get(700)).toMatchObject({ path: RCLONE, name: 'rclone', processStart: 1_772_528_400 });
+        expect(core.asked).toEqual(['SELECT pid, path FROM processes']);
+        expect(kernelPathSource(ctx)).toEqual({ kind: 'core', paths: 2, rejected: 0 });
+        // core answers without 700 this time (a race, a refused pid): ps's claim still does not come back
+        const later = stubCore(() => [{ pid: '1', path: '/sbin/launchd' }]);
+        ctx.core = later;
+        clock.advance(5);
+        await refreshProcessSnapshot(ctx);
+        expect(ctx.processes.get(700)!.path).toBe(RCLONE);
+      });
+    });
+
+    it('a new image in the same instance (exec) shows at the next snapshot', async () => {
+      await withFakePs(spoofing, async () => {
+        let image = '/bin/sh';
+        const clock = fixedClock(1_772_528_410);
+        const ctx = ctxFor('darwin', clock, stubCore(() => [{ pid: '700', path: image }]));
+        await refreshProcessSnapshot(ctx);
+        expect(ctx.processes.get(700)!.path).toBe('/bin/sh');
+        image = RCLONE; // `exec -a Safari rclone` from the shell: same pid, same start, argv[0] unchanged
+        clock.advance(5);
+        await refreshProcessSnapshot(ctx);
+        expect(ctx.processes.get(700)).toMatchObject({ path: RCLONE, processStart: 1_772_528_400 });
+      });
+    });
+
+    it("an instance that may have started after core's answer does not get that answer (pid reuse)", async () => {
+      await withFakePs(spoofing, async () => {
+        // the query starts in 700's start second: the path core gave for pid 700 may be its predecessor's
+        const ctx = ctxFor('darwin', fixedClock(1_772_528_400), stubCore(() => [{ pid: '700', path: '/usr/bin/predecessor' }]));
+        await refreshProcessSnapshot(ctx);
+        expect(ctx.processes.get(700)!.path).toBe(SAFARI);
+        expect(ctx.processes.get(1)!.path).toBe('/sbin/launchd');
+      });
+    });
+
+    it('when core does not answer, the snapshot still happens on ps alone and says where its paths came from', async () => {
+      await withFakePs(spoofing, async () => {
+        const ctx = ctxFor('darwin', fixedClock(1_772_528_410), stubCore(() => [], 'processes: no such table'));
+        const collector = createProcessCollector(ctx);
+        collector.start();
+        await collector.ready();
+        await collector.stop();
+        expect(ctx.processes.get(700)!.path).toBe(SAFARI);
+        const row = ctx.health.rows().find((r) => r.component === 'processes')!;
+        expect(row.state).toBe('degraded');
+        expect(row.detail).toMatch(/^2 running, 2 known .*; paths: ps's argv\[0\] claims, .*osquery core's processes table did not answer \(processes: no such table\); check that osqueryd does not disable the processes table$/);
+      });
+    });
+
+    it('under osqueryd the health detail counts kernel paths; without osqueryd it says paths are claims', async () => {
+      await withFakePs(spoofing, async () => {
+        const withCore = ctxFor('darwin', fixedClock(1_772_528_410), stubCore(() => [{ pid: '1', path: '/sbin/launchd' }, { pid: '700', path: RCLONE }, { pid: '701', path: 'relative' }]));
+        const noCore = ctxFor('darwin', fixedClock(1_772_528_410));
+        for (const ctx of [withCore, noCore]) {
+          const collector = createProcessCollector(ctx);
+          collector.start();
+          await collector.ready();
+          await collector.stop();
+        }
+        const row = (ctx: ExtensionContext) => ctx.health.rows().find((r) => r.component === 'processes')!;
+        expect(row(withCore)).toMatchObject({ state: 'running', dropped: 1 });
+        expect(row(withCore).detail).toMatch(/; paths: 2 from osquery core \(kernel\), 1 row\(s\) rejected$/);
+        expect(row(noCore)).toMatchObject({ state: 'running' });
+        expect(row(noCore).detail).toMatch(/; paths: ps's argv\[0\] claims \(not running under osqueryd\)$/);
+      });
     });
   });
 

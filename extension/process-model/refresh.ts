@@ -1,6 +1,7 @@
 import { open, readdir, readFile, readlink } from 'node:fs/promises';
 import type { ExtensionContext, ProcessObservation } from '../runtime/context.js';
 import { boundedArgs } from './model.js';
+import { CORE_PROCESS_PATHS_SQL, MAX_EXEC_PATH, parseCoreProcessPaths } from './parse-core-processes.js';
 import { mergePsListings, parseBtime, parseProcStat, parseProcStatusUid, parsePsArgs, parsePsIds, parsePsProcesses } from './parse-ps.js';
 
 /**
@@ -15,8 +16,6 @@ const PROC = '/proc';
  * hundreds of MB of heap per snapshot. The model keeps 64 arguments of 256 characters anyway.
  */
 const MAX_CMDLINE_BYTES = 64 * 1024;
-/** MAXPATHLEN on macOS: a "path" longer than this is not an executable path. */
-export const MAX_EXEC_PATH = 1024;
 
 async function readHead(file: string, max: number): Promise<string> {
   const fh = await open(file, 'r');
@@ -82,8 +81,47 @@ export function psSuspicion(ctx: ExtensionContext): PsSuspicion {
   return suspicion.get(ctx) ?? { lastForged: 0, forged: 0, withheld: 0 };
 }
 
+/** Where the latest darwin snapshot took executable paths from (health detail of `processes`). */
+export type KernelPathSource =
+  | { kind: 'core'; paths: number; rejected: number }
+  | { kind: 'no-core' }
+  | { kind: 'core-failed'; error: string };
+
+const kernelPathSources = new WeakMap<ExtensionContext, KernelPathSource>();
+
+/** undefined on Linux (/proc/<pid>/exe is the kernel's path) and before the first darwin snapshot. */
+export function kernelPathSource(ctx: ExtensionContext): KernelPathSource | undefined {
+  return kernelPathSources.get(ctx);
+}
+
+/**
+ * Kernel paths from osquery core's `processes` table, for the instances a later ps listing proves were
+ * already running when the query began (so the answer for their pid was theirs, not a successor's).
+ */
+async function corePaths(ctx: ExtensionContext): Promise<{ paths: Map<number, string>; asked: number } | undefined> {
+  if (!ctx.core) {
+    kernelPathSources.set(ctx, { kind: 'no-core' });
+    return undefined;
+  }
+  // Whole seconds, like ps's lstart: an instance listed with an earlier start second was alive before this.
+  const asked = Math.floor(ctx.clock.unix());
+  try {
+    const parsed = parseCoreProcessPaths(await ctx.core.query(CORE_PROCESS_PATHS_SQL));
+    if (parsed.rejected) ctx.health.component('processes').drop(parsed.rejected);
+    kernelPathSources.set(ctx, { kind: 'core', paths: parsed.paths.size, rejected: parsed.rejected });
+    return { paths: parsed.paths, asked };
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    if (kernelPathSources.get(ctx)?.kind !== 'core-failed') ctx.log.warn({ err }, "osquery core's processes table did not answer: process paths are ps's argv[0] claims until it does");
+    kernelPathSources.set(ctx, { kind: 'core-failed', error });
+    return undefined;
+  }
+}
+
 async function snapshotDarwin(ctx: ExtensionContext): Promise<{ list: ProcessObservation[]; startedAt: number }> {
   const startedAt = ctx.clock.unix();
+  // Before ps, not beside it: ps then proves which instances held their pid for the whole query.
+  const core = await corePaths(ctx);
   const [ids, procs, argv] = await Promise.all([
     // No column a process chooses: the authority on which processes exist (a forged line in the other
     // two listings can neither hide a process nor invent one). One more spawn per snapshot is the price.
@@ -124,6 +162,13 @@ async function snapshotDarwin(ctx: ExtensionContext): Promise<{ list: ProcessObs
       seenAt,
     };
   });
+  if (core) {
+    // After the ps observations, so the kernel's path wins over argv[0] for the same instance.
+    for (const r of snap.processes) {
+      const path = core.paths.get(r.pid);
+      if (path !== undefined && r.start < core.asked) list.push({ pid: r.pid, processStart: r.start, path, source: 'osquery', seenAt });
+    }
+  }
   return { list, startedAt };
 }
 

@@ -23,6 +23,14 @@ export interface ExtensionContext {
   /** Tier-1 reads first, then tier-2 (each oldest first): createSensitiveEventRing. */
   sensitiveEvents: EventRing<SensitiveFileEventRow>;
   archiveEvents: RingBuffer<ArchiveEventRow>;
+  /** osquery core, when the extension runs under osqueryd (absent for `outflow query`). */
+  core?: OsqueryCore;
+}
+
+/** SQL run in osquery core through the manager socket (ExtensionManager.query). */
+export interface OsqueryCore {
+  /** The rows core returns (every value a string); rejects when core refuses the query or does not answer. */
+  query(sql: string): Promise<Record<string, string>[]>;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -48,7 +56,8 @@ export interface ProcessObservation {
   platformBinary?: boolean;
   /** Has a controlling terminal (ES `tty`, ps TTY). */
   tty?: boolean;
-  source: 'ps' | 'proc' | 'eslogger';
+  /** osquery: core's `processes` table (macOS proc_pidpath), a kernel path like eslogger's. */
+  source: 'ps' | 'proc' | 'eslogger' | 'osquery';
   /** When this observation was made (unix s). */
   seenAt: number;
 }

@@ -6,7 +6,7 @@ import { VERSION } from '../../src/version.js';
 import { createProcessModel } from '../process-model/model.js';
 import { createFlowStore } from '../tables/process_network_flows/flow-store.js';
 import { createSigningService } from '../tables/code_signing/signing-service.js';
-import type { ArchiveEventRow, ExtensionContext } from './context.js';
+import type { ArchiveEventRow, ExtensionContext, OsqueryCore } from './context.js';
 import { HealthRegistry } from './health.js';
 import { RingBuffer } from './ring-buffer.js';
 import { createSensitiveEventRing } from '../tables/sensitive_file_events/buffer.js';
@@ -17,6 +17,8 @@ export interface CreateContextOptions {
   config: OutflowConfig;
   log: Logger;
   clock?: Clock;
+  /** osquery core's SQL, when running under osqueryd. */
+  core?: OsqueryCore;
 }
 
 /** Resolve the platform backend: OUTFLOW_PLATFORM forces one (tests run darwin on Linux). */
@@ -51,5 +53,6 @@ export function createContext(opts: CreateContextOptions): ExtensionContext {
     signing: createSigningService({ platform, tools, config, clock, health, log: log.child({ component: 'signing' }) }),
     sensitiveEvents: createSensitiveEventRing(config),
     archiveEvents: new RingBuffer<ArchiveEventRow>(config.events.max_events, config.events.retention, eventTime),
+    ...(opts.core ? { core: opts.core } : {}),
   };
 }

@@ -75,6 +75,8 @@ function rpcError(method: string, err: unknown): SdkError {
 export interface RpcOptions {
   /** Bound on connect + request + reply. */
   timeoutMs: number;
+  /** Bound on the reply of a call that returns rows (query, getQueryColumns, call); unbounded when absent. */
+  maxReplyBytes?: number;
 }
 
 /**
@@ -134,7 +136,13 @@ function responseRpc(socketPath: string, method: string, request: Buffer, opts: 
       () => settle(() => reject(new SdkError('RPC_TIMEOUT', `${method}: no reply from ${socketPath} within ${opts.timeoutMs} ms`))),
       opts.timeoutMs,
     );
+    let received = 0;
     socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (opts.maxReplyBytes !== undefined && received > opts.maxReplyBytes) {
+        settle(() => reject(new SdkError('RPC_FAILED', `${method}: the reply from ${socketPath} is larger than ${opts.maxReplyBytes} bytes`)));
+        return;
+      }
       const r = decoder.feed(chunk);
       if (!r.done) return;
       if ('error' in r) settle(() => reject(new SdkError('RPC_FAILED', r.error.message, { cause: r.error })));

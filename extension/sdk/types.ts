@@ -62,7 +62,7 @@ export interface SdkLogger {
 
 export const nullLogger: SdkLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
-export type SdkErrorCode = 'MANAGER_UNREACHABLE' | 'REGISTRATION_FAILED' | 'RPC_TIMEOUT' | 'RPC_FAILED' | 'SOCKET_IN_USE' | 'PEER_REJECTED';
+export type SdkErrorCode = 'MANAGER_UNREACHABLE' | 'REGISTRATION_FAILED' | 'RPC_TIMEOUT' | 'RPC_FAILED' | 'SOCKET_IN_USE' | 'PEER_REJECTED' | 'QUERY_FAILED';
 
 /** Errors raised by the SDK itself (the host maps them onto its own error types at its edge). */
 export class SdkError extends Error {
