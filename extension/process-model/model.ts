@@ -104,7 +104,19 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     list.splice(i, 1);
     if (!list.length) byPid.delete(r.pid);
     exitedOrder.delete(r);
+    keptUntil.delete(r);
     count--;
+  }
+
+  /**
+   * Instances a precursor still needs after they exit (keepUntil), and until when. Strong references, one per
+   * instance, dropped with the record; makeRoom still evicts them when the table is full.
+   */
+  const keptUntil = new Map<ProcessRecord, number>();
+
+  function keepUntil(pid: number, processStart: number, until: number): void {
+    const r = find(pid, processStart);
+    if (r && (keptUntil.get(r) ?? -Infinity) < until) keptUntil.set(r, until);
   }
 
   /** When sweep last ran (a full table would otherwise run one, and its O(table) ancestor walk, per new process). */
@@ -248,20 +260,29 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     return out;
   }
 
-  /** Exited ancestors of running instances (a few hops up): lineage still walks through them. */
-  function ancestorsOfRunning(): Set<ProcessRecord> {
+  /**
+   * Exited instances lineage still walks through: ancestors (a few hops up) of running instances, and instances
+   * kept for a precursor (keepUntil) with their ancestors.
+   */
+  function pinnedExited(now: number): Set<ProcessRecord> {
     const out = new Set<ProcessRecord>();
-    for (const list of byPid.values()) {
-      for (const r of list) {
-        if (r.exitedAt !== null) continue;
-        let cur: ProcessRecord | undefined = r;
-        for (let hop = 0; hop < 8 && cur; hop++) {
-          const parent = parentOf(cur);
-          if (!parent || out.has(parent)) break;
-          if (parent.exitedAt !== null) out.add(parent);
-          cur = parent;
-        }
+    const withAncestors = (r: ProcessRecord) => {
+      let cur: ProcessRecord | undefined = r;
+      for (let hop = 0; hop < 8 && cur; hop++) {
+        const parent = parentOf(cur);
+        if (!parent || out.has(parent)) break;
+        if (parent.exitedAt !== null) out.add(parent);
+        cur = parent;
       }
+    };
+    for (const list of byPid.values()) for (const r of list) if (r.exitedAt === null) withAncestors(r);
+    for (const [r, until] of keptUntil) {
+      if (until < now) {
+        keptUntil.delete(r);
+        continue;
+      }
+      if (r.exitedAt !== null) out.add(r);
+      withAncestors(r);
     }
     return out;
   }
@@ -273,8 +294,9 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     for (const r of exitedOrder) {
       if ((r.exitedAt ?? now) >= cutoff) continue;
       // an exited launcher stays while a process it started runs: otherwise that process's group root changes
-      // (its own bundle, or `top`) in the middle of its flows once the launcher ages out
-      pinned ??= ancestorsOfRunning();
+      // (its own bundle, or `top`) in the middle of its flows once the launcher ages out. A credential reader
+      // stays while its read can still explain an upload (keepUntil), or the read loses its group.
+      pinned ??= pinnedExited(now);
       if (pinned.has(r)) continue;
       remove(r);
     }
@@ -290,6 +312,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     all,
     running,
     sweep: (now = clock.unix()) => sweep(now),
+    keepUntil,
     get size() {
       return count;
     },

@@ -110,6 +110,11 @@ export interface ProcessModel {
   running(): ProcessRecord[];
   /** Drop exited instances older than the retention. */
   sweep(now: number): void;
+  /**
+   * Keep the instance (pid, processStart), and the ancestors lineage walks through, past the exited retention
+   * until unix time `until`: a precursor it produced still needs its lineage group.
+   */
+  keepUntil(pid: number, processStart: number, until: number): void;
   readonly size: number;
 }
 

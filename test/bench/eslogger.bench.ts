@@ -91,13 +91,14 @@ export default async function (b: BenchContext): Promise<void> {
     const { processes, signing } = recordingServices();
     // The recording model would keep every observation; the real one is bounded. Count instead.
     let observed = 0;
-    const countingProcesses = { ...processes, observe: () => void observed++, exited: () => {} } as unknown as typeof processes;
+    const countingProcesses = { ...processes, observe: () => void observed++, exited: () => {}, keepUntil: () => {} } as unknown as typeof processes;
     const p = new EsloggerPipeline({
       matcher,
       processes: countingProcesses,
       signing: { ...signing, seedFromEs: () => {} },
       sensitiveEvents: new RingBuffer<SensitiveFileEventRow>(50_000, 1800, (e) => e.time),
       archiveEvents: new RingBuffer<ArchiveEventRow>(50_000, 1800, (e) => e.time),
+      precursorRetention: { tier1: 43_200, other: 1800 },
       now: () => Math.floor(Date.now() / 1000),
       parseEveryLine,
     });

@@ -7,6 +7,7 @@ import type { ComponentHealth } from '../../runtime/health.js';
 import { killGroup } from '../../runtime/tools.js';
 import { LineReader } from './line-reader.js';
 import { EsloggerPipeline, type PipelineStats } from './pipeline.js';
+import { precursorRetention } from '../../tables/sensitive_file_events/buffer.js';
 
 /** Events we ask for (formats.md §5.1): process lifecycle for lineage, file events for the two tables. */
 export const WANTED_EVENTS = ['exec', 'fork', 'exit', 'open', 'create', 'write', 'rename', 'close'] as const;
@@ -254,6 +255,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
         signing: ctx.signing,
         sensitiveEvents: ctx.sensitiveEvents,
         archiveEvents: ctx.archiveEvents,
+        precursorRetention: precursorRetention(ctx.config),
         now: () => ctx.clock.unix(),
       });
       pipeline.onRow = (time) => health.event(1, time);

@@ -180,7 +180,7 @@ describe('the fast path never loses a row', () => {
     const { processes, signing, recorded } = recordingServices();
     const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(1_000_000, 1e12, (e) => e.time);
     const archiveEvents = new RingBuffer<ArchiveEventRow>(1_000_000, 1e12, (e) => e.time);
-    const p = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, now: () => T / 1000, parseEveryLine });
+    const p = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 1e12, other: 1e12 }, now: () => T / 1000, parseEveryLine });
     for (const l of lines) p.handleLine(l);
     return { sensitive: sensitiveEvents.toArray(), archive: archiveEvents.toArray(), recorded, stats: p.stats };
   };

@@ -14,7 +14,7 @@ function setup(opts: { capacity?: number; retention?: number; now?: number } = {
   const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
   const archiveEvents = new RingBuffer<ArchiveEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
   const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
-  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, now: () => opts.now ?? S + 10 });
+  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => opts.now ?? S + 10 });
   return { pipeline, sensitiveEvents, archiveEvents, recorded };
 }
 
@@ -63,6 +63,15 @@ describe('EsloggerPipeline on the keychain + ditto scenario', () => {
       { pid: 7001, processStart: S + 1, at: S + 4 },
     ]);
     expect(recorded.seeded.map((s) => s.path)).toEqual(['/bin/sh', '/usr/bin/ditto']);
+    // each row's producer is kept while its row can explain an upload: the script's keychain read for the
+    // tier-1 ring's 12 h, ditto's document reads and archive events for events.retention
+    expect(recorded.kept).toEqual([
+      { pid: 7001, processStart: S + 1, until: S + 2 + 43_200 },
+      { pid: 7003, processStart: S + 3, until: S + 3 + 1800 },
+      { pid: 7003, processStart: S + 3, until: S + 3 + 1800 },
+      { pid: 7003, processStart: S + 3, until: S + 4 + 1800 },
+      { pid: 7003, processStart: S + 3, until: S + 4 + 1800 },
+    ]);
     expect(recorded.seeded[1]!.fields).toMatchObject({ signingId: 'com.apple.ditto', teamId: null, cdhash: 'deadbeef00112233445566778899aabbccddeeff', platformBinary: true, csValidationCategory: 1 });
   });
 });

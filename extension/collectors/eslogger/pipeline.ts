@@ -8,7 +8,12 @@ import { readEsLine } from './read-eslogger.js';
 
 export interface PipelineDeps {
   matcher: SensitivePathMatcher;
-  processes: Pick<ProcessModel, 'observe' | 'exited'>;
+  processes: Pick<ProcessModel, 'observe' | 'exited' | 'keepUntil'>;
+  /**
+   * Seconds a row can still explain an upload (its ring's retention): the process that produced it is kept
+   * that long, exited or not, so the row still finds its lineage group. Tier-1 reads: their own ring's.
+   */
+  precursorRetention: { tier1: number; other: number };
   signing: Pick<SigningService, 'seedFromEs'>;
   sensitiveEvents: EventRing<SensitiveFileEventRow>;
   archiveEvents: RingBuffer<ArchiveEventRow>;
@@ -230,6 +235,7 @@ export class EsloggerPipeline {
       tier: m.tier,
     });
     this.stats.evicted += buf.dropped - before;
+    this.deps.processes.keepUntil(p.pid, p.processStart, e.time + (m.tier === 1 ? this.deps.precursorRetention.tier1 : this.deps.precursorRetention.other));
     this.stats.sensitiveRows++;
     this.onRow(e.time);
     return true;
@@ -264,6 +270,7 @@ export class EsloggerPipeline {
       staging: archivePath ? (isStagingPath(archivePath) ? 1 : 0) : 0,
     });
     this.stats.evicted += buf.dropped - before;
+    this.deps.processes.keepUntil(p.pid, p.processStart, time + this.deps.precursorRetention.other);
     this.stats.archiveRows++;
     this.onRow(time);
   }

@@ -83,3 +83,49 @@ describe('group throughput: the top flow is taken among the flows whose window r
     expect(r).toHaveLength(1);
   });
 });
+
+describe('a credential read by a short-lived helper keeps its lineage group while the read is kept', () => {
+  // The stealer opens an upload with curl, then runs `sh -c 'security find-generic-password …'` 5 minutes into it;
+  // the upload goes on, slowly. A read during the flow is a precursor however long the flow stays open (SPEC §4:
+  // [flow start − 15 min, flow end]), but sh and security exited at once: 45 minutes later (past
+  // processes.exited_retention, 30 min) their records were swept, and the read, still in the tier-1 ring, found no group.
+  const stealer = { pid: 700, processStart: NOW - 3600, ppid: 1, path: `${HOME}/Downloads/update`, tty: false };
+  const curl = { pid: 710, processStart: NOW - 3001, ppid: 700, path: '/usr/bin/curl', platformBinary: true, signingId: 'com.apple.curl', tty: false };
+  const sh = { pid: 715, processStart: NOW - 2701, ppid: 700, path: '/bin/sh', platformBinary: true, signingId: 'com.apple.sh', exitedAt: NOW - 2699 };
+  const security = { pid: 720, processStart: NOW - 2700, ppid: 715, path: '/usr/bin/security', platformBinary: true, signingId: 'com.apple.security', exitedAt: NOW - 2699 };
+  const signing: WorldSpec['signing'] = [
+    { path: stealer.path, cls: 'unsigned', cdhash: 'aa11' },
+    { path: sh.path, cls: 'apple_platform', signingId: 'com.apple.sh' },
+    { path: security.path, cls: 'apple_platform', signingId: 'com.apple.security' },
+    { path: curl.path, cls: 'apple_platform', signingId: 'com.apple.curl', cdhash: 'cc22' },
+  ];
+  const read = { pid: 720, ppid: 715, process_start: security.processStart, path: security.path, file_path: `${HOME}/Library/Keychains/login.keychain-db`, category: 'keychain', tier: 1, time: NOW - 2700 } as const;
+  const upload = { pid: 710, processStart: curl.processStart, remote: '203.0.113.50', bytesOut: 15 * MiB, bytesIn: 8_000, firstSeen: NOW - 3000, open: true };
+  const precursors = (keep: boolean) => {
+    const world = buildWorld({ processes: [stealer, curl, sh, security], signing, flows: [upload], sensitive: [read] });
+    // what the eslogger pipeline does for each row it writes (pipeline.test.ts): keep its producer while the row is kept
+    if (keep) world.processes.keepUntil(read.pid, read.process_start, read.time + 43_200);
+    world.processes.sweep(NOW);
+    const rows = only(correlate(world, correlationOptions(parseQueryContext(''))).rows, 'AN0990');
+    return { rows: rows.map((x) => [x.precursor_category, x.precursor_tier, x.precursor_gap]), kept: world.processes.get(security.pid, security.processStart) !== undefined };
+  };
+
+  it('kept: the read during the flow still explains it 45 minutes later (AN0990 with its keychain precursor)', () => {
+    expect(precursors(true)).toEqual({ rows: [['keychain', 1, -300]], kept: true });
+  });
+
+  it('not kept (the model alone): the reader and its parent are swept, and the read finds no group', () => {
+    expect(precursors(false)).toEqual({ rows: [], kept: false });
+  });
+
+  it('a kept reader, and the exited parent lineage walks through, go once the read can no longer explain an upload', () => {
+    const world = buildWorld({ processes: [stealer, sh, security], signing, sensitive: [read] });
+    world.processes.keepUntil(read.pid, read.process_start, read.time + 43_200);
+    world.processes.sweep(read.time + 43_199);
+    expect(world.processes.get(security.pid, security.processStart)).toBeDefined();
+    expect(world.processes.get(sh.pid, sh.processStart)).toBeDefined();
+    world.processes.sweep(read.time + 43_201);
+    expect(world.processes.get(security.pid, security.processStart)).toBeUndefined();
+    expect(world.processes.get(sh.pid, sh.processStart)).toBeUndefined();
+  });
+});

@@ -9,11 +9,17 @@ import type { SensitiveFileEventRow } from '../../runtime/context.js';
  * flow outlast it.
  */
 export function createSensitiveEventRing(config: OutflowConfig): EventRing<SensitiveFileEventRow> {
-  const { retention, max_events, tier1_retention, tier1_max_events } = config.events;
+  const { retention, max_events, tier1_max_events } = config.events;
   return new ReservedRing<SensitiveFileEventRow>(
     { capacity: max_events, maxAgeSeconds: retention },
-    { capacity: tier1_max_events, maxAgeSeconds: Math.max(retention, tier1_retention) },
+    { capacity: tier1_max_events, maxAgeSeconds: precursorRetention(config).tier1 },
     (e) => e.time,
     (e) => e.tier === 1,
   );
+}
+
+/** How long a row of each ring can still explain an upload: its producer's process record is kept as long. */
+export function precursorRetention(config: OutflowConfig): { tier1: number; other: number } {
+  const { retention, tier1_retention } = config.events;
+  return { tier1: Math.max(retention, tier1_retention), other: retention };
 }

@@ -15,10 +15,12 @@ export interface Recorded {
   observed: ProcessObservation[];
   exited: { pid: number; processStart: number | undefined; at: number }[];
   seeded: { path: string; fields: Parameters<SigningService['seedFromEs']>[1] }[];
+  /** keepUntil calls: the producer of each row is kept while the row can explain an upload. */
+  kept: { pid: number; processStart: number; until: number }[];
 }
 
 export function recordingServices(): { processes: ProcessModel; signing: SigningService; recorded: Recorded } {
-  const recorded: Recorded = { observed: [], exited: [], seeded: [] };
+  const recorded: Recorded = { observed: [], exited: [], seeded: [], kept: [] };
   const unused = (name: string) => () => {
     throw new Error(`${name} is not used by the eslogger collector`);
   };
@@ -28,6 +30,7 @@ export function recordingServices(): { processes: ProcessModel; signing: Signing
       return undefined as never;
     },
     exited: (pid: number, processStart: number | undefined, at: number) => void recorded.exited.push({ pid, processStart, at }),
+    keepUntil: (pid: number, processStart: number, until: number) => void recorded.kept.push({ pid, processStart, until }),
     get: unused('get'),
     getAt: unused('getAt'),
     parentOf: unused('parentOf'),
