@@ -17,6 +17,7 @@ import { OutflowError, StoreError, coerceError, InputError } from '../../src/err
 import { createLogger, type Logger } from '../../src/log.js';
 import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
 import { appPrevalence, destinationPrevalence } from '../api/prevalence.js';
+import { statErrorCode } from '../ingest/file-source.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
 import { listNewestDetections, withJobLockWaiting, type Store } from '../store/store.js';
 import { runIngestCommand } from './ingest-command.js';
@@ -60,6 +61,20 @@ async function withStore<T>(ctx: Context, fn: (store: Store) => Promise<T>, opts
   }
 }
 
+/**
+ * `fleet ingest`'s files, checked before the store is opened: a mistyped path must fail alone, not after creating
+ * an empty store (or the default ./outflow.db) that later commands would read as "0 detections".
+ */
+function checkInputFiles(files: readonly string[]): void {
+  const problems: string[] = [];
+  for (const f of files) {
+    if (f === '-') continue;
+    const code = statErrorCode(f);
+    if (code !== null) problems.push(`${f}: ${code === 'ENOENT' ? 'no such file' : code}`);
+  }
+  if (problems.length) throw new InputError(`cannot read ${problems.join(', ')}`, [], 'check the path; nothing was ingested');
+}
+
 /** --hosts of the prevalence commands: the API's bounds (0–1000). */
 function hostSampleSize(text: string): number {
   const n = Number(text);
@@ -94,6 +109,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       .addOption(new Option('--progress <mode>', 'progress bar').choices(['auto', 'always', 'never']).default('auto')),
   ).action(async (files: string[], opts: CommonOpts & { finalize: boolean; flush: boolean; fromStart: boolean; json: boolean; quarantine?: string; progress: 'auto' | 'always' | 'never' }) => {
     const ctx = context(opts);
+    checkInputFiles(files);
     if (opts.quarantine) ctx.config.fleet.ingest.quarantine_file = opts.quarantine;
     setCode(await withStore(ctx, (store) => runIngestCommand(store, files, { ...opts, config: ctx.config, log: ctx.log })));
   });

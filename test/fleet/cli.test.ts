@@ -175,6 +175,16 @@ describe('outflow fleet (CLI)', () => {
     }
   }, 120_000);
 
+  it('ingest of a FILE that is not there exits 2 naming it, before opening (or creating) the store', async () => {
+    const db = path.join(dir, 'never-created.db');
+    const missing = path.join(dir, 'logs', 'no-such.log');
+    const r = await runOutflow(['fleet', 'ingest', '--store', db, '--json', files[0]!, missing], { timeoutMs: 60_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`outflow fleet: cannot read ${missing}: no such file (check the path; nothing was ingested)\n`);
+    expect(r.stdout).toBe('');
+    expect(existsSync(db)).toBe(false);
+  }, 120_000);
+
   it('migrate reports an up-to-date store; bad input exits 2 with a message', async () => {
     const m = await runOutflow(['fleet', 'migrate', '--store', store], { timeoutMs: 60_000 });
     expect([m.code, m.stdout.trim()]).toEqual([0, `${store} is up to date`]);
