@@ -7,10 +7,14 @@ import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { destinationKey } from '../../src/classify/destination.js';
 import type { Store, TimeWindow } from '../store/store.js';
 
-/** The prevalence window ending at the newest event time in the store, and its active hosts. */
-async function windowNow(store: Store, analytics: AnalyticsConfig): Promise<{ window: TimeWindow; activeHosts: number }> {
+/**
+ * The prevalence window ending at the newest event time in the store, and its active hosts; null while the store
+ * holds no events: a window ending at 0 (1970) would count nothing and call every key rare.
+ */
+async function windowNow(store: Store, analytics: AnalyticsConfig): Promise<{ window: TimeWindow; activeHosts: number } | null> {
   const { newest } = await store.clock.get();
-  const window = prevalenceWindow(newest ?? 0, analytics);
+  if (newest === null) return null;
+  const window = prevalenceWindow(newest, analytics);
   return { window, activeHosts: await store.hosts.activeCount(window) };
 }
 
@@ -29,44 +33,47 @@ const sampleOut = (sample: readonly { hostId: string; firstSeen: number; lastSee
  */
 export async function destinationPrevalence(store: Store, analytics: AnalyticsConfig, asked: string, hostSample: number) {
   const key = destinationKey(asked, asked);
-  const { window, activeHosts } = await windowNow(store, analytics);
-  const stats = (await store.prevalence.destinations([key], window)).get(key) ?? { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
-  const sample = hostSample ? await store.prevalence.destinationHosts(key, window, hostSample) : [];
-  const t = thresholds(activeHosts, analytics);
+  const now = await windowNow(store, analytics);
+  const stats = (now ? (await store.prevalence.destinations([key], now.window)).get(key) : undefined) ?? { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+  const sample = now && hostSample ? await store.prevalence.destinationHosts(key, now.window, hostSample) : [];
+  const t = thresholds(now?.activeHosts ?? 0, analytics);
   return {
     key,
     ...(key !== asked ? { normalized_from: asked } : {}),
-    window,
-    active_hosts: activeHosts,
+    window: now?.window ?? null,
+    active_hosts: now?.activeHosts ?? 0,
     ...t,
     hosts: stats.hosts,
     first_seen: stats.firstSeen,
     last_seen: stats.lastSeen,
     saturated: stats.saturated,
-    rare: stats.hosts <= t.rare_threshold,
-    common: stats.hosts >= t.common_threshold,
+    // no verdict without a window (a store with no events yet)
+    rare: now ? stats.hosts <= t.rare_threshold : null,
+    common: now ? stats.hosts >= t.common_threshold : null,
     host_sample: sampleOut(sample),
   };
 }
 
 /** Prevalence of an app identity, its attributes, and whether AN0032 would call it previously unseen. */
 export async function appPrevalence(store: Store, analytics: AnalyticsConfig, identity: string, hostSample: number) {
-  const { window, activeHosts } = await windowNow(store, analytics);
-  const stats = (await store.prevalence.apps([identity], window)).get(identity);
-  const sample = hostSample ? await store.prevalence.appHosts(identity, window, hostSample) : [];
+  const now = await windowNow(store, analytics);
+  const stats = now ? (await store.prevalence.apps([identity], now.window)).get(identity) : undefined;
+  const sample = now && hostSample ? await store.prevalence.appHosts(identity, now.window, hostSample) : [];
+  const activeHosts = now?.activeHosts ?? 0;
   const t = thresholds(activeHosts, analytics);
   const firstSeen = stats?.firstSeen ?? null;
   return {
     identity,
-    window,
+    window: now?.window ?? null,
     active_hosts: activeHosts,
     ...t,
     hosts: stats?.hosts ?? 0,
     first_seen: firstSeen,
     last_seen: stats?.lastSeen ?? null,
     saturated: stats?.saturated ?? false,
-    // SPEC §4 "previously unseen", decided exactly as AN0032 decides it (an identity not in the store is new)
-    previously_unseen: unseenApp({ identity, firstSeen, hosts: stats?.hosts ?? 0 }, { now: window.to, activeHosts }, analytics),
+    // SPEC §4 "previously unseen", decided exactly as AN0032 decides it (an identity not in the store is new);
+    // no verdict without a window (a store with no events yet)
+    previously_unseen: now ? unseenApp({ identity, firstSeen, hosts: stats?.hosts ?? 0 }, { now: now.window.to, activeHosts }, analytics) : null,
     path: stats?.path ?? '',
     signature_class: stats?.signatureClass ?? '',
     team_id: stats?.teamId ?? '',

@@ -19,7 +19,7 @@ import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
 import { appPrevalence, destinationPrevalence } from '../api/prevalence.js';
 import { statErrorCode } from '../ingest/file-source.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
-import { listNewestDetections, withJobLockWaiting, type Store } from '../store/store.js';
+import { listNewestDetections, withJobLockWaiting, type Store, type TimeWindow } from '../store/store.js';
 import { runIngestCommand } from './ingest-command.js';
 import { formatDetections, parseSince, type DetectionFormat } from './format.js';
 
@@ -93,6 +93,14 @@ function write(text: string): void {
   process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
 }
 
+/** A prevalence answer as JSON; a store with no events yet (no window) is said plainly on stderr too. */
+function writePrevalence(store: Store, answer: { window: TimeWindow | null }): void {
+  if (answer.window === null) {
+    process.stderr.write(`outflow fleet: ${store.location} holds no events yet: no prevalence window to count in (ingest result logs first: \`outflow fleet ingest FILE\`, or \`fleet serve\`)\n`);
+  }
+  write(JSON.stringify(answer, null, 2));
+}
+
 export function buildFleetProgram(setCode: (code: number) => void): Command {
   const program = new Command('outflow fleet').description('fleet aggregator: ingest result logs, prevalence, detections').exitOverride().showHelpAfterError();
 
@@ -149,7 +157,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
   ).action(async (key: string, opts: CommonOpts & { hosts: string }) => {
     const ctx = context(opts);
     const hosts = hostSampleSize(opts.hosts);
-    await withStore(ctx, async (store) => write(JSON.stringify(await destinationPrevalence(store, ctx.config.analytics, key, hosts), null, 2)), { mustExist: true });
+    await withStore(ctx, async (store) => writePrevalence(store, await destinationPrevalence(store, ctx.config.analytics, key, hosts)), { mustExist: true });
     setCode(0);
   });
   common(
@@ -160,7 +168,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
   ).action(async (identity: string, opts: CommonOpts & { hosts: string }) => {
     const ctx = context(opts);
     const hosts = hostSampleSize(opts.hosts);
-    await withStore(ctx, async (store) => write(JSON.stringify(await appPrevalence(store, ctx.config.analytics, identity, hosts), null, 2)), { mustExist: true });
+    await withStore(ctx, async (store) => writePrevalence(store, await appPrevalence(store, ctx.config.analytics, identity, hosts)), { mustExist: true });
     setCode(0);
   });
 

@@ -78,6 +78,19 @@ describe('outflow fleet (CLI)', () => {
     expect(app.host_sample).toHaveLength(2);
   }, 120_000);
 
+  it('prevalence on a store with no events yet says so, with no window and no verdict (not a window ending in 1970)', async () => {
+    const empty = path.join(dir, 'empty.db');
+    expect((await runOutflow(['fleet', 'migrate', '--store', empty], { timeoutMs: 60_000 })).code).toBe(0);
+    const d = await runOutflow(['fleet', 'prevalence', 'destination', 'quiet-harbor.io', '--store', empty], { timeoutMs: 60_000 });
+    expect(d.code).toBe(0);
+    expect(d.stderr).toBe(`outflow fleet: ${empty} holds no events yet: no prevalence window to count in (ingest result logs first: \`outflow fleet ingest FILE\`, or \`fleet serve\`)\n`);
+    expect(JSON.parse(d.stdout)).toMatchObject({ key: 'quiet-harbor.io', window: null, active_hosts: 0, hosts: 0, first_seen: null, rare: null, common: null, host_sample: [] });
+    const a = await runOutflow(['fleet', 'prevalence', 'app', 'team:APPLE/com.apple.zsh', '--store', empty], { timeoutMs: 60_000 });
+    expect(a.code).toBe(0);
+    expect(a.stderr).toMatch(/holds no events yet/);
+    expect(JSON.parse(a.stdout)).toMatchObject({ identity: 'team:APPLE/com.apple.zsh', window: null, active_hosts: 0, hosts: 0, previously_unseen: null });
+  }, 120_000);
+
   it('ingest - reads stdin; --progress always draws the bar with lines/s', async () => {
     const lines = fleet.files[0]!.slice(0, 300).join('\n');
     const r = await runOutflow(['fleet', 'ingest', '-', '--store', path.join(dir, 'stdin.db'), '--no-finalize', '--progress', 'always'], { input: lines, timeoutMs: 60_000 });
