@@ -54,7 +54,10 @@ export async function destinationPrevalence(store: Store, analytics: AnalyticsCo
   };
 }
 
-/** Prevalence of an app identity, its attributes, and whether AN0032 would call it previously unseen. */
+/**
+ * Prevalence of an app identity, its attributes, whether the store holds any sighting of it, and whether AN0032
+ * would call it previously unseen.
+ */
 export async function appPrevalence(store: Store, analytics: AnalyticsConfig, identity: string, hostSample: number) {
   const now = await windowNow(store, analytics);
   const stats = now ? (await store.prevalence.apps([identity], now.window)).get(identity) : undefined;
@@ -62,6 +65,8 @@ export async function appPrevalence(store: Store, analytics: AnalyticsConfig, id
   const activeHosts = now?.activeHosts ?? 0;
   const t = thresholds(activeHosts, analytics);
   const firstSeen = stats?.firstSeen ?? null;
+  // No sighting of the identity in the data the store keeps: a fact to state, not a verdict to draw from it.
+  const inStore = firstSeen !== null;
   return {
     identity,
     window: now?.window ?? null,
@@ -71,9 +76,11 @@ export async function appPrevalence(store: Store, analytics: AnalyticsConfig, id
     first_seen: firstSeen,
     last_seen: stats?.lastSeen ?? null,
     saturated: stats?.saturated ?? false,
-    // SPEC §4 "previously unseen", decided exactly as AN0032 decides it (an identity not in the store is new);
-    // no verdict without a window (a store with no events yet)
-    previously_unseen: now ? unseenApp({ identity, firstSeen, hosts: stats?.hosts ?? 0 }, { now: now.window.to, activeHosts }, analytics) : null,
+    in_store: inStore,
+    // SPEC §4 "previously unseen", decided exactly as AN0032 decides it, for an identity the store holds sightings
+    // of. None for one it never saw (AN0032 would count it new when a candidate named it; asked here, the plain
+    // answer is in_store: false), nor without a window (a store with no events yet).
+    previously_unseen: now && inStore ? unseenApp({ identity, firstSeen, hosts: stats?.hosts ?? 0 }, { now: now.window.to, activeHosts }, analytics) : null,
     path: stats?.path ?? '',
     signature_class: stats?.signatureClass ?? '',
     team_id: stats?.teamId ?? '',

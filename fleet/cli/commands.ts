@@ -93,10 +93,15 @@ function write(text: string): void {
   process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
 }
 
-/** A prevalence answer as JSON; a store with no events yet (no window) is said plainly on stderr too. */
-function writePrevalence(store: Store, answer: { window: TimeWindow | null }): void {
+/**
+ * A prevalence answer as JSON. What the JSON says in fields alone is said plainly on stderr too: a store with no
+ * events yet (no window), or `unknown` (an app identity the store never saw).
+ */
+function writePrevalence(store: Store, answer: { window: TimeWindow | null }, unknown?: string): void {
   if (answer.window === null) {
     process.stderr.write(`outflow fleet: ${store.location} holds no events yet: no prevalence window to count in (ingest result logs first: \`outflow fleet ingest FILE\`, or \`fleet serve\`)\n`);
+  } else if (unknown) {
+    process.stderr.write(`outflow fleet: ${unknown}\n`);
   }
   write(JSON.stringify(answer, null, 2));
 }
@@ -168,7 +173,14 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
   ).action(async (identity: string, opts: CommonOpts & { hosts: string }) => {
     const ctx = context(opts);
     const hosts = hostSampleSize(opts.hosts);
-    await withStore(ctx, async (store) => writePrevalence(store, await appPrevalence(store, ctx.config.analytics, identity, hosts)), { mustExist: true });
+    await withStore(
+      ctx,
+      async (store) => {
+        const answer = await appPrevalence(store, ctx.config.analytics, identity, hosts);
+        writePrevalence(store, answer, answer.in_store ? undefined : `the store has never seen ${identity}: no data it keeps names this identity`);
+      },
+      { mustExist: true },
+    );
     setCode(0);
   });
 

@@ -443,9 +443,10 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
     expect(r.json.identity).toBe(identity);
     expect(r.json.hosts).toBeGreaterThan(1);
     expect(r.json).toMatchObject({ signature_class: 'developer_id', team_id: 'TEAM0000', signing_id: 'com.vendor0.app' });
-    // an identity the fleet never saw is previously unseen, as AN0032 judges it
+    expect(r.json).toMatchObject({ in_store: true, previously_unseen: false });
+    // an identity the store never saw is said to be so, not judged "previously unseen"
     const never = await get(`/v1/prevalence/apps/${encodeURIComponent('team:NOPE000000/com.nobody.app')}`);
-    expect(never.json).toMatchObject({ hosts: 0, first_seen: null, previously_unseen: true });
+    expect(never.json).toMatchObject({ hosts: 0, first_seen: null, in_store: false, previously_unseen: null });
     const rare = all.find((d) => d.process.identity.startsWith('cdhash:'));
     if (rare) {
       const rr = await get(`/v1/prevalence/apps/${encodeURIComponent(rare.process.identity)}`);

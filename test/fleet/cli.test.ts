@@ -91,6 +91,20 @@ describe('outflow fleet (CLI)', () => {
     expect(JSON.parse(a.stdout)).toMatchObject({ identity: 'team:APPLE/com.apple.zsh', window: null, active_hosts: 0, hosts: 0, previously_unseen: null });
   }, 120_000);
 
+  it('prevalence app of an identity the store never saw says so (in_store: false), with no "previously unseen" verdict', async () => {
+    const file = path.join(dir, 'apps.db');
+    const lines = fleet.files[0]!.slice(0, 300);
+    const seen = lines.map((l) => JSON.parse(l) as { name: string; columns?: { identity?: string } }).find((l) => l.name.endsWith('outflow_apps') && l.columns?.identity)!.columns!.identity!;
+    expect((await runOutflow(['fleet', 'ingest', '-', '--store', file, '--no-finalize', '--json'], { input: lines.join('\n'), timeoutMs: 60_000 })).code).toBe(0);
+    const never = await runOutflow(['fleet', 'prevalence', 'app', 'team:NOPE000000/com.nobody.app', '--store', file], { timeoutMs: 60_000 });
+    expect(never.code).toBe(0);
+    expect(never.stderr).toBe('outflow fleet: the store has never seen team:NOPE000000/com.nobody.app: no data it keeps names this identity\n');
+    expect(JSON.parse(never.stdout)).toMatchObject({ hosts: 0, first_seen: null, in_store: false, previously_unseen: null, window: expect.objectContaining({ to: expect.any(Number) }) });
+    const known = await runOutflow(['fleet', 'prevalence', 'app', seen, '--store', file], { timeoutMs: 60_000 });
+    expect(known.stderr).toBe('');
+    expect(JSON.parse(known.stdout)).toMatchObject({ identity: seen, in_store: true, previously_unseen: expect.any(Boolean) });
+  }, 120_000);
+
   it('ingest - reads stdin; --progress always draws the bar with lines/s', async () => {
     const lines = fleet.files[0]!.slice(0, 300).join('\n');
     const r = await runOutflow(['fleet', 'ingest', '-', '--store', path.join(dir, 'stdin.db'), '--no-finalize', '--progress', 'always'], { input: lines, timeoutMs: 60_000 });
