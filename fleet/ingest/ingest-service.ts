@@ -336,10 +336,25 @@ function holdsNul(line: ResultLogLine): boolean {
   return false;
 }
 
+/** The end of a rejected row's reason that says which row of its line it was (see rowReason). */
+const ROW_OF_LINE = / \(row (?:snapshot|diffResults\.(?:added|removed))\[\d+\]\)$/;
+
+/** A rejected row's reason, naming the row when its line holds several (`snapshot[3]`, `diffResults.added[0]`). */
+function rowReason(reason: string, line: ResultLogLine, index: number, removedRows: number): string {
+  if (line.rows.length < 2) return reason;
+  // Rows are flattened in the parser's order: snapshot[], or diffResults.removed then .added (an event line has one).
+  const at = line.shape !== 'batch' ? `snapshot[${index}]` : index < removedRows ? `diffResults.removed[${index}]` : `diffResults.added[${index - removedRows}]`;
+  return `${reason} (row ${at})`;
+}
+
 /** One row standing for the rejects past the batch's quarantine limits. */
 function omittedSummary(omitted: readonly QuarantineRow[], limits: QuarantineLimits): QuarantineRow {
   const byReason = new Map<string, number>();
-  for (const q of omitted) byReason.set(q.reason, (byReason.get(q.reason) ?? 0) + 1);
+  // rows of one line differ only in which row they were: counted as the one reason they share
+  for (const q of omitted) {
+    const reason = q.reason.replace(ROW_OF_LINE, '');
+    byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+  }
   const [reason, n] = [...byReason].sort((a, b) => b[1] - a[1])[0]!;
   return {
     receivedAt: omitted[0]!.receivedAt,
@@ -505,15 +520,26 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     };
     /** Dedupe key index of the row being applied (-1: none), set by addItem, taken by a rejected row. */
     let rowKey = -1;
+    /** The input (line) being read, and the index in its line of the row being applied. */
+    let received: unknown;
+    let rowIndex = 0;
+    /** The quarantine text of `received` and its line's count of removed rows, made once for all its rejected rows. */
+    let receivedText: string | undefined;
+    let removedRows = -1;
     const newKey = (line: ResultLogLine, row: ResultRow | null): number => keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1;
-    /** Hold the row for the quarantine; returns ITEM_REJECTED, applyRow's answer for it. */
+    /**
+     * Hold the row for the quarantine, with the whole line as received and which row of it this was; returns
+     * ITEM_REJECTED, applyRow's answer for it.
+     */
     const rejectRow = (line: ResultLogLine, row: ResultRow, reason: string): number => {
       // A re-delivered reject must not be quarantined twice: rejects are keyed whatever their query and shape.
       if (rowKey < 0) rowKey = newKey(line, row);
-      heldQuarantine.push({
-        key: rowKey,
-        row: { receivedAt, source: sourceName, reason, line: cap(safeJson({ name: line.name, hostIdentifier: line.hostId, unixTime: line.unixTime, columns: row.columns })) },
-      });
+      receivedText ??= cap(rawText(received));
+      if (removedRows < 0) {
+        removedRows = 0;
+        while (line.rows[removedRows]?.action === 'removed') removedRows++;
+      }
+      heldQuarantine.push({ key: rowKey, row: { receivedAt, source: sourceName, reason: rowReason(reason, line, rowIndex, removedRows), line: receivedText } });
       return ITEM_REJECTED;
     };
 
@@ -659,6 +685,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         }
       }
       result.lines++;
+      received = input;
+      receivedText = undefined;
+      removedRows = -1;
       try {
         const r = readResultLine(input, parseOptions) ?? parseResultLine(input, parseOptions);
         if (!r.ok) {
@@ -672,8 +701,14 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         }
         const host = hostOf(r.line);
         // A line without rows is one item, so its host activity counts.
-        if (r.line.rows.length === 0) addItem(r.line, host, null);
-        else for (const row of r.line.rows) addItem(r.line, host, row);
+        const rows = r.line.rows;
+        if (rows.length === 0) addItem(r.line, host, null);
+        else {
+          for (let i = 0; i < rows.length; i++) {
+            rowIndex = i;
+            addItem(r.line, host, rows[i]!);
+          }
+        }
       } catch (err) {
         // A bug, not bad input (every input problem above has a reason): one line must never stop a source
         // (a file would stop at its checkpoint, a NATS batch be redelivered forever). Rows of this line handled

@@ -592,7 +592,11 @@ export interface QuarantineRow {
   /** `${source.kind}:${source.id}`. */
   source: string;
   reason: string;
-  /** The raw line (or the offending row with its envelope), capped at 64 KiB. */
+  /**
+   * The line as received, for a rejected row too (its whole line; the reason says which row), capped at 64 KiB.
+   * A line that arrived inside an HTTP wrapper body (webhook `details`, Kafka `records`, a JSON array) was parsed
+   * with the body: it is re-serialized.
+   */
   line: string;
 }
 

@@ -208,6 +208,37 @@ describe('stream source and ingest service', () => {
     await store.close();
   });
 
+  it('quarantines each line exactly as received: a malformed line, and a rejected row with its whole line and which row it was', async () => {
+    const quarantineFile = path.join(dir, 'verbatim-quarantine.ndjson');
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile });
+    // odd whitespace and key order throughout: a re-serialized copy of any of them would differ
+    const badLine = ` { "unixTime" :${T0},\t"name":"pack/Global/outflow_apps" ,"columns":{}, "action":"added"}  `;
+    const eventLine = `{"columns" : {"server_name":"x.com",  "bytes_out":"1"},"action":"added",\t"unixTime": ${T0}, "hostIdentifier":"H", "name":"pack/Global/outflow_destinations" , "counter":4 }`;
+    const batchLine = `{"name":"pack/Global/outflow_status","hostIdentifier":"H","unixTime":"${T0}","counter":5,"diffResults":{"removed":[{"component":"old"}],"added":[{"state":"running", "component":"flows"}, {"state":"x" } ]}}`;
+    const snapLine = `{"snapshot":[{"component":"a"},{"state":"x"},{"component":"b"},{ "detail":"y"}],"name":"pack/Global/outflow_status","hostIdentifier":"H","unixTime":${T0}, "counter":0}`;
+    const r = await ingest.ingestLines([badLine, eventLine, batchLine, snapLine], { kind: 'test', id: 'x' });
+    expect(r).toMatchObject({ lines: 4, quarantined: 5 });
+    const written = readFileSync(quarantineFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; line: string });
+    expect(written.map((q) => [q.line, q.reason])).toEqual([
+      [badLine, 'missing host identity (decorations.host_uuid or hostIdentifier)'],
+      [eventLine, 'outflow_destinations row invalid: remote_address: missing'],
+      [batchLine, 'outflow_status row invalid: component: missing (row diffResults.added[1])'],
+      [snapLine, 'outflow_status row invalid: component: missing (row snapshot[1])'],
+      [snapLine, 'outflow_status row invalid: component: missing (row snapshot[3])'],
+    ]);
+    // the store keeps the same text
+    expect((await store.quarantine.list(10)).map((q) => q.line).reverse()).toEqual(written.map((q) => q.line));
+    await store.close();
+    // past max_quarantine_per_batch, rows of one line count as the one reason they share
+    const capped = await memoryStore();
+    const few = createIngestService({ store: capped, analytics: defaultAnalyticsConfig(), quarantineFile: null, maxQuarantinePerBatch: 1 });
+    const bad = JSON.stringify({ name: 'pack/Global/outflow_status', hostIdentifier: 'H', unixTime: T0, counter: 0, snapshot: [{ state: 'a' }, { state: 'b' }, { state: 'c' }] });
+    expect(await few.ingestLines([bad], { kind: 'test', id: 'x' })).toMatchObject({ quarantined: 3 });
+    expect((await capped.quarantine.list(1))[0]!.reason).toMatch(/; most common reason \(2\): outflow_status row invalid: component: missing$/);
+    await capped.close();
+  });
+
   it('dedupes on content: column key order and string/number encoding do not matter', async () => {
     const store = await memoryStore();
     const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
