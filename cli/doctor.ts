@@ -2,7 +2,7 @@
  * `outflow doctor`: checks what Outflow needs on this machine and says how to fix what is missing.
  * Exit 0 only when every required check passes; `--json` prints the results as one JSON document.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { apiTokenSource, resolveApiToken } from '../fleet/api/auth.js';
 import { statErrorCode } from '../fleet/ingest/file-source.js';
@@ -27,6 +27,8 @@ export interface DoctorOptions {
   socket?: string;
   config?: string;
   store?: string;
+  /** The extensions.load file Outflow was installed into (install.sh --extensions-load). */
+  extensionsLoad?: string;
 }
 
 interface ToolProbe {
@@ -173,11 +175,12 @@ export function socketFix(socket: string, err: unknown): string {
   }
 }
 
-async function checkSocket(explicit: string | undefined): Promise<CheckResult> {
+/** The socket check, and the socket when it answered (the checks that query osqueryd use it). */
+async function checkSocket(explicit: string | undefined): Promise<{ result: CheckResult; answered?: string }> {
   const candidates = explicit ? [explicit] : DEFAULT_SOCKETS.filter((p) => existsSync(p));
   const required = explicit !== undefined;
   if (!candidates.length) {
-    return { name: 'osquery:socket', status: 'skip', required: false, detail: `no manager socket found (${DEFAULT_SOCKETS.join(', ')})`, fix: 'pass --socket PATH to probe a running osqueryd' };
+    return { result: { name: 'osquery:socket', status: 'skip', required: false, detail: `no manager socket found (${DEFAULT_SOCKETS.join(', ')})`, fix: 'pass --socket PATH to probe a running osqueryd' } };
   }
   const socket = candidates[0] as string;
   try {
@@ -186,16 +189,91 @@ async function checkSocket(explicit: string | undefined): Promise<CheckResult> {
     const names = exts.map((e) => `${e.name}@${e.version} (uuid ${e.uuid})`);
     const ours = exts.some((e) => e.name === 'outflow');
     return {
-      name: 'osquery:socket',
-      // the first thing an admin asks doctor: is Outflow loaded? Not yet is worth a line whatever the flags
-      status: ours ? 'ok' : 'warn',
-      required,
-      detail: `${socket} reachable; extensions: ${names.join(', ') || 'none'}`,
-      fix: ours ? undefined : 'outflow is not registered: add outflow.ext to extensions.load (docs/deploy.md)',
+      result: {
+        name: 'osquery:socket',
+        // the first thing an admin asks doctor: is Outflow loaded? Not yet is worth a line whatever the flags
+        status: ours ? 'ok' : 'warn',
+        required,
+        detail: `${socket} reachable; extensions: ${names.join(', ') || 'none'}`,
+        fix: ours ? undefined : 'outflow is not registered: add outflow.ext to extensions.load (docs/deploy.md)',
+      },
+      answered: socket,
     };
   } catch (err) {
-    return { name: 'osquery:socket', status: required ? 'fail' : 'warn', required, detail: `${socket}: ${coerceError(err).message}`, fix: socketFix(socket, err) };
+    return { result: { name: 'osquery:socket', status: required ? 'fail' : 'warn', required, detail: `${socket}: ${coerceError(err).message}`, fix: socketFix(socket, err) } };
   }
+}
+
+const FLAGS_SQL = "SELECT name, value FROM osquery_flags WHERE name IN ('extensions_autoload', 'disable_extensions')";
+
+function samePath(a: string, b: string): boolean {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  // /var is /private/var on macOS: osqueryd's flag and install.sh's argument may name one file two ways
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+/** The lines of an extensions.load that name an outflow.ext, read as osqueryd reads them (trimmed; # and ; comment). */
+function outflowLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith(';') && l.endsWith('/outflow.ext'));
+}
+
+/**
+ * Which extensions.load osqueryd reads (its --extensions_autoload, from osquery_flags) against the one Outflow was
+ * installed into: a file osqueryd does not read means Outflow never starts, and nothing else says so. Without
+ * --extensions-load, the file osqueryd reads is looked into for an outflow.ext line instead.
+ */
+async function checkAutoload(socket: string, required: boolean, installedInto: string | undefined): Promise<CheckResult> {
+  const name = 'osquery:autoload';
+  let flags: Map<string, string>;
+  try {
+    const { queryManager } = await import('../extension/sdk/probe.js');
+    flags = new Map((await queryManager(socket, FLAGS_SQL)).map((r) => [r.name ?? '', r.value ?? '']));
+  } catch (err) {
+    return { name, status: 'warn', required: false, detail: `could not read osqueryd's flags through ${socket}: ${coerceError(err).message}`, fix: `run in osqueryi or Fleet: ${FLAGS_SQL}` };
+  }
+  const disabled = flags.get('disable_extensions');
+  if (disabled === 'true' || disabled === '1') {
+    return { name, status: 'fail', required, detail: 'osqueryd runs with --disable_extensions=true: it loads no extension', fix: 'set --disable_extensions=false in osqueryd\'s flags (docs/deploy.md §2)' };
+  }
+  const autoload = flags.get('extensions_autoload');
+  if (!autoload) {
+    return { name, status: 'warn', required: false, detail: 'osqueryd reports no extensions_autoload path: it autoloads no extension', fix: 'set --extensions_autoload to the file install.sh wrote (docs/deploy.md §2)' };
+  }
+  const reads = `osqueryd autoloads extensions from ${autoload}`;
+  if (installedInto !== undefined) {
+    if (samePath(installedInto, autoload)) return { name, status: 'ok', required: true, detail: `${reads}, the file Outflow was installed into` };
+    return {
+      name,
+      status: 'fail',
+      required: true,
+      detail: `${reads}, not ${installedInto} where Outflow was installed: Outflow will not start`,
+      fix: `install again with --extensions-load ${autoload}, or point osqueryd's --extensions_autoload at ${installedInto} (under fleetd, see docs/deploy.md §3)`,
+    };
+  }
+  let text: string;
+  try {
+    text = readFileSync(autoload, 'utf8');
+  } catch (err) {
+    const code = String((err as { code?: unknown }).code ?? coerceError(err).message);
+    return {
+      name,
+      status: 'warn',
+      required: false,
+      detail: code === 'ENOENT' ? `${reads}, which does not exist: Outflow will not start` : `${reads} (cannot read it here: ${code})`,
+      fix: code === 'ENOENT' ? `install with --extensions-load ${autoload}` : 'run doctor as root, or pass --extensions-load FILE naming the file install.sh wrote',
+    };
+  }
+  const ours = outflowLines(text);
+  return ours.length
+    ? { name, status: 'ok', required: false, detail: `${reads}, which lists ${ours.join(', ')}` }
+    : { name, status: 'warn', required: false, detail: `${reads}, which lists no outflow.ext: Outflow will not start`, fix: `install with --extensions-load ${autoload} (or pass --extensions-load FILE naming the file install.sh wrote)` };
 }
 
 async function checkStore(config: OutflowConfig | undefined, configured: boolean, explicit: string | undefined): Promise<CheckResult> {
@@ -263,7 +341,10 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
   if (platform === 'darwin') results.push(await probeEsloggerPermission(tools));
   results.push(checkRoot(platform));
   results.push(checkInterpreter());
-  results.push(await checkSocket(opts.socket));
+  const socket = await checkSocket(opts.socket);
+  results.push(socket.result);
+  if (socket.answered) results.push(await checkAutoload(socket.answered, opts.socket !== undefined, opts.extensionsLoad));
+  else if (opts.extensionsLoad) results.push({ name: 'osquery:autoload', status: 'skip', required: false, detail: `no osqueryd answered to compare ${opts.extensionsLoad} with`, fix: 'pass --socket PATH' });
   results.push(await checkStore(config, opts.config !== undefined, opts.store));
   if (config && opts.config) results.push(...checkFleetServe(config, raw, env));
   return results;

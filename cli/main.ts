@@ -59,6 +59,7 @@ export function buildProgram(): Command {
     .option('--socket <path>', 'osquery extension manager socket to probe')
     .option('--config <file>', 'Outflow YAML config')
     .option('--store <url>', 'fleet store to probe (SQLite path or postgres://…)')
+    .option('--extensions-load <file>', 'the extensions.load Outflow was installed into (install.sh --extensions-load): checked against the one osqueryd reads')
     .action(async (opts) => {
       const { runDoctor } = await import('./doctor.js');
       process.exitCode = await runDoctor(opts);

@@ -14,3 +14,14 @@ export async function listExtensions(socket: string, timeoutMs = 3000): Promise<
   const map = await client.extensions();
   return [...map].map(([uuid, info]) => ({ uuid, name: info.name, version: info.version, sdk_version: info.sdk_version }));
 }
+
+/**
+ * Rows of `sql` run by the manager's own SQL engine (osqueryd's tables; every value a string). Rejects when it does
+ * not answer within timeoutMs, or with the manager's message when the query fails.
+ */
+export async function queryManager(socket: string, sql: string, timeoutMs = 3000): Promise<Record<string, string>[]> {
+  const client = new ExtensionManagerClient(socket, { timeoutMs });
+  const { status, response } = await client.query(sql);
+  if (status.code !== 0) throw new Error(`query refused (status ${status.code}): ${status.message}`);
+  return response;
+}

@@ -31,8 +31,11 @@ describe('outflow doctor', () => {
   let manager: FakeManager;
   const socket = path.join(dir, 'osquery.em');
 
+  let defaultQueryHandler: FakeManager['queryHandler'];
+
   beforeAll(async () => {
     manager = await FakeManager.start(socket);
+    defaultQueryHandler = manager.queryHandler;
   });
   afterAll(async () => {
     await manager.close();
@@ -104,6 +107,52 @@ describe('outflow doctor', () => {
     expect(s?.detail).toContain('extensions:');
     // osqueryd answers, but Outflow is not among its extensions: the line an admin runs doctor for
     expect(s).toMatchObject({ status: 'warn', fix: expect.stringContaining('outflow is not registered: add outflow.ext to extensions.load') });
+  });
+
+  it('checks which extensions.load osqueryd reads (osquery_flags) against the one Outflow was installed into', async () => {
+    const load = path.join(dir, 'extensions.load');
+    let flags: Record<string, string> = {};
+    manager.queryHandler = (sql) => ({
+      status: { code: 0, message: 'OK', uuid: 0 },
+      response: sql.includes('osquery_flags') ? Object.entries(flags).map(([name, value]) => ({ name, value })) : [],
+    });
+    try {
+      flags = { disable_extensions: 'false', extensions_autoload: load };
+      const same = await doctor(['--socket', socket, '--extensions-load', load]);
+      expect(manager.calls.filter((c) => c.method === 'query').at(-1)?.args).toEqual(["SELECT name, value FROM osquery_flags WHERE name IN ('extensions_autoload', 'disable_extensions')"]);
+      expect(same.checks.get('osquery:autoload')).toMatchObject({ status: 'ok', detail: `osqueryd autoloads extensions from ${load}, the file Outflow was installed into` });
+      expect(same.code).toBe(0);
+
+      // fleetd's case: orbit passes its own file, and the one install.sh wrote is never read
+      flags = { disable_extensions: 'false', extensions_autoload: '/opt/orbit/extensions.load' };
+      const other = await doctor(['--socket', socket, '--extensions-load', load]);
+      expect(other.code).toBe(1);
+      expect(other.checks.get('osquery:autoload')).toMatchObject({
+        status: 'fail',
+        required: true,
+        detail: `osqueryd autoloads extensions from /opt/orbit/extensions.load, not ${load} where Outflow was installed: Outflow will not start`,
+        fix: expect.stringContaining('--extensions-load /opt/orbit/extensions.load'),
+      });
+
+      // without --extensions-load: the file osqueryd reads is looked into
+      flags = { disable_extensions: 'false', extensions_autoload: load };
+      writeFileSync(load, '# extensions\n/usr/local/other/other.ext\n');
+      const unlisted = await doctor(['--socket', socket]);
+      expect(unlisted.checks.get('osquery:autoload')).toMatchObject({ status: 'warn', detail: `osqueryd autoloads extensions from ${load}, which lists no outflow.ext: Outflow will not start` });
+      writeFileSync(load, '/usr/local/other/other.ext\n  /usr/local/outflow/outflow.ext \n');
+      expect((await doctor(['--socket', socket])).checks.get('osquery:autoload')).toMatchObject({ status: 'ok', detail: `osqueryd autoloads extensions from ${load}, which lists /usr/local/outflow/outflow.ext` });
+
+      flags = { disable_extensions: 'true', extensions_autoload: load };
+      const disabled = await doctor(['--socket', socket, '--extensions-load', load]);
+      expect(disabled.code).toBe(1);
+      expect(disabled.checks.get('osquery:autoload')).toMatchObject({ status: 'fail', detail: 'osqueryd runs with --disable_extensions=true: it loads no extension' });
+    } finally {
+      manager.queryHandler = defaultQueryHandler;
+    }
+    // a query osqueryd refuses is a warning with its reason, not a crash or a failure
+    const refused = await doctor(['--socket', socket, '--extensions-load', load]);
+    expect(refused.code).toBe(0);
+    expect(refused.checks.get('osquery:autoload')).toMatchObject({ status: 'warn', required: false, detail: expect.stringMatching(/^could not read osqueryd's flags through .*: query refused \(status 1\): fake manager has no tables/) });
   });
 
   it('fails when the named osquery socket is unreachable, with advice for why', async () => {
