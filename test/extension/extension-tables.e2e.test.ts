@@ -2,13 +2,14 @@
  * The real `outflow extension` process, registered with the fake manager, answering table calls the way
  * osqueryd makes them (a new connection per call, spec-shaped context JSON).
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeManager, type RegisteredExtension } from '../../extension/sdk/testing/fake-manager.js';
 import { Op } from '../../extension/sdk/query-context.js';
 import { VERSION } from '../../src/version.js';
+import { REPO_ROOT } from '../helpers/cli.js';
 import { BARRIER } from './fixtures/test-tables.js';
 import { startExtension, tempDir, versionAtLeast, within, writeTestConfig, type ExtensionChild } from './harness.js';
 
@@ -74,6 +75,12 @@ describe('outflow extension serving tables to a manager', () => {
     const self = res.response.find((r) => r.component === 'extension');
     expect(self).toMatchObject({ platform: 'linux', state: 'running', version: VERSION });
     expect(self?.detail).toMatch(new RegExp(`uuid ${reg.uuid}`));
+    // docs/extension.md gives this row's detail as served
+    const doc = readFileSync(path.join(REPO_ROOT, 'docs/extension.md'), 'utf8').replace(/\s+/g, ' ');
+    const documented = /Under osqueryd its detail is `([^`]+)`/.exec(doc)?.[1];
+    expect(documented).toBe('registered with osquery as uuid N; serving K tables; config FILE');
+    const tables = Object.keys(reg.registry.table ?? {}).length;
+    expect(self?.detail).toBe(documented!.replace('N', String(reg.uuid)).replace('K', String(tables)).replace('FILE', path.join(dir, 'outflow.yaml')));
     for (const row of res.response) {
       expect(Object.keys(row).sort()).toEqual(STATUS_ROUTES.map((r) => r.name).sort());
       expect(['running', 'degraded', 'unavailable', 'permission_denied', 'disabled']).toContain(row.state);

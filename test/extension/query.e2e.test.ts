@@ -3,7 +3,8 @@
  * SQLite virtual tables.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_ENTRY, REPO_ROOT, runOutflow } from '../helpers/cli.js';
 import { TEST_TABLES, tempDir, writeTestConfig } from './harness.js';
@@ -47,6 +48,9 @@ describe('outflow query', () => {
     const lines = jsonLines(r.stdout);
     const status = lines.filter((l) => 'component' in l);
     expect(status.find((l) => l.component === 'extension')).toMatchObject({ platform: 'linux', state: 'running', version: expect.any(String) });
+    // docs/extension.md gives this row's detail as the shell serves it
+    const doc = readFileSync(path.join(REPO_ROOT, 'docs/extension.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(status.find((l) => l.component === 'extension')?.detail).toBe(/under `outflow query` it is `([^`]+)`/.exec(doc)?.[1]);
     for (const row of status) expect(Object.keys(row)).toEqual(['component', 'platform', 'state', 'detail', 'events', 'dropped', 'last_event', 'version']);
     const rest = lines.slice(status.length);
     expect(rest).toEqual([
