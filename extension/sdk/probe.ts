@@ -1,4 +1,5 @@
 /** One-shot probes of an osquery manager socket (used by `outflow doctor`). */
+import { coreQuery } from './core-query.js';
 import { ExtensionManagerClient } from './thrift-bridge.js';
 
 export interface ListedExtension {
@@ -20,8 +21,5 @@ export async function listExtensions(socket: string, timeoutMs = 3000): Promise<
  * not answer within timeoutMs, or with the manager's message when the query fails.
  */
 export async function queryManager(socket: string, sql: string, timeoutMs = 3000): Promise<Record<string, string>[]> {
-  const client = new ExtensionManagerClient(socket, { timeoutMs });
-  const { status, response } = await client.query(sql);
-  if (status.code !== 0) throw new Error(`query refused (status ${status.code}): ${status.message}`);
-  return response;
+  return coreQuery(socket, { timeoutMs }).query(sql);
 }

@@ -152,7 +152,7 @@ describe('outflow doctor', () => {
     // a query osqueryd refuses is a warning with its reason, not a crash or a failure
     const refused = await doctor(['--socket', socket, '--extensions-load', load]);
     expect(refused.code).toBe(0);
-    expect(refused.checks.get('osquery:autoload')).toMatchObject({ status: 'warn', required: false, detail: expect.stringMatching(/^could not read osqueryd's flags through .*: query refused \(status 1\): fake manager has no tables/) });
+    expect(refused.checks.get('osquery:autoload')).toMatchObject({ status: 'warn', required: false, detail: expect.stringMatching(/^could not read osqueryd's flags through .*: osquery core refused the query \(1\): fake manager has no tables/) });
   });
 
   it('fails when the named osquery socket is unreachable, with advice for why', async () => {
