@@ -69,6 +69,16 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
    * ps's comm column is argv[0], which the process chooses: it must never replace that path.
    */
   const kernelPath = new WeakSet<ProcessRecord>();
+  /**
+   * When eslogger last reported an instance's path (its event second). Core's answer is only as new as the
+   * query that asked for it (an osquery observation's seenAt): an exec eslogger reported in or after that second
+   * may postdate core's proc_pidpath, so core's older path must not replace the exec'd image's.
+   */
+  const esloggerPathAt = new WeakMap<ProcessRecord, number>();
+  const noteKernelPath = (r: ProcessRecord, obs: ProcessObservation) => {
+    kernelPath.add(r);
+    if (obs.source === 'eslogger' && (esloggerPathAt.get(r) ?? -Infinity) < obs.seenAt) esloggerPathAt.set(r, obs.seenAt);
+  };
 
   const fromKernel = (obs: ProcessObservation) => obs.source === 'eslogger' || obs.source === 'osquery';
   const isTerminalApp = (p: ProcessRecord) => matchesResolved(allowlists.terminals, teamKey(p.teamId, p.platformBinary), p.signingId);
@@ -168,7 +178,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
       if (!list) byPid.set(obs.pid, (list = []));
       // A newer instance of the pid means every older one has exited (pid reuse).
       for (const older of list) if (older.processStart < r.processStart) markExited(older, r.processStart);
-      if (fromKernel(obs) && obs.path) kernelPath.add(r);
+      if (fromKernel(obs) && obs.path) noteKernelPath(r, obs);
       list.push(r);
       list.sort((a, b) => a.processStart - b.processStart);
       count++;
@@ -192,8 +202,9 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     if (obs.uid !== undefined) r.uid = obs.uid;
     // a ps comm (a path or a bare name) is argv[0]: it names the instance only while eslogger has not
     const argv0Only = obs.source === 'ps' && kernelPath.has(r);
-    if (obs.path && !argv0Only) {
-      if (fromKernel(obs)) kernelPath.add(r);
+    const staleCore = obs.source === 'osquery' && (esloggerPathAt.get(r) ?? -Infinity) >= obs.seenAt;
+    if (obs.path && !argv0Only && !staleCore) {
+      if (fromKernel(obs)) noteKernelPath(r, obs);
       if (obs.path !== r.path) r.path = detached(obs.path);
       if (obs.name === undefined) r.name = detached(obs.path.slice(obs.path.lastIndexOf('/') + 1));
     }

@@ -221,6 +221,33 @@ describe('refreshProcessSnapshot on darwin (fake ps)', () => {
       });
     });
 
+    it("an exec eslogger reports after core answered is not undone by core's older answer", async () => {
+      await withFakePs(spoofing, async () => {
+        // pid 700 runs /bin/sh when core enumerates; right after, it exec's rclone (eslogger reports the exec with
+        // the kernel's path) while the snapshot's ps listings are still running. Core's answer is older than the
+        // exec: applied last, it would put /bin/sh back, and a flow first seen before the next snapshot (or every
+        // flow, if rclone exits by then) would keep /bin/sh's Apple identity.
+        const clock = fixedClock(1_772_528_410);
+        let ctx!: ExtensionContext;
+        const core: OsqueryCore = {
+          async query() {
+            const rows = [{ pid: '1', path: '/sbin/launchd' }, { pid: '700', path: '/bin/sh' }];
+            clock.advance(1);
+            ctx.processes.observe({ pid: 700, processStart: 1_772_528_400, ppid: 1, path: RCLONE, source: 'eslogger', seenAt: clock.unix() });
+            return rows;
+          },
+        };
+        ctx = ctxFor('darwin', clock, core);
+        await refreshProcessSnapshot(ctx);
+        expect(ctx.processes.get(700)).toMatchObject({ path: RCLONE, processStart: 1_772_528_400 });
+        // the next snapshot's answer is newer than the exec: believed as usual
+        ctx.core = { query: async () => [{ pid: '700', path: '/usr/bin/next' }] };
+        clock.advance(5);
+        await refreshProcessSnapshot(ctx);
+        expect(ctx.processes.get(700)!.path).toBe('/usr/bin/next');
+      });
+    });
+
     it('when core does not answer, the snapshot still happens on ps alone and says where its paths came from', async () => {
       await withFakePs(spoofing, async () => {
         const ctx = ctxFor('darwin', fixedClock(1_772_528_410), stubCore(() => [], 'processes: no such table'));

@@ -166,7 +166,8 @@ async function snapshotDarwin(ctx: ExtensionContext): Promise<{ list: ProcessObs
     // After the ps observations, so the kernel's path wins over argv[0] for the same instance.
     for (const r of snap.processes) {
       const path = core.paths.get(r.pid);
-      if (path !== undefined && r.start < core.asked) list.push({ pid: r.pid, processStart: r.start, path, source: 'osquery', seenAt });
+      // seenAt is when core was asked: its answer is no newer, and an exec eslogger reported since wins (model.ts).
+      if (path !== undefined && r.start < core.asked) list.push({ pid: r.pid, processStart: r.start, path, source: 'osquery', seenAt: core.asked });
     }
   }
   return { list, startedAt };
