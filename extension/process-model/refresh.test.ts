@@ -214,10 +214,45 @@ describe('refreshProcessSnapshot on darwin (fake ps)', () => {
     it("an instance that may have started after core's answer does not get that answer (pid reuse)", async () => {
       await withFakePs(spoofing, async () => {
         // the query starts in 700's start second: the path core gave for pid 700 may be its predecessor's
-        const ctx = ctxFor('darwin', fixedClock(1_772_528_400), stubCore(() => [{ pid: '700', path: '/usr/bin/predecessor' }]));
+        const ctx = ctxFor('darwin', fixedClock(1_772_528_400), stubCore(() => [{ pid: '1', path: '/sbin/launchd' }, { pid: '700', path: '/usr/bin/predecessor' }]));
         await refreshProcessSnapshot(ctx);
-        expect(ctx.processes.get(700)!.path).toBe(SAFARI);
+        expect(ctx.processes.get(700)!.path).not.toBe('/usr/bin/predecessor');
         expect(ctx.processes.get(1)!.path).toBe('/sbin/launchd');
+      });
+    });
+
+    it("while core answers, an instance core's answer does not cover is not named by its argv[0] claim", async () => {
+      await withFakePs(spoofing, async () => {
+        // 700 (`exec -a <Safari's path> rclone`) starts in the second the query starts in (an attacker sees the
+        // extension's ps runs and the fixed delay between them). Its argv[0] path used to stand until the next
+        // snapshot; a flow first seen meanwhile keeps it for good (flow-store copies the path once), and so does
+        // the record if rclone exits first. Withheld, the path is unknown, never Safari's.
+        const clock = fixedClock(1_772_528_400);
+        const ctx = ctxFor('darwin', clock, stubCore(() => [{ pid: '1', path: '/sbin/launchd' }, { pid: '700', path: '/usr/bin/predecessor' }]));
+        await refreshProcessSnapshot(ctx);
+        expect(ctx.processes.get(700)).toMatchObject({ path: '', name: 'Safari' });
+        ctx.core = stubCore(() => [{ pid: '1', path: '/sbin/launchd' }, { pid: '700', path: '' }]);
+        clock.advance(5);
+        await refreshProcessSnapshot(ctx);
+        expect(ctx.processes.get(700)!.path).toBe('');
+        // the next answer that covers it gives the kernel's path
+        ctx.core = stubCore(() => [{ pid: '1', path: '/sbin/launchd' }, { pid: '700', path: RCLONE }]);
+        clock.advance(5);
+        await refreshProcessSnapshot(ctx);
+        expect(ctx.processes.get(700)).toMatchObject({ path: RCLONE, name: 'rclone' });
+      });
+    });
+
+    it('a process core gives no usable path for (no timing needed) is not named by its argv[0] claim', async () => {
+      await withFakePs(spoofing, async () => {
+        // 700 started 10 s before the query. Core lists zombies without a path; when proc_pidpath fails (osquery's
+        // darwin processes.cpp: a deleted executable) it falls back to the first memory region's name, `[null]`
+        // for __PAGEZERO, which the parser rejects. `rm` of its own binary let ps's Safari claim stand, every snapshot.
+        for (const row of [{ pid: '700', path: '' }, { pid: '700', path: '[null]' }]) {
+          const ctx = ctxFor('darwin', fixedClock(1_772_528_410), stubCore(() => [{ pid: '1', path: '/sbin/launchd' }, row]));
+          await refreshProcessSnapshot(ctx);
+          expect(ctx.processes.get(700)).toMatchObject({ path: '', name: 'Safari' });
+        }
       });
     });
 

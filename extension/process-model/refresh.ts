@@ -150,13 +150,16 @@ async function snapshotDarwin(ctx: ExtensionContext): Promise<{ list: ProcessObs
     // Longer than MAXPATHLEN is no executable path: not believed (a path learnt before is kept).
     const comm = r.comm !== undefined && r.comm.length <= MAX_EXEC_PATH ? r.comm : undefined;
     // No comm: the process exists but its path is not believed this time (a path learnt before is kept).
-    const isPath = comm?.startsWith('/') ?? false;
+    // While core answers, a comm path is argv[0]'s claim about an instance core's answer did not cover (it
+    // started in the query's second or later, or core listed it without a path): a name only until core does.
+    // Taken as a path, it stood until the next snapshot, and a flow first seen meanwhile keeps it for good.
+    const isPath = !core && (comm?.startsWith('/') ?? false);
     return {
       pid: r.pid,
       processStart: r.start,
       ppid: r.ppid,
       uid: r.uid,
-      ...(comm === undefined ? {} : isPath ? { path: comm } : { name: comm }),
+      ...(comm === undefined ? {} : isPath ? { path: comm } : { name: core && comm.startsWith('/') ? comm.slice(comm.lastIndexOf('/') + 1) : comm }),
       ...(r.args ? { args: r.args } : {}),
       source: 'ps' as const,
       seenAt,
