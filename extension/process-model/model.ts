@@ -5,7 +5,7 @@ import { resolveAllowlists, matchesResolved } from '../../src/classify/allowlist
 import { teamKey } from '../../src/classify/app-match.js';
 import type { LineageGroup, ProcessModel, ProcessObservation, ProcessRecord } from '../runtime/context.js';
 import { detached } from '../../src/strings.js';
-import { groupOf, LAUNCHD_PID } from './lineage.js';
+import { groupOf, lineageParent, LAUNCHD_PID } from './lineage.js';
 
 /**
  * Args kept per process: enough to recognise a command, bounded in memory. Every source goes through this
@@ -50,6 +50,8 @@ const START_TOLERANCE_S = 1;
  * Exited instances stay for `processes.exited_retention` so precursors and flows of short-lived processes
  * can still be attributed; the whole table is bounded by `processes.max_processes`.
  */
+/** Links groupOf walks up at most (its maxDepth default): sweep keeps every exited one of them. */
+const LINEAGE_MAX_DEPTH = 64;
 /** makeRoom sweeps at most this often (s); the refresh loop sweeps every 5 s anyway. */
 const SWEEP_MIN_INTERVAL_S = 5;
 
@@ -277,13 +279,18 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
    */
   function pinnedExited(now: number): Set<ProcessRecord> {
     const out = new Set<ProcessRecord>();
+    // Every link groupOf may follow (a parent, or the responsible process of an orphan), as deep as it walks:
+    // with 8 parent hops, `sh -c` nested 9 deep (or a reader launchd adopted) lost its group's root at 30 min.
+    // Each instance is walked once, so the whole pass stays O(table).
+    const walked = new Set<ProcessRecord>();
     const withAncestors = (r: ProcessRecord) => {
-      let cur: ProcessRecord | undefined = r;
-      for (let hop = 0; hop < 8 && cur; hop++) {
-        const parent = parentOf(cur);
-        if (!parent || out.has(parent)) break;
-        if (parent.exitedAt !== null) out.add(parent);
-        cur = parent;
+      let cur = r;
+      for (let hop = 0; hop < LINEAGE_MAX_DEPTH && !walked.has(cur); hop++) {
+        walked.add(cur);
+        const link = lineageParent(lookup, cur);
+        if (link.kind !== 'parent' && link.kind !== 'responsible') break;
+        if (link.parent.exitedAt !== null) out.add(link.parent);
+        cur = link.parent;
       }
     };
     for (const list of byPid.values()) for (const r of list) if (r.exitedAt === null) withAncestors(r);

@@ -128,4 +128,32 @@ describe('a credential read by a short-lived helper keeps its lineage group whil
     expect(world.processes.get(security.pid, security.processStart)).toBeUndefined();
     expect(world.processes.get(sh.pid, sh.processStart)).toBeUndefined();
   });
+
+  it('a reader nested deeper than a few exited shells keeps the whole chain its group is found through', () => {
+    // the same stealer, with `sh -c 'sh -c … security …'` nested 10 deep: every link exits at once. Lineage walks
+    // up to 64 links; only the first 8 above the reader were kept, the 9th was swept at 30 minutes, and the read's
+    // group became the topmost kept sh instead of the stealer's.
+    const shells = Array.from({ length: 10 }, (_, i) => ({ pid: 730 + i, processStart: NOW - 2701, ppid: i === 0 ? stealer.pid : 729 + i, path: '/bin/sh', args: ['sh', '-c', 'x'], platformBinary: true, signingId: 'com.apple.sh', exitedAt: NOW - 2699 }));
+    const nested = { ...security, ppid: 739 };
+    const deepRead = { ...read, ppid: 739 };
+    const world = buildWorld({ processes: [stealer, curl, ...shells, nested], signing, flows: [upload], sensitive: [deepRead] });
+    world.processes.keepUntil(read.pid, read.process_start, read.time + 43_200);
+    world.processes.sweep(NOW);
+    expect(shells.filter((s) => !world.processes.get(s.pid, s.processStart)).map((s) => s.pid)).toEqual([]);
+    const rows = only(correlate(world, correlationOptions(parseQueryContext(''))).rows, 'AN0990');
+    expect(rows.map((x) => [x.precursor_category, x.precursor_tier])).toEqual([['keychain', 1]]);
+  });
+
+  it('an orphaned reader keeps the responsible process its group is found through', () => {
+    // security was started by a helper that exited at once, so launchd adopted it (ppid 1, no original parent
+    // known): lineage follows its responsible pid, the stealer's helper daemon, which exited too
+    const daemon = { pid: 740, processStart: NOW - 2800, ppid: stealer.pid, path: `${HOME}/Downloads/update-helper`, exitedAt: NOW - 2690 };
+    const orphan = { ...security, ppid: 1, responsiblePid: 740 };
+    const world = buildWorld({ processes: [stealer, curl, daemon, orphan], signing: [...signing, { path: daemon.path, cls: 'unsigned', cdhash: 'bb33' }], flows: [upload], sensitive: [{ ...read, ppid: 1 }] });
+    world.processes.keepUntil(read.pid, read.process_start, read.time + 43_200);
+    world.processes.sweep(NOW);
+    expect(world.processes.get(daemon.pid, daemon.processStart)).toBeDefined();
+    const rows = only(correlate(world, correlationOptions(parseQueryContext(''))).rows, 'AN0990');
+    expect(rows.map((x) => [x.precursor_category, x.precursor_tier])).toEqual([['keychain', 1]]);
+  });
 });
