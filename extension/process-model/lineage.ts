@@ -1,5 +1,8 @@
 import type { LineageGroup, ProcessRecord } from '../runtime/context.js';
 
+/** Links a lineage walk follows at most (a loop in a forged or stale ppid chain must end there). */
+export const LINEAGE_MAX_DEPTH = 64;
+
 /**
  * Lineage (SPEC §4) as pure functions over a read-only view of the process model, so they can be
  * unit-tested on hand-built trees.
@@ -98,7 +101,7 @@ function underTerminalApp(model: ProcessLookup, shell: ProcessRecord, opts: Line
 }
 
 export function groupOf(model: ProcessLookup, p: ProcessRecord, opts: LineageOptions): LineageGroup {
-  const maxDepth = opts.maxDepth ?? 64;
+  const maxDepth = opts.maxDepth ?? LINEAGE_MAX_DEPTH;
   const chain: ProcessRecord[] = [p];
   const seen = new Set<ProcessRecord>([p]);
   let cur = p;

@@ -5,7 +5,7 @@ import { resolveAllowlists, matchesResolved } from '../../src/classify/allowlist
 import { teamKey } from '../../src/classify/app-match.js';
 import type { LineageGroup, ProcessModel, ProcessObservation, ProcessRecord } from '../runtime/context.js';
 import { detached } from '../../src/strings.js';
-import { groupOf, lineageParent, LAUNCHD_PID } from './lineage.js';
+import { groupOf, lineageParent, LAUNCHD_PID, LINEAGE_MAX_DEPTH } from './lineage.js';
 
 /**
  * Args kept per process: enough to recognise a command, bounded in memory. Every source goes through this
@@ -44,17 +44,15 @@ export interface ProcessModelOptions {
  */
 const START_TOLERANCE_S = 1;
 
+/** makeRoom sweeps at most this often (s); the refresh loop sweeps every 5 s anyway. */
+const SWEEP_MIN_INTERVAL_S = 5;
+
 /**
  * The process table shared by every collector, keyed by instance (pid, processStart). A new start time
  * for a known pid means the pid was reused: the older instance is marked exited, never overwritten.
  * Exited instances stay for `processes.exited_retention` so precursors and flows of short-lived processes
  * can still be attributed; the whole table is bounded by `processes.max_processes`.
  */
-/** Links groupOf walks up at most (its maxDepth default): sweep keeps every exited one of them. */
-const LINEAGE_MAX_DEPTH = 64;
-/** makeRoom sweeps at most this often (s); the refresh loop sweeps every 5 s anyway. */
-const SWEEP_MIN_INTERVAL_S = 5;
-
 export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   const { config, clock, log } = opts;
   const retention = config.processes.exited_retention;
@@ -279,7 +277,8 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
    */
   function pinnedExited(now: number): Set<ProcessRecord> {
     const out = new Set<ProcessRecord>();
-    // Every link groupOf may follow (a parent, or the responsible process of an orphan), as deep as it walks:
+    // Every link groupOf may follow (a parent, or the responsible process of an orphan), as deep as it walks
+    // (LINEAGE_MAX_DEPTH):
     // with 8 parent hops, `sh -c` nested 9 deep (or a reader launchd adopted) lost its group's root at 30 min.
     // Each instance is walked once, so the whole pass stays O(table).
     const walked = new Set<ProcessRecord>();
