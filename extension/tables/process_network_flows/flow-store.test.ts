@@ -109,6 +109,21 @@ describe('flow store', () => {
     expect(rows[0]).toMatchObject({ flow_id: first.flow_id, process_start: T0 - 60, path: '/opt/homebrew/bin/rclone', bytes_out: 40, duration: 5 });
   });
 
+  it('a path the model learns after the flow was first seen fills the empty one; a known path is never replaced', () => {
+    const { store } = setup();
+    // known instance, path not yet known (macOS: started while core's processes query ran; ps gave a name only)
+    const pathless = { processStart: T0 - 1, ppid: 1, uid: 501, path: '', name: 'rclone' };
+    store.applySample([obs({ process: pathless, bytesOut: 10 })], { at: T0, counters: 'cumulative' });
+    expect(store.rows()[0]).toMatchObject({ path: '', process_start: T0 - 1 });
+    const kernel = { ...pathless, path: '/Users/eve/.cache/rclone' };
+    store.applySample([obs({ process: kernel, bytesOut: 40 })], { at: T0 + 5, counters: 'cumulative' });
+    expect(store.rows()[0]).toMatchObject({ path: '/Users/eve/.cache/rclone', process_name: 'rclone', bytes_out: 40 });
+    // the same instance exec'd /bin/cat onto the inherited socket: the flow stays the uploader's
+    store.applySample([obs({ process: { ...pathless, path: '/bin/cat', name: 'cat' }, bytesOut: 90 })], { at: T0 + 10, counters: 'cumulative' });
+    expect(store.rows()).toHaveLength(1);
+    expect(store.rows()[0]).toMatchObject({ path: '/Users/eve/.cache/rclone', process_name: 'rclone', bytes_out: 90 });
+  });
+
   it('keeps one flow when its process drops out of the process model mid-flow (no split, bytes continue)', () => {
     const { store } = setup();
     store.applySample([obs({ bytesOut: 1000 })], { at: T0, counters: 'cumulative' });

@@ -257,6 +257,11 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
         result.created++;
       } else {
         result.updated++;
+        // A path learnt after the flow was first seen (macOS: core's kernel path comes at the next snapshot for a
+        // process that started during one) fills an empty one. A known path is never replaced: after an exec
+        // the socket's bytes may be the new image's, and `exec cat >&3` must not turn an upload into Apple's.
+        const p = o.process;
+        if (p?.path && !entry.row.path) Object.assign(entry.row, { path: own(p.path), process_name: own(p.name) || entry.row.process_name });
       }
       const r = entry.row;
       entry.seenIn = seq;
