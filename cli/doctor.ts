@@ -204,6 +204,30 @@ async function checkSocket(explicit: string | undefined): Promise<{ result: Chec
   }
 }
 
+/**
+ * The darwin extension takes process paths from core's processes table (proc_pidpath); without it they are ps's
+ * argv[0] claims (docs/flows.md). launchd (pid 1) is always there, with a path.
+ */
+async function checkCoreProcesses(socket: string): Promise<CheckResult> {
+  const name = 'osquery:processes';
+  const sql = 'SELECT pid, path FROM processes WHERE pid = 1';
+  try {
+    const { queryManager } = await import('../extension/sdk/probe.js');
+    const rows = await queryManager(socket, sql);
+    const launchd = rows.find((r) => r.pid === '1');
+    if (launchd?.path?.startsWith('/')) return { name, status: 'ok', required: false, detail: `osqueryd's processes table answers with kernel paths (pid 1: ${launchd.path})` };
+    return { name, status: 'warn', required: false, detail: `osqueryd's processes table gave no path for pid 1 (${JSON.stringify(rows).slice(0, 200)})`, fix: 'run doctor as root; the extension reads process paths from this table (docs/flows.md)' };
+  } catch (err) {
+    return {
+      name,
+      status: 'warn',
+      required: false,
+      detail: `osqueryd's processes table did not answer through ${socket}: ${coerceError(err).message}; process paths will be ps's argv[0] claims`,
+      fix: "remove processes from osqueryd's --disable_tables (docs/flows.md, \"A ps path is a claim\")",
+    };
+  }
+}
+
 const FLAGS_SQL = "SELECT name, value FROM osquery_flags WHERE name IN ('extensions_autoload', 'disable_extensions')";
 
 function samePath(a: string, b: string): boolean {
@@ -343,8 +367,10 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
   results.push(checkInterpreter());
   const socket = await checkSocket(opts.socket);
   results.push(socket.result);
-  if (socket.answered) results.push(await checkAutoload(socket.answered, opts.socket !== undefined, opts.extensionsLoad));
-  else if (opts.extensionsLoad) results.push({ name: 'osquery:autoload', status: 'skip', required: false, detail: `no osqueryd answered to compare ${opts.extensionsLoad} with`, fix: 'pass --socket PATH' });
+  if (socket.answered) {
+    results.push(await checkAutoload(socket.answered, opts.socket !== undefined, opts.extensionsLoad));
+    if (platform === 'darwin') results.push(await checkCoreProcesses(socket.answered));
+  } else if (opts.extensionsLoad) results.push({ name: 'osquery:autoload', status: 'skip', required: false, detail: `no osqueryd answered to compare ${opts.extensionsLoad} with`, fix: 'pass --socket PATH' });
   results.push(await checkStore(config, opts.config !== undefined, opts.store));
   if (config && opts.config) results.push(...checkFleetServe(config, raw, env));
   return results;

@@ -155,6 +155,22 @@ describe('outflow doctor', () => {
     expect(refused.checks.get('osquery:autoload')).toMatchObject({ status: 'warn', required: false, detail: expect.stringMatching(/^could not read osqueryd's flags through .*: osquery core refused the query \(1\): fake manager has no tables/) });
   });
 
+  it("on darwin, checks that osqueryd's processes table gives kernel paths (the extension's process paths)", async () => {
+    try {
+      manager.queryHandler = (sql) =>
+        sql === 'SELECT pid, path FROM processes WHERE pid = 1'
+          ? { status: { code: 0, message: 'OK', uuid: 0 }, response: [{ pid: '1', path: '/sbin/launchd' }] }
+          : { status: { code: 1, message: 'not scripted', uuid: 0 }, response: [] };
+      const ok = await doctor(['--socket', socket], { OUTFLOW_PLATFORM: 'darwin' });
+      expect(ok.checks.get('osquery:processes')).toMatchObject({ status: 'ok', required: false, detail: "osqueryd's processes table answers with kernel paths (pid 1: /sbin/launchd)" });
+      expect((await doctor(['--socket', socket])).checks.has('osquery:processes')).toBe(false); // linux: /proc/<pid>/exe
+    } finally {
+      manager.queryHandler = defaultQueryHandler;
+    }
+    const disabled = await doctor(['--socket', socket], { OUTFLOW_PLATFORM: 'darwin' });
+    expect(disabled.checks.get('osquery:processes')).toMatchObject({ status: 'warn', required: false, detail: expect.stringMatching(/did not answer .*fake manager has no tables.*; process paths will be ps's argv\[0\] claims$/), fix: expect.stringContaining('--disable_tables') });
+  });
+
   it('fails when the named osquery socket is unreachable, with advice for why', async () => {
     const missing = path.join(dir, 'missing.em');
     const r = await doctor(['--socket', missing]);
