@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the tests need are up: PostgreSQL (trust auth for 127.0.0.1:5432) and NATS with
 # JetStream (127.0.0.1:4222). On a fresh Debian machine it installs the packages (`postgresql`,
-# `nats-server`), creates/starts the cluster and starts nats-server with -js. Fails (never skips) when a
+# `nats-server`, and `libarchive-tools` for bsdtar), creates/starts the cluster and starts nats-server with -js. Fails (never skips) when a
 # service still cannot be reached, so CI reports the cause instead of silently skipping tests.
 #
 #   bash scripts/services.sh                      # both
@@ -115,5 +115,11 @@ if [ "$want_nats" = 1 ]; then
   ok=0
   for _ in 1 2 3 4 5; do jetstream_ok && { ok=1; break; }; sleep 0.3; done
   [ "$ok" = 1 ] || { echo "services: NATS on 127.0.0.1:$nats_port answers but JetStream is not enabled (run nats-server with -js)" >&2; exit 1; }
+fi
+
+# Not a service, but a tool the tests need: the package test builds with BSD tar too (macOS's tar), which
+# Debian ships as bsdtar in libarchive-tools. Without it that test would skip, and CI would not see it fail.
+if [ "${OUTFLOW_NEED_BSDTAR:-1}" = 1 ] && [ ! -x /usr/bin/bsdtar ]; then
+  apt_install libarchive-tools || { echo "services: cannot install libarchive-tools (bsdtar) for the package test" >&2; exit 1; }
 fi
 exit 0
