@@ -198,6 +198,9 @@ describe('staging paths', () => {
     ['/Users/Shared/a.zip', true],
     ['/var/folders/zz/abc123/T/TemporaryItems/a.zip', true],
     ['/private/var/folders/zz/abc123/T/a.zip', true],
+    // one level before T, as the endpoint's archive_events.staging accepts (the fleet said no before)
+    ['/var/folders/zz/T/a.zip', true],
+    ['/Users/u/Documents/../a.zip', false],
     ['/Users/u/.cache/a.zip', true],
     ['/Users/u/Documents/a.zip', false],
     ['/Users/u/Documents/.hidden-file.zip', false],

@@ -2,6 +2,7 @@
  * Shared definitions of SPEC §4, used by every analytic on both sides (extension endpoint stage,
  * fleet finalization). Pure functions of flow facts and the analytics config.
  */
+import { isStagingPath } from '../classify/archive.js';
 import { DEFAULT_PORT_MAP } from '../config/extension.js';
 import type { AnalyticsConfig } from '../config/analytics.js';
 import type { FlowFacts } from './types.js';
@@ -107,17 +108,10 @@ function standardService(proto: string, port: number): string | undefined {
   return service;
 }
 
-const STAGING_PREFIXES = ['/tmp/', '/private/tmp/', '/var/tmp/', '/private/var/tmp/', '/Users/Shared/'];
-const VAR_FOLDERS_TMP = /^(\/private)?\/var\/folders\/[^/]+\/[^/]+\/T\//;
-
 /**
- * Staging location for collected data (SPEC §2 archive_events.staging): /tmp, /private/tmp, /var/tmp,
- * /Users/Shared, /var/folders/<xx>/<yyy>/T, or any hidden directory on the path.
+ * Staging location for collected data (SPEC §2 archive_events.staging), for candidates that carry no
+ * `staging` flag of their own: the endpoint's rule (isStagingPath), so both sides call the same paths staging.
  */
 export function stagingPath(p: string): boolean {
-  if (!p) return false;
-  if (STAGING_PREFIXES.some((s) => p.startsWith(s))) return true;
-  if (VAR_FOLDERS_TMP.test(p)) return true;
-  const dirs = p.split('/').slice(0, -1);
-  return dirs.some((d) => d.length > 1 && d.startsWith('.') && d !== '..');
+  return isStagingPath(p);
 }
