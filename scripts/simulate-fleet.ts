@@ -518,7 +518,7 @@ export function generateFleet(opts: SimulateOptions, emit: (hostIndex: number, t
     {
       const h = H.an1415p;
       const root = { pid: 4200, path: APPS.zsh.path, identity: APPS.zsh.identity, signature_class: 'apple_platform' };
-      emitCand(h, at + 600, { analytic: 'AN1415', host: hosts[h]!, app: APPS.rclone, pid: 4201, root, remote_address: '52.217.12.40', remote_port: 443, server_name: 'q3-archive-7f3a.s3.amazonaws.com', service: 'tls', bytes_out: 180 * MiB, bytes_in: 300000, first_seen: at + 300, duration: 280, precursor: { kind: 'archive', time: at + 240, path: '/private/tmp/docs.zip', category: '', tier: 0, pid: 4199 }, reasons: ['archive_precursor', 'staging_path', 'precursor_close', 'upload_shaped', 'high_throughput', 'non_browser', 'encrypted'] });
+      emitCand(h, at + 600, { analytic: 'AN1415', host: hosts[h]!, app: APPS.rclone, pid: 4201, root, remote_address: '52.217.12.40', remote_port: 443, server_name: 'q3-archive-7f3a.s3.amazonaws.com', service: 'tls', bytes_out: 180 * MiB, bytes_in: 300000, first_seen: at + 300, duration: 280, precursor: { kind: 'archive', time: at + 240, path: '/private/tmp/docs.zip', category: 'archive:ditto', tier: 0, pid: 4199 }, reasons: ['archive_precursor', 'staging_path', 'precursor_close', 'upload_shaped', 'high_throughput', 'non_browser', 'encrypted'] });
       sc('an1415-archive-to-bucket', 'AN1415', h, 'q3-archive-7f3a.s3.amazonaws.com', true, 'zip in /tmp then upload to a private bucket (full FQDN key)', 'rare_destination');
     }
     // AN1415 without precursor: a large upload to a rare destination (medium).
@@ -568,7 +568,7 @@ export function generateFleet(opts: SimulateOptions, emit: (hostIndex: number, t
     {
       const h = H.reset;
       const t0 = at + 4200;
-      const spec: CandidateSpec = { analytic: 'AN1415', host: hosts[h]!, app: APPS.rclone, pid: 4901, remote_address: '52.217.99.1', remote_port: 443, server_name: 'old-dump-bucket.s3.amazonaws.com', service: 'tls', bytes_out: 90 * MiB, bytes_in: 9000, first_seen: t0 - 400, duration: 300, precursor: { kind: 'archive', time: t0 - 500, path: '/private/tmp/x.zip', category: '', tier: 0, pid: 4900 }, reasons: ['archive_precursor', 'upload_shaped', 'non_browser', 'encrypted'] };
+      const spec: CandidateSpec = { analytic: 'AN1415', host: hosts[h]!, app: APPS.rclone, pid: 4901, remote_address: '52.217.99.1', remote_port: 443, server_name: 'old-dump-bucket.s3.amazonaws.com', service: 'tls', bytes_out: 90 * MiB, bytes_in: 9000, first_seen: t0 - 400, duration: 300, precursor: { kind: 'archive', time: t0 - 500, path: '/private/tmp/x.zip', category: 'archive:zip', tier: 0, pid: 4900 }, reasons: ['archive_precursor', 'upload_shaped', 'non_browser', 'encrypted'] };
       for (const a of hostApps[h]!) emit(h, t0, eventLine(hosts[h]!, 'outflow_apps', t0, 0, appColumns(APPS[a])));
       emit(h, t0, eventLine(hosts[h]!, 'outflow_candidates', t0, 0, candidateColumns(spec)));
       sc('db-reset-redump', 'AN1415', h, 'old-dump-bucket.s3.amazonaws.com', false, 'counter-0 re-dump after an osquery database reset is baseline, never new activity');

@@ -75,7 +75,8 @@ describe('simulated fleet, 45 hosts × 9 days', () => {
     // zsh runs everywhere: the verdict counted it only up to the common threshold, the evidence counts it all
     expect(an0990.process_chain[1]!.hosts).toBeGreaterThan(an0990.fleet.common_threshold);
     const an1415 = first.detections.find((d) => d.analytic === 'AN1415' && d.branch === 'rare_destination')!;
-    expect(an1415.precursors[0]).toMatchObject({ kind: 'archive', archive_output: '/private/tmp/docs.zip' });
+    // the category the extension writes for an archive precursor (correlate.ts: archive:<tool>)
+    expect(an1415.precursors[0]).toMatchObject({ kind: 'archive', category: 'archive:ditto', archive_output: '/private/tmp/docs.zip' });
     expect(an1415.modifiers).toContain('+15:staging_path');
     const an0082 = first.detections.find((d) => d.analytic === 'AN0082')!;
     expect(an0082.group_root.launchd_job).toBe(true);
