@@ -27,6 +27,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { once } from 'node:events';
 import { rootKindFromPath } from '../fleet/rules/evidence.js';
+import { destinationKey } from '../src/classify/destination.js';
 
 const MiB = 1024 * 1024;
 const DAY = 86_400;
@@ -340,6 +341,12 @@ export interface SimulateOptions {
   files?: number;
   /** Fraction of lines delivered twice (Fleet's at-least-once delivery). */
   duplicateRate?: number;
+  /**
+   * `sni` (default): flows carry server names, as a flow source that sees handshakes would report them.
+   * `none`: as the extension reports today (docs/analytics.md, "Server names are not observed yet"): every
+   * server_name empty and service_evidence `port`, so the fleet keys destinations by IP.
+   */
+  serverNames?: 'sni' | 'none';
 }
 
 export interface SimulatedFleet {
@@ -589,8 +596,25 @@ export function simulateFleet(opts: SimulateOptions): SimulatedFleet {
     f.push({ t, seq: seq++, line });
     if (dupRng.chance(duplicateRate)) f.push({ t: t + 1, seq: seq++, line });
   });
-  const files = perFile.map((f) => f.sort((a, b) => a.t - b.t || a.seq - b.seq).map((x) => x.line));
-  return { ...meta, files, lineCount: files.reduce((n, f) => n + f.length, 0) };
+  let files = perFile.map((f) => f.sort((a, b) => a.t - b.t || a.seq - b.seq).map((x) => x.line));
+  let scenarios = meta.scenarios;
+  if (opts.serverNames === 'none') {
+    // The scenarios name their destinations by domain: each maps to the address its flows went to.
+    const addressOf = new Map<string, string>();
+    files = files.map((f) =>
+      f.map((line) => {
+        const l = JSON.parse(line) as { columns?: Record<string, string> };
+        const c = l.columns;
+        if (!c || !c.server_name) return line;
+        addressOf.set(destinationKey(c.server_name, c.remote_address ?? ''), destinationKey('', c.remote_address ?? ''));
+        c.server_name = '';
+        if (c.service_evidence === 'handshake') c.service_evidence = 'port';
+        return JSON.stringify(l);
+      }),
+    );
+    scenarios = scenarios.map((sc) => ({ ...sc, destination_key: addressOf.get(sc.destination_key) ?? sc.destination_key }));
+  }
+  return { ...meta, scenarios, files, lineCount: files.reduce((n, f) => n + f.length, 0) };
 }
 
 export async function writeFleet(fleet: SimulatedFleet, outDir: string): Promise<string[]> {
@@ -629,7 +653,9 @@ function parseArgs(argv: string[]): SimulateOptions & { out: string } {
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${k} must be a non-negative number`);
     return n;
   };
-  const known = new Set(['hosts', 'days', 'seed', 'out', 'files', 'start', 'duplicates']);
+  const known = new Set(['hosts', 'days', 'seed', 'out', 'files', 'start', 'duplicates', 'server-names']);
+  const serverNames = opts['server-names'] ?? 'sni';
+  if (serverNames !== 'sni' && serverNames !== 'none') throw new Error('--server-names must be sni or none');
   for (const k of Object.keys(opts)) if (!known.has(k)) throw new Error(`unknown option --${k}`);
   return {
     hosts: Math.max(1, Math.floor(num('hosts', 50))),
@@ -638,6 +664,7 @@ function parseArgs(argv: string[]): SimulateOptions & { out: string } {
     files: Math.max(1, Math.floor(num('files', 4))),
     start: opts.start ? Math.floor(Date.parse(opts.start) / 1000) : DEFAULT_START,
     duplicateRate: num('duplicates', 0.01),
+    serverNames,
     out: opts.out ?? 'simulated-fleet',
   };
 }
@@ -647,7 +674,7 @@ async function main(): Promise<void> {
   try {
     opts = parseArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`simulate-fleet: ${(err as Error).message}\nusage: simulate-fleet --hosts N --days D --seed S --out DIR [--files K] [--start ISO] [--duplicates RATE]\n`);
+    process.stderr.write(`simulate-fleet: ${(err as Error).message}\nusage: simulate-fleet --hosts N --days D --seed S --out DIR [--files K] [--start ISO] [--duplicates RATE] [--server-names sni|none]\n`);
     process.exitCode = 2;
     return;
   }

@@ -97,3 +97,25 @@ describe('simulated fleet, 45 hosts × 9 days', () => {
     expect(JSON.stringify(canonical(again.detections))).toBe(JSON.stringify(canonical(first.detections)));
   }, 180_000);
 });
+
+describe('simulated fleet as the extension reports it today (no server names: destinations keyed by IP)', () => {
+  it('fires every injected attack on its address, stays quiet on the hard negatives, and carries no server name', async () => {
+    const ipFleet = simulateFleet({ hosts: 45, days: 9, seed: 11, files: 3, duplicateRate: 0.02, serverNames: 'none' });
+    const store = await memoryStore();
+    const run = await runPipeline(store, ipFleet.files);
+    await store.close();
+    for (const line of ipFleet.files.flat()) expect(JSON.parse(line).columns?.server_name ?? '', line.slice(0, 120)).toBe('');
+    const quiet = ipFleet.scenarios.find((s) => s.name === 'mdm-rollout')!;
+    expect(quiet.destination_key).toBe('44.200.1.7');
+    for (const s of ipFleet.scenarios.filter((x) => x.fires)) {
+      expect(s.destination_key, s.name).toMatch(/^[0-9.]+$/);
+      const hit = run.detections.filter((d) => d.analytic === s.analytic && d.host_id === s.host && d.destination_key === s.destination_key);
+      expect(hit, s.name).toHaveLength(1);
+      expect(hit[0]!.branch, s.name).toBe(s.branch);
+    }
+    for (const s of ipFleet.scenarios.filter((x) => !x.fires)) {
+      expect(run.detections.filter((d) => d.analytic === s.analytic && d.destination_key === s.destination_key), s.name).toEqual([]);
+    }
+    expect(run.detections).toHaveLength(ipFleet.scenarios.filter((s) => s.fires).length);
+  }, 180_000);
+});
