@@ -7,8 +7,6 @@ import type { AnalyticDefinition, EndpointFacts } from './types.js';
 
 const GATES: Gates = { external: true, notSanctioned: true };
 
-const BASE_SCORE = 50;
-
 export const AN0032: AnalyticDefinition = {
   id: 'AN0032',
   name: 'Previously unseen application sending data with no return',
@@ -28,7 +26,7 @@ export const AN0032: AnalyticDefinition = {
     const unseen = firstUnseenApp(f, cfg);
     if (!unseen) return noFire('every_chain_identity_known', warming);
     if (warming) return warmingVerdict();
-    const v = scoreCandidate(c, f, cfg, { base: BASE_SCORE });
+    const v = scoreCandidate(c, f, cfg, { base: cfg.severity.base.an0032 });
     return { fire: true, branch: 'unseen_app', baselineWarming: false, ...v, modifiers: [...v.modifiers, `unseen:${unseen.identity}`] };
   },
 };

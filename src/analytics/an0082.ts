@@ -19,10 +19,6 @@ function signatureClassReason(signatureClass: string): string {
   return reason;
 }
 
-const BASE_SCORE = 45;
-/** Each long-lived step passed (4/8/12 h) adds a third of the standard modifier. */
-const STEP_DIVISOR = 3;
-
 export const AN0082: AnalyticDefinition = {
   id: 'AN0082',
   name: 'Long-lived or high-throughput egress by non-Apple code',
@@ -45,7 +41,7 @@ export const AN0082: AnalyticDefinition = {
     const extra: { points: number; name: string }[] = [];
     if (f.groupRootIsLaunchdJob) extra.push({ points: cfg.severity.modifier, name: 'background_launchd_job' });
     const steps = longLivedSteps(c, cfg);
-    if (steps > 0) extra.push({ points: Math.round((cfg.severity.modifier / STEP_DIVISOR) * steps), name: `long_lived_steps_${steps}` });
-    return { fire: true, branch: 'not_upload_normal', baselineWarming: warming, ...scoreCandidate(c, f, cfg, { base: BASE_SCORE, extra }) };
+    if (steps > 0) extra.push({ points: cfg.severity.long_lived_step * steps, name: `long_lived_steps_${steps}` });
+    return { fire: true, branch: 'not_upload_normal', baselineWarming: warming, ...scoreCandidate(c, f, cfg, { base: cfg.severity.base.an0082, extra }) };
   },
 };

@@ -7,7 +7,6 @@ import type { AnalyticDefinition, EndpointFacts } from './types.js';
 const GATES: Gates = { external: true, notBrowser: true, notSanctioned: true };
 
 /** Cleartext egress of user data is scored like AN0990: the data is readable by anyone on path. */
-const BASE_SCORE = 60;
 
 export const AN0425: AnalyticDefinition = {
   id: 'AN0425',
@@ -25,6 +24,6 @@ export const AN0425: AnalyticDefinition = {
     return result(why, f, cfg);
   },
   finalize(c, f, cfg) {
-    return finalizeRareOrAbnormal(c, f, cfg, BASE_SCORE);
+    return finalizeRareOrAbnormal(c, f, cfg, cfg.severity.base.an0425);
   },
 };

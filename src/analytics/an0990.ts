@@ -8,8 +8,6 @@ import type { AnalyticDefinition, EndpointFacts, FleetFacts, FleetVerdict } from
 
 const GATES: Gates = { external: true, notBrowser: true, notSanctioned: true };
 
-const BASE_SCORE = 60;
-
 /**
  * Shared by AN0990, AN0425 and AN1415-with-precursor: a precursor-backed candidate fires on a rare
  * destination or an abnormal ratio (upload-shaped to a destination this app does not normally upload to).
@@ -42,6 +40,6 @@ export const AN0990: AnalyticDefinition = {
     return result(why, f, cfg);
   },
   finalize(c, f, cfg) {
-    return finalizeRareOrAbnormal(c, f, cfg, BASE_SCORE);
+    return finalizeRareOrAbnormal(c, f, cfg, cfg.severity.base.an0990);
   },
 };

@@ -8,10 +8,6 @@ import type { AnalyticDefinition, EndpointFacts } from './types.js';
 
 const GATES: Gates = { external: true, notBrowser: true, notSanctioned: true };
 
-const BASE_WITH_PRECURSOR = 55;
-/** Without a precursor the story is weaker: SPEC §4 makes it medium, so the score is capped below high. */
-const BASE_WITHOUT_PRECURSOR = 50;
-
 /** Upload-shaped and at least an1415_min_upload_bytes out (the no-precursor path). */
 export function bigUpload(flow: { pcr: number; bytes_out: number }, cfg: AnalyticsConfig): boolean {
   return uploadShaped(flow, cfg) && flow.bytes_out >= cfg.an1415_min_upload_bytes;
@@ -33,7 +29,7 @@ export const AN1415: AnalyticDefinition = {
     return result(why, f, cfg);
   },
   finalize(c, f, cfg) {
-    if (hasPrecursor(c)) return finalizeRareOrAbnormal(c, f, cfg, BASE_WITH_PRECURSOR);
+    if (hasPrecursor(c)) return finalizeRareOrAbnormal(c, f, cfg, cfg.severity.base.an1415_precursor);
     const warming = baselineWarming(f, cfg);
     if (!bigUpload(c, cfg)) return noFire('no_precursor_and_not_large_upload', warming);
     if (!rareDestination(f, cfg)) return noFire('not_rare', warming);
@@ -42,7 +38,8 @@ export const AN1415: AnalyticDefinition = {
       fire: true,
       branch: 'rare_and_upload',
       baselineWarming: false,
-      ...scoreCandidate(c, f, cfg, { base: BASE_WITHOUT_PRECURSOR, max: cfg.severity.high - 1 }),
+      // without a precursor the story is weaker: SPEC §4 makes it medium, so the score is capped below high
+      ...scoreCandidate(c, f, cfg, { base: cfg.severity.base.an1415, max: cfg.severity.high - 1 }),
     };
   },
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultAnalyticsConfig } from '../config/analytics.js';
+import { AnalyticsConfigSchema, defaultAnalyticsConfig } from '../config/analytics.js';
 import { ANALYTIC_IDS } from '../schemas/egress-candidate.js';
 import { ANALYTICS, type EndpointFacts } from './index.js';
 import { DAY, MiB, T0, candidate, endpointFacts, fleetFacts } from './testing/facts.js';
@@ -284,6 +284,31 @@ describe('fleet finalization', () => {
       const v = score({ server_name: '', precursor_gap: 10, reasons: 'staging_path,raw_ip' }, fleetFacts({ destinationHosts: 1 }));
       expect(v.score).toBe(100);
       expect(v.severity).toBe('critical');
+    });
+  });
+
+  describe('every number is config (SPEC §4): base scores, the long-lived step, the age of a new destination', () => {
+    const tuned = AnalyticsConfigSchema.parse({ new_destination_days: 2, severity: { long_lived_step: 7, base: { an0990: 64, an1415_precursor: 57, an1415: 44, an0425: 66, an0032: 52, an0082: 41 } } });
+    const neutral = fleetFacts({ destinationHosts: 20, destinationFirstSeen: T0 - 10 * DAY, pairUploadHosts: 0 });
+    it('each analytic starts from its configured base', () => {
+      const far = { precursor_gap: 600 };
+      expect(ANALYTICS.AN0990.finalize(candidate({ ...far }), neutral, tuned)).toMatchObject({ baseScore: 64, score: 64 });
+      expect(ANALYTICS.AN0425.finalize(candidate({ ...far, analytic: 'AN0425', service: 'http', remote_port: 80 }), neutral, tuned)).toMatchObject({ baseScore: 66 });
+      expect(ANALYTICS.AN1415.finalize(candidate({ ...far, analytic: 'AN1415' }), neutral, tuned)).toMatchObject({ baseScore: 57 });
+      const noPre = { analytic: 'AN1415', precursor_kind: 'none', precursor_gap: 0, precursor_tier: 0, reasons: 'upload_shaped', bytes_out: 40 * MiB, pcr: 0.99 } as const;
+      expect(ANALYTICS.AN1415.finalize(candidate(noPre), fleetFacts({ destinationHosts: 1 }), tuned)).toMatchObject({ fire: true, baseScore: 44 });
+      expect(ANALYTICS.AN0032.finalize(candidate({ analytic: 'AN0032' }), { ...neutral, chainApps: [{ identity: 'cdhash:aa', firstSeen: T0 - DAY, hosts: 1 }] }, tuned)).toMatchObject({ fire: true, baseScore: 52 });
+    });
+    it('AN0082 adds long_lived_step per step passed, and starts from its base', () => {
+      const c = candidate({ analytic: 'AN0082', precursor_kind: 'none', precursor_gap: 0, duration: 9 * 3600, bytes_out: 40 * MiB, pcr: 0.6, reasons: 'long_lived' });
+      const v = ANALYTICS.AN0082.finalize(c, neutral, tuned);
+      expect(v).toMatchObject({ fire: true, baseScore: 41 });
+      expect(v.modifiers).toContain('+14:long_lived_steps_2');
+    });
+    it('a destination first seen 3 days ago is new only while that is within new_destination_days', () => {
+      const threeDays = fleetFacts({ destinationHosts: 20, destinationFirstSeen: T0 - 3 * DAY, pairUploadHosts: 0 });
+      expect(ANALYTICS.AN0990.finalize(candidate({ precursor_gap: 600 }), threeDays, cfg).modifiers).toContain('+15:rare_or_new_destination');
+      expect(ANALYTICS.AN0990.finalize(candidate({ precursor_gap: 600 }), threeDays, tuned).modifiers).toEqual([]);
     });
   });
 

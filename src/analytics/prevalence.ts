@@ -102,7 +102,8 @@ export function firstUnseenApp(f: Pick<FleetFacts, 'now' | 'activeHosts' | 'chai
 }
 
 /**
- * Destination novelty for the severity modifier: +1 rare or first seen ≤ 7 d, −1 common or seen ≥ 30 d, else
+ * Destination novelty for the severity modifier: +1 rare or first seen ≤ new_destination_days (7), −1 common or
+ * seen ≥ seen_long_days (30), else
  * 0. Prevalence before age: rare +1, then common −1, then new +1, then established −1. A destination most of
  * the fleet started using this week (a roll-out) is common, not new; one host's destination stays rare
  * however old it is.
@@ -111,7 +112,7 @@ export function destinationNovelty(f: Pick<FleetFacts, 'now' | 'activeHosts' | '
   if (rareDestination(f, cfg)) return 1;
   if (commonDestination(f, cfg)) return -1;
   const age = f.destinationFirstSeen === null ? 0 : f.now - f.destinationFirstSeen;
-  if (age <= cfg.unseen_app_days * DAY) return 1;
+  if (age <= cfg.new_destination_days * DAY) return 1;
   if (age >= cfg.seen_long_days * DAY) return -1;
   return 0;
 }

@@ -46,6 +46,8 @@ export const AnalyticsConfigSchema = z
     common: z.object({ min_hosts: z.number().int().positive().default(10), fraction: z.number().min(0).max(1).default(0.1) }).prefault({}),
     upload_normal_min_hosts: z.number().int().positive().default(3),
     unseen_app_days: z.number().int().positive().default(7),
+    /** Severity: a destination first seen fleet-wide this many days ago or less is new (+modifier). */
+    new_destination_days: z.number().int().positive().default(7),
     seen_long_days: z.number().int().positive().default(30),
     baseline_maturity_days: z.number().int().nonnegative().default(7),
     suppression_hours: z.number().positive().default(24),
@@ -57,6 +59,19 @@ export const AnalyticsConfigSchema = z
         high: z.number().default(73),
         critical: z.number().default(90),
         modifier: z.number().default(15),
+        /** AN0082: points for each long-lived step passed (`long_lived.steps`). */
+        long_lived_step: z.number().default(5),
+        /** Each analytic's score before modifiers (AN1415 has two: with a precursor, and without). */
+        base: z
+          .object({
+            an0990: z.number().default(60),
+            an1415_precursor: z.number().default(55),
+            an1415: z.number().default(50),
+            an0425: z.number().default(60),
+            an0032: z.number().default(50),
+            an0082: z.number().default(45),
+          })
+          .prefault({}),
       })
       .prefault({}),
   })
