@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AnalyticsConfigSchema, defaultAnalyticsConfig } from '../config/analytics.js';
 import { ANALYTIC_IDS } from '../schemas/egress-candidate.js';
+import { DetectionSchema } from '../schemas/detection.js';
 import { ANALYTICS, type EndpointFacts } from './index.js';
 import { DAY, MiB, T0, candidate, endpointFacts, fleetFacts } from './testing/facts.js';
 
@@ -304,6 +305,20 @@ describe('fleet finalization', () => {
       const v = ANALYTICS.AN0082.finalize(c, neutral, tuned);
       expect(v).toMatchObject({ fire: true, baseScore: 41 });
       expect(v.modifiers).toContain('+14:long_lived_steps_2');
+    });
+    it("a base score is 0–100 (a detection's base_score is), and the long-lived step is not negative", () => {
+      // a base of 120 validated once, then every detection of the analytic failed DetectionSchema in
+      // detections.upsert, and its finalize batch with it, run after run
+      for (const base of [{ an0990: 101 }, { an1415: -1 }, { an0082: 120 }]) {
+        const r = AnalyticsConfigSchema.safeParse({ severity: { base } });
+        expect(r.success, JSON.stringify(base)).toBe(false);
+        expect(r.error?.issues[0]?.path).toEqual(['severity', 'base', Object.keys(base)[0]]);
+      }
+      expect(AnalyticsConfigSchema.safeParse({ severity: { long_lived_step: -5 } }).success).toBe(false);
+      const top = AnalyticsConfigSchema.parse({ severity: { base: { an0990: 100 } } });
+      const v = ANALYTICS.AN0990.finalize(candidate({ precursor_gap: 600 }), neutral, top);
+      expect(DetectionSchema.shape.base_score.safeParse(v.baseScore).success).toBe(true);
+      expect(DetectionSchema.shape.score.safeParse(v.score).success).toBe(true);
     });
     it('a destination first seen 3 days ago is new only while that is within new_destination_days', () => {
       const threeDays = fleetFacts({ destinationHosts: 20, destinationFirstSeen: T0 - 3 * DAY, pairUploadHosts: 0 });

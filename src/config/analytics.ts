@@ -6,6 +6,9 @@ const MiB = 1024 * 1024;
  * Every analytic threshold (SPEC §4). One object, shared by the extension's endpoint stage and the
  * fleet's finalization, so both sides always agree on what "upload-shaped" or "rare" means.
  */
+/** A severity base score: the 0–100 of a detection's `score` and `base_score` (src/schemas/detection.ts). */
+const BaseScore = z.number().min(0).max(100);
+
 export const AnalyticsConfigSchema = z
   .object({
     /** Precursor window: [flow start − precursor_window, flow end] (seconds). */
@@ -59,17 +62,21 @@ export const AnalyticsConfigSchema = z
         high: z.number().default(73),
         critical: z.number().default(90),
         modifier: z.number().default(15),
-        /** AN0082: points for each long-lived step passed (`long_lived.steps`). */
-        long_lived_step: z.number().default(5),
-        /** Each analytic's score before modifiers (AN1415 has two: with a precursor, and without). */
+        /** AN0082: points for each long-lived step passed (`long_lived.steps`); a longer flow never scores lower. */
+        long_lived_step: z.number().min(0).default(5),
+        /**
+         * Each analytic's score before modifiers (AN1415 has two: with a precursor, and without). 0–100: a detection
+         * carries it as `base_score`, which its schema bounds like `score`; a base outside would fail every write of
+         * that analytic's detections, and finalization with it.
+         */
         base: z
           .object({
-            an0990: z.number().default(60),
-            an1415_precursor: z.number().default(55),
-            an1415: z.number().default(50),
-            an0425: z.number().default(60),
-            an0032: z.number().default(50),
-            an0082: z.number().default(45),
+            an0990: BaseScore.default(60),
+            an1415_precursor: BaseScore.default(55),
+            an1415: BaseScore.default(50),
+            an0425: BaseScore.default(60),
+            an0032: BaseScore.default(50),
+            an0082: BaseScore.default(45),
           })
           .prefault({}),
       })
