@@ -523,23 +523,31 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     /** The input (line) being read, and the index in its line of the row being applied. */
     let received: unknown;
     let rowIndex = 0;
-    /** The quarantine text of `received` and its line's count of removed rows, made once for all its rejected rows. */
-    let receivedText: string | undefined;
+    /** Whether a rejected row of `received` already holds its line, and the line's count of removed rows. */
+    let lineHeld = false;
     let removedRows = -1;
     const newKey = (line: ResultLogLine, row: ResultRow | null): number => keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1;
     /**
-     * Hold the row for the quarantine, with the whole line as received and which row of it this was; returns
-     * ITEM_REJECTED, applyRow's answer for it.
+     * Hold the row for the quarantine, and which row of its line it was; returns ITEM_REJECTED, applyRow's answer
+     * for it. The line's first rejected row holds the whole line as received; the others, and a row whose line of
+     * several rows the line cap would cut, hold the row with its envelope: N copies of one line would spend the
+     * batch's quarantine bytes on that line alone, and a cut line may not hold the row that was rejected.
      */
     const rejectRow = (line: ResultLogLine, row: ResultRow, reason: string): number => {
       // A re-delivered reject must not be quarantined twice: rejects are keyed whatever their query and shape.
       if (rowKey < 0) rowKey = newKey(line, row);
-      receivedText ??= cap(rawText(received));
       if (removedRows < 0) {
         removedRows = 0;
         while (line.rows[removedRows]?.action === 'removed') removedRows++;
       }
-      heldQuarantine.push({ key: rowKey, row: { receivedAt, source: sourceName, reason: rowReason(reason, line, rowIndex, removedRows), line: receivedText } });
+      let text: string | undefined;
+      if (!lineHeld) {
+        lineHeld = true;
+        const raw = rawText(received);
+        if (line.rows.length < 2 || raw.length <= QUARANTINE_LINE_CAP) text = cap(raw);
+      }
+      text ??= cap(safeJson({ name: line.name, hostIdentifier: line.hostId, unixTime: line.unixTime, columns: row.columns }));
+      heldQuarantine.push({ key: rowKey, row: { receivedAt, source: sourceName, reason: rowReason(reason, line, rowIndex, removedRows), line: text } });
       return ITEM_REJECTED;
     };
 
@@ -686,7 +694,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       }
       result.lines++;
       received = input;
-      receivedText = undefined;
+      lineHeld = false;
       removedRows = -1;
       try {
         const r = readResultLine(input, parseOptions) ?? parseResultLine(input, parseOptions);

@@ -593,7 +593,9 @@ export interface QuarantineRow {
   source: string;
   reason: string;
   /**
-   * The line as received, for a rejected row too (its whole line; the reason says which row), capped at 64 KiB.
+   * The line as received, for a line's first rejected row too (its whole line; the reason says which row), capped
+   * at 64 KiB. A later rejected row of the same line, or one of a line of several rows longer than the cap, is the
+   * row with its envelope ({name, hostIdentifier, unixTime, columns}): the line is kept once, and the row always.
    * A line that arrived inside an HTTP wrapper body (webhook `details`, Kafka `records`, a JSON array) was parsed
    * with the body: it is re-serialized.
    */

@@ -225,7 +225,8 @@ describe('stream source and ingest service', () => {
       [eventLine, 'outflow_destinations row invalid: remote_address: missing'],
       [batchLine, 'outflow_status row invalid: component: missing (row diffResults.added[1])'],
       [snapLine, 'outflow_status row invalid: component: missing (row snapshot[1])'],
-      [snapLine, 'outflow_status row invalid: component: missing (row snapshot[3])'],
+      // the line once: a later rejected row of it holds the row with its envelope
+      [JSON.stringify({ name: 'pack/Global/outflow_status', hostIdentifier: 'H', unixTime: T0, columns: { detail: 'y' } }), 'outflow_status row invalid: component: missing (row snapshot[3])'],
     ]);
     // the store keeps the same text
     expect((await store.quarantine.list(10)).map((q) => q.line).reverse()).toEqual(written.map((q) => q.line));
@@ -237,6 +238,34 @@ describe('stream source and ingest service', () => {
     expect(await few.ingestLines([bad], { kind: 'test', id: 'x' })).toMatchObject({ quarantined: 3 });
     expect((await capped.quarantine.list(1))[0]!.reason).toMatch(/; most common reason \(2\): outflow_status row invalid: component: missing$/);
     await capped.close();
+  });
+
+  it('a line of many rows is quarantined once: every rejected row is in the kept text, and the batch caps hold distinct lines', async () => {
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    // 400 status rows of ~230 bytes (a 90 KiB line, past the 64 KiB line cap); the last one has no component
+    const rows: Record<string, string>[] = Array.from({ length: 399 }, (_, i) => ({ component: `c${i}`, state: 'running', detail: 'x'.repeat(200) }));
+    rows.push({ state: 'the-bad-one' });
+    const big = JSON.stringify({ name: 'pack/Global/outflow_status', hostIdentifier: 'H', unixTime: T0, counter: 0, snapshot: rows });
+    expect(big.length).toBeGreaterThan(64 * 1024);
+    expect(await ingest.ingestLines([big], { kind: 'test', id: 'big' })).toMatchObject({ quarantined: 1 });
+    const [q] = await store.quarantine.list(10);
+    expect(q!.reason).toBe('outflow_status row invalid: component: missing (row snapshot[399])');
+    expect(q!.line).toContain('the-bad-one');
+
+    // 300 rejected rows in one 30 KiB line: the line once, not 300 copies eating max_quarantine_bytes_per_batch
+    const allBad = JSON.stringify({ name: 'pack/Global/outflow_status', hostIdentifier: 'H', unixTime: T0 + 1, counter: 0, snapshot: Array.from({ length: 300 }, (_, i) => ({ state: `s${i}`, detail: 'y'.repeat(80) })) });
+    const other = ` {"name":"pack/Global/outflow_status","hostIdentifier":"H2","unixTime":${T0 + 1},"counter":0,"columns":{"state":"z"},"action":"added"}`;
+    const capped = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null, maxQuarantineBytesPerBatch: 1024 * 1024 });
+    expect(await capped.ingestLines([allBad, other], { kind: 'test', id: 'many' })).toMatchObject({ quarantined: 301 });
+    const kept = (await store.quarantine.list(1000)).filter((x) => x.source === 'test:many').reverse();
+    expect(kept).toHaveLength(301); // all fit: no summary row standing for dropped ones
+    expect(kept.filter((x) => x.line === allBad)).toHaveLength(1);
+    expect(kept.reduce((n, x) => n + x.line.length, 0)).toBeLessThan(3 * allBad.length);
+    expect(kept[1]!.reason).toBe('outflow_status row invalid: component: missing (row snapshot[1])');
+    expect(JSON.parse(kept[1]!.line)).toMatchObject({ name: 'pack/Global/outflow_status', hostIdentifier: 'H', columns: { state: 's1' } });
+    expect(kept[300]!.line).toBe(other);
+    await store.close();
   });
 
   it('dedupes on content: column key order and string/number encoding do not matter', async () => {
