@@ -605,7 +605,13 @@ export function simulateFleet(opts: SimulateOptions): SimulatedFleet {
       f.map((line) => {
         const l = JSON.parse(line) as { columns?: Record<string, string> };
         const c = l.columns;
-        if (!c || !c.server_name) return line;
+        if (!c) return line;
+        // raw_ip is a reason only a source that observes server names can give (EndpointFacts.serverNameObservable):
+        // the extension today never writes it, and the fleet would add its +15 to a flow that had no name to miss
+        const reasons = typeof c.reasons === 'string' ? c.reasons.split(',') : [];
+        const observedOnly = reasons.includes('raw_ip');
+        if (observedOnly) c.reasons = reasons.filter((r) => r !== 'raw_ip').join(',');
+        if (!c.server_name) return observedOnly ? JSON.stringify(l) : line;
         addressOf.set(destinationKey(c.server_name, c.remote_address ?? ''), destinationKey('', c.remote_address ?? ''));
         c.server_name = '';
         if (c.service_evidence === 'handshake') c.service_evidence = 'port';

@@ -104,7 +104,13 @@ describe('simulated fleet as the extension reports it today (no server names: de
     const store = await memoryStore();
     const run = await runPipeline(store, ipFleet.files);
     await store.close();
-    for (const line of ipFleet.files.flat()) expect(JSON.parse(line).columns?.server_name ?? '', line.slice(0, 120)).toBe('');
+    for (const line of ipFleet.files.flat()) {
+      const columns = JSON.parse(line).columns as Record<string, string> | undefined;
+      expect(columns?.server_name ?? '', line.slice(0, 120)).toBe('');
+      // nor the reason only a source that observes server names gives (endpoint.ts: serverNameObservable)
+      expect((columns?.reasons ?? '').split(','), line.slice(0, 120)).not.toContain('raw_ip');
+    }
+    for (const d of run.detections) expect(d.modifiers, d.analytic).not.toContain('+15:raw_ip');
     const quiet = ipFleet.scenarios.find((s) => s.name === 'mdm-rollout')!;
     expect(quiet.destination_key).toBe('44.200.1.7');
     for (const s of ipFleet.scenarios.filter((x) => x.fires)) {
