@@ -9,7 +9,7 @@
  *   outflow fleet migrate             apply store migrations
  *   outflow fleet serve --config FILE run the aggregator (fleet/serve.ts)
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type OutflowConfig } from '../../src/config/index.js';
@@ -71,6 +71,8 @@ function checkInputFiles(files: readonly string[]): void {
     if (f === '-') continue;
     const code = statErrorCode(f);
     if (code !== null) problems.push(`${f}: ${code === 'ENOENT' ? 'no such file' : code}`);
+    // `fleet ingest /var/log/osquery` stats fine, then failed on its first read (EISDIR) after creating the store
+    else if (statSync(f).isDirectory()) problems.push(`${f}: a directory (name the result-log files in it)`);
   }
   if (problems.length) throw new InputError(`cannot read ${problems.join(', ')}`, [], 'check the path; nothing was ingested');
 }

@@ -1,7 +1,7 @@
 /**
  * `outflow fleet …` through the real CLI (child processes from the sources, as users run it).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -209,6 +209,12 @@ describe('outflow fleet (CLI)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`outflow fleet: cannot read ${missing}: no such file (check the path; nothing was ingested)\n`);
     expect(r.stdout).toBe('');
+    expect(existsSync(db)).toBe(false);
+    // a directory is there, but is no log: the same, before the store
+    const logs = path.join(dir, 'a-log-dir');
+    mkdirSync(logs, { recursive: true });
+    const d = await runOutflow(['fleet', 'ingest', '--store', db, '--json', logs], { timeoutMs: 60_000 });
+    expect([d.code, d.stderr]).toEqual([2, `outflow fleet: cannot read ${logs}: a directory (name the result-log files in it) (check the path; nothing was ingested)\n`]);
     expect(existsSync(db)).toBe(false);
   }, 120_000);
 
