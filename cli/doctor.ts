@@ -216,7 +216,7 @@ async function checkCoreProcesses(socket: string): Promise<CheckResult> {
     const rows = await queryManager(socket, sql);
     const launchd = rows.find((r) => r.pid === '1');
     if (launchd?.path?.startsWith('/')) return { name, status: 'ok', required: false, detail: `osqueryd's processes table answers with kernel paths (pid 1: ${launchd.path})` };
-    return { name, status: 'warn', required: false, detail: `osqueryd's processes table gave no path for pid 1 (${JSON.stringify(rows).slice(0, 200)})`, fix: 'run doctor as root; the extension reads process paths from this table (docs/flows.md)' };
+    return { name, status: 'warn', required: false, detail: `osqueryd's processes table gave no path for pid 1 (${JSON.stringify(rows).slice(0, 200)})`, fix: 'osqueryd answers this query itself: check that it runs as root and has not disabled the table (docs/flows.md)' };
   } catch (err) {
     return {
       name,

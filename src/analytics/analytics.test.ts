@@ -306,6 +306,13 @@ describe('fleet finalization', () => {
       expect(v).toMatchObject({ fire: true, baseScore: 41 });
       expect(v.modifiers).toContain('+14:long_lived_steps_2');
     });
+    it('severity bands must rise (a score must fall in exactly one band)', () => {
+      const r = AnalyticsConfigSchema.safeParse({ severity: { medium: 80 } });
+      expect(r.success).toBe(false);
+      expect(r.error?.issues[0]).toMatchObject({ path: ['severity', 'critical'], message: 'bands must rise: low < medium < high < critical' });
+      expect(AnalyticsConfigSchema.safeParse({ severity: { low: 10, medium: 30, high: 60, critical: 80 } }).success).toBe(true);
+    });
+
     it("a base score is 0–100 (a detection's base_score is), and the long-lived step is not negative", () => {
       // a base of 120 validated once, then every detection of the analytic failed DetectionSchema in
       // detections.upsert, and its finalize batch with it, run after run

@@ -80,6 +80,11 @@ export const AnalyticsConfigSchema = z
           })
           .prefault({}),
       })
+      // a band must start above the one below it, or a score would fall in two (or none)
+      .refine((v) => v.low < v.medium && v.medium < v.high && v.high < v.critical, {
+        message: 'bands must rise: low < medium < high < critical',
+        path: ['critical'],
+      })
       .prefault({}),
   })
   .prefault({});
