@@ -65,19 +65,16 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   let count = 0;
   let evictedRunning = 0;
   /**
-   * Instances whose path came from the kernel (eslogger's exec events, osquery core's proc_pidpath). On macOS
-   * ps's comm column is argv[0], which the process chooses: it must never replace that path.
+   * Instances whose path came from the kernel (eslogger's exec events, osquery core's proc_pidpath), with the
+   * second eslogger last reported it (-Infinity when only core did). On macOS ps's comm column is argv[0], which
+   * the process chooses: it must never replace that path. Core's answer is only as new as the query that asked
+   * for it (an osquery observation's seenAt): an exec eslogger reported in or after that second may postdate
+   * core's proc_pidpath, so core's older path must not replace the exec'd image's.
    */
-  const kernelPath = new WeakSet<ProcessRecord>();
-  /**
-   * When eslogger last reported an instance's path (its event second). Core's answer is only as new as the
-   * query that asked for it (an osquery observation's seenAt): an exec eslogger reported in or after that second
-   * may postdate core's proc_pidpath, so core's older path must not replace the exec'd image's.
-   */
-  const esloggerPathAt = new WeakMap<ProcessRecord, number>();
+  const kernelPathAt = new WeakMap<ProcessRecord, number>();
   const noteKernelPath = (r: ProcessRecord, obs: ProcessObservation) => {
-    kernelPath.add(r);
-    if (obs.source === 'eslogger' && (esloggerPathAt.get(r) ?? -Infinity) < obs.seenAt) esloggerPathAt.set(r, obs.seenAt);
+    const at = kernelPathAt.get(r) ?? -Infinity;
+    kernelPathAt.set(r, obs.source === 'eslogger' && at < obs.seenAt ? obs.seenAt : at);
   };
 
   const fromKernel = (obs: ProcessObservation) => obs.source === 'eslogger' || obs.source === 'osquery';
@@ -200,9 +197,9 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     if (obs.originalPpid !== undefined) r.originalPpid = obs.originalPpid;
     if (obs.responsiblePid !== undefined) r.responsiblePid = obs.responsiblePid;
     if (obs.uid !== undefined) r.uid = obs.uid;
-    // a ps comm (a path or a bare name) is argv[0]: it names the instance only while eslogger has not
-    const argv0Only = obs.source === 'ps' && kernelPath.has(r);
-    const staleCore = obs.source === 'osquery' && (esloggerPathAt.get(r) ?? -Infinity) >= obs.seenAt;
+    // a ps comm (a path or a bare name) is argv[0]: it names the instance only while the kernel has not
+    const argv0Only = obs.source === 'ps' && kernelPathAt.has(r);
+    const staleCore = obs.source === 'osquery' && (kernelPathAt.get(r) ?? -Infinity) >= obs.seenAt;
     if (obs.path && !argv0Only && !staleCore) {
       if (fromKernel(obs)) noteKernelPath(r, obs);
       if (obs.path !== r.path) r.path = detached(obs.path);
