@@ -9,7 +9,8 @@ import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log.js';
 import { FAKE_TOOLS_DIR } from '../../test/helpers/cli.js';
 import { createContext } from '../runtime/create-context.js';
-import type { ExtensionContext, OsqueryCore } from '../runtime/context.js';
+import type { ExtensionContext } from '../runtime/context.js';
+import type { CoreQuery } from '../sdk/core-query.js';
 import { createProcessCollector } from './collector.js';
 import { kernelPathSource, psSuspicion, readProcProcess, refreshProcessSnapshot } from './refresh.js';
 
@@ -22,7 +23,7 @@ afterEach(async () => {
   await Promise.all(contexts.splice(0).map((c) => c.signing.stop()));
 });
 
-function ctxFor(platform: 'darwin' | 'linux', clock: Clock = systemClock, core?: OsqueryCore): ExtensionContext {
+function ctxFor(platform: 'darwin' | 'linux', clock: Clock = systemClock, core?: CoreQuery): ExtensionContext {
   const config = parseConfig(platform === 'darwin' ? { tools: { dir: FAKE_TOOLS_DIR } } : {});
   const ctx = createContext({ platform, config, log: silentLogger(), clock, ...(core ? { core } : {}) });
   contexts.push(ctx);
@@ -167,7 +168,7 @@ describe('refreshProcessSnapshot on darwin (fake ps)', () => {
     // pid 700 started 09:00:00 (1772528400) and runs rclone under Safari's name (exec -a).
     const spoofing = `    1     0     0 Tue Mar  3 07:00:00 2026 /sbin/launchd\n  700     1   502 Tue Mar  3 09:00:00 2026 ${SAFARI}\n`;
     /** A core that answers `rows()` and records each SQL it was asked, or fails with `failure`. */
-    function stubCore(rows: () => Record<string, string>[], failure?: string): OsqueryCore & { asked: string[] } {
+    function stubCore(rows: () => Record<string, string>[], failure?: string): CoreQuery & { asked: string[] } {
       const asked: string[] = [];
       return {
         asked,
@@ -264,7 +265,7 @@ describe('refreshProcessSnapshot on darwin (fake ps)', () => {
         // flow, if rclone exits by then) would keep /bin/sh's Apple identity.
         const clock = fixedClock(1_772_528_410);
         let ctx!: ExtensionContext;
-        const core: OsqueryCore = {
+        const core: CoreQuery = {
           async query() {
             const rows = [{ pid: '1', path: '/sbin/launchd' }, { pid: '700', path: '/bin/sh' }];
             clock.advance(1);

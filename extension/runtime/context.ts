@@ -5,6 +5,7 @@ import type { OutflowConfig } from '../../src/config/index.js';
 import type { HealthRegistry } from './health.js';
 import type { EventRing, RingBuffer } from './ring-buffer.js';
 import type { Platform, ToolRunner } from './tools.js';
+import type { CoreQuery } from '../sdk/core-query.js';
 
 /**
  * The shared in-memory state of the extension. Collectors (I/O, background) write into it; tables
@@ -24,13 +25,7 @@ export interface ExtensionContext {
   sensitiveEvents: EventRing<SensitiveFileEventRow>;
   archiveEvents: RingBuffer<ArchiveEventRow>;
   /** osquery core, when the extension runs under osqueryd (absent for `outflow query`). */
-  core?: OsqueryCore;
-}
-
-/** SQL run in osquery core through the manager socket (ExtensionManager.query). */
-export interface OsqueryCore {
-  /** The rows core returns (every value a string); rejects when core refuses the query or does not answer. */
-  query(sql: string): Promise<Record<string, string>[]>;
+  core?: CoreQuery;
 }
 
 // ---------------------------------------------------------------------------------------------------

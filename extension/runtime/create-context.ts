@@ -6,7 +6,8 @@ import { VERSION } from '../../src/version.js';
 import { createProcessModel } from '../process-model/model.js';
 import { createFlowStore } from '../tables/process_network_flows/flow-store.js';
 import { createSigningService } from '../tables/code_signing/signing-service.js';
-import type { ArchiveEventRow, ExtensionContext, OsqueryCore } from './context.js';
+import type { CoreQuery } from '../sdk/core-query.js';
+import type { ArchiveEventRow, ExtensionContext } from './context.js';
 import { HealthRegistry } from './health.js';
 import { RingBuffer } from './ring-buffer.js';
 import { createSensitiveEventRing } from '../tables/sensitive_file_events/buffer.js';
@@ -18,7 +19,7 @@ export interface CreateContextOptions {
   log: Logger;
   clock?: Clock;
   /** osquery core's SQL, when running under osqueryd. */
-  core?: OsqueryCore;
+  core?: CoreQuery;
 }
 
 /** Resolve the platform backend: OUTFLOW_PLATFORM forces one (tests run darwin on Linux). */
