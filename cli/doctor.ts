@@ -204,6 +204,12 @@ async function checkSocket(explicit: string | undefined): Promise<{ result: Chec
   }
 }
 
+/** Rows of `sql` run by osqueryd itself, through its manager socket (the SDK loads only when doctor gets here). */
+async function queryOsqueryd(socket: string, sql: string): Promise<Record<string, string>[]> {
+  const { coreQuery } = await import('../extension/sdk/core-query.js');
+  return coreQuery(socket, { timeoutMs: 3000 }).query(sql);
+}
+
 /**
  * The darwin extension takes process paths from core's processes table (proc_pidpath); without it they are ps's
  * argv[0] claims (docs/flows.md). launchd (pid 1) is always there, with a path.
@@ -212,8 +218,7 @@ async function checkCoreProcesses(socket: string): Promise<CheckResult> {
   const name = 'osquery:processes';
   const sql = 'SELECT pid, path FROM processes WHERE pid = 1';
   try {
-    const { queryManager } = await import('../extension/sdk/probe.js');
-    const rows = await queryManager(socket, sql);
+    const rows = await queryOsqueryd(socket, sql);
     const launchd = rows.find((r) => r.pid === '1');
     if (launchd?.path?.startsWith('/')) return { name, status: 'ok', required: false, detail: `osqueryd's processes table answers with kernel paths (pid 1: ${launchd.path})` };
     return { name, status: 'warn', required: false, detail: `osqueryd's processes table gave no path for pid 1 (${JSON.stringify(rows).slice(0, 200)})`, fix: 'osqueryd answers this query itself: check that it runs as root and has not disabled the table (docs/flows.md)' };
@@ -257,8 +262,7 @@ async function checkAutoload(socket: string, required: boolean, installedInto: s
   const name = 'osquery:autoload';
   let flags: Map<string, string>;
   try {
-    const { queryManager } = await import('../extension/sdk/probe.js');
-    flags = new Map((await queryManager(socket, FLAGS_SQL)).map((r) => [r.name ?? '', r.value ?? '']));
+    flags = new Map((await queryOsqueryd(socket, FLAGS_SQL)).map((r) => [r.name ?? '', r.value ?? '']));
   } catch (err) {
     return { name, status: 'warn', required: false, detail: `could not read osqueryd's flags through ${socket}: ${coerceError(err).message}`, fix: `run in osqueryi or Fleet: ${FLAGS_SQL}` };
   }

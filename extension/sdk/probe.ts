@@ -1,5 +1,4 @@
 /** One-shot probes of an osquery manager socket (used by `outflow doctor`). */
-import { coreQuery } from './core-query.js';
 import { ExtensionManagerClient } from './thrift-bridge.js';
 
 export interface ListedExtension {
@@ -14,12 +13,4 @@ export async function listExtensions(socket: string, timeoutMs = 3000): Promise<
   const client = new ExtensionManagerClient(socket, { timeoutMs });
   const map = await client.extensions();
   return [...map].map(([uuid, info]) => ({ uuid, name: info.name, version: info.version, sdk_version: info.sdk_version }));
-}
-
-/**
- * Rows of `sql` run by the manager's own SQL engine (osqueryd's tables; every value a string). Rejects when it does
- * not answer within timeoutMs, or with the manager's message when the query fails.
- */
-export async function queryManager(socket: string, sql: string, timeoutMs = 3000): Promise<Record<string, string>[]> {
-  return coreQuery(socket, { timeoutMs }).query(sql);
 }
