@@ -81,8 +81,6 @@ class GroupInfo {
     readonly key: string,
     /** From the flow's process up to and including the group root (lineage's groupOf order). */
     readonly chain: ChainLink[],
-    /** The process records of the chain (empty when the flow's process is unknown to the model). */
-    readonly records: ProcessRecord[],
     /** What made the root a root (lineage's groupOf); '' when the flow's process is unknown. */
     readonly rootKind: string,
   ) {}
@@ -475,14 +473,14 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       if (!info) {
         const g = groupFor(rec);
         const chain = g.chain.map((p) => new ChainLink(p.pid, p.path, recIdentity(p)));
-        info = new GroupInfo(rootKey(rec), chain, g.chain, g.rootKind);
+        info = new GroupInfo(rootKey(rec), chain, g.rootKind);
         groupInfoCache.set(rec, info);
       }
       group = info;
     } else {
       const id = identityOf(signing, flow.path, undefined, signingCache);
       const link = new ChainLink(flow.pid, flow.path, id);
-      group = new GroupInfo(instanceKey(flow.pid, flow.process_start), [link], [], '');
+      group = new GroupInfo(instanceKey(flow.pid, flow.process_start), [link], '');
     }
     resolvedFlows[resolvedCount] = flow;
     resolvedRecs[resolvedCount] = rec;
