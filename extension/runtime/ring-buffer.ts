@@ -38,11 +38,8 @@ export class RingBuffer<T> {
     const cutoff = nowSeconds - this.maxAgeSeconds;
     let removed = 0;
     while (this.count > 0) {
-      const oldest = this.items[this.head] as T;
-      if (this.timeOf(oldest) >= cutoff) break;
-      this.items[this.head] = undefined;
-      this.head = (this.head + 1) % this.capacity;
-      this.count--;
+      if (this.timeOf(this.items[this.head] as T) >= cutoff) break;
+      this.shift();
       removed++;
     }
     return removed;
