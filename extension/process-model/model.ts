@@ -22,12 +22,12 @@ const MAX_MODEL_ARG_CHARS = 256;
 const MAX_MODEL_ARGS_TOTAL = 1024;
 
 export function boundedArgs(args: readonly string[]): string[] {
+  const max = Math.min(args.length, MAX_MODEL_ARGS);
   let n = 0;
-  for (let budget = MAX_MODEL_ARGS_TOTAL; n < Math.min(args.length, MAX_MODEL_ARGS) && budget > 0; n++) budget -= Math.min(args[n]!.length, MAX_MODEL_ARG_CHARS);
+  for (let budget = MAX_MODEL_ARGS_TOTAL; n < max && budget > 0; n++) budget -= Math.min(args[n]!.length, MAX_MODEL_ARG_CHARS);
   const out = new Array<string>(n);
-  // a copy, not a slice: V8 slices keep the whole argument (up to MiBs) alive
-  // always a copy: an argument cut out of a ps listing (or an eslogger line) is a V8 slice that pins the whole
-  // listing for as long as the record lives (30 min after exit)
+  // always a copy: a V8 slice pins its whole parent (a MiB-long argument, or the ps listing or eslogger line
+  // the argument was cut from) for as long as the record lives (30 min after exit)
   for (let i = 0; i < n; i++) out[i] = detached(args[i]!.length > MAX_MODEL_ARG_CHARS ? args[i]!.slice(0, MAX_MODEL_ARG_CHARS) : args[i]!);
   return out;
 }
