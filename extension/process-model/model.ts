@@ -160,7 +160,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
         responsiblePid: obs.responsiblePid ?? null,
         uid: obs.uid ?? -1,
         path,
-        name: detached(obs.name ?? (path ? path.slice(path.lastIndexOf('/') + 1) : '')),
+        name: detached(obs.name ?? path.slice(path.lastIndexOf('/') + 1)),
         args: obs.args ? boundedArgs(obs.args) : null,
         signingId: obs.signingId ?? null,
         teamId: obs.teamId ?? null,
