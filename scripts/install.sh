@@ -113,11 +113,11 @@ interp=$(sed -n '1s/^#!\([^ ]*\).*/\1/p' "$src/outflow.ext")
 [ -n "$interp" ] || die "outflow.ext has no interpreter line"
 [ -e "$interp" ] || die "$interp does not exist (the Node interpreter named in outflow.ext)"
 check_resolved "$interp" "the Node interpreter $interp (repackage with --node pointing at a root-owned Node, see docs/deploy.md)" file
-# everything under the prefix is made root's below: never a directory that holds other software (/usr/local, say)
-if [ "$src" != "$prefix" ] && [ -d "$prefix" ] && [ -n "$(ls -A "$prefix")" ] && [ ! -e "$prefix/outflow.ext" ]; then
-  die "$prefix is not empty and holds no earlier Outflow install; give Outflow a directory of its own (e.g. $prefix/outflow): install.sh makes everything under --prefix root's"
-fi
 if [ "$src" != "$prefix" ]; then
+  # everything under the prefix is made root's below: never a directory that holds other software (/usr/local, say)
+  if [ -d "$prefix" ] && [ -n "$(ls -A "$prefix")" ] && [ ! -e "$prefix/outflow.ext" ]; then
+    die "$prefix is not empty and holds no earlier Outflow install; give Outflow a directory of its own (e.g. $prefix/outflow): install.sh makes everything under --prefix root's"
+  fi
   mkdir -p "$prefix"
   cp -R "$src/." "$prefix/"
 fi
