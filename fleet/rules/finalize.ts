@@ -138,8 +138,8 @@ function rolloutAwareCounts(s: StoredCandidate, chain: readonly string[], start:
   const a = countsOf(s, chain, start);
   const b = countsOf(s, chain, ahead);
   const adopted = (hosts: number) => hosts >= common;
-  const pairAdopted = adopted(b.counts.pairUploadHosts);
-  const destination = pairAdopted ? b.destination : a.destination;
+  // the destination goes with the pair
+  const { destination, counts } = adopted(b.counts.pairUploadHosts) ? b : a;
   let apps = start.apps;
   const chainApps = a.counts.chainApps.map((x, i) => {
     const y = b.counts.chainApps[i]!;
@@ -149,16 +149,7 @@ function rolloutAwareCounts(s: StoredCandidate, chain: readonly string[], start:
     if (stats) apps.set(y.identity, stats);
     return y;
   });
-  return {
-    destination,
-    apps,
-    counts: {
-      destinationHosts: destination.hosts,
-      destinationFirstSeen: destination.firstSeen,
-      pairUploadHosts: pairAdopted ? b.counts.pairUploadHosts : a.counts.pairUploadHosts,
-      chainApps,
-    },
-  };
+  return { destination, apps, counts: { ...counts, chainApps } };
 }
 
 /**
