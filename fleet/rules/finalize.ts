@@ -13,14 +13,13 @@
  *   const r = await finalizePending(store, { analytics: config.analytics });
  *   // committed: the sinks take them from the store's change feed (fleet/sinks/outbox.ts)
  */
-import { ANALYTICS, candidateStart, commonThreshold, cutWindowWarming, rareThreshold, youngBaseline, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
+import { ANALYTICS, candidateStart, commonThreshold, cutWindowWarming, prevalenceWindow, rareThreshold, youngBaseline, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import type { Logger } from '../../src/log.js';
 import { pairKey, type AppStats, type CandidateOutcome, type PrevalenceAnswer, type PrevalenceRequest, type PrevalenceStats, type Store, type StoredCandidate, type TimeWindow } from '../store/store.js';
 import { buildDetection, chainIdentities, foldInto, groupRootIsLaunchdJob, suppressionKey, type EvidenceInput } from './evidence.js';
 
-const DAY = 86_400;
 const HOUR = 3600;
 
 export interface FinalizeOptions {
@@ -83,7 +82,7 @@ function prevalenceRequest(window: TimeWindow, items: readonly StoredCandidate[]
 interface WindowAsk {
   stored: StoredCandidate;
   window: TimeWindow;
-  cap?: number;
+  cap: number | undefined;
 }
 
 /**
@@ -152,6 +151,25 @@ function rolloutAwareCounts(s: StoredCandidate, chain: readonly string[], start:
   return { destination, apps, counts: { ...counts, chainApps } };
 }
 
+/** What a candidate is counted over: its two windows (CandidateContext), and the common threshold that tells roll-outs. */
+type CountedCandidate = Pick<CandidateContext, 'stored' | 'window' | 'ahead' | 'common'>;
+
+/**
+ * Each candidate's rolloutAwareCounts over its window and its `ahead` window, all in one store call (readWindows);
+ * counted up to the common threshold when `capped`, else exactly.
+ */
+async function readCounts(store: Store, items: readonly CountedCandidate[], chainOf: (s: StoredCandidate) => readonly string[], capped: boolean) {
+  const asks = items.flatMap((c): WindowAsk[] => {
+    const cap = capped ? c.common : undefined;
+    return [
+      { stored: c.stored, window: c.window, cap },
+      { stored: c.stored, window: c.ahead, cap },
+    ];
+  });
+  const answers = await readWindows(store, asks, chainOf);
+  return items.map((c, i) => rolloutAwareCounts(c.stored, chainOf(c.stored), answers[2 * i]!, answers[2 * i + 1]!, c.common));
+}
+
 /**
  * Gather FleetFacts for a batch. A candidate is judged on the fleet as it was when its flow started
  * (candidateStart): its window ends there, so hosts that began using the destination or app after it do not
@@ -169,41 +187,32 @@ function rolloutAwareCounts(s: StoredCandidate, chain: readonly string[], start:
  * count per candidate would cost O(fleet) each).
  */
 async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: AnalyticsConfig, baselineStart: number | null): Promise<{ contexts: CandidateContext[]; apps: Map<string, Map<string, AppStats>>; hostnames: Map<string, string> }> {
-  const span = cfg.prevalence_window_days * DAY;
   const activeByHour = new Map<number, number>();
   for (const s of batch) {
     const hour = Math.floor(s.eventTime / HOUR);
     if (!activeByHour.has(hour)) {
       // ends before the candidate's hour: live finalization (newest ≥ line + finalize_delay) has every line of then
-      const end = hour * HOUR - 1;
-      activeByHour.set(hour, await store.hosts.activeCount({ from: end - span, to: end }));
+      activeByHour.set(hour, await store.hosts.activeCount(prevalenceWindow(hour * HOUR - 1, cfg)));
     }
   }
-  const activeOf = (s: StoredCandidate) => activeByHour.get(Math.floor(s.eventTime / HOUR))!;
 
-  // Two asks per candidate, all in one store call (readWindows shares a request between equal windows): as of its
-  // flow's start, and as of its line.
-  const windowOf = (to: number): TimeWindow => ({ from: to - span, to });
-  const asks: WindowAsk[] = [];
-  for (const s of batch) {
-    const cap = commonThreshold(activeOf(s), cfg);
-    asks.push({ stored: s, window: windowOf(candidateStart(s.candidate.first_seen, s.eventTime, cfg)), cap });
-    asks.push({ stored: s, window: windowOf(s.eventTime), cap });
-  }
+  // Two windows per candidate, all read in one store call (readCounts): as of its flow's start, and as of its line.
+  const judged = batch.map((s) => {
+    const active = activeByHour.get(Math.floor(s.eventTime / HOUR))!;
+    const window = prevalenceWindow(candidateStart(s.candidate.first_seen, s.eventTime, cfg), cfg);
+    return { stored: s, active, common: commonThreshold(active, cfg), window, ahead: prevalenceWindow(s.eventTime, cfg) };
+  });
   const chains = new Map(batch.map((s) => [s.id, chainIdentities(s.candidate)]));
   const chainOf = (s: StoredCandidate) => chains.get(s.id)!;
-  const answers = await readWindows(store, asks, chainOf);
+  const counted = await readCounts(store, judged, chainOf, true);
   // Read after the counts: it only grows, in the transaction that expires, so a rollup that expired anything the
   // counts above miss has already raised it.
   const prevalenceKeptFrom = await store.prevalence.keptFrom();
 
   const contexts: CandidateContext[] = [];
   const appsByCandidate = new Map<string, Map<string, AppStats>>();
-  for (const [i, s] of batch.entries()) {
-    const active = activeOf(s);
-    const common = commonThreshold(active, cfg);
-    const window = asks[2 * i]!.window;
-    const { destination, counts, apps } = rolloutAwareCounts(s, chainOf(s), answers[2 * i]!, answers[2 * i + 1]!, common);
+  for (const [i, { stored: s, active, common, window, ahead }] of judged.entries()) {
+    const { destination, counts, apps } = counted[i]!;
     const facts: FleetFacts = {
       // as of the flow's start, like the counts: the age of what it names, and of the baseline
       now: window.to,
@@ -215,7 +224,7 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
       ...counts,
       groupRootIsLaunchdJob: groupRootIsLaunchdJob(s.candidate),
     };
-    contexts.push({ stored: s, facts, destination, rare: rareThreshold(active, cfg), common, window, ahead: asks[2 * i + 1]!.window });
+    contexts.push({ stored: s, facts, destination, rare: rareThreshold(active, cfg), common, window, ahead });
     appsByCandidate.set(s.id, apps);
   }
   const hosts = await store.hosts.get([...new Set(batch.map((s) => s.hostId))]);
@@ -231,14 +240,10 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
  * do not change (a capped count is already at or past the threshold it was compared with).
  */
 async function exactCounts(store: Store, fired: CandidateContext[], apps: Map<string, Map<string, AppStats>>): Promise<void> {
-  const asks = fired.flatMap((ctx): WindowAsk[] => [
-    { stored: ctx.stored, window: ctx.window },
-    { stored: ctx.stored, window: ctx.ahead },
-  ]);
   const chains = new Map(fired.map((ctx) => [ctx.stored, ctx.facts.chainApps.map((a) => a.identity)]));
-  const answers = await readWindows(store, asks, (s) => chains.get(s)!);
+  const counted = await readCounts(store, fired, (s) => chains.get(s)!, false);
   for (const [i, ctx] of fired.entries()) {
-    const { destination, counts, apps: chainApps } = rolloutAwareCounts(ctx.stored, chains.get(ctx.stored)!, answers[2 * i]!, answers[2 * i + 1]!, ctx.common);
+    const { destination, counts, apps: chainApps } = counted[i]!;
     ctx.destination = destination;
     ctx.facts = { ...ctx.facts, ...counts };
     apps.set(ctx.stored.id, chainApps);
