@@ -648,11 +648,11 @@ async function hostSpans(ex: Executor, f: Family, keys: string[], window: TimeWi
 
 /**
  * Saturate every key whose host count in the window reached the threshold, then fold their host rows into their
- * day sketches and drop them. (Host rows of a key saturated earlier cannot appear: observe skips them in the
- * statement that reads the flag, and the rollup runs alone. Any that an instance not yet upgraded wrote are
- * ignored by the reads and expire with the window.)
+ * day sketches (each span no further back than `floor`, compactionFloor) and drop them. (Host rows of a key
+ * saturated earlier cannot appear: observe skips them in the statement that reads the flag, and the rollup runs
+ * alone. Any that an instance not yet upgraded wrote are ignored by the reads and expire with the window.)
  */
-async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: number, window: TimeWindow, floor = window.from): Promise<number> {
+async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: number, window: TimeWindow, floor: number): Promise<number> {
   const keyList = f.keyCols.join(', ');
   const joinC = f.keyCols.map((c) => `k.${c} = c.${c}`).join(' AND ');
   const saturated = await ex.q<Record<string, string>>(

@@ -373,8 +373,8 @@ class SqliteRepos implements StoreRepos {
       async statsMany(requests: readonly PrevalenceRequest[]) {
         return wrap('prevalence.statsMany', 'STORE_READ', () => {
           // Each key's row and host spans are read once for the whole call; every window is then judged
-          // in memory with the same rules as stats(). Finalizing a day of candidates asks ~288 windows of
-          // the same few hot keys, which cost one scan of their host rows per window before.
+          // in memory with the same rules as stats(). Finalization asks two windows per candidate of the
+          // same few hot keys, which would cost one scan of their host rows per window.
           const days = sketchDaysOf(requests.map((r) => r.window));
           const dest = new KeySpans(self, DEST, days);
           const pair = new KeySpans(self, PAIR, days);
@@ -923,10 +923,10 @@ class SqliteRepos implements StoreRepos {
 
   /**
    * Saturate every key whose host count in the window reached the threshold: its host rows are folded into its
-   * day sketches (each row on every day of its span within the window) and dropped. (A saturated key never
-   * has host rows here: observe reads the flag in the same write transaction.)
+   * day sketches (each row's span no further back than `floor`, compactionFloor) and dropped. (A saturated key
+   * never has host rows here: observe reads the flag in the same write transaction.)
    */
-  compactTables(t: PrevalenceTables, threshold: number, window: TimeWindow, floor = window.from): number {
+  compactTables(t: PrevalenceTables, threshold: number, window: TimeWindow, floor: number): number {
     const full = this.st(
       `SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${t.idCol} HAVING count(*) >= ?`,
     ).all(window.to, window.from, threshold) as Row[];
