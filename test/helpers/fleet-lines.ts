@@ -5,19 +5,7 @@
  * maturity are exercised. Each line is unique (its dedupe key differs), so "every line counted exactly
  * once" can be checked by counting accepted rows. Also the finalize benches' pending candidates.
  */
-import { APPS as SIM_APPS, candidateColumns, DEFAULT_START, eventLine, type HostInfo } from '../../scripts/simulate-fleet.js';
-
-/** mulberry32: tiny seeded PRNG, enough for test data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { APPS as SIM_APPS, candidateColumns, DEFAULT_START, eventLine, mulberry32, type HostInfo } from '../../scripts/simulate-fleet.js';
 
 export interface FleetLinesOptions {
   lines: number;
@@ -54,7 +42,7 @@ function envelope(query: string, host: string, unixTime: number, counter: number
 }
 
 export function generateFleetLines(opts: FleetLinesOptions): string[] {
-  const rnd = prng(opts.seed ?? 42);
+  const rnd = mulberry32(opts.seed ?? 42);
   const hosts = Array.from({ length: opts.hosts ?? 40 }, (_, i) => `HOST-${String(i).padStart(5, '0')}`);
   const days = opts.days ?? 10;
   const start = opts.start ?? 1_772_000_000;
