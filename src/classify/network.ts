@@ -108,7 +108,7 @@ export function ipv6ToBigInt(address: string): bigint | undefined {
 }
 
 /** RFC 5952 text: lower-case, the longest run (≥ 2) of zero groups compressed, first one on ties. */
-function formatIpv6(groups: readonly number[]): string {
+export function formatIpv6Groups(groups: readonly number[]): string {
   let bestStart = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
@@ -154,7 +154,7 @@ export function normalizeAddress(raw: string): NormalizedAddress {
     const lo = g[7]!;
     return { address: `${hi >>> 8}.${hi & 255}.${lo >>> 8}.${lo & 255}`, family: 4, valid: true };
   }
-  return { address: formatIpv6(g), family: 6, valid: true, ...(zone ? { zone } : {}) };
+  return { address: formatIpv6Groups(g), family: 6, valid: true, ...(zone ? { zone } : {}) };
 }
 
 interface Range4 {

@@ -1,0 +1,51 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CaptureStreamParser, type CapturedPacket } from './parse-capture.js';
+import { LINK } from './decode-udp.js';
+import { SCENARIO } from './testing/scenario.js';
+import { SCENARIO_FILTER, serveScenario, startTcpdump, type Capture } from './testing/live-capture.js';
+import { expectScenario } from './testing/expect-scenario.js';
+
+/**
+ * The real tcpdump on loopback, in the link types and timestamp precisions Linux hosts produce, with its stdout
+ * fed to the parser chunk by chunk as the pipe delivered it. `OUTFLOW_UPDATE_DNS_FIXTURES=1` rewrites
+ * fixtures/*.pcap from these captures (they hold only loopback traffic of the scripted server).
+ */
+
+const VARIANTS = [
+  { fixture: 'dns-lo-en10mb.pcap', args: ['-i', 'lo'], linkType: LINK.EN10MB },
+  { fixture: 'dns-lo-en10mb-nano.pcap', args: ['-i', 'lo', '--time-stamp-precision=nano'], linkType: LINK.EN10MB },
+  { fixture: 'dns-any-sll2.pcap', args: ['-i', 'any'], linkType: LINK.LINUX_SLL2 },
+  { fixture: 'dns-any-sll.pcap', args: ['-i', 'any', '-y', 'LINUX_SLL'], linkType: LINK.LINUX_SLL },
+] as const;
+
+const captures = new Map<string, Capture>();
+
+beforeAll(async () => {
+  const running = VARIANTS.map((v) => startTcpdump([...v.args, SCENARIO_FILTER], SCENARIO.length));
+  try {
+    await Promise.all(running.map((r) => r.ready));
+    await serveScenario(SCENARIO);
+    const done = await Promise.all(running.map((r) => r.done));
+    VARIANTS.forEach((v, i) => captures.set(v.fixture, done[i]!));
+  } catch (err) {
+    for (const r of running) r.kill();
+    throw err;
+  }
+  if (process.env.OUTFLOW_UPDATE_DNS_FIXTURES === '1') {
+    for (const v of VARIANTS) writeFileSync(join(import.meta.dirname, 'fixtures', v.fixture), Buffer.concat(captures.get(v.fixture)!.chunks));
+  }
+});
+
+describe('live tcpdump capture of DNS answers on loopback', () => {
+  it.each(VARIANTS)('$args: stdout chunks parse into the scenario answers', (v) => {
+    const capture = captures.get(v.fixture)!;
+    const parser = new CaptureStreamParser();
+    const packets: CapturedPacket[] = capture.chunks.flatMap((c) => parser.push(c));
+    expect(parser.format).toBe('pcap');
+    expect(parser.pending).toBe(0);
+    expect(parser.stats).toEqual({ packets: SCENARIO.length, skippedBlocks: 0 });
+    expectScenario(packets, v.linkType);
+  });
+});
