@@ -137,6 +137,11 @@ describe('decodeUdp IPv4', () => {
     expect(decodeUdp(LINK.RAW, v4({ payload: Buffer.alloc(7) }))).toEqual({ ok: false, reason: 'malformed' });
   });
 
+  it('a UDP length reaching into Ethernet padding beyond the IP datagram is malformed', () => {
+    const datagram = v4({ payload: udp4({ payload: Buffer.from('abc'), length: 8 + 10 }) });
+    expect(decodeUdp(LINK.EN10MB, ethernet(ETHERTYPE.IPV4, Buffer.concat([datagram, Buffer.alloc(20)])))).toEqual({ ok: false, reason: 'malformed' });
+  });
+
   it('a UDP length shorter than the IP payload ends the payload there', () => {
     expectOk(decodeUdp(LINK.RAW, v4({ payload: udp4({ length: 8 + 3 }) })), OK4, ANSWER.subarray(0, 3));
   });
@@ -174,6 +179,8 @@ describe('decodeUdp IPv6', () => {
     longExt[41] = 200; // hop-by-hop claims 1608 bytes
     expect(decodeUdp(LINK.RAW, longExt)).toEqual({ ok: false, reason: 'malformed' });
     expect(decodeUdp(LINK.RAW, v6({ payloadLength: 0 }))).toEqual({ ok: false, reason: 'malformed' });
+    // hop-by-hop names a destination-options header, but the payload (and the capture) end right there
+    expect(decodeUdp(LINK.RAW, v6({ ext: [[0, Buffer.alloc(6)]], next: 60, payload: Buffer.alloc(0) }))).toEqual({ ok: false, reason: 'malformed' });
     expect(decodeUdp(LINK.RAW, v6({ payload: udp4({ length: 200 }) }))).toEqual({ ok: false, reason: 'malformed' });
   });
 });
