@@ -82,7 +82,7 @@ export class CaptureStreamParser {
   private readonly maxRecordBytes: number;
   private fmt: 'pcap' | 'pcapng' | undefined;
   private failure: CaptureFormatError | undefined;
-  /** pcap: byte order, link type and timestamp divisor from the global header */
+  /** pcap: byte order and link type from the global header (records carry whole seconds in either precision) */
   private pcap: { r: Reader; linkType: number } | undefined;
   /** pcapng: the current section's byte order (undefined before the first SHB) and its interfaces */
   private ng: { r: Reader; interfaces: PcapngInterface[] } | undefined;
