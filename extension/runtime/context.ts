@@ -24,6 +24,8 @@ export interface ExtensionContext {
   /** Tier-1 reads first, then tier-2 (each oldest first): createSensitiveEventRing. */
   sensitiveEvents: EventRing<SensitiveFileEventRow>;
   archiveEvents: RingBuffer<ArchiveEventRow>;
+  /** Names the system's resolvers answered for remote addresses (dns_names collector → flows' server_name). */
+  dnsNames: DnsNameCache;
   /** osquery core, when the extension runs under osqueryd (absent for `outflow query`). */
   core?: CoreQuery;
 }
@@ -143,6 +145,22 @@ export interface FlowRow {
   last_seen: number;
   duration: number;
   closed: 0 | 1;
+}
+
+/** One address a trusted DNS answer gave for a name (the name asked for, not a CNAME target). */
+export interface DnsNameLabel {
+  address: string;
+  name: string;
+  /** The address record's TTL (s). */
+  ttl: number;
+}
+
+export interface DnsNameCache {
+  /** Remember answers received at unix time `at`; the latest answer for an address wins. */
+  learn(labels: readonly DnsNameLabel[], at: number): void;
+  /** The name a flow first seen at `firstSeen` went to, or '' when no answer covers that time. */
+  nameFor(address: string, firstSeen: number): string;
+  readonly size: number;
 }
 
 export interface FlowStore {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const Cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR such as 10.0.0.0/8 or fd00::/8');
@@ -35,6 +36,28 @@ export const extensionConfigShape = {
         sample_interval: z.number().positive().default(5),
         retention: z.number().int().positive().default(900),
         max_flows: z.number().int().positive().default(20_000),
+      })
+      .prefault({}),
+    dns_names: z
+      .object({
+        /**
+         * Capture DNS answers with tcpdump and give each flow the name its remote address was resolved for
+         * (server_name). Only answers from the system's resolvers count.
+         */
+        enabled: z.boolean().default(true),
+        /** Resolver addresses trusted besides the system's (macOS `scutil --dns`, else resolv_conf), e.g. a local DNS proxy. */
+        resolvers: z.array(z.string().refine((s) => isIP(s) !== 0, 'expected an IPv4 or IPv6 address')).default([]),
+        /** Where the system's resolvers are read on Linux (and on macOS when scutil fails). */
+        resolv_conf: z.string().default('/etc/resolv.conf'),
+        /** How often the system's resolvers are read again (s): Wi-Fi and VPN changes move them. */
+        resolver_refresh: z.number().positive().default(60),
+        /** Addresses remembered at most (the oldest answer goes first). */
+        max_names: z.number().int().positive().default(50_000),
+        /** An answer names its address for its TTL, capped here (s), plus `grace`. */
+        max_ttl: z.number().int().positive().default(86_400),
+        /** Seconds an answer still counts after its TTL: apps keep using an address they resolved a little longer. */
+        grace: z.number().int().nonnegative().default(600),
+        restart_backoff_max: z.number().positive().default(60),
       })
       .prefault({}),
     processes: z
