@@ -47,11 +47,14 @@ const PROBES: Record<Platform, ToolProbe[]> = {
     { tool: 'codesign', args: ['-h'], okExitCodes: [0, 1, 2], required: true, purpose: 'code_signing' },
     { tool: 'spctl', args: ['--status'], okExitCodes: [0, 1], required: true, purpose: 'notarization in code_signing' },
     { tool: 'eslogger', args: ['--list-events'], okExitCodes: [0], required: true, purpose: 'sensitive_file_events, archive_events' },
+    { tool: 'tcpdump', args: ['-h'], okExitCodes: [0, 1], required: false, purpose: 'server names from DNS answers (dns_names)' },
+    { tool: 'scutil', args: ['--dns'], okExitCodes: [0], required: false, purpose: 'which resolvers dns_names trusts' },
   ],
   linux: [
     // no ps: the linux backend reads processes from /proc (extension/process-model/refresh.ts)
     { tool: 'ss', args: ['-V'], okExitCodes: [0], required: true, purpose: 'process_network_flows' },
     { tool: 'dpkg-query', args: ['--version'], okExitCodes: [0], required: false, purpose: 'package ownership in code_signing' },
+    { tool: 'tcpdump', args: ['-h'], okExitCodes: [0, 1], required: false, purpose: 'server names from DNS answers (dns_names)' },
   ],
 };
 

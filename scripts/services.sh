@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the tests need are up: PostgreSQL (trust auth for 127.0.0.1:5432) and NATS with
 # JetStream (127.0.0.1:4222). On a fresh Debian machine it installs the packages (`postgresql`,
-# `nats-server`, and `libarchive-tools` for bsdtar), creates/starts the cluster and starts nats-server with -js. Fails (never skips) when a
+# `nats-server`, `libarchive-tools` for bsdtar, and `tcpdump`), creates/starts the cluster and starts nats-server with -js. Fails (never skips) when a
 # service still cannot be reached, so CI reports the cause instead of silently skipping tests.
 #
 #   bash scripts/services.sh                      # both
@@ -121,5 +121,11 @@ fi
 # Debian ships as bsdtar in libarchive-tools. Without it that test would skip, and CI would not see it fail.
 if [ "${OUTFLOW_NEED_BSDTAR:-1}" = 1 ] && [ ! -x /usr/bin/bsdtar ]; then
   apt_install libarchive-tools || { echo "services: cannot install libarchive-tools (bsdtar) for the package test" >&2; exit 1; }
+fi
+
+# tcpdump: the dns_names collector runs the real one on Linux, and its tests capture real DNS answers on
+# loopback with it.
+if [ "${OUTFLOW_NEED_TCPDUMP:-1}" = 1 ] && [ ! -x /usr/bin/tcpdump ]; then
+  apt_install tcpdump || { echo "services: cannot install tcpdump for the dns_names tests" >&2; exit 1; }
 fi
 exit 0

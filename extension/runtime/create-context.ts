@@ -5,6 +5,7 @@ import type { OutflowConfig } from '../../src/config/index.js';
 import { VERSION } from '../../src/version.js';
 import { createProcessModel } from '../process-model/model.js';
 import { createFlowStore } from '../tables/process_network_flows/flow-store.js';
+import { createDnsNameCache } from '../tables/process_network_flows/dns-names/name-cache.js';
 import { createSigningService } from '../tables/code_signing/signing-service.js';
 import type { CoreQuery } from '../sdk/core-query.js';
 import type { ArchiveEventRow, ExtensionContext } from './context.js';
@@ -42,6 +43,12 @@ export function createContext(opts: CreateContextOptions): ExtensionContext {
     defaultMaxBytes: config.tools.max_output_bytes,
   });
   const eventTime = (e: { time: number }) => e.time;
+  const dnsNames = createDnsNameCache({
+    maxNames: config.dns_names.max_names,
+    maxTtl: config.dns_names.max_ttl,
+    grace: config.dns_names.grace,
+    lateSlack: config.flows.sample_interval + 2,
+  });
   return {
     platform,
     config,
@@ -50,10 +57,11 @@ export function createContext(opts: CreateContextOptions): ExtensionContext {
     tools,
     health,
     processes: createProcessModel({ config, clock, log: log.child({ component: 'process-model' }) }),
-    flows: createFlowStore({ config, clock, health }),
+    flows: createFlowStore({ config, clock, health, names: dnsNames }),
     signing: createSigningService({ platform, tools, config, clock, health, log: log.child({ component: 'signing' }) }),
     sensitiveEvents: createSensitiveEventRing(config),
     archiveEvents: new RingBuffer<ArchiveEventRow>(config.events.max_events, config.events.retention, eventTime),
+    dnsNames,
     ...(opts.core ? { core: opts.core } : {}),
   };
 }

@@ -27,12 +27,15 @@ export const TOOL_PATHS = {
     codesign: '/usr/bin/codesign',
     spctl: '/usr/sbin/spctl',
     eslogger: '/usr/bin/eslogger',
+    tcpdump: '/usr/sbin/tcpdump',
+    scutil: '/usr/sbin/scutil',
   },
   linux: {
     ss: '/usr/bin/ss',
     ps: '/usr/bin/ps',
     'dpkg-query': '/usr/bin/dpkg-query',
     rpm: '/usr/bin/rpm',
+    tcpdump: '/usr/bin/tcpdump',
   },
 } as const satisfies Record<Platform, Record<string, string>>;
 

@@ -3,6 +3,7 @@ import { fixedClock } from '../../../src/clock.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { HealthRegistry } from '../../runtime/health.js';
 import { createFlowStore, type FlowObservation } from './flow-store.js';
+import { createDnsNameCache } from './dns-names/name-cache.js';
 
 const T0 = 1_772_531_000;
 
@@ -211,5 +212,47 @@ describe('flow store', () => {
     expect(byPort.get(50000)).toMatchObject({ remote_scope: 'private', service: 'tls' });
     expect(byPort.get(2)).toMatchObject({ remote_scope: 'public', service: 'http', service_evidence: 'port' });
     expect(byPort.get(3)).toMatchObject({ service: 'quic', service_evidence: 'handshake' });
+  });
+});
+
+describe('flow store: server names from captured DNS answers', () => {
+  function named() {
+    const clock = fixedClock(T0);
+    const health = new HealthRegistry('darwin', 'test', () => clock.unix());
+    const config = parseConfig({});
+    const names = createDnsNameCache({ maxNames: 100, maxTtl: 86_400, grace: 600, lateSlack: config.flows.sample_interval + 2 });
+    return { clock, names, store: createFlowStore({ config, clock, health, names }) };
+  }
+
+  it('a new flow to an address a trusted answer named carries that name; others stay empty', () => {
+    const { store, names } = named();
+    names.learn([{ address: '198.51.100.23', name: 'upload.example.net', ttl: 60 }], T0 - 2);
+    store.applySample([obs(), obs({ pid: 101, remoteAddress: '203.0.113.7' })], { at: T0, counters: 'cumulative' });
+    const byPid = new Map(store.rows().map((r) => [r.pid, r]));
+    expect(byPid.get(100)!.server_name).toBe('upload.example.net');
+    expect(byPid.get(101)!.server_name).toBe('');
+  });
+
+  it('an answer read just after the sample that first saw the flow names it at the next sample', () => {
+    const { store, names } = named();
+    store.applySample([obs()], { at: T0, counters: 'cumulative' });
+    expect(store.rows()[0]!.server_name).toBe('');
+    names.learn([{ address: '198.51.100.23', name: 'upload.example.net', ttl: 60 }], T0 + 1);
+    store.applySample([obs()], { at: T0 + 5, counters: 'cumulative' });
+    expect(store.rows()[0]!.server_name).toBe('upload.example.net');
+  });
+
+  it('an answer long after the flow began never names it, and a name once given is never replaced', () => {
+    const { store, names } = named();
+    store.applySample([obs(), obs({ pid: 101, remoteAddress: '203.0.113.7' })], { at: T0, counters: 'cumulative' });
+    // resolving a name to an address the host already sends to, a minute later, does not rename that flow
+    names.learn([{ address: '198.51.100.23', name: 'www.common.example', ttl: 60 }], T0 + 60);
+    names.learn([{ address: '203.0.113.7', name: 'first.example', ttl: 60 }], T0 + 1);
+    store.applySample([obs(), obs({ pid: 101, remoteAddress: '203.0.113.7' })], { at: T0 + 65, counters: 'cumulative' });
+    names.learn([{ address: '203.0.113.7', name: 'second.example', ttl: 60 }], T0 + 66);
+    store.applySample([obs(), obs({ pid: 101, remoteAddress: '203.0.113.7' })], { at: T0 + 70, counters: 'cumulative' });
+    const byPid = new Map(store.rows().map((r) => [r.pid, r]));
+    expect(byPid.get(100)!.server_name).toBe('');
+    expect(byPid.get(101)!.server_name).toBe('first.example');
   });
 });

@@ -3,13 +3,14 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../../../src/clock.js';
 import { createNetworkClassifier, pcr, type NetworkClassifier, type Protocol, type Service } from '../../../src/classify/network.js';
 import type { OutflowConfig } from '../../../src/config/index.js';
-import type { FlowRow, FlowStore } from '../../runtime/context.js';
+import type { DnsNameCache, FlowRow, FlowStore } from '../../runtime/context.js';
 import type { ComponentHealth, HealthRegistry } from '../../runtime/health.js';
 
 /**
- * Whether flows carry the server name (SNI, HTTP Host, DNS) they went to. Neither nettop nor ss prints one, and
- * there is no handshake inspection yet, so server_name is always empty: an empty one is not evidence of a
- * connection to a bare IP (the raw_ip reason waits for a source that can tell).
+ * Whether an empty server_name is evidence of a connection to a bare IP (the raw_ip reason). Names come from
+ * DNS answers the dns_names collector captured, when it did; neither nettop nor ss prints one. An app that
+ * resolved over DoH, a VPN's own resolver, or an answer older than the capture leave a named destination
+ * unnamed, so an empty server_name still says nothing.
  */
 export const SERVER_NAMES_OBSERVED = false;
 
@@ -149,8 +150,8 @@ function createStringPool(max = 50_000): (s: string) => string {
   };
 }
 
-export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; health: HealthRegistry }): MutableFlowStore {
-  const { config, clock, health } = opts;
+export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; health: HealthRegistry; names?: Pick<DnsNameCache, 'nameFor'> }): MutableFlowStore {
+  const { config, clock, health, names } = opts;
   const classifier: NetworkClassifier = createNetworkClassifier(config.network);
   const retention = config.flows.retention;
   const maxFlows = config.flows.max_flows;
@@ -196,7 +197,7 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
       remote_scope: classifier.scope(o.remoteAddress),
       service,
       service_evidence: o.observedService ? 'handshake' : 'port',
-      server_name: '', // see SERVER_NAMES_OBSERVED
+      server_name: names ? own(names.nameFor(o.remoteAddress, at)) : '',
       state: own(o.state),
       interface: own(o.interface),
       bytes_in: o.bytesIn === null ? UNKNOWN : 0,
@@ -262,6 +263,8 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
         // the socket's bytes may be the new image's, and `exec cat >&3` must not turn an upload into Apple's.
         const p = o.process;
         if (p?.path && !entry.row.path) Object.assign(entry.row, { path: own(p.path), process_name: own(p.name) || entry.row.process_name });
+        // the answer that preceded the connection may be read just after the sample that first saw it
+        if (names && !entry.row.server_name) entry.row.server_name = own(names.nameFor(entry.row.remote_address, entry.row.first_seen));
       }
       const r = entry.row;
       entry.seenIn = seq;

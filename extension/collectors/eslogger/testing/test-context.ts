@@ -10,6 +10,7 @@ import { HealthRegistry } from '../../../runtime/health.js';
 import { RingBuffer } from '../../../runtime/ring-buffer.js';
 import { createSensitiveEventRing } from '../../../tables/sensitive_file_events/buffer.js';
 import { ToolRunner } from '../../../runtime/tools.js';
+import { createDnsNameCache } from '../../../tables/process_network_flows/dns-names/name-cache.js';
 
 export interface Recorded {
   observed: ProcessObservation[];
@@ -69,6 +70,7 @@ export function testContext(opts: { config?: unknown; toolDir?: string; clock?: 
     signing,
     sensitiveEvents: createSensitiveEventRing(config),
     archiveEvents: new RingBuffer<ArchiveEventRow>(config.events.max_events, config.events.retention, eventTime),
+    dnsNames: createDnsNameCache({ maxNames: 100, maxTtl: 3600, grace: 0, lateSlack: 0 }),
   };
   return { ctx, recorded };
 }

@@ -1,0 +1,365 @@
+import type { ChildProcessByStdio } from 'node:child_process';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { coerceError, ToolError } from '../../../../src/errors.js';
+import type { Collector, CollectorFactory, ExtensionContext } from '../../../runtime/context.js';
+import { killGroup, type Platform } from '../../../runtime/tools.js';
+import { CaptureFormatError, CaptureStreamParser } from './parse-capture.js';
+import { canonicalIp, decodeUdp } from './decode-udp.js';
+import { labelsOf } from './labels.js';
+import { DnsFormatError, parseDnsMessage } from './parse-dns.js';
+import { parseResolvConf, parseScutilDns, type ResolverList } from './parse-resolvers.js';
+
+/**
+ * Only responses reach us: the kernel's filter drops everything else, so a busy host costs nothing here. UDP
+ * only: DNS over TCP (answers over 512 bytes without EDNS, zone transfers) is rare for address lookups.
+ */
+export const TCPDUMP_FILTER = 'udp and src port 53';
+
+/**
+ * `-w -`: binary capture on stdout (pcap on Linux, pcapng from Apple's pktap), parsed by us rather than
+ * tcpdump's text, which changes between versions. `-U` writes each packet as it comes, `-p` never puts an
+ * interface in promiscuous mode (only this host's traffic is ours to read), `-n` never resolves anything.
+ * macOS: `pktap,all` is every interface, VPN tunnels and loopback included; Linux: `any`.
+ */
+export function tcpdumpArgs(platform: Platform): string[] {
+  return ['-i', platform === 'darwin' ? 'pktap,all' : 'any', '-n', '-p', '-U', '-s', '0', '-w', '-', TCPDUMP_FILTER];
+}
+
+/** SIGKILL after SIGTERM at stop, inside the extension's collector stop budget. */
+const KILL_AFTER_MS = 500;
+const MAX_RESOLV_CONF_BYTES = 64 * 1024;
+
+export interface DnsNamesStats {
+  packets: number;
+  /** Responses from a trusted resolver that named at least one address. */
+  answers: number;
+  /** Addresses named. */
+  labels: number;
+  /** Responses from servers that are not the system's resolvers: ignored. */
+  untrusted: number;
+  /** Responses that name nothing: NXDOMAIN, no address, another query type. */
+  unlabeled: number;
+  /** Packets we could not read: a bad UDP or DNS message, a fragment, a cut capture. */
+  malformed: number;
+  /** Capture streams that went bad and were restarted. */
+  formatErrors: number;
+  restarts: number;
+}
+
+export interface DnsNamesCollectorOptions {
+  /** First restart delay; doubles per consecutive failure up to dns_names.restart_backoff_max. */
+  initialBackoffMs?: number;
+  /** ready() resolves once tcpdump says it listens, or after this long. */
+  readyMaxMs?: number;
+  /** A run that lasted this long resets the backoff. */
+  stableRunMs?: number;
+}
+
+export interface DnsNamesCollector extends Collector {
+  stats(): DnsNamesStats;
+  /** The resolvers whose answers count right now (canonical addresses). */
+  trustedResolvers(): string[];
+}
+
+function missingDetail(platform: Platform): string {
+  return platform === 'darwin'
+    ? 'macOS ships /usr/sbin/tcpdump; without it flows carry no server names and destinations are keyed by IP'
+    : 'install tcpdump (Debian: apt-get install tcpdump); without it flows carry no server names and destinations are keyed by IP';
+}
+
+/** tcpdump's own words for "not allowed to capture" (libpcap: "You don't have permission …", "Operation not permitted"). */
+function deniedByStderr(stderr: string): boolean {
+  return /permission|not permitted/i.test(stderr);
+}
+
+/**
+ * The dns_names collector: one long-running tcpdump that captures DNS responses, and a periodic read of the
+ * system's resolvers. A response from one of those resolvers names the addresses it gives (labels.ts), and
+ * the flow store gives a new flow to such an address that name as its server_name.
+ */
+export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCollectorOptions = {}): DnsNamesCollector {
+  const health = ctx.health.component('dns_names');
+  const log = ctx.log.child({ component: 'collector', collector: 'dns_names' });
+  const cfg = ctx.config.dns_names;
+  const initialBackoffMs = opts.initialBackoffMs ?? 1000;
+  const maxBackoffMs = cfg.restart_backoff_max * 1000;
+  const readyMaxMs = opts.readyMaxMs ?? 5000;
+  const stableRunMs = opts.stableRunMs ?? 60_000;
+  const extraResolvers = cfg.resolvers.map((r) => canonicalIp(r)).filter((r): r is string => r !== null);
+
+  const stats: DnsNamesStats = { packets: 0, answers: 0, labels: 0, untrusted: 0, unlabeled: 0, malformed: 0, formatErrors: 0, restarts: 0 };
+  let trusted = new Set<string>(extraResolvers);
+  let resolverProblem = '';
+  /** A few servers whose answers were ignored, for the health detail (an admin may want to trust one). */
+  const untrustedSeen = new Set<string>();
+  let captureProblem = '';
+  let child: ChildProcessByStdio<null, Readable, Readable> | undefined;
+  let childClosed: Promise<void> = Promise.resolve();
+  let stopped = false;
+  let started = false;
+  let failures = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let resolverTimer: NodeJS.Timeout | undefined;
+  let readyTimer: NodeJS.Timeout | undefined;
+  let detailTimer: NodeJS.Timeout | undefined;
+  let lastDetailMs = 0;
+
+  let markReady!: () => void;
+  let isReady = false;
+  const readyPromise = new Promise<void>((resolve) => {
+    markReady = () => {
+      if (isReady) return;
+      isReady = true;
+      if (readyTimer) clearTimeout(readyTimer);
+      resolve();
+    };
+  });
+
+  const refreshDetail = (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastDetailMs < 1000) {
+      // a burst's last packets still show, a moment later
+      if (!detailTimer && !stopped) {
+        detailTimer = setTimeout(() => {
+          detailTimer = undefined;
+          refreshDetail(true);
+        }, 1000 - (now - lastDetailMs));
+        detailTimer.unref?.();
+      }
+      return;
+    }
+    lastDetailMs = now;
+    health.dropped = stats.malformed;
+    if (health.state !== 'running' && health.state !== 'degraded') return;
+    const resolvers = trusted.size ? `trusted resolvers ${[...trusted].slice(0, 6).join(', ')}` : 'no trusted resolver known';
+    const parts = [`${ctx.dnsNames.size} addresses named from ${stats.answers} answers; ${resolvers}`];
+    if (stats.untrusted) parts.push(`${stats.untrusted} answers from other servers ignored (${[...untrustedSeen].join(', ')}; trust one with dns_names.resolvers)`);
+    if (stats.malformed) parts.push(`${stats.malformed} packets unreadable`);
+    if (stats.restarts) parts.push(`tcpdump restarted ${stats.restarts} times`);
+    const problems = [resolverProblem, captureProblem].filter(Boolean);
+    if (problems.length || !trusted.size) health.degraded([...problems, ...parts].join('; '));
+    else health.running(parts.join('; '));
+  };
+
+  const readResolvConf = async (): Promise<ResolverList> => {
+    const fh = await open(cfg.resolv_conf, 'r');
+    try {
+      const buf = Buffer.alloc(MAX_RESOLV_CONF_BYTES);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      return parseResolvConf(buf.subarray(0, bytesRead).toString('utf8'));
+    } finally {
+      await fh.close();
+    }
+  };
+
+  const refreshResolvers = async () => {
+    const problems: string[] = [];
+    let system: ResolverList | undefined;
+    if (ctx.platform === 'darwin') {
+      try {
+        const res = await ctx.tools.run('scutil', ['--dns'], { timeoutMs: 5000, maxBytes: 1024 * 1024 });
+        system = parseScutilDns(res.stdout);
+        if (!system.addresses.length) problems.push('scutil --dns listed no nameserver');
+      } catch (err) {
+        problems.push(`scutil --dns failed: ${coerceError(err).message}`);
+      }
+    }
+    if (!system?.addresses.length) {
+      try {
+        system = await readResolvConf();
+        problems.length = 0;
+      } catch (err) {
+        problems.push(`cannot read ${cfg.resolv_conf}: ${coerceError(err).message}`);
+      }
+    }
+    if (stopped) return;
+    const next = new Set([...(system?.addresses ?? []), ...extraResolvers]);
+    if (next.size) trusted = next;
+    // no resolver read this time (a network change in progress): keep the last known ones rather than trust none
+    resolverProblem = next.size ? '' : `${problems.join('; ') || 'no nameserver configured'}: no answer can name an address`;
+    if (system?.rejected) log.warn({ rejected: system.rejected }, 'nameserver entries that are not addresses');
+    refreshDetail(true);
+  };
+
+  const scheduleRestart = (): number => {
+    failures++;
+    const delay = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.min(failures - 1, 20));
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      stats.restarts++;
+      launch();
+    }, delay);
+    restartTimer.unref?.();
+    return delay;
+  };
+
+  const onPacket = (linkType: number, data: Buffer, at: number) => {
+    stats.packets++;
+    const udp = decodeUdp(linkType, data);
+    if (!udp.ok) {
+      stats.malformed++;
+      return;
+    }
+    const d = udp.datagram;
+    const server = canonicalIp(d.srcAddress);
+    if (d.srcPort !== 53 || server === null || !trusted.has(server)) {
+      stats.untrusted++;
+      if (server !== null && untrustedSeen.size < 4) untrustedSeen.add(server);
+      return;
+    }
+    let labels;
+    try {
+      const found = labelsOf(parseDnsMessage(d.payload));
+      labels = found.labels;
+    } catch (err) {
+      if (!(err instanceof DnsFormatError)) throw err;
+      stats.malformed++;
+      return;
+    }
+    if (!labels.length) {
+      stats.unlabeled++;
+      return;
+    }
+    ctx.dnsNames.learn(labels, at);
+    stats.answers++;
+    stats.labels += labels.length;
+    health.event(labels.length, at);
+  };
+
+  const launch = () => {
+    if (stopped) return;
+    const args = tcpdumpArgs(ctx.platform);
+    let proc: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      proc = ctx.tools.spawnStream('tcpdump', args);
+    } catch (err) {
+      const e = coerceError(err);
+      if (e instanceof ToolError && e.code === 'TOOL_PERMISSION') health.permissionDenied(`${e.message}; ${e.hint ?? ''}`.trim());
+      else if (e instanceof ToolError && e.code === 'TOOL_NOT_FOUND') health.unavailable(`${e.message}: ${missingDetail(ctx.platform)}`);
+      else health.degraded(`tcpdump could not be started: ${e.message}`);
+      scheduleRestart();
+      markReady();
+      return;
+    }
+    child = proc;
+    const parser = new CaptureStreamParser();
+    const startedAt = Date.now();
+    let stderr = '';
+    let listening = false;
+    let ended = false;
+    let resolveClosed!: () => void;
+    childClosed = new Promise<void>((r) => (resolveClosed = r));
+    if (!isReady) {
+      readyTimer = setTimeout(markReady, readyMaxMs);
+      readyTimer.unref?.();
+    }
+
+    proc.stdout.on('data', (chunk: Buffer) => {
+      if (ended) return;
+      let packets;
+      try {
+        packets = parser.push(chunk);
+      } catch (err) {
+        if (!(err instanceof CaptureFormatError)) throw err;
+        // a capture stream cannot be resynchronised: start a new one
+        stats.formatErrors++;
+        captureProblem = `tcpdump's capture stream was unreadable (${err.message}); restarted`;
+        log.warn({ err }, 'capture stream unreadable; restarting tcpdump');
+        ended = true;
+        killGroup(proc, 'SIGKILL');
+        return;
+      }
+      const at = ctx.clock.unix();
+      for (const p of packets) onPacket(p.linkType, p.data, at);
+      refreshDetail();
+    });
+    proc.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < 16 * 1024) stderr += chunk.toString('utf8');
+      // "listening on any, link-type …": the capture is active from here on
+      if (!listening && /listening on /.test(stderr)) {
+        listening = true;
+        captureProblem = '';
+        if (health.state !== 'running' && health.state !== 'degraded') health.running('capturing');
+        refreshDetail(true);
+        markReady();
+      }
+    });
+    proc.on('error', (err: NodeJS.ErrnoException) => {
+      if (proc.pid === undefined && !ended) {
+        ended = true;
+        if (child === proc) child = undefined;
+        resolveClosed();
+        if (!stopped) scheduleRestart();
+        markReady();
+      }
+      if (err.code === 'ENOENT') health.unavailable(`tcpdump not found at ${ctx.tools.resolve('tcpdump')}: ${missingDetail(ctx.platform)}`);
+      else if (err.code === 'EACCES' || err.code === 'EPERM') health.permissionDenied(`tcpdump at ${ctx.tools.resolve('tcpdump')} is not executable by this user: run the extension as root`);
+      else health.degraded(`tcpdump failed: ${err.message}`);
+    });
+    proc.on('close', (code, signal) => {
+      const formatError = ended;
+      ended = true;
+      if (child === proc) child = undefined;
+      resolveClosed();
+      if (stopped) return;
+      if (Date.now() - startedAt >= stableRunMs) failures = 0;
+      const delay = scheduleRestart();
+      const head = stderr.trim().split('\n').filter((l) => !/^listening on |^tcpdump: listening on /.test(l)).slice(0, 2).join(' ').slice(0, 300);
+      if (!formatError) {
+        const why = signal ? `signal ${signal}` : `code ${code}`;
+        const detail = `tcpdump exited (${why})${head ? `: ${head}` : ''}; restarting in ${Math.round(delay / 100) / 10} s`;
+        if (deniedByStderr(stderr)) health.permissionDenied(`${detail}; it must run as root (as osqueryd runs the extension)`);
+        else captureProblem = detail;
+      }
+      refreshDetail(true);
+      log.warn({ exit_code: code, signal, retry_ms: delay, stderr_head: head }, 'tcpdump exited');
+      markReady();
+    });
+  };
+
+  return {
+    name: 'dns_names',
+    start() {
+      if (started) return;
+      started = true;
+      if (!cfg.enabled) {
+        health.disabled('dns_names.enabled is false in the config: flows carry no server names, destinations are keyed by IP');
+        markReady();
+        return;
+      }
+      health.running('starting tcpdump');
+      void refreshResolvers().finally(() => {
+        if (stopped) return;
+        resolverTimer = setInterval(() => void refreshResolvers(), cfg.resolver_refresh * 1000);
+        resolverTimer.unref?.();
+        launch();
+      });
+    },
+    ready: () => readyPromise,
+    async stop() {
+      stopped = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      if (resolverTimer) clearInterval(resolverTimer);
+      if (readyTimer) clearTimeout(readyTimer);
+      if (detailTimer) clearTimeout(detailTimer);
+      const proc = child;
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        killGroup(proc, 'SIGTERM');
+        const killTimer = setTimeout(() => killGroup(proc, 'SIGKILL'), KILL_AFTER_MS);
+        killTimer.unref?.();
+        await childClosed;
+        clearTimeout(killTimer);
+      }
+      markReady();
+    },
+    stats: () => ({ ...stats }),
+    trustedResolvers: () => [...trusted],
+  };
+}
+
+export const dnsNamesCollector: CollectorFactory = {
+  name: 'dns_names',
+  platforms: ['darwin', 'linux'],
+  create: (ctx) => createDnsNamesCollector(ctx),
+};
