@@ -2,6 +2,7 @@
  * NATS JetStream input against the local nats-server: decoding, stream/consumer set-up, ack only after the
  * handler committed, retries when the handler (the store) fails, work shared by two pullers on one durable.
  */
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodePayload, fleetSubjectToFilter, startNatsSource, zstdSupported, type NatsBatch, type NatsSource } from '../../fleet/ingest/nats-source.js';
@@ -178,30 +179,49 @@ describe('JetStream pull source', () => {
     expect(rejects).toEqual(expect.arrayContaining(['empty payload', expect.stringMatching(/snappy/)]));
   });
 
-  it('decodes and commits a fetch in parts, so a fetch of gzip bombs never holds more than 64 MiB of lines', async () => {
+  it('decodes and commits a fetch in parts, so a fetch of gzip bombs never holds more than 64 MiB of lines, and the parts add up to the stream', async () => {
     ts = await testStream('nbomb', { create: true });
-    // each message 16 KB on the wire, 16 MiB inflated (the per-message cap): a default fetch of 1000 is 16 GiB
-    const bomb = gzipSync(Buffer.alloc(16 * 1024 * 1024 - 64, 'a'), { level: 9 });
+    // each message 16 KB on the wire, 16 MiB inflated (the per-message cap): a default fetch of 1000 is 16 GiB.
+    // Each payload is told apart by its head and tail, so a message handed to two parts, to none, or with
+    // another's lines shows in the digests below.
+    const payloadOf = (i: number) => {
+      const body = Buffer.alloc(16 * 1024 * 1024 - 64, 'a');
+      body.write(`head-${i}:`, 0);
+      body.write(`:tail-${i}`, body.length - 16);
+      return body;
+    };
+    const digest = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+    const published: { subject: string; digest: string }[] = [];
     const js = ts.nc.jetstream();
-    for (let i = 0; i < 24; i++) await js.publish(`${ts.prefix}.results.h${i}`, bomb);
-    let biggest = 0;
-    let messages = 0;
+    for (let i = 0; i < 24; i++) {
+      const body = payloadOf(i);
+      published.push({ subject: `${ts.prefix}.results.h${i}`, digest: digest(body) });
+      await js.publish(`${ts.prefix}.results.h${i}`, gzipSync(body, { level: 9 }));
+    }
+    // per part (handler call): each message's seq, subject and line digests (holding the lines would take 384 MiB)
+    const parts: { bytes: number; messages: { seq: number; subject: string; lines: string[]; reject?: string }[] }[] = [];
     const src = await startNatsSource({
       config: config({ subjects: [`${ts.prefix}.results.>`] }),
       log,
       async handler(batch) {
         let bytes = 0;
         for (const m of batch.messages) for (const l of m.lines) bytes += l.length;
-        biggest = Math.max(biggest, bytes);
-        messages += batch.messages.length;
+        parts.push({ bytes, messages: batch.messages.map((m) => ({ seq: m.seq, subject: m.subject, lines: m.lines.map(digest), reject: m.reject })) });
       },
     });
     sources.push(src);
     const deadline = Date.now() + 60_000;
-    while (messages < 24 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(messages).toBe(24);
-    expect(biggest).toBeGreaterThan(0);
-    expect(biggest).toBeLessThanOrEqual(64 * 1024 * 1024);
+    while (parts.reduce((n, p) => n + p.messages.length, 0) < 24 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await ts!.pending('agg')).ackPending === 0);
+    // every part within the bound, and the fetch was split (24 × 16 MiB is six parts' worth at least)
+    for (const p of parts) expect(p.bytes).toBeLessThanOrEqual(64 * 1024 * 1024);
+    expect(parts.length).toBeGreaterThanOrEqual(6);
+    expect(parts.every((p) => p.messages.length > 0)).toBe(true);
+    // put back together, the parts are the stream: each message once, in stream order, whole and with its own lines
+    const reassembled = parts.flatMap((p) => p.messages);
+    expect(reassembled.map((m) => m.seq)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    expect(reassembled.map((m) => ({ subject: m.subject, lines: m.lines, reject: m.reject }))).toEqual(published.map((p) => ({ subject: p.subject, lines: [p.digest], reject: undefined })));
+    expect(src.stats()).toMatchObject({ messages: 24, lines: 24, rejected: 0, batches: parts.length });
   }, 120_000);
 
   it('two pullers on one durable share the work without overlap', async () => {
