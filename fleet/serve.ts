@@ -118,14 +118,13 @@ async function superviseFile(file: string, ingest: IngestService, store: Store, 
   }
 }
 
-async function startNats(config: OutflowConfig, opts: StartServeOptions, ingest: IngestService, store: Store, log: Logger): Promise<NatsSource | null> {
+async function startNats(config: OutflowConfig, opts: StartServeOptions, ingest: IngestService, log: Logger): Promise<NatsSource | null> {
   const nats = config.fleet.nats;
   if (!nats) return null;
   const { startNatsIngest } = await import('./ingest/nats-source.js');
   return startNatsIngest({
     config: nats,
     ingest,
-    quarantine: store.quarantine,
     log: log.child({ component: 'nats' }),
     createStream: opts.natsCreateStream,
     name: `outflow-aggregator-${process.pid}`,
@@ -224,7 +223,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
         ),
       );
     }
-    const nats = await startNats(config, opts, ingest, store, log);
+    const nats = await startNats(config, opts, ingest, log);
     if (nats) {
       let natsStopping = false;
       // the pull loop retries on its own; ending outside shutdown means this instance stopped consuming

@@ -28,7 +28,9 @@
  * rows whose repetition would show are recognized by a dedupe key: differential `outflow_candidates` rows
  * (a candidate must be pending once) and rejected rows of any line (quarantined once). Keying every row
  * instead cost ~25 % of ingest CPU and a key per row for `retention.dedupe_hours` (~800 000 for 10 000
- * hosts × 48 h against ~11 000 now); `duplicates` therefore counts re-delivered candidate and rejected rows only.
+ * hosts × 48 h against ~11 000 now); `duplicates` therefore counts re-delivered candidate and rejected rows only,
+ * and the rejected lines of a source that keys its inputs (NATS, see IngestSource.inputKey): a line that cannot
+ * be read has no digest of its own.
  */
 import { appendFile } from 'node:fs/promises';
 import { hash } from 'node:crypto';
@@ -72,6 +74,27 @@ export interface IngestSource {
    * under checkpoint id `${kind}:${id}` (read it back with `store.checkpoints.get(\`${kind}:${id}\`)`).
    */
   checkpoint?: Checkpoint;
+  /**
+   * The dedupe key of the input at `index` (its position in `lines`), for a source that may hand over again
+   * inputs it already committed (NATS redelivers a message whose ack was lost, and retries a commit whose
+   * outcome it did not see). A rejected input (a line that cannot be read, a RejectedInput) is then quarantined
+   * once, like a rejected row: without keys, only rows are recognized, since a line that cannot be read names no
+   * host or time to digest. Keys must tell inputs apart across deliveries (NATS: stream, sequence, publish time,
+   * line in the message); `unixTime` dates the key for `retention.dedupe_hours`.
+   */
+  inputKey?: (index: number) => ResultKey;
+}
+
+/**
+ * An input its source could not decode into lines (a NATS payload compressed in a way Node.js cannot inflate):
+ * counted as a line and quarantined with the source's reason and text, in the batch's transaction, keyed like a
+ * line when the source keys its inputs (IngestSource.inputKey).
+ */
+export class RejectedInput {
+  constructor(
+    readonly reason: string,
+    readonly text: string,
+  ) {}
 }
 
 /** Counts for one call. Row counts are per result row (a batch/snapshot line carries many). */
@@ -83,10 +106,13 @@ export interface IngestResult {
   /**
    * Rows applied (includes baseline and ignored rows). A re-delivered row of a query other than
    * outflow_candidates counts here again: its effects are idempotent merges, so applying it changes nothing.
-   * `rows` = accepted + duplicates + the rows counted in `quarantined`.
+   * `rows` = accepted + the rows counted in `duplicates` and in `quarantined`.
    */
   accepted: number;
-  /** Re-delivered candidate and rejected rows (the rows a dedupe key tracks): skipped. */
+  /**
+   * Re-delivered candidate and rejected rows (the rows a dedupe key tracks), and rejected lines of a source that
+   * keys its inputs (IngestSource.inputKey): skipped.
+   */
   duplicates: number;
   /** Accepted rows from counter-0 or snapshot lines (state only, never new activity). */
   baseline: number;
@@ -389,6 +415,8 @@ interface BatchWrites {
   itemTime: number[];
   itemFlags: number[];
   heldQuarantine: { key: number; row: QuarantineRow }[];
+  /** Keys of the rejected lines held in heldQuarantine (keyed inputs): a re-delivered one is a duplicate. */
+  lineKeys: number[];
   heldCandidates: { key: number; input: CandidateInput }[];
   quarantine: QuarantineRow[];
   hostRows: HostSighting[];
@@ -439,6 +467,7 @@ function settleItems(b: BatchWrites, fresh: readonly boolean[], maxQuarantine: Q
     if (itemTime[k]! > newestAccepted) newestAccepted = itemTime[k]!;
   }
   if (newestAccepted > -Infinity) result.newestEventTime = newestAccepted;
+  for (const key of b.lineKeys) if (fresh[key] !== true) result.duplicates++;
   for (const q of b.heldQuarantine) if (q.key < 0 || fresh[q.key] === true) quarantine.push(q.row);
   result.quarantined = quarantine.length;
   const kept = quarantineFit(quarantine, maxQuarantine);
@@ -503,6 +532,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     const itemTime: number[] = [];
     const itemFlags: number[] = [];
     const heldQuarantine: { key: number; row: QuarantineRow }[] = [];
+    const lineKeys: number[] = [];
     const heldCandidates: { key: number; input: CandidateInput }[] = [];
     const hosts = new Map<string, HostBatch>();
     const pairs = new Map<string, PairSighting>();
@@ -527,6 +557,19 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     let lineHeld = false;
     let removedRows = -1;
     const newKey = (line: ResultLogLine, row: ResultRow | null): number => keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1;
+    /** Position of the input being read in `inputs` (IngestSource.inputKey). */
+    let inputIndex = -1;
+    /** Quarantine the input being read as a whole: once per key when the source keys its inputs. */
+    const rejectLine = (reason: string, text: string): void => {
+      const row = { receivedAt, source: sourceName, reason, line: text };
+      if (!source.inputKey) {
+        quarantine.push(row);
+        return;
+      }
+      const key = keys.push(source.inputKey(inputIndex)) - 1;
+      heldQuarantine.push({ key, row });
+      lineKeys.push(key);
+    };
     /**
      * Hold the row for the quarantine, and which row of its line it was; returns ITEM_REJECTED, applyRow's answer
      * for it. The line's first rejected row holds the whole line as received; the others, and a row whose line of
@@ -680,6 +723,12 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     };
 
     for (const input of inputs) {
+      inputIndex++;
+      if (input instanceof RejectedInput) {
+        result.lines++;
+        rejectLine(input.reason, cap(input.text));
+        continue;
+      }
       if (typeof input === 'string') {
         if (input.length === 0) continue;
         // Blank lines are skipped; only a line starting with a character trim() may remove can be one
@@ -688,7 +737,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         if ((first <= 0x20 || first >= 0xa0) && input.trim() === '') continue;
         if (input.length > maxLineBytes) {
           result.lines++;
-          quarantine.push({ receivedAt, source: sourceName, reason: `line longer than ${maxLineBytes} bytes`, line: cap(input) });
+          rejectLine(`line longer than ${maxLineBytes} bytes`, cap(input));
           continue;
         }
       }
@@ -699,12 +748,12 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       try {
         const r = readResultLine(input, parseOptions) ?? parseResultLine(input, parseOptions);
         if (!r.ok) {
-          quarantine.push({ receivedAt, source: sourceName, reason: r.reason, line: cap(rawText(input)) });
+          rejectLine(r.reason, cap(rawText(input)));
           continue;
         }
         // JSON may spell a NUL (\u0000) that PostgreSQL text cannot hold: the whole batch would fail on every retry.
         if ((typeof input !== 'string' || input.includes('\\u0000')) && holdsNul(r.line)) {
-          quarantine.push({ receivedAt, source: sourceName, reason: 'a string holds a NUL character (\\u0000), which the stores cannot keep', line: cap(rawText(input)) });
+          rejectLine('a string holds a NUL character (\\u0000), which the stores cannot keep', cap(rawText(input)));
           continue;
         }
         const host = hostOf(r.line);
@@ -723,7 +772,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         // before the error stay applied.
         const e = coerceError(err);
         log.error({ err: e, source: sourceName }, 'result line could not be processed; quarantined');
-        quarantine.push({ receivedAt, source: sourceName, reason: `line could not be processed: ${e.message}`, line: cap(rawText(input)) });
+        rejectLine(`line could not be processed: ${e.message}`, cap(rawText(input)));
       }
     }
     result.rows = itemKey.length;
@@ -748,7 +797,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     }
 
     const batch: BatchWrites = {
-      result, sourceName, source, keys, itemKey, itemTime, itemFlags, heldQuarantine, heldCandidates, quarantine,
+      result, sourceName, source, keys, itemKey, itemTime, itemFlags, heldQuarantine, lineKeys, heldCandidates, quarantine,
       hostRows, destinations, pairs: [...pairs.values()], apps, status, earliest, newest, observe,
     };
     try {

@@ -3,9 +3,9 @@
  * per message (optionally compressed). Every aggregator instance pulls from ONE durable pull consumer, so
  * the server splits the messages between whoever is alive; a message is acknowledged only after the batch
  * it arrived in has been committed to the store. A crash before the ack means redelivery (to any instance)
- * after `ack_wait`; the batch handler makes that idempotent by recording stream sequences in the same
- * transaction as the state they produced (see fleet/ingest/nats-ingest.ts).
+ * after `ack_wait`; the batch handler makes that idempotent (startNatsIngest below).
  */
+import { hash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import * as zlib from 'node:zlib';
 import {
@@ -24,11 +24,18 @@ import {
 import type { NatsInputConfig } from '../../src/config/fleet-shared.js';
 import { OutflowError, coerceError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
+import type { ResultKey } from '../store/store.js';
+import { RejectedInput, type IngestSource } from './ingest-service.js';
 
 /** One JetStream message after decoding. */
 export interface NatsMessageRecord {
   /** Stream sequence: unique per stream, the idempotency key for redeliveries. */
   seq: number;
+  /**
+   * When the stream stored the message (ns since the epoch): with the sequence, names the message across
+   * redeliveries, and apart from a message of a stream deleted and created again under the same name.
+   */
+  timestampNanos: number;
   subject: string;
   /** Delivery count > 1: the message was handed out before (crash, nak or ack timeout). */
   redelivered: boolean;
@@ -174,7 +181,7 @@ const MAX_DECODED_BATCH_BYTES = 64 * 1024 * 1024;
 function recordOf(msg: JsMsg): NatsMessageRecord {
   const enc = msg.headers?.get('Content-Encoding') || undefined;
   const decoded = decodePayload(msg.data, enc);
-  const base = { seq: msg.seq, subject: msg.subject, redelivered: msg.info.redeliveryCount > 1 };
+  const base = { seq: msg.seq, timestampNanos: msg.info.timestampNanos, subject: msg.subject, redelivered: msg.info.redeliveryCount > 1 };
   if ('reject' in decoded) {
     return { ...base, lines: [], reject: decoded.reject, rawHead: Buffer.from(msg.data.subarray(0, 512)).toString('base64') };
   }
@@ -432,37 +439,59 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
 
 /** The part of the ingest service the NATS input needs (fleet/ingest/ingest-service.ts). */
 export interface NatsIngestTarget {
-  ingestLines(lines: readonly unknown[], source: { kind: string; id: string }): Promise<unknown>;
+  ingestLines(lines: readonly unknown[], source: IngestSource): Promise<unknown>;
 }
 
 export interface NatsIngestOptions extends Omit<NatsSourceOptions, 'handler'> {
   ingest: NatsIngestTarget;
-  /** Where undecodable payloads are quarantined (the store's quarantine repository). */
-  quarantine: { add(rows: { receivedAt: number; source: string; reason: string; line: string }[]): Promise<void> };
+}
+
+/**
+ * The dedupe key of line `at` of a message (-1: the message itself, an undecodable payload): the same for every
+ * delivery of that message, and apart from every row digest (those hash other fields).
+ */
+export function natsInputKey(stream: string, m: Pick<NatsMessageRecord, 'seq' | 'timestampNanos'>, at: number): ResultKey {
+  return {
+    digest: hash('sha256', `nats\n${stream}\n${m.seq}\n${m.timestampNanos}\n${at}`, 'base64url').slice(0, 22),
+    unixTime: Math.floor(m.timestampNanos / 1e9),
+  };
 }
 
 /**
  * The NATS input wired to the ingest service: one `ingestLines` call (one store transaction) per fetched
- * batch, acked after it resolves. Redelivered messages need no bookkeeping here: the ingest service
+ * batch, acked after it resolves. An undecodable payload goes into the same call as a RejectedInput, so it is
+ * quarantined in that transaction too. Redelivered messages need no bookkeeping here: the ingest service
  * drops rows whose dedupe key the store already holds, and on PostgreSQL that check is a primary key,
- * so it holds across instances. No source checkpoint is written: JetStream's ack floor is the position,
- * and one checkpoint row shared by every instance would serialize their commits.
+ * so it holds across instances. What it cannot digest, a payload or line it rejects, is keyed by the message
+ * (natsInputKey): a batch committed but not acked (ack lost, instance killed, a COMMIT whose answer never came
+ * back and is retried) is quarantined once, not once per delivery. No source checkpoint is written: JetStream's
+ * ack floor is the position, and one checkpoint row shared by every instance would serialize their commits.
  */
 export function startNatsIngest(opts: NatsIngestOptions): Promise<NatsSource> {
-  const { ingest, quarantine, ...rest } = opts;
+  const { ingest, ...rest } = opts;
   return startNatsSource({
     ...rest,
     async handler(batch) {
-      const lines: string[] = [];
-      for (const m of batch.messages) for (const l of m.lines) lines.push(l);
-      if (lines.length) await ingest.ingestLines(lines, { kind: 'nats', id: `${batch.stream}/${opts.config.durable}` });
-      const rejected = batch.messages.filter((m) => m.reject);
-      if (rejected.length) {
-        const receivedAt = Math.floor(Date.now() / 1000);
-        await quarantine.add(
-          rejected.map((m) => ({ receivedAt, source: batch.source, reason: `${m.reject} (subject ${m.subject}, seq ${m.seq})`, line: `base64:${m.rawHead ?? ''}` })),
-        );
+      const inputs: (string | RejectedInput)[] = [];
+      /** Per input: its message and its line in it (-1: the rejected payload). */
+      const origin: { m: NatsMessageRecord; at: number }[] = [];
+      for (const m of batch.messages) {
+        if (m.reject) {
+          inputs.push(new RejectedInput(`${m.reject} (subject ${m.subject}, seq ${m.seq})`, `base64:${m.rawHead ?? ''}`));
+          origin.push({ m, at: -1 });
+        } else {
+          m.lines.forEach((l, at) => {
+            inputs.push(l);
+            origin.push({ m, at });
+          });
+        }
       }
+      if (!inputs.length) return;
+      await ingest.ingestLines(inputs, {
+        kind: 'nats',
+        id: `${batch.stream}/${opts.config.durable}`,
+        inputKey: (i) => natsInputKey(batch.stream, origin[i]!.m, origin[i]!.at),
+      });
     },
   });
 }

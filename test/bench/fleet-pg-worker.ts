@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {
     if (line.trim() === 'go' && !source) {
-      source = await startNatsIngest({ config, ingest, quarantine: store.quarantine, log: silentLogger(), name: `bench-${process.pid}` });
+      source = await startNatsIngest({ config, ingest, log: silentLogger(), name: `bench-${process.pid}` });
     }
   }
 }

@@ -9,6 +9,8 @@ import { decodePayload, fleetSubjectToFilter, startNatsSource, zstdSupported, ty
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { silentLogger } from '../../src/log.js';
 import { NATS_TEST_URL, testStream, type TestStream } from '../helpers/nats.js';
+import type { Store } from '../../fleet/store/store.js';
+import { StoreError } from '../../src/errors.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
 
 const log = silentLogger();
@@ -256,7 +258,6 @@ describe('startNatsIngest (JetStream → ingest service → store)', () => {
     const src = await startNatsIngest({
       config: NatsInputConfigSchema.parse({ servers: NATS_TEST_URL, stream: ts.stream, subjects: [`${ts.prefix}.>`], durable: 'agg', batch: 10, ack_wait_s: 2 }),
       ingest,
-      quarantine: store.quarantine,
       log,
     });
     try {
@@ -268,9 +269,10 @@ describe('startNatsIngest (JetStream → ingest service → store)', () => {
       await ts.publish(`${ts.prefix}.r`, [a!, b!], { gzip: true });
       await ts.publish(`${ts.prefix}.r`, [a!, '{"name": truncated', c!]); // Fleet re-sent line a
       await ts.publish(`${ts.prefix}.r`, [d!], { header: { 'Content-Encoding': 'snappy' } });
-      await waitFor(async () => (await store.quarantine.count()) >= 2 && ingest.totals().lines >= 5);
+      await waitFor(async () => (await store.quarantine.count()) >= 2 && ingest.totals().lines >= 6);
       await waitFor(async () => (await ts.pending('agg')).ackPending === 0);
-      expect(ingest.totals()).toMatchObject({ lines: 5, accepted: 3, duplicates: 1, quarantined: 1 });
+      // the undecodable payload counts as a line, quarantined in the batch's transaction
+      expect(ingest.totals()).toMatchObject({ lines: 6, accepted: 3, duplicates: 1, quarantined: 2 });
       expect(await store.quarantine.count()).toBe(2);
       const q = await store.quarantine.list(10);
       expect(q.map((r) => r.source)).toEqual(expect.arrayContaining([`nats:${ts.stream}/agg`]));
@@ -281,4 +283,93 @@ describe('startNatsIngest (JetStream → ingest service → store)', () => {
       await ts.cleanup();
     }
   });
+});
+
+/**
+ * A store whose first write that stores a quarantine row commits, then reports failure: a COMMIT whose answer was
+ * lost (PostgreSQL's connection cut just then). The NATS input cannot tell it from a failed commit; it retries the
+ * batch, or, when the instance stops meanwhile (or dies before its ack), JetStream redelivers it.
+ */
+function commitThenFailOnce(store: Store, onFail: () => void): Store {
+  let armed = true;
+  const afterWrite = async (before: number) => {
+    if (!armed || (await store.quarantine.count()) === before) return;
+    armed = false;
+    onFail();
+    throw new StoreError('STORE_WRITE', 'connection lost while committing', 'retry');
+  };
+  const quarantine = {
+    ...store.quarantine,
+    add: async (rows: Parameters<Store['quarantine']['add']>[0]) => {
+      const before = await store.quarantine.count();
+      await store.quarantine.add(rows);
+      await afterWrite(before);
+    },
+  };
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'quarantine') return quarantine;
+      if (prop === 'transaction') {
+        return async (fn: Parameters<Store['transaction']>[0], o?: Parameters<Store['transaction']>[1]) => {
+          const before = await target.quarantine.count();
+          const r = await target.transaction(fn, o);
+          await afterWrite(before);
+          return r;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+describe('startNatsIngest: a rejected payload or line is quarantined once per message, whatever its deliveries', () => {
+  const cases = [
+    { what: 'an undecodable payload', publish: (ts: TestStream) => ts.publish(`${ts.prefix}.r`, [line(5)], { header: { 'Content-Encoding': 'snappy' } }), reason: /snappy/ },
+    { what: 'an unparseable line', publish: (ts: TestStream) => ts.publish(`${ts.prefix}.r`, ['{"name": truncated']), reason: /JSON|parse|line/i },
+  ];
+  for (const c of cases) {
+    for (const after of ['retried', 'redelivered'] as const) {
+      it(`${c.what}, its commit reported failed and the batch ${after}`, async () => {
+        const { openSqliteStore } = await import('../../fleet/store/sqlite/sqlite-store.js');
+        const { createIngestService } = await import('../../fleet/ingest/ingest-service.js');
+        const { startNatsIngest } = await import('../../fleet/ingest/nats-source.js');
+        const { defaultAnalyticsConfig } = await import('../../src/config/analytics.js');
+        const ts = await testStream('nquar', { create: true });
+        const store = await openSqliteStore(':memory:');
+        const config = NatsInputConfigSchema.parse({ servers: NATS_TEST_URL, stream: ts.stream, subjects: [`${ts.prefix}.>`], durable: 'agg', batch: 10, ack_wait_s: 2 });
+        const started: NatsSource[] = [];
+        // redelivered: the instance stops while the commit "fails", so it hands the batch back (nak) instead of
+        // retrying, and another instance on the same durable gets it again
+        const flaky = commitThenFailOnce(store, () => {
+          if (after === 'redelivered') void started[0]!.stop();
+        });
+        const ingest = createIngestService({ store: flaky, analytics: defaultAnalyticsConfig() });
+        try {
+          started.push(await startNatsIngest({ config, ingest, log }));
+          await c.publish(ts);
+          if (after === 'redelivered') {
+            await started[0]!.done;
+            started.push(await startNatsIngest({ config, ingest, log, name: 'second' }));
+          }
+          const last = started[started.length - 1]!;
+          await waitFor(() => last.stats().messages >= 1);
+          await waitFor(async () => {
+            const p = await ts.pending('agg');
+            return p.pending === 0 && p.ackPending === 0;
+          });
+          if (after === 'redelivered') expect(last.stats().redelivered).toBe(1);
+          else expect(last.stats().failedBatches).toBe(1);
+          const q = await store.quarantine.list(10);
+          expect(q).toHaveLength(1);
+          expect(q[0]!.reason).toMatch(c.reason);
+          expect(q[0]!.source).toBe(`nats:${ts.stream}/agg`);
+        } finally {
+          await Promise.all(started.map((s) => s.stop()));
+          await store.close();
+          await ts.cleanup();
+        }
+      }, 30_000);
+    }
+  }
 });

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { ingestFile, fileSourceId } from '../../fleet/ingest/file-source.js';
-import { createIngestService, emptyIngestResult, type IngestService } from '../../fleet/ingest/ingest-service.js';
+import { createIngestService, emptyIngestResult, RejectedInput, type IngestService } from '../../fleet/ingest/ingest-service.js';
 import { ingestStream } from '../../fleet/ingest/stream-source.js';
 import type { Store } from '../../fleet/store/store.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
@@ -285,6 +285,28 @@ describe('stream source and ingest service', () => {
     expect(await ingest.ingestLines([bad, bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 0, duplicates: 1, quarantined: 1 });
     expect(await ingest.ingestLines([bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 0, duplicates: 1, quarantined: 0 });
     expect(await store.quarantine.list(10)).toHaveLength(1);
+    await store.close();
+  });
+
+  it('a source that keys its inputs gets a re-delivered unreadable line or rejected input counted as a duplicate, not quarantined again', async () => {
+    const store = await memoryStore();
+    const file = path.join(dir, 'keyed-quarantine.jsonl');
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: file });
+    const good = lineAt(1);
+    const inputs = [good, '{"name": truncated', new RejectedInput('payload in a compression Node.js lacks', 'base64:AAEC'), ''];
+    // keyed by position and delivery identity, as the NATS input keys by message
+    const keyed = (delivery: string) => ({ kind: 'test', id: 'x', inputKey: (i: number) => ({ digest: `${delivery}:${i}`, unixTime: T0 }) });
+    expect(await ingest.ingestLines(inputs, keyed('m1'))).toMatchObject({ lines: 3, rows: 1, accepted: 1, duplicates: 0, quarantined: 2 });
+    expect(await ingest.ingestLines(inputs, keyed('m1'))).toMatchObject({ lines: 3, rows: 1, accepted: 1, duplicates: 2, quarantined: 0 });
+    expect((await store.quarantine.list(10)).map((q) => [q.reason.slice(0, 8), q.line])).toEqual([
+      ['payload ', 'base64:AAEC'],
+      ['not JSON', '{"name": truncated'],
+    ]);
+    // another delivery's inputs (other keys) are new; unkeyed, the unreadable line is quarantined again as before
+    expect(await ingest.ingestLines(inputs, keyed('m2'))).toMatchObject({ duplicates: 0, quarantined: 2 });
+    expect(await ingest.ingestLines(['{"name": truncated'], { kind: 'test', id: 'x' })).toMatchObject({ duplicates: 0, quarantined: 1 });
+    expect(await store.quarantine.count()).toBe(5);
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(5);
     await store.close();
   });
 
