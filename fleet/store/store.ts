@@ -527,6 +527,12 @@ export interface DetectionsRepo {
   /** Insert or replace by `id`. */
   upsert(rows: readonly Detection[]): Promise<void>;
   get(id: string): Promise<Detection | null>;
+  /**
+   * Where each of these detections stands, by id: its creation event time (`created_at`) and the cursor of its
+   * latest change (DetectionChange.cursor). Ids retention deleted (or never stored) are missing from the answer.
+   * For the outbox, which forgets the ids of detections a sink has read for the last time.
+   */
+  latestChanges(ids: readonly string[]): Promise<Map<string, { createdAt: number; cursor: string }>>;
   /** Ordered by (last_seen, id). */
   list(query?: DetectionQuery): Promise<Detection[]>;
   countByAnalytic(): Promise<Record<string, number>>;

@@ -636,6 +636,30 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.detections.get('det_1'))!.fleet.window_kept_from).toBeNull();
       });
 
+      it('answers where detections stand: creation time and latest change, for those still stored (the outbox prunes sink checkpoints with it)', async () => {
+        expect(await store.detections.latestChanges([])).toEqual(new Map());
+        await store.detections.upsert([
+          sampleDetection({ id: 'a', suppression_key: 'k-a', created_at: T0 - 2 * DAY, last_seen: T0 - 2 * DAY }),
+          sampleDetection({ id: 'b', host_id: 'H2', suppression_key: 'k-b', created_at: T0, last_seen: T0 }),
+        ]);
+        const [a, b] = await store.detections.changedSince('', 10);
+        expect(await store.detections.latestChanges(['b', 'missing', 'a', 'b'])).toEqual(
+          new Map([
+            ['b', { createdAt: T0, cursor: b!.cursor }],
+            ['a', { createdAt: T0 - 2 * DAY, cursor: a!.cursor }],
+          ]),
+        );
+        // an update moves its latest change (and keeps its creation time); retention drops the detection from the answer
+        await store.detections.upsert([sampleDetection({ id: 'a', suppression_key: 'k-a', created_at: T0 - 2 * DAY, last_seen: T0 - DAY, count: 2 })]);
+        const [updated] = await store.detections.changedSince(b!.cursor, 10);
+        expect(await store.detections.latestChanges(['a'])).toEqual(new Map([['a', { createdAt: T0 - 2 * DAY, cursor: updated!.cursor }]]));
+        expect(await store.detections.expire(T0 - 1)).toBe(1);
+        expect(await store.detections.latestChanges(['a', 'b'])).toEqual(new Map([['b', { createdAt: T0, cursor: b!.cursor }]]));
+        // more ids than one statement takes on PostgreSQL (chunked)
+        const many = Array.from({ length: 12_000 }, (_, i) => `x${i}`);
+        expect([...(await store.detections.latestChanges([...many, 'b'])).keys()]).toEqual(['b']);
+      });
+
       it('finds the open detection of a suppression key', async () => {
         const k = 'H1|AN0990|root|example.net';
         await store.detections.upsert([

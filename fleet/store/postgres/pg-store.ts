@@ -1050,6 +1050,18 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       const rows = await ex.q<{ body: string }>('read', `SELECT body FROM detections WHERE id = $1 LIMIT 1`, [id]);
       return rows[0] ? detectionFromBody(rows[0].body) : null;
     },
+    async latestChanges(ids) {
+      const out = new Map<string, { createdAt: number; cursor: string }>();
+      for (const part of chunks([...new Set(ids)], chunk)) {
+        const rows = await ex.q<{ id: string; created_at: string; seq: string }>(
+          'read',
+          `SELECT id, created_at::text AS created_at, change_seq::text AS seq FROM detections WHERE id = ANY($1::text[])`,
+          [part],
+        );
+        for (const r of rows) out.set(r.id, { createdAt: Number(r.created_at), cursor: r.seq });
+      }
+      return out;
+    },
     async list(query: DetectionQuery = {}) {
       const rows = await ex.q<{ body: string }>(
         'read',

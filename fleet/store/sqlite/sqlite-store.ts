@@ -571,6 +571,17 @@ class SqliteRepos implements StoreRepos {
           return r ? detectionFromBody(r.body as string) : null;
         });
       },
+      async latestChanges(ids: readonly string[]) {
+        return wrap('detections.latestChanges', 'STORE_READ', () => {
+          const q = self.st('SELECT created_at, change_seq FROM detections WHERE id = ?').raw(true);
+          const out = new Map<string, { createdAt: number; cursor: string }>();
+          for (const id of ids) {
+            const r = q.get(id) as [number, number] | undefined;
+            if (r) out.set(id, { createdAt: r[0], cursor: String(r[1]) });
+          }
+          return out;
+        });
+      },
       async list(query: DetectionQuery = {}) {
         return wrap('detections.list', 'STORE_READ', () => {
           const where: string[] = ['last_seen >= ?'];
