@@ -41,7 +41,7 @@ export const FLEET_JOBS: readonly (Omit<JobDefinition<JobDeps>, 'cron'> & { name
       await prepareSinkCursors(deps.store, deps.sinks, deps.log);
       const r = await finalizePending(deps.store, { analytics: deps.analytics, log: deps.log });
       countDetections(deps.metrics, r.created, r.updated);
-      const d = await deliverDetections(deps.store, deps.sinks, { log: deps.log, metrics: deps.metrics });
+      const d = await deliverDetections(deps.store, deps.sinks, { log: deps.log, metrics: deps.metrics, analytics: deps.analytics });
       return {
         cutoff: r.cutoff,
         examined: r.examined,

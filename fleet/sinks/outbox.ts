@@ -15,6 +15,7 @@
  *   const r = await finalizePending(store, …);
  *   const d = await deliverDetections(store, sinks);
  */
+import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { coerceError, OutflowError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { FleetMetrics } from '../metrics.js';
@@ -36,6 +37,11 @@ export interface DeliveryOptions {
   batchSize?: number;
   /** Most detections one call hands each sink (default 20 000); the rest waits for the next call. */
   maxPerCall?: number;
+  /**
+   * The settings finalization folds detections by: with them, a sink's checkpoint forgets the detections whose
+   * suppression window is over (closedUpTo); without, only those retention deleted.
+   */
+  analytics?: Pick<AnalyticsConfig, 'suppression_hours' | 'finalize_delay'>;
   log?: Logger;
   metrics?: FleetMetrics;
 }
@@ -68,8 +74,10 @@ export function sinkCursorId(sink: Sink): string {
  * What a sink's checkpoint holds beside its cursor, so a receiver gets a Create the first time it is offered a
  * finding (OCSF): `origin` is the cursor the sink started at (set up, or reset). A detection whose first change
  * is at or before it was created before the sink existed, so it was never offered unless it is in `offered`:
- * those the sink has been offered since. Such a detection changes only within its suppression window, so the
- * list stays short; it is capped anyway.
+ * those the sink has been offered since. An id matters only while its detection can change again: each call
+ * forgets those of detections retention deleted or whose suppression window is over (closedUpTo), so the
+ * lists hold about a window or two of detections, and the checkpoint written after each page stays small; they
+ * are capped anyway.
  */
 interface SinkOrigin {
   origin: string | null;
@@ -85,6 +93,22 @@ interface SinkOrigin {
 }
 /** As many as one delivery call hands a sink by default (DeliveryOptions.maxPerCall): past it, a duplicate Create. */
 const MAX_OFFERED_IDS = 20_000;
+
+/**
+ * Detections created at or before this event time can no longer change, in all likelihood: null without the
+ * settings or before the first event. Finalization folds a candidate into the open detection of its suppression
+ * key only within suppression_hours of the detection's creation, and judges a candidate once the newest event is
+ * finalize_delay past it; a candidate dated before `newest − finalize_delay` is late. Another suppression window
+ * is allowed for those (a laptop delivering the day's lines after a night offline, a finalize run that failed
+ * for a while): a detection's id is kept until its window closed a window ago. Only a line later still can fold
+ * into a detection forgotten here; its sink then gets a second Create, the failure mode the cap has already,
+ * never a missing one.
+ */
+function closedUpTo(newest: number | null, analytics: DeliveryOptions['analytics']): number | null {
+  if (newest === null || !analytics) return null;
+  const span = Math.round(analytics.suppression_hours * 3600);
+  return newest - analytics.finalize_delay - 2 * span;
+}
 
 function idList(v: unknown): string[] {
   try {
@@ -141,10 +165,14 @@ class OfferLedger {
   private readonly settledSeq: bigint;
   private readonly offeredBefore: Set<string>;
   private readonly offeredSince: Set<string>;
+  /** The state differs from the checkpoint saved (written by the next putCursor, or at the end of the call). */
+  dirty = false;
 
   constructor(
     readonly state: SinkOrigin,
     callFrom: string,
+    /** closedUpTo for this call: a detection created at or before it is offered without being listed. */
+    private readonly closed: number | null,
   ) {
     if (state.settled === null) state.settled = callFrom;
     this.settledSeq = changeSeq(state.settled) ?? 0n;
@@ -169,17 +197,52 @@ class OfferLedger {
   offered(c: DetectionChange): void {
     const at = this.listOf(c);
     if (at === null || at.ids.has(c.detection.id)) return;
+    // A change is read at the detection's latest version: one that can no longer change is offered for the last
+    // time. A sink far behind reads whole days of those; listing them would only grow the checkpoint.
+    if (this.closed !== null && c.detection.created_at <= this.closed) return;
     at.ids.add(c.detection.id);
     at.list.push(c.detection.id);
     if (at.list.length > MAX_OFFERED_IDS) at.list.splice(0, at.list.length - MAX_OFFERED_IDS);
+    this.dirty = true;
   }
 
-  /** The sink read the feed to its end at `cursor`; false when the checkpoint already says so. */
-  settle(cursor: string): boolean {
-    if (this.state.settled === cursor && this.state.since.length === 0) return false;
+  /**
+   * Forget the listed detections the sink will not be offered again: those the store no longer holds (retention;
+   * one inserted again later has a later first change, so these lists no longer decide its first offer) and, with
+   * `closed`, those created at or before it that the sink has read at their latest change (at or before
+   * `callFrom`, the call's starting cursor): one changed while still open but not read yet, its sink behind or
+   * down meanwhile, is offered once more. `latest`: DetectionsRepo.latestChanges of the listed ids.
+   */
+  prune(latest: ReadonlyMap<string, { createdAt: number; cursor: string }>, callFrom: string): void {
+    const readTo = changeSeq(callFrom) ?? 0n;
+    const gone = (id: string) => {
+      const at = latest.get(id);
+      if (at === undefined) return true;
+      return this.closed !== null && at.createdAt <= this.closed && (changeSeq(at.cursor) ?? 0n) <= readTo;
+    };
+    const pruned = (list: string[], ids: Set<string>): string[] => {
+      const kept = list.filter((id) => !gone(id));
+      if (kept.length === list.length) return list;
+      for (const id of list) if (gone(id)) ids.delete(id);
+      this.dirty = true;
+      return kept;
+    };
+    this.state.offered = pruned(this.state.offered, this.offeredBefore);
+    this.state.since = pruned(this.state.since, this.offeredSince);
+  }
+
+  /** Every listed id, for DetectionsRepo.latestChanges. */
+  listed(): string[] {
+    return [...this.state.offered, ...this.state.since];
+  }
+
+  /** The sink read the feed to its end at `cursor`. */
+  settle(cursor: string): void {
+    if (this.state.settled === cursor && this.state.since.length === 0) return;
     this.state.settled = cursor;
     this.state.since = [];
-    return true;
+    this.offeredSince.clear();
+    this.dirty = true;
   }
 }
 
@@ -254,13 +317,34 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
     opts.log?.error({ sink: sink.name, err: error, ...fields }, msg);
   };
 
+  // read once per call: how far the event clock is decides which listed detections can no longer change
+  let closed: number | null = null;
+  if (opts.analytics) {
+    try {
+      closed = closedUpTo((await store.clock.get()).newest, opts.analytics);
+    } catch (err) {
+      opts.log?.warn({ err: coerceError(err) }, 'event clock could not be read; sink checkpoints keep the detections they list this time');
+    }
+  }
+  /** Forget what the ledger lists that the sink will not be offered again; a store error leaves the lists as they are. */
+  const pruneLedger = async (ledger: OfferLedger, sink: Sink, callFrom: string): Promise<void> => {
+    const listed = ledger.listed();
+    if (listed.length === 0) return;
+    try {
+      ledger.prune(await store.detections.latestChanges(listed), callFrom);
+    } catch (err) {
+      opts.log?.warn({ sink: sink.name, err: coerceError(err) }, 'listed detections could not be looked up; the sink checkpoint keeps them this time');
+    }
+  };
+
   const deliverTo = async (sink: Sink): Promise<void> => {
     const first = await firstPage(store, group, sink, Math.min(batchSize, maxPerCall), opts.log);
     let { cursor } = first;
     let changes = first.changes;
     // first offers are judged from the call's starting cursor, not each page's: a detection updated past a page
     // boundary before it was read was not offered by that page
-    const ledger = new OfferLedger(first.origin, cursor);
+    const ledger = new OfferLedger(first.origin, cursor, closed);
+    await pruneLedger(ledger, sink, cursor);
     report.delivered[sink.name] = 0;
     while (changes.length) {
       let accepted = changes.length;
@@ -277,6 +361,7 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
         cursor = changes[accepted - 1]!.cursor;
         for (const c of changes.slice(0, accepted)) ledger.offered(c);
         await putCursor(store, sink, cursor, ledger.state);
+        ledger.dirty = false;
       }
       if (failure) {
         fail(sink, failure, { accepted, refused: changes.length - accepted }, 'sink write failed; the refused detections are offered again on the next run');
@@ -286,7 +371,9 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
       changes = await store.detections.changedSince(cursor, Math.min(batchSize, maxPerCall - report.delivered[sink.name]!));
     }
     // read to the end (no break above): every detection first changed up to here has been offered
-    if (changes.length === 0 && ledger.settle(cursor)) await putCursor(store, sink, cursor, ledger.state);
+    if (changes.length === 0) ledger.settle(cursor);
+    // also when only pruning changed the lists (nothing to deliver): a saved checkpoint stays as small as the lists
+    if (ledger.dirty) await putCursor(store, sink, cursor, ledger.state);
     let pending: number;
     try {
       pending = await store.detections.countChangedSince(cursor);
