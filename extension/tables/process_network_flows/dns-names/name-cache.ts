@@ -3,7 +3,7 @@ import type { DnsNameCache, DnsNameLabel } from '../../../runtime/context.js';
 import { canonicalIp } from './decode-udp.js';
 
 export interface DnsNameCacheOptions {
-  /** Addresses remembered at most; the address answered longest ago goes first. */
+  /** Addresses remembered at most; past it, the tenth answered longest ago goes. */
   maxNames: number;
   /** TTLs above this count as this (s). */
   maxTtl: number;
@@ -54,7 +54,15 @@ export function createDnsNameCache(opts: DnsNameCacheOptions): DnsNameCache {
         learned = 0;
         sweepExpired(at);
       }
-      while (byAddress.size > opts.maxNames) byAddress.delete(byAddress.keys().next().value!);
+      if (byAddress.size > opts.maxNames) {
+        // A tenth at a time, in one walk: V8 leaves deleted Map entries as holes until it rehashes, and a fresh
+        // iterator skips them all, so taking the oldest one per answer made a full cache cost O(holes) an answer.
+        let excess = byAddress.size - Math.floor(opts.maxNames * 0.9);
+        for (const address of byAddress.keys()) {
+          if (excess-- <= 0) break;
+          byAddress.delete(address);
+        }
+      }
     },
     nameFor(address: string, firstSeen: number): string {
       const key = canonicalIp(address);
