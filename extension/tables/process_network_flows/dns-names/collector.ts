@@ -5,9 +5,8 @@ import { coerceError, ToolError } from '../../../../src/errors.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../../runtime/context.js';
 import { killGroup, type Platform } from '../../../runtime/tools.js';
 import { CaptureFormatError, CaptureStreamParser } from './parse-capture.js';
-import { canonicalIp, decodeUdp } from './decode-udp.js';
-import { labelsOf } from './labels.js';
-import { DnsFormatError, parseDnsMessage } from './parse-dns.js';
+import { canonicalIp } from './decode-udp.js';
+import { emptyStats, learnFromPacket, type DnsNamesStats } from './learn.js';
 import { parseResolvConf, parseScutilDns, type ResolverList } from './parse-resolvers.js';
 
 /**
@@ -30,22 +29,6 @@ export function tcpdumpArgs(platform: Platform): string[] {
 const KILL_AFTER_MS = 500;
 const MAX_RESOLV_CONF_BYTES = 64 * 1024;
 
-export interface DnsNamesStats {
-  packets: number;
-  /** Responses from a trusted resolver that named at least one address. */
-  answers: number;
-  /** Addresses named. */
-  labels: number;
-  /** Responses from servers that are not the system's resolvers: ignored. */
-  untrusted: number;
-  /** Responses that name nothing: NXDOMAIN, no address, another query type. */
-  unlabeled: number;
-  /** Packets we could not read: a bad UDP or DNS message, a fragment, a cut capture. */
-  malformed: number;
-  /** Capture streams that went bad and were restarted. */
-  formatErrors: number;
-  restarts: number;
-}
 
 export interface DnsNamesCollectorOptions {
   /** First restart delay; doubles per consecutive failure up to dns_names.restart_backoff_max. */
@@ -88,7 +71,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
   const stableRunMs = opts.stableRunMs ?? 60_000;
   const extraResolvers = cfg.resolvers.map((r) => canonicalIp(r)).filter((r): r is string => r !== null);
 
-  const stats: DnsNamesStats = { packets: 0, answers: 0, labels: 0, untrusted: 0, unlabeled: 0, malformed: 0, formatErrors: 0, restarts: 0 };
+  const stats: DnsNamesStats = emptyStats();
   let trusted = new Set<string>(extraResolvers);
   let resolverProblem = '';
   /** A few servers whose answers were ignored, for the health detail (an admin may want to trust one). */
@@ -194,39 +177,6 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     return delay;
   };
 
-  const onPacket = (linkType: number, data: Buffer, at: number) => {
-    stats.packets++;
-    const udp = decodeUdp(linkType, data);
-    if (!udp.ok) {
-      stats.malformed++;
-      return;
-    }
-    const d = udp.datagram;
-    const server = canonicalIp(d.srcAddress);
-    if (d.srcPort !== 53 || server === null || !trusted.has(server)) {
-      stats.untrusted++;
-      if (server !== null && untrustedSeen.size < 4) untrustedSeen.add(server);
-      return;
-    }
-    let labels;
-    try {
-      const found = labelsOf(parseDnsMessage(d.payload));
-      labels = found.labels;
-    } catch (err) {
-      if (!(err instanceof DnsFormatError)) throw err;
-      stats.malformed++;
-      return;
-    }
-    if (!labels.length) {
-      stats.unlabeled++;
-      return;
-    }
-    ctx.dnsNames.learn(labels, at);
-    stats.answers++;
-    stats.labels += labels.length;
-    health.event(labels.length, at);
-  };
-
   const launch = () => {
     if (stopped) return;
     const args = tcpdumpArgs(ctx.platform);
@@ -271,7 +221,10 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
         return;
       }
       const at = ctx.clock.unix();
-      for (const p of packets) onPacket(p.linkType, p.data, at);
+      for (const p of packets) {
+        const learned = learnFromPacket(p.linkType, p.data, { trusted, names: ctx.dnsNames, at, stats, untrustedSeen });
+        if (learned) health.event(learned, at);
+      }
       refreshDetail();
     });
     proc.stderr.on('data', (chunk: Buffer) => {
