@@ -50,7 +50,7 @@ export const extensionConfigShape = {
         /** Where the system's resolvers are read on Linux (and on macOS when scutil fails). */
         resolv_conf: z.string().default('/etc/resolv.conf'),
         /** How often the system's resolvers are read again (s): Wi-Fi and VPN changes move them. */
-        resolver_refresh: z.number().positive().default(60),
+        resolver_refresh: z.number().positive().max(86_400).default(60),
         /** Addresses remembered at most (the oldest answer goes first). */
         max_names: z.number().int().positive().default(50_000),
         /** An answer names its address for its TTL, capped here (s), plus `grace`. */

@@ -34,7 +34,7 @@ function capture(n: number): Buffer {
 export default async function (b: BenchContext): Promise<void> {
   const n = b.quick ? 20_000 : 200_000;
   const stream = capture(n);
-  const trusted = new Set(['192.168.1.1']);
+  const trusted = new Map([["192.168.1.1", new Set(["en0"])]]);
 
   const run = () => {
     const names = createDnsNameCache({ maxNames: 50_000, maxTtl: 86_400, grace: 600, lateSlack: 7 });
@@ -46,7 +46,7 @@ export default async function (b: BenchContext): Promise<void> {
     const t0 = process.hrtime.bigint();
     for (let off = 0; off < stream.length; off += CHUNK) {
       // a pipe hands over a fresh Buffer per read: copy, as the parser may keep subarrays of a chunk
-      for (const p of parser.push(Buffer.from(stream.subarray(off, off + CHUNK)))) learnFromPacket(p.linkType, p.data, { trusted, names, at, stats, untrustedSeen });
+      for (const p of parser.push(Buffer.from(stream.subarray(off, off + CHUNK)))) learnFromPacket(p, { trusted, names, at, stats, untrustedSeen });
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);

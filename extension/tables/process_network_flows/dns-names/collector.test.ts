@@ -68,7 +68,7 @@ function callsOf(file: string, tool: string): string[][] {
 function answerCapture(name: string, address: string, tail?: Buffer): Buffer {
   const w = new PcapngWriter();
   const dns = buildDnsMessage({ id: 7, flags: RESPONSE_FLAGS, questions: [{ name, type: TYPE.A }], answers: [{ name, type: TYPE.A, ttl: 300, data: address }] });
-  w.shb().idb(1).epb(0, BigInt(Date.now()) * 1000n, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.1', dst: '192.168.1.20', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) })));
+  w.shb().idb(1, { opts: [w.option(2, 'en0')] }).epb(0, BigInt(Date.now()) * 1000n, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.1', dst: '192.168.1.20', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) })));
   return tail ? Buffer.concat([w.done(), tail]) : w.done();
 }
 
@@ -130,7 +130,7 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     await until(() => collector.stats().untrusted === 1);
     expect(ctx.dnsNames.size).toBe(0);
     await until(() => health().state === 'degraded');
-    expect(health().detail).toMatch(/^scutil --dns listed no nameserver; cannot read .*missing-resolv\.conf: .*no answer can name an address/);
+    expect(health().detail).toMatch(/^scutil --dns listed no nameserver; cannot read .*missing-resolv\.conf: .*no answer from the system's resolvers can name an address/);
   });
 
   it('falls back to resolv.conf when scutil lists nothing, and config resolvers add to the system ones', async () => {

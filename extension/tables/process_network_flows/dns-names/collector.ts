@@ -6,8 +6,8 @@ import type { Collector, CollectorFactory, ExtensionContext } from '../../../run
 import { killGroup, type Platform } from '../../../runtime/tools.js';
 import { CaptureFormatError, CaptureStreamParser } from './parse-capture.js';
 import { canonicalIp } from './decode-udp.js';
-import { emptyStats, learnFromPacket, type DnsNamesStats } from './learn.js';
-import { parseResolvConf, parseScutilDns, type ResolverList } from './parse-resolvers.js';
+import { emptyStats, learnFromPacket, type DnsNamesStats, type TrustedResolvers } from './learn.js';
+import { parseResolvConf, parseScutilDns, type ResolverList, type TrustedResolver } from './parse-resolvers.js';
 
 /**
  * Only responses reach us: the kernel's filter drops everything else, so a busy host costs nothing here. UDP
@@ -72,7 +72,10 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
   const extraResolvers = cfg.resolvers.map((r) => canonicalIp(r)).filter((r): r is string => r !== null);
 
   const stats: DnsNamesStats = emptyStats();
-  let trusted = new Set<string>(extraResolvers);
+  const configured: TrustedResolver[] = extraResolvers.map((address) => ({ address, interfaces: [] }));
+  /** The system's resolvers as last read: kept while a read finds none (a network change in progress). */
+  let system: TrustedResolver[] = [];
+  let trusted: TrustedResolvers = trustedFrom(configured);
   let resolverProblem = '';
   /** A few servers whose answers were ignored, for the health detail (an admin may want to trust one). */
   const untrustedSeen = new Set<string>();
@@ -115,9 +118,10 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     lastDetailMs = now;
     health.dropped = stats.malformed;
     if (health.state !== 'running' && health.state !== 'degraded') return;
-    const resolvers = trusted.size ? `trusted resolvers ${[...trusted].slice(0, 6).join(', ')}` : 'no trusted resolver known';
+    const resolvers = trusted.size ? `trusted resolvers ${describeTrusted(trusted)}` : 'no trusted resolver known';
     const parts = [`${ctx.dnsNames.size} addresses named from ${stats.answers} answers; ${resolvers}`];
     if (stats.untrusted) parts.push(`${stats.untrusted} answers from other servers ignored (${[...untrustedSeen].join(', ')}; trust one with dns_names.resolvers)`);
+    if (stats.misplaced) parts.push(`${stats.misplaced} answers from a resolver's address captured where it cannot have sent them ignored (another interface, a VM or container bridge)`);
     if (stats.malformed) parts.push(`${stats.malformed} packets unreadable`);
     if (stats.restarts) parts.push(`tcpdump restarted ${stats.restarts} times`);
     const problems = [resolverProblem, captureProblem].filter(Boolean);
@@ -138,30 +142,32 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
 
   const refreshResolvers = async () => {
     const problems: string[] = [];
-    let system: ResolverList | undefined;
+    let read: ResolverList | undefined;
     if (ctx.platform === 'darwin') {
       try {
         const res = await ctx.tools.run('scutil', ['--dns'], { timeoutMs: 5000, maxBytes: 1024 * 1024 });
-        system = parseScutilDns(res.stdout);
-        if (!system.addresses.length) problems.push('scutil --dns listed no nameserver');
+        read = parseScutilDns(res.stdout);
+        if (!read.resolvers.length) problems.push('scutil --dns listed no nameserver');
       } catch (err) {
         problems.push(`scutil --dns failed: ${coerceError(err).message}`);
       }
     }
-    if (!system?.addresses.length) {
+    if (!read?.resolvers.length) {
       try {
-        system = await readResolvConf();
-        problems.length = 0;
+        read = await readResolvConf();
+        if (!read.resolvers.length) problems.push(`${cfg.resolv_conf} lists no nameserver`);
       } catch (err) {
         problems.push(`cannot read ${cfg.resolv_conf}: ${coerceError(err).message}`);
       }
     }
     if (stopped) return;
-    const next = new Set([...(system?.addresses ?? []), ...extraResolvers]);
-    if (next.size) trusted = next;
-    // no resolver read this time (a network change in progress): keep the last known ones rather than trust none
-    resolverProblem = next.size ? '' : `${problems.join('; ') || 'no nameserver configured'}: no answer can name an address`;
-    if (system?.rejected) log.warn({ rejected: system.rejected }, 'nameserver entries that are not addresses');
+    const found = read?.resolvers ?? [];
+    if (found.length) system = found;
+    trusted = trustedFrom([...system, ...configured]);
+    if (found.length) resolverProblem = '';
+    else if (system.length) resolverProblem = `${problems.join('; ')}: keeping the system resolvers read before`;
+    else resolverProblem = `${problems.join('; ')}: no answer from the system's resolvers can name an address`;
+    if (read?.rejected) log.warn({ rejected: read.rejected }, 'nameserver entries that are not addresses');
     refreshDetail(true);
   };
 
@@ -198,6 +204,8 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     let stderr = '';
     let listening = false;
     let ended = false;
+    /** Node emits 'close' after a spawn failure's 'error': the 'error' handler has restarted already. */
+    let spawnFailed = false;
     let resolveClosed!: () => void;
     childClosed = new Promise<void>((r) => (resolveClosed = r));
     if (!isReady) {
@@ -222,7 +230,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       }
       const at = ctx.clock.unix();
       for (const p of packets) {
-        const learned = learnFromPacket(p.linkType, p.data, { trusted, names: ctx.dnsNames, at, stats, untrustedSeen });
+        const learned = learnFromPacket(p, { trusted, names: ctx.dnsNames, at, stats, untrustedSeen });
         if (learned) health.event(learned, at);
       }
       refreshDetail();
@@ -241,6 +249,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     proc.on('error', (err: NodeJS.ErrnoException) => {
       if (proc.pid === undefined && !ended) {
         ended = true;
+        spawnFailed = true;
         if (child === proc) child = undefined;
         resolveClosed();
         if (!stopped) scheduleRestart();
@@ -255,7 +264,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       ended = true;
       if (child === proc) child = undefined;
       resolveClosed();
-      if (stopped) return;
+      if (stopped || spawnFailed) return;
       if (Date.now() - startedAt >= stableRunMs) failures = 0;
       const delay = scheduleRestart();
       const head = stderr.trim().split('\n').filter((l) => !/^listening on |^tcpdump: listening on /.test(l)).slice(0, 2).join(' ').slice(0, 300);
@@ -307,8 +316,25 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       markReady();
     },
     stats: () => ({ ...stats }),
-    trustedResolvers: () => [...trusted],
+    trustedResolvers: () => [...trusted.keys()],
   };
+}
+
+/** Merge resolver lists by address: one reachable through any interface makes the address so. */
+function trustedFrom(list: readonly TrustedResolver[]): TrustedResolvers {
+  const out = new Map<string, Set<string> | null>();
+  for (const r of list) {
+    const known = out.get(r.address);
+    if (known === null) continue;
+    if (r.interfaces.length === 0) out.set(r.address, null);
+    else out.set(r.address, new Set([...(known ?? []), ...r.interfaces]));
+  }
+  return out;
+}
+
+function describeTrusted(trusted: TrustedResolvers): string {
+  const shown = [...trusted].slice(0, 6).map(([address, ifaces]) => (ifaces ? `${address} (${[...ifaces].join(', ')})` : address));
+  return trusted.size > 6 ? `${shown.join(', ')} and ${trusted.size - 6} more` : shown.join(', ');
 }
 
 export const dnsNamesCollector: CollectorFactory = {

@@ -97,6 +97,23 @@ function decodeLink(linkType: number, data: Buffer, mayUnwrap: boolean): DecodeR
   }
 }
 
+const ARPHRD_LOOPBACK = 772;
+
+/**
+ * Whether a frame was captured on a loopback interface, when its link header says so (Linux cooked captures
+ * carry the interface's ARPHRD type); undefined when it cannot tell (BSD NULL is lo0 and utun alike).
+ */
+export function capturedOnLoopback(linkType: number, data: Buffer): boolean | undefined {
+  if (linkType === LINK.LINUX_SLL && data.length >= 4) return data.readUInt16BE(2) === ARPHRD_LOOPBACK;
+  if (linkType === LINK.LINUX_SLL2 && data.length >= 10) return data.readUInt16BE(8) === ARPHRD_LOOPBACK;
+  return undefined;
+}
+
+/** 127.0.0.0/8 and ::1, in canonicalIp's text. */
+export function isLoopbackAddress(canonical: string): boolean {
+  return canonical === '::1' || canonical.startsWith('127.');
+}
+
 function ipVersionOfFamily(af: number): 4 | 6 | undefined {
   if (af === 2) return 4;
   if (af === 24 || af === 28 || af === 30) return 6;

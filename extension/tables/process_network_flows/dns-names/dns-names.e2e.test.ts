@@ -133,7 +133,7 @@ describe('dns_names on darwin (fake tcpdump pcapng, fake scutil, fake nettop)', 
     const ether = (payload: Buffer, type: number = ETHERTYPE.IPV4) => Buffer.concat([mac, Buffer.from('3c22fb000002', 'hex'), ethernet(type, payload).subarray(12)]);
     const ts = BigInt(Date.now()) * 1000n;
     const proc = [w.option(2, 'mDNSResponder'), w.option(3, 412)];
-    w.shb().idb(1, { opts: [w.option(2, 'en0')] }).idb(0, { opts: [w.option(2, 'utun4')] });
+    w.shb().idb(1, { opts: [w.option(2, 'en0')] }).idb(0, { opts: [w.option(2, 'utun4')] }).idb(1, { opts: [w.option(2, 'bridge100')] });
     // the home router (scutil's resolver #2) answers a CDN chain for rclone's destination
     const storage = answer(0x2b01, 'files.example-storage.net', TYPE.A, [
       { name: 'files.example-storage.net', type: TYPE.CNAME, ttl: 300, data: 'edge.storage-cdn.example' },
@@ -146,6 +146,9 @@ describe('dns_names on darwin (fake tcpdump pcapng, fake scutil, fake nettop)', 
     // a server the Mac was never configured with claims curl's destination is www.apple.com
     const forged = answer(0x2b03, 'www.apple.com', TYPE.A, [{ name: 'www.apple.com', type: TYPE.A, ttl: 60, data: '203.0.113.10' }]);
     w.epb(0, ts, ether(ipv4({ src: '203.0.113.53', dst: MAC, payload: udp({ srcPort: 53, dstPort: 61003, payload: forged }) })));
+    // a VM guest on the host's bridge writes the router's address as its source: not where the router answers from
+    const bridged = answer(0x2b04, 'www.apple.com', TYPE.A, [{ name: 'www.apple.com', type: TYPE.A, ttl: 60, data: '203.0.113.10' }]);
+    w.epb(2, ts, ether(ipv4({ src: '192.168.1.1', dst: '192.168.64.1', payload: udp({ srcPort: 53, dstPort: 61004, payload: bridged }) })));
     return w.done();
   }
 
@@ -164,8 +167,9 @@ describe('dns_names on darwin (fake tcpdump pcapng, fake scutil, fake nettop)', 
     expect(names).toEqual({ '4471': 'backup.corp.example.com', '60311': 'files.example-storage.net', '70001': '', '99999': '' });
     const status = rows.find((r) => 'detail' in r)!;
     expect(status).toMatchObject({ state: 'running', events: 2, dropped: 0 });
-    expect(status.detail).toContain('2 addresses named from 2 answers; trusted resolvers 10.8.0.1, 192.168.1.1, fe80::1, fd00:8::1');
+    expect(status.detail).toContain('2 addresses named from 2 answers; trusted resolvers 10.8.0.1 (utun4), 192.168.1.1 (en0), fe80::1 (en0), fd00:8::1');
     expect(status.detail).toContain('1 answers from other servers ignored (203.0.113.53');
+    expect(status.detail).toContain("1 answers from a resolver's address captured where it cannot have sent them ignored");
   }, 120_000);
 
   it('a Mac where tcpdump may not capture shows permission_denied, and flows still come, unnamed', async () => {

@@ -332,3 +332,24 @@ describe('CaptureStreamParser on broken streams', () => {
     expectCaptureError(() => pushAll(bytes), /pcap major version 3/);
   });
 });
+
+describe('CaptureStreamParser: which interface a pcapng packet came from', () => {
+  it('carries the IDB if_name per packet (EPB and SPB); a name no OS prints is not kept; pcap has none', () => {
+    const w = new PcapngWriter();
+    const frame = Buffer.alloc(60);
+    w.shb()
+      .idb(1, { opts: [w.option(2, 'en0')] })
+      .idb(0, { opts: [w.option(2, 'utun4\0\0')] })
+      .idb(1, { opts: [w.option(2, 'en0 spoof')] })
+      .idb(1)
+      .epb(0, 0n, frame)
+      .epb(1, 0n, frame)
+      .epb(2, 0n, frame)
+      .epb(3, 0n, frame)
+      .spb(frame);
+    const packets = new CaptureStreamParser().push(w.done());
+    expect(packets.map((p) => p.interfaceName)).toEqual(['en0', 'utun4', undefined, undefined, 'en0']);
+    const pcap = new CaptureStreamParser().push(pcapFile({ linkType: 1, records: [{ tsSec: 1, tsFrac: 0, data: frame }] }));
+    expect(pcap.map((p) => p.interfaceName)).toEqual([undefined]);
+  });
+});

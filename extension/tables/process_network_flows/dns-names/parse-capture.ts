@@ -21,6 +21,8 @@ export interface CapturedPacket {
   data: Buffer;
   /** original length on the wire; > data.length when snaplen cut it */
   origLen: number;
+  /** pcapng: the interface's name (IDB if_name, e.g. `en0`, `utun4`, `lo0`) when the writer gave one */
+  interfaceName?: string;
 }
 
 export class CaptureFormatError extends Error {
@@ -58,6 +60,9 @@ const SHB_MIN = 28;
 const OPT_END = 0;
 const OPT_IF_TSRESOL = 9;
 const OPT_IF_TSOFFSET = 14;
+const OPT_IF_NAME = 2;
+/** An interface name as the OS prints it (IFNAMSIZ is 16): anything else is not kept. */
+const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 interface PcapngInterface {
   linkType: number;
@@ -66,6 +71,8 @@ interface PcapngInterface {
   unitsPerSec: bigint;
   /** seconds added to every timestamp (if_tsoffset) */
   offsetSec: bigint;
+  /** if_name, when given and printable */
+  name?: string;
 }
 
 type Reader = { u16(b: Buffer, off: number): number; u32(b: Buffer, off: number): number };
@@ -270,7 +277,9 @@ export class CaptureStreamParser {
       // Options after the data (Apple's process name/pid, flags, …) are not needed: the block length already bounds them.
       const ts = (BigInt(r.u32(b, 12)) << 32n) | BigInt(r.u32(b, 16));
       this.counters.packets++;
-      out.push({ linkType: iface.linkType, tsSec: Number(ts / iface.unitsPerSec + iface.offsetSec), data: b.subarray(28, 28 + capLen), origLen: r.u32(b, 24) });
+      const packet: CapturedPacket = { linkType: iface.linkType, tsSec: Number(ts / iface.unitsPerSec + iface.offsetSec), data: b.subarray(28, 28 + capLen), origLen: r.u32(b, 24) };
+      if (iface.name !== undefined) packet.interfaceName = iface.name;
+      out.push(packet);
       return;
     }
     if (type === PCAPNG_SPB) {
@@ -286,7 +295,9 @@ export class CaptureStreamParser {
       if (iface.snaplen > 0) capLen = Math.min(capLen, iface.snaplen);
       this.counters.packets++;
       // An SPB carries no timestamp at all.
-      out.push({ linkType: iface.linkType, tsSec: 0, data: b.subarray(12, 12 + capLen), origLen });
+      const packet: CapturedPacket = { linkType: iface.linkType, tsSec: 0, data: b.subarray(12, 12 + capLen), origLen };
+      if (iface.name !== undefined) packet.interfaceName = iface.name;
+      out.push(packet);
       return;
     }
     this.counters.skippedBlocks++;
@@ -326,6 +337,9 @@ function interfaceFrom(b: Buffer, r: Reader, bodyEnd: number): PcapngInterface {
       // MSB clear: units of 10^-n s; set: 2^-n s. Exponents beyond 2^64 units per second are no timestamp anyone writes.
       const units = v & 0x80 ? 1n << exp : 10n ** exp;
       if (units <= 1n << 64n) iface.unitsPerSec = units;
+    } else if (code === OPT_IF_NAME && len >= 1) {
+      const name = b.toString('utf8', value, value + len).replace(/\0+$/, '');
+      if (INTERFACE_NAME.test(name)) iface.name = name;
     } else if (code === OPT_IF_TSOFFSET && len >= 8) {
       const first = BigInt(r.u32(b, value));
       const second = BigInt(r.u32(b, value + 4));

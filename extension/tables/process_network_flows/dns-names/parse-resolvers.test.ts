@@ -6,17 +6,50 @@ import { parseResolvConf, parseScutilDns } from './parse-resolvers.js';
 const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures');
 
 describe('parseScutilDns (macOS `scutil --dns`)', () => {
-  it('lists the default and scoped resolvers once each, zones stripped, mDNS resolvers having none', () => {
+  it('lists the default and scoped resolvers once each, with the interface each is reached through', () => {
     const parsed = parseScutilDns(readFileSync(path.join(FIXTURES, 'scutil-dns-vpn.txt'), 'utf8'));
-    expect(parsed).toEqual({ addresses: ['10.8.0.1', '192.168.1.1', 'fe80::1'], rejected: 0 });
+    expect(parsed).toEqual({
+      resolvers: [
+        { address: '10.8.0.1', interfaces: ['utun4'] },
+        { address: '192.168.1.1', interfaces: ['en0'] },
+        { address: 'fe80::1', interfaces: ['en0'] },
+      ],
+      rejected: 0,
+    });
+  });
+
+  it('a resolver block without if_index may answer on any interface; a zone names the interface itself', () => {
+    const text = [
+      'DNS configuration',
+      '',
+      'resolver #1',
+      '  nameserver[0] : 9.9.9.9',
+      '  nameserver[1] : fe80::1%en5',
+      '  flags    : Request A records',
+      '',
+      'resolver #2',
+      '  nameserver[0] : 10.0.0.53',
+      '  if_index : 7 (en1)',
+      '',
+      'DNS configuration (for scoped queries)',
+      '',
+      'resolver #1',
+      '  nameserver[0] : 10.0.0.53',
+      '  if_index : 9 (utun2)',
+    ].join('\n');
+    expect(parseScutilDns(text).resolvers).toEqual([
+      { address: '9.9.9.9', interfaces: [] },
+      { address: 'fe80::1', interfaces: ['en5'] },
+      { address: '10.0.0.53', interfaces: ['en1', 'utun2'] },
+    ]);
   });
 
   it('counts a nameserver line that holds no address, and ignores everything else', () => {
-    const text = 'DNS configuration\n\nresolver #1\n  nameserver[0] : not-an-ip\n  nameserver[1] : 9.9.9.9\n  search domain[0] : nameserver.example\n';
-    expect(parseScutilDns(text)).toEqual({ addresses: ['9.9.9.9'], rejected: 1 });
-    expect(parseScutilDns('')).toEqual({ addresses: [], rejected: 0 });
+    const text = 'DNS configuration\n\nresolver #1\n  nameserver[0] : not-an-ip\n  nameserver[1] : 9.9.9.9\n  search domain[0] : nameserver.example\n  if_index : x (en0 en1)\n';
+    expect(parseScutilDns(text)).toEqual({ resolvers: [{ address: '9.9.9.9', interfaces: [] }], rejected: 1 });
+    expect(parseScutilDns('')).toEqual({ resolvers: [], rejected: 0 });
     // cut mid-line (output cap, a killed tool): the partial last line is not an address
-    expect(parseScutilDns('resolver #1\n  nameserver[0] : 192.168.1.1\n  nameserver[1] : 192.168')).toEqual({ addresses: ['192.168.1.1'], rejected: 1 });
+    expect(parseScutilDns('resolver #1\n  nameserver[0] : 192.168.1.1\n  nameserver[1] : 192.168')).toEqual({ resolvers: [{ address: '192.168.1.1', interfaces: [] }], rejected: 1 });
   });
 });
 
@@ -32,7 +65,14 @@ describe('parseResolvConf (resolv.conf(5))', () => {
       '   nameserver\t2001:4860:4860:0:0:0:0:8888',
       'nameserver',
     ].join('\n');
-    expect(parseResolvConf(text)).toEqual({ addresses: ['127.0.0.53', 'fe80::1', '2001:4860:4860::8888'], rejected: 0 });
-    expect(parseResolvConf('nameserver resolver.example\n')).toEqual({ addresses: [], rejected: 1 });
+    expect(parseResolvConf(text)).toEqual({
+      resolvers: [
+        { address: '127.0.0.53', interfaces: [] },
+        { address: 'fe80::1', interfaces: ['eth0'] },
+        { address: '2001:4860:4860::8888', interfaces: [] },
+      ],
+      rejected: 0,
+    });
+    expect(parseResolvConf('nameserver resolver.example\n')).toEqual({ resolvers: [], rejected: 1 });
   });
 });
