@@ -11,8 +11,8 @@ mkdir -p "$out"
 run() { node --import tsx "$@"; }
 
 echo "== simulating 50 hosts × 9 days into $out/logs"
-# --server-names none: flows as the extension reports them today (no server names), so destinations are IPs
-run scripts/simulate-fleet.ts --hosts 50 --days 9 --seed 7 --server-names none --out "$out/logs"
+# --server-names dns: flows as the extension reports them, named after the DNS answers it captured
+run scripts/simulate-fleet.ts --hosts 50 --days 9 --seed 7 --server-names dns --out "$out/logs"
 
 echo "== outflow fleet ingest (SQLite store $out/outflow.db)"
 rm -f "$out/outflow.db" "$out/outflow.db-wal" "$out/outflow.db-shm"

@@ -343,10 +343,12 @@ export interface SimulateOptions {
   duplicateRate?: number;
   /**
    * `sni` (default): flows carry server names, as a flow source that sees handshakes would report them.
-   * `none`: as the extension reports today (docs/analytics.md, "Server names are not observed yet"): every
-   * server_name empty and service_evidence `port`, so the fleet keys destinations by IP.
+   * `dns`: as the extension reports them with DNS answers captured (docs/flows.md, "Server names from DNS
+   * answers"): the names stay, but service_evidence is `port` and no candidate claims `raw_ip`.
+   * `none`: as the extension reports without them (no tcpdump, DoH everywhere): every server_name empty and
+   * service_evidence `port`, so the fleet keys destinations by IP.
    */
-  serverNames?: 'sni' | 'none';
+  serverNames?: 'sni' | 'dns' | 'none';
 }
 
 export interface SimulatedFleet {
@@ -598,8 +600,9 @@ export function simulateFleet(opts: SimulateOptions): SimulatedFleet {
   });
   let files = perFile.map((f) => f.sort((a, b) => a.t - b.t || a.seq - b.seq).map((x) => x.line));
   let scenarios = meta.scenarios;
-  if (opts.serverNames === 'none') {
-    // The scenarios name their destinations by domain: each maps to the address its flows went to.
+  if (opts.serverNames === 'none' || opts.serverNames === 'dns') {
+    const blankNames = opts.serverNames === 'none';
+    // The scenarios name their destinations by domain: without names each maps to the address its flows went to.
     const addressOf = new Map<string, string>();
     files = files.map((f) =>
       f.map((line) => {
@@ -611,11 +614,15 @@ export function simulateFleet(opts: SimulateOptions): SimulatedFleet {
         const reasons = typeof c.reasons === 'string' ? c.reasons.split(',') : [];
         const observedOnly = reasons.includes('raw_ip');
         if (observedOnly) c.reasons = reasons.filter((r) => r !== 'raw_ip').join(',');
-        if (!c.server_name) return observedOnly ? JSON.stringify(l) : line;
-        addressOf.set(destinationKey(c.server_name, c.remote_address ?? ''), destinationKey('', c.remote_address ?? ''));
-        c.server_name = '';
-        if (c.service_evidence === 'handshake') c.service_evidence = 'port';
-        return JSON.stringify(l);
+        // neither nettop nor ss observes a handshake: the service always comes from the port map
+        const handshake = c.service_evidence === 'handshake';
+        if (handshake) c.service_evidence = 'port';
+        if (blankNames && c.server_name) {
+          addressOf.set(destinationKey(c.server_name, c.remote_address ?? ''), destinationKey('', c.remote_address ?? ''));
+          c.server_name = '';
+          return JSON.stringify(l);
+        }
+        return observedOnly || handshake ? JSON.stringify(l) : line;
       }),
     );
     scenarios = scenarios.map((sc) => ({ ...sc, destination_key: addressOf.get(sc.destination_key) ?? sc.destination_key }));
@@ -661,7 +668,7 @@ function parseArgs(argv: string[]): SimulateOptions & { out: string } {
   };
   const known = new Set(['hosts', 'days', 'seed', 'out', 'files', 'start', 'duplicates', 'server-names']);
   const serverNames = opts['server-names'] ?? 'sni';
-  if (serverNames !== 'sni' && serverNames !== 'none') throw new Error('--server-names must be sni or none');
+  if (serverNames !== 'sni' && serverNames !== 'dns' && serverNames !== 'none') throw new Error('--server-names must be sni, dns or none');
   for (const k of Object.keys(opts)) if (!known.has(k)) throw new Error(`unknown option --${k}`);
   return {
     hosts: Math.max(1, Math.floor(num('hosts', 50))),
@@ -680,7 +687,7 @@ async function main(): Promise<void> {
   try {
     opts = parseArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`simulate-fleet: ${(err as Error).message}\nusage: simulate-fleet --hosts N --days D --seed S --out DIR [--files K] [--start ISO] [--duplicates RATE] [--server-names sni|none]\n`);
+    process.stderr.write(`simulate-fleet: ${(err as Error).message}\nusage: simulate-fleet --hosts N --days D --seed S --out DIR [--files K] [--start ISO] [--duplicates RATE] [--server-names sni|dns|none]\n`);
     process.exitCode = 2;
     return;
   }

@@ -125,3 +125,32 @@ describe('simulated fleet as the extension reports it today (no server names: de
     expect(run.detections).toHaveLength(ipFleet.scenarios.filter((s) => s.fires).length);
   }, 180_000);
 });
+
+describe('simulated fleet as the extension reports it with DNS answers captured (names, no handshake, no raw_ip)', () => {
+  it('fires every injected attack on its domain, stays quiet on the hard negatives, and never claims a handshake or raw_ip', async () => {
+    const dnsFleet = simulateFleet({ hosts: 45, days: 9, seed: 11, files: 3, duplicateRate: 0.02, serverNames: 'dns' });
+    const store = await memoryStore();
+    const run = await runPipeline(store, dnsFleet.files);
+    await store.close();
+    let named = 0;
+    for (const line of dnsFleet.files.flat()) {
+      const columns = JSON.parse(line).columns as Record<string, string> | undefined;
+      if (columns?.server_name) named++;
+      expect(columns?.service_evidence ?? 'port', line.slice(0, 120)).toBe('port');
+      expect((columns?.reasons ?? '').split(','), line.slice(0, 120)).not.toContain('raw_ip');
+    }
+    expect(named).toBeGreaterThan(0);
+    for (const d of run.detections) expect(d.modifiers, d.analytic).not.toContain('+15:raw_ip');
+    for (const s of dnsFleet.scenarios.filter((x) => x.fires)) {
+      const hit = run.detections.filter((d) => d.analytic === s.analytic && d.host_id === s.host && d.destination_key === s.destination_key);
+      expect(hit, s.name).toHaveLength(1);
+      expect(hit[0]!.branch, s.name).toBe(s.branch);
+    }
+    for (const s of dnsFleet.scenarios.filter((x) => !x.fires)) {
+      expect(run.detections.filter((d) => d.analytic === s.analytic && d.destination_key === s.destination_key), s.name).toEqual([]);
+    }
+    expect(run.detections).toHaveLength(dnsFleet.scenarios.filter((s) => s.fires).length);
+    // the storage attack is keyed by its domain, not by an address
+    expect(dnsFleet.scenarios.filter((s) => s.fires).some((s) => !/^[0-9.:]+$/.test(s.destination_key))).toBe(true);
+  }, 180_000);
+});
