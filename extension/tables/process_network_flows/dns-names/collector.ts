@@ -256,7 +256,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
         markReady();
       }
       if (err.code === 'ENOENT') health.unavailable(`tcpdump not found at ${ctx.tools.resolve('tcpdump')}: ${missingDetail(ctx.platform)}`);
-      else if (err.code === 'EACCES' || err.code === 'EPERM') health.permissionDenied(`tcpdump at ${ctx.tools.resolve('tcpdump')} is not executable by this user: run the extension as root`);
+      else if (err.code === 'EACCES' || err.code === 'EPERM') health.permissionDenied(`tcpdump at ${ctx.tools.resolve('tcpdump')} is not executable by this user: ${process.getuid?.() === 0 ? 'check its mode and the file system it is on' : 'run the extension as root'}`);
       else health.degraded(`tcpdump failed: ${err.message}`);
     });
     proc.on('close', (code, signal) => {

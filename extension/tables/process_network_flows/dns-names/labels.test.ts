@@ -73,6 +73,8 @@ describe('labelsOf (which addresses a response names, and after what)', () => {
     expect(labelsOf({ ...response('a.example', answer), questions: [{ name: 'a.example', type: A, class: 3 }] })).toEqual({ labels: [], reason: 'not_answer' });
     expect(labelsOf(response('ads.example', [{ name: 'ads.example', type: A, ttl: 60, data: '0.0.0.0' }]))).toEqual({ labels: [], reason: 'no_address' });
     expect(labelsOf(response('a.example', []))).toEqual({ labels: [], reason: 'no_address' });
+    // an A record of another class comes out of the parser without an address
+    expect(labelsOf(response('a.example', [{ name: 'a.example', type: A, ttl: 60, data: '' }]))).toEqual({ labels: [], reason: 'no_address' });
   });
 
   it('refuses a question name no TLS client would send (escaped bytes, empty labels, too long)', () => {

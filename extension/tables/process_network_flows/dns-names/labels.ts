@@ -45,7 +45,8 @@ export function labelsOf(msg: DnsMessage): { labels: DnsNameLabel[] } | { labels
   }
   const labels: DnsNameLabel[] = [];
   for (const a of msg.answers) {
-    if ((a.type !== TYPE_A && a.type !== TYPE_AAAA) || !chain.has(a.name)) continue;
+    // data is empty for an address record of another class (CHAOS, HESIOD): not an address
+    if ((a.type !== TYPE_A && a.type !== TYPE_AAAA) || !a.data || !chain.has(a.name)) continue;
     // a blocklisting resolver answers 0.0.0.0 / :: for every name it refuses: no flow goes there
     if (a.data === '0.0.0.0' || a.data === '::') continue;
     labels.push({ address: a.data, name: q.name, ttl: a.ttl });

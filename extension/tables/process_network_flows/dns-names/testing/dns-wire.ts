@@ -75,6 +75,8 @@ class Writer {
 }
 
 export function ipv6Bytes(text: string): Buffer {
+  // groups only: a dotted-quad tail would be read as hex groups and encode another address without a word
+  if (!/^[0-9a-fA-F:]+$/.test(text)) throw new Error(`ipv6Bytes takes hex groups only (write ::ffff:c0a8:101, not ::ffff:192.168.1.1): ${text}`);
   const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
   const h = head ? head.split(':') : [];
   const t = tail === undefined ? [] : tail ? tail.split(':') : [];
