@@ -59,9 +59,9 @@ export interface EndpointFacts {
    */
   archive?: { time: number; gap: number; staging: boolean } | null;
   /**
-   * The flow source can report a server name (SNI, HTTP Host, DNS). Only then is an empty server_name a
-   * connection to a bare IP (reason raw_ip, +15). nettop and ss report none, so on them every server_name is
-   * empty and says nothing about the connection. Absent = false.
+   * The flow source sees every connection's server name (SNI, HTTP Host). Only then is an empty server_name a
+   * connection to a bare IP (reason raw_ip, +15). The extension names flows from captured DNS answers, which
+   * miss DoH, VPN resolvers and hard-coded addresses, so there an empty name says nothing. Absent = false.
    */
   serverNameObservable?: boolean;
 }
