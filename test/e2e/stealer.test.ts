@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
 import { fakeDarwinEnv, runOutflow } from '../helpers/cli.js';
-import { CURL, DROPBOX, EXFIL, KEYCHAIN, STEALER, writeStealerScenario } from './stealer-scenario.js';
+import { CURL, DROPBOX, DROPBOX_UPLOAD, EXFIL, KEYCHAIN, STEALER, writeStealerScenario } from './stealer-scenario.js';
 
 /**
  * Issue 6 end to end: the darwin backend on Linux with fake nettop, ps, codesign, spctl and eslogger
@@ -37,7 +37,7 @@ describe('stealer vs Dropbox through `outflow query` (darwin, fake tools)', () =
         '1',
         '--format',
         'json',
-        'SELECT * FROM egress_candidates; SELECT pid, path, bytes_out, remote_scope, service FROM process_network_flows; SELECT path, signature_class, team_id FROM code_signing',
+        'SELECT * FROM egress_candidates; SELECT pid, path, bytes_out, remote_scope, service, server_name FROM process_network_flows; SELECT path, signature_class, team_id FROM code_signing',
       ],
       {
         env: fakeDarwinEnv(scenario.dir, path.join(root, 'state')),
@@ -52,6 +52,8 @@ describe('stealer vs Dropbox through `outflow query` (darwin, fake tools)', () =
 
     // Both uploads were seen, and Dropbox's code identity is known: the negative below is not vacuous.
     expect(flows.map((f) => f.pid).sort()).toEqual([DROPBOX.pid, CURL.pid].sort());
+    // both flows are named after the router's answers the capture held
+    expect(Object.fromEntries(flows.map((f) => [f.pid, f.server_name]))).toEqual({ [DROPBOX.pid]: DROPBOX_UPLOAD.name, [CURL.pid]: EXFIL.name });
     expect(signing.find((x) => x.path === DROPBOX.path)).toMatchObject({ signature_class: 'developer_id', team_id: 'G7HH3F8CAK' });
 
     for (const c of candidates) expect(EgressCandidateSchema.safeParse(c).success, JSON.stringify(c)).toBe(true);
@@ -64,6 +66,7 @@ describe('stealer vs Dropbox through `outflow query` (darwin, fake tools)', () =
     expect(an0990).toMatchObject({
       path: CURL.path,
       remote_address: EXFIL.remote,
+      server_name: EXFIL.name,
       remote_port: 443,
       remote_scope: 'public',
       service: 'tls',
@@ -93,7 +96,7 @@ describe('stealer vs Dropbox through `outflow query` (darwin, fake tools)', () =
     expect(String(an0990.group_root_identity)).toMatch(/^cdhash:[0-9a-f]{40}$/);
     const reasons = String(an0990.reasons).split(',');
     expect(reasons).toEqual(expect.arrayContaining(['tier1_precursor', 'archive_precursor', 'staging_path', 'upload_shaped', 'no_return', 'non_browser', 'encrypted']));
-    // nettop reports no server names, so an empty server_name is no evidence of a bare-IP connection
+    // a name from a DNS answer does not make an empty one evidence of a bare-IP connection: no raw_ip either way
     expect(reasons).not.toContain('raw_ip');
     expect(stealerRows.find((c) => c.analytic === 'AN1415')).toMatchObject({ precursor_kind: 'sensitive_access', precursor_pid: STEALER.pid });
   });

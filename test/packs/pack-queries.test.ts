@@ -75,9 +75,9 @@ describe('pack queries', () => {
     // outflow_destinations: one row per public destination per executable, bytes = the flow's.
     const dest = seen.get('outflow_destinations')!;
     expect(dest.map((d) => d.remote_address).sort()).toEqual(['162.125.1.20', '203.0.113.77']);
-    expect(dest.find((d) => d.remote_address === '203.0.113.77')).toMatchObject({ remote_port: 443, protocol: 'tcp', service: 'tls', path: '/usr/bin/curl', identity: 'team:APPLE/com.apple.curl', bytes_out: 15 * 1024 * 1024 });
+    expect(dest.find((d) => d.remote_address === '203.0.113.77')).toMatchObject({ remote_port: 443, protocol: 'tcp', service: 'tls', server_name: 'drop.quiet-harbor.io', path: '/usr/bin/curl', identity: 'team:APPLE/com.apple.curl', bytes_out: 15 * 1024 * 1024 });
     expect(seen.get('outflow_candidates')!.map((c) => c.analytic)).toEqual(expect.arrayContaining(['AN0990', 'AN1415']));
-    expect(seen.get('outflow_status')!.map((s) => s.component)).toEqual(expect.arrayContaining(['nettop', 'eslogger', 'processes']));
+    expect(seen.get('outflow_status')!.map((s) => s.component)).toEqual(expect.arrayContaining(['nettop', 'eslogger', 'processes', 'dns_names']));
   });
 
   it('the discovery query looks for a table this extension registers (osquery_registry itself exists only in osquery)', () => {
