@@ -308,6 +308,20 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Stop a long-running tool (spawnStream) within the extension's stop budget: SIGTERM to its group, SIGKILL after
+ * `killAfterMs` if it is deaf to that, and resolve once `closed` (its 'close') has. A tool that has exited already
+ * resolves at once.
+ */
+export async function terminateGroup(child: ChildProcess, closed: Promise<void>, killAfterMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  killGroup(child, 'SIGTERM');
+  const killTimer = setTimeout(() => killGroup(child, 'SIGKILL'), killAfterMs);
+  killTimer.unref?.();
+  await closed;
+  clearTimeout(killTimer);
+}
+
 function lexists(file: string): boolean {
   try {
     lstatSync(file);

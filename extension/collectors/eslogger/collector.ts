@@ -4,7 +4,7 @@ import { coerceError, ToolError } from '../../../src/errors.js';
 import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../runtime/context.js';
 import type { ComponentHealth } from '../../runtime/health.js';
-import { killGroup } from '../../runtime/tools.js';
+import { terminateGroup } from '../../runtime/tools.js';
 import { LineReader } from './line-reader.js';
 import { EsloggerPipeline, type PipelineStats } from './pipeline.js';
 import { precursorRetention } from '../../tables/sensitive_file_events/buffer.js';
@@ -268,16 +268,9 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       if (restartTimer) clearTimeout(restartTimer);
       if (quietTimer) clearTimeout(quietTimer);
       if (maxTimer) clearTimeout(maxTimer);
-      const proc = child;
-      if (proc && proc.exitCode === null && proc.signalCode === null) {
-        killGroup(proc, 'SIGTERM');
-        // Within the extension's stop budget (0.8 s): an eslogger deaf to SIGTERM must not outlive us holding
-        // an Endpoint Security client slot (the next start would then fail with ERR_TOO_MANY_CLIENTS).
-        const killTimer = setTimeout(() => killGroup(proc, 'SIGKILL'), ESLOGGER_KILL_AFTER_MS);
-        killTimer.unref?.();
-        await childClosed;
-        clearTimeout(killTimer);
-      }
+      // Within the extension's stop budget (0.8 s): an eslogger deaf to SIGTERM must not outlive us holding
+      // an Endpoint Security client slot (the next start would then fail with ERR_TOO_MANY_CLIENTS).
+      if (child) await terminateGroup(child, childClosed, ESLOGGER_KILL_AFTER_MS);
       refreshDetail(true);
       markReady();
     },

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { coerceError, ToolError } from '../../../../src/errors.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../../runtime/context.js';
-import { killGroup, type Platform } from '../../../runtime/tools.js';
+import { killGroup, terminateGroup, type Platform } from '../../../runtime/tools.js';
 import { CaptureFormatError, CaptureStreamParser } from './parse-capture.js';
 import { canonicalIp } from './decode-udp.js';
 import { emptyStats, learnFromPacket, type DnsNamesStats, type TrustedResolvers } from './learn.js';
@@ -305,14 +305,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       if (resolverTimer) clearInterval(resolverTimer);
       if (readyTimer) clearTimeout(readyTimer);
       if (detailTimer) clearTimeout(detailTimer);
-      const proc = child;
-      if (proc && proc.exitCode === null && proc.signalCode === null) {
-        killGroup(proc, 'SIGTERM');
-        const killTimer = setTimeout(() => killGroup(proc, 'SIGKILL'), KILL_AFTER_MS);
-        killTimer.unref?.();
-        await childClosed;
-        clearTimeout(killTimer);
-      }
+      if (child) await terminateGroup(child, childClosed, KILL_AFTER_MS);
       markReady();
     },
     stats: () => ({ ...stats }),
