@@ -208,7 +208,8 @@ class OfferLedger {
 
   /**
    * Forget the listed detections the sink will not be offered again: those the store no longer holds (retention;
-   * one inserted again later has a later first change, so these lists no longer decide its first offer) and, with
+   * one created again under the same id before this call still reads as listed, so a sink behind gets an Update
+   * for it, after the Create of the first one: never a missing Create) and, with
    * `closed`, those created at or before it that the sink has read at their latest change (at or before
    * `callFrom`, the call's starting cursor): one changed while still open but not read yet, its sink behind or
    * down meanwhile, is offered once more. `latest`: DetectionsRepo.latestChanges of the listed ids.
