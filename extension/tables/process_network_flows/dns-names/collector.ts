@@ -90,6 +90,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
   let readyTimer: NodeJS.Timeout | undefined;
   let detailTimer: NodeJS.Timeout | undefined;
   let lastDetailMs = 0;
+  let bugLogged = false;
 
   let markReady!: () => void;
   let isReady = false;
@@ -230,8 +231,17 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       }
       const at = ctx.clock.unix();
       for (const p of packets) {
-        const learned = learnFromPacket(p, { trusted, names: ctx.dnsNames, at, stats, untrustedSeen });
-        if (learned) health.event(learned, at);
+        try {
+          const learned = learnFromPacket(p, { trusted, names: ctx.dnsNames, at, stats, untrustedSeen });
+          if (learned) health.event(learned, at);
+        } catch (err) {
+          // The parsers throw only their typed errors, which learnFromPacket counts; anything else is a bug in
+          // them, and a throw here would take the whole extension down (osqueryd respawning it for every such
+          // packet). The packet is counted unreadable instead.
+          stats.malformed++;
+          if (!bugLogged) log.error({ err }, 'unexpected error reading a captured packet; counted as unreadable');
+          bugLogged = true;
+        }
       }
       refreshDetail();
     });
