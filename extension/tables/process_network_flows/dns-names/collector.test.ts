@@ -91,6 +91,21 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     expect(health()).toMatchObject({ state: 'running', events: 1, dropped: 0 });
   });
 
+  it('an unexpected error while reading a packet is counted, not thrown out of the stream handler', async () => {
+    const dir = tempDir();
+    const capture = path.join(dir, 'c.pcapng');
+    writeFileSync(capture, answerCapture('files.example-storage.net', '198.51.100.23'));
+    for (const [k, v] of Object.entries({ OUTFLOW_FAKE_TCPDUMP: capture, OUTFLOW_FAKE_SCUTIL_DNS: SCUTIL_VPN })) process.env[k] = v;
+    const ctx = createContext({ platform: 'darwin', config: parseConfig({ tools: { dir: FAKE_TOOLS_DIR } }), log: silentLogger() });
+    // a bug anywhere below the stream handler (here: the cache) must not reach the process's uncaught handler
+    ctx.dnsNames = { ...ctx.dnsNames, size: 0, nameFor: () => '', learn: () => { throw new TypeError('bug'); } };
+    const collector = createDnsNamesCollector(ctx, { initialBackoffMs: 50, readyMaxMs: 5000 });
+    running.push(collector);
+    collector.start();
+    await until(() => collector.stats().malformed === 1);
+    expect(collector.stats()).toMatchObject({ packets: 1, answers: 0 });
+  });
+
   it('restarts tcpdump when its capture stream stops making sense, and says so', async () => {
     const dir = tempDir();
     const capture = path.join(dir, 'c.pcapng');
