@@ -98,7 +98,20 @@ describe('simulated fleet, 45 hosts × 9 days', () => {
   }, 180_000);
 });
 
-describe('simulated fleet as the extension reports it today (no server names: destinations keyed by IP)', () => {
+/** Each injected attack fires once on its host and key with its branch, no hard negative fires, nothing else does. */
+function expectExactlyTheInjected(f: SimulatedFleet, run: PipelineRun): void {
+  for (const s of f.scenarios.filter((x) => x.fires)) {
+    const hit = run.detections.filter((d) => d.analytic === s.analytic && d.host_id === s.host && d.destination_key === s.destination_key);
+    expect(hit, s.name).toHaveLength(1);
+    expect(hit[0]!.branch, s.name).toBe(s.branch);
+  }
+  for (const s of f.scenarios.filter((x) => !x.fires)) {
+    expect(run.detections.filter((d) => d.analytic === s.analytic && d.destination_key === s.destination_key), s.name).toEqual([]);
+  }
+  expect(run.detections).toHaveLength(f.scenarios.filter((s) => s.fires).length);
+}
+
+describe('simulated fleet without server names (no tcpdump, DoH everywhere: destinations keyed by IP)', () => {
   it('fires every injected attack on its address, stays quiet on the hard negatives, and carries no server name', async () => {
     const ipFleet = simulateFleet({ hosts: 45, days: 9, seed: 11, files: 3, duplicateRate: 0.02, serverNames: 'none' });
     const store = await memoryStore();
@@ -113,16 +126,8 @@ describe('simulated fleet as the extension reports it today (no server names: de
     for (const d of run.detections) expect(d.modifiers, d.analytic).not.toContain('+15:raw_ip');
     const quiet = ipFleet.scenarios.find((s) => s.name === 'mdm-rollout')!;
     expect(quiet.destination_key).toBe('44.200.1.7');
-    for (const s of ipFleet.scenarios.filter((x) => x.fires)) {
-      expect(s.destination_key, s.name).toMatch(/^[0-9.]+$/);
-      const hit = run.detections.filter((d) => d.analytic === s.analytic && d.host_id === s.host && d.destination_key === s.destination_key);
-      expect(hit, s.name).toHaveLength(1);
-      expect(hit[0]!.branch, s.name).toBe(s.branch);
-    }
-    for (const s of ipFleet.scenarios.filter((x) => !x.fires)) {
-      expect(run.detections.filter((d) => d.analytic === s.analytic && d.destination_key === s.destination_key), s.name).toEqual([]);
-    }
-    expect(run.detections).toHaveLength(ipFleet.scenarios.filter((s) => s.fires).length);
+    for (const s of ipFleet.scenarios.filter((x) => x.fires)) expect(s.destination_key, s.name).toMatch(/^[0-9.]+$/);
+    expectExactlyTheInjected(ipFleet, run);
   }, 180_000);
 });
 
@@ -141,15 +146,7 @@ describe('simulated fleet as the extension reports it with DNS answers captured 
     }
     expect(named).toBeGreaterThan(0);
     for (const d of run.detections) expect(d.modifiers, d.analytic).not.toContain('+15:raw_ip');
-    for (const s of dnsFleet.scenarios.filter((x) => x.fires)) {
-      const hit = run.detections.filter((d) => d.analytic === s.analytic && d.host_id === s.host && d.destination_key === s.destination_key);
-      expect(hit, s.name).toHaveLength(1);
-      expect(hit[0]!.branch, s.name).toBe(s.branch);
-    }
-    for (const s of dnsFleet.scenarios.filter((x) => !x.fires)) {
-      expect(run.detections.filter((d) => d.analytic === s.analytic && d.destination_key === s.destination_key), s.name).toEqual([]);
-    }
-    expect(run.detections).toHaveLength(dnsFleet.scenarios.filter((s) => s.fires).length);
+    expectExactlyTheInjected(dnsFleet, run);
     // the storage attack is keyed by its domain, not by an address
     expect(dnsFleet.scenarios.filter((s) => s.fires).some((s) => !/^[0-9.:]+$/.test(s.destination_key))).toBe(true);
   }, 180_000);
