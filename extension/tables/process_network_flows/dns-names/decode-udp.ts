@@ -1,4 +1,4 @@
-import { formatIpv6Groups, ipv4ToInt, ipv6Groups } from '../../../../src/classify/network.js';
+import { formatIpv6Groups, normalizeAddress } from '../../../../src/classify/network.js';
 
 /**
  * Pure decoder from one captured frame (any link type tcpdump writes on Linux or macOS) down to its UDP
@@ -209,19 +209,15 @@ function isV4Mapped(g: readonly number[]): boolean {
 }
 
 /**
- * Any IPv4/IPv6 text (brackets and a %zone stripped) in the form formatIpv4/formatIpv6 print, with IPv4-mapped
- * IPv6 as plain IPv4 so a flow to `::ffff:a.b.c.d` meets the A answer for `a.b.c.d`. Null for anything else,
- * including IPv4 with leading zeros, which some parsers read as octal.
+ * Any IPv4/IPv6 text in the form formatIpv4/formatIpv6 print: normalizeAddress's canonical form (brackets and a
+ * %zone stripped, IPv4-mapped IPv6 as plain IPv4, so a flow to `::ffff:a.b.c.d` meets the A answer for
+ * `a.b.c.d`), or null for anything that is not an address: `[addr]:port`, and IPv4 with leading zeros, which
+ * some parsers read as octal.
  */
 export function canonicalIp(text: string): string | null {
-  let t = text.trim();
-  if (t.startsWith('[') && t.endsWith(']')) t = t.slice(1, -1);
-  const zone = t.indexOf('%');
-  if (zone >= 0) t = t.slice(0, zone);
-  if (t.includes('.') && !t.includes(':')) return /^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$/.test(t) && ipv4ToInt(t) !== undefined ? t : null;
-  if (!t.includes(':')) return null;
-  const g = ipv6Groups(t);
-  if (!g) return null;
-  if (isV4Mapped(g)) return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
-  return formatIpv6Groups(g);
+  const t = text.trim();
+  if (t.startsWith('[') && !t.endsWith(']')) return null;
+  const n = normalizeAddress(t);
+  if (!n.valid || (n.family === 4 && /(?:^|\.)0\d/.test(n.address))) return null;
+  return n.address;
 }
