@@ -61,8 +61,14 @@ const OPT_END = 0;
 const OPT_IF_TSRESOL = 9;
 const OPT_IF_TSOFFSET = 14;
 const OPT_IF_NAME = 2;
-/** An interface name as the OS prints it (IFNAMSIZ is 16): anything else is not kept. */
 const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+/**
+ * An interface name as the OS prints it (IFNAMSIZ is 16); anything else is not kept. The resolver lists use it
+ * too: a resolver's interface and a packet's are compared as text.
+ */
+export function isInterfaceName(text: string): boolean {
+  return INTERFACE_NAME.test(text);
+}
 
 interface PcapngInterface {
   linkType: number;
@@ -339,7 +345,7 @@ function interfaceFrom(b: Buffer, r: Reader, bodyEnd: number): PcapngInterface {
       if (units <= 1n << 64n) iface.unitsPerSec = units;
     } else if (code === OPT_IF_NAME && len >= 1) {
       const name = b.toString('utf8', value, value + len).replace(/\0+$/, '');
-      if (INTERFACE_NAME.test(name)) iface.name = name;
+      if (isInterfaceName(name)) iface.name = name;
     } else if (code === OPT_IF_TSOFFSET && len >= 8) {
       const first = BigInt(r.u32(b, value));
       const second = BigInt(r.u32(b, value + 4));

@@ -1,4 +1,5 @@
 import { canonicalIp } from './decode-udp.js';
+import { isInterfaceName } from './parse-capture.js';
 
 /**
  * The resolvers the system sends its queries to: only their answers may name an address. An answer from any
@@ -28,8 +29,6 @@ interface Entry {
   interface?: string;
 }
 
-const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
-
 function collect(entries: Iterable<Entry>): ResolverList {
   const byAddress = new Map<string, { interfaces: Set<string>; anywhere: boolean }>();
   let rejected = 0;
@@ -40,7 +39,7 @@ function collect(entries: Iterable<Entry>): ResolverList {
       continue;
     }
     const zone = e.text.includes('%') ? e.text.slice(e.text.indexOf('%') + 1) : undefined;
-    const iface = zone && INTERFACE_NAME.test(zone) ? zone : e.interface;
+    const iface = zone && isInterfaceName(zone) ? zone : e.interface;
     const known = byAddress.get(ip) ?? { interfaces: new Set<string>(), anywhere: false };
     // an address listed once without an interface is reached through whichever the routing table picks
     if (iface === undefined) known.anywhere = true;
@@ -85,7 +84,7 @@ export function parseScutilDns(text: string): ResolverList {
       continue;
     }
     const ifIndex = /^\s*if_index\s*:\s*\d+\s*\(([^()\s]+)\)\s*$/.exec(raw);
-    if (ifIndex && INTERFACE_NAME.test(ifIndex[1]!)) block.interface = ifIndex[1]!;
+    if (ifIndex && isInterfaceName(ifIndex[1]!)) block.interface = ifIndex[1]!;
   }
   flush();
   return collect(out);
