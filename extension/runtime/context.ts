@@ -160,6 +160,11 @@ export interface DnsNameCache {
   learn(labels: readonly DnsNameLabel[], at: number): void;
   /** The name a flow first seen at `firstSeen` went to, or '' when no answer covers that time. */
   nameFor(address: string, firstSeen: number): string;
+  /**
+   * How much later than a flow's first sample its answer may be learnt (s): nameFor(_, firstSeen) can only change
+   * until then, so a flow still unnamed past it stays unnamed.
+   */
+  readonly lateSlack: number;
   readonly size: number;
 }
 

@@ -150,7 +150,7 @@ function createStringPool(max = 50_000): (s: string) => string {
   };
 }
 
-export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; health: HealthRegistry; names?: Pick<DnsNameCache, 'nameFor'> }): MutableFlowStore {
+export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; health: HealthRegistry; names?: Pick<DnsNameCache, 'nameFor' | 'lateSlack'> }): MutableFlowStore {
   const { config, clock, health, names } = opts;
   const classifier: NetworkClassifier = createNetworkClassifier(config.network);
   const retention = config.flows.retention;
@@ -263,8 +263,11 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
         // the socket's bytes may be the new image's, and `exec cat >&3` must not turn an upload into Apple's.
         const p = o.process;
         if (p?.path && !entry.row.path) Object.assign(entry.row, { path: own(p.path), process_name: own(p.name) || entry.row.process_name });
-        // the answer that preceded the connection may be read just after the sample that first saw it
-        if (names && !entry.row.server_name) entry.row.server_name = own(names.nameFor(entry.row.remote_address, entry.row.first_seen));
+        // The answer that preceded the connection may be read just after the sample that first saw it. Answers
+        // learnt once the previous sample was past the late slack cannot name it: most unnamed flows (DoH, bare
+        // addresses) stop asking there instead of once per sample for their whole life.
+        const r = entry.row;
+        if (names && !r.server_name && r.last_seen <= r.first_seen + names.lateSlack) r.server_name = own(names.nameFor(r.remote_address, r.first_seen));
       }
       const r = entry.row;
       entry.seenIn = seq;

@@ -71,6 +71,7 @@ export function createDnsNameCache(opts: DnsNameCacheOptions): DnsNameCache {
       if (e === undefined || e.at > firstSeen + opts.lateSlack || firstSeen > e.expires) return '';
       return e.name;
     },
+    lateSlack: opts.lateSlack,
     get size() {
       return byAddress.size;
     },
