@@ -4,6 +4,7 @@ import { coerceError, ToolError } from '../../../src/errors.js';
 import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../runtime/context.js';
 import type { ComponentHealth } from '../../runtime/health.js';
+import { RestartBackoff } from '../../runtime/restart-backoff.js';
 import { terminateGroup } from '../../runtime/tools.js';
 import { LineReader } from './line-reader.js';
 import { EsloggerPipeline, type PipelineStats } from './pipeline.js';
@@ -46,8 +47,7 @@ export interface EsloggerCollector extends Collector {
 export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCollectorOptions = {}): EsloggerCollector {
   const health = ctx.health.component('eslogger');
   const log = ctx.log.child({ component: 'collector', collector: 'eslogger' });
-  const initialBackoffMs = opts.initialBackoffMs ?? 1000;
-  const maxBackoffMs = ctx.config.eslogger.restart_backoff_max * 1000;
+  const backoff = new RestartBackoff(opts.initialBackoffMs ?? 1000, ctx.config.eslogger.restart_backoff_max * 1000);
   const readyQuietMs = opts.readyQuietMs ?? 150;
   const readyMaxMs = opts.readyMaxMs ?? 3000;
   const stableRunMs = opts.stableRunMs ?? 60_000;
@@ -57,7 +57,6 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
   let reader: LineReader | undefined;
   let oversized = 0;
   let restarts = 0;
-  let failures = 0;
   let stopped = false;
   let started = false;
   let restartTimer: NodeJS.Timeout | undefined;
@@ -108,8 +107,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
 
   const scheduleRestart = () => {
     if (stopped) return;
-    failures++;
-    const delay = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.min(failures - 1, 20));
+    const delay = backoff.next();
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
       restarts++;
@@ -217,7 +215,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       refreshDetail(true);
       if (stopped) return;
       const ranMs = Date.now() - startedAt;
-      if (ranMs >= stableRunMs) failures = 0;
+      if (ranMs >= stableRunMs) backoff.reset();
       const denial = classifyStderr(stderr);
       if (denial) applyDenial(health, denial);
       const delay = scheduleRestart();

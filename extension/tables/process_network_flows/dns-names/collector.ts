@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { coerceError, ToolError } from '../../../../src/errors.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../../runtime/context.js';
+import { RestartBackoff } from '../../../runtime/restart-backoff.js';
 import { killGroup, terminateGroup, type Platform } from '../../../runtime/tools.js';
 import { CaptureFormatError, CaptureStreamParser } from './parse-capture.js';
 import { canonicalIp } from './decode-udp.js';
@@ -65,8 +66,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
   const health = ctx.health.component('dns_names');
   const log = ctx.log.child({ component: 'collector', collector: 'dns_names' });
   const cfg = ctx.config.dns_names;
-  const initialBackoffMs = opts.initialBackoffMs ?? 1000;
-  const maxBackoffMs = cfg.restart_backoff_max * 1000;
+  const backoff = new RestartBackoff(opts.initialBackoffMs ?? 1000, cfg.restart_backoff_max * 1000);
   const readyMaxMs = opts.readyMaxMs ?? 5000;
   const stableRunMs = opts.stableRunMs ?? 60_000;
   const extraResolvers = cfg.resolvers.map((r) => canonicalIp(r)).filter((r): r is string => r !== null);
@@ -84,7 +84,6 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
   let childClosed: Promise<void> = Promise.resolve();
   let stopped = false;
   let started = false;
-  let failures = 0;
   let restartTimer: NodeJS.Timeout | undefined;
   let resolverTimer: NodeJS.Timeout | undefined;
   let readyTimer: NodeJS.Timeout | undefined;
@@ -173,8 +172,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
   };
 
   const scheduleRestart = (): number => {
-    failures++;
-    const delay = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.min(failures - 1, 20));
+    const delay = backoff.next();
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
       stats.restarts++;
@@ -275,7 +273,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       if (child === proc) child = undefined;
       resolveClosed();
       if (stopped || spawnFailed) return;
-      if (Date.now() - startedAt >= stableRunMs) failures = 0;
+      if (Date.now() - startedAt >= stableRunMs) backoff.reset();
       const delay = scheduleRestart();
       const head = stderr.trim().split('\n').filter((l) => !/^listening on |^tcpdump: listening on /.test(l)).slice(0, 2).join(' ').slice(0, 300);
       if (!formatError) {
