@@ -69,10 +69,13 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
   const backoff = new RestartBackoff(opts.initialBackoffMs ?? 1000, cfg.restart_backoff_max * 1000);
   const readyMaxMs = opts.readyMaxMs ?? 5000;
   const stableRunMs = opts.stableRunMs ?? 60_000;
-  const extraResolvers = cfg.resolvers.map((r) => canonicalIp(r)).filter((r): r is string => r !== null);
 
   const stats: DnsNamesStats = emptyStats();
-  const configured: TrustedResolver[] = extraResolvers.map((address) => ({ address, interfaces: [] }));
+  /** dns_names.resolvers: trusted on any interface (config validated them as addresses). */
+  const configured: TrustedResolver[] = cfg.resolvers.flatMap((text) => {
+    const address = canonicalIp(text);
+    return address === null ? [] : [{ address, interfaces: [] }];
+  });
   /** The system's resolvers as last read: kept while a read finds none (a network change in progress). */
   let system: TrustedResolver[] = [];
   let trusted: TrustedResolvers = trustedFrom(configured);
