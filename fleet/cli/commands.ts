@@ -9,7 +9,7 @@
  *   outflow fleet migrate             apply store migrations
  *   outflow fleet serve --config FILE run the aggregator (fleet/serve.ts)
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type OutflowConfig } from '../../src/config/index.js';
@@ -17,7 +17,7 @@ import { OutflowError, StoreError, coerceError, InputError } from '../../src/err
 import { createLogger, type Logger } from '../../src/log.js';
 import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
 import { appPrevalence, destinationPrevalence } from '../api/prevalence.js';
-import { statErrorCode } from '../ingest/file-source.js';
+import { statFile } from '../ingest/file-source.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
 import { listNewestDetections, withJobLockWaiting, type Store, type TimeWindow } from '../store/store.js';
 import { runIngestCommand } from './ingest-command.js';
@@ -69,10 +69,10 @@ function checkInputFiles(files: readonly string[]): void {
   const problems: string[] = [];
   for (const f of files) {
     if (f === '-') continue;
-    const code = statErrorCode(f);
-    if (code !== null) problems.push(`${f}: ${code === 'ENOENT' ? 'no such file' : code}`);
+    const st = statFile(f);
+    if (typeof st === 'string') problems.push(`${f}: ${st === 'ENOENT' ? 'no such file' : st}`);
     // `fleet ingest /var/log/osquery` stats fine, then failed on its first read (EISDIR) after creating the store
-    else if (statSync(f).isDirectory()) problems.push(`${f}: a directory (name the result-log files in it)`);
+    else if (st.isDirectory()) problems.push(`${f}: a directory (name the result-log files in it)`);
   }
   if (problems.length) throw new InputError(`cannot read ${problems.join(', ')}`, [], 'check the path; nothing was ingested');
 }

@@ -11,7 +11,7 @@
  * (rotated while we were down) restarts at 0 of the new file.
  */
 import { isAscii } from 'node:buffer';
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -109,9 +109,14 @@ class LinesOf implements Iterable<string> {
  * closed to us, …), or null when it can. `fleet serve` waits for ENOENT and reports the rest; doctor says so ahead.
  */
 export function statErrorCode(file: string): string | null {
+  const st = statFile(file);
+  return typeof st === 'string' ? st : null;
+}
+
+/** `file`'s stats, or why it cannot be stat'ed (its error code, as statErrorCode): one stat for both questions. */
+export function statFile(file: string): Stats | string {
   try {
-    statSync(file);
-    return null;
+    return statSync(file);
   } catch (err) {
     return String((err as { code?: unknown }).code ?? 'EUNKNOWN');
   }
