@@ -5,7 +5,7 @@
 import { commonThreshold, prevalenceWindow, rareThreshold, unseenApp } from '../../src/analytics/prevalence.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { destinationKey } from '../../src/classify/destination.js';
-import type { Store, TimeWindow } from '../store/store.js';
+import { emptyStats, type Store, type TimeWindow } from '../store/store.js';
 
 /**
  * The prevalence window ending at the newest event time in the store, and its active hosts; null while the store
@@ -34,7 +34,7 @@ const sampleOut = (sample: readonly { hostId: string; firstSeen: number; lastSee
 export async function destinationPrevalence(store: Store, analytics: AnalyticsConfig, asked: string, hostSample: number) {
   const key = destinationKey(asked, asked);
   const now = await windowNow(store, analytics);
-  const stats = (now ? (await store.prevalence.destinations([key], now.window)).get(key) : undefined) ?? { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+  const stats = (now ? (await store.prevalence.destinations([key], now.window)).get(key) : undefined) ?? emptyStats();
   const sample = now && hostSample ? await store.prevalence.destinationHosts(key, now.window, hostSample) : [];
   const t = thresholds(now?.activeHosts ?? 0, analytics);
   return {

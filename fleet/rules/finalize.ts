@@ -17,7 +17,7 @@ import { ANALYTICS, candidateStart, commonThreshold, cutWindowWarming, prevalenc
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import type { Logger } from '../../src/log.js';
-import { pairKey, type AppStats, type CandidateOutcome, type PrevalenceAnswer, type PrevalenceRequest, type PrevalenceStats, type Store, type StoredCandidate, type TimeWindow } from '../store/store.js';
+import { emptyStats, pairKey, type AppStats, type CandidateOutcome, type PrevalenceAnswer, type PrevalenceRequest, type PrevalenceStats, type Store, type StoredCandidate, type TimeWindow } from '../store/store.js';
 import { buildDetection, chainIdentities, foldInto, groupRootIsLaunchdJob, suppressionKey, type EvidenceInput } from './evidence.js';
 
 const HOUR = 3600;
@@ -65,7 +65,7 @@ interface CandidateContext {
   ahead: TimeWindow;
 }
 
-const EMPTY_STATS: PrevalenceStats = { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+const EMPTY_STATS: PrevalenceStats = emptyStats();
 
 /** The store read for one window's candidates: their destinations, (identity, destination) pairs and chain apps. */
 function prevalenceRequest(window: TimeWindow, items: readonly StoredCandidate[], chainApps: readonly string[], countCap?: number): PrevalenceRequest {

@@ -240,6 +240,11 @@ export interface PrevalenceStats {
   saturated: boolean;
 }
 
+/** A key the window holds no sighting of (or that did not exist yet at its end): a fresh object each call. */
+export function emptyStats(): PrevalenceStats {
+  return { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+}
+
 export interface AppStats extends PrevalenceStats {
   path: string;
   signatureClass: string;

@@ -76,6 +76,7 @@ import {
   type StoredCandidate,
   type TimeWindow,
   compactionFloor,
+  emptyStats,
 } from '../store.js';
 
 export interface PostgresStoreOptions {
@@ -192,8 +193,6 @@ function mergeByKey<T extends SpanRow>(rows: readonly T[], keyOf: (r: T) => stri
   }
   return [...map.entries()].sort((a, b) => compareText(a[0], b[0]));
 }
-
-const EMPTY_STATS: PrevalenceStats = { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
 
 class PgRepos implements StoreRepos {
   readonly results: ResultsRepo;
@@ -547,7 +546,7 @@ interface StatsRow {
  * sketches in the window (same rules as the SQLite backend).
  */
 function toStats(r: StatsRow | undefined, window: TimeWindow, sketches: DaySketches | undefined): PrevalenceStats {
-  if (!r || r.first_seen > window.to) return { ...EMPTY_STATS };
+  if (!r || r.first_seen > window.to) return emptyStats();
   if (r.saturated) {
     const hosts = saturatedHostCount({ lastSeen: r.last_seen, compactedHosts: r.host_count, sketchFrom: r.sketch_from }, window, sketches?.hostsIn(window) ?? 0);
     return { hosts, firstSeen: r.first_seen, lastSeen: r.last_seen, saturated: true };

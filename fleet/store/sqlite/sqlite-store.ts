@@ -69,6 +69,7 @@ import {
   type StoredCandidate,
   type TimeWindow,
   compactionFloor,
+  emptyStats,
 } from '../store.js';
 
 export interface SqliteStoreOptions {
@@ -892,7 +893,7 @@ class SqliteRepos implements StoreRepos {
 
   stats(t: PrevalenceTables, keys: string[], window: TimeWindow, countCap?: number): PrevalenceStats {
     const k = this.st(`SELECT id, first_seen, last_seen, saturated, saturated_hosts, sketch_from FROM ${t.keyTable} WHERE ${this.keyWhere(t)}`).get(...keys) as Row | undefined;
-    if (!k || (k.first_seen as number) > window.to) return { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+    if (!k || (k.first_seen as number) > window.to) return emptyStats();
     const firstSeen = k.first_seen as number;
     if (k.saturated === 1) {
       const { first, last } = sketchDays(window);
@@ -1028,7 +1029,7 @@ class KeySpans {
   stats(keys: string[], window: TimeWindow, countCap?: number): PrevalenceStats {
     const id = keys.join('\u0000');
     const k = this.keyRow(keys, id);
-    if (!k || k.firstSeen > window.to) return { hosts: 0, firstSeen: null, lastSeen: null, saturated: false };
+    if (!k || k.firstSeen > window.to) return emptyStats();
     if (k.saturated) {
       const hosts = saturatedHostCount(k, window, this.daySketches(k.id, id).hostsIn(window));
       return { hosts, firstSeen: k.firstSeen, lastSeen: k.lastSeen, saturated: true };
