@@ -284,9 +284,10 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
     }
     const fired = contexts.filter((c) => verdicts.get(c.stored.id)!.fire);
     if (fired.length) await exactCounts(store, fired, apps);
-    const firingKeys = fired.map((c) => suppressionKey(c.stored.hostId, c.stored.candidate, c.stored.destinationKey));
+    // by candidate id: the open-detection lookup and the fold below use the same key
+    const keyOf = new Map(fired.map((c) => [c.stored.id, suppressionKey(c.stored.hostId, c.stored.candidate, c.stored.destinationKey)]));
     const minTime = contexts.length ? contexts[0]!.stored.eventTime : cutoff;
-    const open = firingKeys.length ? await store.detections.openBySuppressionKey(firingKeys, minTime - suppressionSpan) : new Map<string, Detection>();
+    const open = keyOf.size ? await store.detections.openBySuppressionKey([...keyOf.values()], minTime - suppressionSpan) : new Map<string, Detection>();
     for (const d of created.values()) if (!open.has(d.suppression_key) || open.get(d.suppression_key)!.created_at <= d.created_at) open.set(d.suppression_key, d);
     for (const d of updated.values()) if (!open.has(d.suppression_key) || open.get(d.suppression_key)!.created_at <= d.created_at) open.set(d.suppression_key, d);
 
@@ -301,7 +302,7 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
         continue;
       }
       result.fired++;
-      const key = suppressionKey(s.hostId, s.candidate, s.destinationKey);
+      const key = keyOf.get(s.id)!;
       const input: EvidenceInput = {
         stored: s,
         verdict: v,
