@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { windowKeptFrom, type AnalyticDefinition, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
+import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection, DetectionPrecursor, DetectionProcess } from '../../src/schemas/detection.js';
 import type { EgressCandidate } from '../../src/schemas/egress-candidate.js';
 import type { AppStats, PrevalenceStats, StoredCandidate } from '../store/store.js';
@@ -20,6 +21,14 @@ export function groupRootIdentity(c: Pick<EgressCandidate, 'group_root_identity'
 /** One detection per (host, analytic, group root identity, destination key) per suppression window. */
 export function suppressionKey(hostId: string, c: EgressCandidate, destinationKey: string): string {
   return `${hostId}|${c.analytic}|${groupRootIdentity(c)}|${destinationKey}`;
+}
+
+/**
+ * A suppression window in seconds (analytics.suppression_hours): finalization folds a candidate into an open
+ * detection within it, and the outbox stops listing a detection whose window is over (closedUpTo).
+ */
+export function suppressionSpan(cfg: Pick<AnalyticsConfig, 'suppression_hours'>): number {
+  return Math.round(cfg.suppression_hours * 3600);
 }
 
 /** Deterministic, so replaying the same logs yields the same detection ids. */

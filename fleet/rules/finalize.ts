@@ -18,7 +18,7 @@ import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import type { Logger } from '../../src/log.js';
 import { emptyStats, pairKey, type AppStats, type CandidateOutcome, type PrevalenceAnswer, type PrevalenceRequest, type PrevalenceStats, type Store, type StoredCandidate, type TimeWindow } from '../store/store.js';
-import { buildDetection, chainIdentities, foldInto, groupRootIsLaunchdJob, suppressionKey, type EvidenceInput } from './evidence.js';
+import { buildDetection, chainIdentities, foldInto, groupRootIsLaunchdJob, suppressionKey, suppressionSpan, type EvidenceInput } from './evidence.js';
 
 const HOUR = 3600;
 
@@ -254,7 +254,7 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
   const started = performance.now();
   const cfg = opts.analytics;
   const batchSize = opts.batchSize ?? 5000;
-  const suppressionSpan = Math.round(cfg.suppression_hours * HOUR);
+  const span = suppressionSpan(cfg);
   const clock = await store.clock.get();
   const result: FinalizeResult = { cutoff: null, examined: 0, fired: 0, warming: 0, late: 0, created: [], updated: [], durationMs: 0 };
   if (clock.newest === null) {
@@ -287,7 +287,7 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
     // by candidate id: the open-detection lookup and the fold below use the same key
     const keyOf = new Map(fired.map((c) => [c.stored.id, suppressionKey(c.stored.hostId, c.stored.candidate, c.stored.destinationKey)]));
     const minTime = contexts.length ? contexts[0]!.stored.eventTime : cutoff;
-    const open = keyOf.size ? await store.detections.openBySuppressionKey([...keyOf.values()], minTime - suppressionSpan) : new Map<string, Detection>();
+    const open = keyOf.size ? await store.detections.openBySuppressionKey([...keyOf.values()], minTime - span) : new Map<string, Detection>();
     for (const d of created.values()) if (!open.has(d.suppression_key) || open.get(d.suppression_key)!.created_at <= d.created_at) open.set(d.suppression_key, d);
     for (const d of updated.values()) if (!open.has(d.suppression_key) || open.get(d.suppression_key)!.created_at <= d.created_at) open.set(d.suppression_key, d);
 
@@ -315,7 +315,7 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
         commonThreshold: ctx.common,
       };
       const existing = open.get(key);
-      if (existing && Math.abs(s.eventTime - existing.created_at) < suppressionSpan) {
+      if (existing && Math.abs(s.eventTime - existing.created_at) < span) {
         const counted = foldInto(existing, input);
         changed.set(existing.id, existing);
         if (!created.has(existing.id)) updated.set(existing.id, existing);

@@ -19,6 +19,7 @@ import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { coerceError, OutflowError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { FleetMetrics } from '../metrics.js';
+import { suppressionSpan } from '../rules/evidence.js';
 import { ChangeCursorError, changeSeq, type DetectionChange, type Store } from '../store/store.js';
 import { PartialWriteError, type Sink } from './sink.js';
 
@@ -106,8 +107,7 @@ const MAX_OFFERED_IDS = 20_000;
  */
 function closedUpTo(newest: number | null, analytics: DeliveryOptions['analytics']): number | null {
   if (newest === null || !analytics) return null;
-  const span = Math.round(analytics.suppression_hours * 3600);
-  return newest - analytics.finalize_delay - 2 * span;
+  return newest - analytics.finalize_delay - 2 * suppressionSpan(analytics);
 }
 
 function idList(v: unknown): string[] {
