@@ -222,9 +222,12 @@ class OfferLedger {
       return this.closed !== null && at.createdAt <= this.closed && (changeSeq(at.cursor) ?? 0n) <= readTo;
     };
     const pruned = (list: string[], ids: Set<string>): string[] => {
-      const kept = list.filter((id) => !gone(id));
+      const kept = list.filter((id) => {
+        if (!gone(id)) return true;
+        ids.delete(id);
+        return false;
+      });
       if (kept.length === list.length) return list;
-      for (const id of list) if (gone(id)) ids.delete(id);
       this.dirty = true;
       return kept;
     };
