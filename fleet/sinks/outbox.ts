@@ -20,7 +20,7 @@ import { coerceError, OutflowError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { FleetMetrics } from '../metrics.js';
 import { suppressionSpan } from '../rules/evidence.js';
-import { ChangeCursorError, changeSeq, type DetectionChange, type Store } from '../store/store.js';
+import { ChangeCursorError, changeSeq, type DetectionChange, type LatestChange, type Store } from '../store/store.js';
 import { PartialWriteError, type Sink } from './sink.js';
 
 export interface SinkGroup {
@@ -214,7 +214,7 @@ class OfferLedger {
    * `callFrom`, the call's starting cursor): one changed while still open but not read yet, its sink behind or
    * down meanwhile, is offered once more. `latest`: DetectionsRepo.latestChanges of the listed ids.
    */
-  prune(latest: ReadonlyMap<string, { createdAt: number; cursor: string }>, callFrom: string): void {
+  prune(latest: ReadonlyMap<string, LatestChange>, callFrom: string): void {
     const readTo = changeSeq(callFrom) ?? 0n;
     const gone = (id: string) => {
       const at = latest.get(id);

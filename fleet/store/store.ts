@@ -526,6 +526,12 @@ export async function listNewestDetections(repo: DetectionsRepo, query: Detectio
   return { detections, truncated };
 }
 
+/** Where a detection stands (DetectionsRepo.latestChanges): its creation event time and its latest change's cursor. */
+export interface LatestChange {
+  createdAt: number;
+  cursor: string;
+}
+
 export interface DetectionsRepo {
   /** For each suppression key: the newest detection with created_at ≥ since (the open suppression window). */
   openBySuppressionKey(keys: readonly string[], since: number): Promise<Map<string, Detection>>;
@@ -537,7 +543,7 @@ export interface DetectionsRepo {
    * latest change (DetectionChange.cursor). Ids retention deleted (or never stored) are missing from the answer.
    * For the outbox, which forgets the ids of detections a sink has read for the last time.
    */
-  latestChanges(ids: readonly string[]): Promise<Map<string, { createdAt: number; cursor: string }>>;
+  latestChanges(ids: readonly string[]): Promise<Map<string, LatestChange>>;
   /** Ordered by (last_seen, id). */
   list(query?: DetectionQuery): Promise<Detection[]>;
   countByAnalytic(): Promise<Record<string, number>>;

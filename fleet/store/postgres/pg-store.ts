@@ -77,6 +77,7 @@ import {
   type TimeWindow,
   compactionFloor,
   emptyStats,
+  type LatestChange,
 } from '../store.js';
 
 export interface PostgresStoreOptions {
@@ -1050,7 +1051,7 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       return rows[0] ? detectionFromBody(rows[0].body) : null;
     },
     async latestChanges(ids) {
-      const out = new Map<string, { createdAt: number; cursor: string }>();
+      const out = new Map<string, LatestChange>();
       for (const part of chunks([...new Set(ids)], chunk)) {
         const rows = await ex.q<{ id: string; created_at: string; seq: string }>(
           'read',

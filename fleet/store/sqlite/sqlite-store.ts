@@ -70,6 +70,7 @@ import {
   type TimeWindow,
   compactionFloor,
   emptyStats,
+  type LatestChange,
 } from '../store.js';
 
 export interface SqliteStoreOptions {
@@ -575,7 +576,7 @@ class SqliteRepos implements StoreRepos {
       async latestChanges(ids: readonly string[]) {
         return wrap('detections.latestChanges', 'STORE_READ', () => {
           const q = self.st('SELECT created_at, change_seq FROM detections WHERE id = ?').raw(true);
-          const out = new Map<string, { createdAt: number; cursor: string }>();
+          const out = new Map<string, LatestChange>();
           for (const id of ids) {
             const r = q.get(id) as [number, number] | undefined;
             if (r) out.set(id, { createdAt: r[0], cursor: String(r[1]) });
