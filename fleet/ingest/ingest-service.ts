@@ -559,9 +559,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     const newKey = (line: ResultLogLine, row: ResultRow | null): number => keys.push({ digest: resultDigest(line, row), unixTime: line.unixTime }) - 1;
     /** Position of the input being read in `inputs` (IngestSource.inputKey). */
     let inputIndex = -1;
-    /** Quarantine the input being read as a whole: once per key when the source keys its inputs. */
+    /** Quarantine the input being read as a whole (`text`, capped): once per key when the source keys its inputs. */
     const rejectLine = (reason: string, text: string): void => {
-      const row = { receivedAt, source: sourceName, reason, line: text };
+      const row = { receivedAt, source: sourceName, reason, line: cap(text) };
       if (!source.inputKey) {
         quarantine.push(row);
         return;
@@ -726,7 +726,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       inputIndex++;
       if (input instanceof RejectedInput) {
         result.lines++;
-        rejectLine(input.reason, cap(input.text));
+        rejectLine(input.reason, input.text);
         continue;
       }
       if (typeof input === 'string') {
@@ -737,7 +737,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         if ((first <= 0x20 || first >= 0xa0) && input.trim() === '') continue;
         if (input.length > maxLineBytes) {
           result.lines++;
-          rejectLine(`line longer than ${maxLineBytes} bytes`, cap(input));
+          rejectLine(`line longer than ${maxLineBytes} bytes`, input);
           continue;
         }
       }
@@ -748,12 +748,12 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       try {
         const r = readResultLine(input, parseOptions) ?? parseResultLine(input, parseOptions);
         if (!r.ok) {
-          rejectLine(r.reason, cap(rawText(input)));
+          rejectLine(r.reason, rawText(input));
           continue;
         }
         // JSON may spell a NUL (\u0000) that PostgreSQL text cannot hold: the whole batch would fail on every retry.
         if ((typeof input !== 'string' || input.includes('\\u0000')) && holdsNul(r.line)) {
-          rejectLine('a string holds a NUL character (\\u0000), which the stores cannot keep', cap(rawText(input)));
+          rejectLine('a string holds a NUL character (\\u0000), which the stores cannot keep', rawText(input));
           continue;
         }
         const host = hostOf(r.line);
@@ -772,7 +772,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         // before the error stay applied.
         const e = coerceError(err);
         log.error({ err: e, source: sourceName }, 'result line could not be processed; quarantined');
-        rejectLine(`line could not be processed: ${e.message}`, cap(rawText(input)));
+        rejectLine(`line could not be processed: ${e.message}`, rawText(input));
       }
     }
     result.rows = itemKey.length;
