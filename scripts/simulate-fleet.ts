@@ -176,13 +176,16 @@ export interface FlowSpec {
   duration: number;
 }
 
-export function destinationColumns(f: FlowSpec): Columns {
+/** How a flow source reports server names (SimulateOptions.serverNames). */
+export type ServerNames = 'sni' | 'dns' | 'none';
+
+export function destinationColumns(f: FlowSpec, names: ServerNames = 'sni'): Columns {
   return {
     remote_address: f.remote_address,
     remote_port: f.remote_port,
     protocol: f.protocol ?? 'tcp',
     service: f.service,
-    server_name: f.server_name,
+    server_name: names === 'none' ? '' : f.server_name,
     path: f.app.path,
     identity: f.app.identity,
     bytes_out: f.bytes_out,
@@ -210,8 +213,8 @@ export function pcrOf(out: number, inn: number): number {
   return total > 0 ? Number(((Math.max(0, out) - Math.max(0, inn)) / total).toFixed(4)) : 0;
 }
 
-/** A full egress_candidates row (SPEC §2) for a flow. */
-export function candidateColumns(c: CandidateSpec): Columns {
+/** A full egress_candidates row (SPEC §2) for a flow, as a source reporting server names as `names` would write it. */
+export function candidateColumns(c: CandidateSpec, names: ServerNames = 'sni'): Columns {
   const last = c.first_seen + c.duration;
   const self = { pid: c.pid, path: c.app.path, identity: c.app.identity, signature_class: c.app.signature_class };
   const chain = c.chain ?? (c.root && c.root.pid !== c.pid ? [self, c.root] : [self]);
@@ -236,8 +239,9 @@ export function candidateColumns(c: CandidateSpec): Columns {
     remote_port: c.remote_port,
     remote_scope: 'public',
     service: c.service,
-    service_evidence: c.service === 'tls' ? 'handshake' : 'port',
-    server_name: c.server_name,
+    // neither nettop nor ss observes a handshake: without one the service always comes from the port map
+    service_evidence: c.service === 'tls' && names === 'sni' ? 'handshake' : 'port',
+    server_name: names === 'none' ? '' : c.server_name,
     state: 'Established',
     interface: 'en0',
     bytes_in: c.bytes_in,
@@ -270,7 +274,9 @@ export function candidateColumns(c: CandidateSpec): Columns {
     archive_path: archive?.path ?? '',
     archive_tool: archive?.tool ?? '',
     archive_pid: archive?.pid ?? 0,
-    reasons: (c.reasons ?? []).join(','),
+    // raw_ip is a reason only a source that observes server names can give (EndpointFacts.serverNameObservable):
+    // the extension today never writes it, and the fleet would add its +15 to a flow that had no name to miss
+    reasons: (c.reasons ?? []).filter((r) => names === 'sni' || r !== 'raw_ip').join(','),
   };
 }
 
@@ -348,7 +354,7 @@ export interface SimulateOptions {
    * `none`: as the extension reports without them (no tcpdump, DoH everywhere): every server_name empty and
    * service_evidence `port`, so the fleet keys destinations by IP.
    */
-  serverNames?: 'sni' | 'dns' | 'none';
+  serverNames?: ServerNames;
 }
 
 export interface SimulatedFleet {
@@ -393,6 +399,20 @@ export function generateFleet(opts: SimulateOptions, emit: (hostIndex: number, t
     return c;
   };
   const scenarios: Scenario[] = [];
+  const names = opts.serverNames ?? 'sni';
+  // The scenarios name their destinations by domain: without names each maps to the address its flows went to.
+  const addressOf = new Map<string, string>();
+  const noteAddress = (f: FlowSpec) => {
+    if (names === 'none' && f.server_name) addressOf.set(destinationKey(f.server_name, f.remote_address), destinationKey('', f.remote_address));
+  };
+  const destCols = (f: FlowSpec) => {
+    noteAddress(f);
+    return destinationColumns(f, names);
+  };
+  const candCols = (c: CandidateSpec) => {
+    noteAddress(c);
+    return candidateColumns(c, names);
+  };
 
   // Which apps each host has: common apps on most hosts, figma/arq on a subset.
   const baseApps: (keyof typeof APPS)[] = ['chrome', 'safari', 'slack', 'zoom', 'vscode', 'apsd', 'zsh', 'curl', 'terminal'];
@@ -420,11 +440,11 @@ export function generateFleet(opts: SimulateOptions, emit: (hostIndex: number, t
     const enroll = start + rng.int(0, 6 * HOUR);
     // Baseline dumps: counter 0 for every query's first run.
     for (const a of apps) emit(h, enroll + 60, eventLine(host, 'outflow_apps', enroll + 60, 0, appColumns(APPS[a])));
-    emit(h, enroll + 120, eventLine(host, 'outflow_destinations', enroll + 120, 0, destinationColumns({ app: APPS.apsd, pid: 99, remote_address: '17.248.190.10', remote_port: 443, server_name: 'api.apple-cloudkit.com', service: 'tls', bytes_out: 4000, bytes_in: 9000, first_seen: enroll, duration: 60 })));
+    emit(h, enroll + 120, eventLine(host, 'outflow_destinations', enroll + 120, 0, destCols({ app: APPS.apsd, pid: 99, remote_address: '17.248.190.10', remote_port: 443, server_name: 'api.apple-cloudkit.com', service: 'tls', bytes_out: 4000, bytes_in: 9000, first_seen: enroll, duration: 60 })));
     // Uploads already running at enrollment are part of the baseline dump too (they make the
     // design-tool and backup pairs upload-normal from day 0, as a real fleet's history would).
-    if (apps.has('figma')) emit(h, enroll + 120, eventLine(host, 'outflow_destinations', enroll + 120, 0, destinationColumns({ app: APPS.figma, pid: 800, remote_address: '52.85.96.20', remote_port: 443, server_name: 'www.figma.com', service: 'tls', bytes_out: 15 * MiB, bytes_in: 300000, first_seen: enroll - 600, duration: 500 })));
-    if (apps.has('arq')) emit(h, enroll + 120, eventLine(host, 'outflow_destinations', enroll + 120, 0, destinationColumns({ app: APPS.arq, pid: 900, remote_address: '34.120.10.10', remote_port: 443, server_name: 'sync.arqbackup.com', service: 'tls', bytes_out: 80 * MiB, bytes_in: 2 * MiB, first_seen: enroll - 3600, duration: 3600 })));
+    if (apps.has('figma')) emit(h, enroll + 120, eventLine(host, 'outflow_destinations', enroll + 120, 0, destCols({ app: APPS.figma, pid: 800, remote_address: '52.85.96.20', remote_port: 443, server_name: 'www.figma.com', service: 'tls', bytes_out: 15 * MiB, bytes_in: 300000, first_seen: enroll - 600, duration: 500 })));
+    if (apps.has('arq')) emit(h, enroll + 120, eventLine(host, 'outflow_destinations', enroll + 120, 0, destCols({ app: APPS.arq, pid: 900, remote_address: '34.120.10.10', remote_port: 443, server_name: 'sync.arqbackup.com', service: 'tls', bytes_out: 80 * MiB, bytes_in: 2 * MiB, first_seen: enroll - 3600, duration: 3600 })));
     counters[h]!.set('outflow_apps', 0);
     counters[h]!.set('outflow_destinations', 0);
     counters[h]!.set('outflow_candidates', 0);
@@ -458,7 +478,7 @@ export function generateFleet(opts: SimulateOptions, emit: (hostIndex: number, t
             const app = apps.has(appKey) ? APPS[appKey] : APPS.safari;
             spec = { app, pid: 600 + k, remote_address: ip, remote_port: 443, server_name: name, service: 'tls', bytes_out: rng.int(3000, 200000), bytes_in: rng.int(20000, 4000000), first_seen: t - 250, duration: 200 };
           }
-          emit(h, t, eventLine(host, 'outflow_destinations', t, c, destinationColumns(spec)));
+          emit(h, t, eventLine(host, 'outflow_destinations', t, c, destCols(spec)));
         }
       }
       // Sanctioned background uploads: destinations only (the endpoint stage drops sanctioned apps).
@@ -468,7 +488,7 @@ export function generateFleet(opts: SimulateOptions, emit: (hostIndex: number, t
           const spec: FlowSpec = apps.has('dropbox')
             ? { app: APPS.dropbox, pid: 700, remote_address: '162.125.1.19', remote_port: 443, server_name: 'content.dropboxapi.com', service: 'tls', bytes_out: rng.int(20, 300) * MiB, bytes_in: 200000, first_seen: t - 1800, duration: 1800 }
             : { app: APPS.backblaze, pid: 701, remote_address: '45.11.36.10', remote_port: 443, server_name: 'pod-000-1042-03.backblaze.com', service: 'tls', bytes_out: rng.int(50, 500) * MiB, bytes_in: 300000, first_seen: t - 3600, duration: 3600 };
-          emit(h, t, eventLine(host, 'outflow_destinations', t, nextCounter(h, 'outflow_destinations'), destinationColumns(spec)));
+          emit(h, t, eventLine(host, 'outflow_destinations', t, nextCounter(h, 'outflow_destinations'), destCols(spec)));
         }
       }
       // Figma uploads (a common upload-normal pair) and their AN1415 candidates: must not fire.
@@ -476,8 +496,8 @@ export function generateFleet(opts: SimulateOptions, emit: (hostIndex: number, t
         const t = dayStart + 10 * HOUR + rng.int(0, 6 * HOUR);
         if (t > enroll) {
           const spec: CandidateSpec = { analytic: 'AN1415', host, app: APPS.figma, pid: 800, remote_address: '52.85.96.20', remote_port: 443, server_name: 'www.figma.com', service: 'tls', bytes_out: rng.int(11, 40) * MiB, bytes_in: 400000, first_seen: t - 300, duration: 240, reasons: ['upload_shaped', 'non_browser', 'encrypted'] };
-          emit(h, t, eventLine(host, 'outflow_destinations', t, nextCounter(h, 'outflow_destinations'), destinationColumns(spec)));
-          emit(h, t + 30, eventLine(host, 'outflow_candidates', t + 30, nextCounter(h, 'outflow_candidates'), candidateColumns(spec)));
+          emit(h, t, eventLine(host, 'outflow_destinations', t, nextCounter(h, 'outflow_destinations'), destCols(spec)));
+          emit(h, t + 30, eventLine(host, 'outflow_candidates', t + 30, nextCounter(h, 'outflow_candidates'), candCols(spec)));
         }
       }
       // Arq backup agent: long-lived uploads to its vendor (AN0082 candidates, upload-normal pair).
@@ -485,8 +505,8 @@ export function generateFleet(opts: SimulateOptions, emit: (hostIndex: number, t
         const t = dayStart + 1 * HOUR + rng.int(0, 3 * HOUR);
         if (t > enroll + 2 * HOUR) {
           const spec: CandidateSpec = { analytic: 'AN0082', host, app: APPS.arq, pid: 900, remote_address: '34.120.10.10', remote_port: 443, server_name: 'sync.arqbackup.com', service: 'tls', bytes_out: rng.int(60, 200) * MiB, bytes_in: 2 * MiB, first_seen: t - 2 * HOUR, duration: 2 * HOUR, reasons: ['upload_shaped', 'long_lived', 'high_throughput', 'non_browser', 'encrypted'] };
-          emit(h, t, eventLine(host, 'outflow_destinations', t, nextCounter(h, 'outflow_destinations'), destinationColumns(spec)));
-          emit(h, t + 30, eventLine(host, 'outflow_candidates', t + 30, nextCounter(h, 'outflow_candidates'), candidateColumns(spec)));
+          emit(h, t, eventLine(host, 'outflow_destinations', t, nextCounter(h, 'outflow_destinations'), destCols(spec)));
+          emit(h, t + 30, eventLine(host, 'outflow_candidates', t + 30, nextCounter(h, 'outflow_candidates'), candCols(spec)));
         }
       }
       // MDM roll-out on the attack day: the new agent lands on ~90% of hosts, then uploads inventory.
@@ -496,7 +516,7 @@ export function generateFleet(opts: SimulateOptions, emit: (hostIndex: number, t
         if (h % 3 === 0) {
           const tu = mdmStart + 2 * HOUR + rng.int(0, HOUR);
           const spec: CandidateSpec = { analytic: 'AN0032', host, app: APPS.mdmAgent, pid: 950, remote_address: '44.200.1.7', remote_port: 443, server_name: 'inventory.example-mdm.com', service: 'tls', bytes_out: 3 * MiB, bytes_in: 1000, first_seen: tu - 60, duration: 50, reasons: ['upload_shaped', 'no_return', 'non_browser', 'encrypted'] };
-          emit(h, tu, eventLine(host, 'outflow_candidates', tu, nextCounter(h, 'outflow_candidates'), candidateColumns(spec)));
+          emit(h, tu, eventLine(host, 'outflow_candidates', tu, nextCounter(h, 'outflow_candidates'), candCols(spec)));
         }
       }
     }
@@ -510,8 +530,8 @@ export function generateFleet(opts: SimulateOptions, emit: (hostIndex: number, t
   if (n >= 9) {
     const at = attackTime;
     const emitCand = (h: number, t: number, spec: CandidateSpec) => {
-      emit(h, t, eventLine(hosts[h]!, 'outflow_destinations', t, nextCounter(h, 'outflow_destinations'), destinationColumns(spec)));
-      emit(h, t + 20, eventLine(hosts[h]!, 'outflow_candidates', t + 20, nextCounter(h, 'outflow_candidates'), candidateColumns(spec)));
+      emit(h, t, eventLine(hosts[h]!, 'outflow_destinations', t, nextCounter(h, 'outflow_destinations'), destCols(spec)));
+      emit(h, t + 20, eventLine(hosts[h]!, 'outflow_candidates', t + 20, nextCounter(h, 'outflow_candidates'), candCols(spec)));
     };
     const sc = (name: string, analytic: string, h: number, key: string, fires: boolean, note: string, branch?: string) =>
       scenarios.push({ name, analytic, host: hosts[h]!.uuid, hostname: hosts[h]!.hostname, destination_key: key, fires, note, ...(branch ? { branch } : {}) });
@@ -579,11 +599,11 @@ export function generateFleet(opts: SimulateOptions, emit: (hostIndex: number, t
       const t0 = at + 4200;
       const spec: CandidateSpec = { analytic: 'AN1415', host: hosts[h]!, app: APPS.rclone, pid: 4901, remote_address: '52.217.99.1', remote_port: 443, server_name: 'old-dump-bucket.s3.amazonaws.com', service: 'tls', bytes_out: 90 * MiB, bytes_in: 9000, first_seen: t0 - 400, duration: 300, precursor: { kind: 'archive', time: t0 - 500, path: '/private/tmp/x.zip', category: 'archive:zip', tier: 0, pid: 4900 }, reasons: ['archive_precursor', 'upload_shaped', 'non_browser', 'encrypted'] };
       for (const a of hostApps[h]!) emit(h, t0, eventLine(hosts[h]!, 'outflow_apps', t0, 0, appColumns(APPS[a])));
-      emit(h, t0, eventLine(hosts[h]!, 'outflow_candidates', t0, 0, candidateColumns(spec)));
+      emit(h, t0, eventLine(hosts[h]!, 'outflow_candidates', t0, 0, candCols(spec)));
       sc('db-reset-redump', 'AN1415', h, 'old-dump-bucket.s3.amazonaws.com', false, 'counter-0 re-dump after an osquery database reset is baseline, never new activity');
     }
   }
-  return { hosts, start, attackTime, scenarios };
+  return { hosts, start, attackTime, scenarios: scenarios.map((sc) => ({ ...sc, destination_key: addressOf.get(sc.destination_key) ?? sc.destination_key })) };
 }
 
 /** Generate and lay the lines out in files (round-robin by host, time-ordered, with re-deliveries). */
@@ -598,36 +618,8 @@ export function simulateFleet(opts: SimulateOptions): SimulatedFleet {
     f.push({ t, seq: seq++, line });
     if (dupRng.chance(duplicateRate)) f.push({ t: t + 1, seq: seq++, line });
   });
-  let files = perFile.map((f) => f.sort((a, b) => a.t - b.t || a.seq - b.seq).map((x) => x.line));
-  let scenarios = meta.scenarios;
-  if (opts.serverNames === 'none' || opts.serverNames === 'dns') {
-    const blankNames = opts.serverNames === 'none';
-    // The scenarios name their destinations by domain: without names each maps to the address its flows went to.
-    const addressOf = new Map<string, string>();
-    files = files.map((f) =>
-      f.map((line) => {
-        const l = JSON.parse(line) as { columns?: Record<string, string> };
-        const c = l.columns;
-        if (!c) return line;
-        // raw_ip is a reason only a source that observes server names can give (EndpointFacts.serverNameObservable):
-        // the extension today never writes it, and the fleet would add its +15 to a flow that had no name to miss
-        const reasons = typeof c.reasons === 'string' ? c.reasons.split(',') : [];
-        const observedOnly = reasons.includes('raw_ip');
-        if (observedOnly) c.reasons = reasons.filter((r) => r !== 'raw_ip').join(',');
-        // neither nettop nor ss observes a handshake: the service always comes from the port map
-        const handshake = c.service_evidence === 'handshake';
-        if (handshake) c.service_evidence = 'port';
-        if (blankNames && c.server_name) {
-          addressOf.set(destinationKey(c.server_name, c.remote_address ?? ''), destinationKey('', c.remote_address ?? ''));
-          c.server_name = '';
-          return JSON.stringify(l);
-        }
-        return observedOnly || handshake ? JSON.stringify(l) : line;
-      }),
-    );
-    scenarios = scenarios.map((sc) => ({ ...sc, destination_key: addressOf.get(sc.destination_key) ?? sc.destination_key }));
-  }
-  return { ...meta, scenarios, files, lineCount: files.reduce((n, f) => n + f.length, 0) };
+  const files = perFile.map((f) => f.sort((a, b) => a.t - b.t || a.seq - b.seq).map((x) => x.line));
+  return { ...meta, files, lineCount: files.reduce((n, f) => n + f.length, 0) };
 }
 
 export async function writeFleet(fleet: SimulatedFleet, outDir: string): Promise<string[]> {
