@@ -239,7 +239,12 @@ function canonicalColumns(columns: Record<string, unknown>): string {
  * and once after an upgrade across that change is not recognized as a duplicate.
  */
 export function resultDigest(line: Pick<ResultLogLine, 'hostId' | 'name' | 'unixTime' | 'counter'>, row: ResultRow | null): string {
-  return hash('sha256', `${line.hostId}\n${line.name}\n${line.unixTime}\n${line.counter}\n${row ? row.action : ''}\n${row ? canonicalColumns(row.columns) : ''}`, 'base64url').slice(0, 22);
+  return dedupeDigest(`${line.hostId}\n${line.name}\n${line.unixTime}\n${line.counter}\n${row ? row.action : ''}\n${row ? canonicalColumns(row.columns) : ''}`);
+}
+
+/** A dedupe key's digest of `text` (ResultKey.digest): 128 bits of SHA-256 in base64url, 22 characters. */
+export function dedupeDigest(text: string): string {
+  return hash('sha256', text, 'base64url').slice(0, 22);
 }
 
 /** How far ahead of its receipt a line may be dated and still keep its event time for "newest wins" (s). */

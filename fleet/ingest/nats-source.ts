@@ -5,7 +5,6 @@
  * it arrived in has been committed to the store. A crash before the ack means redelivery (to any instance)
  * after `ack_wait`; the batch handler makes that idempotent (startNatsIngest below).
  */
-import { hash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import * as zlib from 'node:zlib';
 import {
@@ -25,7 +24,7 @@ import type { NatsInputConfig } from '../../src/config/fleet-shared.js';
 import { OutflowError, coerceError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { ResultKey } from '../store/store.js';
-import { RejectedInput, type IngestSource } from './ingest-service.js';
+import { dedupeDigest, RejectedInput, type IngestSource } from './ingest-service.js';
 
 /** One JetStream message after decoding. */
 export interface NatsMessageRecord {
@@ -452,7 +451,7 @@ export interface NatsIngestOptions extends Omit<NatsSourceOptions, 'handler'> {
  */
 export function natsInputKey(stream: string, m: Pick<NatsMessageRecord, 'seq' | 'timestampNanos'>, at: number): ResultKey {
   return {
-    digest: hash('sha256', `nats\n${stream}\n${m.seq}\n${m.timestampNanos}\n${at}`, 'base64url').slice(0, 22),
+    digest: dedupeDigest(`nats\n${stream}\n${m.seq}\n${m.timestampNanos}\n${at}`),
     unixTime: Math.floor(m.timestampNanos / 1e9),
   };
 }
