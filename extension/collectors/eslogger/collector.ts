@@ -4,7 +4,7 @@ import { coerceError, ToolError } from '../../../src/errors.js';
 import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../runtime/context.js';
 import type { ComponentHealth } from '../../runtime/health.js';
-import { RestartBackoff } from '../../runtime/restart-backoff.js';
+import { exitDetail, RestartBackoff, stderrHead } from '../../runtime/restart-backoff.js';
 import { terminateGroup } from '../../runtime/tools.js';
 import { LineReader } from './line-reader.js';
 import { EsloggerPipeline, type PipelineStats } from './pipeline.js';
@@ -220,9 +220,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       if (denial) applyDenial(health, denial);
       const delay = scheduleRestart();
       if (!denial && health.state !== 'unavailable' && health.state !== 'permission_denied') {
-        const why = signal ? `signal ${signal}` : `code ${code}`;
-        const head = stderr.trim().split('\n').slice(0, 2).join(' ').slice(0, 300);
-        health.degraded(`eslogger exited (${why})${head ? `: ${head}` : ''}; restarting in ${Math.round((delay ?? 0) / 100) / 10} s`);
+        health.degraded(exitDetail('eslogger', code, signal, stderrHead(stderr), delay ?? 0));
       }
       log.warn({ exit_code: code, signal, ran_ms: ranMs, retry_ms: delay, stderr_head: stderr.slice(0, 300) }, 'eslogger exited');
       markReady();

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { coerceError, ToolError } from '../../../../src/errors.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../../runtime/context.js';
-import { RestartBackoff } from '../../../runtime/restart-backoff.js';
+import { exitDetail, RestartBackoff, stderrHead } from '../../../runtime/restart-backoff.js';
 import { killGroup, terminateGroup, type Platform } from '../../../runtime/tools.js';
 import { CaptureFormatError, CaptureStreamParser } from './parse-capture.js';
 import { canonicalIp } from './decode-udp.js';
@@ -278,10 +278,9 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       if (stopped || spawnFailed) return;
       if (Date.now() - startedAt >= stableRunMs) backoff.reset();
       const delay = scheduleRestart();
-      const head = stderr.trim().split('\n').filter((l) => !/^listening on |^tcpdump: listening on /.test(l)).slice(0, 2).join(' ').slice(0, 300);
+      const head = stderrHead(stderr, /^(tcpdump: )?listening on /);
       if (!formatError) {
-        const why = signal ? `signal ${signal}` : `code ${code}`;
-        const detail = `tcpdump exited (${why})${head ? `: ${head}` : ''}; restarting in ${Math.round(delay / 100) / 10} s`;
+        const detail = exitDetail('tcpdump', code, signal, head, delay);
         if (deniedByStderr(stderr)) health.permissionDenied(`${detail}; it must run as root (as osqueryd runs the extension)`);
         else captureProblem = detail;
       }
