@@ -275,7 +275,8 @@ export interface PrevalenceRepo {
    * Stats for each requested key (missing keys map to hosts 0, firstSeen null). `countCap`: the caller
    * only needs exact counts up to this value (the common threshold); implementations MAY stop counting
    * there and report `hosts = countCap` — finalization of a candidate to a very common destination
-   * then costs O(cap), not O(fleet).
+   * then costs O(cap), not O(fleet). A count that reached the cap reports as lastSeen a sighting in the
+   * window no later than the latest one: the last of the hosts counted, or the latest (statsMany on SQLite).
    */
   destinations(keys: readonly string[], window: TimeWindow, countCap?: number): Promise<Map<string, PrevalenceStats>>;
   /** Keyed by `pairKey(identity, key)`. */
@@ -284,7 +285,8 @@ export interface PrevalenceRepo {
 
   /**
    * Many windows in one call (finalization reads two per candidate: as of its flow's start and as of its line): answer i is
-   * exactly what destinations/pairs/apps return for request i. A backend can then read each key once
+   * exactly what destinations/pairs/apps return for request i (but for a capped count's lastSeen: see
+   * `countCap`). A backend can then read each key once
    * per call instead of once per window.
    */
   statsMany(requests: readonly PrevalenceRequest[]): Promise<PrevalenceAnswer[]>;

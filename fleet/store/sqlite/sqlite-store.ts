@@ -23,6 +23,7 @@ import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../file-modes.js';
 import { DaySketches, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchDays, sketchDaysOf, sketchFromBlob } from '../host-sketch.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
+import { sortedSpans, spansIn, type SortedSpans } from '../sorted-spans.js';
 import { encodeKeyRecord, fingerprint, forEachKeyRecord, KEY_RECORD_BYTES, SeenKeys, type Fingerprint } from './seen-keys.js';
 import {
   KEPT_FROM_META,
@@ -978,13 +979,14 @@ class SqliteRepos implements StoreRepos {
 
 /**
  * One prevalence family's key rows and host spans, loaded lazily per key and kept for one statsMany
- * call. `stats` gives the same answer as SqliteRepos.stats: host rows are kept in primary-key order
- * (host_ref), the order SQLite's capped count visits them, so a count stopped at `countCap` sees the
- * same rows and the same max(last_seen).
+ * call. `stats` gives the same host count as SqliteRepos.stats, each window in O(log hosts) (sorted-spans.ts).
+ * When that count reaches `countCap`, lastSeen is still the window's latest sighting, where SqliteRepos.stats
+ * reports the last of the rows it counted before stopping (PrevalenceRepo leaves a capped lastSeen open; no
+ * verdict reads it).
  */
 class KeySpans {
   private readonly keyRows = new Map<string, { id: number; firstSeen: number; lastSeen: number; saturated: boolean; compactedHosts: number; sketchFrom: number } | null>();
-  private readonly spans = new Map<string, { firstSeen: Float64Array; lastSeen: Float64Array }>();
+  private readonly spans = new Map<string, SortedSpans>();
   private readonly sketches = new Map<string, DaySketches>();
 
   constructor(
@@ -1007,16 +1009,11 @@ class KeySpans {
     return k;
   }
 
-  private hostRows(keyId: number, id: string) {
+  private hostRows(keyId: number, id: string): SortedSpans {
     let h = this.spans.get(id);
     if (!h) {
-      const rows = this.repos.st(`SELECT first_seen, last_seen FROM ${this.t.hostTable} WHERE ${this.t.idCol} = ? ORDER BY host_ref`).raw(true).all(keyId) as [number, number][];
-      h = { firstSeen: new Float64Array(rows.length), lastSeen: new Float64Array(rows.length) };
-      for (let i = 0; i < rows.length; i++) {
-        h.firstSeen[i] = rows[i]![0];
-        h.lastSeen[i] = rows[i]![1];
-      }
-      this.spans.set(id, h);
+      const rows = this.repos.st(`SELECT first_seen, last_seen FROM ${this.t.hostTable} WHERE ${this.t.idCol} = ? ORDER BY first_seen`).raw(true).all(keyId) as [number, number][];
+      this.spans.set(id, (h = sortedSpans(rows)));
     }
     return h;
   }
@@ -1035,18 +1032,10 @@ class KeySpans {
       const hosts = saturatedHostCount(k, window, this.daySketches(k.id, id).hostsIn(window));
       return { hosts, firstSeen: k.firstSeen, lastSeen: k.lastSeen, saturated: true };
     }
-    const h = this.hostRows(k.id, id);
+    const { hosts, last } = spansIn(this.hostRows(k.id, id), window);
     // SQLite's LIMIT: a negative value means no limit.
     const cap = countCap === undefined || countCap < 0 ? Infinity : countCap;
-    let n = 0;
-    let last = -Infinity;
-    for (let i = 0; i < h.firstSeen.length && n < cap; i++) {
-      if (h.firstSeen[i]! <= window.to && h.lastSeen[i]! >= window.from) {
-        n++;
-        if (h.lastSeen[i]! > last) last = h.lastSeen[i]!;
-      }
-    }
-    return { hosts: n, firstSeen: k.firstSeen, lastSeen: n > 0 ? last : k.lastSeen, saturated: false };
+    return { hosts: Math.min(hosts, cap), firstSeen: k.firstSeen, lastSeen: hosts > 0 ? last : k.lastSeen, saturated: false };
   }
 }
 
