@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { openSqliteStore, type SqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
-import { ChangeCursorError, pairKey, type AppSighting } from '../../fleet/store/store.js';
+import { ChangeCursorError, candidateBodyDigest, pairKey, type AppSighting } from '../../fleet/store/store.js';
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
 import { createLogger } from '../../src/log.js';
@@ -357,6 +357,36 @@ describe('SQLite store specifics', () => {
       expect(await s.candidates.expire(101)).toBe(1);
     } finally {
       await s.close();
+    }
+  });
+
+  it('0012 moves candidate bodies to their own table with their digests, and expiry takes them along', async () => {
+    const file = path.join(dir, 'pre-0012.db');
+    const db = storeBefore(file, '0012');
+    const ins = db.prepare(`INSERT INTO candidates (id, host_id, event_time, analytic, destination_key, bytes_out, body, status, detection_id, counted_bytes_out, counted_bytes_in, branch)
+      VALUES (?, 'H1', ?, 'AN0990', 'example.net', 10, ?, ?, ?, ?, 0, ?)`);
+    const pendingBody = JSON.stringify({ analytic: 'AN0990', flow_id: 'f2', bytes_out: 10, pad: 'é'.repeat(700) });
+    ins.run('H1|AN0990|f2', 200, pendingBody, 'pending', 'det_1', 7, '');
+    ins.run('H1|AN0990|f1', 100, JSON.stringify({ analytic: 'AN0990', flow_id: 'f1' }), 'finalized', 'det_1', 10, 'rare');
+    db.close();
+    const s = await openSqliteStore(file);
+    try {
+      const [p] = await s.candidates.pendingUpTo(1000, 10);
+      expect(p).toMatchObject({ id: 'H1|AN0990|f2', eventTime: 200, detectionId: 'det_1', countedBytesOut: 7, version: { eventTime: 200, bytesOut: 10, digest: candidateBodyDigest(pendingBody) } });
+      expect(JSON.stringify(p!.candidate)).toBe(pendingBody);
+      // the migrated digest is the one markFinalized compares: the judged version is marked
+      await s.candidates.markFinalized([{ id: p!.id, detectionId: 'det_1', countedBytesOut: 10, countedBytesIn: 0, branch: 'rare', version: p!.version }]);
+      expect(await s.candidates.countPending()).toBe(0);
+      expect(await s.candidates.expire(150)).toBe(1);
+    } finally {
+      await s.close();
+    }
+    const after = new Database(file, { readonly: true });
+    try {
+      expect(after.prepare('SELECT c.id FROM candidates c JOIN candidate_bodies b ON b.seq = c.seq').pluck().all()).toEqual(['H1|AN0990|f2']);
+      expect(after.prepare('SELECT count(*) FROM candidate_bodies').pluck().get()).toBe(1);
+    } finally {
+      after.close();
     }
   });
 

@@ -606,6 +606,28 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.candidates.countPending()).toBe(0);
       });
 
+      it('tells a version that differs only in its body from the judged one: it stays pending', async () => {
+        // Same line time and bytes out: only the body (here bytes_in) tells the versions apart, and the tie
+        // goes to the greater body text whatever the order, so which one is stored first depends on the pair.
+        const low = input('H1', T0, { bytes_in: 10 });
+        const high = input('H1', T0, { bytes_in: 20 });
+        const winner = JSON.stringify(low.candidate) > JSON.stringify(high.candidate) ? low : high;
+        const loser = winner === low ? high : low;
+        await store.candidates.upsertPending([loser]);
+        const [judged] = await store.candidates.pendingUpTo(T0, 10);
+        expect(await store.candidates.upsertPending([winner])).toBe(1);
+        const committed = await store.transaction((tx) => tx.candidates.markFinalized([{ id: judged!.id, detectionId: null, countedBytesOut: 0, countedBytesIn: 0, branch: 'no_fire:x', version: judged!.version }])).then(
+          () => true,
+          () => false,
+        );
+        expect([committed, await store.candidates.countPending()]).toEqual([committed, 1]);
+        const [pending] = await store.candidates.pendingUpTo(T0, 10);
+        expect(pending!.candidate.bytes_in).toBe(winner.candidate.bytes_in);
+        expect(pending!.version!.digest).not.toBe(judged!.version!.digest);
+        // and an identical line again changes nothing
+        expect(await store.candidates.upsertPending([winner])).toBe(0);
+      });
+
       it('expires only finalized candidates', async () => {
         await store.candidates.upsertPending([input('H1', T0), input('H2', T0)]);
         const [p] = await store.candidates.pendingUpTo(T0, 1);

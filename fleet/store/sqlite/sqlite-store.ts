@@ -145,11 +145,6 @@ class SqliteRepos implements StoreRepos {
   readonly checkpoints: CheckpointsRepo;
 
   private readonly stmts = new Map<string, Statement>();
-  /**
-   * Bodies handed out by the last pendingUpTo with their digests: markFinalized re-reads each row to
-   * check it is still the judged version, and an identical string needs no second md5.
-   */
-  private readonly servedBodies = new Map<string, { body: string; digest: string }>();
   /** Dedupe set (null: rebuild from result_key_log on next use) and the last log row it holds. */
   private seen: SeenKeys | null = null;
   private seenLogId = 0;
@@ -383,28 +378,36 @@ class SqliteRepos implements StoreRepos {
           const pair = new KeySpans(self, PAIR, days);
           const app = new KeySpans(self, APP, days);
           const attrs = self.st('SELECT path, signature_class, team_id, signing_id, cdhash FROM apps WHERE identity = ?');
-          const attrCache = new Map<string, Row | undefined>();
+          const attrCache = new Map<string, Omit<AppStats, keyof PrevalenceStats>>();
+          const attributesOf = (id: string) => {
+            let a = attrCache.get(id);
+            if (!a) {
+              const r = attrs.get(id) as Row | undefined;
+              a = {
+                path: (r?.path as string) ?? '',
+                signatureClass: (r?.signature_class as string) ?? '',
+                teamId: (r?.team_id as string) ?? '',
+                signingId: (r?.signing_id as string) ?? '',
+                cdhash: (r?.cdhash as string) ?? '',
+              };
+              attrCache.set(id, a);
+            }
+            return a;
+          };
           return requests.map((r): PrevalenceAnswer => {
             const destinations = new Map<string, PrevalenceStats>();
-            for (const k of r.destinations) if (!destinations.has(k)) destinations.set(k, dest.stats([k], r.window, r.countCap));
+            for (const k of r.destinations) if (!destinations.has(k)) destinations.set(k, dest.stats([k], k, r.window, r.countCap));
             const pairs = new Map<string, PrevalenceStats>();
             for (const p of r.pairs) {
               const k = pairKey(p.identity, p.key);
-              if (!pairs.has(k)) pairs.set(k, pair.stats([p.identity, p.key], r.window, r.countCap));
+              if (!pairs.has(k)) pairs.set(k, pair.stats([p.identity, p.key], k, r.window, r.countCap));
             }
             const apps = new Map<string, AppStats>();
             for (const id of r.apps) {
               if (apps.has(id)) continue;
-              if (!attrCache.has(id)) attrCache.set(id, attrs.get(id) as Row | undefined);
-              const a = attrCache.get(id);
-              apps.set(id, {
-                ...app.stats([id], r.window, r.countCap),
-                path: (a?.path as string) ?? '',
-                signatureClass: (a?.signature_class as string) ?? '',
-                teamId: (a?.team_id as string) ?? '',
-                signingId: (a?.signing_id as string) ?? '',
-                cdhash: (a?.cdhash as string) ?? '',
-              });
+              const st = app.stats([id], id, r.window, r.countCap);
+              const a = attributesOf(id);
+              apps.set(id, { hosts: st.hosts, firstSeen: st.firstSeen, lastSeen: st.lastSeen, saturated: st.saturated, path: a.path, signatureClass: a.signatureClass, teamId: a.teamId, signingId: a.signingId, cdhash: a.cdhash });
             }
             return { destinations, pairs, apps };
           });
@@ -446,29 +449,41 @@ class SqliteRepos implements StoreRepos {
       async upsertPending(rows: readonly CandidateInput[]) {
         return wrap('candidates.upsertPending', 'STORE_WRITE', () => {
           // A flow's later version (newer line, or same line time with more bytes) replaces the
-          // stored one; ties break on the body text so arrival order never matters.
-          const up = self.st(`INSERT INTO candidates (id, host_id, event_time, analytic, destination_key, bytes_out, body, status)
+          // stored one; ties break on the body text so arrival order never matters. The body lives in
+          // candidate_bodies (migration 0012): the new one is the last parameter, the stored one is read
+          // only for a tie.
+          const up = self.st(`INSERT INTO candidates (id, host_id, event_time, analytic, destination_key, bytes_out, body_md5, status)
             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
             ON CONFLICT (id) DO UPDATE SET event_time = excluded.event_time, destination_key = excluded.destination_key,
-              bytes_out = excluded.bytes_out, body = excluded.body, status = 'pending'
+              bytes_out = excluded.bytes_out, body_md5 = excluded.body_md5, status = 'pending'
             WHERE excluded.event_time > candidates.event_time
               OR (excluded.event_time = candidates.event_time AND excluded.bytes_out > candidates.bytes_out)
-              OR (excluded.event_time = candidates.event_time AND excluded.bytes_out = candidates.bytes_out AND excluded.body > candidates.body)`);
+              OR (excluded.event_time = candidates.event_time AND excluded.bytes_out = candidates.bytes_out
+                AND ? > (SELECT body FROM candidate_bodies WHERE seq = candidates.seq))
+            RETURNING seq`);
+          const body = self.st(`INSERT INTO candidate_bodies (seq, body) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET body = excluded.body`);
           let n = 0;
           for (const r of rows) {
-            n += up.run(candidateId(r), r.hostId, r.eventTime, r.candidate.analytic, r.destinationKey, r.candidate.bytes_out, JSON.stringify(r.candidate)).changes;
+            const text = JSON.stringify(r.candidate);
+            const stored = up.get(candidateId(r), r.hostId, r.eventTime, r.candidate.analytic, r.destinationKey, r.candidate.bytes_out, candidateBodyDigest(text), text) as { seq: number } | undefined;
+            if (!stored) continue;
+            body.run(stored.seq, text);
+            n++;
           }
           return n;
         });
       },
       async pendingUpTo(cutoff: number, limit: number) {
         return wrap('candidates.pendingUpTo', 'STORE_READ', () => {
-          const rows = self.st(`SELECT * FROM candidates WHERE status = 'pending' AND event_time <= ? ORDER BY event_time, id LIMIT ?`).all(cutoff, limit) as Row[];
-          self.servedBodies.clear();
-          return rows.map((r): StoredCandidate => {
-            const digest = candidateBodyDigest(r.body as string);
-            self.servedBodies.set(r.id as string, { body: r.body as string, digest });
-            return {
+          const rows = self
+            .st(
+              `SELECT c.id, c.host_id, c.event_time, c.destination_key, c.bytes_out, c.body_md5, c.status, c.detection_id, c.counted_bytes_out, c.counted_bytes_in, b.body
+              FROM candidates c JOIN candidate_bodies b ON b.seq = c.seq
+              WHERE c.status = 'pending' AND c.event_time <= ? ORDER BY c.event_time, c.id LIMIT ?`,
+            )
+            .all(cutoff, limit) as Row[];
+          return rows.map(
+            (r): StoredCandidate => ({
               id: r.id as string,
               hostId: r.host_id as string,
               eventTime: r.event_time as number,
@@ -478,9 +493,9 @@ class SqliteRepos implements StoreRepos {
               detectionId: (r.detection_id as string | null) ?? null,
               countedBytesOut: r.counted_bytes_out as number,
               countedBytesIn: r.counted_bytes_in as number,
-              version: { eventTime: r.event_time as number, bytesOut: r.bytes_out as number, digest },
-            };
-          });
+              version: { eventTime: r.event_time as number, bytesOut: r.bytes_out as number, digest: r.body_md5 as string },
+            }),
+          );
         });
       },
       async countPending() {
@@ -489,7 +504,7 @@ class SqliteRepos implements StoreRepos {
       async markFinalized(outcomes: readonly CandidateOutcome[]) {
         wrap('candidates.markFinalized', 'STORE_WRITE', () => {
           const up = self.st(`UPDATE candidates SET status = 'finalized', detection_id = ?, counted_bytes_out = ?, counted_bytes_in = ?, branch = ? WHERE id = ?`);
-          const current = self.st(`SELECT event_time, bytes_out, body, status FROM candidates WHERE id = ?`);
+          const current = self.st(`SELECT event_time, bytes_out, body_md5 FROM candidates WHERE id = ?`);
           // A newer version ingested after the judged one was read stays pending (nobody judged it), but
           // takes over where the judged version was folded: the detection this batch commits already holds
           // the judged version's bytes, so the newer version must add only its delta, not count again.
@@ -499,12 +514,9 @@ class SqliteRepos implements StoreRepos {
               up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
               continue;
             }
-            const row = current.get(o.id) as { event_time: number; bytes_out: number; body: string; status: string } | undefined;
+            const row = current.get(o.id) as { event_time: number; bytes_out: number; body_md5: string } | undefined;
             if (!row) continue;
-            const served = self.servedBodies.get(o.id);
-            self.servedBodies.delete(o.id);
-            const digest = served && served.body === row.body ? served.digest : candidateBodyDigest(row.body);
-            const judged = row.event_time === o.version.eventTime && row.bytes_out === o.version.bytesOut && digest === o.version.digest;
+            const judged = row.event_time === o.version.eventTime && row.bytes_out === o.version.bytesOut && row.body_md5 === o.version.digest;
             if (judged) up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
             else fold.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.id);
           }
@@ -1024,8 +1036,8 @@ class KeySpans {
     return d;
   }
 
-  stats(keys: string[], window: TimeWindow, countCap?: number): PrevalenceStats {
-    const id = keys.join('\u0000');
+  /** `id`: the keys as one string, unique per key (the caller has it already: pairKey, or the one key). */
+  stats(keys: string[], id: string, window: TimeWindow, countCap?: number): PrevalenceStats {
     const k = this.keyRow(keys, id);
     if (!k || k.firstSeen > window.to) return emptyStats();
     if (k.saturated) {
@@ -1120,6 +1132,8 @@ export class SqliteStore implements Store {
       db.pragma('busy_timeout = 5000');
       db.pragma('cache_size = -65536');
       db.pragma('temp_store = MEMORY');
+      // Migration 0012 digests the candidate bodies it moves, as upsertPending does.
+      db.function('outflow_md5', { deterministic: true }, (body: unknown) => candidateBodyDigest(String(body)));
     } catch (err) {
       throw new StoreError('STORE_OPEN', `cannot open SQLite store ${file}: ${coerceError(err).message}`, 'check the path (--store / fleet.store) and its permissions', { cause: err });
     }
