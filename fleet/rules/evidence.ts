@@ -67,10 +67,14 @@ export function chainIdentities(c: EgressCandidate): string[] {
   return ids;
 }
 
-/** team:<TEAM>/<signing id> → parts; cdhash:<hash> → cdhash. */
+/**
+ * team:<TEAM>/<signing id> → parts; cdhash:<hash> → cdhash. `team:APPLE/…` names Apple's platform code, which has
+ * no team id (SPEC §2 identity): its team_id stays empty, as code_signing and outflow_apps report it, so a SIEM
+ * never receives "APPLE" as a developer id.
+ */
 export function parseIdentity(identity: string): { teamId: string; signingId: string; cdhash: string } {
   const m = /^team:([^/]*)\/(.*)$/.exec(identity);
-  if (m) return { teamId: m[1]!, signingId: m[2]!, cdhash: '' };
+  if (m) return { teamId: m[1] === 'APPLE' ? '' : m[1]!, signingId: m[2]!, cdhash: '' };
   if (identity.startsWith('cdhash:')) return { teamId: '', signingId: '', cdhash: identity.slice(7).toLowerCase() };
   return { teamId: '', signingId: '', cdhash: '' };
 }
