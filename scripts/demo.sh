@@ -23,4 +23,5 @@ run cli/main.ts fleet detections --store "$out/outflow.db" --format table
 
 echo
 echo "injected scenarios: $out/logs/manifest.json"
-echo "more: npm run outflow -- fleet detections --store $out/outflow.db --format json   (or --format ocsf, table)"
+# -s: without it npm prints two lines of its own on stdout, before the JSON
+echo "more: npm run -s outflow -- fleet detections --store $out/outflow.db --format json   (or --format ocsf, table)"
