@@ -267,6 +267,13 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
     }
 
     scheduler?.start();
+    if (!url && fleet.ingest.files.length === 0 && !fleet.ingest.stdin && !nats) {
+      // Legitimate for an instance that only runs the jobs on a shared store, a mistake anywhere else.
+      log.warn(
+        { http: false, files: 0, stdin: false, nats: false },
+        'no input: this instance ingests nothing (fleet.http.enabled is false and no ingest.files, ingest.stdin or nats is set); fine for a jobs-only instance on a shared PostgreSQL store, otherwise configure an input',
+      );
+    }
     log.info(
       {
         store: store.location,

@@ -13,10 +13,13 @@ import { stringify as yaml } from 'yaml';
 import { openStore } from '../../fleet/store/open.js';
 import { verifySignature } from '../../fleet/sinks/signature.js';
 import type { WebhookBody } from '../../fleet/sinks/webhook.js';
+import { parseConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/log.js';
 import { DetectionSchema } from '../../src/schemas/detection.js';
+import { startServe } from '../../fleet/serve.js';
 import { runOutflow, spawnOutflow } from '../helpers/cli.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
-import { TestReceiver, waitFor } from './serve-fixtures.js';
+import { MemoryStream, TestReceiver, waitFor } from './serve-fixtures.js';
 
 const TOKEN = 'serve-test-token-0123456789abcdef';
 const SECRET = 'serve-webhook-secret-0123456789';
@@ -181,5 +184,24 @@ describe('outflow fleet serve', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('fleet.http');
     expect(() => statSync(db)).toThrow();
+  });
+});
+
+describe('fleet serve without any input', () => {
+  it('says at start that it ingests nothing, and runs (a jobs-only instance is legitimate)', async () => {
+    const logs = new MemoryStream();
+    const loaded = (http: Record<string, unknown>, files: string[]) =>
+      parseConfig({ fleet: { store: path.join(dir, 'jobs.db'), http, ingest: { files, quarantine_file: path.join(dir, 'q.ndjson') }, sinks: [{ type: 'stdout', format: 'json' }] } });
+    const warned = () => logs.text.split('\n').filter((l) => l.includes('"level":40') && l.includes('no input'));
+
+    const idle = await startServe({ loaded: loaded({ enabled: false }, []), log: createLogger({ destination: logs, level: 'info' }), stdout: new MemoryStream() });
+    await idle.stop();
+    expect(warned()).toHaveLength(1);
+    expect(logs.text).toContain('fleet aggregator started');
+
+    // one input is enough
+    const tailing = await startServe({ loaded: loaded({ enabled: false }, [path.join(dir, 'results.log')]), log: createLogger({ destination: logs, level: 'info' }), stdout: new MemoryStream() });
+    await tailing.stop();
+    expect(warned()).toHaveLength(1);
   });
 });
