@@ -5,7 +5,7 @@ describe('recordIngest', () => {
   it('counts each row under one outcome, so a sum over outcomes counts it once', () => {
     const metrics = createFleetMetrics();
     // 9 rows: 3 new activity, 4 baseline (IngestResult counts them in accepted too), 1 duplicate, 1 rejected
-    recordIngest(metrics, 'http', { lines: 6, quarantined: 2, accepted: 7, duplicates: 1, baseline: 4 });
+    recordIngest(metrics, 'http', { lines: 6, quarantined: 2, accepted: 7, duplicates: 1, baseline: 4, ignored: 0, ignoredByReason: { other_query: 0, removed: 0, no_rows: 0, no_identity: 0 } });
     const rows = metrics.registry
       .render()
       .split('\n')
@@ -16,5 +16,18 @@ describe('recordIngest', () => {
       'outflow_rows_ingested_total{source="http",outcome="duplicate"} 1',
     ]);
     expect(metrics.registry.render()).toContain('outflow_lines_quarantined_total{source="http"} 2');
+  });
+
+  it('counts ignored rows apart from applied ones, by reason (a bounded label, never the query name)', () => {
+    const metrics = createFleetMetrics();
+    // 10 rows accepted: 2 new activity, 1 baseline, 7 ignored (5 of other queries, 2 removed)
+    recordIngest(metrics, 'file', { lines: 8, quarantined: 0, accepted: 10, duplicates: 0, baseline: 1, ignored: 7, ignoredByReason: { other_query: 5, removed: 2, no_rows: 0, no_identity: 0 } });
+    const text = metrics.registry.render();
+    expect(text).toContain('outflow_rows_ingested_total{source="file",outcome="accepted"} 2');
+    expect(text).toContain('outflow_rows_ingested_total{source="file",outcome="baseline"} 1');
+    expect(text.split('\n').filter((l) => l.startsWith('outflow_rows_ignored_total{')).sort()).toEqual([
+      'outflow_rows_ignored_total{source="file",reason="other_query"} 5',
+      'outflow_rows_ignored_total{source="file",reason="removed"} 2',
+    ]);
   });
 });

@@ -4,6 +4,8 @@
  * histogram, and owning the renderer keeps escaping and label ordering deterministic for tests.
  */
 
+import { IGNORED_REASONS, type IngestResult } from './ingest/ingest-service.js';
+
 export type Labels = Readonly<Record<string, string>>;
 
 type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -190,6 +192,7 @@ export interface FleetMetrics {
   linesIngested: Counter;
   linesQuarantined: Counter;
   rowsIngested: Counter;
+  rowsIgnored: Counter;
   ingestRequests: Counter;
   detectionsEmitted: Counter;
   detectionsStored: Gauge;
@@ -209,7 +212,9 @@ export function createFleetMetrics(): FleetMetrics {
     registry,
     linesIngested: registry.counter('outflow_lines_ingested_total', 'Result-log lines processed (applied or quarantined), by source kind (file|stdin|http|nats)', ['source']),
     linesQuarantined: registry.counter('outflow_lines_quarantined_total', 'Result-log lines (or rows) rejected and quarantined, by source kind', ['source']),
-    rowsIngested: registry.counter('outflow_rows_ingested_total', 'Result rows by source and outcome, each row under one outcome: accepted (applied, new activity), baseline (applied, from a counter-0 or snapshot line: state only), duplicate (a re-delivered candidate or rejected row; other re-delivered rows are applied again, which changes nothing, and count as accepted or baseline); rejected rows are in outflow_lines_quarantined_total', ['source', 'outcome']),
+    rowsIngested: registry.counter('outflow_rows_ingested_total', 'Result rows by source and outcome, each row under one outcome: accepted (applied, new activity), baseline (applied, from a counter-0 or snapshot line: state only), duplicate (a re-delivered candidate or rejected row; other re-delivered rows are applied again, which changes nothing, and count as accepted or baseline); rejected rows are in outflow_lines_quarantined_total, ignored rows in outflow_rows_ignored_total', ['source', 'outcome']),
+    // by reason, never by query name: names come from the hosts, and every name would be a series
+    rowsIgnored: registry.counter('outflow_rows_ignored_total', `Result rows taken as host activity only, by source and reason (${IGNORED_REASONS.join('|')}): other_query is a query name that is not Outflow's (a report renamed in Fleet, the wrong log)`, ['source', 'reason']),
     ingestRequests: registry.counter('outflow_http_ingest_requests_total', 'POST /v1/ingest requests by body shape and status code', ['shape', 'status']),
     detectionsEmitted: registry.counter('outflow_detections_total', 'Detections created or updated by finalization, by analytic and kind (new|update)', ['analytic', 'kind']),
     detectionsStored: registry.gauge('outflow_detections_stored', 'Detections in the store by analytic (refreshed at scrape time)', ['analytic']),
@@ -232,13 +237,15 @@ export function createFleetMetrics(): FleetMetrics {
 export function recordIngest(
   metrics: FleetMetrics,
   sourceKind: string,
-  r: { lines: number; quarantined: number; accepted: number; duplicates: number; baseline: number },
+  r: Pick<IngestResult, 'lines' | 'quarantined' | 'accepted' | 'duplicates' | 'baseline' | 'ignored' | 'ignoredByReason'>,
 ): void {
   const source = { source: sourceKind };
   metrics.linesIngested.inc(source, r.lines);
   if (r.quarantined) metrics.linesQuarantined.inc(source, r.quarantined);
-  // outcomes are disjoint (a sum over them counts each row once): IngestResult.baseline is part of .accepted
-  if (r.accepted > r.baseline) metrics.rowsIngested.inc({ source: sourceKind, outcome: 'accepted' }, r.accepted - r.baseline);
+  // outcomes are disjoint (a sum over them counts each row once): IngestResult.baseline and .ignored are parts of .accepted
+  const applied = r.accepted - r.baseline - r.ignored;
+  if (applied > 0) metrics.rowsIngested.inc({ source: sourceKind, outcome: 'accepted' }, applied);
+  for (const reason of IGNORED_REASONS) if (r.ignoredByReason[reason]) metrics.rowsIgnored.inc({ source: sourceKind, reason }, r.ignoredByReason[reason]);
   if (r.duplicates) metrics.rowsIngested.inc({ source: sourceKind, outcome: 'duplicate' }, r.duplicates);
   if (r.baseline) metrics.rowsIngested.inc({ source: sourceKind, outcome: 'baseline' }, r.baseline);
 }

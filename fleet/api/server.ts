@@ -267,6 +267,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       duplicates: result.duplicates,
       baseline: result.baseline,
       quarantined: result.quarantined,
+      // part of `accepted` that was only host activity; `ignored_queries` names the rows of queries that are not Outflow's
+      ignored: result.ignored,
+      ignored_by_reason: result.ignoredByReason,
+      ignored_queries: result.ignoredQueries,
       candidates: result.candidates,
     };
   }

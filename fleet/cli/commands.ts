@@ -1,6 +1,7 @@
 /**
  * `outflow fleet …` (SPEC §6). cli/main.ts forwards everything after `fleet` here; this module owns
- * its own commander program and returns an exit code (0 ok, 1 failure, 2 bad input/config).
+ * its own commander program and returns an exit code (0 ok, 1 failure, 2 bad input/config; `ingest`: 3 when lines
+ * were read but none was usable, see ingest-command.ts).
  *
  *   outflow fleet ingest FILE…|-      ingest result logs, then finalize (progress bar on a TTY)
  *   outflow fleet detections          list detections (--since, --format json|ocsf|table)
@@ -121,7 +122,8 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       .option('--from-start', 'ignore stored file offsets and read files from the beginning', false)
       .option('--json', 'print the summary as JSON on stdout', false)
       .option('--quarantine <file>', 'append malformed lines here (default: fleet.ingest.quarantine_file)')
-      .addOption(new Option('--progress <mode>', 'progress bar').choices(['auto', 'always', 'never']).default('auto')),
+      .addOption(new Option('--progress <mode>', 'progress bar').choices(['auto', 'always', 'never']).default('auto'))
+      .addHelpText('after', '\nExit codes: 0 ok; 1 a file failed while read, or the store; 2 a FILE not there or a directory; 3 lines were read but none was usable (every line quarantined, or every row of a query that is not Outflow\'s: see docs/fleet.md, Input lines).'),
   ).action(async (files: string[], opts: CommonOpts & { finalize: boolean; flush: boolean; fromStart: boolean; json: boolean; quarantine?: string; progress: 'auto' | 'always' | 'never' }) => {
     const ctx = context(opts);
     checkInputFiles(files);

@@ -1,6 +1,8 @@
 /**
  * `outflow fleet ingest FILE…|-`: every file from its checkpoint to EOF (or stdin), then one
  * finalization pass. On a TTY a progress bar shows bytes and lines/s; otherwise a summary is printed.
+ * Exit codes: 0 ok, 1 a file failed while read (or the store), EXIT_NOTHING_USABLE when lines were read but none
+ * of them was Outflow data (every one quarantined, or of queries that are not Outflow's).
  */
 import { stat } from 'node:fs/promises';
 import { SingleBar, Presets } from 'cli-progress';
@@ -8,7 +10,7 @@ import type { OutflowConfig } from '../../src/config/index.js';
 import type { Logger } from '../../src/log.js';
 import { OutflowError } from '../../src/errors.js';
 import { ingestFile } from '../ingest/file-source.js';
-import { addIngestResults, createIngestService, emptyIngestResult } from '../ingest/ingest-service.js';
+import { addIngestResults, createIngestService, emptyIngestResult, type IngestResult } from '../ingest/ingest-service.js';
 import { ingestStream } from '../ingest/stream-source.js';
 import { finalizePending, type FinalizeResult } from '../rules/finalize.js';
 import { withJobLockWaiting, type Store } from '../store/store.js';
@@ -23,6 +25,34 @@ export interface IngestCommandOptions {
   progress: 'auto' | 'always' | 'never';
   /** How long to wait for another process's finalize (default 60 s); then the candidates are left pending. */
   finalizeWaitMs?: number;
+}
+
+/** Lines were read, but not one row of Outflow's queries was among them (documented in docs/fleet.md, CLI). */
+export const EXIT_NOTHING_USABLE = 3;
+
+/** Names shown for the rows of other queries (of the MAX_IGNORED_QUERY_NAMES the ingest service keeps). */
+const SHOWN_IGNORED_NAMES = 5;
+
+/** Where the query-name rule is documented, for the messages below. */
+const NAME_RULE =
+  "Outflow reads the queries named outflow_candidates, outflow_destinations, outflow_apps and outflow_status: the whole name, or its end after a '/' or '_' (pack/Global/outflow_apps, pack_outflow_outflow_apps); other queries count only as host activity (docs/fleet.md, Input lines)";
+
+/** The line naming the rows of other queries, or null when there were none. */
+export function ignoredQueriesNote(totals: IngestResult): string | null {
+  const rows = totals.ignoredByReason.other_query;
+  if (!rows) return null;
+  const top = [...totals.ignoredQueries].sort((a, b) => b.rows - a.rows).slice(0, SHOWN_IGNORED_NAMES);
+  const shown = top.reduce((n, q) => n + q.rows, 0);
+  const names = top.map((q) => `${JSON.stringify(q.name)} (${q.rows})`).join(', ');
+  return `${rows} rows ignored are of queries that are not Outflow's: ${names}${shown < rows ? `, and ${rows - shown} rows of other names` : ''}. ${NAME_RULE}: keep the pack's query names when scheduling it (a report renamed in Fleet is not read), and check that these are the logs meant.`;
+}
+
+/**
+ * Whether lines were read but none was usable: every one quarantined, or of queries that are not Outflow's. Removed
+ * rows, empty lines and re-delivered rows of Outflow's queries are its data, already taken or with nothing to take.
+ */
+export function nothingUsable(totals: IngestResult): boolean {
+  return totals.lines > 0 && totals.accepted === totals.ignoredByReason.other_query && totals.duplicates === 0;
 }
 
 export async function runIngestCommand(store: Store, files: string[], opts: IngestCommandOptions): Promise<number> {
@@ -134,17 +164,30 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
     pending,
     store: store.location,
   };
+  const ignoredNote = ignoredQueriesNote(totals);
+  const q = fleet.ingest.quarantine_file;
   if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
-    const q = fleet.ingest.quarantine_file;
     process.stderr.write(
       [
-        `ingested ${totals.lines} lines (${totals.accepted} rows applied, ${totals.baseline} of them baseline, ${totals.duplicates} duplicate candidate/rejected rows skipped, ${totals.quarantined} quarantined${totals.quarantined && q ? ` → ${q}` : ''}) in ${ingestSeconds.toFixed(1)} s, ${summary.lines_per_second} lines/s`,
+        // `accepted` counts ignored rows too: "applied" are the rows that had an effect beyond host activity
+        `ingested ${totals.lines} lines (${totals.accepted - totals.ignored} rows applied, ${totals.baseline} of them baseline; ${totals.ignored} rows ignored; ${totals.duplicates} duplicate candidate/rejected rows skipped; ${totals.quarantined} quarantined${totals.quarantined && q ? ` → ${q}` : ''}) in ${ingestSeconds.toFixed(1)} s, ${summary.lines_per_second} lines/s`,
+        ...(ignoredNote ? [ignoredNote] : []),
         fin
           ? `finalized ${fin.examined} candidates: ${fin.created.length} new detections, ${fin.updated.length} updated${fin.warming ? `, ${fin.warming} held (baseline warming${fin.late ? `; ${fin.late} of them late: their window reaches back before the data this store keeps; replaying the whole fleet's logs of that time into a new store judges them, one host's logs alone cannot` : ''})` : ''}; ${pending} pending`
           : `${pending} candidates pending (not finalized${finalizeSkipped ? `: ${finalizeSkipped}` : ''})`,
       ].join('\n') + '\n',
     );
   }
-  return failed ? 1 : 0;
+  if (failed) return 1;
+  if (nothingUsable(totals)) {
+    // said even with --json (stdout holds the summary): exit 0 and "N rows" read as success
+    const why =
+      totals.ignoredByReason.other_query === 0
+        ? `every line read (${totals.lines}) was quarantined${q ? `, reasons in ${q}` : ''}: is this an osquery result log, one JSON result line per line?`
+        : `the ${totals.lines} lines read hold no row of Outflow's queries (${totals.ignoredByReason.other_query} rows of other queries${totals.quarantined ? `; ${totals.quarantined} lines or rows quarantined` : ''})${opts.json ? `. ${ignoredNote}` : ': see above'}`;
+    process.stderr.write(`outflow fleet ingest: warning: nothing usable: ${why} (exit ${EXIT_NOTHING_USABLE})\n`);
+    return EXIT_NOTHING_USABLE;
+  }
+  return 0;
 }

@@ -16,9 +16,10 @@
  * - outflow_destinations: destination sighting, pair sighting when upload-shaped (pcr from bytes);
  * - outflow_apps: app sighting (fleet and per host first-seen, attributes);
  * - outflow_status: latest health per host and component;
- * - other queries: host activity only (counted as `ignored` rows).
+ * - other queries: host activity only (counted as `ignored` rows, and by query name in `ignoredQueries`: a log
+ *   of renamed reports, or the wrong log, is then visible rather than "applied").
  * Baseline rows (counter 0, snapshots) update state but never create pending candidates. `removed`
- * rows change nothing but host activity.
+ * rows change nothing but host activity (`ignored` too).
  *
  * Duplicates (same host, name, unixTime, counter, action, columns) change nothing, two ways. Every state
  * effect above except a pending candidate is an idempotent merge: min/max spans, set union, and newest-wins
@@ -104,9 +105,9 @@ export interface IngestResult {
   /** Rows in parsed lines (an empty snapshot/batch line counts as one row). */
   rows: number;
   /**
-   * Rows applied (includes baseline and ignored rows). A re-delivered row of a query other than
-   * outflow_candidates counts here again: its effects are idempotent merges, so applying it changes nothing.
-   * `rows` = accepted + the rows counted in `duplicates` and in `quarantined`.
+   * Rows taken (includes baseline and ignored rows: `accepted - ignored` rows had an effect beyond host activity).
+   * A re-delivered row of a query other than outflow_candidates counts here again: its effects are idempotent
+   * merges, so applying it changes nothing. `rows` = accepted + the rows counted in `duplicates` and in `quarantined`.
    */
   accepted: number;
   /**
@@ -114,17 +115,42 @@ export interface IngestResult {
    * keys its inputs (IngestSource.inputKey): skipped.
    */
   duplicates: number;
-  /** Accepted rows from counter-0 or snapshot lines (state only, never new activity). */
+  /** Accepted rows from counter-0 or snapshot lines (state only, never new activity); never ignored ones. */
   baseline: number;
   /** Lines (or single rows) rejected and written to the quarantine. */
   quarantined: number;
-  /** Accepted rows of other queries, or `removed` rows: host activity only. */
+  /** Accepted rows of other queries, `removed` rows, lines without rows, app rows without identity: host activity only. */
   ignored: number;
+  /** `ignored` by why (the counts sum to it). */
+  ignoredByReason: Record<IgnoredReason, number>;
+  /**
+   * The rows of `ignoredByReason.other_query` by query name as logged (`name`), for the names seen first: at most
+   * MAX_IGNORED_QUERY_NAMES of them (a name is up to 512 characters, and a batch or a run may hold any number);
+   * rows of further names count in `other_query` only.
+   */
+  ignoredQueries: IgnoredQuery[];
   /** Candidates that became pending (awaiting finalization). */
   candidates: number;
   /** Newest unixTime among accepted lines (null when none). */
   newestEventTime: number | null;
 }
+
+/**
+ * Why a row was ignored (only host activity taken): `other_query`, its query name is not one of Outflow's (a report
+ * renamed in Fleet, or a log of other queries); `removed`, a differential `removed` row; `no_rows`, a line without rows
+ * (an empty snapshot or batch); `no_identity`, an `outflow_apps` row without identity.
+ */
+export const IGNORED_REASONS = ['other_query', 'removed', 'no_rows', 'no_identity'] as const;
+export type IgnoredReason = (typeof IGNORED_REASONS)[number];
+
+/** Rows of one query name that is not Outflow's (IngestResult.ignoredQueries). */
+export interface IgnoredQuery {
+  name: string;
+  rows: number;
+}
+
+/** Query names kept per result (IngestResult.ignoredQueries). */
+export const MAX_IGNORED_QUERY_NAMES = 20;
 
 export interface IngestService {
   /**
@@ -162,14 +188,42 @@ export interface IngestServiceDeps {
 }
 
 const QUARANTINE_LINE_CAP = 64 * 1024;
-/** Item flags (ingestLines). */
-const ITEM_IGNORED = 1;
+/** Item flags (ingestLines). An ignored item carries one IGNORED_* bit, its reason. */
 const ITEM_BASELINE = 2;
 /** The row was rejected (quarantined): neither accepted nor baseline nor ignored. */
 const ITEM_REJECTED = 4;
+const IGNORED_OTHER_QUERY = 8;
+const IGNORED_REMOVED = 16;
+const IGNORED_NO_ROWS = 32;
+const IGNORED_NO_IDENTITY = 64;
+const ITEM_IGNORED = IGNORED_OTHER_QUERY | IGNORED_REMOVED | IGNORED_NO_ROWS | IGNORED_NO_IDENTITY;
 
 export function emptyIngestResult(): IngestResult {
-  return { lines: 0, rows: 0, accepted: 0, duplicates: 0, baseline: 0, quarantined: 0, ignored: 0, candidates: 0, newestEventTime: null };
+  return {
+    lines: 0,
+    rows: 0,
+    accepted: 0,
+    duplicates: 0,
+    baseline: 0,
+    quarantined: 0,
+    ignored: 0,
+    ignoredByReason: { other_query: 0, removed: 0, no_rows: 0, no_identity: 0 },
+    ignoredQueries: [],
+    candidates: 0,
+    newestEventTime: null,
+  };
+}
+
+/** Count `rows` of query `name` in `into` (IngestResult.ignoredQueries), within MAX_IGNORED_QUERY_NAMES names. */
+function countIgnoredQuery(into: IgnoredQuery[], name: string, rows: number): void {
+  const held = into.find((q) => q.name === name);
+  if (held) held.rows += rows;
+  else if (into.length < MAX_IGNORED_QUERY_NAMES) into.push({ name, rows });
+}
+
+/** A result's copy that shares nothing with it (totals handed out while ingest goes on). */
+export function copyIngestResult(r: IngestResult): IngestResult {
+  return { ...r, ignoredByReason: { ...r.ignoredByReason }, ignoredQueries: r.ignoredQueries.map((q) => ({ ...q })) };
 }
 
 /** Merge b into a (for totals and multi-batch summaries). */
@@ -181,6 +235,8 @@ export function addIngestResults(a: IngestResult, b: IngestResult): IngestResult
   a.baseline += b.baseline;
   a.quarantined += b.quarantined;
   a.ignored += b.ignored;
+  for (const reason of IGNORED_REASONS) a.ignoredByReason[reason] += b.ignoredByReason[reason];
+  for (const q of b.ignoredQueries) countIgnoredQuery(a.ignoredQueries, q.name, q.rows);
   a.candidates += b.candidates;
   if (b.newestEventTime !== null && (a.newestEventTime === null || b.newestEventTime > a.newestEventTime)) a.newestEventTime = b.newestEventTime;
   return a;
@@ -468,7 +524,13 @@ function settleItems(b: BatchWrites, fresh: readonly boolean[], maxQuarantine: Q
     if (flags & ITEM_REJECTED) continue; // counted with the quarantine below
     result.accepted++;
     if (flags & ITEM_BASELINE) result.baseline++;
-    if (flags & ITEM_IGNORED) result.ignored++;
+    else if (flags & ITEM_IGNORED) {
+      result.ignored++;
+      if (flags & IGNORED_OTHER_QUERY) result.ignoredByReason.other_query++;
+      else if (flags & IGNORED_REMOVED) result.ignoredByReason.removed++;
+      else if (flags & IGNORED_NO_ROWS) result.ignoredByReason.no_rows++;
+      else result.ignoredByReason.no_identity++;
+    }
     if (itemTime[k]! > newestAccepted) newestAccepted = itemTime[k]!;
   }
   if (newestAccepted > -Infinity) result.newestEventTime = newestAccepted;
@@ -620,10 +682,12 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       return host;
     };
 
-    /** Apply one row's effects; returns ITEM_IGNORED when it only counts as host activity, ITEM_REJECTED when quarantined. */
+    /** Apply one row's effects; returns an IGNORED_* reason when it only counts as host activity, ITEM_REJECTED when quarantined. */
     const applyRow = (line: ResultLogLine, host: HostBatch, row: ResultRow | null): number => {
       const t = line.unixTime;
-      if (row === null || row.action === 'removed' || line.query === null) return ITEM_IGNORED;
+      if (line.query === null) return IGNORED_OTHER_QUERY;
+      if (row === null) return IGNORED_NO_ROWS;
+      if (row.action === 'removed') return IGNORED_REMOVED;
       const c = row.columns;
       switch (line.query) {
         case 'outflow_destinations': {
@@ -659,7 +723,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
             }
             app = r.data;
           }
-          if (!app.identity) return ITEM_IGNORED;
+          if (!app.identity) return IGNORED_NO_IDENTITY;
           const a = host.sightApp(app.identity, t);
           // Attributes are folded by outflow_apps row time (the store's rule, so arrival order never matters),
           // not by the sighting's span, which candidate rows widen too.
@@ -721,7 +785,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       // Every other row's effect is an idempotent merge, re-applied harmlessly (no digest, no key to keep).
       rowKey = line.shape !== 'snapshot' && line.query === 'outflow_candidates' ? newKey(line, row) : -1;
       let flags = applyRow(line, host, row);
-      if (flags !== ITEM_REJECTED && line.baseline) flags |= ITEM_BASELINE;
+      // baseline rows are the ones whose state counts (an ignored row has none), so `baseline` is a part of what was applied
+      if (flags === 0 && line.baseline) flags |= ITEM_BASELINE;
       itemKey.push(rowKey);
       itemTime.push(line.unixTime);
       itemFlags.push(flags);
@@ -764,6 +829,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         const host = hostOf(r.line);
         // A line without rows is one item, so its host activity counts.
         const rows = r.line.rows;
+        // Named here, per line: rows of other queries are never keyed nor rejected, so each is counted as ignored.
+        if (r.line.query === null) countIgnoredQuery(result.ignoredQueries, r.line.name, rows.length || 1);
         if (rows.length === 0) addItem(r.line, host, null);
         else {
           for (let i = 0; i < rows.length; i++) {
@@ -824,5 +891,5 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     return result;
   }
 
-  return { ingestLines, totals: () => ({ ...totals }) };
+  return { ingestLines, totals: () => copyIngestResult(totals) };
 }

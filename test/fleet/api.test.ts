@@ -198,6 +198,27 @@ describe('POST /v1/ingest', () => {
     expect((await server.store.hosts.get(hosts)).size).toBe(hosts.length);
   });
 
+  it('answers how many rows were ignored and under which query names; /metrics counts them by reason, not by name', async () => {
+    // reports renamed in Fleet: nothing of it is Outflow's, every row is only host activity
+    const lines = hostLines('RN', 30, 15).map((l) => l.replaceAll('"pack/Global/outflow_', '"pack/Global/Outflow '));
+    const named = new Map<string, number>();
+    for (const l of lines) {
+      const j = JSON.parse(l) as { name: string; snapshot?: unknown[]; diffResults?: { added: unknown[]; removed: unknown[] } };
+      const rows = j.snapshot ? j.snapshot.length : j.diffResults ? j.diffResults.added.length + j.diffResults.removed.length : 1;
+      named.set(j.name, (named.get(j.name) ?? 0) + (rows || 1));
+    }
+    const rows = [...named.values()].reduce((a, b) => a + b, 0);
+    const before = server.metrics.rowsIgnored.get({ source: 'http', reason: 'other_query' });
+    const r = await post(lines.join('\n'));
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ lines: 30, accepted: rows, ignored: rows, ignored_by_reason: { other_query: rows, removed: 0, no_rows: 0, no_identity: 0 }, quarantined: 0 });
+    expect(Object.fromEntries((r.json.ignored_queries as { name: string; rows: number }[]).map((q) => [q.name, q.rows]))).toEqual(Object.fromEntries(named));
+    expect(server.metrics.rowsIgnored.get({ source: 'http', reason: 'other_query' })).toBe(before + rows);
+    const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
+    expect(metrics).toMatch(/^outflow_rows_ignored_total\{source="http",reason="other_query"\} \d+$/m);
+    expect(metrics).not.toContain('Outflow ');
+  });
+
   it('accepts a gzip body and caps its inflated size (413 for a decompression bomb)', async () => {
     const lines = hostLines('GZ', 20, 14);
     const r = await post(gzipSync(lines.join('\n')), { 'content-encoding': 'gzip' });

@@ -202,6 +202,53 @@ describe('outflow fleet (CLI)', () => {
     }
   }, 120_000);
 
+  it('ingest states ignored rows apart from applied ones, names the query names, and exits 3 when nothing was usable', async () => {
+    const run = async (name: string, lines: string[], json = false) => {
+      const db = await openSqliteStore(path.join(dir, `${name}.db`));
+      const logFile = path.join(dir, `${name}.log`);
+      writeFileSync(logFile, `${lines.join('\n')}\n`);
+      const out: string[] = [];
+      const err: string[] = [];
+      const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+      const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
+      try {
+        const config = parseConfig({ fleet: { ingest: { quarantine_file: '' } } });
+        const code = await runIngestCommand(db, [logFile], { config, log: silentLogger(), finalize: true, flush: true, fromStart: false, json, progress: 'never' });
+        return { code, stdout: out.join(''), stderr: err.join('') };
+      } finally {
+        o.mockRestore();
+        e.mockRestore();
+        await db.close();
+      }
+    };
+    const some = fleet.files[0]!.slice(0, 400);
+    // reports renamed in Fleet: every row is of another query
+    const renamed = some.map((l) => l.replaceAll('"pack/Global/outflow_', '"pack/Global/Outflow '));
+    const r = await run('renamed', renamed);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^ingested 400 lines \(0 rows applied, 0 of them baseline; (\d+) rows ignored;/);
+    const ignored = Number(/; (\d+) rows ignored;/.exec(r.stderr)![1]);
+    expect(ignored).toBeGreaterThan(400);
+    expect(r.stderr).toContain(`\n${ignored} rows ignored are of queries that are not Outflow's: "pack/Global/Outflow apps" (`);
+    expect(r.stderr).toMatch(/docs\/fleet\.md, Input lines/);
+    expect(r.stderr).toMatch(/\noutflow fleet ingest: warning: nothing usable: the 400 lines read hold no row of Outflow's queries \(\d+ rows of other queries\): see above \(exit 3\)\n$/);
+    // --json: the summary on stdout carries the names; the warning still goes to stderr
+    const j = await run('renamed-json', renamed, true);
+    expect(j.code).toBe(3);
+    expect(JSON.parse(j.stdout)).toMatchObject({ lines: 400, ignored, ignoredByReason: { other_query: ignored }, ignoredQueries: expect.arrayContaining([expect.objectContaining({ name: 'pack/Global/Outflow status' })]) });
+    expect(j.stderr).toMatch(/^outflow fleet ingest: warning: nothing usable: .*rows ignored are of queries that are not Outflow's: "pack\/Global\/Outflow apps"/);
+    // every line quarantined (a JSON manifest, not a result log)
+    const q = await run('manifest', JSON.stringify({ hosts: 3, scenarios: [1, 2] }, null, 2).split('\n'));
+    expect(q.code).toBe(3);
+    expect(q.stderr).toMatch(/warning: nothing usable: every line read \(\d+\) was quarantined: is this an osquery result log/);
+    // the real thing, with one line of another query: exit 0, no warning, the one name said
+    const ok = await run('usable', [...some, renamed[0]!]);
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).not.toMatch(/warning/);
+    expect(ok.stderr).toMatch(/^ingested 401 lines \([1-9]\d* rows applied, \d+ of them baseline; [1-9]\d* rows ignored;/);
+    expect(ok.stderr).toMatch(/\n\d+ rows ignored are of queries that are not Outflow's: "pack\/Global\/Outflow [a-z]+" \(\d+\)\. /);
+  }, 120_000);
+
   it('ingest of a FILE that is not there exits 2 naming it, before opening (or creating) the store', async () => {
     const db = path.join(dir, 'never-created.db');
     const missing = path.join(dir, 'logs', 'no-such.log');

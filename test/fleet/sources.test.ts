@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { ingestFile, fileSourceId } from '../../fleet/ingest/file-source.js';
-import { createIngestService, emptyIngestResult, RejectedInput, type IngestService } from '../../fleet/ingest/ingest-service.js';
+import { createIngestService, emptyIngestResult, MAX_IGNORED_QUERY_NAMES, RejectedInput, type IngestService } from '../../fleet/ingest/ingest-service.js';
 import { ingestStream } from '../../fleet/ingest/stream-source.js';
 import type { Store } from '../../fleet/store/store.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
@@ -186,6 +186,40 @@ describe('stream source and ingest service', () => {
     const r = await ingestStream(Readable.from([text.slice(0, 100), text.slice(100)]), { ingest, batchLines: 2, onBatch: (b) => batches.push(b.lines) });
     expect(r).toMatchObject({ lines: 5, accepted: 5, quarantined: 0 });
     expect(batches).toEqual([2, 2, 1]);
+    await store.close();
+  });
+
+  it('counts ignored rows by reason, and rows of other queries by name (at most MAX_IGNORED_QUERY_NAMES names); baseline excludes them', async () => {
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const renamed = (l: string, name: string) => l.replace('"pack/Global/outflow_destinations"', JSON.stringify(name));
+    const lines = [
+      lineAt(0),
+      renamed(lineAt(1), 'pack/Global/Outflow destinations'),
+      renamed(lineAt(2), 'pack/Global/Outflow destinations'),
+      // counter 0 (a baseline line) of another query: ignored, not baseline
+      renamed(destinationLine(hosts[0]!, T0 + 3, 'b.example.com', APPS.chrome, 0), 'osquery_info'),
+      // an Outflow query's removed row: ignored for another reason, and named nowhere
+      JSON.stringify({ ...JSON.parse(lineAt(4)), action: 'removed' }),
+      ...Array.from({ length: MAX_IGNORED_QUERY_NAMES + 5 }, (_, i) => renamed(lineAt(10 + i), `other_${i}`)),
+    ];
+    const r = await ingest.ingestLines(lines, { kind: 'test', id: 'x' });
+    const others = 3 + MAX_IGNORED_QUERY_NAMES + 5;
+    expect(r).toMatchObject({ lines: lines.length, accepted: lines.length, ignored: others + 1, baseline: 0, ignoredByReason: { other_query: others, removed: 1, no_rows: 0, no_identity: 0 } });
+    expect(r.ignoredQueries).toHaveLength(MAX_IGNORED_QUERY_NAMES);
+    expect(r.ignoredQueries.slice(0, 3)).toEqual([
+      { name: 'pack/Global/Outflow destinations', rows: 2 },
+      { name: 'osquery_info', rows: 1 },
+      { name: 'other_0', rows: 1 },
+    ]);
+    // totals merge across calls within the same bound, and are a copy
+    await ingest.ingestLines([renamed(lineAt(50), 'pack/Global/Outflow destinations'), renamed(lineAt(51), 'never_kept')], { kind: 'test', id: 'x' });
+    const totals = ingest.totals();
+    expect(totals.ignoredQueries).toHaveLength(MAX_IGNORED_QUERY_NAMES);
+    expect(totals.ignoredQueries[0]).toEqual({ name: 'pack/Global/Outflow destinations', rows: 3 });
+    expect(totals.ignoredByReason.other_query).toBe(others + 2);
+    totals.ignoredQueries[0]!.rows = 0;
+    expect(ingest.totals().ignoredQueries[0]!.rows).toBe(3);
     await store.close();
   });
 
