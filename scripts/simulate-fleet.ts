@@ -22,7 +22,7 @@
  * Lines are written to `--files` files (hosts split round-robin, each file in time order), so tests
  * can feed them in different orders.
  */
-import { mkdirSync, writeFileSync, createWriteStream } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync, createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { once } from 'node:events';
@@ -622,23 +622,32 @@ export function simulateFleet(opts: SimulateOptions): SimulatedFleet {
   return { ...meta, files, lineCount: files.reduce((n, f) => n + f.length, 0) };
 }
 
+/**
+ * Write the files under `outDir`, each as a new file (a new inode) renamed over the old one: re-simulating into the
+ * directory of an earlier run is then a rotation to `fleet ingest`, never the earlier file rewritten in place under
+ * its stored offset.
+ */
 export async function writeFleet(fleet: SimulatedFleet, outDir: string): Promise<string[]> {
   mkdirSync(outDir, { recursive: true });
   const names: string[] = [];
   for (let i = 0; i < fleet.files.length; i++) {
     const file = path.join(outDir, `osquery_result.${i + 1}.log`);
-    const ws = createWriteStream(file);
+    const tmp = `${file}.${process.pid}.tmp`;
+    const ws = createWriteStream(tmp);
     for (const line of fleet.files[i]!) {
       if (!ws.write(`${line}\n`)) await once(ws, 'drain');
     }
     ws.end();
     await once(ws, 'finish');
+    renameSync(tmp, file);
     names.push(file);
   }
+  const manifest = path.join(outDir, 'manifest.json');
   writeFileSync(
-    path.join(outDir, 'manifest.json'),
+    `${manifest}.${process.pid}.tmp`,
     `${JSON.stringify({ start: fleet.start, attack_time: fleet.attackTime, hosts: fleet.hosts.length, lines: fleet.lineCount, files: names.map((f) => path.basename(f)), scenarios: fleet.scenarios }, null, 2)}\n`,
   );
+  renameSync(`${manifest}.${process.pid}.tmp`, manifest);
   return names;
 }
 

@@ -9,7 +9,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { OutflowConfig } from '../../src/config/index.js';
 import type { Logger } from '../../src/log.js';
 import { OutflowError } from '../../src/errors.js';
-import { ingestFile } from '../ingest/file-source.js';
+import { ingestFile, restartedFromZero, type FileStart } from '../ingest/file-source.js';
 import { addIngestResults, createIngestService, emptyIngestResult, type IngestResult } from '../ingest/ingest-service.js';
 import { ingestStream } from '../ingest/stream-source.js';
 import { finalizePending, type FinalizeResult } from '../rules/finalize.js';
@@ -94,6 +94,22 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   bar?.start(Math.max(totalBytes, 1), 0, { lines: 0, rate: 0 });
 
   let failed = 0;
+  /** Files whose checkpoint was not followed (printed once the bar is gone), and files resumed at their end. */
+  const restarted: string[] = [];
+  const upToDate: FileStart[] = [];
+  const onStart = (s: FileStart) => {
+    if (s.reason === 'resumed' && s.offset === s.size) upToDate.push(s);
+    if (!restartedFromZero(s.reason)) return;
+    const why =
+      s.reason === 'replaced'
+        ? `is not the file its stored offset was taken on (${s.detail}): rewritten in place, same inode`
+        : s.reason === 'truncated'
+          ? `is shorter (${s.size} bytes) than its stored offset: truncated`
+          : s.reason === 'rotated'
+            ? 'is another file (inode) than the one its stored offset was taken on: rotated'
+            : 'has a stored offset this version cannot read';
+    restarted.push(`outflow fleet ingest: ${s.file} ${why}; read from the start\n`);
+  };
   try {
     for (const f of files) {
       if (f === '-') {
@@ -115,6 +131,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
           store,
           fromStart: opts.fromStart,
           log: opts.log,
+          onStart,
           maxLineBytes: fleet.ingest.max_line_bytes,
           onBatch: ({ offset, result }) => {
             addIngestResults(totals, result);
@@ -134,6 +151,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   } finally {
     bar?.stop();
   }
+  for (const line of restarted) process.stderr.write(line);
   const ingestSeconds = (performance.now() - started) / 1000;
 
   let fin: FinalizeResult | null = null;
@@ -177,6 +195,12 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
           ? `finalized ${fin.examined} candidates: ${fin.created.length} new detections, ${fin.updated.length} updated${fin.warming ? `, ${fin.warming} held (baseline warming${fin.late ? `; ${fin.late} of them late: their window reaches back before the data this store keeps; replaying the whole fleet's logs of that time into a new store judges them, one host's logs alone cannot` : ''})` : ''}; ${pending} pending`
           : `${pending} candidates pending (not finalized${finalizeSkipped ? `: ${finalizeSkipped}` : ''})`,
       ].join('\n') + '\n',
+    );
+  }
+  if (totals.lines === 0 && upToDate.length) {
+    const names = upToDate.length === 1 ? upToDate[0]!.file : `${upToDate.length} files`;
+    process.stderr.write(
+      `outflow fleet ingest: nothing new: ${names} ${upToDate.length === 1 ? 'was' : 'were'} already ingested up to ${upToDate.length === 1 ? 'its' : 'their'} stored offset (the whole file); --from-start reads ${upToDate.length === 1 ? 'it' : 'them'} again (rows already ingested change nothing: candidates count as duplicates, the rest merge again)\n`,
     );
   }
   if (failed) return 1;

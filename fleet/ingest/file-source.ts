@@ -9,9 +9,18 @@
  * the new file is read from 0. A size below our offset on the same inode means truncation
  * (copytruncate): we restart at 0. On start, a checkpoint whose inode no longer matches the path
  * (rotated while we were down) restarts at 0 of the new file.
+ *
+ * Same inode, size ≥ offset is not enough to resume: a file rewritten in place (the simulator before it wrote new
+ * files, `cp bigger.log results.log`, an editor) keeps its inode, and resuming mid-line quarantined half-lines and
+ * skipped everything before the offset. A checkpoint therefore carries a fingerprint of what was read (FileFingerprint:
+ * digests of the file's first bytes and of the bytes just before the offset, at most FINGERPRINT_BYTES each); on
+ * start, and when a followed file grows, the bytes at the path are compared with it, and a file that differs is
+ * read from 0 as replaced (the truncation path). A checkpoint stored before fingerprints resumes only when the byte
+ * before its offset is a line end (`\n`), which every checkpoint but an unterminated last line's is.
  */
 import { isAscii } from 'node:buffer';
 import { statSync, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -44,6 +53,44 @@ export interface FileSourceOptions {
   log?: Logger;
   /** After every batch: bytes consumed in the current file, its size, and the batch result. */
   onBatch?: (progress: { file: string; offset: number; size: number; result: IngestResult }) => void;
+  /**
+   * Where reading starts and why (FileStart), before the first batch. When given, the caller reports a file read
+   * again from 0 because it was replaced (`fleet ingest` prints it); the log then gets it at info, not warn.
+   */
+  onStart?: (start: FileStart) => void;
+}
+
+/** Where a file is read from, and why (`reason`). */
+export interface FileStart {
+  file: string;
+  offset: number;
+  /** The file's size when it was opened. */
+  size: number;
+  reason: StartReason;
+  /** For `replaced`: what differed. */
+  detail?: string;
+}
+
+/**
+ * no-checkpoint, resumed (at the stored offset), from-start (--from-start), invalid-checkpoint, rotated (another
+ * inode at the path), truncated (shorter than the offset), replaced (same inode and long enough, but not the bytes the
+ * checkpoint was taken on: rewritten in place).
+ */
+export type StartReason = 'no-checkpoint' | 'resumed' | 'from-start' | 'invalid-checkpoint' | 'rotated' | 'truncated' | 'replaced';
+
+/** Bytes a fingerprint digests at most, at the head of the file and before the offset (two 1 KiB preads on start). */
+export const FINGERPRINT_BYTES = 1024;
+
+/**
+ * What a file checkpoint stores beside {ino, dev, offset} (all in its JSON, no schema of its own): digests of the first
+ * `headBytes` bytes of the file and of the `tailBytes` bytes before the offset (each at most FINGERPRINT_BYTES, fewer
+ * when the file or a batch was shorter), SHA-256 base64url cut to 22 characters.
+ */
+interface FileFingerprint {
+  headHash: string;
+  headBytes: number;
+  tailHash: string;
+  tailBytes: number;
 }
 
 interface FilePosition {
@@ -51,6 +98,52 @@ interface FilePosition {
   ino: number;
   dev: number;
   offset: number;
+  /** Digest of the file's first `headBytes` bytes (grows with what was read, up to FINGERPRINT_BYTES). */
+  headHash: string;
+  headBytes: number;
+  /** Digest of the `tailBytes` bytes before `offset`, as the last checkpoint stored it (tailBytes 0: none yet). */
+  tailHash: string;
+  tailBytes: number;
+}
+
+function digest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('base64url').slice(0, 22);
+}
+
+/** `length` bytes of `fh` at `at` (fewer at EOF). */
+async function readAt(fh: FileHandle, at: number, length: number): Promise<Buffer> {
+  const b = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(b, got, length - got, at + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return b.subarray(0, got);
+}
+
+/** The checkpoint's fingerprint, or null for one stored before fingerprints (or one that is not ours). */
+function fingerprintOf(cp: Checkpoint): FileFingerprint | null {
+  const { headHash, headBytes, tailHash, tailBytes } = cp;
+  if (typeof headHash !== 'string' || typeof tailHash !== 'string' || typeof headBytes !== 'number' || typeof tailBytes !== 'number') return null;
+  if (!Number.isSafeInteger(headBytes) || !Number.isSafeInteger(tailBytes) || headBytes < 0 || tailBytes < 0 || headBytes > FINGERPRINT_BYTES || tailBytes > FINGERPRINT_BYTES) return null;
+  return { headHash, headBytes, tailHash, tailBytes };
+}
+
+/**
+ * Why the file open as `fh` is not the one `fp` was taken on at `offset` (null: the same bytes, as far as the
+ * fingerprint tells). Without a fingerprint (an older checkpoint): the byte before the offset must end a line.
+ */
+async function differs(fh: FileHandle, offset: number, fp: FileFingerprint | null): Promise<string | null> {
+  if (offset === 0) return null;
+  if (!fp) {
+    const before = await readAt(fh, offset - 1, 1);
+    return before[0] === 0x0a ? null : `the byte before offset ${offset} is not a line end`;
+  }
+  if (fp.headBytes > 0 && digest(await readAt(fh, 0, fp.headBytes)) !== fp.headHash) return `its first ${fp.headBytes} bytes differ`;
+  const tailBytes = Math.min(fp.tailBytes, offset);
+  if (tailBytes > 0 && digest(await readAt(fh, offset - tailBytes, tailBytes)) !== fp.tailHash) return `the ${tailBytes} bytes before offset ${offset} differ`;
+  return null;
 }
 
 /**
@@ -126,22 +219,42 @@ export function fileSourceId(file: string): string {
   return path.resolve(file);
 }
 
+/**
+ * Open `file` and decide where to read it from: the checkpoint's offset when it still describes the bytes there,
+ * else 0 (and why). One descriptor for the checks and the reading, so they see the same file.
+ */
+async function openFrom(file: string, checkpoint: Checkpoint | null, fromStart: boolean): Promise<{ pos: FilePosition; start: Omit<FileStart, 'file'> }> {
+  const fh = await open(file, 'r');
+  try {
+    const st = await fh.stat();
+    const pos: FilePosition = { fh, ino: st.ino, dev: st.dev, offset: 0, headHash: '', headBytes: 0, tailHash: '', tailBytes: 0 };
+    const from = (reason: StartReason, detail?: string) => ({ pos, start: { offset: pos.offset, size: st.size, reason, ...(detail ? { detail } : {}) } });
+    if (!checkpoint) return from(fromStart ? 'from-start' : 'no-checkpoint');
+    const offset = Number(checkpoint.offset);
+    if (!Number.isSafeInteger(offset) || offset < 0) return from('invalid-checkpoint');
+    if (Number(checkpoint.ino) !== st.ino) return from('rotated');
+    if (st.size < offset) return from('truncated');
+    const fp = fingerprintOf(checkpoint);
+    const why = await differs(fh, offset, fp);
+    if (why) return from('replaced', why);
+    pos.offset = offset;
+    if (fp) Object.assign(pos, fp);
+    return from('resumed');
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+}
+
 async function openAt(file: string, offset: number): Promise<FilePosition> {
   const fh = await open(file, 'r');
   const st = await fh.stat();
-  return { fh, ino: st.ino, dev: st.dev, offset };
+  return { fh, ino: st.ino, dev: st.dev, offset, headHash: '', headBytes: 0, tailHash: '', tailBytes: 0 };
 }
 
-/** Where to start: the checkpoint when it still describes this file, else 0. */
-async function startOffset(file: string, checkpoint: Checkpoint | null): Promise<{ offset: number; reason: string }> {
-  if (!checkpoint) return { offset: 0, reason: 'no checkpoint' };
-  const st = await stat(file);
-  const ino = Number(checkpoint.ino);
-  const offset = Number(checkpoint.offset);
-  if (!Number.isFinite(offset) || offset < 0) return { offset: 0, reason: 'invalid checkpoint' };
-  if (ino !== st.ino) return { offset: 0, reason: 'rotated (inode changed)' };
-  if (st.size < offset) return { offset: 0, reason: 'truncated' };
-  return { offset, reason: 'resumed' };
+/** A start that is not the checkpoint's offset although a checkpoint was there: worth telling the operator. */
+export function restartedFromZero(reason: StartReason): boolean {
+  return reason === 'rotated' || reason === 'truncated' || reason === 'replaced' || reason === 'invalid-checkpoint';
 }
 
 /**
@@ -156,29 +269,38 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   const totals = emptyIngestResult();
   let checkpoint: Checkpoint | null = null;
   if (!opts.fromStart) checkpoint = await opts.store.checkpoints.get(`file:${id}`);
-  let start: { offset: number; reason: string };
+  let pos: FilePosition;
+  let start: Omit<FileStart, 'file'>;
   try {
-    start = await startOffset(file, checkpoint);
+    ({ pos, start } = await openFrom(file, checkpoint, opts.fromStart ?? false));
   } catch (err) {
     throw new OutflowError('INPUT_INVALID', `cannot read ${file}: ${coerceError(err).message}`, 'check the path and permissions', { cause: err });
   }
-  opts.log?.info({ file: id, offset: start.offset, reason: start.reason }, 'file source start');
-  let pos: FilePosition;
-  try {
-    pos = await openAt(file, start.offset);
-  } catch (err) {
-    throw new OutflowError('INPUT_INVALID', `cannot open ${file}: ${coerceError(err).message}`, 'check the path and permissions', { cause: err });
-  }
+  const fields = { file: id, offset: start.offset, size: start.size, reason: start.reason, ...(start.detail ? { detail: start.detail } : {}), ...(checkpoint ? { checkpoint_offset: checkpoint.offset } : {}) };
+  if (start.reason === 'replaced' && !opts.onStart) opts.log?.warn(fields, 'file was replaced in place (same inode, other bytes before the stored offset); reading it from the start');
+  else opts.log?.info(fields, 'file source start');
+  opts.onStart?.({ file: id, ...start });
   // The unterminated tail of one read stays at the front of `buf` and the next read lands right after it
   // (no concatenation copy). A tail is at most max(chunkBytes, maxLineBytes): a longer one without a
   // newline is handed over as oversize, and a tail after a newline lies within the last read.
   const buf = Buffer.allocUnsafe(chunkBytes + Math.max(chunkBytes, maxLineBytes));
   let tail = 0;
 
-  const send = async (lines: Iterable<string>, offset: number) => {
-    const cp: Checkpoint = { ino: pos.ino, dev: pos.dev, offset };
+  /** `before`: bytes of the file that end at `offset` (the tail of this batch; its last FINGERPRINT_BYTES are digested). */
+  const send = async (lines: Iterable<string>, offset: number, before: Uint8Array) => {
+    if (pos.headBytes < FINGERPRINT_BYTES && pos.headBytes < offset) {
+      // the head grows with what was read until it is FINGERPRINT_BYTES long (once per file, unless it starts tiny)
+      const head = await readAt(pos.fh, 0, Math.min(FINGERPRINT_BYTES, offset));
+      pos.headHash = digest(head);
+      pos.headBytes = head.length;
+    }
+    const tail = before.subarray(Math.max(0, before.length - FINGERPRINT_BYTES));
+    const tailHash = digest(tail);
+    const cp: Checkpoint = { ino: pos.ino, dev: pos.dev, offset, headHash: pos.headHash, headBytes: pos.headBytes, tailHash, tailBytes: tail.length };
     const r = await opts.ingest.ingestLines(lines, { kind: 'file', id, checkpoint: cp });
     addIngestResults(totals, r);
+    pos.tailHash = tailHash;
+    pos.tailBytes = tail.length;
     if (opts.onBatch) {
       const size = (await pos.fh.stat()).size;
       opts.onBatch({ file: id, offset, size, result: r });
@@ -199,7 +321,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         if (data.length > maxLineBytes) {
           // Hand the oversize fragment over (quarantined as too long); the rest of that line, up to its newline,
           // arrives as the next line and is quarantined as not JSON, so every byte stays in the quarantine.
-          await send([decodeText(data)], pos.offset + data.length);
+          await send([decodeText(data)], pos.offset + data.length, data);
           pos.offset += data.length;
           tail = 0;
         } else {
@@ -212,7 +334,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       // Decoded lazily from `buf`, so the tail moves to the front only once the batch is ingested.
       const lines = new LinesOf(complete, textEncoding(complete));
       try {
-        await send(lines, consumed);
+        await send(lines, consumed, data.subarray(0, lastNl + 1));
       } finally {
         lines.invalidate();
       }
@@ -222,11 +344,21 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     }
     if (final && tail) {
       const end = pos.offset + tail;
-      await send([decodeText(buf.subarray(0, tail))], end);
+      await send([decodeText(buf.subarray(0, tail))], end, buf.subarray(0, tail));
       pos.offset = end;
       tail = 0;
     }
     return any;
+  };
+
+  /** Read the open file again from 0 (truncated or replaced in place): the fingerprint starts over too. */
+  const restart = () => {
+    pos.offset = 0;
+    pos.headHash = '';
+    pos.headBytes = 0;
+    pos.tailHash = '';
+    pos.tailBytes = 0;
+    tail = 0;
   };
 
   try {
@@ -235,6 +367,14 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       return totals;
     }
     while (!opts.signal?.aborted) {
+      // grown since the last read: still the bytes we read, or rewritten in place (cp over it) between two polls?
+      if (pos.tailBytes > 0 && (await pos.fh.stat()).size > pos.offset + tail) {
+        const why = await differs(pos.fh, pos.offset, pos);
+        if (why) {
+          opts.log?.warn({ file: id, offset: pos.offset, detail: why }, 'file was replaced in place (same inode, other bytes before the offset); reading it from the start');
+          restart();
+        }
+      }
       await drain(false);
       let st;
       try {
@@ -252,8 +392,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       }
       if (st && st.size < pos.offset + tail) {
         opts.log?.warn({ file: id, offset: pos.offset, size: st.size }, 'file truncated; reading from the start');
-        pos.offset = 0;
-        tail = 0;
+        restart();
         continue;
       }
       try {

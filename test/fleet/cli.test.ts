@@ -1,7 +1,7 @@
 /**
  * `outflow fleet …` through the real CLI (child processes from the sources, as users run it).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -247,6 +247,47 @@ describe('outflow fleet (CLI)', () => {
     expect(ok.stderr).not.toMatch(/warning/);
     expect(ok.stderr).toMatch(/^ingested 401 lines \([1-9]\d* rows applied, \d+ of them baseline; [1-9]\d* rows ignored;/);
     expect(ok.stderr).toMatch(/\n\d+ rows ignored are of queries that are not Outflow's: "pack\/Global\/Outflow [a-z]+" \(\d+\)\. /);
+  }, 120_000);
+
+  it('ingest says when files were already ingested, and when one was rewritten in place and is read from the start; the simulator writes new files', async () => {
+    const simDir = path.join(dir, 'resim');
+    const first = await writeFleet(simulateFleet({ hosts: 6, days: 2, seed: 3, files: 1 }), simDir);
+    const ino = statSync(first[0]!).ino;
+    const db = await openSqliteStore(path.join(dir, 'resim.db'));
+    const run = async (f: string[]) => {
+      const err: string[] = [];
+      const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
+      try {
+        const config = parseConfig({ fleet: { ingest: { quarantine_file: '' } } });
+        const code = await runIngestCommand(db, f, { config, log: silentLogger(), finalize: false, flush: false, fromStart: false, json: false, progress: 'never' });
+        return { code, stderr: err.join('') };
+      } finally {
+        e.mockRestore();
+      }
+    };
+    try {
+      expect((await run(first)).code).toBe(0);
+      const again = await run(first);
+      expect(again.code).toBe(0);
+      expect(again.stderr).toMatch(/^ingested 0 lines /);
+      expect(again.stderr).toContain(`outflow fleet ingest: nothing new: ${first[0]} was already ingested up to its stored offset (the whole file); --from-start reads it again`);
+      // re-simulated into the same directory: a new file (inode), read from 0 as rotated
+      const bigger = simulateFleet({ hosts: 12, days: 2, seed: 4, files: 1 });
+      await writeFleet(bigger, simDir);
+      expect(statSync(first[0]!).ino).not.toBe(ino);
+      const resim = await run(first);
+      expect(resim.stderr).toMatch(new RegExp(`^ingested ${bigger.lineCount} lines .*; 0 quarantined\\)`, 'm'));
+      expect(resim.stderr).toContain(`${first[0]} is another file (inode) than the one its stored offset was taken on: rotated; read from the start`);
+      // `cp` of a bigger file over it keeps the inode: caught by the checkpoint's fingerprint
+      const copied = statSync(first[0]!).ino;
+      writeFileSync(first[0]!, `${simulateFleet({ hosts: 14, days: 2, seed: 5, files: 1 }).files[0]!.join('\n')}\n`);
+      expect(statSync(first[0]!).ino).toBe(copied);
+      const cp = await run(first);
+      expect(cp.stderr).toMatch(/; 0 quarantined\)/);
+      expect(cp.stderr).toMatch(/is not the file its stored offset was taken on \(.* differ\): rewritten in place, same inode; read from the start/);
+    } finally {
+      await db.close();
+    }
   }, 120_000);
 
   it('ingest of a FILE that is not there exits 2 naming it, before opening (or creating) the store', async () => {

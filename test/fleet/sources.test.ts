@@ -2,13 +2,13 @@
  * Ingest sources and the ingest service's error policy: files (checkpointed offsets committed with
  * the state, resume, rotation, truncation, unterminated last line), streams, quarantine file.
  */
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
-import { ingestFile, fileSourceId } from '../../fleet/ingest/file-source.js';
+import { FINGERPRINT_BYTES, ingestFile, fileSourceId, type FileStart } from '../../fleet/ingest/file-source.js';
 import { createIngestService, emptyIngestResult, MAX_IGNORED_QUERY_NAMES, RejectedInput, type IngestService } from '../../fleet/ingest/ingest-service.js';
 import { ingestStream } from '../../fleet/ingest/stream-source.js';
 import type { Store } from '../../fleet/store/store.js';
@@ -67,6 +67,103 @@ describe('file source', () => {
     expect(await ingestFile(file, { ingest, store })).toMatchObject({ lines: 1, accepted: 1 });
     await store.close();
   });
+
+  it('reads a file rewritten in place (same inode, at least as long) from 0, not from the stored offset mid-line', async () => {
+    const file = path.join(dir, 'rewrite.log');
+    writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n`);
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const starts: FileStart[] = [];
+    const onStart = (s: FileStart) => starts.push(s);
+    await ingestFile(file, { ingest, store, onStart });
+    const ino = statSync(file).ino;
+    // re-simulated into the same path / `cp bigger.log` over it: truncated and rewritten, same inode, longer
+    writeFileSync(file, `${lineAt(20)}\n${lineAt(21)}\n${lineAt(22)}\n${lineAt(23)}\n`);
+    expect(statSync(file).ino).toBe(ino);
+    expect(await ingestFile(file, { ingest, store, onStart })).toMatchObject({ lines: 4, accepted: 4, quarantined: 0 });
+    expect(starts.map((s) => s.reason)).toEqual(['no-checkpoint', 'replaced']);
+    expect(starts[1]).toMatchObject({ offset: 0, detail: expect.stringMatching(/differ/) });
+    // a plain append still resumes at the offset
+    appendFileSync(file, `${lineAt(24)}\n`);
+    expect(await ingestFile(file, { ingest, store, onStart })).toMatchObject({ lines: 1, accepted: 1 });
+    expect(starts[2]).toMatchObject({ reason: 'resumed', offset: readFileSync(file).length - lineAt(24).length - 1 });
+    // nothing new: resumed at the end
+    expect(await ingestFile(file, { ingest, store, onStart })).toMatchObject({ lines: 0 });
+    expect(starts[3]).toMatchObject({ reason: 'resumed', offset: readFileSync(file).length, size: readFileSync(file).length });
+    await store.close();
+  });
+
+  it('a rewrite whose byte before the offset happens to be a line end is caught by the fingerprint', async () => {
+    const file = path.join(dir, 'rewrite-nl.log');
+    // lines 1 and 4: same host, same length, other content; the new file has a line end exactly at the old offset
+    expect(lineAt(4).length).toBe(lineAt(1).length);
+    expect(lineAt(4)).not.toBe(lineAt(1));
+    writeFileSync(file, `${lineAt(1)}\n`);
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    await ingestFile(file, { ingest, store });
+    const cp = (await store.checkpoints.get(`file:${fileSourceId(file)}`))!;
+    expect(cp).toMatchObject({ offset: lineAt(1).length + 1, headBytes: lineAt(1).length + 1, tailBytes: lineAt(1).length + 1, headHash: expect.any(String), tailHash: expect.any(String) });
+    writeFileSync(file, `${lineAt(4)}\n${lineAt(5)}\n`);
+    const starts: FileStart[] = [];
+    expect(await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) })).toMatchObject({ lines: 2, accepted: 2, quarantined: 0 });
+    expect(starts[0]).toMatchObject({ reason: 'replaced', offset: 0 });
+    // past FINGERPRINT_BYTES: the head and the bytes before the offset are digested, at most that many each
+    const long = Array.from({ length: 40 }, (_, i) => lineAt(100 + i));
+    writeFileSync(file, `${long.join('\n')}\n`);
+    await ingestFile(file, { ingest, store, chunkBytes: 3000 });
+    expect(await store.checkpoints.get(`file:${fileSourceId(file)}`)).toMatchObject({ offset: readFileSync(file).length, headBytes: FINGERPRINT_BYTES, tailBytes: FINGERPRINT_BYTES });
+    // the same bytes up to the offset and more after them is an append, whatever was rewritten
+    writeFileSync(file, `${long.join('\n')}\n${lineAt(200)}\n`);
+    expect(await ingestFile(file, { ingest, store })).toMatchObject({ lines: 1, accepted: 1 });
+    await store.close();
+  });
+
+  it('a checkpoint stored before fingerprints resumes only after a line end', async () => {
+    const file = path.join(dir, 'old-checkpoint.log');
+    writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n${lineAt(2)}\n`);
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { ino, dev } = statSync(file);
+    const id = `file:${fileSourceId(file)}`;
+    const starts: FileStart[] = [];
+    const onStart = (s: FileStart) => starts.push(s);
+    // at a line boundary: resumed, as before
+    await store.checkpoints.put(id, { ino, dev, offset: lineAt(0).length + 1 });
+    expect(await ingestFile(file, { ingest, store, onStart })).toMatchObject({ lines: 2, accepted: 2, quarantined: 0 });
+    expect(starts[0]).toMatchObject({ reason: 'resumed', offset: lineAt(0).length + 1 });
+    // mid-line (a file rewritten in place under it): from 0
+    await store.checkpoints.put(id, { ino, dev, offset: lineAt(0).length + 5 });
+    expect(await ingestFile(file, { ingest, store, onStart })).toMatchObject({ lines: 3, accepted: 3, quarantined: 0 });
+    expect(starts[1]).toMatchObject({ reason: 'replaced', offset: 0, detail: expect.stringMatching(/not a line end/) });
+    await store.close();
+  });
+
+  it('a followed file rewritten in place between two polls (no truncation seen) is read again from 0', async () => {
+    const file = path.join(dir, 'follow-rewrite.log');
+    writeFileSync(file, `${lineAt(30)}\n`);
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const ac = new AbortController();
+    const results: { accepted: number; quarantined: number }[] = [];
+    const waitFor = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (results.reduce((a, b) => a + b.accepted, 0) < n) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} rows`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const done = ingestFile(file, { ingest, store, follow: true, pollIntervalMs: 20, signal: ac.signal, onBatch: ({ result }) => results.push(result) });
+    await waitFor(1);
+    // overwrite from byte 0 without truncating: the size only grows, the inode stays
+    const fd = openSync(file, 'r+');
+    writeSync(fd, `${lineAt(40)}\n${lineAt(41)}\n${lineAt(42)}\n`, 0);
+    closeSync(fd);
+    await waitFor(4);
+    ac.abort();
+    expect(await done).toMatchObject({ accepted: 4, quarantined: 0 });
+    await store.close();
+  }, 30_000);
 
   it('follows a file through growth, rotation and truncation until aborted', async () => {
     const file = path.join(dir, 'follow.log');
