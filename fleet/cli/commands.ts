@@ -19,6 +19,7 @@ import { createLogger, type Logger } from '../../src/log.js';
 import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
 import { appPrevalence, destinationPrevalence } from '../api/prevalence.js';
 import { statFile } from '../ingest/file-source.js';
+import { loadMigrations } from '../store/migrations.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
 import { listNewestDetections, withJobLockWaiting, type Store, type TimeWindow } from '../store/store.js';
 import { runIngestCommand } from './ingest-command.js';
@@ -203,17 +204,18 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     },
   );
 
-  common(program.command('migrate').description('apply pending store migrations')).action(async (opts: CommonOpts) => {
+  common(program.command('migrate').description('apply pending store migrations (a store that is not there is created: the message says so)')).action(async (opts: CommonOpts) => {
     const ctx = context(opts);
     const postgres = ctx.config.fleet.postgres;
-    const store = await openStore(ctx.storeUrl, { migrate: false, postgres }).catch(async (err: unknown) => {
-      // An outdated schema refuses to open without migrating: that is exactly what we are here to do.
-      if (err instanceof OutflowError && err.code === 'STORE_MIGRATE') return openStore(ctx.storeUrl, { migrate: true, postgres });
-      throw err;
-    });
+    // Opened without applying, so that what store.migrate() applies is what this says: an outdated store was
+    // migrated on open and then reported "up to date", and a mistyped --store was created and reported the same.
+    const store = await openStore(ctx.storeUrl, { migrate: false, checkMigrated: false, postgres });
     try {
       const applied = await store.migrate();
-      write(applied.length ? `applied ${applied.join(', ')} to ${store.location}` : `${store.location} is up to date`);
+      const first = loadMigrations(isPostgresUrl(ctx.storeUrl) ? 'postgres' : 'sqlite')[0]!.id;
+      const ids = applied.length > 3 ? `${applied[0]} … ${applied[applied.length - 1]}` : applied.join(', ');
+      if (applied.includes(first)) write(`created new store ${store.location} (migrations ${ids})`);
+      else write(applied.length ? `applied ${applied.join(', ')} to ${store.location}` : `${store.location} is up to date`);
     } finally {
       await store.close();
     }

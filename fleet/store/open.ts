@@ -9,8 +9,10 @@ import type { Logger } from '../../src/log.js';
 import type { Store } from './store.js';
 
 export interface OpenStoreOptions {
-  /** Apply pending migrations (default true). With false, an outdated schema is an error. */
+  /** Apply pending migrations (default true). With false, an outdated schema is an error (unless checkMigrated is false). */
   migrate?: boolean;
+  /** With `migrate: false`, false opens an outdated SQLite schema for the caller's `store.migrate()` (PostgreSQL never checks). */
+  checkMigrated?: boolean;
   /** PostgreSQL pool and statement settings (`fleet.postgres`); ignored for SQLite. */
   postgres?: { pool_size?: number; statement_timeout_ms?: number; upsert_chunk?: number };
   /** Store warnings (lost connections, job locks); silent by default. */
@@ -33,5 +35,5 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
     return openPostgresStore(url, opts);
   }
   const { openSqliteStore } = await import('./sqlite/sqlite-store.js');
-  return openSqliteStore(sqlitePath(url), { migrate: opts.migrate ?? true, log: opts.log });
+  return openSqliteStore(sqlitePath(url), { migrate: opts.migrate ?? true, checkMigrated: opts.checkMigrated ?? true, log: opts.log });
 }

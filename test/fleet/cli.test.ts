@@ -5,7 +5,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import Database from 'better-sqlite3';
+import { runFleetCli } from '../../fleet/cli/commands.js';
 import { runIngestCommand } from '../../fleet/cli/ingest-command.js';
+import { loadMigrations } from '../../fleet/store/migrations.js';
 import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log.js';
 import { APPS, simulateFleet, writeFleet, type SimulatedFleet } from '../../scripts/simulate-fleet.js';
@@ -305,6 +308,33 @@ describe('outflow fleet (CLI)', () => {
     expect([d.code, d.stderr]).toEqual([2, `outflow fleet: cannot read ${logs}: a directory (name the result-log files in it) (check the path; nothing was ingested)\n`]);
     expect(existsSync(db)).toBe(false);
   }, 120_000);
+
+  it('migrate says when it created a store (a mistyped --store shows), and which migrations an outdated one got', async () => {
+    const run = async (argv: string[]) => {
+      const out: string[] = [];
+      const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+      try {
+        return { code: await runFleetCli(argv), stdout: out.join('') };
+      } finally {
+        o.mockRestore();
+      }
+    };
+    const ids = loadMigrations('sqlite').map((m) => m.id);
+    const typo = path.join(dir, 'no-such-dir', 'outflwo.db');
+    expect(await run(['migrate', '--store', typo])).toEqual({ code: 0, stdout: `created new store ${typo} (migrations ${ids[0]} … ${ids[ids.length - 1]})\n` });
+    expect(await run(['migrate', '--store', typo])).toEqual({ code: 0, stdout: `${typo} is up to date\n` });
+    // a store one migration behind: the migration is named, not "up to date"
+    const behind = path.join(dir, 'behind.db');
+    const db = new Database(behind);
+    db.function('outflow_md5', { deterministic: true }, (body: unknown) => String(body));
+    db.exec('CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    for (const m of loadMigrations('sqlite').slice(0, -1)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, 0)').run(m.id);
+    }
+    db.close();
+    expect(await run(['migrate', '--store', behind])).toEqual({ code: 0, stdout: `applied ${ids[ids.length - 1]} to ${behind}\n` });
+  }, 60_000);
 
   it('migrate reports an up-to-date store; bad input exits 2 with a message', async () => {
     const m = await runOutflow(['fleet', 'migrate', '--store', store], { timeoutMs: 60_000 });

@@ -77,6 +77,11 @@ import {
 export interface SqliteStoreOptions {
   /** Apply pending migrations on open (default true). */
   migrate?: boolean;
+  /**
+   * With `migrate: false`: refuse a store with pending migrations (default true). false leaves them to the caller's
+   * `store.migrate()` (`outflow fleet migrate`, which reports what it applied).
+   */
+  checkMigrated?: boolean;
   /** Open read-only (CLI queries against a running aggregator's file). */
   readonly?: boolean;
   /** Store warnings (job leases); silent by default. */
@@ -1140,7 +1145,7 @@ export class SqliteStore implements Store {
     const store = new SqliteStore(db, file, (opts.log ?? silentLogger()).child({ component: 'sqlite-store' }), opts.jobLeaseMs ?? JOB_LEASE_MS);
     try {
       if (opts.migrate ?? !opts.readonly) await store.migrate();
-      else store.assertMigrated();
+      else if (opts.checkMigrated ?? true) store.assertMigrated();
     } catch (err) {
       db.close();
       throw err;
