@@ -24,7 +24,7 @@ import { InputError, OutflowError, StoreError, coerceError, zodIssues } from '..
 import type { Logger } from '../../src/log.js';
 import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
 import { VERSION } from '../../src/version.js';
-import { parseSince } from '../cli/format.js';
+import { parseSince, SinceError } from '../cli/format.js';
 import type { IngestService } from '../ingest/ingest-service.js';
 import { PROMETHEUS_CONTENT_TYPE, type FleetMetrics } from '../metrics.js';
 import { toOcsf } from '../sinks/ocsf.js';
@@ -282,8 +282,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       const { newest } = await store.clock.get();
       try {
         since = parseSince(q.since, newest ?? now());
-      } catch {
-        throw new InputError('invalid query', [{ path: 'since', message: `${q.since} is not a time: use ISO-8601, unix seconds or a duration such as 24h` }]);
+      } catch (err) {
+        if (!(err instanceof SinceError)) throw err;
+        throw new InputError('invalid query', [{ path: 'since', message: `${q.since} ${err.reason} (${err.hint})` }]);
       }
     }
     const listed = await listNewestDetections(store.detections, { since, analytic: q.analytic, host: q.host, limit: q.limit });

@@ -136,7 +136,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     program
       .command('detections')
       .description('list detections')
-      .option('--since <when>', 'last seen at or after: ISO time, unix seconds, or a duration (24h, 7d) back from the newest event')
+      .option('--since <when>', 'last seen at or after: a duration back from the newest event (30m, 24h, 7d), unix seconds, or an ISO 8601 date or date-time (UTC unless it has Z or an offset)')
       .option('--analytic <id>', 'only this analytic (AN0990, AN1415, AN0425, AN0032, AN0082)')
       .option('--host <id|name>', 'only this host: its id or its current hostname (ASCII case aside)')
       .option('--limit <n>', 'the newest n matching detections (listed oldest first)', '1000')

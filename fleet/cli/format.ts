@@ -11,18 +11,67 @@ export type DetectionFormat = 'json' | 'ocsf' | 'table';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
+/** What `--since` and `?since=` take, for error messages and help. */
+export const SINCE_FORMS =
+  'a duration back from the newest event (30m, 24h, 7d, 2w; units s m h d w), unix seconds (1773064700), or an ISO 8601 date or date-time (2026-03-09, 2026-03-09T14:30, 2026-03-09T14:30:00+01:00; UTC unless it has Z or an offset)';
+
+/** Why a `since` value was refused: `reason` names the value, `hint` what to type instead. */
+export class SinceError extends InputError {
+  constructor(
+    readonly value: string,
+    readonly reason: string,
+    hint: string,
+  ) {
+    super(`--since ${value} ${reason}`, [], hint);
+  }
+}
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/;
+
+/** An ISO 8601 date (UTC midnight) or date-time (UTC unless it carries Z or an offset), in unix seconds; null if it is none or names no real time. */
+function isoSeconds(v: string): number | null {
+  const m = ISO.exec(v);
+  if (!m) return null;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((x) => (x === undefined ? undefined : Number(x))) as number[];
+  if (month! < 1 || month! > 12 || day! < 1 || hour > 23 || minute > 59 || second > 59) return null;
+  const d = new Date(0);
+  d.setUTCFullYear(year!, month! - 1, day!); // not Date.UTC, which takes years 0–99 for 1900–1999
+  if (d.getUTCDate() !== day) return null; // 2026-02-30
+  const t = d.getTime() + (hour * 3600 + minute * 60 + second) * 1000;
+  let offset = 0;
+  const zone = m[7];
+  if (zone && zone.toUpperCase() !== 'Z') {
+    const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone)!;
+    const [oh, om] = [Number(z[2]), Number(z[3] ?? 0)];
+    if (oh > 23 || om > 59) return null;
+    offset = (z[1] === '-' ? -1 : 1) * (oh * 3600 + om * 60);
+  }
+  return Math.floor(t / 1000) - offset;
+}
+
 /**
- * `--since`: ISO-8601 time, unix seconds, or a duration (`30m`, `24h`, `7d`) counted back from `newest`
- * — the newest event time in the store, which is "now" in live operation and the end of a replay.
+ * `--since` and `?since=`: a duration (`30m`, `24h`, `7d`) counted back from `newest` (the newest event time
+ * in the store), unix seconds, or an ISO 8601 date or date-time (UTC unless it has a zone). Anything else is a
+ * SinceError: a guess (Date.parse takes `7` for 2001-07-01) would widen or empty the result without a word.
  */
 export function parseSince(value: string, newest: number): number {
   const v = value.trim();
-  if (/^\d{9,}$/.test(v)) return Number(v);
   const rel = /^(\d+)\s*([smhdw])$/i.exec(v);
   if (rel) return newest - Number(rel[1]) * UNITS[rel[2]!.toLowerCase()]!;
-  const t = Date.parse(v);
-  if (!Number.isNaN(t)) return Math.floor(t / 1000);
-  throw new InputError(`--since ${value} is not a time`, [], 'use an ISO time (2026-03-01T00:00:00Z), unix seconds, or a duration such as 24h or 7d');
+  if (/^\d+$/.test(v)) {
+    // unix seconds from 1973 (9 digits) to 2286 (10 digits); a shorter number is a duration without its unit
+    if (v.length === 9 || v.length === 10) return Number(v);
+    if (v.length === 13) return fail(value, 'looks like milliseconds (13 digits)', `divide by 1000: ${v.slice(0, 10)} is unix seconds`);
+    if (v.length < 9) return fail(value, 'is a number without a unit', `for a duration add one: ${v}h, ${v}d`);
+    return fail(value, 'is not unix seconds (9 or 10 digits)');
+  }
+  const iso = isoSeconds(v);
+  if (iso !== null) return iso;
+  return fail(value, 'is not a time');
+}
+
+function fail(value: string, reason: string, advice?: string): never {
+  throw new SinceError(value, reason, `${advice ? `${advice}; ` : ''}accepted: ${SINCE_FORMS}`);
 }
 
 /** `MM-DD HH:MMZ`: the year and seconds are in the JSON; a triage table needs the day and time. */

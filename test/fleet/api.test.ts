@@ -414,6 +414,10 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
     for (const [q, p] of [
       ['analytic=AN9999', 'analytic'],
       ['since=yesterday-ish', 'since'],
+      ['since=7', 'since'],
+      ['since=March%209', 'since'],
+      ['since=foo%202026', 'since'],
+      ['since=1773064700000', 'since'],
       ['limit=0', 'limit'],
       ['limit=abc', 'limit'],
       ['hostid=x', ''],
@@ -424,6 +428,8 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
       expect(r.json.code).toBe('INPUT_INVALID');
       expect(r.json.issues.map((i: { path: string }) => i.path), q).toContain(p);
     }
+    const ms = await get('/v1/detections?since=1773064700000');
+    expect(ms.json.issues[0].message).toMatch(/^1773064700000 looks like milliseconds \(13 digits\) \(divide by 1000: 1773064700 is unix seconds; accepted: a duration/);
   });
 
   it('answers a malformed URL and an over-long path parameter in the documented error shape, without echoing the URL', async () => {

@@ -341,7 +341,13 @@ describe('outflow fleet (CLI)', () => {
     expect([m.code, m.stdout.trim()]).toEqual([0, `${store} is up to date`]);
     const bad = await runOutflow(['fleet', 'detections', '--store', store, '--since', 'yesterday-ish'], { timeoutMs: 60_000 });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--since yesterday-ish is not a time/);
+    expect(bad.stderr).toMatch(/--since yesterday-ish is not a time \(accepted: a duration .*unix seconds .*ISO 8601/);
+    // a guess would widen (7 = 2001-07-01) or empty (milliseconds) the result without a word
+    for (const [v, why] of [['7', /--since 7 is a number without a unit \(for a duration add one: 7h, 7d; accepted: /], ['March 9', /--since March 9 is not a time/], ['1773064700000', /--since 1773064700000 looks like milliseconds \(13 digits\) \(divide by 1000: 1773064700 is unix seconds;/]] as const) {
+      const r = await runOutflow(['fleet', 'detections', '--store', store, '--since', v], { timeoutMs: 60_000 });
+      expect([r.code, r.stdout], v).toEqual([2, '']);
+      expect(r.stderr, v).toMatch(why);
+    }
     const unknownAnalytic = await runOutflow(['fleet', 'detections', '--store', store, '--analytic', 'AN9999'], { timeoutMs: 60_000 });
     expect(unknownAnalytic.code).toBe(2);
     expect(unknownAnalytic.stderr).toMatch(/--analytic AN9999 is not one of Outflow's analytics/);
