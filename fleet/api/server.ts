@@ -24,7 +24,7 @@ import { InputError, OutflowError, StoreError, coerceError, zodIssues } from '..
 import type { Logger } from '../../src/log.js';
 import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
 import { VERSION } from '../../src/version.js';
-import { parseSince, SinceError } from '../cli/format.js';
+import { parseSince, sinceAnchor, SinceError } from '../cli/format.js';
 import type { IngestService } from '../ingest/ingest-service.js';
 import { PROMETHEUS_CONTENT_TYPE, type FleetMetrics } from '../metrics.js';
 import { toOcsf } from '../sinks/ocsf.js';
@@ -43,7 +43,7 @@ export interface ApiDeps {
   token: string;
   metrics: FleetMetrics;
   log: Logger;
-  /** Wall-clock unix seconds (for `since` when the store is empty). */
+  /** Wall-clock unix seconds (a duration `since` counts back from no later than this; see sinceAnchor). */
   now?: () => number;
   /** fleet.http.tls as readTls read it at start-up (before the store opened), or null without TLS. */
   tls: TlsFiles | null;
@@ -281,7 +281,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (q.since !== undefined) {
       const { newest } = await store.clock.get();
       try {
-        since = parseSince(q.since, newest ?? now());
+        since = parseSince(q.since, sinceAnchor(newest, now()));
       } catch (err) {
         if (!(err instanceof SinceError)) throw err;
         throw new InputError('invalid query', [{ path: 'since', message: `${q.since} ${err.reason} (${err.hint})` }]);

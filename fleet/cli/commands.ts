@@ -23,7 +23,7 @@ import { loadMigrations } from '../store/migrations.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
 import { listNewestDetections, withJobLockWaiting, type Store, type TimeWindow } from '../store/store.js';
 import { runIngestCommand } from './ingest-command.js';
-import { formatDetections, parseSince, type DetectionFormat } from './format.js';
+import { formatDetections, parseSince, sinceAnchor, type DetectionFormat } from './format.js';
 
 interface CommonOpts {
   config?: string;
@@ -136,7 +136,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     program
       .command('detections')
       .description('list detections')
-      .option('--since <when>', 'last seen at or after: a duration back from the newest event (30m, 24h, 7d), unix seconds, or an ISO 8601 date or date-time (UTC unless it has Z or an offset)')
+      .option('--since <when>', 'last seen at or after: a duration back from the newest event or now, whichever is earlier (30m, 24h, 7d), unix seconds, or an ISO 8601 date or date-time (UTC unless it has Z or an offset)')
       .option('--analytic <id>', 'only this analytic (AN0990, AN1415, AN0425, AN0032, AN0082)')
       .option('--host <id|name>', 'only this host: its id or its current hostname (ASCII case aside)')
       .option('--limit <n>', 'the newest n matching detections (listed oldest first)', '1000')
@@ -149,7 +149,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     if (analytic && !(ANALYTIC_IDS as readonly string[]).includes(analytic)) throw new InputError(`--analytic ${opts.analytic} is not one of Outflow's analytics`, [], `use ${ANALYTIC_IDS.join(', ')}`);
     await withStore(ctx, async (store) => {
       const { newest } = await store.clock.get();
-      const since = opts.since === undefined ? undefined : parseSince(opts.since, newest ?? Math.floor(Date.now() / 1000));
+      const since = opts.since === undefined ? undefined : parseSince(opts.since, sinceAnchor(newest, Math.floor(Date.now() / 1000)));
       const { detections: rows, truncated } = await listNewestDetections(store.detections, { since, analytic: analytic as never, host: opts.host, limit });
       if (truncated) process.stderr.write(`outflow fleet: showing the newest ${limit} matching detections; older ones match too (narrow with --since, or raise --limit)\n`);
       const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');

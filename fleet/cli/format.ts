@@ -13,7 +13,7 @@ const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_
 
 /** What `--since` and `?since=` take, for error messages and help. */
 export const SINCE_FORMS =
-  'a duration back from the newest event (30m, 24h, 7d, 2w; units s m h d w), unix seconds (1773064700), or an ISO 8601 date or date-time (2026-03-09, 2026-03-09T14:30, 2026-03-09T14:30:00+01:00; UTC unless it has Z or an offset)';
+  'a duration back from the newest event time or now, whichever is earlier (30m, 24h, 7d, 2w; units s m h d w), unix seconds (1773064700), or an ISO 8601 date or date-time (2026-03-09, 2026-03-09T14:30, 2026-03-09T14:30:00+01:00; UTC unless it has Z or an offset)';
 
 /** Why a `since` value was refused: `reason` names the value, `hint` what to type instead. */
 export class SinceError extends InputError {
@@ -50,14 +50,24 @@ function isoSeconds(v: string): number | null {
 }
 
 /**
- * `--since` and `?since=`: a duration (`30m`, `24h`, `7d`) counted back from `newest` (the newest event time
- * in the store), unix seconds, or an ISO 8601 date or date-time (UTC unless it has a zone). Anything else is a
- * SinceError: a guess (Date.parse takes `7` for 2001-07-01) would widen or empty the result without a word.
+ * The time a duration `since` counts back from: the newest event time in the store, but never later than the
+ * wall clock `now`. A replay of old logs counts back from its last event; live, a single host whose clock runs
+ * ahead (ingest takes lines up to a day in the future) would otherwise move "24h" to a window that is mostly
+ * still to come. An empty store counts back from `now`.
  */
-export function parseSince(value: string, newest: number): number {
+export function sinceAnchor(newest: number | null, now: number): number {
+  return newest === null ? now : Math.min(newest, now);
+}
+
+/**
+ * `--since` and `?since=`: a duration (`30m`, `24h`, `7d`) counted back from `anchor` (sinceAnchor), unix
+ * seconds, or an ISO 8601 date or date-time (UTC unless it has a zone). Anything else is a SinceError: a guess
+ * (Date.parse takes `7` for 2001-07-01) would widen or empty the result without a word.
+ */
+export function parseSince(value: string, anchor: number): number {
   const v = value.trim();
   const rel = /^(\d+)\s*([smhdw])$/i.exec(v);
-  if (rel) return newest - Number(rel[1]) * UNITS[rel[2]!.toLowerCase()]!;
+  if (rel) return anchor - Number(rel[1]) * UNITS[rel[2]!.toLowerCase()]!;
   if (/^\d+$/.test(v)) {
     // unix seconds from 1973 (9 digits) to 2286 (10 digits); a shorter number is a duration without its unit
     if (v.length === 9 || v.length === 10) return Number(v);

@@ -349,6 +349,30 @@ describe('the size of what a host can make a detection carry', () => {
   }, 120_000);
 });
 
+describe('GET /v1/detections?since= with a duration', () => {
+  // detections 1 h, 10 h and 30 h before `anchor`; the store's newest event time is `newest`
+  it.each([
+    ['a replay of old logs: back from its newest event', -30 * 86_400, -30 * 86_400],
+    ['a host clock 20 h ahead: back from now, not from that host', 20 * 3600, 0],
+  ])('%s', async (label, newestFromNow, anchorFromNow) => {
+    const now = Math.floor(Date.now() / 1000);
+    const [newest, anchor] = [now + newestFromNow, now + anchorFromNow];
+    const file = path.join(dir, `since-anchor-${newestFromNow}.db`);
+    const store = await openSqliteStore(file);
+    await store.clock.observe(anchor - 5 * 86_400, newest);
+    await store.detections.upsert([1, 10, 30].map((h) => sampleDetection({ id: `det-${h}h`, suppression_key: `k-${h}`, first_seen: anchor - h * 3600 - 30, last_seen: anchor - h * 3600 })));
+    await store.close();
+    const own = await startServe({ loaded: config({ store: file }), log: silentLogger(), stdout: new MemoryStream() });
+    try {
+      const res = await fetch(`${own.url}/v1/detections?since=24h`, { headers: auth });
+      const answer = (await res.json()) as { detections: Detection[] };
+      expect(answer.detections.map((d) => d.id), label).toEqual(['det-10h', 'det-1h']);
+    } finally {
+      await own.stop('test');
+    }
+  });
+});
+
 describe('queries after a simulated fleet was ingested and finalized', () => {
   let all: Detection[];
   const FLEET = generateFleetLines({ lines: 1500, hosts: 30, days: 10, seed: 21 });

@@ -17,6 +17,7 @@ import { runOutflow, spawnOutflow } from '../helpers/cli.js';
 import { rollup } from '../../fleet/rules/maintenance.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { DAY, MiB, T0, candidateLine, hostsOf, runPipeline, statusLines } from './fleet-helpers.js';
+import { sampleDetection } from './serve-fixtures.js';
 
 const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'fleet-cli-'));
 const store = path.join(dir, 'outflow.db');
@@ -335,6 +336,21 @@ describe('outflow fleet (CLI)', () => {
     db.close();
     expect(await run(['migrate', '--store', behind])).toEqual({ code: 0, stdout: `applied ${ids[ids.length - 1]} to ${behind}\n` });
   }, 60_000);
+
+  it('detections --since DURATION counts back from the newest event time, but never from past the wall clock', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // a replay of old logs (newest event a month ago) and a live store where one host's clock is 20 h ahead
+    for (const [label, newest, anchor] of [['replay', now - 30 * DAY, now - 30 * DAY], ['host clock ahead', now + 20 * 3600, now]] as const) {
+      const db = path.join(dir, `since-${label.replaceAll(' ', '-')}.db`);
+      const s = await openSqliteStore(db);
+      await s.clock.observe(anchor - 5 * DAY, newest);
+      await s.detections.upsert([1, 10, 30].map((h) => sampleDetection({ id: `det-${h}h`, suppression_key: `k-${h}`, first_seen: anchor - h * 3600 - 30, last_seen: anchor - h * 3600 })));
+      await s.close();
+      const r = await runOutflow(['fleet', 'detections', '--store', db, '--format', 'json', '--since', '24h'], { timeoutMs: 60_000 });
+      expect(r.code, label).toBe(0);
+      expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id), label).toEqual(['det-10h', 'det-1h']);
+    }
+  }, 120_000);
 
   it('migrate reports an up-to-date store; bad input exits 2 with a message', async () => {
     const m = await runOutflow(['fleet', 'migrate', '--store', store], { timeoutMs: 60_000 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSince, SinceError, SINCE_FORMS } from '../../fleet/cli/format.js';
+import { parseSince, sinceAnchor, SinceError, SINCE_FORMS } from '../../fleet/cli/format.js';
 
 const NEWEST = 1_773_064_700; // 2026-03-09T13:58:20Z
 
@@ -55,5 +55,11 @@ describe('parseSince', () => {
     expect(ms.message).toBe('--since 1773064700000 looks like milliseconds (13 digits)');
     expect(ms.hint).toMatch(/^divide by 1000: 1773064700 is unix seconds; accepted: /);
     expect(refusal('17730647000').message).toBe('--since 17730647000 is not unix seconds (9 or 10 digits)');
+  });
+
+  it('counts a duration back from the newest event time, or now when that is earlier', () => {
+    expect(sinceAnchor(NEWEST, NEWEST + 30 * 86_400)).toBe(NEWEST); // a replay of old logs
+    expect(sinceAnchor(NEWEST + 3600, NEWEST)).toBe(NEWEST); // a host clock an hour ahead
+    expect(sinceAnchor(null, NEWEST)).toBe(NEWEST); // nothing ingested yet
   });
 });
