@@ -5,6 +5,7 @@
 import { commonThreshold, prevalenceWindow, rareThreshold, unseenApp } from '../../src/analytics/prevalence.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { destinationKey } from '../../src/classify/destination.js';
+import { InputError } from '../../src/errors.js';
 import { emptyStats, type Store, type TimeWindow } from '../store/store.js';
 
 /**
@@ -26,13 +27,36 @@ const sampleOut = (sample: readonly { hostId: string; firstSeen: number; lastSee
   sample.map((h) => ({ host_id: h.hostId, first_seen: h.firstSeen, last_seen: h.lastSeen }));
 
 /**
- * Prevalence of a destination. `asked` may be a key or what a key is made from: a server name (`files.example.com`,
- * any case, a trailing dot) or an IP (brackets, zone, case and an IPv4-mapped prefix dropped, as ingest does); it is
- * turned into the key ingest would have stored
- * (`normalized_from` then names what was asked).
+ * The destination key a person means by what they typed: a key, a server name or IP, or a URL or `host/path` pasted
+ * from a browser. The host is what is left without a scheme (and the user info after it), a path, query or
+ * fragment; then destinationKey, as ingest derives keys, drops a `:port` (an IP's key has none either), brackets,
+ * trailing dots and case. Only for lookups: ingest keys result rows with destinationKey alone.
+ */
+export function destinationLookupKey(asked: string): string {
+  let host = asked.trim();
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(host);
+  if (scheme) {
+    host = host.slice(scheme[0].length);
+    const end = host.search(/[/?#]/);
+    if (end >= 0) host = host.slice(0, end);
+    host = host.slice(host.lastIndexOf('@') + 1);
+  } else {
+    const end = host.search(/[/?#]/);
+    if (end >= 0) host = host.slice(0, end);
+  }
+  const key = destinationKey(host, host);
+  if (!key) throw new InputError(`${asked} names no destination`, [], 'give a registrable domain, a server name, an IP or a URL');
+  return key;
+}
+
+/**
+ * Prevalence of a destination. `asked` may be a key or what a key is made from (destinationLookupKey): a server
+ * name (`files.example.com`, any case, a trailing dot), an IP (brackets, zone, case and an IPv4-mapped prefix
+ * dropped, as ingest does) or a URL; it is turned into the key ingest would have stored (`normalized_from` then
+ * names what was asked). `in_store` says whether the store holds any sighting of that key.
  */
 export async function destinationPrevalence(store: Store, analytics: AnalyticsConfig, asked: string, hostSample: number) {
-  const key = destinationKey(asked, asked);
+  const key = destinationLookupKey(asked);
   const now = await windowNow(store, analytics);
   const stats = (now ? (await store.prevalence.destinations([key], now.window)).get(key) : undefined) ?? emptyStats();
   const sample = now && hostSample ? await store.prevalence.destinationHosts(key, now.window, hostSample) : [];
@@ -47,6 +71,8 @@ export async function destinationPrevalence(store: Store, analytics: AnalyticsCo
     first_seen: stats.firstSeen,
     last_seen: stats.lastSeen,
     saturated: stats.saturated,
+    // false for a key no data the store keeps names (a typo, or a destination no host reported)
+    in_store: stats.firstSeen !== null,
     // no verdict without a window (a store with no events yet)
     rare: now ? stats.hosts <= t.rare_threshold : null,
     common: now ? stats.hosts >= t.common_threshold : null,

@@ -162,12 +162,19 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
   common(
     prevalence
       .command('destination')
-      .argument('<key>', 'destination key (registrable domain, storage FQDN or IP), or a server name it is derived from')
+      .argument('<key>', 'destination key (registrable domain, storage FQDN or IP), or a server name, IP or URL it is derived from')
       .option('--hosts <n>', 'list up to n hosts (0–1000)', '20'),
   ).action(async (key: string, opts: CommonOpts & { hosts: string }) => {
     const ctx = context(opts);
     const hosts = hostSampleSize(opts.hosts);
-    await withStore(ctx, async (store) => writePrevalence(store, await destinationPrevalence(store, ctx.config.analytics, key, hosts)), { mustExist: true });
+    await withStore(
+      ctx,
+      async (store) => {
+        const answer = await destinationPrevalence(store, ctx.config.analytics, key, hosts);
+        writePrevalence(store, answer, answer.in_store ? undefined : `the store has never seen ${answer.key}${answer.normalized_from === undefined ? '' : ` (from ${key})`}: no data it keeps names this destination`);
+      },
+      { mustExist: true },
+    );
     setCode(0);
   });
   common(

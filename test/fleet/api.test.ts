@@ -483,8 +483,15 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
     expect(r.json).toMatchObject({ key, window, hosts: stats.hosts, first_seen: stats.firstSeen, last_seen: stats.lastSeen, saturated: stats.saturated, rare_threshold: 3 });
     expect(r.json.active_hosts).toBe(await server.store.hosts.activeCount(window));
     expect(r.json.host_sample.length).toBe(Math.min(50, stats.hosts));
+    expect(r.json.in_store).toBe(true);
     const unknown = await get('/v1/prevalence/destinations/never-seen.example');
-    expect(unknown.json).toMatchObject({ hosts: 0, first_seen: null, rare: true });
+    expect(unknown.json).toMatchObject({ hosts: 0, first_seen: null, rare: true, in_store: false });
+    // a pasted URL or a trailing slash is looked up by its host's key, not as a key no host has
+    for (const asked of [`https://${key}/files?x=1`, `${key}/`, `${key.toUpperCase()}.`]) {
+      const byUrl = await get(`/v1/prevalence/destinations/${encodeURIComponent(asked)}?hosts=50`);
+      expect(byUrl.status, asked).toBe(200);
+      expect(byUrl.json, asked).toEqual({ ...r.json, normalized_from: asked });
+    }
   });
 
   it('GET /v1/prevalence/apps/:identity takes an identity with an encoded slash', async () => {

@@ -68,6 +68,15 @@ describe('outflow fleet (CLI)', () => {
     // the same answer as GET /v1/prevalence/destinations/:key, and a server name is looked up by its key
     const byName = await runOutflow(['fleet', 'prevalence', 'destination', 'Files.Quiet-Harbor.io.', '--store', store], { timeoutMs: 60_000 });
     expect(JSON.parse(byName.stdout)).toEqual({ ...JSON.parse(d.stdout), normalized_from: 'Files.Quiet-Harbor.io.' });
+    expect([d.stderr, JSON.parse(d.stdout).in_store]).toEqual(['', true]);
+    // a pasted URL is looked up by its host's key
+    const byUrl = await runOutflow(['fleet', 'prevalence', 'destination', 'https://files.quiet-harbor.io/upload/', '--store', store], { timeoutMs: 60_000 });
+    expect([byUrl.stderr, JSON.parse(byUrl.stdout)]).toEqual(['', { ...JSON.parse(d.stdout), normalized_from: 'https://files.quiet-harbor.io/upload/' }]);
+    // a key the store never saw is said so on stderr, as for apps
+    const never = await runOutflow(['fleet', 'prevalence', 'destination', 'Never-Seen.example/', '--store', store], { timeoutMs: 60_000 });
+    expect(never.code).toBe(0);
+    expect(JSON.parse(never.stdout)).toMatchObject({ key: 'never-seen.example', hosts: 0, in_store: false });
+    expect(never.stderr).toBe('outflow fleet: the store has never seen never-seen.example (from Never-Seen.example/): no data it keeps names this destination\n');
     // a store that is not there is an error, not an empty answer
     const missing = await runOutflow(['fleet', 'prevalence', 'destination', 'quiet-harbor.io', '--store', path.join(dir, 'no-such.db')], { timeoutMs: 60_000 });
     expect(missing.code).not.toBe(0);
