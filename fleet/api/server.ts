@@ -8,8 +8,8 @@
  * Routes:
  *   POST /v1/ingest                         NDJSON | Fleet webhook | Kafka REST (see ingest-body.ts), plain or gzip
  *   GET  /v1/detections?since=&analytic=&host=&limit=&format=json|ocsf (the newest `limit`, oldest first)
- *   GET  /v1/prevalence/destinations/:key?hosts=N
- *   GET  /v1/prevalence/apps/:identity?hosts=N   (identity URL-encoded: team:ABC%2Fcom.example.app)
+ *   GET  /v1/prevalence/destinations/:key?hosts=N  (the rest of the path: a key, server name or URL)
+ *   GET  /v1/prevalence/apps/:identity?hosts=N   (the rest of the path: team:ABC/com.example.app, or its '/' as %2F)
  *   GET  /healthz                            no token: liveness and store reachability
  *   GET  /metrics                            Prometheus text; token unless http.metrics_require_token is false
  */
@@ -105,8 +105,16 @@ const DetectionsQuerySchema = z
   .strict();
 
 const PrevalenceQuerySchema = z.object({ hosts: z.coerce.number().int().min(0).max(1000).default(20) }).strict();
-const KeyParamsSchema = z.object({ key: noNul.max(1024) });
-const IdentityParamsSchema = z.object({ identity: noNul.max(1024) });
+const MAX_PARAM_LENGTH = 1024;
+const KeyParamsSchema = z.object({ key: noNul.max(MAX_PARAM_LENGTH) });
+const IdentityParamsSchema = z.object({ identity: noNul.max(MAX_PARAM_LENGTH) });
+
+/** What a `…/*` route matched (decoded), held to the length routerOptions.maxParamLength holds a `:param` to. */
+function restOfPath(req: FastifyRequest): string {
+  const rest = (req.params as Record<string, string | undefined>)['*'] ?? '';
+  if (rest.length > MAX_PARAM_LENGTH) throw Object.assign(new Error('path parameter too long'), { statusCode: 414, code: 'FST_ERR_MAX_PARAM_LENGTH' });
+  return rest;
+}
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
   const r = schema.safeParse(value ?? {});
@@ -130,7 +138,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: http.body_limit,
     requestTimeout: http.request_timeout_ms,
     // identities such as team:ABC/com.example carry a `/`: clients encode it, we must not re-split on it
-    routerOptions: { maxParamLength: 1024 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // a malformed URL (bad percent-encoding, a parameter over maxParamLength) answers in our error shape, not echoed
     frameworkErrors: (err, _req, reply) => {
       const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
@@ -301,14 +309,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return { count: detections.length, truncated: listed.truncated || from > 0, format: q.format, detections };
   });
 
-  app.get('/v1/prevalence/destinations/:key', async (req) => {
-    const { key } = parse(KeyParamsSchema, req.params, 'path');
+  // Wildcards, not `:param`s: every team identity holds a '/' (team:ABCDE12345/com.example.app), and so does a
+  // pasted URL; a client that does not percent-encode it (%2F, which works too) reached no route.
+  app.get('/v1/prevalence/destinations/*', async (req) => {
+    const { key } = parse(KeyParamsSchema, { key: restOfPath(req) }, 'path');
     const q = parse(PrevalenceQuerySchema, req.query, 'query');
     return destinationPrevalence(store, deps.analytics, key, q.hosts);
   });
 
-  app.get('/v1/prevalence/apps/:identity', async (req) => {
-    const { identity } = parse(IdentityParamsSchema, req.params, 'path');
+  app.get('/v1/prevalence/apps/*', async (req) => {
+    const { identity } = parse(IdentityParamsSchema, { identity: restOfPath(req) }, 'path');
     const q = parse(PrevalenceQuerySchema, req.query, 'query');
     return appPrevalence(store, deps.analytics, identity, q.hosts);
   });

@@ -457,9 +457,9 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
   });
 
   it('answers a malformed URL and an over-long path parameter in the documented error shape, without echoing the URL', async () => {
-    for (const route of ['/v1/prevalence/destinations/%ZZ', `/v1/prevalence/destinations/${'a'.repeat(2000)}`]) {
+    for (const route of ['/v1/prevalence/destinations/%ZZ', `/v1/prevalence/destinations/${'a'.repeat(2000)}`, `/v1/prevalence/apps/team:X/${'a'.repeat(2000)}`, '/v1/prevalence/apps/a/%ZZ']) {
       const r = await get(route);
-      expect([400, 414]).toContain(r.status);
+      expect(r.status, route.slice(0, 40)).toBe(route.includes('%ZZ') ? 400 : 414);
       expect(Object.keys(r.json).sort()).toEqual(['code', 'error']);
       expect(String(r.json.error).length).toBeLessThan(100);
     }
@@ -492,12 +492,22 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
       expect(byUrl.status, asked).toBe(200);
       expect(byUrl.json, asked).toEqual({ ...r.json, normalized_from: asked });
     }
+    // and with its slashes not encoded
+    for (const asked of [`https://${key}/files`, `${key}/`]) {
+      const plain = await get(`/v1/prevalence/destinations/${asked}?hosts=50`);
+      expect(plain.status, asked).toBe(200);
+      expect(plain.json, asked).toEqual({ ...r.json, normalized_from: asked });
+    }
   });
 
-  it('GET /v1/prevalence/apps/:identity takes an identity with an encoded slash', async () => {
+  it('GET /v1/prevalence/apps/:identity takes an identity with its slash encoded or not', async () => {
     const identity = 'team:TEAM0000/com.vendor0.app';
     const r = await get(`/v1/prevalence/apps/${encodeURIComponent(identity)}`);
     expect(r.status).toBe(200);
+    const plain = await get(`/v1/prevalence/apps/${identity}`);
+    expect(plain.status).toBe(200);
+    expect(plain.json).toEqual(r.json);
+    expect((await get('/v1/prevalence/apps/team:TEAM0000%2Fcom.vendor0.app')).json).toEqual(r.json);
     expect(r.json.identity).toBe(identity);
     expect(r.json.hosts).toBeGreaterThan(1);
     expect(r.json).toMatchObject({ signature_class: 'developer_id', team_id: 'TEAM0000', signing_id: 'com.vendor0.app' });
