@@ -18,7 +18,7 @@ export function bearerMatches(expectedToken: string, authorization: string | und
   return same && given.length > 0;
 }
 
-/** Where the API token comes from: OUTFLOW_HTTP_TOKEN wins over `token_file`, which wins over `token`. */
+/** Where the API token comes from: OUTFLOW_HTTP_TOKEN wins over `token_file` or `token` (the config holds at most one of them). */
 export function apiTokenSource(http: HttpConfig, env: NodeJS.ProcessEnv = process.env): 'OUTFLOW_HTTP_TOKEN' | 'fleet.http.token_file' | 'fleet.http.token' | null {
   if (env.OUTFLOW_HTTP_TOKEN?.trim()) return 'OUTFLOW_HTTP_TOKEN';
   if (http.token_file) return 'fleet.http.token_file';

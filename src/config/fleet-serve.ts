@@ -31,7 +31,8 @@ export const HttpConfigSchema = z
     port: z.number().int().min(0).max(65535).default(8088),
     /**
      * Bearer token required on every route except /healthz. Prefer `token_file` (or the
-     * OUTFLOW_HTTP_TOKEN environment variable, which wins over both) to keep it out of the config.
+     * OUTFLOW_HTTP_TOKEN environment variable, which wins over either) to keep it out of the config.
+     * Set one of `token` and `token_file`, not both.
      */
     token: z.string().min(16, 'use at least 16 characters').optional(),
     token_file: path.optional(),
@@ -60,6 +61,8 @@ export const HttpConfigSchema = z
     request_timeout_ms: z.number().int().positive().default(60_000),
   })
   .strict()
+  // as webhook sinks refuse secret with secret_file: the file would win silently, and the token in the config is not the one in use
+  .refine((h) => h.token === undefined || h.token_file === undefined, { message: 'set one of token or token_file, not both (the file would be used and token ignored)', path: ['token'] })
   .prefault({});
 
 export type HttpConfig = z.infer<typeof HttpConfigSchema>;

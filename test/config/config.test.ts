@@ -69,6 +69,14 @@ describe('config', () => {
     expect(sinks.map((s) => (s.type === 'webhook' ? s.spool_dir : ''))).toEqual(['./outflow-spool', '/var/spool/outflow-ocsf']);
   });
 
+  it('refuses fleet.http.token with fleet.http.token_file (the file won silently), as webhook sinks refuse secret with secret_file', () => {
+    const both = { fleet: { http: { token: 'config-token-0123456789', token_file: '/etc/outflow/http.token' } } };
+    expect(() => parseConfig(both)).toThrow(InputError);
+    expect(() => parseConfig(both)).toThrow(/fleet\.http\.token: set one of token or token_file, not both \(the file would be used and token ignored\)/);
+    expect(parseConfig({ fleet: { http: { token_file: '/etc/outflow/http.token' } } }).fleet.http.token_file).toBe('/etc/outflow/http.token');
+    expect(parseConfig({ fleet: { http: { token: 'config-token-0123456789' } } }).fleet.http.token).toBe('config-token-0123456789');
+  });
+
   it('rejects an unknown key at any depth, naming it, whatever section it is in', () => {
     const typos: [Record<string, unknown>, string][] = [
       [{ fleet: { stroe: '/tmp/x.db' } }, 'fleet: Unrecognized key: "stroe"'],
