@@ -67,6 +67,28 @@ export function buildProgram(): Command {
 
   const fleet = program.command('fleet').description('fleet aggregator: ingest result logs, prevalence, detections');
   registerFleetLazily(fleet);
+
+  // Commander's own `help CMD` prints CMD's help as declared here, and `fleet` is declared here only as a stub
+  // (`Usage: outflow fleet [args...]`): `help fleet …` asks the fleet CLI, as `fleet … --help` does.
+  program.helpCommand(false);
+  program
+    .command('help')
+    .description('display help for command')
+    .argument('[command...]', 'a command, or a command and its subcommands (help fleet ingest)')
+    .action(async (names: string[]) => {
+      if (names[0] === 'fleet') {
+        const { runFleetCli } = await import('../fleet/cli/commands.js');
+        process.exitCode = await runFleetCli([...names.slice(1), '--help']);
+        return;
+      }
+      let cmd = program;
+      for (const name of names) {
+        const sub = cmd.commands.find((c) => c.name() === name || c.aliases().includes(name));
+        if (!sub) return cmd.error(`error: unknown command '${name}'`);
+        cmd = sub;
+      }
+      cmd.help();
+    });
   return program;
 }
 
