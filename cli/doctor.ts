@@ -2,7 +2,7 @@
  * `outflow doctor`: checks what Outflow needs on this machine and says how to fix what is missing.
  * Exit 0 only when every required check passes; `--json` prints the results as one JSON document.
  */
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { apiTokenSource, resolveApiToken } from '../fleet/api/auth.js';
 import { statErrorCode } from '../fleet/ingest/file-source.js';
@@ -307,29 +307,67 @@ async function checkAutoload(socket: string, required: boolean, installedInto: s
     : { name, status: 'warn', required: false, detail: `${reads}, which lists no outflow.ext: Outflow will not start`, fix: `install with --extensions-load ${autoload} (or pass --extensions-load FILE naming the file install.sh wrote)` };
 }
 
-async function checkStore(config: OutflowConfig | undefined, configured: boolean, explicit: string | undefined): Promise<CheckResult> {
-  // Only a store someone named (flag or config file) is probed; the built-in default is not.
-  const url = explicit ?? (configured ? config?.fleet.store : undefined);
+async function checkStore(config: OutflowConfig | undefined, configPath: string | undefined, explicit: string | undefined): Promise<CheckResult> {
+  // The store fleet commands would use here: --store, else fleet.store of --config or of the defaults (./outflow.db).
+  if (explicit === undefined && !config) return { name: 'fleet:store', status: 'skip', required: false, detail: 'the config is invalid: which store it names is unknown' };
+  const url = explicit ?? config!.fleet.store;
+  const isDefault = explicit === undefined && configPath === undefined;
   const required = explicit !== undefined;
-  if (!url) return { name: 'fleet:store', status: 'skip', required: false, detail: 'no store configured' };
   const { isPostgresUrl, sqlitePath } = await import('../fleet/store/open.js');
+  const named = isDefault ? `${url} (${path.resolve(sqlitePath(url))}, the default store: no --store or --config)` : redactUrl(url);
+  // what `fleet migrate` needs to find this store again
+  const args = explicit !== undefined ? ` --store ${shellWord(url)}` : configPath !== undefined ? ` --config ${shellWord(configPath)}` : '';
+  const elsewhere = isDefault ? '; if the fleet store is elsewhere, pass --store (or --config) to doctor' : '';
   // Probing must not create the SQLite file as a side effect.
   if (!isPostgresUrl(url) && !existsSync(sqlitePath(url))) {
-    return { name: 'fleet:store', status: 'warn', required, detail: `${url} does not exist yet`, fix: 'run `outflow fleet migrate`, `fleet ingest` or `fleet serve` to create it' };
+    const file = path.resolve(sqlitePath(url));
+    const dir = path.dirname(file);
+    const blocked = dirBlocker(dir);
+    if (blocked) {
+      const fix = blocked.notDir
+        ? `${blocked.at} is a file: name a store path under a directory (--store PATH or fleet.store)`
+        : `create ${dir} as a user who can and give it to the user fleet commands run as (sudo mkdir -p ${shellWord(dir)} && sudo chown "$USER" ${shellWord(dir)}), or name a store in a directory this user can write (--store PATH or fleet.store)`;
+      return { name: 'fleet:store', status: required ? 'fail' : 'warn', required, detail: `${named} does not exist, and cannot be created in ${dir}: ${blocked.why}`, fix };
+    }
+    const missingDir = existsSync(dir) ? '' : ` (nor its directory ${dir})`;
+    const others = args ? `, or \`fleet ingest\` / \`fleet serve\` with${args}` : ' here, or `fleet ingest` / `fleet serve`';
+    return { name: 'fleet:store', status: 'warn', required, detail: `${named} does not exist yet${missingDir}`, fix: `run \`outflow fleet migrate${args}\`${others}: each creates it${missingDir ? ' and its directory' : ''}${elsewhere}` };
   }
   try {
     const { openStore } = await import('../fleet/store/open.js');
     const store = await openStore(url, { migrate: false });
     await store.close();
-    return { name: 'fleet:store', status: 'ok', required, detail: `${redactUrl(url)} reachable` };
+    return { name: 'fleet:store', status: 'ok', required, detail: `${named} reachable` };
   } catch (err) {
     const e = coerceError(err);
     // Reachable but behind on migrations: the fix is one command, the store itself is fine.
     if (e instanceof OutflowError && e.code === 'STORE_MIGRATE') {
-      return { name: 'fleet:store', status: 'warn', required, detail: `${redactUrl(url)} reachable; ${e.message}`, fix: e.hint ?? 'run `outflow fleet migrate`' };
+      return { name: 'fleet:store', status: 'warn', required, detail: `${named} reachable; ${e.message}`, fix: e.hint ?? `run \`outflow fleet migrate${args}\`` };
     }
-    return { name: 'fleet:store', status: required ? 'fail' : 'warn', required, detail: `${redactUrl(url)}: ${redactUrl(e.message)}`, fix: 'check fleet.store / --store and that the server is reachable' };
+    return { name: 'fleet:store', status: required ? 'fail' : 'warn', required, detail: `${named}: ${redactUrl(e.message)}`, fix: 'check fleet.store / --store and that the server is reachable' };
   }
+}
+
+/** Why this user cannot make a file in `dir` (which may not exist): its nearest existing ancestor is no directory or not writable; null if it can. */
+function dirBlocker(dir: string): { at: string; why: string; notDir: boolean } | null {
+  let at = dir;
+  while (!existsSync(at)) {
+    const up = path.dirname(at);
+    if (up === at) return null;
+    at = up;
+  }
+  if (!statSync(at).isDirectory()) return { at, why: `${at} is not a directory`, notDir: true };
+  try {
+    accessSync(at, constants.W_OK | constants.X_OK);
+    return null;
+  } catch {
+    return { at, why: `${at} is not writable by this user`, notDir: false };
+  }
+}
+
+/** `s` as one shell word (quoted only when it needs to be). */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 function redactUrl(url: string): string {
@@ -378,7 +416,7 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
     results.push(await checkAutoload(socket.answered, opts.socket !== undefined, opts.extensionsLoad));
     if (platform === 'darwin') results.push(await checkCoreProcesses(socket.answered));
   } else if (opts.extensionsLoad) results.push({ name: 'osquery:autoload', status: 'skip', required: false, detail: `no osqueryd answered to compare ${opts.extensionsLoad} with`, fix: 'pass --socket PATH' });
-  results.push(await checkStore(config, opts.config !== undefined, opts.store));
+  results.push(await checkStore(config, opts.config, opts.store));
   if (config && opts.config) results.push(...checkFleetServe(config, raw, env));
   return results;
 }

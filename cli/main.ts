@@ -58,7 +58,7 @@ export function buildProgram(): Command {
     .option('--json', 'JSON output', false)
     .option('--socket <path>', 'osquery extension manager socket to probe')
     .option('--config <file>', 'Outflow YAML config')
-    .option('--store <url>', 'fleet store to probe (SQLite path or postgres://…)')
+    .option('--store <url>', 'fleet store to probe (SQLite path or postgres://…; default: fleet.store of --config, else ./outflow.db as fleet commands use)')
     .option('--extensions-load <file>', 'the extensions.load Outflow was installed into (install.sh --extensions-load): checked against the one osqueryd reads')
     .action(async (opts) => {
       const { runDoctor } = await import('./doctor.js');

@@ -14,8 +14,8 @@ interface Check {
   fix?: string;
 }
 
-async function doctor(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; ok: boolean; checks: Map<string, Check> }> {
-  const res = await runOutflow(['doctor', '--json', ...args], { env: { ...process.env, OUTFLOW_PLATFORM: 'linux', ...env }, timeoutMs: 60_000 });
+async function doctor(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<{ code: number | null; ok: boolean; checks: Map<string, Check> }> {
+  const res = await runOutflow(['doctor', '--json', ...args], { env: { ...process.env, OUTFLOW_PLATFORM: 'linux', ...env }, timeoutMs: 60_000, ...(cwd ? { cwd } : {}) });
   let parsed: { ok: boolean; checks: Check[] };
   try {
     parsed = JSON.parse(res.stdout);
@@ -201,6 +201,44 @@ describe('outflow doctor', () => {
     const check = bad.checks.get('fleet:store');
     expect(check?.status).toBe('fail');
     expect(check?.detail).not.toContain('secret');
+  });
+
+  it('without --store checks the store fleet commands default to (./outflow.db), saying it is the default', async () => {
+    const here = mkdtempSync(path.join(dir, 'cwd-'));
+    const none = await doctor([], {}, here);
+    expect(none.checks.get('fleet:store')).toEqual({
+      name: 'fleet:store',
+      status: 'warn',
+      required: false,
+      detail: `./outflow.db (${path.join(here, 'outflow.db')}, the default store: no --store or --config) does not exist yet`,
+      fix: 'run `outflow fleet migrate` here, or `fleet ingest` / `fleet serve`: each creates it; if the fleet store is elsewhere, pass --store (or --config) to doctor',
+    });
+    expect(none.code).toBe(0);
+    expect((await runOutflow(['fleet', 'migrate'], { cwd: here, timeoutMs: 60_000 })).code).toBe(0);
+    const made = await doctor([], {}, here);
+    expect(made.checks.get('fleet:store')).toMatchObject({ status: 'ok', required: false, detail: `./outflow.db (${path.join(here, 'outflow.db')}, the default store: no --store or --config) reachable` });
+  });
+
+  it('gives a store whose directory does not exist advice that works, and says when it cannot be made there', async () => {
+    const db = path.join(dir, 'not-yet', 'deeper', 'fleet.db');
+    const missing = await doctor(['--store', db]);
+    const check = missing.checks.get('fleet:store')!;
+    expect(check).toMatchObject({ status: 'warn', detail: `${db} does not exist yet (nor its directory ${path.dirname(db)})` });
+    // the advice names the store: a bare `outflow fleet migrate` would make ./outflow.db instead
+    const command = /`(outflow fleet migrate [^`]+)`/.exec(check.fix!)![1]!;
+    expect(command).toBe(`outflow fleet migrate --store ${db}`);
+    expect((await runOutflow(command.split(' ').slice(1), { timeoutMs: 60_000 })).code).toBe(0);
+    expect((await doctor(['--store', db])).checks.get('fleet:store')?.status).toBe('ok');
+
+    const file = path.join(dir, 'a-plain-file');
+    writeFileSync(file, '');
+    const blocked = await doctor(['--store', path.join(file, 'fleet.db')]);
+    expect(blocked.code).toBe(1);
+    expect(blocked.checks.get('fleet:store')).toMatchObject({
+      status: 'fail',
+      detail: `${path.join(file, 'fleet.db')} does not exist, and cannot be created in ${file}: ${file} is not a directory`,
+      fix: `${file} is a file: name a store path under a directory (--store PATH or fleet.store)`,
+    });
   });
 
   it('names the bad key of an invalid config', async () => {

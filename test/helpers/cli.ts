@@ -3,7 +3,7 @@
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI_ENTRY = path.join(REPO_ROOT, 'cli/main.ts');
@@ -17,8 +17,11 @@ export function fakeDarwinEnv(scenarioDir: string, stateDir: string, extra: Reco
   return { ...process.env, OUTFLOW_PLATFORM: 'darwin', OUTFLOW_TOOL_DIR: FAKE_TOOLS_DIR, OUTFLOW_FAKE_SCENARIO: scenarioDir, OUTFLOW_FAKE_STATE_DIR: stateDir, ...extra };
 }
 
+/** tsx's loader by path: `--import tsx` is resolved from the child's cwd, which a test may set elsewhere. */
+const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+
 export function cliArgs(args: string[]): string[] {
-  return ['--import', 'tsx', CLI_ENTRY, ...args];
+  return ['--import', TSX_LOADER, CLI_ENTRY, ...args];
 }
 
 /** Start `outflow …` without waiting. */
