@@ -32,8 +32,8 @@ export function buildProgram(): Command {
     .description('run Outflow tables locally without osquery (SQLite virtual tables over the same table code)')
     .argument('<sql>', 'SQL; several statements separated by ;')
     .option('--collect <seconds>', 'keep collecting this long after the first sample before answering', '0')
-    .option('--every <seconds>', 're-run the query on an interval, like a scheduled pack')
-    .option('--count <n>', 'with --every: number of runs', '1')
+    .option('--every <seconds>', 're-run the query on an interval (seconds, more than 0), like a scheduled pack')
+    .option('--count <n>', 'with --every: number of runs (default: 1)')
     .option('--config <file>', 'Outflow YAML config')
     .addOption(new Option('--format <format>', 'output format (default: table on a TTY, JSON lines otherwise)').choices(['table', 'json']))
     .action(async (sql, opts) => {

@@ -82,8 +82,12 @@ async function generateSnapshot(def: TableDefinition<any>, statement: string, ct
 
 export async function runQuery(sql: string, opts: QueryCliOptions = {}): Promise<number> {
   const collectSeconds = numberFlag(opts.collect, '--collect', 0, { min: 0 });
+  // --every 0 would re-run at once (or, without --count, run once as if no --every was given), and a --count
+  // without --every ran once: each a typo that did something else without a word, so both are refused.
   const everySeconds = numberFlag(opts.every, '--every', 0, { min: 0 });
-  const count = opts.every === undefined ? 1 : numberFlag(opts.count, '--count', 1, { integer: true, min: 1 });
+  if (opts.every !== undefined && everySeconds === 0) throw new InputError('invalid --every', [{ path: '--every', message: `expected seconds between runs, more than 0, got "${opts.every}"` }], 'omit --every to run once');
+  if (opts.count !== undefined && opts.every === undefined) throw new InputError('--count needs --every', [], `add --every SECONDS, the time between the ${opts.count} runs, or omit --count to run once`);
+  const count = numberFlag(opts.count, '--count', 1, { integer: true, min: 1 });
   const statements = splitStatements(sql);
   if (!statements.length) throw new InputError('no SQL statement given', [], 'e.g. outflow query "SELECT * FROM outflow_status"');
 

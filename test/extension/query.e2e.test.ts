@@ -89,6 +89,17 @@ describe('outflow query', () => {
     expect(r.stdout).toBe(table + table);
   });
 
+  it('refuses --every 0 and a --count without --every (each ran once without a word)', async () => {
+    for (const [args, message] of [
+      [['--every', '0'], 'outflow: invalid --every: --every: expected seconds between runs, more than 0, got "0" (omit --every to run once)'],
+      [['--every', '0', '--count', '3'], 'outflow: invalid --every: --every: expected seconds between runs, more than 0, got "0" (omit --every to run once)'],
+      [['--count', '3'], 'outflow: --count needs --every (add --every SECONDS, the time between the 3 runs, or omit --count to run once)'],
+    ] as const) {
+      const r = await query([...args, 'SELECT 1 AS one']);
+      expect([r.code, r.stdout, r.stderr.trim()], args.join(' ')).toEqual([2, '', message]);
+    }
+  });
+
   it('fails with exit 1 and names the available tables for an unknown table', async () => {
     const r = await query(['SELECT * FROM no_such_table']);
     expect(r.code).toBe(1);
