@@ -651,10 +651,29 @@ export async function writeFleet(fleet: SimulatedFleet, outDir: string): Promise
   return names;
 }
 
-function parseArgs(argv: string[]): SimulateOptions & { out: string } {
+const USAGE = `usage: node --import tsx scripts/simulate-fleet.ts [--hosts N] [--days D] [--seed S] [--out DIR] [--files K]
+                                         [--start ISO] [--duplicates RATE] [--server-names sni|dns|none]
+
+Writes deterministic osquery result logs of a simulated Mac fleet (osquery_result.K.log) and manifest.json,
+which lists the injected scenarios, under DIR.
+
+  --hosts N          hosts (default 50)
+  --days D           days of activity; the attacks are on day D-2, 14:00 UTC (default 9)
+  --seed S           random seed: the same seed writes the same logs (default 1)
+  --out DIR          output directory (default simulated-fleet)
+  --files K          result-log files, hosts split round-robin (default 4)
+  --start ISO        day 0, 00:00 UTC (default ${new Date(DEFAULT_START * 1000).toISOString().slice(0, 10)})
+  --duplicates RATE  fraction of lines delivered twice, as Fleet's at-least-once delivery (default 0.01)
+  --server-names M   sni (default): flows carry server names; dns: as the extension with DNS answers captured;
+                     none: no server names, destinations keyed by IP
+  -h, --help         print this help
+`;
+
+function parseArgs(argv: string[]): (SimulateOptions & { out: string }) | 'help' {
   const opts: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === '--help' || a === '-h') return 'help';
     if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value`);
@@ -684,14 +703,19 @@ function parseArgs(argv: string[]): SimulateOptions & { out: string } {
 }
 
 async function main(): Promise<void> {
-  let opts: ReturnType<typeof parseArgs>;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    opts = parseArgs(process.argv.slice(2));
+    parsed = parseArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`simulate-fleet: ${(err as Error).message}\nusage: simulate-fleet --hosts N --days D --seed S --out DIR [--files K] [--start ISO] [--duplicates RATE] [--server-names sni|dns|none]\n`);
+    process.stderr.write(`simulate-fleet: ${(err as Error).message}\n${USAGE}`);
     process.exitCode = 2;
     return;
   }
+  if (parsed === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const opts = parsed;
   const fleet = simulateFleet(opts);
   const files = await writeFleet(fleet, opts.out);
   process.stderr.write(`simulated ${opts.hosts} hosts × ${opts.days} days: ${fleet.lineCount} lines in ${files.length} files under ${opts.out} (${fleet.scenarios.length} scenarios in manifest.json)\n`);
