@@ -5,15 +5,16 @@
 import { commonThreshold, prevalenceWindow, rareThreshold, unseenApp } from '../../src/analytics/prevalence.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { destinationKey } from '../../src/classify/destination.js';
+import { systemClock } from '../../src/clock.js';
 import { InputError } from '../../src/errors.js';
-import { emptyStats, type Store, type TimeWindow } from '../store/store.js';
+import { emptyStats, eventPresent, type Store, type TimeWindow } from '../store/store.js';
 
 /**
  * The prevalence window ending at the newest event time in the store, and its active hosts; null while the store
  * holds no events: a window ending at 0 (1970) would count nothing and call every key rare.
  */
-async function windowNow(store: Store, analytics: AnalyticsConfig): Promise<{ window: TimeWindow; activeHosts: number } | null> {
-  const { newest } = await store.clock.get();
+async function windowNow(store: Store, analytics: AnalyticsConfig, wallNow: number): Promise<{ window: TimeWindow; activeHosts: number } | null> {
+  const newest = eventPresent((await store.clock.get()).newest, wallNow);
   if (newest === null) return null;
   const window = prevalenceWindow(newest, analytics);
   return { window, activeHosts: await store.hosts.activeCount(window) };
@@ -55,9 +56,9 @@ export function destinationLookupKey(asked: string): string {
  * dropped, as ingest does) or a URL; it is turned into the key ingest would have stored (`normalized_from` then
  * names what was asked). `in_store` says whether the store holds any sighting of that key.
  */
-export async function destinationPrevalence(store: Store, analytics: AnalyticsConfig, asked: string, hostSample: number) {
+export async function destinationPrevalence(store: Store, analytics: AnalyticsConfig, asked: string, hostSample: number, wallNow = systemClock.unix()) {
   const key = destinationLookupKey(asked);
-  const now = await windowNow(store, analytics);
+  const now = await windowNow(store, analytics, wallNow);
   const stats = (now ? (await store.prevalence.destinations([key], now.window)).get(key) : undefined) ?? emptyStats();
   const sample = now && hostSample ? await store.prevalence.destinationHosts(key, now.window, hostSample) : [];
   const t = thresholds(now?.activeHosts ?? 0, analytics);
@@ -84,8 +85,8 @@ export async function destinationPrevalence(store: Store, analytics: AnalyticsCo
  * Prevalence of an app identity, its attributes, whether the store holds any sighting of it, and whether AN0032
  * would call it previously unseen.
  */
-export async function appPrevalence(store: Store, analytics: AnalyticsConfig, identity: string, hostSample: number) {
-  const now = await windowNow(store, analytics);
+export async function appPrevalence(store: Store, analytics: AnalyticsConfig, identity: string, hostSample: number, wallNow = systemClock.unix()) {
+  const now = await windowNow(store, analytics, wallNow);
   const stats = now ? (await store.prevalence.apps([identity], now.window)).get(identity) : undefined;
   const sample = now && hostSample ? await store.prevalence.appHosts(identity, now.window, hostSample) : [];
   const activeHosts = now?.activeHosts ?? 0;

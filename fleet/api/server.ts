@@ -28,7 +28,7 @@ import { parseSince, sinceAnchor, SinceError } from '../cli/format.js';
 import type { IngestService } from '../ingest/ingest-service.js';
 import { PROMETHEUS_CONTENT_TYPE, type FleetMetrics } from '../metrics.js';
 import { toOcsf } from '../sinks/ocsf.js';
-import { listNewestDetections, type Store } from '../store/store.js';
+import { eventPresent, listNewestDetections, type Store } from '../store/store.js';
 import { bearerMatches } from './auth.js';
 import { decodeIngestBody, TooManyLinesError } from './ingest-body.js';
 import { appPrevalence, destinationPrevalence } from './prevalence.js';
@@ -314,13 +314,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/v1/prevalence/destinations/*', async (req) => {
     const { key } = parse(KeyParamsSchema, { key: restOfPath(req) }, 'path');
     const q = parse(PrevalenceQuerySchema, req.query, 'query');
-    return destinationPrevalence(store, deps.analytics, key, q.hosts);
+    return destinationPrevalence(store, deps.analytics, key, q.hosts, now());
   });
 
   app.get('/v1/prevalence/apps/*', async (req) => {
     const { identity } = parse(IdentityParamsSchema, { identity: restOfPath(req) }, 'path');
     const q = parse(PrevalenceQuerySchema, req.query, 'query');
-    return appPrevalence(store, deps.analytics, identity, q.hosts);
+    return appPrevalence(store, deps.analytics, identity, q.hosts, now());
   });
 
   app.get('/healthz', { config: { public: true } }, async (_req, reply) => {
@@ -338,7 +338,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       const byAnalytic = await store.detections.countByAnalytic();
       for (const id of ANALYTIC_IDS) metrics.detectionsStored.set({ analytic: id }, byAnalytic[id] ?? 0);
       metrics.candidatesPending.set({}, await store.candidates.countPending());
-      const { newest } = await store.clock.get();
+      const newest = eventPresent((await store.clock.get()).newest, now());
       if (newest !== null) {
         metrics.activeHosts.set({ window: 'prevalence' }, await store.hosts.activeCount(prevalenceWindow(newest, deps.analytics)));
         metrics.activeHosts.set({ window: '1h' }, await store.hosts.activeCount({ from: newest - 3600, to: newest }));

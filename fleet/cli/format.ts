@@ -6,6 +6,7 @@ import path from 'node:path';
 import { InputError } from '../../src/errors.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import { cutHostName, cutText } from '../../src/strings.js';
+import { eventPresent } from '../store/store.js';
 
 export type DetectionFormat = 'json' | 'ocsf' | 'table';
 
@@ -56,7 +57,7 @@ function isoSeconds(v: string): number | null {
  * still to come. An empty store counts back from `now`.
  */
 export function sinceAnchor(newest: number | null, now: number): number {
-  return newest === null ? now : Math.min(newest, now);
+  return eventPresent(newest, now) ?? now;
 }
 
 /**

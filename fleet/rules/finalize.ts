@@ -16,8 +16,9 @@
 import { ANALYTICS, candidateStart, commonThreshold, cutWindowWarming, prevalenceWindow, rareThreshold, youngBaseline, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection } from '../../src/schemas/detection.js';
+import { systemClock, type Clock } from '../../src/clock.js';
 import type { Logger } from '../../src/log.js';
-import { emptyStats, pairKey, type AppStats, type CandidateOutcome, type PrevalenceAnswer, type PrevalenceRequest, type PrevalenceStats, type Store, type StoredCandidate, type TimeWindow } from '../store/store.js';
+import { emptyStats, eventPresent, pairKey, type AppStats, type CandidateOutcome, type PrevalenceAnswer, type PrevalenceRequest, type PrevalenceStats, type Store, type StoredCandidate, type TimeWindow } from '../store/store.js';
 import { buildDetection, chainIdentities, foldInto, groupRootIsLaunchdJob, suppressionKey, suppressionSpan, type EvidenceInput } from './evidence.js';
 
 const HOUR = 3600;
@@ -29,6 +30,8 @@ export interface FinalizeOptions {
   /** Candidates per store round trip (default 5000). */
   batchSize?: number;
   log?: Logger;
+  /** The wall clock: the cutoff never passes it (eventPresent). */
+  clock?: Clock;
 }
 
 export interface FinalizeResult {
@@ -261,9 +264,11 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
     result.durationMs = performance.now() - started;
     return result;
   }
-  // Strictly before newest − finalize_delay (unless flushing): more lines of the newest second may still arrive, and a
-  // candidate among them dates its sightings finalize_delay back.
-  const cutoff = opts.flush ? clock.newest : clock.newest - cfg.finalize_delay - 1;
+  // Strictly before the present − finalize_delay (unless flushing): more lines of that second may still arrive, and a
+  // candidate among them dates its sightings finalize_delay back. The present is the newest event time, but not past
+  // the wall clock: a host whose clock runs ahead would otherwise have everyone's candidates judged at once. A flush
+  // (the end of a replay) takes everything, that host's candidates too.
+  const cutoff = opts.flush ? clock.newest : eventPresent(clock.newest, (opts.clock ?? systemClock).unix())! - cfg.finalize_delay - 1;
   result.cutoff = cutoff;
   const created = new Map<string, Detection>();
   const updated = new Map<string, Detection>();

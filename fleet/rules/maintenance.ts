@@ -10,7 +10,7 @@ import { commonThreshold, prevalenceWindow } from '../../src/analytics/index.js'
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Clock } from '../../src/clock.js';
 import { systemClock } from '../../src/clock.js';
-import type { CompactionResult, Store } from '../store/store.js';
+import { eventPresent, type CompactionResult, type Store } from '../store/store.js';
 
 const DAY = 86_400;
 /** How long a due candidate may wait for the next finalize run while the hourly rollup runs (s). */
@@ -22,6 +22,8 @@ export interface RollupOptions {
   analytics: AnalyticsConfig;
   /** How long result-row digests are kept to catch re-deliveries (hours, default 48). */
   dedupeHours?: number;
+  /** The wall clock: the window never slides past it (eventPresent). */
+  clock?: Clock;
 }
 
 export interface RollupResult {
@@ -37,7 +39,7 @@ export interface RollupResult {
 
 export async function rollup(store: Store, opts: RollupOptions): Promise<RollupResult> {
   const cfg = opts.analytics;
-  const { newest } = await store.clock.get();
+  const newest = eventPresent((await store.clock.get()).newest, (opts.clock ?? systemClock).unix());
   const none: CompactionResult = { destinations: 0, pairs: 0, apps: 0 };
   if (newest === null) return { newest, activeHosts: 0, commonThreshold: 0, compacted: none, expired: none, dedupeKeysExpired: 0, hostsExpired: 0 };
   const window = prevalenceWindow(newest, cfg);
@@ -74,8 +76,8 @@ export interface RetentionResult {
 }
 
 export async function retention(store: Store, opts: RetentionOptions): Promise<RetentionResult> {
-  const { newest } = await store.clock.get();
   const wall = (opts.clock ?? systemClock).unix();
+  const newest = eventPresent((await store.clock.get()).newest, wall);
   return store.transaction(async (tx) => ({
     detections: newest === null ? 0 : await tx.detections.expire(newest - opts.detectionsDays * DAY),
     // Finalized candidates are needed only while a later version of their flow may still arrive.

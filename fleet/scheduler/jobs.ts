@@ -39,9 +39,9 @@ export const FLEET_JOBS: readonly (Omit<JobDefinition<JobDeps>, 'cron'> & { name
     async run(deps) {
       // Cursors first, so a sink configured just now still receives what this run finalizes.
       await prepareSinkCursors(deps.store, deps.sinks, deps.log);
-      const r = await finalizePending(deps.store, { analytics: deps.analytics, log: deps.log });
+      const r = await finalizePending(deps.store, { analytics: deps.analytics, log: deps.log, clock: deps.clock });
       countDetections(deps.metrics, r.created, r.updated);
-      const d = await deliverDetections(deps.store, deps.sinks, { log: deps.log, metrics: deps.metrics, analytics: deps.analytics });
+      const d = await deliverDetections(deps.store, deps.sinks, { log: deps.log, metrics: deps.metrics, analytics: deps.analytics, clock: deps.clock });
       return {
         cutoff: r.cutoff,
         examined: r.examined,
@@ -60,7 +60,7 @@ export const FLEET_JOBS: readonly (Omit<JobDefinition<JobDeps>, 'cron'> & { name
     name: 'rollup',
     description: 'compact prevalence keys past the common threshold; slide the 30-day window; expire dedupe keys and idle hosts',
     async run(deps) {
-      const r = await rollup(deps.store, { analytics: deps.analytics, dedupeHours: deps.retention.dedupe_hours });
+      const r = await rollup(deps.store, { analytics: deps.analytics, dedupeHours: deps.retention.dedupe_hours, clock: deps.clock });
       return { newest: r.newest, active_hosts: r.activeHosts, common_threshold: r.commonThreshold, compacted: r.compacted, expired: r.expired, dedupe_keys_expired: r.dedupeKeysExpired, hosts_expired: r.hostsExpired };
     },
   },

@@ -16,11 +16,12 @@
  *   const d = await deliverDetections(store, sinks);
  */
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
+import { systemClock, type Clock } from '../../src/clock.js';
 import { coerceError, OutflowError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { FleetMetrics } from '../metrics.js';
 import { suppressionSpan } from '../rules/evidence.js';
-import { ChangeCursorError, changeSeq, type DetectionChange, type LatestChange, type Store } from '../store/store.js';
+import { ChangeCursorError, changeSeq, eventPresent, type DetectionChange, type LatestChange, type Store } from '../store/store.js';
 import { PartialWriteError, type Sink } from './sink.js';
 
 export interface SinkGroup {
@@ -45,6 +46,8 @@ export interface DeliveryOptions {
   analytics?: Pick<AnalyticsConfig, 'suppression_hours' | 'finalize_delay'>;
   log?: Logger;
   metrics?: FleetMetrics;
+  /** The wall clock: a detection is closed by the fleet's present, which never passes it (eventPresent). */
+  clock?: Clock;
 }
 
 export interface DeliveryReport {
@@ -325,7 +328,7 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
   let closed: number | null = null;
   if (opts.analytics) {
     try {
-      closed = closedUpTo((await store.clock.get()).newest, opts.analytics);
+      closed = closedUpTo(eventPresent((await store.clock.get()).newest, (opts.clock ?? systemClock).unix()), opts.analytics);
     } catch (err) {
       opts.log?.warn({ err: coerceError(err) }, 'event clock could not be read; sink checkpoints keep the detections they list this time');
     }

@@ -175,6 +175,17 @@ export interface EventClockState {
   newest: number | null;
 }
 
+/**
+ * The fleet's present in event time, as the jobs and the API take "now": the newest event time seen, but never
+ * past the wall clock. Ingest takes lines up to a day ahead (hosts' clocks drift), and one host whose clock runs
+ * ahead must not move everyone's present: finalization would judge candidates before the lines that may still
+ * count for them arrive, and the rollup, retention and the sinks' checkpoints would close windows early. A replay
+ * of old logs is behind the wall clock, so its present is its newest event. null: no event yet.
+ */
+export function eventPresent(newest: number | null, wallNow: number): number | null {
+  return newest === null ? null : Math.min(newest, wallNow);
+}
+
 export interface EventClockRepo {
   get(): Promise<EventClockState>;
   /** Merge: earliest = min, newest = max. */

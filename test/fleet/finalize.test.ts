@@ -8,6 +8,7 @@ import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
 import { rollup } from '../../fleet/rules/maintenance.js';
+import { destinationPrevalence } from '../../fleet/api/prevalence.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
 import type { Store } from '../../fleet/store/store.js';
 import { DAY, HOUR, MiB, T0, appLine, candidateLine, destinationLine, hostsOf, memoryStore, runPipeline, statusLines } from './fleet-helpers.js';
@@ -187,6 +188,33 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     const store = await storeAtDay45(statusLines([hosts[11]!], T0 + 45 * DAY + 23 * HOUR));
     const run = await runPipeline(store, [[bigUpload(hosts[0]!, T0 + 45 * DAY - 2 * HOUR, 'up.nobody-else.com')]]);
     expect(run.detections.map((d) => d.branch)).toEqual(['rare_and_upload']);
+    await store.close();
+  }, 60_000);
+
+  it('live, a host whose clock runs ahead does not have everyone\'s candidates judged before their late lines (the wall clock bounds the present)', async () => {
+    const cfg = defaultAnalyticsConfig();
+    const hosts = hostsOf(12);
+    const line = T0 + 45 * DAY + 600;
+    // host 11 reports with its clock 20 h ahead; the upload's line arrives at its real time
+    const store = await storeAtDay45(statusLines([hosts[11]!], line + 20 * HOUR));
+    const ingest = createIngestService({ store, analytics: cfg, quarantineFile: null });
+    await ingest.ingestLines([bigUpload(hosts[0]!, line, 'up.nobody-else.com')], { kind: 'test', id: 'live' });
+    const wall = (unix: number) => ({ now: () => new Date(unix * 1000), unix: () => unix, ms: () => unix * 1000 });
+
+    // 30 s after the line, lines dated up to finalize_delay before it may still arrive: nothing is judged yet
+    const early = await finalizePending(store, { analytics: cfg, clock: wall(line + 30) });
+    expect(early).toMatchObject({ cutoff: line + 30 - cfg.finalize_delay - 1, examined: 0 });
+    // another host's line, dated before the upload started (its window's end) but delivered late, still counts
+    await ingest.ingestLines([destinationLine(hosts[1]!, line - 130, 'up.nobody-else.com', APPS.vscode)], { kind: 'test', id: 'late' });
+    const due = await finalizePending(store, { analytics: cfg, clock: wall(line + cfg.finalize_delay + 2) });
+    expect(due.examined).toBe(1);
+    const [d] = await store.detections.list();
+    expect(d!.fleet.destination_hosts).toBe(2);
+    // the rollup slides the window, and the prevalence API reads it, up to the present, not the skewed host's time
+    expect((await rollup(store, { analytics: cfg, clock: wall(line + 200) })).newest).toBe(line + 200);
+    expect((await destinationPrevalence(store, cfg, 'up.nobody-else.com', 0, line + 200)).window!.to).toBe(line + 200);
+    // a replay's flush still takes everything up to the newest line, the skewed host's too
+    expect((await finalizePending(store, { analytics: cfg, flush: true, clock: wall(line + 60) })).cutoff).toBe(line + 20 * HOUR);
     await store.close();
   }, 60_000);
 
