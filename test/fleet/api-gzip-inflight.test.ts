@@ -13,8 +13,11 @@ import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log.js';
 import { startServe } from '../../fleet/serve.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
-import { createTestDatabase } from '../helpers/pg.js';
+import { useTestDatabase } from '../helpers/pg.js';
 import { MemoryStream } from './serve-fixtures.js';
+
+// held shared for the file (test/helpers/pg.ts): the restart test cannot take the server away while it is used
+const stallDatabase = useTestDatabase('api_gzip_stall');
 
 const TOKEN = 'api-test-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -22,7 +25,7 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 describe('ingest bytes in flight with gzip bodies', () => {
   it('counts what a gzip body inflates to, so a stalled store does not hold N × body_limit', async () => {
     const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'gz-'));
-    const db = await createTestDatabase('api_gzip_stall');
+    const db = stallDatabase();
     const serve = await startServe({
       loaded: parseConfig({
         fleet: {
@@ -61,7 +64,6 @@ describe('ingest bytes in flight with gzip bodies', () => {
       await locker.query('ROLLBACK').catch(() => undefined);
       await locker.end();
       await serve.stop('test');
-      await db.drop();
       rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);

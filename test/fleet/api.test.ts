@@ -17,8 +17,11 @@ import { startServe, type RunningServe } from '../../fleet/serve.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import pg from 'pg';
-import { createTestDatabase } from '../helpers/pg.js';
+import { useTestDatabase } from '../helpers/pg.js';
 import { MemoryStream, sampleDetection } from './serve-fixtures.js';
+
+// held shared for the file (test/helpers/pg.ts): the restart test cannot take the server away while it is used
+const stallDatabase = useTestDatabase('api_stall');
 
 const TOKEN = 'api-test-token-0123456789abcdef';
 const LIMIT = 256 * 1024;
@@ -248,7 +251,7 @@ describe('POST /v1/ingest', () => {
 describe('ingest requests in flight', () => {
   it('past max_ingest_bytes_in_flight, a stalled store gets 503 BUSY before the body is read; many small requests fit', async () => {
     // PostgreSQL: a stalled store waits without blocking the event loop (SQLite's busy wait is synchronous)
-    const db = await createTestDatabase('api_stall');
+    const db = stallDatabase();
     const stalled = await startServe({
       loaded: config({ store: db.url, http: { host: '127.0.0.1', port: 0, token: TOKEN, body_limit: LIMIT, max_lines: MAX_LINES, max_ingest_bytes_in_flight: 512 * 1024 } }),
       log: silentLogger(),
@@ -284,7 +287,6 @@ describe('ingest requests in flight', () => {
       await locker.query('ROLLBACK').catch(() => undefined);
       await locker.end();
       await stalled.stop('test');
-      await db.drop();
     }
   }, 60_000);
 });

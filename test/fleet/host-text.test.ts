@@ -14,9 +14,12 @@ import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { openPostgresStore } from '../../fleet/store/postgres/index.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { APPS, snapshotLine } from '../../scripts/simulate-fleet.js';
-import { createTestDatabase } from '../helpers/pg.js';
+import { useTestDatabase } from '../helpers/pg.js';
 import { candidateLine, DAY, destinationLine, hostsOf, memoryStore, runPipeline, statusLines, T0 } from './fleet-helpers.js';
 import { toOcsf } from '../../fleet/sinks/ocsf.js';
+
+// held shared for the file (test/helpers/pg.ts): the restart test cannot take the server away while it is used
+const pgDatabase = useTestDatabase('host_text');
 
 describe('host text reaching a detection through outflow_apps', () => {
   it('a detection stays small when an outflow_apps row carries a huge path', async () => {
@@ -99,7 +102,7 @@ describe('the same flow through outflow_destinations and outflow_candidates, wit
   });
 
   it('on PostgreSQL, key text of 3-byte characters past the cut does not fail the batch (index entries are capped at 2704 bytes)', async () => {
-    const db = await createTestDatabase('host_text');
+    const db = pgDatabase();
     const store = await openPostgresStore(db.url);
     try {
       const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
@@ -122,7 +125,6 @@ describe('the same flow through outflow_destinations and outflow_candidates, wit
       expect(status).toMatchObject({ component: cutText(cjk(1000), MAX_KEY_TEXT), platform: cutText(cjk(1000), MAX_KEY_TEXT), detail: cutText(cjk(100_000), MAX_SHORT_TEXT), version: cutText(cjk(1000), MAX_KEY_TEXT) });
     } finally {
       await store.close();
-      await db.drop();
     }
   }, 60_000);
 });
