@@ -662,12 +662,20 @@ which lists the injected scenarios, under DIR.
   --seed S           random seed: the same seed writes the same logs (default 1)
   --out DIR          output directory (default simulated-fleet)
   --files K          result-log files, hosts split round-robin (default 4)
-  --start ISO        day 0, 00:00 UTC (default ${new Date(DEFAULT_START * 1000).toISOString().slice(0, 10)})
+  --start ISO        day 0 (YYYY-MM-DD), 00:00 UTC (default ${new Date(DEFAULT_START * 1000).toISOString().slice(0, 10)})
   --duplicates RATE  fraction of lines delivered twice, as Fleet's at-least-once delivery (default 0.01)
   --server-names M   sni (default): flows carry server names; dns: as the extension with DNS answers captured;
                      none: no server names, destinations keyed by IP
   -h, --help         print this help
 `;
+
+/** `--start`: a calendar date, day 0 at 00:00 UTC (Date.parse took 'foo' for NaN and '7' for 2001). */
+function dayStart(v: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
+  const t = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  if (!m || new Date(t).toISOString().slice(0, 10) !== v) throw new Error(`--start must be a date, YYYY-MM-DD (got ${v})`);
+  return t / 1000;
+}
 
 function parseArgs(argv: string[]): (SimulateOptions & { out: string }) | 'help' {
   const opts: Record<string, string> = {};
@@ -695,7 +703,7 @@ function parseArgs(argv: string[]): (SimulateOptions & { out: string }) | 'help'
     days: Math.max(1, Math.floor(num('days', 9))),
     seed: Math.floor(num('seed', 1)),
     files: Math.max(1, Math.floor(num('files', 4))),
-    start: opts.start ? Math.floor(Date.parse(opts.start) / 1000) : DEFAULT_START,
+    start: opts.start === undefined ? DEFAULT_START : dayStart(opts.start),
     duplicateRate: num('duplicates', 0.01),
     serverNames,
     out: opts.out ?? 'simulated-fleet',

@@ -20,6 +20,12 @@ describe('simulate-fleet CLI', () => {
     for (const option of ['--hosts N', '--days D', '--seed S', '--out DIR', '--files K', '--start ISO', '--duplicates RATE', '--server-names M', '-h, --help']) expect(r.stdout).toContain(`  ${option} `);
   });
 
+  it.each(['foo', '7', '2026-02-30', '2026-03-09T10:00'])('refuses --start %s: a calendar date only', (start) => {
+    const r = simulate(['--start', start, '--out', '/nonexistent-never-written']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--start must be a date, YYYY-MM-DD (got ${start})`);
+  });
+
   it('prints the usage on stderr with exit 2 for a bad option', () => {
     const r = simulate(['--hostz', '3']);
     expect(r.status).toBe(2);
