@@ -37,14 +37,19 @@ const SHOWN_IGNORED_NAMES = 5;
 const NAME_RULE =
   "Outflow reads the queries named outflow_candidates, outflow_destinations, outflow_apps and outflow_status: the whole name, or its end after a '/' or '_' (pack/Global/outflow_apps, pack_outflow_outflow_apps); other queries count only as host activity (docs/fleet.md, Input lines)";
 
-/** The line naming the rows of other queries, or null when there were none. */
-export function ignoredQueriesNote(totals: IngestResult): string | null {
+/**
+ * The line naming the rows of other queries, or null when there were none. `sharedLog`: Outflow's rows were among
+ * them, or the files were read on from their offsets: other packs writing to the same log, nothing to fix, unless
+ * a name says outflow (a report of Outflow's pack renamed in Fleet).
+ */
+export function ignoredQueriesNote(totals: IngestResult, sharedLog = false): string | null {
   const rows = totals.ignoredByReason.other_query;
   if (!rows) return null;
   const top = [...totals.ignoredQueries].sort((a, b) => b.rows - a.rows).slice(0, SHOWN_IGNORED_NAMES);
   const shown = top.reduce((n, q) => n + q.rows, 0);
-  const names = top.map((q) => `${JSON.stringify(q.name)} (${q.rows})`).join(', ');
-  return `${rows} rows ignored are of queries that are not Outflow's: ${names}${shown < rows ? `, and ${rows - shown} rows of other names` : ''}. ${NAME_RULE}: keep the pack's query names when scheduling it (a report renamed in Fleet is not read), and check that these are the logs meant.`;
+  const names = `${top.map((q) => `${JSON.stringify(q.name)} (${q.rows})`).join(', ')}${shown < rows ? `, and ${rows - shown} rows of other names` : ''}`;
+  if (sharedLog && !totals.ignoredQueries.some((q) => /outflow/i.test(q.name))) return `${rows} rows ignored are of other queries (other packs logging to the same file): ${names}.`;
+  return `${rows} rows ignored are of queries that are not Outflow's: ${names}. ${NAME_RULE}: keep the pack's query names when scheduling it (a report renamed in Fleet is not read), and check that these are the logs meant.`;
 }
 
 /**
@@ -97,7 +102,11 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   /** Files whose checkpoint was not followed (printed once the bar is gone), and files resumed at their end. */
   const restarted: string[] = [];
   const upToDate: FileStart[] = [];
+  /** Files read on from a stored offset: lines of other packs alone are then an ordinary increment of a shared log. */
+  let resumed = 0;
+  const unfinished: string[] = [];
   const onStart = (s: FileStart) => {
+    if (s.reason === 'resumed' && s.offset > 0) resumed++;
     if (s.reason === 'resumed' && s.offset === s.size) upToDate.push(s);
     if (!restartedFromZero(s.reason)) return;
     const why =
@@ -132,6 +141,9 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
           fromStart: opts.fromStart,
           log: opts.log,
           onStart,
+          endOfInput: opts.flush,
+          onUnfinishedLine: (u) =>
+            unfinished.push(`outflow fleet ingest: ${u.file}: its last line (${u.bytes} bytes at offset ${u.offset}) has no line end yet and is not whole JSON: left for the next run (osquery may be writing it; --flush reads it as is)\n`),
           maxLineBytes: fleet.ingest.max_line_bytes,
           onBatch: ({ offset, result }) => {
             addIngestResults(totals, result);
@@ -151,7 +163,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   } finally {
     bar?.stop();
   }
-  for (const line of restarted) process.stderr.write(line);
+  for (const line of [...restarted, ...unfinished]) process.stderr.write(line);
   const ingestSeconds = (performance.now() - started) / 1000;
 
   let fin: FinalizeResult | null = null;
@@ -182,7 +194,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
     pending,
     store: store.location,
   };
-  const ignoredNote = ignoredQueriesNote(totals);
+  const ignoredNote = ignoredQueriesNote(totals, totals.accepted > totals.ignored || resumed > 0);
   const q = fleet.ingest.quarantine_file;
   if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
@@ -204,7 +216,9 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
     );
   }
   if (failed) return 1;
-  if (nothingUsable(totals)) {
+  // A file read on from its offset: osquery logs nothing for a differential query without changes, so an increment of
+  // a log shared with other packs may hold none of Outflow's rows.
+  if (nothingUsable(totals) && resumed === 0) {
     // said even with --json (stdout holds the summary): exit 0 and "N rows" read as success
     const why =
       totals.ignoredByReason.other_query === 0

@@ -58,6 +58,15 @@ export interface FileSourceOptions {
    * again from 0 because it was replaced (`fleet ingest` prints it); the log then gets it at info, not warn.
    */
   onStart?: (start: FileStart) => void;
+  /**
+   * The file is complete (`fleet ingest --flush`, the end of a replay): its unterminated last line is read as is,
+   * and quarantined if it is not a whole line. Otherwise (a one-shot read, not `follow`), an unterminated last
+   * line that is not whole JSON is left unread, the checkpoint at its start, for the next run: osquery may be
+   * writing it, and reading half of it now would quarantine both halves.
+   */
+  endOfInput?: boolean;
+  /** A one-shot read left its unterminated last line (`bytes` long, at `offset`) for the next run. */
+  onUnfinishedLine?: (unfinished: { file: string; offset: number; bytes: number }) => void;
 }
 
 /** Where a file is read from, and why (`reason`). */
@@ -153,6 +162,16 @@ async function differs(fh: FileHandle, offset: number, fp: FileFingerprint | nul
  */
 function textEncoding(bytes: Buffer): 'latin1' | 'utf8' {
   return isAscii(bytes) ? 'latin1' : 'utf8';
+}
+
+/** An unterminated last line that is a whole JSON value was written in full, without its newline. */
+function wholeJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function decodeText(bytes: Buffer): string {
@@ -308,6 +327,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   };
 
   /** Read to EOF; returns true when something was read. At final EOF, flushes a last unterminated line. */
+  /** `final`: no more bytes will come to this descriptor (a one-shot read, a rotated file): hand over the unterminated tail. */
   const drain = async (final: boolean): Promise<boolean> => {
     let any = false;
     for (;;) {
@@ -343,8 +363,15 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       pos.offset = consumed;
     }
     if (final && tail) {
+      const text = decodeText(buf.subarray(0, tail));
+      if (!opts.follow && !opts.endOfInput && !wholeJson(text)) {
+        // Still being written, most likely: the checkpoint stays at the line's start (the last batch's end).
+        opts.log?.info({ file: id, offset: pos.offset, bytes: tail }, 'unterminated last line left for the next run');
+        opts.onUnfinishedLine?.({ file: id, offset: pos.offset, bytes: tail });
+        return any;
+      }
       const end = pos.offset + tail;
-      await send([decodeText(buf.subarray(0, tail))], end, buf.subarray(0, tail));
+      await send([text], end, buf.subarray(0, tail));
       pos.offset = end;
       tail = 0;
     }
