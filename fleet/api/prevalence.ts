@@ -2,6 +2,7 @@
  * The prevalence answers of `GET /v1/prevalence/…` and `outflow fleet prevalence …`: one shape for both (snake
  * case, the rare/common thresholds of the current window, and for apps SPEC §4's "previously unseen").
  */
+import { domainToASCII } from 'node:url';
 import { commonThreshold, prevalenceWindow, rareThreshold, unseenApp } from '../../src/analytics/prevalence.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { destinationKey } from '../../src/classify/destination.js';
@@ -45,6 +46,8 @@ export function destinationLookupKey(asked: string): string {
     const end = host.search(/[/?#]/);
     if (end >= 0) host = host.slice(0, end);
   }
+  // A name typed or pasted in Unicode (bücher.de): TLS and DNS carry it as punycode, and so does the key.
+  host = host.replace(/^[^:[\]]+/, (name) => (/[^\x00-\x7f]/.test(name) ? domainToASCII(name) || name : name));
   const key = destinationKey(host, host);
   if (!key) throw new InputError(`${asked} names no destination`, [], 'give a registrable domain, a server name, an IP or a URL');
   return key;

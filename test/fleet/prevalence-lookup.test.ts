@@ -21,6 +21,9 @@ describe('destinationLookupKey (what a person types for a destination lookup)', 
     ['https://[2001:db8:0:0::1]/x', '2001:db8:0:0::1'], // not re-compressed: ingest keeps an IP's zeros as sent
     ['2001:db8::1', '2001:db8::1'],
     ['::ffff:192.0.2.1', '192.0.2.1'],
+    // as SNI and DNS carry a Unicode name: punycode
+    ['https://bücher.de/x', 'xn--bcher-kva.de'],
+    ['www.Bücher.DE.:443', 'xn--bcher-kva.de'],
   ])('%s → %s', (asked, key) => {
     expect(destinationLookupKey(asked)).toBe(key);
   });
