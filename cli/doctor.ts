@@ -317,9 +317,12 @@ async function checkStore(config: OutflowConfig | undefined, configPath: string 
   const named = isDefault ? `${url} (${path.resolve(sqlitePath(url))}, the default store: no --store or --config)` : redactUrl(url);
   // what `fleet migrate` needs to find this store again
   const args = explicit !== undefined ? ` --store ${shellWord(url)}` : configPath !== undefined ? ` --config ${shellWord(configPath)}` : '';
-  const elsewhere = isDefault ? '; if the fleet store is elsewhere, pass --store (or --config) to doctor' : '';
   // Probing must not create the SQLite file as a side effect.
   if (!isPostgresUrl(url) && !existsSync(sqlitePath(url))) {
+    // Nothing asked for a store, and there is none here: a Mac running the extension, most often, which needs none.
+    if (isDefault) {
+      return { name: 'fleet:store', status: 'skip', required: false, detail: `no fleet store here: ${named} does not exist (an endpoint needs none)`, fix: 'to check the aggregator\'s store, pass --store (or --config); `outflow fleet migrate` here creates this one' };
+    }
     const file = path.resolve(sqlitePath(url));
     const dir = path.dirname(file);
     const blocked = dirBlocker(dir);
@@ -331,7 +334,7 @@ async function checkStore(config: OutflowConfig | undefined, configPath: string 
     }
     const missingDir = existsSync(dir) ? '' : ` (nor its directory ${dir})`;
     const others = args ? `, or \`fleet ingest\` / \`fleet serve\` with${args}` : ' here, or `fleet ingest` / `fleet serve`';
-    return { name: 'fleet:store', status: 'warn', required, detail: `${named} does not exist yet${missingDir}`, fix: `run \`outflow fleet migrate${args}\`${others}: each creates it${missingDir ? ' and its directory' : ''}${elsewhere}` };
+    return { name: 'fleet:store', status: 'warn', required, detail: `${named} does not exist yet${missingDir}`, fix: `run \`outflow fleet migrate${args}\`${others}: each creates it${missingDir ? ' and its directory' : ''}` };
   }
   try {
     const { openStore } = await import('../fleet/store/open.js');

@@ -203,15 +203,15 @@ describe('outflow doctor', () => {
     expect(check?.detail).not.toContain('secret');
   });
 
-  it('without --store checks the store fleet commands default to (./outflow.db), saying it is the default', async () => {
+  it('without --store checks the store fleet commands default to (./outflow.db), saying it is the default; none there is no warning (an endpoint has none)', async () => {
     const here = mkdtempSync(path.join(dir, 'cwd-'));
     const none = await doctor([], {}, here);
     expect(none.checks.get('fleet:store')).toEqual({
       name: 'fleet:store',
-      status: 'warn',
+      status: 'skip',
       required: false,
-      detail: `./outflow.db (${path.join(here, 'outflow.db')}, the default store: no --store or --config) does not exist yet`,
-      fix: 'run `outflow fleet migrate` here, or `fleet ingest` / `fleet serve`: each creates it; if the fleet store is elsewhere, pass --store (or --config) to doctor',
+      detail: `no fleet store here: ./outflow.db (${path.join(here, 'outflow.db')}, the default store: no --store or --config) does not exist (an endpoint needs none)`,
+      fix: "to check the aggregator's store, pass --store (or --config); `outflow fleet migrate` here creates this one",
     });
     expect(none.code).toBe(0);
     expect((await runOutflow(['fleet', 'migrate'], { cwd: here, timeoutMs: 60_000 })).code).toBe(0);
