@@ -1,11 +1,9 @@
-import type { ChildProcessByStdio } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import { coerceError, ToolError } from '../../../src/errors.js';
 import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../runtime/context.js';
 import type { ComponentHealth } from '../../runtime/health.js';
 import { exitDetail, RestartBackoff, stderrHead } from '../../runtime/restart-backoff.js';
-import { terminateGroup } from '../../runtime/tools.js';
+import { ToolSupervisor, type SupervisedChild } from '../../runtime/tool-supervisor.js';
 import { LineReader } from './line-reader.js';
 import { EsloggerPipeline, type PipelineStats } from './pipeline.js';
 import { precursorRetention } from '../../tables/sensitive_file_events/buffer.js';
@@ -53,17 +51,22 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
   const stableRunMs = opts.stableRunMs ?? 60_000;
 
   let pipeline: EsloggerPipeline | undefined;
-  let child: ChildProcessByStdio<null, Readable, Readable> | undefined;
   let reader: LineReader | undefined;
   let oversized = 0;
   let restarts = 0;
-  let stopped = false;
   let started = false;
-  let restartTimer: NodeJS.Timeout | undefined;
   let quietTimer: NodeJS.Timeout | undefined;
   let maxTimer: NodeJS.Timeout | undefined;
   let lastDetailMs = 0;
-  let childClosed: Promise<void> = Promise.resolve();
+  const supervisor = new ToolSupervisor({
+    backoff,
+    stableRunMs,
+    killAfterMs: ESLOGGER_KILL_AFTER_MS,
+    restart: () => {
+      restarts++;
+      void launch();
+    },
+  });
 
   let markReady!: () => void;
   let isReady = false;
@@ -105,20 +108,8 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
     else health.running(problems.length ? `${problems.join('; ')}; ${counts}` : `streaming: ${counts}`);
   };
 
-  const scheduleRestart = () => {
-    if (stopped) return;
-    const delay = backoff.next();
-    restartTimer = setTimeout(() => {
-      restartTimer = undefined;
-      restarts++;
-      void launch();
-    }, delay);
-    restartTimer.unref?.();
-    return delay;
-  };
-
   const launch = async () => {
-    if (stopped) return;
+    if (supervisor.stopped) return;
     let events: string[];
     try {
       const listed = await ctx.tools.run('eslogger', ['--list-events'], { timeoutMs: 10_000, maxBytes: 1024 * 1024 });
@@ -130,12 +121,12 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       if (e instanceof ToolError && e.code === 'TOOL_NOT_FOUND') health.unavailable(`${e.message}: ${MISSING_DETAIL}`);
       else if (e instanceof ToolError && e.code === 'TOOL_PERMISSION') health.permissionDenied(`${e.message}; ${e.hint ?? ''}`.trim());
       else health.degraded(`eslogger --list-events failed: ${e.message}`);
-      const delay = scheduleRestart();
+      const delay = supervisor.scheduleRestart();
       log.warn({ err: e, retry_ms: delay }, 'eslogger unavailable');
       markReady();
       return;
     }
-    if (stopped) return;
+    if (supervisor.stopped) return;
     const missing = WANTED_EVENTS.filter((e) => !events.includes(e));
     if (missing.length) log.warn({ missing }, 'eslogger does not offer every event we want');
     spawn(events);
@@ -144,21 +135,18 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
   const spawn = (events: string[]) => {
     pipeline?.resetSequence();
     const p = pipeline!;
-    const startedAt = Date.now();
-    let stderr = '';
     let sawData = false;
-    let proc: ChildProcessByStdio<null, Readable, Readable>;
+    let proc: SupervisedChild;
     try {
       proc = ctx.tools.spawnStream('eslogger', ['--format', 'json', ...events]);
     } catch (err) {
       const e = coerceError(err);
       if (e instanceof ToolError && e.code === 'TOOL_PERMISSION') health.permissionDenied(`${e.message}; ${e.hint ?? ''}`.trim());
       else health.degraded(`eslogger could not be started: ${e.message}`);
-      scheduleRestart();
+      supervisor.scheduleRestart();
       markReady();
       return;
     }
-    child = proc;
     if (health.state === 'running') health.running(`eslogger started (${events.join(' ')}), waiting for events`);
     if (reader) oversized += reader.oversized;
     const lineReader = new LineReader((line) => p.handleLine(line));
@@ -167,8 +155,6 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       maxTimer = setTimeout(markReady, readyMaxMs);
       maxTimer.unref?.();
     }
-    let resolveClosed!: () => void;
-    childClosed = new Promise<void>((r) => (resolveClosed = r));
 
     proc.stdout.on('data', (chunk: Buffer) => {
       if (!sawData) {
@@ -186,44 +172,31 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
         quietTimer.unref?.();
       }
     });
-    proc.stderr.on('data', (chunk: Buffer) => {
-      if (stderr.length < 16 * 1024) stderr += chunk.toString('utf8');
+    supervisor.watch(proc, {
       // eslogger prints its ES client error and exits: report it as soon as it is known.
-      const denial = classifyStderr(stderr);
-      if (denial) applyDenial(health, denial);
-    });
-    let ended = false;
-    proc.on('error', (err: NodeJS.ErrnoException) => {
-      if (proc.pid === undefined && !ended) {
-        // Never started: Node may not emit 'close' for a failed spawn.
-        ended = true;
-        if (child === proc) child = undefined;
-        resolveClosed();
-        if (!stopped) scheduleRestart();
+      onStderr: (stderr) => {
+        const denial = classifyStderr(stderr);
+        if (denial) applyDenial(health, denial);
+      },
+      onError: (err, spawnFailed) => {
+        if (spawnFailed) markReady();
+        if (err.code === 'ENOENT') health.unavailable(`eslogger not found at ${ctx.tools.resolve('eslogger')}: ${MISSING_DETAIL}`);
+        else if (err.code === 'EACCES' || err.code === 'EPERM') health.permissionDenied(`eslogger at ${ctx.tools.resolve('eslogger')} is not executable by this user: run the extension as root`);
+        else health.degraded(`eslogger failed: ${err.message}`);
+      },
+      onClosed: () => {
+        lineReader.end();
+        refreshDetail(true);
+      },
+      onExit: ({ code, signal, stderr, ranMs, delayMs }) => {
+        const denial = classifyStderr(stderr);
+        if (denial) applyDenial(health, denial);
+        if (!denial && health.state !== 'unavailable' && health.state !== 'permission_denied') {
+          health.degraded(exitDetail('eslogger', code, signal, stderrHead(stderr), delayMs));
+        }
+        log.warn({ exit_code: code, signal, ran_ms: ranMs, retry_ms: delayMs, stderr_head: stderr.slice(0, 300) }, 'eslogger exited');
         markReady();
-      }
-      if (err.code === 'ENOENT') health.unavailable(`eslogger not found at ${ctx.tools.resolve('eslogger')}: ${MISSING_DETAIL}`);
-      else if (err.code === 'EACCES' || err.code === 'EPERM') health.permissionDenied(`eslogger at ${ctx.tools.resolve('eslogger')} is not executable by this user: run the extension as root`);
-      else health.degraded(`eslogger failed: ${err.message}`);
-    });
-    proc.on('close', (code, signal) => {
-      if (ended) return;
-      ended = true;
-      lineReader.end();
-      if (child === proc) child = undefined;
-      resolveClosed();
-      refreshDetail(true);
-      if (stopped) return;
-      const ranMs = Date.now() - startedAt;
-      if (ranMs >= stableRunMs) backoff.reset();
-      const denial = classifyStderr(stderr);
-      if (denial) applyDenial(health, denial);
-      const delay = scheduleRestart();
-      if (!denial && health.state !== 'unavailable' && health.state !== 'permission_denied') {
-        health.degraded(exitDetail('eslogger', code, signal, stderrHead(stderr), delay ?? 0));
-      }
-      log.warn({ exit_code: code, signal, ran_ms: ranMs, retry_ms: delay, stderr_head: stderr.slice(0, 300) }, 'eslogger exited');
-      markReady();
+      },
     });
   };
 
@@ -260,13 +233,12 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
     },
     ready: () => readyPromise,
     async stop() {
-      stopped = true;
-      if (restartTimer) clearTimeout(restartTimer);
-      if (quietTimer) clearTimeout(quietTimer);
-      if (maxTimer) clearTimeout(maxTimer);
       // Within the extension's stop budget (0.8 s): an eslogger deaf to SIGTERM must not outlive us holding
       // an Endpoint Security client slot (the next start would then fail with ERR_TOO_MANY_CLIENTS).
-      if (child) await terminateGroup(child, childClosed, ESLOGGER_KILL_AFTER_MS);
+      const stopping = supervisor.stop();
+      if (quietTimer) clearTimeout(quietTimer);
+      if (maxTimer) clearTimeout(maxTimer);
+      await stopping;
       refreshDetail(true);
       markReady();
     },

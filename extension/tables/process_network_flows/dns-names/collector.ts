@@ -1,10 +1,9 @@
-import type { ChildProcessByStdio } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { coerceError, ToolError } from '../../../../src/errors.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../../runtime/context.js';
 import { exitDetail, RestartBackoff, stderrHead } from '../../../runtime/restart-backoff.js';
-import { killGroup, terminateGroup, type Platform } from '../../../runtime/tools.js';
+import { ToolSupervisor, type SupervisedChild } from '../../../runtime/tool-supervisor.js';
+import { killGroup, type Platform } from '../../../runtime/tools.js';
 import { CaptureFormatError, CaptureStreamParser } from './parse-capture.js';
 import { canonicalIp } from './decode-udp.js';
 import { emptyStats, learnFromPacket, type DnsNamesStats, type TrustedResolvers } from './learn.js';
@@ -83,11 +82,16 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
   /** A few servers whose answers were ignored, for the health detail (an admin may want to trust one). */
   const untrustedSeen = new Set<string>();
   let captureProblem = '';
-  let child: ChildProcessByStdio<null, Readable, Readable> | undefined;
-  let childClosed: Promise<void> = Promise.resolve();
-  let stopped = false;
   let started = false;
-  let restartTimer: NodeJS.Timeout | undefined;
+  const supervisor = new ToolSupervisor({
+    backoff,
+    stableRunMs,
+    killAfterMs: KILL_AFTER_MS,
+    restart: () => {
+      stats.restarts++;
+      launch();
+    },
+  });
   let resolverTimer: NodeJS.Timeout | undefined;
   let readyTimer: NodeJS.Timeout | undefined;
   let detailTimer: NodeJS.Timeout | undefined;
@@ -109,7 +113,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     const now = Date.now();
     if (!force && now - lastDetailMs < 1000) {
       // a burst's last packets still show, a moment later
-      if (!detailTimer && !stopped) {
+      if (!detailTimer && !supervisor.stopped) {
         detailTimer = setTimeout(() => {
           detailTimer = undefined;
           refreshDetail(true);
@@ -163,7 +167,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
         problems.push(`cannot read ${cfg.resolv_conf}: ${coerceError(err).message}`);
       }
     }
-    if (stopped) return;
+    if (supervisor.stopped) return;
     const found = read?.resolvers ?? [];
     if (found.length) system = found;
     trusted = trustedFrom([...system, ...configured]);
@@ -174,21 +178,10 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     refreshDetail(true);
   };
 
-  const scheduleRestart = (): number => {
-    const delay = backoff.next();
-    restartTimer = setTimeout(() => {
-      restartTimer = undefined;
-      stats.restarts++;
-      launch();
-    }, delay);
-    restartTimer.unref?.();
-    return delay;
-  };
-
   const launch = () => {
-    if (stopped) return;
+    if (supervisor.stopped) return;
     const args = tcpdumpArgs(ctx.platform);
-    let proc: ChildProcessByStdio<null, Readable, Readable>;
+    let proc: SupervisedChild;
     try {
       proc = ctx.tools.spawnStream('tcpdump', args);
     } catch (err) {
@@ -196,27 +189,21 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       if (e instanceof ToolError && e.code === 'TOOL_PERMISSION') health.permissionDenied(`${e.message}; ${e.hint ?? ''}`.trim());
       else if (e instanceof ToolError && e.code === 'TOOL_NOT_FOUND') health.unavailable(`${e.message}: ${missingDetail(ctx.platform)}`);
       else health.degraded(`tcpdump could not be started: ${e.message}`);
-      scheduleRestart();
+      supervisor.scheduleRestart();
       markReady();
       return;
     }
-    child = proc;
     const parser = new CaptureStreamParser();
-    const startedAt = Date.now();
-    let stderr = '';
     let listening = false;
-    let ended = false;
-    /** Node emits 'close' after a spawn failure's 'error': the 'error' handler has restarted already. */
-    let spawnFailed = false;
-    let resolveClosed!: () => void;
-    childClosed = new Promise<void>((r) => (resolveClosed = r));
+    /** The capture stream could not be read: the child was killed, and what it still writes is not read. */
+    let unreadable = false;
     if (!isReady) {
       readyTimer = setTimeout(markReady, readyMaxMs);
       readyTimer.unref?.();
     }
 
     proc.stdout.on('data', (chunk: Buffer) => {
-      if (ended) return;
+      if (unreadable) return;
       let packets;
       try {
         packets = parser.push(chunk);
@@ -226,7 +213,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
         stats.formatErrors++;
         captureProblem = `tcpdump's capture stream was unreadable (${err.message}); restarted`;
         log.warn({ err }, 'capture stream unreadable; restarting tcpdump');
-        ended = true;
+        unreadable = true;
         killGroup(proc, 'SIGKILL');
         return;
       }
@@ -246,47 +233,34 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       }
       refreshDetail();
     });
-    proc.stderr.on('data', (chunk: Buffer) => {
-      if (stderr.length < 16 * 1024) stderr += chunk.toString('utf8');
-      // "listening on any, link-type …": the capture is active from here on
-      if (!listening && /listening on /.test(stderr)) {
-        listening = true;
-        captureProblem = '';
-        if (health.state !== 'running' && health.state !== 'degraded') health.running('capturing');
+    supervisor.watch(proc, {
+      onStderr: (stderr) => {
+        // "listening on any, link-type …": the capture is active from here on
+        if (!listening && /listening on /.test(stderr)) {
+          listening = true;
+          captureProblem = '';
+          if (health.state !== 'running' && health.state !== 'degraded') health.running('capturing');
+          refreshDetail(true);
+          markReady();
+        }
+      },
+      onError: (err, spawnFailed) => {
+        if (spawnFailed) markReady();
+        if (err.code === 'ENOENT') health.unavailable(`tcpdump not found at ${ctx.tools.resolve('tcpdump')}: ${missingDetail(ctx.platform)}`);
+        else if (err.code === 'EACCES' || err.code === 'EPERM') health.permissionDenied(`tcpdump at ${ctx.tools.resolve('tcpdump')} is not executable by this user: ${process.getuid?.() === 0 ? 'check its mode and the file system it is on' : 'run the extension as root'}`);
+        else health.degraded(`tcpdump failed: ${err.message}`);
+      },
+      onExit: ({ code, signal, stderr, delayMs }) => {
+        const head = stderrHead(stderr, /^(tcpdump: )?listening on /);
+        if (!unreadable) {
+          const detail = exitDetail('tcpdump', code, signal, head, delayMs);
+          if (deniedByStderr(stderr)) health.permissionDenied(`${detail}; it must run as root (as osqueryd runs the extension)`);
+          else captureProblem = detail;
+        }
         refreshDetail(true);
+        log.warn({ exit_code: code, signal, retry_ms: delayMs, stderr_head: head }, 'tcpdump exited');
         markReady();
-      }
-    });
-    proc.on('error', (err: NodeJS.ErrnoException) => {
-      if (proc.pid === undefined && !ended) {
-        ended = true;
-        spawnFailed = true;
-        if (child === proc) child = undefined;
-        resolveClosed();
-        if (!stopped) scheduleRestart();
-        markReady();
-      }
-      if (err.code === 'ENOENT') health.unavailable(`tcpdump not found at ${ctx.tools.resolve('tcpdump')}: ${missingDetail(ctx.platform)}`);
-      else if (err.code === 'EACCES' || err.code === 'EPERM') health.permissionDenied(`tcpdump at ${ctx.tools.resolve('tcpdump')} is not executable by this user: ${process.getuid?.() === 0 ? 'check its mode and the file system it is on' : 'run the extension as root'}`);
-      else health.degraded(`tcpdump failed: ${err.message}`);
-    });
-    proc.on('close', (code, signal) => {
-      const formatError = ended;
-      ended = true;
-      if (child === proc) child = undefined;
-      resolveClosed();
-      if (stopped || spawnFailed) return;
-      if (Date.now() - startedAt >= stableRunMs) backoff.reset();
-      const delay = scheduleRestart();
-      const head = stderrHead(stderr, /^(tcpdump: )?listening on /);
-      if (!formatError) {
-        const detail = exitDetail('tcpdump', code, signal, head, delay);
-        if (deniedByStderr(stderr)) health.permissionDenied(`${detail}; it must run as root (as osqueryd runs the extension)`);
-        else captureProblem = detail;
-      }
-      refreshDetail(true);
-      log.warn({ exit_code: code, signal, retry_ms: delay, stderr_head: head }, 'tcpdump exited');
-      markReady();
+      },
     });
   };
 
@@ -302,7 +276,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       }
       health.running('starting tcpdump');
       void refreshResolvers().finally(() => {
-        if (stopped) return;
+        if (supervisor.stopped) return;
         resolverTimer = setInterval(() => void refreshResolvers(), cfg.resolver_refresh * 1000);
         resolverTimer.unref?.();
         launch();
@@ -310,12 +284,11 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     },
     ready: () => readyPromise,
     async stop() {
-      stopped = true;
-      if (restartTimer) clearTimeout(restartTimer);
+      const stopping = supervisor.stop();
       if (resolverTimer) clearInterval(resolverTimer);
       if (readyTimer) clearTimeout(readyTimer);
       if (detailTimer) clearTimeout(detailTimer);
-      if (child) await terminateGroup(child, childClosed, KILL_AFTER_MS);
+      await stopping;
       markReady();
     },
     stats: () => ({ ...stats }),
