@@ -102,18 +102,19 @@ interface FileFingerprint {
   tailBytes: number;
 }
 
-interface FilePosition {
+/**
+ * headHash/headBytes grow with what was read, up to FINGERPRINT_BYTES; tailHash/tailBytes are the bytes before
+ * `offset` as the last checkpoint stored them (tailBytes 0: none yet).
+ */
+interface FilePosition extends FileFingerprint {
   fh: FileHandle;
   ino: number;
   dev: number;
   offset: number;
-  /** Digest of the file's first `headBytes` bytes (grows with what was read, up to FINGERPRINT_BYTES). */
-  headHash: string;
-  headBytes: number;
-  /** Digest of the `tailBytes` bytes before `offset`, as the last checkpoint stored it (tailBytes 0: none yet). */
-  tailHash: string;
-  tailBytes: number;
 }
+
+/** The fingerprint of a file not read yet (read from 0). */
+const NO_FINGERPRINT: FileFingerprint = { headHash: '', headBytes: 0, tailHash: '', tailBytes: 0 };
 
 function digest(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('base64url').slice(0, 22);
@@ -246,7 +247,7 @@ async function openFrom(file: string, checkpoint: Checkpoint | null, fromStart: 
   const fh = await open(file, 'r');
   try {
     const st = await fh.stat();
-    const pos: FilePosition = { fh, ino: st.ino, dev: st.dev, offset: 0, headHash: '', headBytes: 0, tailHash: '', tailBytes: 0 };
+    const pos: FilePosition = { fh, ino: st.ino, dev: st.dev, offset: 0, ...NO_FINGERPRINT };
     const from = (reason: StartReason, detail?: string) => ({ pos, start: { offset: pos.offset, size: st.size, reason, ...(detail ? { detail } : {}) } });
     if (!checkpoint) return from(fromStart ? 'from-start' : 'no-checkpoint');
     const offset = Number(checkpoint.offset);
@@ -263,12 +264,6 @@ async function openFrom(file: string, checkpoint: Checkpoint | null, fromStart: 
     await fh.close().catch(() => undefined);
     throw err;
   }
-}
-
-async function openAt(file: string, offset: number): Promise<FilePosition> {
-  const fh = await open(file, 'r');
-  const st = await fh.stat();
-  return { fh, ino: st.ino, dev: st.dev, offset, headHash: '', headBytes: 0, tailHash: '', tailBytes: 0 };
 }
 
 /** A start that is not the checkpoint's offset although a checkpoint was there: worth telling the operator. */
@@ -326,8 +321,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     }
   };
 
-  /** Read to EOF; returns true when something was read. At final EOF, flushes a last unterminated line. */
-  /** `final`: no more bytes will come to this descriptor (a one-shot read, a rotated file): hand over the unterminated tail. */
+  /** Read to EOF; returns true when something was read. `final`: no more bytes will come to this descriptor (a one-shot read, a rotated file): hand over the unterminated tail. */
   const drain = async (final: boolean): Promise<boolean> => {
     let any = false;
     for (;;) {
@@ -380,11 +374,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
 
   /** Read the open file again from 0 (truncated or replaced in place): the fingerprint starts over too. */
   const restart = () => {
-    pos.offset = 0;
-    pos.headHash = '';
-    pos.headBytes = 0;
-    pos.tailHash = '';
-    pos.tailBytes = 0;
+    Object.assign(pos, NO_FINGERPRINT, { offset: 0 });
     tail = 0;
   };
 
@@ -413,7 +403,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         await drain(true);
         await pos.fh.close();
         opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');
-        pos = await openAt(file, 0);
+        ({ pos } = await openFrom(file, null, false));
         tail = 0;
         continue;
       }
