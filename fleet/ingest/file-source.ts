@@ -384,15 +384,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       return totals;
     }
     while (!opts.signal?.aborted) {
-      // grown since the last read: still the bytes we read, or rewritten in place (cp over it) between two polls?
-      if (pos.tailBytes > 0 && (await pos.fh.stat()).size > pos.offset + tail) {
-        const why = await differs(pos.fh, pos.offset, pos);
-        if (why) {
-          opts.log?.warn({ file: id, offset: pos.offset, detail: why }, 'file was replaced in place (same inode, other bytes before the offset); reading it from the start');
-          restart();
-        }
-      }
-      await drain(false);
+      // One stat of the path per poll: while it names our inode, its size is our file's too.
       let st;
       try {
         st = await stat(file);
@@ -405,13 +397,18 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');
         ({ pos } = await openFrom(file, null, false));
         tail = 0;
-        continue;
-      }
-      if (st && st.size < pos.offset + tail) {
+      } else if (st && st.size < pos.offset + tail) {
         opts.log?.warn({ file: id, offset: pos.offset, size: st.size }, 'file truncated; reading from the start');
         restart();
-        continue;
+      } else if (st && pos.tailBytes > 0 && st.size > pos.offset + tail) {
+        // grown since the last read: still the bytes we read, or rewritten in place (cp over it) between two polls?
+        const why = await differs(pos.fh, pos.offset, pos);
+        if (why) {
+          opts.log?.warn({ file: id, offset: pos.offset, detail: why }, 'file was replaced in place (same inode, other bytes before the offset); reading it from the start');
+          restart();
+        }
       }
+      await drain(false);
       try {
         await sleep(pollMs, undefined, { signal: opts.signal });
       } catch {
