@@ -300,11 +300,13 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   const buf = Buffer.allocUnsafe(chunkBytes + Math.max(chunkBytes, maxLineBytes));
   let tail = 0;
 
-  /** `before`: bytes of the file that end at `offset` (the tail of this batch; its last FINGERPRINT_BYTES are digested). */
+  /** `before`: bytes of the file that end at `offset` (the batch's; its last FINGERPRINT_BYTES are digested). */
   const send = async (lines: Iterable<string>, offset: number, before: Uint8Array) => {
     if (pos.headBytes < FINGERPRINT_BYTES && pos.headBytes < offset) {
-      // the head grows with what was read until it is FINGERPRINT_BYTES long (once per file, unless it starts tiny)
-      const head = await readAt(pos.fh, 0, Math.min(FINGERPRINT_BYTES, offset));
+      // the head grows with what was read until it is FINGERPRINT_BYTES long (once per file, unless it starts tiny);
+      // a batch read from 0 holds it already
+      const headBytes = Math.min(FINGERPRINT_BYTES, offset);
+      const head = before.length === offset ? before.subarray(0, headBytes) : await readAt(pos.fh, 0, headBytes);
       pos.headHash = digest(head);
       pos.headBytes = head.length;
     }
