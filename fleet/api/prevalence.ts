@@ -37,15 +37,10 @@ const sampleOut = (sample: readonly { hostId: string; firstSeen: number; lastSee
 export function destinationLookupKey(asked: string): string {
   let host = asked.trim();
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(host);
-  if (scheme) {
-    host = host.slice(scheme[0].length);
-    const end = host.search(/[/?#]/);
-    if (end >= 0) host = host.slice(0, end);
-    host = host.slice(host.lastIndexOf('@') + 1);
-  } else {
-    const end = host.search(/[/?#]/);
-    if (end >= 0) host = host.slice(0, end);
-  }
+  if (scheme) host = host.slice(scheme[0].length);
+  const end = host.search(/[/?#]/);
+  if (end >= 0) host = host.slice(0, end);
+  if (scheme) host = host.slice(host.lastIndexOf('@') + 1);
   // A name typed or pasted in Unicode (bücher.de): TLS and DNS carry it as punycode, and so does the key.
   host = host.replace(/^[^:[\]]+/, (name) => (/[^\x00-\x7f]/.test(name) ? domainToASCII(name) || name : name));
   const key = destinationKey(host, host);
