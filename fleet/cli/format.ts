@@ -19,7 +19,7 @@ export const SINCE_FORMS =
 /** Why a `since` value was refused: `reason` names the value, `hint` what to type instead. */
 export class SinceError extends InputError {
   constructor(
-    readonly value: string,
+    value: string,
     readonly reason: string,
     hint: string,
   ) {
