@@ -13,6 +13,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { systemClock } from '../../src/clock.js';
 import { loadConfig, type OutflowConfig } from '../../src/config/index.js';
 import { OutflowError, StoreError, coerceError, InputError } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
@@ -148,8 +149,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     const analytic = opts.analytic?.toUpperCase();
     if (analytic && !(ANALYTIC_IDS as readonly string[]).includes(analytic)) throw new InputError(`--analytic ${opts.analytic} is not one of Outflow's analytics`, [], `use ${ANALYTIC_IDS.join(', ')}`);
     await withStore(ctx, async (store) => {
-      const { newest } = await store.clock.get();
-      const since = opts.since === undefined ? undefined : parseSince(opts.since, sinceAnchor(newest, Math.floor(Date.now() / 1000)));
+      const since = opts.since === undefined ? undefined : parseSince(opts.since, sinceAnchor((await store.clock.get()).newest, systemClock.unix()));
       const { detections: rows, truncated } = await listNewestDetections(store.detections, { since, analytic: analytic as never, host: opts.host, limit });
       if (truncated) process.stderr.write(`outflow fleet: showing the newest ${limit} matching detections; older ones match too (narrow with --since, or raise --limit)\n`);
       const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
