@@ -6,7 +6,7 @@
  * its first line names an absolute Node path chosen here. The extension path never loads better-sqlite3;
  * only `outflow query` and the fleet side do, from lib/node_modules.
  */
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -42,17 +42,14 @@ export function shippedRuntimeFile(rel: string): boolean {
   return /^(package\.json|LICENSE(\.md)?|[^/]+\.js|lib\/(methods\/)?[^/]+\.js|build\/Release\/better_sqlite3\.node)$/.test(rel);
 }
 
-export async function packageOutflow(opts: PackageOptions): Promise<{ dir: string; tarball: string }> {
-  if (!path.isAbsolute(opts.node)) throw new Error(`--node must be an absolute path (osqueryd execs without PATH): ${opts.node}`);
-  const version = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version as string;
-  const outRoot = path.resolve(opts.out);
-  const dir = path.join(outRoot, 'outflow');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(path.join(dir, 'lib'), { recursive: true });
-
-  await build({
-    entryPoints: [path.join(root, 'cli/main.ts')],
-    outfile: path.join(dir, 'lib/outflow.cjs'),
+/**
+ * How the shipped code is built: one CommonJS bundle for Node 20 with the native module outside it. The
+ * fleet-ingest benchmark builds its driver with these options too, so its targets are measured on the code an
+ * admin runs, not on the sources under tsx's loader. The bundle finds the SQL migrations in `migrations/` beside
+ * it (copy fleet/store/migrations there).
+ */
+export function shippedBuildOptions(): BuildOptions {
+  return {
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -65,7 +62,18 @@ export async function packageOutflow(opts: PackageOptions): Promise<{ dir: strin
     logLevel: 'warning',
     // The generated Thrift code has duplicate `case 0:` labels (harmless, not ours to edit).
     logOverride: { 'duplicate-case': 'silent' },
-  });
+  };
+}
+
+export async function packageOutflow(opts: PackageOptions): Promise<{ dir: string; tarball: string }> {
+  if (!path.isAbsolute(opts.node)) throw new Error(`--node must be an absolute path (osqueryd execs without PATH): ${opts.node}`);
+  const version = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version as string;
+  const outRoot = path.resolve(opts.out);
+  const dir = path.join(outRoot, 'outflow');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(path.join(dir, 'lib'), { recursive: true });
+
+  await build({ ...shippedBuildOptions(), entryPoints: [path.join(root, 'cli/main.ts')], outfile: path.join(dir, 'lib/outflow.cjs') });
 
   for (const pkg of NATIVE_RUNTIME) {
     const src = path.join(root, 'node_modules', pkg);

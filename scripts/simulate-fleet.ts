@@ -729,4 +729,10 @@ async function main(): Promise<void> {
   process.stderr.write(`simulated ${opts.hosts} hosts × ${opts.days} days: ${fleet.lineCount} lines in ${files.length} files under ${opts.out} (${fleet.scenarios.length} scenarios in manifest.json)\n`);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
+// Not a top-level await: the fleet-ingest bench bundles this module as CommonJS, as the package is built.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`simulate-fleet: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,129 +1,53 @@
 /**
- * Fleet aggregator throughput (issue 7 point 11), SQLite store on disk, one process:
- * - ingest: lines/s and peak RSS for 10 000 simulated hosts × 1 day (targets ≥ 200 000 lines/s, ≤ 500 MB);
- * - finalize: latency for 10 000 pending candidates (target ≤ 2 s).
- * The fleet is generated in slices of 500 hosts (distinct seeds → distinct hosts) so the generator's
- * own memory stays small; each slice is written to a result-log file and ingested with ingestFile, the
- * path of `outflow fleet ingest FILE…`. Only ingestFile/finalizePending calls are timed.
+ * Fleet aggregator throughput (issue 7 point 11): ingest lines/s and peak RSS for 10 000 simulated hosts × 1 day,
+ * finalize latency for 10 000 pending candidates. The measurements are in fleet-ingest.driver.ts.
+ *
+ * The driver runs in a process of its own, built as `npm run package` builds the shipped CLI (an esbuild bundle,
+ * shippedBuildOptions) and started through a launcher as the package's `outflow` starts lib/outflow.cjs: the
+ * targets are about the code an admin runs. Under tsx (`npm run outflow`, the tests), the sources run through a
+ * loader that keeps the TypeScript compiler and source maps in the process (about 45 MB more peak RSS) and wraps
+ * every function in a naming call (esbuild's keepNames); ingest speed was within the machine's noise of the
+ * bundle's (2026-11-28). OUTFLOW_BENCH_SOURCES=1 runs the driver from the sources under tsx instead, to compare.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
-import { ingestFile } from '../../fleet/ingest/file-source.js';
-import { createIngestService } from '../../fleet/ingest/ingest-service.js';
-import { finalizePending } from '../../fleet/rules/finalize.js';
-import { rollup } from '../../fleet/rules/maintenance.js';
-import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
-import { APPS, candidateColumns, DEFAULT_START, eventLine, simulateFleet, type HostInfo } from '../../scripts/simulate-fleet.js';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { shippedBuildOptions } from '../../scripts/package.js';
 import type { BenchContext } from './run.js';
-import { rowCounts } from './sqlite-store-size.js';
-import { pendingCandidateLines } from '../helpers/fleet-lines.js';
 
-const BATCH = 5000;
-const MiB = 1024 * 1024;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const driver = path.join(here, 'fleet-ingest.driver.ts');
 
-/** CPU seconds of this process (all threads: the main thread, SQLite runs on it, plus GC helpers). */
-function cpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-function peakRssMb(): number {
-  // resourceUsage().maxRSS is in kilobytes: the process-wide high-water mark.
-  return Math.round(process.resourceUsage().maxRSS / 1024);
-}
-
-/**
- * `withRollup`: run the rollup after each slice, untimed, as the hourly job would between batches, so keys
- * common in the fleet are compacted and later slices' sightings of them go to day sketches instead of host rows.
- */
-async function benchIngest(b: BenchContext, dir: string, withRollup: boolean): Promise<void> {
-  const hostsTotal = b.quick ? 1000 : 10_000;
-  const slice = 500;
-  const store = await openSqliteStore(path.join(dir, withRollup ? 'ingest-rollup.db' : 'ingest.db'));
-  const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
-  let lines = 0;
-  let seconds = 0;
-  let cpu = 0;
-  let accepted = 0;
-  let rollupMax = 0;
-  let compacted = 0;
-  for (let s = 0; s * slice < hostsTotal; s++) {
-    // Each slice is one result-log file (what `outflow fleet ingest FILE…` reads), written untimed.
-    const fleet = simulateFleet({ hosts: Math.min(slice, hostsTotal - s * slice), days: 1, seed: 1000 + s, files: 1, duplicateRate: 0.01 });
-    const file = path.join(dir, `slice-${s}.log`);
-    writeFileSync(file, `${fleet.files[0]!.join('\n')}\n`);
-    lines += fleet.files[0]!.length;
-    const t0 = performance.now();
-    const c0 = cpuSeconds();
-    // The production file path: default chunk size, one transaction per chunk with its checkpoint.
-    const r = await ingestFile(file, { ingest, store });
-    seconds += (performance.now() - t0) / 1000;
-    cpu += cpuSeconds() - c0;
-    accepted += r.accepted;
-    rmSync(file);
-    if (withRollup) {
-      const t1 = performance.now();
-      const rolled = await rollup(store, { analytics: defaultAnalyticsConfig() });
-      rollupMax = Math.max(rollupMax, (performance.now() - t1) / 1000);
-      compacted += rolled.compacted.destinations + rolled.compacted.pairs + rolled.compacted.apps;
-    }
-  }
-  await store.close();
-  const sketchRows = withRollup ? rowCounts(path.join(dir, 'ingest-rollup.db')).sketch_rows! : 0;
-  // Wall-clock rates depend on how busy the machine is; lines per CPU-second is the one-core rate.
-  const extra: Record<string, number> = withRollup ? { keys_compacted: compacted, sketch_rows: sketchRows, rollup_max_s: Number(rollupMax.toFixed(2)) } : {};
-  b.report(`ingest ${hostsTotal} hosts × 1 day (SQLite, fleet ingest FILE path${withRollup ? ', rollup after each slice' : ''})`, {
-    lines,
-    accepted_rows: accepted,
-    seconds: Number(seconds.toFixed(2)),
-    lines_per_s: Math.round(lines / seconds),
-    cpu_seconds: Number(cpu.toFixed(2)),
-    lines_per_cpu_s: Math.round(lines / cpu),
-    peak_rss_mb: peakRssMb(),
-    ...extra,
-  });
-}
-
-/**
- * `compacted`: the rollup has run first, so the common keys are read from their day sketches. Fewer verdicts
- * fire than without it, by design: all 10 000 candidates fall on one day, and a day sketch counts every host of
- * that day, so an early candidate's key already reads as common (docs/fleet.md, "day granularity").
- */
-async function benchFinalize(b: BenchContext, dir: string, compacted: boolean, again = false): Promise<void> {
-  const pending = b.quick ? 2000 : 10_000;
-  const store = await openSqliteStore(path.join(dir, `finalize${compacted ? '-compacted' : ''}${again ? '-again' : ''}.db`));
-  const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
-  const lines = pendingCandidateLines(pending);
-  for (let i = 0; i < lines.length; i += BATCH) await ingest.ingestLines(lines.slice(i, i + BATCH), { kind: 'bench', id: 'finalize' });
-  const rolled = compacted ? await rollup(store, { analytics: defaultAnalyticsConfig() }) : undefined;
-  const count = await store.candidates.countPending();
-  const t0 = performance.now();
-  const c0 = cpuSeconds();
-  const r = await finalizePending(store, { analytics: defaultAnalyticsConfig(), flush: true });
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuSeconds() - c0;
-  await store.close();
-  const keys: Record<string, number> = rolled ? { keys_compacted: rolled.compacted.destinations + rolled.compacted.pairs + rolled.compacted.apps } : {};
-  const label = compacted ? ', common keys compacted' : again ? ', again in the same process: JIT warm, as the minutely job runs' : '';
-  b.report(`finalize ${count} pending candidates (SQLite${label})`, { ...keys, examined: r.examined, fired: r.fired, detections: r.created.length, seconds: Number(seconds.toFixed(3)), cpu_seconds: Number(cpu.toFixed(3)) });
+/** The driver as the package ships code: lib/fleet-ingest.cjs with migrations beside it, and a launcher. */
+async function bundleDriver(dir: string): Promise<string> {
+  const lib = path.join(dir, 'lib');
+  await build({ ...shippedBuildOptions(), entryPoints: [driver], outfile: path.join(lib, 'fleet-ingest.cjs') });
+  cpSync(path.join(here, '../../fleet/store/migrations'), path.join(lib, 'migrations'), { recursive: true, filter: (f) => !f.endsWith('.ts') });
+  // A launcher of its own, as the package's: a module run directly would take itself for a script's main module.
+  const launcher = path.join(dir, 'run.cjs');
+  writeFileSync(launcher, `'use strict';\nrequire(require('node:path').join(__dirname, 'lib', 'fleet-ingest.cjs'));\n`);
+  writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ private: true, type: 'commonjs' })}\n`);
+  return launcher;
 }
 
 export default async function (b: BenchContext): Promise<void> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'outflow-fleet-bench-'));
+  const fromSources = process.env.OUTFLOW_BENCH_SOURCES === '1';
+  const dir = mkdtempSync(path.join(tmpdir(), 'outflow-fleet-bench-build-'));
   try {
-    // finalize first, as in every earlier session's numbers (it also warms the ingest path the finalize stores are
-    // filled through). Its garbage is collected before ingest: peak_rss_mb is the process's high-water mark, and the
-    // RSS target is ingest's.
-    await benchFinalize(b, dir, false);
-    await benchFinalize(b, dir, true);
-    (globalThis as { gc?: () => void }).gc?.();
-    await benchIngest(b, dir, false);
-    await benchIngest(b, dir, true);
-    // The first finalize is the target's number (a cold JIT, as right after a restart); this one is what the
-    // minutely job of a running aggregator takes. Run last: before ingest it raised the peak RSS reported as ingest's.
-    await benchFinalize(b, dir, false, true);
+    const args = fromSources ? ['--import', 'tsx', driver] : [await bundleDriver(dir)];
+    // better-sqlite3 stays outside the bundle, as in the package: found from the checkout's node_modules.
+    const env = { ...process.env, NODE_PATH: path.join(here, '../../node_modules') };
+    const r = spawnSync(process.execPath, ['--expose-gc', ...args], { encoding: 'utf8', env, maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] });
+    if (r.status !== 0) throw new Error(`fleet-ingest driver failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
+    const suffix = fromSources ? ' [sources, tsx]' : '';
+    for (const line of r.stdout.split('\n')) {
+      if (!line.startsWith('BENCH_REPORT ')) continue;
+      const { name, metrics } = JSON.parse(line.slice('BENCH_REPORT '.length)) as { name: string; metrics: Record<string, number | string> };
+      b.report(`${name}${suffix}`, metrics);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
