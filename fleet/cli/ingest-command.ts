@@ -53,11 +53,12 @@ export function ignoredQueriesNote(totals: IngestResult, sharedLog = false): str
 }
 
 /**
- * Whether lines were read but none was usable: every one quarantined, or of queries that are not Outflow's. Removed
- * rows, empty lines and re-delivered rows of Outflow's queries are its data, already taken or with nothing to take.
+ * Whether lines were read but none was usable: every one quarantined (now, or on an earlier read: a re-delivered
+ * reject), or of queries that are not Outflow's. Removed rows, empty lines and re-delivered candidate rows are
+ * Outflow's data, already taken or with nothing to take.
  */
 export function nothingUsable(totals: IngestResult): boolean {
-  return totals.lines > 0 && totals.accepted === totals.ignoredByReason.other_query && totals.duplicates === 0;
+  return totals.lines > 0 && totals.accepted === totals.ignoredByReason.other_query && totals.duplicates === totals.duplicateRejects;
 }
 
 export async function runIngestCommand(store: Store, files: string[], opts: IngestCommandOptions): Promise<number> {
@@ -220,10 +221,13 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   // a log shared with other packs may hold none of Outflow's rows.
   if (nothingUsable(totals) && resumed === 0) {
     // said even with --json (stdout holds the summary): exit 0 and "N rows" read as success
+    const rejected = totals.quarantined + totals.duplicateRejects;
+    // a re-read (--from-start) quarantines nothing again: its rejects are duplicates of the first read's
+    const earlier = totals.duplicateRejects ? `${totals.duplicateRejects} rows or lines by an earlier read of the same lines, not again` : '';
     const why =
       totals.ignoredByReason.other_query === 0
-        ? `every line read (${totals.lines}) was quarantined${q ? `, reasons in ${q}` : ''}: is this an osquery result log, one JSON result line per line?`
-        : `the ${totals.lines} lines read hold no row of Outflow's queries (${totals.ignoredByReason.other_query} rows of other queries${totals.quarantined ? `; ${totals.quarantined} lines or rows quarantined` : ''})${opts.json ? `. ${ignoredNote}` : ': see above'}`;
+        ? `every line read (${totals.lines}) was quarantined${earlier ? ` (${earlier})` : ''}${q ? `, reasons in ${q}` : ''}: is this an osquery result log, one JSON result line per line?`
+        : `the ${totals.lines} lines read hold no row of Outflow's queries (${totals.ignoredByReason.other_query} rows of other queries${rejected ? `; ${rejected} lines or rows quarantined${earlier ? `, ${earlier}` : ''}` : ''})${opts.json ? `. ${ignoredNote}` : ': see above'}`;
     process.stderr.write(`outflow fleet ingest: warning: nothing usable: ${why} (exit ${EXIT_NOTHING_USABLE})\n`);
     return EXIT_NOTHING_USABLE;
   }

@@ -115,6 +115,11 @@ export interface IngestResult {
    * keys its inputs (IngestSource.inputKey): skipped.
    */
   duplicates: number;
+  /**
+   * Of `duplicates`, the rejected rows and lines: quarantined on their first delivery, no data on any. The rest are
+   * candidate rows, data taken before (a run that read only those read Outflow's data; one that read only these did not).
+   */
+  duplicateRejects: number;
   /** Accepted rows from counter-0 or snapshot lines (state only, never new activity); never ignored ones. */
   baseline: number;
   /** Lines (or single rows) rejected and written to the quarantine. */
@@ -204,6 +209,7 @@ export function emptyIngestResult(): IngestResult {
     rows: 0,
     accepted: 0,
     duplicates: 0,
+    duplicateRejects: 0,
     baseline: 0,
     quarantined: 0,
     ignored: 0,
@@ -232,6 +238,7 @@ export function addIngestResults(a: IngestResult, b: IngestResult): IngestResult
   a.rows += b.rows;
   a.accepted += b.accepted;
   a.duplicates += b.duplicates;
+  a.duplicateRejects += b.duplicateRejects;
   a.baseline += b.baseline;
   a.quarantined += b.quarantined;
   a.ignored += b.ignored;
@@ -516,11 +523,12 @@ function settleItems(b: BatchWrites, fresh: readonly boolean[], maxQuarantine: Q
   let newestAccepted = -Infinity;
   for (let k = 0; k < itemKey.length; k++) {
     const key = itemKey[k]!;
+    const flags = itemFlags[k]!;
     if (key >= 0 && fresh[key] !== true) {
       result.duplicates++;
+      if (flags & ITEM_REJECTED) result.duplicateRejects++;
       continue;
     }
-    const flags = itemFlags[k]!;
     if (flags & ITEM_REJECTED) continue; // counted with the quarantine below
     result.accepted++;
     if (flags & ITEM_BASELINE) result.baseline++;
@@ -534,7 +542,11 @@ function settleItems(b: BatchWrites, fresh: readonly boolean[], maxQuarantine: Q
     if (itemTime[k]! > newestAccepted) newestAccepted = itemTime[k]!;
   }
   if (newestAccepted > -Infinity) result.newestEventTime = newestAccepted;
-  for (const key of b.lineKeys) if (fresh[key] !== true) result.duplicates++;
+  for (const key of b.lineKeys) {
+    if (fresh[key] === true) continue;
+    result.duplicates++;
+    result.duplicateRejects++;
+  }
   for (const q of b.heldQuarantine) if (q.key < 0 || fresh[q.key] === true) quarantine.push(q.row);
   result.quarantined = quarantine.length;
   const kept = quarantineFit(quarantine, maxQuarantine);

@@ -16,7 +16,7 @@ import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import { runOutflow, spawnOutflow } from '../helpers/cli.js';
 import { rollup } from '../../fleet/rules/maintenance.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
-import { DAY, MiB, T0, candidateLine, hostsOf, runPipeline, statusLines } from './fleet-helpers.js';
+import { DAY, MiB, T0, candidateLine, destinationLine, hostsOf, runPipeline, statusLines } from './fleet-helpers.js';
 import { sampleDetection } from './serve-fixtures.js';
 
 const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'fleet-cli-'));
@@ -261,6 +261,50 @@ describe('outflow fleet (CLI)', () => {
     expect(ok.stderr).toMatch(/^ingested 401 lines \([1-9]\d* rows applied, \d+ of them baseline; [1-9]\d* rows ignored;/);
     expect(ok.stderr).toMatch(/\n\d+ rows ignored are of queries that are not Outflow's: "pack\/Global\/Outflow [a-z]+" \(\d+\)\. /);
   }, 120_000);
+
+  it('ingest --from-start of a file whose Outflow rows were all rejected exits 3 again; of one whose candidates were taken, 0', async () => {
+    const db = await openSqliteStore(path.join(dir, 'reread.db'));
+    const read = async (name: string, lines: string[], fromStart: boolean) => {
+      const logFile = path.join(dir, `${name}.log`);
+      writeFileSync(logFile, `${lines.join('\n')}\n`);
+      const err: string[] = [];
+      const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
+      try {
+        const config = parseConfig({ fleet: { ingest: { quarantine_file: '' } } });
+        const code = await runIngestCommand(db, [logFile], { config, log: silentLogger(), finalize: false, flush: false, fromStart, json: false, progress: 'never' });
+        return { code, stderr: err.join('') };
+      } finally {
+        e.mockRestore();
+      }
+    };
+    const [a, b] = hostsOf(2, 'RR');
+    const t = Math.floor(Date.now() / 1000) - 3600;
+    const noRemote = (line: string) => {
+      const l = JSON.parse(line) as { columns: Record<string, string> };
+      l.columns.remote_address = '';
+      return JSON.stringify(l);
+    };
+    // Outflow's rows, every one rejected: keyed, so a second read counts them as duplicates, not as quarantined
+    const rejected = [noRemote(destinationLine(a!, t, 'files.example.com')), noRemote(destinationLine(b!, t + 1, 'files.example.com')), statusLines([a!], t)[0]!.replace('"component":"flows"', '"component":""')];
+    try {
+      const first = await read('all-rejected', rejected, false);
+      expect(first.code).toBe(3);
+      expect(first.stderr).toMatch(/; 0 duplicate candidate\/rejected rows skipped; 3 quarantined\)/);
+      expect(first.stderr).toContain('warning: nothing usable: every line read (3) was quarantined: is this an osquery result log');
+      const again = await read('all-rejected', rejected, true);
+      expect(again.stderr).toMatch(/; 3 duplicate candidate\/rejected rows skipped; 0 quarantined\)/);
+      expect(again.stderr).toContain('warning: nothing usable: every line read (3) was quarantined (3 rows or lines by an earlier read of the same lines, not again): is this an osquery result log');
+      expect(again.code).toBe(3);
+      // re-delivered candidate rows are Outflow's data, taken on the first read: usable
+      const candidates = [candidateLine({ analytic: 'AN1415', host: a!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.example.com', bytes_out: 30 * MiB, first_seen: t - 200 }, t)];
+      expect((await read('candidate', candidates, false)).code).toBe(0);
+      const candidateAgain = await read('candidate', candidates, true);
+      expect(candidateAgain.stderr).toMatch(/^ingested 1 lines \(0 rows applied, 0 of them baseline; 0 rows ignored; 1 duplicate candidate\/rejected rows skipped; 0 quarantined\)/);
+      expect(candidateAgain.code).toBe(0);
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
 
   it('ingest says when files were already ingested, and when one was rewritten in place and is read from the start; the simulator writes new files', async () => {
     const simDir = path.join(dir, 'resim');

@@ -405,17 +405,21 @@ describe('stream source and ingest service', () => {
     // A candidate row: the rows a dedupe key tracks (other rows are idempotent merges, applied again).
     const line = JSON.parse(candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.example.org', bytes_out: 30 * MiB, first_seen: T0 }, T0 + 50));
     const reordered = { ...line, unixTime: String(line.unixTime), columns: Object.fromEntries(Object.entries(line.columns as Record<string, string>).reverse().map(([k, v]) => [k, /^\d+$/.test(v) ? Number(v) : v])) };
-    expect(await ingest.ingestLines([line, reordered], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 1, duplicates: 1, candidates: 1 });
+    expect(await ingest.ingestLines([line, reordered], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 1, duplicates: 1, duplicateRejects: 0, candidates: 1 });
     await store.close();
   });
 
-  it('a re-delivered invalid row is counted as a duplicate, not quarantined again', async () => {
+  it('a re-delivered invalid row is counted as a duplicate reject, not quarantined again', async () => {
     const store = await memoryStore();
     const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
     const bad = JSON.stringify({ name: 'pack/Global/outflow_destinations', hostIdentifier: 'H', unixTime: T0, counter: 4, columns: { server_name: 'x.com' }, action: 'added' });
-    expect(await ingest.ingestLines([bad, bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 0, duplicates: 1, quarantined: 1 });
-    expect(await ingest.ingestLines([bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 0, duplicates: 1, quarantined: 0 });
-    expect(await store.quarantine.list(10)).toHaveLength(1);
+    expect(await ingest.ingestLines([bad, bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 0, duplicates: 1, duplicateRejects: 1, quarantined: 1 });
+    expect(await ingest.ingestLines([bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 0, duplicates: 1, duplicateRejects: 1, quarantined: 0 });
+    // an invalid candidate row is keyed as a candidate before it is rejected: still a reject when re-delivered
+    const badCandidate = JSON.stringify({ name: 'pack/Global/outflow_candidates', hostIdentifier: 'H', unixTime: T0, counter: 4, columns: { analytic: 'AN1415' }, action: 'added' });
+    expect(await ingest.ingestLines([badCandidate], { kind: 'test', id: 'x' })).toMatchObject({ duplicates: 0, quarantined: 1 });
+    expect(await ingest.ingestLines([badCandidate], { kind: 'test', id: 'x' })).toMatchObject({ duplicates: 1, duplicateRejects: 1, quarantined: 0 });
+    expect(await store.quarantine.list(10)).toHaveLength(2);
     await store.close();
   });
 
@@ -428,7 +432,7 @@ describe('stream source and ingest service', () => {
     // keyed by position and delivery identity, as the NATS input keys by message
     const keyed = (delivery: string) => ({ kind: 'test', id: 'x', inputKey: (i: number) => ({ digest: `${delivery}:${i}`, unixTime: T0 }) });
     expect(await ingest.ingestLines(inputs, keyed('m1'))).toMatchObject({ lines: 3, rows: 1, accepted: 1, duplicates: 0, quarantined: 2 });
-    expect(await ingest.ingestLines(inputs, keyed('m1'))).toMatchObject({ lines: 3, rows: 1, accepted: 1, duplicates: 2, quarantined: 0 });
+    expect(await ingest.ingestLines(inputs, keyed('m1'))).toMatchObject({ lines: 3, rows: 1, accepted: 1, duplicates: 2, duplicateRejects: 2, quarantined: 0 });
     expect((await store.quarantine.list(10)).map((q) => [q.reason.slice(0, 8), q.line])).toEqual([
       ['payload ', 'base64:AAEC'],
       ['not JSON', '{"name": truncated'],
@@ -447,7 +451,7 @@ describe('stream source and ingest service', () => {
     const status = (component: string) => ({ component, detail: '', dropped: '0', events: '1', last_event: String(T0), platform: 'darwin', state: 'running', version: '0.1.0' });
     const snap = JSON.stringify({ name: 'pack/Global/outflow_status', hostIdentifier: 'H', unixTime: T0, counter: 0, snapshot: [status('flows'), status(''), status('eslogger')], action: 'snapshot' });
     expect(await ingest.ingestLines([snap], { kind: 'test', id: 'x' })).toMatchObject({ rows: 3, accepted: 2, baseline: 2, duplicates: 0, quarantined: 1 });
-    expect(await ingest.ingestLines([snap, snap], { kind: 'test', id: 'x' })).toMatchObject({ rows: 6, accepted: 4, duplicates: 2, quarantined: 0 });
+    expect(await ingest.ingestLines([snap, snap], { kind: 'test', id: 'x' })).toMatchObject({ rows: 6, accepted: 4, duplicates: 2, duplicateRejects: 2, quarantined: 0 });
     expect(await store.quarantine.list(10)).toHaveLength(1);
     expect((await store.hosts.listStatus('H')).map((r) => r.component)).toEqual(['eslogger', 'flows']);
     await store.close();
