@@ -30,13 +30,14 @@ const sampleOut = (sample: readonly { hostId: string; firstSeen: number; lastSee
 
 /**
  * The destination key a person means by what they typed: a key, a server name or IP, or a URL or `host/path` pasted
- * from a browser. The host is what is left without a scheme (and the user info after it), a path, query or
- * fragment; then destinationKey, as ingest derives keys, drops a `:port` (an IP's key has none either), brackets,
- * trailing dots and case. Only for lookups: ingest keys result rows with destinationKey alone.
+ * from a browser. The host is what is left without a scheme or a protocol-relative `//` (and the user info after
+ * either), a path, query or fragment; then destinationKey, as ingest derives keys, drops a `:port` (an IP's key has
+ * none either), brackets, trailing dots and case. Only for lookups: ingest keys result rows with destinationKey alone.
  */
 export function destinationLookupKey(asked: string): string {
   let host = asked.trim();
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(host);
+  // `//host/x` (a src or href as written in HTML) names its host as `https://host/x` does
+  const scheme = /^(?:[a-z][a-z0-9+.-]*:)?\/\//i.exec(host);
   if (scheme) host = host.slice(scheme[0].length);
   const end = host.search(/[/?#]/);
   if (end >= 0) host = host.slice(0, end);

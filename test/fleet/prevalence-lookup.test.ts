@@ -10,6 +10,10 @@ describe('destinationLookupKey (what a person types for a destination lookup)', 
     ['https://www.figma.com/files', 'figma.com'],
     ['HTTPS://WWW.Figma.COM:8443/files?x=1#top', 'figma.com'],
     ['https://user:pw@www.figma.com/', 'figma.com'],
+    // protocol-relative, as HTML writes a src or href
+    ['//files.example.com/x', 'example.com'],
+    ['//user@files.example.com/x', 'example.com'],
+    ['//user:pw@[2001:db8::1]:443/x', '2001:db8::1'],
     ['www.figma.com/files/abc', 'figma.com'],
     ['www.figma.com?q', 'figma.com'],
     ['Files.Example.com.', 'example.com'],
@@ -33,6 +37,6 @@ describe('destinationLookupKey (what a person types for a destination lookup)', 
   });
 
   it('refuses what names no host', () => {
-    for (const asked of ['/', 'https:///files', '  ']) expect(() => destinationLookupKey(asked), asked).toThrow(/names no destination/);
+    for (const asked of ['/', 'https:///files', '///files', '//', '  ']) expect(() => destinationLookupKey(asked), asked).toThrow(/names no destination/);
   });
 });
