@@ -23,6 +23,7 @@ import type { HttpConfig } from '../../src/config/fleet-serve.js';
 import { InputError, OutflowError, StoreError, coerceError, zodIssues } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
+import { cutText } from '../../src/strings.js';
 import { VERSION } from '../../src/version.js';
 import { parseSince, sinceAnchor, SinceError } from '../cli/format.js';
 import type { IngestService } from '../ingest/ingest-service.js';
@@ -120,6 +121,35 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.
   const r = schema.safeParse(value ?? {});
   if (!r.success) throw new InputError(`invalid ${what}`, zodIssues(r.error.issues));
   return r.data;
+}
+
+/** Unknown query parameters named in a prevalence route's 400, and how much of each name. */
+const SHOWN_UNKNOWN_PARAMS = 5;
+const SHOWN_PARAM_NAME = 64;
+
+/**
+ * The query of a prevalence route, whose key or identity is the rest of the path. A pasted URL sent unencoded is
+ * cut at its `?` (and a client never sends its `#…`): its own query arrives as this route's. That is refused,
+ * naming the parameters and how to send the URL, rather than dropped or taken: its `hosts=` would be read as ours.
+ */
+function prevalenceQuery(query: unknown, what: 'destination' | 'app identity'): z.infer<typeof PrevalenceQuerySchema> {
+  const r = PrevalenceQuerySchema.safeParse(query ?? {});
+  if (r.success) return r.data;
+  let unknown = false;
+  const issues = r.error.issues.flatMap((i) => {
+    if (i.code !== 'unrecognized_keys') return zodIssues([i]);
+    unknown = true;
+    const named = i.keys.slice(0, SHOWN_UNKNOWN_PARAMS).map((k) => ({ path: cutText(k, SHOWN_PARAM_NAME), message: 'unknown query parameter (this route takes only hosts)' }));
+    const more = i.keys.length - named.length;
+    return more > 0 ? [...named, { path: '', message: `and ${more} more unknown query parameters` }] : named;
+  });
+  if (!unknown) throw new InputError('invalid query', issues);
+  const path = what === 'destination' ? 'destinations/<encodeURIComponent(key or URL)>' : 'apps/<encodeURIComponent(identity)>';
+  throw new InputError(
+    `invalid query (${what === 'destination' ? 'a destination' : 'an app identity'} holding "?" or "#", such as a pasted URL, must be URL-encoded in the path with encodeURIComponent: unencoded, what follows its "?" is read as this request's query)`,
+    issues,
+    `send GET /v1/prevalence/${path}?hosts=N`,
+  );
 }
 
 function errorBody(code: string, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -313,13 +343,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // pasted URL; a client that does not percent-encode it (%2F, which works too) reached no route.
   app.get('/v1/prevalence/destinations/*', async (req) => {
     const { key } = parse(KeyParamsSchema, { key: restOfPath(req) }, 'path');
-    const q = parse(PrevalenceQuerySchema, req.query, 'query');
+    const q = prevalenceQuery(req.query, 'destination');
     return destinationPrevalence(store, deps.analytics, key, q.hosts, now());
   });
 
   app.get('/v1/prevalence/apps/*', async (req) => {
     const { identity } = parse(IdentityParamsSchema, { identity: restOfPath(req) }, 'path');
-    const q = parse(PrevalenceQuerySchema, req.query, 'query');
+    const q = prevalenceQuery(req.query, 'app identity');
     return appPrevalence(store, deps.analytics, identity, q.hosts, now());
   });
 

@@ -475,6 +475,30 @@ describe('queries after a simulated fleet was ingested and finalized', () => {
     }
   });
 
+  it('answers a URL pasted unencoded into a prevalence path, its query split off as this request query, with a 400 naming the parameter and saying to encode it', async () => {
+    const pasted = 'https://www.figma.com/files?x=1';
+    const r = await get(`/v1/prevalence/destinations/${pasted}`);
+    expect(r.status).toBe(400);
+    expect(r.json.code).toBe('INPUT_INVALID');
+    expect(r.json.issues).toEqual([{ path: 'x', message: 'unknown query parameter (this route takes only hosts)' }]);
+    expect(r.json.error).toMatch(/^invalid query \(a destination holding "\?" or "#", such as a pasted URL, must be URL-encoded in the path with encodeURIComponent: [^)]*\): x: unknown query parameter/);
+    expect(r.json.hint).toBe('send GET /v1/prevalence/destinations/<encodeURIComponent(key or URL)>?hosts=N');
+    // sent as it says: answered, the URL's query dropped with its path
+    const encoded = await get(`/v1/prevalence/destinations/${encodeURIComponent(pasted)}?hosts=0`);
+    expect(encoded.status).toBe(200);
+    expect(encoded.json).toMatchObject({ key: 'figma.com', normalized_from: pasted, host_sample: [] });
+    // an identity alike; at most five names, the rest counted, and a bad hosts still said
+    const many = await get(`/v1/prevalence/apps/team:X/com.x?a=1&b&c&d&e&${'f'.repeat(100)}&g&hosts=-1`);
+    expect(many.status).toBe(400);
+    expect(many.json.error).toMatch(/^invalid query \(an app identity holding "\?" or "#"/);
+    expect(many.json.issues.map((i: { path: string }) => i.path)).toEqual(['hosts', 'a', 'b', 'c', 'd', 'e', '']);
+    expect(many.json.issues.at(-1).message).toBe('and 2 more unknown query parameters');
+    // other routes still refuse an unknown parameter, and say nothing of encoding a path
+    const other = await get('/v1/detections?x=1');
+    expect(other.status).toBe(400);
+    expect(other.json.error).not.toMatch(/encodeURIComponent/);
+  });
+
   it('GET /v1/prevalence/destinations/:key reports hosts, window and thresholds from the store', async () => {
     const key = all[0]!.destination_key;
     const r = await get(`/v1/prevalence/destinations/${encodeURIComponent(key)}?hosts=50`);
