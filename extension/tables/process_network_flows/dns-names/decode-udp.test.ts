@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LINK, canonicalIp, decodeUdp, formatIpv6, type DecodeResult } from './decode-udp.js';
+import { LINK, canonicalIp, decodeUdp, formatIpv6, linkMeta, type DecodeResult } from './decode-udp.js';
 import { ipv6Bytes } from './testing/dns-wire.js';
-import { ETHERTYPE, ethernet, ipv4, ipv6, nullHeader, pktap, sll, sll2, udp } from './testing/frames.js';
+import { ARPHRD, ETHERTYPE, PACKET, ethernet, ipv4, ipv6, nullHeader, pktap, sll, sll2, udp } from './testing/frames.js';
 
 const ANSWER = Buffer.from('dns answer bytes');
 const udp4 = (o: { payload?: Buffer; length?: number } = {}) => udp({ srcPort: 53, dstPort: 51234, payload: o.payload ?? ANSWER, ...(o.length ? { length: o.length } : {}) });
@@ -70,6 +70,30 @@ describe('decodeUdp link layers', () => {
     expect(decodeUdp(LINK.EN10MB, ethernet(ETHERTYPE.IPV4, v6()))).toEqual({ ok: false, reason: 'malformed' });
     expect(decodeUdp(LINK.NULL, nullHeader(30, 'le', v4()))).toEqual({ ok: false, reason: 'malformed' });
     expect(decodeUdp(LINK.RAW, Buffer.concat([Buffer.from([0x50]), v4().subarray(1)]))).toEqual({ ok: false, reason: 'malformed' });
+  });
+});
+
+describe('linkMeta: interface and direction from the link header', () => {
+  it('Linux cooked v1 has the packet type only; v2 the interface index too: PACKET_OUTGOING is out, the rest in', () => {
+    expect(linkMeta(LINK.LINUX_SLL, sll(ETHERTYPE.IPV4, v4(), { packetType: PACKET.OUTGOING, arphrd: ARPHRD.ETHER }))).toEqual({ direction: 'out' });
+    for (const t of [PACKET.HOST, PACKET.BROADCAST, PACKET.MULTICAST, PACKET.OTHERHOST]) expect(linkMeta(LINK.LINUX_SLL, sll(ETHERTYPE.IPV4, v4(), { packetType: t }))).toEqual({ direction: 'in' });
+    expect(linkMeta(LINK.LINUX_SLL2, sll2(ETHERTYPE.IPV4, v4(), { packetType: PACKET.OUTGOING, ifindex: 0x01020304 }))).toEqual({ ifindex: 0x01020304, direction: 'out' });
+    expect(linkMeta(LINK.LINUX_SLL2, sll2(ETHERTYPE.IPV4, v4(), { packetType: PACKET.HOST, ifindex: 7 }))).toEqual({ ifindex: 7, direction: 'in' });
+  });
+
+  it('pktap: pth_ifname and PTH_FLAG_DIR_IN/OUT; neither flag is no direction; a short or odd header says nothing', () => {
+    const frame = ethernet(ETHERTYPE.IPV4, v4());
+    expect(linkMeta(LINK.PKTAP, pktap(LINK.EN10MB, frame, { ifname: 'utun4', flags: 0x2 | 0x2000 }))).toEqual({ interfaceName: 'utun4', direction: 'out' });
+    expect(linkMeta(LINK.PKTAP_DARWIN, pktap(LINK.EN10MB, frame, { ifname: 'en0', flags: 0x1 }))).toEqual({ interfaceName: 'en0', direction: 'in' });
+    expect(linkMeta(LINK.PKTAP, pktap(LINK.EN10MB, frame, { ifname: 'en0 x', flags: 0 }))).toEqual({});
+    expect(linkMeta(LINK.PKTAP, pktap(LINK.RAW, v4(), { headerLength: 12 }))).toEqual({});
+  });
+
+  it('other link types, and cut headers, say nothing', () => {
+    expect(linkMeta(LINK.EN10MB, ethernet(ETHERTYPE.IPV4, v4()))).toEqual({});
+    expect(linkMeta(LINK.NULL, nullHeader(2, 'le', v4()))).toEqual({});
+    expect(linkMeta(LINK.LINUX_SLL2, sll2(ETHERTYPE.IPV4, v4()).subarray(0, 10))).toEqual({});
+    expect(linkMeta(LINK.LINUX_SLL, Buffer.alloc(1))).toEqual({});
   });
 });
 

@@ -1,4 +1,5 @@
 import { formatIpv6Groups, normalizeAddress } from '../../../../src/classify/network.js';
+import { isInterfaceName } from './parse-capture.js';
 
 /**
  * Pure decoder from one captured frame (any link type tcpdump writes on Linux or macOS) down to its UDP
@@ -107,6 +108,46 @@ export function capturedOnLoopback(linkType: number, data: Buffer): boolean | un
   if (linkType === LINK.LINUX_SLL && data.length >= 4) return data.readUInt16BE(2) === ARPHRD_LOOPBACK;
   if (linkType === LINK.LINUX_SLL2 && data.length >= 10) return data.readUInt16BE(8) === ARPHRD_LOOPBACK;
   return undefined;
+}
+
+/** Linux packet(7) sll_pkttype: the kernel's copy of a packet this host sent. */
+const PACKET_OUTGOING = 4;
+/** PTH_FLAG_DIR_IN / PTH_FLAG_DIR_OUT in xnu's bsd/net/pktap.h. */
+const PTH_FLAG_DIR_IN = 0x1;
+const PTH_FLAG_DIR_OUT = 0x2;
+/** pth_ifname[24] at 12, pth_flags at 36: the first fields after the fixed length/type/DLT. */
+const PKTAP_IFNAME = 12;
+const PKTAP_FLAGS = 36;
+
+export interface LinkMeta {
+  /** Linux cooked v2: the interface index (SLL v1 has none) */
+  ifindex?: number;
+  /** pktap: the interface's name */
+  interfaceName?: string;
+  /**
+   * Whether this host sent the frame ('out') or received it ('in'), when the link header records it: Linux cooked
+   * captures (PACKET_OUTGOING or not) and pktap headers. Loopback on Linux only ever shows the received copy
+   * (libpcap drops the outgoing one so a packet is not seen twice).
+   */
+  direction?: 'in' | 'out';
+}
+
+/** What the link header says about where a frame was captured and which way it went; nothing for other link types. */
+export function linkMeta(linkType: number, data: Buffer): LinkMeta {
+  if (linkType === LINK.LINUX_SLL && data.length >= 2) return { direction: data.readUInt16BE(0) === PACKET_OUTGOING ? 'out' : 'in' };
+  if (linkType === LINK.LINUX_SLL2 && data.length >= 11) return { ifindex: data.readUInt32BE(4), direction: data[10] === PACKET_OUTGOING ? 'out' : 'in' };
+  if ((linkType === LINK.PKTAP || linkType === LINK.PKTAP_DARWIN) && data.length >= PKTAP_FLAGS + 4 && data.readUInt32LE(0) >= PKTAP_FLAGS + 4) {
+    const meta: LinkMeta = {};
+    const end = data.indexOf(0, PKTAP_IFNAME);
+    const name = data.toString('latin1', PKTAP_IFNAME, end < 0 || end > PKTAP_FLAGS ? PKTAP_FLAGS : end);
+    if (isInterfaceName(name)) meta.interfaceName = name;
+    const flags = data.readUInt32LE(PKTAP_FLAGS);
+    // the order Apple's libpcap reads them in when it writes epb_flags
+    if (flags & PTH_FLAG_DIR_IN) meta.direction = 'in';
+    else if (flags & PTH_FLAG_DIR_OUT) meta.direction = 'out';
+    return meta;
+  }
+  return {};
 }
 
 /** 127.0.0.0/8 and ::1, in canonicalIp's text. */

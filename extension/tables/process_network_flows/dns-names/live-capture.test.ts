@@ -25,7 +25,7 @@ const captures = new Map<string, Capture>();
 let captureError: unknown;
 
 beforeAll(async () => {
-  const running = VARIANTS.map((v) => startTcpdump([...v.args, SCENARIO_FILTER], SCENARIO.length));
+  const running = VARIANTS.map((v) => startTcpdump([...v.args, SCENARIO_FILTER], 2 * SCENARIO.length));
   try {
     await Promise.all(running.map((r) => r.ready));
     await serveScenario(SCENARIO);
@@ -41,15 +41,15 @@ beforeAll(async () => {
   }
 });
 
-describe('live tcpdump capture of DNS answers on loopback', () => {
-  it.each(VARIANTS)('$args: stdout chunks parse into the scenario answers', (v) => {
+describe('live tcpdump capture of DNS queries and answers on loopback', () => {
+  it.each(VARIANTS)('$args: stdout chunks parse into the scenario queries and answers', (v) => {
     if (captureError) throw captureError;
     const capture = captures.get(v.fixture)!;
     const parser = new CaptureStreamParser();
     const packets: CapturedPacket[] = capture.chunks.flatMap((c) => parser.push(c));
     expect(parser.format).toBe('pcap');
     expect(parser.pending).toBe(0);
-    expect(parser.stats).toEqual({ packets: SCENARIO.length, skippedBlocks: 0 });
+    expect(parser.stats).toEqual({ packets: 2 * SCENARIO.length, skippedBlocks: 0 });
     expectScenario(packets, v.linkType);
   });
 });

@@ -65,7 +65,7 @@ describe('CaptureStreamParser on real tcpdump captures (fixtures)', () => {
     const packets = pushAll(bytes, whole);
     expect(whole.format).toBe('pcap');
     expect(whole.pending).toBe(0);
-    expect(whole.stats).toEqual({ packets: SCENARIO.length, skippedBlocks: 0 });
+    expect(whole.stats).toEqual({ packets: 2 * SCENARIO.length, skippedBlocks: 0 });
     expectScenario(packets, linkType);
     const bytewise = new CaptureStreamParser();
     expect(plain(pushBytewise(bytes, bytewise))).toEqual(plain(packets));
@@ -174,6 +174,12 @@ describe('CaptureStreamParser on pcapng (as Apple tcpdump writes with pktap)', (
         { linkType: LINK.EN10MB, tsSec: 0, origLen: frames[2]!.length },
       ]);
       packets.forEach((p, i) => expect(p.data.equals(frames[i]!)).toBe(true));
+      // epb_flags among Apple's own options gives the direction; lo0's EPB has none, and an SPB cannot carry it
+      expect(packets.map((p) => [p.interfaceIndex, p.direction])).toEqual([
+        [0, 'in'],
+        [1, undefined],
+        [0, undefined],
+      ]);
       // the process information block, the unknown block and the packet on interface 7
       expect(parser.stats).toEqual({ packets: 3, skippedBlocks: 3 });
       expect(parser.pending).toBe(0);
@@ -222,7 +228,7 @@ describe('CaptureStreamParser on broken streams', () => {
     const bytes = fixture('dns-lo-en10mb.pcap');
     const parser = new CaptureStreamParser();
     const packets = parser.push(bytes.subarray(0, bytes.length - 5));
-    expect(packets).toHaveLength(SCENARIO.length - 1);
+    expect(packets).toHaveLength(2 * SCENARIO.length - 1);
     const lastRecord = 16 + pushAll(bytes).at(-1)!.data.length;
     expect(parser.pending).toBe(lastRecord - 5);
     // the rest arrives later
@@ -333,6 +339,34 @@ describe('CaptureStreamParser on broken streams', () => {
   });
 });
 
+describe('CaptureStreamParser: which way a pcapng packet went (epb_flags)', () => {
+  it('inbound 01 and outbound 10 in the low bits, in either byte order; 00, 11, a short option or none is no direction', () => {
+    for (const bigEndian of [false, true]) {
+      const w = new PcapngWriter(bigEndian);
+      const frame = Buffer.alloc(61); // an odd length: the options start after the padding
+      w.shb().idb(1, { opts: [w.option(2, 'en0')] });
+      const flags = [0b01, 0b10, 0x00ff_0000 | 0b10, 0b00, 0b11];
+      for (const f of flags) w.epb(0, 0n, frame, { opts: [w.option(0x8001, 0), w.option(2, f)] });
+      w.epb(0, 0n, frame, { opts: [w.option(2, Buffer.from([2, 0]))] });
+      w.epb(0, 0n, frame);
+      // an option whose length runs past its block ends the scan: the epb_flags after it is lost, the packet is not
+      w.epb(0, 0n, frame, { opts: [w.option(0x8002, 0), w.option(2, 0b10)] });
+      const bytes = w.done();
+      const intact = new CaptureStreamParser().push(bytes).at(-1)!;
+      expect(intact.direction).toBe('out');
+      const broken = Buffer.from(bytes);
+      // from the end: trailing length 4, end of options 4, epb_flags 8, then the service class option's header
+      const svcLength = bytes.length - 4 - 4 - 8 - 8 + 2;
+      expect(bigEndian ? broken.readUInt16BE(svcLength) : broken.readUInt16LE(svcLength)).toBe(4);
+      if (bigEndian) broken.writeUInt16BE(400, svcLength);
+      else broken.writeUInt16LE(400, svcLength);
+      const packets = new CaptureStreamParser().push(broken);
+      expect(packets.map((p) => p.direction)).toEqual(['in', 'out', 'out', undefined, undefined, undefined, undefined, undefined]);
+      expect(packets.every((p) => p.interfaceIndex === 0 && p.interfaceName === 'en0')).toBe(true);
+    }
+  });
+});
+
 describe('CaptureStreamParser: which interface a pcapng packet came from', () => {
   it('carries the IDB if_name per packet (EPB and SPB); a name no OS prints is not kept; pcap has none', () => {
     const w = new PcapngWriter();
@@ -349,7 +383,8 @@ describe('CaptureStreamParser: which interface a pcapng packet came from', () =>
       .spb(frame);
     const packets = new CaptureStreamParser().push(w.done());
     expect(packets.map((p) => p.interfaceName)).toEqual(['en0', 'utun4', undefined, undefined, 'en0']);
+    expect(packets.map((p) => p.interfaceIndex)).toEqual([0, 1, 2, 3, 0]);
     const pcap = new CaptureStreamParser().push(pcapFile({ linkType: 1, records: [{ tsSec: 1, tsFrac: 0, data: frame }] }));
-    expect(pcap.map((p) => p.interfaceName)).toEqual([undefined]);
+    expect(pcap.map((p) => [p.interfaceName, p.interfaceIndex, p.direction])).toEqual([[undefined, undefined, undefined]]);
   });
 });

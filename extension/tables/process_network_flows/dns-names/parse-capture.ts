@@ -23,6 +23,14 @@ export interface CapturedPacket {
   origLen: number;
   /** pcapng: the interface's name (IDB if_name, e.g. `en0`, `utun4`, `lo0`) when the writer gave one */
   interfaceName?: string;
+  /** pcapng: the interface's index in its section (what an EPB names it by; an SPB is always on interface 0) */
+  interfaceIndex?: number;
+  /**
+   * pcapng: the direction the EPB's `epb_flags` option records (bits 0-1: 01 inbound, 10 outbound); absent when the
+   * writer recorded none (no option, or 00 "not available"). Apple's libpcap writes it from the pktap header's
+   * PTH_FLAG_DIR_IN/OUT.
+   */
+  direction?: 'in' | 'out';
 }
 
 export class CaptureFormatError extends Error {
@@ -61,6 +69,7 @@ const OPT_END = 0;
 const OPT_IF_TSRESOL = 9;
 const OPT_IF_TSOFFSET = 14;
 const OPT_IF_NAME = 2;
+const OPT_EPB_FLAGS = 2;
 const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 /**
  * An interface name as the OS prints it (IFNAMSIZ is 16); anything else is not kept. The resolver lists use it
@@ -271,7 +280,8 @@ export class CaptureStreamParser {
     }
     if (type === PCAPNG_EPB) {
       if (bodyEnd < 28) throw new CaptureFormatError('pcapng Enhanced Packet Block shorter than its fixed fields');
-      const iface = ng.interfaces[r.u32(b, 8)];
+      const index = r.u32(b, 8);
+      const iface = ng.interfaces[index];
       const capLen = r.u32(b, 20);
       if (28 + capLen > bodyEnd) {
         throw new CaptureFormatError(`pcapng Enhanced Packet Block claims ${capLen} captured bytes but holds ${bodyEnd - 28}`);
@@ -280,11 +290,12 @@ export class CaptureStreamParser {
         this.counters.skippedBlocks++;
         return;
       }
-      // Options after the data (Apple's process name/pid, flags, …) are not needed: the block length already bounds them.
       const ts = (BigInt(r.u32(b, 12)) << 32n) | BigInt(r.u32(b, 16));
       this.counters.packets++;
-      const packet: CapturedPacket = { linkType: iface.linkType, tsSec: Number(ts / iface.unitsPerSec + iface.offsetSec), data: b.subarray(28, 28 + capLen), origLen: r.u32(b, 24) };
+      const packet: CapturedPacket = { linkType: iface.linkType, tsSec: Number(ts / iface.unitsPerSec + iface.offsetSec), data: b.subarray(28, 28 + capLen), origLen: r.u32(b, 24), interfaceIndex: index };
       if (iface.name !== undefined) packet.interfaceName = iface.name;
+      const direction = epbDirection(b, r, 28 + ((capLen + 3) & ~3), bodyEnd);
+      if (direction !== undefined) packet.direction = direction;
       out.push(packet);
       return;
     }
@@ -301,7 +312,7 @@ export class CaptureStreamParser {
       if (iface.snaplen > 0) capLen = Math.min(capLen, iface.snaplen);
       this.counters.packets++;
       // An SPB carries no timestamp at all.
-      const packet: CapturedPacket = { linkType: iface.linkType, tsSec: 0, data: b.subarray(12, 12 + capLen), origLen };
+      const packet: CapturedPacket = { linkType: iface.linkType, tsSec: 0, data: b.subarray(12, 12 + capLen), origLen, interfaceIndex: 0 };
       if (iface.name !== undefined) packet.interfaceName = iface.name;
       out.push(packet);
       return;
@@ -325,6 +336,27 @@ function byteOrderOf(magicLE: number): Reader {
   if (magicLE === PCAPNG_BYTE_ORDER_MAGIC) return LE;
   if (magicLE === 0x4d3c2b1a) return BE;
   throw new CaptureFormatError(`pcapng Section Header Block has an invalid byte-order magic 0x${magicLE.toString(16)}`);
+}
+
+/**
+ * The direction bits of an EPB's `epb_flags` option, scanning the options from `off`. Apple's own options (process
+ * information indexes 0x8001/0x8003, service class 0x8002, metadata flags) sit beside it and are skipped. A
+ * malformed option list only loses the direction, as in interfaceFrom.
+ */
+function epbDirection(b: Buffer, r: Reader, off: number, bodyEnd: number): 'in' | 'out' | undefined {
+  while (off + 4 <= bodyEnd) {
+    const code = r.u16(b, off);
+    const len = r.u16(b, off + 2);
+    const value = off + 4;
+    if (code === OPT_END || value + len > bodyEnd) return undefined;
+    if (code === OPT_EPB_FLAGS && len === 4) {
+      const bits = r.u32(b, value) & 0b11;
+      // 11 is not a direction the format defines: no better than none
+      return bits === 0b01 ? 'in' : bits === 0b10 ? 'out' : undefined;
+    }
+    off = value + ((len + 3) & ~3);
+  }
+  return undefined;
 }
 
 function interfaceFrom(b: Buffer, r: Reader, bodyEnd: number): PcapngInterface {

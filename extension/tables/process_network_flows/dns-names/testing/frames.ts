@@ -81,21 +81,26 @@ export function ethernet(etherType: number, payload: Buffer, vlanTags: { tpid: n
   return Buffer.concat([macs, ...tags, u16(etherType), payload]);
 }
 
-export function sll(protocol: number, payload: Buffer): Buffer {
+/** Linux packet(7) sll_pkttype values. */
+export const PACKET = { HOST: 0, BROADCAST: 1, MULTICAST: 2, OTHERHOST: 3, OUTGOING: 4 } as const;
+/** ARPHRD_* types the cooked headers carry. */
+export const ARPHRD = { ETHER: 1, LOOPBACK: 772 } as const;
+
+export function sll(protocol: number, payload: Buffer, o: { packetType?: number; arphrd?: number } = {}): Buffer {
   const h = Buffer.alloc(16);
-  h.writeUInt16BE(0, 0); // PACKET_HOST
-  h.writeUInt16BE(772, 2); // ARPHRD_LOOPBACK
+  h.writeUInt16BE(o.packetType ?? PACKET.HOST, 0);
+  h.writeUInt16BE(o.arphrd ?? ARPHRD.LOOPBACK, 2);
   h.writeUInt16BE(6, 4);
   h.writeUInt16BE(protocol, 14);
   return Buffer.concat([h, payload]);
 }
 
-export function sll2(protocol: number, payload: Buffer): Buffer {
+export function sll2(protocol: number, payload: Buffer, o: { packetType?: number; arphrd?: number; ifindex?: number } = {}): Buffer {
   const h = Buffer.alloc(20);
   h.writeUInt16BE(protocol, 0);
-  h.writeUInt32BE(1, 4); // ifindex
-  h.writeUInt16BE(772, 8);
-  h[10] = 0;
+  h.writeUInt32BE(o.ifindex ?? 1, 4);
+  h.writeUInt16BE(o.arphrd ?? ARPHRD.LOOPBACK, 8);
+  h[10] = o.packetType ?? PACKET.HOST;
   h[11] = 6;
   return Buffer.concat([h, payload]);
 }
@@ -112,14 +117,15 @@ export function nullHeader(af: number, order: 'le' | 'be', payload: Buffer): Buf
  * Apple's pktap header (struct pktap_header, 156 bytes, little-endian): length, record type, DLT, ifname[24],
  * flags, protocol family, frame pre/post length, pid, comm[17], service class, iftype, unit, epid, ecomm[17].
  */
-export function pktap(innerDlt: number, payload: Buffer, o: { headerLength?: number; recordType?: number } = {}): Buffer {
+export function pktap(innerDlt: number, payload: Buffer, o: { headerLength?: number; recordType?: number; ifname?: string; flags?: number } = {}): Buffer {
   const len = o.headerLength ?? 156;
   const h = Buffer.alloc(Math.max(len, 12));
   h.writeUInt32LE(len, 0);
   h.writeUInt32LE(o.recordType ?? 1, 4);
   h.writeUInt32LE(innerDlt, 8);
   if (h.length >= 156) {
-    h.write('en0', 12, 'latin1');
+    h.write(o.ifname ?? 'en0', 12, 'latin1');
+    h.writeUInt32LE(o.flags ?? 0, 36); // pth_flags: PTH_FLAG_DIR_IN 1, PTH_FLAG_DIR_OUT 2
     h.writeUInt32LE(2, 40); // protocol family
     h.writeInt32LE(321, 52); // pid
     h.write('mDNSResponder', 56, 'latin1');
@@ -232,6 +238,13 @@ export class PcapngWriter {
   spb(data: Buffer, origLen = data.length): this {
     return this.block(3, Buffer.concat([this.u32(origLen), data]));
   }
+  /**
+   * Apple's Process Information Block (type 0x80000001, libpcap's pcap-ng.h): pid, then the process name option
+   * (code 2). EPBs name it by index with option 0x8001 (and 0x8003 for the effective process).
+   */
+  pib(pid: number, name: string): this {
+    return this.block(0x80000001, Buffer.concat([this.u32(pid), this.options([this.option(2, name)])]));
+  }
   option(code: number, value: Buffer | string | number, width: 1 | 4 | 8 = 4): PcapngOption {
     if (typeof value === 'string') return { code, value: Buffer.from(value, 'utf8') };
     if (Buffer.isBuffer(value)) return { code, value };
@@ -247,4 +260,20 @@ export class PcapngWriter {
   done(): Buffer {
     return Buffer.concat(this.parts);
   }
+}
+
+/** epb_flags direction bits (pcapng §4.3.1): what Apple's libpcap writes from pktap's PTH_FLAG_DIR_IN/OUT. */
+export const EPB_INBOUND = 0b01;
+export const EPB_OUTBOUND = 0b10;
+
+/**
+ * The options Apple's libpcap (pcap_ng_dump_pktap) puts on an EPB: the process information block index (0x8001),
+ * epb_flags with the direction (2), the service class (0x8002).
+ */
+export function appleEpbOptions(w: PcapngWriter, o: { pib?: number; direction?: number; svc?: number }): PcapngOption[] {
+  const opts: PcapngOption[] = [];
+  if (o.pib !== undefined) opts.push(w.option(0x8001, o.pib));
+  if (o.direction !== undefined) opts.push(w.option(2, o.direction));
+  opts.push(w.option(0x8002, o.svc ?? 0));
+  return opts;
 }

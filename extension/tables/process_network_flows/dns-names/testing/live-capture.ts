@@ -108,5 +108,8 @@ export async function serveScenario(exchanges: readonly Exchange[]): Promise<voi
   }
 }
 
-/** The narrowed filter keeps fixtures free of any other DNS traffic the host has (only our server's answers). */
-export const SCENARIO_FILTER = `udp and src port 53 and (src host ${SERVER_V4} or src host ${SERVER_V6})`;
+/**
+ * The narrowed filter keeps fixtures free of any other DNS traffic the host has: only the queries to our server and
+ * its answers (::1 is both ends of the IPv6 exchanges).
+ */
+export const SCENARIO_FILTER = `udp and port 53 and (host ${SERVER_V4} or host ${SERVER_V6})`;
