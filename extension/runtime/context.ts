@@ -158,6 +158,11 @@ export interface DnsNameLabel {
 export interface DnsNameCache {
   /** Remember answers received at unix time `at`; the latest answer for an address wins. */
   learn(labels: readonly DnsNameLabel[], at: number): void;
+  /**
+   * Take back what `learn(labels, at)` set: an address whose name came from another answer since is left alone.
+   * The address is then unnamed (the name it had before that answer is not restored).
+   */
+  forget(labels: readonly DnsNameLabel[], at: number): void;
   /** The name a flow first seen at `firstSeen` went to, or '' when no answer covers that time. */
   nameFor(address: string, firstSeen: number): string;
   /**

@@ -57,6 +57,13 @@ export const extensionConfigShape = {
         max_ttl: z.number().int().positive().default(86_400),
         /** Seconds an answer still counts after its TTL: apps keep using an address they resolved a little longer. */
         grace: z.number().int().nonnegative().default(600),
+        /**
+         * How long a query this host sent waits for its answer (s), and an answered one for a second answer (which
+         * drops both). An answer that matches no waiting query names nothing.
+         */
+        query_timeout: z.number().positive().max(60).default(10),
+        /** Queries waiting for their answer at most: past it the oldest goes (counted in the dns_names row). */
+        max_pending_queries: z.number().int().positive().default(4096),
         restart_backoff_max: z.number().positive().default(60),
       })
       .prefault({}),

@@ -11,8 +11,8 @@ import { parseConfig } from '../../../../src/config/index.js';
 import { silentLogger } from '../../../../src/log.js';
 import { createContext } from '../../../runtime/create-context.js';
 import { createDnsNamesCollector, tcpdumpArgs, type DnsNamesCollector } from './collector.js';
-import { buildDnsMessage, RESPONSE_FLAGS, TYPE } from './testing/dns-wire.js';
-import { ethernet, ETHERTYPE, ipv4, PcapngWriter, udp } from './testing/frames.js';
+import { buildDnsMessage, buildQuery, RESPONSE_FLAGS, TYPE } from './testing/dns-wire.js';
+import { appleEpbOptions, EPB_INBOUND, EPB_OUTBOUND, ethernet, ETHERTYPE, ipv4, PcapngWriter, udp } from './testing/frames.js';
 
 const SCUTIL_VPN = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures/scutil-dns-vpn.txt');
 const FAKE_ENV = ['OUTFLOW_FAKE_TCPDUMP', 'OUTFLOW_FAKE_TCPDUMP_DENY', 'OUTFLOW_FAKE_SCUTIL_DNS', 'OUTFLOW_FAKE_CALLS'];
@@ -64,16 +64,20 @@ function callsOf(file: string, tool: string): string[][] {
     .map((c) => c.args);
 }
 
-/** en0 capture: the router answers `name` with `address`. */
+/** en0 capture as Apple's tcpdump writes it: mDNSResponder asks the router for `name`, which answers `address`. */
 function answerCapture(name: string, address: string, tail?: Buffer): Buffer {
   const w = new PcapngWriter();
+  const ts = BigInt(Date.now()) * 1000n;
+  const query = buildQuery(7, name, TYPE.A);
   const dns = buildDnsMessage({ id: 7, flags: RESPONSE_FLAGS, questions: [{ name, type: TYPE.A }], answers: [{ name, type: TYPE.A, ttl: 300, data: address }] });
-  w.shb().idb(1, { opts: [w.option(2, 'en0')] }).epb(0, BigInt(Date.now()) * 1000n, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.1', dst: '192.168.1.20', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) })));
+  w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] });
+  w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.20', dst: '192.168.1.1', payload: udp({ srcPort: 50000, dstPort: 53, payload: query }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_OUTBOUND }) });
+  w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.1', dst: '192.168.1.20', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_INBOUND }) });
   return tail ? Buffer.concat([w.done(), tail]) : w.done();
 }
 
 describe('dns_names collector (fake tcpdump and scutil)', () => {
-  it('runs tcpdump for DNS responses only, as binary capture on every interface, and learns trusted answers', async () => {
+  it('runs tcpdump for DNS both ways, as binary capture on every interface, and learns trusted answers to its queries', async () => {
     const dir = tempDir();
     const capture = path.join(dir, 'c.pcapng');
     writeFileSync(capture, answerCapture('files.example-storage.net', '198.51.100.23'));
@@ -82,13 +86,46 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     await collector.ready();
     await until(() => collector.stats().answers === 1);
     expect(callsOf(calls, 'tcpdump')).toEqual([tcpdumpArgs('darwin')]);
-    expect(tcpdumpArgs('darwin')).toEqual(['-i', 'pktap,all', '-n', '-p', '-U', '-s', '0', '-w', '-', 'udp and src port 53']);
+    expect(tcpdumpArgs('darwin')).toEqual(['-i', 'pktap,all', '-n', '-p', '-U', '-s', '0', '-w', '-', 'udp and port 53']);
     expect(tcpdumpArgs('linux').slice(0, 2)).toEqual(['-i', 'any']);
     expect(callsOf(calls, 'scutil')).toEqual([['--dns']]);
     expect(collector.trustedResolvers()).toEqual(['10.8.0.1', '192.168.1.1', 'fe80::1']);
     expect(ctx.dnsNames.nameFor('198.51.100.23', ctx.clock.unix())).toBe('files.example-storage.net');
     await until(() => health().detail.startsWith('1 addresses named from 1 answers'));
     expect(health()).toMatchObject({ state: 'running', events: 1, dropped: 0 });
+    expect(collector.stats()).toMatchObject({ packets: 2, queries: 1, answers: 1, unmatched: 0 });
+  });
+
+  it('unsolicited and second answers name nothing, the pending cap comes from the config, and the row counts each', async () => {
+    const dir = tempDir();
+    const capture = path.join(dir, 'c.pcapng');
+    const w = new PcapngWriter();
+    const ts = BigInt(Date.now()) * 1000n;
+    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, direction: number) =>
+      w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) })), { opts: appleEpbOptions(w, { pib: 0, direction }) });
+    const ask = (id: number, name: string) => frame('192.168.1.20', '192.168.1.1', 50000 + id, 53, buildQuery(id, name, TYPE.A), EPB_OUTBOUND);
+    const tell = (id: number, name: string, address: string) =>
+      frame('192.168.1.1', '192.168.1.20', 53, 50000 + id, buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name, type: TYPE.A }], answers: [{ name, type: TYPE.A, ttl: 300, data: address }] }), EPB_INBOUND);
+    w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] });
+    tell(1, 'www.apple.com', '203.0.113.66'); // nobody asked
+    ask(2, 'a.example.com');
+    tell(2, 'a.example.com', '203.0.113.67'); // a forger first…
+    tell(2, 'a.example.com', '198.51.100.2'); // …then the resolver
+    ask(3, 'b.example.com');
+    ask(4, 'c.example.com'); // the cap of 1 pushes b out
+    tell(3, 'b.example.com', '198.51.100.3');
+    tell(4, 'c.example.com', '198.51.100.4');
+    writeFileSync(capture, w.done());
+    const { ctx, collector, health } = start({ OUTFLOW_FAKE_TCPDUMP: capture, OUTFLOW_FAKE_SCUTIL_DNS: SCUTIL_VPN }, { dns_names: { max_pending_queries: 1 } });
+    await until(() => collector.stats().packets === 8);
+    expect(collector.stats()).toMatchObject({ queries: 3, answers: 2, unmatched: 2, duplicates: 1, evicted: 1 });
+    const now = ctx.clock.unix();
+    expect(['203.0.113.66', '203.0.113.67', '198.51.100.2', '198.51.100.3'].map((a) => ctx.dnsNames.nameFor(a, now))).toEqual(['', '', '', '']);
+    expect(ctx.dnsNames.nameFor('198.51.100.4', now)).toBe('c.example.com');
+    await until(() => health().detail.includes('2 answers that match no query this host sent ignored'));
+    expect(health().detail).toContain('1 second answers to one query: neither names anything');
+    expect(health().detail).toContain('1 queries dropped unanswered at dns_names.max_pending_queries');
+    expect(health()).toMatchObject({ state: 'running', dropped: 1 });
   });
 
   it('an unexpected error while reading a packet is counted, not thrown out of the stream handler', async () => {
@@ -103,7 +140,7 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     running.push(collector);
     collector.start();
     await until(() => collector.stats().malformed === 1);
-    expect(collector.stats()).toMatchObject({ packets: 1, answers: 0 });
+    expect(collector.stats()).toMatchObject({ packets: 2, queries: 1, answers: 0 });
   });
 
   it('restarts tcpdump when its capture stream stops making sense, and says so', async () => {

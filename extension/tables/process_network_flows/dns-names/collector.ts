@@ -7,13 +7,15 @@ import { killGroup, type Platform } from '../../../runtime/tools.js';
 import { CaptureFormatError, CaptureStreamParser } from './parse-capture.js';
 import { canonicalIp } from './decode-udp.js';
 import { emptyStats, learnFromPacket, type DnsNamesStats, type TrustedResolvers } from './learn.js';
+import { PendingQueries } from './match-queries.js';
 import { parseResolvConf, parseScutilDns, type ResolverList, type TrustedResolver } from './parse-resolvers.js';
 
 /**
- * Only responses reach us: the kernel's filter drops everything else, so a busy host costs nothing here. UDP
- * only: DNS over TCP (answers over 512 bytes without EDNS, zone transfers) is rare for address lookups.
+ * DNS both ways: the queries this host sends (an answer counts only when it answers one of them) and the responses.
+ * The kernel's filter drops everything else, so a busy host costs little here. UDP only: DNS over TCP (answers over
+ * 512 bytes without EDNS, zone transfers) is rare for address lookups.
  */
-export const TCPDUMP_FILTER = 'udp and src port 53';
+export const TCPDUMP_FILTER = 'udp and port 53';
 
 /**
  * `-w -`: binary capture on stdout (pcap on Linux, pcapng from Apple's pktap), parsed by us rather than
@@ -57,9 +59,10 @@ function deniedByStderr(stderr: string): boolean {
 }
 
 /**
- * The dns_names collector: one long-running tcpdump that captures DNS responses, and a periodic read of the
- * system's resolvers. A response from one of those resolvers names the addresses it gives (labels.ts), and
- * the flow store gives a new flow to such an address that name as its server_name.
+ * The dns_names collector: one long-running tcpdump that captures DNS queries and responses, and a periodic read
+ * of the system's resolvers. A response from one of those resolvers to a query this host sent (match-queries.ts)
+ * names the addresses it gives (labels.ts), and the flow store gives a new flow to such an address that name as
+ * its server_name.
  */
 export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCollectorOptions = {}): DnsNamesCollector {
   const health = ctx.health.component('dns_names');
@@ -123,12 +126,16 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       return;
     }
     lastDetailMs = now;
-    health.dropped = stats.malformed;
+    health.dropped = stats.malformed + stats.evicted;
     if (health.state !== 'running' && health.state !== 'degraded') return;
     const resolvers = trusted.size ? `trusted resolvers ${describeTrusted(trusted)}` : 'no trusted resolver known';
     const parts = [`${ctx.dnsNames.size} addresses named from ${stats.answers} answers; ${resolvers}`];
     if (stats.untrusted) parts.push(`${stats.untrusted} answers from other servers ignored (${[...untrustedSeen].join(', ')}; trust one with dns_names.resolvers)`);
     if (stats.misplaced) parts.push(`${stats.misplaced} answers from a resolver's address captured where it cannot have sent them ignored (another interface, a VM or container bridge)`);
+    if (stats.unmatched) parts.push(`${stats.unmatched} answers that match no query this host sent ignored (other ports, id, question or interface; unsolicited; or after dns_names.query_timeout)`);
+    if (stats.duplicates) parts.push(`${stats.duplicates} second answers to one query: neither names anything`);
+    if (stats.foreignQueries) parts.push(`${stats.foreignQueries} queries to a resolver not sent by this host ignored (captured inbound, or without a direction)`);
+    if (stats.evicted) parts.push(`${stats.evicted} queries dropped unanswered at dns_names.max_pending_queries`);
     if (stats.malformed) parts.push(`${stats.malformed} packets unreadable`);
     if (stats.restarts) parts.push(`tcpdump restarted ${stats.restarts} times`);
     const problems = [resolverProblem, captureProblem].filter(Boolean);
@@ -194,6 +201,8 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       return;
     }
     const parser = new CaptureStreamParser();
+    // one per capture: a new tcpdump numbers its pcapng interfaces anew, and misses the answers to what it never saw asked
+    const pending = new PendingQueries({ maxPending: cfg.max_pending_queries, timeoutMs: cfg.query_timeout * 1000 }, stats);
     let listening = false;
     /** The capture stream could not be read: the child was killed, and what it still writes is not read. */
     let unreadable = false;
@@ -218,9 +227,10 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
         return;
       }
       const at = ctx.clock.unix();
+      const nowMs = ctx.clock.ms();
       for (const p of packets) {
         try {
-          const learned = learnFromPacket(p, { trusted, names: ctx.dnsNames, at, stats, untrustedSeen });
+          const learned = learnFromPacket(p, { trusted, names: ctx.dnsNames, pending, at, nowMs, stats, untrustedSeen });
           if (learned) health.event(learned, at);
         } catch (err) {
           // The parsers throw only their typed errors, which learnFromPacket counts; anything else is a bug in

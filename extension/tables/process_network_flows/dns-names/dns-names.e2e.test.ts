@@ -2,8 +2,9 @@
  * Server names end to end, through real processes:
  * - Linux: the real `outflow query` runs the real tcpdump on `any`; a DNS server on loopback answers the test's
  *   queries, the test then connects to the answered addresses, and `process_network_flows` shows the names.
- * - darwin on Linux: the fake tcpdump prints an Apple-like pcapng (en0 Ethernet, a utun tunnel), the fake scutil
- *   lists the resolvers, and the fake nettop shows flows to the answered addresses.
+ * - darwin on Linux: the fake tcpdump prints an Apple-like pcapng (en0 Ethernet, a utun tunnel; queries out and
+ *   answers in, as epb_flags says), the fake scutil lists the resolvers, and the fake nettop shows flows to the
+ *   answered addresses.
  */
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,8 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fakeDarwinEnv, runOutflow } from '../../../../test/helpers/cli.js';
-import { buildDnsMessage, RESPONSE_FLAGS, TYPE } from './testing/dns-wire.js';
-import { ethernet, ETHERTYPE, ipv4, ipv6, nullHeader, PcapngWriter, udp } from './testing/frames.js';
+import { buildDnsMessage, buildQuery, RESPONSE_FLAGS, TYPE } from './testing/dns-wire.js';
+import { appleEpbOptions, EPB_INBOUND, EPB_OUTBOUND, ethernet, ETHERTYPE, ipv4, ipv6, nullHeader, PcapngWriter, udp } from './testing/frames.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const SCENARIO = path.join(HERE, '../fixtures/scenario-darwin');
@@ -44,6 +45,7 @@ describe('dns_names on Linux (real tcpdump, real ss)', () => {
   const OTHER = '127.0.54.55';
   const NAMED = '127.0.54.80';
   const FORGED = '127.0.54.81';
+  const INJECTED = '127.0.54.82';
   const PORT = 8443;
 
   /** A DNS server on loopback that answers every A query for `name` with `address`. */
@@ -68,11 +70,12 @@ describe('dns_names on Linux (real tcpdump, real ss)', () => {
     cleanups.push(() => server.close());
   }
 
-  it('names a flow after the trusted resolver\'s answer, and ignores an answer from another server', async () => {
-    await dnsServer(TRUSTED, 'upload.outflow-e2e.example', NAMED);
+  it('names a flow after the trusted resolver\'s answer to a query, and ignores another server and an unsolicited answer', async () => {
+    const trusted = await dnsServer(TRUSTED, 'upload.outflow-e2e.example', NAMED);
     await dnsServer(OTHER, 'www.apple.com', FORGED);
     await tcpSink(NAMED);
     await tcpSink(FORGED);
+    await tcpSink(INJECTED);
     const dir = tempDir();
     writeFileSync(path.join(dir, 'resolv.conf'), `# test resolver\nnameserver ${TRUSTED}\n`);
     writeFileSync(path.join(dir, 'config.yaml'), `flows:\n  sample_interval: 0.5\ndns_names:\n  resolv_conf: ${path.join(dir, 'resolv.conf')}\n`);
@@ -82,15 +85,23 @@ describe('dns_names on Linux (real tcpdump, real ss)', () => {
     const client = dgram.createSocket('udp4');
     cleanups.push(() => client.close());
     let id = 1;
+    // The trusted resolver's own address and port also sends the client an answer it never asked for: what a spoofer
+    // who can write the resolver's address would send. It matches no query (id, question), so it names nothing.
+    const unsolicited = buildDnsMessage({ id: 0xdead, flags: RESPONSE_FLAGS, questions: [{ name: 'www.example-bank.com', type: TYPE.A }], answers: [{ name: 'www.example-bank.com', type: TYPE.A, ttl: 120, data: INJECTED }] });
     const ask = setInterval(() => {
       for (const [server, name] of [[TRUSTED, 'upload.outflow-e2e.example'], [OTHER, 'www.apple.com']] as const) {
         client.send(buildDnsMessage({ id: id++ & 0xffff, flags: 0x0100, questions: [{ name, type: TYPE.A }] }), 53, server);
+      }
+      try {
+        trusted.send(unsolicited, client.address().port, '127.0.0.1');
+      } catch {
+        // not bound yet: the first send binds it, asynchronously
       }
     }, 200);
     cleanups.push(() => clearInterval(ask));
     const sockets: net.Socket[] = [];
     const connect = setTimeout(() => {
-      for (const host of [NAMED, FORGED]) {
+      for (const host of [NAMED, FORGED, INJECTED]) {
         const s = net.connect(PORT, host);
         s.on('error', () => {});
         const feed = setInterval(() => s.write(Buffer.alloc(4096)), 200);
@@ -110,10 +121,12 @@ describe('dns_names on Linux (real tcpdump, real ss)', () => {
     const flows = rows.filter((r) => 'remote_address' in r);
     expect(flows.find((r) => r.remote_address === NAMED)?.server_name, JSON.stringify(rows)).toBe('upload.outflow-e2e.example');
     expect(flows.find((r) => r.remote_address === FORGED)?.server_name, JSON.stringify(rows)).toBe('');
+    expect(flows.find((r) => r.remote_address === INJECTED)?.server_name, JSON.stringify(rows)).toBe('');
     const status = rows.find((r) => 'detail' in r)!;
     expect(status.state, JSON.stringify(status)).toBe('running');
     expect(status.detail).toContain(`trusted resolvers ${TRUSTED}`);
     expect(status.detail).toMatch(new RegExp(`answers from other servers ignored \\(${OTHER.replaceAll('.', '\\.')}`));
+    expect(status.detail).toMatch(/\d+ answers that match no query this host sent ignored/);
     expect(Number(status.events)).toBeGreaterThan(0);
   }, 120_000);
 });
@@ -126,29 +139,39 @@ describe('dns_names on darwin (fake tcpdump pcapng, fake scutil, fake nettop)', 
     return buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name, type }], answers: records });
   }
 
-  /** What Apple's tcpdump -i pktap,all writes: a section, one IDB per interface, EPBs with process options. */
+  /**
+   * What Apple's tcpdump -i pktap,all writes (libpcap's pcap_ng_dump_pktap): a section, a process information
+   * block per process, one IDB per interface, EPBs whose options name the process block and carry epb_flags with
+   * the direction pktap recorded (in or out).
+   */
   function capture(): Buffer {
     const w = new PcapngWriter();
     const mac = Buffer.from('a483e7000001', 'hex');
     const ether = (payload: Buffer, type: number = ETHERTYPE.IPV4) => Buffer.concat([mac, Buffer.from('3c22fb000002', 'hex'), ethernet(type, payload).subarray(12)]);
     const ts = BigInt(Date.now()) * 1000n;
-    const proc = [w.option(2, 'mDNSResponder'), w.option(3, 412)];
-    w.shb().idb(1, { opts: [w.option(2, 'en0')] }).idb(0, { opts: [w.option(2, 'utun4')] }).idb(1, { opts: [w.option(2, 'bridge100')] });
-    // the home router (scutil's resolver #2) answers a CDN chain for rclone's destination
+    const out = appleEpbOptions(w, { pib: 0, direction: EPB_OUTBOUND });
+    const inbound = appleEpbOptions(w, { pib: 0, direction: EPB_INBOUND });
+    w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] }).idb(0, { opts: [w.option(2, 'utun4')] }).idb(1, { opts: [w.option(2, 'bridge100')] });
+    // mDNSResponder asks the home router (scutil's resolver #2), which answers a CDN chain for rclone's destination
+    w.epb(0, ts, ether(ipv4({ src: MAC, dst: '192.168.1.1', payload: udp({ srcPort: 61001, dstPort: 53, payload: buildQuery(0x2b01, 'files.example-storage.net', TYPE.A) }) })), { opts: out });
     const storage = answer(0x2b01, 'files.example-storage.net', TYPE.A, [
       { name: 'files.example-storage.net', type: TYPE.CNAME, ttl: 300, data: 'edge.storage-cdn.example' },
       { name: 'edge.storage-cdn.example', type: TYPE.A, ttl: 120, data: '198.51.100.23' },
     ]);
-    w.epb(0, ts, ether(ipv4({ src: '192.168.1.1', dst: MAC, payload: udp({ srcPort: 53, dstPort: 61001, payload: storage }) })), { opts: proc });
-    // the VPN's resolver answers over the tunnel (BSD loopback header, IPv6 inside) for the backup agent's QUIC peer
+    w.epb(0, ts, ether(ipv4({ src: '192.168.1.1', dst: MAC, payload: udp({ srcPort: 53, dstPort: 61001, payload: storage }) })), { opts: inbound });
+    // the VPN's resolver, asked and answering over the tunnel (BSD loopback header, IPv6 inside), for the backup agent's QUIC peer
+    w.epb(1, ts, nullHeader(APPLE_AF_INET6, 'le', ipv6({ src: 'fd00:8::2', dst: 'fd00:8::1', payload: udp({ srcPort: 61002, dstPort: 53, payload: buildQuery(0x2b02, 'backup.corp.example.com', TYPE.AAAA) }) })), { opts: out });
     const backup = answer(0x2b02, 'backup.corp.example.com', TYPE.AAAA, [{ name: 'backup.corp.example.com', type: TYPE.AAAA, ttl: 600, data: '2001:db8:ff::9' }]);
-    w.epb(1, ts, nullHeader(APPLE_AF_INET6, 'le', ipv6({ src: 'fd00:8::1', dst: 'fd00:8::2', payload: udp({ srcPort: 53, dstPort: 61002, payload: backup }) })), { opts: proc });
+    w.epb(1, ts, nullHeader(APPLE_AF_INET6, 'le', ipv6({ src: 'fd00:8::1', dst: 'fd00:8::2', payload: udp({ srcPort: 53, dstPort: 61002, payload: backup }) })), { opts: inbound });
     // a server the Mac was never configured with claims curl's destination is www.apple.com
     const forged = answer(0x2b03, 'www.apple.com', TYPE.A, [{ name: 'www.apple.com', type: TYPE.A, ttl: 60, data: '203.0.113.10' }]);
-    w.epb(0, ts, ether(ipv4({ src: '203.0.113.53', dst: MAC, payload: udp({ srcPort: 53, dstPort: 61003, payload: forged }) })));
+    w.epb(0, ts, ether(ipv4({ src: '203.0.113.53', dst: MAC, payload: udp({ srcPort: 53, dstPort: 61003, payload: forged }) })), { opts: inbound });
     // a VM guest on the host's bridge writes the router's address as its source: not where the router answers from
     const bridged = answer(0x2b04, 'www.apple.com', TYPE.A, [{ name: 'www.apple.com', type: TYPE.A, ttl: 60, data: '203.0.113.10' }]);
-    w.epb(2, ts, ether(ipv4({ src: '192.168.1.1', dst: '192.168.64.1', payload: udp({ srcPort: 53, dstPort: 61004, payload: bridged }) })));
+    w.epb(2, ts, ether(ipv4({ src: '192.168.1.1', dst: '192.168.64.1', payload: udp({ srcPort: 53, dstPort: 61004, payload: bridged }) })), { opts: inbound });
+    // a sender that can write the router's address towards the Mac, on en0, answers a question nobody asked
+    const spoofed = answer(0x2b05, 'www.apple.com', TYPE.A, [{ name: 'www.apple.com', type: TYPE.A, ttl: 60, data: '203.0.113.10' }]);
+    w.epb(0, ts, ether(ipv4({ src: '192.168.1.1', dst: MAC, payload: udp({ srcPort: 53, dstPort: 61005, payload: spoofed }) })), { opts: inbound });
     return w.done();
   }
 
@@ -170,6 +193,7 @@ describe('dns_names on darwin (fake tcpdump pcapng, fake scutil, fake nettop)', 
     expect(status.detail).toContain('2 addresses named from 2 answers; trusted resolvers 10.8.0.1 (utun4), 192.168.1.1 (en0), fe80::1 (en0), fd00:8::1');
     expect(status.detail).toContain('1 answers from other servers ignored (203.0.113.53');
     expect(status.detail).toContain("1 answers from a resolver's address captured where it cannot have sent them ignored");
+    expect(status.detail).toContain('1 answers that match no query this host sent ignored');
   }, 120_000);
 
   it('a Mac where tcpdump may not capture shows permission_denied, and flows still come, unnamed', async () => {

@@ -1,8 +1,9 @@
 import type { DnsNameCache } from '../../../runtime/context.js';
-import { canonicalIp, capturedOnLoopback, decodeUdp, isLoopbackAddress } from './decode-udp.js';
+import { canonicalIp, capturedOnLoopback, decodeUdp, isLoopbackAddress, linkMeta, type UdpDatagram } from './decode-udp.js';
 import type { CapturedPacket } from './parse-capture.js';
 import { labelsOf } from './labels.js';
-import { DnsFormatError, parseDnsMessage } from './parse-dns.js';
+import { exchangeKey, type PendingQueries } from './match-queries.js';
+import { DnsFormatError, parseDnsMessage, type DnsMessage } from './parse-dns.js';
 
 export interface DnsNamesStats {
   packets: number;
@@ -18,6 +19,27 @@ export interface DnsNamesStats {
    * from a v4-mapped address. A VM guest, a container, or a local process owning that address wrote them.
    */
   misplaced: number;
+  /**
+   * Responses from a trusted resolver, captured where it can have sent them, that answer no query this host sent
+   * and still waits on (ignored): another interface, port, id or question than any such query, a query that timed
+   * out or was pushed out by the cap, or no query at all (a blind spoof, an injected answer).
+   */
+  unmatched: number;
+  /** Second answers to one query: one of the two was forged, so neither names anything (the first is taken back). */
+  duplicates: number;
+  /** Queries this host sent to a trusted resolver (each may be answered once). */
+  queries: number;
+  /**
+   * Queries to a trusted resolver that the capture does not show this host sending (ignored): captured inbound, or
+   * with no direction recorded on an interface other than loopback.
+   */
+  foreignQueries: number;
+  /** Queries to other servers, or without exactly one question: never matched. */
+  otherQueries: number;
+  /** Queries that got no answer within dns_names.query_timeout. */
+  expired: number;
+  /** Queries still waiting for their answer when dns_names.max_pending_queries pushed them out. */
+  evicted: number;
   /** Responses that name nothing: NXDOMAIN, no address, another query type. */
   unlabeled: number;
   /** Packets we could not read: a bad UDP or DNS message, a fragment, a cut capture. */
@@ -28,7 +50,24 @@ export interface DnsNamesStats {
 }
 
 export function emptyStats(): DnsNamesStats {
-  return { packets: 0, answers: 0, labels: 0, untrusted: 0, misplaced: 0, unlabeled: 0, malformed: 0, formatErrors: 0, restarts: 0 };
+  return {
+    packets: 0,
+    answers: 0,
+    labels: 0,
+    untrusted: 0,
+    misplaced: 0,
+    unmatched: 0,
+    duplicates: 0,
+    queries: 0,
+    foreignQueries: 0,
+    otherQueries: 0,
+    expired: 0,
+    evicted: 0,
+    unlabeled: 0,
+    malformed: 0,
+    formatErrors: 0,
+    restarts: 0,
+  };
 }
 
 /** A few servers whose answers were ignored, for the health detail (an admin may want to trust one). */
@@ -42,26 +81,54 @@ export type TrustedResolvers = ReadonlyMap<string, ReadonlySet<string> | null>;
 
 const LOOPBACK_INTERFACE = /^lo\d*$/;
 
+type Captured = Pick<CapturedPacket, 'linkType' | 'data' | 'interfaceName' | 'interfaceIndex' | 'direction'>;
+
+/** Where a packet was captured and which way it went, from the capture format or the link header. */
+interface Place {
+  /** the interface as exchangeKey compares it; '' when the capture cannot say (Linux cooked v1, a one-interface pcap) */
+  key: string;
+  name: string | undefined;
+  loopback: boolean | undefined;
+  direction: 'in' | 'out' | undefined;
+}
+
+function placeOf(packet: Captured): Place {
+  const meta = linkMeta(packet.linkType, packet.data);
+  const name = packet.interfaceName ?? meta.interfaceName;
+  const key = name ?? (packet.interfaceIndex !== undefined ? `#${packet.interfaceIndex}` : meta.ifindex !== undefined ? `if${meta.ifindex}` : '');
+  const loopback = name !== undefined ? LOOPBACK_INTERFACE.test(name) : capturedOnLoopback(packet.linkType, packet.data);
+  return { key, name, loopback, direction: packet.direction ?? meta.direction };
+}
+
 /** Whether the resolver at `server` can have sent this packet, judged by where it was captured. */
-function placedRight(server: string, family: 4 | 6, packet: Pick<CapturedPacket, 'linkType' | 'data' | 'interfaceName'>, interfaces: ReadonlySet<string> | null): boolean {
+function placedRight(server: string, family: 4 | 6, place: Place, interfaces: ReadonlySet<string> | null): boolean {
   // an IPv6 packet from a v4-mapped address never crosses a wire: whoever wrote it chose that source
   if (family === 6 && server.includes('.')) return false;
-  const iface = packet.interfaceName;
-  const onLoopback = iface !== undefined ? LOOPBACK_INTERFACE.test(iface) : capturedOnLoopback(packet.linkType, packet.data);
-  if (isLoopbackAddress(server)) return onLoopback !== false;
-  if (interfaces === null) return onLoopback !== true;
-  return iface !== undefined && interfaces.has(iface);
+  if (isLoopbackAddress(server)) return place.loopback !== false;
+  if (interfaces === null) return place.loopback !== true;
+  return place.name !== undefined && interfaces.has(place.name);
+}
+
+export interface LearnOptions {
+  trusted: TrustedResolvers;
+  names: Pick<DnsNameCache, 'learn' | 'forget'>;
+  /** the queries this host sent, waiting for their answers */
+  pending: PendingQueries;
+  /** unix seconds, as names are learnt */
+  at: number;
+  /** milliseconds, as queries wait */
+  nowMs: number;
+  stats: DnsNamesStats;
+  untrustedSeen: Set<string>;
 }
 
 /**
- * One captured packet: when it is a DNS response from a trusted resolver (source port 53, an address in
- * `trusted`, captured where that resolver can have sent it), the addresses it names go into `names`. Every
- * outcome is counted. Returns how many addresses were named.
+ * One captured packet. A DNS query this host sent to a trusted resolver is remembered; a response counts when it
+ * comes from a trusted resolver (source port 53, an address in `trusted`, captured where that resolver can have
+ * sent it) and answers such a query (match-queries.ts): then the addresses it names go into `names`. Every outcome
+ * is counted. Returns how many addresses were named.
  */
-export function learnFromPacket(
-  packet: Pick<CapturedPacket, 'linkType' | 'data' | 'interfaceName'>,
-  o: { trusted: TrustedResolvers; names: Pick<DnsNameCache, 'learn'>; at: number; stats: DnsNamesStats; untrustedSeen: Set<string> },
-): number {
+export function learnFromPacket(packet: Captured, o: LearnOptions): number {
   const { stats } = o;
   stats.packets++;
   const udp = decodeUdp(packet.linkType, packet.data);
@@ -70,6 +137,41 @@ export function learnFromPacket(
     return 0;
   }
   const d = udp.datagram;
+  // The QR bit alone sorts queries from responses: no response is parsed before its source is known to be trusted.
+  // Anything too short to hold it goes the response way, where an untrusted source is all it gets counted as.
+  if (d.payload.length > 2 && (d.payload[2]! & 0x80) === 0) {
+    if (d.dstPort === 53) queryFrom(packet, d, o);
+    else stats.otherQueries++;
+    return 0;
+  }
+  return answerFrom(packet, d, o);
+}
+
+function queryFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): void {
+  const { stats } = o;
+  const server = canonicalIp(d.dstAddress);
+  if (server === null || !o.trusted.has(server)) {
+    stats.otherQueries++;
+    return;
+  }
+  const place = placeOf(packet);
+  // On loopback every packet is sent by this host (and Linux shows only the received copy there).
+  if (place.direction !== 'out' && place.loopback !== true) {
+    stats.foreignQueries++;
+    return;
+  }
+  const msg = parse(d.payload, stats);
+  if (msg === undefined) return;
+  if (msg.questions.length !== 1) {
+    stats.otherQueries++;
+    return;
+  }
+  o.pending.sent(exchangeKey({ iface: place.key, client: d.srcAddress, clientPort: d.srcPort, server: d.dstAddress, id: msg.id, question: msg.questions[0]! }), o.nowMs);
+  stats.queries++;
+}
+
+function answerFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): number {
+  const { stats } = o;
   const server = canonicalIp(d.srcAddress);
   const interfaces = server === null ? undefined : o.trusted.get(server);
   if (d.srcPort !== 53 || server === null || interfaces === undefined) {
@@ -77,24 +179,46 @@ export function learnFromPacket(
     if (server !== null && o.untrustedSeen.size < MAX_UNTRUSTED_SHOWN) o.untrustedSeen.add(server);
     return 0;
   }
-  if (!placedRight(server, d.family, packet, interfaces)) {
+  const place = placeOf(packet);
+  if (!placedRight(server, d.family, place, interfaces)) {
     stats.misplaced++;
     return 0;
   }
-  let labels;
-  try {
-    labels = labelsOf(parseDnsMessage(d.payload)).labels;
-  } catch (err) {
-    if (!(err instanceof DnsFormatError)) throw err;
-    stats.malformed++;
+  const msg = parse(d.payload, stats);
+  if (msg === undefined) return 0;
+  if (msg.questions.length !== 1) {
+    stats.unmatched++;
     return 0;
   }
+  const key = exchangeKey({ iface: place.key, client: d.dstAddress, clientPort: d.dstPort, server: d.srcAddress, id: msg.id, question: msg.questions[0]! });
+  const match = o.pending.answered(key, o.nowMs);
+  if (match.kind === 'unmatched') {
+    stats.unmatched++;
+    return 0;
+  }
+  if (match.kind === 'duplicate') {
+    stats.duplicates++;
+    for (const n of match.revoke) o.names.forget(n.labels, n.at);
+    return 0;
+  }
+  const { labels } = labelsOf(msg);
   if (!labels.length) {
     stats.unlabeled++;
     return 0;
   }
   o.names.learn(labels, o.at);
+  o.pending.named(key, labels, o.at);
   stats.answers++;
   stats.labels += labels.length;
   return labels.length;
+}
+
+function parse(payload: Buffer, stats: DnsNamesStats): DnsMessage | undefined {
+  try {
+    return parseDnsMessage(payload);
+  } catch (err) {
+    if (!(err instanceof DnsFormatError)) throw err;
+    stats.malformed++;
+    return undefined;
+  }
 }

@@ -17,6 +17,18 @@ describe('DNS name cache (remote address → the name it was resolved for)', () 
     expect(cache.nameFor('162.125.1.19', 1005)).toBe('');
   });
 
+  it('forget takes back what one learn set, and leaves an address a later answer named', () => {
+    const cache = createDnsNameCache(opts);
+    cache.learn([{ address: '203.0.113.66', name: 'www.apple.com', ttl: 60 }, { address: '2001:db8::66', name: 'www.apple.com', ttl: 60 }], 1000);
+    cache.learn([{ address: '198.51.100.9', name: 'cdn.example.com', ttl: 60 }], 1000);
+    cache.learn([{ address: '203.0.113.66', name: 'cdn.example.com', ttl: 60 }], 1001);
+    cache.forget([{ address: '203.0.113.66', name: 'www.apple.com', ttl: 60 }, { address: '2001:0db8::0066', name: 'www.apple.com', ttl: 60 }], 1000);
+    expect(cache.nameFor('203.0.113.66', 1001)).toBe('cdn.example.com');
+    expect(cache.nameFor('2001:db8::66', 1001)).toBe('');
+    expect(cache.nameFor('198.51.100.9', 1001)).toBe('cdn.example.com');
+    expect(cache.size).toBe(2);
+  });
+
   it('matches the address however the flow tool wrote it (IPv6 zero runs, v4-mapped, zone, brackets, case)', () => {
     const cache = createDnsNameCache(opts);
     cache.learn(

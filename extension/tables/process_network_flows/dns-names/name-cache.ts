@@ -64,6 +64,14 @@ export function createDnsNameCache(opts: DnsNameCacheOptions): DnsNameCache {
         }
       }
     },
+    forget(labels: readonly DnsNameLabel[], at: number): void {
+      for (const l of labels) {
+        const address = canonicalIp(l.address);
+        if (address === null) continue;
+        const e = byAddress.get(address);
+        if (e !== undefined && e.at === at && e.name === l.name) byAddress.delete(address);
+      }
+    },
     nameFor(address: string, firstSeen: number): string {
       const key = canonicalIp(address);
       if (key === null) return '';

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { exchangeKey, PendingQueries, type Exchange } from './match-queries.js';
+
+const base: Exchange = { iface: 'en0', client: '192.168.1.20', clientPort: 50123, server: '192.168.1.1', id: 0x1a2b, question: { name: 'www.example.com', type: 1, class: 1 } };
+const key = (o: Partial<Exchange> = {}) => exchangeKey({ ...base, ...o });
+const label = (address: string) => ({ address, name: 'www.example.com', ttl: 60 });
+
+function setup(maxPending = 8, timeoutMs = 10_000) {
+  const stats = { expired: 0, evicted: 0 };
+  return { stats, pending: new PendingQueries({ maxPending, timeoutMs }, stats) };
+}
+
+describe('exchangeKey', () => {
+  it('differs in every field an answer must echo', () => {
+    const keys = [
+      key(),
+      key({ iface: 'utun4' }),
+      key({ client: '192.168.1.21' }),
+      key({ clientPort: 50124 }),
+      key({ server: '192.168.1.2' }),
+      key({ id: 0x1a2c }),
+      key({ question: { name: 'www.example.org', type: 1, class: 1 } }),
+      key({ question: { name: 'www.example.com', type: 28, class: 1 } }),
+      key({ question: { name: 'www.example.com', type: 1, class: 3 } }),
+    ];
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+});
+
+describe('PendingQueries', () => {
+  it('an answer matches a query sent, once; an answer without one does not', () => {
+    const { pending } = setup();
+    expect(pending.answered(key(), 0)).toEqual({ kind: 'unmatched' });
+    pending.sent(key(), 0);
+    expect(pending.answered(key({ id: 0x1a2c }), 10)).toEqual({ kind: 'unmatched' });
+    expect(pending.answered(key(), 20)).toEqual({ kind: 'matched' });
+  });
+
+  it('a second answer to one query is a duplicate that takes back what the first named, once', () => {
+    const { pending } = setup();
+    pending.sent(key(), 0);
+    expect(pending.answered(key(), 5)).toEqual({ kind: 'matched' });
+    pending.named(key(), [label('198.51.100.1')], 1000);
+    expect(pending.answered(key(), 6)).toEqual({ kind: 'duplicate', revoke: [{ labels: [label('198.51.100.1')], at: 1000 }] });
+    expect(pending.answered(key(), 7)).toEqual({ kind: 'duplicate', revoke: [] });
+  });
+
+  it('a retransmitted query (same id, port and question) may be answered once more without being a duplicate', () => {
+    const { pending, stats } = setup();
+    pending.sent(key(), 0);
+    pending.sent(key(), 1000);
+    expect(pending.size).toBe(1);
+    expect(pending.answered(key(), 1100)).toEqual({ kind: 'matched' });
+    expect(pending.answered(key(), 1200)).toEqual({ kind: 'matched' });
+    expect(pending.answered(key(), 1300).kind).toBe('duplicate');
+    expect(stats).toEqual({ expired: 0, evicted: 0 });
+  });
+
+  it('a query waits timeoutMs after it was (last) sent, then expires and is counted if unanswered', () => {
+    const { pending, stats } = setup(8, 10_000);
+    pending.sent(key(), 0);
+    pending.sent(key({ id: 2 }), 1000);
+    pending.sent(key({ id: 3 }), 2000);
+    expect(pending.answered(key({ id: 3 }), 2500)).toEqual({ kind: 'matched' });
+    // the first one's retransmission moves it to the back
+    pending.sent(key(), 5000);
+    expect(pending.answered(key({ id: 2 }), 11_000)).toEqual({ kind: 'unmatched' });
+    expect(stats).toEqual({ expired: 1, evicted: 0 });
+    // the answered one is gone without being counted as expired
+    expect(pending.answered(key({ id: 3 }), 12_000)).toEqual({ kind: 'unmatched' });
+    expect(stats.expired).toBe(1);
+    expect(pending.answered(key(), 14_999)).toEqual({ kind: 'matched' });
+    // sent twice, so answered twice; a third answer is a duplicate, as it is until the exchange expires
+    expect(pending.answered(key(), 14_999)).toEqual({ kind: 'matched' });
+    expect(pending.answered(key(), 14_999).kind).toBe('duplicate');
+    expect(pending.answered(key(), 15_000)).toEqual({ kind: 'unmatched' });
+    expect(pending.size).toBe(0);
+    expect(stats).toEqual({ expired: 1, evicted: 0 });
+    // sent twice and answered once: one query expires unanswered
+    pending.sent(key({ id: 9 }), 20_000);
+    pending.sent(key({ id: 9 }), 20_001);
+    expect(pending.answered(key({ id: 9 }), 20_002).kind).toBe('matched');
+    expect(pending.answered(key({ id: 9 }), 30_001)).toEqual({ kind: 'unmatched' });
+    expect(stats).toEqual({ expired: 2, evicted: 0 });
+  });
+
+  it('at the cap the oldest exchange goes, counted as evicted while still waiting', () => {
+    const { pending, stats } = setup(3);
+    pending.sent(key({ id: 1 }), 0);
+    pending.sent(key({ id: 2 }), 1);
+    expect(pending.answered(key({ id: 2 }), 2).kind).toBe('matched');
+    pending.sent(key({ id: 3 }), 3);
+    pending.sent(key({ id: 1 }), 4); // a retransmission: id 1 is now the newest
+    pending.sent(key({ id: 4 }), 5);
+    expect(pending.size).toBe(3);
+    // id 2 went first (answered: not counted), then id 3 (waiting: counted)
+    expect(pending.answered(key({ id: 2 }), 6)).toEqual({ kind: 'unmatched' });
+    pending.sent(key({ id: 5 }), 7);
+    expect(pending.answered(key({ id: 3 }), 8)).toEqual({ kind: 'unmatched' });
+    expect(stats).toEqual({ expired: 0, evicted: 1 });
+    expect(pending.answered(key({ id: 1 }), 9).kind).toBe('matched');
+    expect(pending.answered(key({ id: 1 }), 9).kind).toBe('matched');
+    expect(pending.answered(key({ id: 4 }), 9).kind).toBe('matched');
+    expect(pending.answered(key({ id: 5 }), 9).kind).toBe('matched');
+  });
+
+  it('a flood of queries stays within the cap, and the newest ones still match', () => {
+    const { pending, stats } = setup(1000, 10_000);
+    for (let i = 0; i < 200_000; i++) pending.sent(key({ clientPort: 1024 + (i % 60_000), id: i & 0xffff }), i / 100);
+    expect(pending.size).toBe(1000);
+    expect(stats.evicted).toBe(199_000);
+    const last = 199_999;
+    expect(pending.answered(key({ clientPort: 1024 + (last % 60_000), id: last & 0xffff }), 2000).kind).toBe('matched');
+    expect(pending.answered(key({ clientPort: 1024, id: 0 }), 2000).kind).toBe('unmatched');
+  });
+
+  it('the same query repeated forever keeps one entry and a bounded queue', () => {
+    const { pending } = setup(4, 10_000);
+    for (let i = 0; i < 20_000; i++) pending.sent(key(), i);
+    expect(pending.size).toBe(1);
+    expect((pending as unknown as { queue: unknown[] }).queue.length).toBeLessThan(200);
+    const kinds = new Set<string>();
+    for (let i = 0; i < 20_000; i++) kinds.add(pending.answered(key(), 20_000).kind);
+    expect([...kinds]).toEqual(['matched']);
+    expect(pending.answered(key(), 20_000).kind).toBe('duplicate');
+  });
+});
