@@ -123,9 +123,12 @@ if [ "${OUTFLOW_NEED_BSDTAR:-1}" = 1 ] && [ ! -x /usr/bin/bsdtar ]; then
   apt_install libarchive-tools || { echo "services: cannot install libarchive-tools (bsdtar) for the package test" >&2; exit 1; }
 fi
 
-# tcpdump: the dns_names collector runs the real one on Linux, and its tests capture real DNS answers on
-# loopback with it.
+# tcpdump: the dns_names collector runs the real one on Linux, and its tests capture real DNS queries and
+# answers with it, on loopback and over veth pairs into network namespaces they make with iproute2's `ip`.
 if [ "${OUTFLOW_NEED_TCPDUMP:-1}" = 1 ] && [ ! -x /usr/bin/tcpdump ]; then
   apt_install tcpdump || { echo "services: cannot install tcpdump for the dns_names tests" >&2; exit 1; }
+fi
+if [ "${OUTFLOW_NEED_TCPDUMP:-1}" = 1 ] && ! command -v ip >/dev/null; then
+  apt_install iproute2 || { echo "services: cannot install iproute2 (ip netns) for the dns_names veth test" >&2; exit 1; }
 fi
 exit 0
