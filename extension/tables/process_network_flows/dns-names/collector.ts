@@ -138,7 +138,13 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     if (stats.evicted) parts.push(`${stats.evicted} queries dropped unanswered at dns_names.max_pending_queries`);
     if (stats.malformed) parts.push(`${stats.malformed} packets unreadable`);
     if (stats.restarts) parts.push(`tcpdump restarted ${stats.restarts} times`);
-    const problems = [resolverProblem, captureProblem].filter(Boolean);
+    // Nothing of this host's seen, yet queries to its resolvers without a direction: the capture cannot show what
+    // this host sent (docs/flows.md, Capture), so no answer can match. Said as a problem: nothing will be named.
+    const directionProblem =
+      stats.queries === 0 && stats.undirectedQueries > 0
+        ? `the capture records no direction for the ${stats.undirectedQueries} queries to trusted resolvers it saw off loopback, so none is known to be this host's and no answer can name anything (tcpdump must record which way packets go: pcapng epb_flags, or a Linux cooked capture)`
+        : '';
+    const problems = [resolverProblem, captureProblem, directionProblem].filter(Boolean);
     if (problems.length || !trusted.size) health.degraded([...problems, ...parts].join('; '));
     else health.running(parts.join('; '));
   };

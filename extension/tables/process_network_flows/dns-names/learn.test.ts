@@ -121,7 +121,7 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     expect(feed(frame('9.9.9.9', '10.0.0.5', 53, 40000, dnsAnswer('198.51.100.1'), 2, PACKET.HOST))).toBe(1);
     // a query that came in (this host is not who asked) is no query of this host's
     feed(frame('10.0.0.5', '9.9.9.9', 40001, 53, buildQuery(78, 'b.example.com', TYPE.A), 2, PACKET.HOST));
-    expect(stats).toMatchObject({ queries: 1, foreignQueries: 1, unmatched: 1, answers: 1 });
+    expect(stats).toMatchObject({ queries: 1, foreignQueries: 1, undirectedQueries: 0, unmatched: 1, answers: 1 });
     expect(names.nameFor('203.0.113.66', 1000)).toBe('');
     expect(names.nameFor('198.51.100.1', 1000)).toBe('a.example.com');
   });
@@ -183,7 +183,7 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     const two = buildDnsMessage({ id: 11, flags: 0x0100, questions: [{ name: 'a.example.com', type: TYPE.A }, { name: 'b.example.com', type: TYPE.A }] });
     feed(where({ linkType: EN10MB, data: ethernet(ETHERTYPE.IPV4, ipv4({ src: MAC, dst: '9.9.9.9', payload: udp({ srcPort: 50123, dstPort: 53, payload: two }) })) }, { interfaceName: 'en0', direction: 'out' }));
     feed(where({ linkType: EN10MB, data: ethernet(ETHERTYPE.IPV4, ipv4({ src: MAC, dst: '9.9.9.9', payload: udp({ srcPort: 50123, dstPort: 5353, payload: buildQuery(12, 'a.local', TYPE.A) }) })) }, { interfaceName: 'en0', direction: 'out' }));
-    expect(stats).toMatchObject({ queries: 0, foreignQueries: 2, otherQueries: 3, unmatched: 2 });
+    expect(stats).toMatchObject({ queries: 0, foreignQueries: 2, undirectedQueries: 1, otherQueries: 3, unmatched: 2 });
     expect(names.size).toBe(0);
   });
 
@@ -242,7 +242,7 @@ describe('learnFromPacket on real tcpdump captures (fixtures: the scenario serve
   it('a capture that records neither direction nor interface type (-i lo, Ethernet) cannot show a query is this host\'s', () => {
     const { names, stats, feed } = setup(new Map([['127.0.53.53', null], ['::1', null]]));
     for (const p of packetsOf('dns-lo-en10mb.pcap')) feed(p);
-    expect(stats).toMatchObject({ queries: 0, foreignQueries: 5, unmatched: 5, answers: 0 });
+    expect(stats).toMatchObject({ queries: 0, foreignQueries: 5, undirectedQueries: 5, unmatched: 5, answers: 0 });
     expect(names.size).toBe(0);
   });
 });

@@ -34,6 +34,12 @@ export interface DnsNamesStats {
    * with no direction recorded on an interface other than loopback.
    */
   foreignQueries: number;
+  /**
+   * Of foreignQueries, those captured off loopback with no direction recorded at all. Only these and none of this
+   * host's queries means the capture cannot tell what this host sent (a tcpdump whose pcapng lacks epb_flags, say):
+   * then nothing off loopback can be named, and the row says so.
+   */
+  undirectedQueries: number;
   /** Queries to other servers, or without exactly one question: never matched. */
   otherQueries: number;
   /** Queries that got no answer within dns_names.query_timeout. */
@@ -60,6 +66,7 @@ export function emptyStats(): DnsNamesStats {
     duplicates: 0,
     queries: 0,
     foreignQueries: 0,
+    undirectedQueries: 0,
     otherQueries: 0,
     expired: 0,
     evicted: 0,
@@ -158,6 +165,7 @@ function queryFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): void {
   // On loopback every packet is sent by this host (and Linux shows only the received copy there).
   if (place.direction !== 'out' && place.loopback !== true) {
     stats.foreignQueries++;
+    if (place.direction === undefined) stats.undirectedQueries++;
     return;
   }
   const msg = parse(d.payload, stats);
