@@ -313,20 +313,79 @@ export interface PrevalenceRepo {
    * `opts.keptFrom`: the folded rows' points reach back to this time (default `window.from`); the rollup passes
    * what expire keeps, so windows that end before `window.to` (a candidate judged as of its flow start) still
    * count the hosts they counted before compaction.
+   * `opts.keys`: only these keys (commonKeys' list, a slice at a time), each judged as it stands now: one that is no
+   * longer common, or was compacted since it was listed, is left alone.
    */
-  compact(threshold: number, window: TimeWindow, opts?: { keptFrom?: number }): Promise<CompactionResult>;
+  compact(threshold: number, window: TimeWindow, opts?: { keptFrom?: number; keys?: readonly PrevalenceKeyRef[] }): Promise<CompactionResult>;
   /**
    * Sliding window: drop host rows last seen before `before`, then keys with no sighting left, and day sketches
    * of days before `opts.sketchesBefore` (default `before`). The rollup keeps one more window of days: a span's
    * points are a window apart, so a late candidate's window, which ends before the newest event, may need one.
+   * `opts.keys`: only the rows of these keys (expirableKeys' list, a slice at a time), as they stand now; `before`
+   * is recorded as keptFrom all the same (also with no key).
    */
-  expire(before: number, opts?: { sketchesBefore?: number }): Promise<CompactionResult>;
+  expire(before: number, opts?: { sketchesBefore?: number; keys?: readonly PrevalenceKeyRef[] }): Promise<CompactionResult>;
+  /**
+   * The keys compact(threshold, window) would saturate now: not saturated, with `threshold` hosts or more in the
+   * window (`rows`: that count). A read: the rollup lists them outside its exclusive transactions, then compacts
+   * them a slice at a time. Destinations first, then pairs, then apps, each in a fixed order.
+   */
+  commonKeys(threshold: number, window: TimeWindow): Promise<PrevalenceKeyRef[]>;
+  /**
+   * The keys expire(before, opts) would change now: those with host rows last seen before `before` (`rows`: how
+   * many), last seen before it themselves, or with day sketches of days before `opts.sketchesBefore`'s. A read,
+   * ordered as commonKeys.
+   */
+  expirableKeys(before: number, opts?: { sketchesBefore?: number }): Promise<PrevalenceKeyRef[]>;
   /**
    * The largest `before` expire() was called with, or null before the first call: host rows last seen earlier
    * are gone, so a window that starts before it counts too few hosts (finalization starts such a late
    * candidate's baseline there, see src/analytics/prevalence.ts `windowKeptFrom`).
    */
   keptFrom(): Promise<number | null>;
+}
+
+/**
+ * One prevalence key of any family, as PrevalenceRepo.commonKeys and expirableKeys list them for the rollup, which
+ * hands them back to compact and expire a slice at a time. `rows`: how many of its host rows that step touches, as
+ * listed (the rollup sizes its slices by them).
+ */
+export type PrevalenceKeyRef =
+  | { family: 'destinations'; key: string; rows: number }
+  | { family: 'pairs'; identity: string; key: string; rows: number }
+  | { family: 'apps'; identity: string; rows: number };
+
+/** Key refs split by family: destination keys, (identity, key) pairs and app identities, in their order. */
+export function keyRefsByFamily(refs: readonly PrevalenceKeyRef[]): { destinations: string[]; pairs: { identity: string; key: string }[]; apps: string[] } {
+  const out = { destinations: [] as string[], pairs: [] as { identity: string; key: string }[], apps: [] as string[] };
+  for (const r of refs) {
+    if (r.family === 'destinations') out.destinations.push(r.key);
+    else if (r.family === 'pairs') out.pairs.push({ identity: r.identity, key: r.key });
+    else out.apps.push(r.identity);
+  }
+  return out;
+}
+
+/**
+ * `refs` in order, cut into slices of at most `maxRows` work each: a key weighs its rows plus one (its key row and
+ * sketches). A key is never split: one heavier than `maxRows` makes a slice of its own.
+ */
+export function sliceKeyRefs(refs: readonly PrevalenceKeyRef[], maxRows: number): PrevalenceKeyRef[][] {
+  const out: PrevalenceKeyRef[][] = [];
+  let cur: PrevalenceKeyRef[] = [];
+  let weight = 0;
+  for (const r of refs) {
+    const w = Math.max(0, r.rows) + 1;
+    if (cur.length && weight + w > maxRows) {
+      out.push(cur);
+      cur = [];
+      weight = 0;
+    }
+    cur.push(r);
+    weight += w;
+  }
+  if (cur.length) out.push(cur);
+  return out;
 }
 
 /** store_meta row (both backends) holding PrevalenceRepo.keptFrom. */

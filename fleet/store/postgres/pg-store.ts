@@ -63,6 +63,7 @@ import {
   type JobLockResult,
   type PairSighting,
   type PrevalenceAnswer,
+  type PrevalenceKeyRef,
   type PrevalenceRepo,
   type PrevalenceStats,
   type QuarantineRepo,
@@ -77,6 +78,7 @@ import {
   type TimeWindow,
   compactionFloor,
   emptyStats,
+  keyRefsByFamily,
   type LatestChange,
 } from '../store.js';
 
@@ -647,23 +649,55 @@ async function hostSpans(ex: Executor, f: Family, keys: string[], window: TimeWi
 }
 
 /**
- * Saturate every key whose host count in the window reached the threshold, then fold their host rows into their
- * day sketches (each span no further back than `floor`, compactionFloor) and drop them. (Host rows of a key
- * saturated earlier cannot appear: observe skips them in the statement that reads the flag, and the rollup runs
- * alone. Any that an instance not yet upgraded wrote are ignored by the reads and expire with the window.)
+ * `AND` the row's key is one of `keys`, the keys as parameters from `$first` on (one text array per key column), and
+ * those parameters; nothing and none for every key (`keys` undefined). The first column as `= ANY(array)`, which
+ * reads just those keys through the primary key (`IN (SELECT unnest …)` was planned as a hash join over the whole
+ * table, once per slice); a pair's whole key is then checked against the listed tuples.
  */
-async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: number, window: TimeWindow, floor: number): Promise<number> {
+function keyFilter(f: Family, alias: string, keys: readonly string[][] | undefined, first: number): { sql: string; params: unknown[] } {
+  if (keys === undefined) return { sql: '', params: [] };
+  const arrays = f.keyCols.map((_, i) => `$${first + i}::text[]`);
+  let sql = ` AND ${alias}.${f.keyCols[0]} = ANY(${arrays[0]})`;
+  if (f.keyCols.length > 1) sql += ` AND (${f.keyCols.map((c) => `${alias}.${c}`).join(', ')}) IN (SELECT * FROM unnest(${arrays.join(', ')}))`;
+  return { sql, params: f.keyCols.map((_, i) => keys.map((k) => k[i])) };
+}
+
+/** A family's keys of `refs` as key-column tuples (f.keyCols order). */
+function familyKeys(f: Family, refs: readonly PrevalenceKeyRef[]): string[][] {
+  const byFamily = keyRefsByFamily(refs);
+  if (f === DEST) return byFamily.destinations.map((k) => [k]);
+  if (f === PAIR) return byFamily.pairs.map((p) => [p.key, p.identity]);
+  return byFamily.apps.map((i) => [i]);
+}
+
+/** A row of a family's key columns and `rows` as a PrevalenceKeyRef. */
+function keyRef(f: Family, r: Record<string, unknown>): PrevalenceKeyRef {
+  const rows = Number(r.rows);
+  if (f === DEST) return { family: 'destinations', key: r.dest_key as string, rows };
+  if (f === PAIR) return { family: 'pairs', identity: r.identity as string, key: r.dest_key as string, rows };
+  return { family: 'apps', identity: r.identity as string, rows };
+}
+
+/**
+ * Saturate every key (of `keys`, when given) whose host count in the window reached the threshold, then fold their
+ * host rows into their day sketches (each span no further back than `floor`, compactionFloor) and drop them. (Host
+ * rows of a key saturated earlier cannot appear: observe skips them in the statement that reads the flag, and the
+ * rollup runs alone. Any that an instance not yet upgraded wrote are ignored by the reads and expire with the window.)
+ */
+async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: number, window: TimeWindow, floor: number, keys?: readonly string[][]): Promise<number> {
+  if (keys?.length === 0) return 0;
   const keyList = f.keyCols.join(', ');
   const joinC = f.keyCols.map((c) => `k.${c} = c.${c}`).join(' AND ');
+  const only = keyFilter(f, 'h', keys, 4);
   const saturated = await ex.q<Record<string, string>>(
     'write',
     `WITH counted AS (
-       SELECT ${keyList}, count(*) AS hosts FROM ${f.hostTable}
-       WHERE first_seen <= $2 AND last_seen >= $1 GROUP BY ${keyList} HAVING count(*) >= $3
+       SELECT ${keyList}, count(*) AS hosts FROM ${f.hostTable} h
+       WHERE first_seen <= $2 AND last_seen >= $1${only.sql} GROUP BY ${keyList} HAVING count(*) >= $3
      )
      UPDATE ${f.keyTable} k SET saturated = TRUE, host_count = GREATEST(k.host_count, c.hosts) FROM counted c
      WHERE ${joinC} AND NOT k.saturated RETURNING ${f.keyCols.map((c) => `k.${c}`).join(', ')}`,
-    [window.from, window.to, threshold],
+    [window.from, window.to, threshold, ...only.params],
   );
   if (!saturated.length) return 0;
   const updates = new SketchUpdates<string>({ floorTime: floor, strideDays: (window.to - window.from) / 86_400 });
@@ -681,17 +715,52 @@ async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: 
   return saturated.length;
 }
 
-async function expireFamily(ex: Executor, f: Family, before: number, sketchesBefore: number): Promise<number> {
-  await ex.q('write', `DELETE FROM ${f.hostTable} WHERE last_seen < $1`, [before]);
+/** The keys compactFamily would saturate now, with their host counts in the window. */
+async function commonFamilyKeys(ex: Executor, f: Family, threshold: number, window: TimeWindow): Promise<PrevalenceKeyRef[]> {
+  const keyList = f.keyCols.join(', ');
+  const rows = await ex.q<Record<string, unknown>>(
+    'read',
+    `SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')}, c.hosts AS rows FROM (
+       SELECT ${keyList}, count(*) AS hosts FROM ${f.hostTable}
+       WHERE first_seen <= $2 AND last_seen >= $1 GROUP BY ${keyList} HAVING count(*) >= $3
+     ) c JOIN ${f.keyTable} k ON ${f.keyCols.map((c) => `k.${c} = c.${c}`).join(' AND ')}
+     WHERE NOT k.saturated ORDER BY ${f.keyCols.map((c) => `k.${c} COLLATE "C"`).join(', ')}`,
+    [window.from, window.to, threshold],
+  );
+  return rows.map((r) => keyRef(f, r));
+}
+
+/** The keys expireFamily would change now, with how many of their host rows it drops. */
+async function expirableFamilyKeys(ex: Executor, f: Family, before: number, sketchesBefore: number): Promise<PrevalenceKeyRef[]> {
+  const keyList = f.keyCols.join(', ');
+  const rows = await ex.q<Record<string, unknown>>(
+    'read',
+    `SELECT ${keyList}, sum(n)::bigint AS rows FROM (
+       SELECT ${keyList}, count(*) AS n FROM ${f.hostTable} WHERE last_seen < $1 GROUP BY ${keyList}
+       UNION ALL SELECT ${keyList}, 0 FROM ${f.keyTable} WHERE last_seen < $1
+       UNION ALL SELECT DISTINCT ${keyList}, 0 FROM ${f.sketchTable} WHERE day < $2
+     ) x GROUP BY ${keyList} ORDER BY ${f.keyCols.map((c) => `${c} COLLATE "C"`).join(', ')}`,
+    [before, sketchDay(sketchesBefore)],
+  );
+  return rows.map((r) => keyRef(f, r));
+}
+
+async function expireFamily(ex: Executor, f: Family, before: number, sketchesBefore: number, keys?: readonly string[][]): Promise<number> {
+  if (keys?.length === 0) return 0;
+  const only = (alias: string) => keyFilter(f, alias, keys, 2);
+  const h = only('h');
+  await ex.q('write', `DELETE FROM ${f.hostTable} h WHERE h.last_seen < $1${h.sql}`, [before, ...h.params]);
   // whole days before the sketches' horizon, then every sketch of a key about to go (its last day may be today)
-  await ex.q('write', `DELETE FROM ${f.sketchTable} WHERE day < $1`, [sketchDay(sketchesBefore)]);
+  const s = only('s');
+  await ex.q('write', `DELETE FROM ${f.sketchTable} s WHERE s.day < $1${s.sql}`, [sketchDay(sketchesBefore), ...s.params]);
+  const k = only('k');
   await ex.q(
     'write',
-    `DELETE FROM ${f.sketchTable} s USING ${f.keyTable} k WHERE ${f.keyCols.map((c) => `s.${c} = k.${c}`).join(' AND ')} AND k.last_seen < $1`,
-    [before],
+    `DELETE FROM ${f.sketchTable} s USING ${f.keyTable} k WHERE ${f.keyCols.map((c) => `s.${c} = k.${c}`).join(' AND ')} AND k.last_seen < $1${k.sql}`,
+    [before, ...k.params],
   );
   // a key's last_seen is the max over its sightings, so no host row of a remaining key is older
-  const rows = await ex.q<{ n: number }>('write', `WITH d AS (DELETE FROM ${f.keyTable} WHERE last_seen < $1 RETURNING 1) SELECT count(*) AS n FROM d`, [before]);
+  const rows = await ex.q<{ n: number }>('write', `WITH d AS (DELETE FROM ${f.keyTable} k WHERE k.last_seen < $1${k.sql} RETURNING 1) SELECT count(*) AS n FROM d`, [before, ...k.params]);
   return rows[0]?.n ?? 0;
 }
 
@@ -797,22 +866,35 @@ function prevalenceRepo(ex: Executor, chunk: number): PrevalenceRepo {
     appHosts: (identity, window, limit) => hostSpans(ex, APP, [identity], window, limit),
     async compact(threshold, window, opts): Promise<CompactionResult> {
       const floor = compactionFloor(window, opts);
+      const keys = (f: Family) => (opts?.keys ? familyKeys(f, opts.keys) : undefined);
       return ex.atomic(async (t) => ({
-        destinations: await compactFamily(t, chunk, DEST, threshold, window, floor),
-        pairs: await compactFamily(t, chunk, PAIR, threshold, window, floor),
-        apps: await compactFamily(t, chunk, APP, threshold, window, floor),
+        destinations: await compactFamily(t, chunk, DEST, threshold, window, floor, keys(DEST)),
+        pairs: await compactFamily(t, chunk, PAIR, threshold, window, floor, keys(PAIR)),
+        apps: await compactFamily(t, chunk, APP, threshold, window, floor, keys(APP)),
       }));
     },
     async expire(before, opts): Promise<CompactionResult> {
       const sketchesBefore = opts?.sketchesBefore ?? before;
+      const keys = (f: Family) => (opts?.keys ? familyKeys(f, opts.keys) : undefined);
       return ex.atomic(async (t) => {
         await t.q('write', `INSERT INTO store_meta (name, value) VALUES ('${KEPT_FROM_META}', $1) ON CONFLICT (name) DO UPDATE SET value = greatest(store_meta.value, excluded.value)`, [before]);
         return {
-          destinations: await expireFamily(t, DEST, before, sketchesBefore),
-          pairs: await expireFamily(t, PAIR, before, sketchesBefore),
-          apps: await expireFamily(t, APP, before, sketchesBefore),
+          destinations: await expireFamily(t, DEST, before, sketchesBefore, keys(DEST)),
+          pairs: await expireFamily(t, PAIR, before, sketchesBefore, keys(PAIR)),
+          apps: await expireFamily(t, APP, before, sketchesBefore, keys(APP)),
         };
       });
+    },
+    async commonKeys(threshold, window) {
+      return [...(await commonFamilyKeys(ex, DEST, threshold, window)), ...(await commonFamilyKeys(ex, PAIR, threshold, window)), ...(await commonFamilyKeys(ex, APP, threshold, window))];
+    },
+    async expirableKeys(before, opts) {
+      const sketchesBefore = opts?.sketchesBefore ?? before;
+      return [
+        ...(await expirableFamilyKeys(ex, DEST, before, sketchesBefore)),
+        ...(await expirableFamilyKeys(ex, PAIR, before, sketchesBefore)),
+        ...(await expirableFamilyKeys(ex, APP, before, sketchesBefore)),
+      ];
     },
     async keptFrom() {
       const rows = await ex.q<{ value: string }>('read', `SELECT value::text AS value FROM store_meta WHERE name = '${KEPT_FROM_META}'`);

@@ -56,6 +56,7 @@ import {
   type JobLockResult,
   type PairSighting,
   type PrevalenceAnswer,
+  type PrevalenceKeyRef,
   type PrevalenceRepo,
   type PrevalenceRequest,
   type PrevalenceStats,
@@ -70,6 +71,7 @@ import {
   type StoredCandidate,
   type TimeWindow,
   compactionFloor,
+  keyRefsByFamily,
   emptyStats,
   type LatestChange,
 } from '../store.js';
@@ -138,6 +140,14 @@ const UPSERT_CHUNK = 128;
 const DEST: PrevalenceTables = { keyTable: 'destinations', hostTable: 'destination_hosts', sketchTable: 'destination_sketches', keyCols: ['key'], idCol: 'dest_id' };
 const PAIR: PrevalenceTables = { keyTable: 'pairs', hostTable: 'pair_hosts', sketchTable: 'pair_sketches', keyCols: ['identity', 'key'], idCol: 'pair_id' };
 const APP: PrevalenceTables = { keyTable: 'apps', hostTable: 'app_hosts', sketchTable: 'app_sketches', keyCols: ['identity'], idCol: 'app_id' };
+
+/** A row of `t`'s key columns and `rows` as a PrevalenceKeyRef. */
+function keyRefOf(t: PrevalenceTables, r: Row): PrevalenceKeyRef {
+  const rows = r.rows as number;
+  if (t === DEST) return { family: 'destinations', key: r.key as string, rows };
+  if (t === PAIR) return { family: 'pairs', identity: r.identity as string, key: r.key as string, rows };
+  return { family: 'apps', identity: r.identity as string, rows };
+}
 
 class SqliteRepos implements StoreRepos {
   readonly results: ResultsRepo;
@@ -424,26 +434,35 @@ class SqliteRepos implements StoreRepos {
       async appHosts(identity: string, window: TimeWindow, limit: number) {
         return wrap('prevalence.appHosts', 'STORE_READ', () => self.hostSpans(APP, [identity], window, limit));
       },
-      async compact(threshold: number, window: TimeWindow, opts?: { keptFrom?: number }): Promise<CompactionResult> {
+      async compact(threshold: number, window: TimeWindow, opts?: { keptFrom?: number; keys?: readonly PrevalenceKeyRef[] }): Promise<CompactionResult> {
         const floor = compactionFloor(window, opts);
+        const ids = (t: PrevalenceTables) => (opts?.keys ? self.keyIds(t, opts.keys) : undefined);
         return wrap('prevalence.compact', 'STORE_WRITE', () => ({
-          destinations: self.compactTables(DEST, threshold, window, floor),
-          pairs: self.compactTables(PAIR, threshold, window, floor),
-          apps: self.compactTables(APP, threshold, window, floor),
+          destinations: self.compactTables(DEST, threshold, window, floor, ids(DEST)),
+          pairs: self.compactTables(PAIR, threshold, window, floor, ids(PAIR)),
+          apps: self.compactTables(APP, threshold, window, floor, ids(APP)),
         }));
       },
-      async expire(before: number, opts?: { sketchesBefore?: number }): Promise<CompactionResult> {
+      async expire(before: number, opts?: { sketchesBefore?: number; keys?: readonly PrevalenceKeyRef[] }): Promise<CompactionResult> {
         const sketchesBefore = opts?.sketchesBefore ?? before;
+        const ids = (t: PrevalenceTables) => (opts?.keys ? self.keyIds(t, opts.keys) : undefined);
         return wrap('prevalence.expire', 'STORE_WRITE', () => {
           self
             .st(`INSERT INTO store_meta (name, value) VALUES ('${KEPT_FROM_META}', ?) ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`)
             .run(before);
           return {
-            destinations: self.expireTables(DEST, before, sketchesBefore),
-            pairs: self.expireTables(PAIR, before, sketchesBefore),
-            apps: self.expireTables(APP, before, sketchesBefore),
+            destinations: self.expireTables(DEST, before, sketchesBefore, ids(DEST)),
+            pairs: self.expireTables(PAIR, before, sketchesBefore, ids(PAIR)),
+            apps: self.expireTables(APP, before, sketchesBefore, ids(APP)),
           };
         });
+      },
+      async commonKeys(threshold: number, window: TimeWindow) {
+        return wrap('prevalence.commonKeys', 'STORE_READ', () => [DEST, PAIR, APP].flatMap((t) => self.commonKeys(t, threshold, window)));
+      },
+      async expirableKeys(before: number, opts?: { sketchesBefore?: number }) {
+        const sketchesBefore = opts?.sketchesBefore ?? before;
+        return wrap('prevalence.expirableKeys', 'STORE_READ', () => [DEST, PAIR, APP].flatMap((t) => self.expirableKeys(t, before, sketchesBefore)));
       },
       async keptFrom() {
         return wrap('prevalence.keptFrom', 'STORE_READ', () => (self.st(`SELECT value FROM store_meta WHERE name = '${KEPT_FROM_META}'`).pluck().get() as number | undefined) ?? null);
@@ -953,14 +972,20 @@ class SqliteRepos implements StoreRepos {
   }
 
   /**
-   * Saturate every key whose host count in the window reached the threshold: its host rows are folded into its
-   * day sketches (each row's span no further back than `floor`, compactionFloor) and dropped. (A saturated key
-   * never has host rows here: observe reads the flag in the same write transaction.)
+   * Saturate every key (of `ids`, when given) whose host count in the window reached the threshold: its host rows
+   * are folded into its day sketches (each row's span no further back than `floor`, compactionFloor) and dropped.
+   * (A saturated key never has host rows here: observe reads the flag in the same write transaction.)
    */
-  compactTables(t: PrevalenceTables, threshold: number, window: TimeWindow, floor: number): number {
-    const full = this.st(
-      `SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${t.idCol} HAVING count(*) >= ?`,
-    ).all(window.to, window.from, threshold) as Row[];
+  compactTables(t: PrevalenceTables, threshold: number, window: TimeWindow, floor: number, ids?: readonly number[]): number {
+    let full: Row[];
+    if (ids === undefined) {
+      full = this.st(
+        `SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${t.idCol} HAVING count(*) >= ?`,
+      ).all(window.to, window.from, threshold) as Row[];
+    } else {
+      const count = this.st(`SELECT count(*) FROM ${t.hostTable} WHERE ${t.idCol} = ? AND first_seen <= ? AND last_seen >= ?`).pluck();
+      full = ids.map((id) => ({ id, n: count.get(id, window.to, window.from) as number })).filter((r) => r.n >= threshold);
+    }
     const mark = this.st(`UPDATE ${t.keyTable} SET saturated = 1, saturated_hosts = max(saturated_hosts, ?) WHERE id = ? AND saturated = 0`);
     const hostRows = this.st(`SELECT r.host_id, h.first_seen, h.last_seen FROM ${t.hostTable} h JOIN host_refs r ON r.ref = h.host_ref WHERE h.${t.idCol} = ?`).raw(true);
     const drop = this.st(`DELETE FROM ${t.hostTable} WHERE ${t.idCol} = ?`);
@@ -977,12 +1002,63 @@ class SqliteRepos implements StoreRepos {
     return compacted;
   }
 
-  expireTables(t: PrevalenceTables, before: number, sketchesBefore: number): number {
-    this.st(`DELETE FROM ${t.hostTable} WHERE last_seen < ?`).run(before);
-    // whole days before the sketches' horizon, then every sketch of a key about to go (its last day may be today)
-    this.st(`DELETE FROM ${t.sketchTable} WHERE day < ?`).run(sketchDay(sketchesBefore));
-    this.st(`DELETE FROM ${t.sketchTable} WHERE ${t.idCol} IN (SELECT id FROM ${t.keyTable} WHERE last_seen < ?)`).run(before);
-    return this.st(`DELETE FROM ${t.keyTable} WHERE last_seen < ?`).run(before).changes;
+  /** The keys compactTables would saturate now, with their host counts in the window, in id order. */
+  commonKeys(t: PrevalenceTables, threshold: number, window: TimeWindow): PrevalenceKeyRef[] {
+    const rows = this.st(
+      `SELECT ${t.keyCols.map((c) => `k.${c}`).join(', ')}, c.n AS rows FROM (
+         SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${t.idCol} HAVING count(*) >= ?
+       ) c JOIN ${t.keyTable} k ON k.id = c.id WHERE k.saturated = 0 ORDER BY k.id`,
+    ).all(window.to, window.from, threshold) as Row[];
+    return rows.map((r) => keyRefOf(t, r));
+  }
+
+  /**
+   * The keys expireTables would change now, with how many of their host rows it drops, in id order. (Host rows and
+   * sketches always have their key row: observe writes it in the same statement batch, expiry drops it last.)
+   */
+  expirableKeys(t: PrevalenceTables, before: number, sketchesBefore: number): PrevalenceKeyRef[] {
+    const rows = this.st(
+      `SELECT ${t.keyCols.map((c) => `k.${c}`).join(', ')}, x.n AS rows FROM (
+         SELECT id, sum(n) AS n FROM (
+           SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE last_seen < ? GROUP BY ${t.idCol}
+           UNION ALL SELECT id, 0 FROM ${t.keyTable} WHERE last_seen < ?
+           UNION ALL SELECT DISTINCT ${t.idCol}, 0 FROM ${t.sketchTable} WHERE day < ?
+         ) GROUP BY id
+       ) x JOIN ${t.keyTable} k ON k.id = x.id ORDER BY k.id`,
+    ).all(before, before, sketchDay(sketchesBefore)) as Row[];
+    return rows.map((r) => keyRefOf(t, r));
+  }
+
+  /** The ids of the keys of family `t` among `refs` (keys that no longer exist have none). */
+  keyIds(t: PrevalenceTables, refs: readonly PrevalenceKeyRef[]): number[] {
+    const byFamily = keyRefsByFamily(refs);
+    const keys: string[][] = t === DEST ? byFamily.destinations.map((k) => [k]) : t === PAIR ? byFamily.pairs.map((p) => [p.identity, p.key]) : byFamily.apps.map((i) => [i]);
+    const id = this.st(`SELECT id FROM ${t.keyTable} WHERE ${this.keyWhere(t)}`).pluck();
+    return keys.map((k) => id.get(...k) as number | undefined).filter((i) => i !== undefined);
+  }
+
+  expireTables(t: PrevalenceTables, before: number, sketchesBefore: number, ids?: readonly number[]): number {
+    if (ids === undefined) {
+      this.st(`DELETE FROM ${t.hostTable} WHERE last_seen < ?`).run(before);
+      // whole days before the sketches' horizon, then every sketch of a key about to go (its last day may be today)
+      this.st(`DELETE FROM ${t.sketchTable} WHERE day < ?`).run(sketchDay(sketchesBefore));
+      this.st(`DELETE FROM ${t.sketchTable} WHERE ${t.idCol} IN (SELECT id FROM ${t.keyTable} WHERE last_seen < ?)`).run(before);
+      return this.st(`DELETE FROM ${t.keyTable} WHERE last_seen < ?`).run(before).changes;
+    }
+    // the same, key by key
+    const hosts = this.st(`DELETE FROM ${t.hostTable} WHERE ${t.idCol} = ? AND last_seen < ?`);
+    const oldDays = this.st(`DELETE FROM ${t.sketchTable} WHERE ${t.idCol} = ? AND day < ?`);
+    const key = this.st(`DELETE FROM ${t.keyTable} WHERE id = ? AND last_seen < ?`);
+    const sketches = this.st(`DELETE FROM ${t.sketchTable} WHERE ${t.idCol} = ?`);
+    let expired = 0;
+    for (const id of ids) {
+      hosts.run(id, before);
+      oldDays.run(id, sketchDay(sketchesBefore));
+      if (key.run(id, before).changes === 0) continue;
+      sketches.run(id);
+      expired++;
+    }
+    return expired;
   }
 
   /** Forget refs of hosts no prevalence row and no host row names any more; tell other processes' caches. */
