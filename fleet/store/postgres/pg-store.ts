@@ -464,7 +464,9 @@ async function mergeSketches(ex: Executor, chunk: number, f: Family, updates: Sk
   const n = f.keyCols.length;
   const keyList = f.keyCols.join(', ');
   const arrays = f.keyCols.map((_, i) => `$${i + 1}::text[]`).join(', ');
-  const match = f.keyCols.map((c) => `s.${c} = u.${c}`).join(' AND ');
+  // the first key column also as `= ANY`: the rows are then found through the primary key, not by hashing the whole
+  // table (a join with unnest alone was planned that way), which the rollup would pay once per slice
+  const match = `${f.keyCols.map((c) => `s.${c} = u.${c}`).join(' AND ')} AND s.${f.keyCols[0]} = ANY($1::text[])`;
   for (const part of chunks(entries, chunk)) {
     const params: unknown[] = f.keyCols.map((_, i) => part.map((e) => e.key.split('\u0000')[i]));
     params.push(part.map((e) => e.day));
@@ -705,7 +707,7 @@ async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: 
     const dropped = await ex.q<Record<string, unknown> & { host_id: string; first_seen: number; last_seen: number }>(
       'write',
       `DELETE FROM ${f.hostTable} h USING unnest(${f.keyCols.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS s(${keyList})
-       WHERE ${f.keyCols.map((c) => `h.${c} = s.${c}`).join(' AND ')}
+       WHERE ${f.keyCols.map((c) => `h.${c} = s.${c}`).join(' AND ')} AND h.${f.keyCols[0]} = ANY($1::text[])
        RETURNING ${f.keyCols.map((c) => `h.${c}`).join(', ')}, h.host_id, h.first_seen, h.last_seen`,
       f.keyCols.map((c) => part.map((r) => r[c])),
     );
