@@ -185,7 +185,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
     if (fleet.scheduler.enabled) {
       scheduler = new Scheduler<JobDeps>({
         jobs: scheduledJobs(fleet.scheduler),
-        deps: { store, analytics: config.analytics, retention: fleet.retention, sinks, log: log.child({ component: 'jobs' }), clock, metrics },
+        deps: { store, analytics: config.analytics, retention: fleet.retention, rollupSliceRows: fleet.scheduler.rollup.slice_rows, sinks, log: log.child({ component: 'jobs' }), clock, metrics },
         lock: (name, fn) => store.withJobLock(name, fn),
         metrics,
         log,

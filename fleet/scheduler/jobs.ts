@@ -18,6 +18,8 @@ export interface JobDeps {
   store: Store;
   analytics: AnalyticsConfig;
   retention: { detections_days: number; quarantine_days: number; dedupe_hours: number };
+  /** fleet.scheduler.rollup.slice_rows (default ROLLUP_SLICE_ROWS). */
+  rollupSliceRows?: number;
   sinks: SinkSet;
   log: Logger;
   clock: Clock;
@@ -60,7 +62,7 @@ export const FLEET_JOBS: readonly (Omit<JobDefinition<JobDeps>, 'cron'> & { name
     name: 'rollup',
     description: 'compact prevalence keys past the common threshold; slide the 30-day window; expire dedupe keys and idle hosts',
     async run(deps) {
-      const r = await rollup(deps.store, { analytics: deps.analytics, dedupeHours: deps.retention.dedupe_hours, clock: deps.clock });
+      const r = await rollup(deps.store, { analytics: deps.analytics, dedupeHours: deps.retention.dedupe_hours, clock: deps.clock, sliceRows: deps.rollupSliceRows });
       return { newest: r.newest, active_hosts: r.activeHosts, common_threshold: r.commonThreshold, compacted: r.compacted, expired: r.expired, dedupe_keys_expired: r.dedupeKeysExpired, hosts_expired: r.hostsExpired };
     },
   },

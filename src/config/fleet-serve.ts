@@ -122,15 +122,16 @@ export const SinkConfigSchema = z.discriminatedUnion('type', [StdoutSinkConfigSc
 export type SinkConfig = z.infer<typeof SinkConfigSchema>;
 export type WebhookSinkConfig = z.infer<typeof WebhookSinkConfigSchema>;
 
-const job = (cron: string) =>
-  z
-    .object({
-      enabled: z.boolean().default(true),
-      /** node-cron expression; a sixth leading field is seconds. */
-      cron: z.string().min(1).default(cron),
-    })
-    .strict()
-    .prefault({});
+const jobShape = (cron: string) => ({
+  enabled: z.boolean().default(true),
+  /** node-cron expression; a sixth leading field is seconds. */
+  cron: z.string().min(1).default(cron),
+});
+
+const job = (cron: string) => z.object(jobShape(cron)).strict().prefault({});
+
+/** fleet.scheduler.rollup.slice_rows by default (fleet/rules/maintenance.ts rollup). */
+export const ROLLUP_SLICE_ROWS = 2000;
 
 export const SchedulerConfigSchema = z
   .object({
@@ -151,7 +152,18 @@ export const SchedulerConfigSchema = z
       )
       .default('UTC'),
     finalize: job('* * * * *'),
-    rollup: job('7 * * * *'),
+    rollup: z
+      .object({
+        ...jobShape('7 * * * *'),
+        /**
+         * Most host rows one rollup transaction folds into day sketches or deletes (each key counts one more; a key is
+         * never split). The rollup holds the store alone while a transaction runs, so every instance's ingest waits
+         * for it: this bounds that wait (about 0.1 s on PostgreSQL), however much a backfill left to compact.
+         */
+        slice_rows: z.number().int().positive().default(ROLLUP_SLICE_ROWS),
+      })
+      .strict()
+      .prefault({}),
     retention: job('17 3 * * *'),
   })
   .strict()

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIngestService, type IngestResult } from '../../fleet/ingest/ingest-service.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
+import { rollup } from '../../fleet/rules/maintenance.js';
 import { openPostgresStore, type PostgresStore } from '../../fleet/store/postgres/index.js';
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
@@ -18,6 +19,7 @@ import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
 import { sampleCandidate, sampleDetection } from './store.contract.js';
 import { createTestDatabase, holdServerShared, pgQuery, type TestDatabase } from '../helpers/pg.js';
+import { FAR_CLOCK, hookSlices, seedFourCommonKeys } from '../helpers/rollup.js';
 
 const analytics = defaultAnalyticsConfig();
 const DAY_S = 86_400;
@@ -49,6 +51,17 @@ async function advisoryLockHolders(db: TestDatabase): Promise<number[]> {
     [db.name],
   );
   return rows.map((r) => r.pid);
+}
+
+/** Backends in `db` waiting for the maintenance lock (every transaction's BEGIN takes it; the rollup's slices alone). */
+async function maintenanceLockWaiters(db: TestDatabase): Promise<number> {
+  const rows = await pgQuery<{ n: number }>(
+    db.url,
+    `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = $1
+       AND l.objid::bigint = (hashtext('store:maintenance')::bigint + 4294967296) % 4294967296`,
+    [db.name],
+  );
+  return rows[0]!.n;
 }
 
 async function ingestTotals(store: PostgresStore | Awaited<ReturnType<typeof openStore>>, lines: string[], batch = 250): Promise<IngestResult> {
@@ -134,6 +147,87 @@ describe('postgres store across instances', () => {
         expect(outcome).toEqual({ ingest: 'ok', rollup: 'ok' });
         // the rollup ran after the batch: grow.example has its 13 hosts, compacted
         expect((await b.prevalence.destinations(['grow.example'], { from: now - 30 * DAY_S, to: now })).get('grow.example')).toMatchObject({ hosts: 13, saturated: true });
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+  }, 60_000);
+
+  it("the rollup in slices: another instance's batch that waited for slice 1 commits before slice 2, and its sightings are compacted alike", async () => {
+    await withDb('rollup-slices', async (db) => {
+      const [a, b] = (await Promise.all([1, 2].map(() => openPostgresStore(db.url, { poolSize: 2 })))) as [PostgresStore, PostgresStore];
+      try {
+        const newest = 1_772_409_600;
+        const keys = await seedFourCommonKeys(a, newest);
+        let holding!: () => void;
+        const inSlice1 = new Promise<void>((r) => (holding = r));
+        let release!: () => void;
+        const mayGo = new Promise<void>((r) => (release = r));
+        const order: string[] = [];
+        const hooked = hookSlices(a, async (kind, n, run) => {
+          if (kind === 'compact' && n === 1) {
+            holding();
+            await mayGo;
+          }
+          const r = await run();
+          order.push(`${kind} ${n}`);
+          return r;
+        });
+        // 12 host rows + 1 a key: one key per slice
+        const roll = rollup(hooked.store, { analytics, clock: FAR_CLOCK, sliceRows: 13 }).then((r) => {
+          order.push('rollup');
+          return r;
+        });
+        await inSlice1;
+        // B's batch sights the key slice 1 compacts and the one the last slice compacts; its BEGIN waits for slice 1
+        const batch = b
+          .transaction((tx) => tx.prevalence.observeDestinations(['a.example', 'd.example'].map((key) => ({ key, hostId: 'H12', firstSeen: newest, lastSeen: newest }))))
+          .then(() => void order.push('ingest'));
+        await expect.poll(() => maintenanceLockWaiters(db), { timeout: 10_000 }).toBe(1);
+        release();
+        const [r] = await Promise.all([roll, batch]);
+        // the lock goes to the waiting batch when slice 1 commits; slice 2 waits for it in turn
+        expect(order.filter((o) => !o.startsWith('expire'))).toEqual(['compact 1', 'ingest', 'compact 2', 'compact 3', 'compact 4', 'rollup']);
+        expect(r.compacted.destinations).toBe(4);
+        const stats = await b.prevalence.destinations(keys, { from: newest - 30 * DAY_S, to: newest });
+        expect(keys.map((k) => [k, stats.get(k)!.hosts, stats.get(k)!.saturated])).toEqual([
+          ['a.example', 13, true],
+          ['b.example', 12, true],
+          ['c.example', 12, true],
+          ['d.example', 13, true],
+        ]);
+        expect(Number((await pgQuery<{ n: string }>(db.url, 'SELECT count(*) AS n FROM destination_hosts'))[0]!.n)).toBe(0);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+  }, 60_000);
+
+  it('the rollup in slices is one job: a holder that lost the job lock between slices stops at its next slice, and the new holder finishes', async () => {
+    await withDb('rollup-fence', async (db) => {
+      const [a, b] = (await Promise.all([1, 2].map(() => openPostgresStore(db.url, { poolSize: 2 })))) as [PostgresStore, PostgresStore];
+      try {
+        const newest = 1_772_409_600;
+        const keys = await seedFourCommonKeys(a, newest);
+        let takeover: unknown;
+        // before A's second exclusive transaction (compaction slice 2 of 4): A's lock connection dies, B takes the job and runs it whole
+        const hooked = hookSlices(
+          a,
+          (_kind, _n, run) => run(),
+          async (n) => {
+            if (n !== 2) return;
+            const [pid] = await advisoryLockHolders(db);
+            await pgQuery(db.url, 'SELECT pg_terminate_backend($1)', [pid]);
+            await expect.poll(() => advisoryLockHolders(db), { timeout: 10_000 }).toHaveLength(0);
+            takeover = await b.withJobLock('rollup', () => rollup(b, { analytics, clock: FAR_CLOCK, sliceRows: 13 }));
+          },
+        );
+        await expect(a.withJobLock('rollup', () => rollup(hooked.store, { analytics, clock: FAR_CLOCK, sliceRows: 13 }))).rejects.toMatchObject({ code: 'JOB_LOCK_LOST' });
+        // A compacted one key before it lost the job, B the three others; A wrote nothing after
+        expect(takeover).toMatchObject({ acquired: true, value: { compacted: { destinations: 3 } } });
+        expect(hooked.exclusive()).toBe(2);
+        const stats = await b.prevalence.destinations(keys, { from: newest - 30 * DAY_S, to: newest });
+        for (const k of keys) expect(stats.get(k)).toMatchObject({ hosts: 12, saturated: true });
       } finally {
         await Promise.all([a.close(), b.close()]);
       }

@@ -7,7 +7,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Detection } from '../../src/schemas/detection.js';
 import { EgressCandidateSchema, type EgressCandidate } from '../../src/schemas/egress-candidate.js';
-import { ChangeCursorError, candidateId, pairKey, type AppSighting, type CandidateInput, type PrevalenceStats, type Store } from '../../fleet/store/store.js';
+import { ChangeCursorError, candidateId, pairKey, type AppSighting, type CandidateInput, type CompactionResult, type PrevalenceKeyRef, type PrevalenceStats, type Store } from '../../fleet/store/store.js';
+import { rollup, rollupBounds } from '../../fleet/rules/maintenance.js';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { FAR_CLOCK, dumpRollupState, hookSlices, rollupInOneTransaction, seedFourCommonKeys, seedRollupStore, type SliceKind } from '../helpers/rollup.js';
 
 const T0 = 1_772_409_600; // 2026-03-02T00:00:00Z
 const DAY = 86_400;
@@ -254,6 +257,36 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         // a new host counts, a known one does not count twice
         expect((await store.prevalence.destinations(['common.com'], ALL)).get('common.com')).toMatchObject({ hosts: 13, saturated: true, lastSeen: T0 + DAY });
         expect((await store.prevalence.destinations(['common.com'], { from: T0 + DAY, to: T0 + 2 * DAY })).get('common.com')).toMatchObject({ hosts: 2, saturated: true });
+      });
+
+      it('lists the keys compact and expire would change, and with opts.keys changes only those, each as it stands', async () => {
+        const rows = (key: string, n: number, at: number) => Array.from({ length: n }, (_, i) => ({ key, hostId: `H${i}`, firstSeen: at, lastSeen: at }));
+        await store.prevalence.observeDestinations([...rows('one.com', 12, T0 + 10 * DAY), ...rows('two.com', 11, T0 + 10 * DAY), ...rows('rare.com', 3, T0 + 10 * DAY), ...rows('old.com', 2, T0)]);
+        await store.prevalence.observeDestinations(rows('two.com', 1, T0)); // H0's span of two.com now starts at T0
+        await store.prevalence.observeApps([{ identity: 'team:X/app', hostId: 'H1', firstSeen: T0, lastSeen: T0 }]);
+        const window = { from: T0 + DAY, to: T0 + 20 * DAY };
+        expect(await store.prevalence.commonKeys(10, window)).toEqual([
+          { family: 'destinations', key: 'one.com', rows: 12 },
+          { family: 'destinations', key: 'two.com', rows: 11 },
+        ]);
+        expect(await store.prevalence.expirableKeys(T0 + DAY)).toEqual([
+          { family: 'destinations', key: 'old.com', rows: 2 },
+          { family: 'apps', identity: 'team:X/app', rows: 1 },
+        ]);
+        // a listed key that is no longer common (here: a higher threshold) is left alone
+        expect(await store.prevalence.compact(12, window, { keys: [{ family: 'destinations', key: 'two.com', rows: 11 }] })).toEqual({ destinations: 0, pairs: 0, apps: 0 });
+        expect(await store.prevalence.compact(10, window, { keys: [{ family: 'destinations', key: 'two.com', rows: 11 }] })).toEqual({ destinations: 1, pairs: 0, apps: 0 });
+        expect(await store.prevalence.commonKeys(10, window)).toEqual([{ family: 'destinations', key: 'one.com', rows: 12 }]);
+        expect(await store.prevalence.expire(T0 + DAY, { keys: [{ family: 'apps', identity: 'team:X/app', rows: 1 }] })).toEqual({ destinations: 0, pairs: 0, apps: 1 });
+        expect(await store.prevalence.keptFrom()).toBe(T0 + DAY);
+        expect((await store.prevalence.destinations(['old.com', 'one.com', 'two.com'], ALL))).toEqual(
+          new Map([
+            ['old.com', { hosts: 2, firstSeen: T0, lastSeen: T0, saturated: false }],
+            ['one.com', { hosts: 12, firstSeen: T0 + 10 * DAY, lastSeen: T0 + 10 * DAY, saturated: false }],
+            ['two.com', { hosts: 11, firstSeen: T0, lastSeen: T0 + 10 * DAY, saturated: true }],
+          ]),
+        );
+        expect(await store.prevalence.expirableKeys(T0 + DAY)).toEqual([{ family: 'destinations', key: 'old.com', rows: 2 }]);
       });
 
       it("a compacted key's host count slides with the window: common once, rare again when few hosts still see it", async () => {
@@ -865,6 +898,111 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         await store.close();
         await expect(store.hosts.activeCount(ALL)).rejects.toThrow();
       });
+    });
+
+    describe('rollup in slices (fleet/rules/maintenance.ts)', () => {
+      const cfg = defaultAnalyticsConfig();
+      const sum = (a: CompactionResult, b: CompactionResult): CompactionResult => ({ destinations: a.destinations + b.destinations, pairs: a.pairs + b.pairs, apps: a.apps + b.apps });
+      const refName = (r: PrevalenceKeyRef) => (r.family === 'destinations' ? r.key : r.family === 'pairs' ? pairKey(r.identity, r.key) : r.identity) + ` (${r.family})`;
+
+      /** The store a one-transaction rollup of seed `seed` leaves, and its answer; `store` is then a fresh store with the same seed. */
+      async function oneTransactionReference(seed: number) {
+        const seeded = await seedRollupStore(store, T0, seed);
+        const result = await rollupInOneTransaction(store, cfg);
+        const state = await dumpRollupState(store, seeded, T0);
+        await store.close();
+        store = await open();
+        await seedRollupStore(store, T0, seed);
+        return { seeded, result, state };
+      }
+
+      it.each([
+        [7, 25],
+        [11, 1],
+      ])('seed %i, slices of %i rows: leaves the store, and answers, as one exclusive transaction did', async (seed, sliceRows) => {
+        const reference = await oneTransactionReference(seed);
+        // the seed gives every step work in every family
+        for (const f of ['destinations', 'pairs', 'apps'] as const) {
+          expect(reference.result.compacted[f]).toBeGreaterThan(1);
+          expect(reference.result.expired[f]).toBeGreaterThan(1);
+        }
+        expect(reference.result).toMatchObject({ activeHosts: 30, commonThreshold: 10, hostsExpired: 10, dedupeKeysExpired: 11 });
+        const hooked = hookSlices(store, (_kind, _n, run) => run());
+        expect(await rollup(hooked.store, { analytics: cfg, clock: FAR_CLOCK, sliceRows })).toEqual(reference.result);
+        expect(hooked.exclusive()).toBeGreaterThan(20);
+        expect(await dumpRollupState(store, reference.seeded, T0)).toEqual(reference.state);
+      }, 60_000);
+
+      it('an ingest transaction started while a slice runs commits between slices, before the rollup ends, and its sightings are compacted alike', async () => {
+        const newest = T0 + 40 * DAY;
+        const keys = await seedFourCommonKeys(store, newest);
+        const order: string[] = [];
+        let ingest: Promise<void> | undefined;
+        const hooked = hookSlices(store, async (kind, n, run) => {
+          if (kind === 'compact' && n === 1) {
+            // queued behind this slice: sights the key this slice compacts, and the one the last slice compacts
+            ingest = store
+              .transaction(async (tx) => {
+                await tx.prevalence.observeDestinations(['a.example', 'd.example'].map((key) => ({ key, hostId: 'H12', firstSeen: newest, lastSeen: newest })));
+                order.push('ingest');
+              })
+              .then(() => void order.push('ingest committed'));
+          }
+          const r = await run();
+          order.push(`${kind} ${n}`);
+          return r;
+        });
+        // 12 host rows + 1 a key: one key per slice
+        const r = await rollup(hooked.store, { analytics: cfg, clock: FAR_CLOCK, sliceRows: 13 });
+        order.push('rollup');
+        await ingest;
+        // the store runs one transaction at a time: the batch ran whole between slices 1 and 2
+        expect(order.filter((o) => !o.startsWith('expire') && o !== 'ingest committed')).toEqual(['compact 1', 'ingest', 'compact 2', 'compact 3', 'compact 4', 'rollup']);
+        expect(order.indexOf('ingest committed')).toBeLessThan(order.indexOf('rollup'));
+        expect(r.compacted.destinations).toBe(4);
+        const window = { from: newest - 30 * DAY, to: newest };
+        const stats = await store.prevalence.destinations(keys, window);
+        // a.example took H12 into its sketches (compacted already), d.example as a host row its slice then folded
+        expect(keys.map((k) => [k, stats.get(k)!.hosts, stats.get(k)!.saturated])).toEqual([
+          ['a.example', 13, true],
+          ['b.example', 12, true],
+          ['c.example', 12, true],
+          ['d.example', 13, true],
+        ]);
+        for (const k of keys) expect(await store.prevalence.destinationHosts(k, ALL, 100)).toEqual([]);
+        // nothing to expire: keptFrom is recorded all the same
+        expect(await store.prevalence.keptFrom()).toBe(rollupBounds(newest, cfg).keepFrom);
+      });
+
+      it.each(['expire', 'compact'] as const)('an error in a %s slice leaves every key done or untouched, and the next rollup finishes the job', async (failIn: SliceKind) => {
+        const reference = await oneTransactionReference(7);
+        const handed: (readonly PrevalenceKeyRef[])[] = [];
+        let done: CompactionResult = { destinations: 0, pairs: 0, apps: 0 };
+        const failing = hookSlices(store, async (kind, n, run, keys) => {
+          const r = await run();
+          if (kind !== failIn) return r;
+          handed.push(keys ?? []);
+          if (n === 2) throw new Error('slice 2 failed');
+          done = sum(done, r);
+          return r;
+        });
+        await expect(rollup(failing.store, { analytics: cfg, clock: FAR_CLOCK, sliceRows: 25 })).rejects.toThrow('slice 2 failed');
+        // slice 1 committed, slice 2 rolled back: its keys are still to do, slice 1's are not
+        const b = rollupBounds(reference.seeded.newest, cfg);
+        const left = (failIn === 'expire' ? await store.prevalence.expirableKeys(b.keepFrom, { sketchesBefore: b.sketchesBefore }) : await store.prevalence.commonKeys(10, b.window)).map(refName);
+        expect(handed).toHaveLength(2);
+        for (const k of handed[0]!.map(refName)) expect(left).not.toContain(k);
+        for (const k of handed[1]!.map(refName)) expect(left).toContain(k);
+        // a key is compacted whole or not at all: saturated keys have no host rows
+        const [all] = await store.prevalence.statsMany([{ window: ALL, destinations: reference.seeded.destinations, pairs: [], apps: reference.seeded.apps }]);
+        for (const [k, s] of all!.destinations) expect([k, (await store.prevalence.destinationHosts(k, ALL, 1)).length > 0]).toEqual([k, !s.saturated && s.firstSeen !== null]);
+        for (const [k, s] of all!.apps) expect([k, (await store.prevalence.appHosts(k, ALL, 1)).length > 0]).toEqual([k, !s.saturated && s.firstSeen !== null]);
+
+        const again = await rollup(store, { analytics: cfg, clock: FAR_CLOCK, sliceRows: 25 });
+        const field = failIn === 'expire' ? 'expired' : 'compacted';
+        expect(sum(again[field], done)).toEqual(reference.result[field]);
+        expect(await dumpRollupState(store, reference.seeded, T0)).toEqual(reference.state);
+      }, 60_000);
     });
   });
 }
