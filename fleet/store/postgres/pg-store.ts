@@ -691,6 +691,7 @@ async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: 
   const keyList = f.keyCols.join(', ');
   const joinC = f.keyCols.map((c) => `k.${c} = c.${c}`).join(' AND ');
   const only = keyFilter(f, 'h', keys, 4);
+  const onlyK = keyFilter(f, 'k', keys, 4);
   const saturated = await ex.q<Record<string, string>>(
     'write',
     `WITH counted AS (
@@ -698,7 +699,7 @@ async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: 
        WHERE first_seen <= $2 AND last_seen >= $1${only.sql} GROUP BY ${keyList} HAVING count(*) >= $3
      )
      UPDATE ${f.keyTable} k SET saturated = TRUE, host_count = GREATEST(k.host_count, c.hosts) FROM counted c
-     WHERE ${joinC} AND NOT k.saturated RETURNING ${f.keyCols.map((c) => `k.${c}`).join(', ')}`,
+     WHERE ${joinC} AND NOT k.saturated${onlyK.sql} RETURNING ${f.keyCols.map((c) => `k.${c}`).join(', ')}`,
     [window.from, window.to, threshold, ...only.params],
   );
   if (!saturated.length) return 0;
