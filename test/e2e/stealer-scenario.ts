@@ -8,7 +8,7 @@
  *   still uploading.
  * - Dropbox: Dropbox.app (Developer ID, team G7HH3F8CAK) reads a document and uploads 15 MiB over 443 to
  *   content.dropboxapi.com.
- * - DNS: the fake tcpdump's capture holds the router's answers for both names (scutil lists the router on en0).
+ * - DNS: the fake tcpdump's capture holds mDNSResponder's queries and the router's answers for both names (scutil lists the router on en0).
  *
  * Times are relative to `nowMs` (events older than events.retention would be pruned). Returns the
  * scenario directory for OUTFLOW_FAKE_SCENARIO.
@@ -17,8 +17,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 // Plain-JS builders shared with the fake eslogger: one definition of a realistic line.
 import { body, esLine } from '../../extension/collectors/eslogger/testing/es-lines.mjs';
-import { buildDnsMessage, RESPONSE_FLAGS, TYPE } from '../../extension/tables/process_network_flows/dns-names/testing/dns-wire.js';
-import { ethernet, ETHERTYPE, ipv4, PcapngWriter, udp } from '../../extension/tables/process_network_flows/dns-names/testing/frames.js';
+import { buildDnsMessage, buildQuery, RESPONSE_FLAGS, TYPE } from '../../extension/tables/process_network_flows/dns-names/testing/dns-wire.js';
+import { appleEpbOptions, EPB_INBOUND, EPB_OUTBOUND, ethernet, ETHERTYPE, ipv4, PcapngWriter, udp } from '../../extension/tables/process_network_flows/dns-names/testing/frames.js';
 
 export const STEALER = {
   pid: 8101,
@@ -82,14 +82,22 @@ const DROPBOX_DISPLAY = [
   '',
 ].join('\n');
 
-/** What Apple's tcpdump -i pktap,all writes for the router's two answers (en0, as mDNSResponder received them). */
+/**
+ * What Apple's tcpdump -i pktap,all writes for mDNSResponder's two lookups on en0: each query as sent and the
+ * router's answer as received, with pktap's direction in epb_flags (an answer names only when it answers a query
+ * this host sent).
+ */
 function dnsCapture(nowMs: number): Buffer {
   const w = new PcapngWriter();
-  w.shb().idb(1, { opts: [w.option(2, 'en0')] });
+  const ts = BigInt(nowMs - 25_000) * 1000n;
+  w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] });
   for (const [i, f] of [EXFIL, DROPBOX_UPLOAD].entries()) {
-    const dns = buildDnsMessage({ id: 0x3c00 + i, flags: RESPONSE_FLAGS, questions: [{ name: f.name, type: TYPE.A }], answers: [{ name: f.name, type: TYPE.A, ttl: 60, data: f.remote }] });
-    const frame = ethernet(ETHERTYPE.IPV4, ipv4({ src: ROUTER, dst: '10.20.30.41', payload: udp({ srcPort: 53, dstPort: 53001 + i, payload: dns }) }));
-    w.epb(0, BigInt(nowMs - 25_000) * 1000n, frame);
+    const id = 0x3c00 + i;
+    const query = ethernet(ETHERTYPE.IPV4, ipv4({ src: '10.20.30.41', dst: ROUTER, payload: udp({ srcPort: 53001 + i, dstPort: 53, payload: buildQuery(id, f.name, TYPE.A) }) }));
+    w.epb(0, ts, query, { opts: appleEpbOptions(w, { pib: 0, direction: EPB_OUTBOUND }) });
+    const dns = buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name: f.name, type: TYPE.A }], answers: [{ name: f.name, type: TYPE.A, ttl: 60, data: f.remote }] });
+    const answer = ethernet(ETHERTYPE.IPV4, ipv4({ src: ROUTER, dst: '10.20.30.41', payload: udp({ srcPort: 53, dstPort: 53001 + i, payload: dns }) }));
+    w.epb(0, ts, answer, { opts: appleEpbOptions(w, { pib: 0, direction: EPB_INBOUND }) });
   }
   return w.done();
 }
