@@ -91,8 +91,9 @@ export function rollupBounds(newest: number, cfg: AnalyticsConfig, dedupeHours =
  * common, or a backlog row older than keepFrom, after the listing) waits for the next rollup, as when it arrives
  * just after one; such a backlog row of a key compacted later in this rollup is folded (from keepFrom's day)
  * instead of dropped. The threshold is read once, before the first slice, as the one transaction read it first.
- * keptFrom is recorded by the first expiry slice, before any row goes: finalization between slices may then take
- * a late candidate's baseline from it a little early, never count on rows already gone.
+ * keptFrom is recorded by the first slice, expiry's or compaction's, before any row goes or any span is cut at
+ * keepFrom: finalization between slices may then take a late candidate's baseline from it a little early, never
+ * count on rows already gone or folded.
  *
  * An error in a slice rolls that slice back; the slices before it stay, and the next rollup lists what is left
  * (compaction and expiry are idempotent). Every slice runs inside the caller's job lock (the scheduler's
@@ -114,13 +115,26 @@ export async function rollup(store: Store, opts: RollupOptions): Promise<RollupR
   const expired = { ...none };
   const expiring = sliceKeyRefs(await store.prevalence.expirableKeys(keepFrom, { sketchesBefore }), sliceRows);
   for (const keys of expiring) addCounts(expired, await exclusive((tx) => tx.prevalence.expire(keepFrom, { sketchesBefore, keys })));
+  // Compaction folds spans into sketches from keepFrom's day on: a window before it (a late candidate's) no longer
+  // counts a compacted key's hosts there, so keptFrom must be raised before any compaction commits, as expiry
+  // raises it before any row goes. The first expiry slice did; with nothing to expire, the first compaction slice
+  // (or, with nothing to compact either, the last transaction) records it.
+  let keptFromRecorded = expiring.length > 0;
+  const recordKeptFrom = async (tx: StoreRepos): Promise<void> => {
+    if (!keptFromRecorded) await tx.prevalence.expire(keepFrom, { sketchesBefore, keys: [] });
+  };
   const compacted = { ...none };
   for (const keys of sliceKeyRefs(await store.prevalence.commonKeys(threshold, window), sliceRows)) {
-    addCounts(compacted, await exclusive((tx) => tx.prevalence.compact(threshold, window, { keptFrom: keepFrom, keys })));
+    const r = await exclusive(async (tx) => {
+      await recordKeptFrom(tx);
+      return tx.prevalence.compact(threshold, window, { keptFrom: keepFrom, keys });
+    });
+    keptFromRecorded = true;
+    addCounts(compacted, r);
   }
   // Hosts last: on SQLite their expiry frees the host refs that expiry and compaction left unused.
   return exclusive(async (tx) => {
-    if (!expiring.length) await tx.prevalence.expire(keepFrom, { sketchesBefore, keys: [] }); // records keptFrom
+    await recordKeptFrom(tx);
     const dedupeKeysExpired = await tx.results.expire(dedupeBefore);
     const hostsExpired = await tx.hosts.expire(hostsBefore);
     return { newest, activeHosts, commonThreshold: threshold, compacted, expired, dedupeKeysExpired, hostsExpired };

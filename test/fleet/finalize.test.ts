@@ -10,6 +10,7 @@ import { finalizePending } from '../../fleet/rules/finalize.js';
 import { rollup } from '../../fleet/rules/maintenance.js';
 import { destinationPrevalence } from '../../fleet/api/prevalence.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
+import { hookSlices } from '../helpers/rollup.js';
 import type { Store } from '../../fleet/store/store.js';
 import { DAY, HOUR, MiB, T0, appLine, candidateLine, destinationLine, hostsOf, memoryStore, runPipeline, statusLines } from './fleet-helpers.js';
 
@@ -149,6 +150,43 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     ]);
     expect(run.finalized).toMatchObject({ examined: 2, warming: 1, late: 1 });
     expect(run.detections.map((d) => [d.flow.flow_id, d.branch, d.fleet.window_kept_from])).toEqual([['fresh', 'rare_and_upload', null]]);
+    await store.close();
+  }, 60_000);
+
+  it('a backlog finalized while the first rollup compacts, with nothing to expire, is held as after the rollup, not judged on spans cut at the bound', async () => {
+    const hosts = hostsOf(12);
+    /** 11 hosts use the destination from day 5 to day 45: common, nothing older than the rollup keeps to expire. */
+    const fleet: string[] = [];
+    for (const d of [0, 10, 20, 30, 40, 45]) fleet.push(...statusLines(hosts, T0 + d * DAY));
+    for (const d of [5, 45]) fleet.push(...hosts.slice(1).map((h) => destinationLine(h, T0 + d * DAY, 'www.team-share.com')));
+    // host 0's backlog: an upload on day 8, when 11 other hosts used the destination
+    const backlog = [bigUpload(hosts[0]!, T0 + 8 * DAY, 'up.team-share.com', { flow_id: 'late' })];
+    const outcome = (run: Awaited<ReturnType<typeof runPipeline>>) => ({ ...run.finalized, detections: run.detections.map((d) => [d.branch, d.fleet.destination_hosts]) });
+    const sliced = async (store: Store, between?: () => Promise<void>) => {
+      // one slice per key (11 host rows and the key): the destination's slice commits first
+      const hooked = hookSlices(store, (_kind, _n, run) => run(), async (n) => (n === 2 ? between?.() : undefined));
+      expect((await rollup(hooked.store, { analytics: defaultAnalyticsConfig(), sliceRows: 12 })).compacted.destinations).toBe(1);
+    };
+
+    // before the rollup: judged on the exact counts (common); after it: held for its cut window
+    const before = await memoryStore();
+    await runPipeline(before, [fleet]);
+    expect(outcome(await runPipeline(before, [backlog]))).toMatchObject({ examined: 1, fired: 0, warming: 0, detections: [] });
+    await before.close();
+    const after = await memoryStore();
+    await runPipeline(after, [fleet]);
+    await sliced(after);
+    expect(outcome(await runPipeline(after, [backlog]))).toMatchObject({ examined: 1, fired: 0, warming: 1, late: 1, detections: [] });
+    await after.close();
+
+    // between the destination's slice and the next transaction: as after, never rare on the one host left in its window
+    const store = await memoryStore();
+    await runPipeline(store, [fleet]);
+    let between: Awaited<ReturnType<typeof runPipeline>> | undefined;
+    await sliced(store, async () => {
+      between = await runPipeline(store, [backlog]);
+    });
+    expect(outcome(between!)).toMatchObject({ examined: 1, fired: 0, warming: 1, late: 1, detections: [] });
     await store.close();
   }, 60_000);
 

@@ -974,6 +974,31 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.prevalence.keptFrom()).toBe(rollupBounds(newest, cfg).keepFrom);
       });
 
+      it("with nothing to expire, keptFrom is raised before a compaction commits: no window starting before it counts a compacted key's spans cut at keepFrom unannounced", async () => {
+        const newest = T0 + 60 * DAY;
+        const keys = await seedFourCommonKeys(store, newest);
+        // every host's span of every key reaches back 40 days, past what the rollup keeps (nothing is older than
+        // keepFrom, so there is nothing to expire): compaction folds the spans into sketches from keepFrom's day on
+        await store.prevalence.observeDestinations(keys.flatMap((key) => Array.from({ length: 12 }, (_, i) => ({ key, hostId: `H${i}`, firstSeen: newest - 40 * DAY, lastSeen: newest - 40 * DAY }))));
+        const { keepFrom, sketchesBefore } = rollupBounds(newest, cfg);
+        expect(await store.prevalence.expirableKeys(keepFrom, { sketchesBefore })).toEqual([]);
+        // a late candidate's window (a backlog), ending two days before keepFrom: all 12 hosts before the rollup
+        const late = { from: keepFrom - 32 * DAY, to: keepFrom - 2 * DAY };
+        for (const s of (await store.prevalence.destinations(keys, late)).values()) expect(s).toMatchObject({ hosts: 12, saturated: false });
+        // finalization takes such a window's counts only while it starts at or after keptFrom (windowKeptFrom), so at
+        // every commit a key counts its 12 hosts there, or keptFrom is past the window's start
+        const unannounced: string[] = [];
+        const check = async (when: string) => {
+          const kept = await store.prevalence.keptFrom();
+          for (const [k, s] of await store.prevalence.destinations(keys, late)) if (s.hosts !== 12 && (kept === null || kept <= late.from)) unannounced.push(`${when}: ${k} counts ${s.hosts} hosts, keptFrom ${kept}`);
+        };
+        const hooked = hookSlices(store, (_kind, _n, run) => run(), (n) => check(`before exclusive transaction ${n}`));
+        expect((await rollup(hooked.store, { analytics: cfg, clock: FAR_CLOCK, sliceRows: 13 })).compacted.destinations).toBe(4);
+        await check('after the rollup');
+        expect(unannounced).toEqual([]);
+        expect(await store.prevalence.keptFrom()).toBe(keepFrom);
+      });
+
       it.each(['expire', 'compact'] as const)('an error in a %s slice leaves every key done or untouched, and the next rollup finishes the job', async (failIn: SliceKind) => {
         const reference = await oneTransactionReference(7);
         const handed: (readonly PrevalenceKeyRef[])[] = [];
