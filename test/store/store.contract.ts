@@ -259,6 +259,30 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.prevalence.destinations(['common.com'], { from: T0 + DAY, to: T0 + 2 * DAY })).get('common.com')).toMatchObject({ hosts: 2, saturated: true });
       });
 
+      it('with opts.keys, a pair is matched whole: pairs crossing the listed ones (same app, same destination) are left alone', async () => {
+        const ids = ['team:A/a', 'team:B/b'];
+        const dests = ['x.com', 'y.com'];
+        const rows = (identity: string, key: string) => Array.from({ length: 12 }, (_, i) => ({ identity, key, hostId: `H${i}`, firstSeen: T0 + 10 * DAY, lastSeen: T0 + 10 * DAY }));
+        const all = ids.flatMap((identity) => dests.map((key) => ({ identity, key })));
+        await store.prevalence.observePairs([...all.flatMap((p) => rows(p.identity, p.key)), ...all.map((p) => ({ ...p, hostId: 'OLD', firstSeen: T0, lastSeen: T0 }))]);
+        const window = { from: T0 + DAY, to: T0 + 20 * DAY };
+        expect(await store.prevalence.commonKeys(10, window)).toHaveLength(4);
+        // (A, x) and (B, y): every app and destination of the crossing pairs (A, y) and (B, x) is listed, but not those pairs
+        const listed = [
+          { family: 'pairs' as const, identity: 'team:A/a', key: 'x.com', rows: 12 },
+          { family: 'pairs' as const, identity: 'team:B/b', key: 'y.com', rows: 12 },
+        ];
+        await store.prevalence.expire(T0 + DAY, { keys: listed });
+        expect(await store.prevalence.compact(10, window, { keys: listed })).toEqual({ destinations: 0, pairs: 2, apps: 0 });
+        expect([...(await store.prevalence.pairs(all, ALL))].map(([k, s]) => [k, s.saturated, s.hosts])).toEqual([
+          [pairKey('team:A/a', 'x.com'), true, 12],
+          [pairKey('team:A/a', 'y.com'), false, 13],
+          [pairKey('team:B/b', 'x.com'), false, 13],
+          [pairKey('team:B/b', 'y.com'), true, 12],
+        ]);
+        expect((await store.prevalence.expirableKeys(T0 + DAY)).map((r) => (r.family === 'pairs' ? pairKey(r.identity, r.key) : r.family)).sort()).toEqual([pairKey('team:A/a', 'y.com'), pairKey('team:B/b', 'x.com')]);
+      });
+
       it('lists the keys compact and expire would change, and with opts.keys changes only those, each as it stands', async () => {
         const rows = (key: string, n: number, at: number) => Array.from({ length: n }, (_, i) => ({ key, hostId: `H${i}`, firstSeen: at, lastSeen: at }));
         await store.prevalence.observeDestinations([...rows('one.com', 12, T0 + 10 * DAY), ...rows('two.com', 11, T0 + 10 * DAY), ...rows('rare.com', 3, T0 + 10 * DAY), ...rows('old.com', 2, T0)]);
