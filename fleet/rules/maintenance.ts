@@ -89,8 +89,9 @@ export function rollupBounds(newest: number, cfg: AnalyticsConfig, dedupeHours =
  * a key row is last seen no earlier than its host rows. A batch committed between slices is, for the keys already
  * done, a batch after the rollup, and for the others a batch before it. What the lists miss (a key a batch made
  * common, or a backlog row older than keepFrom, after the listing) waits for the next rollup, as when it arrives
- * just after one; such a backlog row of a key compacted later in this rollup is folded (from keepFrom's day)
- * instead of dropped. The threshold is read once, before the first slice, as the one transaction read it first.
+ * just after one; such a backlog row of a key compacted later in this rollup goes with its host rows, with no point
+ * in the sketches unless it was last seen on keepFrom's day (compaction folds spans from that day on), as expiry
+ * would have dropped it. The threshold is read once, before the first slice, as the one transaction read it first.
  * keptFrom is recorded by the first slice, expiry's or compaction's, before any row goes or any span is cut at
  * keepFrom: finalization between slices may then take a late candidate's baseline from it a little early, never
  * count on rows already gone or folded.
