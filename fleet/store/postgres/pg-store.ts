@@ -405,9 +405,16 @@ async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: str
   // taken before it, which is what the saturation check needs (a key saturated by compaction earlier takes no
   // host rows and is named in the answer, its sightings then go to its day sketches; a key created by this
   // statement is not saturated). The answer names exactly the keys whose host rows were skipped.
+  // The chunk's saturated keys are read once (saturated_keys: its host rows' keys are its key rows' keys), each key
+  // through the primary key: a scalar subquery runs per key, where a join or NOT EXISTS with the key table was planned
+  // as a scan of the whole table for its saturated rows, twice per batch (with 150 000 destinations a 500-row batch
+  // took 30 ms instead of 12).
   const keyArrays = (offset: number) => f.keyCols.map((_, i) => `$${offset + i + 1}::text[]`).join(', ');
   const hostOffset = n + 2;
-  const sql = `WITH keys AS (
+  const sql = `WITH saturated_keys AS (
+       SELECT ${f.keyCols.map((c) => `w.${c}`).join(', ')} FROM unnest(${keyArrays(0)}) AS w(${keyList})
+       WHERE (SELECT k.saturated FROM ${f.keyTable} k WHERE ${f.keyCols.map((c) => `k.${c} = w.${c}`).join(' AND ')})
+     ), keys AS (
        INSERT INTO ${f.keyTable} AS k (${keyList}, first_seen, last_seen)
        SELECT * FROM unnest(${keyArrays(0)}, $${n + 1}::bigint[], $${n + 2}::bigint[])
        ON CONFLICT (${keyList}) DO UPDATE SET first_seen = LEAST(k.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(k.last_seen, EXCLUDED.last_seen)
@@ -418,13 +425,12 @@ async function observe(ex: Executor, chunk: number, f: Family, rows: { keys: str
        SELECT ${cols}, u.host_id, u.first_seen, u.last_seen
        FROM unnest(${keyArrays(hostOffset)}, $${hostOffset + n + 1}::text[], $${hostOffset + n + 2}::bigint[], $${hostOffset + n + 3}::bigint[])
          AS u(${keyList}, host_id, first_seen, last_seen)
-       WHERE NOT EXISTS (SELECT 1 FROM ${f.keyTable} k WHERE ${keyJoin} AND k.saturated)
+       WHERE NOT EXISTS (SELECT 1 FROM saturated_keys k WHERE ${keyJoin})
        ON CONFLICT (${keyList}, host_id) DO UPDATE SET first_seen = LEAST(h.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen)
        WHERE EXCLUDED.first_seen < h.first_seen OR EXCLUDED.last_seen > h.last_seen
        RETURNING 1
      )
-     SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')} FROM unnest(${keyArrays(0)}) AS w(${keyList})
-       JOIN ${f.keyTable} k ON ${f.keyCols.map((c) => `k.${c} = w.${c}`).join(' AND ')} WHERE k.saturated`;
+     SELECT * FROM saturated_keys`;
   const saturated = new Set<string>();
   // Chunk by host rows (the larger set); each chunk carries the key rows its host rows belong to.
   for (const part of chunks(perHost, chunk)) {
