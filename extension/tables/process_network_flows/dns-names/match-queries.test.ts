@@ -115,6 +115,25 @@ describe('PendingQueries', () => {
     expect(pending.answered(key({ clientPort: 1024, id: 0 }), 2000).kind).toBe('unmatched');
   });
 
+  it('the same query repeated within one millisecond (one capture chunk) keeps a bounded queue', () => {
+    // every packet of a chunk is handled at the same nowMs: only the latest item of an exchange is live
+    const { pending } = setup(4, 10_000);
+    for (let i = 0; i < 5_000; i++) pending.sent(key(), 1000);
+    expect(pending.size).toBe(1);
+    expect((pending as unknown as { queue: unknown[] }).queue.length).toBeLessThan(200);
+  });
+
+  it('at the cap, an exchange re-sent within the same millisecond counts as the newest', () => {
+    const { pending, stats } = setup(2);
+    pending.sent(key({ id: 1 }), 1000);
+    pending.sent(key({ id: 2 }), 1000);
+    pending.sent(key({ id: 1 }), 1000); // a retransmission in the same chunk: id 2 is now the oldest
+    pending.sent(key({ id: 3 }), 1000);
+    expect(pending.answered(key({ id: 2 }), 1000).kind).toBe('unmatched');
+    expect(pending.answered(key({ id: 1 }), 1000).kind).toBe('matched');
+    expect(stats.evicted).toBe(1);
+  });
+
   it('the same query repeated forever keeps one entry and a bounded queue', () => {
     const { pending } = setup(4, 10_000);
     for (let i = 0; i < 20_000; i++) pending.sent(key(), i);

@@ -69,6 +69,13 @@ interface Entry {
   /** queries sent and not yet answered (a stub's retransmission repeats id, port and question) */
   waiting: number;
   named: Named[];
+  /**
+   * Its item in the queue, the one for its latest query; any earlier one is stale. By reference, not by time:
+   * every packet of a capture chunk is handled at the same nowMs, so a retransmission in the same chunk leaves
+   * an earlier item with the same expiry, which would otherwise count as live (kept by compaction, and taken for
+   * the exchange's place at the cap).
+   */
+  queued?: Queued;
 }
 
 /** The order entries expire in: one item per query sent; an item whose entry was refreshed since is stale. */
@@ -107,7 +114,8 @@ export class PendingQueries {
     entry.waiting++;
     // a retransmission extends the wait
     entry.expiresMs = nowMs + this.opts.timeoutMs;
-    this.queue.push({ key, entry, expiresMs: entry.expiresMs });
+    entry.queued = { key, entry, expiresMs: entry.expiresMs };
+    this.queue.push(entry.queued);
     while (this.byKey.size > this.opts.maxPending) {
       const oldest = this.queue[this.head++]!;
       if (this.live(oldest)) {
@@ -138,7 +146,7 @@ export class PendingQueries {
   }
 
   private live(q: Queued): boolean {
-    return q.entry.expiresMs === q.expiresMs && this.byKey.get(q.key) === q.entry;
+    return q.entry.queued === q && this.byKey.get(q.key) === q.entry;
   }
 
   private expire(nowMs: number): void {
