@@ -62,7 +62,10 @@ export const extensionConfigShape = {
          * drops both). An answer that matches no waiting query names nothing.
          */
         query_timeout: z.number().positive().max(60).default(10),
-        /** Queries waiting for their answer at most: past it the oldest goes (counted in the dns_names row). */
+        /**
+         * Queries waiting for their answer (or answered, for a second one) at most: past it the oldest goes, and takes
+         * back what its answer named if it was still within query_timeout (counted in the dns_names row).
+         */
         max_pending_queries: z.number().int().positive().default(4096),
         restart_backoff_max: z.number().positive().default(60),
       })

@@ -115,17 +115,23 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     ask(4, 'c.example.com'); // the cap of 1 pushes b out
     tell(3, 'b.example.com', '198.51.100.3');
     tell(4, 'c.example.com', '198.51.100.4');
+    ask(5, 'd.example.com');
+    tell(5, 'd.example.com', '198.51.100.5');
+    ask(6, 'e.example.com'); // the cap pushes d out before a second answer to it could be seen: d's name is taken back
+    tell(6, 'e.example.com', '198.51.100.6');
     writeFileSync(capture, w.done());
     const { ctx, collector, health } = start({ OUTFLOW_FAKE_TCPDUMP: capture, OUTFLOW_FAKE_SCUTIL_DNS: SCUTIL_VPN }, { dns_names: { max_pending_queries: 1 } });
-    await until(() => collector.stats().packets === 8);
-    expect(collector.stats()).toMatchObject({ queries: 3, answers: 2, unmatched: 2, duplicates: 1, evicted: 1 });
+    await until(() => collector.stats().packets === 12);
+    expect(collector.stats()).toMatchObject({ queries: 5, answers: 4, unmatched: 2, duplicates: 1, evicted: 1, revokedAtCap: 2 });
     const now = ctx.clock.unix();
     expect(['203.0.113.66', '203.0.113.67', '198.51.100.2', '198.51.100.3'].map((a) => ctx.dnsNames.nameFor(a, now))).toEqual(['', '', '', '']);
-    expect(ctx.dnsNames.nameFor('198.51.100.4', now)).toBe('c.example.com');
+    expect(['198.51.100.4', '198.51.100.5'].map((a) => ctx.dnsNames.nameFor(a, now))).toEqual(['', '']);
+    expect(ctx.dnsNames.nameFor('198.51.100.6', now)).toBe('e.example.com');
     await until(() => health().detail.includes('2 answers that match no query this host sent ignored'));
     expect(health().detail).toContain('1 second answers to one query: neither names anything');
     expect(health().detail).toContain('1 queries dropped unanswered at dns_names.max_pending_queries');
-    expect(health()).toMatchObject({ state: 'running', dropped: 1 });
+    expect(health().detail).toContain('2 answers taken back: dns_names.max_pending_queries pushed their query out within dns_names.query_timeout');
+    expect(health()).toMatchObject({ state: 'running', dropped: 3 });
   });
 
   it('a capture that records no direction names nothing, and the row says why (degraded)', async () => {

@@ -126,7 +126,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       return;
     }
     lastDetailMs = now;
-    health.dropped = stats.malformed + stats.evicted;
+    health.dropped = stats.malformed + stats.evicted + stats.revokedAtCap;
     if (health.state !== 'running' && health.state !== 'degraded') return;
     const resolvers = trusted.size ? `trusted resolvers ${describeTrusted(trusted)}` : 'no trusted resolver known';
     const parts = [`${ctx.dnsNames.size} addresses named from ${stats.answers} answers; ${resolvers}`];
@@ -136,6 +136,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     if (stats.duplicates) parts.push(`${stats.duplicates} second answers to one query: neither names anything`);
     if (stats.foreignQueries) parts.push(`${stats.foreignQueries} queries to a resolver not sent by this host ignored (captured inbound, or without a direction)`);
     if (stats.evicted) parts.push(`${stats.evicted} queries dropped unanswered at dns_names.max_pending_queries`);
+    if (stats.revokedAtCap) parts.push(`${stats.revokedAtCap} answers taken back: dns_names.max_pending_queries pushed their query out within dns_names.query_timeout, before a second answer could be seen`);
     if (stats.malformed) parts.push(`${stats.malformed} packets unreadable`);
     if (stats.restarts) parts.push(`tcpdump restarted ${stats.restarts} times`);
     // Nothing of this host's seen, yet queries to its resolvers without a direction: the capture cannot show what

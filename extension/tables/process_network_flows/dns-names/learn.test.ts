@@ -171,6 +171,18 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     expect(stats).toMatchObject({ unmatched: 1, answers: 1 });
   });
 
+  it('a flood of queries after a forged answer cannot push the exchange out to save the forgery from the resolver\'s answer', () => {
+    const { names, stats, feed } = setup(undefined, { maxPending: 16, timeoutMs: 10_000 });
+    feed(query('www.apple.com', { id: 5, port: 50000 }));
+    expect(feed(answer('www.apple.com', '203.0.113.66', { id: 5, port: 50000 }))).toBe(1);
+    // any local process can send these, faster than the resolver answers
+    for (let i = 0; i < 16; i++) feed(query(`flood${i}.example.com`, { id: 100 + i, port: 40000 + i }));
+    expect(names.nameFor('203.0.113.66', 1000)).toBe('');
+    expect(feed(answer('www.apple.com', '17.253.144.10', { id: 5, port: 50000 }))).toBe(0);
+    expect(stats).toMatchObject({ answers: 1, unmatched: 1, revokedAtCap: 1 });
+    expect(names.nameFor('203.0.113.66', 1000)).toBe('');
+  });
+
   it('queries this host cannot be shown to have sent are not counted as its own', () => {
     const { names, stats, feed } = setup(new Map([['9.9.9.9', null]]));
     // inbound on a bridge (a guest asking, or writing the Mac's address as its source), and with no direction at all

@@ -46,6 +46,11 @@ export interface DnsNamesStats {
   expired: number;
   /** Queries still waiting for their answer when dns_names.max_pending_queries pushed them out. */
   evicted: number;
+  /**
+   * Answers whose names were taken back because dns_names.max_pending_queries pushed their query out before a
+   * second answer to it could have been seen (within dns_names.query_timeout).
+   */
+  revokedAtCap: number;
   /** Responses that name nothing: NXDOMAIN, no address, another query type. */
   unlabeled: number;
   /** Packets we could not read: a bad UDP or DNS message, a fragment, a cut capture. */
@@ -70,6 +75,7 @@ export function emptyStats(): DnsNamesStats {
     otherQueries: 0,
     expired: 0,
     evicted: 0,
+    revokedAtCap: 0,
     unlabeled: 0,
     malformed: 0,
     formatErrors: 0,
@@ -174,7 +180,8 @@ function queryFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): void {
     stats.otherQueries++;
     return;
   }
-  o.pending.sent(exchangeKey({ iface: place.key, client: d.srcAddress, clientPort: d.srcPort, server: d.dstAddress, id: msg.id, question: msg.questions[0]! }), o.nowMs);
+  const revoke = o.pending.sent(exchangeKey({ iface: place.key, client: d.srcAddress, clientPort: d.srcPort, server: d.dstAddress, id: msg.id, question: msg.questions[0]! }), o.nowMs);
+  for (const n of revoke) o.names.forget(n.labels, n.at);
   stats.queries++;
 }
 

@@ -6,7 +6,7 @@ const key = (o: Partial<Exchange> = {}) => exchangeKey({ ...base, ...o });
 const label = (address: string) => ({ address, name: 'www.example.com', ttl: 60 });
 
 function setup(maxPending = 8, timeoutMs = 10_000) {
-  const stats = { expired: 0, evicted: 0 };
+  const stats = { expired: 0, evicted: 0, revokedAtCap: 0 };
   return { stats, pending: new PendingQueries({ maxPending, timeoutMs }, stats) };
 }
 
@@ -54,7 +54,7 @@ describe('PendingQueries', () => {
     expect(pending.answered(key(), 1100)).toEqual({ kind: 'matched' });
     expect(pending.answered(key(), 1200)).toEqual({ kind: 'matched' });
     expect(pending.answered(key(), 1300).kind).toBe('duplicate');
-    expect(stats).toEqual({ expired: 0, evicted: 0 });
+    expect(stats).toEqual({ expired: 0, evicted: 0, revokedAtCap: 0 });
   });
 
   it('a query waits timeoutMs after it was (last) sent, then expires and is counted if unanswered', () => {
@@ -66,7 +66,7 @@ describe('PendingQueries', () => {
     // the first one's retransmission moves it to the back
     pending.sent(key(), 5000);
     expect(pending.answered(key({ id: 2 }), 11_000)).toEqual({ kind: 'unmatched' });
-    expect(stats).toEqual({ expired: 1, evicted: 0 });
+    expect(stats).toEqual({ expired: 1, evicted: 0, revokedAtCap: 0 });
     // the answered one is gone without being counted as expired
     expect(pending.answered(key({ id: 3 }), 12_000)).toEqual({ kind: 'unmatched' });
     expect(stats.expired).toBe(1);
@@ -76,13 +76,13 @@ describe('PendingQueries', () => {
     expect(pending.answered(key(), 14_999).kind).toBe('duplicate');
     expect(pending.answered(key(), 15_000)).toEqual({ kind: 'unmatched' });
     expect(pending.size).toBe(0);
-    expect(stats).toEqual({ expired: 1, evicted: 0 });
+    expect(stats).toEqual({ expired: 1, evicted: 0, revokedAtCap: 0 });
     // sent twice and answered once: one query expires unanswered
     pending.sent(key({ id: 9 }), 20_000);
     pending.sent(key({ id: 9 }), 20_001);
     expect(pending.answered(key({ id: 9 }), 20_002).kind).toBe('matched');
     expect(pending.answered(key({ id: 9 }), 30_001)).toEqual({ kind: 'unmatched' });
-    expect(stats).toEqual({ expired: 2, evicted: 0 });
+    expect(stats).toEqual({ expired: 2, evicted: 0, revokedAtCap: 0 });
   });
 
   it('at the cap the oldest exchange goes, counted as evicted while still waiting', () => {
@@ -98,11 +98,40 @@ describe('PendingQueries', () => {
     expect(pending.answered(key({ id: 2 }), 6)).toEqual({ kind: 'unmatched' });
     pending.sent(key({ id: 5 }), 7);
     expect(pending.answered(key({ id: 3 }), 8)).toEqual({ kind: 'unmatched' });
-    expect(stats).toEqual({ expired: 0, evicted: 1 });
+    expect(stats).toEqual({ expired: 0, evicted: 1, revokedAtCap: 0 });
     expect(pending.answered(key({ id: 1 }), 9).kind).toBe('matched');
     expect(pending.answered(key({ id: 1 }), 9).kind).toBe('matched');
     expect(pending.answered(key({ id: 4 }), 9).kind).toBe('matched');
     expect(pending.answered(key({ id: 5 }), 9).kind).toBe('matched');
+  });
+
+  it('at the cap, an exchange still waiting or one whose answer named nothing has nothing to give back', () => {
+    const { pending, stats } = setup(2);
+    pending.sent(key({ id: 1 }), 0);
+    pending.sent(key({ id: 2 }), 1);
+    expect(pending.answered(key({ id: 2 }), 2).kind).toBe('matched');
+    pending.named(key({ id: 2 }), [], 1000);
+    expect(pending.sent(key({ id: 3 }), 3)).toEqual([]);
+    expect(pending.sent(key({ id: 4 }), 4)).toEqual([]);
+    expect(stats).toEqual({ expired: 0, evicted: 1, revokedAtCap: 0 });
+  });
+
+  it('the cap gives back what an answered exchange named when it pushes it out before its second-answer window closed', () => {
+    // Otherwise a flood of queries (any local process can send them) right after a forged answer would push the
+    // exchange out, and the resolver's own answer would then match nothing instead of being seen as a second one.
+    const { pending, stats } = setup(2);
+    pending.sent(key({ id: 1 }), 0);
+    pending.answered(key({ id: 1 }), 1);
+    pending.named(key({ id: 1 }), [label('203.0.113.66')], 1000);
+    pending.sent(key({ id: 2 }), 2);
+    expect(pending.sent(key({ id: 3 }), 3)).toEqual([{ labels: [label('203.0.113.66')], at: 1000 }]);
+    expect(stats).toEqual({ expired: 0, evicted: 0, revokedAtCap: 1 });
+    expect(pending.answered(key({ id: 1 }), 4).kind).toBe('unmatched');
+    // one that expired on its own (its window closed) keeps its names
+    pending.answered(key({ id: 3 }), 5);
+    pending.named(key({ id: 3 }), [label('198.51.100.3')], 1000);
+    expect(pending.sent(key({ id: 9 }), 20_000)).toEqual([]);
+    expect(stats.revokedAtCap).toBe(1);
   });
 
   it('a flood of queries stays within the cap, and the newest ones still match', () => {

@@ -16,7 +16,10 @@ import type { DnsQuestion } from './parse-dns.js';
  *
  * Memory is bounded: at most `maxPending` exchanges are kept (the oldest goes first, counted as evicted when it was
  * still waiting), each for `timeoutMs` after its last query (counted as expired when never answered). An answered
- * exchange stays until then too, so that a late second answer is still seen as one.
+ * exchange stays until then too, so that a late second answer is still seen as one. When the cap pushes an answered
+ * exchange out before then, what it named is given back (`sent` returns it): a second answer could no longer be
+ * seen, and a flood of queries (any local process can send them) right after a forged answer would otherwise save
+ * the forgery from the resolver's own answer.
  */
 
 export interface PendingQueryOptions {
@@ -31,6 +34,8 @@ export interface PendingQueryStats {
   expired: number;
   /** Queries still waiting for their answer when the cap pushed them out. */
   evicted: number;
+  /** Answered exchanges the cap pushed out before a second answer could be seen: what they named was given back. */
+  revokedAtCap: number;
 }
 
 /** Who asked whom what, as the query carries it; the answer carries the same with the addresses swapped. */
@@ -103,8 +108,8 @@ export class PendingQueries {
     return this.byKey.size;
   }
 
-  /** This host sent the query `key` at `nowMs`. */
-  sent(key: string, nowMs: number): void {
+  /** This host sent the query `key` at `nowMs`. Returns what answered exchanges the cap pushed out had named. */
+  sent(key: string, nowMs: number): Named[] {
     this.expire(nowMs);
     let entry = this.byKey.get(key);
     if (entry === undefined) {
@@ -116,14 +121,20 @@ export class PendingQueries {
     entry.expiresMs = nowMs + this.opts.timeoutMs;
     entry.queued = { key, entry, expiresMs: entry.expiresMs };
     this.queue.push(entry.queued);
+    const revoke: Named[] = [];
     while (this.byKey.size > this.opts.maxPending) {
       const oldest = this.queue[this.head++]!;
       if (this.live(oldest)) {
         this.byKey.delete(oldest.key);
         this.stats.evicted += oldest.entry.waiting;
+        if (oldest.entry.named.length) {
+          this.stats.revokedAtCap++;
+          revoke.push(...oldest.entry.named);
+        }
       }
     }
     this.compact();
+    return revoke;
   }
 
   /** An answer for `key` arrived at `nowMs`: whether it answers a query this host sent and still waits on. */
