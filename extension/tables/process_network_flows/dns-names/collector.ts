@@ -131,7 +131,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     const resolvers = trusted.size ? `trusted resolvers ${describeTrusted(trusted)}` : 'no trusted resolver known';
     const parts = [`${ctx.dnsNames.size} addresses named from ${stats.answers} answers; ${resolvers}`];
     if (stats.untrusted) parts.push(`${stats.untrusted} answers from other servers ignored (${[...untrustedSeen].join(', ')}; trust one with dns_names.resolvers)`);
-    if (stats.misplaced) parts.push(`${stats.misplaced} answers from a resolver's address captured where it cannot have sent them ignored (another interface, a VM or container bridge)`);
+    if (stats.misplaced) parts.push(`${stats.misplaced} answers from a resolver's address captured where it cannot have sent them ignored (another interface, a VM or container bridge, or going out of this host)`);
     if (stats.unmatched) parts.push(`${stats.unmatched} answers that match no query this host sent ignored (other ports, id, question or interface; unsolicited; or after dns_names.query_timeout)`);
     if (stats.duplicates) parts.push(`${stats.duplicates} second answers to one query: neither names anything`);
     if (stats.foreignQueries) parts.push(`${stats.foreignQueries} queries to a resolver not sent by this host ignored (captured inbound, or without a direction)`);

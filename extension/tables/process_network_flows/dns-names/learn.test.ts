@@ -270,6 +270,32 @@ describe('learnFromPacket: where an answer was captured (before matching)', () =
     expect(names.nameFor('203.0.113.66', 1000)).toBe('');
   });
 
+  it('an answer this host sent out is no answer to its query: a bridged VM guest forging one out through en0', () => {
+    // A guest bridged to en0 (bridged networking: its frames leave through en0, captured outbound there) asks the
+    // router from its own address and port, so its query counts as sent by this host. It keeps the router from
+    // answering (a bad UDP checksum, say) and writes the answer itself, out through the bridge to any MAC.
+    const { names, stats, feed } = setup();
+    const GUEST = '192.168.1.50';
+    const dns = buildDnsMessage({ id: 0x77, flags: RESPONSE_FLAGS, questions: [{ name: 'www.apple.com', type: TYPE.A }], answers: [{ name: 'www.apple.com', type: TYPE.A, ttl: 3600, data: '203.0.113.66' }] });
+    feed(where({ linkType: EN10MB, data: ethernet(ETHERTYPE.IPV4, ipv4({ src: GUEST, dst: ROUTER, payload: udp({ srcPort: 41000, dstPort: 53, payload: buildQuery(0x77, 'www.apple.com', TYPE.A) }) })) }, { interfaceName: 'en0', direction: 'out' }));
+    const forged = where({ linkType: EN10MB, data: ethernet(ETHERTYPE.IPV4, ipv4({ src: ROUTER, dst: GUEST, payload: udp({ srcPort: 53, dstPort: 41000, payload: dns }) })) }, { interfaceName: 'en0', direction: 'out' });
+    expect(feed(forged)).toBe(0);
+    expect(stats).toMatchObject({ queries: 1, misplaced: 1, answers: 0 });
+    expect(names.nameFor('203.0.113.66', 1000)).toBe('');
+    // Linux, a guest on a bridge with the uplink: sent out eth0 (PACKET_OUTGOING)
+    const linux = setup(new Map([['9.9.9.9', null]]));
+    const frame = (src: string, dst: string, srcPort: number, dstPort: number, payload: Buffer, packetType: number): Packet => ({
+      linkType: SLL2,
+      data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload }) }), { ifindex: 2, packetType, arphrd: ARPHRD.ETHER }),
+    });
+    const dns9 = buildDnsMessage({ id: 0x77, flags: RESPONSE_FLAGS, questions: [{ name: 'www.apple.com', type: TYPE.A }], answers: [{ name: 'www.apple.com', type: TYPE.A, ttl: 3600, data: '203.0.113.66' }] });
+    linux.feed(frame(GUEST, '9.9.9.9', 41000, 53, buildQuery(0x77, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
+    expect(linux.feed(frame('9.9.9.9', GUEST, 53, 41000, dns9, PACKET.OUTGOING))).toBe(0);
+    expect(linux.stats).toMatchObject({ queries: 1, misplaced: 1, answers: 0 });
+    // received, it is the resolver's answer
+    expect(linux.feed(frame('9.9.9.9', GUEST, 53, 41000, dns9, PACKET.HOST))).toBe(1);
+  });
+
   it('a Mac owns fe80::1 on lo0: a local process answering from it there is not the en0 router', () => {
     const { names, stats, feed } = setup(new Map([['fe80::1', new Set(['en0'])]]));
     const apple = buildDnsMessage({ id: 9, flags: RESPONSE_FLAGS, questions: [{ name: 'www.apple.com', type: TYPE.A }], answers: [{ name: 'www.apple.com', type: TYPE.A, ttl: 60, data: '203.0.113.66' }] });

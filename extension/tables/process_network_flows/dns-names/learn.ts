@@ -16,7 +16,8 @@ export interface DnsNamesStats {
   /**
    * Responses from a resolver's address that cannot be the resolver speaking (ignored): captured on another
    * interface than the one it is reached through, a loopback source off the loopback interface, an IPv6 packet
-   * from a v4-mapped address. A VM guest, a container, or a local process owning that address wrote them.
+   * from a v4-mapped address, one captured as sent by this host off loopback. A VM guest, a container, or a local
+   * process owning that address wrote them.
    */
   misplaced: number;
   /**
@@ -117,6 +118,11 @@ function placeOf(packet: Captured): Place {
 function placedRight(server: string, family: 4 | 6, place: Place, interfaces: ReadonlySet<string> | null): boolean {
   // an IPv6 packet from a v4-mapped address never crosses a wire: whoever wrote it chose that source
   if (family === 6 && server.includes('.')) return false;
+  // Off loopback, an answer captured going out was sent (or bridged) by this host, not received from the resolver:
+  // a VM guest bridged to the uplink gets its own queries counted as this host's (they leave through it), and
+  // would otherwise answer them itself out through the bridge. On loopback both copies are this host's (xnu taps
+  // lo0 on output and on input), and queries count whichever way they went too.
+  if (place.direction === 'out' && place.loopback !== true) return false;
   if (isLoopbackAddress(server)) return place.loopback !== false;
   if (interfaces === null) return place.loopback !== true;
   return place.name !== undefined && interfaces.has(place.name);
