@@ -120,8 +120,8 @@ function placedRight(server: string, family: 4 | 6, place: Place, interfaces: Re
   if (family === 6 && server.includes('.')) return false;
   // Off loopback, an answer captured going out was sent (or bridged) by this host, not received from the resolver:
   // a VM guest bridged to the uplink gets its own queries counted as this host's (they leave through it), and
-  // would otherwise answer them itself out through the bridge. On loopback both copies are this host's (xnu taps
-  // lo0 on output and on input), and queries count whichever way they went too.
+  // would otherwise answer them itself out through the bridge. On loopback every copy is this host's (xnu's
+  // dlil calls pktap on output and on input, lo0 included, per its source), as queries there count either way.
   if (place.direction === 'out' && place.loopback !== true) return false;
   if (isLoopbackAddress(server)) return place.loopback !== false;
   if (interfaces === null) return place.loopback !== true;
