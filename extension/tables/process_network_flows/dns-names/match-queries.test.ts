@@ -85,6 +85,21 @@ describe('PendingQueries', () => {
     expect(stats).toEqual({ expired: 2, evicted: 0, revokedAtCap: 0 });
   });
 
+  it('a wall clock stepped back does not keep queries answerable past their timeout', () => {
+    // nowMs is the wall clock: sent before a step back, an item's expiry lies ahead of every later one and holds the
+    // sweep until the clock catches up
+    const { pending, stats } = setup(8, 10_000);
+    pending.sent(key({ id: 1 }), 1_000_000);
+    pending.sent(key({ id: 2 }), 1_000); // the clock stepped back by ~17 minutes
+    expect(pending.answered(key({ id: 2 }), 20_000)).toEqual({ kind: 'unmatched' });
+    // and the query sent "in the future" of the new clock has waited as long as anyone can tell: no longer either
+    expect(pending.answered(key({ id: 1 }), 20_000)).toEqual({ kind: 'unmatched' });
+    expect(stats.expired).toBe(2);
+    // within its timeout on the new clock, a query is still answered
+    pending.sent(key({ id: 3 }), 21_000);
+    expect(pending.answered(key({ id: 3 }), 25_000)).toEqual({ kind: 'matched' });
+  });
+
   it('at the cap the oldest exchange goes, counted as evicted while still waiting', () => {
     const { pending, stats } = setup(3);
     pending.sent(key({ id: 1 }), 0);

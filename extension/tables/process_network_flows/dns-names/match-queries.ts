@@ -142,6 +142,14 @@ export class PendingQueries {
     this.expire(nowMs);
     const entry = this.byKey.get(key);
     if (entry === undefined) return { kind: 'unmatched' };
+    // nowMs is the wall clock. After it steps back, the sweep waits behind the items queued before (their expiry
+    // lies ahead of every later one's), so the timeout is judged here too: past it, or sent more than a timeout
+    // "later" than now, the query has waited as long as anyone can tell.
+    if (nowMs >= entry.expiresMs || nowMs + 2 * this.opts.timeoutMs < entry.expiresMs) {
+      this.byKey.delete(key);
+      this.stats.expired += entry.waiting;
+      return { kind: 'unmatched' };
+    }
     if (entry.waiting > 0) {
       entry.waiting--;
       return { kind: 'matched' };
