@@ -141,13 +141,15 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     const ts = BigInt(Date.now()) * 1000n;
     // as Apple's pcapng would look if its epb_flags were missing: the same exchange, no direction on either packet
     const dns = buildDnsMessage({ id: 7, flags: RESPONSE_FLAGS, questions: [{ name: 'a.example.com', type: TYPE.A }], answers: [{ name: 'a.example.com', type: TYPE.A, ttl: 300, data: '198.51.100.9' }] });
-    w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] });
+    w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] }).idb(1, { opts: [w.option(2, 'lo0')] });
+    // a loopback resolver's query (a DNS filter agent on 127.0.0.1) is this host's, but says nothing of en0's direction
+    w.epb(1, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '127.0.0.1', dst: '127.0.0.1', payload: udp({ srcPort: 50001, dstPort: 53, payload: buildQuery(8, 'b.example.com', TYPE.A) }) })), { opts: appleEpbOptions(w, { pib: 0 }) });
     w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.20', dst: '192.168.1.1', payload: udp({ srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A) }) })), { opts: appleEpbOptions(w, { pib: 0 }) });
     w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.1', dst: '192.168.1.20', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) })), { opts: appleEpbOptions(w, { pib: 0 }) });
     writeFileSync(capture, w.done());
-    const { ctx, collector, health } = start({ OUTFLOW_FAKE_TCPDUMP: capture, OUTFLOW_FAKE_SCUTIL_DNS: SCUTIL_VPN });
-    await until(() => collector.stats().packets === 2);
-    expect(collector.stats()).toMatchObject({ queries: 0, foreignQueries: 1, undirectedQueries: 1, unmatched: 1, answers: 0 });
+    const { ctx, collector, health } = start({ OUTFLOW_FAKE_TCPDUMP: capture, OUTFLOW_FAKE_SCUTIL_DNS: SCUTIL_VPN }, { dns_names: { resolvers: ['127.0.0.1'] } });
+    await until(() => collector.stats().packets === 3);
+    expect(collector.stats()).toMatchObject({ queries: 1, sentOffLoopback: 0, foreignQueries: 1, undirectedQueries: 1, unmatched: 1, answers: 0 });
     expect(ctx.dnsNames.nameFor('198.51.100.9', ctx.clock.unix())).toBe('');
     await until(() => health().state === 'degraded' && health().detail.includes('the capture records no direction for the 1 queries'));
   });

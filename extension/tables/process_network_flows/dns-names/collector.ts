@@ -139,10 +139,11 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     if (stats.revokedAtCap) parts.push(`${stats.revokedAtCap} answers taken back: dns_names.max_pending_queries pushed their query out within dns_names.query_timeout, before a second answer could be seen`);
     if (stats.malformed) parts.push(`${stats.malformed} packets unreadable`);
     if (stats.restarts) parts.push(`tcpdump restarted ${stats.restarts} times`);
-    // Nothing of this host's seen, yet queries to its resolvers without a direction: the capture cannot show what
-    // this host sent (docs/flows.md, Capture), so no answer can match. Said as a problem: nothing will be named.
+    // None of this host's queries seen off loopback (a loopback resolver's say nothing of it), yet queries to its
+    // resolvers there without a direction: the capture cannot show what this host sent (docs/flows.md, Capture),
+    // so no answer can match. Said as a problem: nothing off loopback will be named.
     const directionProblem =
-      stats.queries === 0 && stats.undirectedQueries > 0
+      stats.sentOffLoopback === 0 && stats.undirectedQueries > 0
         ? `the capture records no direction for the ${stats.undirectedQueries} queries to trusted resolvers it saw off loopback, so none is known to be this host's and no answer can name anything (tcpdump must record which way packets go: pcapng epb_flags, or a Linux cooked capture)`
         : '';
     const problems = [resolverProblem, captureProblem, directionProblem].filter(Boolean);

@@ -63,7 +63,7 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     expect(feed(answer('x', '', { dns: Buffer.concat([Buffer.from([0, 9, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]), Buffer.from('\x07cut')]) }))).toBe(0);
     const cut = answer('d.example.com', '198.51.100.4');
     expect(feed({ ...cut, data: cut.data.subarray(0, 30) })).toBe(0);
-    expect(stats).toEqual({ ...emptyStats(), packets: 8, queries: 2, answers: 1, labels: 1, untrusted: 2, unlabeled: 1, malformed: 2 });
+    expect(stats).toEqual({ ...emptyStats(), packets: 8, queries: 2, sentOffLoopback: 2, answers: 1, labels: 1, untrusted: 2, unlabeled: 1, malformed: 2 });
     expect([...untrustedSeen]).toEqual(['203.0.113.53', ROUTER]);
     expect(names.nameFor('198.51.100.2', 1000)).toBe('');
   });

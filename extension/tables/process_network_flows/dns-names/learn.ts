@@ -30,6 +30,8 @@ export interface DnsNamesStats {
   duplicates: number;
   /** Queries this host sent to a trusted resolver (each may be answered once). */
   queries: number;
+  /** Of queries, those captured off loopback (so recorded as sent: the capture records direction there). */
+  sentOffLoopback: number;
   /**
    * Queries to a trusted resolver that the capture does not show this host sending (ignored): captured inbound, or
    * with no direction recorded on an interface other than loopback.
@@ -37,7 +39,7 @@ export interface DnsNamesStats {
   foreignQueries: number;
   /**
    * Of foreignQueries, those captured off loopback with no direction recorded at all. Only these and none of this
-   * host's queries means the capture cannot tell what this host sent (a tcpdump whose pcapng lacks epb_flags, say):
+   * host's queries off loopback means the capture cannot tell what this host sent (a tcpdump whose pcapng lacks epb_flags, say):
    * then nothing off loopback can be named, and the row says so.
    */
   undirectedQueries: number;
@@ -73,6 +75,7 @@ export function emptyStats(): DnsNamesStats {
     queries: 0,
     foreignQueries: 0,
     undirectedQueries: 0,
+    sentOffLoopback: 0,
     otherQueries: 0,
     expired: 0,
     evicted: 0,
@@ -189,6 +192,7 @@ function queryFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): void {
   const revoke = o.pending.sent(exchangeKey({ iface: place.key, client: d.srcAddress, clientPort: d.srcPort, server: d.dstAddress, id: msg.id, question: msg.questions[0]! }), o.nowMs);
   for (const n of revoke) o.names.forget(n.labels, n.at);
   stats.queries++;
+  if (place.loopback !== true) stats.sentOffLoopback++;
 }
 
 function answerFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): number {
