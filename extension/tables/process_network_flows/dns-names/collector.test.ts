@@ -154,6 +154,25 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     await until(() => health().state === 'degraded' && health().detail.includes('the capture records no direction for the 1 queries'));
   });
 
+  it('a VM guest\'s lookup this Mac NATs names nothing for it, and the row counts it as forwarded', async () => {
+    const dir = tempDir();
+    const capture = path.join(dir, 'c.pcapng');
+    const w = new PcapngWriter();
+    const ts = BigInt(Date.now()) * 1000n;
+    const dns = buildDnsMessage({ id: 7, flags: RESPONSE_FLAGS, questions: [{ name: 'a.example.com', type: TYPE.A }], answers: [{ name: 'a.example.com', type: TYPE.A, ttl: 300, data: '198.51.100.9' }] });
+    w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] }).idb(1, { opts: [w.option(2, 'bridge100')] });
+    // in from the guest on bridge100, out on en0 from the Mac's address with the guest's port, the answer back on en0
+    w.epb(1, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.64.2', dst: '192.168.1.1', payload: udp({ srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A) }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_INBOUND }) });
+    w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.20', dst: '192.168.1.1', payload: udp({ srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A) }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_OUTBOUND }) });
+    w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.1', dst: '192.168.1.20', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_INBOUND }) });
+    writeFileSync(capture, w.done());
+    const { ctx, collector, health } = start({ OUTFLOW_FAKE_TCPDUMP: capture, OUTFLOW_FAKE_SCUTIL_DNS: SCUTIL_VPN });
+    await until(() => collector.stats().packets === 3);
+    expect(collector.stats()).toMatchObject({ queries: 0, foreignQueries: 1, forwarded: 1, unmatched: 1, answers: 0 });
+    expect(ctx.dnsNames.nameFor('198.51.100.9', ctx.clock.unix())).toBe('');
+    await until(() => health().detail.includes("1 queries forwarded for guests (a container or VM this host NATs or bridges) not counted as this host's"));
+  });
+
   it('an unexpected error while reading a packet is counted, not thrown out of the stream handler', async () => {
     const dir = tempDir();
     const capture = path.join(dir, 'c.pcapng');

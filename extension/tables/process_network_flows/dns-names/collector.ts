@@ -135,6 +135,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     if (stats.unmatched) parts.push(`${stats.unmatched} answers that match no query this host sent ignored (other ports, id, question or interface; unsolicited; or after dns_names.query_timeout)`);
     if (stats.duplicates) parts.push(`${stats.duplicates} second answers to one query: neither names anything`);
     if (stats.foreignQueries) parts.push(`${stats.foreignQueries} queries to a resolver not sent by this host ignored (captured inbound, or without a direction)`);
+    if (stats.forwarded) parts.push(`${stats.forwarded} queries forwarded for guests (a container or VM this host NATs or bridges) not counted as this host's`);
     if (stats.evicted) parts.push(`${stats.evicted} queries dropped unanswered at dns_names.max_pending_queries`);
     if (stats.revokedAtCap) parts.push(`${stats.revokedAtCap} answers taken back: dns_names.max_pending_queries pushed their query out within dns_names.query_timeout, before a second answer could be seen`);
     if (stats.malformed) parts.push(`${stats.malformed} packets unreadable`);

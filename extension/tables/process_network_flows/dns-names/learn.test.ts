@@ -6,10 +6,11 @@ import { emptyStats, learnFromPacket, type LearnOptions, type TrustedResolvers }
 import { PendingQueries } from './match-queries.js';
 import { CaptureStreamParser, type CapturedPacket } from './parse-capture.js';
 import { buildDnsMessage, buildQuery, NXDOMAIN_FLAGS, RESPONSE_FLAGS, TYPE } from './testing/dns-wire.js';
-import { ARPHRD, ethernet, ETHERTYPE, ipv4, ipv6, nullHeader, PACKET, sll2, udp } from './testing/frames.js';
+import { ARPHRD, ethernet, ETHERTYPE, ipv4, ipv6, nullHeader, PACKET, sll, sll2, udp } from './testing/frames.js';
 
 const EN10MB = 1;
 const NULL = 0;
+const SLL = 113;
 const SLL2 = 276;
 const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures');
 const ROUTER = '192.168.1.1';
@@ -140,6 +141,65 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     expect(feed(answer('www.apple.com', '198.51.100.9', { id: 5 }))).toBe(0);
     expect(names.nameFor('198.51.100.9', 1000)).toBe('other.example.com');
     expect(stats).toMatchObject({ queries: 1, answers: 1, duplicates: 2 });
+  });
+
+  it('the resolver\'s error reply without its question, after a forged answer, is a second answer: the forgery is taken back', () => {
+    const { names, stats, feed } = setup();
+    feed(query('www.apple.com', { id: 5 }));
+    expect(feed(answer('www.apple.com', '203.0.113.66', { id: 5 }))).toBe(1);
+    const servfail = buildDnsMessage({ id: 5, flags: 0x8182, questions: [], answers: [] });
+    expect(feed(answer('www.apple.com', '', { id: 5, dns: servfail }))).toBe(0);
+    expect(names.nameFor('203.0.113.66', 1000)).toBe('');
+    // so is an answer to another question in the same transaction
+    feed(query('www.apple.com', { id: 6 }));
+    expect(feed(answer('www.apple.com', '203.0.113.67', { id: 6 }))).toBe(1);
+    expect(feed(answer('icloud.com', '17.253.144.10', { id: 6 }))).toBe(0);
+    expect(names.nameFor('203.0.113.67', 1000)).toBe('');
+    expect(stats).toMatchObject({ queries: 2, answers: 2, duplicates: 2, unmatched: 0 });
+  });
+
+  it('Linux cooked v1 (no interface): a NATed guest cannot answer its own forwarded query on its veth', () => {
+    // Reviewer's F2. The guest's query comes in on its veth, goes out NATed with its source port kept; the guest
+    // keeps the resolver from answering and writes the answer itself. SLL v1 records no interface to tell them apart.
+    const R = '8.8.8.8';
+    const HOST_IP = '192.168.1.20';
+    const GUEST = '172.17.0.2';
+    const { names, stats, feed } = setup(new Map([[R, null]]));
+    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, packetType: number): Packet => ({
+      linkType: SLL,
+      data: sll(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { packetType, arphrd: ARPHRD.ETHER }),
+    });
+    const dnsAnswer = (id: number, name: string, address: string) => buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name, type: TYPE.A }], answers: [{ name, type: TYPE.A, ttl: 3600, data: address }] });
+    feed(frame(GUEST, R, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.HOST));
+    feed(frame(HOST_IP, R, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
+    expect(feed(frame(R, HOST_IP, 53, 41000, dnsAnswer(0x1234, 'www.apple.com', '203.0.113.66'), PACKET.HOST))).toBe(0);
+    expect(names.nameFor('203.0.113.66', 1000)).toBe('');
+    // this host's own query, even to the same resolver from a port a guest used before, still names
+    feed(frame(HOST_IP, R, 41000, 53, buildQuery(0x4321, 'icloud.com', TYPE.A), PACKET.OUTGOING));
+    expect(feed(frame(R, HOST_IP, 53, 41000, dnsAnswer(0x4321, 'icloud.com', '17.253.144.10'), PACKET.HOST))).toBe(1);
+    expect(stats).toMatchObject({ foreignQueries: 1, forwarded: 1, queries: 1, unmatched: 1, answers: 1, duplicates: 0 });
+  });
+
+  it('Linux cooked v2: a guest\'s lookups this host forwards (NAT or a bridge) do not name addresses for it', () => {
+    // the genuine answer to a guest's query is of the guest's choosing: a lookup of its own zone can name any address
+    const R = '9.9.9.9';
+    const { names, stats, feed } = setup(new Map([[R, null]]));
+    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, ifindex: number, packetType: number): Packet => ({
+      linkType: SLL2,
+      data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { ifindex, packetType, arphrd: ARPHRD.ETHER }),
+    });
+    const dnsAnswer = (id: number, address: string) => buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name: 'evil.example', type: TYPE.A }], answers: [{ name: 'evil.example', type: TYPE.A, ttl: 60, data: address }] });
+    // NAT: in on the container's veth (9), out on eth0 (2) from this host's address, the port kept
+    feed(frame('172.17.0.2', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 9, PACKET.HOST));
+    feed(frame('10.0.0.5', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
+    expect(feed(frame(R, '10.0.0.5', 53, 40000, dnsAnswer(77, '17.253.144.10'), 2, PACKET.HOST))).toBe(0);
+    // a bridge: the guest's own address both ways, in on its tap (7), out through the uplink (2)
+    feed(frame('10.0.0.9', R, 40001, 53, buildQuery(78, 'evil.example', TYPE.A), 7, PACKET.OTHERHOST));
+    feed(frame('10.0.0.9', R, 40001, 53, buildQuery(78, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
+    expect(feed(frame(R, '10.0.0.9', 53, 40001, dnsAnswer(78, '17.253.144.11'), 2, PACKET.OTHERHOST))).toBe(0);
+    expect(names.nameFor('17.253.144.10', 1000)).toBe('');
+    expect(names.nameFor('17.253.144.11', 1000)).toBe('');
+    expect(stats).toMatchObject({ foreignQueries: 2, forwarded: 2, queries: 0, unmatched: 2, answers: 0 });
   });
 
   it('taking back leaves an address alone that a later answer named', () => {

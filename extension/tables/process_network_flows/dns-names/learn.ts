@@ -2,7 +2,7 @@ import type { DnsNameCache } from '../../../runtime/context.js';
 import { canonicalIp, capturedOnLoopback, decodeUdp, isLoopbackAddress, linkMeta, type UdpDatagram } from './decode-udp.js';
 import type { CapturedPacket } from './parse-capture.js';
 import { labelsOf } from './labels.js';
-import { exchangeKey, type PendingQueries } from './match-queries.js';
+import type { Exchange, PendingQueries } from './match-queries.js';
 import { DnsFormatError, parseDnsMessage, type DnsMessage } from './parse-dns.js';
 
 export interface DnsNamesStats {
@@ -26,7 +26,10 @@ export interface DnsNamesStats {
    * out or was pushed out by the cap, or no query at all (a blind spoof, an injected answer).
    */
   unmatched: number;
-  /** Second answers to one query: one of the two was forged, so neither names anything (the first is taken back). */
+  /**
+   * Second answers to one query: one of the two was forged, so neither names anything (the first is taken back).
+   * An answer echoing another question, or none, after one that matched counts too.
+   */
   duplicates: number;
   /** Queries this host sent to a trusted resolver (each may be answered once). */
   queries: number;
@@ -43,6 +46,11 @@ export interface DnsNamesStats {
    * then nothing off loopback can be named, and the row says so.
    */
   undirectedQueries: number;
+  /**
+   * Queries captured as sent by this host that repeat one that came in just before (client port, server, id and
+   * question): forwarded for a guest (a container or VM this host NATs or bridges), so not this host's (ignored).
+   */
+  forwarded: number;
   /** Queries to other servers, or without exactly one question: never matched. */
   otherQueries: number;
   /** Queries that got no answer within dns_names.query_timeout. */
@@ -75,6 +83,7 @@ export function emptyStats(): DnsNamesStats {
     queries: 0,
     foreignQueries: 0,
     undirectedQueries: 0,
+    forwarded: 0,
     sentOffLoopback: 0,
     otherQueries: 0,
     expired: 0,
@@ -181,6 +190,9 @@ function queryFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): void {
   if (place.direction !== 'out' && place.loopback !== true) {
     stats.foreignQueries++;
     if (place.direction === undefined) stats.undirectedQueries++;
+    // a guest's, perhaps, which this host forwards next: its copy going out must not count as this host's
+    const msg = parseQuietly(d.payload);
+    if (msg?.questions.length === 1) o.pending.foreign({ clientPort: d.srcPort, server: d.dstAddress, id: msg.id, question: msg.questions[0]! }, o.nowMs);
     return;
   }
   const msg = parse(d.payload, stats);
@@ -189,7 +201,12 @@ function queryFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): void {
     stats.otherQueries++;
     return;
   }
-  const revoke = o.pending.sent(exchangeKey({ iface: place.key, client: d.srcAddress, clientPort: d.srcPort, server: d.dstAddress, id: msg.id, question: msg.questions[0]! }), o.nowMs);
+  const exchange: Exchange = { iface: place.key, client: d.srcAddress, clientPort: d.srcPort, server: d.dstAddress, id: msg.id, question: msg.questions[0]! };
+  if (o.pending.forwarded(exchange, o.nowMs)) {
+    stats.forwarded++;
+    return;
+  }
+  const revoke = o.pending.sent(exchange, o.nowMs);
   for (const n of revoke) o.names.forget(n.labels, n.at);
   stats.queries++;
   if (place.loopback !== true) stats.sentOffLoopback++;
@@ -211,12 +228,10 @@ function answerFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): number {
   }
   const msg = parse(d.payload, stats);
   if (msg === undefined) return 0;
-  if (msg.questions.length !== 1) {
-    stats.unmatched++;
-    return 0;
-  }
-  const key = exchangeKey({ iface: place.key, client: d.dstAddress, clientPort: d.dstPort, server: d.srcAddress, id: msg.id, question: msg.questions[0]! });
-  const match = o.pending.answered(key, o.nowMs);
+  // without exactly one question it answers no query, but may still be a second answer to one (match-queries.ts)
+  const question = msg.questions.length === 1 ? msg.questions[0]! : undefined;
+  const transaction = { iface: place.key, client: d.dstAddress, clientPort: d.dstPort, server: d.srcAddress, id: msg.id };
+  const match = o.pending.answered({ ...transaction, question }, o.nowMs);
   if (match.kind === 'unmatched') {
     stats.unmatched++;
     return 0;
@@ -232,10 +247,20 @@ function answerFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): number {
     return 0;
   }
   o.names.learn(labels, o.at);
-  o.pending.named(key, labels, o.at);
+  // matched, so it has its question
+  o.pending.named({ ...transaction, question: question! }, labels, o.at);
   stats.answers++;
   stats.labels += labels.length;
   return labels.length;
+}
+
+function parseQuietly(payload: Buffer): DnsMessage | undefined {
+  try {
+    return parseDnsMessage(payload);
+  } catch (err) {
+    if (!(err instanceof DnsFormatError)) throw err;
+    return undefined;
+  }
 }
 
 function parse(payload: Buffer, stats: DnsNamesStats): DnsMessage | undefined {

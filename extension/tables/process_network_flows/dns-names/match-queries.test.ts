@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { exchangeKey, PendingQueries, type Exchange } from './match-queries.js';
 
 const base: Exchange = { iface: 'en0', client: '192.168.1.20', clientPort: 50123, server: '192.168.1.1', id: 0x1a2b, question: { name: 'www.example.com', type: 1, class: 1 } };
-const key = (o: Partial<Exchange> = {}) => exchangeKey({ ...base, ...o });
+const key = (o: Partial<Exchange> = {}): Exchange => ({ ...base, ...o });
 const label = (address: string) => ({ address, name: 'www.example.com', ttl: 60 });
 
 function setup(maxPending = 8, timeoutMs = 10_000) {
@@ -23,7 +23,7 @@ describe('exchangeKey', () => {
       key({ question: { name: 'www.example.com', type: 28, class: 1 } }),
       key({ question: { name: 'www.example.com', type: 1, class: 3 } }),
     ];
-    expect(new Set(keys).size).toBe(keys.length);
+    expect(new Set(keys.map(exchangeKey)).size).toBe(keys.length);
   });
 
 });
@@ -187,5 +187,79 @@ describe('PendingQueries', () => {
     for (let i = 0; i < 20_000; i++) kinds.add(pending.answered(key(), 20_000).kind);
     expect([...kinds]).toEqual(['matched']);
     expect(pending.answered(key(), 20_000).kind).toBe('duplicate');
+  });
+
+  it('an answer with the exchange\'s port, id and addresses but another question or none is a second answer after a matched one', () => {
+    const { pending } = setup();
+    pending.sent(key(), 0);
+    // before any matched answer it answers nothing, and the exchange still waits for its real answer
+    expect(pending.answered({ ...key(), question: undefined }, 1)).toEqual({ kind: 'unmatched' });
+    expect(pending.answered(key({ question: { name: 'www.example.org', type: 1, class: 1 } }), 2)).toEqual({ kind: 'unmatched' });
+    expect(pending.answered(key(), 3)).toEqual({ kind: 'matched' });
+    pending.named(key(), [label('203.0.113.66')], 1000);
+    // the resolver's error reply without the question section, after a (forged) matched answer
+    expect(pending.answered({ ...key(), question: undefined }, 4)).toEqual({ kind: 'duplicate', revoke: [{ labels: [label('203.0.113.66')], at: 1000 }] });
+    expect(pending.answered(key({ question: { name: 'www.example.com', type: 28, class: 1 } }), 5)).toEqual({ kind: 'duplicate', revoke: [] });
+    // another transaction (port, id or addresses) is not touched
+    pending.sent(key({ id: 2 }), 6);
+    pending.answered(key({ id: 2 }), 7);
+    pending.named(key({ id: 2 }), [label('198.51.100.2')], 1000);
+    for (const other of [{ clientPort: 50124 }, { id: 3 }, { client: '192.168.1.21' }, { server: '192.168.1.2' }, { iface: 'utun4' }]) {
+      expect(pending.answered({ ...key({ id: 2, ...other }), question: undefined }, 8)).toEqual({ kind: 'unmatched' });
+    }
+    // nor once the exchange has expired
+    expect(pending.answered({ ...key({ id: 2 }), question: undefined }, 10_006)).toEqual({ kind: 'unmatched' });
+  });
+
+  it('a stub asking two questions with one id and port: each answer matches its own, and a third answer takes back both', () => {
+    const { pending } = setup();
+    const aaaa = { question: { name: 'www.example.com', type: 28, class: 1 } };
+    pending.sent(key(), 0);
+    pending.sent(key(aaaa), 0);
+    expect(pending.answered(key(), 1)).toEqual({ kind: 'matched' });
+    pending.named(key(), [label('198.51.100.1')], 1000);
+    expect(pending.answered(key(aaaa), 2)).toEqual({ kind: 'matched' });
+    expect(pending.answered({ ...key(), question: undefined }, 3)).toEqual({ kind: 'duplicate', revoke: [{ labels: [label('198.51.100.1')], at: 1000 }] });
+    // the cap and expiry keep the per-transaction index in step
+    pending.sent(key({ id: 5 }), 20_000);
+    expect(pending.size).toBe(1);
+    expect((pending as unknown as { byTransaction: Map<string, unknown> }).byTransaction.size).toBe(1);
+  });
+});
+
+describe('PendingQueries: queries forwarded for a guest', () => {
+  const fwd = (o: Partial<Exchange> = {}) => {
+    const { clientPort, server, id, question } = key(o);
+    return { clientPort, server, id, question };
+  };
+
+  it('an outbound query that repeats an inbound one (client port, server, id, question) within the timeout is forwarded', () => {
+    const { pending } = setup(8, 10_000);
+    expect(pending.forwarded(fwd(), 0)).toBe(false);
+    pending.foreign(fwd(), 1000);
+    expect(pending.forwarded(fwd(), 1001)).toBe(true);
+    // NAT changes the client address, and the copy leaves by another interface: neither is compared
+    expect(pending.forwarded({ ...key({ client: '172.17.0.2', iface: 'docker0' }), clientPort: 50123 }, 1002)).toBe(true);
+    for (const other of [{ clientPort: 50124 }, { server: '192.168.1.2' }, { id: 2 }, { question: { name: 'www.example.org', type: 1, class: 1 } }, { question: { name: 'www.example.com', type: 28, class: 1 } }]) {
+      expect(pending.forwarded(fwd(other), 1003)).toBe(false);
+    }
+    expect(pending.forwarded(fwd(), 10_999)).toBe(true);
+    expect(pending.forwarded(fwd(), 11_000)).toBe(false);
+    // nor what the wall clock stepping back leaves "ahead" by more than a timeout
+    pending.foreign(fwd({ id: 7 }), 1_000_000);
+    expect(pending.forwarded(fwd({ id: 7 }), 20_000)).toBe(false);
+  });
+
+  it('inbound queries are bounded by the cap (the oldest goes first), and a flood keeps the newest', () => {
+    const { pending } = setup(100, 10_000);
+    for (let i = 0; i < 50_000; i++) pending.foreign(fwd({ clientPort: 1024 + (i % 60_000), id: i & 0xffff }), i / 100);
+    const inbound = (pending as unknown as { inbound: { byKey: Map<string, unknown>; queue: unknown[]; head: number } }).inbound;
+    expect(inbound.byKey.size).toBe(100);
+    expect(inbound.queue.length).toBeLessThan(100 + 2 * 1024);
+    expect(inbound.queue.length - inbound.head).toBeLessThan(400);
+    expect(pending.forwarded(fwd({ clientPort: 1024 + 49_999, id: 49_999 & 0xffff }), 500)).toBe(true);
+    expect(pending.forwarded(fwd({ clientPort: 1024 + 49_899, id: 49_899 & 0xffff }), 500)).toBe(false);
+    // and forwarded queries are not pending ones
+    expect(pending.size).toBe(0);
   });
 });
