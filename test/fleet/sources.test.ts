@@ -26,12 +26,17 @@ async function hostsSeen(store: Store): Promise<number> {
   return store.hosts.activeCount({ from: 0, to: 4_000_000_000 });
 }
 
+/** An in-memory store and an ingest service on it (default analytics, no quarantine file). */
+async function storeAndIngest() {
+  const store = await memoryStore();
+  return { store, ingest: createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null }) };
+}
+
 describe('file source', () => {
   it('reads complete lines, commits the offset with them, and resumes from it', async () => {
     const file = path.join(dir, 'resume.log');
     writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n`);
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     const a = await ingestFile(file, { ingest, store, chunkBytes: 300 });
     expect(a).toMatchObject({ lines: 2, accepted: 2 });
     const cp = await store.checkpoints.get(`file:${fileSourceId(file)}`);
@@ -53,8 +58,7 @@ describe('file source', () => {
   it('restarts at 0 when the checkpoint points into a rotated or truncated file', async () => {
     const file = path.join(dir, 'rotate.log');
     writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n${lineAt(2)}\n`);
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     await ingestFile(file, { ingest, store });
     renameSync(file, `${file}.1`);
     writeFileSync(file, `${lineAt(3)}\n`);
@@ -71,8 +75,7 @@ describe('file source', () => {
   it('reads a file rewritten in place (same inode, at least as long) from 0, not from the stored offset mid-line', async () => {
     const file = path.join(dir, 'rewrite.log');
     writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n`);
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     const starts: FileStart[] = [];
     const onStart = (s: FileStart) => starts.push(s);
     await ingestFile(file, { ingest, store, onStart });
@@ -99,8 +102,7 @@ describe('file source', () => {
     expect(lineAt(4).length).toBe(lineAt(1).length);
     expect(lineAt(4)).not.toBe(lineAt(1));
     writeFileSync(file, `${lineAt(1)}\n`);
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     await ingestFile(file, { ingest, store });
     const cp = (await store.checkpoints.get(`file:${fileSourceId(file)}`))!;
     expect(cp).toMatchObject({ offset: lineAt(1).length + 1, headBytes: lineAt(1).length + 1, tailBytes: lineAt(1).length + 1, headHash: expect.any(String), tailHash: expect.any(String) });
@@ -122,8 +124,7 @@ describe('file source', () => {
   it('a checkpoint stored before fingerprints resumes only after a line end', async () => {
     const file = path.join(dir, 'old-checkpoint.log');
     writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n${lineAt(2)}\n`);
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     const { ino, dev } = statSync(file);
     const id = `file:${fileSourceId(file)}`;
     const starts: FileStart[] = [];
@@ -142,8 +143,7 @@ describe('file source', () => {
   it('a followed file rewritten in place between two polls (no truncation seen) is read again from 0', async () => {
     const file = path.join(dir, 'follow-rewrite.log');
     writeFileSync(file, `${lineAt(30)}\n`);
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     const ac = new AbortController();
     const results: { accepted: number; quarantined: number }[] = [];
     const waitFor = async (n: number) => {
@@ -168,8 +168,7 @@ describe('file source', () => {
   it('follows a file through growth, rotation and truncation until aborted', async () => {
     const file = path.join(dir, 'follow.log');
     writeFileSync(file, `${lineAt(10)}\n`);
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     const ac = new AbortController();
     const accepted: number[] = [];
     const waitFor = async (n: number) => {
@@ -267,8 +266,7 @@ describe('file source', () => {
   });
 
   it('names an unreadable file as bad input', async () => {
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     await expect(ingestFile(path.join(dir, 'missing.log'), { ingest, store })).rejects.toMatchObject({ code: 'INPUT_INVALID' });
     await store.close();
   });
@@ -276,8 +274,7 @@ describe('file source', () => {
 
 describe('stream source and ingest service', () => {
   it('reads NDJSON from a stream in batches, CRLF tolerated', async () => {
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     const text = [0, 1, 2, 3, 4].map((i) => lineAt(30 + i)).join('\r\n');
     const batches: number[] = [];
     const r = await ingestStream(Readable.from([text.slice(0, 100), text.slice(100)]), { ingest, batchLines: 2, onBatch: (b) => batches.push(b.lines) });
@@ -287,8 +284,7 @@ describe('stream source and ingest service', () => {
   });
 
   it('counts ignored rows by reason, and rows of other queries by name (at most MAX_IGNORED_QUERY_NAMES names); baseline excludes them', async () => {
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     const renamed = (l: string, name: string) => l.replace('"pack/Global/outflow_destinations"', JSON.stringify(name));
     const lines = [
       lineAt(0),
@@ -321,8 +317,7 @@ describe('stream source and ingest service', () => {
   });
 
   it('accepts decoded line objects (webhook details, Kafka-REST values) and row-level garbage', async () => {
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     const good = JSON.parse(appLine(hosts[0]!, T0, APPS.slack));
     const badCandidate = { name: 'pack/Global/outflow_candidates', hostIdentifier: 'H', unixTime: T0, counter: 4, columns: { analytic: 'AN9999', flow_id: '' }, action: 'added' };
     const badDestination = { name: 'pack/Global/outflow_destinations', hostIdentifier: 'H', unixTime: T0, counter: 4, columns: { server_name: 'x.com' }, action: 'added' };
@@ -372,8 +367,7 @@ describe('stream source and ingest service', () => {
   });
 
   it('a line of many rows is quarantined once: every rejected row is in the kept text, and the batch caps hold distinct lines', async () => {
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     // 400 status rows of ~230 bytes (a 90 KiB line, past the 64 KiB line cap); the last one has no component
     const rows: Record<string, string>[] = Array.from({ length: 399 }, (_, i) => ({ component: `c${i}`, state: 'running', detail: 'x'.repeat(200) }));
     rows.push({ state: 'the-bad-one' });
@@ -400,8 +394,7 @@ describe('stream source and ingest service', () => {
   });
 
   it('dedupes on content: column key order and string/number encoding do not matter', async () => {
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     // A candidate row: the rows a dedupe key tracks (other rows are idempotent merges, applied again).
     const line = JSON.parse(candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.example.org', bytes_out: 30 * MiB, first_seen: T0 }, T0 + 50));
     const reordered = { ...line, unixTime: String(line.unixTime), columns: Object.fromEntries(Object.entries(line.columns as Record<string, string>).reverse().map(([k, v]) => [k, /^\d+$/.test(v) ? Number(v) : v])) };
@@ -410,8 +403,7 @@ describe('stream source and ingest service', () => {
   });
 
   it('a re-delivered invalid row is counted as a duplicate reject, not quarantined again', async () => {
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     const bad = JSON.stringify({ name: 'pack/Global/outflow_destinations', hostIdentifier: 'H', unixTime: T0, counter: 4, columns: { server_name: 'x.com' }, action: 'added' });
     expect(await ingest.ingestLines([bad, bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 0, duplicates: 1, duplicateRejects: 1, quarantined: 1 });
     expect(await ingest.ingestLines([bad], { kind: 'test', id: 'x' })).toMatchObject({ accepted: 0, duplicates: 1, duplicateRejects: 1, quarantined: 0 });
@@ -446,8 +438,7 @@ describe('stream source and ingest service', () => {
   });
 
   it('a re-delivered snapshot line with an invalid row quarantines that row once; its valid rows apply again', async () => {
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     const status = (component: string) => ({ component, detail: '', dropped: '0', events: '1', last_event: String(T0), platform: 'darwin', state: 'running', version: '0.1.0' });
     const snap = JSON.stringify({ name: 'pack/Global/outflow_status', hostIdentifier: 'H', unixTime: T0, counter: 0, snapshot: [status('flows'), status(''), status('eslogger')], action: 'snapshot' });
     expect(await ingest.ingestLines([snap], { kind: 'test', id: 'x' })).toMatchObject({ rows: 3, accepted: 2, baseline: 2, duplicates: 0, quarantined: 1 });
@@ -465,8 +456,7 @@ describe('stream source and ingest service', () => {
     const lines = [appLine(hosts[0]!, T0, older), appLine(hosts[1]!, T0 + 60, newer), appLine(hosts[2]!, T0 + 60, tie), appLine(hosts[0]!, T0 + 60, newer, 4)];
     const results = [];
     for (const order of [lines, [...lines].reverse(), [lines[2]!, lines[0]!, lines[3]!, lines[1]!]]) {
-      const store = await memoryStore();
-      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+      const { store, ingest } = await storeAndIngest();
       await ingest.ingestLines(order, { kind: 'test', id: 'x' });
       const app = (await store.prevalence.apps([APPS.slack.identity], { from: 0, to: 4_000_000_000 })).get(APPS.slack.identity)!;
       results.push({ path: app.path, cdhash: app.cdhash, hosts: app.hosts });
@@ -478,8 +468,7 @@ describe('stream source and ingest service', () => {
   });
 
   it('rejects with StoreError when the store cannot commit, applying nothing', async () => {
-    const store = await memoryStore();
-    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const { store, ingest } = await storeAndIngest();
     await store.close();
     await expect(ingest.ingestLines([lineAt(40)], { kind: 'test', id: 'x' })).rejects.toMatchObject({ name: 'StoreError' });
   });
