@@ -687,6 +687,17 @@ function keyRef(f: Family, r: Record<string, unknown>): PrevalenceKeyRef {
 }
 
 /**
+ * The keys (and their host counts) with `threshold` ($3) hosts or more in the window [$1, $2], host rows aliased `h`
+ * for `filter` (keyFilter's, from $4 on): what compactFamily saturates and commonFamilyKeys lists, so the list is
+ * the plan compaction carries out.
+ */
+function countedHosts(f: Family, filter = ''): string {
+  const keyList = f.keyCols.join(', ');
+  return `SELECT ${keyList}, count(*) AS hosts FROM ${f.hostTable} h
+       WHERE first_seen <= $2 AND last_seen >= $1${filter} GROUP BY ${keyList} HAVING count(*) >= $3`;
+}
+
+/**
  * Saturate every key (of `keys`, when given) whose host count in the window reached the threshold, then fold their
  * host rows into their day sketches (each span no further back than `floor`, compactionFloor) and drop them. (Host
  * rows of a key saturated earlier cannot appear: observe skips them in the statement that reads the flag, and the
@@ -700,10 +711,7 @@ async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: 
   const onlyK = keyFilter(f, 'k', keys, 4);
   const saturated = await ex.q<Record<string, string>>(
     'write',
-    `WITH counted AS (
-       SELECT ${keyList}, count(*) AS hosts FROM ${f.hostTable} h
-       WHERE first_seen <= $2 AND last_seen >= $1${only.sql} GROUP BY ${keyList} HAVING count(*) >= $3
-     )
+    `WITH counted AS (${countedHosts(f, only.sql)})
      UPDATE ${f.keyTable} k SET saturated = TRUE, host_count = GREATEST(k.host_count, c.hosts) FROM counted c
      WHERE ${joinC} AND NOT k.saturated${onlyK.sql} RETURNING ${f.keyCols.map((c) => `k.${c}`).join(', ')}`,
     [window.from, window.to, threshold, ...only.params],
@@ -726,13 +734,9 @@ async function compactFamily(ex: Executor, chunk: number, f: Family, threshold: 
 
 /** The keys compactFamily would saturate now, with their host counts in the window. */
 async function commonFamilyKeys(ex: Executor, f: Family, threshold: number, window: TimeWindow): Promise<PrevalenceKeyRef[]> {
-  const keyList = f.keyCols.join(', ');
   const rows = await ex.q<Record<string, unknown>>(
     'read',
-    `SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')}, c.hosts AS rows FROM (
-       SELECT ${keyList}, count(*) AS hosts FROM ${f.hostTable}
-       WHERE first_seen <= $2 AND last_seen >= $1 GROUP BY ${keyList} HAVING count(*) >= $3
-     ) c JOIN ${f.keyTable} k ON ${f.keyCols.map((c) => `k.${c} = c.${c}`).join(' AND ')}
+    `SELECT ${f.keyCols.map((c) => `k.${c}`).join(', ')}, c.hosts AS rows FROM (${countedHosts(f)}) c JOIN ${f.keyTable} k ON ${f.keyCols.map((c) => `k.${c} = c.${c}`).join(' AND ')}
      WHERE NOT k.saturated ORDER BY ${f.keyCols.map((c) => `k.${c} COLLATE "C"`).join(', ')}`,
     [window.from, window.to, threshold],
   );
