@@ -979,9 +979,7 @@ class SqliteRepos implements StoreRepos {
   compactTables(t: PrevalenceTables, threshold: number, window: TimeWindow, floor: number, ids?: readonly number[]): number {
     let full: Row[];
     if (ids === undefined) {
-      full = this.st(
-        `SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${t.idCol} HAVING count(*) >= ?`,
-      ).all(window.to, window.from, threshold) as Row[];
+      full = this.st(this.countedHosts(t)).all(window.to, window.from, threshold) as Row[];
     } else {
       const count = this.st(`SELECT count(*) FROM ${t.hostTable} WHERE ${t.idCol} = ? AND first_seen <= ? AND last_seen >= ?`).pluck();
       full = ids.map((id) => ({ id, n: count.get(id, window.to, window.from) as number })).filter((r) => r.n >= threshold);
@@ -1002,12 +1000,18 @@ class SqliteRepos implements StoreRepos {
     return compacted;
   }
 
+  /**
+   * The key ids (and their host counts) with `threshold` hosts or more in the window, bound as (to, from, threshold):
+   * what compactTables saturates and commonKeys lists, so the list is the plan compaction carries out.
+   */
+  private countedHosts(t: PrevalenceTables): string {
+    return `SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${t.idCol} HAVING count(*) >= ?`;
+  }
+
   /** The keys compactTables would saturate now, with their host counts in the window, in id order. */
   commonKeys(t: PrevalenceTables, threshold: number, window: TimeWindow): PrevalenceKeyRef[] {
     const rows = this.st(
-      `SELECT ${t.keyCols.map((c) => `k.${c}`).join(', ')}, c.n AS rows FROM (
-         SELECT ${t.idCol} AS id, count(*) AS n FROM ${t.hostTable} WHERE first_seen <= ? AND last_seen >= ? GROUP BY ${t.idCol} HAVING count(*) >= ?
-       ) c JOIN ${t.keyTable} k ON k.id = c.id WHERE k.saturated = 0 ORDER BY k.id`,
+      `SELECT ${t.keyCols.map((c) => `k.${c}`).join(', ')}, c.n AS rows FROM (${this.countedHosts(t)}) c JOIN ${t.keyTable} k ON k.id = c.id WHERE k.saturated = 0 ORDER BY k.id`,
     ).all(window.to, window.from, threshold) as Row[];
     return rows.map((r) => keyRefOf(t, r));
   }
