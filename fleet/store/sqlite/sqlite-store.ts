@@ -1054,10 +1054,11 @@ class SqliteRepos implements StoreRepos {
     const oldDays = this.st(`DELETE FROM ${t.sketchTable} WHERE ${t.idCol} = ? AND day < ?`);
     const key = this.st(`DELETE FROM ${t.keyTable} WHERE id = ? AND last_seen < ?`);
     const sketches = this.st(`DELETE FROM ${t.sketchTable} WHERE ${t.idCol} = ?`);
+    const horizon = sketchDay(sketchesBefore);
     let expired = 0;
     for (const id of ids) {
       hosts.run(id, before);
-      oldDays.run(id, sketchDay(sketchesBefore));
+      oldDays.run(id, horizon);
       if (key.run(id, before).changes === 0) continue;
       sketches.run(id);
       expired++;
