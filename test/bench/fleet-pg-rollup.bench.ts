@@ -13,10 +13,10 @@ import { openStore } from '../../fleet/store/open.js';
 import type { DestinationSighting, HostSighting, Store, StoreRepos, TransactionOptions } from '../../fleet/store/store.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { createTestDatabase, pgQuery } from '../helpers/pg.js';
+import { FAR_CLOCK, withTransaction } from '../helpers/rollup.js';
 
 const DAY = 86_400;
 const NEWEST = 1_780_000_000;
-const FAR_FUTURE = { now: () => new Date(4e12), unix: () => 4e9, ms: () => 4e12 };
 
 /** `store`, recording how long each exclusive transaction took (s, its lock wait included). */
 function timingExclusive(store: Store): { store: Store; holds: number[] } {
@@ -30,14 +30,7 @@ function timingExclusive(store: Store): { store: Store; holds: number[] } {
       holds.push((performance.now() - t0) / 1000);
     }
   };
-  const timed = new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'transaction') return transaction;
-      const v = Reflect.get(target, prop) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-  return { store: timed, holds };
+  return { store: withTransaction(store, transaction), holds };
 }
 
 /** `keys` destinations, each sighted by `perKey` of `hosts` hosts (the common threshold is 10 % of them) over the last month. */
@@ -66,7 +59,7 @@ async function rollupAfterBackfill(url: string, keys: number, analyze = false): 
     if (analyze) await pgQuery(url, 'ANALYZE');
     const { store, holds } = timingExclusive(opened);
     const t0 = performance.now();
-    const r = await rollup(store, { analytics: defaultAnalyticsConfig(), clock: FAR_FUTURE });
+    const r = await rollup(store, { analytics: defaultAnalyticsConfig(), clock: FAR_CLOCK });
     const seconds = (performance.now() - t0) / 1000;
     if (r.compacted.destinations !== keys) throw new Error(`compacted ${r.compacted.destinations} of ${keys} keys`);
     return { seconds, longest: Math.max(...holds), transactions: holds.length };

@@ -169,12 +169,16 @@ export function hookSlices(
     }
     return store.transaction((tx) => fn(hooked(tx)), opts);
   };
-  const proxy = new Proxy(store, {
+  return { store: withTransaction(store, transaction), exclusive: () => exclusive };
+}
+
+/** `store` with its transaction method replaced by `transaction` (every other member is the store's own). */
+export function withTransaction(store: Store, transaction: Store['transaction']): Store {
+  return new Proxy(store, {
     get(target, prop) {
       if (prop === 'transaction') return transaction;
       const v = Reflect.get(target, prop) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
-  return { store: proxy, exclusive: () => exclusive };
 }
