@@ -19,13 +19,12 @@ import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
 import { rollup } from '../../fleet/rules/maintenance.js';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
-import { APPS, candidateColumns, DEFAULT_START, eventLine, simulateFleet, type HostInfo } from '../../scripts/simulate-fleet.js';
+import { simulateFleet } from '../../scripts/simulate-fleet.js';
 import type { BenchContext } from './run.js';
 import { rowCounts } from './sqlite-store-size.js';
 import { pendingCandidateLines } from '../helpers/fleet-lines.js';
 
 const BATCH = 5000;
-const MiB = 1024 * 1024;
 
 /** CPU seconds of this process (all threads: the main thread, SQLite runs on it, plus GC helpers). */
 function cpuSeconds(): number {
