@@ -191,7 +191,8 @@ function queryFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): void {
     stats.foreignQueries++;
     if (place.direction === undefined) stats.undirectedQueries++;
     // a guest's, perhaps, which this host forwards next: its copy going out must not count as this host's
-    const msg = parseQuietly(d.payload);
+    // already counted, as foreign: an unreadable one is not counted as malformed too
+    const msg = parse(d.payload);
     if (msg?.questions.length === 1) o.pending.foreign({ clientPort: d.srcPort, server: d.dstAddress, id: msg.id, question: msg.questions[0]! }, o.nowMs);
     return;
   }
@@ -254,21 +255,13 @@ function answerFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): number {
   return labels.length;
 }
 
-function parseQuietly(payload: Buffer): DnsMessage | undefined {
+/** The DNS message in `payload`, or undefined when it is unreadable (counted as malformed when `stats` is given). */
+function parse(payload: Buffer, stats?: DnsNamesStats): DnsMessage | undefined {
   try {
     return parseDnsMessage(payload);
   } catch (err) {
     if (!(err instanceof DnsFormatError)) throw err;
-    return undefined;
-  }
-}
-
-function parse(payload: Buffer, stats: DnsNamesStats): DnsMessage | undefined {
-  try {
-    return parseDnsMessage(payload);
-  } catch (err) {
-    if (!(err instanceof DnsFormatError)) throw err;
-    stats.malformed++;
+    if (stats) stats.malformed++;
     return undefined;
   }
 }
