@@ -107,158 +107,88 @@ export type AnswerMatch =
   | { kind: 'duplicate'; revoke: Named[] };
 
 interface Entry {
-  expiresMs: number;
   /** queries sent and not yet answered (a stub's retransmission repeats id, port and question) */
   waiting: number;
   /** whether an answer matched it yet */
   answered: boolean;
+  key: string;
   transaction: string;
   named: Named[];
-  /**
-   * Its item in the queue, the one for its latest query; any earlier one is stale. By reference, not by time:
-   * every packet of a capture chunk is handled at the same nowMs, so a retransmission in the same chunk leaves
-   * an earlier item with the same expiry, which would otherwise count as live (kept by compaction, and taken for
-   * the exchange's place at the cap).
-   */
-  queued?: Queued;
 }
 
-/** The order entries expire in: one item per query sent; an item whose entry was refreshed since is stale. */
-interface Queued {
+/** A value and when it expires: one per put, in the queue; stale once its key is put again or removed. */
+interface Slot<V> {
   key: string;
-  entry: Entry;
+  value: V;
   expiresMs: number;
 }
 
-export class PendingQueries {
-  private readonly byKey = new Map<string, Entry>();
-  /** the exchanges of each transaction (one, unless a stub asks several questions with one id and port) */
-  private readonly byTransaction = new Map<string, Entry[]>();
+/**
+ * Values by key, each kept for `timeoutMs` after it was last put and at most `maxPending` of them (the oldest
+ * goes first). Subclasses hear of every value that leaves (`left`).
+ */
+abstract class ExpiringKeys<V> {
+  private readonly byKey = new Map<string, Slot<V>>();
   /**
    * Expiry order as a queue with a moving head rather than the Map's own order: deleting from the front of a Map
    * leaves holes V8 skips on every fresh iteration until it rehashes, so a sweep per packet would cost O(holes).
+   * A slot is live while `byKey` holds that very slot. By reference, not by time: every packet of a capture chunk
+   * is handled at the same nowMs, so a key put again in the same chunk leaves an earlier slot with the same
+   * expiry, which would otherwise count as live (kept by compaction, and taken for the key's place at the cap).
    */
-  private queue: Queued[] = [];
+  private queue: Slot<V>[] = [];
   private head = 0;
-  private readonly inbound: RecentKeys;
 
-  constructor(
-    private readonly opts: PendingQueryOptions,
-    private readonly stats: PendingQueryStats,
-  ) {
-    this.inbound = new RecentKeys(opts);
-  }
+  constructor(protected readonly opts: PendingQueryOptions) {}
 
   get size(): number {
     return this.byKey.size;
   }
 
-  /** This host sent the query `e` at `nowMs`. Returns what answered exchanges the cap pushed out had named. */
-  sent(e: Exchange, nowMs: number): Named[] {
-    this.expire(nowMs);
-    const key = exchangeKey(e);
-    let entry = this.byKey.get(key);
-    if (entry === undefined) {
-      entry = { expiresMs: 0, waiting: 0, answered: false, transaction: transactionKey(e), named: [] };
-      this.byKey.set(key, entry);
-      const siblings = this.byTransaction.get(entry.transaction);
-      if (siblings) siblings.push(entry);
-      else this.byTransaction.set(entry.transaction, [entry]);
-    }
-    entry.waiting++;
-    // a retransmission extends the wait
-    entry.expiresMs = nowMs + this.opts.timeoutMs;
-    entry.queued = { key, entry, expiresMs: entry.expiresMs };
-    this.queue.push(entry.queued);
-    const revoke: Named[] = [];
+  /** A value left: pushed out by the cap ('evicted') or past its time ('expired'). */
+  protected abstract left(key: string, value: V, why: 'expired' | 'evicted'): void;
+
+  protected slot(key: string): Slot<V> | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** `value` at `key` from `nowMs` on (callers sweep first): its timeout starts anew, and the cap may push the oldest out. */
+  protected put(key: string, value: V, nowMs: number): void {
+    const slot = { key, value, expiresMs: nowMs + this.opts.timeoutMs };
+    this.byKey.set(key, slot);
+    this.queue.push(slot);
     while (this.byKey.size > this.opts.maxPending) {
       const oldest = this.queue[this.head++]!;
-      if (this.live(oldest)) {
-        this.drop(oldest.key, oldest.entry);
-        this.stats.evicted += oldest.entry.waiting;
-        if (oldest.entry.named.length) {
-          this.stats.revokedAtCap++;
-          revoke.push(...oldest.entry.named);
-        }
-      }
+      if (this.live(oldest)) this.remove(oldest, 'evicted');
     }
     this.compact();
-    return revoke;
   }
 
-  /** An answer `a` arrived at `nowMs`: whether it answers a query this host sent and still waits on. */
-  answered(a: Answer, nowMs: number): AnswerMatch {
-    this.expire(nowMs);
-    const key = a.question === undefined ? undefined : exchangeKey({ ...a, question: a.question });
-    const entry = key === undefined ? undefined : this.byKey.get(key);
-    if (key !== undefined && entry !== undefined) {
-      if (!this.current(entry, nowMs)) {
-        this.drop(key, entry);
-        this.stats.expired += entry.waiting;
-        return { kind: 'unmatched' };
-      }
-      if (entry.waiting > 0) {
-        entry.waiting--;
-        entry.answered = true;
-        return { kind: 'matched' };
-      }
-      // more answers than queries: whatever this exchange named is taken back, once
-      return { kind: 'duplicate', revoke: entry.named.splice(0) };
-    }
-    // No exchange asked this: another question, or none, in a transaction whose exchange was answered is a second
-    // answer to it (see the class comment).
-    const answeredSiblings = (this.byTransaction.get(transactionKey(a)) ?? []).filter((s) => s.answered && this.current(s, nowMs));
-    if (!answeredSiblings.length) return { kind: 'unmatched' };
-    return { kind: 'duplicate', revoke: answeredSiblings.flatMap((s) => s.named.splice(0)) };
-  }
-
-  /** What a matched answer to `e` named, learnt at unix time `at`. */
-  named(e: Exchange, labels: readonly DnsNameLabel[], at: number): void {
-    const entry = this.byKey.get(exchangeKey(e));
-    if (entry && labels.length) entry.named.push({ labels, at });
-  }
-
-  /** A query to a resolver came into this host at `nowMs` (a guest's, perhaps, about to be forwarded). */
-  foreign(q: ForwardedQuery, nowMs: number): void {
-    this.inbound.add(forwardKey(q), nowMs);
-  }
-
-  /** Whether a query this host sends at `nowMs` repeats one that came in within the timeout: a guest's, forwarded. */
-  forwarded(q: ForwardedQuery, nowMs: number): boolean {
-    return this.inbound.has(forwardKey(q), nowMs);
+  protected remove(slot: Slot<V>, why: 'expired' | 'evicted'): void {
+    this.byKey.delete(slot.key);
+    this.left(slot.key, slot.value, why);
   }
 
   /**
    * nowMs is the wall clock. After it steps back, the sweep waits behind the items queued before (their expiry
-   * lies ahead of every later one's), so the timeout is judged here too: past it, or sent more than a timeout
-   * "later" than now, the query has waited as long as anyone can tell.
+   * lies ahead of every later one's), so the timeout is judged here too: past it, or put more than a timeout
+   * "later" than now, the value has waited as long as anyone can tell.
    */
-  private current(entry: Entry, nowMs: number): boolean {
-    return nowMs < entry.expiresMs && nowMs + 2 * this.opts.timeoutMs >= entry.expiresMs;
+  protected current(slot: Slot<V>, nowMs: number): boolean {
+    return nowMs < slot.expiresMs && nowMs + 2 * this.opts.timeoutMs >= slot.expiresMs;
   }
 
-  private drop(key: string, entry: Entry): void {
-    this.byKey.delete(key);
-    const siblings = this.byTransaction.get(entry.transaction);
-    if (siblings === undefined) return;
-    const rest = siblings.filter((s) => s !== entry);
-    if (rest.length) this.byTransaction.set(entry.transaction, rest);
-    else this.byTransaction.delete(entry.transaction);
-  }
-
-  private live(q: Queued): boolean {
-    return q.entry.queued === q && this.byKey.get(q.key) === q.entry;
-  }
-
-  private expire(nowMs: number): void {
+  protected expire(nowMs: number): void {
     // Items are queued in time order; a clock stepping back only delays the sweep (the cap still holds).
     while (this.head < this.queue.length && this.queue[this.head]!.expiresMs <= nowMs) {
       const q = this.queue[this.head++]!;
-      if (!this.live(q)) continue;
-      this.drop(q.key, q.entry);
-      this.stats.expired += q.entry.waiting;
+      if (this.live(q)) this.remove(q, 'expired');
     }
     this.compact();
+  }
+
+  private live(q: Slot<V>): boolean {
+    return this.byKey.get(q.key) === q;
   }
 
   /** Drop what the head has passed, and stale items once they outnumber the live ones: the queue stays O(maxPending). */
@@ -274,9 +204,96 @@ export class PendingQueries {
   }
 }
 
-interface Recent {
-  key: string;
-  expiresMs: number;
+export class PendingQueries extends ExpiringKeys<Entry> {
+  /** the exchanges of each transaction (one, unless a stub asks several questions with one id and port) */
+  private readonly byTransaction = new Map<string, Entry[]>();
+  private readonly inbound: RecentKeys;
+  /** what answered exchanges the cap pushed out had named, for `sent` to return */
+  private readonly pushedOut: Named[] = [];
+
+  constructor(
+    opts: PendingQueryOptions,
+    private readonly stats: PendingQueryStats,
+  ) {
+    super(opts);
+    this.inbound = new RecentKeys(opts);
+  }
+
+  /** This host sent the query `e` at `nowMs`. Returns what answered exchanges the cap pushed out had named. */
+  sent(e: Exchange, nowMs: number): Named[] {
+    this.expire(nowMs);
+    const key = exchangeKey(e);
+    let entry = this.slot(key)?.value;
+    if (entry === undefined) {
+      entry = { waiting: 0, answered: false, key, transaction: transactionKey(e), named: [] };
+      const siblings = this.byTransaction.get(entry.transaction);
+      if (siblings) siblings.push(entry);
+      else this.byTransaction.set(entry.transaction, [entry]);
+    }
+    entry.waiting++;
+    // a retransmission extends the wait
+    this.put(key, entry, nowMs);
+    return this.pushedOut.splice(0);
+  }
+
+  /** An answer `a` arrived at `nowMs`: whether it answers a query this host sent and still waits on. */
+  answered(a: Answer, nowMs: number): AnswerMatch {
+    this.expire(nowMs);
+    const slot = a.question === undefined ? undefined : this.slot(exchangeKey({ ...a, question: a.question }));
+    if (slot !== undefined) {
+      const entry = slot.value;
+      if (!this.current(slot, nowMs)) {
+        this.remove(slot, 'expired');
+        return { kind: 'unmatched' };
+      }
+      if (entry.waiting > 0) {
+        entry.waiting--;
+        entry.answered = true;
+        return { kind: 'matched' };
+      }
+      // more answers than queries: whatever this exchange named is taken back, once
+      return { kind: 'duplicate', revoke: entry.named.splice(0) };
+    }
+    // No exchange asked this: another question, or none, in a transaction whose exchange was answered is a second
+    // answer to it (see the class comment).
+    const answeredSiblings = (this.byTransaction.get(transactionKey(a)) ?? []).filter((s) => s.answered && this.current(this.slot(s.key)!, nowMs));
+    if (!answeredSiblings.length) return { kind: 'unmatched' };
+    return { kind: 'duplicate', revoke: answeredSiblings.flatMap((s) => s.named.splice(0)) };
+  }
+
+  /** What a matched answer to `e` named, learnt at unix time `at`. */
+  named(e: Exchange, labels: readonly DnsNameLabel[], at: number): void {
+    const entry = this.slot(exchangeKey(e))?.value;
+    if (entry && labels.length) entry.named.push({ labels, at });
+  }
+
+  /** A query to a resolver came into this host at `nowMs` (a guest's, perhaps, about to be forwarded). */
+  foreign(q: ForwardedQuery, nowMs: number): void {
+    this.inbound.add(forwardKey(q), nowMs);
+  }
+
+  /** Whether a query this host sends at `nowMs` repeats one that came in within the timeout: a guest's, forwarded. */
+  forwarded(q: ForwardedQuery, nowMs: number): boolean {
+    return this.inbound.has(forwardKey(q), nowMs);
+  }
+
+  protected left(_key: string, entry: Entry, why: 'expired' | 'evicted'): void {
+    const siblings = this.byTransaction.get(entry.transaction);
+    if (siblings !== undefined) {
+      const rest = siblings.filter((s) => s !== entry);
+      if (rest.length) this.byTransaction.set(entry.transaction, rest);
+      else this.byTransaction.delete(entry.transaction);
+    }
+    if (why === 'expired') {
+      this.stats.expired += entry.waiting;
+      return;
+    }
+    this.stats.evicted += entry.waiting;
+    if (entry.named.length) {
+      this.stats.revokedAtCap++;
+      this.pushedOut.push(...entry.named);
+    }
+  }
 }
 
 /**
@@ -284,54 +301,23 @@ interface Recent {
  * its forwarded copy are captured microseconds apart, so a key pushed out by the cap in between takes a flood of
  * that size inside that gap.
  */
-class RecentKeys {
-  private readonly byKey = new Map<string, Recent>();
-  /** as PendingQueries': a queue with a moving head; an item is live while byKey holds that very item */
-  private queue: Recent[] = [];
-  private head = 0;
-
-  constructor(private readonly opts: PendingQueryOptions) {}
-
+class RecentKeys extends ExpiringKeys<true> {
   add(key: string, nowMs: number): void {
     this.expire(nowMs);
-    const item = { key, expiresMs: nowMs + this.opts.timeoutMs };
-    this.byKey.set(key, item);
-    this.queue.push(item);
-    while (this.byKey.size > this.opts.maxPending) {
-      const oldest = this.queue[this.head++]!;
-      if (this.byKey.get(oldest.key) === oldest) this.byKey.delete(oldest.key);
-    }
-    this.compact();
+    this.put(key, true, nowMs);
   }
 
   has(key: string, nowMs: number): boolean {
     this.expire(nowMs);
-    const item = this.byKey.get(key);
-    if (item === undefined) return false;
+    const slot = this.slot(key);
+    if (slot === undefined) return false;
     // the wall clock stepped back or forth: as PendingQueries judges an entry
-    if (nowMs >= item.expiresMs || nowMs + 2 * this.opts.timeoutMs < item.expiresMs) {
-      this.byKey.delete(key);
+    if (!this.current(slot, nowMs)) {
+      this.remove(slot, 'expired');
       return false;
     }
     return true;
   }
 
-  private expire(nowMs: number): void {
-    while (this.head < this.queue.length && this.queue[this.head]!.expiresMs <= nowMs) {
-      const q = this.queue[this.head++]!;
-      if (this.byKey.get(q.key) === q) this.byKey.delete(q.key);
-    }
-    this.compact();
-  }
-
-  private compact(): void {
-    const length = this.queue.length - this.head;
-    if (length > 2 * this.byKey.size + 64) {
-      this.queue = this.queue.slice(this.head).filter((q) => this.byKey.get(q.key) === q);
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-  }
+  protected left(): void {}
 }
