@@ -87,7 +87,12 @@ const questionKey = (q: DnsQuestion): string => `${q.type}\n${q.class}\n${q.name
  * answer's bytes; the name is parse-dns's lower-cased text, so a resolver echoing 0x20 mixed case still matches.
  */
 export function exchangeKey(e: Exchange): string {
-  return `${transactionKey(e)}\n${questionKey(e.question)}`;
+  return keyIn(transactionKey(e), e.question);
+}
+
+/** An exchange's key from its transaction's, which PendingQueries needs as well. */
+function keyIn(transaction: string, q: DnsQuestion): string {
+  return `${transaction}\n${questionKey(q)}`;
 }
 
 function forwardKey(q: ForwardedQuery): string {
@@ -222,10 +227,11 @@ export class PendingQueries extends ExpiringKeys<Entry> {
   /** This host sent the query `e` at `nowMs`. Returns what answered exchanges the cap pushed out had named. */
   sent(e: Exchange, nowMs: number): Named[] {
     this.expire(nowMs);
-    const key = exchangeKey(e);
+    const transaction = transactionKey(e);
+    const key = keyIn(transaction, e.question);
     let entry = this.slot(key)?.value;
     if (entry === undefined) {
-      entry = { waiting: 0, answered: false, key, transaction: transactionKey(e), named: [] };
+      entry = { waiting: 0, answered: false, key, transaction, named: [] };
       const siblings = this.byTransaction.get(entry.transaction);
       if (siblings) siblings.push(entry);
       else this.byTransaction.set(entry.transaction, [entry]);
@@ -239,7 +245,8 @@ export class PendingQueries extends ExpiringKeys<Entry> {
   /** An answer `a` arrived at `nowMs`: whether it answers a query this host sent and still waits on. */
   answered(a: Answer, nowMs: number): AnswerMatch {
     this.expire(nowMs);
-    const slot = a.question === undefined ? undefined : this.slot(exchangeKey({ ...a, question: a.question }));
+    const transaction = transactionKey(a);
+    const slot = a.question === undefined ? undefined : this.slot(keyIn(transaction, a.question));
     if (slot !== undefined) {
       const entry = slot.value;
       if (!this.current(slot, nowMs)) {
@@ -256,7 +263,7 @@ export class PendingQueries extends ExpiringKeys<Entry> {
     }
     // No exchange asked this: another question, or none, in a transaction whose exchange was answered is a second
     // answer to it (see the class comment).
-    const answeredSiblings = (this.byTransaction.get(transactionKey(a)) ?? []).filter((s) => s.answered && this.current(this.slot(s.key)!, nowMs));
+    const answeredSiblings = (this.byTransaction.get(transaction) ?? []).filter((s) => s.answered && this.current(this.slot(s.key)!, nowMs));
     if (!answeredSiblings.length) return { kind: 'unmatched' };
     return { kind: 'duplicate', revoke: answeredSiblings.flatMap((s) => s.named.splice(0)) };
   }
