@@ -339,36 +339,39 @@ function byteOrderOf(magicLE: number): Reader {
 }
 
 /**
- * The direction bits of an EPB's `epb_flags` option, scanning the options from `off`. Apple's own options (process
- * information indexes 0x8001/0x8003, service class 0x8002, metadata flags) sit beside it and are skipped. A
- * malformed option list only loses the direction, as in interfaceFrom.
+ * Calls `visit` with each option's code, value offset and length from `off` (TLVs padded to 4 bytes) until it
+ * returns true. A malformed list ends the walk rather than the capture: it only loses the options after it.
  */
-function epbDirection(b: Buffer, r: Reader, off: number, bodyEnd: number): 'in' | 'out' | undefined {
+function eachOption(b: Buffer, r: Reader, off: number, bodyEnd: number, visit: (code: number, value: number, len: number) => boolean): void {
   while (off + 4 <= bodyEnd) {
     const code = r.u16(b, off);
     const len = r.u16(b, off + 2);
     const value = off + 4;
-    if (code === OPT_END || value + len > bodyEnd) return undefined;
-    if (code === OPT_EPB_FLAGS && len === 4) {
-      const bits = r.u32(b, value) & 0b11;
-      // 11 is not a direction the format defines: no better than none
-      return bits === 0b01 ? 'in' : bits === 0b10 ? 'out' : undefined;
-    }
+    if (code === OPT_END || value + len > bodyEnd) return;
+    if (visit(code, value, len)) return;
     off = value + ((len + 3) & ~3);
   }
-  return undefined;
+}
+
+/**
+ * The direction bits of an EPB's `epb_flags` option, scanning the options from `off`. Apple's own options (process
+ * information indexes 0x8001/0x8003, service class 0x8002, metadata flags) sit beside it and are skipped.
+ */
+function epbDirection(b: Buffer, r: Reader, off: number, bodyEnd: number): 'in' | 'out' | undefined {
+  let direction: 'in' | 'out' | undefined;
+  eachOption(b, r, off, bodyEnd, (code, value, len) => {
+    if (code !== OPT_EPB_FLAGS || len !== 4) return false;
+    const bits = r.u32(b, value) & 0b11;
+    // 11 is not a direction the format defines: no better than none
+    direction = bits === 0b01 ? 'in' : bits === 0b10 ? 'out' : undefined;
+    return true;
+  });
+  return direction;
 }
 
 function interfaceFrom(b: Buffer, r: Reader, bodyEnd: number): PcapngInterface {
   const iface: PcapngInterface = { linkType: r.u16(b, 8), snaplen: r.u32(b, 12), unitsPerSec: 1_000_000n, offsetSec: 0n };
-  // Options are TLVs padded to 4 bytes; a malformed list only loses the timestamp options, so it stops the scan
-  // rather than the capture.
-  let off = 16;
-  while (off + 4 <= bodyEnd) {
-    const code = r.u16(b, off);
-    const len = r.u16(b, off + 2);
-    const value = off + 4;
-    if (code === OPT_END || value + len > bodyEnd) break;
+  eachOption(b, r, 16, bodyEnd, (code, value, len) => {
     if (code === OPT_IF_TSRESOL && len >= 1) {
       const v = b[value]!;
       const exp = BigInt(v & 0x7f);
@@ -384,7 +387,7 @@ function interfaceFrom(b: Buffer, r: Reader, bodyEnd: number): PcapngInterface {
       // The option is a signed 64-bit count of seconds in the section's byte order: little-endian puts the low word first.
       iface.offsetSec = BigInt.asIntN(64, r === LE ? (second << 32n) | first : (first << 32n) | second);
     }
-    off = value + ((len + 3) & ~3);
-  }
+    return false;
+  });
   return iface;
 }
