@@ -11,7 +11,7 @@ import { parseConfig } from '../../../../src/config/index.js';
 import { silentLogger } from '../../../../src/log.js';
 import { createContext } from '../../../runtime/create-context.js';
 import { createDnsNamesCollector, tcpdumpArgs, type DnsNamesCollector } from './collector.js';
-import { buildDnsMessage, buildQuery, RESPONSE_FLAGS, TYPE } from './testing/dns-wire.js';
+import { buildAnswer, buildQuery, TYPE } from './testing/dns-wire.js';
 import { appleEpbOptions, EPB_INBOUND, EPB_OUTBOUND, ethernet, ETHERTYPE, ipv4, PcapngWriter, udp } from './testing/frames.js';
 
 const SCUTIL_VPN = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures/scutil-dns-vpn.txt');
@@ -69,7 +69,7 @@ function answerCapture(name: string, address: string, tail?: Buffer): Buffer {
   const w = new PcapngWriter();
   const ts = BigInt(Date.now()) * 1000n;
   const query = buildQuery(7, name, TYPE.A);
-  const dns = buildDnsMessage({ id: 7, flags: RESPONSE_FLAGS, questions: [{ name, type: TYPE.A }], answers: [{ name, type: TYPE.A, ttl: 300, data: address }] });
+  const dns = buildAnswer(7, name, address, 300);
   w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] });
   w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.20', dst: '192.168.1.1', payload: udp({ srcPort: 50000, dstPort: 53, payload: query }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_OUTBOUND }) });
   w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.1', dst: '192.168.1.20', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_INBOUND }) });
@@ -105,7 +105,7 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
       w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) })), { opts: appleEpbOptions(w, { pib: 0, direction }) });
     const ask = (id: number, name: string) => frame('192.168.1.20', '192.168.1.1', 50000 + id, 53, buildQuery(id, name, TYPE.A), EPB_OUTBOUND);
     const tell = (id: number, name: string, address: string) =>
-      frame('192.168.1.1', '192.168.1.20', 53, 50000 + id, buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name, type: TYPE.A }], answers: [{ name, type: TYPE.A, ttl: 300, data: address }] }), EPB_INBOUND);
+      frame('192.168.1.1', '192.168.1.20', 53, 50000 + id, buildAnswer(id, name, address, 300), EPB_INBOUND);
     w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] });
     tell(1, 'www.apple.com', '203.0.113.66'); // nobody asked
     ask(2, 'a.example.com');
@@ -140,7 +140,7 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     const w = new PcapngWriter();
     const ts = BigInt(Date.now()) * 1000n;
     // as Apple's pcapng would look if its epb_flags were missing: the same exchange, no direction on either packet
-    const dns = buildDnsMessage({ id: 7, flags: RESPONSE_FLAGS, questions: [{ name: 'a.example.com', type: TYPE.A }], answers: [{ name: 'a.example.com', type: TYPE.A, ttl: 300, data: '198.51.100.9' }] });
+    const dns = buildAnswer(7, 'a.example.com', '198.51.100.9', 300);
     w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] }).idb(1, { opts: [w.option(2, 'lo0')] });
     // a loopback resolver's query (a DNS filter agent on 127.0.0.1) is this host's, but says nothing of en0's direction
     w.epb(1, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '127.0.0.1', dst: '127.0.0.1', payload: udp({ srcPort: 50001, dstPort: 53, payload: buildQuery(8, 'b.example.com', TYPE.A) }) })), { opts: appleEpbOptions(w, { pib: 0 }) });
@@ -159,7 +159,7 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     const capture = path.join(dir, 'c.pcapng');
     const w = new PcapngWriter();
     const ts = BigInt(Date.now()) * 1000n;
-    const dns = buildDnsMessage({ id: 7, flags: RESPONSE_FLAGS, questions: [{ name: 'a.example.com', type: TYPE.A }], answers: [{ name: 'a.example.com', type: TYPE.A, ttl: 300, data: '198.51.100.9' }] });
+    const dns = buildAnswer(7, 'a.example.com', '198.51.100.9', 300);
     w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] }).idb(1, { opts: [w.option(2, 'bridge100')] });
     // in from the guest on bridge100, out on en0 from the Mac's address with the guest's port, the answer back on en0
     w.epb(1, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.64.2', dst: '192.168.1.1', payload: udp({ srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A) }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_INBOUND }) });

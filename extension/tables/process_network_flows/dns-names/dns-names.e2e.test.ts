@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fakeDarwinEnv, runOutflow } from '../../../../test/helpers/cli.js';
-import { buildDnsMessage, buildQuery, RESPONSE_FLAGS, TYPE } from './testing/dns-wire.js';
+import { buildAnswer, buildDnsMessage, buildQuery, RESPONSE_FLAGS, TYPE } from './testing/dns-wire.js';
 import { appleEpbOptions, EPB_INBOUND, EPB_OUTBOUND, ethernet, ETHERTYPE, ipv4, ipv6, nullHeader, PcapngWriter, udp } from './testing/frames.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -53,7 +53,7 @@ describe('dns_names on Linux (real tcpdump, real ss)', () => {
     const sock = dgram.createSocket('udp4');
     sock.on('message', (msg, peer) => {
       const id = msg.readUInt16BE(0);
-      const answer = buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name, type: TYPE.A }], answers: [{ name, type: TYPE.A, ttl: 120, data: address }] });
+      const answer = buildAnswer(id, name, address, 120);
       sock.send(answer, peer.port, peer.address);
     });
     await new Promise<void>((resolve, reject) => {
@@ -87,7 +87,7 @@ describe('dns_names on Linux (real tcpdump, real ss)', () => {
     let id = 1;
     // The trusted resolver's own address and port also sends the client an answer it never asked for: what a spoofer
     // who can write the resolver's address would send. It matches no query (id, question), so it names nothing.
-    const unsolicited = buildDnsMessage({ id: 0xdead, flags: RESPONSE_FLAGS, questions: [{ name: 'www.example-bank.com', type: TYPE.A }], answers: [{ name: 'www.example-bank.com', type: TYPE.A, ttl: 120, data: INJECTED }] });
+    const unsolicited = buildAnswer(0xdead, 'www.example-bank.com', INJECTED, 120);
     const ask = setInterval(() => {
       for (const [server, name] of [[TRUSTED, 'upload.outflow-e2e.example'], [OTHER, 'www.apple.com']] as const) {
         client.send(buildDnsMessage({ id: id++ & 0xffff, flags: 0x0100, questions: [{ name, type: TYPE.A }] }), 53, server);

@@ -5,7 +5,7 @@ import { createDnsNameCache } from './name-cache.js';
 import { emptyStats, learnFromPacket, type LearnOptions, type TrustedResolvers } from './learn.js';
 import { PendingQueries } from './match-queries.js';
 import { CaptureStreamParser, type CapturedPacket } from './parse-capture.js';
-import { buildDnsMessage, buildQuery, NXDOMAIN_FLAGS, RESPONSE_FLAGS, TYPE } from './testing/dns-wire.js';
+import { buildAnswer, buildDnsMessage, buildQuery, NXDOMAIN_FLAGS, RESPONSE_FLAGS, TYPE } from './testing/dns-wire.js';
 import { ARPHRD, ethernet, ETHERTYPE, ipv4, ipv6, nullHeader, PACKET, sll, sll2, udp } from './testing/frames.js';
 
 const EN10MB = 1;
@@ -115,7 +115,7 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
       linkType: SLL2,
       data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { ifindex, packetType, arphrd: ARPHRD.ETHER }),
     });
-    const dnsAnswer = (address: string) => buildDnsMessage({ id: 77, flags: RESPONSE_FLAGS, questions: [{ name: 'a.example.com', type: TYPE.A }], answers: [{ name: 'a.example.com', type: TYPE.A, ttl: 60, data: address }] });
+    const dnsAnswer = (address: string) => buildAnswer(77, 'a.example.com', address, 60);
     feed(frame('10.0.0.5', '9.9.9.9', 40000, 53, buildQuery(77, 'a.example.com', TYPE.A), 2, PACKET.OUTGOING));
     // a container's veth (ifindex 9) carrying the resolver's address and the query's ports, id and question
     expect(feed(frame('9.9.9.9', '10.0.0.5', 53, 40000, dnsAnswer('203.0.113.66'), 9, PACKET.HOST))).toBe(0);
@@ -169,7 +169,7 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
       linkType: SLL,
       data: sll(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { packetType, arphrd: ARPHRD.ETHER }),
     });
-    const dnsAnswer = (id: number, name: string, address: string) => buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name, type: TYPE.A }], answers: [{ name, type: TYPE.A, ttl: 3600, data: address }] });
+    const dnsAnswer = (id: number, name: string, address: string) => buildAnswer(id, name, address, 3600);
     feed(frame(GUEST, R, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.HOST));
     feed(frame(HOST_IP, R, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
     expect(feed(frame(R, HOST_IP, 53, 41000, dnsAnswer(0x1234, 'www.apple.com', '203.0.113.66'), PACKET.HOST))).toBe(0);
@@ -188,7 +188,7 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
       linkType: SLL2,
       data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { ifindex, packetType, arphrd: ARPHRD.ETHER }),
     });
-    const dnsAnswer = (id: number, address: string) => buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name: 'evil.example', type: TYPE.A }], answers: [{ name: 'evil.example', type: TYPE.A, ttl: 60, data: address }] });
+    const dnsAnswer = (id: number, address: string) => buildAnswer(id, 'evil.example', address, 60);
     // NAT: in on the container's veth (9), out on eth0 (2) from this host's address, the port kept
     feed(frame('172.17.0.2', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 9, PACKET.HOST));
     feed(frame('10.0.0.5', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
@@ -267,7 +267,7 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
       data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { ifindex: 1, arphrd: ARPHRD.LOOPBACK, packetType: PACKET.HOST }),
     });
     feed(lo('127.0.0.1', '127.0.0.53', 45000, 53, buildQuery(1, 'a.example.com', TYPE.A)));
-    const dns = buildDnsMessage({ id: 1, flags: RESPONSE_FLAGS, questions: [{ name: 'a.example.com', type: TYPE.A }], answers: [{ name: 'a.example.com', type: TYPE.A, ttl: 60, data: '198.51.100.1' }] });
+    const dns = buildAnswer(1, 'a.example.com', '198.51.100.1', 60);
     expect(feed(lo('127.0.0.53', '127.0.0.1', 53, 45000, dns))).toBe(1);
     expect(stats).toMatchObject({ queries: 1, answers: 1 });
     expect(names.nameFor('198.51.100.1', 1000)).toBe('a.example.com');
@@ -284,7 +284,7 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     feed(query('c.example.com', { id: 3 }));
     const a = answer('c.example.com', '198.51.100.3', { id: 3 });
     expect(feed({ ...a, data: a.data.subarray(0, a.data.length - 3) })).toBe(0);
-    const cutDns = buildDnsMessage({ id: 3, flags: RESPONSE_FLAGS, questions: [{ name: 'c.example.com', type: TYPE.A }], answers: [{ name: 'c.example.com', type: TYPE.A, ttl: 60, data: '198.51.100.3' }] });
+    const cutDns = buildAnswer(3, 'c.example.com', '198.51.100.3', 60);
     expect(feed(answer('c.example.com', '', { id: 3, dns: cutDns.subarray(0, cutDns.length - 2) }))).toBe(0);
     expect(feed(a)).toBe(1);
     expect(stats).toMatchObject({ queries: 1, malformed: 4, unmatched: 1, answers: 1 });
@@ -336,7 +336,7 @@ describe('learnFromPacket: where an answer was captured (before matching)', () =
     // answering (a bad UDP checksum, say) and writes the answer itself, out through the bridge to any MAC.
     const { names, stats, feed } = setup();
     const GUEST = '192.168.1.50';
-    const dns = buildDnsMessage({ id: 0x77, flags: RESPONSE_FLAGS, questions: [{ name: 'www.apple.com', type: TYPE.A }], answers: [{ name: 'www.apple.com', type: TYPE.A, ttl: 3600, data: '203.0.113.66' }] });
+    const dns = buildAnswer(0x77, 'www.apple.com', '203.0.113.66', 3600);
     feed(where({ linkType: EN10MB, data: ethernet(ETHERTYPE.IPV4, ipv4({ src: GUEST, dst: ROUTER, payload: udp({ srcPort: 41000, dstPort: 53, payload: buildQuery(0x77, 'www.apple.com', TYPE.A) }) })) }, { interfaceName: 'en0', direction: 'out' }));
     const forged = where({ linkType: EN10MB, data: ethernet(ETHERTYPE.IPV4, ipv4({ src: ROUTER, dst: GUEST, payload: udp({ srcPort: 53, dstPort: 41000, payload: dns }) })) }, { interfaceName: 'en0', direction: 'out' });
     expect(feed(forged)).toBe(0);
@@ -348,7 +348,7 @@ describe('learnFromPacket: where an answer was captured (before matching)', () =
       linkType: SLL2,
       data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload }) }), { ifindex: 2, packetType, arphrd: ARPHRD.ETHER }),
     });
-    const dns9 = buildDnsMessage({ id: 0x77, flags: RESPONSE_FLAGS, questions: [{ name: 'www.apple.com', type: TYPE.A }], answers: [{ name: 'www.apple.com', type: TYPE.A, ttl: 3600, data: '203.0.113.66' }] });
+    const dns9 = buildAnswer(0x77, 'www.apple.com', '203.0.113.66', 3600);
     linux.feed(frame(GUEST, '9.9.9.9', 41000, 53, buildQuery(0x77, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
     expect(linux.feed(frame('9.9.9.9', GUEST, 53, 41000, dns9, PACKET.OUTGOING))).toBe(0);
     expect(linux.stats).toMatchObject({ queries: 1, misplaced: 1, answers: 0 });
@@ -358,7 +358,7 @@ describe('learnFromPacket: where an answer was captured (before matching)', () =
 
   it('a Mac owns fe80::1 on lo0: a local process answering from it there is not the en0 router', () => {
     const { names, stats, feed } = setup(new Map([['fe80::1', new Set(['en0'])]]));
-    const apple = buildDnsMessage({ id: 9, flags: RESPONSE_FLAGS, questions: [{ name: 'www.apple.com', type: TYPE.A }], answers: [{ name: 'www.apple.com', type: TYPE.A, ttl: 60, data: '203.0.113.66' }] });
+    const apple = buildAnswer(9, 'www.apple.com', '203.0.113.66', 60);
     const lo0 = nullHeader(30, 'le', ipv6({ src: 'fe80::1', dst: 'fe80::1', payload: udp({ srcPort: 53, dstPort: 50000, payload: apple }) }));
     expect(feed({ linkType: NULL, data: lo0, interfaceName: 'lo0' })).toBe(0);
     expect(feed({ linkType: NULL, data: lo0 })).toBe(0);
@@ -368,7 +368,7 @@ describe('learnFromPacket: where an answer was captured (before matching)', () =
 
   it('an IPv6 packet from a v4-mapped source is never the IPv4 resolver', () => {
     const { names, stats, feed } = setup(new Map([[ROUTER, null]]));
-    const dns = buildDnsMessage({ id: 9, flags: RESPONSE_FLAGS, questions: [{ name: 'www.apple.com', type: TYPE.A }], answers: [{ name: 'www.apple.com', type: TYPE.A, ttl: 60, data: '203.0.113.66' }] });
+    const dns = buildAnswer(9, 'www.apple.com', '203.0.113.66', 60);
     const data = ethernet(ETHERTYPE.IPV6, ipv6({ src: '::ffff:c0a8:101', dst: 'fd00::20', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) }));
     expect(feed({ linkType: EN10MB, data, interfaceName: 'en0' })).toBe(0);
     expect(stats.misplaced).toBe(1);
@@ -389,7 +389,7 @@ describe('learnFromPacket: where an answer was captured (before matching)', () =
     const { names, stats, feed } = setup(new Map([['9.9.9.9', null]]));
     feed(query('a.example.com', { server: '9.9.9.9', interfaceName: 'en7' }));
     expect(feed(answer('a.example.com', '198.51.100.1', { server: '9.9.9.9', interfaceName: 'en7' }))).toBe(1);
-    const dns = buildDnsMessage({ id: 9, flags: RESPONSE_FLAGS, questions: [{ name: 'www.apple.com', type: TYPE.A }], answers: [{ name: 'www.apple.com', type: TYPE.A, ttl: 60, data: '203.0.113.66' }] });
+    const dns = buildAnswer(9, 'www.apple.com', '203.0.113.66', 60);
     const lo0 = nullHeader(2, 'le', ipv4({ src: '9.9.9.9', dst: '127.0.0.1', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) }));
     expect(feed({ linkType: NULL, data: lo0, interfaceName: 'lo0' })).toBe(0);
     expect(stats).toMatchObject({ answers: 1, misplaced: 1 });

@@ -7,7 +7,7 @@ import { emptyStats, learnFromPacket } from './learn.js';
 import { PendingQueries } from './match-queries.js';
 import { createDnsNameCache } from './name-cache.js';
 import { CaptureStreamParser, type CapturedPacket } from './parse-capture.js';
-import { buildDnsMessage, buildQuery, RESPONSE_FLAGS, TYPE } from './testing/dns-wire.js';
+import { buildAnswer, buildQuery, TYPE } from './testing/dns-wire.js';
 import { startTcpdump, type Capture } from './testing/live-capture.js';
 import { createVethLab, HOST, RESOLVER, type VethLab } from './testing/veth-lab.js';
 
@@ -29,7 +29,7 @@ const VARIANTS = [
 const PACKETS = 11;
 
 const answer = (id: number, name: string, address: string) =>
-  buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name, type: TYPE.A }], answers: [{ name, type: TYPE.A, ttl: 300, data: address }] });
+  buildAnswer(id, name, address, 300);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -135,3 +135,8 @@ export function ednsOpt(): RecordSpec {
 export function buildQuery(id: number, name: string, type: number): Buffer {
   return buildDnsMessage({ id, flags: 0x0100, questions: [{ name, type }], additional: [ednsOpt()] });
 }
+
+/** An answer as a resolver sends it: the question echoed, one A record. */
+export function buildAnswer(id: number, name: string, address: string, ttl: number): Buffer {
+  return buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name, type: TYPE.A }], answers: [{ name, type: TYPE.A, ttl, data: address }] });
+}
