@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CaptureStreamParser, type CapturedPacket } from './parse-capture.js';
 import { LINK } from './decode-udp.js';
 import { SCENARIO } from './testing/scenario.js';
-import { SCENARIO_FILTER, serveScenario, startTcpdump, type Capture } from './testing/live-capture.js';
+import { captureDuring, SCENARIO_FILTER, serveScenario, type Capture } from './testing/live-capture.js';
 import { expectScenario } from './testing/expect-scenario.js';
 
 /**
@@ -25,14 +25,14 @@ const captures = new Map<string, Capture>();
 let captureError: unknown;
 
 beforeAll(async () => {
-  const running = VARIANTS.map((v) => startTcpdump([...v.args, SCENARIO_FILTER], 2 * SCENARIO.length));
   try {
-    await Promise.all(running.map((r) => r.ready));
-    await serveScenario(SCENARIO);
-    const done = await Promise.all(running.map((r) => r.done));
+    const done = await captureDuring(
+      VARIANTS.map((v) => [...v.args, SCENARIO_FILTER]),
+      2 * SCENARIO.length,
+      () => serveScenario(SCENARIO),
+    );
     VARIANTS.forEach((v, i) => captures.set(v.fixture, done[i]!));
   } catch (err) {
-    for (const r of running) r.kill();
     captureError = err;
     return;
   }

@@ -8,7 +8,7 @@ import { PendingQueries } from './match-queries.js';
 import { createDnsNameCache } from './name-cache.js';
 import { CaptureStreamParser, type CapturedPacket } from './parse-capture.js';
 import { buildAnswer, buildQuery, TYPE } from './testing/dns-wire.js';
-import { startTcpdump, type Capture } from './testing/live-capture.js';
+import { captureDuring, type Capture } from './testing/live-capture.js';
 import { createVethLab, HOST, RESOLVER, type VethLab } from './testing/veth-lab.js';
 
 /**
@@ -139,16 +139,14 @@ describe('DNS over a veth, captured live (netns, real tcpdump)', () => {
   beforeAll(async () => {
     try {
       lab = createVethLab();
-      const running = VARIANTS.map((v) => startTcpdump([...v.args, FILTER], PACKETS, 20_000));
-      try {
-        await Promise.all(running.map((r) => r.ready));
-        await exchange(lab);
-        const done = await Promise.all(running.map((r) => r.done));
-        VARIANTS.forEach((v, i) => captures.set(v.fixture, done[i]!));
-      } catch (err) {
-        for (const r of running) r.kill();
-        throw err;
-      }
+      const veths = lab;
+      const done = await captureDuring(
+        VARIANTS.map((v) => [...v.args, FILTER]),
+        PACKETS,
+        () => exchange(veths),
+        20_000,
+      );
+      VARIANTS.forEach((v, i) => captures.set(v.fixture, done[i]!));
     } catch (err) {
       setupError = err;
       return;

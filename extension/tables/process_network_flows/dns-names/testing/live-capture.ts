@@ -67,6 +67,22 @@ export function startTcpdump(args: string[], count: number, timeoutMs = 15_000):
 }
 
 /**
+ * One tcpdump per entry of `argsList` (each until `count` packets), all listening before `drive` makes the traffic;
+ * their captures in that order. Any failure kills every tcpdump still running.
+ */
+export async function captureDuring(argsList: readonly string[][], count: number, drive: () => Promise<void>, timeoutMs?: number): Promise<Capture[]> {
+  const running = argsList.map((args) => startTcpdump(args, count, timeoutMs));
+  try {
+    await Promise.all(running.map((r) => r.ready));
+    await drive();
+    return await Promise.all(running.map((r) => r.done));
+  } catch (err) {
+    for (const r of running) r.kill();
+    throw err;
+  }
+}
+
+/**
  * Serve the scenario on SERVER_V4/SERVER_V6 port 53 and send each query from an ephemeral client socket;
  * the server answers by the query id (first two bytes) alone, so serving does not lean on the parser under test.
  */
