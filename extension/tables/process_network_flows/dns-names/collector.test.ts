@@ -64,6 +64,11 @@ function callsOf(file: string, tool: string): string[][] {
     .map((c) => c.args);
 }
 
+/** One UDP over IPv4 packet on interface `iface` (its IDB index) of an Apple pcapng, from process 0, `direction` in epb_flags if given. */
+function udpPacket(w: PcapngWriter, iface: number, ts: bigint, p: { src: string; dst: string; srcPort: number; dstPort: number; payload: Buffer; direction?: number }): void {
+  w.epb(iface, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: p.src, dst: p.dst, payload: udp({ srcPort: p.srcPort, dstPort: p.dstPort, payload: p.payload }) })), { opts: appleEpbOptions(w, { pib: 0, direction: p.direction }) });
+}
+
 /** en0 capture as Apple's tcpdump writes it: mDNSResponder asks the router for `name`, which answers `address`. */
 function answerCapture(name: string, address: string, tail?: Buffer): Buffer {
   const w = new PcapngWriter();
@@ -71,8 +76,8 @@ function answerCapture(name: string, address: string, tail?: Buffer): Buffer {
   const query = buildQuery(7, name, TYPE.A);
   const dns = buildAnswer(7, name, address, 300);
   w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] });
-  w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.20', dst: '192.168.1.1', payload: udp({ srcPort: 50000, dstPort: 53, payload: query }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_OUTBOUND }) });
-  w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.1', dst: '192.168.1.20', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_INBOUND }) });
+  udpPacket(w, 0, ts, { src: '192.168.1.20', dst: '192.168.1.1', srcPort: 50000, dstPort: 53, payload: query, direction: EPB_OUTBOUND });
+  udpPacket(w, 0, ts, { src: '192.168.1.1', dst: '192.168.1.20', srcPort: 53, dstPort: 50000, payload: dns, direction: EPB_INBOUND });
   return tail ? Buffer.concat([w.done(), tail]) : w.done();
 }
 
@@ -102,7 +107,7 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     const w = new PcapngWriter();
     const ts = BigInt(Date.now()) * 1000n;
     const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, direction: number) =>
-      w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) })), { opts: appleEpbOptions(w, { pib: 0, direction }) });
+      udpPacket(w, 0, ts, { src, dst, srcPort, dstPort, payload: dns, direction });
     const ask = (id: number, name: string) => frame('192.168.1.20', '192.168.1.1', 50000 + id, 53, buildQuery(id, name, TYPE.A), EPB_OUTBOUND);
     const tell = (id: number, name: string, address: string) =>
       frame('192.168.1.1', '192.168.1.20', 53, 50000 + id, buildAnswer(id, name, address, 300), EPB_INBOUND);
@@ -143,9 +148,9 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     const dns = buildAnswer(7, 'a.example.com', '198.51.100.9', 300);
     w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] }).idb(1, { opts: [w.option(2, 'lo0')] });
     // a loopback resolver's query (a DNS filter agent on 127.0.0.1) is this host's, but says nothing of en0's direction
-    w.epb(1, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '127.0.0.1', dst: '127.0.0.1', payload: udp({ srcPort: 50001, dstPort: 53, payload: buildQuery(8, 'b.example.com', TYPE.A) }) })), { opts: appleEpbOptions(w, { pib: 0 }) });
-    w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.20', dst: '192.168.1.1', payload: udp({ srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A) }) })), { opts: appleEpbOptions(w, { pib: 0 }) });
-    w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.1', dst: '192.168.1.20', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) })), { opts: appleEpbOptions(w, { pib: 0 }) });
+    udpPacket(w, 1, ts, { src: '127.0.0.1', dst: '127.0.0.1', srcPort: 50001, dstPort: 53, payload: buildQuery(8, 'b.example.com', TYPE.A) });
+    udpPacket(w, 0, ts, { src: '192.168.1.20', dst: '192.168.1.1', srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A) });
+    udpPacket(w, 0, ts, { src: '192.168.1.1', dst: '192.168.1.20', srcPort: 53, dstPort: 50000, payload: dns });
     writeFileSync(capture, w.done());
     const { ctx, collector, health } = start({ OUTFLOW_FAKE_TCPDUMP: capture, OUTFLOW_FAKE_SCUTIL_DNS: SCUTIL_VPN }, { dns_names: { resolvers: ['127.0.0.1'] } });
     await until(() => collector.stats().packets === 3);
@@ -162,9 +167,9 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     const dns = buildAnswer(7, 'a.example.com', '198.51.100.9', 300);
     w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] }).idb(1, { opts: [w.option(2, 'bridge100')] });
     // in from the guest on bridge100, out on en0 from the Mac's address with the guest's port, the answer back on en0
-    w.epb(1, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.64.2', dst: '192.168.1.1', payload: udp({ srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A) }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_INBOUND }) });
-    w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.20', dst: '192.168.1.1', payload: udp({ srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A) }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_OUTBOUND }) });
-    w.epb(0, ts, ethernet(ETHERTYPE.IPV4, ipv4({ src: '192.168.1.1', dst: '192.168.1.20', payload: udp({ srcPort: 53, dstPort: 50000, payload: dns }) })), { opts: appleEpbOptions(w, { pib: 0, direction: EPB_INBOUND }) });
+    udpPacket(w, 1, ts, { src: '192.168.64.2', dst: '192.168.1.1', srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A), direction: EPB_INBOUND });
+    udpPacket(w, 0, ts, { src: '192.168.1.20', dst: '192.168.1.1', srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A), direction: EPB_OUTBOUND });
+    udpPacket(w, 0, ts, { src: '192.168.1.1', dst: '192.168.1.20', srcPort: 53, dstPort: 50000, payload: dns, direction: EPB_INBOUND });
     writeFileSync(capture, w.done());
     const { ctx, collector, health } = start({ OUTFLOW_FAKE_TCPDUMP: capture, OUTFLOW_FAKE_SCUTIL_DNS: SCUTIL_VPN });
     await until(() => collector.stats().packets === 3);
