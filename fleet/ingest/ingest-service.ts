@@ -46,6 +46,7 @@ import { cutHostName, cutText } from '../../src/strings.js';
 import { AppRowSchema, cutAppRow, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
 import { PRIVATE_FILE_MODE } from '../file-modes.js';
+import { plainCandidateRow } from './plain-candidate-row.js';
 import { foldAppAttributes, hostnameReplaces, statusReplaces } from '../store/store.js';
 import type {
   AppSighting,
@@ -770,11 +771,14 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           return 0;
         }
         case 'outflow_candidates': {
-          const r = EgressCandidateSchema.safeParse(c);
-          if (!r.success) {
-            return rejectRow(line, row, zodReason('outflow_candidates', r.error.issues));
+          let cand = plainCandidateRow(c);
+          if (!cand) {
+            const r = EgressCandidateSchema.safeParse(c);
+            if (!r.success) {
+              return rejectRow(line, row, zodReason('outflow_candidates', r.error.issues));
+            }
+            cand = r.data;
           }
-          const cand = r.data;
           const dest = keyOf(cand.server_name, cand.remote_address);
           // Sighted over the flow's span up to its line: from the flow's start, so first-seen never follows it.
           const start = candidateStart(cand.first_seen, t, analytics);
