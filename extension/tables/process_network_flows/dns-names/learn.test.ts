@@ -180,6 +180,46 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     expect(stats).toMatchObject({ foreignQueries: 1, forwarded: 1, queries: 1, unmatched: 1, answers: 1, duplicates: 0 });
   });
 
+  it('Linux cooked v1: nor when the NAT also rewrites the guest\'s resolver to a trusted one (DNAT 10.0.2.3 → 8.8.8.8)', () => {
+    // The guest asks the address its NAT gives it as resolver, untrusted here; the NAT sends the query on to the
+    // trusted 8.8.8.8 with the guest's port, id and question. The guest then answers it itself on its veth.
+    const R = '8.8.8.8';
+    const GUEST_RESOLVER = '10.0.2.3';
+    const HOST_IP = '192.168.1.20';
+    const GUEST = '10.0.2.15';
+    const { names, stats, feed } = setup(new Map([[R, null]]));
+    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, packetType: number): Packet => ({
+      linkType: SLL,
+      data: sll(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { packetType, arphrd: ARPHRD.ETHER }),
+    });
+    const dnsAnswer = (id: number, name: string, address: string) => buildAnswer(id, name, address, 3600);
+    feed(frame(GUEST, GUEST_RESOLVER, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.HOST));
+    feed(frame(HOST_IP, R, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
+    // the guest's forgery, written on its veth with the resolver's address as source
+    expect(feed(frame(R, HOST_IP, 53, 41000, dnsAnswer(0x1234, 'www.apple.com', '203.0.113.66'), PACKET.HOST))).toBe(0);
+    expect(names.nameFor('203.0.113.66', 1000)).toBe('');
+    expect(stats).toMatchObject({ otherQueries: 1, foreignQueries: 0, forwarded: 1, queries: 0, unmatched: 1, answers: 0 });
+    // this host's own query from the same port, with another id, still names
+    feed(frame(HOST_IP, R, 41000, 53, buildQuery(0x4321, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
+    expect(feed(frame(R, HOST_IP, 53, 41000, dnsAnswer(0x4321, 'www.apple.com', '17.253.144.10'), PACKET.HOST))).toBe(1);
+    expect(stats).toMatchObject({ forwarded: 1, queries: 1, answers: 1, duplicates: 0 });
+  });
+
+  it('Linux cooked v2: with DNAT of the guest\'s resolver, the resolver\'s genuine answer to the guest\'s query names nothing', () => {
+    const R = '8.8.8.8';
+    const { names, stats, feed } = setup(new Map([[R, null]]));
+    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, ifindex: number, packetType: number): Packet => ({
+      linkType: SLL2,
+      data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { ifindex, packetType, arphrd: ARPHRD.ETHER }),
+    });
+    // in on the guest's veth (9) to 10.0.2.3, out on eth0 (2) to 8.8.8.8, its answer in on eth0
+    feed(frame('10.0.2.15', '10.0.2.3', 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 9, PACKET.HOST));
+    feed(frame('10.0.0.5', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
+    expect(feed(frame(R, '10.0.0.5', 53, 40000, buildAnswer(77, 'evil.example', '17.253.144.10', 60), 2, PACKET.HOST))).toBe(0);
+    expect(names.nameFor('17.253.144.10', 1000)).toBe('');
+    expect(stats).toMatchObject({ otherQueries: 1, forwarded: 1, queries: 0, unmatched: 1, answers: 0 });
+  });
+
   it('Linux cooked v2: a guest\'s lookups this host forwards (NAT or a bridge) do not name addresses for it', () => {
     // the genuine answer to a guest's query is of the guest's choosing: a lookup of its own zone can name any address
     const R = '9.9.9.9';

@@ -47,11 +47,15 @@ export interface DnsNamesStats {
    */
   undirectedQueries: number;
   /**
-   * Queries captured as sent by this host that repeat one that came in just before (client port, server, id and
-   * question): forwarded for a guest (a container or VM this host NATs or bridges), so not this host's (ignored).
+   * Queries captured as sent by this host that repeat one that came in just before (client port, id and question;
+   * the server may differ, as a NAT may rewrite it): forwarded for a guest (a container or VM this host NATs or
+   * bridges), so not this host's (ignored).
    */
   forwarded: number;
-  /** Queries to other servers, or without exactly one question: never matched. */
+  /**
+   * Queries to other servers, or without exactly one question: never matched (those coming in are remembered all
+   * the same, see forwarded).
+   */
   otherQueries: number;
   /** Queries that got no answer within dns_names.query_timeout. */
   expired: number;
@@ -154,10 +158,11 @@ export interface LearnOptions {
 }
 
 /**
- * One captured packet. A DNS query this host sent to a trusted resolver is remembered; a response counts when it
- * comes from a trusted resolver (source port 53, an address in `trusted`, captured where that resolver can have
- * sent it) and answers such a query (match-queries.ts): then the addresses it names go into `names`. Every outcome
- * is counted. Returns how many addresses were named.
+ * One captured packet. A DNS query this host sent to a trusted resolver is remembered, and one that came in (to any
+ * server), to spot its copy forwarded for a guest. A response counts when it comes from a trusted resolver (source
+ * port 53, an address in `trusted`, captured where that resolver can have sent it) and answers such a query
+ * (match-queries.ts): then the addresses it names go into `names`. Every outcome is counted. Returns how many
+ * addresses were named.
  */
 export function learnFromPacket(packet: Captured, o: LearnOptions): number {
   const { stats } = o;
@@ -181,19 +186,23 @@ export function learnFromPacket(packet: Captured, o: LearnOptions): number {
 function queryFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): void {
   const { stats } = o;
   const server = canonicalIp(d.dstAddress);
-  if (server === null || !o.trusted.has(server)) {
-    stats.otherQueries++;
-    return;
-  }
+  const trusted = server !== null && o.trusted.has(server);
   const place = placeOf(packet);
   // On loopback every packet is sent by this host (and Linux shows only the received copy there).
   if (place.direction !== 'out' && place.loopback !== true) {
-    stats.foreignQueries++;
-    if (place.direction === undefined) stats.undirectedQueries++;
-    // a guest's, perhaps, which this host forwards next: its copy going out must not count as this host's
-    // already counted, as foreign: an unreadable one is not counted as malformed too
+    if (trusted) {
+      stats.foreignQueries++;
+      if (place.direction === undefined) stats.undirectedQueries++;
+    } else stats.otherQueries++;
+    // A guest's, perhaps, which this host forwards next: its copy going out must not count as this host's. To any
+    // server, as a NAT may rewrite the guest's resolver to a trusted one (match-queries.ts). Already counted, as
+    // foreign or other: an unreadable one is not counted as malformed too.
     const msg = parse(d.payload);
-    if (msg?.questions.length === 1) o.pending.foreign({ clientPort: d.srcPort, server: d.dstAddress, id: msg.id, question: msg.questions[0]! }, o.nowMs);
+    if (msg?.questions.length === 1) o.pending.foreign({ clientPort: d.srcPort, id: msg.id, question: msg.questions[0]! }, o.nowMs);
+    return;
+  }
+  if (!trusted) {
+    stats.otherQueries++;
     return;
   }
   const msg = parse(d.payload, stats);

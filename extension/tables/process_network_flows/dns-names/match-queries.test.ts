@@ -229,18 +229,18 @@ describe('PendingQueries', () => {
 
 describe('PendingQueries: queries forwarded for a guest', () => {
   const fwd = (o: Partial<Exchange> = {}) => {
-    const { clientPort, server, id, question } = key(o);
-    return { clientPort, server, id, question };
+    const { clientPort, id, question } = key(o);
+    return { clientPort, id, question };
   };
 
-  it('an outbound query that repeats an inbound one (client port, server, id, question) within the timeout is forwarded', () => {
+  it('an outbound query that repeats an inbound one (client port, id, question) within the timeout is forwarded', () => {
     const { pending } = setup(8, 10_000);
     expect(pending.forwarded(fwd(), 0)).toBe(false);
     pending.foreign(fwd(), 1000);
     expect(pending.forwarded(fwd(), 1001)).toBe(true);
     // NAT changes the client address, and the copy leaves by another interface: neither is compared
-    expect(pending.forwarded({ ...key({ client: '172.17.0.2', iface: 'docker0' }), clientPort: 50123 }, 1002)).toBe(true);
-    for (const other of [{ clientPort: 50124 }, { server: '192.168.1.2' }, { id: 2 }, { question: { name: 'www.example.org', type: 1, class: 1 } }, { question: { name: 'www.example.com', type: 28, class: 1 } }]) {
+    expect(pending.forwarded(key({ client: '172.17.0.2', iface: 'docker0' }), 1002)).toBe(true);
+    for (const other of [{ clientPort: 50124 }, { id: 2 }, { question: { name: 'www.example.org', type: 1, class: 1 } }, { question: { name: 'www.example.com', type: 28, class: 1 } }]) {
       expect(pending.forwarded(fwd(other), 1003)).toBe(false);
     }
     expect(pending.forwarded(fwd(), 10_999)).toBe(true);
@@ -248,6 +248,12 @@ describe('PendingQueries: queries forwarded for a guest', () => {
     // nor what the wall clock stepping back leaves "ahead" by more than a timeout
     pending.foreign(fwd({ id: 7 }), 1_000_000);
     expect(pending.forwarded(fwd({ id: 7 }), 20_000)).toBe(false);
+  });
+
+  it('nor the server: a NAT that rewrites the guest\'s resolver (DNAT 10.0.2.3 → 8.8.8.8) still forwards the guest\'s query', () => {
+    const { pending } = setup(8, 10_000);
+    pending.foreign(key({ iface: 'veth1', client: '10.0.2.15', server: '10.0.2.3', clientPort: 41000, id: 0x1234 }), 1000);
+    expect(pending.forwarded(key({ iface: 'eth0', server: '8.8.8.8', clientPort: 41000, id: 0x1234 }), 1000)).toBe(true);
   });
 
   it('inbound queries are bounded by the cap (the oldest goes first), and a flood keeps the newest', () => {
@@ -261,5 +267,24 @@ describe('PendingQueries: queries forwarded for a guest', () => {
     expect(pending.forwarded(fwd({ clientPort: 1024 + 49_899, id: 49_899 & 0xffff }), 500)).toBe(false);
     // and forwarded queries are not pending ones
     expect(pending.size).toBe(0);
+  });
+
+  it('a host that is itself a busy DNS server: its own exchanges are neither pushed out nor taken for forwarded', () => {
+    // every query to it is inbound; between two of its own queries come hundreds of them
+    const { pending, stats } = setup(64, 10_000);
+    const question = base.question;
+    for (let i = 0; i < 20_000; i++) {
+      const nowMs = i;
+      pending.foreign({ clientPort: 1024 + ((i * 7919) % 60_000), id: (i * 31) & 0xffff, question }, nowMs);
+      if (i % 500 === 0) {
+        const own = key({ clientPort: 40_000 + i / 500, id: 0x8000 + i / 500 });
+        expect(pending.forwarded(own, nowMs)).toBe(false);
+        pending.sent(own, nowMs);
+      }
+      if (i % 500 === 250) expect(pending.answered(key({ clientPort: 40_000 + (i - 250) / 500, id: 0x8000 + (i - 250) / 500 }), nowMs).kind).toBe('matched');
+    }
+    expect(stats).toMatchObject({ evicted: 0, revokedAtCap: 0 });
+    const inbound = (pending as unknown as { inbound: { size: number } }).inbound;
+    expect(inbound.size).toBe(64);
   });
 });

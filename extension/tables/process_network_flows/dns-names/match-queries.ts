@@ -29,14 +29,32 @@ import type { DnsQuestion } from './parse-dns.js';
  *
  * Queries this host forwards for a guest (a container or VM it NATs or bridges) are not its own. Each is captured
  * twice: inbound from the guest, then outbound towards the resolver with the guest's client port (Linux NAT keeps
- * it when free; a bridge changes nothing), server, id and question. So inbound queries are remembered (`foreign`,
- * bounded by the same cap and timeout) and an outbound one that repeats one of them is the guest's (`forwarded`).
- * This holds whether or not the capture records interfaces. Without them (Linux cooked v1) it is what keeps a guest
- * from answering its own forwarded query on its bridge, where its answer would match with nothing to tell the
- * interfaces apart. With them the guest's answer on its bridge never matches, but the resolver's genuine answer
- * would, and would name addresses of the guest's choosing for this host (a lookup of the guest's own zone can
- * answer any address): as a local process can, but the guest is not this host. The answer to a forwarded query
- * then counts as unmatched.
+ * it when free; a bridge changes nothing), id and question. So inbound queries are remembered (`foreign`) and an
+ * outbound one that repeats one of them is the guest's (`forwarded`). This holds whether or not the capture records
+ * interfaces. Without them (Linux cooked v1) it is what keeps a guest from answering its own forwarded query on its
+ * bridge, where its answer would match with nothing to tell the interfaces apart. With them the guest's answer on
+ * its bridge never matches, but the resolver's genuine answer would, and would name addresses of the guest's
+ * choosing for this host (a lookup of the guest's own zone can answer any address): as a local process can, but
+ * the guest is not this host. The answer to a forwarded query then counts as unmatched.
+ *
+ * The server is not part of what is compared, and inbound queries to any server are remembered, trusted or not: a
+ * NAT that also rewrites the guest's resolver (DNAT: the guest asks 10.0.2.3, the query leaves for 8.8.8.8) sends
+ * the inbound copy to another address than the outbound one, and keyed by server the pair would not be recognised.
+ * What that costs:
+ * - A query of this host's own is taken for forwarded when an inbound query with its client port, id and question
+ *   came in within the timeout before it. By chance that is one in about 2^31 per remembered query with the same
+ *   question (a random port and id; a busy DNS server on this host remembers at most `maxPending` of them). On
+ *   purpose it takes knowing the port and id before the query is sent: someone who sees them only sees the query
+ *   going out, too late to send its copy in ahead of it (ahead of a stub's retransmission, it makes the resolver's
+ *   second answer a duplicate), and a flood of guesses covers at most `maxPending` of the 2^31 pairs. And the
+ *   failure is an address left unnamed, keyed by IP as without DNS names: safe, as a flood of the pending cap is.
+ * - Memory: the inbound queries have their own map, bounded by the same cap and timeout, so a host that is itself a
+ *   busy DNS server (every query to it is inbound) keeps at most `maxPending` of them, the oldest going first,
+ *   and never pushes out an exchange of this host's own, whose matching only adds one
+ *   lookup there per query sent. What such a host loses is the window: a guest's query whose inbound copy more than
+ *   `maxPending` inbound queries follow before its outbound copy is captured is no longer recognised (the two
+ *   copies are normally microseconds apart).
+ * A NAT that changes the client port (a port already taken, or NAT with random ports) is not recognised at all.
  */
 
 export interface PendingQueryOptions {
@@ -73,8 +91,11 @@ export interface Exchange extends Transaction {
 /** What an answer echoes: its question, unless it has none or several. */
 export type Answer = Transaction & { question: DnsQuestion | undefined };
 
-/** What a query forwarded for a guest keeps through NAT (the client address changes, the interface too). */
-export type ForwardedQuery = Pick<Exchange, 'clientPort' | 'server' | 'id' | 'question'>;
+/**
+ * What a query forwarded for a guest keeps through NAT: the client address changes, the interface too, and the
+ * server when the NAT rewrites the guest's resolver.
+ */
+export type ForwardedQuery = Pick<Exchange, 'clientPort' | 'id' | 'question'>;
 
 function transactionKey(t: Transaction): string {
   return `${t.iface}\n${t.client}\n${t.clientPort}\n${t.server}\n${t.id}`;
@@ -96,7 +117,7 @@ function keyIn(transaction: string, q: DnsQuestion): string {
 }
 
 function forwardKey(q: ForwardedQuery): string {
-  return `${q.clientPort}\n${q.server}\n${q.id}\n${questionKey(q.question)}`;
+  return `${q.clientPort}\n${q.id}\n${questionKey(q.question)}`;
 }
 
 /** What an answer named, learnt at unix time `at`: taken back if a second answer to its query comes. */
@@ -274,12 +295,15 @@ export class PendingQueries extends ExpiringKeys<Entry> {
     if (entry && labels.length) entry.named.push({ labels, at });
   }
 
-  /** A query to a resolver came into this host at `nowMs` (a guest's, perhaps, about to be forwarded). */
+  /** A query to port 53 of any server came into this host at `nowMs` (a guest's, perhaps, about to be forwarded). */
   foreign(q: ForwardedQuery, nowMs: number): void {
     this.inbound.add(forwardKey(q), nowMs);
   }
 
-  /** Whether a query this host sends at `nowMs` repeats one that came in within the timeout: a guest's, forwarded. */
+  /**
+   * Whether a query this host sends at `nowMs` repeats one that came in within the timeout (client port, id and
+   * question; to whichever server): a guest's, forwarded.
+   */
   forwarded(q: ForwardedQuery, nowMs: number): boolean {
     return this.inbound.has(forwardKey(q), nowMs);
   }
