@@ -178,6 +178,28 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     await until(() => health().detail.includes("1 queries forwarded for guests (a container or VM this host NATs or bridges) not counted as this host's"));
   });
 
+  it('a guest\'s lookup sent to a resolver the NAT rewrites (DNAT) is forwarded too; inbound queries the cap forgets are counted in the row', async () => {
+    const dir = tempDir();
+    const capture = path.join(dir, 'c.pcapng');
+    const w = new PcapngWriter();
+    const ts = BigInt(Date.now()) * 1000n;
+    const dns = buildAnswer(7, 'a.example.com', '198.51.100.9', 300);
+    w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] }).idb(1, { opts: [w.option(2, 'bridge100')] });
+    // in from the guest on bridge100 to the resolver it was given, out on en0 to the trusted router, the answer back
+    udpPacket(w, 1, ts, { src: '192.168.64.2', dst: '192.168.64.1', srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A), direction: EPB_INBOUND });
+    udpPacket(w, 0, ts, { src: '192.168.1.20', dst: '192.168.1.1', srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A), direction: EPB_OUTBOUND });
+    udpPacket(w, 0, ts, { src: '192.168.1.1', dst: '192.168.1.20', srcPort: 53, dstPort: 50000, payload: dns, direction: EPB_INBOUND });
+    // a LAN host asking this Mac: with dns_names.max_pending_queries 1 it pushes the guest's query out
+    udpPacket(w, 0, ts, { src: '192.168.1.30', dst: '192.168.1.20', srcPort: 40000, dstPort: 53, payload: buildQuery(8, 'b.example.com', TYPE.A), direction: EPB_INBOUND });
+    writeFileSync(capture, w.done());
+    const { ctx, collector, health } = start({ OUTFLOW_FAKE_TCPDUMP: capture, OUTFLOW_FAKE_SCUTIL_DNS: SCUTIL_VPN }, { dns_names: { max_pending_queries: 1 } });
+    await until(() => collector.stats().packets === 4);
+    expect(collector.stats()).toMatchObject({ queries: 0, otherQueries: 2, forwarded: 1, unmatched: 1, answers: 0, inboundEvicted: 1 });
+    expect(ctx.dnsNames.nameFor('198.51.100.9', ctx.clock.unix())).toBe('');
+    await until(() => health().detail.includes('1 inbound queries forgotten at dns_names.max_pending_queries within dns_names.query_timeout'));
+    expect(health()).toMatchObject({ state: 'running', dropped: 1 });
+  });
+
   it('an unexpected error while reading a packet is counted, not thrown out of the stream handler', async () => {
     const dir = tempDir();
     const capture = path.join(dir, 'c.pcapng');

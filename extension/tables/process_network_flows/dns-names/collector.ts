@@ -126,7 +126,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       return;
     }
     lastDetailMs = now;
-    health.dropped = stats.malformed + stats.evicted + stats.revokedAtCap;
+    health.dropped = stats.malformed + stats.evicted + stats.revokedAtCap + stats.inboundEvicted;
     if (health.state !== 'running' && health.state !== 'degraded') return;
     const resolvers = trusted.size ? `trusted resolvers ${describeTrusted(trusted)}` : 'no trusted resolver known';
     const parts = [`${ctx.dnsNames.size} addresses named from ${stats.answers} answers; ${resolvers}`];
@@ -138,6 +138,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     if (stats.forwarded) parts.push(`${stats.forwarded} queries forwarded for guests (a container or VM this host NATs or bridges) not counted as this host's`);
     if (stats.evicted) parts.push(`${stats.evicted} queries dropped unanswered at dns_names.max_pending_queries`);
     if (stats.revokedAtCap) parts.push(`${stats.revokedAtCap} answers taken back: dns_names.max_pending_queries pushed their query out within dns_names.query_timeout, before a second answer could be seen`);
+    if (stats.inboundEvicted) parts.push(`${stats.inboundEvicted} inbound queries forgotten at dns_names.max_pending_queries within dns_names.query_timeout (a guest's query forwarded after that counts as this host's)`);
     if (stats.malformed) parts.push(`${stats.malformed} packets unreadable`);
     if (stats.restarts) parts.push(`tcpdump restarted ${stats.restarts} times`);
     // None of this host's queries seen off loopback (a loopback resolver's say nothing of it), yet queries to its

@@ -53,6 +53,13 @@ export interface DnsNamesStats {
    */
   forwarded: number;
   /**
+   * Inbound queries (to any server's port 53, remembered to spot forwarded ones) that dns_names.max_pending_queries
+   * pushed out within dns_names.query_timeout: a guest's query forwarded after that would count as this host's.
+   * A host that is itself a busy DNS server (over max_pending_queries / query_timeout inbound queries a second:
+   * 409 with the defaults) counts them all the time.
+   */
+  inboundEvicted: number;
+  /**
    * Queries to other servers, or without exactly one question: never matched (those coming in are remembered all
    * the same, see forwarded).
    */
@@ -88,6 +95,7 @@ export function emptyStats(): DnsNamesStats {
     foreignQueries: 0,
     undirectedQueries: 0,
     forwarded: 0,
+    inboundEvicted: 0,
     sentOffLoopback: 0,
     otherQueries: 0,
     expired: 0,

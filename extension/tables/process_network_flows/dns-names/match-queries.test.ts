@@ -6,7 +6,7 @@ const key = (o: Partial<Exchange> = {}): Exchange => ({ ...base, ...o });
 const label = (address: string) => ({ address, name: 'www.example.com', ttl: 60 });
 
 function setup(maxPending = 8, timeoutMs = 10_000) {
-  const stats = { expired: 0, evicted: 0, revokedAtCap: 0 };
+  const stats = { expired: 0, evicted: 0, revokedAtCap: 0, inboundEvicted: 0 };
   return { stats, pending: new PendingQueries({ maxPending, timeoutMs }, stats) };
 }
 
@@ -54,7 +54,7 @@ describe('PendingQueries', () => {
     expect(pending.answered(key(), 1100)).toEqual({ kind: 'matched' });
     expect(pending.answered(key(), 1200)).toEqual({ kind: 'matched' });
     expect(pending.answered(key(), 1300).kind).toBe('duplicate');
-    expect(stats).toEqual({ expired: 0, evicted: 0, revokedAtCap: 0 });
+    expect(stats).toEqual({ expired: 0, evicted: 0, revokedAtCap: 0, inboundEvicted: 0 });
   });
 
   it('a query waits timeoutMs after it was (last) sent, then expires and is counted if unanswered', () => {
@@ -66,7 +66,7 @@ describe('PendingQueries', () => {
     // the first one's retransmission moves it to the back
     pending.sent(key(), 5000);
     expect(pending.answered(key({ id: 2 }), 11_000)).toEqual({ kind: 'unmatched' });
-    expect(stats).toEqual({ expired: 1, evicted: 0, revokedAtCap: 0 });
+    expect(stats).toEqual({ expired: 1, evicted: 0, revokedAtCap: 0, inboundEvicted: 0 });
     // the answered one is gone without being counted as expired
     expect(pending.answered(key({ id: 3 }), 12_000)).toEqual({ kind: 'unmatched' });
     expect(stats.expired).toBe(1);
@@ -76,13 +76,13 @@ describe('PendingQueries', () => {
     expect(pending.answered(key(), 14_999).kind).toBe('duplicate');
     expect(pending.answered(key(), 15_000)).toEqual({ kind: 'unmatched' });
     expect(pending.size).toBe(0);
-    expect(stats).toEqual({ expired: 1, evicted: 0, revokedAtCap: 0 });
+    expect(stats).toEqual({ expired: 1, evicted: 0, revokedAtCap: 0, inboundEvicted: 0 });
     // sent twice and answered once: one query expires unanswered
     pending.sent(key({ id: 9 }), 20_000);
     pending.sent(key({ id: 9 }), 20_001);
     expect(pending.answered(key({ id: 9 }), 20_002).kind).toBe('matched');
     expect(pending.answered(key({ id: 9 }), 30_001)).toEqual({ kind: 'unmatched' });
-    expect(stats).toEqual({ expired: 2, evicted: 0, revokedAtCap: 0 });
+    expect(stats).toEqual({ expired: 2, evicted: 0, revokedAtCap: 0, inboundEvicted: 0 });
   });
 
   it('a wall clock stepped back does not keep queries answerable past their timeout', () => {
@@ -113,7 +113,7 @@ describe('PendingQueries', () => {
     expect(pending.answered(key({ id: 2 }), 6)).toEqual({ kind: 'unmatched' });
     pending.sent(key({ id: 5 }), 7);
     expect(pending.answered(key({ id: 3 }), 8)).toEqual({ kind: 'unmatched' });
-    expect(stats).toEqual({ expired: 0, evicted: 1, revokedAtCap: 0 });
+    expect(stats).toEqual({ expired: 0, evicted: 1, revokedAtCap: 0, inboundEvicted: 0 });
     expect(pending.answered(key({ id: 1 }), 9).kind).toBe('matched');
     expect(pending.answered(key({ id: 1 }), 9).kind).toBe('matched');
     expect(pending.answered(key({ id: 4 }), 9).kind).toBe('matched');
@@ -128,7 +128,7 @@ describe('PendingQueries', () => {
     pending.named(key({ id: 2 }), [], 1000);
     expect(pending.sent(key({ id: 3 }), 3)).toEqual([]);
     expect(pending.sent(key({ id: 4 }), 4)).toEqual([]);
-    expect(stats).toEqual({ expired: 0, evicted: 1, revokedAtCap: 0 });
+    expect(stats).toEqual({ expired: 0, evicted: 1, revokedAtCap: 0, inboundEvicted: 0 });
   });
 
   it('the cap gives back what an answered exchange named when it pushes it out before its second-answer window closed', () => {
@@ -140,7 +140,7 @@ describe('PendingQueries', () => {
     pending.named(key({ id: 1 }), [label('203.0.113.66')], 1000);
     pending.sent(key({ id: 2 }), 2);
     expect(pending.sent(key({ id: 3 }), 3)).toEqual([{ labels: [label('203.0.113.66')], at: 1000 }]);
-    expect(stats).toEqual({ expired: 0, evicted: 0, revokedAtCap: 1 });
+    expect(stats).toEqual({ expired: 0, evicted: 0, revokedAtCap: 1, inboundEvicted: 0 });
     expect(pending.answered(key({ id: 1 }), 4).kind).toBe('unmatched');
     // one that expired on its own (its window closed) keeps its names
     pending.answered(key({ id: 3 }), 5);
@@ -256,8 +256,8 @@ describe('PendingQueries: queries forwarded for a guest', () => {
     expect(pending.forwarded(key({ iface: 'eth0', server: '8.8.8.8', clientPort: 41000, id: 0x1234 }), 1000)).toBe(true);
   });
 
-  it('inbound queries are bounded by the cap (the oldest goes first), and a flood keeps the newest', () => {
-    const { pending } = setup(100, 10_000);
+  it('inbound queries are bounded by the cap (the oldest goes first, counted), and a flood keeps the newest', () => {
+    const { pending, stats } = setup(100, 10_000);
     for (let i = 0; i < 50_000; i++) pending.foreign(fwd({ clientPort: 1024 + (i % 60_000), id: i & 0xffff }), i / 100);
     const inbound = (pending as unknown as { inbound: { byKey: Map<string, unknown>; queue: unknown[]; head: number } }).inbound;
     expect(inbound.byKey.size).toBe(100);
@@ -265,8 +265,18 @@ describe('PendingQueries: queries forwarded for a guest', () => {
     expect(inbound.queue.length - inbound.head).toBeLessThan(400);
     expect(pending.forwarded(fwd({ clientPort: 1024 + 49_999, id: 49_999 & 0xffff }), 500)).toBe(true);
     expect(pending.forwarded(fwd({ clientPort: 1024 + 49_899, id: 49_899 & 0xffff }), 500)).toBe(false);
+    // pushed out by the cap, not by time: the last 100 came within the last second
+    expect(stats).toEqual({ expired: 0, evicted: 0, revokedAtCap: 0, inboundEvicted: 49_900 });
     // and forwarded queries are not pending ones
     expect(pending.size).toBe(0);
+  });
+
+  it('inbound queries that leave by their timeout are not counted as pushed out', () => {
+    const { pending, stats } = setup(4, 10_000);
+    for (let i = 0; i < 4; i++) pending.foreign(fwd({ id: i }), 0);
+    for (let i = 0; i < 4; i++) pending.foreign(fwd({ id: 100 + i }), 10_000);
+    expect(pending.forwarded(fwd({ id: 0 }), 10_000)).toBe(false);
+    expect(stats.inboundEvicted).toBe(0);
   });
 
   it('a host that is itself a busy DNS server: its own exchanges are neither pushed out nor taken for forwarded', () => {
@@ -283,7 +293,7 @@ describe('PendingQueries: queries forwarded for a guest', () => {
       }
       if (i % 500 === 250) expect(pending.answered(key({ clientPort: 40_000 + (i - 250) / 500, id: 0x8000 + (i - 250) / 500 }), nowMs).kind).toBe('matched');
     }
-    expect(stats).toMatchObject({ evicted: 0, revokedAtCap: 0 });
+    expect(stats).toMatchObject({ evicted: 0, revokedAtCap: 0, inboundEvicted: 20_000 - 64 });
     const inbound = (pending as unknown as { inbound: { size: number } }).inbound;
     expect(inbound.size).toBe(64);
   });

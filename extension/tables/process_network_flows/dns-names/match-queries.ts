@@ -49,8 +49,8 @@ import type { DnsQuestion } from './parse-dns.js';
  *   second answer a duplicate), and a flood of guesses covers at most `maxPending` of the 2^31 pairs. And the
  *   failure is an address left unnamed, keyed by IP as without DNS names: safe, as a flood of the pending cap is.
  * - Memory: the inbound queries have their own map, bounded by the same cap and timeout, so a host that is itself a
- *   busy DNS server (every query to it is inbound) keeps at most `maxPending` of them, the oldest going first,
- *   and never pushes out an exchange of this host's own, whose matching only adds one
+ *   busy DNS server (every query to it is inbound) keeps at most `maxPending` of them, the oldest going first
+ *   (counted: `inboundEvicted`), and never pushes out an exchange of this host's own, whose matching only adds one
  *   lookup there per query sent. What such a host loses is the window: a guest's query whose inbound copy more than
  *   `maxPending` inbound queries follow before its outbound copy is captured is no longer recognised (the two
  *   copies are normally microseconds apart).
@@ -71,6 +71,8 @@ export interface PendingQueryStats {
   evicted: number;
   /** Answered exchanges the cap pushed out before a second answer could be seen: what they named was given back. */
   revokedAtCap: number;
+  /** Inbound queries (remembered to spot forwarded ones) the cap pushed out before their timeout. */
+  inboundEvicted: number;
 }
 
 /** Who asked whom, as the query carries it; the answer carries the same with the addresses swapped. */
@@ -242,7 +244,7 @@ export class PendingQueries extends ExpiringKeys<Entry> {
     private readonly stats: PendingQueryStats,
   ) {
     super(opts);
-    this.inbound = new RecentKeys(opts);
+    this.inbound = new RecentKeys(opts, stats);
   }
 
   /** This host sent the query `e` at `nowMs`. Returns what answered exchanges the cap pushed out had named. */
@@ -328,11 +330,18 @@ export class PendingQueries extends ExpiringKeys<Entry> {
 }
 
 /**
- * Keys seen within the last `timeoutMs`, at most `maxPending` of them (the oldest goes first). A guest's query and
- * its forwarded copy are captured microseconds apart, so a key pushed out by the cap in between takes a flood of
- * that size inside that gap.
+ * Keys seen within the last `timeoutMs`, at most `maxPending` of them (the oldest goes first, counted as
+ * `inboundEvicted`). A guest's query and its forwarded copy are captured microseconds apart, so a key pushed out by
+ * the cap in between takes a flood of that size inside that gap.
  */
 class RecentKeys extends ExpiringKeys<true> {
+  constructor(
+    opts: PendingQueryOptions,
+    private readonly stats: PendingQueryStats,
+  ) {
+    super(opts);
+  }
+
   add(key: string, nowMs: number): void {
     this.expire(nowMs);
     this.put(key, true, nowMs);
@@ -350,5 +359,7 @@ class RecentKeys extends ExpiringKeys<true> {
     return true;
   }
 
-  protected left(): void {}
+  protected left(_key: string, _value: true, why: 'expired' | 'evicted'): void {
+    if (why === 'evicted') this.stats.inboundEvicted++;
+  }
 }
