@@ -14,7 +14,7 @@ export interface OpenStoreOptions {
   /** With `migrate: false`, false opens an outdated SQLite schema for the caller's `store.migrate()` (PostgreSQL never checks). */
   checkMigrated?: boolean;
   /** PostgreSQL pool and statement settings (`fleet.postgres`); ignored for SQLite. */
-  postgres?: { pool_size?: number; statement_timeout_ms?: number; upsert_chunk?: number };
+  postgres?: { pool_size?: number; statement_timeout_ms?: number; upsert_chunk?: number; sketch_cache_mb?: number };
   /** Store warnings (lost connections, job locks); silent by default. */
   log?: Logger;
 }

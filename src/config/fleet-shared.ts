@@ -52,6 +52,11 @@ export const PostgresConfigSchema = z
     statement_timeout_ms: z.number().int().nonnegative().default(60_000),
     /** Rows per multi-row upsert statement. */
     upsert_chunk: z.number().int().positive().max(50_000).default(2000),
+    /**
+     * MiB of day sketches (compacted keys' host counts) each instance keeps from its last reads: finalization then
+     * fetches only the sketches that changed since, not 4 KiB per common key and day every run. 0 keeps none.
+     */
+    sketch_cache_mb: z.number().int().nonnegative().max(16_384).default(128),
   })
   .strict()
   .prefault({});

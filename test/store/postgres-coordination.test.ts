@@ -107,6 +107,69 @@ describe('postgres store across instances', () => {
     });
   }, 60_000);
 
+  it('day sketch cache: an instance never counts registers another instance changed or removed since it read them, nor its own rolled back', async () => {
+    await withDb('sketch-cache', async (db) => {
+      const [a, b, truth] = (await Promise.all([{}, {}, { sketchCacheBytes: 0 }].map((o) => openPostgresStore(db.url, { poolSize: 2, ...o })))) as [PostgresStore, PostgresStore, PostgresStore];
+      try {
+        const T = 1_772_409_600; // a UTC midnight
+        const keys = ['k1.com', 'k2.com'];
+        const ids = (tag: string, n: number) => Array.from({ length: n }, (_, i) => `${tag}-${i}`);
+        const sight = (key: string, tag: string, n: number, at: number) => ids(tag, n).map((hostId) => ({ key, hostId, firstSeen: at, lastSeen: at }));
+        /** What a sketch of these hosts counts (HyperLogLog: 36 hosts may read as 35). */
+        const est = (...sets: string[][]) => {
+          const r = emptySketch();
+          addPoints(r, sets.flat().map(hostPoint));
+          return estimateHosts(r);
+        };
+        const day = (key: string, d: number) => ids(`${key}-d${d}`, 12);
+        // 12 hosts per key on each of three days, compacted into 2 keys × 3 day sketches
+        await b.prevalence.observeDestinations(keys.flatMap((key) => [0, 1, 2].flatMap((d) => sight(key, `${key}-d${d}`, 12, T + d * DAY_S + 60))));
+        expect((await b.prevalence.compact(10, { from: 0, to: T + 3 * DAY_S })).destinations).toBe(2);
+        const window = { from: T, to: T + 3 * DAY_S - 1 };
+        const hosts = async (s: PostgresStore) => {
+          const [answer] = await s.prevalence.statsMany([{ window, destinations: keys, pairs: [], apps: [] }]);
+          return keys.map((k) => answer!.destinations.get(k)!.hosts);
+        };
+        /** A's counts, checked against an instance that keeps no sketches. */
+        const counted = async () => {
+          const mine = await hosts(a);
+          expect(mine).toEqual(await hosts(truth));
+          return mine;
+        };
+        const first = await counted();
+        expect(first).toEqual(keys.map((k) => est(day(k, 0), day(k, 1), day(k, 2))));
+        expect(a.sketchCacheStats()).toMatchObject({ served: 0, fetched: 6 });
+        // unchanged: every row from A's cache, no registers sent
+        expect(await counted()).toEqual(first);
+        expect(a.sketchCacheStats()).toMatchObject({ served: 6, fetched: 6 });
+
+        // B sights 20 more hosts of k1 on the middle day: A is sent that one row again, and counts them
+        await b.prevalence.observeDestinations(sight('k1.com', 'late', 20, T + DAY_S + 120));
+        expect(await counted()).toEqual([est(day('k1.com', 0), day('k1.com', 1), ids('late', 20), day('k1.com', 2)), first[1]]);
+        expect(a.sketchCacheStats()).toMatchObject({ served: 11, fetched: 7 });
+
+        // B expires the first day's sketches: A no longer counts their hosts
+        await b.prevalence.expire(0, { sketchesBefore: T + DAY_S });
+        const expired = [est(day('k1.com', 1), ids('late', 20), day('k1.com', 2)), est(day('k2.com', 1), day('k2.com', 2))];
+        expect(await counted()).toEqual(expired);
+
+        // A's own transaction raises a sketch and reads it (filling the cache), then rolls back: the next read counts
+        // what is committed
+        await expect(
+          a.transaction(async (tx) => {
+            await tx.prevalence.observeDestinations(sight('k2.com', 'undone', 30, T + 2 * DAY_S + 60));
+            const [inside] = await tx.prevalence.statsMany([{ window, destinations: keys, pairs: [], apps: [] }]);
+            expect(inside!.destinations.get('k2.com')!.hosts).toBe(est(day('k2.com', 1), day('k2.com', 2), ids('undone', 30)));
+            throw new Error('roll back');
+          }),
+        ).rejects.toThrow('roll back');
+        expect(await counted()).toEqual(expired);
+      } finally {
+        await Promise.all([a, b, truth].map((s) => s.close()));
+      }
+    });
+  }, 60_000);
+
   it('the rollup (exclusive) and an ingest batch with late sightings do not deadlock: the rollup waits for the batch', async () => {
     await withDb('rollup-deadlock', async (db) => {
       const [a, b] = (await Promise.all([1, 2].map(() => openPostgresStore(db.url, { poolSize: 2 })))) as [PostgresStore, PostgresStore];
@@ -239,9 +302,9 @@ describe('postgres store across instances', () => {
       const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url, { migrate: false })));
       try {
         const applied = await Promise.all(stores.map((s) => s.migrate()));
-        expect(applied.flat().sort()).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times', '0006_host_sketches', '0007_detection_first_change']);
+        expect(applied.flat().sort()).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times', '0006_host_sketches', '0007_detection_first_change', '0008_sketch_digests']);
         const rows = await pgQuery<{ id: string }>(db.url, 'SELECT id FROM schema_migrations ORDER BY id');
-        expect(rows.map((r) => r.id)).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times', '0006_host_sketches', '0007_detection_first_change']);
+        expect(rows.map((r) => r.id)).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times', '0006_host_sketches', '0007_detection_first_change', '0008_sketch_digests']);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
       }
