@@ -93,6 +93,46 @@ export function unionInto(into: Uint8Array, other: Uint8Array): void {
   for (let i = 0; i < SKETCH_REGISTERS; i++) if (other[i]! > into[i]!) into[i] = other[i]!;
 }
 
+const HIGH_BITS = 0x80808080;
+
+/**
+ * unionInto four registers at a time, for the unions finalization takes over a window's day sketches (500 common
+ * keys × 31 days is 15 500 of them; byte by byte that was about half a second a run). Per byte of a 32-bit word:
+ * with bit 7 of `a` set and clear in `b`, `a - b` keeps bit 7 exactly where a ≥ b, with no borrow between bytes.
+ * Ranks are at most 33, so bit 7 is always free; a word holding a byte ≥ 128 (a damaged blob) is merged byte by
+ * byte, so the result is unionInto's for any input. `other` is read through a word view when aligned, else copied.
+ */
+export class SketchUnion {
+  readonly registers = emptySketch();
+  private readonly words = new Uint32Array(this.registers.buffer);
+  private readonly scratch = new Uint32Array(SKETCH_REGISTERS / 4);
+  private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
+
+  add(other: Uint8Array): void {
+    let b32: Uint32Array;
+    if (other.byteOffset % 4 === 0) b32 = new Uint32Array(other.buffer, other.byteOffset, SKETCH_REGISTERS / 4);
+    else {
+      this.scratchBytes.set(other);
+      b32 = this.scratch;
+    }
+    const a32 = this.words;
+    for (let i = 0; i < a32.length; i++) {
+      const a = a32[i]!;
+      const b = b32[i]!;
+      if (((a | b) & HIGH_BITS) !== 0) {
+        for (let j = i * 4; j < i * 4 + 4; j++) if (other[j]! > this.registers[j]!) this.registers[j] = other[j]!;
+        continue;
+      }
+      const aAtLeastB = (((a | HIGH_BITS) - b) & HIGH_BITS) >>> 7;
+      const mask = Math.imul(aAtLeastB, 0xff);
+      a32[i] = ((a & mask) | (b & ~mask)) >>> 0;
+    }
+  }
+}
+
+/** 2^-r for every byte a register can hold: Math.pow per register was most of an estimate's time. */
+const INVERSE_POWERS = Float64Array.from({ length: 256 }, (_, r) => 2 ** -r);
+
 /** Distinct hosts the registers stand for, rounded (HyperLogLog with linear counting for small counts). */
 export function estimateHosts(registers: Uint8Array): number {
   const m = SKETCH_REGISTERS;
@@ -101,7 +141,7 @@ export function estimateHosts(registers: Uint8Array): number {
   for (let i = 0; i < m; i++) {
     const r = registers[i]!;
     if (r === 0) zeros++;
-    sum += 2 ** -r;
+    sum += INVERSE_POWERS[r]!;
   }
   if (zeros === m) return 0;
   const alpha = 0.7213 / (1 + 1.079 / m);
@@ -228,14 +268,14 @@ export class DaySketches {
     const id = `${first}:${last}`;
     let n = this.cache.get(id);
     if (n === undefined) {
-      const acc = emptySketch();
+      const acc = new SketchUnion();
       let any = false;
       for (const d of this.days) {
         if (d.day < first || d.day > last) continue;
-        unionInto(acc, d.registers);
+        acc.add(d.registers);
         any = true;
       }
-      n = any ? estimateHosts(acc) : 0;
+      n = any ? estimateHosts(acc.registers) : 0;
       this.cache.set(id, n);
     }
     return n;
