@@ -7,7 +7,8 @@
  * targets are about the code an admin runs. Under tsx (`npm run outflow`, the tests), the sources run through a
  * loader that keeps the TypeScript compiler and source maps in the process (about 45 MB more peak RSS) and wraps
  * every function in a naming call (esbuild's keepNames); ingest speed was within the machine's noise of the
- * bundle's (2026-11-28). OUTFLOW_BENCH_SOURCES=1 runs the driver from the sources under tsx instead, to compare.
+ * bundle's (2026-11-28). OUTFLOW_BENCH_SOURCES=1 runs the driver from the sources under tsx instead, to compare;
+ * OUTFLOW_BENCH_NODE_FLAGS adds V8 flags to the driver's node (say '--single-threaded-gc').
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,9 +41,11 @@ export default async function (b: BenchContext): Promise<void> {
     const args = fromSources ? ['--import', 'tsx', driver] : [await bundleDriver(dir)];
     // better-sqlite3 stays outside the bundle, as in the package: found from the checkout's node_modules.
     const env = { ...process.env, NODE_PATH: path.join(here, '../../node_modules') };
-    const r = spawnSync(process.execPath, ['--expose-gc', ...args], { encoding: 'utf8', env, maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] });
+    // V8 flags to compare (OUTFLOW_BENCH_NODE_FLAGS='--single-threaded-gc', say), reported with the results
+    const nodeFlags = (process.env.OUTFLOW_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+    const r = spawnSync(process.execPath, ['--expose-gc', ...nodeFlags, ...args], { encoding: 'utf8', env, maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] });
     if (r.status !== 0) throw new Error(`fleet-ingest driver failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
-    const suffix = fromSources ? ' [sources, tsx]' : '';
+    const suffix = `${fromSources ? ' [sources, tsx]' : ''}${nodeFlags.length ? ` [${nodeFlags.join(' ')}]` : ''}`;
     for (const line of r.stdout.split('\n')) {
       if (!line.startsWith('BENCH_REPORT ')) continue;
       const { name, metrics } = JSON.parse(line.slice('BENCH_REPORT '.length)) as { name: string; metrics: Record<string, number | string> };
