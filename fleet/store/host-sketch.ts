@@ -99,8 +99,9 @@ const HIGH_BITS = 0x80808080;
  * unionInto four registers at a time, for the unions finalization takes over a window's day sketches (500 common
  * keys × 31 days is 15 500 of them; byte by byte that was about half a second a run). Per byte of a 32-bit word:
  * with bit 7 of `a` set and clear in `b`, `a - b` keeps bit 7 exactly where a ≥ b, with no borrow between bytes.
- * Ranks are at most 33, so bit 7 is always free; a word holding a byte ≥ 128 (a damaged blob) is merged byte by
- * byte, so the result is unionInto's for any input. `other` is read through a word view when aligned, else copied.
+ * Ranks are at most RANK_BITS + 1 (21), so bit 7 is always free; a word holding a byte ≥ 128 (a damaged blob) is
+ * merged byte by byte, so the result is unionInto's for any registers. `other` is read through a word view when
+ * aligned, else copied; it must be a whole sketch (sketchFromBlob checks stored blobs).
  */
 export class SketchUnion {
   readonly registers = emptySketch();
@@ -109,6 +110,8 @@ export class SketchUnion {
   private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
 
   add(other: Uint8Array): void {
+    // a shorter aligned view would be read past its end, a longer one cut
+    if (other.length !== SKETCH_REGISTERS) throw new RangeError(`a host sketch has ${SKETCH_REGISTERS} registers, not ${other.length}`);
     let b32: Uint32Array;
     if (other.byteOffset % 4 === 0) b32 = new Uint32Array(other.buffer, other.byteOffset, SKETCH_REGISTERS / 4);
     else {
