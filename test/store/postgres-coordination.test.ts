@@ -227,11 +227,14 @@ describe('postgres store across instances', () => {
         let release!: () => void;
         const mayGo = new Promise<void>((r) => (release = r));
         const order: string[] = [];
+        let slice2SawBatch: boolean | undefined;
         const hooked = hookSlices(a, async (kind, n, run) => {
           if (kind === 'compact' && n === 1) {
             holding();
             await mayGo;
           }
+          // slice 2 holds the lock alone here: the batch has committed iff a fresh connection sees its d.example host row
+          if (kind === 'compact' && n === 2) slice2SawBatch = (await pgQuery(db.url, `SELECT 1 FROM destination_hosts WHERE dest_key = 'd.example' AND host_id = 'H12'`)).length === 1;
           const r = await run();
           order.push(`${kind} ${n}`);
           return r;
@@ -243,14 +246,18 @@ describe('postgres store across instances', () => {
         });
         await inSlice1;
         // B's batch sights the key slice 1 compacts and the one the last slice compacts; its BEGIN waits for slice 1
-        const batch = b
-          .transaction((tx) => tx.prevalence.observeDestinations(['a.example', 'd.example'].map((key) => ({ key, hostId: 'H12', firstSeen: newest, lastSeen: newest }))))
-          .then(() => void order.push('ingest'));
+        // 'ingest' is recorded inside the batch, under its shared lock: its COMMIT releases the lock before the server
+        // answers it, so recorded after the COMMIT returned it may follow slice 2's work (seen under load)
+        const batch = b.transaction(async (tx) => {
+          await tx.prevalence.observeDestinations(['a.example', 'd.example'].map((key) => ({ key, hostId: 'H12', firstSeen: newest, lastSeen: newest })));
+          order.push('ingest');
+        });
         await expect.poll(() => maintenanceLockWaiters(db), { timeout: 10_000 }).toBe(1);
         release();
         const [r] = await Promise.all([roll, batch]);
         // the lock goes to the waiting batch when slice 1 commits; slice 2 waits for it in turn
         expect(order.filter((o) => !o.startsWith('expire'))).toEqual(['compact 1', 'ingest', 'compact 2', 'compact 3', 'compact 4', 'rollup']);
+        expect(slice2SawBatch).toBe(true);
         expect(r.compacted.destinations).toBe(4);
         const stats = await b.prevalence.destinations(keys, { from: newest - 30 * DAY_S, to: newest });
         expect(keys.map((k) => [k, stats.get(k)!.hosts, stats.get(k)!.saturated])).toEqual([
