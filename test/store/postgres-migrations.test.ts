@@ -2,9 +2,12 @@
  * Upgrades of a PostgreSQL store written by an older Outflow: the data an older schema holds must answer as
  * it did (test/store/sqlite.test.ts has the SQLite side).
  */
+import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { openPostgresStore } from '../../fleet/store/postgres/index.js';
+import { openPostgresStore, type PostgresStore } from '../../fleet/store/postgres/index.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
+import { pairKey } from '../../fleet/store/store.js';
+import { addPoints, emptySketch, estimateHosts, hostPoint } from '../../fleet/store/host-sketch.js';
 import { createTestDatabase, pgQuery, useTestDatabase } from '../helpers/pg.js';
 import { expectLegacyCompactionUpgrade, sampleDetection } from './store.contract.js';
 
@@ -71,3 +74,110 @@ it('0007 takes a stored detection\'s current change as its first, and a row the 
   }
 }, 60_000);
 
+
+const DAY_S = 86_400;
+const SKETCH_TABLES = ['destination_sketches', 'pair_sketches', 'app_sketches'] as const;
+
+/** The digest 0008's trigger gives registers: the first 16 bytes of their SHA-256, as a uuid. */
+function sketchDigest(registers: Uint8Array): string {
+  return createHash('sha256').update(registers).digest('hex').slice(0, 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+}
+
+/** Every sketch row's registers and digest, per table. */
+async function sketchRows(url: string): Promise<{ table: string; registers: Buffer; digest: string | null }[]> {
+  const out: { table: string; registers: Buffer; digest: string | null }[] = [];
+  for (const table of SKETCH_TABLES) {
+    for (const r of await pgQuery<{ registers: Buffer; digest: string | null }>(url, `SELECT registers, digest::text AS digest FROM ${table}`)) out.push({ table, ...r });
+  }
+  return out;
+}
+
+/**
+ * One common destination, pair and app (12 hosts on each of three days, compacted: three day sketches each),
+ * with `tag` in their names; `counts` reads the three host counts over those days.
+ */
+async function seedCommonKeys(s: PostgresStore, T: number, tag: string) {
+  const key = `${tag}.example`;
+  const identity = `team:${tag}/app`;
+  const hostsOf = (d: number) => Array.from({ length: 12 }, (_, i) => `${tag}-d${d}-${i}`);
+  const sightings = [0, 1, 2].flatMap((d) => hostsOf(d).map((hostId) => ({ key, identity, hostId, firstSeen: T + d * DAY_S + 60, lastSeen: T + d * DAY_S + 60 })));
+  await s.prevalence.observeDestinations(sightings);
+  await s.prevalence.observePairs(sightings);
+  await s.prevalence.observeApps(sightings);
+  expect(await s.prevalence.compact(10, { from: 0, to: T + 3 * DAY_S })).toEqual({ destinations: 1, pairs: 1, apps: 1 });
+  const window = { from: T, to: T + 3 * DAY_S - 1 };
+  const counts = async (r: PostgresStore) => {
+    const [a] = await r.prevalence.statsMany([{ window, destinations: [key], pairs: [{ identity, key }], apps: [identity] }]);
+    return [a!.destinations.get(key)!.hosts, a!.pairs.get(pairKey(identity, key))!.hosts, a!.apps.get(identity)!.hosts];
+  };
+  const est = (...hosts: string[][]) => {
+    const r = emptySketch();
+    addPoints(r, hosts.flat().map(hostPoint));
+    return estimateHosts(r);
+  };
+  return { key, identity, hostsOf, counts, est };
+}
+
+it('0008 on a populated store rewrites no table; the rows written before it have no digest, are read in full every time and never kept', async () => {
+  const db = await createTestDatabase('migrations_0008');
+  const url = db.url;
+  const T = 1_772_409_600; // a UTC midnight
+  await storeBefore(url, '0008');
+  // written by the previous release (its sketch writes are this version's, without the digest)
+  const old = await openPostgresStore(url, { migrate: false, poolSize: 2 });
+  let seeded: Awaited<ReturnType<typeof seedCommonKeys>>;
+  try {
+    seeded = await seedCommonKeys(old, T, 'legacy');
+  } finally {
+    await old.close();
+  }
+  const { key, hostsOf, counts, est } = seeded;
+  const files = () => pgQuery<{ relname: string; relfilenode: number }>(url, `SELECT relname, relfilenode FROM pg_class WHERE relname = ANY($1) ORDER BY relname`, [SKETCH_TABLES]);
+  const before = await files();
+  const s = await openPostgresStore(url, { poolSize: 2 });
+  const truth = await openPostgresStore(url, { poolSize: 2, sketchCacheBytes: 0, migrate: false });
+  try {
+    // a table rewrite (a STORED generated column, a volatile default) gives the table a new file
+    expect(await files()).toEqual(before);
+    expect((await sketchRows(url)).map((r) => r.digest)).toEqual(Array(9).fill(null));
+    const expected = Array(3).fill(est(hostsOf(0), hostsOf(1), hostsOf(2)));
+    expect(await counts(s)).toEqual(expected);
+    expect(await counts(s)).toEqual(expected);
+    expect(await counts(truth)).toEqual(expected);
+    expect(s.sketchCacheStats()).toMatchObject({ keys: 0, bytes: 0, served: 0, fetched: 18 });
+
+    // ingest raises the destination's middle day: that row gets its digest, and is kept from the next read on
+    await s.prevalence.observeDestinations([{ key, hostId: 'late', firstSeen: T + DAY_S + 120, lastSeen: T + DAY_S + 120 }]);
+    const rewritten = (await sketchRows(url)).filter((r) => r.digest !== null);
+    expect(rewritten.map((r) => [r.table, r.digest])).toEqual([['destination_sketches', sketchDigest(rewritten[0]!.registers)]]);
+    const raised = [est(hostsOf(0), hostsOf(1), ['late'], hostsOf(2)), expected[1], expected[2]];
+    expect(await counts(s)).toEqual(raised);
+    expect(s.sketchCacheStats()).toMatchObject({ keys: 1, served: 0, fetched: 27 });
+    expect(await counts(s)).toEqual(raised);
+    expect(s.sketchCacheStats()).toMatchObject({ keys: 1, served: 1, fetched: 35 });
+    expect(await counts(truth)).toEqual(raised);
+  } finally {
+    await Promise.all([s.close(), truth.close()]);
+    await db.drop();
+  }
+}, 60_000);
+
+it('0008: every sketch write gets the SHA-256 digest of its registers, from any writer, whatever it puts in the column', async () => {
+  const url = testDb().url;
+  const s = await openPostgresStore(url, { poolSize: 2 });
+  try {
+    const T = 1_772_409_600;
+    const { key } = await seedCommonKeys(s, T, 'digest');
+    await s.prevalence.observeDestinations([{ key, hostId: 'late', firstSeen: T + 120, lastSeen: T + 120 }]);
+    // a writer that does not know the column (the previous release), and one that writes something else into it
+    await pgQuery(url, `INSERT INTO destination_sketches (dest_key, day, registers) VALUES ('raw.example', 1, decode('0102', 'hex'))`);
+    await pgQuery(url, `UPDATE app_sketches SET digest = '00000000-0000-0000-0000-000000000000'`);
+    await pgQuery(url, `UPDATE pair_sketches SET registers = set_byte(registers, 0, 7), digest = NULL WHERE day = (SELECT min(day) FROM pair_sketches)`);
+    const rows = await sketchRows(url);
+    expect(new Set(rows.map((r) => r.table))).toEqual(new Set(SKETCH_TABLES));
+    expect(rows.length).toBeGreaterThanOrEqual(10);
+    for (const r of rows) expect(r.digest, `${r.table} ${r.registers.byteLength} bytes`).toBe(sketchDigest(r.registers));
+  } finally {
+    await s.close();
+  }
+});

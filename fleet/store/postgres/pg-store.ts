@@ -29,7 +29,7 @@ import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { DetectionSchema } from '../../../src/schemas/detection.js';
 import { DaySketches, SKETCH_REGISTERS, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchDaysOf, sketchFromBlob } from '../host-sketch.js';
 import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
-import { SketchRowCache, type CachedSketch } from './sketch-cache.js';
+import { SketchRowCache, type ReadSketch } from './sketch-cache.js';
 import {
   KEPT_FROM_META,
   detectionFromBody,
@@ -556,8 +556,9 @@ async function loadSketches(ex: Executor, f: Family, keys: string[][], cache: Sk
   const held = new Map<string, Uint8Array>();
   for (const k of missing) for (const d of rows.known(f.sketchTable, joinKey(k), first, last)) held.set(d.digest, d.registers);
   // IN (SELECT …) is one hash of the digests, probed per row; a join with them (key, day, digest) was planned as a hash
-  // of the sketch rows, registers and all, which spilled to disk
-  const found = await ex.q<Record<string, unknown> & { day: number; digest: string; registers: Buffer | null }>(
+  // of the sketch rows, registers and all, which spilled to disk. A row written before migration 0008 has no digest:
+  // `NULL IN (…)` is not true, so its registers are sent (and SketchRowCache does not keep it: nothing could name it)
+  const found = await ex.q<Record<string, unknown> & { day: number; digest: string | null; registers: Buffer | null }>(
     'read',
     `SELECT ${f.keyCols.map((c) => `s.${c}`).join(', ')}, s.day, s.digest, CASE WHEN s.digest IN (SELECT unnest($${n + 3}::uuid[])) THEN NULL ELSE s.registers END AS registers
      FROM ${f.sketchTable} s
@@ -565,7 +566,7 @@ async function loadSketches(ex: Executor, f: Family, keys: string[][], cache: Sk
      WHERE s.day BETWEEN $${n + 1} AND $${n + 2}`,
     [...f.keyCols.map((_, i) => missing.map((k) => k[i])), first, last, [...held.keys()]],
   );
-  const days = new Map<string, CachedSketch[]>(missing.map((k) => [joinKey(k), []]));
+  const days = new Map<string, ReadSketch[]>(missing.map((k) => [joinKey(k), []]));
   let served = 0;
   for (const r of found) {
     const k = joinKey(f.keyCols.map((c) => r[c] as string));
@@ -573,7 +574,7 @@ async function loadSketches(ex: Executor, f: Family, keys: string[][], cache: Sk
     if (!list) continue;
     let registers: Uint8Array;
     if (r.registers === null) {
-      const mine = held.get(r.digest);
+      const mine = r.digest === null ? undefined : held.get(r.digest);
       // the server leaves out only registers whose digest it was sent
       if (!mine) throw new StoreError('STORE_READ', `postgres sent no registers for ${f.keyTable} ${k} day ${r.day}`, 'a bug in the sketch cache: report it; restarting the aggregator clears the cache');
       registers = mine;

@@ -22,6 +22,19 @@ describe('SketchRowCache', () => {
     expect(c.stats()).toMatchObject({ keys: 0, bytes: 0 });
   });
 
+  it('keeps no row without a digest (written before migration 0008): a read cannot name it, so it is always sent', () => {
+    const c = new SketchRowCache(1 << 30);
+    const legacy = { day: 11, digest: null, registers: new Uint8Array(REGS) };
+    c.remember('t', new Map([['a', [...rowsOf('a', [10]), legacy, ...rowsOf('a', [12])]], ['b', [legacy]]]));
+    expect(c.known('t', 'a', 0, 20).map((d) => [d.day, d.digest])).toEqual([
+      [10, 'a-10'],
+      [12, 'a-12'],
+    ]);
+    expect(c.known('t', 'b', 0, 20)).toEqual([]);
+    expect(c.stats()).toMatchObject({ keys: 1 });
+    expect(c.stats().bytes).toBeLessThan(3 * REGS);
+  });
+
   it('with budget 0 keeps nothing', () => {
     const c = new SketchRowCache(0);
     c.remember('t', found([['a', [1, 2]]]));

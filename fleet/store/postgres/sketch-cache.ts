@@ -5,23 +5,30 @@
  * minute), 4 KiB of registers per key and day, sent as 8 KiB of hex: 500 common keys over a 30-day window were
  * 128 MB and 0.7–1.5 s per run on the shared 2-core machine. Between two runs only the sketches of the days
  * ingest wrote change (today's, mostly). So a read names the registers it holds by digest
- * (0008_sketch_digests.sql: md5 of the registers, kept by PostgreSQL), and the server sends a row's registers
- * only when its digest is not among them; a row that is gone is not returned and leaves the cache. The cache answers nothing on its own: every read asks the server which rows
- * exist and what they hold now, so another instance's write, an expiry, a rolled-back transaction or a restored
- * database can never be served stale — an equal digest is equal registers.
+ * (0008_sketch_digests.sql: SHA-256 of the registers, set by a trigger on every write), and the server sends a
+ * row's registers only when its digest is not among them; a row that is gone is not returned and leaves the cache.
+ * The cache answers nothing on its own: every read asks the server which rows exist and what they hold now, so
+ * another instance's write, an expiry, a rolled-back transaction or a restored database can never be served
+ * stale — an equal digest is equal registers. A row without a digest (written before migration 0008, until ingest
+ * or the rollup writes it again) is not kept: nothing could name it, so its registers are sent on every read.
  *
  * Bounded by bytes. A read that does not fit keeps what it can: entries the read did not touch go first (least
  * recently read first), then the read's own last keys — not its first, so a working set larger than the budget
  * still hits on the same part of it every run instead of evicting itself in a cycle.
  */
 
-/** One stored day sketch as last read. */
-export interface CachedSketch {
+/** One stored day sketch as a read found it. */
+export interface ReadSketch {
   day: number;
-  /** The row's `digest` (md5 of the registers) when read. */
-  digest: string;
+  /** The row's `digest` when read (SHA-256 of the registers, its first 16 bytes as a uuid); null before 0008. */
+  digest: string | null;
   /** Shared with every reader: never written to. */
   registers: Uint8Array;
+}
+
+/** One day sketch the cache holds: only rows with a digest, the only ones a read can ask about. */
+export interface CachedSketch extends ReadSketch {
+  digest: string;
 }
 
 /** What a cached row costs beyond its registers (the object, its digest string, array and map slots), roughly. */
@@ -50,13 +57,14 @@ export class SketchRowCache {
   /**
    * The rows a read over days [first, last] found for each of its keys (a key without rows maps to []): they
    * replace what was cached for the key, days outside the read's range included (a live window slides forward,
-   * and the days it left behind would only take room).
+   * and the days it left behind would only take room). Rows without a digest are left out.
    */
-  remember(table: string, found: ReadonlyMap<string, readonly CachedSketch[]>): void {
+  remember(table: string, found: ReadonlyMap<string, readonly ReadSketch[]>): void {
     const touched: string[] = [];
-    for (const [key, days] of found) {
+    for (const [key, read] of found) {
       const id = entryId(table, key);
       this.drop(id);
+      const days = read.filter((d): d is CachedSketch => d.digest !== null);
       if (!days.length || this.budgetBytes <= 0) continue;
       const bytes = days.reduce((n, d) => n + d.registers.byteLength + ROW_OVERHEAD, id.length * 2);
       this.entries.set(id, { days, bytes });
