@@ -3,6 +3,7 @@
  * it did (test/store/sqlite.test.ts has the SQLite side).
  */
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../../fleet/store/postgres/index.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
@@ -181,3 +182,37 @@ it('0008: every sketch write gets the SHA-256 digest of its registers, from any 
     await s.close();
   }
 });
+
+it('a migration waiting for a table another session holds gives up after the lock timeout, applies nothing, and says what to do', async () => {
+  const db = await createTestDatabase('migrations_lock');
+  const url = db.url;
+  await storeBefore(url, '0008');
+  // another session's long transaction that read a sketch table (a backup, an open psql session)
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  const s = await openPostgresStore(url, { poolSize: 2, migrate: false, migrationLockTimeoutMs: 300 });
+  let waiting: Promise<unknown> | undefined;
+  try {
+    await holder.query('BEGIN; SELECT count(*) FROM pair_sketches');
+    const started = Date.now();
+    waiting = s.migrate();
+    const outcome = await Promise.race([waiting.then(() => 'applied', (err: unknown) => err), new Promise((r) => setTimeout(() => r('still waiting after 10 s'), 10_000))]);
+    expect(outcome).toMatchObject({ code: 'STORE_MIGRATE', message: expect.stringContaining('0008_sketch_digests'), hint: expect.stringContaining('pg_blocking_pids') });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await pgQuery(url, `SELECT 1 FROM schema_migrations WHERE id = '0008_sketch_digests'`)).toEqual([]);
+    expect(await pgQuery(url, `SELECT 1 FROM information_schema.columns WHERE column_name = 'digest' AND table_name = ANY($1)`, [SKETCH_TABLES])).toEqual([]);
+  } finally {
+    await holder.query('ROLLBACK').catch(() => undefined);
+    await holder.end();
+    // without a lock timeout the migration was still waiting: let it finish before the database goes
+    await waiting?.catch(() => undefined);
+  }
+  try {
+    // once the other session is done, the next start applies it
+    expect(await s.migrate()).toEqual(['0008_sketch_digests']);
+    expect(await pgQuery(url, `SELECT 1 FROM schema_migrations WHERE id = '0008_sketch_digests'`)).toHaveLength(1);
+  } finally {
+    await s.close();
+    await db.drop();
+  }
+}, 60_000);

@@ -102,9 +102,17 @@ export interface PostgresStoreOptions {
    * (SketchRowCache; default 128 MiB, 0 keeps none).
    */
   sketchCacheBytes?: number;
+  /** How long a migration waits for a lock on a table it alters before it gives up (default 5 s). */
+  migrationLockTimeoutMs?: number;
 }
 
 const DEFAULT_SKETCH_CACHE_BYTES = 128 * 1024 * 1024;
+/**
+ * An ALTER TABLE waiting for its lock queues every later statement on that table, every instance's plain reads
+ * included, behind it: waiting for a long transaction (a backup, a forgotten psql session) would stall the whole
+ * fleet with it. Ingest batches and rollup slices hold their tables for well under a second.
+ */
+const DEFAULT_MIGRATION_LOCK_TIMEOUT_MS = 5_000;
 
 /** Advisory-lock namespace ("outf") so our locks never collide with another application's. */
 const LOCK_NAMESPACE = 0x6f757466;
@@ -142,6 +150,18 @@ export function connectHint(err: unknown): string {
   if (/no PostgreSQL user name specified/i.test(message)) return 'put a user in the URL: postgres://USER[:PASSWORD]@HOST/DATABASE';
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH') return 'check that PostgreSQL is running and that the host and port in the URL are right';
   return 'check that PostgreSQL is running and the URL is right';
+}
+
+/** What to do about a failed migration, by the server's error code (cause: migrate()). */
+function migrationHint(err: unknown, timeouts: { lockMs: number; statementMs: number | undefined }, otherwise: string): string {
+  const code = (err as { code?: unknown }).code;
+  if (code === '55P03') {
+    return `another session held a table this migration alters for more than ${timeouts.lockMs} ms (a long transaction: a backup, an open psql session, another program): find it with pg_blocking_pids() / pg_stat_activity, let it end or end it, and start again; nothing was applied`;
+  }
+  if (code === '57014') {
+    return `a statement ran longer than fleet.postgres.statement_timeout_ms (${timeouts.statementMs ?? 0} ms; another instance may be migrating): raise it for this start and start again; nothing of this migration was applied`;
+  }
+  return otherwise;
 }
 
 function storeError(kind: 'read' | 'write', err: unknown): StoreError {
@@ -1358,6 +1378,7 @@ export class PostgresStore implements Store {
   private readonly log: Logger;
   private readonly localJobs = new Set<string>();
   private readonly jobFenceWaitMs: number;
+  private readonly migrationTimeouts: { lockMs: number; statementMs: number | undefined };
   /** The job (and its fencing token) whose code is running, for transaction() to check. */
   private readonly jobContext = new AsyncLocalStorage<{ name: string; token: string }>();
   private txQueue: Promise<unknown> = Promise.resolve();
@@ -1368,6 +1389,7 @@ export class PostgresStore implements Store {
     this.log = (opts.log ?? silentLogger()).child({ component: 'pg-store' });
     this.chunk = opts.upsertChunk ?? 2000;
     this.jobFenceWaitMs = opts.jobFenceWaitMs ?? 30_000;
+    this.migrationTimeouts = { lockMs: opts.migrationLockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS, statementMs: opts.statementTimeoutMs || undefined };
     this.sketchRows = new SketchRowCache(opts.sketchCacheBytes ?? DEFAULT_SKETCH_CACHE_BYTES);
     this.pool = new pg.Pool({
       connectionString: url,
@@ -1455,12 +1477,15 @@ export class PostgresStore implements Store {
           if (done.has(m.id)) continue;
           await client.query('BEGIN');
           try {
+            await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.round(this.migrationTimeouts.lockMs))}ms`]);
             await client.query(m.sql);
             await client.query('INSERT INTO schema_migrations (id) VALUES ($1)', [m.id]);
             await client.query('COMMIT');
           } catch (err) {
             await client.query('ROLLBACK').catch(() => undefined);
-            throw new StoreError('STORE_MIGRATE', `postgres migration ${m.id} failed: ${coerceError(err).message}`, 'fix the database (or restore a backup) and restart', { cause: err });
+            throw new StoreError('STORE_MIGRATE', `postgres migration ${m.id} failed: ${coerceError(err).message}`, migrationHint(err, this.migrationTimeouts, 'fix the database (or restore a backup) and restart'), {
+              cause: err,
+            });
           }
           applied.push(m.id);
           this.log.info({ migration: m.id }, 'postgres migration applied');
@@ -1470,7 +1495,9 @@ export class PostgresStore implements Store {
       }
     } catch (err) {
       if (err instanceof StoreError) throw err;
-      throw new StoreError('STORE_MIGRATE', `postgres migrations failed: ${coerceError(err).message}`, 'check the database permissions (CREATE on the schema)', { cause: err });
+      throw new StoreError('STORE_MIGRATE', `postgres migrations failed: ${coerceError(err).message}`, migrationHint(err, this.migrationTimeouts, 'check the database permissions (CREATE on the schema)'), {
+        cause: err,
+      });
     } finally {
       client.release();
     }
