@@ -65,8 +65,8 @@ export const extensionConfigShape = {
         /**
          * Queries waiting for their answer (or answered, for a second one) at most: past it the oldest goes, and takes
          * back what its answer named if it was still within query_timeout (counted in the dns_names row). As many
-         * inbound queries are remembered apart, to spot the ones this host forwards for a guest (the oldest goes
-         * first, counted too).
+         * inbound queries are remembered apart, to spot the ones this host forwards for a guest (shared between the
+         * interfaces they came in on: past it, the one holding the most loses its oldest; counted too).
          */
         max_pending_queries: z.number().int().positive().default(4096),
         restart_backoff_max: z.number().positive().default(60),

@@ -242,6 +242,26 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     expect(stats).toMatchObject({ foreignQueries: 2, forwarded: 2, queries: 0, unmatched: 2, answers: 0 });
   });
 
+  it('Linux cooked v2: queries from the Internet to this host\'s own address cannot push a guest\'s inbound copy out', () => {
+    // Reviewer's repro (F1). Inbound queries to any server's port 53 are remembered, including ones a remote party
+    // sends to this host's public address (captured though nothing listens or the firewall drops them). Between the
+    // guest's copy in on its veth and its forwarded copy out on the uplink (the capture sees an outgoing packet when
+    // the driver sends it, after the uplink's queue), a cap's worth of them came in on the uplink: they push out the
+    // uplink's own entries, not the veth's.
+    const R = '9.9.9.9';
+    const { names, stats, feed } = setup(new Map([[R, null]]), { maxPending: 16, timeoutMs: 10_000 });
+    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, ifindex: number, packetType: number): Packet => ({
+      linkType: SLL2,
+      data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { ifindex, packetType, arphrd: ARPHRD.ETHER }),
+    });
+    feed(frame('172.17.0.2', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 9, PACKET.HOST));
+    for (let i = 0; i < 16; i++) feed(frame('198.51.100.7', '10.0.0.5', 1024 + i, 53, buildQuery(i, `x${i}.example`, TYPE.A), 2, PACKET.HOST));
+    feed(frame('10.0.0.5', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
+    expect(feed(frame(R, '10.0.0.5', 53, 40000, buildAnswer(77, 'evil.example', '17.253.144.10', 60), 2, PACKET.HOST))).toBe(0);
+    expect(stats).toMatchObject({ forwarded: 1, queries: 0, unmatched: 1, answers: 0, inboundEvicted: 1 });
+    expect(names.nameFor('17.253.144.10', 1000)).toBe('');
+  });
+
   it('taking back leaves an address alone that a later answer named', () => {
     const { names, feed, o } = setup();
     feed(query('www.apple.com', { id: 5 }));

@@ -203,10 +203,11 @@ function queryFrom(packet: Captured, d: UdpDatagram, o: LearnOptions): void {
       if (place.direction === undefined) stats.undirectedQueries++;
     } else stats.otherQueries++;
     // A guest's, perhaps, which this host forwards next: its copy going out must not count as this host's. To any
-    // server, as a NAT may rewrite the guest's resolver to a trusted one (match-queries.ts). Already counted, as
-    // foreign or other: an unreadable one is not counted as malformed too.
+    // server, as a NAT may rewrite the guest's resolver to a trusted one; under the interface it came in on, so that
+    // queries flooding in on the uplink cannot push out a guest's (match-queries.ts). Already counted, as foreign or
+    // other: an unreadable one is not counted as malformed too.
     const msg = parse(d.payload);
-    if (msg?.questions.length === 1) o.pending.foreign({ clientPort: d.srcPort, id: msg.id, question: msg.questions[0]! }, o.nowMs);
+    if (msg?.questions.length === 1) o.pending.foreign({ iface: place.key, clientPort: d.srcPort, id: msg.id, question: msg.questions[0]! }, o.nowMs);
     return;
   }
   if (!trusted) {

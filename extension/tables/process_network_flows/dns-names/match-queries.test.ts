@@ -229,9 +229,11 @@ describe('PendingQueries', () => {
 
 describe('PendingQueries: queries forwarded for a guest', () => {
   const fwd = (o: Partial<Exchange> = {}) => {
-    const { clientPort, id, question } = key(o);
-    return { clientPort, id, question };
+    const { iface, clientPort, id, question } = key(o);
+    return { iface, clientPort, id, question };
   };
+  /** the inbound keys remembered for each interface */
+  const shares = (pending: PendingQueries) => (pending as unknown as { inbound: { byIface: Map<string, { size: number; byKey: Map<string, unknown>; queue: unknown[]; head: number }> } }).inbound.byIface;
 
   it('an outbound query that repeats an inbound one (client port, id, question) within the timeout is forwarded', () => {
     const { pending } = setup(8, 10_000);
@@ -259,7 +261,8 @@ describe('PendingQueries: queries forwarded for a guest', () => {
   it('inbound queries are bounded by the cap (the oldest goes first, counted), and a flood keeps the newest', () => {
     const { pending, stats } = setup(100, 10_000);
     for (let i = 0; i < 50_000; i++) pending.foreign(fwd({ clientPort: 1024 + (i % 60_000), id: i & 0xffff }), i / 100);
-    const inbound = (pending as unknown as { inbound: { byKey: Map<string, unknown>; queue: unknown[]; head: number } }).inbound;
+    const inbound = shares(pending).get('en0')!;
+    expect(shares(pending).size).toBe(1);
     expect(inbound.byKey.size).toBe(100);
     expect(inbound.queue.length).toBeLessThan(100 + 2 * 1024);
     expect(inbound.queue.length - inbound.head).toBeLessThan(400);
@@ -269,6 +272,47 @@ describe('PendingQueries: queries forwarded for a guest', () => {
     expect(stats).toEqual({ expired: 0, evicted: 0, revokedAtCap: 0, inboundEvicted: 49_900 });
     // and forwarded queries are not pending ones
     expect(pending.size).toBe(0);
+  });
+
+  it('inbound queries on one interface push out another\'s only while it holds more: a flood on the uplink keeps a guest\'s', () => {
+    // Reviewer's F1: queries from the Internet to this host's address (in on eth0) between a guest's query in on its
+    // veth and its forwarded copy out on eth0
+    const { pending, stats } = setup(16, 10_000);
+    pending.foreign(fwd({ iface: 'veth1', clientPort: 40000, id: 77 }), 1000);
+    for (let i = 0; i < 1000; i++) pending.foreign(fwd({ iface: 'eth0', clientPort: 1024 + i, id: i }), 1000 + i / 1000);
+    expect(pending.forwarded(fwd({ iface: 'eth0', clientPort: 40000, id: 77 }), 1001)).toBe(true);
+    expect(shares(pending).get('eth0')!.size).toBe(15);
+    expect(shares(pending).get('veth1')!.size).toBe(1);
+    // the uplink's newest stay, the cap holds, and every key pushed out was counted
+    expect(pending.forwarded(fwd({ iface: 'eth0', clientPort: 1024 + 999, id: 999 }), 1001)).toBe(true);
+    expect(pending.forwarded(fwd({ iface: 'eth0', clientPort: 1024 + 984, id: 984 }), 1001)).toBe(false);
+    expect(stats.inboundEvicted).toBe(1000 - 15);
+  });
+
+  it('an interface holding more than another loses its oldest to the other\'s new keys; on a tie the newcomer\'s interface does', () => {
+    const { pending, stats } = setup(4, 10_000);
+    for (let i = 0; i < 3; i++) pending.foreign(fwd({ iface: 'docker0', id: i }), 1000 + i);
+    pending.foreign(fwd({ iface: 'eth0', id: 10 }), 1010);
+    // eth0 1, docker0 3: docker0's oldest goes
+    pending.foreign(fwd({ iface: 'eth0', id: 11 }), 1011);
+    expect(pending.forwarded(fwd({ id: 0 }), 1012)).toBe(false);
+    expect(pending.forwarded(fwd({ id: 1 }), 1012)).toBe(true);
+    // eth0 2, docker0 2: a third on eth0 pushes out eth0's oldest, not docker0's
+    pending.foreign(fwd({ iface: 'eth0', id: 12 }), 1013);
+    expect(pending.forwarded(fwd({ id: 10 }), 1014)).toBe(false);
+    expect(pending.forwarded(fwd({ id: 1 }), 1014)).toBe(true);
+    expect(stats.inboundEvicted).toBe(2);
+    // an interface whose keys all left is forgotten (veths come and go)
+    pending.foreign(fwd({ iface: 'veth9', id: 20 }), 20_000);
+    expect([...shares(pending).keys()]).toEqual(['veth9']);
+  });
+
+  it('without interfaces recorded (Linux cooked v1: \'\') every inbound query shares one cap, oldest first: a flood still pushes a guest\'s out', () => {
+    const { pending, stats } = setup(16, 10_000);
+    pending.foreign(fwd({ iface: '', clientPort: 40000, id: 77 }), 1000);
+    for (let i = 0; i < 16; i++) pending.foreign(fwd({ iface: '', clientPort: 1024 + i, id: i }), 1000);
+    expect(pending.forwarded(fwd({ iface: '', clientPort: 40000, id: 77 }), 1000)).toBe(false);
+    expect(stats.inboundEvicted).toBe(1);
   });
 
   it('inbound queries that leave by their timeout are not counted as pushed out', () => {
@@ -285,7 +329,7 @@ describe('PendingQueries: queries forwarded for a guest', () => {
     const question = base.question;
     for (let i = 0; i < 20_000; i++) {
       const nowMs = i;
-      pending.foreign({ clientPort: 1024 + ((i * 7919) % 60_000), id: (i * 31) & 0xffff, question }, nowMs);
+      pending.foreign({ iface: 'en0', clientPort: 1024 + ((i * 7919) % 60_000), id: (i * 31) & 0xffff, question }, nowMs);
       if (i % 500 === 0) {
         const own = key({ clientPort: 40_000 + i / 500, id: 0x8000 + i / 500 });
         expect(pending.forwarded(own, nowMs)).toBe(false);

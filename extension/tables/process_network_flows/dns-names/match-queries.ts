@@ -49,11 +49,29 @@ import type { DnsQuestion } from './parse-dns.js';
  *   second answer a duplicate), and a flood of guesses covers at most `maxPending` of the 2^31 pairs. And the
  *   failure is an address left unnamed, keyed by IP as without DNS names: safe, as a flood of the pending cap is.
  * - Memory: the inbound queries have their own map, bounded by the same cap and timeout, so a host that is itself a
- *   busy DNS server (every query to it is inbound) keeps at most `maxPending` of them, the oldest going first
- *   (counted: `inboundEvicted`), and never pushes out an exchange of this host's own, whose matching only adds one
- *   lookup there per query sent. What such a host loses is the window: a guest's query whose inbound copy more than
- *   `maxPending` inbound queries follow before its outbound copy is captured is no longer recognised (the two
- *   copies are normally microseconds apart).
+ *   busy DNS server (every query to it is inbound) keeps at most `maxPending` of them and never pushes out an
+ *   exchange of this host's own.
+ * - The window. A guest's query whose inbound copy the cap pushed out (counted: `inboundEvicted`) before its
+ *   outbound copy is captured is not recognised. That gap is not microseconds: the outbound copy is captured when
+ *   the driver sends it, after the uplink's egress queue, so the gap is that queue's delay (small with fq_codel, 10 ms
+ *   to a second on a saturated FIFO uplink). And anyone can send queries to port 53 of this host's public address
+ *   (captured even when nothing listens there). Under one oldest-first cap, a remote sender's queries within the gap
+ *   would push the guest's copy out, and the resolver's genuine answer to the guest's lookup would then name
+ *   addresses for this host.
+ *   So the cap is shared between the interfaces the queries came in on (RecentKeys): past it, the interface holding
+ *   the most loses its oldest, and on a tie the one the new query came in on does. Queries coming in on the uplink
+ *   then push out only the uplink's own, unless a guest's bridge or veth holds more, which takes the guest's own
+ *   queries (it could push its own copy out anyway: `maxPending` queries of its own within the gap, as before).
+ *   Guests that share one interface and have none of their own (hosts on a hotspot's wlan0) share its part.
+ *   Not remembering the uplink's inbound queries at all would also stop the remote sender, and save parsing them,
+ *   but needs to know which interface is the uplink. Nothing says so on Linux: resolv.conf binds no resolver to an
+ *   interface (`trusted` maps it to null). Learning it from where queries to the resolvers leave could be steered: a
+ *   guest's frame to another guest's MAC with a resolver's address as destination leaves on that guest's veth. And a
+ *   NAT whose clients and uplink share one interface (a one-armed router) has the client's inbound copy on the
+ *   uplink. Sharing the cap needs to know neither. Its cost is a map lookup per interface holding inbound queries
+ *   for each query sent, and a sweep of each per inbound query (a few interfaces hold any within the timeout).
+ *   Where the capture records no interface (Linux cooked v1: all under '') there is one part, oldest first, as
+ *   before: there `maxPending` inbound queries from anyone within the gap still push a guest's copy out.
  * A NAT that changes the client port (a port already taken, or NAT with random ports) is not recognised at all.
  */
 
@@ -98,6 +116,9 @@ export type Answer = Transaction & { question: DnsQuestion | undefined };
  * server when the NAT rewrites the guest's resolver.
  */
 export type ForwardedQuery = Pick<Exchange, 'clientPort' | 'id' | 'question'>;
+
+/** A query that came in, and the interface it came in on (its share of the cap). */
+export type InboundQuery = ForwardedQuery & Pick<Transaction, 'iface'>;
 
 function transactionKey(t: Transaction): string {
   return `${t.iface}\n${t.client}\n${t.clientPort}\n${t.server}\n${t.id}`;
@@ -185,11 +206,19 @@ abstract class ExpiringKeys<V> {
     const slot = { key, value, expiresMs: nowMs + this.opts.timeoutMs };
     this.byKey.set(key, slot);
     this.queue.push(slot);
-    while (this.byKey.size > this.opts.maxPending) {
-      const oldest = this.queue[this.head++]!;
-      if (this.live(oldest)) this.remove(oldest, 'evicted');
-    }
+    while (this.byKey.size > this.opts.maxPending) this.evictOldest();
     this.compact();
+  }
+
+  /** Push the oldest value out ('evicted'), if there is one. */
+  protected evictOldest(): void {
+    while (this.head < this.queue.length) {
+      const oldest = this.queue[this.head++]!;
+      if (this.live(oldest)) {
+        this.remove(oldest, 'evicted');
+        return;
+      }
+    }
   }
 
   protected remove(slot: Slot<V>, why: 'expired' | 'evicted'): void {
@@ -297,9 +326,12 @@ export class PendingQueries extends ExpiringKeys<Entry> {
     if (entry && labels.length) entry.named.push({ labels, at });
   }
 
-  /** A query to port 53 of any server came into this host at `nowMs` (a guest's, perhaps, about to be forwarded). */
-  foreign(q: ForwardedQuery, nowMs: number): void {
-    this.inbound.add(forwardKey(q), nowMs);
+  /**
+   * A query to port 53 of any server came into this host at `nowMs` on `q.iface` (a guest's, perhaps, about to be
+   * forwarded).
+   */
+  foreign(q: InboundQuery, nowMs: number): void {
+    this.inbound.add(q.iface, forwardKey(q), nowMs);
   }
 
   /**
@@ -330,25 +362,82 @@ export class PendingQueries extends ExpiringKeys<Entry> {
 }
 
 /**
- * Keys seen within the last `timeoutMs`, at most `maxPending` of them (the oldest goes first, counted as
- * `inboundEvicted`). A guest's query and its forwarded copy are captured microseconds apart, so a key pushed out by
- * the cap in between takes a flood of that size inside that gap.
+ * Keys seen within the last `timeoutMs`, each under the interface it came in on, at most `maxPending` of them in
+ * all. When a new key goes past the cap, the interface holding the most keys loses its oldest (counted as
+ * `inboundEvicted`); on a tie, the interface the new key came in on does. So keys coming in on one interface push
+ * out another's only while that one holds more: a flood on the uplink pushes out the uplink's own keys, not the
+ * one a guest's query left on its bridge or veth (module comment). With a single interface, or none recorded
+ * (''), this is plain oldest-first.
  */
-class RecentKeys extends ExpiringKeys<true> {
+class RecentKeys {
+  /** only interfaces that hold a key: one that empties is dropped (veths come and go) */
+  private readonly byIface = new Map<string, InterfaceKeys>();
+
   constructor(
+    private readonly opts: PendingQueryOptions,
+    private readonly stats: PendingQueryStats,
+  ) {}
+
+  /** Keys held, over all interfaces (as of the last add or has). */
+  get size(): number {
+    let n = 0;
+    for (const keys of this.byIface.values()) n += keys.size;
+    return n;
+  }
+
+  add(iface: string, key: string, nowMs: number): void {
+    this.expire(nowMs);
+    let keys = this.byIface.get(iface);
+    if (keys === undefined) {
+      keys = new InterfaceKeys(iface, this.opts, this.stats);
+      this.byIface.set(iface, keys);
+    }
+    keys.add(key, nowMs);
+    if (this.size <= this.opts.maxPending) return;
+    let victim = keys;
+    for (const other of this.byIface.values()) if (other.size > victim.size) victim = other;
+    victim.evictOne();
+    if (victim.size === 0) this.byIface.delete(victim.iface);
+  }
+
+  /** Whether `key` came in on any interface within the timeout. */
+  has(key: string, nowMs: number): boolean {
+    this.expire(nowMs);
+    for (const keys of this.byIface.values()) if (keys.has(key, nowMs)) return true;
+    return false;
+  }
+
+  private expire(nowMs: number): void {
+    for (const [iface, keys] of this.byIface) {
+      keys.sweep(nowMs);
+      if (keys.size === 0) this.byIface.delete(iface);
+    }
+  }
+}
+
+/** One interface's share of RecentKeys. */
+class InterfaceKeys extends ExpiringKeys<true> {
+  constructor(
+    readonly iface: string,
     opts: PendingQueryOptions,
     private readonly stats: PendingQueryStats,
   ) {
     super(opts);
   }
 
-  add(key: string, nowMs: number): void {
+  sweep(nowMs: number): void {
     this.expire(nowMs);
+  }
+
+  add(key: string, nowMs: number): void {
     this.put(key, true, nowMs);
   }
 
+  evictOne(): void {
+    this.evictOldest();
+  }
+
   has(key: string, nowMs: number): boolean {
-    this.expire(nowMs);
     const slot = this.slot(key);
     if (slot === undefined) return false;
     // the wall clock stepped back or forth: as PendingQueries judges an entry
