@@ -126,7 +126,9 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       return;
     }
     lastDetailMs = now;
-    health.dropped = stats.malformed + stats.evicted + stats.revokedAtCap + stats.inboundEvicted;
+    // Not inboundEvicted: anyone can send queries to this host's port 53 (and a host that is a busy DNS server
+    // counts them all the time), so it would bury the losses dropped is for. It is said in the detail.
+    health.dropped = stats.malformed + stats.evicted + stats.revokedAtCap;
     if (health.state !== 'running' && health.state !== 'degraded') return;
     const resolvers = trusted.size ? `trusted resolvers ${describeTrusted(trusted)}` : 'no trusted resolver known';
     const parts = [`${ctx.dnsNames.size} addresses named from ${stats.answers} answers; ${resolvers}`];

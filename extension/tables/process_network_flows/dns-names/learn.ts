@@ -56,7 +56,8 @@ export interface DnsNamesStats {
    * Inbound queries (to any server's port 53, remembered to spot forwarded ones) that dns_names.max_pending_queries
    * pushed out within dns_names.query_timeout: a guest's query forwarded after that would count as this host's.
    * A host that is itself a busy DNS server (over max_pending_queries / query_timeout inbound queries a second:
-   * 409 with the defaults) counts them all the time.
+   * 409 with the defaults) counts them all the time, and anyone can make it count them: in the health detail, not
+   * in dropped.
    */
   inboundEvicted: number;
   /**
