@@ -510,10 +510,16 @@ export interface CandidateVersion {
   digest: string;
 }
 
-/** md5 hex of a candidate's stored JSON body: PostgreSQL can compute the same digest in SQL (`md5(body)`). */
+/**
+ * SHA-256 hex of a candidate's stored JSON body (its UTF-8 bytes): PostgreSQL computes the same in SQL
+ * (`encode(sha256(convert_to(body, 'UTF8')), 'hex')`). Not md5, as it was until 2026-11-28: a PostgreSQL 14+
+ * server in FIPS mode refuses md5() (it goes through OpenSSL), and so does Node with FIPS enabled, which
+ * would fail every finalization there. Digests are only ever compared with digests of the same row taken by
+ * the same code (SQLite's stored body_md5 column, named before the change, holds whichever wrote the row).
+ */
 export function candidateBodyDigest(body: string): string {
   // One-shot hash: half the cost of createHash().update().digest() (twice per candidate per finalize).
-  return hash('md5', body, 'hex');
+  return hash('sha256', body, 'hex');
 }
 
 export interface StoredCandidate extends CandidateInput {

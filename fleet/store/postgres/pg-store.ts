@@ -20,7 +20,7 @@
  *   before reading, so the second finalizer sees the first one's detection instead of creating another.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import pg from 'pg';
 import { OutflowError, StoreError, coerceError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log.js';
@@ -32,6 +32,7 @@ import { assertNoUnknownMigrations, loadMigrations } from '../migrations.js';
 import { SketchRowCache, type ReadSketch } from './sketch-cache.js';
 import {
   KEPT_FROM_META,
+  candidateBodyDigest,
   detectionFromBody,
   candidateId,
   changeSeqWithin,
@@ -1012,7 +1013,7 @@ function toStored(r: CandidateRow): StoredCandidate {
     detectionId: r.detection_id,
     countedBytesOut: r.counted_bytes_out,
     countedBytesIn: r.counted_bytes_in,
-    version: { eventTime: r.event_time, bytesOut: r.bytes_out, digest: bodyDigest(r.body) },
+    version: { eventTime: r.event_time, bytesOut: r.bytes_out, digest: candidateBodyDigest(r.body) },
   };
 }
 
@@ -1024,10 +1025,6 @@ function toStored(r: CandidateRow): StoredCandidate {
  */
 type JudgedVersions = Map<string, { eventTime: number; bytesOut: number; digest: string }>;
 const JUDGED_CAP = 200_000;
-
-function bodyDigest(body: string): string {
-  return createHash('md5').update(body, 'utf8').digest('hex');
-}
 
 function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): CandidatesRepo {
   return {
@@ -1089,7 +1086,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         [cutoff, limit],
       );
       if (judged.size + rows.length > JUDGED_CAP) judged.clear();
-      for (const r of rows) judged.set(r.id, { eventTime: r.event_time, bytesOut: r.bytes_out, digest: bodyDigest(r.body) });
+      for (const r of rows) judged.set(r.id, { eventTime: r.event_time, bytesOut: r.bytes_out, digest: candidateBodyDigest(r.body) });
       return rows.map(toStored);
     },
     async countPending() {
@@ -1106,7 +1103,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         // stale candidates, so fail and let the whole transaction — detection upserts included — roll back
         // instead of folding flows in twice or finalizing a version nobody judged.
         const guard = ex.inTransaction
-          ? `AND c.status = 'pending' AND (u.et IS NULL OR (c.event_time = u.et AND c.bytes_out = u.bo AND md5(c.body) = u.digest))`
+          ? `AND c.status = 'pending' AND (u.et IS NULL OR (c.event_time = u.et AND c.bytes_out = u.bo AND encode(sha256(convert_to(c.body, 'UTF8')), 'hex') = u.digest))`
           : '';
         const rows = await ex.q<{ id: string }>(
           'write',

@@ -1218,7 +1218,8 @@ export class SqliteStore implements Store {
       db.pragma('busy_timeout = 5000');
       db.pragma('cache_size = -65536');
       db.pragma('temp_store = MEMORY');
-      // Migration 0012 digests the candidate bodies it moves, as upsertPending does.
+      // Migration 0012 digests the candidate bodies it moves, as upsertPending does (its name from when the digest was
+      // md5; it is candidateBodyDigest's, SHA-256 since, and the migration's text cannot change).
       db.function('outflow_md5', { deterministic: true }, (body: unknown) => candidateBodyDigest(String(body)));
     } catch (err) {
       throw new StoreError('STORE_OPEN', `cannot open SQLite store ${file}: ${coerceError(err).message}`, 'check the path (--store / fleet.store) and its permissions', { cause: err });
