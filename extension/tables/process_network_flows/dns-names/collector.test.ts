@@ -159,18 +159,25 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
     await until(() => health().state === 'degraded' && health().detail.includes('the capture records no direction for the 1 queries'));
   });
 
-  it('a VM guest\'s lookup this Mac NATs names nothing for it, and the row counts it as forwarded', async () => {
-    const dir = tempDir();
-    const capture = path.join(dir, 'c.pcapng');
+  /**
+   * A Mac NATing a VM guest's lookup: in from the guest on bridge100 to `guestResolver`, out on en0 from the Mac's
+   * address with the guest's port to the trusted router, the router's answer back on en0. `then` adds packets.
+   */
+  function guestLookupCapture(guestResolver: string, then: (w: PcapngWriter, ts: bigint) => void = () => {}): string {
+    const capture = path.join(tempDir(), 'c.pcapng');
     const w = new PcapngWriter();
     const ts = BigInt(Date.now()) * 1000n;
-    const dns = buildAnswer(7, 'a.example.com', '198.51.100.9', 300);
     w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] }).idb(1, { opts: [w.option(2, 'bridge100')] });
-    // in from the guest on bridge100, out on en0 from the Mac's address with the guest's port, the answer back on en0
-    udpPacket(w, 1, ts, { src: '192.168.64.2', dst: '192.168.1.1', srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A), direction: EPB_INBOUND });
+    udpPacket(w, 1, ts, { src: '192.168.64.2', dst: guestResolver, srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A), direction: EPB_INBOUND });
     udpPacket(w, 0, ts, { src: '192.168.1.20', dst: '192.168.1.1', srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A), direction: EPB_OUTBOUND });
-    udpPacket(w, 0, ts, { src: '192.168.1.1', dst: '192.168.1.20', srcPort: 53, dstPort: 50000, payload: dns, direction: EPB_INBOUND });
+    udpPacket(w, 0, ts, { src: '192.168.1.1', dst: '192.168.1.20', srcPort: 53, dstPort: 50000, payload: buildAnswer(7, 'a.example.com', '198.51.100.9', 300), direction: EPB_INBOUND });
+    then(w, ts);
     writeFileSync(capture, w.done());
+    return capture;
+  }
+
+  it('a VM guest\'s lookup this Mac NATs names nothing for it, and the row counts it as forwarded', async () => {
+    const capture = guestLookupCapture('192.168.1.1');
     const { ctx, collector, health } = start({ OUTFLOW_FAKE_TCPDUMP: capture, OUTFLOW_FAKE_SCUTIL_DNS: SCUTIL_VPN });
     await until(() => collector.stats().packets === 3);
     expect(collector.stats()).toMatchObject({ queries: 0, foreignQueries: 1, forwarded: 1, unmatched: 1, answers: 0 });
@@ -179,20 +186,12 @@ describe('dns_names collector (fake tcpdump and scutil)', () => {
   });
 
   it('a guest\'s lookup sent to a resolver the NAT rewrites (DNAT) is forwarded too; inbound queries the cap forgets are said in the row\'s detail, not dropped', async () => {
-    const dir = tempDir();
-    const capture = path.join(dir, 'c.pcapng');
-    const w = new PcapngWriter();
-    const ts = BigInt(Date.now()) * 1000n;
-    const dns = buildAnswer(7, 'a.example.com', '198.51.100.9', 300);
-    w.shb().pib(412, 'mDNSResponder').idb(1, { opts: [w.option(2, 'en0')] }).idb(1, { opts: [w.option(2, 'bridge100')] });
-    // in from the guest on bridge100 to the resolver it was given, out on en0 to the trusted router, the answer back
-    udpPacket(w, 1, ts, { src: '192.168.64.2', dst: '192.168.64.1', srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A), direction: EPB_INBOUND });
-    udpPacket(w, 0, ts, { src: '192.168.1.20', dst: '192.168.1.1', srcPort: 50000, dstPort: 53, payload: buildQuery(7, 'a.example.com', TYPE.A), direction: EPB_OUTBOUND });
-    udpPacket(w, 0, ts, { src: '192.168.1.1', dst: '192.168.1.20', srcPort: 53, dstPort: 50000, payload: dns, direction: EPB_INBOUND });
-    // a LAN host asking this Mac: with dns_names.max_pending_queries 1 one inbound query is forgotten (the LAN
+    // the guest asks the resolver it was given (bridge100's address), which the NAT rewrites to the trusted router;
+    // then a LAN host asks this Mac: with dns_names.max_pending_queries 1 one inbound query is forgotten (the LAN
     // host's own, as en0 then holds as many as bridge100)
-    udpPacket(w, 0, ts, { src: '192.168.1.30', dst: '192.168.1.20', srcPort: 40000, dstPort: 53, payload: buildQuery(8, 'b.example.com', TYPE.A), direction: EPB_INBOUND });
-    writeFileSync(capture, w.done());
+    const capture = guestLookupCapture('192.168.64.1', (w, ts) =>
+      udpPacket(w, 0, ts, { src: '192.168.1.30', dst: '192.168.1.20', srcPort: 40000, dstPort: 53, payload: buildQuery(8, 'b.example.com', TYPE.A), direction: EPB_INBOUND }),
+    );
     const { ctx, collector, health } = start({ OUTFLOW_FAKE_TCPDUMP: capture, OUTFLOW_FAKE_SCUTIL_DNS: SCUTIL_VPN }, { dns_names: { max_pending_queries: 1 } });
     await until(() => collector.stats().packets === 4);
     expect(collector.stats()).toMatchObject({ queries: 0, otherQueries: 2, forwarded: 1, unmatched: 1, answers: 0, inboundEvicted: 1 });
