@@ -1,4 +1,14 @@
-import { ANALYTIC_IDS, MAX_CHAIN_LINKS, MAX_KEY_TEXT, MAX_PATH_TEXT, MAX_SHORT_TEXT, type EgressCandidate, type ProcessChainLink } from '../../src/schemas/egress-candidate.js';
+import {
+  ANALYTIC_IDS,
+  MAX_CHAIN_LINKS,
+  MAX_KEY_TEXT,
+  MAX_PATH_TEXT,
+  MAX_SHORT_TEXT,
+  PRECURSOR_KINDS,
+  PROTOCOLS,
+  type EgressCandidate,
+  type ProcessChainLink,
+} from '../../src/schemas/egress-candidate.js';
 import { cutHostName, cutText } from '../../src/strings.js';
 
 /**
@@ -104,7 +114,7 @@ const READERS: readonly (readonly [keyof EgressCandidate, Reader])[] = [
   ['process_start', int()],
   ['process_name', str],
   ['path', path],
-  ['protocol', oneOf(['tcp', 'udp'])],
+  ['protocol', oneOf(PROTOCOLS)],
   ['family', int(4)],
   ['local_address', str],
   ['local_port', int(0)],
@@ -135,7 +145,7 @@ const READERS: readonly (readonly [keyof EgressCandidate, Reader])[] = [
   ['process_chain', processChain],
   ['browser', int(0)],
   ['sanctioned', int(0)],
-  ['precursor_kind', oneOf(['sensitive_access', 'archive', 'none'], 'none')],
+  ['precursor_kind', oneOf(PRECURSOR_KINDS, 'none')],
   ['precursor_time', int(0)],
   ['precursor_path', path],
   ['precursor_category', str],

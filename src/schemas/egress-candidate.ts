@@ -31,6 +31,8 @@ const keyText = text(MAX_KEY_TEXT).default('');
 
 export const ANALYTIC_IDS = ['AN0990', 'AN0032', 'AN0082', 'AN1415', 'AN0425'] as const;
 export type AnalyticId = (typeof ANALYTIC_IDS)[number];
+export const PROTOCOLS = ['tcp', 'udp'] as const;
+export const PRECURSOR_KINDS = ['sensitive_access', 'archive', 'none'] as const;
 
 export const ProcessChainLinkSchema = z.object({
   pid: int,
@@ -65,7 +67,7 @@ export const EgressCandidateSchema = z.object({
   process_start: int,
   process_name: str,
   path: pathText,
-  protocol: z.enum(['tcp', 'udp']),
+  protocol: z.enum(PROTOCOLS),
   family: int.default(4),
   local_address: str,
   local_port: int.default(0),
@@ -101,7 +103,7 @@ export const EgressCandidateSchema = z.object({
   browser: int.default(0),
   sanctioned: int.default(0),
   // precursor
-  precursor_kind: z.enum(['sensitive_access', 'archive', 'none']).default('none'),
+  precursor_kind: z.enum(PRECURSOR_KINDS).default('none'),
   precursor_time: int.default(0),
   precursor_path: pathText,
   precursor_category: str,
