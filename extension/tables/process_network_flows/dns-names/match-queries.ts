@@ -372,24 +372,24 @@ export class PendingQueries extends ExpiringKeys<Entry> {
 class RecentKeys {
   /** only interfaces that hold a key: one that empties is dropped (veths come and go) */
   private readonly byIface = new Map<string, InterfaceKeys>();
+  /** keys held over all interfaces, kept by each InterfaceKeys as keys come and go (not summed per add) */
+  private readonly held = { keys: 0 };
 
   constructor(
     private readonly opts: PendingQueryOptions,
     private readonly stats: PendingQueryStats,
   ) {}
 
-  /** Keys held, over all interfaces (as of the last add or has). */
+  /** Keys held, over all interfaces. */
   get size(): number {
-    let n = 0;
-    for (const keys of this.byIface.values()) n += keys.size;
-    return n;
+    return this.held.keys;
   }
 
   add(iface: string, key: string, nowMs: number): void {
     this.expire(nowMs);
     let keys = this.byIface.get(iface);
     if (keys === undefined) {
-      keys = new InterfaceKeys(iface, this.opts, this.stats);
+      keys = new InterfaceKeys(iface, this.opts, this.stats, this.held);
       this.byIface.set(iface, keys);
     }
     keys.add(key, nowMs);
@@ -415,12 +415,13 @@ class RecentKeys {
   }
 }
 
-/** One interface's share of RecentKeys. */
+/** One interface's share of RecentKeys, counted in its `held` as keys come and go. */
 class InterfaceKeys extends ExpiringKeys<true> {
   constructor(
     readonly iface: string,
     opts: PendingQueryOptions,
     private readonly stats: PendingQueryStats,
+    private readonly held: { keys: number },
   ) {
     super(opts);
   }
@@ -430,6 +431,7 @@ class InterfaceKeys extends ExpiringKeys<true> {
   }
 
   add(key: string, nowMs: number): void {
+    if (this.slot(key) === undefined) this.held.keys++;
     this.put(key, true, nowMs);
   }
 
@@ -449,6 +451,7 @@ class InterfaceKeys extends ExpiringKeys<true> {
   }
 
   protected left(_key: string, _value: true, why: 'expired' | 'evicted'): void {
+    this.held.keys--;
     if (why === 'evicted') this.stats.inboundEvicted++;
   }
 }
