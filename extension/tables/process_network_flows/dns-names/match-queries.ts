@@ -69,7 +69,7 @@ import type { DnsQuestion } from './parse-dns.js';
  *   guest's frame to another guest's MAC with a resolver's address as destination leaves on that guest's veth. And a
  *   NAT whose clients and uplink share one interface (a one-armed router) has the client's inbound copy on the
  *   uplink. Sharing the cap needs to know neither. Its cost is a map lookup per interface holding inbound queries
- *   for each query sent, and a sweep of each per inbound query (a few interfaces hold any within the timeout).
+ *   for each query sent, and a sweep of each per query, sent or inbound (a few interfaces hold any within the timeout).
  *   Where the capture records no interface (Linux cooked v1: all under '') there is one part, oldest first, as
  *   before: there `maxPending` inbound queries from anyone within the gap still push a guest's copy out.
  * A NAT that changes the client port (a port already taken, or NAT with random ports) is not recognised at all.
