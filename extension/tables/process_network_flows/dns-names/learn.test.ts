@@ -23,6 +23,16 @@ interface Where {
 }
 const where = (p: Packet, w: Where): Packet => ({ ...p, ...(w.interfaceName !== undefined ? { interfaceName: w.interfaceName } : {}), ...(w.direction ? { direction: w.direction } : {}) });
 
+/** A UDP datagram in a Linux cooked v2 frame over Ethernet: captured on `ifindex`, sll_pkttype `packetType`. */
+function sll2Udp(src: string, dst: string, srcPort: number, dstPort: number, payload: Buffer, ifindex: number, packetType: number): Packet {
+  return { linkType: SLL2, data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload }) }), { ifindex, packetType, arphrd: ARPHRD.ETHER }) };
+}
+
+/** The same in Linux cooked v1, which records no interface. */
+function sllUdp(src: string, dst: string, srcPort: number, dstPort: number, payload: Buffer, packetType: number): Packet {
+  return { linkType: SLL, data: sll(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload }) }), { packetType, arphrd: ARPHRD.ETHER }) };
+}
+
 /** What a stub on this Mac sends: `id`, one A question, from `port` to the resolver's port 53. */
 function query(name: string, o: { id?: number; port?: number; server?: string; type?: number } & Where = {}): Packet {
   const dns = buildQuery(o.id ?? 9, name, o.type ?? TYPE.A);
@@ -111,17 +121,13 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
 
   it('Linux cooked v2: interfaces by index, direction by packet type', () => {
     const { names, stats, feed } = setup(new Map([['9.9.9.9', null]]));
-    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, ifindex: number, packetType: number): Packet => ({
-      linkType: SLL2,
-      data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { ifindex, packetType, arphrd: ARPHRD.ETHER }),
-    });
     const dnsAnswer = (address: string) => buildAnswer(77, 'a.example.com', address, 60);
-    feed(frame('10.0.0.5', '9.9.9.9', 40000, 53, buildQuery(77, 'a.example.com', TYPE.A), 2, PACKET.OUTGOING));
+    feed(sll2Udp('10.0.0.5', '9.9.9.9', 40000, 53, buildQuery(77, 'a.example.com', TYPE.A), 2, PACKET.OUTGOING));
     // a container's veth (ifindex 9) carrying the resolver's address and the query's ports, id and question
-    expect(feed(frame('9.9.9.9', '10.0.0.5', 53, 40000, dnsAnswer('203.0.113.66'), 9, PACKET.HOST))).toBe(0);
-    expect(feed(frame('9.9.9.9', '10.0.0.5', 53, 40000, dnsAnswer('198.51.100.1'), 2, PACKET.HOST))).toBe(1);
+    expect(feed(sll2Udp('9.9.9.9', '10.0.0.5', 53, 40000, dnsAnswer('203.0.113.66'), 9, PACKET.HOST))).toBe(0);
+    expect(feed(sll2Udp('9.9.9.9', '10.0.0.5', 53, 40000, dnsAnswer('198.51.100.1'), 2, PACKET.HOST))).toBe(1);
     // a query that came in (this host is not who asked) is no query of this host's
-    feed(frame('10.0.0.5', '9.9.9.9', 40001, 53, buildQuery(78, 'b.example.com', TYPE.A), 2, PACKET.HOST));
+    feed(sll2Udp('10.0.0.5', '9.9.9.9', 40001, 53, buildQuery(78, 'b.example.com', TYPE.A), 2, PACKET.HOST));
     expect(stats).toMatchObject({ queries: 1, foreignQueries: 1, undirectedQueries: 0, unmatched: 1, answers: 1 });
     expect(names.nameFor('203.0.113.66', 1000)).toBe('');
     expect(names.nameFor('198.51.100.1', 1000)).toBe('a.example.com');
@@ -165,18 +171,13 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     const HOST_IP = '192.168.1.20';
     const GUEST = '172.17.0.2';
     const { names, stats, feed } = setup(new Map([[R, null]]));
-    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, packetType: number): Packet => ({
-      linkType: SLL,
-      data: sll(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { packetType, arphrd: ARPHRD.ETHER }),
-    });
-    const dnsAnswer = (id: number, name: string, address: string) => buildAnswer(id, name, address, 3600);
-    feed(frame(GUEST, R, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.HOST));
-    feed(frame(HOST_IP, R, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
-    expect(feed(frame(R, HOST_IP, 53, 41000, dnsAnswer(0x1234, 'www.apple.com', '203.0.113.66'), PACKET.HOST))).toBe(0);
+    feed(sllUdp(GUEST, R, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.HOST));
+    feed(sllUdp(HOST_IP, R, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
+    expect(feed(sllUdp(R, HOST_IP, 53, 41000, buildAnswer(0x1234, 'www.apple.com', '203.0.113.66', 3600), PACKET.HOST))).toBe(0);
     expect(names.nameFor('203.0.113.66', 1000)).toBe('');
     // this host's own query, even to the same resolver from a port a guest used before, still names
-    feed(frame(HOST_IP, R, 41000, 53, buildQuery(0x4321, 'icloud.com', TYPE.A), PACKET.OUTGOING));
-    expect(feed(frame(R, HOST_IP, 53, 41000, dnsAnswer(0x4321, 'icloud.com', '17.253.144.10'), PACKET.HOST))).toBe(1);
+    feed(sllUdp(HOST_IP, R, 41000, 53, buildQuery(0x4321, 'icloud.com', TYPE.A), PACKET.OUTGOING));
+    expect(feed(sllUdp(R, HOST_IP, 53, 41000, buildAnswer(0x4321, 'icloud.com', '17.253.144.10', 3600), PACKET.HOST))).toBe(1);
     expect(stats).toMatchObject({ foreignQueries: 1, forwarded: 1, queries: 1, unmatched: 1, answers: 1, duplicates: 0 });
   });
 
@@ -188,34 +189,25 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     const HOST_IP = '192.168.1.20';
     const GUEST = '10.0.2.15';
     const { names, stats, feed } = setup(new Map([[R, null]]));
-    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, packetType: number): Packet => ({
-      linkType: SLL,
-      data: sll(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { packetType, arphrd: ARPHRD.ETHER }),
-    });
-    const dnsAnswer = (id: number, name: string, address: string) => buildAnswer(id, name, address, 3600);
-    feed(frame(GUEST, GUEST_RESOLVER, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.HOST));
-    feed(frame(HOST_IP, R, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
+    feed(sllUdp(GUEST, GUEST_RESOLVER, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.HOST));
+    feed(sllUdp(HOST_IP, R, 41000, 53, buildQuery(0x1234, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
     // the guest's forgery, written on its veth with the resolver's address as source
-    expect(feed(frame(R, HOST_IP, 53, 41000, dnsAnswer(0x1234, 'www.apple.com', '203.0.113.66'), PACKET.HOST))).toBe(0);
+    expect(feed(sllUdp(R, HOST_IP, 53, 41000, buildAnswer(0x1234, 'www.apple.com', '203.0.113.66', 3600), PACKET.HOST))).toBe(0);
     expect(names.nameFor('203.0.113.66', 1000)).toBe('');
     expect(stats).toMatchObject({ otherQueries: 1, foreignQueries: 0, forwarded: 1, queries: 0, unmatched: 1, answers: 0 });
     // this host's own query from the same port, with another id, still names
-    feed(frame(HOST_IP, R, 41000, 53, buildQuery(0x4321, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
-    expect(feed(frame(R, HOST_IP, 53, 41000, dnsAnswer(0x4321, 'www.apple.com', '17.253.144.10'), PACKET.HOST))).toBe(1);
+    feed(sllUdp(HOST_IP, R, 41000, 53, buildQuery(0x4321, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
+    expect(feed(sllUdp(R, HOST_IP, 53, 41000, buildAnswer(0x4321, 'www.apple.com', '17.253.144.10', 3600), PACKET.HOST))).toBe(1);
     expect(stats).toMatchObject({ forwarded: 1, queries: 1, answers: 1, duplicates: 0 });
   });
 
   it('Linux cooked v2: with DNAT of the guest\'s resolver, the resolver\'s genuine answer to the guest\'s query names nothing', () => {
     const R = '8.8.8.8';
     const { names, stats, feed } = setup(new Map([[R, null]]));
-    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, ifindex: number, packetType: number): Packet => ({
-      linkType: SLL2,
-      data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { ifindex, packetType, arphrd: ARPHRD.ETHER }),
-    });
     // in on the guest's veth (9) to 10.0.2.3, out on eth0 (2) to 8.8.8.8, its answer in on eth0
-    feed(frame('10.0.2.15', '10.0.2.3', 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 9, PACKET.HOST));
-    feed(frame('10.0.0.5', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
-    expect(feed(frame(R, '10.0.0.5', 53, 40000, buildAnswer(77, 'evil.example', '17.253.144.10', 60), 2, PACKET.HOST))).toBe(0);
+    feed(sll2Udp('10.0.2.15', '10.0.2.3', 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 9, PACKET.HOST));
+    feed(sll2Udp('10.0.0.5', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
+    expect(feed(sll2Udp(R, '10.0.0.5', 53, 40000, buildAnswer(77, 'evil.example', '17.253.144.10', 60), 2, PACKET.HOST))).toBe(0);
     expect(names.nameFor('17.253.144.10', 1000)).toBe('');
     expect(stats).toMatchObject({ otherQueries: 1, forwarded: 1, queries: 0, unmatched: 1, answers: 0 });
   });
@@ -224,19 +216,15 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     // the genuine answer to a guest's query is of the guest's choosing: a lookup of its own zone can name any address
     const R = '9.9.9.9';
     const { names, stats, feed } = setup(new Map([[R, null]]));
-    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, ifindex: number, packetType: number): Packet => ({
-      linkType: SLL2,
-      data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { ifindex, packetType, arphrd: ARPHRD.ETHER }),
-    });
     const dnsAnswer = (id: number, address: string) => buildAnswer(id, 'evil.example', address, 60);
     // NAT: in on the container's veth (9), out on eth0 (2) from this host's address, the port kept
-    feed(frame('172.17.0.2', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 9, PACKET.HOST));
-    feed(frame('10.0.0.5', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
-    expect(feed(frame(R, '10.0.0.5', 53, 40000, dnsAnswer(77, '17.253.144.10'), 2, PACKET.HOST))).toBe(0);
+    feed(sll2Udp('172.17.0.2', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 9, PACKET.HOST));
+    feed(sll2Udp('10.0.0.5', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
+    expect(feed(sll2Udp(R, '10.0.0.5', 53, 40000, dnsAnswer(77, '17.253.144.10'), 2, PACKET.HOST))).toBe(0);
     // a bridge: the guest's own address both ways, in on its tap (7), out through the uplink (2)
-    feed(frame('10.0.0.9', R, 40001, 53, buildQuery(78, 'evil.example', TYPE.A), 7, PACKET.OTHERHOST));
-    feed(frame('10.0.0.9', R, 40001, 53, buildQuery(78, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
-    expect(feed(frame(R, '10.0.0.9', 53, 40001, dnsAnswer(78, '17.253.144.11'), 2, PACKET.OTHERHOST))).toBe(0);
+    feed(sll2Udp('10.0.0.9', R, 40001, 53, buildQuery(78, 'evil.example', TYPE.A), 7, PACKET.OTHERHOST));
+    feed(sll2Udp('10.0.0.9', R, 40001, 53, buildQuery(78, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
+    expect(feed(sll2Udp(R, '10.0.0.9', 53, 40001, dnsAnswer(78, '17.253.144.11'), 2, PACKET.OTHERHOST))).toBe(0);
     expect(names.nameFor('17.253.144.10', 1000)).toBe('');
     expect(names.nameFor('17.253.144.11', 1000)).toBe('');
     expect(stats).toMatchObject({ foreignQueries: 2, forwarded: 2, queries: 0, unmatched: 2, answers: 0 });
@@ -250,14 +238,10 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
     // uplink's own entries, not the veth's.
     const R = '9.9.9.9';
     const { names, stats, feed } = setup(new Map([[R, null]]), { maxPending: 16, timeoutMs: 10_000 });
-    const frame = (src: string, dst: string, srcPort: number, dstPort: number, dns: Buffer, ifindex: number, packetType: number): Packet => ({
-      linkType: SLL2,
-      data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload: dns }) }), { ifindex, packetType, arphrd: ARPHRD.ETHER }),
-    });
-    feed(frame('172.17.0.2', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 9, PACKET.HOST));
-    for (let i = 0; i < 16; i++) feed(frame('198.51.100.7', '10.0.0.5', 1024 + i, 53, buildQuery(i, `x${i}.example`, TYPE.A), 2, PACKET.HOST));
-    feed(frame('10.0.0.5', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
-    expect(feed(frame(R, '10.0.0.5', 53, 40000, buildAnswer(77, 'evil.example', '17.253.144.10', 60), 2, PACKET.HOST))).toBe(0);
+    feed(sll2Udp('172.17.0.2', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 9, PACKET.HOST));
+    for (let i = 0; i < 16; i++) feed(sll2Udp('198.51.100.7', '10.0.0.5', 1024 + i, 53, buildQuery(i, `x${i}.example`, TYPE.A), 2, PACKET.HOST));
+    feed(sll2Udp('10.0.0.5', R, 40000, 53, buildQuery(77, 'evil.example', TYPE.A), 2, PACKET.OUTGOING));
+    expect(feed(sll2Udp(R, '10.0.0.5', 53, 40000, buildAnswer(77, 'evil.example', '17.253.144.10', 60), 2, PACKET.HOST))).toBe(0);
     expect(stats).toMatchObject({ forwarded: 1, queries: 0, unmatched: 1, answers: 0, inboundEvicted: 1 });
     expect(names.nameFor('17.253.144.10', 1000)).toBe('');
   });
@@ -404,16 +388,12 @@ describe('learnFromPacket: where an answer was captured (before matching)', () =
     expect(names.nameFor('203.0.113.66', 1000)).toBe('');
     // Linux, a guest on a bridge with the uplink: sent out eth0 (PACKET_OUTGOING)
     const linux = setup(new Map([['9.9.9.9', null]]));
-    const frame = (src: string, dst: string, srcPort: number, dstPort: number, payload: Buffer, packetType: number): Packet => ({
-      linkType: SLL2,
-      data: sll2(ETHERTYPE.IPV4, ipv4({ src, dst, payload: udp({ srcPort, dstPort, payload }) }), { ifindex: 2, packetType, arphrd: ARPHRD.ETHER }),
-    });
     const dns9 = buildAnswer(0x77, 'www.apple.com', '203.0.113.66', 3600);
-    linux.feed(frame(GUEST, '9.9.9.9', 41000, 53, buildQuery(0x77, 'www.apple.com', TYPE.A), PACKET.OUTGOING));
-    expect(linux.feed(frame('9.9.9.9', GUEST, 53, 41000, dns9, PACKET.OUTGOING))).toBe(0);
+    linux.feed(sll2Udp(GUEST, '9.9.9.9', 41000, 53, buildQuery(0x77, 'www.apple.com', TYPE.A), 2, PACKET.OUTGOING));
+    expect(linux.feed(sll2Udp('9.9.9.9', GUEST, 53, 41000, dns9, 2, PACKET.OUTGOING))).toBe(0);
     expect(linux.stats).toMatchObject({ queries: 1, misplaced: 1, answers: 0 });
     // received, it is the resolver's answer
-    expect(linux.feed(frame('9.9.9.9', GUEST, 53, 41000, dns9, PACKET.HOST))).toBe(1);
+    expect(linux.feed(sll2Udp('9.9.9.9', GUEST, 53, 41000, dns9, 2, PACKET.HOST))).toBe(1);
   });
 
   it('a Mac owns fe80::1 on lo0: a local process answering from it there is not the en0 router', () => {
