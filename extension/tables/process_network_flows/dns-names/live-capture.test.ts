@@ -1,10 +1,8 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CaptureStreamParser, type CapturedPacket } from './parse-capture.js';
 import { LINK } from './decode-udp.js';
 import { SCENARIO } from './testing/scenario.js';
-import { captureDuring, SCENARIO_FILTER, serveScenario, type Capture } from './testing/live-capture.js';
+import { captureFixtures, SCENARIO_FILTER, serveScenario, type Capture } from './testing/live-capture.js';
 import { expectScenario } from './testing/expect-scenario.js';
 
 /**
@@ -20,24 +18,15 @@ const VARIANTS = [
   { fixture: 'dns-any-sll.pcap', args: ['-i', 'any', '-y', 'LINUX_SLL'], linkType: LINK.LINUX_SLL },
 ] as const;
 
-const captures = new Map<string, Capture>();
+let captures = new Map<string, Capture>();
 /** A capture that could not run (no tcpdump, no root) fails every test below by name rather than skipping them. */
 let captureError: unknown;
 
 beforeAll(async () => {
   try {
-    const done = await captureDuring(
-      VARIANTS.map((v) => [...v.args, SCENARIO_FILTER]),
-      2 * SCENARIO.length,
-      () => serveScenario(SCENARIO),
-    );
-    VARIANTS.forEach((v, i) => captures.set(v.fixture, done[i]!));
+    captures = await captureFixtures(VARIANTS, SCENARIO_FILTER, 2 * SCENARIO.length, () => serveScenario(SCENARIO));
   } catch (err) {
     captureError = err;
-    return;
-  }
-  if (process.env.OUTFLOW_UPDATE_DNS_FIXTURES === '1') {
-    for (const v of VARIANTS) writeFileSync(join(import.meta.dirname, 'fixtures', v.fixture), Buffer.concat(captures.get(v.fixture)!.chunks));
   }
 });
 

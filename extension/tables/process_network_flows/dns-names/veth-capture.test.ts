@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeUdp, LINK, linkMeta } from './decode-udp.js';
@@ -8,7 +8,7 @@ import { PendingQueries } from './match-queries.js';
 import { createDnsNameCache } from './name-cache.js';
 import { CaptureStreamParser, type CapturedPacket } from './parse-capture.js';
 import { buildAnswer, buildQuery, TYPE } from './testing/dns-wire.js';
-import { captureDuring, type Capture } from './testing/live-capture.js';
+import { captureFixtures, type Capture } from './testing/live-capture.js';
 import { createVethLab, HOST, RESOLVER, type VethLab } from './testing/veth-lab.js';
 
 /**
@@ -133,26 +133,16 @@ const parse = (bytes: Buffer) => new CaptureStreamParser().push(bytes);
 
 describe('DNS over a veth, captured live (netns, real tcpdump)', () => {
   let lab: VethLab | undefined;
-  const captures = new Map<string, Capture>();
+  let captures = new Map<string, Capture>();
   let setupError: unknown;
 
   beforeAll(async () => {
     try {
       lab = createVethLab();
       const veths = lab;
-      const done = await captureDuring(
-        VARIANTS.map((v) => [...v.args, FILTER]),
-        PACKETS,
-        () => exchange(veths),
-        20_000,
-      );
-      VARIANTS.forEach((v, i) => captures.set(v.fixture, done[i]!));
+      captures = await captureFixtures(VARIANTS, FILTER, PACKETS, () => exchange(veths), 20_000);
     } catch (err) {
       setupError = err;
-      return;
-    }
-    if (process.env.OUTFLOW_UPDATE_DNS_FIXTURES === '1') {
-      for (const v of VARIANTS) writeFileSync(join(import.meta.dirname, 'fixtures', v.fixture), Buffer.concat(captures.get(v.fixture)!.chunks));
     }
   }, 60_000);
   afterAll(() => lab?.close());

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SERVER_V4, SERVER_V6, type Exchange } from './scenario.js';
 
 /**
@@ -70,7 +72,7 @@ export function startTcpdump(args: string[], count: number, timeoutMs = 15_000):
  * One tcpdump per entry of `argsList` (each until `count` packets), all listening before `drive` makes the traffic;
  * their captures in that order. Any failure kills every tcpdump still running.
  */
-export async function captureDuring(argsList: readonly string[][], count: number, drive: () => Promise<void>, timeoutMs?: number): Promise<Capture[]> {
+async function captureDuring(argsList: readonly string[][], count: number, drive: () => Promise<void>, timeoutMs?: number): Promise<Capture[]> {
   const running = argsList.map((args) => startTcpdump(args, count, timeoutMs));
   try {
     await Promise.all(running.map((r) => r.ready));
@@ -80,6 +82,26 @@ export async function captureDuring(argsList: readonly string[][], count: number
     for (const r of running) r.kill();
     throw err;
   }
+}
+
+/** A tcpdump invocation whose capture backs fixtures/`fixture`. */
+export interface CaptureVariant {
+  fixture: string;
+  /** interface, link type, precision; the filter is added */
+  args: readonly string[];
+}
+
+/**
+ * `captureDuring` with one tcpdump per variant, all with `filter`: their captures by fixture name. With
+ * `OUTFLOW_UPDATE_DNS_FIXTURES=1`, once every capture succeeded, each is written over its fixture.
+ */
+export async function captureFixtures(variants: readonly CaptureVariant[], filter: string, count: number, drive: () => Promise<void>, timeoutMs?: number): Promise<Map<string, Capture>> {
+  const done = await captureDuring(variants.map((v) => [...v.args, filter]), count, drive, timeoutMs);
+  const captures = new Map(variants.map((v, i) => [v.fixture, done[i]!]));
+  if (process.env.OUTFLOW_UPDATE_DNS_FIXTURES === '1') {
+    for (const [fixture, c] of captures) writeFileSync(join(import.meta.dirname, '..', 'fixtures', fixture), Buffer.concat(c.chunks));
+  }
+  return captures;
 }
 
 /**
