@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 // Plain-JS builders shared with the fake eslogger: one definition of a realistic line.
 import { body, esLine } from '../../extension/collectors/eslogger/testing/es-lines.mjs';
-import { buildDnsMessage, buildQuery, RESPONSE_FLAGS, TYPE } from '../../extension/tables/process_network_flows/dns-names/testing/dns-wire.js';
+import { buildAnswer, buildQuery, TYPE } from '../../extension/tables/process_network_flows/dns-names/testing/dns-wire.js';
 import { appleEpbOptions, EPB_INBOUND, EPB_OUTBOUND, ethernet, ETHERTYPE, ipv4, PcapngWriter, udp } from '../../extension/tables/process_network_flows/dns-names/testing/frames.js';
 
 export const STEALER = {
@@ -95,7 +95,7 @@ function dnsCapture(nowMs: number): Buffer {
     const id = 0x3c00 + i;
     const query = ethernet(ETHERTYPE.IPV4, ipv4({ src: '10.20.30.41', dst: ROUTER, payload: udp({ srcPort: 53001 + i, dstPort: 53, payload: buildQuery(id, f.name, TYPE.A) }) }));
     w.epb(0, ts, query, { opts: appleEpbOptions(w, { pib: 0, direction: EPB_OUTBOUND }) });
-    const dns = buildDnsMessage({ id, flags: RESPONSE_FLAGS, questions: [{ name: f.name, type: TYPE.A }], answers: [{ name: f.name, type: TYPE.A, ttl: 60, data: f.remote }] });
+    const dns = buildAnswer(id, f.name, f.remote, 60);
     const answer = ethernet(ETHERTYPE.IPV4, ipv4({ src: ROUTER, dst: '10.20.30.41', payload: udp({ srcPort: 53, dstPort: 53001 + i, payload: dns }) }));
     w.epb(0, ts, answer, { opts: appleEpbOptions(w, { pib: 0, direction: EPB_INBOUND }) });
   }
