@@ -3,9 +3,10 @@
  * expire and to compact in every prevalence family, the rollup as it ran before slices (one exclusive
  * transaction), a dump of what a store answers, and a store whose rollup slices a test can step into.
  */
+import { expect } from 'vitest';
 import { commonThreshold } from '../../src/analytics/index.js';
-import type { AnalyticsConfig } from '../../src/config/analytics.js';
-import { rollupBounds, type RollupResult } from '../../fleet/rules/maintenance.js';
+import { defaultAnalyticsConfig, type AnalyticsConfig } from '../../src/config/analytics.js';
+import { rollup, rollupBounds, type RollupResult } from '../../fleet/rules/maintenance.js';
 import { type AppSighting, type CompactionResult, type DestinationSighting, type PairSighting, type PrevalenceKeyRef, type PrevalenceRepo, type Store, type StoreRepos, type TransactionOptions } from '../../fleet/store/store.js';
 import { mulberry32 } from '../../scripts/simulate-fleet.js';
 
@@ -92,6 +93,33 @@ export async function seedFourCommonKeys(store: Store, newest: number): Promise<
   await store.hosts.touch(Array.from({ length: 13 }, (_, i) => ({ hostId: `H${i}`, hostname: '', firstSeen: newest - 40 * DAY, lastSeen: newest })));
   await store.prevalence.observeDestinations(keys.flatMap((key) => Array.from({ length: 12 }, (_, i) => ({ key, hostId: `H${i}`, firstSeen: newest - DAY, lastSeen: newest - DAY }))));
   return keys;
+}
+
+/**
+ * The rollup in slices is one job, on any backend: before A's second exclusive transaction (compaction slice 2 of 4)
+ * `loseJob` takes the rollup job from A (each backend its own way: a lost lock connection, an expired lease), then B
+ * takes the job and runs it whole; A must stop at its next slice with JOB_LOCK_LOST and write nothing after.
+ */
+export async function expectRollupHandover(a: Store, b: Store, loseJob: () => Promise<void>): Promise<void> {
+  const analytics = defaultAnalyticsConfig();
+  const newest = 1_772_409_600;
+  const keys = await seedFourCommonKeys(a, newest);
+  let takeover: unknown;
+  const hooked = hookSlices(
+    a,
+    (_kind, _n, run) => run(),
+    async (n) => {
+      if (n !== 2) return;
+      await loseJob();
+      takeover = await b.withJobLock('rollup', () => rollup(b, { analytics, clock: FAR_CLOCK, sliceRows: 13 }));
+    },
+  );
+  await expect(a.withJobLock('rollup', () => rollup(hooked.store, { analytics, clock: FAR_CLOCK, sliceRows: 13 }))).rejects.toMatchObject({ code: 'JOB_LOCK_LOST' });
+  // A compacted one key before it lost the job, B the three others; A wrote nothing after
+  expect(takeover).toMatchObject({ acquired: true, value: { compacted: { destinations: 3 } } });
+  expect(hooked.exclusive()).toBe(2);
+  const stats = await b.prevalence.destinations(keys, { from: newest - 30 * DAY, to: newest });
+  for (const k of keys) expect(stats.get(k)).toMatchObject({ hosts: 12, saturated: true });
 }
 
 /** The rollup as it ran before slices: everything in one exclusive transaction, from the same bounds. */

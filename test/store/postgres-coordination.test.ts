@@ -19,7 +19,7 @@ import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
 import { sampleCandidate, sampleDetection } from './store.contract.js';
 import { createTestDatabase, holdServerShared, pgQuery, type TestDatabase } from '../helpers/pg.js';
-import { FAR_CLOCK, hookSlices, seedFourCommonKeys } from '../helpers/rollup.js';
+import { FAR_CLOCK, expectRollupHandover, hookSlices, seedFourCommonKeys } from '../helpers/rollup.js';
 
 const analytics = defaultAnalyticsConfig();
 const DAY_S = 86_400;
@@ -277,27 +277,12 @@ describe('postgres store across instances', () => {
     await withDb('rollup-fence', async (db) => {
       const [a, b] = (await Promise.all([1, 2].map(() => openPostgresStore(db.url, { poolSize: 2 })))) as [PostgresStore, PostgresStore];
       try {
-        const newest = 1_772_409_600;
-        const keys = await seedFourCommonKeys(a, newest);
-        let takeover: unknown;
-        // before A's second exclusive transaction (compaction slice 2 of 4): A's lock connection dies, B takes the job and runs it whole
-        const hooked = hookSlices(
-          a,
-          (_kind, _n, run) => run(),
-          async (n) => {
-            if (n !== 2) return;
-            const [pid] = await advisoryLockHolders(db);
-            await pgQuery(db.url, 'SELECT pg_terminate_backend($1)', [pid]);
-            await expect.poll(() => advisoryLockHolders(db), { timeout: 10_000 }).toHaveLength(0);
-            takeover = await b.withJobLock('rollup', () => rollup(b, { analytics, clock: FAR_CLOCK, sliceRows: 13 }));
-          },
-        );
-        await expect(a.withJobLock('rollup', () => rollup(hooked.store, { analytics, clock: FAR_CLOCK, sliceRows: 13 }))).rejects.toMatchObject({ code: 'JOB_LOCK_LOST' });
-        // A compacted one key before it lost the job, B the three others; A wrote nothing after
-        expect(takeover).toMatchObject({ acquired: true, value: { compacted: { destinations: 3 } } });
-        expect(hooked.exclusive()).toBe(2);
-        const stats = await b.prevalence.destinations(keys, { from: newest - 30 * DAY_S, to: newest });
-        for (const k of keys) expect(stats.get(k)).toMatchObject({ hosts: 12, saturated: true });
+        // A's lock connection dies: its job lock goes with it
+        await expectRollupHandover(a, b, async () => {
+          const [pid] = await advisoryLockHolders(db);
+          await pgQuery(db.url, 'SELECT pg_terminate_backend($1)', [pid]);
+          await expect.poll(() => advisoryLockHolders(db), { timeout: 10_000 }).toHaveLength(0);
+        });
       } finally {
         await Promise.all([a.close(), b.close()]);
       }
