@@ -42,6 +42,11 @@ async function withDb<T>(label: string, fn: (db: TestDatabase) => Promise<T>): P
   }
 }
 
+/** Two store instances on `db` (two aggregators), with small pools; the caller closes them. */
+async function twoInstances(db: TestDatabase): Promise<[PostgresStore, PostgresStore]> {
+  return (await Promise.all([1, 2].map(() => openPostgresStore(db.url, { poolSize: 2 })))) as [PostgresStore, PostgresStore];
+}
+
 /** Backend pids holding a granted advisory lock in `db` (job locks; not the maintenance lock every transaction holds). */
 async function advisoryLockHolders(db: TestDatabase): Promise<number[]> {
   const rows = await pgQuery<{ pid: number }>(
@@ -172,7 +177,7 @@ describe('postgres store across instances', () => {
 
   it('the rollup (exclusive) and an ingest batch with late sightings do not deadlock: the rollup waits for the batch', async () => {
     await withDb('rollup-deadlock', async (db) => {
-      const [a, b] = (await Promise.all([1, 2].map(() => openPostgresStore(db.url, { poolSize: 2 })))) as [PostgresStore, PostgresStore];
+      const [a, b] = await twoInstances(db);
       try {
         const T0 = 1_772_409_600;
         const now = T0 + 40 * DAY_S;
@@ -218,7 +223,7 @@ describe('postgres store across instances', () => {
 
   it("the rollup in slices: another instance's batch that waited for slice 1 commits before slice 2, and its sightings are compacted alike", async () => {
     await withDb('rollup-slices', async (db) => {
-      const [a, b] = (await Promise.all([1, 2].map(() => openPostgresStore(db.url, { poolSize: 2 })))) as [PostgresStore, PostgresStore];
+      const [a, b] = await twoInstances(db);
       try {
         const newest = 1_772_409_600;
         const keys = await seedFourCommonKeys(a, newest);
@@ -275,7 +280,7 @@ describe('postgres store across instances', () => {
 
   it('the rollup in slices is one job: a holder that lost the job lock between slices stops at its next slice, and the new holder finishes', async () => {
     await withDb('rollup-fence', async (db) => {
-      const [a, b] = (await Promise.all([1, 2].map(() => openPostgresStore(db.url, { poolSize: 2 })))) as [PostgresStore, PostgresStore];
+      const [a, b] = await twoInstances(db);
       try {
         // A's lock connection dies: its job lock goes with it
         await expectRollupHandover(a, b, async () => {
