@@ -5,6 +5,7 @@
  */
 import { expect } from 'vitest';
 import { commonThreshold } from '../../src/analytics/index.js';
+import { fixedClock, type Clock } from '../../src/clock.js';
 import { defaultAnalyticsConfig, type AnalyticsConfig } from '../../src/config/analytics.js';
 import { rollup, rollupBounds, type RollupResult } from '../../fleet/rules/maintenance.js';
 import { type AppSighting, type CompactionResult, type DestinationSighting, type PairSighting, type PrevalenceKeyRef, type PrevalenceRepo, type Store, type StoreRepos, type TransactionOptions } from '../../fleet/store/store.js';
@@ -12,7 +13,7 @@ import { mulberry32 } from '../../scripts/simulate-fleet.js';
 
 const DAY = 86_400;
 /** A wall clock far ahead of every event: the rollup's present is the store's newest event. */
-export const FAR_CLOCK = { now: () => new Date(4e12), unix: () => 4e9, ms: () => 4e12 };
+export const FAR_CLOCK: Clock = fixedClock(4e9);
 
 /** What seedRollupStore wrote: every key (expired ones too) and host, and the newest event time. */
 export interface RollupSeed {
