@@ -17,7 +17,7 @@ import { Scheduler } from '../../fleet/scheduler/scheduler.js';
 import { silentLogger } from '../../src/log.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
-import { sampleCandidate, sampleDetection } from './store.contract.js';
+import { hostEstimate, sampleCandidate, sampleDetection } from './store.contract.js';
 import { createTestDatabase, holdServerShared, pgQuery, type TestDatabase } from '../helpers/pg.js';
 import { FAR_CLOCK, expectRollupHandover, hookSlices, seedFourCommonKeys } from '../helpers/rollup.js';
 
@@ -120,12 +120,6 @@ describe('postgres store across instances', () => {
         const keys = ['k1.com', 'k2.com'];
         const ids = (tag: string, n: number) => Array.from({ length: n }, (_, i) => `${tag}-${i}`);
         const sight = (key: string, tag: string, n: number, at: number) => ids(tag, n).map((hostId) => ({ key, hostId, firstSeen: at, lastSeen: at }));
-        /** What a sketch of these hosts counts (HyperLogLog: 36 hosts may read as 35). */
-        const est = (...sets: string[][]) => {
-          const r = emptySketch();
-          addPoints(r, sets.flat().map(hostPoint));
-          return estimateHosts(r);
-        };
         const day = (key: string, d: number) => ids(`${key}-d${d}`, 12);
         // 12 hosts per key on each of three days, compacted into 2 keys × 3 day sketches
         await b.prevalence.observeDestinations(keys.flatMap((key) => [0, 1, 2].flatMap((d) => sight(key, `${key}-d${d}`, 12, T + d * DAY_S + 60))));
@@ -142,7 +136,7 @@ describe('postgres store across instances', () => {
           return mine;
         };
         const first = await counted();
-        expect(first).toEqual(keys.map((k) => est(day(k, 0), day(k, 1), day(k, 2))));
+        expect(first).toEqual(keys.map((k) => hostEstimate(day(k, 0), day(k, 1), day(k, 2))));
         expect(a.sketchCacheStats()).toMatchObject({ served: 0, fetched: 6 });
         // unchanged: every row from A's cache, no registers sent
         expect(await counted()).toEqual(first);
@@ -150,12 +144,12 @@ describe('postgres store across instances', () => {
 
         // B sights 20 more hosts of k1 on the middle day: A is sent that one row again, and counts them
         await b.prevalence.observeDestinations(sight('k1.com', 'late', 20, T + DAY_S + 120));
-        expect(await counted()).toEqual([est(day('k1.com', 0), day('k1.com', 1), ids('late', 20), day('k1.com', 2)), first[1]]);
+        expect(await counted()).toEqual([hostEstimate(day('k1.com', 0), day('k1.com', 1), ids('late', 20), day('k1.com', 2)), first[1]]);
         expect(a.sketchCacheStats()).toMatchObject({ served: 11, fetched: 7 });
 
         // B expires the first day's sketches: A no longer counts their hosts
         await b.prevalence.expire(0, { sketchesBefore: T + DAY_S });
-        const expired = [est(day('k1.com', 1), ids('late', 20), day('k1.com', 2)), est(day('k2.com', 1), day('k2.com', 2))];
+        const expired = [hostEstimate(day('k1.com', 1), ids('late', 20), day('k1.com', 2)), hostEstimate(day('k2.com', 1), day('k2.com', 2))];
         expect(await counted()).toEqual(expired);
 
         // A's own transaction raises a sketch and reads it (filling the cache), then rolls back: the next read counts
@@ -164,7 +158,7 @@ describe('postgres store across instances', () => {
           a.transaction(async (tx) => {
             await tx.prevalence.observeDestinations(sight('k2.com', 'undone', 30, T + 2 * DAY_S + 60));
             const [inside] = await tx.prevalence.statsMany([{ window, destinations: keys, pairs: [], apps: [] }]);
-            expect(inside!.destinations.get('k2.com')!.hosts).toBe(est(day('k2.com', 1), day('k2.com', 2), ids('undone', 30)));
+            expect(inside!.destinations.get('k2.com')!.hosts).toBe(hostEstimate(day('k2.com', 1), day('k2.com', 2), ids('undone', 30)));
             throw new Error('roll back');
           }),
         ).rejects.toThrow('roll back');

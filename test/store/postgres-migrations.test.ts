@@ -8,9 +8,8 @@ import { expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../../fleet/store/postgres/index.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
 import { pairKey } from '../../fleet/store/store.js';
-import { addPoints, emptySketch, estimateHosts, hostPoint } from '../../fleet/store/host-sketch.js';
 import { createTestDatabase, pgQuery, useTestDatabase } from '../helpers/pg.js';
-import { expectLegacyCompactionUpgrade, sampleDetection } from './store.contract.js';
+import { expectLegacyCompactionUpgrade, hostEstimate, sampleDetection } from './store.contract.js';
 
 const testDb = useTestDatabase('migrations');
 
@@ -111,12 +110,7 @@ async function seedCommonKeys(s: PostgresStore, T: number, tag: string) {
     const [a] = await r.prevalence.statsMany([{ window, destinations: [key], pairs: [{ identity, key }], apps: [identity] }]);
     return [a!.destinations.get(key)!.hosts, a!.pairs.get(pairKey(identity, key))!.hosts, a!.apps.get(identity)!.hosts];
   };
-  const est = (...hosts: string[][]) => {
-    const r = emptySketch();
-    addPoints(r, hosts.flat().map(hostPoint));
-    return estimateHosts(r);
-  };
-  return { key, identity, hostsOf, counts, est };
+  return { key, identity, hostsOf, counts };
 }
 
 it('0008 on a populated store rewrites no table; the rows written before it have no digest, are read in full every time and never kept', async () => {
@@ -132,7 +126,7 @@ it('0008 on a populated store rewrites no table; the rows written before it have
   } finally {
     await old.close();
   }
-  const { key, hostsOf, counts, est } = seeded;
+  const { key, hostsOf, counts } = seeded;
   const files = () => pgQuery<{ relname: string; relfilenode: number }>(url, `SELECT relname, relfilenode FROM pg_class WHERE relname = ANY($1) ORDER BY relname`, [SKETCH_TABLES]);
   const before = await files();
   const s = await openPostgresStore(url, { poolSize: 2 });
@@ -141,7 +135,7 @@ it('0008 on a populated store rewrites no table; the rows written before it have
     // a table rewrite (a STORED generated column, a volatile default) gives the table a new file
     expect(await files()).toEqual(before);
     expect((await sketchRows(url)).map((r) => r.digest)).toEqual(Array(9).fill(null));
-    const expected = Array(3).fill(est(hostsOf(0), hostsOf(1), hostsOf(2)));
+    const expected = Array(3).fill(hostEstimate(hostsOf(0), hostsOf(1), hostsOf(2)));
     expect(await counts(s)).toEqual(expected);
     expect(await counts(s)).toEqual(expected);
     expect(await counts(truth)).toEqual(expected);
@@ -151,7 +145,7 @@ it('0008 on a populated store rewrites no table; the rows written before it have
     await s.prevalence.observeDestinations([{ key, hostId: 'late', firstSeen: T + DAY_S + 120, lastSeen: T + DAY_S + 120 }]);
     const rewritten = (await sketchRows(url)).filter((r) => r.digest !== null);
     expect(rewritten.map((r) => [r.table, r.digest])).toEqual([['destination_sketches', sketchDigest(rewritten[0]!.registers)]]);
-    const raised = [est(hostsOf(0), hostsOf(1), ['late'], hostsOf(2)), expected[1], expected[2]];
+    const raised = [hostEstimate(hostsOf(0), hostsOf(1), ['late'], hostsOf(2)), expected[1], expected[2]];
     expect(await counts(s)).toEqual(raised);
     expect(s.sketchCacheStats()).toMatchObject({ keys: 1, served: 0, fetched: 27 });
     expect(await counts(s)).toEqual(raised);

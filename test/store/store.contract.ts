@@ -10,6 +10,7 @@ import { EgressCandidateSchema, type EgressCandidate } from '../../src/schemas/e
 import { ChangeCursorError, candidateId, pairKey, type AppSighting, type CandidateInput, type CompactionResult, type PrevalenceKeyRef, type PrevalenceStats, type Store } from '../../fleet/store/store.js';
 import { rollup, rollupBounds } from '../../fleet/rules/maintenance.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { addPoints, emptySketch, estimateHosts, hostPoint } from '../../fleet/store/host-sketch.js';
 import { FAR_CLOCK, dumpRollupState, hookSlices, rollupInOneTransaction, seedFourCommonKeys, seedRollupStore, type SliceKind } from '../helpers/rollup.js';
 
 const T0 = 1_772_409_600; // 2026-03-02T00:00:00Z
@@ -38,6 +39,13 @@ export function sampleCandidate(over: Partial<Record<keyof EgressCandidate, unkn
     group_root_path: '/bin/zsh',
     ...over,
   });
+}
+
+/** What a day sketch of these hosts counts (HyperLogLog: 36 hosts may read as 35): what a compacted key answers. */
+export function hostEstimate(...hostSets: string[][]): number {
+  const r = emptySketch();
+  addPoints(r, hostSets.flat().map(hostPoint));
+  return estimateHosts(r);
 }
 
 export function sampleDetection(over: Partial<Detection> = {}): Detection {
