@@ -47,12 +47,15 @@ async function twoInstances(db: TestDatabase): Promise<[PostgresStore, PostgresS
   return (await Promise.all([1, 2].map(() => openPostgresStore(db.url, { poolSize: 2 })))) as [PostgresStore, PostgresStore];
 }
 
+/** pg_locks.objid (an unsigned oid) of the maintenance lock pg-store takes as pg_advisory_xact_lock(ns, hashtext(…)). */
+const MAINTENANCE_LOCK_OBJID = `(hashtext('store:maintenance')::bigint + 4294967296) % 4294967296`;
+
 /** Backend pids holding a granted advisory lock in `db` (job locks; not the maintenance lock every transaction holds). */
 async function advisoryLockHolders(db: TestDatabase): Promise<number[]> {
   const rows = await pgQuery<{ pid: number }>(
     db.url,
     `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1
-       AND l.objid::bigint <> (hashtext('store:maintenance')::bigint + 4294967296) % 4294967296`,
+       AND l.objid::bigint <> ${MAINTENANCE_LOCK_OBJID}`,
     [db.name],
   );
   return rows.map((r) => r.pid);
@@ -63,7 +66,7 @@ async function maintenanceLockWaiters(db: TestDatabase): Promise<number> {
   const rows = await pgQuery<{ n: number }>(
     db.url,
     `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = $1
-       AND l.objid::bigint = (hashtext('store:maintenance')::bigint + 4294967296) % 4294967296`,
+       AND l.objid::bigint = ${MAINTENANCE_LOCK_OBJID}`,
     [db.name],
   );
   return rows[0]!.n;
