@@ -518,7 +518,7 @@ export interface CandidateVersion {
  * the same code (SQLite's stored body_md5 column, named before the change, holds whichever wrote the row).
  */
 export function candidateBodyDigest(body: string): string {
-  // One-shot hash: half the cost of createHash().update().digest() (twice per candidate per finalize).
+  // One-shot hash: half the cost of createHash().update().digest() (once per pending candidate a finalize reads).
   return hash('sha256', body, 'hex');
 }
 

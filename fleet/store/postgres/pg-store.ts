@@ -46,6 +46,7 @@ import {
   type AppSighting,
   type AppStats,
   type CandidateInput,
+  type CandidateVersion,
   type CandidateOutcome,
   type CandidatesRepo,
   type Checkpoint,
@@ -1002,7 +1003,7 @@ interface CandidateRow {
   counted_bytes_in: number;
 }
 
-function toStored(r: CandidateRow): StoredCandidate {
+function toStored(r: CandidateRow): StoredCandidate & { version: CandidateVersion } {
   return {
     id: r.id,
     hostId: r.host_id,
@@ -1086,8 +1087,10 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         [cutoff, limit],
       );
       if (judged.size + rows.length > JUDGED_CAP) judged.clear();
-      for (const r of rows) judged.set(r.id, { eventTime: r.event_time, bytesOut: r.bytes_out, digest: candidateBodyDigest(r.body) });
-      return rows.map(toStored);
+      // the version each candidate is judged on is the one it is handed with: its body hashed once, not again here
+      const stored = rows.map(toStored);
+      for (const c of stored) judged.set(c.id, c.version);
+      return stored;
     },
     async countPending() {
       const rows = await ex.q<{ n: number }>('read', `SELECT count(*) AS n FROM candidates WHERE status = 'pending'`);
