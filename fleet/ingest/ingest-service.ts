@@ -42,7 +42,7 @@ import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { createDestinationKeyer } from '../../src/classify/destination.js';
 import { candidateStart } from '../../src/analytics/index.js';
 import { EgressCandidateSchema, MAX_KEY_TEXT, MAX_SHORT_TEXT } from '../../src/schemas/egress-candidate.js';
-import { cutHostName, cutText } from '../../src/strings.js';
+import { cutHostName, cutText, StringInterner } from '../../src/strings.js';
 import { AppRowSchema, cutAppRow, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
 import { PRIVATE_FILE_MODE } from '../file-modes.js';
@@ -343,6 +343,8 @@ function widenSpan(s: Span, time: number): void {
  * (key, host), and the host id string is hashed once per line rather than once per map per row.
  */
 class HostBatch implements Span {
+  readonly hostId: string;
+  hostname: string;
   firstSeen: number;
   lastSeen: number;
   /** Time of the line that carried `hostname` (-1 while no line named the host). */
@@ -351,12 +353,16 @@ class HostBatch implements Span {
   readonly apps = new Map<string, AppSighting>();
   readonly status = new Map<string, HostComponentStatus>();
 
+  /** `hostId` and `hostname` as `interner` keeps them; the keys of its sightings are kept the same way. */
   constructor(
-    readonly hostId: string,
-    public hostname: string,
+    private readonly interner: StringInterner,
+    hostId: string,
+    hostname: string,
     time: number,
     nameTime: number,
   ) {
+    this.hostId = interner.intern(hostId);
+    this.hostname = interner.intern(hostname);
     this.firstSeen = time;
     this.lastSeen = time;
     this.hostnameTime = hostname ? nameTime : -1;
@@ -365,14 +371,26 @@ class HostBatch implements Span {
   sightDestination(key: string, t: number): void {
     const s = this.destinations.get(key);
     if (s) widenSpan(s, t);
-    else this.destinations.set(key, { key, hostId: this.hostId, firstSeen: t, lastSeen: t });
+    else {
+      const own = this.interner.intern(key);
+      this.destinations.set(own, { key: own, hostId: this.hostId, firstSeen: t, lastSeen: t });
+    }
   }
 
   sightApp(identity: string, t: number): AppSighting {
     let s = this.apps.get(identity);
     if (s) widenSpan(s, t);
-    else this.apps.set(identity, (s = { identity, hostId: this.hostId, firstSeen: t, lastSeen: t }));
+    else {
+      const own = this.interner.intern(identity);
+      this.apps.set(own, (s = { identity: own, hostId: this.hostId, firstSeen: t, lastSeen: t }));
+    }
     return s;
+  }
+
+  /** A newer line's hostname (see hostOf). */
+  rename(hostname: string, nameTime: number): void {
+    this.hostname = this.interner.intern(hostname);
+    this.hostnameTime = nameTime;
   }
 }
 
@@ -584,6 +602,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
   const maxClockSkew = deps.maxClockSkew ?? 86_400;
   const maxQuarantine: QuarantineLimits = { rows: deps.maxQuarantinePerBatch ?? 10_000, bytes: deps.maxQuarantineBytesPerBatch ?? 16 * 1024 * 1024 };
   const keyOf = createDestinationKeyer(deps.sharedSuffixes);
+  // What a batch keeps of a line (host ids, keys, identities, app attributes), kept across batches: see StringInterner.
+  const interner = new StringInterner();
+  const intern = (s: string): string => interner.intern(s);
   const uploadPcr = analytics.upload_shaped.min_pcr;
   const uploadBytes = analytics.upload_shaped.min_bytes_out;
   const observe: ObserveOptions = { windowDays: analytics.prevalence_window_days };
@@ -683,13 +704,12 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       // A host's lines tend to come together (one query run's rows): the last host is checked first.
       let host = line.hostId === lastHost?.hostId ? lastHost : hosts.get(line.hostId);
       const nameTime = newestWinsTime(t, receivedAt);
-      if (!host) hosts.set(line.hostId, (host = new HostBatch(line.hostId, line.hostname, t, nameTime)));
-      else {
+      if (!host) {
+        host = new HostBatch(interner, line.hostId, line.hostname, t, nameTime);
+        hosts.set(host.hostId, host);
+      } else {
         widenSpan(host, t);
-        if (hostnameReplaces(line.hostname, nameTime, host.hostname, host.hostnameTime)) {
-          host.hostname = line.hostname;
-          host.hostnameTime = nameTime;
-        }
+        if (hostnameReplaces(line.hostname, nameTime, host.hostname, host.hostnameTime)) host.rename(line.hostname, nameTime);
       }
       lastHost = host;
       return host;
@@ -721,7 +741,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           if (identity && out >= uploadBytes) {
             const total = out + (inn > 0 ? inn : 0);
             const pcr = total > 0 ? (out - (inn > 0 ? inn : 0)) / total : 0;
-            if (pcr >= uploadPcr) sightPair(identity, dest, line.hostId, t);
+            if (pcr >= uploadPcr) sightPair(identity, dest, host.hostId, t);
           }
           return 0;
         }
@@ -746,7 +766,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
             teamId: app.team_id,
             signingId: app.signing_id,
             cdhash: app.cdhash,
-          });
+          }, intern);
           if (merged) appAttrs.set(a, merged);
           return 0;
         }
@@ -764,7 +784,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           const prev = host.status.get(component);
           const st = newestWinsTime(t, receivedAt);
           if (!prev || prev.time <= st) {
-            const next = { hostId: line.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: st };
+            const next = { hostId: host.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: st };
             if (next.platform.length > MAX_KEY_TEXT || next.state.length > MAX_KEY_TEXT || next.detail.length > MAX_SHORT_TEXT || next.version.length > MAX_KEY_TEXT) cutStatusText(next);
             if (!prev || statusReplaces(next, prev)) host.status.set(component, next);
           }
@@ -788,9 +808,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
             if (cand.identity) host.sightApp(cand.identity, at);
             for (const link of cand.process_chain) if (link.identity) host.sightApp(link.identity, at);
             if (cand.group_root_identity) host.sightApp(cand.group_root_identity, at);
-            if (cand.identity && cand.bytes_out >= uploadBytes && cand.pcr >= uploadPcr) sightPair(cand.identity, dest, line.hostId, at);
+            if (cand.identity && cand.bytes_out >= uploadBytes && cand.pcr >= uploadPcr) sightPair(cand.identity, dest, host.hostId, at);
           }
-          if (!line.baseline) heldCandidates.push({ key: rowKey, input: { hostId: line.hostId, eventTime: t, destinationKey: dest, candidate: cand } });
+          if (!line.baseline) heldCandidates.push({ key: rowKey, input: { hostId: host.hostId, eventTime: t, destinationKey: dest, candidate: cand } });
           return 0;
         }
       }

@@ -434,9 +434,14 @@ export type AppAttributes = Pick<AppSighting, AppAttributeName>;
  * with a greater value in byte order. `time` dates every attribute of the sighting, or each one apart. This is
  * a per-attribute maximum of (time, value), so any order and any grouping of the same rows give the same
  * result. An empty value changes nothing. Returns the merged value (`cur` itself once it exists), undefined
- * while nothing carried an attribute.
+ * while nothing carried an attribute. `keep` turns a value that wins into the string to hold (ingest interns them).
  */
-export function foldAppAttributes(cur: MergedAppAttributes | undefined, time: number | AppAttributeTimes, r: AppAttributes): MergedAppAttributes | undefined {
+export function foldAppAttributes(
+  cur: MergedAppAttributes | undefined,
+  time: number | AppAttributeTimes,
+  r: AppAttributes,
+  keep?: (value: string) => string,
+): MergedAppAttributes | undefined {
   for (const k of APP_ATTRIBUTES) {
     const value = r[k];
     if (!value) continue;
@@ -444,7 +449,7 @@ export function foldAppAttributes(cur: MergedAppAttributes | undefined, time: nu
     cur ??= { path: '', signatureClass: '', teamId: '', signingId: '', cdhash: '', times: { path: -1, signatureClass: -1, teamId: -1, signingId: -1, cdhash: -1 } };
     const curTime = cur.times[k];
     if (t > curTime || (t === curTime && compareText(value, cur[k]) > 0)) {
-      cur[k] = value;
+      cur[k] = keep ? keep(value) : value;
       cur.times[k] = t;
     }
   }
