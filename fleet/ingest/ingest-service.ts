@@ -637,7 +637,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     const heldCandidates: { key: number; input: CandidateInput }[] = [];
     const hosts = new Map<string, HostBatch>();
     const pairs = new Map<string, PairSighting>();
-    const appAttrs = new Map<AppSighting, MergedAppAttributes>();
+    // Per identity, not per sighting: both stores fold attributes per identity (mergeAppAttributes), so one
+    // sighting of the identity carries the batch's fold and the others none (an empty value changes nothing).
+    const appAttrs = new Map<string, { carrier: AppSighting; merged: MergedAppAttributes }>();
     let earliest = Infinity;
     let newest = -Infinity;
     const parseOptions = { maxUnixTime };
@@ -760,14 +762,15 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           const a = host.sightApp(app.identity, t);
           // Attributes are folded by outflow_apps row time (the store's rule, so arrival order never matters),
           // not by the sighting's span, which candidate rows widen too.
-          const merged = foldAppAttributes(appAttrs.get(a), newestWinsTime(t, receivedAt), {
+          const held = appAttrs.get(a.identity);
+          const merged = foldAppAttributes(held?.merged, newestWinsTime(t, receivedAt), {
             path: app.path,
             signatureClass: app.signature_class,
             teamId: app.team_id,
             signingId: app.signing_id,
             cdhash: app.cdhash,
           }, intern);
-          if (merged) appAttrs.set(a, merged);
+          if (merged && !held) appAttrs.set(a.identity, { carrier: a, merged });
           return 0;
         }
         case 'outflow_status': {
@@ -884,7 +887,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       }
     }
     result.rows = itemKey.length;
-    for (const [a, m] of appAttrs) {
+    for (const { carrier: a, merged: m } of appAttrs.values()) {
       a.attributeTimes = m.times;
       a.path = m.path;
       a.signatureClass = m.signatureClass;
