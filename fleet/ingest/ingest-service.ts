@@ -389,7 +389,8 @@ class HostBatch implements Span {
 
   /** A newer line's hostname (see hostOf). */
   rename(hostname: string, nameTime: number): void {
-    this.hostname = this.interner.intern(hostname);
+    // every newer line of the host comes here, almost always with the name it already has
+    if (hostname !== this.hostname) this.hostname = this.interner.intern(hostname);
     this.hostnameTime = nameTime;
   }
 }

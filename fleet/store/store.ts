@@ -449,7 +449,8 @@ export function foldAppAttributes(
     cur ??= { path: '', signatureClass: '', teamId: '', signingId: '', cdhash: '', times: { path: -1, signatureClass: -1, teamId: -1, signingId: -1, cdhash: -1 } };
     const curTime = cur.times[k];
     if (t > curTime || (t === curTime && compareText(value, cur[k]) > 0)) {
-      cur[k] = keep ? keep(value) : value;
+      // an equal value is already held (and kept): most rows repeat their identity's attributes
+      if (value !== cur[k]) cur[k] = keep ? keep(value) : value;
       cur.times[k] = t;
     }
   }
