@@ -15,13 +15,15 @@ import type { BenchContext } from './run.js';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { openStore } from '../../fleet/store/open.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { fixedClock } from '../../src/clock.js';
 import { createTestDatabase, pgQuery } from '../helpers/pg.js';
 import { NATS_TEST_URL, testStream } from '../helpers/nats.js';
 import { generateFleetLines, pendingCandidateLines } from '../helpers/fleet-lines.js';
 import { finalizePending } from '../../fleet/rules/finalize.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const FAR_FUTURE = { now: () => new Date(4e12), unix: () => 4e9, ms: () => 4e12 };
+// a receive time after every simulated line, so none is refused as too far in the future
+const FAR_FUTURE = fixedClock(4e9);
 
 async function inProcess(url: string, lines: string[]): Promise<number> {
   const store = await openStore(url);
