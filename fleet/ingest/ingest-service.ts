@@ -764,13 +764,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           // Attributes are folded by outflow_apps row time (the store's rule, so arrival order never matters),
           // not by the sighting's span, which candidate rows widen too.
           const held = appAttrs.get(a.identity);
-          const merged = foldAppAttributes(held?.merged, newestWinsTime(t, receivedAt), {
-            path: app.path,
-            signatureClass: app.signature_class,
-            teamId: app.team_id,
-            signingId: app.signing_id,
-            cdhash: app.cdhash,
-          }, intern);
+          const attributes = { path: app.path, signatureClass: app.signature_class, teamId: app.team_id, signingId: app.signing_id, cdhash: app.cdhash };
+          const merged = foldAppAttributes(held?.merged, newestWinsTime(t, receivedAt), attributes, intern);
           if (merged && !held) appAttrs.set(a.identity, { carrier: a, merged });
           return 0;
         }
