@@ -31,12 +31,21 @@ describe('StringInterner', () => {
     }
   });
 
-  it('holds at most about twice its character budget, whatever the input', () => {
-    const interner = new StringInterner(1_000_000, 1_000);
+  it('holds at most twice its character budget, whatever the input', () => {
+    const interner = new StringInterner(1_000_000, 1_000, 100);
     for (let n = 0; n < 10_000; n++) {
       interner.intern(`203.0.113.${n % 256}:${n}-raw-ip-destination`);
       expect(interner.held.chars).toBeLessThanOrEqual(2_000);
     }
     expect(interner.held.entries).toBeGreaterThan(0);
+  });
+
+  it('copies a string longer than its length limit without holding it', () => {
+    const interner = new StringInterner(1_000_000, 1_000, 100);
+    const long = `${'H'.repeat(5_000)}-host-id`;
+    for (let n = 0; n < 3; n++) expect(interner.intern(`${long}${n}`)).toBe(`${long}${n}`);
+    expect(interner.held).toEqual({ entries: 0, chars: 0 });
+    interner.intern('x'.repeat(100));
+    expect(interner.held).toEqual({ entries: 1, chars: 100 });
   });
 });

@@ -17,7 +17,9 @@ export function detached(s: string): string {
  *
  * Bounded by entries and by characters: past either limit the current generation becomes the previous one and the
  * older is dropped, so a string still in use is found in the previous generation and carried over, and memory
- * stays under about twice the limits whatever the input (a fleet's distinct raw-IP keys, say).
+ * stays under twice the limits whatever the input (a fleet's distinct raw-IP keys, say). A string longer than
+ * `maxLength` is copied and not held: one such string (a host id is cut only by the line cap) would otherwise
+ * hold up to its own length in each generation.
  */
 export class StringInterner {
   private current = new Map<string, string>();
@@ -28,12 +30,14 @@ export class StringInterner {
   constructor(
     private readonly maxEntries = 65_536,
     private readonly maxChars = 4 * 1024 * 1024,
+    private readonly maxLength = 1024,
   ) {}
 
   /** `s`, or an equal string kept earlier; never a slice of a longer string (see detached). */
   intern(s: string): string {
     // shorter strings are copies, not slices, in V8: nothing to gain from a lookup
     if (s.length < 13) return s;
+    if (s.length > this.maxLength) return detached(s);
     const kept = this.current.get(s);
     if (kept !== undefined) return kept;
     const own = this.previous.get(s) ?? detached(s);
