@@ -5,10 +5,12 @@
  * produced — a crash never loses or double-applies a line (and dedupe covers the rest).
  *
  * Following (`follow: true`, used by `fleet serve`): at EOF we poll the path. A different inode
- * means the file was rotated (rename + new file): the old descriptor is drained to EOF first, then
- * the new file is read from 0. A size below our offset on the same inode means truncation
- * (copytruncate): we restart at 0. On start, a checkpoint whose inode no longer matches the path
- * (rotated while we were down) restarts at 0 of the new file.
+ * means the file was rotated (rename + new file): the old descriptor is read on until it has not grown for
+ * `rotateGraceMs` (a writer that still holds it finishes its line there), then to EOF, and the new file is
+ * read from 0. A size below our offset on the same inode means truncation (copytruncate): we restart at 0.
+ * On start, a checkpoint whose inode no longer matches the path (rotated while we were down) is looked for
+ * among the files beside it (`results.log.1`, a dated name): when one of them is that inode and still holds
+ * the bytes the checkpoint was taken on, its rest is read first; then the new file is read from 0.
  *
  * Same inode, size ≥ offset is not enough to resume: a file rewritten in place (the simulator before it wrote new
  * files, `cp bigger.log results.log`, an editor) keeps its inode, and resuming mid-line quarantined half-lines and
@@ -21,7 +23,7 @@
 import { isAscii } from 'node:buffer';
 import { statSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { coerceError, OutflowError } from '../../src/errors.js';
@@ -47,6 +49,12 @@ export interface FileSourceOptions {
   /** Keep tailing at EOF (rotation/truncation aware) until `signal` aborts. */
   follow?: boolean;
   pollIntervalMs?: number;
+  /**
+   * Following: how long a rotated file must stay the same size before it is left for the new one (default
+   * 2 × pollIntervalMs). Lines written to it meanwhile (a writer that holds the old descriptor) are read; the new
+   * file's wait that long.
+   */
+  rotateGraceMs?: number;
   /** A line without `\n` longer than this is handed over as is (and quarantined as too long). */
   maxLineBytes?: number;
   signal?: AbortSignal;
@@ -78,6 +86,8 @@ export interface FileStart {
   reason: StartReason;
   /** For `replaced`: what differed. */
   detail?: string;
+  /** For `rotated`: the file beside it that held the checkpoint's inode, whose rest was read first from `offset`. */
+  rotatedFrom?: { file: string; offset: number; size: number };
 }
 
 /**
@@ -266,6 +276,50 @@ async function openFrom(file: string, checkpoint: Checkpoint | null, fromStart: 
   }
 }
 
+/** Directory entries looked at for a rotated file on start: a log directory holds a handful. */
+const MAX_ROTATED_SCAN = 10_000;
+
+/**
+ * The file beside `file` that is the checkpoint's inode (rotated while we were down: renamed, or moved aside by a
+ * dated name), opened at the checkpoint's offset when it still holds the bytes the checkpoint was taken on; null
+ * when there is none (deleted, compressed into a new file, or rewritten).
+ */
+async function openRotated(file: string, checkpoint: Checkpoint): Promise<{ pos: FilePosition; path: string; size: number } | null> {
+  const offset = Number(checkpoint.offset);
+  const ino = Number(checkpoint.ino);
+  const dev = Number(checkpoint.dev);
+  if (!Number.isSafeInteger(offset) || offset < 0) return null;
+  const dir = path.dirname(path.resolve(file));
+  const base = path.basename(file);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return null;
+  }
+  for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
+    if (name === base) continue;
+    const candidate = path.join(dir, name);
+    const st = await lstat(candidate).catch(() => null);
+    if (!st?.isFile() || st.ino !== ino || st.dev !== dev) continue;
+    const fh = await open(candidate, 'r').catch(() => null);
+    if (!fh) return null;
+    try {
+      const now = await fh.stat();
+      // opened what was stat'ed, and it still holds what the checkpoint read
+      if (now.ino !== ino || now.dev !== dev || now.size < offset) break;
+      const fp = fingerprintOf(checkpoint);
+      if (await differs(fh, offset, fp)) break;
+      return { pos: { fh, ino, dev, offset, ...(fp ?? NO_FINGERPRINT) }, path: candidate, size: now.size };
+    } catch {
+      // unreadable: as if it were gone
+    }
+    await fh.close().catch(() => undefined);
+    return null;
+  }
+  return null;
+}
+
 /** A start that is not the checkpoint's offset although a checkpoint was there: worth telling the operator. */
 export function restartedFromZero(reason: StartReason): boolean {
   return reason === 'rotated' || reason === 'truncated' || reason === 'replaced' || reason === 'invalid-checkpoint';
@@ -290,7 +344,18 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   } catch (err) {
     throw new OutflowError('INPUT_INVALID', `cannot read ${file}: ${coerceError(err).message}`, 'check the path and permissions', { cause: err });
   }
-  const fields = { file: id, offset: start.offset, size: start.size, reason: start.reason, ...(start.detail ? { detail: start.detail } : {}), ...(checkpoint ? { checkpoint_offset: checkpoint.offset } : {}) };
+  // rotated while we were down: the rest of the old file (lines written after our checkpoint, before the rotation) first
+  const rotated = start.reason === 'rotated' && checkpoint ? await openRotated(file, checkpoint).catch(() => null) : null;
+  if (rotated) start.rotatedFrom = { file: rotated.path, offset: rotated.pos.offset, size: rotated.size };
+  const fields = {
+    file: id,
+    offset: start.offset,
+    size: start.size,
+    reason: start.reason,
+    ...(start.detail ? { detail: start.detail } : {}),
+    ...(checkpoint ? { checkpoint_offset: checkpoint.offset } : {}),
+    ...(rotated ? { rotated_file: rotated.path, rotated_offset: rotated.pos.offset, rotated_size: rotated.size } : {}),
+  };
   if (start.reason === 'replaced' && !opts.onStart) opts.log?.warn(fields, 'file was replaced in place (same inode, other bytes before the stored offset); reading it from the start');
   else opts.log?.info(fields, 'file source start');
   opts.onStart?.({ file: id, ...start });
@@ -323,8 +388,12 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     }
   };
 
-  /** Read to EOF; returns true when something was read. `final`: no more bytes will come to this descriptor (a one-shot read, a rotated file): hand over the unterminated tail. */
-  const drain = async (final: boolean): Promise<boolean> => {
+  /**
+   * Read to EOF; returns true when something was read. `final`: no more bytes will come to this descriptor (a
+   * one-shot read, a rotated file): hand over the unterminated tail, except in a one-shot read of the file at the
+   * path (see endOfInput) unless `left` (a rotated file nothing will read again).
+   */
+  const drain = async (final: boolean, left = false): Promise<boolean> => {
     let any = false;
     for (;;) {
       if (opts.signal?.aborted) return any;
@@ -360,7 +429,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     }
     if (final && tail) {
       const text = decodeText(buf.subarray(0, tail));
-      if (!opts.follow && !opts.endOfInput && !wholeJson(text)) {
+      if (!left && !opts.follow && !opts.endOfInput && !wholeJson(text)) {
         // Still being written, most likely: the checkpoint stays at the line's start (the last batch's end).
         opts.log?.info({ file: id, offset: pos.offset, bytes: tail }, 'unterminated last line left for the next run');
         opts.onUnfinishedLine?.({ file: id, offset: pos.offset, bytes: tail });
@@ -380,7 +449,25 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     tail = 0;
   };
 
+  const graceMs = opts.rotateGraceMs ?? 2 * pollMs;
+  /** Following: since when the path has named another file while ours kept `rotatedSize` bytes (null: not rotated). */
+  let rotatedSince: number | null = null;
+  let rotatedSize = -1;
+
   try {
+    if (rotated) {
+      const current = pos;
+      pos = rotated.pos;
+      try {
+        await drain(true, true);
+      } finally {
+        await pos.fh.close().catch(() => undefined);
+        pos = current;
+        tail = 0;
+      }
+      // stopped within it: the checkpoint still names the rotated file, where the next start resumes
+      if (opts.signal?.aborted) return totals;
+    }
     if (!opts.follow) {
       await drain(true);
       return totals;
@@ -394,11 +481,22 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         st = null; // between rename and re-create: keep the old descriptor and look again
       }
       if (st && (st.ino !== pos.ino || st.dev !== pos.dev)) {
-        await drain(true);
-        await pos.fh.close();
-        opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');
-        ({ pos } = await openFrom(file, null, false));
-        tail = 0;
+        // A writer may still hold the old file (to finish a line, or until it reopens): read it on until it has not
+        // grown for graceMs, then leave it for the new one.
+        const size = (await pos.fh.stat()).size;
+        const now = performance.now();
+        if (rotatedSince === null || size !== rotatedSize) {
+          rotatedSince = now;
+          rotatedSize = size;
+        }
+        if (now - rotatedSince >= graceMs) {
+          await drain(true);
+          await pos.fh.close();
+          opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');
+          ({ pos } = await openFrom(file, null, false));
+          tail = 0;
+          rotatedSince = null;
+        }
       } else if (st && st.size < pos.offset + tail) {
         opts.log?.warn({ file: id, offset: pos.offset, size: st.size }, 'file truncated; reading from the start');
         restart();

@@ -334,7 +334,7 @@ describe('outflow fleet (CLI)', () => {
       expect(statSync(first[0]!).ino).not.toBe(ino);
       const resim = await run(first);
       expect(resim.stderr).toMatch(new RegExp(`^ingested ${bigger.lineCount} lines .*; 0 quarantined\\)`, 'm'));
-      expect(resim.stderr).toContain(`${first[0]} is another file (inode) than the one its stored offset was taken on: rotated; read from the start`);
+      expect(resim.stderr).toContain(`${first[0]} is another file (inode) than the one its stored offset was taken on, which is no longer beside it: rotated; read from the start`);
       // `cp` of a bigger file over it keeps the inode: caught by the checkpoint's fingerprint
       const copied = statSync(first[0]!).ino;
       writeFileSync(first[0]!, `${simulateFleet({ hosts: 14, days: 2, seed: 5, files: 1 }).files[0]!.join('\n')}\n`);

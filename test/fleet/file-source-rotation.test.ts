@@ -1,0 +1,154 @@
+/**
+ * Rotation edges of the file source (a review's cases): a rotation while the aggregator was down, a writer that
+ * still holds the rotated file for a moment, a line half-written at the rename.
+ */
+import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { fileSourceId, ingestFile, type FileStart } from '../../fleet/ingest/file-source.js';
+import { createIngestService, type IngestResult } from '../../fleet/ingest/ingest-service.js';
+import { T0, destinationLine, hostsOf, memoryStore } from './fleet-helpers.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'outflow-rotation-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const hosts = hostsOf(3);
+const lineAt = (i: number) => destinationLine(hosts[i % 3]!, T0 + i, `s${i}.example-${i}.com`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function setup(name: string) {
+  const file = path.join(dir, name);
+  const store = await memoryStore();
+  const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+  return { file, store, ingest };
+}
+
+function follower(file: string, deps: Awaited<ReturnType<typeof setup>>, rotateGraceMs: number) {
+  const ac = new AbortController();
+  const batches: IngestResult[] = [];
+  const done = ingestFile(file, { ingest: deps.ingest, store: deps.store, follow: true, pollIntervalMs: 20, rotateGraceMs, signal: ac.signal, onBatch: ({ result }) => batches.push(result) });
+  const accepted = () => batches.reduce((a, b) => a + b.accepted, 0);
+  return {
+    accepted,
+    async waitFor(n: number) {
+      const deadline = Date.now() + 10_000;
+      while (accepted() < n) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} accepted rows (have ${accepted()})`);
+        await sleep(10);
+      }
+    },
+    async stop() {
+      ac.abort();
+      return done;
+    },
+  };
+}
+
+describe('file source: rotation while the aggregator was down', () => {
+  it('reads the rest of the rotated file first, then the new file from the start', async () => {
+    const deps = await setup('down.log');
+    const { file, store, ingest } = deps;
+    writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n`);
+    expect(await ingestFile(file, { ingest, store })).toMatchObject({ accepted: 2 });
+    // stopped; osquery keeps logging, then logrotate renames the file and a new one is created
+    appendFileSync(file, `${lineAt(2)}\n${lineAt(3)}\n`);
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(4)}\n`);
+    const starts: FileStart[] = [];
+    const r = await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(r).toMatchObject({ accepted: 3, quarantined: 0 });
+    expect(starts).toMatchObject([{ reason: 'rotated', offset: 0, rotatedFrom: { file: `${fileSourceId(file)}.1` } }]);
+    // the checkpoint now names the new file: nothing is read twice
+    expect(await ingestFile(file, { ingest, store })).toMatchObject({ accepted: 0, lines: 0 });
+    await store.close();
+  });
+
+  it('finds a rotated file by its inode whatever its name (a dated one)', async () => {
+    const { file, store, ingest } = await setup('dated.log');
+    writeFileSync(file, `${lineAt(10)}\n`);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, `${lineAt(11)}\n`);
+    renameSync(file, path.join(dir, 'dated-2026-11-28T10-00-00.000.log'));
+    writeFileSync(file, `${lineAt(12)}\n`);
+    expect(await ingestFile(file, { ingest, store })).toMatchObject({ accepted: 2, quarantined: 0 });
+    await store.close();
+  });
+
+  it('does not read a file beside it that is not the bytes the checkpoint was taken on', async () => {
+    const { file, store, ingest } = await setup('rewritten.log');
+    writeFileSync(file, `${lineAt(20)}\n${lineAt(21)}\n`);
+    await ingestFile(file, { ingest, store });
+    renameSync(file, `${file}.1`);
+    // the old inode, rewritten in place after the rotation: its bytes past our offset are not the rest of what we read
+    writeFileSync(`${file}.1`, `${lineAt(22)}\n${lineAt(23)}\n${lineAt(24)}\n`);
+    writeFileSync(file, `${lineAt(25)}\n`);
+    const starts: FileStart[] = [];
+    expect(await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) })).toMatchObject({ accepted: 1 });
+    expect(starts[0]).toMatchObject({ reason: 'rotated' });
+    expect(starts[0]!.rotatedFrom).toBeUndefined();
+    await store.close();
+  });
+
+  it('hands over an unterminated last line of the rotated file (nothing will read it again)', async () => {
+    const { file, store, ingest } = await setup('cut.log');
+    writeFileSync(file, `${lineAt(30)}\n`);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, lineAt(31)); // complete JSON, no newline: the writer's last line
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(32)}\n`);
+    expect(await ingestFile(file, { ingest, store })).toMatchObject({ accepted: 2, quarantined: 0 });
+    await store.close();
+  });
+});
+
+describe('file source: following a rotation', () => {
+  it('reads lines a writer still puts in the rotated file within the grace period', async () => {
+    const deps = await setup('late.log');
+    const { file, store } = deps;
+    writeFileSync(file, `${lineAt(40)}\n`);
+    const f = follower(file, deps, 1500);
+    await f.waitFor(1);
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(41)}\n`);
+    await sleep(200);
+    appendFileSync(`${file}.1`, `${lineAt(42)}\n`); // the writer, still on the old inode
+    await f.waitFor(3);
+    expect(await f.stop()).toMatchObject({ accepted: 3, quarantined: 0 });
+    await store.close();
+  }, 30_000);
+
+  it('waits for a line half-written at the rename to be finished', async () => {
+    const deps = await setup('half.log');
+    const { file, store } = deps;
+    writeFileSync(file, `${lineAt(50)}\n`);
+    const f = follower(file, deps, 1500);
+    await f.waitFor(1);
+    appendFileSync(file, lineAt(51).slice(0, 60));
+    await sleep(100);
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(52)}\n`);
+    await sleep(200);
+    appendFileSync(`${file}.1`, `${lineAt(51).slice(60)}\n`);
+    await f.waitFor(3);
+    expect(await f.stop()).toMatchObject({ accepted: 3, quarantined: 0 });
+    await store.close();
+  }, 30_000);
+
+  it('leaves a rotated file that stopped growing for the new one', async () => {
+    const deps = await setup('idle.log');
+    const { file, store } = deps;
+    writeFileSync(file, `${lineAt(60)}\n`);
+    const f = follower(file, deps, 100);
+    await f.waitFor(1);
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(61)}\n`);
+    await f.waitFor(2);
+    appendFileSync(file, `${lineAt(62)}\n`);
+    await f.waitFor(3);
+    expect(await f.stop()).toMatchObject({ accepted: 3, quarantined: 0 });
+    const cp = await store.checkpoints.get(`file:${fileSourceId(file)}`);
+    expect(cp!.offset).toBe(`${lineAt(61)}\n${lineAt(62)}\n`.length);
+    await store.close();
+  }, 30_000);
+});
