@@ -109,7 +109,7 @@ export async function runExtension(opts: ExtensionCliOptions): Promise<number> {
   void ext.stopRequested.then((r) => setTimeout(() => process.exit(exitCodeFor(r)), EXIT_DEADLINE_MS).unref());
   // Last resort for the forced exit above: never leave `<socket>.<uuid>` behind.
   const removeSocket = () => {
-    if (ext.uuid) rmSync(ext.extensionSocket, { force: true });
+    if (ext.registered) rmSync(ext.extensionSocket, { force: true });
   };
   process.once('exit', removeSocket);
 

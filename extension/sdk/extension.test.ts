@@ -29,11 +29,14 @@ describe('parseSecondsFlag', () => {
     [' 0.2 ', 200],
     [undefined, 5000],
     ['', 5000],
+    // osqueryd passes --extensions_timeout=0 / --extensions_interval=0 through; osquery floors both at 200 ms
+    ['0', 200],
+    ['0.05', 200],
   ])('%j → %i ms', (v, ms) => {
     expect(parseSecondsFlag(v, '--timeout', 5)).toBe(ms);
   });
-  it.each(['0', '-1', 'abc', '3s', 'NaN'])('rejects %j', (v) => {
-    expect(() => parseSecondsFlag(v, '--timeout', 3)).toThrow(/--timeout must be a positive number of seconds/);
+  it.each(['-1', 'abc', '3s', 'NaN', '-0.5'])('rejects %j', (v) => {
+    expect(() => parseSecondsFlag(v, '--timeout', 3)).toThrow(/--timeout must be a number of seconds \(0 or more\)/);
   });
 });
 
@@ -52,6 +55,22 @@ describe('OsqueryExtension (in process)', () => {
   afterEach(async () => {
     for (const e of exts.splice(0)) await e.stop();
     for (const m of managers.splice(0)) await m.close();
+  });
+
+  it('takes uuid 0 from osquery (core draws 0–65535) and serves, stops and deregisters as <socket>.0', async () => {
+    const m = await FakeManager.start(path.join(dir, 'u0.em'));
+    managers.push(m);
+    m.nextUuid = 0;
+    const ext = new OsqueryExtension(options(m.socketPath));
+    exts.push(ext);
+    await ext.start();
+    expect(ext.uuid).toBe(0);
+    expect(ext.extensionSocket).toBe(`${m.socketPath}.0`);
+    expect(existsSync(`${m.socketPath}.0`)).toBe(true);
+    expect((await m.generate(0, 't')).response).toEqual([{ a: 'x' }]);
+    await ext.stop({ kind: 'signal', signal: 'SIGTERM' });
+    expect(existsSync(`${m.socketPath}.0`)).toBe(false);
+    expect(m.registered.size).toBe(0);
   });
 
   it('retries a duplicate registration until the old instance is gone', async () => {

@@ -36,12 +36,16 @@ export function exitCodeFor(reason: StopReason): number {
   return reason.kind === 'manager_unreachable' || reason.kind === 'deregistered' ? 1 : 0;
 }
 
-/** Parse an osquery duration flag: seconds as a string, fractions allowed ("3", "3.5"). */
+/** Below this, `--timeout` and `--interval` are raised to it (osquery floors both at 200 ms; a host may set 0). */
+export const MIN_FLAG_MS = 200;
+
+/** Parse an osquery duration flag: seconds as a string, fractions allowed ("3", "3.5"), at least MIN_FLAG_MS. */
 export function parseSecondsFlag(value: string | number | undefined, flag: string, fallback: number): number {
   if (value === undefined || value === '') return fallback * 1000;
   const n = typeof value === 'number' ? value : Number(String(value).trim());
-  if (!Number.isFinite(n) || n <= 0) throw new SdkError('REGISTRATION_FAILED', `${flag} must be a positive number of seconds, got "${value}"`);
-  return Math.round(n * 1000);
+  if (!Number.isFinite(n) || n < 0) throw new SdkError('REGISTRATION_FAILED', `${flag} must be a number of seconds (0 or more), got "${value}"`);
+  // osqueryd passes --extensions_timeout / --extensions_interval through as given, 0 included
+  return Math.max(MIN_FLAG_MS, Math.round(n * 1000));
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -60,6 +64,8 @@ export class OsqueryExtension {
   /** Resolves as soon as a stop begins (hosts arm their exit deadline here). */
   readonly stopRequested: Promise<StopReason>;
   uuid = 0;
+  /** Whether osquery registered us (`uuid` is then ours: core draws it from 0–65535, 0 included). */
+  registered = false;
 
   constructor(readonly opts: ExtensionOptions) {
     this.log = opts.log ?? nullLogger;
@@ -91,6 +97,7 @@ export class OsqueryExtension {
       this.assertNotStopping();
     }
     this.uuid = uuid;
+    this.registered = true;
     const path = this.extensionSocket;
     // A previous instance that died without cleanup leaves its socket file behind; bind would fail.
     await unlink(path).catch(() => undefined);
@@ -158,7 +165,7 @@ export class OsqueryExtension {
       } catch (err) {
         throw new SdkError('REGISTRATION_FAILED', `registerExtension failed: ${(err as Error).message}`, { cause: err });
       }
-      if (status.code === ExtensionCode.SUCCESS && status.uuid > 0) return status.uuid;
+      if (status.code === ExtensionCode.SUCCESS && Number.isSafeInteger(status.uuid) && status.uuid >= 0) return status.uuid;
       const duplicate = /duplicate/i.test(status.message);
       // After a fast restart core may still list our previous instance until its pings fail.
       if (duplicate && Date.now() + 500 < deadline) {
@@ -212,8 +219,8 @@ export class OsqueryExtension {
       clearTimeout(this.livenessTimer);
       // Socket first: it is what osqueryd checks, and it must be gone even if the manager never answers.
       await this.server?.close();
-      if (this.uuid) await unlink(this.extensionSocket).catch(() => undefined);
-      if (this.uuid && (reason.kind === 'signal' || reason.kind === 'stopped')) {
+      if (this.registered) await unlink(this.extensionSocket).catch(() => undefined);
+      if (this.registered && (reason.kind === 'signal' || reason.kind === 'stopped')) {
         await this.manager.deregisterExtension(this.uuid, { timeoutMs: 500 }).catch((err: Error) => this.log.debug({ err: err.message }, 'deregister failed'));
       }
       this.log.info({ reason: reason.kind }, 'extension stopped');

@@ -137,6 +137,6 @@ describe('outflow extension lifecycle', () => {
     cleanup.push(() => ext.kill());
     const exit = await within(ext.exited, 40_000, 'exit on bad flag');
     expect(exit.code).toBe(2);
-    expect(ext.stderr().trim()).toBe('outflow: --interval must be a positive number of seconds, got "soon" (osqueryd passes seconds, e.g. --timeout 3 --interval 3)');
+    expect(ext.stderr().trim()).toBe('outflow: --interval must be a number of seconds (0 or more), got "soon" (osqueryd passes seconds, e.g. --timeout 3 --interval 3)');
   });
 });

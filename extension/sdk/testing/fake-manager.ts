@@ -64,7 +64,8 @@ export class FakeManager extends EventEmitter {
   /** Client timeout for calls into extensions (core uses --thrift_timeout). */
   callTimeoutMs = 10_000;
   private server: ThriftServer | undefined;
-  private nextUuid = 1 + Math.floor(Math.random() * 1000);
+  /** The uuid the next registration gets (core draws a random 16-bit one, 0 included). */
+  nextUuid = 1 + Math.floor(Math.random() * 1000);
 
   private constructor(readonly socketPath: string) {
     super();
