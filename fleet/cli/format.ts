@@ -68,7 +68,8 @@ export function sinceAnchor(newest: number | null, now: number): number {
 export function parseSince(value: string, anchor: number): number {
   const v = value.trim();
   const rel = /^(\d+)\s*([smhdw])$/i.exec(v);
-  if (rel) return anchor - Number(rel[1]) * UNITS[rel[2]!.toLowerCase()]!;
+  // before every event time: 0, so both stores get an integer they can bind (PostgreSQL's bigint refused 1e28)
+  if (rel) return Math.max(0, anchor - Number(rel[1]) * UNITS[rel[2]!.toLowerCase()]!);
   if (/^\d+$/.test(v)) {
     // unix seconds from 1973 (9 digits) to 2286 (10 digits); a shorter number is a duration without its unit
     if (v.length === 9 || v.length === 10) return Number(v);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OutflowError, causeCode, coerceError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
@@ -69,6 +69,8 @@ export class WebhookSink implements Sink {
   private readonly queue: number[] = [];
   private nextSeq = 1;
   private spoolBytes = 0;
+  /** Bytes of each waiting batch's file, so a batch skipped unread (removed by hand) gives its share back. */
+  private readonly spoolSizes = new Map<number, number>();
   /** Bytes in spool/dead/: they count toward max_spool_bytes until an operator moves them away. */
   private deadBytes = 0;
   private draining: Promise<void> | undefined;
@@ -107,18 +109,36 @@ export class WebhookSink implements Sink {
       }
       const m = SPOOL_FILE_RE.exec(entry);
       if (!m) continue;
-      seqs.push(Number(m[1]));
-      this.spoolBytes += statSync(path.join(opts.spoolDir, entry)).size;
+      const seq = Number(m[1]);
+      const size = statSync(path.join(opts.spoolDir, entry)).size;
+      seqs.push(seq);
+      this.spoolSizes.set(seq, size);
+      this.spoolBytes += size;
     }
     this.deadBytes = this.deadLetterBytes();
     seqs.sort((a, b) => a - b);
     this.queue.push(...seqs);
-    this.nextSeq = (seqs.at(-1) ?? 0) + 1;
+    // past the dead letters' numbers too: a batch refused later must not be renamed over one refused before a restart
+    this.nextSeq = Math.max(seqs.at(-1) ?? 0, this.highestDeadLetter()) + 1;
     opts.metrics?.sinkSpoolDepth.set({ sink: this.name }, this.queue.length);
     if (seqs.length) {
       this.log.info({ spooled: seqs.length, spool_bytes: this.spoolBytes }, 'webhook spool has undelivered batches from a previous run');
       this.kick();
     }
+  }
+
+  /** The highest batch number among the dead letters (0: none). */
+  private highestDeadLetter(): number {
+    let highest = 0;
+    try {
+      for (const entry of readdirSync(this.deadDir)) {
+        const m = SPOOL_FILE_RE.exec(entry);
+        if (m) highest = Math.max(highest, Number(m[1]));
+      }
+    } catch {
+      // no dead/ yet
+    }
+    return highest;
   }
 
   /** Bytes of the dead letters in spool/dead/ (0 when the directory is gone). */
@@ -198,12 +218,16 @@ export class WebhookSink implements Sink {
     try {
       await writeFile(tmp, bytes, { flush: true, mode: PRIVATE_FILE_MODE });
       await rename(tmp, final);
+      // the rename durable before the caller moves the sink's cursor past these detections (a power cut would
+      // otherwise lose the batch: its file renamed only in the page cache, the cursor committed)
+      await syncDirectory(this.opts.spoolDir);
     } catch (err) {
       // a partial body (disk full) must not stay behind: nothing counts or removes it later
       await unlink(tmp).catch(() => undefined);
       throw new OutflowError('SINK_FAILED', `cannot write webhook spool file ${final}`, 'check free space and permissions of the spool directory', { cause: err });
     }
     this.spoolBytes += bytes.length;
+    this.spoolSizes.set(seq, bytes.length);
     this.queue.push(seq);
     this.opts.metrics?.sinkSpoolDepth.set({ sink: this.name }, this.queue.length);
     this.kick();
@@ -246,7 +270,7 @@ export class WebhookSink implements Sink {
         body = await readFile(file);
       } catch (err) {
         this.log.error({ file, err: coerceError(err) }, 'webhook spool file unreadable; skipping it');
-        this.dequeue(0);
+        this.dequeue();
         continue;
       }
       // close() came while the file was read: it waits for this loop, so do not start a request now
@@ -255,7 +279,7 @@ export class WebhookSink implements Sink {
       if (attempt.kind === 'delivered') {
         failures = 0;
         await unlink(file).catch(() => undefined);
-        this.dequeue(body.length);
+        this.dequeue();
         this.opts.metrics?.sinkDeliveries.inc({ sink: this.name, outcome: 'ok' });
         this.log.debug({ seq, bytes: body.length }, 'webhook batch delivered');
         continue;
@@ -267,7 +291,7 @@ export class WebhookSink implements Sink {
           () => true,
           () => false,
         );
-        this.dequeue(body.length);
+        this.dequeue();
         if (moved) this.deadBytes += body.length;
         this.opts.metrics?.sinkDeliveries.inc({ sink: this.name, outcome: 'dead' });
         this.log.error({ seq, reason: attempt.reason, dead_letter: dead }, 'webhook receiver rejected a batch; moved to dead letters');
@@ -288,9 +312,13 @@ export class WebhookSink implements Sink {
     }
   }
 
-  private dequeue(bytes: number): void {
-    this.queue.shift();
-    this.spoolBytes = Math.max(0, this.spoolBytes - bytes);
+  /** The first waiting batch is done (delivered, dead-lettered or gone): its file's bytes no longer count. */
+  private dequeue(): void {
+    const seq = this.queue.shift();
+    if (seq !== undefined) {
+      this.spoolBytes = Math.max(0, this.spoolBytes - (this.spoolSizes.get(seq) ?? 0));
+      this.spoolSizes.delete(seq);
+    }
     this.opts.metrics?.sinkSpoolDepth.set({ sink: this.name }, this.queue.length);
   }
 
@@ -353,4 +381,14 @@ function parseRetryAfter(value: string | null): number | undefined {
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** fsync a directory, so a rename in it survives a power cut. */
+async function syncDirectory(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
 }

@@ -22,6 +22,12 @@ describe('parseSince', () => {
     expect(parseSince(' 90 s ', NEWEST)).toBe(NEWEST - 90);
   });
 
+  it('counts a duration longer than the time since 1970 back to 0, never to a number a store cannot bind', () => {
+    expect(parseSince('200000000000000d', NEWEST)).toBe(0);
+    expect(parseSince('99999999999999999999999w', NEWEST)).toBe(0);
+    expect(parseSince(`${Math.ceil(NEWEST / 86_400)}d`, NEWEST)).toBe(0);
+  });
+
   it('takes unix seconds', () => {
     expect(parseSince('1773064700', NEWEST)).toBe(1_773_064_700);
     expect(parseSince('999999999', NEWEST)).toBe(999_999_999);
