@@ -14,6 +14,7 @@ import {
   StorageType,
   connect,
   nanos,
+  type Consumer,
   type ConsumerConfig,
   type ConsumerMessages,
   type JetStreamManager,
@@ -229,8 +230,13 @@ function versionAtLeast(version: string, major: number, minor: number): boolean 
   return ma > major || (ma === major && mi >= minor);
 }
 
-/** Create or align the shared durable pull consumer. Several instances racing here all end up on the same one. */
-export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, config: NatsInputConfig, filters: string[], log: Logger): Promise<void> {
+/**
+ * Create or align the shared durable pull consumer. Several instances racing here all end up on the same one.
+ * `resumeAfter`: the stream sequence this instance last acked, when the consumer was deleted while serving: one
+ * created now starts after it (an earlier one may be delivered again, and dedupe drops it) instead of replaying the
+ * whole stream, unless the stream is shorter than that (deleted and created again: its sequences restarted).
+ */
+export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, config: NatsInputConfig, filters: string[], log: Logger, resumeAfter = 0): Promise<void> {
   const want: Partial<ConsumerConfig> = {
     durable_name: config.durable,
     ack_policy: AckPolicy.Explicit,
@@ -241,6 +247,10 @@ export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, 
   };
   const serverVersion = nc.info?.version ?? '0.0.0';
   const streamInfo = await jsm.streams.info(config.stream);
+  if (resumeAfter > 0 && streamInfo.state.last_seq >= resumeAfter) {
+    want.deliver_policy = DeliverPolicy.StartSequence;
+    want.opt_start_seq = resumeAfter + 1;
+  }
   const streamSubjects = streamInfo.config.subjects ?? [];
   const wholeStream = filters.length === streamSubjects.length && filters.every((f) => streamSubjects.includes(f));
   if (!wholeStream) {
@@ -277,11 +287,15 @@ export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, 
     (c.filter_subject ?? '') !== (want.filter_subject ?? '') ||
     JSON.stringify(c.filter_subjects ?? []) !== JSON.stringify(want.filter_subjects ?? []);
   if (differs) {
+    // The client merges this into the consumer's current config: a filter we no longer want (subjects widened to
+    // the whole stream, or from one subject to several) must be cleared explicitly, or it stays.
     await jsm.consumers.update(config.stream, config.durable, {
       ack_wait: want.ack_wait,
       max_ack_pending: want.max_ack_pending,
-      ...(want.filter_subject ? { filter_subject: want.filter_subject } : {}),
-      ...(want.filter_subjects ? { filter_subjects: want.filter_subjects } : {}),
+      // undefined: left out of the JSON sent, so the server has no such filter (and a server before 2.10 no
+      // filter_subjects to refuse)
+      filter_subject: want.filter_subject,
+      filter_subjects: want.filter_subjects,
     });
     log.info('nats durable consumer updated');
   }
@@ -317,15 +331,22 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
   const stats: NatsSourceStats = { batches: 0, messages: 0, lines: 0, rejected: 0, redelivered: 0, failedBatches: 0 };
   let stopping = false;
   let current: ConsumerMessages | undefined;
-  try {
+  /** The stream and the durable consumer as the config wants them; the consumer to pull from. */
+  /** The highest stream sequence this instance acked (where a consumer created again resumes). */
+  let lastAcked = 0;
+  const ensure = async () => {
     const jsm = await nc.jetstreamManager();
     const filters = await ensureStream(jsm, config, Boolean(opts.createStream) || config.create_stream, log);
-    await ensureConsumer(jsm, nc, config, filters, log);
+    await ensureConsumer(jsm, nc, config, filters, log, lastAcked);
+    return nc.jetstream().consumers.get(config.stream, config.durable);
+  };
+  let consumer: Consumer;
+  try {
+    consumer = await ensure();
   } catch (err) {
     await nc.close().catch(() => undefined);
     throw err;
   }
-  const consumer = await nc.jetstream().consumers.get(config.stream, config.durable);
   log.info({ servers: config.servers, batch: config.batch }, 'nats source started');
 
   /** Commit one chunk (retrying while the store fails), then ack it; false when stopping handed it back instead. */
@@ -345,7 +366,10 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
         await sleep(delay);
       }
     }
-    for (const m of msgs) m.ack();
+    for (const m of msgs) {
+      m.ack();
+      if (m.seq > lastAcked) lastAcked = m.seq;
+    }
     stats.batches++;
     stats.messages += msgs.length;
     for (const r of records) {
@@ -361,9 +385,7 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
    * inflate to 16 MiB, so decoding a whole fetch (up to `batch` messages) at once could hold gigabytes.
    */
   async function processBatch(msgs: JsMsg[]): Promise<void> {
-    // Keep the server from redelivering while a slow commit (e.g. PostgreSQL restarting) is in progress.
-    const keepAlive = setInterval(() => msgs.forEach((m) => m.working()), Math.max(500, (config.ack_wait_s * 1000) / 3));
-    try {
+    {
       let chunk: JsMsg[] = [];
       let records: NatsMessageRecord[] = [];
       let bytes = 0;
@@ -386,8 +408,6 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
         bytes += size;
       }
       if (chunk.length && !(await commitChunk(chunk, records))) chunk.forEach((m) => m.nak());
-    } finally {
-      clearInterval(keepAlive);
     }
   }
 
@@ -395,22 +415,41 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
     let errors = 0;
     while (!stopping) {
       const msgs: JsMsg[] = [];
+      // Keep the server from redelivering what this instance holds: while the fetch still waits for more (a
+      // fetch_wait_ms past ack_wait_s would get the first messages again in the same batch) and while a slow commit
+      // (PostgreSQL restarting, say) is retried.
+      const keepAlive = setInterval(() => msgs.forEach((m) => m.working()), Math.max(500, (config.ack_wait_s * 1000) / 3));
       try {
-        current = await consumer.fetch({ max_messages: config.batch, expires: Math.max(1000, config.fetch_wait_ms) });
-        for await (const m of current) {
-          msgs.push(m);
+        try {
+          const fetched = await consumer.fetch({ max_messages: config.batch, expires: Math.max(1000, config.fetch_wait_ms) });
+          current = fetched;
+          for await (const m of fetched) {
+            msgs.push(m);
+            if (stopping) break;
+          }
+          errors = 0;
+        } catch (err) {
           if (stopping) break;
+          errors++;
+          const e = coerceError(err);
+          log.warn({ err: e, attempt: errors }, 'nats fetch failed; retrying');
+          await sleep(Math.min(5000, 200 * 2 ** Math.min(errors, 5)));
+          // the durable consumer (or its stream) was deleted: set it up again rather than fail every fetch
+          if (!stopping && /consumer (not found|deleted)|stream not found|no responders/i.test(e.message)) {
+            try {
+              consumer = await ensure();
+              log.warn({ resume_after: lastAcked }, 'nats durable consumer was gone; created it again');
+            } catch (ensureErr) {
+              log.warn({ err: coerceError(ensureErr) }, 'nats consumer could not be set up again; retrying');
+            }
+          }
+        } finally {
+          current = undefined;
         }
-        errors = 0;
-      } catch (err) {
-        if (stopping) break;
-        errors++;
-        log.warn({ err: coerceError(err), attempt: errors }, 'nats fetch failed; retrying');
-        await sleep(Math.min(5000, 200 * 2 ** Math.min(errors, 5)));
+        if (msgs.length) await processBatch(msgs);
       } finally {
-        current = undefined;
+        clearInterval(keepAlive);
       }
-      if (msgs.length) await processBatch(msgs);
     }
   }
 
