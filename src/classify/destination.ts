@@ -51,11 +51,28 @@ export const SHARED_STORAGE_SUFFIXES: readonly string[] = [
   '*.linodeobjects.com',
   'objectstorage.*.oraclecloud.com',
   'aliyuncs.com',
-  // Tunnels commonly used to receive uploads
+  // Microsoft 365: <tenant>.sharepoint.com and OneDrive for Business <tenant>-my.sharepoint.com; another
+  // organisation's tenant must not inherit the fleet's own tenant's prevalence
+  'sharepoint.com',
+  // Tunnels and request catchers commonly used to receive uploads (ICANN's list has none of them, and the
+  // public-suffix list's private section is not read: see destinationKey)
   'ngrok.io',
   'ngrok-free.app',
   'ngrok.app',
+  'ngrok-free.dev',
+  'ngrok.dev',
   'loca.lt',
+  'serveo.net',
+  'lhr.life',
+  'pipedream.net',
+  'requestcatcher.com',
+  'interact.sh',
+  'oast.fun',
+  'oast.live',
+  'oast.me',
+  'oast.online',
+  'oast.pro',
+  'oast.site',
   // Tenant hosting: every AWS endpoint name,
   // CDN distributions, PaaS apps and user pages are separate parties.
   'amazonaws.com',
@@ -72,6 +89,12 @@ export const SHARED_STORAGE_SUFFIXES: readonly string[] = [
   'githubusercontent.com',
   'supabase.co',
   'glitch.me',
+  'on.aws',
+  'cloudfunctions.net',
+  'fly.dev',
+  'onrender.com',
+  'up.railway.app',
+  'deno.dev',
 ];
 
 interface SuffixPattern {
