@@ -163,6 +163,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
         maxLineBytes: fleet.ingest.max_line_bytes,
         maxQuarantinePerBatch: fleet.ingest.max_quarantine_per_batch,
         maxQuarantineBytesPerBatch: fleet.ingest.max_quarantine_bytes_per_batch,
+        sharedSuffixes: fleet.ingest.shared_suffixes,
         clock,
         log: log.child({ component: 'ingest' }),
       }),

@@ -70,6 +70,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
     maxLineBytes: fleet.ingest.max_line_bytes,
     maxQuarantinePerBatch: fleet.ingest.max_quarantine_per_batch,
     maxQuarantineBytesPerBatch: fleet.ingest.max_quarantine_bytes_per_batch,
+    sharedSuffixes: fleet.ingest.shared_suffixes,
     log: opts.log,
   });
   const showBar = opts.progress === 'always' || (opts.progress === 'auto' && Boolean(process.stderr.isTTY));

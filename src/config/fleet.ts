@@ -35,6 +35,19 @@ export const FleetIngestConfigSchema = z
      * max_quarantine_per_batch. A line of invalid rows each carrying a large column otherwise wrote ~600 MB.
      */
     max_quarantine_bytes_per_batch: z.number().int().positive().default(16 * MiB),
+    /**
+     * More suffixes under which each name is a party of its own (a tenant, a bucket, a tunnel), added to the built-in
+     * list (src/classify/destination.ts): a name under one is its own destination key instead of its registrable
+     * domain. `*` stands for one label: `files.example.com`, `*.blob.example.net`.
+     */
+    shared_suffixes: z
+      .array(
+        z
+          .string()
+          .toLowerCase()
+          .regex(/^(\*|[a-z0-9_-]+)(\.(\*|[a-z0-9_-]+))+$/, 'a DNS suffix of two labels or more (a label may be *), e.g. files.example.com'),
+      )
+      .default([]),
   })
   .prefault({});
 export type FleetIngestConfig = z.infer<typeof FleetIngestConfigSchema>;
