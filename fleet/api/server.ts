@@ -295,7 +295,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       return reply.code(415).send(errorBody('UNSUPPORTED_ENCODING', `content-encoding ${encoding} is not supported`, { hint: 'send the body uncompressed or gzip-compressed' }));
     }
     const decoded = decodeIngestBody(body, http.max_lines);
-    const result = await deps.ingest.ingestLines(decoded.lines, { kind: 'http', id: `${decoded.shape}@${req.ip}` });
+    const result = await deps.ingest.ingestLines(decoded.lines, { kind: 'http', id: `${decoded.shape}@${req.ip}`, durable: true });
     metrics.ingestRequests.inc({ shape: decoded.shape, status: '200' });
     return {
       shape: decoded.shape,

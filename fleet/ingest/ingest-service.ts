@@ -62,6 +62,7 @@ import type {
   ResultKey,
   Store,
   StoreRepos,
+  TransactionOptions,
 } from '../store/store.js';
 import { parseResultLine } from './parse-result-log.js';
 import { readResultLine } from './read-result-line.js';
@@ -85,6 +86,11 @@ export interface IngestSource {
    * line in the message); `unixTime` dates the key for `retention.dedupe_hours`.
    */
   inputKey?: (index: number) => ResultKey;
+  /**
+   * The sender forgets these lines once ingestLines resolves (an HTTP 200, a JetStream ack): their batch is committed
+   * durably (TransactionOptions.durable). A file source can read again from its checkpoint and does not need it.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -492,6 +498,8 @@ function zodReason(query: string, issues: ReadonlyArray<{ path: ReadonlyArray<Pr
     .map((i) => `${i.path.map(String).join('.') || '(row)'}: ${i.message}`)
     .join('; ')}`;
 }
+
+const DURABLE: TransactionOptions = { durable: true };
 
 /** What one ingestLines call hands to its store transaction. */
 interface BatchWrites {
@@ -908,7 +916,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       hostRows, destinations, pairs: [...pairs.values()], apps, status, earliest, newest, observe,
     };
     try {
-      await store.transaction((tx) => commitBatch(tx, batch, maxQuarantine));
+      await store.transaction((tx) => commitBatch(tx, batch, maxQuarantine), source.durable ? DURABLE : undefined);
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw new StoreError('STORE_WRITE', `ingest batch from ${sourceName} not stored: ${coerceError(err).message}`, 'the sender should retry; check the store', { cause: err });

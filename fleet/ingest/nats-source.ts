@@ -528,6 +528,8 @@ export function startNatsIngest(opts: NatsIngestOptions): Promise<NatsSource> {
       await ingest.ingestLines(inputs, {
         kind: 'nats',
         id: `${batch.stream}/${opts.config.durable}`,
+        // acked to JetStream once this resolves: it then forgets the messages
+        durable: true,
         inputKey: (i) => natsInputKey(batch.stream, origin[i]!.m, origin[i]!.at),
       });
     },

@@ -773,6 +773,13 @@ export interface TransactionOptions {
    * alone.)
    */
   exclusive?: boolean;
+  /**
+   * On disk when the transaction resolves, whatever the store's default: its caller acknowledges the data to a
+   * sender that then forgets it (an HTTP 200, a JetStream ack). SQLite runs `synchronous = NORMAL` under WAL, where a
+   * power cut can take back the last commits; such a transaction commits with `synchronous = FULL` (an fsync of the
+   * WAL). PostgreSQL commits are durable already (unless the server runs with `synchronous_commit = off`).
+   */
+  durable?: boolean;
 }
 
 export interface Store extends StoreRepos {

@@ -1274,22 +1274,30 @@ export class SqliteStore implements Store {
   }
 
   // opts.exclusive: every SQLite write transaction already runs alone (one writer per file).
-  async transaction<T>(fn: (tx: StoreRepos) => Promise<T>, _opts?: TransactionOptions): Promise<T> {
+  async transaction<T>(fn: (tx: StoreRepos) => Promise<T>, opts?: TransactionOptions): Promise<T> {
     return this.mutex.run(async () => {
       if (this.closed) throw new StoreError('STORE_WRITE', 'store is closed');
-      wrap('BEGIN', 'STORE_WRITE', () => this.db.exec('BEGIN IMMEDIATE'));
-      let value: T;
+      // SQLite refuses to change the safety level inside a transaction: set it around this one (the mutex keeps
+      // every other transaction of this connection out meanwhile)
+      const durable = opts?.durable === true;
+      if (durable) this.db.pragma('synchronous = FULL');
       try {
-        this.fenceJob();
-        value = await fn(this.repos);
-        wrap('COMMIT', 'STORE_WRITE', () => this.db.exec('COMMIT'));
-      } catch (err) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        this.repos.discardUncommitted();
-        throw err;
+        wrap('BEGIN', 'STORE_WRITE', () => this.db.exec('BEGIN IMMEDIATE'));
+        let value: T;
+        try {
+          this.fenceJob();
+          value = await fn(this.repos);
+          wrap('COMMIT', 'STORE_WRITE', () => this.db.exec('COMMIT'));
+        } catch (err) {
+          if (this.db.inTransaction) this.db.exec('ROLLBACK');
+          this.repos.discardUncommitted();
+          throw err;
+        }
+        this.repos.committed();
+        return value;
+      } finally {
+        if (durable) this.db.pragma('synchronous = NORMAL');
       }
-      this.repos.committed();
-      return value;
     });
   }
 
