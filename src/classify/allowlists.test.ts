@@ -10,7 +10,7 @@ const config = parseConfig({});
 describe('classifyApp (team id + signing-id prefix only)', () => {
   it.each([
     ['EQHXZ8M8AV', 'com.google.Chrome.helper.renderer', { browser: true, sanctioned: false, terminal: false }],
-    ['APPLE', 'com.apple.WebKit.Networking', { browser: true, sanctioned: false, terminal: false }],
+    ['APPLE', 'com.apple.WebKit.Networking', { browser: false, sanctioned: false, terminal: false }],
     ['APPLE', 'com.apple.Safari', { browser: true, sanctioned: false, terminal: false }],
     ['EQHXZ8M8AV', 'com.google.drivefs.helper', { browser: false, sanctioned: true, terminal: false }],
     ['G7HH3F8CAK', 'com.getdropbox.dropbox', { browser: false, sanctioned: true, terminal: false }],

@@ -23,8 +23,8 @@ const MICROSOFT = 'UBF8T346G9';
 
 export const DEFAULT_BROWSERS: readonly DefaultAppMatcher[] = [
   { team_id: APPLE, signing_id_prefix: 'com.apple.Safari', name: 'Safari', category: 'browser', verified: true },
-  // Safari's networking and content processes are WebKit XPC services owned by Safari (responsible pid).
-  { team_id: APPLE, signing_id_prefix: 'com.apple.WebKit', name: 'WebKit helpers', category: 'browser', verified: true },
+  // Safari's networking and content processes are WebKit XPC services owned by Safari (its responsible pid): they count
+  // as Safari through it. WebKit itself is not listed: every app's WKWebView runs the same XPC services.
   { team_id: GOOGLE, signing_id_prefix: 'com.google.Chrome', name: 'Google Chrome', category: 'browser', verified: true },
   { team_id: '43AQ936H96', signing_id_prefix: 'org.mozilla.firefox', name: 'Firefox', category: 'browser', verified: true },
   { team_id: '43AQ936H96', signing_id_prefix: 'org.mozilla.firefoxdeveloperedition', name: 'Firefox Developer Edition', category: 'browser', verified: true },

@@ -683,7 +683,10 @@ class FlowFacts implements EndpointFacts {
 /**
  * Browser / sanctioned by code identity only (team id + signing-id prefix). The flow process counts as
  * its owner's app when:
- *  - its responsible process (an XPC service launched on an app's behalf) is that app, or
+ *  - it is an XPC service launched on that app's behalf: its responsible process is the app, launchd started
+ *    it (no parent process of its own), and Apple or the app's own team signed it. A program the app ran
+ *    inherits the app as its responsible process too (curl run by Dropbox, an unsigned binary Chrome ran),
+ *    and is not exempted; nor is a WebKit process another app's WKWebView owns (its owner is that app), or
  *  - the group root is that app and the flow process is signed by the same (non-Apple) team — the
  *    vendor's own helper under another signing id. Apple platform code shares one "team", so an Apple
  *    tool (curl, ditto) under an allowlisted Apple app is never exempted this way.
@@ -700,13 +703,15 @@ function appClass(
   let browser = cls.browser;
   let sanctioned = cls.sanctioned;
   if (browser && sanctioned) return BROWSER | SANCTIONED;
-  if (rec && rec.responsiblePid !== null && rec.responsiblePid > 1 && rec.responsiblePid !== rec.pid) {
+  if (rec && identity.team && rec.responsiblePid !== null && rec.responsiblePid > 1 && rec.responsiblePid !== rec.pid && launchdChild(rec)) {
     const owner = processes.getAt(rec.responsiblePid, rec.processStart);
     if (owner && owner !== rec) {
       const oid = recIdentity(owner);
-      const ocls = classifyApp(inputs.config, oid.team, oid.signing_id);
-      browser ||= ocls.browser;
-      sanctioned ||= ocls.sanctioned;
+      if (identity.team === APPLE_TEAM || identity.team === oid.team) {
+        const ocls = classifyApp(inputs.config, oid.team, oid.signing_id);
+        browser ||= ocls.browser;
+        sanctioned ||= ocls.sanctioned;
+      }
     }
   }
   // The vendor's own app anywhere between the process and its group root (the root, or an app that a known
@@ -721,6 +726,14 @@ function appClass(
     }
   }
   return (browser ? BROWSER : 0) | (sanctioned ? SANCTIONED : 0);
+}
+
+const APPLE_TEAM = 'APPLE';
+
+/** Whether launchd started the process (its parent, or its original parent once re-parented, is pid 1): an XPC service, a launchd job. */
+function launchdChild(rec: ProcessRecord): boolean {
+  const parent = rec.originalPpid !== null && rec.originalPpid > 0 && rec.originalPpid !== rec.pid ? rec.originalPpid : rec.ppid;
+  return parent <= 1;
 }
 
 /**
