@@ -166,8 +166,11 @@ export function classifyArchiveExec(execPath: string, argv: readonly string[], c
     case 'bzip2':
     case 'xz':
     case 'zstd': {
-      const name = posix.basename(execPath);
-      if (decompressing(args) || name.startsWith('un') || name.endsWith('cat')) return undefined;
+      // unxz, xzcat, unzstd, gunzip, zcat…: often links to the compressor, which ES reports by its resolved image
+      // (`…/bin/xz`); the tool itself picks its mode from the name it was invoked by, argv[0]
+      const readSide = (name: string) => name.startsWith('un') || name.startsWith('gun') || name.endsWith('cat');
+      const compressing = has(args, '-z', '--compress');
+      if (decompressing(args) || (!compressing && (readSide(posix.basename(execPath)) || readSide(posix.basename(argv[0] ?? ''))))) return undefined;
       const explicit = tool === 'zstd' ? optionValue(args, ['-o']) : undefined;
       if (explicit) return { tool, archivePath: abs(explicit) };
       if (has(args, '-c', '--stdout', '--to-stdout')) return { tool, archivePath: '' };

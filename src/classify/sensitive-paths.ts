@@ -100,14 +100,15 @@ export const DEFAULT_SENSITIVE_RULES: readonly SensitiveRule[] = [
   ...chromium('BraveSoftware/Brave-Browser', BRAVE),
   ...chromium('Vivaldi', VIVALDI),
   ...chromium('com.operasoftware.Opera', OPERA),
-  { pattern: `~/Library/Application Support/Arc/User Data/*/${CHROMIUM_SECRETS}`, category: 'browser_secrets', authorized: ARC },
-  { pattern: '~/Library/Application Support/Arc/User Data/Local State', category: 'browser_secrets', authorized: ARC },
+  // Arc keeps Chromium's layout one level down, in User Data (cookies in Network/Cookies, as every Chromium now)
+  ...chromium('Arc/User Data', ARC),
   { pattern: '~/Library/Application Support/Firefox/Profiles/*/{key4.db,key3.db,logins.json,logins-backup.json,cookies.sqlite,cert9.db}*', category: 'browser_secrets', authorized: FIREFOX },
   { pattern: '~/Library/Cookies/*.binarycookies', category: 'browser_secrets', authorized: SAFARI },
   { pattern: '~/Library/Containers/com.apple.Safari/Data/Library/Cookies/**', category: 'browser_secrets', authorized: SAFARI },
   { pattern: '~/Library/Safari/{Form Values,LocalStorage,Databases}*', category: 'browser_secrets', authorized: SAFARI },
 
-  { pattern: '~/.ssh/{id_rsa,id_dsa,id_ecdsa,id_ed25519,id_ecdsa_sk,id_ed25519_sk,*.pem,*.key,*.p12,config}', category: 'dev_credentials', authorized: apple('com.apple.openssh', 'com.apple.ssh', 'com.apple.ssh-agent') },
+  // private keys by any name ssh-keygen users give them (id_ed25519_github, id_rsa_work), not their public halves
+  { pattern: '~/.ssh/{id_*,*.pem,*.key,*.p12,config}', category: 'dev_credentials', authorized: apple('com.apple.openssh', 'com.apple.ssh', 'com.apple.ssh-agent'), except_suffixes: ['.pub'] },
   { pattern: '~/.aws/{credentials,config}', category: 'dev_credentials' },
   { pattern: '~/.aws/sso/cache/*', category: 'dev_credentials' },
   { pattern: '~/.config/gcloud/**', category: 'dev_credentials' },
@@ -192,6 +193,8 @@ interface CompiledRule extends SensitiveMatch {
   regex: RegExp;
   /** The path must end with one of these for the regex to match (cheap pre-check); undefined: no such literal. */
   suffixes: readonly string[] | undefined;
+  /** The rule's except_suffixes: a path ending in one does not match. */
+  exceptSuffixes: readonly string[];
 }
 
 /** Read-only view of a trie node (SensitivePathMatcher.prefixTries). */
@@ -275,6 +278,8 @@ function requiredSuffixes(last: string): string[] | undefined {
 }
 
 function passesSuffix(rule: CompiledRule, path: string): boolean {
+  const except = rule.exceptSuffixes;
+  for (let i = 0; i < except.length; i++) if (path.endsWith(except[i]!)) return false;
   const suffixes = rule.suffixes;
   if (!suffixes) return true;
   for (let i = 0; i < suffixes.length; i++) if (path.endsWith(suffixes[i]!)) return true;
@@ -337,6 +342,7 @@ export class SensitivePathMatcher {
         authorized: rule.authorized ?? [],
         regex: segmentsRegex(root === 'anywhere' ? ['**', ...segments] : segments),
         suffixes: requiredSuffixes(segments[segments.length - 1]!),
+        exceptSuffixes: rule.except_suffixes ?? [],
       };
       compiled.push(c);
       if (root === 'anywhere') {

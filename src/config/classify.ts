@@ -31,6 +31,8 @@ export const SensitiveRuleSchema = z.object({
   ]),
   /** Authorized readers (signing-id prefixes with team ids) that never produce events for this rule. */
   authorized: z.array(AppMatcherSchema).optional(),
+  /** Paths ending in one of these do not match the rule (`~/.ssh/id_*` without the public keys: `.pub`). */
+  except_suffixes: z.array(z.string().min(1)).optional(),
 });
 export type SensitiveRule = z.infer<typeof SensitiveRuleSchema>;
 
