@@ -55,6 +55,8 @@ export interface RequirementChecks {
   anchorApple?: boolean | null;
   developerId?: boolean | null;
   appStore?: boolean | null;
+  /** `anchor apple generic`: the chain is Apple's (any certificate Apple issued: Developer ID, App Store, development). */
+  appleIssued?: boolean | null;
 }
 
 export interface SigningFields {
@@ -80,9 +82,10 @@ export const CS_FLAGS = {
   SIGNED: 0x20000000,
 } as const;
 
-/** Requirement strings for `codesign -v -R=…` when the certificate chain is unavailable. */
+/** Requirement strings for `codesign -v -R=…`: when the certificate chain is unavailable, and to confirm a printed one. */
 export const REQUIREMENTS = {
   anchorApple: 'anchor apple',
+  appleIssued: 'anchor apple generic',
   // Developer ID: leaf has the Developer ID Application extension, intermediate the Developer ID CA one.
   developerId: 'anchor apple generic and certificate 1[field.1.2.840.113635.100.6.2.6] exists and certificate leaf[field.1.2.840.113635.100.6.1.13] exists',
   // Mac App Store: leaf has Apple's "Mac App Store Application Software Signing" extension.
@@ -178,15 +181,18 @@ export function classifyCodesign(
   }
   // Only Developer ID code is notarized; ad-hoc code never can be.
   const notarizedOut = cls === 'developer_id' ? notarized : cls === 'adhoc' ? 0 : notarized === 1 ? 1 : -1;
-  // A chain that is not Apple's vouches for no team: like invalid code, it must not borrow an app's identity.
-  const foreignChain = cls === 'unknown' && leaf !== null && !appleAnchoredChain(info);
+  // A chain that is not Apple's vouches for no team: like invalid code, it must not borrow an app's identity. Not
+  // Apple's: its root is not named Apple's, or codesign's `anchor apple generic` check failed (a root can be named
+  // "Apple Root CA" by anyone; with `Authority=(unavailable)` that check is all there is).
+  const foreignChain = cls === 'unknown' && ((leaf !== null && !appleAnchoredChain(info)) || extra.requirements?.appleIssued === false);
   const identity = foreignChain ? identityFor('invalid', '', '', cdhash) : identityFor(cls, cls === 'apple_platform' ? '' : teamId, signingId, cdhash);
   return { ...base, signed: 1, valid, signature_class: cls, notarized: notarizedOut, identity };
 }
 
 function classFromChain(info: CodesignInfo, leaf: string | null, teamId: string, spctl: SpctlInfo | null, req: RequirementChecks): SignatureClass {
-  // First: a CodeDirectory can claim a platform identifier too; only Apple's chain makes it Apple's.
-  if (leaf && !appleAnchoredChain(info)) return 'unknown';
+  // First: a CodeDirectory can claim a platform identifier too; only Apple's chain makes it Apple's. Names prove
+  // nothing (a self-made root can be called "Apple Root CA"): codesign's anchor check, once run, decides.
+  if (leaf && (!appleAnchoredChain(info) || req.appleIssued === false)) return 'unknown';
   if (info.platformIdentifier !== null) return 'apple_platform';
   if (leaf === 'Software Signing') return teamId ? 'apple' : 'apple_platform';
   if (leaf === 'Apple Mac OS Application Signing') return APPLE_TEAM_IDS.has(teamId) ? 'apple' : 'app_store';
@@ -223,6 +229,17 @@ export function needsNotarizationCheck(fields: SigningFields, info: CodesignInfo
 /** True when codesign's chain was unavailable and requirement checks could decide the class. */
 export function needsRequirementChecks(fields: SigningFields, info: CodesignInfo): boolean {
   return fields.signature_class === 'unknown' && fields.signed === 1 && leafAuthority(info) === null && !info.error;
+}
+
+/** Classes a printed chain can only earn under Apple's root. */
+const APPLE_ISSUED: ReadonlySet<SignatureClass> = new Set<SignatureClass>(['apple_platform', 'apple', 'app_store', 'developer_id', 'development']);
+
+/**
+ * True when the class came from the names of a printed chain, which anyone can give a certificate: codesign's
+ * `anchor apple generic` requirement check (RequirementChecks.appleIssued) must confirm it is Apple's.
+ */
+export function needsAnchorCheck(fields: SigningFields, info: CodesignInfo): boolean {
+  return APPLE_ISSUED.has(fields.signature_class) && fields.signed === 1 && leafAuthority(info) !== null && !info.error;
 }
 
 export interface EsSigningFields {
@@ -263,6 +280,9 @@ export function classifyEs(f: EsSigningFields): SigningFields {
   if (flags !== undefined) {
     signed = flags & (CS_FLAGS.SIGNED | CS_FLAGS.ADHOC | CS_FLAGS.VALID) ? 1 : 0;
     valid = flags & CS_FLAGS.VALID ? 1 : 0;
+    // the kernel no longer holds the code valid (modified pages, a revoked signature): its category at exec says
+    // whose it was meant to be, not whose it is
+    if (signed && !valid && !(flags & (CS_FLAGS.ADHOC | CS_FLAGS.LINKER_SIGNED))) cls = 'invalid';
     if (cls === 'unknown') {
       if (!signed) cls = 'unsigned';
       else if (flags & (CS_FLAGS.ADHOC | CS_FLAGS.LINKER_SIGNED)) cls = 'adhoc';

@@ -28,6 +28,8 @@ const DEVTOOL = '/Users/dana/dev/Tool';
 const BADARGS = '/opt/odd/bin/badargs';
 const GARBLED = '/opt/odd/bin/garbled';
 const SLOWSPCTL = '/Applications/Slow.app/Contents/MacOS/Slow';
+/** A chain whose certificates are named like Apple's (Developer ID), issued by a self-made root: codesign's anchor check fails. */
+const FORGED = '/Applications/Forged.app/Contents/MacOS/Forged';
 
 const scenario = {
   [WIDGET]: { display: { stderr_file: fx('codesign-developer-id.txt') } },
@@ -44,6 +46,7 @@ const scenario = {
   [HANGS]: { hang: 'display' },
   [BADARGS]: { display: { exit: 2, stderr: 'Usage: codesign -s identity [-fv*] path ...\n' } },
   [SLOWSPCTL]: { display: { stderr_file: fx('codesign-developer-id.txt') } },
+  [FORGED]: { display: { stderr_file: fx('codesign-developer-id.txt') }, requirements: { 'anchor apple generic': { exit: 3 } } },
   '/Applications/Slow.app': { hang: 'spctl' },
   [GARBLED]: { display: { exit: 0, stderr_file: fx('codesign-garbage.txt') } },
   [DEVTOOL]: { display: { stderr_file: fx('codesign-development.txt') }, verify: { exit: 2, stderr: 'codesign: unrecognized option\n' } },
@@ -128,8 +131,18 @@ describe('darwin signing service (fake codesign/spctl)', () => {
     // Unexpected verify exit code (2): inconclusive, the class still comes from the display.
     expect(service.lookup(DEVTOOL)).toMatchObject({ signature_class: 'development', valid: -1 });
     const bare = calls().filter((c) => c.args.at(-1) === WIDGETCTL);
+    // a printed Apple chain is confirmed by codesign's anchor check before it earns an Apple-issued class
+    expect(calls().some((c) => c.args.at(-1) === LS && c.args.includes('-R=anchor apple generic'))).toBe(true);
     expect(bare.some((c) => c.tool === 'spctl')).toBe(false);
     expect(bare.some((c) => c.args.includes('--check-notarization') && c.args.includes('-R=notarized'))).toBe(true);
+  });
+
+  it("takes a chain named like Apple's that codesign's anchor check refuses for nobody's: unknown, by cdhash (a review's case)", async () => {
+    const { service } = make('darwin');
+    service.request([FORGED, WIDGET]);
+    await service.idle();
+    expect(service.lookup(FORGED)).toMatchObject({ signature_class: 'unknown', identity: expect.stringMatching(/^cdhash:/) });
+    expect(service.lookup(WIDGET)).toMatchObject({ signature_class: 'developer_id', identity: 'team:Q7R2K9W4ZD/com.example.widget' });
   });
 
   it('an unexpected display exit code or unparseable output is an unknown row and a degraded health, not a crash', async () => {

@@ -11,6 +11,7 @@ import {
   classifyEs,
   identityFor,
   needsNotarizationCheck,
+  needsAnchorCheck,
   needsRequirementChecks,
   REQUIREMENTS,
   type CodesignInfo,
@@ -322,8 +323,19 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
         requirements.developerId = await check(REQUIREMENTS.developerId);
         if (!requirements.developerId) requirements.appStore = await check(REQUIREMENTS.appStore);
         if (!requirements.developerId && !requirements.appStore) requirements.anchorApple = await check(REQUIREMENTS.anchorApple);
+        // none of Apple's kinds: is it Apple's chain at all (a development certificate), or nobody's we trust?
+        if (requirements.developerId === false && requirements.appStore === false && requirements.anchorApple === false) {
+          requirements.appleIssued = await check(REQUIREMENTS.appleIssued);
+        }
         fields = classifyCodesign(info, verify, { spctl, requirements });
       }
+    }
+    // A class read from the names of a printed chain: codesign must confirm the chain is Apple's (anyone can name a
+    // root "Apple Root CA" and a leaf "Developer ID Application: <vendor> (<TEAM>)"). A failed check (the tool
+    // could not run) leaves the class as read.
+    if (needsAnchorCheck(fields, info)) {
+      requirements.appleIssued = await optional('requirement check', path, issues, null, () => requirementCheck(path, REQUIREMENTS.appleIssued));
+      if (requirements.appleIssued === false) fields = classifyCodesign(info, verify, { spctl, requirements });
     }
     if (needsNotarizationCheck(fields, info)) {
       const n = spctl ? { spctl, check: null } : await optional('notarization check', path, issues, { spctl: null, check: null }, () => notarization(path, info));
