@@ -65,12 +65,29 @@ describe('flow store', () => {
     expect(row).toMatchObject({ flow_id: id, closed: 1, last_seen: T0 + 5, duration: 5, bytes_out: 5000 });
   });
 
-  it('treats a counter going backwards as a reset: the new value counts from zero, nothing is lost', () => {
+  it('takes a counter going backwards for another socket on the tuple: the old flow closes, a new one starts, nothing is lost', () => {
     const { store } = setup();
     store.applySample([obs({ bytesOut: 1000 })], { at: T0, counters: 'cumulative' });
     store.applySample([obs({ bytesOut: 300 })], { at: T0 + 5, counters: 'cumulative' });
     store.applySample([obs({ bytesOut: 500 })], { at: T0 + 10, counters: 'cumulative' });
-    expect(store.rows()[0]!.bytes_out).toBe(1000 + 300 + 200);
+    const rows = store.rows().sort((a, b) => a.first_seen - b.first_seen);
+    expect(rows.map((r) => [r.first_seen, r.last_seen, r.closed, r.bytes_out])).toEqual([
+      [T0, T0, 1, 1000],
+      [T0 + 5, T0 + 10, 0, 300 + 200],
+    ]);
+    expect(rows[0]!.flow_id).not.toBe(rows[1]!.flow_id);
+  });
+
+  it('splits a reconnect from the same port on Linux (ss counters, a review\'s case)', () => {
+    const { store } = setup();
+    store.applySample([obs({ bytesOut: 9_437_185, bytesIn: 2210 })], { at: T0, counters: 'cumulative' });
+    store.applySample([obs({ bytesOut: 52_428_801, bytesIn: 4000 })], { at: T0 + 5, counters: 'cumulative' });
+    store.applySample([obs({ bytesOut: 1001, bytesIn: 300 })], { at: T0 + 10, counters: 'cumulative' });
+    const rows = store.rows().sort((a, b) => a.first_seen - b.first_seen);
+    expect(rows.map((r) => [r.closed, r.bytes_out, r.first_seen, r.duration])).toEqual([
+      [1, 52_428_801, T0, 5],
+      [0, 1001, T0 + 10, 0],
+    ]);
   });
 
   it('sums delta samples and clamps negative deltas', () => {

@@ -108,9 +108,17 @@ function advance(total: number, lastRaw: number | null, raw: number | null, mode
   const base = total < 0 ? 0 : total;
   if (mode === 'delta') return { total: base + value, raw: null };
   if (lastRaw === null) return { total: base + value, raw: value };
-  // A counter below its last value means a new socket reused the tuple or the kernel reset it: the new
-  // socket counts from zero, so its whole value is new traffic.
+  // (applySample starts a new flow when a counter goes backwards; this keeps a reset that reaches here whole)
   return { total: base + (value >= lastRaw ? value - lastRaw : value), raw: value };
+}
+
+/**
+ * A cumulative counter below its last value: another socket on the same tuple (the peer closed, and this host
+ * reconnected from the same port within a sample). Its flow is a new one: SPEC §2's flow_id is for one flow's life.
+ */
+function counterWentBack(entry: Entry, o: FlowObservation): boolean {
+  const back = (raw: number | null, last: number | null) => raw !== null && Number.isFinite(raw) && last !== null && Math.max(0, raw) < last;
+  return back(o.bytesOut, entry.rawOut) || back(o.bytesIn, entry.rawIn);
 }
 
 /**
@@ -168,6 +176,15 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
   const own = createStringPool();
 
   const size = () => open.size + closed.size;
+
+  /** The socket behind an open flow is gone (or replaced): the row stays, closed, for the retention. */
+  const close = (key: string, entry: Entry) => {
+    open.delete(key);
+    const pidTuple = key.slice(key.indexOf('|') + 1);
+    if (openKeyOf.get(pidTuple) === key) openKeyOf.delete(pidTuple);
+    entry.row.closed = 1;
+    closed.set(entry.row.flow_id, entry.row);
+  };
 
   const sweep = (now: number) => {
     for (const [id, row] of closed) {
@@ -239,6 +256,12 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
           entry = orphan;
         }
       }
+      if (entry && counters === 'cumulative' && counterWentBack(entry, o)) {
+        // the key it is open under: this instance's, or the one an unknown process's flow was found by
+        close(open.get(key) === entry ? key : (openKeyOf.get(pidTuple) ?? key), entry);
+        result.closed++;
+        entry = undefined;
+      }
       if (!entry) {
         if (size() >= maxFlows) {
           const oldest = closed.keys().next();
@@ -285,11 +308,7 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
     }
     for (const [key, entry] of open) {
       if (entry.seenIn === seq) continue;
-      open.delete(key);
-      const pidTuple = key.slice(key.indexOf('|') + 1);
-      if (openKeyOf.get(pidTuple) === key) openKeyOf.delete(pidTuple);
-      entry.row.closed = 1;
-      closed.set(entry.row.flow_id, entry.row);
+      close(key, entry);
       result.closed++;
     }
     component.event(result.created + result.updated, at);

