@@ -51,8 +51,8 @@ export interface FileSourceOptions {
   pollIntervalMs?: number;
   /**
    * Following: how long a rotated file must stay the same size before it is left for the new one (default
-   * 2 × pollIntervalMs). Lines written to it meanwhile (a writer that holds the old descriptor) are read; the new
-   * file's wait that long.
+   * 2 × pollIntervalMs), and at most 10 × that after the rotation. Lines written to it meanwhile (a writer that holds
+   * the old descriptor) are read; the new file's wait that long.
    */
   rotateGraceMs?: number;
   /** A line without `\n` longer than this is handed over as is (and quarantined as too long). */
@@ -450,8 +450,11 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   };
 
   const graceMs = opts.rotateGraceMs ?? 2 * pollMs;
+  /** A writer that never lets go of the rotated file must not keep the new one unread: leave it this long after rotation at most. */
+  const maxGraceMs = 10 * graceMs;
   /** Following: since when the path has named another file while ours kept `rotatedSize` bytes (null: not rotated). */
   let rotatedSince: number | null = null;
+  let rotatedFirstSeen = 0;
   let rotatedSize = -1;
 
   try {
@@ -485,11 +488,12 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         // grown for graceMs, then leave it for the new one.
         const size = (await pos.fh.stat()).size;
         const now = performance.now();
+        if (rotatedSince === null) rotatedFirstSeen = now;
         if (rotatedSince === null || size !== rotatedSize) {
           rotatedSince = now;
           rotatedSize = size;
         }
-        if (now - rotatedSince >= graceMs) {
+        if (now - rotatedSince >= graceMs || now - rotatedFirstSeen >= maxGraceMs) {
           await drain(true);
           await pos.fh.close();
           opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');

@@ -2,7 +2,7 @@
  * Rotation edges of the file source (a review's cases): a rotation while the aggregator was down, a writer that
  * still holds the rotated file for a moment, a line half-written at the rename.
  */
-import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -132,6 +132,35 @@ describe('file source: following a rotation', () => {
     appendFileSync(`${file}.1`, `${lineAt(51).slice(60)}\n`);
     await f.waitFor(3);
     expect(await f.stop()).toMatchObject({ accepted: 3, quarantined: 0 });
+    await store.close();
+  }, 30_000);
+
+  it('leaves a rotated file a writer never lets go of, at most ten grace periods after the rotation', async () => {
+    const deps = await setup('busy.log');
+    const { file, store } = deps;
+    writeFileSync(file, `${lineAt(70)}\n`);
+    const f = follower(file, deps, 40);
+    await f.waitFor(1);
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(71)}\n`);
+    // another process keeps logging to the old file, faster than the grace period, for 1.5 s
+    const writer = (async () => {
+      for (let i = 72; i < 170; i++) {
+        appendFileSync(`${file}.1`, `${lineAt(i)}\n`);
+        await sleep(15);
+      }
+    })();
+    // the new file's line comes well before the writer stops (10 × 40 ms after the rotation, plus polls)
+    const deadline = Date.now() + 1200;
+    let seenNew = false;
+    while (!seenNew && Date.now() < deadline) {
+      const cp = await store.checkpoints.get(`file:${fileSourceId(file)}`);
+      seenNew = cp !== null && cp.ino !== undefined && Number(cp.ino) === statSync(file).ino;
+      await sleep(20);
+    }
+    await writer;
+    await f.stop();
+    expect(seenNew).toBe(true);
     await store.close();
   }, 30_000);
 

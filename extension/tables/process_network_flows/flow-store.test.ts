@@ -78,6 +78,15 @@ describe('flow store', () => {
     expect(rows[0]!.flow_id).not.toBe(rows[1]!.flow_id);
   });
 
+  it('keeps the flow a replaced socket closed when the table is full (it takes no room from it)', () => {
+    const { store } = setup({ max_flows: 2 });
+    store.applySample([obs({ bytesOut: 50 << 20 }), obs({ localPort: 2 })], { at: T0, counters: 'cumulative' });
+    const r = store.applySample([obs({ bytesOut: 10 }), obs({ localPort: 2 })], { at: T0 + 5, counters: 'cumulative' });
+    expect(r).toMatchObject({ evicted: 0, dropped: 0 });
+    const tuple = store.rows().filter((x) => x.local_port === obs().localPort);
+    expect(tuple.map((x) => [x.closed, x.bytes_out]).sort()).toEqual([[0, 10], [1, 50 << 20]]);
+  });
+
   it('splits a reconnect from the same port on Linux (ss counters, a review\'s case)', () => {
     const { store } = setup();
     store.applySample([obs({ bytesOut: 9_437_185, bytesIn: 2210 })], { at: T0, counters: 'cumulative' });

@@ -256,14 +256,18 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
           entry = orphan;
         }
       }
+      let replaced = false;
       if (entry && counters === 'cumulative' && counterWentBack(entry, o)) {
         // the key it is open under: this instance's, or the one an unknown process's flow was found by
         close(open.get(key) === entry ? key : (openKeyOf.get(pidTuple) ?? key), entry);
         result.closed++;
         entry = undefined;
+        replaced = true;
       }
       if (!entry) {
-        if (size() >= maxFlows) {
+        // A socket that replaced another on its tuple takes no room from the flow it closed (with a full table that
+        // one would be the first evicted): the open count stays, and closed rows go by retention or later evictions.
+        if (!replaced && size() >= maxFlows) {
           const oldest = closed.keys().next();
           if (!oldest.done) {
             closed.delete(oldest.value);
