@@ -1,4 +1,4 @@
-import { detached } from '../../../src/strings.js';
+import { StringInterner } from '../../../src/strings.js';
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../../src/clock.js';
 import { createNetworkClassifier, pcr, type NetworkClassifier, type Protocol, type Service } from '../../../src/classify/network.js';
@@ -108,8 +108,8 @@ function advance(total: number, lastRaw: number | null, raw: number | null, mode
   const base = total < 0 ? 0 : total;
   if (mode === 'delta') return { total: base + value, raw: null };
   if (lastRaw === null) return { total: base + value, raw: value };
-  // (applySample starts a new flow when a counter goes backwards; this keeps a reset that reaches here whole)
-  return { total: base + (value >= lastRaw ? value - lastRaw : value), raw: value };
+  // never below lastRaw: applySample starts a new flow when a counter goes backwards (counterWentBack)
+  return { total: base + value - lastRaw, raw: value };
 }
 
 /**
@@ -140,23 +140,6 @@ function groupSample(observations: readonly FlowObservation[]): Map<string, Flow
   return byKey;
 }
 
-/**
- * Strings cut out of a tool's stdout are V8 slices that keep the whole stdout alive; a flow retained for
- * 15 minutes would pin the output of the tick that created it. Stored strings are copied once and shared
- * (states, interfaces, addresses and names repeat across flows).
- */
-function createStringPool(max = 50_000): (s: string) => string {
-  const pool = new Map<string, string>();
-  return (s) => {
-    if (s.length === 0) return '';
-    const known = pool.get(s);
-    if (known !== undefined) return known;
-    if (pool.size >= max) pool.clear();
-    const copy = detached(s);
-    pool.set(copy, copy);
-    return copy;
-  };
-}
 
 export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; health: HealthRegistry; names?: Pick<DnsNameCache, 'nameFor' | 'lateSlack'> }): MutableFlowStore {
   const { config, clock, health, names } = opts;
@@ -173,7 +156,11 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
   /** Closed flows by flow_id, in order of closing (oldest first) — the eviction order. */
   const closed = new Map<string, FlowRow>();
   let sampleSeq = 0;
-  const own = createStringPool();
+  // Strings cut out of a tool's stdout are V8 slices that keep the whole stdout alive; a flow retained for 15 minutes
+  // would pin the output of the tick that created it. Stored strings are copied once and shared (states, interfaces,
+  // addresses and names repeat across flows).
+  const interner = new StringInterner(50_000);
+  const own = (s: string): string => interner.intern(s);
 
   const size = () => open.size + closed.size;
 
