@@ -43,10 +43,14 @@ export type ParentLink =
   | { kind: 'launchd' }
   | { kind: 'unknown' };
 
+/** The pid of p's parent: its original parent (before a reparenting to launchd), else its ppid. */
+export function parentPidOf(p: ProcessRecord): number {
+  return p.originalPpid !== null && p.originalPpid > 0 && p.originalPpid !== p.pid ? p.originalPpid : p.ppid;
+}
+
 /** The lineage parent of p (see the module comment), or why there is none. */
 export function lineageParent(model: ProcessLookup, p: ProcessRecord): ParentLink {
-  const original = p.originalPpid !== null && p.originalPpid > 0 && p.originalPpid !== p.pid ? p.originalPpid : null;
-  const parentPid = original ?? p.ppid;
+  const parentPid = parentPidOf(p);
   if (parentPid > LAUNCHD_PID && parentPid !== p.pid) {
     const parent = model.getAt(parentPid, p.processStart);
     if (parent && parent !== p) return { kind: 'parent', parent };

@@ -5,7 +5,7 @@ import { resolveAllowlists, matchesResolved } from '../../src/classify/allowlist
 import { teamKey } from '../../src/classify/app-match.js';
 import type { LineageGroup, ProcessModel, ProcessObservation, ProcessRecord } from '../runtime/context.js';
 import { detached } from '../../src/strings.js';
-import { groupOf, lineageParent, LAUNCHD_PID, LINEAGE_MAX_DEPTH } from './lineage.js';
+import { groupOf, lineageParent, LAUNCHD_PID, LINEAGE_MAX_DEPTH, parentPidOf } from './lineage.js';
 
 /**
  * Args kept per process: enough to recognise a command, bounded in memory. Every source goes through this
@@ -247,8 +247,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   }
 
   function parentOf(p: ProcessRecord): ProcessRecord | undefined {
-    const original = p.originalPpid !== null && p.originalPpid > 0 && p.originalPpid !== p.pid ? p.originalPpid : null;
-    const parentPid = original ?? p.ppid;
+    const parentPid = parentPidOf(p);
     if (parentPid <= 0 || parentPid === p.pid) return undefined;
     const parent = getAt(parentPid, p.processStart);
     return parent === p ? undefined : parent;

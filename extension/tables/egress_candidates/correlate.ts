@@ -23,6 +23,7 @@ import type {
   SigningRow,
 } from '../../runtime/context.js';
 import { SERVER_NAMES_OBSERVED } from '../process_network_flows/flow-store.js';
+import { LAUNCHD_PID, parentPidOf } from '../../process-model/lineage.js';
 
 /** The parts of the extension context the correlation reads. */
 export type CorrelationInputs = Pick<ExtensionContext, 'processes' | 'flows' | 'signing' | 'sensitiveEvents' | 'archiveEvents'> & {
@@ -680,6 +681,9 @@ class FlowFacts implements EndpointFacts {
   }
 }
 
+/** Platform code's team key (teamKey): Apple's own, which every Apple tool shares. */
+const APPLE_TEAM = 'APPLE';
+
 /**
  * Browser / sanctioned by code identity only (team id + signing-id prefix). The flow process counts as
  * its owner's app when:
@@ -716,7 +720,7 @@ function appClass(
   }
   // The vendor's own app anywhere between the process and its group root (the root, or an app that a known
   // process started and that therefore is no root of its own: Dropbox started from Terminal).
-  if (identity.team && identity.team !== 'APPLE') {
+  if (identity.team && identity.team !== APPLE_TEAM) {
     for (let i = 1; i < group.chain.length && !(browser && sanctioned); i++) {
       const a = group.chain[i]!.identity;
       if (a.team !== identity.team) continue;
@@ -728,12 +732,10 @@ function appClass(
   return (browser ? BROWSER : 0) | (sanctioned ? SANCTIONED : 0);
 }
 
-const APPLE_TEAM = 'APPLE';
 
-/** Whether launchd started the process (its parent, or its original parent once re-parented, is pid 1): an XPC service, a launchd job. */
+/** Whether launchd started the process (its lineage parent is pid 1): an XPC service, a launchd job. */
 function launchdChild(rec: ProcessRecord): boolean {
-  const parent = rec.originalPpid !== null && rec.originalPpid > 0 && rec.originalPpid !== rec.pid ? rec.originalPpid : rec.ppid;
-  return parent <= 1;
+  return parentPidOf(rec) <= LAUNCHD_PID;
 }
 
 /**
