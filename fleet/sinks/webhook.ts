@@ -115,11 +115,12 @@ export class WebhookSink implements Sink {
       this.spoolSizes.set(seq, size);
       this.spoolBytes += size;
     }
-    this.deadBytes = this.deadLetterBytes();
+    const dead = this.deadLetters();
+    this.deadBytes = dead.bytes;
     seqs.sort((a, b) => a - b);
     this.queue.push(...seqs);
     // past the dead letters' numbers too: a batch refused later must not be renamed over one refused before a restart
-    this.nextSeq = Math.max(seqs.at(-1) ?? 0, this.highestDeadLetter()) + 1;
+    this.nextSeq = Math.max(seqs.at(-1) ?? 0, dead.highest) + 1;
     opts.metrics?.sinkSpoolDepth.set({ sink: this.name }, this.queue.length);
     if (seqs.length) {
       this.log.info({ spooled: seqs.length, spool_bytes: this.spoolBytes }, 'webhook spool has undelivered batches from a previous run');
@@ -127,36 +128,25 @@ export class WebhookSink implements Sink {
     }
   }
 
-  /** The highest batch number among the dead letters (0: none). */
-  private highestDeadLetter(): number {
+  /** Bytes of the dead letters in spool/dead/ and their highest batch number (0 and 0 when the directory is gone). */
+  private deadLetters(): { bytes: number; highest: number } {
+    let bytes = 0;
     let highest = 0;
     try {
       for (const entry of readdirSync(this.deadDir)) {
         const m = SPOOL_FILE_RE.exec(entry);
-        if (m) highest = Math.max(highest, Number(m[1]));
-      }
-    } catch {
-      // no dead/ yet
-    }
-    return highest;
-  }
-
-  /** Bytes of the dead letters in spool/dead/ (0 when the directory is gone). */
-  private deadLetterBytes(): number {
-    let n = 0;
-    try {
-      for (const entry of readdirSync(this.deadDir)) {
-        if (!SPOOL_FILE_RE.test(entry)) continue;
+        if (!m) continue;
+        highest = Math.max(highest, Number(m[1]));
         try {
-          n += statSync(path.join(this.deadDir, entry)).size;
+          bytes += statSync(path.join(this.deadDir, entry)).size;
         } catch {
           // moved away between the listing and the stat
         }
       }
     } catch {
-      return 0;
+      return { bytes: 0, highest: 0 };
     }
-    return n;
+    return { bytes, highest };
   }
 
   /** Batches waiting in the spool (for health and tests). */
@@ -201,7 +191,7 @@ export class WebhookSink implements Sink {
     // Dead letters count too: a receiver refusing every body fills dead/ up to the limit, not the disk (the
     // detections then wait in the store, behind the sink's cursor).
     // Before refusing, count dead/ again: an operator may have moved dead letters away since.
-    if (this.deadBytes > 0 && this.spoolBytes + this.deadBytes + bytes.length > this.opts.maxSpoolBytes) this.deadBytes = this.deadLetterBytes();
+    if (this.deadBytes > 0 && this.spoolBytes + this.deadBytes + bytes.length > this.opts.maxSpoolBytes) this.deadBytes = this.deadLetters().bytes;
     const used = this.spoolBytes + this.deadBytes;
     if (used > 0 && used + bytes.length > this.opts.maxSpoolBytes) {
       throw new OutflowError(
