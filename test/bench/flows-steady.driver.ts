@@ -55,7 +55,8 @@ for (let t = 0; t < ticks; t++) {
   clock.advance(5);
   const at = clock.unix();
   // A fresh string every tick, like nettop's stdout: retained flows must not pin old outputs.
-  const flows = parseNettop(nettopSample(1000, t % 16)).rows.filter((r) => !r.remote.wildcard);
+  // (generation t: counters grow every tick, as a socket's do; see flows.bench.ts)
+  const flows = parseNettop(nettopSample(1000, t)).rows.filter((r) => !r.remote.wildcard);
   const procs = await resolveProcesses(ctx, flows.map((f) => f.pid), at, async () => undefined);
   store.applySample(
     flows.map((f) => {
