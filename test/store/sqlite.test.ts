@@ -16,6 +16,8 @@ storeContract('sqlite (:memory:)', () => openSqliteStore(':memory:'));
 /** A store file as a release before migration `id` left it (every earlier migration applied), still open. */
 function storeBefore(file: string, id: string): Database.Database {
   const db = new Database(file);
+  // registered by the store before migrations run (0012 uses it)
+  db.function('outflow_md5', { deterministic: true }, (body: unknown) => candidateBodyDigest(String(body)));
   db.exec('CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
   for (const m of loadMigrations('sqlite').filter((m) => m.id < id)) {
     db.exec(m.sql);
@@ -388,6 +390,97 @@ describe('SQLite store specifics', () => {
       expect(after.prepare('SELECT count(*) FROM candidate_bodies').pluck().get()).toBe(1);
     } finally {
       after.close();
+    }
+  });
+
+  it('0013 keys host and status rows by host ref with the same answers, refs in order of first sighting', async () => {
+    const file = path.join(dir, 'pre-0013.db');
+    const db = storeBefore(file, '0013');
+    // H2 already has a ref (it has prevalence rows); H0, H3 (a status row, no host row) and H1 get theirs now, in
+    // that order: by first sighting (H0's ref, 2, is freed when it expires below)
+    db.prepare(`INSERT INTO host_refs (host_id) VALUES ('H2')`).run();
+    db.prepare(`INSERT INTO hosts (host_id, hostname, hostname_time, first_seen, last_seen) VALUES ('H1', 'one.local', 90, 50, 90), ('H2', '', 0, 10, 300), ('H0', 'zero.local', 20, 20, 20)`).run();
+    const st = db.prepare(`INSERT INTO host_status (host_id, component, platform, state, detail, version, time) VALUES (?, ?, 'darwin', ?, '', '0.1.0', ?)`);
+    st.run('H1', 'flows', 'running', 90);
+    st.run('H1', 'eslogger', 'degraded', 80);
+    st.run('H3', 'flows', 'running', 40);
+    db.close();
+    const s = await openSqliteStore(file);
+    try {
+      const hosts = await s.hosts.get(['H0', 'H1', 'H2', 'H3']);
+      expect([...hosts.values()]).toEqual([
+        { hostId: 'H0', hostname: 'zero.local', firstSeen: 20, lastSeen: 20 },
+        { hostId: 'H1', hostname: 'one.local', firstSeen: 50, lastSeen: 90 },
+        { hostId: 'H2', hostname: '', firstSeen: 10, lastSeen: 300 },
+      ]);
+      expect((await s.hosts.listStatus()).map((r) => [r.hostId, r.component, r.state, r.time])).toEqual([
+        ['H1', 'eslogger', 'degraded', 80],
+        ['H1', 'flows', 'running', 90],
+        ['H3', 'flows', 'running', 40],
+      ]);
+      expect((await s.hosts.listStatus('H3')).map((r) => r.component)).toEqual(['flows']);
+      expect(await s.hosts.activeCount({ from: 85, to: 1000 })).toBe(2);
+      // a migrated row is updated in place, not duplicated; an older name does not win
+      await s.hosts.touch([{ hostId: 'H1', hostname: 'old.local', hostnameTime: 60, firstSeen: 40, lastSeen: 400 }]);
+      await s.hosts.recordStatus([{ hostId: 'H1', component: 'flows', platform: 'darwin', state: 'stopped', detail: 'x', version: '0.1.0', time: 400 }]);
+      expect((await s.hosts.get(['H1'])).get('H1')).toEqual({ hostId: 'H1', hostname: 'one.local', firstSeen: 40, lastSeen: 400 });
+      expect((await s.hosts.listStatus('H1')).map((r) => [r.component, r.state])).toEqual([
+        ['eslogger', 'degraded'],
+        ['flows', 'stopped'],
+      ]);
+      // expiry takes a host's status rows along, and then its ref; H3's status row keeps its ref
+      expect(await s.hosts.expire(50)).toBe(1);
+      expect([...(await s.hosts.get(['H0', 'H1', 'H2'])).keys()]).toEqual(['H1', 'H2']);
+    } finally {
+      await s.close();
+    }
+    const after = new Database(file, { readonly: true });
+    try {
+      expect(after.prepare(`SELECT host_id, ref FROM host_refs ORDER BY ref`).raw().all()).toEqual([
+        ['H2', 1],
+        ['H3', 3],
+        ['H1', 4],
+      ]);
+      expect(after.prepare(`SELECT host_ref, host_id FROM hosts ORDER BY host_ref`).raw().all()).toEqual([
+        [1, 'H2'],
+        [4, 'H1'],
+      ]);
+      expect(after.prepare(`SELECT host_ref, component FROM host_status ORDER BY host_ref, component`).raw().all()).toEqual([
+        [3, 'flows'],
+        [4, 'eslogger'],
+        [4, 'flows'],
+      ]);
+      expect(after.prepare(`SELECT name FROM sqlite_master WHERE name = 'hosts_last_seen'`).all()).toEqual([]);
+    } finally {
+      after.close();
+    }
+  });
+
+  it('host and status rows follow a host\'s new ref when another process expired the old one', async () => {
+    const file = path.join(dir, 'host-row-refs.db');
+    await withTwoProcesses(file, async (a, b) => {
+      const status = (hostId: string, time: number) => ({ hostId, component: 'flows', platform: 'darwin', state: 'running', detail: '', version: '0.1.0', time });
+      await a.hosts.touch([{ hostId: 'H1', hostname: 'one.local', hostnameTime: 100, firstSeen: 100, lastSeen: 100 }]);
+      await a.hosts.recordStatus([status('H1', 100)]);
+      // b expires H1 (its host row, its status row, then its ref) and hands the next ref to H2
+      expect(await b.hosts.expire(200)).toBe(1);
+      await b.hosts.touch([{ hostId: 'H2', hostname: 'two.local', hostnameTime: 300, firstSeen: 300, lastSeen: 300 }]);
+      // a's cached ref for H1 is stale: it must not write H1's rows under it
+      await a.hosts.touch([{ hostId: 'H1', hostname: 'one.local', hostnameTime: 310, firstSeen: 310, lastSeen: 310 }]);
+      await a.hosts.recordStatus([status('H1', 310)]);
+      expect([...(await b.hosts.get(['H1', 'H2'])).values()].map((h) => [h.hostId, h.hostname, h.firstSeen])).toEqual([
+        ['H1', 'one.local', 310],
+        ['H2', 'two.local', 300],
+      ]);
+      expect((await b.hosts.listStatus()).map((r) => [r.hostId, r.time])).toEqual([['H1', 310]]);
+    });
+    const db = new Database(file, { readonly: true });
+    try {
+      // every host and status row names its host's current ref
+      expect(db.prepare(`SELECT count(*) FROM hosts h JOIN host_refs r ON r.ref = h.host_ref AND r.host_id = h.host_id`).pluck().get()).toBe(2);
+      expect(db.prepare(`SELECT count(*) FROM host_status s LEFT JOIN host_refs r ON r.ref = s.host_ref WHERE r.ref IS NULL`).pluck().get()).toBe(0);
+    } finally {
+      db.close();
     }
   });
 

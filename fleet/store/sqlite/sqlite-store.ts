@@ -223,17 +223,21 @@ class SqliteRepos implements StoreRepos {
           // hostnameReplaces, in SQL (SET expressions read the row as it was)
           const newer = `excluded.hostname <> '' AND (hosts.hostname = '' OR excluded.hostname_time > hosts.hostname_time
             OR (excluded.hostname_time = hosts.hostname_time AND excluded.hostname > hosts.hostname))`;
+          // rows keyed by host ref (migration 0013): a new host takes the ref its prevalence rows use
+          self.underWriteLock(() => {
+          const refs = self.hostRefs(rows.map((r) => r.hostId));
           self.chunked(
             rows,
-            5,
-            (values) => `INSERT INTO hosts (host_id, hostname, hostname_time, first_seen, last_seen) VALUES ${values}
+            6,
+            (values) => `INSERT INTO hosts (host_ref, host_id, hostname, hostname_time, first_seen, last_seen) VALUES ${values}
               ON CONFLICT (host_id) DO UPDATE SET
                 hostname = CASE WHEN ${newer} THEN excluded.hostname ELSE hosts.hostname END,
                 hostname_time = CASE WHEN ${newer} THEN excluded.hostname_time ELSE hosts.hostname_time END,
                 first_seen = min(hosts.first_seen, excluded.first_seen),
                 last_seen = max(hosts.last_seen, excluded.last_seen)`,
-            (r, args) => void args.push(r.hostId, r.hostname, hostnameTimeOf(r), r.firstSeen, r.lastSeen),
+            (r, args) => void args.push(refs.get(r.hostId)!, r.hostId, r.hostname, hostnameTimeOf(r), r.firstSeen, r.lastSeen),
           );
+          });
         });
       },
       async activeCount(window: TimeWindow) {
@@ -255,25 +259,28 @@ class SqliteRepos implements StoreRepos {
       },
       async recordStatus(rows: readonly HostComponentStatus[]) {
         wrap('hosts.recordStatus', 'STORE_WRITE', () => {
+          self.underWriteLock(() => {
+          const refs = self.hostRefs(rows.map((r) => r.hostId));
           self.chunked(
             rows,
             7,
-            (values) => `INSERT INTO host_status (host_id, component, platform, state, detail, version, time) VALUES ${values}
-              ON CONFLICT (host_id, component) DO UPDATE SET platform = excluded.platform, state = excluded.state, detail = excluded.detail,
+            (values) => `INSERT INTO host_status (host_ref, component, platform, state, detail, version, time) VALUES ${values}
+              ON CONFLICT (host_ref, component) DO UPDATE SET platform = excluded.platform, state = excluded.state, detail = excluded.detail,
                 version = excluded.version, time = excluded.time
               WHERE excluded.time > host_status.time OR (excluded.time = host_status.time
                 AND (${statusStateRankSql('excluded.state')}, excluded.state, excluded.detail, excluded.platform, excluded.version)
                   > (${statusStateRankSql('host_status.state')}, host_status.state, host_status.detail, host_status.platform, host_status.version))`,
-            (r, args) => void args.push(r.hostId, r.component, r.platform, r.state, r.detail, r.version, r.time),
+            (r, args) => void args.push(refs.get(r.hostId)!, r.component, r.platform, r.state, r.detail, r.version, r.time),
           );
+          });
         });
       },
       async listStatus(hostId?: string) {
         return wrap('hosts.listStatus', 'STORE_READ', () => {
           const rows = (
             hostId === undefined
-              ? self.st('SELECT * FROM host_status ORDER BY host_id, component').all()
-              : self.st('SELECT * FROM host_status WHERE host_id = ? ORDER BY component').all(hostId)
+              ? self.st(`SELECT r.host_id, s.* FROM host_status s JOIN host_refs r ON r.ref = s.host_ref ORDER BY r.host_id, s.component`).all()
+              : self.st(`SELECT r.host_id, s.* FROM host_status s JOIN host_refs r ON r.ref = s.host_ref WHERE r.host_id = ? ORDER BY s.component`).all(hostId)
           ) as Row[];
           return rows.map((r) => ({
             hostId: r.host_id as string,
@@ -288,7 +295,7 @@ class SqliteRepos implements StoreRepos {
       },
       async expire(before: number) {
         return wrap('hosts.expire', 'STORE_WRITE', () => {
-          self.st('DELETE FROM host_status WHERE host_id IN (SELECT host_id FROM hosts WHERE last_seen < ?)').run(before);
+          self.st('DELETE FROM host_status WHERE host_ref IN (SELECT host_ref FROM hosts WHERE last_seen < ?)').run(before);
           const n = self.st('DELETE FROM hosts WHERE last_seen < ?').run(before).changes;
           // Here rather than in prevalence.expire: rollup expires prevalence first, then hosts, so only now
           // are the refs of this rollup's expired hosts free.
@@ -899,6 +906,21 @@ class SqliteRepos implements StoreRepos {
   }
 
   /**
+   * `fn` under the write lock: the open transaction's, else an immediate transaction of its own, so that host
+   * refs it reads cannot be expired by another process before it writes them.
+   */
+  underWriteLock<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      // refs created by the rolled-back transaction are gone
+      this.discardUncommitted();
+      throw err;
+    }
+  }
+
+  /**
    * host_refs rows for these hosts, created on first sight. Refs are cached across transactions: a ref
    * never changes while its row exists, and deleting rows (prevalence.expire) bumps host_refs_generation,
    * which every transaction compares before trusting the cache (another process may have deleted).
@@ -1066,10 +1088,10 @@ class SqliteRepos implements StoreRepos {
     return expired;
   }
 
-  /** Forget refs of hosts no prevalence row and no host row names any more; tell other processes' caches. */
+  /** Forget refs of hosts no prevalence, host or status row names any more; tell other processes' caches. */
   expireHostRefs(): void {
-    const n = this.st(`DELETE FROM host_refs WHERE ref NOT IN (SELECT host_ref FROM destination_hosts UNION SELECT host_ref FROM app_hosts UNION SELECT host_ref FROM pair_hosts)
-      AND host_id NOT IN (SELECT host_id FROM hosts)`).run().changes;
+    const n = this.st(`DELETE FROM host_refs WHERE ref NOT IN (SELECT host_ref FROM destination_hosts UNION SELECT host_ref FROM app_hosts UNION SELECT host_ref FROM pair_hosts
+      UNION SELECT host_ref FROM hosts UNION SELECT host_ref FROM host_status)`).run().changes;
     // This process's cache goes too: its next hostRefs sees the new generation.
     if (n > 0) this.st(`UPDATE store_meta SET value = value + 1 WHERE name = 'host_refs_generation'`).run();
   }
