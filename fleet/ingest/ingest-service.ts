@@ -445,15 +445,30 @@ function nonScalarColumn(c: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-const hasNul = (v: unknown): boolean => typeof v === 'string' && v.includes('\u0000');
+/** A UTF-16 surrogate not in a pair (JSON can spell one, `"\\ud800"`; UTF-8 cannot hold it). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-/** A NUL in a string the store may keep: envelope text, column names and values. */
-function holdsNul(line: ResultLogLine): boolean {
-  if (hasNul(line.hostId) || hasNul(line.hostname) || hasNul(line.name)) return true;
-  for (const row of line.rows) {
-    for (const [k, v] of Object.entries(row.columns)) if (hasNul(k) || hasNul(v)) return true;
+const UNSTORABLE_NUL = 'a string holds a NUL character (\\u0000), which the stores cannot keep';
+// SQLite keeps a lone surrogate's raw bytes and PostgreSQL a U+FFFD: two host ids or keys that differ only there
+// would be two in one store and one in the other, and two such rows in one PostgreSQL statement fail the batch.
+const UNSTORABLE_SURROGATE = 'a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which the stores cannot keep';
+
+function unstorable(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  if (v.includes('\u0000')) return UNSTORABLE_NUL;
+  return LONE_SURROGATE.test(v) ? UNSTORABLE_SURROGATE : undefined;
+}
+
+/** Why a string the store may keep (envelope text, column names and values) cannot be kept; undefined if all can. */
+function unstorableText(line: ResultLogLine): string | undefined {
+  let why = unstorable(line.hostId) ?? unstorable(line.hostname) ?? unstorable(line.name);
+  for (let i = 0; why === undefined && i < line.rows.length; i++) {
+    for (const [k, v] of Object.entries(line.rows[i]!.columns)) {
+      why = unstorable(k) ?? unstorable(v);
+      if (why !== undefined) break;
+    }
   }
-  return false;
+  return why;
 }
 
 /** The end of a rejected row's reason that says which row of its line it was (see rowReason). */
@@ -864,9 +879,11 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           rejectLine(r.reason, rawText(input));
           continue;
         }
-        // JSON may spell a NUL (\u0000) that PostgreSQL text cannot hold: the whole batch would fail on every retry.
-        if ((typeof input !== 'string' || input.includes('\\u0000')) && holdsNul(r.line)) {
-          rejectLine('a string holds a NUL character (\\u0000), which the stores cannot keep', rawText(input));
+        // JSON may spell a NUL (\u0000) that PostgreSQL text cannot hold, or a lone surrogate (\ud800) that neither
+        // store keeps as it is: the whole batch would fail on every retry. Decoded text holds neither unescaped.
+        const unfit = typeof input !== 'string' || input.includes('\\u') ? unstorableText(r.line) : undefined;
+        if (unfit !== undefined) {
+          rejectLine(unfit, rawText(input));
           continue;
         }
         const host = hostOf(r.line);

@@ -31,6 +31,10 @@ const HOSTILE: [string, string][] = [
   ['an object as an Outflow column', destination('evil', { remote_address: { toString: 0 } })],
   ['a NUL in the hostname', line('evil', 3, { decorations: { host_uuid: 'evil', hostname: 'a\u0000b' } })],
   ['a NUL in an Outflow column', destination('evil', { server_name: 'x\u0000.example.com' })],
+  // JSON.stringify spells them "\ud800": two host ids PostgreSQL would store as one, in one statement
+  ['a lone surrogate in the host id', line('evil-\ud800', 4, { name: 'pack/Global/outflow_status', snapshot: [], columns: undefined, action: 'snapshot' })],
+  ['another lone surrogate in the host id', line('evil-\udbff', 5, { name: 'pack/Global/outflow_status', snapshot: [], columns: undefined, action: 'snapshot' })],
+  ['a lone surrogate in an Outflow column', destination('evil', { server_name: 'x\udc00.example.com' })],
 ];
 
 const db = useTestDatabase('hostile');
@@ -53,15 +57,18 @@ describe.each(backends)('hostile result lines (%s)', (_name, open) => {
       expect(reasons).toEqual([
         'a string holds a NUL character (\\u0000), which the stores cannot keep',
         'a string holds a NUL character (\\u0000), which the stores cannot keep',
+        'a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which the stores cannot keep',
+        'a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which the stores cannot keep',
+        'a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which the stores cannot keep',
         'outflow_destinations row invalid: remote_address: not a string or number',
       ]);
       // the two odd values of another query are that query's business: accepted as host activity only
-      expect(r).toMatchObject({ quarantined: 3, ignored: 4 });
-      // the same batch again: the rejected row is recognized and not quarantined twice; the NUL lines are
-      // rejected before any row is read, so again
+      expect(r).toMatchObject({ quarantined: 6, ignored: 4 });
+      // the same batch again: the rejected row is recognized and not quarantined twice; the NUL and surrogate
+      // lines are rejected before any row is read, so again
       const again = await ingest.ingestLines(batch, { kind: 'test', id: 'hostile' });
-      expect(again).toMatchObject({ quarantined: 2, duplicates: 1 });
-      const reasonsAfter = (await store.quarantine.list(10)).map((q) => q.reason);
+      expect(again).toMatchObject({ quarantined: 5, duplicates: 1 });
+      const reasonsAfter = (await store.quarantine.list(20)).map((q) => q.reason);
       expect(reasonsAfter.filter((q) => q.startsWith('outflow_destinations row invalid'))).toHaveLength(1);
     } finally {
       await store.close();

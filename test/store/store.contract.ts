@@ -206,6 +206,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         ]);
         expect((await store.hosts.listStatus()).map((s) => s.hostId)).toEqual(['H1', 'H1', 'H2']);
       });
+      it('records the status of a host whose id carries a lone surrogate', async () => {
+        const id = 'EVIL-\ud800';
+        await store.hosts.touch([{ hostId: id, hostname: 'evil.local', firstSeen: T0, lastSeen: T0 }]);
+        await store.hosts.recordStatus([{ hostId: id, component: 'flows', platform: 'darwin', state: 'running', detail: '', version: '0.1.0', time: T0 }]);
+        expect((await store.hosts.listStatus()).map((s) => [s.component, s.time])).toEqual([['flows', T0]]);
+      });
     });
 
     it('event clock merges min/max and starts empty', async () => {

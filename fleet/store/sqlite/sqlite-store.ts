@@ -219,26 +219,26 @@ class SqliteRepos implements StoreRepos {
 
     this.hosts = {
       async touch(rows: readonly HostSighting[]) {
-        wrap('hosts.touch', 'STORE_WRITE', () => {
-          // hostnameReplaces, in SQL (SET expressions read the row as it was)
-          const newer = `excluded.hostname <> '' AND (hosts.hostname = '' OR excluded.hostname_time > hosts.hostname_time
-            OR (excluded.hostname_time = hosts.hostname_time AND excluded.hostname > hosts.hostname))`;
-          // rows keyed by host ref (migration 0013): a new host takes the ref its prevalence rows use
+        // rows keyed by host ref (migration 0013): a new host takes the ref its prevalence rows use
+        wrap('hosts.touch', 'STORE_WRITE', () =>
           self.underWriteLock(() => {
-          const refs = self.hostRefs(rows.map((r) => r.hostId));
-          self.chunked(
-            rows,
-            6,
-            (values) => `INSERT INTO hosts (host_ref, host_id, hostname, hostname_time, first_seen, last_seen) VALUES ${values}
-              ON CONFLICT (host_id) DO UPDATE SET
-                hostname = CASE WHEN ${newer} THEN excluded.hostname ELSE hosts.hostname END,
-                hostname_time = CASE WHEN ${newer} THEN excluded.hostname_time ELSE hosts.hostname_time END,
-                first_seen = min(hosts.first_seen, excluded.first_seen),
-                last_seen = max(hosts.last_seen, excluded.last_seen)`,
-            (r, args) => void args.push(refs.get(r.hostId)!, r.hostId, r.hostname, hostnameTimeOf(r), r.firstSeen, r.lastSeen),
-          );
-          });
-        });
+            // hostnameReplaces, in SQL (SET expressions read the row as it was)
+            const newer = `excluded.hostname <> '' AND (hosts.hostname = '' OR excluded.hostname_time > hosts.hostname_time
+              OR (excluded.hostname_time = hosts.hostname_time AND excluded.hostname > hosts.hostname))`;
+            const refs = self.hostRefs(rows.map((r) => r.hostId));
+            self.chunked(
+              rows,
+              6,
+              (values) => `INSERT INTO hosts (host_ref, host_id, hostname, hostname_time, first_seen, last_seen) VALUES ${values}
+                ON CONFLICT (host_id) DO UPDATE SET
+                  hostname = CASE WHEN ${newer} THEN excluded.hostname ELSE hosts.hostname END,
+                  hostname_time = CASE WHEN ${newer} THEN excluded.hostname_time ELSE hosts.hostname_time END,
+                  first_seen = min(hosts.first_seen, excluded.first_seen),
+                  last_seen = max(hosts.last_seen, excluded.last_seen)`,
+              (r, args) => void args.push(refs.get(r.hostId)!, r.hostId, r.hostname, hostnameTimeOf(r), r.firstSeen, r.lastSeen),
+            );
+          }),
+        );
       },
       async activeCount(window: TimeWindow) {
         return wrap('hosts.activeCount', 'STORE_READ', () => {
@@ -258,22 +258,22 @@ class SqliteRepos implements StoreRepos {
         });
       },
       async recordStatus(rows: readonly HostComponentStatus[]) {
-        wrap('hosts.recordStatus', 'STORE_WRITE', () => {
+        wrap('hosts.recordStatus', 'STORE_WRITE', () =>
           self.underWriteLock(() => {
-          const refs = self.hostRefs(rows.map((r) => r.hostId));
-          self.chunked(
-            rows,
-            7,
-            (values) => `INSERT INTO host_status (host_ref, component, platform, state, detail, version, time) VALUES ${values}
-              ON CONFLICT (host_ref, component) DO UPDATE SET platform = excluded.platform, state = excluded.state, detail = excluded.detail,
-                version = excluded.version, time = excluded.time
-              WHERE excluded.time > host_status.time OR (excluded.time = host_status.time
-                AND (${statusStateRankSql('excluded.state')}, excluded.state, excluded.detail, excluded.platform, excluded.version)
-                  > (${statusStateRankSql('host_status.state')}, host_status.state, host_status.detail, host_status.platform, host_status.version))`,
-            (r, args) => void args.push(refs.get(r.hostId)!, r.component, r.platform, r.state, r.detail, r.version, r.time),
-          );
-          });
-        });
+            const refs = self.hostRefs(rows.map((r) => r.hostId));
+            self.chunked(
+              rows,
+              7,
+              (values) => `INSERT INTO host_status (host_ref, component, platform, state, detail, version, time) VALUES ${values}
+                ON CONFLICT (host_ref, component) DO UPDATE SET platform = excluded.platform, state = excluded.state, detail = excluded.detail,
+                  version = excluded.version, time = excluded.time
+                WHERE excluded.time > host_status.time OR (excluded.time = host_status.time
+                  AND (${statusStateRankSql('excluded.state')}, excluded.state, excluded.detail, excluded.platform, excluded.version)
+                    > (${statusStateRankSql('host_status.state')}, host_status.state, host_status.detail, host_status.platform, host_status.version))`,
+              (r, args) => void args.push(refs.get(r.hostId)!, r.component, r.platform, r.state, r.detail, r.version, r.time),
+            );
+          }),
+        );
       },
       async listStatus(hostId?: string) {
         return wrap('hosts.listStatus', 'STORE_READ', () => {
@@ -294,14 +294,17 @@ class SqliteRepos implements StoreRepos {
         });
       },
       async expire(before: number) {
-        return wrap('hosts.expire', 'STORE_WRITE', () => {
-          self.st('DELETE FROM host_status WHERE host_ref IN (SELECT host_ref FROM hosts WHERE last_seen < ?)').run(before);
-          const n = self.st('DELETE FROM hosts WHERE last_seen < ?').run(before).changes;
-          // Here rather than in prevalence.expire: rollup expires prevalence first, then hosts, so only now
-          // are the refs of this rollup's expired hosts free.
-          self.expireHostRefs();
-          return n;
-        });
+        // one transaction: another process must not write under a ref deleted here before the generation moves
+        return wrap('hosts.expire', 'STORE_WRITE', () =>
+          self.underWriteLock(() => {
+            self.st('DELETE FROM host_status WHERE host_ref IN (SELECT host_ref FROM hosts WHERE last_seen < ?)').run(before);
+            const n = self.st('DELETE FROM hosts WHERE last_seen < ?').run(before).changes;
+            // Here rather than in prevalence.expire: rollup expires prevalence first, then hosts, so only now
+            // are the refs of this rollup's expired hosts free.
+            self.expireHostRefs();
+            return n;
+          }),
+        );
       },
     };
 
@@ -937,16 +940,14 @@ class SqliteRepos implements StoreRepos {
       const list = [...missing];
       const bindId = (h: string, args: (string | number)[]) => void args.push(h);
       this.chunked(list, 1, (values) => `INSERT INTO host_refs (host_id) VALUES ${values} ON CONFLICT (host_id) DO NOTHING`, bindId, undefined, 512);
-      this.chunked(
-        list,
-        1,
-        (values) => `SELECT ref, host_id FROM host_refs WHERE host_id IN (${values})`,
-        bindId,
-        (st, args) => {
-          for (const [ref, host] of st.raw(true).all(...args) as [number, string][]) this.refCache.set(host, ref);
-        },
-        512,
-      );
+      // Each looked up by the id asked for, not by the text read back: an id that is not valid UTF-16 (a lone
+      // surrogate, stored as its raw bytes) reads back as another string, and its rows would be bound without a ref.
+      const refOf = this.st('SELECT ref FROM host_refs WHERE host_id = ?').pluck();
+      for (const h of list) {
+        const ref = refOf.get(h) as number | undefined;
+        if (ref === undefined) throw new StoreError('STORE_WRITE', `sqlite: no host ref for host ${JSON.stringify(h)} after creating it`, 'report this as a bug');
+        this.refCache.set(h, ref);
+      }
     }
     return this.refCache;
   }
