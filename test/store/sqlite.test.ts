@@ -441,7 +441,7 @@ describe('SQLite store specifics', () => {
         ['H3', 3],
         ['H1', 4],
       ]);
-      expect(after.prepare(`SELECT host_ref, host_id FROM hosts ORDER BY host_ref`).raw().all()).toEqual([
+      expect(after.prepare(`SELECT h.host_ref, r.host_id FROM hosts h JOIN host_refs r ON r.ref = h.host_ref ORDER BY h.host_ref`).raw().all()).toEqual([
         [1, 'H2'],
         [4, 'H1'],
       ]);
@@ -477,7 +477,7 @@ describe('SQLite store specifics', () => {
     const db = new Database(file, { readonly: true });
     try {
       // every host and status row names its host's current ref
-      expect(db.prepare(`SELECT count(*) FROM hosts h JOIN host_refs r ON r.ref = h.host_ref AND r.host_id = h.host_id`).pluck().get()).toBe(2);
+      expect(db.prepare(`SELECT count(*) FROM hosts h JOIN host_refs r ON r.ref = h.host_ref`).pluck().get()).toBe(2);
       expect(db.prepare(`SELECT count(*) FROM host_status s LEFT JOIN host_refs r ON r.ref = s.host_ref WHERE r.ref IS NULL`).pluck().get()).toBe(0);
     } finally {
       db.close();

@@ -219,7 +219,7 @@ class SqliteRepos implements StoreRepos {
 
     this.hosts = {
       async touch(rows: readonly HostSighting[]) {
-        // rows keyed by host ref (migration 0013): a new host takes the ref its prevalence rows use
+        // rows keyed by host ref (migration 0013; the host id is host_refs'): a new host takes the ref its prevalence rows use
         wrap('hosts.touch', 'STORE_WRITE', () =>
           self.underWriteLock(() => {
             // hostnameReplaces, in SQL (SET expressions read the row as it was)
@@ -228,14 +228,14 @@ class SqliteRepos implements StoreRepos {
             const refs = self.hostRefs(rows.map((r) => r.hostId));
             self.chunked(
               rows,
-              6,
-              (values) => `INSERT INTO hosts (host_ref, host_id, hostname, hostname_time, first_seen, last_seen) VALUES ${values}
-                ON CONFLICT (host_id) DO UPDATE SET
+              5,
+              (values) => `INSERT INTO hosts (host_ref, hostname, hostname_time, first_seen, last_seen) VALUES ${values}
+                ON CONFLICT (host_ref) DO UPDATE SET
                   hostname = CASE WHEN ${newer} THEN excluded.hostname ELSE hosts.hostname END,
                   hostname_time = CASE WHEN ${newer} THEN excluded.hostname_time ELSE hosts.hostname_time END,
                   first_seen = min(hosts.first_seen, excluded.first_seen),
                   last_seen = max(hosts.last_seen, excluded.last_seen)`,
-              (r, args) => void args.push(refs.get(r.hostId)!, r.hostId, r.hostname, hostnameTimeOf(r), r.firstSeen, r.lastSeen),
+              (r, args) => void args.push(refs.get(r.hostId)!, r.hostname, hostnameTimeOf(r), r.firstSeen, r.lastSeen),
             );
           }),
         );
@@ -248,7 +248,7 @@ class SqliteRepos implements StoreRepos {
       },
       async get(hostIds: readonly string[]) {
         return wrap('hosts.get', 'STORE_READ', () => {
-          const q = self.st('SELECT host_id, hostname, first_seen, last_seen FROM hosts WHERE host_id = ?');
+          const q = self.st('SELECT h.hostname, h.first_seen, h.last_seen FROM host_refs r JOIN hosts h ON h.host_ref = r.ref WHERE r.host_id = ?');
           const out = new Map<string, HostRecord>();
           for (const id of new Set(hostIds)) {
             const r = q.get(id) as Row | undefined;
@@ -641,7 +641,7 @@ class SqliteRepos implements StoreRepos {
           }
           if (query.host) {
             // lower() folds ASCII only, as PostgreSQL's lower(… COLLATE "C") does
-            where.push(`(lower(host_id) = lower(?) OR host_id IN (SELECT host_id FROM hosts WHERE lower(hostname) = lower(?)))`);
+            where.push(`(lower(host_id) = lower(?) OR host_id IN (SELECT r.host_id FROM hosts h JOIN host_refs r ON r.ref = h.host_ref WHERE lower(h.hostname) = lower(?)))`);
             args.push(query.host, query.host);
           }
           args.push(query.limit ?? 1000);
