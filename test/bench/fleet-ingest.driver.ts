@@ -8,9 +8,11 @@
  * - finalize: latency for 10 000 pending candidates (target ≤ 2 s).
  * The fleet is generated in slices of 500 hosts (distinct seeds → distinct hosts) so the generator's
  * own memory stays small; each slice is written to a result-log file and ingested with ingestFile, the
- * path of `outflow fleet ingest FILE…`. Only ingestFile/finalizePending calls are timed.
+ * path of `outflow fleet ingest FILE…`. Only ingestFile/finalizePending calls are timed. The same day is also
+ * ingested as one time-ordered file of all hosts (benchIngestTimeOrdered), the layout of a live fleet's log.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
@@ -89,6 +91,87 @@ async function benchIngest(b: BenchContext, dir: string, withRollup: boolean): P
   });
 }
 
+/** A result line's unixTime (number or string, as osquery writes it); 0 when it has none. */
+function unixTimeOf(line: string): number {
+  const m = /"unixTime":"?(\d+)/.exec(line);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Merge time-ordered result-log files into one by unixTime (ties in file order): the log of all hosts as Fleet's
+ * filesystem logger or one osqueryd-to-collector pipeline writes it. Streams, so memory stays small.
+ */
+async function mergeByTime(files: readonly string[], out: string): Promise<number> {
+  const readers = files.map((f) => createInterface({ input: createReadStream(f), crlfDelay: Infinity })[Symbol.asyncIterator]());
+  const heads: (string | undefined)[] = await Promise.all(readers.map(async (r) => (await r.next()).value as string | undefined));
+  const times = heads.map((l) => (l === undefined ? Infinity : unixTimeOf(l)));
+  const fd = openSync(out, 'w');
+  let chunk: string[] = [];
+  let chunkChars = 0;
+  let lines = 0;
+  try {
+    for (;;) {
+      let k = -1;
+      for (let i = 0; i < heads.length; i++) if (heads[i] !== undefined && (k < 0 || times[i]! < times[k]!)) k = i;
+      if (k < 0) break;
+      chunk.push(heads[k]!);
+      chunkChars += heads[k]!.length + 1;
+      lines++;
+      if (chunkChars >= 8 * 1024 * 1024) {
+        writeSync(fd, `${chunk.join('\n')}\n`);
+        chunk = [];
+        chunkChars = 0;
+      }
+      const next = await readers[k]!.next();
+      heads[k] = next.done ? undefined : (next.value as string);
+      times[k] = heads[k] === undefined ? Infinity : unixTimeOf(heads[k]!);
+    }
+    if (chunk.length) writeSync(fd, `${chunk.join('\n')}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return lines;
+}
+
+/**
+ * The same fleet day as one time-ordered file of all hosts (the slices merged by unixTime), ingested in one
+ * `ingestFile`. A batch of the slices holds ~8 hours of 500 hosts, so a host's repeated sightings fold into one
+ * row of each table; a batch of this file holds ~30 minutes of nearly every host, and writes about one row a
+ * line. Reported beside the target's number, which is the sliced layout's.
+ */
+async function benchIngestTimeOrdered(b: BenchContext, dir: string): Promise<void> {
+  const hostsTotal = b.quick ? 1000 : 10_000;
+  const slice = 500;
+  const slices: string[] = [];
+  for (let s = 0; s * slice < hostsTotal; s++) {
+    const fleet = simulateFleet({ hosts: Math.min(slice, hostsTotal - s * slice), days: 1, seed: 1000 + s, files: 1, duplicateRate: 0.01 });
+    const file = path.join(dir, `ordered-slice-${s}.log`);
+    writeFileSync(file, `${fleet.files[0]!.join('\n')}\n`);
+    slices.push(file);
+  }
+  const merged = path.join(dir, 'all-hosts.log');
+  const lines = await mergeByTime(slices, merged);
+  for (const f of slices) rmSync(f);
+  const store = await openSqliteStore(path.join(dir, 'ingest-ordered.db'));
+  const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+  const t0 = performance.now();
+  const c0 = cpuSeconds();
+  const r = await ingestFile(merged, { ingest, store });
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds() - c0;
+  await store.close();
+  rmSync(merged);
+  b.report(`ingest ${hostsTotal} hosts × 1 day (SQLite, fleet ingest FILE path, one time-ordered file of all hosts)`, {
+    lines,
+    accepted_rows: r.accepted,
+    seconds: Number(seconds.toFixed(2)),
+    lines_per_s: Math.round(lines / seconds),
+    cpu_seconds: Number(cpu.toFixed(2)),
+    lines_per_cpu_s: Math.round(lines / cpu),
+    peak_rss_mb: peakRssMb(),
+  });
+}
+
 /**
  * `compacted`: the rollup has run first, so the common keys are read from their day sketches. Fewer verdicts
  * fire than without it, by design: all 10 000 candidates fall on one day, and a day sketch counts every host of
@@ -124,6 +207,8 @@ async function main(b: BenchContext): Promise<void> {
     (globalThis as { gc?: () => void }).gc?.();
     await benchIngest(b, dir, false);
     await benchIngest(b, dir, true);
+    // after the sliced runs, whose peak RSS is the target's: peak_rss_mb is the process's high-water mark
+    await benchIngestTimeOrdered(b, dir);
     // The first finalize is the target's number (a cold JIT, as right after a restart); this one is what the
     // minutely job of a running aggregator takes. Run last: before ingest it raised the peak RSS reported as ingest's.
     await benchFinalize(b, dir, false, true);
