@@ -8,17 +8,7 @@ import { openSqliteStore, type SqliteStore } from '../../fleet/store/sqlite/sqli
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { statusLines, T0 } from '../fleet/fleet-helpers.js';
-
-async function withTwoProcesses(file: string, fn: (a: SqliteStore, b: SqliteStore) => Promise<void>): Promise<void> {
-  const a = await openSqliteStore(file);
-  const b = await openSqliteStore(file);
-  try {
-    await fn(a, b);
-  } finally {
-    await a.close();
-    await b.close();
-  }
-}
+import { withTwoProcesses } from '../helpers/sqlite-stores.js';
 
 const status = (hostId: string, time: number) => ({ hostId, component: 'flows', platform: 'darwin', state: 'running', detail: '', version: '0.1.0', time });
 

@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { openSqliteStore, type SqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
+import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
 import { ChangeCursorError, candidateBodyDigest, pairKey, type AppSighting } from '../../fleet/store/store.js';
 import { openStore } from '../../fleet/store/open.js';
 import { loadMigrations } from '../../fleet/store/migrations.js';
 import { createLogger } from '../../src/log.js';
 import { expectLegacyCompactionUpgrade, sampleDetection, storeContract } from './store.contract.js';
 import { expectRollupHandover } from '../helpers/rollup.js';
+import { withTwoProcesses } from '../helpers/sqlite-stores.js';
 
 storeContract('sqlite (:memory:)', () => openSqliteStore(':memory:'));
 
@@ -24,18 +25,6 @@ function storeBefore(file: string, id: string): Database.Database {
     db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, 0)').run(m.id);
   }
   return db;
-}
-
-/** Two stores on one file, as two processes (`fleet serve` and a CLI run) would have them. */
-async function withTwoProcesses(file: string, fn: (a: SqliteStore, b: SqliteStore) => Promise<void>): Promise<void> {
-  const a = await openSqliteStore(file);
-  const b = await openSqliteStore(file);
-  try {
-    await fn(a, b);
-  } finally {
-    await a.close();
-    await b.close();
-  }
 }
 
 describe('SQLite store specifics', () => {
