@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StringInterner } from './strings.js';
+import { escapeLoneSurrogates, LONE_SURROGATE, StringInterner } from './strings.js';
 
 describe('StringInterner', () => {
   it('gives back an equal string, short or long, however often it is asked', () => {
@@ -47,5 +47,20 @@ describe('StringInterner', () => {
     expect(interner.held).toEqual({ entries: 0, chars: 0 });
     interner.intern('x'.repeat(100));
     expect(interner.held).toEqual({ entries: 1, chars: 100 });
+  });
+});
+
+describe('escapeLoneSurrogates', () => {
+  it('escapes lone surrogates only, and the JSON means the same', () => {
+    const line = JSON.stringify({ a: 'x\ud800y', b: '\udc00', c: 'pair \ud83d\ude00', d: 'caf\u00e9' });
+    // JSON.stringify already escapes lone ones: put them back raw, as a JSON-decoded wrapper line holds them
+    const raw = line.replace('\\ud800', '\ud800').replace('\\udc00', '\udc00');
+    const escaped = escapeLoneSurrogates(raw);
+    expect(escaped).toBe(line);
+    expect(JSON.parse(escaped)).toEqual(JSON.parse(raw));
+    expect(LONE_SURROGATE.test(escaped)).toBe(false);
+    // nothing to do: the same string back
+    const plain = '{"c":"pair \ud83d\ude00"}';
+    expect(escapeLoneSurrogates(plain)).toBe(plain);
   });
 });

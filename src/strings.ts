@@ -78,3 +78,15 @@ export function cutHostName(s: string, max: number): string {
   if (isHighSurrogate(s.charCodeAt(start - 1))) start++;
   return `…${s.slice(start)}`;
 }
+
+/** A UTF-16 surrogate not in a pair: JSON can spell one (`"\ud800"`), UTF-8 cannot hold it. */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+
+/**
+ * JSON text with each lone surrogate written as its `\uXXXX` escape: the same JSON (a lone surrogate can only be
+ * inside a string literal of valid JSON, where both spell the same value), in text that UTF-8 can carry.
+ */
+export function escapeLoneSurrogates(json: string): string {
+  return LONE_SURROGATE.test(json) ? json.replace(LONE_SURROGATES, (c) => `\\u${c.charCodeAt(0).toString(16)}`) : json;
+}

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { InputError, zodIssues } from '../../src/errors.js';
+import { escapeLoneSurrogates } from '../../src/strings.js';
 
 export type IngestShape = 'ndjson' | 'webhook' | 'kafka' | 'array';
 
@@ -60,6 +61,15 @@ function bounded<T>(lines: T[], maxLines: number): T[] {
   return lines;
 }
 
+/**
+ * A wrapper's lines, its JSON-string lines with lone surrogates escaped again: JSON.parse of the body decoded
+ * `"\ud800"` into the line's text, and the ingest service looks for such escapes only (text decoded from bytes
+ * cannot hold a lone surrogate, so it does not scan every line for one).
+ */
+function wrapperLines(lines: unknown[]): unknown[] {
+  return lines.map((l) => (typeof l === 'string' ? escapeLoneSurrogates(l) : l));
+}
+
 /** Throws InputError for a body that is none of the shapes, TooManyLinesError past `maxLines` lines. */
 export function decodeIngestBody(body: Buffer | string | undefined, maxLines = Infinity): DecodedIngestBody {
   const text = typeof body === 'string' ? body : (body?.toString('utf8') ?? '');
@@ -74,7 +84,7 @@ export function decodeIngestBody(body: Buffer | string | undefined, maxLines = I
     } catch (err) {
       fail(`body starts with [ but is not a JSON array: ${(err as Error).message}`);
     }
-    return { shape: 'array', lines: bounded(parsed as unknown[], maxLines) };
+    return { shape: 'array', lines: wrapperLines(bounded(parsed as unknown[], maxLines)) };
   }
 
   if (first === '{') {
@@ -91,13 +101,13 @@ export function decodeIngestBody(body: Buffer | string | undefined, maxLines = I
       if (Array.isArray(obj.details)) bounded(obj.details, maxLines);
       const r = WebhookBodySchema.safeParse(obj);
       if (!r.success) fail('invalid Fleet webhook body', zodIssues(r.error.issues));
-      return { shape: 'webhook', lines: bounded(r.data.details, maxLines) };
+      return { shape: 'webhook', lines: wrapperLines(bounded(r.data.details, maxLines)) };
     }
     if ('records' in obj && !('name' in obj)) {
       if (Array.isArray(obj.records)) bounded(obj.records, maxLines);
       const r = KafkaRestBodySchema.safeParse(obj);
       if (!r.success) fail('invalid Kafka REST body', zodIssues(r.error.issues));
-      return { shape: 'kafka', lines: bounded(r.data.records, maxLines).map((rec) => rec.value) };
+      return { shape: 'kafka', lines: wrapperLines(bounded(r.data.records, maxLines).map((rec) => rec.value)) };
     }
     // a single result line
     return { shape: 'ndjson', lines: [obj] };

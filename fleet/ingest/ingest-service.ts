@@ -42,7 +42,7 @@ import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { createDestinationKeyer } from '../../src/classify/destination.js';
 import { candidateStart } from '../../src/analytics/index.js';
 import { EgressCandidateSchema, MAX_KEY_TEXT, MAX_SHORT_TEXT } from '../../src/schemas/egress-candidate.js';
-import { cutHostName, cutText, StringInterner } from '../../src/strings.js';
+import { cutHostName, cutText, LONE_SURROGATE, StringInterner } from '../../src/strings.js';
 import { AppRowSchema, cutAppRow, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
 import { PRIVATE_FILE_MODE } from '../file-modes.js';
@@ -445,9 +445,6 @@ function nonScalarColumn(c: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-/** A UTF-16 surrogate not in a pair (JSON can spell one, `"\\ud800"`; UTF-8 cannot hold it). */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 const UNSTORABLE_NUL = 'a string holds a NUL character (\\u0000), which the stores cannot keep';
 // SQLite keeps a lone surrogate's raw bytes and PostgreSQL a U+FFFD: two host ids or keys that differ only there
 // would be two in one store and one in the other, and two such rows in one PostgreSQL statement fail the batch.
@@ -821,6 +818,10 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
             }
             cand = r.data;
           }
+          // process_chain is JSON inside a column: its escapes were decoded after the line's check (unstorableText)
+          for (const link of cand.process_chain) {
+            if (LONE_SURROGATE.test(link.identity) || LONE_SURROGATE.test(link.path)) return rejectRow(line, row, `outflow_candidates row invalid: process_chain: ${UNSTORABLE_SURROGATE}`);
+          }
           const dest = keyOf(cand.server_name, cand.remote_address);
           // Sighted over the flow's span up to its line: from the flow's start, so first-seen never follows it.
           const start = candidateStart(cand.first_seen, t, analytics);
@@ -880,7 +881,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           continue;
         }
         // JSON may spell a NUL (\u0000) that PostgreSQL text cannot hold, or a lone surrogate (\ud800) that neither
-        // store keeps as it is: the whole batch would fail on every retry. Decoded text holds neither unescaped.
+        // store keeps as it is: the whole batch would fail on every retry. A string input holds neither unescaped:
+        // text decoded from bytes cannot, and JSON-decoded strings (HTTP wrapper bodies) come with lone surrogates
+        // escaped again (decodeIngestBody).
         const unfit = typeof input !== 'string' || input.includes('\\u') ? unstorableText(r.line) : undefined;
         if (unfit !== undefined) {
           rejectLine(unfit, rawText(input));
