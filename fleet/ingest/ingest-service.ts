@@ -355,9 +355,11 @@ class HostBatch implements Span {
   lastSeen: number;
   /** Time of the line that carried `hostname` (-1 while no line named the host). */
   hostnameTime: number;
-  readonly destinations = new Map<string, DestinationSighting>();
-  readonly apps = new Map<string, AppSighting>();
-  readonly status = new Map<string, HostComponentStatus>();
+  // Made on first use: in a time-ordered log of a large fleet most hosts have a line or two in a batch, and three
+  // maps for each of them were most of what a batch promoted to the old generation.
+  destinations: Map<string, DestinationSighting> | undefined;
+  apps: Map<string, AppSighting> | undefined;
+  status: Map<string, HostComponentStatus> | undefined;
 
   /** `hostId` and `hostname` as `interner` keeps them; the keys of its sightings are kept the same way. */
   constructor(
@@ -375,20 +377,22 @@ class HostBatch implements Span {
   }
 
   sightDestination(key: string, t: number): void {
-    const s = this.destinations.get(key);
+    const sightings = (this.destinations ??= new Map());
+    const s = sightings.get(key);
     if (s) widenSpan(s, t);
     else {
       const own = this.interner.intern(key);
-      this.destinations.set(own, { key: own, hostId: this.hostId, firstSeen: t, lastSeen: t });
+      sightings.set(own, { key: own, hostId: this.hostId, firstSeen: t, lastSeen: t });
     }
   }
 
   sightApp(identity: string, t: number): AppSighting {
-    let s = this.apps.get(identity);
+    const sightings = (this.apps ??= new Map());
+    let s = sightings.get(identity);
     if (s) widenSpan(s, t);
     else {
       const own = this.interner.intern(identity);
-      this.apps.set(own, (s = { identity: own, hostId: this.hostId, firstSeen: t, lastSeen: t }));
+      sightings.set(own, (s = { identity: own, hostId: this.hostId, firstSeen: t, lastSeen: t }));
     }
     return s;
   }
@@ -800,12 +804,12 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           if (!component) {
             return rejectRow(line, row, 'outflow_status row invalid: component: missing');
           }
-          const prev = host.status.get(component);
+          const prev = host.status?.get(component);
           const st = newestWinsTime(t, receivedAt);
           if (!prev || prev.time <= st) {
             const next = { hostId: host.hostId, component, platform: text(c.platform), state: text(c.state), detail: text(c.detail), version: text(c.version), time: st };
             if (next.platform.length > MAX_KEY_TEXT || next.state.length > MAX_KEY_TEXT || next.detail.length > MAX_SHORT_TEXT || next.version.length > MAX_KEY_TEXT) cutStatusText(next);
-            if (!prev || statusReplaces(next, prev)) host.status.set(component, next);
+            if (!prev || statusReplaces(next, prev)) (host.status ??= new Map()).set(component, next);
           }
           return 0;
         }
@@ -926,9 +930,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     const status: HostComponentStatus[] = [];
     for (const h of hosts.values()) {
       hostRows.push({ hostId: h.hostId, hostname: h.hostname, hostnameTime: h.hostnameTime, firstSeen: h.firstSeen, lastSeen: h.lastSeen });
-      for (const d of h.destinations.values()) destinations.push(d);
-      for (const a of h.apps.values()) apps.push(a);
-      for (const st of h.status.values()) status.push(st);
+      if (h.destinations) for (const d of h.destinations.values()) destinations.push(d);
+      if (h.apps) for (const a of h.apps.values()) apps.push(a);
+      if (h.status) for (const st of h.status.values()) status.push(st);
     }
 
     const batch: BatchWrites = {
