@@ -82,11 +82,19 @@ export function cutHostName(s: string, max: number): string {
 /** A UTF-16 surrogate not in a pair: JSON can spell one (`"\ud800"`), UTF-8 cannot hold it. */
 export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+const BACKSLASH = 0x5c;
 
 /**
  * JSON text with each lone surrogate written as its `\uXXXX` escape: the same JSON (a lone surrogate can only be
- * inside a string literal of valid JSON, where both spell the same value), in text that UTF-8 can carry.
+ * inside a string literal of valid JSON, where both spell the same value), in text that UTF-8 can carry. One after
+ * an odd run of backslashes is left as it is: that text is no JSON (a backslash escapes no surrogate), and escaping
+ * it would make it JSON of another value.
  */
 export function escapeLoneSurrogates(json: string): string {
-  return LONE_SURROGATE.test(json) ? json.replace(LONE_SURROGATES, (c) => `\\u${c.charCodeAt(0).toString(16)}`) : json;
+  if (!LONE_SURROGATE.test(json)) return json;
+  return json.replace(LONE_SURROGATES, (c: string, at: number) => {
+    let backslashes = 0;
+    while (at - backslashes > 0 && json.charCodeAt(at - backslashes - 1) === BACKSLASH) backslashes++;
+    return backslashes % 2 === 1 ? c : `\\u${c.charCodeAt(0).toString(16)}`;
+  });
 }

@@ -824,7 +824,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           }
           // process_chain is JSON inside a column: its escapes were decoded after the line's check (unstorableText)
           for (const link of cand.process_chain) {
-            if (LONE_SURROGATE.test(link.identity) || LONE_SURROGATE.test(link.path)) return rejectRow(line, row, `outflow_candidates row invalid: process_chain: ${UNSTORABLE_SURROGATE}`);
+            for (const v of Object.values(link)) {
+              if (typeof v === 'string' && LONE_SURROGATE.test(v)) return rejectRow(line, row, `outflow_candidates row invalid: process_chain: ${UNSTORABLE_SURROGATE}`);
+            }
           }
           const dest = keyOf(cand.server_name, cand.remote_address);
           // Sighted over the flow's span up to its line: from the flow's start, so first-seen never follows it.

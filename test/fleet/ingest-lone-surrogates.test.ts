@@ -9,6 +9,7 @@ import { decodeIngestBody } from '../../fleet/api/ingest-body.js';
 import { openPostgresStore } from '../../fleet/store/postgres/index.js';
 import type { Store } from '../../fleet/store/store.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { escapeLoneSurrogates } from '../../src/strings.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
 import { useTestDatabase } from '../helpers/pg.js';
 import { candidateLine, destinationLine, memoryStore, statusLines, T0 } from './fleet-helpers.js';
@@ -38,6 +39,20 @@ describe.each(backends)('lone surrogates in nested or wrapped text (%s)', (_name
       expect((await store.quarantine.list(10)).map((q) => q.reason)).toEqual([`outflow_candidates row invalid: process_chain: ${SURROGATE}`]);
       expect(r).toMatchObject({ quarantined: 1 });
       expect([...(await store.hosts.get(['H-GOOD'])).keys()]).toEqual(['H-GOOD']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a lone surrogate in any text of a process_chain link (signature_class here) is quarantined', async () => {
+    const store = await open();
+    try {
+      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), clock, quarantineFile: null });
+      const host = { uuid: 'H-C', hostname: 'c.local' };
+      const link = { pid: 7, path: '/tmp/x', identity: 'team:X/ok', signature_class: 'uns\ud800' } as unknown as { pid: number; path: string; identity: string; signature_class: 'unsigned' };
+      const line = candidateLine({ analytic: 'AN1415', host, app: APPS.vscode, remote_address: '192.0.2.9', server_name: 'up.example.org', bytes_out: 30_000_000, first_seen: T0 - 60, chain: [link] }, T0);
+      const r = await ingest.ingestLines([line], { kind: 'test', id: 'chain-signature-class' });
+      expect(r.quarantined).toBe(1);
     } finally {
       await store.close();
     }
@@ -85,5 +100,29 @@ describe('valid text around surrogates', () => {
     expect((await store.hosts.get(['H-1', 'H-2'])).get('H-1')?.hostname).toBe('caf\u00e9-\ud83d\ude00.local');
     expect((await store.hosts.get(['H-2'])).get('H-2')?.hostname).toBe('a\\ud800b');
     await store.close();
+  });
+});
+
+describe('lone surrogates in lines that are not JSON', () => {
+  it('a backslash before a raw lone surrogate stays invalid JSON after the body is decoded: quarantined, not ingested', async () => {
+    const invalid = '{"h":"bad\\\ud800x"}'; // "bad\<U+D800>x": a backslash escapes no surrogate
+    expect(() => JSON.parse(invalid)).toThrow();
+    expect(() => JSON.parse(escapeLoneSurrogates(invalid))).toThrow();
+    // an even run of backslashes is an escaped backslash: the surrogate after it is escaped as usual
+    expect(JSON.parse(escapeLoneSurrogates('{"h":"ok\\\\\ud800"}'))).toEqual({ h: 'ok\\\ud800' });
+
+    const store = await memoryStore();
+    try {
+      const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), clock, quarantineFile: null });
+      const [good] = statusLines([{ uuid: 'H-GOOD', hostname: 'good.local' }], T0);
+      const bad = good!.replaceAll('H-GOOD', 'H-BAD').replaceAll('good.local', 'bad\\\ud800.local');
+      expect(() => JSON.parse(bad)).toThrow();
+      const decoded = decodeIngestBody(JSON.stringify({ timestamp: '2026-03-02T00:00:00Z', details: [good, bad] }));
+      const r = await ingest.ingestLines(decoded.lines, { kind: 'http', id: 'webhook@test', durable: true });
+      expect(r.quarantined).toBe(1);
+      expect([...(await store.hosts.get(['H-GOOD', 'H-BAD'])).keys()]).toEqual(['H-GOOD']);
+    } finally {
+      await store.close();
+    }
   });
 });
