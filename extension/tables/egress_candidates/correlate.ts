@@ -23,7 +23,7 @@ import type {
   SigningRow,
 } from '../../runtime/context.js';
 import { SERVER_NAMES_OBSERVED } from '../process_network_flows/flow-store.js';
-import { LAUNCHD_PID, parentPidOf } from '../../process-model/lineage.js';
+import { LAUNCHD_PID } from '../../process-model/lineage.js';
 
 /** The parts of the extension context the correlation reads. */
 export type CorrelationInputs = Pick<ExtensionContext, 'processes' | 'flows' | 'signing' | 'sensitiveEvents' | 'archiveEvents'> & {
@@ -733,9 +733,14 @@ function appClass(
 }
 
 
-/** Whether launchd started the process (its lineage parent is pid 1): an XPC service, a launchd job. */
+/**
+ * Whether launchd started the process, as its original parent says: an XPC service, a launchd job. A ppid of 1
+ * alone is not enough: a child whose parent exited is reparented to launchd, and an unknown original parent could
+ * be the app whose exemption the process would then borrow. (eslogger, the only source of a responsible pid,
+ * reports the original parent with it.)
+ */
 function launchdChild(rec: ProcessRecord): boolean {
-  return parentPidOf(rec) <= LAUNCHD_PID;
+  return rec.originalPpid === LAUNCHD_PID;
 }
 
 /**

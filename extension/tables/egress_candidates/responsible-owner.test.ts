@@ -44,8 +44,9 @@ describe('com.apple.WebKit is every WKWebView app, not Safari', () => {
   // An unsigned GUI app (launchd-started, its own group root) reads the keychain, then uploads through
   // WKWebView: the bytes leave from its com.apple.WebKit.Networking XPC service (responsible = the app).
   const app = { pid: 500, processStart: NOW - 3000, ppid: 1, responsiblePid: 500, path: '/Applications/Notes Helper.app/Contents/MacOS/Notes Helper' };
+  // launchd started it: eslogger reports original_ppid 1 with the responsible process
   const net = {
-    pid: 510, processStart: NOW - 200, ppid: 1, responsiblePid: 500,
+    pid: 510, processStart: NOW - 200, ppid: 1, originalPpid: 1, responsiblePid: 500,
     path: '/System/Library/Frameworks/WebKit.framework/Versions/A/XPCServices/com.apple.WebKit.Networking.xpc/Contents/MacOS/com.apple.WebKit.Networking',
   };
   it('the app\'s WebKit networking upload after its keychain read → AN0990 (not browser)', () => {
@@ -74,5 +75,27 @@ describe('com.apple.WebKit is every WKWebView app, not Safari', () => {
       sensitive: [{ pid: 600, ppid: 1, process_start: safari.processStart, path: safari.path, file_path: KEYCHAIN, category: 'keychain', tier: 1, time: NOW - 90 }],
     });
     expect(r.map((x) => [x.analytic, x.browser])).toEqual([['AN0032', 1]]);
+  });
+});
+
+const dropboxApp = { pid: 1000, processStart: NOW - 9000, ppid: 1, responsiblePid: 1000, path: '/Applications/Dropbox.app/Contents/MacOS/Dropbox' };
+const dropboxShell = { pid: 1010, processStart: NOW - 120, ppid: 1000, responsiblePid: 1000, path: '/bin/sh', args: ['sh', '-c', 'curl … &'], exitedAt: NOW - 119 };
+const dropboxSigning: WorldSpec['signing'] = [
+  { path: dropboxApp.path, cls: 'developer_id', teamId: 'G7HH3F8CAK', signingId: 'com.getdropbox.dropbox' },
+  { path: '/usr/bin/curl', cls: 'apple_platform', signingId: 'com.apple.curl' },
+  { path: '/bin/sh', cls: 'apple_platform', signingId: 'com.apple.sh' },
+];
+
+describe('egress_candidates: a ppid of 1 is not launchd starting the process', () => {
+  it('curl daemonized by a shell Dropbox ran (reparented to launchd, original parent known) is not sanctioned', () => {
+    const curl = { pid: 1020, processStart: NOW - 119, ppid: 1, originalPpid: 1010, responsiblePid: 1000, path: '/usr/bin/curl' };
+    const r = rows({ processes: [dropboxApp, dropboxShell, curl], signing: dropboxSigning, flows: [{ ...UPLOAD, pid: 1020, processStart: curl.processStart }] });
+    expect(ids(r)).toContain('AN1415');
+    expect(r.every((x) => x.sanctioned === 0)).toBe(true);
+  });
+  it('curl reparented before its record gained the original parent (reported ppid 1, original ppid unknown)', () => {
+    const curl = { pid: 1020, processStart: NOW - 119, ppid: 1, responsiblePid: 1000, path: '/usr/bin/curl' };
+    const r = rows({ processes: [dropboxApp, curl], signing: dropboxSigning, flows: [{ ...UPLOAD, pid: 1020, processStart: curl.processStart }] });
+    expect(ids(r)).toContain('AN1415');
   });
 });

@@ -194,6 +194,8 @@ describe('egress_candidates: browsers and sanctioned uploaders', () => {
     pid: 910,
     processStart: NOW - 500,
     ppid: 1,
+    // launchd started it: eslogger reports original_ppid 1 with the responsible process
+    originalPpid: 1,
     responsiblePid: 900,
     path: '/System/Library/PrivateFrameworks/Foo.framework/XPCServices/com.apple.FooService.xpc/Contents/MacOS/com.apple.FooService',
   };
