@@ -64,6 +64,8 @@ export interface NatsSourceStats {
   rejected: number;
   redelivered: number;
   failedBatches: number;
+  /** Fetches that failed (the loop retries them); lastError says the latest failure, of a fetch or a commit. */
+  failedFetches: number;
   lastError?: string;
 }
 
@@ -232,11 +234,12 @@ function versionAtLeast(version: string, major: number, minor: number): boolean 
 
 /**
  * Create or align the shared durable pull consumer. Several instances racing here all end up on the same one.
- * `resumeAfter`: the stream sequence this instance last acked, when the consumer was deleted while serving: one
- * created now starts after it (an earlier one may be delivered again, and dedupe drops it) instead of replaying the
- * whole stream, unless the stream is shorter than that (deleted and created again: its sequences restarted).
+ * A consumer created again after it was deleted while serving delivers the stream from its start, like a new one:
+ * another instance may have held messages it never committed, and the stream may itself have been created again
+ * (its sequences restarted), so no sequence this instance acked is a safe place to start. A message delivered
+ * again changes nothing (dedupe and idempotent merges).
  */
-export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, config: NatsInputConfig, filters: string[], log: Logger, resumeAfter = 0): Promise<void> {
+export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, config: NatsInputConfig, filters: string[], log: Logger): Promise<void> {
   const want: Partial<ConsumerConfig> = {
     durable_name: config.durable,
     ack_policy: AckPolicy.Explicit,
@@ -247,22 +250,19 @@ export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, 
   };
   const serverVersion = nc.info?.version ?? '0.0.0';
   const streamInfo = await jsm.streams.info(config.stream);
-  if (resumeAfter > 0 && streamInfo.state.last_seq >= resumeAfter) {
-    want.deliver_policy = DeliverPolicy.StartSequence;
-    want.opt_start_seq = resumeAfter + 1;
-  }
   const streamSubjects = streamInfo.config.subjects ?? [];
   const wholeStream = filters.length === streamSubjects.length && filters.every((f) => streamSubjects.includes(f));
-  if (!wholeStream) {
-    if (filters.length === 1) want.filter_subject = filters[0];
-    else if (versionAtLeast(serverVersion, 2, 10)) want.filter_subjects = filters;
-    else {
-      throw new OutflowError(
-        'CONFIG_INVALID',
-        `nats-server ${serverVersion} cannot filter one consumer on several subjects (${filters.join(', ')})`,
-        'use one subject (a wildcard such as results.>), make the stream hold exactly these subjects, or upgrade nats-server to 2.10+',
-      );
-    }
+  // Filtered even when the subjects are the stream's: a subject added to the stream later (by an operator, or by
+  // another instance's ensureStream) is not ours to ingest. Before 2.10 a server cannot filter on several subjects,
+  // and only there a consumer of exactly the stream's subjects goes without a filter.
+  if (filters.length === 1) want.filter_subject = filters[0];
+  else if (versionAtLeast(serverVersion, 2, 10)) want.filter_subjects = filters;
+  else if (!wholeStream) {
+    throw new OutflowError(
+      'CONFIG_INVALID',
+      `nats-server ${serverVersion} cannot filter one consumer on several subjects (${filters.join(', ')})`,
+      'use one subject (a wildcard such as results.>), make the stream hold exactly these subjects, or upgrade nats-server to 2.10+',
+    );
   }
   let existing;
   try {
@@ -328,16 +328,14 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
       cause: err,
     });
   }
-  const stats: NatsSourceStats = { batches: 0, messages: 0, lines: 0, rejected: 0, redelivered: 0, failedBatches: 0 };
+  const stats: NatsSourceStats = { batches: 0, messages: 0, lines: 0, rejected: 0, redelivered: 0, failedBatches: 0, failedFetches: 0 };
   let stopping = false;
   let current: ConsumerMessages | undefined;
   /** The stream and the durable consumer as the config wants them; the consumer to pull from. */
-  /** The highest stream sequence this instance acked (where a consumer created again resumes). */
-  let lastAcked = 0;
   const ensure = async () => {
     const jsm = await nc.jetstreamManager();
     const filters = await ensureStream(jsm, config, Boolean(opts.createStream) || config.create_stream, log);
-    await ensureConsumer(jsm, nc, config, filters, log, lastAcked);
+    await ensureConsumer(jsm, nc, config, filters, log);
     return nc.jetstream().consumers.get(config.stream, config.durable);
   };
   let consumer: Consumer;
@@ -366,10 +364,7 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
         await sleep(delay);
       }
     }
-    for (const m of msgs) {
-      m.ack();
-      if (m.seq > lastAcked) lastAcked = m.seq;
-    }
+    for (const m of msgs) m.ack();
     stats.batches++;
     stats.messages += msgs.length;
     for (const r of records) {
@@ -432,13 +427,15 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
           if (stopping) break;
           errors++;
           const e = coerceError(err);
+          stats.failedFetches++;
+          stats.lastError = `fetch: ${e.message}`;
           log.warn({ err: e, attempt: errors }, 'nats fetch failed; retrying');
           await sleep(Math.min(5000, 200 * 2 ** Math.min(errors, 5)));
           // the durable consumer (or its stream) was deleted: set it up again rather than fail every fetch
           if (!stopping && /consumer (not found|deleted)|stream not found|no responders/i.test(e.message)) {
             try {
               consumer = await ensure();
-              log.warn({ resume_after: lastAcked }, 'nats durable consumer was gone; created it again');
+              log.warn('nats durable consumer was gone; created it again, delivering the stream from its start');
             } catch (ensureErr) {
               log.warn({ err: coerceError(ensureErr) }, 'nats consumer could not be set up again; retrying');
             }
