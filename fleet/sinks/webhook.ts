@@ -205,16 +205,27 @@ export class WebhookSink implements Sink {
     const seq = this.nextSeq++;
     const final = this.spoolPath(seq);
     const tmp = path.join(this.opts.spoolDir, `.${seq}.tmp`);
+    let renamed = false;
     try {
       await writeFile(tmp, bytes, { flush: true, mode: PRIVATE_FILE_MODE });
       await rename(tmp, final);
+      renamed = true;
       // the rename durable before the caller moves the sink's cursor past these detections (a power cut would
       // otherwise lose the batch: its file renamed only in the page cache, the cursor committed)
       await syncDirectory(this.opts.spoolDir);
     } catch (err) {
-      // a partial body (disk full) must not stay behind: nothing counts or removes it later
-      await unlink(tmp).catch(() => undefined);
-      throw new OutflowError('SINK_FAILED', `cannot write webhook spool file ${final}`, 'check free space and permissions of the spool directory', { cause: err });
+      // Nothing may stay behind that nothing counts: a partial body (disk full), or a batch renamed into place whose
+      // caller is told it failed (offered again, it would be spooled twice, and this copy sent after a restart,
+      // behind newer versions of its detections).
+      const removed = await unlink(renamed ? final : tmp).then(
+        () => true,
+        () => false,
+      );
+      if (!renamed || removed) {
+        throw new OutflowError('SINK_FAILED', `cannot write webhook spool file ${final}`, 'check free space and permissions of the spool directory', { cause: err });
+      }
+      // in place and not to be taken back: spooled, if not yet synced
+      this.log.warn({ file: final, err: coerceError(err) }, 'webhook spool directory not synced; the batch stays spooled');
     }
     this.spoolBytes += bytes.length;
     this.spoolSizes.set(seq, bytes.length);
@@ -259,8 +270,19 @@ export class WebhookSink implements Sink {
       try {
         body = await readFile(file);
       } catch (err) {
-        this.log.error({ file, err: coerceError(err) }, 'webhook spool file unreadable; skipping it');
-        this.dequeue();
+        const e = coerceError(err);
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          // removed by hand: its detections are the operator's call now
+          this.log.error({ file, err: e }, 'webhook spool file gone; skipping it');
+          this.dequeue();
+          continue;
+        }
+        // anything else (too many open files, EIO) may pass: read it again after a backoff, in its turn
+        failures += 1;
+        const { initialMs, maxMs, factor } = this.opts.backoff;
+        const delay = Math.min(maxMs, initialMs * factor ** (failures - 1));
+        this.log.warn({ file, err: e, failures, retry_in_ms: Math.round(delay) }, 'webhook spool file unreadable; will retry');
+        await this.sleep(delay);
         continue;
       }
       // close() came while the file was read: it waits for this loop, so do not start a request now
