@@ -204,6 +204,7 @@ export interface FleetMetrics {
   sinkDeliveries: Counter;
   sinkSpoolDepth: Gauge;
   sinkPending: Gauge;
+  natsFailures: Counter;
 }
 
 export function createFleetMetrics(): FleetMetrics {
@@ -230,6 +231,11 @@ export function createFleetMetrics(): FleetMetrics {
     sinkDeliveries: registry.counter('outflow_sink_deliveries_total', 'Sink deliveries by sink and outcome (ok|retry|dead|error)', ['sink', 'outcome']),
     sinkSpoolDepth: registry.gauge('outflow_sink_spool_batches', 'Batches waiting in a sink spool', ['sink']),
     sinkPending: registry.gauge('outflow_sink_pending_detections', 'Detection changes not yet taken by a sink (its backlog after the last finalize run)', ['sink']),
+    natsFailures: registry.counter(
+      'outflow_nats_failures_total',
+      'NATS JetStream fetches and batch commits that failed, by stream and kind (fetch|commit); the source retries both, so this growing while outflow_lines_ingested_total{source="nats"} stands still is a stalled consumer',
+      ['stream', 'kind'],
+    ),
   };
 }
 

@@ -118,7 +118,7 @@ async function superviseFile(file: string, ingest: IngestService, store: Store, 
   }
 }
 
-async function startNats(config: OutflowConfig, opts: StartServeOptions, ingest: IngestService, log: Logger): Promise<NatsSource | null> {
+async function startNats(config: OutflowConfig, opts: StartServeOptions, ingest: IngestService, log: Logger, metrics: FleetMetrics): Promise<NatsSource | null> {
   const nats = config.fleet.nats;
   if (!nats) return null;
   const { startNatsIngest } = await import('./ingest/nats-source.js');
@@ -128,6 +128,7 @@ async function startNats(config: OutflowConfig, opts: StartServeOptions, ingest:
     log: log.child({ component: 'nats' }),
     createStream: opts.natsCreateStream,
     name: `outflow-aggregator-${process.pid}`,
+    onFailure: (kind) => metrics.natsFailures.inc({ stream: nats.stream, kind }),
   });
 }
 
@@ -224,7 +225,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
         ),
       );
     }
-    const nats = await startNats(config, opts, ingest, log);
+    const nats = await startNats(config, opts, ingest, log, metrics);
     if (nats) {
       let natsStopping = false;
       // the pull loop retries on its own; ending outside shutdown means this instance stopped consuming

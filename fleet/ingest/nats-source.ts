@@ -86,6 +86,8 @@ export interface NatsSourceOptions {
   createStream?: boolean;
   /** Client name shown by `nats server report connections`. */
   name?: string;
+  /** Told of each failed fetch or batch commit (both retried), for metrics: a stalled consumer shows there. */
+  onFailure?: (kind: 'fetch' | 'commit') => void;
 }
 
 /**
@@ -358,6 +360,7 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
         failures++;
         stats.failedBatches++;
         stats.lastError = coerceError(err).message;
+        opts.onFailure?.('commit');
         const delay = Math.min(5000, 200 * 2 ** Math.min(failures, 5));
         log.warn({ err: coerceError(err), attempt: failures, retry_in_ms: delay, messages: msgs.length }, 'nats batch not committed; retrying');
         if (stopping) return false;
@@ -429,6 +432,7 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
           const e = coerceError(err);
           stats.failedFetches++;
           stats.lastError = `fetch: ${e.message}`;
+          opts.onFailure?.('fetch');
           log.warn({ err: e, attempt: errors }, 'nats fetch failed; retrying');
           await sleep(Math.min(5000, 200 * 2 ** Math.min(errors, 5)));
           // the durable consumer (or its stream) was deleted: set it up again rather than fail every fetch

@@ -146,13 +146,17 @@ it('does not deliver a subject added to the stream after start that the config d
   expect(got.map((m) => m.subject)).toEqual([a]);
 }, 30_000);
 
-it('reports a fetch that keeps failing in stats().lastError', async () => {
+it('reports a fetch that keeps failing: stats (failedFetches, lastError) and onFailure (the metrics counter)', async () => {
   ts = await testStream('nconsumer', { create: true });
-  const s = await startNatsSource({ config: cfg({ subjects: [`${ts.prefix}.>`] }), log, handler: async () => undefined });
+  const failures: string[] = [];
+  const s = await startNatsSource({ config: cfg({ subjects: [`${ts.prefix}.>`] }), log, handler: async () => undefined, onFailure: (kind) => void failures.push(kind) });
   sources.push(s);
   await ts.jsm.streams.delete(ts.stream); // not created again (create_stream false): every fetch and ensure fails
   await sleep(3000);
-  expect(s.stats().lastError).toBeDefined();
+  expect(s.stats().lastError).toMatch(/^fetch: /);
+  expect(s.stats().failedFetches).toBeGreaterThan(0);
+  expect(failures.length).toBe(s.stats().failedFetches);
+  expect(new Set(failures)).toEqual(new Set(['fetch']));
 }, 30_000);
 
 it('stop() returns promptly from an idle long fetch, right after start and after a batch', async () => {
