@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OutflowError, causeCode, coerceError } from '../../src/errors.js';
@@ -147,6 +147,17 @@ export class WebhookSink implements Sink {
       return { bytes: 0, highest: 0 };
     }
     return { bytes, highest };
+  }
+
+  /**
+   * Where a refused batch goes in dead/: its own name, or past it when that is taken. Numbers start past every dead
+   * letter's, but dead/ may not have been readable then (or an operator copied files in): a rename must never
+   * replace a dead letter. (Only this sink writes dead/: the spool lock.)
+   */
+  private freeDeadLetterPath(name: string): string {
+    let dead = path.join(this.deadDir, name);
+    while (existsSync(dead)) dead = path.join(this.deadDir, path.basename(this.spoolPath(this.nextSeq++)));
+    return dead;
   }
 
   /** Batches waiting in the spool (for health and tests). */
@@ -298,7 +309,7 @@ export class WebhookSink implements Sink {
       }
       if (attempt.kind === 'rejected') {
         failures = 0;
-        const dead = path.join(this.deadDir, path.basename(file));
+        const dead = this.freeDeadLetterPath(path.basename(file));
         const moved = await rename(file, dead).then(
           () => true,
           () => false,

@@ -1,10 +1,23 @@
 /** The webhook spool across faults of the file system: a failed directory fsync and a transient read error. */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 
-const inject = vi.hoisted(() => ({ openDirFails: 0, readFails: 0 }));
+const inject = vi.hoisted(() => ({ openDirFails: 0, readFails: 0, deadListFails: 0 }));
+vi.mock('node:fs', async (importOriginal) => {
+  const orig = await importOriginal<typeof import('node:fs')>();
+  return {
+    ...orig,
+    readdirSync: (...a: unknown[]) => {
+      if (inject.deadListFails > 0 && String(a[0]).endsWith('/dead')) {
+        inject.deadListFails--;
+        throw Object.assign(new Error('EACCES: injected'), { code: 'EACCES' });
+      }
+      return (orig.readdirSync as (...x: unknown[]) => unknown)(...a);
+    },
+  };
+});
 vi.mock('node:fs/promises', async (importOriginal) => {
   const orig = await importOriginal<typeof import('node:fs/promises')>();
   const fail = (code: string) => Object.assign(new Error(`${code}: injected`), { code });
@@ -36,6 +49,7 @@ beforeEach(() => {
   dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'webhook-spool-faults-'));
   inject.openDirFails = 0;
   inject.readFails = 0;
+  inject.deadListFails = 0;
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -82,6 +96,27 @@ it('a transient read error (EMFILE) on a spooled batch does not skip it: it is d
     expect(received(receiver)).toEqual(['A', 'B']);
   } finally {
     await s.close();
+    await receiver.stop();
+  }
+});
+
+it('a refused batch never replaces a dead letter, even when dead/ could not be listed at start', async () => {
+  const receiver = new TestReceiver(() => 401);
+  await receiver.start();
+  try {
+    const deadDir = path.join(dir, 'spool', 'dead');
+    mkdirSync(deadDir, { recursive: true });
+    const kept = path.join(deadDir, `${'1'.padStart(16, '0')}.json`);
+    writeFileSync(kept, '{"detections":[{"v":"refused before"}]}');
+    inject.deadListFails = 1; // the start's listing of dead/ fails: numbering starts at 1, the dead letter's number
+    const s = sinkAt(receiver.url);
+    await s.enqueue([{ id: 'B', v: 'refused now' }]);
+    await waitFor(() => s.pending === 0, 'refused');
+    await s.close();
+    expect(readFileSync(kept, 'utf8')).toBe('{"detections":[{"v":"refused before"}]}');
+    const values = readdirSync(deadDir).map((f) => (JSON.parse(readFileSync(path.join(deadDir, f), 'utf8')) as { detections: { v: string }[] }).detections[0]!.v);
+    expect(values.sort()).toEqual(['refused before', 'refused now']);
+  } finally {
     await receiver.stop();
   }
 });
