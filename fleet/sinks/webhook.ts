@@ -310,14 +310,26 @@ export class WebhookSink implements Sink {
       if (attempt.kind === 'rejected') {
         failures = 0;
         const dead = this.freeDeadLetterPath(path.basename(file));
-        const moved = await rename(file, dead).then(
-          () => true,
-          () => false,
-        );
+        // dead/ removed while serving (an operator clearing dead letters): made again
+        const move = () => rename(file, dead);
+        const moveError = await move()
+          .catch(async () => {
+            mkdirSync(this.deadDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+            await move();
+          })
+          .then(
+            () => undefined,
+            (err: unknown) => coerceError(err),
+          );
         this.dequeue();
-        if (moved) this.deadBytes += body.length;
         this.opts.metrics?.sinkDeliveries.inc({ sink: this.name, outcome: 'dead' });
-        this.log.error({ seq, reason: attempt.reason, dead_letter: dead }, 'webhook receiver rejected a batch; moved to dead letters');
+        if (moveError) {
+          // left in the spool: sent again after a restart
+          this.log.error({ seq, reason: attempt.reason, file, err: moveError }, 'webhook receiver rejected a batch; it could not be moved to dead letters and stays in the spool');
+        } else {
+          this.deadBytes += body.length;
+          this.log.error({ seq, reason: attempt.reason, dead_letter: dead }, 'webhook receiver rejected a batch; moved to dead letters');
+        }
         continue;
       }
       failures += 1;

@@ -120,3 +120,20 @@ it('a refused batch never replaces a dead letter, even when dead/ could not be l
     await receiver.stop();
   }
 });
+
+it('a refused batch still becomes a dead letter when dead/ was removed while serving', async () => {
+  const receiver = new TestReceiver(() => 401);
+  await receiver.start();
+  try {
+    const s = sinkAt(receiver.url);
+    const deadDir = path.join(dir, 'spool', 'dead');
+    rmSync(deadDir, { recursive: true, force: true }); // an operator clearing dead letters by removing the directory
+    await s.enqueue([{ id: 'C', v: 'refused' }]);
+    await waitFor(() => s.pending === 0, 'refused');
+    await s.close();
+    expect(readdirSync(path.join(dir, 'spool')).filter((f) => f.endsWith('.json'))).toEqual([]);
+    expect(readdirSync(deadDir).map((f) => (JSON.parse(readFileSync(path.join(deadDir, f), 'utf8')) as { detections: { v: string }[] }).detections[0]!.v)).toEqual(['refused']);
+  } finally {
+    await receiver.stop();
+  }
+});
