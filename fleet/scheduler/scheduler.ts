@@ -35,8 +35,11 @@ export type JobOutcome =
   | { job: string; status: 'skipped_overlap' }
   | { job: string; status: 'skipped_locked' };
 
+/** Why a job runs: its tick, a tick that came late (see start), or a call to runNow. */
+export type RunReason = 'scheduled' | 'late' | 'manual';
+
 export interface SchedulerEvents {
-  'job:started': [{ job: string; reason: 'scheduled' | 'manual' }];
+  'job:started': [{ job: string; reason: RunReason }];
   'job:finished': [JobOutcome];
 }
 
@@ -93,6 +96,15 @@ export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
         },
         { name: `outflow:${job.name}`, timezone: this.opts.timezone, logger: cronLogger },
       );
+      // node-cron drops a tick that fires more than a second late (synchronous SQLite work at the slot's second, a
+      // clock step): a lost rollup is an hour, a lost retention a day. A late tick runs the job now; several late
+      // slots at once run it once (the others are skipped as overlapping).
+      task.on('execution:missed', () => {
+        // a run in progress (or one a late slot just started) stands for it
+        if (this.stopped || this.running.has(job.name)) return;
+        this.log.warn({ job: job.name }, 'job tick came late; running it now');
+        void this.runJob(job, 'late');
+      });
       void task.start();
       this.tasks.push(task);
       this.log.info({ job: job.name, cron: job.cron }, 'job scheduled');
@@ -117,7 +129,7 @@ export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
     await Promise.allSettled([...this.running.values()]);
   }
 
-  private runJob(job: JobDefinition<Deps>, reason: 'scheduled' | 'manual'): Promise<JobOutcome> {
+  private runJob(job: JobDefinition<Deps>, reason: RunReason): Promise<JobOutcome> {
     if (this.running.has(job.name)) {
       const outcome: JobOutcome = { job: job.name, status: 'skipped_overlap' };
       this.opts.metrics?.jobRuns.inc({ job: job.name, outcome: outcome.status });
@@ -130,7 +142,7 @@ export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
     return p;
   }
 
-  private async execute(job: JobDefinition<Deps>, reason: 'scheduled' | 'manual'): Promise<JobOutcome> {
+  private async execute(job: JobDefinition<Deps>, reason: RunReason): Promise<JobOutcome> {
     this.emit('job:started', { job: job.name, reason });
     const started = performance.now();
     let outcome: JobOutcome;
