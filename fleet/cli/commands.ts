@@ -82,7 +82,8 @@ function checkInputFiles(files: readonly string[]): void {
 
 /** --hosts of the prevalence commands: the API's bounds (0–1000). */
 function hostSampleSize(text: string): number {
-  const n = Number(text);
+  // digits only: Number('') is 0, Number('0x10') 16
+  const n = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 1000) throw new InputError(`--hosts ${text} is not a number from 0 to 1000`);
   return n;
 }
@@ -94,7 +95,16 @@ function common(cmd: Command): Command {
     .option('--verbose', 'debug logging on stderr', false);
 }
 
+/** A reader that went away (`| head`, `| true`) ends the output quietly, as for any Unix tool; other errors stay. */
+let stdoutGuarded = false;
 function write(text: string): void {
+  if (!stdoutGuarded) {
+    stdoutGuarded = true;
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
 }
 
@@ -144,7 +154,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       .addOption(new Option('--format <format>', 'output format (default: table on a TTY, json otherwise)').choices(['json', 'ocsf', 'table'])),
   ).action(async (opts: CommonOpts & { since?: string; analytic?: string; host?: string; limit: string; format?: DetectionFormat }) => {
     const ctx = context(opts);
-    const limit = Number(opts.limit);
+    const limit = /^\d{1,9}$/.test(opts.limit) ? Number(opts.limit) : NaN;
     if (!Number.isInteger(limit) || limit <= 0) throw new InputError('--limit must be a positive integer');
     const analytic = opts.analytic?.toUpperCase();
     if (analytic && !(ANALYTIC_IDS as readonly string[]).includes(analytic)) throw new InputError(`--analytic ${opts.analytic} is not one of Outflow's analytics`, [], `use ${ANALYTIC_IDS.join(', ')}`);
@@ -206,7 +216,8 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
           onWait: () => process.stderr.write('outflow fleet finalize: another process (fleet serve?) is finalizing this store; waiting for it\n'),
         });
         write(JSON.stringify({ cutoff: r.cutoff, examined: r.examined, fired: r.fired, created: r.created.length, updated: r.updated.length, duration_ms: Math.round(r.durationMs) }));
-      });
+        // a store that is not there has nothing to finalize: a mistyped --store must not make one
+      }, { mustExist: true });
       setCode(0);
     },
   );

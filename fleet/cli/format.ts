@@ -107,6 +107,14 @@ function processName(d: Detection): string {
 
 const COLUMNS = ['last_seen', 'severity', 'analytic', 'host', 'process', 'destination', 'bytes_out', 'count'] as const;
 /** The columns that give up width when the table is too wide for the terminal, widest first. */
+/** C0 and C1 controls and DEL: a newline would forge a row, an escape sequence reach the admin's terminal. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** Host-sent text for a terminal: each control character shown as its `\u` escape. */
+export function printable(s: string): string {
+  return s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 const SHRINKABLE = new Set(['destination', 'process', 'host', 'analytic']);
 const MIN_WIDTH = 12;
 
@@ -119,9 +127,9 @@ export function detectionsTable(rows: readonly Detection[], maxWidth?: number): 
     shortTime(d.last_seen),
     `${d.severity} ${d.score}${d.baseline_warming ? '*' : ''}`,
     `${d.analytic} ${d.branch}`,
-    d.hostname || d.host_id,
-    processName(d),
-    `${d.destination_key}:${d.flow.remote_port}`,
+    printable(d.hostname || d.host_id),
+    printable(processName(d)),
+    printable(`${d.destination_key}:${d.flow.remote_port}`),
     bytes(d.bytes_out_total),
     String(d.count),
   ]);
