@@ -46,7 +46,7 @@ export type NatsInputConfig = z.infer<typeof NatsInputConfigSchema>;
 
 export const PostgresConfigSchema = z
   .object({
-    /** Connections per instance (ingest batches, scheduler, API). Keep instances × pool_size under max_connections. */
+    /** Connections per instance (ingest batches, scheduler, API), plus up to 4 that hold job locks. Keep instances × (pool_size + 4) under max_connections. */
     pool_size: z.number().int().positive().max(200).default(6),
     /** Abort a statement after this many ms (0 = server default). */
     statement_timeout_ms: z.number().int().nonnegative().default(60_000),

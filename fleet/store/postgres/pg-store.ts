@@ -1358,6 +1358,9 @@ export function redactPostgresUrl(url: string): string {
   }
 }
 
+/** Job-lock connections of one store (see PostgresStore.lockPool): more jobs at once wait for one. */
+const JOB_LOCK_CONNECTIONS = 4;
+
 export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
   readonly location: string;
@@ -1371,6 +1374,12 @@ export class PostgresStore implements Store {
   readonly checkpoints: CheckpointsRepo;
 
   private readonly pool: pg.Pool;
+  /**
+   * Connections that hold job locks, apart from `pool`: a job holds its lock connection for its whole run while its
+   * own transactions take `pool` connections, so on one pool two jobs at once (finalize and rollup both fire at
+   * :07) could each hold a connection and wait for one more, stalling ingest and the API with them.
+   */
+  private readonly lockPool: pg.Pool;
   private readonly chunk: number;
   private readonly clockSlot = randomInt(0, 2 ** 31 - 1);
   private readonly judged: JudgedVersions = new Map();
@@ -1400,9 +1409,19 @@ export class PostgresStore implements Store {
       application_name: opts.applicationName ?? 'outflow-aggregator',
       types: PG_TYPES,
     });
+    // one per job running at once (finalize, rollup, retention, a CLI's job), closed when idle
+    this.lockPool = new pg.Pool({
+      connectionString: url,
+      max: JOB_LOCK_CONNECTIONS,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 10_000,
+      application_name: `${opts.applicationName ?? 'outflow-aggregator'} (job locks)`,
+      types: PG_TYPES,
+    });
     // An idle connection dropped by the server (restart, failover) must not crash the process; the
     // pool replaces it and the next query reconnects.
     this.pool.on('error', (err) => this.log.warn({ err }, 'idle postgres connection lost'));
+    this.lockPool.on('error', (err) => this.log.warn({ err }, 'idle postgres job-lock connection lost'));
     const ex = executorFor(this.pool, false, () => this.begin());
     const repos = new PgRepos(ex, this.chunk, this.clockSlot, this.judged, this.sketchRows);
     this.results = repos.results;
@@ -1415,10 +1434,10 @@ export class PostgresStore implements Store {
     this.checkpoints = repos.checkpoints;
   }
 
-  private async client(): Promise<pg.PoolClient> {
+  private async client(pool: pg.Pool = this.pool): Promise<pg.PoolClient> {
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await pool.connect();
     } catch (err) {
       throw new StoreError('STORE_OPEN', `cannot connect to ${this.location}: ${coerceError(err).message}`, connectHint(err), { cause: err });
     }
@@ -1528,7 +1547,7 @@ export class PostgresStore implements Store {
     this.localJobs.add(name);
     let client: pg.PoolClient | undefined;
     try {
-      client = await this.client();
+      client = await this.client(this.lockPool);
       // Session-level lock on a dedicated connection: held for the whole job, across its transactions,
       // and released by the server if this instance dies.
       const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_NAMESPACE, `job:${name}`]);
@@ -1614,7 +1633,7 @@ export class PostgresStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await this.txQueue.catch(() => undefined);
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.lockPool.end()]);
   }
 }
 
