@@ -219,7 +219,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
         input.end();
       });
       sourceRuns.push(
-        ingestStream(input, { ingest, batchLines: fleet.ingest.batch_lines }).then(
+        ingestStream(input, { ingest, batchLines: fleet.ingest.batch_lines, maxLineBytes: fleet.ingest.max_line_bytes }).then(
           (r) => log.info({ lines: r.lines, accepted: r.accepted, quarantined: r.quarantined }, 'stdin ended'),
           (err: unknown) => log.error({ err: coerceError(err) }, 'stdin source failed'),
         ),

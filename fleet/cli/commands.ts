@@ -65,6 +65,19 @@ async function withStore<T>(ctx: Context, fn: (store: Store) => Promise<T>, opts
 }
 
 /**
+ * The quarantine file's directory, checked with the inputs: an append into a directory that is not there failed
+ * after the fact (a warning in the log), and the summary then named a file that was never written.
+ */
+function checkQuarantineFile(file: string | undefined): void {
+  if (!file) return;
+  const dir = path.dirname(path.resolve(file));
+  const st = statFile(dir);
+  if (typeof st === 'string' || !st.isDirectory()) {
+    throw new InputError(`cannot write the quarantine file ${file}: ${typeof st === 'string' ? (st === 'ENOENT' ? `no directory ${dir}` : st) : `${dir} is not a directory`}`, [], 'create the directory, or name another file with --quarantine (fleet.ingest.quarantine_file); nothing was ingested');
+  }
+}
+
+/**
  * `fleet ingest`'s files, checked before the store is opened: a mistyped path must fail alone, not after creating
  * an empty store (or the default ./outflow.db) that later commands would read as "0 detections".
  */
@@ -140,6 +153,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     const ctx = context(opts);
     checkInputFiles(files);
     if (opts.quarantine) ctx.config.fleet.ingest.quarantine_file = opts.quarantine;
+    checkQuarantineFile(ctx.config.fleet.ingest.quarantine_file);
     setCode(await withStore(ctx, (store) => runIngestCommand(store, files, { ...opts, config: ctx.config, log: ctx.log })));
   });
 

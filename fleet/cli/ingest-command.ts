@@ -129,6 +129,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
         const r = await ingestStream(process.stdin, {
           ingest,
           batchLines: fleet.ingest.batch_lines,
+          maxLineBytes: fleet.ingest.max_line_bytes,
           onBatch: (b) => {
             addIngestResults(totals, b);
             tick();

@@ -12,6 +12,12 @@ export interface StreamSourceOptions {
   id?: string;
   kind?: string;
   batchLines?: number;
+  /**
+   * Longest line kept whole (fleet.ingest.max_line_bytes, counted in characters). A longer one is handed on cut
+   * there, for the ingest service to quarantine as too long, and the rest of it up to its newline is dropped, so a
+   * stream without newlines cannot grow a line without bound.
+   */
+  maxLineBytes?: number;
   onBatch?: (result: IngestResult, bytesRead: number) => void;
 }
 
@@ -20,7 +26,10 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
   const source = { kind: opts.kind ?? 'stdin', id: opts.id ?? '-' };
   const totals = emptyIngestResult();
   const decoder = new StringDecoder('utf8');
+  const maxLine = opts.maxLineBytes ?? 4 * 1024 * 1024;
   let partial = '';
+  /** The line being read was handed on cut (see maxLineBytes): its rest, up to the next newline, is dropped. */
+  let skipping = false;
   let batch: string[] = [];
   let bytesRead = 0;
   const flush = async () => {
@@ -38,12 +47,23 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
     const parts = text.split('\n');
     partial = parts.pop()!;
     for (const p of parts) {
+      if (skipping) {
+        skipping = false;
+        continue;
+      }
       batch.push(p.endsWith('\r') ? p.slice(0, -1) : p);
+      if (batch.length >= batchLines) await flush();
+    }
+    if (partial.length > maxLine) {
+      // one character past the limit is enough for the service to reject it as too long
+      if (!skipping) batch.push(partial.slice(0, maxLine + 1));
+      skipping = true;
+      partial = '';
       if (batch.length >= batchLines) await flush();
     }
   }
   partial += decoder.end();
-  if (partial) batch.push(partial);
+  if (partial && !skipping) batch.push(partial.length > maxLine ? partial.slice(0, maxLine + 1) : partial);
   await flush();
   return totals;
 }

@@ -64,4 +64,16 @@ describe('fleet CLI: host-sent text, pipes and options', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--hosts/);
   }, 60_000);
+
+  it('ingest refuses a quarantine file whose directory is not there, before it reads anything or makes a store', async () => {
+    const bad = path.join(dir, 'garbage.log');
+    writeFileSync(bad, 'not a result line\n');
+    const q = path.join(dir, 'no-such-dir', 'q.ndjson');
+    const qStore = path.join(dir, 'q.db');
+    const r = await runOutflow(['fleet', 'ingest', '--store', qStore, '--quarantine', q, bad], { timeoutMs: 60_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`cannot write the quarantine file ${q}`);
+    expect(r.stderr).not.toContain(`reasons in ${q}`);
+    expect(existsSync(qStore)).toBe(false);
+  }, 60_000);
 });

@@ -283,6 +283,26 @@ describe('stream source and ingest service', () => {
     await store.close();
   });
 
+  it('a stream line past max_line_bytes is cut, quarantined once, and its rest up to the newline dropped (memory stays bounded)', async () => {
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null, maxLineBytes: 1024 });
+    const huge = 'x'.repeat(200_000);
+    // chunks of 256 characters: the over-long line spans hundreds of them, and so does one without any newline at the end
+    const text = `${lineAt(40)}\n${huge}\n${lineAt(41)}\n${huge}`;
+    const chunks = Array.from({ length: Math.ceil(text.length / 256) }, (_, i) => text.slice(i * 256, (i + 1) * 256));
+    const sizes: number[] = [];
+    const spy = { ...ingest, ingestLines: (lines: Iterable<unknown>, src: Parameters<typeof ingest.ingestLines>[1]) => {
+      for (const l of lines) sizes.push(String(l).length);
+      return ingest.ingestLines(lines, src);
+    } };
+    const r = await ingestStream(Readable.from(chunks), { ingest: spy, maxLineBytes: 1024 });
+    expect(r).toMatchObject({ lines: 4, accepted: 2, quarantined: 2 });
+    // what reached the ingest service of each over-long line: 1 025 characters, not 200 000
+    expect(Math.max(...sizes)).toBe(1025);
+    expect((await store.quarantine.list(5)).map((q) => q.reason)).toEqual(['line longer than 1024 bytes', 'line longer than 1024 bytes']);
+    await store.close();
+  });
+
   it('counts ignored rows by reason, and rows of other queries by name (at most MAX_IGNORED_QUERY_NAMES names); baseline excludes them', async () => {
     const { store, ingest } = await storeAndIngest();
     const renamed = (l: string, name: string) => l.replace('"pack/Global/outflow_destinations"', JSON.stringify(name));
