@@ -283,6 +283,13 @@ export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, 
     }
   }
   const c = existing.config;
+  if (wholeStream && !c.filter_subject && !c.filter_subjects?.length) {
+    // An unfiltered consumer of exactly the configured subjects (an earlier version made them so) delivers what is
+    // wanted; adding the filter by an update made nats-server 2.9 stop delivering to it. Left as it is: a subject
+    // added to the stream later is ingested by it (delete the consumer once to have it created filtered).
+    delete want.filter_subject;
+    delete want.filter_subjects;
+  }
   const differs =
     c.ack_wait !== want.ack_wait ||
     c.max_ack_pending !== want.max_ack_pending ||

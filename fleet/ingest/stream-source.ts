@@ -54,7 +54,8 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
       batch.push(p.endsWith('\r') ? p.slice(0, -1) : p);
       if (batch.length >= batchLines) await flush();
     }
-    if (partial.length > maxLine) {
+    // (a \r at its end may be the first half of a CRLF whose \n is in the next chunk: not part of the line)
+    if (partial.length - (partial.endsWith('\r') ? 1 : 0) > maxLine) {
       // one character past the limit is enough for the service to reject it as too long
       if (!skipping) batch.push(partial.slice(0, maxLine + 1));
       skipping = true;

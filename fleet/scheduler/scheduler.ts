@@ -56,6 +56,8 @@ export interface SchedulerOptions<Deps> {
 export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
   private readonly tasks: ScheduledTask[] = [];
   private readonly running = new Map<string, Promise<JobOutcome>>();
+  /** Wall-clock span (ms) of each job's latest run: a late slot that fell inside it needs no run of its own. */
+  private readonly lastRuns = new Map<string, { started: number; finished: number }>();
   private readonly byName = new Map<string, JobDefinition<Deps>>();
   private stopped = false;
   private readonly clock: Clock;
@@ -98,10 +100,13 @@ export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
       );
       // node-cron drops a tick that fires more than a second late (synchronous SQLite work at the slot's second, a
       // clock step): a lost rollup is an hour, a lost retention a day. A late tick runs the job now; several late
-      // slots at once run it once (the others are skipped as overlapping).
-      task.on('execution:missed', () => {
-        // a run in progress (or one a late slot just started) stands for it
-        if (this.stopped || this.running.has(job.name)) return;
+      // slots at once run it once.
+      task.on('execution:missed', (ctx: { date: Date }) => {
+        // a run in progress (or one a late slot just started) stands for it, and so does a run the slot fell in (the
+        // job's own synchronous run held the event loop past its next slot: the next tick runs it, not this one)
+        const ran = this.lastRuns.get(job.name);
+        const slot = ctx.date.getTime();
+        if (this.stopped || this.running.has(job.name) || (ran !== undefined && slot >= ran.started - 1000 && slot <= ran.finished)) return;
         this.log.warn({ job: job.name }, 'job tick came late; running it now');
         void this.runJob(job, 'late');
       });
@@ -137,7 +142,11 @@ export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
       this.emit('job:finished', outcome);
       return Promise.resolve(outcome);
     }
-    const p = this.execute(job, reason).finally(() => this.running.delete(job.name));
+    const started = Date.now();
+    const p = this.execute(job, reason).finally(() => {
+      this.running.delete(job.name);
+      this.lastRuns.set(job.name, { started, finished: Date.now() });
+    });
     this.running.set(job.name, p);
     return p;
   }
