@@ -177,16 +177,7 @@ class SqliteRepos implements StoreRepos {
         return wrap('results.markSeen', 'STORE_WRITE', () => {
           // Inside Store.transaction the write lock is already held; a direct call takes it here, so no
           // other process can append to the log between reading its tail and appending this batch.
-          if (self.db.inTransaction) return self.markSeen(keys);
-          let out: boolean[];
-          try {
-            out = self.db.transaction(() => self.markSeen(keys)).immediate();
-          } catch (err) {
-            self.discardUncommitted();
-            throw err;
-          }
-          self.committed();
-          return out;
+          return self.underWriteLock(() => self.markSeen(keys));
         });
       },
       async expire(before: number) {
@@ -914,13 +905,16 @@ class SqliteRepos implements StoreRepos {
    */
   underWriteLock<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
+    let value: T;
     try {
-      return this.db.transaction(fn).immediate();
+      value = this.db.transaction(fn).immediate();
     } catch (err) {
-      // refs created by the rolled-back transaction are gone
+      // refs and dedupe keys added by the rolled-back transaction are gone
       this.discardUncommitted();
       throw err;
     }
+    this.committed();
+    return value;
   }
 
   /**
