@@ -825,7 +825,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
           // process_chain is JSON inside a column: its escapes were decoded after the line's check (unstorableText)
           for (const link of cand.process_chain) {
             for (const v of Object.values(link)) {
-              if (typeof v === 'string' && LONE_SURROGATE.test(v)) return rejectRow(line, row, `outflow_candidates row invalid: process_chain: ${UNSTORABLE_SURROGATE}`);
+              const why = unstorable(v);
+              if (why !== undefined) return rejectRow(line, row, `outflow_candidates row invalid: process_chain: ${why}`);
             }
           }
           const dest = keyOf(cand.server_name, cand.remote_address);
