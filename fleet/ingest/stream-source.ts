@@ -64,7 +64,7 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
     }
   }
   partial += decoder.end();
-  if (partial && !skipping) batch.push(partial.length > maxLine ? partial.slice(0, maxLine + 1) : partial);
+  if (partial && !skipping) batch.push(partial);
   await flush();
   return totals;
 }
