@@ -290,8 +290,7 @@ export class WebhookSink implements Sink {
         }
         // anything else (too many open files, EIO) may pass: read it again after a backoff, in its turn
         failures += 1;
-        const { initialMs, maxMs, factor } = this.opts.backoff;
-        const delay = Math.min(maxMs, initialMs * factor ** (failures - 1));
+        const delay = this.backoffMs(failures);
         this.log.warn({ file, err: e, failures, retry_in_ms: Math.round(delay) }, 'webhook spool file unreadable; will retry');
         await this.sleep(delay);
         continue;
@@ -333,11 +332,10 @@ export class WebhookSink implements Sink {
         continue;
       }
       failures += 1;
-      const { initialMs, maxMs, factor } = this.opts.backoff;
-      const base = Math.min(maxMs, initialMs * factor ** (failures - 1));
+      const base = this.backoffMs(failures);
       // equal jitter: keeps the exponential shape while spreading retries of several aggregators
       let delay = base / 2 + Math.random() * (base / 2);
-      if (attempt.retryAfterMs !== undefined) delay = Math.min(maxMs, Math.max(delay, attempt.retryAfterMs));
+      if (attempt.retryAfterMs !== undefined) delay = Math.min(this.opts.backoff.maxMs, Math.max(delay, attempt.retryAfterMs));
       this.opts.metrics?.sinkDeliveries.inc({ sink: this.name, outcome: 'retry' });
       this.log.warn(
         { seq, reason: attempt.reason, failures, retry_in_ms: Math.round(delay), spooled: this.queue.length },
@@ -345,6 +343,12 @@ export class WebhookSink implements Sink {
       );
       await this.sleep(delay);
     }
+  }
+
+  /** The exponential backoff after `failures` failures in a row (1 or more), capped at maxMs. */
+  private backoffMs(failures: number): number {
+    const { initialMs, maxMs, factor } = this.opts.backoff;
+    return Math.min(maxMs, initialMs * factor ** (failures - 1));
   }
 
   /** The first waiting batch is done (delivered, dead-lettered or gone): its file's bytes no longer count. */
