@@ -1400,24 +1400,11 @@ export class PostgresStore implements Store {
     this.jobFenceWaitMs = opts.jobFenceWaitMs ?? 30_000;
     this.migrationTimeouts = { lockMs: opts.migrationLockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS, statementMs: opts.statementTimeoutMs || undefined };
     this.sketchRows = new SketchRowCache(opts.sketchCacheBytes ?? DEFAULT_SKETCH_CACHE_BYTES);
-    this.pool = new pg.Pool({
-      connectionString: url,
-      max: opts.poolSize ?? 6,
-      connectionTimeoutMillis: 10_000,
-      idleTimeoutMillis: 30_000,
-      statement_timeout: opts.statementTimeoutMs || undefined,
-      application_name: opts.applicationName ?? 'outflow-aggregator',
-      types: PG_TYPES,
-    });
+    const poolOf = (o: pg.PoolConfig) => new pg.Pool({ connectionString: url, connectionTimeoutMillis: 10_000, types: PG_TYPES, ...o });
+    const appName = opts.applicationName ?? 'outflow-aggregator';
+    this.pool = poolOf({ max: opts.poolSize ?? 6, idleTimeoutMillis: 30_000, statement_timeout: opts.statementTimeoutMs || undefined, application_name: appName });
     // one per job running at once (finalize, rollup, retention, a CLI's job), closed when idle
-    this.lockPool = new pg.Pool({
-      connectionString: url,
-      max: JOB_LOCK_CONNECTIONS,
-      connectionTimeoutMillis: 10_000,
-      idleTimeoutMillis: 10_000,
-      application_name: `${opts.applicationName ?? 'outflow-aggregator'} (job locks)`,
-      types: PG_TYPES,
-    });
+    this.lockPool = poolOf({ max: JOB_LOCK_CONNECTIONS, idleTimeoutMillis: 10_000, application_name: `${appName} (job locks)` });
     // An idle connection dropped by the server (restart, failover) must not crash the process; the
     // pool replaces it and the next query reconnects.
     this.pool.on('error', (err) => this.log.warn({ err }, 'idle postgres connection lost'));
