@@ -1,9 +1,11 @@
 /**
  * The NATS source against changes to its consumer and stream (reviews' cases): subjects widened to the whole stream,
  * the durable consumer deleted while serving (under one instance and under two), the stream deleted and created
- * again, a subject added to the stream, a fetch that waits longer than the ack wait or keeps failing, and stop().
+ * again, a subject added to the stream, a fetch that waits longer than the ack wait or keeps failing, stop(), and a consumer an earlier version made
+ * without a filter.
  */
 import { afterEach, expect, it } from 'vitest';
+import { AckPolicy, DeliverPolicy, nanos } from 'nats';
 import { startNatsSource, type NatsBatch, type NatsSource } from '../../fleet/ingest/nats-source.js';
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { silentLogger } from '../../src/log.js';
@@ -176,3 +178,22 @@ it('stop() returns promptly from an idle long fetch, right after start and after
   expect({ immediate: immediate < 2000, afterBatch: afterBatch < 2000 }).toEqual({ immediate: true, afterBatch: true });
   expect((await ts.pending('agg')).ackPending).toBe(0);
 }, 60_000);
+
+it('starts on an existing durable consumer that the previous version created without a filter (stream of exactly the configured subject)', async () => {
+  ts = await testStream('nconsumer', { create: true });
+  const config = cfg({ subjects: [`${ts.prefix}.>`] });
+  // what ensureConsumer before caffe54 created for a whole-stream subject list: no filter
+  await ts.jsm.consumers.add(ts.stream, {
+    durable_name: 'agg',
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(config.ack_wait_s * 1000),
+    max_ack_pending: Math.max(config.batch * 8, 1000),
+  });
+  const got: number[] = [];
+  const s = await startNatsSource({ config, log, handler: async (b) => void got.push(...b.messages.map((m) => m.seq)) });
+  sources.push(s);
+  await ts.publish(`${ts.prefix}.r`, ['{"x":1}']);
+  await until('the message', () => got.length > 0, 10_000).catch(() => undefined);
+  expect(got).toEqual([1]);
+}, 30_000);
