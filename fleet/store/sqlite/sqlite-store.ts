@@ -137,6 +137,24 @@ interface PrevalenceTables {
 /** Rows per multi-row statement (at most 7 parameters a row here: far below SQLite's 32 766 per statement). */
 const UPSERT_CHUNK = 128;
 
+/**
+ * Host rows in host-ref order, so consecutive rows of a statement land on the same B-tree pages: in a time-ordered
+ * log a batch holds nearly every host, in random order (-2 % CPU on the bench's time-ordered file, 2026-11-28).
+ */
+function byRef<T extends { hostId: string }>(rows: readonly T[], refs: Map<string, number>): T[] {
+  const n = rows.length;
+  const refOf = new Float64Array(n);
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    refOf[i] = refs.get(rows[i]!.hostId)!;
+    order[i] = i;
+  }
+  order.sort((x, y) => refOf[x]! - refOf[y]! || x - y);
+  const out = new Array<T>(n);
+  for (let i = 0; i < n; i++) out[i] = rows[order[i]!]!;
+  return out;
+}
+
 const DEST: PrevalenceTables = { keyTable: 'destinations', hostTable: 'destination_hosts', sketchTable: 'destination_sketches', keyCols: ['key'], idCol: 'dest_id' };
 const PAIR: PrevalenceTables = { keyTable: 'pairs', hostTable: 'pair_hosts', sketchTable: 'pair_sketches', keyCols: ['identity', 'key'], idCol: 'pair_id' };
 const APP: PrevalenceTables = { keyTable: 'apps', hostTable: 'app_hosts', sketchTable: 'app_sketches', keyCols: ['identity'], idCol: 'app_id' };
@@ -218,7 +236,7 @@ class SqliteRepos implements StoreRepos {
               OR (excluded.hostname_time = hosts.hostname_time AND excluded.hostname > hosts.hostname))`;
             const refs = self.hostRefs(rows.map((r) => r.hostId));
             self.chunked(
-              rows,
+              byRef(rows, refs),
               5,
               (values) => `INSERT INTO hosts (host_ref, hostname, hostname_time, first_seen, last_seen) VALUES ${values}
                 ON CONFLICT (host_ref) DO UPDATE SET
@@ -253,7 +271,7 @@ class SqliteRepos implements StoreRepos {
           self.underWriteLock(() => {
             const refs = self.hostRefs(rows.map((r) => r.hostId));
             self.chunked(
-              rows,
+              byRef(rows, refs),
               7,
               (values) => `INSERT INTO host_status (host_ref, component, platform, state, detail, version, time) VALUES ${values}
                 ON CONFLICT (host_ref, component) DO UPDATE SET platform = excluded.platform, state = excluded.state, detail = excluded.detail,
