@@ -18,6 +18,7 @@ import { ToolRunner } from '../../extension/runtime/tools.js';
 import { emptyQueryContext } from '../../extension/sdk/query-context.js';
 import { codeSigning } from '../../extension/tables/code_signing/table.js';
 import { parseCodesignDisplay } from '../../extension/tables/code_signing/parse-codesign.js';
+import { fixturePath } from '../../extension/tables/code_signing/fixtures/paths.js';
 import { createSigningService } from '../../extension/tables/code_signing/signing-service.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -63,11 +64,12 @@ async function cachedGenerate(b: BenchContext): Promise<void> {
 }
 
 function parseClassify(b: BenchContext): void {
-  const texts = ['codesign-developer-id.txt', 'codesign-apple-platform.txt', 'codesign-adhoc.txt', 'codesign-app-store.txt', 'codesign-unsigned.txt'].map((f) => readFileSync(path.join(fixtures, f), 'utf8'));
+  const texts = ['codesign-developer-id.txt', 'codesign-apple-platform.txt', 'codesign-adhoc.txt', 'codesign-app-store.txt', 'codesign-unsigned.txt'].map((f) => ({ text: readFileSync(path.join(fixtures, f), 'utf8'), path: fixturePath(f) }));
   const n = b.quick ? 10_000 : 100_000;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
-    const { info } = parseCodesignDisplay(texts[i % texts.length]!);
+    const { text, path: binary } = texts[i % texts.length]!;
+    const { info } = parseCodesignDisplay(text, binary);
     classifyCodesign(info, info.notSigned ? null : { valid: true, reason: null });
   }
   const ms = performance.now() - t0;

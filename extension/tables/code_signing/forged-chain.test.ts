@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { classifyCodesign, classifyEs, needsAnchorCheck } from '../../../src/classify/signing-class.js';
 import { parseCodesignDisplay } from './parse-codesign.js';
+import { fixturePath } from './fixtures/paths.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const fixture = (name: string) => readFileSync(path.join(dir, name), 'utf8');
@@ -16,7 +17,7 @@ const VALID = { valid: true, reason: null };
 
 describe("a chain named like Apple's", () => {
   it('Developer ID by name: asks for the anchor check, and is nobody\'s when it fails', () => {
-    const info = parseCodesignDisplay(fixture('codesign-developer-id.txt')).info;
+    const info = parseCodesignDisplay(fixture('codesign-developer-id.txt'), fixturePath('codesign-developer-id.txt')).info;
     const named = classifyCodesign(info, VALID);
     expect(named.signature_class).toBe('developer_id');
     expect(needsAnchorCheck(named, info)).toBe(true);
@@ -27,7 +28,7 @@ describe("a chain named like Apple's", () => {
 
   it('"Software Signing" by name without a platform identifier: not Apple platform code once the check fails', () => {
     const forged = fixture('codesign-apple-platform.txt').replace(/Platform identifier=\d+\n/, '').replace('com.apple.ls', 'com.apple.Safari');
-    const info = parseCodesignDisplay(forged).info;
+    const info = parseCodesignDisplay(forged, '/Applications/Safari.app/Contents/MacOS/Safari').info;
     const named = classifyCodesign(info, VALID);
     expect(needsAnchorCheck(named, info)).toBe(true);
     const refused = classifyCodesign(info, VALID, { requirements: { appleIssued: false } });
@@ -37,17 +38,17 @@ describe("a chain named like Apple's", () => {
 
   it('ad-hoc, unsigned and invalid code need no anchor check', () => {
     for (const name of ['codesign-adhoc.txt', 'codesign-unsigned.txt']) {
-      const info = parseCodesignDisplay(fixture(name)).info;
+      const info = parseCodesignDisplay(fixture(name), fixturePath(name)).info;
       expect(needsAnchorCheck(classifyCodesign(info, VALID), info)).toBe(false);
     }
-    const tampered = parseCodesignDisplay(fixture('codesign-developer-id.txt')).info;
+    const tampered = parseCodesignDisplay(fixture('codesign-developer-id.txt'), fixturePath('codesign-developer-id.txt')).info;
     expect(needsAnchorCheck(classifyCodesign(tampered, { valid: false, reason: 'a sealed resource is missing or invalid' }), tampered)).toBe(false);
   });
 });
 
 describe('Authority=(unavailable) and every requirement check failing', () => {
   it('does not borrow the team identity the code claims', () => {
-    const info = parseCodesignDisplay(fixture('codesign-unavailable.txt')).info;
+    const info = parseCodesignDisplay(fixture('codesign-unavailable.txt'), fixturePath('codesign-unavailable.txt')).info;
     const out = classifyCodesign(info, VALID, { requirements: { developerId: false, appStore: false, anchorApple: false, appleIssued: false } });
     expect(out.signature_class).toBe('unknown');
     expect(out.identity).toBe(`cdhash:${info.cdhash!.toLowerCase()}`);

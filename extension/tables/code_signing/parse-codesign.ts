@@ -7,35 +7,35 @@ export interface ParsedCodesign {
   skipped: number;
 }
 
-const NOT_SIGNED = /code object is not signed at all/;
+const NOT_SIGNED = 'code object is not signed at all';
 /** Messages codesign prints after `PATH: ` instead of a signature: whole messages, then message prefixes. */
-const ERROR_WHOLE = /(?:no such file or directory|permission denied|the sealed resource directory is invalid)$/y;
-const ERROR_PREFIX = /(?:bundle format unrecognized|bundle format is ambiguous|unsupported format)/y;
+const ERROR_WHOLE = /^(?:no such file or directory|permission denied|the sealed resource directory is invalid)$/;
+const ERROR_PREFIX = /^(?:bundle format unrecognized|bundle format is ambiguous|unsupported format)/;
 const NOT_VALID_CODE = 'not a valid code object';
 
 /**
- * The message of a per-path error line (`PATH: No such file or directory`), or undefined: the text after the
- * first `: ` at which a known message starts (a path may itself hold `: `). Linear in the line, where one
- * regex with `.*` alternatives after `: ` backtracked quadratically (64 KB took seconds).
+ * What codesign says of `path` on a line: the text after `PATH: `, where PATH is the path it was given (it echoes
+ * its argument). Undefined for any other line. Only this part may be read as a message: the path is chosen by
+ * whoever named the file, and a folder called `No such file: unsupported format` must not read as one.
  */
-export function errorMessage(line: string): string | undefined {
-  const lower = line.toLowerCase();
-  const notValidAt = lower.lastIndexOf(NOT_VALID_CODE);
-  for (let i = lower.indexOf(': '); i !== -1; i = lower.indexOf(': ', i + 1)) {
-    const at = i + 2;
-    ERROR_WHOLE.lastIndex = at;
-    ERROR_PREFIX.lastIndex = at;
-    if (ERROR_WHOLE.test(lower) || ERROR_PREFIX.test(lower) || notValidAt >= at) return line.slice(at);
-  }
-  return undefined;
+export function messageFor(line: string, path: string): string | undefined {
+  const prefix = `${path}: `;
+  return line.startsWith(prefix) ? line.slice(prefix.length) : undefined;
+}
+
+/** `message` (the text after `PATH: `) when it is one of codesign's per-path errors, else undefined. */
+export function errorMessage(message: string): string | undefined {
+  const lower = message.toLowerCase();
+  return ERROR_WHOLE.test(lower) || ERROR_PREFIX.test(lower) || lower.includes(NOT_VALID_CODE) ? message : undefined;
 }
 
 /**
  * `codesign -dvvv --verbose=4 PATH` (stderr) → fields located by key (formats.md §4.1). Unknown keys are
- * ignored; repeated `Authority=` lines are kept in order (leaf first). Throws ParseError only when the
- * text has nothing codesign would print.
+ * ignored; repeated `Authority=` lines are kept in order (leaf first). Messages (`PATH: code object is not signed
+ * at all`) are read only after the `path` codesign was given. Throws ParseError only when the text has nothing
+ * codesign would print.
  */
-export function parseCodesignDisplay(text: string): ParsedCodesign {
+export function parseCodesignDisplay(text: string, path: string): ParsedCodesign {
   const info: CodesignInfo = {
     notSigned: false,
     error: null,
@@ -55,18 +55,20 @@ export function parseCodesignDisplay(text: string): ParsedCodesign {
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (!line) continue;
-    if (NOT_SIGNED.test(line)) {
-      info.notSigned = true;
+    const message = messageFor(line, path);
+    if (message !== undefined) {
+      if (message.startsWith(NOT_SIGNED)) info.notSigned = true;
+      else if (errorMessage(message) !== undefined) info.error = message;
+      else {
+        skipped++;
+        continue;
+      }
       recognized++;
       continue;
     }
     const kv = /^([A-Za-z][A-Za-z0-9 .]*?)=(.*)$/.exec(line);
     if (!kv) {
-      const err = errorMessage(line);
-      if (err !== undefined) {
-        info.error = err;
-        recognized++;
-      } else skipped++;
+      skipped++;
       continue;
     }
     const key = kv[1]!;
@@ -121,15 +123,16 @@ export function parseCodesignDisplay(text: string): ParsedCodesign {
 
 /**
  * `codesign --verify --strict PATH`: exit 0 valid; exit 1 with "not signed at all" is not a verdict on
- * validity (the display step already says unsigned); other exit-1 texts are a broken signature.
- * Any other exit code (2 bad arguments, a crash) is inconclusive.
+ * validity (the display step already says unsigned), nor is a missing or unreadable file; any other exit-1
+ * text is a broken signature, also when no line names `path` (fail closed). Any other exit code (2 bad
+ * arguments, a crash) is inconclusive.
  */
-export function parseCodesignVerify(stderr: string, exitCode: number): VerifyResult {
+export function parseCodesignVerify(stderr: string, exitCode: number, path: string): VerifyResult {
   if (exitCode === 0) return { valid: true, reason: null };
   if (exitCode !== 1) return null;
   const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-  if (lines.some((l) => NOT_SIGNED.test(l))) return null;
-  if (lines.some((l) => errorMessage(l) !== undefined && /No such file|Permission denied/i.test(l))) return null;
-  const reasonLine = lines.find((l) => /: /.test(l)) ?? lines[0] ?? 'verification failed';
-  return { valid: false, reason: reasonLine.slice(reasonLine.lastIndexOf(': ') + 2) || reasonLine };
+  const messages = lines.map((l) => messageFor(l, path)).filter((m): m is string => m !== undefined);
+  if (messages.some((m) => m.startsWith(NOT_SIGNED))) return null;
+  if (messages.some((m) => /^(?:no such file or directory|permission denied)$/i.test(m))) return null;
+  return { valid: false, reason: messages[0] ?? lines[0] ?? 'verification failed' };
 }

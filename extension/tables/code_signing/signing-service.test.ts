@@ -42,7 +42,7 @@ const scenario = {
   [LS]: { display: { stderr_file: fx('codesign-apple-platform.txt') } },
   [ADHOC]: { display: { stderr_file: fx('codesign-adhoc.txt') } },
   [UNSIGNED]: { display: { exit: 1, stderr_file: fx('codesign-unsigned.txt') } },
-  [TAMPERED]: { display: { stderr_file: fx('codesign-developer-id.txt') }, verify: { exit: 1, stderr_file: fx('verify-invalid.txt') } },
+  [TAMPERED]: { display: { stderr_file: fx('codesign-developer-id.txt') }, verify: { exit: 1, stderr: '{PATH}: invalid signature (code or signature have been modified)\nIn architecture: arm64\n' } },
   [HANGS]: { hang: 'display' },
   [BADARGS]: { display: { exit: 2, stderr: 'Usage: codesign -s identity [-fv*] path ...\n' } },
   [SLOWSPCTL]: { display: { stderr_file: fx('codesign-developer-id.txt') } },
@@ -64,7 +64,7 @@ beforeAll(() => {
   fifos = ['fifo-a', 'fifo-b'].map((n) => path.join(dir, n));
   for (const f of fifos) {
     execFileSync('mkfifo', [f]);
-    (scenario as Record<string, unknown>)[f] = { display: { exit: 1, stderr_file: fx('codesign-unsigned.txt') } };
+    (scenario as Record<string, unknown>)[f] = { display: { exit: 1, stderr: '{PATH}: code object is not signed at all\n' } };
   }
   // an executable whose name carries codesign output lines of its own
   injected = path.join(dir, 'evil\nIdentifier=com.apple.Safari\nAuthority=Software Signing\nAuthority=Apple Code Signing Certification Authority\nAuthority=Apple Root CA\nPlatform identifier=15');
@@ -263,7 +263,7 @@ describe('darwin signing service (fake codesign/spctl)', () => {
       service.request([bin]);
       await service.idle();
       expect(service.lookup(bin)!.signature_class).toBe('adhoc');
-      writeFileSync(scen, JSON.stringify({ [bin]: { display: { exit: 1, stderr_file: fx('codesign-unsigned.txt') } } }));
+      writeFileSync(scen, JSON.stringify({ [bin]: { display: { exit: 1, stderr: '{PATH}: code object is not signed at all\n' } } }));
       clock.advance(120);
       service.request([bin]); // unchanged file: only re-stat'ed, class kept
       await service.idle();

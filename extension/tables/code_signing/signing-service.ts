@@ -256,7 +256,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       const r = await run('spctl', ['--assess', '--type', 'execute', '-vv', bundle], [0, 1, 3]);
       let spctl: SpctlInfo | null = null;
       try {
-        spctl = parseSpctlAssess(`${r.stderr}\n${r.stdout}`).info;
+        spctl = parseSpctlAssess(`${r.stderr}\n${r.stdout}`, bundle).info;
       } catch (err) {
         if (!(err instanceof ParseError)) throw err;
       }
@@ -300,7 +300,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       return uncheckable(await fileDigest(path));
     }
     const display = await run('codesign', ['-dvvv', '--verbose=4', path], [0, 1]);
-    const { info } = parseCodesignDisplay(`${display.stderr}\n${display.stdout}`);
+    const { info } = parseCodesignDisplay(`${display.stderr}\n${display.stdout}`, path);
     if (info.notSigned) {
       const fields = classifyCodesign(info, null);
       const digest = await fileDigest(path);
@@ -310,7 +310,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     if (info.error && !info.identifier && !info.cdhash) return classifyCodesign(info, null);
     // Exit 1 = broken signature; any other non-zero code is inconclusive (valid -1), not a failed check.
     const verifyRun = await run('codesign', ['--verify', '--strict', path], [0, 1, 2, 3]);
-    const verify = parseCodesignVerify(verifyRun.stderr, verifyRun.exitCode);
+    const verify = parseCodesignVerify(verifyRun.stderr, verifyRun.exitCode, path);
     let fields = classifyCodesign(info, verify);
     let spctl: SpctlInfo | null = null;
     const requirements: RequirementChecks = {};
