@@ -88,10 +88,14 @@ export function appBundleOf(path: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/**
+ * What says a file is still the one that was checked. ctime too: a file's owner can rewrite it in place with the same
+ * size and set its mtime back (`touch -r`), but nobody can set ctime.
+ */
 async function statKey(path: string): Promise<string> {
   try {
     const s = await stat(path, { bigint: true });
-    return `${s.ino}:${s.size}:${s.mtimeNs}`;
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
   } catch {
     return 'missing';
   }
@@ -449,6 +453,11 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       const e = cache.get(path);
       if (e) {
         touch(path, e);
+        // a path only ever queried by constraint (not running, so never requested) is revalidated as well
+        if (path.startsWith('/') && wantsCheck(path, clock.unix())) {
+          enqueue(path);
+          pump();
+        }
         return e.row;
       }
       if (path.startsWith('/')) {
@@ -476,8 +485,10 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       const prev = cache.get(path);
       if (prev && prev.retryAt === null && prev.row.signature_class !== 'unknown') {
         const sameImage = !row.cdhash || !prev.row.cdhash || row.cdhash === prev.row.cdhash;
-        // A shell exec'ed a hundred times a second must not rewrite (and re-stat) its entry every time.
-        if (sameImage && (prev.source === 'tool' || prev.row.signature_class === row.signature_class)) return;
+        // A shell exec'ed a hundred times a second must not rewrite (and re-stat) its entry every time. A class that
+        // differs is kept, even for the same cdhash: the kernel's verdict on the image that ran (signed but no longer
+        // valid, or no signature at all) outranks an earlier check of the file on disk.
+        if (sameImage && (row.signature_class === prev.row.signature_class || row.signature_class === 'unknown')) return;
       }
       store(path, { row, key: 'es', validatedAt: now, retryAt: null, source: 'es' });
       if (row.signature_class === 'unknown' || (row.signature_class === 'developer_id' && row.notarized === -1)) {

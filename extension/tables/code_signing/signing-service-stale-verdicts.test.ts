@@ -1,0 +1,149 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fixedClock } from '../../../src/clock.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { silentLogger } from '../../../src/log.js';
+import { FAKE_TOOLS_DIR } from '../../../test/helpers/cli.js';
+import type { SigningService } from '../../runtime/context.js';
+import { HealthRegistry } from '../../runtime/health.js';
+import { ToolRunner } from '../../runtime/tools.js';
+import { createSigningService } from './signing-service.js';
+
+const fx = (name: string) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', name);
+const DEV_ID_DISPLAY = readFileSync(fx('codesign-developer-id.txt'), 'utf8');
+
+let dir: string;
+let scen: string;
+let prevEnv: string | undefined;
+const services: SigningService[] = [];
+const clock = fixedClock(1_800_000_000);
+
+function scenario(s: Record<string, unknown>) {
+  writeFileSync(scen, JSON.stringify(s));
+}
+function make(): SigningService {
+  const service = createSigningService({
+    platform: 'darwin',
+    tools: new ToolRunner({ platform: 'darwin', toolDir: FAKE_TOOLS_DIR }),
+    config: parseConfig({ signing: { timeout_ms: 10_000 } }),
+    clock,
+    health: new HealthRegistry('darwin', 'test'),
+    log: silentLogger(),
+  });
+  services.push(service);
+  return service;
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'signing-verdicts-'));
+  scen = path.join(dir, 'signing.json');
+  prevEnv = process.env.OUTFLOW_FAKE_SIGNING;
+  process.env.OUTFLOW_FAKE_SIGNING = scen;
+});
+afterEach(async () => {
+  await Promise.all(services.splice(0).map((s) => s.stop()));
+  process.env.OUTFLOW_FAKE_SIGNING = prevEnv;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('signing verdicts: a changed binary or a changed kernel verdict is seen', () => {
+  it('a tampered Developer ID binary whose path holds "No such file" and ": unsupported format" is invalid, not developer_id with the vendor identity', async () => {
+    // Any user can create this directory; no control characters, so isToolSafePath lets it through.
+    const bin = path.join(dir, 'No such file: unsupported format', 'Widget');
+    const display = DEV_ID_DISPLAY.replace('/Applications/Widget.app/Contents/MacOS/Widget', bin);
+    const broken = `${bin}: invalid signature (code or signature have been modified)\nIn architecture: arm64\n`;
+    scenario({
+      [bin]: {
+        display: { stderr: display },
+        // what the real codesign says for a modified binary, for every --verify
+        verify: { exit: 1, stderr: broken },
+        check_notarization: { exit: 1, stderr: broken },
+        requirements: { 'anchor apple generic': { exit: 1, stderr: broken } },
+      },
+    });
+    const service = make();
+    service.request([bin]);
+    await service.idle();
+    const row = service.lookup(bin)!;
+    expect(row.signature_class).toBe('invalid');
+    expect(row.identity).not.toBe('team:Q7R2K9W4ZD/com.example.widget');
+  });
+
+  it('a binary rewritten in place with the same size and its mtime restored is checked again', async () => {
+    const bin = path.join(dir, 'tool');
+    writeFileSync(bin, 'AAAA');
+    utimesSync(bin, 1_700_000_000, 1_700_000_000);
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    const service = make();
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('developer_id');
+    const ino = statSync(bin).ino;
+
+    // Tamper in place (same inode, same size) and put the mtime back: codesign now finds it modified.
+    writeFileSync(bin, 'BBBB');
+    utimesSync(bin, 1_700_000_000, 1_700_000_000);
+    expect(statSync(bin).ino).toBe(ino);
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, verify: { exit: 1, stderr: `${bin}: invalid signature (code or signature have been modified)\n` } } });
+    clock.advance(3600);
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('invalid');
+  });
+
+  it('a path queried through the table (lookup) is re-validated after the binary was replaced', async () => {
+    const bin = path.join(dir, 'notrunning');
+    writeFileSync(bin, 'v1');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    const service = make();
+    // what `SELECT * FROM code_signing WHERE path = ?` does: lookupOrUnknown, nothing else
+    service.lookupOrUnknown(bin);
+    await service.idle();
+    expect(service.lookupOrUnknown(bin).signature_class).toBe('developer_id');
+
+    writeFileSync(bin, 'v2 is an entirely different, unsigned program');
+    scenario({ [bin]: { display: { exit: 1, stderr: `${bin}: code object is not signed at all\n` } } });
+    clock.advance(24 * 3600);
+    for (let i = 0; i < 3; i++) {
+      service.lookupOrUnknown(bin);
+      await service.idle();
+    }
+    expect(service.lookupOrUnknown(bin).signature_class).toBe('unsigned');
+  });
+
+  it('eslogger reporting the running image invalid (kernel flags: signed, not valid) overrides an earlier codesign developer_id', async () => {
+    const bin = path.join(dir, 'Widget');
+    writeFileSync(bin, 'x');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    const service = make();
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)).toMatchObject({ signature_class: 'developer_id', cdhash: '3f9a0c17d2e44b6a91c058e7b2d1f0a6c4e8b953' });
+    // Code pages modified: the code directory (so the cdhash) is unchanged, the kernel no longer holds it valid.
+    service.seedFromEs(bin, {
+      signingId: 'com.example.widget',
+      teamId: 'Q7R2K9W4ZD',
+      cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953',
+      platformBinary: false,
+      codesigningFlags: 0x20000000 | 0x10000, // SIGNED | RUNTIME, no VALID
+      csValidationCategory: 6,
+    });
+    expect(service.lookup(bin)!.signature_class).toBe('invalid');
+  });
+
+  it('eslogger reporting an unsigned image exec\'d at a path codesign had called developer_id is not ignored', async () => {
+    const bin = path.join(dir, 'Widget2');
+    writeFileSync(bin, 'x');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    const service = make();
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('developer_id');
+    // the file was replaced by an unsigned program and run: ES has no cdhash, no team, category 10 (none)
+    service.seedFromEs(bin, { signingId: null, teamId: null, cdhash: null, platformBinary: false, codesigningFlags: 0, csValidationCategory: 10 });
+    expect(service.lookup(bin)!.signature_class).toBe('unsigned');
+  });
+});
