@@ -25,12 +25,18 @@ describe('parseDpkgQueryS', () => {
 
 describe('parseRpmQf', () => {
   it('aligns one line per path', () => {
-    const r = parseRpmQf('openssh-clients\nfile /tmp/x is not owned by any package\n', ['/usr/bin/ssh', '/tmp/x']);
+    const r = parseRpmQf('openssh-clients\nfile /tmp/x is not owned by any package\n', ['/usr/bin/ssh', '/tmp/x'], '');
     expect(r.aligned).toBe(true);
     expect([...r.owners]).toEqual([['/usr/bin/ssh', ['openssh-clients']]]);
   });
   it('reports misalignment (a missing file printed on stderr only) instead of guessing', () => {
-    const r = parseRpmQf('openssh-clients\n', ['/gone', '/usr/bin/ssh']);
+    const r = parseRpmQf('openssh-clients\n', ['/gone', '/usr/bin/ssh'], 'error: file /gone: No such file or directory\n');
+    expect(r.aligned).toBe(false);
+    expect(r.owners.size).toBe(0);
+  });
+  it('a file owned twice and a missing file add up to one line per path: misaligned all the same', () => {
+    // /usr/bin/x is owned by pkg-a and pkg-b; /gone is missing (stderr only); /usr/bin/ssh is openssh-clients
+    const r = parseRpmQf('pkg-a\npkg-b\nopenssh-clients\n', ['/usr/bin/x', '/gone', '/usr/bin/ssh'], 'error: file /gone: No such file or directory\n');
     expect(r.aligned).toBe(false);
     expect(r.owners.size).toBe(0);
   });

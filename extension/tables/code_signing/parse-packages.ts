@@ -45,12 +45,15 @@ export function parseDpkgQueryS(stdout: string): PackageOwners {
 /**
  * `rpm -qf --queryformat '%{NAME}\n' P1 P2…` prints one line per path on stdout, in argument order:
  * the package name or `file P is not owned by any package`. Missing files print `error: file P: …` on
- * stderr instead, which shifts the order — callers pass one path when they cannot trust the alignment.
+ * stderr instead, which shifts the order, and a file two packages own prints two lines — callers pass one path
+ * when they cannot trust the alignment. The line count alone cannot tell: one file owned twice and one missing
+ * file add up to one line per path, so an `error:` line on stderr also means the order is not to be trusted.
  */
-export function parseRpmQf(stdout: string, paths: readonly string[]): PackageOwners & { aligned: boolean } {
+export function parseRpmQf(stdout: string, paths: readonly string[], stderr: string): PackageOwners & { aligned: boolean } {
   const lines = stdout.split('\n').map((l) => l.trim()).filter(Boolean);
   const owners = new Map<string, string[]>();
-  if (lines.length !== paths.length) return { owners, skipped: lines.length, aligned: false };
+  const errors = /^\s*error:/m.test(stderr);
+  if (lines.length !== paths.length || errors) return { owners, skipped: lines.length, aligned: false };
   let skipped = 0;
   lines.forEach((line, i) => {
     if (/ is not owned by any package$/.test(line) || line.startsWith('error:')) return;

@@ -402,7 +402,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     const out = new Map<string, string[]>();
     const rpmQuery = async (batch: string[]) => {
       const r = await tools.run('rpm', ['-qf', '--queryformat', '%{NAME}\\n', ...batch], { timeoutMs, okExitCodes: [0, 1], signal: abort.signal });
-      return parseRpmQf(r.stdout, batch);
+      return parseRpmQf(r.stdout, batch, r.stderr);
     };
     const all = await rpmQuery(queries);
     if (all.aligned) return all.owners;
