@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,14 @@ let scen: string;
 let prevEnv: string | undefined;
 const services: SigningService[] = [];
 const clock = fixedClock(1_800_000_000);
+
+async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 function scenario(s: Record<string, unknown>) {
   writeFileSync(scen, JSON.stringify(s));
@@ -145,5 +153,24 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     // the file was replaced by an unsigned program and run: ES has no cdhash, no team, category 10 (none)
     service.seedFromEs(bin, { signingId: null, teamId: null, cdhash: null, platformBinary: false, codesigningFlags: 0, csValidationCategory: 10 });
     expect(service.lookup(bin)!.signature_class).toBe('unsigned');
+  });
+
+  it('an eslogger verdict that arrives while codesign runs is not overwritten by the older check', async () => {
+    const bin = path.join(dir, 'Widget3');
+    writeFileSync(bin, 'x');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    const calls = path.join(dir, 'calls.ndjson');
+    process.env.OUTFLOW_FAKE_CALLS = calls;
+    try {
+      const service = make();
+      service.request([bin]);
+      // once codesign runs (its display call logged; verify and more follow), the exec of an unsigned replacement is reported
+      await until(() => existsSync(calls) && readFileSync(calls, 'utf8').includes('-dvvv'));
+      service.seedFromEs(bin, { signingId: null, teamId: null, cdhash: null, platformBinary: false, codesigningFlags: 0, csValidationCategory: 10 });
+      await service.idle();
+      expect(service.lookup(bin)!.signature_class).toBe('unsigned');
+    } finally {
+      delete process.env.OUTFLOW_FAKE_CALLS;
+    }
   });
 });

@@ -365,6 +365,12 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       const issues: string[] = [];
       const fields = await classifyDarwin(path, issues);
       const checkedAt = clock.unix();
+      // eslogger reported an exec of this path while codesign ran: its verdict on the image that ran is newer
+      const meanwhile = cache.get(path);
+      if (meanwhile && meanwhile !== prev && meanwhile.source === 'es' && meanwhile.row.signature_class !== 'unknown') {
+        health.event(1, checkedAt);
+        return;
+      }
       let row: SigningRow = { path, ...fields, checked_at: checkedAt };
       if (prev?.source === 'es' && row.signature_class === 'unknown' && prev.row.signature_class !== 'unknown') row = { ...prev.row, checked_at: checkedAt };
       store(path, { row, key, validatedAt: checkedAt, retryAt: null, source: 'tool' });
