@@ -577,7 +577,7 @@ export interface CandidatesRepo {
    * judged) and is judged by the next finalization. Inside a transaction, a backend either keeps the
    * batch and records the fold on the still-pending row (detection id and counted bytes, so the newer
    * version later adds only its delta: SQLite), or rejects the whole transaction (PostgreSQL, where
-   * another instance may also have finalized the row).
+   * another instance may also have finalized the row). Outside a transaction, every backend records the fold.
    */
   markFinalized(outcomes: readonly CandidateOutcome[]): Promise<void>;
   /** Drop finalized candidates with eventTime < before. */

@@ -677,6 +677,20 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.candidates.countPending()).toBe(0);
       });
 
+      it('finalizes only the judged version outside a transaction too, and records the fold on the newer one', async () => {
+        await store.candidates.upsertPending([input('H1', T0)]);
+        const [judged] = await store.candidates.pendingUpTo(T0 + 1000, 10);
+        expect(await store.candidates.upsertPending([input('H1', T0 + 50, { bytes_out: 7_000_000 })])).toBe(1);
+        // a direct call (no transaction): nothing to roll back, so the newer version keeps the fold and stays pending
+        await store.candidates.markFinalized([{ id: judged!.id, detectionId: 'det_old', countedBytesOut: 5_000_000, countedBytesIn: 1000, branch: 'rare_destination', version: judged!.version }]);
+        expect(await store.candidates.countPending()).toBe(1);
+        const [newer] = await store.candidates.pendingUpTo(T0 + 1000, 10);
+        expect(newer).toMatchObject({ id: judged!.id, eventTime: T0 + 50, status: 'pending', detectionId: 'det_old', countedBytesOut: 5_000_000, countedBytesIn: 1000 });
+        // the judged version itself is finalized by the same direct call
+        await store.candidates.markFinalized([{ id: newer!.id, detectionId: 'det_old', countedBytesOut: 7_000_000, countedBytesIn: 1000, branch: 'rare_destination', version: newer!.version }]);
+        expect(await store.candidates.countPending()).toBe(0);
+      });
+
       it('tells a version that differs only in its body from the judged one: it stays pending', async () => {
         // Same line time and bytes out: only the body (here bytes_in) tells the versions apart, and the tie
         // goes to the greater body text whatever the order, so which one is stored first depends on the pair.

@@ -1105,9 +1105,10 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         // finalizer after a lost job lock, or a newer version ingested): our detections were computed from
         // stale candidates, so fail and let the whole transaction — detection upserts included — roll back
         // instead of folding flows in twice or finalizing a version nobody judged.
-        const guard = ex.inTransaction
-          ? `AND c.status = 'pending' AND (u.et IS NULL OR (c.event_time = u.et AND c.bytes_out = u.bo AND encode(sha256(convert_to(c.body, 'UTF8')), 'hex') = u.digest))`
-          : '';
+        // Outside a transaction (a direct call) there is nothing to roll back: as on SQLite, a newer version is left
+        // pending with the fold recorded on it (below).
+        const judgedVersion = `(u.et IS NULL OR (c.event_time = u.et AND c.bytes_out = u.bo AND encode(sha256(convert_to(c.body, 'UTF8')), 'hex') = u.digest))`;
+        const guard = ex.inTransaction ? `AND c.status = 'pending' AND ${judgedVersion}` : `AND ${judgedVersion}`;
         const rows = await ex.q<{ id: string }>(
           'write',
           `UPDATE candidates c SET status = 'finalized', detection_id = u.detection_id,
@@ -1127,6 +1128,18 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
             versions.map((v) => v?.digest ?? null),
           ],
         );
+        if (!ex.inTransaction && rows.length < part.length) {
+          const marked = new Set(rows.map((r) => r.id));
+          const changed = part.filter((o) => !marked.has(o.id));
+          // the detection already holds the judged version's bytes: the newer version adds only its delta when judged
+          await ex.q(
+            'write',
+            `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn
+             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(id, detection_id, out, inn)
+             WHERE c.id = u.id AND c.status = 'pending'`,
+            [changed.map((o) => o.id), changed.map((o) => o.detectionId), changed.map((o) => o.countedBytesOut), changed.map((o) => o.countedBytesIn)],
+          );
+        }
         if (ex.inTransaction && rows.length < part.length) {
           const exists = await ex.q<{ n: number }>('read', `SELECT count(*) AS n FROM candidates WHERE id = ANY($1::text[])`, [part.map((o) => o.id)]);
           if ((exists[0]?.n ?? 0) > rows.length) {
