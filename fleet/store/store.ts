@@ -154,6 +154,33 @@ export function statusReplaces(a: HostComponentStatus, b: HostComponentStatus): 
   return false;
 }
 
+/** One `outflow_status` row as last reported, with the host's current name. */
+export interface HostStatusRow extends HostComponentStatus {
+  hostname: string;
+}
+
+/** Which latest status rows `hosts.findStatus` returns. */
+export interface StatusQuery {
+  /** Only this state (exact). */
+  state?: string;
+  /** Only states that need an operator: anything but running and disabled (a state this version does not know included). */
+  problems?: boolean;
+  component?: string;
+  /** Only rows reported at or after this event time (unix s). */
+  since?: number;
+  limit: number;
+}
+
+/** How many hosts last reported `component` in `state`. */
+export interface StatusCount {
+  component: string;
+  state: string;
+  hosts: number;
+}
+
+/** Status states at or above this rank need an operator (degraded, unavailable, permission_denied, unknown). */
+export const PROBLEM_STATE_RANK = STATUS_STATE_RANK.degraded!;
+
 export interface HostsRepo {
   touch(rows: readonly HostSighting[]): Promise<void>;
   /** Hosts with any line in `window` (last_seen ≥ from and first_seen ≤ to): SPEC's "active hosts". */
@@ -162,6 +189,13 @@ export interface HostsRepo {
   recordStatus(rows: readonly HostComponentStatus[]): Promise<void>;
   /** Latest status rows, optionally for one host, ordered by host then component. */
   listStatus(hostId?: string): Promise<HostComponentStatus[]>;
+  /**
+   * Latest status rows matching `q`, the states that most need an operator first (statusStateRank), then by host
+   * id and component; at most `q.limit`, `truncated` when more match.
+   */
+  findStatus(q: StatusQuery): Promise<{ rows: HostStatusRow[]; truncated: boolean }>;
+  /** Hosts per (component, state) among rows reported at or after `since`, at most `limit` groups, largest first. */
+  statusCounts(since: number, limit: number): Promise<StatusCount[]>;
   /** Forget hosts (and their status) last seen before `before`. */
   expire(before: number): Promise<number>;
 }

@@ -206,6 +206,54 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         ]);
         expect((await store.hosts.listStatus()).map((s) => s.hostId)).toEqual(['H1', 'H1', 'H2']);
       });
+      it('finds status rows by state, component and time, worst first, and counts hosts per component and state', async () => {
+        await store.hosts.touch([
+          { hostId: 'H1', hostname: 'mac-1.local', firstSeen: T0, lastSeen: T0 + 100 },
+          { hostId: 'H2', hostname: 'mac-2.local', firstSeen: T0, lastSeen: T0 + 100 },
+        ]);
+        const st = (hostId: string, component: string, state: string, time: number) => ({ hostId, component, platform: 'darwin', state, detail: state === 'running' ? '' : `fix ${component}`, version: '0.1.0', time });
+        await store.hosts.recordStatus([
+          st('H1', 'flows', 'running', T0 + 100),
+          st('H1', 'eslogger', 'permission_denied', T0 + 100),
+          st('H2', 'flows', 'degraded', T0 + 100),
+          st('H2', 'eslogger', 'running', T0 + 100),
+          st('H2', 'dns_names', 'disabled', T0 + 100),
+          // a host that never touched a host row (status only): listed without a name
+          st('H3', 'eslogger', 'future_state', T0),
+        ]);
+        const all = await store.hosts.findStatus({ limit: 100 });
+        expect(all.truncated).toBe(false);
+        expect(all.rows.map((r) => [r.hostId, r.component, r.state])).toEqual([
+          ['H3', 'eslogger', 'future_state'],
+          ['H1', 'eslogger', 'permission_denied'],
+          ['H2', 'flows', 'degraded'],
+          ['H2', 'dns_names', 'disabled'],
+          ['H1', 'flows', 'running'],
+          ['H2', 'eslogger', 'running'],
+        ]);
+        expect(all.rows[1]).toEqual({ hostId: 'H1', hostname: 'mac-1.local', component: 'eslogger', platform: 'darwin', state: 'permission_denied', detail: 'fix eslogger', version: '0.1.0', time: T0 + 100 });
+        expect(all.rows[0]!.hostname).toBe('');
+        const problems = await store.hosts.findStatus({ problems: true, since: T0 + 50, limit: 100 });
+        expect(problems.rows.map((r) => [r.hostId, r.component])).toEqual([
+          ['H1', 'eslogger'],
+          ['H2', 'flows'],
+        ]);
+        expect((await store.hosts.findStatus({ component: 'eslogger', state: 'running', limit: 100 })).rows.map((r) => r.hostId)).toEqual(['H2']);
+        const first = await store.hosts.findStatus({ problems: true, limit: 2 });
+        expect([first.rows.length, first.truncated]).toEqual([2, true]);
+        expect(await store.hosts.statusCounts(T0 + 50, 100)).toEqual([
+          { component: 'dns_names', state: 'disabled', hosts: 1 },
+          { component: 'eslogger', state: 'permission_denied', hosts: 1 },
+          { component: 'eslogger', state: 'running', hosts: 1 },
+          { component: 'flows', state: 'degraded', hosts: 1 },
+          { component: 'flows', state: 'running', hosts: 1 },
+        ]);
+        await store.hosts.recordStatus([st('H3', 'eslogger', 'running', T0 + 100)]);
+        expect((await store.hosts.statusCounts(T0, 2)).map((r) => [r.component, r.state, r.hosts])).toEqual([
+          ['eslogger', 'running', 2],
+          ['dns_names', 'disabled', 1],
+        ]);
+      });
       it('records the status of a host whose id carries a lone surrogate', async () => {
         const id = 'EVIL-\ud800';
         await store.hosts.touch([{ hostId: id, hostname: 'evil.local', firstSeen: T0, lastSeen: T0 }]);

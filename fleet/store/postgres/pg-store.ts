@@ -42,6 +42,7 @@ import {
   mergeAppAttributes,
   statusReplaces,
   statusStateRankSql,
+  PROBLEM_STATE_RANK,
   pairKey,
   type AppSighting,
   type AppStats,
@@ -374,6 +375,32 @@ function hostsRepo(ex: Executor, chunk: number): HostsRepo {
         [hostId ?? null],
       );
       return rows.map((r) => ({ hostId: r.host_id, component: r.component, platform: r.platform, state: r.state, detail: r.detail, version: r.version, time: r.time }));
+    },
+    async findStatus(q) {
+      const rank = statusStateRankSql('s.state');
+      const rows = await ex.q<{ host_id: string; hostname: string; component: string; platform: string; state: string; detail: string; version: string; time: number }>(
+        'read',
+        `SELECT s.host_id, coalesce(h.hostname, '') AS hostname, s.component, s.platform, s.state, s.detail, s.version, s.time
+         FROM host_status s LEFT JOIN hosts h ON h.host_id = s.host_id
+         WHERE ($1::text IS NULL OR s.state = $1) AND ($2::text IS NULL OR s.component = $2)
+           AND ($3::bigint IS NULL OR s.time >= $3) AND (NOT $4::boolean OR ${rank} >= ${PROBLEM_STATE_RANK})
+         ORDER BY ${rank} DESC, s.host_id COLLATE "C", s.component COLLATE "C" LIMIT $5`,
+        [q.state ?? null, q.component ?? null, q.since ?? null, q.problems === true, q.limit + 1],
+      );
+      const truncated = rows.length > q.limit;
+      return {
+        rows: rows.slice(0, q.limit).map((r) => ({ hostId: r.host_id, hostname: r.hostname, component: r.component, platform: r.platform, state: r.state, detail: r.detail, version: r.version, time: r.time })),
+        truncated,
+      };
+    },
+    async statusCounts(since, limit) {
+      const rows = await ex.q<{ component: string; state: string; hosts: number }>(
+        'read',
+        `SELECT component, state, count(*)::int AS hosts FROM host_status WHERE time >= $1
+         GROUP BY component, state ORDER BY hosts DESC, component COLLATE "C", state COLLATE "C" LIMIT $2`,
+        [since, limit],
+      );
+      return rows.map((r) => ({ component: r.component, state: r.state, hosts: r.hosts }));
     },
     async expire(before) {
       return ex.atomic(async (t) => {

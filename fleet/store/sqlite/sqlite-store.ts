@@ -35,6 +35,9 @@ import {
   mergeAppAttributes,
   pairKey,
   statusStateRankSql,
+  PROBLEM_STATE_RANK,
+  type HostStatusRow,
+  type StatusQuery,
   type AppSighting,
   type AppStats,
   type CandidateInput,
@@ -153,6 +156,19 @@ function byRef<T extends { hostId: string }>(rows: readonly T[], refs: Map<strin
   const out = new Array<T>(n);
   for (let i = 0; i < n; i++) out[i] = rows[order[i]!]!;
   return out;
+}
+
+function statusRowOf(r: Row): HostStatusRow {
+  return {
+    hostId: r.host_id as string,
+    hostname: r.hostname as string,
+    component: r.component as string,
+    platform: r.platform as string,
+    state: r.state as string,
+    detail: r.detail as string,
+    version: r.version as string,
+    time: r.time as number,
+  };
 }
 
 const DEST: PrevalenceTables = { keyTable: 'destinations', hostTable: 'destination_hosts', sketchTable: 'destination_sketches', keyCols: ['key'], idCol: 'dest_id' };
@@ -301,6 +317,31 @@ class SqliteRepos implements StoreRepos {
             time: r.time as number,
           }));
         });
+      },
+      async findStatus(q: StatusQuery) {
+        return wrap('hosts.findStatus', 'STORE_READ', () => {
+          const rank = statusStateRankSql('s.state');
+          const rows = self
+            .st(
+              `SELECT r.host_id, coalesce(h.hostname, '') AS hostname, s.component, s.platform, s.state, s.detail, s.version, s.time
+               FROM host_status s JOIN host_refs r ON r.ref = s.host_ref LEFT JOIN hosts h ON h.host_ref = s.host_ref
+               WHERE (@state IS NULL OR s.state = @state) AND (@component IS NULL OR s.component = @component)
+                 AND (@since IS NULL OR s.time >= @since) AND (@problems = 0 OR ${rank} >= ${PROBLEM_STATE_RANK})
+               ORDER BY ${rank} DESC, r.host_id, s.component LIMIT @limit`,
+            )
+            .all({ state: q.state ?? null, component: q.component ?? null, since: q.since ?? null, problems: q.problems ? 1 : 0, limit: q.limit + 1 }) as Row[];
+          const truncated = rows.length > q.limit;
+          return { rows: rows.slice(0, q.limit).map(statusRowOf), truncated };
+        });
+      },
+      async statusCounts(since: number, limit: number) {
+        return wrap('hosts.statusCounts', 'STORE_READ', () =>
+          (
+            self
+              .st(`SELECT component, state, count(*) AS hosts FROM host_status WHERE time >= ? GROUP BY component, state ORDER BY hosts DESC, component, state LIMIT ?`)
+              .all(since, limit) as { component: string; state: string; hosts: number }[]
+          ).map((r) => ({ component: r.component, state: r.state, hosts: r.hosts })),
+        );
       },
       async expire(before: number) {
         // one transaction: another process must not write under a ref deleted here before the generation moves
