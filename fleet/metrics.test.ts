@@ -31,3 +31,15 @@ describe('recordIngest', () => {
     ]);
   });
 });
+
+describe('Gauge.replace', () => {
+  it('drops a series not given again: a component whose hosts all recovered is no longer reported degraded', () => {
+    const m = createFleetMetrics();
+    m.hostStatus.replace([
+      { labels: { component: 'flows', state: 'degraded' }, value: 3 },
+      { labels: { component: 'flows', state: 'running' }, value: 7 },
+    ]);
+    m.hostStatus.replace([{ labels: { component: 'flows', state: 'running' }, value: 10 }]);
+    expect(m.registry.render().split('\n').filter((l) => l.startsWith('outflow_host_status{'))).toEqual(['outflow_host_status{component="flows",state="running"} 10']);
+  });
+});

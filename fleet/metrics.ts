@@ -93,6 +93,12 @@ export class Gauge {
     return this.values.get(labelKey(this.labelNames, labels))?.value;
   }
 
+  /** Every series at once: a series not given is gone (a group that emptied must not keep its last value). */
+  replace(samples: readonly { labels: Labels; value: number }[]): void {
+    this.values.clear();
+    for (const s of samples) this.set(s.labels, s.value);
+  }
+
   samples(): string[] {
     if (this.collect) {
       try {
@@ -198,6 +204,7 @@ export interface FleetMetrics {
   detectionsStored: Gauge;
   candidatesPending: Gauge;
   activeHosts: Gauge;
+  hostStatus: Gauge;
   jobRuns: Counter;
   jobDuration: Histogram;
   jobLastDuration: Gauge;
@@ -224,6 +231,11 @@ export function createFleetMetrics(): FleetMetrics {
       'outflow_active_hosts',
       'Hosts with a result line in the window ending at the newest event time: window="prevalence" is the count the rare and common thresholds use, window="1h" shows a jump (made-up host ids) at once (refreshed at scrape time)',
       ['window'],
+    ),
+    hostStatus: registry.gauge(
+      'outflow_host_status',
+      'Hosts whose latest outflow_status row for a component, reported in the last 2 hours of event time, is in a state (running|degraded|unavailable|permission_denied|disabled; other: a component or state name the extension does not use); anything but running and disabled needs an operator: GET /v1/hosts/status?problems=true lists the hosts (refreshed at scrape time)',
+      ['component', 'state'],
     ),
     jobRuns: registry.counter('outflow_job_runs_total', 'Scheduler job runs by job and outcome (ok|error|skipped_overlap|skipped_locked)', ['job', 'outcome']),
     jobDuration: registry.histogram('outflow_job_duration_seconds', 'Scheduler job run duration', ['job'], [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]),

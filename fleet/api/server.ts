@@ -10,6 +10,7 @@
  *   GET  /v1/detections?since=&analytic=&host=&limit=&format=json|ocsf (the newest `limit`, oldest first)
  *   GET  /v1/prevalence/destinations/:key?hosts=N  (the rest of the path: a key, server name or URL)
  *   GET  /v1/prevalence/apps/:identity?hosts=N   (the rest of the path: team:ABC/com.example.app, or its '/' as %2F)
+ *   GET  /v1/hosts/status?problems=true&state=&component=&since=&limit=  hosts' latest collector health, worst first
  *   GET  /healthz                            no token: liveness and store reachability
  *   GET  /metrics                            Prometheus text; token unless http.metrics_require_token is false
  */
@@ -31,6 +32,7 @@ import { PROMETHEUS_CONTENT_TYPE, type FleetMetrics } from '../metrics.js';
 import { toOcsf } from '../sinks/ocsf.js';
 import { eventPresent, listNewestDetections, type Store } from '../store/store.js';
 import { bearerMatches } from './auth.js';
+import { STATUS_FRESH_SECONDS, STATUS_GAUGE_GROUPS, statusAnswer, statusGaugeSamples } from './host-status.js';
 import { decodeIngestBody, TooManyLinesError } from './ingest-body.js';
 import { appPrevalence, destinationPrevalence } from './prevalence.js';
 
@@ -102,6 +104,16 @@ const DetectionsQuerySchema = z
     host: noNul.max(256).optional(),
     limit: z.coerce.number().int().min(1).max(10_000).default(1000),
     format: z.enum(['json', 'ocsf']).default('json'),
+  })
+  .strict();
+
+const HostStatusQuerySchema = z
+  .object({
+    state: noNul.max(64).optional(),
+    component: noNul.max(64).optional(),
+    problems: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').default(false),
+    since: z.string().min(1).optional(),
+    limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   })
   .strict();
 
@@ -313,18 +325,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     };
   }
 
+  /** A `since` query value as event time (a duration counts back from the newest event or now, whichever is earlier). */
+  async function sinceOf(value: string): Promise<number> {
+    const { newest } = await store.clock.get();
+    try {
+      return parseSince(value, sinceAnchor(newest, now()));
+    } catch (err) {
+      if (!(err instanceof SinceError)) throw err;
+      throw new InputError('invalid query', [{ path: 'since', message: `${value} ${err.reason} (${err.hint})` }]);
+    }
+  }
+
   app.get('/v1/detections', async (req) => {
     const q = parse(DetectionsQuerySchema, req.query, 'query');
-    let since: number | undefined;
-    if (q.since !== undefined) {
-      const { newest } = await store.clock.get();
-      try {
-        since = parseSince(q.since, sinceAnchor(newest, now()));
-      } catch (err) {
-        if (!(err instanceof SinceError)) throw err;
-        throw new InputError('invalid query', [{ path: 'since', message: `${q.since} ${err.reason} (${err.hint})` }]);
-      }
-    }
+    const since = q.since === undefined ? undefined : await sinceOf(q.since);
     const listed = await listNewestDetections(store.detections, { since, analytic: q.analytic, host: q.host, limit: q.limit });
     const rendered: unknown[] = q.format === 'ocsf' ? listed.detections.map((d) => toOcsf(d)) : listed.detections;
     // `limit` bounds rows, not bytes: keep the newest that fit MAX_DETECTIONS_ANSWER_BYTES (at least one)
@@ -353,6 +367,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return appPrevalence(store, deps.analytics, identity, q.hosts, now());
   });
 
+  // Hosts whose collectors need an operator (host-status.ts): GET /v1/hosts/status?problems=true
+  app.get('/v1/hosts/status', async (req) => {
+    const q = parse(HostStatusQuerySchema, req.query, 'query');
+    const since = q.since === undefined ? undefined : await sinceOf(q.since);
+    const { rows, truncated } = await store.hosts.findStatus({ state: q.state, component: q.component, problems: q.problems, since, limit: q.limit });
+    return { count: rows.length, truncated, statuses: rows.map(statusAnswer) };
+  });
+
   app.get('/healthz', { config: { public: true } }, async (_req, reply) => {
     try {
       await store.ping();
@@ -372,6 +394,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       if (newest !== null) {
         metrics.activeHosts.set({ window: 'prevalence' }, await store.hosts.activeCount(prevalenceWindow(newest, deps.analytics)));
         metrics.activeHosts.set({ window: '1h' }, await store.hosts.activeCount({ from: newest - 3600, to: newest }));
+        const counts = await store.hosts.statusCounts(newest - STATUS_FRESH_SECONDS, STATUS_GAUGE_GROUPS);
+        metrics.hostStatus.replace(statusGaugeSamples(counts).map((c) => ({ labels: { component: c.component, state: c.state }, value: c.hosts })));
       }
     } catch (err) {
       // a scrape still reports the process counters when the store is down

@@ -6,6 +6,7 @@
  *   outflow fleet ingest FILE…|-      ingest result logs, then finalize (progress bar on a TTY)
  *   outflow fleet detections          list detections (--since, --format json|ocsf|table)
  *   outflow fleet prevalence destination KEY | app IDENTITY
+ *   outflow fleet hosts               hosts' collector health (--problems, --component, --since, --format json|table)
  *   outflow fleet finalize            finalize pending candidates now
  *   outflow fleet migrate             apply store migrations
  *   outflow fleet serve --config FILE run the aggregator (fleet/serve.ts)
@@ -18,13 +19,14 @@ import { loadConfig, type OutflowConfig } from '../../src/config/index.js';
 import { OutflowError, StoreError, coerceError, InputError } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
+import { statusAnswer } from '../api/host-status.js';
 import { appPrevalence, destinationPrevalence } from '../api/prevalence.js';
 import { statFile } from '../ingest/file-source.js';
 import { loadMigrations } from '../store/migrations.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
 import { listNewestDetections, withJobLockWaiting, type Store, type TimeWindow } from '../store/store.js';
 import { runIngestCommand } from './ingest-command.js';
-import { formatDetections, parseSince, sinceAnchor, type DetectionFormat } from './format.js';
+import { formatDetections, hostStatusTable, parseSince, sinceAnchor, type DetectionFormat } from './format.js';
 
 interface CommonOpts {
   config?: string;
@@ -179,6 +181,37 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
       write(await formatDetections(rows, format, { maxWidth: process.stdout.isTTY ? process.stdout.columns : undefined }));
     }, { mustExist: true });
+    setCode(0);
+  });
+
+  common(
+    program
+      .command('hosts')
+      .description("hosts' collector health (their latest outflow_status rows), the states that most need an operator first")
+      .option('--problems', 'only states that need an operator: anything but running and disabled', false)
+      .option('--state <state>', 'only this state (running, degraded, unavailable, permission_denied, disabled)')
+      .option('--component <name>', 'only this component (flows, eslogger, code_signing, dns_names …)')
+      .option('--since <when>', 'reported at or after (as for detections: 2h, 7d, unix seconds, ISO 8601)')
+      .option('--limit <n>', 'at most n rows', '1000')
+      .addOption(new Option('--format <format>', 'output format (default: table on a TTY, json otherwise)').choices(['json', 'table'])),
+  ).action(async (opts: CommonOpts & { problems: boolean; state?: string; component?: string; since?: string; limit: string; format?: 'json' | 'table' }) => {
+    const ctx = context(opts);
+    const limit = /^\d{1,9}$/.test(opts.limit) ? Number(opts.limit) : NaN;
+    if (!Number.isInteger(limit) || limit <= 0) throw new InputError('--limit must be a positive integer');
+    await withStore(
+      ctx,
+      async (store) => {
+        const since = opts.since === undefined ? undefined : parseSince(opts.since, sinceAnchor((await store.clock.get()).newest, systemClock.unix()));
+        const { rows, truncated } = await store.hosts.findStatus({ problems: opts.problems, state: opts.state, component: opts.component, since, limit });
+        const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
+        if (format === 'table') write(hostStatusTable(rows, truncated, process.stdout.isTTY ? process.stdout.columns : undefined));
+        else {
+          if (truncated) process.stderr.write(`outflow fleet: showing ${limit} status rows; more match (narrow with --problems, --component or --since, or raise --limit)\n`);
+          write(rows.map((r) => JSON.stringify(statusAnswer(r))).join('\n'));
+        }
+      },
+      { mustExist: true },
+    );
     setCode(0);
   });
 

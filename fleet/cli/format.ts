@@ -6,7 +6,7 @@ import path from 'node:path';
 import { InputError } from '../../src/errors.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import { cutHostName, cutText } from '../../src/strings.js';
-import { eventPresent } from '../store/store.js';
+import { eventPresent, type HostStatusRow } from '../store/store.js';
 
 export type DetectionFormat = 'json' | 'ocsf' | 'table';
 
@@ -152,6 +152,18 @@ export function detectionsTable(rows: readonly Detection[], maxWidth?: number): 
     ...data.map(line),
     `${rows.length} detection${rows.length === 1 ? '' : 's'}${warming ? ' (* baseline warming: judged on less than baseline_maturity_days of fleet data)' : ''}`,
   ].join('\n');
+}
+
+const STATUS_COLUMNS = ['time', 'host', 'component', 'state', 'detail'] as const;
+
+/** Hosts' collector health for people: the detail (what to do) takes the rest of the line. */
+export function hostStatusTable(rows: readonly HostStatusRow[], truncated: boolean, maxWidth?: number): string {
+  const data = rows.map((r) => [shortTime(r.time), printable(r.hostname || r.hostId), printable(r.component), printable(r.state), printable(r.detail)]);
+  const widths = STATUS_COLUMNS.map((h, i) => Math.min(i === 4 ? 200 : 40, Math.max(h.length, ...data.map((r) => r[i]!.length))));
+  if (maxWidth !== undefined) widths[4] = Math.max(MIN_WIDTH, Math.min(widths[4]!, maxWidth - widths.slice(0, 4).reduce((a, b) => a + b + 2, 0)));
+  const line = (r: readonly string[]) => r.map((c, i) => cutText(c, widths[i]!).padEnd(widths[i]!)).join('  ').trimEnd();
+  const more = truncated ? ' (more match: narrow with --problems, --component or --since, or raise --limit)' : '';
+  return [line(STATUS_COLUMNS), ...data.map(line), `${rows.length} status row${rows.length === 1 ? '' : 's'}${more}`].join('\n');
 }
 
 export async function formatDetections(rows: readonly Detection[], format: DetectionFormat, opts: { maxWidth?: number } = {}): Promise<string> {

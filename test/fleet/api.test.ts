@@ -750,3 +750,84 @@ describe('the API token source', () => {
     }
   });
 });
+
+describe('GET /v1/hosts/status and the outflow_host_status gauge', () => {
+  const T = 1_772_413_200;
+  const row = (component: string, state: string, detail = '') => ({ component, detail, dropped: '0', events: '10', last_event: String(T), platform: 'darwin', state, version: '0.1.0' });
+  const snapshot = (host: string, time: number, rows: Record<string, string>[]) =>
+    JSON.stringify({
+      name: 'pack/Global/outflow_status',
+      hostIdentifier: host,
+      calendarTime: new Date(time * 1000).toUTCString(),
+      unixTime: time,
+      epoch: 0,
+      counter: 0,
+      numerics: false,
+      decorations: { host_uuid: host, hostname: `${host.toLowerCase()}.local` },
+      snapshot: rows,
+      action: 'snapshot',
+    });
+  let own: RunningServe;
+
+  beforeAll(async () => {
+    own = await startServe({ loaded: config({ store: path.join(dir, 'host-status.db') }), log: silentLogger(), stdout: new MemoryStream() });
+    const lines = [
+      snapshot('HS-1', T, [row('flows', 'running'), row('eslogger', 'permission_denied', 'grant Full Disk Access to osqueryd')]),
+      snapshot('HS-2', T, [row('flows', 'degraded', 'nettop exited; restarting'), row('eslogger', 'running')]),
+      // an old report: not in the gauge's last 2 hours, still listed without `since`
+      snapshot('HS-3', T - 5 * 3600, [row('eslogger', 'unavailable', 'eslogger missing')]),
+      // names a host made up: one "other" series each, never a label of their own
+      snapshot('HS-4', T, [row('Evil"\\ncomponent', 'running'), row('flows', 'weird_state')]),
+    ];
+    const res = await fetch(`${own.url}/v1/ingest`, { method: 'POST', body: lines.join('\n'), headers: { ...auth, 'content-type': 'application/json' } });
+    expect(res.status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await own?.stop('test');
+  });
+
+  async function ask(query: string): Promise<{ status: number; json: any }> {
+    const res = await fetch(`${own.url}/v1/hosts/status${query}`, { headers: auth });
+    return { status: res.status, json: await res.json() };
+  }
+
+  it('lists the hosts whose collectors need an operator, worst first, with what to do', async () => {
+    const r = await ask('?problems=true');
+    expect(r.status).toBe(200);
+    expect(r.json.truncated).toBe(false);
+    expect(r.json.statuses.map((s: any) => [s.host_id, s.component, s.state])).toEqual([
+      ['HS-4', 'flows', 'weird_state'],
+      ['HS-1', 'eslogger', 'permission_denied'],
+      ['HS-3', 'eslogger', 'unavailable'],
+      ['HS-2', 'flows', 'degraded'],
+    ]);
+    expect(r.json.statuses[1]).toEqual({ host_id: 'HS-1', hostname: 'hs-1.local', component: 'eslogger', platform: 'darwin', state: 'permission_denied', detail: 'grant Full Disk Access to osqueryd', version: '0.1.0', time: T });
+    expect((await ask('?problems=true&since=2h')).json.statuses.map((s: any) => s.host_id)).toEqual(['HS-4', 'HS-1', 'HS-2']);
+    expect((await ask('?component=eslogger&state=running')).json.statuses.map((s: any) => s.host_id)).toEqual(['HS-2']);
+    const two = await ask('?limit=2');
+    expect([two.json.count, two.json.truncated]).toEqual([2, true]);
+  });
+
+  it('answers 400 for a bad filter and 401 without the token', async () => {
+    expect((await ask('?problems=yes')).status).toBe(400);
+    expect((await ask('?host=HS-1')).status).toBe(400);
+    expect((await ask('?since=yesterday')).status).toBe(400);
+    expect((await fetch(`${own.url}/v1/hosts/status`)).status).toBe(401);
+  });
+
+  it('counts hosts per component and state reported in the last 2 hours; names hosts made up are "other"', async () => {
+    const text = await (await fetch(`${own.url}/metrics`, { headers: auth })).text();
+    const series = text.split('\n').filter((l) => l.startsWith('outflow_host_status{'));
+    expect(series.sort()).toEqual(
+      [
+        'outflow_host_status{component="eslogger",state="permission_denied"} 1',
+        'outflow_host_status{component="eslogger",state="running"} 1',
+        'outflow_host_status{component="flows",state="degraded"} 1',
+        'outflow_host_status{component="flows",state="other"} 1',
+        'outflow_host_status{component="flows",state="running"} 1',
+        'outflow_host_status{component="other",state="running"} 1',
+      ].sort(),
+    );
+  });
+});

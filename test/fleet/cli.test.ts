@@ -405,6 +405,42 @@ describe('outflow fleet (CLI)', () => {
     }
   }, 120_000);
 
+  it('hosts lists collector health, worst first; --problems, --component and --since narrow it; host text is escaped in the table', async () => {
+    const db = path.join(dir, 'hosts-status.db');
+    const s = await openSqliteStore(db);
+    const st = (hostId: string, component: string, state: string, detail: string, time: number) => ({ hostId, component, platform: 'darwin', state, detail, version: '0.1.0', time });
+    await s.hosts.touch([{ hostId: 'H1', hostname: 'mac-1.local', firstSeen: T0, lastSeen: T0 }]);
+    await s.hosts.recordStatus([
+      st('H1', 'eslogger', 'permission_denied', 'grant Full Disk Access\u001b[31m', T0),
+      st('H1', 'flows', 'running', '', T0),
+      st('H2', 'flows', 'degraded', 'nettop exited', T0 - DAY),
+    ]);
+    await s.clock.observe(T0 - DAY, T0);
+    await s.close();
+    const json = await runOutflow(['fleet', 'hosts', '--store', db, '--problems', '--format', 'json'], { timeoutMs: 60_000 });
+    expect(json.code).toBe(0);
+    expect(json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { host_id: string; component: string; state: string }).map((r) => [r.host_id, r.component, r.state])).toEqual([
+      ['H1', 'eslogger', 'permission_denied'],
+      ['H2', 'flows', 'degraded'],
+    ]);
+    const recent = await runOutflow(['fleet', 'hosts', '--store', db, '--problems', '--since', '2h', '--format', 'json'], { timeoutMs: 60_000 });
+    expect(recent.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { host_id: string }).host_id)).toEqual(['H1']);
+    const table = await runOutflow(['fleet', 'hosts', '--store', db, '--component', 'eslogger', '--format', 'table'], { timeoutMs: 60_000 });
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^time\s+host\s+component\s+state\s+detail$/);
+    expect(lines[1]).toContain('mac-1.local');
+    expect(lines[1]).toContain('permission_denied');
+    expect(lines[1]).toContain('grant Full Disk Access\\u001b[31m');
+    expect(table.stdout).not.toContain('\u001b');
+    expect(lines.at(-1)).toBe('1 status row');
+    const bad = await runOutflow(['fleet', 'hosts', '--store', db, '--limit', '0'], { timeoutMs: 60_000 });
+    expect(bad.code).toBe(2);
+    const none = await runOutflow(['fleet', 'hosts', '--store', path.join(dir, 'no-such.db')], { timeoutMs: 60_000 });
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain('no store at');
+  }, 120_000);
+
   it('migrate reports an up-to-date store; bad input exits 2 with a message', async () => {
     const m = await runOutflow(['fleet', 'migrate', '--store', store], { timeoutMs: 60_000 });
     expect([m.code, m.stdout.trim()]).toEqual([0, `${store} is up to date`]);
