@@ -118,7 +118,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
           ? `is shorter (${s.size} bytes) than its stored offset: truncated`
           : s.reason === 'rotated'
             ? s.rotatedFrom
-              ? `is another file (inode) than the one its stored offset was taken on: rotated; the rest of that file, ${s.rotatedFrom.file}, was read first from offset ${s.rotatedFrom.offset}`
+              ? `is another file (inode) than the one its stored offset was taken on: rotated; the rest of that file, ${s.rotatedFrom.file}, was read first from offset ${s.rotatedFrom.offset}${s.rotatedBetween ? `, then the ${s.rotatedBetween.length === 1 ? 'file' : 'files'} rotated after it, ${s.rotatedBetween.join(', ')}` : ''}`
               : 'is another file (inode) than the one its stored offset was taken on, which is no longer beside it: rotated'
             : 'has a stored offset this version cannot read';
     restarted.push(`outflow fleet ingest: ${s.file} ${why}; read from the start\n`);

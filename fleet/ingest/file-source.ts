@@ -10,7 +10,8 @@
  * read from 0. A size below our offset on the same inode means truncation (copytruncate): we restart at 0.
  * On start, a checkpoint whose inode no longer matches the path (rotated while we were down) is looked for
  * among the files beside it (`results.log.1`, a dated name): when one of them is that inode and still holds
- * the bytes the checkpoint was taken on, its rest is read first; then the new file is read from 0.
+ * the bytes the checkpoint was taken on, its rest is read first, then the rotations written after it (the path was
+ * rotated more than once), then the new file from 0.
  *
  * Same inode, size ≥ offset is not enough to resume: a file rewritten in place (the simulator before it wrote new
  * files, `cp bigger.log results.log`, an editor) keeps its inode, and resuming mid-line quarantined half-lines and
@@ -88,6 +89,8 @@ export interface FileStart {
   detail?: string;
   /** For `rotated`: the file beside it that held the checkpoint's inode, whose rest was read first from `offset`. */
   rotatedFrom?: { file: string; offset: number; size: number };
+  /** For `rotated`: files rotated away after that one and before the file at the path, read whole next, in this order. */
+  rotatedBetween?: string[];
 }
 
 /**
@@ -320,6 +323,61 @@ async function openRotated(file: string, checkpoint: Checkpoint): Promise<{ pos:
   return null;
 }
 
+/** First bytes of compressed files (gzip, bzip2, xz, zstd, zip): a rotated log compressed in place is not read. */
+const COMPRESSED_MAGIC = [Buffer.from([0x1f, 0x8b]), Buffer.from('BZh'), Buffer.from([0xfd, 0x37, 0x7a, 0x58]), Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.from('PK\x03\x04', 'latin1')];
+
+/** Whether `name` is a rotation of `base`: `base.1`, `base-20261128` (logrotate), `stem-2026-11-28T10-00-00.000.ext` (lumberjack), or one of them compressed. */
+function rotationOf(base: string, name: string): boolean {
+  if (name === base) return false;
+  if (name.startsWith(`${base}.`) || name.startsWith(`${base}-`)) return true;
+  const ext = path.extname(base);
+  const stem = base.slice(0, base.length - ext.length);
+  // compressed too (`stem-DATE.ext.gz`): found, so that it is reported rather than silently left
+  return stem !== '' && name.startsWith(`${stem}-`) && (name.endsWith(ext) || name.includes(`${ext}.`));
+}
+
+/**
+ * The files rotated away after `rotated` (the checkpoint's file) and before the file now at the path: the path was
+ * rotated twice or more while we were down (logrotate's `.1`, between `.2` and the new file). Beside `file`, named
+ * as its rotations, last written no earlier than `rotated` was, neither it nor the file at the path, not compressed;
+ * oldest first.
+ */
+async function rotatedBetween(file: string, rotated: { path: string; ino: number; dev: number }, current: { ino: number; dev: number }, log?: Logger): Promise<string[]> {
+  const dir = path.dirname(path.resolve(file));
+  const base = path.basename(file);
+  const after = await lstat(rotated.path).catch(() => null);
+  if (!after) return [];
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const found: { file: string; mtimeMs: number }[] = [];
+  for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
+    if (!rotationOf(base, name)) continue;
+    const candidate = path.join(dir, name);
+    const st = await lstat(candidate).catch(() => null);
+    if (!st?.isFile() || st.mtimeMs < after.mtimeMs) continue;
+    if ((st.ino === rotated.ino && st.dev === rotated.dev) || (st.ino === current.ino && st.dev === current.dev)) continue;
+    const fh = await open(candidate, 'r').catch(() => null);
+    if (!fh) continue;
+    try {
+      const head = await readAt(fh, 0, 4);
+      if (COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m))) {
+        log?.warn({ file: candidate }, 'a rotation of the file written while we were down is compressed: not read (its lines are lost to the aggregator)');
+        continue;
+      }
+    } catch {
+      continue;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+    found.push({ file: candidate, mtimeMs: st.mtimeMs });
+  }
+  return found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.file < b.file ? -1 : 1)).map((f) => f.file);
+}
+
 /** A start that is not the checkpoint's offset although a checkpoint was there: worth telling the operator. */
 export function restartedFromZero(reason: StartReason): boolean {
   return reason === 'rotated' || reason === 'truncated' || reason === 'replaced' || reason === 'invalid-checkpoint';
@@ -347,6 +405,9 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   // rotated while we were down: the rest of the old file (lines written after our checkpoint, before the rotation) first
   const rotated = start.reason === 'rotated' && checkpoint ? await openRotated(file, checkpoint).catch(() => null) : null;
   if (rotated) start.rotatedFrom = { file: rotated.path, offset: rotated.pos.offset, size: rotated.size };
+  // rotated more than once: the files between the checkpoint's and the one at the path, read whole after it
+  const between = rotated ? await rotatedBetween(file, { path: rotated.path, ino: rotated.pos.ino, dev: rotated.pos.dev }, pos, opts.log).catch(() => []) : [];
+  if (between.length) start.rotatedBetween = between;
   const fields = {
     file: id,
     offset: start.offset,
@@ -355,6 +416,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     ...(start.detail ? { detail: start.detail } : {}),
     ...(checkpoint ? { checkpoint_offset: checkpoint.offset } : {}),
     ...(rotated ? { rotated_file: rotated.path, rotated_offset: rotated.pos.offset, rotated_size: rotated.size } : {}),
+    ...(between.length ? { rotated_between: between } : {}),
   };
   if (start.reason === 'replaced' && !opts.onStart) opts.log?.warn(fields, 'file was replaced in place (same inode, other bytes before the stored offset); reading it from the start');
   else opts.log?.info(fields, 'file source start');
@@ -470,6 +532,22 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       }
       // stopped within it: the checkpoint still names the rotated file, where the next start resumes
       if (opts.signal?.aborted) return totals;
+      for (const middle of between) {
+        const current = pos;
+        const fh = await open(middle, 'r').catch(() => null);
+        if (!fh) continue;
+        try {
+          const st = await fh.stat();
+          pos = { fh, ino: st.ino, dev: st.dev, offset: 0, ...NO_FINGERPRINT };
+          await drain(true, true);
+        } finally {
+          await fh.close().catch(() => undefined);
+          pos = current;
+          tail = 0;
+        }
+        // stopped within it: the checkpoint names it, and the next start resumes there (found by its inode)
+        if (opts.signal?.aborted) return totals;
+      }
     }
     if (!opts.follow) {
       await drain(true);

@@ -1,7 +1,7 @@
 /**
  * `outflow fleet …` through the real CLI (child processes from the sources, as users run it).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -305,6 +305,32 @@ describe('outflow fleet (CLI)', () => {
       await db.close();
     }
   }, 60_000);
+
+  it('ingest names the files it read after a path rotated twice since the last run', async () => {
+    const logDir = path.join(dir, 'twice');
+    mkdirSync(logDir);
+    const log = path.join(logDir, 'osqueryd.results.log');
+    const [h] = hostsOf(1);
+    writeFileSync(log, `${destinationLine(h!, T0, 'a.example.com')}\n`);
+    const db = await openSqliteStore(path.join(dir, 'twice.db'));
+    const err: string[] = [];
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (err.push(String(chunk)), true));
+    try {
+      const config = parseConfig({ fleet: { ingest: { quarantine_file: '' } } });
+      const opts = { config, log: silentLogger(), finalize: false, flush: false, fromStart: false, json: false, progress: 'never' as const };
+      expect(await runIngestCommand(db, [log], opts)).toBe(0);
+      renameSync(log, `${log}.2`);
+      utimesSync(`${log}.2`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      writeFileSync(`${log}.1`, `${destinationLine(h!, T0 + 60, 'b.example.com')}\n`);
+      writeFileSync(log, `${destinationLine(h!, T0 + 120, 'c.example.com')}\n`);
+      err.length = 0;
+      expect(await runIngestCommand(db, [log], opts)).toBe(0);
+    } finally {
+      e.mockRestore();
+      await db.close();
+    }
+    expect(err.join('')).toContain(`the rest of that file, ${log}.2, was read first from offset ${Buffer.byteLength(destinationLine(h!, T0, 'a.example.com')) + 1}, then the file rotated after it, ${log}.1; read from the start`);
+  });
 
   it('ingest says when files were already ingested, and when one was rewritten in place and is read from the start; the simulator writes new files', async () => {
     const simDir = path.join(dir, 'resim');

@@ -2,13 +2,15 @@
  * Rotation edges of the file source (a review's cases): a rotation while the aggregator was down, a writer that
  * still holds the rotated file for a moment, a line half-written at the rename.
  */
-import { appendFileSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { fileSourceId, ingestFile, type FileStart } from '../../fleet/ingest/file-source.js';
 import { createIngestService, type IngestResult } from '../../fleet/ingest/ingest-service.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { T0, destinationLine, hostsOf, memoryStore } from './fleet-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'outflow-rotation-'));
@@ -87,6 +89,65 @@ describe('file source: rotation while the aggregator was down', () => {
     expect(await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) })).toMatchObject({ accepted: 1 });
     expect(starts[0]).toMatchObject({ reason: 'rotated' });
     expect(starts[0]!.rotatedFrom).toBeUndefined();
+    await store.close();
+  });
+
+  it('rotated twice while down: reads the rest of the checkpoint\'s file, then the file rotated after it, then the new one', async () => {
+    const { file, store, ingest } = await setup('twice.log');
+    writeFileSync(file, `${lineAt(40)}\n`);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, `${lineAt(41)}\n`);
+    // an older rotation, from before the checkpoint's file: already read back then, and not read again
+    writeFileSync(`${file}.3`, `${lineAt(39)}\n`);
+    utimesSync(`${file}.3`, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(42)}\n${lineAt(43)}\n`);
+    // logrotate again: .1 → .2, the path → .1, a new file
+    renameSync(`${file}.1`, `${file}.2`);
+    renameSync(file, `${file}.1`);
+    utimesSync(`${file}.2`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    writeFileSync(file, `${lineAt(44)}\n`);
+    const starts: FileStart[] = [];
+    const r = await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(r).toMatchObject({ accepted: 4, quarantined: 0 });
+    expect(starts).toMatchObject([{ reason: 'rotated', rotatedFrom: { file: `${fileSourceId(file)}.2` }, rotatedBetween: [`${fileSourceId(file)}.1`] }]);
+    expect(await ingestFile(file, { ingest, store })).toMatchObject({ accepted: 0, lines: 0 });
+    await store.close();
+  });
+
+  it('rotated twice while down, the middle file compressed: it is left (a warning), the rest is read', async () => {
+    const { file, store, ingest } = await setup('gz.log');
+    writeFileSync(file, `${lineAt(50)}\n`);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, `${lineAt(51)}\n`);
+    renameSync(file, path.join(dir, 'gz-2026-11-28T09-00-00.000.log'));
+    utimesSync(path.join(dir, 'gz-2026-11-28T09-00-00.000.log'), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    writeFileSync(path.join(dir, 'gz-2026-11-28T10-00-00.000.log.gz'), gzipSync(`${lineAt(52)}\n`));
+    writeFileSync(file, `${lineAt(53)}\n`);
+    const warned: string[] = [];
+    const log = Object.create(silentLogger()) as Logger;
+    log.warn = ((o: unknown, msg?: string) => void warned.push(`${msg} ${JSON.stringify(o)}`)) as Logger['warn'];
+    const starts: FileStart[] = [];
+    expect(await ingestFile(file, { ingest, store, log, onStart: (s) => starts.push(s) })).toMatchObject({ accepted: 2, quarantined: 0 });
+    expect(starts[0]!.rotatedBetween).toBeUndefined();
+    expect(warned.join('\n')).toMatch(/compressed: not read.*gz-2026-11-28T10-00-00\.000\.log\.gz/);
+    await store.close();
+  });
+
+  it('stopped within the middle file: the next start resumes there, then reads the new file', async () => {
+    const { file, store, ingest } = await setup('stop.log');
+    writeFileSync(file, `${lineAt(60)}\n`);
+    await ingestFile(file, { ingest, store });
+    renameSync(file, `${file}.2`);
+    utimesSync(`${file}.2`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    writeFileSync(`${file}.1`, Array.from({ length: 40 }, (_, i) => lineAt(61 + i)).join('\n') + '\n');
+    writeFileSync(file, `${lineAt(200)}\n`);
+    const ac = new AbortController();
+    const first = await ingestFile(file, { ingest, store, chunkBytes: 4096, signal: ac.signal, onBatch: ({ file: f }) => f === fileSourceId(file) && ac.abort() });
+    expect(first.accepted).toBeGreaterThan(0);
+    expect(first.accepted).toBeLessThan(40);
+    const second = await ingestFile(file, { ingest, store });
+    expect(first.accepted + second.accepted).toBe(41);
     await store.close();
   });
 
