@@ -34,6 +34,14 @@ describe('parseRpmQf', () => {
     expect(r.aligned).toBe(false);
     expect(r.owners.size).toBe(0);
   });
+  it('an rpmdb warning on stderr does not throw away an answer, and one path alone cannot be misaligned', () => {
+    const warning = 'error: rpmdbNextIterator: skipping h#     474 blob size(6108): BAD, 8 + 16 * il(72) + dl(4940)\n';
+    expect([...parseRpmQf('openssh-clients\nbash\n', ['/usr/bin/ssh', '/bin/bash'], warning).owners]).toEqual([
+      ['/usr/bin/ssh', ['openssh-clients']],
+      ['/bin/bash', ['bash']],
+    ]);
+    expect([...parseRpmQf('openssh-clients\n', ['/usr/bin/ssh'], warning).owners]).toEqual([['/usr/bin/ssh', ['openssh-clients']]]);
+  });
   it('a file owned twice and a missing file add up to one line per path: misaligned all the same', () => {
     // /usr/bin/x is owned by pkg-a and pkg-b; /gone is missing (stderr only); /usr/bin/ssh is openssh-clients
     const r = parseRpmQf('pkg-a\npkg-b\nopenssh-clients\n', ['/usr/bin/x', '/gone', '/usr/bin/ssh'], 'error: file /gone: No such file or directory\n');

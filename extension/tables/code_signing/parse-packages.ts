@@ -47,13 +47,15 @@ export function parseDpkgQueryS(stdout: string): PackageOwners {
  * the package name or `file P is not owned by any package`. Missing files print `error: file P: …` on
  * stderr instead, which shifts the order, and a file two packages own prints two lines — callers pass one path
  * when they cannot trust the alignment. The line count alone cannot tell: one file owned twice and one missing
- * file add up to one line per path, so an `error:` line on stderr also means the order is not to be trusted.
+ * file add up to one line per path, so an `error: file …` line on stderr also means the order is not to be trusted.
  */
 export function parseRpmQf(stdout: string, paths: readonly string[], stderr: string): PackageOwners & { aligned: boolean } {
   const lines = stdout.split('\n').map((l) => l.trim()).filter(Boolean);
   const owners = new Map<string, string[]>();
-  const errors = /^\s*error:/m.test(stderr);
-  if (lines.length !== paths.length || errors) return { owners, skipped: lines.length, aligned: false };
+  // only a missing file's error leaves a path without its line (an rpmdb warning such as `error: rpmdbNextIterator: …`
+  // does not), and one path alone cannot be misaligned
+  const missing = paths.length > 1 && /^\s*error: file /m.test(stderr);
+  if (lines.length !== paths.length || missing) return { owners, skipped: lines.length, aligned: false };
   let skipped = 0;
   lines.forEach((line, i) => {
     if (/ is not owned by any package$/.test(line) || line.startsWith('error:')) return;

@@ -407,7 +407,8 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     }
     const out = new Map<string, string[]>();
     const rpmQuery = async (batch: string[]) => {
-      const r = await tools.run('rpm', ['-qf', '--queryformat', '%{NAME}\\n', ...batch], { timeoutMs, okExitCodes: [0, 1], signal: abort.signal });
+      // rpm exits with the number of paths it found no owner for (unowned or missing): any of 0 … batch.length
+      const r = await tools.run('rpm', ['-qf', '--queryformat', '%{NAME}\\n', ...batch], { timeoutMs, okExitCodes: Array.from({ length: batch.length + 1 }, (_, i) => i), signal: abort.signal });
       return parseRpmQf(r.stdout, batch, r.stderr);
     };
     const all = await rpmQuery(queries);
