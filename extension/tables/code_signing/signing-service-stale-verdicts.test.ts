@@ -173,4 +173,57 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
       delete process.env.OUTFLOW_FAKE_CALLS;
     }
   });
+
+  it('an app whose sealed resources broke after signing: codesign\'s invalid stands, with no codesign run per exec and no flip-flop', async () => {
+    // codesign --verify --strict checks the resource seal (invalid); the kernel checks only the executable's pages
+    // and reports a valid Developer ID image at every exec. Same cdhash, same file.
+    const bin = path.join(dir, 'Sealed');
+    writeFileSync(bin, 'x');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, verify: { exit: 1, stderr: `${bin}: a sealed resource is missing or invalid\n` } } });
+    const calls = path.join(dir, 'sealed-calls.ndjson');
+    process.env.OUTFLOW_FAKE_CALLS = calls;
+    try {
+      const service = make();
+      service.request([bin]);
+      await service.idle();
+      expect(service.lookup(bin)!.signature_class).toBe('invalid');
+      const esDevId = { signingId: 'com.example.widget', teamId: 'Q7R2K9W4ZD', cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953', platformBinary: false, codesigningFlags: 0x20000000 | 0x1 | 0x10000, csValidationCategory: 6 };
+      const seen: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        service.seedFromEs(bin, esDevId);
+        seen.push(service.lookup(bin)!.signature_class);
+        await service.idle();
+        seen.push(service.lookup(bin)!.signature_class);
+      }
+      expect(seen).toEqual(Array(10).fill('invalid'));
+      expect(readFileSync(calls, 'utf8').split('\n').filter((l) => l.includes('"-dvvv"'))).toHaveLength(1);
+    } finally {
+      delete process.env.OUTFLOW_FAKE_CALLS;
+    }
+  });
+
+  it('the kernel\'s invalid for an image codesign called developer_id is kept, and not checked again on every exec', async () => {
+    const bin = path.join(dir, 'Paged');
+    writeFileSync(bin, 'x');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    const calls = path.join(dir, 'paged-calls.ndjson');
+    process.env.OUTFLOW_FAKE_CALLS = calls;
+    try {
+      const service = make();
+      service.request([bin]);
+      await service.idle();
+      const esInvalid = { signingId: 'com.example.widget', teamId: 'Q7R2K9W4ZD', cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953', platformBinary: false, codesigningFlags: 0x20000000 | 0x10000, csValidationCategory: 6 };
+      const displays = () => readFileSync(calls, 'utf8').split('\n').filter((l) => l.includes('"-dvvv"')).length;
+      const before = displays();
+      for (let i = 0; i < 5; i++) {
+        service.seedFromEs(bin, esInvalid);
+        service.request([bin]);
+        await service.idle();
+        expect(service.lookup(bin)!.signature_class).toBe('invalid');
+      }
+      expect(displays()).toBe(before);
+    } finally {
+      delete process.env.OUTFLOW_FAKE_CALLS;
+    }
+  });
 });

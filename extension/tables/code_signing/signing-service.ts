@@ -63,6 +63,9 @@ interface CacheEntry {
   source: 'tool' | 'es';
 }
 
+/** Classes that say the code that ran is not what a signature vouches for. */
+const BROKEN: ReadonlySet<string> = new Set(['invalid', 'unsigned']);
+
 /** The row for a path nobody could check (yet): every fact unknown. */
 export function unknownRow(path: string, checkedAt = 0): SigningRow {
   return {
@@ -492,10 +495,13 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       const prev = cache.get(path);
       if (prev && prev.retryAt === null && prev.row.signature_class !== 'unknown') {
         const sameImage = !row.cdhash || !prev.row.cdhash || row.cdhash === prev.row.cdhash;
-        // A shell exec'ed a hundred times a second must not rewrite (and re-stat) its entry every time. A class that
-        // differs is kept, even for the same cdhash: the kernel's verdict on the image that ran (signed but no longer
-        // valid, or no signature at all) outranks an earlier check of the file on disk.
+        // A shell exec'ed a hundred times a second must not rewrite (and re-stat) its entry every time. For the same
+        // image, codesign's verdict stands (it also checks the bundle's sealed resources, which the kernel does not),
+        // except when the kernel found the image that ran signed but not valid, or unsigned: that is kept, and
+        // being definite it is not checked again while the file stays the same (no codesign run per exec, and no
+        // verdict that flips between the two).
         if (sameImage && (row.signature_class === prev.row.signature_class || row.signature_class === 'unknown')) return;
+        if (sameImage && prev.source === 'tool' && !(BROKEN.has(row.signature_class) && !BROKEN.has(prev.row.signature_class))) return;
       }
       store(path, { row, key: 'es', validatedAt: now, retryAt: null, source: 'es' });
       if (row.signature_class === 'unknown' || (row.signature_class === 'developer_id' && row.notarized === -1)) {
