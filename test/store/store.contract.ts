@@ -739,6 +739,26 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.candidates.countPending()).toBe(0);
       });
 
+      it('outside a transaction, an outcome without a version finalizes whatever version the row is', async () => {
+        await store.candidates.upsertPending([input('H1', T0)]);
+        const [judged] = await store.candidates.pendingUpTo(T0 + 1000, 10);
+        await store.candidates.upsertPending([input('H1', T0 + 50, { bytes_out: 7_000_000 })]);
+        await store.candidates.markFinalized([{ id: judged!.id, detectionId: 'det_a', countedBytesOut: 1, countedBytesIn: 1, branch: 'no_fire:x' }]);
+        expect(await store.candidates.countPending()).toBe(0);
+      });
+
+      it('outside a transaction, outcomes for one id apply in order: a later stale one does not undo the current one', async () => {
+        await store.candidates.upsertPending([input('H1', T0)]);
+        const [v1] = await store.candidates.pendingUpTo(T0 + 1000, 10);
+        await store.candidates.upsertPending([input('H1', T0 + 50, { bytes_out: 7_000_000 })]);
+        const [v2] = await store.candidates.pendingUpTo(T0 + 1000, 10);
+        await store.candidates.markFinalized([
+          { id: v2!.id, detectionId: 'det_current', countedBytesOut: 7_000_000, countedBytesIn: 1000, branch: 'rare_destination', version: v2!.version },
+          { id: v1!.id, detectionId: 'det_stale', countedBytesOut: 5_000_000, countedBytesIn: 1000, branch: 'rare_destination', version: v1!.version },
+        ]);
+        expect(await store.candidates.countPending()).toBe(0);
+      });
+
       it('tells a version that differs only in its body from the judged one: it stays pending', async () => {
         // Same line time and bytes out: only the body (here bytes_in) tells the versions apart, and the tie
         // goes to the greater body text whatever the order, so which one is stored first depends on the pair.

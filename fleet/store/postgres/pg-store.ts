@@ -1124,68 +1124,88 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       return rows[0]?.n ?? 0;
     },
     async markFinalized(outcomes: readonly CandidateOutcome[]) {
-      const list = [...new Map(outcomes.map((o) => [o.id, o])).values()].sort((a, b) => compareText(a.id, b.id));
-      for (const part of chunks(list, chunk)) {
-        const versions = part.map((o) => o.version ?? judged.get(o.id));
-        // Inside a transaction (finalization: detections + outcomes) only rows still pending AND still the
-        // version that was judged are marked. Otherwise another instance changed them meanwhile (a second
-        // finalizer after a lost job lock, or a newer version ingested): our detections were computed from
-        // stale candidates, so fail and let the whole transaction — detection upserts included — roll back
-        // instead of folding flows in twice or finalizing a version nobody judged.
-        // Outside a transaction (a direct call) there is nothing to roll back: as on SQLite, a newer version is left
-        // pending with the fold recorded on it (below).
-        const judgedVersion = `(u.et IS NULL OR (c.event_time = u.et AND c.bytes_out = u.bo AND encode(sha256(convert_to(c.body, 'UTF8')), 'hex') = u.digest))`;
-        const guard = ex.inTransaction ? `AND c.status = 'pending' AND ${judgedVersion}` : `AND ${judgedVersion}`;
-        const rows = await ex.q<{ id: string }>(
-          'write',
-          `UPDATE candidates c SET status = 'finalized', detection_id = u.detection_id,
-             counted_bytes_out = u.out, counted_bytes_in = u.inn, branch = u.branch
-           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::text[])
-             AS u(id, detection_id, out, inn, branch, et, bo, digest)
-           WHERE c.id = u.id ${guard}
-           RETURNING c.id`,
-          [
-            part.map((o) => o.id),
-            part.map((o) => o.detectionId),
-            part.map((o) => o.countedBytesOut),
-            part.map((o) => o.countedBytesIn),
-            part.map((o) => o.branch),
-            versions.map((v) => v?.eventTime ?? null),
-            versions.map((v) => v?.bytesOut ?? null),
-            versions.map((v) => v?.digest ?? null),
-          ],
-        );
-        if (!ex.inTransaction && rows.length < part.length) {
-          const marked = new Set(rows.map((r) => r.id));
-          const changed = part.filter((o) => !marked.has(o.id));
-          // the detection already holds the judged version's bytes: the newer version adds only its delta when judged
-          await ex.q(
-            'write',
-            `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn
-             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(id, detection_id, out, inn)
-             WHERE c.id = u.id AND c.status = 'pending'`,
-            [changed.map((o) => o.id), changed.map((o) => o.detectionId), changed.map((o) => o.countedBytesOut), changed.map((o) => o.countedBytesIn)],
-          );
-        }
-        if (ex.inTransaction && rows.length < part.length) {
-          const exists = await ex.q<{ n: number }>('read', `SELECT count(*) AS n FROM candidates WHERE id = ANY($1::text[])`, [part.map((o) => o.id)]);
-          if ((exists[0]?.n ?? 0) > rows.length) {
-            throw new StoreError(
-              'STORE_WRITE',
-              `${(exists[0]?.n ?? 0) - rows.length} candidates were finalized concurrently or changed since they were judged; this finalization batch is rolled back`,
-              'harmless: the next finalize run continues from the committed state',
-            );
-          }
-        }
-        // forget what was marked (a rolled-back batch is simply re-read, and re-recorded, next time)
-        for (const o of part) judged.delete(o.id);
-      }
+      // In a transaction the last outcome per id counts (finalization sends one). A direct call applies them in order,
+      // as SQLite does: the n-th outcome for an id in the n-th round.
+      const rounds = ex.inTransaction ? [[...new Map(outcomes.map((o) => [o.id, o])).values()]] : inOrderRounds(outcomes);
+      for (const round of rounds) await markRound(round.sort((a, b) => compareText(a.id, b.id)));
     },
     async expire(before) {
       const rows = await ex.q<{ n: number }>('write', `WITH d AS (DELETE FROM candidates WHERE status = 'finalized' AND event_time < $1 RETURNING 1) SELECT count(*) AS n FROM d`, [before]);
       return rows[0]?.n ?? 0;
     },
   };
+
+  async function markRound(list: readonly CandidateOutcome[]): Promise<void> {
+    for (const part of chunks(list, chunk)) {
+      // an outcome without a version finalizes whatever version the row is (store.ts); finalization's own calls, in a
+      // transaction, name the version pendingUpTo handed out
+      const versions = part.map((o) => (ex.inTransaction ? (o.version ?? judged.get(o.id)) : o.version));
+      // Inside a transaction (finalization: detections + outcomes) only rows still pending AND still the
+      // version that was judged are marked. Otherwise another instance changed them meanwhile (a second
+      // finalizer after a lost job lock, or a newer version ingested): our detections were computed from
+      // stale candidates, so fail and let the whole transaction — detection upserts included — roll back
+      // instead of folding flows in twice or finalizing a version nobody judged.
+      // Outside a transaction (a direct call) there is nothing to roll back: as on SQLite, a newer version is left
+      // pending with the fold recorded on it (below).
+      const judgedVersion = `(u.et IS NULL OR (c.event_time = u.et AND c.bytes_out = u.bo AND encode(sha256(convert_to(c.body, 'UTF8')), 'hex') = u.digest))`;
+      const guard = ex.inTransaction ? `AND c.status = 'pending' AND ${judgedVersion}` : `AND ${judgedVersion}`;
+      const rows = await ex.q<{ id: string }>(
+        'write',
+        `UPDATE candidates c SET status = 'finalized', detection_id = u.detection_id,
+           counted_bytes_out = u.out, counted_bytes_in = u.inn, branch = u.branch
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::text[])
+           AS u(id, detection_id, out, inn, branch, et, bo, digest)
+         WHERE c.id = u.id ${guard}
+         RETURNING c.id`,
+        [
+          part.map((o) => o.id),
+          part.map((o) => o.detectionId),
+          part.map((o) => o.countedBytesOut),
+          part.map((o) => o.countedBytesIn),
+          part.map((o) => o.branch),
+          versions.map((v) => v?.eventTime ?? null),
+          versions.map((v) => v?.bytesOut ?? null),
+          versions.map((v) => v?.digest ?? null),
+        ],
+      );
+      if (!ex.inTransaction && rows.length < part.length) {
+        const marked = new Set(rows.map((r) => r.id));
+        const changed = part.filter((o) => !marked.has(o.id));
+        // the detection already holds the judged version's bytes: the newer version adds only its delta when judged
+        await ex.q(
+          'write',
+          `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(id, detection_id, out, inn)
+           WHERE c.id = u.id AND c.status = 'pending'`,
+          [changed.map((o) => o.id), changed.map((o) => o.detectionId), changed.map((o) => o.countedBytesOut), changed.map((o) => o.countedBytesIn)],
+        );
+      }
+      if (ex.inTransaction && rows.length < part.length) {
+        const exists = await ex.q<{ n: number }>('read', `SELECT count(*) AS n FROM candidates WHERE id = ANY($1::text[])`, [part.map((o) => o.id)]);
+        if ((exists[0]?.n ?? 0) > rows.length) {
+          throw new StoreError(
+            'STORE_WRITE',
+            `${(exists[0]?.n ?? 0) - rows.length} candidates were finalized concurrently or changed since they were judged; this finalization batch is rolled back`,
+            'harmless: the next finalize run continues from the committed state',
+          );
+        }
+      }
+      // forget what was marked (a rolled-back batch is simply re-read, and re-recorded, next time)
+      for (const o of part) judged.delete(o.id);
+    }
+  }
+}
+
+/** `outcomes` split so that each id is at most once a round and its outcomes keep their order across rounds. */
+function inOrderRounds(outcomes: readonly CandidateOutcome[]): CandidateOutcome[][] {
+  const rounds: CandidateOutcome[][] = [];
+  const seen = new Map<string, number>();
+  for (const o of outcomes) {
+    const n = seen.get(o.id) ?? 0;
+    seen.set(o.id, n + 1);
+    (rounds[n] ??= []).push(o);
+  }
+  return rounds;
 }
 
 // ─── detections ────────────────────────────────────────────────────────────────────────────────
