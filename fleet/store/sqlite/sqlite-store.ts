@@ -158,10 +158,9 @@ function byRef<T extends { hostId: string }>(rows: readonly T[], refs: Map<strin
   return out;
 }
 
-function statusRowOf(r: Row): HostStatusRow {
+function componentStatusOf(r: Row): HostComponentStatus {
   return {
     hostId: r.host_id as string,
-    hostname: r.hostname as string,
     component: r.component as string,
     platform: r.platform as string,
     state: r.state as string,
@@ -169,6 +168,10 @@ function statusRowOf(r: Row): HostStatusRow {
     version: r.version as string,
     time: r.time as number,
   };
+}
+
+function statusRowOf(r: Row): HostStatusRow {
+  return { ...componentStatusOf(r), hostname: r.hostname as string };
 }
 
 const DEST: PrevalenceTables = { keyTable: 'destinations', hostTable: 'destination_hosts', sketchTable: 'destination_sketches', keyCols: ['key'], idCol: 'dest_id' };
@@ -307,15 +310,7 @@ class SqliteRepos implements StoreRepos {
               ? self.st(`SELECT r.host_id, s.* FROM host_status s JOIN host_refs r ON r.ref = s.host_ref ORDER BY r.host_id, s.component`).all()
               : self.st(`SELECT r.host_id, s.* FROM host_status s JOIN host_refs r ON r.ref = s.host_ref WHERE r.host_id = ? ORDER BY s.component`).all(hostId)
           ) as Row[];
-          return rows.map((r) => ({
-            hostId: r.host_id as string,
-            component: r.component as string,
-            platform: r.platform as string,
-            state: r.state as string,
-            detail: r.detail as string,
-            version: r.version as string,
-            time: r.time as number,
-          }));
+          return rows.map(componentStatusOf);
         });
       },
       async findStatus(q: StatusQuery) {
