@@ -107,6 +107,14 @@ describe('codesign messages: only what follows the path codesign was given', () 
     expect(info.identifier).toBe('com.example.widget');
   });
 
+  it('"not signed at all" about a nested component (In subcomponent:) is a broken signature of the whole', () => {
+    const p = '/Applications/Widget.app/Contents/MacOS/Widget';
+    expect(parseCodesignVerify(`${p}: code object is not signed at all\nIn subcomponent: /Applications/Widget.app/Contents/Frameworks/Helper.framework\n`, 1, p)).toEqual({
+      valid: false,
+      reason: 'code object is not signed at all',
+    });
+  });
+
   it('a message about another path is not a verdict on this one; exit 1 without one fails closed', () => {
     expect(parseCodesignDisplay('/bin/other: code object is not signed at all\nIdentifier=x.y\n', '/bin/x').info.notSigned).toBe(false);
     expect(parseCodesignVerify('/bin/other: code object is not signed at all\n', 1, '/bin/x')).toEqual({ valid: false, reason: '/bin/other: code object is not signed at all' });
