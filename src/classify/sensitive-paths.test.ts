@@ -105,6 +105,23 @@ describe('default taxonomy', () => {
   });
 });
 
+describe('case (macOS volumes are case-insensitive by default)', () => {
+  it.each([
+    ['/Users/dana/.SSH/ID_RSA', 'dev_credentials'],
+    ['/users/dana/Library/KEYCHAINS/login.keychain-db', 'keychain'],
+    ['/PRIVATE/var/root/.ssh/id_ed25519', 'dev_credentials'],
+    ['/System/volumes/DATA/Users/dana/Library/Keychains/login.keychain-db', 'keychain'],
+    ['/Users/dana/Vault/Passwords.KDBX', 'password_manager'],
+  ])('%s is %s', (path, category) => expect(defaults.match(path)?.category).toBe(category));
+
+  it('folds the exceptions and the not-a-home rules too; a pattern in any case matches any case', () => {
+    expect(defaults.match('/Users/dana/.ssh/id_rsa.PUB')).toBeUndefined();
+    expect(defaults.match('/users/SHARED/.ssh/id_rsa')).toBeUndefined();
+    const custom = SensitivePathMatcher.fromConfig({ replace_defaults: true, add: [{ pattern: '/Opt/Corp/SECRETS/*.JSON', category: 'dev_credentials' }] });
+    expect(custom.match('/opt/corp/secrets/db.json')?.pattern).toBe('/Opt/Corp/SECRETS/*.JSON');
+  });
+});
+
 describe('authorized readers', () => {
   it('securityd (platform) may read keychains; an adhoc binary claiming its signing id may not', () => {
     const m = defaults.match('/Users/dana/Library/Keychains/login.keychain-db')!;

@@ -11,7 +11,9 @@ import { matchesApp, teamKey } from './app-match.js';
  * - `*` matches within one path segment, `?` one character, `{a,b}` alternatives inside one segment,
  *   `**` any number of segments (as the last segment: at least one, so `~/Documents/**` is what is inside
  *   Documents, not the folder itself).
- * - Matching is on the canonical path (see canonicalPath) and case-sensitive: ES reports on-disk names.
+ * - Matching is on the canonical path (see canonicalPath), ignoring case: macOS volumes are case-insensitive by
+ *   default, and a path as ES reports it may carry the case its opener typed (the kernel's name cache keeps the
+ *   name of the lookup that made it), so `~/.SSH/ID_RSA` is the key `~/.ssh/id_*` names.
  *
  * Rules are tried in order, first match wins: config additions come first so they can re-categorise a
  * path, then the built-ins from most to least specific.
@@ -178,6 +180,35 @@ export function canonicalPath(p: string): string {
   return p;
 }
 
+/**
+ * A path as the matcher compares it: lower case, then canonical (so `/PRIVATE/var/…` and `/System/volumes/Data/…`
+ * fold too). Patterns are compiled in lower case.
+ */
+export function foldedPath(p: string): string {
+  const lower = p.toLowerCase();
+  if (lower.charCodeAt(0) !== 47 /* / */) return lower;
+  if (lower.startsWith('/private/')) {
+    if (lower.startsWith('/private/var/') || lower.startsWith('/private/tmp/') || lower.startsWith('/private/etc/') || lower === '/private/var' || lower === '/private/tmp' || lower === '/private/etc') {
+      return lower.slice('/private'.length);
+    }
+  } else if (lower.startsWith('/system/volumes/data/')) {
+    return lower.slice('/system/volumes/data'.length);
+  }
+  return lower;
+}
+
+/** homeRelative of a folded path (foldedPath). */
+function foldedHomeRelative(path: string): string | undefined {
+  if (path.startsWith('/users/')) {
+    const end = path.indexOf('/', 7);
+    if (end === -1) return undefined;
+    if (end === 7 || (end === 13 && path.startsWith('/users/shared/'))) return undefined;
+    return path.slice(end);
+  }
+  if (path.startsWith('/var/root/')) return path.slice('/var/root'.length);
+  return undefined;
+}
+
 // --- compiled matcher ----------------------------------------------------------------------------------
 
 export interface SensitiveMatch {
@@ -333,7 +364,7 @@ export class SensitivePathMatcher {
   constructor(rules: readonly SensitiveRule[]) {
     const compiled: CompiledRule[] = [];
     rules.forEach((rule, order) => {
-      const { root, segments } = splitPattern(rule.pattern);
+      const { root, segments } = splitPattern(rule.pattern.toLowerCase());
       const c: CompiledRule = {
         order,
         category: rule.category,
@@ -342,7 +373,7 @@ export class SensitivePathMatcher {
         authorized: rule.authorized ?? [],
         regex: segmentsRegex(root === 'anywhere' ? ['**', ...segments] : segments),
         suffixes: requiredSuffixes(segments[segments.length - 1]!),
-        exceptSuffixes: rule.except_suffixes ?? [],
+        exceptSuffixes: (rule.except_suffixes ?? []).map((x) => x.toLowerCase()),
       };
       compiled.push(c);
       if (root === 'anywhere') {
@@ -370,10 +401,11 @@ export class SensitivePathMatcher {
     return { home: this.homeTrie, abs: this.absTrie };
   }
 
-  /** Classify a canonical absolute path (see canonicalPath); undefined when no rule matches. */
-  match(path: string): SensitiveMatch | undefined {
+  /** Classify an absolute path (in any case; canonical or not); undefined when no rule matches. */
+  match(original: string): SensitiveMatch | undefined {
     let best: CompiledRule | undefined;
-    const rel = homeRelative(path);
+    const path = foldedPath(original);
+    const rel = foldedHomeRelative(path);
     if (rel !== undefined) best = walk(this.homeTrie, rel, best);
     best = walk(this.absTrie, path, best);
     for (const r of this.anywhere) {

@@ -118,7 +118,7 @@ describe('raw-path screen', () => {
     ),
   ];
   const heads = ['/Users/dana', '/Users/Shared', '/Users', '/Users/', '/var/root', '/private/var/root', '/System/Volumes/Data/Users/dana', '/System/Volumes/Data', '/System/Library', '/private/tmp', '/private/var', '/private', '/tmp', '/var/db', '/Library', '/Volumes/USB', '/usr/lib', '/opt', ''];
-  const noise = ['src', 'build', 'Caches', 'node_modules', 'a.txt', 'Library', 'x.kdbx', 'b.kdb', ''];
+  const noise = ['src', 'build', 'Caches', 'node_modules', 'a.txt', 'Library', 'x.kdbx', 'b.kdb', 'Ünïcode', 'ĶEYS', ''];
 
   it('never rejects a path the matcher classifies (raw escapes, aliases, homes, endings)', () => {
     let s = 99;
@@ -134,6 +134,8 @@ describe('raw-path screen', () => {
       let p = rand() < 0.5 ? pick(['/Users/dana', '/private/var/root', '/System/Volumes/Data/Users/dana']) : pick(heads);
       for (let d = 0; d < depth; d++) p += `/${rand() < 0.75 ? pick(ruleSegments) : pick(noise)}`;
       if (rand() < 0.1) p += '/';
+      // the case a reader typed (a case-insensitive volume opens `~/.SSH/ID_RSA` all the same)
+      if (rand() < 0.3) p = [...p].map((ch) => (rand() < 0.3 ? (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase()) : ch)).join('');
       const truth = SensitivePathMatcher.prototype.match.call(matcher, canonicalPath(p)) !== undefined;
       // JSON allows other spellings of the same path: unescaped slashes, \u escapes of any character
       const style = rand();

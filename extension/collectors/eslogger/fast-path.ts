@@ -97,6 +97,31 @@ function readUint(line: string, from: number): number {
   return v;
 }
 
+const FOLD_SAME = 0;
+const FOLD_DIFFERENT = 1;
+/** A character outside ASCII on the way: its case folding is left to the exact check. */
+const FOLD_UNSURE = 2;
+
+/**
+ * Whether `line` at `pos` spells `name` (the matcher's lower case) in any case: ASCII letters are folded here; a
+ * character outside ASCII met before a difference is FOLD_UNSURE (toLowerCase may map it to the name's).
+ */
+function foldedAt(line: string, pos: number, name: string): number {
+  for (let i = 0; i < name.length; i++) {
+    let c = line.charCodeAt(pos + i);
+    if (c >= 128) return FOLD_UNSURE;
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== name.charCodeAt(i)) return FOLD_DIFFERENT;
+  }
+  return FOLD_SAME;
+}
+
+/** Whether the raw characters [from, end) hold one outside ASCII. */
+function hasNonAscii(line: string, from: number, end: number): boolean {
+  for (let i = from; i < end; i++) if (line.charCodeAt(i) >= 128) return true;
+  return false;
+}
+
 /** A matcher trie node prepared for raw-string lookups: children grouped by name length, endings to check. */
 interface ScreenNode {
   /** Some rule here has no literal ending to pre-check: any path reaching this node may match. */
@@ -158,8 +183,9 @@ export class FastPath {
     this.segEscaped = b !== -1 && b < this.segEnd;
   }
 
+  /** The segment at `pos` is `name` (lower case, ASCII), in any case. */
   private segmentIs(line: string, pos: number, name: string): boolean {
-    return this.segEnd - pos === name.length && line.startsWith(name, pos);
+    return this.segEnd - pos === name.length && foldedAt(line, pos, name) === FOLD_SAME;
   }
 
   /**
@@ -184,15 +210,15 @@ export class FastPath {
       this.nextSegment(line, p1, end);
       if (this.segEscaped) return true;
       if (this.segmentIs(line, p1, 'var') || this.segmentIs(line, p1, 'tmp') || this.segmentIs(line, p1, 'etc')) pos = p1;
-    } else if (this.segmentIs(line, pos, 'System') && this.segNext <= end) {
+    } else if (this.segmentIs(line, pos, 'system') && this.segNext <= end) {
       const p1 = this.segNext;
       this.nextSegment(line, p1, end);
       if (this.segEscaped) return true;
-      if (this.segmentIs(line, p1, 'Volumes') && this.segNext <= end) {
+      if (this.segmentIs(line, p1, 'volumes') && this.segNext <= end) {
         const p2 = this.segNext;
         this.nextSegment(line, p2, end);
         if (this.segEscaped) return true;
-        if (this.segmentIs(line, p2, 'Data') && this.segNext <= end) pos = this.segNext;
+        if (this.segmentIs(line, p2, 'data') && this.segNext <= end) pos = this.segNext;
       }
     }
     // homeRelative: /Users/<name>/… (not empty, not Shared) or /var/root/…
@@ -200,11 +226,11 @@ export class FastPath {
     if (this.segEscaped) return true;
     let rel = -1;
     if (this.segNext <= end) {
-      if (this.segmentIs(line, pos, 'Users')) {
+      if (this.segmentIs(line, pos, 'users')) {
         const name = this.segNext;
         this.nextSegment(line, name, end);
         if (this.segEscaped) return true;
-        if (this.segNext <= end && this.segEnd > name && !this.segmentIs(line, name, 'Shared')) rel = this.segNext;
+        if (this.segNext <= end && this.segEnd > name && !this.segmentIs(line, name, 'shared')) rel = this.segNext;
       } else if (this.segmentIs(line, pos, 'var')) {
         const p1 = this.segNext;
         this.nextSegment(line, p1, end);
@@ -230,19 +256,19 @@ export class FastPath {
         if (this.lastEscaped === 1) return true;
         for (let i = 0; i < suffixes.length; i++) {
           const x = suffixes[i]!;
-          if (line.startsWith(x, end - x.length)) return true;
+          if (end >= x.length && foldedAt(line, end - x.length, x) !== FOLD_DIFFERENT) return true;
         }
       }
       if (pos >= end) return false;
       this.nextSegment(line, pos, end);
       const list = node.children.get(this.segEnd - pos);
-      if (list === undefined) {
-        if (this.segEscaped) return true;
-        return false;
-      }
+      // outside ASCII, folding may change a name's length or spelling: the exact check decides
+      if (list === undefined) return this.segEscaped || hasNonAscii(line, pos, this.segEnd);
       let child: ScreenNode | undefined;
       for (let i = 0; i < list.length; i++) {
-        if (line.startsWith(list[i]!.name, pos)) {
+        const same = foldedAt(line, pos, list[i]!.name);
+        if (same === FOLD_UNSURE) return true;
+        if (same === FOLD_SAME) {
           child = list[i]!.node;
           break;
         }
