@@ -234,7 +234,7 @@ export function createFleetMetrics(): FleetMetrics {
     ),
     hostStatus: registry.gauge(
       'outflow_host_status',
-      'Hosts whose latest outflow_status row for a component, reported in the last 2 hours of event time, is in a state (running|degraded|unavailable|permission_denied|disabled; other: a component or state name the extension does not use); anything but running and disabled needs an operator: GET /v1/hosts/status?problems=true lists the hosts (refreshed at scrape time)',
+      'Hosts whose latest outflow_status row for a component, reported in the last 2 hours of event time, is in a state (running|degraded|unavailable|permission_denied|disabled; other: a component or state name the extension does not use); anything but running and disabled needs an operator: GET /v1/hosts/status?problems=true lists the hosts (refreshed at scrape time, at most once a minute)',
       ['component', 'state'],
     ),
     jobRuns: registry.counter('outflow_job_runs_total', 'Scheduler job runs by job and outcome (ok|error|skipped_overlap|skipped_locked)', ['job', 'outcome']),

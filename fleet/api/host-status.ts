@@ -17,6 +17,9 @@ export const STATUS_FRESH_SECONDS = 2 * 3600;
  */
 export const STATUS_GAUGE_GROUPS = 200;
 
+/** How often /metrics counts the status rows again (a scan of all of them); scrapes in between reuse the counts. */
+export const STATUS_GAUGE_REFRESH_MS = 60_000;
+
 const KNOWN_STATES = new Set(['running', 'degraded', 'unavailable', 'permission_denied', 'disabled']);
 /** A component name as the extension spells them (flows, eslogger, code_signing …). */
 const COMPONENT_LABEL = /^[a-z][a-z0-9_]{0,31}$/;

@@ -829,5 +829,10 @@ describe('GET /v1/hosts/status and the outflow_host_status gauge', () => {
         'outflow_host_status{component="other",state="running"} 1',
       ].sort(),
     );
+    // a scan of every status row: the next scrape within the minute reuses the counts
+    const fixed = await fetch(`${own.url}/v1/ingest`, { method: 'POST', body: snapshot('HS-2', T + 3600, [row('flows', 'running'), row('eslogger', 'running')]), headers: { ...auth, 'content-type': 'application/json' } });
+    expect(fixed.status).toBe(200);
+    const again = (await (await fetch(`${own.url}/metrics`, { headers: auth })).text()).split('\n').filter((l) => l.startsWith('outflow_host_status{'));
+    expect(again.sort()).toEqual(series.sort());
   });
 });
