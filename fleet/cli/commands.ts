@@ -26,6 +26,7 @@ import { loadMigrations } from '../store/migrations.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
 import { listNewestDetections, withJobLockWaiting, type Store, type TimeWindow } from '../store/store.js';
 import { runIngestCommand } from './ingest-command.js';
+import { writeOut } from './output.js';
 import { formatDetections, hostStatusTable, parseSince, sinceAnchor, type DetectionFormat } from './format.js';
 
 interface CommonOpts {
@@ -110,18 +111,7 @@ function common(cmd: Command): Command {
     .option('--verbose', 'debug logging on stderr', false);
 }
 
-/** A reader that went away (`| head`, `| true`) ends the output quietly, as for any Unix tool; other errors stay. */
-let stdoutGuarded = false;
-function write(text: string): void {
-  if (!stdoutGuarded) {
-    stdoutGuarded = true;
-    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-      throw err;
-    });
-  }
-  process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
-}
+const write = writeOut;
 
 /**
  * A prevalence answer as JSON. What the JSON says in fields alone is said plainly on stderr too: a store with no

@@ -14,6 +14,7 @@ import { addIngestResults, createIngestService, emptyIngestResult, type IngestRe
 import { ingestStream } from '../ingest/stream-source.js';
 import { finalizePending, type FinalizeResult } from '../rules/finalize.js';
 import { withJobLockWaiting, type Store } from '../store/store.js';
+import { writeOut } from './output.js';
 
 export interface IngestCommandOptions {
   config: OutflowConfig;
@@ -201,7 +202,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   };
   const ignoredNote = ignoredQueriesNote(totals, totals.accepted > totals.ignored || resumed > 0);
   const q = fleet.ingest.quarantine_file;
-  if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  if (opts.json) writeOut(JSON.stringify(summary));
   else {
     process.stderr.write(
       [

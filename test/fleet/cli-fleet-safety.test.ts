@@ -51,6 +51,19 @@ describe('fleet CLI: host-sent text, pipes and options', () => {
     expect(code).toBe(0);
   }, 60_000);
 
+  it('ingest --json into a reader that has gone ends with the ingest\'s own exit code, without an EPIPE stack trace', async () => {
+    const file = path.join(dir, 'epipe.log');
+    writeFileSync(file, 'not a result line\n');
+    const child = spawn(process.execPath, cliArgs(['fleet', 'ingest', '--store', path.join(dir, 'epipe.db'), '--json', '--quarantine', path.join(dir, 'epipe-q.ndjson'), file]), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.destroy(); // `outflow fleet ingest --json FILE | true`
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).not.toMatch(/Unhandled 'error' event|EPIPE/);
+    // every line quarantined: exit 3 (nothing usable), not 0 and not a crash
+    expect(code).toBe(3);
+  }, 60_000);
+
   it('finalize does not create a store that is not there (a mistyped --store)', async () => {
     const missing = path.join(dir, 'mistyped.db');
     const r = await runOutflow(['fleet', 'finalize', '--store', missing], { timeoutMs: 60_000 });

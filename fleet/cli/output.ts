@@ -1,0 +1,22 @@
+/**
+ * Standard output of the fleet commands. A reader that went away (`| head`, `| true`) ends the output quietly, as
+ * for any Unix tool: what is left to write is dropped and the command finishes with its own exit code (an ingest
+ * whose summary nobody reads still committed what it read). Other write errors stay errors.
+ */
+let guarded = false;
+let readerGone = false;
+
+export function writeOut(text: string): void {
+  if (!guarded) {
+    guarded = true;
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') {
+        readerGone = true;
+        return;
+      }
+      throw err;
+    });
+  }
+  if (readerGone) return;
+  process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+}
