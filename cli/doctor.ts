@@ -11,6 +11,7 @@ import { causeCode, coerceError, OutflowError, ToolError } from '../src/errors.j
 import { rootOnlyPathProblems, runningAsRoot } from '../src/root-only-path.js';
 import { resolvePlatform } from '../extension/runtime/create-context.js';
 import { ToolRunner, type Platform, type ToolName } from '../extension/runtime/tools.js';
+import { writeOut } from '../src/stdout.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'warn' | 'skip';
 
@@ -489,12 +490,12 @@ export async function runDoctor(opts: DoctorOptions): Promise<number> {
   const results = await runDoctorChecks(opts);
   const failed = results.filter((r) => r.required && r.status === 'fail');
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks: results }, null, 2)}\n`);
+    writeOut(`${JSON.stringify({ ok: failed.length === 0, checks: results }, null, 2)}\n`);
   } else {
     for (const r of results) {
-      process.stdout.write(`${MARK[r.status]}  ${r.name.padEnd(20)} ${r.detail}${r.fix && r.status !== 'ok' ? `\n      fix: ${r.fix}` : ''}\n`);
+      writeOut(`${MARK[r.status]}  ${r.name.padEnd(20)} ${r.detail}${r.fix && r.status !== 'ok' ? `\n      fix: ${r.fix}` : ''}\n`);
     }
-    process.stdout.write(failed.length ? `\n${failed.length} required check(s) failed\n` : '\nall required checks passed\n');
+    writeOut(failed.length ? `\n${failed.length} required check(s) failed\n` : '\nall required checks passed\n');
   }
   return failed.length ? 1 : 0;
 }

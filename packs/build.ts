@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { InputError, OutflowError } from '../src/errors.js';
 import { parsePackSource, renderAll, type PackSource } from './pack-source.js';
+import { writeOut } from '../src/stdout.js';
 
 export interface PacksBuildOptions {
   /** Output directory; default: the directory holding the source (packs/ of the repository or of the package). */
@@ -72,7 +73,7 @@ export async function runPacksBuild(opts: PacksBuildOptions): Promise<number> {
   if (opts.check) {
     const stale = plan.filter((p) => !p.current);
     for (const p of stale) process.stderr.write(`stale: ${p.file} (run \`outflow packs build --out ${packsOutDir(opts)}\`)\n`);
-    if (!stale.length) process.stdout.write(`packs are current (${plan.length} files)\n`);
+    if (!stale.length) writeOut(`packs are current (${plan.length} files)\n`);
     return stale.length ? 1 : 0;
   }
   for (const p of plan) {
@@ -80,6 +81,6 @@ export async function runPacksBuild(opts: PacksBuildOptions): Promise<number> {
     await mkdir(path.dirname(p.file), { recursive: true });
     await writeFile(p.file, p.content);
   }
-  for (const p of plan) process.stdout.write(`${p.current ? 'unchanged' : 'wrote'} ${p.file}\n`);
+  for (const p of plan) writeOut(`${p.current ? 'unchanged' : 'wrote'} ${p.file}\n`);
   return 0;
 }

@@ -24,6 +24,7 @@ import { TABLES } from '../tables/index.js';
 import { formatJsonLines, formatTable, type OutputFormat } from './format-output.js';
 import { extractConstraints } from './pushdown.js';
 import { splitStatements } from './split-statements.js';
+import { stdoutReaderGone, writeOut } from '../../src/stdout.js';
 
 export interface QueryCliOptions {
   collect?: string;
@@ -134,8 +135,9 @@ export async function runQuery(sql: string, opts: QueryCliOptions = {}): Promise
         }
         const columns = prepared.columns().map((c) => c.name);
         const rows = prepared.all() as Record<string, unknown>[];
-        process.stdout.write(format === 'json' ? formatJsonLines(rows) : formatTable(columns, rows));
+        writeOut(format === 'json' ? formatJsonLines(rows) : formatTable(columns, rows));
         snapshots.clear();
+        if (stdoutReaderGone()) return 0;
       }
     }
     return 0;

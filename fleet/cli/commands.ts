@@ -26,7 +26,7 @@ import { loadMigrations } from '../store/migrations.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
 import { listNewestDetections, withJobLockWaiting, type Store, type TimeWindow } from '../store/store.js';
 import { runIngestCommand } from './ingest-command.js';
-import { writeOut } from './output.js';
+import { writeOut } from '../../src/stdout.js';
 import { formatDetections, hostStatusTable, parseSince, sinceAnchor, type DetectionFormat } from './format.js';
 
 interface CommonOpts {

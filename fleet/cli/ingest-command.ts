@@ -14,7 +14,7 @@ import { addIngestResults, createIngestService, emptyIngestResult, type IngestRe
 import { ingestStream } from '../ingest/stream-source.js';
 import { finalizePending, type FinalizeResult } from '../rules/finalize.js';
 import { withJobLockWaiting, type Store } from '../store/store.js';
-import { writeOut } from './output.js';
+import { writeOut } from '../../src/stdout.js';
 
 export interface IngestCommandOptions {
   config: OutflowConfig;

@@ -1,5 +1,5 @@
 /**
- * Standard output of the fleet commands. A reader that went away (`| head`, `| true`) ends the output quietly, as
+ * Standard output of the CLI commands (query, doctor, fleet …). A reader that went away (`| head`, `| true`) ends the output quietly, as
  * for any Unix tool: what is left to write is dropped and the command finishes with its own exit code (an ingest
  * whose summary nobody reads still committed what it read). Other write errors stay errors.
  */
@@ -19,4 +19,9 @@ export function writeOut(text: string): void {
   }
   if (readerGone) return;
   process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+}
+
+/** The reader of standard output has gone: a command that repeats (`query --collect`) stops. */
+export function stdoutReaderGone(): boolean {
+  return readerGone;
 }
