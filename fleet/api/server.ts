@@ -24,6 +24,7 @@ import type { HttpConfig } from '../../src/config/fleet-serve.js';
 import { InputError, OutflowError, StoreError, coerceError, zodIssues } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
+import { STATUS_COMPONENTS, STATUS_STATES } from '../../src/schemas/outflow-status.js';
 import { cutText } from '../../src/strings.js';
 import { VERSION } from '../../src/version.js';
 import { parseSince, sinceAnchor, SinceError } from '../cli/format.js';
@@ -32,7 +33,7 @@ import { PROMETHEUS_CONTENT_TYPE, type FleetMetrics } from '../metrics.js';
 import { toOcsf } from '../sinks/ocsf.js';
 import { eventPresent, listNewestDetections, type Store } from '../store/store.js';
 import { bearerMatches } from './auth.js';
-import { STATUS_FRESH_SECONDS, STATUS_GAUGE_GROUPS, STATUS_GAUGE_REFRESH_MS, statusAnswer, statusGaugeSamples } from './host-status.js';
+import { STATUS_FRESH_SECONDS, STATUS_GAUGE_REFRESH_MS, statusAnswer } from './host-status.js';
 import { decodeIngestBody, TooManyLinesError } from './ingest-body.js';
 import { appPrevalence, destinationPrevalence } from './prevalence.js';
 
@@ -398,8 +399,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         // a scan of every host's status rows (150 ms at 100 000 hosts × 8 components): at most once a minute, as the
         // snapshots it counts come hourly
         if (statusGaugeAt === undefined || performance.now() - statusGaugeAt >= STATUS_GAUGE_REFRESH_MS) {
-          const counts = await store.hosts.statusCounts(newest - STATUS_FRESH_SECONDS, STATUS_GAUGE_GROUPS);
-          metrics.hostStatus.replace(statusGaugeSamples(counts).map((c) => ({ labels: { component: c.component, state: c.state }, value: c.hosts })));
+          // names this version's extension does not use are counted as "other" (a host cannot make series of its own)
+          const counts = await store.hosts.statusCounts(newest - STATUS_FRESH_SECONDS, { components: STATUS_COMPONENTS, states: STATUS_STATES });
+          metrics.hostStatus.replace(counts.map((c) => ({ labels: { component: c.component, state: c.state }, value: c.hosts })));
           statusGaugeAt = performance.now();
         }
       }

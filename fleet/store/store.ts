@@ -194,8 +194,12 @@ export interface HostsRepo {
    * id and component; at most `q.limit`, `truncated` when more match.
    */
   findStatus(q: StatusQuery): Promise<{ rows: HostStatusRow[]; truncated: boolean }>;
-  /** Hosts per (component, state) among rows reported at or after `since`, at most `limit` groups, largest first. */
-  statusCounts(since: number, limit: number): Promise<StatusCount[]>;
+  /**
+   * Hosts per (component, state) among rows reported at or after `since`, a component not in `known.components`
+   * counted as "other", and so a state not in `known.states` (host-sent text: folded before grouping, so no number of
+   * made-up names can push a real group out); ordered by component, then state.
+   */
+  statusCounts(since: number, known: { components: readonly string[]; states: readonly string[] }): Promise<StatusCount[]>;
   /** Forget hosts (and their status) last seen before `before`. */
   expire(before: number): Promise<number>;
 }

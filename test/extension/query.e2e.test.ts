@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_ENTRY, REPO_ROOT, runOutflow } from '../helpers/cli.js';
 import { TEST_TABLES, tempDir, writeTestConfig } from './harness.js';
+import { STATUS_COMPONENTS } from '../../src/schemas/outflow-status.js';
 
 describe('outflow query', () => {
   let dir: string;
@@ -48,6 +49,8 @@ describe('outflow query', () => {
     const lines = jsonLines(r.stdout);
     const status = lines.filter((l) => 'component' in l);
     expect(status.find((l) => l.component === 'extension')).toMatchObject({ platform: 'linux', state: 'running', version: expect.any(String) });
+    // every component the linux extension reports is one the fleet knows (its outflow_host_status labels)
+    for (const l of status) expect(STATUS_COMPONENTS as readonly string[]).toContain(l.component);
     // docs/extension.md gives this row's detail as the shell serves it
     const doc = readFileSync(path.join(REPO_ROOT, 'docs/extension.md'), 'utf8').replace(/\s+/g, ' ');
     expect(status.find((l) => l.component === 'extension')?.detail).toBe(/under `outflow query` it is `([^`]+)`/.exec(doc)?.[1]);

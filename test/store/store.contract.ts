@@ -241,17 +241,28 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.hosts.findStatus({ component: 'eslogger', state: 'running', limit: 100 })).rows.map((r) => r.hostId)).toEqual(['H2']);
         const first = await store.hosts.findStatus({ problems: true, limit: 2 });
         expect([first.rows.length, first.truncated]).toEqual([2, true]);
-        expect(await store.hosts.statusCounts(T0 + 50, 100)).toEqual([
+        const known = { components: ['dns_names', 'eslogger', 'flows'], states: ['running', 'degraded', 'permission_denied', 'disabled'] };
+        expect(await store.hosts.statusCounts(T0 + 50, known)).toEqual([
           { component: 'dns_names', state: 'disabled', hosts: 1 },
           { component: 'eslogger', state: 'permission_denied', hosts: 1 },
           { component: 'eslogger', state: 'running', hosts: 1 },
           { component: 'flows', state: 'degraded', hosts: 1 },
           { component: 'flows', state: 'running', hosts: 1 },
         ]);
-        await store.hosts.recordStatus([st('H3', 'eslogger', 'running', T0 + 100)]);
-        expect((await store.hosts.statusCounts(T0, 2)).map((r) => [r.component, r.state, r.hosts])).toEqual([
-          ['eslogger', 'running', 2],
+        // made-up names are folded before grouping: however many there are, they are one "other" group each way
+        await store.hosts.recordStatus([
+          st('H3', 'eslogger', 'running', T0 + 100),
+          ...Array.from({ length: 300 }, (_, i) => st('H4', `A${String(i).padStart(3, '0')}`, 'running', T0 + 100)),
+          st('H4', 'flows', 'weird', T0 + 100),
+        ]);
+        expect((await store.hosts.statusCounts(T0, known)).map((r) => [r.component, r.state, r.hosts])).toEqual([
           ['dns_names', 'disabled', 1],
+          ['eslogger', 'permission_denied', 1],
+          ['eslogger', 'running', 2],
+          ['flows', 'degraded', 1],
+          ['flows', 'other', 1],
+          ['flows', 'running', 1],
+          ['other', 'running', 300],
         ]);
       });
       it('records the status of a host whose id carries a lone surrogate', async () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeDarwinEnv, runOutflow } from '../../../test/helpers/cli.js';
+import { STATUS_COMPONENTS, STATUS_STATES } from '../../../src/schemas/outflow-status.js';
 
 /**
  * darwin end to end on Linux: `outflow query` with fake ps/nettop/codesign/spctl under OUTFLOW_TOOL_DIR
@@ -63,6 +64,15 @@ describe('code_signing through `outflow query` (darwin, fake tools)', () => {
       { pid: 70002, signature_class: 'unsigned' },
     ]);
   });
+
+  it('every component the darwin extension reports is one the fleet knows (src/schemas/outflow-status.ts)', async () => {
+    const r = await runOutflow(['query', '--config', config('components.yaml', 10_000), '--format', 'json', '--collect', '1', 'SELECT component, state FROM outflow_status'], { env: env(), timeoutMs: 60_000 });
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const components = jsonLines(r.stdout).map((x) => x.component as string);
+    expect(components).toEqual(expect.arrayContaining(['extension', 'nettop', 'eslogger', 'codesign']));
+    for (const c of components) expect(STATUS_COMPONENTS as readonly string[]).toContain(c);
+    for (const x of jsonLines(r.stdout)) expect(STATUS_STATES as readonly string[]).toContain(x.state);
+  }, 60_000);
 
   it('a hanging codesign: the query still answers, every row unknown, status degraded', async () => {
     const t0 = Date.now();

@@ -393,14 +393,17 @@ function hostsRepo(ex: Executor, chunk: number): HostsRepo {
         truncated,
       };
     },
-    async statusCounts(since, limit) {
-      const rows = await ex.q<{ component: string; state: string; hosts: number }>(
+    async statusCounts(since, known) {
+      const rows = await ex.q<{ c: string; s: string; hosts: number }>(
         'read',
-        `SELECT component, state, count(*)::int AS hosts FROM host_status WHERE time >= $1
-         GROUP BY component, state ORDER BY hosts DESC, component COLLATE "C", state COLLATE "C" LIMIT $2`,
-        [since, limit],
+        `SELECT c, s, hosts FROM (
+           SELECT CASE WHEN component = ANY($2::text[]) THEN component ELSE 'other' END AS c,
+                  CASE WHEN state = ANY($3::text[]) THEN state ELSE 'other' END AS s, count(*)::int AS hosts
+           FROM host_status WHERE time >= $1 GROUP BY 1, 2) g
+         ORDER BY c COLLATE "C", s COLLATE "C"`,
+        [since, [...known.components], [...known.states]],
       );
-      return rows.map((r) => ({ component: r.component, state: r.state, hosts: r.hosts }));
+      return rows.map((r) => ({ component: r.c, state: r.s, hosts: r.hosts }));
     },
     async expire(before) {
       return ex.atomic(async (t) => {

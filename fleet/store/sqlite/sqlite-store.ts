@@ -329,14 +329,18 @@ class SqliteRepos implements StoreRepos {
           return { rows: rows.slice(0, q.limit).map(statusRowOf), truncated };
         });
       },
-      async statusCounts(since: number, limit: number) {
-        return wrap('hosts.statusCounts', 'STORE_READ', () =>
-          (
+      async statusCounts(since: number, known: { components: readonly string[]; states: readonly string[] }) {
+        return wrap('hosts.statusCounts', 'STORE_READ', () => {
+          const fold = (col: string) => `CASE WHEN ${col} IN (SELECT value FROM json_each(?)) THEN ${col} ELSE 'other' END`;
+          return (
             self
-              .st(`SELECT component, state, count(*) AS hosts FROM host_status WHERE time >= ? GROUP BY component, state ORDER BY hosts DESC, component, state LIMIT ?`)
-              .all(since, limit) as { component: string; state: string; hosts: number }[]
-          ).map((r) => ({ component: r.component, state: r.state, hosts: r.hosts })),
-        );
+              .st(
+                `SELECT ${fold('component')} AS c, ${fold('state')} AS s, count(*) AS hosts
+                 FROM host_status WHERE time >= ? GROUP BY c, s ORDER BY c, s`,
+              )
+              .all(JSON.stringify(known.components), JSON.stringify(known.states), since) as { c: string; s: string; hosts: number }[]
+          ).map((r) => ({ component: r.c, state: r.s, hosts: r.hosts }));
+        });
       },
       async expire(before: number) {
         // one transaction: another process must not write under a ref deleted here before the generation moves
