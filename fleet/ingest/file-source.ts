@@ -22,7 +22,7 @@
  * before its offset is a line end (`\n`), which every checkpoint but an unterminated last line's is.
  */
 import { isAscii } from 'node:buffer';
-import { statSync, type Stats } from 'node:fs';
+import { constants, statSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -326,23 +326,66 @@ async function openRotated(file: string, checkpoint: Checkpoint): Promise<{ pos:
 /** First bytes of compressed files (gzip, bzip2, xz, zstd, zip): a rotated log compressed in place is not read. */
 const COMPRESSED_MAGIC = [Buffer.from([0x1f, 0x8b]), Buffer.from('BZh'), Buffer.from([0xfd, 0x37, 0x7a, 0x58]), Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.from('PK\x03\x04', 'latin1')];
 
-/** Whether `name` is a rotation of `base`: `base.1`, `base-20261128` (logrotate), `stem-2026-11-28T10-00-00.000.ext` (lumberjack), or one of them compressed. */
-function rotationOf(base: string, name: string): boolean {
-  if (name === base) return false;
-  if (name.startsWith(`${base}.`) || name.startsWith(`${base}-`)) return true;
+const escapeRegExp = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A compressed rotation's extension (found, so that it is reported rather than silently left). */
+const COMPRESSION = String.raw`(?:\.(?:gz|bz2|xz|zst|lz4|Z|zip))?`;
+/** A date or time in a rotated name: `20261128`, `2026-11-28T10-00-00.000`, `2026-11-28_10:00`. */
+const DATE = String.raw`(\d{4}[0-9TZ:._-]{2,36})`;
+
+/** How a rotation names itself: `NAME.N` (logrotate's numbers, older the higher) or a date (older the smaller). */
+type RotationName = { number: number } | { date: string };
+
+/**
+ * `name` as a rotation of `base`: `base.N`, `base-DATE` (logrotate, `dateext`), `stem-DATE.ext` (lumberjack, Fleet's
+ * filesystem logger), each possibly compressed; undefined for anything else beside it (`base.bak`, the
+ * aggregator's own `base.quarantine`, another log).
+ */
+function rotationOf(base: string, name: string): RotationName | undefined {
+  const b = escapeRegExp(base);
+  const numbered = new RegExp(`^${b}\\.(\\d{1,6})${COMPRESSION}$`).exec(name);
+  if (numbered) return { number: Number(numbered[1]) };
+  const dated = new RegExp(`^${b}-${DATE}${COMPRESSION}$`).exec(name);
+  if (dated) return { date: dated[1]! };
   const ext = path.extname(base);
   const stem = base.slice(0, base.length - ext.length);
-  // compressed too (`stem-DATE.ext.gz`): found, so that it is reported rather than silently left
-  return stem !== '' && name.startsWith(`${stem}-`) && (name.endsWith(ext) || name.includes(`${ext}.`));
+  if (!stem || !ext) return undefined;
+  const lumberjack = new RegExp(`^${escapeRegExp(stem)}-${DATE}${escapeRegExp(ext)}${COMPRESSION}$`).exec(name);
+  return lumberjack ? { date: lumberjack[1]! } : undefined;
+}
+
+/** Older first among rotations last written in the same instant: the higher number, the earlier date. */
+function olderFirst(a: RotationName, b: RotationName): number {
+  if ('number' in a && 'number' in b) return b.number - a.number;
+  if ('date' in a && 'date' in b) return a.date < b.date ? -1 : a.date > b.date ? 1 : 0;
+  return 'number' in a ? 1 : -1;
+}
+
+/** A file found beside the path at start: it is re-found by its inode when read, whatever it is called by then. */
+interface RotatedFile {
+  file: string;
+  ino: number;
+  dev: number;
+}
+
+/**
+ * Open a regular file without blocking (a FIFO put in its place cannot hold the source) and check it is `ino`.
+ */
+async function openFileIfInode(file: string, ino: number, dev: number): Promise<FileHandle | null> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => null);
+  if (!fh) return null;
+  const st = await fh.stat().catch(() => null);
+  if (st?.isFile() && st.ino === ino && st.dev === dev) return fh;
+  await fh.close().catch(() => undefined);
+  return null;
 }
 
 /**
  * The files rotated away after `rotated` (the checkpoint's file) and before the file now at the path: the path was
  * rotated twice or more while we were down (logrotate's `.1`, between `.2` and the new file). Beside `file`, named
- * as its rotations, last written no earlier than `rotated` was, neither it nor the file at the path, not compressed;
- * oldest first.
+ * as its rotations (rotationOf), last written no earlier than `rotated` was, neither it nor the file at the path,
+ * not compressed; oldest first.
  */
-async function rotatedBetween(file: string, rotated: { path: string; ino: number; dev: number }, current: { ino: number; dev: number }, log?: Logger): Promise<string[]> {
+async function rotatedBetween(file: string, rotated: { path: string; ino: number; dev: number }, current: { ino: number; dev: number }, log?: Logger): Promise<RotatedFile[]> {
   const dir = path.dirname(path.resolve(file));
   const base = path.basename(file);
   const after = await lstat(rotated.path).catch(() => null);
@@ -353,14 +396,15 @@ async function rotatedBetween(file: string, rotated: { path: string; ino: number
   } catch {
     return [];
   }
-  const found: { file: string; mtimeMs: number }[] = [];
+  const found: (RotatedFile & { mtimeMs: number; name: RotationName })[] = [];
   for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
-    if (!rotationOf(base, name)) continue;
+    const rotation = rotationOf(base, name);
+    if (!rotation) continue;
     const candidate = path.join(dir, name);
     const st = await lstat(candidate).catch(() => null);
     if (!st?.isFile() || st.mtimeMs < after.mtimeMs) continue;
     if ((st.ino === rotated.ino && st.dev === rotated.dev) || (st.ino === current.ino && st.dev === current.dev)) continue;
-    const fh = await open(candidate, 'r').catch(() => null);
+    const fh = await openFileIfInode(candidate, st.ino, st.dev);
     if (!fh) continue;
     try {
       const head = await readAt(fh, 0, 4);
@@ -373,9 +417,30 @@ async function rotatedBetween(file: string, rotated: { path: string; ino: number
     } finally {
       await fh.close().catch(() => undefined);
     }
-    found.push({ file: candidate, mtimeMs: st.mtimeMs });
+    found.push({ file: candidate, ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs, name: rotation });
   }
-  return found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.file < b.file ? -1 : 1)).map((f) => f.file);
+  found.sort((a, b) => a.mtimeMs - b.mtimeMs || olderFirst(a.name, b.name));
+  return found.map(({ file: f, ino, dev }) => ({ file: f, ino, dev }));
+}
+
+/**
+ * Open a file rotatedBetween found, by its inode: where it was found, or under the name a rotation since gave it (the
+ * path may rotate again while the files before it are read); null when it is gone (deleted, or compressed into a
+ * new file).
+ */
+async function openRotation(file: string, found: RotatedFile): Promise<{ fh: FileHandle; path: string } | null> {
+  const there = await openFileIfInode(found.file, found.ino, found.dev);
+  if (there) return { fh: there, path: found.file };
+  const dir = path.dirname(path.resolve(file));
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
+    const candidate = path.join(dir, name);
+    const st = await lstat(candidate).catch(() => null);
+    if (!st?.isFile() || st.ino !== found.ino || st.dev !== found.dev) continue;
+    const fh = await openFileIfInode(candidate, found.ino, found.dev);
+    return fh ? { fh, path: candidate } : null;
+  }
+  return null;
 }
 
 /** A start that is not the checkpoint's offset although a checkpoint was there: worth telling the operator. */
@@ -407,7 +472,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   if (rotated) start.rotatedFrom = { file: rotated.path, offset: rotated.pos.offset, size: rotated.size };
   // rotated more than once: the files between the checkpoint's and the one at the path, read whole after it
   const between = rotated ? await rotatedBetween(file, { path: rotated.path, ino: rotated.pos.ino, dev: rotated.pos.dev }, pos, opts.log).catch(() => []) : [];
-  if (between.length) start.rotatedBetween = between;
+  if (between.length) start.rotatedBetween = between.map((f) => f.file);
   const fields = {
     file: id,
     offset: start.offset,
@@ -416,7 +481,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     ...(start.detail ? { detail: start.detail } : {}),
     ...(checkpoint ? { checkpoint_offset: checkpoint.offset } : {}),
     ...(rotated ? { rotated_file: rotated.path, rotated_offset: rotated.pos.offset, rotated_size: rotated.size } : {}),
-    ...(between.length ? { rotated_between: between } : {}),
+    ...(between.length ? { rotated_between: between.map((f) => f.file) } : {}),
   };
   if (start.reason === 'replaced' && !opts.onStart) opts.log?.warn(fields, 'file was replaced in place (same inode, other bytes before the stored offset); reading it from the start');
   else opts.log?.info(fields, 'file source start');
@@ -534,14 +599,16 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       if (opts.signal?.aborted) return totals;
       for (const middle of between) {
         const current = pos;
-        const fh = await open(middle, 'r').catch(() => null);
-        if (!fh) continue;
+        const opened = await openRotation(file, middle);
+        if (!opened) {
+          opts.log?.warn({ file: middle.file }, 'a file rotated while we were down is gone (deleted or compressed since): not read');
+          continue;
+        }
         try {
-          const st = await fh.stat();
-          pos = { fh, ino: st.ino, dev: st.dev, offset: 0, ...NO_FINGERPRINT };
+          pos = { fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT };
           await drain(true, true);
         } finally {
-          await fh.close().catch(() => undefined);
+          await opened.fh.close().catch(() => undefined);
           pos = current;
           tail = 0;
         }

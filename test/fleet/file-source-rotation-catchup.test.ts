@@ -1,0 +1,81 @@
+/**
+ * Files rotated between the checkpoint's file and the current one (a review's cases): found by name at start,
+ * read later, after the checkpoint's file, so the path may rotate again meanwhile; and ties in mtime.
+ */
+import { appendFileSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { fileSourceId, ingestFile, type FileStart } from '../../fleet/ingest/file-source.js';
+import { createIngestService, type IngestService } from '../../fleet/ingest/ingest-service.js';
+import { T0, destinationLine, hostsOf, memoryStore } from './fleet-helpers.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'outflow-rotation-catchup-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const [host] = hostsOf(1);
+const line = (name: string, i: number) => destinationLine(host!, T0 + i, `${name}.example.com`);
+const ago = (f: string, s: number) => utimesSync(f, new Date(Date.now() - s * 1000), new Date(Date.now() - s * 1000));
+
+describe('file source: the files between, opened by name after a rotation during catch-up', () => {
+  it('reads the middle file once and the current file once when logrotate runs while the old file is read', async () => {
+    const file = path.join(dir, 'osqueryd.results.log');
+    const store = await memoryStore();
+    const real = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const seen: string[] = [];
+    let rotateNow = false;
+    const ingest = {
+      ...real,
+      async ingestLines(lines: Iterable<string>, src: Parameters<IngestService['ingestLines']>[1]) {
+        const list = [...lines];
+        for (const l of list) seen.push(/"server_name":"([a-z]+)\.example\.com"/.exec(l)?.[1] ?? '?');
+        const r = await real.ingestLines(list, src);
+        if (rotateNow) {
+          // logrotate (daily, or by size) runs while the aggregator is still catching up on the checkpoint's file
+          rotateNow = false;
+          renameSync(`${file}.2`, `${file}.3`);
+          renameSync(`${file}.1`, `${file}.2`);
+          renameSync(file, `${file}.1`);
+          writeFileSync(file, `${line('newest', 9)}\n`);
+        }
+        return r;
+      },
+    } as IngestService;
+    writeFileSync(file, `${line('first', 0)}\n`);
+    await ingestFile(file, { ingest, store });
+    // aggregator down: the file gets one more line, is rotated twice
+    appendFileSync(file, `${line('old', 1)}\n`);
+    renameSync(file, `${file}.2`);
+    ago(`${file}.2`, 120);
+    writeFileSync(`${file}.1`, `${line('middle', 2)}\n`);
+    ago(`${file}.1`, 60);
+    writeFileSync(file, `${line('current', 3)}\n`);
+    seen.length = 0;
+    rotateNow = true;
+    await ingestFile(file, { ingest, store });
+    // every line written while down is read exactly once
+    expect(seen).toEqual(['old', 'middle', 'current']);
+    await store.close();
+  });
+
+  it('files between with equal mtimes (coarse timestamps, a restored copy) are read oldest first: .2 before .1', async () => {
+    const file = path.join(dir, 'tie.log');
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    writeFileSync(file, `${line('first', 0)}\n`);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, `${line('old', 1)}\n`);
+    renameSync(file, `${file}.3`);
+    writeFileSync(`${file}.2`, `${line('older', 2)}\n`);
+    writeFileSync(`${file}.1`, `${line('newer', 3)}\n`);
+    writeFileSync(file, `${line('current', 4)}\n`);
+    ago(`${file}.3`, 120);
+    const t = new Date(Date.now() - 60_000);
+    utimesSync(`${file}.2`, t, t);
+    utimesSync(`${file}.1`, t, t);
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(starts[0]!.rotatedBetween).toEqual([`${fileSourceId(file)}.2`, `${fileSourceId(file)}.1`]);
+    await store.close();
+  });
+});
