@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -225,5 +225,32 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     } finally {
       delete process.env.OUTFLOW_FAKE_CALLS;
     }
+  });
+
+  it("codesign's invalid (broken resource seal) stands when the kernel's valid Developer ID exec arrives while codesign runs", async () => {
+    // a codesign that takes a moment (a real one on a big bundle takes longer), in a tools dir of its own
+    const tools = path.join(dir, 'tools');
+    mkdirSync(tools, { mode: 0o755 });
+    writeFileSync(path.join(tools, 'codesign'), `#!/bin/sh\nsleep 0.4\nexec ${path.join(FAKE_TOOLS_DIR, 'codesign')} "$@"\n`);
+    chmodSync(path.join(tools, 'codesign'), 0o755);
+    symlinkSync(path.join(FAKE_TOOLS_DIR, 'spctl'), path.join(tools, 'spctl'));
+    const app = path.join(dir, 'SealedSlow');
+    writeFileSync(app, 'x');
+    scenario({ [app]: { display: { stderr: DEV_ID_DISPLAY }, verify: { exit: 1, stderr: `${app}: a sealed resource is missing or invalid\n` } } });
+    const service = createSigningService({
+      platform: 'darwin',
+      tools: new ToolRunner({ platform: 'darwin', toolDir: tools }),
+      config: parseConfig({ signing: { timeout_ms: 10_000 } }),
+      clock,
+      health: new HealthRegistry('darwin', 'test'),
+      log: silentLogger(),
+    });
+    services.push(service);
+    service.request([app]);
+    await new Promise((r) => setTimeout(r, 150));
+    // the app is launched while codesign checks it: the kernel checks only the executable's pages
+    service.seedFromEs(app, { signingId: 'com.example.widget', teamId: 'Q7R2K9W4ZD', cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953', platformBinary: false, codesigningFlags: 0x20000000 | 0x1 | 0x10000, csValidationCategory: 6 });
+    await service.idle();
+    expect(service.lookup(app)!.signature_class).toBe('invalid');
   });
 });

@@ -368,11 +368,15 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       const issues: string[] = [];
       const fields = await classifyDarwin(path, issues);
       const checkedAt = clock.unix();
-      // eslogger reported an exec of this path while codesign ran: its verdict on the image that ran is newer
+      // eslogger reported an exec of this path while codesign ran. Another image that ran is newer than this check;
+      // for the same image the rule of seedFromEs holds: codesign's verdict stands unless the kernel found it broken.
       const meanwhile = cache.get(path);
       if (meanwhile && meanwhile !== prev && meanwhile.source === 'es' && meanwhile.row.signature_class !== 'unknown') {
-        health.event(1, checkedAt);
-        return;
+        const sameImage = !meanwhile.row.cdhash || !fields.cdhash || meanwhile.row.cdhash === fields.cdhash;
+        if (!sameImage || (BROKEN.has(meanwhile.row.signature_class) && !BROKEN.has(fields.signature_class))) {
+          health.event(1, checkedAt);
+          return;
+        }
       }
       let row: SigningRow = { path, ...fields, checked_at: checkedAt };
       if (prev?.source === 'es' && row.signature_class === 'unknown' && prev.row.signature_class !== 'unknown') row = { ...prev.row, checked_at: checkedAt };
