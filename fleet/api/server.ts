@@ -23,7 +23,7 @@ import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { HttpConfig } from '../../src/config/fleet-serve.js';
 import { InputError, OutflowError, StoreError, coerceError, zodIssues } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
-import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
+import { ANALYTIC_IDS, MAX_KEY_TEXT } from '../../src/schemas/egress-candidate.js';
 import { STATUS_COMPONENTS, STATUS_STATES } from '../../src/schemas/outflow-status.js';
 import { cutText } from '../../src/strings.js';
 import { VERSION } from '../../src/version.js';
@@ -110,8 +110,9 @@ const DetectionsQuerySchema = z
 
 const HostStatusQuerySchema = z
   .object({
-    state: noNul.max(64).optional(),
-    component: noNul.max(64).optional(),
+    // as long as ingest keeps them (MAX_KEY_TEXT), so every stored value can be asked for
+    state: noNul.max(MAX_KEY_TEXT).optional(),
+    component: noNul.max(MAX_KEY_TEXT).optional(),
     problems: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').default(false),
     since: z.string().min(1).optional(),
     limit: z.coerce.number().int().min(1).max(10_000).default(1000),

@@ -305,7 +305,8 @@ async function openRotated(file: string, checkpoint: Checkpoint): Promise<{ pos:
     const candidate = path.join(dir, name);
     const st = await lstat(candidate).catch(() => null);
     if (!st?.isFile() || st.ino !== ino || st.dev !== dev) continue;
-    const fh = await open(candidate, 'r').catch(() => null);
+    // without blocking: a FIFO swapped in after the lstat would hold open(2) until a writer came
+    const fh = await open(candidate, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => null);
     if (!fh) return null;
     try {
       const now = await fh.stat();

@@ -811,6 +811,9 @@ describe('GET /v1/hosts/status and the outflow_host_status gauge', () => {
 
   it('answers 400 for a bad filter and 401 without the token', async () => {
     expect((await ask('?problems=yes')).status).toBe(400);
+    // a component as long as ingest keeps one can be asked for; a longer one is a 400
+    expect((await ask(`?component=${'c'.repeat(256)}`)).status).toBe(200);
+    expect((await ask(`?component=${'c'.repeat(257)}`)).status).toBe(400);
     expect((await ask('?host=HS-1')).status).toBe(400);
     expect((await ask('?since=yesterday')).status).toBe(400);
     expect((await fetch(`${own.url}/v1/hosts/status`)).status).toBe(401);
