@@ -108,19 +108,24 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   /** Files read on from a stored offset: lines of other packs alone are then an ordinary increment of a shared log. */
   let resumed = 0;
   const unfinished: string[] = [];
+  /** The rotations read before the file when the checkpoint's own file was not found. */
+  const between = (s: FileStart) =>
+    s.rotatedBetween
+      ? `${s.reason === 'replaced' ? ' (or rotated away and its inode reused)' : ''}; the ${s.rotatedBetween.length === 1 ? 'file' : 'files'} rotated after it, ${s.rotatedBetween.join(', ')}, ${s.rotatedBetween.length === 1 ? 'was' : 'were'} read first`
+      : '';
   const onStart = (s: FileStart) => {
     if (s.reason === 'resumed' && s.offset > 0) resumed++;
     if (s.reason === 'resumed' && s.offset === s.size) upToDate.push(s);
     if (!restartedFromZero(s.reason)) return;
     const why =
       s.reason === 'replaced'
-        ? `is not the file its stored offset was taken on (${s.detail}): rewritten in place, same inode`
+        ? `is not the file its stored offset was taken on (${s.detail}): rewritten in place, same inode${between(s)}`
         : s.reason === 'truncated'
           ? `is shorter (${s.size} bytes) than its stored offset: truncated`
           : s.reason === 'rotated'
             ? s.rotatedFrom
               ? `is another file (inode) than the one its stored offset was taken on: rotated; the rest of that file, ${s.rotatedFrom.file}, was read first from offset ${s.rotatedFrom.offset}${s.rotatedBetween ? `, then the ${s.rotatedBetween.length === 1 ? 'file' : 'files'} rotated after it, ${s.rotatedBetween.join(', ')}` : ''}`
-              : 'is another file (inode) than the one its stored offset was taken on, which is no longer beside it: rotated'
+              : `is another file (inode) than the one its stored offset was taken on, which is no longer beside it: rotated${between(s)}`
             : 'has a stored offset this version cannot read';
     restarted.push(`outflow fleet ingest: ${s.file} ${why}; read from the start\n`);
   };

@@ -383,14 +383,13 @@ async function openFileIfInode(file: string, ino: number, dev: number): Promise<
 /**
  * The files rotated away after `rotated` (the checkpoint's file) and before the file now at the path: the path was
  * rotated twice or more while we were down (logrotate's `.1`, between `.2` and the new file). Beside `file`, named
- * as its rotations (rotationOf), last written no earlier than `rotated` was, neither it nor the file at the path,
- * not compressed; oldest first.
+ * as its rotations (rotationOf), last written no earlier than `rotated` was (its mtime: now if it is there, else
+ * as the checkpoint recorded it), neither it nor the file at the path, not compressed; oldest first.
  */
-async function rotatedBetween(file: string, rotated: { path: string; ino: number; dev: number }, current: { ino: number; dev: number }, log?: Logger): Promise<RotatedFile[]> {
+async function rotatedBetween(file: string, rotated: { mtimeMs: number; ino: number; dev: number }, current: { ino: number; dev: number }, log?: Logger): Promise<RotatedFile[]> {
   const dir = path.dirname(path.resolve(file));
   const base = path.basename(file);
-  const after = await lstat(rotated.path).catch(() => null);
-  if (!after) return [];
+  const after = rotated;
   let names: string[];
   try {
     names = await readdir(dir);
@@ -444,6 +443,19 @@ async function openRotation(file: string, found: RotatedFile): Promise<{ fh: Fil
   return null;
 }
 
+/**
+ * The checkpoint's file as rotatedBetween takes it when the file is gone: its mtime as the checkpoint recorded it.
+ * `replaced` too: the new file at the path may have been given the freed inode of the checkpoint's file, deleted
+ * after it was compressed (so the bytes differ, and the inode does not tell the rotation).
+ */
+function checkpointMtime(reason: StartReason, checkpoint: Checkpoint | null): { mtimeMs: number; ino: number; dev: number } | null {
+  if ((reason !== 'rotated' && reason !== 'replaced') || !checkpoint) return null;
+  const mtimeMs = Number(checkpoint.mtimeMs);
+  // a checkpoint written before it recorded mtimes names no time to start from
+  if (!Number.isFinite(mtimeMs) || mtimeMs <= 0) return null;
+  return { mtimeMs, ino: Number(checkpoint.ino), dev: Number(checkpoint.dev) };
+}
+
 /** A start that is not the checkpoint's offset although a checkpoint was there: worth telling the operator. */
 export function restartedFromZero(reason: StartReason): boolean {
   return reason === 'rotated' || reason === 'truncated' || reason === 'replaced' || reason === 'invalid-checkpoint';
@@ -471,8 +483,10 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   // rotated while we were down: the rest of the old file (lines written after our checkpoint, before the rotation) first
   const rotated = start.reason === 'rotated' && checkpoint ? await openRotated(file, checkpoint).catch(() => null) : null;
   if (rotated) start.rotatedFrom = { file: rotated.path, offset: rotated.pos.offset, size: rotated.size };
-  // rotated more than once: the files between the checkpoint's and the one at the path, read whole after it
-  const between = rotated ? await rotatedBetween(file, { path: rotated.path, ino: rotated.pos.ino, dev: rotated.pos.dev }, pos, opts.log).catch(() => []) : [];
+  // rotated more than once: the files between the checkpoint's and the one at the path, read whole after it. When the
+  // checkpoint's file is gone (logrotate's compress + delaycompress made it `.2.gz`), the ones after it still count.
+  const rotatedAfter = rotated ? await lstat(rotated.path).then((st) => ({ mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev })).catch(() => null) : checkpointMtime(start.reason, checkpoint);
+  const between = rotatedAfter ? await rotatedBetween(file, rotatedAfter, pos, opts.log).catch(() => []) : [];
   if (between.length) start.rotatedBetween = between.map((f) => f.file);
   const fields = {
     file: id,
@@ -505,7 +519,9 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     }
     const tail = before.subarray(Math.max(0, before.length - FINGERPRINT_BYTES));
     const tailHash = digest(tail);
-    const cp: Checkpoint = { ino: pos.ino, dev: pos.dev, offset, headHash: pos.headHash, headBytes: pos.headBytes, tailHash, tailBytes: tail.length };
+    // the file's mtime: when it is rotated away and gone by the next start, which rotations came after it
+    const mtimeMs = Math.floor((await pos.fh.stat()).mtimeMs);
+    const cp: Checkpoint = { ino: pos.ino, dev: pos.dev, offset, headHash: pos.headHash, headBytes: pos.headBytes, tailHash, tailBytes: tail.length, mtimeMs };
     const r = await opts.ingest.ingestLines(lines, { kind: 'file', id, checkpoint: cp });
     addIngestResults(totals, r);
     pos.tailHash = tailHash;
@@ -598,6 +614,8 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       }
       // stopped within it: the checkpoint still names the rotated file, where the next start resumes
       if (opts.signal?.aborted) return totals;
+    }
+    {
       for (const middle of between) {
         const current = pos;
         const opened = await openRotation(file, middle);

@@ -2,7 +2,8 @@
  * Files rotated between the checkpoint's file and the current one (a review's cases): found by name at start,
  * read later, after the checkpoint's file, so the path may rotate again meanwhile; and ties in mtime.
  */
-import { appendFileSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -76,6 +77,31 @@ describe('file source: the files between, opened by name after a rotation during
     const starts: FileStart[] = [];
     await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
     expect(starts[0]!.rotatedBetween).toEqual([`${fileSourceId(file)}.2`, `${fileSourceId(file)}.1`]);
+    await store.close();
+  });
+
+  it('logrotate compress + delaycompress: the checkpoint\'s file is gone into .2.gz, the .1 after it is still read', async () => {
+    const file = path.join(dir, 'delay.log');
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    writeFileSync(file, `${line('first', 0)}\n`);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, `${line('lost', 1)}\n`);
+    // first rotation: the path → .1, a new file; second: .1 → .2 compressed (a new inode), the path → .1, a new file
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${line('middle', 2)}\n`);
+    writeFileSync(`${file}.2.gz`, gzipSync(readFileSync(`${file}.1`)));
+    rmSync(`${file}.1`);
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${line('current', 3)}\n`);
+    ago(`${file}.2.gz`, 60);
+    const starts: FileStart[] = [];
+    const r = await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(r).toMatchObject({ accepted: 2, quarantined: 0 });
+    // the new file may have the freed inode of the one deleted after compression: rotated, or replaced in place
+    expect(['rotated', 'replaced']).toContain(starts[0]!.reason);
+    expect(starts[0]!.rotatedBetween).toEqual([`${fileSourceId(file)}.1`]);
+    expect(starts[0]!.rotatedFrom).toBeUndefined();
     await store.close();
   });
 });
