@@ -157,7 +157,7 @@ export class FastPath {
   private segEnd = 0;
   private segNext = 0;
   private segEscaped = false;
-  /** Whether the last segment of the path being screened holds an escape (-1: not looked at yet). */
+  /** Whether the last segment of the path being screened holds an escape or a character outside ASCII (-1: not looked at yet). */
   private lastEscaped = -1;
 
   constructor(private readonly matcher: SensitivePathMatcher) {
@@ -248,10 +248,12 @@ export class FastPath {
       if (node.open) return true;
       const suffixes = node.suffixes;
       if (suffixes.length) {
-        // endings are compared on the raw last segment, so it must hold no escape
+        // endings are compared on the raw last segment, so it must hold no escape, and only ASCII (lower-casing
+        // outside it can change a length: 'İ' becomes two units)
         if (this.lastEscaped === -1) {
-          const b = line.indexOf('\\', line.lastIndexOf('/', end - 1) + 1);
-          this.lastEscaped = b !== -1 && b < end ? 1 : 0;
+          const from = line.lastIndexOf('/', end - 1) + 1;
+          const b = line.indexOf('\\', from);
+          this.lastEscaped = (b !== -1 && b < end) || hasNonAscii(line, from, end) ? 1 : 0;
         }
         if (this.lastEscaped === 1) return true;
         for (let i = 0; i < suffixes.length; i++) {
@@ -273,7 +275,7 @@ export class FastPath {
           break;
         }
       }
-      if (child === undefined) return this.segEscaped;
+      if (child === undefined) return this.segEscaped || hasNonAscii(line, pos, this.segEnd);
       node = child;
       pos = this.segNext;
     }
