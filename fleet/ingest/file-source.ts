@@ -386,10 +386,18 @@ async function openFileIfInode(file: string, ino: number, dev: number): Promise<
  * as its rotations (rotationOf), last written no earlier than `rotated` was (its mtime: now if it is there, else
  * as the checkpoint recorded it), neither it nor the file at the path, not compressed; oldest first.
  */
-async function rotatedBetween(file: string, rotated: { mtimeMs: number; ino: number; dev: number }, current: { ino: number; dev: number }, log?: Logger): Promise<RotatedFile[]> {
+async function rotatedBetween(
+  file: string,
+  rotated: { mtimeMs: number; ino: number; dev: number; path?: string },
+  current: { ino: number; dev: number },
+  log?: Logger,
+): Promise<RotatedFile[]> {
   const dir = path.dirname(path.resolve(file));
   const base = path.basename(file);
   const after = rotated;
+  // last written in the same instant as the checkpoint's file (coarse timestamps, a restored copy): a rotation of it
+  // only if named as a newer one (when its own name tells; else it is read again, which loses nothing)
+  const afterName = rotated.path === undefined ? undefined : rotationOf(base, path.basename(rotated.path));
   let names: string[];
   try {
     names = await readdir(dir);
@@ -403,6 +411,7 @@ async function rotatedBetween(file: string, rotated: { mtimeMs: number; ino: num
     const candidate = path.join(dir, name);
     const st = await lstat(candidate).catch(() => null);
     if (!st?.isFile() || st.mtimeMs < after.mtimeMs) continue;
+    if (st.mtimeMs === after.mtimeMs && afterName && olderFirst(rotation, afterName) <= 0) continue;
     if ((st.ino === rotated.ino && st.dev === rotated.dev) || (st.ino === current.ino && st.dev === current.dev)) continue;
     const fh = await openFileIfInode(candidate, st.ino, st.dev);
     if (!fh) continue;
@@ -485,7 +494,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   if (rotated) start.rotatedFrom = { file: rotated.path, offset: rotated.pos.offset, size: rotated.size };
   // rotated more than once: the files between the checkpoint's and the one at the path, read whole after it. When the
   // checkpoint's file is gone (logrotate's compress + delaycompress made it `.2.gz`), the ones after it still count.
-  const rotatedAfter = rotated ? await lstat(rotated.path).then((st) => ({ mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev })).catch(() => null) : checkpointMtime(start.reason, checkpoint);
+  const rotatedAfter = rotated ? await lstat(rotated.path).then((st) => ({ mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev, path: rotated.path })).catch(() => null) : checkpointMtime(start.reason, checkpoint);
   const between = rotatedAfter ? await rotatedBetween(file, rotatedAfter, pos, opts.log).catch(() => []) : [];
   if (between.length) start.rotatedBetween = between.map((f) => f.file);
   const fields = {

@@ -104,4 +104,40 @@ describe('file source: the files between, opened by name after a rotation during
     expect(starts[0]!.rotatedFrom).toBeUndefined();
     await store.close();
   });
+
+  it('a rotation older than the checkpoint\'s file (read on an earlier run) is not read again', async () => {
+    const file = path.join(dir, 'tie-again.log');
+    const store = await memoryStore();
+    const real = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const seen: string[] = [];
+    const ingest = {
+      ...real,
+      async ingestLines(lines: Iterable<string>, src: Parameters<IngestService['ingestLines']>[1]) {
+        const list = [...lines];
+        for (const l of list) seen.push(/"server_name":"([a-z]+)\.example\.com"/.exec(l)?.[1] ?? '?');
+        return real.ingestLines(list, src);
+      },
+    } as IngestService;
+    // run 1: file A
+    writeFileSync(file, `${line('a', 0)}\n`);
+    await ingestFile(file, { ingest, store });
+    // rotated once; run 2 reads the rest of A (.1), then B
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${line('b', 1)}\n`);
+    await ingestFile(file, { ingest, store });
+    expect(seen).toEqual(['a', 'b']);
+    // down: B gets a line, logrotate runs again (A → .2, B → .1, new C); coarse timestamps: .2 and .1 tie
+    appendFileSync(file, `${line('c', 2)}\n`);
+    renameSync(`${file}.1`, `${file}.2`);
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${line('d', 3)}\n`);
+    const t = new Date(Date.now() - 60_000);
+    utimesSync(`${file}.2`, t, t);
+    utimesSync(`${file}.1`, t, t);
+    seen.length = 0;
+    await ingestFile(file, { ingest, store });
+    // A (.2) was read whole in runs 1 and 2: only B's rest and C are new
+    expect(seen).toEqual(['c', 'd']);
+    await store.close();
+  });
 });
