@@ -253,4 +253,35 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     await service.idle();
     expect(service.lookup(app)!.signature_class).toBe('invalid');
   });
+
+  it('execs of a Developer ID binary whose codesign check timed out do not run codesign again within the retry delay', async () => {
+    const bin = path.join(dir, 'Widget');
+    writeFileSync(bin, 'x');
+    const scen = path.join(dir, 'signing.json');
+    // codesign hangs on this path (a huge bundle, a stuck tool): every check times out
+    writeFileSync(scen, JSON.stringify({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } }));
+    process.env.OUTFLOW_FAKE_SIGNING = scen;
+    const calls = path.join(dir, 'calls.ndjson');
+    process.env.OUTFLOW_FAKE_CALLS = calls;
+    const frozen = fixedClock(1_800_000_000); // never advances: the 300 s retry delay never passes
+    const service = createSigningService({
+      platform: 'darwin',
+      tools: new ToolRunner({ platform: 'darwin', toolDir: FAKE_TOOLS_DIR }),
+      config: parseConfig({ signing: { timeout_ms: 300 } }),
+      clock: frozen,
+      health: new HealthRegistry('darwin', 'test'),
+      log: silentLogger(),
+    });
+    services.push(service);
+    const esDevId = { signingId: 'com.example.widget', teamId: 'Q7R2K9W4ZD', cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953', platformBinary: false, codesigningFlags: 0x20000000 | 0x1 | 0x10000, csValidationCategory: 6 };
+    const displays = () => (existsSync(calls) ? readFileSync(calls, 'utf8').split('\n').filter((l) => l.includes('"-dvvv"')).length : 0);
+    for (let i = 0; i < 4; i++) {
+      service.seedFromEs(bin, esDevId); // the app is launched again
+      await service.idle();
+      expect(service.lookup(bin)!.signature_class).toBe('developer_id');
+    }
+    // the first exec's check timed out; the next three fall within RETRY_AFTER_FAILURE_S
+    expect(displays()).toBe(1);
+    delete process.env.OUTFLOW_FAKE_CALLS;
+  }, 30_000);
 });

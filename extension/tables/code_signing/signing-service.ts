@@ -507,6 +507,14 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
         if (sameImage && (row.signature_class === prev.row.signature_class || row.signature_class === 'unknown')) return;
         if (sameImage && prev.source === 'tool' && !(BROKEN.has(row.signature_class) && !BROKEN.has(prev.row.signature_class))) return;
       }
+      if (prev && prev.retryAt !== null && now < prev.retryAt) {
+        // codesign failed on this path lately (a timeout on a huge bundle, a stuck tool): the kernel's verdict is kept
+        // when it says more, but the check waits for retryAt, or every exec would run codesign to its timeout again
+        const sameImage = !row.cdhash || !prev.row.cdhash || row.cdhash === prev.row.cdhash;
+        const says = row.signature_class !== 'unknown' && (prev.row.signature_class === 'unknown' || !sameImage || (BROKEN.has(row.signature_class) && !BROKEN.has(prev.row.signature_class)));
+        if (says) store(path, { row, key: 'es', validatedAt: now, retryAt: prev.retryAt, source: 'es' });
+        return;
+      }
       store(path, { row, key: 'es', validatedAt: now, retryAt: null, source: 'es' });
       if (row.signature_class === 'unknown' || (row.signature_class === 'developer_id' && row.notarized === -1)) {
         enqueue(path);
