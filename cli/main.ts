@@ -6,6 +6,7 @@
  */
 import { Command, Option } from 'commander';
 import { OutflowError } from '../src/errors.js';
+import { guardStdout } from '../src/stdout.js';
 import { VERSION } from '../src/version.js';
 
 export function buildProgram(): Command {
@@ -104,6 +105,8 @@ function registerFleetLazily(fleet: Command): void {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // a reader that goes away (`| head`) ends the output quietly, whatever writes it (commander's help too)
+  guardStdout();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

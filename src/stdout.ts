@@ -6,17 +6,24 @@
 let guarded = false;
 let readerGone = false;
 
+/**
+ * Take standard output's EPIPE as the reader going away, from now on: the CLI calls this first, so that output
+ * written by anything else (commander's help) cannot crash the process either.
+ */
+export function guardStdout(): void {
+  if (guarded) return;
+  guarded = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') {
+      readerGone = true;
+      return;
+    }
+    throw err;
+  });
+}
+
 export function writeOut(text: string): void {
-  if (!guarded) {
-    guarded = true;
-    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') {
-        readerGone = true;
-        return;
-      }
-      throw err;
-    });
-  }
+  guardStdout();
   if (readerGone) return;
   process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
 }

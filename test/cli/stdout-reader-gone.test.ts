@@ -26,4 +26,10 @@ describe('a reader that has gone', () => {
     expect(repeated.code).toBe(0);
     expect(repeated.ms).toBeLessThan(20_000);
   }, 60_000);
+
+  it.each([[['fleet', '--help']], [['help', 'fleet']], [['fleet', 'ingest', '--help']]])('outflow %s (help written by commander) ends quietly with 0', async (args) => {
+    const r = await intoGoneReader(args);
+    expect(r.stderr).not.toMatch(/Unhandled 'error' event|EPIPE/);
+    expect(r.code).toBe(0);
+  }, 60_000);
 });
