@@ -398,7 +398,7 @@ function hostsRepo(ex: Executor, chunk: number): HostsRepo {
         'read',
         `SELECT c, s, hosts FROM (
            SELECT CASE WHEN component = ANY($2::text[]) THEN component ELSE 'other' END AS c,
-                  CASE WHEN state = ANY($3::text[]) THEN state ELSE 'other' END AS s, count(*)::int AS hosts
+                  CASE WHEN state = ANY($3::text[]) THEN state ELSE 'other' END AS s, count(DISTINCT host_id)::int AS hosts
            FROM host_status WHERE time >= $1 GROUP BY 1, 2) g
          ORDER BY c COLLATE "C", s COLLATE "C"`,
         [since, [...known.components], [...known.states]],

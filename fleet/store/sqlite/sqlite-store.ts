@@ -335,7 +335,7 @@ class SqliteRepos implements StoreRepos {
           return (
             self
               .st(
-                `SELECT ${fold('component')} AS c, ${fold('state')} AS s, count(*) AS hosts
+                `SELECT ${fold('component')} AS c, ${fold('state')} AS s, count(DISTINCT host_ref) AS hosts
                  FROM host_status WHERE time >= ? GROUP BY c, s ORDER BY c, s`,
               )
               .all(JSON.stringify(known.components), JSON.stringify(known.states), since) as { c: string; s: string; hosts: number }[]
