@@ -83,6 +83,11 @@ describe('isStagingPath', () => {
     ['/Users/dana/.a.zip', false], // a hidden file, not a hidden dir
     ['/Users/dana/../x/a.zip', false],
     ['/var/folders/x8/k3j2/C/a.zip', false],
+    // a case-insensitive volume: the same folders in another case
+    ['/TMP/docs.zip', true],
+    ['/Private/Tmp/docs.zip', true],
+    ['/users/shared/a.zip', true],
+    ['/Var/Folders/x8/k3j2_hq95t7g/t/a.zip', true],
     ['', false],
   ])('%s → %s', (p, yes) => expect(isStagingPath(p)).toBe(yes));
 });

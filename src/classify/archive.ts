@@ -65,9 +65,10 @@ export function toolForExecutable(execPath: string): ArchiveTool | undefined {
  */
 export function isStagingPath(path: string): boolean {
   if (!path) return false;
-  if (/^(?:\/private)?\/(?:tmp|var\/tmp)\//.test(path) || path.startsWith('/Users/Shared/')) return true;
+  // in any case: macOS volumes are case-insensitive by default (`/TMP/x.zip` is /tmp/x.zip)
+  if (/^(?:\/private)?\/(?:tmp|var\/tmp)\//i.test(path) || path.toLowerCase().startsWith('/users/shared/')) return true;
   // $TMPDIR is /var/folders/<2 chars>/<random>/T/; accept one or two levels before T.
-  if (/^(?:\/private)?\/var\/folders\/[^/]+\/(?:[^/]+\/)?T\//.test(path)) return true;
+  if (/^(?:\/private)?\/var\/folders\/[^/]+\/(?:[^/]+\/)?T\//i.test(path)) return true;
   const dir = path.slice(0, path.lastIndexOf('/'));
   return /\/\.(?!\.?(?:\/|$))[^/]/.test(dir);
 }
