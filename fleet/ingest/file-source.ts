@@ -610,39 +610,34 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   let rotatedFirstSeen = 0;
   let rotatedSize = -1;
 
+  /** Read a file other than the one at the path to its end (nothing will read it again), then come back. */
+  const drainAside = async (other: FilePosition): Promise<void> => {
+    const current = pos;
+    pos = other;
+    try {
+      await drain(true, true);
+    } finally {
+      await other.fh.close().catch(() => undefined);
+      pos = current;
+      tail = 0;
+    }
+  };
+
   try {
     if (rotated) {
-      const current = pos;
-      pos = rotated.pos;
-      try {
-        await drain(true, true);
-      } finally {
-        await pos.fh.close().catch(() => undefined);
-        pos = current;
-        tail = 0;
-      }
+      await drainAside(rotated.pos);
       // stopped within it: the checkpoint still names the rotated file, where the next start resumes
       if (opts.signal?.aborted) return totals;
     }
-    {
-      for (const middle of between) {
-        const current = pos;
-        const opened = await openRotation(file, middle);
-        if (!opened) {
-          opts.log?.warn({ file: middle.file }, 'a file rotated while we were down is gone (deleted or compressed since): not read');
-          continue;
-        }
-        try {
-          pos = { fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT };
-          await drain(true, true);
-        } finally {
-          await opened.fh.close().catch(() => undefined);
-          pos = current;
-          tail = 0;
-        }
-        // stopped within it: the checkpoint names it, and the next start resumes there (found by its inode)
-        if (opts.signal?.aborted) return totals;
+    for (const middle of between) {
+      const opened = await openRotation(file, middle);
+      if (!opened) {
+        opts.log?.warn({ file: middle.file }, 'a file rotated while we were down is gone (deleted or compressed since): not read');
+        continue;
       }
+      await drainAside({ fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT });
+      // stopped within it: the checkpoint names it, and the next start resumes there (found by its inode)
+      if (opts.signal?.aborted) return totals;
     }
     if (!opts.follow) {
       await drain(true);

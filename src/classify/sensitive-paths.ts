@@ -169,13 +169,18 @@ export const DEFAULT_SENSITIVE_RULES: readonly SensitiveRule[] = [
  * firmlink `/System/Volumes/Data/…` → `/…` (formats.md §5.5).
  */
 export function canonicalPath(p: string): string {
+  return withoutAliases(p, '/System/Volumes/Data/');
+}
+
+/** `p` without the `/private` and Data-volume prefixes (the latter spelled `systemData`, with its trailing `/`). */
+function withoutAliases(p: string, systemData: string): string {
   if (p.charCodeAt(0) !== 47 /* / */) return p;
   if (p.startsWith('/private/')) {
     if (p.startsWith('/private/var/') || p.startsWith('/private/tmp/') || p.startsWith('/private/etc/') || p === '/private/var' || p === '/private/tmp' || p === '/private/etc') {
       return p.slice('/private'.length);
     }
-  } else if (p.startsWith('/System/Volumes/Data/')) {
-    return p.slice('/System/Volumes/Data'.length);
+  } else if (p.startsWith(systemData)) {
+    return p.slice(systemData.length - 1);
   }
   return p;
 }
@@ -185,28 +190,12 @@ export function canonicalPath(p: string): string {
  * fold too). Patterns are compiled in lower case.
  */
 export function foldedPath(p: string): string {
-  const lower = p.toLowerCase();
-  if (lower.charCodeAt(0) !== 47 /* / */) return lower;
-  if (lower.startsWith('/private/')) {
-    if (lower.startsWith('/private/var/') || lower.startsWith('/private/tmp/') || lower.startsWith('/private/etc/') || lower === '/private/var' || lower === '/private/tmp' || lower === '/private/etc') {
-      return lower.slice('/private'.length);
-    }
-  } else if (lower.startsWith('/system/volumes/data/')) {
-    return lower.slice('/system/volumes/data'.length);
-  }
-  return lower;
+  return withoutAliases(p.toLowerCase(), '/system/volumes/data/');
 }
 
 /** homeRelative of a folded path (foldedPath). */
 function foldedHomeRelative(path: string): string | undefined {
-  if (path.startsWith('/users/')) {
-    const end = path.indexOf('/', 7);
-    if (end === -1) return undefined;
-    if (end === 7 || (end === 13 && path.startsWith('/users/shared/'))) return undefined;
-    return path.slice(end);
-  }
-  if (path.startsWith('/var/root/')) return path.slice('/var/root'.length);
-  return undefined;
+  return underHome(path, '/users/', '/users/shared/');
 }
 
 // --- compiled matcher ----------------------------------------------------------------------------------
@@ -430,10 +419,15 @@ export class SensitivePathMatcher {
  * undefined outside homes. `/Users/Shared` is not a home.
  */
 export function homeRelative(path: string): string | undefined {
-  if (path.startsWith('/Users/')) {
+  return underHome(path, '/Users/', '/Users/Shared/');
+}
+
+/** homeRelative with the spelling of `/Users/` and `/Users/Shared/` given (both 7 and 14 characters long). */
+function underHome(path: string, users: string, shared: string): string | undefined {
+  if (path.startsWith(users)) {
     const end = path.indexOf('/', 7);
     if (end === -1) return undefined;
-    if (end === 7 || (end === 13 && path.startsWith('/Users/Shared/'))) return undefined;
+    if (end === 7 || (end === 13 && path.startsWith(shared))) return undefined;
     return path.slice(end);
   }
   if (path.startsWith('/var/root/')) return path.slice('/var/root'.length);

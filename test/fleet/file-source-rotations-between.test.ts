@@ -1,8 +1,9 @@
 /**
- * Files rotated between the checkpoint's file and the current one (a review's cases): found by name at start,
- * read later, after the checkpoint's file, so the path may rotate again meanwhile; and ties in mtime.
+ * Files rotated between the checkpoint's file and the current one (reviews' cases): found by name at start, read
+ * later, after the checkpoint's file, so the path may rotate again meanwhile; ties in mtime; a checkpoint's file gone
+ * to .2.gz; and which files beside the path are its rotations (docs/fleet.md: "NAME.N, NAME-DATE or STEM-DATE.EXT").
  */
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -140,4 +141,49 @@ describe('file source: the files between, opened by name after a rotation during
     expect(seen).toEqual(['c', 'd']);
     await store.close();
   });
+});
+
+describe('file source: files beside the path that are not its rotations', () => {
+  it('does not take an operator\'s backup copy (NAME.bak) for a rotation and read it whole', async () => {
+    const file = path.join(dir, 'bak.results.log');
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    writeFileSync(file, `${line('first', 0)}\n`);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, `${line('old', 1)}\n`);
+    renameSync(file, `${file}.2`);
+    ago(`${file}.2`, 120);
+    writeFileSync(`${file}.1`, `${line('middle', 2)}\n`);
+    ago(`${file}.1`, 60);
+    writeFileSync(file, `${line('current', 3)}\n`);
+    // an operator's copy, made before restarting the aggregator
+    writeFileSync(`${file}.bak`, readFileSync(`${file}.2`));
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(starts[0]!.rotatedBetween).toEqual([`${fileSourceId(file)}.1`]);
+    await store.close();
+  });
+
+  it('does not read the aggregator\'s own quarantine file beside the log (it appends to it while reading it)', async () => {
+    const file = path.join(dir, 'q.results.log');
+    const quarantine = `${file}.quarantine`;
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: quarantine });
+    writeFileSync(file, `${line('first', 0)}\nnot json\n`);
+    await ingestFile(file, { ingest, store, endOfInput: true });
+    expect(statSync(quarantine).size).toBeGreaterThan(0);
+    ago(file, 300);
+    renameSync(file, `${file}.2`);
+    writeFileSync(`${file}.1`, `${line('middle', 2)}\n`);
+    writeFileSync(file, `${line('current', 3)}\n`);
+    const starts: FileStart[] = [];
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 5000);
+    const r = await ingestFile(file, { ingest, store, signal: ac.signal, onStart: (s) => starts.push(s) });
+    clearTimeout(timer);
+    // a one-shot read of three small files ends by itself, quarantining nothing new
+    expect({ stoppedByTimeout: ac.signal.aborted, quarantined: r.quarantined, quarantineBytes: statSync(quarantine).size }).toMatchObject({ stoppedByTimeout: false, quarantined: 0 });
+    expect(starts[0]!.rotatedBetween).toEqual([`${fileSourceId(file)}.1`]);
+    await store.close();
+  }, 20_000);
 });
