@@ -18,6 +18,8 @@ export function guardStdout(): void {
       readerGone = true;
       return;
     }
+    // another listener takes it (fleet serve's stdout sink reports a failed write and retries it): not ours to throw
+    if (process.stdout.listenerCount('error') > 1) return;
     throw err;
   });
 }
