@@ -32,11 +32,11 @@ async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
 function scenario(s: Record<string, unknown>) {
   writeFileSync(scen, JSON.stringify(s));
 }
-function make(): SigningService {
+function make(timeoutMs = 10_000): SigningService {
   const service = createSigningService({
     platform: 'darwin',
     tools: new ToolRunner({ platform: 'darwin', toolDir: FAKE_TOOLS_DIR }),
-    config: parseConfig({ signing: { timeout_ms: 10_000 } }),
+    config: parseConfig({ signing: { timeout_ms: timeoutMs } }),
     clock,
     health: new HealthRegistry('darwin', 'test'),
     log: silentLogger(),
@@ -283,5 +283,29 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     // the first exec's check timed out; the next three fall within RETRY_AFTER_FAILURE_S
     expect(displays()).toBe(1);
     delete process.env.OUTFLOW_FAKE_CALLS;
+  }, 30_000);
+
+  it('the kernel\'s invalid stored during the retry delay after a codesign timeout is kept once the delay is over', async () => {
+    const bin = path.join(dir, 'RetryWidget');
+    writeFileSync(bin, 'x');
+    // codesign hangs on the first check (timeout), then answers developer_id for the file on disk
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
+    const service = make(300);
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('unknown');
+    // exec'ed within the retry delay: the kernel says the image that ran is not validly signed
+    const esInvalid = { signingId: 'com.example.widget', teamId: 'Q7R2K9W4ZD', cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953', platformBinary: false, codesigningFlags: 0x20000000 | 0x10000, csValidationCategory: 6 };
+    service.seedFromEs(bin, esInvalid);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('invalid');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    clock.advance(301); // past the retry delay
+    for (let i = 0; i < 3; i++) {
+      service.request([bin]);
+      await service.idle();
+      clock.advance(61);
+    }
+    expect(service.lookup(bin)!.signature_class).toBe('invalid');
   }, 30_000);
 });

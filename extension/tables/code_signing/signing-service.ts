@@ -361,7 +361,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     }
     if (prev && prev.key === 'es' && prev.row.signature_class !== 'unknown' && !(prev.row.signature_class === 'developer_id' && prev.row.notarized === -1)) {
       // ES already gave a definite answer for the running image; codesign would only repeat it.
-      store(path, { ...prev, key, validatedAt: now });
+      store(path, { ...prev, key, validatedAt: now, retryAt: null });
       return;
     }
     try {
