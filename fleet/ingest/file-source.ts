@@ -388,7 +388,7 @@ async function openFileIfInode(file: string, ino: number, dev: number): Promise<
  */
 async function rotatedBetween(
   file: string,
-  rotated: { mtimeMs: number; ino: number; dev: number; path?: string },
+  rotated: { mtimeMs: number; ino: number; dev: number; path?: string; newerOnly?: boolean },
   current: { ino: number; dev: number },
   log?: Logger,
 ): Promise<RotatedFile[]> {
@@ -410,7 +410,7 @@ async function rotatedBetween(
     if (!rotation) continue;
     const candidate = path.join(dir, name);
     const st = await lstat(candidate).catch(() => null);
-    if (!st?.isFile() || st.mtimeMs < after.mtimeMs) continue;
+    if (!st?.isFile() || st.mtimeMs < after.mtimeMs || (after.newerOnly && st.mtimeMs === after.mtimeMs)) continue;
     if (st.mtimeMs === after.mtimeMs && afterName && olderFirst(rotation, afterName) <= 0) continue;
     if ((st.ino === rotated.ino && st.dev === rotated.dev) || (st.ino === current.ino && st.dev === current.dev)) continue;
     const fh = await openFileIfInode(candidate, st.ino, st.dev);
@@ -454,15 +454,26 @@ async function openRotation(file: string, found: RotatedFile): Promise<{ fh: Fil
 
 /**
  * The checkpoint's file as rotatedBetween takes it when the file is gone: its mtime as the checkpoint recorded it.
- * `replaced` too: the new file at the path may have been given the freed inode of the checkpoint's file, deleted
- * after it was compressed (so the bytes differ, and the inode does not tell the rotation).
+ * `replaced` and `truncated` too: the new file at the path may have been given the freed inode of the checkpoint's
+ * file, deleted after it was compressed (so the bytes differ, and the inode does not tell the rotation); or
+ * `copytruncate` copied the file aside (the copy is resumed at the offset, ingestFile). Only strictly newer files
+ * count then: a genuine rewrite in place has its older rotations beside it, maybe last written in the same instant.
  */
-function checkpointMtime(reason: StartReason, checkpoint: Checkpoint | null): { mtimeMs: number; ino: number; dev: number } | null {
-  if ((reason !== 'rotated' && reason !== 'replaced') || !checkpoint) return null;
+function checkpointMtime(reason: StartReason, checkpoint: Checkpoint | null): { mtimeMs: number; ino: number; dev: number; newerOnly: true } | null {
+  if ((reason !== 'rotated' && reason !== 'replaced' && reason !== 'truncated') || !checkpoint) return null;
   const mtimeMs = Number(checkpoint.mtimeMs);
   // a checkpoint written before it recorded mtimes names no time to start from
   if (!Number.isFinite(mtimeMs) || mtimeMs <= 0) return null;
-  return { mtimeMs, ino: Number(checkpoint.ino), dev: Number(checkpoint.dev) };
+  return { mtimeMs, ino: Number(checkpoint.ino), dev: Number(checkpoint.dev), newerOnly: true };
+}
+
+/** The checkpoint's offset and fingerprint, to recognise a copy of its file; null for a checkpoint without a fingerprint. */
+function checkpointCopy(checkpoint: Checkpoint | null): { offset: number; fp: FileFingerprint } | null {
+  if (!checkpoint) return null;
+  const fp = fingerprintOf(checkpoint);
+  const offset = Number(checkpoint.offset);
+  if (!fp || !Number.isSafeInteger(offset) || offset <= 0) return null;
+  return { offset, fp };
 }
 
 /** A start that is not the checkpoint's offset although a checkpoint was there: worth telling the operator. */
@@ -529,7 +540,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     const tail = before.subarray(Math.max(0, before.length - FINGERPRINT_BYTES));
     const tailHash = digest(tail);
     // the file's mtime: when it is rotated away and gone by the next start, which rotations came after it
-    const mtimeMs = Math.floor((await pos.fh.stat()).mtimeMs);
+    const mtimeMs = (await pos.fh.stat()).mtimeMs;
     const cp: Checkpoint = { ino: pos.ino, dev: pos.dev, offset, headHash: pos.headHash, headBytes: pos.headBytes, tailHash, tailBytes: tail.length, mtimeMs };
     const r = await opts.ingest.ingestLines(lines, { kind: 'file', id, checkpoint: cp });
     addIngestResults(totals, r);
@@ -629,13 +640,22 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       // stopped within it: the checkpoint still names the rotated file, where the next start resumes
       if (opts.signal?.aborted) return totals;
     }
+    // the checkpoint's file not found beside the path: one of these may be a copy of it (copytruncate), which holds the
+    // checkpoint's bytes up to its offset and is read on from there
+    let copyOf = rotated ? null : checkpointCopy(checkpoint);
     for (const middle of between) {
       const opened = await openRotation(file, middle);
       if (!opened) {
         opts.log?.warn({ file: middle.file }, 'a file rotated while we were down is gone (deleted or compressed since): not read');
         continue;
       }
-      await drainAside({ fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT });
+      let from: FilePosition = { fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT };
+      if (copyOf && (await opened.fh.stat()).size >= copyOf.offset && !(await differs(opened.fh, copyOf.offset, copyOf.fp))) {
+        from = { ...from, offset: copyOf.offset, ...copyOf.fp };
+        opts.log?.info({ file: opened.path, offset: copyOf.offset }, 'a copy of the checkpoint\'s file (copytruncate): read on from the stored offset');
+        copyOf = null;
+      }
+      await drainAside(from);
       // stopped within it: the checkpoint names it, and the next start resumes there (found by its inode)
       if (opts.signal?.aborted) return totals;
     }

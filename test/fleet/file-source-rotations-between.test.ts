@@ -3,7 +3,7 @@
  * later, after the checkpoint's file, so the path may rotate again meanwhile; ties in mtime; a checkpoint's file gone
  * to .2.gz; and which files beside the path are its rotations (docs/fleet.md: "NAME.N, NAME-DATE or STEM-DATE.EXT").
  */
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { fileSourceId, ingestFile, type FileStart } from '../../fleet/ingest/file-source.js';
 import { createIngestService, type IngestService } from '../../fleet/ingest/ingest-service.js';
+import type { Store } from '../../fleet/store/store.js';
 import { T0, destinationLine, hostsOf, memoryStore } from './fleet-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'outflow-rotation-catchup-'));
@@ -186,4 +187,120 @@ describe('file source: files beside the path that are not its rotations', () => 
     expect(starts[0]!.rotatedBetween).toEqual([`${fileSourceId(file)}.1`]);
     await store.close();
   }, 20_000);
+});
+
+function recorder(store: Store) {
+  const real = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+  const seen: string[] = [];
+  const ingest = {
+    ...real,
+    async ingestLines(lines: Iterable<string>, src: Parameters<IngestService['ingestLines']>[1]) {
+      const list = [...lines];
+      for (const l of list) seen.push(/"server_name":"([a-z]+)\.example\.com"/.exec(l)?.[1] ?? '?');
+      return real.ingestLines(list, src);
+    },
+  } as IngestService;
+  return { ingest, seen };
+}
+
+describe('file source: rotations after the checkpoint\'s recorded mtime', () => {
+  it('freed inode taken by a new file SHORTER than the offset (reason truncated): the .1 between is still read', async () => {
+    const file = path.join(dir, 'freed.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    writeFileSync(file, [0, 1, 2, 3, 4].map((i) => `${line('first', i)}\n`).join(''));
+    await ingestFile(file, { ingest, store });
+    // logrotate compress + delaycompress, twice while down: A → .1 → .2.gz (A deleted), B → .1, new C
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${line('middle', 5)}\n`);
+    writeFileSync(`${file}.2.gz`, gzipSync(readFileSync(`${file}.1`)));
+    rmSync(`${file}.1`);
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${line('current', 6)}\n`);
+    // C took A's freed inode (ext4 reuses it; made deterministic here): the checkpoint names C's inode
+    const id = `file:${fileSourceId(file)}`;
+    const cp = (await store.checkpoints.get(id))!;
+    const st = statSync(file);
+    await store.checkpoints.put(id, { ...cp, ino: st.ino, dev: st.dev });
+    seen.length = 0;
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(starts[0]!.reason).toBe('truncated'); // C is shorter than the checkpoint's offset
+    // the same case with a longer C (reason replaced) reads .1; a short new file — the usual one — loses it
+    expect(seen).toEqual(['middle', 'current']);
+    await store.close();
+  });
+
+  it('copytruncate (reason replaced): the copy .1 is read on from the stored offset, not again from its start', async () => {
+    const file = path.join(dir, 'copytruncate.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    writeFileSync(file, `${line('a', 0)}\n`);
+    await ingestFile(file, { ingest, store });
+    // down: one more line, then logrotate copytruncate (copy to .1, truncate in place), then two new lines
+    appendFileSync(file, `${line('b', 1)}\n`);
+    copyFileSync(file, `${file}.1`);
+    writeFileSync(file, '');
+    appendFileSync(file, `${line('c', 2)}\n${line('d', 3)}\n`);
+    seen.length = 0;
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(starts[0]!.reason).toBe('replaced');
+    // 'a' was read by the first run; .1 still holds the checkpoint's bytes up to its offset
+    expect(seen).toEqual(['b', 'c', 'd']);
+    await store.close();
+  });
+
+  it('a genuine in-place rewrite (cp bigger.log over it) does not read an older rotation last written in the same instant', async () => {
+    const file = path.join(dir, 'rewrite.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    writeFileSync(file, `${line('a', 0)}\n`);
+    await ingestFile(file, { ingest, store });
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${line('b', 1)}\n`);
+    // coarse timestamps (1 s: HFS+, ext3, NFSv3): A (.1) and B last written in the same second
+    const t = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    utimesSync(`${file}.1`, t, t);
+    utimesSync(file, t, t);
+    await ingestFile(file, { ingest, store });
+    expect(seen).toEqual(['a', 'b']);
+    // cp bigger.log results.log: same inode, other bytes
+    writeFileSync(file, `${line('x', 2)}\n${line('y', 3)}\n${line('z', 4)}\n`);
+    seen.length = 0;
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(starts[0]!.reason).toBe('replaced');
+    expect(starts[0]!.rotatedBetween ?? []).toEqual([]);
+    expect(seen).toEqual(['x', 'y', 'z']);
+    await store.close();
+  });
+
+  it('the recorded mtime keeps its fraction: a rotation older than the checkpoint\'s file within the same ms is not read again', async () => {
+    const file = path.join(dir, 'floor.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    writeFileSync(file, `${line('a', 0)}\n`);
+    await ingestFile(file, { ingest, store });
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${line('b', 1)}\n`);
+    const s = Math.floor(Date.now() / 1000) - 60;
+    utimesSync(`${file}.1`, s + 0.0004, s + 0.0004); // A: last written 0.3 ms before B
+    utimesSync(file, s + 0.0007, s + 0.0007);
+    await ingestFile(file, { ingest, store });
+    expect(seen).toEqual(['a', 'b']);
+    // B gets a line and is rotated away and gone (compress without delaycompress: B → .2.gz), new C at the path
+    appendFileSync(file, `${line('c', 2)}\n`);
+    writeFileSync(`${file}.2.gz`, gzipSync(readFileSync(file)));
+    rmSync(file);
+    writeFileSync(file, `${line('d', 3)}\n`);
+    seen.length = 0;
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, onStart: (s2) => starts.push(s2) });
+    expect(['rotated', 'replaced']).toContain(starts[0]!.reason);
+    // A (.1) is older than B by mtime and was read on the earlier runs
+    expect(starts[0]!.rotatedBetween ?? []).toEqual([]);
+    expect(seen).toEqual(['d']);
+    await store.close();
+  });
 });
