@@ -456,15 +456,17 @@ async function openRotation(file: string, found: RotatedFile): Promise<{ fh: Fil
  * The checkpoint's file as rotatedBetween takes it when the file is gone: its mtime as the checkpoint recorded it.
  * `replaced` and `truncated` too: the new file at the path may have been given the freed inode of the checkpoint's
  * file, deleted after it was compressed (so the bytes differ, and the inode does not tell the rotation); or
- * `copytruncate` copied the file aside (the copy is resumed at the offset, ingestFile). Only strictly newer files
- * count then: a genuine rewrite in place has its older rotations beside it, maybe last written in the same instant.
+ * `copytruncate` copied the file aside (the copy is resumed at the offset, ingestFile). For those two only strictly
+ * newer files count: a genuine rewrite in place has its older rotations beside it, maybe last written in the same
+ * instant.
  */
-function checkpointMtime(reason: StartReason, checkpoint: Checkpoint | null): { mtimeMs: number; ino: number; dev: number; newerOnly: true } | null {
+function checkpointMtime(reason: StartReason, checkpoint: Checkpoint | null): { mtimeMs: number; ino: number; dev: number; newerOnly: boolean } | null {
   if ((reason !== 'rotated' && reason !== 'replaced' && reason !== 'truncated') || !checkpoint) return null;
   const mtimeMs = Number(checkpoint.mtimeMs);
   // a checkpoint written before it recorded mtimes names no time to start from
   if (!Number.isFinite(mtimeMs) || mtimeMs <= 0) return null;
-  return { mtimeMs, ino: Number(checkpoint.ino), dev: Number(checkpoint.dev), newerOnly: true };
+  // rotated (the path is another inode): a rotation last written in the same instant is read again rather than lost
+  return { mtimeMs, ino: Number(checkpoint.ino), dev: Number(checkpoint.dev), newerOnly: reason !== 'rotated' };
 }
 
 /** The checkpoint's offset and fingerprint, to recognise a copy of its file; null for a checkpoint without a fingerprint. */
@@ -642,7 +644,9 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     }
     // the checkpoint's file not found beside the path: one of these may be a copy of it (copytruncate), which holds the
     // checkpoint's bytes up to its offset and is read on from there
-    let copyOf = rotated ? null : checkpointCopy(checkpoint);
+    // (only where copytruncate leaves the path: the checkpoint's own inode, truncated or rewritten; another file whose
+    // first and last KiB before the offset repeat the checkpoint's is not taken for a copy of it otherwise)
+    let copyOf = !rotated && (start.reason === 'truncated' || start.reason === 'replaced') ? checkpointCopy(checkpoint) : null;
     for (const middle of between) {
       const opened = await openRotation(file, middle);
       if (!opened) {

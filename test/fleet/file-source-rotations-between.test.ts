@@ -303,4 +303,55 @@ describe('file source: rotations after the checkpoint\'s recorded mtime', () => 
     expect(seen).toEqual(['d']);
     await store.close();
   });
+
+  it('coarse timestamps: a rotation last written in the same second as the checkpoint is read', async () => {
+    const file = path.join(dir, 'coarse.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    // 1 s timestamps (HFS+, ext3, NFSv3): A's last write, its checkpoint, and B's lines all fall in second S
+    const S = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    writeFileSync(file, `${line('a', 0)}\n`);
+    utimesSync(file, S, S);
+    await ingestFile(file, { ingest, store });
+    // down: logrotate compress (no delaycompress) twice: A → .2.gz (A deleted), B → .1, new C at the path
+    renameSync(file, `${file}.2`);
+    writeFileSync(file, `${line('b', 1)}\n`);
+    utimesSync(file, S, S);
+    writeFileSync(`${file}.2.gz`, gzipSync(readFileSync(`${file}.2`)));
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${line('c', 2)}\n`);
+    rmSync(`${file}.2`); // after C exists: C cannot take A's inode, the start is 'rotated'
+    seen.length = 0;
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(starts[0]!.reason).toBe('rotated');
+    // B (.1) was never read: with newerOnly it is taken as older than the checkpoint's file and its line is lost
+    expect(seen).toEqual(['b', 'c']);
+    await store.close();
+  });
+
+  it('a rotation that is not a copy but repeats the first KiB and the KiB before the offset is not resumed at the offset', async () => {
+    const file = path.join(dir, 'repeat.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    // a log whose lines repeat (the same queries, the same answers): each file opens and closes with the same 5 lines
+    const head = [0, 1, 2, 3, 4].map((i) => `${line('h', i)}\n`).join('');
+    const tail = [5, 6, 7, 8, 9].map((i) => `${line('t', i)}\n`).join('');
+    writeFileSync(file, `${head}${line('ma', 10)}\n${tail}`);
+    await ingestFile(file, { ingest, store });
+    // down: A → .2 → .2.gz (A deleted), B → .1 (its own middle line mb, same length as ma), new C at the path
+    renameSync(file, `${file}.2`);
+    writeFileSync(file, `${head}${line('mb', 10)}\n${tail}${line('d', 11)}\n`);
+    writeFileSync(`${file}.2.gz`, gzipSync(readFileSync(`${file}.2`)));
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${line('c', 12)}\n`);
+    rmSync(`${file}.2`);
+    seen.length = 0;
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(starts[0]!.rotatedBetween).toEqual([`${file}.1`]);
+    // B is a file of its own, never read: mb (a line nobody ingested) must be among what is read
+    expect(seen).toContain('mb');
+    await store.close();
+  });
 });
