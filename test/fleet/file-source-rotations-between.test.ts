@@ -189,6 +189,18 @@ describe('file source: files beside the path that are not its rotations', () => 
   }, 20_000);
 });
 
+/** Run 1 reads A; A is rotated to .1 and B made; A and B get these mtimes (unix s); run 2 reads A's rest and B. */
+async function readRotatedOnce(file: string, store: Store, ingest: IngestService, seen: string[], mtimeA: number, mtimeB: number): Promise<void> {
+  writeFileSync(file, `${line('a', 0)}\n`);
+  await ingestFile(file, { ingest, store });
+  renameSync(file, `${file}.1`);
+  writeFileSync(file, `${line('b', 1)}\n`);
+  utimesSync(`${file}.1`, mtimeA, mtimeA);
+  utimesSync(file, mtimeB, mtimeB);
+  await ingestFile(file, { ingest, store });
+  expect(seen).toEqual(['a', 'b']);
+}
+
 function recorder(store: Store) {
   const real = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
   const seen: string[] = [];
@@ -255,16 +267,9 @@ describe('file source: rotations after the checkpoint\'s recorded mtime', () => 
     const file = path.join(dir, 'rewrite.log');
     const store = await memoryStore();
     const { ingest, seen } = recorder(store);
-    writeFileSync(file, `${line('a', 0)}\n`);
-    await ingestFile(file, { ingest, store });
-    renameSync(file, `${file}.1`);
-    writeFileSync(file, `${line('b', 1)}\n`);
     // coarse timestamps (1 s: HFS+, ext3, NFSv3): A (.1) and B last written in the same second
-    const t = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
-    utimesSync(`${file}.1`, t, t);
-    utimesSync(file, t, t);
-    await ingestFile(file, { ingest, store });
-    expect(seen).toEqual(['a', 'b']);
+    const t = Math.floor(Date.now() / 1000) - 60;
+    await readRotatedOnce(file, store, ingest, seen, t, t);
     // cp bigger.log results.log: same inode, other bytes
     writeFileSync(file, `${line('x', 2)}\n${line('y', 3)}\n${line('z', 4)}\n`);
     seen.length = 0;
@@ -280,15 +285,9 @@ describe('file source: rotations after the checkpoint\'s recorded mtime', () => 
     const file = path.join(dir, 'floor.log');
     const store = await memoryStore();
     const { ingest, seen } = recorder(store);
-    writeFileSync(file, `${line('a', 0)}\n`);
-    await ingestFile(file, { ingest, store });
-    renameSync(file, `${file}.1`);
-    writeFileSync(file, `${line('b', 1)}\n`);
     const s = Math.floor(Date.now() / 1000) - 60;
-    utimesSync(`${file}.1`, s + 0.0004, s + 0.0004); // A: last written 0.3 ms before B
-    utimesSync(file, s + 0.0007, s + 0.0007);
-    await ingestFile(file, { ingest, store });
-    expect(seen).toEqual(['a', 'b']);
+    // A: last written 0.3 ms before B
+    await readRotatedOnce(file, store, ingest, seen, s + 0.0004, s + 0.0007);
     // B gets a line and is rotated away and gone (compress without delaycompress: B → .2.gz), new C at the path
     appendFileSync(file, `${line('c', 2)}\n`);
     writeFileSync(`${file}.2.gz`, gzipSync(readFileSync(file)));
