@@ -388,7 +388,7 @@ async function openFileIfInode(file: string, ino: number, dev: number): Promise<
  */
 async function rotatedBetween(
   file: string,
-  rotated: { mtimeMs: number; ino: number; dev: number; path?: string; newerOnly?: boolean },
+  rotated: { mtimeMs: number; ino: number; dev: number; path?: string; newerOnly?: boolean; copyOf?: { offset: number; fp: FileFingerprint } | null },
   current: { ino: number; dev: number },
   log?: Logger,
 ): Promise<RotatedFile[]> {
@@ -410,7 +410,7 @@ async function rotatedBetween(
     if (!rotation) continue;
     const candidate = path.join(dir, name);
     const st = await lstat(candidate).catch(() => null);
-    if (!st?.isFile() || st.mtimeMs < after.mtimeMs || (after.newerOnly && st.mtimeMs === after.mtimeMs)) continue;
+    if (!st?.isFile() || st.mtimeMs < after.mtimeMs) continue;
     if (st.mtimeMs === after.mtimeMs && afterName && olderFirst(rotation, afterName) <= 0) continue;
     if ((st.ino === rotated.ino && st.dev === rotated.dev) || (st.ino === current.ino && st.dev === current.dev)) continue;
     const fh = await openFileIfInode(candidate, st.ino, st.dev);
@@ -420,6 +420,11 @@ async function rotatedBetween(
       if (COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m))) {
         log?.warn({ file: candidate }, 'a rotation of the file written while we were down is compressed: not read (its lines are lost to the aggregator)');
         continue;
+      }
+      // only newer ones, but for a copy of the checkpoint's file made in the same instant (copytruncate on 1 s timestamps)
+      if (after.newerOnly && st.mtimeMs === after.mtimeMs) {
+        const copy = after.copyOf;
+        if (!copy || st.size < copy.offset || (await differs(fh, copy.offset, copy.fp))) continue;
       }
     } catch {
       continue;
@@ -460,13 +465,19 @@ async function openRotation(file: string, found: RotatedFile): Promise<{ fh: Fil
  * newer files count: a genuine rewrite in place has its older rotations beside it, maybe last written in the same
  * instant.
  */
-function checkpointMtime(reason: StartReason, checkpoint: Checkpoint | null): { mtimeMs: number; ino: number; dev: number; newerOnly: boolean } | null {
+function checkpointMtime(
+  reason: StartReason,
+  checkpoint: Checkpoint | null,
+): { mtimeMs: number; ino: number; dev: number; newerOnly: boolean; copyOf: { offset: number; fp: FileFingerprint } | null } | null {
   if ((reason !== 'rotated' && reason !== 'replaced' && reason !== 'truncated') || !checkpoint) return null;
   const mtimeMs = Number(checkpoint.mtimeMs);
   // a checkpoint written before it recorded mtimes names no time to start from
   if (!Number.isFinite(mtimeMs) || mtimeMs <= 0) return null;
-  // rotated (the path is another inode): a rotation last written in the same instant is read again rather than lost
-  return { mtimeMs, ino: Number(checkpoint.ino), dev: Number(checkpoint.dev), newerOnly: reason !== 'rotated' };
+  // rotated (the path is another inode): a rotation last written in the same instant is read again rather than lost.
+  // No inode is left out: a file beside the path with the checkpoint's inode is another one that took the freed inode
+  // (openRotated found its bytes are not the checkpoint's).
+  const newerOnly = reason !== 'rotated';
+  return { mtimeMs, ino: -1, dev: -1, newerOnly, copyOf: newerOnly ? checkpointCopy(checkpoint) : null };
 }
 
 /** The checkpoint's offset and fingerprint, to recognise a copy of its file; null for a checkpoint without a fingerprint. */

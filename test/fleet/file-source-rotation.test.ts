@@ -77,17 +77,18 @@ describe('file source: rotation while the aggregator was down', () => {
     await store.close();
   });
 
-  it('does not read a file beside it that is not the bytes the checkpoint was taken on', async () => {
+  it('does not resume a file beside it that is not the bytes the checkpoint was taken on: it is read whole, as another file', async () => {
     const { file, store, ingest } = await setup('rewritten.log');
     writeFileSync(file, `${lineAt(20)}\n${lineAt(21)}\n`);
     await ingestFile(file, { ingest, store });
     renameSync(file, `${file}.1`);
-    // the old inode, rewritten in place after the rotation: its bytes past our offset are not the rest of what we read
+    // the old inode, rewritten in place after the rotation (or another file that took the freed inode): its bytes past
+    // our offset are not the rest of what we read, and none of its lines were read
     writeFileSync(`${file}.1`, `${lineAt(22)}\n${lineAt(23)}\n${lineAt(24)}\n`);
     writeFileSync(file, `${lineAt(25)}\n`);
     const starts: FileStart[] = [];
-    expect(await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) })).toMatchObject({ accepted: 1 });
-    expect(starts[0]).toMatchObject({ reason: 'rotated' });
+    expect(await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) })).toMatchObject({ accepted: 4, quarantined: 0 });
+    expect(starts[0]).toMatchObject({ reason: 'rotated', rotatedBetween: [`${fileSourceId(file)}.1`] });
     expect(starts[0]!.rotatedFrom).toBeUndefined();
     await store.close();
   });

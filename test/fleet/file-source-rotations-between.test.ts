@@ -3,7 +3,7 @@
  * later, after the checkpoint's file, so the path may rotate again meanwhile; ties in mtime; a checkpoint's file gone
  * to .2.gz; and which files beside the path are its rotations (docs/fleet.md: "NAME.N, NAME-DATE or STEM-DATE.EXT").
  */
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -351,6 +351,73 @@ describe('file source: rotations after the checkpoint\'s recorded mtime', () => 
     expect(starts[0]!.rotatedBetween).toEqual([`${file}.1`]);
     // B is a file of its own, never read: mb (a line nobody ingested) must be among what is read
     expect(seen).toContain('mb');
+    await store.close();
+  });
+
+  it('logrotate compress + delaycompress (Debian\'s default), down for 4 rotations: the .1 that took the checkpoint file\'s freed inode is read', async () => {
+    const file = path.join(dir, 'reuse.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    writeFileSync(file, `${line('a', 0)}\n`);
+    await ingestFile(file, { ingest, store });
+    // one logrotate run (create, compress, delaycompress, rotate 7): shift .N.gz, .1 → .2, the path → .1, create the
+    // new file, then compress .2 → .2.gz (mtime kept, as logrotate does) and unlink .2 (its inode is freed)
+    const rotate = (next: string) => {
+      for (let n = 6; n >= 2; n--) if (existsSync(`${file}.${n}.gz`)) renameSync(`${file}.${n}.gz`, `${file}.${n + 1}.gz`);
+      if (existsSync(`${file}.1`)) renameSync(`${file}.1`, `${file}.2`);
+      renameSync(file, `${file}.1`);
+      writeFileSync(file, `${line(next, next.charCodeAt(0))}\n`);
+      if (existsSync(`${file}.2`)) {
+        const st = statSync(`${file}.2`);
+        writeFileSync(`${file}.2.gz`, gzipSync(readFileSync(`${file}.2`)));
+        utimesSync(`${file}.2.gz`, st.atime, st.mtime);
+        rmSync(`${file}.2`);
+      }
+    };
+    // down for four daily rotations: A → .1 → .2.gz (A's inode freed at the 2nd), B, C compressed in turn; the file
+    // created at the 3rd rotation (D) gets A's freed inode (ext4 does: checked on this machine's /tmp) and is
+    // rotated to .1 at the 4th; E at the path
+    rotate('b');
+    rotate('c');
+    rotate('d');
+    rotate('e');
+    // D took A's freed inode (made deterministic as in file-source-rotations-between.test.ts)
+    const id = `file:${fileSourceId(file)}`;
+    const cp = (await store.checkpoints.get(id))!;
+    const d = statSync(`${file}.1`);
+    await store.checkpoints.put(id, { ...cp, ino: d.ino, dev: d.dev });
+    seen.length = 0;
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(starts[0]!.reason).toBe('rotated');
+    // b and c are compressed (warned about, lost); d sits uncompressed in .1, written after the checkpoint
+    expect(seen).toEqual(['d', 'e']);
+    await store.close();
+  });
+
+  it('copytruncate on 1 s timestamps: the copy made in the checkpoint\'s second is read on from the offset', async () => {
+    const file = path.join(dir, 'coarse-copy.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    // HFS+/ext3/NFSv3: the last write before the checkpoint, the next line and logrotate's copy all fall in second S
+    // (cron: `fleet ingest` every minute and an hourly logrotate both start at :00)
+    const S = Math.floor(Date.now() / 1000) - 60;
+    writeFileSync(file, `${line('a', 0)}\n`);
+    utimesSync(file, S, S);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, `${line('b', 1)}\n`);
+    utimesSync(file, S, S);
+    // logrotate copytruncate: copy to .1 (new file, mtime = S on a 1 s filesystem), truncate in place, new line
+    copyFileSync(file, `${file}.1`);
+    utimesSync(`${file}.1`, S, S);
+    writeFileSync(file, '');
+    appendFileSync(file, `${line('c', 2)}\n`);
+    seen.length = 0;
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(['truncated', 'replaced']).toContain(starts[0]!.reason);
+    // b was written after the checkpoint and is only in the copy
+    expect(seen).toEqual(['b', 'c']);
     await store.close();
   });
 });
