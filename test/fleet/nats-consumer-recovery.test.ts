@@ -154,7 +154,8 @@ it('reports a fetch that keeps failing: stats (failedFetches, lastError) and onF
   const s = await startNatsSource({ config: cfg({ subjects: [`${ts.prefix}.>`] }), log, handler: async () => undefined, onFailure: (kind) => void failures.push(kind) });
   sources.push(s);
   await ts.jsm.streams.delete(ts.stream); // not created again (create_stream false): every fetch and ensure fails
-  await sleep(3000);
+  // a fetch fails once its long poll ends: waited for, not slept for (a loaded CI machine took longer than 3 s once)
+  await until('a failed fetch', () => s.stats().failedFetches > 0 && s.stats().lastError !== undefined, 20_000);
   expect(s.stats().lastError).toMatch(/^fetch: /);
   expect(s.stats().failedFetches).toBeGreaterThan(0);
   expect(failures.length).toBe(s.stats().failedFetches);
