@@ -665,9 +665,12 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         continue;
       }
       let from: FilePosition = { fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT };
-      if (copyOf && (await opened.fh.stat()).size >= copyOf.offset && !(await differs(opened.fh, copyOf.offset, copyOf.fp))) {
-        from = { ...from, offset: copyOf.offset, ...copyOf.fp };
-        opts.log?.info({ file: opened.path, offset: copyOf.offset }, 'a copy of the checkpoint\'s file (copytruncate): read on from the stored offset');
+      // a file that cannot be read here is read whole by drainAside, which closes it (an error here would leak it)
+      const copy = copyOf;
+      const isCopy = copy ? await opened.fh.stat().then(async (st) => st.size >= copy.offset && !(await differs(opened.fh, copy.offset, copy.fp))).catch(() => false) : false;
+      if (copy && isCopy) {
+        from = { ...from, offset: copy.offset, ...copy.fp };
+        opts.log?.info({ file: opened.path, offset: copy.offset }, 'a copy of the checkpoint\'s file (copytruncate): read on from the stored offset');
         copyOf = null;
       }
       await drainAside(from);
