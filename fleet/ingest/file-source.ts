@@ -292,34 +292,33 @@ async function openRotated(file: string, checkpoint: Checkpoint): Promise<{ pos:
   const ino = Number(checkpoint.ino);
   const dev = Number(checkpoint.dev);
   if (!Number.isSafeInteger(offset) || offset < 0) return null;
+  const found = await openByInode(file, ino, dev);
+  if (!found) return null;
+  const { fh } = found;
+  try {
+    const now = await fh.stat();
+    // it still holds what the checkpoint read
+    const fp = fingerprintOf(checkpoint);
+    if (now.size >= offset && !(await differs(fh, offset, fp))) return { pos: { fh, ino, dev, offset, ...(fp ?? NO_FINGERPRINT) }, path: found.path, size: now.size };
+  } catch {
+    // unreadable: as if it were gone
+  }
+  await fh.close().catch(() => undefined);
+  return null;
+}
+
+/** The file beside `file` (not `file` itself) that is inode `ino`, opened (openFileIfInode); null when there is none. */
+async function openByInode(file: string, ino: number, dev: number): Promise<{ fh: FileHandle; path: string } | null> {
   const dir = path.dirname(path.resolve(file));
   const base = path.basename(file);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return null;
-  }
+  const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
     if (name === base) continue;
     const candidate = path.join(dir, name);
     const st = await lstat(candidate).catch(() => null);
     if (!st?.isFile() || st.ino !== ino || st.dev !== dev) continue;
-    // without blocking: a FIFO swapped in after the lstat would hold open(2) until a writer came
-    const fh = await open(candidate, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => null);
-    if (!fh) return null;
-    try {
-      const now = await fh.stat();
-      // opened what was stat'ed, and it still holds what the checkpoint read
-      if (now.ino !== ino || now.dev !== dev || now.size < offset) break;
-      const fp = fingerprintOf(checkpoint);
-      if (await differs(fh, offset, fp)) break;
-      return { pos: { fh, ino, dev, offset, ...(fp ?? NO_FINGERPRINT) }, path: candidate, size: now.size };
-    } catch {
-      // unreadable: as if it were gone
-    }
-    await fh.close().catch(() => undefined);
-    return null;
+    const fh = await openFileIfInode(candidate, ino, dev);
+    return fh ? { fh, path: candidate } : null;
   }
   return null;
 }
@@ -337,21 +336,23 @@ const DATE = String.raw`(\d{4}[0-9TZ:._-]{2,36})`;
 type RotationName = { number: number } | { date: string };
 
 /**
- * `name` as a rotation of `base`: `base.N`, `base-DATE` (logrotate, `dateext`), `stem-DATE.ext` (lumberjack, Fleet's
- * filesystem logger), each possibly compressed; undefined for anything else beside it (`base.bak`, the
- * aggregator's own `base.quarantine`, another log).
+ * A name's rotation of `base`, by patterns compiled once per scan: `base.N`, `base-DATE` (logrotate, `dateext`),
+ * `stem-DATE.ext` (lumberjack, Fleet's filesystem logger), each possibly compressed; undefined for anything else beside
+ * it (`base.bak`, the aggregator's own `base.quarantine`, another log).
  */
-function rotationOf(base: string, name: string): RotationName | undefined {
+function rotationNames(base: string): (name: string) => RotationName | undefined {
   const b = escapeRegExp(base);
-  const numbered = new RegExp(`^${b}\\.(\\d{1,6})${COMPRESSION}$`).exec(name);
-  if (numbered) return { number: Number(numbered[1]) };
-  const dated = new RegExp(`^${b}-${DATE}${COMPRESSION}$`).exec(name);
-  if (dated) return { date: dated[1]! };
+  const numbered = new RegExp(`^${b}\\.(\\d{1,6})${COMPRESSION}$`);
+  const dated = new RegExp(`^${b}-${DATE}${COMPRESSION}$`);
   const ext = path.extname(base);
   const stem = base.slice(0, base.length - ext.length);
-  if (!stem || !ext) return undefined;
-  const lumberjack = new RegExp(`^${escapeRegExp(stem)}-${DATE}${escapeRegExp(ext)}${COMPRESSION}$`).exec(name);
-  return lumberjack ? { date: lumberjack[1]! } : undefined;
+  const lumberjack = stem && ext ? new RegExp(`^${escapeRegExp(stem)}-${DATE}${escapeRegExp(ext)}${COMPRESSION}$`) : undefined;
+  return (name) => {
+    const n = numbered.exec(name);
+    if (n) return { number: Number(n[1]) };
+    const d = dated.exec(name) ?? lumberjack?.exec(name);
+    return d ? { date: d[1]! } : undefined;
+  };
 }
 
 /** Older first among rotations last written in the same instant: the higher number, the earlier date. */
@@ -383,21 +384,22 @@ async function openFileIfInode(file: string, ino: number, dev: number): Promise<
 /**
  * The files rotated away after `rotated` (the checkpoint's file) and before the file now at the path: the path was
  * rotated twice or more while we were down (logrotate's `.1`, between `.2` and the new file). Beside `file`, named
- * as its rotations (rotationOf), last written no earlier than `rotated` was (its mtime: now if it is there, else
+ * as its rotations (rotationNames), last written no earlier than `rotated` was (its mtime: now if it is there, else
  * as the checkpoint recorded it), neither it nor the file at the path, not compressed; oldest first.
  */
 async function rotatedBetween(
   file: string,
-  rotated: { mtimeMs: number; ino: number; dev: number; path?: string; newerOnly?: boolean; copyOf?: { offset: number; fp: FileFingerprint } | null },
+  after: { mtimeMs: number; found?: { path: string; ino: number; dev: number }; newerOnly?: boolean; copyOf?: { offset: number; fp: FileFingerprint } | null },
   current: { ino: number; dev: number },
   log?: Logger,
 ): Promise<RotatedFile[]> {
   const dir = path.dirname(path.resolve(file));
   const base = path.basename(file);
-  const after = rotated;
+  const rotationName = rotationNames(base);
+  const { found: rotated } = after;
   // last written in the same instant as the checkpoint's file (coarse timestamps, a restored copy): a rotation of it
   // only if named as a newer one (when its own name tells; else it is read again, which loses nothing)
-  const afterName = rotated.path === undefined ? undefined : rotationOf(base, path.basename(rotated.path));
+  const afterName = rotated === undefined ? undefined : rotationName(path.basename(rotated.path));
   let names: string[];
   try {
     names = await readdir(dir);
@@ -406,13 +408,13 @@ async function rotatedBetween(
   }
   const found: (RotatedFile & { mtimeMs: number; name: RotationName })[] = [];
   for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
-    const rotation = rotationOf(base, name);
+    const rotation = rotationName(name);
     if (!rotation) continue;
     const candidate = path.join(dir, name);
     const st = await lstat(candidate).catch(() => null);
     if (!st?.isFile() || st.mtimeMs < after.mtimeMs) continue;
     if (st.mtimeMs === after.mtimeMs && afterName && olderFirst(rotation, afterName) <= 0) continue;
-    if ((st.ino === rotated.ino && st.dev === rotated.dev) || (st.ino === current.ino && st.dev === current.dev)) continue;
+    if ((st.ino === rotated?.ino && st.dev === rotated.dev) || (st.ino === current.ino && st.dev === current.dev)) continue;
     const fh = await openFileIfInode(candidate, st.ino, st.dev);
     if (!fh) continue;
     try {
@@ -423,8 +425,7 @@ async function rotatedBetween(
       }
       // only newer ones, but for a copy of the checkpoint's file made in the same instant (copytruncate on 1 s timestamps)
       if (after.newerOnly && st.mtimeMs === after.mtimeMs) {
-        const copy = after.copyOf;
-        if (!copy || st.size < copy.offset || (await differs(fh, copy.offset, copy.fp))) continue;
+        if (!after.copyOf || !(await holdsCheckpoint(fh, after.copyOf))) continue;
       }
     } catch {
       continue;
@@ -444,17 +445,7 @@ async function rotatedBetween(
  */
 async function openRotation(file: string, found: RotatedFile): Promise<{ fh: FileHandle; path: string } | null> {
   const there = await openFileIfInode(found.file, found.ino, found.dev);
-  if (there) return { fh: there, path: found.file };
-  const dir = path.dirname(path.resolve(file));
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
-    const candidate = path.join(dir, name);
-    const st = await lstat(candidate).catch(() => null);
-    if (!st?.isFile() || st.ino !== found.ino || st.dev !== found.dev) continue;
-    const fh = await openFileIfInode(candidate, found.ino, found.dev);
-    return fh ? { fh, path: candidate } : null;
-  }
-  return null;
+  return there ? { fh: there, path: found.file } : openByInode(file, found.ino, found.dev);
 }
 
 /**
@@ -468,16 +459,25 @@ async function openRotation(file: string, found: RotatedFile): Promise<{ fh: Fil
 function checkpointMtime(
   reason: StartReason,
   checkpoint: Checkpoint | null,
-): { mtimeMs: number; ino: number; dev: number; newerOnly: boolean; copyOf: { offset: number; fp: FileFingerprint } | null } | null {
+): { mtimeMs: number; newerOnly: boolean; copyOf: { offset: number; fp: FileFingerprint } | null } | null {
   if ((reason !== 'rotated' && reason !== 'replaced' && reason !== 'truncated') || !checkpoint) return null;
   const mtimeMs = Number(checkpoint.mtimeMs);
   // a checkpoint written before it recorded mtimes names no time to start from
   if (!Number.isFinite(mtimeMs) || mtimeMs <= 0) return null;
   // rotated (the path is another inode): a rotation last written in the same instant is read again rather than lost.
-  // No inode is left out: a file beside the path with the checkpoint's inode is another one that took the freed inode
-  // (openRotated found its bytes are not the checkpoint's).
+  // No inode is left out (no `found`): a file beside the path with the checkpoint's inode is another one that took the
+  // freed inode (openRotated found its bytes are not the checkpoint's).
   const newerOnly = reason !== 'rotated';
-  return { mtimeMs, ino: -1, dev: -1, newerOnly, copyOf: newerOnly ? checkpointCopy(checkpoint) : null };
+  return { mtimeMs, newerOnly, copyOf: newerOnly ? checkpointCopy(checkpoint) : null };
+}
+
+/** Whether the open file holds the checkpoint's bytes up to its offset (a copy of the checkpoint's file); false when unreadable. */
+async function holdsCheckpoint(fh: FileHandle, copy: { offset: number; fp: FileFingerprint }): Promise<boolean> {
+  try {
+    return (await fh.stat()).size >= copy.offset && !(await differs(fh, copy.offset, copy.fp));
+  } catch {
+    return false;
+  }
 }
 
 /** The checkpoint's offset and fingerprint, to recognise a copy of its file; null for a checkpoint without a fingerprint. */
@@ -518,7 +518,11 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   if (rotated) start.rotatedFrom = { file: rotated.path, offset: rotated.pos.offset, size: rotated.size };
   // rotated more than once: the files between the checkpoint's and the one at the path, read whole after it. When the
   // checkpoint's file is gone (logrotate's compress + delaycompress made it `.2.gz`), the ones after it still count.
-  const rotatedAfter = rotated ? await lstat(rotated.path).then((st) => ({ mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev, path: rotated.path })).catch(() => null) : checkpointMtime(start.reason, checkpoint);
+  const rotatedAfter = rotated
+    ? await lstat(rotated.path)
+        .then((st) => ({ mtimeMs: st.mtimeMs, found: { path: rotated.path, ino: st.ino, dev: st.dev } }))
+        .catch(() => null)
+    : checkpointMtime(start.reason, checkpoint);
   const between = rotatedAfter ? await rotatedBetween(file, rotatedAfter, pos, opts.log).catch(() => []) : [];
   if (between.length) start.rotatedBetween = between.map((f) => f.file);
   const fields = {
@@ -553,16 +557,14 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     const tail = before.subarray(Math.max(0, before.length - FINGERPRINT_BYTES));
     const tailHash = digest(tail);
     // the file's mtime: when it is rotated away and gone by the next start, which rotations came after it
-    const mtimeMs = (await pos.fh.stat()).mtimeMs;
-    const cp: Checkpoint = { ino: pos.ino, dev: pos.dev, offset, headHash: pos.headHash, headBytes: pos.headBytes, tailHash, tailBytes: tail.length, mtimeMs };
+    const st = await pos.fh.stat();
+    const cp: Checkpoint = { ino: pos.ino, dev: pos.dev, offset, headHash: pos.headHash, headBytes: pos.headBytes, tailHash, tailBytes: tail.length, mtimeMs: st.mtimeMs };
     const r = await opts.ingest.ingestLines(lines, { kind: 'file', id, checkpoint: cp });
     addIngestResults(totals, r);
     pos.tailHash = tailHash;
     pos.tailBytes = tail.length;
-    if (opts.onBatch) {
-      const size = (await pos.fh.stat()).size;
-      opts.onBatch({ file: id, offset, size, result: r });
-    }
+    // the size as the batch was taken (for a progress bar): the same fstat as the checkpoint's mtime
+    opts.onBatch?.({ file: id, offset, size: st.size, result: r });
   };
 
   /**
@@ -665,12 +667,9 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         continue;
       }
       let from: FilePosition = { fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT };
-      // a file that cannot be read here is read whole by drainAside, which closes it (an error here would leak it)
-      const copy = copyOf;
-      const isCopy = copy ? await opened.fh.stat().then(async (st) => st.size >= copy.offset && !(await differs(opened.fh, copy.offset, copy.fp))).catch(() => false) : false;
-      if (copy && isCopy) {
-        from = { ...from, offset: copy.offset, ...copy.fp };
-        opts.log?.info({ file: opened.path, offset: copy.offset }, 'a copy of the checkpoint\'s file (copytruncate): read on from the stored offset');
+      if (copyOf && (await holdsCheckpoint(opened.fh, copyOf))) {
+        from = { ...from, offset: copyOf.offset, ...copyOf.fp };
+        opts.log?.info({ file: opened.path, offset: copyOf.offset }, 'a copy of the checkpoint\'s file (copytruncate): read on from the stored offset');
         copyOf = null;
       }
       await drainAside(from);
