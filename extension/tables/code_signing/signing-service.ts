@@ -66,6 +66,16 @@ interface CacheEntry {
 /** Classes that say the code that ran is not what a signature vouches for. */
 const BROKEN: ReadonlySet<string> = new Set(['invalid', 'unsigned']);
 
+/** Two verdicts are about the same image unless both name a cdhash and they differ. */
+function sameImage(a: { cdhash: string }, b: { cdhash: string }): boolean {
+  return !a.cdhash || !b.cdhash || a.cdhash === b.cdhash;
+}
+
+/** The kernel's class for an image says it is broken where the other verdict did not: the kernel's wins then. */
+function kernelFoundBroken(kernel: string, other: string): boolean {
+  return BROKEN.has(kernel) && !BROKEN.has(other);
+}
+
 /** The row for a path nobody could check (yet): every fact unknown. */
 export function unknownRow(path: string, checkedAt = 0): SigningRow {
   return {
@@ -372,8 +382,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       // for the same image the rule of seedFromEs holds: codesign's verdict stands unless the kernel found it broken.
       const meanwhile = cache.get(path);
       if (meanwhile && meanwhile !== prev && meanwhile.source === 'es' && meanwhile.row.signature_class !== 'unknown') {
-        const sameImage = !meanwhile.row.cdhash || !fields.cdhash || meanwhile.row.cdhash === fields.cdhash;
-        if (!sameImage || (BROKEN.has(meanwhile.row.signature_class) && !BROKEN.has(fields.signature_class))) {
+        if (!sameImage(meanwhile.row, fields) || kernelFoundBroken(meanwhile.row.signature_class, fields.signature_class)) {
           health.event(1, checkedAt);
           return;
         }
@@ -498,20 +507,19 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       const row: SigningRow = { path, ...classifyEs(fields), checked_at: now };
       const prev = cache.get(path);
       if (prev && prev.retryAt === null && prev.row.signature_class !== 'unknown') {
-        const sameImage = !row.cdhash || !prev.row.cdhash || row.cdhash === prev.row.cdhash;
+        const same = sameImage(row, prev.row);
         // A shell exec'ed a hundred times a second must not rewrite (and re-stat) its entry every time. For the same
         // image, codesign's verdict stands (it also checks the bundle's sealed resources, which the kernel does not),
         // except when the kernel found the image that ran signed but not valid, or unsigned: that is kept, and
         // being definite it is not checked again while the file stays the same (no codesign run per exec, and no
         // verdict that flips between the two).
-        if (sameImage && (row.signature_class === prev.row.signature_class || row.signature_class === 'unknown')) return;
-        if (sameImage && prev.source === 'tool' && !(BROKEN.has(row.signature_class) && !BROKEN.has(prev.row.signature_class))) return;
+        if (same && (row.signature_class === prev.row.signature_class || row.signature_class === 'unknown')) return;
+        if (same && prev.source === 'tool' && !kernelFoundBroken(row.signature_class, prev.row.signature_class)) return;
       }
       if (prev && prev.retryAt !== null && now < prev.retryAt) {
         // codesign failed on this path lately (a timeout on a huge bundle, a stuck tool): the kernel's verdict is kept
         // when it says more, but the check waits for retryAt, or every exec would run codesign to its timeout again
-        const sameImage = !row.cdhash || !prev.row.cdhash || row.cdhash === prev.row.cdhash;
-        const says = row.signature_class !== 'unknown' && (prev.row.signature_class === 'unknown' || !sameImage || (BROKEN.has(row.signature_class) && !BROKEN.has(prev.row.signature_class)));
+        const says = row.signature_class !== 'unknown' && (prev.row.signature_class === 'unknown' || !sameImage(row, prev.row) || kernelFoundBroken(row.signature_class, prev.row.signature_class));
         if (says) store(path, { row, key: 'es', validatedAt: now, retryAt: prev.retryAt, source: 'es' });
         return;
       }
