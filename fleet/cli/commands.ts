@@ -126,6 +126,13 @@ function writePrevalence(store: Store, answer: { window: TimeWindow | null }, un
   write(JSON.stringify(answer, null, 2));
 }
 
+/** `--limit`: digits only (not `1e3`, not ` 5`), more than 0. */
+function positiveLimit(value: string): number {
+  const limit = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(limit) || limit <= 0) throw new InputError('--limit must be a positive integer');
+  return limit;
+}
+
 export function buildFleetProgram(setCode: (code: number) => void): Command {
   const program = new Command('outflow fleet').description('fleet aggregator: ingest result logs, prevalence, detections').exitOverride().showHelpAfterError();
 
@@ -160,8 +167,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       .addOption(new Option('--format <format>', 'output format (default: table on a TTY, json otherwise)').choices(['json', 'ocsf', 'table'])),
   ).action(async (opts: CommonOpts & { since?: string; analytic?: string; host?: string; limit: string; format?: DetectionFormat }) => {
     const ctx = context(opts);
-    const limit = /^\d{1,9}$/.test(opts.limit) ? Number(opts.limit) : NaN;
-    if (!Number.isInteger(limit) || limit <= 0) throw new InputError('--limit must be a positive integer');
+    const limit = positiveLimit(opts.limit);
     const analytic = opts.analytic?.toUpperCase();
     if (analytic && !(ANALYTIC_IDS as readonly string[]).includes(analytic)) throw new InputError(`--analytic ${opts.analytic} is not one of Outflow's analytics`, [], `use ${ANALYTIC_IDS.join(', ')}`);
     await withStore(ctx, async (store) => {
@@ -186,8 +192,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       .addOption(new Option('--format <format>', 'output format (default: table on a TTY, json otherwise)').choices(['json', 'table'])),
   ).action(async (opts: CommonOpts & { problems: boolean; state?: string; component?: string; since?: string; limit: string; format?: 'json' | 'table' }) => {
     const ctx = context(opts);
-    const limit = /^\d{1,9}$/.test(opts.limit) ? Number(opts.limit) : NaN;
-    if (!Number.isInteger(limit) || limit <= 0) throw new InputError('--limit must be a positive integer');
+    const limit = positiveLimit(opts.limit);
     await withStore(
       ctx,
       async (store) => {

@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EgressCandidate, AnalyticId } from '../../src/schemas/egress-candidate.js';
 import { OutflowError, StoreError } from '../../src/errors.js';
 import type { Detection } from '../../src/schemas/detection.js';
+import { STATUS_STATES } from '../../src/schemas/outflow-status.js';
 
 export type { Detection };
 
@@ -125,8 +126,8 @@ export function compareText(a: string, b: string): number {
  * outflow_status states (SPEC §3) by how much they need an operator; a state this version does not know
  * (a newer extension's) ranks above them all, so it is not hidden either.
  */
-const STATUS_STATE_RANK: Readonly<Record<string, number>> = { running: 0, disabled: 1, degraded: 2, unavailable: 3, permission_denied: 4 };
-const UNKNOWN_STATE_RANK = 5;
+const STATUS_STATE_RANK: Readonly<Record<string, number>> = Object.fromEntries(STATUS_STATES.map((state, rank) => [state, rank]));
+const UNKNOWN_STATE_RANK = STATUS_STATES.length;
 
 function statusStateRank(state: string): number {
   return Object.hasOwn(STATUS_STATE_RANK, state) ? STATUS_STATE_RANK[state]! : UNKNOWN_STATE_RANK;

@@ -6,4 +6,5 @@
 export const STATUS_COMPONENTS = ['extension', 'flows', 'nettop', 'ss', 'processes', 'code_signing', 'codesign', 'package_db', 'dns_names', 'eslogger'] as const;
 export type StatusComponent = (typeof STATUS_COMPONENTS)[number];
 
-export const STATUS_STATES = ['running', 'degraded', 'unavailable', 'permission_denied', 'disabled'] as const;
+/** In order of how much they need an operator (the fleet lists the worst first). */
+export const STATUS_STATES = ['running', 'disabled', 'degraded', 'unavailable', 'permission_denied'] as const;
