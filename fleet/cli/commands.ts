@@ -111,8 +111,6 @@ function common(cmd: Command): Command {
     .option('--verbose', 'debug logging on stderr', false);
 }
 
-const write = writeOut;
-
 /**
  * A prevalence answer as JSON. What the JSON says in fields alone is said plainly on stderr too: a store with no
  * events yet (no window), or `unknown` (an app identity the store never saw).
@@ -123,7 +121,7 @@ function writePrevalence(store: Store, answer: { window: TimeWindow | null }, un
   } else if (unknown) {
     process.stderr.write(`outflow fleet: ${unknown}\n`);
   }
-  write(JSON.stringify(answer, null, 2));
+  writeOut(JSON.stringify(answer, null, 2));
 }
 
 /** `--limit`: digits only (not `1e3`, not ` 5`), more than 0. */
@@ -175,7 +173,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       const { detections: rows, truncated } = await listNewestDetections(store.detections, { since, analytic: analytic as never, host: opts.host, limit });
       if (truncated) process.stderr.write(`outflow fleet: showing the newest ${limit} matching detections; older ones match too (narrow with --since, or raise --limit)\n`);
       const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
-      write(await formatDetections(rows, format, { maxWidth: process.stdout.isTTY ? process.stdout.columns : undefined }));
+      writeOut(await formatDetections(rows, format, { maxWidth: process.stdout.isTTY ? process.stdout.columns : undefined }));
     }, { mustExist: true });
     setCode(0);
   });
@@ -199,10 +197,10 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
         const since = opts.since === undefined ? undefined : parseSince(opts.since, sinceAnchor((await store.clock.get()).newest, systemClock.unix()));
         const { rows, truncated } = await store.hosts.findStatus({ problems: opts.problems, state: opts.state, component: opts.component, since, limit });
         const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
-        if (format === 'table') write(hostStatusTable(rows, truncated, process.stdout.isTTY ? process.stdout.columns : undefined));
+        if (format === 'table') writeOut(hostStatusTable(rows, truncated, process.stdout.isTTY ? process.stdout.columns : undefined));
         else {
           if (truncated) process.stderr.write(`outflow fleet: showing ${limit} status rows; more match (narrow with --problems, --component or --since, or raise --limit)\n`);
-          write(rows.map((r) => JSON.stringify(statusAnswer(r))).join('\n'));
+          writeOut(rows.map((r) => JSON.stringify(statusAnswer(r))).join('\n'));
         }
       },
       { mustExist: true },
@@ -257,7 +255,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
         const r = await withJobLockWaiting(store, 'finalize', () => finalizePending(store, { analytics: ctx.config.analytics, flush: opts.flush, log: ctx.log }), {
           onWait: () => process.stderr.write('outflow fleet finalize: another process (fleet serve?) is finalizing this store; waiting for it\n'),
         });
-        write(JSON.stringify({ cutoff: r.cutoff, examined: r.examined, fired: r.fired, created: r.created.length, updated: r.updated.length, duration_ms: Math.round(r.durationMs) }));
+        writeOut(JSON.stringify({ cutoff: r.cutoff, examined: r.examined, fired: r.fired, created: r.created.length, updated: r.updated.length, duration_ms: Math.round(r.durationMs) }));
         // a store that is not there has nothing to finalize: a mistyped --store must not make one
       }, { mustExist: true });
       setCode(0);
@@ -274,8 +272,8 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
       const applied = await store.migrate();
       const first = loadMigrations(isPostgresUrl(ctx.storeUrl) ? 'postgres' : 'sqlite')[0]!.id;
       const ids = applied.length > 3 ? `${applied[0]} … ${applied[applied.length - 1]}` : applied.join(', ');
-      if (applied.includes(first)) write(`created new store ${store.location} (migrations ${ids})`);
-      else write(applied.length ? `applied ${applied.join(', ')} to ${store.location}` : `${store.location} is up to date`);
+      if (applied.includes(first)) writeOut(`created new store ${store.location} (migrations ${ids})`);
+      else writeOut(applied.length ? `applied ${applied.join(', ')} to ${store.location}` : `${store.location} is up to date`);
     } finally {
       await store.close();
     }
