@@ -421,3 +421,55 @@ describe('file source: rotations after the checkpoint\'s recorded mtime', () => 
     await store.close();
   });
 });
+
+describe('file source: copytruncate caught between its copy and its truncate', () => {
+  it('rotate 1, the new copy took the freed inode of the copy the checkpoint was on: its lines are read once, from the path', async () => {
+    const file = path.join(dir, 'copy-race.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    writeFileSync(file, `${line('a', 0)}\n`);
+    await ingestFile(file, { ingest, store });
+    // An earlier run stopped inside the copy .1 (the checkpoint names the copy's inode). Then logrotate (copytruncate,
+    // rotate 1) deleted that .1 and copied the path to a new .1, which took the freed inode (ext4 does); this run
+    // comes before logrotate's truncate, so the path still holds every byte of the new copy.
+    appendFileSync(file, `${line('b', 1)}\n${line('c', 2)}\n`);
+    copyFileSync(file, `${file}.1`);
+    ago(file, 30);
+    const id = `file:${fileSourceId(file)}`;
+    const copy = statSync(`${file}.1`);
+    const cp = (await store.checkpoints.get(id))!;
+    await store.checkpoints.put(id, { ...cp, ino: copy.ino, dev: copy.dev, headHash: 'other-bytes', tailHash: 'other-bytes', mtimeMs: copy.mtimeMs - 60_000 });
+    seen.length = 0;
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
+    expect(starts[0]!.reason).toBe('rotated');
+    expect(seen).toEqual(['a', 'b', 'c']);
+    // logrotate's truncate, then a new line: the copy holds the checkpoint's bytes and is not read again
+    writeFileSync(file, '');
+    appendFileSync(file, `${line('d', 3)}\n`);
+    seen.length = 0;
+    await ingestFile(file, { ingest, store });
+    expect(seen).toEqual(['d']);
+    await store.close();
+  });
+
+  it('a rotation that is not a prefix of the path (the path was truncated after the copy) is still read whole', async () => {
+    const file = path.join(dir, 'copy-done.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    writeFileSync(file, `${line('a', 0)}\n`);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, `${line('b', 1)}\n`);
+    copyFileSync(file, `${file}.1`);
+    writeFileSync(file, `${line('c', 2)}\n`);
+    ago(file, 30);
+    const id = `file:${fileSourceId(file)}`;
+    const copy = statSync(`${file}.1`);
+    const cp = (await store.checkpoints.get(id))!;
+    await store.checkpoints.put(id, { ...cp, ino: copy.ino, dev: copy.dev, headHash: 'other-bytes', tailHash: 'other-bytes', mtimeMs: copy.mtimeMs - 60_000 });
+    seen.length = 0;
+    await ingestFile(file, { ingest, store });
+    expect(seen).toEqual(['a', 'b', 'c']);
+    await store.close();
+  });
+});
