@@ -21,7 +21,7 @@ import { createLogger, type Logger } from '../../src/log.js';
 import { ANALYTIC_IDS } from '../../src/schemas/egress-candidate.js';
 import { statusAnswer } from '../api/host-status.js';
 import { appPrevalence, destinationPrevalence } from '../api/prevalence.js';
-import { statFile } from '../ingest/file-source.js';
+import { readAsStream, specialFileKind, statFile } from '../ingest/file-source.js';
 import { loadMigrations } from '../store/migrations.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open.js';
 import { listNewestDetections, withJobLockWaiting, type Store, type TimeWindow } from '../store/store.js';
@@ -92,6 +92,7 @@ function checkInputFiles(files: readonly string[]): void {
     if (typeof st === 'string') problems.push(`${f}: ${st === 'ENOENT' ? 'no such file' : st}`);
     // `fleet ingest /var/log/osquery` stats fine, then failed on its first read (EISDIR) after creating the store
     else if (st.isDirectory()) problems.push(`${f}: a directory (name the result-log files in it)`);
+    else if (!st.isFile() && !readAsStream(st)) problems.push(`${f}: not a regular file or a pipe (${specialFileKind(st)})`);
   }
   if (problems.length) throw new InputError(`cannot read ${problems.join(', ')}`, [], 'check the path; nothing was ingested');
 }
@@ -138,7 +139,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     program
       .command('ingest')
       .description('ingest osquery result logs (files or - for stdin), then finalize candidates')
-      .argument('<files...>', 'result-log files (osqueryd.results.log, Fleet filesystem destination), or - for stdin')
+      .argument('<files...>', 'result-log files (osqueryd.results.log, Fleet filesystem destination), named pipes, or - for stdin')
       .option('--no-finalize', 'only ingest; leave candidates pending')
       .option('--flush', 'finalize every pending candidate, ignoring finalize_delay (end of a replay)', false)
       .option('--from-start', 'ignore stored file offsets and read files from the beginning', false)

@@ -4,12 +4,13 @@
  * Exit codes: 0 ok, 1 a file failed while read (or the store), EXIT_NOTHING_USABLE when lines were read but none
  * of them was Outflow data (every one quarantined, or of queries that are not Outflow's).
  */
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { SingleBar, Presets } from 'cli-progress';
 import type { OutflowConfig } from '../../src/config/index.js';
 import type { Logger } from '../../src/log.js';
-import { OutflowError } from '../../src/errors.js';
-import { ingestFile, restartedFromZero, type FileStart } from '../ingest/file-source.js';
+import { coerceError, OutflowError } from '../../src/errors.js';
+import { ingestFile, readAsStream, restartedFromZero, statFile, type FileStart } from '../ingest/file-source.js';
 import { addIngestResults, createIngestService, emptyIngestResult, type IngestResult } from '../ingest/ingest-service.js';
 import { ingestStream } from '../ingest/stream-source.js';
 import { finalizePending, type FinalizeResult } from '../rules/finalize.js';
@@ -131,8 +132,24 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   };
   try {
     for (const f of files) {
-      if (f === '-') {
-        const r = await ingestStream(process.stdin, {
+      // a named pipe (`<(zcat osqueryd.results.log.2.gz)`) is read like stdin: to its end, without offsets
+      const st = f === '-' ? null : statFile(f);
+      const piped = st !== null && typeof st !== 'string' && readAsStream(st);
+      if (f === '-' || piped) {
+        let input: Readable = process.stdin;
+        if (piped) {
+          try {
+            // waits for a writer, as stdin does
+            input = (await open(f, 'r')).createReadStream();
+          } catch (err) {
+            failed++;
+            bar?.stop();
+            process.stderr.write(`outflow fleet ingest: cannot read ${f}: ${coerceError(err).message}\n`);
+            continue;
+          }
+        }
+        const r = await ingestStream(input, {
+          ...(piped ? { kind: 'pipe', id: f } : {}),
           ingest,
           batchLines: fleet.ingest.batch_lines,
           maxLineBytes: fleet.ingest.max_line_bytes,

@@ -248,6 +248,21 @@ export function statFile(file: string): Stats | string {
   }
 }
 
+/** What a path that is not a regular file is, in an operator's words. */
+export function specialFileKind(st: Stats): string {
+  if (st.isFIFO()) return 'a named pipe';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isDirectory()) return 'a directory';
+  return 'not a regular file';
+}
+
+/** A path read as a stream (no offsets, no checkpoint): a named pipe or a shell's `<(…)`, or a terminal or /dev/null. */
+export function readAsStream(st: Stats): boolean {
+  return st.isFIFO() || st.isCharacterDevice();
+}
+
 export function fileSourceId(file: string): string {
   return path.resolve(file);
 }
@@ -257,9 +272,11 @@ export function fileSourceId(file: string): string {
  * else 0 (and why). One descriptor for the checks and the reading, so they see the same file.
  */
 async function openFrom(file: string, checkpoint: Checkpoint | null, fromStart: boolean): Promise<{ pos: FilePosition; start: Omit<FileStart, 'file'> }> {
-  const fh = await open(file, 'r');
+  // without blocking: a named pipe at the path would hold the source until a writer came
+  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
+    if (!st.isFile()) throw new Error(`not a regular file (${specialFileKind(st)}): a file source reads a log file from stored offsets; pipe anything else to \`outflow fleet ingest\``);
     const pos: FilePosition = { fh, ino: st.ino, dev: st.dev, offset: 0, ...NO_FINGERPRINT };
     const from = (reason: StartReason, detail?: string) => ({ pos, start: { offset: pos.offset, size: st.size, reason, ...(detail ? { detail } : {}) } });
     if (!checkpoint) return from(fromStart ? 'from-start' : 'no-checkpoint');
@@ -536,31 +553,41 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   } catch (err) {
     throw new OutflowError('INPUT_INVALID', `cannot read ${file}: ${coerceError(err).message}`, 'check the path and permissions', { cause: err });
   }
-  // rotated while we were down: the rest of the old file (lines written after our checkpoint, before the rotation) first
-  const rotated = start.reason === 'rotated' && checkpoint ? await openRotated(file, checkpoint).catch(() => null) : null;
-  if (rotated) start.rotatedFrom = { file: rotated.path, offset: rotated.pos.offset, size: rotated.size };
-  // rotated more than once: the files between the checkpoint's and the one at the path, read whole after it. When the
-  // checkpoint's file is gone (logrotate's compress + delaycompress made it `.2.gz`), the ones after it still count.
-  const rotatedAfter = rotated
-    ? await lstat(rotated.path)
-        .then((st) => ({ mtimeMs: st.mtimeMs, found: { path: rotated.path, ino: st.ino, dev: st.dev } }))
-        .catch(() => null)
-    : checkpointMtime(start.reason, checkpoint);
-  const between = rotatedAfter ? await rotatedBetween(file, rotatedAfter, pos, opts.log).catch(() => []) : [];
-  if (between.length) start.rotatedBetween = between.map((f) => f.file);
-  const fields = {
-    file: id,
-    offset: start.offset,
-    size: start.size,
-    reason: start.reason,
-    ...(start.detail ? { detail: start.detail } : {}),
-    ...(checkpoint ? { checkpoint_offset: checkpoint.offset } : {}),
-    ...(rotated ? { rotated_file: rotated.path, rotated_offset: rotated.pos.offset, rotated_size: rotated.size } : {}),
-    ...(between.length ? { rotated_between: between.map((f) => f.file) } : {}),
-  };
-  if (start.reason === 'replaced' && !opts.onStart) opts.log?.warn(fields, 'file was replaced in place (same inode, other bytes before the stored offset); reading it from the start');
-  else opts.log?.info(fields, 'file source start');
-  opts.onStart?.({ file: id, ...start });
+  let rotated: Awaited<ReturnType<typeof openRotated>> = null;
+  let between: RotatedFile[] = [];
+  try {
+    // rotated while we were down: the rest of the old file (lines written after our checkpoint, before the rotation) first
+    const rest = start.reason === 'rotated' && checkpoint ? await openRotated(file, checkpoint).catch(() => null) : null;
+    rotated = rest;
+    if (rest) start.rotatedFrom = { file: rest.path, offset: rest.pos.offset, size: rest.size };
+    // rotated more than once: the files between the checkpoint's and the one at the path, read whole after it. When the
+    // checkpoint's file is gone (logrotate's compress + delaycompress made it `.2.gz`), the ones after it still count.
+    const rotatedAfter = rest
+      ? await lstat(rest.path)
+          .then((st) => ({ mtimeMs: st.mtimeMs, found: { path: rest.path, ino: st.ino, dev: st.dev } }))
+          .catch(() => null)
+      : checkpointMtime(start.reason, checkpoint);
+    between = rotatedAfter ? await rotatedBetween(file, rotatedAfter, pos, opts.log).catch(() => []) : [];
+    if (between.length) start.rotatedBetween = between.map((f) => f.file);
+    const fields = {
+      file: id,
+      offset: start.offset,
+      size: start.size,
+      reason: start.reason,
+      ...(start.detail ? { detail: start.detail } : {}),
+      ...(checkpoint ? { checkpoint_offset: checkpoint.offset } : {}),
+      ...(rotated ? { rotated_file: rotated.path, rotated_offset: rotated.pos.offset, rotated_size: rotated.size } : {}),
+      ...(between.length ? { rotated_between: between.map((f) => f.file) } : {}),
+    };
+    if (start.reason === 'replaced' && !opts.onStart) opts.log?.warn(fields, 'file was replaced in place (same inode, other bytes before the stored offset); reading it from the start');
+    else opts.log?.info(fields, 'file source start');
+    opts.onStart?.({ file: id, ...start });
+  } catch (err) {
+    // the caller's onStart (or its logger) failed: the files opened so far are not read
+    await pos.fh.close().catch(() => undefined);
+    await rotated?.pos.fh.close().catch(() => undefined);
+    throw err;
+  }
   // The unterminated tail of one read stays at the front of `buf` and the next read lands right after it
   // (no concatenation copy). A tail is at most max(chunkBytes, maxLineBytes): a longer one without a
   // newline is handed over as oversize, and a tail after a newline lies within the last read.
