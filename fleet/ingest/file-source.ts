@@ -22,10 +22,11 @@
  * before its offset is a line end (`\n`), which every checkpoint but an unterminated last line's is.
  */
 import { isAscii } from 'node:buffer';
-import { constants, statSync, type Stats } from 'node:fs';
+import { constants, createReadStream, statSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { createGunzip } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { coerceError, OutflowError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
@@ -436,13 +437,22 @@ async function rotatedBetween(
     if (!fh) continue;
     try {
       const head = await readAt(fh, 0, 4);
-      if (COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m))) {
-        log?.warn({ file: candidate }, 'a rotation of the file written while we were down is compressed: not read (its lines are lost to the aggregator)');
-        continue;
-      }
+      const compressed = COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m));
       // only newer ones, but for a copy of the checkpoint's file made in the same instant (copytruncate on 1 s timestamps)
       if (after.newerOnly && st.mtimeMs === after.mtimeMs) {
-        if (!after.copyOf || !(await holdsCheckpoint(fh, after.copyOf))) continue;
+        if (!after.copyOf) continue;
+        if (compressed) {
+          // an older rotation, read before it was compressed (nothing lost), unless it is such a copy: told apart for
+          // gzip, logrotate's default; another compressor's file is warned about
+          const copy = !head.subarray(0, 2).equals(COMPRESSED_MAGIC[0]!) || (await gzipHoldsCheckpoint(candidate, after.copyOf));
+          if (copy) log?.warn({ file: candidate }, 'a compressed rotation may be a copy of the checkpoint\'s file (copytruncate) with lines after the stored offset: not read (they are lost to the aggregator)');
+          continue;
+        }
+        if (!(await holdsCheckpoint(fh, after.copyOf))) continue;
+      }
+      if (compressed) {
+        log?.warn({ file: candidate }, 'a rotation of the file written while we were down is compressed: not read (its lines are lost to the aggregator)');
+        continue;
       }
     } catch {
       continue;
@@ -518,6 +528,46 @@ async function samePrefix(copy: FileHandle, whole: FileHandle): Promise<boolean>
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether a gzip file decompresses to the checkpoint's bytes up to its offset (a copy of the checkpoint's file,
+ * compressed since); false when it does not, or cannot be read. Decompresses at most `offset` bytes.
+ */
+async function gzipHoldsCheckpoint(file: string, copy: { offset: number; fp: FileFingerprint }): Promise<boolean> {
+  const { offset, fp } = copy;
+  const head: Buffer[] = [];
+  let headLength = 0;
+  // the last bytes before `at`, enough for the tail digest
+  let recent = Buffer.alloc(0);
+  let at = 0;
+  const compressed = createReadStream(file);
+  const gunzip = createGunzip();
+  compressed.on('error', (err) => gunzip.destroy(err));
+  compressed.pipe(gunzip);
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      const piece = chunk.subarray(0, offset - at);
+      if (headLength < fp.headBytes) {
+        const h = piece.subarray(0, fp.headBytes - headLength);
+        head.push(h);
+        headLength += h.length;
+      }
+      recent = Buffer.concat([recent, piece]);
+      if (recent.length > fp.tailBytes) recent = recent.subarray(recent.length - fp.tailBytes);
+      at += piece.length;
+      if (at >= offset) break;
+    }
+  } catch {
+    return false;
+  } finally {
+    gunzip.destroy();
+    compressed.destroy();
+  }
+  if (at < offset) return false;
+  const tailBytes = Math.min(fp.tailBytes, offset);
+  const headSame = fp.headBytes === 0 || digest(Buffer.concat(head)) === fp.headHash;
+  return headSame && (tailBytes === 0 || digest(recent.subarray(recent.length - tailBytes)) === fp.tailHash);
 }
 
 /** The checkpoint's offset and fingerprint, to recognise a copy of its file; null for a checkpoint without a fingerprint. */

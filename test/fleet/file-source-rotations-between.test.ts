@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { fileSourceId, ingestFile, type FileStart } from '../../fleet/ingest/file-source.js';
 import { createIngestService, type IngestService } from '../../fleet/ingest/ingest-service.js';
@@ -278,6 +279,54 @@ describe('file source: rotations after the checkpoint\'s recorded mtime', () => 
     expect(starts[0]!.reason).toBe('replaced');
     expect(starts[0]!.rotatedBetween ?? []).toEqual([]);
     expect(seen).toEqual(['x', 'y', 'z']);
+    await store.close();
+  });
+
+  it('a genuine in-place rewrite does not warn about a compressed older rotation last written in the same instant', async () => {
+    const file = path.join(dir, 'rewrite-gz.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    const t = Math.floor(Date.now() / 1000) - 60;
+    await readRotatedOnce(file, store, ingest, seen, t, t);
+    // logrotate compressed .1 (keeping its mtime), then cp bigger.log results.log
+    writeFileSync(`${file}.1.gz`, gzipSync(readFileSync(`${file}.1`)));
+    utimesSync(`${file}.1.gz`, t, t);
+    rmSync(`${file}.1`);
+    writeFileSync(file, `${line('x', 2)}\n${line('y', 3)}\n${line('z', 4)}\n`);
+    const warned: string[] = [];
+    const log = Object.create(silentLogger()) as Logger;
+    log.warn = ((o: unknown, msg?: string) => void warned.push(`${msg} ${JSON.stringify(o)}`)) as Logger['warn'];
+    seen.length = 0;
+    const starts: FileStart[] = [];
+    await ingestFile(file, { ingest, store, log, onStart: (s) => starts.push(s) });
+    expect(starts[0]!.reason).toBe('replaced');
+    expect(seen).toEqual(['x', 'y', 'z']);
+    // it was read before it was compressed: nothing of it is lost, so nothing to warn about
+    expect(warned.filter((w) => /compressed/.test(w))).toEqual([]);
+    await store.close();
+  });
+
+  it('copytruncate + compress on 1 s timestamps: a gzip copy made in the checkpoint\'s second is warned about (its new lines are lost)', async () => {
+    const file = path.join(dir, 'coarse-copy-gz.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    const S = Math.floor(Date.now() / 1000) - 60;
+    writeFileSync(file, `${line('a', 0)}\n`);
+    utimesSync(file, S, S);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, `${line('b', 1)}\n`);
+    utimesSync(file, S, S);
+    // copy, truncate, compress the copy (no delaycompress), mtime kept
+    writeFileSync(`${file}.1.gz`, gzipSync(readFileSync(file)));
+    utimesSync(`${file}.1.gz`, S, S);
+    writeFileSync(file, `${line('c', 2)}\n`);
+    const warned: string[] = [];
+    const log = Object.create(silentLogger()) as Logger;
+    log.warn = ((o: unknown, msg?: string) => void warned.push(`${msg} ${JSON.stringify(o)}`)) as Logger['warn'];
+    seen.length = 0;
+    await ingestFile(file, { ingest, store, log });
+    expect(seen).toEqual(['c']);
+    expect(warned.join('\n')).toMatch(/copy of the checkpoint's file.*lost.*coarse-copy-gz\.log\.1\.gz/);
     await store.close();
   });
 
