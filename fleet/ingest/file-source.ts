@@ -507,29 +507,6 @@ async function holdsCheckpoint(fh: FileHandle, copy: { offset: number; fp: FileF
   }
 }
 
-/** Bytes compared at a time by samePrefix. */
-const COMPARE_CHUNK = 1024 * 1024;
-
-/**
- * Whether every byte of `copy` is at the same offset in `whole` (false when unreadable). A rotation that holds nothing
- * but the path's first bytes is a copytruncate copy whose truncate has not come yet: the path, read from 0, holds its
- * lines, and reading it as well would ingest them twice.
- */
-async function samePrefix(copy: FileHandle, whole: FileHandle): Promise<boolean> {
-  try {
-    const size = (await copy.stat()).size;
-    if ((await whole.stat()).size < size) return false;
-    for (let at = 0; at < size; at += COMPARE_CHUNK) {
-      const length = Math.min(COMPARE_CHUNK, size - at);
-      const [a, b] = await Promise.all([readAt(copy, at, length), readAt(whole, at, length)]);
-      if (a.length !== length || !a.equals(b)) return false;
-    }
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Whether a gzip file decompresses to the checkpoint's bytes up to its offset (a copy of the checkpoint's file,
  * compressed since); false when it does not, or cannot be read. Decompresses at most `offset` bytes.
@@ -771,12 +748,6 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         from = { ...from, offset: copyOf.offset, ...copyOf.fp };
         opts.log?.info({ file: opened.path, offset: copyOf.offset }, 'a copy of the checkpoint\'s file (copytruncate): read on from the stored offset');
         copyOf = null;
-      } else if (pos.offset === 0 && (await samePrefix(opened.fh, pos.fh))) {
-        // copytruncate caught between its copy and its truncate (the copy may have the freed inode of the one the
-        // checkpoint named, so it was not recognised as that file): the path holds these lines
-        opts.log?.info({ file: opened.path }, 'a rotation that holds only the first bytes of the file at the path (copytruncate before its truncate): its lines are read from the path');
-        await opened.fh.close().catch(() => undefined);
-        continue;
       }
       await drainAside(from);
       // stopped within it: the checkpoint names it, and the next start resumes there (found by its inode)

@@ -472,15 +472,10 @@ describe('file source: rotations after the checkpoint\'s recorded mtime', () => 
 });
 
 describe('file source: copytruncate caught between its copy and its truncate', () => {
-  it('rotate 1, the new copy took the freed inode of the copy the checkpoint was on: its lines are read once, from the path', async () => {
-    const file = path.join(dir, 'copy-race.log');
-    const store = await memoryStore();
-    const { ingest, seen } = recorder(store);
+  /** The path holds a, b, c; .1 is a copy of it that took the freed inode of the copy the checkpoint named. */
+  async function stageCopyBeforeTruncate(file: string, store: Store, ingest: IngestService) {
     writeFileSync(file, `${line('a', 0)}\n`);
     await ingestFile(file, { ingest, store });
-    // An earlier run stopped inside the copy .1 (the checkpoint names the copy's inode). Then logrotate (copytruncate,
-    // rotate 1) deleted that .1 and copied the path to a new .1, which took the freed inode (ext4 does); this run
-    // comes before logrotate's truncate, so the path still holds every byte of the new copy.
     appendFileSync(file, `${line('b', 1)}\n${line('c', 2)}\n`);
     copyFileSync(file, `${file}.1`);
     ago(file, 30);
@@ -488,11 +483,17 @@ describe('file source: copytruncate caught between its copy and its truncate', (
     const copy = statSync(`${file}.1`);
     const cp = (await store.checkpoints.get(id))!;
     await store.checkpoints.put(id, { ...cp, ino: copy.ino, dev: copy.dev, headHash: 'other-bytes', tailHash: 'other-bytes', mtimeMs: copy.mtimeMs - 60_000 });
+  }
+
+  it('reads the copy and then the path (its lines twice, which changes no state) rather than risk losing them to the truncate', async () => {
+    const file = path.join(dir, 'copy-race.log');
+    const store = await memoryStore();
+    const { ingest, seen } = recorder(store);
+    await stageCopyBeforeTruncate(file, store, ingest);
     seen.length = 0;
-    const starts: FileStart[] = [];
-    await ingestFile(file, { ingest, store, onStart: (s) => starts.push(s) });
-    expect(starts[0]!.reason).toBe('rotated');
-    expect(seen).toEqual(['a', 'b', 'c']);
+    await ingestFile(file, { ingest, store });
+    expect(seen).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+    expect((await store.prevalence.destinations(['example.com'], { from: T0 - 86_400, to: T0 + 86_400 })).get('example.com')!.hosts).toBe(1);
     // logrotate's truncate, then a new line: the copy holds the checkpoint's bytes and is not read again
     writeFileSync(file, '');
     appendFileSync(file, `${line('d', 3)}\n`);
@@ -502,23 +503,36 @@ describe('file source: copytruncate caught between its copy and its truncate', (
     await store.close();
   });
 
-  it('a rotation that is not a prefix of the path (the path was truncated after the copy) is still read whole', async () => {
-    const file = path.join(dir, 'copy-done.log');
+  it('following: logrotate truncates the path right after the copy is read: the copy\'s lines are in', async () => {
+    const file = path.join(dir, 'copy-race-follow.log');
     const store = await memoryStore();
-    const { ingest, seen } = recorder(store);
-    writeFileSync(file, `${line('a', 0)}\n`);
-    await ingestFile(file, { ingest, store });
-    appendFileSync(file, `${line('b', 1)}\n`);
-    copyFileSync(file, `${file}.1`);
-    writeFileSync(file, `${line('c', 2)}\n`);
-    ago(file, 30);
-    const id = `file:${fileSourceId(file)}`;
-    const copy = statSync(`${file}.1`);
-    const cp = (await store.checkpoints.get(id))!;
-    await store.checkpoints.put(id, { ...cp, ino: copy.ino, dev: copy.dev, headHash: 'other-bytes', tailHash: 'other-bytes', mtimeMs: copy.mtimeMs - 60_000 });
+    const real = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    const seen: string[] = [];
+    let armed = false;
+    const ingest = {
+      ...real,
+      async ingestLines(lines: Iterable<string>, src: Parameters<IngestService['ingestLines']>[1]) {
+        const list = [...lines];
+        for (const l of list) seen.push(/"server_name":"([a-z]+)\.example\.com"/.exec(l)?.[1] ?? '?');
+        const r = await real.ingestLines(list, src);
+        if (armed) {
+          // logrotate's truncate comes right after its copy, then osquery's next line
+          armed = false;
+          writeFileSync(file, '');
+          appendFileSync(file, `${line('d', 3)}\n`);
+        }
+        return r;
+      },
+    } as IngestService;
+    await stageCopyBeforeTruncate(file, store, ingest);
     seen.length = 0;
-    await ingestFile(file, { ingest, store });
-    expect(seen).toEqual(['a', 'b', 'c']);
+    armed = true;
+    const ac = new AbortController();
+    const run = ingestFile(file, { ingest, store, follow: true, pollIntervalMs: 20, signal: ac.signal, chunkBytes: line('a', 0).length + 1 });
+    for (let i = 0; i < 250 && !seen.includes('d'); i++) await new Promise((r) => setTimeout(r, 20));
+    ac.abort();
+    await run;
+    expect(seen).toEqual(expect.arrayContaining(['a', 'b', 'c', 'd']));
     await store.close();
   });
 });
