@@ -571,6 +571,11 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   const maxLineBytes = opts.maxLineBytes ?? 4 * 1024 * 1024;
   const pollMs = opts.pollIntervalMs ?? 1000;
   const totals = emptyIngestResult();
+  // The unterminated tail of one read stays at the front of `buf` and the next read lands right after it
+  // (no concatenation copy). A tail is at most max(chunkBytes, maxLineBytes): a longer one without a
+  // newline is handed over as oversize, and a tail after a newline lies within the last read. Taken before any file
+  // is opened: one too large to allocate leaves nothing open.
+  const buf = Buffer.allocUnsafe(chunkBytes + Math.max(chunkBytes, maxLineBytes));
   let checkpoint: Checkpoint | null = null;
   if (!opts.fromStart) checkpoint = await opts.store.checkpoints.get(`file:${id}`);
   let pos: FilePosition;
@@ -615,10 +620,6 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     await rotated?.pos.fh.close().catch(() => undefined);
     throw err;
   }
-  // The unterminated tail of one read stays at the front of `buf` and the next read lands right after it
-  // (no concatenation copy). A tail is at most max(chunkBytes, maxLineBytes): a longer one without a
-  // newline is handed over as oversize, and a tail after a newline lies within the last read.
-  const buf = Buffer.allocUnsafe(chunkBytes + Math.max(chunkBytes, maxLineBytes));
   let tail = 0;
 
   /** `before`: bytes of the file that end at `offset` (the batch's; its last FINGERPRINT_BYTES are digested). */
@@ -744,10 +745,16 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         continue;
       }
       let from: FilePosition = { fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT };
-      if (copyOf && (await holdsCheckpoint(opened.fh, copyOf))) {
-        from = { ...from, offset: copyOf.offset, ...copyOf.fp };
-        opts.log?.info({ file: opened.path, offset: copyOf.offset }, 'a copy of the checkpoint\'s file (copytruncate): read on from the stored offset');
-        copyOf = null;
+      try {
+        if (copyOf && (await holdsCheckpoint(opened.fh, copyOf))) {
+          from = { ...from, offset: copyOf.offset, ...copyOf.fp };
+          opts.log?.info({ file: opened.path, offset: copyOf.offset }, 'a copy of the checkpoint\'s file (copytruncate): read on from the stored offset');
+          copyOf = null;
+        }
+      } catch (err) {
+        // not handed to drainAside, which closes what it reads
+        await opened.fh.close().catch(() => undefined);
+        throw err;
       }
       await drainAside(from);
       // stopped within it: the checkpoint names it, and the next start resumes there (found by its inode)

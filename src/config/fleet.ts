@@ -23,8 +23,11 @@ export const FleetIngestConfigSchema = z
     batch_lines: z.number().int().positive().max(1_000_000).default(5000),
     /** How often a tailed file is checked for growth, rotation and truncation (ms). */
     poll_interval_ms: z.number().int().positive().default(1000),
-    /** Longest accepted line (bytes); longer lines are quarantined. */
-    max_line_bytes: z.number().int().positive().default(4 * MiB),
+    /**
+     * Longest accepted line (bytes); longer lines are quarantined. A file source holds a buffer of this size (plus a
+     * chunk) per file: capped where that is still a sane amount of memory (osquery's lines are KiB).
+     */
+    max_line_bytes: z.number().int().positive().max(256 * MiB, 'at most 268435456 (256 MiB): each tailed file holds a buffer of this size').default(4 * MiB),
     /**
      * Quarantine rows kept per ingest batch; beyond, rejects are counted and summed up in one more row (a
      * few KB of crafted input can otherwise write gigabytes of quarantine).

@@ -32,6 +32,11 @@ describe('config', () => {
     expect(() => new Headers({ Authorization: 'Splunk 0000-…' })).toThrow();
   });
 
+  it('caps fleet.ingest.max_line_bytes where a tailed file\'s buffer is still sane (8 GiB failed at the first read)', () => {
+    expect(parseConfig({ fleet: { ingest: { max_line_bytes: 256 * 1024 * 1024 } } }).fleet.ingest.max_line_bytes).toBe(256 * 1024 * 1024);
+    expect(() => parseConfig({ fleet: { ingest: { max_line_bytes: 8 * 1024 ** 3 } } })).toThrow(/fleet\.ingest\.max_line_bytes.*at most 268435456/);
+  });
+
   it('rejects unknown keys and bad values, naming the key', () => {
     expect(() => parseConfig({ flowz: {} })).toThrow(InputError);
     try {

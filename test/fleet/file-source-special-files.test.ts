@@ -3,7 +3,7 @@
  * whose onStart throws after the source has opened its files.
  */
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, createWriteStream, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { ingestFile } from '../../fleet/ingest/file-source.js';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { runOutflow } from '../helpers/cli.js';
 import { T0, destinationLine, hostsOf, memoryStore } from './fleet-helpers.js';
 
@@ -85,6 +86,37 @@ describe('file source: the caller\'s onStart throws', () => {
         },
       }),
     ).rejects.toThrow('caller failed');
+    expect(openDescriptors()).toBe(before);
+    await store.close();
+  });
+
+  it('closes a rotation read after the path when the logger throws on it (copytruncate\'s copy)', async () => {
+    const file = path.join(dir, 'copy.log');
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    writeFileSync(file, `${line(0)}\n`);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, `${line(1)}\n`);
+    copyFileSync(file, `${file}.1`);
+    writeFileSync(file, '');
+    appendFileSync(file, `${line(2)}\n${line(3)}\n`);
+    const log = Object.create(silentLogger()) as Logger;
+    log.info = ((_o: unknown, msg?: string) => {
+      if (msg?.startsWith('a copy of the checkpoint')) throw new Error('logger failed');
+    }) as Logger['info'];
+    const before = openDescriptors();
+    await expect(ingestFile(file, { ingest, store, log })).rejects.toThrow('logger failed');
+    expect(openDescriptors()).toBe(before);
+    await store.close();
+  });
+
+  it('opens nothing when its read buffer cannot be allocated (max_line_bytes beyond what a Buffer holds)', async () => {
+    const file = path.join(dir, 'huge-lines.log');
+    const store = await memoryStore();
+    const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
+    writeFileSync(file, `${line(0)}\n`);
+    const before = openDescriptors();
+    await expect(ingestFile(file, { ingest, store, maxLineBytes: 8 * 1024 ** 3 })).rejects.toThrow();
     expect(openDescriptors()).toBe(before);
     await store.close();
   });
