@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { InputError } from '../../src/errors.js';
 import type { Detection } from '../../src/schemas/detection.js';
-import { cutHostName, cutText } from '../../src/strings.js';
+import { cutHostNameToWidth, cutToWidth, padToWidth, textWidth } from './text-width.js';
 import { eventPresent, type HostStatusRow } from '../store/store.js';
 
 export type DetectionFormat = 'json' | 'ocsf' | 'table';
@@ -107,8 +107,12 @@ function processName(d: Detection): string {
 
 const COLUMNS = ['last_seen', 'severity', 'analytic', 'host', 'process', 'destination', 'bytes_out', 'count'] as const;
 /** The columns that give up width when the table is too wide for the terminal, widest first. */
-/** C0 and C1 controls and DEL: a newline would forge a row, an escape sequence reach the admin's terminal. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+/**
+ * C0 and C1 controls and DEL: a newline would forge a row, an escape sequence reach the admin's terminal. Bidi
+ * controls (and the line and paragraph separators): a host name with U+202E would show the rest of its row backwards
+ * in a terminal that applies them, spoofing the destination or process next to it.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 
 /** Host-sent text for a terminal: each control character shown as its `\u` escape. */
 export function printable(s: string): string {
@@ -133,7 +137,7 @@ export function detectionsTable(rows: readonly Detection[], maxWidth?: number): 
     bytes(d.bytes_out_total),
     String(d.count),
   ]);
-  const widths = COLUMNS.map((h, i) => Math.min(48, Math.max(h.length, ...data.map((r) => r[i]!.length))));
+  const widths = COLUMNS.map((h, i) => Math.min(48, Math.max(h.length, ...data.map((r) => textWidth(r[i]!)))));
   if (maxWidth !== undefined) {
     const total = () => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
     while (total() > maxWidth) {
@@ -145,7 +149,7 @@ export function detectionsTable(rows: readonly Detection[], maxWidth?: number): 
   }
   const dest = COLUMNS.indexOf('destination');
   // a destination's meaning is at its end (registrable domain, port)
-  const line = (r: readonly string[]) => r.map((c, i) => (i === dest ? cutHostName(c, widths[i]!) : cutText(c, widths[i]!)).padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (r: readonly string[]) => r.map((c, i) => padToWidth(i === dest ? cutHostNameToWidth(c, widths[i]!) : cutToWidth(c, widths[i]!), widths[i]!)).join('  ').trimEnd();
   const warming = rows.some((d) => d.baseline_warming);
   return [
     line(COLUMNS),
@@ -159,9 +163,9 @@ const STATUS_COLUMNS = ['time', 'host', 'component', 'state', 'detail'] as const
 /** Hosts' collector health for people: the detail (what to do) takes the rest of the line. */
 export function hostStatusTable(rows: readonly HostStatusRow[], truncated: boolean, maxWidth?: number): string {
   const data = rows.map((r) => [shortTime(r.time), printable(r.hostname || r.hostId), printable(r.component), printable(r.state), printable(r.detail)]);
-  const widths = STATUS_COLUMNS.map((h, i) => Math.min(i === 4 ? 200 : 40, Math.max(h.length, ...data.map((r) => r[i]!.length))));
+  const widths = STATUS_COLUMNS.map((h, i) => Math.min(i === 4 ? 200 : 40, Math.max(h.length, ...data.map((r) => textWidth(r[i]!)))));
   if (maxWidth !== undefined) widths[4] = Math.max(MIN_WIDTH, Math.min(widths[4]!, maxWidth - widths.slice(0, 4).reduce((a, b) => a + b + 2, 0)));
-  const line = (r: readonly string[]) => r.map((c, i) => cutText(c, widths[i]!).padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (r: readonly string[]) => r.map((c, i) => padToWidth(cutToWidth(c, widths[i]!), widths[i]!)).join('  ').trimEnd();
   const more = truncated ? ' (more match: narrow with --problems, --component or --since, or raise --limit)' : '';
   return [line(STATUS_COLUMNS), ...data.map(line), `${rows.length} status row${rows.length === 1 ? '' : 's'}${more}`].join('\n');
 }
