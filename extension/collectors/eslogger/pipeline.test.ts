@@ -108,6 +108,23 @@ describe('EsloggerPipeline accounting', () => {
     expect(sensitiveEvents.toArray().map((r) => r.time)).toEqual([S, S + 61]);
   });
 
+  it('folds repeats of one file spelled in other case or through /System/Volumes/Data (one file on APFS)', () => {
+    const { pipeline, sensitiveEvents } = setup();
+    pipeline.handleLine(open(1, '/Users/x/.ssh/id_rsa', 0));
+    pipeline.handleLine(open(2, '/Users/x/.SSH/ID_RSA', 1_000));
+    pipeline.handleLine(open(3, '/System/Volumes/Data/Users/x/.ssh/id_rsa', 2_000));
+    // the row keeps the path as first reported
+    expect(sensitiveEvents.toArray().map((r) => r.file_path)).toEqual(['/Users/x/.ssh/id_rsa']);
+    expect(pipeline.stats.deduplicated).toBe(2);
+  });
+
+  it('folds an archive created again under another case of its name', () => {
+    const { pipeline, archiveEvents } = setup();
+    pipeline.handleLine(esLine({ kind: 'create', timeMs: T, gseq: 1, process: proc, body: body.createNew('/Users/Shared', 'drop.zip') }));
+    pipeline.handleLine(esLine({ kind: 'create', timeMs: T + 500, gseq: 2, process: proc, body: body.createNew('/Users/Shared', 'DROP.ZIP') }));
+    expect(archiveEvents.toArray().map((r) => r.archive_path)).toEqual(['/Users/Shared/drop.zip']);
+  });
+
   it('bounds the buffers by count (evictions counted) and by age', () => {
     const { pipeline, sensitiveEvents } = setup({ capacity: 3, retention: 100, now: S + 50 });
     for (let i = 0; i < 5; i++) pipeline.handleLine(open(i, `/Users/x/Documents/f${i}.txt`));

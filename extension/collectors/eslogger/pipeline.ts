@@ -1,5 +1,5 @@
 import { capArgs, classifyArchiveExec, hasArchiveExtension, isStagingPath, toolForExecutable } from '../../../src/classify/archive.js';
-import { canonicalPath, SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
+import { canonicalPath, foldedPath, SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningService } from '../../runtime/context.js';
 import type { EventRing, RingBuffer } from '../../runtime/ring-buffer.js';
 import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
@@ -214,7 +214,8 @@ export class EsloggerPipeline {
       this.stats.authorized++;
       return true;
     }
-    if (this.isRepeat(`s|${p.pid}|${p.processStart}|${operation}|${filePath}`, e.time)) return true;
+    // one file on APFS (case-insensitive by default) however it is spelled, as the matcher takes it
+    if (this.isRepeat(`s|${p.pid}|${p.processStart}|${operation}|${foldedPath(filePath)}`, e.time)) return true;
     this.observe(p, e.time);
     const buf = this.deps.sensitiveEvents;
     buf.prune(this.deps.now());
@@ -251,7 +252,7 @@ export class EsloggerPipeline {
 
   private pushArchive(time: number, p: EsProcess, tool: ArchiveEventRow['tool'], operation: ArchiveEventRow['operation'], archivePath: string, args: string): void {
     // create + writes + close of one archive by one process is one archive event.
-    if (this.isRepeat(`a|${p.pid}|${p.processStart}|${operation}|${archivePath}|${args}`, time)) return;
+    if (this.isRepeat(`a|${p.pid}|${p.processStart}|${operation}|${foldedPath(archivePath)}|${args}`, time)) return;
     this.observe(p, time);
     const buf = this.deps.archiveEvents;
     buf.prune(this.deps.now());
