@@ -326,7 +326,8 @@ export interface PrevalenceRepo {
    * only needs exact counts up to this value (the common threshold); implementations MAY stop counting
    * there and report `hosts = countCap` — finalization of a candidate to a very common destination
    * then costs O(cap), not O(fleet). A count that reached the cap reports as lastSeen a sighting in the
-   * window no later than the latest one: the last of the hosts counted, or the latest (statsMany on SQLite).
+   * window no later than the latest one: the last of the hosts counted, or the latest (statsMany on SQLite). A
+   * negative countCap is none.
    */
   destinations(keys: readonly string[], window: TimeWindow, countCap?: number): Promise<Map<string, PrevalenceStats>>;
   /** Keyed by `pairKey(identity, key)`. */

@@ -311,6 +311,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(capped).toBeGreaterThanOrEqual(10);
         expect(capped).toBeLessThanOrEqual(30);
         expect((await store.prevalence.destinations(['big.com'], ALL)).get('big.com')!.hosts).toBe(30);
+        // a negative cap is no cap, on every store (PostgreSQL's LIMIT refused it)
+        expect((await store.prevalence.destinations(['big.com'], ALL, -1)).get('big.com')!.hosts).toBe(30);
+        expect((await store.prevalence.statsMany([{ window: ALL, countCap: -1, destinations: ['big.com'], pairs: [], apps: [] }]))[0]!.destinations.get('big.com')!.hosts).toBe(30);
       });
 
       it('compacts keys at the common threshold into day sketches and stops tracking hosts', async () => {

@@ -724,7 +724,8 @@ async function stats<R extends StatsRow>(ex: Executor, f: Family, asks: readonly
   params.push(
     asks.map((a) => a.window.from),
     asks.map((a) => a.window.to),
-    asks.map((a) => a.cap ?? null),
+    // a negative cap is none, as on SQLite (PostgreSQL refuses a negative LIMIT)
+    asks.map((a) => (a.cap === undefined || a.cap < 0 ? null : a.cap)),
   );
   // LIMIT NULL = no limit; with a cap a very common key costs O(cap) rows, not O(fleet)
   return ex.q<R & { at: number }>(
