@@ -54,6 +54,8 @@ async function benchIngest(b: BenchContext, dir: string, withRollup: boolean): P
   let accepted = 0;
   let rollupMax = 0;
   let compacted = 0;
+  let parseCpu = 0;
+  let parsedLines = 0;
   for (let s = 0; s * slice < hostsTotal; s++) {
     // Each slice is one result-log file (what `outflow fleet ingest FILE…` reads), written untimed.
     const fleet = simulateFleet({ hosts: Math.min(slice, hostsTotal - s * slice), days: 1, seed: 1000 + s, files: 1, duplicateRate: 0.01 });
@@ -68,6 +70,14 @@ async function benchIngest(b: BenchContext, dir: string, withRollup: boolean): P
     cpu += cpuSeconds() - c0;
     accepted += r.accepted;
     rmSync(file);
+    if (!withRollup) {
+      // the machine's yardstick: JSON.parse of the same lines, on the same core, in the same minutes
+      const c1 = cpuSeconds();
+      let parsed = 0;
+      for (const l of fleet.files[0]!) parsed += JSON.parse(l) === null ? 0 : 1;
+      parseCpu += cpuSeconds() - c1;
+      parsedLines += parsed;
+    }
     if (withRollup) {
       const t1 = performance.now();
       const rolled = await rollup(store, { analytics: defaultAnalyticsConfig() });
@@ -78,7 +88,12 @@ async function benchIngest(b: BenchContext, dir: string, withRollup: boolean): P
   await store.close();
   const sketchRows = withRollup ? rowCounts(path.join(dir, 'ingest-rollup.db')).sketch_rows! : 0;
   // Wall-clock rates depend on how busy the machine is; lines per CPU-second is the one-core rate.
-  const extra: Record<string, number> = withRollup ? { keys_compacted: compacted, sketch_rows: sketchRows, rollup_max_s: Number(rollupMax.toFixed(2)) } : {};
+  // Machines here differ by 2.5x in this rate; JSON.parse's rate over the same lines tells which kind of machine ran
+  // it (earlier sessions' notes: ~320 000 lines/CPU-s where ingest ran 170 000-240 000), and the ratio compares runs
+  // across machines.
+  const extra: Record<string, number> = withRollup
+    ? { keys_compacted: compacted, sketch_rows: sketchRows, rollup_max_s: Number(rollupMax.toFixed(2)) }
+    : { json_parse_lines_per_cpu_s: Math.round(parsedLines / parseCpu), ingest_vs_json_parse: Number((lines / cpu / (parsedLines / parseCpu)).toFixed(3)) };
   b.report(`ingest ${hostsTotal} hosts × 1 day (SQLite, fleet ingest FILE path${withRollup ? ', rollup after each slice' : ''})`, {
     lines,
     accepted_rows: accepted,
