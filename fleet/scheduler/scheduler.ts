@@ -6,7 +6,8 @@
  *     (and counted), never queued, so a slow finalize cannot pile up behind itself;
  *  2. the store's job lock (`withJobLock`): only one process on the store runs a job at a time (PostgreSQL:
  *     a session advisory lock; SQLite: a lease row that fences the job's write transactions);
- *  3. the job itself, timed; the duration is logged and exported to metrics. A failing job is logged
+ *  3. the job itself, timed from when it holds the lock (the wait is logged as lock_wait_ms); the duration is logged
+ *     and exported to metrics. A failing job is logged
  *     and counted and never stops the scheduler or the other jobs.
  */
 import { EventEmitter } from 'node:events';
@@ -154,21 +155,33 @@ export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
   private async execute(job: JobDefinition<Deps>, reason: RunReason): Promise<JobOutcome> {
     this.emit('job:started', { job: job.name, reason });
     const started = performance.now();
+    // The job's own time starts once the store's lock is held: waiting for it (a PostgreSQL job lock waits up to
+    // job_fence_wait_ms for the previous holder) is logged apart, so a slow lock does not read as a slow job.
+    let ranFrom: number | null = null;
+    const timing = () => {
+      const now = performance.now();
+      const from = ranFrom ?? now;
+      return { durationMs: now - from, lockWaitMs: from - started };
+    };
     let outcome: JobOutcome;
     try {
-      const locked = await this.opts.lock(job.name, () => job.run(this.opts.deps, this.clock.now()));
-      const durationMs = performance.now() - started;
+      const locked = await this.opts.lock(job.name, () => {
+        ranFrom = performance.now();
+        return job.run(this.opts.deps, this.clock.now());
+      });
+      const { durationMs, lockWaitMs } = timing();
       if (!locked.acquired) {
         outcome = { job: job.name, status: 'skipped_locked' };
-        this.log.debug({ job: job.name }, 'job lock held by another instance; skipped');
+        this.log.debug({ job: job.name, lock_wait_ms: round(lockWaitMs) }, 'job lock held by another instance; skipped');
       } else {
         outcome = { job: job.name, status: 'ok', durationMs, result: locked.value };
-        this.log.info({ job: job.name, reason, duration_ms: round(durationMs), ...(locked.value ?? {}) }, 'job finished');
+        this.log.info({ job: job.name, reason, duration_ms: round(durationMs), lock_wait_ms: round(lockWaitMs), ...(locked.value ?? {}) }, 'job finished');
       }
     } catch (err) {
-      const durationMs = performance.now() - started;
+      // failed before it ran (the lock itself): its duration is 0, the time went to the lock
+      const { durationMs, lockWaitMs } = timing();
       outcome = { job: job.name, status: 'error', durationMs, error: coerceError(err) };
-      this.log.error({ job: job.name, reason, duration_ms: round(durationMs), err: outcome.error }, 'job failed');
+      this.log.error({ job: job.name, reason, duration_ms: round(durationMs), lock_wait_ms: round(lockWaitMs), err: outcome.error }, 'job failed');
     }
     this.opts.metrics?.jobRuns.inc({ job: job.name, outcome: outcome.status });
     if (outcome.status === 'ok' || outcome.status === 'error') {

@@ -104,6 +104,22 @@ describe('scheduler', () => {
     expect(metrics.jobRuns.get({ job: 'locked', outcome: 'skipped_locked' })).toBe(1);
   });
 
+  it('times the job itself: waiting for the store\'s lock is logged apart, not counted in its duration', async () => {
+    // a PostgreSQL job lock waits up to job_fence_wait_ms for the previous holder's transaction
+    const slowLock: JobLock = async (_name, fn) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return { acquired: true, value: await fn() };
+    };
+    const { scheduler, logs, metrics } = make([{ name: 'quick', cron: '0 0 1 1 *', description: 'x', run: async (d) => void d.calls.push('ran') }], slowLock);
+    const outcome = await scheduler.runNow('quick');
+    expect(outcome.status).toBe('ok');
+    expect((outcome as { durationMs: number }).durationMs).toBeLessThan(250);
+    expect(metrics.jobLastDuration.get({ job: 'quick' })).toBeLessThan(0.25);
+    const done = (logLines(logs) as { msg: string; job?: string; duration_ms?: number; lock_wait_ms?: number }[]).find((l) => l.msg === 'job finished' && l.job === 'quick')!;
+    expect(done.duration_ms).toBeLessThan(250);
+    expect(done.lock_wait_ms).toBeGreaterThanOrEqual(290);
+  });
+
   it('stop() stops the ticks and waits for the run in progress', async () => {
     const gate = deferred();
     let finished = false;
