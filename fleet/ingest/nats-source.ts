@@ -72,8 +72,12 @@ export interface NatsSourceStats {
 export interface NatsSource {
   readonly source: string;
   stats(): NatsSourceStats;
-  /** Stops pulling, lets the in-flight batch commit and ack, closes the connection. */
-  stop(): Promise<void>;
+  /**
+   * Stops pulling, lets the in-flight batch commit and ack, closes the connection. A commit still running after
+   * `graceMs` (default 10 s: a store that does not answer) is left: the connection closes without its ack, and
+   * JetStream redelivers the batch after ack_wait_s (to this instance when it starts again, or to another).
+   */
+  stop(graceMs?: number): Promise<void>;
   /** Resolves when the pull loop ends (after stop(), or with the error that ended it). */
   readonly done: Promise<void>;
 }
@@ -340,6 +344,8 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
   const stats: NatsSourceStats = { batches: 0, messages: 0, lines: 0, rejected: 0, redelivered: 0, failedBatches: 0, failedFetches: 0 };
   let stopping = false;
   let current: ConsumerMessages | undefined;
+  /** The in-flight batch's ack_wait keep-alive (loop); stop() clears it when it gives up on a hung commit. */
+  let keepAlive: NodeJS.Timeout | undefined;
   /** The stream and the durable consumer as the config wants them; the consumer to pull from. */
   const ensure = async () => {
     const jsm = await nc.jetstreamManager();
@@ -423,7 +429,7 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
       // Keep the server from redelivering what this instance holds: while the fetch still waits for more (a
       // fetch_wait_ms past ack_wait_s would get the first messages again in the same batch) and while a slow commit
       // (PostgreSQL restarting, say) is retried.
-      const keepAlive = setInterval(() => msgs.forEach((m) => m.working()), Math.max(500, (config.ack_wait_s * 1000) / 3));
+      keepAlive = setInterval(() => msgs.forEach((m) => m.working()), Math.max(500, (config.ack_wait_s * 1000) / 3));
       try {
         try {
           const fetched = await consumer.fetch({ max_messages: config.batch, expires: Math.max(1000, config.fetch_wait_ms) });
@@ -475,10 +481,22 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
     source,
     stats: () => ({ ...stats }),
     done,
-    async stop() {
+    async stop(graceMs = 10_000) {
       stopping = true;
       current?.stop();
-      await done;
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = await Promise.race([
+        done.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!gaveUp) return;
+      // the commit hangs: its messages are not acked, and the keep-alive must not tell JetStream they still are
+      clearInterval(keepAlive);
+      log.warn({ grace_ms: graceMs }, 'nats source stopped with a batch commit still running: not acked, JetStream redelivers it');
+      await nc.close().catch(() => undefined);
     },
   };
 }

@@ -162,6 +162,32 @@ describe('JetStream pull source', () => {
     expect(src.stats().failedBatches).toBe(2);
   });
 
+  it('stop() does not wait past its grace for a commit that hangs (a store that never answers); the batch is redelivered', async () => {
+    ts = await testStream('nsrc');
+    let entered!: () => void;
+    const inCommit = new Promise<void>((r) => (entered = r));
+    const src = await startNatsSource({
+      config: config(),
+      createStream: true,
+      log,
+      handler: () => {
+        entered();
+        return new Promise<void>(() => undefined);
+      },
+    });
+    await ts.publish(`${ts.prefix}.results.h`, [line(1)]);
+    await inCommit;
+    const t0 = Date.now();
+    await src.stop(500);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    // not acked: another puller on the durable gets it once ack_wait has passed
+    const got: number[] = [];
+    const again = await startNatsSource({ config: config(), log, handler: async (b) => void got.push(...b.messages.map((m) => m.seq)) });
+    sources.push(again);
+    await waitFor(() => got.length >= 1);
+    expect(got).toEqual([1]);
+  });
+
   it('passes undecodable messages on as rejects (for quarantine) and still acks them', async () => {
     ts = await testStream('nsrc');
     const rejects: string[] = [];
