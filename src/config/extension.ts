@@ -85,6 +85,12 @@ export const extensionConfigShape = {
         cache_size: z.number().int().positive().default(4096),
         workers: z.number().int().positive().max(16).default(2),
         timeout_ms: z.number().int().positive().default(10_000),
+        /**
+         * A verdict older than this (s) is checked again although the file is unchanged (macOS): Apple revokes
+         * Developer ID certificates and notarization tickets of malware, which spctl and codesign's notarization
+         * check then report.
+         */
+        max_age_s: z.number().int().positive().default(86_400),
       })
       .prefault({}),
     events: z

@@ -102,6 +102,38 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     expect(service.lookup(bin)!.signature_class).toBe('invalid');
   });
 
+  it('an unchanged binary is checked again once its verdict is a day old: a notarization Apple revoked is seen', async () => {
+    const bin = path.join(dir, 'revoked');
+    writeFileSync(bin, 'notarized once');
+    const display = DEV_ID_DISPLAY.replace('/Applications/Widget.app/Contents/MacOS/Widget', bin);
+    scenario({ [bin]: { display: { stderr: display }, check_notarization: { exit: 0 } } });
+    const service = make();
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)).toMatchObject({ signature_class: 'developer_id', notarized: 1 });
+    // Apple revokes the ticket (malware found): the online check now fails it
+    scenario({ [bin]: { display: { stderr: display }, check_notarization: { exit: 3, stderr: `${bin}: a sealed resource is missing or invalid\n` } } });
+    clock.advance(3600);
+    service.request([bin]);
+    await service.idle();
+    // within the day: the file is unchanged, the cached verdict stands (no codesign per exec)
+    expect(service.lookup(bin)!.notarized).toBe(1);
+    clock.advance(24 * 3600);
+    // another path with the same code (cdhash), first checked now, is not told the day-old verdict
+    const copy = path.join(dir, 'revoked-copy');
+    writeFileSync(copy, 'notarized once');
+    scenario({
+      [bin]: { display: { stderr: display }, check_notarization: { exit: 3 } },
+      [copy]: { display: { stderr: DEV_ID_DISPLAY.replace('/Applications/Widget.app/Contents/MacOS/Widget', copy) }, check_notarization: { exit: 3 } },
+    });
+    service.request([copy]);
+    await service.idle();
+    expect(service.lookup(copy)!.notarized).toBe(0);
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.notarized).toBe(0);
+  });
+
   it('a path queried through the table (lookup) is re-validated after the binary was replaced', async () => {
     const bin = path.join(dir, 'notrunning');
     writeFileSync(bin, 'v1');

@@ -167,6 +167,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
   const cacheSize = config.signing.cache_size;
   const workers = config.signing.workers;
   const timeoutMs = config.signing.timeout_ms;
+  const maxAgeS = config.signing.max_age_s;
   const maxQueue = Math.max(cacheSize, 64);
 
   const cache = new Map<string, CacheEntry>();
@@ -175,8 +176,8 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
   const active = new Set<Promise<void>>();
   const idleWaiters: (() => void)[] = [];
   const abort = new AbortController();
-  /** Notarization by cdhash: spctl/codesign notarization checks can be slow or online. */
-  const notarizationByCdhash = new Map<string, number>();
+  /** Notarization by cdhash, and when it was checked: spctl/codesign notarization checks can be slow or online. */
+  const notarizationByCdhash = new Map<string, { notarized: number; at: number }>();
   let stopped = false;
   let packageTool: 'dpkg-query' | 'rpm' | null | undefined;
 
@@ -264,7 +265,9 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
   }
 
   async function notarization(path: string, info: CodesignInfo): Promise<{ spctl: SpctlInfo | null; check: boolean | null }> {
-    const cached = info.cdhash ? notarizationByCdhash.get(info.cdhash) : undefined;
+    const known = info.cdhash ? notarizationByCdhash.get(info.cdhash) : undefined;
+    // a ticket can be revoked: a day-old answer is asked again (signing.max_age_s)
+    const cached = known && clock.unix() - known.at < maxAgeS ? known.notarized : undefined;
     if (cached !== undefined) return { spctl: null, check: cached === 1 ? true : cached === 0 ? false : null };
     const bundle = appBundleOf(path);
     let result: { spctl: SpctlInfo | null; check: boolean | null };
@@ -285,7 +288,8 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     if (info.cdhash) {
       const n = result.check === true || result.spctl?.source === 'Notarized Developer ID' ? 1 : result.check === false || result.spctl?.source === 'Unnotarized Developer ID' ? 0 : -1;
       if (n !== -1) {
-        notarizationByCdhash.set(info.cdhash, n);
+        notarizationByCdhash.delete(info.cdhash);
+        notarizationByCdhash.set(info.cdhash, { notarized: n, at: clock.unix() });
         if (notarizationByCdhash.size > cacheSize) notarizationByCdhash.delete(notarizationByCdhash.keys().next().value as string);
       }
     }
@@ -365,7 +369,8 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     const key = await statKey(path);
     const now = clock.unix();
     const prev = cache.get(path);
-    if (prev && prev.key === key && prev.retryAt === null) {
+    // unchanged and checked within signing.max_age_s: nothing to do; older, it is asked again (revocations)
+    if (prev && prev.key === key && prev.retryAt === null && now - prev.row.checked_at < maxAgeS) {
       prev.validatedAt = now;
       return;
     }
