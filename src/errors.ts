@@ -109,7 +109,12 @@ export function causeCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** zod issues → our InputIssue list (path joined with dots). */
+/** Issues an error lists at most: a body of 100 000 bad records would otherwise get an answer of 100 000 issues. */
+export const MAX_LISTED_ISSUES = 20;
+
+/** zod issues → our InputIssue list (path joined with dots), the first MAX_LISTED_ISSUES and a count of the rest. */
 export function zodIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): InputIssue[] {
-  return issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+  const listed = issues.slice(0, MAX_LISTED_ISSUES).map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+  const more = issues.length - listed.length;
+  return more > 0 ? [...listed, { path: '', message: `and ${more} more issue${more === 1 ? '' : 's'} like these` }] : listed;
 }

@@ -3,7 +3,8 @@
  * Pure: no I/O, no logging.
  *
  *  - NDJSON: one osquery result line per `\n` (Fleet's filesystem/stdout output, `curl --data-binary @file`);
- *  - Fleet webhook: `{"timestamp": "<RFC3339>", "details": [<line>, …]}`;
+ *  - Fleet webhook: `{"timestamp": "<RFC3339>", "details": [<line>, …]}` per batch, or (Fleet versions whose webhook
+ *    writer takes a bearer token) a JSON array of `{"timestamp", "details": <line>}`, one per line;
  *  - Kafka REST proxy: `{"records": [{"value": <line>}, …]}` (Fleet's kafkarest destination);
  *  - a JSON array of lines.
  * Lines inside wrappers may be objects or JSON strings; both are passed through and the ingest service
@@ -22,15 +23,30 @@ export interface DecodedIngestBody {
 
 const WebhookBodySchema = z.object({
   timestamp: z.string().optional(),
-  details: z.array(z.unknown()),
+  // a batch's lines, or one line (an object, or a JSON string) in the per-line variant
+  details: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown()), z.string()], {
+    error: 'details must be an array of result lines or one result line (an object or a JSON string)',
+  }),
 });
+
+/** A Fleet webhook wrapper, not a result line: `details` and no `name`. */
+function isWebhookWrapper(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && 'details' in v && !('name' in v);
+}
+
+/** The lines of one webhook wrapper (throws InputError naming `at` when it is not one). */
+function webhookLines(obj: Record<string, unknown>, at: string): unknown[] {
+  const r = WebhookBodySchema.safeParse(obj);
+  if (!r.success) fail('invalid Fleet webhook body', zodIssues(r.error.issues.map((i) => ({ ...i, path: at ? [at, ...i.path] : i.path }))));
+  return Array.isArray(r.data.details) ? r.data.details : [r.data.details];
+}
 
 const KafkaRestBodySchema = z.object({
   records: z.array(z.object({ value: z.unknown() }, { error: 'each record must be an object with a value' })),
 });
 
 function fail(message: string, issues: { path: string; message: string }[] = []): never {
-  throw new InputError(message, issues, 'send NDJSON result lines, a Fleet webhook body {"timestamp","details":[…]} or a Kafka REST body {"records":[{"value":…}]}');
+  throw new InputError(message, issues, 'send NDJSON result lines, a Fleet webhook body ({"timestamp","details":[…]}, or an array of {"timestamp","details":{…}}) or a Kafka REST body {"records":[{"value":…}]}');
 }
 
 /** More lines than a request may carry (fleet.http.max_lines): 413, nothing ingested. */
@@ -72,7 +88,9 @@ function wrapperLines(lines: unknown[]): unknown[] {
 
 /** Throws InputError for a body that is none of the shapes, TooManyLinesError past `maxLines` lines. */
 export function decodeIngestBody(body: Buffer | string | undefined, maxLines = Infinity): DecodedIngestBody {
-  const text = typeof body === 'string' ? body : (body?.toString('utf8') ?? '');
+  let text = typeof body === 'string' ? body : (body?.toString('utf8') ?? '');
+  // a UTF-8 byte-order mark (some HTTP clients write one): JSON.parse refuses it
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const start = text.search(/\S/);
   if (start < 0) fail('empty body');
   const first = text[start];
@@ -84,7 +102,16 @@ export function decodeIngestBody(body: Buffer | string | undefined, maxLines = I
     } catch (err) {
       fail(`body starts with [ but is not a JSON array: ${(err as Error).message}`);
     }
-    return { shape: 'array', lines: wrapperLines(bounded(parsed as unknown[], maxLines)) };
+    const items = bounded(parsed as unknown[], maxLines);
+    // Fleet's per-line webhook variant: an array of wrappers, each unwrapped; other elements are lines
+    if (!items.some(isWebhookWrapper)) return { shape: 'array', lines: wrapperLines(items) };
+    const lines: unknown[] = [];
+    for (const [i, item] of items.entries()) {
+      if (!isWebhookWrapper(item)) lines.push(item);
+      else for (const l of webhookLines(item as Record<string, unknown>, String(i))) lines.push(l);
+      if (lines.length > maxLines) throw new TooManyLinesError(maxLines);
+    }
+    return { shape: 'webhook', lines: wrapperLines(lines) };
   }
 
   if (first === '{') {
@@ -96,12 +123,10 @@ export function decodeIngestBody(body: Buffer | string | undefined, maxLines = I
       return { shape: 'ndjson', lines: splitLines(text, maxLines) };
     }
     const obj = parsed as Record<string, unknown>;
-    if ('details' in obj && !('name' in obj)) {
+    if (isWebhookWrapper(obj)) {
       // counted before the schema walks every element
       if (Array.isArray(obj.details)) bounded(obj.details, maxLines);
-      const r = WebhookBodySchema.safeParse(obj);
-      if (!r.success) fail('invalid Fleet webhook body', zodIssues(r.error.issues));
-      return { shape: 'webhook', lines: wrapperLines(bounded(r.data.details, maxLines)) };
+      return { shape: 'webhook', lines: wrapperLines(bounded(webhookLines(obj, ''), maxLines)) };
     }
     if ('records' in obj && !('name' in obj)) {
       if (Array.isArray(obj.records)) bounded(obj.records, maxLines);

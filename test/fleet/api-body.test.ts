@@ -14,11 +14,33 @@ describe('POST /v1/ingest body shapes', () => {
     ['Fleet webhook without timestamp', JSON.stringify({ details: [] }), 'webhook', 0],
     ['Kafka REST', JSON.stringify({ records: [{ value: line }, { value: JSON.stringify(line), key: 'k' }] }), 'kafka', 2],
     ['a JSON array', JSON.stringify([line, line]), 'array', 2],
+    // fleetdm/fleet server/logging/webhook.go in the versions that take a bearer token: one wrapper per line
+    ['Fleet webhook, one wrapper per line', JSON.stringify([{ timestamp: '2026-03-03T09:53:00.1Z', details: line }, { timestamp: '2026-03-03T09:53:00.1Z', details: JSON.stringify(line) }]), 'webhook', 2],
+    ['one Fleet webhook wrapper of one line', JSON.stringify({ timestamp: '2026-03-03T09:53:00Z', details: line }), 'webhook', 1],
+    ['a webhook body after a UTF-8 byte-order mark', `\ufeff${JSON.stringify({ details: [line, line] })}`, 'webhook', 2],
     ['garbage lines (left for quarantine)', 'not json\nalso not', 'ndjson', 2],
   ])('%s', (_name, body, shape, n) => {
     const d = decodeIngestBody(Buffer.from(body));
     expect(d.shape).toBe(shape);
     expect(d.lines).toHaveLength(n);
+  });
+
+  it('unwraps per-line webhook wrappers in order, counts their lines against the cap, and names a bad one by its index', () => {
+    const other = { ...line, hostIdentifier: 'H2' };
+    expect(decodeIngestBody(JSON.stringify([{ details: line }, other, { details: [other, line] }])).lines).toEqual([line, other, other, line]);
+    expect(() => decodeIngestBody(JSON.stringify([{ details: [line, line] }, { details: [line, line] }]), 3)).toThrow(expect.objectContaining({ statusCode: 413 }));
+    expect(() => decodeIngestBody(JSON.stringify([{ details: line }, { details: 5 }]))).toThrow(expect.objectContaining({ code: 'INPUT_INVALID', issues: [expect.objectContaining({ path: '1.details' })] }));
+  });
+
+  it('lists at most 20 issues and counts the rest (an error answer stays small)', () => {
+    try {
+      decodeIngestBody(JSON.stringify({ records: Array.from({ length: 1000 }, () => 1) }));
+      expect.unreachable();
+    } catch (err) {
+      const issues = (err as { issues: { path: string; message: string }[] }).issues;
+      expect(issues).toHaveLength(21);
+      expect(issues[20]).toEqual({ path: '', message: 'and 980 more issues like these' });
+    }
   });
 
   it('keeps NDJSON lines as raw strings and wrapper lines as given', () => {
@@ -29,7 +51,7 @@ describe('POST /v1/ingest body shapes', () => {
   it.each([
     ['empty', ''],
     ['whitespace', ' \n\t '],
-    ['details not a list', '{"details":{}}'],
+    ['details neither lines nor a line', '{"details":5}'],
     ['records without value objects', '{"records":["x"]}'],
     ['broken array', '[{"a":1},'],
   ])('rejects %s with an InputError', (_name, body) => {

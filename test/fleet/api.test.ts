@@ -235,7 +235,7 @@ describe('POST /v1/ingest', () => {
   });
 
   it('answers 400 with issues for a wrapper of the wrong shape and for an empty body', async () => {
-    const bad = await post(JSON.stringify({ timestamp: 'x', details: 'not a list' }));
+    const bad = await post(JSON.stringify({ timestamp: 'x', details: 7 }));
     expect(bad.status).toBe(400);
     expect(bad.json).toMatchObject({ code: 'INPUT_INVALID' });
     expect((bad.json.issues as { path: string }[])[0]!.path).toBe('details');
