@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { constants, mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -10,6 +10,45 @@ function toLines(detections: readonly Detection[], render: Render, context?: Wri
   let out = '';
   for (const r of renderAll(detections, render, context)) out += JSON.stringify(r) + '\n';
   return out;
+}
+
+/**
+ * Whether the regular file at `file` ends in the middle of a line: a fragment a process killed mid-append left. Read
+ * through a descriptor of its own (the sink's is append-only, so that a FIFO's writer still sees its reader go).
+ */
+async function endsMidLine(file: string): Promise<boolean> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => null);
+  if (!fh) return false;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size === 0) return false;
+    const last = Buffer.alloc(1);
+    await fh.read(last, 0, 1, st.size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Append `text` (whole lines) so that a failure leaves no part of it in a regular file: an append cut short (the
+ * disk full mid-batch) is truncated away, since the outbox offers the same batch again and the fragment would run
+ * into its first line. Pipes and devices get the text as it is.
+ */
+async function appendWhole(fh: FileHandle, text: string): Promise<void> {
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.appendFile(text);
+    return;
+  }
+  try {
+    await fh.appendFile(text);
+  } catch (err) {
+    // only what this append added (a copytruncate since then left the file shorter: nothing of ours to cut)
+    const after = await fh.stat().catch(() => null);
+    if (after && after.size > st.size) await fh.truncate(st.size).catch(() => undefined);
+    throw err;
+  }
 }
 
 /**
@@ -31,13 +70,17 @@ export class JsonlFileSink implements Sink {
   async write(detections: readonly Detection[], context?: WriteContext): Promise<void> {
     if (!detections.length) return;
     let handle = this.handle;
+    let midLine = false;
     try {
       if (!handle) {
         mkdirSync(path.dirname(this.file), { recursive: true, mode: PRIVATE_DIR_MODE });
         handle = this.handle = open(this.file, 'a', PRIVATE_FILE_MODE);
+        await handle;
+        // a fragment left by a process killed mid-append is ended first: one line no reader can parse, not two
+        midLine = await endsMidLine(this.file);
       }
       const fh = await handle;
-      await fh.appendFile(toLines(detections, this.render, context));
+      await appendWhole(fh, `${midLine ? '\n' : ''}${toLines(detections, this.render, context)}`);
       // Resolving moves the sink's cursor past these detections (outbox.ts): they must survive a power cut.
       await fh.datasync().catch((err: NodeJS.ErrnoException) => {
         // a FIFO or character device (a log shipper's pipe) has nothing to sync
