@@ -77,5 +77,5 @@ it('a fragment a killed process left at the end of the file is ended before the 
   const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
   expect(lines).toHaveLength(5);
   expect(lines[1]).toBe(JSON.stringify(sampleDetection({ id: 'det-cut' })).slice(0, 40));
-  expect([lines[0], ...lines.slice(2)].map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['det-0', 'det-a', 'det-b', 'det-c']);
+  expect([lines[0], ...lines.slice(2)].map((l) => (JSON.parse(l!) as { id: string }).id)).toEqual(['det-0', 'det-a', 'det-b', 'det-c']);
 });
