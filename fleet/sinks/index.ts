@@ -31,6 +31,17 @@ export function readSecretFile(file: string, key: string): string {
   return secret;
 }
 
+/**
+ * An inline webhook secret as the key it signs with: trimmed as secret_file's first line and fleet.http.token are
+ * (a YAML block scalar `secret: |` keeps a newline, which would make every signature fail at a receiver given the
+ * secret itself, and moving it to a file would change the key).
+ */
+function inlineSecret(secret: string, key: string): string {
+  const trimmed = secret.trim();
+  if (trimmed.length < 16) throw new OutflowError('CONFIG_INVALID', `${key} is shorter than 16 characters (surrounding spaces aside)`, 'use a long random secret (openssl rand -hex 32)');
+  return trimmed;
+}
+
 export interface CreateSinksOptions {
   log: Logger;
   metrics?: FleetMetrics;
@@ -94,7 +105,7 @@ function createSink(c: SinkConfig, i: number, render: Render, opts: CreateSinksO
       return new WebhookSink({
         name: `webhook#${i}`,
         url: c.url,
-        secret: c.secret ?? readSecretFile(c.secret_file!, `fleet.sinks.${i}.secret_file`),
+        secret: c.secret !== undefined ? inlineSecret(c.secret, `fleet.sinks.${i}.secret`) : readSecretFile(c.secret_file!, `fleet.sinks.${i}.secret_file`),
         format: c.format,
         spoolDir: c.spool_dir,
         timeoutMs: c.timeout_ms,
