@@ -45,11 +45,17 @@ const TECHNIQUE_NAMES: Record<string, string> = {
   'T1567.002': 'Exfiltration to Cloud Storage',
 };
 
-/** Analytics write the tactic as "TA0010 Exfiltration"; OCSF wants uid and name apart. */
+/**
+ * Analytics write the tactic as "TA0010 Exfiltration"; OCSF wants uid and name apart. A sub-technique (T1048.002)
+ * goes in `sub_technique`, its parent in `technique`, where a SIEM pivoting on T1048 finds it.
+ */
 function attackOf(technique: string, tactic: string): Record<string, unknown> {
   const m = /^(TA\d{4})\s*(.*)$/.exec(tactic.trim());
+  const sub = /^(T\d{4})\.\d{3}$/.exec(technique);
+  const parent = sub ? sub[1]! : technique;
   return {
-    technique: { uid: technique, name: TECHNIQUE_NAMES[technique] ?? technique },
+    technique: { uid: parent, name: TECHNIQUE_NAMES[parent] ?? parent },
+    ...(sub ? { sub_technique: { uid: technique, name: TECHNIQUE_NAMES[technique] ?? technique } } : {}),
     ...(tactic ? { tactic: m ? { uid: m[1], name: m[2] || m[1] } : { name: tactic } } : {}),
   };
 }
@@ -69,7 +75,8 @@ function signatureOf(p: DetectionProcess): Record<string, unknown> | undefined {
     algorithm: 'Apple Code Signing',
     ...(p.team_id ? { developer_uid: p.team_id } : {}),
     ...(p.cdhash ? { digest: { algorithm_id: 99, algorithm: 'cdhash', value: p.cdhash } } : {}),
-    ...(p.signature_class === 'invalid' ? { state_id: 9, state: 'Bad' } : {}),
+    // 99 Other: 1.3.0's states (Valid, Expired, Revoked, Suspended, Pending) name no broken signature
+    ...(p.signature_class === 'invalid' ? { state_id: 99, state: 'Invalid' } : {}),
   };
 }
 

@@ -24,6 +24,21 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 type Ocsf = ReturnType<typeof toOcsf> & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe('OCSF Detection Finding mapping', () => {
+  it('states an invalid code signature with a state OCSF 1.3.0 has (99 Other: Bad came in a later version)', () => {
+    const base = sampleDetection();
+    const f = toOcsf(sampleDetection({ process_chain: [{ ...base.process_chain[0]!, signature_class: 'invalid' }] })) as Ocsf;
+    expect(f.evidences[0].process.file.signature).toMatchObject({ state_id: 99, state: 'Invalid' });
+  });
+
+  it('puts a sub-technique (AN1415: T1048.002) in attacks[].sub_technique and its parent in attacks[].technique', () => {
+    const [attack] = (toOcsf(sampleDetection({ analytic: 'AN1415', attack_technique: 'T1048.002' })) as Ocsf).finding_info.attacks;
+    expect(attack.technique).toEqual({ uid: 'T1048', name: 'Exfiltration Over Alternative Protocol' });
+    expect(attack.sub_technique).toEqual({ uid: 'T1048.002', name: 'Exfiltration Over Asymmetric Encrypted Non-C2 Protocol' });
+    const [plain] = (toOcsf(sampleDetection({ attack_technique: 'T1041' })) as Ocsf).finding_info.attacks;
+    expect(plain.technique.uid).toBe('T1041');
+    expect(plain.sub_technique).toBeUndefined();
+  });
+
   it('maps a new detection to class 2004 with the required attributes', () => {
     const d = sampleDetection();
     const f = toOcsf(d) as Ocsf;
