@@ -556,6 +556,40 @@ function checkpointCopy(checkpoint: Checkpoint | null): { offset: number; fp: Fi
   return { offset, fp };
 }
 
+/**
+ * Following, the file at the path was truncated or rewritten in place: `copytruncate` copied it beside the path first,
+ * so the lines written since our last read are in that copy. The newest rotation beside the path (rotationNames)
+ * that holds what we read up to our offset (by its fingerprint), opened there; null when there is none (a plain
+ * truncation, or the copy compressed already: warned about).
+ */
+async function openCopyOf(file: string, pos: FilePosition, log?: Logger): Promise<FilePosition | null> {
+  if (pos.offset <= 0 || pos.tailBytes === 0) return null;
+  const dir = path.dirname(path.resolve(file));
+  const rotationName = rotationNames(path.basename(file));
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const found: { file: string; ino: number; dev: number; mtimeMs: number }[] = [];
+  for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
+    if (!rotationName(name)) continue;
+    const candidate = path.join(dir, name);
+    const st = await lstat(candidate).catch(() => null);
+    if (!st?.isFile() || (st.ino === pos.ino && st.dev === pos.dev) || st.size < pos.offset) continue;
+    found.push({ file: candidate, ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs });
+  }
+  found.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  const copy = { offset: pos.offset, fp: { headHash: pos.headHash, headBytes: pos.headBytes, tailHash: pos.tailHash, tailBytes: pos.tailBytes } };
+  for (const f of found) {
+    const fh = await openFileIfInode(f.file, f.ino, f.dev);
+    if (!fh) continue;
+    if (await holdsCheckpoint(fh, copy)) return { fh, ino: f.ino, dev: f.dev, offset: pos.offset, ...copy.fp };
+    const head = await readAt(fh, 0, 4).catch(() => Buffer.alloc(0));
+    await fh.close().catch(() => undefined);
+    if (f === found[0] && COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m))) {
+      log?.warn({ file: f.file }, 'the newest rotation of a file truncated under us is compressed: the lines written since the last read, if they are in it, are lost to the aggregator');
+    }
+  }
+  return null;
+}
+
 /** A start that is not the checkpoint's offset although a checkpoint was there: worth telling the operator. */
 export function restartedFromZero(reason: StartReason): boolean {
   return reason === 'rotated' || reason === 'truncated' || reason === 'replaced' || reason === 'invalid-checkpoint';
@@ -727,6 +761,14 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     }
   };
 
+  /** Following, the path truncated or rewritten under us: the rest of copytruncate's copy first (openCopyOf). */
+  const readCopyOf = async (): Promise<void> => {
+    const copy = await openCopyOf(file, pos, opts.log).catch(() => null);
+    if (!copy) return;
+    opts.log?.info({ file: id, offset: copy.offset }, 'a copy of the file holds what was read (copytruncate): the lines written since the last read are read from it');
+    await drainAside(copy);
+  };
+
   try {
     if (rotated) {
       await drainAside(rotated.pos);
@@ -792,12 +834,15 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         }
       } else if (st && st.size < pos.offset + tail) {
         opts.log?.warn({ file: id, offset: pos.offset, size: st.size }, 'file truncated; reading from the start');
+        await readCopyOf();
         restart();
       } else if (st && pos.tailBytes > 0 && st.size > pos.offset + tail) {
         // grown since the last read: still the bytes we read, or rewritten in place (cp over it) between two polls?
         const why = await differs(pos.fh, pos.offset, pos);
         if (why) {
           opts.log?.warn({ file: id, offset: pos.offset, detail: why }, 'file was replaced in place (same inode, other bytes before the offset); reading it from the start');
+          // or truncated by copytruncate and written past our offset since
+          await readCopyOf();
           restart();
         }
       }

@@ -2,7 +2,7 @@
  * Rotation edges of the file source (a review's cases): a rotation while the aggregator was down, a writer that
  * still holds the rotated file for a moment, a line half-written at the rename.
  */
-import { appendFileSync, mkdtempSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, renameSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -177,6 +177,40 @@ describe('file source: following a rotation', () => {
     appendFileSync(`${file}.1`, `${lineAt(42)}\n`); // the writer, still on the old inode
     await f.waitFor(3);
     expect(await f.stop()).toMatchObject({ accepted: 3, quarantined: 0 });
+    await store.close();
+  }, 30_000);
+
+  it('copytruncate between two polls: the lines written since the last read are read from the copy, then the file from 0 (truncated)', async () => {
+    const deps = await setup('copytrunc-follow.log');
+    const { file, store } = deps;
+    writeFileSync(file, `${lineAt(70)}\n`);
+    const f = follower(file, deps, 1500);
+    await f.waitFor(1);
+    // within one turn of the event loop, so no poll sees the file in between: osquery writes two lines, logrotate
+    // copies the file to .1 and truncates it, osquery writes on
+    appendFileSync(file, `${lineAt(71)}\n${lineAt(72)}\n`);
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+    // the next poll finds it shorter than the offset read
+    await sleep(200);
+    appendFileSync(file, `${lineAt(73)}\n`);
+    await f.waitFor(4);
+    expect(await f.stop()).toMatchObject({ accepted: 4, quarantined: 0 });
+    await store.close();
+  }, 30_000);
+
+  it('copytruncate between two polls with more written after it than before (replaced in place): read from the copy all the same', async () => {
+    const deps = await setup('copytrunc-grown.log');
+    const { file, store } = deps;
+    writeFileSync(file, `${lineAt(80)}\n`);
+    const f = follower(file, deps, 1500);
+    await f.waitFor(1);
+    appendFileSync(file, `${lineAt(81)}\n`);
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+    appendFileSync(file, `${lineAt(82)}\n${lineAt(83)}\n${lineAt(84)}\n`);
+    await f.waitFor(5);
+    expect(await f.stop()).toMatchObject({ accepted: 5, quarantined: 0 });
     await store.close();
   }, 30_000);
 
