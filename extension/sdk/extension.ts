@@ -39,14 +39,32 @@ export function exitCodeFor(reason: StopReason): number {
 /** Below this, `--timeout` and `--interval` are raised to it (osquery floors both at 200 ms; a host may set 0). */
 export const MIN_FLAG_MS = 200;
 
-/** Parse an osquery duration flag: seconds as a string, fractions allowed ("3", "3.5"), at least MIN_FLAG_MS. */
+/**
+ * Above this, `--timeout` and `--interval` are lowered to it: the longest delay a timer takes (about 24.8 days).
+ * Node runs a longer one after 1 ms, which made the liveness check ping osqueryd without pause.
+ */
+export const MAX_FLAG_MS = 2_147_483_647;
+
+/** Parse an osquery duration flag: seconds as a string, fractions allowed ("3", "3.5"), MIN_FLAG_MS to MAX_FLAG_MS. */
 export function parseSecondsFlag(value: string | number | undefined, flag: string, fallback: number): number {
   if (value === undefined || value === '') return fallback * 1000;
   const n = typeof value === 'number' ? value : Number(String(value).trim());
   if (!Number.isFinite(n) || n < 0) throw new SdkError('REGISTRATION_FAILED', `${flag} must be a number of seconds (0 or more), got "${value}"`);
   // osqueryd passes --extensions_timeout / --extensions_interval through as given, 0 included
-  return Math.max(MIN_FLAG_MS, Math.round(n * 1000));
+  return Math.min(MAX_FLAG_MS, Math.max(MIN_FLAG_MS, Math.round(n * 1000)));
 }
+
+/**
+ * The longest Unix socket path, in bytes, that bind and connect take whole: sun_path holds 108 bytes on Linux and
+ * 104 on macOS, the terminating NUL included. Node passes a longer one on cut short, so the extension would serve
+ * on another path than the one osqueryd connects to.
+ */
+export function maxSocketPathBytes(platform: NodeJS.Platform = process.platform): number {
+  return platform === 'linux' ? 107 : 103;
+}
+
+/** `<socket>.<uuid>` for the largest uuid osquery hands out (65535): what the manager path leaves room for. */
+const UUID_SUFFIX_BYTES = '.65535'.length;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -88,6 +106,14 @@ export class OsqueryExtension {
 
   async start(): Promise<void> {
     const deadline = Date.now() + this.opts.startTimeoutMs;
+    // before registering: osqueryd would list an extension nobody can reach
+    const limit = maxSocketPathBytes();
+    if (Buffer.byteLength(this.opts.socket) + UUID_SUFFIX_BYTES > limit) {
+      throw new SdkError(
+        'REGISTRATION_FAILED',
+        `the extension socket ${this.opts.socket}.<uuid> can be longer than a Unix socket path may be (${limit} bytes), so osqueryd could not reach it: give osqueryd an --extensions_socket of at most ${limit - UUID_SUFFIX_BYTES} bytes`,
+      );
+    }
     await this.waitForManager(deadline);
     this.assertNotStopping();
     const uuid = await this.register(deadline);
@@ -101,25 +127,32 @@ export class OsqueryExtension {
     const path = this.extensionSocket;
     // A previous instance that died without cleanup leaves its socket file behind; bind would fail.
     await unlink(path).catch(() => undefined);
-    this.server = await serveExtension(
-      path,
-      {
-        ping: async () => ({ code: ExtensionCode.SUCCESS, message: 'OK', uuid: this.uuid }),
-        call: (registry, item, request) => this.router.call(registry, item, request),
-        shutdown: async () => {
-          this.log.info({ uuid: this.uuid }, 'shutdown requested by osquery');
-          // Reply first (shutdown is not oneway), then stop.
-          setImmediate(() => void this.stop({ kind: 'shutdown_rpc' }));
+    try {
+      this.server = await serveExtension(
+        path,
+        {
+          ping: async () => ({ code: ExtensionCode.SUCCESS, message: 'OK', uuid: this.uuid }),
+          call: (registry, item, request) => this.router.call(registry, item, request),
+          shutdown: async () => {
+            this.log.info({ uuid: this.uuid }, 'shutdown requested by osquery');
+            // Reply first (shutdown is not oneway), then stop.
+            setImmediate(() => void this.stop({ kind: 'shutdown_rpc' }));
+          },
         },
-      },
-      {
-        onError: (err) => {
-          // A local process speaking garbage or oversized requests to us is worth a warning; resets are routine.
-          if (err instanceof SdkError && err.code === 'PEER_REJECTED') this.log.warn({ err }, 'extension connection rejected');
-          else this.log.debug({ err }, 'extension connection error');
+        {
+          onError: (err) => {
+            // A local process speaking garbage or oversized requests to us is worth a warning; resets are routine.
+            if (err instanceof SdkError && err.code === 'PEER_REJECTED') this.log.warn({ err }, 'extension connection rejected');
+            else this.log.debug({ err }, 'extension connection error');
+          },
         },
-      },
-    );
+      );
+    } catch (err) {
+      // registered but not served: osqueryd would refuse the respawned instance as a duplicate until it drops us
+      this.registered = false;
+      await this.manager.deregisterExtension(uuid, { timeoutMs: 500 }).catch(() => undefined);
+      throw new SdkError('REGISTRATION_FAILED', `cannot serve the extension socket ${path}: ${(err as Error).message}`, { cause: err });
+    }
     if (this.stopping) {
       await this.server.close();
       await unlink(path).catch(() => undefined);

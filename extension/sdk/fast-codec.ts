@@ -255,6 +255,8 @@ class Cursor {
         return;
       case T_STRING: {
         const n = this.i32();
+        // a negative length would move the cursor back and loop over the same bytes for ever
+        if (n < 0) throw new Error(`negative string length ${n}`);
         this.need(n);
         this.pos += n;
         return;
@@ -270,6 +272,7 @@ class Cursor {
         const k = this.u8();
         const v = this.u8();
         const n = this.i32();
+        if (n < 0) throw new Error(`negative map size ${n}`);
         for (let i = 0; i < n; i++) {
           this.skip(k);
           this.skip(v);
@@ -280,6 +283,7 @@ class Cursor {
       case T_LIST: {
         const e = this.u8();
         const n = this.i32();
+        if (n < 0) throw new Error(`negative list size ${n}`);
         for (let i = 0; i < n; i++) this.skip(e);
         return;
       }
