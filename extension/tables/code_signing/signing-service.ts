@@ -206,12 +206,18 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     queue.push(path);
   }
 
+  /** Whether `at` is `seconds` old by now; a time ahead of now (the wall clock stepped back since) counts as old. */
+  function olderThan(at: number, now: number, seconds: number): boolean {
+    const age = now - at;
+    return age < 0 || age >= seconds;
+  }
+
   function wantsCheck(path: string, now: number): boolean {
     const e = cache.get(path);
     if (!e) return true;
     if (e.retryAt !== null) return now >= e.retryAt;
     if (e.key === 'es') return true;
-    return now - e.validatedAt >= REVALIDATE_AFTER_S;
+    return olderThan(e.validatedAt, now, REVALIDATE_AFTER_S);
   }
 
   function pump(): void {
@@ -241,9 +247,10 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     const e = coerceError(err);
     const now = clock.unix();
     const prev = cache.get(path);
-    // What eslogger already said stays true when codesign cannot add to it.
-    const keep = prev && prev.source === 'es' && prev.row.signature_class !== 'unknown';
-    store(path, { row: keep ? prev.row : unknownRow(path, now), key, validatedAt: now, retryAt: now + RETRY_AFTER_FAILURE_S, source: keep ? 'es' : 'tool' });
+    // What eslogger already said stays true when codesign cannot add to it, and so does an earlier verdict on the same
+    // file (an unchanged file whose day-old verdict was being checked again when the tool failed).
+    const keep = prev && prev.row.signature_class !== 'unknown' && (prev.source === 'es' || prev.key === key);
+    store(path, { row: keep ? prev.row : unknownRow(path, now), key, validatedAt: now, retryAt: now + RETRY_AFTER_FAILURE_S, source: keep ? prev.source : 'tool' });
     if (e instanceof ToolError) {
       const detail = e.hint ? `${e.message}; ${e.hint}` : e.message;
       if (e.code === 'TOOL_NOT_FOUND') health.unavailable(detail);
@@ -267,7 +274,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
   async function notarization(path: string, info: CodesignInfo): Promise<{ spctl: SpctlInfo | null; check: boolean | null }> {
     const known = info.cdhash ? notarizationByCdhash.get(info.cdhash) : undefined;
     // a ticket can be revoked: a day-old answer is asked again (signing.max_age_s)
-    const cached = known && clock.unix() - known.at < maxAgeS ? known.notarized : undefined;
+    const cached = known && !olderThan(known.at, clock.unix(), maxAgeS) ? known.notarized : undefined;
     if (cached !== undefined) return { spctl: null, check: cached === 1 ? true : cached === 0 ? false : null };
     const bundle = appBundleOf(path);
     let result: { spctl: SpctlInfo | null; check: boolean | null };
@@ -370,7 +377,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     const now = clock.unix();
     const prev = cache.get(path);
     // unchanged and checked within signing.max_age_s: nothing to do; older, it is asked again (revocations)
-    if (prev && prev.key === key && prev.retryAt === null && now - prev.row.checked_at < maxAgeS) {
+    if (prev && prev.key === key && prev.retryAt === null && !olderThan(prev.row.checked_at, now, maxAgeS)) {
       prev.validatedAt = now;
       return;
     }
@@ -391,6 +398,13 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
           health.event(1, checkedAt);
           return;
         }
+      }
+      // the same image the kernel found broken (CS_VALID cleared) where codesign, reading the file, does not: the
+      // kernel's verdict stands, as in seedFromEs, or a day-old re-check would flip it until the next exec
+      if (prev?.source === 'es' && sameImage(prev.row, fields) && kernelFoundBroken(prev.row.signature_class, fields.signature_class)) {
+        store(path, { ...prev, row: { ...prev.row, checked_at: checkedAt }, key, validatedAt: checkedAt, retryAt: null });
+        health.event(1, checkedAt);
+        return;
       }
       let row: SigningRow = { path, ...fields, checked_at: checkedAt };
       if (prev?.source === 'es' && row.signature_class === 'unknown' && prev.row.signature_class !== 'unknown') row = { ...prev.row, checked_at: checkedAt };
