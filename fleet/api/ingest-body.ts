@@ -34,10 +34,24 @@ function isWebhookWrapper(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && 'details' in v && !('name' in v);
 }
 
-/** The lines of one webhook wrapper (throws InputError naming `at` when it is not one). */
-function webhookLines(obj: Record<string, unknown>, at: string): unknown[] {
+/**
+ * One element of a JSON array that holds webhook wrappers: a wrapper's lines, or the element itself (a line, or a
+ * wrapper with nothing usable in `details`), which the ingest service judges and quarantines if it must, as one bad
+ * line never rejects the batch.
+ */
+function unwrapElement(item: unknown): unknown[] {
+  if (!isWebhookWrapper(item)) return [item];
+  const details = (item as { details: unknown }).details;
+  if (Array.isArray(details) && details.length > 0) return details;
+  if (typeof details === 'object' && details !== null && !Array.isArray(details)) return [details];
+  if (typeof details === 'string' && details.trim() !== '') return [details];
+  return [item];
+}
+
+/** The lines of a webhook body's one wrapper (throws InputError when it is not one). */
+function webhookLines(obj: Record<string, unknown>): unknown[] {
   const r = WebhookBodySchema.safeParse(obj);
-  if (!r.success) fail('invalid Fleet webhook body', zodIssues(r.error.issues.map((i) => ({ ...i, path: at ? [at, ...i.path] : i.path }))));
+  if (!r.success) fail('invalid Fleet webhook body', zodIssues(r.error.issues));
   return Array.isArray(r.data.details) ? r.data.details : [r.data.details];
 }
 
@@ -106,9 +120,8 @@ export function decodeIngestBody(body: Buffer | string | undefined, maxLines = I
     // Fleet's per-line webhook variant: an array of wrappers, each unwrapped; other elements are lines
     if (!items.some(isWebhookWrapper)) return { shape: 'array', lines: wrapperLines(items) };
     const lines: unknown[] = [];
-    for (const [i, item] of items.entries()) {
-      if (!isWebhookWrapper(item)) lines.push(item);
-      else for (const l of webhookLines(item as Record<string, unknown>, String(i))) lines.push(l);
+    for (const item of items) {
+      for (const l of unwrapElement(item)) lines.push(l);
       if (lines.length > maxLines) throw new TooManyLinesError(maxLines);
     }
     return { shape: 'webhook', lines: wrapperLines(lines) };
@@ -126,7 +139,7 @@ export function decodeIngestBody(body: Buffer | string | undefined, maxLines = I
     if (isWebhookWrapper(obj)) {
       // counted before the schema walks every element
       if (Array.isArray(obj.details)) bounded(obj.details, maxLines);
-      return { shape: 'webhook', lines: wrapperLines(bounded(webhookLines(obj, ''), maxLines)) };
+      return { shape: 'webhook', lines: wrapperLines(bounded(webhookLines(obj as Record<string, unknown>), maxLines)) };
     }
     if ('records' in obj && !('name' in obj)) {
       if (Array.isArray(obj.records)) bounded(obj.records, maxLines);

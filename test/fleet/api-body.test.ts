@@ -25,11 +25,16 @@ describe('POST /v1/ingest body shapes', () => {
     expect(d.lines).toHaveLength(n);
   });
 
-  it('unwraps per-line webhook wrappers in order, counts their lines against the cap, and names a bad one by its index', () => {
+  it('unwraps per-line webhook wrappers in order and counts their lines against the cap', () => {
     const other = { ...line, hostIdentifier: 'H2' };
     expect(decodeIngestBody(JSON.stringify([{ details: line }, other, { details: [other, line] }])).lines).toEqual([line, other, other, line]);
     expect(() => decodeIngestBody(JSON.stringify([{ details: [line, line] }, { details: [line, line] }]), 3)).toThrow(expect.objectContaining({ statusCode: 413 }));
-    expect(() => decodeIngestBody(JSON.stringify([{ details: line }, { details: 5 }]))).toThrow(expect.objectContaining({ code: 'INPUT_INVALID', issues: [expect.objectContaining({ path: '1.details' })] }));
+  });
+
+  it('passes an array element with nothing usable in details on whole, for quarantine, rather than refusing the array or dropping it', () => {
+    for (const bad of [{ hostIdentifier: 'H9', details: null }, { hostIdentifier: 'H9', details: 5 }, { hostIdentifier: 'H9', details: [] }, { hostIdentifier: 'H9', details: ' ' }]) {
+      expect(decodeIngestBody(JSON.stringify([line, { details: line }, bad])).lines, JSON.stringify(bad)).toEqual([line, line, bad]);
+    }
   });
 
   it('lists at most 20 issues and counts the rest (an error answer stays small)', () => {
