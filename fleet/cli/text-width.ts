@@ -98,8 +98,12 @@ const WIDE: readonly (readonly [number, number])[] = [
   [0x30000, 0x3fffd],
 ];
 
-/** No column: combining marks, zero-width spaces and joiners, variation selectors, the byte-order mark. */
-const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200b-\u200d\u2060-\u2064\ufe00-\ufe0f\ufeff]$/u;
+/**
+ * No column: combining marks, zero-width spaces and joiners, variation selectors, the byte-order mark, and Hangul
+ * medial vowels and final consonants (U+1160–U+11FF, U+D7B0–U+D7FF), which join the initial before them into one
+ * syllable (macOS keeps Korean file names decomposed, NFD).
+ */
+const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u1160-\u11ff\ud7b0-\ud7ff\u200b-\u200d\u2060-\u2064\ufe00-\ufe0f\ufeff]$/u;
 
 function isWide(cp: number): boolean {
   let lo = 0;

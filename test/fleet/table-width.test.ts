@@ -26,6 +26,9 @@ describe('text width on a terminal', () => {
     // an astral ideograph (CJK Extension B) is one character, two columns, two UTF-16 units
     expect(textWidth('𠀋')).toBe(2);
     expect(textWidth('Ünïcödé')).toBe(7);
+    // Korean as macOS keeps it in file names (NFD): initial + medial (+ final) jamo make one two-column syllable
+    expect(textWidth('한글'.normalize('NFD'))).toBe(4);
+    expect(textWidth('한글')).toBe(4);
   });
 
   it('cuts to a width without splitting a character, and pads to it', () => {
