@@ -157,17 +157,23 @@ export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
     const started = performance.now();
     // The job's own time starts once the store's lock is held: waiting for it (a PostgreSQL job lock waits up to
     // job_fence_wait_ms for the previous holder) is logged apart, so a slow lock does not read as a slow job.
+    // (releasing it, which on SQLite waits for the write lock as taking it does, is not the job's time either)
     let ranFrom: number | null = null;
+    let ranUntil: number | null = null;
     const timing = () => {
       const now = performance.now();
       const from = ranFrom ?? now;
-      return { durationMs: now - from, lockWaitMs: from - started };
+      return { durationMs: (ranUntil ?? now) - from, lockWaitMs: from - started };
     };
     let outcome: JobOutcome;
     try {
-      const locked = await this.opts.lock(job.name, () => {
+      const locked = await this.opts.lock(job.name, async () => {
         ranFrom = performance.now();
-        return job.run(this.opts.deps, this.clock.now());
+        try {
+          return await job.run(this.opts.deps, this.clock.now());
+        } finally {
+          ranUntil = performance.now();
+        }
       });
       const { durationMs, lockWaitMs } = timing();
       if (!locked.acquired) {
@@ -178,13 +184,14 @@ export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
         this.log.info({ job: job.name, reason, duration_ms: round(durationMs), lock_wait_ms: round(lockWaitMs), ...(locked.value ?? {}) }, 'job finished');
       }
     } catch (err) {
-      // failed before it ran (the lock itself): its duration is 0, the time went to the lock
+      // failed before it ran (the lock itself): no duration of a job run, the time went to the lock
       const { durationMs, lockWaitMs } = timing();
       outcome = { job: job.name, status: 'error', durationMs, error: coerceError(err) };
       this.log.error({ job: job.name, reason, duration_ms: round(durationMs), lock_wait_ms: round(lockWaitMs), err: outcome.error }, 'job failed');
     }
     this.opts.metrics?.jobRuns.inc({ job: job.name, outcome: outcome.status });
-    if (outcome.status === 'ok' || outcome.status === 'error') {
+    // only a run of the job is a job duration: a lock that failed before the job started must not hide the last one
+    if ((outcome.status === 'ok' || outcome.status === 'error') && ranFrom !== null) {
       this.opts.metrics?.jobDuration.observe({ job: job.name }, outcome.durationMs / 1000);
       this.opts.metrics?.jobLastDuration.set({ job: job.name }, outcome.durationMs / 1000);
     }

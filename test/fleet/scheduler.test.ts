@@ -8,6 +8,7 @@ import { Scheduler, processLocalLock, type JobDefinition, type JobLock, type Job
 import { MemoryStream, waitFor } from './serve-fixtures.js';
 
 type Deps = { calls: string[] };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const schedulers: Scheduler<Deps>[] = [];
 afterEach(async () => {
@@ -118,6 +119,39 @@ describe('scheduler', () => {
     const done = (logLines(logs) as { msg: string; job?: string; duration_ms?: number; lock_wait_ms?: number }[]).find((l) => l.msg === 'job finished' && l.job === 'quick')!;
     expect(done.duration_ms).toBeLessThan(250);
     expect(done.lock_wait_ms).toBeGreaterThanOrEqual(290);
+  });
+
+  it('the time spent releasing the store lock (SQLite lease delete waiting on busy_timeout, PG unlock) is not the job\'s duration', async () => {
+    const slowRelease: JobLock = async (_name, fn) => {
+      const value = await fn();
+      await sleep(300); // the lease release waits for the write lock
+      return { acquired: true, value };
+    };
+    const { scheduler, metrics } = make([{ name: 'quick', cron: '0 0 1 1 *', description: 'x', run: async (d) => void d.calls.push('ran') }], slowRelease);
+    const outcome = await scheduler.runNow('quick');
+    expect(outcome.status).toBe('ok');
+    expect((outcome as { durationMs: number }).durationMs).toBeLessThan(250);
+    expect(metrics.jobLastDuration.get({ job: 'quick' })).toBeLessThan(0.25);
+  });
+
+  it('a run whose lock failed before the job started is not observed as a 0 s job run (histogram, last-duration gauge)', async () => {
+    let fail = false;
+    const lock: JobLock = async (_name, fn) => {
+      if (fail) {
+        await sleep(200);
+        throw new Error('store unreachable');
+      }
+      return { acquired: true, value: await fn() };
+    };
+    const { scheduler, metrics } = make([{ name: 'j', cron: '0 0 1 1 *', description: 'x', run: async () => void (await sleep(150)) }], lock);
+    expect((await scheduler.runNow('j')).status).toBe('ok');
+    const last = metrics.jobLastDuration.get({ job: 'j' });
+    expect(last).toBeGreaterThan(0.1);
+    fail = true;
+    expect((await scheduler.runNow('j')).status).toBe('error');
+    // the job never ran: its last run time stays that of the run that did
+    expect(metrics.jobLastDuration.get({ job: 'j' })).toBe(last);
+    expect(metrics.jobDuration.count({ job: 'j' })).toBe(1);
   });
 
   it('stop() stops the ticks and waits for the run in progress', async () => {
