@@ -22,7 +22,7 @@
  * before its offset is a line end (`\n`), which every checkpoint but an unterminated last line's is.
  */
 import { isAscii } from 'node:buffer';
-import { constants, createReadStream, statSync, type Stats } from 'node:fs';
+import { constants, statSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -444,7 +444,7 @@ async function rotatedBetween(
         if (compressed) {
           // an older rotation, read before it was compressed (nothing lost), unless it is such a copy: told apart for
           // gzip, logrotate's default; another compressor's file is warned about
-          const copy = !head.subarray(0, 2).equals(COMPRESSED_MAGIC[0]!) || (await gzipHoldsCheckpoint(candidate, after.copyOf));
+          const copy = !isGzip(head) || (await gzipCopyOf(fh, after.copyOf)) === 'more';
           if (copy) log?.warn({ file: candidate }, 'a compressed rotation may be a copy of the checkpoint\'s file (copytruncate) with lines after the stored offset: not read (they are lost to the aggregator)');
           continue;
         }
@@ -508,22 +508,30 @@ async function holdsCheckpoint(fh: FileHandle, copy: { offset: number; fp: FileF
 }
 
 /**
- * Whether a gzip file decompresses to the checkpoint's bytes up to its offset (a copy of the checkpoint's file,
- * compressed since); false when it does not, or cannot be read. Decompresses at most `offset` bytes.
+ * What an open gzip file decompresses to, against the checkpoint's bytes up to its offset: `no` (other bytes, too
+ * few, or unreadable), `exact` (those bytes and nothing after: a copy holding only what was read), `more` (a copy
+ * with lines after the offset). Read through the descriptor already checked (a FIFO put at its name cannot hold
+ * us); decompresses at most `offset` bytes and one more chunk.
  */
-async function gzipHoldsCheckpoint(file: string, copy: { offset: number; fp: FileFingerprint }): Promise<boolean> {
+async function gzipCopyOf(fh: FileHandle, copy: { offset: number; fp: FileFingerprint }): Promise<'no' | 'exact' | 'more'> {
   const { offset, fp } = copy;
   const head: Buffer[] = [];
   let headLength = 0;
   // the last bytes before `at`, enough for the tail digest
   let recent = Buffer.alloc(0);
   let at = 0;
-  const compressed = createReadStream(file);
+  let more = false;
+  const compressed = fh.createReadStream({ start: 0, autoClose: false });
   const gunzip = createGunzip();
   compressed.on('error', (err) => gunzip.destroy(err));
   compressed.pipe(gunzip);
   try {
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      if (at >= offset) {
+        more = chunk.length > 0;
+        if (more) break;
+        continue;
+      }
       const piece = chunk.subarray(0, offset - at);
       if (headLength < fp.headBytes) {
         const h = piece.subarray(0, fp.headBytes - headLength);
@@ -533,19 +541,25 @@ async function gzipHoldsCheckpoint(file: string, copy: { offset: number; fp: Fil
       recent = Buffer.concat([recent, piece]);
       if (recent.length > fp.tailBytes) recent = recent.subarray(recent.length - fp.tailBytes);
       at += piece.length;
-      if (at >= offset) break;
+      if (at >= offset && chunk.length > piece.length) {
+        more = true;
+        break;
+      }
     }
   } catch {
-    return false;
+    return 'no';
   } finally {
     gunzip.destroy();
     compressed.destroy();
   }
-  if (at < offset) return false;
+  if (at < offset) return 'no';
   const tailBytes = Math.min(fp.tailBytes, offset);
   const headSame = fp.headBytes === 0 || digest(Buffer.concat(head)) === fp.headHash;
-  return headSame && (tailBytes === 0 || digest(recent.subarray(recent.length - tailBytes)) === fp.tailHash);
+  if (!headSame || (tailBytes > 0 && digest(recent.subarray(recent.length - tailBytes)) !== fp.tailHash)) return 'no';
+  return more ? 'more' : 'exact';
 }
+
+const isGzip = (head: Buffer) => head.subarray(0, 2).equals(COMPRESSED_MAGIC[0]!);
 
 /** The checkpoint's offset and fingerprint, to recognise a copy of its file; null for a checkpoint without a fingerprint. */
 function checkpointCopy(checkpoint: Checkpoint | null): { offset: number; fp: FileFingerprint } | null {
@@ -556,35 +570,50 @@ function checkpointCopy(checkpoint: Checkpoint | null): { offset: number; fp: Fi
   return { offset, fp };
 }
 
+/** A compressed rotation of another compressor than gzip counts as this truncation's copy when written this recently. */
+const RECENT_COMPRESSED_MS = 10 * 60 * 1000;
+
 /**
  * Following, the file at the path was truncated or rewritten in place: `copytruncate` copied it beside the path first,
  * so the lines written since our last read are in that copy. The newest rotation beside the path (rotationNames)
  * that holds what we read up to our offset (by its fingerprint), opened there; null when there is none (a plain
- * truncation, or the copy compressed already: warned about).
+ * truncation). A copy compressed at once is not read: when it holds lines after our offset (gzip, told by
+ * decompressing it; another compressor's, when written in the last minutes) they are named lost in a warning.
  */
 async function openCopyOf(file: string, pos: FilePosition, log?: Logger): Promise<FilePosition | null> {
   if (pos.offset <= 0 || pos.tailBytes === 0) return null;
   const dir = path.dirname(path.resolve(file));
   const rotationName = rotationNames(path.basename(file));
   const names = await readdir(dir).catch(() => [] as string[]);
-  const found: { file: string; ino: number; dev: number; mtimeMs: number }[] = [];
+  const found: { file: string; ino: number; dev: number; mtimeMs: number; size: number }[] = [];
   for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
     if (!rotationName(name)) continue;
     const candidate = path.join(dir, name);
     const st = await lstat(candidate).catch(() => null);
-    if (!st?.isFile() || (st.ino === pos.ino && st.dev === pos.dev) || st.size < pos.offset) continue;
-    found.push({ file: candidate, ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs });
+    if (!st?.isFile() || (st.ino === pos.ino && st.dev === pos.dev)) continue;
+    found.push({ file: candidate, ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs, size: st.size });
   }
   found.sort((a, b) => b.mtimeMs - a.mtimeMs);
   const copy = { offset: pos.offset, fp: { headHash: pos.headHash, headBytes: pos.headBytes, tailHash: pos.tailHash, tailBytes: pos.tailBytes } };
   for (const f of found) {
     const fh = await openFileIfInode(f.file, f.ino, f.dev);
     if (!fh) continue;
-    if (await holdsCheckpoint(fh, copy)) return { fh, ino: f.ino, dev: f.dev, offset: pos.offset, ...copy.fp };
-    const head = await readAt(fh, 0, 4).catch(() => Buffer.alloc(0));
-    await fh.close().catch(() => undefined);
-    if (f === found[0] && COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m))) {
-      log?.warn({ file: f.file }, 'the newest rotation of a file truncated under us is compressed: the lines written since the last read, if they are in it, are lost to the aggregator');
+    let keep = false;
+    try {
+      const head = await readAt(fh, 0, 4);
+      if (!COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m))) {
+        keep = f.size >= pos.offset && (await holdsCheckpoint(fh, copy));
+        if (keep) return { fh, ino: f.ino, dev: f.dev, offset: pos.offset, ...copy.fp };
+        continue;
+      }
+      // compressed: only the newest rotation can be this truncation's copy
+      if (f !== found[0]) continue;
+      const lost = isGzip(head) ? (await gzipCopyOf(fh, copy)) === 'more' : Date.now() - f.mtimeMs < RECENT_COMPRESSED_MS;
+      if (lost) log?.warn({ file: f.file }, 'the file was truncated under us and its copy compressed at once (copytruncate, compress): the lines written since the last read are lost to the aggregator');
+    } catch {
+      // unreadable: not the copy
+    } finally {
+      if (!keep) await fh.close().catch(() => undefined);
     }
   }
   return null;
@@ -765,7 +794,13 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   const readCopyOf = async (): Promise<void> => {
     const copy = await openCopyOf(file, pos, opts.log).catch(() => null);
     if (!copy) return;
-    opts.log?.info({ file: id, offset: copy.offset }, 'a copy of the file holds what was read (copytruncate): the lines written since the last read are read from it');
+    try {
+      opts.log?.info({ file: id, offset: copy.offset }, 'a copy of the file holds what was read (copytruncate): the lines written since the last read are read from it');
+    } catch (err) {
+      // not handed to drainAside, which closes what it reads
+      await copy.fh.close().catch(() => undefined);
+      throw err;
+    }
     await drainAside(copy);
   };
 
