@@ -407,7 +407,14 @@ async function openFileIfInode(file: string, ino: number, dev: number): Promise<
  */
 async function rotatedBetween(
   file: string,
-  after: { mtimeMs: number; found?: { path: string; ino: number; dev: number }; newerOnly?: boolean; copyOf?: { offset: number; fp: FileFingerprint } | null },
+  after: {
+    mtimeMs: number;
+    found?: { path: string; ino: number; dev: number };
+    newerOnly?: boolean;
+    copyOf?: { offset: number; fp: FileFingerprint } | null;
+    /** The file `found` names, read to its end at this offset: a gzip of it (logrotate's compress) is no loss. */
+    readWhole?: { offset: number; fp: FileFingerprint };
+  },
   current: { ino: number; dev: number },
   log?: Logger,
 ): Promise<RotatedFile[]> {
@@ -451,6 +458,7 @@ async function rotatedBetween(
         if (!(await holdsCheckpoint(fh, after.copyOf))) continue;
       }
       if (compressed) {
+        if (after.readWhole && isGzip(head) && (await gzipCopyOf(fh, after.readWhole)) !== 'no') continue;
         log?.warn({ file: candidate }, 'a rotation of the file written while we were down is compressed: not read (its lines are lost to the aggregator)');
         continue;
       }
@@ -861,11 +869,24 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         }
         if (now - rotatedSince >= graceMs || now - rotatedFirstSeen >= maxGraceMs) {
           await drain(true);
+          const readWhole = { offset: pos.offset, fp: { headHash: pos.headHash, headBytes: pos.headBytes, tailHash: pos.tailHash, tailBytes: pos.tailBytes } };
+          const old = { ino: pos.ino, dev: pos.dev, mtimeMs: (await pos.fh.stat()).mtimeMs };
           await pos.fh.close();
           opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');
           ({ pos } = await openFrom(file, null, false));
           tail = 0;
           rotatedSince = null;
+          // rotated more than once since the last poll (logrotate run twice, a long stall): the files between first
+          // (our own file compressed by logrotate is a new inode with about its mtime: told by its bytes)
+          const after = { mtimeMs: old.mtimeMs, found: { path: '', ino: old.ino, dev: old.dev }, ...(readWhole.offset > 0 ? { readWhole } : {}) };
+          const between = await rotatedBetween(file, after, pos, opts.log).catch(() => []);
+          for (const middle of between) {
+            opts.log?.info({ file: middle.file }, 'the file was rotated more than once since the last poll: reading the file rotated between');
+            const opened = await openRotation(file, middle);
+            if (!opened) continue;
+            await drainAside({ fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT });
+            if (opts.signal?.aborted) break;
+          }
         }
       } else if (st && st.size < pos.offset + tail) {
         opts.log?.warn({ file: id, offset: pos.offset, size: st.size }, 'file truncated; reading from the start');

@@ -2,7 +2,7 @@
  * Rotation edges of the file source (a review's cases): a rotation while the aggregator was down, a writer that
  * still holds the rotated file for a moment, a line half-written at the rename.
  */
-import { appendFileSync, copyFileSync, mkdtempSync, renameSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -211,6 +211,49 @@ describe('file source: following a rotation', () => {
     appendFileSync(file, `${lineAt(82)}\n${lineAt(83)}\n${lineAt(84)}\n`);
     await f.waitFor(5);
     expect(await f.stop()).toMatchObject({ accepted: 5, quarantined: 0 });
+    await store.close();
+  }, 30_000);
+
+  it('rotated twice between two polls: the file between is read before the new one', async () => {
+    const deps = await setup('twice-follow.log');
+    const { file, store } = deps;
+    writeFileSync(file, `${lineAt(90)}\n`);
+    const f = follower(file, deps, 100);
+    await f.waitFor(1);
+    // two rotations (logrotate run twice, or while the aggregator was stalled) within one turn of the event loop
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(91)}\n`);
+    renameSync(`${file}.1`, `${file}.2`);
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(92)}\n`);
+    await f.waitFor(3);
+    expect(await f.stop()).toMatchObject({ accepted: 3, quarantined: 0 });
+    await store.close();
+  }, 30_000);
+
+  it('one rotation with compress (no delaycompress): the compressed copy of the file read to its end is not warned about', async () => {
+    const deps = await setup('gz-follow.log');
+    const { file, store } = deps;
+    writeFileSync(file, `${lineAt(93)}\n`);
+    const warned: string[] = [];
+    const log = Object.create(silentLogger()) as Logger;
+    log.warn = ((o: unknown, msg?: string) => void warned.push(`${msg} ${JSON.stringify(o)}`)) as Logger['warn'];
+    const ac = new AbortController();
+    let accepted = 0;
+    const done = ingestFile(file, { ingest: deps.ingest, store, follow: true, pollIntervalMs: 20, rotateGraceMs: 100, signal: ac.signal, log, onBatch: ({ result }) => (accepted += result.accepted) });
+    while (accepted < 1) await sleep(10);
+    // logrotate: rename, create, then gzip .1 to .1.gz (gzip keeps its mtime) and remove .1
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(94)}\n`);
+    const st = statSync(`${file}.1`);
+    writeFileSync(`${file}.1.gz`, gzipSync(readFileSync(`${file}.1`)));
+    utimesSync(`${file}.1.gz`, st.atime, st.mtime);
+    rmSync(`${file}.1`);
+    for (let i = 0; i < 500 && accepted < 2; i++) await sleep(10);
+    await sleep(200);
+    ac.abort();
+    expect(await done).toMatchObject({ accepted: 2, quarantined: 0 });
+    expect(warned).toEqual([]);
     await store.close();
   }, 30_000);
 
