@@ -57,9 +57,10 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const esUnsigned = { signingId: '', teamId: null, cdhash: '0000000000000000000000000000000000000000', platformBinary: false, codesigningFlags: 0 };
 const esInvalid = { signingId: 'com.example.widget', teamId: 'Q7R2K9W4ZD', cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953', platformBinary: false, codesigningFlags: 0x20000000 | 0x10000, csValidationCategory: 6 };
 
-describe('signing.max_age_s: the day-old re-check', () => {
+describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', () => {
   it("the kernel's invalid for an unchanged image is not replaced by codesign's developer_id when the verdict turns a day old", async () => {
     const bin = path.join(dir, 'Paged');
     writeFileSync(bin, 'x');
@@ -116,5 +117,41 @@ describe('signing.max_age_s: the day-old re-check', () => {
     service.request([bin]);
     await service.idle();
     expect(service.lookup(bin)!.notarized).toBe(0);
+  });
+
+  it("a file replaced by a signed one (new inode, size) is not kept as the kernel's unsigned verdict of the old image", async () => {
+    const bin = path.join(dir, 'tool');
+    writeFileSync(bin, 'unsigned dev build');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    const service = make();
+    service.seedFromEs(bin, esUnsigned);
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('unsigned');
+    // the user installs the signed release over it (another file at the path): codesign now says developer_id
+    rmSync(bin);
+    writeFileSync(bin, 'the signed release, another size');
+    clock.advance(61);
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('developer_id');
+  });
+
+  it('a failed check is retried RETRY_AFTER_FAILURE_S of real time later even after the wall clock stepped back', async () => {
+    const bin = path.join(dir, 'Slow');
+    writeFileSync(bin, 'x');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
+    const service = make(500);
+    const t0 = clock.unix();
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('unknown');
+    // NTP steps the clock back a week (the RTC was fast), then ten real minutes pass; codesign answers again
+    clock.set(t0 - 7 * 86_400);
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    clock.advance(600);
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('developer_id');
   });
 });

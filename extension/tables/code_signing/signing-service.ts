@@ -212,10 +212,15 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     return age < 0 || age >= seconds;
   }
 
+  /** Whether a failed check may run again: its delay is over, or the wall clock stepped back past when it was set. */
+  function retryDue(retryAt: number, now: number): boolean {
+    return now >= retryAt || retryAt - now > RETRY_AFTER_FAILURE_S;
+  }
+
   function wantsCheck(path: string, now: number): boolean {
     const e = cache.get(path);
     if (!e) return true;
-    if (e.retryAt !== null) return now >= e.retryAt;
+    if (e.retryAt !== null) return retryDue(e.retryAt, now);
     if (e.key === 'es') return true;
     return olderThan(e.validatedAt, now, REVALIDATE_AFTER_S);
   }
@@ -399,9 +404,10 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
           return;
         }
       }
-      // the same image the kernel found broken (CS_VALID cleared) where codesign, reading the file, does not: the
-      // kernel's verdict stands, as in seedFromEs, or a day-old re-check would flip it until the next exec
-      if (prev?.source === 'es' && sameImage(prev.row, fields) && kernelFoundBroken(prev.row.signature_class, fields.signature_class)) {
+      // the same image, in the same file, that the kernel found broken (CS_VALID cleared) where codesign, reading the
+      // file, does not: the kernel's verdict stands, as in seedFromEs, or a day-old re-check would flip it until the
+      // next exec (a file replaced since is another image, whatever an empty cdhash says)
+      if (prev?.source === 'es' && prev.key === key && sameImage(prev.row, fields) && kernelFoundBroken(prev.row.signature_class, fields.signature_class)) {
         store(path, { ...prev, row: { ...prev.row, checked_at: checkedAt }, key, validatedAt: checkedAt, retryAt: null });
         health.event(1, checkedAt);
         return;
@@ -535,7 +541,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
         if (same && (row.signature_class === prev.row.signature_class || row.signature_class === 'unknown')) return;
         if (same && prev.source === 'tool' && !kernelFoundBroken(row.signature_class, prev.row.signature_class)) return;
       }
-      if (prev && prev.retryAt !== null && now < prev.retryAt) {
+      if (prev && prev.retryAt !== null && !retryDue(prev.retryAt, now)) {
         // codesign failed on this path lately (a timeout on a huge bundle, a stuck tool): the kernel's verdict is kept
         // when it says more, but the check waits for retryAt, or every exec would run codesign to its timeout again
         const says = row.signature_class !== 'unknown' && (prev.row.signature_class === 'unknown' || !sameImage(row, prev.row) || kernelFoundBroken(row.signature_class, prev.row.signature_class));
