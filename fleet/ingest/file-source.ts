@@ -412,8 +412,11 @@ async function rotatedBetween(
     found?: { path: string; ino: number; dev: number };
     newerOnly?: boolean;
     copyOf?: { offset: number; fp: FileFingerprint } | null;
-    /** The file `found` names, read to its end at this offset: a gzip of it (logrotate's compress) is no loss. */
-    readWhole?: { offset: number; fp: FileFingerprint };
+    /**
+     * The checkpoint's file as read up to this offset (following: read to its end): a gzip of it holding only those
+     * bytes (logrotate's compress) is no loss, one holding more is a copy whose lines after the offset are lost.
+     */
+    readUpTo?: { offset: number; fp: FileFingerprint } | null;
   },
   current: { ino: number; dev: number },
   log?: Logger,
@@ -458,8 +461,9 @@ async function rotatedBetween(
         if (!(await holdsCheckpoint(fh, after.copyOf))) continue;
       }
       if (compressed) {
-        if (after.readWhole && isGzip(head) && (await gzipCopyOf(fh, after.readWhole)) !== 'no') continue;
-        log?.warn({ file: candidate }, 'a rotation of the file written while we were down is compressed: not read (its lines are lost to the aggregator)');
+        const ofOurs = after.readUpTo && isGzip(head) ? await gzipCopyOf(fh, after.readUpTo) : 'no';
+        if (ofOurs === 'more') log?.warn({ file: candidate }, 'a compressed copy of the file read up to the stored offset holds lines after it: not read (they are lost to the aggregator)');
+        else if (ofOurs === 'no') log?.warn({ file: candidate }, 'a rotation of the file written while we were down is compressed: not read (its lines are lost to the aggregator)');
         continue;
       }
     } catch {
@@ -494,7 +498,7 @@ async function openRotation(file: string, found: RotatedFile): Promise<{ fh: Fil
 function checkpointMtime(
   reason: StartReason,
   checkpoint: Checkpoint | null,
-): { mtimeMs: number; newerOnly: boolean; copyOf: { offset: number; fp: FileFingerprint } | null } | null {
+): { mtimeMs: number; newerOnly: boolean; copyOf: { offset: number; fp: FileFingerprint } | null; readUpTo: { offset: number; fp: FileFingerprint } | null } | null {
   if ((reason !== 'rotated' && reason !== 'replaced' && reason !== 'truncated') || !checkpoint) return null;
   const mtimeMs = Number(checkpoint.mtimeMs);
   // a checkpoint written before it recorded mtimes names no time to start from
@@ -503,7 +507,7 @@ function checkpointMtime(
   // No inode is left out (no `found`): a file beside the path with the checkpoint's inode is another one that took the
   // freed inode (openRotated found its bytes are not the checkpoint's).
   const newerOnly = reason !== 'rotated';
-  return { mtimeMs, newerOnly, copyOf: newerOnly ? checkpointCopy(checkpoint) : null };
+  return { mtimeMs, newerOnly, copyOf: newerOnly ? checkpointCopy(checkpoint) : null, readUpTo: checkpointCopy(checkpoint) };
 }
 
 /** Whether the open file holds the checkpoint's bytes up to its offset (a copy of the checkpoint's file); false when unreadable. */
@@ -869,7 +873,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         }
         if (now - rotatedSince >= graceMs || now - rotatedFirstSeen >= maxGraceMs) {
           await drain(true);
-          const readWhole = { offset: pos.offset, fp: { headHash: pos.headHash, headBytes: pos.headBytes, tailHash: pos.tailHash, tailBytes: pos.tailBytes } };
+          const readUpTo = { offset: pos.offset, fp: { headHash: pos.headHash, headBytes: pos.headBytes, tailHash: pos.tailHash, tailBytes: pos.tailBytes } };
           const old = { ino: pos.ino, dev: pos.dev, mtimeMs: (await pos.fh.stat()).mtimeMs };
           await pos.fh.close();
           opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');
@@ -878,7 +882,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
           rotatedSince = null;
           // rotated more than once since the last poll (logrotate run twice, a long stall): the files between first
           // (our own file compressed by logrotate is a new inode with about its mtime: told by its bytes)
-          const after = { mtimeMs: old.mtimeMs, found: { path: '', ino: old.ino, dev: old.dev }, ...(readWhole.offset > 0 ? { readWhole } : {}) };
+          const after = { mtimeMs: old.mtimeMs, found: { path: '', ino: old.ino, dev: old.dev }, readUpTo: readUpTo.offset > 0 ? readUpTo : null };
           const between = await rotatedBetween(file, after, pos, opts.log).catch(() => []);
           for (const middle of between) {
             opts.log?.info({ file: middle.file }, 'the file was rotated more than once since the last poll: reading the file rotated between');

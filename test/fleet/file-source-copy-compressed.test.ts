@@ -88,6 +88,38 @@ describe('file source following a copytruncate', () => {
 });
 
 describe('a gzip copy of the checkpoint\'s file at start', () => {
+  it('at start: a gzip copy holding exactly what was read, written after the checkpoint (copytruncate a minute after the last line), is not reported as lost lines', async () => {
+    const { file, store, ingest } = await setup('exact-later.log');
+    const S = Math.floor(Date.now() / 1000) - 120;
+    writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n`);
+    utimesSync(file, S, S);
+    await ingestFile(file, { ingest, store });
+    // logrotate (copytruncate, compress) runs a minute later: the copy holds nothing we did not read
+    writeFileSync(`${file}.1.gz`, gzipSync(readFileSync(file)));
+    utimesSync(`${file}.1.gz`, S + 60, S + 60);
+    writeFileSync(file, `${lineAt(2)}\n`);
+    const { log, warned } = capturing();
+    expect(await ingestFile(file, { ingest, store, log })).toMatchObject({ accepted: 1 });
+    await store.close();
+    expect(warned.filter((w) => /lost/.test(w))).toEqual([]);
+  });
+
+  it('at start: a gzip copy written after the checkpoint that holds lines after the offset names them lost', async () => {
+    const { file, store, ingest } = await setup('more-later.log');
+    const S = Math.floor(Date.now() / 1000) - 120;
+    writeFileSync(file, `${lineAt(0)}\n`);
+    utimesSync(file, S, S);
+    await ingestFile(file, { ingest, store });
+    appendFileSync(file, `${lineAt(1)}\n`);
+    writeFileSync(`${file}.1.gz`, gzipSync(readFileSync(file)));
+    utimesSync(`${file}.1.gz`, S + 60, S + 60);
+    writeFileSync(file, `${lineAt(2)}\n`);
+    const { log, warned } = capturing();
+    expect(await ingestFile(file, { ingest, store, log })).toMatchObject({ accepted: 1 });
+    await store.close();
+    expect(warned.join('\n')).toMatch(/compressed copy of the file read up to the stored offset holds lines after it.*more-later\.log\.1\.gz/);
+  });
+
   it('a gzip copy holding exactly what was read (nothing after the offset) is not reported as lost lines', async () => {
     const { file, store, ingest } = await setup('exact-gz.log');
     const S = Math.floor(Date.now() / 1000) - 60;
