@@ -42,7 +42,8 @@ function isWebhookWrapper(v: unknown): boolean {
 function unwrapElement(item: unknown): unknown[] {
   if (!isWebhookWrapper(item)) return [item];
   const details = (item as { details: unknown }).details;
-  if (Array.isArray(details) && details.length > 0) return details;
+  // an empty batch holds nothing, as the same wrapper alone does
+  if (Array.isArray(details)) return details;
   if (typeof details === 'object' && details !== null && !Array.isArray(details)) return [details];
   if (typeof details === 'string' && details.trim() !== '') return [details];
   return [item];

@@ -148,7 +148,8 @@ export function cutToWidth(s: string, width: number): string {
   let w = 0;
   for (const ch of s) {
     const cw = charWidth(ch);
-    if (w + cw > width - 1) break;
+    // (a mark or jamo of no width after the last character kept belongs to it: kept)
+    if (cw > 0 && w + cw > width - 1) break;
     out += ch;
     w += cw;
   }
@@ -167,5 +168,7 @@ export function cutHostNameToWidth(s: string, width: number): string {
     w += cw;
     start--;
   }
+  // never start on the mark or jamo of a character cut away (a decomposed Korean syllable without its initial)
+  while (start < chars.length && charWidth(chars[start]!) === 0) start++;
   return `…${chars.slice(start).join('')}`;
 }

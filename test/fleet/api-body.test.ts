@@ -32,9 +32,11 @@ describe('POST /v1/ingest body shapes', () => {
   });
 
   it('passes an array element with nothing usable in details on whole, for quarantine, rather than refusing the array or dropping it', () => {
-    for (const bad of [{ hostIdentifier: 'H9', details: null }, { hostIdentifier: 'H9', details: 5 }, { hostIdentifier: 'H9', details: [] }, { hostIdentifier: 'H9', details: ' ' }]) {
+    for (const bad of [{ hostIdentifier: 'H9', details: null }, { hostIdentifier: 'H9', details: 5 }, { hostIdentifier: 'H9', details: ' ' }]) {
       expect(decodeIngestBody(JSON.stringify([line, { details: line }, bad])).lines, JSON.stringify(bad)).toEqual([line, line, bad]);
     }
+    // an empty batch is no lines, in an array as alone
+    expect(decodeIngestBody(JSON.stringify([line, { timestamp: '2026-03-03T09:53:00Z', details: [] }])).lines).toEqual([line]);
   });
 
   it('lists at most 20 issues and counts the rest (an error answer stays small)', () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { detectionsTable, hostStatusTable, printable } from '../../fleet/cli/format.js';
-import { cutHostNameToWidth, cutToWidth, padToWidth, textWidth } from '../../fleet/cli/text-width.js';
+import { charWidth, cutHostNameToWidth, cutToWidth, padToWidth, textWidth } from '../../fleet/cli/text-width.js';
 import { sampleDetection } from './serve-fixtures.js';
 
 /** The display column at which `needle` starts in `line`. */
@@ -41,6 +41,15 @@ describe('text width on a terminal', () => {
       expect(textWidth(host), host).toBeLessThanOrEqual(w);
       expect(host.startsWith('…')).toBe(true);
     }
+    // a decomposed Korean syllable cut from the start is dropped whole, not left as a lone vowel and final consonant
+    const nfd = '한글.example.jp'.normalize('NFD');
+    for (let w = 4; w <= 16; w++) {
+      const cut = cutHostNameToWidth(nfd, w);
+      if (cut.startsWith('…')) expect(charWidth([...cut][1] ?? 'x'), `width ${w}: ${JSON.stringify(cut)}`).not.toBe(0);
+      expect(textWidth(cut)).toBeLessThanOrEqual(w);
+    }
+    // cut at the end, a syllable keeps its vowel and final consonant
+    expect(cutToWidth('한글 MacBook'.normalize('NFD'), 5)).toBe('한글…'.normalize('NFD'));
     expect(cutToWidth('山田の', 6)).toBe('山田の');
     expect(cutToWidth('山田のMac', 6)).toBe('山田…');
     expect(cutHostNameToWidth('𠀋𠀋.example.jp', 12)).toBe('….example.jp');
