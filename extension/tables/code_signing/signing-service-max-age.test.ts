@@ -154,4 +154,45 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     await service.idle();
     expect(service.lookup(bin)!.signature_class).toBe('developer_id');
   });
+
+  it("a file replaced by a signed one whose first check fails is not kept as the kernel's unsigned verdict of the old image once the retry succeeds", async () => {
+    const bin = path.join(dir, 'tool');
+    writeFileSync(bin, 'unsigned dev build');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    const service = make(500);
+    service.seedFromEs(bin, esUnsigned);
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('unsigned');
+    // the signed release is installed over it; the first check of the new file times out (a stuck codesign)
+    rmSync(bin);
+    writeFileSync(bin, 'the signed release, another size');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
+    clock.advance(61);
+    service.request([bin]);
+    await service.idle();
+    // codesign answers again; the retry delay is over
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    clock.advance(301);
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('developer_id');
+  });
+
+  it('a failed check is not retried at once after a 2 s step back of the wall clock (less than the retry delay)', async () => {
+    const bin = path.join(dir, 'Slow');
+    writeFileSync(bin, 'x');
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
+    const service = make(500);
+    const t0 = clock.unix();
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('unknown');
+    // NTP steps the clock back two seconds; codesign would answer now, but the retry delay (300 s) is not over
+    clock.set(t0 - 2);
+    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+    service.request([bin]);
+    await service.idle();
+    expect(service.lookup(bin)!.signature_class).toBe('unknown');
+  });
 });

@@ -212,9 +212,12 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     return age < 0 || age >= seconds;
   }
 
-  /** Whether a failed check may run again: its delay is over, or the wall clock stepped back past when it was set. */
+  /**
+   * Whether a failed check may run again: its delay is over, or the wall clock stepped back more than the delay
+   * (before the failure by more than the delay again; a step of seconds by NTP does not make it due).
+   */
   function retryDue(retryAt: number, now: number): boolean {
-    return now >= retryAt || retryAt - now > RETRY_AFTER_FAILURE_S;
+    return now >= retryAt || retryAt - now > 2 * RETRY_AFTER_FAILURE_S;
   }
 
   function wantsCheck(path: string, now: number): boolean {
@@ -255,7 +258,10 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     // What eslogger already said stays true when codesign cannot add to it, and so does an earlier verdict on the same
     // file (an unchanged file whose day-old verdict was being checked again when the tool failed).
     const keep = prev && prev.row.signature_class !== 'unknown' && (prev.source === 'es' || prev.key === key);
-    store(path, { row: keep ? prev.row : unknownRow(path, now), key, validatedAt: now, retryAt: now + RETRY_AFTER_FAILURE_S, source: keep ? prev.source : 'tool' });
+    // A kept row still describes the file it was taken on: under that file's key, so that once the retry succeeds on
+    // a file replaced meanwhile, the new file's verdict is not taken for the same file's (the kernel's rule).
+    const rowKey = keep && prev.key !== 'es' ? prev.key : key;
+    store(path, { row: keep ? prev.row : unknownRow(path, now), key: rowKey, validatedAt: now, retryAt: now + RETRY_AFTER_FAILURE_S, source: keep ? prev.source : 'tool' });
     if (e instanceof ToolError) {
       const detail = e.hint ? `${e.message}; ${e.hint}` : e.message;
       if (e.code === 'TOOL_NOT_FOUND') health.unavailable(detail);
