@@ -411,12 +411,10 @@ async function rotatedBetween(
     mtimeMs: number;
     found?: { path: string; ino: number; dev: number };
     newerOnly?: boolean;
-    /** Only files named as newer rotations than `found` (following: what a second rotation put between). */
-    newerByName?: boolean;
     copyOf?: { offset: number; fp: FileFingerprint } | null;
     /**
-     * The checkpoint's file as read up to this offset (following: read to its end): a gzip of it holding only those
-     * bytes (logrotate's compress) is no loss, one holding more is a copy whose lines after the offset are lost.
+     * The checkpoint's file as read up to this offset: a gzip of it holding only those bytes (logrotate's compress)
+     * is no loss, one holding more is a copy whose lines after the offset are lost.
      */
     readUpTo?: { offset: number; fp: FileFingerprint } | null;
   },
@@ -444,7 +442,6 @@ async function rotatedBetween(
     const st = await lstat(candidate).catch(() => null);
     if (!st?.isFile() || st.mtimeMs < after.mtimeMs) continue;
     if (st.mtimeMs === after.mtimeMs && afterName && olderFirst(rotation, afterName) <= 0) continue;
-    if (after.newerByName && (!afterName || olderFirst(rotation, afterName) <= 0)) continue;
     if ((st.ino === rotated?.ino && st.dev === rotated.dev) || (st.ino === current.ino && st.dev === current.dev)) continue;
     const fh = await openFileIfInode(candidate, st.ino, st.dev);
     if (!fh) continue;
@@ -876,28 +873,11 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         }
         if (now - rotatedSince >= graceMs || now - rotatedFirstSeen >= maxGraceMs) {
           await drain(true);
-          const readUpTo = { offset: pos.offset, fp: { headHash: pos.headHash, headBytes: pos.headBytes, tailHash: pos.tailHash, tailBytes: pos.tailBytes } };
-          const old = { ino: pos.ino, dev: pos.dev };
           await pos.fh.close();
           opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');
           ({ pos } = await openFrom(file, null, false));
           tail = 0;
           rotatedSince = null;
-          // Rotated more than once since the last poll (logrotate run twice, a long stall): the files between first.
-          // Those are the rotations named newer than our file is named now (.1 when it is .2), whenever they were
-          // last written (an older rotation can be written later: a writer finishing its line after the rename).
-          // Our file gone from beside the path (compressed, deleted): nothing to tell them by, none is read.
-          const oldName = await openByInode(file, old.ino, old.dev).catch(() => null);
-          await oldName?.fh.close().catch(() => undefined);
-          const after = { mtimeMs: 0, found: { path: oldName?.path ?? '', ino: old.ino, dev: old.dev }, newerByName: true, readUpTo: readUpTo.offset > 0 ? readUpTo : null };
-          const between = oldName ? await rotatedBetween(file, after, pos, opts.log).catch(() => []) : [];
-          for (const middle of between) {
-            opts.log?.info({ file: middle.file }, 'the file was rotated more than once since the last poll: reading the file rotated between');
-            const opened = await openRotation(file, middle);
-            if (!opened) continue;
-            await drainAside({ fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT });
-            if (opts.signal?.aborted) break;
-          }
         }
       } else if (st && st.size < pos.offset + tail) {
         opts.log?.warn({ file: id, offset: pos.offset, size: st.size }, 'file truncated; reading from the start');

@@ -2,46 +2,19 @@
  * Copytruncate with a compressed copy: followed (openCopyOf / readCopyOf) and at start (the gzip copy check), and a
  * copy's descriptor when the log line about it throws (a review's cases).
  */
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { ingestFile } from '../../fleet/ingest/file-source.js';
-import { createIngestService, type IngestResult } from '../../fleet/ingest/ingest-service.js';
-import { silentLogger, type Logger } from '../../src/log.js';
-import { T0, destinationLine, hostsOf, memoryStore } from './fleet-helpers.js';
+import type { IngestResult } from '../../fleet/ingest/ingest-service.js';
+import { capturingLog, lineAt, openPaths, setupFileSource, sleep } from './file-source-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'outflow-copy-compressed-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const hosts = hostsOf(3);
-const lineAt = (i: number) => destinationLine(hosts[i % 3]!, T0 + i, `s${i}.example-${i}.com`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function setup(name: string) {
-  const file = path.join(dir, name);
-  const store = await memoryStore();
-  const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
-  return { file, store, ingest };
-}
-
-function capturing(onInfo?: (msg: string | undefined) => void) {
-  const warned: string[] = [];
-  const log = Object.create(silentLogger()) as Logger;
-  log.warn = ((o: unknown, msg?: string) => void warned.push(`${msg} ${JSON.stringify(o)}`)) as Logger['warn'];
-  if (onInfo) log.info = ((_o: unknown, msg?: string) => onInfo(msg)) as Logger['info'];
-  return { log, warned };
-}
-
-const openPaths = () =>
-  readdirSync('/proc/self/fd').flatMap((fd) => {
-    try {
-      return [readlinkSync(`/proc/self/fd/${fd}`)];
-    } catch {
-      return [];
-    }
-  });
+const setup = (name: string) => setupFileSource(dir, name);
+const capturing = (onInfo?: (msg: string | undefined) => void) => capturingLog(onInfo);
 
 describe('file source following a copytruncate', () => {
   it('copytruncate + compress (no delaycompress) between two polls: the lost lines are warned about, as docs/fleet.md says', async () => {

@@ -1,33 +1,20 @@
 /**
- * Following a rotation: the files rotated between two polls are only those named newer than the followed file (a
- * review's cases: ordinary single rotations must not read an older rotation again, nor warn about compressed ones).
+ * Following a rotation: an ordinary single rotation reads the old file to its end and then the new one, and nothing
+ * else beside them: no older rotation read again (one written late, a leftover of another naming scheme), no warning
+ * about compressed ones (reviews' cases; follow mode once looked for files rotated between two polls, see
+ * docs/fleet.md).
  */
-import { appendFileSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { fileSourceId, ingestFile } from '../../fleet/ingest/file-source.js';
-import { createIngestService, type IngestResult } from '../../fleet/ingest/ingest-service.js';
-import { silentLogger, type Logger } from '../../src/log.js';
-import { T0, destinationLine, hostsOf, memoryStore } from './fleet-helpers.js';
+import type { IngestResult } from '../../fleet/ingest/ingest-service.js';
+import { capturingLog, lineAt, openPaths, setupFileSource, sleep } from './file-source-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'outflow-follow-rotations-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const hosts = hostsOf(3);
-const lineAt = (i: number) => destinationLine(hosts[i % 3]!, T0 + i, `s${i}.example-${i}.com`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const openPaths = () =>
-  readdirSync('/proc/self/fd').flatMap((fd) => {
-    try {
-      return [readlinkSync(`/proc/self/fd/${fd}`)];
-    } catch {
-      return [];
-    }
-  });
-
 async function until(cond: () => boolean | Promise<boolean>, what: string) {
   const deadline = Date.now() + 10_000;
   while (!(await cond())) {
@@ -37,14 +24,9 @@ async function until(cond: () => boolean | Promise<boolean>, what: string) {
 }
 
 async function follow(name: string) {
-  const file = path.join(dir, name);
-  const store = await memoryStore();
-  const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: null });
-  const warned: string[] = [];
+  const { file, store, ingest } = await setupFileSource(dir, name);
   const infos: string[] = [];
-  const log = Object.create(silentLogger()) as Logger;
-  log.warn = ((o: unknown, msg?: string) => void warned.push(`${msg} ${JSON.stringify(o)}`)) as Logger['warn'];
-  log.info = ((o: unknown, msg?: string) => void infos.push(`${msg} ${JSON.stringify(o)}`)) as Logger['info'];
+  const { log, warned } = capturingLog((msg, o) => void infos.push(`${msg} ${JSON.stringify(o)}`));
   const batches: IngestResult[] = [];
   const ac = new AbortController();
   let done: Promise<IngestResult> | undefined;
@@ -121,5 +103,63 @@ describe('following a rotation, the files rotated between', () => {
     const r = await f.stop();
     expect(r.lines).toBe(201);
     expect(f.warned.join('; ')).toBe('');
+  }, 30_000);
+});
+
+describe('following a rotation: leftovers of another naming scheme', () => {
+  it('dateext after a numbered layout: a leftover NAME.1 (read long ago) is not read again at a dated rotation', async () => {
+    const f = await follow('mixed.log');
+    const { file } = f;
+    writeFileSync(file, `${lineAt(1)}\n`);
+    f.start();
+    await until(() => f.lines() >= 1, 'line 1');
+    // logrotate before dateext was turned on: file -> file.1
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, `${lineAt(2)}\n`);
+    await until(() => f.rotations() >= 1 && f.lines() >= 2, 'the new file after the numbered rotation');
+    const dayAgo = new Date(Date.now() - 86_400_000);
+    utimesSync(`${file}.1`, dayAgo, dayAgo);
+    // dateext from now on: one ordinary rotation, file -> file-20261128 (the numbered leftover stays)
+    renameSync(file, `${file}-20261128`);
+    writeFileSync(file, `${lineAt(3)}\n`);
+    const newIno = statSync(file).ino;
+    await until(async () => (await f.checkpointIno()) === newIno, 'a batch of the new file');
+    const r = await f.stop();
+    expect(r.lines, f.infos.filter((m) => m.includes('more than once')).join('; ')).toBe(3);
+  }, 30_000);
+
+  it('dateext after a numbered compressed layout: a leftover NAME.1.gz is not warned about as lost at a dated rotation', async () => {
+    const f = await follow('mixed-gz.log');
+    const { file } = f;
+    writeFileSync(`${file}.1.gz`, gzipSync(`${lineAt(50)}\n`));
+    const dayAgo = new Date(Date.now() - 86_400_000);
+    utimesSync(`${file}.1.gz`, dayAgo, dayAgo);
+    writeFileSync(file, `${lineAt(1)}\n`);
+    f.start();
+    await until(() => f.lines() >= 1, 'line 1');
+    renameSync(file, `${file}-20261128`);
+    writeFileSync(file, `${lineAt(2)}\n`);
+    const newIno = statSync(file).ino;
+    await until(async () => (await f.checkpointIno()) === newIno, 'a batch of the new file');
+    const r = await f.stop();
+    expect(r.lines).toBe(2);
+    expect(f.warned.join('; ')).toBe('');
+  }, 30_000);
+
+  it('dateext with dateformat .%Y%m (monthly): the older rotation NAME.202610 is not read again at the next rotation', async () => {
+    const f = await follow('monthly.log');
+    const { file } = f;
+    writeFileSync(file, `${lineAt(1)}\n`);
+    f.start();
+    await until(() => f.lines() >= 1, 'line 1');
+    renameSync(file, `${file}.202610`);
+    writeFileSync(file, `${lineAt(2)}\n`);
+    await until(() => f.rotations() >= 1 && f.lines() >= 2, 'the new file after the October rotation');
+    renameSync(file, `${file}.202611`);
+    writeFileSync(file, `${lineAt(3)}\n`);
+    const newIno = statSync(file).ino;
+    await until(async () => (await f.checkpointIno()) === newIno, 'a batch of the new file');
+    const r = await f.stop();
+    expect(r.lines, f.infos.filter((m) => m.includes('more than once')).join('; ')).toBe(3);
   }, 30_000);
 });
