@@ -731,6 +731,10 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       if (opts.signal?.aborted) return any;
       const { bytesRead } = await pos.fh.read(buf, tail, chunkBytes, pos.offset + tail);
       if (bytesRead === 0) break;
+      // Rewritten since it was checked (copytruncate, then lines past our offset, between the poll and this read):
+      // what was read is not what follows the offset. Checked after the read, so a rewrite before it is seen; one
+      // after it left the read good. Left unsent: the next poll (or run) finds the file truncated or replaced.
+      if (pos.tailBytes > 0 && (await differs(pos.fh, pos.offset, pos))) return any;
       any = true;
       const data = buf.subarray(0, tail + bytesRead);
       const lastNl = data.lastIndexOf(0x0a);
