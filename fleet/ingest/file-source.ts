@@ -582,6 +582,18 @@ function checkpointCopy(checkpoint: Checkpoint | null): { offset: number; fp: Fi
   return { offset, fp };
 }
 
+/** Whether the open file holds `bytes` at `at` (their first and last KiB compared); false when unreadable. */
+async function holdsAt(fh: FileHandle, at: number, bytes: Buffer): Promise<boolean> {
+  if (bytes.length === 0) return true;
+  const n = Math.min(bytes.length, FINGERPRINT_BYTES);
+  try {
+    const [first, last] = await Promise.all([readAt(fh, at, n), readAt(fh, at + bytes.length - n, n)]);
+    return first.equals(bytes.subarray(0, n)) && last.equals(bytes.subarray(bytes.length - n));
+  } catch {
+    return false;
+  }
+}
+
 /** A compressed rotation of another compressor than gzip counts as this truncation's copy when written this recently. */
 const RECENT_COMPRESSED_MS = 10 * 60 * 1000;
 
@@ -592,8 +604,9 @@ const RECENT_COMPRESSED_MS = 10 * 60 * 1000;
  * truncation). A copy compressed at once is not read: when it holds lines after our offset (gzip, told by
  * decompressing it; another compressor's, when written in the last minutes) they are named lost in a warning.
  */
-async function openCopyOf(file: string, pos: FilePosition, log?: Logger): Promise<FilePosition | null> {
-  if (pos.offset <= 0 || pos.tailBytes === 0) return null;
+async function openCopyOf(file: string, pos: FilePosition, held: Buffer, log?: Logger): Promise<FilePosition | null> {
+  // what identifies the copy: the fingerprint before the offset, and the unterminated bytes held after it
+  if ((pos.offset <= 0 || pos.tailBytes === 0) && held.length === 0) return null;
   const dir = path.dirname(path.resolve(file));
   const rotationName = rotationNames(path.basename(file));
   const names = await readdir(dir).catch(() => [] as string[]);
@@ -614,12 +627,13 @@ async function openCopyOf(file: string, pos: FilePosition, log?: Logger): Promis
     try {
       const head = await readAt(fh, 0, 4);
       if (!COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m))) {
-        keep = f.size >= pos.offset && (await holdsCheckpoint(fh, copy));
+        keep = f.size >= pos.offset + held.length && (pos.tailBytes === 0 || (await holdsCheckpoint(fh, copy))) && (await holdsAt(fh, pos.offset, held));
         if (keep) return { fh, ino: f.ino, dev: f.dev, offset: pos.offset, ...copy.fp };
         continue;
       }
       // compressed: only the newest rotation can be this truncation's copy
       if (f !== found[0]) continue;
+      if (pos.tailBytes === 0) continue;
       const lost = isGzip(head) ? (await gzipCopyOf(fh, copy)) === 'more' : Date.now() - f.mtimeMs < RECENT_COMPRESSED_MS;
       if (lost) log?.warn({ file: f.file }, 'the file was truncated under us and its copy compressed at once (copytruncate, compress): the lines written since the last read are lost to the aggregator');
     } catch {
@@ -697,6 +711,19 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   }
   let tail = 0;
 
+  /** Set by drain when the file was rewritten under its read (rewrittenSince): nothing of that read was sent. */
+  let rewrittenUnderRead = false;
+
+  /**
+   * Whether the file no longer holds what was read: the bytes before the offset (the fingerprint; without one, a
+   * checkpoint stored before fingerprints, the line end before it) or the unterminated bytes after it, kept at the
+   * front of `buf` (their first and last KiB).
+   */
+  const rewrittenSince = async (): Promise<boolean> => {
+    if (pos.offset > 0 && (await differs(pos.fh, pos.offset, pos.tailBytes > 0 ? pos : null))) return true;
+    return tail > 0 && !(await holdsAt(pos.fh, pos.offset, buf.subarray(0, tail)));
+  };
+
   /** `before`: bytes of the file that end at `offset` (the batch's; its last FINGERPRINT_BYTES are digested). */
   const send = async (lines: Iterable<string>, offset: number, before: Uint8Array) => {
     if (pos.headBytes < FINGERPRINT_BYTES && pos.headBytes < offset) {
@@ -733,8 +760,11 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       if (bytesRead === 0) break;
       // Rewritten since it was checked (copytruncate, then lines past our offset, between the poll and this read):
       // what was read is not what follows the offset. Checked after the read, so a rewrite before it is seen; one
-      // after it left the read good. Left unsent: the next poll (or run) finds the file truncated or replaced.
-      if (pos.tailBytes > 0 && (await differs(pos.fh, pos.offset, pos))) return any;
+      // after it left the read good. Left unsent (rewrittenUnderRead): the caller reads the file again.
+      if (await rewrittenSince()) {
+        rewrittenUnderRead = true;
+        return any;
+      }
       any = true;
       const data = buf.subarray(0, tail + bytesRead);
       const lastNl = data.lastIndexOf(0x0a);
@@ -799,6 +829,11 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     pos = other;
     try {
       await drain(true, true);
+      if (rewrittenUnderRead) {
+        // a rotated file or copy changed while read (rewritten by hand?): its rest is not the file at the path's
+        rewrittenUnderRead = false;
+        opts.log?.warn({ offset: pos.offset }, 'a rotated file changed while it was read: the rest of it is not read');
+      }
     } finally {
       await other.fh.close().catch(() => undefined);
       pos = current;
@@ -808,7 +843,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
 
   /** Following, the path truncated or rewritten under us: the rest of copytruncate's copy first (openCopyOf). */
   const readCopyOf = async (): Promise<void> => {
-    const copy = await openCopyOf(file, pos, opts.log).catch(() => null);
+    const copy = await openCopyOf(file, pos, buf.subarray(0, tail), opts.log).catch(() => null);
     if (!copy) return;
     try {
       opts.log?.info({ file: id, offset: copy.offset }, 'a copy of the file holds what was read (copytruncate): the lines written since the last read are read from it');
@@ -855,6 +890,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
     }
     if (!opts.follow) {
       await drain(true);
+      if (rewrittenUnderRead) opts.log?.warn({ file: id, offset: pos.offset }, 'file rewritten while it was read (copytruncate?): what was read after the stored offset is left for the next run, which reads it again');
       return totals;
     }
     while (!opts.signal?.aborted) {
@@ -898,6 +934,14 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         }
       }
       await drain(false);
+      if (rewrittenUnderRead) {
+        // as a file found replaced by the poll: the copy copytruncate made, if any, then the file from its start
+        rewrittenUnderRead = false;
+        opts.log?.warn({ file: id, offset: pos.offset }, 'file rewritten while it was read; reading it from the start');
+        await readCopyOf();
+        restart();
+        continue;
+      }
       try {
         await sleep(pollMs, undefined, { signal: opts.signal });
       } catch {

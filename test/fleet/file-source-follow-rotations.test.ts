@@ -45,7 +45,7 @@ async function follow(name: string) {
   return { file, start, lines, rotations, checkpointIno, warned, infos, stop };
 }
 
-describe('following a rotation, the files rotated between', () => {
+describe('following a rotation: an ordinary single rotation', () => {
   it('a single rotation after a quiet hour does not read the older rotation again (the writer finished its last line in the old file after the rename)', async () => {
     const f = await follow('quiet.log');
     const { file } = f;
@@ -62,10 +62,10 @@ describe('following a rotation, the files rotated between', () => {
     renameSync(file, `${file}.1`);
     writeFileSync(file, `${lineAt(3)}\n`);
     const newIno = statSync(file).ino;
-    // the files between are drained before the first batch of the new file
+    // the old file is drained before the first batch of the new file
     await until(async () => (await f.checkpointIno()) === newIno, 'a batch of the new file');
     const r = await f.stop();
-    expect(r.lines, `lines read; ${f.infos.filter((m) => m.includes('more than once'))}`).toBe(3);
+    expect(r.lines).toBe(3);
   }, 30_000);
 
   it('one rotation with compress of an empty file (ifempty, the default): no warning of lost lines', async () => {
@@ -125,7 +125,7 @@ describe('following a rotation: leftovers of another naming scheme', () => {
     const newIno = statSync(file).ino;
     await until(async () => (await f.checkpointIno()) === newIno, 'a batch of the new file');
     const r = await f.stop();
-    expect(r.lines, f.infos.filter((m) => m.includes('more than once')).join('; ')).toBe(3);
+    expect(r.lines).toBe(3);
   }, 30_000);
 
   it('dateext after a numbered compressed layout: a leftover NAME.1.gz is not warned about as lost at a dated rotation', async () => {
@@ -160,6 +160,6 @@ describe('following a rotation: leftovers of another naming scheme', () => {
     const newIno = statSync(file).ino;
     await until(async () => (await f.checkpointIno()) === newIno, 'a batch of the new file');
     const r = await f.stop();
-    expect(r.lines, f.infos.filter((m) => m.includes('more than once')).join('; ')).toBe(3);
+    expect(r.lines).toBe(3);
   }, 30_000);
 });
