@@ -604,7 +604,7 @@ const RECENT_COMPRESSED_MS = 10 * 60 * 1000;
  * truncation). A copy compressed at once is not read: when it holds lines after our offset (gzip, told by
  * decompressing it; another compressor's, when written in the last minutes) they are named lost in a warning.
  */
-async function openCopyOf(file: string, pos: FilePosition, held: Buffer, log?: Logger): Promise<FilePosition | null> {
+async function openCopyOf(file: string, pos: FilePosition, held: Buffer, heldSince: number, log?: Logger): Promise<FilePosition | null> {
   // what identifies the copy: the fingerprint before the offset, and the unterminated bytes held after it
   if ((pos.offset <= 0 || pos.tailBytes === 0) && held.length === 0) return null;
   const dir = path.dirname(path.resolve(file));
@@ -616,6 +616,10 @@ async function openCopyOf(file: string, pos: FilePosition, held: Buffer, log?: L
     const candidate = path.join(dir, name);
     const st = await lstat(candidate).catch(() => null);
     if (!st?.isFile() || (st.ino === pos.ino && st.dev === pos.dev)) continue;
+    // without a fingerprint only the held bytes tell the copy, and an older rotation may start the same way (one
+    // host's lines share their first ~100 bytes): then only a file made since they were read counts (by its ctime; a
+    // second's slack where ctime is kept in whole seconds)
+    if (pos.tailBytes === 0 && st.ctimeMs < heldSince - (st.ctimeMs % 1000 === 0 ? 1000 : 0)) continue;
     found.push({ file: candidate, ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs, size: st.size });
   }
   found.sort((a, b) => b.mtimeMs - a.mtimeMs);
@@ -719,10 +723,18 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
    * checkpoint stored before fingerprints, the line end before it) or the unterminated bytes after it, kept at the
    * front of `buf` (their first and last KiB).
    */
-  const rewrittenSince = async (): Promise<boolean> => {
-    if (pos.offset > 0 && (await differs(pos.fh, pos.offset, pos.tailBytes > 0 ? pos : null))) return true;
-    return tail > 0 && !(await holdsAt(pos.fh, pos.offset, buf.subarray(0, tail)));
+  const rewrittenSince = async (): Promise<'before' | 'held' | null> => {
+    if (pos.offset > 0 && (await differs(pos.fh, pos.offset, pos.tailBytes > 0 ? pos : null))) return 'before';
+    if (tail === 0 || (await holdsAt(pos.fh, pos.offset, buf.subarray(0, tail)))) return null;
+    // the same file up to the offset only when a fingerprint says so (at 0, or without one, nothing does)
+    return pos.offset > 0 && pos.tailBytes > 0 ? 'held' : 'before';
   };
+
+  /**
+   * When the unterminated bytes now held at the front of `buf` were first read (Date.now(); 0: none held): a file
+   * beside the path made before then is no copy of them (openCopyOf, when no fingerprint tells it).
+   */
+  let heldSince = 0;
 
   /** `before`: bytes of the file that end at `offset` (the batch's; its last FINGERPRINT_BYTES are digested). */
   const send = async (lines: Iterable<string>, offset: number, before: Uint8Array) => {
@@ -761,7 +773,15 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       // Rewritten since it was checked (copytruncate, then lines past our offset, between the poll and this read):
       // what was read is not what follows the offset. Checked after the read, so a rewrite before it is seen; one
       // after it left the read good. Left unsent (rewrittenUnderRead): the caller reads the file again.
-      if (await rewrittenSince()) {
+      const rewritten = await rewrittenSince();
+      if (rewritten === 'held') {
+        // only the unterminated line after the offset changed (a writer rewriting its last partial line, NULs where
+        // data had not landed): the file is the same up to the offset, so that line is read again from there
+        tail = 0;
+        heldSince = 0;
+        continue;
+      }
+      if (rewritten === 'before') {
         rewrittenUnderRead = true;
         return any;
       }
@@ -776,6 +796,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
           pos.offset += data.length;
           tail = 0;
         } else {
+          if (tail === 0) heldSince = Date.now();
           tail = data.length;
         }
         continue;
@@ -790,6 +811,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         lines.invalidate();
       }
       tail = data.length - (lastNl + 1);
+      heldSince = tail > 0 ? Date.now() : 0;
       buf.copyWithin(0, lastNl + 1, data.length);
       pos.offset = consumed;
     }
@@ -813,6 +835,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   const restart = () => {
     Object.assign(pos, NO_FINGERPRINT, { offset: 0 });
     tail = 0;
+    heldSince = 0;
   };
 
   const graceMs = opts.rotateGraceMs ?? 2 * pollMs;
@@ -838,12 +861,13 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       await other.fh.close().catch(() => undefined);
       pos = current;
       tail = 0;
+      heldSince = 0;
     }
   };
 
   /** Following, the path truncated or rewritten under us: the rest of copytruncate's copy first (openCopyOf). */
   const readCopyOf = async (): Promise<void> => {
-    const copy = await openCopyOf(file, pos, buf.subarray(0, tail), opts.log).catch(() => null);
+    const copy = await openCopyOf(file, pos, buf.subarray(0, tail), heldSince, opts.log).catch(() => null);
     if (!copy) return;
     try {
       opts.log?.info({ file: id, offset: copy.offset }, 'a copy of the file holds what was read (copytruncate): the lines written since the last read are read from it');
@@ -913,10 +937,16 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         }
         if (now - rotatedSince >= graceMs || now - rotatedFirstSeen >= maxGraceMs) {
           await drain(true);
+          if (rewrittenUnderRead) {
+            // the rotated file itself changed under the read: its rest is not read (the new file is not concerned)
+            rewrittenUnderRead = false;
+            opts.log?.warn({ file: id, offset: pos.offset }, 'the rotated file changed while it was read: the rest of it is not read');
+          }
           await pos.fh.close();
           opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');
           ({ pos } = await openFrom(file, null, false));
           tail = 0;
+          heldSince = 0;
           rotatedSince = null;
         }
       } else if (st && st.size < pos.offset + tail) {
