@@ -57,6 +57,11 @@ export interface FileSourceOptions {
    * the old descriptor) are read; the new file's wait that long.
    */
   rotateGraceMs?: number;
+  /**
+   * Following, a first line only partly read when the file is truncated (no fingerprint yet): a rotation beside the
+   * path made at most this long (ms) before that part was read can be copytruncate's copy of it (default 60 s).
+   */
+  copySlackMs?: number;
   /** A line without `\n` longer than this is handed over as is (and quarantined as too long). */
   maxLineBytes?: number;
   signal?: AbortSignal;
@@ -604,9 +609,10 @@ const RECENT_COMPRESSED_MS = 10 * 60 * 1000;
  * truncation). A copy compressed at once is not read: when it holds lines after our offset (gzip, told by
  * decompressing it; another compressor's, when written in the last minutes) they are named lost in a warning.
  */
-async function openCopyOf(file: string, pos: FilePosition, held: Buffer, heldSince: number, log?: Logger): Promise<FilePosition | null> {
+async function openCopyOf(file: string, pos: FilePosition, held: { bytes: Buffer; since: number; slackMs: number }, log?: Logger): Promise<FilePosition | null> {
+  const { bytes: heldBytes, since: heldSince, slackMs } = held;
   // what identifies the copy: the fingerprint before the offset, and the unterminated bytes held after it
-  if ((pos.offset <= 0 || pos.tailBytes === 0) && held.length === 0) return null;
+  if ((pos.offset <= 0 || pos.tailBytes === 0) && heldBytes.length === 0) return null;
   const dir = path.dirname(path.resolve(file));
   const rotationName = rotationNames(path.basename(file));
   const names = await readdir(dir).catch(() => [] as string[]);
@@ -617,9 +623,10 @@ async function openCopyOf(file: string, pos: FilePosition, held: Buffer, heldSin
     const st = await lstat(candidate).catch(() => null);
     if (!st?.isFile() || (st.ino === pos.ino && st.dev === pos.dev)) continue;
     // without a fingerprint only the held bytes tell the copy, and an older rotation may start the same way (one
-    // host's lines share their first ~100 bytes): then only a file made since they were read counts (by its ctime; a
-    // second's slack where ctime is kept in whole seconds)
-    if (pos.tailBytes === 0 && st.ctimeMs < heldSince - (st.ctimeMs % 1000 === 0 ? 1000 : 0)) continue;
+    // host's lines share their first ~100 bytes): then only a file made about when they were read counts (ctime
+    // within copySlackMs before: logrotate may copy before our read and truncate after it, and the kernel's file
+    // clock runs behind Date.now() by milliseconds)
+    if (pos.tailBytes === 0 && st.ctimeMs < heldSince - slackMs) continue;
     found.push({ file: candidate, ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs, size: st.size });
   }
   found.sort((a, b) => b.mtimeMs - a.mtimeMs);
@@ -631,7 +638,7 @@ async function openCopyOf(file: string, pos: FilePosition, held: Buffer, heldSin
     try {
       const head = await readAt(fh, 0, 4);
       if (!COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m))) {
-        keep = f.size >= pos.offset + held.length && (pos.tailBytes === 0 || (await holdsCheckpoint(fh, copy))) && (await holdsAt(fh, pos.offset, held));
+        keep = f.size >= pos.offset + heldBytes.length && (pos.tailBytes === 0 || (await holdsCheckpoint(fh, copy))) && (await holdsAt(fh, pos.offset, heldBytes));
         if (keep) return { fh, ino: f.ino, dev: f.dev, offset: pos.offset, ...copy.fp };
         continue;
       }
@@ -867,7 +874,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
 
   /** Following, the path truncated or rewritten under us: the rest of copytruncate's copy first (openCopyOf). */
   const readCopyOf = async (): Promise<void> => {
-    const copy = await openCopyOf(file, pos, buf.subarray(0, tail), heldSince, opts.log).catch(() => null);
+    const copy = await openCopyOf(file, pos, { bytes: buf.subarray(0, tail), since: heldSince, slackMs: opts.copySlackMs ?? 60_000 }, opts.log).catch(() => null);
     if (!copy) return;
     try {
       opts.log?.info({ file: id, offset: copy.offset }, 'a copy of the file holds what was read (copytruncate): the lines written since the last read are read from it');
