@@ -2,7 +2,7 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
-import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { createIngestService, type IngestService } from '../../fleet/ingest/ingest-service.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { T0, destinationLine, hostsOf, memoryStore } from './fleet-helpers.js';
 
@@ -39,4 +39,18 @@ export function openPaths(): string[] {
       return [];
     }
   });
+}
+
+/** The ingest service with every line handed to it recorded, in order. */
+export function recordingIngest(ingest: IngestService): { sent: string[]; wrapped: IngestService } {
+  const sent: string[] = [];
+  const wrapped = {
+    ...ingest,
+    ingestLines: (lines: Iterable<string>, src: Parameters<IngestService['ingestLines']>[1]) => {
+      const arr = [...lines];
+      sent.push(...arr);
+      return ingest.ingestLines(arr, src);
+    },
+  } as IngestService;
+  return { sent, wrapped };
 }

@@ -4,21 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ingestFile } from '../../fleet/ingest/file-source.js';
-import { capturingLog, lineAt, setupFileSource, sleep } from './file-source-helpers.js';
+import { capturingLog, lineAt, recordingIngest, setupFileSource, sleep } from './file-source-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'outflow-read-race-more-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Every line handed to the ingest service, in order. */
-function recording(ingest: Awaited<ReturnType<typeof setupFileSource>>['ingest']) {
-  const sent: string[] = [];
-  const wrapped = { ...ingest, ingestLines: (lines: Iterable<string>, src: Parameters<typeof ingest.ingestLines>[1]) => {
-    const arr = [...lines];
-    sent.push(...arr);
-    return ingest.ingestLines(arr, src);
-  } } as typeof ingest;
-  return { sent, wrapped };
-}
+const recording = recordingIngest;
 const count = (sent: string[], line: string) => sent.filter((l) => l === line).length;
 async function until(cond: () => boolean) {
   for (let i = 0; i < 400 && !cond(); i++) await sleep(10);
