@@ -349,6 +349,10 @@ async function openByInode(file: string, ino: number, dev: number): Promise<{ fh
 /** First bytes of compressed files (gzip, bzip2, xz, zstd, zip): a rotated log compressed in place is not read. */
 const COMPRESSED_MAGIC = [Buffer.from([0x1f, 0x8b]), Buffer.from('BZh'), Buffer.from([0xfd, 0x37, 0x7a, 0x58]), Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.from('PK\x03\x04', 'latin1')];
 
+/** Whether a file's first bytes are a compressor's magic (COMPRESSED_MAGIC), or gzip's. */
+const isCompressed = (head: Buffer) => COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m));
+const isGzip = (head: Buffer) => head.subarray(0, 2).equals(COMPRESSED_MAGIC[0]!);
+
 const escapeRegExp = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A compressed rotation's extension (found, so that it is reported rather than silently left). */
 const COMPRESSION = String.raw`(?:\.(?:gz|bz2|xz|zst|lz4|Z|zip))?`;
@@ -452,7 +456,7 @@ async function rotatedBetween(
     if (!fh) continue;
     try {
       const head = await readAt(fh, 0, 4);
-      const compressed = COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m));
+      const compressed = isCompressed(head);
       // only newer ones, but for a copy of the checkpoint's file made in the same instant (copytruncate on 1 s timestamps)
       if (after.newerOnly && st.mtimeMs === after.mtimeMs) {
         if (!after.copyOf) continue;
@@ -576,7 +580,6 @@ async function gzipCopyOf(fh: FileHandle, copy: { offset: number; fp: FileFinger
   return more ? 'more' : 'exact';
 }
 
-const isGzip = (head: Buffer) => head.subarray(0, 2).equals(COMPRESSED_MAGIC[0]!);
 
 /** The checkpoint's offset and fingerprint, to recognise a copy of its file; null for a checkpoint without a fingerprint. */
 function checkpointCopy(checkpoint: Checkpoint | null): { offset: number; fp: FileFingerprint } | null {
@@ -637,7 +640,7 @@ async function openCopyOf(file: string, pos: FilePosition, held: { bytes: Buffer
     let keep = false;
     try {
       const head = await readAt(fh, 0, 4);
-      if (!COMPRESSED_MAGIC.some((m) => head.subarray(0, m.length).equals(m))) {
+      if (!isCompressed(head)) {
         keep = f.size >= pos.offset + heldBytes.length && (pos.tailBytes === 0 || (await holdsCheckpoint(fh, copy))) && (await holdsAt(fh, pos.offset, heldBytes));
         if (keep) return { fh, ino: f.ino, dev: f.dev, offset: pos.offset, ...copy.fp };
         continue;
@@ -722,9 +725,6 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   }
   let tail = 0;
 
-  /** Set by drain when the file was rewritten under its read (rewrittenSince): nothing of that read was sent. */
-  let rewrittenUnderRead = false;
-
   /**
    * Whether the file no longer holds what was read: the bytes before the offset (the fingerprint; without one, a
    * checkpoint stored before fingerprints, the line end before it) or the unterminated bytes after it, kept at the
@@ -767,19 +767,19 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   };
 
   /**
-   * Read to EOF; returns true when something was read. `final`: no more bytes will come to this descriptor (a
-   * one-shot read, a rotated file): hand over the unterminated tail, except in a one-shot read of the file at the
-   * path (see endOfInput) unless `left` (a rotated file nothing will read again).
+   * Read to EOF. `final`: no more bytes will come to this descriptor (a one-shot read, a rotated file): hand over the
+   * unterminated tail, except in a one-shot read of the file at the path (see endOfInput) unless `left` (a rotated
+   * file nothing will read again). Returns true when the file was rewritten under a read (rewrittenSince): nothing of
+   * that read was sent, and the caller decides how to read the file again.
    */
   const drain = async (final: boolean, left = false): Promise<boolean> => {
-    let any = false;
     for (;;) {
-      if (opts.signal?.aborted) return any;
+      if (opts.signal?.aborted) return false;
       const { bytesRead } = await pos.fh.read(buf, tail, chunkBytes, pos.offset + tail);
       if (bytesRead === 0) break;
       // Rewritten since it was checked (copytruncate, then lines past our offset, between the poll and this read):
       // what was read is not what follows the offset. Checked after the read, so a rewrite before it is seen; one
-      // after it left the read good. Left unsent (rewrittenUnderRead): the caller reads the file again.
+      // after it left the read good. Left unsent: the caller reads the file again.
       const rewritten = await rewrittenSince();
       if (rewritten === 'held') {
         // only the unterminated line after the offset changed (a writer rewriting its last partial line, NULs where
@@ -788,11 +788,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         heldSince = 0;
         continue;
       }
-      if (rewritten === 'before') {
-        rewrittenUnderRead = true;
-        return any;
-      }
-      any = true;
+      if (rewritten === 'before') return true;
       const data = buf.subarray(0, tail + bytesRead);
       const lastNl = data.lastIndexOf(0x0a);
       if (lastNl < 0) {
@@ -828,14 +824,14 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         // Still being written, most likely: the checkpoint stays at the line's start (the last batch's end).
         opts.log?.info({ file: id, offset: pos.offset, bytes: tail }, 'unterminated last line left for the next run');
         opts.onUnfinishedLine?.({ file: id, offset: pos.offset, bytes: tail });
-        return any;
+        return false;
       }
       const end = pos.offset + tail;
       await send([text], end, buf.subarray(0, tail));
       pos.offset = end;
       tail = 0;
     }
-    return any;
+    return false;
   };
 
   /** Read the open file again from 0 (truncated or replaced in place): the fingerprint starts over too. */
@@ -853,17 +849,17 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   let rotatedFirstSeen = 0;
   let rotatedSize = -1;
 
-  /** Read a file other than the one at the path to its end (nothing will read it again), then come back. */
-  const drainAside = async (other: FilePosition): Promise<void> => {
+  /**
+   * Read a file other than the one at the path to its end (nothing will read it again), then come back; it is closed
+   * whatever happens. `prepare` runs first (where to start in it, what to log), within that guarantee.
+   */
+  const drainAside = async (other: FilePosition, prepare?: (aside: FilePosition) => Promise<void> | void): Promise<void> => {
     const current = pos;
     pos = other;
     try {
-      await drain(true, true);
-      if (rewrittenUnderRead) {
-        // a rotated file or copy changed while read (rewritten by hand?): its rest is not the file at the path's
-        rewrittenUnderRead = false;
-        opts.log?.warn({ offset: pos.offset }, 'a rotated file changed while it was read: the rest of it is not read');
-      }
+      await prepare?.(other);
+      // a rotated file or copy changed while read (rewritten by hand?): its rest is not the file at the path's
+      if (await drain(true, true)) opts.log?.warn({ offset: pos.offset }, 'a rotated file changed while it was read: the rest of it is not read');
     } finally {
       await other.fh.close().catch(() => undefined);
       pos = current;
@@ -876,14 +872,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
   const readCopyOf = async (): Promise<void> => {
     const copy = await openCopyOf(file, pos, { bytes: buf.subarray(0, tail), since: heldSince, slackMs: opts.copySlackMs ?? 60_000 }, opts.log).catch(() => null);
     if (!copy) return;
-    try {
-      opts.log?.info({ file: id, offset: copy.offset }, 'a copy of the file holds what was read (copytruncate): the lines written since the last read are read from it');
-    } catch (err) {
-      // not handed to drainAside, which closes what it reads
-      await copy.fh.close().catch(() => undefined);
-      throw err;
-    }
-    await drainAside(copy);
+    await drainAside(copy, () => opts.log?.info({ file: id, offset: copy.offset }, 'a copy of the file holds what was read (copytruncate): the lines written since the last read are read from it'));
   };
 
   try {
@@ -903,25 +892,17 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         opts.log?.warn({ file: middle.file }, 'a file rotated while we were down is gone (deleted or compressed since): not read');
         continue;
       }
-      let from: FilePosition = { fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT };
-      try {
-        if (copyOf && (await holdsCheckpoint(opened.fh, copyOf))) {
-          from = { ...from, offset: copyOf.offset, ...copyOf.fp };
-          opts.log?.info({ file: opened.path, offset: copyOf.offset }, 'a copy of the checkpoint\'s file (copytruncate): read on from the stored offset');
-          copyOf = null;
-        }
-      } catch (err) {
-        // not handed to drainAside, which closes what it reads
-        await opened.fh.close().catch(() => undefined);
-        throw err;
-      }
-      await drainAside(from);
+      await drainAside({ fh: opened.fh, ino: middle.ino, dev: middle.dev, offset: 0, ...NO_FINGERPRINT }, async (aside) => {
+        if (!copyOf || !(await holdsCheckpoint(aside.fh, copyOf))) return;
+        Object.assign(aside, { offset: copyOf.offset, ...copyOf.fp });
+        opts.log?.info({ file: opened.path, offset: copyOf.offset }, 'a copy of the checkpoint\'s file (copytruncate): read on from the stored offset');
+        copyOf = null;
+      });
       // stopped within it: the checkpoint names it, and the next start resumes there (found by its inode)
       if (opts.signal?.aborted) return totals;
     }
     if (!opts.follow) {
-      await drain(true);
-      if (rewrittenUnderRead) opts.log?.warn({ file: id, offset: pos.offset }, 'file rewritten while it was read (copytruncate?): what was read after the stored offset is left for the next run, which reads it again');
+      if (await drain(true)) opts.log?.warn({ file: id, offset: pos.offset }, 'file rewritten while it was read (copytruncate?): what was read after the stored offset is left for the next run, which reads it again');
       return totals;
     }
     while (!opts.signal?.aborted) {
@@ -943,12 +924,8 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
           rotatedSize = size;
         }
         if (now - rotatedSince >= graceMs || now - rotatedFirstSeen >= maxGraceMs) {
-          await drain(true);
-          if (rewrittenUnderRead) {
-            // the rotated file itself changed under the read: its rest is not read (the new file is not concerned)
-            rewrittenUnderRead = false;
-            opts.log?.warn({ file: id, offset: pos.offset }, 'the rotated file changed while it was read: the rest of it is not read');
-          }
+          // the rotated file itself changed under the read: its rest is not read (the new file is not concerned)
+          if (await drain(true)) opts.log?.warn({ file: id, offset: pos.offset }, 'the rotated file changed while it was read: the rest of it is not read');
           await pos.fh.close();
           opts.log?.info({ file: id, old_ino: pos.ino, new_ino: st.ino }, 'file rotated; reading the new file from the start');
           ({ pos } = await openFrom(file, null, false));
@@ -970,10 +947,8 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
           restart();
         }
       }
-      await drain(false);
-      if (rewrittenUnderRead) {
-        // as a file found replaced by the poll: the copy copytruncate made, if any, then the file from its start
-        rewrittenUnderRead = false;
+      if (await drain(false)) {
+        // as a file found replaced: the copy copytruncate made, if any, then the file from its start
         opts.log?.warn({ file: id, offset: pos.offset }, 'file rewritten while it was read; reading it from the start');
         await readCopyOf();
         restart();
