@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { OsqueryExtension, parseSecondsFlag, type ExtensionOptions } from './extension.js';
-import { FakeManager } from './testing/fake-manager.js';
+import { OsqueryExtension, parseSecondsFlag } from './extension.js';
+import { FakeManager, testExtensionOptions } from './testing/fake-manager.js';
 
 let dir: string;
 beforeAll(() => {
@@ -18,16 +18,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const options = (socket: string, over: Partial<ExtensionOptions> = {}): ExtensionOptions => ({
-  socket,
-  name: 'outflow',
-  version: '0.1.0',
-  sdkVersion: '1.8.2',
-  tables: [{ name: 't', columns: [{ name: 'a', type: 'TEXT' }], generate: () => [{ a: 'x' }] }],
-  startTimeoutMs: 3000,
-  intervalMs: 60_000,
-  ...over,
-});
+const options = testExtensionOptions;
 
 describe('OsqueryExtension lifecycle edges', () => {
   const managers: FakeManager[] = [];

@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { exitCodeFor, OsqueryExtension, parseSecondsFlag, type ExtensionOptions } from './extension.js';
-import { FakeManager } from './testing/fake-manager.js';
+import { exitCodeFor, OsqueryExtension, parseSecondsFlag } from './extension.js';
+import { FakeManager, testExtensionOptions } from './testing/fake-manager.js';
 
 let dir: string;
 beforeAll(() => {
@@ -11,16 +11,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const options = (socket: string, over: Partial<ExtensionOptions> = {}): ExtensionOptions => ({
-  socket,
-  name: 'outflow',
-  version: '0.1.0',
-  sdkVersion: '1.8.2',
-  tables: [{ name: 't', columns: [{ name: 'a', type: 'TEXT' }], generate: () => [{ a: 'x' }] }],
-  startTimeoutMs: 3000,
-  intervalMs: 60_000,
-  ...over,
-});
+const options = testExtensionOptions;
 
 describe('parseSecondsFlag', () => {
   it.each([

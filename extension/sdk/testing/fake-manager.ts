@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { unlink } from 'node:fs/promises';
 import { formatQueryContext, type NamedConstraint } from '../query-context.js';
+import type { ExtensionOptions } from '../extension.js';
 import { ExtensionClient, serveExtensionManager, type ThriftServer } from '../thrift-bridge.js';
 import { ExtensionCode, type ExtensionInfo, type ExtensionRegistry, type ExtensionResponse, type ExtensionStatus, type OptionInfo, type PluginRow } from '../types.js';
 
@@ -221,4 +222,18 @@ export class FakeManager extends EventEmitter {
     await this.die();
     this.removeAllListeners();
   }
+}
+
+/** Options of a one-table test extension on `socket` (a start timeout of 3 s, liveness every minute), with `over`. */
+export function testExtensionOptions(socket: string, over: Partial<ExtensionOptions> = {}): ExtensionOptions {
+  return {
+    socket,
+    name: 'outflow',
+    version: '0.1.0',
+    sdkVersion: '1.8.2',
+    tables: [{ name: 't', columns: [{ name: 'a', type: 'TEXT' }], generate: () => [{ a: 'x' }] }],
+    startTimeoutMs: 3000,
+    intervalMs: 60_000,
+    ...over,
+  };
 }
