@@ -44,7 +44,7 @@ function unwrapElement(item: unknown): unknown[] {
   const details = (item as { details: unknown }).details;
   // an empty batch holds nothing, as the same wrapper alone does
   if (Array.isArray(details)) return details;
-  if (typeof details === 'object' && details !== null && !Array.isArray(details)) return [details];
+  if (typeof details === 'object' && details !== null) return [details];
   if (typeof details === 'string' && details.trim() !== '') return [details];
   return [item];
 }
