@@ -1,5 +1,6 @@
 /** Job locks on a PostgreSQL store hold connections of their own, apart from the store's pool (a review's case). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
 import { openPostgresStore } from '../../fleet/store/postgres/index.js';
 import { createTestDatabase, holdServerShared, type TestDatabase } from '../helpers/pg.js';
 
@@ -32,6 +33,29 @@ describe('PostgreSQL job locks and the pool', () => {
       expect(results).toEqual([
         { status: 'fulfilled', value: { acquired: true, value: 'finalize' } },
         { status: 'fulfilled', value: { acquired: true, value: 'rollup' } },
+      ]);
+    } finally {
+      await store.close();
+    }
+  }, 40_000);
+
+  it('every connection asks the server to probe it: a vanished instance releases its job locks in about a minute, not hours', async () => {
+    // The default would be the server's operating-system keepalive: 2 h idle before the first probe (7200 here over TCP).
+    const store = await openPostgresStore(db.url, { poolSize: 2 });
+    try {
+      const { pool, lockPool } = store as unknown as { pool: pg.Pool; lockPool: pg.Pool };
+      const seen: string[][] = [];
+      await store.withJobLock('finalize', async () => {
+        for (const p of [lockPool, pool]) {
+          const r = await p.query<{ idle: string; interval: string; count: string }>(
+            `SELECT current_setting('tcp_keepalives_idle') AS idle, current_setting('tcp_keepalives_interval') AS interval, current_setting('tcp_keepalives_count') AS count`,
+          );
+          seen.push([r.rows[0]!.idle, r.rows[0]!.interval, r.rows[0]!.count]);
+        }
+      });
+      expect(seen).toEqual([
+        ['30', '10', '3'],
+        ['30', '10', '3'],
       ]);
     } finally {
       await store.close();

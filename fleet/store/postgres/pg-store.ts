@@ -1425,6 +1425,16 @@ export function redactPostgresUrl(url: string): string {
 /** Job-lock connections of one store (see PostgresStore.lockPool): more jobs at once wait for one. */
 const JOB_LOCK_CONNECTIONS = 4;
 
+/**
+ * Set on every connection: the server probes an idle client after 30 s, every 10 s, and ends the session after 3
+ * unanswered probes. An aggregator host that vanishes (power loss, a network cut: no FIN, no RST) otherwise keeps
+ * its sessions, and with them its job locks and any transaction's suppression-key locks, until the server's
+ * operating-system default (2 h of idle, then ~11 min of probes): every other instance skips the job all that
+ * time. A live client's kernel answers the probes, however long its job runs. SET (not a startup `options`
+ * parameter, which PgBouncer refuses); ignored by the server on a Unix socket, where a vanished peer cannot be.
+ */
+const SERVER_KEEPALIVE_SQL = `SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false), set_config('tcp_keepalives_count', '3', false)`;
+
 export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
   readonly location: string;
@@ -1473,6 +1483,12 @@ export class PostgresStore implements Store {
     // pool replaces it and the next query reconnects.
     this.pool.on('error', (err) => this.log.warn({ err }, 'idle postgres connection lost'));
     this.lockPool.on('error', (err) => this.log.warn({ err }, 'idle postgres job-lock connection lost'));
+    for (const pool of [this.pool, this.lockPool]) {
+      pool.on('connect', (client) => {
+        // queued before the query the connection was opened for, so it runs first
+        client.query(SERVER_KEEPALIVE_SQL).catch((err: unknown) => this.log.warn({ err: coerceError(err) }, 'could not set the server-side TCP keepalives of a postgres connection; a vanished instance may hold its job locks until the server notices'));
+      });
+    }
     const ex = executorFor(this.pool, false, () => this.begin());
     const repos = new PgRepos(ex, this.chunk, this.clockSlot, this.judged, this.sketchRows);
     this.results = repos.results;
