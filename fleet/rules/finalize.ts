@@ -253,6 +253,32 @@ async function exactCounts(store: Store, fired: CandidateContext[], apps: Map<st
   }
 }
 
+function byCreation(a: Detection, b: Detection): number {
+  return a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Puts `d` in a key's detections (oldest first), in place of the version with its id. */
+function keepWindow(windows: Detection[], d: Detection): void {
+  const at = windows.findIndex((w) => w.id === d.id);
+  if (at >= 0) windows.splice(at, 1);
+  windows.push(d);
+  windows.sort(byCreation);
+}
+
+/**
+ * The detection whose suppression window holds a flow at `t`: the newest one created at or before `t` within `span`;
+ * else a flow that arrived late, before the oldest detection's start, folds into the first one created within `span`
+ * after it. A flow is compared with every window of its key, not only the newest, so a late line lands in the window
+ * live operation put it in, and replaying the logs in another order gives the same detections.
+ */
+function windowOf(windows: readonly Detection[], t: number, span: number): Detection | undefined {
+  for (let i = windows.length - 1; i >= 0; i--) {
+    const d = windows[i]!;
+    if (d.created_at <= t) return t - d.created_at < span ? d : windows.find((w) => w.created_at > t && w.created_at - t < span);
+  }
+  return windows.find((w) => w.created_at - t < span);
+}
+
 export async function finalizePending(store: Store, opts: FinalizeOptions): Promise<FinalizeResult> {
   const started = performance.now();
   const cfg = opts.analytics;
@@ -292,9 +318,13 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
     // by candidate id: the open-detection lookup and the fold below use the same key
     const keyOf = new Map(fired.map((c) => [c.stored.id, suppressionKey(c.stored.hostId, c.stored.candidate, c.stored.destinationKey)]));
     const minTime = contexts.length ? contexts[0]!.stored.eventTime : cutoff;
-    const open = keyOf.size ? await store.detections.openBySuppressionKey([...keyOf.values()], minTime - span) : new Map<string, Detection>();
-    for (const d of created.values()) if (!open.has(d.suppression_key) || open.get(d.suppression_key)!.created_at <= d.created_at) open.set(d.suppression_key, d);
-    for (const d of updated.values()) if (!open.has(d.suppression_key) || open.get(d.suppression_key)!.created_at <= d.created_at) open.set(d.suppression_key, d);
+    const open = keyOf.size ? await store.detections.openBySuppressionKey([...keyOf.values()], minTime - span) : new Map<string, Detection[]>();
+    for (const key of keyOf.values()) if (!open.has(key)) open.set(key, []);
+    // this run's earlier batches: their versions are newer than the stored ones
+    for (const d of [...created.values(), ...updated.values()]) {
+      const windows = open.get(d.suppression_key);
+      if (windows) keepWindow(windows, d);
+    }
 
     const outcomes: CandidateOutcome[] = [];
     const changed = new Map<string, Detection>();
@@ -319,15 +349,16 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
         rareThreshold: ctx.rare,
         commonThreshold: ctx.common,
       };
-      const existing = open.get(key);
-      if (existing && Math.abs(s.eventTime - existing.created_at) < span) {
+      const windows = open.get(key)!;
+      const existing = windowOf(windows, s.eventTime, span);
+      if (existing) {
         const counted = foldInto(existing, input);
         changed.set(existing.id, existing);
         if (!created.has(existing.id)) updated.set(existing.id, existing);
         outcomes.push({ id: s.id, detectionId: existing.id, ...counted, branch: v.branch, version: s.version });
       } else {
         const det = buildDetection(input);
-        open.set(key, det);
+        keepWindow(windows, det);
         changed.set(det.id, det);
         created.set(det.id, det);
         outcomes.push({ id: s.id, detectionId: det.id, countedBytesOut: Math.max(0, s.candidate.bytes_out), countedBytesIn: Math.max(0, s.candidate.bytes_in), branch: v.branch, version: s.version });

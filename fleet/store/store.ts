@@ -657,8 +657,11 @@ export interface LatestChange {
 }
 
 export interface DetectionsRepo {
-  /** For each suppression key: the newest detection with created_at ≥ since (the open suppression window). */
-  openBySuppressionKey(keys: readonly string[], since: number): Promise<Map<string, Detection>>;
+  /**
+   * For each suppression key that has any: its detections with created_at ≥ since, oldest first (the suppression
+   * windows a batch of candidates can fall in; a late candidate may belong to an older one than the newest).
+   */
+  openBySuppressionKey(keys: readonly string[], since: number): Promise<Map<string, Detection[]>>;
   /** Insert or replace by `id`. */
   upsert(rows: readonly Detection[]): Promise<void>;
   get(id: string): Promise<Detection | null>;

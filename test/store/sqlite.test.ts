@@ -48,7 +48,7 @@ describe('SQLite store specifics', () => {
       expect((await store.detections.get('det_1'))!.fleet.window_kept_from).toBeNull();
       expect((await store.detections.list())[0]!.fleet.window_kept_from).toBeNull();
       expect((await store.detections.changedSince('', 10))[0]!.detection.fleet.window_kept_from).toBeNull();
-      expect((await store.detections.openBySuppressionKey([sampleDetection().suppression_key], 0)).get(sampleDetection().suppression_key)!.fleet.window_kept_from).toBeNull();
+      expect((await store.detections.openBySuppressionKey([sampleDetection().suppression_key], 0)).get(sampleDetection().suppression_key)![0]!.fleet.window_kept_from).toBeNull();
       await store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

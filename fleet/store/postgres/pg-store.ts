@@ -1217,7 +1217,7 @@ function inOrderRounds(outcomes: readonly CandidateOutcome[]): CandidateOutcome[
 function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
   return {
     async openBySuppressionKey(keys, since) {
-      const out = new Map<string, Detection>();
+      const out = new Map<string, Detection[]>();
       if (!keys.length) return out;
       const unique = [...new Set(keys)].sort(compareText);
       if (ex.inTransaction) {
@@ -1226,12 +1226,16 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
       }
       const rows = await ex.q<{ suppression_key: string; body: string }>(
         'read',
-        `SELECT DISTINCT ON (suppression_key) suppression_key, body FROM detections
+        `SELECT suppression_key, body FROM detections
          WHERE suppression_key = ANY($1::text[]) AND created_at >= $2
-         ORDER BY suppression_key, created_at DESC, id COLLATE "C" DESC`,
+         ORDER BY suppression_key, created_at, id COLLATE "C"`,
         [unique, since],
       );
-      for (const r of rows) out.set(r.suppression_key, detectionFromBody(r.body));
+      for (const r of rows) {
+        const list = out.get(r.suppression_key);
+        if (list) list.push(detectionFromBody(r.body));
+        else out.set(r.suppression_key, [detectionFromBody(r.body)]);
+      }
       return out;
     },
     /**

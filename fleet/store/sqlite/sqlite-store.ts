@@ -613,11 +613,11 @@ class SqliteRepos implements StoreRepos {
     this.detections = {
       async openBySuppressionKey(keys: readonly string[], since: number) {
         return wrap('detections.openBySuppressionKey', 'STORE_READ', () => {
-          const q = self.st('SELECT body FROM detections WHERE suppression_key = ? AND created_at >= ? ORDER BY created_at DESC, id DESC LIMIT 1');
-          const out = new Map<string, Detection>();
+          const q = self.st('SELECT body FROM detections WHERE suppression_key = ? AND created_at >= ? ORDER BY created_at, id');
+          const out = new Map<string, Detection[]>();
           for (const k of new Set(keys)) {
-            const r = q.get(k, since) as Row | undefined;
-            if (r) out.set(k, detectionFromBody(r.body as string));
+            const rows = q.all(k, since) as Row[];
+            if (rows.length) out.set(k, rows.map((r) => detectionFromBody(r.body as string)));
           }
           return out;
         });

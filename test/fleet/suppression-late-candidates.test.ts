@@ -1,0 +1,72 @@
+/**
+ * SPEC §4 suppression: one detection per (host, analytic, group root identity, destination key) per 24 h; later
+ * flows update it. A candidate delivered late (its host's logs arrive after a newer detection of the same key was
+ * made) must fold into the detection whose 24 h it falls in, not open another one (a review's case).
+ */
+import { describe, expect, it } from 'vitest';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { finalizePending } from '../../fleet/rules/finalize.js';
+import type { Store } from '../../fleet/store/store.js';
+import { APPS } from '../../scripts/simulate-fleet.js';
+import { DAY, HOUR, MiB, T0, candidateLine, hostsOf, memoryStore, statusLines } from './fleet-helpers.js';
+
+const analytics = defaultAnalyticsConfig();
+const hosts = hostsOf(12);
+const at = T0 + 10 * DAY;
+const src = { kind: 'test', id: 'a' };
+const upload = (flow_id: string, t: number) =>
+  candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'u.lonely.com', bytes_out: 30 * MiB, first_seen: t - 200, flow_id }, t);
+const baseline = [...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)];
+
+/** Each delivery ingested and then finalized, as a running aggregator sees lines that arrive apart. */
+async function deliver(store: Store, deliveries: readonly string[][]): Promise<{ created_at: number; count: number; flows: string[] }[]> {
+  const ingest = createIngestService({ store, analytics, quarantineFile: null });
+  for (const lines of deliveries) {
+    await ingest.ingestLines(lines, src);
+    await finalizePending(store, { analytics, flush: true });
+  }
+  const all = await store.detections.list({ limit: 100 });
+  return all.map((d) => ({ created_at: d.created_at, count: d.count, flows: [...d.flow_ids].sort() })).sort((a, b) => a.created_at - b.created_at);
+}
+
+describe('suppression windows and late candidates', () => {
+  it('a late flow inside the first detection\'s 24 h folds into it, though a newer detection of the key exists', async () => {
+    const store = await memoryStore();
+    try {
+      const got = await deliver(store, [[...baseline, upload('f1', at), upload('f2', at + 30 * HOUR)], [upload('f3', at + HOUR)]]);
+      expect(got).toEqual([
+        { created_at: at, count: 2, flows: ['f1', 'f3'] },
+        { created_at: at + 30 * HOUR, count: 1, flows: ['f2'] },
+      ]);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('late flows of one batch each go to their own window (the first one does not take the newer window\'s place)', async () => {
+    const store = await memoryStore();
+    try {
+      const got = await deliver(store, [[...baseline, upload('f1', at), upload('f2', at + 30 * HOUR)], [upload('f3', at + HOUR), upload('f4', at + 31 * HOUR)]]);
+      expect(got).toEqual([
+        { created_at: at, count: 2, flows: ['f1', 'f3'] },
+        { created_at: at + 30 * HOUR, count: 2, flows: ['f2', 'f4'] },
+      ]);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('the same flows in time order give the same detections (replay equals live)', async () => {
+    const store = await memoryStore();
+    try {
+      const got = await deliver(store, [[...baseline, upload('f1', at), upload('f3', at + HOUR), upload('f2', at + 30 * HOUR), upload('f4', at + 31 * HOUR)]]);
+      expect(got).toEqual([
+        { created_at: at, count: 2, flows: ['f1', 'f3'] },
+        { created_at: at + 30 * HOUR, count: 2, flows: ['f2', 'f4'] },
+      ]);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+});
