@@ -167,6 +167,9 @@ export function createDestinationKeyer(extraSharedSuffixes?: readonly string[], 
     if (!serverName) return normalizeIp(remoteAddress);
     let key = memo.get(serverName);
     if (key === undefined) {
+      // A name that normalizes to nothing ('.', ' ', '[') keys the flow by its own address: never memoized under
+      // the name, or every later flow with that name would take the first one's address.
+      if (!normalizeHostname(serverName)) return normalizeIp(remoteAddress);
       key = destinationKey(serverName, remoteAddress, extraSharedSuffixes);
       if (memo.size >= maxEntries) memo.clear();
       // Kept for the process's life: a slice of a result line (or a key sliced from it) would keep the
