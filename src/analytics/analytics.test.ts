@@ -72,10 +72,15 @@ describe('AN0990 endpoint: external, encrypted, not browser, not sanctioned, tie
     expect(endpoint('AN0990', { precursor: farRead, archive: { time: T0 - 200, gap: 200, staging: false } }).reasons).not.toContain('precursor_close');
   });
 
-  it('claims raw_ip only when the flow source could have seen a server name (nettop and ss cannot)', () => {
+  it('claims raw_ip for an empty name only when the flow source could have seen one (nettop and ss cannot); for an IP literal always', () => {
     expect(endpoint('AN0990', { flow: { server_name: '' } }).reasons).not.toContain('raw_ip');
     expect(endpoint('AN0990', { flow: { server_name: '' }, serverNameObservable: true }).reasons).toContain('raw_ip');
     expect(endpoint('AN0990', { flow: { server_name: 'files.example.com' }, serverNameObservable: true }).reasons).not.toContain('raw_ip');
+    // an IP literal as the name (Host: 203.0.113.10, a URL written as an address) says raw IP whatever the source
+    for (const name of ['203.0.113.10', '203.0.113.10:8080', '[2001:db8::7]:443', '2001:db8::7']) {
+      expect(endpoint('AN0990', { flow: { server_name: name } }).reasons, name).toContain('raw_ip');
+    }
+    expect(endpoint('AN0990', { flow: { server_name: '203.0.113.10.example.net' } }).reasons).not.toContain('raw_ip');
   });
 });
 
@@ -381,5 +386,17 @@ describe('verdicts are not disturbed by later checks (reasons are collected in a
     expect(ANALYTICS.AN1415.endpoint(a, cfg).reasons).toEqual(first);
     expect(other).toContain('archive_precursor');
     expect(first).not.toContain('archive_precursor');
+  });
+});
+
+describe('raw IP written as the server name (a review\'s case)', () => {
+  it('AN0425 to http://203.0.113.10/upload: the raw_ip reason and +15', () => {
+    const cfg = defaultAnalyticsConfig();
+    const flow = { service: 'http', remote_port: 80, server_name: '203.0.113.10', remote_address: '203.0.113.10' };
+    const ep = ANALYTICS.AN0425.endpoint(endpointFacts({ flow }), cfg);
+    expect(ep.pass).toBe(true);
+    expect(ep.reasons).toContain('raw_ip');
+    const c = candidate({ analytic: 'AN0425', ...flow, precursor_gap: 600, reasons: ep.reasons.join(',') });
+    expect(ANALYTICS.AN0425.finalize(c, fleetFacts({ destinationKey: '203.0.113.10' }), cfg).modifiers).toContain('+15:raw_ip');
   });
 });

@@ -150,7 +150,7 @@ function collectEvidence(r: ReasonList, f: EndpointFacts, cfg: AnalyticsConfig):
   if (!f.browser) r.push('non_browser');
   if (encrypted(f.flow)) r.push('encrypted');
   if (cleartext(f.flow)) r.push('cleartext');
-  if (f.serverNameObservable && rawIp(f.flow)) r.push('raw_ip');
+  if (rawIp(f.flow, f.serverNameObservable ?? false)) r.push('raw_ip');
   if (nonStandardPort(f.flow)) r.push('non_standard_port');
   const signatureReason = SIGNATURE_REASONS.get(f.signatureClass);
   if (signatureReason) r.push(signatureReason);

@@ -2,7 +2,9 @@
  * Shared definitions of SPEC §4, used by every analytic on both sides (extension endpoint stage,
  * fleet finalization). Pure functions of flow facts and the analytics config.
  */
+import { isIP } from 'node:net';
 import { isStagingPath } from '../classify/archive.js';
+import { normalizeHostname } from '../classify/destination.js';
 import { DEFAULT_PORT_MAP } from '../config/extension.js';
 import type { AnalyticsConfig } from '../config/analytics.js';
 import type { FlowFacts } from './types.js';
@@ -83,9 +85,14 @@ export function sensitivePrecursor(p: { kind: string; tier: number }): boolean {
   return p.kind === 'sensitive_access' && (p.tier === 1 || p.tier === 2);
 }
 
-/** Raw IP destination: no SNI / Host / DNS name was seen. */
-export function rawIp(flow: Pick<FlowFacts, 'server_name'>): boolean {
-  return !flow.server_name;
+/**
+ * Raw IP destination: the server name is an IP literal (an HTTP Host or URL written as an address, which says so
+ * whatever the flow source), or no name was seen where the source sees every connection's name
+ * (`serverNameObservable`, see EndpointFacts).
+ */
+export function rawIp(flow: Pick<FlowFacts, 'server_name'>, serverNameObservable: boolean): boolean {
+  const name = flow.server_name ? normalizeHostname(flow.server_name) : '';
+  return name ? isIP(name) !== 0 : serverNameObservable;
 }
 
 /**
