@@ -141,7 +141,7 @@ function collectEvidence(r: ReasonList, f: EndpointFacts, cfg: AnalyticsConfig):
   // Close when any precursor in the window is (the primary one is the strongest, not the nearest): more
   // evidence must never lower severity, and the fleet's high floor follows this reason.
   const primaryClose = f.precursor.kind !== 'none' && f.precursor.gap <= cfg.precursor_high_gap && precursorInWindow(f.precursor.time, f.flow, cfg);
-  if (primaryClose || (archive && archive.gap <= cfg.precursor_high_gap && precursorInWindow(archive.time, f.flow, cfg))) r.push('precursor_close');
+  if (primaryClose || f.closePrecursor || (archive && archive.gap <= cfg.precursor_high_gap && precursorInWindow(archive.time, f.flow, cfg))) r.push('precursor_close');
   if (uploadShaped(f.flow, cfg)) r.push('upload_shaped');
   if (noReturn(f.flow, cfg)) r.push('no_return');
   if (longLived(f.flow, cfg)) r.push('long_lived');

@@ -59,6 +59,13 @@ export interface EndpointFacts {
    */
   archive?: { time: number; gap: number; staging: boolean } | null;
   /**
+   * Some tier-1/2 read or archive event of the group lies within precursor_high_gap before the flow start, or
+   * during the flow: the primary precursor is the strongest (tier 1 first), not always the nearest, and a nearer
+   * one of another tier still makes the story close (reason precursor_close). Absent = only `precursor` and
+   * `archive` are known.
+   */
+  closePrecursor?: boolean;
+  /**
    * The flow source sees every connection's server name (SNI, HTTP Host). Only then is an empty server_name a
    * connection to a bare IP (reason raw_ip, +15). The extension names flows from captured DNS answers, which
    * miss DoH, VPN resolvers and hard-coded addresses, so there an empty name says nothing. Absent = false.

@@ -561,6 +561,7 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
     let sensitive: SensitiveFileEventRow | undefined;
     let archive: ArchiveEventRow | undefined;
     let staging = false;
+    let closePrecursor = false;
     if (b !== undefined) {
       // Tier 1 beats tier 2; within a tier the read closest to the flow start is the precursor.
       const s = b * LISTS;
@@ -576,8 +577,14 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
         archive = archiveEvents.at(eventPositions[a]!);
       }
       staging = archive !== undefined && anyInWindow(eventTimes, eventOffsets[s + STAGING]!, eventOffsets[s + STAGING + 1]!, from, flow.last_seen);
+      // the precursor above is the strongest; a nearer one of another tier (or an archive step) still makes it close
+      const closeFrom = Math.max(from, flow.first_seen - cfg.precursor_high_gap);
+      closePrecursor =
+        anyInWindow(eventTimes, eventOffsets[s + TIER1]!, eventOffsets[s + TIER1 + 1]!, closeFrom, flow.last_seen) ||
+        anyInWindow(eventTimes, eventOffsets[s + TIER2]!, eventOffsets[s + TIER2 + 1]!, closeFrom, flow.last_seen) ||
+        anyInWindow(eventTimes, eventOffsets[s + ARCHIVE]!, eventOffsets[s + ARCHIVE + 1]!, closeFrom, flow.last_seen);
     }
-    facts.set(flow, browser, sanctioned, identity.signature_class, sensitive, archive, staging, groupBytesOut(group.key, flow), groupTop(group.key, flow));
+    facts.set(flow, browser, sanctioned, identity.signature_class, sensitive, archive, staging, groupBytesOut(group.key, flow), groupTop(group.key, flow), closePrecursor);
 
     // The analytics that pass a flow share one evidence list (endpoint.ts): look its text up once.
     let reasonsOf: readonly string[] | undefined;
@@ -632,6 +639,7 @@ class FlowFacts implements EndpointFacts {
   signatureClass = '';
   groupBytesOut15m = 0;
   groupTop = false;
+  closePrecursor = false;
   readonly serverNameObservable = SERVER_NAMES_OBSERVED;
   archive: { time: number; gap: number; staging: boolean } | null = null;
   /** The primary precursor: the sensitive read if any, else the archive event. */
@@ -648,8 +656,10 @@ class FlowFacts implements EndpointFacts {
     staging: boolean,
     groupBytesOut15m: number,
     groupTop: boolean,
+    closePrecursor: boolean,
   ): void {
     this.flow = flow;
+    this.closePrecursor = closePrecursor;
     this.external = flow.remote_scope === 'public';
     this.browser = browser;
     this.sanctioned = sanctioned;
