@@ -46,9 +46,9 @@ export interface EndpointFacts {
   /** The primary precursor of the lineage group: the strongest sensitive access, else an archive event. */
   precursor: PrecursorFacts;
   /**
-   * Bytes out by the whole lineage group's external flows active within group_window (15 min) of this flow,
-   * before its start or after its end: symmetric, so every flow of a burst is marked, and with cumulative
-   * counters an upper bound of a sliding 15-minute sum (docs/analytics.md).
+   * Bytes out by the whole lineage group's external flows active in the busiest group_window (15 min) that
+   * overlaps this flow: every flow of a burst is marked, and with cumulative counters (a flow's bytes are all
+   * counted in any window it overlaps) an upper bound of a sliding 15-minute sum (docs/analytics.md).
    */
   groupBytesOut15m: number;
   /** This flow is its lineage group's largest external flow (bytes out; ties: the smallest flow id). */

@@ -203,6 +203,12 @@ function lowerBound(times: Float64Array, lo: number, hi: number, t: number): num
 interface GroupVolume {
   /** Sum of bytes_out of the flows active at some point in [from, to]. */
   activeBetween(from: number, to: number): number;
+  /**
+   * The largest activeBetween(x, x + width) over x in [from, to]: the busiest window of `width` seconds that
+   * starts in that range (for a flow: the busiest group_window that overlaps it, from = first_seen − width,
+   * to = last_seen).
+   */
+  busiestWindow(from: number, to: number): number;
 }
 
 /**
@@ -213,7 +219,7 @@ interface GroupVolume {
 const byFirstSeen = (x: Readonly<FlowRow>, y: Readonly<FlowRow>) => x.first_seen - y.first_seen;
 const byLastSeen = (x: Readonly<FlowRow>, y: Readonly<FlowRow>) => x.last_seen - y.last_seen;
 
-export function groupVolume(flows: readonly Readonly<FlowRow>[]): GroupVolume {
+export function groupVolume(flows: readonly Readonly<FlowRow>[], width = 0): GroupVolume {
   const n = flows.length;
   // One array of the flows, sorted by first_seen, then by last_seen, and one Float64Array: times by
   // first_seen [0, n), their prefix sums of bytes_out [n, 2n], the same by last_seen [2n+1, 3n+1) and
@@ -242,9 +248,36 @@ export function groupVolume(flows: readonly Readonly<FlowRow>[]): GroupVolume {
     }
     return lo - at;
   };
+  const activeBetween = (from: number, to: number) => data[n + countAtMost(0, to)]! - data[last + n + countAtMost(last, from - 1)]!;
+  // activeBetween(x, x + width) only grows as x passes first_seen − width of some flow (it enters the window), and
+  // only shrinks as x passes a last_seen: its largest values over a range of x are at the range's start or at those
+  // points. atEntry[j] is its value at the j-th flow's entry (flows by first_seen), and a sparse table answers the
+  // largest of a run of them in O(1), so a flow open for hours among thousands is not a quadratic scan.
+  let table: Float64Array[] | undefined;
+  const rangeMax = (lo: number, hi: number): number => {
+    if (!table) {
+      const atEntry = new Float64Array(n);
+      for (let j = 0; j < n; j++) atEntry[j] = activeBetween(data[j]! - width, data[j]!);
+      table = [atEntry];
+      for (let span = 2; span <= n; span *= 2) {
+        const prev = table[table.length - 1]!;
+        const next = new Float64Array(n - span + 1);
+        for (let j = 0; j + span <= n; j++) next[j] = Math.max(prev[j]!, prev[j + span / 2]!);
+        table.push(next);
+      }
+    }
+    const level = 31 - Math.clz32(hi - lo);
+    return Math.max(table[level]![lo]!, table[level]![hi - (1 << level)]!);
+  };
   return {
-    activeBetween(from, to) {
-      return data[n + countAtMost(0, to)]! - data[last + n + countAtMost(last, from - 1)]!;
+    activeBetween,
+    busiestWindow(from, to) {
+      let best = activeBetween(from, from + width);
+      // the flows entering a window that starts in (from, to]: first_seen in (from + width, to + width]
+      const lo = countAtMost(0, from + width);
+      const hi = countAtMost(0, to + width);
+      if (hi > lo) best = Math.max(best, rangeMax(lo, hi));
+      return best;
     },
   };
 }
@@ -494,8 +527,10 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
     const list = externalByGroup.get(key);
     if (!list) return Math.max(0, flow.bytes_out);
     let v = volumes.get(key);
-    if (!v) volumes.set(key, (v = groupVolume(list)));
-    return v.activeBetween(flow.first_seen - cfg.high_throughput.group_window, flow.last_seen + cfg.high_throughput.group_window);
+    if (!v) volumes.set(key, (v = groupVolume(list, cfg.high_throughput.group_window)));
+    // the busiest group_window that overlaps this flow: every flow of a burst is marked, and flows spread wider
+    // than the window are not summed as one
+    return v.busiestWindow(flow.first_seen - cfg.high_throughput.group_window, flow.last_seen);
   };
   /** Each group's largest external flow (bytes out, then the smallest flow id): it always carries the group rule. */
   const tops = new Map<string, Readonly<FlowRow> | null>();

@@ -407,6 +407,28 @@ describe('group volume index', () => {
       }
     }
   });
+
+  it('busiestWindow equals the brute-force largest window sum over its start range', async () => {
+    const { groupVolume } = await import('./correlate.js');
+    let seed = 11;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let round = 0; round < 40; round++) {
+      const width = 1 + Math.floor(rand() * 150);
+      const flows = Array.from({ length: 1 + Math.floor(rand() * 40) }, () => {
+        const first_seen = Math.floor(rand() * 1000);
+        return { first_seen, last_seen: first_seen + Math.floor(rand() * 200), bytes_out: Math.floor(rand() * 1e6) } as never as import('../../runtime/context.js').FlowRow;
+      });
+      const v = groupVolume(flows, width);
+      const sumAt = (x: number) => flows.filter((f) => f.last_seen >= x && f.first_seen <= x + width).reduce((a, f) => a + f.bytes_out, 0);
+      for (let q = 0; q < 20; q++) {
+        const from = Math.floor(rand() * 1200) - 200;
+        const to = from + Math.floor(rand() * 400);
+        let brute = 0;
+        for (let x = from; x <= to; x++) brute = Math.max(brute, sumAt(x));
+        expect(v.busiestWindow(from, to), `round ${round} query ${q}`).toBe(brute);
+      }
+    }
+  });
 });
 
 describe('identity of unsigned code', () => {
