@@ -8,10 +8,10 @@ import { createFlowStore } from '../tables/process_network_flows/flow-store.js';
 import { createDnsNameCache } from '../tables/process_network_flows/dns-names/name-cache.js';
 import { createSigningService } from '../tables/code_signing/signing-service.js';
 import type { CoreQuery } from '../sdk/core-query.js';
-import type { ArchiveEventRow, ExtensionContext } from './context.js';
+import type { ExtensionContext } from './context.js';
 import { HealthRegistry } from './health.js';
-import { RingBuffer } from './ring-buffer.js';
 import { createSensitiveEventRing } from '../tables/sensitive_file_events/buffer.js';
+import { createArchiveEventRing } from '../tables/archive_events/buffer.js';
 import { ToolRunner, type Platform } from './tools.js';
 
 export interface CreateContextOptions {
@@ -42,7 +42,6 @@ export function createContext(opts: CreateContextOptions): ExtensionContext {
     defaultTimeoutMs: config.tools.timeout_ms,
     defaultMaxBytes: config.tools.max_output_bytes,
   });
-  const eventTime = (e: { time: number }) => e.time;
   const dnsNames = createDnsNameCache({
     maxNames: config.dns_names.max_names,
     maxTtl: config.dns_names.max_ttl,
@@ -60,7 +59,7 @@ export function createContext(opts: CreateContextOptions): ExtensionContext {
     flows: createFlowStore({ config, clock, health, names: dnsNames }),
     signing: createSigningService({ platform, tools, config, clock, health, log: log.child({ component: 'signing' }) }),
     sensitiveEvents: createSensitiveEventRing(config),
-    archiveEvents: new RingBuffer<ArchiveEventRow>(config.events.max_events, config.events.retention, eventTime),
+    archiveEvents: createArchiveEventRing(config),
     dnsNames,
     ...(opts.core ? { core: opts.core } : {}),
   };

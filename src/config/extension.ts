@@ -95,7 +95,7 @@ export const extensionConfigShape = {
       .prefault({}),
     events: z
       .object({
-        /** What sensitive_file_events and archive_events show (s), and how long tier-2 reads and archives are kept. */
+        /** What sensitive_file_events and archive_events show (s), and how long tier-2 reads and archives are kept (at least `analytics.precursor_window`). */
         retention: z.number().int().positive().default(1800),
         max_events: z.number().int().positive().default(50_000),
         /**

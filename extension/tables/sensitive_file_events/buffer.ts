@@ -9,17 +9,22 @@ import type { SensitiveFileEventRow } from '../../runtime/context.js';
  * flow outlast it.
  */
 export function createSensitiveEventRing(config: OutflowConfig): EventRing<SensitiveFileEventRow> {
-  const { retention, max_events, tier1_max_events } = config.events;
+  const { max_events, tier1_max_events } = config.events;
   return new ReservedRing<SensitiveFileEventRow>(
-    { capacity: max_events, maxAgeSeconds: retention },
+    { capacity: max_events, maxAgeSeconds: precursorRetention(config).other },
     { capacity: tier1_max_events, maxAgeSeconds: precursorRetention(config).tier1 },
     (e) => e.time,
     (e) => e.tier === 1,
   );
 }
 
-/** How long a row of each ring can still explain an upload: its producer's process record is kept as long. */
+/**
+ * How long a row of each ring can still explain an upload: its producer's process record is kept as long. Never
+ * less than `analytics.precursor_window`, so a read or an archive step the window names is still there for a flow
+ * that starts now (a longer window than `events.retention` would otherwise be cut to it).
+ */
 export function precursorRetention(config: OutflowConfig): { tier1: number; other: number } {
   const { retention, tier1_retention } = config.events;
-  return { tier1: Math.max(retention, tier1_retention), other: retention };
+  const window = config.analytics.precursor_window;
+  return { tier1: Math.max(retention, tier1_retention, window), other: Math.max(retention, window) };
 }

@@ -21,6 +21,7 @@ import type {
 import { HealthRegistry } from '../../../runtime/health.js';
 import { RingBuffer, type EventRing } from '../../../runtime/ring-buffer.js';
 import { createSensitiveEventRing } from '../../sensitive_file_events/buffer.js';
+import { createArchiveEventRing } from '../../archive_events/buffer.js';
 import type { CorrelationInputs } from '../correlate.js';
 
 export const MiB = 1024 * 1024;
@@ -180,7 +181,7 @@ export function buildWorld(spec: WorldSpec): World {
       ...e,
     });
   }
-  const archiveEvents = new RingBuffer<ArchiveEventRow>(config.events.max_events, config.events.retention, (e) => e.time);
+  const archiveEvents = createArchiveEventRing(config);
   for (const e of spec.archive ?? []) {
     archiveEvents.push({
       time: now - 60,
