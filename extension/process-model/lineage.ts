@@ -78,7 +78,11 @@ export function isShell(p: ProcessRecord): boolean {
   return SHELLS.has(base);
 }
 
-/** A shell that reads commands from a terminal rather than running a script. */
+/**
+ * A shell that reads commands from a terminal rather than running a script. `-i` does not make a command (`-c`) or a
+ * script operand interactive: `bash -ic 'curl …'` runs that command and exits, and a stealer that ran it would
+ * otherwise start a lineage group of its own, apart from its own reads.
+ */
 export function isInteractiveShell(p: ProcessRecord): boolean {
   if (!isShell(p)) return false;
   if (p.tty === false) return false;
@@ -86,8 +90,7 @@ export function isInteractiveShell(p: ProcessRecord): boolean {
   if (args && args.length > 1) {
     const flags = args.slice(1).filter((a) => a.startsWith('-') && !a.startsWith('--'));
     const runsScript = flags.some((f) => f.slice(1).includes('c')) || args.slice(1).some((a) => !a.startsWith('-'));
-    const forcedInteractive = flags.some((f) => f.slice(1).includes('i'));
-    if (runsScript && !forcedInteractive) return false;
+    if (runsScript) return false;
   }
   return true;
 }

@@ -268,7 +268,10 @@ describe('lineage groups (SPEC §4)', () => {
     expect(isInteractiveShell({ ...base, args: null, tty: null })).toBe(true);
     expect(isInteractiveShell({ ...base, args: ['zsh', '-c', 'x'], tty: null })).toBe(false);
     expect(isInteractiveShell({ ...base, args: ['zsh', 'script.sh'], tty: null })).toBe(false);
-    expect(isInteractiveShell({ ...base, args: ['zsh', '-ic', 'x'], tty: null })).toBe(true);
+    // -i runs rc files, yet the shell runs the command and exits: no group of its own (a stealer's `bash -ic 'curl …'`)
+    expect(isInteractiveShell({ ...base, args: ['zsh', '-ic', 'x'], tty: true })).toBe(false);
+    expect(isInteractiveShell({ ...base, args: ['bash', '-i', 'script.sh'], tty: true })).toBe(false);
+    expect(isInteractiveShell({ ...base, args: ['zsh', '-il'], tty: true })).toBe(true);
     expect(isInteractiveShell({ ...base, args: ['-zsh'], tty: false })).toBe(false);
     expect(isInteractiveShell({ ...base, path: '/usr/bin/curl', args: null, tty: true })).toBe(false);
   });
