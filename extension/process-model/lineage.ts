@@ -86,6 +86,8 @@ export function isShell(p: ProcessRecord): boolean {
 export function isInteractiveShell(p: ProcessRecord): boolean {
   if (!isShell(p)) return false;
   if (p.tty === false) return false;
+  // fed a script on a pipe, or a remote peer's commands on a socket (a reverse shell, -i or not): no terminal
+  if (p.stdin === 'pipe' || p.stdin === 'socket') return false;
   const args = p.args;
   if (args && args.length > 1) {
     const flags = args.slice(1).filter((a) => a.startsWith('-') && !a.startsWith('--'));

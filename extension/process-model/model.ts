@@ -167,6 +167,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
         cdhash: obs.cdhash ? obs.cdhash.toLowerCase() : null,
         platformBinary: obs.platformBinary ?? null,
         tty: obs.tty ?? null,
+        ...(obs.stdin !== undefined ? { stdin: obs.stdin } : {}),
         firstSeen: obs.seenAt,
         lastSeen: obs.seenAt,
         exitedAt: null,
@@ -212,6 +213,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     if (obs.cdhash !== undefined) r.cdhash = obs.cdhash ? obs.cdhash.toLowerCase() : null;
     if (obs.platformBinary !== undefined) r.platformBinary = obs.platformBinary;
     if (obs.tty !== undefined) r.tty = obs.tty;
+    if (obs.stdin !== undefined) r.stdin = obs.stdin;
     if (obs.seenAt > r.lastSeen) r.lastSeen = obs.seenAt;
     // A snapshot listing the instance proves it alive (an earlier exit mark came from a missed sample).
     if (r.exitedAt !== null && (obs.source === 'ps' || obs.source === 'proc') && obs.seenAt > r.exitedAt + 2) {

@@ -33,6 +33,9 @@ export interface ExtensionContext {
 // ---------------------------------------------------------------------------------------------------
 // Process model (extension/process-model/): keyed by process instance (pid, process_start), never pid alone.
 
+/** A process's standard input as the exec event's `fds` give it: a pipe, a socket, or anything else (a terminal, a file). */
+export type ProcessStdin = 'pipe' | 'socket' | 'other';
+
 export interface ProcessObservation {
   pid: number;
   /** Unix seconds. */
@@ -53,6 +56,8 @@ export interface ProcessObservation {
   platformBinary?: boolean;
   /** Has a controlling terminal (ES `tty`, ps TTY). */
   tty?: boolean;
+  /** What standard input was at exec (ES exec `fds`); absent when not known. */
+  stdin?: ProcessStdin;
   /** osquery: core's `processes` table (macOS proc_pidpath), a kernel path like eslogger's. */
   source: 'ps' | 'proc' | 'eslogger' | 'osquery';
   /** When this observation was made (unix s). */
@@ -74,6 +79,8 @@ export interface ProcessRecord {
   cdhash: string | null;
   platformBinary: boolean | null;
   tty: boolean | null;
+  /** Standard input at the last exec the kernel reported (a shell fed on a pipe or a socket reads no terminal); absent = unknown. */
+  stdin?: ProcessStdin;
   firstSeen: number;
   lastSeen: number;
   /** Unix s when the process was seen exiting (or vanished from ps); null while running. */

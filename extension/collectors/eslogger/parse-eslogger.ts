@@ -8,6 +8,7 @@
  * - create/rename destinations as `existing_file` or `new_path{dir, filename}`.
  * Fields we do not use (stat blocks with 64-bit inode numbers beyond 2^53, mach_time, env) are never read.
  */
+import type { ProcessStdin } from '../../runtime/context.js';
 
 export type EsEventKind = 'exec' | 'fork' | 'exit' | 'open' | 'create' | 'write' | 'rename' | 'close';
 
@@ -52,6 +53,25 @@ export interface EsProcess {
   processStart: number;
 }
 
+/**
+ * What the new image's standard input is, from the exec event's `fds` (`fdtype` of fd 0: PROX_FDTYPE_PIPE 6,
+ * PROX_FDTYPE_SOCKET 2, anything else — a terminal or a file is PROX_FDTYPE_VNODE 1 — 'other'). null when the
+ * event lists no fd 0 or the shape is not the expected one: the member's rendering by eslogger is unverified
+ * (../shared/formats.md names it only), so it never fails the event.
+ */
+export type StdinKind = ProcessStdin | null;
+
+export function stdinOf(fds: unknown): StdinKind {
+  if (!Array.isArray(fds)) return null;
+  for (const fd of fds) {
+    if (!isObj(fd) || fd.fd !== 0) continue;
+    const type = fd.fdtype;
+    if (typeof type !== 'number' || !Number.isInteger(type)) return null;
+    return type === 6 ? 'pipe' : type === 2 ? 'socket' : 'other';
+  }
+  return null;
+}
+
 interface EsEventBase {
   /** Unix seconds (truncated). */
   time: number;
@@ -63,7 +83,7 @@ interface EsEventBase {
 }
 
 export type EsEvent =
-  | (EsEventBase & { kind: 'exec'; target: EsProcess; args: string[]; cwd: string })
+  | (EsEventBase & { kind: 'exec'; target: EsProcess; args: string[]; cwd: string; stdin: StdinKind })
   | (EsEventBase & { kind: 'fork'; child: EsProcess })
   | (EsEventBase & { kind: 'exit'; status: number | null })
   | (EsEventBase & { kind: 'open'; file: EsFile; fflag: number })
@@ -227,7 +247,7 @@ function parseEsObject(raw: unknown): LineResult {
       const args = body.args;
       if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) return fail(`${where}.args: expected string array`);
       const cwd = isObj(body.cwd) && typeof body.cwd.path === 'string' ? body.cwd.path : '';
-      return { ok: true, event: { ...base, kind: k, target: processOf(body.target, `${where}.target`), args: args as string[], cwd } };
+      return { ok: true, event: { ...base, kind: k, target: processOf(body.target, `${where}.target`), args: args as string[], cwd, stdin: stdinOf(body.fds) } };
     }
     case 'fork':
       return { ok: true, event: { ...base, kind: k, child: processOf(body.child, `${where}.child`) } };

@@ -3,7 +3,7 @@ import { canonicalPath, foldedPath, SensitivePathMatcher } from '../../../src/cl
 import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningService } from '../../runtime/context.js';
 import type { EventRing, RingBuffer } from '../../runtime/ring-buffer.js';
 import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
-import { parseEsLine, type EsEvent, type EsFile, type EsProcess } from './parse-eslogger.js';
+import { parseEsLine, type EsEvent, type EsFile, type EsProcess, type StdinKind } from './parse-eslogger.js';
 import { readEsLine } from './read-eslogger.js';
 
 export interface PipelineDeps {
@@ -159,7 +159,7 @@ export class EsloggerPipeline {
     }
   }
 
-  private observe(p: EsProcess, at: number, args?: string[]): void {
+  private observe(p: EsProcess, at: number, args?: string[], stdin?: StdinKind): void {
     this.deps.processes.observe({
       pid: p.pid,
       processStart: p.processStart,
@@ -175,6 +175,7 @@ export class EsloggerPipeline {
       cdhash: p.cdhash,
       platformBinary: p.platformBinary,
       tty: p.tty,
+      ...(stdin ? { stdin } : {}),
       source: 'eslogger',
       seenAt: at,
     });
@@ -187,6 +188,7 @@ export class EsloggerPipeline {
       e.time,
       // bounded by the model (boundedArgs): at most 64 arguments of 256 characters, copied
       e.args,
+      e.stdin,
     );
     if (!t.executable.truncated) {
       this.deps.signing.seedFromEs(t.executable.path, {

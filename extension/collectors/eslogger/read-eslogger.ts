@@ -1,5 +1,5 @@
 import { detached } from '../../../src/strings.js';
-import { ES_EVENT_TYPES, joinNewPath, normalCdhash, parseEsTime, type EsEvent, type EsEventKind, type EsFile, type EsProcess } from './parse-eslogger.js';
+import { ES_EVENT_TYPES, joinNewPath, normalCdhash, parseEsTime, stdinOf, type EsEvent, type EsEventKind, type EsFile, type EsProcess, type StdinKind } from './parse-eslogger.js';
 
 /**
  * The same events as `parseEsLine`, read from the raw line without JSON.parse.
@@ -75,6 +75,7 @@ let bFile: EsFile | undefined;
 let bDest: EsFile | undefined;
 let bNum: number | null = null; // exit stat, open fflag
 let bModified: boolean | undefined;
+let bStdin: StdinKind = null; // exec fds
 
 /** Index of the value after the key starting at `k` (a quote), checking the colon. keyEnd: index of the closing quote. */
 let keyEnd = 0;
@@ -536,6 +537,7 @@ function body(s: string, i: number, kind: EsEventKind): number {
   bDest = undefined;
   bNum = null;
   bModified = undefined;
+  bStdin = null;
   if (s.charCodeAt(i) !== LBRACE) throw BAIL;
   i++;
   let seen = 0;
@@ -557,6 +559,11 @@ function body(s: string, i: number, kind: EsEventKind): number {
           } else if (len === 3 && s.startsWith('cwd', k)) {
             bit = 4;
             i = cwd(s, v);
+          } else if (len === 3 && s.startsWith('fds', k)) {
+            // checked as any skipped value, then read by the parser's own rule (exec events are few)
+            bit = 8;
+            i = skip(s, v);
+            bStdin = stdinOf(JSON.parse(s.slice(v, i)));
           }
           break;
         case 'fork':
@@ -737,7 +744,7 @@ function readLine(s: string): EsEvent {
   // The same construction (and property order) as parseEsObject.
   switch (kind) {
     case 'exec':
-      return { time, version, seqNum, globalSeqNum, process, kind, target: bProcess!, args: bArgs!, cwd: bCwd };
+      return { time, version, seqNum, globalSeqNum, process, kind, target: bProcess!, args: bArgs!, cwd: bCwd, stdin: bStdin };
     case 'fork':
       return { time, version, seqNum, globalSeqNum, process, kind, child: bProcess! };
     case 'exit':

@@ -1,0 +1,103 @@
+/**
+ * An exec event's `fds` tell what the new image reads on standard input. A shell fed a script on a pipe, or a
+ * remote peer's commands on a socket, reads no terminal and is no interactive group root (SPEC §4), whatever its
+ * argv and tty say. The member's rendering is unverified (formats.md names it only): any other shape is "unknown",
+ * never a failed event, and both readers agree.
+ */
+import { describe, expect, it } from 'vitest';
+import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
+import { fixedClock } from '../../../src/clock.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { silentLogger } from '../../../src/log.js';
+import { isInteractiveShell } from '../../process-model/lineage.js';
+import { createProcessModel } from '../../process-model/model.js';
+import type { ArchiveEventRow, SensitiveFileEventRow } from '../../runtime/context.js';
+import { RingBuffer } from '../../runtime/ring-buffer.js';
+import { parseEsLine, stdinOf } from './parse-eslogger.js';
+import { EsloggerPipeline } from './pipeline.js';
+import { readEsLine } from './read-eslogger.js';
+import { recordingServices } from './testing/test-context.js';
+import { body, esLine } from './testing/es-lines.mjs';
+
+const T = Date.UTC(2026, 2, 3, 9, 51, 40, 284);
+const S = Math.floor(T / 1000);
+const python = { pid: 820, ppid: 810, path: '/usr/bin/python3', signingId: 'com.apple.python3', teamId: null, platform: true, startMs: T - 600_000, tty: '/dev/ttys001' };
+const bash = { pid: 830, ppid: 820, path: '/bin/bash', signingId: 'com.apple.bash', teamId: null, platform: true, startMs: T - 1000, tty: '/dev/ttys001' };
+
+/** An exec of `bash` (args `['bash']`) whose body's `fds` is `fds` (the key left out when undefined). */
+function execLine(fds: unknown, version = 10): string {
+  const b: Record<string, unknown> = { ...body.exec(bash, ['bash'], '/Users/dana', version) };
+  if (fds === undefined) delete b.fds;
+  else b.fds = fds;
+  return esLine({ version, kind: 'exec', timeMs: T, gseq: 7, process: python, body: b });
+}
+
+describe('exec fds → stdin', () => {
+  it.each([
+    ['a pipe', [{ fd: 0, fdtype: 6, pipe: { pipe_id: 1234567 } }, { fd: 1, fdtype: 1 }, { fd: 2, fdtype: 1 }], 'pipe'],
+    ['a socket (a reverse shell)', [{ fd: 0, fdtype: 2 }, { fd: 1, fdtype: 2 }, { fd: 2, fdtype: 2 }], 'socket'],
+    ['the terminal (a vnode)', [{ fd: 0, fdtype: 1 }, { fd: 1, fdtype: 1 }, { fd: 2, fdtype: 1 }], 'other'],
+    ['fd 0 listed after others', [{ fd: 2, fdtype: 1 }, { fd: 0, fdtype: 6 }], 'pipe'],
+    ['no fd 0 (closed stdin)', [{ fd: 1, fdtype: 1 }], null],
+    ['an empty list', [], null],
+    ['no fds member', undefined, null],
+    ['null', null, null],
+    ['not a list', { fd: 0, fdtype: 6 }, null],
+    ['fdtype as text', [{ fd: 0, fdtype: '6' }], null],
+    ['fdtype not an integer', [{ fd: 0, fdtype: 6.5 }], null],
+    ['fd as text', [{ fd: '0', fdtype: 6 }], null],
+  ])('%s', (_name, fds, want) => {
+    expect(stdinOf(fds)).toBe(want);
+    const line = execLine(fds);
+    const parsed = parseEsLine(line);
+    expect(parsed).toMatchObject({ ok: true, event: { kind: 'exec', stdin: want } });
+    const read = readEsLine(line);
+    // the fast reader reads every plain shape (or defers to the parser, never differs from it)
+    if (read !== undefined || want !== null) expect(read).toStrictEqual((parsed as { event: unknown }).event);
+  });
+
+  it('message version 9 (audit tokens as objects) reads the same', () => {
+    const line = execLine([{ fd: 0, fdtype: 6 }], 9);
+    expect(readEsLine(line)).toMatchObject({ kind: 'exec', stdin: 'pipe' });
+    expect(parseEsLine(line)).toMatchObject({ ok: true, event: { stdin: 'pipe' } });
+  });
+
+  it('a duplicate fds member is left to the parser (JSON keeps the last)', () => {
+    const line = execLine([{ fd: 0, fdtype: 1 }]).replace('"fds":', '"fds":[{"fd":0,"fdtype":6}],"fds":');
+    expect(readEsLine(line)).toBeUndefined();
+    expect(parseEsLine(line)).toMatchObject({ ok: true, event: { stdin: 'other' } });
+  });
+});
+
+describe('through the pipeline into the process model', () => {
+  function run(fds: unknown) {
+    const config = parseConfig({});
+    const processes = createProcessModel({ config, clock: fixedClock(S + 10), log: silentLogger() });
+    const { signing } = recordingServices();
+    const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
+    const pipeline = new EsloggerPipeline({
+      matcher,
+      processes,
+      signing,
+      sensitiveEvents: new RingBuffer<SensitiveFileEventRow>(100, 1800, (e) => e.time),
+      archiveEvents: new RingBuffer<ArchiveEventRow>(100, 1800, (e) => e.time),
+      precursorRetention: { tier1: 43_200, other: 1800 },
+      now: () => S + 10,
+    });
+    pipeline.handleLine(execLine(fds));
+    return processes.get(bash.pid)!;
+  }
+
+  it('a bash fed on a pipe is recorded so, and is no interactive shell', () => {
+    const r = run([{ fd: 0, fdtype: 6, pipe: { pipe_id: 99 } }]);
+    expect(r).toMatchObject({ path: '/bin/bash', args: ['bash'], tty: true, stdin: 'pipe' });
+    expect(isInteractiveShell(r)).toBe(false);
+  });
+
+  it('a bash reading the terminal stays interactive; so does one whose stdin is unknown', () => {
+    expect(isInteractiveShell(run([{ fd: 0, fdtype: 1 }]))).toBe(true);
+    const unknown = run(undefined);
+    expect(unknown.stdin).toBeUndefined();
+    expect(isInteractiveShell(unknown)).toBe(true);
+  });
+});
