@@ -88,13 +88,39 @@ export function isInteractiveShell(p: ProcessRecord): boolean {
   if (p.tty === false) return false;
   // fed a script on a pipe, or a remote peer's commands on a socket (a reverse shell, -i or not): no terminal
   if (p.stdin === 'pipe' || p.stdin === 'socket') return false;
-  const args = p.args;
-  if (args && args.length > 1) {
-    const flags = args.slice(1).filter((a) => a.startsWith('-') && !a.startsWith('--'));
-    const runsScript = flags.some((f) => f.slice(1).includes('c')) || args.slice(1).some((a) => !a.startsWith('-'));
-    if (runsScript) return false;
+  return !(p.args && runsCommandOrScript(p.args));
+}
+
+/** Long options of bash and zsh that take the next argument (`--rcfile FILE`), so it is no script operand. */
+const LONG_OPTIONS_WITH_ARGUMENT = new Set(['--rcfile', '--init-file']);
+
+/**
+ * Whether a shell's argv runs a command (`-c`) or a script operand rather than reading commands. Options are read
+ * as bash and zsh read them: a short-option cluster (`-il`, `+o`) whose last letter is `o` or `O` takes the next
+ * argument (`-o vi`, `-O extglob`), as do `--rcfile`/`--init-file`; `--` or `-` ends the options; `-s` reads
+ * commands from standard input, so its operands are positional parameters, not a script.
+ */
+export function runsCommandOrScript(args: readonly string[]): boolean {
+  let fromStdin = false;
+  for (let i = 1; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--' || a === '-') return !fromStdin && i + 1 < args.length;
+    if (a.startsWith('--')) {
+      if (LONG_OPTIONS_WITH_ARGUMENT.has(a)) i++;
+      continue;
+    }
+    if ((a.startsWith('-') || a.startsWith('+')) && a.length > 1) {
+      const letters = a.slice(1);
+      if (a.startsWith('-') && letters.includes('c')) return true;
+      if (letters.includes('s')) fromStdin = true;
+      const last = letters[letters.length - 1];
+      if (last === 'o' || last === 'O') i++;
+      continue;
+    }
+    // the first operand: a script, unless -s made operands positional parameters
+    return !fromStdin;
   }
-  return true;
+  return false;
 }
 
 function underTerminalApp(model: ProcessLookup, shell: ProcessRecord, opts: LineageOptions): boolean {

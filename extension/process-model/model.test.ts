@@ -272,6 +272,13 @@ describe('lineage groups (SPEC §4)', () => {
     expect(isInteractiveShell({ ...base, args: ['zsh', '-ic', 'x'], tty: true })).toBe(false);
     expect(isInteractiveShell({ ...base, args: ['bash', '-i', 'script.sh'], tty: true })).toBe(false);
     expect(isInteractiveShell({ ...base, args: ['zsh', '-il'], tty: true })).toBe(true);
+    // options that take an argument are no script (a terminal profile's `bash --rcfile FILE -i`, `bash -o vi -i`)
+    for (const args of [['bash', '--rcfile', '/Users/a/.bashrc_work', '-i'], ['bash', '-o', 'vi', '-i'], ['bash', '+o', 'emacs'], ['bash', '-iO', 'extglob'], ['bash', '-s', 'a', 'b'], ['zsh', '-l', '--'], ['bash', '--login']]) {
+      expect(isInteractiveShell({ ...base, args, tty: true }), args.join(' ')).toBe(true);
+    }
+    for (const args of [['bash', '-o', 'vi', 'script.sh'], ['bash', '-i', '--', 'script.sh'], ['sh', '-ec', 'curl …'], ['bash', '-O', 'extglob', '/tmp/x.sh'], ['bash', '--rcfile', 'f', '-', 'x.sh'], ['bash', '--norc', 'x.sh']]) {
+      expect(isInteractiveShell({ ...base, args, tty: true }), args.join(' ')).toBe(false);
+    }
     expect(isInteractiveShell({ ...base, args: ['-zsh'], tty: false })).toBe(false);
     expect(isInteractiveShell({ ...base, path: '/usr/bin/curl', args: null, tty: true })).toBe(false);
   });
