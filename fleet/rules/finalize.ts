@@ -267,9 +267,11 @@ function keepWindow(windows: Detection[], d: Detection): void {
 
 /**
  * The detection whose suppression window holds a flow at `t`: the newest one created at or before `t` within `span`;
- * else a flow that arrived late, before the oldest detection's start, folds into the first one created within `span`
- * after it. A flow is compared with every window of its key, not only the newest, so a late line lands in the window
- * live operation put it in, and replaying the logs in another order gives the same detections.
+ * else a flow that arrived late, earlier than a detection's creation, folds into the first one created within `span`
+ * after it. A flow is compared with every window of its key, not only the newest, so a day-late line lands in the
+ * window of its day. A window stays anchored at its detection's creation: a late flow folded in before it does not
+ * move it back, so how late lines split between detections can differ from a time-ordered replay (every flow is
+ * still counted once).
  */
 function windowOf(windows: readonly Detection[], t: number, span: number): Detection | undefined {
   for (let i = windows.length - 1; i >= 0; i--) {
@@ -350,7 +352,10 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
         commonThreshold: ctx.common,
       };
       const windows = open.get(key)!;
-      const existing = windowOf(windows, s.eventTime, span);
+      // a newer version of a flow already counted stays in that detection while it is in reach, so it replaces its
+      // bytes there instead of counting the flow again in a nearer window
+      const countedIn = s.detectionId === null ? undefined : windows.find((w) => w.id === s.detectionId && Math.abs(s.eventTime - w.created_at) < span);
+      const existing = countedIn ?? windowOf(windows, s.eventTime, span);
       if (existing) {
         const counted = foldInto(existing, input);
         changed.set(existing.id, existing);

@@ -15,8 +15,8 @@ const analytics = defaultAnalyticsConfig();
 const hosts = hostsOf(12);
 const at = T0 + 10 * DAY;
 const src = { kind: 'test', id: 'a' };
-const upload = (flow_id: string, t: number) =>
-  candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'u.lonely.com', bytes_out: 30 * MiB, first_seen: t - 200, flow_id }, t);
+const upload = (flow_id: string, t: number, mib = 30, first = t - 200) =>
+  candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'u.lonely.com', bytes_out: mib * MiB, first_seen: first, flow_id }, t);
 const baseline = [...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)];
 
 /** Each delivery ingested and then finalized, as a running aggregator sees lines that arrive apart. */
@@ -64,6 +64,26 @@ describe('suppression windows and late candidates', () => {
       expect(got).toEqual([
         { created_at: at, count: 2, flows: ['f1', 'f3'] },
         { created_at: at + 30 * HOUR, count: 2, flows: ['f2', 'f4'] },
+      ]);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('a newer version of a flow already counted in a detection updates it there, not in a nearer window (a review\'s case)', async () => {
+    const store = await memoryStore();
+    try {
+      await deliver(store, [
+        [...baseline, upload('n', at + 30 * HOUR)],
+        [upload('x', at + 8 * HOUR, 30, at + 8 * HOUR - 200)], // 22 h before n: folds into n's detection
+        [upload('y', at + 5 * HOUR)], // 25 h before n: a detection of its own, the nearest window before x's next version
+        [upload('x', at + 9 * HOUR, 40, at + 8 * HOUR - 200)], // the same flow x, more bytes
+      ]);
+      const all = await store.detections.list({ limit: 100 });
+      const summary = all.map((d) => ({ created_at: d.created_at, count: d.count, mib: d.bytes_out_total / MiB, flows: [...d.flow_ids].sort() })).sort((a, b) => a.created_at - b.created_at);
+      expect(summary).toEqual([
+        { created_at: at + 5 * HOUR, count: 1, mib: 30, flows: ['y'] },
+        { created_at: at + 30 * HOUR, count: 2, mib: 30 + 40, flows: ['n', 'x'] },
       ]);
     } finally {
       await store.close();
