@@ -21,3 +21,23 @@ it('analytics.precursor_window = 1 h: a Documents read / a zip 40 min before the
   expect(fired(false)).toEqual({ an0990: true, an1415: true }); // control: before pruning
   expect(fired(true)).toEqual({ an0990: true, an1415: true });
 });
+
+/** A 10-minute-old upload and a Documents read `readBeforeStart` s before it, after the ring was pruned at NOW. */
+function an0990Aged(window: number | undefined, readBeforeStart: number): boolean {
+  const config = parseConfig(window === undefined ? {} : { analytics: { precursor_window: window } });
+  const firstSeen = NOW - 600; // an upload open for 10 minutes, still sampled
+  const sensitive = [{ pid: 700, ppid: 1, process_start: P.processStart, time: firstSeen - readBeforeStart, path: P.path,
+    file_path: '/Users/a/Documents/x.docx', category: 'documents', tier: 2 }];
+  const w = buildWorld({ config, processes: [P], signing: [{ path: P.path, cls: 'unsigned' }], sensitive, archive: [],
+    flows: [{ pid: 700, processStart: P.processStart, remote: '203.0.113.5', bytesOut: 20 * MiB, bytesIn: 8000, firstSeen, lastSeen: NOW - 5 }] } as unknown as WorldSpec);
+  w.sensitiveEvents.prune(NOW); // as the collector and every generate do
+  return correlate(w).rows.some((r) => r.analytic === 'AN0990');
+}
+
+
+it('a Documents read inside precursor_window of a 10-minute-old flow is still a precursor after pruning', () => {
+  // default window (900 s), read 14 min before the flow start: kept (events.retention 1800 has the slack)
+  expect(an0990Aged(undefined, 840)).toBe(true);
+  // window configured to 1 h, read 55 min before the flow start: inside the window, and the ring keeps window + flows.retention (a review's case)
+  expect(an0990Aged(3600, 3300)).toBe(true);
+});

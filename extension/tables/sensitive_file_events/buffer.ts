@@ -20,11 +20,13 @@ export function createSensitiveEventRing(config: OutflowConfig): EventRing<Sensi
 
 /**
  * How long a row of each ring can still explain an upload: its producer's process record is kept as long. Never
- * less than `analytics.precursor_window`, so a read or an archive step the window names is still there for a flow
- * that starts now (a longer window than `events.retention` would otherwise be cut to it).
+ * less than `analytics.precursor_window` + `flows.retention`: the window runs back from the flow's start, and a
+ * flow that started up to `flows.retention` ago is still in the table (with the defaults, 900 + 900 = the 1 800 of
+ * `events.retention`). A window configured longer than `events.retention` would otherwise be cut to it. A flow open
+ * longer than that reaches tier-1 reads only (their own, longer retention).
  */
 export function precursorRetention(config: OutflowConfig): { tier1: number; other: number } {
   const { retention, tier1_retention } = config.events;
-  const window = config.analytics.precursor_window;
-  return { tier1: Math.max(retention, tier1_retention, window), other: Math.max(retention, window) };
+  const reach = config.analytics.precursor_window + config.flows.retention;
+  return { tier1: Math.max(retention, tier1_retention, reach), other: Math.max(retention, reach) };
 }

@@ -5,10 +5,10 @@
 import { pino } from 'pino';
 import { systemClock, type Clock } from '../../../../src/clock.js';
 import { parseConfig } from '../../../../src/config/index.js';
-import type { ArchiveEventRow, ExtensionContext, ProcessModel, ProcessObservation, SigningService } from '../../../runtime/context.js';
+import type { ExtensionContext, ProcessModel, ProcessObservation, SigningService } from '../../../runtime/context.js';
 import { HealthRegistry } from '../../../runtime/health.js';
-import { RingBuffer } from '../../../runtime/ring-buffer.js';
 import { createSensitiveEventRing } from '../../../tables/sensitive_file_events/buffer.js';
+import { createArchiveEventRing } from '../../../tables/archive_events/buffer.js';
 import { ToolRunner } from '../../../runtime/tools.js';
 import { createDnsNameCache } from '../../../tables/process_network_flows/dns-names/name-cache.js';
 
@@ -57,7 +57,6 @@ export function testContext(opts: { config?: unknown; toolDir?: string; clock?: 
   if (opts.toolDir) config.tools.dir = opts.toolDir;
   const clock = opts.clock ?? systemClock;
   const { processes, signing, recorded } = recordingServices();
-  const eventTime = (e: { time: number }) => e.time;
   const ctx: ExtensionContext = {
     platform: 'darwin',
     config,
@@ -69,7 +68,7 @@ export function testContext(opts: { config?: unknown; toolDir?: string; clock?: 
     flows: { rows: () => [], forEachRow: () => {}, size: 0 },
     signing,
     sensitiveEvents: createSensitiveEventRing(config),
-    archiveEvents: new RingBuffer<ArchiveEventRow>(config.events.max_events, config.events.retention, eventTime),
+    archiveEvents: createArchiveEventRing(config),
     dnsNames: createDnsNameCache({ maxNames: 100, maxTtl: 3600, grace: 0, lateSlack: 0 }),
   };
   return { ctx, recorded };
