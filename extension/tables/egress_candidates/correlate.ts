@@ -219,6 +219,9 @@ interface GroupVolume {
 const byFirstSeen = (x: Readonly<FlowRow>, y: Readonly<FlowRow>) => x.first_seen - y.first_seen;
 const byLastSeen = (x: Readonly<FlowRow>, y: Readonly<FlowRow>) => x.last_seen - y.last_seen;
 
+/** Entries a busiestWindow query scans; past this many it builds the group's sparse table once. */
+const SPARSE_TABLE_FROM = 64;
+
 export function groupVolume(flows: readonly Readonly<FlowRow>[], width = 0): GroupVolume {
   const n = flows.length;
   // One array of the flows, sorted by first_seen, then by last_seen, and one Float64Array: times by
@@ -251,14 +254,26 @@ export function groupVolume(flows: readonly Readonly<FlowRow>[], width = 0): Gro
   const activeBetween = (from: number, to: number) => data[n + countAtMost(0, to)]! - data[last + n + countAtMost(last, from - 1)]!;
   // activeBetween(x, x + width) only grows as x passes first_seen − width of some flow (it enters the window), and
   // only shrinks as x passes a last_seen: its largest values over a range of x are at the range's start or at those
-  // points. atEntry[j] is its value at the j-th flow's entry (flows by first_seen), and a sparse table answers the
-  // largest of a run of them in O(1), so a flow open for hours among thousands is not a quadratic scan.
+  // points. atEntry[j] is its value at the j-th flow's entry (flows by first_seen), made once per group; a run of
+  // them is scanned, or for a long run (a flow open for hours among thousands) read from a sparse table in O(1).
+  let atEntry: Float64Array | undefined;
   let table: Float64Array[] | undefined;
-  const rangeMax = (lo: number, hi: number): number => {
-    if (!table) {
-      const atEntry = new Float64Array(n);
+  const entries = (): Float64Array => {
+    if (!atEntry) {
+      atEntry = new Float64Array(n);
       for (let j = 0; j < n; j++) atEntry[j] = activeBetween(data[j]! - width, data[j]!);
-      table = [atEntry];
+    }
+    return atEntry;
+  };
+  const rangeMax = (lo: number, hi: number): number => {
+    const values = entries();
+    if (hi - lo <= SPARSE_TABLE_FROM) {
+      let best = values[lo]!;
+      for (let j = lo + 1; j < hi; j++) if (values[j]! > best) best = values[j]!;
+      return best;
+    }
+    if (!table) {
+      table = [values];
       for (let span = 2; span <= n; span *= 2) {
         const prev = table[table.length - 1]!;
         const next = new Float64Array(n - span + 1);
@@ -272,12 +287,11 @@ export function groupVolume(flows: readonly Readonly<FlowRow>[], width = 0): Gro
   return {
     activeBetween,
     busiestWindow(from, to) {
-      let best = activeBetween(from, from + width);
+      const best = activeBetween(from, from + width);
       // the flows entering a window that starts in (from, to]: first_seen in (from + width, to + width]
       const lo = countAtMost(0, from + width);
       const hi = countAtMost(0, to + width);
-      if (hi > lo) best = Math.max(best, rangeMax(lo, hi));
-      return best;
+      return hi > lo ? Math.max(best, rangeMax(lo, hi)) : best;
     },
   };
 }

@@ -414,7 +414,8 @@ describe('group volume index', () => {
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     for (let round = 0; round < 40; round++) {
       const width = 1 + Math.floor(rand() * 150);
-      const flows = Array.from({ length: 1 + Math.floor(rand() * 40) }, () => {
+      // every fourth round a large group, so long runs of entries go through the sparse table
+      const flows = Array.from({ length: 1 + Math.floor(rand() * (round % 4 === 3 ? 400 : 40)) }, () => {
         const first_seen = Math.floor(rand() * 1000);
         return { first_seen, last_seen: first_seen + Math.floor(rand() * 200), bytes_out: Math.floor(rand() * 1e6) } as never as import('../../runtime/context.js').FlowRow;
       });
