@@ -149,6 +149,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
 
   function observe(obs: ProcessObservation): ProcessRecord {
     let r = find(obs.pid, obs.processStart);
+    if (!r && obs.forkedFrom) obs = inheritFromParent(obs, obs.forkedFrom);
     if (!r) {
       makeRoom(obs.seenAt);
       const path = detached(obs.path ?? '');
@@ -187,6 +188,16 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     }
     merge(r, obs);
     return r;
+  }
+
+  /** A fork's observation with its parent's argv and stdin where it has none (a subshell of a pipe-fed shell is fed so too). */
+  function inheritFromParent(obs: ProcessObservation, from: { pid: number; processStart: number }): ProcessObservation {
+    const parent = find(from.pid, from.processStart);
+    if (!parent) return obs;
+    const inherited: ProcessObservation = { ...obs };
+    if (inherited.args === undefined && parent.args !== null) inherited.args = parent.args;
+    if (inherited.stdin === undefined && parent.stdin !== undefined) inherited.stdin = parent.stdin;
+    return inherited;
   }
 
   function merge(r: ProcessRecord, obs: ProcessObservation): void {

@@ -58,6 +58,11 @@ export interface ProcessObservation {
   tty?: boolean;
   /** What standard input was at exec (ES exec `fds`); absent when not known. */
   stdin?: ProcessStdin;
+  /**
+   * The instance this one was forked from (ES fork): until it execs, a fork runs its parent's image with its
+   * parent's argv and open files, so a new record takes the parent's args and stdin where this observation has none.
+   */
+  forkedFrom?: { pid: number; processStart: number };
   /** osquery: core's `processes` table (macOS proc_pidpath), a kernel path like eslogger's. */
   source: 'ps' | 'proc' | 'eslogger' | 'osquery';
   /** When this observation was made (unix s). */

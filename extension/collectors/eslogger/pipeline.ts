@@ -133,7 +133,7 @@ export class EsloggerPipeline {
       case 'exec':
         return this.exec(e);
       case 'fork':
-        this.observe(e.child, e.time);
+        this.observe(e.child, e.time, undefined, undefined, e.process);
         return;
       case 'exit':
         this.deps.processes.exited(e.process.pid, e.process.processStart, e.time);
@@ -159,7 +159,7 @@ export class EsloggerPipeline {
     }
   }
 
-  private observe(p: EsProcess, at: number, args?: string[], stdin?: StdinKind): void {
+  private observe(p: EsProcess, at: number, args?: string[], stdin?: StdinKind, forkedFrom?: EsProcess): void {
     this.deps.processes.observe({
       pid: p.pid,
       processStart: p.processStart,
@@ -176,6 +176,7 @@ export class EsloggerPipeline {
       platformBinary: p.platformBinary,
       tty: p.tty,
       ...(stdin ? { stdin } : {}),
+      ...(forkedFrom ? { forkedFrom: { pid: forkedFrom.pid, processStart: forkedFrom.processStart } } : {}),
       source: 'eslogger',
       seenAt: at,
     });
