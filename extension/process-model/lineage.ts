@@ -73,9 +73,12 @@ export function isGuiAppPath(path: string): boolean {
   return !bundlePrefix.includes('.app/');
 }
 
+function shellName(p: ProcessRecord): string {
+  return (p.path ? p.path.slice(p.path.lastIndexOf('/') + 1) : p.name).replace(/^-/, '');
+}
+
 export function isShell(p: ProcessRecord): boolean {
-  const base = (p.path ? p.path.slice(p.path.lastIndexOf('/') + 1) : p.name).replace(/^-/, '');
-  return SHELLS.has(base);
+  return SHELLS.has(shellName(p));
 }
 
 /**
@@ -88,39 +91,123 @@ export function isInteractiveShell(p: ProcessRecord): boolean {
   if (p.tty === false) return false;
   // fed a script on a pipe, or a remote peer's commands on a socket (a reverse shell, -i or not): no terminal
   if (p.stdin === 'pipe' || p.stdin === 'socket') return false;
-  return !(p.args && runsCommandOrScript(p.args));
+  return !(p.args && runsCommandOrScript(shellName(p), p.args));
+}
+
+/**
+ * Whether a shell's argv runs a command, a script, or commands from standard input, rather than reading commands
+ * from its terminal. Each shell family's own option syntax: an option's argument (`bash -o vi`, `fish
+ * --init-command CMD`, `pwsh -ExecutionPolicy Bypass`) is no script.
+ */
+export function runsCommandOrScript(shell: string, args: readonly string[]): boolean {
+  if (shell === 'fish') return fishRunsCommand(args);
+  if (shell === 'pwsh') return pwshRunsCommand(args);
+  return posixRunsCommand(args);
 }
 
 /** Long options of bash and zsh that take the next argument (`--rcfile FILE`), so it is no script operand. */
-const LONG_OPTIONS_WITH_ARGUMENT = new Set(['--rcfile', '--init-file']);
+const POSIX_LONG_WITH_ARGUMENT = new Set(['--rcfile', '--init-file']);
+/** Long options that run a command (nushell `--commands`, and the like). */
+const LONG_COMMAND = new Set(['--command', '--commands']);
 
 /**
- * Whether a shell's argv runs a command (`-c`) or a script operand rather than reading commands. Options are read
- * as bash and zsh read them: a short-option cluster (`-il`, `+o`) whose last letter is `o` or `O` takes the next
- * argument (`-o vi`, `-O extglob`), as do `--rcfile`/`--init-file`; `--` or `-` ends the options; `-s` reads
- * commands from standard input, so its operands are positional parameters, not a script.
+ * sh, bash, zsh, dash, ksh, tcsh and the rest: `-c` (in any cluster) runs a command; `-s` reads commands from
+ * standard input (`curl … | sh -s -- --flag`); a cluster (`-il`, `+o`) whose last letter is `o` or `O` takes the next
+ * argument (`-o vi`, `-O extglob`), as do `--rcfile`/`--init-file`; `--` or `-` ends the options; the first
+ * operand is a script.
  */
-export function runsCommandOrScript(args: readonly string[]): boolean {
-  let fromStdin = false;
+function posixRunsCommand(args: readonly string[]): boolean {
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!;
-    if (a === '--' || a === '-') return !fromStdin && i + 1 < args.length;
+    if (a === '--' || a === '-') return i + 1 < args.length;
     if (a.startsWith('--')) {
-      if (LONG_OPTIONS_WITH_ARGUMENT.has(a)) i++;
+      const name = a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
+      if (LONG_COMMAND.has(name)) return true;
+      if (POSIX_LONG_WITH_ARGUMENT.has(a)) i++;
       continue;
     }
     if ((a.startsWith('-') || a.startsWith('+')) && a.length > 1) {
       const letters = a.slice(1);
-      if (a.startsWith('-') && letters.includes('c')) return true;
-      if (letters.includes('s')) fromStdin = true;
+      if (a.startsWith('-') && (letters.includes('c') || letters.includes('s'))) return true;
       const last = letters[letters.length - 1];
       if (last === 'o' || last === 'O') i++;
       continue;
     }
-    // the first operand: a script, unless -s made operands positional parameters
-    return !fromStdin;
+    return true;
   }
   return false;
+}
+
+/** fish options that take the next argument when not written `--name=value` (`-C`/`--init-command` among them). */
+const FISH_LONG_WITH_ARGUMENT = new Set(['--init-command', '--debug', '--debug-output', '--features', '--profile', '--profile-startup']);
+const FISH_SHORT_WITH_ARGUMENT = new Set(['C', 'd', 'o', 'f']);
+
+/** fish: `-c`/`--command` runs a command; `-C`/`--init-command` (VS Code's shell integration) is no command; the first operand is a script. */
+function fishRunsCommand(args: readonly string[]): boolean {
+  for (let i = 1; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return i + 1 < args.length;
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq >= 0 ? a.slice(0, eq) : a;
+      if (name === '--command') return true;
+      if (eq < 0 && FISH_LONG_WITH_ARGUMENT.has(name)) i++;
+      continue;
+    }
+    if (a.startsWith('-') && a.length > 1) {
+      const letters = a.slice(1);
+      for (let k = 0; k < letters.length; k++) {
+        const l = letters[k]!;
+        if (l === 'c') return true;
+        if (FISH_SHORT_WITH_ARGUMENT.has(l)) {
+          // the rest of the cluster is the argument (`-Ccmd`), else the next argument is
+          if (k === letters.length - 1) i++;
+          break;
+        }
+      }
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+/** PowerShell parameters (lower case, with the abbreviations pwsh accepts) that take a value. */
+const PWSH_WITH_VALUE = new Set(['-executionpolicy', '-ex', '-ep', '-workingdirectory', '-wd', '-wo', '-outputformat', '-o', '-of', '-inputformat', '-inp', '-if', '-configurationname', '-config', '-configurationfile', '-custompipename', '-settingsfile', '-settings', '-windowstyle', '-w']);
+const PWSH_COMMAND = new Set(['-command', '-c', '-encodedcommand', '-e', '-ec', '-commandwithargs', '-cwa']);
+const PWSH_FILE = new Set(['-file', '-f']);
+
+/**
+ * pwsh: `-Command`/`-EncodedCommand`/`-File` (or a bare operand, a script path) run something and exit, unless
+ * `-NoExit` keeps the session open (VS Code starts `pwsh -NoExit -Command '. shellIntegration.ps1'`). Parameter
+ * names are case-insensitive.
+ */
+function pwshRunsCommand(args: readonly string[]): boolean {
+  let runs = false;
+  let noExit = false;
+  for (let i = 1; i < args.length; i++) {
+    const a = args[i]!.toLowerCase();
+    if (a === '-noexit' || a === '-noe') {
+      noExit = true;
+      continue;
+    }
+    if (runs) continue;
+    if (PWSH_COMMAND.has(a) || PWSH_FILE.has(a) || a.startsWith('-command:') || a.startsWith('-file:')) {
+      runs = true;
+      continue;
+    }
+    if (PWSH_WITH_VALUE.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-') || a.startsWith('/')) {
+      // a switch (-NoLogo, -NoProfile, -Login…), or a script path operand
+      if (a.startsWith('/')) runs = true;
+      continue;
+    }
+    runs = true;
+  }
+  return runs && !noExit;
 }
 
 function underTerminalApp(model: ProcessLookup, shell: ProcessRecord, opts: LineageOptions): boolean {

@@ -273,10 +273,10 @@ describe('lineage groups (SPEC §4)', () => {
     expect(isInteractiveShell({ ...base, args: ['bash', '-i', 'script.sh'], tty: true })).toBe(false);
     expect(isInteractiveShell({ ...base, args: ['zsh', '-il'], tty: true })).toBe(true);
     // options that take an argument are no script (a terminal profile's `bash --rcfile FILE -i`, `bash -o vi -i`)
-    for (const args of [['bash', '--rcfile', '/Users/a/.bashrc_work', '-i'], ['bash', '-o', 'vi', '-i'], ['bash', '+o', 'emacs'], ['bash', '-iO', 'extglob'], ['bash', '-s', 'a', 'b'], ['zsh', '-l', '--'], ['bash', '--login']]) {
+    for (const args of [['bash', '--rcfile', '/Users/a/.bashrc_work', '-i'], ['bash', '-o', 'vi', '-i'], ['bash', '+o', 'emacs'], ['bash', '-iO', 'extglob'], ['zsh', '-l', '--'], ['bash', '--login']]) {
       expect(isInteractiveShell({ ...base, args, tty: true }), args.join(' ')).toBe(true);
     }
-    for (const args of [['bash', '-o', 'vi', 'script.sh'], ['bash', '-i', '--', 'script.sh'], ['sh', '-ec', 'curl …'], ['bash', '-O', 'extglob', '/tmp/x.sh'], ['bash', '--rcfile', 'f', '-', 'x.sh'], ['bash', '--norc', 'x.sh']]) {
+    for (const args of [['bash', '-o', 'vi', 'script.sh'], ['bash', '-i', '--', 'script.sh'], ['sh', '-ec', 'curl …'], ['bash', '-O', 'extglob', '/tmp/x.sh'], ['bash', '--rcfile', 'f', '-', 'x.sh'], ['bash', '--norc', 'x.sh'], ['bash', '-s', 'a', 'b'], ['sh', '-s', '--', '--upload', '/Users/a/Documents']]) {
       expect(isInteractiveShell({ ...base, args, tty: true }), args.join(' ')).toBe(false);
     }
     expect(isInteractiveShell({ ...base, args: ['-zsh'], tty: false })).toBe(false);
