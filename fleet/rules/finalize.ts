@@ -270,8 +270,8 @@ function keepWindow(windows: Detection[], d: Detection): void {
  * else a flow that arrived late, earlier than a detection's creation, folds into the first one created within `span`
  * after it. A flow is compared with every window of its key, not only the newest, so a day-late line lands in the
  * window of its day. A window stays anchored at its detection's creation: a late flow folded in before it does not
- * move it back, so how late lines split between detections can differ from a time-ordered replay (every flow is
- * still counted once).
+ * move it back, so how late lines split between detections can differ from a time-ordered replay. A flow seen again
+ * more than 24 h after the detection that counted it (a day-long upload) is counted in a new window too.
  */
 function windowOf(windows: readonly Detection[], t: number, span: number): Detection | undefined {
   for (let i = windows.length - 1; i >= 0; i--) {

@@ -20,10 +20,12 @@ export function createSensitiveEventRing(config: OutflowConfig): EventRing<Sensi
 
 /**
  * How long a row of each ring can still explain an upload: its producer's process record is kept as long. Never
- * less than `analytics.precursor_window` + `flows.retention`: the window runs back from the flow's start, and a
- * flow that started up to `flows.retention` ago is still in the table (with the defaults, 900 + 900 = the 1 800 of
- * `events.retention`). A window configured longer than `events.retention` would otherwise be cut to it. A flow open
- * longer than that reaches tier-1 reads only (their own, longer retention).
+ * less than `analytics.precursor_window` + `flows.retention`: the window runs back from the flow's start, so a flow
+ * that started up to `flows.retention` ago finds every read of its window (with the defaults, 900 + 900 = the
+ * 1 800 of `events.retention`), and a window configured longer than `events.retention` is not cut to it. An older
+ * flow start (a long upload, or one closed a while ago and still in the table) reaches tier-2 reads and archive
+ * steps only this far back; the candidates query, every 60 s, has reported it with them while it was young.
+ * Tier-1 reads have their own, longer retention.
  */
 export function precursorRetention(config: OutflowConfig): { tier1: number; other: number } {
   const { retention, tier1_retention } = config.events;
