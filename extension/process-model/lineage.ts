@@ -88,6 +88,8 @@ export function isShell(p: ProcessRecord): boolean {
  */
 export function isInteractiveShell(p: ProcessRecord): boolean {
   if (!isShell(p)) return false;
+  // a subshell (forked, never exec'd) belongs to the shell that forked it
+  if (p.forkedOnly) return false;
   if (p.tty === false) return false;
   // fed a script on a pipe, or a remote peer's commands on a socket (a reverse shell, -i or not): no terminal
   if (p.stdin === 'pipe' || p.stdin === 'socket') return false;

@@ -149,7 +149,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
 
   function observe(obs: ProcessObservation): ProcessRecord {
     let r = find(obs.pid, obs.processStart);
-    if (!r && obs.forkedFrom) obs = inheritFromParent(obs, obs.forkedFrom);
+    if (obs.forkedFrom) obs = forkObservation(obs, obs.forkedFrom, r);
     if (!r) {
       makeRoom(obs.seenAt);
       const path = detached(obs.path ?? '');
@@ -169,6 +169,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
         platformBinary: obs.platformBinary ?? null,
         tty: obs.tty ?? null,
         ...(obs.stdin !== undefined ? { stdin: obs.stdin } : {}),
+        ...(obs.forkedFrom && !obs.exec ? { forkedOnly: true as const } : {}),
         firstSeen: obs.seenAt,
         lastSeen: obs.seenAt,
         exitedAt: null,
@@ -190,13 +191,24 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     return r;
   }
 
-  /** A fork's observation with its parent's argv and stdin where it has none (a subshell of a pipe-fed shell is fed so too). */
-  function inheritFromParent(obs: ProcessObservation, from: { pid: number; processStart: number }): ProcessObservation {
+  /**
+   * A fork's observation, with its parent's argv and stdin where neither it nor the record (`known`: ps may have
+   * listed the child before eslogger's fork line was read) has them: a subshell of a pipe-fed shell is fed so too.
+   * Without `forkedFrom` when the child already runs another image than its parent's (its exec was seen first):
+   * then it is no subshell, and inherits nothing.
+   */
+  function forkObservation(obs: ProcessObservation, from: { pid: number; processStart: number }, known: ProcessRecord | undefined): ProcessObservation {
     const parent = find(from.pid, from.processStart);
+    const otherImage = known && parent && ((known.path !== '' && parent.path !== '' && known.path !== parent.path) || (known.args !== null && parent.args !== null && known.args.join('\0') !== parent.args.join('\0')));
+    if (otherImage) {
+      // a late fork line: its child is the parent's image, which the instance has left (keep what was seen since)
+      const { forkedFrom: _from, path: _path, name: _name, args: _args, signingId: _signingId, teamId: _teamId, cdhash: _cdhash, platformBinary: _platform, ...rest } = obs;
+      return rest;
+    }
     if (!parent) return obs;
     const inherited: ProcessObservation = { ...obs };
-    if (inherited.args === undefined && parent.args !== null) inherited.args = parent.args;
-    if (inherited.stdin === undefined && parent.stdin !== undefined) inherited.stdin = parent.stdin;
+    if (inherited.args === undefined && (known?.args ?? null) === null && parent.args !== null) inherited.args = parent.args;
+    if (inherited.stdin === undefined && known?.stdin === undefined && parent.stdin !== undefined) inherited.stdin = parent.stdin;
     return inherited;
   }
 
@@ -214,7 +226,11 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     const staleCore = obs.source === 'osquery' && (kernelPathAt.get(r) ?? -Infinity) >= obs.seenAt;
     if (obs.path && !argv0Only && !staleCore) {
       if (fromKernel(obs)) noteKernelPath(r, obs);
-      if (obs.path !== r.path) r.path = detached(obs.path);
+      if (obs.path !== r.path) {
+        r.path = detached(obs.path);
+        // a new image: the instance exec'd (an exec event ES dropped, seen through its path)
+        if (fromKernel(obs)) delete r.forkedOnly;
+      }
       if (obs.name === undefined) r.name = detached(obs.path.slice(obs.path.lastIndexOf('/') + 1));
     }
     if (obs.name !== undefined && obs.name !== '' && !argv0Only && obs.name !== r.name) r.name = detached(obs.name);
@@ -225,6 +241,8 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     if (obs.platformBinary !== undefined) r.platformBinary = obs.platformBinary;
     if (obs.tty !== undefined) r.tty = obs.tty;
     if (obs.stdin !== undefined) r.stdin = obs.stdin;
+    if (obs.exec) delete r.forkedOnly;
+    else if (obs.forkedFrom) r.forkedOnly = true;
     if (obs.seenAt > r.lastSeen) r.lastSeen = obs.seenAt;
     // A snapshot listing the instance proves it alive (an earlier exit mark came from a missed sample).
     if (r.exitedAt !== null && (obs.source === 'ps' || obs.source === 'proc') && obs.seenAt > r.exitedAt + 2) {

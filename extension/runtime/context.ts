@@ -63,6 +63,8 @@ export interface ProcessObservation {
    * parent's argv and open files, so a new record takes the parent's args and stdin where this observation has none.
    */
   forkedFrom?: { pid: number; processStart: number };
+  /** This observation is of an exec (ES exec target): the instance now runs a new image, no longer its parent's. */
+  exec?: boolean;
   /** osquery: core's `processes` table (macOS proc_pidpath), a kernel path like eslogger's. */
   source: 'ps' | 'proc' | 'eslogger' | 'osquery';
   /** When this observation was made (unix s). */
@@ -86,6 +88,11 @@ export interface ProcessRecord {
   tty: boolean | null;
   /** Standard input at the last exec the kernel reported (a shell fed on a pipe or a socket reads no terminal); absent = unknown. */
   stdin?: ProcessStdin;
+  /**
+   * Made by a fork and not seen exec'ing since: it runs its parent's image, a subshell (`( … )`, `$( … )`) of a
+   * shell rather than a shell of its own, so it starts no lineage group. Absent = not known to be one.
+   */
+  forkedOnly?: true;
   firstSeen: number;
   lastSeen: number;
   /** Unix s when the process was seen exiting (or vanished from ps); null while running. */

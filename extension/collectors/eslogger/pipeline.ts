@@ -177,6 +177,7 @@ export class EsloggerPipeline {
       tty: p.tty,
       ...(stdin ? { stdin } : {}),
       ...(forkedFrom ? { forkedFrom: { pid: forkedFrom.pid, processStart: forkedFrom.processStart } } : {}),
+      ...(args !== undefined && !forkedFrom ? { exec: true } : {}),
       source: 'eslogger',
       seenAt: at,
     });
