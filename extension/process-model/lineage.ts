@@ -214,28 +214,47 @@ const PWSH_PARAMETERS: readonly { name: string; shortest: string; aliases: reado
   { name: 'workingdirectory', shortest: 'wo', aliases: ['wd'], what: 'value' },
 ];
 
+/**
+ * pwsh's switches (no value, no command). A parameter pwsh does not know starts the file argument ("the first
+ * parameter we fail to recognize marks the beginning of the file string"): `pwsh -u.ps1` runs ./-u.ps1. The server
+ * modes (-NamedPipeServerMode, -SocketServerMode, -ServerMode, -SSHServerMode) read a peer, not the terminal.
+ */
+const PWSH_SWITCHES: readonly { name: string; shortest: string; aliases: readonly string[] }[] = [
+  { name: 'help', shortest: 'h', aliases: ['?'] },
+  { name: 'interactive', shortest: 'i', aliases: [] },
+  { name: 'login', shortest: 'l', aliases: [] },
+  { name: 'mta', shortest: 'mta', aliases: [] },
+  { name: 'nologo', shortest: 'nol', aliases: [] },
+  { name: 'noninteractive', shortest: 'noni', aliases: [] },
+  { name: 'noprofile', shortest: 'nop', aliases: [] },
+  { name: 'noprofileloadtime', shortest: 'noprofileloadtime', aliases: [] },
+  { name: 'sta', shortest: 'sta', aliases: [] },
+  { name: 'version', shortest: 'v', aliases: [] },
+];
+
 function pwshParameter(key: string): 'runs' | 'value' | 'noexit' | 'switch' {
-  for (const p of PWSH_PARAMETERS) {
-    if (p.aliases.includes(key) || (p.name.startsWith(key) && key.length >= p.shortest.length)) return p.what;
-  }
-  return 'switch';
+  const matches = (p: { name: string; shortest: string; aliases: readonly string[] }) => p.aliases.includes(key) || (p.name.startsWith(key) && key.length >= p.shortest.length);
+  for (const p of PWSH_PARAMETERS) if (matches(p)) return p.what;
+  for (const p of PWSH_SWITCHES) if (matches(p)) return 'switch';
+  return 'runs';
 }
 
 /**
  * pwsh: `-Command`/`-EncodedCommand`/`-File`, or a bare operand (a script path), run something and exit: everything
  * after them is the command's text or the script's arguments. `-NoExit` before them keeps the session open (VS Code
- * starts `pwsh -NoExit -Command '. shellIntegration.ps1'`). Names are case-insensitive, with `-` or `--`.
+ * starts `pwsh -NoExit -Command '. shellIntegration.ps1'`). Names are case-insensitive, with `-` or `--`; an unknown
+ * one begins the file argument.
  */
 function pwshRunsCommand(args: readonly string[]): boolean {
   let noExit = false;
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!.toLowerCase();
     if (!a.startsWith('-') || a === '-' || a === '--') return !noExit;
-    const key = a.replace(/^--?/, '').replace(/:.*$/, '');
-    const what = pwshParameter(key);
+    // `-ExecutionPolicy:Bypass` is no form pwsh reads: an unknown parameter, so the file argument
+    const what = pwshParameter(a.replace(/^--?/, ''));
     if (what === 'runs') return !noExit;
     if (what === 'noexit') noExit = true;
-    else if (what === 'value' && !a.includes(':')) i++;
+    else if (what === 'value') i++;
   }
   return false;
 }

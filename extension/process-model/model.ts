@@ -170,6 +170,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
         tty: obs.tty ?? null,
         ...(obs.stdin !== undefined ? { stdin: obs.stdin } : {}),
         ...(obs.forkedFrom && !obs.exec ? { forkedOnly: true as const } : {}),
+        ...(obs.exec ? { execSeen: true as const } : {}),
         firstSeen: obs.seenAt,
         lastSeen: obs.seenAt,
         exitedAt: null,
@@ -194,17 +195,17 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   /**
    * A fork's observation, with its parent's argv and stdin where neither it nor the record (`known`: ps may have
    * listed the child before eslogger's fork line was read) has them: a subshell of a pipe-fed shell is fed so too.
-   * Without `forkedFrom` when the child already runs another image than its parent's (its exec was seen first):
-   * then it is no subshell, and inherits nothing.
+   * A fork line read after the child's exec (lines can arrive out of order), or after the kernel reported another
+   * image for it, is late: its child image is the parent's, which the instance has left, so only the instance's
+   * lineage is taken from it. (A ps path is argv[0], no evidence either way.)
    */
   function forkObservation(obs: ProcessObservation, from: { pid: number; processStart: number }, known: ProcessRecord | undefined): ProcessObservation {
-    const parent = find(from.pid, from.processStart);
-    const otherImage = known && parent && ((known.path !== '' && parent.path !== '' && known.path !== parent.path) || (known.args !== null && parent.args !== null && known.args.join('\0') !== parent.args.join('\0')));
-    if (otherImage) {
-      // a late fork line: its child is the parent's image, which the instance has left (keep what was seen since)
-      const { forkedFrom: _from, path: _path, name: _name, args: _args, signingId: _signingId, teamId: _teamId, cdhash: _cdhash, platformBinary: _platform, ...rest } = obs;
-      return rest;
+    // late: the exec was seen, or the kernel (core's processes table) already gave the instance another image's path
+    if (known && (known.execSeen || (kernelPathAt.has(known) && obs.path !== undefined && known.path !== obs.path))) {
+      const { pid, processStart, ppid, originalPpid, responsiblePid, uid, source, seenAt } = obs;
+      return { pid, processStart, ppid, originalPpid, responsiblePid, uid, source, seenAt };
     }
+    const parent = find(from.pid, from.processStart);
     if (!parent) return obs;
     const inherited: ProcessObservation = { ...obs };
     if (inherited.args === undefined && (known?.args ?? null) === null && parent.args !== null) inherited.args = parent.args;
@@ -234,15 +235,22 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
       if (obs.name === undefined) r.name = detached(obs.path.slice(obs.path.lastIndexOf('/') + 1));
     }
     if (obs.name !== undefined && obs.name !== '' && !argv0Only && obs.name !== r.name) r.name = detached(obs.name);
-    if (obs.args !== undefined) r.args = boundedArgs(obs.args);
+    if (obs.args !== undefined) {
+      const args = boundedArgs(obs.args);
+      // a subshell runs its parent's argv: another argv (ps, core) means it exec'd, though ES may have dropped the exec
+      if (r.forkedOnly && !obs.forkedFrom && r.args !== null && args.join('\0') !== r.args.join('\0')) delete r.forkedOnly;
+      r.args = args;
+    }
     if (obs.signingId !== undefined) r.signingId = obs.signingId;
     if (obs.teamId !== undefined) r.teamId = obs.teamId;
     if (obs.cdhash !== undefined) r.cdhash = obs.cdhash ? obs.cdhash.toLowerCase() : null;
     if (obs.platformBinary !== undefined) r.platformBinary = obs.platformBinary;
     if (obs.tty !== undefined) r.tty = obs.tty;
     if (obs.stdin !== undefined) r.stdin = obs.stdin;
-    if (obs.exec) delete r.forkedOnly;
-    else if (obs.forkedFrom) r.forkedOnly = true;
+    if (obs.exec) {
+      delete r.forkedOnly;
+      r.execSeen = true;
+    } else if (obs.forkedFrom) r.forkedOnly = true;
     if (obs.seenAt > r.lastSeen) r.lastSeen = obs.seenAt;
     // A snapshot listing the instance proves it alive (an earlier exit mark came from a missed sample).
     if (r.exitedAt !== null && (obs.source === 'ps' || obs.source === 'proc') && obs.seenAt > r.exitedAt + 2) {

@@ -93,6 +93,8 @@ export interface ProcessRecord {
    * shell rather than a shell of its own, so it starts no lineage group. Absent = not known to be one.
    */
   forkedOnly?: true;
+  /** An exec of this instance was seen (ES exec): a fork line read after it is late, and says nothing of its image. */
+  execSeen?: true;
   firstSeen: number;
   lastSeen: number;
   /** Unix s when the process was seen exiting (or vanished from ps); null while running. */
