@@ -90,6 +90,8 @@ export function isInteractiveShell(p: ProcessRecord): boolean {
   if (!isShell(p)) return false;
   // a subshell (forked, never exec'd) belongs to the shell that forked it
   if (p.forkedOnly) return false;
+  // an argv longer than the model keeps may hide a script after it (`bash -o vi ×32 steal.sh`); terminals start shells with a few
+  if (p.argsCut) return false;
   if (p.tty === false) return false;
   // fed a script on a pipe, or a remote peer's commands on a socket (a reverse shell, -i or not): no terminal
   if (p.stdin === 'pipe' || p.stdin === 'socket') return false;

@@ -21,6 +21,21 @@ const MAX_MODEL_ARG_CHARS = 256;
  */
 const MAX_MODEL_ARGS_TOTAL = 1024;
 
+/** Whitespace runs as one space, trimmed: argv as a process listing prints it. */
+function commandLine(args: readonly string[]): string {
+  return args.join(' ').replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Whether two argvs are one command line as a listing prints it: the kernel's exact argv and ps's whitespace-split
+ * copy of it are the same. `cut`: one of them was cut short (boundedArgs), so the other may go on past it.
+ */
+export function sameCommandLine(a: readonly string[], b: readonly string[], cut = false): boolean {
+  const x = commandLine(a);
+  const y = commandLine(b);
+  return x === y || (cut && (x.length < y.length ? y.startsWith(x) : x.startsWith(y)));
+}
+
 export function boundedArgs(args: readonly string[]): string[] {
   const max = Math.min(args.length, MAX_MODEL_ARGS);
   let n = 0;
@@ -163,6 +178,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
         path,
         name: detached(obs.name ?? path.slice(path.lastIndexOf('/') + 1)),
         args: obs.args ? boundedArgs(obs.args) : null,
+        ...(obs.args && obs.args.length > boundedArgs(obs.args).length ? { argsCut: true as const } : {}),
         signingId: obs.signingId ?? null,
         teamId: obs.teamId ?? null,
         cdhash: obs.cdhash ? obs.cdhash.toLowerCase() : null,
@@ -202,8 +218,9 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   function forkObservation(obs: ProcessObservation, from: { pid: number; processStart: number }, known: ProcessRecord | undefined): ProcessObservation {
     // late: the exec was seen, or the kernel (core's processes table) already gave the instance another image's path
     if (known && (known.execSeen || (kernelPathAt.has(known) && obs.path !== undefined && known.path !== obs.path))) {
-      const { pid, processStart, ppid, originalPpid, responsiblePid, uid, source, seenAt } = obs;
-      return { pid, processStart, ppid, originalPpid, responsiblePid, uid, source, seenAt };
+      // (the child's uid and responsible process at fork time are the parent's too: the exec's stay)
+      const { pid, processStart, ppid, originalPpid, source, seenAt } = obs;
+      return { pid, processStart, ppid, originalPpid, source, seenAt };
     }
     const parent = find(from.pid, from.processStart);
     if (!parent) return obs;
@@ -211,6 +228,24 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     if (inherited.args === undefined && (known?.args ?? null) === null && parent.args !== null) inherited.args = parent.args;
     if (inherited.stdin === undefined && known?.stdin === undefined && parent.stdin !== undefined) inherited.stdin = parent.stdin;
     return inherited;
+  }
+
+  /**
+   * ps (and core) print argv joined by spaces and are split again on whitespace: `--init-file "/Applications/Visual
+   * Studio Code.app/…"` comes back as more arguments. The same command line, read so, keeps the record's argv (the
+   * kernel's, when an exec gave it); another one replaces it, and ends a subshell mark: the instance exec'd, though ES
+   * may have dropped the exec.
+   */
+  function mergeArgs(r: ProcessRecord, obs: ProcessObservation): void {
+    const given = obs.args!;
+    const args = boundedArgs(given);
+    const givenCut = given.length > args.length;
+    const split = obs.source === 'ps' || obs.source === 'proc' || obs.source === 'osquery';
+    if (split && r.args !== null && sameCommandLine(r.args, given, r.argsCut === true)) return;
+    if (r.forkedOnly && !obs.forkedFrom && r.args !== null && !sameCommandLine(r.args, args, r.argsCut === true || givenCut)) delete r.forkedOnly;
+    r.args = args;
+    if (givenCut) r.argsCut = true;
+    else delete r.argsCut;
   }
 
   function merge(r: ProcessRecord, obs: ProcessObservation): void {
@@ -235,12 +270,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
       if (obs.name === undefined) r.name = detached(obs.path.slice(obs.path.lastIndexOf('/') + 1));
     }
     if (obs.name !== undefined && obs.name !== '' && !argv0Only && obs.name !== r.name) r.name = detached(obs.name);
-    if (obs.args !== undefined) {
-      const args = boundedArgs(obs.args);
-      // a subshell runs its parent's argv: another argv (ps, core) means it exec'd, though ES may have dropped the exec
-      if (r.forkedOnly && !obs.forkedFrom && r.args !== null && args.join('\0') !== r.args.join('\0')) delete r.forkedOnly;
-      r.args = args;
-    }
+    if (obs.args !== undefined) mergeArgs(r, obs);
     if (obs.signingId !== undefined) r.signingId = obs.signingId;
     if (obs.teamId !== undefined) r.teamId = obs.teamId;
     if (obs.cdhash !== undefined) r.cdhash = obs.cdhash ? obs.cdhash.toLowerCase() : null;

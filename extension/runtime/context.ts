@@ -95,6 +95,8 @@ export interface ProcessRecord {
   forkedOnly?: true;
   /** An exec of this instance was seen (ES exec): a fork line read after it is late, and says nothing of its image. */
   execSeen?: true;
+  /** `args` were cut (more arguments, or more characters, than the model keeps): what follows them is unknown. */
+  argsCut?: true;
   firstSeen: number;
   lastSeen: number;
   /** Unix s when the process was seen exiting (or vanished from ps); null while running. */

