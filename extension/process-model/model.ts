@@ -21,19 +21,24 @@ const MAX_MODEL_ARG_CHARS = 256;
  */
 const MAX_MODEL_ARGS_TOTAL = 1024;
 
-/** Whitespace runs as one space, trimmed: argv as a process listing prints it. */
-function commandLine(args: readonly string[]): string {
-  return args.join(' ').replace(/\s+/g, ' ').trim();
-}
-
 /**
- * Whether two argvs are one command line as a listing prints it: the kernel's exact argv and ps's whitespace-split
- * copy of it are the same. `cut`: one of them was cut short (boundedArgs), so the other may go on past it.
+ * A hash of argv as a process listing prints it (joined by spaces, whitespace runs as one space, trimmed), over every
+ * argument: ps prints the kernel's argv that way and is split again on whitespace, so the exact argv of an exec and
+ * ps's copy of it hash alike, while the model keeps only the first arguments of either (boundedArgs).
  */
-export function sameCommandLine(a: readonly string[], b: readonly string[], cut = false): boolean {
-  const x = commandLine(a);
-  const y = commandLine(b);
-  return x === y || (cut && (x.length < y.length ? y.startsWith(x) : x.startsWith(y)));
+export function commandLineHash(args: readonly string[]): number {
+  const line = args.join(' ').replace(/\s+/g, ' ').trim();
+  // cyrb53: 53 bits, so two command lines of one process collide by chance only
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 export function boundedArgs(args: readonly string[]): string[] {
@@ -164,7 +169,9 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
 
   function observe(obs: ProcessObservation): ProcessRecord {
     let r = find(obs.pid, obs.processStart);
-    if (obs.forkedFrom) obs = forkObservation(obs, obs.forkedFrom, r);
+    if (obs.forkedFrom && lateFork(obs, r)) obs = lineageOf(obs);
+    // a fork runs its parent's image with its parent's argv and open files until it execs
+    const parent = obs.forkedFrom ? find(obs.forkedFrom.pid, obs.forkedFrom.processStart) : undefined;
     if (!r) {
       makeRoom(obs.seenAt);
       const path = detached(obs.path ?? '');
@@ -177,8 +184,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
         uid: obs.uid ?? -1,
         path,
         name: detached(obs.name ?? path.slice(path.lastIndexOf('/') + 1)),
-        args: obs.args ? boundedArgs(obs.args) : null,
-        ...(obs.args && obs.args.length > boundedArgs(obs.args).length ? { argsCut: true as const } : {}),
+        args: null,
         signingId: obs.signingId ?? null,
         teamId: obs.teamId ?? null,
         cdhash: obs.cdhash ? obs.cdhash.toLowerCase() : null,
@@ -186,11 +192,13 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
         tty: obs.tty ?? null,
         ...(obs.stdin !== undefined ? { stdin: obs.stdin } : {}),
         ...(obs.forkedFrom && !obs.exec ? { forkedOnly: true as const } : {}),
-        ...(obs.exec ? { execSeen: true as const } : {}),
+        ...(obs.exec ? { execAt: obs.seenAt } : {}),
         firstSeen: obs.seenAt,
         lastSeen: obs.seenAt,
         exitedAt: null,
       };
+      if (obs.args) setArgs(r, obs.args);
+      if (parent) inherit(r, parent);
       let list = byPid.get(obs.pid);
       if (!list) byPid.set(obs.pid, (list = []));
       // A newer instance of the pid means every older one has exited (pid reuse).
@@ -205,47 +213,63 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
       return r;
     }
     merge(r, obs);
+    if (parent) inherit(r, parent);
     return r;
   }
 
   /**
-   * A fork's observation, with its parent's argv and stdin where neither it nor the record (`known`: ps may have
-   * listed the child before eslogger's fork line was read) has them: a subshell of a pipe-fed shell is fed so too.
-   * A fork line read after the child's exec (lines can arrive out of order), or after the kernel reported another
-   * image for it, is late: its child image is the parent's, which the instance has left, so only the instance's
-   * lineage is taken from it. (A ps path is argv[0], no evidence either way.)
+   * A fork line read after the child's exec (lines can arrive out of order), or after the kernel (core's processes
+   * table) reported another image for it, is late: its child image is the parent's, which the instance has left.
+   * (A ps path is argv[0], no evidence either way.)
    */
-  function forkObservation(obs: ProcessObservation, from: { pid: number; processStart: number }, known: ProcessRecord | undefined): ProcessObservation {
-    // late: the exec was seen, or the kernel (core's processes table) already gave the instance another image's path
-    if (known && (known.execSeen || (kernelPathAt.has(known) && obs.path !== undefined && known.path !== obs.path))) {
-      // (the child's uid and responsible process at fork time are the parent's too: the exec's stay)
-      const { pid, processStart, ppid, originalPpid, source, seenAt } = obs;
-      return { pid, processStart, ppid, originalPpid, source, seenAt };
-    }
-    const parent = find(from.pid, from.processStart);
-    if (!parent) return obs;
-    const inherited: ProcessObservation = { ...obs };
-    if (inherited.args === undefined && (known?.args ?? null) === null && parent.args !== null) inherited.args = parent.args;
-    if (inherited.stdin === undefined && known?.stdin === undefined && parent.stdin !== undefined) inherited.stdin = parent.stdin;
-    return inherited;
+  function lateFork(obs: ProcessObservation, known: ProcessRecord | undefined): boolean {
+    return known !== undefined && (known.execAt !== undefined || (kernelPathAt.has(known) && obs.path !== undefined && known.path !== obs.path));
+  }
+
+  /** Only the instance's lineage from a late fork line (its uid and responsible process at fork time are the parent's too). */
+  function lineageOf(obs: ProcessObservation): ProcessObservation {
+    const { pid, processStart, ppid, originalPpid, source, seenAt } = obs;
+    return { pid, processStart, ppid, originalPpid, source, seenAt };
   }
 
   /**
-   * ps (and core) print argv joined by spaces and are split again on whitespace: `--init-file "/Applications/Visual
-   * Studio Code.app/…"` comes back as more arguments. The same command line, read so, keeps the record's argv (the
-   * kernel's, when an exec gave it); another one replaces it, and ends a subshell mark: the instance exec'd, though ES
-   * may have dropped the exec.
+   * A fork's record takes its parent's argv and stdin where it has none (ps may have listed the child before
+   * eslogger's fork line was read, with argv of its own): a subshell of a pipe-fed shell is fed so too.
+   */
+  function inherit(r: ProcessRecord, parent: ProcessRecord): void {
+    if (r.args === null && parent.args !== null) {
+      r.args = parent.args;
+      if (parent.commandLineHash !== undefined) r.commandLineHash = parent.commandLineHash;
+      if (parent.argsCut) r.argsCut = true;
+    }
+    if (r.stdin === undefined && parent.stdin !== undefined) r.stdin = parent.stdin;
+  }
+
+  /** `args` bounded, whether arguments were dropped, and the hash of the whole command line. */
+  function setArgs(r: ProcessRecord, given: readonly string[]): void {
+    const args = boundedArgs(given);
+    r.args = args;
+    if (given.length > args.length) r.argsCut = true;
+    else delete r.argsCut;
+    r.commandLineHash = commandLineHash(given);
+  }
+
+  /**
+   * ps prints argv joined by spaces, and is split again on whitespace: `--init-file "/Applications/Visual Studio
+   * Code.app/…"` comes back as more arguments. A listing of the same command line keeps the record's argv (the
+   * kernel's, when an exec gave it), and so does one taken before the last exec the model applied (ps's time is when
+   * it returned); another one replaces it and ends a subshell mark: the instance exec'd, though ES may have dropped
+   * the exec.
    */
   function mergeArgs(r: ProcessRecord, obs: ProcessObservation): void {
     const given = obs.args!;
-    const args = boundedArgs(given);
-    const givenCut = given.length > args.length;
-    const split = obs.source === 'ps' || obs.source === 'proc' || obs.source === 'osquery';
-    if (split && r.args !== null && sameCommandLine(r.args, given, r.argsCut === true)) return;
-    if (r.forkedOnly && !obs.forkedFrom && r.args !== null && !sameCommandLine(r.args, args, r.argsCut === true || givenCut)) delete r.forkedOnly;
-    r.args = args;
-    if (givenCut) r.argsCut = true;
-    else delete r.argsCut;
+    const listing = obs.source === 'ps' || obs.source === 'proc';
+    if (listing && r.args !== null) {
+      if (r.execAt !== undefined && obs.seenAt <= r.execAt + 2 * config.processes.sample_interval) return;
+      if (commandLineHash(given) === r.commandLineHash) return;
+    }
+    if (r.forkedOnly && !obs.forkedFrom && r.args !== null && commandLineHash(given) !== r.commandLineHash) delete r.forkedOnly;
+    setArgs(r, given);
   }
 
   function merge(r: ProcessRecord, obs: ProcessObservation): void {
@@ -279,7 +303,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     if (obs.stdin !== undefined) r.stdin = obs.stdin;
     if (obs.exec) {
       delete r.forkedOnly;
-      r.execSeen = true;
+      r.execAt = obs.seenAt;
     } else if (obs.forkedFrom) r.forkedOnly = true;
     if (obs.seenAt > r.lastSeen) r.lastSeen = obs.seenAt;
     // A snapshot listing the instance proves it alive (an earlier exit mark came from a missed sample).

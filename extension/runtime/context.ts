@@ -93,10 +93,12 @@ export interface ProcessRecord {
    * shell rather than a shell of its own, so it starts no lineage group. Absent = not known to be one.
    */
   forkedOnly?: true;
-  /** An exec of this instance was seen (ES exec): a fork line read after it is late, and says nothing of its image. */
-  execSeen?: true;
+  /** When the last exec of this instance was seen (ES exec): a fork line read after it is late, and says nothing of its image. */
+  execAt?: number;
   /** `args` were cut (more arguments, or more characters, than the model keeps): what follows them is unknown. */
   argsCut?: true;
+  /** commandLineHash of the whole argv `args` was kept from: tells a listing of the same command line from a new one. */
+  commandLineHash?: number;
   firstSeen: number;
   lastSeen: number;
   /** Unix s when the process was seen exiting (or vanished from ps); null while running. */
