@@ -1,6 +1,7 @@
 import type { Clock } from '../../src/clock.js';
 import type { Logger } from '../../src/log.js';
 import type { OutflowConfig } from '../../src/config/index.js';
+import { fingerprintNumber } from '../../src/fingerprint.js';
 import { resolveAllowlists, matchesResolved } from '../../src/classify/allowlists.js';
 import { teamKey } from '../../src/classify/app-match.js';
 import type { LineageGroup, ProcessModel, ProcessObservation, ProcessRecord } from '../runtime/context.js';
@@ -27,18 +28,7 @@ const MAX_MODEL_ARGS_TOTAL = 1024;
  * ps's copy of it hash alike, while the model keeps only the first arguments of either (boundedArgs).
  */
 export function commandLineHash(args: readonly string[]): number {
-  const line = args.join(' ').replace(/\s+/g, ' ').trim();
-  // cyrb53: 53 bits, so two command lines of one process collide by chance only
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+  return fingerprintNumber(args.join(' ').replace(/\s+/g, ' ').trim());
 }
 
 export function boundedArgs(args: readonly string[]): string[] {

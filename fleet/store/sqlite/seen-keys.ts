@@ -10,32 +10,9 @@
  * Not a security boundary, and it need not be: a crafted collision needs the other row's exact content in
  * advance, so a host can only use one to drop rows of its own, which it could simply not send.
  */
-export interface Fingerprint {
-  hi: number;
-  lo: number;
-}
+import { fingerprint, type Fingerprint } from '../../../src/fingerprint.js';
 
-/** Fingerprint of a digest string, into `out` (no allocation on the hot path). */
-export function fingerprint(digest: string, out: Fingerprint): Fingerprint {
-  let a = 0x811c9dc5;
-  let b = 0x2f8e1a2b;
-  for (let i = 0; i < digest.length; i++) {
-    const c = digest.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  // Final avalanche so digests differing only in their last characters spread over the table.
-  a ^= a >>> 16;
-  a = Math.imul(a, 0x85ebca6b);
-  a ^= a >>> 13;
-  b ^= b >>> 16;
-  b = Math.imul(b, 0xc2b2ae35);
-  b ^= b >>> 16;
-  out.hi = a | 0;
-  out.lo = b | 0;
-  return out;
-}
+export { fingerprint, type Fingerprint };
 
 const MIN_CAPACITY = 1024;
 
