@@ -87,18 +87,20 @@ export interface ProcessRecord {
   platformBinary: boolean | null;
   tty: boolean | null;
   /** Standard input at the last exec the kernel reported (a shell fed on a pipe or a socket reads no terminal); absent = unknown. */
-  stdin?: ProcessStdin;
+  stdin?: ProcessStdin | undefined;
   /**
    * Made by a fork and not seen exec'ing since: it runs its parent's image, a subshell (`( … )`, `$( … )`) of a
    * shell rather than a shell of its own, so it starts no lineage group. Absent = not known to be one.
    */
-  forkedOnly?: true;
+  forkedOnly?: true | undefined;
   /** When the last exec of this instance was seen (ES exec): a fork line read after it is late, and says nothing of its image. */
-  execAt?: number;
+  execAt?: number | undefined;
   /** `args` were cut (more arguments, or more characters, than the model keeps): what follows them is unknown. */
-  argsCut?: true;
+  argsCut?: true | undefined;
   /** commandLineHash of the whole argv `args` was kept from: tells a listing of the same command line from a new one. */
-  commandLineHash?: number;
+  commandLineHash?: number | undefined;
+  /** `args` came from a process listing (ps, /proc) split on whitespace: an argument with a space in it is several. */
+  argsFromListing?: true | undefined;
   firstSeen: number;
   lastSeen: number;
   /** Unix s when the process was seen exiting (or vanished from ps); null while running. */

