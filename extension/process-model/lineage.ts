@@ -104,27 +104,10 @@ export function isInteractiveShell(p: ProcessRecord): boolean {
  * --init-command CMD`, `pwsh -ExecutionPolicy Bypass`) is no script.
  */
 export function runsCommandOrScript(shell: string, args: readonly string[], fromListing = false): boolean {
-  // from a listing, a path with spaces is several arguments: an option's value runs to the next option
-  const valueEnd = fromListing ? listingValueEnd : exactValueEnd;
-  if (shell === 'fish') return fishRunsCommand(args, valueEnd);
-  if (shell === 'pwsh') return pwshRunsCommand(args, valueEnd);
-  return posixRunsCommand(args, valueEnd);
+  if (shell === 'fish') return fishRunsCommand(args);
+  if (shell === 'pwsh') return pwshRunsCommand(args);
+  return posixRunsCommand(args, fromListing);
 }
-
-/** The index of an option's value, the argument after the option at `i`. */
-type ValueEnd = (args: readonly string[], i: number) => number;
-const exactValueEnd: ValueEnd = (_args, i) => i + 1;
-/**
- * ps prints argv joined by spaces: `--rcfile /Applications/IntelliJ IDEA.app/…/jediterm-bash.in -i` comes back as
- * `--rcfile`, `/Applications/IntelliJ`, `IDEA.app/…`. The value is taken to run up to the next argument that starts
- * with `-`. A script operand after an option's value is then unseen, which lets only a process listed by ps (never
- * seen exec'ing: running before the extension, or a host without eslogger) pass for interactive.
- */
-const listingValueEnd: ValueEnd = (args, i) => {
-  let end = i + 1;
-  while (end + 1 < args.length && !args[end + 1]!.startsWith('-')) end++;
-  return end;
-};
 
 /** Long options of bash and zsh that take the next argument (`--rcfile FILE`), so it is no script operand. */
 const POSIX_LONG_WITH_ARGUMENT = new Set(['--rcfile', '--init-file']);
@@ -137,21 +120,28 @@ const LONG_COMMAND = new Set(['--command', '--commands']);
  * argument (`-o vi`, `-O extglob`), as do `--rcfile`/`--init-file`; `--` or `-` ends the options; the first
  * operand is a script.
  */
-function posixRunsCommand(args: readonly string[], valueEnd: ValueEnd): boolean {
+function posixRunsCommand(args: readonly string[], fromListing: boolean): boolean {
+  // ps prints argv joined by spaces, so a value with a space in it comes back as several arguments (JetBrains'
+  // `--rcfile /Applications/IntelliJ IDEA.app/…/jediterm-bash.in -i`): from a listing an operand after an option's
+  // value may be the rest of that value, so an explicit -i decides, as it did for every argv before. An exec's exact
+  // argv never needs it. (A value taking the arguments after it would hide a script: `bash -o vi up.sh`.)
+  if (fromListing && args.some((a, k) => k > 0 && /^-[a-zA-Z]*i[a-zA-Z]*$/.test(a) && !/[cs]/.test(a))) {
+    return args.some((a, k) => k > 0 && /^-[a-zA-Z]*[cs][a-zA-Z]*$/.test(a));
+  }
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--' || a === '-') return i + 1 < args.length;
     if (a.startsWith('--')) {
       const name = a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
       if (LONG_COMMAND.has(name)) return true;
-      if (POSIX_LONG_WITH_ARGUMENT.has(a)) i = valueEnd(args, i);
+      if (POSIX_LONG_WITH_ARGUMENT.has(a)) i++;
       continue;
     }
     if ((a.startsWith('-') || a.startsWith('+')) && a.length > 1) {
       const letters = a.slice(1);
       if (a.startsWith('-') && (letters.includes('c') || letters.includes('s'))) return true;
       const last = letters[letters.length - 1];
-      if (last === 'o' || last === 'O') i = valueEnd(args, i);
+      if (last === 'o' || last === 'O') i++;
       continue;
     }
     return true;
@@ -181,7 +171,7 @@ function longOption(options: ReadonlyMap<string, boolean>, name: string): string
 }
 
 /** fish: `-c`/`--command` (or `--comm…`) runs a command; `-C`/`--init-command` (VS Code's shell integration) is no command; the first operand is a script. */
-function fishRunsCommand(args: readonly string[], valueEnd: ValueEnd): boolean {
+function fishRunsCommand(args: readonly string[]): boolean {
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--') return i + 1 < args.length;
@@ -189,7 +179,7 @@ function fishRunsCommand(args: readonly string[], valueEnd: ValueEnd): boolean {
       const eq = a.indexOf('=');
       const option = longOption(FISH_LONG, eq >= 0 ? a.slice(2, eq) : a.slice(2));
       if (option === 'command') return true;
-      if (eq < 0 && option !== undefined && FISH_LONG.get(option)) i = valueEnd(args, i);
+      if (eq < 0 && option !== undefined && FISH_LONG.get(option)) i++;
       continue;
     }
     if (a.startsWith('-') && a.length > 1) {
@@ -199,7 +189,7 @@ function fishRunsCommand(args: readonly string[], valueEnd: ValueEnd): boolean {
         if (l === 'c') return true;
         if (FISH_SHORT_WITH_ARGUMENT.has(l)) {
           // the rest of the cluster is the argument (`-Ccmd`), else the next argument is
-          if (k === letters.length - 1) i = valueEnd(args, i);
+          if (k === letters.length - 1) i++;
           break;
         }
       }
@@ -264,7 +254,7 @@ function pwshParameter(key: string): 'runs' | 'value' | 'noexit' | 'switch' {
  * starts `pwsh -NoExit -Command '. shellIntegration.ps1'`). Names are case-insensitive, with `-` or `--`; an unknown
  * one begins the file argument.
  */
-function pwshRunsCommand(args: readonly string[], valueEnd: ValueEnd): boolean {
+function pwshRunsCommand(args: readonly string[]): boolean {
   let noExit = false;
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!.toLowerCase();
@@ -273,7 +263,7 @@ function pwshRunsCommand(args: readonly string[], valueEnd: ValueEnd): boolean {
     const what = pwshParameter(a.replace(/^--?/, ''));
     if (what === 'runs') return !noExit;
     if (what === 'noexit') noExit = true;
-    else if (what === 'value') i = valueEnd(args, i);
+    else if (what === 'value') i++;
   }
   return false;
 }

@@ -245,7 +245,8 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   function setArgs(r: ProcessRecord, given: readonly string[], source: ProcessObservation['source']): void {
     const args = boundedArgs(given);
     r.args = args;
-    r.argsFromListing = source === 'ps' || source === 'proc' ? true : undefined;
+    // /proc's cmdline is split on NUL, the exact argv; ps's on whitespace
+    r.argsFromListing = source === 'ps' ? true : undefined;
     r.argsCut = given.length > args.length ? true : undefined;
     r.commandLineHash = commandLineHash(given);
   }

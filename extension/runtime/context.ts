@@ -99,7 +99,7 @@ export interface ProcessRecord {
   argsCut?: true | undefined;
   /** commandLineHash of the whole argv `args` was kept from: tells a listing of the same command line from a new one. */
   commandLineHash?: number | undefined;
-  /** `args` came from a process listing (ps, /proc) split on whitespace: an argument with a space in it is several. */
+  /** `args` came from ps's listing, split on whitespace: an argument with a space in it is several (/proc's are exact). */
   argsFromListing?: true | undefined;
   firstSeen: number;
   lastSeen: number;
