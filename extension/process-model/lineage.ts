@@ -109,6 +109,21 @@ export function runsCommandOrScript(shell: string, args: readonly string[], from
   return posixRunsCommand(args, fromListing);
 }
 
+/**
+ * The last argument of a path value at `at`, from a ps listing: ps prints argv joined by spaces, so JetBrains'
+ * `--rcfile /Applications/IntelliJ IDEA.app/…/jediterm-bash.in -i` comes back as `/Applications/IntelliJ`,
+ * `IDEA.app/…`, `-i`. The words after an absolute path are taken for the rest of it only when an option cluster with
+ * `i` follows them (the shell was asked to be interactive); a word that is an absolute path itself, or one followed by
+ * no such option, is an operand, a script (`bash --rcfile /dev/null /tmp/up.sh -i`).
+ */
+function listedPathValueEnd(args: readonly string[], at: number): number {
+  if (!(args[at] ?? '').startsWith('/')) return at;
+  let j = at + 1;
+  while (j < args.length && !args[j]!.startsWith('-') && !args[j]!.startsWith('/')) j++;
+  const next = args[j];
+  return j > at + 1 && next !== undefined && /^-[a-zA-Z]*i[a-zA-Z]*$/.test(next) && !/[cs]/.test(next) ? j - 1 : at;
+}
+
 /** Long options of bash and zsh that take the next argument (`--rcfile FILE`), so it is no script operand. */
 const POSIX_LONG_WITH_ARGUMENT = new Set(['--rcfile', '--init-file']);
 /** Long options that run a command (nushell `--commands`, and the like). */
@@ -121,20 +136,13 @@ const LONG_COMMAND = new Set(['--command', '--commands']);
  * operand is a script.
  */
 function posixRunsCommand(args: readonly string[], fromListing: boolean): boolean {
-  // ps prints argv joined by spaces, so a value with a space in it comes back as several arguments (JetBrains'
-  // `--rcfile /Applications/IntelliJ IDEA.app/…/jediterm-bash.in -i`): from a listing an operand after an option's
-  // value may be the rest of that value, so an explicit -i decides, as it did for every argv before. An exec's exact
-  // argv never needs it. (A value taking the arguments after it would hide a script: `bash -o vi up.sh`.)
-  if (fromListing && args.some((a, k) => k > 0 && /^-[a-zA-Z]*i[a-zA-Z]*$/.test(a) && !/[cs]/.test(a))) {
-    return args.some((a, k) => k > 0 && /^-[a-zA-Z]*[cs][a-zA-Z]*$/.test(a));
-  }
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--' || a === '-') return i + 1 < args.length;
     if (a.startsWith('--')) {
       const name = a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
       if (LONG_COMMAND.has(name)) return true;
-      if (POSIX_LONG_WITH_ARGUMENT.has(a)) i++;
+      if (POSIX_LONG_WITH_ARGUMENT.has(a)) i = fromListing ? listedPathValueEnd(args, i + 1) : i + 1;
       continue;
     }
     if ((a.startsWith('-') || a.startsWith('+')) && a.length > 1) {

