@@ -113,15 +113,19 @@ export function runsCommandOrScript(shell: string, args: readonly string[], from
  * The last argument of a path value at `at`, from a ps listing: ps prints argv joined by spaces, so JetBrains'
  * `--rcfile /Applications/IntelliJ IDEA.app/…/jediterm-bash.in -i` comes back as `/Applications/IntelliJ`,
  * `IDEA.app/…`, `-i`. The words after an absolute path are taken for the rest of it only when an option cluster with
- * `i` follows them (the shell was asked to be interactive); a word that is an absolute path itself, or one followed by
- * no such option, is an operand, a script (`bash --rcfile /dev/null /tmp/up.sh -i`).
+ * `i` follows them (the shell was asked to be interactive) and the last of them goes on into a directory; a word that
+ * is an absolute or `./` path itself, a bare name, or one followed by no such option, is an operand, a script
+ * (`bash --rcfile /dev/null /tmp/up.sh -i`, `… up.sh -i`). ps's text cannot tell `--rcfile "/tmp/a dir/x" -i` from
+ * `--rcfile /tmp/a dir/x -i`: from ps alone the second passes for interactive (known gap).
  */
 function listedPathValueEnd(args: readonly string[], at: number): number {
   if (!(args[at] ?? '').startsWith('/')) return at;
   let j = at + 1;
-  while (j < args.length && !args[j]!.startsWith('-') && !args[j]!.startsWith('/')) j++;
+  while (j < args.length && !args[j]!.startsWith('-') && !args[j]!.startsWith('/') && !args[j]!.startsWith('./')) j++;
   const next = args[j];
-  return j > at + 1 && next !== undefined && /^-[a-zA-Z]*i[a-zA-Z]*$/.test(next) && !/[cs]/.test(next) ? j - 1 : at;
+  // the rest of a split path goes on into a directory (`IDEA.app/Contents/…`); a bare name (`up.sh`) is a script
+  const last = args[j - 1]!;
+  return j > at + 1 && last.includes('/') && next !== undefined && /^-[a-zA-Z]*i[a-zA-Z]*$/.test(next) && !/[cs]/.test(next) ? j - 1 : at;
 }
 
 /** Long options of bash and zsh that take the next argument (`--rcfile FILE`), so it is no script operand. */
