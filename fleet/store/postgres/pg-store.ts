@@ -1478,7 +1478,11 @@ export class PostgresStore implements Store {
     this.jobFenceWaitMs = opts.jobFenceWaitMs ?? 30_000;
     this.migrationTimeouts = { lockMs: opts.migrationLockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS, statementMs: opts.statementTimeoutMs || undefined };
     this.sketchRows = new SketchRowCache(opts.sketchCacheBytes ?? DEFAULT_SKETCH_CACHE_BYTES);
-    const poolOf = (o: pg.PoolConfig) => new pg.Pool({ connectionString: url, connectionTimeoutMillis: 10_000, types: PG_TYPES, ...o });
+    // onConnect runs before the pool hands a new connection out (a query queued behind another is deprecated in pg 8)
+    const keepalives = async (client: pg.ClientBase) => {
+      await client.query(SERVER_KEEPALIVE_SQL).catch((err: unknown) => this.log.warn({ err: coerceError(err) }, 'could not set the server-side TCP keepalives of a postgres connection; a vanished instance may hold its job locks until the server notices'));
+    };
+    const poolOf = (o: pg.PoolConfig) => new pg.Pool({ connectionString: url, connectionTimeoutMillis: 10_000, types: PG_TYPES, onConnect: keepalives, ...o });
     const appName = opts.applicationName ?? 'outflow-aggregator';
     this.pool = poolOf({ max: opts.poolSize ?? 6, idleTimeoutMillis: 30_000, statement_timeout: opts.statementTimeoutMs || undefined, application_name: appName });
     // one per job running at once (finalize, rollup, retention, a CLI's job), closed when idle
@@ -1487,12 +1491,7 @@ export class PostgresStore implements Store {
     // pool replaces it and the next query reconnects.
     this.pool.on('error', (err) => this.log.warn({ err }, 'idle postgres connection lost'));
     this.lockPool.on('error', (err) => this.log.warn({ err }, 'idle postgres job-lock connection lost'));
-    for (const pool of [this.pool, this.lockPool]) {
-      pool.on('connect', (client) => {
-        // queued before the query the connection was opened for, so it runs first
-        client.query(SERVER_KEEPALIVE_SQL).catch((err: unknown) => this.log.warn({ err: coerceError(err) }, 'could not set the server-side TCP keepalives of a postgres connection; a vanished instance may hold its job locks until the server notices'));
-      });
-    }
+
     const ex = executorFor(this.pool, false, () => this.begin());
     const repos = new PgRepos(ex, this.chunk, this.clockSlot, this.judged, this.sketchRows);
     this.results = repos.results;
