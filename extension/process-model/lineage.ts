@@ -87,7 +87,8 @@ export function isShell(p: ProcessRecord): boolean {
  * otherwise start a lineage group of its own, apart from its own reads.
  */
 export function isInteractiveShell(p: ProcessRecord): boolean {
-  if (!isShell(p)) return false;
+  const shell = shellName(p);
+  if (!SHELLS.has(shell)) return false;
   // a subshell (forked, never exec'd) belongs to the shell that forked it
   if (p.forkedOnly) return false;
   // an argv longer than the model keeps may hide a script after it (`bash -o vi ×32 steal.sh`); terminals start shells with a few
@@ -95,7 +96,7 @@ export function isInteractiveShell(p: ProcessRecord): boolean {
   if (p.tty === false) return false;
   // fed a script on a pipe, or a remote peer's commands on a socket (a reverse shell, -i or not): no terminal
   if (p.stdin === 'pipe' || p.stdin === 'socket') return false;
-  return !(p.args && runsCommandOrScript(shellName(p), p.args, p.argsFromListing === true));
+  return !(p.args && runsCommandOrScript(shell, p.args, p.argsFromListing === true));
 }
 
 /**
@@ -216,9 +217,12 @@ function fishRunsCommand(args: readonly string[]): boolean {
  * PowerShell's parameters as its command-line parser matches them: a key names a parameter when it is a prefix of
  * the name at least as long as the shortest unambiguous one (`-c`, `-comm` and `-command` are -Command), or one of
  * its aliases. `what`: runs (a command or a file: the rest of argv belongs to it), value (takes the next argument),
- * noexit, or a switch.
+ * noexit, or a switch. A parameter pwsh does not know starts the file argument ("the first parameter we fail to
+ * recognize marks the beginning of the file string"): `pwsh -u.ps1` runs ./-u.ps1. The server modes
+ * (-NamedPipeServerMode, -SocketServerMode, -ServerMode, -SSHServerMode) read a peer, not the terminal: not listed.
  */
-const PWSH_PARAMETERS: readonly { name: string; shortest: string; aliases: readonly string[]; what: 'runs' | 'value' | 'noexit' | 'switch' }[] = [
+type PwshParameterKind = 'runs' | 'value' | 'noexit' | 'switch';
+const PWSH_PARAMETERS: readonly { name: string; shortest: string; aliases: readonly string[]; what: PwshParameterKind }[] = [
   { name: 'command', shortest: 'c', aliases: [], what: 'runs' },
   { name: 'commandwithargs', shortest: 'commandwithargs', aliases: ['cwa'], what: 'runs' },
   { name: 'configurationname', shortest: 'config', aliases: [], what: 'value' },
@@ -233,30 +237,20 @@ const PWSH_PARAMETERS: readonly { name: string; shortest: string; aliases: reado
   { name: 'settingsfile', shortest: 'settings', aliases: [], what: 'value' },
   { name: 'windowstyle', shortest: 'w', aliases: [], what: 'value' },
   { name: 'workingdirectory', shortest: 'wo', aliases: ['wd'], what: 'value' },
+  { name: 'help', shortest: 'h', aliases: ['?'], what: 'switch' },
+  { name: 'interactive', shortest: 'i', aliases: [], what: 'switch' },
+  { name: 'login', shortest: 'l', aliases: [], what: 'switch' },
+  { name: 'mta', shortest: 'mta', aliases: [], what: 'switch' },
+  { name: 'nologo', shortest: 'nol', aliases: [], what: 'switch' },
+  { name: 'noninteractive', shortest: 'noni', aliases: [], what: 'switch' },
+  { name: 'noprofile', shortest: 'nop', aliases: [], what: 'switch' },
+  { name: 'noprofileloadtime', shortest: 'noprofileloadtime', aliases: [], what: 'switch' },
+  { name: 'sta', shortest: 'sta', aliases: [], what: 'switch' },
+  { name: 'version', shortest: 'v', aliases: [], what: 'switch' },
 ];
 
-/**
- * pwsh's switches (no value, no command). A parameter pwsh does not know starts the file argument ("the first
- * parameter we fail to recognize marks the beginning of the file string"): `pwsh -u.ps1` runs ./-u.ps1. The server
- * modes (-NamedPipeServerMode, -SocketServerMode, -ServerMode, -SSHServerMode) read a peer, not the terminal.
- */
-const PWSH_SWITCHES: readonly { name: string; shortest: string; aliases: readonly string[] }[] = [
-  { name: 'help', shortest: 'h', aliases: ['?'] },
-  { name: 'interactive', shortest: 'i', aliases: [] },
-  { name: 'login', shortest: 'l', aliases: [] },
-  { name: 'mta', shortest: 'mta', aliases: [] },
-  { name: 'nologo', shortest: 'nol', aliases: [] },
-  { name: 'noninteractive', shortest: 'noni', aliases: [] },
-  { name: 'noprofile', shortest: 'nop', aliases: [] },
-  { name: 'noprofileloadtime', shortest: 'noprofileloadtime', aliases: [] },
-  { name: 'sta', shortest: 'sta', aliases: [] },
-  { name: 'version', shortest: 'v', aliases: [] },
-];
-
-function pwshParameter(key: string): 'runs' | 'value' | 'noexit' | 'switch' {
-  const matches = (p: { name: string; shortest: string; aliases: readonly string[] }) => p.aliases.includes(key) || (p.name.startsWith(key) && key.length >= p.shortest.length);
-  for (const p of PWSH_PARAMETERS) if (matches(p)) return p.what;
-  for (const p of PWSH_SWITCHES) if (matches(p)) return 'switch';
+function pwshParameter(key: string): PwshParameterKind {
+  for (const p of PWSH_PARAMETERS) if (p.aliases.includes(key) || (p.name.startsWith(key) && key.length >= p.shortest.length)) return p.what;
   return 'runs';
 }
 

@@ -234,7 +234,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   function inherit(r: ProcessRecord, parent: ProcessRecord): void {
     if (r.args === null && parent.args !== null) {
       r.args = parent.args;
-      if (parent.commandLineHash !== undefined) r.commandLineHash = parent.commandLineHash;
+      r.commandLineHash = parent.commandLineHash;
       r.argsCut = parent.argsCut;
       r.argsFromListing = parent.argsFromListing;
     }
@@ -242,13 +242,13 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   }
 
   /** `args` bounded, whether arguments were dropped, whether a listing split them, and the hash of the whole command line. */
-  function setArgs(r: ProcessRecord, given: readonly string[], source: ProcessObservation['source']): void {
+  function setArgs(r: ProcessRecord, given: readonly string[], source: ProcessObservation['source'], hash = commandLineHash(given)): void {
     const args = boundedArgs(given);
     r.args = args;
     // /proc's cmdline is split on NUL, the exact argv; ps's on whitespace
     r.argsFromListing = source === 'ps' ? true : undefined;
     r.argsCut = given.length > args.length ? true : undefined;
-    r.commandLineHash = commandLineHash(given);
+    r.commandLineHash = hash;
   }
 
   /**
@@ -261,12 +261,12 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   function mergeArgs(r: ProcessRecord, obs: ProcessObservation): void {
     const given = obs.args!;
     const listing = obs.source === 'ps' || obs.source === 'proc';
-    if (listing && r.args !== null) {
-      if (r.execAt !== undefined && obs.seenAt <= r.execAt + 2 * config.processes.sample_interval) return;
-      if (commandLineHash(given) === r.commandLineHash) return;
-    }
-    if (r.forkedOnly && !obs.forkedFrom && r.args !== null && commandLineHash(given) !== r.commandLineHash) r.forkedOnly = undefined;
-    setArgs(r, given, obs.source);
+    if (listing && r.args !== null && r.execAt !== undefined && obs.seenAt <= r.execAt + 2 * config.processes.sample_interval) return;
+    // every ps snapshot passes every process here: the command line is hashed once
+    const hash = commandLineHash(given);
+    if (listing && r.args !== null && hash === r.commandLineHash) return;
+    if (r.forkedOnly && !obs.forkedFrom && r.args !== null && hash !== r.commandLineHash) r.forkedOnly = undefined;
+    setArgs(r, given, obs.source, hash);
   }
 
   function merge(r: ProcessRecord, obs: ProcessObservation): void {
