@@ -21,6 +21,13 @@ let prevEnv: string | undefined;
 const services: SigningService[] = [];
 const clock = fixedClock(1_800_000_000);
 
+/** The signature class `service` holds for `bin` after it was asked to check it and went idle. */
+async function classAfterCheck(service: SigningService, bin: string): Promise<string | undefined> {
+  service.request([bin]);
+  await service.idle();
+  return service.lookup(bin)?.signature_class;
+}
+
 async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
@@ -86,9 +93,7 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     utimesSync(bin, 1_700_000_000, 1_700_000_000);
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
     const service = make();
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('developer_id');
+    expect(await classAfterCheck(service, bin)).toBe('developer_id');
     const ino = statSync(bin).ino;
 
     // Tamper in place (same inode, same size) and put the mtime back: codesign now finds it modified.
@@ -97,9 +102,7 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     expect(statSync(bin).ino).toBe(ino);
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, verify: { exit: 1, stderr: `${bin}: invalid signature (code or signature have been modified)\n` } } });
     clock.advance(3600);
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('invalid');
+    expect(await classAfterCheck(service, bin)).toBe('invalid');
   });
 
   it('an unchanged binary is checked again once its verdict is a day old: a notarization Apple revoked is seen', async () => {
@@ -179,9 +182,7 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     writeFileSync(bin, 'x');
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
     const service = make();
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('developer_id');
+    expect(await classAfterCheck(service, bin)).toBe('developer_id');
     // the file was replaced by an unsigned program and run: ES has no cdhash, no team, category 10 (none)
     service.seedFromEs(bin, { signingId: null, teamId: null, cdhash: null, platformBinary: false, codesigningFlags: 0, csValidationCategory: 10 });
     expect(service.lookup(bin)!.signature_class).toBe('unsigned');
@@ -216,9 +217,7 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     process.env.OUTFLOW_FAKE_CALLS = calls;
     try {
       const service = make();
-      service.request([bin]);
-      await service.idle();
-      expect(service.lookup(bin)!.signature_class).toBe('invalid');
+      expect(await classAfterCheck(service, bin)).toBe('invalid');
       const esDevId = { signingId: 'com.example.widget', teamId: 'Q7R2K9W4ZD', cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953', platformBinary: false, codesigningFlags: 0x20000000 | 0x1 | 0x10000, csValidationCategory: 6 };
       const seen: string[] = [];
       for (let i = 0; i < 5; i++) {
@@ -249,9 +248,7 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
       const before = displays();
       for (let i = 0; i < 5; i++) {
         service.seedFromEs(bin, esInvalid);
-        service.request([bin]);
-        await service.idle();
-        expect(service.lookup(bin)!.signature_class).toBe('invalid');
+        expect(await classAfterCheck(service, bin)).toBe('invalid');
       }
       expect(displays()).toBe(before);
     } finally {
@@ -323,9 +320,7 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     // codesign hangs on the first check (timeout), then answers developer_id for the file on disk
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
     const service = make(300);
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('unknown');
+    expect(await classAfterCheck(service, bin)).toBe('unknown');
     // exec'ed within the retry delay: the kernel says the image that ran is not validly signed
     const esInvalid = { signingId: 'com.example.widget', teamId: 'Q7R2K9W4ZD', cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953', platformBinary: false, codesigningFlags: 0x20000000 | 0x10000, csValidationCategory: 6 };
     service.seedFromEs(bin, esInvalid);
@@ -354,9 +349,7 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     service.request([bin]);
     await service.idle();
     service.seedFromEs(bin, esInvalid);
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('invalid');
+    expect(await classAfterCheck(service, bin)).toBe('invalid');
     // a day later, same file, same running image: the periodic re-check must not undo the kernel's verdict
     const seen: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -410,16 +403,12 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
     const service = make();
     service.seedFromEs(bin, esUnsigned);
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('unsigned');
+    expect(await classAfterCheck(service, bin)).toBe('unsigned');
     // the user installs the signed release over it (another file at the path): codesign now says developer_id
     rmSync(bin);
     writeFileSync(bin, 'the signed release, another size');
     clock.advance(61);
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('developer_id');
+    expect(await classAfterCheck(service, bin)).toBe('developer_id');
   });
 
   it('a failed check is retried RETRY_AFTER_FAILURE_S of real time later even after the wall clock stepped back', async () => {
@@ -428,16 +417,12 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
     const service = make(500);
     const t0 = clock.unix();
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('unknown');
+    expect(await classAfterCheck(service, bin)).toBe('unknown');
     // NTP steps the clock back a week (the RTC was fast), then ten real minutes pass; codesign answers again
     clock.set(t0 - 7 * 86_400);
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
     clock.advance(600);
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('developer_id');
+    expect(await classAfterCheck(service, bin)).toBe('developer_id');
   });
 
   it("a file replaced by a signed one whose first check fails is not kept as the kernel's unsigned verdict of the old image once the retry succeeds", async () => {
@@ -446,9 +431,7 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
     const service = make(500);
     service.seedFromEs(bin, esUnsigned);
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('unsigned');
+    expect(await classAfterCheck(service, bin)).toBe('unsigned');
     // the signed release is installed over it; the first check of the new file times out (a stuck codesign)
     rmSync(bin);
     writeFileSync(bin, 'the signed release, another size');
@@ -459,9 +442,7 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     // codesign answers again; the retry delay is over
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
     clock.advance(301);
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('developer_id');
+    expect(await classAfterCheck(service, bin)).toBe('developer_id');
   });
 
   it('a failed check is not retried at once after a 2 s step back of the wall clock (less than the retry delay)', async () => {
@@ -470,14 +451,10 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
     const service = make(500);
     const t0 = clock.unix();
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('unknown');
+    expect(await classAfterCheck(service, bin)).toBe('unknown');
     // NTP steps the clock back two seconds; codesign would answer now, but the retry delay (300 s) is not over
     clock.set(t0 - 2);
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
-    service.request([bin]);
-    await service.idle();
-    expect(service.lookup(bin)!.signature_class).toBe('unknown');
+    expect(await classAfterCheck(service, bin)).toBe('unknown');
   });
 });
