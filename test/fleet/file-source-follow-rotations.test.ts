@@ -42,7 +42,13 @@ async function follow(name: string) {
     await store.close();
     return r;
   };
-  return { file, start, lines, rotations, checkpointIno, warned, infos, stop };
+  /** After the caller's renames: logrotate's `create` of the new file holding `line`, then its first batch (the old file drained). */
+  const newFile = async (line: string) => {
+    writeFileSync(file, `${line}\n`);
+    const ino = statSync(file).ino;
+    await until(async () => (await checkpointIno()) === ino, 'a batch of the new file');
+  };
+  return { file, start, lines, rotations, checkpointIno, newFile, warned, infos, stop };
 }
 
 describe('following a rotation: an ordinary single rotation', () => {
@@ -60,10 +66,8 @@ describe('following a rotation: an ordinary single rotation', () => {
     // a quiet hour: nothing written to the new file. Rotation 2 (one ordinary logrotate run): .1 -> .2, file -> .1, create
     renameSync(`${file}.1`, `${file}.2`);
     renameSync(file, `${file}.1`);
-    writeFileSync(file, `${lineAt(3)}\n`);
-    const newIno = statSync(file).ino;
     // the old file is drained before the first batch of the new file
-    await until(async () => (await f.checkpointIno()) === newIno, 'a batch of the new file');
+    await f.newFile(lineAt(3));
     const r = await f.stop();
     expect(r.lines).toBe(3);
   }, 30_000);
@@ -121,9 +125,7 @@ describe('following a rotation: leftovers of another naming scheme', () => {
     utimesSync(`${file}.1`, dayAgo, dayAgo);
     // dateext from now on: one ordinary rotation, file -> file-20261128 (the numbered leftover stays)
     renameSync(file, `${file}-20261128`);
-    writeFileSync(file, `${lineAt(3)}\n`);
-    const newIno = statSync(file).ino;
-    await until(async () => (await f.checkpointIno()) === newIno, 'a batch of the new file');
+    await f.newFile(lineAt(3));
     const r = await f.stop();
     expect(r.lines).toBe(3);
   }, 30_000);
@@ -138,9 +140,7 @@ describe('following a rotation: leftovers of another naming scheme', () => {
     f.start();
     await until(() => f.lines() >= 1, 'line 1');
     renameSync(file, `${file}-20261128`);
-    writeFileSync(file, `${lineAt(2)}\n`);
-    const newIno = statSync(file).ino;
-    await until(async () => (await f.checkpointIno()) === newIno, 'a batch of the new file');
+    await f.newFile(lineAt(2));
     const r = await f.stop();
     expect(r.lines).toBe(2);
     expect(f.warned.join('; ')).toBe('');
@@ -156,9 +156,7 @@ describe('following a rotation: leftovers of another naming scheme', () => {
     writeFileSync(file, `${lineAt(2)}\n`);
     await until(() => f.rotations() >= 1 && f.lines() >= 2, 'the new file after the October rotation');
     renameSync(file, `${file}.202611`);
-    writeFileSync(file, `${lineAt(3)}\n`);
-    const newIno = statSync(file).ino;
-    await until(async () => (await f.checkpointIno()) === newIno, 'a batch of the new file');
+    await f.newFile(lineAt(3));
     const r = await f.stop();
     expect(r.lines).toBe(3);
   }, 30_000);
