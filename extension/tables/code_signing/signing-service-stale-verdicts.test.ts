@@ -21,6 +21,33 @@ let prevEnv: string | undefined;
 const services: SigningService[] = [];
 const clock = fixedClock(1_800_000_000);
 
+/** A first check of `name` that codesign does not answer in time: the service holds `unknown` for it. */
+async function failedCheck(name: string): Promise<{ bin: string; service: SigningService; t0: number }> {
+  const bin = path.join(dir, name);
+  writeFileSync(bin, 'x');
+  scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
+  const service = make(500);
+  const t0 = clock.unix();
+  expect(await classAfterCheck(service, bin)).toBe('unknown');
+  return { bin, service, t0 };
+}
+
+/**
+ * An unsigned dev build whose kernel verdict (ES) the service holds, then replaced at its path by the signed release
+ * (another file: new inode, size); codesign says developer_id of it.
+ */
+async function unsignedBuildReplaced(timeoutMs?: number): Promise<{ bin: string; service: SigningService }> {
+  const bin = path.join(dir, 'tool');
+  writeFileSync(bin, 'unsigned dev build');
+  scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
+  const service = make(timeoutMs);
+  service.seedFromEs(bin, esUnsigned);
+  expect(await classAfterCheck(service, bin)).toBe('unsigned');
+  rmSync(bin);
+  writeFileSync(bin, 'the signed release, another size');
+  return { bin, service };
+}
+
 /** The signature class `service` holds for `bin` after it was asked to check it and went idle. */
 async function classAfterCheck(service: SigningService, bin: string): Promise<string | undefined> {
   service.request([bin]);
@@ -398,26 +425,13 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
   });
 
   it("a file replaced by a signed one (new inode, size) is not kept as the kernel's unsigned verdict of the old image", async () => {
-    const bin = path.join(dir, 'tool');
-    writeFileSync(bin, 'unsigned dev build');
-    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
-    const service = make();
-    service.seedFromEs(bin, esUnsigned);
-    expect(await classAfterCheck(service, bin)).toBe('unsigned');
-    // the user installs the signed release over it (another file at the path): codesign now says developer_id
-    rmSync(bin);
-    writeFileSync(bin, 'the signed release, another size');
+    const { bin, service } = await unsignedBuildReplaced();
     clock.advance(61);
     expect(await classAfterCheck(service, bin)).toBe('developer_id');
   });
 
   it('a failed check is retried RETRY_AFTER_FAILURE_S of real time later even after the wall clock stepped back', async () => {
-    const bin = path.join(dir, 'Slow');
-    writeFileSync(bin, 'x');
-    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
-    const service = make(500);
-    const t0 = clock.unix();
-    expect(await classAfterCheck(service, bin)).toBe('unknown');
+    const { bin, service, t0 } = await failedCheck('Slow');
     // NTP steps the clock back a week (the RTC was fast), then ten real minutes pass; codesign answers again
     clock.set(t0 - 7 * 86_400);
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
@@ -426,15 +440,8 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
   });
 
   it("a file replaced by a signed one whose first check fails is not kept as the kernel's unsigned verdict of the old image once the retry succeeds", async () => {
-    const bin = path.join(dir, 'tool');
-    writeFileSync(bin, 'unsigned dev build');
-    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
-    const service = make(500);
-    service.seedFromEs(bin, esUnsigned);
-    expect(await classAfterCheck(service, bin)).toBe('unsigned');
-    // the signed release is installed over it; the first check of the new file times out (a stuck codesign)
-    rmSync(bin);
-    writeFileSync(bin, 'the signed release, another size');
+    const { bin, service } = await unsignedBuildReplaced(500);
+    // the first check of the signed release times out (a stuck codesign)
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
     clock.advance(61);
     service.request([bin]);
@@ -446,12 +453,7 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
   });
 
   it('a failed check is not retried at once after a 2 s step back of the wall clock (less than the retry delay)', async () => {
-    const bin = path.join(dir, 'Slow');
-    writeFileSync(bin, 'x');
-    scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
-    const service = make(500);
-    const t0 = clock.unix();
-    expect(await classAfterCheck(service, bin)).toBe('unknown');
+    const { bin, service, t0 } = await failedCheck('Slow');
     // NTP steps the clock back two seconds; codesign would answer now, but the retry delay (300 s) is not over
     clock.set(t0 - 2);
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
