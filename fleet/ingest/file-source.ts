@@ -330,16 +330,26 @@ async function openRotated(file: string, checkpoint: Checkpoint): Promise<{ pos:
   return null;
 }
 
-/** The file beside `file` (not `file` itself) that is inode `ino`, opened (openFileIfInode); null when there is none. */
-async function openByInode(file: string, ino: number, dev: number): Promise<{ fh: FileHandle; path: string } | null> {
+/**
+ * The regular files beside `file` (in its directory, not `file` itself) whose name `keep` accepts, with their lstat,
+ * among the first MAX_ROTATED_SCAN entries; none when the directory cannot be read.
+ */
+async function* filesBeside(file: string, keep: (name: string) => boolean = () => true): AsyncGenerator<{ name: string; path: string; st: Stats }> {
   const dir = path.dirname(path.resolve(file));
   const base = path.basename(file);
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
-    if (name === base) continue;
+    if (name === base || !keep(name)) continue;
     const candidate = path.join(dir, name);
     const st = await lstat(candidate).catch(() => null);
-    if (!st?.isFile() || st.ino !== ino || st.dev !== dev) continue;
+    if (st?.isFile()) yield { name, path: candidate, st };
+  }
+}
+
+/** The file beside `file` (not `file` itself) that is inode `ino`, opened (openFileIfInode); null when there is none. */
+async function openByInode(file: string, ino: number, dev: number): Promise<{ fh: FileHandle; path: string } | null> {
+  for await (const { path: candidate, st } of filesBeside(file)) {
+    if (st.ino !== ino || st.dev !== dev) continue;
     const fh = await openFileIfInode(candidate, ino, dev);
     return fh ? { fh, path: candidate } : null;
   }
@@ -430,26 +440,15 @@ async function rotatedBetween(
   current: { ino: number; dev: number },
   log?: Logger,
 ): Promise<RotatedFile[]> {
-  const dir = path.dirname(path.resolve(file));
-  const base = path.basename(file);
-  const rotationName = rotationNames(base);
+  const rotationName = rotationNames(path.basename(file));
   const { found: rotated } = after;
   // last written in the same instant as the checkpoint's file (coarse timestamps, a restored copy): a rotation of it
   // only if named as a newer one (when its own name tells; else it is read again, which loses nothing)
   const afterName = rotated === undefined ? undefined : rotationName(path.basename(rotated.path));
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
   const found: (RotatedFile & { mtimeMs: number; name: RotationName })[] = [];
-  for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
-    const rotation = rotationName(name);
-    if (!rotation) continue;
-    const candidate = path.join(dir, name);
-    const st = await lstat(candidate).catch(() => null);
-    if (!st?.isFile() || st.mtimeMs < after.mtimeMs) continue;
+  for await (const { name, path: candidate, st } of filesBeside(file, (n) => rotationName(n) !== undefined)) {
+    const rotation = rotationName(name)!;
+    if (st.mtimeMs < after.mtimeMs) continue;
     if (st.mtimeMs === after.mtimeMs && afterName && olderFirst(rotation, afterName) <= 0) continue;
     if ((st.ino === rotated?.ino && st.dev === rotated.dev) || (st.ino === current.ino && st.dev === current.dev)) continue;
     const fh = await openFileIfInode(candidate, st.ino, st.dev);
@@ -616,15 +615,10 @@ async function openCopyOf(file: string, pos: FilePosition, held: { bytes: Buffer
   const { bytes: heldBytes, since: heldSince, slackMs } = held;
   // what identifies the copy: the fingerprint before the offset, and the unterminated bytes held after it
   if ((pos.offset <= 0 || pos.tailBytes === 0) && heldBytes.length === 0) return null;
-  const dir = path.dirname(path.resolve(file));
   const rotationName = rotationNames(path.basename(file));
-  const names = await readdir(dir).catch(() => [] as string[]);
   const found: { file: string; ino: number; dev: number; mtimeMs: number; size: number }[] = [];
-  for (const name of names.slice(0, MAX_ROTATED_SCAN)) {
-    if (!rotationName(name)) continue;
-    const candidate = path.join(dir, name);
-    const st = await lstat(candidate).catch(() => null);
-    if (!st?.isFile() || (st.ino === pos.ino && st.dev === pos.dev)) continue;
+  for await (const { path: candidate, st } of filesBeside(file, (n) => rotationName(n) !== undefined)) {
+    if (st.ino === pos.ino && st.dev === pos.dev) continue;
     // without a fingerprint only the held bytes tell the copy, and an older rotation may start the same way (one
     // host's lines share their first ~100 bytes): then only a file made about when they were read counts (ctime
     // within copySlackMs before: logrotate may copy before our read and truncate after it, and the kernel's file
