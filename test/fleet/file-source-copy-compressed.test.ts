@@ -60,52 +60,41 @@ describe('file source following a copytruncate', () => {
   }, 20_000);
 });
 
+/**
+ * A file whose first `read` lines were ingested (its mtime `ago` s back), then `appended` lines more, then copied by
+ * logrotate (copytruncate, compress) into `.1.gz` stamped `copyDelay` s after that mtime, and truncated to one new
+ * line. The next run's warnings (it reads the new line).
+ */
+async function afterGzipCopy(name: string, o: { ago: number; read: number; appended: number; copyDelay: number }): Promise<string[]> {
+  const { file, store, ingest } = await setup(name);
+  const S = Math.floor(Date.now() / 1000) - o.ago;
+  writeFileSync(file, Array.from({ length: o.read }, (_, i) => `${lineAt(i)}\n`).join(''));
+  utimesSync(file, S, S);
+  await ingestFile(file, { ingest, store });
+  for (let i = 0; i < o.appended; i++) appendFileSync(file, `${lineAt(o.read + i)}\n`);
+  writeFileSync(`${file}.1.gz`, gzipSync(readFileSync(file)));
+  utimesSync(`${file}.1.gz`, S + o.copyDelay, S + o.copyDelay);
+  writeFileSync(file, `${lineAt(2)}\n`);
+  const { log, warned } = capturing();
+  expect(await ingestFile(file, { ingest, store, log })).toMatchObject({ accepted: 1 });
+  await store.close();
+  return warned;
+}
+
 describe('a gzip copy of the checkpoint\'s file at start', () => {
   it('at start: a gzip copy holding exactly what was read, written after the checkpoint (copytruncate a minute after the last line), is not reported as lost lines', async () => {
-    const { file, store, ingest } = await setup('exact-later.log');
-    const S = Math.floor(Date.now() / 1000) - 120;
-    writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n`);
-    utimesSync(file, S, S);
-    await ingestFile(file, { ingest, store });
-    // logrotate (copytruncate, compress) runs a minute later: the copy holds nothing we did not read
-    writeFileSync(`${file}.1.gz`, gzipSync(readFileSync(file)));
-    utimesSync(`${file}.1.gz`, S + 60, S + 60);
-    writeFileSync(file, `${lineAt(2)}\n`);
-    const { log, warned } = capturing();
-    expect(await ingestFile(file, { ingest, store, log })).toMatchObject({ accepted: 1 });
-    await store.close();
+    const warned = await afterGzipCopy('exact-later.log', { ago: 120, read: 2, appended: 0, copyDelay: 60 });
     expect(warned.filter((w) => /lost/.test(w))).toEqual([]);
   });
 
   it('at start: a gzip copy written after the checkpoint that holds lines after the offset names them lost', async () => {
-    const { file, store, ingest } = await setup('more-later.log');
-    const S = Math.floor(Date.now() / 1000) - 120;
-    writeFileSync(file, `${lineAt(0)}\n`);
-    utimesSync(file, S, S);
-    await ingestFile(file, { ingest, store });
-    appendFileSync(file, `${lineAt(1)}\n`);
-    writeFileSync(`${file}.1.gz`, gzipSync(readFileSync(file)));
-    utimesSync(`${file}.1.gz`, S + 60, S + 60);
-    writeFileSync(file, `${lineAt(2)}\n`);
-    const { log, warned } = capturing();
-    expect(await ingestFile(file, { ingest, store, log })).toMatchObject({ accepted: 1 });
-    await store.close();
+    const warned = await afterGzipCopy('more-later.log', { ago: 120, read: 1, appended: 1, copyDelay: 60 });
     expect(warned.join('\n')).toMatch(/compressed copy of the file read up to the stored offset holds lines after it.*more-later\.log\.1\.gz/);
   });
 
   it('a gzip copy holding exactly what was read (nothing after the offset) is not reported as lost lines', async () => {
-    const { file, store, ingest } = await setup('exact-gz.log');
-    const S = Math.floor(Date.now() / 1000) - 60;
-    writeFileSync(file, `${lineAt(0)}\n${lineAt(1)}\n`);
-    utimesSync(file, S, S);
-    await ingestFile(file, { ingest, store });
     // copytruncate + compress in the checkpoint's second, after everything was read: nothing is lost
-    writeFileSync(`${file}.1.gz`, gzipSync(readFileSync(file)));
-    utimesSync(`${file}.1.gz`, S, S);
-    writeFileSync(file, `${lineAt(2)}\n`);
-    const { log, warned } = capturing();
-    expect(await ingestFile(file, { ingest, store, log })).toMatchObject({ accepted: 1 });
-    await store.close();
+    const warned = await afterGzipCopy('exact-gz.log', { ago: 60, read: 2, appended: 0, copyDelay: 0 });
     expect(warned.filter((w) => /lost/.test(w))).toEqual([]);
   });
 });
