@@ -107,6 +107,12 @@ export interface PostgresStoreOptions {
   sketchCacheBytes?: number;
   /** How long a migration waits for a lock on a table it alters before it gives up (default 5 s). */
   migrationLockTimeoutMs?: number;
+  /**
+   * How much longer than the server's own bound (statement_timeout; for job-lock queries, jobFenceWaitMs) a query
+   * may wait for its answer before this side gives up and drops the connection (default 30 s): the bound a server
+   * that vanished without a FIN or RST can no longer enforce. Not applied to the pool when statement_timeout is 0.
+   */
+  clientTimeoutMarginMs?: number;
 }
 
 const DEFAULT_SKETCH_CACHE_BYTES = 128 * 1024 * 1024;
@@ -167,9 +173,15 @@ function migrationHint(err: unknown, timeouts: { lockMs: number; statementMs: nu
   return otherwise;
 }
 
+/** pg's error when a query's answer did not come within query_timeout; its connection can serve nothing more. */
+function isAnswerLost(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Query read timeout';
+}
+
 function storeError(kind: 'read' | 'write', err: unknown): StoreError {
   const e = coerceError(err);
-  return new StoreError(kind === 'read' ? 'STORE_READ' : 'STORE_WRITE', `postgres ${kind} failed: ${e.message}`, 'check that PostgreSQL is reachable; the operation can be retried', {
+  const why = isAnswerLost(err) ? 'no answer from the server in time; the connection was dropped (server down or network cut?)' : e.message;
+  return new StoreError(kind === 'read' ? 'STORE_READ' : 'STORE_WRITE', `postgres ${kind} failed: ${why}`, 'check that PostgreSQL is reachable; the operation can be retried', {
     cause: err,
   });
 }
@@ -1438,6 +1450,12 @@ const JOB_LOCK_CONNECTIONS = 4;
  * parameter, which PgBouncer refuses); ignored by the server on a Unix socket, where a vanished peer cannot be.
  */
 const SERVER_KEEPALIVE_SQL = `SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false), set_config('tcp_keepalives_count', '3', false)`;
+/**
+ * The same from this side: a connection idle for 30 s is probed (then at the operating system's interval), so a
+ * pooled connection to a server that vanished is found dead rather than handed out and waited on forever.
+ */
+const CLIENT_KEEPALIVE: pg.PoolConfig = { keepAlive: true, keepAliveInitialDelayMillis: 30_000 };
+const DEFAULT_CLIENT_TIMEOUT_MARGIN_MS = 30_000;
 
 export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
@@ -1482,11 +1500,16 @@ export class PostgresStore implements Store {
     const keepalives = async (client: pg.ClientBase) => {
       await client.query(SERVER_KEEPALIVE_SQL).catch((err: unknown) => this.log.warn({ err: coerceError(err) }, 'could not set the server-side TCP keepalives of a postgres connection; a vanished instance may hold its job locks until the server notices'));
     };
-    const poolOf = (o: pg.PoolConfig) => new pg.Pool({ connectionString: url, connectionTimeoutMillis: 10_000, types: PG_TYPES, onConnect: keepalives, ...o });
+    const poolOf = (o: pg.PoolConfig) => new pg.Pool({ connectionString: url, connectionTimeoutMillis: 10_000, types: PG_TYPES, onConnect: keepalives, ...CLIENT_KEEPALIVE, ...o });
     const appName = opts.applicationName ?? 'outflow-aggregator';
-    this.pool = poolOf({ max: opts.poolSize ?? 6, idleTimeoutMillis: 30_000, statement_timeout: opts.statementTimeoutMs || undefined, application_name: appName });
-    // one per job running at once (finalize, rollup, retention, a CLI's job), closed when idle
-    this.lockPool = poolOf({ max: JOB_LOCK_CONNECTIONS, idleTimeoutMillis: 10_000, application_name: `${appName} (job locks)` });
+    // A query past its client-side timeout fails; its connection is then dropped, never pooled again (pg leaves it
+    // waiting for the lost answer): pool.query does that, and so do begin/done and withJobLock.
+    const margin = opts.clientTimeoutMarginMs ?? DEFAULT_CLIENT_TIMEOUT_MARGIN_MS;
+    const statementMs = opts.statementTimeoutMs || undefined;
+    this.pool = poolOf({ max: opts.poolSize ?? 6, idleTimeoutMillis: 30_000, statement_timeout: statementMs, query_timeout: statementMs && statementMs + margin, application_name: appName });
+    // one per job running at once (finalize, rollup, retention, a CLI's job), closed when idle; its queries return at
+    // once, but the fencing token's bump, which waits up to jobFenceWaitMs
+    this.lockPool = poolOf({ max: JOB_LOCK_CONNECTIONS, idleTimeoutMillis: 10_000, query_timeout: this.jobFenceWaitMs + margin, application_name: `${appName} (job locks)` });
     // An idle connection dropped by the server (restart, failover) must not crash the process; the
     // pool replaces it and the next query reconnects.
     this.pool.on('error', (err) => this.log.warn({ err }, 'idle postgres connection lost'));
@@ -1536,10 +1559,26 @@ export class PostgresStore implements Store {
       client.release(true);
       throw storeError('write', err);
     }
-    const ex = executorFor(client, true);
+    // A query whose answer was lost leaves the connection waiting for it: a ROLLBACK would wait as long again.
+    let answerLost = false;
+    const ex = executorFor(
+      {
+        query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) =>
+          client.query<R>(text, values).catch((err: unknown) => {
+            if (isAnswerLost(err)) answerLost = true;
+            throw err;
+          }),
+      },
+      true,
+    );
     return {
       ...ex,
       async done(ok) {
+        if (answerLost) {
+          client.release(true);
+          if (ok) throw storeError('write', new Error('Query read timeout'));
+          return;
+        }
         try {
           await client.query(ok ? 'COMMIT' : 'ROLLBACK');
           client.release();
@@ -1616,11 +1655,15 @@ export class PostgresStore implements Store {
     if (this.localJobs.has(name)) return { acquired: false };
     this.localJobs.add(name);
     let client: pg.PoolClient | undefined;
+    let failed = false;
     try {
       client = await this.client(this.lockPool);
       // Session-level lock on a dedicated connection: held for the whole job, across its transactions,
       // and released by the server if this instance dies.
-      const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_NAMESPACE, `job:${name}`]);
+      const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_NAMESPACE, `job:${name}`]).catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
       if (!got.rows[0]?.ok) return { acquired: false };
       try {
         const token = await this.bumpFence(client, name);
@@ -1635,7 +1678,8 @@ export class PostgresStore implements Store {
         });
       }
     } finally {
-      client?.release();
+      // a connection whose query failed may still wait for an answer: it is dropped, never pooled again
+      client?.release(failed);
       this.localJobs.delete(name);
     }
   }
