@@ -40,22 +40,23 @@ describe('PostgreSQL job locks and the pool', () => {
   }, 40_000);
 
   it('every connection asks the server to probe it: a vanished instance releases its job locks in about a minute, not hours', async () => {
-    // The default would be the server's operating-system keepalive: 2 h idle before the first probe (7200 here over TCP).
+    // The default would be the server's operating-system keepalive: 2 h idle before the first probe (7200 here over TCP),
+    // and no bound (0) on rows sent to a host that vanished before acknowledging them.
     const store = await openPostgresStore(db.url, { poolSize: 2 });
     try {
       const { pool, lockPool } = store as unknown as { pool: pg.Pool; lockPool: pg.Pool };
       const seen: string[][] = [];
       await store.withJobLock('finalize', async () => {
         for (const p of [lockPool, pool]) {
-          const r = await p.query<{ idle: string; interval: string; count: string }>(
-            `SELECT current_setting('tcp_keepalives_idle') AS idle, current_setting('tcp_keepalives_interval') AS interval, current_setting('tcp_keepalives_count') AS count`,
+          const r = await p.query<{ idle: string; interval: string; count: string; user: string }>(
+            `SELECT current_setting('tcp_keepalives_idle') AS idle, current_setting('tcp_keepalives_interval') AS interval, current_setting('tcp_keepalives_count') AS count, current_setting('tcp_user_timeout') AS user`,
           );
-          seen.push([r.rows[0]!.idle, r.rows[0]!.interval, r.rows[0]!.count]);
+          seen.push([r.rows[0]!.idle, r.rows[0]!.interval, r.rows[0]!.count, r.rows[0]!.user]);
         }
       });
       expect(seen).toEqual([
-        ['30', '10', '3'],
-        ['30', '10', '3'],
+        ['30', '10', '3', '60000'],
+        ['30', '10', '3', '60000'],
       ]);
     } finally {
       await store.close();

@@ -1446,10 +1446,15 @@ const JOB_LOCK_CONNECTIONS = 4;
  * unanswered probes. An aggregator host that vanishes (power loss, a network cut: no FIN, no RST) otherwise keeps
  * its sessions, and with them its job locks and any transaction's suppression-key locks, until the server's
  * operating-system default (2 h of idle, then ~11 min of probes): every other instance skips the job all that
- * time. A live client's kernel answers the probes, however long its job runs. SET (not a startup `options`
+ * time. A live client's kernel answers the probes, however long its job runs. A session with data the client has not
+ * acknowledged (rows sent to a host that vanished) is not idle, so no probe goes out: tcp_user_timeout ends it 60 s
+ * after the oldest unacknowledged send. SET (not a startup `options`
  * parameter, which PgBouncer refuses); ignored by the server on a Unix socket, where a vanished peer cannot be.
  */
-const SERVER_KEEPALIVE_SQL = `SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false), set_config('tcp_keepalives_count', '3', false)`;
+const SERVER_KEEPALIVE_SQL =
+  `SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false), set_config('tcp_keepalives_count', '3', false), ` +
+  // keepalives probe an idle connection only: a session sending rows to a vanished host is ended by this instead
+  `set_config('tcp_user_timeout', '60000', false)`;
 /**
  * The same from this side: a connection idle for 30 s is probed (then at the operating system's interval), so a
  * pooled connection to a server that vanished is found dead rather than handed out and waited on forever.
