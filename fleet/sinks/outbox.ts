@@ -22,7 +22,7 @@ import type { Logger } from '../../src/log.js';
 import type { FleetMetrics } from '../metrics.js';
 import { suppressionSpan } from '../rules/evidence.js';
 import { ChangeCursorError, changeSeq, eventPresent, type DetectionChange, type LatestChange, type Store } from '../store/store.js';
-import { PartialWriteError, type Sink } from './sink.js';
+import { PartialWriteError, type Detection, type Sink, type WriteContext } from './sink.js';
 
 export interface SinkGroup {
   readonly sinks: readonly Sink[];
@@ -48,6 +48,43 @@ export interface DeliveryOptions {
   metrics?: FleetMetrics;
   /** The wall clock: a detection is closed by the fleet's present, which never passes it (eventPresent). */
   clock?: Clock;
+  /**
+   * How long one sink write may take (default SINK_WRITE_TIMEOUT_MS) before it counts as failed for this call: a
+   * sink that never answers (a file sink on a named pipe whose reader is gone or stalled) must not hold up the
+   * other sinks and the finalize job, whose next runs would all be skipped as overlapping.
+   */
+  writeTimeoutMs?: number;
+}
+
+/** Default DeliveryOptions.writeTimeoutMs: sinks write to local files and spools, which take well under this. */
+export const SINK_WRITE_TIMEOUT_MS = 30_000;
+
+/** Writes that have not settled yet, by sink: a sink is not handed another batch while its last one hangs. */
+const writesInFlight = new WeakMap<Sink, Promise<void>>();
+
+/** `sink.write`, failed after `timeoutMs` (the write itself goes on; its sink is skipped until it settles). */
+async function boundedWrite(sink: Sink, detections: readonly Detection[], context: WriteContext, timeoutMs: number): Promise<void> {
+  if (writesInFlight.has(sink)) {
+    throw new OutflowError('SINK_FAILED', `sink ${sink.name}: its previous write has not finished`, 'check the sink target (a named pipe needs its reader)');
+  }
+  const write = sink.write(detections, context).finally(() => writesInFlight.delete(sink));
+  writesInFlight.set(sink, write);
+  // a write that fails after its timeout was already reported: nothing may stay unhandled
+  write.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      write,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new OutflowError('SINK_FAILED', `sink ${sink.name} did not take the batch within ${timeoutMs} ms`, 'check the sink target (a named pipe needs its reader); the batch is offered again next run')),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface DeliveryReport {
@@ -358,7 +395,7 @@ export async function deliverDetections(store: Store, group: SinkGroup, opts: De
       let failure: Error | undefined;
       try {
         const firstOffered = new Set(changes.filter((c) => ledger.isFirstOffer(c)).map((c) => c.detection.id));
-        await sink.write(changes.map((c) => c.detection), { firstOffered });
+        await boundedWrite(sink, changes.map((c) => c.detection), { firstOffered }, opts.writeTimeoutMs ?? SINK_WRITE_TIMEOUT_MS);
       } catch (err) {
         failure = coerceError(err);
         accepted = err instanceof PartialWriteError ? Math.min(err.accepted, changes.length) : 0;
