@@ -209,8 +209,8 @@ export class WebhookSink implements Sink {
         'SINK_FAILED',
         `webhook spool ${this.opts.spoolDir} is full (${this.spoolBytes} bytes in ${this.queue.length} batches waiting, ${this.deadBytes} bytes of dead letters)`,
         this.deadBytes > 0
-          ? `the receiver ${this.opts.url} refused batches: see why in the log, then move the files out of ${this.deadDir} (or raise max_spool_bytes)`
-          : `the receiver ${this.opts.url} has been failing; fix it or raise max_spool_bytes`,
+          ? `the receiver ${receiverOf(this.opts.url)} refused batches: see why in the log, then move the files out of ${this.deadDir} (or raise max_spool_bytes)`
+          : `the receiver ${receiverOf(this.opts.url)} has been failing; fix it or raise max_spool_bytes`,
       );
     }
     const seq = this.nextSeq++;
@@ -412,6 +412,15 @@ export class WebhookSink implements Sink {
       return { kind: 'retry', reason, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
     }
     return { kind: 'rejected', reason };
+  }
+}
+
+/** The receiver as messages name it: its origin only, as a token may sit in the URL's path or query (see sinkDeliveryId). */
+function receiverOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(the webhook url)';
   }
 }
 
