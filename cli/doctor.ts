@@ -375,7 +375,8 @@ function shellWord(s: string): string {
 }
 
 function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  // node-postgres takes the password from user:password@ and from a password (or sslpassword) parameter alike
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@').replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, '$1***');
 }
 
 export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult[]> {
