@@ -331,7 +331,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   async function sinceOf(value: string): Promise<number> {
     const { newest } = await store.clock.get();
     try {
-      return parseSince(value, sinceAnchor(newest, now()));
+      // A '+' of a UTC offset sent unencoded (curl '…?since=2026-03-09T14:30:00+01:00') arrives as a space: after a
+      // time of day, a space and hh:mm can only be that '+'.
+      return parseSince(value.replace(/(\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}(?::?\d{2})?)$/, '$1+$2'), sinceAnchor(newest, now()));
     } catch (err) {
       if (!(err instanceof SinceError)) throw err;
       throw new InputError('invalid query', [{ path: 'since', message: `${value} ${err.reason} (${err.hint})` }]);
