@@ -443,6 +443,8 @@ function serveConnection(path: string, socket: net.Socket, processor: Processor,
   // the stream's own small buffer), so a peer that pipelines requests without reading the replies gets
   // backpressure instead of our memory and a handler call per request.
   let busy = false;
+  // A reply the peer has not read yet is queued in the socket: nothing more is read or answered until it drains.
+  let draining = false;
   let pumping = false;
   let rejected = false;
   let timer: NodeJS.Timeout | undefined;
@@ -457,7 +459,8 @@ function serveConnection(path: string, socket: net.Socket, processor: Processor,
 
   // A request's deadline runs from its first byte: bytes trickling in do not extend it.
   const arm = () => {
-    const want = busy || rejected || socket.destroyed ? undefined : end > 0 ? 'partial' : 'idle';
+    // A peer that does not read its reply is as idle as one that sends nothing.
+    const want = rejected || socket.destroyed ? undefined : draining ? 'idle' : busy ? undefined : end > 0 ? 'partial' : 'idle';
     if (want === timing) return;
     clearTimeout(timer);
     timing = want;
@@ -465,11 +468,31 @@ function serveConnection(path: string, socket: net.Socket, processor: Processor,
     else if (want === 'idle') timer = setTimeout(() => socket.destroy(), limits.idleTimeoutMs);
   };
 
-  const replied = (message: Buffer) => {
-    if (socket.writable) socket.write(message);
+  const next = () => {
     busy = false;
     if (!socket.destroyed) socket.resume();
     pump();
+  };
+
+  const replied = (message: Buffer) => {
+    const flushed = socket.writable ? socket.write(message) : true;
+    if (flushed || socket.destroyed) {
+      next();
+      return;
+    }
+    // The peer is not reading its replies: do not read (and answer) its next request until it does.
+    draining = true;
+    arm();
+    const resume = () => {
+      socket.off('drain', resume);
+      socket.off('close', resume);
+      draining = false;
+      clearTimeout(timer);
+      timing = undefined;
+      next();
+    };
+    socket.on('drain', resume);
+    socket.on('close', resume);
   };
 
   const dispatch = (message: Buffer) => {
