@@ -199,14 +199,22 @@ export class OsqueryExtension {
         throw new SdkError('REGISTRATION_FAILED', `registerExtension failed: ${(err as Error).message}`, { cause: err });
       }
       if (status.code === ExtensionCode.SUCCESS && Number.isSafeInteger(status.uuid) && status.uuid >= 0) return status.uuid;
-      const duplicate = /duplicate/i.test(status.message);
+      // Core's words (ExtensionManagerInterface::registerExtension): "Duplicate extension registered" is an extension of
+      // our name, "Duplicate extension UUID" a uuid core drew twice (older cores); both clear on a retry. "Failed adding
+      // registry: Duplicate registry item: X" is a table of ours that core or another extension already provides: it does not.
+      const duplicate = /^Duplicate extension (registered|UUID)/i.test(status.message);
+      const clash = /Duplicate registry item: (.*)$/i.exec(status.message)?.[1];
       // After a fast restart core may still list our previous instance until its pings fail.
       if (duplicate && Date.now() + 500 < deadline) {
         this.log.warn({ message: status.message }, 'registration refused as duplicate; retrying');
         await sleep(500);
         continue;
       }
-      const hint = duplicate ? ` (another ${this.opts.name} is registered with this osqueryd: listed twice in extensions.load, or started by hand?)` : '';
+      const hint = duplicate
+        ? ` (another ${this.opts.name} is registered with this osqueryd: listed twice in extensions.load, or started by hand?)`
+        : clash
+          ? ` (osquery core or another extension already has a table named ${clash}; remove that extension or rename the table)`
+          : '';
       throw new SdkError('REGISTRATION_FAILED', `osquery refused the extension: ${status.message || `code ${status.code}`}${hint}`);
     }
   }
