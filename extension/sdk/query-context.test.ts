@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { constraintValues, formatQueryContext, Op, parseQueryContext } from './query-context.js';
+import { constraintIntegers, constraintValues, formatQueryContext, Op, parseQueryContext } from './query-context.js';
 
 const entries = (json: string) => [...parseQueryContext(json).constraints];
 
@@ -80,6 +80,24 @@ describe('constraintValues', () => {
   it('is undefined when the column has no = constraint', () => {
     expect(constraintValues(ctx, 'pid')).toBeUndefined();
     expect(constraintValues(ctx, 'nope')).toBeUndefined();
+  });
+});
+
+describe('constraintIntegers', () => {
+  // osquery hands generate SQLite's text of the value (sqlite3_value_text): `pid = 1.0` arrives as "1.0", and SQLite
+  // then keeps every row with pid 1
+  const pid = (expr: string) => parseQueryContext(formatQueryContext([{ name: 'pid', type: 'INTEGER' }], [{ name: 'pid', op: Op.EQUALS, expr }]));
+  it('reads = values as SQLite compares them with an INTEGER column', () => {
+    expect(constraintIntegers(pid('42'), 'pid')).toEqual([42]);
+    expect(constraintIntegers(pid('1.0'), 'pid')).toEqual([1]);
+    expect(constraintIntegers(pid(' 1'), 'pid')).toEqual([1]);
+    expect(constraintIntegers(pid('1e0'), 'pid')).toEqual([1]);
+  });
+  it('drops a value no integer row can equal, and is undefined without an = constraint', () => {
+    expect(constraintIntegers(pid('1.5'), 'pid')).toEqual([]);
+    expect(constraintIntegers(pid('abc'), 'pid')).toEqual([]);
+    expect(constraintIntegers(pid(''), 'pid')).toEqual([]);
+    expect(constraintIntegers(parseQueryContext(undefined), 'pid')).toBeUndefined();
   });
 });
 

@@ -69,8 +69,9 @@ export function parseQueryContext(json: string | undefined): QueryContext {
 
 /**
  * Values pushed with `=` (or IN) for a column, or undefined when the column is unconstrained.
- * `allowed` rejects values before they can reach an argv; rejected values are skipped (SQLite re-filters,
- * and a value that fails the pattern cannot match any row we would produce).
+ * `allowed` rejects values before they can reach an argv; rejected values are skipped (SQLite re-filters). The
+ * pattern must admit every text SQLite would find equal to a row we produce: for INTEGER columns, whose text
+ * may be `1.0` or ` 1`, use constraintIntegers instead.
  */
 export function constraintValues(ctx: QueryContext, column: string, opts: { allowed?: RegExp } = {}): string[] | undefined {
   const list = ctx.constraints.get(column);
@@ -78,6 +79,24 @@ export function constraintValues(ctx: QueryContext, column: string, opts: { allo
   const eq = list.filter((c) => c.op === Op.EQUALS);
   if (!eq.length) return undefined;
   return eq.map((c) => c.expr).filter((v) => !opts.allowed || opts.allowed.test(v));
+}
+
+/**
+ * Integers pushed with `=` (or IN) for an INTEGER/BIGINT column, read the way SQLite compares them: osquery sends the
+ * text of the value (sqlite3_value_text), and for `pid = 1.0`, `pid = ' 1'` or `pid = '1e0'` that text is not plain
+ * digits although SQLite matches pid 1. A value that is no integer cannot equal an integer column and is dropped.
+ * Undefined when the column has no `=` constraint.
+ */
+export function constraintIntegers(ctx: QueryContext, column: string): number[] | undefined {
+  const values = constraintValues(ctx, column);
+  if (!values) return undefined;
+  const out: number[] = [];
+  for (const v of values) {
+    const text = v.trim();
+    const n = text === '' ? NaN : Number(text);
+    if (Number.isSafeInteger(n)) out.push(n);
+  }
+  return out;
 }
 
 /** A constraint on a named column, for building contexts (fake manager, local query shell). */

@@ -1,5 +1,5 @@
 import { ANALYTIC_IDS, type AnalyticId } from '../../../src/schemas/egress-candidate.js';
-import { constraintValues, type QueryContext } from '../../sdk/query-context.js';
+import { constraintIntegers, constraintValues, type QueryContext } from '../../sdk/query-context.js';
 import { bigint, defineTable, double, integer, text, type Row } from '../../runtime/define-table.js';
 import { correlate, type CorrelationOptions } from './correlate.js';
 
@@ -65,8 +65,8 @@ export function correlationOptions(query: QueryContext): CorrelationOptions {
   const opts: CorrelationOptions = {};
   const analytics = constraintValues(query, 'analytic');
   if (analytics) opts.analytics = analytics.filter((a): a is AnalyticId => ANALYTIC_SET.has(a));
-  const pids = constraintValues(query, 'pid', { allowed: /^\d+$/ });
-  if (pids) opts.pids = new Set(pids.map(Number));
+  const pids = constraintIntegers(query, 'pid');
+  if (pids) opts.pids = new Set(pids);
   return opts;
 }
 

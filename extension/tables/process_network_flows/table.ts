@@ -1,4 +1,4 @@
-import { constraintValues } from '../../sdk/query-context.js';
+import { constraintIntegers, constraintValues } from '../../sdk/query-context.js';
 import { bigint, defineTable, double, integer, text } from '../../runtime/define-table.js';
 
 /**
@@ -40,9 +40,9 @@ export const processNetworkFlows = defineTable({
   generate(ctx, query) {
     let rows = ctx.flows.rows();
     // Constraints are hints (SQLite re-filters): narrowing on `=` only saves copying rows.
-    const pids = constraintValues(query, 'pid', { allowed: /^\d+$/ });
+    const pids = constraintIntegers(query, 'pid');
     if (pids) {
-      const wanted = new Set(pids.map(Number));
+      const wanted = new Set(pids);
       rows = rows.filter((r) => wanted.has(r.pid));
     }
     for (const [column, key] of [['path', 'path'], ['remote_address', 'remote_address'], ['flow_id', 'flow_id']] as const) {

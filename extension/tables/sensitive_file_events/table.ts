@@ -1,4 +1,4 @@
-import { constraintValues } from '../../sdk/query-context.js';
+import { constraintIntegers, constraintValues } from '../../sdk/query-context.js';
 import { bigint, defineTable, integer, text } from '../../runtime/define-table.js';
 import type { EventRing } from '../../runtime/ring-buffer.js';
 
@@ -33,8 +33,8 @@ export function filterByPid<T extends { pid: number; time: number }>(buffer: Eve
   buffer.prune(now);
   // the table shows `events.retention`; tier-1 reads are kept longer for correlation only
   const since = now - maxAgeSeconds;
-  const pids = constraintValues(query, 'pid', { allowed: /^\d+$/ });
-  const wanted = pids ? new Set(pids.map(Number)) : null;
+  const pids = constraintIntegers(query, 'pid');
+  const wanted = pids ? new Set(pids) : null;
   const out: T[] = [];
   for (const row of buffer) if (row.time >= since && (!wanted || wanted.has(row.pid))) out.push(row);
   return out;
