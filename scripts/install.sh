@@ -33,13 +33,15 @@ case "$load" in /*) ;; *) die "--extensions-load must be an absolute path" ;; es
 # stat FORMAT_GNU FORMAT_BSD PATH: GNU stat (Linux) or BSD stat (macOS).
 stat_of() { stat -c "$1" "$3" 2>/dev/null || stat -f "$2" "$3"; }
 
-# Walk every ancestor of the prefix that exists: no sticky bit, not world-writable.
+# Walk every ancestor of the prefix that exists: no sticky bit, not world-writable. Through links, as osqueryd
+# and the kernel go (-L): a link's own mode bits mean nothing (Linux shows every link as lrwxrwxrwx), and who
+# owns a link on the way is check_resolved's business.
 check_dir() {
   d=$1
   while [ -n "$d" ] && [ "$d" != "/" ]; do
     if [ -e "$d" ]; then
       [ -k "$d" ] && die "$d has the sticky bit; osqueryd refuses extensions there (choose e.g. /usr/local/outflow)"
-      case "$(stat_of %A %Sp "$d")" in ????????w?) die "$d is world-writable; osqueryd refuses extensions there" ;; esac
+      case "$(stat -L -c %A "$d" 2>/dev/null || stat -L -f %Sp "$d")" in ????????w?) die "$d is world-writable; osqueryd refuses extensions there" ;; esac
     fi
     d=$(dirname "$d")
   done
