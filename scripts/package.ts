@@ -67,6 +67,10 @@ export function shippedBuildOptions(): BuildOptions {
 
 export async function packageOutflow(opts: PackageOptions): Promise<{ dir: string; tarball: string }> {
   if (!path.isAbsolute(opts.node)) throw new Error(`--node must be an absolute path (osqueryd execs without PATH): ${opts.node}`);
+  // The kernel ends a #! interpreter path at the first blank and reads only the first line's first bytes (Linux: 255
+  // since 5.1; macOS: 511): such a path gives an outflow.ext nobody can exec, which osqueryd respawns for ever.
+  if (/\s/.test(opts.node)) throw new Error(`--node must have no blank in it (a #! line ends the interpreter path at the first one): ${JSON.stringify(opts.node)}; link or copy Node to a path without one`);
+  if (Buffer.byteLength(`#!${opts.node} ${EXTENSION_NODE_FLAG}`) > 255) throw new Error(`--node is too long for a #! line (255 bytes with the flag): ${opts.node}`);
   const version = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version as string;
   const outRoot = path.resolve(opts.out);
   const dir = path.join(outRoot, 'outflow');
