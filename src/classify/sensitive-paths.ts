@@ -175,12 +175,12 @@ export function canonicalPath(p: string): string {
 /** `p` without the `/private` and Data-volume prefixes (the latter spelled `systemData`, with its trailing `/`). */
 function withoutAliases(p: string, systemData: string): string {
   if (p.charCodeAt(0) !== 47 /* / */) return p;
+  // the Data volume holds /private too: /System/Volumes/Data/private/var/… is /private/var/… is /var/…
+  if (p.startsWith(systemData)) p = p.slice(systemData.length - 1);
   if (p.startsWith('/private/')) {
     if (p.startsWith('/private/var/') || p.startsWith('/private/tmp/') || p.startsWith('/private/etc/') || p === '/private/var' || p === '/private/tmp' || p === '/private/etc') {
       return p.slice('/private'.length);
     }
-  } else if (p.startsWith(systemData)) {
-    return p.slice(systemData.length - 1);
   }
   return p;
 }

@@ -251,6 +251,19 @@ export interface EsSigningFields {
   csValidationCategory?: number;
 }
 
+/**
+ * Whether the kernel vouches for the team id ES reports for a process. The kernel copies the team id out of
+ * any non-platform code directory (xnu ubc_cs_blob_add → csblob_parse_teamid), ad-hoc ones included, so an
+ * ad-hoc or linker-signed binary can carry any team id: only certificate-signed, valid code's team id may
+ * match an allowlist.
+ */
+export function esTeamVouched(f: Pick<EsSigningFields, 'codesigningFlags' | 'csValidationCategory'>): boolean {
+  if (f.csValidationCategory !== undefined) return f.csValidationCategory >= 1 && f.csValidationCategory <= 6;
+  const flags = f.codesigningFlags;
+  if (flags === undefined) return false;
+  return (flags & CS_FLAGS.VALID) !== 0 && (flags & (CS_FLAGS.ADHOC | CS_FLAGS.LINKER_SIGNED)) === 0;
+}
+
 /** eslogger v10 `cs_validation_category` (xnu cs_blobs.h CS_VALIDATION_CATEGORY_*). */
 const CATEGORY_CLASS: Record<number, SignatureClass> = {
   1: 'apple_platform',

@@ -9,7 +9,7 @@ import { EsloggerPipeline, type PipelineStats } from './pipeline.js';
 import { precursorRetention } from '../../tables/sensitive_file_events/buffer.js';
 
 /** Events we ask for (formats.md §5.1): process lifecycle for lineage, file events for the two tables. */
-export const WANTED_EVENTS = ['exec', 'fork', 'exit', 'open', 'create', 'write', 'rename', 'close'] as const;
+export const WANTED_EVENTS = ['exec', 'fork', 'exit', 'open', 'create', 'write', 'rename', 'close', 'clone'] as const;
 
 const FDA_DETAIL =
   'eslogger is not permitted (ES_NEW_CLIENT_RESULT_ERR_NOT_PERMITTED): grant Full Disk Access to the responsible process ' +
@@ -58,6 +58,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
   let quietTimer: NodeJS.Timeout | undefined;
   let maxTimer: NodeJS.Timeout | undefined;
   let lastDetailMs = 0;
+  let detailTimer: NodeJS.Timeout | undefined;
   const supervisor = new ToolSupervisor({
     backoff,
     stableRunMs,
@@ -91,7 +92,17 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
   const refreshDetail = (force = false) => {
     if (!pipeline) return;
     const now = Date.now();
-    if (!force && now - lastDetailMs < 1000) return;
+    if (!force && now - lastDetailMs < 1000) {
+      // the last lines of a burst (and the losses they reveal) still reach outflow_status, a moment later
+      if (!detailTimer && !supervisor.stopped) {
+        detailTimer = setTimeout(() => {
+          detailTimer = undefined;
+          refreshDetail(true);
+        }, 1000 - (now - lastDetailMs));
+        detailTimer.unref?.();
+      }
+      return;
+    }
     lastDetailMs = now;
     syncHealthCounters();
     if (health.state !== 'running' && health.state !== 'degraded') return;
@@ -238,6 +249,8 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       const stopping = supervisor.stop();
       if (quietTimer) clearTimeout(quietTimer);
       if (maxTimer) clearTimeout(maxTimer);
+      if (detailTimer) clearTimeout(detailTimer);
+      detailTimer = undefined;
       await stopping;
       refreshDetail(true);
       markReady();

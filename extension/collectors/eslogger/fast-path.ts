@@ -205,12 +205,7 @@ export class FastPath {
     // canonicalPath: /private/{var,tmp,etc}[/…] → /{var,tmp,etc}[/…]; /System/Volumes/Data/… → /…
     this.nextSegment(line, pos, end);
     if (this.segEscaped) return true;
-    if (this.segmentIs(line, pos, 'private') && this.segNext <= end) {
-      const p1 = this.segNext;
-      this.nextSegment(line, p1, end);
-      if (this.segEscaped) return true;
-      if (this.segmentIs(line, p1, 'var') || this.segmentIs(line, p1, 'tmp') || this.segmentIs(line, p1, 'etc')) pos = p1;
-    } else if (this.segmentIs(line, pos, 'system') && this.segNext <= end) {
+    if (this.segmentIs(line, pos, 'system') && this.segNext <= end) {
       const p1 = this.segNext;
       this.nextSegment(line, p1, end);
       if (this.segEscaped) return true;
@@ -220,6 +215,15 @@ export class FastPath {
         if (this.segEscaped) return true;
         if (this.segmentIs(line, p2, 'data') && this.segNext <= end) pos = this.segNext;
       }
+    }
+    // then /private/{var,tmp,etc} (also under the Data volume: /System/Volumes/Data/private/var/…)
+    this.nextSegment(line, pos, end);
+    if (this.segEscaped) return true;
+    if (this.segmentIs(line, pos, 'private') && this.segNext <= end) {
+      const p1 = this.segNext;
+      this.nextSegment(line, p1, end);
+      if (this.segEscaped) return true;
+      if (this.segmentIs(line, p1, 'var') || this.segmentIs(line, p1, 'tmp') || this.segmentIs(line, p1, 'etc')) pos = p1;
     }
     // homeRelative: /Users/<name>/… (not empty, not Shared) or /var/root/…
     this.nextSegment(line, pos, end);
@@ -316,6 +320,8 @@ export class FastPath {
         if (!line.startsWith('true', i)) return Verdict.Reject;
         return this.anyPath(line, true, from, 1) ? Verdict.Parse : Verdict.Reject;
       }
+      case 61: // clone: rare (cp -c, Finder duplicates); the parse judges source and target
+        return Verdict.Parse;
       case -1:
         // No readable event_type: let the full parse classify it (malformed, or a format change).
         return Verdict.Parse;

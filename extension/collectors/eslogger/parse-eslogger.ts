@@ -10,7 +10,7 @@
  */
 import type { ProcessStdin } from '../../runtime/context.js';
 
-export type EsEventKind = 'exec' | 'fork' | 'exit' | 'open' | 'create' | 'write' | 'rename' | 'close';
+export type EsEventKind = 'exec' | 'fork' | 'exit' | 'open' | 'create' | 'write' | 'rename' | 'close' | 'clone';
 
 /** ES event_type numbers (formats.md §5.2). */
 export const ES_EVENT_TYPES: Readonly<Record<EsEventKind, number>> = {
@@ -22,6 +22,7 @@ export const ES_EVENT_TYPES: Readonly<Record<EsEventKind, number>> = {
   exit: 15,
   rename: 25,
   write: 33,
+  clone: 61,
 };
 
 export interface EsFile {
@@ -90,7 +91,9 @@ export type EsEvent =
   | (EsEventBase & { kind: 'create'; file: EsFile })
   | (EsEventBase & { kind: 'write'; file: EsFile })
   | (EsEventBase & { kind: 'rename'; source: EsFile; destination: EsFile })
-  | (EsEventBase & { kind: 'close'; file: EsFile; modified: boolean });
+  | (EsEventBase & { kind: 'close'; file: EsFile; modified: boolean })
+  /** clonefile(2): the source is read without an open event; the clone is target_dir + target_name. */
+  | (EsEventBase & { kind: 'clone'; source: EsFile; destination: EsFile });
 
 export type LineResult =
   | { ok: true; event: EsEvent }
@@ -264,6 +267,11 @@ function parseEsObject(raw: unknown): LineResult {
     case 'close':
       if (typeof body.modified !== 'boolean') return fail(`${where}.modified: expected boolean`);
       return { ok: true, event: { ...base, kind: k, file: file(body.target, `${where}.target`), modified: body.modified } };
+    case 'clone': {
+      const name = body.target_name;
+      if (typeof name !== 'string') return fail(`${where}.target_name: expected string`);
+      return { ok: true, event: { ...base, kind: k, source: file(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import { capArgs, classifyArchiveExec, hasArchiveExtension, isStagingPath, toolForExecutable } from '../../../src/classify/archive.js';
 import { canonicalPath, foldedPath, SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
+import { esTeamVouched } from '../../../src/classify/signing-class.js';
 import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningService } from '../../runtime/context.js';
 import type { EventRing, RingBuffer } from '../../runtime/ring-buffer.js';
 import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
@@ -156,6 +157,11 @@ export class EsloggerPipeline {
         if (!this.sensitive(e, e.destination, 'rename')) this.sensitive(e, e.source, 'rename');
         return this.archiveFile(e, e.destination);
       }
+      case 'clone': {
+        // a clone reads its source without an open event: that read is the access
+        if (!this.sensitive(e, e.source, 'open')) this.sensitive(e, e.destination, 'create');
+        return this.archiveFile(e, e.destination);
+      }
     }
   }
 
@@ -171,7 +177,8 @@ export class EsloggerPipeline {
       name: basename(p.executable.path),
       args,
       signingId: p.signingId,
-      teamId: p.teamId,
+      // lineage matches terminal apps by team id: only one the kernel vouches for (not an ad-hoc claim)
+      teamId: esTeamVouched(p) ? p.teamId : null,
       cdhash: p.cdhash,
       platformBinary: p.platformBinary,
       tty: p.tty,
@@ -214,7 +221,8 @@ export class EsloggerPipeline {
     const m = this.deps.matcher.match(filePath);
     if (!m) return false;
     const p = e.process;
-    if (SensitivePathMatcher.isAuthorized(m, p.teamId, p.signingId, p.platformBinary)) {
+    // an ad-hoc binary can write any team id into its code directory: only a vouched one authorizes
+    if (SensitivePathMatcher.isAuthorized(m, esTeamVouched(p) ? p.teamId : null, p.signingId, p.platformBinary)) {
       this.stats.authorized++;
       return true;
     }
