@@ -103,6 +103,10 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       }
       return;
     }
+    // this refresh covers what a pending trailing one would: a trailing refresh must not outlive its run (after
+    // onClosed's refresh, onExit reports the exit, which a later "streaming" refresh would overwrite)
+    if (detailTimer) clearTimeout(detailTimer);
+    detailTimer = undefined;
     lastDetailMs = now;
     syncHealthCounters();
     if (health.state !== 'running' && health.state !== 'degraded') return;
