@@ -258,10 +258,12 @@ export interface EsSigningFields {
  * match an allowlist.
  */
 export function esTeamVouched(f: Pick<EsSigningFields, 'codesigningFlags' | 'csValidationCategory'>): boolean {
-  if (f.csValidationCategory !== undefined) return f.csValidationCategory >= 1 && f.csValidationCategory <= 6;
   const flags = f.codesigningFlags;
+  // the category is fixed at exec; CS_VALID is the kernel's word now (cleared once the code is not what was signed)
+  if (flags !== undefined && (flags & CS_FLAGS.VALID) === 0) return false;
+  if (f.csValidationCategory !== undefined) return f.csValidationCategory >= 1 && f.csValidationCategory <= 6;
   if (flags === undefined) return false;
-  return (flags & CS_FLAGS.VALID) !== 0 && (flags & (CS_FLAGS.ADHOC | CS_FLAGS.LINKER_SIGNED)) === 0;
+  return (flags & (CS_FLAGS.ADHOC | CS_FLAGS.LINKER_SIGNED)) === 0;
 }
 
 /** eslogger v10 `cs_validation_category` (xnu cs_blobs.h CS_VALIDATION_CATEGORY_*). */
