@@ -200,9 +200,10 @@ export class OsqueryExtension {
       }
       if (status.code === ExtensionCode.SUCCESS && Number.isSafeInteger(status.uuid) && status.uuid >= 0) return status.uuid;
       // Core's words (ExtensionManagerInterface::registerExtension): "Duplicate extension registered" is an extension of
-      // our name, "Duplicate extension UUID" a uuid core drew twice (older cores); both clear on a retry. "Failed adding
-      // registry: Duplicate registry item: X" is a table of ours that core or another extension already provides: it does not.
-      const duplicate = /^Duplicate extension (registered|UUID)/i.test(status.message);
+      // our name, "Failed adding registry: Duplicate extension UUID: N" a uuid core drew twice (older cores; core prefixes
+      // addBroadcast's status); both clear on a retry. "Failed adding registry: Duplicate registry item: X" is a table of
+      // ours that core or another extension already provides: it does not.
+      const duplicate = /^(?:Failed adding registry: )?Duplicate extension (registered|UUID)/i.test(status.message);
       const clash = /Duplicate registry item: (.*)$/i.exec(status.message)?.[1];
       // After a fast restart core may still list our previous instance until its pings fail.
       if (duplicate && Date.now() + 500 < deadline) {
