@@ -1453,8 +1453,9 @@ const JOB_LOCK_CONNECTIONS = 4;
  */
 const SERVER_KEEPALIVE_SQL =
   `SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false), set_config('tcp_keepalives_count', '3', false), ` +
-  // keepalives probe an idle connection only: a session sending rows to a vanished host is ended by this instead
-  `set_config('tcp_user_timeout', '60000', false)`;
+  // keepalives probe an idle connection only: a session sending rows to a vanished host is ended by this instead.
+  // PostgreSQL 12 on (11 knows no tcp_user_timeout, and an unknown name would fail the keepalives above with it)
+  `CASE WHEN current_setting('tcp_user_timeout', true) IS NOT NULL THEN set_config('tcp_user_timeout', '60000', false) END`;
 /**
  * The same from this side: a connection idle for 30 s is probed (then at the operating system's interval), so a
  * pooled connection to a server that vanished is found dead rather than handed out and waited on forever.
@@ -1489,6 +1490,7 @@ export class PostgresStore implements Store {
   private readonly localJobs = new Set<string>();
   private readonly jobFenceWaitMs: number;
   private readonly migrationTimeouts: { lockMs: number; statementMs: number | undefined };
+  private readonly clientTimeoutMarginMs: number;
   /** The job (and its fencing token) whose code is running, for transaction() to check. */
   private readonly jobContext = new AsyncLocalStorage<{ name: string; token: string }>();
   private txQueue: Promise<unknown> = Promise.resolve();
@@ -1509,7 +1511,7 @@ export class PostgresStore implements Store {
     const appName = opts.applicationName ?? 'outflow-aggregator';
     // A query past its client-side timeout fails; its connection is then dropped, never pooled again (pg leaves it
     // waiting for the lost answer): pool.query does that, and so do begin/done and withJobLock.
-    const margin = opts.clientTimeoutMarginMs ?? DEFAULT_CLIENT_TIMEOUT_MARGIN_MS;
+    const margin = (this.clientTimeoutMarginMs = opts.clientTimeoutMarginMs ?? DEFAULT_CLIENT_TIMEOUT_MARGIN_MS);
     const statementMs = opts.statementTimeoutMs || undefined;
     this.pool = poolOf({ max: opts.poolSize ?? 6, idleTimeoutMillis: 30_000, statement_timeout: statementMs, query_timeout: statementMs && statementMs + margin, application_name: appName });
     // one per job running at once (finalize, rollup, retention, a CLI's job), closed when idle; its queries return at
@@ -1599,6 +1601,11 @@ export class PostgresStore implements Store {
     const migrations = loadMigrations('postgres');
     const client = await this.client();
     const applied: string[] = [];
+    // a query given up client-side leaves its connection waiting for the answer: never pooled again
+    let answerLost = false;
+    const note = (err: unknown) => {
+      if (isAnswerLost(err)) answerLost = true;
+    };
     try {
       // Instances starting together: one migrates, the others wait and then find nothing to do.
       await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK_KEY]);
@@ -1611,11 +1618,16 @@ export class PostgresStore implements Store {
           await client.query('BEGIN');
           try {
             await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.round(this.migrationTimeouts.lockMs))}ms`]);
-            await client.query(m.sql);
+            // One query of several statements, each bounded by statement_timeout on its own (PostgreSQL 13+): the
+            // client waits for as many bounds as the file can hold statements (every ';' may end one) + the margin.
+            const statementMs = this.migrationTimeouts.statementMs;
+            // (query_timeout per query: pg reads it from the query config; @types/pg does not list it)
+            await client.query({ text: m.sql, query_timeout: statementMs && m.sql.split(';').length * statementMs + this.clientTimeoutMarginMs } as pg.QueryConfig);
             await client.query('INSERT INTO schema_migrations (id) VALUES ($1)', [m.id]);
             await client.query('COMMIT');
           } catch (err) {
-            await client.query('ROLLBACK').catch(() => undefined);
+            note(err);
+            await client.query('ROLLBACK').catch(note);
             throw new StoreError('STORE_MIGRATE', `postgres migration ${m.id} failed: ${coerceError(err).message}`, migrationHint(err, this.migrationTimeouts, 'fix the database (or restore a backup) and restart'), {
               cause: err,
             });
@@ -1624,15 +1636,16 @@ export class PostgresStore implements Store {
           this.log.info({ migration: m.id }, 'postgres migration applied');
         }
       } finally {
-        await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK_KEY]).catch(() => undefined);
+        await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK_KEY]).catch(note);
       }
     } catch (err) {
+      note(err);
       if (err instanceof StoreError) throw err;
       throw new StoreError('STORE_MIGRATE', `postgres migrations failed: ${coerceError(err).message}`, migrationHint(err, this.migrationTimeouts, 'check the database permissions (CREATE on the schema)'), {
         cause: err,
       });
     } finally {
-      client.release();
+      client.release(answerLost);
     }
     return applied;
   }
