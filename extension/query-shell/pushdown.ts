@@ -28,6 +28,17 @@ function tokenize(sql: string): Token[] | undefined {
       i++;
       continue;
     }
+    // Comments are whitespace to SQLite: a commented-out `AND col = 'x'` must not become a pushed constraint.
+    if (ch === '-' && sql[i + 1] === '-') {
+      const nl = sql.indexOf('\n', i + 2);
+      i = nl === -1 ? sql.length : nl + 1;
+      continue;
+    }
+    if (ch === '/' && sql[i + 1] === '*') {
+      const end = sql.indexOf('*/', i + 2);
+      i = end === -1 ? sql.length : end + 2;
+      continue;
+    }
     if (ch === "'") {
       let j = i + 1;
       let s = '';
