@@ -1,6 +1,6 @@
 /**
  * `outflow query "SQL"` (SPEC §1): the same table definitions as the extension, served as SQLite virtual
- * tables (better-sqlite3 `db.table()`), without osquery. Starts the collectors, waits for their first
+ * tables (better-sqlite3 `db.table()`, behind views that type their columns as osquery does), without osquery. Starts the collectors, waits for their first
  * sample, keeps collecting `--collect` seconds, then answers each `;`-separated statement in order.
  *
  * better-sqlite3 calls virtual-table generators synchronously while our generates may be async, so
@@ -17,7 +17,7 @@ import { createLogger } from '../../src/log.js';
 import { COLLECTORS } from '../collectors/index.js';
 import type { ExtensionContext } from '../runtime/context.js';
 import { createContext, resolvePlatform } from '../runtime/create-context.js';
-import { columnOptions, type ColumnSpec, type TableDefinition } from '../runtime/define-table.js';
+import { columnOptions, type ColumnSpec, type ColumnType, type TableDefinition } from '../runtime/define-table.js';
 import { awaitCollectorsReady, loadTestTables, reapToolsOnExit, startCollectors, stopAll, tablesFor } from '../runtime/table-host.js';
 import { formatQueryContext, parseQueryContext } from '../sdk/query-context.js';
 import { TABLES } from '../tables/index.js';
@@ -51,11 +51,25 @@ function numberFlag(value: string | undefined, flag: string, fallback: number, o
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function sqlValue(v: unknown): SqlValue {
+/**
+ * A value as osquery's core stores it for a column of this type (osquery/sql/dynamic_table_row.cpp): integer
+ * columns hold int64, DOUBLE a double, TEXT text; a numeric column given no number is NULL. JS numbers would
+ * otherwise reach SQLite as REALs (`pid || ''` = "1001.0", `bytes_out / 1000` a fraction).
+ */
+function sqlValue(v: unknown, type: ColumnType): SqlValue {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'bigint' || Buffer.isBuffer(v)) return v;
-  return JSON.stringify(v);
+  if (typeof v === 'boolean') v = v ? 1 : 0;
+  if (Buffer.isBuffer(v)) return v;
+  if (typeof v === 'object') v = JSON.stringify(v);
+  if (type === 'TEXT') return String(v);
+  if (type === 'DOUBLE') {
+    const n = typeof v === 'string' ? (v.trim() === '' ? NaN : Number(v)) : Number(v);
+    return Number.isFinite(n) ? n : null;
+  }
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : null;
+  const text = String(v).trim();
+  return /^[+-]?\d+$/.test(text) ? BigInt(text) : null;
 }
 
 /** The context osquery would send for this statement: every column, the constraints it would push. */
@@ -74,7 +88,8 @@ async function generateSnapshot(def: TableDefinition<any>, statement: string, ct
         timer = setTimeout(() => reject(new Error(`table ${def.name}: generate did not finish within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
-    return rows.map((r) => columns.map((c) => sqlValue((r as Record<string, unknown>)[c])));
+    const types = columns.map((c) => (def.columns[c] as ColumnSpec).type);
+    return rows.map((r) => columns.map((c, i) => sqlValue((r as Record<string, unknown>)[c], types[i] as ColumnType)));
   } catch (err) {
     const e = coerceError(err);
     throw new Error(e.message.startsWith(`table ${def.name}`) ? e.message : `table ${def.name}: generate failed: ${e.message}`, { cause: err });
@@ -102,14 +117,23 @@ export async function runQuery(sql: string, opts: QueryCliOptions = {}): Promise
   const format: OutputFormat = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
 
   const db = new Database(':memory:');
+  // Each table is a virtual table yielding its snapshot (see above), read through a view that declares the column
+  // types as osquery declares them to SQLite (`pid INTEGER, path TEXT, …`): better-sqlite3's virtual tables declare
+  // none, and a CAST gives a view column its type's affinity, so `pid = '1001'` matches pid 1001 as under osqueryd.
+  // A view is read-only, as osquery's tables are.
+  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
   const snapshots = new Map<string, SqlValue[][]>();
   for (const def of definitions) {
-    db.table(def.name, {
-      columns: Object.keys(def.columns),
+    const names = Object.keys(def.columns);
+    const source = `outflow_vtab_${def.name}`;
+    db.table(source, {
+      columns: names,
       rows: function* () {
         yield* snapshots.get(def.name) ?? [];
       },
     });
+    const typed = names.map((n) => `CAST(${quote(n)} AS ${(def.columns[n] as ColumnSpec).type}) AS ${quote(n)}`);
+    db.exec(`CREATE TEMP VIEW ${quote(def.name)} AS SELECT ${typed.join(', ')} FROM ${quote(source)}`);
   }
   const referencedTables = (statement: string) => definitions.filter((d) => new RegExp(`\\b${d.name}\\b`, 'i').test(statement));
 
@@ -134,8 +158,10 @@ export async function runQuery(sql: string, opts: QueryCliOptions = {}): Promise
           continue;
         }
         const columns = prepared.columns().map((c) => c.name);
-        const rows = prepared.all() as Record<string, unknown>[];
-        writeOut(format === 'json' ? formatJsonLines(rows) : formatTable(columns, rows));
+        // rows as arrays: two result columns may share a name (`SELECT a.x, b.x`); integers as BigInt: past 2^53 a
+        // JS number would drop digits (formatJsonLines prints the safe ones as numbers)
+        const rows = prepared.safeIntegers(true).raw(true).all() as unknown[][];
+        writeOut(format === 'json' ? formatJsonLines(rows.map((r) => Object.fromEntries(columns.map((c, i) => [c, r[i]])))) : formatTable(columns, rows));
         snapshots.clear();
         if (stdoutReaderGone()) return 0;
       }
