@@ -66,6 +66,8 @@ export interface NatsSourceStats {
   failedBatches: number;
   /** Fetches that failed (the loop retries them); lastError says the latest failure, of a fetch or a commit. */
   failedFetches: number;
+  /** Messages on a subject no configured template produces (the filter is wider: subjectMatcher), acked unread. */
+  otherSubjects: number;
   lastError?: string;
 }
 
@@ -95,13 +97,20 @@ export interface NatsSourceOptions {
 }
 
 /**
- * Fleet subject templates (`results.{log.decorations.hostname}`) → a JetStream filter. A token holding a
- * template tag becomes `*`, or `>` when it is the last token, since the value may itself contain dots
- * (hostnames do) and so spans several tokens.
+ * Fleet subject templates (`results.{log.decorations.hostname}`) → a JetStream filter. Fleet writes a tag's value as
+ * it is, and a value may contain dots (hostnames do: `studio-14.local`), so a tag spans any number of tokens: the
+ * filter keeps the literal tokens before the first tag and ends there with `>` (NATS allows `>` only last, and `*`
+ * matches exactly one token).
  */
 export function fleetSubjectToFilter(subject: string): string {
   if (!subject.includes('{')) return subject;
-  // split on dots outside {…}: a tag expression may contain dots (log.decorations.hostname)
+  const tokens = subjectTokens(subject);
+  const first = tokens.findIndex((t) => t.includes('{'));
+  return [...tokens.slice(0, first), '>'].join('.');
+}
+
+/** A subject split on the dots outside {…}: a tag expression may contain dots (log.decorations.hostname). */
+function subjectTokens(subject: string): string[] {
   const tokens: string[] = [];
   let depth = 0;
   let cur = '';
@@ -114,7 +123,49 @@ export function fleetSubjectToFilter(subject: string): string {
     } else cur += ch;
   }
   tokens.push(cur);
-  return tokens.map((t, i) => (t.includes('{') ? (i === tokens.length - 1 ? '>' : '*') : t)).join('.');
+  return tokens;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Whether a message's subject is one a configured subject (or template) names. A template's filter ends at its first
+ * tag (`fleet.>` for `fleet.{log.name}.results`), so the consumer also receives subjects the template cannot produce,
+ * such as Fleet's status log on a sibling template (`fleet.{log.name}.status`): those are acknowledged and skipped,
+ * not quarantined as bad result lines. A tag's value may span several tokens.
+ */
+export function subjectMatcher(subjects: readonly string[]): (subject: string) => boolean {
+  if (!subjects.some((s) => s.includes('{'))) return () => true;
+  const patterns = subjects.map((subject) => {
+    const tokens = subjectTokens(subject).map((t, i, all) => {
+      if (t === '*') return '[^.]+';
+      if (t === '>' && i === all.length - 1) return '.+';
+      return t
+        .split(/(\{[^}]*\})/)
+        .map((part) => (part.startsWith('{') && part.endsWith('}') ? '.+' : escapeRegExp(part)))
+        .join('');
+    });
+    return new RegExp(`^${tokens.join('\\.')}$`);
+  });
+  return (subject) => patterns.some((p) => p.test(subject));
+}
+
+/** Whether NATS filter `a` matches every subject filter `b` matches (`*` one token, `>` one or more, last). */
+function filterCovers(a: string, b: string): boolean {
+  const at = a.split('.');
+  const bt = b.split('.');
+  for (let i = 0; i < at.length; i++) {
+    if (at[i] === '>') return bt.length > i;
+    if (i >= bt.length || bt[i] === '>') return false;
+    if (at[i] !== '*' && (at[i] !== bt[i] || bt[i] === '*')) return false;
+  }
+  return at.length === bt.length;
+}
+
+/** The filters of the configured subjects, without one another covers (nats-server refuses overlapping filter_subjects). */
+export function subjectFilters(subjects: readonly string[]): string[] {
+  const all = [...new Set(subjects.map(fleetSubjectToFilter))];
+  return all.filter((f, i) => !all.some((g, j) => j !== i && filterCovers(g, f) && (!filterCovers(f, g) || j < i)));
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];
@@ -201,7 +252,7 @@ function recordOf(msg: JsMsg): NatsMessageRecord {
  * the stream and durable names (startNatsSource's child logger).
  */
 export async function ensureStream(jsm: JetStreamManager, config: NatsInputConfig, create: boolean, log: Logger): Promise<string[]> {
-  const filters = [...new Set(config.subjects.map(fleetSubjectToFilter))];
+  const filters = subjectFilters(config.subjects);
   let info;
   try {
     info = await jsm.streams.info(config.stream);
@@ -317,6 +368,44 @@ export async function ensureConsumer(jsm: JetStreamManager, nc: NatsConnection, 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
+ * Server URLs without their userinfo, and the credentials that userinfo held. NATS URLs may carry them
+ * (`nats://user:pass@host:4222`, `nats://token@host:4222`: nats.go, so Fleet's `nats.server`, takes them from there),
+ * but nats.js drops a URL's userinfo: passed on, they were never used, and the password was logged with the URL.
+ * The first URL's credentials count; explicit user/pass/token settings win over them.
+ */
+export function serverCredentials(servers: readonly string[]): { servers: string[]; user?: string; pass?: string; token?: string } {
+  const out: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
+  let found = false;
+  for (const server of servers) {
+    const m = /^([a-z][a-z0-9+.-]*:\/\/)?([^@/?#]*)@(.*)$/i.exec(server);
+    if (!m) {
+      out.servers.push(server);
+      continue;
+    }
+    out.servers.push(`${m[1] ?? ''}${m[3]}`);
+    if (found) continue;
+    found = true;
+    const info = m[2]!;
+    const colon = info.indexOf(':');
+    if (colon < 0) out.token = decodeURIComponent(info);
+    else {
+      out.user = decodeURIComponent(info.slice(0, colon));
+      out.pass = decodeURIComponent(info.slice(colon + 1));
+    }
+  }
+  return out;
+}
+
+/**
+ * Attempts at committing a batch in place (a store blip) before it is handed back: nak'd with NAK_DELAY_MS, so any
+ * instance may take it, while this one backs off before it fetches again. Retrying in place for good, its messages
+ * kept from redelivery by working(), left them with an instance that cannot commit them (its own store connection
+ * broken) while the others could.
+ */
+const COMMIT_ATTEMPTS_IN_PLACE = 3;
+const NAK_DELAY_MS = 1000;
+
+/**
  * Connect, ensure stream + consumer, then pull batches until stop(). A failing handler (store down) naks the
  * batch with a delay and backs off, so nothing is lost and nothing is acked that was not committed.
  */
@@ -324,24 +413,32 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
   const { config, handler } = opts;
   const log = opts.log.child({ input: 'nats-jetstream', stream: config.stream, durable: config.durable });
   const source = `nats:${config.stream}/${config.durable}`;
-  let nc: NatsConnection;
-  try {
-    nc = await connect({
-      servers: config.servers,
+  const fromUrls = serverCredentials(config.servers);
+  const explicit = config.user !== undefined || config.pass !== undefined || config.token !== undefined;
+  const dial = () =>
+    connect({
+      servers: fromUrls.servers,
       name: opts.name ?? 'outflow-aggregator',
-      user: config.user,
-      pass: config.pass,
-      token: config.token,
+      user: explicit ? config.user : fromUrls.user,
+      pass: explicit ? config.pass : fromUrls.pass,
+      token: explicit ? config.token : fromUrls.token,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1000,
       timeout: 5000,
+      // Refused credentials while reconnecting (a rotation under way) are retried like any other failure: by default
+      // nats.js closes the connection for good after the second refusal, and this input never consumed again.
+      ignoreAuthErrorAbort: true,
     });
+  let nc: NatsConnection;
+  try {
+    nc = await dial();
   } catch (err) {
-    throw new OutflowError('CONFIG_INVALID', `cannot connect to NATS at ${config.servers.join(', ')}`, 'check fleet.nats.servers and that nats-server runs with -js', {
+    throw new OutflowError('CONFIG_INVALID', `cannot connect to NATS at ${fromUrls.servers.join(', ')}: ${coerceError(err).message}`, 'check fleet.nats.servers, the credentials, and that nats-server runs with -js', {
       cause: err,
     });
   }
-  const stats: NatsSourceStats = { batches: 0, messages: 0, lines: 0, rejected: 0, redelivered: 0, failedBatches: 0, failedFetches: 0 };
+  const stats: NatsSourceStats = { batches: 0, messages: 0, lines: 0, rejected: 0, redelivered: 0, failedBatches: 0, failedFetches: 0, otherSubjects: 0 };
+  const ours = subjectMatcher(config.subjects);
   let stopping = false;
   let current: ConsumerMessages | undefined;
   /** The in-flight batch's ack_wait keep-alive (loop); stop() clears it when it gives up on a hung commit. */
@@ -360,9 +457,17 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
     await nc.close().catch(() => undefined);
     throw err;
   }
-  log.info({ servers: config.servers, batch: config.batch }, 'nats source started');
+  log.info({ servers: fromUrls.servers, batch: config.batch }, 'nats source started');
 
-  /** Commit one chunk (retrying while the store fails), then ack it; false when stopping handed it back instead. */
+  /** Batches handed back in a row (commits that kept failing): this instance's back-off before it fetches again. */
+  let handedBack = 0;
+  /** Ends the back-off early on stop(). */
+  let wake: (() => void) | undefined;
+
+  /**
+   * Commit one chunk (retrying a few times while the store fails), then ack it; false when it was not committed
+   * (stopping, or the store kept failing): the caller hands it back.
+   */
   async function commitChunk(msgs: JsMsg[], records: NatsMessageRecord[]): Promise<boolean> {
     let failures = 0;
     for (;;) {
@@ -375,11 +480,16 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
         stats.lastError = coerceError(err).message;
         opts.onFailure?.('commit');
         const delay = Math.min(5000, 200 * 2 ** Math.min(failures, 5));
+        if (stopping || failures >= COMMIT_ATTEMPTS_IN_PLACE) {
+          log.warn({ err: coerceError(err), attempt: failures, messages: msgs.length }, 'nats batch not committed; handed back for redelivery');
+          handedBack++;
+          return false;
+        }
         log.warn({ err: coerceError(err), attempt: failures, retry_in_ms: delay, messages: msgs.length }, 'nats batch not committed; retrying');
-        if (stopping) return false;
         await sleep(delay);
       }
     }
+    handedBack = 0;
     for (const m of msgs) m.ack();
     stats.batches++;
     stats.messages += msgs.length;
@@ -401,24 +511,30 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
       let records: NatsMessageRecord[] = [];
       let bytes = 0;
       for (let i = 0; i < msgs.length; i++) {
-        const record = recordOf(msgs[i]!);
+        const msg = msgs[i]!;
+        if (!ours(msg.subject)) {
+          msg.ack();
+          stats.otherSubjects++;
+          continue;
+        }
+        const record = recordOf(msg);
         let size = 0;
         for (const l of record.lines) size += l.length;
         if (chunk.length > 0 && bytes + size > MAX_DECODED_BATCH_BYTES) {
           if (!(await commitChunk(chunk, records))) {
-            // hand the rest back now instead of waiting for ack_wait
-            msgs.slice(i - chunk.length).forEach((m) => m.nak());
+            // hand the rest back now instead of waiting for ack_wait (a nak after an ack changes nothing)
+            [...chunk, ...msgs.slice(i)].forEach((m) => (stopping ? m.nak() : m.nak(NAK_DELAY_MS)));
             return;
           }
           chunk = [];
           records = [];
           bytes = 0;
         }
-        chunk.push(msgs[i]!);
+        chunk.push(msg);
         records.push(record);
         bytes += size;
       }
-      if (chunk.length && !(await commitChunk(chunk, records))) chunk.forEach((m) => m.nak());
+      if (chunk.length && !(await commitChunk(chunk, records))) chunk.forEach((m) => (stopping ? m.nak() : m.nak(NAK_DELAY_MS)));
     }
   }
 
@@ -448,8 +564,18 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
           opts.onFailure?.('fetch');
           log.warn({ err: e, attempt: errors }, 'nats fetch failed; retrying');
           await sleep(Math.min(5000, 200 * 2 ** Math.min(errors, 5)));
-          // the durable consumer (or its stream) was deleted: set it up again rather than fail every fetch
-          if (!stopping && /consumer (not found|deleted)|stream not found|no responders/i.test(e.message)) {
+          if (!stopping && nc.isClosed()) {
+            // closed for good (not a disconnect, which nats.js heals): every fetch on it would fail
+            try {
+              nc = await dial();
+              consumer = await ensure();
+              log.warn('nats connection was closed; connected again');
+            } catch (dialErr) {
+              log.warn({ err: coerceError(dialErr) }, 'nats connection closed and could not be opened again; retrying');
+            }
+          } else if (!stopping && /consumer (not found|deleted)|stream not found|no responders|connection_closed/i.test(e.message)) {
+            // the durable consumer (or its stream) was deleted: set it up again rather than fail every fetch (also
+            // the consumer of a connection closed and opened again above, when ensure() failed there)
             try {
               consumer = await ensure();
               log.warn('nats durable consumer was gone; created it again, delivering the stream from its start');
@@ -463,6 +589,18 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
         if (msgs.length) await processBatch(msgs);
       } finally {
         clearInterval(keepAlive);
+      }
+      if (handedBack > 0 && !stopping) {
+        // the batch went back for another instance: do not take it again at once
+        const backOff = Math.min(10_000, 1000 * 2 ** Math.min(handedBack, 4));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, backOff);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
       }
     }
   }
@@ -484,6 +622,7 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
     async stop(graceMs = 10_000) {
       stopping = true;
       current?.stop();
+      wake?.();
       let timer: NodeJS.Timeout | undefined;
       const gaveUp = await Promise.race([
         done.then(() => false),
