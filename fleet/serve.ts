@@ -17,7 +17,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from '../src/clock.js';
 import { loadConfig, type OutflowConfig } from '../src/config/index.js';
-import { OutflowError, coerceError } from '../src/errors.js';
+import { OutflowError, StoreError, coerceError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { apiTokenSource, resolveApiToken } from './api/auth.js';
 import { buildApi, readTls } from './api/server.js';
@@ -116,6 +116,30 @@ async function superviseFile(file: string, ingest: IngestService, store: Store, 
       }
     }
   }
+}
+
+/**
+ * The ingest service as the stdin source uses it: stdin cannot be read again, so a batch the store could not commit
+ * (busy, restarting) is retried with back-off, as the file and NATS sources retry theirs, rather than ending the
+ * source and losing the batch. Once shutdown has begun, it gives up after a few attempts.
+ */
+function retryingIngest(ingest: IngestService, log: Logger, signal: AbortSignal): IngestService {
+  return {
+    async ingestLines(lines, source) {
+      const held = Array.isArray(lines) ? lines : [...lines];
+      for (let failures = 1; ; failures++) {
+        try {
+          return await ingest.ingestLines(held, source);
+        } catch (err) {
+          if (!(err instanceof StoreError) || (signal.aborted && failures >= 3)) throw err;
+          const delay = signal.aborted ? 500 : Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
+          log.warn({ err: coerceError(err), attempt: failures, retry_in_ms: delay, lines: held.length }, 'stdin batch not committed; retrying');
+          await sleep(delay);
+        }
+      }
+    },
+    totals: () => ingest.totals(),
+  };
 }
 
 async function startNats(config: OutflowConfig, opts: StartServeOptions, ingest: IngestService, log: Logger, metrics: FleetMetrics): Promise<NatsSource | null> {
@@ -219,7 +243,13 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
         input.end();
       });
       sourceRuns.push(
-        ingestStream(input, { ingest, batchLines: fleet.ingest.batch_lines, maxLineBytes: fleet.ingest.max_line_bytes }).then(
+        ingestStream(input, {
+          ingest: retryingIngest(ingest, log.child({ component: 'stdin' }), sourcesAbort.signal),
+          batchLines: fleet.ingest.batch_lines,
+          maxLineBytes: fleet.ingest.max_line_bytes,
+          // a live pipe: what was read is committed once it goes quiet, not when batch_lines have piled up
+          idleFlushMs: fleet.ingest.poll_interval_ms,
+        }).then(
           (r) => log.info({ lines: r.lines, accepted: r.accepted, quarantined: r.quarantined }, 'stdin ended'),
           (err: unknown) => log.error({ err: coerceError(err) }, 'stdin source failed'),
         ),

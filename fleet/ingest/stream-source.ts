@@ -19,7 +19,14 @@ export interface StreamSourceOptions {
    */
   maxLineBytes?: number;
   onBatch?: (result: IngestResult, bytesRead: number) => void;
+  /**
+   * Hand on the lines read so far once the stream has been quiet this long (ms), without waiting for batchLines of
+   * them: a live pipe (`tail -F … | outflow fleet serve`) may take hours to fill a batch, and never ends.
+   */
+  idleFlushMs?: number;
 }
+
+const IDLE = Symbol('idle');
 
 export async function ingestStream(stream: Readable, opts: StreamSourceOptions): Promise<IngestResult> {
   const batchLines = opts.batchLines ?? 5000;
@@ -32,6 +39,8 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
   let skipping = false;
   let batch: string[] = [];
   let bytesRead = 0;
+  /** Nothing decoded yet: a UTF-8 byte-order mark there is dropped (JSON.parse refuses it; POST /v1/ingest drops it too). */
+  let atStart = true;
   const flush = async () => {
     if (!batch.length) return;
     const lines = batch;
@@ -40,10 +49,39 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
     addIngestResults(totals, r);
     opts.onBatch?.(r, bytesRead);
   };
-  for await (const chunk of stream) {
+  const idleMs = opts.idleFlushMs ?? 0;
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+  const nextChunk = async (): Promise<IteratorResult<unknown>> => {
+    const next = chunks.next();
+    if (!batch.length || idleMs <= 0) return next;
+    next.catch(() => undefined); // awaited below; not unhandled while the idle flush runs
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([next, new Promise<typeof IDLE>((resolve) => (timer = setTimeout(() => resolve(IDLE), idleMs)))]);
+    clearTimeout(timer);
+    if (r !== IDLE) return r;
+    await flush();
+    return next;
+  };
+  try {
+    for (let r = await nextChunk(); !r.done; r = await nextChunk()) {
+      await readChunk(r.value);
+    }
+  } finally {
+    await chunks.return?.();
+  }
+  partial += decoder.end();
+  if (partial && !skipping) batch.push(partial);
+  await flush();
+  return totals;
+
+  async function readChunk(chunk: unknown): Promise<void> {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     bytesRead += buf.length;
-    const text = partial + decoder.write(buf);
+    let text = partial + decoder.write(buf);
+    if (atStart && text.length > 0) {
+      atStart = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
     const parts = text.split('\n');
     partial = parts.pop()!;
     for (const p of parts) {
@@ -63,8 +101,4 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
       if (batch.length >= batchLines) await flush();
     }
   }
-  partial += decoder.end();
-  if (partial && !skipping) batch.push(partial);
-  await flush();
-  return totals;
 }
