@@ -20,6 +20,7 @@ import { createContext, resolvePlatform } from '../runtime/create-context.js';
 import { columnOptions, type ColumnSpec, type ColumnType, type TableDefinition } from '../runtime/define-table.js';
 import { awaitCollectorsReady, loadTestTables, reapToolsOnExit, startCollectors, stopAll, tablesFor } from '../runtime/table-host.js';
 import { formatQueryContext, parseQueryContext } from '../sdk/query-context.js';
+import { cellToString, type CellValue } from '../sdk/table-plugin.js';
 import { TABLES } from '../tables/index.js';
 import { formatJsonLines, formatTable, type OutputFormat } from './format-output.js';
 import { extractConstraints } from './pushdown.js';
@@ -52,24 +53,29 @@ function numberFlag(value: string | undefined, flag: string, fallback: number, o
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * A value as osquery's core stores it for a column of this type (osquery/sql/dynamic_table_row.cpp): integer
- * columns hold int64, DOUBLE a double, TEXT text; a numeric column given no number is NULL. JS numbers would
+ * A value as osquery's core stores it for a column of this type (osquery/sql/dynamic_table_row.cpp): the extension
+ * hands it text (sdk/table-plugin.ts cellToString, so a missing value is ''), TEXT columns keep that text, integer
+ * columns hold an int64 and DOUBLE a double; a numeric column given '' or no number in range is NULL. JS numbers would
  * otherwise reach SQLite as REALs (`pid || ''` = "1001.0", `bytes_out / 1000` a fraction).
  */
+const INT64_MIN = -(2n ** 63n);
+const INT64_END = 2n ** 63n;
 function sqlValue(v: unknown, type: ColumnType): SqlValue {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'boolean') v = v ? 1 : 0;
   if (Buffer.isBuffer(v)) return v;
-  if (typeof v === 'object') v = JSON.stringify(v);
-  if (type === 'TEXT') return String(v);
+  if (typeof v === 'object' && v !== null) v = JSON.stringify(v);
+  const text = cellToString(v as CellValue);
+  if (type === 'TEXT') return text;
+  const t = text.trim();
+  if (t === '') return null;
   if (type === 'DOUBLE') {
-    const n = typeof v === 'string' ? (v.trim() === '' ? NaN : Number(v)) : Number(v);
+    const n = Number(t);
     return Number.isFinite(n) ? n : null;
   }
-  if (typeof v === 'bigint') return v;
-  if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : null;
-  const text = String(v).trim();
-  return /^[+-]?\d+$/.test(text) ? BigInt(text) : null;
+  if (!/^[+-]?\d+$/.test(t)) return null;
+  const n = BigInt(t);
+  // osquery reads UNSIGNED BIGINT as uint64 and stores its bits as int64
+  if (type === 'UNSIGNED BIGINT') return n >= 0n && n < 2n ** 64n ? BigInt.asIntN(64, n) : null;
+  return n >= INT64_MIN && n < INT64_END ? n : null;
 }
 
 /** The context osquery would send for this statement: every column, the constraints it would push. */

@@ -1,0 +1,40 @@
+/**
+ * `outflow query` gives values as osqueryd does. Under osqueryd the extension hands strings (sdk/table-plugin.ts
+ * cellToString: null → ''), and osquery core stores '' for a TEXT column and NULL for a numeric column whose text is
+ * not an int64 (formats.md §1.4, dynamic_table_row.cpp).
+ */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runOutflow } from '../helpers/cli.js';
+import { tempDir, writeTestConfig } from './harness.js';
+
+const VALUE_TABLES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/query-value-tables.ts');
+
+describe('outflow query: values as osqueryd gives them', () => {
+  let dir: string;
+  let config: string;
+  const query = (sql: string) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, OUTFLOW_PLATFORM: 'linux', OUTFLOW_TEST_TABLES: VALUE_TABLES };
+    delete env.OUTFLOW_TOOL_DIR;
+    return runOutflow(['query', '--config', config, '--format', 'json', sql], { env, timeoutMs: 60_000 });
+  };
+  beforeAll(() => {
+    dir = tempDir('rev-qv');
+    config = writeTestConfig(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a TEXT column without a value is the empty string, as under osqueryd', async () => {
+    const r = await query('SELECT name, team_id, typeof(team_id) AS t FROM ext_rev_null_text');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('{"name":"a","team_id":"","t":"text"}\n');
+  });
+
+  it('an integer past int64 in one row is NULL in that cell; the statement still answers', async () => {
+    const r = await query('SELECT name, bytes FROM ext_rev_huge_int');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('{"name":"ok","bytes":5}\n{"name":"huge","bytes":null}\n');
+  });
+});
