@@ -276,9 +276,13 @@ export async function ensureStream(jsm: JetStreamManager, config: NatsInputConfi
     }
     return filters;
   }
-  const missing = filters.filter((f) => !info.config.subjects?.includes(f));
+  const subjects = info.config.subjects ?? [];
+  const missing = filters.filter((f) => !subjects.some((s) => filterCovers(s, f)));
   if (missing.length && create) {
-    await jsm.streams.update(config.stream, { subjects: [...(info.config.subjects ?? []), ...missing] });
+    // a subject a new filter covers is replaced by it (an earlier version's `fleet.*.results` by `fleet.>`):
+    // nats-server refuses overlapping subjects in one stream
+    const kept = subjects.filter((s) => !missing.some((f) => filterCovers(f, s)));
+    await jsm.streams.update(config.stream, { subjects: [...kept, ...missing] });
     log.info({ added: missing }, 'nats stream subjects extended');
   }
   return filters;
@@ -377,7 +381,8 @@ export function serverCredentials(servers: readonly string[]): { servers: string
   const out: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
   let found = false;
   for (const server of servers) {
-    const m = /^([a-z][a-z0-9+.-]*:\/\/)?([^@/?#]*)@(.*)$/i.exec(server);
+    // userinfo ends at the authority's last '@', as Go's net/url (nats.go) reads it: a password may hold an '@'
+    const m = /^([a-z][a-z0-9+.-]*:\/\/)?([^/?#]*)@(.*)$/i.exec(server);
     if (!m) {
       out.servers.push(server);
       continue;
