@@ -134,7 +134,9 @@ function retryingIngest(ingest: IngestService, log: Logger, signal: AbortSignal)
           if (!(err instanceof StoreError) || (signal.aborted && failures >= 3)) throw err;
           const delay = signal.aborted ? 500 : Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
           log.warn({ err: coerceError(err), attempt: failures, retry_in_ms: delay, lines: held.length }, 'stdin batch not committed; retrying');
-          await sleep(delay);
+          // shutdown ends a long wait at once (the next attempt is then the last but a few): runServe allows 30 s
+          if (signal.aborted) await sleep(delay);
+          else await sleep(delay, undefined, { signal }).catch(() => undefined);
         }
       }
     },

@@ -20,8 +20,9 @@ export interface StreamSourceOptions {
   maxLineBytes?: number;
   onBatch?: (result: IngestResult, bytesRead: number) => void;
   /**
-   * Hand on the lines read so far once the stream has been quiet this long (ms), without waiting for batchLines of
-   * them: a live pipe (`tail -F … | outflow fleet serve`) may take hours to fill a batch, and never ends.
+   * Hand on the lines read so far once the oldest of them was read this long ago (ms), without waiting for batchLines
+   * of them: a live pipe (`tail -F … | outflow fleet serve`) may take hours to fill a batch, and never ends; a steady
+   * trickle is never quiet for long.
    */
   idleFlushMs?: number;
 }
@@ -38,6 +39,12 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
   /** The line being read was handed on cut (see maxLineBytes): its rest, up to the next newline, is dropped. */
   let skipping = false;
   let batch: string[] = [];
+  /** When the oldest line in `batch` was read (Date.now()). */
+  let batchSince = 0;
+  const add = (line: string) => {
+    if (!batch.length) batchSince = Date.now();
+    batch.push(line);
+  };
   let bytesRead = 0;
   /** Nothing decoded yet: a UTF-8 byte-order mark there is dropped (JSON.parse refuses it; POST /v1/ingest drops it too). */
   let atStart = true;
@@ -55,8 +62,13 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
     const next = chunks.next();
     if (!batch.length || idleMs <= 0) return next;
     next.catch(() => undefined); // awaited below; not unhandled while the idle flush runs
+    const wait = batchSince + idleMs - Date.now();
+    if (wait <= 0) {
+      await flush();
+      return next;
+    }
     let timer: NodeJS.Timeout | undefined;
-    const r = await Promise.race([next, new Promise<typeof IDLE>((resolve) => (timer = setTimeout(() => resolve(IDLE), idleMs)))]);
+    const r = await Promise.race([next, new Promise<typeof IDLE>((resolve) => (timer = setTimeout(() => resolve(IDLE), wait)))]);
     clearTimeout(timer);
     if (r !== IDLE) return r;
     await flush();
@@ -89,13 +101,13 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
         skipping = false;
         continue;
       }
-      batch.push(p.endsWith('\r') ? p.slice(0, -1) : p);
+      add(p.endsWith('\r') ? p.slice(0, -1) : p);
       if (batch.length >= batchLines) await flush();
     }
     // (a \r at its end may be the first half of a CRLF whose \n is in the next chunk: not part of the line)
     if (partial.length - (partial.endsWith('\r') ? 1 : 0) > maxLine) {
       // one character past the limit is enough for the service to reject it as too long
-      if (!skipping) batch.push(partial.slice(0, maxLine + 1));
+      if (!skipping) add(partial.slice(0, maxLine + 1));
       skipping = true;
       partial = '';
       if (batch.length >= batchLines) await flush();
