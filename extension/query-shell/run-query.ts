@@ -71,10 +71,12 @@ function sqlValue(v: unknown, type: ColumnType): SqlValue {
     const n = Number(t);
     return Number.isFinite(n) ? n : null;
   }
-  if (!/^[+-]?\d+$/.test(t)) return null;
-  const n = BigInt(t);
-  // osquery reads UNSIGNED BIGINT as uint64 and stores its bits as int64
-  if (type === 'UNSIGNED BIGINT') return n >= 0n && n < 2n ** 64n ? BigInt.asIntN(64, n) : null;
+  // INTEGER, BIGINT and UNSIGNED BIGINT alike: tryTo<long long>(value, 0), i.e. std::stoll base 0 — leading blanks, a
+  // sign, 0x/0 prefixes, the longest run of digits (the rest, "1.5"'s ".5", is ignored); out of int64 range is NULL
+  const m = /^[ \t\n\v\f\r]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))/.exec(text);
+  if (!m) return null;
+  const abs = m[2] !== undefined ? BigInt(`0x${m[2]}`) : m[3] !== undefined ? BigInt(`0o${m[3].slice(1) || '0'}`) : BigInt(m[4]!);
+  const n = m[1] === '-' ? -abs : abs;
   return n >= INT64_MIN && n < INT64_END ? n : null;
 }
 
