@@ -2,6 +2,7 @@
  * stdin (or any byte stream) source: NDJSON lines in batches of `batchLines`. A stream has no
  * position to resume from, so there is no checkpoint; dedupe makes re-feeding the same lines harmless.
  */
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { addIngestResults, emptyIngestResult, type IngestResult, type IngestService } from './ingest-service.js';
@@ -39,10 +40,10 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
   /** The line being read was handed on cut (see maxLineBytes): its rest, up to the next newline, is dropped. */
   let skipping = false;
   let batch: string[] = [];
-  /** When the oldest line in `batch` was read (Date.now()). */
+  /** When the oldest line in `batch` was read (performance.now(): monotonic, unmoved by a wall-clock step). */
   let batchSince = 0;
   const add = (line: string) => {
-    if (!batch.length) batchSince = Date.now();
+    if (!batch.length) batchSince = performance.now();
     batch.push(line);
   };
   let bytesRead = 0;
@@ -62,7 +63,7 @@ export async function ingestStream(stream: Readable, opts: StreamSourceOptions):
     const next = chunks.next();
     if (!batch.length || idleMs <= 0) return next;
     next.catch(() => undefined); // awaited below; not unhandled while the idle flush runs
-    const wait = batchSince + idleMs - Date.now();
+    const wait = batchSince + idleMs - performance.now();
     if (wait <= 0) {
       await flush();
       return next;
