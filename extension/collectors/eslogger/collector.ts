@@ -3,6 +3,7 @@ import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../runtime/context.js';
 import type { ComponentHealth } from '../../runtime/health.js';
 import { exitDetail, RestartBackoff, stderrHead } from '../../runtime/restart-backoff.js';
+import { throttledRefresh } from '../../runtime/throttled-refresh.js';
 import { ToolSupervisor, type SupervisedChild } from '../../runtime/tool-supervisor.js';
 import { LineReader } from './line-reader.js';
 import { EsloggerPipeline, type PipelineStats } from './pipeline.js';
@@ -57,8 +58,6 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
   let started = false;
   let quietTimer: NodeJS.Timeout | undefined;
   let maxTimer: NodeJS.Timeout | undefined;
-  let lastDetailMs = 0;
-  let detailTimer: NodeJS.Timeout | undefined;
   const supervisor = new ToolSupervisor({
     backoff,
     stableRunMs,
@@ -89,25 +88,9 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
     health.dropped = s.lost + s.malformed + s.oversized + s.evicted;
   };
 
-  const refreshDetail = (force = false) => {
+  const refreshDetail = (force = false) => detail.refresh(force);
+  const detail = throttledRefresh(() => {
     if (!pipeline) return;
-    const now = Date.now();
-    if (!force && now - lastDetailMs < 1000) {
-      // the last lines of a burst (and the losses they reveal) still reach outflow_status, a moment later
-      if (!detailTimer && !supervisor.stopped) {
-        detailTimer = setTimeout(() => {
-          detailTimer = undefined;
-          refreshDetail(true);
-        }, 1000 - (now - lastDetailMs));
-        detailTimer.unref?.();
-      }
-      return;
-    }
-    // this refresh covers what a pending trailing one would: a trailing refresh must not outlive its run (after
-    // onClosed's refresh, onExit reports the exit, which a later "streaming" refresh would overwrite)
-    if (detailTimer) clearTimeout(detailTimer);
-    detailTimer = undefined;
-    lastDetailMs = now;
     syncHealthCounters();
     if (health.state !== 'running' && health.state !== 'degraded') return;
     const s = statsSnapshot();
@@ -121,7 +104,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
     // Malformed output beyond noise means the format changed under us (eslogger is "NOT API").
     if (s.lines >= 1000 && s.malformed * 100 > s.lines) health.degraded(`${problems.join('; ')}; ${counts}; eslogger's JSON format may have changed`);
     else health.running(problems.length ? `${problems.join('; ')}; ${counts}` : `streaming: ${counts}`);
-  };
+  }, { stopped: () => supervisor.stopped });
 
   const launch = async () => {
     if (supervisor.stopped) return;
@@ -253,8 +236,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       const stopping = supervisor.stop();
       if (quietTimer) clearTimeout(quietTimer);
       if (maxTimer) clearTimeout(maxTimer);
-      if (detailTimer) clearTimeout(detailTimer);
-      detailTimer = undefined;
+      detail.cancel();
       await stopping;
       refreshDetail(true);
       markReady();

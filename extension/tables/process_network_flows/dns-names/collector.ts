@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import { coerceError, ToolError } from '../../../../src/errors.js';
 import type { Collector, CollectorFactory, ExtensionContext } from '../../../runtime/context.js';
 import { exitDetail, RestartBackoff, stderrHead } from '../../../runtime/restart-backoff.js';
+import { throttledRefresh } from '../../../runtime/throttled-refresh.js';
 import { ToolSupervisor, type SupervisedChild } from '../../../runtime/tool-supervisor.js';
 import { killGroup, type Platform } from '../../../runtime/tools.js';
 import { CaptureFormatError, CaptureStreamParser } from './parse-capture.js';
@@ -97,8 +98,6 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
   });
   let resolverTimer: NodeJS.Timeout | undefined;
   let readyTimer: NodeJS.Timeout | undefined;
-  let detailTimer: NodeJS.Timeout | undefined;
-  let lastDetailMs = 0;
   let bugLogged = false;
 
   let markReady!: () => void;
@@ -112,20 +111,8 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     };
   });
 
-  const refreshDetail = (force = false) => {
-    const now = Date.now();
-    if (!force && now - lastDetailMs < 1000) {
-      // a burst's last packets still show, a moment later
-      if (!detailTimer && !supervisor.stopped) {
-        detailTimer = setTimeout(() => {
-          detailTimer = undefined;
-          refreshDetail(true);
-        }, 1000 - (now - lastDetailMs));
-        detailTimer.unref?.();
-      }
-      return;
-    }
-    lastDetailMs = now;
+  const refreshDetail = (force = false) => detail.refresh(force);
+  const detail = throttledRefresh(() => {
     // Not inboundEvicted: anyone can send queries to this host's port 53 (and a host that is a busy DNS server
     // counts them all the time), so it would bury the losses dropped is for. It is said in the detail.
     health.dropped = stats.malformed + stats.evicted + stats.revokedAtCap;
@@ -153,7 +140,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
     const problems = [resolverProblem, captureProblem, directionProblem].filter(Boolean);
     if (problems.length || !trusted.size) health.degraded([...problems, ...parts].join('; '));
     else health.running(parts.join('; '));
-  };
+  }, { stopped: () => supervisor.stopped });
 
   const readResolvConf = async (): Promise<ResolverList> => {
     const fh = await open(cfg.resolv_conf, 'r');
@@ -309,7 +296,7 @@ export function createDnsNamesCollector(ctx: ExtensionContext, opts: DnsNamesCol
       const stopping = supervisor.stop();
       if (resolverTimer) clearInterval(resolverTimer);
       if (readyTimer) clearTimeout(readyTimer);
-      if (detailTimer) clearTimeout(detailTimer);
+      detail.cancel();
       await stopping;
       markReady();
     },
