@@ -1,27 +1,16 @@
 /**
  * What the eslogger pipeline must not take on trust: a team id the kernel does not vouch for (ad-hoc code can write
- * any into its code directory), a secret copied by clonefile(2) without an open event, a path spelled through the
+ * any into its code directory; signed code the kernel no longer holds valid), a secret copied by clonefile(2) without an open event, a path spelled through the
  * Data-volume firmlink and /private at once.
  */
 import { describe, expect, it } from 'vitest';
-import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
-import { RingBuffer } from '../../runtime/ring-buffer.js';
-import type { ArchiveEventRow, SensitiveFileEventRow } from '../../runtime/context.js';
 import { WANTED_EVENTS } from './collector.js';
-import { EsloggerPipeline } from './pipeline.js';
-import { recordingServices } from './testing/test-context.js';
+import { pipelineWorld } from './testing/test-context.js';
 import { body, esLine } from './testing/es-lines.mjs';
 
 const T = Date.UTC(2026, 2, 3, 9, 51, 40, 284);
 const S = Math.floor(T / 1000);
-function setup() {
-  const { processes, signing } = recordingServices();
-  const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(50_000, 1800, (e) => e.time);
-  const archiveEvents = new RingBuffer<ArchiveEventRow>(50_000, 1800, (e) => e.time);
-  const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
-  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: 1800 }, now: () => S + 10 });
-  return { pipeline, sensitiveEvents, archiveEvents };
-}
+const setup = () => pipelineWorld({ now: S + 10 });
 
 // CS_SIGNED | CS_ADHOC | CS_VALID (+ LINKER_SIGNED): what the kernel reports for ad-hoc code (xnu cs_blobs.h)
 const ADHOC_FLAGS = 0x20000000 | 0x20000 | 0x2 | 0x1;
@@ -71,9 +60,7 @@ describe('clonefile(2) copies a secret without opening it (cp -c, Finder duplica
 
 describe('the process model gets no team id an ad-hoc binary claims (lineage matches terminal apps by it)', () => {
   it('an ad-hoc "iTerm2" exec is observed without the team id', () => {
-    const { processes, signing, recorded } = recordingServices();
-    const ring = () => new RingBuffer<any>(100, 1800, (e) => e.time);
-    const pipeline = new EsloggerPipeline({ matcher: SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] }), processes, signing, sensitiveEvents: ring(), archiveEvents: ring(), precursorRetention: { tier1: 43_200, other: 1800 }, now: () => S });
+    const { pipeline, recorded } = pipelineWorld({ now: S });
     const parent = { pid: 90, ppid: 1, path: '/bin/sh', platform: true, signingId: 'com.apple.sh', startMs: T - 9000 };
     const fake = { pid: 91, ppid: 90, path: '/tmp/iTerm2', signingId: 'com.googlecode.iterm2', teamId: 'H7V7XYVQ7D', startMs: T - 1000 };
     const line = esLine({ version: 9, kind: 'exec', timeMs: T, gseq: 1, process: parent, body: body.exec(fake, ['/tmp/iTerm2'], '/tmp', 9) })
@@ -93,4 +80,23 @@ describe('a path through the Data-volume firmlink and /private at once (/System/
     pipeline.handleLine(esLine({ kind: 'open', timeMs: T, gseq: 1, process: p, body: body.open('/System/Volumes/Data/private/var/root/.ssh/id_ed25519') }));
     expect(sensitiveEvents.toArray()).toMatchObject([{ file_path: '/var/root/.ssh/id_ed25519', category: 'dev_credentials' }]);
   });
+});
+
+// CS_SIGNED | CS_RUNTIME, CS_VALID cleared: signed code the kernel no longer holds valid
+const INVALIDATED = 0x20000000 | 0x10000;
+
+describe('a team id of code the kernel no longer holds valid authorizes nothing', () => {
+  // cs_validation_category is fixed at exec; the kernel clears CS_VALID when the code is no longer what was signed (an
+  // unsigned page loaded without CS_KILL, a revoked signature): classifyEs calls such code 'invalid', whatever the
+  // category, so a v10 line (with the category) must be refused as a v9 line is
+  for (const version of [9, 10]) {
+    it(`message version ${version}`, () => {
+      const { pipeline, sensitiveEvents } = setup();
+      const line = esLine({ version, kind: 'open', timeMs: T, gseq: 1, process: realChrome, body: body.open(COOKIES) }).replace(/"codesigning_flags":\d+/, `"codesigning_flags":${INVALIDATED}`);
+      if (version >= 10) expect(line).toContain('"cs_validation_category":6');
+      pipeline.handleLine(line);
+      expect(pipeline.stats.authorized).toBe(0);
+      expect(sensitiveEvents.toArray()).toMatchObject([{ pid: 67, category: 'browser_secrets' }]);
+    });
+  }
 });

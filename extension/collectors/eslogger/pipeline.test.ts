@@ -1,22 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
-import { RingBuffer } from '../../runtime/ring-buffer.js';
-import type { ArchiveEventRow, SensitiveFileEventRow } from '../../runtime/context.js';
-import { EsloggerPipeline } from './pipeline.js';
-import { recordingServices } from './testing/test-context.js';
+import { pipelineWorld } from './testing/test-context.js';
 import { body, esLine, keychainDittoScenario } from './testing/es-lines.mjs';
 
 const T = Date.UTC(2026, 2, 3, 9, 51, 40, 284);
 const S = Math.floor(T / 1000);
 
-function setup(opts: { capacity?: number; retention?: number; now?: number } = {}) {
-  const { processes, signing, recorded } = recordingServices();
-  const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
-  const archiveEvents = new RingBuffer<ArchiveEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
-  const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
-  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => opts.now ?? S + 10 });
-  return { pipeline, sensitiveEvents, archiveEvents, recorded };
-}
+const setup = (opts: { capacity?: number; retention?: number; now?: number } = {}) => pipelineWorld({ ...opts, now: opts.now ?? S + 10 });
 
 describe('EsloggerPipeline on the keychain + ditto scenario', () => {
   const { pipeline, sensitiveEvents, archiveEvents, recorded } = setup();

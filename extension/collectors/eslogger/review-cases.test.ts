@@ -1,22 +1,11 @@
 /** eslogger lines a review found mis-read: Arc's cookies, SSH keys by other names, decompressors ES reports by their target. */
 import { describe, expect, it } from 'vitest';
-import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
-import { RingBuffer } from '../../runtime/ring-buffer.js';
-import type { ArchiveEventRow, SensitiveFileEventRow } from '../../runtime/context.js';
-import { EsloggerPipeline } from './pipeline.js';
-import { recordingServices } from './testing/test-context.js';
+import { pipelineWorld } from './testing/test-context.js';
 import { body, esLine } from './testing/es-lines.mjs';
 
 const T = Date.UTC(2026, 2, 3, 9, 51, 40, 284);
 const S = Math.floor(T / 1000);
-function setup() {
-  const { processes, signing } = recordingServices();
-  const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(50_000, 1800, (e) => e.time);
-  const archiveEvents = new RingBuffer<ArchiveEventRow>(50_000, 1800, (e) => e.time);
-  const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
-  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: 1800 }, now: () => S + 10 });
-  return { pipeline, sensitiveEvents, archiveEvents };
-}
+const setup = () => pipelineWorld({ now: S + 10 });
 const stealer = { pid: 50, ppid: 1, path: '/Users/dana/.local/bin/helper', signingId: null, teamId: null, startMs: T - 5000 };
 const openRow = (path: string) => {
   const { pipeline, sensitiveEvents } = setup();

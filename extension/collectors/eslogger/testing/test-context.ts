@@ -11,6 +11,10 @@ import { createSensitiveEventRing } from '../../../tables/sensitive_file_events/
 import { createArchiveEventRing } from '../../../tables/archive_events/buffer.js';
 import { ToolRunner } from '../../../runtime/tools.js';
 import { createDnsNameCache } from '../../../tables/process_network_flows/dns-names/name-cache.js';
+import { SensitivePathMatcher } from '../../../../src/classify/sensitive-paths.js';
+import { RingBuffer } from '../../../runtime/ring-buffer.js';
+import type { ArchiveEventRow, SensitiveFileEventRow } from '../../../runtime/context.js';
+import { EsloggerPipeline } from '../pipeline.js';
 
 export interface Recorded {
   observed: ProcessObservation[];
@@ -72,4 +76,17 @@ export function testContext(opts: { config?: unknown; toolDir?: string; clock?: 
     dnsNames: createDnsNameCache({ maxNames: 100, maxTtl: 3600, grace: 0, lateSlack: 0 }),
   };
   return { ctx, recorded };
+}
+
+/**
+ * An EsloggerPipeline over the default taxonomy, its own rings and recording services, its clock at `now` (unix
+ * seconds): what most pipeline cases start from.
+ */
+export function pipelineWorld(opts: { now: number; capacity?: number; retention?: number }) {
+  const { processes, signing, recorded } = recordingServices();
+  const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
+  const archiveEvents = new RingBuffer<ArchiveEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
+  const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
+  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => opts.now });
+  return { pipeline, sensitiveEvents, archiveEvents, processes, signing, recorded };
 }
