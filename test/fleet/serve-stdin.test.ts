@@ -2,7 +2,9 @@
  * `outflow fleet serve` with fleet.ingest.stdin: true on a live pipe (`tail -F … | outflow fleet serve`), as a
  * child process. (1) lines written to stdin are ingested soon, not only once batch_lines (5000) have piled up or the
  * pipe closes; (2) a batch the store could not commit (SQLITE_BUSY: another writer held the file past busy_timeout)
- * is retried, and the source goes on reading, as the file and NATS sources do.
+ * is retried, and the source goes on reading, as the file and NATS sources do; (3) shutdown ends a retry's wait (up to
+ * 30 s) at once: otherwise `fleet serve` takes the rest of it, the whole SHUTDOWN_LIMIT_MS of runServe, before it
+ * closes sinks and the store, and past the limit exits 1 with them open.
  */
 import { type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { spawnOutflow } from '../helpers/cli.js';
 let dir: string;
 const children: ChildProcess[] = [];
 beforeEach(() => {
-  dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'rev-stdin-'));
+  dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'serve-stdin-'));
 });
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -78,4 +80,21 @@ it('retries a stdin batch the store failed to commit and keeps reading stdin', a
   other.close();
   child.stdin!.write(['b1', 'b2', 'b3'].map(line).join('\n') + '\n');
   await until('all six stdin lines in the store', async () => (await storedHosts(db, ['a1', 'a2', 'a3', 'b1', 'b2', 'b3'])) === 6, 20_000, stderr);
+}, 90_000);
+
+it('SIGTERM while a refused stdin batch waits for its next attempt shuts down promptly', async () => {
+  const db = path.join(dir, 'refused.db');
+  const { child, stderr } = await start(db, { batch_lines: 1 });
+  // the store refuses every batch at once (a table it writes is gone), as a broken store would
+  const other = new Database(db);
+  other.exec('ALTER TABLE hosts RENAME TO hosts_gone');
+  other.close();
+  child.stdin!.write(line('h1') + '\n'); // the pipe stays open, as under `tail -F`
+  // the sixth failure: its next attempt is 12.8 s away
+  await until('the sixth failed attempt', () => stderr().includes('"retry_in_ms":12800'), 40_000, stderr);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  const code = await exited;
+  expect({ code, shutdownMs: Date.now() - t0 < 5000 ? 'under 5 s' : Date.now() - t0 }).toEqual({ code: 0, shutdownMs: 'under 5 s' });
 }, 90_000);
