@@ -4,43 +4,22 @@
  * loop then fails every fetch on the closed connection and retries forever: the instance never consumes again, even
  * once the server accepts the credentials again, and `done` never settles, so serve never says the input ended.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { connect } from 'nats';
 import { afterEach, expect, it } from 'vitest';
 import { startNatsSource, type NatsSource } from '../../fleet/ingest/nats-source.js';
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { silentLogger } from '../../src/log.js';
+import { startPrivateNatsServer, type PrivateNatsServer } from '../helpers/nats.js';
 
 const PORT = 4440 + (process.pid % 50);
-let server: ChildProcess | undefined;
-let dir = '';
+let server: PrivateNatsServer | undefined;
 const sources: NatsSource[] = [];
 afterEach(async () => {
   await Promise.all(sources.splice(0).map((s) => s.stop(500)));
-  server?.kill('SIGKILL');
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
+  server = undefined;
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function startServer(pass: string) {
-  const exited = server ? new Promise((r) => server!.once('exit', r)) : Promise.resolve();
-  server?.kill('SIGKILL');
-  await exited;
-  server = spawn('nats-server', ['-js', '-p', String(PORT), '-a', '127.0.0.1', '-sd', dir, '--user', 'agg', '--pass', pass], { stdio: 'ignore' });
-  for (let i = 0; i < 50; i++) {
-    try {
-      const nc = await connect({ servers: `127.0.0.1:${PORT}`, user: 'agg', pass, timeout: 500 });
-      await nc.close();
-      return;
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error('nats-server did not start');
-}
 
 async function publish(pass: string, text: string) {
   const nc = await connect({ servers: `127.0.0.1:${PORT}`, user: 'agg', pass });
@@ -49,8 +28,7 @@ async function publish(pass: string, text: string) {
 }
 
 it('consumes again once the server accepts the credentials again after refusing them', async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'rev-nsa-'));
-  await startServer('first');
+  server = await startPrivateNatsServer(PORT, 'first');
   const nc = await connect({ servers: `127.0.0.1:${PORT}`, user: 'agg', pass: 'first' });
   await (await nc.jetstreamManager()).streams.add({ name: 'R', subjects: ['r.>'] });
   await nc.close();
@@ -65,10 +43,10 @@ it('consumes again once the server accepts the credentials again after refusing 
   for (let i = 0; i < 300 && got.length < 1; i++) await sleep(50);
   expect(got).toContain('{"x":1}');
   // a password rotation half done: the server refuses this instance's credentials for a while…
-  await startServer('rotated');
+  await server.restart('rotated');
   await sleep(4000);
   // …then takes them again
-  await startServer('first');
+  await server.restart('first');
   await publish('first', '{"x":2}');
   for (let i = 0; i < 600 && !got.includes('{"x":2}'); i++) await sleep(50);
   // (x:1 may come twice: its ack can be lost with the killed server; at least once, deduped by ingest)

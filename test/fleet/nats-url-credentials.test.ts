@@ -4,41 +4,24 @@
  * drops a URL's userinfo (servers.js hostPort keeps only host and port), so the source is refused; and the URL, password
  * included, is written into the start-up error (and the "nats source started" log line when it does connect).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Writable } from 'node:stream';
-import { connect } from 'nats';
 import { afterEach, expect, it } from 'vitest';
 import { startNatsSource, type NatsSource } from '../../fleet/ingest/nats-source.js';
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { createLogger } from '../../src/log.js';
+import { startPrivateNatsServer, type PrivateNatsServer } from '../helpers/nats.js';
 
 const PORT = 4500 + (process.pid % 50);
-let server: ChildProcess | undefined;
-let dir = '';
+let server: PrivateNatsServer | undefined;
 const sources: NatsSource[] = [];
 afterEach(async () => {
   await Promise.all(sources.splice(0).map((s) => s.stop(500)));
-  server?.kill('SIGKILL');
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
+  server = undefined;
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 it('takes the credentials of a nats://user:pass@host URL, and never logs the password', async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'rev-nsu-'));
-  server = spawn('nats-server', ['-js', '-p', String(PORT), '-a', '127.0.0.1', '-sd', dir, '--user', 'agg', '--pass', 'S3cretPass'], { stdio: 'ignore' });
-  let ready = false;
-  for (let i = 0; i < 50 && !ready; i++) {
-    try {
-      await (await connect({ servers: `127.0.0.1:${PORT}`, user: 'agg', pass: 'S3cretPass', timeout: 500 })).close();
-      ready = true;
-    } catch {
-      await sleep(100);
-    }
-  }
-  expect(ready).toBe(true);
+  server = await startPrivateNatsServer(PORT, 'S3cretPass');
   let logged = '';
   const log = createLogger({ level: 'debug', destination: new Writable({ write: (c, _e, cb) => ((logged += c), cb()) }) as never });
   let failure = '';

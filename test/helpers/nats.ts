@@ -3,7 +3,11 @@
  * starts. Each test uses its own stream and subject prefix so parallel runs never collide; streams are
  * deleted afterwards. An unreachable server is an error, never a skip.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { connect, headers as natsHeaders, type JetStreamManager, type NatsConnection } from 'nats';
 
@@ -76,6 +80,60 @@ export async function testStream(label = 'outflow', opts: { create?: boolean } =
     async cleanup() {
       await jsm.streams.delete(stream).catch(() => undefined);
       await nc.close().catch(() => undefined);
+    },
+  };
+}
+
+/** The nats-server binary scripts/services.sh installs (Debian puts it in /usr/sbin, which a PATH may lack). */
+function natsServerBinary(): string {
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean).concat(['/usr/sbin', '/usr/bin', '/usr/local/bin'])) {
+    const candidate = `${dir}/nats-server`;
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error('nats-server not found; install it with: bash scripts/services.sh');
+}
+
+export interface PrivateNatsServer {
+  readonly url: string;
+  /** Start it again with another password (a rotation); the store directory stays. */
+  restart(pass: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A nats-server of a test's own (JetStream, user `agg`), on `port` with its store in a fresh directory: for what the
+ * shared server must not see (credentials, a restart). Resolves once it accepts `agg`/`pass`.
+ */
+export async function startPrivateNatsServer(port: number, pass: string): Promise<PrivateNatsServer> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'outflow-nats-'));
+  const bin = natsServerBinary();
+  let server: ChildProcess | undefined;
+  const stopServer = async () => {
+    if (!server || server.exitCode !== null || server.signalCode !== null) return;
+    const exited = new Promise((r) => server!.once('exit', r));
+    server.kill('SIGKILL');
+    await exited;
+  };
+  const start = async (p: string) => {
+    await stopServer();
+    server = spawn(bin, ['-js', '-p', String(port), '-a', '127.0.0.1', '-sd', dir, '--user', 'agg', '--pass', p], { stdio: 'ignore' });
+    for (let i = 0; i < 50; i++) {
+      try {
+        await (await connect({ servers: `127.0.0.1:${port}`, user: 'agg', pass: p, timeout: 500 })).close();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new Error(`nats-server on port ${port} did not start`);
+  };
+  await start(pass);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    restart: start,
+    async stop() {
+      await stopServer();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
