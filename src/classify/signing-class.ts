@@ -251,21 +251,6 @@ export interface EsSigningFields {
   csValidationCategory?: number;
 }
 
-/**
- * Whether the kernel vouches for the team id ES reports for a process. The kernel copies the team id out of
- * any non-platform code directory (xnu ubc_cs_blob_add → csblob_parse_teamid), ad-hoc ones included, so an
- * ad-hoc or linker-signed binary can carry any team id: only certificate-signed, valid code's team id may
- * match an allowlist.
- */
-export function esTeamVouched(f: Pick<EsSigningFields, 'codesigningFlags' | 'csValidationCategory'>): boolean {
-  const flags = f.codesigningFlags;
-  // the category is fixed at exec; CS_VALID is the kernel's word now (cleared once the code is not what was signed)
-  if (flags !== undefined && (flags & CS_FLAGS.VALID) === 0) return false;
-  if (f.csValidationCategory !== undefined) return f.csValidationCategory >= 1 && f.csValidationCategory <= 6;
-  if (flags === undefined) return false;
-  return (flags & (CS_FLAGS.ADHOC | CS_FLAGS.LINKER_SIGNED)) === 0;
-}
-
 /** eslogger v10 `cs_validation_category` (xnu cs_blobs.h CS_VALIDATION_CATEGORY_*). */
 const CATEGORY_CLASS: Record<number, SignatureClass> = {
   1: 'apple_platform',
@@ -277,6 +262,21 @@ const CATEGORY_CLASS: Record<number, SignatureClass> = {
   7: 'adhoc', // local signing
   10: 'unsigned',
 };
+
+/**
+ * Whether the kernel vouches for the team id ES reports for a process. The kernel copies the team id out of
+ * any non-platform code directory (xnu ubc_cs_blob_add → csblob_parse_teamid), ad-hoc ones included, so an
+ * ad-hoc or linker-signed binary can carry any team id: only certificate-signed, valid code's team id may
+ * match an allowlist (teamVouched, by the class its validation category gives). Without the category (macOS < 26)
+ * ES cannot tell whose certificate signed valid, non-ad-hoc code: its team id is taken.
+ */
+export function esTeamVouched(f: Pick<EsSigningFields, 'codesigningFlags' | 'csValidationCategory'>): boolean {
+  const flags = f.codesigningFlags;
+  // the category is fixed at exec; CS_VALID is the kernel's word now (cleared once the code is not what was signed)
+  if (flags !== undefined && (flags & CS_FLAGS.VALID) === 0) return false;
+  if (f.csValidationCategory !== undefined) return teamVouched(CATEGORY_CLASS[f.csValidationCategory] ?? 'unknown');
+  return flags !== undefined && (flags & (CS_FLAGS.ADHOC | CS_FLAGS.LINKER_SIGNED)) === 0;
+}
 
 /**
  * Class from eslogger process fields (used first when eslogger runs, SPEC §2). ES does not give the
