@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { canonicalPath } from './sensitive-paths.js';
+import { foldedPath } from './sensitive-paths.js';
 
 /**
  * Archive / compression detection rules (SPEC §2 `archive_events`) as pure lookups: which executables
@@ -66,14 +66,13 @@ export function toolForExecutable(execPath: string): ArchiveTool | undefined {
  */
 export function isStagingPath(path: string): boolean {
   if (!path) return false;
-  // the Data-volume firmlink and /private aliases (canonicalPath; its prefixes in any case)
-  const lower = path.toLowerCase();
-  if (lower.startsWith('/system/volumes/data/')) path = canonicalPath('/System/Volumes/Data/' + path.slice('/system/volumes/data/'.length));
-  // in any case: macOS volumes are case-insensitive by default (`/TMP/x.zip` is /tmp/x.zip)
-  if (/^(?:\/private)?\/(?:tmp|var\/tmp)\//i.test(path) || path.toLowerCase().startsWith('/users/shared/')) return true;
+  // folded (foldedPath): in any case, as macOS volumes are case-insensitive by default (`/TMP/x.zip` is /tmp/x.zip),
+  // and without the /private and Data-volume aliases
+  const p = foldedPath(path);
+  if (p.startsWith('/tmp/') || p.startsWith('/var/tmp/') || p.startsWith('/users/shared/')) return true;
   // $TMPDIR is /var/folders/<2 chars>/<random>/T/; accept one or two levels before T.
-  if (/^(?:\/private)?\/var\/folders\/[^/]+\/(?:[^/]+\/)?T\//i.test(path)) return true;
-  const dir = path.slice(0, path.lastIndexOf('/'));
+  if (/^\/var\/folders\/[^/]+\/(?:[^/]+\/)?t\//.test(p)) return true;
+  const dir = p.slice(0, p.lastIndexOf('/'));
   return /\/\.(?!\.?(?:\/|$))[^/]/.test(dir);
 }
 
