@@ -178,6 +178,24 @@ function isAnswerLost(err: unknown): boolean {
   return err instanceof Error && err.message === 'Query read timeout';
 }
 
+/**
+ * A checked-out client's queries, watching for a lost answer (isAnswerLost): pg leaves such a connection waiting for
+ * it, so it must be dropped rather than pooled again, and any further query on it (a ROLLBACK) would wait as long.
+ */
+function watchAnswers(client: pg.PoolClient): { query: <R extends pg.QueryResultRow>(q: string | pg.QueryConfig, values?: unknown[]) => Promise<pg.QueryResult<R>>; readonly answerLost: boolean } {
+  let lost = false;
+  return {
+    query: <R extends pg.QueryResultRow>(q: string | pg.QueryConfig, values?: unknown[]) =>
+      client.query<R>(q as string, values).catch((err: unknown) => {
+        if (isAnswerLost(err)) lost = true;
+        throw err;
+      }),
+    get answerLost() {
+      return lost;
+    },
+  };
+}
+
 function storeError(kind: 'read' | 'write', err: unknown): StoreError {
   const e = coerceError(err);
   const why = isAnswerLost(err) ? 'no answer from the server in time; the connection was dropped (server down or network cut?)' : e.message;
@@ -1566,22 +1584,12 @@ export class PostgresStore implements Store {
       client.release(true);
       throw storeError('write', err);
     }
-    // A query whose answer was lost leaves the connection waiting for it: a ROLLBACK would wait as long again.
-    let answerLost = false;
-    const ex = executorFor(
-      {
-        query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) =>
-          client.query<R>(text, values).catch((err: unknown) => {
-            if (isAnswerLost(err)) answerLost = true;
-            throw err;
-          }),
-      },
-      true,
-    );
+    const watched = watchAnswers(client);
+    const ex = executorFor(watched, true);
     return {
       ...ex,
       async done(ok) {
-        if (answerLost) {
+        if (watched.answerLost) {
           client.release(true);
           if (ok) throw storeError('write', new Error('Query read timeout'));
           return;
@@ -1599,13 +1607,9 @@ export class PostgresStore implements Store {
 
   async migrate(): Promise<string[]> {
     const migrations = loadMigrations('postgres');
-    const client = await this.client();
+    const checkedOut = await this.client();
+    const client = watchAnswers(checkedOut);
     const applied: string[] = [];
-    // a query given up client-side leaves its connection waiting for the answer: never pooled again
-    let answerLost = false;
-    const note = (err: unknown) => {
-      if (isAnswerLost(err)) answerLost = true;
-    };
     try {
       // Instances starting together: one migrates, the others wait and then find nothing to do.
       await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK_KEY]);
@@ -1626,8 +1630,7 @@ export class PostgresStore implements Store {
             await client.query('INSERT INTO schema_migrations (id) VALUES ($1)', [m.id]);
             await client.query('COMMIT');
           } catch (err) {
-            note(err);
-            await client.query('ROLLBACK').catch(note);
+            if (!client.answerLost) await client.query('ROLLBACK').catch(() => undefined);
             throw new StoreError('STORE_MIGRATE', `postgres migration ${m.id} failed: ${coerceError(err).message}`, migrationHint(err, this.migrationTimeouts, 'fix the database (or restore a backup) and restart'), {
               cause: err,
             });
@@ -1636,16 +1639,16 @@ export class PostgresStore implements Store {
           this.log.info({ migration: m.id }, 'postgres migration applied');
         }
       } finally {
-        await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK_KEY]).catch(note);
+        await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK_KEY]).catch(() => undefined);
       }
     } catch (err) {
-      note(err);
       if (err instanceof StoreError) throw err;
       throw new StoreError('STORE_MIGRATE', `postgres migrations failed: ${coerceError(err).message}`, migrationHint(err, this.migrationTimeouts, 'check the database permissions (CREATE on the schema)'), {
         cause: err,
       });
     } finally {
-      client.release(answerLost);
+      // a connection whose answer was lost is dropped, never pooled again
+      checkedOut.release(client.answerLost);
     }
     return applied;
   }
