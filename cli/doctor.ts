@@ -317,15 +317,18 @@ async function checkAutoload(socket: string, required: boolean, installedInto: s
     return { name, status: 'warn', required: false, detail: 'osqueryd reports no extensions_autoload path: it autoloads no extension', fix: 'set --extensions_autoload to the file install.sh wrote (docs/deploy.md §2)' };
   }
   const reads = `osqueryd autoloads extensions from ${autoload}`;
+  // its outflow.ext lines, or why it cannot be read here
+  let listed: string[] | undefined;
+  let unreadable = '';
+  try {
+    listed = outflowLines(readFileSync(autoload, 'utf8'));
+  } catch (err) {
+    unreadable = String((err as { code?: unknown }).code ?? coerceError(err).message);
+  }
   if (installedInto !== undefined) {
     if (samePath(installedInto, autoload)) {
-      // the right file, but something may have rewritten it since (config management, another installer)
-      let listed: string[] | undefined;
-      try {
-        listed = outflowLines(readFileSync(autoload, 'utf8'));
-      } catch {
-        listed = undefined; // not readable here: the comparison is all doctor can say
-      }
+      // the right file, but something may have rewritten it since (config management, another installer); not
+      // readable here, the comparison is all doctor can say
       if (listed !== undefined && !listed.length) {
         return {
           name,
@@ -345,22 +348,17 @@ async function checkAutoload(socket: string, required: boolean, installedInto: s
       fix: `install again with --extensions-load ${autoload}, or point osqueryd's --extensions_autoload at ${installedInto} (under fleetd, see docs/deploy.md §3)`,
     };
   }
-  let text: string;
-  try {
-    text = readFileSync(autoload, 'utf8');
-  } catch (err) {
-    const code = String((err as { code?: unknown }).code ?? coerceError(err).message);
+  if (listed === undefined) {
     return {
       name,
       status: 'warn',
       required: false,
-      detail: code === 'ENOENT' ? `${reads}, which does not exist: Outflow will not start` : `${reads} (cannot read it here: ${code})`,
-      fix: code === 'ENOENT' ? `install with --extensions-load ${autoload}` : 'run doctor as root, or pass --extensions-load FILE naming the file install.sh wrote',
+      detail: unreadable === 'ENOENT' ? `${reads}, which does not exist: Outflow will not start` : `${reads} (cannot read it here: ${unreadable})`,
+      fix: unreadable === 'ENOENT' ? `install with --extensions-load ${autoload}` : 'run doctor as root, or pass --extensions-load FILE naming the file install.sh wrote',
     };
   }
-  const ours = outflowLines(text);
-  return ours.length
-    ? { name, status: 'ok', required: false, detail: `${reads}, which lists ${ours.join(', ')}` }
+  return listed.length
+    ? { name, status: 'ok', required: false, detail: `${reads}, which lists ${listed.join(', ')}` }
     : { name, status: 'warn', required: false, detail: `${reads}, which lists no outflow.ext: Outflow will not start`, fix: `install with --extensions-load ${autoload} (or pass --extensions-load FILE naming the file install.sh wrote)` };
 }
 
