@@ -506,6 +506,9 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
     return true;
   }
 
+  /** Messages not committed, for redelivery: at once when stopping, else after NAK_DELAY_MS (to any instance). */
+  const handBack = (msgs: readonly JsMsg[]) => msgs.forEach((m) => (stopping ? m.nak() : m.nak(NAK_DELAY_MS)));
+
   /**
    * A fetch is decoded and committed in chunks of at most MAX_DECODED_BATCH_BYTES of lines: each message may
    * inflate to 16 MiB, so decoding a whole fetch (up to `batch` messages) at once could hold gigabytes.
@@ -528,7 +531,7 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
         if (chunk.length > 0 && bytes + size > MAX_DECODED_BATCH_BYTES) {
           if (!(await commitChunk(chunk, records))) {
             // hand the rest back now instead of waiting for ack_wait (a nak after an ack changes nothing)
-            [...chunk, ...msgs.slice(i)].forEach((m) => (stopping ? m.nak() : m.nak(NAK_DELAY_MS)));
+            handBack([...chunk, ...msgs.slice(i)]);
             return;
           }
           chunk = [];
@@ -539,7 +542,7 @@ export async function startNatsSource(opts: NatsSourceOptions): Promise<NatsSour
         records.push(record);
         bytes += size;
       }
-      if (chunk.length && !(await commitChunk(chunk, records))) chunk.forEach((m) => (stopping ? m.nak() : m.nak(NAK_DELAY_MS)));
+      if (chunk.length && !(await commitChunk(chunk, records))) handBack(chunk);
     }
   }
 
