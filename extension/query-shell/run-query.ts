@@ -39,7 +39,7 @@ export interface QueryCliOptions {
 const READY_TIMEOUT_MS = 60_000;
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
-type SqlValue = string | number | bigint | null | Buffer;
+type SqlValue = string | number | bigint | null;
 
 function numberFlag(value: string | undefined, flag: string, fallback: number, opts: { integer?: boolean; min: number }): number {
   if (value === undefined || value === '') return fallback;
@@ -60,10 +60,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  */
 const INT64_MIN = -(2n ** 63n);
 const INT64_END = 2n ** 63n;
-function sqlValue(v: unknown, type: ColumnType): SqlValue {
-  if (Buffer.isBuffer(v)) return v;
-  if (typeof v === 'object' && v !== null) v = JSON.stringify(v);
-  const text = cellToString(v as CellValue);
+function sqlValue(v: CellValue, type: ColumnType): SqlValue {
+  const text = cellToString(v);
   if (type === 'TEXT') return text;
   const t = text.trim();
   if (t === '') return null;
@@ -97,7 +95,7 @@ async function generateSnapshot(def: TableDefinition<any>, statement: string, ct
       }),
     ]);
     const types = columns.map((c) => (def.columns[c] as ColumnSpec).type);
-    return rows.map((r) => columns.map((c, i) => sqlValue((r as Record<string, unknown>)[c], types[i] as ColumnType)));
+    return rows.map((r) => columns.map((c, i) => sqlValue((r as Record<string, CellValue>)[c], types[i] as ColumnType)));
   } catch (err) {
     const e = coerceError(err);
     throw new Error(e.message.startsWith(`table ${def.name}`) ? e.message : `table ${def.name}: generate failed: ${e.message}`, { cause: err });
