@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnOutflow } from '../helpers/cli.js';
+import { runOutflow, spawnOutflow } from '../helpers/cli.js';
 
 export const TEST_TABLES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/test-tables.ts');
 
@@ -87,4 +87,11 @@ export function versionAtLeast(a: string, b: string): boolean {
     if (x !== y) return x > y;
   }
   return true;
+}
+
+/** `outflow query ARGS…` over the test tables of `tables` (the linux backend, no tool directory), with `config`. */
+export function runQueryShell(config: string, args: string[], tables: string = TEST_TABLES): ReturnType<typeof runOutflow> {
+  const env: NodeJS.ProcessEnv = { ...process.env, OUTFLOW_PLATFORM: 'linux', OUTFLOW_TEST_TABLES: tables };
+  delete env.OUTFLOW_TOOL_DIR;
+  return runOutflow(['query', '--config', config, ...args], { env, timeoutMs: 60_000 });
 }

@@ -4,18 +4,12 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runOutflow } from '../helpers/cli.js';
-import { TEST_TABLES, tempDir, writeTestConfig } from './harness.js';
+import { runQueryShell, tempDir, writeTestConfig } from './harness.js';
 
 describe('outflow query: values as osquery gives them', () => {
   let dir: string;
   let config: string;
-  const env = () => {
-    const e: NodeJS.ProcessEnv = { ...process.env, OUTFLOW_PLATFORM: 'linux', OUTFLOW_TEST_TABLES: TEST_TABLES };
-    delete e.OUTFLOW_TOOL_DIR;
-    return e;
-  };
-  const query = (args: string[]) => runOutflow(['query', '--config', config, ...args], { env: env(), timeoutMs: 60_000 });
+  const query = (args: string[]) => runQueryShell(config, args);
   const jsonLines = (s: string) => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
   beforeAll(() => {

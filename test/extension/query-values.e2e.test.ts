@@ -7,19 +7,14 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runOutflow } from '../helpers/cli.js';
-import { tempDir, writeTestConfig } from './harness.js';
+import { runQueryShell, tempDir, writeTestConfig } from './harness.js';
 
 const VALUE_TABLES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/query-value-tables.ts');
 
 describe('outflow query: values as osqueryd gives them', () => {
   let dir: string;
   let config: string;
-  const query = (sql: string) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, OUTFLOW_PLATFORM: 'linux', OUTFLOW_TEST_TABLES: VALUE_TABLES };
-    delete env.OUTFLOW_TOOL_DIR;
-    return runOutflow(['query', '--config', config, '--format', 'json', sql], { env, timeoutMs: 60_000 });
-  };
+  const query = (sql: string) => runQueryShell(config, ['--format', 'json', sql], VALUE_TABLES);
   beforeAll(() => {
     dir = tempDir('query-values');
     config = writeTestConfig(dir);
