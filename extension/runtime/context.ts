@@ -235,6 +235,11 @@ export interface SigningRow {
 export interface SigningService {
   /** Cached result for a path, or undefined; never waits on a tool. A miss schedules a background check. */
   lookup(path: string): SigningRow | undefined;
+  /**
+   * The platform tool's own verdict (codesign; the package database on Linux), never eslogger's seed: undefined until
+   * one exists. Schedules a check as lookup does.
+   */
+  toolVerdict(path: string): SigningRow | undefined;
   /** Like lookup, but returns an `unknown` row (checked_at 0) on a miss. */
   lookupOrUnknown(path: string): SigningRow;
   /** Queue background checks (e.g. for every running executable). */

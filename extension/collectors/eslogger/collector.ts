@@ -19,6 +19,8 @@ const ROOT_DETAIL = 'eslogger needs root (ES_NEW_CLIENT_RESULT_ERR_NOT_PRIVILEGE
 const TOO_MANY_DETAIL = 'the system refused another Endpoint Security client (ES_NEW_CLIENT_RESULT_ERR_TOO_MANY_CLIENTS); retrying';
 /** SIGKILL after SIGTERM at stop: inside the extension's 0.8 s collector stop budget. */
 const ESLOGGER_KILL_AFTER_MS = 500;
+/** How often reads held for codesign (pipeline.settleHeld) are looked at again. */
+const SETTLE_HELD_EVERY_MS = 1000;
 const MISSING_DETAIL = 'needs macOS 13+ (Ventura), which ships /usr/bin/eslogger; without it sensitive_file_events and archive_events stay empty';
 
 export interface EsloggerCollectorOptions {
@@ -58,6 +60,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
   let started = false;
   let quietTimer: NodeJS.Timeout | undefined;
   let maxTimer: NodeJS.Timeout | undefined;
+  let settleTimer: NodeJS.Timeout | undefined;
   const supervisor = new ToolSupervisor({
     backoff,
     stableRunMs,
@@ -94,7 +97,8 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
     syncHealthCounters();
     if (health.state !== 'running' && health.state !== 'degraded') return;
     const s = statsSnapshot();
-    const counts = `${s.lines} lines (${s.rejected} fast-rejected), ${s.sensitiveRows} sensitive and ${s.archiveRows} archive rows, ${s.authorized} authorized reads suppressed`;
+    const claims = s.claimsNotVouched ? `, ${s.claimsNotVouched} reads by code claiming an authorized team id codesign did not vouch for` : '';
+    const counts = `${s.lines} lines (${s.rejected} fast-rejected), ${s.sensitiveRows} sensitive and ${s.archiveRows} archive rows, ${s.authorized} authorized reads suppressed${claims}`;
     const problems = [
       s.lost ? `${s.lost} events lost by eslogger (global_seq_num gaps: the reader fell behind)` : '',
       s.malformed ? `${s.malformed} malformed lines` : '',
@@ -105,6 +109,18 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
     if (s.lines >= 1000 && s.malformed * 100 > s.lines) health.degraded(`${problems.join('; ')}; ${counts}; eslogger's JSON format may have changed`);
     else health.running(problems.length ? `${problems.join('; ')}; ${counts}` : `streaming: ${counts}`);
   }, { stopped: () => supervisor.stopped });
+
+  /** Reads held for codesign's verdict (eslogger v9) are decided within a second of it, or of their wait running out. */
+  const settleSoon = () => {
+    if (settleTimer || !pipeline?.heldReads || supervisor.stopped) return;
+    settleTimer = setTimeout(() => {
+      settleTimer = undefined;
+      pipeline?.settleHeld();
+      refreshDetail();
+      settleSoon();
+    }, SETTLE_HELD_EVERY_MS);
+    settleTimer.unref?.();
+  };
 
   const launch = async () => {
     if (supervisor.stopped) return;
@@ -160,6 +176,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
         health.running('streaming');
       }
       lineReader.push(chunk);
+      settleSoon();
       refreshDetail();
       if (!isReady) {
         if (quietTimer) clearTimeout(quietTimer);
@@ -236,6 +253,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
       const stopping = supervisor.stop();
       if (quietTimer) clearTimeout(quietTimer);
       if (maxTimer) clearTimeout(maxTimer);
+      if (settleTimer) clearTimeout(settleTimer);
       detail.cancel();
       await stopping;
       refreshDetail(true);
@@ -261,7 +279,7 @@ function applyDenial(health: ComponentHealth, denial: Denial): void {
 }
 
 function emptyStats(): PipelineStats {
-  return { lines: 0, rejected: 0, parsed: 0, malformed: 0, unsupported: 0, lost: 0, sensitiveRows: 0, archiveRows: 0, authorized: 0, deduplicated: 0, evicted: 0 };
+  return { lines: 0, rejected: 0, parsed: 0, malformed: 0, unsupported: 0, lost: 0, sensitiveRows: 0, archiveRows: 0, authorized: 0, deduplicated: 0, evicted: 0, heldForCodesign: 0, claimsNotVouched: 0 };
 }
 
 export const esloggerCollector: CollectorFactory = {

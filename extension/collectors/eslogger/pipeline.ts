@@ -1,6 +1,6 @@
 import { capArgs, classifyArchiveExec, hasArchiveExtension, isStagingPath, toolForExecutable } from '../../../src/classify/archive.js';
-import { canonicalPath, foldedPath, SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
-import { esTeamVouched } from '../../../src/classify/signing-class.js';
+import { canonicalPath, foldedPath, SensitivePathMatcher, type SensitiveMatch } from '../../../src/classify/sensitive-paths.js';
+import { esTeamVouched, teamVouched } from '../../../src/classify/signing-class.js';
 import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningService } from '../../runtime/context.js';
 import type { EventRing, RingBuffer } from '../../runtime/ring-buffer.js';
 import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
@@ -15,7 +15,8 @@ export interface PipelineDeps {
    * that long, exited or not, so the row still finds its lineage group. Tier-1 reads: their own ring's.
    */
   precursorRetention: { tier1: number; other: number };
-  signing: Pick<SigningService, 'seedFromEs'>;
+  /** seedFromEs at exec; toolVerdict for codesign's word on a team id ES cannot vouch for (macOS < 26). */
+  signing: Pick<SigningService, 'seedFromEs' | 'toolVerdict'>;
   sensitiveEvents: EventRing<SensitiveFileEventRow>;
   archiveEvents: RingBuffer<ArchiveEventRow>;
   /** Unix seconds, for pruning the buffers by age. */
@@ -44,7 +45,32 @@ export interface PipelineStats {
   deduplicated: number;
   /** Rows pushed out of a full buffer before they aged out. */
   evicted: number;
+  /** Reads an allowlisted team id would authorize that waited for codesign to vouch for it (eslogger v9). */
+  heldForCodesign: number;
+  /** Of those, and of reads decided at once, team-id claims codesign did not vouch for: written as rows. */
+  claimsNotVouched: number;
 }
+
+/**
+ * How long a read that only an allowlisted team id authorizes waits for codesign (eslogger without
+ * `cs_validation_category`, macOS < 26). The signing service runs a handful of codesign checks of
+ * `signing.timeout_ms` each, after the checks queued before it.
+ */
+export const HOLD_FOR_CODESIGN_S = 120;
+/** Held reads at most; beyond, a read is decided at once as not vouched for (a row). */
+export const MAX_HELD_READS = 1024;
+
+type Operation = SensitiveFileEventRow['operation'];
+
+interface HeldRead {
+  event: EsEvent;
+  filePath: string;
+  match: SensitiveMatch;
+  operation: Operation;
+}
+
+/** What codesign says of the team id an ES process claims: Apple's chain vouches, it does not, or no verdict yet. */
+type CodesignWord = 'vouched' | 'not_vouched' | 'pending';
 
 const DEDUPE_MAX_KEYS = 8192;
 
@@ -66,8 +92,11 @@ export class EsloggerPipeline {
     authorized: 0,
     deduplicated: 0,
     evicted: 0,
+    heldForCodesign: 0,
+    claimsNotVouched: 0,
   };
   private readonly fast: FastPath;
+  private held: HeldRead[] = [];
   private lastSeq = -1;
   private readonly recent = new Map<string, number>();
   private readonly dedupeWindow: number;
@@ -215,20 +244,99 @@ export class EsloggerPipeline {
     this.pushArchive(e.time, t, archive.tool, 'exec', archivePath, capArgs(e.args));
   }
 
-  /** Returns true when the file is sensitive (row written, deduplicated or authorized). */
-  private sensitive(e: EsEvent, f: EsFile, operation: SensitiveFileEventRow['operation']): boolean {
+  /** Returns true when the file is sensitive (row written, deduplicated, authorized or held for codesign). */
+  private sensitive(e: EsEvent, f: EsFile, operation: Operation): boolean {
     const filePath = canonicalPath(f.path);
     const m = this.deps.matcher.match(filePath);
     if (!m) return false;
     const p = e.process;
-    // an ad-hoc binary can write any team id into its code directory: only a vouched one authorizes
-    if (SensitivePathMatcher.isAuthorized(m, esTeamVouched(p) ? p.teamId : null, p.signingId, p.platformBinary)) {
+    const authorization = this.authorization(m, p);
+    if (authorization === 'vouched') {
       this.stats.authorized++;
       return true;
     }
     // one file on APFS (case-insensitive by default) however it is spelled, as the matcher takes it
     if (this.isRepeat(`s|${p.pid}|${p.processStart}|${operation}|${foldedPath(filePath)}`, e.time)) return true;
     this.observe(p, e.time);
+    if (authorization === 'pending') {
+      if (this.held.length < MAX_HELD_READS) {
+        this.stats.heldForCodesign++;
+        this.held.push({ event: e, filePath, match: m, operation });
+        return true;
+      }
+      // a flood of claims must not make room for one more unverified: decided now, as not vouched for
+      this.stats.claimsNotVouched++;
+    }
+    this.pushSensitive(e, filePath, m, operation);
+    return true;
+  }
+
+  /**
+   * Whether the reader is one of the rule's authorized readers. A team id counts only where the kernel vouches for it
+   * (esTeamVouched: never for ad-hoc code, which can write any). Before macOS 26 ES cannot tell a Developer ID from a
+   * self-signed certificate that names the same team: a read authorized by the team id alone waits for codesign,
+   * which checks the chain (`pending`), unless the signing service already has its verdict.
+   */
+  private authorization(m: SensitiveMatch, p: EsProcess): CodesignWord | 'no' {
+    const claimed = esTeamVouched(p) ? p.teamId : null;
+    if (!SensitivePathMatcher.isAuthorized(m, claimed, p.signingId, p.platformBinary)) return 'no';
+    if (claimed === null || p.csValidationCategory !== undefined || SensitivePathMatcher.isAuthorized(m, null, p.signingId, p.platformBinary)) return 'vouched';
+    const word = this.codesignWord(p, claimed);
+    if (word === 'not_vouched') {
+      this.stats.claimsNotVouched++;
+      return 'no';
+    }
+    return word;
+  }
+
+  /** codesign's word on the team id a process claims, from the signing service's cache (its verdict on the file). */
+  private codesignWord(p: EsProcess, claimed: string): CodesignWord {
+    // a truncated path names another file, whose verdict says nothing of this one
+    if (p.executable.truncated) return 'not_vouched';
+    const verdict = this.deps.signing.toolVerdict(p.executable.path);
+    // codesign's `unknown` is its last word too: a chain it could not confirm as Apple's (self-signed) vouches for nothing
+    if (!verdict) return 'pending';
+    // The file was replaced since the process started it (an update installed under a running app): codesign's
+    // verdict is on the new file, and none can be had for the image that runs. The kernel's claim is taken then.
+    if (verdict.cdhash && p.cdhash && verdict.cdhash !== p.cdhash) return 'vouched';
+    return teamVouched(verdict.signature_class) && verdict.team_id === claimed ? 'vouched' : 'not_vouched';
+  }
+
+  /** Reads waiting for codesign (settleHeld decides them). */
+  get heldReads(): number {
+    return this.held.length;
+  }
+
+  /**
+   * Decide the reads held for codesign: those it vouched for are authorized, the rest are written (their own event
+   * time) once codesign refused the claim or `HOLD_FOR_CODESIGN_S` passed without a verdict. The collector calls
+   * this on a timer while reads are held.
+   */
+  settleHeld(): void {
+    if (!this.held.length) return;
+    const now = this.deps.now();
+    const waiting: HeldRead[] = [];
+    for (const h of this.held) {
+      const p = h.event.process;
+      const word = this.codesignWord(p, p.teamId ?? '');
+      if (word === 'vouched') {
+        this.stats.authorized++;
+        continue;
+      }
+      // a wall clock stepped back counts as the wait being over, as a time ahead of now does for the signing service
+      const waited = now - h.event.time;
+      if (word === 'pending' && waited >= 0 && waited < HOLD_FOR_CODESIGN_S) {
+        waiting.push(h);
+        continue;
+      }
+      this.stats.claimsNotVouched++;
+      this.pushSensitive(h.event, h.filePath, h.match, h.operation);
+    }
+    this.held = waiting;
+  }
+
+  private pushSensitive(e: EsEvent, filePath: string, m: SensitiveMatch, operation: Operation): void {
+    const p = e.process;
     const buf = this.deps.sensitiveEvents;
     buf.prune(this.deps.now());
     const before = buf.dropped;
@@ -251,7 +359,6 @@ export class EsloggerPipeline {
     this.deps.processes.keepUntil(p.pid, p.processStart, e.time + (m.tier === 1 ? this.deps.precursorRetention.tier1 : this.deps.precursorRetention.other));
     this.stats.sensitiveRows++;
     this.onRow(e.time);
-    return true;
   }
 
   private archiveFile(e: EsEvent, f: EsFile): void {

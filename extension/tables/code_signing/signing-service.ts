@@ -502,23 +502,25 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     if (packageTool && (health.state !== 'running' || health.detail === 'starting')) health.running();
   }
 
+  /** The cached entry for a path; a miss, or an entry due a check, schedules one. */
+  function entry(path: string): CacheEntry | undefined {
+    const e = cache.get(path);
+    if (e) touch(path, e);
+    // a path only ever queried by constraint (not running, so never requested) is revalidated as well
+    if (path.startsWith('/') && (!e || wantsCheck(path, clock.unix()))) {
+      enqueue(path);
+      pump();
+    }
+    return e;
+  }
+
   const service: SigningService = {
     lookup(path) {
-      const e = cache.get(path);
-      if (e) {
-        touch(path, e);
-        // a path only ever queried by constraint (not running, so never requested) is revalidated as well
-        if (path.startsWith('/') && wantsCheck(path, clock.unix())) {
-          enqueue(path);
-          pump();
-        }
-        return e.row;
-      }
-      if (path.startsWith('/')) {
-        enqueue(path);
-        pump();
-      }
-      return undefined;
+      return entry(path)?.row;
+    },
+    toolVerdict(path) {
+      const e = entry(path);
+      return e?.source === 'tool' ? e.row : undefined;
     },
     lookupOrUnknown(path) {
       return service.lookup(path) ?? unknownRow(path);

@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import { systemClock, type Clock } from '../../../../src/clock.js';
 import { parseConfig } from '../../../../src/config/index.js';
-import type { ExtensionContext, ProcessModel, ProcessObservation, SigningService } from '../../../runtime/context.js';
+import type { ExtensionContext, ProcessModel, ProcessObservation, SigningRow, SigningService } from '../../../runtime/context.js';
 import { HealthRegistry } from '../../../runtime/health.js';
 import { createSensitiveEventRing } from '../../../tables/sensitive_file_events/buffer.js';
 import { createArchiveEventRing } from '../../../tables/archive_events/buffer.js';
@@ -48,6 +48,7 @@ export function recordingServices(): { processes: ProcessModel; signing: Signing
   const signing = {
     seedFromEs: (path: string, fields: Parameters<SigningService['seedFromEs']>[1]) => void recorded.seeded.push({ path, fields }),
     lookup: () => undefined,
+    toolVerdict: () => undefined,
     lookupOrUnknown: unused('lookupOrUnknown'),
     request: () => {},
     idle: async () => {},
@@ -83,10 +84,14 @@ export function testContext(opts: { config?: unknown; toolDir?: string; clock?: 
  * seconds): what most pipeline cases start from.
  */
 export function pipelineWorld(opts: { now: number; capacity?: number; retention?: number }) {
-  const { processes, signing, recorded } = recordingServices();
+  const { processes, signing: recording, recorded } = recordingServices();
+  // the clock tests move, and codesign's verdicts by path (signing.toolVerdict), which tests set
+  const clock = { now: opts.now };
+  const verdicts = new Map<string, SigningRow>();
+  const signing: SigningService = { ...recording, toolVerdict: (path) => verdicts.get(path) };
   const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
   const archiveEvents = new RingBuffer<ArchiveEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
   const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
-  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => opts.now });
-  return { pipeline, sensitiveEvents, archiveEvents, processes, signing, recorded };
+  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => clock.now });
+  return { pipeline, sensitiveEvents, archiveEvents, processes, signing, recorded, clock, verdicts };
 }

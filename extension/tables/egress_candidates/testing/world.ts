@@ -86,6 +86,9 @@ export function staticSigning(specs: readonly SigningSpec[]): SigningService & {
       if (!r) requested.add(path);
       return r;
     },
+    toolVerdict(path) {
+      return this.lookup(path);
+    },
     lookupOrUnknown(path) {
       return this.lookup(path) ?? unknownRow(path);
     },
