@@ -198,6 +198,16 @@ function decodeText(bytes: Buffer): string {
   return bytes.toString(textEncoding(bytes));
 }
 
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/**
+ * `bytes` without the UTF-8 byte-order mark they start with when they start the file (`atStart`): JSON.parse refuses
+ * it, and stdin and POST /v1/ingest drop it too. Only the text handed over loses it; offsets and fingerprints count it.
+ */
+function withoutBom(bytes: Buffer, atStart: boolean): Buffer {
+  return atStart && bytes.subarray(0, 3).equals(UTF8_BOM) ? bytes.subarray(3) : bytes;
+}
+
 /**
  * The lines of `bytes` (split on `\n`, a trailing `\r` dropped, like `text.split('\n')`), each decoded when
  * the ingest service reaches it. One string per line rather than one string for the chunk split into
@@ -789,7 +799,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         if (data.length > maxLineBytes) {
           // Hand the oversize fragment over (quarantined as too long); the rest of that line, up to its newline,
           // arrives as the next line and is quarantined as not JSON, so every byte stays in the quarantine.
-          await send([decodeText(data)], pos.offset + data.length, data);
+          await send([decodeText(withoutBom(data, pos.offset === 0))], pos.offset + data.length, data);
           pos.offset += data.length;
           tail = 0;
         } else {
@@ -798,7 +808,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
         }
         continue;
       }
-      const complete = data.subarray(0, lastNl);
+      const complete = withoutBom(data.subarray(0, lastNl), pos.offset === 0);
       const consumed = pos.offset + lastNl + 1;
       // Decoded lazily from `buf`, so the tail moves to the front only once the batch is ingested.
       const lines = new LinesOf(complete, textEncoding(complete));
@@ -813,7 +823,7 @@ export async function ingestFile(file: string, opts: FileSourceOptions): Promise
       pos.offset = consumed;
     }
     if (final && tail) {
-      const text = decodeText(buf.subarray(0, tail));
+      const text = decodeText(withoutBom(buf.subarray(0, tail), pos.offset === 0));
       if (!left && !opts.follow && !opts.endOfInput && !wholeJson(text)) {
         // Still being written, most likely: the checkpoint stays at the line's start (the last batch's end).
         opts.log?.info({ file: id, offset: pos.offset, bytes: tail }, 'unterminated last line left for the next run');
