@@ -524,6 +524,14 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
         info = new GroupInfo(rootKey(rec), chain, g.rootKind);
         groupInfoCache.set(rec, info);
       }
+      // The flow keeps the image that had the socket when it was first seen (flow-store.ts): after an exec onto
+      // the inherited socket (`exec cat >&3`) the instance runs another image, and the upload stays the uploader's.
+      // Only an exec the kernel reported after the flow was first seen says so (a path that differs otherwise may be
+      // an argv[0] claim the kernel's path has since replaced).
+      if (flow.path && flow.path !== rec.path && rec.execAt !== undefined && rec.execAt > flow.first_seen) {
+        const own = new ChainLink(rec.pid, flow.path, identityOf(signing, flow.path, undefined, signingCache));
+        info = new GroupInfo(info.key, [own, ...info.chain.slice(1)], info.rootKind);
+      }
       group = info;
     } else {
       const id = identityOf(signing, flow.path, undefined, signingCache);
@@ -596,10 +604,12 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
     const group = resolvedGroups[r]!;
     // The chain starts with the flow's own process (its record's identity, or the unknown process's).
     const identity = group.chain[0]!.identity;
-    let cls = rec ? classOfRecord.get(rec) : undefined;
+    // cached per record only for the record's own image (a flow from before an exec has another identity)
+    const cacheable = rec !== undefined && group.chain[0]!.path === rec.path;
+    let cls = cacheable ? classOfRecord.get(rec) : undefined;
     if (cls === undefined) {
       cls = appClass(inputs, rec, identity, group, processes, recIdentity);
-      if (rec) classOfRecord.set(rec, cls);
+      if (cacheable) classOfRecord.set(rec, cls);
     }
     const browser = (cls & BROWSER) !== 0;
     const sanctioned = (cls & SANCTIONED) !== 0;
