@@ -358,10 +358,10 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   }
 
   /**
-   * Exited instances lineage still walks through: ancestors (a few hops up) of running instances, and instances
-   * kept for a precursor (keepUntil) with their ancestors.
+   * Exited instances lineage still walks through: ancestors of running instances and of exited instances still
+   * within the retention, and instances kept for a precursor (keepUntil) with their ancestors.
    */
-  function pinnedExited(now: number): Set<ProcessRecord> {
+  function pinnedExited(now: number, cutoff: number): Set<ProcessRecord> {
     const out = new Set<ProcessRecord>();
     // Every link groupOf may follow (a parent, or the responsible process of an orphan), as deep as it walks
     // (LINEAGE_MAX_DEPTH):
@@ -378,7 +378,9 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
         cur = link.parent;
       }
     };
-    for (const list of byPid.values()) for (const r of list) if (r.exitedAt === null) withAncestors(r);
+    // running instances, and exited ones still kept: a closed flow of an exited process stays in the flow table (and is
+    // reported on every candidates run) while its record is kept, and its group root must not change meanwhile
+    for (const list of byPid.values()) for (const r of list) if (r.exitedAt === null || r.exitedAt >= cutoff) withAncestors(r);
     for (const [r, until] of keptUntil) {
       if (until < now) {
         keptUntil.delete(r);
@@ -399,7 +401,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
       // an exited launcher stays while a process it started runs: otherwise that process's group root changes
       // (its own bundle, or `top`) in the middle of its flows once the launcher ages out. A credential reader
       // stays while its read can still explain an upload (keepUntil), or the read loses its group.
-      pinned ??= pinnedExited(now);
+      pinned ??= pinnedExited(now, cutoff);
       if (pinned.has(r)) continue;
       remove(r);
     }
