@@ -1,4 +1,4 @@
-/** From a ps listing as from an exec, a long command option runs a command (a review's case). */
+/** From a ps listing as from an exec, a long command option runs a command. */
 /**
  * review10: the listing -i shortcut asks only "does another cluster have c or s", so the long command options the
  * normal loop honours (LONG_COMMAND: nushell's `--commands`) are skipped: `nu -i --commands '…'` (nu's -i is

@@ -1,6 +1,6 @@
 /**
  * From a ps listing, a relative script after an absolute --rcfile/--init-file value, followed by -i, is a script, not the
- * rest of a path with spaces (a review's cases). A path word starting with `-` (`My Stuff - old`) still ends the path
+ * rest of a path with spaces. A path word starting with `-` (`My Stuff - old`) still ends the path
  * early: such a shell reads as running a script (known gap, pinned below).
  */
 import { expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-/** /proc's cmdline is the exact argv (split on NUL), not a whitespace-split listing (a review's case). */
+/** /proc's cmdline is the exact argv (split on NUL), not a whitespace-split listing. */
 /**
  * review9: Linux /proc/PID/cmdline is argv split on NUL (refresh.ts readProcProcess), exact, yet setArgs flags every
  * 'proc' observation argsFromListing, so the whitespace heuristic swallows a script operand on every Linux process.

@@ -1,6 +1,6 @@
 /**
  * A host where only ps lists processes (no eslogger yet, or terminals opened before the extension started): an IDE's
- * terminal shell, started with a path that has spaces in it, is a group root (a review's case; ps splits argv on
+ * terminal shell, started with a path that has spaces in it, is a group root (ps splits argv on
  * whitespace).
  */
 /**

@@ -1,4 +1,4 @@
-/** pwsh starts the file argument at the first parameter it does not know; its server modes read a peer, not the terminal (a review's cases). */
+/** pwsh starts the file argument at the first parameter it does not know; its server modes read a peer, not the terminal. */
 import { describe, expect, it } from 'vitest';
 import type { ProcessRecord } from '../runtime/context.js';
 import { isInteractiveShell } from './lineage.js';

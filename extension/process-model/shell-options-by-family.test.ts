@@ -1,5 +1,5 @@
 /**
- * Each shell family's argv is read with its own option syntax (a review's cases: bash/zsh rules applied to fish and
+ * Each shell family's argv is read with its own option syntax (bash/zsh rules applied to fish and
  * pwsh swallowed scripts and missed VS Code's shell-integration launches; `sh -s` reads a piped script).
  */
 import { describe, expect, it } from 'vitest';
@@ -64,7 +64,7 @@ describe('more launches of each family', () => {
 const PWSH = '/usr/local/microsoft/powershell/7/pwsh';
 const FISH = '/opt/homebrew/bin/fish';
 
-// A review's further cases, read against pwsh's CommandLineParameterParser (-NoExit counts only before -Command or
+// Further cases, read against pwsh's CommandLineParameterParser (-NoExit counts only before -Command or
 // -File; any prefix of a parameter name, and --name) and fish's getopt (long options abbreviate; -p and -D take an argument).
 describe('a command or script the shell runs, read as interactive', () => {
   it.each([

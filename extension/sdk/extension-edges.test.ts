@@ -1,5 +1,5 @@
 /**
- * Edges of the extension's life with osqueryd (a review's cases): a socket it cannot serve after registering, a
+ * Edges of the extension's life with osqueryd: a socket it cannot serve after registering, a
  * socket path longer than Unix allows, an --extensions_interval past what a timer takes, a malformed manager reply.
  */
 import { spawnSync } from 'node:child_process';

@@ -389,7 +389,7 @@ describe('verdicts are not disturbed by later checks (reasons are collected in a
   });
 });
 
-describe('raw IP written as the server name (a review\'s case)', () => {
+describe('raw IP written as the server name', () => {
   it('AN0425 to http://203.0.113.10/upload: the raw_ip reason and +15', () => {
     const cfg = defaultAnalyticsConfig();
     const flow = { service: 'http', remote_port: 80, server_name: '203.0.113.10', remote_address: '203.0.113.10' };

@@ -1,7 +1,7 @@
 /**
  * SPEC §4 destination key: server_name's registrable domain (FQDN under shared suffixes), "or the IP". A name that
  * normalizes to nothing (".", "[", " ") falls back to the flow's own IP, memo or not: the keyer the fleet's ingest
- * uses must not keep the first such flow's IP under the name (a review's case; through ingest in
+ * uses must not keep the first such flow's IP under the name (through ingest in
  * test/fleet/destination-key-empty-names.test.ts).
  */
 import { describe, expect, it } from 'vitest';

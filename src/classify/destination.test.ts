@@ -15,7 +15,7 @@ describe('destinationKey (SPEC §4)', () => {
     ['abc123.r2.cloudflarestorage.com', '104.1.1.1', 'abc123.r2.cloudflarestorage.com'],
     ['bucket.eu.r2.cloudflarestorage.com', '104.1.1.1', 'bucket.eu.r2.cloudflarestorage.com'],
     ['tunnel-1.ngrok-free.app', '3.1.1.1', 'tunnel-1.ngrok-free.app'],
-    // another organisation's Microsoft 365 tenant is not the fleet's own (a review's case)
+    // another organisation's Microsoft 365 tenant is not the fleet's own
     ['attacker-my.sharepoint.com', '13.107.1.1', 'attacker-my.sharepoint.com'],
     ['contoso.sharepoint.com', '13.107.1.1', 'contoso.sharepoint.com'],
     ['attacker.ngrok-free.dev', '3.1.1.1', 'attacker.ngrok-free.dev'],

@@ -1,6 +1,6 @@
 /**
  * guardStdout(), installed from CLI start, must leave stdout errors other than EPIPE to a listener that handles them
- * (a review's case): `fleet serve`'s stdout sink gets them in its write callbacks (reported, retried through the
+ *: `fleet serve`'s stdout sink gets them in its write callbacks (reported, retried through the
  * outbox); thrown from the guard, the same error killed the aggregator.
  * stdout here is a TCP socket (systemd StandardOutput=socket, a log shipper over TCP) whose peer resets: ECONNRESET.
  */

@@ -1,7 +1,7 @@
 /**
  * POST /v1/ingest through the server with the bodies Fleet's webhook writer sends (fleetdm/fleet
  * server/logging/webhook.go: per batch, or one wrapper per line in the versions that take a bearer token), a
- * byte-order mark, and an error answer that stays small (a review's cases).
+ * byte-order mark, and an error answer that stays small.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * The fleet CLI against what hosts send and where output goes (a review's cases): host-sent text in table output,
+ * The fleet CLI against what hosts send and where output goes: host-sent text in table output,
  * a reader that goes away, a mistyped --store for finalize, and number options.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-/** Through ingest: an upload whose server name normalizes to nothing is keyed by its own IP, not an earlier flow's (a review's case). */
+/** Through ingest: an upload whose server name normalizes to nothing is keyed by its own IP, not an earlier flow's. */
 import { describe, expect, it } from 'vitest';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { createIngestService } from '../../fleet/ingest/ingest-service.js';

@@ -1,7 +1,7 @@
 /**
  * Lines a sender forgets once we answer (an HTTP 200, a JetStream ack) are committed durably: on SQLite, with
  * `synchronous = FULL` for that transaction (the store runs NORMAL under WAL, where a power cut can take back the
- * last commits). A reviewer's case.
+ * last commits).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildApi } from '../../fleet/api/server.js';

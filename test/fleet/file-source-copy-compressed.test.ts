@@ -1,6 +1,6 @@
 /**
  * Copytruncate with a compressed copy: followed (openCopyOf / readCopyOf) and at start (the gzip copy check), and a
- * copy's descriptor when the log line about it throws (a review's cases).
+ * copy's descriptor when the log line about it throws.
  */
 import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';

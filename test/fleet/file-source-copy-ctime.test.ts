@@ -1,4 +1,4 @@
-/** Genuine copytruncate copies of a half-read first line pass the ctime rule (openCopyOf without fingerprint; a review's cases). */
+/** Genuine copytruncate copies of a half-read first line pass the ctime rule (openCopyOf without fingerprint). */
 import { copyFileSync, mkdtempSync, rmSync, statSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,7 @@
 /**
  * A gzip rotation is decompressed through the descriptor opened without blocking and checked (a regular file, that
  * inode), not opened again by name: a named pipe put at that name in between would hold the file source (and a libuv
- * thread) until a writer came (a review's case; the swap is injected into node:fs/promises' open).
+ * thread) until a writer came (the swap is injected into node:fs/promises' open).
  */
 
 import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * A file rewritten under the source's read (a review's cases): said in one-shot runs and recovered by the next,
+ * A file rewritten under the source's read: said in one-shot runs and recovered by the next,
  * checked from a checkpoint stored before fingerprints, and a half-read first line not joined to the new lines. Same
  * injection as file-source-read-race.test.ts: a rewrite lands inside the FileHandle's read; `race.when` picks it.
  */

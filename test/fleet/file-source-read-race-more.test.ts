@@ -1,4 +1,4 @@
-/** A rewrite found under a read (a review's cases): the rotated-away file's, a changed unterminated line after an unchanged offset, and an older rotation that starts like a half-read first line. */
+/** A rewrite found under a read: the rotated-away file's, a changed unterminated line after an unchanged offset, and an older rotation that starts like a half-read first line. */
 import { closeSync, mkdtempSync, openSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * Rotation edges of the file source (a review's cases): a rotation while the aggregator was down, a writer that
+ * Rotation edges of the file source: a rotation while the aggregator was down, a writer that
  * still holds the rotated file for a moment, a line half-written at the rename.
  */
 import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-/** Late ticks against the job's own run: a slot that fell inside it is not run again right after it (a review's case). */
+/** Late ticks against the job's own run: a slot that fell inside it is not run again right after it. */
 import { expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { createFleetMetrics } from '../../fleet/metrics.js';

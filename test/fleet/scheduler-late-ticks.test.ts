@@ -15,7 +15,7 @@ function spin(ms: number): void {
 
 /**
  * Ticks node-cron calls missed (more than a second late): the event loop busy with synchronous SQLite work at the
- * slot's second, or the wall clock stepping past it. A late tick runs the job instead of losing it (a review's cases).
+ * slot's second, or the wall clock stepping past it. A late tick runs the job instead of losing it.
  */
 describe('scheduler: a tick that comes late while the event loop is busy', () => {
   it('a retention tick that arrives while a finalize run blocks the loop for >1 s still runs, and is counted', async () => {

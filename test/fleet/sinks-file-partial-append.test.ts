@@ -1,6 +1,6 @@
 /**
  * A file sink whose append fails part-way (the disk full mid-batch) or was cut by a kill: the lines written after it
- * are whole and parseable (a review's case). The failure is injected into node:fs/promises' appendFile.
+ * are whole and parseable. The failure is injected into node:fs/promises' appendFile.
  */
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-/** The webhook sink's HMAC key from an inline secret written as a YAML block scalar (a review's case). */
+/** The webhook sink's HMAC key from an inline secret written as a YAML block scalar. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

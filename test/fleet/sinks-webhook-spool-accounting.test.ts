@@ -1,5 +1,5 @@
 /**
- * Webhook spool bookkeeping across restarts and hand edits (a review's cases): dead letters are never renamed over,
+ * Webhook spool bookkeeping across restarts and hand edits: dead letters are never renamed over,
  * and a batch removed by hand gives back its share of max_spool_bytes.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-/** stdin lines and max_line_bytes: a CRLF split across chunks is not part of the line (a review's case). */
+/** stdin lines and max_line_bytes: a CRLF split across chunks is not part of the line. */
 import { Readable } from 'node:stream';
 import { expect, it } from 'vitest';
 import { ingestStream } from '../../fleet/ingest/stream-source.js';

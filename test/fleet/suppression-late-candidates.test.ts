@@ -1,7 +1,7 @@
 /**
  * SPEC §4 suppression: one detection per (host, analytic, group root identity, destination key) per 24 h; later
  * flows update it. A candidate delivered late (its host's logs arrive after a newer detection of the same key was
- * made) must fold into the detection whose 24 h it falls in, not open another one (a review's case).
+ * made) must fold into the detection whose 24 h it falls in, not open another one.
  */
 import { describe, expect, it } from 'vitest';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
@@ -59,7 +59,7 @@ describe('suppression windows and late candidates', () => {
     expect(await deliver([[...baseline, upload('f1', at), upload('f3', at + HOUR), upload('f2', at + 30 * HOUR), upload('f4', at + 31 * HOUR)]])).toEqual(twoWindows);
   }, 60_000);
 
-  it('a newer version of a flow already counted in a detection updates it there, not in a nearer window (a review\'s case)', async () => {
+  it('a newer version of a flow already counted in a detection updates it there, not in a nearer window', async () => {
     const got = await deliver([
       [...baseline, upload('n', at + 30 * HOUR)],
       [upload('x', at + 8 * HOUR, 30, at + 8 * HOUR - 200)], // 22 h before n: folds into n's detection

@@ -1,5 +1,5 @@
 /**
- * Another tenant of a shared service is a destination of its own (a review's case): an upload to an attacker's
+ * Another tenant of a shared service is a destination of its own: an upload to an attacker's
  * Microsoft 365 tenant or tunnel must not inherit the prevalence of the fleet's own tenant there.
  */
 import { describe, expect, it } from 'vitest';

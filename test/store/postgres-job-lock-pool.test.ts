@@ -1,4 +1,4 @@
-/** Job locks on a PostgreSQL store hold connections of their own, apart from the store's pool (a review's case). */
+/** Job locks on a PostgreSQL store hold connections of their own, apart from the store's pool. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { openPostgresStore } from '../../fleet/store/postgres/index.js';

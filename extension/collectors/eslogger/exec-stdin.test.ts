@@ -101,7 +101,7 @@ describe('through the pipeline into the process model', () => {
   });
 });
 
-describe('a fork inherits its parent\'s argv and stdin (a review\'s case)', () => {
+describe('a fork inherits its parent\'s argv and stdin', () => {
   const tty = '/dev/ttys001';
   const zshChild = { pid: 830, ppid: 810, path: '/bin/zsh', signingId: 'com.apple.zsh', teamId: null, platform: true, startMs: T - 1000, tty };
   const piped = { ...zshChild, path: '/bin/bash', signingId: 'com.apple.bash' };
@@ -126,7 +126,7 @@ describe('a fork inherits its parent\'s argv and stdin (a review\'s case)', () =
     expect(processes.group(processes.get(840)!).root.pid).toBe(810);
   });
 
-  it('a `( … )` subshell of the user\'s interactive shell is that shell\'s: a keychain read in it explains the upload beside it (a review\'s case)', () => {
+  it('a `( … )` subshell of the user\'s interactive shell is that shell\'s: a keychain read in it explains the upload beside it', () => {
     const { processes, pipeline } = terminalSession();
     const loginZsh = { ...zshChild, pid: 810, ppid: 805, startMs: (S - 7198) * 1000 };
     const sub = { ...zshChild, pid: 850, ppid: 810, startMs: T - 500 };
@@ -145,7 +145,7 @@ describe('a fork inherits its parent\'s argv and stdin (a review\'s case)', () =
     expect(processes.group(processes.get(860)!).root.pid).toBe(810);
   });
 
-  it('ps listing the subshell before the fork line is read: it still inherits the pipe (a review\'s case)', () => {
+  it('ps listing the subshell before the fork line is read: it still inherits the pipe', () => {
     const { processes, pipeline } = terminalSession();
     const b = { ...body.exec(piped, ['bash'], '/Users/dana', 10), fds: [{ fd: 0, fdtype: 6 }, { fd: 1, fdtype: 1 }, { fd: 2, fdtype: 1 }] };
     pipeline.handleLine(esLine({ kind: 'exec', timeMs: T - 1000, gseq: 1, process: zshChild, body: b }));

@@ -1,5 +1,5 @@
 /**
- * The fast path (a review's cases) may only reject a line when no row can come from it. 'İ' (U+0130) lower-cases to two
+ * The fast path may only reject a line when no row can come from it. 'İ' (U+0130) lower-cases to two
  * UTF-16 units ('i' + U+0307), so a raw segment one unit shorter than the folded name it matches is compared against
  * the trie names of its raw length, found DIFFERENT on an ASCII letter, and rejected.
  */

@@ -1,5 +1,5 @@
 /**
- * A process record keeps one hidden class whatever facts the model learns and clears (a review's case: a `delete` of
+ * A process record keeps one hidden class whatever facts the model learns and clears (a `delete` of
  * the subshell mark when the exec arrived sent every command a shell ran to V8's dictionary mode, about twice the
  * heap per record at max_processes).
  */

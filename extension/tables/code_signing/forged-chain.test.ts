@@ -1,5 +1,5 @@
 /**
- * Certificate names prove nothing (a review's cases): a self-made root can be called "Apple Root CA" and a leaf
+ * Certificate names prove nothing: a self-made root can be called "Apple Root CA" and a leaf
  * "Developer ID Application: <vendor> (<TEAM>)", and codesign --verify passes on such a chain. Only codesign's
  * `anchor apple generic` check tells them apart; the kernel's CS_VALID flag outranks the category at exec.
  */

@@ -137,7 +137,7 @@ describe('darwin signing service (fake codesign/spctl)', () => {
     expect(bare.some((c) => c.args.includes('--check-notarization') && c.args.includes('-R=notarized'))).toBe(true);
   });
 
-  it("takes a chain named like Apple's that codesign's anchor check refuses for nobody's: unknown, by cdhash (a review's case)", async () => {
+  it("takes a chain named like Apple's that codesign's anchor check refuses for nobody's: unknown, by cdhash", async () => {
     const { service } = make('darwin');
     service.request([FORGED, WIDGET]);
     await service.idle();

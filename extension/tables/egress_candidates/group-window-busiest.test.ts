@@ -1,7 +1,7 @@
 /**
  * SPEC §4 high-throughput: ≥ 100 MiB per lineage group in 15 min. The group's flows are summed over the busiest
  * 15-minute window that overlaps the flow, not over everything within 15 min before its start or after its end
- * (a 30-minute span plus the flow's own; a review's case).
+ * (a 30-minute span plus the flow's own).
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/index.js';

@@ -1,7 +1,7 @@
 /**
  * An interactive shell the terminal starts with an option argument (`bash --rcfile FILE -i`, `bash -o vi -i`) is a
  * group root: the argument is no script. Otherwise two Terminal tabs share the Terminal app's group, and one tab's
- * keychain read explains the other tab's upload (a review's case, a regression of 80b8499).
+ * keychain read explains the other tab's upload (a regression of 80b8499).
  */
 import { describe, expect, it } from 'vitest';
 import { isInteractiveShell } from '../../process-model/lineage.js';

@@ -1,6 +1,6 @@
 /**
  * SPEC §4: high severity when a precursor is within 2 min of the flow. The reported precursor is the strongest (tier 1
- * first); a nearer read of tier 2 must still count as close, since more evidence never lowers severity (a review's case).
+ * first); a nearer read of tier 2 must still count as close, since more evidence never lowers severity.
  */
 import { expect, it } from 'vitest';
 import { ANALYTICS } from '../../../src/analytics/index.js';

@@ -1,4 +1,4 @@
-/** Tier-2 reads and archive steps are kept at least as long as analytics.precursor_window names them (a review's case). */
+/** Tier-2 reads and archive steps are kept at least as long as analytics.precursor_window names them. */
 import { expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/index.js';
 import { correlate } from './correlate.js';
@@ -38,6 +38,6 @@ function an0990Aged(window: number | undefined, readBeforeStart: number): boolea
 it('a Documents read inside precursor_window of a 10-minute-old flow is still a precursor after pruning', () => {
   // default window (900 s), read 14 min before the flow start: kept (events.retention 1800 has the slack)
   expect(an0990Aged(undefined, 840)).toBe(true);
-  // window configured to 1 h, read 55 min before the flow start: inside the window, and the ring keeps window + flows.retention (a review's case)
+  // window configured to 1 h, read 55 min before the flow start: inside the window, and the ring keeps window + flows.retention
   expect(an0990Aged(3600, 3300)).toBe(true);
 });

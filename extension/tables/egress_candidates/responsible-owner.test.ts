@@ -7,7 +7,7 @@ const rows = (spec: WorldSpec): CandidateRow[] => correlate(buildWorld(spec)).ro
 const ids = (r: CandidateRow[]) => r.map((x) => x.analytic).sort();
 const UPLOAD = { remote: '203.0.113.50', bytesOut: 15 * MiB, bytesIn: 8_000, firstSeen: NOW - 60, lastSeen: NOW - 30 };
 
-describe('responsibility is inherited on macOS, identity is not (a review\'s cases)', () => {
+describe('responsibility is inherited on macOS, identity is not', () => {
   // Dropbox started by launchd; curl it spawns inherits Dropbox as responsible process (as the
   // existing fixtures model for Terminal → login → zsh → Dropbox → dbxsync).
   const dropbox = { pid: 1000, processStart: NOW - 9000, ppid: 1, responsiblePid: 1000, path: '/Applications/Dropbox.app/Contents/MacOS/Dropbox' };

@@ -1,7 +1,7 @@
 /**
  * SPEC §4: a group root is an *interactive* shell under a terminal app. A shell that runs a command (`-c`) or a
  * script is not one, even with `-i`: a stealer under the user's zsh that reads the keychain and runs
- * `bash -ic 'curl …'` keeps its read and the upload in one group (a review's case). Nor is a shell whose exec event shows a pipe or a socket on its standard input.
+ * `bash -ic 'curl …'` keeps its read and the upload in one group. Nor is a shell whose exec event shows a pipe or a socket on its standard input.
  */
 import { describe, expect, it } from 'vitest';
 import { correlate } from './correlate.js';

@@ -87,7 +87,7 @@ describe('flow store', () => {
     expect(tuple.map((x) => [x.closed, x.bytes_out]).sort()).toEqual([[0, 10], [1, 50 << 20]]);
   });
 
-  it('splits a reconnect from the same port on Linux (ss counters, a review\'s case)', () => {
+  it('splits a reconnect from the same port on Linux (ss counters)', () => {
     const { store } = setup();
     store.applySample([obs({ bytesOut: 9_437_185, bytesIn: 2210 })], { at: T0, counters: 'cumulative' });
     store.applySample([obs({ bytesOut: 52_428_801, bytesIn: 4000 })], { at: T0 + 5, counters: 'cumulative' });

@@ -165,7 +165,7 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
   });
 
   it('Linux cooked v1 (no interface): a NATed guest cannot answer its own forwarded query on its veth', () => {
-    // Reviewer's F2. The guest's query comes in on its veth, goes out NATed with its source port kept; the guest
+    // The guest's query comes in on its veth, goes out NATed with its source port kept; the guest
     // keeps the resolver from answering and writes the answer itself. SLL v1 records no interface to tell them apart.
     const R = '8.8.8.8';
     const HOST_IP = '192.168.1.20';
@@ -231,7 +231,7 @@ describe('learnFromPacket: an answer names only when it answers a query this hos
   });
 
   it('Linux cooked v2: queries from the Internet to this host\'s own address cannot push a guest\'s inbound copy out', () => {
-    // Reviewer's repro (F1). Inbound queries to any server's port 53 are remembered, including ones a remote party
+    // Inbound queries to any server's port 53 are remembered, including ones a remote party
     // sends to this host's public address (captured though nothing listens or the firewall drops them). Between the
     // guest's copy in on its veth and its forwarded copy out on the uplink (the capture sees an outgoing packet when
     // the driver sends it, after the uplink's queue), a cap's worth of them came in on the uplink: they push out the

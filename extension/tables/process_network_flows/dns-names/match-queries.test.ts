@@ -275,7 +275,7 @@ describe('PendingQueries: queries forwarded for a guest', () => {
   });
 
   it('inbound queries on one interface push out another\'s only while it holds more: a flood on the uplink keeps a guest\'s', () => {
-    // Reviewer's F1: queries from the Internet to this host's address (in on eth0) between a guest's query in on its
+    // Queries from the Internet to this host's address (in on eth0) between a guest's query in on its
     // veth and its forwarded copy out on eth0
     const { pending, stats } = setup(16, 10_000);
     pending.foreign(fwd({ iface: 'veth1', clientPort: 40000, id: 77 }), 1000);

@@ -1,4 +1,4 @@
-/** eslogger lines a review found mis-read: Arc's cookies, SSH keys by other names, decompressors ES reports by their target. */
+/** eslogger lines once mis-read: Arc's cookies, SSH keys by other names, decompressors ES reports by their target. */
 import { describe, expect, it } from 'vitest';
 import { pipelineWorld } from './testing/test-context.js';
 import { body, esLine } from './testing/es-lines.mjs';
@@ -13,7 +13,7 @@ const openRow = (path: string) => {
   return sensitiveEvents.toArray()[0];
 };
 
-describe('sensitive paths a review found missing', () => {
+describe('sensitive paths beyond the defaults first written', () => {
   it('D1 Arc cookies (Chromium Network/Cookies) are browser_secrets', () => {
     expect(openRow('/Users/dana/Library/Application Support/Arc/User Data/Default/Network/Cookies')).toMatchObject({ category: 'browser_secrets', tier: 1 });
   });
@@ -26,7 +26,7 @@ describe('sensitive paths a review found missing', () => {
   });
 });
 
-describe('decompression through a link to the compressor (a review\'s case)', () => {
+describe('decompression through a link to the compressor', () => {
   const exec = (path: string, args: string[]) => {
     const { pipeline, archiveEvents } = setup();
     const target = { pid: 60, ppid: 50, path, signingId: 'org.tukaani.xz', startMs: T };
