@@ -608,7 +608,12 @@ export interface CandidatesRepo {
    * Returns how many rows became pending.
    */
   upsertPending(rows: readonly CandidateInput[]): Promise<number>;
-  /** Pending candidates with eventTime ≤ cutoff, ordered by (eventTime, id), at most `limit`. */
+  /**
+   * Pending candidates due by `cutoff`, ordered by (eventTime, id), at most `limit`. A row is due at the event time of
+   * the earliest version reported since it was last judged (`upsertPending` keeps it when a newer version replaces
+   * a still-pending row): a flow reported on every pack run while it stays open is judged finalize_delay after its
+   * first report, not only once it has gone quiet.
+   */
   pendingUpTo(cutoff: number, limit: number): Promise<StoredCandidate[]>;
   countPending(): Promise<number>;
   /**

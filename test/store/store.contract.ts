@@ -683,6 +683,23 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(again[0]!.candidate.bytes_out).toBe(6_000_000);
       });
 
+      it('a pending row is due at its earliest unjudged report: a flow reported every minute is not put off by its newer versions', async () => {
+        // three reports of one open flow, a minute apart; the last arrives before the first was judged
+        await store.candidates.upsertPending([input('H1', T0, { bytes_out: 2_000_000 })]);
+        await store.candidates.upsertPending([input('H1', T0 + 60, { bytes_out: 3_000_000 })]);
+        await store.candidates.upsertPending([input('H1', T0 + 120, { bytes_out: 4_000_000 })]);
+        const due = await store.candidates.pendingUpTo(T0, 10);
+        expect(due.map((p) => [p.eventTime, p.candidate.bytes_out])).toEqual([[T0 + 120, 4_000_000]]);
+        await store.candidates.markFinalized(due.map((p) => ({ id: p.id, detectionId: 'det_x', countedBytesOut: 4_000_000, countedBytesIn: 0, branch: 'x', version: p.version })));
+        // once judged, the next report is due at its own time
+        await store.candidates.upsertPending([input('H1', T0 + 180, { bytes_out: 5_000_000 })]);
+        expect(await store.candidates.pendingUpTo(T0 + 179, 10)).toHaveLength(0);
+        expect(await store.candidates.pendingUpTo(T0 + 180, 10)).toHaveLength(1);
+        // an older report arriving late (out of order) brings a pending row's due time forward, whatever the order
+        await store.candidates.upsertPending([input('H2', T0 + 300, { bytes_out: 3_000_000 }), input('H2', T0 + 240, { bytes_out: 2_000_000 })]);
+        expect((await store.candidates.pendingUpTo(T0 + 240, 10)).map((p) => [p.hostId, p.eventTime])).toEqual([['H1', T0 + 180], ['H2', T0 + 300]]);
+      });
+
       it('breaks version ties deterministically whatever the arrival order', async () => {
         const a = input('H1', T0, { bytes_in: 10 });
         const b = input('H1', T0, { bytes_in: 20 });

@@ -1094,9 +1094,13 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       // Newest version per id: greater eventTime, or equal eventTime with more bytes out; remaining ties
       // break on the body text (as the SQL below does), so arrival order never matters.
       const best = new Map<string, { r: CandidateInput; body: string }>();
+      /** Per candidate, its earliest version in this batch: an older version reported late still dates when a pending row is due. */
+      const firstReport = new Map<string, number>();
       for (const r of rows) {
         const id = candidateId(r);
         const body = JSON.stringify(r.candidate);
+        const seen = firstReport.get(id);
+        if (seen === undefined || r.eventTime < seen) firstReport.set(id, r.eventTime);
         const cur = best.get(id);
         const c = cur?.r;
         if (
@@ -1113,12 +1117,14 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       for (const part of chunks(list, chunk)) {
         const rowsOut = await ex.q(
           'write',
-          `INSERT INTO candidates AS c (host_id, id, event_time, destination_key, bytes_out, body, status)
-           SELECT u.host_id, u.id, u.event_time, u.destination_key, u.bytes_out, u.body, 'pending'
+          `INSERT INTO candidates AS c (host_id, id, event_time, destination_key, bytes_out, body, status, due_time)
+           SELECT u.host_id, u.id, u.event_time, u.destination_key, u.bytes_out, u.body, 'pending', u.event_time
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS u(host_id, id, event_time, destination_key, bytes_out, body)
            ON CONFLICT (host_id, id) DO UPDATE SET
              event_time = EXCLUDED.event_time, destination_key = EXCLUDED.destination_key,
-             bytes_out = EXCLUDED.bytes_out, body = EXCLUDED.body, status = 'pending'
+             bytes_out = EXCLUDED.bytes_out, body = EXCLUDED.body, status = 'pending',
+             -- a still-pending row stays due at its earliest unjudged report (see CandidatesRepo.pendingUpTo)
+             due_time = CASE WHEN c.status = 'pending' THEN LEAST(coalesce(c.due_time, c.event_time), EXCLUDED.event_time) ELSE EXCLUDED.event_time END
            WHERE EXCLUDED.event_time > c.event_time
               OR (EXCLUDED.event_time = c.event_time AND EXCLUDED.bytes_out > c.bytes_out)
               OR (EXCLUDED.event_time = c.event_time AND EXCLUDED.bytes_out = c.bytes_out AND EXCLUDED.body COLLATE "C" > c.body COLLATE "C")
@@ -1133,6 +1139,13 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
           ],
         );
         pending += rowsOut.length;
+        await ex.q(
+          'write',
+          `UPDATE candidates AS c SET due_time = u.due
+           FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(host_id, id, due)
+           WHERE c.host_id = u.host_id AND c.id = u.id AND c.status = 'pending' AND coalesce(c.due_time, c.event_time) > u.due`,
+          [part.map(([, r]) => r.hostId), part.map(([id]) => id), part.map(([id]) => firstReport.get(id)!)],
+        );
       }
       return pending;
     },
@@ -1143,7 +1156,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       const rows = await ex.q<CandidateRow>(
         'read',
         `SELECT id, host_id, event_time, destination_key, bytes_out, body, status, detection_id, counted_bytes_out, counted_bytes_in
-         FROM candidates WHERE status = 'pending' AND event_time <= $1
+         FROM candidates WHERE status = 'pending' AND coalesce(due_time, event_time) <= $1
          ORDER BY event_time, id COLLATE "C" LIMIT $2 ${lock}`,
         [cutoff, limit],
       );

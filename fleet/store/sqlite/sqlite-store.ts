@@ -535,24 +535,35 @@ class SqliteRepos implements StoreRepos {
           // stored one; ties break on the body text so arrival order never matters. The body lives in
           // candidate_bodies (migration 0012): the new one is the last parameter, the stored one is read
           // only for a tie.
-          const up = self.st(`INSERT INTO candidates (id, host_id, event_time, analytic, destination_key, bytes_out, body_md5, status)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
+          // due_time: the earliest version reported since the row was last judged (a still-pending row keeps its
+          // due time when a newer version replaces it; an older version reported late brings it forward), so a flow
+          // reported on every pack run while it stays open is judged finalize_delay after its first report.
+          const up = self.st(`INSERT INTO candidates (id, host_id, event_time, analytic, destination_key, bytes_out, body_md5, status, due_time)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)
             ON CONFLICT (id) DO UPDATE SET event_time = excluded.event_time, destination_key = excluded.destination_key,
-              bytes_out = excluded.bytes_out, body_md5 = excluded.body_md5, status = 'pending'
+              bytes_out = excluded.bytes_out, body_md5 = excluded.body_md5, status = 'pending',
+              due_time = CASE WHEN candidates.status = 'pending' THEN min(candidates.due_time, excluded.event_time) ELSE excluded.event_time END
             WHERE excluded.event_time > candidates.event_time
               OR (excluded.event_time = candidates.event_time AND excluded.bytes_out > candidates.bytes_out)
               OR (excluded.event_time = candidates.event_time AND excluded.bytes_out = candidates.bytes_out
                 AND ? > (SELECT body FROM candidate_bodies WHERE seq = candidates.seq))
             RETURNING seq`);
           const body = self.st(`INSERT INTO candidate_bodies (seq, body) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET body = excluded.body`);
+          const earlier = self.st(`UPDATE candidates SET due_time = ? WHERE id = ? AND status = 'pending' AND due_time > ?`);
           let n = 0;
+          /** Per candidate, its earliest version in this batch: an older version reported late still dates when a pending row is due. */
+          const firstReport = new Map<string, number>();
           for (const r of rows) {
             const text = JSON.stringify(r.candidate);
-            const stored = up.get(candidateId(r), r.hostId, r.eventTime, r.candidate.analytic, r.destinationKey, r.candidate.bytes_out, candidateBodyDigest(text), text) as { seq: number } | undefined;
+            const id = candidateId(r);
+            const seen = firstReport.get(id);
+            if (seen === undefined || r.eventTime < seen) firstReport.set(id, r.eventTime);
+            const stored = up.get(id, r.hostId, r.eventTime, r.candidate.analytic, r.destinationKey, r.candidate.bytes_out, candidateBodyDigest(text), r.eventTime, text) as { seq: number } | undefined;
             if (!stored) continue;
             body.run(stored.seq, text);
             n++;
           }
+          for (const [id, t] of firstReport) earlier.run(t, id, t);
           return n;
         });
       },
@@ -562,7 +573,7 @@ class SqliteRepos implements StoreRepos {
             .st(
               `SELECT c.id, c.host_id, c.event_time, c.destination_key, c.bytes_out, c.body_md5, c.status, c.detection_id, c.counted_bytes_out, c.counted_bytes_in, b.body
               FROM candidates c JOIN candidate_bodies b ON b.seq = c.seq
-              WHERE c.status = 'pending' AND c.event_time <= ? ORDER BY c.event_time, c.id LIMIT ?`,
+              WHERE c.status = 'pending' AND c.due_time <= ? ORDER BY c.event_time, c.id LIMIT ?`,
             )
             .all(cutoff, limit) as Row[];
           return rows.map(
