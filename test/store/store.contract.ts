@@ -899,6 +899,21 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(all.get(k)!.map((d) => d.id)).toEqual(['old', 'mid', 'new']);
       });
 
+      it('keeps and finds a detection whose suppression key is longer than a PostgreSQL index entry (a group root known by its path)', async () => {
+        // suppressionKey falls back to group_root_path (cut at MAX_PATH_TEXT, 4096) when the root has no code identity;
+        // text that does not compress, as a host may send it
+        let path = '/Users/Shared/';
+        for (let i = 0; path.length < 4000; i++) path += ((i * 2654435761) >>> 0).toString(36);
+        const k = `H1|AN0990|${path}|example.net`;
+        await store.detections.upsert([sampleDetection({ suppression_key: k })]);
+        expect((await store.detections.openBySuppressionKey([k], T0)).get(k)!.map((d) => d.id)).toEqual(['det_1']);
+        await store.transaction(async (tx) => {
+          expect((await tx.detections.openBySuppressionKey([k], T0)).get(k)!.map((d) => d.id)).toEqual(['det_1']);
+          await tx.detections.upsert([sampleDetection({ suppression_key: k, count: 2 })]);
+        });
+        expect((await store.detections.get('det_1'))!.count).toBe(2);
+      });
+
       it('hands out every change once, in change order, as the latest version (the sinks outbox)', async () => {
         const ids = (changes: { detection: Detection }[]) => changes.map((c) => `${c.detection.id}:${c.detection.count}`);
         expect(await store.detections.changeCursor()).toBe('');
