@@ -15,6 +15,17 @@ import { OUTFLOW_QUERIES, type OutflowQuery, type ResultLogLine, type ResultRow,
  */
 export const MAX_ENVELOPE_TEXT = 512;
 
+/**
+ * Whether a host identity is longer than MAX_ENVELOPE_TEXT bytes of UTF-8 (its characters are bounded apart): a
+ * PostgreSQL index entry holds 2704 bytes at most, and a candidate's primary key holds the host id twice (host id,
+ * and the candidate id made of it and the flow id), so 512 characters of 3 bytes each failed every batch that
+ * carried one of its candidates there, where SQLite kept them. Within 512 bytes every key fits with the longest
+ * flow id and key texts ingest keeps.
+ */
+export function hostIdTooLong(hostId: string): boolean {
+  return hostId.length * 3 > MAX_ENVELOPE_TEXT && Buffer.byteLength(hostId, 'utf8') > MAX_ENVELOPE_TEXT;
+}
+
 export type ParseLineResult = { ok: true; line: ResultLogLine } | { ok: false; reason: string };
 
 export interface ParseOptions {
@@ -93,6 +104,7 @@ export function parseResultLine(input: unknown, opts: ParseOptions = {}): ParseL
   const hostId = typeof hostUuid === 'string' && hostUuid !== '' ? hostUuid : typeof hostIdentifier === 'string' ? hostIdentifier : '';
   if (hostId === '') return { ok: false, reason: 'missing host identity (decorations.host_uuid or hostIdentifier)' };
   if (hostId.length > MAX_ENVELOPE_TEXT) return { ok: false, reason: `host identity longer than ${MAX_ENVELOPE_TEXT} characters` };
+  if (hostIdTooLong(hostId)) return { ok: false, reason: `host identity longer than ${MAX_ENVELOPE_TEXT} bytes (UTF-8)` };
   const hostnameRaw = decorations?.hostname ?? obj.hostname;
   const hostname = typeof hostnameRaw === 'string' ? hostnameRaw : '';
   if (hostname.length > MAX_ENVELOPE_TEXT) return { ok: false, reason: `hostname longer than ${MAX_ENVELOPE_TEXT} characters` };

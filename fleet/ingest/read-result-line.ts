@@ -1,6 +1,6 @@
 import type { OutflowQuery, ResultLogLine, ResultRow, RowAction } from '../../src/schemas/result-log.js';
 import { detached } from '../../src/strings.js';
-import { isPlainObject, matchQuery, MAX_ENVELOPE_TEXT, parsedLine, rowsFrom, type ParseLineResult, type ParseOptions } from './parse-result-log.js';
+import { hostIdTooLong, isPlainObject, matchQuery, MAX_ENVELOPE_TEXT, parsedLine, rowsFrom, type ParseLineResult, type ParseOptions } from './parse-result-log.js';
 
 /**
  * The same result as `parseResultLine` for a string line in osquery's own layout, without JSON.parse of the
@@ -92,7 +92,7 @@ export function readResultLine(input: unknown, opts: ParseOptions = {}): ParseLi
   const hostId = uuid !== undefined && uuid !== '' ? uuid : m[2]!;
   if (hostId === '') return undefined;
   // the parser rejects these (and words why)
-  if (name.length > MAX_ENVELOPE_TEXT || hostId.length > MAX_ENVELOPE_TEXT || hostname.length > MAX_ENVELOPE_TEXT) return undefined;
+  if (name.length > MAX_ENVELOPE_TEXT || hostId.length > MAX_ENVELOPE_TEXT || hostname.length > MAX_ENVELOPE_TEXT || hostIdTooLong(hostId)) return undefined;
 
   const unixTime = int(m[3], m[4], NaN);
   const epoch = int(m[5], m[6], 0);
