@@ -852,6 +852,16 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.detections.list()).map((d) => d.id)).toEqual(['det_2', 'det_1']);
       });
 
+      it('an empty host or analytic filter filters nothing (not the hosts without a hostname)', async () => {
+        await store.detections.upsert([sampleDetection(), sampleDetection({ id: 'det_2', host_id: 'H2', last_seen: T0 + 70, suppression_key: 'H2|AN0990|r|x' })]);
+        await store.hosts.touch([
+          { hostId: 'H1', hostname: '', firstSeen: T0, lastSeen: T0 },
+          { hostId: 'H2', hostname: 'mac-2.local', firstSeen: T0, lastSeen: T0 },
+        ]);
+        expect((await store.detections.list({ host: '' })).map((d) => d.id)).toEqual(['det_1', 'det_2']);
+        expect((await store.detections.list({ analytic: '' as never })).map((d) => d.id)).toEqual(['det_1', 'det_2']);
+      });
+
       it('takes a detection stored before fleet.window_kept_from existed (a later flow updating it) as null there', async () => {
         const { window_kept_from: _, ...olderFleet } = sampleDetection().fleet;
         await store.detections.upsert([{ ...sampleDetection(), fleet: olderFleet } as Detection]);

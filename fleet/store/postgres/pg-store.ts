@@ -1346,7 +1346,8 @@ function detectionsRepo(ex: Executor, chunk: number): DetectionsRepo {
                OR host_id IN (SELECT h.host_id FROM hosts h WHERE lower(h.hostname COLLATE "C") = lower($3 COLLATE "C")))
            ORDER BY last_seen DESC, id COLLATE "C" DESC LIMIT $4) newest
          ORDER BY last_seen, id COLLATE "C"`,
-        [query.since ?? null, query.analytic ?? null, query.host ?? null, query.limit ?? 1000],
+        // an empty host or analytic is no filter, as on SQLite ('' would match every host without a hostname)
+        [query.since ?? null, query.analytic || null, query.host || null, query.limit ?? 1000],
       );
       return rows.map((r) => detectionFromBody(r.body));
     },
