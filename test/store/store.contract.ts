@@ -700,6 +700,19 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.candidates.pendingUpTo(T0 + 240, 10)).map((p) => [p.hostId, p.eventTime])).toEqual([['H1', T0 + 180], ['H2', T0 + 300]]);
       });
 
+      it('counts a flow once however many of its versions one batch brings, in any order', async () => {
+        const older = input('H1', T0, { bytes_out: 1_000 });
+        const newer = input('H1', T0 + 300, { bytes_out: 2_000 });
+        expect(await store.candidates.upsertPending([older, newer])).toBe(1);
+        const other = await open();
+        try {
+          expect(await other.candidates.upsertPending([newer, older])).toBe(1);
+        } finally {
+          await other.close();
+        }
+        expect(await store.candidates.countPending()).toBe(1);
+      });
+
       it('breaks version ties deterministically whatever the arrival order', async () => {
         const a = input('H1', T0, { bytes_in: 10 });
         const b = input('H1', T0, { bytes_in: 20 });

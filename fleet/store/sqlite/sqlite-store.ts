@@ -550,7 +550,9 @@ class SqliteRepos implements StoreRepos {
             RETURNING seq`);
           const body = self.st(`INSERT INTO candidate_bodies (seq, body) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET body = excluded.body`);
           const earlier = self.st(`UPDATE candidates SET due_time = ? WHERE id = ? AND status = 'pending' AND due_time > ?`);
-          let n = 0;
+          // rows, not versions: a batch bringing a flow's versions oldest first replaces its row once per version,
+          // and counts it once, as PostgreSQL (which keeps the newest version per row first) does in any order
+          const became = new Set<string>();
           /** Per candidate, its earliest version in this batch: an older version reported late still dates when a pending row is due. */
           const firstReport = new Map<string, number>();
           for (const r of rows) {
@@ -561,10 +563,10 @@ class SqliteRepos implements StoreRepos {
             const stored = up.get(id, r.hostId, r.eventTime, r.candidate.analytic, r.destinationKey, r.candidate.bytes_out, candidateBodyDigest(text), r.eventTime, text) as { seq: number } | undefined;
             if (!stored) continue;
             body.run(stored.seq, text);
-            n++;
+            became.add(id);
           }
           for (const [id, t] of firstReport) earlier.run(t, id, t);
-          return n;
+          return became.size;
         });
       },
       async pendingUpTo(cutoff: number, limit: number) {
