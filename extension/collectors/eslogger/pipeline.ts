@@ -296,9 +296,9 @@ export class EsloggerPipeline {
     const verdict = this.deps.signing.toolVerdict(p.executable.path);
     // codesign's `unknown` is its last word too: a chain it could not confirm as Apple's (self-signed) vouches for nothing
     if (!verdict) return 'pending';
-    // The file was replaced since the process started it (an update installed under a running app): codesign's
-    // verdict is on the new file, and none can be had for the image that runs. The kernel's claim is taken then.
-    if (verdict.cdhash && p.cdhash && verdict.cdhash !== p.cdhash) return 'vouched';
+    // Another image than the one that runs (an update installed under a running app; the host's slice of a universal
+    // binary the kernel runs under Rosetta; a file swapped after exec): the claim stands only when Apple's chain vouches
+    // for the same team in the file (the vendor's update). A file that vouches for nobody's team vouches for no image.
     return teamVouched(verdict.signature_class) && verdict.team_id === claimed ? 'vouched' : 'not_vouched';
   }
 
