@@ -82,7 +82,10 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
    * core's proc_pidpath, so core's older path must not replace the exec'd image's.
    */
   const kernelPathAt = new WeakMap<ProcessRecord, number>();
+  /** When the kernel first gave each instance's path (kernelPathSince). */
+  const kernelSince = new WeakMap<ProcessRecord, number>();
   const noteKernelPath = (r: ProcessRecord, obs: ProcessObservation) => {
+    if (!kernelSince.has(r)) kernelSince.set(r, obs.seenAt);
     const at = kernelPathAt.get(r) ?? -Infinity;
     kernelPathAt.set(r, obs.source === 'eslogger' && at < obs.seenAt ? obs.seenAt : at);
   };
@@ -418,6 +421,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     running,
     sweep: (now = clock.unix()) => sweep(now),
     keepUntil,
+    kernelPathSince: (p: ProcessRecord) => kernelSince.get(p),
     get size() {
       return count;
     },

@@ -139,6 +139,11 @@ export interface ProcessModel {
    * until unix time `until`: a precursor it produced still needs its lineage group.
    */
   keepUntil(pid: number, processStart: number, until: number): void;
+  /**
+   * Since when (unix seconds, the first report) the kernel has given the instance's path (eslogger, osquery core);
+   * undefined while its path is at most ps's argv[0] claim.
+   */
+  kernelPathSince(p: ProcessRecord): number | undefined;
   readonly size: number;
 }
 

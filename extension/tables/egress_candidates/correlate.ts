@@ -527,8 +527,10 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       // The flow keeps the image that had the socket when it was first seen (flow-store.ts): after an exec onto
       // the inherited socket (`exec cat >&3`) the instance runs another image, and the upload stays the uploader's.
       // Only an exec the kernel reported after the flow was first seen says so (a path that differs otherwise may be
-      // an argv[0] claim the kernel's path has since replaced).
-      if (flow.path && flow.path !== rec.path && rec.execAt !== undefined && rec.execAt > flow.first_seen) {
+      // an argv[0] claim the kernel's path has since replaced), and only for a flow path the kernel had given: one first
+      // seen while the instance's path was ps's argv[0] (no core answer) is a claim, exec or not.
+      const kernelSince = processes.kernelPathSince(rec);
+      if (flow.path && flow.path !== rec.path && rec.execAt !== undefined && rec.execAt > flow.first_seen && kernelSince !== undefined && kernelSince <= flow.first_seen) {
         const own = new ChainLink(rec.pid, flow.path, identityOf(signing, flow.path, undefined, signingCache));
         info = new GroupInfo(info.key, [own, ...info.chain.slice(1)], info.rootKind);
       }
