@@ -65,6 +65,9 @@ class Identity {
   ) {}
 }
 
+/** Signature classes of Apple's own code. */
+const APPLE_CODE: ReadonlySet<string> = new Set(['apple_platform', 'apple']);
+
 /** A process of a chain (the root is the last one). */
 class ChainLink {
   constructor(
@@ -528,9 +531,19 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       // the inherited socket (`exec cat >&3`) the instance runs another image, and the upload stays the uploader's.
       // Only an exec the kernel reported after the flow was first seen says so (a path that differs otherwise may be
       // an argv[0] claim the kernel's path has since replaced), and only for a flow path the kernel had given: one first
-      // seen while the instance's path was ps's argv[0] (no core answer) is a claim, exec or not.
+      // seen while the instance's path was ps's argv[0] (no core answer) is a claim, exec or not. Only onto Apple's own
+      // code, which writes what it is given: code of anyone else that took over a socket an Apple tool opened (bash's
+      // /dev/tcp, then exec) writes its own upload, and is judged by its own identity.
       const kernelSince = processes.kernelPathSince(rec);
-      if (flow.path && flow.path !== rec.path && rec.execAt !== undefined && rec.execAt > flow.first_seen && kernelSince !== undefined && kernelSince <= flow.first_seen) {
+      if (
+        flow.path &&
+        flow.path !== rec.path &&
+        rec.execAt !== undefined &&
+        rec.execAt > flow.first_seen &&
+        kernelSince !== undefined &&
+        kernelSince <= flow.first_seen &&
+        APPLE_CODE.has(info.chain[0]!.identity.signature_class)
+      ) {
         const own = new ChainLink(rec.pid, flow.path, identityOf(signing, flow.path, undefined, signingCache));
         info = new GroupInfo(info.key, [own, ...info.chain.slice(1)], info.rootKind);
       }
