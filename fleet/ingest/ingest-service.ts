@@ -10,7 +10,7 @@
  * batch was applied, so the sender should retry. Malformed input never rejects.
  *
  * What each line does:
- * - every new line: host activity (first/last seen, hostname) and the event clock (earliest/newest);
+ * - every new line: host activity (first/last seen, hostname), the event clock (earliest/newest) and its day (data_days);
  * - outflow_candidates: pending candidate (unless baseline), destination sighting, app sightings for the
  *   flow process and each chain link, pair sighting when upload-shaped;
  * - outflow_destinations: destination sighting, pair sighting when upload-shaped (pcr from bytes);
@@ -47,7 +47,7 @@ import { AppRowSchema, cutAppRow, type AppRow, type ResultLogLine, type ResultRo
 import { coerceError, StoreError } from '../../src/errors.js';
 import { PRIVATE_FILE_MODE } from '../file-modes.js';
 import { plainCandidateRow } from './plain-candidate-row.js';
-import { foldAppAttributes, hostnameReplaces, statusReplaces } from '../store/store.js';
+import { dataDay, foldAppAttributes, hostnameReplaces, statusReplaces } from '../store/store.js';
 import type {
   AppSighting,
   CandidateInput,
@@ -538,6 +538,8 @@ interface BatchWrites {
   status: HostComponentStatus[];
   earliest: number;
   newest: number;
+  /** The days (dataDay) of the batch's event times, each once: usually one or two. */
+  days: number[];
   /** How compacted keys' sightings go into their day sketches (the prevalence window). */
   observe: ObserveOptions;
 }
@@ -617,6 +619,9 @@ async function commitBatch(tx: StoreRepos, b: BatchWrites, maxQuarantine: Quaran
   if (candidates.length) b.result.candidates = await tx.candidates.upsertPending(candidates);
   if (b.quarantine.length) await tx.quarantine.add(b.quarantine);
   if (b.source.checkpoint) await tx.checkpoints.put(b.sourceName, b.source.checkpoint);
+  // Last: on PostgreSQL the first batch of a new day inserts its row, and another batch recording that day waits
+  // for this one to commit; holding no other lock after it, this one never waits for that batch in turn.
+  if (b.days.length) await tx.clock.observeDays(b.days);
 }
 
 export function createIngestService(deps: IngestServiceDeps): IngestService {
@@ -667,6 +672,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     const appAttrs = new Map<string, { carrier: AppSighting; merged: MergedAppAttributes }>();
     let earliest = Infinity;
     let newest = -Infinity;
+    // the batch's days (dataDay), each once; lines of one day come together, so the last one is checked first
+    const days: number[] = [];
+    let lastDay = NaN;
     const parseOptions = { maxUnixTime };
 
     const sightPair = (identity: string, key: string, hostId: string, t: number): void => {
@@ -728,6 +736,11 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       const t = line.unixTime;
       if (t < earliest) earliest = t;
       if (t > newest) newest = t;
+      const day = dataDay(t);
+      if (day !== lastDay) {
+        lastDay = day;
+        if (!days.includes(day)) days.push(day);
+      }
       // A host's lines tend to come together (one query run's rows): the last host is checked first.
       let host = line.hostId === lastHost?.hostId ? lastHost : hosts.get(line.hostId);
       const nameTime = newestWinsTime(t, receivedAt);
@@ -940,7 +953,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
 
     const batch: BatchWrites = {
       result, sourceName, source, keys, itemKey, itemTime, itemFlags, heldQuarantine, lineKeys, heldCandidates, quarantine,
-      hostRows, destinations, pairs: [...pairs.values()], apps, status, earliest, newest, observe,
+      hostRows, destinations, pairs: [...pairs.values()], apps, status, earliest, newest, days, observe,
     };
     try {
       await store.transaction((tx) => commitBatch(tx, batch, maxQuarantine), source.durable ? DURABLE : undefined);

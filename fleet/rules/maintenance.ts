@@ -4,7 +4,8 @@
  *   sketches) and slide the 30-day window (expire older sightings, dedupe keys, idle hosts); it writes in
  *   exclusive transactions (TransactionOptions.exclusive), so it never deadlocks with an ingest batch, each of
  *   bounded size (slices), so ingest never waits long for it;
- * - retention (daily): drop old detections, finalized candidates and quarantined lines.
+ * - retention (daily): drop old detections, finalized candidates, quarantined lines and the days with data
+ *   (data_days) before the prevalence data kept.
  * Windows use event time (the store's newest event), retention of quarantine uses wall-clock time.
  */
 import { commonThreshold, prevalenceWindow } from '../../src/analytics/index.js';
@@ -12,7 +13,7 @@ import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { ROLLUP_SLICE_ROWS } from '../../src/config/fleet-serve.js';
 import type { Clock } from '../../src/clock.js';
 import { systemClock } from '../../src/clock.js';
-import { eventPresent, sliceKeyRefs, type CompactionResult, type Store, type StoreRepos, type TimeWindow } from '../store/store.js';
+import { dataDay, eventPresent, sliceKeyRefs, type CompactionResult, type Store, type StoreRepos, type TimeWindow } from '../store/store.js';
 
 const DAY = 86_400;
 /** How long a due candidate may wait for the next finalize run while the hourly rollup runs (s). */
@@ -159,15 +160,26 @@ export interface RetentionResult {
   detections: number;
   candidates: number;
   quarantine: number;
+  /** Days dropped from the days with data (EventClockRepo.expireDays). */
+  dataDays: number;
 }
 
 export async function retention(store: Store, opts: RetentionOptions): Promise<RetentionResult> {
   const wall = (opts.clock ?? systemClock).unix();
   const newest = eventPresent((await store.clock.get()).newest, wall);
-  return store.transaction(async (tx) => ({
-    detections: newest === null ? 0 : await tx.detections.expire(newest - opts.detectionsDays * DAY),
+  return store.transaction(async (tx) => {
+    const detections = newest === null ? 0 : await tx.detections.expire(newest - opts.detectionsDays * DAY);
     // Finalized candidates are needed only while a later version of their flow may still arrive.
-    candidates: newest === null ? 0 : await tx.candidates.expire(newest - opts.analytics.prevalence_window_days * DAY),
-    quarantine: await tx.quarantine.expire(wall - opts.quarantineDays * DAY),
-  }));
+    const candidates = newest === null ? 0 : await tx.candidates.expire(newest - opts.analytics.prevalence_window_days * DAY);
+    const quarantine = await tx.quarantine.expire(wall - opts.quarantineDays * DAY);
+    // The days with data date a candidate's baseline from the first of them in its window (finalize.ts). Before the
+    // oldest prevalence data kept (where the rollup last expired) a window counts nothing, and a window reaching
+    // back there has its baseline start at that bound anyway (windowKeptFrom): the days before the bound's can go.
+    // Its day and the day before stay, so such a window's first day with data still starts before the bound and
+    // windowKeptFrom decides as before. Nothing goes before the first expiry. Last in the transaction: ingest
+    // records its days last too (ingest-service.ts commitBatch), so neither waits for the other holding a lock.
+    const keptFrom = await tx.prevalence.keptFrom();
+    const dataDays = keptFrom === null ? 0 : await tx.clock.expireDays(dataDay(keptFrom) - 1);
+    return { detections, candidates, quarantine, dataDays };
+  });
 }

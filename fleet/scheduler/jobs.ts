@@ -68,7 +68,7 @@ export const FLEET_JOBS: readonly (Omit<JobDefinition<JobDeps>, 'cron'> & { name
   },
   {
     name: 'retention',
-    description: 'delete old detections, finalized candidates and quarantined lines',
+    description: 'delete old detections, finalized candidates, quarantined lines and days with data before the prevalence data kept',
     async run(deps) {
       const r = await retention(deps.store, {
         analytics: deps.analytics,
@@ -76,7 +76,7 @@ export const FLEET_JOBS: readonly (Omit<JobDefinition<JobDeps>, 'cron'> & { name
         quarantineDays: deps.retention.quarantine_days,
         clock: deps.clock,
       });
-      return { detections_deleted: r.detections, candidates_deleted: r.candidates, quarantine_deleted: r.quarantine };
+      return { detections_deleted: r.detections, candidates_deleted: r.candidates, quarantine_deleted: r.quarantine, data_days_deleted: r.dataDays };
     },
   },
 ];

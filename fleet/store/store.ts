@@ -229,6 +229,20 @@ export interface EventClockRepo {
   get(): Promise<EventClockState>;
   /** Merge: earliest = min, newest = max. */
   observe(earliest: number, newest: number): Promise<void>;
+  /**
+   * Record days that hold events (dataDay of their event times; any order, repeats allowed). Ingest records the
+   * days of every batch beside `observe`; baseline maturity counts from the first of them in a candidate's window.
+   */
+  observeDays(days: readonly number[]): Promise<void>;
+  /** The recorded days at or after `day`, ascending. */
+  dataDaysFrom(day: number): Promise<number[]>;
+  /** Forget the days before `day` (retention); returns how many went. */
+  expireDays(before: number): Promise<number>;
+}
+
+/** The day (UTC, days since the epoch) an event time falls on: what EventClockRepo.observeDays records. */
+export function dataDay(t: number): number {
+  return Math.floor(t / 86_400);
 }
 
 // ─── prevalence ────────────────────────────────────────────────────────────────────────────────

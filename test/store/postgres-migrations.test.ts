@@ -177,6 +177,31 @@ it('0008: every sketch write gets the SHA-256 digest of its registers, from any 
   }
 });
 
+it('0010 counts every day from the first event to the newest (any writer slot) as holding data, and an empty store none', async () => {
+  const db = await createTestDatabase('migrations_0010');
+  const empty = await createTestDatabase('migrations_0010_empty');
+  try {
+    const t0 = 20_000 * 86_400;
+    await storeBefore(db.url, '0010');
+    await pgQuery(db.url, `INSERT INTO event_clock (slot, earliest, newest) VALUES (0, ${t0 + 86_400}, ${t0 + 2 * 86_400}), (1, ${t0 + 3600}, ${t0 + 3 * 86_400 + 5})`);
+    await storeBefore(empty.url, '0010');
+    const s = await openPostgresStore(db.url, { poolSize: 2 });
+    const e = await openPostgresStore(empty.url, { poolSize: 2 });
+    try {
+      expect(await s.clock.dataDaysFrom(0)).toEqual([20_000, 20_001, 20_002, 20_003]);
+      await s.clock.observeDays([20_003, 20_010]);
+      expect(await s.clock.dataDaysFrom(20_002)).toEqual([20_002, 20_003, 20_010]);
+      expect(await e.clock.dataDaysFrom(0)).toEqual([]);
+    } finally {
+      await s.close();
+      await e.close();
+    }
+  } finally {
+    await db.drop();
+    await empty.drop();
+  }
+}, 60_000);
+
 it('a migration waiting for a table another session holds gives up after the lock timeout, applies nothing, and says what to do', async () => {
   const db = await createTestDatabase('migrations_lock');
   const url = db.url;
@@ -203,7 +228,7 @@ it('a migration waiting for a table another session holds gives up after the loc
   }
   try {
     // once the other session is done, the next start applies it
-    expect(await s.migrate()).toEqual(['0008_sketch_digests', '0009_candidate_due_time', '0010_suppression_key_hash']);
+    expect(await s.migrate()).toEqual(['0008_sketch_digests', '0009_candidate_due_time', '0010_suppression_key_hash', '0011_data_days']);
     expect(await pgQuery(url, `SELECT 1 FROM schema_migrations WHERE id = '0008_sketch_digests'`)).toHaveLength(1);
   } finally {
     await s.close();

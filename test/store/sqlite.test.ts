@@ -382,6 +382,30 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  it('0015 counts every day from the first event to the newest as holding data, and an empty store none', async () => {
+    const t0 = 20_000 * 86_400;
+    const file = path.join(dir, 'pre-0015.db');
+    const db = storeBefore(file, '0015');
+    db.prepare('INSERT INTO event_clock (id, earliest, newest) VALUES (1, ?, ?)').run(t0 + 3600, t0 + 3 * 86_400 + 5);
+    db.close();
+    const s = await openSqliteStore(file);
+    try {
+      expect(await s.clock.dataDaysFrom(0)).toEqual([20_000, 20_001, 20_002, 20_003]);
+      await s.clock.observeDays([20_003, 20_010]);
+      expect(await s.clock.dataDaysFrom(20_002)).toEqual([20_002, 20_003, 20_010]);
+    } finally {
+      await s.close();
+    }
+    const empty = path.join(dir, 'pre-0015-empty.db');
+    storeBefore(empty, '0015').close();
+    const e = await openSqliteStore(empty);
+    try {
+      expect(await e.clock.dataDaysFrom(0)).toEqual([]);
+    } finally {
+      await e.close();
+    }
+  });
+
   it('0013 keys host and status rows by host ref with the same answers, refs in order of first sighting', async () => {
     const file = path.join(dir, 'pre-0013.db');
     const db = storeBefore(file, '0013');

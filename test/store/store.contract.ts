@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Detection } from '../../src/schemas/detection.js';
 import { EgressCandidateSchema, type EgressCandidate } from '../../src/schemas/egress-candidate.js';
 import { ChangeCursorError, candidateId, pairKey, type AppSighting, type CandidateInput, type CompactionResult, type PrevalenceKeyRef, type PrevalenceStats, type Store } from '../../fleet/store/store.js';
-import { rollup, rollupBounds } from '../../fleet/rules/maintenance.js';
+import { retention, rollup, rollupBounds } from '../../fleet/rules/maintenance.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { addPoints, emptySketch, estimateHosts, hostPoint } from '../../fleet/store/host-sketch.js';
 import { FAR_CLOCK, dumpRollupState, hookSlices, rollupInOneTransaction, seedFourCommonKeys, seedRollupStore, type SliceKind } from '../helpers/rollup.js';
@@ -280,6 +280,48 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await store.clock.observe(T0, T0 + 15);
       await store.clock.observe(T0 + 12, T0 + 30);
       expect(await store.clock.get()).toEqual({ earliest: T0, newest: T0 + 30 });
+    });
+
+    it('records the days with data once each, reads them from a day on in order, and forgets the days before a bound', async () => {
+      const d0 = Math.floor(T0 / DAY);
+      expect(await store.clock.dataDaysFrom(0)).toEqual([]);
+      await store.clock.observeDays([]);
+      await store.clock.observeDays([d0 + 3, d0, d0 + 3]);
+      await store.transaction(async (tx) => {
+        await tx.clock.observeDays([d0 + 1, d0]);
+        expect(await tx.clock.dataDaysFrom(d0)).toEqual([d0, d0 + 1, d0 + 3]);
+      });
+      await store.clock.observeDays([d0 + 60]);
+      expect(await store.clock.dataDaysFrom(0)).toEqual([d0, d0 + 1, d0 + 3, d0 + 60]);
+      expect(await store.clock.dataDaysFrom(d0 + 2)).toEqual([d0 + 3, d0 + 60]);
+      expect(await store.clock.dataDaysFrom(d0 + 61)).toEqual([]);
+      // a rolled-back batch records no day
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.clock.observeDays([d0 + 30]);
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      expect(await store.clock.dataDaysFrom(d0 + 4)).toEqual([d0 + 60]);
+      expect(await store.clock.expireDays(d0 + 3)).toBe(2);
+      expect(await store.clock.expireDays(d0 + 3)).toBe(0);
+      expect(await store.clock.dataDaysFrom(0)).toEqual([d0 + 3, d0 + 60]);
+      // the clock itself is apart: days say nothing of earliest/newest
+      expect(await store.clock.get()).toEqual({ earliest: null, newest: null });
+    });
+
+    it('retention forgets the days before the day ahead of the prevalence data kept, none before the first expiry', async () => {
+      const d0 = Math.floor(T0 / DAY);
+      const cfg = defaultAnalyticsConfig();
+      const days = Array.from({ length: 50 }, (_, i) => d0 + i);
+      await store.clock.observe(T0, T0 + 49 * DAY);
+      await store.clock.observeDays(days);
+      const opts = { analytics: cfg, detectionsDays: 90, quarantineDays: 30, clock: FAR_CLOCK };
+      expect(await retention(store, opts)).toMatchObject({ dataDays: 0 });
+      expect(await store.clock.dataDaysFrom(0)).toEqual(days);
+      await store.prevalence.expire(T0 + 20 * DAY + 3600, { keys: [] });
+      expect(await retention(store, opts)).toMatchObject({ dataDays: 19 });
+      expect(await store.clock.dataDaysFrom(0)).toEqual(days.slice(19));
     });
 
     describe('prevalence', () => {

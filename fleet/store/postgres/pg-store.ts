@@ -462,6 +462,20 @@ function clockRepo(ex: Executor, slot: number): EventClockRepo {
         [slot, earliest, newest],
       );
     },
+    async observeDays(days) {
+      if (!days.length) return;
+      // Sorted: two batches recording the same new days wait for each other in one order. A day already recorded
+      // (every batch but a day's first) conflicts with a committed row: no lock, no write.
+      await ex.q('write', `INSERT INTO data_days (day) SELECT unnest($1::bigint[]) ON CONFLICT (day) DO NOTHING`, [[...new Set(days)].sort((a, b) => a - b)]);
+    },
+    async dataDaysFrom(day) {
+      const rows = await ex.q<{ day: string | number }>('read', `SELECT day FROM data_days WHERE day >= $1 ORDER BY day`, [day]);
+      return rows.map((r) => Number(r.day));
+    },
+    async expireDays(before) {
+      const rows = await ex.q<{ day: string }>('write', `DELETE FROM data_days WHERE day < $1 RETURNING day`, [before]);
+      return rows.length;
+    },
   };
 }
 

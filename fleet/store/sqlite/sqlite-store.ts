@@ -372,6 +372,19 @@ class SqliteRepos implements StoreRepos {
             .run(earliest, newest);
         });
       },
+      async observeDays(days: readonly number[]) {
+        if (!days.length) return;
+        wrap('clock.observeDays', 'STORE_WRITE', () => {
+          const insert = self.st('INSERT INTO data_days (day) VALUES (?) ON CONFLICT (day) DO NOTHING');
+          for (const day of [...new Set(days)].sort((a, b) => a - b)) insert.run(day);
+        });
+      },
+      async dataDaysFrom(day: number) {
+        return wrap('clock.dataDaysFrom', 'STORE_READ', () => (self.st('SELECT day FROM data_days WHERE day >= ? ORDER BY day').all(day) as { day: number }[]).map((r) => r.day));
+      },
+      async expireDays(before: number) {
+        return wrap('clock.expireDays', 'STORE_WRITE', () => self.st('DELETE FROM data_days WHERE day < ?').run(before).changes);
+      },
     };
 
     this.prevalence = {
