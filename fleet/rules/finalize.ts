@@ -13,12 +13,12 @@
  *   const r = await finalizePending(store, { analytics: config.analytics });
  *   // committed: the sinks take them from the store's change feed (fleet/sinks/outbox.ts)
  */
-import { ANALYTICS, candidateStart, commonThreshold, cutWindowWarming, prevalenceWindow, rareThreshold, youngBaseline, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
+import { ANALYTICS, candidateBaselineStart, candidateStart, commonThreshold, cutWindowWarming, prevalenceWindow, rareThreshold, youngBaseline, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import type { Logger } from '../../src/log.js';
-import { emptyStats, eventPresent, pairKey, type AppStats, type CandidateOutcome, type PrevalenceAnswer, type PrevalenceRequest, type PrevalenceStats, type Store, type StoredCandidate, type TimeWindow } from '../store/store.js';
+import { dataDay, emptyStats, eventPresent, pairKey, type AppStats, type CandidateOutcome, type PrevalenceAnswer, type PrevalenceRequest, type PrevalenceStats, type Store, type StoredCandidate, type TimeWindow } from '../store/store.js';
 import { buildDetection, chainIdentities, foldInto, groupRootIsLaunchdJob, suppressionKey, suppressionSpan, type EvidenceInput } from './evidence.js';
 
 const HOUR = 3600;
@@ -189,7 +189,7 @@ async function readCounts(store: Store, items: readonly CountedCandidate[], chai
  * exactly what live finalization did. Active hosts are counted per hour of event time (they move slowly, and a
  * count per candidate would cost O(fleet) each).
  */
-async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: AnalyticsConfig, baselineStart: number | null): Promise<{ contexts: CandidateContext[]; apps: Map<string, Map<string, AppStats>>; hostnames: Map<string, string> }> {
+async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: AnalyticsConfig, storeStart: number | null): Promise<{ contexts: CandidateContext[]; apps: Map<string, Map<string, AppStats>>; hostnames: Map<string, string> }> {
   const activeByHour = new Map<number, number>();
   for (const s of batch) {
     const hour = Math.floor(s.eventTime / HOUR);
@@ -208,6 +208,11 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
   const chains = new Map(batch.map((s) => [s.id, chainIdentities(s.candidate)]));
   const chainOf = (s: StoredCandidate) => chains.get(s.id)!;
   const counted = await readCounts(store, judged, chainOf, true);
+  // The days with data from the earliest window of the batch on, read once: each candidate's baseline starts at the
+  // first of them in its window when the window begins in a gap of the data (candidateBaselineStart). Read before
+  // keptFrom: retention drops days only below a keptFrom already recorded, so none is missing above the one read next.
+  const firstDay = judged.length && storeStart !== null ? dataDay(judged.reduce((m, j) => Math.min(m, j.window.from), Infinity)) : null;
+  const dataDays = firstDay === null ? [] : await store.clock.dataDaysFrom(firstDay);
   // Read after the counts: it only grows, in the transaction that expires, so a rollup that expired anything the
   // counts above miss has already raised it.
   const prevalenceKeptFrom = await store.prevalence.keptFrom();
@@ -219,7 +224,7 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
     const facts: FleetFacts = {
       // as of the flow's start, like the counts: the age of what it names, and of the baseline
       now: window.to,
-      baselineStart,
+      baselineStart: candidateBaselineStart(storeStart, window.from, dataDays),
       prevalenceKeptFrom,
       windowFrom: window.from,
       activeHosts: active,

@@ -47,6 +47,7 @@ export {
   destinationNovelty,
   prevalenceWindow,
   candidateStart,
+  candidateBaselineStart,
 } from './prevalence.js';
 export { severityBand, scoreCandidate, hasStagingEvidence } from './severity.js';
 export { gateFailures, hasAnyPrecursor, hasSensitivePrecursor } from './endpoint.js';

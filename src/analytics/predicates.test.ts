@@ -16,8 +16,10 @@ import {
   stagingPath,
   uploadShaped,
 } from './index.js';
-import { baselineWarming, destinationNovelty, unseenApp, windowKeptFrom } from './prevalence.js';
+import { baselineWarming, candidateBaselineStart, destinationNovelty, unseenApp, windowKeptFrom } from './prevalence.js';
 import { DAY, MiB, T0, flowFacts } from './testing/facts.js';
+
+const HOUR = 3600;
 
 const cfg = defaultAnalyticsConfig();
 
@@ -119,6 +121,27 @@ describe('prevalence thresholds', () => {
     expect(baselineWarming(at(T0 + 7 * DAY - 1, T0), cfg)).toBe(true);
     expect(baselineWarming(at(T0 + 7 * DAY, T0), cfg)).toBe(false);
     expect(baselineWarming(at(T0, null), { ...cfg, baseline_maturity_days: 0 })).toBe(false);
+  });
+
+  it("a window that begins in a gap of the store's data has its baseline start at the first day with data after it", () => {
+    const day = (t: number) => Math.floor(t / DAY);
+    // a 10-day pilot from T0, then nothing until day 60
+    const days = [...Array.from({ length: 11 }, (_, d) => day(T0) + d), day(T0) + 60, day(T0) + 61];
+    const from = (t: number) => days.filter((d) => d >= day(t));
+    // the window of a candidate an hour after the gap begins on day 30: its baseline starts with day 60
+    const start = day(T0 + 60 * DAY) * DAY;
+    expect(candidateBaselineStart(T0, T0 + 30 * DAY + HOUR, from(T0 + 30 * DAY + HOUR))).toBe(start);
+    expect(baselineWarming({ now: T0 + 60 * DAY + HOUR, windowFrom: T0 + 30 * DAY + HOUR, baselineStart: start, prevalenceKeptFrom: null }, cfg)).toBe(true);
+    // a window that begins with data keeps the store's first event, gaps inside it or not
+    expect(candidateBaselineStart(T0, T0 + 5 * DAY, from(T0 + 5 * DAY))).toBe(T0);
+    expect(candidateBaselineStart(T0 + 3 * HOUR, T0 + HOUR, days)).toBe(T0 + 3 * HOUR);
+    // a window that begins before the store's first event: the store's start (its first day is the first with data)
+    expect(candidateBaselineStart(T0 + 3 * HOUR, T0 - 20 * DAY, days)).toBe(T0 + 3 * HOUR);
+    // the days as read from the batch's earliest window: later windows find theirs further on
+    expect(candidateBaselineStart(T0, T0 + 40 * DAY, days)).toBe(start);
+    // no day recorded from the window on (a store written without its days): the store's start; empty store: null
+    expect(candidateBaselineStart(T0, T0 + 90 * DAY, days)).toBe(T0);
+    expect(candidateBaselineStart(null, T0, days)).toBeNull();
   });
 
   it('a late candidate (window reaching back before the data kept) has its baseline start there', () => {

@@ -64,7 +64,32 @@ export function windowKeptFrom(f: Pick<FleetFacts, 'windowFrom' | 'baselineStart
   return kept;
 }
 
-/** Warming for the store's age: it holds less than baseline_maturity_days of events. */
+/**
+ * Where a candidate's baseline starts (FleetFacts.baselineStart): the store's first event (`storeStart`), unless its
+ * prevalence window begins in a gap of the store's data (no event on the window's first day): then at the start of
+ * the first day with data after that, if later. A store that held a pilot's logs, then nothing for longer than the
+ * window, holds in the window of the first candidates after the gap an hour of data, not a month: their baseline
+ * starts with that hour, and rarity waits baseline_maturity_days as in a new store. A window that begins with data
+ * keeps the store's start, gaps inside it or not. `dataDays`: the days (floor(event time / 86400)) that hold events,
+ * ascending, at least from the window's first day on; none from there on (a store whose days were not recorded)
+ * keeps the store's start.
+ */
+export function candidateBaselineStart(storeStart: number | null, windowFrom: number, dataDays: readonly number[]): number | null {
+  if (storeStart === null) return null;
+  const first = Math.floor(windowFrom / DAY);
+  let lo = 0;
+  let hi = dataDays.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (dataDays[mid]! < first) lo = mid + 1;
+    else hi = mid;
+  }
+  const day = dataDays[lo];
+  if (day === undefined || day === first) return storeStart;
+  return Math.max(storeStart, day * DAY);
+}
+
+/** Warming for the baseline's age (candidateBaselineStart): it holds less than baseline_maturity_days of events. */
 export function youngBaseline(f: Pick<FleetFacts, 'now' | 'baselineStart'>, cfg: AnalyticsConfig): boolean {
   if (cfg.baseline_maturity_days <= 0) return false;
   return f.baselineStart === null || f.now - f.baselineStart < cfg.baseline_maturity_days * DAY;

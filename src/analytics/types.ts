@@ -83,7 +83,10 @@ export interface ChainAppFacts {
 export interface FleetFacts {
   /** Event time (unix s) the finalization runs at. */
   now: number;
-  /** First event time in the store; null when the store is empty. */
+  /**
+   * Where the candidate's baseline starts: the first event time in the store, or, when its window begins in a gap of
+   * the store's data, the first day with data after that (candidateBaselineStart); null when the store is empty.
+   */
   baselineStart: number | null;
   /** Oldest event time the store still holds prevalence data from (Store prevalence.keptFrom); null before the first rollup. */
   prevalenceKeptFrom: number | null;

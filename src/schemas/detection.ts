@@ -71,6 +71,7 @@ export type DetectionPrecursor = z.infer<typeof DetectionPrecursorSchema>;
 
 export const DetectionFleetFactsSchema = z.object({
   active_hosts: int,
+  /** Where the candidate's baseline started: the store's first event, or the first day with data after a gap its window began in. */
   baseline_start: int.nullable(),
   /**
    * Null when the candidate's whole prevalence window was kept. Otherwise the window reached back before the oldest
