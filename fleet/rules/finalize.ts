@@ -13,7 +13,7 @@
  *   const r = await finalizePending(store, { analytics: config.analytics });
  *   // committed: the sinks take them from the store's change feed (fleet/sinks/outbox.ts)
  */
-import { ANALYTICS, candidateBaselineStart, candidateStart, commonThreshold, cutWindowWarming, prevalenceWindow, rareThreshold, youngBaseline, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
+import { ANALYTICS, baselineLookBackDays, candidateBaselineStart, candidateStart, commonThreshold, cutWindowWarming, prevalenceWindow, rareThreshold, youngBaseline, type FleetFacts, type FleetVerdict } from '../../src/analytics/index.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import type { Detection } from '../../src/schemas/detection.js';
 import { systemClock, type Clock } from '../../src/clock.js';
@@ -22,6 +22,7 @@ import { dataDay, emptyStats, eventPresent, pairKey, type AppStats, type Candida
 import { buildDetection, chainIdentities, foldInto, groupRootIsLaunchdJob, suppressionKey, suppressionSpan, type EvidenceInput } from './evidence.js';
 
 const HOUR = 3600;
+const DAY = 86_400;
 
 export interface FinalizeOptions {
   analytics: AnalyticsConfig;
@@ -211,11 +212,18 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
   // The days with data from the earliest window of the batch on, read once: each candidate's baseline starts at the
   // first of them in its window when the window begins in a gap of the data (candidateBaselineStart). Read before
   // keptFrom: retention drops days only below a keptFrom already recorded, so none is missing above the one read next.
-  const firstDay = judged.length && storeStart !== null ? dataDay(judged.reduce((m, j) => Math.min(m, j.window.from), Infinity)) : null;
+  // Where a gap is looked for: the window's start, or baseline_maturity_days before its end when the window is
+  // shorter (a window sliding past a gap would otherwise end the warming after window days, not maturity days).
+  const gapFrom = (w: TimeWindow): number => Math.min(w.from, w.to - cfg.baseline_maturity_days * DAY);
+  const firstDay = judged.length && storeStart !== null ? dataDay(judged.reduce((m, j) => Math.min(m, gapFrom(j.window)), Infinity)) : null;
   const dataDays = firstDay === null ? [] : await store.clock.dataDaysFrom(firstDay);
   // Read after the counts: it only grows, in the transaction that expires, so a rollup that expired anything the
   // counts above miss has already raised it.
   const prevalenceKeptFrom = await store.prevalence.keptFrom();
+  // A window cut at the data kept (windowKeptFrom) looks for a gap no earlier than retention keeps days (maintenance.ts
+  // retention): whether retention has run yet must not change a verdict.
+  const keptDaysFrom = prevalenceKeptFrom === null ? null : prevalenceKeptFrom - baselineLookBackDays(cfg) * DAY;
+  const gapBound = (from: number): number => (keptDaysFrom !== null && keptDaysFrom > from ? keptDaysFrom : from);
 
   const contexts: CandidateContext[] = [];
   const appsByCandidate = new Map<string, Map<string, AppStats>>();
@@ -224,7 +232,7 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
     const facts: FleetFacts = {
       // as of the flow's start, like the counts: the age of what it names, and of the baseline
       now: window.to,
-      baselineStart: candidateBaselineStart(storeStart, window.from, dataDays),
+      baselineStart: candidateBaselineStart(storeStart, gapBound(gapFrom(window)), dataDays),
       prevalenceKeptFrom,
       windowFrom: window.from,
       activeHosts: active,

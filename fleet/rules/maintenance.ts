@@ -8,7 +8,7 @@
  *   (data_days) before the prevalence data kept.
  * Windows use event time (the store's newest event), retention of quarantine uses wall-clock time.
  */
-import { commonThreshold, prevalenceWindow } from '../../src/analytics/index.js';
+import { baselineLookBackDays, commonThreshold, prevalenceWindow } from '../../src/analytics/index.js';
 import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { ROLLUP_SLICE_ROWS } from '../../src/config/fleet-serve.js';
 import type { Clock } from '../../src/clock.js';
@@ -179,7 +179,8 @@ export async function retention(store: Store, opts: RetentionOptions): Promise<R
     // windowKeptFrom decides as before. Nothing goes before the first expiry. Last in the transaction: ingest
     // records its days last too (ingest-service.ts commitBatch), so neither waits for the other holding a lock.
     const keptFrom = await tx.prevalence.keptFrom();
-    const dataDays = keptFrom === null ? 0 : await tx.clock.expireDays(dataDay(keptFrom) - 1);
+    // A window shorter than baseline_maturity_days looks for a gap that much further back (finalize.ts gatherFacts).
+    const dataDays = keptFrom === null ? 0 : await tx.clock.expireDays(dataDay(keptFrom) - 1 - baselineLookBackDays(opts.analytics));
     return { detections, candidates, quarantine, dataDays };
   });
 }

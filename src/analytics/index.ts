@@ -48,6 +48,7 @@ export {
   prevalenceWindow,
   candidateStart,
   candidateBaselineStart,
+  baselineLookBackDays,
 } from './prevalence.js';
 export { severityBand, scoreCandidate, hasStagingEvidence } from './severity.js';
 export { gateFailures, hasAnyPrecursor, hasSensitivePrecursor } from './endpoint.js';

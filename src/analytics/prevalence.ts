@@ -65,10 +65,19 @@ export function windowKeptFrom(f: Pick<FleetFacts, 'windowFrom' | 'baselineStart
 }
 
 /**
+ * Days before the data kept (the rollup's bound) a baseline still looks for a gap of the data: a prevalence window
+ * shorter than baseline_maturity_days looks that much further back (fleet/rules/finalize.ts), and retention keeps the
+ * record of those days (fleet/rules/maintenance.ts).
+ */
+export function baselineLookBackDays(cfg: Pick<AnalyticsConfig, 'baseline_maturity_days' | 'prevalence_window_days'>): number {
+  return Math.max(0, cfg.baseline_maturity_days - cfg.prevalence_window_days);
+}
+
+/**
  * Where a candidate's baseline starts (FleetFacts.baselineStart): the store's first event (`storeStart`), unless its
- * prevalence window begins in a gap of the store's data (no event on the window's first day): then at the start of
- * the first day with data after that, if later. A store that held a pilot's logs, then nothing for longer than the
- * window, holds in the window of the first candidates after the gap an hour of data, not a month: their baseline
+ * prevalence window begins in a gap of the store's data (no event on the window's first whole day: the day it begins
+ * in may hold events only before it): then at the start of the first day with data after that, if later. A store
+ * that held a pilot's logs, then nothing for longer than the window, holds in the window of the first candidates after the gap an hour of data, not a month: their baseline
  * starts with that hour, and rarity waits baseline_maturity_days as in a new store. A window that begins with data
  * keeps the store's start, gaps inside it or not. `dataDays`: the days (floor(event time / 86400)) that hold events,
  * ascending, at least from the window's first day on; none from there on (a store whose days were not recorded)
@@ -76,7 +85,7 @@ export function windowKeptFrom(f: Pick<FleetFacts, 'windowFrom' | 'baselineStart
  */
 export function candidateBaselineStart(storeStart: number | null, windowFrom: number, dataDays: readonly number[]): number | null {
   if (storeStart === null) return null;
-  const first = Math.floor(windowFrom / DAY);
+  const first = Math.ceil(windowFrom / DAY);
   let lo = 0;
   let hi = dataDays.length;
   while (lo < hi) {

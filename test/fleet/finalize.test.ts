@@ -134,7 +134,7 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     const store = await memoryStore();
     // Day 5: ten hosts use the destination. Everyone keeps reporting until day 45; host 0 was offline meanwhile.
     const fleet = [...statusLines(hosts, T0), ...hosts.slice(1, 11).map((h) => destinationLine(h, T0 + 5 * DAY, 'www.team-share.com'))];
-    for (const d of [19, 34, 45]) fleet.push(...statusLines(hosts, T0 + d * DAY));
+    for (let d = 1; d <= 45; d++) fleet.push(...statusLines(hosts, T0 + d * DAY));
     await runPipeline(store, [fleet]);
     // The hourly rollup slides the window to days 15–45 (kept 2 × finalize_delay longer): the day-5 sightings are gone.
     expect((await rollup(store, { analytics: defaultAnalyticsConfig() })).expired.destinations).toBe(1);
@@ -157,7 +157,7 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     const hosts = hostsOf(12);
     /** 11 hosts use the destination from day 5 to day 45: common, nothing older than the rollup keeps to expire. */
     const fleet: string[] = [];
-    for (const d of [0, 10, 20, 30, 40, 45]) fleet.push(...statusLines(hosts, T0 + d * DAY));
+    for (let d = 0; d <= 45; d++) fleet.push(...statusLines(hosts, T0 + d * DAY));
     for (const d of [5, 45]) fleet.push(...hosts.slice(1).map((h) => destinationLine(h, T0 + d * DAY, 'www.team-share.com')));
     // host 0's backlog: an upload on day 8, when 11 other hosts used the destination
     const backlog = [bigUpload(hosts[0]!, T0 + 8 * DAY, 'up.team-share.com', { flow_id: 'late' })];
@@ -195,7 +195,7 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     const hosts = hostsOf(12);
     const store = await memoryStore();
     const fleet: string[] = [];
-    for (const d of [0, 10, 20, 30, 40, 45]) fleet.push(...statusLines(hosts, T0 + d * DAY));
+    for (let d = 0; d <= 45; d++) fleet.push(...statusLines(hosts, T0 + d * DAY));
     await runPipeline(store, [[...fleet, ...extra]]);
     await rollup(store, { analytics: defaultAnalyticsConfig() });
     return store;
@@ -305,7 +305,7 @@ describe('late candidates (a backlog delivered after the rollup expired its wind
     const hosts = hostsOf(12);
     const store = await memoryStore();
     const fleet = [...statusLines(hosts, T0)];
-    for (const d of [19, 34, 45]) fleet.push(...statusLines(hosts, T0 + d * DAY));
+    for (let d = 1; d <= 45; d++) fleet.push(...statusLines(hosts, T0 + d * DAY));
     await runPipeline(store, [fleet]);
     await rollup(store, { analytics: defaultAnalyticsConfig() });
     // A long, large upload by an app that never uploads there (AN0082 fires while warming too, as above).
