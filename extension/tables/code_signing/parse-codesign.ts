@@ -123,7 +123,8 @@ export function parseCodesignDisplay(text: string, path: string): ParsedCodesign
 
 /**
  * `codesign --verify --strict PATH`: exit 0 valid; exit 1 with "not signed at all" is not a verdict on
- * validity (the display step already says unsigned) unless it is about a nested component (`In subcomponent:`),
+ * validity (the display step already says unsigned) unless it is about a nested component (`In subcomponent:`) or
+ * one architecture of a universal file (`In architecture:`),
  * nor is a missing or unreadable file; any other exit-1
  * text is a broken signature, also when no line names `path` (fail closed). Any other exit code (2 bad
  * arguments, a crash) is inconclusive.
@@ -133,8 +134,9 @@ export function parseCodesignVerify(stderr: string, exitCode: number, path: stri
   if (exitCode !== 1) return null;
   const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   const messages = lines.map((l) => messageFor(l, path)).filter((m): m is string => m !== undefined);
-  // `In subcomponent: …` says the unsigned code is nested in a signed bundle: a broken signature of the whole
-  const nested = lines.some((l) => l.startsWith('In subcomponent:'));
+  // `In subcomponent: …` says the unsigned code is nested in a signed bundle, `In architecture: …` that it is one slice
+  // of a universal file whose displayed slice is signed (verify checks every slice): a broken signature of the whole
+  const nested = lines.some((l) => l.startsWith('In subcomponent:') || l.startsWith('In architecture:'));
   if (!nested && messages.some((m) => m.startsWith(NOT_SIGNED))) return null;
   if (messages.some((m) => /^(?:no such file or directory|permission denied)$/i.test(m))) return null;
   return { valid: false, reason: messages[0] ?? lines[0] ?? 'verification failed' };
