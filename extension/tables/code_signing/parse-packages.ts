@@ -55,6 +55,13 @@ export function parseRpmQf(stdout: string, paths: readonly string[], stderr: str
   // only a missing file's error leaves a path without its line (an rpmdb warning such as `error: rpmdbNextIterator: …`
   // does not), and one path alone cannot be misaligned
   const missing = paths.length > 1 && /^\s*error: file /m.test(stderr);
+  if (paths.length === 1) {
+    // one path cannot be misaligned: every owner line is one of its owners (a file two packages own prints two)
+    const answers = lines.filter((l) => !/ is not owned by any package$/.test(l) && !l.startsWith('error:'));
+    const names = answers.filter((l) => /^[A-Za-z0-9][A-Za-z0-9+._-]*$/.test(l));
+    if (names.length) owners.set(paths[0]!, [...new Set(names)]);
+    return { owners, skipped: answers.length - names.length, aligned: true };
+  }
   if (lines.length !== paths.length || missing) return { owners, skipped: lines.length, aligned: false };
   let skipped = 0;
   lines.forEach((line, i) => {
