@@ -193,7 +193,9 @@ function classFromChain(info: CodesignInfo, leaf: string | null, teamId: string,
   // First: a CodeDirectory can claim a platform identifier too; only Apple's chain makes it Apple's. Names prove
   // nothing (a self-made root can be called "Apple Root CA"): codesign's anchor check, once run, decides.
   if (leaf && (!appleAnchoredChain(info) || req.appleIssued === false)) return 'unknown';
-  if (info.platformIdentifier !== null) return 'apple_platform';
+  // The platform identifier is a CodeDirectory field the signer writes: it names Apple platform code only under Apple's
+  // own leaf (a Developer ID holder can set it too), or with no chain to read.
+  if (info.platformIdentifier !== null && (leaf === 'Software Signing' || (leaf === null && req.anchorApple !== false))) return 'apple_platform';
   if (leaf === 'Software Signing') return teamId ? 'apple' : 'apple_platform';
   if (leaf === 'Apple Mac OS Application Signing') return APPLE_TEAM_IDS.has(teamId) ? 'apple' : 'app_store';
   if (leaf?.startsWith('Developer ID Application:')) return 'developer_id';
@@ -205,7 +207,7 @@ function classFromChain(info: CodesignInfo, leaf: string | null, teamId: string,
   if (source === 'Mac App Store') return APPLE_TEAM_IDS.has(teamId) ? 'apple' : 'app_store';
   if (source === 'Notarized Developer ID' || source === 'Developer ID' || source === 'Unnotarized Developer ID') return 'developer_id';
   if (source === 'Apple') return teamId ? 'apple' : 'apple_platform';
-  if (info.notarizationStapled && teamId) return 'developer_id';
+  if (info.notarizationStapled && teamId && req.developerId !== false) return 'developer_id';
   if (req.developerId === true) return 'developer_id';
   if (req.appStore === true) return APPLE_TEAM_IDS.has(teamId) ? 'apple' : 'app_store';
   if (req.anchorApple === true) return teamId ? 'apple' : 'apple_platform';
@@ -229,6 +231,16 @@ export function needsNotarizationCheck(fields: SigningFields, info: CodesignInfo
 /** True when codesign's chain was unavailable and requirement checks could decide the class. */
 export function needsRequirementChecks(fields: SigningFields, info: CodesignInfo): boolean {
   return fields.signature_class === 'unknown' && fields.signed === 1 && leafAuthority(info) === null && !info.error;
+}
+
+/**
+ * True when, with no chain printed, the class came from what the file itself claims (a platform identifier in its
+ * CodeDirectory, a stapled ticket with a team id): codesign's requirement check (`anchor apple`, Developer ID) must not
+ * refute it (formats.md §4.1, §4.3 step 5).
+ */
+export function needsClaimCheck(fields: SigningFields, info: CodesignInfo): boolean {
+  if (fields.signed !== 1 || leafAuthority(info) !== null || info.error) return false;
+  return (fields.signature_class === 'apple_platform' && info.platformIdentifier !== null) || (fields.signature_class === 'developer_id' && info.notarizationStapled);
 }
 
 /** Classes a printed chain can only earn under Apple's root. */

@@ -12,6 +12,7 @@ import {
   identityFor,
   needsNotarizationCheck,
   needsAnchorCheck,
+  needsClaimCheck,
   needsRequirementChecks,
   REQUIREMENTS,
   type CodesignInfo,
@@ -353,15 +354,21 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     let fields = classifyCodesign(info, verify);
     let spctl: SpctlInfo | null = null;
     const requirements: RequirementChecks = {};
+    const check = (req: string) => optional('requirement check', path, issues, null, () => requirementCheck(path, req));
+    // no chain printed, and the class rests on what the file claims: codesign's requirement check must not refute it
+    if (needsClaimCheck(fields, info)) {
+      if (fields.signature_class === 'apple_platform') requirements.anchorApple = await check(REQUIREMENTS.anchorApple);
+      else requirements.developerId = await check(REQUIREMENTS.developerId);
+      fields = classifyCodesign(info, verify, { requirements });
+    }
     if (needsRequirementChecks(fields, info)) {
       const bundle = appBundleOf(path);
       if (bundle) spctl = (await optional('spctl assessment', path, issues, { spctl: null, check: null }, () => notarization(path, info))).spctl;
-      fields = classifyCodesign(info, verify, { spctl });
+      fields = classifyCodesign(info, verify, { spctl, requirements });
       if (fields.signature_class === 'unknown') {
-        const check = (req: string) => optional('requirement check', path, issues, null, () => requirementCheck(path, req));
-        requirements.developerId = await check(REQUIREMENTS.developerId);
+        if (requirements.developerId === undefined) requirements.developerId = await check(REQUIREMENTS.developerId);
         if (!requirements.developerId) requirements.appStore = await check(REQUIREMENTS.appStore);
-        if (!requirements.developerId && !requirements.appStore) requirements.anchorApple = await check(REQUIREMENTS.anchorApple);
+        if (!requirements.developerId && !requirements.appStore && requirements.anchorApple === undefined) requirements.anchorApple = await check(REQUIREMENTS.anchorApple);
         // none of Apple's kinds: is it Apple's chain at all (a development certificate), or nobody's we trust?
         if (requirements.developerId === false && requirements.appStore === false && requirements.anchorApple === false) {
           requirements.appleIssued = await check(REQUIREMENTS.appleIssued);
