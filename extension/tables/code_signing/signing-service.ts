@@ -10,6 +10,7 @@ import {
   classifyCodesign,
   classifyEs,
   identityFor,
+  teamVouched,
   needsNotarizationCheck,
   needsAnchorCheck,
   needsClaimCheck,
@@ -555,6 +556,10 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
         // verdict that flips between the two).
         if (same && (row.signature_class === prev.row.signature_class || row.signature_class === 'unknown')) return;
         if (same && prev.source === 'tool' && !kernelFoundBroken(row.signature_class, prev.row.signature_class)) return;
+        // Another slice of the universal file codesign judged (it displays one slice's cdhash and verifies every slice,
+        // formats.md §4.1): when the kernel vouches for the same class, team and signing id, codesign's verdict stands, and
+        // a binary run under Rosetta does not run codesign at every exec.
+        if (!same && prev.source === 'tool' && row.signature_class === prev.row.signature_class && teamVouched(row.signature_class) && row.team_id === prev.row.team_id && row.signing_id === prev.row.signing_id) return;
       }
       if (prev && prev.retryAt !== null && !retryDue(prev.retryAt, now)) {
         // codesign failed on this path lately (a timeout on a huge bundle, a stuck tool): the kernel's verdict is kept
