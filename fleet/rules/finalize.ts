@@ -191,9 +191,12 @@ async function readCounts(store: Store, items: readonly CountedCandidate[], chai
  * count per candidate would cost O(fleet) each).
  */
 async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: AnalyticsConfig, storeStart: number | null): Promise<{ contexts: CandidateContext[]; apps: Map<string, Map<string, AppStats>>; hostnames: Map<string, string> }> {
+  // As of when each candidate became due: its earliest unjudged report. The version judged may be newer (a flow
+  // reported again while open), and its line younger than finalize_delay: lines dated up to it may still arrive.
+  const asOf = (s: StoredCandidate) => Math.min(s.eventTime, s.dueTime ?? s.eventTime);
   const activeByHour = new Map<number, number>();
   for (const s of batch) {
-    const hour = Math.floor(s.eventTime / HOUR);
+    const hour = Math.floor(asOf(s) / HOUR);
     if (!activeByHour.has(hour)) {
       // ends before the candidate's hour: live finalization (newest ≥ line + finalize_delay) has every line of then
       activeByHour.set(hour, await store.hosts.activeCount(prevalenceWindow(hour * HOUR - 1, cfg)));
@@ -202,9 +205,9 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
 
   // Two windows per candidate, all read in one store call (readCounts): as of its flow's start, and as of its line.
   const judged = batch.map((s) => {
-    const active = activeByHour.get(Math.floor(s.eventTime / HOUR))!;
-    const window = prevalenceWindow(candidateStart(s.candidate.first_seen, s.eventTime, cfg), cfg);
-    return { stored: s, active, common: commonThreshold(active, cfg), window, ahead: prevalenceWindow(s.eventTime, cfg) };
+    const active = activeByHour.get(Math.floor(asOf(s) / HOUR))!;
+    const window = prevalenceWindow(candidateStart(s.candidate.first_seen, asOf(s), cfg), cfg);
+    return { stored: s, active, common: commonThreshold(active, cfg), window, ahead: prevalenceWindow(asOf(s), cfg) };
   });
   const chains = new Map(batch.map((s) => [s.id, chainIdentities(s.candidate)]));
   const chainOf = (s: StoredCandidate) => chains.get(s.id)!;

@@ -593,6 +593,12 @@ export interface StoredCandidate extends CandidateInput {
   countedBytesIn: number;
   /** The version this row was read at (set by `pendingUpTo`). */
   version?: CandidateVersion;
+  /**
+   * When the row became due (set by `pendingUpTo`): the event time of its earliest version reported since it was last
+   * judged, at most `eventTime`. Finalization reads the fleet as of then, not as of the newest version's line, which
+   * can be younger than finalize_delay (lines of that time may still arrive).
+   */
+  dueTime?: number;
 }
 
 export interface CandidateOutcome {

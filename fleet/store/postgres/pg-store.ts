@@ -1076,6 +1076,7 @@ interface CandidateRow {
   detection_id: string | null;
   counted_bytes_out: number;
   counted_bytes_in: number;
+  due_time?: number | null;
 }
 
 function toStored(r: CandidateRow): StoredCandidate & { version: CandidateVersion } {
@@ -1090,6 +1091,7 @@ function toStored(r: CandidateRow): StoredCandidate & { version: CandidateVersio
     countedBytesOut: r.counted_bytes_out,
     countedBytesIn: r.counted_bytes_in,
     version: { eventTime: r.event_time, bytesOut: r.bytes_out, digest: candidateBodyDigest(r.body) },
+    ...(r.due_time === undefined ? {} : { dueTime: Math.min(r.event_time, r.due_time ?? r.event_time) }),
   };
 }
 
@@ -1169,7 +1171,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       const lock = ex.inTransaction ? 'FOR UPDATE SKIP LOCKED' : '';
       const rows = await ex.q<CandidateRow>(
         'read',
-        `SELECT id, host_id, event_time, destination_key, bytes_out, body, status, detection_id, counted_bytes_out, counted_bytes_in
+        `SELECT id, host_id, event_time, destination_key, bytes_out, body, status, detection_id, counted_bytes_out, counted_bytes_in, due_time
          FROM candidates WHERE status = 'pending' AND coalesce(due_time, event_time) <= $1
          ORDER BY event_time, id COLLATE "C" LIMIT $2 ${lock}`,
         [cutoff, limit],

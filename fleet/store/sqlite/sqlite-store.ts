@@ -586,7 +586,7 @@ class SqliteRepos implements StoreRepos {
         return wrap('candidates.pendingUpTo', 'STORE_READ', () => {
           const rows = self
             .st(
-              `SELECT c.id, c.host_id, c.event_time, c.destination_key, c.bytes_out, c.body_md5, c.status, c.detection_id, c.counted_bytes_out, c.counted_bytes_in, b.body
+              `SELECT c.id, c.host_id, c.event_time, c.destination_key, c.bytes_out, c.body_md5, c.status, c.detection_id, c.counted_bytes_out, c.counted_bytes_in, c.due_time, b.body
               FROM candidates c JOIN candidate_bodies b ON b.seq = c.seq
               WHERE c.status = 'pending' AND c.due_time <= ? ORDER BY c.event_time, c.id LIMIT ?`,
             )
@@ -603,6 +603,7 @@ class SqliteRepos implements StoreRepos {
               countedBytesOut: r.counted_bytes_out as number,
               countedBytesIn: r.counted_bytes_in as number,
               version: { eventTime: r.event_time as number, bytesOut: r.bytes_out as number, digest: r.body_md5 as string },
+              dueTime: Math.min(r.event_time as number, (r.due_time as number | null) ?? (r.event_time as number)),
             }),
           );
         });
