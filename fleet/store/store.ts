@@ -639,10 +639,11 @@ export interface CandidatesRepo {
   /**
    * Record outcomes. An outcome carrying a `version` marks its row finalized only while the row is still
    * that version: a newer version ingested after `pendingUpTo` read the row stays pending (it was never
-   * judged) and is judged by the next finalization. Inside a transaction, a backend either keeps the
-   * batch and records the fold on the still-pending row (detection id and counted bytes, so the newer
-   * version later adds only its delta: SQLite), or rejects the whole transaction (PostgreSQL, where
-   * another instance may also have finalized the row). Outside a transaction, every backend records the fold.
+   * judged) and is judged by the next finalization. Inside a transaction, a backend keeps the batch and
+   * records the fold on the still-pending row (detection id and counted bytes, so the newer version later
+   * adds only its delta); PostgreSQL, where another instance may also have finalized the row, does so only
+   * for a row still counted as when its `pendingUpTo` read it, and otherwise rejects the whole transaction.
+   * Outside a transaction, every backend records the fold.
    */
   markFinalized(outcomes: readonly CandidateOutcome[]): Promise<void>;
   /** Drop finalized candidates with eventTime < before. */

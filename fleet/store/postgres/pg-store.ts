@@ -1101,7 +1101,7 @@ function toStored(r: CandidateRow): StoredCandidate & { version: CandidateVersio
  * row changed in between (a newer version ingested by another instance, or another finalizer), marking
  * would finalize a version nobody judged. Bounded: entries leave when marked, and the map is capped.
  */
-type JudgedVersions = Map<string, { eventTime: number; bytesOut: number; digest: string }>;
+type JudgedVersions = Map<string, { eventTime: number; bytesOut: number; digest: string; read?: { detectionId: string | null; countedBytesOut: number; countedBytesIn: number } }>;
 const JUDGED_CAP = 200_000;
 
 function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): CandidatesRepo {
@@ -1179,7 +1179,8 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       if (judged.size + rows.length > JUDGED_CAP) judged.clear();
       // the version each candidate is judged on is the one it is handed with: its body hashed once, not again here
       const stored = rows.map(toStored);
-      for (const c of stored) judged.set(c.id, c.version);
+      // with what the row had counted when read: a row no other finalizer has marked since still has it (markRound)
+      for (const c of stored) judged.set(c.id, { ...c.version, read: { detectionId: c.detectionId, countedBytesOut: c.countedBytesOut, countedBytesIn: c.countedBytesIn } });
       return stored;
     },
     async countPending() {
@@ -1244,8 +1245,33 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         );
       }
       if (ex.inTransaction && rows.length < part.length) {
+        // A row still pending and still counted as when this instance read it was changed by ingest alone (a newer
+        // version: an open flow reported again while it was judged), not by another finalizer: as on SQLite, the newer
+        // version stays pending and takes over the fold this batch commits. Anything else rolls the batch back.
+        const marked = new Set(rows.map((r) => r.id));
+        const changed = part.filter((o) => !marked.has(o.id) && judged.get(o.id)?.read !== undefined);
+        const folded = changed.length
+          ? await ex.q<{ id: string }>(
+              'write',
+              `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn
+               FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[])
+                 AS u(id, detection_id, out, inn, read_detection, read_out, read_in)
+               WHERE c.id = u.id AND c.status = 'pending' AND c.detection_id IS NOT DISTINCT FROM u.read_detection
+                 AND c.counted_bytes_out = u.read_out AND c.counted_bytes_in = u.read_in
+               RETURNING c.id`,
+              [
+                changed.map((o) => o.id),
+                changed.map((o) => o.detectionId),
+                changed.map((o) => o.countedBytesOut),
+                changed.map((o) => o.countedBytesIn),
+                changed.map((o) => judged.get(o.id)!.read!.detectionId),
+                changed.map((o) => judged.get(o.id)!.read!.countedBytesOut),
+                changed.map((o) => judged.get(o.id)!.read!.countedBytesIn),
+              ],
+            )
+          : [];
         const exists = await ex.q<{ n: number }>('read', `SELECT count(*) AS n FROM candidates WHERE id = ANY($1::text[])`, [part.map((o) => o.id)]);
-        if ((exists[0]?.n ?? 0) > rows.length) {
+        if ((exists[0]?.n ?? 0) > rows.length + folded.length) {
           throw new StoreError(
             'STORE_WRITE',
             `${(exists[0]?.n ?? 0) - rows.length} candidates were finalized concurrently or changed since they were judged; this finalization batch is rolled back`,
