@@ -27,6 +27,9 @@ const MAX_MODEL_ARGS_TOTAL = 1024;
  * argument: ps prints the kernel's argv that way and is split again on whitespace, so the exact argv of an exec and
  * ps's copy of it hash alike, while the model keeps only the first arguments of either (boundedArgs).
  */
+/** Paths the kernel gave one instance (execs) that kernelPathSince remembers beyond its first. */
+const MAX_KERNEL_PATHS = 8;
+
 export function commandLineHash(args: readonly string[]): number {
   return fingerprintNumber(args.join(' ').replace(/\s+/g, ' ').trim());
 }
@@ -82,10 +85,24 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
    * core's proc_pidpath, so core's older path must not replace the exec'd image's.
    */
   const kernelPathAt = new WeakMap<ProcessRecord, number>();
-  /** When the kernel first gave each instance's path (kernelPathSince). */
-  const kernelSince = new WeakMap<ProcessRecord, number>();
+  /**
+   * Per instance, each path the kernel gave it and the earliest time it was given (kernelPathSince). By path: eslogger's
+   * lines are read late, so an exec dated before a flow was sampled may be learnt after it, when the flow had taken
+   * ps's argv[0] claim; the claim is the kernel's word only when the kernel gave that same path.
+   */
+  const kernelSince = new WeakMap<ProcessRecord, { path: string; since: number; others?: Map<string, number> }>();
   const noteKernelPath = (r: ProcessRecord, obs: ProcessObservation) => {
-    if (!kernelSince.has(r)) kernelSince.set(r, obs.seenAt);
+    const path = obs.path!;
+    const given = kernelSince.get(r);
+    // one path per instance but for execs: the record's own string, no map
+    if (!given) kernelSince.set(r, { path: r.path === path ? r.path : detached(path), since: obs.seenAt });
+    else if (given.path === path) given.since = Math.min(given.since, obs.seenAt);
+    else {
+      given.others ??= new Map();
+      const since = given.others.get(path);
+      // bounded: a process exec'ing image after image keeps its first few; a path not kept names no flow's code
+      if (since === undefined ? given.others.size < MAX_KERNEL_PATHS : obs.seenAt < since) given.others.set(since === undefined ? detached(path) : path, obs.seenAt);
+    }
     const at = kernelPathAt.get(r) ?? -Infinity;
     kernelPathAt.set(r, obs.source === 'eslogger' && at < obs.seenAt ? obs.seenAt : at);
   };
@@ -421,7 +438,14 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     running,
     sweep: (now = clock.unix()) => sweep(now),
     keepUntil,
-    kernelPathSince: (p: ProcessRecord) => kernelSince.get(p),
+    kernelPathSince: (p: ProcessRecord, path?: string) => {
+      const given = kernelSince.get(p);
+      if (!given) return undefined;
+      if (path !== undefined) return given.path === path ? given.since : given.others?.get(path);
+      let first = given.since;
+      for (const t of given.others?.values() ?? []) if (t < first) first = t;
+      return first;
+    },
     get size() {
       return count;
     },

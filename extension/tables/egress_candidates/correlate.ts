@@ -534,7 +534,9 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       // seen while the instance's path was ps's argv[0] (no core answer) is a claim, exec or not. Only onto Apple's own
       // code, which writes what it is given: code of anyone else that took over a socket an Apple tool opened (bash's
       // /dev/tcp, then exec) writes its own upload, and is judged by its own identity.
-      const kernelSince = processes.kernelPathSince(rec);
+      // the kernel gave the instance the flow's own path by then (a late eslogger line dated earlier that gave another
+      // path does not make ps's claim the kernel's word)
+      const kernelSince = processes.kernelPathSince(rec, flow.path);
       if (
         flow.path &&
         flow.path !== rec.path &&
