@@ -725,6 +725,18 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(again[0]!.candidate.bytes_out).toBe(6_000_000);
       });
 
+      it('a version older than the one last judged, delivered again late, does not make the next version due at its own old time', async () => {
+        await store.candidates.upsertPending([input('H1', T0, { bytes_out: 2_000_000 }), input('H1', T0 + 60, { bytes_out: 3_000_000 })]);
+        const due = await store.candidates.pendingUpTo(T0, 10);
+        expect(due.map((p) => p.eventTime)).toEqual([T0 + 60]);
+        await store.candidates.markFinalized(due.map((p) => ({ id: p.id, detectionId: 'det_x', countedBytesOut: 3_000_000, countedBytesIn: 0, branch: 'x', version: p.version })));
+        // the flow's next report, then its first one again (another source, a re-read file): that one was judged already
+        await store.candidates.upsertPending([input('H1', T0 + 600, { bytes_out: 9_000_000 })]);
+        await store.candidates.upsertPending([input('H1', T0, { bytes_out: 2_000_000 })]);
+        expect(await store.candidates.pendingUpTo(T0 + 599, 10)).toHaveLength(0);
+        expect((await store.candidates.pendingUpTo(T0 + 600, 10)).map((p) => p.eventTime)).toEqual([T0 + 600]);
+      });
+
       it('a pending row is due at its earliest unjudged report: a flow reported every minute is not put off by its newer versions', async () => {
         // three reports of one open flow, a minute apart; the last arrives before the first was judged
         await store.candidates.upsertPending([input('H1', T0, { bytes_out: 2_000_000 })]);

@@ -1159,7 +1159,8 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
           'write',
           `UPDATE candidates AS c SET due_time = u.due
            FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(host_id, id, due)
-           WHERE c.host_id = u.host_id AND c.id = u.id AND c.status = 'pending' AND coalesce(c.due_time, c.event_time) > u.due`,
+           WHERE c.host_id = u.host_id AND c.id = u.id AND c.status = 'pending' AND coalesce(c.due_time, c.event_time) > u.due
+             AND (c.judged_time IS NULL OR c.judged_time < u.due)`,
           [part.map(([, r]) => r.hostId), part.map(([id]) => id), part.map(([id]) => firstReport.get(id)!)],
         );
       }
@@ -1216,7 +1217,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       const rows = await ex.q<{ id: string }>(
         'write',
         `UPDATE candidates c SET status = 'finalized', detection_id = u.detection_id,
-           counted_bytes_out = u.out, counted_bytes_in = u.inn, branch = u.branch
+           counted_bytes_out = u.out, counted_bytes_in = u.inn, branch = u.branch, judged_time = c.event_time
          FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::text[])
            AS u(id, detection_id, out, inn, branch, et, bo, digest)
          WHERE c.id = u.id ${guard}
@@ -1238,10 +1239,10 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         // the detection already holds the judged version's bytes: the newer version adds only its delta when judged
         await ex.q(
           'write',
-          `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn
-           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(id, detection_id, out, inn)
+          `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, detection_id, out, inn, et)
            WHERE c.id = u.id AND c.status = 'pending'`,
-          [changed.map((o) => o.id), changed.map((o) => o.detectionId), changed.map((o) => o.countedBytesOut), changed.map((o) => o.countedBytesIn)],
+          [changed.map((o) => o.id), changed.map((o) => o.detectionId), changed.map((o) => o.countedBytesOut), changed.map((o) => o.countedBytesIn), changed.map((o) => o.version?.eventTime ?? null)],
         );
       }
       if (ex.inTransaction && rows.length < part.length) {
@@ -1253,9 +1254,9 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         const folded = changed.length
           ? await ex.q<{ id: string }>(
               'write',
-              `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn
-               FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[])
-                 AS u(id, detection_id, out, inn, read_detection, read_out, read_in)
+              `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et
+               FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
+                 AS u(id, detection_id, out, inn, read_detection, read_out, read_in, et)
                WHERE c.id = u.id AND c.status = 'pending' AND c.detection_id IS NOT DISTINCT FROM u.read_detection
                  AND c.counted_bytes_out = u.read_out AND c.counted_bytes_in = u.read_in
                RETURNING c.id`,
@@ -1267,6 +1268,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
                 changed.map((o) => judged.get(o.id)!.read!.detectionId),
                 changed.map((o) => judged.get(o.id)!.read!.countedBytesOut),
                 changed.map((o) => judged.get(o.id)!.read!.countedBytesIn),
+                changed.map((o) => judged.get(o.id)!.eventTime),
               ],
             )
           : [];

@@ -562,7 +562,9 @@ class SqliteRepos implements StoreRepos {
                 AND ? > (SELECT body FROM candidate_bodies WHERE seq = candidates.seq))
             RETURNING seq`);
           const body = self.st(`INSERT INTO candidate_bodies (seq, body) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET body = excluded.body`);
-          const earlier = self.st(`UPDATE candidates SET due_time = ? WHERE id = ? AND status = 'pending' AND due_time > ?`);
+          // an older version brings the due time forward only when it is newer than the version last judged (a late copy
+          // of one already judged, from another source or a re-read file, is not a report of the flow's pending state)
+          const earlier = self.st(`UPDATE candidates SET due_time = ? WHERE id = ? AND status = 'pending' AND due_time > ? AND (judged_time IS NULL OR judged_time < ?)`);
           // rows, not versions: a batch bringing a flow's versions oldest first replaces its row once per version,
           // and counts it once, as PostgreSQL (which keeps the newest version per row first) does in any order
           const became = new Set<string>();
@@ -578,7 +580,7 @@ class SqliteRepos implements StoreRepos {
             body.run(stored.seq, text);
             became.add(id);
           }
-          for (const [id, t] of firstReport) earlier.run(t, id, t);
+          for (const [id, t] of firstReport) earlier.run(t, id, t, t);
           return became.size;
         });
       },
@@ -613,12 +615,13 @@ class SqliteRepos implements StoreRepos {
       },
       async markFinalized(outcomes: readonly CandidateOutcome[]) {
         wrap('candidates.markFinalized', 'STORE_WRITE', () => {
-          const up = self.st(`UPDATE candidates SET status = 'finalized', detection_id = ?, counted_bytes_out = ?, counted_bytes_in = ?, branch = ? WHERE id = ?`);
+          // judged_time: the event time of the version judged, which a late copy of an older version must not make due again
+          const up = self.st(`UPDATE candidates SET status = 'finalized', detection_id = ?, counted_bytes_out = ?, counted_bytes_in = ?, branch = ?, judged_time = event_time WHERE id = ?`);
           const current = self.st(`SELECT event_time, bytes_out, body_md5 FROM candidates WHERE id = ?`);
           // A newer version ingested after the judged one was read stays pending (nobody judged it), but
           // takes over where the judged version was folded: the detection this batch commits already holds
           // the judged version's bytes, so the newer version must add only its delta, not count again.
-          const fold = self.st(`UPDATE candidates SET detection_id = ?, counted_bytes_out = ?, counted_bytes_in = ? WHERE id = ? AND status = 'pending'`);
+          const fold = self.st(`UPDATE candidates SET detection_id = ?, counted_bytes_out = ?, counted_bytes_in = ?, judged_time = ? WHERE id = ? AND status = 'pending'`);
           for (const o of outcomes) {
             if (!o.version) {
               up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
@@ -628,7 +631,7 @@ class SqliteRepos implements StoreRepos {
             if (!row) continue;
             const judged = row.event_time === o.version.eventTime && row.bytes_out === o.version.bytesOut && row.body_md5 === o.version.digest;
             if (judged) up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
-            else fold.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.id);
+            else fold.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.version.eventTime, o.id);
           }
         });
       },

@@ -7,3 +7,6 @@
 -- (or by an instance not yet upgraded) have none, and are due at their event_time (coalesce in pg-store.ts).
 ALTER TABLE candidates ADD COLUMN due_time BIGINT;
 CREATE INDEX candidates_due ON candidates (coalesce(due_time, event_time)) WHERE status = 'pending';
+-- The event time of the version last judged: a late copy of a version no newer than it (another source, a re-read
+-- file) does not bring a pending row's due time forward (pg-store.ts / sqlite-store.ts upsertPending).
+ALTER TABLE candidates ADD COLUMN judged_time BIGINT;

@@ -6,3 +6,6 @@
 -- pending rows in (event_time, id) order on candidates_pending anyway, a due row never later than its event_time.
 ALTER TABLE candidates ADD COLUMN due_time INTEGER;
 UPDATE candidates SET due_time = event_time;
+-- The event time of the version last judged: a late copy of a version no newer than it (another source, a re-read
+-- file) does not bring a pending row's due time forward (pg-store.ts / sqlite-store.ts upsertPending).
+ALTER TABLE candidates ADD COLUMN judged_time INTEGER;
