@@ -243,18 +243,25 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
           entry = orphan;
         }
       }
-      let replaced = false;
+      let replaced: FlowRow | undefined;
       if (entry && counters === 'cumulative' && counterWentBack(entry, o)) {
         // the key it is open under: this instance's, or the one an unknown process's flow was found by
         close(open.get(key) === entry ? key : (openKeyOf.get(pidTuple) ?? key), entry);
         result.closed++;
+        replaced = entry.row;
         entry = undefined;
-        replaced = true;
       }
       if (!entry) {
         // A socket that replaced another on its tuple takes no room from the flow it closed (with a full table that
-        // one would be the first evicted): the open count stays, and closed rows go by retention or later evictions.
-        if (!replaced && size() >= maxFlows) {
+        // one would be the first evicted): it evicts an older closed flow if there is one, else the table is one over.
+        if (replaced && size() >= maxFlows) {
+          const oldest = closed.entries().next();
+          if (!oldest.done && oldest.value[1] !== replaced) {
+            closed.delete(oldest.value[0]);
+            result.evicted++;
+            component.drop(1);
+          }
+        } else if (!replaced && size() >= maxFlows) {
           const oldest = closed.keys().next();
           if (!oldest.done) {
             closed.delete(oldest.value);
