@@ -8,12 +8,23 @@ import { parseSs, type SsSocket } from './parse-ss.js';
 /**
  * linux: one `ss -tuinpH` per tick. TCP counters are per-socket totals (bytes_acked → bytes_out,
  * bytes_received → bytes_in), fed to the store as cumulative; UDP has none (-1). A socket shared by
- * several processes is attributed to the first owner ss lists, so its bytes are counted once.
+ * several processes is attributed to one owner, so its bytes are counted once: the one it had in the previous
+ * sample while that one still holds it, else the first ss lists.
  */
 export const SS_ARGS = ['-tuinpH'] as const;
 
-export function toObservation(s: SsSocket): FlowObservation | undefined {
-  const owner = s.owners[0];
+/** A socket's tuple, to remember which of its owners the previous sample attributed it to. */
+export function socketKey(s: SsSocket): string {
+  return `${s.protocol}|${s.local.address}|${s.local.port}|${s.remote.address}|${s.remote.port}`;
+}
+
+/**
+ * `ownerPid`: the owner the previous sample chose, kept while it still holds the socket. ss lists the newest
+ * holder first, so after a fork the inherited socket would move to the child: a new flow counting the socket's
+ * whole total again, under a process that may never have used it.
+ */
+export function toObservation(s: SsSocket, ownerPid?: number): FlowObservation | undefined {
+  const owner = (ownerPid === undefined ? undefined : s.owners.find((o) => o.pid === ownerPid)) ?? s.owners[0];
   // No owner: TIME-WAIT, not yet accepted, or another user's socket when not root — nothing to attribute.
   if (!owner || s.remote.wildcard || s.state === 'LISTEN') return undefined;
   return {
@@ -36,6 +47,7 @@ export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refres
   const health = ctx.health.component('ss');
   const store = mutableFlows(ctx);
   store.fedBy(health);
+  let owners = new Map<string, number>();
   return createIntervalCollector({
     name: 'ss',
     intervalMs: ctx.config.flows.sample_interval * 1000,
@@ -46,10 +58,15 @@ export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refres
       const parsed = parseSs(res.stdout);
       const at = ctx.clock.unix();
       const observations: FlowObservation[] = [];
+      const chosen = new Map<string, number>();
       for (const s of parsed.rows) {
-        const o = toObservation(s);
-        if (o) observations.push(o);
+        const key = socketKey(s);
+        const o = toObservation(s, owners.get(key));
+        if (!o) continue;
+        observations.push(o);
+        chosen.set(key, o.pid);
       }
+      owners = chosen;
       await applyAttributedSample(ctx, store, observations, at, opts.refresh);
       health.event(observations.length, at);
       if (parsed.skipped) health.drop(parsed.skipped);
