@@ -6,12 +6,13 @@ import type { FlowObservation } from './flow-store.js';
 import { parseSs, type SsSocket } from './parse-ss.js';
 
 /**
- * linux: one `ss -tuinpH` per tick. TCP counters are per-socket totals (bytes_acked → bytes_out,
+ * linux: one `ss -tuinpeH` per tick (-e: each socket's inode and cookie, so a socket that replaced another on
+ * the same tuple is a new flow even when its counters already passed the old one's). TCP counters are per-socket totals (bytes_acked → bytes_out,
  * bytes_received → bytes_in), fed to the store as cumulative; UDP has none (-1). A socket shared by
  * several processes is attributed to one owner, so its bytes are counted once: the one it had in the previous
  * sample while that one still holds it, else the first ss lists.
  */
-export const SS_ARGS = ['-tuinpH'] as const;
+export const SS_ARGS = ['-tuinpeH'] as const;
 
 /** A socket's tuple, to remember which of its owners the previous sample attributed it to. */
 export function socketKey(s: SsSocket): string {
@@ -40,6 +41,7 @@ export function toObservation(s: SsSocket, ownerPid?: number): FlowObservation |
     interface: '',
     bytesIn: s.bytesIn,
     bytesOut: s.bytesOut,
+    ...(s.socketId === null ? {} : { socketId: s.socketId }),
   };
 }
 

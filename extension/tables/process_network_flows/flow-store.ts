@@ -47,6 +47,8 @@ export interface FlowObservation {
   bytesOut: number | null;
   /** Service observed by the OS itself (nettop quic4/quic6) rather than guessed from a port. */
   observedService?: Service;
+  /** The OS's identity of the socket (ss -e inode/cookie), when it gives one: a different one is another socket. */
+  socketId?: string;
 }
 
 export interface FlowSampleOptions {
@@ -88,6 +90,7 @@ interface Entry {
   rawOut: number | null;
   /** Sample sequence number when last seen. */
   seenIn: number;
+  socketId: string | undefined;
 }
 
 const UNKNOWN = -1;
@@ -117,6 +120,9 @@ function advance(total: number, lastRaw: number | null, raw: number | null, mode
  * reconnected from the same port within a sample). Its flow is a new one: SPEC §2's flow_id is for one flow's life.
  */
 function counterWentBack(entry: Entry, o: FlowObservation): boolean {
+  // the socket's own identity, where the tool prints one, settles it: a reconnect whose counters already passed
+  // the old socket's is another socket too
+  if (o.socketId !== undefined && entry.socketId !== undefined && o.socketId !== entry.socketId) return true;
   const back = (raw: number | null, last: number | null) => raw !== null && Number.isFinite(raw) && last !== null && Math.max(0, raw) < last;
   return back(o.bytesOut, entry.rawOut) || back(o.bytesIn, entry.rawIn);
 }
@@ -135,7 +141,9 @@ function groupSample(observations: readonly FlowObservation[]): Map<string, Flow
       continue;
     }
     const sum = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : x + y);
-    byKey.set(key, { ...seen, bytesIn: sum(seen.bytesIn, o.bytesIn), bytesOut: sum(seen.bytesOut, o.bytesOut) });
+    // the group's identity is its sockets', in an order that does not depend on the tool's listing order
+    const socketId = seen.socketId === undefined || o.socketId === undefined ? undefined : [...seen.socketId.split(','), o.socketId].sort().join(',');
+    byKey.set(key, { ...seen, bytesIn: sum(seen.bytesIn, o.bytesIn), bytesOut: sum(seen.bytesOut, o.bytesOut), ...(socketId === undefined ? {} : { socketId }) });
   }
   return byKey;
 }
@@ -273,7 +281,7 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
             continue;
           }
         }
-        entry = { row: makeRow(o, at), rawIn: null, rawOut: null, seenIn: seq };
+        entry = { row: makeRow(o, at), rawIn: null, rawOut: null, seenIn: seq, socketId: o.socketId };
         open.set(key, entry);
         openKeyOf.set(pidTuple, key);
         result.created++;
@@ -292,6 +300,7 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
       }
       const r = entry.row;
       entry.seenIn = seq;
+      if (o.socketId !== undefined) entry.socketId = o.socketId;
       const nextIn = advance(r.bytes_in, entry.rawIn, o.bytesIn, counters);
       const nextOut = advance(r.bytes_out, entry.rawOut, o.bytesOut, counters);
       r.bytes_in = nextIn.total;

@@ -35,6 +35,8 @@ export interface SsSocket {
   bytesOut: number | null;
   /** bytes_sent when printed (diagnostics). */
   bytesSent: number | null;
+  /** `ino:…/sk:…` with -e: tells a new socket on the same tuple from the old one; null without -e. */
+  socketId: string | null;
 }
 
 export interface SsParseResult {
@@ -48,8 +50,13 @@ const SOCKET_LINE = /^(?:(tcp|udp)\s+)?([A-Z][A-Z0-9-]*)\s+(\d+)\s+(\d+)\s+(\S+)
  * quotes, commas and newlines (any process sets its own via /proc/self/comm or prctl), never ')'.
  */
 const OWNER = /\("([\s\S]*?)",pid=(\d+),fd=(\d+)\)/g;
-/** The end of a users:(…) list: a name cannot hold ')', so only ss itself prints this. */
-const USERS_END = /\)\)\s*$/;
+/**
+ * The end of a users:(…) list: a name cannot hold ')', so only ss itself prints this; with -e, ss's own
+ * `[uid:N ]ino:N sk:X …` follow it (the rest, a cgroup path, is not read).
+ */
+const USERS_END = /\)\)(?:\s+(?:uid:\d+\s+)?ino:\d+\s.*)?\s*$/;
+/** -e's socket identity, right after the users list (or the peer when no process holds the socket). */
+const SOCKET_ID = /^\s*(?:uid:\d+\s+)?ino:(\d+)\s+sk:([0-9a-f]+)\b/;
 /** A task name is at most 15 bytes (TASK_COMM_LEN 16 with its NUL). */
 const MAX_TASK_NAME = 15;
 
@@ -164,9 +171,15 @@ export function parseSs(text: string, opts: { defaultProtocol?: 'tcp' | 'udp' } 
         i = j;
       }
     }
+    let tail = rest;
     if (rest.startsWith('users:(')) {
-      for (const o of rest.matchAll(OWNER)) owners.push({ name: o[1]!, pid: Number(o[2]), fd: Number(o[3]) });
+      // the list ends at the first '))' (no name holds ')'); what follows is -e's, never an owner
+      const end = rest.indexOf('))');
+      const users = end < 0 ? rest : rest.slice(0, end + 2);
+      tail = end < 0 ? '' : rest.slice(end + 2);
+      for (const o of users.matchAll(OWNER)) owners.push({ name: o[1]!, pid: Number(o[2]), fd: Number(o[3]) });
     }
+    const id = SOCKET_ID.exec(tail);
     const socket: SsSocket = {
       protocol,
       state: m[2]!,
@@ -177,6 +190,7 @@ export function parseSs(text: string, opts: { defaultProtocol?: 'tcp' | 'udp' } 
       bytesIn: protocol === 'udp' ? null : 0,
       bytesOut: protocol === 'udp' ? null : 0,
       bytesSent: null,
+      socketId: id ? `${id[1]}/${id[2]}` : null,
     };
     rows.push(socket);
     last = socket;
