@@ -64,7 +64,7 @@ interface Header {
   bytesOut: number;
 }
 
-const PROCESS_LABEL = /^(.*)\.(\d+)$/;
+const PROCESS_LABEL = /^([\s\S]*)\.(\d+)$/;
 /** A field no header prints: a number, or a process label's `.PID` end. */
 const HEADER_NOT_NAME = /^\d+$|\.\d+$/;
 
@@ -187,6 +187,32 @@ class RowFields {
 /** The longest process name nettop may print before `.PID` (p_name, 2 × MAXCOMLEN). */
 const MAX_PROCESS_NAME = 32;
 
+/**
+ * A row too short for the header, joined with the lines after it, if that makes a process row: a process
+ * names itself by its file name, which may hold newlines, and nettop does not quote. Only a process row is
+ * joined (its label, NAME.PID with NAME of at most 32 characters, holds the newlines), so a row cut short at
+ * the end of the output or before a complete row is still skipped alone, never merged into what follows.
+ */
+function joinSplitName(text: string, from: number, first: string, header: Header): { line: string; next: number } | undefined {
+  let line = first;
+  let pos = from;
+  for (let k = 0; k < MAX_PROCESS_NAME && pos < text.length; k++) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = text.length;
+    let part = text.slice(pos, end);
+    if (part.endsWith('\r')) part = part.slice(0, -1);
+    line += `\n${part}`;
+    pos = end + 1;
+    const probe = new RowFields();
+    if (!probe.load(line, header)) continue;
+    const label = probe.text(header.label);
+    const m = PROCESS_LABEL.exec(label);
+    const ok = m && m[1]!.length <= MAX_PROCESS_NAME && !label.includes('<->') && probe.text(header.iface).trim() === '' && probe.counter(header.bytesIn) !== undefined && probe.counter(header.bytesOut) !== undefined;
+    return ok ? { line, next: pos } : undefined;
+  }
+  return undefined;
+}
+
 export function parseNettop(text: string): NettopParseResult {
   const rows: NettopFlow[] = [];
   const processes: NettopProcessRow[] = [];
@@ -226,8 +252,14 @@ export function parseNettop(text: string): NettopParseResult {
       continue;
     }
     if (!fields.load(line, header)) {
-      skipped++;
-      continue;
+      const joined = joinSplitName(text, start, line, header);
+      if (!joined) {
+        skipped++;
+        continue;
+      }
+      line = joined.line;
+      start = joined.next;
+      fields.load(line, header);
     }
     const label = fields.text(header.label);
     const bytesIn = fields.counter(header.bytesIn);
