@@ -2,7 +2,7 @@ import { normalizeAddress } from '../../../src/classify/network.js';
 import { ParseError } from '../../../src/errors.js';
 
 /**
- * Pure parser for `ss -tuinpH` (formats.md §3.3). One socket line (Netid optional, State, Recv-Q, Send-Q,
+ * Pure parser for `ss -tuinpeH` (formats.md §3.3, with -e: `ino:`, `sk:` after the users list). One socket line (Netid optional, State, Recv-Q, Send-Q,
  * Local, Peer, optional users:(…)), then for TCP an info line starting with whitespace whose byte counters
  * are pulled out by regex (they are omitted when zero). UDP has no counters: bytes are null.
  */
@@ -198,7 +198,7 @@ export function parseSs(text: string, opts: { defaultProtocol?: 'tcp' | 'udp' } 
   finish();
 
   if (nonEmpty > 0 && rows.length === 0 && skipped === nonEmpty) {
-    throw new ParseError('no ss socket line recognised', firstLine, 'expected `ss -tuinpH` output (iproute2); check the ss version');
+    throw new ParseError('no ss socket line recognised', firstLine, 'expected `ss -tuinpeH` output (iproute2); check the ss version');
   }
   return { rows, skipped };
 }
