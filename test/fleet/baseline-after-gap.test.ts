@@ -5,23 +5,23 @@
  * are rare because the window is empty, not because the fleet does not use them.
  */
 import { expect, it } from 'vitest';
+import { fixedClock } from '../../src/clock.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { retention, rollup } from '../../fleet/rules/maintenance.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
-import { DAY, HOUR, MiB, T0, candidateLine, destinationLine, hostsOf, memoryStore, runPipeline, statusLines } from './fleet-helpers.js';
+import { DAY, HOUR, T0, candidateLine, dailyLines, hostsOf, memoryStore, MiB, runPipeline, statusLines } from './fleet-helpers.js';
 
 it('after a gap longer than the window, a candidate judged on an hour of data is held as baseline_warming, not fired as rare', async () => {
   const cfg = defaultAnalyticsConfig();
   const hosts = hostsOf(12);
   const store = await memoryStore();
   // a 10-day pilot: every host uses the team's file share every day
-  const pilot: string[] = [];
-  for (let d = 0; d <= 10; d++) pilot.push(...statusLines(hosts, T0 + d * DAY), ...hosts.map((h) => destinationLine(h, T0 + d * DAY + HOUR, 'files.team-drive.com', APPS.vscode)));
+  const pilot = dailyLines(hosts, 0, 10, 'files.team-drive.com');
   await runPipeline(store, [pilot]);
   // 50 days without any line; the fleet comes back, and the hourly rollup slides the window past the pilot
   const back = T0 + 60 * DAY;
   await runPipeline(store, [statusLines(hosts, back)]);
-  await rollup(store, { analytics: cfg, clock: { now: () => new Date((back + 60) * 1000), unix: () => back + 60, ms: () => (back + 60) * 1000 } });
+  await rollup(store, { analytics: cfg, clock: fixedClock(back + 60) });
   // an hour later host 0 uploads to the share the whole fleet used (its colleagues have not reported it yet)
   const run = await runPipeline(store, [[candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.team-drive.com', bytes_out: 30 * MiB, first_seen: back + HOUR - 200 }, back + HOUR)]]);
   expect(run.finalized.examined).toBe(1);
@@ -35,14 +35,13 @@ it('after the gap, rarity fires again once the window has held baseline_maturity
   const cfg = defaultAnalyticsConfig();
   const hosts = hostsOf(12);
   const store = await memoryStore();
-  const pilot: string[] = [];
-  for (let d = 0; d <= 10; d++) pilot.push(...statusLines(hosts, T0 + d * DAY), ...hosts.map((h) => destinationLine(h, T0 + d * DAY + HOUR, 'files.team-drive.com', APPS.vscode)));
+  const pilot = dailyLines(hosts, 0, 10, 'files.team-drive.com');
   await runPipeline(store, [pilot]);
   const back = T0 + 60 * DAY;
   const resumed: string[] = [];
   for (let d = 0; d <= 7; d++) resumed.push(...statusLines(hosts, back + d * DAY));
   await runPipeline(store, [resumed]);
-  const at = (t: number) => ({ now: () => new Date(t * 1000), unix: () => t, ms: () => t * 1000 });
+  const at = (t: number) => fixedClock(t);
   await rollup(store, { analytics: cfg, clock: at(back + 7 * DAY + 60) });
   const upload = (remote: string, t: number) =>
     candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: remote, server_name: 'up.team-drive.com', bytes_out: 30 * MiB, first_seen: t - 200 }, t);

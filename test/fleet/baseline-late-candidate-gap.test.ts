@@ -5,21 +5,21 @@
  * change its verdict.
  */
 import { expect, it } from 'vitest';
+import { fixedClock } from '../../src/clock.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { retention, rollup } from '../../fleet/rules/maintenance.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
-import { DAY, HOUR, MiB, T0, candidateLine, destinationLine, hostsOf, memoryStore, runPipeline, statusLines } from './fleet-helpers.js';
+import { DAY, HOUR, T0, candidateLine, dailyLines, hostsOf, memoryStore, MiB, runPipeline, statusLines } from './fleet-helpers.js';
 
 async function lateCandidate(withRetention: boolean) {
   const analytics = defaultAnalyticsConfig();
   const hosts = hostsOf(12);
   const store = await memoryStore();
   // days 0-20: the fleet uses the team's share every day; days 21-40: nothing; days 41-55: the fleet reports again
-  const lines: string[] = [];
-  for (let d = 0; d <= 20; d++) lines.push(...statusLines(hosts, T0 + d * DAY), ...hosts.map((h) => destinationLine(h, T0 + d * DAY + HOUR, 'files.team-drive.com', APPS.vscode)));
+  const lines = dailyLines(hosts, 0, 20, 'files.team-drive.com');
   for (let d = 41; d <= 55; d++) lines.push(...statusLines(hosts, T0 + d * DAY));
   await runPipeline(store, [lines], { analytics });
-  const clock = { now: () => new Date((T0 + 55 * DAY + 60) * 1000), unix: () => T0 + 55 * DAY + 60, ms: () => (T0 + 55 * DAY + 60) * 1000 };
+  const clock = fixedClock(T0 + 55 * DAY + 60);
   // the rollup keeps the prevalence data from about day 25 on, inside the gap
   await rollup(store, { analytics, clock });
   if (withRetention) await retention(store, { analytics, detectionsDays: 90, quarantineDays: 30, clock });

@@ -4,18 +4,18 @@
  * does (docs/fleet.md, Finalization), not only until the window has slid past the gap.
  */
 import { expect, it } from 'vitest';
+import { fixedClock } from '../../src/clock.js';
 import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
 import { retention, rollup } from '../../fleet/rules/maintenance.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
-import { DAY, HOUR, MiB, T0, candidateLine, destinationLine, hostsOf, memoryStore, runPipeline, statusLines } from './fleet-helpers.js';
+import { DAY, HOUR, T0, candidateLine, dailyLines, hostsOf, memoryStore, MiB, runPipeline, statusLines } from './fleet-helpers.js';
 
 it('with a 3-day window and 7 days of maturity, a candidate 4 days after the gap (6 days of data in all) is held as baseline_warming', async () => {
   const analytics = { ...defaultAnalyticsConfig(), prevalence_window_days: 3, baseline_maturity_days: 7 };
   const hosts = hostsOf(12);
   const store = await memoryStore();
   // a 2-day pilot
-  const pilot: string[] = [];
-  for (let d = 0; d <= 1; d++) pilot.push(...statusLines(hosts, T0 + d * DAY), ...hosts.map((h) => destinationLine(h, T0 + d * DAY + HOUR, 'files.team-drive.com', APPS.vscode)));
+  const pilot = dailyLines(hosts, 0, 1, 'files.team-drive.com');
   await runPipeline(store, [pilot], { analytics });
   // nothing until day 60, then the fleet reports every day
   const back = T0 + 60 * DAY;
@@ -38,7 +38,7 @@ it('with a 3-day window and 7 days of maturity, a store reporting every day stay
   const lines: string[] = [];
   for (let d = 0; d <= 20; d++) lines.push(...statusLines(hosts, T0 + d * DAY));
   await runPipeline(store, [lines], { analytics });
-  const clock = (t: number) => ({ now: () => new Date(t * 1000), unix: () => t, ms: () => t * 1000 });
+  const clock = (t: number) => fixedClock(t);
   await rollup(store, { analytics, clock: clock(T0 + 20 * DAY + 60) });
   await retention(store, { analytics, detectionsDays: 90, quarantineDays: 30, clock: clock(T0 + 20 * DAY + 60) });
   const at = T0 + 20 * DAY + 2 * HOUR;

@@ -4,14 +4,13 @@
  */
 import { expect, it } from 'vitest';
 import { APPS } from '../../scripts/simulate-fleet.js';
-import { DAY, HOUR, MiB, T0, candidateLine, destinationLine, hostsOf, memoryStore, runPipeline, statusLines } from './fleet-helpers.js';
+import { DAY, HOUR, T0, candidateLine, dailyLines, hostsOf, memoryStore, MiB, runPipeline, statusLines } from './fleet-helpers.js';
 
 it("a window that begins after the last event of its first day is held as baseline_warming when the rest of that day and the following weeks hold nothing", async () => {
   const hosts = hostsOf(12);
   const store = await memoryStore();
   // a 31-day pilot, each day's lines in its first two hours
-  const pilot: string[] = [];
-  for (let d = 0; d <= 30; d++) pilot.push(...statusLines(hosts, T0 + d * DAY), ...hosts.map((h) => destinationLine(h, T0 + d * DAY + HOUR, 'files.team-drive.com', APPS.vscode)));
+  const pilot = dailyLines(hosts, 0, 30, 'files.team-drive.com');
   await runPipeline(store, [pilot]);
   // nothing until day 60; the fleet comes back
   const back = T0 + 60 * DAY;

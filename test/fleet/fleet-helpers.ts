@@ -49,6 +49,19 @@ export function statusLines(hosts: HostInfo[], t: number): string[] {
   return hosts.map((h) => snapshotLine(h, 'outflow_status', t, [{ component: 'flows', platform: 'darwin', state: 'running', detail: '', events: 1, dropped: 0, last_event: t, version: '0.1.0' }]));
 }
 
+/**
+ * Every host's status lines on each day from `fromDay` to `toDay` (days after T0), and with `share`, each host's use
+ * of that server (VS Code) an hour into each day: a fleet reporting daily.
+ */
+export function dailyLines(hosts: HostInfo[], fromDay: number, toDay: number, share?: string): string[] {
+  const lines: string[] = [];
+  for (let d = fromDay; d <= toDay; d++) {
+    lines.push(...statusLines(hosts, T0 + d * DAY));
+    if (share) lines.push(...hosts.map((h) => destinationLine(h, T0 + d * DAY + HOUR, share, APPS.vscode)));
+  }
+  return lines;
+}
+
 export function destinationLine(host: HostInfo, t: number, serverName: string, app: AppDef = APPS.chrome, counter = 5, bytes = { out: 5000, in: 90_000 }): string {
   return eventLine(host, 'outflow_destinations', t, counter, destinationColumns({ app, pid: 10, remote_address: '198.51.100.80', remote_port: 443, server_name: serverName, service: 'tls', bytes_out: bytes.out, bytes_in: bytes.in, first_seen: t - 60, duration: 50 }));
 }
