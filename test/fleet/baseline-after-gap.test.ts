@@ -38,9 +38,7 @@ it('after the gap, rarity fires again once the window has held baseline_maturity
   const pilot = dailyLines(hosts, 0, 10, 'files.team-drive.com');
   await runPipeline(store, [pilot]);
   const back = T0 + 60 * DAY;
-  const resumed: string[] = [];
-  for (let d = 0; d <= 7; d++) resumed.push(...statusLines(hosts, back + d * DAY));
-  await runPipeline(store, [resumed]);
+  await runPipeline(store, [dailyLines(hosts, 60, 67)]);
   const at = (t: number) => fixedClock(t);
   await rollup(store, { analytics: cfg, clock: at(back + 7 * DAY + 60) });
   const upload = (remote: string, t: number) =>
