@@ -1110,13 +1110,17 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       // Newest version per id: greater eventTime, or equal eventTime with more bytes out; remaining ties
       // break on the body text (as the SQL below does), so arrival order never matters.
       const best = new Map<string, { r: CandidateInput; body: string }>();
-      /** Per candidate, its earliest version in this batch: an older version reported late still dates when a pending row is due. */
-      const firstReport = new Map<string, number>();
+      /**
+       * Per candidate, the times of its versions in this batch: an older version reported late still dates when a pending
+       * row is due, the earliest of them newer than the version last judged (a late copy of a judged one does not).
+       */
+      const reports = new Map<string, number[]>();
       for (const r of rows) {
         const id = candidateId(r);
         const body = JSON.stringify(r.candidate);
-        const seen = firstReport.get(id);
-        if (seen === undefined || r.eventTime < seen) firstReport.set(id, r.eventTime);
+        const times = reports.get(id);
+        if (times === undefined) reports.set(id, [r.eventTime]);
+        else if (!times.includes(r.eventTime)) times.push(r.eventTime);
         const cur = best.get(id);
         const c = cur?.r;
         if (
@@ -1157,11 +1161,18 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         pending += rowsOut.length;
         await ex.q(
           'write',
-          `UPDATE candidates AS c SET due_time = u.due
-           FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(host_id, id, due)
-           WHERE c.host_id = u.host_id AND c.id = u.id AND c.status = 'pending' AND coalesce(c.due_time, c.event_time) > u.due
-             AND (c.judged_time IS NULL OR c.judged_time < u.due)`,
-          [part.map(([, r]) => r.hostId), part.map(([id]) => id), part.map(([id]) => firstReport.get(id)!)],
+          `UPDATE candidates AS c SET due_time = v.due
+           FROM (SELECT u.host_id, u.id, min(u.t) AS due
+                 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(host_id, id, t)
+                 JOIN candidates j ON j.host_id = u.host_id AND j.id = u.id
+                 WHERE j.judged_time IS NULL OR j.judged_time < u.t
+                 GROUP BY u.host_id, u.id) AS v
+           WHERE c.host_id = v.host_id AND c.id = v.id AND c.status = 'pending' AND coalesce(c.due_time, c.event_time) > v.due`,
+          [
+            part.flatMap(([id, r]) => reports.get(id)!.map(() => r.hostId)),
+            part.flatMap(([id]) => reports.get(id)!.map(() => id)),
+            part.flatMap(([id]) => reports.get(id)!),
+          ],
         );
       }
       return pending;

@@ -568,19 +568,24 @@ class SqliteRepos implements StoreRepos {
           // rows, not versions: a batch bringing a flow's versions oldest first replaces its row once per version,
           // and counts it once, as PostgreSQL (which keeps the newest version per row first) does in any order
           const became = new Set<string>();
-          /** Per candidate, its earliest version in this batch: an older version reported late still dates when a pending row is due. */
-          const firstReport = new Map<string, number>();
+          /**
+           * Per candidate, the times of its versions in this batch: an older version reported late still dates when a pending
+           * row is due, the earliest of them newer than the version last judged (a late copy of a judged one does not).
+           */
+          const reports = new Map<string, number[]>();
           for (const r of rows) {
             const text = JSON.stringify(r.candidate);
             const id = candidateId(r);
-            const seen = firstReport.get(id);
-            if (seen === undefined || r.eventTime < seen) firstReport.set(id, r.eventTime);
+            const times = reports.get(id);
+            if (times === undefined) reports.set(id, [r.eventTime]);
+            else if (!times.includes(r.eventTime)) times.push(r.eventTime);
             const stored = up.get(id, r.hostId, r.eventTime, r.candidate.analytic, r.destinationKey, r.candidate.bytes_out, candidateBodyDigest(text), r.eventTime, text) as { seq: number } | undefined;
             if (!stored) continue;
             body.run(stored.seq, text);
             became.add(id);
           }
-          for (const [id, t] of firstReport) earlier.run(t, id, t, t);
+          // oldest first: the first one newer than the version last judged sets it, and no later one is earlier
+          for (const [id, times] of reports) for (const t of times.sort((a, b) => a - b)) earlier.run(t, id, t, t);
           return became.size;
         });
       },

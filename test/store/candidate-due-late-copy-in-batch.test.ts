@@ -1,0 +1,65 @@
+/**
+ * CandidatesRepo.upsertPending after a judgement (docs/fleet.md Finalization): a pending row is due at the event time of
+ * the earliest version reported since it was last judged, also when one batch brings a late copy of the judged version
+ * beside newer reports, in any order within the batch. SQLite and PostgreSQL alike.
+ */
+import { describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
+import { openPostgresStore } from '../../fleet/store/postgres/index.js';
+import type { CandidateInput, Store } from '../../fleet/store/store.js';
+import type { EgressCandidate } from '../../src/schemas/egress-candidate.js';
+import { pgQuery, useTestDatabase } from '../helpers/pg.js';
+import { sampleCandidate } from './store.contract.js';
+
+const T0 = 1_772_409_600;
+const testDb = useTestDatabase('due_late_copy');
+
+function input(eventTime: number, over: Partial<Record<keyof EgressCandidate, unknown>> = {}): CandidateInput {
+  return { hostId: 'H1', eventTime, destinationKey: 'example.net', candidate: sampleCandidate(over) };
+}
+
+/** Judge what is due up to `cutoff` and mark it, in a transaction, as finalization does. */
+async function judge(store: Store, cutoff: number, between?: () => Promise<void>): Promise<void> {
+  const due = await store.candidates.pendingUpTo(cutoff, 10);
+  expect(due).toHaveLength(1);
+  await between?.();
+  await store.transaction((tx) =>
+    tx.candidates.markFinalized(due.map((p) => ({ id: p.id, detectionId: null, countedBytesOut: 0, countedBytesIn: 0, branch: 'no_fire', version: p.version }))),
+  );
+}
+
+const backends: [string, () => Promise<Store>][] = [
+  ['sqlite', () => openSqliteStore(':memory:')],
+  [
+    'postgres',
+    async () => {
+      const s = await openPostgresStore(testDb().url, { poolSize: 3 });
+      await pgQuery(testDb().url, 'DELETE FROM candidates');
+      return s;
+    },
+  ],
+];
+
+for (const [name, open] of backends) {
+  describe(`candidate due time, a batch with a late copy: ${name}`, () => {
+    it('a batch holding a late copy of the judged version and an unjudged report is due at that report, in any order', async () => {
+      const batch = [input(T0, { bytes_out: 2_000_000 }), input(T0 + 60, { bytes_out: 3_000_000 }), input(T0 + 600, { bytes_out: 9_000_000 })];
+      const due: Record<string, number[]> = {};
+      for (const [order, rows] of [['oldest first', batch], ['newest first', [...batch].reverse()]] as const) {
+        const store = await open();
+        try {
+          await store.candidates.upsertPending([input(T0, { bytes_out: 2_000_000 })]);
+          await judge(store, T0);
+          // one batch: the judged report again (another source), the next report (unjudged) and the one after
+          await store.candidates.upsertPending(rows);
+          due[order] = (await store.candidates.pendingUpTo(T0 + 60, 10)).map((p) => p.eventTime);
+        } finally {
+          await store.close();
+        }
+      }
+      // due at T0 + 60, the earliest version reported since it was judged
+      expect(due).toEqual({ 'oldest first': [T0 + 600], 'newest first': [T0 + 600] });
+    });
+
+  });
+}
