@@ -1250,7 +1250,8 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         // the detection already holds the judged version's bytes: the newer version adds only its delta when judged
         await ex.q(
           'write',
-          `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et
+          `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et,
+             due_time = CASE WHEN u.et IS NULL THEN c.due_time ELSE c.event_time END
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, detection_id, out, inn, et)
            WHERE c.id = u.id AND c.status = 'pending'`,
           [changed.map((o) => o.id), changed.map((o) => o.detectionId), changed.map((o) => o.countedBytesOut), changed.map((o) => o.countedBytesIn), changed.map((o) => o.version?.eventTime ?? null)],
@@ -1265,7 +1266,9 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         const folded = changed.length
           ? await ex.q<{ id: string }>(
               'write',
-              `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et
+              `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et,
+                 -- due at its own report now (its due time was the judged version's or older), as when it arrives after
+                 due_time = c.event_time
                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
                  AS u(id, detection_id, out, inn, read_detection, read_out, read_in, et)
                WHERE c.id = u.id AND c.status = 'pending' AND c.detection_id IS NOT DISTINCT FROM u.read_detection

@@ -626,7 +626,8 @@ class SqliteRepos implements StoreRepos {
           // A newer version ingested after the judged one was read stays pending (nobody judged it), but
           // takes over where the judged version was folded: the detection this batch commits already holds
           // the judged version's bytes, so the newer version must add only its delta, not count again.
-          const fold = self.st(`UPDATE candidates SET detection_id = ?, counted_bytes_out = ?, counted_bytes_in = ?, judged_time = ? WHERE id = ? AND status = 'pending'`);
+          // Its due time was the judged version's (or older): it is due at its own report now, as when it arrives after.
+          const fold = self.st(`UPDATE candidates SET detection_id = ?, counted_bytes_out = ?, counted_bytes_in = ?, judged_time = ?, due_time = event_time WHERE id = ? AND status = 'pending'`);
           for (const o of outcomes) {
             if (!o.version) {
               up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
