@@ -10,3 +10,5 @@ CREATE INDEX candidates_due ON candidates (coalesce(due_time, event_time)) WHERE
 -- The event time of the version last judged: a late copy of a version no newer than it (another source, a re-read
 -- file) does not bring a pending row's due time forward (pg-store.ts / sqlite-store.ts upsertPending).
 ALTER TABLE candidates ADD COLUMN judged_time BIGINT;
+-- A row finalized before this migration was judged at its stored version.
+UPDATE candidates SET judged_time = event_time WHERE status = 'finalized';
