@@ -100,8 +100,11 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     else {
       given.others ??= new Map();
       const since = given.others.get(path);
-      // bounded: a process exec'ing image after image keeps its first few; a path not kept names no flow's code
-      if (since === undefined ? given.others.size < MAX_KERNEL_PATHS : obs.seenAt < since) given.others.set(since === undefined ? detached(path) : path, obs.seenAt);
+      // bounded, most recently given last: a process exec'ing image after image forgets the paths it left longest ago,
+      // never the one it runs now (whose flows, first seen from now on, take it as their path)
+      given.others.delete(path);
+      if (since === undefined && given.others.size >= MAX_KERNEL_PATHS) given.others.delete(given.others.keys().next().value as string);
+      given.others.set(since === undefined ? detached(path) : path, since === undefined ? obs.seenAt : Math.min(since, obs.seenAt));
     }
     const at = kernelPathAt.get(r) ?? -Infinity;
     kernelPathAt.set(r, obs.source === 'eslogger' && at < obs.seenAt ? obs.seenAt : at);
