@@ -26,6 +26,10 @@ export function socketKey(s: SsSocket): string {
  */
 export function toObservation(s: SsSocket, ownerPid?: number): FlowObservation | undefined {
   const owner = (ownerPid === undefined ? undefined : s.owners.find((o) => o.pid === ownerPid)) ?? s.owners[0];
+  return observationFor(s, owner);
+}
+
+function observationFor(s: SsSocket, owner: SsSocket['owners'][number] | undefined): FlowObservation | undefined {
   // No owner: TIME-WAIT, not yet accepted, or another user's socket when not root — nothing to attribute.
   if (!owner || s.remote.wildcard || s.state === 'LISTEN') return undefined;
   return {
@@ -49,7 +53,8 @@ export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refres
   const health = ctx.health.component('ss');
   const store = mutableFlows(ctx);
   store.fedBy(health);
-  let owners = new Map<string, number>();
+  /** Per socket, the owner the previous sample attributed it to and the counters that owner's flow had then. */
+  let owners = new Map<string, { pid: number; socketId: string | null; bytesIn: number | null; bytesOut: number | null }>();
   return createIntervalCollector({
     name: 'ss',
     intervalMs: ctx.config.flows.sample_interval * 1000,
@@ -60,13 +65,19 @@ export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refres
       const parsed = parseSs(res.stdout);
       const at = ctx.clock.unix();
       const observations: FlowObservation[] = [];
-      const chosen = new Map<string, number>();
+      const chosen = new Map<string, { pid: number; socketId: string | null; bytesIn: number | null; bytesOut: number | null }>();
       for (const s of parsed.rows) {
         const key = socketKey(s);
-        const o = toObservation(s, owners.get(key));
+        const prev = owners.get(key);
+        const o = toObservation(s, prev?.pid);
         if (!o) continue;
+        // the socket went over to another process (the one that had it no longer holds it): what it carried until then
+        // is the previous owner's flow's, and the new owner's flow counts from there
+        if (prev && prev.pid !== o.pid && (prev.socketId === null || s.socketId === null || prev.socketId === s.socketId)) {
+          o.countedBefore = { bytesIn: prev.bytesIn, bytesOut: prev.bytesOut };
+        }
         observations.push(o);
-        chosen.set(key, o.pid);
+        chosen.set(key, { pid: o.pid, socketId: s.socketId, bytesIn: s.bytesIn, bytesOut: s.bytesOut });
       }
       owners = chosen;
       await applyAttributedSample(ctx, store, observations, at, opts.refresh);

@@ -49,6 +49,11 @@ export interface FlowObservation {
   observedService?: Service;
   /** The OS's identity of the socket (ss -e inode/cookie), when it gives one: a different one is another socket. */
   socketId?: string;
+  /**
+   * Cumulative mode: the socket's counters another process's flow already counted (the socket was handed over): a new
+   * flow of this process counts from them, not from zero.
+   */
+  countedBefore?: { bytesIn: number | null; bytesOut: number | null };
 }
 
 export interface FlowSampleOptions {
@@ -143,7 +148,8 @@ function groupSample(observations: readonly FlowObservation[]): Map<string, Flow
     const sum = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : x + y);
     // the group's identity is its sockets', in an order that does not depend on the tool's listing order
     const socketId = seen.socketId === undefined || o.socketId === undefined ? undefined : [...seen.socketId.split(','), o.socketId].sort().join(',');
-    byKey.set(key, { ...seen, bytesIn: sum(seen.bytesIn, o.bytesIn), bytesOut: sum(seen.bytesOut, o.bytesOut), ...(socketId === undefined ? {} : { socketId }) });
+    const { countedBefore: _countedBefore, ...rest } = seen;
+    byKey.set(key, { ...rest, bytesIn: sum(seen.bytesIn, o.bytesIn), bytesOut: sum(seen.bytesOut, o.bytesOut), ...(socketId === undefined ? {} : { socketId }) });
   }
   return byKey;
 }
@@ -281,7 +287,9 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
             continue;
           }
         }
-        entry = { row: makeRow(o, at), rawIn: null, rawOut: null, seenIn: seq, socketId: o.socketId };
+        // counters another flow already counted (a handed-over socket) are this flow's starting point, when they are below
+        const base = (raw: number | null, before: number | null | undefined) => (counters === 'cumulative' && !replaced && raw !== null && before !== null && before !== undefined && before <= raw ? before : null);
+        entry = { row: makeRow(o, at), rawIn: base(o.bytesIn, o.countedBefore?.bytesIn), rawOut: base(o.bytesOut, o.countedBefore?.bytesOut), seenIn: seq, socketId: o.socketId };
         open.set(key, entry);
         openKeyOf.set(pidTuple, key);
         result.created++;
