@@ -1114,13 +1114,13 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
        * Per candidate, the times of its versions in this batch: an older version reported late still dates when a pending
        * row is due, the earliest of them newer than the version last judged (a late copy of a judged one does not).
        */
-      const reports = new Map<string, number[]>();
+      const reports = new Map<string, Set<number>>();
       for (const r of rows) {
         const id = candidateId(r);
         const body = JSON.stringify(r.candidate);
         const times = reports.get(id);
-        if (times === undefined) reports.set(id, [r.eventTime]);
-        else if (!times.includes(r.eventTime)) times.push(r.eventTime);
+        if (times === undefined) reports.set(id, new Set([r.eventTime]));
+        else times.add(r.eventTime);
         const cur = best.get(id);
         const c = cur?.r;
         if (
@@ -1169,9 +1169,9 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
                  GROUP BY u.host_id, u.id) AS v
            WHERE c.host_id = v.host_id AND c.id = v.id AND c.status = 'pending' AND coalesce(c.due_time, c.event_time) > v.due`,
           [
-            part.flatMap(([id, r]) => reports.get(id)!.map(() => r.hostId)),
-            part.flatMap(([id]) => reports.get(id)!.map(() => id)),
-            part.flatMap(([id]) => reports.get(id)!),
+            part.flatMap(([id, r]) => [...reports.get(id)!].map(() => r.hostId)),
+            part.flatMap(([id]) => [...reports.get(id)!].map(() => id)),
+            part.flatMap(([id]) => [...reports.get(id)!]),
           ],
         );
       }

@@ -573,19 +573,34 @@ class SqliteRepos implements StoreRepos {
            * row is due, the earliest of them newer than the version last judged (a late copy of a judged one does not).
            */
           const reports = new Map<string, number[]>();
+          /** Candidates with more than one version in the batch, or a version the upsert did not store. */
+          const revisit = new Set<string>();
           for (const r of rows) {
             const text = JSON.stringify(r.candidate);
             const id = candidateId(r);
             const times = reports.get(id);
             if (times === undefined) reports.set(id, [r.eventTime]);
-            else if (!times.includes(r.eventTime)) times.push(r.eventTime);
+            else times.push(r.eventTime);
             const stored = up.get(id, r.hostId, r.eventTime, r.candidate.analytic, r.destinationKey, r.candidate.bytes_out, candidateBodyDigest(text), r.eventTime, text) as { seq: number } | undefined;
-            if (!stored) continue;
+            if (times !== undefined) revisit.add(id);
+            if (!stored) {
+              revisit.add(id);
+              continue;
+            }
             body.run(stored.seq, text);
             became.add(id);
           }
-          // oldest first: the first one newer than the version last judged sets it, and no later one is earlier
-          for (const [id, times] of reports) for (const t of times.sort((a, b) => a - b)) earlier.run(t, id, t, t);
+          // the earliest one newer than the version last judged sets it (ingest leaves judged_time as it was): one read
+          // and one write per candidate, a pass over its versions in between. A candidate whose one version of the batch
+          // was stored has the due time the upsert gave it already (the common case: no statement more).
+          const judgedAt = self.st(`SELECT judged_time FROM candidates WHERE id = ?`).pluck();
+          for (const id of revisit) {
+            const times = reports.get(id)!;
+            const judged = judgedAt.get(id) as number | null | undefined;
+            let due = Infinity;
+            for (const t of times) if (t < due && (judged === null || judged === undefined || judged < t)) due = t;
+            if (due !== Infinity) earlier.run(due, id, due, due);
+          }
           return became.size;
         });
       },
