@@ -1,7 +1,9 @@
 /**
- * CandidatesRepo.markFinalized folding onto a newer version ingested between finalization's read and its commit
- * (docs/fleet.md Finalization): the newer version is due at its own report, as when it arrives after the commit, not
- * at the version just judged. SQLite and PostgreSQL alike.
+ * When a pending candidate is due (docs/fleet.md Finalization): at the event time of the earliest version reported
+ * since it was last judged. After a judgement, also when one batch brings a late copy of the judged version beside
+ * newer reports, in any order within the batch; and after markFinalized folded onto a newer version ingested between
+ * finalization's read and its commit, at that version's own report, as when it arrives after the commit. SQLite and
+ * PostgreSQL alike.
  */
 import { describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
@@ -12,7 +14,7 @@ import { pgQuery, useTestDatabase } from '../helpers/pg.js';
 import { sampleCandidate } from './store.contract.js';
 
 const T0 = 1_772_409_600;
-const testDb = useTestDatabase('due_after_fold');
+const testDb = useTestDatabase('candidate_due_time');
 
 function input(eventTime: number, over: Partial<Record<keyof EgressCandidate, unknown>> = {}): CandidateInput {
   return { hostId: 'H1', eventTime, destinationKey: 'example.net', candidate: sampleCandidate(over) };
@@ -56,5 +58,29 @@ for (const [name, open] of backends) {
         await store.close();
       }
     });
+  });
+}
+
+for (const [name, open] of backends) {
+  describe(`candidate due time, a batch with a late copy: ${name}`, () => {
+    it('a batch holding a late copy of the judged version and an unjudged report is due at that report, in any order', async () => {
+      const batch = [input(T0, { bytes_out: 2_000_000 }), input(T0 + 60, { bytes_out: 3_000_000 }), input(T0 + 600, { bytes_out: 9_000_000 })];
+      const due: Record<string, number[]> = {};
+      for (const [order, rows] of [['oldest first', batch], ['newest first', [...batch].reverse()]] as const) {
+        const store = await open();
+        try {
+          await store.candidates.upsertPending([input(T0, { bytes_out: 2_000_000 })]);
+          await judge(store, T0);
+          // one batch: the judged report again (another source), the next report (unjudged) and the one after
+          await store.candidates.upsertPending(rows);
+          due[order] = (await store.candidates.pendingUpTo(T0 + 60, 10)).map((p) => p.eventTime);
+        } finally {
+          await store.close();
+        }
+      }
+      // due at T0 + 60, the earliest version reported since it was judged
+      expect(due).toEqual({ 'oldest first': [T0 + 600], 'newest first': [T0 + 600] });
+    });
+
   });
 }
