@@ -160,16 +160,29 @@ describe('before macOS 26 (eslogger v9) a team id authorizes a read only once co
     expect(sensitiveEvents.toArray()).toMatchObject([{ pid: 80, team_id: 'EQHXZ8M8AV' }]);
   });
 
-  it(`without a verdict the read is written after ${HOLD_FOR_CODESIGN_S} s, not before`, () => {
+  it(`without a verdict the read is written ${HOLD_FOR_CODESIGN_S} s after it was held, not before`, () => {
     const { pipeline, sensitiveEvents, clock } = setup();
+    const heldAt = clock.now;
     pipeline.handleLine(open(selfSigned, 1));
-    clock.now = S + HOLD_FOR_CODESIGN_S - 1;
+    clock.now = heldAt + HOLD_FOR_CODESIGN_S - 1;
     pipeline.settleHeld();
     expect(sensitiveEvents.size).toBe(0);
-    clock.now = S + HOLD_FOR_CODESIGN_S;
+    clock.now = heldAt + HOLD_FOR_CODESIGN_S;
     pipeline.settleHeld();
     expect(sensitiveEvents.toArray()).toMatchObject([{ time: S, pid: 80 }]);
     expect(pipeline.stats.claimsNotVouched).toBe(1);
+  });
+
+  it('a read eslogger delivers minutes after its event (a backlog) still waits for codesign', () => {
+    const { pipeline, sensitiveEvents, verdicts, clock } = setup();
+    clock.now = S + 600;
+    pipeline.handleLine(open(realChrome, 1));
+    pipeline.settleHeld();
+    expect(pipeline.heldReads).toBe(1);
+    verdicts.set(realChrome.path, codesignSays(realChrome.path, 'developer_id', 'EQHXZ8M8AV'));
+    pipeline.settleHeld();
+    expect(sensitiveEvents.size).toBe(0);
+    expect(pipeline.stats.authorized).toBe(1);
   });
 
   it('a wall clock stepped back ends the wait', () => {

@@ -67,6 +67,8 @@ interface HeldRead {
   filePath: string;
   match: SensitiveMatch;
   operation: Operation;
+  /** deps.now() when it was held: eslogger's lines can be read minutes after their event time (a backlog). */
+  heldAt: number;
 }
 
 /** What codesign says of the team id an ES process claims: Apple's chain vouches, it does not, or no verdict yet. */
@@ -261,7 +263,7 @@ export class EsloggerPipeline {
     if (authorization === 'pending') {
       if (this.held.length < MAX_HELD_READS) {
         this.stats.heldForCodesign++;
-        this.held.push({ event: e, filePath, match: m, operation });
+        this.held.push({ event: e, filePath, match: m, operation, heldAt: this.deps.now() });
         return true;
       }
       // a flood of claims must not make room for one more unverified: decided now, as not vouched for
@@ -309,8 +311,8 @@ export class EsloggerPipeline {
 
   /**
    * Decide the reads held for codesign: those it vouched for are authorized, the rest are written (their own event
-   * time) once codesign refused the claim or `HOLD_FOR_CODESIGN_S` passed without a verdict. The collector calls
-   * this on a timer while reads are held.
+   * time) once codesign refused the claim or `HOLD_FOR_CODESIGN_S` passed since they were held without a verdict. The
+   * collector calls this on a timer while reads are held.
    */
   settleHeld(): void {
     if (!this.held.length) return;
@@ -324,7 +326,7 @@ export class EsloggerPipeline {
         continue;
       }
       // a wall clock stepped back counts as the wait being over, as a time ahead of now does for the signing service
-      const waited = now - h.event.time;
+      const waited = now - h.heldAt;
       if (word === 'pending' && waited >= 0 && waited < HOLD_FOR_CODESIGN_S) {
         waiting.push(h);
         continue;
