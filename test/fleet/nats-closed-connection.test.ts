@@ -5,20 +5,15 @@
  * once the server accepts the credentials again, and `done` never settles, so serve never says the input ended.
  */
 import { connect } from 'nats';
-import { afterEach, expect, it } from 'vitest';
-import { startNatsSource, type NatsSource } from '../../fleet/ingest/nats-source.js';
+import { expect, it } from 'vitest';
+import { startNatsSource } from '../../fleet/ingest/nats-source.js';
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { silentLogger } from '../../src/log.js';
-import { startPrivateNatsServer, type PrivateNatsServer } from '../helpers/nats.js';
+import { natsTestRuns } from '../helpers/nats.js';
 
 const PORT = 4440 + (process.pid % 50);
-let server: PrivateNatsServer | undefined;
-const sources: NatsSource[] = [];
-afterEach(async () => {
-  await Promise.all(sources.splice(0).map((s) => s.stop(500)));
-  await server?.stop();
-  server = undefined;
-});
+const nats = natsTestRuns(500);
+const { sources } = nats;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function publish(pass: string, text: string) {
@@ -28,7 +23,7 @@ async function publish(pass: string, text: string) {
 }
 
 it('consumes again once the server accepts the credentials again after refusing them', async () => {
-  server = await startPrivateNatsServer(PORT, 'first');
+  const server = await nats.server(PORT, 'first');
   const nc = await connect({ servers: `127.0.0.1:${PORT}`, user: 'agg', pass: 'first' });
   await (await nc.jetstreamManager()).streams.add({ name: 'R', subjects: ['r.>'] });
   await nc.close();

@@ -4,22 +4,18 @@
  * again, a subject added to the stream, a fetch that waits longer than the ack wait or keeps failing, stop(), and a consumer an earlier version made
  * without a filter.
  */
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { AckPolicy, DeliverPolicy, nanos } from 'nats';
-import { startNatsSource, type NatsBatch, type NatsSource } from '../../fleet/ingest/nats-source.js';
+import { startNatsSource, type NatsBatch } from '../../fleet/ingest/nats-source.js';
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { silentLogger } from '../../src/log.js';
-import { NATS_TEST_URL, testStream, type TestStream } from '../helpers/nats.js';
+import { NATS_TEST_URL, natsTestRuns, type TestStream } from '../helpers/nats.js';
 
 const log = silentLogger();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nats = natsTestRuns();
+const { sources } = nats;
 let ts: TestStream | undefined;
-const sources: NatsSource[] = [];
-afterEach(async () => {
-  await Promise.all(sources.splice(0).map((s) => s.stop()));
-  await ts?.cleanup();
-  ts = undefined;
-});
 
 const cfg = (over: Record<string, unknown>) => NatsInputConfigSchema.parse({ servers: NATS_TEST_URL, stream: ts!.stream, durable: 'agg', batch: 50, ack_wait_s: 2, ...over });
 
@@ -38,7 +34,7 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15
 }
 
 it('clears the old subject filter when the subjects widen to the whole stream', async () => {
-  ts = await testStream('nconsumer');
+  ts = await nats.stream('nconsumer');
   const [a, b] = [`${ts.prefix}.a`, `${ts.prefix}.b`];
   await ts.jsm.streams.add({ name: ts.stream, subjects: [a, b] });
   await (await startNatsSource({ config: cfg({ subjects: [a] }), log, handler: async () => undefined })).stop();
@@ -52,7 +48,7 @@ it('clears the old subject filter when the subjects widen to the whole stream', 
 }, 30_000);
 
 it('sets the durable consumer up again when it is deleted while serving', async () => {
-  ts = await testStream('nconsumer', { create: true });
+  ts = await nats.stream('nconsumer', { create: true });
   const batches: NatsBatch['messages'][] = [];
   await run({ subjects: [`${ts.prefix}.>`] }, batches);
   await ts.publish(`${ts.prefix}.r`, ['{"x":1}']);
@@ -65,7 +61,7 @@ it('sets the durable consumer up again when it is deleted while serving', async 
 }, 30_000);
 
 it('keeps the messages of a fetch that waits longer than ack_wait_s from being redelivered into it', async () => {
-  ts = await testStream('nconsumer', { create: true });
+  ts = await nats.stream('nconsumer', { create: true });
   const batches: NatsBatch['messages'][] = [];
   await run({ subjects: [`${ts.prefix}.>`], ack_wait_s: 1, fetch_wait_ms: 4000 }, batches);
   await ts.publish(`${ts.prefix}.r`, ['{"x":1}']);
@@ -75,7 +71,7 @@ it('keeps the messages of a fetch that waits longer than ack_wait_s from being r
 }, 30_000);
 
 it('delivers every message of a stream deleted and created again while serving', async () => {
-  ts = await testStream('nconsumer', { create: true });
+  ts = await nats.stream('nconsumer', { create: true });
   const subj = `${ts.prefix}.r`;
   const got: NatsBatch['messages'] = [];
   const s = await startNatsSource({ config: cfg({ subjects: [`${ts.prefix}.>`] }), log, handler: async (b) => void got.push(...b.messages) });
@@ -92,7 +88,7 @@ it('delivers every message of a stream deleted and created again while serving',
 }, 30_000);
 
 it('redelivers what another instance held uncommitted when the consumer is deleted and created again', async () => {
-  ts = await testStream('nconsumer', { create: true });
+  ts = await nats.stream('nconsumer', { create: true });
   const subj = `${ts.prefix}.r`;
   const committed: number[] = [];
   // instance A: takes seq 1..3, its store fails (the commit is retried), then it is stopped: hands them back
@@ -133,7 +129,7 @@ it('redelivers what another instance held uncommitted when the consumer is delet
 }, 40_000);
 
 it('does not deliver a subject added to the stream after start that the config does not ask for', async () => {
-  ts = await testStream('nconsumer');
+  ts = await nats.stream('nconsumer');
   const [a, other] = [`${ts.prefix}.a`, `${ts.prefix}.other`];
   await ts.jsm.streams.add({ name: ts.stream, subjects: [a] });
   const got: NatsBatch['messages'] = [];
@@ -149,7 +145,7 @@ it('does not deliver a subject added to the stream after start that the config d
 }, 30_000);
 
 it('reports a fetch that keeps failing: stats (failedFetches, lastError) and onFailure (the metrics counter)', async () => {
-  ts = await testStream('nconsumer', { create: true });
+  ts = await nats.stream('nconsumer', { create: true });
   const failures: string[] = [];
   const s = await startNatsSource({ config: cfg({ subjects: [`${ts.prefix}.>`] }), log, handler: async () => undefined, onFailure: (kind) => void failures.push(kind) });
   sources.push(s);
@@ -163,7 +159,7 @@ it('reports a fetch that keeps failing: stats (failedFetches, lastError) and onF
 }, 30_000);
 
 it('stop() returns promptly from an idle long fetch, right after start and after a batch', async () => {
-  ts = await testStream('nconsumer', { create: true });
+  ts = await nats.stream('nconsumer', { create: true });
   const got: number[] = [];
   const s1 = await startNatsSource({ config: cfg({ subjects: [`${ts.prefix}.>`], fetch_wait_ms: 20_000 }), log, handler: async (b) => void got.push(...b.messages.map((m) => m.seq)) });
   let t = Date.now();
@@ -181,7 +177,7 @@ it('stop() returns promptly from an idle long fetch, right after start and after
 }, 60_000);
 
 it('starts on an existing durable consumer that the previous version created without a filter (stream of exactly the configured subject)', async () => {
-  ts = await testStream('nconsumer', { create: true });
+  ts = await nats.stream('nconsumer', { create: true });
   const config = cfg({ subjects: [`${ts.prefix}.>`] });
   // what ensureConsumer before caffe54 created for a whole-stream subject list: no filter
   await ts.jsm.consumers.add(ts.stream, {

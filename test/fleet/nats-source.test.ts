@@ -4,11 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodePayload, fleetSubjectToFilter, startNatsSource, zstdSupported, type NatsBatch, type NatsSource } from '../../fleet/ingest/nats-source.js';
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { silentLogger } from '../../src/log.js';
-import { NATS_TEST_URL, testStream, type TestStream } from '../helpers/nats.js';
+import { NATS_TEST_URL, natsTestRuns, testStream, type TestStream } from '../helpers/nats.js';
 import type { Store } from '../../fleet/store/store.js';
 import { StoreError } from '../../src/errors.js';
 import { generateFleetLines } from '../helpers/fleet-lines.js';
@@ -75,13 +75,9 @@ describe('decodePayload', () => {
 });
 
 describe('JetStream pull source', () => {
+  const nats = natsTestRuns();
+  const { sources } = nats;
   let ts: TestStream | undefined;
-  const sources: NatsSource[] = [];
-  afterEach(async () => {
-    await Promise.all(sources.splice(0).map((s) => s.stop()));
-    await ts?.cleanup();
-    ts = undefined;
-  });
 
   function config(extra: Record<string, unknown> = {}) {
     return NatsInputConfigSchema.parse({
@@ -97,7 +93,7 @@ describe('JetStream pull source', () => {
   }
 
   it('refuses a missing stream unless asked to create it', async () => {
-    ts = await testStream('nsrc');
+    ts = await nats.stream('nsrc');
     await expect(startNatsSource({ config: config(), handler: async () => undefined, log })).rejects.toMatchObject({
       message: expect.stringMatching(/does not exist/),
       hint: expect.stringMatching(/--nats-create-stream/),
@@ -109,7 +105,7 @@ describe('JetStream pull source', () => {
   });
 
   it('delivers every line once (plain and gzip), acks only after the handler resolved', async () => {
-    ts = await testStream('nsrc');
+    ts = await nats.stream('nsrc');
     const seen: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -143,7 +139,7 @@ describe('JetStream pull source', () => {
   });
 
   it('retries a batch the handler failed to commit, without acking it', async () => {
-    ts = await testStream('nsrc');
+    ts = await nats.stream('nsrc');
     let calls = 0;
     const committed: number[] = [];
     const src = await startNatsSource({
@@ -164,7 +160,7 @@ describe('JetStream pull source', () => {
   });
 
   it('stop() does not wait past its grace for a commit that hangs (a store that never answers); the batch is redelivered', async () => {
-    ts = await testStream('nsrc');
+    ts = await nats.stream('nsrc');
     let entered!: () => void;
     const inCommit = new Promise<void>((r) => (entered = r));
     const src = await startNatsSource({
@@ -190,7 +186,7 @@ describe('JetStream pull source', () => {
   });
 
   it('passes undecodable messages on as rejects (for quarantine) and still acks them', async () => {
-    ts = await testStream('nsrc');
+    ts = await nats.stream('nsrc');
     const rejects: string[] = [];
     const src = await startNatsSource({
       config: config(),
@@ -209,7 +205,7 @@ describe('JetStream pull source', () => {
   });
 
   it('decodes and commits a fetch in parts, so a fetch of gzip bombs never holds more than 64 MiB of lines, and the parts add up to the stream', async () => {
-    ts = await testStream('nbomb', { create: true });
+    ts = await nats.stream('nbomb', { create: true });
     // each message 16 KB on the wire, 16 MiB inflated (the per-message cap): a default fetch of 1000 is 16 GiB.
     // Each payload is told apart by its head and tail, so a message handed to two parts, to none, or with
     // another's lines shows in the digests below.
@@ -254,7 +250,7 @@ describe('JetStream pull source', () => {
   }, 120_000);
 
   it('two pullers on one durable share the work without overlap', async () => {
-    ts = await testStream('nsrc');
+    ts = await nats.stream('nsrc');
     const byA: number[] = [];
     const byB: number[] = [];
     const slow = (out: number[]) => async (b: NatsBatch) => {

@@ -4,22 +4,18 @@
  * replacing the subject the new filter covers (nats-server refuses overlapping subjects), so the source still starts.
  */
 import { AckPolicy } from 'nats';
-import { afterEach, expect, it } from 'vitest';
-import { startNatsSource, type NatsBatch, type NatsSource } from '../../fleet/ingest/nats-source.js';
+import { expect, it } from 'vitest';
+import { startNatsSource, type NatsBatch } from '../../fleet/ingest/nats-source.js';
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { silentLogger } from '../../src/log.js';
-import { NATS_TEST_URL, testStream, type TestStream } from '../helpers/nats.js';
+import { NATS_TEST_URL, natsTestRuns, type TestStream } from '../helpers/nats.js';
 
+const nats = natsTestRuns(1000);
+const { sources } = nats;
 let ts: TestStream | undefined;
-const sources: NatsSource[] = [];
-afterEach(async () => {
-  await Promise.all(sources.splice(0).map((s) => s.stop(1000)));
-  await ts?.cleanup();
-  ts = undefined;
-});
 
 it('starts on a stream and consumer the previous version created for a mid-subject template, and takes dotted hostnames', async () => {
-  ts = await testStream('nupg');
+  ts = await nats.stream('nupg');
   // what the previous version created (create_stream: true) for this template
   await ts.jsm.streams.add({ name: ts.stream, subjects: [`${ts.prefix}.*.results`] });
   await ts.jsm.consumers.add(ts.stream, { durable_name: 'agg', ack_policy: AckPolicy.Explicit, filter_subject: `${ts.prefix}.*.results` });

@@ -4,22 +4,18 @@
  * contract at startNatsSource says) so a healthy instance commits it; it must not hold the messages forever by
  * sending in-progress acks (working()) while it retries in place.
  */
-import { afterEach, expect, it } from 'vitest';
-import { startNatsSource, type NatsSource } from '../../fleet/ingest/nats-source.js';
+import { expect, it } from 'vitest';
+import { startNatsSource } from '../../fleet/ingest/nats-source.js';
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { silentLogger } from '../../src/log.js';
-import { NATS_TEST_URL, testStream, type TestStream } from '../helpers/nats.js';
+import { NATS_TEST_URL, natsTestRuns, type TestStream } from '../helpers/nats.js';
 
+const nats = natsTestRuns(1000);
+const { sources } = nats;
 let ts: TestStream | undefined;
-const sources: NatsSource[] = [];
-afterEach(async () => {
-  await Promise.all(sources.splice(0).map((s) => s.stop(1000)));
-  await ts?.cleanup();
-  ts = undefined;
-});
 
 it('a batch held by an instance whose commits keep failing reaches a healthy instance', async () => {
-  ts = await testStream('nstuck', { create: true });
+  ts = await nats.stream('nstuck', { create: true });
   const config = NatsInputConfigSchema.parse({ servers: NATS_TEST_URL, stream: ts.stream, subjects: [`${ts.prefix}.>`], durable: 'agg', batch: 10, fetch_wait_ms: 1000, ack_wait_s: 2 });
   let aHolds = false;
   const a = await startNatsSource({

@@ -3,22 +3,18 @@
  * template router writes the tag's value as it is (fleetdm/fleet server/logging/nats.go, natsTemplateRouter), so a
  * hostname with dots (`studio-14.local`, every Mac's Bonjour name) spans several subject tokens; `*` matches exactly one.
  */
-import { afterEach, expect, it } from 'vitest';
-import { startNatsSource, type NatsBatch, type NatsSource } from '../../fleet/ingest/nats-source.js';
+import { expect, it } from 'vitest';
+import { startNatsSource, type NatsBatch } from '../../fleet/ingest/nats-source.js';
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { silentLogger } from '../../src/log.js';
-import { NATS_TEST_URL, testStream, type TestStream } from '../helpers/nats.js';
+import { NATS_TEST_URL, natsTestRuns, type TestStream } from '../helpers/nats.js';
 
+const nats = natsTestRuns();
+const { sources } = nats;
 let ts: TestStream | undefined;
-const sources: NatsSource[] = [];
-afterEach(async () => {
-  await Promise.all(sources.splice(0).map((s) => s.stop()));
-  await ts?.cleanup();
-  ts = undefined;
-});
 
 it('consumes the messages of a host whose hostname has dots when the template tag is in the middle of the subject', async () => {
-  ts = await testStream('nsubj', { create: true }); // stream subjects: <prefix>.>
+  ts = await nats.stream('nsubj', { create: true }); // stream subjects: <prefix>.>
   const got: NatsBatch['messages'] = [];
   const config = NatsInputConfigSchema.parse({
     servers: NATS_TEST_URL,
@@ -40,7 +36,7 @@ it('consumes the messages of a host whose hostname has dots when the template ta
 }, 30_000);
 
 it('acks and skips a subject the filter takes but no template produces (Fleet status logs on a sibling template)', async () => {
-  ts = await testStream('nsubj2', { create: true });
+  ts = await nats.stream('nsubj2', { create: true });
   const got: NatsBatch['messages'] = [];
   const config = NatsInputConfigSchema.parse({
     servers: NATS_TEST_URL,

@@ -5,23 +5,18 @@
  * included, is written into the start-up error (and the "nats source started" log line when it does connect).
  */
 import { Writable } from 'node:stream';
-import { afterEach, expect, it } from 'vitest';
-import { startNatsSource, type NatsSource } from '../../fleet/ingest/nats-source.js';
+import { expect, it } from 'vitest';
+import { startNatsSource } from '../../fleet/ingest/nats-source.js';
 import { NatsInputConfigSchema } from '../../src/config/fleet-shared.js';
 import { createLogger } from '../../src/log.js';
-import { startPrivateNatsServer, type PrivateNatsServer } from '../helpers/nats.js';
+import { natsTestRuns } from '../helpers/nats.js';
 
 const PORT = 4500 + (process.pid % 50);
-let server: PrivateNatsServer | undefined;
-const sources: NatsSource[] = [];
-afterEach(async () => {
-  await Promise.all(sources.splice(0).map((s) => s.stop(500)));
-  await server?.stop();
-  server = undefined;
-});
+const nats = natsTestRuns(500);
+const { sources } = nats;
 
 it('takes the credentials of a nats://user:pass@host URL, and never logs the password', async () => {
-  server = await startPrivateNatsServer(PORT, 'S3cretPass');
+  await nats.server(PORT, 'S3cretPass');
   let logged = '';
   const log = createLogger({ level: 'debug', destination: new Writable({ write: (c, _e, cb) => ((logged += c), cb()) }) as never });
   let failure = '';

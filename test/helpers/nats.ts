@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { connect, headers as natsHeaders, type JetStreamManager, type NatsConnection } from 'nats';
+import { afterEach } from 'vitest';
+import type { NatsSource } from '../../fleet/ingest/nats-source.js';
 
 export const NATS_TEST_URL = process.env.OUTFLOW_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -134,6 +136,36 @@ export async function startPrivateNatsServer(port: number, pass: string): Promis
     async stop() {
       await stopServer();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A test file's NATS runs: the sources its tests start (push them on `sources`) are stopped after each test
+ * (`graceMs`, else stop()'s default), then the test streams and private servers made through it are cleaned up.
+ */
+export function natsTestRuns(graceMs?: number): {
+  sources: NatsSource[];
+  stream(label?: string, opts?: { create?: boolean }): Promise<TestStream>;
+  server(port: number, pass: string): Promise<PrivateNatsServer>;
+} {
+  const sources: NatsSource[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(sources.splice(0).map((s) => s.stop(graceMs)));
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+  return {
+    sources,
+    async stream(label, opts) {
+      const ts = await testStream(label, opts);
+      cleanups.push(() => ts.cleanup());
+      return ts;
+    },
+    async server(port, pass) {
+      const server = await startPrivateNatsServer(port, pass);
+      cleanups.push(() => server.stop());
+      return server;
     },
   };
 }
