@@ -215,18 +215,17 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
   // The days with data from the earliest window of the batch on, read once: each candidate's baseline starts at the
   // first of them in its window when the window begins in a gap of the data (candidateBaselineStart). Read before
   // keptFrom: retention drops days only below a keptFrom already recorded, so none is missing above the one read next.
-  // Where a gap is looked for: the window's start, or baseline_maturity_days before its end when the window is
-  // shorter (a window sliding past a gap would otherwise end the warming after window days, not maturity days).
-  const gapFrom = (w: TimeWindow): number => Math.min(w.from, w.to - cfg.baseline_maturity_days * DAY);
-  const firstDay = judged.length && storeStart !== null ? dataDay(judged.reduce((m, j) => Math.min(m, gapFrom(j.window)), Infinity)) : null;
+  // A gap is looked for at the window's start, baseline_maturity_days before its end when the window is shorter (a
+  // window sliding past a gap would otherwise end the warming after window days, not maturity days): lookBack before it.
+  const lookBack = baselineLookBackDays(cfg) * DAY;
+  const firstDay = judged.length && storeStart !== null ? dataDay(judged.reduce((m, j) => Math.min(m, j.window.from), Infinity) - lookBack) : null;
   const dataDays = firstDay === null ? [] : await store.clock.dataDaysFrom(firstDay);
   // Read after the counts: it only grows, in the transaction that expires, so a rollup that expired anything the
   // counts above miss has already raised it.
   const prevalenceKeptFrom = await store.prevalence.keptFrom();
   // A window cut at the data kept (windowKeptFrom) looks for a gap no earlier than retention keeps days (maintenance.ts
-  // retention): whether retention has run yet must not change a verdict.
-  const keptDaysFrom = prevalenceKeptFrom === null ? null : prevalenceKeptFrom - baselineLookBackDays(cfg) * DAY;
-  const gapBound = (from: number): number => (keptDaysFrom !== null && keptDaysFrom > from ? keptDaysFrom : from);
+  // retention, the same lookBack before keptFrom): whether retention has run yet must not change a verdict.
+  const gapFrom = (w: TimeWindow): number => Math.max(w.from, prevalenceKeptFrom ?? -Infinity) - lookBack;
 
   const contexts: CandidateContext[] = [];
   const appsByCandidate = new Map<string, Map<string, AppStats>>();
@@ -235,7 +234,7 @@ async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: Analytic
     const facts: FleetFacts = {
       // as of the flow's start, like the counts: the age of what it names, and of the baseline
       now: window.to,
-      baselineStart: candidateBaselineStart(storeStart, gapBound(gapFrom(window)), dataDays),
+      baselineStart: candidateBaselineStart(storeStart, gapFrom(window), dataDays),
       prevalenceKeptFrom,
       windowFrom: window.from,
       activeHosts: active,

@@ -240,10 +240,8 @@ export interface EventClockRepo {
   expireDays(before: number): Promise<number>;
 }
 
-/** The day (UTC, days since the epoch) an event time falls on: what EventClockRepo.observeDays records. */
-export function dataDay(t: number): number {
-  return Math.floor(t / 86_400);
-}
+/** The day (UTC, days since the epoch) an event time falls on, what EventClockRepo.observeDays records: a sketch's day. */
+export { sketchDay as dataDay } from './host-sketch.js';
 
 // ─── prevalence ────────────────────────────────────────────────────────────────────────────────
 

@@ -86,14 +86,8 @@ export function baselineLookBackDays(cfg: Pick<AnalyticsConfig, 'baseline_maturi
 export function candidateBaselineStart(storeStart: number | null, windowFrom: number, dataDays: readonly number[]): number | null {
   if (storeStart === null) return null;
   const first = Math.ceil(windowFrom / DAY);
-  let lo = 0;
-  let hi = dataDays.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (dataDays[mid]! < first) lo = mid + 1;
-    else hi = mid;
-  }
-  const day = dataDays[lo];
+  // a few dozen days at most (retention keeps the window and its look-back)
+  const day = dataDays.find((d) => d >= first);
   if (day === undefined || day === first) return storeStart;
   return Math.max(storeStart, day * DAY);
 }
