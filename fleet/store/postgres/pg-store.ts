@@ -1135,7 +1135,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       const list = [...best.entries()].sort((a, b) => compareText(a[0], b[0])).map(([id, v]) => [id, v.r, v.body] as const);
       let pending = 0;
       for (const part of chunks(list, chunk)) {
-        const rowsOut = await ex.q(
+        const rowsOut = await ex.q<{ id: string }>(
           'write',
           `INSERT INTO candidates AS c (host_id, id, event_time, destination_key, bytes_out, body, status, due_time)
            SELECT u.host_id, u.id, u.event_time, u.destination_key, u.bytes_out, u.body, 'pending', u.event_time
@@ -1148,7 +1148,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
            WHERE EXCLUDED.event_time > c.event_time
               OR (EXCLUDED.event_time = c.event_time AND EXCLUDED.bytes_out > c.bytes_out)
               OR (EXCLUDED.event_time = c.event_time AND EXCLUDED.bytes_out = c.bytes_out AND EXCLUDED.body COLLATE "C" > c.body COLLATE "C")
-           RETURNING 1`,
+           RETURNING c.id`,
           [
             part.map(([, r]) => r.hostId),
             part.map(([id]) => id),
@@ -1159,6 +1159,11 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
           ],
         );
         pending += rowsOut.length;
+        // A candidate whose one version of the batch was stored has the due time the upsert gave it already (the common
+        // case: no statement more); one with several versions, or one the upsert did not store, may date it earlier.
+        const stored = new Set(rowsOut.map((o) => o.id));
+        const revisit = part.filter(([id]) => reports.get(id)!.size > 1 || !stored.has(id));
+        if (!revisit.length) continue;
         await ex.q(
           'write',
           `UPDATE candidates AS c SET due_time = v.due
@@ -1169,9 +1174,9 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
                  GROUP BY u.host_id, u.id) AS v
            WHERE c.host_id = v.host_id AND c.id = v.id AND c.status = 'pending' AND coalesce(c.due_time, c.event_time) > v.due`,
           [
-            part.flatMap(([id, r]) => [...reports.get(id)!].map(() => r.hostId)),
-            part.flatMap(([id]) => [...reports.get(id)!].map(() => id)),
-            part.flatMap(([id]) => [...reports.get(id)!]),
+            revisit.flatMap(([id, r]) => [...reports.get(id)!].map(() => r.hostId)),
+            revisit.flatMap(([id]) => [...reports.get(id)!].map(() => id)),
+            revisit.flatMap(([id]) => [...reports.get(id)!]),
           ],
         );
       }
