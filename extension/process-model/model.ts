@@ -78,25 +78,27 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
   let count = 0;
   let evictedRunning = 0;
   /**
-   * Instances whose path came from the kernel (eslogger's exec events, osquery core's proc_pidpath), with the
-   * second eslogger last reported it (-Infinity when only core did). On macOS ps's comm column is argv[0], which
-   * the process chooses: it must never replace that path. Core's answer is only as new as the query that asked
-   * for it (an osquery observation's seenAt): an exec eslogger reported in or after that second may postdate
-   * core's proc_pidpath, so core's older path must not replace the exec'd image's.
+   * Instances whose path came from the kernel (eslogger's exec events, osquery core's proc_pidpath): each path the
+   * kernel gave it and the earliest time it was given (kernelPathSince), and the second eslogger last reported it
+   * (`eslAt`, -Infinity when only core did). On macOS ps's comm column is argv[0], which the process chooses: it must
+   * never replace that path. Core's answer is only as new as the query that asked for it (an osquery observation's
+   * seenAt): an exec eslogger reported in or after that second may postdate core's proc_pidpath, so core's older path
+   * must not replace the exec'd image's. By path: eslogger's lines are read late, so an exec dated before a flow was
+   * sampled may be learnt after it, when the flow had taken ps's argv[0] claim; the claim is the kernel's word only
+   * when the kernel gave that same path.
    */
-  const kernelPathAt = new WeakMap<ProcessRecord, number>();
-  /**
-   * Per instance, each path the kernel gave it and the earliest time it was given (kernelPathSince). By path: eslogger's
-   * lines are read late, so an exec dated before a flow was sampled may be learnt after it, when the flow had taken
-   * ps's argv[0] claim; the claim is the kernel's word only when the kernel gave that same path.
-   */
-  const kernelSince = new WeakMap<ProcessRecord, { path: string; since: number; others?: Map<string, number> }>();
+  const kernelPaths = new WeakMap<ProcessRecord, { path: string; since: number; others?: Map<string, number>; eslAt: number }>();
   const noteKernelPath = (r: ProcessRecord, obs: ProcessObservation) => {
     const path = obs.path!;
-    const given = kernelSince.get(r);
+    const eslAt = obs.source === 'eslogger' ? obs.seenAt : -Infinity;
+    const given = kernelPaths.get(r);
     // one path per instance but for execs: the record's own string, no map
-    if (!given) kernelSince.set(r, { path: r.path === path ? r.path : detached(path), since: obs.seenAt });
-    else if (given.path === path) given.since = Math.min(given.since, obs.seenAt);
+    if (!given) {
+      kernelPaths.set(r, { path: r.path === path ? r.path : detached(path), since: obs.seenAt, eslAt });
+      return;
+    }
+    given.eslAt = Math.max(given.eslAt, eslAt);
+    if (given.path === path) given.since = Math.min(given.since, obs.seenAt);
     else {
       given.others ??= new Map();
       const since = given.others.get(path);
@@ -104,10 +106,8 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
       // never the one it runs now (whose flows, first seen from now on, take it as their path)
       given.others.delete(path);
       if (since === undefined && given.others.size >= MAX_KERNEL_PATHS) given.others.delete(given.others.keys().next().value as string);
-      given.others.set(since === undefined ? detached(path) : path, since === undefined ? obs.seenAt : Math.min(since, obs.seenAt));
+      given.others.set(detached(path), since === undefined ? obs.seenAt : Math.min(since, obs.seenAt));
     }
-    const at = kernelPathAt.get(r) ?? -Infinity;
-    kernelPathAt.set(r, obs.source === 'eslogger' && at < obs.seenAt ? obs.seenAt : at);
   };
 
   const fromKernel = (obs: ProcessObservation) => obs.source === 'eslogger' || obs.source === 'osquery';
@@ -241,7 +241,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
    * (A ps path is argv[0], no evidence either way.)
    */
   function lateFork(obs: ProcessObservation, known: ProcessRecord | undefined): boolean {
-    return known !== undefined && (known.execAt !== undefined || (kernelPathAt.has(known) && obs.path !== undefined && known.path !== obs.path));
+    return known !== undefined && (known.execAt !== undefined || (kernelPaths.has(known) && obs.path !== undefined && known.path !== obs.path));
   }
 
   /** Only the instance's lineage from a late fork line (its uid and responsible process at fork time are the parent's too). */
@@ -302,8 +302,8 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     if (obs.responsiblePid !== undefined) r.responsiblePid = obs.responsiblePid;
     if (obs.uid !== undefined) r.uid = obs.uid;
     // a ps comm (a path or a bare name) is argv[0]: it names the instance only while the kernel has not
-    const argv0Only = obs.source === 'ps' && kernelPathAt.has(r);
-    const staleCore = obs.source === 'osquery' && (kernelPathAt.get(r) ?? -Infinity) >= obs.seenAt;
+    const argv0Only = obs.source === 'ps' && kernelPaths.has(r);
+    const staleCore = obs.source === 'osquery' && (kernelPaths.get(r)?.eslAt ?? -Infinity) >= obs.seenAt;
     if (obs.path && !argv0Only && !staleCore) {
       if (fromKernel(obs)) noteKernelPath(r, obs);
       if (obs.path !== r.path) {
@@ -441,13 +441,9 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     running,
     sweep: (now = clock.unix()) => sweep(now),
     keepUntil,
-    kernelPathSince: (p: ProcessRecord, path?: string) => {
-      const given = kernelSince.get(p);
-      if (!given) return undefined;
-      if (path !== undefined) return given.path === path ? given.since : given.others?.get(path);
-      let first = given.since;
-      for (const t of given.others?.values() ?? []) if (t < first) first = t;
-      return first;
+    kernelPathSince: (p: ProcessRecord, path: string) => {
+      const given = kernelPaths.get(p);
+      return given?.path === path ? given.since : given?.others?.get(path);
     },
     get size() {
       return count;

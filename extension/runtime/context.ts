@@ -140,11 +140,10 @@ export interface ProcessModel {
    */
   keepUntil(pid: number, processStart: number, until: number): void;
   /**
-   * Since when (unix seconds, the first report) the kernel has given the instance's path (eslogger, osquery core);
-   * undefined while its path is at most ps's argv[0] claim. With `path`: since when the kernel has given it that
-   * path (undefined when it never did: the path is at most a claim).
+   * Since when (unix seconds, the first report) the kernel (eslogger, osquery core) has given the instance `path`;
+   * undefined when it never did: the path is at most ps's argv[0] claim.
    */
-  kernelPathSince(p: ProcessRecord, path?: string): number | undefined;
+  kernelPathSince(p: ProcessRecord, path: string): number | undefined;
   readonly size: number;
 }
 

@@ -534,16 +534,14 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       // seen while the instance's path was ps's argv[0] (no core answer) is a claim, exec or not. Only onto Apple's own
       // code, which writes what it is given: code of anyone else that took over a socket an Apple tool opened (bash's
       // /dev/tcp, then exec) writes its own upload, and is judged by its own identity.
-      // the kernel gave the instance the flow's own path by then (a late eslogger line dated earlier that gave another
-      // path does not make ps's claim the kernel's word)
-      const kernelSince = processes.kernelPathSince(rec, flow.path);
+      // The kernel gave the instance the flow's own path by then (a late eslogger line dated earlier that gave another
+      // path does not make ps's claim the kernel's word).
       if (
         flow.path &&
         flow.path !== rec.path &&
         rec.execAt !== undefined &&
         rec.execAt > flow.first_seen &&
-        kernelSince !== undefined &&
-        kernelSince <= flow.first_seen &&
+        (processes.kernelPathSince(rec, flow.path) ?? Infinity) <= flow.first_seen &&
         APPLE_CODE.has(info.chain[0]!.identity.signature_class)
       ) {
         const own = new ChainLink(rec.pid, flow.path, identityOf(signing, flow.path, undefined, signingCache));
