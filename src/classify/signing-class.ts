@@ -228,9 +228,14 @@ export function needsNotarizationCheck(fields: SigningFields, info: CodesignInfo
   return fields.signature_class === 'developer_id' && fields.notarized === -1 && !info.notarizationStapled;
 }
 
+/** Signed code whose display printed no chain (`Authority=(unavailable)` or none) and no error. */
+function signedWithoutChain(fields: SigningFields, info: CodesignInfo): boolean {
+  return fields.signed === 1 && leafAuthority(info) === null && !info.error;
+}
+
 /** True when codesign's chain was unavailable and requirement checks could decide the class. */
 export function needsRequirementChecks(fields: SigningFields, info: CodesignInfo): boolean {
-  return fields.signature_class === 'unknown' && fields.signed === 1 && leafAuthority(info) === null && !info.error;
+  return fields.signature_class === 'unknown' && signedWithoutChain(fields, info);
 }
 
 /**
@@ -239,7 +244,7 @@ export function needsRequirementChecks(fields: SigningFields, info: CodesignInfo
  * refute it (formats.md §4.1, §4.3 step 5).
  */
 export function needsClaimCheck(fields: SigningFields, info: CodesignInfo): boolean {
-  if (fields.signed !== 1 || leafAuthority(info) !== null || info.error) return false;
+  if (!signedWithoutChain(fields, info)) return false;
   return (fields.signature_class === 'apple_platform' && info.platformIdentifier !== null) || (fields.signature_class === 'developer_id' && info.notarizationStapled);
 }
 

@@ -42,6 +42,11 @@ export function parseDpkgQueryS(stdout: string): PackageOwners {
   return { owners, skipped };
 }
 
+/** An rpm -qf line that answers "no owner" (the file is no package's, or missing). */
+const rpmNoOwner = (line: string) => / is not owned by any package$/.test(line) || line.startsWith('error:');
+/** What an rpm package name may look like; anything else in its place is skipped. */
+const RPM_NAME = /^[A-Za-z0-9][A-Za-z0-9+._-]*$/;
+
 /**
  * `rpm -qf --queryformat '%{NAME}\n' P1 P2…` prints one line per path on stdout, in argument order:
  * the package name or `file P is not owned by any package`. Missing files print `error: file P: …` on
@@ -57,16 +62,16 @@ export function parseRpmQf(stdout: string, paths: readonly string[], stderr: str
   const missing = paths.length > 1 && /^\s*error: file /m.test(stderr);
   if (paths.length === 1) {
     // one path cannot be misaligned: every owner line is one of its owners (a file two packages own prints two)
-    const answers = lines.filter((l) => !/ is not owned by any package$/.test(l) && !l.startsWith('error:'));
-    const names = answers.filter((l) => /^[A-Za-z0-9][A-Za-z0-9+._-]*$/.test(l));
+    const answers = lines.filter((l) => !rpmNoOwner(l));
+    const names = answers.filter((l) => RPM_NAME.test(l));
     if (names.length) owners.set(paths[0]!, [...new Set(names)]);
     return { owners, skipped: answers.length - names.length, aligned: true };
   }
   if (lines.length !== paths.length || missing) return { owners, skipped: lines.length, aligned: false };
   let skipped = 0;
   lines.forEach((line, i) => {
-    if (/ is not owned by any package$/.test(line) || line.startsWith('error:')) return;
-    if (!/^[A-Za-z0-9][A-Za-z0-9+._-]*$/.test(line)) {
+    if (rpmNoOwner(line)) return;
+    if (!RPM_NAME.test(line)) {
       skipped++;
       return;
     }

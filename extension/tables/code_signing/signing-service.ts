@@ -381,7 +381,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
     // root "Apple Root CA" and a leaf "Developer ID Application: <vendor> (<TEAM>)"). A failed check (the tool
     // could not run) leaves the class as read.
     if (needsAnchorCheck(fields, info)) {
-      requirements.appleIssued = await optional('requirement check', path, issues, null, () => requirementCheck(path, REQUIREMENTS.appleIssued));
+      requirements.appleIssued = await check(REQUIREMENTS.appleIssued);
       if (requirements.appleIssued === false) fields = classifyCodesign(info, verify, { spctl, requirements });
     }
     if (needsNotarizationCheck(fields, info)) {
