@@ -268,20 +268,13 @@ export function createFlowStore(opts: { config: OutflowConfig; clock: Clock; hea
       if (!entry) {
         // A socket that replaced another on its tuple takes no room from the flow it closed (with a full table that
         // one would be the first evicted): it evicts an older closed flow if there is one, else the table is one over.
-        if (replaced && size() >= maxFlows) {
+        if (size() >= maxFlows) {
           const oldest = closed.entries().next();
           if (!oldest.done && oldest.value[1] !== replaced) {
             closed.delete(oldest.value[0]);
             result.evicted++;
             component.drop(1);
-          }
-        } else if (!replaced && size() >= maxFlows) {
-          const oldest = closed.keys().next();
-          if (!oldest.done) {
-            closed.delete(oldest.value);
-            result.evicted++;
-            component.drop(1);
-          } else {
+          } else if (!replaced) {
             result.dropped++;
             component.drop(1);
             continue;
