@@ -206,6 +206,8 @@ export interface CandidateSpec extends FlowSpec {
   archive?: { time: number; path: string; tool: string; pid: number };
   /** Default: derived from host, pid, start and remote endpoint. */
   flow_id?: string;
+  /** 0 for a report of a flow still open (default 1: the simulator reports each flow once, closed). */
+  closed?: 0 | 1;
 }
 
 export function pcrOf(out: number, inn: number): number {
@@ -250,7 +252,7 @@ export function candidateColumns(c: CandidateSpec, names: ServerNames = 'sni'): 
     first_seen: c.first_seen,
     last_seen: last,
     duration: c.duration,
-    closed: 1,
+    closed: c.closed ?? 1,
     signature_class: c.app.signature_class,
     team_id: c.app.team_id,
     signing_id: c.app.signing_id,

@@ -638,6 +638,7 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
   const uploadPcr = analytics.upload_shaped.min_pcr;
   const uploadBytes = analytics.upload_shaped.min_bytes_out;
   const observe: ObserveOptions = { windowDays: analytics.prevalence_window_days };
+  const openFlowUpdateInterval = analytics.open_flow_update_interval;
   const totals = emptyIngestResult();
   // Serialize quarantine-file appends so lines never interleave between concurrent batches.
   let quarantineWrite: Promise<void> = Promise.resolve();
@@ -853,7 +854,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
             if (cand.group_root_identity) host.sightApp(cand.group_root_identity, at);
             if (cand.identity && cand.bytes_out >= uploadBytes && cand.pcr >= uploadPcr) sightPair(cand.identity, dest, host.hostId, at);
           }
-          if (!line.baseline) heldCandidates.push({ key: rowKey, input: { hostId: host.hostId, eventTime: t, destinationKey: dest, candidate: cand } });
+          // a firing flow still open is judged again (a detection update) at most every open_flow_update_interval; its close at once
+          const rejudgeHold = cand.closed ? 0 : openFlowUpdateInterval;
+          if (!line.baseline) heldCandidates.push({ key: rowKey, input: { hostId: host.hostId, eventTime: t, destinationKey: dest, candidate: cand, rejudgeHold } });
           return 0;
         }
       }

@@ -555,6 +555,12 @@ export interface CandidateInput {
   eventTime: number;
   destinationKey: string;
   candidate: EgressCandidate;
+  /**
+   * Seconds after the version last judged before this version is due, when that judgement folded the flow into a
+   * detection (`analytics.open_flow_update_interval` for a flow still open, 0 for its closing report). A row never judged,
+   * or judged without firing, is due at its report whatever this says. Absent: 0.
+   */
+  rejudgeHold?: number;
 }
 
 /**
@@ -630,7 +636,8 @@ export interface CandidatesRepo {
    * Pending candidates due by `cutoff`, ordered by (eventTime, id), at most `limit`. A row is due at the event time of
    * the earliest version reported since it was last judged (`upsertPending` keeps it when a newer version replaces
    * a still-pending row): a flow reported on every pack run while it stays open is judged finalize_delay after its
-   * first report, not only once it has gone quiet.
+   * first report, not only once it has gone quiet. A version reported after a judgement that folded the flow into a
+   * detection is due no earlier than that judged version's event time plus its `rejudgeHold`.
    */
   pendingUpTo(cutoff: number, limit: number): Promise<StoredCandidate[]>;
   countPending(): Promise<number>;

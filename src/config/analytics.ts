@@ -55,6 +55,13 @@ export const AnalyticsConfigSchema = z
     baseline_maturity_days: z.number().int().nonnegative().default(7),
     suppression_hours: z.number().positive().default(24),
     finalize_delay: z.number().int().nonnegative().default(120),
+    /**
+     * A flow already folded into a detection and still open is judged again at most this often (seconds): each judgement
+     * is a detection update, offered to every sink, and an upload reported every minute for hours would otherwise make
+     * one every few minutes. Its first judgement, any flow that has not fired, and its closing report are judged at once.
+     * 0: every report.
+     */
+    open_flow_update_interval: z.number().int().nonnegative().default(600),
     severity: z
       .object({
         low: z.number().default(21),

@@ -59,3 +59,56 @@ it('in a replay (everything ingested, then flushed) the open flow is still one d
   expect(r.created[0]).toMatchObject({ count: 1, bytes_out_total: 120 * MiB });
   await store.close();
 }, 120_000);
+
+/** A two-hour upload reported open every minute, then closed; finalized every minute as fleet serve does. */
+async function liveUpload(cfg: ReturnType<typeof defaultAnalyticsConfig>) {
+  const hosts = hostsOf(12);
+  const store = await memoryStore();
+  const ingest = createIngestService({ store, analytics: cfg, quarantineFile: null });
+  await ingest.ingestLines(statusLines(hosts, T0), { kind: 'test', id: 'status' });
+  const start = T0 + 10 * DAY;
+  const spec = (minute: number, closed: 0 | 1) =>
+    ({ analytic: 'AN0082', host: hosts[0]!, app: APPS.syncAgent, flow_id: 'open-upload', remote_address: '192.0.2.5', server_name: 'relay.fresh-domain.org', bytes_out: minute * MiB, bytes_in: MiB / 4, duration: minute * 60 - 5, first_seen: start, closed }) as const;
+  let created = 0;
+  let updates = 0;
+  const closeAt = start + 180 * 60;
+  let closedJudgedAt: number | null = null;
+  for (let minute = 60; minute <= 190; minute++) {
+    const t = start + minute * 60;
+    const lines = statusLines(hosts.slice(1), t);
+    // open from minute 60 to 179, its closing report at minute 180, quiet after
+    if (minute < 180) lines.push(candidateLine(spec(minute, 0), t, minute));
+    if (minute === 180) lines.push(candidateLine(spec(180, 1), t, minute));
+    await ingest.ingestLines(lines, { kind: 'test', id: 'live' });
+    const r = await finalizePending(store, { analytics: cfg, clock: wall(t + 5) });
+    created += r.created.length;
+    updates += r.updated.length;
+    if (closedJudgedAt === null && [...r.created, ...r.updated].some((d) => d.bytes_out_total === 180 * MiB)) closedJudgedAt = t;
+  }
+  const dets = await store.detections.list();
+  await store.close();
+  return { created, updates, dets, closeAt, closedJudgedAt };
+}
+
+it('a firing upload that stays open is updated at most every open_flow_update_interval; its closing report at once', async () => {
+  const cfg = defaultAnalyticsConfig();
+  const run = await liveUpload(cfg);
+  expect(run.created).toBe(1);
+  expect(run.dets).toHaveLength(1);
+  expect(run.dets[0]).toMatchObject({ count: 1, bytes_out_total: 180 * MiB });
+  // two open hours at most one update per 10 minutes (plus the close), not one every few minutes; still updated while open
+  expect(run.updates).toBeGreaterThanOrEqual(8);
+  expect(run.updates).toBeLessThanOrEqual(13);
+  // the closing report is judged finalize_delay after it, not held
+  expect(run.closedJudgedAt).not.toBeNull();
+  expect(run.closedJudgedAt! - run.closeAt).toBeLessThanOrEqual(cfg.finalize_delay + 60);
+}, 120_000);
+
+it('open_flow_update_interval 0 judges every report again', async () => {
+  const cfg = defaultAnalyticsConfig();
+  cfg.open_flow_update_interval = 0;
+  const run = await liveUpload(cfg);
+  expect(run.created).toBe(1);
+  expect(run.dets[0]).toMatchObject({ count: 1, bytes_out_total: 180 * MiB });
+  expect(run.updates).toBeGreaterThanOrEqual(25);
+}, 120_000);

@@ -296,9 +296,9 @@ describe('postgres store across instances', () => {
       const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(db.url, { migrate: false })));
       try {
         const applied = await Promise.all(stores.map((s) => s.migrate()));
-        expect(applied.flat().sort()).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times', '0006_host_sketches', '0007_detection_first_change', '0008_sketch_digests', '0009_candidate_due_time', '0010_suppression_key_hash', '0011_data_days']);
+        expect(applied.flat().sort()).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times', '0006_host_sketches', '0007_detection_first_change', '0008_sketch_digests', '0009_candidate_due_time', '0010_suppression_key_hash', '0011_data_days', '0012_candidate_rejudge_hold']);
         const rows = await pgQuery<{ id: string }>(db.url, 'SELECT id FROM schema_migrations ORDER BY id');
-        expect(rows.map((r) => r.id)).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times', '0006_host_sketches', '0007_detection_first_change', '0008_sketch_digests', '0009_candidate_due_time', '0010_suppression_key_hash', '0011_data_days']);
+        expect(rows.map((r) => r.id)).toEqual(['0001_init', '0002_detection_changes', '0003_hostname_time', '0004_job_fences', '0005_app_attribute_times', '0006_host_sketches', '0007_detection_first_change', '0008_sketch_digests', '0009_candidate_due_time', '0010_suppression_key_hash', '0011_data_days', '0012_candidate_rejudge_hold']);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
       }

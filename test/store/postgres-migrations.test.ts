@@ -228,7 +228,7 @@ it('a migration waiting for a table another session holds gives up after the loc
   }
   try {
     // once the other session is done, the next start applies it
-    expect(await s.migrate()).toEqual(['0008_sketch_digests', '0009_candidate_due_time', '0010_suppression_key_hash', '0011_data_days']);
+    expect(await s.migrate()).toEqual(['0008_sketch_digests', '0009_candidate_due_time', '0010_suppression_key_hash', '0011_data_days', '0012_candidate_rejudge_hold']);
     expect(await pgQuery(url, `SELECT 1 FROM schema_migrations WHERE id = '0008_sketch_digests'`)).toHaveLength(1);
   } finally {
     await s.close();

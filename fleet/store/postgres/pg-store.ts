@@ -1104,6 +1104,13 @@ function toStored(r: CandidateRow): StoredCandidate & { version: CandidateVersio
 type JudgedVersions = Map<string, { eventTime: number; bytesOut: number; digest: string; read?: { detectionId: string | null; countedBytesOut: number; countedBytesIn: number } }>;
 const JUDGED_CAP = 200_000;
 
+/**
+ * When a version reported to a row is due (upsertPending's ON CONFLICT): at its report, or, after a judgement that
+ * folded the flow into a detection, no earlier than that judged version plus the version's hold.
+ */
+const REPORT_DUE = `CASE WHEN c.judged_time IS NULL OR c.detection_id IS NULL THEN EXCLUDED.event_time
+  ELSE GREATEST(EXCLUDED.event_time, c.judged_time + EXCLUDED.rejudge_hold) END`;
+
 function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): CandidatesRepo {
   return {
     async upsertPending(rows: readonly CandidateInput[]) {
@@ -1114,13 +1121,15 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
        * Per candidate, the times of its versions in this batch: an older version reported late still dates when a pending
        * row is due, the earliest of them newer than the version last judged (a late copy of a judged one does not).
        */
-      const reports = new Map<string, Set<number>>();
+      const reports = new Map<string, Map<number, number>>();
       for (const r of rows) {
         const id = candidateId(r);
         const body = JSON.stringify(r.candidate);
+        const hold = r.rejudgeHold ?? 0;
         const times = reports.get(id);
-        if (times === undefined) reports.set(id, new Set([r.eventTime]));
-        else times.add(r.eventTime);
+        // per event time the shortest hold: the version due first
+        if (times === undefined) reports.set(id, new Map([[r.eventTime, hold]]));
+        else times.set(r.eventTime, Math.min(hold, times.get(r.eventTime) ?? hold));
         const cur = best.get(id);
         const c = cur?.r;
         if (
@@ -1137,14 +1146,15 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       for (const part of chunks(list, chunk)) {
         const rowsOut = await ex.q<{ id: string }>(
           'write',
-          `INSERT INTO candidates AS c (host_id, id, event_time, destination_key, bytes_out, body, status, due_time)
-           SELECT u.host_id, u.id, u.event_time, u.destination_key, u.bytes_out, u.body, 'pending', u.event_time
-           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS u(host_id, id, event_time, destination_key, bytes_out, body)
+          `INSERT INTO candidates AS c (host_id, id, event_time, destination_key, bytes_out, body, status, due_time, rejudge_hold)
+           SELECT u.host_id, u.id, u.event_time, u.destination_key, u.bytes_out, u.body, 'pending', u.event_time, u.hold
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::bigint[]) AS u(host_id, id, event_time, destination_key, bytes_out, body, hold)
            ON CONFLICT (host_id, id) DO UPDATE SET
              event_time = EXCLUDED.event_time, destination_key = EXCLUDED.destination_key,
-             bytes_out = EXCLUDED.bytes_out, body = EXCLUDED.body, status = 'pending',
-             -- a still-pending row stays due at its earliest unjudged report (see CandidatesRepo.pendingUpTo)
-             due_time = CASE WHEN c.status = 'pending' THEN LEAST(coalesce(c.due_time, c.event_time), EXCLUDED.event_time) ELSE EXCLUDED.event_time END
+             bytes_out = EXCLUDED.bytes_out, body = EXCLUDED.body, status = 'pending', rejudge_hold = EXCLUDED.rejudge_hold,
+             -- a still-pending row stays due at its earliest unjudged report (see CandidatesRepo.pendingUpTo); after a
+             -- judgement that folded the flow into a detection, no earlier than the judged version plus the hold
+             due_time = CASE WHEN c.status = 'pending' THEN LEAST(coalesce(c.due_time, c.event_time), ${REPORT_DUE}) ELSE ${REPORT_DUE} END
            WHERE EXCLUDED.event_time > c.event_time
               OR (EXCLUDED.event_time = c.event_time AND EXCLUDED.bytes_out > c.bytes_out)
               OR (EXCLUDED.event_time = c.event_time AND EXCLUDED.bytes_out = c.bytes_out AND EXCLUDED.body COLLATE "C" > c.body COLLATE "C")
@@ -1156,6 +1166,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
             part.map(([, r]) => r.destinationKey),
             part.map(([, r]) => r.candidate.bytes_out),
             part.map(([, , body]) => body),
+            part.map(([, r]) => r.rejudgeHold ?? 0),
           ],
         );
         pending += rowsOut.length;
@@ -1167,8 +1178,9 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         await ex.q(
           'write',
           `UPDATE candidates AS c SET due_time = v.due
-           FROM (SELECT u.host_id, u.id, min(u.t) AS due
-                 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(host_id, id, t)
+           FROM (SELECT u.host_id, u.id,
+                   min(CASE WHEN j.judged_time IS NULL OR j.detection_id IS NULL THEN u.t ELSE GREATEST(u.t, j.judged_time + u.hold) END) AS due
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(host_id, id, t, hold)
                  JOIN candidates j ON j.host_id = u.host_id AND j.id = u.id
                  WHERE j.judged_time IS NULL OR j.judged_time < u.t
                  GROUP BY u.host_id, u.id) AS v
@@ -1176,7 +1188,8 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
           [
             revisit.flatMap(([id, r]) => [...reports.get(id)!].map(() => r.hostId)),
             revisit.flatMap(([id]) => [...reports.get(id)!].map(() => id)),
-            revisit.flatMap(([id]) => [...reports.get(id)!]),
+            revisit.flatMap(([id]) => [...reports.get(id)!.keys()]),
+            revisit.flatMap(([id]) => [...reports.get(id)!.values()]),
           ],
         );
       }
@@ -1256,7 +1269,8 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         await ex.q(
           'write',
           `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et,
-             due_time = CASE WHEN u.et IS NULL THEN c.due_time ELSE c.event_time END
+             due_time = CASE WHEN u.et IS NULL THEN c.due_time WHEN u.detection_id IS NULL THEN c.event_time
+               ELSE GREATEST(c.event_time, u.et + coalesce(c.rejudge_hold, 0)) END
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, detection_id, out, inn, et)
            WHERE c.id = u.id AND c.status = 'pending'`,
           [changed.map((o) => o.id), changed.map((o) => o.detectionId), changed.map((o) => o.countedBytesOut), changed.map((o) => o.countedBytesIn), changed.map((o) => o.version?.eventTime ?? null)],
@@ -1273,7 +1287,8 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
               'write',
               `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et,
                  -- due at its own report now (its due time was the judged version's or older), as when it arrives after
-                 due_time = c.event_time
+                 -- (no earlier than its hold past the judged version when that one fired)
+                 due_time = CASE WHEN u.detection_id IS NULL THEN c.event_time ELSE GREATEST(c.event_time, u.et + coalesce(c.rejudge_hold, 0)) END
                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
                  AS u(id, detection_id, out, inn, read_detection, read_out, read_in, et)
                WHERE c.id = u.id AND c.status = 'pending' AND c.detection_id IS NOT DISTINCT FROM u.read_detection

@@ -158,6 +158,24 @@ function byRef<T extends { hostId: string }>(rows: readonly T[], refs: Map<strin
   return out;
 }
 
+/**
+ * When a version reported to a row is due (upsertPending's ON CONFLICT): at its report, or, after a judgement that
+ * folded the flow into a detection, no earlier than that judged version plus the version's hold.
+ */
+const REPORT_DUE = `CASE WHEN candidates.judged_time IS NULL OR candidates.detection_id IS NULL THEN excluded.event_time
+  ELSE max(excluded.event_time, candidates.judged_time + excluded.rejudge_hold) END`;
+
+/** The earliest due time among a batch's versions of one row newer than the version last judged (Infinity: none). */
+function earliestReportDue(versions: readonly { t: number; hold: number }[], judged: number | null, fired: boolean): number {
+  let due = Infinity;
+  for (const v of versions) {
+    if (judged !== null && v.t <= judged) continue;
+    const at = judged !== null && fired ? Math.max(v.t, judged + v.hold) : v.t;
+    if (at < due) due = at;
+  }
+  return due;
+}
+
 function componentStatusOf(r: Row): HostComponentStatus {
   return {
     hostId: r.host_id as string,
@@ -550,12 +568,14 @@ class SqliteRepos implements StoreRepos {
           // only for a tie.
           // due_time: the earliest version reported since the row was last judged (a still-pending row keeps its
           // due time when a newer version replaces it; an older version reported late brings it forward), so a flow
-          // reported on every pack run while it stays open is judged finalize_delay after its first report.
-          const up = self.st(`INSERT INTO candidates (id, host_id, event_time, analytic, destination_key, bytes_out, body_md5, status, due_time)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)
+          // reported on every pack run while it stays open is judged finalize_delay after its first report. After a
+          // judgement that folded the flow into a detection, a version is due no earlier than that version plus its hold
+          // (rejudgeHold): a firing open flow is updated at most every open_flow_update_interval.
+          const up = self.st(`INSERT INTO candidates (id, host_id, event_time, analytic, destination_key, bytes_out, body_md5, status, due_time, rejudge_hold)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
             ON CONFLICT (id) DO UPDATE SET event_time = excluded.event_time, destination_key = excluded.destination_key,
-              bytes_out = excluded.bytes_out, body_md5 = excluded.body_md5, status = 'pending',
-              due_time = CASE WHEN candidates.status = 'pending' THEN min(candidates.due_time, excluded.event_time) ELSE excluded.event_time END
+              bytes_out = excluded.bytes_out, body_md5 = excluded.body_md5, status = 'pending', rejudge_hold = excluded.rejudge_hold,
+              due_time = CASE WHEN candidates.status = 'pending' THEN min(candidates.due_time, ${REPORT_DUE}) ELSE ${REPORT_DUE} END
             WHERE excluded.event_time > candidates.event_time
               OR (excluded.event_time = candidates.event_time AND excluded.bytes_out > candidates.bytes_out)
               OR (excluded.event_time = candidates.event_time AND excluded.bytes_out = candidates.bytes_out
@@ -564,7 +584,7 @@ class SqliteRepos implements StoreRepos {
           const body = self.st(`INSERT INTO candidate_bodies (seq, body) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET body = excluded.body`);
           // an older version brings the due time forward only when it is newer than the version last judged (a late copy
           // of one already judged, from another source or a re-read file, is not a report of the flow's pending state)
-          const earlier = self.st(`UPDATE candidates SET due_time = ? WHERE id = ? AND status = 'pending' AND due_time > ? AND (judged_time IS NULL OR judged_time < ?)`);
+          const earlier = self.st(`UPDATE candidates SET due_time = ? WHERE id = ? AND status = 'pending' AND due_time > ?`);
           // rows, not versions: a batch bringing a flow's versions oldest first replaces its row once per version,
           // and counts it once, as PostgreSQL (which keeps the newest version per row first) does in any order
           const became = new Set<string>();
@@ -572,16 +592,17 @@ class SqliteRepos implements StoreRepos {
            * Per candidate, the times of its versions in this batch: an older version reported late still dates when a pending
            * row is due, the earliest of them newer than the version last judged (a late copy of a judged one does not).
            */
-          const reports = new Map<string, number[]>();
+          const reports = new Map<string, { t: number; hold: number }[]>();
           /** Candidates with more than one version in the batch, or a version the upsert did not store. */
           const revisit = new Set<string>();
           for (const r of rows) {
             const text = JSON.stringify(r.candidate);
             const id = candidateId(r);
+            const hold = r.rejudgeHold ?? 0;
             const times = reports.get(id);
-            if (times === undefined) reports.set(id, [r.eventTime]);
-            else times.push(r.eventTime);
-            const stored = up.get(id, r.hostId, r.eventTime, r.candidate.analytic, r.destinationKey, r.candidate.bytes_out, candidateBodyDigest(text), r.eventTime, text) as { seq: number } | undefined;
+            if (times === undefined) reports.set(id, [{ t: r.eventTime, hold }]);
+            else times.push({ t: r.eventTime, hold });
+            const stored = up.get(id, r.hostId, r.eventTime, r.candidate.analytic, r.destinationKey, r.candidate.bytes_out, candidateBodyDigest(text), r.eventTime, hold, text) as { seq: number } | undefined;
             if (times !== undefined) revisit.add(id);
             if (!stored) {
               revisit.add(id);
@@ -593,13 +614,11 @@ class SqliteRepos implements StoreRepos {
           // the earliest one newer than the version last judged sets it (ingest leaves judged_time as it was): one read
           // and one write per candidate, a pass over its versions in between. A candidate whose one version of the batch
           // was stored has the due time the upsert gave it already (the common case: no statement more).
-          const judgedAt = self.st(`SELECT judged_time FROM candidates WHERE id = ?`).pluck();
+          const judgedAt = self.st(`SELECT judged_time, detection_id FROM candidates WHERE id = ?`);
           for (const id of revisit) {
-            const times = reports.get(id)!;
-            const judged = judgedAt.get(id) as number | null | undefined;
-            let due = Infinity;
-            for (const t of times) if (t < due && (judged === null || judged === undefined || judged < t)) due = t;
-            if (due !== Infinity) earlier.run(due, id, due, due);
+            const judged = judgedAt.get(id) as { judged_time: number | null; detection_id: string | null } | undefined;
+            const due = earliestReportDue(reports.get(id)!, judged?.judged_time ?? null, (judged?.detection_id ?? null) !== null);
+            if (due !== Infinity) earlier.run(due, id, due);
           }
           return became.size;
         });
@@ -641,8 +660,10 @@ class SqliteRepos implements StoreRepos {
           // A newer version ingested after the judged one was read stays pending (nobody judged it), but
           // takes over where the judged version was folded: the detection this batch commits already holds
           // the judged version's bytes, so the newer version must add only its delta, not count again.
-          // Its due time was the judged version's (or older): it is due at its own report now, as when it arrives after.
-          const fold = self.st(`UPDATE candidates SET detection_id = ?, counted_bytes_out = ?, counted_bytes_in = ?, judged_time = ?, due_time = event_time WHERE id = ? AND status = 'pending'`);
+          // Its due time was the judged version's (or older): it is due at its own report now, as when it arrives after
+          // (no earlier than its hold past the judged version when that one fired).
+          const fold = self.st(`UPDATE candidates SET detection_id = @detection, counted_bytes_out = @out, counted_bytes_in = @inn, judged_time = @judged,
+            due_time = CASE WHEN @detection IS NULL THEN event_time ELSE max(event_time, @judged + rejudge_hold) END WHERE id = @id AND status = 'pending'`);
           for (const o of outcomes) {
             if (!o.version) {
               up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
@@ -652,7 +673,7 @@ class SqliteRepos implements StoreRepos {
             if (!row) continue;
             const judged = row.event_time === o.version.eventTime && row.bytes_out === o.version.bytesOut && row.body_md5 === o.version.digest;
             if (judged) up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
-            else fold.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.version.eventTime, o.id);
+            else fold.run({ detection: o.detectionId, out: o.countedBytesOut, inn: o.countedBytesIn, judged: o.version.eventTime, id: o.id });
           }
         });
       },
