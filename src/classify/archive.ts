@@ -132,7 +132,13 @@ function tarArchive(args: readonly string[]): string | undefined {
 /** Longest argument read by classifyArchiveExec (4× macOS PATH_MAX). */
 export const MAX_ARG_CHARS = 4096;
 
-const decompressing = (args: readonly string[]) => has(args, '-d', '--decompress', '--uncompress', '-t', '--test', '-l', '--list') || args.some((a) => /^-[a-zA-Z0-9]*d[a-zA-Z0-9]*$/.test(a));
+/**
+ * A short-option cluster (`-…`, letters only, or letters and digits) holding one of `letters`. Two linear tests:
+ * `^-[a-z]*d[a-z]*$` backtracks quadratically on a long cluster that does not end well (argv is attacker-controlled).
+ */
+const clusterHas = (a: string, letters: RegExp, digits = false): boolean => (digits ? /^-[a-zA-Z0-9]+$/ : /^-[a-zA-Z]+$/).test(a) && letters.test(a);
+
+const decompressing = (args: readonly string[]) => has(args, '-d', '--decompress', '--uncompress', '-t', '--test', '-l', '--list') || args.some((a) => clusterHas(a, /d/, true));
 
 /**
  * Does this exec produce an archive? `args` is the full argv (args[0] = program name as invoked), `cwd`
@@ -162,7 +168,7 @@ export function classifyArchiveExec(execPath: string, argv: readonly string[], c
     case 'tar': {
       const first = args[0];
       const oldStyle = first !== undefined && /^[A-Za-z]+$/.test(first) && /[cru]/.test(first) && !/[xt]/.test(first);
-      const creating = oldStyle || has(args, '--create', '--append', '--update') || args.some((a) => /^-[A-Za-z]*[cru][A-Za-z]*$/.test(a) && !/[xt]/.test(a));
+      const creating = oldStyle || has(args, '--create', '--append', '--update') || args.some((a) => clusterHas(a, /[cru]/) && !/[xt]/.test(a));
       if (!creating) return undefined;
       return { tool, archivePath: abs(tarArchive(args)) };
     }
@@ -212,7 +218,7 @@ export function classifyArchiveExec(execPath: string, argv: readonly string[], c
       return { tool, archivePath: abs(optionValue(args, ['-out'])) };
     }
     case 'gpg': {
-      if (!has(args, '-c', '--symmetric', '-e', '--encrypt') && !args.some((a) => /^-[a-zA-Z]*[ce][a-zA-Z]*$/.test(a) && !a.startsWith('--'))) return undefined;
+      if (!has(args, '-c', '--symmetric', '-e', '--encrypt') && !args.some((a) => clusterHas(a, /[ce]/) && !a.startsWith('--'))) return undefined;
       const out = optionValue(args, ['-o', '--output']);
       if (out) return { tool, archivePath: abs(out) };
       const input = positional(args, GPG_VALUE_OPTIONS)[0];
