@@ -404,14 +404,34 @@ export class WebhookSink implements Sink {
       const e = coerceError(err);
       return { kind: 'retry', reason: e.name === 'TimeoutError' ? `timeout after ${this.opts.timeoutMs} ms` : (causeCode(e) ?? e.message) };
     }
-    // drain the body so the keep-alive connection can be reused
-    await res.arrayBuffer().catch(() => undefined);
+    // drain a short body so the keep-alive connection can be reused; a longer one is cut off, never held
+    await drainAnswer(res, MAX_ANSWER_BYTES);
     if (res.status >= 200 && res.status < 300) return { kind: 'delivered' };
     const reason = res.status >= 300 && res.status < 400 ? `HTTP ${res.status} redirect to ${res.headers.get('location') ?? '?'} (fix the sink url)` : `HTTP ${res.status}`;
     if (res.status === 408 || res.status === 425 || res.status === 429 || res.status >= 500) {
       return { kind: 'retry', reason, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
     }
     return { kind: 'rejected', reason };
+  }
+}
+
+/** Bytes of a receiver's answer read (and dropped) at most: nothing in it is used. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** Read and drop up to `max` bytes of the answer's body, then cancel the rest (the connection is then not reused). */
+async function drainAnswer(res: Response, max: number): Promise<void> {
+  const body = res.body;
+  if (!body) return;
+  const reader = body.getReader();
+  try {
+    for (let n = 0; n <= max; ) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      n += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // the answer was cut off or timed out: its status is what counts
   }
 }
 
