@@ -438,7 +438,11 @@ function shellWord(s: string): string {
 
 function redactUrl(url: string): string {
   // node-postgres takes the password from user:password@ and from a password (or sslpassword) parameter alike
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@').replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, '$1***');
+  // the userinfo runs to the authority's last '@' (WHATWG URL, as node-postgres reads it): a password may hold an '@'
+  // (anywhere in the text: an error message may quote the url)
+  return url
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^/?#\s]*)@/gi, (_m, scheme: string, info: string) => `${scheme}${info.includes(':') ? `${info.slice(0, info.indexOf(':'))}:***` : info}@`)
+    .replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, '$1***');
 }
 
 export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult[]> {
