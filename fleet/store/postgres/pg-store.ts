@@ -1111,6 +1111,13 @@ const JUDGED_CAP = 200_000;
 const REPORT_DUE = `CASE WHEN c.judged_time IS NULL OR c.detection_id IS NULL THEN EXCLUDED.event_time
   ELSE GREATEST(EXCLUDED.event_time, c.judged_time + EXCLUDED.rejudge_hold) END`;
 
+/**
+ * The hold of the version a row holds (markFinalized's fold). A release before 0012 replaces a row without writing
+ * rejudge_hold, so during a rolling upgrade the column can still be an older open version's: a closing report (the
+ * body says closed) has none whatever it says.
+ */
+const ROW_HOLD = `CASE WHEN c.body::jsonb ->> 'closed' = '1' THEN 0 ELSE coalesce(c.rejudge_hold, 0) END`;
+
 function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): CandidatesRepo {
   return {
     async upsertPending(rows: readonly CandidateInput[]) {
@@ -1173,7 +1180,8 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         // A candidate whose one version of the batch was stored has the due time the upsert gave it already (the common
         // case: no statement more); one with several versions, or one the upsert did not store, may date it earlier.
         const stored = new Set(rowsOut.map((o) => o.id));
-        const revisit = part.filter(([id]) => reports.get(id)!.size > 1 || !stored.has(id));
+        // (or one stored with a hold longer than another version of its time: as on SQLite, that one dates it)
+        const revisit = part.filter(([id, r]) => reports.get(id)!.size > 1 || !stored.has(id) || reports.get(id)!.get(r.eventTime) !== (r.rejudgeHold ?? 0));
         if (!revisit.length) continue;
         await ex.q(
           'write',
@@ -1270,7 +1278,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
           'write',
           `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et,
              due_time = CASE WHEN u.et IS NULL THEN c.due_time WHEN u.detection_id IS NULL THEN c.event_time
-               ELSE GREATEST(c.event_time, u.et + coalesce(c.rejudge_hold, 0)) END
+               ELSE GREATEST(c.event_time, u.et + ${ROW_HOLD}) END
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, detection_id, out, inn, et)
            WHERE c.id = u.id AND c.status = 'pending'`,
           [changed.map((o) => o.id), changed.map((o) => o.detectionId), changed.map((o) => o.countedBytesOut), changed.map((o) => o.countedBytesIn), changed.map((o) => o.version?.eventTime ?? null)],
@@ -1288,7 +1296,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
               `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et,
                  -- due at its own report now (its due time was the judged version's or older), as when it arrives after
                  -- (no earlier than its hold past the judged version when that one fired)
-                 due_time = CASE WHEN u.detection_id IS NULL THEN c.event_time ELSE GREATEST(c.event_time, u.et + coalesce(c.rejudge_hold, 0)) END
+                 due_time = CASE WHEN u.detection_id IS NULL THEN c.event_time ELSE GREATEST(c.event_time, u.et + ${ROW_HOLD}) END
                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
                  AS u(id, detection_id, out, inn, read_detection, read_out, read_in, et)
                WHERE c.id = u.id AND c.status = 'pending' AND c.detection_id IS NOT DISTINCT FROM u.read_detection
