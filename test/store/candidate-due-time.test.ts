@@ -6,11 +6,10 @@
  * PostgreSQL alike.
  */
 import { describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
-import { openPostgresStore } from '../../fleet/store/postgres/index.js';
 import type { CandidateInput, Store } from '../../fleet/store/store.js';
 import type { EgressCandidate } from '../../src/schemas/egress-candidate.js';
-import { pgQuery, useTestDatabase } from '../helpers/pg.js';
+import { useTestDatabase } from '../helpers/pg.js';
+import { candidateStoreBackends } from './candidate-backends.js';
 import { sampleCandidate } from './store.contract.js';
 
 const T0 = 1_772_409_600;
@@ -30,17 +29,7 @@ async function judge(store: Store, cutoff: number, between?: () => Promise<void>
   );
 }
 
-const backends: [string, () => Promise<Store>][] = [
-  ['sqlite', () => openSqliteStore(':memory:')],
-  [
-    'postgres',
-    async () => {
-      const s = await openPostgresStore(testDb().url, { poolSize: 3 });
-      await pgQuery(testDb().url, 'DELETE FROM candidates');
-      return s;
-    },
-  ],
-];
+const backends = candidateStoreBackends(testDb);
 
 for (const [name, open] of backends) {
   describe(`candidate due time after a fold: ${name}`, () => {

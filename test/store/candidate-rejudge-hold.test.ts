@@ -5,11 +5,10 @@
  * their report. SQLite and PostgreSQL alike, through upsert, a batch of several versions, and markFinalized's fold.
  */
 import { describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
-import { openPostgresStore } from '../../fleet/store/postgres/index.js';
 import type { CandidateInput, Store } from '../../fleet/store/store.js';
 import type { EgressCandidate } from '../../src/schemas/egress-candidate.js';
-import { pgQuery, useTestDatabase } from '../helpers/pg.js';
+import { useTestDatabase } from '../helpers/pg.js';
+import { candidateStoreBackends } from './candidate-backends.js';
 import { sampleCandidate } from './store.contract.js';
 
 const T0 = 1_772_409_600;
@@ -34,17 +33,7 @@ async function judge(store: Store, cutoff: number, fired: boolean, between?: () 
 
 const dueAt = async (store: Store, cutoff: number) => (await store.candidates.pendingUpTo(cutoff, 10)).map((p) => p.eventTime);
 
-const backends: [string, () => Promise<Store>][] = [
-  ['sqlite', () => openSqliteStore(':memory:')],
-  [
-    'postgres',
-    async () => {
-      const s = await openPostgresStore(testDb().url, { poolSize: 3 });
-      await pgQuery(testDb().url, 'DELETE FROM candidates');
-      return s;
-    },
-  ],
-];
+const backends = candidateStoreBackends(testDb);
 
 for (const [name, open] of backends) {
   describe(`open flow re-judge hold: ${name}`, () => {
@@ -97,6 +86,21 @@ for (const [name, open] of backends) {
           await store.candidates.upsertPending(rows);
           expect(await dueAt(store, T0 + 119)).toEqual([]);
           expect(await dueAt(store, T0 + 120)).toEqual([T0 + 120]);
+        } finally {
+          await store.close();
+        }
+      }
+    });
+
+    it('one batch with an open and a closing report of the same time (the open one keeps the row) is due at that time, in any order', async () => {
+      const batch = [report(T0 + 60, 4_000_000), report(T0 + 60, 3_000_000, true)];
+      for (const rows of [batch, [...batch].reverse()]) {
+        const store = await open();
+        try {
+          await store.candidates.upsertPending([report(T0, 2_000_000)]);
+          await judge(store, T0, true);
+          await store.candidates.upsertPending(rows);
+          expect(await dueAt(store, T0 + 60)).toEqual([T0 + 60]);
         } finally {
           await store.close();
         }

@@ -5,27 +5,16 @@
  * SQLite and PostgreSQL alike.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { openSqliteStore } from '../../fleet/store/sqlite/sqlite-store.js';
-import { openPostgresStore } from '../../fleet/store/postgres/index.js';
 import type { CandidateInput, Store } from '../../fleet/store/store.js';
-import { pgQuery, useTestDatabase } from '../helpers/pg.js';
+import { useTestDatabase } from '../helpers/pg.js';
+import { candidateStoreBackends } from './candidate-backends.js';
 import { sampleCandidate } from './store.contract.js';
 
 const T0 = 1_772_409_600;
 const N = 4000;
 const testDb = useTestDatabase('upsert_versions_cost');
 
-const backends: [string, () => Promise<Store>][] = [
-  ['sqlite', () => openSqliteStore(':memory:')],
-  [
-    'postgres',
-    async () => {
-      const s = await openPostgresStore(testDb().url, { poolSize: 3 });
-      await pgQuery(testDb().url, 'DELETE FROM candidates');
-      return s;
-    },
-  ],
-];
+const backends = candidateStoreBackends(testDb);
 
 afterEach(() => {
   vi.restoreAllMocks();
