@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -324,4 +326,37 @@ describe('X-Outflow-Signature', () => {
     expect(verifySignature(SECRET, body, undefined)).toBe(false);
     expect(verifySignature(SECRET, body, 'sha256=00')).toBe(false);
   });
+});
+
+describe('webhook sink: the receiver\'s answer', () => {
+  // read only to let the connection be reused: a receiver (or whoever sits on a plain http:// path to it) answering
+  // with a body of gigabytes must not make the aggregator hold it all in memory
+  it('stops reading a huge 2xx answer instead of buffering all of it', async () => {
+    const answerBytes = 256 * 1024 * 1024;
+    let sent = 0;
+    let ended = false;
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(answerBytes) });
+        const pump = () => {
+          while (sent < answerBytes && !res.destroyed) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          if (sent >= answerBytes) res.end();
+        };
+        res.on('close', () => (ended = true));
+        pump();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    const sink = makeSink(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, { timeoutMs: 60_000 });
+    await sink.write([sampleDetection({ id: 'd1' })]);
+    await waitFor(() => sink.pending === 0 && ended, 'delivery', 60_000);
+    // what the sink took of the answer (the rest never left the receiver); loopback buffers hold a few MiB at most
+    expect(sent).toBeLessThan(32 * 1024 * 1024);
+  }, 90_000);
 });
