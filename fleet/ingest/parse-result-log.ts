@@ -6,6 +6,7 @@
  *
  * Hand-written rather than zod: this runs for every line at 200k lines/s, and the envelope is small.
  */
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { OUTFLOW_QUERIES, type OutflowQuery, type ResultLogLine, type ResultRow, type RowAction } from '../../src/schemas/result-log.js';
 
 /**
@@ -84,6 +85,7 @@ export function parseResultLine(input: unknown, opts: ParseOptions = {}): ParseL
   let obj: unknown = input;
   if (typeof input === 'string') {
     if (input.trim() === '') return { ok: false, reason: 'empty line' };
+    if (nestsDeeperThan(input)) return { ok: false, reason: `not a result line: JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
     try {
       obj = JSON.parse(input);
     } catch (err) {
