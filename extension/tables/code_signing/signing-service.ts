@@ -401,8 +401,14 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       return;
     }
     if (prev && prev.key === 'es' && prev.row.signature_class !== 'unknown' && !(prev.row.signature_class === 'developer_id' && prev.row.notarized === -1)) {
-      // ES already gave a definite answer for the running image; codesign would only repeat it.
-      store(path, { ...prev, key, validatedAt: now, retryAt: null });
+      // ES already gave a definite answer for the running image; codesign would only repeat it. Unsigned code has no
+      // cdhash (ES reports zeros): its identity is the file's SHA-256, as when codesign classifies it.
+      let row = prev.row;
+      if (row.signature_class === 'unsigned' && !row.identity) {
+        const digest = await fileDigest(path);
+        if (digest) row = { ...row, identity: identityFor('unsigned', '', '', digest) };
+      }
+      store(path, { ...prev, row, key, validatedAt: now, retryAt: null });
       return;
     }
     try {
@@ -569,7 +575,7 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
         return;
       }
       store(path, { row, key: 'es', validatedAt: now, retryAt: null, source: 'es' });
-      if (row.signature_class === 'unknown' || (row.signature_class === 'developer_id' && row.notarized === -1)) {
+      if (row.signature_class === 'unknown' || (row.signature_class === 'developer_id' && row.notarized === -1) || (row.signature_class === 'unsigned' && !row.identity)) {
         enqueue(path);
         pump();
       }
