@@ -316,11 +316,12 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
   const created = new Map<string, Detection>();
   const updated = new Map<string, Detection>();
 
-  // A flush takes every pending row: also a firing open flow's version held by open_flow_update_interval, which may be
-  // due past the newest event (judged time + hold); nothing else is due later than its own event time.
-  const dueBy = opts.flush ? Number.MAX_SAFE_INTEGER : cutoff;
+  // A flush takes every row reported by the newest event: also a firing open flow's version held by
+  // open_flow_update_interval, which may be due past it (judged time + hold). Not a version reported while it runs, dated
+  // after that clock (an ingest beside it): it waits for the next run, so the flush ends however fast they arrive.
+  const reported = opts.flush ? { reportedUpTo: cutoff } : undefined;
   for (;;) {
-    const batch = await store.candidates.pendingUpTo(dueBy, batchSize);
+    const batch = await store.candidates.pendingUpTo(cutoff, batchSize, reported);
     if (batch.length === 0) break;
     const { contexts, apps, hostnames } = await gatherFacts(store, batch, cfg, clock.earliest);
 

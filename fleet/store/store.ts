@@ -637,9 +637,10 @@ export interface CandidatesRepo {
    * the earliest version reported since it was last judged (`upsertPending` keeps it when a newer version replaces
    * a still-pending row): a flow reported on every pack run while it stays open is judged finalize_delay after its
    * first report, not only once it has gone quiet. A version reported after a judgement that folded the flow into a
-   * detection is due no earlier than that judged version's event time plus its `rejudgeHold`.
+   * detection is due no earlier than that judged version's event time plus its `rejudgeHold`. With `reportedUpTo`
+   * (a flush), also a row whose version is dated by then, however long it is held.
    */
-  pendingUpTo(cutoff: number, limit: number): Promise<StoredCandidate[]>;
+  pendingUpTo(cutoff: number, limit: number, opts?: { reportedUpTo?: number }): Promise<StoredCandidate[]>;
   countPending(): Promise<number>;
   /**
    * Record outcomes. An outcome carrying a `version` marks its row finalized only while the row is still

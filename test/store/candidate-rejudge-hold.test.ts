@@ -50,6 +50,20 @@ for (const [name, open] of backends) {
       }
     });
 
+    it('a flush (reportedUpTo) takes a held version reported by then, and only such', async () => {
+      const store = await open();
+      try {
+        await store.candidates.upsertPending([report(T0, 2_000_000)]);
+        await judge(store, T0, true);
+        await store.candidates.upsertPending([report(T0 + 60, 3_000_000)]);
+        expect(await dueAt(store, T0 + 60)).toEqual([]);
+        expect((await store.candidates.pendingUpTo(T0 + 60, 10, { reportedUpTo: T0 + 59 })).map((p) => p.eventTime)).toEqual([]);
+        expect((await store.candidates.pendingUpTo(T0 + 60, 10, { reportedUpTo: T0 + 60 })).map((p) => p.eventTime)).toEqual([T0 + 60]);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('after a judgement that did not fire, the next report is due at its report', async () => {
       const store = await open();
       try {

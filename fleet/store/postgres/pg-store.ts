@@ -1203,16 +1203,18 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       }
       return pending;
     },
-    async pendingUpTo(cutoff, limit) {
+    async pendingUpTo(cutoff, limit, opts) {
       // Inside a transaction (finalization) the rows stay locked until commit; a racing finalizer on
       // another instance skips them instead of finalizing the same flow twice.
       const lock = ex.inTransaction ? 'FOR UPDATE SKIP LOCKED' : '';
+      // (the flush's condition only in a flush: the minutely run's query keeps its plan)
+      const reported = opts?.reportedUpTo;
       const rows = await ex.q<CandidateRow>(
         'read',
         `SELECT id, host_id, event_time, destination_key, bytes_out, body, status, detection_id, counted_bytes_out, counted_bytes_in, due_time
-         FROM candidates WHERE status = 'pending' AND coalesce(due_time, event_time) <= $1
+         FROM candidates WHERE status = 'pending' AND ${reported === undefined ? 'coalesce(due_time, event_time) <= $1' : '(coalesce(due_time, event_time) <= $1 OR event_time <= $3)'}
          ORDER BY event_time, id COLLATE "C" LIMIT $2 ${lock}`,
-        [cutoff, limit],
+        reported === undefined ? [cutoff, limit] : [cutoff, limit, reported],
       );
       if (judged.size + rows.length > JUDGED_CAP) judged.clear();
       // the version each candidate is judged on is the one it is handed with: its body hashed once, not again here

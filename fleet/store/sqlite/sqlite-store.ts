@@ -623,15 +623,16 @@ class SqliteRepos implements StoreRepos {
           return became.size;
         });
       },
-      async pendingUpTo(cutoff: number, limit: number) {
+      async pendingUpTo(cutoff: number, limit: number, opts?: { reportedUpTo?: number }) {
         return wrap('candidates.pendingUpTo', 'STORE_READ', () => {
           const rows = self
             .st(
               `SELECT c.id, c.host_id, c.event_time, c.destination_key, c.bytes_out, c.body_md5, c.status, c.detection_id, c.counted_bytes_out, c.counted_bytes_in, c.due_time, b.body
               FROM candidates c JOIN candidate_bodies b ON b.seq = c.seq
-              WHERE c.status = 'pending' AND c.due_time <= ? ORDER BY c.event_time, c.id LIMIT ?`,
+              WHERE c.status = 'pending' AND (c.due_time <= ? OR c.event_time <= ?) ORDER BY c.event_time, c.id LIMIT ?`,
             )
-            .all(cutoff, limit) as Row[];
+            // (no reportedUpTo: event_time <= NULL is never true)
+            .all(cutoff, opts?.reportedUpTo ?? null, limit) as Row[];
           return rows.map(
             (r): StoredCandidate => ({
               id: r.id as string,
