@@ -59,10 +59,10 @@ export const AnalyticsConfigSchema = z
      * A flow already folded into a detection and still open is judged again at most this often (seconds): each judgement
      * is a detection update, offered to every sink, and an upload reported every minute for hours would otherwise make
      * one every few minutes. Its first judgement, any flow that has not fired, and its closing report are judged at once.
-     * 0: every report. At most an hour: the hourly rollup keeps the sightings of about that long before the newest event
+     * 0: every report. At most half an hour: the hourly rollup keeps the sightings of about an hour before the newest event
      * beyond the prevalence window, and a held version is judged on facts as of its report.
      */
-    open_flow_update_interval: z.number().int().nonnegative().max(3600).default(600),
+    open_flow_update_interval: z.number().int().nonnegative().max(1800).default(600),
     severity: z
       .object({
         low: z.number().default(21),
