@@ -29,6 +29,11 @@ export const NatsInputConfigSchema = z
     durable: natsName.default('outflow-aggregator'),
     /** Create (or extend the subjects of) the stream at start-up; otherwise it must exist. */
     create_stream: z.boolean().default(false),
+    /**
+     * A stream created here keeps a message this long (hours), acked or not: the aggregator is its only reader, and
+     * an unlimited stream would keep every result line on the NATS server's disk for as long as the fleet runs.
+     */
+    stream_max_age_hours: z.number().int().positive().max(24 * 365).default(7 * 24),
     /** Messages per fetch; one fetch = one store transaction. */
     batch: z.number().int().positive().max(10_000).default(1000),
     /** How long a fetch waits for a full batch before handing over what it has (ms). */
