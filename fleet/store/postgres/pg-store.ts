@@ -439,6 +439,8 @@ function hostsRepo(ex: Executor, chunk: number): HostsRepo {
       return ex.atomic(async (t) => {
         const rows = await t.q<{ host_id: string }>('write', `DELETE FROM hosts WHERE last_seen < $1 RETURNING host_id`, [before]);
         if (rows.length) await t.q('write', `DELETE FROM host_status WHERE host_id = ANY($1::text[])`, [rows.map((r) => r.host_id)]);
+        // a live host's components it stopped reporting (or made up once) go with the window too
+        await t.q('write', `DELETE FROM host_status WHERE time < $1`, [before]);
         return rows.length;
       });
     },

@@ -365,6 +365,8 @@ class SqliteRepos implements StoreRepos {
         return wrap('hosts.expire', 'STORE_WRITE', () =>
           self.underWriteLock(() => {
             self.st('DELETE FROM host_status WHERE host_ref IN (SELECT host_ref FROM hosts WHERE last_seen < ?)').run(before);
+            // a live host's components it stopped reporting (or made up once) go with the window too
+            self.st('DELETE FROM host_status WHERE time < ?').run(before);
             const n = self.st('DELETE FROM hosts WHERE last_seen < ?').run(before).changes;
             // Here rather than in prevalence.expire: rollup expires prevalence first, then hosts, so only now
             // are the refs of this rollup's expired hosts free.
