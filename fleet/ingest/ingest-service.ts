@@ -864,6 +864,11 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
             }
             cand = r.data;
           }
+          // the flow's times become the detection's first/last seen, which retention and `since` go by: no later than a
+          // line may be dated (a host's clock a day ahead), or a host could date detections retention never deletes
+          if (cand.last_seen > maxUnixTime || cand.first_seen > maxUnixTime) {
+            return rejectRow(line, row, `outflow_candidates row invalid: ${cand.last_seen > maxUnixTime ? 'last_seen' : 'first_seen'}: more than ${maxClockSkew} s ahead of the aggregator's clock`);
+          }
           // process_chain is JSON inside a column: its escapes were decoded after the line's check (unstorableText)
           for (const link of cand.process_chain) {
             for (const v of Object.values(link)) {

@@ -1,0 +1,43 @@
+/**
+ * Retention deletes detections by `last_seen` (detections.expire), and a detection's last_seen is its candidates'
+ * `last_seen` column as the host sent it (evidence.ts buildDetection / foldInto): ingest caps a line's unixTime at a
+ * day ahead, not the columns. A host that dates its flows' last_seen in 2286 makes detections retention never
+ * deletes; one made-up destination per flow makes as many as it likes, kept forever.
+ */
+import { describe, expect, it } from 'vitest';
+import { defaultAnalyticsConfig } from '../../src/config/analytics.js';
+import { fixedClock } from '../../src/clock.js';
+import { createIngestService } from '../../fleet/ingest/ingest-service.js';
+import { finalizePending } from '../../fleet/rules/finalize.js';
+import { retention } from '../../fleet/rules/maintenance.js';
+import { APPS } from '../../scripts/simulate-fleet.js';
+import { DAY, HOUR, MiB, T0, candidateLine, hostsOf, memoryStore, statusLines } from './fleet-helpers.js';
+
+describe('detection retention', () => {
+  it('a detection whose host dated its flow far ahead is still deleted once past detections_days', async () => {
+    const store = await memoryStore();
+    const analytics = defaultAnalyticsConfig();
+    const hosts = hostsOf(12);
+    const at = T0 + 10 * DAY;
+    const clock = fixedClock(at + 2 * HOUR);
+    const ingest = createIngestService({ store, analytics, quarantineFile: null, clock });
+    await ingest.ingestLines([...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)], { kind: 'test', id: 'status' });
+    const N = 50;
+    const FAR = 9_999_999_999; // 2286
+    const lines = Array.from({ length: N }, (_, i) =>
+      candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: `u.evil-${i}.com`, bytes_out: 30 * MiB, first_seen: at + i - 200, duration: FAR - (at + i - 200) }, at + i, 7 + i),
+    );
+    await ingest.ingestLines(lines, { kind: 'test', id: 'forged' });
+    await finalizePending(store, { analytics, clock, flush: true });
+    // (stored as detections, or refused at ingest: either way none may outlive retention)
+    expect((await store.detections.list({ limit: 10_000 })).length).toBeLessThanOrEqual(N);
+    // a year later: the fleet still reports, retention runs daily
+    const later = at + 365 * DAY;
+    clock.set(later + HOUR);
+    await ingest.ingestLines(statusLines(hosts, later), { kind: 'test', id: 'status' });
+    const r = await retention(store, { analytics, detectionsDays: 90, quarantineDays: 14, clock });
+    const left = await store.detections.list({ limit: 10_000 });
+    expect(left.length, `retention deleted ${r.detections}; kept ${left.length} detections a year old (last_seen ${left[0]?.last_seen})`).toBe(0);
+    await store.close();
+  }, 120_000);
+});
