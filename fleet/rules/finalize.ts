@@ -30,6 +30,12 @@ export interface FinalizeOptions {
   flush?: boolean;
   /** Candidates per store round trip (default 5000). */
   batchSize?: number;
+  /**
+   * Batches one run judges at most, unless flushing (default: no bound). A run keeps every detection it creates or
+   * changes until it ends: the scheduler's minutely job passes one (FINALIZE_JOB_MAX_BATCHES), so a backlog is taken over
+   * several runs, the next one a minute later. The CLI's own run, whose result it prints, judges all that is due.
+   */
+  maxBatches?: number;
   log?: Logger;
   /** The wall clock: the cutoff never passes it (eventPresent). */
   clock?: Clock;
@@ -300,6 +306,8 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
   const started = performance.now();
   const cfg = opts.analytics;
   const batchSize = opts.batchSize ?? 5000;
+  const maxBatches = opts.flush ? Infinity : (opts.maxBatches ?? Infinity);
+  let batches = 0;
   const span = suppressionSpan(cfg);
   const clock = await store.clock.get();
   const result: FinalizeResult = { cutoff: null, examined: 0, fired: 0, warming: 0, late: 0, created: [], updated: [], durationMs: 0 };
@@ -395,7 +403,7 @@ export async function finalizePending(store: Store, opts: FinalizeOptions): Prom
       if (changed.size) await tx.detections.upsert([...changed.values()]);
       await tx.candidates.markFinalized(outcomes);
     });
-    if (batch.length < batchSize) break;
+    if (batch.length < batchSize || ++batches >= maxBatches) break;
   }
 
   result.created = [...created.values()];

@@ -28,6 +28,12 @@ export interface JobDeps {
 
 export type JobName = 'finalize' | 'rollup' | 'retention';
 
+/**
+ * Batches (of finalize's 5 000 candidates) one scheduled finalize run judges at most: a run holds every detection it
+ * makes or changes until it ends, so a backlog (a store outage, a NATS stream replayed) is taken a minute at a time.
+ */
+export const FINALIZE_JOB_MAX_BATCHES = 20;
+
 /** Count new and changed detections by analytic (what the sinks are then handed, from the store). */
 function countDetections(metrics: FleetMetrics | undefined, created: readonly Detection[], updated: readonly Detection[]): void {
   for (const d of created) metrics?.detectionsEmitted.inc({ analytic: d.analytic, kind: 'new' });
@@ -41,7 +47,7 @@ export const FLEET_JOBS: readonly (Omit<JobDefinition<JobDeps>, 'cron'> & { name
     async run(deps) {
       // Cursors first, so a sink configured just now still receives what this run finalizes.
       await prepareSinkCursors(deps.store, deps.sinks, deps.log);
-      const r = await finalizePending(deps.store, { analytics: deps.analytics, log: deps.log, clock: deps.clock });
+      const r = await finalizePending(deps.store, { analytics: deps.analytics, log: deps.log, clock: deps.clock, maxBatches: FINALIZE_JOB_MAX_BATCHES });
       countDetections(deps.metrics, r.created, r.updated);
       const d = await deliverDetections(deps.store, deps.sinks, { log: deps.log, metrics: deps.metrics, analytics: deps.analytics, clock: deps.clock });
       return {
