@@ -13,7 +13,6 @@
 import { z } from 'zod';
 import { InputError, zodIssues } from '../../src/errors.js';
 import { escapeLoneSurrogates } from '../../src/strings.js';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../ingest/json-depth.js';
 
 export type IngestShape = 'ndjson' | 'webhook' | 'kafka' | 'array';
 
@@ -110,10 +109,8 @@ export function decodeIngestBody(body: Buffer | string | undefined, maxLines = I
   const start = text.search(/\S/);
   if (start < 0) fail('empty body');
   const first = text[start];
-  const tooDeep = nestsDeeperThan(text);
 
   if (first === '[') {
-    if (tooDeep) fail(`JSON nested deeper than ${MAX_JSON_DEPTH} levels: no result line or wrapper is`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -132,8 +129,6 @@ export function decodeIngestBody(body: Buffer | string | undefined, maxLines = I
   }
 
   if (first === '{') {
-    // (one line too deep, of several, is quarantined by the ingest service, the others taken: judged line by line)
-    if (tooDeep) return { shape: 'ndjson', lines: splitLines(text, maxLines) };
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

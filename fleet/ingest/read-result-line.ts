@@ -1,3 +1,4 @@
+import { nestsDeeperThan } from './json-depth.js';
 import type { OutflowQuery, ResultLogLine, ResultRow, RowAction } from '../../src/schemas/result-log.js';
 import { detached } from '../../src/strings.js';
 import { hostIdTooLong, isPlainObject, matchQuery, MAX_ENVELOPE_TEXT, parsedLine, rowsFrom, type ParseLineResult, type ParseOptions } from './parse-result-log.js';
@@ -117,9 +118,12 @@ export function readResultLine(input: unknown, opts: ParseOptions = {}): ParseLi
   }
   rows.length = 0;
 
+  // nested past MAX_JSON_DEPTH: parseResultLine refuses it, before any JSON.parse (json-depth.ts)
+  const rowsText = s.slice(v, end);
+  if (nestsDeeperThan(rowsText)) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(s.slice(v, end)) as unknown;
+    value = JSON.parse(rowsText) as unknown;
   } catch {
     // not one JSON value: invalid, or other members follow it
     return undefined;
