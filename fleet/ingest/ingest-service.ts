@@ -34,7 +34,7 @@
  * be read has no digest of its own.
  */
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { hash } from 'node:crypto';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
@@ -626,30 +626,26 @@ async function commitBatch(tx: StoreRepos, b: BatchWrites, maxQuarantine: Quaran
 }
 
 /**
- * Append whole JSON lines to the quarantine file and sync them. A fragment a process killed mid-append left at the
- * end of a regular file is ended first, so it does not run into (and make unreadable) the first record appended now.
+ * Append whole JSON lines to the quarantine file (`fh`, opened for appending) and sync them. A fragment a process
+ * killed mid-append left at the end of a regular file is ended first, so it does not run into (and make unreadable)
+ * the first record appended now.
  */
-async function appendQuarantineFile(file: string, body: string): Promise<void> {
-  const fh = await open(file, 'a', PRIVATE_FILE_MODE);
-  try {
-    const st = await fh.stat();
-    let lead = '';
-    if (st.isFile() && st.size > 0) {
-      // read through a descriptor of its own: this one is append-only, as a named pipe's writer's must be
-      const rh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-      try {
-        const last = Buffer.alloc(1);
-        const { bytesRead } = await rh.read(last, 0, 1, st.size - 1);
-        if (bytesRead === 1 && last[0] !== 0x0a) lead = '\n';
-      } finally {
-        await rh.close().catch(() => undefined);
-      }
+async function appendQuarantineFile(fh: FileHandle, file: string, body: string): Promise<void> {
+  const st = await fh.stat();
+  let lead = '';
+  if (st.isFile() && st.size > 0) {
+    // read through a descriptor of its own: this one is append-only, as a named pipe's writer's must be
+    const rh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const last = Buffer.alloc(1);
+      const { bytesRead } = await rh.read(last, 0, 1, st.size - 1);
+      if (bytesRead === 1 && last[0] !== 0x0a) lead = '\n';
+    } finally {
+      await rh.close().catch(() => undefined);
     }
-    await fh.appendFile(lead + body);
-    if (st.isFile()) await fh.datasync();
-  } finally {
-    await fh.close().catch(() => undefined);
   }
+  await fh.appendFile(lead + body);
+  if (st.isFile()) await fh.datasync();
 }
 
 export function createIngestService(deps: IngestServiceDeps): IngestService {
@@ -991,17 +987,24 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       result, sourceName, source, keys, itemKey, itemTime, itemFlags, heldQuarantine, lineKeys, heldCandidates, quarantine,
       hostRows, destinations, pairs: [...pairs.values()], apps, status, earliest, newest, days, observe,
     };
+    const file = deps.quarantineFile;
+    // Opened before the transaction: open(2) of a named pipe waits for its reader, and the store's write transaction
+    // (every other writer of the store waits for it) must not wait with it.
+    // (held rejects are settled inside it: any of them may be new)
+    const fh =
+      (quarantine.length || heldQuarantine.length) && file
+        ? await open(file, 'a', PRIVATE_FILE_MODE).catch((err: unknown) => void log.warn({ err: coerceError(err), file }, 'quarantine file append failed (lines are in the store)'))
+        : undefined;
     try {
       await store.transaction(async (tx) => {
         await commitBatch(tx, batch, maxQuarantine);
         // Before the COMMIT (settleItems has decided which rejects are new): a process killed between the two leaves
         // the lines in the file and, not committed, they are read and quarantined again (twice in the file, never
         // only in the store, where the source's checkpoint has moved past them).
-        if (quarantine.length && deps.quarantineFile) {
-          const file = deps.quarantineFile;
+        if (quarantine.length && fh && file) {
           const body = quarantine.map((q) => JSON.stringify({ received_at: q.receivedAt, source: q.source, reason: q.reason, line: q.line })).join('\n') + '\n';
           quarantineWrite = quarantineWrite.then(() =>
-            appendQuarantineFile(file, body).catch((err: unknown) => log.warn({ err: coerceError(err), file }, 'quarantine file append failed (lines are in the store)')),
+            appendQuarantineFile(fh, file, body).catch((err: unknown) => log.warn({ err: coerceError(err), file }, 'quarantine file append failed (lines are in the store)')),
           );
           await quarantineWrite;
         }
@@ -1009,6 +1012,8 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw new StoreError('STORE_WRITE', `ingest batch from ${sourceName} not stored: ${coerceError(err).message}`, 'the sender should retry; check the store', { cause: err });
+    } finally {
+      await fh?.close().catch(() => undefined);
     }
     addIngestResults(totals, result);
     return result;
