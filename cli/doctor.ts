@@ -441,8 +441,8 @@ function redactUrl(url: string): string {
   // the userinfo runs to the authority's last '@' (WHATWG URL, as node-postgres reads it): a password may hold an '@'
   // (anywhere in the text: an error message may quote the url)
   return url
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^/?#\s]*)@/gi, (_m, scheme: string, info: string) => `${scheme}${info.includes(':') ? `${info.slice(0, info.indexOf(':'))}:***` : info}@`)
-    .replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, '$1***');
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^/?#\r\n]*)@/gi, (_m, scheme: string, info: string) => `${scheme}${info.includes(':') ? `${info.slice(0, info.indexOf(':'))}:***` : info}@`)
+    .replace(/([?&](?:ssl)?password=)[^&#\r\n]*/gi, '$1***');
 }
 
 export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult[]> {

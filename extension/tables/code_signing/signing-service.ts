@@ -406,6 +406,9 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       let row = prev.row;
       if (row.signature_class === 'unsigned' && !row.identity) {
         const digest = await fileDigest(path);
+        // eslogger reported an exec of this path while the file was hashed (another image, or the same one again):
+        // that entry is newer than `prev` and stands
+        if (cache.get(path) !== prev) return;
         if (digest) row = { ...row, identity: identityFor('unsigned', '', '', digest) };
       }
       store(path, { ...prev, row, key, validatedAt: now, retryAt: null });

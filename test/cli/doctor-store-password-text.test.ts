@@ -1,0 +1,28 @@
+/**
+ * doctor names the store it checks without its password, whatever the password holds: node-postgres ends the userinfo
+ * at the authority's last '@' (WHATWG URL parsing), and takes a password holding a space (pg-connection-string encodes
+ * it before new URL), in the userinfo or in a password=… parameter.
+ */
+import { expect, it } from 'vitest';
+import { runDoctorChecks } from '../../cli/doctor.js';
+
+async function storeCheck(url: string) {
+  const checks = await runDoctorChecks({ store: url }, { ...process.env, OUTFLOW_PLATFORM: 'linux' });
+  const store = checks.find((c) => c.name === 'fleet:store')!;
+  expect(store.status).toBe('fail');
+  return JSON.stringify(store);
+}
+
+it("hides the whole password of postgres://user:pa@ss@host/db, not just up to its first '@'", async () => {
+  expect(await storeCheck('postgres://outflow:pw@Tail-s3cr3t@127.0.0.1:1/nope?sslmode=disable')).not.toContain('Tail-s3cr3t');
+}, 30_000);
+
+it('hides the whole password of postgres://user:pass word@host/db', async () => {
+  const text = await storeCheck('postgres://outflow:open sesame-s3cr3t@127.0.0.1:1/nope?sslmode=disable');
+  expect(text).not.toContain('s3cr3t');
+  expect(text).not.toContain('open');
+}, 30_000);
+
+it('hides the whole password=… parameter holding a space', async () => {
+  expect(await storeCheck('postgres://outflow@127.0.0.1:1/nope?sslmode=disable&password=open sesame-s3cr3t')).not.toContain('s3cr3t');
+}, 30_000);
