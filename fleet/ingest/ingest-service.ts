@@ -995,20 +995,27 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
       (quarantine.length || heldQuarantine.length) && file
         ? await open(file, 'a', PRIVATE_FILE_MODE).catch((err: unknown) => void log.warn({ err: coerceError(err), file }, 'quarantine file append failed (lines are in the store)'))
         : undefined;
+    // A regular file is appended before the COMMIT (below); a pipe after it, as a write to a pipe waits while its
+    // reader lags (a full pipe buffer), and the store's write transaction must not wait with it either.
+    const inTransaction = fh ? await fh.stat().then((st) => st.isFile(), () => false) : false;
+    const appendQuarantine = async (): Promise<void> => {
+      if (!quarantine.length || !fh || !file) return;
+      const body = quarantine.map((q) => JSON.stringify({ received_at: q.receivedAt, source: q.source, reason: q.reason, line: q.line })).join('\n') + '\n';
+      quarantineWrite = quarantineWrite.then(() =>
+        appendQuarantineFile(fh, file, body).catch((err: unknown) => log.warn({ err: coerceError(err), file }, 'quarantine file append failed (lines are in the store)')),
+      );
+      await quarantineWrite;
+    };
     try {
       await store.transaction(async (tx) => {
         await commitBatch(tx, batch, maxQuarantine);
         // Before the COMMIT (settleItems has decided which rejects are new): a process killed between the two leaves
         // the lines in the file and, not committed, they are read and quarantined again (twice in the file, never
         // only in the store, where the source's checkpoint has moved past them).
-        if (quarantine.length && fh && file) {
-          const body = quarantine.map((q) => JSON.stringify({ received_at: q.receivedAt, source: q.source, reason: q.reason, line: q.line })).join('\n') + '\n';
-          quarantineWrite = quarantineWrite.then(() =>
-            appendQuarantineFile(fh, file, body).catch((err: unknown) => log.warn({ err: coerceError(err), file }, 'quarantine file append failed (lines are in the store)')),
-          );
-          await quarantineWrite;
-        }
+        if (inTransaction) await appendQuarantine();
       }, source.durable ? DURABLE : undefined);
+      // (never throws: a failed append is logged)
+      if (!inTransaction) await appendQuarantine();
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw new StoreError('STORE_WRITE', `ingest batch from ${sourceName} not stored: ${coerceError(err).message}`, 'the sender should retry; check the store', { cause: err });

@@ -1,6 +1,7 @@
 /**
  * The quarantine file may be a named pipe (appendQuarantineFile reads through a descriptor of its own for that): a pipe
- * nobody reads yet (its reader restarting) holds the append. That append must not hold the store's write
+ * nobody reads yet (its reader restarting) holds the open, and one whose reader does not keep up (a stalled `logger`,
+ * `tee` to a full disk: the pipe's 64 KiB buffer full) holds the write. Neither may hold the store's write
  * transaction with it: the finalize job, the API and every other source write through the same store.
  */
 import { execFileSync } from 'node:child_process';
@@ -57,3 +58,30 @@ it('a batch whose only rejects are rows held for settling (an invalid Outflow ro
     await store.close();
   }
 });
+
+// the reader is there (the open for appending does not wait) but reads nothing
+it('a quarantine pipe whose reader has stopped reading leaves the store free for other transactions', async () => {
+  const fifo = path.join(dir, 'quarantine.pipe');
+  execFileSync('mkfifo', [fifo]);
+  const reader = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const store = await openSqliteStore(path.join(dir, 'outflow.db'));
+  const ingest = createIngestService({ store, analytics: defaultAnalyticsConfig(), quarantineFile: fifo });
+  // 300 rejected lines of 1 KiB: more than the pipe holds
+  const lines = Array.from({ length: 300 }, (_, i) => `not a result line ${i} ${'x'.repeat(1024)}`);
+  const pending = ingest.ingestLines(lines, { kind: 'test', id: 'pipe-full' });
+  pending.catch(() => undefined);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const other = store.transaction(async () => 'done');
+    const outcome = await Promise.race([other, new Promise((r) => setTimeout(() => r('store held by the quarantine append'), 3000))]);
+    expect(outcome).toBe('done');
+  } finally {
+    // the reader drains the pipe: the append ends, and with it the ingest
+    const buf = Buffer.alloc(1 << 16);
+    const drain = setInterval(() => void reader.read(buf, 0, buf.length, null).catch(() => undefined), 5);
+    await pending.catch(() => undefined);
+    clearInterval(drain);
+    await reader.close();
+    await store.close();
+  }
+}, 30_000);
