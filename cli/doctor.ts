@@ -377,7 +377,7 @@ async function checkStore(config: OutflowConfig | undefined, configPath: string 
   const required = explicit !== undefined;
   const { isPostgresUrl, sqlitePath } = await import('../fleet/store/open.js');
   const why = configPath === undefined ? 'no --store or --config' : `no --store, and ${configPath} names no fleet.store`;
-  const named = isDefault ? `${url} (${path.resolve(sqlitePath(url))}, the default store: ${why})` : redactUrl(url);
+  const named = isDefault ? `${url} (${path.resolve(sqlitePath(url))}, the default store: ${why})` : redactStoreUrl(url);
   // what `fleet migrate` needs to find this store again
   const args = explicit !== undefined ? ` --store ${shellWord(url)}` : configPath !== undefined ? ` --config ${shellWord(configPath)}` : '';
   // Probing must not create the SQLite file as a side effect.
@@ -434,6 +434,19 @@ function dirBlocker(dir: string): { at: string; why: string; notDir: boolean } |
 /** `s` as one shell word (quoted only when it needs to be). */
 function shellWord(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The store url itself, as doctor names it. One no URL parser takes (node-postgres refuses it: "Invalid URL") has an
+ * unencoded '/', '?' or '#' in its userinfo, where redactUrl's authority would end: its userinfo runs to its last '@'.
+ */
+function redactStoreUrl(url: string): string {
+  try {
+    new URL(url);
+    return redactUrl(url);
+  } catch {
+    return redactUrl(url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#\r\n]*):[^\r\n]*@/i, '$1:***@'));
+  }
 }
 
 function redactUrl(url: string): string {

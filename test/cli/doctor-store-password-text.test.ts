@@ -1,7 +1,7 @@
 /**
  * doctor names the store it checks without its password, whatever the password holds: node-postgres ends the userinfo
  * at the authority's last '@' (WHATWG URL parsing), and takes a password holding a space (pg-connection-string encodes
- * it before new URL), in the userinfo or in a password=… parameter.
+ * it before new URL), in the userinfo or in a password=… parameter, and one no URL parser takes.
  */
 import { expect, it } from 'vitest';
 import { runDoctorChecks } from '../../cli/doctor.js';
@@ -25,4 +25,9 @@ it('hides the whole password of postgres://user:pass word@host/db', async () => 
 
 it('hides the whole password=… parameter holding a space', async () => {
   expect(await storeCheck('postgres://outflow@127.0.0.1:1/nope?sslmode=disable&password=open sesame-s3cr3t')).not.toContain('s3cr3t');
+}, 30_000);
+
+// one no URL parser takes (node-postgres refuses it: "Invalid URL"), its authority ending at that character
+it.each(['/', '?', '#'])('hides the whole password of postgres://user:pw%sTail@host/db', async (c) => {
+  expect(await storeCheck(`postgres://outflow:pw${c}Tail-s3cr3t@127.0.0.1:1/nope`)).not.toContain('s3cr3t');
 }, 30_000);
