@@ -192,7 +192,10 @@ export interface IngestServiceDeps {
   maxQuarantinePerBatch?: number;
   /** Quarantine `line` bytes stored per call (default 16 MiB); beyond, as past maxQuarantinePerBatch. */
   maxQuarantineBytesPerBatch?: number;
-  /** Accept unixTime up to wall clock + this (seconds, default 1 day); later lines are quarantined. */
+  /**
+   * Accept unixTime, and a candidate's first_seen and last_seen, up to wall clock + this (seconds, default 1 day); a
+   * later line, or candidate row, is quarantined.
+   */
   maxClockSkew?: number;
   /** Extra shared cloud-storage suffixes for destination keys. */
   sharedSuffixes?: readonly string[];

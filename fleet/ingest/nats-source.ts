@@ -269,7 +269,7 @@ export async function ensureStream(jsm: JetStreamManager, config: NatsInputConfi
     }
     try {
       // limits retention with an age limit: acked lines leave once older than the dedupe and redelivery horizons need
-      const maxAge = nanos((config.stream_max_age_hours ?? 7 * 24) * 3600 * 1000);
+      const maxAge = nanos(config.stream_max_age_hours * 3600 * 1000);
       await jsm.streams.add({ name: config.stream, subjects: filters, storage: StorageType.File, retention: RetentionPolicy.Limits, max_age: maxAge });
       log.info({ subjects: filters }, 'nats stream created');
     } catch (err) {

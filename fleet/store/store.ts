@@ -201,7 +201,7 @@ export interface HostsRepo {
    * made-up names can push a real group out); ordered by component, then state.
    */
   statusCounts(since: number, known: { components: readonly string[]; states: readonly string[] }): Promise<StatusCount[]>;
-  /** Forget hosts (and their status) last seen before `before`. */
+  /** Forget hosts (and their status) last seen before `before`, and any status row (of a live host too) reported before it. */
   expire(before: number): Promise<number>;
 }
 

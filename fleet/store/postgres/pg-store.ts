@@ -1107,11 +1107,14 @@ type JudgedVersions = Map<string, { eventTime: number; bytesOut: number; digest:
 const JUDGED_CAP = 200_000;
 
 /**
- * When a version reported to a row is due (upsertPending's ON CONFLICT): at its report, or, after a judgement that
- * folded the flow into a detection, no earlier than that judged version plus the version's hold.
+ * When a version dated `t` is due: at its report, or, after a judgement (the version dated `judged`) that folded the
+ * flow into a detection (`detection`), no earlier than that judged version plus the hold.
  */
-const REPORT_DUE = `CASE WHEN c.judged_time IS NULL OR c.detection_id IS NULL THEN EXCLUDED.event_time
-  ELSE GREATEST(EXCLUDED.event_time, c.judged_time + EXCLUDED.rejudge_hold) END`;
+const dueAfterJudged = (t: string, judged: string, detection: string, hold: string) =>
+  `CASE WHEN ${judged} IS NULL OR ${detection} IS NULL THEN ${t} ELSE GREATEST(${t}, ${judged} + ${hold}) END`;
+
+/** When a version reported to a row is due (upsertPending's ON CONFLICT). */
+const REPORT_DUE = dueAfterJudged('EXCLUDED.event_time', 'c.judged_time', 'c.detection_id', 'EXCLUDED.rejudge_hold');
 
 /**
  * The hold of the version a row holds (markFinalized's fold). A release before 0012 replaces a row without writing
@@ -1189,7 +1192,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
           'write',
           `UPDATE candidates AS c SET due_time = v.due
            FROM (SELECT u.host_id, u.id,
-                   min(CASE WHEN j.judged_time IS NULL OR j.detection_id IS NULL THEN u.t ELSE GREATEST(u.t, j.judged_time + u.hold) END) AS due
+                   min(${dueAfterJudged('u.t', 'j.judged_time', 'j.detection_id', 'u.hold')}) AS due
                  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(host_id, id, t, hold)
                  JOIN candidates j ON j.host_id = u.host_id AND j.id = u.id
                  WHERE j.judged_time IS NULL OR j.judged_time < u.t
@@ -1281,8 +1284,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         await ex.q(
           'write',
           `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et,
-             due_time = CASE WHEN u.et IS NULL THEN c.due_time WHEN u.detection_id IS NULL THEN c.event_time
-               ELSE GREATEST(c.event_time, u.et + ${ROW_HOLD}) END
+             due_time = CASE WHEN u.et IS NULL THEN c.due_time ELSE ${dueAfterJudged('c.event_time', 'u.et', 'u.detection_id', ROW_HOLD)} END
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, detection_id, out, inn, et)
            WHERE c.id = u.id AND c.status = 'pending'`,
           [changed.map((o) => o.id), changed.map((o) => o.detectionId), changed.map((o) => o.countedBytesOut), changed.map((o) => o.countedBytesIn), changed.map((o) => o.version?.eventTime ?? null)],
@@ -1300,7 +1302,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
               `UPDATE candidates c SET detection_id = u.detection_id, counted_bytes_out = u.out, counted_bytes_in = u.inn, judged_time = u.et,
                  -- due at its own report now (its due time was the judged version's or older), as when it arrives after
                  -- (no earlier than its hold past the judged version when that one fired)
-                 due_time = CASE WHEN u.detection_id IS NULL THEN c.event_time ELSE GREATEST(c.event_time, u.et + ${ROW_HOLD}) END
+                 due_time = ${dueAfterJudged('c.event_time', 'u.et', 'u.detection_id', ROW_HOLD)}
                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
                  AS u(id, detection_id, out, inn, read_detection, read_out, read_in, et)
                WHERE c.id = u.id AND c.status = 'pending' AND c.detection_id IS NOT DISTINCT FROM u.read_detection
