@@ -141,7 +141,7 @@ function counterWentBack(entry: Entry, o: FlowObservation): boolean {
  */
 export function groupSample(observations: readonly FlowObservation[]): Map<string, FlowObservation> {
   const byKey = new Map<string, FlowObservation>();
-  /** Per group of several observations: its sockets' ids so far (undefined once one of its first lacked one). */
+  /** Per group of several observations: its sockets' ids so far (undefined once one of them had none). */
   const idsOf = new Map<string, string[] | undefined>();
   for (const o of observations) {
     const key = `${o.pid}|${tupleKey(o)}`;
@@ -151,18 +151,15 @@ export function groupSample(observations: readonly FlowObservation[]): Map<strin
       continue;
     }
     const sum = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : x + y);
-    // the group's identity is its sockets', in an order that does not depend on the tool's listing order: a
-    // group whose first socket had no id has none; a later socket without one adds nothing
-    let ids = idsOf.get(key);
-    if (!idsOf.has(key)) idsOf.set(key, (ids = seen.socketId === undefined ? undefined : [seen.socketId]));
+    // the group's identity is its sockets', in an order that does not depend on the tool's listing order: a group
+    // holding a socket without an id has none (its counters decide, as for a socket without one)
+    const ids = idsOf.has(key) ? idsOf.get(key) : seen.socketId === undefined ? undefined : [seen.socketId];
     if (ids !== undefined && o.socketId !== undefined) ids.push(o.socketId);
-    const { countedBefore: _countedBefore, ...rest } = seen;
+    idsOf.set(key, o.socketId === undefined ? undefined : ids);
+    const { countedBefore: _countedBefore, socketId: _socketId, ...rest } = seen;
     byKey.set(key, { ...rest, bytesIn: sum(seen.bytesIn, o.bytesIn), bytesOut: sum(seen.bytesOut, o.bytesOut) });
   }
-  for (const [key, ids] of idsOf) {
-    const o = byKey.get(key)!;
-    if (ids !== undefined && ids.length > 1) o.socketId = ids.sort().join(',');
-  }
+  for (const [key, ids] of idsOf) if (ids !== undefined) byKey.get(key)!.socketId = ids.sort().join(',');
   return byKey;
 }
 
