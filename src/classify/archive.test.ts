@@ -101,3 +101,23 @@ describe('capArgs', () => {
     expect(long).not.toContain('\uFFFD');
   });
 });
+
+/**
+ * ditto makes an archive only with -c (alone or in a cluster: `-ck`). A plain copy whose source or destination is
+ * a word of letters holding a `c` (`ditto src dst`, `ditto Docs backup`) was taken for `-c`: the dash-less word
+ * passed the option-cluster test, and a copy became an archive precursor.
+ */
+describe('classifyArchiveExec: ditto copies', () => {
+  it.each([
+    [['ditto', 'src', 'dst']],
+    [['ditto', 'Docs', 'backup']],
+    [['ditto', '-V', 'music', 'copy']],
+  ])('%j is no archive', (argv) => {
+    expect(classifyArchiveExec('/usr/bin/ditto', argv, '/Users/dana')).toBeUndefined();
+  });
+
+  it('-ck and -c -k still are', () => {
+    expect(classifyArchiveExec('/usr/bin/ditto', ['ditto', '-ck', 'src', 'out.zip'], '/Users/dana')).toEqual({ tool: 'ditto', archivePath: '/Users/dana/out.zip' });
+    expect(classifyArchiveExec('/usr/bin/ditto', ['ditto', '-c', '-k', 'src', 'out.zip'], '/Users/dana')).toEqual({ tool: 'ditto', archivePath: '/Users/dana/out.zip' });
+  });
+});

@@ -111,8 +111,6 @@ const optionValue = (args: readonly string[], names: readonly string[]): string 
 };
 
 const has = (args: readonly string[], ...flags: string[]) => args.some((a) => flags.includes(a));
-/** Single-dash bundles like `-czf`, and tar's dash-less first word (`tar czf x.tgz`). */
-const bundleHas = (a: string | undefined, letter: string) => a !== undefined && /^-?[A-Za-z]+$/.test(a) && !a.startsWith('--') && a.replace(/^-/, '').includes(letter);
 
 function tarArchive(args: readonly string[]): string | undefined {
   const long = optionValue(args, ['--file']);
@@ -161,7 +159,7 @@ export function classifyArchiveExec(execPath: string, argv: readonly string[], c
       return { tool, archivePath: abs(out ?? pos[0]) };
     }
     case 'ditto': {
-      if (!args.some((a) => a === '-c' || bundleHas(a, 'c'))) return undefined;
+      if (!args.some((a) => clusterHas(a, /c/))) return undefined;
       const pos = positional(args, new Set(['--arch', '--bom', '--password']));
       return { tool, archivePath: pos.length >= 2 ? abs(pos[pos.length - 1]) : '' };
     }
