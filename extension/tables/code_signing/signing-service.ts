@@ -242,6 +242,9 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
           log.error({ err: coerceError(err) }, 'signing check crashed');
         } finally {
           for (const p of batch) queued.delete(p);
+          // an exec eslogger reported while its path was checked left a verdict its check dropped for (the race guards
+          // of checkDarwin) and could not queue a check itself (the path was queued): queued now
+          for (const p of batch) if (cache.get(p)?.key === 'es' && wantsCheck(p, clock.unix())) enqueue(p);
         }
       })();
       active.add(task);
