@@ -216,7 +216,7 @@ export function classifyArchiveExec(execPath: string, argv: readonly string[], c
       return { tool, archivePath: abs(optionValue(args, ['-out'])) };
     }
     case 'gpg': {
-      if (!has(args, '-c', '--symmetric', '-e', '--encrypt') && !args.some((a) => clusterHas(a, /[ce]/) && !a.startsWith('--'))) return undefined;
+      if (!has(args, '-c', '--symmetric', '-e', '--encrypt') && !args.some((a) => clusterHas(a, /[ce]/))) return undefined;
       const out = optionValue(args, ['-o', '--output']);
       if (out) return { tool, archivePath: abs(out) };
       const input = positional(args, GPG_VALUE_OPTIONS)[0];

@@ -409,8 +409,8 @@ export function createSigningService(opts: SigningServiceOptions): SigningServic
       let row = prev.row;
       if (row.signature_class === 'unsigned' && !row.identity) {
         const digest = await fileDigest(path);
-        // eslogger reported an exec of this path while the file was hashed (another image, or the same one again):
-        // that entry is newer than `prev` and stands
+        // eslogger reported an exec of this path with another verdict while the file was hashed (the same verdict
+        // again leaves `prev` in place; so does touch()), or the entry was evicted: what is there now stands
         if (cache.get(path) !== prev) return;
         if (digest) row = { ...row, identity: identityFor('unsigned', '', '', digest) };
       }
