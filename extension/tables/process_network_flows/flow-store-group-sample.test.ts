@@ -1,10 +1,13 @@
 /**
- * One unprivileged Linux process can hold thousands of sockets on one tuple: UDP sockets bound to one port with
- * SO_REUSEPORT, each connect()ed to the same peer. ss lists each (`udp ESTAB … users:(("x",pid=P,fd=N)) ino:I sk:K`),
- * all with the same pid and tuple, so the flow store groups them into one flow whose identity is the sorted list
- * of their socket ids. Building that list must stay linear: it was split, re-sorted and re-joined at every
- * socket, O(n² log n) — 16 000 sockets (2 MiB of ss output, a fraction of tools.max_output_bytes) cost ~16 s per
- * sample, every flows.sample_interval, in the root extension's one thread.
+ * groupSample: one process's sockets on one tuple are one flow, whose socketId is its sockets' ids.
+ * - It must not depend on the order the tool lists them in. A socket without an id (ss without -e's `ino:… sk:…` for
+ *   it) listed first left the group with no id, listed later it was ignored: the same sockets in another order decided
+ *   whether a socket that replaced another on the tuple (a reconnect) made a new flow.
+ * - One unprivileged Linux process can hold thousands of sockets on one tuple: UDP sockets bound to one port with
+ *   SO_REUSEPORT, each connect()ed to the same peer. ss lists each (`udp ESTAB … users:(("x",pid=P,fd=N)) ino:I sk:K`),
+ *   all with the same pid and tuple. Building the id list must stay linear: it was split, re-sorted and re-joined at
+ *   every socket, O(n² log n) — 16 000 sockets (2 MiB of ss output, a fraction of tools.max_output_bytes) cost ~16 s
+ *   per sample, every flows.sample_interval, in the root extension's one thread.
  */
 import { describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../src/clock.js';
@@ -18,7 +21,7 @@ function obs(over: Partial<FlowObservation> = {}): FlowObservation {
   return {
     pid: 4242,
     processName: 'x',
-    protocol: 'udp',
+    protocol: 'tcp',
     family: 4,
     localAddress: '10.0.8.14',
     localPort: 5000,
@@ -26,17 +29,43 @@ function obs(over: Partial<FlowObservation> = {}): FlowObservation {
     remotePort: 443,
     state: 'ESTAB',
     interface: '',
-    bytesIn: null,
-    bytesOut: null,
+    bytesIn: 0,
+    bytesOut: 0,
     ...over,
   };
 }
+
+/** A connected UDP socket as ss lists it (no byte counters). */
+const udpObs = (over: Partial<FlowObservation> = {}): FlowObservation => obs({ protocol: 'udp', bytesIn: null, bytesOut: null, ...over });
+
+describe('groupSample: a group holding a socket without an id', () => {
+  it('has the same socketId whatever the listing order', () => {
+    const withId = obs({ socketId: '101/a', bytesOut: 100 });
+    const without = obs({ bytesOut: 10 });
+    const a = [...groupSample([withId, without]).values()].map((o) => o.socketId);
+    const b = [...groupSample([without, withId]).values()].map((o) => o.socketId);
+    expect(a).toEqual(b);
+  });
+
+  it('a reconnect beside an id-less socket is judged the same whatever the listing order', () => {
+    const flows = (order: 'id-first' | 'id-last') => {
+      const clock = fixedClock(T0);
+      const store = createFlowStore({ config: parseConfig({}), clock, health: new HealthRegistry('linux', 'test', () => clock.unix()) });
+      const list = (a: FlowObservation, b: FlowObservation) => (order === 'id-first' ? [a, b] : [b, a]);
+      store.applySample(list(obs({ socketId: '101/a', bytesOut: 100 }), obs({ bytesOut: 10 })), { at: T0, counters: 'cumulative' });
+      // the socket with id 101/a was replaced by 202/b (its counters already past the old one's)
+      const r = store.applySample(list(obs({ socketId: '202/b', bytesOut: 500 }), obs({ bytesOut: 20 })), { at: T0 + 5, counters: 'cumulative' });
+      return { created: r.created, closed: r.closed };
+    };
+    expect(flows('id-first')).toEqual(flows('id-last'));
+  });
+});
 
 describe('flow store: many sockets of one process on one tuple', () => {
   it('groups 16 000 sockets on one tuple in well under a second', () => {
     const clock = fixedClock(T0);
     const store = createFlowStore({ config: parseConfig({}), clock, health: new HealthRegistry('linux', 'test', () => clock.unix()) });
-    const sample = Array.from({ length: 16_000 }, (_, i) => obs({ socketId: `${100_000 + i}/${(0x1000 + i).toString(16)}` }));
+    const sample = Array.from({ length: 16_000 }, (_, i) => udpObs({ socketId: `${100_000 + i}/${(0x1000 + i).toString(16)}` }));
     const started = performance.now();
     const r = store.applySample(sample, { at: T0, counters: 'cumulative' });
     const elapsed = performance.now() - started;
@@ -45,7 +74,7 @@ describe('flow store: many sockets of one process on one tuple', () => {
   }, 120_000);
 
   it('a group keeps the sorted ids of its sockets, whatever the listing order', () => {
-    const g = groupSample([obs({ socketId: '3/c' }), obs({ socketId: '1/a' }), obs({ socketId: '2/b' })]);
+    const g = groupSample([udpObs({ socketId: '3/c' }), udpObs({ socketId: '1/a' }), udpObs({ socketId: '2/b' })]);
     expect([...g.values()].map((o) => o.socketId)).toEqual(['1/a,2/b,3/c']);
   });
 });
@@ -79,7 +108,7 @@ describe('groupSample, linear in the sockets of a group', () => {
     };
     for (let run = 0; run < 5000; run++) {
       const sample: FlowObservation[] = Array.from({ length: 1 + rand(7) }, () =>
-        obs({
+        udpObs({
           pid: 10 + rand(2),
           localPort: 5000 + rand(2),
           bytesIn: rand(3) === 0 ? null : rand(1000),
