@@ -408,9 +408,9 @@ async function checkStore(config: OutflowConfig | undefined, configPath: string 
     const e = coerceError(err);
     // Reachable but behind on migrations: the fix is one command, the store itself is fine.
     if (e instanceof OutflowError && e.code === 'STORE_MIGRATE') {
-      return { name: 'fleet:store', status: 'warn', required, detail: `${named} reachable; ${e.message}`, fix: e.hint ?? `run \`outflow fleet migrate${args}\`` };
+      return { name: 'fleet:store', status: 'warn', required, detail: `${named} reachable; ${redactStoreUrl(url, e.message)}`, fix: e.hint ?? `run \`outflow fleet migrate${args}\`` };
     }
-    return { name: 'fleet:store', status: required ? 'fail' : 'warn', required, detail: `${named}: ${redactUrl(e.message)}`, fix: 'check fleet.store / --store and that the server is reachable' };
+    return { name: 'fleet:store', status: required ? 'fail' : 'warn', required, detail: `${named}: ${redactStoreUrl(url, e.message)}`, fix: 'check fleet.store / --store and that the server is reachable' };
   }
 }
 
@@ -437,16 +437,24 @@ function shellWord(s: string): string {
 }
 
 /**
- * The store url itself, as doctor names it. One no URL parser takes (node-postgres refuses it: "Invalid URL") has an
- * unencoded '/', '?' or '#' in its userinfo, where redactUrl's authority would end: its userinfo runs to its last '@'.
+ * The userinfo of a store url as its owner typed it: everything between the scheme and the url's last '@'. A password
+ * may hold an unencoded '/', '?' or '#', where a URL parser (and redactUrl) ends the authority: `postgres://u:/pw@h`
+ * even parses, with host u. Undefined when the url names no password.
  */
-function redactStoreUrl(url: string): string {
-  try {
-    new URL(url);
-    return redactUrl(url);
-  } catch {
-    return redactUrl(url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#\r\n]*):[^\r\n]*@/i, '$1:***@'));
-  }
+function typedUserinfo(url: string): { scheme: string; info: string; rest: string } | undefined {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0];
+  const at = url.lastIndexOf('@');
+  if (!scheme || at < scheme.length) return undefined;
+  const info = url.slice(scheme.length, at);
+  return info.includes(':') ? { scheme, info, rest: url.slice(at + 1) } : undefined;
+}
+
+/** The store url itself, as doctor names it, or a message about it: its typed userinfo hidden wherever it appears. */
+function redactStoreUrl(url: string, text = url): string {
+  const typed = typedUserinfo(url);
+  if (!typed) return redactUrl(text);
+  const user = typed.info.slice(0, typed.info.indexOf(':'));
+  return redactUrl(text.replaceAll(url, `${typed.scheme}${user}:***@${typed.rest}`).replaceAll(typed.info, `${user}:***`));
 }
 
 function redactUrl(url: string): string {

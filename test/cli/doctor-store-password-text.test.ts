@@ -5,6 +5,7 @@
  */
 import { expect, it } from 'vitest';
 import { runDoctorChecks } from '../../cli/doctor.js';
+import { redactPostgresUrl } from '../../fleet/store/postgres/index.js';
 
 async function storeCheck(url: string) {
   const checks = await runDoctorChecks({ store: url }, { ...process.env, OUTFLOW_PLATFORM: 'linux' });
@@ -31,3 +32,21 @@ it('hides the whole password=… parameter holding a space', async () => {
 it.each(['/', '?', '#'])('hides the whole password of postgres://user:pw%sTail@host/db', async (c) => {
   expect(await storeCheck(`postgres://outflow:pw${c}Tail-s3cr3t@127.0.0.1:1/nope`)).not.toContain('s3cr3t');
 }, 30_000);
+
+// one a URL parser takes but reads otherwise: the authority ends at the '/', '?' or '#', the user name read as a host
+// and digits after ':' as a port; the text after ':' is still the password its owner typed
+it.each(['/s3cr3t', '?s3cr3t', '#s3cr3t', '2024#s3cr3t', '12/s3cr3t'])('hides the password %s of postgres://outflow:<password>@host/db', async (pw) => {
+  const url = `postgres://outflow:${pw}@127.0.0.1:1/nope`;
+  expect(() => new URL(url)).not.toThrow();
+  expect(await storeCheck(url)).not.toContain('s3cr3t');
+}, 30_000);
+
+// the store's own name for its server (logs, /healthz, its messages) reads the authority after the last '@' too
+it.each([
+  ['postgres://outflow:s3cr3t@db.example:5432/outflow', 'postgres://db.example:5432/outflow'],
+  ['postgres://outflow:12/s3cr3t@db.example:5432/outflow', 'postgres://db.example:5432/outflow'],
+  ['postgres://outflow:pw@s3cr3t@db.example/outflow', 'postgres://db.example/outflow'],
+  ['postgres://db.example/outflow', 'postgres://db.example/outflow'],
+])('redactPostgresUrl(%s) is %s', (url, named) => {
+  expect(redactPostgresUrl(url)).toBe(named);
+});

@@ -1552,10 +1552,16 @@ function checkpointsRepo(ex: Executor): CheckpointsRepo {
 
 // ─── the store ─────────────────────────────────────────────────────────────────────────────────
 
-/** `postgres://user:secret@host:5432/db` → `postgres://host:5432/db` for logs and /healthz. */
+/**
+ * `postgres://user:secret@host:5432/db` → `postgres://host:5432/db` for logs and /healthz. The authority is read from
+ * after the url's last '@': a password may hold an unencoded '/', '?' or '#', where a URL parser ends the authority
+ * (`postgres://u:/secret@h` parses, with host u and the secret in its path).
+ */
 export function redactPostgresUrl(url: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0];
+  const at = url.lastIndexOf('@');
   try {
-    const u = new URL(url);
+    const u = new URL(scheme && at >= scheme.length ? scheme + url.slice(at + 1) : url);
     return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
   } catch {
     return 'postgres://(unparseable url)';
