@@ -638,13 +638,23 @@ async function appendQuarantineFile(fh: FileHandle, file: string, body: string):
   let lead = '';
   if (st.isFile() && st.size > 0) {
     // read through a descriptor of its own: this one is append-only, as a named pipe's writer's must be
-    const rh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-    try {
-      const last = Buffer.alloc(1);
-      const { bytesRead } = await rh.read(last, 0, 1, st.size - 1);
-      if (bytesRead === 1 && last[0] !== 0x0a) lead = '\n';
-    } finally {
-      await rh.close().catch(() => undefined);
+    // The path may name another file by now (logrotate moved this one away): its last byte says nothing of this
+    // one's, and a path naming nothing must not cost the append. Unknown, a line is ended anyway (at worst a blank one).
+    const rh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
+    lead = '\n';
+    if (rh) {
+      try {
+        const rs = await rh.stat();
+        if (rs.dev === st.dev && rs.ino === st.ino) {
+          const last = Buffer.alloc(1);
+          const { bytesRead } = await rh.read(last, 0, 1, st.size - 1);
+          if (bytesRead === 0 || last[0] === 0x0a) lead = '';
+        }
+      } catch {
+        // lead stays '\n'
+      } finally {
+        await rh.close().catch(() => undefined);
+      }
     }
   }
   await fh.appendFile(lead + body);
