@@ -101,15 +101,21 @@ describe('code_signing identity of unsigned code', () => {
  * kernel verdict must not be overwritten by the unsigned row the hash was started for (checkDarwin's codesign path
  * guards against this: `meanwhile`).
  */
+/** An unsigned binary whose hash, once started, waits for release(); `reached` when it has started. */
+function gatedBinary(content: string) {
+  const bin = path.join(dir, 'x');
+  writeFileSync(bin, content);
+  writeFileSync(process.env.OUTFLOW_FAKE_SIGNING!, '{}');
+  let release!: () => void;
+  gate.path = bin;
+  gate.release = new Promise<void>((r) => (release = r));
+  const reached = new Promise<void>((r) => (gate.reached = r));
+  return { bin, reached, release };
+}
+
 describe('unsigned exec identity, another image exec\'d while the file is hashed', () => {
   it('keeps the verdict eslogger gave for the newer exec', async () => {
-    const bin = path.join(dir, 'x');
-    writeFileSync(bin, 'an unsigned dropper');
-    writeFileSync(process.env.OUTFLOW_FAKE_SIGNING!, '{}');
-    let release!: () => void;
-    gate.path = bin;
-    gate.release = new Promise<void>((r) => (release = r));
-    const reached = new Promise<void>((r) => (gate.reached = r));
+    const { bin, reached, release } = gatedBinary('an unsigned dropper');
     const service = make();
 
     service.seedFromEs(bin, ES_UNSIGNED);
@@ -124,13 +130,7 @@ describe('unsigned exec identity, another image exec\'d while the file is hashed
   // another image that needs codesign (a Developer ID binary: before macOS 26 ES cannot tell its chain): the hash is
   // dropped for it, and its check, which it could not queue while the path's own check ran, runs without a lookup
   it('has codesign check the newer image when it needs a check', async () => {
-    const bin = path.join(dir, 'x');
-    writeFileSync(bin, 'an unsigned bootstrap');
-    writeFileSync(process.env.OUTFLOW_FAKE_SIGNING!, '{}');
-    let release!: () => void;
-    gate.path = bin;
-    gate.release = new Promise<void>((r) => (release = r));
-    const reached = new Promise<void>((r) => (gate.reached = r));
+    const { bin, reached, release } = gatedBinary('an unsigned bootstrap');
     const service = make();
 
     service.seedFromEs(bin, ES_UNSIGNED);
