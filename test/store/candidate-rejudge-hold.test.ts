@@ -54,34 +54,34 @@ for (const [name, open] of backends) {
   describe(`open flow re-judge hold: ${name}`, () => {
     it('after a firing judgement, the next open report is due at the judged version plus the hold, holding the newest version', async () => {
       await afterJudgement(open, true, async (store) => {
-      for (let t = T0 + 60; t <= T0 + 540; t += 60) await store.candidates.upsertPending([report(t, t - T0 + 2_000_000)]);
-      expect(await dueAt(store, T0 + HOLD - 1)).toEqual([]);
-      expect(await dueAt(store, T0 + HOLD)).toEqual([T0 + 540]);
+        for (let t = T0 + 60; t <= T0 + 540; t += 60) await store.candidates.upsertPending([report(t, t - T0 + 2_000_000)]);
+        expect(await dueAt(store, T0 + HOLD - 1)).toEqual([]);
+        expect(await dueAt(store, T0 + HOLD)).toEqual([T0 + 540]);
       });
     });
 
     it('a flush (reportedUpTo) takes a held version reported by then, and only such', async () => {
       await afterJudgement(open, true, async (store) => {
-      await store.candidates.upsertPending([report(T0 + 60, 3_000_000)]);
-      expect(await dueAt(store, T0 + 60)).toEqual([]);
-      expect((await store.candidates.pendingUpTo(T0 + 60, 10, { reportedUpTo: T0 + 59 })).map((p) => p.eventTime)).toEqual([]);
-      expect((await store.candidates.pendingUpTo(T0 + 60, 10, { reportedUpTo: T0 + 60 })).map((p) => p.eventTime)).toEqual([T0 + 60]);
+        await store.candidates.upsertPending([report(T0 + 60, 3_000_000)]);
+        expect(await dueAt(store, T0 + 60)).toEqual([]);
+        expect((await store.candidates.pendingUpTo(T0 + 60, 10, { reportedUpTo: T0 + 59 })).map((p) => p.eventTime)).toEqual([]);
+        expect((await store.candidates.pendingUpTo(T0 + 60, 10, { reportedUpTo: T0 + 60 })).map((p) => p.eventTime)).toEqual([T0 + 60]);
       });
     });
 
     it('after a judgement that did not fire, the next report is due at its report', async () => {
       await afterJudgement(open, false, async (store) => {
-      await store.candidates.upsertPending([report(T0 + 60, 3_000_000)]);
-      expect(await dueAt(store, T0 + 60)).toEqual([T0 + 60]);
+        await store.candidates.upsertPending([report(T0 + 60, 3_000_000)]);
+        expect(await dueAt(store, T0 + 60)).toEqual([T0 + 60]);
       });
     });
 
     it('the closing report is due at its report, also after open reports that were held', async () => {
       await afterJudgement(open, true, async (store) => {
-      await store.candidates.upsertPending([report(T0 + 60, 3_000_000)]);
-      await store.candidates.upsertPending([report(T0 + 120, 4_000_000, true)]);
-      expect(await dueAt(store, T0 + 119)).toEqual([]);
-      expect(await dueAt(store, T0 + 120)).toEqual([T0 + 120]);
+        await store.candidates.upsertPending([report(T0 + 60, 3_000_000)]);
+        await store.candidates.upsertPending([report(T0 + 120, 4_000_000, true)]);
+        expect(await dueAt(store, T0 + 119)).toEqual([]);
+        expect(await dueAt(store, T0 + 120)).toEqual([T0 + 120]);
       });
     });
 
@@ -89,9 +89,9 @@ for (const [name, open] of backends) {
       const batch = [report(T0 + 60, 3_000_000), report(T0 + 120, 4_000_000, true)];
       for (const rows of [batch, [...batch].reverse()]) {
         await afterJudgement(open, true, async (store) => {
-        await store.candidates.upsertPending(rows);
-        expect(await dueAt(store, T0 + 119)).toEqual([]);
-        expect(await dueAt(store, T0 + 120)).toEqual([T0 + 120]);
+          await store.candidates.upsertPending(rows);
+          expect(await dueAt(store, T0 + 119)).toEqual([]);
+          expect(await dueAt(store, T0 + 120)).toEqual([T0 + 120]);
         });
       }
     });
@@ -100,17 +100,17 @@ for (const [name, open] of backends) {
       const batch = [report(T0 + 60, 4_000_000), report(T0 + 60, 3_000_000, true)];
       for (const rows of [batch, [...batch].reverse()]) {
         await afterJudgement(open, true, async (store) => {
-        await store.candidates.upsertPending(rows);
-        expect(await dueAt(store, T0 + 60)).toEqual([T0 + 60]);
+          await store.candidates.upsertPending(rows);
+          expect(await dueAt(store, T0 + 60)).toEqual([T0 + 60]);
         });
       }
     });
 
     it('a late open report in a batch with a held one keeps the hold: due at the judged version plus the hold', async () => {
       await afterJudgement(open, true, async (store) => {
-      await store.candidates.upsertPending([report(T0 + 180, 5_000_000), report(T0 + 60, 3_000_000), report(T0 + 120, 4_000_000)]);
-      expect(await dueAt(store, T0 + HOLD - 1)).toEqual([]);
-      expect(await dueAt(store, T0 + HOLD)).toEqual([T0 + 180]);
+        await store.candidates.upsertPending([report(T0 + 180, 5_000_000), report(T0 + 60, 3_000_000), report(T0 + 120, 4_000_000)]);
+        expect(await dueAt(store, T0 + HOLD - 1)).toEqual([]);
+        expect(await dueAt(store, T0 + HOLD)).toEqual([T0 + 180]);
       });
     });
 
@@ -118,10 +118,10 @@ for (const [name, open] of backends) {
       for (const fired of [true, false]) {
         const ingested = async (store: Store) => void (await store.candidates.upsertPending([report(T0 + 60, 3_000_000)]));
         await afterJudgement(open, fired, async (store) => {
-          expect(await store.candidates.countPending()).toBe(1);
-          const at = fired ? T0 + HOLD : T0 + 60;
-          expect(await dueAt(store, at - 1)).toEqual([]);
-          expect(await dueAt(store, at)).toEqual([T0 + 60]);
+            expect(await store.candidates.countPending()).toBe(1);
+            const at = fired ? T0 + HOLD : T0 + 60;
+            expect(await dueAt(store, at - 1)).toEqual([]);
+            expect(await dueAt(store, at)).toEqual([T0 + 60]);
         }, ingested);
       }
     });
