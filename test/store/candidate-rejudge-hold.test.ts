@@ -118,10 +118,10 @@ for (const [name, open] of backends) {
       for (const fired of [true, false]) {
         const ingested = async (store: Store) => void (await store.candidates.upsertPending([report(T0 + 60, 3_000_000)]));
         await afterJudgement(open, fired, async (store) => {
-            expect(await store.candidates.countPending()).toBe(1);
-            const at = fired ? T0 + HOLD : T0 + 60;
-            expect(await dueAt(store, at - 1)).toEqual([]);
-            expect(await dueAt(store, at)).toEqual([T0 + 60]);
+          expect(await store.candidates.countPending()).toBe(1);
+          const at = fired ? T0 + HOLD : T0 + 60;
+          expect(await dueAt(store, at - 1)).toEqual([]);
+          expect(await dueAt(store, at)).toEqual([T0 + 60]);
         }, ingested);
       }
     });
