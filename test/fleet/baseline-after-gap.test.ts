@@ -11,19 +11,29 @@ import { retention, rollup } from '../../fleet/rules/maintenance.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
 import { DAY, HOUR, T0, candidateLine, dailyLines, hostsOf, memoryStore, MiB, runPipeline, statusLines } from './fleet-helpers.js';
 
-it('after a gap longer than the window, a candidate judged on an hour of data is held as baseline_warming, not fired as rare', async () => {
-  const cfg = defaultAnalyticsConfig();
-  const hosts = hostsOf(12);
+const cfg = defaultAnalyticsConfig();
+const hosts = hostsOf(12);
+/** The day the fleet comes back, 50 days after the pilot's last. */
+const back = T0 + 60 * DAY;
+
+/** A store holding a 10-day pilot: every host uses the team's file share every day. */
+async function afterPilot() {
   const store = await memoryStore();
-  // a 10-day pilot: every host uses the team's file share every day
-  const pilot = dailyLines(hosts, 0, 10, 'files.team-drive.com');
-  await runPipeline(store, [pilot]);
+  await runPipeline(store, [dailyLines(hosts, 0, 10, 'files.team-drive.com')]);
+  return store;
+}
+
+/** Host 0 uploads to the share the whole fleet used, from `remote`, its line at `t`. */
+const upload = (remote: string, t: number) =>
+  candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: remote, server_name: 'up.team-drive.com', bytes_out: 30 * MiB, first_seen: t - 200 }, t);
+
+it('after a gap longer than the window, a candidate judged on an hour of data is held as baseline_warming, not fired as rare', async () => {
+  const store = await afterPilot();
   // 50 days without any line; the fleet comes back, and the hourly rollup slides the window past the pilot
-  const back = T0 + 60 * DAY;
   await runPipeline(store, [statusLines(hosts, back)]);
   await rollup(store, { analytics: cfg, clock: fixedClock(back + 60) });
   // an hour later host 0 uploads to the share the whole fleet used (its colleagues have not reported it yet)
-  const run = await runPipeline(store, [[candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'up.team-drive.com', bytes_out: 30 * MiB, first_seen: back + HOUR - 200 }, back + HOUR)]]);
+  const run = await runPipeline(store, [[upload('192.0.2.77', back + HOUR)]]);
   expect(run.finalized.examined).toBe(1);
   // one hour of data in its window: rarity alone must not fire
   expect(run.detections.map((d) => d.branch)).toEqual([]);
@@ -32,17 +42,10 @@ it('after a gap longer than the window, a candidate judged on an hour of data is
 }, 60_000);
 
 it('after the gap, rarity fires again once the window has held baseline_maturity_days of data, and retention forgets the pilot days', async () => {
-  const cfg = defaultAnalyticsConfig();
-  const hosts = hostsOf(12);
-  const store = await memoryStore();
-  const pilot = dailyLines(hosts, 0, 10, 'files.team-drive.com');
-  await runPipeline(store, [pilot]);
-  const back = T0 + 60 * DAY;
+  const store = await afterPilot();
   await runPipeline(store, [dailyLines(hosts, 60, 67)]);
   const at = (t: number) => fixedClock(t);
   await rollup(store, { analytics: cfg, clock: at(back + 7 * DAY + 60) });
-  const upload = (remote: string, t: number) =>
-    candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: remote, server_name: 'up.team-drive.com', bytes_out: 30 * MiB, first_seen: t - 200 }, t);
   // six and a half days of data in its window: still warming
   const early = await runPipeline(store, [[upload('192.0.2.77', back + 6 * DAY + 12 * HOUR)]]);
   expect(early.finalized).toMatchObject({ examined: 1, warming: 1 });
