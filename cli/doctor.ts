@@ -12,6 +12,7 @@ import { rootOnlyPathProblems, runningAsRoot } from '../src/root-only-path.js';
 import { resolvePlatform } from '../extension/runtime/create-context.js';
 import { ToolRunner, type Platform, type ToolName } from '../extension/runtime/tools.js';
 import { writeOut } from '../src/stdout.js';
+import { typedUserinfo } from '../src/strings.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'warn' | 'skip';
 
@@ -437,22 +438,12 @@ function shellWord(s: string): string {
 }
 
 /**
- * The userinfo of a store url as its owner typed it: everything between the scheme and the url's last '@'. A password
- * may hold an unencoded '/', '?' or '#', where a URL parser (and redactUrl) ends the authority: `postgres://u:/pw@h`
- * even parses, with host u. Undefined when the url names no password.
+ * The store url itself, as doctor names it, or a message about it: the password of its typed userinfo (typedUserinfo:
+ * a URL parser may end the authority inside it) hidden wherever it appears.
  */
-function typedUserinfo(url: string): { scheme: string; info: string; rest: string } | undefined {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0];
-  const at = url.lastIndexOf('@');
-  if (!scheme || at < scheme.length) return undefined;
-  const info = url.slice(scheme.length, at);
-  return info.includes(':') ? { scheme, info, rest: url.slice(at + 1) } : undefined;
-}
-
-/** The store url itself, as doctor names it, or a message about it: its typed userinfo hidden wherever it appears. */
 function redactStoreUrl(url: string, text = url): string {
   const typed = typedUserinfo(url);
-  if (!typed) return redactUrl(text);
+  if (!typed?.info.includes(':')) return redactUrl(text);
   const user = typed.info.slice(0, typed.info.indexOf(':'));
   return redactUrl(text.replaceAll(url, `${typed.scheme}${user}:***@${typed.rest}`).replaceAll(typed.info, `${user}:***`));
 }

@@ -98,3 +98,15 @@ export function escapeLoneSurrogates(json: string): string {
     return backslashes % 2 === 1 ? c : `\\u${c.charCodeAt(0).toString(16)}`;
   });
 }
+
+/**
+ * A url's userinfo as its owner typed it: everything between `scheme://` and the url's last '@', and what follows that
+ * '@'. A password may hold an unencoded '/', '?' or '#', where a URL parser ends the authority (`postgres://u:/pw@h`
+ * even parses, with host u and the password in its path), so the last '@' is what bounds it. Undefined without one.
+ */
+export function typedUserinfo(url: string): { scheme: string; info: string; rest: string } | undefined {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0];
+  const at = url.lastIndexOf('@');
+  if (!scheme || at < scheme.length) return undefined;
+  return { scheme, info: url.slice(scheme.length, at), rest: url.slice(at + 1) };
+}

@@ -25,6 +25,7 @@ import pg from 'pg';
 import { OutflowError, StoreError, coerceError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log.js';
 import { silentLogger } from '../../../src/log.js';
+import { typedUserinfo } from '../../../src/strings.js';
 import type { EgressCandidate } from '../../../src/schemas/egress-candidate.js';
 import { DetectionSchema } from '../../../src/schemas/detection.js';
 import { DaySketches, SKETCH_REGISTERS, SketchUpdates, addPoints, emptySketch, saturatedHostCount, sketchDay, sketchDaysOf, sketchFromBlob } from '../host-sketch.js';
@@ -1558,10 +1559,9 @@ function checkpointsRepo(ex: Executor): CheckpointsRepo {
  * (`postgres://u:/secret@h` parses, with host u and the secret in its path).
  */
 export function redactPostgresUrl(url: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0];
-  const at = url.lastIndexOf('@');
+  const typed = typedUserinfo(url);
   try {
-    const u = new URL(scheme && at >= scheme.length ? scheme + url.slice(at + 1) : url);
+    const u = new URL(typed ? typed.scheme + typed.rest : url);
     return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
   } catch {
     return 'postgres://(unparseable url)';
