@@ -159,11 +159,14 @@ function byRef<T extends { hostId: string }>(rows: readonly T[], refs: Map<strin
 }
 
 /**
- * When a version reported to a row is due (upsertPending's ON CONFLICT): at its report, or, after a judgement that
- * folded the flow into a detection, no earlier than that judged version plus the version's hold.
+ * When a version dated `t` is due: at its report, or, after a judgement (the version dated `judged`) that folded the
+ * flow into a detection (`detection`), no earlier than that judged version plus the hold (earliestReportDue in JS).
  */
-const REPORT_DUE = `CASE WHEN candidates.judged_time IS NULL OR candidates.detection_id IS NULL THEN excluded.event_time
-  ELSE max(excluded.event_time, candidates.judged_time + excluded.rejudge_hold) END`;
+const dueAfterJudged = (t: string, judged: string, detection: string, hold: string) =>
+  `CASE WHEN ${judged} IS NULL OR ${detection} IS NULL THEN ${t} ELSE max(${t}, ${judged} + ${hold}) END`;
+
+/** When a version reported to a row is due (upsertPending's ON CONFLICT). */
+const REPORT_DUE = dueAfterJudged('excluded.event_time', 'candidates.judged_time', 'candidates.detection_id', 'excluded.rejudge_hold');
 
 /** The earliest due time among a batch's versions of one row newer than the version last judged (Infinity: none). */
 function earliestReportDue(versions: readonly { t: number; hold: number }[], judged: number | null, fired: boolean): number {
@@ -666,7 +669,7 @@ class SqliteRepos implements StoreRepos {
           // Its due time was the judged version's (or older): it is due at its own report now, as when it arrives after
           // (no earlier than its hold past the judged version when that one fired).
           const fold = self.st(`UPDATE candidates SET detection_id = @detection, counted_bytes_out = @out, counted_bytes_in = @inn, judged_time = @judged,
-            due_time = CASE WHEN @detection IS NULL THEN event_time ELSE max(event_time, @judged + rejudge_hold) END WHERE id = @id AND status = 'pending'`);
+            due_time = ${dueAfterJudged('event_time', '@judged', '@detection', 'rejudge_hold')} WHERE id = @id AND status = 'pending'`);
           for (const o of outcomes) {
             if (!o.version) {
               up.run(o.detectionId, o.countedBytesOut, o.countedBytesIn, o.branch, o.id);
