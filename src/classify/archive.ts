@@ -136,7 +136,7 @@ export const MAX_ARG_CHARS = 4096;
  */
 const clusterHas = (a: string, letters: RegExp, digits = false): boolean => (digits ? /^-[a-zA-Z0-9]+$/ : /^-[a-zA-Z]+$/).test(a) && letters.test(a);
 
-const decompressing = (args: readonly string[]) => has(args, '-d', '--decompress', '--uncompress', '-t', '--test', '-l', '--list') || args.some((a) => clusterHas(a, /d/, true));
+const decompressing = (args: readonly string[]) => has(args, '--decompress', '--uncompress', '-t', '--test', '-l', '--list') || args.some((a) => clusterHas(a, /d/, true));
 
 /**
  * Does this exec produce an archive? `args` is the full argv (args[0] = program name as invoked), `cwd`
@@ -216,7 +216,7 @@ export function classifyArchiveExec(execPath: string, argv: readonly string[], c
       return { tool, archivePath: abs(optionValue(args, ['-out'])) };
     }
     case 'gpg': {
-      if (!has(args, '-c', '--symmetric', '-e', '--encrypt') && !args.some((a) => clusterHas(a, /[ce]/))) return undefined;
+      if (!has(args, '--symmetric', '--encrypt') && !args.some((a) => clusterHas(a, /[ce]/))) return undefined;
       const out = optionValue(args, ['-o', '--output']);
       if (out) return { tool, archivePath: abs(out) };
       const input = positional(args, GPG_VALUE_OPTIONS)[0];
