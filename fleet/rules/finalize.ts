@@ -199,7 +199,7 @@ async function readCounts(store: Store, items: readonly CountedCandidate[], chai
 async function gatherFacts(store: Store, batch: StoredCandidate[], cfg: AnalyticsConfig, storeStart: number | null): Promise<{ contexts: CandidateContext[]; apps: Map<string, Map<string, AppStats>>; hostnames: Map<string, string> }> {
   // As of when each candidate became due: its earliest unjudged report. The version judged may be newer (a flow
   // reported again while open), and its line younger than finalize_delay: lines dated up to it may still arrive.
-  const asOf = (s: StoredCandidate) => Math.min(s.eventTime, s.dueTime ?? s.eventTime);
+  const asOf = (s: StoredCandidate) => s.dueTime ?? s.eventTime;
   const activeByHour = new Map<number, number>();
   for (const s of batch) {
     const hour = Math.floor(asOf(s) / HOUR);

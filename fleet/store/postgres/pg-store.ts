@@ -1079,7 +1079,7 @@ interface CandidateRow {
   detection_id: string | null;
   counted_bytes_out: number;
   counted_bytes_in: number;
-  due_time?: number | null;
+  due_time: number | null;
 }
 
 function toStored(r: CandidateRow): StoredCandidate & { version: CandidateVersion } {
@@ -1094,7 +1094,7 @@ function toStored(r: CandidateRow): StoredCandidate & { version: CandidateVersio
     countedBytesOut: r.counted_bytes_out,
     countedBytesIn: r.counted_bytes_in,
     version: { eventTime: r.event_time, bytesOut: r.bytes_out, digest: candidateBodyDigest(r.body) },
-    ...(r.due_time === undefined ? {} : { dueTime: Math.min(r.event_time, r.due_time ?? r.event_time) }),
+    dueTime: Math.min(r.event_time, r.due_time ?? r.event_time),
   };
 }
 
@@ -1104,7 +1104,7 @@ function toStored(r: CandidateRow): StoredCandidate & { version: CandidateVersio
  * row changed in between (a newer version ingested by another instance, or another finalizer), marking
  * would finalize a version nobody judged. Bounded: entries leave when marked, and the map is capped.
  */
-type JudgedVersions = Map<string, { eventTime: number; bytesOut: number; digest: string; read?: { detectionId: string | null; countedBytesOut: number; countedBytesIn: number } }>;
+type JudgedVersions = Map<string, { eventTime: number; bytesOut: number; digest: string; read: { detectionId: string | null; countedBytesOut: number; countedBytesIn: number } }>;
 const JUDGED_CAP = 200_000;
 
 /**
@@ -1296,7 +1296,7 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
         // version: an open flow reported again while it was judged), not by another finalizer: as on SQLite, the newer
         // version stays pending and takes over the fold this batch commits. Anything else rolls the batch back.
         const marked = new Set(rows.map((r) => r.id));
-        const changed = part.filter((o) => !marked.has(o.id) && judged.get(o.id)?.read !== undefined);
+        const changed = part.filter((o) => !marked.has(o.id) && judged.has(o.id));
         const folded = changed.length
           ? await ex.q<{ id: string }>(
               'write',
@@ -1314,9 +1314,9 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
                 changed.map((o) => o.detectionId),
                 changed.map((o) => o.countedBytesOut),
                 changed.map((o) => o.countedBytesIn),
-                changed.map((o) => judged.get(o.id)!.read!.detectionId),
-                changed.map((o) => judged.get(o.id)!.read!.countedBytesOut),
-                changed.map((o) => judged.get(o.id)!.read!.countedBytesIn),
+                changed.map((o) => judged.get(o.id)!.read.detectionId),
+                changed.map((o) => judged.get(o.id)!.read.countedBytesOut),
+                changed.map((o) => judged.get(o.id)!.read.countedBytesIn),
                 changed.map((o) => judged.get(o.id)!.eventTime),
               ],
             )
