@@ -22,14 +22,14 @@ const MAX_MODEL_ARG_CHARS = 256;
  */
 const MAX_MODEL_ARGS_TOTAL = 1024;
 
+/** Paths the kernel gave one instance (execs) that kernelPathSince remembers beyond its first. */
+const MAX_KERNEL_PATHS = 8;
+
 /**
  * A hash of argv as a process listing prints it (joined by spaces, whitespace runs as one space, trimmed), over every
  * argument: ps prints the kernel's argv that way and is split again on whitespace, so the exact argv of an exec and
  * ps's copy of it hash alike, while the model keeps only the first arguments of either (boundedArgs).
  */
-/** Paths the kernel gave one instance (execs) that kernelPathSince remembers beyond its first. */
-const MAX_KERNEL_PATHS = 8;
-
 export function commandLineHash(args: readonly string[]): number {
   return fingerprintNumber(args.join(' ').replace(/\s+/g, ' ').trim());
 }
@@ -88,13 +88,14 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
    * when the kernel gave that same path.
    */
   const kernelPaths = new WeakMap<ProcessRecord, { path: string; since: number; others?: Map<string, number>; eslAt: number }>();
+  /** Called once `r.path` is the path the kernel gave (obs.path): the record's own (detached) string is kept. */
   const noteKernelPath = (r: ProcessRecord, obs: ProcessObservation) => {
-    const path = obs.path!;
+    const path = r.path;
     const eslAt = obs.source === 'eslogger' ? obs.seenAt : -Infinity;
     const given = kernelPaths.get(r);
     // one path per instance but for execs: the record's own string, no map
     if (!given) {
-      kernelPaths.set(r, { path: r.path === path ? r.path : detached(path), since: obs.seenAt, eslAt });
+      kernelPaths.set(r, { path, since: obs.seenAt, eslAt });
       return;
     }
     given.eslAt = Math.max(given.eslAt, eslAt);
@@ -106,7 +107,7 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
       // never the one it runs now (whose flows, first seen from now on, take it as their path)
       given.others.delete(path);
       if (since === undefined && given.others.size >= MAX_KERNEL_PATHS) given.others.delete(given.others.keys().next().value as string);
-      given.others.set(detached(path), since === undefined ? obs.seenAt : Math.min(since, obs.seenAt));
+      given.others.set(path, since === undefined ? obs.seenAt : Math.min(since, obs.seenAt));
     }
   };
 
@@ -305,12 +306,12 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     const argv0Only = obs.source === 'ps' && kernelPaths.has(r);
     const staleCore = obs.source === 'osquery' && (kernelPaths.get(r)?.eslAt ?? -Infinity) >= obs.seenAt;
     if (obs.path && !argv0Only && !staleCore) {
-      if (fromKernel(obs)) noteKernelPath(r, obs);
       if (obs.path !== r.path) {
         r.path = detached(obs.path);
         // a new image: the instance exec'd (an exec event ES dropped, seen through its path)
         if (fromKernel(obs)) r.forkedOnly = undefined;
       }
+      if (fromKernel(obs)) noteKernelPath(r, obs);
       if (obs.name === undefined) r.name = detached(obs.path.slice(obs.path.lastIndexOf('/') + 1));
     }
     if (obs.name !== undefined && obs.name !== '' && !argv0Only && obs.name !== r.name) r.name = detached(obs.name);
