@@ -26,10 +26,6 @@ export function socketKey(s: SsSocket): string {
  */
 export function toObservation(s: SsSocket, ownerPid?: number): FlowObservation | undefined {
   const owner = (ownerPid === undefined ? undefined : s.owners.find((o) => o.pid === ownerPid)) ?? s.owners[0];
-  return observationFor(s, owner);
-}
-
-function observationFor(s: SsSocket, owner: SsSocket['owners'][number] | undefined): FlowObservation | undefined {
   // No owner: TIME-WAIT, not yet accepted, or another user's socket when not root — nothing to attribute.
   if (!owner || s.remote.wildcard || s.state === 'LISTEN') return undefined;
   return {
@@ -49,12 +45,20 @@ function observationFor(s: SsSocket, owner: SsSocket['owners'][number] | undefin
   };
 }
 
+/** The owner a sample attributed a socket to, and the counters that owner's flow had then. */
+interface Attributed {
+  pid: number;
+  socketId: string | null;
+  bytesIn: number | null;
+  bytesOut: number | null;
+}
+
 export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refresh } = {}): Collector {
   const health = ctx.health.component('ss');
   const store = mutableFlows(ctx);
   store.fedBy(health);
-  /** Per socket, the owner the previous sample attributed it to and the counters that owner's flow had then. */
-  let owners = new Map<string, { pid: number; socketId: string | null; bytesIn: number | null; bytesOut: number | null }>();
+  /** Per socket, what the previous sample attributed it to. */
+  let owners = new Map<string, Attributed>();
   return createIntervalCollector({
     name: 'ss',
     intervalMs: ctx.config.flows.sample_interval * 1000,
@@ -65,7 +69,7 @@ export function startSsCollector(ctx: ExtensionContext, opts: { refresh?: Refres
       const parsed = parseSs(res.stdout);
       const at = ctx.clock.unix();
       const observations: FlowObservation[] = [];
-      const chosen = new Map<string, { pid: number; socketId: string | null; bytesIn: number | null; bytesOut: number | null }>();
+      const chosen = new Map<string, Attributed>();
       for (const s of parsed.rows) {
         const key = socketKey(s);
         const prev = owners.get(key);

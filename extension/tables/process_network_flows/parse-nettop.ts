@@ -192,8 +192,9 @@ const MAX_PROCESS_NAME = 32;
  * names itself by its file name, which may hold newlines, and nettop does not quote. Only a process row is
  * joined (its label, NAME.PID with NAME of at most 32 characters, holds the newlines), so a row cut short at
  * the end of the output or before a complete row is still skipped alone, never merged into what follows.
+ * `fields` is left loaded with the joined row when one is returned.
  */
-function joinSplitName(text: string, from: number, first: string, header: Header): { line: string; next: number } | undefined {
+function joinSplitName(text: string, from: number, first: string, header: Header, fields: RowFields): { line: string; next: number } | undefined {
   let line = first;
   let pos = from;
   for (let k = 0; k < MAX_PROCESS_NAME && pos < text.length; k++) {
@@ -203,11 +204,10 @@ function joinSplitName(text: string, from: number, first: string, header: Header
     if (part.endsWith('\r')) part = part.slice(0, -1);
     line += `\n${part}`;
     pos = end + 1;
-    const probe = new RowFields();
-    if (!probe.load(line, header)) continue;
-    const label = probe.text(header.label);
+    if (!fields.load(line, header)) continue;
+    const label = fields.text(header.label);
     const m = PROCESS_LABEL.exec(label);
-    const ok = m && m[1]!.length <= MAX_PROCESS_NAME && !label.includes('<->') && probe.text(header.iface).trim() === '' && probe.counter(header.bytesIn) !== undefined && probe.counter(header.bytesOut) !== undefined;
+    const ok = m && m[1]!.length <= MAX_PROCESS_NAME && !label.includes('<->') && fields.text(header.iface).trim() === '' && fields.counter(header.bytesIn) !== undefined && fields.counter(header.bytesOut) !== undefined;
     return ok ? { line, next: pos } : undefined;
   }
   return undefined;
@@ -252,14 +252,13 @@ export function parseNettop(text: string): NettopParseResult {
       continue;
     }
     if (!fields.load(line, header)) {
-      const joined = joinSplitName(text, start, line, header);
+      const joined = joinSplitName(text, start, line, header, fields);
       if (!joined) {
         skipped++;
         continue;
       }
       line = joined.line;
       start = joined.next;
-      fields.load(line, header);
     }
     const label = fields.text(header.label);
     const bytesIn = fields.counter(header.bytesIn);
