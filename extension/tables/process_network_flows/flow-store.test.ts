@@ -282,3 +282,15 @@ describe('flow store: server names from captured DNS answers', () => {
     expect(byPid.get(101)!.server_name).toBe('first.example');
   });
 });
+
+describe('flow store cap (flows.max_flows) with sockets replaced on their tuple', () => {
+  it('stays bounded when every open flow is replaced at every sample', () => {
+    const { store } = setup({ max_flows: 4 });
+    const ports = [1, 2, 3, 4];
+    // a process that re-creates its 4 sockets on the same tuples between samples: each counter starts lower
+    for (let k = 0; k < 50; k++) store.applySample(ports.map((p) => obs({ protocol: 'udp', localPort: p, bytesOut: 10_000 - k })), { at: T0 + 5 * k, counters: 'cumulative' });
+    expect(store.openCount).toBe(4);
+    // one closed flow over the cap at most (the one just replaced keeps its row)
+    expect(store.size).toBeLessThanOrEqual(4 + 1);
+  });
+});
