@@ -186,3 +186,54 @@ describe('a row with no interface and an empty arch is no flow, whatever its nam
     expect(r.rows.find((f) => f.remote.address === '203.0.113.9')?.pid).not.toBe(501);
   });
 });
+
+describe('counters, headers and rows the parser must not guess at', () => {
+  it('a counter longer than 15 digits (uint64 max, beyond 2^53) skips its row instead of reading an inexact byte count', () => {
+    const out = [HEADER_LINE, '09:51:40.285101,rclone.60311,,,10,10,0,0,0,,,,,,,,,,,,', '09:51:40.285109,tcp4 10.20.30.41:50712<->198.51.100.23:443,en0,Established,3311,18446744073709551615,0,0,0,21.03 ms,131072,262144,BE,-,cubic,-,-,-,-,so,', ''].join('\n');
+    const r = parseNettop(out);
+    expect(r.rows).toEqual([]);
+    expect(r.skipped).toBe(1);
+  });
+
+  it('a CSV header without the empty label column is no nettop header: ParseError, not an empty sample', () => {
+    const out = ['interface,state,bytes_in,bytes_out,', 'en0,Established,3311,8126464,', ''].join('\n');
+    expect(() => parseNettop(out)).toThrow(ParseError);
+  });
+
+  it('with -J columns, a last row cut short after bytes_in is skipped, not read as 0 bytes out', () => {
+    const out = [',interface,state,bytes_in,bytes_out,', 'rclone.60311,,,3311,8126464,', 'tcp4 10.20.30.41:50712<->198.51.100.23:443,en0,Established,3311'].join('\n');
+    const r = parseNettop(out);
+    expect(r.rows).toEqual([]);
+    expect(r.skipped).toBe(1);
+  });
+
+  it('a flow row right after a later sample\'s header belongs to no process, not to the last process of the sample before', () => {
+    const out = [HEADER_LINE, ...SAFARI_ROWS, HEADER_LINE, EXFIL_ROW, ...LATER, ''].join('\n');
+    const r = parseNettop(out);
+    expect(r.samples).toBe(2);
+    expect(r.rows.filter((f) => f.sample === 1).map((f) => [f.pid, f.remote.address])).toEqual([[777, '17.2.2.2']]);
+    expect(r.skipped).toBe(1);
+  });
+
+  it('with -J columns that leave out arch, a row with no interface that is neither flow nor process row ends the previous process\'s rows', () => {
+    const out = [
+      ',interface,state,bytes_in,bytes_out,',
+      'Safari.501,,,10,10,',
+      'a name of more than thirty-two chars<->x.4242,,,5,900000000,',
+      'tcp4 10.0.0.2:50001<->203.0.113.9:443,en0,Established,5,900000000,',
+      '',
+    ].join('\n');
+    const r = parseNettop(out);
+    expect(r.rows.find((f) => f.remote.address === '203.0.113.9')).toBeUndefined();
+    expect(r.skipped).toBe(2);
+  });
+});
+
+describe('output cut short (nettop killed at its hard timeout mid-row)', () => {
+  it('with -J columns ending in bytes_out, a last row cut inside bytes_out (no trailing comma, no newline) is skipped, not read with a cut counter', () => {
+    const out = [',interface,state,bytes_in,bytes_out,', 'rclone.60311,,,3311,8126464,', 'tcp4 10.20.30.41:50712<->198.51.100.23:443,en0,Established,3311,81'].join('\n');
+    const r = parseNettop(out);
+    expect(r.rows).toEqual([]);
+    expect(r.skipped).toBe(1);
+  });
+});

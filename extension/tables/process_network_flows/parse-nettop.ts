@@ -60,6 +60,8 @@ interface Header {
   state: number;
   /** `so` on every flow row, empty on process rows (formats.md §2.3; its meaning is not known); -1 when absent. */
   arch: number;
+  /** The header ends with a comma (an empty last field): so does every whole row (formats.md §2.2). */
+  trailingComma: boolean;
   bytesIn: number;
   bytesOut: number;
 }
@@ -77,7 +79,7 @@ function parseHeader(fields: string[]): Header | undefined {
   // A process row whose name holds `bytes_in,bytes_out,` has both words as fields too; it also has its
   // `.PID` and its counters, which no column name is.
   if (fields.some((f) => HEADER_NOT_NAME.test(f))) return undefined;
-  return { width: fields.length, label, iface: index('interface'), state: index('state'), arch: index('arch'), bytesIn, bytesOut };
+  return { width: fields.length, label, iface: index('interface'), state: index('state'), arch: index('arch'), bytesIn, bytesOut, trailingComma: fields[fields.length - 1] === '' };
 }
 
 /**
@@ -259,6 +261,12 @@ export function parseNettop(text: string): NettopParseResult {
       }
       line = joined.line;
       start = joined.next;
+    }
+    // The last line without its newline may be cut anywhere, inside its last column too: it is whole only if it
+    // reached the trailing comma every row ends with.
+    if (start > text.length && header.trailingComma && !line.endsWith(',')) {
+      skipped++;
+      continue;
     }
     const label = fields.text(header.label);
     const bytesIn = fields.counter(header.bytesIn);
