@@ -58,3 +58,15 @@ describe('parseCoreProcessPaths', () => {
     expect(parseCoreProcessPaths([])).toEqual({ paths: new Map(), rejected: 0, empty: 0 });
   });
 });
+
+describe('parseCoreProcessPaths: pids no process holds', () => {
+  it('a pid beyond pid_t (2^31 - 1) and pid 0 (kernel_task) never get a path', () => {
+    const r = parseCoreProcessPaths([
+      { pid: '4294967295', path: '/bin/sh' },
+      { pid: '0', path: '/System/Library/Kernels/kernel' },
+      { pid: '2147483647', path: '/bin/zsh' },
+    ]);
+    expect([...r.paths]).toEqual([[2147483647, '/bin/zsh']]);
+    expect(r).toMatchObject({ rejected: 1, empty: 1 });
+  });
+});

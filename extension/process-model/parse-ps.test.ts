@@ -192,3 +192,30 @@ describe('/proc parsers (formats.md §3.2)', () => {
     expect(parseBtime('cpu 1 2 3\nbtime 1795742092\n')).toBe(1795742092);
   });
 });
+
+describe('ps listings: values and line ends ps may print', () => {
+  it('keeps a process of uid -2 (nobody, as macOS ps prints it)', () => {
+    const { rows, skipped } = parsePsIds('    1     0     0 Tue Mar  3 07:00:00 2026\n  377     1    -2 Tue Mar  3 07:00:09 2026\n');
+    expect(rows.map((r) => [r.pid, r.uid])).toEqual([[1, 0], [377, -2]]);
+    expect(skipped).toBe(0);
+  });
+
+  it('CRLF line ends (a capture saved on another system) read like LF in the procs and args listings', () => {
+    const procs = parsePsProcesses('60311  4421   502 Tue Mar  3 09:48:12 2026 /opt/homebrew/bin/rclone\r\n');
+    expect(procs.lines).toEqual([{ pid: 60311, ppid: 4421, uid: 502, start: 1772531292, comm: '/opt/homebrew/bin/rclone' }]);
+    expect(parsePsArgs('60311 /opt/homebrew/bin/rclone copy /Users/dana/Documents remote:bucket\r\n').lines).toEqual([
+      { pid: 60311, args: ['/opt/homebrew/bin/rclone', 'copy', '/Users/dana/Documents', 'remote:bucket'] },
+    ]);
+  });
+
+  it('lstart is read as UTC (ps runs with TZ=UTC) whatever the zone of the process parsing it', () => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      expect(parseLstart(['Tue', 'Mar', '3', '09:48:12', '2026'])).toBe(Date.UTC(2026, 2, 3, 9, 48, 12) / 1000);
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+});

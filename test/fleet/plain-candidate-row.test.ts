@@ -118,6 +118,14 @@ describe('plainCandidateRow (outflow_candidates without zod)', () => {
     }
   });
 
+  it('integer text of 16 or 17 digits beyond 2^53 is left to the schema, which refuses it', () => {
+    for (const big of ['9007199254740993', '12345678901234567']) {
+      const row = { ...rows[0]!, bytes_out: big };
+      expect(plainCandidateRow(row), big).toBeUndefined();
+      expect(EgressCandidateSchema.safeParse(row).success, big).toBe(false);
+    }
+  });
+
   it('cuts long text as the schema does: paths at their end, host names keeping their registrable end', () => {
     const row = plainCandidateRow({ ...rows[0]!, path: LONG, server_name: `${'x'.repeat(300)}.example.com`, process_chain: JSON.stringify(Array.from({ length: 40 }, (_, i) => ({ pid: i, path: '/p' }))) })!;
     expect(row.path).toHaveLength(4096);

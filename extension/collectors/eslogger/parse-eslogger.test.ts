@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseEsLine, parseEslogger, parseEsTime, type EsEvent } from './parse-eslogger.js';
+import { body, esLine, type ProcSpec } from './testing/es-lines.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = (name: string) => readFileSync(path.join(here, 'fixtures', name), 'utf8');
@@ -98,4 +99,22 @@ describe('parseEsTime', () => {
   it.each(['', 'yesterday', '2026-03-03 09:51:40Z', '2026-13-03T09:51:40Z', '2026-03-03T09:51:40.Z', '2026-03-03T09:51:40.1', '2026-03-03T09:51:40.1Zjunk'])('%j is rejected', (s) =>
     expect(parseEsTime(s)).toBeUndefined(),
   );
+});
+
+describe('parseEsLine: destinations and event kinds', () => {
+  const T = Date.UTC(2026, 2, 3, 9, 51, 40);
+  const proc: ProcSpec = { pid: 5573, ppid: 4419, path: '/Applications/Widget.app/Contents/MacOS/Widget', startMs: T - 5000 };
+
+  it('a file created by new_path directly under "/" is "/name", not "//name"', () => {
+    for (const version of [9, 10]) {
+      const r = parseEsLine(esLine({ version, kind: 'create', timeMs: T, gseq: 90211, process: proc, body: body.createNew('/', 'exfil.zip') }));
+      expect(r.ok && r.event.kind === 'create' && r.event.file.path).toBe('/exfil.zip');
+    }
+  });
+
+  it('an event object naming two kinds is malformed, not read as the first', () => {
+    const line = JSON.parse(esLine({ kind: 'open', timeMs: T, gseq: 90212, process: proc, body: body.open('/Users/dana/Library/Keychains/login.keychain-db') })) as Record<string, unknown>;
+    line.event = { ...(line.event as object), close: body.close('/Users/dana/Library/Keychains/login.keychain-db', false) };
+    expect(parseEsLine(JSON.stringify(line))).toMatchObject({ ok: false, reason: 'malformed' });
+  });
 });

@@ -121,6 +121,16 @@ describe('codesign messages: only what follows the path codesign was given', () 
     expect(parseCodesignVerify('', 1, '/bin/x')).toEqual({ valid: false, reason: 'verification failed' });
   });
 
+  it('verify exit 1 on a file codesign may not read (Permission denied) is inconclusive, not a broken signature', () => {
+    const p = '/Library/PrivilegedHelperTools/com.example.helper';
+    expect(parseCodesignVerify(`${p}: Permission denied\n`, 1, p)).toBeNull();
+  });
+
+  it('spctl: a verdict about another path is not a verdict on this one', () => {
+    expect(() => parseSpctlAssess('/Applications/Other.app: accepted\n', '/Applications/Widget.app')).toThrow(ParseError);
+    expect(parseSpctlAssess('/Applications/Other.app: accepted\nsource=Notarized Developer ID\n', '/Applications/Widget.app').info).toMatchObject({ verdict: null, source: 'Notarized Developer ID' });
+  });
+
   it('spctl: a folder named "x: accepted (" does not turn a rejection into an acceptance', () => {
     const p = '/Users/dana/x: accepted (/Widget.app';
     expect(parseSpctlAssess(`${p}: rejected (the code is valid but does not seem to be an app)\nsource=no usable signature\n`, p).info).toMatchObject({

@@ -42,6 +42,12 @@ describe('parseRpmQf', () => {
     ]);
     expect([...parseRpmQf('openssh-clients\n', ['/usr/bin/ssh'], warning).owners]).toEqual([['/usr/bin/ssh', ['openssh-clients']]]);
   });
+  it('one of several paths owned by two packages prints an extra line: misaligned, no owner guessed', () => {
+    // /usr/lib64/libfoo.so.1 is owned by foo-libs and compat-foo; /usr/bin/ssh by openssh-clients; nothing on stderr
+    const r = parseRpmQf('foo-libs\ncompat-foo\nopenssh-clients\n', ['/usr/lib64/libfoo.so.1', '/usr/bin/ssh'], '');
+    expect(r.aligned).toBe(false);
+    expect(r.owners.size).toBe(0);
+  });
   it('a file owned twice and a missing file add up to one line per path: misaligned all the same', () => {
     // /usr/bin/x is owned by pkg-a and pkg-b; /gone is missing (stderr only); /usr/bin/ssh is openssh-clients
     const r = parseRpmQf('pkg-a\npkg-b\nopenssh-clients\n', ['/usr/bin/x', '/gone', '/usr/bin/ssh'], 'error: file /gone: No such file or directory\n');

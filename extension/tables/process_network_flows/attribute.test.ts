@@ -53,3 +53,12 @@ describe('resolveProcesses', () => {
     expect(got.size).toBe(0);
   });
 });
+
+describe('resolveProcesses: the name a flow shows', () => {
+  it('a process with an empty task name (prctl PR_SET_NAME "") is named by its executable\'s file name', async () => {
+    const { ctx, refresh } = setup();
+    ctx.processes.observe({ pid: 11, processStart: NOW - 5, ppid: 1, uid: 1000, path: '/usr/bin/rsync', name: '', source: 'ps', seenAt: NOW });
+    const got = await resolveProcesses(ctx, [11], NOW, refresh);
+    expect(got.get(11)?.name).toBe('rsync');
+  });
+});

@@ -95,3 +95,22 @@ describe('a users list of any length (a process holds its socket through many fd
   });
 });
 
+
+describe('socket lines and info lines as iproute2 prints them', () => {
+  it('only the line right after a TCP socket is its info line: a second tab line is skipped and changes nothing', () => {
+    const out =
+      'tcp   ESTAB      0      0              10.0.8.14:41566        203.0.113.80:443   users:(("rsync",pid=30117,fd=3))\n' +
+      '\t cubic wscale:7,7 rto:216 bytes_sent:9437211 bytes_acked:9437185 bytes_received:2210 segs_out:6600\n' +
+      '\t cubic bytes_acked:1 bytes_received:1\n';
+    const r = parseSs(out);
+    expect(r.rows).toHaveLength(1);
+    expect(r.rows[0]).toMatchObject({ bytesIn: 2210, bytesOut: 9437185, bytesSent: 9437211 });
+    expect(r.skipped).toBe(1);
+  });
+
+  it('keeps the owner of a socket whose task name holds a double quote (ss prints it unescaped)', () => {
+    const out = 'tcp   ESTAB 0      0      10.0.8.14:41570 203.0.113.80:443 users:(("up"load",pid=30118,fd=5))\n\t cubic bytes_acked:4097 bytes_received:120\n';
+    const r = parseSs(out);
+    expect(r.rows[0]!.owners).toEqual([{ name: 'up"load', pid: 30118, fd: 5 }]);
+  });
+});
