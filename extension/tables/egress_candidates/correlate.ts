@@ -535,12 +535,14 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       // code, which writes what it is given: code of anyone else that took over a socket an Apple tool opened (bash's
       // /dev/tcp, then exec) writes its own upload, and is judged by its own identity.
       // The kernel gave the instance the flow's own path by then (a late eslogger line dated earlier that gave another
-      // path does not make ps's claim the kernel's word).
+      // path does not make ps's claim the kernel's word). An exec dated the flow's own first second counts as after it:
+      // the sampler saw the socket under the earlier image, and an uploader that execs at once (connect, then
+      // `exec cat >&3`) would otherwise take the Apple tool's name whenever its first sample fell in that second.
       if (
         flow.path &&
         flow.path !== rec.path &&
         rec.execAt !== undefined &&
-        rec.execAt > flow.first_seen &&
+        rec.execAt >= flow.first_seen &&
         (processes.kernelPathSince(rec, flow.path) ?? Infinity) <= flow.first_seen &&
         APPLE_CODE.has(info.chain[0]!.identity.signature_class)
       ) {

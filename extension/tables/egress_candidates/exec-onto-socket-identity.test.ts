@@ -45,3 +45,18 @@ it('a flow path that was only argv[0]\'s claim (no exec since) does not name the
   const an0082 = correlate(world, correlationOptions(parseQueryContext(''))).rows.filter((r) => r.analytic === 'AN0082');
   expect(an0082.map((r) => [r.signature_class, r.identity, r.browser])).toEqual([['unsigned', 'cdhash:ee99', 0]]);
 });
+
+it('an exec dated the second the flow was first seen still leaves the upload to the uploader (the sampler saw its image on the socket)', () => {
+  const world = buildWorld({
+    processes: [UPLOADER],
+    signing: [
+      { path: UPLOADER.path, cls: 'unsigned', cdhash: 'ee99' },
+      { path: '/bin/cat', cls: 'apple_platform', signingId: 'com.apple.cat', cdhash: 'ca75' },
+    ],
+    flows: [{ pid: 800, processStart: UPLOADER.processStart, remote: '198.51.100.77', bytesOut: 60 * MiB, bytesIn: 20_000, firstSeen: NOW - 600, open: true }],
+  });
+  // `exec cat >&3` right after connecting: eslogger's exec line carries the flow's first second
+  world.processes.observe({ pid: 800, processStart: UPLOADER.processStart, path: '/bin/cat', args: ['cat'], signingId: 'com.apple.cat', platformBinary: true, exec: true, source: 'eslogger', seenAt: NOW - 600 });
+  const an0082 = correlate(world, correlationOptions(parseQueryContext(''))).rows.filter((r) => r.analytic === 'AN0082');
+  expect(an0082.map((r) => [r.path, r.signature_class, r.identity])).toEqual([[UPLOADER.path, 'unsigned', 'cdhash:ee99']]);
+});
