@@ -229,6 +229,18 @@ describe('lineage groups (SPEC §4)', () => {
     expect(g.rootKind).toBe('launchd_job');
   });
 
+  it('a parent that exited in the second its child started is still the parent (`sh -c \'curl … &\'` exits at once)', () => {
+    const { model, obs } = setup();
+    const job = obs({ pid: 300, processStart: T0 - 900, ppid: 1, path: '/Users/dana/Library/.hidden/agent' });
+    const stager = obs({ pid: 310, processStart: T0 - 91, ppid: 300, path: '/bin/sh' });
+    const upload = obs({ pid: 320, processStart: T0 - 90, ppid: 310, path: '/usr/bin/curl' });
+    model.exited(310, undefined, T0 - 90);
+    expect(model.getAt(310, T0 - 90)).toBe(stager);
+    const g = model.group(upload);
+    expect(g.chain).toEqual([upload, stager, job]);
+    expect(g.root).toBe(job);
+  });
+
   function terminalTree(identity: boolean) {
     const s = setup();
     const term = s.obs({ pid: 4419, processStart: T0 - 900, ppid: 1, path: TERMINAL, ...(identity ? { signingId: 'com.apple.Terminal', teamId: null, platformBinary: true } : {}) });

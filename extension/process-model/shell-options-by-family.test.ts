@@ -34,6 +34,10 @@ describe('stdin unknown (ps-only, or fds not rendered as expected)', () => {
   it('`curl … | sh -s -- --flag` is no interactive shell (it was not before 44dcdea)', () => {
     expect(shell('/bin/sh', ['sh', '-s', '--', '--upload', '/Users/a/Documents'])).toBe(false);
   });
+  it('`curl … | bash -s` and `zsh -is` read commands from standard input, with nothing after -s', () => {
+    expect(shell('/bin/bash', ['bash', '-s'])).toBe(false);
+    expect(shell('/bin/zsh', ['zsh', '-is'])).toBe(false);
+  });
 });
 
 describe('more launches of each family', () => {

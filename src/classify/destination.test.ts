@@ -23,6 +23,9 @@ describe('destinationKey (SPEC §4)', () => {
     ['abcd1234.lambda-url.us-east-1.on.aws', '3.1.1.1', 'abcd1234.lambda-url.us-east-1.on.aws'],
     ['us-central1-proj.cloudfunctions.net', '216.239.1.1', 'us-central1-proj.cloudfunctions.net'],
     ['c59n4k1.oast.fun', '178.128.1.1', 'c59n4k1.oast.fun'],
+    // a `*` in a suffix stands for one label (the region)
+    ['mytenancy.compat.objectstorage.us-ashburn-1.oraclecloud.com', '134.70.24.1', 'mytenancy.compat.objectstorage.us-ashburn-1.oraclecloud.com'],
+    ['objectstorage.eu-frankfurt-1.oraclecloud.com', '134.70.24.1', 'objectstorage.eu-frankfurt-1.oraclecloud.com'],
     ['localhost', '127.0.0.1', 'localhost'],
     ['203.0.113.7', '203.0.113.7', '203.0.113.7'],
     ['', '203.0.113.7', '203.0.113.7'],
@@ -31,6 +34,12 @@ describe('destinationKey (SPEC §4)', () => {
     ['[2001:db8::2]', '2001:db8::2', '2001:db8::2'],
   ])('%s (%s) → %s', (name, ip, want) => {
     expect(destinationKey(name, ip)).toBe(want);
+  });
+
+  it("reads the public-suffix list's ICANN section only: its private section does not split a provider's names (docs/fleet.md)", () => {
+    expect(destinationKey('a.global.ssl.fastly.net', '151.101.1.1')).toBe('fastly.net');
+    expect(destinationKey('www.example.com.cdn.cloudflare.net', '104.16.1.1')).toBe('cloudflare.net');
+    expect(destinationKey('team-blog.blogspot.com', '142.250.1.1')).toBe('blogspot.com');
   });
 
   it('accepts extra shared suffixes as data', () => {

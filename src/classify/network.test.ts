@@ -84,6 +84,21 @@ describe('remote scope', () => {
     expect(k.scope('2001:db8:fe::9')).toBe('public');
   });
 
+  it('an internal range only turns would-be public addresses private (docs/flows.md)', () => {
+    const k = createNetworkClassifier({ internal_ranges: ['169.254.0.0/16', '127.0.0.0/8', '224.0.0.0/4', '203.0.113.0/24'] });
+    expect(k.scope('169.254.169.254')).toBe('link_local');
+    expect(k.scope('127.0.0.1')).toBe('loopback');
+    expect(k.scope('224.0.0.251')).toBe('multicast');
+    expect(k.scope('203.0.113.9')).toBe('private');
+  });
+
+  it('text that is no address is public: an unreadable tool line is never hidden as internal', () => {
+    const k = createNetworkClassifier({ internal_ranges: ['0.0.0.0/0', '::/0'] });
+    expect(k.scope('*')).toBe('public');
+    expect(k.scope('not-an-ip')).toBe('public');
+    expect(k.isExternal('not-an-ip')).toBe(true);
+  });
+
   it('rejects malformed CIDRs', () => {
     expect(() => parseCidr('10.0.0.0/33')).toThrow();
     expect(() => parseCidr('nonsense/8')).toThrow();
@@ -113,6 +128,8 @@ describe('pcr', () => {
     [100, 0, -1],
     [25, 75, 0.5],
     [-1, 100, 0],
+    [100, -1, 0],
+    [-1, -1, 0],
   ])('in %d out %d → %d', (i, o, r) => {
     expect(pcr(i, o)).toBeCloseTo(r);
   });

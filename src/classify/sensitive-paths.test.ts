@@ -141,6 +141,13 @@ describe('authorized readers', () => {
     expect(SensitivePathMatcher.isAuthorized(docs, null, 'com.apple.quicklook.ThumbnailsAgent', true)).toBe(true);
     expect(SensitivePathMatcher.isAuthorized(docs, null, 'com.apple.ditto', true)).toBe(false);
   });
+  it('Time Machine may read the user data it backs up; code only claiming its signing id may not', () => {
+    for (const path of ['/Users/dana/Documents/a.pdf', '/Users/dana/Library/Mail/V10/MailData/Envelope Index', '/Volumes/KINGSTON/copy.pdf']) {
+      const m = defaults.match(path)!;
+      expect(SensitivePathMatcher.isAuthorized(m, null, 'com.apple.backupd', true), path).toBe(true);
+      expect(SensitivePathMatcher.isAuthorized(m, null, 'com.apple.backupd', false), path).toBe(false);
+    }
+  });
 });
 
 describe('config taxonomy', () => {

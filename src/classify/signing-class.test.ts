@@ -50,6 +50,10 @@ describe("Apple's own App Store apps (SPEC: class apple)", () => {
     expect(classifyEs({ signingId: 'com.apple.dt.Xcode', teamId: '59GAB85EFG', cdhash: CDHASH, platformBinary: false, csValidationCategory: 4 })).toMatchObject({ signature_class: 'apple', identity: 'team:59GAB85EFG/com.apple.dt.Xcode' });
     expect(classifyEs({ signingId: 'com.example.app', teamId: 'Q7R2K9W4ZD', cdhash: CDHASH, platformBinary: false, csValidationCategory: 4 }).signature_class).toBe('app_store');
   });
+
+  it('Pages, Keynote and Apple Configurator (team K36BKF7T3D) are apple too', () => {
+    expect(classifyEs({ signingId: 'com.apple.iWork.Pages', teamId: 'K36BKF7T3D', cdhash: CDHASH, platformBinary: false, csValidationCategory: 4 })).toMatchObject({ signature_class: 'apple', identity: 'team:K36BKF7T3D/com.apple.iWork.Pages' });
+  });
 });
 
 describe('identityFor', () => {

@@ -40,6 +40,26 @@ describe('responsibility is inherited on macOS, identity is not', () => {
   });
 });
 
+describe('Apple platform code shares one team: an Apple tool is never its Apple app', () => {
+  // Safari (launchd-started, its own group root) runs /usr/bin/curl: both are Apple platform code ("team" APPLE), and
+  // Safari is an allowlisted browser, but curl is not Safari's own helper.
+  const safari = { pid: 600, processStart: NOW - 3000, ppid: 1, responsiblePid: 600, path: '/Applications/Safari.app/Contents/MacOS/Safari' };
+  const curl = { pid: 620, processStart: NOW - 100, ppid: 600, responsiblePid: 600, path: '/usr/bin/curl' };
+  it('curl run by Safari is not a browser — AN1415 must remain', () => {
+    const r = rows({
+      processes: [safari, curl],
+      signing: [
+        { path: safari.path, cls: 'apple_platform', signingId: 'com.apple.Safari' },
+        { path: curl.path, cls: 'apple_platform', signingId: 'com.apple.curl' },
+      ],
+      flows: [{ ...UPLOAD, pid: 620, processStart: curl.processStart }],
+    });
+    expect(r[0]?.group_root_pid).toBe(600);
+    expect(ids(r)).toEqual(['AN0032', 'AN1415']);
+    expect(r.every((x) => x.browser === 0)).toBe(true);
+  });
+});
+
 describe('com.apple.WebKit is every WKWebView app, not Safari', () => {
   // An unsigned GUI app (launchd-started, its own group root) reads the keychain, then uploads through
   // WKWebView: the bytes leave from its com.apple.WebKit.Networking XPC service (responsible = the app).

@@ -160,6 +160,14 @@ describe('egress_candidates: the stealer shape', () => {
     expect(outside.reasons.split(',')).not.toContain('staging_path');
   });
 
+  it('a staging archive written at the flow\'s last second is in the window [start − 15 min, flow end] (SPEC §4): staging_path', () => {
+    const small = { ...UPLOAD, bytesOut: 2 * MiB, bytesIn: 4000 };
+    const stage = { pid: 740, ppid: 700, process_start: NOW - 1200, time: UPLOAD.lastSeen, path: '/usr/bin/zip', tool: 'zip' as const, archive_path: '/private/tmp/stage.zip', staging: 1 };
+    const r = only(rows({ processes: [STEALER, CURL], flows: [small], archive: [stage] }), 'AN1415')[0]!;
+    expect(r).toMatchObject({ precursor_kind: 'archive', archive_path: '/private/tmp/stage.zip', precursor_gap: -30 });
+    expect(r.reasons.split(',')).toEqual(expect.arrayContaining(['archive_precursor', 'staging_path']));
+  });
+
   it('a keychain read reported as the precursor still names the archive step (archive_*), and the root kind from the lineage', () => {
     const ditto = { pid: 740, ppid: 700, process_start: NOW - 150, time: NOW - 90, path: '/usr/bin/ditto', archive_path: '/private/tmp/loot.zip', staging: 1 };
     const r = only(rows({ processes: [STEALER, CURL], flows: [UPLOAD], sensitive: [{ ...KEYCHAIN_READ, time: NOW - 300 }], archive: [ditto] }), 'AN0990')[0]!;
