@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { candidate } from '../../src/analytics/testing/facts.js';
-import { parseIdentity, processChain } from './evidence.js';
+import { groupRootIsLaunchdJob, parseIdentity, processChain } from './evidence.js';
 
 describe('process evidence', () => {
   it('gives Apple platform code no team id: APPLE in an identity is not a developer id', () => {
@@ -22,5 +22,17 @@ describe('process evidence', () => {
       ['team:ABCDE12345/com.x.app', 'ABCDE12345', 'com.x.app'],
       ['cdhash:ff00', '', ''],
     ]);
+  });
+});
+
+describe('group root kind of candidates from extensions without group_root_kind', () => {
+  it('guesses from the root\'s path: an app bundle is a GUI app, a shell is a shell, anything else a launchd job', () => {
+    const root = (group_root_path: string) => groupRootIsLaunchdJob({ group_root_kind: '', group_root_path });
+    expect(root('/Applications/Slack.app/Contents/MacOS/Slack')).toBe(false);
+    expect(root('/bin/zsh')).toBe(false);
+    expect(root('/Library/Application Support/Updater/updaterd')).toBe(true);
+    expect(root('')).toBe(false);
+    // the endpoint's own word wins over the path
+    expect(groupRootIsLaunchdJob({ group_root_kind: 'launchd_job', group_root_path: '/Applications/Helper.app/Contents/MacOS/Helper' })).toBe(true);
   });
 });

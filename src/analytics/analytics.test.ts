@@ -72,6 +72,14 @@ describe('AN0990 endpoint: external, encrypted, not browser, not sanctioned, tie
     expect(endpoint('AN0990', { precursor: farRead, archive: { time: T0 - 200, gap: 200, staging: false } }).reasons).not.toContain('precursor_close');
   });
 
+  it('is close at a gap of exactly 2 min (≤ precursor_high_gap), for the reported read and for an archive step alike; 121 s is not', () => {
+    const readAt = (gap: number) => ({ kind: 'sensitive_access' as const, tier: 1, gap, time: T0 - gap });
+    expect(endpoint('AN0990', { precursor: readAt(120) }).reasons).toContain('precursor_close');
+    expect(endpoint('AN0990', { precursor: readAt(121) }).reasons).not.toContain('precursor_close');
+    expect(endpoint('AN0990', { precursor: readAt(600), archive: { time: T0 - 120, gap: 120, staging: false } }).reasons).toContain('precursor_close');
+    expect(endpoint('AN0990', { precursor: readAt(600), archive: { time: T0 - 121, gap: 121, staging: false } }).reasons).not.toContain('precursor_close');
+  });
+
   it('claims raw_ip for an empty name only when the flow source could have seen one (nettop and ss cannot); for an IP literal always', () => {
     expect(endpoint('AN0990', { flow: { server_name: '' } }).reasons).not.toContain('raw_ip');
     expect(endpoint('AN0990', { flow: { server_name: '' }, serverNameObservable: true }).reasons).toContain('raw_ip');
@@ -275,6 +283,10 @@ describe('fleet finalization', () => {
       expect(v.score).toBe(want);
       expect(v.modifiers).toContain(mod);
     });
+    it('a raw IP on a non-standard port is one +15 (raw IP or non-standard port), not two', () => {
+      const v = score({ server_name: '', remote_port: 4443, service_evidence: 'handshake', reasons: 'tier1_precursor,raw_ip,non_standard_port' });
+      expect(v).toMatchObject({ score: 75, modifiers: ['+15:raw_ip'] });
+    });
     it('no server name from a source that cannot see names is not a raw IP: no modifier', () => {
       expect(score({ server_name: '', reasons: 'tier1_precursor,upload_shaped' })).toMatchObject({ score: 60, modifiers: [] });
     });
@@ -340,6 +352,16 @@ describe('fleet finalization', () => {
       const v = ANALYTICS.AN0990.finalize(candidate({ precursor_gap: 600 }), neutral, top);
       expect(DetectionSchema.shape.base_score.safeParse(v.baseScore).success).toBe(true);
       expect(DetectionSchema.shape.score.safeParse(v.score).success).toBe(true);
+    });
+    it('a score already at the high band gets no precursor floor, and one already at the AN1415 cap no cap (the modifiers list only what changed it)', () => {
+      const at = (base: Record<string, number>) => AnalyticsConfigSchema.parse({ severity: { base } });
+      // 58 + 15 (rare) = 73, the high band, with a keychain read 60 s before the flow
+      const high = ANALYTICS.AN0990.finalize(candidate({ precursor_gap: 60 }), fleetFacts({ destinationHosts: 1 }), at({ an0990: 58 }));
+      expect(high).toMatchObject({ score: 73, severity: 'high', modifiers: ['+15:rare_or_new_destination'] });
+      // 57 + 15 (rare) = 72, exactly high − 1
+      const noPre = { analytic: 'AN1415', precursor_kind: 'none', precursor_gap: 0, precursor_tier: 0, reasons: 'upload_shaped', bytes_out: 40 * MiB, pcr: 0.99 } as const;
+      const capped = ANALYTICS.AN1415.finalize(candidate(noPre), fleetFacts({ destinationHosts: 1 }), at({ an1415: 57 }));
+      expect(capped).toMatchObject({ fire: true, score: 72, severity: 'medium', modifiers: ['+15:rare_or_new_destination'] });
     });
     it('a destination first seen 3 days ago is new only while that is within new_destination_days', () => {
       const threeDays = fleetFacts({ destinationHosts: 20, destinationFirstSeen: T0 - 3 * DAY, pairUploadHosts: 0 });

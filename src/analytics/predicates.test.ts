@@ -89,6 +89,14 @@ describe('flow shape predicates (SPEC §4 defaults)', () => {
   });
 });
 
+describe('non-standard port without a reported protocol', () => {
+  it('quic is udp and the rest tcp: udp/443 is quic\'s standard port, tcp/443 is tls\'s', () => {
+    expect(nonStandardPort({ service: 'quic', remote_port: 443 })).toBe(false);
+    expect(nonStandardPort({ service: 'tls', remote_port: 443 })).toBe(false);
+    expect(nonStandardPort({ service: 'quic', remote_port: 8443 })).toBe(true);
+  });
+});
+
 describe('precursor window [flow start − 15 min, flow end]', () => {
   const flow = flowFacts({ first_seen: T0, last_seen: T0 + 120 });
   it.each([
@@ -188,6 +196,8 @@ describe('prevalence thresholds', () => {
   it.each([
     ['rare destination', 2, T0 - 60 * DAY, 1],
     ['first seen 3 days ago, 20 hosts', 20, T0 - 3 * DAY, 1],
+    ['first seen exactly 7 days ago, 20 hosts', 20, T0 - 7 * DAY, 1],
+    ['no first-seen time stored (never seen before), 20 hosts', 20, null, 1],
     ['common destination', 60, T0 - 10 * DAY, -1],
     ['seen for 30 days by 20 hosts', 20, T0 - 30 * DAY, -1],
     ['neither', 20, T0 - 10 * DAY, 0],

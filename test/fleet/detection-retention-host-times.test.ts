@@ -40,4 +40,26 @@ describe('detection retention', () => {
     expect(left.length, `retention deleted ${r.detections}; kept ${left.length} detections a year old (last_seen ${left[0]?.last_seen})`).toBe(0);
     await store.close();
   }, 120_000);
+
+  it('finalized candidates go once a prevalence window old, while their detection stays for detections_days', async () => {
+    const store = await memoryStore();
+    const analytics = defaultAnalyticsConfig();
+    const hosts = hostsOf(12);
+    const at = T0 + 10 * DAY;
+    const clock = fixedClock(at + 2 * HOUR);
+    const ingest = createIngestService({ store, analytics, quarantineFile: null, clock });
+    const upload = candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'u.lonely.com', bytes_out: 30 * MiB, first_seen: at - 200 }, at);
+    await ingest.ingestLines([...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR), upload], { kind: 'test', id: 'a' });
+    expect((await finalizePending(store, { analytics, clock, flush: true })).created).toHaveLength(1);
+    // 29 days on: still within the prevalence window (30 days), nothing goes
+    clock.set(at + 29 * DAY + HOUR);
+    await ingest.ingestLines(statusLines(hosts, at + 29 * DAY), { kind: 'test', id: 'a' });
+    expect(await retention(store, { analytics, detectionsDays: 90, quarantineDays: 14, clock })).toMatchObject({ candidates: 0, detections: 0 });
+    // 31 days on: the candidate goes, the detection (90 days) stays
+    clock.set(at + 31 * DAY + HOUR);
+    await ingest.ingestLines(statusLines(hosts, at + 31 * DAY), { kind: 'test', id: 'a' });
+    expect(await retention(store, { analytics, detectionsDays: 90, quarantineDays: 14, clock })).toMatchObject({ candidates: 1, detections: 0 });
+    expect(await store.detections.list({ limit: 10 })).toHaveLength(1);
+    await store.close();
+  }, 60_000);
 });

@@ -358,6 +358,24 @@ describe('baseline maturity', () => {
     expect(run.detections.map((d) => [d.analytic, d.baseline_warming])).toEqual([['AN0082', true]]);
     await store.close();
   }, 60_000);
+
+  it('measures the baseline\'s age at the flow\'s start, not at its line: 7 days old by the line but not by the flow is still warming', async () => {
+    const hosts = hostsOf(12);
+    const line = T0 + 7 * DAY + 60;
+    const judge = async (firstSeen: number) => {
+      const store = await memoryStore();
+      try {
+        return await runPipeline(store, [[...statusLines(hosts, T0), bigUpload(hosts[0]!, line, 'x.fresh-domain.com', { first_seen: firstSeen })]]);
+      } finally {
+        await store.close();
+      }
+    };
+    const young = await judge(T0 + 7 * DAY - 60);
+    expect([young.finalized.warming, young.detections.length]).toEqual([1, 0]);
+    const mature = await judge(T0 + 7 * DAY);
+    expect([mature.finalized.warming, mature.detections.length]).toEqual([0, 1]);
+    expect(mature.detections[0]).toMatchObject({ branch: 'rare_and_upload', baseline_warming: false, fleet: { baseline_start: T0 } });
+  }, 60_000);
 });
 
 describe('finalize_delay and suppression', () => {
@@ -465,6 +483,33 @@ describe('evidence an analyst can check', () => {
     await finalizePending(store, { analytics, flush: true });
     det = (await store.detections.get(first.id))!;
     expect([det.flow.flow_id, det.flow.bytes_out, det.bytes_out_total]).toEqual(['f2', 40 * MiB, 70 * MiB]);
+    await store.close();
+  }, 60_000);
+
+  it('fleet counts name the destination\'s hosts and the (app, destination) pair\'s upload hosts apart', async () => {
+    const { hosts, at, store, analytics, ingest } = await matureFleet(12);
+    // another host browsed the destination, and another host's VS Code uploaded there: 3 hosts (still rare), 2 uploading
+    const lines = [...statusLines(hosts, T0), destinationLine(hosts[1]!, at - DAY, 'u.lonely.com')];
+    lines.push(destinationLine(hosts[2]!, at - DAY, 'u.lonely.com', APPS.vscode, 5, { out: 5 * MiB, in: 1000 }));
+    lines.push(bigUpload(hosts[0]!, at, 'u.lonely.com'));
+    await ingest.ingestLines(lines, { kind: 'test', id: 'a' });
+    const [det] = (await finalizePending(store, { analytics, flush: true })).created;
+    expect(det!.fleet).toMatchObject({ destination_hosts: 3, pair_upload_hosts: 2 });
+    await store.close();
+  }, 60_000);
+
+  it('a later flow of another flow id at an equal score adds count and bytes, and leaves the first flow\'s unit in place', async () => {
+    const { hosts, at, store, analytics, ingest } = await matureFleet(12);
+    const line = (flow_id: string, t: number, bytes: number) =>
+      candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'u.lonely.com', bytes_out: bytes, first_seen: t - 200, flow_id, reasons: ['upload_shaped', 'non_browser', 'encrypted'] }, t);
+    await ingest.ingestLines([...statusLines(hosts, T0), line('f1', at, 30 * MiB)], { kind: 'test', id: 'a' });
+    const first = (await finalizePending(store, { analytics, flush: true })).created[0]!;
+    await ingest.ingestLines([line('f2', at + HOUR, 20 * MiB)], { kind: 'test', id: 'a' });
+    await finalizePending(store, { analytics, flush: true });
+    const det = (await store.detections.get(first.id))!;
+    expect(det.score).toBe(first.score);
+    expect({ flow: det.flow.flow_id, bytes: det.flow.bytes_out, first_seen: det.flow.first_seen }).toEqual({ flow: 'f1', bytes: 30 * MiB, first_seen: at - 200 });
+    expect(det).toMatchObject({ count: 2, bytes_out_total: 50 * MiB, flow_ids: ['f1', 'f2'], last_seen: first.last_seen + HOUR });
     await store.close();
   }, 60_000);
 

@@ -59,6 +59,22 @@ describe('suppression windows and late candidates', () => {
     expect(await deliver([[...baseline, upload('f1', at), upload('f3', at + HOUR), upload('f2', at + 30 * HOUR), upload('f4', at + 31 * HOUR)]])).toEqual(twoWindows);
   }, 60_000);
 
+  it('a window lasts 24 h from its creation: a flow 1 s before its end folds in, one at 24 h opens a new detection', async () => {
+    expect(await deliver([[...baseline, upload('f1', at), upload('f2', at + 24 * HOUR - 1)]])).toEqual([{ created_at: at, count: 2, mib: 60, flows: ['f1', 'f2'] }]);
+    expect(await deliver([[...baseline, upload('f1', at), upload('f2', at + 24 * HOUR)]])).toEqual([
+      { created_at: at, count: 1, mib: 30, flows: ['f1'] },
+      { created_at: at + 24 * HOUR, count: 1, mib: 30, flows: ['f2'] },
+    ]);
+  }, 60_000);
+
+  it('a late flow folds into a detection created less than 24 h after it, not one created 24 h after it', async () => {
+    expect(await deliver([[...baseline, upload('f2', at + 24 * HOUR - 1)], [upload('f1', at)]])).toEqual([{ created_at: at + 24 * HOUR - 1, count: 2, mib: 60, flows: ['f1', 'f2'] }]);
+    expect(await deliver([[...baseline, upload('f2', at + 24 * HOUR)], [upload('f1', at)]])).toEqual([
+      { created_at: at, count: 1, mib: 30, flows: ['f1'] },
+      { created_at: at + 24 * HOUR, count: 1, mib: 30, flows: ['f2'] },
+    ]);
+  }, 60_000);
+
   it('a newer version of a flow already counted in a detection updates it there, not in a nearer window', async () => {
     const got = await deliver([
       [...baseline, upload('n', at + 30 * HOUR)],
