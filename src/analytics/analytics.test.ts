@@ -330,6 +330,22 @@ describe('fleet finalization', () => {
       expect(AnalyticsConfigSchema.safeParse({ severity: { low: 10, medium: 30, high: 60, critical: 80 } }).success).toBe(true);
     });
 
+    it('rare must stay below common (a destination cannot be both; exact host sets are kept only below common)', () => {
+      for (const [cfg, path] of [
+        [{ rare: { min_hosts: 20 } }, ['rare', 'min_hosts']],
+        [{ rare: { min_hosts: 10 } }, ['rare', 'min_hosts']],
+        [{ rare: { fraction: 0.2 } }, ['rare', 'fraction']],
+        [{ common: { fraction: 0.01 } }, ['rare', 'fraction']],
+      ] as const) {
+        const r = AnalyticsConfigSchema.safeParse(cfg);
+        expect(r.success, JSON.stringify(cfg)).toBe(false);
+        expect(r.error?.issues[0]?.path, JSON.stringify(cfg)).toEqual(path);
+        expect(r.error?.issues[0]?.message).toMatch(/below common/);
+      }
+      expect(AnalyticsConfigSchema.safeParse({ rare: { min_hosts: 20 }, common: { min_hosts: 50 } }).success).toBe(true);
+      expect(AnalyticsConfigSchema.safeParse({ rare: { fraction: 0 }, common: { fraction: 0.001 } }).success).toBe(true);
+    });
+
     it('open_flow_update_interval is 0 to half an hour (the rollup keeps about an hour of sightings past the window)', () => {
       expect(AnalyticsConfigSchema.parse({ open_flow_update_interval: 1800 }).open_flow_update_interval).toBe(1800);
       for (const v of [-1, 1801, 1.5]) {
