@@ -13,14 +13,18 @@ import { retention } from '../../fleet/rules/maintenance.js';
 import { APPS } from '../../scripts/simulate-fleet.js';
 import { DAY, HOUR, MiB, T0, candidateLine, hostsOf, memoryStore, statusLines } from './fleet-helpers.js';
 
+/** A store of 12 hosts, its clock two hours after `at` (day 10 of the fleet's data). */
+async function tenDaysIn() {
+  const store = await memoryStore();
+  const analytics = defaultAnalyticsConfig();
+  const at = T0 + 10 * DAY;
+  const clock = fixedClock(at + 2 * HOUR);
+  return { store, analytics, hosts: hostsOf(12), at, clock, ingest: createIngestService({ store, analytics, quarantineFile: null, clock }) };
+}
+
 describe('detection retention', () => {
   it('a detection whose host dated its flow far ahead is still deleted once past detections_days', async () => {
-    const store = await memoryStore();
-    const analytics = defaultAnalyticsConfig();
-    const hosts = hostsOf(12);
-    const at = T0 + 10 * DAY;
-    const clock = fixedClock(at + 2 * HOUR);
-    const ingest = createIngestService({ store, analytics, quarantineFile: null, clock });
+    const { store, analytics, hosts, at, clock, ingest } = await tenDaysIn();
     await ingest.ingestLines([...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR)], { kind: 'test', id: 'status' });
     const N = 50;
     const FAR = 9_999_999_999; // 2286
@@ -42,12 +46,7 @@ describe('detection retention', () => {
   }, 120_000);
 
   it('finalized candidates go once a prevalence window old, while their detection stays for detections_days', async () => {
-    const store = await memoryStore();
-    const analytics = defaultAnalyticsConfig();
-    const hosts = hostsOf(12);
-    const at = T0 + 10 * DAY;
-    const clock = fixedClock(at + 2 * HOUR);
-    const ingest = createIngestService({ store, analytics, quarantineFile: null, clock });
+    const { store, analytics, hosts, at, clock, ingest } = await tenDaysIn();
     const upload = candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'u.lonely.com', bytes_out: 30 * MiB, first_seen: at - 200 }, at);
     await ingest.ingestLines([...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR), upload], { kind: 'test', id: 'a' });
     expect((await finalizePending(store, { analytics, clock, flush: true })).created).toHaveLength(1);

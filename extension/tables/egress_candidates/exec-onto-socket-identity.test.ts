@@ -11,8 +11,9 @@ import { MiB, NOW, buildWorld } from './testing/world.js';
 
 const UPLOADER = { pid: 800, processStart: NOW - 3600, ppid: 1, originalPpid: 1, responsiblePid: 800, path: '/Users/eve/.cache/up', tty: false };
 
-it('an unsigned uploader that exec\'d /bin/cat onto its 60 MiB upload is still unsigned: AN0082 with the uploader\'s identity', () => {
-  const world = buildWorld({
+/** An unsigned uploader with a 60 MiB upload open since NOW - 600; /bin/cat is Apple's. */
+function uploaderWorld() {
+  return buildWorld({
     processes: [UPLOADER],
     signing: [
       { path: UPLOADER.path, cls: 'unsigned', cdhash: 'ee99' },
@@ -20,6 +21,10 @@ it('an unsigned uploader that exec\'d /bin/cat onto its 60 MiB upload is still u
     ],
     flows: [{ pid: 800, processStart: UPLOADER.processStart, remote: '198.51.100.77', bytesOut: 60 * MiB, bytesIn: 20_000, firstSeen: NOW - 600, open: true }],
   });
+}
+
+it('an unsigned uploader that exec\'d /bin/cat onto its 60 MiB upload is still unsigned: AN0082 with the uploader\'s identity', () => {
+  const world = uploaderWorld();
   // the exec, after the flow was first seen (eslogger exec event of the same instance)
   world.processes.observe({ pid: 800, processStart: UPLOADER.processStart, path: '/bin/cat', args: ['cat'], signingId: 'com.apple.cat', platformBinary: true, exec: true, source: 'eslogger', seenAt: NOW - 590 });
   const rows = correlate(world, correlationOptions(parseQueryContext(''))).rows;
@@ -47,14 +52,7 @@ it('a flow path that was only argv[0]\'s claim (no exec since) does not name the
 });
 
 it('an exec dated the second the flow was first seen still leaves the upload to the uploader (the sampler saw its image on the socket)', () => {
-  const world = buildWorld({
-    processes: [UPLOADER],
-    signing: [
-      { path: UPLOADER.path, cls: 'unsigned', cdhash: 'ee99' },
-      { path: '/bin/cat', cls: 'apple_platform', signingId: 'com.apple.cat', cdhash: 'ca75' },
-    ],
-    flows: [{ pid: 800, processStart: UPLOADER.processStart, remote: '198.51.100.77', bytesOut: 60 * MiB, bytesIn: 20_000, firstSeen: NOW - 600, open: true }],
-  });
+  const world = uploaderWorld();
   // `exec cat >&3` right after connecting: eslogger's exec line carries the flow's first second
   world.processes.observe({ pid: 800, processStart: UPLOADER.processStart, path: '/bin/cat', args: ['cat'], signingId: 'com.apple.cat', platformBinary: true, exec: true, source: 'eslogger', seenAt: NOW - 600 });
   const an0082 = correlate(world, correlationOptions(parseQueryContext(''))).rows.filter((r) => r.analytic === 'AN0082');
