@@ -237,3 +237,12 @@ describe('output cut short (nettop killed at its hard timeout mid-row)', () => {
     expect(r.skipped).toBe(1);
   });
 });
+
+describe('output cut short right after a comma', () => {
+  it('with -J columns ending in bytes_out, a last row cut just after bytes_in\'s comma (it ends in a comma, one field short) is skipped, not read as 0 bytes out', () => {
+    const out = [',interface,state,bytes_in,bytes_out,', 'rclone.60311,,,3311,8126464,', 'tcp4 10.20.30.41:50712<->198.51.100.23:443,en0,Established,3311,'].join('\n');
+    const r = parseNettop(out);
+    expect(r.rows).toEqual([]);
+    expect(r.skipped).toBe(1);
+  });
+});

@@ -148,6 +148,8 @@ class RowFields {
   private line = '';
   private extra = 0;
   private labelIndex = 0;
+  /** Raw fields of the loaded row (a label holding commas counts each part). */
+  count = 0;
 
   /** False when the row has fewer fields than the header allows (cut off mid-row). */
   load(line: string, header: Header): boolean {
@@ -157,6 +159,7 @@ class RowFields {
     const count = commas.length + 1;
     // Only the trailing empty field may be missing; anything shorter was cut off.
     if (count < header.width - 1) return false;
+    this.count = count;
     this.line = line;
     this.extra = Math.max(0, count - header.width);
     this.labelIndex = header.label;
@@ -263,8 +266,9 @@ export function parseNettop(text: string): NettopParseResult {
       start = joined.next;
     }
     // The last line without its newline may be cut anywhere, inside its last column too: it is whole only if it
-    // reached the trailing comma every row ends with.
-    if (start > text.length && header.trailingComma && !line.endsWith(',')) {
+    // reached the trailing comma every row ends with. A cut just after an earlier comma ends in one too, a field short
+    // (the width - 1 fields load() lets through): with -J ending in bytes_out, `…,3311,` would read as 0 bytes out.
+    if (start > text.length && header.trailingComma && (!line.endsWith(',') || fields.count < header.width)) {
       skipped++;
       continue;
     }
