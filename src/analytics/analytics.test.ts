@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AnalyticsConfigSchema, defaultAnalyticsConfig } from '../config/analytics.js';
 import { ANALYTIC_IDS } from '../schemas/egress-candidate.js';
 import { DetectionSchema } from '../schemas/detection.js';
-import { ANALYTICS, type EndpointFacts } from './index.js';
+import { ANALYTICS, commonDestination, commonThreshold, rareDestination, type EndpointFacts } from './index.js';
 import { DAY, MiB, T0, candidate, endpointFacts, fleetFacts } from './testing/facts.js';
 
 const cfg = defaultAnalyticsConfig();
@@ -344,6 +344,21 @@ describe('fleet finalization', () => {
       }
       expect(AnalyticsConfigSchema.safeParse({ rare: { min_hosts: 20 }, common: { min_hosts: 50 } }).success).toBe(true);
       expect(AnalyticsConfigSchema.safeParse({ rare: { fraction: 0 }, common: { fraction: 0.001 } }).success).toBe(true);
+    });
+
+    it('fractions of 0 on both sides (fixed host counts, 3 and 10 at every fleet size) are accepted', () => {
+      expect(AnalyticsConfigSchema.safeParse({ rare: { fraction: 0 }, common: { fraction: 0 } }).success).toBe(true);
+    });
+
+    it('a config accepted never makes one destination both rare and common, where the two ceilings meet too', () => {
+      // 0.095 < 0.1 and 3 < 10, yet at 180 active hosts ⌈17.1⌉ = ⌈18⌉: counts read capped at common would all be rare
+      const cfg = AnalyticsConfigSchema.parse({ rare: { fraction: 0.095 }, common: { fraction: 0.1 } });
+      const both: number[] = [];
+      for (let active = 0; active <= 2000; active++) {
+        const hosts = commonThreshold(active, cfg);
+        if (rareDestination({ destinationHosts: hosts, activeHosts: active }, cfg) && commonDestination({ destinationHosts: hosts, activeHosts: active }, cfg)) both.push(active);
+      }
+      expect(both).toEqual([]);
     });
 
     it('open_flow_update_interval is 0 to half an hour (the rollup keeps about an hour of sightings past the window)', () => {

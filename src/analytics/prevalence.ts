@@ -27,9 +27,14 @@ export function candidateStart(flowFirstSeen: number, eventTime: number, cfg: Pi
   return flowFirstSeen >= earliest ? flowFirstSeen : earliest;
 }
 
-/** Rare: seen by ≤ max(3, ⌈1% of active hosts⌉) hosts in the prevalence window. */
+/**
+ * Rare: seen by ≤ max(3, ⌈1% of active hosts⌉) hosts in the prevalence window; always below the common threshold
+ * (where the two ceilings meet, e.g. fractions 0.095 and 0.1 at 180 hosts): counts are read capped at common, and a
+ * destination at the cap is common, never rare. The config keeps rare.min_hosts below common.min_hosts, so this never
+ * goes under rare.min_hosts.
+ */
 export function rareThreshold(activeHosts: number, cfg: AnalyticsConfig): number {
-  return Math.max(cfg.rare.min_hosts, Math.ceil(Math.max(0, activeHosts) * cfg.rare.fraction));
+  return Math.min(Math.max(cfg.rare.min_hosts, Math.ceil(Math.max(0, activeHosts) * cfg.rare.fraction)), commonThreshold(activeHosts, cfg) - 1);
 }
 
 /** Common: seen by ≥ max(10, ⌈10% of active hosts⌉) hosts. */

@@ -98,13 +98,14 @@ export const AnalyticsConfigSchema = z
   // A destination at or under the rare threshold must never also be common: the stores keep exact host sets only
   // below common (a sketch counts above it), and rare and common pull the severity modifier opposite ways. Both parts
   // strictly below keep max(min_hosts, ⌈fraction × active hosts⌉) apart at every fleet size but where the two ceilings
-  // meet; raising rare for a large fleet means raising common with it.
+  // meet, and rareThreshold stays below commonThreshold there (src/analytics/prevalence.ts); raising rare for a large
+  // fleet means raising common with it. Fractions of 0 on both sides are fixed host counts, apart at every size.
   .superRefine((v, ctx) => {
     if (v.rare.min_hosts >= v.common.min_hosts) {
       ctx.addIssue({ code: 'custom', path: ['rare', 'min_hosts'], message: `rare.min_hosts (${v.rare.min_hosts}) must be below common.min_hosts (${v.common.min_hosts})` });
     }
-    if (v.rare.fraction >= v.common.fraction) {
-      ctx.addIssue({ code: 'custom', path: ['rare', 'fraction'], message: `rare.fraction (${v.rare.fraction}) must be below common.fraction (${v.common.fraction})` });
+    if (v.rare.fraction > 0 && v.rare.fraction >= v.common.fraction) {
+      ctx.addIssue({ code: 'custom', path: ['rare', 'fraction'], message: `rare.fraction (${v.rare.fraction}) must be below common.fraction (${v.common.fraction}), or 0` });
     }
   })
   .prefault({});
