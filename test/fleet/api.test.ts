@@ -93,6 +93,13 @@ describe('authentication', () => {
     }
   });
 
+  it('takes the auth scheme in any letter case, as HTTP defines it (RFC 9110 §11.1)', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+      const res = await fetch(`${base}/v1/detections`, { headers: { authorization: `${scheme} ${TOKEN}` } });
+      expect(res.status, scheme).toBe(200);
+    }
+  });
+
   it('lets /healthz through without a token', async () => {
     const r = await get('/healthz', {});
     expect(r.status).toBe(200);

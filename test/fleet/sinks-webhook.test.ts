@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { createFleetMetrics } from '../../fleet/metrics.js';
 import { toOcsf } from '../../fleet/sinks/ocsf.js';
@@ -359,4 +359,47 @@ describe('webhook sink: the receiver\'s answer', () => {
     // what the sink took of the answer (the rest never left the receiver); loopback buffers hold a few MiB at most
     expect(sent).toBeLessThan(32 * 1024 * 1024);
   }, 90_000);
+  it('retries a 429 after the Retry-After the receiver asks for, instead of dead-lettering the batch', async () => {
+    let requests = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        requests++;
+        if (requests === 1) res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '1' }).end('slow down');
+        else res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    const logs = new MemoryStream();
+    const metrics = createFleetMetrics();
+    const sink = makeSink(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, {
+      metrics,
+      backoff: { initialMs: 20, maxMs: 5000, factor: 2 },
+      log: createLogger({ destination: logs, level: 'warn' }),
+    });
+    await sink.write([sampleDetection({ id: 'd1' })]);
+    await waitFor(() => sink.pending === 0, 'delivery');
+    expect(requests).toBe(2);
+    expect(readdirSync(path.join(dir, 'spool', 'dead'))).toEqual([]);
+    expect(metrics.sinkDeliveries.get({ sink: 'webhook#0', outcome: 'ok' })).toBe(1);
+    const retries = (logs.lines() as { msg: string; reason: string; retry_in_ms: number }[]).filter((l) => l.msg === 'webhook delivery failed; will retry');
+    // the receiver's 1 s, not the 10-20 ms of the first backoff step
+    expect(retries.map((l) => [l.reason, l.retry_in_ms])).toEqual([['HTTP 429', 1000]]);
+  });
+
+  it('backs off initial_ms after the first failure, factor times longer after each next one, up to max_ms', async () => {
+    const receiver = new TestReceiver(({ index }) => (index < 5 ? 503 : 200));
+    await receiver.start();
+    cleanups.push(() => receiver.stop());
+    // the top of the equal-jitter range: each wait is the whole backoff step
+    const random = vi.spyOn(Math, 'random').mockReturnValue(1);
+    cleanups.push(() => random.mockRestore());
+    const logs = new MemoryStream();
+    const sink = makeSink(receiver.url, { backoff: { initialMs: 20, maxMs: 150, factor: 2 }, log: createLogger({ destination: logs, level: 'warn' }) });
+    await sink.write([sampleDetection({ id: 'd1' })]);
+    await waitFor(() => sink.pending === 0, 'delivery');
+    const waits = (logs.lines() as { msg: string; retry_in_ms: number }[]).filter((l) => l.msg === 'webhook delivery failed; will retry').map((l) => l.retry_in_ms);
+    expect(waits).toEqual([20, 40, 80, 150, 150]);
+  });
 });

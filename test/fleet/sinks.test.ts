@@ -93,6 +93,25 @@ describe('OCSF Detection Finding mapping', () => {
     expect(f.evidences[0].dst_endpoint.domain).toBeUndefined();
   });
 
+  it('exports a one-flow detection changed after its creation (a later report of the same flow) as an Update', () => {
+    const created = sampleDetection();
+    const d = sampleDetection({ count: 1, updated_at: created.created_at + 300, last_seen: created.last_seen + 300 });
+    const f = toOcsf(d) as Ocsf;
+    expect(f).toMatchObject({ activity_id: 2, activity_name: 'Update', type_uid: 200402, count: 1 });
+    expect(f.status_id).toBeUndefined();
+    // the outbox knows better: not yet offered to this receiver, it is still a Create there
+    expect(toOcsf(d, true)).toMatchObject({ activity_id: 1, type_uid: 200401, status_id: 1 });
+  });
+
+  it('dates an Update by the detection\'s last change: time and modified times from updated_at, created and logged times from created_at', () => {
+    const created = sampleDetection();
+    const d = sampleDetection({ count: 2, updated_at: created.created_at + 3600, last_seen: created.last_seen + 3600 });
+    const f = toOcsf(d) as Ocsf;
+    expect(f).toMatchObject({ time: d.updated_at * 1000, start_time: d.first_seen * 1000, end_time: d.last_seen * 1000 });
+    expect(f.metadata).toMatchObject({ logged_time: d.created_at * 1000, modified_time: d.updated_at * 1000 });
+    expect(f.finding_info).toMatchObject({ created_time: d.created_at * 1000, modified_time: d.updated_at * 1000 });
+  });
+
   it('gives each version its own metadata.uid (an event instance), while finding_info.uid names the detection', () => {
     const created = sampleDetection();
     const updated = sampleDetection({ count: 2, updated_at: created.created_at + 600, last_seen: created.last_seen + 600 });

@@ -192,6 +192,13 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.hosts.expire(T0 + DAY)).toBe(1);
         expect((await store.hosts.get(['H1'])).size).toBe(0);
       });
+      it('breaks a hostname tie (two names dated the same second) by value, whatever the arrival order', async () => {
+        for (const [id, names] of [['H1', ['mac-a.local', 'mac-b.local']], ['H2', ['mac-b.local', 'mac-a.local']]] as const) {
+          for (const hostname of names) await store.hosts.touch([{ hostId: id, hostname, hostnameTime: T0 + 60, firstSeen: T0 + 60, lastSeen: T0 + 60 }]);
+        }
+        const got = await store.hosts.get(['H1', 'H2']);
+        expect([got.get('H1')!.hostname, got.get('H2')!.hostname]).toEqual(['mac-b.local', 'mac-b.local']);
+      });
       it('keeps the newest status per host and component', async () => {
         await store.hosts.recordStatus([{ hostId: 'H1', component: 'flows', platform: 'darwin', state: 'running', detail: '', version: '0.1.0', time: T0 + 10 }]);
         await store.hosts.recordStatus([
@@ -545,6 +552,20 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.prevalence.apps(['team:X/old'], ALL)).get('team:X/old')!.firstSeen).toBeNull();
       });
 
+      it('keeps a sighting last seen at the expiry bound itself: the window starting there still counts its host', async () => {
+        const bound = T0 + 10 * DAY;
+        await store.prevalence.observeDestinations([
+          { key: 'edge.example.com', hostId: 'H1', firstSeen: T0, lastSeen: bound },
+          { key: 'edge.example.com', hostId: 'H2', firstSeen: T0, lastSeen: bound - 1 },
+        ]);
+        await store.prevalence.observeApps([{ identity: 'team:EDGE/agent', hostId: 'H1', firstSeen: T0, lastSeen: bound }]);
+        await store.prevalence.expire(bound);
+        const window = { from: bound, to: bound + 30 * DAY };
+        expect((await store.prevalence.destinations(['edge.example.com'], window)).get('edge.example.com')).toMatchObject({ hosts: 1, firstSeen: T0 });
+        expect(await store.prevalence.destinationHosts('edge.example.com', ALL, 10)).toEqual([{ hostId: 'H1', firstSeen: T0, lastSeen: bound }]);
+        expect((await store.prevalence.apps(['team:EDGE/agent'], window)).get('team:EDGE/agent')).toMatchObject({ hosts: 1 });
+      });
+
       it('keeps the largest bound it expired before (keptFrom), null until the first expiry, in the caller\'s transaction', async () => {
         expect(await store.prevalence.keptFrom()).toBeNull();
         await store.prevalence.expire(T0 + 10 * DAY);
@@ -642,6 +663,25 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(many[2]!.destinations.get('big.com')!.hosts).toBe(5);
         expect(many[3]!.destinations.get('big.com')!.hosts).toBe(8);
         expect(many[0]!.destinations.get('sat.com')!.saturated).toBe(true);
+      });
+
+      it('counts a key first seen in the last second of a window, and a host last seen in its first second, in both reads alike', async () => {
+        const window = { from: T0 - 30 * DAY, to: T0 };
+        await store.prevalence.observeDestinations([
+          { key: 'edge.example.com', hostId: 'H1', firstSeen: T0, lastSeen: T0 + 60 },
+          { key: 'early.example.com', hostId: 'H2', firstSeen: T0 - 40 * DAY, lastSeen: T0 - 30 * DAY },
+        ]);
+        await store.prevalence.observeApps([{ identity: 'team:EDGE/new.agent', hostId: 'H1', firstSeen: T0, lastSeen: T0 }]);
+        const edge = { hosts: 1, firstSeen: T0, saturated: false };
+        expect((await store.prevalence.destinations(['edge.example.com'], window)).get('edge.example.com')).toMatchObject(edge);
+        expect((await store.prevalence.destinations(['early.example.com'], window)).get('early.example.com')).toMatchObject({ hosts: 1 });
+        const [many] = await store.prevalence.statsMany([{ window, destinations: ['edge.example.com', 'early.example.com'], pairs: [], apps: ['team:EDGE/new.agent'] }]);
+        expect(many!.destinations.get('edge.example.com')).toMatchObject(edge);
+        expect(many!.destinations.get('early.example.com')).toMatchObject({ hosts: 1 });
+        expect(many!.apps.get('team:EDGE/new.agent')).toMatchObject(edge);
+        // a second earlier, neither exists yet
+        const [before] = await store.prevalence.statsMany([{ window: { from: window.from - 1, to: T0 - 1 }, destinations: ['edge.example.com'], pairs: [], apps: [] }]);
+        expect(before!.destinations.get('edge.example.com')).toMatchObject({ hosts: 0, firstSeen: null });
       });
       it('takes app attributes from the newest sighting by event time, whatever the arrival order', async () => {
         const id = 'team:A/app';
@@ -919,6 +959,14 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.detections.list()).map((d) => d.id)).toEqual(['det_2', 'det_1']);
       });
 
+      it('since includes a detection last seen at that very second', async () => {
+        await store.detections.upsert([
+          sampleDetection({ id: 'at-since', last_seen: T0 + 600, suppression_key: 'H1|AN0990|r|a' }),
+          sampleDetection({ id: 'before-since', last_seen: T0 + 599, suppression_key: 'H1|AN0990|r|b' }),
+        ]);
+        expect((await store.detections.list({ since: T0 + 600 })).map((d) => d.id)).toEqual(['at-since']);
+      });
+
       it('an empty host or analytic filter filters nothing (not the hosts without a hostname)', async () => {
         await store.detections.upsert([sampleDetection(), sampleDetection({ id: 'det_2', host_id: 'H2', last_seen: T0 + 70, suppression_key: 'H2|AN0990|r|x' })]);
         await store.hosts.touch([
@@ -974,6 +1022,16 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         await store.detections.upsert([sampleDetection({ id: 'mid', suppression_key: k, created_at: T0 - DAY - 5 })]);
         const all = await store.detections.openBySuppressionKey([k, k], T0 - 3 * DAY);
         expect(all.get(k)!.map((d) => d.id)).toEqual(['old', 'mid', 'new']);
+      });
+
+      it('finds a detection of a suppression key created at the bound itself (the lookup includes it)', async () => {
+        const k = 'H1|AN1415|team:UBF8T346G9/com.microsoft.VSCode|team-drive.com';
+        await store.detections.upsert([
+          sampleDetection({ id: 'at-bound', suppression_key: k, created_at: T0 - DAY }),
+          sampleDetection({ id: 'before-bound', suppression_key: k, created_at: T0 - DAY - 1 }),
+        ]);
+        expect((await store.detections.openBySuppressionKey([k], T0 - DAY)).get(k)?.map((d) => d.id)).toEqual(['at-bound']);
+        expect((await store.detections.openBySuppressionKey([k], T0 - DAY + 1)).size).toBe(0);
       });
 
       it('keeps and finds a detection whose suppression key is longer than a PostgreSQL index entry (a group root known by its path)', async () => {
