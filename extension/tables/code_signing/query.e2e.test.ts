@@ -63,7 +63,8 @@ describe('code_signing through `outflow query` (darwin, fake tools)', () => {
       { pid: 70001, signature_class: 'apple_platform' },
       { pid: 70002, signature_class: 'unsigned' },
     ]);
-  });
+    // a real `outflow query` child (runOutflow allows it 60 s): it takes 15-19 s here, over 30 s on a loaded machine
+  }, 60_000);
 
   it('every component the darwin extension reports is one the fleet knows (src/schemas/outflow-status.ts)', async () => {
     const r = await runOutflow(['query', '--config', config('components.yaml', 10_000), '--format', 'json', '--collect', '1', 'SELECT component, state FROM outflow_status'], { env: env(), timeoutMs: 60_000 });
@@ -88,7 +89,7 @@ describe('code_signing through `outflow query` (darwin, fake tools)', () => {
     expect(rows.find((x) => x.component === 'codesign')).toMatchObject({ state: 'degraded' });
     // Bounded by the first-sample wait, not by the hung tool.
     expect(Date.now() - t0).toBeLessThan(40_000);
-  });
+  }, 60_000);
 });
 
 describe('code_signing through `outflow query` (linux, real /proc and dpkg)', () => {
@@ -112,5 +113,5 @@ describe('code_signing through `outflow query` (linux, real /proc and dpkg)', ()
     } finally {
       for (const p of procs) p.kill('SIGKILL');
     }
-  });
+  }, 60_000);
 });

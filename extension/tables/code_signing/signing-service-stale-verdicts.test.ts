@@ -20,13 +20,20 @@ let scen: string;
 let prevEnv: string | undefined;
 const services: SigningService[] = [];
 const clock = fixedClock(1_800_000_000);
+/**
+ * signing.timeout_ms for every service here. The fake codesign is a real node process: on a loaded two-core CI
+ * machine one run takes seconds (measured 1.5-3 s), so a check that must answer needs this much. A test whose codesign
+ * hangs waits this long once for the timeout, and its own vitest timeout is raised to HANG_TEST_TIMEOUT_MS.
+ */
+const TOOL_TIMEOUT_MS = 10_000;
+const HANG_TEST_TIMEOUT_MS = 60_000;
 
 /** A first check of `name` that codesign does not answer in time: the service holds `unknown` for it. */
 async function failedCheck(name: string): Promise<{ bin: string; service: SigningService; t0: number }> {
   const bin = path.join(dir, name);
   writeFileSync(bin, 'x');
   scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
-  const service = make(500);
+  const service = make();
   const t0 = clock.unix();
   expect(await classAfterCheck(service, bin)).toBe('unknown');
   return { bin, service, t0 };
@@ -36,11 +43,11 @@ async function failedCheck(name: string): Promise<{ bin: string; service: Signin
  * An unsigned dev build whose kernel verdict (ES) the service holds, then replaced at its path by the signed release
  * (another file: new inode, size); codesign says developer_id of it.
  */
-async function unsignedBuildReplaced(timeoutMs?: number): Promise<{ bin: string; service: SigningService }> {
+async function unsignedBuildReplaced(): Promise<{ bin: string; service: SigningService }> {
   const bin = path.join(dir, 'tool');
   writeFileSync(bin, 'unsigned dev build');
   scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
-  const service = make(timeoutMs);
+  const service = make();
   service.seedFromEs(bin, esUnsigned);
   expect(await classAfterCheck(service, bin)).toBe('unsigned');
   rmSync(bin);
@@ -66,7 +73,7 @@ async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
 function scenario(s: Record<string, unknown>) {
   writeFileSync(scen, JSON.stringify(s));
 }
-function make(timeoutMs = 10_000): SigningService {
+function make(timeoutMs = TOOL_TIMEOUT_MS): SigningService {
   const service = createSigningService({
     platform: 'darwin',
     tools: new ToolRunner({ platform: 'darwin', toolDir: FAKE_TOOLS_DIR }),
@@ -88,6 +95,9 @@ beforeEach(() => {
 afterEach(async () => {
   await Promise.all(services.splice(0).map((s) => s.stop()));
   process.env.OUTFLOW_FAKE_SIGNING = prevEnv;
+  // a test that failed before its own cleanup must not leave the next ones logging into the directory removed below
+  // (the fake codesign then crashes on every call, and every check of every later test ends unknown)
+  delete process.env.OUTFLOW_FAKE_CALLS;
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -284,10 +294,13 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
   });
 
   it("codesign's invalid (broken resource seal) stands when the kernel's valid Developer ID exec arrives while codesign runs", async () => {
-    // a codesign that takes a moment (a real one on a big bundle takes longer), in a tools dir of its own
+    // a codesign that does not answer until the test lets it (a real one on a big bundle takes a while), in a tools dir
+    // of its own: it says when it started, then waits for the gate file
     const tools = path.join(dir, 'tools');
     mkdirSync(tools, { mode: 0o755 });
-    writeFileSync(path.join(tools, 'codesign'), `#!/bin/sh\nsleep 0.4\nexec ${path.join(FAKE_TOOLS_DIR, 'codesign')} "$@"\n`);
+    const started = path.join(dir, 'codesign-started');
+    const gate = path.join(dir, 'codesign-gate');
+    writeFileSync(path.join(tools, 'codesign'), `#!/bin/sh\n: > '${started}'\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nexec ${path.join(FAKE_TOOLS_DIR, 'codesign')} "$@"\n`);
     chmodSync(path.join(tools, 'codesign'), 0o755);
     symlinkSync(path.join(FAKE_TOOLS_DIR, 'spctl'), path.join(tools, 'spctl'));
     const app = path.join(dir, 'SealedSlow');
@@ -296,16 +309,18 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     const service = createSigningService({
       platform: 'darwin',
       tools: new ToolRunner({ platform: 'darwin', toolDir: tools }),
-      config: parseConfig({ signing: { timeout_ms: 10_000 } }),
+      config: parseConfig({ signing: { timeout_ms: TOOL_TIMEOUT_MS } }),
       clock,
       health: new HealthRegistry('darwin', 'test'),
       log: silentLogger(),
     });
     services.push(service);
     service.request([app]);
-    await new Promise((r) => setTimeout(r, 150));
+    // codesign is running (its first call waits at the gate)
+    await until(() => existsSync(started));
     // the app is launched while codesign checks it: the kernel checks only the executable's pages
     service.seedFromEs(app, { signingId: 'com.example.widget', teamId: 'Q7R2K9W4ZD', cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953', platformBinary: false, codesigningFlags: 0x20000000 | 0x1 | 0x10000, csValidationCategory: 6 });
+    writeFileSync(gate, '');
     await service.idle();
     expect(service.lookup(app)!.signature_class).toBe('invalid');
   });
@@ -323,7 +338,9 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     const service = createSigningService({
       platform: 'darwin',
       tools: new ToolRunner({ platform: 'darwin', toolDir: FAKE_TOOLS_DIR }),
-      config: parseConfig({ signing: { timeout_ms: 300 } }),
+      // long enough for the fake codesign (a node process) to start and log its call on a loaded machine before the
+      // timeout kills it; with 300 ms it was killed unstarted and the call count below read 0
+      config: parseConfig({ signing: { timeout_ms: TOOL_TIMEOUT_MS } }),
       clock: frozen,
       health: new HealthRegistry('darwin', 'test'),
       log: silentLogger(),
@@ -338,8 +355,7 @@ describe('signing verdicts: a changed binary or a changed kernel verdict is seen
     }
     // the first exec's check timed out; the next three fall within RETRY_AFTER_FAILURE_S
     expect(displays()).toBe(1);
-    delete process.env.OUTFLOW_FAKE_CALLS;
-  }, 30_000);
+  }, HANG_TEST_TIMEOUT_MS);
 
   it('the kernel\'s invalid stored during the retry delay after a codesign timeout is kept once the delay is over', async () => {
     const bin = path.join(dir, 'RetryWidget');
@@ -394,7 +410,7 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     const bin = path.join(dir, 'Widget');
     writeFileSync(bin, 'x');
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
-    const service = make(500);
+    const service = make();
     service.request([bin]);
     await service.idle();
     expect(service.lookup(bin)).toMatchObject({ signature_class: 'developer_id', identity: 'team:Q7R2K9W4ZD/com.example.widget' });
@@ -404,7 +420,7 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     service.request([bin]);
     await service.idle();
     expect(service.lookup(bin)).toMatchObject({ signature_class: 'developer_id', identity: 'team:Q7R2K9W4ZD/com.example.widget' });
-  });
+  }, HANG_TEST_TIMEOUT_MS);
 
   it('a verdict is re-checked once a day of real time has passed even after the wall clock stepped back', async () => {
     const bin = path.join(dir, 'Stepped');
@@ -437,10 +453,10 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
     clock.advance(600);
     expect(await classAfterCheck(service, bin)).toBe('developer_id');
-  });
+  }, HANG_TEST_TIMEOUT_MS);
 
   it("a file replaced by a signed one whose first check fails is not kept as the kernel's unsigned verdict of the old image once the retry succeeds", async () => {
-    const { bin, service } = await unsignedBuildReplaced(500);
+    const { bin, service } = await unsignedBuildReplaced();
     // the first check of the signed release times out (a stuck codesign)
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY }, hang: 'display' } });
     clock.advance(61);
@@ -450,7 +466,7 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
     clock.advance(301);
     expect(await classAfterCheck(service, bin)).toBe('developer_id');
-  });
+  }, HANG_TEST_TIMEOUT_MS);
 
   it('a failed check is not retried at once after a 2 s step back of the wall clock (less than the retry delay)', async () => {
     const { bin, service, t0 } = await failedCheck('Slow');
@@ -458,5 +474,5 @@ describe('signing.max_age_s: the day-old re-check, and what a re-check keeps', (
     clock.set(t0 - 2);
     scenario({ [bin]: { display: { stderr: DEV_ID_DISPLAY } } });
     expect(await classAfterCheck(service, bin)).toBe('unknown');
-  });
+  }, HANG_TEST_TIMEOUT_MS);
 });

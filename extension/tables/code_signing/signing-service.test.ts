@@ -208,12 +208,14 @@ describe('darwin signing service (fake codesign/spctl)', () => {
   });
 
   it('a hanging spctl leaves notarized unknown but keeps the class from codesign', async () => {
-    const { service, health } = make('darwin', { timeout_ms: 1500 });
+    // the default 10 s: the codesign runs before spctl must answer, and one fake codesign (a node process) takes
+    // seconds on a loaded machine; 1.5 s timed them out there (unknown, not developer_id). spctl's hang costs the 10 s.
+    const { service, health } = make('darwin');
     service.request([SLOWSPCTL]);
     await service.idle();
     expect(service.lookup(SLOWSPCTL)).toMatchObject({ signature_class: 'developer_id', notarized: -1, team_id: 'Q7R2K9W4ZD' });
     expect(health.rows().find((r) => r.component === signingHealthComponent('darwin'))!.detail).toMatch(/notarization check failed: spctl did not finish/);
-  });
+  }, 60_000);
 
   it('a codesign failure after an ES seed keeps what eslogger said', async () => {
     const { service } = make('darwin', { timeout_ms: 300 });

@@ -26,7 +26,7 @@ afterEach(async () => {
 
 function darwinCtx(signing: Record<string, number> = {}): ExtensionContext {
   process.env.OUTFLOW_FAKE_SCENARIO = scenario;
-  const ctx = createContext({ platform: 'darwin', config: parseConfig({ tools: { dir: FAKE_TOOLS_DIR }, signing: { workers: 4, timeout_ms: 5000, ...signing } }), log: silentLogger() });
+  const ctx = createContext({ platform: 'darwin', config: parseConfig({ tools: { dir: FAKE_TOOLS_DIR }, signing: { workers: 4, timeout_ms: 10_000, ...signing } }), log: silentLogger() });
   contexts.push(ctx);
   return ctx;
 }
@@ -42,12 +42,14 @@ describe('code_signing table', () => {
     expect(first.every((r) => r.signature_class === 'unknown' && r.checked_at === 0)).toBe(true);
     // Re-running only fills from the background queue; the hanging path (no timeout hit yet) stays unknown.
     ctx.signing.request(first.map((r) => r.path!).filter((p) => p !== '/opt/slow/bin/hangs'));
-    await Promise.race([ctx.signing.idle(), new Promise((r) => setTimeout(r, 20_000))]);
+    // every check done (the hanging path's ends at its timeout), not a fixed 20 s after which the assertions below ran
+    // on whatever a loaded machine had finished by then
+    await ctx.signing.idle();
     const rows = await codeSigning.generate(ctx, emptyQueryContext());
     const byPath = new Map(rows.map((r) => [r.path, r]));
     expect(byPath.get(WIDGET)).toMatchObject({ signature_class: 'developer_id', notarized: 1, identity: 'team:Q7R2K9W4ZD/com.example.widget' });
     expect(byPath.get('/usr/bin/curl')).toMatchObject({ signature_class: 'apple_platform' });
-  });
+  }, 60_000);
 
   it('with path = / IN: only those paths; relative paths never reach the service', async () => {
     const ctx = darwinCtx();
