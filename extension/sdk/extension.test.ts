@@ -98,6 +98,20 @@ describe('OsqueryExtension (in process)', () => {
     await expect(ext.start()).rejects.toMatchObject({ code: 'REGISTRATION_FAILED', message: 'osquery refused the extension: Incompatible extension SDK version' });
   });
 
+  it('exits after the second failed liveness ping in a row (SPEC §1), not after one and not after three', async () => {
+    const m = await FakeManager.start(path.join(dir, 'live.em'));
+    managers.push(m);
+    const ext = new OsqueryExtension(options(m.socketPath, { intervalMs: 100 }));
+    exts.push(ext);
+    await ext.start();
+    await expect.poll(() => m.calls.filter((c) => c.method === 'extensions').length, { timeout: 5000 }).toBeGreaterThanOrEqual(1);
+    m.pingFails = true;
+    const from = m.calls.length;
+    const reason = await ext.stopped;
+    expect(reason).toMatchObject({ kind: 'manager_unreachable' });
+    expect(m.calls.slice(from).filter((c) => c.method === 'ping')).toHaveLength(2);
+  });
+
   it('a stop during the wait for the manager ends start() and resolves stopped with the reason', async () => {
     const ext = new OsqueryExtension(options(path.join(dir, 'never.em'), { startTimeoutMs: 30_000 }));
     const starting = ext.start();

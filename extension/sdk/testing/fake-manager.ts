@@ -62,6 +62,8 @@ export class FakeManager extends EventEmitter {
     status: { code: ExtensionCode.FAILED, message: `fake manager has no tables (query: ${sql})`, uuid: 0 },
     response: [],
   });
+  /** Whether ping() fails (a manager that answers its socket but is broken): the extension's liveness check. */
+  pingFails = false;
   /** Client timeout for calls into extensions (core uses --thrift_timeout). */
   callTimeoutMs = 10_000;
   private server: ThriftServer | undefined;
@@ -90,6 +92,7 @@ export class FakeManager extends EventEmitter {
     return {
       ping: async () => {
         this.record('ping', []);
+        if (this.pingFails) throw new Error('fake manager: ping failed');
         return status(0, 'OK');
       },
       call: async (registry: string, item: string, request: PluginRow): Promise<ExtensionResponse> => {
