@@ -193,3 +193,50 @@ describe.skipIf(process.getuid?.() !== 0)('ToolRunner as root: a tool dir that i
     }
   });
 });
+
+describe('ToolRunner.run limits', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'outflow-tools-limits-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('returns output of exactly maxBytes whole; one byte more is over the cap', async () => {
+    fakeTool(dir, 'rpm', `process.stdout.write('y'.repeat(Number(process.argv[2])));`);
+    const runner = new ToolRunner({ platform: 'linux', toolDir: dir });
+    const res = await runner.run('rpm', ['10000'], { maxBytes: 10_000 });
+    expect(res.stdout.length).toBe(10_000);
+    await expect(runner.run('rpm', ['10001'], { maxBytes: 10_000 })).rejects.toMatchObject({ code: 'TOOL_OUTPUT_LIMIT' });
+  });
+
+  it('the timeout of a run is its own, not the runner default', async () => {
+    fakeTool(dir, 'ss', `setInterval(() => {}, 1000);`);
+    const runner = new ToolRunner({ platform: 'linux', toolDir: dir, defaultTimeoutMs: 20_000 });
+    const err = (await runner.run('ss', [], { timeoutMs: 300 }).catch((e: unknown) => e)) as ToolError;
+    expect([err.code, err.message]).toEqual(['TOOL_TIMEOUT', 'ss did not finish within 300 ms']);
+  });
+
+  it('an exit code listed in okExitCodes is a result, not a failure', async () => {
+    // codesign --verify exits 1 for an unsigned or invalid binary: its verdict, not a tool failure
+    fakeTool(dir, 'ps', `process.stderr.write('/tmp/x: code object is not signed at all\\n'); process.exit(1);`);
+    const runner = new ToolRunner({ platform: 'linux', toolDir: dir });
+    const res = await runner.run('ps', [], { okExitCodes: [0, 1] });
+    expect([res.exitCode, res.stderr]).toEqual([1, '/tmp/x: code object is not signed at all\n']);
+    await expect(runner.run('ps', [])).rejects.toMatchObject({ code: 'TOOL_FAILED', details: { exitCode: 1 } });
+  });
+});
+
+describe('ToolRunner.run: a tool that cannot be started', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'outflow-tools-start-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a file without execute permission is TOOL_PERMISSION (health: permission_denied), a missing one TOOL_NOT_FOUND', async () => {
+    writeFileSync(path.join(dir, 'ps'), '#!/bin/sh\necho "  PID"\n', { mode: 0o644 });
+    const runner = new ToolRunner({ platform: 'linux', toolDir: dir });
+    await expect(runner.run('ps', [])).rejects.toMatchObject({ code: 'TOOL_PERMISSION', tool: 'ps' });
+    await expect(runner.run('ss', [])).rejects.toMatchObject({ code: 'TOOL_NOT_FOUND', tool: 'ss' });
+  });
+});
