@@ -6,7 +6,7 @@ import { FAKE_TOOLS_DIR } from '../../../test/helpers/cli.js';
 import type { Collector } from '../../runtime/context.js';
 import { createEsloggerCollector, type EsloggerCollector } from './collector.js';
 import { testContext } from './testing/test-context.js';
-import { keychainDittoScenario } from './testing/es-lines.mjs';
+import { body, esLine, keychainDittoScenario } from './testing/es-lines.mjs';
 
 const FAKE_ENV = ['OUTFLOW_FAKE_ESLOGGER', 'OUTFLOW_FAKE_ESLOGGER_IDLE', 'OUTFLOW_FAKE_ESLOGGER_DENY', 'OUTFLOW_FAKE_ESLOGGER_EXIT', 'OUTFLOW_FAKE_ESLOGGER_FLOOD', 'OUTFLOW_FAKE_ESLOGGER_LIST', 'OUTFLOW_FAKE_CALLS'];
 const running: Collector[] = [];
@@ -64,6 +64,21 @@ describe('eslogger collector (fake eslogger child process)', () => {
     expect(invocations).toEqual([['--list-events'], ['--format', 'json', 'exec', 'fork', 'exit', 'open', 'create', 'write', 'rename', 'close', 'clone']]);
     await collector.stop();
     expect(collector.stats().restarts).toBe(0);
+  });
+
+  it("writes no row for the files this process and its tools open (eslogger mutes only its own process group)", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'eslogger.jsonl');
+    const base = Date.now() - 10_000;
+    // this process as the kernel dates it (a fork a moment before Node's time origin), and a codesign it started
+    const self = { pid: process.pid, ppid: 1, path: process.execPath, signingId: null, teamId: null, startMs: Math.floor(performance.timeOrigin) - 500 };
+    const codesign = { pid: 2_000_000 + (process.pid % 100_000), ppid: process.pid, path: '/usr/bin/codesign', platform: true, signingId: 'com.apple.codesign', startMs: base };
+    const ours = [self, codesign].map((p, i) => esLine({ kind: 'open', timeMs: base + 100, gseq: 90_020 + i, process: p, body: body.open('/Users/dana/Downloads/Installer.pkg') }));
+    writeFileSync(file, [...keychainDittoScenario(base), ...ours].join('\n') + '\n');
+    const { ctx, collector } = start({ env: { OUTFLOW_FAKE_ESLOGGER: file } });
+    await collector.ready();
+    expect(ctx.sensitiveEvents.toArray().map((r) => r.pid)).toEqual([7001, 7003, 7003]);
+    expect(collector.stats()).toMatchObject({ own: 2, lost: 0 });
   });
 
   it('asks only for events this eslogger lists', async () => {

@@ -241,6 +241,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
         archiveEvents: ctx.archiveEvents,
         precursorRetention: precursorRetention(ctx.config),
         now: () => ctx.clock.unix(),
+        self: { pid: process.pid, startedAt: Math.floor(performance.timeOrigin / 1000) },
       });
       pipeline.onRow = (time) => health.event(1, time);
       health.set('running', 'starting eslogger');
@@ -279,7 +280,7 @@ function applyDenial(health: ComponentHealth, denial: Denial): void {
 }
 
 function emptyStats(): PipelineStats {
-  return { lines: 0, rejected: 0, parsed: 0, malformed: 0, unsupported: 0, lost: 0, sensitiveRows: 0, archiveRows: 0, authorized: 0, deduplicated: 0, evicted: 0, heldForCodesign: 0, claimsNotVouched: 0 };
+  return { lines: 0, rejected: 0, parsed: 0, malformed: 0, unsupported: 0, lost: 0, sensitiveRows: 0, archiveRows: 0, authorized: 0, deduplicated: 0, evicted: 0, heldForCodesign: 0, claimsNotVouched: 0, own: 0 };
 }
 
 export const esloggerCollector: CollectorFactory = {

@@ -5,7 +5,7 @@ import { body, esLine, keychainDittoScenario } from './testing/es-lines.mjs';
 const T = Date.UTC(2026, 2, 3, 9, 51, 40, 284);
 const S = Math.floor(T / 1000);
 
-const setup = (opts: { capacity?: number; retention?: number; now?: number } = {}) => pipelineWorld({ ...opts, now: opts.now ?? S + 10 });
+const setup = (opts: { capacity?: number; retention?: number; now?: number; self?: { pid: number; startedAt: number } } = {}) => pipelineWorld({ ...opts, now: opts.now ?? S + 10 });
 const proc = { pid: 50, ppid: 1, path: '/usr/local/bin/exfil', signingId: null, teamId: null, startMs: T - 5000 };
 const open = (gseq: number, file: string, ms = 0) => esLine({ kind: 'open', timeMs: T + ms, gseq, process: proc, body: body.open(file) });
 
@@ -178,5 +178,46 @@ describe('EsloggerPipeline accounting at the edges', () => {
     }
     expect(archiveEvents.toArray().map((r) => r.archive_path)).toEqual(['/Users/Shared/c.7z', '/Users/Shared/d.dmg', '/Users/Shared/e.zip']);
     expect(pipeline.stats).toMatchObject({ archiveRows: 5, evicted: 2 });
+  });
+});
+
+describe("EsloggerPipeline and the extension's own file events", () => {
+  // eslogger mutes only its own process group; the extension and each tool it starts run in groups of their own
+  const self = { pid: 4100, startedAt: S - 3600 };
+  const extension = { pid: 4100, ppid: 1, path: '/usr/local/outflow/node', signingId: null, teamId: null, startMs: (S - 3601) * 1000 };
+  const codesign = { pid: 4200, ppid: 4100, path: '/usr/bin/codesign', platform: true, signingId: 'com.apple.codesign', startMs: T - 1000 };
+  const downloads = (gseq: number, process: Parameters<typeof esLine>[0]['process']) => esLine({ kind: 'open', timeMs: T, gseq, process, body: body.open('/Users/dana/Downloads/tool') });
+
+  it('writes no row for a file the extension or a tool it started opens, and counts them', () => {
+    const { pipeline, sensitiveEvents } = setup({ self });
+    pipeline.handleLine(downloads(1, codesign));
+    pipeline.handleLine(downloads(2, extension));
+    pipeline.handleLine(downloads(3, { ...codesign, pid: 4201, ppid: 1, originalPpid: 4100 })); // a tool's child reparented to launchd
+    pipeline.handleLine(downloads(4, proc));
+    expect(sensitiveEvents.toArray().map((r) => r.pid)).toEqual([50]);
+    expect(pipeline.stats.own).toBe(3);
+  });
+
+  it('writes the rows of a process that held our pid before we started, and of its children', () => {
+    const { pipeline, sensitiveEvents } = setup({ self });
+    const earlier = { ...extension, path: '/usr/local/bin/exfil', startMs: (self.startedAt - 61) * 1000 };
+    pipeline.handleLine(downloads(1, earlier));
+    pipeline.handleLine(downloads(2, { ...codesign, startMs: (self.startedAt - 61) * 1000 }));
+    // a process that started after us cannot have our pid
+    pipeline.handleLine(downloads(3, { ...extension, startMs: (self.startedAt + 1) * 1000 }));
+    expect(sensitiveEvents.toArray().map((r) => r.pid)).toEqual([4100, 4200, 4100]);
+    expect(pipeline.stats.own).toBe(0);
+  });
+
+  it('keeps the exec, fork and exit of our tools for the process model', () => {
+    const { pipeline, recorded } = setup({ self });
+    pipeline.handleLine(esLine({ kind: 'exec', timeMs: T, gseq: 1, process: extension, body: body.exec(codesign, ['codesign', '-dvvv', '/Users/dana/Downloads/tool'], '/', 1) }));
+    expect(recorded.observed.some((o) => o.pid === 4200)).toBe(true);
+  });
+
+  it('takes nothing for ours without the extension process given', () => {
+    const { pipeline, sensitiveEvents } = setup();
+    pipeline.handleLine(downloads(1, codesign));
+    expect(sensitiveEvents.toArray().map((r) => r.pid)).toEqual([4200]);
   });
 });

@@ -25,7 +25,26 @@ export interface PipelineDeps {
   dedupeWindow?: number;
   /** Skip the raw-line prefilter and parse every line (tests prove the prefilter loses nothing; bench). */
   parseEveryLine?: boolean;
+  /**
+   * The extension's own process. eslogger mutes only its own process group, and every tool (eslogger too) runs in a
+   * group of its own (ToolRunner spawns detached, so a wrapper's children can be killed with it): the file events of
+   * the extension and of the tools it starts (codesign reading an executable under ~/Downloads, the hash of an
+   * unsigned file) reach the pipeline. They make no rows. Absent: nothing is taken for ours (tests of other things).
+   */
+  self?: OwnProcess;
 }
+
+/** This process as eslogger reports it: its pid, and when it started (unix seconds, ≤ the start of Node itself). */
+export interface OwnProcess {
+  pid: number;
+  startedAt: number;
+}
+
+/**
+ * How much earlier than Node's own time origin the kernel can date this process's start: the fork by osqueryd and the
+ * exec of the launcher come first. Generous: it only keeps an unrelated process that held this pid earlier out.
+ */
+const OWN_START_SLACK_S = 60;
 
 export interface PipelineStats {
   lines: number;
@@ -49,6 +68,8 @@ export interface PipelineStats {
   heldForCodesign: number;
   /** Of those, and of reads decided at once, team-id claims codesign did not vouch for: written as rows. */
   claimsNotVouched: number;
+  /** File events of the extension itself and of the tools it started: no rows (see PipelineDeps.self). */
+  own: number;
 }
 
 /**
@@ -96,6 +117,7 @@ export class EsloggerPipeline {
     evicted: 0,
     heldForCodesign: 0,
     claimsNotVouched: 0,
+    own: 0,
   };
   private readonly fast: FastPath;
   private held: HeldRead[] = [];
@@ -160,7 +182,25 @@ export class EsloggerPipeline {
     this.handleEvent(r.event);
   }
 
+  /**
+   * The extension itself, or a tool it started (a direct child: the tools ToolRunner starts start nothing of their
+   * own that matters here). While this process lives no other process has its pid, and only its children have it as
+   * their parent; the start time keeps out a process that held the pid before this one, whose events can still be in
+   * eslogger's pipe.
+   */
+  private ours(p: EsProcess): boolean {
+    const self = this.deps.self;
+    if (self === undefined || p.processStart < self.startedAt - OWN_START_SLACK_S) return false;
+    if (p.pid === self.pid) return p.processStart <= self.startedAt;
+    return p.ppid === self.pid || p.originalPpid === self.pid;
+  }
+
   handleEvent(e: EsEvent): void {
+    // exec, fork and exit still feed the process model: lineage and pid reuse need every one
+    if (e.kind !== 'exec' && e.kind !== 'fork' && e.kind !== 'exit' && this.ours(e.process)) {
+      this.stats.own++;
+      return;
+    }
     switch (e.kind) {
       case 'exec':
         return this.exec(e);

@@ -14,7 +14,7 @@ import { createDnsNameCache } from '../../../tables/process_network_flows/dns-na
 import { SensitivePathMatcher } from '../../../../src/classify/sensitive-paths.js';
 import { RingBuffer } from '../../../runtime/ring-buffer.js';
 import type { ArchiveEventRow, SensitiveFileEventRow } from '../../../runtime/context.js';
-import { EsloggerPipeline } from '../pipeline.js';
+import { EsloggerPipeline, type OwnProcess } from '../pipeline.js';
 
 export interface Recorded {
   observed: ProcessObservation[];
@@ -83,7 +83,7 @@ export function testContext(opts: { config?: unknown; toolDir?: string; clock?: 
  * An EsloggerPipeline over the default taxonomy, its own rings and recording services, its clock at `now` (unix
  * seconds): what most pipeline cases start from.
  */
-export function pipelineWorld(opts: { now: number; capacity?: number; retention?: number }) {
+export function pipelineWorld(opts: { now: number; capacity?: number; retention?: number; self?: OwnProcess }) {
   const { processes, signing: recording, recorded } = recordingServices();
   // the clock tests move, and codesign's verdicts by path (signing.toolVerdict), which tests set
   const clock = { now: opts.now };
@@ -92,6 +92,6 @@ export function pipelineWorld(opts: { now: number; capacity?: number; retention?
   const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
   const archiveEvents = new RingBuffer<ArchiveEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
   const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
-  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => clock.now });
+  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => clock.now, self: opts.self });
   return { pipeline, sensitiveEvents, archiveEvents, processes, signing, recorded, clock, verdicts };
 }
