@@ -135,6 +135,15 @@ describe('authorized readers', () => {
     expect(SensitivePathMatcher.isAuthorized(chrome, 'EQHXZ8M8AV', 'com.google.Chromeevil', false)).toBe(false);
     expect(SensitivePathMatcher.isAuthorized(chrome, '43AQ936H96', 'org.mozilla.firefox', false)).toBe(false);
   });
+  it('every browser build the browser allowlist names may read its own profile secrets (Arc helpers, Firefox Developer Edition, Nightly)', () => {
+    const arc = defaults.match('/Users/dana/Library/Application Support/Arc/User Data/Default/Network/Cookies')!;
+    expect(SensitivePathMatcher.isAuthorized(arc, 'S6N382Y83G', 'company.thebrowser.browser.helper', false)).toBe(true);
+    expect(SensitivePathMatcher.isAuthorized(arc, 'S6N382Y83G', 'company.thebrowser.Browser', false)).toBe(true);
+    const firefox = defaults.match('/Users/dana/Library/Application Support/Firefox/Profiles/ab12.dev-edition-default/logins.json')!;
+    expect(SensitivePathMatcher.isAuthorized(firefox, '43AQ936H96', 'org.mozilla.firefoxdeveloperedition', false)).toBe(true);
+    expect(SensitivePathMatcher.isAuthorized(firefox, '43AQ936H96', 'org.mozilla.nightly', false)).toBe(true);
+    expect(SensitivePathMatcher.isAuthorized(firefox, '43AQ936H96', 'org.mozilla.firefoxevil', false)).toBe(false);
+  });
   it('mdworker and QuickLook may read documents', () => {
     const docs = defaults.match('/Users/dana/Documents/a.pdf')!;
     expect(SensitivePathMatcher.isAuthorized(docs, null, 'com.apple.mdworker_shared', true)).toBe(true);

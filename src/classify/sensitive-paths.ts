@@ -55,10 +55,12 @@ const KEYCHAIN_DAEMONS = apple('com.apple.securityd', 'com.apple.secd', 'com.app
 const CHROME = vendor('EQHXZ8M8AV', 'com.google.Chrome');
 const EDGE = vendor('UBF8T346G9', 'com.microsoft.edgemac');
 const BRAVE = vendor('KL8N8XSYF4', 'com.brave.Browser');
-const ARC = vendor('S6N382Y83G', 'company.thebrowser.Browser');
+// Arc's helpers (the network service reads Cookies) are signed `company.thebrowser.browser.helper`, lower case.
+const ARC = vendor('S6N382Y83G', 'company.thebrowser.Browser', 'company.thebrowser.browser');
 const VIVALDI = vendor('4XF3XNRN6Y', 'com.vivaldi.Vivaldi');
 const OPERA = vendor('A2P9LX4JPN', 'com.operasoftware.Opera');
-const FIREFOX = vendor('43AQ936H96', 'org.mozilla.firefox', 'org.mozilla.plugincontainer');
+// Developer Edition and Nightly keep their profiles in the same Firefox/Profiles folder.
+const FIREFOX = vendor('43AQ936H96', 'org.mozilla.firefox', 'org.mozilla.firefoxdeveloperedition', 'org.mozilla.nightly', 'org.mozilla.plugincontainer');
 const SAFARI = apple('com.apple.Safari', 'com.apple.WebKit', 'com.apple.SafariServices', 'com.apple.CookieSyncAgent', 'com.apple.nsurlsessiond');
 const ONE_PASSWORD = vendor('2BUA8C4S2C', 'com.1password', 'com.agilebits');
 const BITWARDEN = vendor('LTZ2PFU5D6', 'com.bitwarden.desktop');
