@@ -36,8 +36,11 @@ export const NatsInputConfigSchema = z
     stream_max_age_hours: z.number().int().positive().max(24 * 365).default(7 * 24),
     /** Messages per fetch; one fetch = one store transaction. */
     batch: z.number().int().positive().max(10_000).default(1000),
-    /** How long a fetch waits for a full batch before handing over what it has (ms). */
-    fetch_wait_ms: z.number().int().positive().max(60_000).default(500),
+    /**
+     * How long a fetch waits for a full batch before handing over what it has (ms). At least 1000: nats.js refuses a
+     * shorter fetch, and fleet/ingest/nats-source.ts waits 1000 ms for a smaller value.
+     */
+    fetch_wait_ms: z.number().int().positive().max(60_000).default(1000),
     /** Seconds before an unacknowledged message is redelivered (to another instance if this one died). */
     ack_wait_s: z.number().int().positive().max(3600).default(30),
     /** Optional credentials. */
