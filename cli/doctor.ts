@@ -5,7 +5,10 @@
 import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { apiTokenSource, resolveApiToken } from '../fleet/api/auth.js';
-import { statErrorCode } from '../fleet/ingest/file-source.js';
+import { statFile } from '../fleet/ingest/file-source.js';
+import { invalidCronIssues } from '../fleet/scheduler/scheduler.js';
+import { scheduledJobs } from '../fleet/scheduler/jobs.js';
+import { readSecretFile } from '../fleet/sinks/index.js';
 import { configFrom, readConfigFile, type OutflowConfig } from '../src/config/index.js';
 import { causeCode, coerceError, OutflowError, ToolError } from '../src/errors.js';
 import { rootOnlyPathProblems, runningAsRoot } from '../src/root-only-path.js';
@@ -549,9 +552,11 @@ function checkFleetServe(config: OutflowConfig, raw: unknown, env: NodeJS.Proces
     const notYet: string[] = [];
     const unreachable: string[] = [];
     for (const f of files) {
-      const code = statErrorCode(f);
-      if (code === 'ENOENT') notYet.push(f);
-      else if (code !== null) unreachable.push(`${f} (${code})`);
+      const st = statFile(f);
+      if (st === 'ENOENT') notYet.push(f);
+      else if (typeof st === 'string') unreachable.push(`${f} (${st})`);
+      // serve opens the file to read it: a stat is not enough (osquery writes its result log 0640 root:root)
+      else if (st.isFile() && !readable(f)) unreachable.push(`${f} (EACCES: not readable by this user)`);
     }
     if (unreachable.length) {
       results.push({ name: 'fleet:files', status: 'fail', required: forServe, detail: `cannot reach: ${unreachable.join(', ')}`, fix: 'let the service user read the files and search their directories' });
@@ -561,7 +566,34 @@ function checkFleetServe(config: OutflowConfig, raw: unknown, env: NodeJS.Proces
       results.push({ name: 'fleet:files', status: 'ok', required: false, detail: `${files.length} file(s) to tail` });
     }
   }
+  // serve reads every webhook secret_file at start and exits 2 when one cannot be read or is too short
+  const secretProblems: string[] = [];
+  config.fleet.sinks.forEach((sink, i) => {
+    if (sink.type !== 'webhook' || sink.secret_file === undefined) return;
+    try {
+      readSecretFile(sink.secret_file, `fleet.sinks.${i}.secret_file`);
+    } catch (err) {
+      secretProblems.push(coerceError(err).message);
+    }
+  });
+  // serve refuses a cron expression node-cron does not take (exit 2), after the config itself validated
+  const cron = config.fleet.scheduler.enabled ? invalidCronIssues(scheduledJobs(config.fleet.scheduler)) : [];
+  if (cron.length) {
+    results.push({ name: 'fleet:scheduler', status: 'fail', required: true, detail: cron.map((i) => `${i.path}: ${i.message}`).join('; '), fix: 'use five fields (minute hour day month weekday) or six with seconds first: fleet serve refuses to start with it' });
+  }
+  if (secretProblems.length) {
+    results.push({ name: 'fleet:sinks', status: 'fail', required: true, detail: secretProblems.join('; '), fix: 'check the path, that the service user can read it, and that its first line holds the secret (16+ characters)' });
+  }
   return results;
+}
+
+function readable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const MARK: Record<CheckStatus, string> = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', skip: 'skip' };

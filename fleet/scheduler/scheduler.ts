@@ -54,6 +54,13 @@ export interface SchedulerOptions<Deps> {
   timezone?: string;
 }
 
+const CRON_HINT = 'use five fields (minute hour day month weekday) or six with seconds first';
+
+/** The jobs whose cron expression node-cron refuses, as config issues (the Scheduler refuses them; doctor reports them). */
+export function invalidCronIssues(jobs: readonly { name: string; cron: string }[]): { path: string; message: string }[] {
+  return jobs.filter((j) => !validate(j.cron)).map((j) => ({ path: `fleet.scheduler.${j.name}.cron`, message: `"${j.cron}" is not a cron expression` }));
+}
+
 export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
   private readonly tasks: ScheduledTask[] = [];
   private readonly running = new Map<string, Promise<JobOutcome>>();
@@ -68,15 +75,8 @@ export class Scheduler<Deps> extends EventEmitter<SchedulerEvents> {
     super();
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log.child({ component: 'scheduler' });
-    const bad = opts.jobs.filter((j) => !validate(j.cron));
-    if (bad.length) {
-      throw new InputError(
-        'invalid scheduler cron expression',
-        bad.map((j) => ({ path: `fleet.scheduler.${j.name}.cron`, message: `"${j.cron}" is not a cron expression` })),
-        'use five fields (minute hour day month weekday) or six with seconds first',
-        'CONFIG_INVALID',
-      );
-    }
+    const bad = invalidCronIssues(opts.jobs);
+    if (bad.length) throw new InputError('invalid scheduler cron expression', bad, CRON_HINT, 'CONFIG_INVALID');
     for (const j of opts.jobs) {
       if (this.byName.has(j.name)) throw new Error(`job ${j.name} defined twice`);
       this.byName.set(j.name, j);
