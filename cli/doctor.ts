@@ -366,6 +366,12 @@ async function checkAutoload(socket: string, required: boolean, installedInto: s
     : { name, status: 'warn', required: false, detail: `${reads}, which lists no outflow.ext: Outflow will not start`, fix: `install with --extensions-load ${autoload} (or pass --extensions-load FILE naming the file install.sh wrote)` };
 }
 
+/** Whether a config file has a `fleet:` section: the aggregator's config, not an endpoint's outflow.yaml. */
+function hasFleetSection(raw: unknown): boolean {
+  const fleet = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).fleet : undefined;
+  return typeof fleet === 'object' && fleet !== null;
+}
+
 /** Whether a config file names a fleet store (fleet.store); an endpoint's outflow.yaml does not. */
 function namesStore(raw: unknown): boolean {
   const fleet = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).fleet : undefined;
@@ -491,7 +497,12 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
       fix: 'tools.dir (OUTFLOW_TOOL_DIR) is for tests: unset it, or make it and every directory above it owned by root and writable by root only',
     });
   } else {
-    for (const probe of PROBES[platform]) results.push(await probeTool(tools, probe));
+    // A config with a fleet section is the aggregator's (an endpoint's outflow.yaml has none): fleet serve runs none of
+    // the extension's tools, so a server without them (no iproute2, say) is told so without failing doctor.
+    const aggregator = opts.config !== undefined && hasFleetSection(raw);
+    for (const probe of PROBES[platform]) {
+      results.push(await probeTool(tools, aggregator ? { ...probe, required: false, purpose: `${probe.purpose}; the extension's, not fleet serve's` } : probe));
+    }
   }
   if (platform === 'darwin') results.push(await probeEsloggerPermission(tools));
   results.push(checkRoot(platform));

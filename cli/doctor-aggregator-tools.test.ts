@@ -1,0 +1,35 @@
+/**
+ * docs/deploy.md §6 has the admin run `outflow doctor --config /etc/outflow/fleet.yml` on the aggregator server and
+ * fix what it reports. fleet serve runs none of the extension's tools (ss, dpkg-query, tcpdump): on a server without
+ * them doctor must say so without failing (exit 1 "required check(s) failed") a host that serve runs on fine. With an
+ * endpoint config (no fleet section) or none, a missing ss still fails, as the extension needs it.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { runDoctorChecks } from './doctor.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'doctor-aggregator-tools-'));
+// no tool in it: a server without iproute2, tcpdump or dpkg
+const noTools = mkdtempSync(path.join(tmpdir(), 'doctor-no-tools-'));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(noTools, { recursive: true, force: true });
+});
+const env = { OUTFLOW_PLATFORM: 'linux', OUTFLOW_TOOL_DIR: noTools };
+
+it('an aggregator config (a fleet section) does not fail doctor over the missing endpoint tools', async () => {
+  const config = path.join(dir, 'fleet.yml');
+  writeFileSync(config, `fleet:\n  store: ${path.join(dir, 'outflow.db')}\n  http: { enabled: false }\n`);
+  const checks = await runDoctorChecks({ config }, env);
+  expect(checks.find((c) => c.name === 'tool:ss')).toMatchObject({ status: 'warn', required: false });
+  expect(checks.filter((c) => c.required && c.status === 'fail')).toEqual([]);
+});
+
+it('an endpoint config (no fleet section) still fails doctor without ss', async () => {
+  const config = path.join(dir, 'outflow.yaml');
+  writeFileSync(config, 'dns_names:\n  enabled: false\n');
+  const checks = await runDoctorChecks({ config }, env);
+  expect(checks.find((c) => c.name === 'tool:ss')).toMatchObject({ status: 'fail', required: true });
+});
