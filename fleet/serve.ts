@@ -282,7 +282,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
       app = await buildApi({ store, ingest, analytics: config.analytics, http: fleet.http, token, tls, metrics, log, now: () => clock.unix() });
       const a = app;
       // closing the API comes first on shutdown (pushed last, unwound first)
-      cleanup.push(() => a.close());
+      cleanup.push(() => closeApi(a, fleet.http.request_timeout_ms, log));
       try {
         await app.listen({ host: fleet.http.host, port: fleet.http.port });
       } catch (err) {
@@ -346,6 +346,51 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
   }
 }
 
+/**
+ * Closes the API: new connections are refused, requests in flight are finished. Node stops enforcing requestTimeout
+ * once its server is closing, so a request whose body never comes in (a stalled or hostile client) would hold the
+ * shutdown for ever: past `request_timeout_ms`, when serving would have cut it too, its connection is cut. Its lines
+ * were never answered, so the client sends them again.
+ */
+async function closeApi(app: FastifyInstance, graceMs: number, log: Logger): Promise<void> {
+  const timer = setTimeout(() => {
+    log.warn({ after_ms: graceMs }, 'shutdown: cutting HTTP connections still open after fleet.http.request_timeout_ms (a request body that never completed)');
+    app.server.closeAllConnections();
+  }, graceMs);
+  timer.unref();
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** How long an orderly shutdown may take before the process exits 1 anyway (docs/fleet-serve.md). */
+export const SHUTDOWN_LIMIT_MS = 30_000;
+
+/**
+ * Waits for `stopping` at most `limitMs`: 0 when it completed, 1 when it failed. Past the limit `onLate` runs (in
+ * runServe: exit 1 at once) — returning 1 alone exits nothing while a stalled step (a request whose body never comes
+ * in, a sink write that never completes) still holds the event loop.
+ */
+export async function shutdownWithin(stopping: Promise<void>, limitMs: number, onLate: () => void): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    stopping.then(
+      () => 0,
+      () => 1,
+    ),
+    new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), limitMs);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+  if (outcome !== 'late') return outcome;
+  onLate();
+  return 1;
+}
+
 /** Long-running entry for the CLI: runs until SIGTERM/SIGINT, then shuts down; 0 when clean. */
 export async function runServe(opts: ServeOptions): Promise<number> {
   const running = await startServe(opts);
@@ -358,18 +403,8 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  const SHUTDOWN_LIMIT_MS = 30_000;
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    running.stop(signal).then(
-      () => 0,
-      () => 1,
-    ),
-    new Promise<number>((resolve) => {
-      timer = setTimeout(() => resolve(1), SHUTDOWN_LIMIT_MS);
-      timer.unref();
-    }),
-  ]);
-  clearTimeout(timer);
-  return outcome;
+  return shutdownWithin(running.stop(signal), SHUTDOWN_LIMIT_MS, () => {
+    process.stderr.write(`outflow fleet: shutdown took longer than ${SHUTDOWN_LIMIT_MS / 1000} s; exiting 1\n`);
+    process.exit(1);
+  });
 }

@@ -6,6 +6,8 @@
 import { type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -174,6 +176,27 @@ describe('outflow fleet serve', () => {
     } finally {
       await store.close();
     }
+  }, 60_000);
+
+  it('on SIGTERM cuts a request whose body never completes once request_timeout_ms has passed, and exits 0', async () => {
+    const s = await serve({
+      fleet: { store: path.join(dir, 'stalled.db'), ingest: { quarantine_file: '' }, http: { host: '127.0.0.1', port: 0, token: TOKEN, request_timeout_ms: 1500 }, sinks: [], scheduler: { enabled: false } },
+    });
+    const { port } = new URL(s.url);
+    // a body announced at 100 000 bytes of which 6 ever come (a stalled or hostile client)
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.on('error', () => undefined);
+    const cut = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(`POST /v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n{"a":1`);
+    await sleep(300);
+    const signalled = Date.now();
+    s.child.kill('SIGTERM');
+    expect(await s.exited, s.stderr().slice(-3000)).toBe(0);
+    await cut;
+    // cut after the request timeout, long before the 30 s shutdown limit
+    expect(Date.now() - signalled).toBeLessThan(20_000);
+    expect(s.stderr()).toContain('cutting HTTP connections still open');
   }, 60_000);
 
   it('refuses to start with the API enabled and no token (exit 2, names the key, creates no store)', async () => {
