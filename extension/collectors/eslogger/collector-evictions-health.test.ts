@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { createEsloggerCollector, type EsloggerCollector } from './collector.js';
-import { testContext } from './testing/test-context.js';
+import { NO_FIXTURE_SELF, testContext } from './testing/test-context.js';
 import { body, esLine } from './testing/es-lines.mjs';
 
 const running: EsloggerCollector[] = [];
@@ -26,7 +26,7 @@ async function streaming(lines: string[], config: Record<string, unknown> = {}) 
     { mode: 0o755 },
   );
   const { ctx } = testContext({ toolDir: dir, config });
-  const collector = createEsloggerCollector(ctx, { initialBackoffMs: 30_000, readyQuietMs: 100, readyMaxMs: 5000 });
+  const collector = createEsloggerCollector(ctx, { initialBackoffMs: 30_000, readyQuietMs: 100, readyMaxMs: 5000, self: NO_FIXTURE_SELF });
   running.push(collector);
   collector.start();
   await collector.ready();

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FAKE_TOOLS_DIR } from '../../../test/helpers/cli.js';
 import type { Collector } from '../../runtime/context.js';
 import { createEsloggerCollector, type EsloggerCollector } from './collector.js';
-import { testContext } from './testing/test-context.js';
+import { NO_FIXTURE_SELF, testContext } from './testing/test-context.js';
+import type { OwnProcess } from './pipeline.js';
 import { body, esLine, keychainDittoScenario } from './testing/es-lines.mjs';
 
 const FAKE_ENV = ['OUTFLOW_FAKE_ESLOGGER', 'OUTFLOW_FAKE_ESLOGGER_IDLE', 'OUTFLOW_FAKE_ESLOGGER_DENY', 'OUTFLOW_FAKE_ESLOGGER_EXIT', 'OUTFLOW_FAKE_ESLOGGER_FLOOD', 'OUTFLOW_FAKE_ESLOGGER_LIST', 'OUTFLOW_FAKE_CALLS'];
@@ -20,11 +21,13 @@ function tempDir(): string {
   return mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'eslogger-'));
 }
 
-function start(opts: { env?: Record<string, string>; config?: unknown; toolDir?: string } = {}) {
+/** `self`: the extension's own process, default one no fixture uses; 'this process' = the collector's default. */
+function start(opts: { env?: Record<string, string>; config?: unknown; toolDir?: string; self?: OwnProcess | 'this process' } = {}) {
   // ToolRunner passes OUTFLOW_FAKE_* from this process's environment to fake tools.
   for (const [k, v] of Object.entries(opts.env ?? {})) process.env[k] = v;
   const { ctx, recorded } = testContext({ toolDir: opts.toolDir ?? FAKE_TOOLS_DIR, config: opts.config });
-  const collector: EsloggerCollector = createEsloggerCollector(ctx, { initialBackoffMs: 50, readyQuietMs: 100, readyMaxMs: 5000 });
+  const self = opts.self === 'this process' ? undefined : (opts.self ?? NO_FIXTURE_SELF);
+  const collector: EsloggerCollector = createEsloggerCollector(ctx, { initialBackoffMs: 50, readyQuietMs: 100, readyMaxMs: 5000, self });
   running.push(collector);
   collector.start();
   return { ctx, recorded, collector, health: () => ctx.health.rows().find((r) => r.component === 'eslogger')! };
@@ -73,12 +76,29 @@ describe('eslogger collector (fake eslogger child process)', () => {
     // this process as the kernel dates it (a fork a moment before Node's time origin), and a codesign it started
     const self = { pid: process.pid, ppid: 1, path: process.execPath, signingId: null, teamId: null, startMs: Math.floor(performance.timeOrigin) - 500 };
     const codesign = { pid: 2_000_000 + (process.pid % 100_000), ppid: process.pid, path: '/usr/bin/codesign', platform: true, signingId: 'com.apple.codesign', startMs: base };
-    const ours = [self, codesign].map((p, i) => esLine({ kind: 'open', timeMs: base + 100, gseq: 90_020 + i, process: p, body: body.open('/Users/dana/Downloads/Installer.pkg') }));
-    writeFileSync(file, [...keychainDittoScenario(base), ...ours].join('\n') + '\n');
-    const { ctx, collector } = start({ env: { OUTFLOW_FAKE_ESLOGGER: file } });
+    // a reader that is not ours whatever pid this worker has (beyond any real pid, adopted by launchd)
+    const other = { pid: 2 ** 22 + 2, ppid: 1, path: '/usr/local/bin/sync-agent', signingId: null, teamId: null, startMs: base };
+    const lines = [self, codesign, other].map((p, i) => esLine({ kind: 'open', timeMs: base + 100, gseq: 90_020 + i, process: p, body: body.open('/Users/dana/Downloads/Installer.pkg') }));
+    writeFileSync(file, lines.join('\n') + '\n');
+    const { ctx, collector } = start({ env: { OUTFLOW_FAKE_ESLOGGER: file }, self: 'this process' });
     await collector.ready();
-    expect(ctx.sensitiveEvents.toArray().map((r) => r.pid)).toEqual([7001, 7003, 7003]);
+    expect(ctx.sensitiveEvents.toArray().map((r) => r.pid)).toEqual([other.pid]);
     expect(collector.stats()).toMatchObject({ own: 2, lost: 0 });
+  });
+
+  it('writes the scenario rows whatever pid the OS gave this worker (one the scenario uses as a parent)', async () => {
+    const real = Object.getOwnPropertyDescriptor(process, 'pid')!;
+    // 601 is the scenario's Terminal zsh, parent of the script that reads the login keychain
+    Object.defineProperty(process, 'pid', { ...real, value: 601 });
+    try {
+      const file = path.join(tempDir(), 'eslogger.jsonl');
+      writeFileSync(file, keychainDittoScenario(Date.now() - 10_000).join('\n') + '\n');
+      const { ctx, collector } = start({ env: { OUTFLOW_FAKE_ESLOGGER: file } });
+      await collector.ready();
+      expect(ctx.sensitiveEvents.toArray().map((r) => r.pid)).toEqual([7001, 7003, 7003]);
+    } finally {
+      Object.defineProperty(process, 'pid', real);
+    }
   });
 
   it('asks only for events this eslogger lists', async () => {

@@ -6,7 +6,7 @@ import { exitDetail, RestartBackoff, stderrHead } from '../../runtime/restart-ba
 import { throttledRefresh } from '../../runtime/throttled-refresh.js';
 import { ToolSupervisor, type SupervisedChild } from '../../runtime/tool-supervisor.js';
 import { LineReader } from './line-reader.js';
-import { EsloggerPipeline, type PipelineStats } from './pipeline.js';
+import { EsloggerPipeline, type OwnProcess, type PipelineStats } from './pipeline.js';
 import { precursorRetention } from '../../tables/sensitive_file_events/buffer.js';
 
 /** Events we ask for (formats.md §5.1): process lifecycle for lineage, file events for the two tables. */
@@ -32,6 +32,12 @@ export interface EsloggerCollectorOptions {
   readyMaxMs?: number;
   /** A run that lasted this long resets the backoff. */
   stableRunMs?: number;
+  /**
+   * The process whose file events (and its children's) make no rows (EsloggerPipeline's `self`); default this one.
+   * Tests that feed made-up events give a pid no fixture uses: a fixture pid or ppid equal to the test's own pid
+   * would otherwise lose that fixture's rows.
+   */
+  self?: OwnProcess;
 }
 
 export interface EsloggerCollector extends Collector {
@@ -241,7 +247,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
         archiveEvents: ctx.archiveEvents,
         precursorRetention: precursorRetention(ctx.config),
         now: () => ctx.clock.unix(),
-        self: { pid: process.pid, startedAt: Math.floor(performance.timeOrigin / 1000) },
+        self: opts.self ?? { pid: process.pid, startedAt: Math.floor(performance.timeOrigin / 1000) },
       });
       pipeline.onRow = (time) => health.event(1, time);
       health.set('running', 'starting eslogger');

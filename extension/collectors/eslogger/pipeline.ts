@@ -184,15 +184,17 @@ export class EsloggerPipeline {
 
   /**
    * The extension itself, or a tool it started (a direct child: the tools ToolRunner starts start nothing of their
-   * own that matters here). While this process lives no other process has its pid, and only its children have it as
-   * their parent; the start time keeps out a process that held the pid before this one, whose events can still be in
-   * eslogger's pipe.
+   * own that matters here). eslogger, which this process starts, reports only what happens after it subscribed: by
+   * then the pid is ours, and only our children have it as their parent (`ppid`, whenever the wall clock says they
+   * were forked). Not `original_ppid`: our own child keeps us as its parent while we run, so a process that has our
+   * pid only as its original parent is an orphan of a process that held the pid before us (launchd adopted it). The
+   * start time of the extension itself is checked anyway (it costs nothing).
    */
   private ours(p: EsProcess): boolean {
     const self = this.deps.self;
-    if (self === undefined || p.processStart < self.startedAt - OWN_START_SLACK_S) return false;
-    if (p.pid === self.pid) return p.processStart <= self.startedAt;
-    return p.ppid === self.pid || p.originalPpid === self.pid;
+    if (self === undefined) return false;
+    if (p.ppid === self.pid) return true;
+    return p.pid === self.pid && p.processStart <= self.startedAt && p.processStart >= self.startedAt - OWN_START_SLACK_S;
   }
 
   handleEvent(e: EsEvent): void {

@@ -80,6 +80,13 @@ export function testContext(opts: { config?: unknown; toolDir?: string; clock?: 
 }
 
 /**
+ * The extension's own process for collectors fed made-up events: a pid beyond any real one (Linux's PID_MAX_LIMIT is
+ * 2^22, macOS's PID_MAX 99 999), so no fixture process is taken for the extension or one of its tools whatever pid the
+ * test worker was given.
+ */
+export const NO_FIXTURE_SELF: OwnProcess = { pid: 2 ** 22 + 1, startedAt: Math.floor(performance.timeOrigin / 1000) };
+
+/**
  * An EsloggerPipeline over the default taxonomy, its own rings and recording services, its clock at `now` (unix
  * seconds): what most pipeline cases start from.
  */
