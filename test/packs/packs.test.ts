@@ -121,6 +121,13 @@ describe('pack source validation', () => {
     // the osquery pack scopes by discovery: the Fleet-only key never reaches its JSON
     expect(renderOsqueryPack(src)).not.toContain('labels_include_any');
   });
+  it('says above the label-scoped reports that they need Fleet Premium (Fleet Free answers 402: fleetdm/fleet#41255)', () => {
+    const text = renderFleetReports(parsePackSource([meta, { file: 'outflow_x.yaml', data: q }]));
+    const lines = text.split('\n');
+    const header = lines.slice(0, lines.findIndex((l) => !l.startsWith('#'))).join('\n');
+    expect(header).toContain('needs Fleet Premium');
+    expect(header).toContain('labels_include_any');
+  });
   it.each([
     ['unknown logging', { ...q, logging: 'stream' }, 'logging'],
     ['interval above osquery\'s 604800 s', { ...q, interval: 700_000 }, 'interval'],
