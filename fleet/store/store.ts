@@ -652,8 +652,12 @@ export interface CandidatesRepo {
    * Outside a transaction, every backend records the fold.
    */
   markFinalized(outcomes: readonly CandidateOutcome[]): Promise<void>;
-  /** Drop finalized candidates with eventTime < before. */
-  expire(before: number): Promise<number>;
+  /**
+   * Drop finalized candidates with eventTime < before; one folded into a detection (detectionId set) only when its
+   * eventTime is also < `opts.foldedBefore` (default `before`): while its detection is kept, the row is what tells a
+   * re-delivery of that version (a log read again) from a flow not counted yet.
+   */
+  expire(before: number, opts?: { foldedBefore?: number }): Promise<number>;
 }
 
 // ─── detections ────────────────────────────────────────────────────────────────────────────────

@@ -45,7 +45,7 @@ describe('detection retention', () => {
     await store.close();
   }, 120_000);
 
-  it('finalized candidates go once a prevalence window old, while their detection stays for detections_days', async () => {
+  it('a finalized candidate folded into a detection stays as long as the detection (detections_days), then both go', async () => {
     const { store, analytics, hosts, at, clock, ingest } = await tenDaysIn();
     const upload = candidateLine({ analytic: 'AN1415', host: hosts[0]!, app: APPS.vscode, remote_address: '192.0.2.77', server_name: 'u.lonely.com', bytes_out: 30 * MiB, first_seen: at - 200 }, at);
     await ingest.ingestLines([...statusLines(hosts, T0), ...statusLines(hosts, at - HOUR), upload], { kind: 'test', id: 'a' });
@@ -54,11 +54,16 @@ describe('detection retention', () => {
     clock.set(at + 29 * DAY + HOUR);
     await ingest.ingestLines(statusLines(hosts, at + 29 * DAY), { kind: 'test', id: 'a' });
     expect(await retention(store, { analytics, detectionsDays: 90, quarantineDays: 14, clock })).toMatchObject({ candidates: 0, detections: 0 });
-    // 31 days on: the candidate goes, the detection (90 days) stays
+    // 31 days on: both stay (the candidate row is what tells a re-delivery of it from a new flow while its detection is kept)
     clock.set(at + 31 * DAY + HOUR);
     await ingest.ingestLines(statusLines(hosts, at + 31 * DAY), { kind: 'test', id: 'a' });
-    expect(await retention(store, { analytics, detectionsDays: 90, quarantineDays: 14, clock })).toMatchObject({ candidates: 1, detections: 0 });
+    expect(await retention(store, { analytics, detectionsDays: 90, quarantineDays: 14, clock })).toMatchObject({ candidates: 0, detections: 0 });
     expect(await store.detections.list({ limit: 10 })).toHaveLength(1);
+    // 91 days on: both go
+    clock.set(at + 91 * DAY + HOUR);
+    await ingest.ingestLines(statusLines(hosts, at + 91 * DAY), { kind: 'test', id: 'a' });
+    expect(await retention(store, { analytics, detectionsDays: 90, quarantineDays: 14, clock })).toMatchObject({ candidates: 1, detections: 1 });
+    expect(await store.detections.list({ limit: 10 })).toHaveLength(0);
     await store.close();
   }, 60_000);
 });

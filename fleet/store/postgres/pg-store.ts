@@ -1239,8 +1239,12 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       const rounds = ex.inTransaction ? [[...new Map(outcomes.map((o) => [o.id, o])).values()]] : inOrderRounds(outcomes);
       for (const round of rounds) await markRound(round.sort((a, b) => compareText(a.id, b.id)));
     },
-    async expire(before) {
-      const rows = await ex.q<{ n: number }>('write', `WITH d AS (DELETE FROM candidates WHERE status = 'finalized' AND event_time < $1 RETURNING 1) SELECT count(*) AS n FROM d`, [before]);
+    async expire(before, opts) {
+      const rows = await ex.q<{ n: number }>(
+        'write',
+        `WITH d AS (DELETE FROM candidates WHERE status = 'finalized' AND event_time < $1 AND (detection_id IS NULL OR event_time < $2) RETURNING 1) SELECT count(*) AS n FROM d`,
+        [before, opts?.foldedBefore ?? before],
+      );
       return rows[0]?.n ?? 0;
     },
   };

@@ -683,8 +683,10 @@ class SqliteRepos implements StoreRepos {
           }
         });
       },
-      async expire(before: number) {
-        return wrap('candidates.expire', 'STORE_WRITE', () => self.st(`DELETE FROM candidates WHERE status = 'finalized' AND event_time < ?`).run(before).changes);
+      async expire(before: number, opts?: { foldedBefore?: number }) {
+        return wrap('candidates.expire', 'STORE_WRITE', () =>
+          self.st(`DELETE FROM candidates WHERE status = 'finalized' AND event_time < ? AND (detection_id IS NULL OR event_time < ?)`).run(before, opts?.foldedBefore ?? before).changes,
+        );
       },
     };
 
