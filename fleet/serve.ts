@@ -279,7 +279,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
     let url: string | null = null;
     let port: number | null = null;
     if (fleet.http.enabled) {
-      app = await buildApi({ store, ingest, analytics: config.analytics, http: fleet.http, token, tls, metrics, log, now: () => clock.unix() });
+      app = await buildApi({ store, ingest, analytics: config.analytics, http: fleet.http, token, tls, metrics, log, now: () => clock.unix(), sharedSuffixes: fleet.ingest.shared_suffixes });
       const a = app;
       // closing the API comes first on shutdown (pushed last, unwound first)
       cleanup.push(() => closeApi(a, fleet.http.request_timeout_ms, log));

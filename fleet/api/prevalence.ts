@@ -34,7 +34,7 @@ const sampleOut = (sample: readonly { hostId: string; firstSeen: number; lastSee
  * either), a path, query or fragment; then destinationKey, as ingest derives keys, drops a `:port` (an IP's key has
  * none either), brackets, trailing dots and case. Only for lookups: ingest keys result rows with destinationKey alone.
  */
-export function destinationLookupKey(asked: string): string {
+export function destinationLookupKey(asked: string, sharedSuffixes?: readonly string[]): string {
   let host = asked.trim();
   // `//host/x` (a src or href as written in HTML) names its host as `https://host/x` does
   const scheme = /^(?:[a-z][a-z0-9+.-]*:)?\/\//i.exec(host);
@@ -44,7 +44,9 @@ export function destinationLookupKey(asked: string): string {
   if (scheme) host = host.slice(host.lastIndexOf('@') + 1);
   // A name typed or pasted in Unicode (bücher.de): TLS and DNS carry it as punycode, and so does the key.
   host = host.replace(/^[^:[\]]+/, (name) => (/[^\x00-\x7f]/.test(name) ? domainToASCII(name) || name : name));
-  const key = destinationKey(host, host);
+  // the suffixes ingest keys tenants under (fleet.ingest.shared_suffixes): without them a tenant's stored key was
+  // turned into its registrable domain, another key, and the answer was that domain's
+  const key = destinationKey(host, host, sharedSuffixes);
   if (!key) throw new InputError(`${asked} names no destination`, [], 'give a registrable domain, a server name, an IP or a URL');
   return key;
 }
@@ -55,8 +57,8 @@ export function destinationLookupKey(asked: string): string {
  * dropped, as ingest does) or a URL; it is turned into the key ingest would have stored (`normalized_from` then
  * names what was asked). `in_store` says whether the store holds any sighting of that key.
  */
-export async function destinationPrevalence(store: Store, analytics: AnalyticsConfig, asked: string, hostSample: number, wallNow = systemClock.unix()) {
-  const key = destinationLookupKey(asked);
+export async function destinationPrevalence(store: Store, analytics: AnalyticsConfig, asked: string, hostSample: number, wallNow = systemClock.unix(), sharedSuffixes?: readonly string[]) {
+  const key = destinationLookupKey(asked, sharedSuffixes);
   const now = await windowNow(store, analytics, wallNow);
   const stats = (now ? (await store.prevalence.destinations([key], now.window)).get(key) : undefined) ?? emptyStats();
   const sample = now && hostSample ? await store.prevalence.destinationHosts(key, now.window, hostSample) : [];

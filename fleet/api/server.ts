@@ -51,6 +51,8 @@ export interface ApiDeps {
   now?: () => number;
   /** fleet.http.tls as readTls read it at start-up (before the store opened), or null without TLS. */
   tls: TlsFiles | null;
+  /** fleet.ingest.shared_suffixes: a destination lookup keys a name as ingest did (destinationLookupKey). */
+  sharedSuffixes?: readonly string[];
 }
 
 export interface TlsFiles {
@@ -362,7 +364,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/v1/prevalence/destinations/*', async (req) => {
     const { key } = parse(KeyParamsSchema, { key: restOfPath(req) }, 'path');
     const q = prevalenceQuery(req.query, 'destination');
-    return destinationPrevalence(store, deps.analytics, key, q.hosts, now());
+    return destinationPrevalence(store, deps.analytics, key, q.hosts, now(), deps.sharedSuffixes);
   });
 
   app.get('/v1/prevalence/apps/*', async (req) => {

@@ -221,7 +221,7 @@ export function buildFleetProgram(setCode: (code: number) => void): Command {
     await withStore(
       ctx,
       async (store) => {
-        const answer = await destinationPrevalence(store, ctx.config.analytics, key, hosts);
+        const answer = await destinationPrevalence(store, ctx.config.analytics, key, hosts, undefined, ctx.config.fleet.ingest.shared_suffixes);
         writePrevalence(store, answer, answer.in_store ? undefined : `the store has never seen ${answer.key}${answer.normalized_from === undefined ? '' : ` (from ${key})`}: no data it keeps names this destination`);
       },
       { mustExist: true },
