@@ -929,7 +929,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         // (every JS whitespace is ≤ U+0020 or ≥ U+00A0), which spares a trim() copy of every line.
         const first = input.charCodeAt(0);
         if ((first <= 0x20 || first >= 0xa0) && input.trim() === '') continue;
-        if (input.length > maxLineBytes) {
+        // bytes of UTF-8, as the file and stdin sources count them (a character is 1 to 3 bytes; a surrogate pair 4 for 2):
+        // measured only when the characters alone cannot tell
+        if (input.length > maxLineBytes || (input.length * 3 > maxLineBytes && Buffer.byteLength(input, 'utf8') > maxLineBytes)) {
           result.lines++;
           rejectLine(`line longer than ${maxLineBytes} bytes`, input);
           continue;
