@@ -170,11 +170,10 @@ export async function retention(store: Store, opts: RetentionOptions): Promise<R
   return store.transaction(async (tx) => {
     const detections = newest === null ? 0 : await tx.detections.expire(newest - opts.detectionsDays * DAY);
     // Finalized candidates are needed only while a later version of their flow may still arrive; one folded into a
-    // detection also while that detection may be kept: a re-delivered copy (a log read again with --from-start) is
-    // then the version already counted, where a row deleted earlier made it a new flow, counted again.
-    const window = opts.analytics.prevalence_window_days;
-    const candidates =
-      newest === null ? 0 : await tx.candidates.expire(newest - window * DAY, { foldedBefore: newest - Math.max(window, opts.detectionsDays) * DAY });
+    // detection also while that detection is kept (after the detections above, so those rows go now): a re-delivered
+    // copy (a log read again with --from-start) is then the version already counted, where a row deleted earlier made
+    // it a new flow, counted again. Not by the row's own time: a detection is kept by its newest flow.
+    const candidates = newest === null ? 0 : await tx.candidates.expire(newest - opts.analytics.prevalence_window_days * DAY);
     const quarantine = await tx.quarantine.expire(wall - opts.quarantineDays * DAY);
     // The days with data date a candidate's baseline from the first of them in its window (finalize.ts). Before the
     // oldest prevalence data kept (where the rollup last expired) a window counts nothing, and a window reaching

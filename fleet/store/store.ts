@@ -653,11 +653,13 @@ export interface CandidatesRepo {
    */
   markFinalized(outcomes: readonly CandidateOutcome[]): Promise<void>;
   /**
-   * Drop finalized candidates with eventTime < before; one folded into a detection (detectionId set) only when its
-   * eventTime is also < `opts.foldedBefore` (default `before`): while its detection is kept, the row is what tells a
-   * re-delivery of that version (a log read again) from a flow not counted yet.
+   * Drop finalized candidates with eventTime < before, but not one folded into a detection (detectionId set) the store
+   * still holds: while its detection is kept, the row is what tells a re-delivery of that version (a log read again)
+   * from a flow not counted yet. A detection is kept by its last_seen, the newest of its flows (up to a suppression
+   * window after an earlier one's line), so a bound on the row's own eventTime would let an earlier flow's row go first.
+   * Retention deletes old detections first, in the same transaction: their rows go with them.
    */
-  expire(before: number, opts?: { foldedBefore?: number }): Promise<number>;
+  expire(before: number): Promise<number>;
 }
 
 // ─── detections ────────────────────────────────────────────────────────────────────────────────

@@ -1239,11 +1239,14 @@ function candidatesRepo(ex: Executor, chunk: number, judged: JudgedVersions): Ca
       const rounds = ex.inTransaction ? [[...new Map(outcomes.map((o) => [o.id, o])).values()]] : inOrderRounds(outcomes);
       for (const round of rounds) await markRound(round.sort((a, b) => compareText(a.id, b.id)));
     },
-    async expire(before, opts) {
+    async expire(before) {
+      // a detection's key is (host_id, id), the host its candidates' own
       const rows = await ex.q<{ n: number }>(
         'write',
-        `WITH d AS (DELETE FROM candidates WHERE status = 'finalized' AND event_time < $1 AND (detection_id IS NULL OR event_time < $2) RETURNING 1) SELECT count(*) AS n FROM d`,
-        [before, opts?.foldedBefore ?? before],
+        `WITH d AS (DELETE FROM candidates c WHERE c.status = 'finalized' AND c.event_time < $1
+           AND (c.detection_id IS NULL OR NOT EXISTS (SELECT 1 FROM detections x WHERE x.host_id = c.host_id AND x.id = c.detection_id)) RETURNING 1)
+         SELECT count(*) AS n FROM d`,
+        [before],
       );
       return rows[0]?.n ?? 0;
     },

@@ -683,9 +683,11 @@ class SqliteRepos implements StoreRepos {
           }
         });
       },
-      async expire(before: number, opts?: { foldedBefore?: number }) {
+      async expire(before: number) {
         return wrap('candidates.expire', 'STORE_WRITE', () =>
-          self.st(`DELETE FROM candidates WHERE status = 'finalized' AND event_time < ? AND (detection_id IS NULL OR event_time < ?)`).run(before, opts?.foldedBefore ?? before).changes,
+          self
+            .st(`DELETE FROM candidates WHERE status = 'finalized' AND event_time < ? AND (detection_id IS NULL OR NOT EXISTS (SELECT 1 FROM detections d WHERE d.id = candidates.detection_id))`)
+            .run(before).changes,
         );
       },
     };
