@@ -240,7 +240,7 @@ export async function runIngestCommand(store: Store, files: string[], opts: Inge
   if (totals.lines === 0 && upToDate.length) {
     const names = upToDate.length === 1 ? upToDate[0]!.file : `${upToDate.length} files`;
     process.stderr.write(
-      `outflow fleet ingest: nothing new: ${names} ${upToDate.length === 1 ? 'was' : 'were'} already ingested up to ${upToDate.length === 1 ? 'its' : 'their'} stored offset (the whole file); --from-start reads ${upToDate.length === 1 ? 'it' : 'them'} again (rows already ingested change nothing: candidates count as duplicates, the rest merge again)\n`,
+      `outflow fleet ingest: nothing new: ${names} ${upToDate.length === 1 ? 'was' : 'were'} already ingested up to ${upToDate.length === 1 ? 'its' : 'their'} stored offset (the whole file); --from-start reads ${upToDate.length === 1 ? 'it' : 'them'} again (rows already ingested change nothing: candidates count as duplicates while retention keeps them, the rest merge again)\n`,
     );
   }
   if (failed) return 1;
