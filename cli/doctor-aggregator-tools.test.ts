@@ -33,3 +33,13 @@ it('an endpoint config (no fleet section) still fails doctor without ss', async 
   const checks = await runDoctorChecks({ config }, env);
   expect(checks.find((c) => c.name === 'tool:ss')).toMatchObject({ status: 'fail', required: true });
 });
+
+it('a fleet section in the config of a host doctor checks the osquery extension on (--socket, --extensions-load) does not relax the tools', async () => {
+  // one YAML file serves the extension and the aggregator (docs/config.md): an endpoint's outflow.yaml may have one
+  const config = path.join(dir, 'shared.yml');
+  writeFileSync(config, `fleet:\n  store: ${path.join(dir, 'shared.db')}\n  http: { enabled: false }\n`);
+  const bySocket = await runDoctorChecks({ config, socket: path.join(dir, 'osquery.em') }, env);
+  expect(bySocket.find((c) => c.name === 'tool:ss')).toMatchObject({ status: 'fail', required: true });
+  const byAutoload = await runDoctorChecks({ config, extensionsLoad: path.join(dir, 'extensions.load') }, env);
+  expect(byAutoload.find((c) => c.name === 'tool:ss')).toMatchObject({ status: 'fail', required: true });
+});

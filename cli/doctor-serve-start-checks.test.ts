@@ -82,3 +82,24 @@ it('a cron expression node-cron refuses fails doctor, as serve refuses it at sta
   const good = await runDoctorChecks({ config: config('good-cron.yml', { scheduler: { rollup: { cron: '7 * * * *' } } }) }, env);
   expect(good.find((c) => c.name === 'fleet:scheduler')).toBeUndefined();
 });
+
+it('a tailed path that is a directory or a named pipe fails fleet:files, as serve tails regular files only', async () => {
+  const logDir = path.join(dir, 'osquery-logs');
+  mkdirSync(logDir);
+  const fifo = path.join(dir, 'results.fifo');
+  spawnSync('mkfifo', [fifo]);
+  const checks = await runDoctorChecks({ config: config('not-regular.yml', { ingest: { files: [logDir, fifo] } }) }, env);
+  const files = checks.find((c) => c.name === 'fleet:files');
+  expect(files).toMatchObject({ status: 'fail' });
+  expect(files?.detail).toContain(`${logDir} (a directory`);
+  expect(files?.detail).toContain(`${fifo} (a named pipe`);
+});
+
+it('a bad cron expression of a job serve does not schedule (disabled, or the scheduler off) does not fail doctor', async () => {
+  const off = await runDoctorChecks({ config: config('cron-scheduler-off.yml', { scheduler: { enabled: false, rollup: { cron: '61 * * * *' } } }) }, env);
+  expect(off.find((c) => c.name === 'fleet:scheduler')).toBeUndefined();
+  const jobOff = await runDoctorChecks({ config: config('cron-job-off.yml', { scheduler: { rollup: { enabled: false, cron: '61 * * * *' } } }) }, env);
+  expect(jobOff.find((c) => c.name === 'fleet:scheduler')).toBeUndefined();
+  const other = await runDoctorChecks({ config: config('cron-other-job.yml', { scheduler: { rollup: { enabled: false }, retention: { cron: '0 0 0 * *' } } }) }, env);
+  expect(other.find((c) => c.name === 'fleet:scheduler')).toMatchObject({ status: 'fail', detail: expect.stringContaining('fleet.scheduler.retention.cron') });
+});

@@ -5,7 +5,7 @@
 import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { apiTokenSource, resolveApiToken } from '../fleet/api/auth.js';
-import { statFile } from '../fleet/ingest/file-source.js';
+import { specialFileKind, statFile } from '../fleet/ingest/file-source.js';
 import { invalidCronIssues } from '../fleet/scheduler/scheduler.js';
 import { scheduledJobs } from '../fleet/scheduler/jobs.js';
 import { readSecretFile } from '../fleet/sinks/index.js';
@@ -366,7 +366,7 @@ async function checkAutoload(socket: string, required: boolean, installedInto: s
     : { name, status: 'warn', required: false, detail: `${reads}, which lists no outflow.ext: Outflow will not start`, fix: `install with --extensions-load ${autoload} (or pass --extensions-load FILE naming the file install.sh wrote)` };
 }
 
-/** Whether a config file has a `fleet:` section: the aggregator's config, not an endpoint's outflow.yaml. */
+/** Whether a config file has a `fleet:` section: the aggregator's config (an endpoint's outflow.yaml may have one too). */
 function hasFleetSection(raw: unknown): boolean {
   const fleet = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).fleet : undefined;
   return typeof fleet === 'object' && fleet !== null;
@@ -488,6 +488,8 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
     results.push({ name: 'config', status: 'fail', required: true, detail: e.message, fix: e instanceof OutflowError ? e.hint : undefined });
   }
   const tools = new ToolRunner({ platform, toolDir: config?.tools.dir ?? env.OUTFLOW_TOOL_DIR });
+  // asked before the tools (reported after them): an osqueryd with Outflow loaded makes this host an endpoint
+  const socket = await checkSocket(opts.socket);
   if (tools.toolDirProblem) {
     results.push({
       name: 'tools.dir',
@@ -497,9 +499,12 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
       fix: 'tools.dir (OUTFLOW_TOOL_DIR) is for tests: unset it, or make it and every directory above it owned by root and writable by root only',
     });
   } else {
-    // A config with a fleet section is the aggregator's (an endpoint's outflow.yaml has none): fleet serve runs none of
-    // the extension's tools, so a server without them (no iproute2, say) is told so without failing doctor.
-    const aggregator = opts.config !== undefined && hasFleetSection(raw);
+    // A config with a fleet section is the aggregator's: fleet serve runs none of the extension's tools, so a server
+    // without them (no iproute2, say) is told so without failing doctor. One file may serve both (docs/config.md),
+    // though: where doctor checks the extension (--socket, --extensions-load, or Outflow answers on the socket), the
+    // host is an endpoint and its tools stay required.
+    const endpoint = opts.socket !== undefined || opts.extensionsLoad !== undefined || socket.outflow === true;
+    const aggregator = opts.config !== undefined && hasFleetSection(raw) && !endpoint;
     for (const probe of PROBES[platform]) {
       results.push(await probeTool(tools, aggregator ? { ...probe, required: false, purpose: `${probe.purpose}; the extension's, not fleet serve's` } : probe));
     }
@@ -507,7 +512,6 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
   if (platform === 'darwin') results.push(await probeEsloggerPermission(tools));
   results.push(checkRoot(platform));
   results.push(checkInterpreter());
-  const socket = await checkSocket(opts.socket);
   results.push(socket.result);
   if (socket.answered) {
     results.push(await checkAutoload(socket.answered, opts.socket !== undefined, opts.extensionsLoad));
@@ -566,11 +570,13 @@ function checkFleetServe(config: OutflowConfig, raw: unknown, env: NodeJS.Proces
       const st = statFile(f);
       if (st === 'ENOENT') notYet.push(f);
       else if (typeof st === 'string') unreachable.push(`${f} (${st})`);
+      // serve's file source reads a regular file from stored offsets and refuses anything else, retrying for ever
+      else if (!st.isFile()) unreachable.push(`${f} (${specialFileKind(st)}: serve tails regular files only)`);
       // serve opens the file to read it: a stat is not enough (osquery writes its result log 0640 root:root)
-      else if (st.isFile() && !readable(f)) unreachable.push(`${f} (EACCES: not readable by this user)`);
+      else if (!readable(f)) unreachable.push(`${f} (EACCES: not readable by this user)`);
     }
     if (unreachable.length) {
-      results.push({ name: 'fleet:files', status: 'fail', required: forServe, detail: `cannot reach: ${unreachable.join(', ')}`, fix: 'let the service user read the files and search their directories' });
+      results.push({ name: 'fleet:files', status: 'fail', required: forServe, detail: `cannot reach: ${unreachable.join(', ')}`, fix: 'name regular files (the result logs themselves), and let the service user read them and search their directories' });
     } else if (notYet.length) {
       results.push({ name: 'fleet:files', status: 'warn', required: false, detail: `not there yet: ${notYet.join(', ')}`, fix: 'serve waits for them to appear (osquery creates its result log on its first result)' });
     } else {
@@ -594,6 +600,23 @@ function checkFleetServe(config: OutflowConfig, raw: unknown, env: NodeJS.Proces
   }
   if (secretProblems.length) {
     results.push({ name: 'fleet:sinks', status: 'fail', required: true, detail: secretProblems.join('; '), fix: 'check the path, that the service user can read it, and that its first line holds the secret (16+ characters)' });
+  }
+  // The file checks above read as doctor's user: root reads any file, so from root they pass files that the service
+  // user (User=outflow in deploy/outflow-fleet.service) cannot read, and serve then exits 2 or retries for ever.
+  const read = [
+    ...(http.enabled && http.token_file !== undefined ? ['the API token file'] : []),
+    ...(http.enabled && http.tls ? ['the TLS files'] : []),
+    ...(config.fleet.sinks.some((s) => s.type === 'webhook' && s.secret_file !== undefined) ? ['the webhook secret files'] : []),
+    ...(files.length ? ['the tailed files'] : []),
+  ];
+  if (read.length && runningAsRoot()) {
+    results.push({
+      name: 'fleet:user',
+      status: 'warn',
+      required: false,
+      detail: `doctor runs as root, which reads any file: ${read.join(', ')} were checked as root, not as the user fleet serve runs as`,
+      fix: 'run doctor as that user too: sudo -u outflow outflow doctor --config FILE',
+    });
   }
   return results;
 }

@@ -3,6 +3,9 @@
  * (exit 1), not only produce the number 1 while a stalled step (a POST /v1/ingest whose body never arrives: server.close()
  * stops enforcing request_timeout_ms) keeps the event loop, and so the process, alive.
  */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, expect, it, vi } from 'vitest';
 import { SHUTDOWN_LIMIT_MS, shutdownWithin } from './serve.js';
 
@@ -33,3 +36,12 @@ it('a shutdown within the limit answers 0 (or 1 when it failed) without onLate',
   await vi.advanceTimersByTimeAsync(60_000);
   expect(onLate).not.toHaveBeenCalled();
 });
+
+it('a shutdown stalled with nothing left for the event loop to run still ends in onLate (exit 1), not in exit code 0', () => {
+  // runServe's caller sets process.exitCode from its answer: a limit timer that does not hold the process lets it end
+  // as soon as the stalled step has no pending I/O, before the limit, with the exit code of a clean shutdown
+  const serve = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'serve.ts')).href;
+  const script = `import(${JSON.stringify(serve)}).then(({ shutdownWithin }) => shutdownWithin(new Promise(() => undefined), 300, () => { process.stderr.write('late\\n'); process.exit(1); })).then((code) => { process.exitCode = code; });`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  expect({ status: r.status, stderr: r.stderr.trim() }).toEqual({ status: 1, stderr: 'late' });
+}, 40_000);

@@ -13,6 +13,8 @@
  *   5. the store closes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { PassThrough, type Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from '../src/clock.js';
@@ -282,7 +284,8 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
       app = await buildApi({ store, ingest, analytics: config.analytics, http: fleet.http, token, tls, metrics, log, now: () => clock.unix(), sharedSuffixes: fleet.ingest.shared_suffixes });
       const a = app;
       // closing the API comes first on shutdown (pushed last, unwound first)
-      cleanup.push(() => closeApi(a, fleet.http.request_timeout_ms, log));
+      const closeApi = apiCloser(a, fleet.http.request_timeout_ms, log);
+      cleanup.push(closeApi);
       try {
         await app.listen({ host: fleet.http.host, port: fleet.http.port });
       } catch (err) {
@@ -347,22 +350,55 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
 }
 
 /**
- * Closes the API: new connections are refused, requests in flight are finished. Node stops enforcing requestTimeout
- * once its server is closing, so a request whose body never comes in (a stalled or hostile client) would hold the
- * shutdown for ever: past `request_timeout_ms`, when serving would have cut it too, its connection is cut. Its lines
- * were never answered, so the client sends them again.
+ * The longest closing the API waits for the requests in flight before it cuts their connections, whatever
+ * `request_timeout_ms` (60 s by default): the rest of the shutdown (sources, the job in progress, sinks, the store)
+ * must still fit in SHUTDOWN_LIMIT_MS.
  */
-async function closeApi(app: FastifyInstance, graceMs: number, log: Logger): Promise<void> {
-  const timer = setTimeout(() => {
-    log.warn({ after_ms: graceMs }, 'shutdown: cutting HTTP connections still open after fleet.http.request_timeout_ms (a request body that never completed)');
-    app.server.closeAllConnections();
-  }, graceMs);
-  timer.unref();
-  try {
-    await app.close();
-  } finally {
-    clearTimeout(timer);
-  }
+export const API_CLOSE_LIMIT_MS = 10_000;
+
+/**
+ * What closes the API: new connections are refused, requests in flight are finished. Set up when the API is built,
+ * as it must know every socket accepted since: for a TLS server also those whose handshake never completed, which
+ * node's HTTP server does not count as connections (closeAllConnections leaves them for the 120 s handshake timeout).
+ *
+ * - A request in flight is answered with `connection: close`, and a connection that falls idle is closed at once:
+ *   left alone, node keeps a keep-alive connection whose request it answered during the close for keepAliveTimeout
+ *   (72 s in Fastify), and the close with it.
+ * - Node stops enforcing requestTimeout once its server is closing, so a request whose body never comes in (a stalled
+ *   or hostile client) would hold the shutdown for ever: past `request_timeout_ms` (at most API_CLOSE_LIMIT_MS) every
+ *   connection still open is cut. Its lines were never answered, so the client sends them again; a batch already
+ *   being committed still commits (the store closes after it), and dedupe drops what the client sends again.
+ */
+function apiCloser(app: FastifyInstance, requestTimeoutMs: number, log: Logger): () => Promise<void> {
+  const server = app.server;
+  const sockets = new Set<Socket>();
+  const answering = new Set<ServerResponse>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    answering.add(res);
+    res.once('close', () => answering.delete(res));
+  });
+  return async () => {
+    for (const res of answering) if (!res.headersSent) res.setHeader('connection', 'close');
+    // an answer whose headers had already gone out leaves its connection idle, not closed
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    idle.unref();
+    const graceMs = Math.min(requestTimeoutMs, API_CLOSE_LIMIT_MS);
+    const timer = setTimeout(() => {
+      log.warn({ after_ms: graceMs, connections: sockets.size }, 'shutdown: cutting HTTP connections still open (a request body that never completed, or a TLS handshake)');
+      for (const socket of sockets) socket.destroy();
+    }, graceMs);
+    timer.unref();
+    try {
+      await app.close();
+    } finally {
+      clearInterval(idle);
+      clearTimeout(timer);
+    }
+  };
 }
 
 /** How long an orderly shutdown may take before the process exits 1 anyway (docs/fleet-serve.md). */
@@ -381,8 +417,9 @@ export async function shutdownWithin(stopping: Promise<void>, limitMs: number, o
       () => 1,
     ),
     new Promise<'late'>((resolve) => {
+      // not unref'd: a step stalled on nothing the event loop waits for (a promise never settled) would otherwise
+      // let the process end before the limit, with the exit code of a clean shutdown; cleared once stopping settles
       timer = setTimeout(() => resolve('late'), limitMs);
-      timer.unref();
     }),
   ]);
   clearTimeout(timer);
