@@ -41,6 +41,15 @@ it('a webhook secret_file shorter than 16 characters fails doctor; a good one ad
   expect(goodChecks.find((c) => c.name === 'fleet:sinks')).toBeUndefined();
 });
 
+it('an inline webhook secret short once trimmed, and a file sink path that is a directory, fail doctor as they fail serve', async () => {
+  const inline = { type: 'webhook', url: 'https://siem.example.com/hooks/outflow', secret: `${' '.repeat(12)}abcdef${' '.repeat(12)}`, spool_dir: path.join(dir, 'spool-inline') };
+  const checks = await runDoctorChecks({ config: config('inline-and-dir.yml', { sinks: [inline, { type: 'file', path: dir }] }) }, env);
+  const sinks = checks.find((c) => c.name === 'fleet:sinks');
+  expect(sinks).toMatchObject({ status: 'fail', required: true });
+  expect(sinks!.detail).toContain('fleet.sinks.0.secret is shorter than 16 characters');
+  expect(sinks!.detail).toContain(`fleet.sinks.1.path ${dir} is a directory`);
+});
+
 it('a tailed file the service user cannot read fails fleet:files, as serve cannot open it', async () => {
   if (process.getuid?.() !== 0) {
     const log = path.join(dir, 'osqueryd.results.log');

@@ -8,7 +8,7 @@ import { apiTokenSource, resolveApiToken } from '../fleet/api/auth.js';
 import { specialFileKind, statFile } from '../fleet/ingest/file-source.js';
 import { invalidCronIssues } from '../fleet/scheduler/scheduler.js';
 import { scheduledJobs } from '../fleet/scheduler/jobs.js';
-import { readSecretFile } from '../fleet/sinks/index.js';
+import { sinkStartProblems } from '../fleet/sinks/index.js';
 import { configFrom, readConfigFile, type OutflowConfig } from '../src/config/index.js';
 import { causeCode, coerceError, OutflowError, ToolError } from '../src/errors.js';
 import { rootOnlyPathProblems, runningAsRoot } from '../src/root-only-path.js';
@@ -583,23 +583,15 @@ function checkFleetServe(config: OutflowConfig, raw: unknown, env: NodeJS.Proces
       results.push({ name: 'fleet:files', status: 'ok', required: false, detail: `${files.length} file(s) to tail` });
     }
   }
-  // serve reads every webhook secret_file at start and exits 2 when one cannot be read or is too short
-  const secretProblems: string[] = [];
-  config.fleet.sinks.forEach((sink, i) => {
-    if (sink.type !== 'webhook' || sink.secret_file === undefined) return;
-    try {
-      readSecretFile(sink.secret_file, `fleet.sinks.${i}.secret_file`);
-    } catch (err) {
-      secretProblems.push(coerceError(err).message);
-    }
-  });
+  // serve refuses these sinks at start (exit 2): a webhook secret it cannot read or too short, a file sink's directory
+  const sinkProblems = sinkStartProblems(config.fleet.sinks);
   // serve refuses a cron expression node-cron does not take (exit 2), after the config itself validated
   const cron = config.fleet.scheduler.enabled ? invalidCronIssues(scheduledJobs(config.fleet.scheduler)) : [];
   if (cron.length) {
     results.push({ name: 'fleet:scheduler', status: 'fail', required: true, detail: cron.map((i) => `${i.path}: ${i.message}`).join('; '), fix: 'use five fields (minute hour day month weekday) or six with seconds first: fleet serve refuses to start with it' });
   }
-  if (secretProblems.length) {
-    results.push({ name: 'fleet:sinks', status: 'fail', required: true, detail: secretProblems.join('; '), fix: 'check the path, that the service user can read it, and that its first line holds the secret (16+ characters)' });
+  if (sinkProblems.length) {
+    results.push({ name: 'fleet:sinks', status: 'fail', required: true, detail: sinkProblems.join('; '), fix: 'a webhook secret: 16+ characters, in secret or on the first line of a secret_file the service user can read; a file sink: the path of a file' });
   }
   // The file checks above read as doctor's user: root reads any file, so from root they pass files that the service
   // user (User=outflow in deploy/outflow-fleet.service) cannot read, and serve then exits 2 or retries for ever.

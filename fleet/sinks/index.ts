@@ -42,6 +42,32 @@ function inlineSecret(secret: string, key: string): string {
   return trimmed;
 }
 
+function checkFileSinkPath(file: string, i: number): void {
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new OutflowError('CONFIG_INVALID', `fleet.sinks.${i}.path ${file} is a directory`, 'give the file sink the path of a file: it appends one JSON line per detection');
+  }
+}
+
+/**
+ * What createSinks refuses at start, one message a sink (a file sink's path that is a directory, a webhook secret
+ * shorter than 16 characters, a secret_file that cannot be read): `outflow doctor` reports them before serve starts.
+ */
+export function sinkStartProblems(configs: readonly SinkConfig[]): string[] {
+  const problems: string[] = [];
+  configs.forEach((c, i) => {
+    try {
+      if (c.type === 'file') checkFileSinkPath(c.path, i);
+      else if (c.type === 'webhook') {
+        if (c.secret !== undefined) inlineSecret(c.secret, `fleet.sinks.${i}.secret`);
+        else readSecretFile(c.secret_file!, `fleet.sinks.${i}.secret_file`);
+      }
+    } catch (err) {
+      problems.push(coerceError(err).message);
+    }
+  });
+  return problems;
+}
+
 export interface CreateSinksOptions {
   log: Logger;
   metrics?: FleetMetrics;
@@ -71,9 +97,7 @@ export function sinkDeliveryId(c: SinkConfig): string {
 export async function createSinks(configs: readonly SinkConfig[], opts: CreateSinksOptions): Promise<Sink[]> {
   // Checked before any sink is built: a webhook sink starts delivering its spool as it is built.
   configs.forEach((c, i) => {
-    if (c.type === 'file' && statSync(c.path, { throwIfNoEntry: false })?.isDirectory()) {
-      throw new OutflowError('CONFIG_INVALID', `fleet.sinks.${i}.path ${c.path} is a directory`, 'give the file sink the path of a file: it appends one JSON line per detection');
-    }
+    if (c.type === 'file') checkFileSinkPath(c.path, i);
   });
   const ids = new Map<string, number>();
   const built: Sink[] = [];
