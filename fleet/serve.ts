@@ -372,17 +372,30 @@ export const API_CLOSE_LIMIT_MS = 10_000;
 function apiCloser(app: FastifyInstance, requestTimeoutMs: number, log: Logger): () => Promise<void> {
   const server = app.server;
   const sockets = new Set<Socket>();
-  const answering = new Set<ServerResponse>();
+  // by the connection they came on, and dropped with it: the answer to a pipelined request still queued behind
+  // another one when its connection closes never emits 'close' (node never gave it the socket), and would stay here
+  // for the life of the process. Keyed by the request's socket: over TLS, not the one 'connection' named.
+  const answering = new Map<Socket, Set<ServerResponse>>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-    answering.add(res);
-    res.once('close', () => answering.delete(res));
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    if (socket.destroyed) return;
+    let answers = answering.get(socket);
+    if (!answers) {
+      const fresh = new Set<ServerResponse>();
+      answering.set(socket, fresh);
+      socket.once('close', () => answering.delete(socket));
+      answers = fresh;
+    }
+    const own = answers;
+    own.add(res);
+    res.once('close', () => own.delete(res));
   });
   return async () => {
-    for (const res of answering) if (!res.headersSent) res.setHeader('connection', 'close');
+    for (const answers of answering.values()) for (const res of answers) if (!res.headersSent) res.setHeader('connection', 'close');
     // an answer whose headers had already gone out leaves its connection idle, not closed
     const idle = setInterval(() => server.closeIdleConnections(), 100);
     idle.unref();
