@@ -65,10 +65,11 @@ export const AnalyticsConfigSchema = z
     open_flow_update_interval: z.number().int().nonnegative().max(1800).default(600),
     severity: z
       .object({
-        low: z.number().default(21),
-        medium: z.number().default(47),
-        high: z.number().default(73),
-        critical: z.number().default(90),
+        /** Band starts on the 0–100 `score`: a band above 100 could never be reached (every score is clamped to 0–100). */
+        low: BaseScore.default(21),
+        medium: BaseScore.default(47),
+        high: BaseScore.default(73),
+        critical: BaseScore.default(90),
         modifier: z.number().default(15),
         /** AN0082: points for each long-lived step passed (`long_lived.steps`); a longer flow never scores lower. */
         long_lived_step: z.number().min(0).default(5),

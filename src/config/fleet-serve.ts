@@ -11,6 +11,13 @@ const MiB = 1024 * 1024;
 
 const path = z.string().min(1);
 
+/**
+ * Longest delay Node's timers take (2^31 − 1 ms, about 24.8 days): a longer one fires after 1 ms instead, so a
+ * poll interval or backoff past it became a busy loop, and a request timeout past it aborted every request at once.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+const timerMs = z.number().int().positive().max(MAX_TIMER_MS, `at most ${MAX_TIMER_MS} (about 24.8 days): a longer timer fires after 1 ms in Node`);
+
 /** `p` with every link on the way resolved, as far as it exists (the rest as written): one directory, one name. */
 function canonicalPath(p: string): string {
   const abs = resolvePath(p);
@@ -91,14 +98,16 @@ export const WebhookSinkConfigSchema = z
     format: SinkFormat,
     /** Undelivered batches wait here, one file each, across receiver outages and restarts. */
     spool_dir: path.default('./outflow-spool'),
-    timeout_ms: z.number().int().positive().default(10_000),
+    timeout_ms: timerMs.default(10_000),
     backoff: z
       .object({
-        initial_ms: z.number().int().positive().default(1000),
-        max_ms: z.number().int().positive().default(5 * 60_000),
+        initial_ms: timerMs.default(1000),
+        max_ms: timerMs.default(5 * 60_000),
         factor: z.number().min(1).default(2),
       })
       .strict()
+      // every delay is capped at max_ms: an initial_ms above it would be ignored without a word
+      .refine((b) => b.initial_ms <= b.max_ms, { message: 'backoff.initial_ms must be at most backoff.max_ms (every retry waits at most max_ms): lower initial_ms or raise max_ms', path: ['initial_ms'] })
       .prefault({}),
     batch_size: z.number().int().positive().max(10_000).default(500),
     max_spool_bytes: z.number().int().positive().default(256 * MiB),

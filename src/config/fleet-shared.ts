@@ -56,8 +56,11 @@ export const PostgresConfigSchema = z
   .object({
     /** Connections per instance (ingest batches, scheduler, API), plus up to 4 that hold job locks. Keep instances × (pool_size + 4) under max_connections. */
     pool_size: z.number().int().positive().max(200).default(6),
-    /** Abort a statement after this many ms (0 = server default). */
-    statement_timeout_ms: z.number().int().nonnegative().default(60_000),
+    /**
+     * Abort a statement after this many ms (0 = server default). At most a day: PostgreSQL refuses more than 2^31 − 1,
+     * and the client-side bound (this plus a 30 s margin) past Node's timer limit failed every query after 1 ms.
+     */
+    statement_timeout_ms: z.number().int().nonnegative().max(86_400_000, 'at most 86400000 (a day); 0 leaves it to the server').default(60_000),
     /** Rows per multi-row upsert statement. */
     upsert_chunk: z.number().int().positive().max(50_000).default(2000),
     /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fleetServeConfigShape } from './fleet-serve.js';
+import { MAX_TIMER_MS, fleetServeConfigShape } from './fleet-serve.js';
 import { NatsInputConfigSchema, PostgresConfigSchema } from './fleet-shared.js';
 
 /**
@@ -22,7 +22,12 @@ export const FleetIngestConfigSchema = z
     /** Lines per store transaction (a file source commits its offset with each batch). */
     batch_lines: z.number().int().positive().max(1_000_000).default(5000),
     /** How often a tailed file is checked for growth, rotation and truncation (ms). */
-    poll_interval_ms: z.number().int().positive().default(1000),
+    poll_interval_ms: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_TIMER_MS, `at most ${MAX_TIMER_MS} (about 24.8 days): a longer timer fires after 1 ms in Node, and the file would be polled in a busy loop`)
+      .default(1000),
     /**
      * Longest accepted line (bytes); longer lines are quarantined. A file source holds a buffer of this size (plus a
      * chunk) per file: capped where that is still a sane amount of memory (osquery's lines are KiB).
