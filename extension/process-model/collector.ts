@@ -22,7 +22,12 @@ export function createProcessCollector(ctx: ExtensionContext): Collector {
         ? `; warning: ps printed ${s.forged} line(s) so far that only a process name or argument holding a newline explains${s.lastForged ? ' (the latest snapshot too)' : ''}; paths/args withheld ${s.withheld} time(s); look for that process (log: 'ps printed lines')`
         : '';
       const paths = kernelPathSource(ctx);
-      if (paths?.kind === 'core-failed') health.degraded(`${status}; ${pathsDetail(paths)}${warning}`);
+      // a table too small for the host drops running processes: their flows and reads lose path, lineage and signing
+      const evicted = ctx.processes.evictedRunning;
+      if (evicted > 0) {
+        const full = `process table full (processes.max_processes = ${ctx.config.processes.max_processes}); ${evicted} running processes dropped so far, their flows and reads unattributed — raise processes.max_processes`;
+        health.degraded(`${status}; ${full}${paths ? `; ${pathsDetail(paths)}` : ''}${warning}`);
+      } else if (paths?.kind === 'core-failed') health.degraded(`${status}; ${pathsDetail(paths)}${warning}`);
       else health.running(status + (paths ? `; ${pathsDetail(paths)}` : '') + warning);
     },
   });

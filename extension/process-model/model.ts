@@ -449,5 +449,8 @@ export function createProcessModel(opts: ProcessModelOptions): ProcessModel {
     get size() {
       return count;
     },
+    get evictedRunning() {
+      return evictedRunning;
+    },
   };
 }

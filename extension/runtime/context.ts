@@ -145,6 +145,8 @@ export interface ProcessModel {
    */
   kernelPathSince(p: ProcessRecord, path: string): number | undefined;
   readonly size: number;
+  /** Running instances dropped so far because the table was full (`processes.max_processes`). */
+  readonly evictedRunning: number;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,6 +1,19 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
+/**
+ * A collector's sample interval (s). A collector starts its next sample when the interval after the last one ends, so
+ * an interval of a millisecond runs its tool back to back: a core kept busy spawning ss / ps (and code_signing's pass)
+ * hundreds of times a second, for flow and process times that are whole seconds.
+ */
+const SampleInterval = z.number().min(0.1, 'at least 0.1 s: a shorter interval runs the tool back to back (a core kept busy); times are whole seconds');
+
+/**
+ * The longest wait (s) before a supervised tool (eslogger, tcpdump) is started again after it exits. A tool that fails
+ * at once (not permitted, no such interface) is restarted every this often: a millisecond would spawn it without pause.
+ */
+const RestartBackoffMax = z.number().min(0.1, 'at least 0.1 s: a shorter cap restarts a tool that fails at once back to back');
+
 const Cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR such as 10.0.0.0/8 or fd00::/8');
 
 /** Default port → service map (service_evidence = "port"). Overridable per key in config. */
@@ -33,9 +46,16 @@ export const extensionConfigShape = {
       .prefault({}),
     flows: z
       .object({
-        sample_interval: z.number().positive().default(5),
+        sample_interval: SampleInterval.default(5),
+        /** How long a closed flow stays in the table (s, from its last sample; at least twice `sample_interval`). */
         retention: z.number().int().positive().default(900),
         max_flows: z.number().int().positive().default(20_000),
+      })
+      // a flow's close is seen one sample after its last one: a retention under two intervals drops a closed flow
+      // before (or about when) it is seen closed, and process_network_flows never shows it
+      .refine((v) => v.retention >= 2 * v.sample_interval, {
+        message: 'flows.retention must be at least twice flows.sample_interval: a closed flow is seen closed one interval after its last sample, and would leave the table before any query sees it; raise flows.retention or lower flows.sample_interval',
+        path: ['retention'],
       })
       .prefault({}),
     dns_names: z
@@ -50,7 +70,7 @@ export const extensionConfigShape = {
         /** Where the system's resolvers are read on Linux (and on macOS when scutil fails). */
         resolv_conf: z.string().default('/etc/resolv.conf'),
         /** How often the system's resolvers are read again (s): Wi-Fi and VPN changes move them. */
-        resolver_refresh: z.number().positive().max(86_400).default(60),
+        resolver_refresh: z.number().min(1, 'at least 1 s: the resolvers are read again every resolver_refresh').max(86_400).default(60),
         /** Addresses remembered at most (the oldest answer goes first). */
         max_names: z.number().int().positive().default(50_000),
         /** An answer names its address for its TTL, capped here (s), plus `grace`. */
@@ -69,12 +89,13 @@ export const extensionConfigShape = {
          * interfaces they came in on: past it, the one holding the most loses its oldest; counted too).
          */
         max_pending_queries: z.number().int().positive().default(4096),
-        restart_backoff_max: z.number().positive().default(60),
+        restart_backoff_max: RestartBackoffMax.default(60),
       })
       .prefault({}),
     processes: z
       .object({
-        sample_interval: z.number().positive().default(5),
+        /** Also code_signing's interval. */
+        sample_interval: SampleInterval.default(5),
         /** How long exited processes stay in the model (must cover the precursor window). */
         exited_retention: z.number().int().positive().default(1800),
         max_processes: z.number().int().positive().default(50_000),
@@ -110,7 +131,7 @@ export const extensionConfigShape = {
     eslogger: z
       .object({
         enabled: z.boolean().default(true),
-        restart_backoff_max: z.number().positive().default(60),
+        restart_backoff_max: RestartBackoffMax.default(60),
       })
       .prefault({}),
     network: z
