@@ -5,6 +5,7 @@ import { kernelPathSource, psSuspicion, refreshProcessSnapshot, type KernelPathS
 /** Keeps the process model current: one snapshot (ps / /proc) every `processes.sample_interval`. */
 export function createProcessCollector(ctx: ExtensionContext): Collector {
   const health = ctx.health.component('processes');
+  let evictedBefore = 0;
   return createIntervalCollector({
     name: 'processes',
     intervalMs: ctx.config.processes.sample_interval * 1000,
@@ -22,13 +23,19 @@ export function createProcessCollector(ctx: ExtensionContext): Collector {
         ? `; warning: ps printed ${s.forged} line(s) so far that only a process name or argument holding a newline explains${s.lastForged ? ' (the latest snapshot too)' : ''}; paths/args withheld ${s.withheld} time(s); look for that process (log: 'ps printed lines')`
         : '';
       const paths = kernelPathSource(ctx);
-      // a table too small for the host drops running processes: their flows and reads lose path, lineage and signing
+      // A table too small for the host drops running processes: their flows and reads lose path, lineage and signing.
+      // Degraded while it keeps happening (a host over the limit drops some at every snapshot), noted once it stopped.
       const evicted = ctx.processes.evictedRunning;
-      if (evicted > 0) {
-        const full = `process table full (processes.max_processes = ${ctx.config.processes.max_processes}); ${evicted} running processes dropped so far, their flows and reads unattributed — raise processes.max_processes`;
+      const dropped = evicted - evictedBefore;
+      evictedBefore = evicted;
+      if (dropped > 0) {
+        const full = `process table full (processes.max_processes = ${ctx.config.processes.max_processes}); ${dropped} running processes dropped since the last sample (${evicted} so far), their flows and reads unattributed — raise processes.max_processes`;
         health.degraded(`${status}; ${full}${paths ? `; ${pathsDetail(paths)}` : ''}${warning}`);
-      } else if (paths?.kind === 'core-failed') health.degraded(`${status}; ${pathsDetail(paths)}${warning}`);
-      else health.running(status + (paths ? `; ${pathsDetail(paths)}` : '') + warning);
+        return;
+      }
+      const earlier = evicted > 0 ? `; ${evicted} running processes dropped earlier while the table was full (processes.max_processes = ${ctx.config.processes.max_processes})` : '';
+      if (paths?.kind === 'core-failed') health.degraded(`${status}; ${pathsDetail(paths)}${earlier}${warning}`);
+      else health.running(status + (paths ? `; ${pathsDetail(paths)}` : '') + earlier + warning);
     },
   });
 }
