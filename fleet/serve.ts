@@ -354,7 +354,7 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
  * `request_timeout_ms` (60 s by default): the rest of the shutdown (sources, the job in progress, sinks, the store)
  * must still fit in SHUTDOWN_LIMIT_MS.
  */
-export const API_CLOSE_LIMIT_MS = 10_000;
+const API_CLOSE_LIMIT_MS = 10_000;
 
 /**
  * What closes the API: new connections are refused, requests in flight are finished. Set up when the API is built,

@@ -70,6 +70,14 @@ function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
 
+/**
+ * Whether `s` takes more than `maxBytes` bytes of UTF-8. A UTF-16 code unit is 1 to 3 bytes (a surrogate pair 4 for
+ * 2), so the string is measured only when its length alone cannot tell.
+ */
+export function utf8LongerThan(s: string, maxBytes: number): boolean {
+  return s.length * 3 > maxBytes && Buffer.byteLength(s, 'utf8') > maxBytes;
+}
+
 /** A host name keeps its end, where the registrable domain (the destination key) is. */
 export function cutHostName(s: string, max: number): string {
   if (s.length <= max) return s;

@@ -43,7 +43,7 @@ import type { AnalyticsConfig } from '../../src/config/analytics.js';
 import { createDestinationKeyer } from '../../src/classify/destination.js';
 import { candidateStart } from '../../src/analytics/index.js';
 import { EgressCandidateSchema, MAX_KEY_TEXT, MAX_SHORT_TEXT } from '../../src/schemas/egress-candidate.js';
-import { cutHostName, cutText, LONE_SURROGATE, StringInterner } from '../../src/strings.js';
+import { cutHostName, cutText, LONE_SURROGATE, StringInterner, utf8LongerThan } from '../../src/strings.js';
 import { AppRowSchema, cutAppRow, type AppRow, type ResultLogLine, type ResultRow } from '../../src/schemas/result-log.js';
 import { coerceError, StoreError } from '../../src/errors.js';
 import { PRIVATE_FILE_MODE } from '../file-modes.js';
@@ -929,9 +929,9 @@ export function createIngestService(deps: IngestServiceDeps): IngestService {
         // (every JS whitespace is ≤ U+0020 or ≥ U+00A0), which spares a trim() copy of every line.
         const first = input.charCodeAt(0);
         if ((first <= 0x20 || first >= 0xa0) && input.trim() === '') continue;
-        // bytes of UTF-8, as the file and stdin sources count them (a character is 1 to 3 bytes; a surrogate pair 4 for 2):
-        // measured only when the characters alone cannot tell
-        if (input.length > maxLineBytes || (input.length * 3 > maxLineBytes && Buffer.byteLength(input, 'utf8') > maxLineBytes)) {
+        // bytes of UTF-8, as the file and stdin sources count them; more characters than bytes allowed is too long
+        // whatever they are, without measuring a long line
+        if (input.length > maxLineBytes || utf8LongerThan(input, maxLineBytes)) {
           result.lines++;
           rejectLine(`line longer than ${maxLineBytes} bytes`, input);
           continue;

@@ -7,6 +7,7 @@
  * Hand-written rather than zod: this runs for every line at 200k lines/s, and the envelope is small.
  */
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
+import { utf8LongerThan } from '../../src/strings.js';
 import { OUTFLOW_QUERIES, type OutflowQuery, type ResultLogLine, type ResultRow, type RowAction } from '../../src/schemas/result-log.js';
 
 /**
@@ -24,7 +25,7 @@ export const MAX_ENVELOPE_TEXT = 512;
  * flow id and key texts ingest keeps.
  */
 export function hostIdTooLong(hostId: string): boolean {
-  return hostId.length * 3 > MAX_ENVELOPE_TEXT && Buffer.byteLength(hostId, 'utf8') > MAX_ENVELOPE_TEXT;
+  return utf8LongerThan(hostId, MAX_ENVELOPE_TEXT);
 }
 
 export type ParseLineResult = { ok: true; line: ResultLogLine } | { ok: false; reason: string };

@@ -54,7 +54,8 @@ export interface SchedulerOptions<Deps> {
   timezone?: string;
 }
 
-const CRON_HINT = 'use five fields (minute hour day month weekday) or six with seconds first';
+/** What a valid expression looks like: the Scheduler's hint, and doctor's fix. */
+export const CRON_HINT = 'use five fields (minute hour day month weekday) or six with seconds first';
 
 /** The jobs whose cron expression node-cron refuses, as config issues (the Scheduler refuses them; doctor reports them). */
 export function invalidCronIssues(jobs: readonly { name: string; cron: string }[]): { path: string; message: string }[] {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import type { SinkConfig } from '../../src/config/fleet-serve.js';
+import type { SinkConfig, WebhookSinkConfig } from '../../src/config/fleet-serve.js';
 import { OutflowError, coerceError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { FleetMetrics } from '../metrics.js';
@@ -42,6 +42,11 @@ function inlineSecret(secret: string, key: string): string {
   return trimmed;
 }
 
+/** The key a webhook sink signs with: its inline secret, or the first line of its secret_file (both checked). */
+function webhookSecret(c: WebhookSinkConfig, i: number): string {
+  return c.secret !== undefined ? inlineSecret(c.secret, `fleet.sinks.${i}.secret`) : readSecretFile(c.secret_file!, `fleet.sinks.${i}.secret_file`);
+}
+
 function checkFileSinkPath(file: string, i: number): void {
   if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
     throw new OutflowError('CONFIG_INVALID', `fleet.sinks.${i}.path ${file} is a directory`, 'give the file sink the path of a file: it appends one JSON line per detection');
@@ -57,10 +62,7 @@ export function sinkStartProblems(configs: readonly SinkConfig[]): string[] {
   configs.forEach((c, i) => {
     try {
       if (c.type === 'file') checkFileSinkPath(c.path, i);
-      else if (c.type === 'webhook') {
-        if (c.secret !== undefined) inlineSecret(c.secret, `fleet.sinks.${i}.secret`);
-        else readSecretFile(c.secret_file!, `fleet.sinks.${i}.secret_file`);
-      }
+      else if (c.type === 'webhook') webhookSecret(c, i);
     } catch (err) {
       problems.push(coerceError(err).message);
     }
@@ -129,7 +131,7 @@ function createSink(c: SinkConfig, i: number, render: Render, opts: CreateSinksO
       return new WebhookSink({
         name: `webhook#${i}`,
         url: c.url,
-        secret: c.secret !== undefined ? inlineSecret(c.secret, `fleet.sinks.${i}.secret`) : readSecretFile(c.secret_file!, `fleet.sinks.${i}.secret_file`),
+        secret: webhookSecret(c, i),
         format: c.format,
         spoolDir: c.spool_dir,
         timeoutMs: c.timeout_ms,

@@ -13,7 +13,9 @@ const path = z.string().min(1);
 
 /**
  * Longest delay Node's timers take (2^31 − 1 ms, about 24.8 days): a longer one fires after 1 ms instead, so a
- * poll interval or backoff past it became a busy loop, and a request timeout past it aborted every request at once.
+ * poll interval or backoff past it became a busy loop, and a webhook `timeout_ms` past it aborted every delivery at
+ * once. (`fleet.http.request_timeout_ms` is no timer of ours: node's HTTP server compares it with the time a request
+ * has taken.)
  */
 export const MAX_TIMER_MS = 2_147_483_647;
 const timerMs = z.number().int().positive().max(MAX_TIMER_MS, `at most ${MAX_TIMER_MS} (about 24.8 days): a longer timer fires after 1 ms in Node`);

@@ -17,18 +17,22 @@ import { APPS } from '../../scripts/simulate-fleet.js';
 import { useTestDatabase } from '../helpers/pg.js';
 import { DAY, HOUR, MiB, T0, candidateLine, dailyLines, hostsOf, memoryStore, statusLines } from './fleet-helpers.js';
 
-const testDb = useTestDatabase('cand_redelivery');
 const opened: Store[] = [];
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.close();
 });
 
-const backends: [string, () => Promise<Store>][] = [
-  ['sqlite', () => memoryStore()],
-  ['postgres', () => openPostgresStore(testDb().url, { poolSize: 3 })],
-];
+/** Both backends, PostgreSQL in a database of the describe's own. */
+function backends(db: () => { url: string }): [string, () => Promise<Store>][] {
+  return [
+    ['sqlite', () => memoryStore()],
+    ['postgres', () => openPostgresStore(db().url, { poolSize: 3 })],
+  ];
+}
 
-describe.each(backends)('a candidate row delivered again after retention (%s)', (_name, open) => {
+const oneFlowDb = useTestDatabase('cand_redelivery');
+
+describe.each(backends(oneFlowDb))('a candidate row delivered again after retention (%s)', (_name, open) => {
   it('leaves the detection that counted it as it was', async () => {
     const store = await open();
     opened.push(store);
@@ -62,10 +66,7 @@ describe.each(backends)('a candidate row delivered again after retention (%s)', 
 
 const twoFlowsDb = useTestDatabase('cand_ret_two_flows');
 
-describe.each([
-  ['sqlite', () => memoryStore()],
-  ['postgres', () => openPostgresStore(twoFlowsDb().url, { poolSize: 3 })],
-] as [string, () => Promise<Store>][])('a detection of two flows, its earlier flow read again (%s)', (_name, open) => {
+describe.each(backends(twoFlowsDb))('a detection of two flows, its earlier flow read again (%s)', (_name, open) => {
   it('stays as it was while the detection is kept, though the earlier line is more than detections_days old', async () => {
     const store = await open();
     opened.push(store);

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { pipelineWorld } from './testing/test-context.js';
+import type { OwnProcess } from './pipeline.js';
 import { body, esLine, keychainDittoScenario } from './testing/es-lines.mjs';
 
 const T = Date.UTC(2026, 2, 3, 9, 51, 40, 284);
 const S = Math.floor(T / 1000);
 
-const setup = (opts: { capacity?: number; retention?: number; now?: number; self?: { pid: number; startedAt: number } } = {}) => pipelineWorld({ ...opts, now: opts.now ?? S + 10 });
+const setup = (opts: { capacity?: number; retention?: number; now?: number; self?: OwnProcess } = {}) => pipelineWorld({ ...opts, now: opts.now ?? S + 10 });
 const proc = { pid: 50, ppid: 1, path: '/usr/local/bin/exfil', signingId: null, teamId: null, startMs: T - 5000 };
 const open = (gseq: number, file: string, ms = 0) => esLine({ kind: 'open', timeMs: T + ms, gseq, process: proc, body: body.open(file) });
 
@@ -231,7 +232,7 @@ describe("EsloggerPipeline: which processes are the extension's own", () => {
   it('writes the rows of an orphan whose original parent held our pid before we started', () => {
     // A launcher with pid 4100 forked this reader 20 s before the extension started and exited; launchd adopted the
     // reader (ppid 1), and the pid came round to the extension. The reader is no child of ours.
-    const { pipeline, sensitiveEvents } = pipelineWorld({ now: S + 10, self });
+    const { pipeline, sensitiveEvents } = setup({ self });
     const orphan = { pid: 4300, ppid: 1, originalPpid: 4100, path: '/Users/dana/.cache/agent', signingId: null, teamId: null, startMs: (S - 30) * 1000 };
     pipeline.handleLine(read(1, orphan));
     expect(sensitiveEvents.toArray().map((r) => [r.pid, r.category])).toEqual([[4300, 'keychain']]);
@@ -239,7 +240,7 @@ describe("EsloggerPipeline: which processes are the extension's own", () => {
   });
 
   it('writes the rows of what a tool of ours started (its original parent is the tool)', () => {
-    const { pipeline, sensitiveEvents } = pipelineWorld({ now: S + 10, self });
+    const { pipeline, sensitiveEvents } = setup({ self });
     const grandchild = { pid: 4301, ppid: 1, originalPpid: 4200, path: '/usr/local/bin/helper', signingId: null, teamId: null, startMs: (S - 2) * 1000 };
     pipeline.handleLine(read(1, grandchild));
     expect(sensitiveEvents.toArray().map((r) => r.pid)).toEqual([4301]);
@@ -247,7 +248,7 @@ describe("EsloggerPipeline: which processes are the extension's own", () => {
 
   it("takes a tool of ours for ours after the wall clock was stepped back past the slack", () => {
     // ppid 4100 while the extension runs is a child of the extension, whatever the clock said when it was forked
-    const { pipeline, sensitiveEvents } = pipelineWorld({ now: S + 10, self });
+    const { pipeline, sensitiveEvents } = setup({ self });
     const codesign = { pid: 4200, ppid: 4100, path: '/usr/bin/codesign', platform: true, signingId: 'com.apple.codesign', startMs: (self.startedAt - 120) * 1000 };
     pipeline.handleLine(esLine({ kind: 'open', timeMs: T, gseq: 1, process: codesign, body: body.open('/Users/dana/Downloads/tool') }));
     expect(sensitiveEvents.toArray()).toEqual([]);
@@ -255,7 +256,7 @@ describe("EsloggerPipeline: which processes are the extension's own", () => {
   });
 
   it("keeps the fork of a tool by the extension for the process model", () => {
-    const { pipeline, recorded } = pipelineWorld({ now: S + 10, self });
+    const { pipeline, recorded } = setup({ self });
     const extension = { pid: 4100, ppid: 1, path: '/usr/local/outflow/node', signingId: null, teamId: null, startMs: (self.startedAt - 1) * 1000 };
     pipeline.handleLine(esLine({ kind: 'fork', timeMs: T, gseq: 1, process: extension, body: body.fork({ ...extension, pid: 4200, ppid: 4100, startMs: T }, 10) }));
     expect(recorded.observed.some((o) => o.pid === 4200)).toBe(true);
@@ -263,7 +264,7 @@ describe("EsloggerPipeline: which processes are the extension's own", () => {
 
   it('takes the extension itself for ours at both edges of its start window', () => {
     const edge = { pid: 4100, ppid: 1, path: '/usr/local/outflow/node', signingId: null, teamId: null, startMs: (self.startedAt - 60) * 1000 };
-    const { pipeline, sensitiveEvents } = pipelineWorld({ now: S + 10, self });
+    const { pipeline, sensitiveEvents } = setup({ self });
     pipeline.handleLine(read(1, edge));
     pipeline.handleLine(read(2, { ...edge, startMs: self.startedAt * 1000 }));
     expect(sensitiveEvents.toArray()).toEqual([]);
