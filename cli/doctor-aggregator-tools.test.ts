@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { FAKE_TOOLS_DIR } from '../test/helpers/cli.js';
 import { runDoctorChecks } from './doctor.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'doctor-aggregator-tools-'));
@@ -42,4 +43,20 @@ it('a fleet section in the config of a host doctor checks the osquery extension 
   expect(bySocket.find((c) => c.name === 'tool:ss')).toMatchObject({ status: 'fail', required: true });
   const byAutoload = await runDoctorChecks({ config, extensionsLoad: path.join(dir, 'extensions.load') }, env);
   expect(byAutoload.find((c) => c.name === 'tool:ss')).toMatchObject({ status: 'fail', required: true });
+});
+
+it("on a Mac that only runs fleet serve, eslogger refusing a non-root doctor is a warning; on an endpoint it fails", async () => {
+  const darwin = { OUTFLOW_PLATFORM: 'darwin', OUTFLOW_TOOL_DIR: FAKE_TOOLS_DIR };
+  process.env.OUTFLOW_FAKE_ESLOGGER_DENY = 'not_privileged';
+  try {
+    const aggregator = path.join(dir, 'mac-fleet.yml');
+    writeFileSync(aggregator, `fleet:\n  store: ${path.join(dir, 'mac.db')}\n  http: { enabled: false }\n`);
+    const checks = await runDoctorChecks({ config: aggregator }, darwin);
+    expect(checks.find((c) => c.name === 'eslogger:permission')).toMatchObject({ status: 'warn', required: false, detail: expect.stringContaining('needs root') });
+    const endpoint = path.join(dir, 'mac-outflow.yaml');
+    writeFileSync(endpoint, 'dns_names:\n  enabled: false\n');
+    expect((await runDoctorChecks({ config: endpoint }, darwin)).find((c) => c.name === 'eslogger:permission')).toMatchObject({ status: 'fail', required: true });
+  } finally {
+    delete process.env.OUTFLOW_FAKE_ESLOGGER_DENY;
+  }
 });

@@ -112,3 +112,11 @@ it('a bad cron expression of a job serve does not schedule (disabled, or the sch
   const other = await runDoctorChecks({ config: config('cron-other-job.yml', { scheduler: { rollup: { enabled: false }, retention: { cron: '0 0 0 * *' } } }) }, env);
   expect(other.find((c) => c.name === 'fleet:scheduler')).toMatchObject({ status: 'fail', detail: expect.stringContaining('fleet.scheduler.retention.cron') });
 });
+
+it('a config for fleet ingest alone (no http key) reports a bad sink or cron without failing doctor, as its other fleet checks do', async () => {
+  const file = path.join(dir, 'ingest-only.yml');
+  writeFileSync(file, yaml({ fleet: { store: path.join(dir, 'ingest-only.db'), sinks: [webhook(path.join(dir, 'missing-secret'))], scheduler: { rollup: { cron: '61 * * * *' } } } }));
+  const checks = await runDoctorChecks({ config: file }, env);
+  expect(checks.find((c) => c.name === 'fleet:sinks')).toMatchObject({ status: 'fail', required: false });
+  expect(checks.find((c) => c.name === 'fleet:scheduler')).toMatchObject({ status: 'fail', required: false });
+});

@@ -6,7 +6,7 @@ import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync
 import path from 'node:path';
 import { apiTokenSource, resolveApiToken } from '../fleet/api/auth.js';
 import { specialFileKind, statFile } from '../fleet/ingest/file-source.js';
-import { invalidCronIssues } from '../fleet/scheduler/scheduler.js';
+import { CRON_HINT, invalidCronIssues } from '../fleet/scheduler/scheduler.js';
 import { scheduledJobs } from '../fleet/scheduler/jobs.js';
 import { sinkStartProblems } from '../fleet/sinks/index.js';
 import { configFrom, readConfigFile, type OutflowConfig } from '../src/config/index.js';
@@ -366,16 +366,20 @@ async function checkAutoload(socket: string, required: boolean, installedInto: s
     : { name, status: 'warn', required: false, detail: `${reads}, which lists no outflow.ext: Outflow will not start`, fix: `install with --extensions-load ${autoload} (or pass --extensions-load FILE naming the file install.sh wrote)` };
 }
 
+/** A config file's `fleet:` section as written, or undefined when it has none (or not a mapping). */
+function fleetSection(raw: unknown): Record<string, unknown> | undefined {
+  const fleet = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).fleet : undefined;
+  return typeof fleet === 'object' && fleet !== null ? (fleet as Record<string, unknown>) : undefined;
+}
+
 /** Whether a config file has a `fleet:` section: the aggregator's config (an endpoint's outflow.yaml may have one too). */
 function hasFleetSection(raw: unknown): boolean {
-  const fleet = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).fleet : undefined;
-  return typeof fleet === 'object' && fleet !== null;
+  return fleetSection(raw) !== undefined;
 }
 
 /** Whether a config file names a fleet store (fleet.store); an endpoint's outflow.yaml does not. */
 function namesStore(raw: unknown): boolean {
-  const fleet = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).fleet : undefined;
-  return typeof fleet === 'object' && fleet !== null && (fleet as Record<string, unknown>).store !== undefined;
+  return fleetSection(raw)?.store !== undefined;
 }
 
 async function checkStore(config: OutflowConfig | undefined, configPath: string | undefined, explicit: string | undefined, raw: unknown = {}): Promise<CheckResult> {
@@ -490,6 +494,12 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
   const tools = new ToolRunner({ platform, toolDir: config?.tools.dir ?? env.OUTFLOW_TOOL_DIR });
   // asked before the tools (reported after them): an osqueryd with Outflow loaded makes this host an endpoint
   const socket = await checkSocket(opts.socket);
+  // A config with a fleet section is the aggregator's: fleet serve runs none of the extension's tools, so a server
+  // without them (no iproute2, say) is told so without failing doctor. One file may serve both (docs/config.md),
+  // though: where doctor checks the extension (--socket, --extensions-load, or Outflow answers on the socket), the
+  // host is an endpoint and its tools stay required.
+  const endpoint = opts.socket !== undefined || opts.extensionsLoad !== undefined || socket.outflow === true;
+  const aggregator = opts.config !== undefined && hasFleetSection(raw) && !endpoint;
   if (tools.toolDirProblem) {
     results.push({
       name: 'tools.dir',
@@ -499,17 +509,15 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
       fix: 'tools.dir (OUTFLOW_TOOL_DIR) is for tests: unset it, or make it and every directory above it owned by root and writable by root only',
     });
   } else {
-    // A config with a fleet section is the aggregator's: fleet serve runs none of the extension's tools, so a server
-    // without them (no iproute2, say) is told so without failing doctor. One file may serve both (docs/config.md),
-    // though: where doctor checks the extension (--socket, --extensions-load, or Outflow answers on the socket), the
-    // host is an endpoint and its tools stay required.
-    const endpoint = opts.socket !== undefined || opts.extensionsLoad !== undefined || socket.outflow === true;
-    const aggregator = opts.config !== undefined && hasFleetSection(raw) && !endpoint;
     for (const probe of PROBES[platform]) {
       results.push(await probeTool(tools, aggregator ? { ...probe, required: false, purpose: `${probe.purpose}; the extension's, not fleet serve's` } : probe));
     }
   }
-  if (platform === 'darwin') results.push(await probeEsloggerPermission(tools));
+  if (platform === 'darwin') {
+    // eslogger is the extension's too: a Mac that only runs fleet serve needs neither it nor its permission
+    const es = await probeEsloggerPermission(tools);
+    results.push(aggregator && es.required ? { ...es, required: false, status: es.status === 'fail' ? 'warn' : es.status, detail: `${es.detail}; the extension's, not fleet serve's` } : es);
+  }
   results.push(checkRoot(platform));
   results.push(checkInterpreter());
   results.push(socket.result);
@@ -530,8 +538,8 @@ export async function runDoctorChecks(opts: DoctorOptions, env: NodeJS.ProcessEn
  * (OUTFLOW_HTTP_TOKEN) is out of doctor's sight: that is a warning, not a pass or a failure.
  */
 function checkFleetServe(config: OutflowConfig, raw: unknown, env: NodeJS.ProcessEnv): CheckResult[] {
-  const fleetRaw = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).fleet : undefined;
-  if (typeof fleetRaw !== 'object' || fleetRaw === null) return [{ name: 'fleet:http', status: 'skip', required: false, detail: 'no fleet section in the config' }];
+  const fleetRaw = fleetSection(raw);
+  if (fleetRaw === undefined) return [{ name: 'fleet:http', status: 'skip', required: false, detail: 'no fleet section in the config' }];
   const forServe = 'http' in fleetRaw;
   const results: CheckResult[] = [];
   const http = config.fleet.http;
@@ -588,10 +596,10 @@ function checkFleetServe(config: OutflowConfig, raw: unknown, env: NodeJS.Proces
   // serve refuses a cron expression node-cron does not take (exit 2), after the config itself validated
   const cron = config.fleet.scheduler.enabled ? invalidCronIssues(scheduledJobs(config.fleet.scheduler)) : [];
   if (cron.length) {
-    results.push({ name: 'fleet:scheduler', status: 'fail', required: true, detail: cron.map((i) => `${i.path}: ${i.message}`).join('; '), fix: 'use five fields (minute hour day month weekday) or six with seconds first: fleet serve refuses to start with it' });
+    results.push({ name: 'fleet:scheduler', status: 'fail', required: forServe, detail: cron.map((i) => `${i.path}: ${i.message}`).join('; '), fix: `${CRON_HINT}: fleet serve refuses to start with it` });
   }
   if (sinkProblems.length) {
-    results.push({ name: 'fleet:sinks', status: 'fail', required: true, detail: sinkProblems.join('; '), fix: 'a webhook secret: 16+ characters, in secret or on the first line of a secret_file the service user can read; a file sink: the path of a file' });
+    results.push({ name: 'fleet:sinks', status: 'fail', required: forServe, detail: sinkProblems.join('; '), fix: 'a webhook secret: 16+ characters, in secret or on the first line of a secret_file the service user can read; a file sink: the path of a file' });
   }
   // The file checks above read as doctor's user: root reads any file, so from root they pass files that the service
   // user (User=outflow in deploy/outflow-fleet.service) cannot read, and serve then exits 2 or retries for ever.
