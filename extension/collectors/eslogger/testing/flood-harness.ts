@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { parseConfig } from '../../../../src/config/index.js';
 import { createContext } from '../../../runtime/create-context.js';
 import { createEsloggerCollector } from '../collector.js';
+import { NO_FIXTURE_SELF } from './test-context.js';
 
 const toolDir = process.argv[2]!;
 const lines = Number(process.argv[3] ?? 1_000_000);
@@ -21,7 +22,7 @@ process.env.OUTFLOW_FAKE_ESLOGGER_FLOOD_RELEVANT_PCT = String(relevantPct);
 // The real context (process model, signing service, rings): RSS is what the extension would hold.
 const ctx = createContext({ platform: 'darwin', config: parseConfig({ tools: { dir: toolDir }, events: { max_events: maxEvents } }), log: pino({ level: 'silent' }) });
 // a pid beyond any real one (NO_FIXTURE_SELF): the flood's made-up pids and ppids must not be taken for this process's
-const collector = createEsloggerCollector(ctx, { readyMaxMs: 1000, self: { pid: 2 ** 22 + 1, startedAt: Math.floor(performance.timeOrigin / 1000) } });
+const collector = createEsloggerCollector(ctx, { readyMaxMs: 1000, self: NO_FIXTURE_SELF });
 let peakRss = 0;
 // memoryUsage.rss() reads one counter; memoryUsage() walks the heap spaces and would dominate the CPU figures.
 const sample = () => (peakRss = Math.max(peakRss, process.memoryUsage.rss()));
