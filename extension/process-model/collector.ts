@@ -23,6 +23,7 @@ export function createProcessCollector(ctx: ExtensionContext): Collector {
         ? `; warning: ps printed ${s.forged} line(s) so far that only a process name or argument holding a newline explains${s.lastForged ? ' (the latest snapshot too)' : ''}; paths/args withheld ${s.withheld} time(s); look for that process (log: 'ps printed lines')`
         : '';
       const paths = kernelPathSource(ctx);
+      const pathsText = paths ? `; ${pathsDetail(paths)}` : '';
       // A table too small for the host drops running processes: their flows and reads lose path, lineage and signing.
       // Degraded while it keeps happening (a host over the limit drops some at every snapshot), noted once it stopped.
       const evicted = ctx.processes.evictedRunning;
@@ -30,12 +31,12 @@ export function createProcessCollector(ctx: ExtensionContext): Collector {
       evictedBefore = evicted;
       if (dropped > 0) {
         const full = `process table full (processes.max_processes = ${ctx.config.processes.max_processes}); ${dropped} running processes dropped since the last sample (${evicted} so far), their flows and reads unattributed — raise processes.max_processes`;
-        health.degraded(`${status}; ${full}${paths ? `; ${pathsDetail(paths)}` : ''}${warning}`);
+        health.degraded(`${status}; ${full}${pathsText}${warning}`);
         return;
       }
       const earlier = evicted > 0 ? `; ${evicted} running processes dropped earlier while the table was full (processes.max_processes = ${ctx.config.processes.max_processes})` : '';
-      if (paths?.kind === 'core-failed') health.degraded(`${status}; ${pathsDetail(paths)}${earlier}${warning}`);
-      else health.running(status + (paths ? `; ${pathsDetail(paths)}` : '') + earlier + warning);
+      if (paths?.kind === 'core-failed') health.degraded(`${status}${pathsText}${earlier}${warning}`);
+      else health.running(`${status}${pathsText}${earlier}${warning}`);
     },
   });
 }
