@@ -1,6 +1,6 @@
 /**
- * startServe's stop(): closing the API must not hold the orderly shutdown past runServe's SHUTDOWN_LIMIT_MS (30 s, and
- * systemd's TimeoutStopSec=30 in deploy/outflow-fleet.service) with the default fleet.http settings, whatever the
+ * startServe's stop(): closing the API must not hold the orderly shutdown past runServe's SHUTDOWN_LIMIT_MS (30 s,
+ * below systemd's TimeoutStopSec=45 in deploy/outflow-fleet.service) with the default fleet.http settings, whatever the
  * connections still open: a keep-alive connection whose request was answered during shutdown, a body that never
  * completes (request_timeout_ms defaults to 60 s), a TLS connection whose handshake never completes.
  */

@@ -4,6 +4,7 @@
  * stops enforcing request_timeout_ms) keeps the event loop, and so the process, alive.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, expect, it, vi } from 'vitest';
@@ -15,6 +16,14 @@ afterEach(() => {
 
 it('the limit is the documented 30 s', () => {
   expect(SHUTDOWN_LIMIT_MS).toBe(30_000);
+});
+
+it("systemd's stop timeout in the shipped unit leaves the aggregator its own limit, with time to log and exit 1", () => {
+  // equal or shorter, systemd's SIGKILL races (or beats) the limit: no log of what held the shutdown, exit by signal
+  const unit = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'deploy', 'outflow-fleet.service'), 'utf8');
+  const stop = /^TimeoutStopSec=(\d+)s?$/m.exec(unit);
+  expect(stop, 'TimeoutStopSec= in deploy/outflow-fleet.service').not.toBeNull();
+  expect(Number(stop![1]) * 1000).toBeGreaterThanOrEqual(SHUTDOWN_LIMIT_MS + 10_000);
 });
 
 it('a shutdown that never completes runs onLate (exit 1) once the limit has passed, not before', async () => {

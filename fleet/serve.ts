@@ -178,8 +178,17 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
 
   const store = await openStore(opts.store ?? fleet.store, { postgres: fleet.postgres, log });
   const cleanup: (() => Promise<void>)[] = [() => store.close()];
+  // What went wrong that the exit code must tell (systemd marks the unit failed): a step of the shutdown that failed,
+  // or input that was read and can never be read again (stdin) that no batch committed.
+  const problems: string[] = [];
   const unwind = async () => {
-    for (const c of cleanup.splice(0).reverse()) await c().catch((err: unknown) => log.warn({ err: coerceError(err) }, 'cleanup step failed'));
+    for (const c of cleanup.splice(0).reverse()) {
+      await c().catch((err: unknown) => {
+        const e = coerceError(err);
+        problems.push(`a shutdown step failed: ${e.message}`);
+        log.error({ err: e }, 'cleanup step failed');
+      });
+    }
   };
 
   try {
@@ -255,7 +264,10 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
           idleFlushMs: fleet.ingest.poll_interval_ms,
         }).then(
           (r) => log.info({ lines: r.lines, accepted: r.accepted, quarantined: r.quarantined }, 'stdin ended'),
-          (err: unknown) => log.error({ err: coerceError(err) }, 'stdin source failed'),
+          (err: unknown) => {
+            problems.push('the stdin source failed: lines it had read were not committed');
+            log.error({ err: coerceError(err) }, 'stdin source failed: lines it had read were not committed, and this instance reads stdin no more');
+          },
         ),
       );
     }
@@ -338,6 +350,14 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
           const started = Date.now();
           log.info({ reason }, 'shutting down: closing the API, finishing batches and jobs');
           await unwind();
+          if (problems.length) {
+            log.error({ duration_ms: Date.now() - started, problems }, 'shutdown finished with problems (see the errors above)');
+            throw new OutflowError(
+              'SHUTDOWN_INCOMPLETE',
+              `shutdown finished with ${problems.length} problem(s): ${problems.join('; ')}`,
+              'the errors logged before it name each; stdin lines that were not committed must be sent again',
+            );
+          }
           log.info({ duration_ms: Date.now() - started }, 'shutdown complete');
         })();
         return stopping;

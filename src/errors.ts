@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'SINK_FAILED'
   | 'AUTH_REQUIRED'
   | 'BODY_TOO_LARGE'
+  | 'SHUTDOWN_INCOMPLETE'
   | 'UNSUPPORTED_PLATFORM';
 
 export class OutflowError extends Error {

@@ -4,7 +4,8 @@
  * pipe closes; (2) a batch the store could not commit (SQLITE_BUSY: another writer held the file past busy_timeout)
  * is retried, and the source goes on reading, as the file and NATS sources do; (3) shutdown ends a retry's wait (up to
  * 30 s) at once: otherwise `fleet serve` takes the rest of it, the whole SHUTDOWN_LIMIT_MS of runServe, before it
- * closes sinks and the store, and past the limit exits 1 with them open.
+ * closes sinks and the store, and past the limit exits 1 with them open; (4) a stdin batch that shutdown could not
+ * commit ends in exit 1: stdin cannot give its lines again.
  */
 import { type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -96,5 +97,8 @@ it('SIGTERM while a refused stdin batch waits for its next attempt shuts down pr
   const t0 = Date.now();
   child.kill('SIGTERM');
   const code = await exited;
-  expect({ code, shutdownMs: Date.now() - t0 < 5000 ? 'under 5 s' : Date.now() - t0 }).toEqual({ code: 0, shutdownMs: 'under 5 s' });
+  // promptly, and with exit 1: the line it read from stdin was never committed, and stdin cannot give it again
+  expect({ code, shutdownMs: Date.now() - t0 < 5000 ? 'under 5 s' : Date.now() - t0 }).toEqual({ code: 1, shutdownMs: 'under 5 s' });
+  expect(stderr()).toContain('shutdown finished with problems');
+  expect(stderr()).not.toContain('shutdown complete');
 }, 90_000);
