@@ -12,6 +12,11 @@
  *
  * Times are relative to `nowMs` (events older than events.retention would be pruned). Returns the
  * scenario directory for OUTFLOW_FAKE_SCENARIO.
+ *
+ * A real extension process plays it, and takes the file events of its own pid and of its children for its own
+ * (EsloggerPipeline `self`): the processes that do file events here, and their parents, have pids beyond any real
+ * one (≥ 2^22, Linux's PID_MAX_LIMIT; launchd's 1 aside), so no pid the OS gives the extension can match one
+ * (test/e2e/fixture-pids.test.ts). curl does none: its pid stays an ordinary one.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,13 +26,13 @@ import { buildAnswer, buildQuery, TYPE } from '../../extension/tables/process_ne
 import { appleEpbOptions, EPB_INBOUND, EPB_OUTBOUND, ethernet, ETHERTYPE, ipv4, PcapngWriter, udp } from '../../extension/tables/process_network_flows/dns-names/testing/frames.js';
 
 export const STEALER = {
-  pid: 8101,
+  pid: 4_208_101,
   path: '/Users/dana/Downloads/InvoiceViewer.app/Contents/MacOS/InvoiceViewer',
   cdhash: '5EA1E55C0FFEE0DDBA11AD0BE5EED5CAFEF00D42',
 };
-export const DITTO = { pid: 8103, path: '/usr/bin/ditto' };
+export const DITTO = { pid: 4_208_103, path: '/usr/bin/ditto' };
 export const CURL = { pid: 8104, path: '/usr/bin/curl' };
-export const DROPBOX = { pid: 5100, path: '/Applications/Dropbox.app/Contents/MacOS/Dropbox' };
+export const DROPBOX = { pid: 4_205_100, path: '/Applications/Dropbox.app/Contents/MacOS/Dropbox' };
 export const EXFIL = { remote: '203.0.113.77', port: 443, bytesOut: 15 * 1024 * 1024, bytesIn: 4_096, name: 'drop.quiet-harbor.io' };
 export const DROPBOX_UPLOAD = { remote: '162.125.1.20', port: 443, bytesOut: 15 * 1024 * 1024, bytesIn: 9_000, name: 'content.dropboxapi.com' };
 const ROUTER = '10.20.30.1';
@@ -41,6 +46,12 @@ export function lstart(ms: number): string {
   const d = new Date(ms);
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${d.getUTCFullYear()}`;
+}
+
+/** One `ps -axww -o pid=,ppid=,uid=,lstart=,comm=` row: numbers right-aligned in 5 columns, a longer one overflowing its column. */
+function psRow(pid: number, ppid: number, uid: number, startMs: number, comm: string): string {
+  const n = (v: number) => String(v).padStart(5);
+  return `${n(pid)} ${n(ppid)} ${n(uid)} ${lstart(startMs)} ${comm}`;
 }
 
 const CURL_DISPLAY = [
@@ -159,10 +170,10 @@ export function writeStealerScenario(dir: string, nowMs = Date.now()): StealerSc
   writeFileSync(
     path.join(dir, 'ps.txt'),
     [
-      `    1     0     0 ${lstart(at(86_400))} /sbin/launchd`,
-      ` ${DROPBOX.pid}     1   501 ${lstart(dropbox.startMs)} ${DROPBOX.path}`,
-      ` ${STEALER.pid}     1   501 ${lstart(stealer.startMs)} ${STEALER.path}`,
-      ` ${CURL.pid}  ${STEALER.pid}   501 ${lstart(curl.startMs)} ${CURL.path}`,
+      psRow(1, 0, 0, at(86_400), '/sbin/launchd'),
+      psRow(DROPBOX.pid, 1, 501, dropbox.startMs, DROPBOX.path),
+      psRow(STEALER.pid, 1, 501, stealer.startMs, STEALER.path),
+      psRow(CURL.pid, STEALER.pid, 501, curl.startMs, CURL.path),
       '',
     ].join('\n'),
   );

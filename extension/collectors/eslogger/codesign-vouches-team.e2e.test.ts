@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAKE_TOOLS_DIR, runOutflow } from '../../../test/helpers/cli.js';
 import { fileURLToPath } from 'node:url';
-import { body, esLine } from './testing/es-lines.mjs';
+import { chromeTeamClaimScenario } from './testing/es-lines.mjs';
 
 /**
  * darwin end to end on Linux, macOS < 26 (eslogger message v9, no cs_validation_category): two processes with
@@ -24,10 +24,7 @@ describe('a team id ES cannot vouch for waits for codesign (darwin, fake eslogge
     const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'eslogger-codesign-e2e-'));
     const baseMs = (Math.floor(Date.now() / 1000) - 20) * 1000;
     const S = baseMs / 1000;
-    const cookies = '/Users/dana/Library/Application Support/Google/Chrome/Default/Cookies';
-    const chrome = { pid: 67, ppid: 1, path: '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome', signingId: 'com.google.Chrome', teamId: 'EQHXZ8M8AV', startMs: baseMs - 5000, cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953' };
-    const fake = { ...chrome, pid: 80, path: '/Users/dana/Library/Caches/.x/Google Chrome' };
-    const lines = [chrome, fake].map((p, i) => esLine({ version: 9, kind: 'open', timeMs: baseMs, gseq: i + 1, process: p, body: body.open(cookies) }));
+    const { cookies, chrome, fake, lines } = chromeTeamClaimScenario(baseMs);
     writeFileSync(path.join(dir, 'eslogger.jsonl'), lines.join('\n') + '\n');
     // codesign's display for both files: a Developer ID chain naming Google's team, the image ES reported
     const display = (p: string) =>
@@ -56,7 +53,7 @@ describe('a team id ES cannot vouch for waits for codesign (darwin, fake eslogge
     });
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     const rows = jsonLines(r.stdout);
-    expect(rows.filter((x) => 'file_path' in x)).toEqual([{ time: S, pid: 80, team_id: 'EQHXZ8M8AV', signing_id: 'com.google.Chrome', file_path: cookies, category: 'browser_secrets' }]);
+    expect(rows.filter((x) => 'file_path' in x)).toEqual([{ time: S, pid: fake.pid, team_id: 'EQHXZ8M8AV', signing_id: 'com.google.Chrome', file_path: cookies, category: 'browser_secrets' }]);
     expect(rows.filter((x) => 'signature_class' in x)).toEqual([
       { path: chrome.path, signature_class: 'developer_id', team_id: 'EQHXZ8M8AV' },
       { path: fake.path, signature_class: 'unknown', team_id: 'EQHXZ8M8AV' },

@@ -51,15 +51,15 @@ describe('eslogger collector (fake eslogger child process)', () => {
     const { ctx, collector, health, recorded } = start({ env: { OUTFLOW_FAKE_ESLOGGER: file, OUTFLOW_FAKE_CALLS: calls } });
     await collector.ready();
     expect(ctx.sensitiveEvents.toArray().map((r) => [r.pid, r.category, r.file_path])).toEqual([
-      [7001, 'keychain', '/Users/dana/Library/Keychains/login.keychain-db'],
-      [7003, 'documents', '/Users/dana/Documents/Q3 report.pdf'],
-      [7003, 'documents', '/Users/dana/Documents/résumé 2026.pages'],
+      [4_207_001, 'keychain', '/Users/dana/Library/Keychains/login.keychain-db'],
+      [4_207_003, 'documents', '/Users/dana/Documents/Q3 report.pdf'],
+      [4_207_003, 'documents', '/Users/dana/Documents/résumé 2026.pages'],
     ]);
     expect(ctx.archiveEvents.toArray().map((r) => [r.tool, r.operation, r.archive_path, r.staging])).toEqual([
       ['ditto', 'exec', '/tmp/docs.zip', 1],
       ['ditto', 'create', '/tmp/docs.zip', 1],
     ]);
-    expect(recorded.exited.map((e) => e.pid)).toEqual([7003, 7001]);
+    expect(recorded.exited.map((e) => e.pid)).toEqual([4_207_003, 4_207_001]);
     expect(health()).toMatchObject({ state: 'running', events: 5, dropped: 0 });
     expect(health().detail).toMatch(/20 lines/);
     // --list-events first, then the intersection with what we want, as JSON
@@ -88,14 +88,14 @@ describe('eslogger collector (fake eslogger child process)', () => {
 
   it('writes the scenario rows whatever pid the OS gave this worker (one the scenario uses as a parent)', async () => {
     const real = Object.getOwnPropertyDescriptor(process, 'pid')!;
-    // 601 is the scenario's Terminal zsh, parent of the script that reads the login keychain
-    Object.defineProperty(process, 'pid', { ...real, value: 601 });
+    // 4_200_601 is the scenario's Terminal zsh, parent of the script that reads the login keychain
+    Object.defineProperty(process, 'pid', { ...real, value: 4_200_601 });
     try {
       const file = path.join(tempDir(), 'eslogger.jsonl');
       writeFileSync(file, keychainDittoScenario(Date.now() - 10_000).join('\n') + '\n');
       const { ctx, collector } = start({ env: { OUTFLOW_FAKE_ESLOGGER: file } });
       await collector.ready();
-      expect(ctx.sensitiveEvents.toArray().map((r) => r.pid)).toEqual([7001, 7003, 7003]);
+      expect(ctx.sensitiveEvents.toArray().map((r) => r.pid)).toEqual([4_207_001, 4_207_003, 4_207_003]);
     } finally {
       Object.defineProperty(process, 'pid', real);
     }

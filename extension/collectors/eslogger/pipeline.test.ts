@@ -16,9 +16,9 @@ describe('EsloggerPipeline on the keychain + ditto scenario', () => {
 
   it('writes the sensitive reads of the script and of ditto, not those of authorized readers', () => {
     expect(sensitiveEvents.toArray()).toEqual([
-      { time: S + 2, pid: 7001, ppid: 601, uid: 501, process_start: S + 1, path: '/bin/sh', signing_id: 'com.apple.sh', team_id: '', platform_binary: 1, operation: 'open', file_path: '/Users/dana/Library/Keychains/login.keychain-db', category: 'keychain', tier: 1 },
-      { time: S + 3, pid: 7003, ppid: 7001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', signing_id: 'com.apple.ditto', team_id: '', platform_binary: 1, operation: 'open', file_path: '/Users/dana/Documents/Q3 report.pdf', category: 'documents', tier: 2 },
-      { time: S + 4, pid: 7003, ppid: 7001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', signing_id: 'com.apple.ditto', team_id: '', platform_binary: 1, operation: 'open', file_path: '/Users/dana/Documents/résumé 2026.pages', category: 'documents', tier: 2 },
+      { time: S + 2, pid: 4_207_001, ppid: 4_200_601, uid: 501, process_start: S + 1, path: '/bin/sh', signing_id: 'com.apple.sh', team_id: '', platform_binary: 1, operation: 'open', file_path: '/Users/dana/Library/Keychains/login.keychain-db', category: 'keychain', tier: 1 },
+      { time: S + 3, pid: 4_207_003, ppid: 4_207_001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', signing_id: 'com.apple.ditto', team_id: '', platform_binary: 1, operation: 'open', file_path: '/Users/dana/Documents/Q3 report.pdf', category: 'documents', tier: 2 },
+      { time: S + 4, pid: 4_207_003, ppid: 4_207_001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', signing_id: 'com.apple.ditto', team_id: '', platform_binary: 1, operation: 'open', file_path: '/Users/dana/Documents/résumé 2026.pages', category: 'documents', tier: 2 },
     ]);
     expect(pipeline.stats.authorized).toBe(2); // securityd on the keychain, mdworker on Documents
     expect(pipeline.stats.deduplicated).toBeGreaterThanOrEqual(1); // the script's second open of the keychain
@@ -26,18 +26,18 @@ describe('EsloggerPipeline on the keychain + ditto scenario', () => {
 
   it('writes the ditto exec (argv, archive path from argv) and the archive file creation, staged in /tmp', () => {
     expect(archiveEvents.toArray()).toEqual([
-      { time: S + 3, pid: 7003, ppid: 7001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', tool: 'ditto', operation: 'exec', archive_path: '/tmp/docs.zip', args: 'ditto -c -k --sequesterRsrc --keepParent /Users/dana/Documents /tmp/docs.zip', staging: 1 },
-      { time: S + 4, pid: 7003, ppid: 7001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', tool: 'ditto', operation: 'create', archive_path: '/tmp/docs.zip', args: '', staging: 1 },
+      { time: S + 3, pid: 4_207_003, ppid: 4_207_001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', tool: 'ditto', operation: 'exec', archive_path: '/tmp/docs.zip', args: 'ditto -c -k --sequesterRsrc --keepParent /Users/dana/Documents /tmp/docs.zip', staging: 1 },
+      { time: S + 4, pid: 4_207_003, ppid: 4_207_001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', tool: 'ditto', operation: 'create', archive_path: '/tmp/docs.zip', args: '', staging: 1 },
     ]);
   });
 
   it('feeds the process model with lineage fields from exec/fork/exit', () => {
-    const ditto = recorded.observed.find((o) => o.pid === 7003 && o.args);
+    const ditto = recorded.observed.find((o) => o.pid === 4_207_003 && o.args);
     expect(ditto).toMatchObject({
-      pid: 7003,
+      pid: 4_207_003,
       processStart: S + 3,
-      ppid: 7001,
-      originalPpid: 7001,
+      ppid: 4_207_001,
+      originalPpid: 4_207_001,
       responsiblePid: 512,
       uid: 501,
       path: '/usr/bin/ditto',
@@ -49,20 +49,20 @@ describe('EsloggerPipeline on the keychain + ditto scenario', () => {
       tty: true,
       source: 'eslogger',
     });
-    expect(recorded.observed.some((o) => o.pid === 7001 && o.ppid === 601 && o.processStart === S + 1)).toBe(true); // fork child
+    expect(recorded.observed.some((o) => o.pid === 4_207_001 && o.ppid === 4_200_601 && o.processStart === S + 1)).toBe(true); // fork child
     expect(recorded.exited).toEqual([
-      { pid: 7003, processStart: S + 3, at: S + 4 },
-      { pid: 7001, processStart: S + 1, at: S + 4 },
+      { pid: 4_207_003, processStart: S + 3, at: S + 4 },
+      { pid: 4_207_001, processStart: S + 1, at: S + 4 },
     ]);
     expect(recorded.seeded.map((s) => s.path)).toEqual(['/bin/sh', '/usr/bin/ditto']);
     // each row's producer is kept while its row can explain an upload: the script's keychain read for the
     // tier-1 ring's 12 h, ditto's document reads and archive events for events.retention
     expect(recorded.kept).toEqual([
-      { pid: 7001, processStart: S + 1, until: S + 2 + 43_200 },
-      { pid: 7003, processStart: S + 3, until: S + 3 + 1800 },
-      { pid: 7003, processStart: S + 3, until: S + 3 + 1800 },
-      { pid: 7003, processStart: S + 3, until: S + 4 + 1800 },
-      { pid: 7003, processStart: S + 3, until: S + 4 + 1800 },
+      { pid: 4_207_001, processStart: S + 1, until: S + 2 + 43_200 },
+      { pid: 4_207_003, processStart: S + 3, until: S + 3 + 1800 },
+      { pid: 4_207_003, processStart: S + 3, until: S + 3 + 1800 },
+      { pid: 4_207_003, processStart: S + 3, until: S + 4 + 1800 },
+      { pid: 4_207_003, processStart: S + 3, until: S + 4 + 1800 },
     ]);
     expect(recorded.seeded[1]!.fields).toMatchObject({ signingId: 'com.apple.ditto', teamId: null, cdhash: 'deadbeef00112233445566778899aabbccddeeff', platformBinary: true, csValidationCategory: 1 });
   });

@@ -44,16 +44,16 @@ describe('sensitive_file_events and archive_events through `outflow query` (darw
     const archive = rows.filter((x) => 'archive_path' in x);
     const common = { uid: 501, signing_id: undefined as unknown, team_id: '', platform_binary: 1 };
     expect(sensitive).toEqual([
-      { ...common, time: S + 2, pid: 7001, ppid: 601, process_start: S + 1, path: '/bin/sh', signing_id: 'com.apple.sh', operation: 'open', file_path: '/Users/dana/Library/Keychains/login.keychain-db', category: 'keychain', tier: 1 },
-      { ...common, time: S + 3, pid: 7003, ppid: 7001, process_start: S + 3, path: '/usr/bin/ditto', signing_id: 'com.apple.ditto', operation: 'open', file_path: '/Users/dana/Documents/Q3 report.pdf', category: 'documents', tier: 2 },
-      { ...common, time: S + 3, pid: 7003, ppid: 7001, process_start: S + 3, path: '/usr/bin/ditto', signing_id: 'com.apple.ditto', operation: 'open', file_path: '/Users/dana/Documents/résumé 2026.pages', category: 'documents', tier: 2 },
+      { ...common, time: S + 2, pid: 4_207_001, ppid: 4_200_601, process_start: S + 1, path: '/bin/sh', signing_id: 'com.apple.sh', operation: 'open', file_path: '/Users/dana/Library/Keychains/login.keychain-db', category: 'keychain', tier: 1 },
+      { ...common, time: S + 3, pid: 4_207_003, ppid: 4_207_001, process_start: S + 3, path: '/usr/bin/ditto', signing_id: 'com.apple.ditto', operation: 'open', file_path: '/Users/dana/Documents/Q3 report.pdf', category: 'documents', tier: 2 },
+      { ...common, time: S + 3, pid: 4_207_003, ppid: 4_207_001, process_start: S + 3, path: '/usr/bin/ditto', signing_id: 'com.apple.ditto', operation: 'open', file_path: '/Users/dana/Documents/résumé 2026.pages', category: 'documents', tier: 2 },
     ]);
-    const ditto = { pid: 7003, ppid: 7001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', tool: 'ditto', archive_path: '/tmp/docs.zip', staging: 1 };
+    const ditto = { pid: 4_207_003, ppid: 4_207_001, uid: 501, process_start: S + 3, path: '/usr/bin/ditto', tool: 'ditto', archive_path: '/tmp/docs.zip', staging: 1 };
     expect(archive).toEqual([
       { ...ditto, time: S + 3, operation: 'exec', args: 'ditto -c -k --sequesterRsrc --keepParent /Users/dana/Documents /tmp/docs.zip' },
       { ...ditto, time: S + 3, operation: 'create', args: '' },
     ]);
-    expect(rows.filter((x) => 'archiver' in x)).toEqual([{ archiver: 7003, reader: 7001, reader_category: 'keychain' }]);
+    expect(rows.filter((x) => 'archiver' in x)).toEqual([{ archiver: 4_207_003, reader: 4_207_001, reader_category: 'keychain' }]);
     expect(rows.find((x) => x.component === 'eslogger')).toMatchObject({ state: 'running', events: 5, dropped: 0 });
   });
 });

@@ -179,26 +179,31 @@ export const body = {
  * The e2e scenario: in a Terminal zsh, a script reads the login keychain, zips ~/Documents with ditto
  * into /tmp, and exits. Authorized readers (securityd on the keychain, mdworker on Documents) appear too
  * and must be suppressed. Times run from `baseMs`; mixes v9 and v10 lines.
+ *
+ * `outflow query` e2e tests play it to a real extension process, which takes the file events of its own pid and of
+ * its children for its own (EsloggerPipeline `self`): every process here that does a file event, and its parent,
+ * has a pid beyond any real one (≥ 2^22, Linux's PID_MAX_LIMIT; launchd's 1 aside), so no pid the OS gives that
+ * process can match one (test/e2e/fixture-pids.test.ts).
  * @param {number} baseMs
  * @returns {string[]}
  */
 export function keychainDittoScenario(baseMs) {
   /** @type {ProcSpec} */
-  const zsh = { pid: 601, ppid: 598, path: '/bin/zsh', platform: true, signingId: 'com.apple.zsh', startMs: baseMs - 3600_000, tty: '/dev/ttys003', cdhash: '0F1E2D3C4B5A69788796A5B4C3D2E1F00F1E2D3C' };
+  const zsh = { pid: 4_200_601, ppid: 598, path: '/bin/zsh', platform: true, signingId: 'com.apple.zsh', startMs: baseMs - 3600_000, tty: '/dev/ttys003', cdhash: '0F1E2D3C4B5A69788796A5B4C3D2E1F00F1E2D3C' };
   /** @type {ProcSpec} */
-  const script = { pid: 7001, ppid: 601, path: '/bin/sh', platform: true, signingId: 'com.apple.sh', startMs: baseMs + 1_250, tty: '/dev/ttys003', responsiblePid: 512, cdhash: '9A8B7C6D5E4F30211203F4E5D6C7B8A99A8B7C6D' };
+  const script = { pid: 4_207_001, ppid: 4_200_601, path: '/bin/sh', platform: true, signingId: 'com.apple.sh', startMs: baseMs + 1_250, tty: '/dev/ttys003', responsiblePid: 512, cdhash: '9A8B7C6D5E4F30211203F4E5D6C7B8A99A8B7C6D' };
   /** @type {ProcSpec} */
   const scriptPreExec = { ...script, path: '/bin/zsh', signingId: 'com.apple.zsh', cdhash: zsh.cdhash };
   /** @type {ProcSpec} */
-  const ditto = { pid: 7003, ppid: 7001, path: '/usr/bin/ditto', platform: true, signingId: 'com.apple.ditto', startMs: baseMs + 3_600, tty: '/dev/ttys003', responsiblePid: 512, cdhash: 'DEADBEEF00112233445566778899AABBCCDDEEFF' };
+  const ditto = { pid: 4_207_003, ppid: 4_207_001, path: '/usr/bin/ditto', platform: true, signingId: 'com.apple.ditto', startMs: baseMs + 3_600, tty: '/dev/ttys003', responsiblePid: 512, cdhash: 'DEADBEEF00112233445566778899AABBCCDDEEFF' };
   /** @type {ProcSpec} */
   const dittoPreExec = { ...ditto, path: '/bin/sh', signingId: 'com.apple.sh', cdhash: script.cdhash };
   /** @type {ProcSpec} */
-  const securityd = { pid: 310, ppid: 1, uid: 0, path: '/usr/sbin/securityd', platform: true, signingId: 'com.apple.securityd', startMs: baseMs - 86_400_000 };
+  const securityd = { pid: 4_200_310, ppid: 1, uid: 0, path: '/usr/sbin/securityd', platform: true, signingId: 'com.apple.securityd', startMs: baseMs - 86_400_000 };
   /** @type {ProcSpec} */
-  const mdworker = { pid: 944, ppid: 1, path: '/System/Library/Frameworks/CoreServices.framework/Frameworks/Metadata.framework/Versions/A/Support/mdworker_shared', platform: true, signingId: 'com.apple.mdworker_shared', startMs: baseMs - 600_000 };
+  const mdworker = { pid: 4_200_944, ppid: 1, path: '/System/Library/Frameworks/CoreServices.framework/Frameworks/Metadata.framework/Versions/A/Support/mdworker_shared', platform: true, signingId: 'com.apple.mdworker_shared', startMs: baseMs - 600_000 };
   /** @type {ProcSpec} */
-  const builder = { pid: 4419, ppid: 1, path: '/Applications/Xcode.app/Contents/Developer/usr/bin/make', platform: false, signingId: 'com.apple.dt.make', teamId: 'APPLECOMPUTER', startMs: baseMs - 60_000 };
+  const builder = { pid: 4_204_419, ppid: 1, path: '/Applications/Xcode.app/Contents/Developer/usr/bin/make', platform: false, signingId: 'com.apple.dt.make', teamId: 'APPLECOMPUTER', startMs: baseMs - 60_000 };
   let g = 90_000;
   /** @type {(kind: string, ms: number, process: ProcSpec, b: object, version?: number) => string} */
   const line = (kind, ms, process, b, version = 10) => esLine({ kind, timeMs: baseMs + ms, gseq: g++, process, body: b, version });
@@ -224,6 +229,23 @@ export function keychainDittoScenario(baseMs) {
     line('exit', 4_000, ditto, body.exit(0), 10),
     line('exit', 4_100, script, body.exit(0), 9),
   ];
+}
+
+/**
+ * The macOS < 26 team-claim case (codesign-vouches-team.e2e.test.ts): two processes with Chrome's team and signing
+ * id read Chrome's cookies, message v9 (no cs_validation_category): Chrome itself, and a copy under ~/Library/Caches
+ * whose chain codesign will not find Apple's. Played to a real extension process: pids beyond any real one, as in
+ * keychainDittoScenario.
+ * @param {number} baseMs
+ */
+export function chromeTeamClaimScenario(baseMs) {
+  const cookies = '/Users/dana/Library/Application Support/Google/Chrome/Default/Cookies';
+  /** @type {ProcSpec} */
+  const chrome = { pid: 4_200_067, ppid: 1, path: '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome', signingId: 'com.google.Chrome', teamId: 'EQHXZ8M8AV', startMs: baseMs - 5000, cdhash: '3F9A0C17D2E44B6A91C058E7B2D1F0A6C4E8B953' };
+  /** @type {ProcSpec} */
+  const fake = { ...chrome, pid: 4_200_080, path: '/Users/dana/Library/Caches/.x/Google Chrome' };
+  const lines = [chrome, fake].map((p, i) => esLine({ version: 9, kind: 'open', timeMs: baseMs, gseq: i + 1, process: p, body: body.open(cookies) }));
+  return { cookies, chrome, fake, lines };
 }
 
 /**
