@@ -35,6 +35,7 @@ import { eventPresent, listNewestDetections, type Store } from '../store/store.j
 import { bearerMatches } from './auth.js';
 import { STATUS_FRESH_SECONDS, STATUS_GAUGE_REFRESH_MS, statusAnswer } from './host-status.js';
 import { decodeIngestBody, TooManyLinesError } from './ingest-body.js';
+import { MAX_ENVELOPE_TEXT } from '../ingest/parse-result-log.js';
 import { appPrevalence, destinationPrevalence } from './prevalence.js';
 
 
@@ -104,7 +105,8 @@ const DetectionsQuerySchema = z
       .transform((s) => s.toUpperCase())
       .pipe(z.enum(ANALYTIC_IDS))
       .optional(),
-    host: noNul.max(256).optional(),
+    // a host id or hostname as long as ingest keeps them, so every stored host can be asked for
+    host: noNul.max(MAX_ENVELOPE_TEXT).optional(),
     limit: z.coerce.number().int().min(1).max(10_000).default(1000),
     format: z.enum(['json', 'ocsf']).default('json'),
   })
