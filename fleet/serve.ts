@@ -123,17 +123,20 @@ async function superviseFile(file: string, ingest: IngestService, store: Store, 
 /**
  * The ingest service as the stdin source uses it: stdin cannot be read again, so a batch the store could not commit
  * (busy, restarting) is retried with back-off, as the file and NATS sources retry theirs, rather than ending the
- * source and losing the batch. Once shutdown has begun, it gives up after a few attempts.
+ * source and losing the batch. Once shutdown has begun, it gives up after three more attempts.
  */
 function retryingIngest(ingest: IngestService, log: Logger, signal: AbortSignal): IngestService {
   return {
     async ingestLines(lines, source) {
       const held = Array.isArray(lines) ? lines : [...lines];
+      // counted apart: a batch that had failed often before shutdown still gets its last few attempts
+      let failuresInShutdown = 0;
       for (let failures = 1; ; failures++) {
         try {
           return await ingest.ingestLines(held, source);
         } catch (err) {
-          if (!(err instanceof StoreError) || (signal.aborted && failures >= 3)) throw err;
+          if (signal.aborted) failuresInShutdown++;
+          if (!(err instanceof StoreError) || failuresInShutdown >= 3) throw err;
           const delay = signal.aborted ? 500 : Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
           log.warn({ err: coerceError(err), attempt: failures, retry_in_ms: delay, lines: held.length }, 'stdin batch not committed; retrying');
           // shutdown ends a long wait at once (the next attempt is then the last but a few): runServe allows 30 s
@@ -252,7 +255,11 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
       process.stdin.pipe(input);
       sourcesAbort.signal.addEventListener('abort', () => {
         process.stdin.unpipe(input);
-        process.stdin.pause();
+        // What node already read from fd 0 and holds (the pipe paused while the source was busy committing, or read
+        // since) is lines this source read, that stdin cannot give again: hand it on before the end. Then read no
+        // more (a paused stream still reads up to its high-water mark): what is left stays in the pipe, unread.
+        for (let chunk: unknown; (chunk = process.stdin.read()) !== null; ) input.write(chunk);
+        process.stdin.destroy();
         input.end();
       });
       sourceRuns.push(
@@ -351,12 +358,9 @@ export async function startServe(opts: StartServeOptions): Promise<RunningServe>
           log.info({ reason }, 'shutting down: closing the API, finishing batches and jobs');
           await unwind();
           if (problems.length) {
-            log.error({ duration_ms: Date.now() - started, problems }, 'shutdown finished with problems (see the errors above)');
-            throw new OutflowError(
-              'SHUTDOWN_INCOMPLETE',
-              `shutdown finished with ${problems.length} problem(s): ${problems.join('; ')}`,
-              'the errors logged before it name each; stdin lines that were not committed must be sent again',
-            );
+            const hint = 'the errors logged before it name each; stdin lines that were not committed must be sent again';
+            log.error({ duration_ms: Date.now() - started, problems, hint }, 'shutdown finished with problems (see the errors above)');
+            throw new OutflowError('SHUTDOWN_INCOMPLETE', `shutdown finished with ${problems.length} problem(s): ${problems.join('; ')}`, hint);
           }
           log.info({ duration_ms: Date.now() - started }, 'shutdown complete');
         })();

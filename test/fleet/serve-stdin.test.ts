@@ -100,5 +100,7 @@ it('SIGTERM while a refused stdin batch waits for its next attempt shuts down pr
   // promptly, and with exit 1: the line it read from stdin was never committed, and stdin cannot give it again
   expect({ code, shutdownMs: Date.now() - t0 < 5000 ? 'under 5 s' : Date.now() - t0 }).toEqual({ code: 1, shutdownMs: 'under 5 s' });
   expect(stderr()).toContain('shutdown finished with problems');
+  // however often it failed before, the batch gets three attempts once shutdown has begun (two of them retried)
+  expect(stderr()).toMatch(/"attempt":8,"retry_in_ms":500\b/);
   expect(stderr()).not.toContain('shutdown complete');
 }, 90_000);
