@@ -78,6 +78,8 @@ export const DEFAULT_SANCTIONED: readonly DefaultAppMatcher[] = [
   { team_id: 'P3FGV63VK7', signing_id_prefix: 'kandji-library-manager', name: 'Kandji library manager', category: 'mdm', verified: true },
   { team_id: 'P3FGV63VK7', signing_id_prefix: 'io.kandji', name: 'Kandji apps', category: 'mdm', verified: true },
   { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.intune', name: 'Intune', category: 'mdm', verified: true },
+  // its agent and daemon (scripts, log collection): com.microsoft.intuneMDMAgent[.daemon], which the prefix above does not match
+  { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.intuneMDMAgent', name: 'Intune agent', category: 'mdm', verified: true },
   { team_id: MICROSOFT, signing_id_prefix: 'com.microsoft.CompanyPortalMac', name: 'Intune Company Portal', category: 'mdm', verified: true },
   { team_id: 'X9E956P446', signing_id_prefix: 'com.crowdstrike', name: 'CrowdStrike Falcon', category: 'edr', verified: true },
   { team_id: '4AYE5J54KN', signing_id_prefix: 'com.sentinelone', name: 'SentinelOne', category: 'edr', verified: true },

@@ -107,12 +107,16 @@ export const DEFAULT_SENSITIVE_RULES: readonly SensitiveRule[] = [
   // Arc keeps Chromium's layout one level down, in User Data (cookies in Network/Cookies, as every Chromium now)
   ...chromium('Arc/User Data', ARC),
   { pattern: '~/Library/Application Support/Firefox/Profiles/*/{key4.db,key3.db,logins.json,logins-backup.json,cookies.sqlite,cert9.db}*', category: 'browser_secrets', authorized: FIREFOX },
-  { pattern: '~/Library/Cookies/*.binarycookies', category: 'browser_secrets', authorized: SAFARI },
+  // Safari's jar only: every other app's CFNetwork jar there (<bundle id>.binarycookies) is read by that app itself,
+  // and would put a credential read in the group of every Cocoa app that talks HTTP
+  { pattern: '~/Library/Cookies/Cookies.binarycookies', category: 'browser_secrets', authorized: SAFARI },
   { pattern: '~/Library/Containers/com.apple.Safari/Data/Library/Cookies/**', category: 'browser_secrets', authorized: SAFARI },
   { pattern: '~/Library/Safari/{Form Values,LocalStorage,Databases}*', category: 'browser_secrets', authorized: SAFARI },
 
-  // private keys by any name ssh-keygen users give them (id_ed25519_github, id_rsa_work), not their public halves
-  { pattern: '~/.ssh/{id_*,*.pem,*.key,*.p12,config}', category: 'dev_credentials', authorized: apple('com.apple.openssh', 'com.apple.ssh', 'com.apple.ssh-agent'), except_suffixes: ['.pub'] },
+  // private keys by any name ssh-keygen users give them (id_ed25519_github, id_rsa_work), not their public halves, nor
+  // ~/.ssh/config (no secret; IDEs and SSH clients read it for its host list). Apple's ssh-add (`--apple-load-keychain`
+  // in a shell's rc file) and ssh-keygen (git's SSH commit signing) read the keys as ssh does.
+  { pattern: '~/.ssh/{id_*,*.pem,*.key,*.p12}', category: 'dev_credentials', authorized: apple('com.apple.openssh', 'com.apple.ssh', 'com.apple.ssh-agent', 'com.apple.ssh-add', 'com.apple.ssh-keygen'), except_suffixes: ['.pub'] },
   { pattern: '~/.aws/{credentials,config}', category: 'dev_credentials' },
   { pattern: '~/.aws/sso/cache/*', category: 'dev_credentials' },
   { pattern: '~/.config/gcloud/**', category: 'dev_credentials' },
@@ -137,11 +141,11 @@ export const DEFAULT_SENSITIVE_RULES: readonly SensitiveRule[] = [
   { pattern: '~/Library/Messages/**', category: 'messaging', authorized: apple('com.apple.MobileSMS', 'com.apple.imagent', 'com.apple.imdpersistence', 'com.apple.IMDPersistenceAgent', 'com.apple.imtransferservices') },
   { pattern: '~/Library/Application Support/Signal/**', category: 'messaging', authorized: vendor('U68MSDN6DR', 'org.whispersystems.signal-desktop') },
   { pattern: '~/Library/Group Containers/6N38VWS5BX.ru.keepcoder.Telegram/**', category: 'messaging', authorized: vendor('6N38VWS5BX', 'ru.keepcoder.Telegram') },
-  { pattern: '~/Library/Application Support/Telegram Desktop/**', category: 'messaging' },
+  { pattern: '~/Library/Application Support/Telegram Desktop/**', category: 'messaging', authorized: vendor('C67CF9S4VU', 'com.tdesktop.Telegram') },
   { pattern: '~/Library/Group Containers/group.net.whatsapp.WhatsApp.shared/**', category: 'messaging', authorized: vendor('57T9237FN3', 'net.whatsapp.WhatsApp') },
   { pattern: '~/Library/Application Support/Slack/{Cookies,storage,Local Storage}*', category: 'messaging', authorized: vendor('BQR82RBBHL', 'com.tinyspeck.slackmacgap') },
   { pattern: '~/Library/Containers/com.tinyspeck.slackmacgap/Data/Library/Application Support/Slack/{Cookies,storage,Local Storage}*', category: 'messaging', authorized: vendor('BQR82RBBHL', 'com.tinyspeck.slackmacgap') },
-  { pattern: '~/Library/Application Support/discord/{Local Storage,Cookies}*', category: 'messaging' },
+  { pattern: '~/Library/Application Support/discord/{Local Storage,Cookies}*', category: 'messaging', authorized: vendor('53Q6R32WPB', 'com.hnc.Discord') },
 
   // tier 2 — user data
   { pattern: '~/Library/Mail/**', category: 'personal_data', authorized: [...apple('com.apple.mail', 'com.apple.MailServiceAgent', 'com.apple.email.maild'), ...INDEXERS_AND_BACKUP] },

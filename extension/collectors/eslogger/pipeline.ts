@@ -46,6 +46,10 @@ export interface OwnProcess {
  */
 const OWN_START_SLACK_S = 60;
 
+/** An open event's `fflag` is the kernel's FFLAGS (O_* + 1): these two bits say whether it reads, writes or both. */
+const FREAD = 0x1;
+const FWRITE = 0x2;
+
 export interface PipelineStats {
   lines: number;
   /** Rejected by the fast path before JSON.parse. */
@@ -213,7 +217,9 @@ export class EsloggerPipeline {
         this.deps.processes.exited(e.process.pid, e.process.processStart, e.time);
         return;
       case 'open':
-        this.sensitive(e, e.file, 'open');
+        // an open for writing only (FWRITE without FREAD: curl -o, a save) reads nothing: recorded as a write, which is
+        // no precursor; without flags (a format change) it counts as a read
+        this.sensitive(e, e.file, (e.fflag & (FREAD | FWRITE)) === FWRITE ? 'write' : 'open');
         return;
       case 'write':
         this.sensitive(e, e.file, 'write');

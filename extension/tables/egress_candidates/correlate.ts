@@ -451,6 +451,9 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
   sensitiveEvents.forEach((e) => {
     const i = at++;
     if (e.tier !== 1 && e.tier !== 2) return;
+    // a precursor is a read of sensitive data (an open for reading, a clone's source) or a move of it: a process that
+    // writes a file there (a download into ~/Downloads, a save) read nothing of it
+    if (e.operation !== 'open' && e.operation !== 'rename') return;
     const b = bucketFor(e);
     if (b < 0) return;
     const slot = b * LISTS + (e.tier === 1 ? TIER1 : TIER2);
