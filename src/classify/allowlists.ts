@@ -70,6 +70,13 @@ export const DEFAULT_SANCTIONED: readonly DefaultAppMatcher[] = [
   { team_id: 'DE8Y96K9QP', signing_id_prefix: 'Cisco-Systems.Spark', name: 'Webex', category: 'conferencing', verified: true },
   { team_id: 'DE8Y96K9QP', signing_id_prefix: 'com.webex', name: 'Webex Meetings', category: 'conferencing', verified: true },
   { team_id: 'DE8Y96K9QP', signing_id_prefix: 'com.cisco.webexmeetingsapp', name: 'Webex Meetings app', category: 'conferencing', verified: true },
+  // VPN / zero-trust clients: their own tunnel to the gateway is a long-lived, symmetric flow that is never upload-shaped,
+  // so its pair never becomes upload-normal and AN0082 would fire on every host that runs one, every day. The apps a
+  // tunnel carries are flows of their own processes.
+  { team_id: 'PXPZ95SK77', signing_id_prefix: 'com.paloaltonetworks.GlobalProtect', name: 'GlobalProtect', category: 'vpn', verified: true },
+  { team_id: 'DE8Y96K9QP', signing_id_prefix: 'com.cisco.anyconnect', name: 'Cisco Secure Client (AnyConnect)', category: 'vpn', verified: true },
+  { team_id: 'PCBCQZJ7S7', signing_id_prefix: 'com.zscaler', name: 'Zscaler Client Connector', category: 'vpn', verified: true },
+  { team_id: 'W5364U7YZB', signing_id_prefix: 'io.tailscale.ipn', name: 'Tailscale', category: 'vpn', verified: true },
   // MDM / EDR / fleet agents
   { team_id: '483DWKW443', signing_id_prefix: 'com.jamf', name: 'Jamf', category: 'mdm', verified: true },
   { team_id: '483DWKW443', signing_id_prefix: 'com.jamfsoftware', name: 'Jamf (jamf binary)', category: 'mdm', verified: true },
