@@ -232,13 +232,18 @@ export class EsloggerPipeline {
         this.sensitive(e, e.file, 'close_modified');
         return this.archiveFile(e, e.file);
       case 'rename': {
-        // Moving a secret away is as interesting as moving something into a sensitive place.
-        if (!this.sensitive(e, e.destination, 'rename')) this.sensitive(e, e.source, 'rename');
+        // Moving a secret away (or from one sensitive place to another) moves the data: a precursor. A file renamed into a
+        // sensitive place from elsewhere (a safe-save's temporary file, a finished download) reads nothing there: it
+        // is recorded as `create`, as a clone's sensitive target is.
+        // A destination whose rule authorizes the process (Discord into discord/Cookies*) does not hide a source it is
+        // not authorized for.
+        const fromSensitive = !!this.deps.matcher.match(canonicalPath(e.source.path));
+        if (this.sensitive(e, e.destination, fromSensitive ? 'rename' : 'create') !== 'recorded') this.sensitive(e, e.source, 'rename');
         return this.archiveFile(e, e.destination);
       }
       case 'clone': {
         // a clone reads its source without an open event: that read is the access
-        if (!this.sensitive(e, e.source, 'open')) this.sensitive(e, e.destination, 'create');
+        if (this.sensitive(e, e.source, 'open') === 'none') this.sensitive(e, e.destination, 'create');
         return this.archiveFile(e, e.destination);
       }
     }
@@ -294,31 +299,31 @@ export class EsloggerPipeline {
     this.pushArchive(e.time, t, archive.tool, 'exec', archivePath, capArgs(e.args));
   }
 
-  /** Returns true when the file is sensitive (row written, deduplicated, authorized or held for codesign). */
-  private sensitive(e: EsEvent, f: EsFile, operation: Operation): boolean {
+  /** `none`: no rule matches; `authorized`: the process is an authorized reader; `recorded`: row written, deduplicated or held for codesign. */
+  private sensitive(e: EsEvent, f: EsFile, operation: Operation): 'none' | 'authorized' | 'recorded' {
     const filePath = canonicalPath(f.path);
     const m = this.deps.matcher.match(filePath);
-    if (!m) return false;
+    if (!m) return 'none';
     const p = e.process;
     const authorization = this.authorization(m, p);
     if (authorization === 'vouched') {
       this.stats.authorized++;
-      return true;
+      return 'authorized';
     }
     // one file on APFS (case-insensitive by default) however it is spelled, as the matcher takes it
-    if (this.isRepeat(`s|${p.pid}|${p.processStart}|${operation}|${foldedPath(filePath)}`, e.time)) return true;
+    if (this.isRepeat(`s|${p.pid}|${p.processStart}|${operation}|${foldedPath(filePath)}`, e.time)) return 'recorded';
     this.observe(p, e.time);
     if (authorization === 'pending') {
       if (this.held.length < MAX_HELD_READS) {
         this.stats.heldForCodesign++;
         this.held.push({ event: e, filePath, match: m, operation, heldAt: this.deps.now() });
-        return true;
+        return 'recorded';
       }
       // a flood of claims must not make room for one more unverified: decided now, as not vouched for
       this.stats.claimsNotVouched++;
     }
     this.pushSensitive(e, filePath, m, operation);
-    return true;
+    return 'recorded';
   }
 
   /**
