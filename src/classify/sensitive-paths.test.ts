@@ -49,6 +49,15 @@ describe('default taxonomy', () => {
     ['/Volumes/USB/vault.kdbx', 'password_manager'],
     ['/Users/dana/Library/Messages/chat.db', 'messaging'],
     ['/Users/dana/Library/Application Support/Signal/sql/db.sqlite', 'messaging'],
+    // Electron session tokens (what Discord and Slack stealers read), inside the folders, not only the folders
+    ['/Users/dana/Library/Application Support/discord/Local Storage/leveldb/000005.ldb', 'messaging'],
+    ['/Users/dana/Library/Application Support/discord/Local Storage/leveldb/000004.log', 'messaging'],
+    ['/Users/dana/Library/Application Support/discord/Cookies', 'messaging'],
+    ['/Users/dana/Library/Application Support/Slack/Local Storage/leveldb/000003.log', 'messaging'],
+    ['/Users/dana/Library/Application Support/Slack/storage/root-state.json', 'messaging'],
+    ['/Users/dana/Library/Containers/com.tinyspeck.slackmacgap/Data/Library/Application Support/Slack/Local Storage/leveldb/000003.log', 'messaging'],
+    ['/Users/dana/Library/Application Support/Telegram Desktop/tdata/key_datas', 'messaging'],
+    ['/Users/dana/Library/Cookies/Cookies.binarycookies', 'browser_secrets'],
     ['/Users/dana/Library/Mail/V10/MailData/Envelope Index', 'personal_data'],
     ['/Users/dana/Pictures/Photos Library.photoslibrary/database/Photos.sqlite', 'personal_data'],
     ['/Users/dana/Library/Application Support/AddressBook/AddressBook-v22.abcddb', 'personal_data'],
@@ -75,6 +84,8 @@ describe('default taxonomy', () => {
     '/Users/dana/Library/Application Support/Code/User/settings.json',
     '/Users/dana/.ssh/known_hosts',
     '/Users/dana/.ssh/id_ed25519.pub',
+    '/Users/dana/.ssh/config', // no secret: every SSH client and IDE reads it for its host list
+    '/Users/dana/Library/Cookies/com.spotify.client.binarycookies', // an app's own jar, read by that app
     '/usr/lib/libSystem.B.dylib',
     '/System/Library/Frameworks/Foundation.framework/Foundation',
     '/Volumes', // no volume named

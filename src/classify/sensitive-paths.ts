@@ -144,8 +144,13 @@ export const DEFAULT_SENSITIVE_RULES: readonly SensitiveRule[] = [
   { pattern: '~/Library/Application Support/Telegram Desktop/**', category: 'messaging', authorized: vendor('C67CF9S4VU', 'com.tdesktop.Telegram') },
   { pattern: '~/Library/Group Containers/group.net.whatsapp.WhatsApp.shared/**', category: 'messaging', authorized: vendor('57T9237FN3', 'net.whatsapp.WhatsApp') },
   { pattern: '~/Library/Application Support/Slack/{Cookies,storage,Local Storage}*', category: 'messaging', authorized: vendor('BQR82RBBHL', 'com.tinyspeck.slackmacgap') },
+  // what those folders hold (Electron's Local Storage/leveldb/*.ldb: session tokens); `*` above stops at the folder
+  { pattern: '~/Library/Application Support/Slack/{storage,Local Storage}/**', category: 'messaging', authorized: vendor('BQR82RBBHL', 'com.tinyspeck.slackmacgap') },
   { pattern: '~/Library/Containers/com.tinyspeck.slackmacgap/Data/Library/Application Support/Slack/{Cookies,storage,Local Storage}*', category: 'messaging', authorized: vendor('BQR82RBBHL', 'com.tinyspeck.slackmacgap') },
+  { pattern: '~/Library/Containers/com.tinyspeck.slackmacgap/Data/Library/Application Support/Slack/{storage,Local Storage}/**', category: 'messaging', authorized: vendor('BQR82RBBHL', 'com.tinyspeck.slackmacgap') },
   { pattern: '~/Library/Application Support/discord/{Local Storage,Cookies}*', category: 'messaging', authorized: vendor('53Q6R32WPB', 'com.hnc.Discord') },
+  // Discord's tokens are in Local Storage/leveldb/*.ldb, what Discord stealers read
+  { pattern: '~/Library/Application Support/discord/Local Storage/**', category: 'messaging', authorized: vendor('53Q6R32WPB', 'com.hnc.Discord') },
 
   // tier 2 — user data
   { pattern: '~/Library/Mail/**', category: 'personal_data', authorized: [...apple('com.apple.mail', 'com.apple.MailServiceAgent', 'com.apple.email.maild'), ...INDEXERS_AND_BACKUP] },
