@@ -58,6 +58,8 @@ describe('default taxonomy', () => {
     ['/Users/dana/Library/Containers/com.tinyspeck.slackmacgap/Data/Library/Application Support/Slack/Local Storage/leveldb/000003.log', 'messaging'],
     ['/Users/dana/Library/Application Support/Telegram Desktop/tdata/key_datas', 'messaging'],
     ['/Users/dana/Library/Cookies/Cookies.binarycookies', 'browser_secrets'],
+    ['/Users/dana/Library/Safari/LocalStorage/https_mail.example.com_0.localstorage', 'browser_secrets'],
+    ['/Users/dana/Library/Safari/Databases/___IndexedDB/https_app.example.com_0/IndexedDB.sqlite3', 'browser_secrets'],
     ['/Users/dana/Library/Mail/V10/MailData/Envelope Index', 'personal_data'],
     ['/Users/dana/Pictures/Photos Library.photoslibrary/database/Photos.sqlite', 'personal_data'],
     ['/Users/dana/Library/Application Support/AddressBook/AddressBook-v22.abcddb', 'personal_data'],

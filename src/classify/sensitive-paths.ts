@@ -112,6 +112,7 @@ export const DEFAULT_SENSITIVE_RULES: readonly SensitiveRule[] = [
   { pattern: '~/Library/Cookies/Cookies.binarycookies', category: 'browser_secrets', authorized: SAFARI },
   { pattern: '~/Library/Containers/com.apple.Safari/Data/Library/Cookies/**', category: 'browser_secrets', authorized: SAFARI },
   { pattern: '~/Library/Safari/{Form Values,LocalStorage,Databases}*', category: 'browser_secrets', authorized: SAFARI },
+  { pattern: '~/Library/Safari/{LocalStorage,Databases}/**', category: 'browser_secrets', authorized: SAFARI },
 
   // private keys by any name ssh-keygen users give them (id_ed25519_github, id_rsa_work), not their public halves, nor
   // ~/.ssh/config (no secret; IDEs and SSH clients read it for its host list). Apple's ssh-add (`--apple-load-keychain`
