@@ -188,6 +188,30 @@ function closestInWindow(times: Float64Array, lo: number, hi: number, from: numb
   return times[a]! - start < start - times[b]! ? a : b;
 }
 
+/**
+ * closestInWindow (same choice, the earlier on a tie) over only the events `keep` accepts, by their position: a scan
+ * of the window, for the few flows that need it.
+ */
+function closestKept(times: Float64Array, positions: Int32Array, lo: number, hi: number, from: number, to: number, start: number, keep: (position: number) => boolean): number {
+  let best = -1;
+  let bestDistance = Infinity;
+  for (let i = lowerBound(times, lo, hi, from); i < hi && times[i]! <= to; i++) {
+    if (!keep(positions[i]!)) continue;
+    const t = times[i]!;
+    const distance = Math.abs(t - start);
+    if (t <= start ? distance <= bestDistance : distance < bestDistance) {
+      best = i;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function anyKept(times: Float64Array, positions: Int32Array, lo: number, hi: number, from: number, to: number, keep: (position: number) => boolean): boolean {
+  for (let i = lowerBound(times, lo, hi, from); i < hi && times[i]! <= to; i++) if (keep(positions[i]!)) return true;
+  return false;
+}
+
 function anyInWindow(times: Float64Array, lo: number, hi: number, from: number, to: number): boolean {
   const i = lowerBound(times, lo, hi, from);
   return i < hi && times[i]! <= to;
@@ -653,18 +677,32 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
         flowSensitive[r] = eventPositions[t]!;
         sensitive = sensitiveEvents.at(eventPositions[t]!);
       }
-      const a = closestInWindow(eventTimes, eventOffsets[s + ARCHIVE]!, eventOffsets[s + ARCHIVE + 1]!, from, flow.last_seen, flow.first_seen);
+      // A download's own file is no archive step: the archive a download-shaped flow's own process creates while the
+      // flow runs (an app's update fetched by Sparkle, `curl -O x.tar.gz`) is what the flow brought in, not data staged
+      // for it. Another process's archive, one made before the flow, or any archive of an upload still counts.
+      const archiveLo = eventOffsets[s + ARCHIVE]!;
+      const archiveHi = eventOffsets[s + ARCHIVE + 1]!;
+      const ownDownload = archiveHi > archiveLo && flow.bytes_in > flow.bytes_out ? (position: number) => !isOwnDownload(archiveEvents.at(position)!, flow) : undefined;
+      const a = ownDownload
+        ? closestKept(eventTimes, eventPositions, archiveLo, archiveHi, from, flow.last_seen, flow.first_seen, ownDownload)
+        : closestInWindow(eventTimes, archiveLo, archiveHi, from, flow.last_seen, flow.first_seen);
       if (a >= 0) {
         flowArchive[r] = eventPositions[a]!;
         archive = archiveEvents.at(eventPositions[a]!);
       }
-      staging = archive !== undefined && anyInWindow(eventTimes, eventOffsets[s + STAGING]!, eventOffsets[s + STAGING + 1]!, from, flow.last_seen);
+      staging =
+        archive !== undefined &&
+        (ownDownload
+          ? anyKept(eventTimes, eventPositions, eventOffsets[s + STAGING]!, eventOffsets[s + STAGING + 1]!, from, flow.last_seen, ownDownload)
+          : anyInWindow(eventTimes, eventOffsets[s + STAGING]!, eventOffsets[s + STAGING + 1]!, from, flow.last_seen));
       // the precursor above is the strongest; a nearer one of another tier (or an archive step) still makes it close
       const closeFrom = Math.max(from, flow.first_seen - cfg.precursor_high_gap);
       closePrecursor =
         anyInWindow(eventTimes, eventOffsets[s + TIER1]!, eventOffsets[s + TIER1 + 1]!, closeFrom, flow.last_seen) ||
         anyInWindow(eventTimes, eventOffsets[s + TIER2]!, eventOffsets[s + TIER2 + 1]!, closeFrom, flow.last_seen) ||
-        anyInWindow(eventTimes, eventOffsets[s + ARCHIVE]!, eventOffsets[s + ARCHIVE + 1]!, closeFrom, flow.last_seen);
+        (ownDownload
+          ? anyKept(eventTimes, eventPositions, archiveLo, archiveHi, closeFrom, flow.last_seen, ownDownload)
+          : anyInWindow(eventTimes, archiveLo, archiveHi, closeFrom, flow.last_seen));
     }
     facts.set(flow, browser, sanctioned, identity.signature_class, sensitive, archive, staging, groupBytesOut(group.key, flow), groupTop(group.key, flow), closePrecursor);
 
@@ -707,6 +745,11 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
 
 const BROWSER = 1;
 const SANCTIONED = 2;
+
+/** Whether the flow's own process instance created this archive file while the flow ran (see ownDownload). */
+function isOwnDownload(e: ArchiveEventRow, flow: Readonly<FlowRow>): boolean {
+  return e.operation === 'create' && e.pid === flow.pid && e.process_start === flow.process_start && e.time >= flow.first_seen;
+}
 
 /**
  * The EndpointFacts of one flow after another, rewritten in place: three objects per flow were a fifth

@@ -155,3 +155,32 @@ describe("an open event's flags: only an open for writing alone is no read", () 
     expect(opened(0x602)).toEqual(['write']);
   });
 });
+
+describe("a download's own archive file is no archive precursor of that download", () => {
+  // an app's Sparkle updater fetching its update from the vendor's server (few hosts run the app: a rare destination)
+  const UPDATER = { pid: 570, processStart: NOW - 300, ppid: 1, originalPpid: 1, path: '/Applications/Scrivo.app/Contents/Frameworks/Sparkle.framework/Versions/B/Autoupdate', signingId: 'org.sparkle-project.Sparkle.Autoupdate', teamId: 'ABCDE12345' };
+  const SIGNING: WorldSpec['signing'] = [{ path: UPDATER.path, cls: 'developer_id', teamId: 'ABCDE12345', signingId: UPDATER.signingId }];
+  const archive = (over: Record<string, unknown>) => ({ pid: UPDATER.pid, process_start: UPDATER.processStart, path: UPDATER.path, tool: 'other' as const, operation: 'create' as const, archive_path: '/private/var/folders/zz/abc/T/org.sparkle/Scrivo 3.2.zip', args: '', staging: 1, ...over });
+  const rows = (flow: { bytesOut: number; bytesIn: number }, archives: ReturnType<typeof archive>[]) =>
+    only(correlate(buildWorld({ processes: [UPDATER], signing: SIGNING, flows: [{ pid: UPDATER.pid, processStart: UPDATER.processStart, remote: '198.51.100.90', firstSeen: NOW - 120, lastSeen: NOW - 20, ...flow }], archive: archives })).rows, 'AN1415');
+  const download = { bytesOut: 60_000, bytesIn: 48 * MiB };
+
+  it('the update zip the updater writes while it downloads it makes no AN1415 candidate', () => {
+    expect(rows(download, [archive({ time: NOW - 30 })])).toEqual([]);
+  });
+
+  it('still a precursor: an archive the process made before the flow, or an archive written during an upload', () => {
+    expect(rows(download, [archive({ time: NOW - 200 })])).toMatchObject([{ precursor_kind: 'archive', precursor_time: NOW - 200 }]);
+    expect(rows({ bytesOut: 48 * MiB, bytesIn: 60_000 }, [archive({ time: NOW - 30 })])).toMatchObject([{ precursor_kind: 'archive', precursor_time: NOW - 30 }]);
+  });
+
+  it("still a precursor: another process's archive during the download, chosen over the download's own file", () => {
+    const other = archive({ pid: 571, process_start: NOW - 100, path: '/usr/bin/zip', tool: 'zip', operation: 'exec', archive_path: '/private/tmp/loot.zip', time: NOW - 25 });
+    const world = { processes: [UPDATER, { pid: 571, processStart: NOW - 100, ppid: UPDATER.pid, path: '/usr/bin/zip', signingId: 'com.apple.zip', platformBinary: true }] };
+    const r = only(
+      correlate(buildWorld({ ...world, signing: SIGNING, flows: [{ pid: UPDATER.pid, processStart: UPDATER.processStart, remote: '198.51.100.90', firstSeen: NOW - 120, lastSeen: NOW - 20, ...download }], archive: [archive({ time: NOW - 119 }), other] })).rows,
+      'AN1415',
+    );
+    expect(r).toMatchObject([{ precursor_kind: 'archive', precursor_path: '/private/tmp/loot.zip' }]);
+  });
+});
