@@ -27,7 +27,7 @@ import { LAUNCHD_PID } from '../../process-model/lineage.js';
 
 /** The parts of the extension context the correlation reads. */
 export type CorrelationInputs = Pick<ExtensionContext, 'processes' | 'flows' | 'signing' | 'sensitiveEvents' | 'archiveEvents'> & {
-  config: Pick<OutflowConfig, 'analytics' | 'allowlists'>;
+  config: Pick<OutflowConfig, 'analytics' | 'allowlists' | 'flows'>;
 };
 
 export interface CorrelationOptions {
@@ -634,6 +634,7 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
   const texts: string[] = [];
   const textOf = new Map<readonly string[], number>();
   const { offsets: eventOffsets, times: eventTimes, positions: eventPositions } = events;
+  const sampleSlack = inputs.config.flows.sample_interval;
   const flowCount = resolvedFlows.length;
   /** Per resolved flow: identity, browser/sanctioned bits, precursor event positions (−1: none). */
   const flowClass = new Uint8Array(flowCount);
@@ -680,9 +681,13 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       // A download's own file is no archive step: the archive a download-shaped flow's own process creates while the
       // flow runs (an app's update fetched by Sparkle, `curl -O x.tar.gz`) is what the flow brought in, not data staged
       // for it. Another process's archive, one made before the flow, or any archive of an upload still counts.
+      // Download-shaped is upload-shaped's mirror (pcr ≤ −min_pcr): a download's request side is a few percent of it,
+      // and an upload would have to be padded with nine times its size in return to drop its archive. first_seen is
+      // the first sample that saw the socket: the file curl -O creates just after the connect may precede it by up
+      // to flows.sample_interval.
       const archiveLo = eventOffsets[s + ARCHIVE]!;
       const archiveHi = eventOffsets[s + ARCHIVE + 1]!;
-      const ownDownload = archiveHi > archiveLo && flow.bytes_in > flow.bytes_out ? (position: number) => !isOwnDownload(archiveEvents.at(position)!, flow) : undefined;
+      const ownDownload = archiveHi > archiveLo && flow.pcr <= -cfg.upload_shaped.min_pcr ? (position: number) => !isOwnDownload(archiveEvents.at(position)!, flow, sampleSlack) : undefined;
       const a = ownDownload
         ? closestKept(eventTimes, eventPositions, archiveLo, archiveHi, from, flow.last_seen, flow.first_seen, ownDownload)
         : closestInWindow(eventTimes, archiveLo, archiveHi, from, flow.last_seen, flow.first_seen);
@@ -747,8 +752,8 @@ const BROWSER = 1;
 const SANCTIONED = 2;
 
 /** Whether the flow's own process instance created this archive file while the flow ran (see ownDownload). */
-function isOwnDownload(e: ArchiveEventRow, flow: Readonly<FlowRow>): boolean {
-  return e.operation === 'create' && e.pid === flow.pid && e.process_start === flow.process_start && e.time >= flow.first_seen;
+function isOwnDownload(e: ArchiveEventRow, flow: Readonly<FlowRow>, sampleSlack: number): boolean {
+  return e.operation === 'create' && e.pid === flow.pid && e.process_start === flow.process_start && e.time >= flow.first_seen - sampleSlack;
 }
 
 /**
