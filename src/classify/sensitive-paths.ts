@@ -17,6 +17,11 @@ import { matchesApp, teamKey } from './app-match.js';
  *
  * Rules are tried in order, first match wins: config additions come first so they can re-categorise a
  * path, then the built-ins from most to least specific.
+ *
+ * A directory holds a rule's files when its path leads to them (SensitivePathMatcher.matchBelow: a folder cloned or
+ * moved whole, ~/.aws or a Chrome profile): its segments match the pattern's leading segments, and the pattern names its
+ * last one: a segment with literal text, a trailing `**`, or a lone `*` right under such a segment (a profile folder,
+ * `Chrome/*`). A folder only an inner `**` or a run of lone `*`s reaches is a place any folder could be.
  */
 export type SensitiveCategory = SensitiveRule['category'];
 export type SensitiveTier = 1 | 2;
@@ -223,6 +228,15 @@ export interface SensitiveMatch {
 interface CompiledRule extends SensitiveMatch {
   order: number;
   regex: RegExp;
+  /** The pattern's segments as matchBelow walks them (`**` first for a rule that matches anywhere). */
+  segs: readonly DirSeg[];
+  /** Some path can match: its last segment has a spelling that ends in none of except_suffixes. */
+  viable: boolean;
+  /**
+   * matchBelow can credit a folder deeper than the rule's literal prefix (the trie node it hangs on): a segment
+   * before the last is not `**`. The raw-line screen cannot judge such a folder by the rule's required endings.
+   */
+  creditsDeeper: boolean;
   /** The path must end with one of these for the regex to match (cheap pre-check); undefined: no such literal. */
   suffixes: readonly string[] | undefined;
   /** The rule's except_suffixes: a path ending in one does not match. */
@@ -232,16 +246,42 @@ interface CompiledRule extends SensitiveMatch {
 /** Read-only view of a trie node (SensitivePathMatcher.prefixTries). */
 export interface PrefixNode {
   readonly children: ReadonlyMap<string, PrefixNode>;
-  readonly rules: readonly { readonly suffixes: readonly string[] | undefined }[];
+  readonly rules: readonly { readonly suffixes: readonly string[] | undefined; readonly creditsDeeper: boolean }[];
 }
 
 interface TrieNode {
   children: Map<string, TrieNode>;
   /** Rules whose literal prefix ends at this node (checked with their regex). */
   rules: CompiledRule[];
+  /** The first rule whose files lie strictly below the folder this node spells (matchBelow); set once built. */
+  below: CompiledRule | undefined;
 }
 
-const newNode = (): TrieNode => ({ children: new Map(), rules: [] });
+const newNode = (): TrieNode => ({ children: new Map(), rules: [], below: undefined });
+
+/** The lower-order of two rules (undefined: none). */
+const first = (a: CompiledRule | undefined, b: CompiledRule | undefined): CompiledRule | undefined => (!a || (b && b.order < a.order) ? b : a);
+
+/**
+ * Set each node's `below` (from its rules with more segments to match, and every rule deeper in the trie); returns the
+ * first viable rule at or under the node.
+ */
+function settleBelow(node: TrieNode, depth: number): CompiledRule | undefined {
+  let all: CompiledRule | undefined;
+  let below: CompiledRule | undefined;
+  for (const r of node.rules) {
+    if (!r.viable) continue;
+    all = first(all, r);
+    if (r.segs.length > depth) below = first(below, r);
+  }
+  for (const child of node.children.values()) {
+    const sub = settleBelow(child, depth + 1);
+    all = first(all, sub);
+    below = first(below, sub);
+  }
+  node.below = below;
+  return all;
+}
 
 /** Anchoring of a pattern. */
 type Root = 'home' | 'abs' | 'anywhere';
@@ -328,6 +368,122 @@ function segmentsRegex(segments: string[]): RegExp {
   return new RegExp(`${src}$`);
 }
 
+// --- folders above a rule's files (matchBelow) -------------------------------------------------------------
+
+/** `**`: any number of segments. */
+const GLOBSTAR = 0;
+/** A lone `*` (or `***`): any one name. */
+const ANY_NAME = 1;
+/** A segment with literal text (`Keychains`, `{a,b}`, `*.photoslibrary`, `{Login Data,…}*`): it names its folder. */
+const NAMED = 2;
+
+/** One pattern segment as matchBelow walks a folder's segments along it. */
+interface DirSeg {
+  kind: typeof GLOBSTAR | typeof ANY_NAME | typeof NAMED;
+  /** NAMED: the segment over one name, as the rule's regex takes it. */
+  re: RegExp | undefined;
+}
+
+function dirSeg(seg: string): DirSeg {
+  if (seg === '**') return { kind: GLOBSTAR, re: undefined };
+  if (/^\*+$/.test(seg)) return { kind: ANY_NAME, re: undefined };
+  return { kind: NAMED, re: new RegExp(`^${segmentRegex(seg)}$`) };
+}
+
+// How the folder's last segment was matched (bits of one matchBelow state):
+/** by a NAMED segment, or no segment yet (the anchor: a home, `/`) */
+const BY_NAME = 1;
+/** by a lone `*` right under a named one (a profile folder: `Chrome/*`) */
+const BY_ONE_STAR = 2;
+/** only by an inner `**` or a second lone `*` in a row: any folder could be there */
+const BY_WILDCARDS = 4;
+/** by a trailing `**`: every path below the folder matches */
+const BY_TAIL = 8;
+const CREDITED = BY_NAME | BY_ONE_STAR | BY_TAIL;
+
+/** Add the states `**` reaches without consuming a segment (not past a trailing `**`, which takes at least one). */
+function closeOverGlobstars(segs: readonly DirSeg[], states: Uint8Array, from: number): void {
+  for (let j = from; j < segs.length - 1; j++) if (states[j] && segs[j]!.kind === GLOBSTAR) states[j + 1]! |= states[j]!;
+}
+
+/**
+ * Whether the folder whose remaining segments are dir[d…] (the ones before matched segs[…from) literally) leads to
+ * the rule's files: its segments match segs[from…j) for some j < segs.length (so a path strictly below can match the
+ * rest), and the match credits its last segment (CREDITED).
+ */
+function leadsBelow(segs: readonly DirSeg[], from: number, dir: readonly string[], d: number): boolean {
+  const m = segs.length;
+  let states = new Uint8Array(m);
+  states[from] = BY_NAME;
+  closeOverGlobstars(segs, states, from);
+  for (; d < dir.length; d++) {
+    const name = dir[d]!;
+    const next = new Uint8Array(m);
+    let any = false;
+    for (let j = from; j < m; j++) {
+      const how = states[j]!;
+      if (!how) continue;
+      const seg = segs[j]!;
+      if (seg.kind === GLOBSTAR) {
+        // the regex: an inner `**` is `(?:/[^/]+)*`, a trailing one `/.+`
+        if (j === m - 1) next[j]! |= BY_TAIL;
+        else if (name !== '') next[j]! |= BY_WILDCARDS;
+        else continue;
+      } else if (j + 1 >= m) continue; // the folder would be the file itself, not above it
+      else if (seg.kind === ANY_NAME) next[j + 1]! |= (how & BY_NAME ? BY_ONE_STAR : 0) | (how & ~BY_NAME ? BY_WILDCARDS : 0);
+      else if (seg.re!.test(name)) next[j + 1]! |= BY_NAME;
+      else continue;
+      any = true;
+    }
+    if (!any) return false;
+    closeOverGlobstars(segs, next, from);
+    states = next;
+  }
+  for (let j = from; j < m; j++) if (states[j]! & CREDITED) return true;
+  return false;
+}
+
+/**
+ * Whether some name matching the last segment `last` ends in none of `except` (lower case): each `{…}` alternative
+ * spelled with its `*` and `?` filled by a character no except suffix holds ends in one only when the literal text after
+ * its last wildcard does.
+ */
+function someNameAvoids(last: string, except: readonly string[]): boolean {
+  if (!except.length) return true;
+  if (except.includes('')) return false;
+  if (last === '**') return true;
+  let spellings = [''];
+  for (let i = 0; i < last.length; i++) {
+    const ch = last[i]!;
+    const close = ch === '{' ? last.indexOf('}', i) : -1;
+    if (close === -1) {
+      spellings = spellings.map((x) => x + ch);
+      continue;
+    }
+    const alts = last.slice(i + 1, close).split(',');
+    spellings = spellings.flatMap((x) => alts.map((a) => x + a));
+    i = close;
+  }
+  return spellings.some((x) => {
+    const tail = x.slice(Math.max(x.lastIndexOf('*'), x.lastIndexOf('?')) + 1);
+    return !except.some((e) => tail.endsWith(e));
+  });
+}
+
+/** Number of leading segments that are literal names (or wildcard-free `{a,b}`): the rule's depth in its trie. */
+function literalPrefixLength(segments: readonly string[]): number {
+  let n = 0;
+  while (n < segments.length && literalAlternatives(segments[n]!)) n++;
+  return n;
+}
+
+/** A folder's part under a home (`''` for the home itself), as segments; undefined outside homes. */
+function homeSegments(path: string): string[] | undefined {
+  const rel = foldedHomeRelative(path) ?? (foldedHomeRelative(`${path}/`) === '/' ? '/' : undefined);
+  if (rel === undefined) return undefined;
+  return rel === '/' ? [] : rel.slice(1).split('/');
+}
+
 function splitPattern(pattern: string): { root: Root; segments: string[] } {
   let rest: string;
   let root: Root;
@@ -361,20 +517,28 @@ export class SensitivePathMatcher {
   /** Rules without a literal prefix (`*.kdbx`): tested against every path, so keep them few. */
   private readonly anywhere: CompiledRule[] = [];
   readonly rules: readonly CompiledRule[];
+  /** The first rule some path can match (every path lies below `/`). */
+  private readonly firstViable: CompiledRule | undefined;
 
   constructor(rules: readonly SensitiveRule[]) {
     const compiled: CompiledRule[] = [];
     rules.forEach((rule, order) => {
       const { root, segments } = splitPattern(rule.pattern.toLowerCase());
+      const matched = root === 'anywhere' ? ['**', ...segments] : segments;
+      const exceptSuffixes = (rule.except_suffixes ?? []).map((x) => x.toLowerCase());
+      const depth = root === 'anywhere' ? 0 : literalPrefixLength(segments);
       const c: CompiledRule = {
         order,
         category: rule.category,
         tier: CATEGORY_TIER[rule.category],
         pattern: rule.pattern,
         authorized: rule.authorized ?? [],
-        regex: segmentsRegex(root === 'anywhere' ? ['**', ...segments] : segments),
+        regex: segmentsRegex(matched),
+        segs: matched.map(dirSeg),
+        viable: someNameAvoids(segments[segments.length - 1]!, exceptSuffixes),
+        creditsDeeper: matched.slice(depth, -1).some((seg) => seg !== '**'),
         suffixes: requiredSuffixes(segments[segments.length - 1]!),
-        exceptSuffixes: (rule.except_suffixes ?? []).map((x) => x.toLowerCase()),
+        exceptSuffixes,
       };
       compiled.push(c);
       if (root === 'anywhere') {
@@ -384,6 +548,9 @@ export class SensitivePathMatcher {
       insert(root === 'home' ? this.homeTrie : this.absTrie, segments, c);
     });
     this.rules = compiled;
+    settleBelow(this.homeTrie, 0);
+    settleBelow(this.absTrie, 0);
+    this.firstViable = compiled.find((r) => r.viable);
   }
 
   /** Built-ins plus config (`taxonomy.add` first, so additions can override a built-in category). */
@@ -419,6 +586,45 @@ export class SensitivePathMatcher {
     return best;
   }
 
+  /**
+   * The rule whose files lie in the folder `dirPath` (absolute; any case; canonical or not), for a folder cloned or
+   * moved whole: the first rule, in `match`'s order, that some path strictly below it matches and whose pattern names
+   * the folder's last segment (see the top of this file). `~/.ssh`, `~/Library/Keychains`, a Chrome profile, `/` name
+   * a place; `~/Projects` (reached only by the `**` of `~/**\/*.kdbx`), `Application Support/Code/Cache` (only by the
+   * two lone `*` of the wallet-extension rule), a profile's `Extensions` (no rule's path goes through it) do not.
+   * undefined when none. Pure; meant for the few folders `match` did not match.
+   */
+  matchBelow(dirPath: string): SensitiveMatch | undefined {
+    let end = dirPath.length;
+    while (end > 1 && dirPath.charCodeAt(end - 1) === 47 /* / */) end--;
+    let path = foldedPath(end === dirPath.length ? dirPath : dirPath.slice(0, end));
+    if (path.charCodeAt(0) !== 47) return undefined;
+    // the Data volume's root (and what leads to it) holds everything, as `/` does
+    if (path === '/system' || path === '/system/volumes' || path === '/system/volumes/data') path = '/';
+    if (path === '/') return this.firstViable;
+    let best = this.below(path, undefined);
+    // what /private holds is also spelled /var, /tmp, /etc (and /var holds root's home)
+    if (path === '/private') for (const alias of ['/var', '/tmp', '/etc']) best = this.below(alias, best);
+    return best;
+  }
+
+  /** matchBelow of a folded, canonical path other than `/`, or `best` when that comes first. */
+  private below(path: string, best: CompiledRule | undefined): CompiledRule | undefined {
+    const dir = path.slice(1).split('/');
+    // /Users and /var hold homes; a home itself is the anchor of every `~/` rule
+    if (path === '/users' || path === '/var') best = first(best, this.homeTrie.below);
+    else {
+      const rel = homeSegments(path);
+      if (rel !== undefined) best = walkBelow(this.homeTrie, rel, best);
+    }
+    best = walkBelow(this.absTrie, dir, best);
+    for (const r of this.anywhere) {
+      if (best && best.order < r.order) break;
+      if (r.viable && leadsBelow(r.segs, 0, dir, 0)) return r;
+    }
+    return best;
+  }
+
   /** True when the reader (by code identity) is authorized for the matched rule. */
   static isAuthorized(match: SensitiveMatch, teamId: string | null, signingId: string | null, platformBinary: boolean): boolean {
     if (!match.authorized.length || !signingId) return false;
@@ -444,6 +650,23 @@ function underHome(path: string, users: string, shared: string): string | undefi
   }
   if (path.startsWith('/var/root/')) return path.slice('/var/root'.length);
   return undefined;
+}
+
+/**
+ * matchBelow along the trie: rules hanging on the nodes the folder's segments spell are checked on the rest of its
+ * segments (leadsBelow); where the folder ends on a node, every rule under it qualifies (the node's `below`).
+ */
+function walkBelow(root: TrieNode, dir: readonly string[], best: CompiledRule | undefined): CompiledRule | undefined {
+  let node = root;
+  for (let k = 0; ; k++) {
+    if (k === dir.length) return first(best, node.below);
+    for (const r of node.rules) {
+      if (r.viable && (!best || r.order < best.order) && r.segs.length > k && leadsBelow(r.segs, k, dir, k)) best = r;
+    }
+    const next = node.children.get(dir[k]!);
+    if (!next) return best;
+    node = next;
+  }
 }
 
 /** Walk the literal-prefix trie along `path` (leading `/`), returning the best (lowest-order) matching rule. */

@@ -6,7 +6,7 @@ import { canonicalPath, DEFAULT_SENSITIVE_RULES, SensitivePathMatcher } from '..
 import { RingBuffer } from '../../runtime/ring-buffer.js';
 import type { ArchiveEventRow, SensitiveFileEventRow } from '../../runtime/context.js';
 import { FastPath, rawEventType, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
-import { parseEsLine } from './parse-eslogger.js';
+import { parseEsLine, type EsEvent } from './parse-eslogger.js';
 import { EsloggerPipeline } from './pipeline.js';
 import { recordingServices } from './testing/test-context.js';
 import { body, esLine, floodLines, keychainDittoScenario } from './testing/es-lines.mjs';
@@ -120,7 +120,8 @@ describe('raw-path screen', () => {
   const heads = ['/Users/dana', '/Users/Shared', '/Users', '/Users/', '/var/root', '/private/var/root', '/System/Volumes/Data/Users/dana', '/System/Volumes/Data', '/System/Library', '/private/tmp', '/private/var', '/private', '/tmp', '/var/db', '/Library', '/Volumes/USB', '/usr/lib', '/opt', ''];
   const noise = ['src', 'build', 'Caches', 'node_modules', 'a.txt', 'Library', 'x.kdbx', 'b.kdb', 'Ünïcode', 'ĶEYS', ''];
 
-  it('never rejects a path the matcher classifies (raw escapes, aliases, homes, endings)', () => {
+  /** Generated paths, each in a line built by `lineOf` from its JSON spelling: a path `truth` says is sensitive passes. */
+  function screens(lineOf: (enc: string) => string, pathOf: (e: EsEvent) => string | false, truth: (canonical: string) => boolean) {
     let s = 99;
     const rand = () => {
       s = (s * 1103515245 + 12345) & 0x7fffffff;
@@ -136,7 +137,7 @@ describe('raw-path screen', () => {
       if (rand() < 0.1) p += '/';
       // the case a reader typed (a case-insensitive volume opens `~/.SSH/ID_RSA` all the same)
       if (rand() < 0.3) p = [...p].map((ch) => (rand() < 0.3 ? (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase()) : ch)).join('');
-      const truth = SensitivePathMatcher.prototype.match.call(matcher, canonicalPath(p)) !== undefined;
+      const sure = truth(canonicalPath(p));
       // JSON allows other spellings of the same path: unescaped slashes, \u escapes of any character
       const style = rand();
       const u = style < 0.35 ? Math.floor(rand() * p.length) : -1;
@@ -147,18 +148,37 @@ describe('raw-path screen', () => {
         else if (ch === '/') enc += style > 0.85 ? '/' : '\\/';
         else enc += JSON.stringify(ch).slice(1, -1);
       }
-      const raw = line('open', body.open('@PATH@')).replace('@PATH@', enc);
+      const raw = lineOf(enc);
       const parsed = parseEsLine(raw);
-      expect(parsed.ok && parsed.event.kind === 'open' && parsed.event.file.path, raw).toBe(p);
+      expect(parsed.ok && pathOf(parsed.event), raw).toBe(p);
       const v = fast.verdict(raw);
-      if (truth) {
+      if (sure) {
         sensitive++;
         expect(v, p).toBe(Verdict.Parse);
       } else if (v === Verdict.Reject) rejected++;
     }
+    return { sensitive, rejected };
+  }
+
+  it('never rejects a path the matcher classifies (raw escapes, aliases, homes, endings)', () => {
+    const { sensitive, rejected } = screens(
+      (enc) => line('open', body.open('@PATH@')).replace('@PATH@', enc),
+      (e) => e.kind === 'open' && e.file.path,
+      (p) => SensitivePathMatcher.prototype.match.call(matcher, p) !== undefined,
+    );
     // the test exercises both sides: many sensitive paths, and most others screened out
     expect(sensitive).toBeGreaterThan(400);
     expect(rejected).toBeGreaterThan(3000);
+  });
+
+  it("never rejects a rename of a folder that holds a rule's files (matchBelow), nor of a file the matcher classifies", () => {
+    const { sensitive, rejected } = screens(
+      (enc) => line('rename', body.renameExisting('@PATH@', '/private/tmp/x', true)).replace('@PATH@', enc),
+      (e) => e.kind === 'rename' && e.source.path,
+      (p) => matcher.match(p) !== undefined || matcher.matchBelow(p) !== undefined,
+    );
+    expect(sensitive).toBeGreaterThan(1000);
+    expect(rejected).toBeGreaterThan(2000);
   });
 });
 

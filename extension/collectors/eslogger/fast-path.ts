@@ -126,6 +126,8 @@ function hasNonAscii(line: string, from: number, end: number): boolean {
 interface ScreenNode {
   /** Some rule here has no literal ending to pre-check: any path reaching this node may match. */
   open: boolean;
+  /** Some rule here can credit a folder deeper than this node (matchBelow): a renamed folder reaching it may match. */
+  openToFolders: boolean;
   /** Endings required by the rules here (when not open); empty when the node has no rules. */
   suffixes: string[];
   /** Children by segment length (compared with startsWith, no slicing). */
@@ -133,8 +135,9 @@ interface ScreenNode {
 }
 
 function screenNode(n: PrefixNode): ScreenNode {
-  const out: ScreenNode = { open: false, suffixes: [], children: new Map() };
+  const out: ScreenNode = { open: false, openToFolders: false, suffixes: [], children: new Map() };
   for (const r of n.rules) {
+    if (r.creditsDeeper) out.openToFolders = true;
     // An ending that JSON would escape cannot be compared on the raw line: treat the rule as open.
     if (!r.suffixes || r.suffixes.some((x) => /["\\/\x00-\x1f]/.test(x))) out.open = true;
     else out.suffixes.push(...r.suffixes);
@@ -195,31 +198,44 @@ export class FastPath {
    * rules could accept the path (an open rule, or a required ending the path has). No means that no rule
    * can match; yes only sends the path to the exact check. Any segment this has to read that holds an
    * escape other than the `\/` separators (`\u00e9`, `\n`) is a yes.
+   * With `folders` (a rename's paths: one may be a folder moved whole) it mirrors `matcher.matchBelow` too: a path
+   * that ends on a trie node, or on what holds homes (`/`, `/Users`, a home, `/var`, `/var/root`, `/private`, the Data
+   * volume), leads to some rule's files, and a node whose rules can credit a deeper folder is open.
    */
-  private mayBeSensitive(line: string, start: number, end: number): boolean {
+  private mayBeSensitive(line: string, start: number, end: number, folders = false): boolean {
     let pos = start;
     if (line.charCodeAt(pos) === 92) pos++;
     if (line.charCodeAt(pos) !== 47) return true; // not absolute: leave it to the exact check
+    // a trailing separator names the same folder (matchBelow drops it)
+    while (folders && end - 1 > pos && line.charCodeAt(end - 1) === 47) end -= line.charCodeAt(end - 2) === 92 && end - 2 > pos ? 2 : 1;
     pos++;
     this.lastEscaped = -1;
     // canonicalPath: /private/{var,tmp,etc}[/…] → /{var,tmp,etc}[/…]; /System/Volumes/Data/… → /…
     this.nextSegment(line, pos, end);
     if (this.segEscaped) return true;
-    if (this.segmentIs(line, pos, 'system') && this.segNext <= end) {
+    // (with folders: /System, /System/Volumes, the Data volume and /private hold homes)
+    if (this.segmentIs(line, pos, 'system') && (this.segNext <= end || folders)) {
+      if (this.segNext > end) return true;
       const p1 = this.segNext;
       this.nextSegment(line, p1, end);
       if (this.segEscaped) return true;
-      if (this.segmentIs(line, p1, 'volumes') && this.segNext <= end) {
+      if (this.segmentIs(line, p1, 'volumes') && (this.segNext <= end || folders)) {
+        if (this.segNext > end) return true;
         const p2 = this.segNext;
         this.nextSegment(line, p2, end);
         if (this.segEscaped) return true;
-        if (this.segmentIs(line, p2, 'data') && this.segNext <= end) pos = this.segNext;
+        if (this.segmentIs(line, p2, 'data') && (this.segNext <= end || folders)) {
+          if (this.segNext > end) return true;
+          pos = this.segNext;
+        }
       }
     }
+    if (folders && pos >= end) return true; // `/`
     // then /private/{var,tmp,etc} (also under the Data volume: /System/Volumes/Data/private/var/…)
     this.nextSegment(line, pos, end);
     if (this.segEscaped) return true;
-    if (this.segmentIs(line, pos, 'private') && this.segNext <= end) {
+    if (this.segmentIs(line, pos, 'private') && (this.segNext <= end || folders)) {
+      if (this.segNext > end) return true;
       const p1 = this.segNext;
       this.nextSegment(line, p1, end);
       if (this.segEscaped) return true;
@@ -234,22 +250,28 @@ export class FastPath {
         const name = this.segNext;
         this.nextSegment(line, name, end);
         if (this.segEscaped) return true;
-        if (this.segNext <= end && this.segEnd > name && !this.segmentIs(line, name, 'shared')) rel = this.segNext;
+        if (this.segEnd > name && !this.segmentIs(line, name, 'shared')) {
+          if (this.segNext <= end) rel = this.segNext;
+          else if (folders) return true; // a home
+        }
       } else if (this.segmentIs(line, pos, 'var')) {
         const p1 = this.segNext;
         this.nextSegment(line, p1, end);
         if (this.segEscaped) return true;
-        if (this.segmentIs(line, p1, 'root') && this.segNext <= end) rel = this.segNext;
+        if (this.segmentIs(line, p1, 'root')) {
+          if (this.segNext <= end) rel = this.segNext;
+          else if (folders) return true;
+        }
       }
-    }
-    if (rel !== -1 && this.walk(this.home!, line, rel, end)) return true;
-    return this.walk(this.abs!, line, pos, end);
+    } else if (folders && (this.segmentIs(line, pos, 'users') || this.segmentIs(line, pos, 'var'))) return true;
+    if (rel !== -1 && this.walk(this.home!, line, rel, end, folders)) return true;
+    return this.walk(this.abs!, line, pos, end, folders);
   }
 
   /** The matcher's trie walk over raw segments from `pos`: true when a visited node may accept the path. */
-  private walk(node: ScreenNode, line: string, pos: number, end: number): boolean {
+  private walk(node: ScreenNode, line: string, pos: number, end: number, folders: boolean): boolean {
     for (;;) {
-      if (node.open) return true;
+      if (node.open || (folders && node.openToFolders)) return true;
       const suffixes = node.suffixes;
       if (suffixes.length) {
         // endings are compared on the raw last segment, so it must hold no escape, and only ASCII (lower-casing
@@ -265,7 +287,8 @@ export class FastPath {
           if (end >= x.length && foldedAt(line, end - x.length, x) !== FOLD_DIFFERENT) return true;
         }
       }
-      if (pos >= end) return false;
+      // a folder ending on a node holds what the rules under it name
+      if (pos >= end) return folders;
       this.nextSegment(line, pos, end);
       const list = node.children.get(this.segEnd - pos);
       // outside ASCII, folding may change a name's length or spelling: the exact check decides
@@ -309,7 +332,7 @@ export class FastPath {
         const from = eventBody(line, type === 13 ? 'create' : 'rename');
         // new_path splits the destination into dir + filename; rare enough to hand to the full parse.
         if (line.indexOf('"new_path"', from) !== -1) return Verdict.Parse;
-        return this.anyPath(line, true, from, type === 13 ? 1 : 2) ? Verdict.Parse : Verdict.Reject;
+        return this.anyPath(line, true, from, type === 13 ? 1 : 2, type === 25) ? Verdict.Parse : Verdict.Reject;
       }
       case 12: {
         // close: only close-after-modification produces a row
@@ -338,7 +361,7 @@ export class FastPath {
    * body when it could be located (the process executable before it cannot produce a row for a file
    * event), else 1: every path in the line, which only costs a false positive the parse resolves.
    */
-  private anyPath(line: string, archives: boolean, from: number, bodyPaths: number): boolean {
+  private anyPath(line: string, archives: boolean, from: number, bodyPaths: number, folders = false): boolean {
     // Inside a located body the kind fixes how many file paths there are (open/write/close/create: one,
     // rename: source and destination; stat blocks hold none): the rest of the line need not be scanned.
     let left = from > 1 ? bodyPaths : Infinity;
@@ -359,7 +382,7 @@ export class FastPath {
       left--;
       // A \u escape can spell the extension's letters (eslogger never writes one for ASCII, another encoder
       // might): such a path is not judged on its raw characters.
-      if (this.home && !this.mayBeSensitive(line, start, end) && !(archives && (hasArchiveExtension(line.slice(start, end)) || hasUnicodeEscape(line, start, end)))) continue;
+      if (this.home && !this.mayBeSensitive(line, start, end, folders) && !(archives && (hasArchiveExtension(line.slice(start, end)) || hasUnicodeEscape(line, start, end)))) continue;
       let raw = line.slice(start, end);
       if (raw.includes('\\')) {
         raw = raw.replaceAll('\\/', '/');
@@ -368,7 +391,7 @@ export class FastPath {
       }
       const path = canonicalPath(raw);
       if (archives && hasArchiveExtension(path)) return true;
-      if (this.matcher.match(path)) return true;
+      if (this.matcher.match(path) || (folders && this.matcher.matchBelow(path))) return true;
     }
     // A line with a file event but no path key at all is not eslogger's shape: let the parser count it.
     return !found;

@@ -31,6 +31,16 @@ export interface EsFile {
   truncated: boolean;
 }
 
+/** A rename's or clone's source: what moves or is copied may be a whole folder. */
+export interface EsSource extends EsFile {
+  /** Its `stat.st_mode` says directory; null when the line has no stat (or no integer st_mode). */
+  directory: boolean | null;
+}
+
+/** st_mode's file-type bits (S_IFMT) and a directory's (S_IFDIR). */
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+
 export interface EsProcess {
   pid: number;
   /** Distinguishes exec images of one pid; null when the token is missing. */
@@ -90,10 +100,10 @@ export type EsEvent =
   | (EsEventBase & { kind: 'open'; file: EsFile; fflag: number })
   | (EsEventBase & { kind: 'create'; file: EsFile })
   | (EsEventBase & { kind: 'write'; file: EsFile })
-  | (EsEventBase & { kind: 'rename'; source: EsFile; destination: EsFile })
+  | (EsEventBase & { kind: 'rename'; source: EsSource; destination: EsFile })
   | (EsEventBase & { kind: 'close'; file: EsFile; modified: boolean })
   /** clonefile(2): the source is read without an open event; the clone is target_dir + target_name. */
-  | (EsEventBase & { kind: 'clone'; source: EsFile; destination: EsFile });
+  | (EsEventBase & { kind: 'clone'; source: EsSource; destination: EsFile });
 
 export type LineResult =
   | { ok: true; event: EsEvent }
@@ -135,6 +145,13 @@ function file(v: unknown, where: string): EsFile {
   const path = v.path;
   if (typeof path !== 'string') return fail(`${where}.path: expected string`);
   return { path, truncated: v.path_truncated === true };
+}
+
+function source(v: unknown, where: string): EsSource {
+  const { path, truncated } = file(v, where);
+  const stat = (v as Json).stat;
+  const mode = isObj(stat) ? optInt(stat, 'st_mode') : null;
+  return { path, truncated, directory: mode === null ? null : (mode & S_IFMT) === S_IFDIR };
 }
 
 /** pid / euid / pidversion out of either audit-token shape (formats.md §5.3). */
@@ -263,14 +280,14 @@ function parseEsObject(raw: unknown): LineResult {
     case 'write':
       return { ok: true, event: { ...base, kind: k, file: file(body.target, `${where}.target`) } };
     case 'rename':
-      return { ok: true, event: { ...base, kind: k, source: file(body.source, `${where}.source`), destination: destination(body, where) } };
+      return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: destination(body, where) } };
     case 'close':
       if (typeof body.modified !== 'boolean') return fail(`${where}.modified: expected boolean`);
       return { ok: true, event: { ...base, kind: k, file: file(body.target, `${where}.target`), modified: body.modified } };
     case 'clone': {
       const name = body.target_name;
       if (typeof name !== 'string') return fail(`${where}.target_name: expected string`);
-      return { ok: true, event: { ...base, kind: k, source: file(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };
+      return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };
     }
   }
 }

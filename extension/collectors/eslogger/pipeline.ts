@@ -4,7 +4,7 @@ import { esTeamVouched, teamVouched } from '../../../src/classify/signing-class.
 import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningService } from '../../runtime/context.js';
 import type { EventRing, RingBuffer } from '../../runtime/ring-buffer.js';
 import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
-import { parseEsLine, type EsEvent, type EsFile, type EsProcess, type StdinKind } from './parse-eslogger.js';
+import { parseEsLine, type EsEvent, type EsFile, type EsProcess, type EsSource, type StdinKind } from './parse-eslogger.js';
 import { readEsLine } from './read-eslogger.js';
 
 export interface PipelineDeps {
@@ -236,14 +236,19 @@ export class EsloggerPipeline {
         // sensitive place from elsewhere (a safe-save's temporary file, a finished download) reads nothing there: it
         // is recorded as `create`, as a clone's sensitive target is.
         // A destination whose rule authorizes the process (Discord into discord/Cookies*) does not hide a source it is
-        // not authorized for.
-        const fromSensitive = !!this.deps.matcher.match(canonicalPath(e.source.path));
-        if (this.sensitive(e, e.destination, fromSensitive ? 'rename' : 'create') !== 'recorded') this.sensitive(e, e.source, 'rename');
+        // not authorized for. A folder that holds a rule's files (~/.aws, a Chrome profile) moves them: its source is
+        // sensitive as theirs would be.
+        const source = canonicalPath(e.source.path);
+        const from = this.deps.matcher.match(source) ?? this.folderMatch(e.source, source);
+        if (this.sensitive(e, e.destination, from ? 'rename' : 'create') !== 'recorded' && from) this.decide(e, source, from, 'rename');
         return this.archiveFile(e, e.destination);
       }
       case 'clone': {
-        // a clone reads its source without an open event: that read is the access
-        if (this.sensitive(e, e.source, 'open') === 'none') this.sensitive(e, e.destination, 'create');
+        // a clone reads its source without an open event: that read is the access (of what a cloned folder holds, too:
+        // clonefile(2) copies a whole tree, and the copy is read without a trace)
+        const source = canonicalPath(e.source.path);
+        const m = this.deps.matcher.match(source) ?? this.folderMatch(e.source, source);
+        if ((m ? this.decide(e, source, m, 'open') : 'none') === 'none') this.sensitive(e, e.destination, 'create');
         return this.archiveFile(e, e.destination);
       }
     }
@@ -304,6 +309,21 @@ export class EsloggerPipeline {
     const filePath = canonicalPath(f.path);
     const m = this.deps.matcher.match(filePath);
     if (!m) return 'none';
+    return this.decide(e, filePath, m, operation);
+  }
+
+  /**
+   * The rule whose files lie in a renamed or cloned source that is a folder (stat says so, or the line has no stat),
+   * when no rule matches the folder itself: ~/Library/Keychains, ~/.ssh, a Chrome profile moved or copied whole.
+   */
+  private folderMatch(f: EsSource, canonical: string): SensitiveMatch | undefined {
+    // a truncated path is a prefix of the real one: a folder above it proves nothing
+    if (f.directory === false || f.truncated) return undefined;
+    return this.deps.matcher.matchBelow(canonical);
+  }
+
+  /** `sensitive` for a canonical path its rule `m` matches (`match`, or `matchBelow` for a folder). */
+  private decide(e: EsEvent, filePath: string, m: SensitiveMatch, operation: Operation): 'authorized' | 'recorded' {
     const p = e.process;
     const authorization = this.authorization(m, p);
     if (authorization === 'vouched') {

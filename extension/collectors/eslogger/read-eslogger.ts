@@ -1,5 +1,5 @@
 import { detached } from '../../../src/strings.js';
-import { ES_EVENT_TYPES, joinNewPath, normalCdhash, parseEsTime, stdinOf, type EsEvent, type EsEventKind, type EsFile, type EsProcess, type StdinKind } from './parse-eslogger.js';
+import { ES_EVENT_TYPES, joinNewPath, normalCdhash, parseEsTime, S_IFDIR, S_IFMT, stdinOf, type EsEvent, type EsEventKind, type EsFile, type EsProcess, type EsSource, type StdinKind } from './parse-eslogger.js';
 
 /**
  * The same events as `parseEsLine`, read from the raw line without JSON.parse.
@@ -72,6 +72,7 @@ let bProcess: EsProcess | undefined;
 let bArgs: string[] | undefined;
 let bCwd = '';
 let bFile: EsFile | undefined;
+let bSource: EsSource | undefined;
 let bDest: EsFile | undefined;
 let bNum: number | null = null; // exit stat, open fflag
 let bModified: boolean | undefined;
@@ -195,12 +196,16 @@ function isTrue(s: string, i: number): number {
   return skip(s, i);
 }
 
-/** `{path, path_truncated, …}` into vFile, as `file()` in the parser. */
-function file(s: string, i: number): number {
+/**
+ * `{path, path_truncated, …}` into vFile, as `file()` in the parser; with `mode`, also whether its `stat.st_mode` says
+ * directory into vDirectory (the parser's `source()`).
+ */
+function file(s: string, i: number, mode = false): number {
   if (s.charCodeAt(i) !== LBRACE) throw BAIL;
   let path: string | undefined;
   let truncated = false;
   let seen = 0;
+  vDirectory = null;
   i++;
   if (s.charCodeAt(i) !== RBRACE) {
     for (;;) {
@@ -215,6 +220,9 @@ function file(s: string, i: number): number {
         bit = 2;
         i = isTrue(s, v);
         truncated = vBool;
+      } else if (mode && len === 4 && s.startsWith('stat', i + 1)) {
+        bit = 4;
+        i = statMode(s, v);
       } else i = skipMember(s, i);
       if (seen & bit) throw BAIL;
       seen |= bit;
@@ -226,6 +234,32 @@ function file(s: string, i: number): number {
   vFile = { path, truncated };
   return next;
 }
+
+/** A source's file type (file() with `mode`): true for a directory, null without stat or an integer st_mode. */
+let vDirectory: boolean | null = null;
+
+/**
+ * The `stat` value of a file (only a rename's source is read so): checked as any skipped value, then its st_mode into
+ * vDirectory. eslogger's stat block is flat; one holding an object or array, or two st_mode keys, bails. In a checked
+ * value `"st_mode":` can only be a key (a string holds no unescaped quote), so in a flat one it is a member of the block.
+ */
+function statMode(s: string, i: number): number {
+  if (s.charCodeAt(i) !== LBRACE) return skip(s, i);
+  SKIP_VALUE.lastIndex = i;
+  if (!SKIP_VALUE.test(s)) throw BAIL;
+  const end = SKIP_VALUE.lastIndex;
+  const inner = s.indexOf('{', i + 1);
+  const list = s.indexOf('[', i + 1);
+  if ((inner !== -1 && inner < end) || (list !== -1 && list < end)) throw BAIL;
+  const k = s.indexOf(ST_MODE, i);
+  if (k === -1 || k >= end) return end;
+  const again = s.indexOf(ST_MODE, k + ST_MODE.length);
+  if (again !== -1 && again < end) throw BAIL;
+  optInt(s, k + ST_MODE.length);
+  vDirectory = vInt === vInt ? (vInt & S_IFMT) === S_IFDIR : null;
+  return end;
+}
+const ST_MODE = '"st_mode":';
 
 /**
  * An audit token in either shape (object ≤ v9, 8-int array v10: euid 1, pid 5, pidversion 7) into
@@ -534,6 +568,7 @@ function body(s: string, i: number, kind: EsEventKind): number {
   bArgs = undefined;
   bCwd = '';
   bFile = undefined;
+  bSource = undefined;
   bDest = undefined;
   bNum = null;
   bModified = undefined;
@@ -611,8 +646,8 @@ function body(s: string, i: number, kind: EsEventKind): number {
         case 'rename':
           if (len === 6 && s.startsWith('source', k)) {
             bit = 1;
-            i = file(s, v);
-            bFile = vFile;
+            i = file(s, v, true);
+            bSource = { path: vFile.path, truncated: vFile.truncated, directory: vDirectory };
           } else if (len === 11 && s.startsWith('destination', k)) {
             bit = 2;
             i = destination(s, v);
@@ -650,7 +685,7 @@ function body(s: string, i: number, kind: EsEventKind): number {
       if (bFile === undefined || bModified === undefined) throw BAIL;
       break;
     case 'rename':
-      if (bFile === undefined || bDest === undefined) throw BAIL;
+      if (bSource === undefined || bDest === undefined) throw BAIL;
       break;
     case 'create':
       if (bDest === undefined) throw BAIL;
@@ -756,7 +791,7 @@ function readLine(s: string): EsEvent {
     case 'write':
       return { time, version, seqNum, globalSeqNum, process, kind, file: bFile! };
     case 'rename':
-      return { time, version, seqNum, globalSeqNum, process, kind, source: bFile!, destination: bDest! };
+      return { time, version, seqNum, globalSeqNum, process, kind, source: bSource!, destination: bDest! };
     case 'close':
       return { time, version, seqNum, globalSeqNum, process, kind, file: bFile!, modified: bModified! };
     case 'clone':

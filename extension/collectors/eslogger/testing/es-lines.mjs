@@ -9,7 +9,7 @@
  */
 
 /** event_type numbers (formats.md §5.2). */
-export const EVENT_TYPES = /** @type {const} */ ({ exec: 9, open: 10, fork: 11, close: 12, create: 13, exit: 15, rename: 25, write: 33, unlink: 32, mmap: 20 });
+export const EVENT_TYPES = /** @type {const} */ ({ exec: 9, open: 10, fork: 11, close: 12, create: 13, exit: 15, rename: 25, write: 33, unlink: 32, mmap: 20, clone: 61 });
 
 /** Every event name a macOS 15 eslogger lists (subset; enough for --list-events). */
 export const LISTED_EVENTS = [
@@ -88,6 +88,13 @@ export function esFile(path, size = 4096, truncated = false) {
   };
 }
 
+/** A folder (st_mode S_IFDIR | 0755), as a rename's or clone's source that moves or copies a whole tree. @param {string} path */
+export function esDir(path) {
+  const f = esFile(path, 96);
+  f.stat.st_mode = 16877;
+  return f;
+}
+
 /** @param {ProcSpec} p @param {number} version */
 export function esProcess(p, version) {
   const uid = p.uid ?? 501;
@@ -152,10 +159,15 @@ export const body = {
   createExisting: (path) => ({ destination_type: 0, destination: { existing_file: esFile(path, 0) } }),
   /** @param {string} dir @param {string} filename */
   createNew: (dir, filename) => ({ destination_type: 1, destination: { new_path: { dir: esFile(dir), filename, mode: 420 } } }),
-  /** @param {string} source @param {string} dir @param {string} filename */
-  renameNew: (source, dir, filename) => ({ source: esFile(source), destination_type: 1, destination: { new_path: { dir: esFile(dir), filename } } }),
-  /** @param {string} source @param {string} target */
-  renameExisting: (source, target) => ({ source: esFile(source), destination_type: 0, destination: { existing_file: esFile(target) } }),
+  /** @param {string} source @param {string} dir @param {string} filename @param {boolean} [sourceIsDir] */
+  renameNew: (source, dir, filename, sourceIsDir = false) => ({ source: sourceIsDir ? esDir(source) : esFile(source), destination_type: 1, destination: { new_path: { dir: esFile(dir), filename } } }),
+  /** @param {string} source @param {string} target @param {boolean} [sourceIsDir] (onto an existing empty folder) */
+  renameExisting: (source, target, sourceIsDir = false) => ({ source: sourceIsDir ? esDir(source) : esFile(source), destination_type: 0, destination: { existing_file: sourceIsDir ? esDir(target) : esFile(target) } }),
+  /**
+   * es_event_clone_t (event_type 61): clonefile(2) of `source` to target_dir/target_name.
+   * @param {string} source @param {string} targetDir @param {string} targetName @param {boolean} [sourceIsDir]
+   */
+  clone: (source, targetDir, targetName, sourceIsDir = false) => ({ source: sourceIsDir ? esDir(source) : esFile(source), target_dir: esDir(targetDir), target_name: targetName }),
   /** @param {ProcSpec} target @param {string[]} args @param {string} cwd @param {number} version */
   exec: (target, args, cwd, version) => ({
     target: esProcess(target, version),
