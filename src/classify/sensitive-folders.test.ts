@@ -33,7 +33,7 @@ describe('a folder that holds some rule\'s files', () => {
     [`${H}/Documents`, 'documents', '~/{Documents,Desktop,Downloads}/**'],
     ['/Volumes/USB', 'removable_volume', '/Volumes/*/**'],
     // above the rules' places: first match wins, in the rules' order
-    [`${AS}/Google`, 'crypto_wallet', undefined],
+    [`${AS}/Google`, 'browser_secrets', CHROME_SECRETS],
     [`${H}/Library`, 'keychain', '~/Library/Keychains/**'],
     [H, 'keychain', '~/Library/Keychains/**'],
     ['/var/root', 'keychain', '~/Library/Keychains/**'],

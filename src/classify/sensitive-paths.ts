@@ -21,7 +21,9 @@ import { matchesApp, teamKey } from './app-match.js';
  * A directory holds a rule's files when its path leads to them (SensitivePathMatcher.matchBelow: a folder cloned or
  * moved whole, ~/.aws or a Chrome profile): its segments match the pattern's leading segments, and the pattern names its
  * last one: a segment with literal text, a trailing `**`, or a lone `*` right under such a segment (a profile folder,
- * `Chrome/*`). A folder only an inner `**` or a run of lone `*`s reaches is a place any folder could be.
+ * `Chrome/*`) but not the first of a run of lone `*`s. A folder only an inner `**` or a run of lone `*`s reaches
+ * (`Application Support/<App>` for the wallet-extension rules' `Application Support/*\/*\/…`) is a place any folder
+ * could be.
  */
 export type SensitiveCategory = SensitiveRule['category'];
 export type SensitiveTier = 1 | 2;
@@ -237,6 +239,12 @@ interface CompiledRule extends SensitiveMatch {
    * before the last is not `**`. The raw-line screen cannot judge such a folder by the rule's required endings.
    */
   creditsDeeper: boolean;
+  /**
+   * Every segment after the rule's literal prefix is `**` and the last one is: any folder deeper than that prefix holds
+   * its files (credited by the trailing `**`). A rule neither this nor creditsDeeper credits no folder deeper than its
+   * prefix (only inner `**`s reach it): matchBelow skips it there instead of walking a long path through its automaton.
+   */
+  tailOnly: boolean;
   /** The path must end with one of these for the regex to match (cheap pre-check); undefined: no such literal. */
   suffixes: readonly string[] | undefined;
   /** The rule's except_suffixes: a path ending in one does not match. */
@@ -407,18 +415,22 @@ function closeOverGlobstars(segs: readonly DirSeg[], states: Uint8Array, from: n
 }
 
 /**
- * Whether the folder whose remaining segments are dir[d…] (the ones before matched segs[…from) literally) leads to
- * the rule's files: its segments match segs[from…j) for some j < segs.length (so a path strictly below can match the
- * rest), and the match credits its last segment (CREDITED).
+ * Whether the folder whose remaining segments are those of `path` from index `pos` (each `/`-separated; none when `pos`
+ * is past the end; the ones before matched segs[…from) literally) leads to the rule's files: its segments match
+ * segs[from…j) for some j < segs.length (so a path strictly below can match the rest), and the match credits its last
+ * segment (CREDITED). Reads the path in place, as `walk` does: it can be 16 KB of attacker-chosen segments.
  */
-function leadsBelow(segs: readonly DirSeg[], from: number, dir: readonly string[], d: number): boolean {
+function leadsBelow(segs: readonly DirSeg[], from: number, path: string, pos: number): boolean {
   const m = segs.length;
   let states = new Uint8Array(m);
+  let next = new Uint8Array(m);
   states[from] = BY_NAME;
   closeOverGlobstars(segs, states, from);
-  for (; d < dir.length; d++) {
-    const name = dir[d]!;
-    const next = new Uint8Array(m);
+  while (pos <= path.length) {
+    let end = path.indexOf('/', pos);
+    if (end === -1) end = path.length;
+    let name: string | undefined;
+    next.fill(0);
     let any = false;
     for (let j = from; j < m; j++) {
       const how = states[j]!;
@@ -427,17 +439,24 @@ function leadsBelow(segs: readonly DirSeg[], from: number, dir: readonly string[
       if (seg.kind === GLOBSTAR) {
         // the regex: an inner `**` is `(?:/[^/]+)*`, a trailing one `/.+`
         if (j === m - 1) next[j]! |= BY_TAIL;
-        else if (name !== '') next[j]! |= BY_WILDCARDS;
+        else if (end > pos) next[j]! |= BY_WILDCARDS;
         else continue;
       } else if (j + 1 >= m) continue; // the folder would be the file itself, not above it
-      else if (seg.kind === ANY_NAME) next[j + 1]! |= (how & BY_NAME ? BY_ONE_STAR : 0) | (how & ~BY_NAME ? BY_WILDCARDS : 0);
-      else if (seg.re!.test(name)) next[j + 1]! |= BY_NAME;
+      else if (seg.kind === ANY_NAME) {
+        // a lone `*` names a folder only right under a named segment and not as the first of a run (`Application
+        // Support/*\/*\/Local Extension Settings`: any app's folder there; `Chrome/*\/Cookies`: a profile)
+        const one = how & BY_NAME && segs[j + 1]!.kind !== ANY_NAME;
+        next[j + 1]! |= (one ? BY_ONE_STAR : 0) | (how & ~BY_NAME || (how & BY_NAME && !one) ? BY_WILDCARDS : 0);
+      } else if (seg.re!.test((name ??= path.slice(pos, end)))) next[j + 1]! |= BY_NAME;
       else continue;
       any = true;
     }
     if (!any) return false;
     closeOverGlobstars(segs, next, from);
+    const was = states;
     states = next;
+    next = was;
+    pos = end + 1;
   }
   for (let j = from; j < m; j++) if (states[j]! & CREDITED) return true;
   return false;
@@ -477,11 +496,16 @@ function literalPrefixLength(segments: readonly string[]): number {
   return n;
 }
 
-/** A folder's part under a home (`''` for the home itself), as segments; undefined outside homes. */
-function homeSegments(path: string): string[] | undefined {
-  const rel = foldedHomeRelative(path) ?? (foldedHomeRelative(`${path}/`) === '/' ? '/' : undefined);
-  if (rel === undefined) return undefined;
-  return rel === '/' ? [] : rel.slice(1).split('/');
+/**
+ * A folder's part under a home with its leading `/` (`''` for the home itself: no segments), as foldedHomeRelative;
+ * undefined outside homes. `path` is folded, canonical, without a trailing separator.
+ */
+function homeRelativeFolder(path: string): string | undefined {
+  const rel = foldedHomeRelative(path);
+  if (rel !== undefined) return rel;
+  if (path === '/var/root') return '';
+  if (!path.startsWith('/users/') || path.length === 7 || path.indexOf('/', 7) !== -1 || path === '/users/shared') return undefined;
+  return '';
 }
 
 function splitPattern(pattern: string): { root: Root; segments: string[] } {
@@ -537,6 +561,7 @@ export class SensitivePathMatcher {
         segs: matched.map(dirSeg),
         viable: someNameAvoids(segments[segments.length - 1]!, exceptSuffixes),
         creditsDeeper: matched.slice(depth, -1).some((seg) => seg !== '**'),
+        tailOnly: matched.length > depth && matched.slice(depth).every((seg) => seg === '**'),
         suffixes: requiredSuffixes(segments[segments.length - 1]!),
         exceptSuffixes,
       };
@@ -597,11 +622,12 @@ export class SensitivePathMatcher {
   matchBelow(dirPath: string): SensitiveMatch | undefined {
     let end = dirPath.length;
     while (end > 1 && dirPath.charCodeAt(end - 1) === 47 /* / */) end--;
-    let path = foldedPath(end === dirPath.length ? dirPath : dirPath.slice(0, end));
-    if (path.charCodeAt(0) !== 47) return undefined;
-    // the Data volume's root (and what leads to it) holds everything, as `/` does
-    if (path === '/system' || path === '/system/volumes' || path === '/system/volumes/data') path = '/';
-    if (path === '/') return this.firstViable;
+    const lower = (end === dirPath.length ? dirPath : dirPath.slice(0, end)).toLowerCase();
+    if (lower.charCodeAt(0) !== 47) return undefined;
+    // the Data volume's root (and what leads to it) holds everything, as `/` does; not the Data volume's own
+    // System folder (/System/Volumes/Data/System, which canonicalPath would spell /System)
+    if (lower === '/' || lower === '/system' || lower === '/system/volumes' || lower === '/system/volumes/data') return this.firstViable;
+    const path = foldedPath(lower);
     let best = this.below(path, undefined);
     // what /private holds is also spelled /var, /tmp, /etc (and /var holds root's home)
     if (path === '/private') for (const alias of ['/var', '/tmp', '/etc']) best = this.below(alias, best);
@@ -610,17 +636,16 @@ export class SensitivePathMatcher {
 
   /** matchBelow of a folded, canonical path other than `/`, or `best` when that comes first. */
   private below(path: string, best: CompiledRule | undefined): CompiledRule | undefined {
-    const dir = path.slice(1).split('/');
     // /Users and /var hold homes; a home itself is the anchor of every `~/` rule
     if (path === '/users' || path === '/var') best = first(best, this.homeTrie.below);
     else {
-      const rel = homeSegments(path);
+      const rel = homeRelativeFolder(path);
       if (rel !== undefined) best = walkBelow(this.homeTrie, rel, best);
     }
-    best = walkBelow(this.absTrie, dir, best);
+    best = walkBelow(this.absTrie, path, best);
     for (const r of this.anywhere) {
       if (best && best.order < r.order) break;
-      if (r.viable && leadsBelow(r.segs, 0, dir, 0)) return r;
+      if (r.viable && (r.creditsDeeper || r.tailOnly) && (r.tailOnly || leadsBelow(r.segs, 0, path, 1))) return r;
     }
     return best;
   }
@@ -656,16 +681,23 @@ function underHome(path: string, users: string, shared: string): string | undefi
  * matchBelow along the trie: rules hanging on the nodes the folder's segments spell are checked on the rest of its
  * segments (leadsBelow); where the folder ends on a node, every rule under it qualifies (the node's `below`).
  */
-function walkBelow(root: TrieNode, dir: readonly string[], best: CompiledRule | undefined): CompiledRule | undefined {
+function walkBelow(root: TrieNode, path: string, best: CompiledRule | undefined): CompiledRule | undefined {
+  // `path`: `/`-led segments ('' for none), read in place
   let node = root;
+  let pos = 1;
   for (let k = 0; ; k++) {
-    if (k === dir.length) return first(best, node.below);
+    if (pos > path.length) return first(best, node.below);
     for (const r of node.rules) {
-      if (r.viable && (!best || r.order < best.order) && r.segs.length > k && leadsBelow(r.segs, k, dir, k)) best = r;
+      // a rule whose segments past its prefix are only inner `**`s and a file name credits no folder deeper than the
+      // prefix (skipped); one that ends in `**` after only `**`s credits every one
+      if (r.viable && (!best || r.order < best.order) && r.segs.length > k && (r.tailOnly || (r.creditsDeeper && leadsBelow(r.segs, k, path, pos)))) best = r;
     }
-    const next = node.children.get(dir[k]!);
+    let end = path.indexOf('/', pos);
+    if (end === -1) end = path.length;
+    const next = node.children.get(path.slice(pos, end));
     if (!next) return best;
     node = next;
+    pos = end + 1;
   }
 }
 
