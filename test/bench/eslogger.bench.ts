@@ -5,6 +5,7 @@
  *   the hand reader (read-eslogger.ts, what the pipeline uses for the lines that pass) on every line;
  * - pipeline: fast path + reading of the relevant lines + rows/process-model effects, on the generated mix
  *   (5.8 % pass) and on the same lines at exactly 5.0 % (target: median ≥ 300k lines/s/core);
+ * - folder match: the taxonomy matcher (match, matchBelow) on 16 KB folder paths a process can rename at will;
  * - flood: 1 000 000 generated lines through the fake eslogger into a bundled collector process —
  *   steady-state CPU per 1 000 events and peak RSS (bound: 150 MB).
  * Rates are per CPU second of this process (process.cpuUsage), so a busy machine skews them less than
@@ -112,6 +113,7 @@ export default async function (b: BenchContext): Promise<void> {
   const withFast5 = pipelineRate(five.lines, false);
   b.report('pipeline at 5.0 % relevant', { lines_per_cpu_s: withFast5.best, median: withFast5.median, relevant_pct: five.pct, target: 300_000, meets_target: withFast5.median >= 300_000 ? 'yes' : 'no' });
   b.report('pipeline without fast path (parse all)', { lines_per_cpu_s: pipelineRate(lines, true).best });
+  deepFolderPaths(b);
 
   const floodN = b.quick ? 100_000 : 1_000_000;
   const bundle = await bundleFloodHarness();
@@ -129,4 +131,28 @@ export default async function (b: BenchContext): Promise<void> {
     lost: flood.lost,
     processes: flood.processes,
   });
+}
+
+/**
+ * The taxonomy matcher on folder paths an unprivileged process can make and rename at will (a rename source is
+ * checked with matchBelow, on the fast path and again in the pipeline): ~16 KB of 8 000 segments, where a path may
+ * only be ~16 KB before ES truncates it, against a folder an app really moves. µs of CPU per call.
+ */
+function deepFolderPaths(b: BenchContext): void {
+  const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
+  const cases: [string, string][] = [
+    ['app support, 8 000 segments', `/Users/dana/Library/Application Support/${Array(8000).fill('a').join('/')}`],
+    ['home, 8 180 segments', `/Users/dana/${Array(8180).fill('a').join('/')}`],
+    ['a Chrome profile folder', '/Users/dana/Library/Application Support/Google/Chrome/Default'],
+  ];
+  const calls = b.quick ? 200 : 2000;
+  for (const [name, folder] of cases) {
+    const perCall = (fn: () => unknown) => {
+      for (let i = 0; i < 50; i++) fn();
+      return Math.round((cpuSeconds(() => {
+        for (let i = 0; i < calls; i++) fn();
+      }) / calls) * 1e7) / 10;
+    };
+    b.report(`folder match: ${name}`, { path_chars: folder.length, match_us: perCall(() => matcher.match(folder)), match_below_us: perCall(() => matcher.matchBelow(folder)) });
+  }
 }
