@@ -501,11 +501,8 @@ function literalPrefixLength(segments: readonly string[]): number {
  * undefined outside homes. `path` is folded, canonical, without a trailing separator.
  */
 function homeRelativeFolder(path: string): string | undefined {
-  const rel = foldedHomeRelative(path);
-  if (rel !== undefined) return rel;
-  if (path === '/var/root') return '';
-  if (!path.startsWith('/users/') || path.length === 7 || path.indexOf('/', 7) !== -1 || path === '/users/shared') return undefined;
-  return '';
+  // the folder's own path with a separator after it: a home itself then has a part `/`
+  return foldedHomeRelative(`${path}/`)?.slice(0, -1);
 }
 
 function splitPattern(pattern: string): { root: Root; segments: string[] } {
@@ -645,7 +642,7 @@ export class SensitivePathMatcher {
     best = walkBelow(this.absTrie, path, best);
     for (const r of this.anywhere) {
       if (best && best.order < r.order) break;
-      if (r.viable && (r.creditsDeeper || r.tailOnly) && (r.tailOnly || leadsBelow(r.segs, 0, path, 1))) return r;
+      if (r.viable && (r.tailOnly || (r.creditsDeeper && leadsBelow(r.segs, 0, path, 1)))) return r;
     }
     return best;
   }
