@@ -239,7 +239,7 @@ export class EsloggerPipeline {
         // not authorized for. A folder that holds a rule's files (~/.aws, a Chrome profile) moves them: its source is
         // sensitive as theirs would be.
         const source = canonicalPath(e.source.path);
-        const from = this.deps.matcher.match(source) ?? this.folderMatch(e.source, source);
+        const from = this.sourceMatch(e.source, source);
         if (this.sensitive(e, e.destination, from ? 'rename' : 'create') !== 'recorded' && from) this.decide(e, source, from, 'rename');
         return this.archiveFile(e, e.destination);
       }
@@ -247,7 +247,7 @@ export class EsloggerPipeline {
         // a clone reads its source without an open event: that read is the access (of what a cloned folder holds, too:
         // clonefile(2) copies a whole tree, and the copy is read without a trace)
         const source = canonicalPath(e.source.path);
-        const m = this.deps.matcher.match(source) ?? this.folderMatch(e.source, source);
+        const m = this.sourceMatch(e.source, source);
         if ((m ? this.decide(e, source, m, 'open') : 'none') === 'none') this.sensitive(e, e.destination, 'create');
         return this.archiveFile(e, e.destination);
       }
@@ -313,12 +313,13 @@ export class EsloggerPipeline {
   }
 
   /**
-   * The rule whose files lie in a renamed or cloned source that is a folder (stat says so, or the line has no stat),
-   * when no rule matches the folder itself: ~/Library/Keychains, ~/.ssh, a Chrome profile moved or copied whole.
+   * The rule a renamed or cloned source (its canonical path) matches, else the one whose files lie in it when it is a
+   * folder (stat says so, or the line has no stat): ~/Library/Keychains, ~/.ssh, a Chrome profile moved or copied whole.
    */
-  private folderMatch(f: EsSource, canonical: string): SensitiveMatch | undefined {
+  private sourceMatch(f: EsSource, canonical: string): SensitiveMatch | undefined {
+    const m = this.deps.matcher.match(canonical);
     // a truncated path is a prefix of the real one: a folder above it proves nothing
-    if (f.directory === false || f.truncated) return undefined;
+    if (m || f.directory === false || f.truncated) return m;
     return this.deps.matcher.matchBelow(canonical);
   }
 
