@@ -189,14 +189,14 @@ function closestInWindow(times: Float64Array, lo: number, hi: number, from: numb
 }
 
 /**
- * closestInWindow (same choice, the earlier on a tie) over only the events `keep` accepts, by their position: a scan
- * of the window, for the few flows that need it.
+ * closestInWindow (same choice, the earlier on a tie) over only the archive events that are not `flow`'s own download
+ * (isOwnDownload), by their position: a scan of the window, for the few flows that need it.
  */
-function closestKept(times: Float64Array, positions: Int32Array, lo: number, hi: number, from: number, to: number, start: number, keep: (position: number) => boolean): number {
+function closestNotOwn(times: Float64Array, positions: Int32Array, lo: number, hi: number, from: number, to: number, start: number, archives: CorrelationInputs['archiveEvents'], flow: Readonly<FlowRow>, sampleSlack: number): number {
   let best = -1;
   let bestDistance = Infinity;
   for (let i = lowerBound(times, lo, hi, from); i < hi && times[i]! <= to; i++) {
-    if (!keep(positions[i]!)) continue;
+    if (isOwnDownload(archives.at(positions[i]!)!, flow, sampleSlack)) continue;
     const t = times[i]!;
     const distance = Math.abs(t - start);
     if (t <= start ? distance <= bestDistance : distance < bestDistance) {
@@ -207,8 +207,9 @@ function closestKept(times: Float64Array, positions: Int32Array, lo: number, hi:
   return best;
 }
 
-function anyKept(times: Float64Array, positions: Int32Array, lo: number, hi: number, from: number, to: number, keep: (position: number) => boolean): boolean {
-  for (let i = lowerBound(times, lo, hi, from); i < hi && times[i]! <= to; i++) if (keep(positions[i]!)) return true;
+/** anyInWindow over only the archive events that are not `flow`'s own download. */
+function anyNotOwn(times: Float64Array, positions: Int32Array, lo: number, hi: number, from: number, to: number, archives: CorrelationInputs['archiveEvents'], flow: Readonly<FlowRow>, sampleSlack: number): boolean {
+  for (let i = lowerBound(times, lo, hi, from); i < hi && times[i]! <= to; i++) if (!isOwnDownload(archives.at(positions[i]!)!, flow, sampleSlack)) return true;
   return false;
 }
 
@@ -687,9 +688,10 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       // to flows.sample_interval.
       const archiveLo = eventOffsets[s + ARCHIVE]!;
       const archiveHi = eventOffsets[s + ARCHIVE + 1]!;
-      const ownDownload = archiveHi > archiveLo && flow.pcr <= -cfg.upload_shaped.min_pcr ? (position: number) => !isOwnDownload(archiveEvents.at(position)!, flow, sampleSlack) : undefined;
+      // no closure per flow on this path: the two scans below take the flow and test isOwnDownload themselves
+      const ownDownload = archiveHi > archiveLo && flow.pcr <= -cfg.upload_shaped.min_pcr;
       const a = ownDownload
-        ? closestKept(eventTimes, eventPositions, archiveLo, archiveHi, from, flow.last_seen, flow.first_seen, ownDownload)
+        ? closestNotOwn(eventTimes, eventPositions, archiveLo, archiveHi, from, flow.last_seen, flow.first_seen, archiveEvents, flow, sampleSlack)
         : closestInWindow(eventTimes, archiveLo, archiveHi, from, flow.last_seen, flow.first_seen);
       if (a >= 0) {
         flowArchive[r] = eventPositions[a]!;
@@ -698,7 +700,7 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
       staging =
         archive !== undefined &&
         (ownDownload
-          ? anyKept(eventTimes, eventPositions, eventOffsets[s + STAGING]!, eventOffsets[s + STAGING + 1]!, from, flow.last_seen, ownDownload)
+          ? anyNotOwn(eventTimes, eventPositions, eventOffsets[s + STAGING]!, eventOffsets[s + STAGING + 1]!, from, flow.last_seen, archiveEvents, flow, sampleSlack)
           : anyInWindow(eventTimes, eventOffsets[s + STAGING]!, eventOffsets[s + STAGING + 1]!, from, flow.last_seen));
       // the precursor above is the strongest; a nearer one of another tier (or an archive step) still makes it close
       const closeFrom = Math.max(from, flow.first_seen - cfg.precursor_high_gap);
@@ -706,7 +708,7 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
         anyInWindow(eventTimes, eventOffsets[s + TIER1]!, eventOffsets[s + TIER1 + 1]!, closeFrom, flow.last_seen) ||
         anyInWindow(eventTimes, eventOffsets[s + TIER2]!, eventOffsets[s + TIER2 + 1]!, closeFrom, flow.last_seen) ||
         (ownDownload
-          ? anyKept(eventTimes, eventPositions, archiveLo, archiveHi, closeFrom, flow.last_seen, ownDownload)
+          ? anyNotOwn(eventTimes, eventPositions, archiveLo, archiveHi, closeFrom, flow.last_seen, archiveEvents, flow, sampleSlack)
           : anyInWindow(eventTimes, archiveLo, archiveHi, closeFrom, flow.last_seen));
     }
     facts.set(flow, browser, sanctioned, identity.signature_class, sensitive, archive, staging, groupBytesOut(group.key, flow), groupTop(group.key, flow), closePrecursor);
