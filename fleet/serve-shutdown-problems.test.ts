@@ -23,11 +23,7 @@ async function start(name: string) {
     log: createLogger({ destination: logs, level: 'info' }),
     stdout: new MemoryStream(),
   });
-  const messages = () =>
-    logs.text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => (JSON.parse(l) as { msg: string }).msg);
+  const messages = () => logs.lines().map((l) => (l as { msg: string }).msg);
   return { running, messages };
 }
 

@@ -13,7 +13,7 @@ import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log.js';
 import { startServe } from '../../fleet/serve.js';
 import { openStore } from '../../fleet/store/open.js';
-import { MemoryStream } from './serve-fixtures.js';
+import { MemoryStream, waitFor } from './serve-fixtures.js';
 
 const realStdin = Object.getOwnPropertyDescriptor(process, 'stdin')!;
 const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'serve-stdin-buffered-'));
@@ -23,14 +23,6 @@ afterEach(() => {
 
 const line = (i: number) =>
   JSON.stringify({ name: 'pack/Global/outflow_status', hostIdentifier: `host-${String(i).padStart(5, '0')}`, unixTime: Math.floor(Date.now() / 1000) - 60, counter: 1, action: 'added', columns: { component: 'nettop', state: 'running', detail: 'x'.repeat(200) } });
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 it('a shutdown that resolves cleanly has committed every stdin line the process read', async () => {
   // stdin: the accepted end of a local socket (a net.Socket, as process.stdin is for a pipe)
@@ -66,9 +58,9 @@ it('a shutdown that resolves cleanly has committed every stdin line the process 
 
   const sent = Array.from({ length: 3000 }, (_, i) => line(i) + '\n').join('');
   writer.write(sent);
-  await until('a commit waiting on the store', () => waiting > 0);
+  await waitFor(() => waiting > 0, 'a commit waiting on the store');
   // stdin stops flowing (the source is busy committing); what the socket read meanwhile stays in its buffer
-  await until('stdin to back up', () => stdin.readableLength > 0 && stdin.isPaused());
+  await waitFor(() => stdin.readableLength > 0 && stdin.isPaused(), 'stdin to back up');
   await new Promise((r) => setTimeout(r, 200));
 
   const stopped = running.stop('test');

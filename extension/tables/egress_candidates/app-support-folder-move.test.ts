@@ -5,9 +5,8 @@
  * make the app's next sync an AN0990 candidate.
  */
 import { describe, expect, it } from 'vitest';
-import { pipelineWorld } from '../../collectors/eslogger/testing/test-context.js';
+import { recordedSensitive } from '../../collectors/eslogger/testing/test-context.js';
 import { body, esLine, type ProcSpec } from '../../collectors/eslogger/testing/es-lines.mjs';
-import type { SensitiveFileEventRow } from '../../runtime/context.js';
 import { correlate } from './correlate.js';
 import { MiB, NOW, buildWorld } from './testing/world.js';
 
@@ -16,11 +15,7 @@ const AS = `${HOME}/Library/Application Support`;
 const APP: ProcSpec = { pid: 560, ppid: 1, path: '/Applications/Scrivo.app/Contents/MacOS/Scrivo', signingId: 'com.example.scrivo', teamId: 'ABCDE12345', startMs: (NOW - 7200) * 1000 };
 const SIGNAL: ProcSpec = { pid: 570, ppid: 1, path: '/Applications/Signal.app/Contents/MacOS/Signal', signingId: 'org.whispersystems.signal-desktop', teamId: 'U68MSDN6DR', startMs: (NOW - 7200) * 1000 };
 
-function recorded(lines: string[]): SensitiveFileEventRow[] {
-  const { pipeline, sensitiveEvents } = pipelineWorld({ now: NOW });
-  for (const l of lines) pipeline.handleLine(l);
-  return sensitiveEvents.toArray();
-}
+const recorded = (lines: string[]) => recordedSensitive(NOW, lines);
 const moveDir = (p: ProcSpec, source: string, dir: string, name: string) =>
   esLine({ kind: 'rename', timeMs: (NOW - 90) * 1000, gseq: 1, process: p, body: body.renameNew(source, dir, name, true) });
 

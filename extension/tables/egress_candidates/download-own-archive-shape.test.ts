@@ -4,16 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { correlate } from './correlate.js';
-import { MiB, NOW, buildWorld, type WorldSpec } from './testing/world.js';
+import { MiB, NOW, TERMINAL, TERMINAL_SIGNING, ZSH, buildWorld, type WorldSpec } from './testing/world.js';
 
-const TERMINAL = { pid: 800, processStart: NOW - 7200, ppid: 1, originalPpid: 1, path: '/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal', signingId: 'com.apple.Terminal', platformBinary: true };
-const ZSH = { pid: 810, processStart: NOW - 600, ppid: 800, path: '/bin/zsh', args: ['-zsh'], tty: true, signingId: 'com.apple.zsh', platformBinary: true };
 const CURL = { pid: 830, processStart: NOW - 125, ppid: 810, path: '/usr/bin/curl', signingId: 'com.apple.curl', platformBinary: true };
-const SIGNING: WorldSpec['signing'] = [
-  { path: TERMINAL.path, cls: 'apple_platform', signingId: 'com.apple.Terminal' },
-  { path: '/bin/zsh', cls: 'apple_platform', signingId: 'com.apple.zsh' },
-  { path: '/usr/bin/curl', cls: 'apple_platform', signingId: 'com.apple.curl' },
-];
 const an1415 = (spec: WorldSpec) => correlate(buildWorld(spec)).rows.filter((r) => r.analytic === 'AN1415');
 
 describe("the download's own archive file and the flow's first sample", () => {
@@ -22,7 +15,7 @@ describe("the download's own archive file and the flow's first sample", () => {
     // sees the socket at NOW − 120
     const rows = an1415({
       processes: [TERMINAL, ZSH, CURL],
-      signing: SIGNING,
+      signing: [...TERMINAL_SIGNING],
       flows: [{ pid: CURL.pid, processStart: CURL.processStart, remote: '198.51.100.91', firstSeen: NOW - 120, lastSeen: NOW - 20, bytesOut: 4000, bytesIn: 48 * MiB }],
       archive: [{ pid: CURL.pid, process_start: CURL.processStart, path: CURL.path, tool: 'other', operation: 'create', archive_path: '/Users/alice/Downloads/x.tar.gz', args: '', staging: 0, time: NOW - 122 }],
     });

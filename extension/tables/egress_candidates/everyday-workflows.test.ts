@@ -7,32 +7,19 @@ import { describe, expect, it } from 'vitest';
 import { ANALYTICS } from '../../../src/analytics/index.js';
 import { candidate, fleetFacts } from '../../../src/analytics/testing/facts.js';
 import { defaultAnalyticsConfig } from '../../../src/config/analytics.js';
-import { pipelineWorld } from '../../collectors/eslogger/testing/test-context.js';
+import { recordedSensitive } from '../../collectors/eslogger/testing/test-context.js';
 import { body, esLine } from '../../collectors/eslogger/testing/es-lines.mjs';
-import type { SensitiveFileEventRow } from '../../runtime/context.js';
 import { correlate, type CandidateRow } from './correlate.js';
-import { MiB, NOW, buildWorld, type WorldSpec } from './testing/world.js';
+import { MiB, NOW, TERMINAL, TERMINAL_SIGNING as TERMINAL_TOOLS, ZSH, buildWorld, type WorldSpec } from './testing/world.js';
 
 const HOME = '/Users/alice';
 const cfg = defaultAnalyticsConfig();
 
-/** What the eslogger pipeline records for these ES lines (authorized readers are dropped at source). */
-function recorded(lines: string[]): SensitiveFileEventRow[] {
-  const { pipeline, sensitiveEvents } = pipelineWorld({ now: NOW });
-  for (const l of lines) pipeline.handleLine(l);
-  return sensitiveEvents.toArray();
-}
+const recorded = (lines: string[]) => recordedSensitive(NOW, lines);
 const only = (r: CandidateRow[], id: string) => r.filter((x) => x.analytic === id);
 
-// A Terminal tab: Terminal → zsh (interactive, the group root).
-const TERMINAL = { pid: 800, processStart: NOW - 7200, ppid: 1, originalPpid: 1, path: '/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal', signingId: 'com.apple.Terminal', platformBinary: true };
-const ZSH = { pid: 810, processStart: NOW - 600, ppid: 800, path: '/bin/zsh', args: ['-zsh'], tty: true, signingId: 'com.apple.zsh', platformBinary: true };
-const TERMINAL_SIGNING: WorldSpec['signing'] = [
-  { path: TERMINAL.path, cls: 'apple_platform', signingId: 'com.apple.Terminal' },
-  { path: '/bin/zsh', cls: 'apple_platform', signingId: 'com.apple.zsh' },
-  { path: '/usr/bin/curl', cls: 'apple_platform', signingId: 'com.apple.curl' },
-  { path: '/usr/bin/ssh-add', cls: 'apple_platform', signingId: 'com.apple.ssh-add' },
-];
+// A Terminal tab (testing/world.ts), where ssh-add runs too.
+const TERMINAL_SIGNING: WorldSpec['signing'] = [...TERMINAL_TOOLS, { path: '/usr/bin/ssh-add', cls: 'apple_platform', signingId: 'com.apple.ssh-add' }];
 
 describe('Apple OpenSSH tools other than ssh (ssh-add, ssh-keygen) reading ~/.ssh keys', () => {
   const key = `${HOME}/.ssh/id_ed25519`;

@@ -3,7 +3,7 @@
  * no open of any file inside) and uploads the copy: the clone of the folder is the precursor of its upload.
  */
 import { expect, it } from 'vitest';
-import { pipelineWorld } from '../../collectors/eslogger/testing/test-context.js';
+import { recordedSensitive } from '../../collectors/eslogger/testing/test-context.js';
 import { body, esLine } from '../../collectors/eslogger/testing/es-lines.mjs';
 import { correlate } from './correlate.js';
 import { MiB, NOW, buildWorld } from './testing/world.js';
@@ -12,9 +12,7 @@ const HOME = '/Users/alice';
 const STEALER = { pid: 700, ppid: 1, path: `${HOME}/.local/bin/helper`, signingId: null, teamId: null, startMs: (NOW - 300) * 1000 };
 
 it('a clone of ~/Library/Keychains to /private/tmp followed by an upload from the same process is an AN0990 candidate', () => {
-  const { pipeline, sensitiveEvents } = pipelineWorld({ now: NOW });
-  pipeline.handleLine(esLine({ kind: 'clone', timeMs: (NOW - 90) * 1000, gseq: 1, process: STEALER, body: body.clone(`${HOME}/Library/Keychains`, '/private/tmp', 'k', true) }));
-  const sensitive = sensitiveEvents.toArray();
+  const sensitive = recordedSensitive(NOW, [esLine({ kind: 'clone', timeMs: (NOW - 90) * 1000, gseq: 1, process: STEALER, body: body.clone(`${HOME}/Library/Keychains`, '/private/tmp', 'k', true) })]);
   const start = sensitive[0]?.process_start ?? NOW - 300;
   const world = buildWorld({
     processes: [{ pid: 700, processStart: start, ppid: 1, path: STEALER.path, tty: false }],

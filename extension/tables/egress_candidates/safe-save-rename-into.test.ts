@@ -5,9 +5,8 @@
  * (recorded `create`) reads nothing: the app's next sync of the document has no "sensitive access" precursor.
  */
 import { describe, expect, it } from 'vitest';
-import { pipelineWorld } from '../../collectors/eslogger/testing/test-context.js';
+import { recordedSensitive } from '../../collectors/eslogger/testing/test-context.js';
 import { body, esLine } from '../../collectors/eslogger/testing/es-lines.mjs';
-import type { SensitiveFileEventRow } from '../../runtime/context.js';
 import { correlate } from './correlate.js';
 import { MiB, NOW, buildWorld } from './testing/world.js';
 
@@ -15,11 +14,7 @@ const HOME = '/Users/alice';
 const APP = { pid: 560, ppid: 1, path: '/Applications/Scrivo.app/Contents/MacOS/Scrivo', signingId: 'com.example.scrivo', teamId: 'ABCDE12345', startMs: (NOW - 7200) * 1000 };
 const TMP = '/private/var/folders/zz/abc123/T/TemporaryItems/NSIRD_Scrivo_x1y2';
 
-function recorded(lines: string[]): SensitiveFileEventRow[] {
-  const { pipeline, sensitiveEvents } = pipelineWorld({ now: NOW });
-  for (const l of lines) pipeline.handleLine(l);
-  return sensitiveEvents.toArray();
-}
+const recorded = (lines: string[]) => recordedSensitive(NOW, lines);
 
 describe('a document saved by renaming a temporary file over it', () => {
   const at = NOW - 90;

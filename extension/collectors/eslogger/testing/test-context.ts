@@ -102,3 +102,10 @@ export function pipelineWorld(opts: { now: number; capacity?: number; retention?
   const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => clock.now, self: opts.self });
   return { pipeline, sensitiveEvents, archiveEvents, processes, signing, recorded, clock, verdicts };
 }
+
+/** What a fresh pipelineWorld at `now` records for these ES lines (authorized readers are dropped at source). */
+export function recordedSensitive(now: number, lines: readonly string[]): SensitiveFileEventRow[] {
+  const { pipeline, sensitiveEvents } = pipelineWorld({ now });
+  for (const l of lines) pipeline.handleLine(l);
+  return sensitiveEvents.toArray();
+}

@@ -27,6 +27,15 @@ import type { CorrelationInputs } from '../correlate.js';
 export const MiB = 1024 * 1024;
 export const NOW = 1_760_000_000;
 
+/** A Terminal tab: Terminal → zsh (interactive, the group root), and the Apple tools run in it. */
+export const TERMINAL = { pid: 800, processStart: NOW - 7200, ppid: 1, originalPpid: 1, path: '/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal', signingId: 'com.apple.Terminal', platformBinary: true };
+export const ZSH = { pid: 810, processStart: NOW - 600, ppid: 800, path: '/bin/zsh', args: ['-zsh'], tty: true, signingId: 'com.apple.zsh', platformBinary: true };
+export const TERMINAL_SIGNING: readonly SigningSpec[] = [
+  { path: TERMINAL.path, cls: 'apple_platform', signingId: 'com.apple.Terminal' },
+  { path: '/bin/zsh', cls: 'apple_platform', signingId: 'com.apple.zsh' },
+  { path: '/usr/bin/curl', cls: 'apple_platform', signingId: 'com.apple.curl' },
+];
+
 export interface WorldFlow {
   pid: number;
   processStart: number;
