@@ -112,6 +112,9 @@ if [ "$want_nats" = 1 ]; then
     fi
     wait_port 127.0.0.1 "$nats_port" 20 || { echo "services: NATS is not reachable on 127.0.0.1:$nats_port" >&2; exit 1; }
   fi
+  # The check uses the project's own nats client: without it every try fails and the message below would lie.
+  node --input-type=module -e "await import('nats')" >/dev/null 2>&1 \
+    || { echo "services: the nats package is not installed here: run 'bash scripts/setup.sh' (npm ci) first" >&2; exit 1; }
   ok=0
   for _ in 1 2 3 4 5; do jetstream_ok && { ok=1; break; }; sleep 0.3; done
   [ "$ok" = 1 ] || { echo "services: NATS on 127.0.0.1:$nats_port answers but JetStream is not enabled (run nats-server with -js)" >&2; exit 1; }
