@@ -1,7 +1,7 @@
 import type { AnalyticsConfig } from '../config/analytics.js';
 import type { EgressCandidate } from '../schemas/egress-candidate.js';
 import { type Gates, checkGates, hasSensitivePrecursor, result } from './endpoint.js';
-import { encrypted, uploadShaped } from './predicates.js';
+import { encrypted, unidentifiedUpload, uploadShaped } from './predicates.js';
 import { baselineWarming, rareDestination, uploadNormalPair } from './prevalence.js';
 import { noFire, scoreCandidate, warmingVerdict } from './severity.js';
 import type { AnalyticDefinition, EndpointFacts, FleetFacts, FleetVerdict } from './types.js';
@@ -35,7 +35,10 @@ export const AN0990: AnalyticDefinition = {
   },
   endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
     const why = checkGates(f, GATES);
-    if (!encrypted(f.flow)) why.push('not_encrypted');
+    // A port of no known service (`other`) may carry either: after a credential-store read (tier 1), an upload-shaped
+    // flow there is the C2 channel whatever it speaks (BeaverTail's POST to :1224/uploads). Tier 2 alone is not enough:
+    // a torrent client or a peer-to-peer sync tool sends user data on odd ports by design.
+    if (!encrypted(f.flow) && !(unidentifiedUpload(f.flow, cfg) && f.precursor.tier === 1)) why.push('not_encrypted');
     if (!hasSensitivePrecursor(f, cfg)) why.push('no_sensitive_precursor');
     return result(why, f, cfg);
   },

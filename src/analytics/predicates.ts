@@ -37,6 +37,15 @@ export function uploadShaped(flow: Pick<FlowFacts, 'pcr' | 'bytes_out'>, cfg: An
   return flow.pcr >= cfg.upload_shaped.min_pcr && flow.bytes_out >= cfg.upload_shaped.min_bytes_out;
 }
 
+/**
+ * A flow of no known service (`other`: the port map names no service for its port, and the flow source saw no
+ * handshake) that sends far more than it gets back: by its ratio (upload_shaped.min_pcr) and at least
+ * unidentified_upload.min_bytes_out out. A client session on an odd port (psql, kubectl, a game) gets its answers back.
+ */
+export function unidentifiedUpload(flow: Pick<FlowFacts, 'service' | 'pcr' | 'bytes_out'>, cfg: AnalyticsConfig): boolean {
+  return flow.service === 'other' && flow.pcr >= cfg.upload_shaped.min_pcr && flow.bytes_out >= cfg.unidentified_upload.min_bytes_out;
+}
+
 export function noReturn(flow: Pick<FlowFacts, 'pcr' | 'bytes_out'>, cfg: AnalyticsConfig): boolean {
   return flow.pcr >= cfg.no_return.min_pcr && flow.bytes_out >= cfg.no_return.min_bytes_out;
 }

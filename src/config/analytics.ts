@@ -41,6 +41,11 @@ export const AnalyticsConfigSchema = z
         group_min_flow_bytes_out: z.number().int().nonnegative().default(64 * 1024),
       })
       .prefault({}),
+    /**
+     * AN0990 on a flow of no known service (`other`: a port the port map does not name, so neither encrypted nor
+     * cleartext can be told): after a tier-1 read, a flow with at least upload_shaped.min_pcr and this many bytes out.
+     */
+    unidentified_upload: z.object({ min_bytes_out: z.number().int().nonnegative().default(64 * 1024) }).prefault({}),
     /** AN1415 without a precursor: upload-shaped and at least this many bytes out. */
     an1415_min_upload_bytes: z.number().int().nonnegative().default(10 * MiB),
     /** Fleet side. */
