@@ -75,11 +75,19 @@ const BITWARDEN = vendor('LTZ2PFU5D6', 'com.bitwarden.desktop');
 /** Chromium-family secret stores inside a profile folder (`Default`, `Profile 1`, …). */
 const CHROMIUM_SECRETS = '{Login Data,Login Data For Account,Cookies,Web Data,Network}*';
 
-function chromium(root: string, owner: AppMatcher[]): SensitiveRule[] {
+function chromium(root: string, owner: AppMatcher[], profileAtRoot = false): SensitiveRule[] {
   return [
     { pattern: `~/Library/Application Support/${root}/*/${CHROMIUM_SECRETS}`, category: 'browser_secrets', authorized: owner },
     { pattern: `~/Library/Application Support/${root}/*/Network/Cookies*`, category: 'browser_secrets', authorized: owner },
     { pattern: `~/Library/Application Support/${root}/Local State`, category: 'browser_secrets', authorized: owner },
+    // Opera keeps its (first) profile in the root folder itself, not in `Default/`: `com.operasoftware.Opera/Cookies`,
+    // `…/Login Data`, `…/Network/Cookies`
+    ...(profileAtRoot
+      ? [
+          { pattern: `~/Library/Application Support/${root}/${CHROMIUM_SECRETS}`, category: 'browser_secrets' as const, authorized: owner },
+          { pattern: `~/Library/Application Support/${root}/Network/Cookies*`, category: 'browser_secrets' as const, authorized: owner },
+        ]
+      : []),
   ];
 }
 
@@ -106,11 +114,14 @@ export const DEFAULT_SENSITIVE_RULES: readonly SensitiveRule[] = [
 
   ...chromium('Google/Chrome', CHROME),
   ...chromium('Google/Chrome Beta', CHROME),
+  // Canary (com.google.Chrome.canary) and Dev: AMOS lists both among the Chromium browsers it empties
+  ...chromium('Google/Chrome Canary', CHROME),
+  ...chromium('Google/Chrome Dev', CHROME),
   ...chromium('Chromium', []),
   ...chromium('Microsoft Edge', EDGE),
   ...chromium('BraveSoftware/Brave-Browser', BRAVE),
   ...chromium('Vivaldi', VIVALDI),
-  ...chromium('com.operasoftware.Opera', OPERA),
+  ...chromium('com.operasoftware.Opera', OPERA, true),
   // Arc keeps Chromium's layout one level down, in User Data (cookies in Network/Cookies, as every Chromium now)
   ...chromium('Arc/User Data', ARC),
   { pattern: '~/Library/Application Support/Firefox/Profiles/*/{key4.db,key3.db,logins.json,logins-backup.json,cookies.sqlite,cert9.db}*', category: 'browser_secrets', authorized: FIREFOX },
