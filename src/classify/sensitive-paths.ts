@@ -71,6 +71,10 @@ const FIREFOX = vendor('43AQ936H96', 'org.mozilla.firefox', 'org.mozilla.firefox
 const SAFARI = apple('com.apple.Safari', 'com.apple.WebKit', 'com.apple.SafariServices', 'com.apple.CookieSyncAgent', 'com.apple.nsurlsessiond');
 const ONE_PASSWORD = vendor('2BUA8C4S2C', 'com.1password', 'com.agilebits');
 const BITWARDEN = vendor('LTZ2PFU5D6', 'com.bitwarden.desktop');
+// KeePassXC opening the user's database (G2S7P7J672, Janek Bevendorff's Developer ID team: the app's designated
+// requirement, Installomator's `keepassxc` label). The GUI app's signing id only, and what lies under it: keepassxc-cli
+// prints what it reads (`show -s`, `export`), and a signing id of its own (whatever it is; not verified) is no match.
+const KEEPASSXC = vendor('G2S7P7J672', 'org.keepassxc.keepassxc');
 
 /** Chromium-family secret stores inside a profile folder (`Default`, `Profile 1`, …). */
 const CHROMIUM_SECRETS = '{Login Data,Login Data For Account,Cookies,Web Data,Network}*';
@@ -154,8 +158,8 @@ export const DEFAULT_SENSITIVE_RULES: readonly SensitiveRule[] = [
   { pattern: '~/Library/Application Support/1Password/**', category: 'password_manager', authorized: ONE_PASSWORD },
   { pattern: '~/Library/Application Support/Bitwarden/**', category: 'password_manager', authorized: BITWARDEN },
   { pattern: '~/Library/Containers/com.bitwarden.desktop/**', category: 'password_manager', authorized: BITWARDEN },
-  { pattern: '~/**/*.{kdbx,kdb,agilekeychain,opvault}', category: 'password_manager' },
-  { pattern: '/Volumes/**/*.{kdbx,kdb,agilekeychain,opvault}', category: 'password_manager' },
+  { pattern: '~/**/*.{kdbx,kdb,agilekeychain,opvault}', category: 'password_manager', authorized: KEEPASSXC },
+  { pattern: '/Volumes/**/*.{kdbx,kdb,agilekeychain,opvault}', category: 'password_manager', authorized: KEEPASSXC },
 
   { pattern: '~/Library/Messages/**', category: 'messaging', authorized: apple('com.apple.MobileSMS', 'com.apple.imagent', 'com.apple.imdpersistence', 'com.apple.IMDPersistenceAgent', 'com.apple.imtransferservices') },
   { pattern: '~/Library/Application Support/Signal/**', category: 'messaging', authorized: vendor('U68MSDN6DR', 'org.whispersystems.signal-desktop') },
