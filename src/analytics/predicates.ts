@@ -38,12 +38,19 @@ export function uploadShaped(flow: Pick<FlowFacts, 'pcr' | 'bytes_out'>, cfg: An
 }
 
 /**
- * A flow of no known service (`other`: the port map names no service for its port, and the flow source saw no
+ * A TCP flow of no known service (`other`: the port map names no service for its port, and the flow source saw no
  * handshake) that sends far more than it gets back: by its ratio (upload_shaped.min_pcr) and at least
  * unidentified_upload.min_bytes_out out. A client session on an odd port (psql, kubectl, a game) gets its answers back.
+ * Not UDP: on odd UDP ports run real-time media and tunnels (a call or screen share sends more than it gets when the
+ * other side's camera is off; WireGuard), by apps that read a tier-1 store of their own at start.
  */
-export function unidentifiedUpload(flow: Pick<FlowFacts, 'service' | 'pcr' | 'bytes_out'>, cfg: AnalyticsConfig): boolean {
-  return flow.service === 'other' && flow.pcr >= cfg.upload_shaped.min_pcr && flow.bytes_out >= cfg.unidentified_upload.min_bytes_out;
+export function unidentifiedUpload(flow: Pick<FlowFacts, 'service' | 'pcr' | 'bytes_out' | 'protocol'>, cfg: AnalyticsConfig): boolean {
+  return (
+    flow.service === 'other' &&
+    flow.protocol === 'tcp' &&
+    flow.pcr >= cfg.upload_shaped.min_pcr &&
+    flow.bytes_out >= cfg.unidentified_upload.min_bytes_out
+  );
 }
 
 export function noReturn(flow: Pick<FlowFacts, 'pcr' | 'bytes_out'>, cfg: AnalyticsConfig): boolean {

@@ -26,8 +26,8 @@ const READS = [
   read('/Users/dev/Library/Keychains/login.keychain-db', 'keychain', 1, NOW - 130),
 ];
 
-const an0990 = (flow: { remotePort: number; bytesOut: number; bytesIn: number }, sensitive?: Partial<SensitiveFileEventRow>[]) => rows(flow, sensitive).filter((x) => x.analytic === 'AN0990');
-const rows = (flow: { remotePort: number; bytesOut: number; bytesIn: number }, sensitive: Partial<SensitiveFileEventRow>[] = READS) =>
+const an0990 = (flow: { remotePort: number; bytesOut: number; bytesIn: number; protocol?: 'tcp' | 'udp' }, sensitive?: Partial<SensitiveFileEventRow>[]) => rows(flow, sensitive).filter((x) => x.analytic === 'AN0990');
+const rows = (flow: { remotePort: number; bytesOut: number; bytesIn: number; protocol?: 'tcp' | 'udp' }, sensitive: Partial<SensitiveFileEventRow>[] = READS) =>
   correlate(
     buildWorld({
       processes: [CODE, ZSH, NODE],
@@ -60,6 +60,12 @@ describe('credential reads, then an upload on a port of no known service', () =>
 
   it('not a few small requests (a handshake, a login), whatever their shape', () => {
     expect(an0990({ remotePort: 1224, bytesOut: 3000, bytesIn: 200 })).toEqual([]);
+  });
+
+  it('not over UDP (a call or screen share with the other camera off, a WireGuard tunnel: apps that read a store of their own)', () => {
+    expect(an0990({ remotePort: 1224, bytesOut: 420 * 1024, bytesIn: 900 })).toHaveLength(1);
+    expect(an0990({ remotePort: 1224, bytesOut: 420 * 1024, bytesIn: 900, protocol: 'udp' })).toEqual([]);
+    expect(an0990({ remotePort: 51820, bytesOut: 30 * MiB, bytesIn: 1 * MiB, protocol: 'udp' })).toEqual([]);
   });
 
   it('not after user data alone (a torrent client seeding from ~/Downloads, Syncthing syncing ~/Documents to peers)', () => {
