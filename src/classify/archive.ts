@@ -56,6 +56,24 @@ export function hasArchiveExtension(path: string): boolean {
   return ARCHIVE_EXTENSIONS.has(ext);
 }
 
+/** What downloaders append to a file until it is complete (Homebrew, Firefox and wget2, aria2, Chrome, Safari). */
+const DOWNLOAD_IN_PROGRESS_SUFFIXES = ['.incomplete', '.part', '.partial', '.crdownload', '.download'];
+
+/**
+ * A rename that ends a download: the source's name is the destination's plus an in-progress suffix
+ * (`…--Foo-1.0.dmg.incomplete` → `…--Foo-1.0.dmg`, Homebrew's cache). Such a rename archives nothing: the file came in
+ * over the network, and the process that renames it (brew's Ruby) is not the one whose flow brought it (curl), so the
+ * download's own-archive exclusion cannot see it. Nothing is lost to an attacker: a file they name themselves can skip
+ * archive names altogether, and an archiver run to make it is seen by its exec.
+ */
+export function isDownloadCompletion(sourcePath: string, destinationPath: string): boolean {
+  const source = posix.basename(sourcePath);
+  const destination = posix.basename(destinationPath);
+  if (source.length <= destination.length || !source.startsWith(destination)) return false;
+  const suffix = source.slice(destination.length).toLowerCase();
+  return DOWNLOAD_IN_PROGRESS_SUFFIXES.includes(suffix);
+}
+
 export function toolForExecutable(execPath: string): ArchiveTool | undefined {
   return ARCHIVE_EXECUTABLES[posix.basename(execPath)];
 }

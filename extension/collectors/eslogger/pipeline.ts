@@ -1,4 +1,4 @@
-import { capArgs, classifyArchiveExec, hasArchiveExtension, isStagingPath, toolForExecutable } from '../../../src/classify/archive.js';
+import { capArgs, classifyArchiveExec, hasArchiveExtension, isDownloadCompletion, isStagingPath, toolForExecutable } from '../../../src/classify/archive.js';
 import { canonicalPath, foldedPath, SensitivePathMatcher, type SensitiveMatch } from '../../../src/classify/sensitive-paths.js';
 import { esTeamVouched, teamVouched } from '../../../src/classify/signing-class.js';
 import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningService } from '../../runtime/context.js';
@@ -241,6 +241,7 @@ export class EsloggerPipeline {
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source);
         if (this.sensitive(e, e.destination, from ? 'rename' : 'create') !== 'recorded' && from) this.decide(e, source, from, 'rename');
+        if (isDownloadCompletion(source, e.destination.path)) return;
         return this.archiveFile(e, e.destination);
       }
       case 'clone': {
