@@ -6,6 +6,7 @@ import type { HealthRegistry } from './health.js';
 import type { EventRing, RingBuffer } from './ring-buffer.js';
 import type { Platform, ToolRunner } from './tools.js';
 import type { CoreQuery } from '../sdk/core-query.js';
+import type { SampleRequests } from './sample-requests.js';
 
 /**
  * The shared in-memory state of the extension. Collectors (I/O, background) write into it; tables
@@ -26,6 +27,8 @@ export interface ExtensionContext {
   archiveEvents: RingBuffer<ArchiveEventRow>;
   /** Names the system's resolvers answered for remote addresses (dns_names collector → flows' server_name). */
   dnsNames: DnsNameCache;
+  /** Early flow samples asked for when a transfer starts (eslogger exec of curl → the nettop collector). */
+  flowSampleRequests: SampleRequests;
   /** osquery core, when the extension runs under osqueryd (absent for `outflow query`). */
   core?: CoreQuery;
 }

@@ -10,6 +10,7 @@ import { createSigningService } from '../tables/code_signing/signing-service.js'
 import type { CoreQuery } from '../sdk/core-query.js';
 import type { ExtensionContext } from './context.js';
 import { HealthRegistry } from './health.js';
+import { SampleRequests } from './sample-requests.js';
 import { createSensitiveEventRing } from '../tables/sensitive_file_events/buffer.js';
 import { createArchiveEventRing } from '../tables/archive_events/buffer.js';
 import { ToolRunner, type Platform } from './tools.js';
@@ -61,6 +62,7 @@ export function createContext(opts: CreateContextOptions): ExtensionContext {
     sensitiveEvents: createSensitiveEventRing(config),
     archiveEvents: createArchiveEventRing(config),
     dnsNames,
+    flowSampleRequests: new SampleRequests(),
     ...(opts.core ? { core: opts.core } : {}),
   };
 }

@@ -14,31 +14,50 @@ export interface IntervalCollectorOptions {
   maxBackoffMs?: number;
 }
 
+export interface IntervalCollector extends Collector {
+  /**
+   * Bring the next tick forward to `delayMs` from now, when it is due later than that; never to less than `minGapMs`
+   * after the last tick began. During a tick, the one after it comes `delayMs` after it ends. Ignored while ticks
+   * fail (the back-off stands) and after stop. Returns whether the next tick moved.
+   */
+  tickSoon(delayMs: number, minGapMs: number): boolean;
+}
+
 /**
  * Runs `tick` every interval without overlap (a slow tick delays the next one instead of piling up),
  * backs off exponentially while ticks fail, and reports state to health. ready() resolves after the
  * first tick settles, successful or not, so `outflow query` never waits forever on a missing tool.
  */
-export function createIntervalCollector(opts: IntervalCollectorOptions): Collector {
+export function createIntervalCollector(opts: IntervalCollectorOptions): IntervalCollector {
   const { name, intervalMs, tick, health, log } = opts;
   const maxBackoffMs = opts.maxBackoffMs ?? Math.max(intervalMs * 12, 60_000);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let failures = 0;
   let running: Promise<void> | undefined;
+  let inTick = false;
+  /** When the scheduled tick fires and when the last one began (Date.now() ms). */
+  let nextAt = 0;
+  let lastStart = 0;
+  /** When tickSoon asked during a tick: the delay after it, and the least time between two tick starts. */
+  let soonAfterTick: { delayMs: number; minGapMs: number } | undefined;
   const abort = new AbortController();
   let markReady!: () => void;
   const readyPromise = new Promise<void>((r) => (markReady = r));
 
   const schedule = (delay: number) => {
     if (stopped) return;
+    nextAt = Date.now() + delay;
     timer = setTimeout(run, delay);
     timer.unref?.();
   };
 
   const run = () => {
+    timer = undefined;
+    inTick = true;
     running = (async () => {
       const started = Date.now();
+      lastStart = started;
       const setsBefore = health.sets;
       try {
         await tick(abort.signal);
@@ -51,11 +70,15 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Collect
         reportFailure(health, coerceError(err));
         log.warn({ collector: name, err: coerceError(err), failures, duration_ms: Date.now() - started }, 'collector tick failed');
       } finally {
+        inTick = false;
         markReady();
       }
     })();
     void running.then(() => {
-      const delay = failures === 0 ? intervalMs : Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(failures, 10));
+      const soon = soonAfterTick;
+      soonAfterTick = undefined;
+      let delay = failures === 0 ? intervalMs : Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(failures, 10));
+      if (soon && failures === 0) delay = Math.min(delay, Math.max(soon.delayMs, lastStart + soon.minGapMs - Date.now()));
       schedule(delay);
     });
   };
@@ -67,6 +90,20 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Collect
       run();
     },
     ready: () => readyPromise,
+    tickSoon(delayMs, minGapMs) {
+      if (stopped || failures > 0 || (!timer && !inTick)) return false;
+      if (inTick) {
+        if (delayMs >= intervalMs) return false;
+        soonAfterTick = { delayMs: Math.min(soonAfterTick?.delayMs ?? delayMs, delayMs), minGapMs };
+        return true;
+      }
+      const now = Date.now();
+      const at = Math.max(now + delayMs, lastStart + minGapMs);
+      if (at >= nextAt) return false;
+      clearTimeout(timer);
+      schedule(at - now);
+      return true;
+    },
     async stop() {
       stopped = true;
       abort.abort();

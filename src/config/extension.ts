@@ -50,6 +50,13 @@ export const extensionConfigShape = {
         /** How long a closed flow stays in the table (s, from its last sample; at least twice `sample_interval`). */
         retention: z.number().int().positive().default(900),
         max_flows: z.number().int().positive().default(20_000),
+        /**
+         * macOS: after the exec of a transfer tool (curl, scp, rsync, nc… or any program given a URL), the next flow
+         * sample comes this many seconds later instead of at its turn, and samples come no closer than this: a short
+         * upload (a stealer's `curl -F @loot.zip`) can start and end between two samples of `sample_interval`. 0 turns
+         * it off.
+         */
+        transfer_sample_delay: z.union([z.literal(0), z.number().min(0.5, 'at least 0.5 s (or 0 to turn it off): samples come no closer than this')]).default(1),
       })
       // a flow's close is seen one sample after its last one: a retention under two intervals drops a closed flow
       // before (or about when) it is seen closed, and process_network_flows never shows it

@@ -248,6 +248,7 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
         precursorRetention: precursorRetention(ctx.config),
         now: () => ctx.clock.unix(),
         self: opts.self ?? { pid: process.pid, startedAt: Math.floor(performance.timeOrigin / 1000) },
+        onTransferStart: () => ctx.flowSampleRequests.request(),
       });
       pipeline.onRow = (time) => health.event(1, time);
       health.set('running', 'starting eslogger');

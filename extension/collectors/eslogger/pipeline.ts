@@ -1,3 +1,4 @@
+import { startsTransfer } from '../../../src/classify/transfer-tools.js';
 import { capArgs, classifyArchiveExec, hasArchiveExtension, isDownloadCompletion, isStagingPath, toolForExecutable } from '../../../src/classify/archive.js';
 import { canonicalPath, foldedPath, SensitivePathMatcher, type SensitiveMatch } from '../../../src/classify/sensitive-paths.js';
 import { esTeamVouched, teamVouched } from '../../../src/classify/signing-class.js';
@@ -23,6 +24,8 @@ export interface PipelineDeps {
   now: () => number;
   /** Identical rows (same process instance, operation and file) within this many seconds are one row. */
   dedupeWindow?: number;
+  /** Called at the exec of what may start a short network transfer (classify/transfer-tools): an early flow sample. */
+  onTransferStart?: () => void;
   /** Skip the raw-line prefilter and parse every line (tests prove the prefilter loses nothing; bench). */
   parseEveryLine?: boolean;
   /**
@@ -299,6 +302,7 @@ export class EsloggerPipeline {
         csValidationCategory: t.csValidationCategory,
       });
     }
+    if (this.deps.onTransferStart && startsTransfer(t.executable.path, e.args)) this.deps.onTransferStart();
     const archive = classifyArchiveExec(t.executable.path, e.args, e.cwd);
     if (!archive) return;
     const archivePath = archive.archivePath ? canonicalPath(archive.archivePath) : '';

@@ -39,7 +39,7 @@ export function startNettopCollector(ctx: ExtensionContext, opts: { refresh?: Re
   const health = ctx.health.component('nettop');
   const store = mutableFlows(ctx);
   store.fedBy(health);
-  return createIntervalCollector({
+  const collector = createIntervalCollector({
     name: 'nettop',
     intervalMs: ctx.config.flows.sample_interval * 1000,
     health,
@@ -57,4 +57,20 @@ export function startNettopCollector(ctx: ExtensionContext, opts: { refresh?: Re
       if (parsed.skipped) health.drop(parsed.skipped);
     },
   });
+  // A transfer tool just started (eslogger's exec of curl): sample while its connection is still open.
+  const soonMs = ctx.config.flows.transfer_sample_delay * 1000;
+  if (soonMs === 0) return collector;
+  let unlisten: (() => void) | undefined;
+  return {
+    ...collector,
+    start() {
+      unlisten ??= ctx.flowSampleRequests.listen(() => collector.tickSoon(soonMs, soonMs));
+      collector.start();
+    },
+    async stop() {
+      unlisten?.();
+      unlisten = undefined;
+      await collector.stop();
+    },
+  };
 }

@@ -10,6 +10,7 @@ import { HealthRegistry } from '../../../runtime/health.js';
 import { createSensitiveEventRing } from '../../../tables/sensitive_file_events/buffer.js';
 import { createArchiveEventRing } from '../../../tables/archive_events/buffer.js';
 import { ToolRunner } from '../../../runtime/tools.js';
+import { SampleRequests } from '../../../runtime/sample-requests.js';
 import { createDnsNameCache } from '../../../tables/process_network_flows/dns-names/name-cache.js';
 import { SensitivePathMatcher } from '../../../../src/classify/sensitive-paths.js';
 import { RingBuffer } from '../../../runtime/ring-buffer.js';
@@ -75,6 +76,7 @@ export function testContext(opts: { config?: unknown; toolDir?: string; clock?: 
     sensitiveEvents: createSensitiveEventRing(config),
     archiveEvents: createArchiveEventRing(config),
     dnsNames: createDnsNameCache({ maxNames: 100, maxTtl: 3600, grace: 0, lateSlack: 0 }),
+    flowSampleRequests: new SampleRequests(),
   };
   return { ctx, recorded };
 }
@@ -90,7 +92,7 @@ export const NO_FIXTURE_SELF: OwnProcess = { pid: 2 ** 22 + 1, startedAt: Math.f
  * An EsloggerPipeline over the default taxonomy, its own rings and recording services, its clock at `now` (unix
  * seconds): what most pipeline cases start from.
  */
-export function pipelineWorld(opts: { now: number; capacity?: number; retention?: number; self?: OwnProcess }) {
+export function pipelineWorld(opts: { now: number; capacity?: number; retention?: number; self?: OwnProcess; onTransferStart?: () => void }) {
   const { processes, signing: recording, recorded } = recordingServices();
   // the clock tests move, and codesign's verdicts by path (signing.toolVerdict), which tests set
   const clock = { now: opts.now };
@@ -99,7 +101,7 @@ export function pipelineWorld(opts: { now: number; capacity?: number; retention?
   const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
   const archiveEvents = new RingBuffer<ArchiveEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
   const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
-  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => clock.now, self: opts.self });
+  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => clock.now, self: opts.self, onTransferStart: opts.onTransferStart });
   return { pipeline, sensitiveEvents, archiveEvents, processes, signing, recorded, clock, verdicts };
 }
 
