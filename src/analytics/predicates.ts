@@ -12,6 +12,8 @@ import type { FlowFacts } from './types.js';
 const ENCRYPTED = new Set(['tls', 'quic', 'ssh']);
 const TLS_OR_QUIC = new Set(['tls', 'quic']);
 const CLEARTEXT = new Set(['http', 'ftp']);
+/** Services the port map names without saying whether the flow is encrypted or cleartext (unidentifiedUpload). */
+const UNIDENTIFIED = new Set(['other', 'dns']);
 
 /** Signature classes AN0082 considers (third-party or unsigned code; never Apple or distro packages). */
 export const NON_APPLE_CLASSES: ReadonlySet<string> = new Set(['developer_id', 'app_store', 'adhoc', 'unsigned', 'invalid']);
@@ -43,10 +45,13 @@ export function uploadShaped(flow: Pick<FlowFacts, 'pcr' | 'bytes_out'>, cfg: An
  * unidentified_upload.min_bytes_out out. A client session on an odd port (psql, kubectl, a game) gets its answers back.
  * Not UDP: on odd UDP ports run real-time media and tunnels (a call or screen share sends more than it gets when the
  * other side's camera is off; WireGuard), by apps that read a tier-1 store of their own at start.
+ * `dns` over TCP counts too: the port map calls tcp/53 dns (the remote port, or the local one when the remote port is
+ * unmapped), but DNS over TCP gets its answers back; an upload there is no DNS, and 53 is a port a stealer picks to
+ * pass egress filters. Without it an upload on 53 passed no analytic's service gate at all.
  */
 export function unidentifiedUpload(flow: Pick<FlowFacts, 'service' | 'pcr' | 'bytes_out' | 'protocol'>, cfg: AnalyticsConfig): boolean {
   return (
-    flow.service === 'other' &&
+    UNIDENTIFIED.has(flow.service) &&
     flow.protocol === 'tcp' &&
     flow.pcr >= cfg.upload_shaped.min_pcr &&
     flow.bytes_out >= cfg.unidentified_upload.min_bytes_out

@@ -42,8 +42,9 @@ export const AnalyticsConfigSchema = z
       })
       .prefault({}),
     /**
-     * AN0990 on a flow of no known service (`other`: a port the port map does not name, so neither encrypted nor
-     * cleartext can be told): after a tier-1 read, a flow with at least upload_shaped.min_pcr and this many bytes out.
+     * AN0990 on a TCP flow of no known service (`other`: a port the port map does not name, so neither encrypted nor
+     * cleartext can be told; or `dns`, tcp/53): after a tier-1 read, a flow with at least upload_shaped.min_pcr and this
+     * many bytes out.
      */
     unidentified_upload: z.object({ min_bytes_out: z.number().int().nonnegative().default(64 * 1024) }).prefault({}),
     /** AN1415 without a precursor: upload-shaped and at least this many bytes out. */

@@ -68,6 +68,12 @@ describe('credential reads, then an upload on a port of no known service', () =>
     expect(an0990({ remotePort: 51820, bytesOut: 30 * MiB, bytesIn: 1 * MiB, protocol: 'udp' })).toEqual([]);
   });
 
+  it('also on tcp/53, which the port map calls dns: a 420 KiB upload there is no DNS (a stealer picks 53 for firewalls)', () => {
+    expect(an0990({ remotePort: 53, bytesOut: 420 * 1024, bytesIn: 900 })).toHaveLength(1);
+    // DNS over TCP itself (answers and zone transfers come back) stays out
+    expect(an0990({ remotePort: 53, bytesOut: 90 * 1024, bytesIn: 2 * MiB })).toEqual([]);
+  });
+
   it('not after user data alone (a torrent client seeding from ~/Downloads, Syncthing syncing ~/Documents to peers)', () => {
     const docs = [read('/Users/dev/Downloads/ubuntu.iso', 'documents', 2, NOW - 130)];
     expect(an0990({ remotePort: 51413, bytesOut: 40 * MiB, bytesIn: 300 * 1024 }, docs)).toEqual([]);
