@@ -14,6 +14,7 @@ import {
   precursorInWindow,
   rawIp,
   sensitivePrecursor,
+  unidentifiedUpload,
   uploadShaped,
 } from './predicates.js';
 import type { EndpointFacts, EndpointResult } from './types.js';
@@ -143,6 +144,8 @@ function collectEvidence(r: ReasonList, f: EndpointFacts, cfg: AnalyticsConfig):
   const primaryClose = f.precursor.kind !== 'none' && f.precursor.gap <= cfg.precursor_high_gap && precursorInWindow(f.precursor.time, f.flow, cfg);
   if (primaryClose || f.closePrecursor || (archive && archive.gap <= cfg.precursor_high_gap && precursorInWindow(archive.time, f.flow, cfg))) r.push('precursor_close');
   if (uploadShaped(f.flow, cfg)) r.push('upload_shaped');
+  // what lets AN0990 take a flow that is neither encrypted nor cleartext (below upload_shaped's 1 MiB, nothing else says so)
+  if (unidentifiedUpload(f.flow, cfg)) r.push('unidentified_upload');
   if (noReturn(f.flow, cfg)) r.push('no_return');
   if (longLived(f.flow, cfg)) r.push('long_lived');
   if (highThroughputFlow(f.flow, cfg)) r.push('high_throughput');

@@ -46,6 +46,9 @@ describe('credential reads, then an upload on a port of no known service', () =>
     expect(row.precursor_tier).toBe(1);
     expect(row.group_root_pid).toBe(ZSH.pid);
     expect(row.reasons.split(',')).toEqual(expect.arrayContaining(['tier1_precursor', 'non_standard_port']));
+    // the fact that let a flow neither encrypted nor cleartext in: 420 KiB is below upload_shaped's 1 MiB
+    expect(row.reasons.split(',')).toContain('unidentified_upload');
+    expect(row.reasons.split(',')).not.toContain('upload_shaped');
   });
 
   it('also when the haul is megabytes', () => {
