@@ -74,6 +74,17 @@ export function isDownloadCompletion(sourcePath: string, destinationPath: string
   return DOWNLOAD_IN_PROGRESS_SUFFIXES.includes(suffix);
 }
 
+/**
+ * Homebrew's download cache (`~/Library/Caches/Homebrew`, `HOMEBREW_CACHE`'s default on macOS): curl downloads there,
+ * and brew's Ruby then renames the file (isDownloadCompletion) and links it under a shorter name
+ * (`Cask/foo--1.0.dmg`, `foo--1.0.arm64_sonoma.bottle.tar.gz`), each an archive name written by a process that is not
+ * the download's. No archive step happens there. A file an attacker names can skip archive names anyway, and an
+ * archiver run to write there is seen by its exec.
+ */
+export function isHomebrewCache(path: string): boolean {
+  return /^\/Users\/[^/]+\/Library\/Caches\/Homebrew\//.test(path);
+}
+
 export function toolForExecutable(execPath: string): ArchiveTool | undefined {
   return ARCHIVE_EXECUTABLES[posix.basename(execPath)];
 }

@@ -1,5 +1,5 @@
 import { startsTransfer } from '../../../src/classify/transfer-tools.js';
-import { capArgs, classifyArchiveExec, hasArchiveExtension, isDownloadCompletion, isStagingPath, toolForExecutable } from '../../../src/classify/archive.js';
+import { capArgs, classifyArchiveExec, hasArchiveExtension, isDownloadCompletion, isHomebrewCache, isStagingPath, toolForExecutable } from '../../../src/classify/archive.js';
 import { canonicalPath, foldedPath, SensitivePathMatcher, type SensitiveMatch } from '../../../src/classify/sensitive-paths.js';
 import { esTeamVouched, teamVouched } from '../../../src/classify/signing-class.js';
 import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningService } from '../../runtime/context.js';
@@ -444,7 +444,7 @@ export class EsloggerPipeline {
 
   private archiveFile(e: EsEvent, f: EsFile): void {
     const filePath = canonicalPath(f.path);
-    if (!hasArchiveExtension(filePath)) return;
+    if (!hasArchiveExtension(filePath) || isHomebrewCache(filePath)) return;
     const p = e.process;
     const tool = toolForExecutable(p.executable.path) ?? 'other';
     this.pushArchive(e.time, p, tool, 'create', filePath, '');

@@ -32,6 +32,26 @@ describe('`brew install --cask foo bar` from a Terminal tab', () => {
     expect(archives).toEqual([]);
   });
 
+  it("brew's link to the cached file (Cask/foo--1.0.dmg, a bottle's short name) is none either: Homebrew's cache", () => {
+    const w = pipelineWorld({ now: NOW });
+    const at = (NOW - 89) * 1000;
+    w.pipeline.handleLine(esLine({ kind: 'create', timeMs: at, gseq: 2, process: ruby, body: body.createExisting(`${HOME}/Library/Caches/Homebrew/Cask/foo--1.0.dmg`) }));
+    w.pipeline.handleLine(esLine({ kind: 'create', timeMs: at, gseq: 3, process: ruby, body: body.createExisting(`${HOME}/Library/Caches/Homebrew/wget--1.25.0.arm64_sonoma.bottle.tar.gz`) }));
+    expect(w.archiveEvents.toArray()).toEqual([]);
+    // outside it, the same process writing an archive name is an archive step
+    w.pipeline.handleLine(esLine({ kind: 'create', timeMs: at, gseq: 4, process: ruby, body: body.createExisting(`${HOME}/Library/Caches/Homebrew-not/x.zip`) }));
+    w.pipeline.handleLine(esLine({ kind: 'create', timeMs: at, gseq: 5, process: ruby, body: body.createExisting('/tmp/.x/loot.tar.gz') }));
+    expect(w.archiveEvents.toArray().map((a) => a.archive_path)).toEqual([`${HOME}/Library/Caches/Homebrew-not/x.zip`, '/tmp/.x/loot.tar.gz']);
+  });
+
+  it('a rename that completes a download elsewhere is none (rclone copy: backup.tar.gz.partial → backup.tar.gz)', () => {
+    const w = pipelineWorld({ now: NOW });
+    const at = (NOW - 60) * 1000;
+    w.pipeline.handleLine(esLine({ kind: 'rename', timeMs: at, gseq: 1, process: ruby, body: body.renameNew(`${HOME}/Downloads/backup.tar.gz.partial`, `${HOME}/Downloads`, 'backup.tar.gz') }));
+    w.pipeline.handleLine(esLine({ kind: 'rename', timeMs: at, gseq: 2, process: ruby, body: body.renameNew(`${HOME}/Downloads/Setup.DMG.PART`, `${HOME}/Downloads`, 'Setup.DMG') }));
+    expect(w.archiveEvents.toArray()).toEqual([]);
+  });
+
   it('a rename onto an archive name from another name still is one (an in-process archiver writing a temporary file)', () => {
     const w = pipelineWorld({ now: NOW });
     const at = (NOW - 60) * 1000;
