@@ -102,6 +102,8 @@ export default async function (b: BenchContext): Promise<void> {
       precursorRetention: { tier1: 43_200, other: 1800 },
       now: () => Math.floor(Date.now() / 1000),
       parseEveryLine,
+      // as the collector wires it: every exec is looked at for a transfer's start
+      onTransferStart: () => {},
     });
     return rates(lines, parseEveryLine ? 2 : 5, (l) => p.handleLine(l));
   };
