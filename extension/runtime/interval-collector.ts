@@ -36,7 +36,11 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
   let failures = 0;
   let running: Promise<void> | undefined;
   let inTick = false;
-  /** When the scheduled tick fires and when the last one began (Date.now() ms). */
+  /**
+   * When the scheduled tick fires and when the last one began, on the monotonic clock (performance.now() ms): setTimeout
+   * ignores the wall clock, so a Date.now() stepped back (NTP, a date set by hand) would turn a tick brought forward
+   * into one put off by the size of the step.
+   */
   let nextAt = 0;
   let lastStart = 0;
   /** When tickSoon asked during a tick: the delay after it, and the least time between two tick starts. */
@@ -47,7 +51,7 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
 
   const schedule = (delay: number) => {
     if (stopped) return;
-    nextAt = Date.now() + delay;
+    nextAt = performance.now() + delay;
     timer = setTimeout(run, delay);
     timer.unref?.();
   };
@@ -57,7 +61,7 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
     inTick = true;
     running = (async () => {
       const started = Date.now();
-      lastStart = started;
+      lastStart = performance.now();
       const setsBefore = health.sets;
       try {
         await tick(abort.signal);
@@ -78,7 +82,7 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
       const soon = soonAfterTick;
       soonAfterTick = undefined;
       let delay = failures === 0 ? intervalMs : Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(failures, 10));
-      if (soon && failures === 0) delay = Math.min(delay, Math.max(soon.delayMs, lastStart + soon.minGapMs - Date.now()));
+      if (soon && failures === 0) delay = Math.min(delay, Math.max(soon.delayMs, lastStart + soon.minGapMs - performance.now()));
       schedule(delay);
     });
   };
@@ -97,7 +101,7 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
         soonAfterTick = { delayMs: Math.min(soonAfterTick?.delayMs ?? delayMs, delayMs), minGapMs };
         return true;
       }
-      const now = Date.now();
+      const now = performance.now();
       const at = Math.max(now + delayMs, lastStart + minGapMs);
       if (at >= nextAt) return false;
       clearTimeout(timer);
