@@ -17,7 +17,8 @@ export interface IntervalCollectorOptions {
 export interface IntervalCollector extends Collector {
   /**
    * Bring the next tick forward to `delayMs` from now, when it is due later than that; never to less than `minGapMs`
-   * after the last tick began. During a tick, the one after it comes `delayMs` after it ends. Ignored while ticks
+   * after the last tick began. Asked during a tick, the one after it comes as soon as that tick ends, when `delayMs`
+   * from the request (and `minGapMs` from the tick's start) have passed by then. Ignored while ticks
    * fail (the back-off stands) and after stop. Returns whether the next tick moved.
    */
   tickSoon(delayMs: number, minGapMs: number): boolean;
@@ -43,8 +44,8 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
    */
   let nextAt = 0;
   let lastStart = 0;
-  /** When tickSoon asked during a tick: the delay after it, and the least time between two tick starts. */
-  let soonAfterTick: { delayMs: number; minGapMs: number } | undefined;
+  /** When tickSoon asked during a tick: when the next tick is due (monotonic ms), and the least time between two tick starts. */
+  let soonAfterTick: { dueAt: number; minGapMs: number } | undefined;
   const abort = new AbortController();
   let markReady!: () => void;
   const readyPromise = new Promise<void>((r) => (markReady = r));
@@ -82,7 +83,7 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
       const soon = soonAfterTick;
       soonAfterTick = undefined;
       let delay = failures === 0 ? intervalMs : Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(failures, 10));
-      if (soon && failures === 0) delay = Math.min(delay, Math.max(soon.delayMs, lastStart + soon.minGapMs - performance.now()));
+      if (soon && failures === 0) delay = Math.min(delay, Math.max(0, soon.dueAt - performance.now(), lastStart + soon.minGapMs - performance.now()));
       schedule(delay);
     });
   };
@@ -98,7 +99,8 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
       if (stopped || failures > 0 || (!timer && !inTick)) return false;
       if (inTick) {
         if (delayMs >= intervalMs) return false;
-        soonAfterTick = { delayMs: Math.min(soonAfterTick?.delayMs ?? delayMs, delayMs), minGapMs };
+        const dueAt = performance.now() + delayMs;
+        soonAfterTick = { dueAt: Math.min(soonAfterTick?.dueAt ?? dueAt, dueAt), minGapMs };
         return true;
       }
       const now = performance.now();
