@@ -51,7 +51,8 @@ export const extensionConfigShape = {
         retention: z.number().int().positive().default(900),
         max_flows: z.number().int().positive().default(20_000),
         /**
-         * macOS: after the exec of a transfer tool (curl, scp, rsync, nc… or any program given a URL), the next flow
+         * macOS: after the exec of a transfer tool (curl, scp, rsync, nc… or any program given a URL), or an archive
+         * finished in a staging place, the next flow
          * sample comes this many seconds later instead of at its turn, and samples come no closer than this: a short
          * upload (a stealer's `curl -F @loot.zip`) can start and end between two samples of `sample_interval`. 0 turns
          * it off.

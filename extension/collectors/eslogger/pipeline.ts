@@ -24,7 +24,10 @@ export interface PipelineDeps {
   now: () => number;
   /** Identical rows (same process instance, operation and file) within this many seconds are one row. */
   dedupeWindow?: number;
-  /** Called at the exec of what may start a short network transfer (classify/transfer-tools): an early flow sample. */
+  /**
+   * Called when a short network transfer may start: the exec of a transfer tool (classify/transfer-tools), or an
+   * archive finished in a staging place. The collector asks for an early flow sample.
+   */
   onTransferStart?: () => void;
   /** Skip the raw-line prefilter and parse every line (tests prove the prefilter loses nothing; bench). */
   parseEveryLine?: boolean;
@@ -447,6 +450,9 @@ export class EsloggerPipeline {
     if (!hasArchiveExtension(filePath) || isHomebrewCache(filePath)) return;
     const p = e.process;
     const tool = toolForExecutable(p.executable.path) ?? 'other';
+    // An archive finished (closed after writing, or moved into place) in a staging place is what a stealer uploads
+    // next, often from its own process with no transfer tool to exec: sample the flows soon.
+    if ((e.kind === 'close' || e.kind === 'rename') && isStagingPath(filePath)) this.deps.onTransferStart?.();
     this.pushArchive(e.time, p, tool, 'create', filePath, '');
   }
 
