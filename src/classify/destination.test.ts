@@ -23,6 +23,9 @@ describe('destinationKey (SPEC §4)', () => {
     ['abcd1234.lambda-url.us-east-1.on.aws', '3.1.1.1', 'abcd1234.lambda-url.us-east-1.on.aws'],
     ['us-central1-proj.cloudfunctions.net', '216.239.1.1', 'us-central1-proj.cloudfunctions.net'],
     ['c59n4k1.oast.fun', '178.128.1.1', 'c59n4k1.oast.fun'],
+    // Telegram's Bot API (a stealer's sendDocument) is not the domain people chat on
+    ['api.telegram.org', '149.154.167.220', 'api.telegram.org'],
+    ['vesta.web.telegram.org', '149.154.167.99', 'telegram.org'],
     // a `*` in a suffix stands for one label (the region)
     ['mytenancy.compat.objectstorage.us-ashburn-1.oraclecloud.com', '134.70.24.1', 'mytenancy.compat.objectstorage.us-ashburn-1.oraclecloud.com'],
     ['objectstorage.eu-frankfurt-1.oraclecloud.com', '134.70.24.1', 'objectstorage.eu-frankfurt-1.oraclecloud.com'],

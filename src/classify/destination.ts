@@ -73,6 +73,10 @@ export const SHARED_STORAGE_SUFFIXES: readonly string[] = [
   'oast.online',
   'oast.pro',
   'oast.site',
+  // Telegram's Bot API, where stealers post their haul (sendDocument): Telegram's own apps and web client use other
+  // names (MTProto addresses, *.web.telegram.org), so a fleet where people chat on Telegram does not make the bot
+  // endpoint common
+  'api.telegram.org',
   // Tenant hosting: every AWS endpoint name,
   // CDN distributions, PaaS apps and user pages are separate parties.
   'amazonaws.com',
