@@ -3,7 +3,8 @@
  * and then talking to its own service. `aws s3 cp build.tar.gz s3://team-artifacts/` reads ~/.aws/credentials and
  * ~/.aws/config (dev_credentials, tier 1; the rule has no authorized reader) and uploads to the bucket's own host name,
  * which the fleet keys by its full FQDN (shared storage): a bucket a handful of hosts use is a rare destination. The
- * read is 2 s before the upload, so AN0990 fires rare_destination, raised to high by the close precursor. Every `aws
+ * read is 2 s before the upload; AN0990 fires rare_destination, high by the rare destination alone (60 + 15 ≥ 73, so
+ * the close precursor's floor adds nothing). Every `aws
  * s3 cp`, `docker push` (~/.docker/config.json), `gh release upload` (~/.config/gh/hosts.yml), `npm publish`
  * (~/.npmrc), `az storage blob upload` (~/.azure) is the same story.
  */
