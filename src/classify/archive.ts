@@ -156,7 +156,7 @@ function tarArchive(args: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** Longest argument read by classifyArchiveExec (4× macOS PATH_MAX). */
+/** Longest argument read by classifyArchiveExec (4× macOS PATH_MAX), and by transfer-tools' startsTransfer. */
 export const MAX_ARG_CHARS = 4096;
 
 /**

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { MAX_ARG_CHARS } from './archive.js';
 
 /**
  * Programs whose run is often one short transfer: a stealer's `curl -F @loot.zip http://…` sends a few megabytes
@@ -12,9 +13,8 @@ const TRANSFER_TOOLS: ReadonlySet<string> = new Set([
 /** A URL argument (`python3 -c 'urlopen("https://…")'`, `node up.js http://…:1224/uploads`). */
 const URL_ARGUMENT = /(?:https?|ftps?):\/\//i;
 
-/** Arguments looked at, and characters of each: argv is attacker-controlled and can be long. */
+/** Arguments looked at (each read up to archive.ts's MAX_ARG_CHARS): argv is attacker-controlled and can be long. */
 const MAX_ARGS = 64;
-const MAX_ARG_CHARS = 4096;
 
 /** Does this exec (executable path and argv) start what may be a short network transfer? */
 export function startsTransfer(executablePath: string, args: readonly string[] | undefined): boolean {
