@@ -27,7 +27,7 @@ export interface ExtensionContext {
   archiveEvents: RingBuffer<ArchiveEventRow>;
   /** Names the system's resolvers answered for remote addresses (dns_names collector → flows' server_name). */
   dnsNames: DnsNameCache;
-  /** Early flow samples asked for when a transfer starts (eslogger exec of curl → the nettop collector). */
+  /** Early flow samples asked for when a transfer may start (eslogger: a transfer tool's exec, an archive finished in staging → the nettop collector). */
   flowSampleRequests: SampleRequests;
   /** osquery core, when the extension runs under osqueryd (absent for `outflow query`). */
   core?: CoreQuery;

@@ -57,7 +57,8 @@ export function startNettopCollector(ctx: ExtensionContext, opts: { refresh?: Re
       if (parsed.skipped) health.drop(parsed.skipped);
     },
   });
-  // A transfer tool just started (eslogger's exec of curl): sample while its connection is still open.
+  // A transfer may have just started (eslogger: a transfer tool's exec, or an archive finished in a staging place):
+  // sample while its connection is still open.
   const soonMs = ctx.config.flows.transfer_sample_delay * 1000;
   if (soonMs === 0) return collector;
   let unlisten: (() => void) | undefined;
