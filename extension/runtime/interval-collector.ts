@@ -19,7 +19,8 @@ export interface IntervalCollector extends Collector {
    * Bring the next tick forward to `delayMs` from now, when it is due later than that; never to less than `minGapMs`
    * after the last tick began. Asked during a tick, the one after it comes as soon as that tick ends, when `delayMs`
    * from the request (and `minGapMs` from the tick's start) have passed by then. Ignored while ticks
-   * fail (the back-off stands) and after stop. Returns whether the next tick moved.
+   * fail (the back-off stands) and after stop. Returns whether the next tick moved; asked during a tick, whether it
+   * will move once that tick ends (it does not if that tick fails).
    */
   tickSoon(delayMs: number, minGapMs: number): boolean;
 }
