@@ -17,6 +17,7 @@ describe('AN0990 on a port of no known service, through ingest and finalize', ()
       {
         analytic: 'AN0990',
         host,
+        // an ad hoc identity standing in for BeaverTail's `node` (the fleet keys on identity, not on the name)
         app: APPS.rclone,
         pid: 4811,
         remote_address: '172.86.84.38',
