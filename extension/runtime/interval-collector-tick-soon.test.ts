@@ -47,8 +47,11 @@ describe('IntervalCollector.tickSoon', () => {
     c.start();
     await until(() => starts.length === 1);
     await sleep(20);
+    const asked = Date.now();
     expect(c.tickSoon(30, 0)).toBe(true);
     await until(() => starts.length === 2, 2000);
+    // at the delay, not at once
+    expect(starts[1]! - asked).toBeGreaterThanOrEqual(25);
     // the one after comes at its interval again
     await sleep(100);
     expect(starts).toHaveLength(2);
