@@ -1,4 +1,5 @@
 import { startsTransfer } from '../../../src/classify/transfer-tools.js';
+import { readsOrMovesData } from '../../tables/sensitive_file_events/precursor-operations.js';
 import { capArgs, classifyArchiveExec, hasArchiveExtension, isDownloadCompletion, isHomebrewCache, isStagingPath, toolForExecutable } from '../../../src/classify/archive.js';
 import { canonicalPath, foldedPath, SensitivePathMatcher, type SensitiveMatch } from '../../../src/classify/sensitive-paths.js';
 import { esTeamVouched, teamVouched } from '../../../src/classify/signing-class.js';
@@ -440,7 +441,9 @@ export class EsloggerPipeline {
       tier: m.tier,
     });
     this.stats.evicted += buf.dropped - before;
-    this.deps.processes.keepUntil(p.pid, p.processStart, e.time + (m.tier === 1 ? this.deps.precursorRetention.tier1 : this.deps.precursorRetention.other));
+    // as long as the row's ring keeps it (buffer.ts: only tier-1 reads and moves are in the tier-1 ring)
+    const tier1Ring = m.tier === 1 && readsOrMovesData(operation);
+    this.deps.processes.keepUntil(p.pid, p.processStart, e.time + (tier1Ring ? this.deps.precursorRetention.tier1 : this.deps.precursorRetention.other));
     this.stats.sensitiveRows++;
     this.onRow(e.time);
   }

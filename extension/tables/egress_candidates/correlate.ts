@@ -7,6 +7,7 @@
  * so a reused pid never lends its history to a new process.
  */
 import { ANALYTICS, type EndpointFacts, type PrecursorFacts, precursorInWindow } from '../../../src/analytics/index.js';
+import { readsOrMovesData } from '../sensitive_file_events/precursor-operations.js';
 import { classifyApp } from '../../../src/classify/allowlists.js';
 import { teamKey } from '../../../src/classify/app-match.js';
 import { teamVouched } from '../../../src/classify/signing-class.js';
@@ -476,9 +477,7 @@ function evaluate(inputs: CorrelationInputs, opts: CorrelationOptions): Verdicts
   sensitiveEvents.forEach((e) => {
     const i = at++;
     if (e.tier !== 1 && e.tier !== 2) return;
-    // a precursor is a read of sensitive data (an open for reading, a clone's source) or a move of it: a process that
-    // writes a file there (a download into ~/Downloads, a save) read nothing of it
-    if (e.operation !== 'open' && e.operation !== 'rename') return;
+    if (!readsOrMovesData(e.operation)) return;
     const b = bucketFor(e);
     if (b < 0) return;
     const slot = b * LISTS + (e.tier === 1 ? TIER1 : TIER2);

@@ -65,3 +65,27 @@ describe('event buffers: limits by count', () => {
     expect([ring.size, ring.dropped]).toEqual([6, 1]);
   });
 });
+
+describe('event buffers: the tier-1 ring holds reads and moves', () => {
+  it('a flood of files created or written under a tier-1 path does not push a keychain read out', () => {
+    // a stealer making thousands of files under ~/Library/Keychains (rows, no precursors) to evict its own read
+    const config = parseConfig({ events: { max_events: 5, tier1_max_events: 5 } });
+    const ring = createSensitiveEventRing(config);
+    ring.push(read({ time: NOW - 100 }));
+    for (let i = 0; i < 50; i++) {
+      const operation = i % 2 ? 'create' : 'write';
+      ring.push(read({ time: NOW - 90 + i, operation, file_path: `/Users/a/Library/Keychains/junk-${i}` }));
+    }
+    const rows = ring.toArray();
+    expect(rows.filter((r) => r.operation === 'open')).toEqual([read({ time: NOW - 100 })]);
+    // the flood itself is kept as far as the shared ring goes
+    expect(rows.filter((r) => r.operation !== 'open')).toHaveLength(5);
+  });
+
+  it('a read still overflows into the shared ring when the tier-1 ring is full of reads', () => {
+    const config = parseConfig({ events: { max_events: 5, tier1_max_events: 2 } });
+    const ring = createSensitiveEventRing(config);
+    for (let i = 0; i < 4; i++) ring.push(read({ time: NOW - 100 + i, file_path: `/Users/a/Library/Keychains/k-${i}.keychain-db` }));
+    expect(ring.toArray().map((r) => r.time).sort()).toEqual([NOW - 100, NOW - 99, NOW - 98, NOW - 97]);
+  });
+});

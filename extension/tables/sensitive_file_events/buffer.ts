@@ -1,12 +1,14 @@
 import type { OutflowConfig } from '../../../src/config/index.js';
 import { ReservedRing, type EventRing } from '../../runtime/ring-buffer.js';
 import type { SensitiveFileEventRow } from '../../runtime/context.js';
+import { readsOrMovesData } from './precursor-operations.js';
 
 /**
  * The eslogger collector's buffer of sensitive reads: tier-2 reads in a ring of `events.max_events` kept for
  * `events.retention`, tier-1 reads in a ring of their own (`events.tier1_max_events`, `events.tier1_retention`),
  * so a flood of document reads cannot push a keychain read out before the upload it explains, nor can a long
- * flow outlast it.
+ * flow outlast it. Rows of tier-1 files that are no precursor (writes, creates: thousands of files made under a
+ * tier-1 path) go to the shared ring: in the tier-1 ring they would push its reads out.
  */
 export function createSensitiveEventRing(config: OutflowConfig): EventRing<SensitiveFileEventRow> {
   const { max_events, tier1_max_events } = config.events;
@@ -14,7 +16,7 @@ export function createSensitiveEventRing(config: OutflowConfig): EventRing<Sensi
     { capacity: max_events, maxAgeSeconds: precursorRetention(config).other },
     { capacity: tier1_max_events, maxAgeSeconds: precursorRetention(config).tier1 },
     (e) => e.time,
-    (e) => e.tier === 1,
+    (e) => e.tier === 1 && readsOrMovesData(e.operation),
   );
 }
 
