@@ -22,7 +22,7 @@ export interface ExtensionContext {
   processes: ProcessModel;
   flows: FlowStore;
   signing: SigningService;
-  /** Tier-1 reads first, then tier-2 (each oldest first): createSensitiveEventRing. */
+  /** Tier-1 reads and moves first, then the rest (tier 2, tier-1 writes and creates; each oldest first): createSensitiveEventRing. */
   sensitiveEvents: EventRing<SensitiveFileEventRow>;
   archiveEvents: RingBuffer<ArchiveEventRow>;
   /** Names the system's resolvers answered for remote addresses (dns_names collector → flows' server_name). */
