@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capArgs, classifyArchiveExec, hasArchiveExtension, isStagingPath, MAX_ARG_CHARS } from './archive.js';
+import { capArgs, classifyArchiveExec, hasArchiveExtension, isStagingPath, MAX_ARG_CHARS, writesArchive } from './archive.js';
 
 describe('classifyArchiveExec', () => {
   it.each([
@@ -122,4 +122,21 @@ describe('classifyArchiveExec: ditto copies', () => {
     expect(classifyArchiveExec('/usr/bin/ditto', ['ditto', '-ck', 'src', 'out.zip'], '/Users/dana')).toEqual({ tool: 'ditto', archivePath: '/Users/dana/out.zip' });
     expect(classifyArchiveExec('/usr/bin/ditto', ['ditto', '-c', '-k', 'src', 'out.zip'], '/Users/dana')).toEqual({ tool: 'ditto', archivePath: '/Users/dana/out.zip' });
   });
+});
+
+describe('writesArchive', () => {
+  it.each([
+    ['/tmp/.x/loot.zip', undefined, true],
+    ['/tmp/.x/notes.txt', undefined, false],
+    // a download ends: its in-progress name loses the suffix
+    ['/Users/a/Downloads/backup.tar.gz', '/Users/a/Downloads/backup.tar.gz.partial', false],
+    ['/Users/a/Downloads/Setup.DMG', '/Users/a/Downloads/Setup.DMG.PART', false],
+    ['/tmp/.x/loot.zip', '/tmp/.x/loot.zip.tmp', true],
+    ['/tmp/.x/loot.zip', '/tmp/.x/a.part', true],
+    // Homebrew's cache, in any user's home (root's too), not /Users/Shared's
+    ['/Users/a/Library/Caches/Homebrew/Cask/foo--1.0.dmg', undefined, false],
+    ['/var/root/Library/Caches/Homebrew/wget--1.25.0.bottle.tar.gz', undefined, false],
+    ['/Users/Shared/Library/Caches/Homebrew/x.zip', undefined, true],
+    ['/Users/a/Library/Caches/Homebrew-not/x.zip', undefined, true],
+  ] as const)('%s (renamed from %s) → %s', (path, from, yes) => expect(writesArchive(path, from)).toBe(yes));
 });

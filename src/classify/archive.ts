@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { foldedPath } from './sensitive-paths.js';
+import { foldedPath, homeRelative } from './sensitive-paths.js';
 
 /**
  * Archive / compression detection rules (SPEC §2 `archive_events`) as pure lookups: which executables
@@ -60,29 +60,27 @@ export function hasArchiveExtension(path: string): boolean {
 const DOWNLOAD_IN_PROGRESS_SUFFIXES = ['.incomplete', '.part', '.partial', '.crdownload', '.download'];
 
 /**
- * A rename that ends a download: the source's name is the destination's plus an in-progress suffix
- * (`…--Foo-1.0.dmg.incomplete` → `…--Foo-1.0.dmg`, Homebrew's cache). Such a rename archives nothing: the file came in
- * over the network, and the process that renames it (brew's Ruby) is not the one whose flow brought it (curl), so the
- * download's own-archive exclusion cannot see it. Nothing is lost to an attacker: a file they name themselves can skip
- * archive names altogether, and an archiver run to make it is seen by its exec.
+ * Whether writing, closing after a write, cloning onto or renaming onto `path` (canonical) makes an archive: the name is
+ * an archive's, and it is none of the files a download leaves, which came in over the network and are written by a
+ * process that is not the download's (so the download's own-archive exclusion in correlate cannot see them):
+ * - a rename that ends a download, `renamedFrom` being the destination's name plus an in-progress suffix
+ *   (`…--Foo-1.0.dmg.incomplete` → `…--Foo-1.0.dmg`, curl's file renamed by brew's Ruby);
+ * - anything in Homebrew's download cache (`~/Library/Caches/Homebrew`, `HOMEBREW_CACHE`'s default on macOS), where
+ *   brew also links the cached file under a shorter archive name (`Cask/foo--1.0.dmg`).
+ * Nothing is lost to an attacker: a file they name can skip archive names altogether, and an archiver run to make it
+ * is seen by its exec wherever it writes.
  */
-export function isDownloadCompletion(sourcePath: string, destinationPath: string): boolean {
+export function writesArchive(path: string, renamedFrom?: string): boolean {
+  if (!hasArchiveExtension(path)) return false;
+  if (homeRelative(path)?.startsWith('/Library/Caches/Homebrew/')) return false;
+  return renamedFrom === undefined || !endsDownload(renamedFrom, path);
+}
+
+function endsDownload(sourcePath: string, destinationPath: string): boolean {
   const source = posix.basename(sourcePath);
   const destination = posix.basename(destinationPath);
   if (source.length <= destination.length || !source.startsWith(destination)) return false;
-  const suffix = source.slice(destination.length).toLowerCase();
-  return DOWNLOAD_IN_PROGRESS_SUFFIXES.includes(suffix);
-}
-
-/**
- * Homebrew's download cache (`~/Library/Caches/Homebrew`, `HOMEBREW_CACHE`'s default on macOS): curl downloads there,
- * and brew's Ruby then renames the file (isDownloadCompletion) and links it under a shorter name
- * (`Cask/foo--1.0.dmg`, `foo--1.0.arm64_sonoma.bottle.tar.gz`), each an archive name written by a process that is not
- * the download's. No archive step happens there. A file an attacker names can skip archive names anyway, and an
- * archiver run to write there is seen by its exec.
- */
-export function isHomebrewCache(path: string): boolean {
-  return /^\/Users\/[^/]+\/Library\/Caches\/Homebrew\//.test(path);
+  return DOWNLOAD_IN_PROGRESS_SUFFIXES.includes(source.slice(destination.length).toLowerCase());
 }
 
 export function toolForExecutable(execPath: string): ArchiveTool | undefined {

@@ -1,6 +1,6 @@
 import { startsTransfer } from '../../../src/classify/transfer-tools.js';
 import { readsOrMovesData } from '../../tables/sensitive_file_events/precursor-operations.js';
-import { capArgs, classifyArchiveExec, hasArchiveExtension, isDownloadCompletion, isHomebrewCache, isStagingPath, toolForExecutable } from '../../../src/classify/archive.js';
+import { capArgs, classifyArchiveExec, isStagingPath, toolForExecutable, writesArchive } from '../../../src/classify/archive.js';
 import { canonicalPath, foldedPath, SensitivePathMatcher, type SensitiveMatch } from '../../../src/classify/sensitive-paths.js';
 import { esTeamVouched, teamVouched } from '../../../src/classify/signing-class.js';
 import type { ArchiveEventRow, ProcessModel, SensitiveFileEventRow, SigningService } from '../../runtime/context.js';
@@ -248,8 +248,7 @@ export class EsloggerPipeline {
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source);
         if (this.sensitive(e, e.destination, from ? 'rename' : 'create') !== 'recorded' && from) this.decide(e, source, from, 'rename');
-        if (isDownloadCompletion(source, e.destination.path)) return;
-        return this.archiveFile(e, e.destination);
+        return this.archiveFile(e, e.destination, source);
       }
       case 'clone': {
         // a clone reads its source without an open event: that read is the access (of what a cloned folder holds, too:
@@ -448,9 +447,10 @@ export class EsloggerPipeline {
     this.onRow(e.time);
   }
 
-  private archiveFile(e: EsEvent, f: EsFile): void {
+  /** An archive `create` row when writing `f` (renamed from `renamedFrom`, canonical) makes an archive (writesArchive). */
+  private archiveFile(e: EsEvent, f: EsFile, renamedFrom?: string): void {
     const filePath = canonicalPath(f.path);
-    if (!hasArchiveExtension(filePath) || isHomebrewCache(filePath)) return;
+    if (!writesArchive(filePath, renamedFrom)) return;
     const p = e.process;
     const tool = toolForExecutable(p.executable.path) ?? 'other';
     // An archive finished (closed after writing, or moved into place) in a staging place is what a stealer uploads
