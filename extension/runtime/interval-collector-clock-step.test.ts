@@ -29,7 +29,7 @@ describe('IntervalCollector.tickSoon across a wall-clock step', () => {
     await vi.advanceTimersByTimeAsync(2000);
     expect(ticks).toBe(1);
     vi.setSystemTime(Date.now() - 3_600_000);
-    expect(c.tickSoon(1000, 1000)).toBe(true);
+    expect(c.tickSoon(1000)).toBe(true);
     await vi.advanceTimersByTimeAsync(1100);
     expect(ticks).toBe(2);
     // and the regular interval after it

@@ -16,13 +16,13 @@ export interface IntervalCollectorOptions {
 
 export interface IntervalCollector extends Collector {
   /**
-   * Bring the next tick forward to `delayMs` from now, when it is due later than that; never to less than `minGapMs`
-   * after the last tick began. Asked during a tick, the one after it comes as soon as that tick ends, when `delayMs`
-   * from the request (and `minGapMs` from the tick's start) have passed by then. Ignored while ticks
-   * fail (the back-off stands) and after stop. Returns whether the next tick moved; asked during a tick, whether it
-   * will move once that tick ends (it does not if that tick fails).
+   * Bring the next tick forward to `delayMs` from now, when it is due later than that. A tick brought forward starts
+   * `delayMs` after a request made after the last tick began, so requests, however many, start at most one tick per
+   * `delayMs`. Asked during a tick, the one after it comes as soon as that tick ends, once `delayMs` from the request
+   * has passed. Ignored while ticks fail (the back-off stands) and after stop. Returns whether the next tick moved;
+   * asked during a tick, whether it will move once that tick ends (it does not if that tick fails).
    */
-  tickSoon(delayMs: number, minGapMs: number): boolean;
+  tickSoon(delayMs: number): boolean;
 }
 
 /**
@@ -39,14 +39,12 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
   let running: Promise<void> | undefined;
   let inTick = false;
   /**
-   * When the scheduled tick fires and when the last one began, on the monotonic clock (performance.now() ms): setTimeout
-   * ignores the wall clock, so a Date.now() stepped back (NTP, a date set by hand) would turn a tick brought forward
-   * into one put off by the size of the step.
+   * When the scheduled tick fires, on the monotonic clock (performance.now() ms): setTimeout ignores the wall clock, so
+   * a Date.now() stepped back (NTP, a date set by hand) would turn a tick brought forward into one put off by the step.
    */
   let nextAt = 0;
-  let lastStart = 0;
-  /** When tickSoon asked during a tick: when the next tick is due (monotonic ms), and the least time between two tick starts. */
-  let soonAfterTick: { dueAt: number; minGapMs: number } | undefined;
+  /** When tickSoon asked during a tick: when the tick after it is due (monotonic ms). */
+  let dueAfterTick: number | undefined;
   const abort = new AbortController();
   let markReady!: () => void;
   const readyPromise = new Promise<void>((r) => (markReady = r));
@@ -63,7 +61,6 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
     inTick = true;
     running = (async () => {
       const started = Date.now();
-      lastStart = performance.now();
       const setsBefore = health.sets;
       try {
         await tick(abort.signal);
@@ -81,10 +78,10 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
       }
     })();
     void running.then(() => {
-      const soon = soonAfterTick;
-      soonAfterTick = undefined;
+      const due = dueAfterTick;
+      dueAfterTick = undefined;
       let delay = failures === 0 ? intervalMs : Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(failures, 10));
-      if (soon && failures === 0) delay = Math.min(delay, Math.max(0, soon.dueAt - performance.now(), lastStart + soon.minGapMs - performance.now()));
+      if (due !== undefined && failures === 0) delay = Math.min(delay, Math.max(0, due - performance.now()));
       schedule(delay);
     });
   };
@@ -96,19 +93,16 @@ export function createIntervalCollector(opts: IntervalCollectorOptions): Interva
       run();
     },
     ready: () => readyPromise,
-    tickSoon(delayMs, minGapMs) {
+    tickSoon(delayMs) {
       if (stopped || failures > 0 || (!timer && !inTick)) return false;
       if (inTick) {
         if (delayMs >= intervalMs) return false;
-        const dueAt = performance.now() + delayMs;
-        soonAfterTick = { dueAt: Math.min(soonAfterTick?.dueAt ?? dueAt, dueAt), minGapMs };
+        dueAfterTick = Math.min(dueAfterTick ?? Infinity, performance.now() + delayMs);
         return true;
       }
-      const now = performance.now();
-      const at = Math.max(now + delayMs, lastStart + minGapMs);
-      if (at >= nextAt) return false;
+      if (performance.now() + delayMs >= nextAt) return false;
       clearTimeout(timer);
-      schedule(at - now);
+      schedule(delayMs);
       return true;
     },
     async stop() {

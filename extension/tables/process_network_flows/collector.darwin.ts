@@ -65,7 +65,7 @@ export function startNettopCollector(ctx: ExtensionContext, opts: { refresh?: Re
   return {
     ...collector,
     start() {
-      unlisten ??= ctx.flowSampleRequests.listen(() => collector.tickSoon(soonMs, soonMs));
+      unlisten ??= ctx.flowSampleRequests.listen(() => collector.tickSoon(soonMs));
       collector.start();
     },
     async stop() {
