@@ -80,18 +80,15 @@ const KEEPASSXC = vendor('G2S7P7J672', 'org.keepassxc.keepassxc');
 const CHROMIUM_SECRETS = '{Login Data,Login Data For Account,Cookies,Web Data,Network}*';
 
 function chromium(root: string, owner: AppMatcher[], profileAtRoot = false): SensitiveRule[] {
+  // Opera keeps its (first) profile in the root folder itself, not in `Default/`: `com.operasoftware.Opera/Cookies`,
+  // `…/Login Data`, `…/Network/Cookies`
+  const profiles = profileAtRoot ? [`${root}/*`, root] : [`${root}/*`];
   return [
-    { pattern: `~/Library/Application Support/${root}/*/${CHROMIUM_SECRETS}`, category: 'browser_secrets', authorized: owner },
-    { pattern: `~/Library/Application Support/${root}/*/Network/Cookies*`, category: 'browser_secrets', authorized: owner },
+    ...profiles.flatMap((profile): SensitiveRule[] => [
+      { pattern: `~/Library/Application Support/${profile}/${CHROMIUM_SECRETS}`, category: 'browser_secrets', authorized: owner },
+      { pattern: `~/Library/Application Support/${profile}/Network/Cookies*`, category: 'browser_secrets', authorized: owner },
+    ]),
     { pattern: `~/Library/Application Support/${root}/Local State`, category: 'browser_secrets', authorized: owner },
-    // Opera keeps its (first) profile in the root folder itself, not in `Default/`: `com.operasoftware.Opera/Cookies`,
-    // `…/Login Data`, `…/Network/Cookies`
-    ...(profileAtRoot
-      ? [
-          { pattern: `~/Library/Application Support/${root}/${CHROMIUM_SECRETS}`, category: 'browser_secrets' as const, authorized: owner },
-          { pattern: `~/Library/Application Support/${root}/Network/Cookies*`, category: 'browser_secrets' as const, authorized: owner },
-        ]
-      : []),
   ];
 }
 
