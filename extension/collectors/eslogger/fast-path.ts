@@ -1,6 +1,7 @@
 import { hasArchiveExtension } from '../../../src/classify/archive.js';
 import { canonicalPath, type PrefixNode, type SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import { parseEsTime } from './parse-eslogger.js';
+import type { SensitiveCopies } from './sensitive-copies.js';
 
 /**
  * Decide from the raw line, before JSON.parse, whether an eslogger line can matter. Most of the stream is
@@ -134,6 +135,41 @@ interface ScreenNode {
   children: Map<number, { name: string; node: ScreenNode }[]>;
 }
 
+/** The followed copies' folders and files as a trie of folded segments, for raw-string lookups. */
+interface CopyNode {
+  /** A copy ends here: this path and everything below it. */
+  copy: boolean;
+  children: Map<number, { name: string; node: CopyNode }[]>;
+}
+
+/**
+ * A trie of the followed copies' destinations (folded, canonical), each also under the aliases canonicalPath removes
+ * (`/private` before `/tmp`, `/var`, `/etc`; the Data volume's `/System/Volumes/Data`), so the raw walk needs none.
+ */
+function copyTrie(destinations: Iterable<string>): CopyNode {
+  const root: CopyNode = { copy: false, children: new Map() };
+  const insert = (path: string) => {
+    let node = root;
+    for (const name of path.split('/')) {
+      if (!name) continue;
+      let list = node.children.get(name.length);
+      if (!list) node.children.set(name.length, (list = []));
+      let next = list.find((c) => c.name === name)?.node;
+      if (!next) list.push({ name, node: (next = { copy: false, children: new Map() }) });
+      node = next;
+    }
+    node.copy = true;
+  };
+  for (const d of destinations) {
+    const spellings = /^\/(tmp|var|etc)(\/|$)/.test(d) ? [d, `/private${d}`] : [d];
+    for (const x of spellings) {
+      insert(x);
+      insert(`/system/volumes/data${x}`);
+    }
+  }
+  return root;
+}
+
 function screenNode(n: PrefixNode): ScreenNode {
   const out: ScreenNode = { open: false, openToFolders: false, suffixes: [], children: new Map() };
   for (const r of n.rules) {
@@ -162,8 +198,18 @@ export class FastPath {
   private segEscaped = false;
   /** Whether the last segment of the path being screened holds an escape or a character outside ASCII (-1: not looked at yet). */
   private lastEscaped = -1;
+  /** The copies' trie, and the SensitiveCopies version it was built from. */
+  private copyScreen: CopyNode | undefined;
+  private copyScreenVersion = -1;
 
-  constructor(private readonly matcher: SensitivePathMatcher) {
+  /**
+   * `copies`: where copies of credential stores went (the pipeline's); a path there is passed on whatever the screen
+   * says, while there is any.
+   */
+  constructor(
+    private readonly matcher: SensitivePathMatcher,
+    private readonly copies?: SensitiveCopies,
+  ) {
     const tries = matcher.prefixTries();
     this.home = tries && screenNode(tries.home);
     this.abs = tries && screenNode(tries.abs);
@@ -189,6 +235,47 @@ export class FastPath {
   /** The segment at `pos` is `name` (lower case, ASCII), in any case. */
   private segmentIs(line: string, pos: number, name: string): boolean {
     return this.segEnd - pos === name.length && foldedAt(line, pos, name) === FOLD_SAME;
+  }
+
+  /**
+   * Can the JSON path string at [start, end) be a followed copy of a credential store (SensitiveCopies), or lie in a
+   * copied folder? Walks the copies' trie on the raw characters, as mayBeSensitive walks the rules', without
+   * allocating; a segment holding an escape other than the `\/` separators, or a character outside ASCII, is a yes.
+   */
+  private mayBeCopy(line: string, start: number, end: number): boolean {
+    const copies = this.copies!;
+    if (this.copyScreenVersion !== copies.version) {
+      this.copyScreen = copyTrie(copies.destinations());
+      this.copyScreenVersion = copies.version;
+    }
+    let node = this.copyScreen!;
+    let pos = start;
+    if (line.charCodeAt(pos) === 92) pos++;
+    if (line.charCodeAt(pos) !== 47) return true; // not absolute: leave it to the exact check
+    pos++;
+    while (pos < end) {
+      this.nextSegment(line, pos, end);
+      if (this.segEscaped || hasNonAscii(line, pos, this.segEnd)) return true;
+      const list = node.children.get(this.segEnd - pos);
+      let next: CopyNode | undefined;
+      if (list !== undefined) {
+        for (let i = 0; i < list.length; i++) {
+          if (foldedAt(line, pos, list[i]!.name) === FOLD_SAME) {
+            next = list[i]!.node;
+            break;
+          }
+        }
+      }
+      // an empty segment (`//`, a trailing `/`) names the same folder
+      if (next === undefined) {
+        if (this.segEnd !== pos) return false;
+      } else {
+        if (next.copy) return true;
+        node = next;
+      }
+      pos = this.segNext;
+    }
+    return false;
   }
 
   /**
@@ -345,6 +432,8 @@ export class FastPath {
       }
       case 61: // clone: rare (cp -c, Finder duplicates); the parse judges source and target
         return Verdict.Parse;
+      case 19: // link: hard links (package managers make many): source and target folder judged like a rename's
+        return this.anyPath(line, false, eventBody(line, 'link'), 2, true) ? Verdict.Parse : Verdict.Reject;
       case -1:
         // No readable event_type: let the full parse classify it (malformed, or a format change).
         return Verdict.Parse;
@@ -382,7 +471,9 @@ export class FastPath {
       left--;
       // A \u escape can spell the extension's letters (eslogger never writes one for ASCII, another encoder
       // might): such a path is not judged on its raw characters.
-      if (this.home && !this.mayBeSensitive(line, start, end, folders) && !(archives && (hasArchiveExtension(line.slice(start, end)) || hasUnicodeEscape(line, start, end)))) continue;
+      const screenedOut = this.home !== undefined && !this.mayBeSensitive(line, start, end, folders) && !(archives && (hasArchiveExtension(line.slice(start, end)) || hasUnicodeEscape(line, start, end)));
+      if (this.copies !== undefined && this.copies.size > 0 && this.mayBeCopy(line, start, end)) return true;
+      if (screenedOut) continue;
       let raw = line.slice(start, end);
       if (raw.includes('\\')) {
         raw = raw.replaceAll('\\/', '/');

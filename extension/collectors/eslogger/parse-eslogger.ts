@@ -10,7 +10,7 @@
  */
 import type { ProcessStdin } from '../../runtime/context.js';
 
-export type EsEventKind = 'exec' | 'fork' | 'exit' | 'open' | 'create' | 'write' | 'rename' | 'close' | 'clone';
+export type EsEventKind = 'exec' | 'fork' | 'exit' | 'open' | 'create' | 'write' | 'rename' | 'close' | 'clone' | 'link';
 
 /** ES event_type numbers (formats.md §5.2). */
 export const ES_EVENT_TYPES: Readonly<Record<EsEventKind, number>> = {
@@ -20,6 +20,7 @@ export const ES_EVENT_TYPES: Readonly<Record<EsEventKind, number>> = {
   close: 12,
   create: 13,
   exit: 15,
+  link: 19,
   rename: 25,
   write: 33,
   clone: 61,
@@ -103,7 +104,9 @@ export type EsEvent =
   | (EsEventBase & { kind: 'rename'; source: EsSource; destination: EsFile })
   | (EsEventBase & { kind: 'close'; file: EsFile; modified: boolean })
   /** clonefile(2): the source is read without an open event; the clone is target_dir + target_name. */
-  | (EsEventBase & { kind: 'clone'; source: EsSource; destination: EsFile });
+  | (EsEventBase & { kind: 'clone'; source: EsSource; destination: EsFile })
+  /** link(2), a hard link: a new name (target_dir + target_filename) for the source's data; nothing is read. */
+  | (EsEventBase & { kind: 'link'; source: EsSource; destination: EsFile });
 
 export type LineResult =
   | { ok: true; event: EsEvent }
@@ -287,6 +290,12 @@ function parseEsObject(raw: unknown): LineResult {
     case 'clone': {
       const name = body.target_name;
       if (typeof name !== 'string') return fail(`${where}.target_name: expected string`);
+      return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };
+    }
+    case 'link': {
+      // es_event_link_t's field names (Apple's EndpointSecurity headers); no eslogger sample was seen [?]
+      const name = body.target_filename;
+      if (typeof name !== 'string') return fail(`${where}.target_filename: expected string`);
       return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };
     }
   }

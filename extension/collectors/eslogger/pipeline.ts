@@ -8,6 +8,7 @@ import type { EventRing, RingBuffer } from '../../runtime/ring-buffer.js';
 import { FastPath, rawExit, rawGlobalSeq, Verdict } from './fast-path.js';
 import { parseEsLine, type EsEvent, type EsFile, type EsProcess, type EsSource, type StdinKind } from './parse-eslogger.js';
 import { readEsLine } from './read-eslogger.js';
+import { SensitiveCopies } from './sensitive-copies.js';
 
 export interface PipelineDeps {
   matcher: SensitivePathMatcher;
@@ -94,6 +95,12 @@ export const MAX_HELD_READS = 1024;
 
 type Operation = SensitiveFileEventRow['operation'];
 
+/** The rule a moved or copied source matches, and the original it holds (itself, unless it is a followed copy). */
+interface SourceMatch {
+  match: SensitiveMatch;
+  original: string;
+}
+
 interface HeldRead {
   event: EsEvent;
   filePath: string;
@@ -131,6 +138,8 @@ export class EsloggerPipeline {
     own: 0,
   };
   private readonly fast: FastPath;
+  /** Where unauthorized copies of tier-1 files went (clone, rename, hard link). */
+  private readonly copies: SensitiveCopies;
   private held: HeldRead[] = [];
   private lastSeq = -1;
   private readonly recent = new Map<string, number>();
@@ -140,7 +149,8 @@ export class EsloggerPipeline {
   onRow: (time: number) => void = () => {};
 
   constructor(private readonly deps: PipelineDeps) {
-    this.fast = new FastPath(deps.matcher);
+    this.copies = new SensitiveCopies(deps.precursorRetention.tier1);
+    this.fast = new FastPath(deps.matcher, this.copies);
     this.dedupeWindow = deps.dedupeWindow ?? 60;
     this.parseEveryLine = deps.parseEveryLine ?? false;
   }
@@ -246,19 +256,42 @@ export class EsloggerPipeline {
         // not authorized for. A folder that holds a rule's files (~/.aws, a Chrome profile) moves them: its source is
         // sensitive as theirs would be.
         const source = canonicalPath(e.source.path);
-        const from = this.sourceMatch(e.source, source);
-        if (this.sensitive(e, e.destination, from ? 'rename' : 'create') !== 'recorded' && from) this.decide(e, source, from, 'rename');
+        const from = this.sourceMatch(e.source, source, e.time);
+        const to = this.sensitive(e, e.destination, from ? 'rename' : 'create');
+        if (to !== 'recorded' && from && this.decide(e, source, from.match, 'rename') === 'recorded' && to === 'none') this.followCopy(e, e.destination, from);
         return this.archiveFile(e, e.destination, source);
       }
       case 'clone': {
         // a clone reads its source without an open event: that read is the access (of what a cloned folder holds, too:
         // clonefile(2) copies a whole tree, and the copy is read without a trace)
         const source = canonicalPath(e.source.path);
-        const m = this.sourceMatch(e.source, source);
-        if ((m ? this.decide(e, source, m, 'open') : 'none') === 'none') this.sensitive(e, e.destination, 'create');
+        const from = this.sourceMatch(e.source, source, e.time);
+        if (!from) this.sensitive(e, e.destination, 'create');
+        else if (this.decide(e, source, from.match, 'open') === 'recorded') this.followCopy(e, e.destination, from);
         return this.archiveFile(e, e.destination);
       }
+      case 'link': {
+        // A hard link reads nothing, but gives the data a name no rule knows (`ln ~/Library/Keychains/login.keychain-db
+        // /tmp/k`): reads through that name are judged as reads of the original. A link into a sensitive place is a
+        // `create` there, as a clone's is.
+        const source = canonicalPath(e.source.path);
+        const from = this.sourceMatch(e.source, source, e.time);
+        if (!from) this.sensitive(e, e.destination, 'create');
+        else if (this.authorization(from.match, e.process) !== 'vouched') this.followCopy(e, e.destination, from);
+        return;
+      }
     }
+  }
+
+  /**
+   * Follow a copy (clone, rename or hard link) of a tier-1 file or folder that the process was not authorized for, to a
+   * place no rule names: later accesses there are judged by the original's rule (SensitiveCopies).
+   */
+  private followCopy(e: EsEvent, destination: EsFile, from: SourceMatch): void {
+    if (from.match.tier !== 1 || destination.truncated) return;
+    const to = canonicalPath(destination.path);
+    if (this.deps.matcher.match(to)) return;
+    this.copies.record(to, from.original, e.time);
   }
 
   private observe(p: EsProcess, at: number, args?: string[], stdin?: StdinKind, forkedFrom?: EsProcess): void {
@@ -315,20 +348,35 @@ export class EsloggerPipeline {
   /** `none`: no rule matches; `authorized`: the process is an authorized reader; `recorded`: row written, deduplicated or held for codesign. */
   private sensitive(e: EsEvent, f: EsFile, operation: Operation): 'none' | 'authorized' | 'recorded' {
     const filePath = canonicalPath(f.path);
-    const m = this.deps.matcher.match(filePath);
+    let m = this.deps.matcher.match(filePath);
+    if (!m && !f.truncated) {
+      // a copy of a credential store (SensitiveCopies): the original's rule judges it, the row names the copy
+      const original = this.copies.originalOf(filePath, e.time);
+      if (original !== undefined) m = this.deps.matcher.match(original);
+    }
     if (!m) return 'none';
     return this.decide(e, filePath, m, operation);
   }
 
   /**
-   * The rule a renamed or cloned source (its canonical path) matches, else the one whose files lie in it when it is a
-   * folder (stat says so, or the line has no stat): ~/Library/Keychains, ~/.ssh, a Chrome profile moved or copied whole.
+   * The rule a renamed, cloned or linked source (its canonical path) matches, else the one whose files lie in it when it
+   * is a folder (stat says so, or the line has no stat): ~/Library/Keychains, ~/.ssh, a Chrome profile moved or copied
+   * whole. A source that is itself a followed copy is judged as its original, which a copy of it then follows too.
    */
-  private sourceMatch(f: EsSource, canonical: string): SensitiveMatch | undefined {
-    const m = this.deps.matcher.match(canonical);
+  private sourceMatch(f: EsSource, canonical: string, time: number): SourceMatch | undefined {
+    const direct = this.ruleOfSource(f, canonical);
+    if (direct) return { match: direct, original: canonical };
+    if (f.truncated) return undefined;
+    const original = this.copies.originalOf(canonical, time);
+    const m = original === undefined ? undefined : this.ruleOfSource(f, original);
+    return m && original !== undefined ? { match: m, original } : undefined;
+  }
+
+  private ruleOfSource(f: EsSource, path: string): SensitiveMatch | undefined {
+    const m = this.deps.matcher.match(path);
     // a truncated path is a prefix of the real one: a folder above it proves nothing
     if (m || f.directory === false || f.truncated) return m;
-    return this.deps.matcher.matchBelow(canonical);
+    return this.deps.matcher.matchBelow(path);
   }
 
   /** `sensitive` for a canonical path its rule `m` matches (`match`, or `matchBelow` for a folder). */

@@ -795,7 +795,8 @@ function readLine(s: string): EsEvent {
     case 'close':
       return { time, version, seqNum, globalSeqNum, process, kind, file: bFile!, modified: bModified! };
     case 'clone':
-      // kindAt never names it: clone lines (rare) take the full parse
+    case 'link':
+      // kindAt never names them: clone and link lines (rare) take the full parse
       throw BAIL;
   }
 }

@@ -9,7 +9,7 @@
  */
 
 /** event_type numbers (formats.md §5.2). */
-export const EVENT_TYPES = /** @type {const} */ ({ exec: 9, open: 10, fork: 11, close: 12, create: 13, exit: 15, rename: 25, write: 33, unlink: 32, mmap: 20, clone: 61 });
+export const EVENT_TYPES = /** @type {const} */ ({ exec: 9, open: 10, fork: 11, close: 12, create: 13, exit: 15, link: 19, rename: 25, write: 33, unlink: 32, mmap: 20, clone: 61 });
 
 /** Every event name a macOS 15 eslogger lists (subset; enough for --list-events). */
 export const LISTED_EVENTS = [
@@ -168,6 +168,12 @@ export const body = {
    * @param {string} source @param {string} targetDir @param {string} targetName @param {boolean} [sourceIsDir]
    */
   clone: (source, targetDir, targetName, sourceIsDir = false) => ({ source: sourceIsDir ? esDir(source) : esFile(source), target_dir: esDir(targetDir), target_name: targetName }),
+  /**
+   * es_event_link_t (event_type 19): link(2) of `source` as target_dir/target_filename. Apple's header field names; no
+   * eslogger sample of a link event was seen [?].
+   * @param {string} source @param {string} targetDir @param {string} targetFilename
+   */
+  link: (source, targetDir, targetFilename) => ({ source: esFile(source), target_dir: esDir(targetDir), target_filename: targetFilename }),
   /** @param {ProcSpec} target @param {string[]} args @param {string} cwd @param {number} version */
   exec: (target, args, cwd, version) => ({
     target: esProcess(target, version),

@@ -92,7 +92,7 @@ export const NO_FIXTURE_SELF: OwnProcess = { pid: 2 ** 22 + 1, startedAt: Math.f
  * An EsloggerPipeline over the default taxonomy, its own rings and recording services, its clock at `now` (unix
  * seconds): what most pipeline cases start from.
  */
-export function pipelineWorld(opts: { now: number; capacity?: number; retention?: number; self?: OwnProcess; onTransferStart?: () => void }) {
+export function pipelineWorld(opts: { now: number; capacity?: number; retention?: number; self?: OwnProcess; onTransferStart?: () => void; parseEveryLine?: boolean }) {
   const { processes, signing: recording, recorded } = recordingServices();
   // the clock tests move, and codesign's verdicts by path (signing.toolVerdict), which tests set
   const clock = { now: opts.now };
@@ -101,7 +101,7 @@ export function pipelineWorld(opts: { now: number; capacity?: number; retention?
   const sensitiveEvents = new RingBuffer<SensitiveFileEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
   const archiveEvents = new RingBuffer<ArchiveEventRow>(opts.capacity ?? 50_000, opts.retention ?? 1800, (e) => e.time);
   const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [] });
-  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => clock.now, self: opts.self, onTransferStart: opts.onTransferStart });
+  const pipeline = new EsloggerPipeline({ matcher, processes, signing, sensitiveEvents, archiveEvents, precursorRetention: { tier1: 43_200, other: opts.retention ?? 1800 }, now: () => clock.now, self: opts.self, onTransferStart: opts.onTransferStart, parseEveryLine: opts.parseEveryLine });
   return { pipeline, sensitiveEvents, archiveEvents, processes, signing, recorded, clock, verdicts };
 }
 

@@ -1,0 +1,91 @@
+import { foldedPath } from '../../../src/classify/sensitive-paths.js';
+
+/**
+ * Where copies of credential stores went: the destination of a clone, rename or hard link whose source a tier-1 rule
+ * matched, mapped to that source. A copy holds the secret as the original does, so a later access of the copy (or of a
+ * file inside a copied folder) is judged by the original's rule: AMOS has Finder `duplicate` Safari's cookies into
+ * its staging folder (Finder's clone, in Finder's lineage group), and the stealer's own `ditto` then reads the copy.
+ *
+ * Bounded: at most `capacity` destinations (the oldest forgotten first), each for `ttlSeconds` of event time after the
+ * copy. Empty in normal use (only an unauthorized copy of a tier-1 file records one), which keeps the fast path's extra
+ * check free.
+ */
+export class SensitiveCopies {
+  /** folded destination → the original (canonical) and until when (event time) the copy is followed */
+  private readonly byDestination = new Map<string, { original: string; until: number }>();
+
+  constructor(
+    private readonly ttlSeconds: number,
+    private readonly capacity = DEFAULT_CAPACITY,
+  ) {}
+
+  /** Changes whenever a copy is added or forgotten (the fast path rebuilds its screen then). */
+  private changes = 0;
+
+  get size(): number {
+    return this.byDestination.size;
+  }
+
+  get version(): number {
+    return this.changes;
+  }
+
+  /** The followed destinations, folded (lower case, canonical). */
+  destinations(): IterableIterator<string> {
+    return this.byDestination.keys();
+  }
+
+  /** `destination` (canonical) now holds the data of `original` (canonical: the first original, for a copy of a copy). */
+  record(destination: string, original: string, time: number): void {
+    const key = foldedPath(trimSlashes(destination));
+    this.byDestination.delete(key);
+    this.byDestination.set(key, { original: trimSlashes(original), until: time + this.ttlSeconds });
+    this.changes++;
+    if (this.byDestination.size > this.capacity) {
+      const oldest = this.byDestination.keys().next().value;
+      if (oldest !== undefined) this.byDestination.delete(oldest);
+    }
+  }
+
+  /**
+   * The original path whose data `path` (canonical) holds at event time `time`: the copy itself, or a file inside a
+   * copied folder (the same place under the original folder). undefined when it is no known copy.
+   */
+  originalOf(path: string, time: number): string | undefined {
+    if (this.byDestination.size === 0) return undefined;
+    const found = this.find(path);
+    if (found === undefined) return undefined;
+    const { key, end, copy } = found;
+    // a later event time than the copy's life, or an earlier one than the copy (a backlog read out of order)
+    if (time > copy.until) {
+      this.byDestination.delete(key);
+      this.changes++;
+      return undefined;
+    }
+    if (time < copy.until - this.ttlSeconds) return undefined;
+    return copy.original + path.slice(end);
+  }
+
+  /** The followed copy `path` is or lies in (the deepest), with its key and where in `path` it ends. */
+  private find(path: string): { key: string; end: number; copy: { original: string; until: number } } | undefined {
+    let end = trimSlashes(path).length;
+    // one fold for every level, unless folding moved characters (lower case longer outside ASCII, an alias dropped)
+    const folded = foldedPath(path);
+    const sameLength = folded.length === path.length && path.toLowerCase().length === path.length;
+    while (end > 0) {
+      const key = sameLength ? folded.slice(0, end) : foldedPath(path.slice(0, end));
+      const copy = this.byDestination.get(key);
+      if (copy !== undefined) return { key, end, copy };
+      end = path.lastIndexOf('/', end - 1);
+    }
+    return undefined;
+  }
+}
+
+const DEFAULT_CAPACITY = 1024;
+
+function trimSlashes(p: string): string {
+  let end = p.length;
+  while (end > 1 && p.charCodeAt(end - 1) === 47 /* / */) end--;
+  return end === p.length ? p : p.slice(0, end);
+}
