@@ -104,7 +104,8 @@ export function createEsloggerCollector(ctx: ExtensionContext, opts: EsloggerCol
     if (health.state !== 'running' && health.state !== 'degraded') return;
     const s = statsSnapshot();
     const claims = s.claimsNotVouched ? `, ${s.claimsNotVouched} reads by code claiming an authorized team id codesign did not vouch for` : '';
-    const counts = `${s.lines} lines (${s.rejected} fast-rejected), ${s.sensitiveRows} sensitive and ${s.archiveRows} archive rows, ${s.authorized} authorized reads suppressed${claims}`;
+    const copies = s.copiesFollowed ? `, ${s.copiesFollowed} copies of credential stores followed` : '';
+    const counts = `${s.lines} lines (${s.rejected} fast-rejected), ${s.sensitiveRows} sensitive and ${s.archiveRows} archive rows, ${s.authorized} authorized reads suppressed${claims}${copies}`;
     const problems = [
       s.lost ? `${s.lost} events lost by eslogger (global_seq_num gaps: the reader fell behind)` : '',
       s.malformed ? `${s.malformed} malformed lines` : '',
@@ -287,7 +288,7 @@ function applyDenial(health: ComponentHealth, denial: Denial): void {
 }
 
 function emptyStats(): PipelineStats {
-  return { lines: 0, rejected: 0, parsed: 0, malformed: 0, unsupported: 0, lost: 0, sensitiveRows: 0, archiveRows: 0, authorized: 0, deduplicated: 0, evicted: 0, heldForCodesign: 0, claimsNotVouched: 0, own: 0 };
+  return { lines: 0, rejected: 0, parsed: 0, malformed: 0, unsupported: 0, lost: 0, sensitiveRows: 0, archiveRows: 0, authorized: 0, deduplicated: 0, evicted: 0, heldForCodesign: 0, claimsNotVouched: 0, own: 0, copiesFollowed: 0 };
 }
 
 export const esloggerCollector: CollectorFactory = {

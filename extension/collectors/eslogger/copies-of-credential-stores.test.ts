@@ -55,7 +55,9 @@ const AMOS = [
 
 describe('copies of credential stores made by another process (AMOS through Finder)', () => {
   it("ditto's reads of Finder's copies are reads of Safari's cookies and of the keychain, in ditto's own group", () => {
-    expect(play(AMOS).brief).toEqual([
+    const { brief, pipeline } = play(AMOS);
+    expect(pipeline.stats.copiesFollowed).toBe(2);
+    expect(brief).toEqual([
       [400, 'open', COOKIES, 'browser_secrets', 1],
       [400, 'open', KEYCHAINS, 'keychain', 1],
       [831, 'open', '/tmp/salmonela/Cookies.binarycookies', 'browser_secrets', 1],

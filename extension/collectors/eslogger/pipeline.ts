@@ -82,6 +82,8 @@ export interface PipelineStats {
   claimsNotVouched: number;
   /** File events of the extension itself and of the tools it started: no rows (see PipelineDeps.self). */
   own: number;
+  /** Copies of credential stores followed to where they went (clone, rename, hard link: SensitiveCopies). */
+  copiesFollowed: number;
 }
 
 /**
@@ -136,6 +138,7 @@ export class EsloggerPipeline {
     heldForCodesign: 0,
     claimsNotVouched: 0,
     own: 0,
+    copiesFollowed: 0,
   };
   private readonly fast: FastPath;
   /** Where unauthorized copies of tier-1 files went (clone, rename, hard link). */
@@ -292,6 +295,7 @@ export class EsloggerPipeline {
     const to = canonicalPath(destination.path);
     if (this.deps.matcher.match(to)) return;
     this.copies.record(to, from.original, e.time);
+    this.stats.copiesFollowed++;
   }
 
   private observe(p: EsProcess, at: number, args?: string[], stdin?: StdinKind, forkedFrom?: EsProcess): void {

@@ -1,0 +1,59 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FAKE_TOOLS_DIR, runOutflow } from '../../../test/helpers/cli.js';
+import { body, esLine, type ProcSpec } from './testing/es-lines.mjs';
+
+/**
+ * darwin end to end on Linux (the fake eslogger on PATH prints these lines): Finder duplicates Safari's cookies into a
+ * staging folder, a stealer hard-links the keychain into /tmp, and ditto and curl read the copies. The copies' reads
+ * are sensitive_file_events rows of the readers, and outflow_status says how many copies were followed.
+ */
+const jsonLines = (s: string) =>
+  s
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('copies of credential stores (darwin, fake eslogger)', () => {
+  it("reads of Finder's clone and of a hard link are reads of the secrets", { timeout: 90_000 }, async () => {
+    const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'eslogger-copies-e2e-'));
+    const S = Math.floor(Date.now() / 1000) - 20;
+    const home = '/Users/alice';
+    const finder: ProcSpec = { pid: 400, ppid: 1, path: '/System/Library/CoreServices/Finder.app/Contents/MacOS/Finder', platform: true, signingId: 'com.apple.finder', startMs: (S - 80_000) * 1000 };
+    const helper: ProcSpec = { pid: 700, ppid: 1, path: `${home}/.local/bin/helper`, signingId: null, teamId: null, startMs: (S - 300) * 1000 };
+    const ditto: ProcSpec = { pid: 731, ppid: 700, path: '/usr/bin/ditto', platform: true, signingId: 'com.apple.ditto', startMs: (S - 5) * 1000 };
+    const curl: ProcSpec = { pid: 741, ppid: 700, path: '/usr/bin/curl', platform: true, signingId: 'com.apple.curl', startMs: (S - 3) * 1000 };
+    const cookies = `${home}/Library/Cookies/Cookies.binarycookies`;
+    const keychain = `${home}/Library/Keychains/login.keychain-db`;
+    let gseq = 0;
+    const line = (kind: string, p: ProcSpec, at: number, b: object) => esLine({ kind, timeMs: at * 1000, gseq: ++gseq, process: p, body: b });
+    const lines = [
+      line('clone', finder, S - 10, body.clone(cookies, '/private/tmp/stage', 'Cookies.binarycookies')),
+      line('link', helper, S - 8, body.link(keychain, '/private/tmp', 'k')),
+      line('open', ditto, S - 5, body.open('/private/tmp/stage/Cookies.binarycookies')),
+      line('open', curl, S - 3, body.open('/private/tmp/k')),
+    ];
+    writeFileSync(path.join(dir, 'eslogger.jsonl'), lines.join('\n') + '\n');
+    const config = path.join(dir, 'config.yaml');
+    writeFileSync(config, 'flows:\n  sample_interval: 30\nprocesses:\n  sample_interval: 30\n');
+    const sql = [
+      'SELECT time, pid, operation, file_path, category, tier FROM sensitive_file_events ORDER BY time',
+      "SELECT component, state, detail FROM outflow_status WHERE component = 'eslogger'",
+    ].join('; ');
+    const r = await runOutflow(['query', '--config', config, '--format', 'json', '--collect', '4', sql], {
+      env: { ...process.env, OUTFLOW_PLATFORM: 'darwin', OUTFLOW_TOOL_DIR: FAKE_TOOLS_DIR, OUTFLOW_FAKE_SCENARIO: dir, OUTFLOW_FAKE_ESLOGGER: path.join(dir, 'eslogger.jsonl') },
+      timeoutMs: 80_000,
+    });
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    const rows = jsonLines(r.stdout);
+    expect(rows.filter((x) => 'file_path' in x)).toEqual([
+      { time: S - 10, pid: 400, operation: 'open', file_path: cookies, category: 'browser_secrets', tier: 1 },
+      { time: S - 5, pid: 731, operation: 'open', file_path: '/tmp/stage/Cookies.binarycookies', category: 'browser_secrets', tier: 1 },
+      { time: S - 3, pid: 741, operation: 'open', file_path: '/tmp/k', category: 'keychain', tier: 1 },
+    ]);
+    const status = rows.find((x) => x.component === 'eslogger');
+    expect(String(status?.detail)).toContain('2 copies of credential stores followed');
+  });
+});
