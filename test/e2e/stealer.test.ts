@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EgressCandidateSchema } from '../../src/schemas/egress-candidate.js';
-import { fakeDarwinEnv, runOutflow } from '../helpers/cli.js';
+import { fakeDarwinEnv, jsonRows, runOutflow } from '../helpers/cli.js';
 import { CURL, DROPBOX, DROPBOX_UPLOAD, EXFIL, KEYCHAIN, STEALER, writeStealerScenario } from './stealer-scenario.js';
 
 /**
@@ -14,12 +14,6 @@ import { CURL, DROPBOX, DROPBOX_UPLOAD, EXFIL, KEYCHAIN, STEALER, writeStealerSc
  */
 const root = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'outflow-stealer-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-const jsonLines = (s: string) =>
-  s
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('stealer vs Dropbox through `outflow query` (darwin, fake tools)', () => {
   it('the stealer upload is an AN0990 and AN1415 candidate with its lineage and precursors; Dropbox is none', { timeout: 120_000 }, async () => {
@@ -45,7 +39,7 @@ describe('stealer vs Dropbox through `outflow query` (darwin, fake tools)', () =
       },
     );
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const rows = jsonLines(r.stdout);
+    const rows = jsonRows(r.stdout);
     const candidates = rows.filter((x) => 'analytic' in x);
     const flows = rows.filter((x) => 'remote_scope' in x && !('analytic' in x));
     const signing = rows.filter((x) => 'signature_class' in x && !('analytic' in x));

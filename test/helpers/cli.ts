@@ -57,3 +57,11 @@ export function runOutflow(args: string[], opts: SpawnOptions & { timeoutMs?: nu
     });
   });
 }
+
+/** The rows `outflow query --format json` printed: one JSON object a line (other lines, if any, are not rows). */
+export function jsonRows(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}

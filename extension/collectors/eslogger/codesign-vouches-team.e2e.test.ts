@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE_TOOLS_DIR, runOutflow } from '../../../test/helpers/cli.js';
+import { FAKE_TOOLS_DIR, runOutflow, jsonRows } from '../../../test/helpers/cli.js';
 import { fileURLToPath } from 'node:url';
 import { chromeTeamClaimScenario } from './testing/es-lines.mjs';
 
@@ -13,12 +13,6 @@ import { chromeTeamClaimScenario } from './testing/es-lines.mjs';
  * certificate named like Google's). Only the second read is a sensitive_file_events row.
  */
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../tables/code_signing/fixtures');
-const jsonLines = (s: string) =>
-  s
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-
 describe('a team id ES cannot vouch for waits for codesign (darwin, fake eslogger and codesign)', () => {
   it('the self-signed "Chrome" read is a row, the Developer ID Chrome read is authorized', { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'eslogger-codesign-e2e-'));
@@ -52,7 +46,7 @@ describe('a team id ES cannot vouch for waits for codesign (darwin, fake eslogge
       timeoutMs: 80_000,
     });
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const rows = jsonLines(r.stdout);
+    const rows = jsonRows(r.stdout);
     expect(rows.filter((x) => 'file_path' in x)).toEqual([{ time: S, pid: fake.pid, team_id: 'EQHXZ8M8AV', signing_id: 'com.google.Chrome', file_path: cookies, category: 'browser_secrets' }]);
     expect(rows.filter((x) => 'signature_class' in x)).toEqual([
       { path: chrome.path, signature_class: 'developer_id', team_id: 'EQHXZ8M8AV' },

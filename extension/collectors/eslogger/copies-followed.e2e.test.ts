@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE_TOOLS_DIR, runOutflow } from '../../../test/helpers/cli.js';
+import { FAKE_TOOLS_DIR, runOutflow, jsonRows } from '../../../test/helpers/cli.js';
 import { body, esLine, type ProcSpec } from './testing/es-lines.mjs';
 
 /**
@@ -10,12 +10,6 @@ import { body, esLine, type ProcSpec } from './testing/es-lines.mjs';
  * staging folder, a stealer hard-links the keychain into /tmp, and ditto and curl read the copies. The copies' reads
  * are sensitive_file_events rows of the readers, and outflow_status says how many copies were followed.
  */
-const jsonLines = (s: string) =>
-  s
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-
 describe('copies of credential stores (darwin, fake eslogger)', () => {
   it("reads of Finder's clone and of a hard link are reads of the secrets", { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'eslogger-copies-e2e-'));
@@ -47,7 +41,7 @@ describe('copies of credential stores (darwin, fake eslogger)', () => {
       timeoutMs: 80_000,
     });
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const rows = jsonLines(r.stdout);
+    const rows = jsonRows(r.stdout);
     expect(rows.filter((x) => 'file_path' in x)).toEqual([
       { time: S - 10, pid: 400, operation: 'open', file_path: cookies, category: 'browser_secrets', tier: 1 },
       { time: S - 5, pid: 731, operation: 'open', file_path: '/tmp/stage/Cookies.binarycookies', category: 'browser_secrets', tier: 1 },

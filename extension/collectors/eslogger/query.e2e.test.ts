@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE_TOOLS_DIR, runOutflow } from '../../../test/helpers/cli.js';
+import { FAKE_TOOLS_DIR, runOutflow, jsonRows } from '../../../test/helpers/cli.js';
 import { keychainDittoScenario } from './testing/es-lines.mjs';
 
 /**
@@ -11,12 +11,6 @@ import { keychainDittoScenario } from './testing/es-lines.mjs';
  * into /tmp, exits). The query waits for the collector's first batch, so the rows are there without
  * --collect.
  */
-const jsonLines = (s: string) =>
-  s
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-
 describe('sensitive_file_events and archive_events through `outflow query` (darwin, fake eslogger)', () => {
   it('returns the scenario rows with categories, tiers, staging and lineage fields', { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'eslogger-e2e-'));
@@ -39,7 +33,7 @@ describe('sensitive_file_events and archive_events through `outflow query` (darw
       timeoutMs: 80_000,
     });
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const rows = jsonLines(r.stdout);
+    const rows = jsonRows(r.stdout);
     const sensitive = rows.filter((x) => 'file_path' in x);
     const archive = rows.filter((x) => 'archive_path' in x);
     const common = { uid: 501, signing_id: undefined as unknown, team_id: '', platform_binary: 1 };

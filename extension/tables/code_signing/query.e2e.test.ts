@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fakeDarwinEnv, runOutflow } from '../../../test/helpers/cli.js';
+import { fakeDarwinEnv, runOutflow, jsonRows } from '../../../test/helpers/cli.js';
 import { STATUS_COMPONENTS, STATUS_STATES } from '../../../src/schemas/outflow-status.js';
 
 /**
@@ -31,12 +31,6 @@ function env(extra: Record<string, string> = {}) {
   return fakeDarwinEnv(scenario, state, extra);
 }
 
-const jsonLines = (s: string) =>
-  s
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-
 describe('code_signing through `outflow query` (darwin, fake tools)', () => {
   it('classifies running executables and joins with process_network_flows on path', async () => {
     const r = await runOutflow(
@@ -44,7 +38,7 @@ describe('code_signing through `outflow query` (darwin, fake tools)', () => {
       { env: env(), timeoutMs: 60_000 },
     );
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
-    const rows = jsonLines(r.stdout);
+    const rows = jsonRows(r.stdout);
     const signing = rows.filter((x) => 'path' in x);
     const joined = rows.filter((x) => 'pid' in x);
     const cls = Object.fromEntries(signing.map((x) => [x.path, x.signature_class]));
@@ -69,10 +63,10 @@ describe('code_signing through `outflow query` (darwin, fake tools)', () => {
   it('every component the darwin extension reports is one the fleet knows (src/schemas/outflow-status.ts)', async () => {
     const r = await runOutflow(['query', '--config', config('components.yaml', 10_000), '--format', 'json', '--collect', '1', 'SELECT component, state FROM outflow_status'], { env: env(), timeoutMs: 60_000 });
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
-    const components = jsonLines(r.stdout).map((x) => x.component as string);
+    const components = jsonRows(r.stdout).map((x) => x.component as string);
     expect(components).toEqual(expect.arrayContaining(['extension', 'nettop', 'eslogger', 'codesign']));
     for (const c of components) expect(STATUS_COMPONENTS as readonly string[]).toContain(c);
-    for (const x of jsonLines(r.stdout)) expect(STATUS_STATES as readonly string[]).toContain(x.state);
+    for (const x of jsonRows(r.stdout)) expect(STATUS_STATES as readonly string[]).toContain(x.state);
   }, 60_000);
 
   it('a hanging codesign: the query still answers, every row unknown, status degraded', async () => {
@@ -82,7 +76,7 @@ describe('code_signing through `outflow query` (darwin, fake tools)', () => {
       { env: env({ OUTFLOW_FAKE_CODESIGN_HANG: '1' }), timeoutMs: 60_000 },
     );
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
-    const rows = jsonLines(r.stdout);
+    const rows = jsonRows(r.stdout);
     const signing = rows.filter((x) => 'signature_class' in x);
     expect(signing.length).toBe(7);
     expect(signing.every((x) => x.signature_class === 'unknown')).toBe(true);
@@ -105,7 +99,7 @@ describe('code_signing through `outflow query` (linux, real /proc and dpkg)', ()
         timeoutMs: 60_000,
       });
       expect(r.code, r.stderr.slice(-2000)).toBe(0);
-      const rows = jsonLines(r.stdout);
+      const rows = jsonRows(r.stdout);
       expect(rows).toEqual([
         { path: copy, signature_class: 'unknown', signing_id: '', identity: '' },
         { path: '/usr/bin/sleep', signature_class: 'package', signing_id: 'coreutils', identity: 'package:coreutils' },
