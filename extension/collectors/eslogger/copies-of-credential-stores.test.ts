@@ -190,6 +190,21 @@ describe('SensitiveCopies', () => {
 });
 
 describe('eslogger link events', () => {
+  it('the fast path passes a link whose new name a rule or a followed copy names, though its folder leads to none', () => {
+    const lines = [
+      // `~/**/*.kdbx`: ~/Projects/x leads to no rule's files, the name does
+      link(stealer, 100, '/private/tmp/payload', `${HOME}/Projects/x`, 'Passwords.kdbx'),
+      link(stealer, 99, '/private/tmp/payload', '/Volumes/USB/backup/a', 'vault.kdbx'),
+      // the name of Finder's copy (the copy moved away, another file given its name)
+      clone(finder, 90, COOKIES, '/private/tmp/s', 'C'),
+      link(stealer, 80, '/private/tmp/payload', '/private/tmp/s', 'C'),
+      link(curl, 79, '/private/tmp/payload', '/private/tmp/s/', 'C'),
+    ];
+    const everyLine = play(lines, true).brief;
+    expect(everyLine.filter((r) => r[1] === 'create')).toHaveLength(4);
+    expect(play(lines).brief).toEqual(everyLine);
+  });
+
   it('parse as a source and the new name (target_dir + target_filename)', () => {
     const r = parseEsLine(link(stealer, 10, `${KEYCHAINS}/login.keychain-db`, '/private/tmp', 'k'));
     expect(r.ok && r.event.kind === 'link' && [r.event.source.path, r.event.destination.path]).toEqual([`${KEYCHAINS}/login.keychain-db`, '/private/tmp/k']);

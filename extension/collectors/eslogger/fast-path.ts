@@ -31,6 +31,8 @@ const SEQ_KEY = 'global_seq_num"';
 const MODIFIED_KEY = 'modified"';
 // `v` is rare in these lines (unlike `"` and `e`), so V8's first-character scan skips most of the line.
 const EVENT_KEY_TAIL = 'vent"';
+const TARGET_DIR_KEY = 'target_dir"';
+const TARGET_FILENAME_KEY = 'target_filename"';
 
 /**
  * Index inside the top-level event object, just before the key naming its kind (`"event":{"open":…`), or 1
@@ -432,8 +434,13 @@ export class FastPath {
       }
       case 61: // clone: rare (cp -c, Finder duplicates); the parse judges source and target
         return Verdict.Parse;
-      case 19: // link: hard links (package managers make many): source and target folder judged like a rename's
-        return this.anyPath(line, false, eventBody(line, 'link'), 2, true) ? Verdict.Parse : Verdict.Reject;
+      case 19: {
+        // link: hard links (package managers make many): source and target folder judged like a rename's, and the new
+        // name itself (target_dir + target_filename), which a rule or a followed copy may name when its folder is none
+        // (`~/**/*.kdbx`)
+        const from = eventBody(line, 'link');
+        return this.anyPath(line, false, from, 2, true) || this.linkTargetMayMatter(line, from) ? Verdict.Parse : Verdict.Reject;
+      }
       case -1:
         // No readable event_type: let the full parse classify it (malformed, or a format change).
         return Verdict.Parse;
@@ -469,23 +476,53 @@ export class FastPath {
       found = true;
       from = end + 1;
       left--;
-      // A \u escape can spell the extension's letters (eslogger never writes one for ASCII, another encoder
-      // might): such a path is not judged on its raw characters.
-      const screenedOut = this.home !== undefined && !this.mayBeSensitive(line, start, end, folders) && !(archives && (hasArchiveExtension(line.slice(start, end)) || hasUnicodeEscape(line, start, end)));
-      if (this.copies !== undefined && this.copies.size > 0 && this.mayBeCopy(line, start, end)) return true;
-      if (screenedOut) continue;
-      let raw = line.slice(start, end);
-      if (raw.includes('\\')) {
-        raw = raw.replaceAll('\\/', '/');
-        // Other escapes (\n, \u00e9, \") need real JSON decoding: not worth doing here.
-        if (raw.includes('\\')) return true;
-      }
-      const path = canonicalPath(raw);
-      if (archives && hasArchiveExtension(path)) return true;
-      if (this.matcher.match(path) || (folders && this.matcher.matchBelow(path))) return true;
+      if (this.pathMayMatter(line, start, end, archives, folders)) return true;
     }
     // A line with a file event but no path key at all is not eslogger's shape: let the parser count it.
     return !found;
+  }
+
+  /** Whether the JSON path string at [start, end) may be sensitive, a followed copy (or, with `archives`, an archive). */
+  private pathMayMatter(line: string, start: number, end: number, archives: boolean, folders: boolean): boolean {
+    // A \u escape can spell the extension's letters (eslogger never writes one for ASCII, another encoder
+    // might): such a path is not judged on its raw characters.
+    const screenedOut = this.home !== undefined && !this.mayBeSensitive(line, start, end, folders) && !(archives && (hasArchiveExtension(line.slice(start, end)) || hasUnicodeEscape(line, start, end)));
+    if (this.copies !== undefined && this.copies.size > 0 && this.mayBeCopy(line, start, end)) return true;
+    if (screenedOut) return false;
+    let raw = line.slice(start, end);
+    if (raw.includes('\\')) {
+      raw = raw.replaceAll('\\/', '/');
+      // Other escapes (\n, \u00e9, \") need real JSON decoding: not worth doing here.
+      if (raw.includes('\\')) return true;
+    }
+    const path = canonicalPath(raw);
+    if (archives && hasArchiveExtension(path)) return true;
+    return this.matcher.match(path) !== undefined || (folders && this.matcher.matchBelow(path) !== undefined);
+  }
+
+  /**
+   * A link's new name, target_dir's path joined with target_filename as the parse joins them (joinNewPath), screened
+   * as a file path: it may match a rule, or be a followed copy, that the folder alone does not lead to. Anything not
+   * in the expected shape is passed on.
+   */
+  private linkTargetMayMatter(line: string, from: number): boolean {
+    const dirKey = findKey(line, TARGET_DIR_KEY, from);
+    if (dirKey === -1) return true;
+    let i = findKey(line, PATH_KEY, dirKey);
+    if (i === -1) return true;
+    while (line.charCodeAt(i) === 32) i++;
+    if (line.charCodeAt(i) !== 34) return true;
+    const dirEnd = closingQuote(line, i + 1);
+    if (dirEnd === -1) return true;
+    let j = findKey(line, TARGET_FILENAME_KEY, from);
+    if (j === -1) return true;
+    while (line.charCodeAt(j) === 32) j++;
+    if (line.charCodeAt(j) !== 34) return true;
+    const nameEnd = closingQuote(line, j + 1);
+    if (nameEnd === -1) return true;
+    const dir = line.slice(i + 1, dirEnd);
+    const joined = `${dir}${dir.endsWith('/') ? '' : '\\/'}${line.slice(j + 1, nameEnd)}`;
+    return this.pathMayMatter(joined, 0, joined.length, false, false);
   }
 }
 
