@@ -5,7 +5,7 @@
  * an unauthorized copy of a tier-1 file or folder (clone, rename, hard link) to where it went, and judges later
  * accesses there by the original's rule (SensitiveCopies).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import { FastPath, Verdict } from './fast-path.js';
 import { parseEsLine } from './parse-eslogger.js';
@@ -161,6 +161,38 @@ describe('copies of credential stores made by another process (AMOS through Find
 });
 
 describe('SensitiveCopies', () => {
+  it('a flood of hard links costs the fast path no walk over every followed copy for each new one', () => {
+    // `ln ~/Library/Keychains/login.keychain-db /tmp/j/$i` in a loop: each link is followed; the lines between them
+    // are screened against the followed copies
+    const walks = vi.spyOn(SensitiveCopies.prototype, 'destinations');
+    try {
+      const lines: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        lines.push(link(stealer, 100, `${KEYCHAINS}/login.keychain-db`, '/private/tmp/j', `k${i}`));
+        lines.push(open(ditto, 99, '/usr/lib/libSystem.B.dylib'));
+      }
+      const { pipeline } = play([...lines, open(curl, 60, '/private/tmp/j/k0'), open(curl, 60, '/private/tmp/j/k299')]);
+      expect(pipeline.stats.sensitiveRows).toBe(2);
+      expect(walks.mock.calls.length).toBeLessThanOrEqual(1);
+    } finally {
+      walks.mockRestore();
+    }
+  });
+
+  it('its screen holds exactly the copies followed, under every alias, as they come and go', () => {
+    const copies = new SensitiveCopies(100, 2);
+    const names = (n: SensitiveCopies['screen'], at = ''): string[] =>
+      [...n.children.values()].flat().flatMap((c) => [...(c.node.ends ? [`${at}/${c.name}`] : []), ...names(c.node, `${at}/${c.name}`)]);
+    copies.record('/tmp/a', '/o/a', 1000);
+    copies.record('/Users/x/b', '/o/b', 1001);
+    expect(names(copies.screen).sort()).toEqual(['/private/tmp/a', '/system/volumes/data/private/tmp/a', '/system/volumes/data/tmp/a', '/system/volumes/data/users/x/b', '/tmp/a', '/users/x/b']);
+    copies.record('/tmp/a/c', '/o/c', 1002); // the oldest, /tmp/a, is forgotten
+    expect(names(copies.screen).filter((n) => n.startsWith('/tmp'))).toEqual(['/tmp/a/c']);
+    expect(copies.originalOf('/tmp/a/c', 2000)).toBeUndefined(); // expired
+    expect(names(copies.screen).sort()).toEqual(['/system/volumes/data/users/x/b', '/users/x/b']);
+    expect(copies.screen.children.get(3)).toBeUndefined(); // nothing left of /tmp
+  });
+
   it('maps a copy, and what lies in a copied folder, to the original, in any case', () => {
     const copies = new SensitiveCopies(100);
     copies.record('/tmp/s/Keychains/', KEYCHAINS, 1000);

@@ -1,7 +1,7 @@
 import { hasArchiveExtension } from '../../../src/classify/archive.js';
 import { canonicalPath, type PrefixNode, type SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
 import { parseEsTime } from './parse-eslogger.js';
-import type { SensitiveCopies } from './sensitive-copies.js';
+import type { CopyNode, SensitiveCopies } from './sensitive-copies.js';
 
 /**
  * Decide from the raw line, before JSON.parse, whether an eslogger line can matter. Most of the stream is
@@ -137,41 +137,6 @@ interface ScreenNode {
   children: Map<number, { name: string; node: ScreenNode }[]>;
 }
 
-/** The followed copies' folders and files as a trie of folded segments, for raw-string lookups. */
-interface CopyNode {
-  /** A copy ends here: this path and everything below it. */
-  copy: boolean;
-  children: Map<number, { name: string; node: CopyNode }[]>;
-}
-
-/**
- * A trie of the followed copies' destinations (folded, canonical), each also under the aliases canonicalPath removes
- * (`/private` before `/tmp`, `/var`, `/etc`; the Data volume's `/System/Volumes/Data`), so the raw walk needs none.
- */
-function copyTrie(destinations: Iterable<string>): CopyNode {
-  const root: CopyNode = { copy: false, children: new Map() };
-  const insert = (path: string) => {
-    let node = root;
-    for (const name of path.split('/')) {
-      if (!name) continue;
-      let list = node.children.get(name.length);
-      if (!list) node.children.set(name.length, (list = []));
-      let next = list.find((c) => c.name === name)?.node;
-      if (!next) list.push({ name, node: (next = { copy: false, children: new Map() }) });
-      node = next;
-    }
-    node.copy = true;
-  };
-  for (const d of destinations) {
-    const spellings = /^\/(tmp|var|etc)(\/|$)/.test(d) ? [d, `/private${d}`] : [d];
-    for (const x of spellings) {
-      insert(x);
-      insert(`/system/volumes/data${x}`);
-    }
-  }
-  return root;
-}
-
 function screenNode(n: PrefixNode): ScreenNode {
   const out: ScreenNode = { open: false, openToFolders: false, suffixes: [], children: new Map() };
   for (const r of n.rules) {
@@ -200,10 +165,6 @@ export class FastPath {
   private segEscaped = false;
   /** Whether the last segment of the path being screened holds an escape or a character outside ASCII (-1: not looked at yet). */
   private lastEscaped = -1;
-  /** The copies' trie, and the SensitiveCopies version it was built from. */
-  private copyScreen: CopyNode | undefined;
-  private copyScreenVersion = -1;
-
   /**
    * `copies`: where copies of credential stores went (the pipeline's); a path there is passed on whatever the screen
    * says, while there is any.
@@ -245,12 +206,7 @@ export class FastPath {
    * allocating; a segment holding an escape other than the `\/` separators, or a character outside ASCII, is a yes.
    */
   private mayBeCopy(line: string, start: number, end: number): boolean {
-    const copies = this.copies!;
-    if (this.copyScreenVersion !== copies.version) {
-      this.copyScreen = copyTrie(copies.destinations());
-      this.copyScreenVersion = copies.version;
-    }
-    let node = this.copyScreen!;
+    let node: CopyNode = this.copies!.screen;
     let pos = start;
     if (line.charCodeAt(pos) === 92) pos++;
     if (line.charCodeAt(pos) !== 47) return true; // not absolute: leave it to the exact check
@@ -272,7 +228,7 @@ export class FastPath {
       if (next === undefined) {
         if (this.segEnd !== pos) return false;
       } else {
-        if (next.copy) return true;
+        if (next.ends > 0) return true;
         node = next;
       }
       pos = this.segNext;

@@ -13,13 +13,19 @@ import { foldedPath } from '../../../src/classify/sensitive-paths.js';
 export class SensitiveCopies {
   /** folded destination → the original (canonical) and until when (event time) the copy is followed */
   private readonly byDestination = new Map<string, { original: string; until: number }>();
+  /**
+   * The followed destinations as a trie of folded segments, each also under the aliases canonicalPath removes, for the
+   * fast path's raw-string walk. Kept up to date as copies are added and forgotten (one walk per spelling), never
+   * rebuilt: a flood of copies (`ln` in a loop) must not cost a walk over every followed copy for each one.
+   */
+  readonly screen: CopyNode = newNode();
 
   constructor(
     private readonly ttlSeconds: number,
     private readonly capacity = DEFAULT_CAPACITY,
   ) {}
 
-  /** Changes whenever a copy is added or forgotten (the fast path rebuilds its screen then). */
+  /** Changes whenever a copy is added or forgotten. */
   private changes = 0;
 
   get size(): number {
@@ -38,13 +44,20 @@ export class SensitiveCopies {
   /** `destination` (canonical) now holds the data of `original` (canonical: the first original, for a copy of a copy). */
   record(destination: string, original: string, time: number): void {
     const key = foldedPath(trimSlashes(destination));
-    this.byDestination.delete(key);
+    this.forget(key);
     this.byDestination.set(key, { original: trimSlashes(original), until: time + this.ttlSeconds });
+    for (const x of spellings(key)) screenAdd(this.screen, x);
     this.changes++;
     if (this.byDestination.size > this.capacity) {
       const oldest = this.byDestination.keys().next().value;
-      if (oldest !== undefined) this.byDestination.delete(oldest);
+      if (oldest !== undefined) this.forget(oldest);
     }
+  }
+
+  private forget(key: string): void {
+    if (!this.byDestination.delete(key)) return;
+    for (const x of spellings(key)) screenRemove(this.screen, x);
+    this.changes++;
   }
 
   /**
@@ -58,8 +71,7 @@ export class SensitiveCopies {
     const { key, end, copy } = found;
     // a later event time than the copy's life, or an earlier one than the copy (a backlog read out of order)
     if (time > copy.until) {
-      this.byDestination.delete(key);
-      this.changes++;
+      this.forget(key);
       return undefined;
     }
     if (time < copy.until - this.ttlSeconds) return undefined;
@@ -83,6 +95,57 @@ export class SensitiveCopies {
 }
 
 const DEFAULT_CAPACITY = 1024;
+
+/** A trie node of SensitiveCopies.screen: children by segment length, then folded name. */
+export interface CopyNode {
+  /** How many followed copies end here (this path and everything below it is one when > 0). */
+  ends: number;
+  children: Map<number, { name: string; node: CopyNode }[]>;
+}
+
+function newNode(): CopyNode {
+  return { ends: 0, children: new Map() };
+}
+
+/** A folded destination as the raw paths may spell it: with `/private` (tmp, var, etc) and under the Data volume. */
+function spellings(key: string): string[] {
+  const base = /^\/(tmp|var|etc)(\/|$)/.test(key) ? [key, `/private${key}`] : [key];
+  return [...base, ...base.map((x) => `/system/volumes/data${x}`)];
+}
+
+function screenAdd(root: CopyNode, path: string): void {
+  let node = root;
+  for (const name of path.split('/')) {
+    if (!name) continue;
+    let list = node.children.get(name.length);
+    if (!list) node.children.set(name.length, (list = []));
+    let next = list.find((c) => c.name === name)?.node;
+    if (!next) list.push({ name, node: (next = newNode()) });
+    node = next;
+  }
+  node.ends++;
+}
+
+/** Undo screenAdd, dropping the nodes nothing ends at or below any more. */
+function screenRemove(root: CopyNode, path: string): void {
+  const trail: { parent: CopyNode; name: string; node: CopyNode }[] = [];
+  let node = root;
+  for (const name of path.split('/')) {
+    if (!name) continue;
+    const next = node.children.get(name.length)?.find((c) => c.name === name)?.node;
+    if (!next) return;
+    trail.push({ parent: node, name, node: next });
+    node = next;
+  }
+  if (node.ends > 0) node.ends--;
+  for (let i = trail.length - 1; i >= 0; i--) {
+    const { parent, name, node: n } = trail[i]!;
+    if (n.ends > 0 || n.children.size > 0) break;
+    const list = parent.children.get(name.length)!;
+    list.splice(list.findIndex((c) => c.name === name), 1);
+    if (!list.length) parent.children.delete(name.length);
+  }
+}
 
 function trimSlashes(p: string): string {
   let end = p.length;
