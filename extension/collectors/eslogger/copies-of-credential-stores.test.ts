@@ -137,6 +137,16 @@ describe('copies of credential stores made by another process (AMOS through Find
     expect(pipeline.stats.rejected).toBe(2);
   });
 
+  it("a loop of hard links does not make the pipeline forget Finder's copies in the staging folder", () => {
+    const flood = Array.from({ length: 1100 }, (_, i) => link(stealer, 90, `${KEYCHAINS}/login.keychain-db`, '/private/tmp/j', `k${i}`));
+    const { brief } = play([clone(finder, 120, COOKIES, '/private/tmp/salmonela', 'Cookies.binarycookies'), ...flood, open(ditto, 70, '/private/tmp/salmonela/Cookies.binarycookies'), open(curl, 60, '/private/tmp/j/k1099')]);
+    expect(brief).toEqual([
+      [400, 'open', COOKIES, 'browser_secrets', 1],
+      [831, 'open', '/tmp/salmonela/Cookies.binarycookies', 'browser_secrets', 1],
+      [841, 'open', '/tmp/j/k1099', 'keychain', 1],
+    ]);
+  });
+
   it('copies of tier-2 data are not followed (every file moved out of Downloads would be)', () => {
     expect(play([clone(stealer, 100, `${HOME}/Documents/plan.pdf`, '/private/tmp', 'p.pdf'), open(ditto, 60, '/private/tmp/p.pdf')]).brief).toEqual([
       [700, 'open', `${HOME}/Documents/plan.pdf`, 'documents', 2],
@@ -210,6 +220,15 @@ describe('SensitiveCopies', () => {
     expect(copies.originalOf('/tmp/k', 1100)).toBe(KEYCHAINS);
     expect(copies.originalOf('/tmp/k', 1101)).toBeUndefined();
     expect(copies.size).toBe(0);
+  });
+
+  it('over capacity forgets the oldest copy a hard link made before any other', () => {
+    const copies = new SensitiveCopies(100, 2);
+    copies.record('/tmp/a', '/o/a', 1000);
+    copies.record('/tmp/b', '/o/b', 1001, true);
+    copies.record('/tmp/c', '/o/c', 1002, true);
+    copies.record('/tmp/d', '/o/d', 1003);
+    expect(['/tmp/a', '/tmp/b', '/tmp/c', '/tmp/d'].map((p) => copies.originalOf(p, 1010))).toEqual(['/o/a', undefined, undefined, '/o/d']);
   });
 
   it('keeps at most its capacity, forgetting the oldest copy first', () => {

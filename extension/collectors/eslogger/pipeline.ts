@@ -280,7 +280,7 @@ export class EsloggerPipeline {
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source, e.time);
         if (!from) this.sensitive(e, e.destination, 'create');
-        else if (this.authorization(from.match, e.process) !== 'vouched') this.followCopy(e, e.destination, from);
+        else if (this.authorization(from.match, e.process) !== 'vouched') this.followCopy(e, e.destination, from, true);
         return;
       }
     }
@@ -290,11 +290,11 @@ export class EsloggerPipeline {
    * Follow a copy (clone, rename or hard link) of a tier-1 file or folder that the process was not authorized for, to a
    * place no rule names: later accesses there are judged by the original's rule (SensitiveCopies).
    */
-  private followCopy(e: EsEvent, destination: EsFile, from: SourceMatch): void {
+  private followCopy(e: EsEvent, destination: EsFile, from: SourceMatch, byLink = false): void {
     if (from.match.tier !== 1 || destination.truncated) return;
     const to = canonicalPath(destination.path);
     if (this.deps.matcher.match(to)) return;
-    this.copies.record(to, from.original, e.time);
+    this.copies.record(to, from.original, e.time, byLink);
     this.stats.copiesFollowed++;
   }
 

@@ -6,7 +6,7 @@ import { foldedPath } from '../../../src/classify/sensitive-paths.js';
  * file inside a copied folder) is judged by the original's rule: AMOS has Finder `duplicate` Safari's cookies into
  * its staging folder (Finder's clone, in Finder's lineage group), and the stealer's own `ditto` then reads the copy.
  *
- * Bounded: at most `capacity` destinations (the oldest forgotten first), each for `ttlSeconds` of event time after the
+ * Bounded: at most `capacity` destinations (the oldest forgotten first, those hard links made before any other), each for `ttlSeconds` of event time after the
  * copy. Empty in normal use (only an unauthorized copy of a tier-1 file records one), which keeps the fast path's extra
  * check free.
  */
@@ -19,6 +19,8 @@ export class SensitiveCopies {
    * rebuilt: a flood of copies (`ln` in a loop) must not cost a walk over every followed copy for each one.
    */
   readonly screen: CopyNode = newNode();
+  /** The destinations a hard link made (no row: anyone can make them by the thousand, unseen), oldest first. */
+  private readonly links = new Set<string>();
 
   constructor(
     private readonly ttlSeconds: number,
@@ -41,21 +43,28 @@ export class SensitiveCopies {
     return this.byDestination.keys();
   }
 
-  /** `destination` (canonical) now holds the data of `original` (canonical: the first original, for a copy of a copy). */
-  record(destination: string, original: string, time: number): void {
+  /**
+   * `destination` (canonical) now holds the data of `original` (canonical: the first original, for a copy of a copy).
+   * `byLink`: a hard link made it. Over capacity the oldest copy a link made is forgotten first, so a link (which makes
+   * no row) never makes room by forgetting a copy that a read made: a loop of `ln` cannot silently unfollow the copies
+   * Finder made into a stealer's staging folder.
+   */
+  record(destination: string, original: string, time: number, byLink = false): void {
     const key = foldedPath(trimSlashes(destination));
     this.forget(key);
     this.byDestination.set(key, { original: trimSlashes(original), until: time + this.ttlSeconds });
+    if (byLink) this.links.add(key);
     for (const x of spellings(key)) screenAdd(this.screen, x);
     this.changes++;
     if (this.byDestination.size > this.capacity) {
-      const oldest = this.byDestination.keys().next().value;
+      const oldest = this.links.values().next().value ?? this.byDestination.keys().next().value;
       if (oldest !== undefined) this.forget(oldest);
     }
   }
 
   private forget(key: string): void {
     if (!this.byDestination.delete(key)) return;
+    this.links.delete(key);
     for (const x of spellings(key)) screenRemove(this.screen, x);
     this.changes++;
   }
