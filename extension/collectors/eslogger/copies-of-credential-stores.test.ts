@@ -111,13 +111,39 @@ describe('copies of credential stores made by another process (AMOS through Find
       rename(stealer, 90, '/private/tmp/a/id', '/Users/Shared/.x', 'blob'),
       open(curl, 60, '/Users/Shared/.x/blob'),
       // its old place, and the first copy's, now hold nothing that was followed there
-      open(curl, 59, '/private/tmp/b/id'),
+      open(curl, 59, '/private/tmp/a/id'),
     ]);
     expect(brief).toEqual([
       [700, 'rename', SSH_KEY, 'dev_credentials', 1],
       [700, 'rename', '/tmp/a/id', 'dev_credentials', 1],
       [841, 'open', '/Users/Shared/.x/blob', 'dev_credentials', 1],
     ]);
+  });
+
+  it('the staging folder moved or cloned whole takes the copies in it along', () => {
+    const staged = [clone(finder, 120, COOKIES, '/private/tmp/salmonela', 'Cookies.binarycookies'), clone(finder, 110, KEYCHAINS, '/private/tmp/salmonela', 'Keychains', true)];
+    const moved = esLine({ kind: 'rename', timeMs: at(100), gseq: ++gseq, process: stealer, body: body.renameNew('/private/tmp/salmonela', '/Users/Shared', '.s', true) });
+    const movedOnto = esLine({ kind: 'rename', timeMs: at(95), gseq: ++gseq, process: stealer, body: body.renameExisting('/Users/Shared/.s', '/System/Volumes/Data/private/var/tmp/t', true) });
+    const cloned = clone(stealer, 90, '/private/var/tmp/t', '/private/tmp', 'u', true);
+    const lines = [
+      ...staged,
+      moved,
+      movedOnto,
+      cloned,
+      open(ditto, 70, '/private/var/tmp/t/Cookies.binarycookies'),
+      open(ditto, 69, '/private/tmp/u/Keychains/login.keychain-db'),
+      // where they were before the moves holds nothing followed any more
+      open(curl, 60, '/private/tmp/salmonela/Cookies.binarycookies'),
+      open(curl, 59, '/Users/Shared/.s/Cookies.binarycookies'),
+    ];
+    const { brief } = play(lines);
+    expect(brief).toEqual([
+      [400, 'open', COOKIES, 'browser_secrets', 1],
+      [400, 'open', KEYCHAINS, 'keychain', 1],
+      [831, 'open', '/var/tmp/t/Cookies.binarycookies', 'browser_secrets', 1],
+      [831, 'open', '/tmp/u/Keychains/login.keychain-db', 'keychain', 1],
+    ]);
+    expect(brief).toEqual(play(lines, true).brief);
   });
 
   it('a hard link is no read, but reads through it are reads of the original', () => {

@@ -204,8 +204,9 @@ export class FastPath {
    * Can the JSON path string at [start, end) be a followed copy of a credential store (SensitiveCopies), or lie in a
    * copied folder? Walks the copies' trie on the raw characters, as mayBeSensitive walks the rules', without
    * allocating; a segment holding an escape other than the `\/` separators, or a character outside ASCII, is a yes.
+   * With `folders`, a folder above a followed copy is a yes too.
    */
-  private mayBeCopy(line: string, start: number, end: number): boolean {
+  private mayBeCopy(line: string, start: number, end: number, folders = false): boolean {
     let node: CopyNode = this.copies!.screen;
     let pos = start;
     if (line.charCodeAt(pos) === 92) pos++;
@@ -233,7 +234,8 @@ export class FastPath {
       }
       pos = this.segNext;
     }
-    return false;
+    // with `folders` (a rename's paths), a folder that holds followed copies: they move with it
+    return folders;
   }
 
   /**
@@ -443,7 +445,7 @@ export class FastPath {
     // A \u escape can spell the extension's letters (eslogger never writes one for ASCII, another encoder
     // might): such a path is not judged on its raw characters.
     const screenedOut = this.home !== undefined && !this.mayBeSensitive(line, start, end, folders) && !(archives && (hasArchiveExtension(line.slice(start, end)) || hasUnicodeEscape(line, start, end)));
-    if (this.copies !== undefined && this.copies.size > 0 && this.mayBeCopy(line, start, end)) return true;
+    if (this.copies !== undefined && this.copies.size > 0 && this.mayBeCopy(line, start, end, folders)) return true;
     if (screenedOut) return false;
     let raw = line.slice(start, end);
     if (raw.includes('\\')) {

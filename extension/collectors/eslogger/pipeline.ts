@@ -261,7 +261,11 @@ export class EsloggerPipeline {
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source, e.time);
         const to = this.sensitive(e, e.destination, from ? 'rename' : 'create');
-        if (to !== 'recorded' && from && this.decide(e, source, from.match, 'rename') === 'recorded' && to === 'none') this.followCopy(e, e.destination, from);
+        const follow = to !== 'recorded' && from !== undefined && this.decide(e, source, from.match, 'rename') === 'recorded' && to === 'none';
+        // the data left the source: a copy followed there is followed no more, and those in a folder moved whole (the
+        // staging folder renamed) are followed where it went
+        this.carryCopies(e, e.source, source, e.destination, true);
+        if (follow && from) this.followCopy(e, e.destination, from);
         return this.archiveFile(e, e.destination, source);
       }
       case 'clone': {
@@ -271,6 +275,8 @@ export class EsloggerPipeline {
         const from = this.sourceMatch(e.source, source, e.time);
         if (!from) this.sensitive(e, e.destination, 'create');
         else if (this.decide(e, source, from.match, 'open') === 'recorded') this.followCopy(e, e.destination, from);
+        // a folder cloned whole holds copies of the followed copies in it
+        this.carryCopies(e, e.source, source, e.destination, false);
         return this.archiveFile(e, e.destination);
       }
       case 'link': {
@@ -296,6 +302,24 @@ export class EsloggerPipeline {
     if (this.deps.matcher.match(to)) return;
     this.copies.record(to, from.original, e.time, byLink);
     this.stats.copiesFollowed++;
+  }
+
+  /**
+   * A rename (`move`) or clone of `source` (its canonical path `canonical`) to `destination`: the followed copies
+   * strictly below it (in a folder moved or cloned whole) are followed at the same place below the destination, for
+   * the rest of their life, unless a rule names that place. A rename also stops following the source itself (followCopy
+   * follows it to the destination when the mover is not authorized).
+   */
+  private carryCopies(e: EsEvent, src: EsSource, canonical: string, destination: EsFile, move: boolean): void {
+    if (this.copies.size === 0 || src.truncated) return;
+    const to = canonicalPath(destination.path);
+    if (foldedPath(to) === foldedPath(canonical)) return;
+    for (const c of this.copies.atOrBelow(canonical, e.time)) {
+      if (move) this.copies.forget(c.key);
+      if (c.rest === '' || destination.truncated) continue;
+      const there = to.endsWith('/') ? to + c.rest.slice(1) : to + c.rest;
+      if (!this.deps.matcher.match(there)) this.copies.record(there, c.original, c.since, c.byLink);
+    }
   }
 
   private observe(p: EsProcess, at: number, args?: string[], stdin?: StdinKind, forkedFrom?: EsProcess): void {

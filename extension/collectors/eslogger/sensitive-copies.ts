@@ -62,7 +62,30 @@ export class SensitiveCopies {
     }
   }
 
-  private forget(key: string): void {
+  /**
+   * The copies followed at event time `time` at `path` (canonical) or below it (a folder that holds them): each with
+   * its key, the rest of its path below `path` (folded; '' for `path` itself), its original, when it was made, and
+   * whether a link made it. A rename or clone of the folder takes them along (the pipeline records them there).
+   */
+  atOrBelow(path: string, time: number): { key: string; rest: string; original: string; since: number; byLink: boolean }[] {
+    if (this.byDestination.size === 0) return [];
+    const folded = foldedPath(trimSlashes(path));
+    const prefix = folded.endsWith('/') ? folded : `${folded}/`;
+    const out: { key: string; rest: string; original: string; since: number; byLink: boolean }[] = [];
+    const expired: string[] = [];
+    for (const [key, copy] of this.byDestination) {
+      if (key !== folded && !key.startsWith(prefix)) continue;
+      if (time > copy.until) expired.push(key);
+      else if (time >= copy.until - this.ttlSeconds) {
+        out.push({ key, rest: key.slice(folded.length), original: copy.original, since: copy.until - this.ttlSeconds, byLink: this.links.has(key) });
+      }
+    }
+    for (const key of expired) this.forget(key);
+    return out;
+  }
+
+  /** Stop following the copy at `key` (as atOrBelow names it): its data left that place. */
+  forget(key: string): void {
     if (!this.byDestination.delete(key)) return;
     this.links.delete(key);
     for (const x of spellings(key)) screenRemove(this.screen, x);
