@@ -6,8 +6,8 @@ import { foldedPath } from '../../../src/classify/sensitive-paths.js';
  * file inside a copied folder) is judged by the original's rule: AMOS has Finder `duplicate` Safari's cookies into
  * its staging folder (Finder's clone, in Finder's lineage group), and the stealer's own `ditto` then reads the copy.
  *
- * Bounded: at most `capacity` destinations (the oldest forgotten first, those hard links made before any other), each for `ttlSeconds` of event time after the
- * copy. Empty in normal use (only an unauthorized copy of a tier-1 file records one), which keeps the fast path's extra
+ * Bounded: at most `capacity` destinations (the oldest forgotten first, those hard links made before any other), each
+ * for `ttlSeconds` of event time after the copy. Empty in normal use (only an unauthorized copy of a tier-1 file records one), which keeps the fast path's extra
  * check free.
  */
 export class SensitiveCopies {
@@ -27,20 +27,8 @@ export class SensitiveCopies {
     private readonly capacity = DEFAULT_CAPACITY,
   ) {}
 
-  /** Changes whenever a copy is added or forgotten. */
-  private changes = 0;
-
   get size(): number {
     return this.byDestination.size;
-  }
-
-  get version(): number {
-    return this.changes;
-  }
-
-  /** The followed destinations, folded (lower case, canonical). */
-  destinations(): IterableIterator<string> {
-    return this.byDestination.keys();
   }
 
   /**
@@ -55,7 +43,6 @@ export class SensitiveCopies {
     this.byDestination.set(key, { original: trimSlashes(original), until: time + this.ttlSeconds });
     if (byLink) this.links.add(key);
     for (const x of spellings(key)) screenAdd(this.screen, x);
-    this.changes++;
     if (this.byDestination.size > this.capacity) {
       const oldest = this.links.values().next().value ?? this.byDestination.keys().next().value;
       if (oldest !== undefined) this.forget(oldest);
@@ -89,7 +76,6 @@ export class SensitiveCopies {
     if (!this.byDestination.delete(key)) return;
     this.links.delete(key);
     for (const x of spellings(key)) screenRemove(this.screen, x);
-    this.changes++;
   }
 
   /**
