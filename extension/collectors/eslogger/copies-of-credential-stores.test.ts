@@ -277,6 +277,14 @@ describe('eslogger link events', () => {
     expect(play(lines).brief).toEqual(everyLine);
   });
 
+  it("the fast path joins a link's folder and name as the parse does (a rule naming a file under `**`)", () => {
+    const matcher = SensitivePathMatcher.fromConfig({ replace_defaults: false, add: [{ pattern: '~/**/wallet.dat', category: 'crypto_wallet' }] });
+    const fast = new FastPath(matcher, new SensitiveCopies(3600));
+    const verdict = (dir: string, name: string) => fast.verdict(link(stealer, 10, '/private/tmp/payload', dir, name));
+    expect([verdict(`${HOME}/Projects/x`, 'wallet.dat'), verdict(`${HOME}/Projects/x/`, 'wallet.dat')]).toEqual([Verdict.Parse, Verdict.Parse]);
+    expect(verdict(`${HOME}/Projects`, 'xwallet.dat')).toBe(Verdict.Reject);
+  });
+
   it('parse as a source and the new name (target_dir + target_filename)', () => {
     const r = parseEsLine(link(stealer, 10, `${KEYCHAINS}/login.keychain-db`, '/private/tmp', 'k'));
     expect(r.ok && r.event.kind === 'link' && [r.event.source.path, r.event.destination.path]).toEqual([`${KEYCHAINS}/login.keychain-db`, '/private/tmp/k']);
