@@ -146,6 +146,25 @@ describe('copies of credential stores made by another process (AMOS through Find
     expect(brief).toEqual(play(lines, true).brief);
   });
 
+  it('a file renamed onto a followed copy replaces it: what is read there afterwards is no secret', () => {
+    const { brief, pipeline } = play([
+      clone(finder, 120, COOKIES, '/private/tmp/s', 'C'),
+      esLine({ kind: 'rename', timeMs: at(100), gseq: ++gseq, process: stealer, body: body.renameExisting('/private/tmp/notes.txt', '/private/tmp/s/C') }),
+      open(ditto, 60, '/private/tmp/s/C'),
+      // a case-only rename of the copy itself keeps it
+      clone(finder, 50, COOKIES, '/private/tmp/t', 'C'),
+      esLine({ kind: 'rename', timeMs: at(45), gseq: ++gseq, process: stealer, body: body.renameExisting('/private/tmp/t/C', '/private/tmp/t/c') }),
+      open(ditto, 40, '/private/tmp/t/c'),
+    ]);
+    expect(brief).toEqual([
+      [400, 'open', COOKIES, 'browser_secrets', 1],
+      [400, 'open', COOKIES, 'browser_secrets', 1],
+      [700, 'rename', '/tmp/t/c', 'browser_secrets', 1],
+      [831, 'open', '/tmp/t/c', 'browser_secrets', 1],
+    ]);
+    expect(pipeline.stats.copiesFollowed).toBe(2);
+  });
+
   it('a hard link is no read, but reads through it are reads of the original', () => {
     const { brief } = play([link(stealer, 100, `${KEYCHAINS}/login.keychain-db`, '/private/tmp', 'k'), open(curl, 60, '/private/tmp/k')]);
     expect(brief).toEqual([[841, 'open', '/tmp/k', 'keychain', 1]]);

@@ -260,6 +260,8 @@ export class EsloggerPipeline {
         // sensitive as theirs would be.
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source, e.time);
+        // what the destination held is replaced: a copy followed there is followed no more
+        this.forgetReplaced(e, source);
         const to = this.sensitive(e, e.destination, from ? 'rename' : 'create');
         const follow = to !== 'recorded' && from !== undefined && this.decide(e, source, from.match, 'rename') === 'recorded' && to === 'none';
         // the data left the source: a copy followed there is followed no more, and those in a folder moved whole (the
@@ -320,6 +322,15 @@ export class EsloggerPipeline {
       const there = to.endsWith('/') ? to + c.rest.slice(1) : to + c.rest;
       if (!this.deps.matcher.match(there)) this.copies.record(there, c.original, c.since, c.byLink);
     }
+  }
+
+  /** A rename of `source` (canonical) onto `e.destination` replaced what was there: copies followed at or below it are forgotten. */
+  private forgetReplaced(e: Extract<EsEvent, { kind: 'rename' }>, source: string): void {
+    if (this.copies.size === 0 || e.destination.truncated) return;
+    const to = canonicalPath(e.destination.path);
+    // a rename to the same file in another case replaces nothing
+    if (foldedPath(to) === foldedPath(source)) return;
+    for (const c of this.copies.atOrBelow(to, e.time)) this.copies.forget(c.key);
   }
 
   private observe(p: EsProcess, at: number, args?: string[], stdin?: StdinKind, forkedFrom?: EsProcess): void {
