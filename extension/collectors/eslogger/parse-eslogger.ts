@@ -293,7 +293,7 @@ function parseEsObject(raw: unknown): LineResult {
       return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };
     }
     case 'link': {
-      // es_event_link_t's field names (Apple's EndpointSecurity headers); no eslogger sample was seen [?]
+      // es_event_link_t's fields (HarfangLab/endpoint-sec event_link.rs), as a clone's are es_event_clone_t's; no eslogger sample of a link was seen [?]
       const name = body.target_filename;
       if (typeof name !== 'string') return fail(`${where}.target_filename: expected string`);
       return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };
