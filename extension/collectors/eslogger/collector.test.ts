@@ -64,7 +64,7 @@ describe('eslogger collector (fake eslogger child process)', () => {
     expect(health().detail).toMatch(/20 lines/);
     // --list-events first, then the intersection with what we want, as JSON
     const invocations = readFileSync(calls, 'utf8').trim().split('\n').map((l) => JSON.parse(l).args);
-    expect(invocations).toEqual([['--list-events'], ['--format', 'json', 'exec', 'fork', 'exit', 'open', 'create', 'write', 'rename', 'close', 'clone', 'link']]);
+    expect(invocations).toEqual([['--list-events'], ['--format', 'json', 'exec', 'fork', 'exit', 'open', 'create', 'write', 'rename', 'close', 'clone', 'copyfile', 'link']]);
     await collector.stop();
     expect(collector.stats().restarts).toBe(0);
   });

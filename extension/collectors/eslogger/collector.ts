@@ -10,7 +10,7 @@ import { EsloggerPipeline, type OwnProcess, type PipelineStats } from './pipelin
 import { precursorRetention } from '../../tables/sensitive_file_events/buffer.js';
 
 /** Events we ask for (formats.md §5.1): process lifecycle for lineage, file events for the two tables. */
-export const WANTED_EVENTS = ['exec', 'fork', 'exit', 'open', 'create', 'write', 'rename', 'close', 'clone', 'link'] as const;
+export const WANTED_EVENTS = ['exec', 'fork', 'exit', 'open', 'create', 'write', 'rename', 'close', 'clone', 'copyfile', 'link'] as const;
 
 const FDA_DETAIL =
   'eslogger is not permitted (ES_NEW_CLIENT_RESULT_ERR_NOT_PERMITTED): grant Full Disk Access to the responsible process ' +

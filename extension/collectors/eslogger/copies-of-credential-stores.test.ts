@@ -280,6 +280,38 @@ describe('SensitiveCopies', () => {
   });
 });
 
+describe('eslogger copyfile events (the copyfile system call, macOS 12+)', () => {
+  const copyfile = (p: ProcSpec, secondsAgo: number, source: string, dir: string, name: string, targetFile: string | null = null) =>
+    esLine({ kind: 'copyfile', timeMs: at(secondsAgo), gseq: ++gseq, process: p, body: body.copyfile(source, dir, name, targetFile) });
+
+  it('parse as a source and the copy: target_dir + target_name, or the target_file it overwrites', () => {
+    const paths = (line: string) => {
+      const r = parseEsLine(line);
+      return r.ok && r.event.kind === 'copyfile' ? [r.event.source.path, r.event.destination.path] : r;
+    };
+    expect(paths(copyfile(stealer, 10, COOKIES, '/private/tmp', 'c'))).toEqual([COOKIES, '/private/tmp/c']);
+    expect(paths(copyfile(stealer, 10, COOKIES, '/private/tmp', 'c', '/private/tmp/old'))).toEqual([COOKIES, '/private/tmp/old']);
+    expect(parseEsLine(copyfile(stealer, 10, COOKIES, '/private/tmp', 'c').replace('"target_name"', '"name"'))).toMatchObject({ ok: false, reason: 'malformed' });
+  });
+
+  it("reads its source as a clone does, and the copy is followed; a copy into a sensitive place is a create there", () => {
+    const { brief } = play([
+      copyfile(stealer, 100, COOKIES, '/private/tmp/s', 'C'),
+      copyfile(stealer, 95, `${KEYCHAINS}/login.keychain-db`, '/private/tmp', 'k', '/private/tmp/existing'),
+      open(ditto, 60, '/private/tmp/s/C'),
+      open(ditto, 59, '/private/tmp/existing'),
+      copyfile(stealer, 50, '/private/tmp/payload', `${HOME}/Documents`, 'Invoice.pdf'),
+    ]);
+    expect(brief).toEqual([
+      [700, 'open', COOKIES, 'browser_secrets', 1],
+      [700, 'open', `${KEYCHAINS}/login.keychain-db`, 'keychain', 1],
+      [831, 'open', '/tmp/s/C', 'browser_secrets', 1],
+      [831, 'open', '/tmp/existing', 'keychain', 1],
+      [700, 'create', `${HOME}/Documents/Invoice.pdf`, 'documents', 2],
+    ]);
+  });
+});
+
 describe('eslogger link events', () => {
   it('the fast path passes a link whose new name a rule or a followed copy names, though its folder leads to none', () => {
     const lines = [

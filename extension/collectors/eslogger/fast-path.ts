@@ -391,6 +391,7 @@ export class FastPath {
         return this.anyPath(line, true, from, 1) ? Verdict.Parse : Verdict.Reject;
       }
       case 61: // clone: rare (cp -c, Finder duplicates); the parse judges source and target
+      case 110: // the copyfile system call: rarer still
         return Verdict.Parse;
       case 19: {
         // link: hard links (package managers make many): source and target folder judged like a rename's, and the new

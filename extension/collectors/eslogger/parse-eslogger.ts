@@ -10,7 +10,7 @@
  */
 import type { ProcessStdin } from '../../runtime/context.js';
 
-export type EsEventKind = 'exec' | 'fork' | 'exit' | 'open' | 'create' | 'write' | 'rename' | 'close' | 'clone' | 'link';
+export type EsEventKind = 'exec' | 'fork' | 'exit' | 'open' | 'create' | 'write' | 'rename' | 'close' | 'clone' | 'link' | 'copyfile';
 
 /** ES event_type numbers (formats.md §5.2). */
 export const ES_EVENT_TYPES: Readonly<Record<EsEventKind, number>> = {
@@ -24,6 +24,7 @@ export const ES_EVENT_TYPES: Readonly<Record<EsEventKind, number>> = {
   rename: 25,
   write: 33,
   clone: 61,
+  copyfile: 110,
 };
 
 export interface EsFile {
@@ -105,6 +106,11 @@ export type EsEvent =
   | (EsEventBase & { kind: 'close'; file: EsFile; modified: boolean })
   /** clonefile(2): the source is read without an open event; the clone is target_dir + target_name. */
   | (EsEventBase & { kind: 'clone'; source: EsSource; destination: EsFile })
+  /**
+   * The copyfile system call (not copyfile(3); macOS 12+): like a clone, the source is read without an open event. The
+   * copy is `target_file` when it overwrites one, else target_dir + target_name.
+   */
+  | (EsEventBase & { kind: 'copyfile'; source: EsSource; destination: EsFile })
   /** link(2), a hard link: a new name (target_dir + target_filename) for the source's data; nothing is read. */
   | (EsEventBase & { kind: 'link'; source: EsSource; destination: EsFile });
 
@@ -288,6 +294,13 @@ function parseEsObject(raw: unknown): LineResult {
       if (typeof body.modified !== 'boolean') return fail(`${where}.modified: expected boolean`);
       return { ok: true, event: { ...base, kind: k, file: file(body.target, `${where}.target`), modified: body.modified } };
     case 'clone': {
+      const name = body.target_name;
+      if (typeof name !== 'string') return fail(`${where}.target_name: expected string`);
+      return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };
+    }
+    case 'copyfile': {
+      // es_event_copyfile_t's fields (formats.md §5.4, HarfangLab/endpoint-sec event_copyfile.rs); no eslogger sample was seen [?]
+      if (isObj(body.target_file)) return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: file(body.target_file, `${where}.target_file`) } };
       const name = body.target_name;
       if (typeof name !== 'string') return fail(`${where}.target_name: expected string`);
       return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };

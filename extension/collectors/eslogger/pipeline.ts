@@ -270,9 +270,11 @@ export class EsloggerPipeline {
         if (follow && from) this.followCopy(e, e.destination, from);
         return this.archiveFile(e, e.destination, source);
       }
-      case 'clone': {
+      case 'clone':
+      case 'copyfile': {
         // a clone reads its source without an open event: that read is the access (of what a cloned folder holds, too:
-        // clonefile(2) copies a whole tree, and the copy is read without a trace)
+        // clonefile(2) copies a whole tree, and the copy is read without a trace). The copyfile system call does too
+        // (since macOS 12 it fires no open for its source).
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source, e.time);
         if (!from) this.sensitive(e, e.destination, 'create');

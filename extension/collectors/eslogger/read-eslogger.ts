@@ -796,7 +796,8 @@ function readLine(s: string): EsEvent {
       return { time, version, seqNum, globalSeqNum, process, kind, file: bFile!, modified: bModified! };
     case 'clone':
     case 'link':
-      // kindAt never names them: clone and link lines (rare) take the full parse
+    case 'copyfile':
+      // kindAt never names them: clone, link and copyfile lines (rare) take the full parse
       throw BAIL;
   }
 }

@@ -9,7 +9,7 @@
  */
 
 /** event_type numbers (formats.md §5.2). */
-export const EVENT_TYPES = /** @type {const} */ ({ exec: 9, open: 10, fork: 11, close: 12, create: 13, exit: 15, link: 19, rename: 25, write: 33, unlink: 32, mmap: 20, clone: 61 });
+export const EVENT_TYPES = /** @type {const} */ ({ exec: 9, open: 10, fork: 11, close: 12, create: 13, exit: 15, link: 19, rename: 25, write: 33, unlink: 32, mmap: 20, clone: 61, copyfile: 110 });
 
 /** Every event name a macOS 15 eslogger lists (subset; enough for --list-events). */
 export const LISTED_EVENTS = [
@@ -168,6 +168,12 @@ export const body = {
    * @param {string} source @param {string} targetDir @param {string} targetName @param {boolean} [sourceIsDir]
    */
   clone: (source, targetDir, targetName, sourceIsDir = false) => ({ source: sourceIsDir ? esDir(source) : esFile(source), target_dir: esDir(targetDir), target_name: targetName }),
+  /**
+   * es_event_copyfile_t (event_type 110, macOS 12+): the copyfile system call, of `source` to target_dir/target_name, or
+   * onto `targetFile` when it overwrites one (formats.md §5.4 [?]).
+   * @param {string} source @param {string} targetDir @param {string} targetName @param {string | null} [targetFile]
+   */
+  copyfile: (source, targetDir, targetName, targetFile = null) => ({ source: esFile(source), target_file: targetFile === null ? null : esFile(targetFile), target_dir: esDir(targetDir), target_name: targetName, mode: 420, flags: 0 }),
   /**
    * es_event_link_t (event_type 19): link(2) of `source` as target_dir/target_filename. Apple's header field names; no
    * eslogger sample of a link event was seen [?].
