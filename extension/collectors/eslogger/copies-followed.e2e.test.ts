@@ -14,11 +14,13 @@ describe('copies of credential stores (darwin, fake eslogger)', () => {
   it("reads of Finder's clone and of a hard link are reads of the secrets", { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'eslogger-copies-e2e-'));
     const S = Math.floor(Date.now() / 1000) - 20;
+    // pids beyond any real one (2^22: Linux's PID_MAX_LIMIT), so none is the extension's own child's, whose events it drops
+    const P = 2 ** 22;
     const home = '/Users/alice';
-    const finder: ProcSpec = { pid: 400, ppid: 1, path: '/System/Library/CoreServices/Finder.app/Contents/MacOS/Finder', platform: true, signingId: 'com.apple.finder', startMs: (S - 80_000) * 1000 };
-    const helper: ProcSpec = { pid: 700, ppid: 1, path: `${home}/.local/bin/helper`, signingId: null, teamId: null, startMs: (S - 300) * 1000 };
-    const ditto: ProcSpec = { pid: 731, ppid: 700, path: '/usr/bin/ditto', platform: true, signingId: 'com.apple.ditto', startMs: (S - 5) * 1000 };
-    const curl: ProcSpec = { pid: 741, ppid: 700, path: '/usr/bin/curl', platform: true, signingId: 'com.apple.curl', startMs: (S - 3) * 1000 };
+    const finder: ProcSpec = { pid: P + 400, ppid: 1, path: '/System/Library/CoreServices/Finder.app/Contents/MacOS/Finder', platform: true, signingId: 'com.apple.finder', startMs: (S - 80_000) * 1000 };
+    const helper: ProcSpec = { pid: P + 700, ppid: 1, path: `${home}/.local/bin/helper`, signingId: null, teamId: null, startMs: (S - 300) * 1000 };
+    const ditto: ProcSpec = { pid: P + 731, ppid: P + 700, path: '/usr/bin/ditto', platform: true, signingId: 'com.apple.ditto', startMs: (S - 5) * 1000 };
+    const curl: ProcSpec = { pid: P + 741, ppid: P + 700, path: '/usr/bin/curl', platform: true, signingId: 'com.apple.curl', startMs: (S - 3) * 1000 };
     const cookies = `${home}/Library/Cookies/Cookies.binarycookies`;
     const keychain = `${home}/Library/Keychains/login.keychain-db`;
     let gseq = 0;
@@ -43,9 +45,9 @@ describe('copies of credential stores (darwin, fake eslogger)', () => {
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     const rows = jsonRows(r.stdout);
     expect(rows.filter((x) => 'file_path' in x)).toEqual([
-      { time: S - 10, pid: 400, operation: 'open', file_path: cookies, category: 'browser_secrets', tier: 1 },
-      { time: S - 5, pid: 731, operation: 'open', file_path: '/tmp/stage/Cookies.binarycookies', category: 'browser_secrets', tier: 1 },
-      { time: S - 3, pid: 741, operation: 'open', file_path: '/tmp/k', category: 'keychain', tier: 1 },
+      { time: S - 10, pid: P + 400, operation: 'open', file_path: cookies, category: 'browser_secrets', tier: 1 },
+      { time: S - 5, pid: P + 731, operation: 'open', file_path: '/tmp/stage/Cookies.binarycookies', category: 'browser_secrets', tier: 1 },
+      { time: S - 3, pid: P + 741, operation: 'open', file_path: '/tmp/k', category: 'keychain', tier: 1 },
     ]);
     const status = rows.find((x) => x.component === 'eslogger');
     expect(String(status?.detail)).toContain('2 copies of credential stores followed');
