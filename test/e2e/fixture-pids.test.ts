@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseEsLine } from '../../extension/collectors/eslogger/parse-eslogger.js';
-import { chromeTeamClaimScenario, keychainDittoScenario } from '../../extension/collectors/eslogger/testing/es-lines.mjs';
+import { chromeTeamClaimScenario, finderCopiesScenario, keychainDittoScenario } from '../../extension/collectors/eslogger/testing/es-lines.mjs';
 import { writeStealerScenario } from './stealer-scenario.js';
 
 const BEYOND_ANY_REAL_PID = 2 ** 22;
@@ -29,6 +29,8 @@ const FIXTURES: Record<string, () => string[]> = {
   keychainDittoScenario: () => keychainDittoScenario(now),
   // extension/collectors/eslogger/codesign-vouches-team.e2e.test.ts
   chromeTeamClaimScenario: () => chromeTeamClaimScenario(now).lines,
+  // extension/collectors/eslogger/copies-followed.e2e.test.ts
+  finderCopiesScenario: () => finderCopiesScenario(Math.floor(now / 1000)).lines,
   // test/e2e/stealer.test.ts, test/packs/pack-queries.test.ts
   writeStealerScenario: () => readFileSync(path.join(writeStealerScenario(path.join(root, 'stealer'), now).dir, 'eslogger.jsonl'), 'utf8').split('\n').filter(Boolean),
 };

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE_TOOLS_DIR, runOutflow, jsonRows } from '../../../test/helpers/cli.js';
-import { body, esLine, type ProcSpec } from './testing/es-lines.mjs';
+import { FAKE_TOOLS_DIR, jsonRows, runOutflow } from '../../../test/helpers/cli.js';
+import { finderCopiesScenario } from './testing/es-lines.mjs';
 
 /**
  * darwin end to end on Linux (the fake eslogger on PATH prints these lines): Finder duplicates Safari's cookies into a
@@ -14,23 +14,7 @@ describe('copies of credential stores (darwin, fake eslogger)', () => {
   it("reads of Finder's clone and of a hard link are reads of the secrets", { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(path.join(process.env.OUTFLOW_TEST_ROOT ?? tmpdir(), 'eslogger-copies-e2e-'));
     const S = Math.floor(Date.now() / 1000) - 20;
-    // pids beyond any real one (2^22: Linux's PID_MAX_LIMIT), so none is the extension's own child's, whose events it drops
-    const P = 2 ** 22;
-    const home = '/Users/alice';
-    const finder: ProcSpec = { pid: P + 400, ppid: 1, path: '/System/Library/CoreServices/Finder.app/Contents/MacOS/Finder', platform: true, signingId: 'com.apple.finder', startMs: (S - 80_000) * 1000 };
-    const helper: ProcSpec = { pid: P + 700, ppid: 1, path: `${home}/.local/bin/helper`, signingId: null, teamId: null, startMs: (S - 300) * 1000 };
-    const ditto: ProcSpec = { pid: P + 731, ppid: P + 700, path: '/usr/bin/ditto', platform: true, signingId: 'com.apple.ditto', startMs: (S - 5) * 1000 };
-    const curl: ProcSpec = { pid: P + 741, ppid: P + 700, path: '/usr/bin/curl', platform: true, signingId: 'com.apple.curl', startMs: (S - 3) * 1000 };
-    const cookies = `${home}/Library/Cookies/Cookies.binarycookies`;
-    const keychain = `${home}/Library/Keychains/login.keychain-db`;
-    let gseq = 0;
-    const line = (kind: string, p: ProcSpec, at: number, b: object) => esLine({ kind, timeMs: at * 1000, gseq: ++gseq, process: p, body: b });
-    const lines = [
-      line('clone', finder, S - 10, body.clone(cookies, '/private/tmp/stage', 'Cookies.binarycookies')),
-      line('link', helper, S - 8, body.link(keychain, '/private/tmp', 'k')),
-      line('open', ditto, S - 5, body.open('/private/tmp/stage/Cookies.binarycookies')),
-      line('open', curl, S - 3, body.open('/private/tmp/k')),
-    ];
+    const { cookies, finder, ditto, curl, lines } = finderCopiesScenario(S);
     writeFileSync(path.join(dir, 'eslogger.jsonl'), lines.join('\n') + '\n');
     const config = path.join(dir, 'config.yaml');
     writeFileSync(config, 'flows:\n  sample_interval: 30\nprocesses:\n  sample_interval: 30\n');
@@ -45,9 +29,9 @@ describe('copies of credential stores (darwin, fake eslogger)', () => {
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     const rows = jsonRows(r.stdout);
     expect(rows.filter((x) => 'file_path' in x)).toEqual([
-      { time: S - 10, pid: P + 400, operation: 'open', file_path: cookies, category: 'browser_secrets', tier: 1 },
-      { time: S - 5, pid: P + 731, operation: 'open', file_path: '/tmp/stage/Cookies.binarycookies', category: 'browser_secrets', tier: 1 },
-      { time: S - 3, pid: P + 741, operation: 'open', file_path: '/tmp/k', category: 'keychain', tier: 1 },
+      { time: S - 10, pid: finder.pid, operation: 'open', file_path: cookies, category: 'browser_secrets', tier: 1 },
+      { time: S - 5, pid: ditto.pid, operation: 'open', file_path: '/tmp/stage/Cookies.binarycookies', category: 'browser_secrets', tier: 1 },
+      { time: S - 3, pid: curl.pid, operation: 'open', file_path: '/tmp/k', category: 'keychain', tier: 1 },
     ]);
     const status = rows.find((x) => x.component === 'eslogger');
     expect(String(status?.detail)).toContain('2 copies of credential stores followed');

@@ -273,6 +273,37 @@ export function chromeTeamClaimScenario(baseMs) {
 }
 
 /**
+ * Copies of credential stores (copies-followed.e2e.test.ts): Finder duplicates Safari's cookies into a staging folder,
+ * a stealer hard-links the login keychain into /tmp, then the stealer's ditto and curl read the copies, 10 to 3 seconds
+ * before the unix second `seconds`. Pids are beyond any real one (test/e2e/fixture-pids.test.ts).
+ * @param {number} seconds
+ */
+export function finderCopiesScenario(seconds) {
+  const home = '/Users/alice';
+  const P = 2 ** 22;
+  /** @type {ProcSpec} */
+  const finder = { pid: P + 400, ppid: 1, path: '/System/Library/CoreServices/Finder.app/Contents/MacOS/Finder', platform: true, signingId: 'com.apple.finder', startMs: (seconds - 80_000) * 1000 };
+  /** @type {ProcSpec} */
+  const helper = { pid: P + 700, ppid: 1, path: `${home}/.local/bin/helper`, signingId: null, teamId: null, startMs: (seconds - 300) * 1000 };
+  /** @type {ProcSpec} */
+  const ditto = { pid: P + 731, ppid: P + 700, path: '/usr/bin/ditto', platform: true, signingId: 'com.apple.ditto', startMs: (seconds - 5) * 1000 };
+  /** @type {ProcSpec} */
+  const curl = { pid: P + 741, ppid: P + 700, path: '/usr/bin/curl', platform: true, signingId: 'com.apple.curl', startMs: (seconds - 3) * 1000 };
+  const cookies = `${home}/Library/Cookies/Cookies.binarycookies`;
+  const keychain = `${home}/Library/Keychains/login.keychain-db`;
+  let gseq = 0;
+  /** @param {string} kind @param {ProcSpec} p @param {number} secondsAgo @param {object} b */
+  const line = (kind, p, secondsAgo, b) => esLine({ kind, timeMs: (seconds - secondsAgo) * 1000, gseq: ++gseq, process: p, body: b });
+  const lines = [
+    line('clone', finder, 10, body.clone(cookies, '/private/tmp/stage', 'Cookies.binarycookies')),
+    line('link', helper, 8, body.link(keychain, '/private/tmp', 'k')),
+    line('open', ditto, 5, body.open('/private/tmp/stage/Cookies.binarycookies')),
+    line('open', curl, 3, body.open('/private/tmp/k')),
+  ];
+  return { cookies, keychain, finder, helper, ditto, curl, lines };
+}
+
+/**
  * A realistic flood: mostly open/write/close of files no rule cares about (builds, caches, system
  * libraries), `relevantPct` percent of lines that pass the fast path (exec/fork/exit, sensitive opens
  * with distinct files so rows do not fold together, archive creates). Deterministic for a given seed.
