@@ -14,6 +14,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseEsLine } from '../../extension/collectors/eslogger/parse-eslogger.js';
 import { chromeTeamClaimScenario, finderCopiesScenario, keychainDittoScenario } from '../../extension/collectors/eslogger/testing/es-lines.mjs';
+import { writeFinderStagingScenario } from './finder-staging-scenario.js';
 import { writeStealerScenario } from './stealer-scenario.js';
 
 const BEYOND_ANY_REAL_PID = 2 ** 22;
@@ -33,6 +34,8 @@ const FIXTURES: Record<string, () => string[]> = {
   finderCopiesScenario: () => finderCopiesScenario(Math.floor(now / 1000)).lines,
   // test/e2e/stealer.test.ts, test/packs/pack-queries.test.ts
   writeStealerScenario: () => readFileSync(path.join(writeStealerScenario(path.join(root, 'stealer'), now).dir, 'eslogger.jsonl'), 'utf8').split('\n').filter(Boolean),
+  // test/e2e/finder-staging.test.ts
+  writeFinderStagingScenario: () => readFileSync(path.join(writeFinderStagingScenario(path.join(root, 'finder'), now).dir, 'eslogger.jsonl'), 'utf8').split('\n').filter(Boolean),
 };
 
 /** The pid of an audit token in either shape (v ≤ 9 object, v10 array with the pid at index 5). */

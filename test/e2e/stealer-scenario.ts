@@ -49,7 +49,7 @@ export function lstart(ms: number): string {
 }
 
 /** One `ps -axww -o pid=,ppid=,uid=,lstart=,comm=` row: numbers right-aligned in 5 columns, a longer one overflowing its column. */
-function psRow(pid: number, ppid: number, uid: number, startMs: number, comm: string): string {
+export function psRow(pid: number, ppid: number, uid: number, startMs: number, comm: string): string {
   const n = (v: number) => String(v).padStart(5);
   return `${n(pid)} ${n(ppid)} ${n(uid)} ${lstart(startMs)} ${comm}`;
 }
@@ -72,6 +72,11 @@ const CURL_DISPLAY = [
   'Internal requirements count=1 size=64',
   '',
 ].join('\n');
+
+/** codesign's display of an Apple platform binary (curl's, renamed): what the fake codesign prints for `path`. */
+export function appleToolDisplay(path: string, identifier: string): string {
+  return CURL_DISPLAY.replaceAll('/usr/bin/curl', path).replace('com.apple.curl', identifier);
+}
 
 const DROPBOX_DISPLAY = [
   `Executable=${DROPBOX.path}`,
@@ -185,10 +190,10 @@ export function writeStealerScenario(dir: string, nowMs = Date.now()): StealerSc
         [STEALER.path]: {},
         '/Users/dana/Downloads/InvoiceViewer.app': { spctl: { exit: 3, stderr: '/Users/dana/Downloads/InvoiceViewer.app: rejected\nsource=no usable signature\n' } },
         [CURL.path]: { display: { stderr: CURL_DISPLAY } },
-        [DITTO.path]: { display: { stderr: CURL_DISPLAY.replaceAll('/usr/bin/curl', DITTO.path).replace('com.apple.curl', 'com.apple.ditto') } },
+        [DITTO.path]: { display: { stderr: appleToolDisplay(DITTO.path, 'com.apple.ditto') } },
         [DROPBOX.path]: { display: { stderr: DROPBOX_DISPLAY } },
         '/Applications/Dropbox.app': { spctl: { exit: 0, stderr: '/Applications/Dropbox.app: accepted\nsource=Notarized Developer ID\norigin=Developer ID Application: Dropbox, Inc. (G7HH3F8CAK)\n' } },
-        '/sbin/launchd': { display: { stderr: CURL_DISPLAY.replaceAll('/usr/bin/curl', '/sbin/launchd').replace('com.apple.curl', 'com.apple.xpc.launchd') } },
+        '/sbin/launchd': { display: { stderr: appleToolDisplay('/sbin/launchd', 'com.apple.xpc.launchd') } },
       },
       null,
       1,
