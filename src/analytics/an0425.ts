@@ -1,7 +1,7 @@
 import type { AnalyticsConfig } from '../config/analytics.js';
 import { finalizeRareOrAbnormal } from './an0990.js';
-import { type Gates, checkGates, hasSensitivePrecursor, result } from './endpoint.js';
-import { cleartext } from './predicates.js';
+import { type Gates, checkGates, hasAnyPrecursor, hasSensitivePrecursor, result } from './endpoint.js';
+import { cleartext, uploadShaped } from './predicates.js';
 import type { AnalyticDefinition, EndpointFacts } from './types.js';
 
 const GATES: Gates = { external: true, notBrowser: true, notSanctioned: true };
@@ -20,7 +20,11 @@ export const AN0425: AnalyticDefinition = {
   endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
     const why = checkGates(f, GATES);
     if (!cleartext(f.flow)) why.push('not_cleartext');
-    if (!hasSensitivePrecursor(f, cfg)) why.push('no_sensitive_precursor');
+    // An archive step of the group also counts when the flow is upload-shaped: over TLS the archive alone is AN1415's
+    // precursor, and cleartext must not be the way around it (`zip -r /tmp/q.zip ~/work && curl -T /tmp/q.zip http://…`,
+    // a stealer's FileGrabber whose Finder copies of Documents are Finder's reads). An HTTP call that is no upload
+    // (an update check, a download) after a `tar` in the same shell stays out.
+    if (!hasSensitivePrecursor(f, cfg) && !(hasAnyPrecursor(f, cfg) && uploadShaped(f.flow, cfg))) why.push('no_sensitive_precursor');
     return result(why, f, cfg);
   },
   finalize(c, f, cfg) {

@@ -117,7 +117,10 @@ describe('AN0425 endpoint: external cleartext http/ftp, not browser/sanctioned, 
     ['http with tier-2 precursor', { flow: { service: 'http', remote_port: 80 }, precursor: tier2 }, true, 'cleartext'],
     ['ftp', { flow: { service: 'ftp', remote_port: 21 } }, true],
     ['tls', {}, false, 'not_cleartext'],
-    ['archive-only precursor', { flow: { service: 'http', remote_port: 80 }, precursor: archiveOnly }, false, 'no_sensitive_precursor'],
+    ['archive-only precursor, no upload', { flow: { service: 'http', remote_port: 80, bytes_out: 4000, pcr: -0.4 }, precursor: archiveOnly }, false, 'no_sensitive_precursor'],
+    ['archive-only precursor, upload-shaped', { flow: { service: 'http', remote_port: 80, bytes_out: MiB, pcr: 0.8 }, precursor: archiveOnly }, true, 'archive_precursor'],
+    ['archive-only precursor, 1 MiB − 1 out', { flow: { service: 'http', remote_port: 80, bytes_out: MiB - 1, pcr: 0.99 }, precursor: archiveOnly }, false, 'no_sensitive_precursor'],
+    ['no precursor, upload-shaped', { flow: { service: 'http', remote_port: 80, bytes_out: 30 * MiB, pcr: 0.99 }, precursor: noPrecursor }, false, 'no_sensitive_precursor'],
     ['browser', { flow: { service: 'http', remote_port: 80 }, browser: true }, false, 'browser'],
   ])('%s → pass %s', (_n, over, pass, reason) => {
     const r = endpoint('AN0425', over);
