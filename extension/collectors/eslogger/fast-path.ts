@@ -62,6 +62,14 @@ function eventBody(line: string, kind: string): number {
   }
 }
 
+/** The JSON string value starting at `i` (after optional spaces), as [start, end) inside its quotes; undefined when no string starts there or it is cut short. */
+function stringAt(line: string, i: number): { start: number; end: number } | undefined {
+  while (line.charCodeAt(i) === 32) i++;
+  if (line.charCodeAt(i) !== 34 /* " */) return undefined;
+  const end = closingQuote(line, i + 1);
+  return end === -1 ? undefined : { start: i + 1, end };
+}
+
 /** Index just after `"key"` followed by optional spaces and a colon, searching from `from`; -1 if absent. */
 function findKey(line: string, key: string, from: number): number {
   for (;;) {
@@ -466,21 +474,14 @@ export class FastPath {
    */
   private linkTargetMayMatter(line: string, from: number): boolean {
     const dirKey = findKey(line, TARGET_DIR_KEY, from);
-    if (dirKey === -1) return true;
-    let i = findKey(line, PATH_KEY, dirKey);
-    if (i === -1) return true;
-    while (line.charCodeAt(i) === 32) i++;
-    if (line.charCodeAt(i) !== 34) return true;
-    const dirEnd = closingQuote(line, i + 1);
-    if (dirEnd === -1) return true;
-    let j = findKey(line, TARGET_FILENAME_KEY, from);
-    if (j === -1) return true;
-    while (line.charCodeAt(j) === 32) j++;
-    if (line.charCodeAt(j) !== 34) return true;
-    const nameEnd = closingQuote(line, j + 1);
-    if (nameEnd === -1) return true;
-    const dir = line.slice(i + 1, dirEnd);
-    const joined = `${dir}${dir.endsWith('/') ? '' : '\\/'}${line.slice(j + 1, nameEnd)}`;
+    const dirPath = dirKey === -1 ? -1 : findKey(line, PATH_KEY, dirKey);
+    const nameKey = findKey(line, TARGET_FILENAME_KEY, from);
+    const dirAt = dirPath === -1 ? undefined : stringAt(line, dirPath);
+    const nameAt = nameKey === -1 ? undefined : stringAt(line, nameKey);
+    if (dirAt === undefined || nameAt === undefined) return true;
+    const dir = line.slice(dirAt.start, dirAt.end);
+    const name = line.slice(nameAt.start, nameAt.end);
+    const joined = `${dir}${dir.endsWith('/') ? '' : '\\/'}${name}`;
     return this.pathMayMatter(joined, 0, joined.length, false, false);
   }
 }
