@@ -293,20 +293,21 @@ function parseEsObject(raw: unknown): LineResult {
     case 'close':
       if (typeof body.modified !== 'boolean') return fail(`${where}.modified: expected boolean`);
       return { ok: true, event: { ...base, kind: k, file: file(body.target, `${where}.target`), modified: body.modified } };
-    case 'clone': {
-      const name = body.target_name;
-      if (typeof name !== 'string') return fail(`${where}.target_name: expected string`);
-      return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };
-    }
+    case 'clone':
     case 'copyfile': {
-      // es_event_copyfile_t's fields (formats.md §5.4, HarfangLab/endpoint-sec event_copyfile.rs); no eslogger sample was seen [?]
-      if (isObj(body.target_file)) return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: file(body.target_file, `${where}.target_file`) } };
+      // a copyfile's fields are es_event_copyfile_t's (formats.md §5.4, HarfangLab/endpoint-sec event_copyfile.rs; no
+      // eslogger sample was seen [?]): its copy is target_file when it overwrites one, else the clone's target_dir +
+      // target_name
+      if (k === 'copyfile' && isObj(body.target_file)) {
+        return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: file(body.target_file, `${where}.target_file`) } };
+      }
       const name = body.target_name;
       if (typeof name !== 'string') return fail(`${where}.target_name: expected string`);
       return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };
     }
     case 'link': {
-      // es_event_link_t's fields (HarfangLab/endpoint-sec event_link.rs), as a clone's are es_event_clone_t's; no eslogger sample of a link was seen [?]
+      // es_event_link_t's fields (HarfangLab/endpoint-sec event_link.rs), as a clone's are es_event_clone_t's; no
+      // eslogger sample of a link was seen [?]
       const name = body.target_filename;
       if (typeof name !== 'string') return fail(`${where}.target_filename: expected string`);
       return { ok: true, event: { ...base, kind: k, source: source(body.source, `${where}.source`), destination: joinNewPath(file(body.target_dir, `${where}.target_dir`), name) } };
