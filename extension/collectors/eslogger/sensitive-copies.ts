@@ -1,14 +1,15 @@
 import { foldedPath } from '../../../src/classify/sensitive-paths.js';
 
 /**
- * Where copies of credential stores went: the destination of a clone, rename or hard link whose source a tier-1 rule
- * matched, mapped to that source. A copy holds the secret as the original does, so a later access of the copy (or of a
- * file inside a copied folder) is judged by the original's rule: AMOS has Finder `duplicate` Safari's cookies into
- * its staging folder (Finder's clone, in Finder's lineage group), and the stealer's own `ditto` then reads the copy.
+ * Where copies of credential stores went: the destination of a clone, copyfile, rename or hard link whose source a
+ * tier-1 rule matched, mapped to that source. A copy holds the secret as the original does, so a later access of the
+ * copy (or of a file inside a copied folder) is judged by the original's rule: AMOS has Finder `duplicate` Safari's
+ * cookies into its staging folder (Finder's clone, in Finder's lineage group), and the stealer's own `ditto` then reads
+ * the copy.
  *
  * Bounded: at most `capacity` destinations (the oldest forgotten first, those hard links made before any other), each
- * for `ttlSeconds` of event time after the copy. Empty in normal use (only an unauthorized copy of a tier-1 file records one), which keeps the fast path's extra
- * check free.
+ * for `ttlSeconds` of event time after the copy. Empty in normal use (only an unauthorized copy of a tier-1 file
+ * records one), which keeps the fast path's extra check free.
  */
 export class SensitiveCopies {
   /** folded destination → the original (canonical) and until when (event time) the copy is followed */
@@ -50,15 +51,14 @@ export class SensitiveCopies {
   }
 
   /**
-   * The copies followed at event time `time` at `path` (canonical) or below it (a folder that holds them): each with
-   * its key, the rest of its path below `path` (folded; '' for `path` itself), its original, when it was made, and
-   * whether a link made it. A rename or clone of the folder takes them along (the pipeline records them there).
+   * The copies followed at event time `time` at `path` (canonical) or below it (a folder that holds them). A rename or
+   * clone of the folder takes them along (the pipeline records them there).
    */
-  atOrBelow(path: string, time: number): { key: string; rest: string; original: string; since: number; byLink: boolean }[] {
+  atOrBelow(path: string, time: number): FollowedCopy[] {
     if (this.byDestination.size === 0) return [];
     const folded = foldedPath(trimSlashes(path));
     const prefix = folded.endsWith('/') ? folded : `${folded}/`;
-    const out: { key: string; rest: string; original: string; since: number; byLink: boolean }[] = [];
+    const out: FollowedCopy[] = [];
     const expired: string[] = [];
     for (const [key, copy] of this.byDestination) {
       if (key !== folded && !key.startsWith(prefix)) continue;
@@ -113,6 +113,20 @@ export class SensitiveCopies {
 }
 
 const DEFAULT_CAPACITY = 1024;
+
+/** A followed copy as atOrBelow lists it. */
+interface FollowedCopy {
+  /** Its folded destination, as forget takes it. */
+  key: string;
+  /** Its key below the path asked about (folded; '' for that path itself). */
+  rest: string;
+  /** The original (canonical) whose data it holds. */
+  original: string;
+  /** When (event time) the copy was made. */
+  since: number;
+  /** A hard link made it. */
+  byLink: boolean;
+}
 
 /** A trie node of SensitiveCopies.screen: children by segment length, then folded name. */
 export interface CopyNode {
