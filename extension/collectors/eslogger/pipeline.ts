@@ -82,7 +82,7 @@ export interface PipelineStats {
   claimsNotVouched: number;
   /** File events of the extension itself and of the tools it started: no rows (see PipelineDeps.self). */
   own: number;
-  /** Copies of credential stores followed to where they went (clone, rename, hard link: SensitiveCopies). */
+  /** Copies of credential stores followed to where they went (clone, copyfile, rename, hard link: SensitiveCopies). */
   copiesFollowed: number;
 }
 
@@ -141,7 +141,7 @@ export class EsloggerPipeline {
     copiesFollowed: 0,
   };
   private readonly fast: FastPath;
-  /** Where unauthorized copies of tier-1 files went (clone, rename, hard link). */
+  /** Where unauthorized copies of tier-1 files went (clone, copyfile, rename, hard link). */
   private readonly copies: SensitiveCopies;
   private held: HeldRead[] = [];
   private lastSeq = -1;
@@ -263,11 +263,12 @@ export class EsloggerPipeline {
         // what the destination held is replaced: a copy followed there is followed no more
         this.forgetReplaced(e, source);
         const to = this.sensitive(e, e.destination, from ? 'rename' : 'create');
-        const follow = to !== 'recorded' && from !== undefined && this.decide(e, source, from.match, 'rename') === 'recorded' && to === 'none';
+        const moved = to !== 'recorded' && from !== undefined ? this.decide(e, source, from.match, 'rename') : undefined;
         // the data left the source: a copy followed there is followed no more, and those in a folder moved whole (the
         // staging folder renamed) are followed where it went
         this.carryCopies(e, e.source, source, e.destination, true);
-        if (follow && from) this.followCopy(e, e.destination, from);
+        // a secret moved away, by a process it does not authorize, to where nothing judges it: follow it there
+        if (from && moved === 'recorded' && to === 'none') this.followCopy(e, e.destination, from);
         return this.archiveFile(e, e.destination, source);
       }
       case 'clone':
@@ -297,8 +298,8 @@ export class EsloggerPipeline {
   }
 
   /**
-   * Follow a copy (clone, rename or hard link) of a tier-1 file or folder that the process was not authorized for, to a
-   * place no rule names: later accesses there are judged by the original's rule (SensitiveCopies).
+   * Follow a copy (clone, copyfile, rename or hard link) of a tier-1 file or folder that the process was not authorized
+   * for, to a place no rule names: later accesses there are judged by the original's rule (SensitiveCopies).
    */
   private followCopy(e: EsEvent, destination: EsFile, from: SourceMatch, byLink = false): void {
     if (from.match.tier !== 1 || destination.truncated) return;
@@ -326,7 +327,10 @@ export class EsloggerPipeline {
     }
   }
 
-  /** A rename of `source` (canonical) onto `e.destination` replaced what was there: copies followed at or below it are forgotten. */
+  /**
+   * A rename of `source` (canonical) onto `e.destination` replaced what was there: copies followed at or below it are
+   * forgotten.
+   */
   private forgetReplaced(e: Extract<EsEvent, { kind: 'rename' }>, source: string): void {
     if (this.copies.size === 0 || e.destination.truncated) return;
     const to = canonicalPath(e.destination.path);
