@@ -62,7 +62,10 @@ function eventBody(line: string, kind: string): number {
   }
 }
 
-/** The JSON string value starting at `i` (after optional spaces), as [start, end) inside its quotes; undefined when no string starts there or it is cut short. */
+/**
+ * The JSON string value starting at `i` (after optional spaces), as [start, end) inside its quotes; undefined when no
+ * string starts there or it is cut short.
+ */
 function stringAt(line: string, i: number): { start: number; end: number } | undefined {
   while (line.charCodeAt(i) === 32) i++;
   if (line.charCodeAt(i) !== 34 /* " */) return undefined;
@@ -451,11 +454,10 @@ export class FastPath {
 
   /** Whether the JSON path string at [start, end) may be sensitive, a followed copy (or, with `archives`, an archive). */
   private pathMayMatter(line: string, start: number, end: number, archives: boolean, folders: boolean): boolean {
+    if (this.copies !== undefined && this.copies.size > 0 && this.mayBeCopy(line, start, end, folders)) return true;
     // A \u escape can spell the extension's letters (eslogger never writes one for ASCII, another encoder
     // might): such a path is not judged on its raw characters.
-    const screenedOut = this.home !== undefined && !this.mayBeSensitive(line, start, end, folders) && !(archives && (hasArchiveExtension(line.slice(start, end)) || hasUnicodeEscape(line, start, end)));
-    if (this.copies !== undefined && this.copies.size > 0 && this.mayBeCopy(line, start, end, folders)) return true;
-    if (screenedOut) return false;
+    if (this.home !== undefined && !this.mayBeSensitive(line, start, end, folders) && !(archives && (hasArchiveExtension(line.slice(start, end)) || hasUnicodeEscape(line, start, end)))) return false;
     let raw = line.slice(start, end);
     if (raw.includes('\\')) {
       raw = raw.replaceAll('\\/', '/');
