@@ -24,7 +24,8 @@ export const AN0425: AnalyticDefinition = {
     // precursor, and cleartext must not be the way around it (`zip -r /tmp/q.zip ~/work && curl -T /tmp/q.zip http://…`,
     // a stealer's FileGrabber whose Finder copies of Documents are Finder's reads). An HTTP call that is no upload
     // (an update check, a download) after a `tar` in the same shell stays out.
-    if (!hasSensitivePrecursor(f, cfg) && !(hasAnyPrecursor(f, cfg) && uploadShaped(f.flow, cfg))) why.push('no_sensitive_precursor');
+    const archiveThenUpload = hasAnyPrecursor(f, cfg) && uploadShaped(f.flow, cfg);
+    if (!hasSensitivePrecursor(f, cfg) && !archiveThenUpload) why.push('no_sensitive_precursor');
     return result(why, f, cfg);
   },
   finalize(c, f, cfg) {
