@@ -261,7 +261,7 @@ export class EsloggerPipeline {
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source, e.time);
         // what the destination held is replaced: a copy followed there is followed no more
-        this.forgetReplaced(e, source);
+        this.forgetReplaced(e, e.destination, source);
         const to = this.sensitive(e, e.destination, from ? 'rename' : 'create');
         const moved = to !== 'recorded' && from !== undefined ? this.decide(e, source, from.match, 'rename') : undefined;
         // the data left the source: a copy followed there is followed no more, and those in a folder moved whole (the
@@ -278,6 +278,8 @@ export class EsloggerPipeline {
         // (since macOS 12 it fires no open for its source).
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source, e.time);
+        // copyfile may overwrite a followed copy (`target_file`); a clone's target never exists, so one followed there is gone
+        this.forgetReplaced(e, e.destination, source);
         if (!from) this.sensitive(e, e.destination, 'create');
         else if (this.decide(e, source, from.match, 'open') === 'recorded') this.followCopy(e, e.destination, from);
         // a folder cloned whole holds copies of the followed copies in it
@@ -290,6 +292,8 @@ export class EsloggerPipeline {
         // `create` there, as a clone's is.
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source, e.time);
+        // a link's new name never exists before it: a copy followed there is gone
+        this.forgetReplaced(e, e.destination, source);
         if (!from) this.sensitive(e, e.destination, 'create');
         else if (this.authorization(from.match, e.process) !== 'vouched') this.followCopy(e, e.destination, from, true);
         return;
@@ -328,12 +332,12 @@ export class EsloggerPipeline {
   }
 
   /**
-   * A rename of `source` (canonical) onto `e.destination` replaced what was there: copies followed at or below it are
-   * forgotten.
+   * `source` (canonical) renamed, copied or linked to `destination` replaced what was there: copies followed at or
+   * below it are forgotten.
    */
-  private forgetReplaced(e: Extract<EsEvent, { kind: 'rename' }>, source: string): void {
-    if (this.copies.size === 0 || e.destination.truncated) return;
-    const to = canonicalPath(e.destination.path);
+  private forgetReplaced(e: EsEvent, destination: EsFile, source: string): void {
+    if (this.copies.size === 0 || destination.truncated) return;
+    const to = canonicalPath(destination.path);
     // a rename to the same file in another case replaces nothing
     if (foldedPath(to) === foldedPath(source)) return;
     for (const c of this.copies.atOrBelow(to, e.time)) this.copies.forget(c.key);
