@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SensitivePathMatcher } from '../../../src/classify/sensitive-paths.js';
+import { unknownRow } from '../../tables/code_signing/signing-service.js';
 import { FastPath, Verdict } from './fast-path.js';
 import { parseEsLine } from './parse-eslogger.js';
 import { SensitiveCopies } from './sensitive-copies.js';
@@ -340,6 +341,18 @@ describe('eslogger link events', () => {
     expect(everyLine.filter((r) => r[1] === 'create')).toHaveLength(2);
     expect(everyLine.filter((r) => r[0] === 831)).toEqual([]);
     expect(play(lines).brief).toEqual(everyLine);
+  });
+
+  it("a link by code whose team-id claim codesign refused is followed, and counts as no read (claimsNotVouched)", () => {
+    const chromeCookies = `${HOME}/Library/Application Support/Google/Chrome/Default/Cookies`;
+    const claimant: ProcSpec = { pid: 710, ppid: 1, path: `${HOME}/Library/Caches/.x/Google Chrome`, signingId: 'com.google.Chrome', teamId: 'EQHXZ8M8AV', startMs: (NOW - 300) * 1000 };
+    const world = pipelineWorld({ now: NOW });
+    world.verdicts.set(claimant.path, { ...unknownRow(claimant.path, NOW), team_id: 'EQHXZ8M8AV' });
+    // eslogger v9: no cs_validation_category, so the claim is codesign's to judge
+    world.pipeline.handleLine(esLine({ version: 9, kind: 'link', timeMs: at(100), gseq: ++gseq, process: claimant, body: body.link(chromeCookies, '/private/tmp', 'c') }));
+    world.pipeline.handleLine(open(ditto, 60, '/private/tmp/c'));
+    expect(world.pipeline.stats.claimsNotVouched).toBe(0);
+    expect(world.sensitiveEvents.toArray().map((r) => [r.pid, r.file_path, r.category])).toEqual([[831, '/tmp/c', 'browser_secrets']]);
   });
 
   it("the fast path joins a link's folder and name as the parse does (a rule naming a file under `**`)", () => {

@@ -295,7 +295,7 @@ export class EsloggerPipeline {
         // a link's new name never exists before it: a copy followed there is gone
         this.forgetReplaced(e, e.destination, source);
         if (!from) this.sensitive(e, e.destination, 'create');
-        else if (this.authorization(from.match, e.process) !== 'vouched') this.followCopy(e, e.destination, from, true);
+        else if (this.authorization(from.match, e.process, false) !== 'vouched') this.followCopy(e, e.destination, from, true);
         return;
       }
     }
@@ -456,15 +456,16 @@ export class EsloggerPipeline {
    * Whether the reader is one of the rule's authorized readers. A team id counts only where the kernel vouches for it
    * (esTeamVouched: never for ad-hoc code, which can write any). Before macOS 26 ES cannot tell a Developer ID from a
    * self-signed certificate that names the same team: a read authorized by the team id alone waits for codesign,
-   * which checks the chain (`pending`), unless the signing service already has its verdict.
+   * which checks the chain (`pending`), unless the signing service already has its verdict. `forRead`: a claim codesign
+   * refused counts in `claimsNotVouched` (reads written as rows); a hard link, which reads nothing, does not count.
    */
-  private authorization(m: SensitiveMatch, p: EsProcess): CodesignWord | 'no' {
+  private authorization(m: SensitiveMatch, p: EsProcess, forRead = true): CodesignWord | 'no' {
     const claimed = esTeamVouched(p) ? p.teamId : null;
     if (!SensitivePathMatcher.isAuthorized(m, claimed, p.signingId, p.platformBinary)) return 'no';
     if (claimed === null || p.csValidationCategory !== undefined || SensitivePathMatcher.isAuthorized(m, null, p.signingId, p.platformBinary)) return 'vouched';
     const word = this.codesignWord(p, claimed);
     if (word === 'not_vouched') {
-      this.stats.claimsNotVouched++;
+      if (forRead) this.stats.claimsNotVouched++;
       return 'no';
     }
     return word;
