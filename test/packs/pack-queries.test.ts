@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TABLES } from '../../extension/tables/index.js';
 import { EGRESS_CANDIDATE_COLUMNS } from '../../src/schemas/egress-candidate.js';
-import { fakeDarwinEnv, REPO_ROOT, runOutflow } from '../helpers/cli.js';
+import { fakeDarwinEnv, jsonRows, REPO_ROOT, runOutflow } from '../helpers/cli.js';
 import { writeStealerScenario } from '../e2e/stealer-scenario.js';
 
 /**
@@ -59,10 +59,7 @@ describe('pack queries', () => {
       timeoutMs: 110_000,
     });
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const rows = r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rows = jsonRows(r.stdout);
     const seen = new Map<string, Record<string, unknown>[]>();
     for (const row of rows) {
       const keys = Object.keys(row);
