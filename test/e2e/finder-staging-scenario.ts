@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { body, esLine } from '../../extension/collectors/eslogger/testing/es-lines.mjs';
-import { appleToolDisplay, psRow } from './stealer-scenario.js';
+import { appleToolDisplay, nettopSample, psRow } from './stealer-scenario.js';
 
 export const APP = {
   pid: 4_209_101,
@@ -52,15 +52,7 @@ export function writeFinderStagingScenario(dir: string, nowMs = Date.now()): { d
   ];
 
   mkdirSync(path.join(dir, 'nettop'), { recursive: true });
-  writeFileSync(
-    path.join(dir, 'nettop', '001.txt'),
-    [
-      'time,,interface,state,bytes_in,bytes_out,rx_dupe,rx_ooo,re-tx,rtt_avg,rcvsize,tx_win,tc_class,tc_mgt,cc_algo,P,C,R,W,arch,',
-      `{time},curl.${CURL.pid},,,${UPLOAD.bytesIn},${UPLOAD.bytesOut},0,0,0,,,,,,,,,,,,`,
-      `{time},tcp4 10.20.30.41:51001<->${UPLOAD.remote}:${UPLOAD.port},en0,Established,${UPLOAD.bytesIn},${UPLOAD.bytesOut},0,0,0,31.20 ms,131072,262144,BE,-,cubic,-,-,-,-,so,`,
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(path.join(dir, 'nettop', '001.txt'), nettopSample([{ name: 'curl', pid: CURL.pid, localPort: 51001, flow: UPLOAD }]));
   writeFileSync(
     path.join(dir, 'ps.txt'),
     [psRow(1, 0, 0, at(86_400), '/sbin/launchd'), psRow(FINDER.pid, 1, 501, finder.startMs, FINDER.path), psRow(APP.pid, 1, 501, app.startMs, APP.path), psRow(CURL.pid, APP.pid, 501, curl.startMs, CURL.path), ''].join('\n'),

@@ -118,18 +118,13 @@ function dnsCapture(nowMs: number): Buffer {
   return w.done();
 }
 
-function nettopSample(): string {
-  const flow = (local: number, f: { remote: string; port: number; bytesIn: number; bytesOut: number }) =>
-    `{time},tcp4 10.20.30.41:${local}<->${f.remote}:${f.port},en0,Established,${f.bytesIn},${f.bytesOut},0,0,0,24.10 ms,131072,262144,BE,-,cubic,-,-,-,-,so,`;
-  const proc = (name: string, pid: number, f: { bytesIn: number; bytesOut: number }) => `{time},${name}.${pid},,,${f.bytesIn},${f.bytesOut},0,0,0,,,,,,,,,,,,`;
-  return [
-    'time,,interface,state,bytes_in,bytes_out,rx_dupe,rx_ooo,re-tx,rtt_avg,rcvsize,tx_win,tc_class,tc_mgt,cc_algo,P,C,R,W,arch,',
-    proc('curl', CURL.pid, EXFIL),
-    flow(50999, EXFIL),
-    proc('Dropbox', DROPBOX.pid, DROPBOX_UPLOAD),
-    flow(51200, DROPBOX_UPLOAD),
-    '',
-  ].join('\n');
+/** One nettop sample (formats.md §2): a process row and its one TCP flow row for each process, on en0. */
+export function nettopSample(procs: readonly { name: string; pid: number; localPort: number; flow: { remote: string; port: number; bytesIn: number; bytesOut: number } }[]): string {
+  const rows = procs.flatMap(({ name, pid, localPort, flow: f }) => [
+    `{time},${name}.${pid},,,${f.bytesIn},${f.bytesOut},0,0,0,,,,,,,,,,,,`,
+    `{time},tcp4 10.20.30.41:${localPort}<->${f.remote}:${f.port},en0,Established,${f.bytesIn},${f.bytesOut},0,0,0,24.10 ms,131072,262144,BE,-,cubic,-,-,-,-,so,`,
+  ]);
+  return ['time,,interface,state,bytes_in,bytes_out,rx_dupe,rx_ooo,re-tx,rtt_avg,rcvsize,tx_win,tc_class,tc_mgt,cc_algo,P,C,R,W,arch,', ...rows, ''].join('\n');
 }
 
 export interface StealerScenario {
@@ -171,7 +166,13 @@ export function writeStealerScenario(dir: string, nowMs = Date.now()): StealerSc
   ];
 
   mkdirSync(path.join(dir, 'nettop'), { recursive: true });
-  writeFileSync(path.join(dir, 'nettop', '001.txt'), nettopSample());
+  writeFileSync(
+    path.join(dir, 'nettop', '001.txt'),
+    nettopSample([
+      { name: 'curl', pid: CURL.pid, localPort: 50999, flow: EXFIL },
+      { name: 'Dropbox', pid: DROPBOX.pid, localPort: 51200, flow: DROPBOX_UPLOAD },
+    ]),
+  );
   writeFileSync(
     path.join(dir, 'ps.txt'),
     [
