@@ -2,6 +2,7 @@
  * Run the real `outflow` CLI as a child process from the sources (tsx), the way users run it.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -64,4 +65,17 @@ export function jsonRows(stdout: string): Record<string, unknown>[] {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * The rows of `outflow query --format json SQL` on the darwin backend, with the fake tools playing `scenarioDir` (their
+ * state kept there too) for `collectSeconds` first. Flows and processes are sampled every 30 s, so what the fake
+ * eslogger prints decides the event tables. Rejects with stderr's tail when the query fails.
+ */
+export async function queryFakeDarwin(scenarioDir: string, sql: string, collectSeconds = 4): Promise<Record<string, unknown>[]> {
+  const config = path.join(scenarioDir, 'config.yaml');
+  writeFileSync(config, 'flows:\n  sample_interval: 30\nprocesses:\n  sample_interval: 30\n');
+  const r = await runOutflow(['query', '--config', config, '--format', 'json', '--collect', String(collectSeconds), sql], { env: fakeDarwinEnv(scenarioDir, scenarioDir), timeoutMs: 80_000 });
+  if (r.code !== 0) throw new Error(`outflow query exited ${r.code}\nstderr: ${r.stderr.slice(-3000)}`);
+  return jsonRows(r.stdout);
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE_TOOLS_DIR, runOutflow, jsonRows } from '../../../test/helpers/cli.js';
+import { queryFakeDarwin } from '../../../test/helpers/cli.js';
 import { fileURLToPath } from 'node:url';
 import { chromeTeamClaimScenario } from './testing/es-lines.mjs';
 
@@ -34,19 +34,12 @@ describe('a team id ES cannot vouch for waits for codesign (darwin, fake eslogge
       [fake.path]: { display: { exit: 0, stderr_file: 'fake.txt' }, requirements: { 'anchor apple generic': { exit: 3, stderr: `${fake.path}: does not satisfy its designated Requirement\n` } } },
     };
     writeFileSync(path.join(dir, 'signing.json'), JSON.stringify(signing));
-    const config = path.join(dir, 'config.yaml');
-    writeFileSync(config, 'flows:\n  sample_interval: 30\nprocesses:\n  sample_interval: 30\n');
     const sql = [
       'SELECT time, pid, team_id, signing_id, file_path, category FROM sensitive_file_events',
       "SELECT path, signature_class, team_id FROM code_signing WHERE path IN ('" + chrome.path + "', '" + fake.path + "') ORDER BY path",
       "SELECT component, state, detail FROM outflow_status WHERE component = 'eslogger'",
     ].join('; ');
-    const r = await runOutflow(['query', '--config', config, '--format', 'json', '--collect', '4', sql], {
-      env: { ...process.env, OUTFLOW_PLATFORM: 'darwin', OUTFLOW_TOOL_DIR: FAKE_TOOLS_DIR, OUTFLOW_FAKE_SCENARIO: dir, OUTFLOW_FAKE_ESLOGGER: path.join(dir, 'eslogger.jsonl') },
-      timeoutMs: 80_000,
-    });
-    expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const rows = jsonRows(r.stdout);
+    const rows = await queryFakeDarwin(dir, sql);
     expect(rows.filter((x) => 'file_path' in x)).toEqual([{ time: S, pid: fake.pid, team_id: 'EQHXZ8M8AV', signing_id: 'com.google.Chrome', file_path: cookies, category: 'browser_secrets' }]);
     expect(rows.filter((x) => 'signature_class' in x)).toEqual([
       { path: chrome.path, signature_class: 'developer_id', team_id: 'EQHXZ8M8AV' },

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE_TOOLS_DIR, jsonRows, runOutflow } from '../../../test/helpers/cli.js';
+import { queryFakeDarwin } from '../../../test/helpers/cli.js';
 import { finderCopiesScenario } from './testing/es-lines.mjs';
 
 /**
@@ -16,18 +16,11 @@ describe('copies of credential stores (darwin, fake eslogger)', () => {
     const S = Math.floor(Date.now() / 1000) - 20;
     const { cookies, finder, ditto, curl, lines } = finderCopiesScenario(S);
     writeFileSync(path.join(dir, 'eslogger.jsonl'), lines.join('\n') + '\n');
-    const config = path.join(dir, 'config.yaml');
-    writeFileSync(config, 'flows:\n  sample_interval: 30\nprocesses:\n  sample_interval: 30\n');
     const sql = [
       'SELECT time, pid, operation, file_path, category, tier FROM sensitive_file_events ORDER BY time',
       "SELECT component, state, detail FROM outflow_status WHERE component = 'eslogger'",
     ].join('; ');
-    const r = await runOutflow(['query', '--config', config, '--format', 'json', '--collect', '4', sql], {
-      env: { ...process.env, OUTFLOW_PLATFORM: 'darwin', OUTFLOW_TOOL_DIR: FAKE_TOOLS_DIR, OUTFLOW_FAKE_SCENARIO: dir, OUTFLOW_FAKE_ESLOGGER: path.join(dir, 'eslogger.jsonl') },
-      timeoutMs: 80_000,
-    });
-    expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const rows = jsonRows(r.stdout);
+    const rows = await queryFakeDarwin(dir, sql);
     expect(rows.filter((x) => 'file_path' in x)).toEqual([
       { time: S - 10, pid: finder.pid, operation: 'open', file_path: cookies, category: 'browser_secrets', tier: 1 },
       { time: S - 5, pid: ditto.pid, operation: 'open', file_path: '/tmp/stage/Cookies.binarycookies', category: 'browser_secrets', tier: 1 },
