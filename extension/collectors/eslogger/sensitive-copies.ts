@@ -12,8 +12,8 @@ import { foldedPath } from '../../../src/classify/sensitive-paths.js';
  * records one), which keeps the fast path's extra check free.
  */
 export class SensitiveCopies {
-  /** folded destination → the original (canonical) and until when (event time) the copy is followed */
-  private readonly byDestination = new Map<string, { original: string; until: number }>();
+  /** folded destination → the original (canonical) and when (event time) the copy was made */
+  private readonly byDestination = new Map<string, Copy>();
   /**
    * The followed destinations as a trie of folded segments, each also under the aliases canonicalPath removes, for the
    * fast path's raw-string walk. Kept up to date as copies are added and forgotten (one walk per spelling), never
@@ -41,7 +41,7 @@ export class SensitiveCopies {
   record(destination: string, original: string, time: number, byLink = false): void {
     const key = foldedPath(trimSlashes(destination));
     this.forget(key);
-    this.byDestination.set(key, { original: trimSlashes(original), until: time + this.ttlSeconds });
+    this.byDestination.set(key, { original: trimSlashes(original), since: time });
     if (byLink) this.links.add(key);
     for (const x of spellings(key)) screenAdd(this.screen, x);
     if (this.byDestination.size > this.capacity) {
@@ -62,10 +62,8 @@ export class SensitiveCopies {
     const expired: string[] = [];
     for (const [key, copy] of this.byDestination) {
       if (key !== folded && !key.startsWith(prefix)) continue;
-      if (time > copy.until) expired.push(key);
-      else if (time >= copy.until - this.ttlSeconds) {
-        out.push({ key, rest: key.slice(folded.length), original: copy.original, since: copy.until - this.ttlSeconds, byLink: this.links.has(key) });
-      }
+      if (this.expired(copy, time)) expired.push(key);
+      else if (time >= copy.since) out.push({ key, rest: key.slice(folded.length), original: copy.original, since: copy.since, byLink: this.links.has(key) });
     }
     for (const key of expired) this.forget(key);
     return out;
@@ -88,16 +86,20 @@ export class SensitiveCopies {
     if (found === undefined) return undefined;
     const { key, end, copy } = found;
     // a later event time than the copy's life, or an earlier one than the copy (a backlog read out of order)
-    if (time > copy.until) {
+    if (this.expired(copy, time)) {
       this.forget(key);
       return undefined;
     }
-    if (time < copy.until - this.ttlSeconds) return undefined;
+    if (time < copy.since) return undefined;
     return copy.original + path.slice(end);
   }
 
+  private expired(copy: Copy, time: number): boolean {
+    return time > copy.since + this.ttlSeconds;
+  }
+
   /** The followed copy `path` is or lies in (the deepest), with its key and where in `path` it ends. */
-  private find(path: string): { key: string; end: number; copy: { original: string; until: number } } | undefined {
+  private find(path: string): { key: string; end: number; copy: Copy } | undefined {
     let end = trimSlashes(path).length;
     // one fold for every level, unless folding moved characters (lower case longer outside ASCII, an alias dropped)
     const folded = foldedPath(path);
@@ -114,16 +116,19 @@ export class SensitiveCopies {
 
 const DEFAULT_CAPACITY = 1024;
 
-/** A followed copy as atOrBelow lists it. */
-interface FollowedCopy {
-  /** Its folded destination, as forget takes it. */
-  key: string;
-  /** Its key below the path asked about (folded; '' for that path itself). */
-  rest: string;
+interface Copy {
   /** The original (canonical) whose data it holds. */
   original: string;
   /** When (event time) the copy was made. */
   since: number;
+}
+
+/** A followed copy as atOrBelow lists it. */
+interface FollowedCopy extends Copy {
+  /** Its folded destination, as forget takes it. */
+  key: string;
+  /** Its key below the path asked about (folded; '' for that path itself). */
+  rest: string;
   /** A hard link made it. */
   byLink: boolean;
 }
