@@ -217,6 +217,17 @@ function withoutAliases(p: string, systemData: string): string {
 }
 
 /**
+ * Every spelling a raw path may give a canonical path (canonicalPath's aliases put back): under `/private` for
+ * `/var`, `/tmp` and `/etc`, and under the Data volume's `/System/Volumes/Data`. `systemData` spells that prefix as the
+ * caller compares (`/system/volumes/data` for a folded path).
+ */
+export function aliasSpellings(canonical: string, systemData = '/System/Volumes/Data'): string[] {
+  const underPrivate = /^\/(var|tmp|etc)(\/|$)/.test(canonical);
+  const base = underPrivate ? [canonical, `/private${canonical}`] : [canonical];
+  return [...base, ...base.map((x) => `${systemData}${x}`)];
+}
+
+/**
  * A path as the matcher compares it: lower case, then canonical (so `/PRIVATE/var/…` and `/System/volumes/Data/…`
  * fold too). Patterns are compiled in lower case.
  */

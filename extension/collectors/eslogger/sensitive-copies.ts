@@ -1,4 +1,4 @@
-import { foldedPath } from '../../../src/classify/sensitive-paths.js';
+import { aliasSpellings, foldedPath } from '../../../src/classify/sensitive-paths.js';
 
 /**
  * Where copies of credential stores went: the destination of a clone, copyfile, rename or hard link whose source a
@@ -144,10 +144,9 @@ function newNode(): CopyNode {
   return { ends: 0, children: new Map() };
 }
 
-/** A folded destination as the raw paths may spell it: with `/private` (tmp, var, etc) and under the Data volume. */
+/** A folded destination as the raw paths may spell it (aliasSpellings, folded). */
 function spellings(key: string): string[] {
-  const base = /^\/(tmp|var|etc)(\/|$)/.test(key) ? [key, `/private${key}`] : [key];
-  return [...base, ...base.map((x) => `/system/volumes/data${x}`)];
+  return aliasSpellings(key, '/system/volumes/data');
 }
 
 function screenAdd(root: CopyNode, path: string): void {
