@@ -260,13 +260,11 @@ export class EsloggerPipeline {
         // sensitive as theirs would be.
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source, e.time);
-        // what the destination held is replaced: a copy followed there is followed no more
-        this.forgetReplaced(e, e.destination, source);
+        // what the destination held is replaced; the data left the source, and copies in a folder moved whole (the
+        // staging folder renamed) are followed where it went
+        this.relocateCopies(e, e.source, source, e.destination, 'move');
         const to = this.sensitive(e, e.destination, from ? 'rename' : 'create');
         const moved = to !== 'recorded' && from !== undefined ? this.decide(e, source, from.match, 'rename') : undefined;
-        // the data left the source: a copy followed there is followed no more, and those in a folder moved whole (the
-        // staging folder renamed) are followed where it went
-        this.carryCopies(e, e.source, source, e.destination, true);
         // a secret moved away, by a process it does not authorize, to where nothing judges it: follow it there
         if (from && moved === 'recorded' && to === 'none') this.followCopy(e, e.destination, from);
         return this.archiveFile(e, e.destination, source);
@@ -278,12 +276,10 @@ export class EsloggerPipeline {
         // (since macOS 12 it fires no open for its source).
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source, e.time);
-        // copyfile may overwrite a followed copy (`target_file`); a clone's target never exists, so one followed there is gone
-        this.forgetReplaced(e, e.destination, source);
+        // copyfile may overwrite a followed copy (`target_file`); a folder cloned whole holds copies of those in it
+        this.relocateCopies(e, e.source, source, e.destination, 'copy');
         if (!from) this.sensitive(e, e.destination, 'create');
         else if (this.decide(e, source, from.match, 'open') === 'recorded') this.followCopy(e, e.destination, from);
-        // a folder cloned whole holds copies of the followed copies in it
-        this.carryCopies(e, e.source, source, e.destination, false);
         return this.archiveFile(e, e.destination);
       }
       case 'link': {
@@ -292,8 +288,7 @@ export class EsloggerPipeline {
         // `create` there, as a clone's is.
         const source = canonicalPath(e.source.path);
         const from = this.sourceMatch(e.source, source, e.time);
-        // a link's new name never exists before it: a copy followed there is gone
-        this.forgetReplaced(e, e.destination, source);
+        this.relocateCopies(e, e.source, source, e.destination, 'none');
         if (!from) this.sensitive(e, e.destination, 'create');
         else if (this.authorization(from.match, e.process, false) !== 'vouched') this.followCopy(e, e.destination, from, true);
         return;
@@ -314,33 +309,26 @@ export class EsloggerPipeline {
   }
 
   /**
-   * A rename (`move`) or clone of `source` (its canonical path `canonical`) to `destination`: the followed copies
-   * strictly below it (in a folder moved or cloned whole) are followed at the same place below the destination, for
-   * the rest of their life, unless a rule names that place. A rename also stops following the source itself (followCopy
-   * follows it to the destination when the mover is not authorized).
+   * What a rename, clone, copyfile or link of `src` (its canonical path `canonical`) to `destination` does to the
+   * followed copies. Those at or below the destination are forgotten: a rename or copyfile replaced them, and a clone's
+   * or link's target cannot exist before it, so one followed there went unseen. With `copy` or `move`, those strictly
+   * below the source (in a folder cloned or moved whole) are followed at the same place below the destination, for the
+   * rest of their life, unless a rule names that place; a move also stops following the source and what lies in it
+   * (followCopy follows the source to the destination when the mover is not authorized).
    */
-  private carryCopies(e: EsEvent, src: EsSource, canonical: string, destination: EsFile, move: boolean): void {
-    if (this.copies.size === 0 || src.truncated) return;
+  private relocateCopies(e: EsEvent, src: EsSource, canonical: string, destination: EsFile, carry: 'move' | 'copy' | 'none'): void {
+    if (this.copies.size === 0) return;
     const to = canonicalPath(destination.path);
+    // a rename to the same file in another case replaces and moves nothing
     if (foldedPath(to) === foldedPath(canonical)) return;
+    if (!destination.truncated) for (const c of this.copies.atOrBelow(to, e.time)) this.copies.forget(c.key);
+    if (carry === 'none' || src.truncated) return;
     for (const c of this.copies.atOrBelow(canonical, e.time)) {
-      if (move) this.copies.forget(c.key);
+      if (carry === 'move') this.copies.forget(c.key);
       if (c.rest === '' || destination.truncated) continue;
       const there = to.endsWith('/') ? to + c.rest.slice(1) : to + c.rest;
       if (!this.deps.matcher.match(there)) this.copies.record(there, c.original, c.since, c.byLink);
     }
-  }
-
-  /**
-   * `source` (canonical) renamed, copied or linked to `destination` replaced what was there: copies followed at or
-   * below it are forgotten.
-   */
-  private forgetReplaced(e: EsEvent, destination: EsFile, source: string): void {
-    if (this.copies.size === 0 || destination.truncated) return;
-    const to = canonicalPath(destination.path);
-    // a rename to the same file in another case replaces nothing
-    if (foldedPath(to) === foldedPath(source)) return;
-    for (const c of this.copies.atOrBelow(to, e.time)) this.copies.forget(c.key);
   }
 
   private observe(p: EsProcess, at: number, args?: string[], stdin?: StdinKind, forkedFrom?: EsProcess): void {
@@ -415,10 +403,10 @@ export class EsloggerPipeline {
   private sourceMatch(f: EsSource, canonical: string, time: number): SourceMatch | undefined {
     const direct = this.ruleOfSource(f, canonical);
     if (direct) return { match: direct, original: canonical };
-    if (f.truncated) return undefined;
-    const original = this.copies.originalOf(canonical, time);
-    const m = original === undefined ? undefined : this.ruleOfSource(f, original);
-    return m && original !== undefined ? { match: m, original } : undefined;
+    const original = f.truncated ? undefined : this.copies.originalOf(canonical, time);
+    if (original === undefined) return undefined;
+    const m = this.ruleOfSource(f, original);
+    return m && { match: m, original };
   }
 
   private ruleOfSource(f: EsSource, path: string): SensitiveMatch | undefined {
