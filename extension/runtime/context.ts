@@ -22,12 +22,18 @@ export interface ExtensionContext {
   processes: ProcessModel;
   flows: FlowStore;
   signing: SigningService;
-  /** Tier-1 reads and moves first, then the rest (tier 2, tier-1 writes and creates; each oldest first): createSensitiveEventRing. */
+  /**
+   * Tier-1 reads and moves first, then the rest (tier 2, tier-1 writes and creates; each oldest first):
+   * createSensitiveEventRing.
+   */
   sensitiveEvents: EventRing<SensitiveFileEventRow>;
   archiveEvents: RingBuffer<ArchiveEventRow>;
   /** Names the system's resolvers answered for remote addresses (dns_names collector → flows' server_name). */
   dnsNames: DnsNameCache;
-  /** Early flow samples asked for when a transfer may start (eslogger: a transfer tool's exec, an archive finished in staging → the nettop collector). */
+  /**
+   * Early flow samples asked for when a transfer may start (eslogger: a transfer tool's exec, an archive finished in
+   * staging → the nettop collector).
+   */
   flowSampleRequests: SampleRequests;
   /** osquery core, when the extension runs under osqueryd (absent for `outflow query`). */
   core?: CoreQuery;

@@ -35,9 +35,9 @@ export const AN0990: AnalyticDefinition = {
   },
   endpoint(f: EndpointFacts, cfg: AnalyticsConfig) {
     const why = checkGates(f, GATES);
-    // A port of no known service (`other`, or `dns` over TCP) may carry either: after a credential-store read (tier 1), an upload-shaped
-    // flow there is the C2 channel whatever it speaks (BeaverTail's POST to :1224/uploads). Tier 2 alone is not enough:
-    // a torrent client or a peer-to-peer sync tool sends user data on odd ports by design.
+    // A port of no known service (`other`, or `dns` over TCP) may carry either: after a credential-store read (tier 1),
+    // an upload-shaped flow there is the C2 channel whatever it speaks (BeaverTail's POST to :1224/uploads). Tier 2
+    // alone is not enough: a torrent client or a peer-to-peer sync tool sends user data on odd ports by design.
     if (!encrypted(f.flow) && !(unidentifiedUpload(f.flow, cfg) && f.precursor.tier === 1)) why.push('not_encrypted');
     if (!hasSensitivePrecursor(f, cfg)) why.push('no_sensitive_precursor');
     return result(why, f, cfg);

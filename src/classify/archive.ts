@@ -56,7 +56,10 @@ export function hasArchiveExtension(path: string): boolean {
   return ARCHIVE_EXTENSIONS.has(ext);
 }
 
-/** What downloaders append to a file until it is complete (Homebrew's .incomplete, Firefox's .part, rclone's .partial, Chrome's .crdownload); .download for tools that use Safari's suffix on a file. */
+/**
+ * What downloaders append to a file until it is complete (Homebrew's .incomplete, Firefox's .part, rclone's .partial,
+ * Chrome's .crdownload); .download for tools that use Safari's suffix on a file.
+ */
 const DOWNLOAD_IN_PROGRESS_SUFFIXES = ['.incomplete', '.part', '.partial', '.crdownload', '.download'];
 
 /**

@@ -217,7 +217,7 @@ export class FastPath {
    * allocating; a segment holding an escape other than the `\/` separators, or a character outside ASCII, is a yes.
    * With `folders`, a folder above a followed copy is a yes too.
    */
-  private mayBeCopy(line: string, start: number, end: number, folders = false): boolean {
+  private mayBeCopy(line: string, start: number, end: number, folders: boolean): boolean {
     let node: CopyNode = this.copies!.screen;
     let pos = start;
     if (line.charCodeAt(pos) === 92) pos++;
