@@ -290,7 +290,7 @@ export class EsloggerPipeline {
         const from = this.sourceMatch(e.source, source, e.time);
         this.relocateCopies(e, e.source, source, e.destination, 'none');
         if (!from) this.sensitive(e, e.destination, 'create');
-        else if (this.authorization(from.match, e.process, false) !== 'vouched') this.followCopy(e, e.destination, from, true);
+        else if (this.authorization(from.match, e.process) !== 'vouched') this.followCopy(e, e.destination, from, true);
         return;
       }
     }
@@ -420,6 +420,8 @@ export class EsloggerPipeline {
   private decide(e: EsEvent, filePath: string, m: SensitiveMatch, operation: Operation): 'authorized' | 'recorded' {
     const p = e.process;
     const authorization = this.authorization(m, p);
+    // a read by code whose team-id claim codesign refused: written as a row
+    if (authorization === 'not_vouched') this.stats.claimsNotVouched++;
     if (authorization === 'vouched') {
       this.stats.authorized++;
       return 'authorized';
@@ -444,19 +446,14 @@ export class EsloggerPipeline {
    * Whether the reader is one of the rule's authorized readers. A team id counts only where the kernel vouches for it
    * (esTeamVouched: never for ad-hoc code, which can write any). Before macOS 26 ES cannot tell a Developer ID from a
    * self-signed certificate that names the same team: a read authorized by the team id alone waits for codesign,
-   * which checks the chain (`pending`), unless the signing service already has its verdict. `forRead`: a claim codesign
-   * refused counts in `claimsNotVouched` (reads written as rows); a hard link, which reads nothing, does not count.
+   * which checks the chain (`pending`), unless the signing service already has its verdict; `not_vouched` when codesign
+   * refused the claim (no reader, as `no`).
    */
-  private authorization(m: SensitiveMatch, p: EsProcess, forRead = true): CodesignWord | 'no' {
+  private authorization(m: SensitiveMatch, p: EsProcess): CodesignWord | 'no' {
     const claimed = esTeamVouched(p) ? p.teamId : null;
     if (!SensitivePathMatcher.isAuthorized(m, claimed, p.signingId, p.platformBinary)) return 'no';
     if (claimed === null || p.csValidationCategory !== undefined || SensitivePathMatcher.isAuthorized(m, null, p.signingId, p.platformBinary)) return 'vouched';
-    const word = this.codesignWord(p, claimed);
-    if (word === 'not_vouched') {
-      if (forRead) this.stats.claimsNotVouched++;
-      return 'no';
-    }
-    return word;
+    return this.codesignWord(p, claimed);
   }
 
   /** codesign's word on the team id a process claims, from the signing service's cache (its verdict on the file). */
